@@ -1,0 +1,63 @@
+/**
+ * The one small interface every sivshm protocol component uses for cryptography.
+ *
+ * Two backends implement it and must agree byte for byte (tests run the same vectors through
+ * both): `nobleBackend` (pure JS, `@noble/*`, the portable reference) and `nodeBackend`
+ * (`node:crypto`/OpenSSL, fast). All operations are synchronous so the handshake state machines
+ * stay pure functions of their inputs.
+ *
+ * Ed25519 verification is STRICT everywhere (RFC 8032 §5.1.7 with canonical R and S: noble's
+ * `zip215: false`). Functions throw `CoreError` (`ERR_CRYPTO_INPUT` for wrong sizes,
+ * `ERR_ZERO_SHARED_SECRET`, `ERR_CRYPTO_VERIFY` for a failed AEAD open); `verify` returns false
+ * instead of throwing for any malformed signature or key.
+ */
+export interface CryptoBackend {
+  /** `'noble'` or `'node'`; shows in benchmarks and logs. */
+  readonly name: CryptoBackendName;
+
+  /** Cryptographically secure random bytes. */
+  randomBytes(length: number): Uint8Array;
+
+  /** SHA-256 of the concatenation of `parts` (one call, no intermediate copy needed). */
+  sha256(...parts: Uint8Array[]): Uint8Array;
+  /** HMAC-SHA256(key, concatenation of `parts`); any key length (RFC 2104). */
+  hmacSha256(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array;
+  /** HKDF-Extract (RFC 5869 §2.2); an empty salt means HashLen zero bytes. */
+  hkdfExtract(salt: Uint8Array, ikm: Uint8Array): Uint8Array;
+  /** HKDF-Expand (RFC 5869 §2.3); `length` ≤ 255·32, else `ERR_CRYPTO_INPUT`. */
+  hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array;
+
+  /** A new 32-byte Ed25519 secret key (seed). */
+  ed25519GenerateSecretKey(): Uint8Array;
+  /** The 32-byte public key of a 32-byte secret key. */
+  ed25519PublicKey(secretKey: Uint8Array): Uint8Array;
+  /** A 64-byte RFC 8032 signature. */
+  ed25519Sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array;
+  /** Strict verification; false (never a throw) for any bad signature, key or size. */
+  ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+
+  /** A new 32-byte X25519 secret key. */
+  x25519GenerateSecretKey(): Uint8Array;
+  /** The 32-byte X25519 public key of a secret key. */
+  x25519PublicKey(secretKey: Uint8Array): Uint8Array;
+  /** X25519(secret, peerPublic); throws `ERR_ZERO_SHARED_SECRET` for an all-zero result. */
+  x25519SharedSecret(secretKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array;
+
+  /** ChaCha20-Poly1305 (RFC 8439): returns ciphertext ‖ 16-byte tag. */
+  chacha20Poly1305Seal(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    plaintext: Uint8Array,
+    aad: Uint8Array,
+  ): Uint8Array;
+  /** Opens ciphertext ‖ tag; throws `ERR_CRYPTO_VERIFY` when the tag does not match. */
+  chacha20Poly1305Open(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    sealed: Uint8Array,
+    aad: Uint8Array,
+  ): Uint8Array;
+}
+
+/** Names of the available backends. */
+export type CryptoBackendName = 'noble' | 'node';
