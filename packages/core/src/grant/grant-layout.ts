@@ -1,0 +1,84 @@
+/**
+ * Byte layout of grant and revoke tokens (PROTOCOL.md §4), all integers little-endian.
+ *
+ * The C definition in `packages/kmod/include/uapi/sivshm.h` is the single source of truth; this
+ * file mirrors it and a kmod test compiles the header and compares every offset and size.
+ *
+ * ```
+ * GRANT (88 bytes) then tag (32 bytes)      REVOKE (40 bytes) then tag (32 bytes)
+ *  0 magic "SIVG"   4 version u8             0 magic "SIVR"   4 version u8   5 pad[3]
+ *  5 role u8        6 perms u16              8 epoch u64
+ *  8 epoch u64     16 grant_serial u64      16 revoke_serial u64
+ * 24 vm_id u32     28 pad u32               24 vm_id u32     28 pad u32
+ * 32 channel_id u64                         32 channel_id u64
+ * 40 window_offset u64  48 window_length u64
+ * 56 kn[16]        72 not_after u64 (unix ns)
+ * 80 mode u8       81 pad[7]
+ * tag = HMAC-SHA256(K_vm, label || token), label "sivshm v1 grant\0" / "sivshm v1 revoke\0"
+ * ```
+ */
+export const GrantLayout = {
+  size: 88,
+  magic: 0x47564953, // "SIVG" read as a little-endian u32
+  version: 1,
+  off: {
+    magic: 0,
+    version: 4,
+    role: 5,
+    perms: 6,
+    epoch: 8,
+    grantSerial: 16,
+    vmId: 24,
+    pad0: 28,
+    channelId: 32,
+    windowOffset: 40,
+    windowLength: 48,
+    kn: 56,
+    notAfter: 72,
+    mode: 80,
+    pad1: 81,
+  },
+  knSize: 16,
+  pad1Size: 7,
+} as const;
+
+export const RevokeLayout = {
+  size: 40,
+  magic: 0x52564953, // "SIVR"
+  version: 1,
+  off: {
+    magic: 0,
+    version: 4,
+    pad0: 5,
+    epoch: 8,
+    revokeSerial: 16,
+    vmId: 24,
+    pad1: 28,
+    channelId: 32,
+  },
+  pad0Size: 3,
+} as const;
+
+/** Length of the HMAC-SHA256 tag that follows a token. */
+export const TOKEN_TAG_SIZE = 32;
+
+/** Domain-separation labels hashed in front of the token bytes (NUL included). */
+export const GRANT_TAG_LABEL = 'sivshm v1 grant\0';
+export const REVOKE_TAG_LABEL = 'sivshm v1 revoke\0';
+
+/** Role of the grant holder in its channel (`role` byte). */
+export const GrantRole = { consumer: 1, provider: 2 } as const;
+export type GrantRoleName = keyof typeof GrantRole;
+
+/** `perms` bits. MAP: the holder may map the window with its role's page protections. */
+export const GrantPerm = { map: 0x0001 } as const;
+
+/** `mode` byte: the channel's protection mode (PROTOCOL.md §3). */
+export const ChannelModeCode = { plain: 0, mac: 1, aead: 2 } as const;
+export type ChannelMode = keyof typeof ChannelModeCode;
+
+/**
+ * Replay rule shared by the kernel module and EmulatedDevice: serials are accepted once, within
+ * a window of this many below the highest serial seen (older ones are refused).
+ */
+export const SERIAL_WINDOW = 64;
