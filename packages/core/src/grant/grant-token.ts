@@ -1,0 +1,148 @@
+import { CoreError } from '../errors/core-error.js';
+import {
+  ChannelModeCode,
+  GrantLayout,
+  GrantPerm,
+  GrantRole,
+  type ChannelMode,
+  type GrantRoleName,
+} from './grant-layout.js';
+
+/** The fields of a grant token (PROTOCOL.md §4), before encoding. */
+export interface GrantToken {
+  readonly role: GrantRoleName;
+  /** `GrantPerm` bits. */
+  readonly perms: number;
+  readonly epoch: bigint;
+  /** Single-use per VM; see `SerialWindow`. */
+  readonly grantSerial: bigint;
+  readonly vmId: number;
+  readonly channelId: bigint;
+  readonly windowOffset: bigint;
+  readonly windowLength: bigint;
+  /** The 16-byte nonce of the device file the token is bound to. */
+  readonly kn: Uint8Array;
+  /** Expiry, unix time in nanoseconds. */
+  readonly notAfterNs: bigint;
+  readonly mode: ChannelMode;
+}
+
+const U32_MAX = 0xffff_ffff;
+const U64_MAX = (1n << 64n) - 1n;
+
+function checkU64(name: string, v: bigint): void {
+  if (v < 0n || v > U64_MAX) {
+    throw new CoreError('ERR_GRANT_INVALID', `grant ${name} ${v} is out of range 0..2^64-1`);
+  }
+}
+
+/**
+ * Encodes a grant token into its fixed 88-byte little-endian form (without the tag).
+ *
+ * @example
+ * ```ts
+ * const bytes = encodeGrant({ role: 'consumer', perms: GrantPerm.map, epoch: 7n, … });
+ * ```
+ */
+export function encodeGrant(t: GrantToken): Uint8Array {
+  const L = GrantLayout;
+  if (t.kn.length !== L.knSize) {
+    throw new CoreError(
+      'ERR_GRANT_INVALID',
+      `grant kn must be ${L.knSize} bytes, got ${t.kn.length}`,
+    );
+  }
+  if (!Number.isInteger(t.vmId) || t.vmId < 0 || t.vmId > U32_MAX) {
+    throw new CoreError('ERR_GRANT_INVALID', `grant vmId ${t.vmId} is out of range 0..2^32-1`);
+  }
+  if (!Number.isInteger(t.perms) || t.perms < 0 || t.perms > 0xffff) {
+    throw new CoreError('ERR_GRANT_INVALID', `grant perms ${t.perms} is out of range 0..0xFFFF`);
+  }
+  if (!(t.role in GrantRole)) {
+    throw new CoreError(
+      'ERR_GRANT_INVALID',
+      `grant role ${String(t.role)} is not consumer|provider`,
+    );
+  }
+  if (!(t.mode in ChannelModeCode)) {
+    throw new CoreError('ERR_GRANT_INVALID', `grant mode ${String(t.mode)} is not plain|mac|aead`);
+  }
+  for (const [name, v] of [
+    ['epoch', t.epoch],
+    ['grantSerial', t.grantSerial],
+    ['channelId', t.channelId],
+    ['windowOffset', t.windowOffset],
+    ['windowLength', t.windowLength],
+    ['notAfterNs', t.notAfterNs],
+  ] as const) {
+    checkU64(name, v);
+  }
+  const out = new Uint8Array(L.size);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(L.off.magic, L.magic, true);
+  dv.setUint8(L.off.version, L.version);
+  dv.setUint8(L.off.role, GrantRole[t.role]);
+  dv.setUint16(L.off.perms, t.perms, true);
+  dv.setBigUint64(L.off.epoch, t.epoch, true);
+  dv.setBigUint64(L.off.grantSerial, t.grantSerial, true);
+  dv.setUint32(L.off.vmId, t.vmId, true);
+  dv.setBigUint64(L.off.channelId, t.channelId, true);
+  dv.setBigUint64(L.off.windowOffset, t.windowOffset, true);
+  dv.setBigUint64(L.off.windowLength, t.windowLength, true);
+  out.set(t.kn, L.off.kn);
+  dv.setBigUint64(L.off.notAfter, t.notAfterNs, true);
+  dv.setUint8(L.off.mode, ChannelModeCode[t.mode]);
+  return out;
+}
+
+/** Why a token's bytes do not decode; the same names the verifier reports. */
+export type GrantDecodeFailure = 'size' | 'magic' | 'version' | 'role' | 'perms' | 'pad' | 'mode';
+
+/** Result of `decodeGrant`: the fields, or the first structural rule the bytes break. */
+export type GrantDecodeResult =
+  | { readonly ok: true; readonly token: GrantToken }
+  | { readonly ok: false; readonly reason: GrantDecodeFailure };
+
+/**
+ * Decodes 88 grant bytes, applying every structural rule (magic, version, known role, only
+ * known perms bits, zero padding, known mode). It does not check the tag; `verifyGrant` does.
+ */
+export function decodeGrant(bytes: Uint8Array): GrantDecodeResult {
+  const L = GrantLayout;
+  if (bytes.length !== L.size) return { ok: false, reason: 'size' };
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (dv.getUint32(L.off.magic, true) !== L.magic) return { ok: false, reason: 'magic' };
+  if (dv.getUint8(L.off.version) !== L.version) return { ok: false, reason: 'version' };
+  const roleCode = dv.getUint8(L.off.role);
+  const role = (Object.keys(GrantRole) as GrantRoleName[]).find((k) => GrantRole[k] === roleCode);
+  if (role === undefined) return { ok: false, reason: 'role' };
+  const perms = dv.getUint16(L.off.perms, true);
+  if ((perms & ~GrantPerm.map) !== 0 || (perms & GrantPerm.map) === 0) {
+    return { ok: false, reason: 'perms' };
+  }
+  if (dv.getUint32(L.off.pad0, true) !== 0) return { ok: false, reason: 'pad' };
+  for (let i = 0; i < L.pad1Size; i++) {
+    if (bytes[L.off.pad1 + i] !== 0) return { ok: false, reason: 'pad' };
+  }
+  const modeCode = dv.getUint8(L.off.mode);
+  const mode = (Object.keys(ChannelModeCode) as ChannelMode[]).find(
+    (k) => ChannelModeCode[k] === modeCode,
+  );
+  if (mode === undefined) return { ok: false, reason: 'mode' };
+  return {
+    ok: true,
+    token: {
+      role,
+      perms,
+      epoch: dv.getBigUint64(L.off.epoch, true),
+      grantSerial: dv.getBigUint64(L.off.grantSerial, true),
+      vmId: dv.getUint32(L.off.vmId, true),
+      channelId: dv.getBigUint64(L.off.channelId, true),
+      windowOffset: dv.getBigUint64(L.off.windowOffset, true),
+      windowLength: dv.getBigUint64(L.off.windowLength, true),
+      kn: bytes.slice(L.off.kn, L.off.kn + L.knSize),
+      notAfterNs: dv.getBigUint64(L.off.notAfter, true),
+      mode,
+    },
+  };
+}

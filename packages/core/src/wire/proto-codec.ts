@@ -1,0 +1,101 @@
+import { join } from 'node:path';
+import protobuf from 'protobufjs';
+import { CoreError } from '../errors/core-error.js';
+import { packageRoot } from '../util/package-root.js';
+
+/** Hard cap on any single protocol message we decode (before allocation, case 45). */
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+
+let root: protobuf.Root | undefined;
+
+/** The parsed `proto/sivshm.proto`, loaded once. */
+export function protoRoot(): protobuf.Root {
+  root ??= protobuf.loadSync(join(packageRoot(import.meta.url), 'proto', 'sivshm.proto'));
+  return root;
+}
+
+function type(name: string): protobuf.Type {
+  return protoRoot().lookupType(`sivshm.v1.${name}`);
+}
+
+/** A plain object as protobufjs sees it: camelCase keys, u64 as decimal strings, bytes. */
+export type ProtoObject = { [key: string]: ProtoValue };
+export type ProtoValue = string | number | boolean | Uint8Array | ProtoObject | ProtoValue[];
+
+/**
+ * Drops fields equal to their proto3 default (0, "", empty bytes, empty list) so that our
+ * encoder emits exactly one byte string per value; the canonical check relies on that.
+ */
+function stripDefaults(obj: ProtoObject): ProtoObject {
+  const out: ProtoObject = {};
+  for (const [k, v] of Object.entries(obj)) {
+    if (v === 0 || v === '' || v === '0' || v === false) continue;
+    if (v instanceof Uint8Array) {
+      if (v.length > 0) out[k] = v;
+      continue;
+    }
+    if (Array.isArray(v)) {
+      if (v.length > 0) out[k] = v.map((e) => (isObject(e) ? stripDefaults(e) : e));
+      continue;
+    }
+    out[k] = isObject(v) ? stripDefaults(v) : v;
+  }
+  return out;
+}
+
+function isObject(v: ProtoValue): v is ProtoObject {
+  return typeof v === 'object' && !(v instanceof Uint8Array) && !Array.isArray(v);
+}
+
+/** Encodes `obj` as message `name` in canonical form. */
+export function encodeProto(name: string, obj: ProtoObject): Uint8Array {
+  const t = type(name);
+  const msg = t.fromObject(stripDefaults(obj));
+  const bytes = t.encode(msg).finish();
+  // protobufjs may hand back a view into a shared pool; return an exact copy.
+  return new Uint8Array(bytes);
+}
+
+/**
+ * Decodes message `name` and insists on canonical form: re-encoding the decoded value must give
+ * back the same bytes (no unknown fields, no duplicates, no explicit defaults, no odd varints).
+ * Throws `ERR_DECODE` for malformed input and `ERR_NON_CANONICAL` for the rest.
+ */
+export function decodeProto(
+  name: string,
+  bytes: Uint8Array,
+  maxBytes = MAX_MESSAGE_BYTES,
+): ProtoObject {
+  if (bytes.length > maxBytes) {
+    throw new CoreError(
+      'ERR_DECODE',
+      `${name} is ${bytes.length} bytes, over the cap of ${maxBytes}`,
+    );
+  }
+  const t = type(name);
+  let obj: ProtoObject;
+  try {
+    const msg = t.decode(bytes);
+    obj = t.toObject(msg, {
+      longs: String,
+      bytes: Uint8Array as unknown as typeof String,
+      defaults: true,
+      arrays: true,
+    }) as ProtoObject;
+  } catch (e) {
+    throw new CoreError('ERR_DECODE', `${name} does not decode: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  const again = encodeProto(name, obj);
+  if (!sameBytes(again, bytes)) {
+    throw new CoreError('ERR_NON_CANONICAL', `${name} is not in canonical encoding`);
+  }
+  return obj;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
