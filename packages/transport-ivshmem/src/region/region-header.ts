@@ -1,0 +1,176 @@
+import { PAGE_SIZE, RegionHeaderLayout } from '@sivshm/kmod';
+import { TransportError } from '../errors/transport-error.js';
+import { RegionLayout } from './region-layout.js';
+import type { RegionLayoutInfo } from './region-layout.js';
+
+/** What a validated region header says, beyond the section layout. */
+export interface RegionHeaderInfo extends RegionLayoutInfo {
+  /** hostd epoch (PROTOCOL.md §1), ≥ 1. */
+  readonly epoch: bigint;
+}
+
+const O = RegionHeaderLayout.off;
+/** Header flags defined in layout v1: none. Unknown bits make the header foreign. */
+const KNOWN_FLAGS = 0;
+
+function headerView(region: Uint8Array): DataView {
+  if (region.byteLength < PAGE_SIZE) {
+    throw new TransportError(
+      'ERR_REGION',
+      `region view of ${region.byteLength} bytes is smaller than the ${PAGE_SIZE}-byte header page`,
+    );
+  }
+  return new DataView(region.buffer, region.byteOffset, PAGE_SIZE);
+}
+
+/**
+ * Writes a fresh layout-v1 header at the start of `region` (hostd only, once per start).
+ *
+ * The magic goes in last, after every other field, so a reader that races the initialisation
+ * sees "no magic" (foreign) rather than a valid magic over half-written fields.
+ *
+ * @example
+ * ```ts
+ * const layout = RegionLayout.compute({ regionSize: 1 << 22, channelCapacity: 64 });
+ * writeRegionHeader(region, layout, 1n);
+ * ```
+ */
+export function writeRegionHeader(
+  region: Uint8Array,
+  layout: RegionLayoutInfo,
+  epoch: bigint,
+): void {
+  if (typeof epoch !== 'bigint' || epoch < 1n || epoch > 0xffff_ffff_ffff_ffffn) {
+    throw new TransportError(
+      'ERR_BAD_ARGUMENT',
+      `epoch ${String(epoch)} is out of range 1..2^64-1`,
+    );
+  }
+  if (region.byteLength !== layout.regionSize) {
+    throw new TransportError(
+      'ERR_BAD_ARGUMENT',
+      `region view is ${region.byteLength} bytes but the layout is for ${layout.regionSize}`,
+    );
+  }
+  const v = headerView(region);
+  region.fill(0, 0, PAGE_SIZE);
+  v.setUint32(O.layoutVersion, RegionHeaderLayout.layoutVersion, true);
+  v.setUint32(O.headerSize, layout.headerSize, true);
+  v.setBigUint64(O.regionSize, BigInt(layout.regionSize), true);
+  v.setBigUint64(O.epoch, epoch, true);
+  v.setBigUint64(O.controlOffset, BigInt(layout.controlOffset), true);
+  v.setBigUint64(O.controlSize, BigInt(layout.controlSize), true);
+  v.setBigUint64(O.dataOffset, BigInt(layout.dataOffset), true);
+  v.setBigUint64(O.dataSize, BigInt(layout.dataSize), true);
+  v.setUint32(O.channelCapacity, layout.channelCapacity, true);
+  v.setUint32(O.channelEntrySize, layout.channelEntrySize, true);
+  v.setUint32(O.flags, KNOWN_FLAGS, true);
+  // Publish: a seq-cst store orders every field above before the magic becomes visible.
+  const magicWord = new Uint32Array(region.buffer, region.byteOffset + O.magic, 2);
+  const magic = new DataView(RegionHeaderLayout.magic.buffer);
+  Atomics.store(magicWord, 1, magic.getUint32(4, true));
+  Atomics.store(magicWord, 0, magic.getUint32(0, true));
+}
+
+function u64AsNumber(v: DataView, off: number, field: string): number {
+  const x = v.getBigUint64(off, true);
+  if (x > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new TransportError('ERR_REGION', `region header field ${field} = ${x} is out of range`);
+  }
+  return Number(x);
+}
+
+/**
+ * Reads and validates the header of an existing region; throws `ERR_REGION` for a foreign or
+ * corrupt header.
+ *
+ * Every field is read once into a local and checked against what {@link RegionLayout.compute}
+ * gives for the stated size and capacity, and against the mapped length: a region whose header
+ * says anything else is refused, so nothing downstream trusts an offset from a bad header.
+ *
+ * @example
+ * ```ts
+ * const info = readRegionHeader(mapped);  // throws TransportError ERR_REGION if foreign
+ * ```
+ */
+export function readRegionHeader(region: Uint8Array): RegionHeaderInfo {
+  const v = headerView(region);
+  const bad = (what: string): TransportError =>
+    new TransportError('ERR_REGION', `region header rejected: ${what}`);
+  for (let i = 0; i < RegionHeaderLayout.magic.length; i++) {
+    if (v.getUint8(O.magic + i) !== RegionHeaderLayout.magic[i]) {
+      throw bad('bad magic (not a sivshm layout-v1 region, or not initialised yet)');
+    }
+  }
+  const version = v.getUint32(O.layoutVersion, true);
+  if (version !== RegionHeaderLayout.layoutVersion) {
+    throw bad(`layout version ${version}, this build reads ${RegionHeaderLayout.layoutVersion}`);
+  }
+  const flags = v.getUint32(O.flags, true);
+  if ((flags & ~KNOWN_FLAGS) !== 0) {
+    throw bad(`unknown flags 0x${flags.toString(16)}`);
+  }
+  const headerSize = v.getUint32(O.headerSize, true);
+  const regionSize = u64AsNumber(v, O.regionSize, 'region_size');
+  const epoch = v.getBigUint64(O.epoch, true);
+  const controlOffset = u64AsNumber(v, O.controlOffset, 'control_offset');
+  const controlSize = u64AsNumber(v, O.controlSize, 'control_size');
+  const dataOffset = u64AsNumber(v, O.dataOffset, 'data_offset');
+  const dataSize = u64AsNumber(v, O.dataSize, 'data_size');
+  const channelCapacity = v.getUint32(O.channelCapacity, true);
+  const channelEntrySize = v.getUint32(O.channelEntrySize, true);
+
+  if (regionSize !== region.byteLength) {
+    throw bad(`region_size ${regionSize} differs from the mapped size ${region.byteLength}`);
+  }
+  if (epoch === 0n) throw bad('epoch 0 (hostd epochs start at 1)');
+  let expected: RegionLayoutInfo;
+  try {
+    expected = RegionLayout.compute({ regionSize, channelCapacity });
+  } catch (e) {
+    throw new TransportError('ERR_REGION', `region header rejected: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  const got: RegionLayoutInfo = {
+    regionSize,
+    headerSize,
+    controlOffset,
+    controlSize,
+    dataOffset,
+    dataSize,
+    channelCapacity,
+    channelEntrySize,
+  };
+  for (const k of Object.keys(expected) as (keyof RegionLayoutInfo)[]) {
+    if (expected[k] !== got[k]) {
+      throw bad(`${k} is ${got[k]}, layout v1 requires ${expected[k]} for this size and capacity`);
+    }
+  }
+  return { ...expected, epoch };
+}
+
+/**
+ * The hostd heartbeat word of the header (u64, nanoseconds of hostd's monotonic clock).
+ *
+ * hostd stores it periodically; VMs load it to tell a live broker from a dead one. A single
+ * 64-bit atomic store, so a reader never sees a torn value.
+ */
+export class HostdHeartbeat {
+  readonly #word: BigUint64Array;
+
+  constructor(region: Uint8Array) {
+    headerView(region);
+    this.#word = new BigUint64Array(region.buffer, region.byteOffset + O.hostdHeartbeatNs, 1);
+  }
+
+  /** Stores `ns` (hostd only). */
+  store(ns: bigint): void {
+    Atomics.store(this.#word, 0, ns);
+  }
+
+  /** Loads the last stored value. */
+  load(): bigint {
+    return Atomics.load(this.#word, 0);
+  }
+}

@@ -1,0 +1,96 @@
+import { PAGE_SIZE, RegionHeaderLayout, WindowLayout } from '@sivshm/kmod';
+import { TransportError } from '../errors/transport-error.js';
+import { ChannelEntryLayout } from './channel-table-layout.js';
+
+/** Smallest region accepted: header page, one control page and room for one minimal window. */
+export const MIN_REGION_SIZE = 64 * 1024;
+/** Largest region accepted (64 GiB); far above any ivshmem BAR2 seen on an SoC. */
+export const MAX_REGION_SIZE = 2 ** 36;
+/** Largest channel-table capacity accepted (entries). */
+export const MAX_CHANNEL_CAPACITY = 65_536;
+
+/** Offsets and sizes of the three sections of a layout-v1 region (ARCHITECTURE.md §4). */
+export interface RegionLayoutInfo {
+  /** Total bytes of the region; a power of two. */
+  readonly regionSize: number;
+  /** Bytes of the header page (always {@link PAGE_SIZE}, at offset 0). */
+  readonly headerSize: number;
+  /** Offset of the control section (channel table). */
+  readonly controlOffset: number;
+  /** Bytes of the control section, a whole number of pages. */
+  readonly controlSize: number;
+  /** Offset of the data section (channel windows). */
+  readonly dataOffset: number;
+  /** Bytes of the data section, a whole number of pages. */
+  readonly dataSize: number;
+  /** Number of entries in the channel table. */
+  readonly channelCapacity: number;
+  /** Bytes per channel-table entry. */
+  readonly channelEntrySize: number;
+}
+
+function isPowerOfTwo(n: number): boolean {
+  return Number.isSafeInteger(n) && n > 0 && 2 ** Math.round(Math.log2(n)) === n;
+}
+
+/**
+ * Computes the section offsets of a region; the only place that decides where sections start.
+ *
+ * Use it in hostd to create a region and in tests to build one on a heap buffer; a reader of an
+ * existing region gets the same numbers back from {@link readRegionHeader}, which checks them
+ * against this function.
+ *
+ * @example
+ * ```ts
+ * const layout = RegionLayout.compute({ regionSize: 4 << 20, channelCapacity: 64 });
+ * layout.dataOffset; // 8192: header page + one control page
+ * ```
+ */
+export const RegionLayout = {
+  compute(opts: { regionSize: number; channelCapacity: number }): RegionLayoutInfo {
+    const { regionSize, channelCapacity } = opts;
+    if (!isPowerOfTwo(regionSize) || regionSize < MIN_REGION_SIZE || regionSize > MAX_REGION_SIZE) {
+      throw new TransportError(
+        'ERR_BAD_ARGUMENT',
+        `regionSize ${regionSize} is not allowed: it must be a power of two from ${MIN_REGION_SIZE} to ${MAX_REGION_SIZE} bytes (QEMU requires a power-of-two BAR2)`,
+      );
+    }
+    if (
+      !Number.isSafeInteger(channelCapacity) ||
+      channelCapacity < 1 ||
+      channelCapacity > MAX_CHANNEL_CAPACITY
+    ) {
+      throw new TransportError(
+        'ERR_BAD_ARGUMENT',
+        `channelCapacity ${channelCapacity} is out of range 1..${MAX_CHANNEL_CAPACITY}`,
+      );
+    }
+    const headerSize = RegionHeaderLayout.size;
+    const controlOffset = headerSize;
+    const controlSize = roundUpToPage(channelCapacity * ChannelEntryLayout.size);
+    const dataOffset = controlOffset + controlSize;
+    const dataSize = regionSize - dataOffset;
+    const minWindow = WindowLayout.windowLength(PAGE_SIZE);
+    if (dataSize < minWindow) {
+      throw new TransportError(
+        'ERR_BAD_ARGUMENT',
+        `a region of ${regionSize} bytes with ${channelCapacity} channel entries leaves ${dataSize} bytes of data section; at least ${minWindow} (one minimal window) is needed`,
+      );
+    }
+    return {
+      regionSize,
+      headerSize,
+      controlOffset,
+      controlSize,
+      dataOffset,
+      dataSize,
+      channelCapacity,
+      channelEntrySize: ChannelEntryLayout.size,
+    };
+  },
+} as const;
+
+/** Rounds `n` up to a whole number of pages. */
+export function roundUpToPage(n: number): number {
+  return Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
+}
