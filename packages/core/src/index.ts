@@ -15,3 +15,36 @@ export {
   SERIAL_WINDOW,
 } from './grant/grant-layout.js';
 export type { GrantRoleName, ChannelMode } from './grant/grant-layout.js';
+export {
+  parseConfig,
+  MAX_CONFIG_SIZE,
+  CONFIG_VERSION,
+  DEFAULT_VM_LIMITS,
+} from './config/parse-config.js';
+export type { ParseConfigOptions } from './config/parse-config.js';
+export { loadConfig } from './config/load-config.js';
+export { formatConfigIssue, isConfigError } from './config/config-issue.js';
+export type { ConfigIssue, ConfigError } from './config/config-issue.js';
+export { configLocationOf } from './config/config-location.js';
+export type { ConfigLocation } from './config/config-location.js';
+export { resolveGrantKey, GRANT_KEY_SIZE } from './config/grant-key.js';
+export type { ResolveGrantKeyOptions } from './config/grant-key.js';
+export { mayOffer, mayConsume, serviceById, vmById, vmByName } from './config/config-policy.js';
+export {
+  CHANNEL_ENTRY_MAX_SIZE,
+  MIN_REGION_SIZE,
+  MIN_WINDOW_SIZE,
+  DEFAULT_CHANNEL_CAPACITY,
+} from './config/region-budget.js';
+export type { ProtoFileReader } from './config/proto-loader.js';
+export type {
+  ServiceConfig,
+  RegionConfig,
+  VmConfig,
+  VmLimits,
+  GrantKeySource,
+  ServiceDefinition,
+  EventgroupDefinition,
+  EventDefinition,
+  MethodDefinition,
+} from './config/config-types.js';

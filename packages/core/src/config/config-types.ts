@@ -1,0 +1,111 @@
+/**
+ * The typed, normalized form of services.yaml (see packages/core/README.md, "services.yaml
+ * reference"). Every number is a plain integer (sizes in bytes), every path absolute, every VM
+ * reference resolved to its id. Objects returned by `parseConfig`/`loadConfig` are frozen.
+ */
+import type { Root } from 'protobufjs';
+import type { ChannelMode } from '../grant/grant-layout.js';
+
+/** Where a VM's grant key `K_vm` comes from (PROTOCOL.md §1, §5). */
+export type GrantKeySource =
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'env'; readonly name: string }
+  /** Inline key; for development only (anyone who reads the config holds the key). */
+  | { readonly kind: 'hex'; readonly hex: string };
+
+/** Per-VM admission limits the broker enforces (ARCHITECTURE.md §5, PROTOCOL.md §3). */
+export interface VmLimits {
+  /** Sustained rate of M1 REQUESTs the broker accepts from this VM (token bucket refill). */
+  readonly handshakesPerSecond: number;
+  /** Token bucket depth: requests accepted back to back before the rate applies. */
+  readonly burst: number;
+  /** Handshakes of this VM that may be PENDING at once. */
+  readonly pendingHandshakes: number;
+  /** Upper bound on the summed window lengths of the channels this VM takes part in, bytes. */
+  readonly windowBytes: number;
+}
+
+/** One VM (or, in emulated mode, one process standing in for a VM). */
+export interface VmConfig {
+  /** `vm_id` u32 > 0, assigned by hostd from this config (PROTOCOL.md §1). */
+  readonly id: number;
+  readonly name: string;
+  readonly grantKey: GrantKeySource;
+  readonly limits: VmLimits;
+}
+
+/** The shared region (ARCHITECTURE.md §4). */
+export interface RegionConfig {
+  /** Bytes; a power of two ≥ 1 MiB (QEMU requires a power-of-two BAR2). */
+  readonly size: number;
+  /** Emulated mode: absolute path of the region file. */
+  readonly path: string;
+  /** Entries in the channel table of the control section. */
+  readonly channelCapacity: number;
+}
+
+/** An event (notification) of a service; its id has the top bit set (0x8000..0xFFFE). */
+export interface EventDefinition {
+  readonly id: number;
+  readonly name: string;
+  /** Fully qualified protobuf message type of the payload, without a leading dot. */
+  readonly type: string;
+}
+
+/** A SOME/IP eventgroup: the unit a consumer subscribes to. */
+export interface EventgroupDefinition {
+  readonly id: number;
+  readonly name: string;
+  readonly events: readonly EventDefinition[];
+}
+
+/** A request/response method of a service (0x0001..0x7FFF). */
+export interface MethodDefinition {
+  readonly id: number;
+  readonly name: string;
+  /** Fully qualified protobuf message type of the request. */
+  readonly request: string;
+  /** Fully qualified protobuf message type of the response. */
+  readonly response: string;
+}
+
+/** A service interface, the instances one VM provides and the VMs allowed to consume it. */
+export interface ServiceDefinition {
+  readonly name: string;
+  /** SOME/IP service id, 0x0001..0xFFFE. */
+  readonly id: number;
+  /** Instance ids, 0x0001..0xFFFE each, ascending, unique. */
+  readonly instances: readonly number[];
+  /** Major interface version u8 (0xFF is the SD wildcard and is refused). */
+  readonly major: number;
+  /** Minor version u32 (0xFFFFFFFF is the SD wildcard and is refused). */
+  readonly minor: number;
+  /** Name of the providing VM. */
+  readonly provider: string;
+  /** `vm_id` of the providing VM. */
+  readonly providerVmId: number;
+  /** Names of the VMs allowed to consume, in config order. */
+  readonly consumers: readonly string[];
+  /** `vm_id`s of the VMs allowed to consume, same order as `consumers`. */
+  readonly consumerVmIds: readonly number[];
+  /** Weakest channel protection the provider accepts (PROTOCOL.md §3). */
+  readonly minMode: ChannelMode;
+  readonly eventgroups: readonly EventgroupDefinition[];
+  readonly methods: readonly MethodDefinition[];
+}
+
+/** A validated services.yaml. */
+export interface ServiceConfig {
+  readonly version: 1;
+  /** The config file as named by the caller (used in messages). */
+  readonly file: string;
+  /** Absolute directory relative paths in the file were resolved against. */
+  readonly baseDir: string;
+  readonly region: RegionConfig;
+  readonly vms: readonly VmConfig[];
+  /** Absolute paths of the listed .proto files. */
+  readonly protos: readonly string[];
+  /** Every type of the listed .proto files (and their imports), resolved. */
+  readonly protoRoot: Root;
+  readonly services: readonly ServiceDefinition[];
+}
