@@ -1,0 +1,21 @@
+{
+  "targets": [
+    {
+      "target_name": "sivshm_native",
+      "sources": [
+        "native/addon.cc",
+        "native/common.cc",
+        "native/eventfd.cc",
+        "native/fd.cc",
+        "native/mapping.cc",
+        "native/poll.cc",
+        "native/unix_socket.cc"
+      ],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-cast-function-type"],
+      "defines": ["_GNU_SOURCE"],
+      "conditions": [
+        ["OS!='linux'", { "type": "none" }]
+      ]
+    }
+  ]
+}

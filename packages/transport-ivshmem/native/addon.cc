@@ -1,0 +1,11 @@
+// Entry point of sivshm_native.node: registers every concept file's functions. Context-aware,
+// so the addon also loads in worker threads (each instance keeps its own state).
+#include "common.h"
+
+NODE_MODULE_INIT(/* exports, module, context */) {
+  sivshm::InitMapping(context, exports);
+  sivshm::InitEventfd(context, exports);
+  sivshm::InitFd(context, exports);
+  sivshm::InitPoll(context, exports);
+  sivshm::InitUnixSocket(context, exports);
+}

@@ -1,0 +1,101 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TransportError } from '../errors/transport-error.js';
+
+/** What `mapFile` returns from the native side. */
+export interface NativeMapping {
+  readonly shared: SharedArrayBuffer;
+  readonly bulk: ArrayBuffer;
+  readonly handle: object;
+}
+
+/** A message read by `recvWithFds`. */
+export interface NativeMessage {
+  readonly data: Uint8Array;
+  readonly fds: number[];
+  readonly truncated: boolean;
+}
+
+/**
+ * The raw functions of `sivshm_native.node` (native/*.cc). They throw plain errors carrying
+ * `errno`/`code`/`syscall`, or `code: 'ERR_BAD_ARGUMENT'`; use the typed wrappers in this folder,
+ * which turn those into `TransportError`s.
+ */
+export interface NativeAddon {
+  mapFile(
+    pathOrFd: string | number,
+    offset: number,
+    length: number,
+    options: { writable: boolean },
+  ): NativeMapping;
+  unmap(handle: object): boolean;
+  mappingInfo(handle: object): { length: number; unmapped: boolean };
+  eventfdCreate(options: { semaphore: boolean; nonblock: boolean }): number;
+  eventfdWrite(fd: number, n: number | bigint): void;
+  eventfdRead(fd: number): bigint;
+  open(path: string, flags: number, mode: number): number;
+  close(fd: number): void;
+  ioctl(fd: number, request: number, arg?: number | bigint | ArrayBufferView | ArrayBuffer): number;
+  createRegionFile(path: string, size: number, options: { exclusive: boolean }): number;
+  memfdCreate(name: string, size: number): number;
+  fileSize(fd: number): number;
+  pollStart(fd: number, events: number, cb: (errno: number, events: number) => void): number;
+  pollSetEvents(id: number, events: number): void;
+  pollStop(id: number): boolean;
+  pollRef(id: number, ref: boolean): void;
+  unixSocket(type: 'stream' | 'seqpacket' | 'dgram'): number;
+  unixSocketPair(type: 'stream' | 'seqpacket' | 'dgram'): [number, number];
+  unixBind(fd: number, path: string): void;
+  unixListen(fd: number, backlog: number): void;
+  unixAccept(fd: number): number;
+  unixConnect(fd: number, path: string): boolean;
+  sendFds(fd: number, data: Uint8Array, fds: readonly number[]): number;
+  recvWithFds(fd: number, maxData: number, maxFds: number): NativeMessage | undefined;
+  unixPeerCred(fd: number): { pid: number; uid: number; gid: number };
+}
+
+/** Folder holding this package's package.json, found by walking up from this module. */
+export function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8; i++) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'binding.gyp'))) {
+      return dir;
+    }
+    dir = path.dirname(dir);
+  }
+  throw new TransportError(
+    'ERR_ADDON',
+    `cannot locate the @sivshm/transport-ivshmem package root above ${fileURLToPath(import.meta.url)}`,
+  );
+}
+
+let cached: NativeAddon | undefined;
+
+/**
+ * Loads `build/Release/sivshm_native.node` once and returns it.
+ *
+ * Use the typed wrappers (`mapFile`, `eventfdCreate`, …) instead unless you need a raw call.
+ * Throws `TransportError('ERR_ADDON')` when the binary is missing or does not load.
+ */
+export function loadAddon(): NativeAddon {
+  if (cached !== undefined) return cached;
+  const file = path.join(packageRoot(), 'build', 'Release', 'sivshm_native.node');
+  if (!existsSync(file)) {
+    throw new TransportError(
+      'ERR_ADDON',
+      `the native addon was not built (${file} is missing): run npm ci; needs python3, make, g++`,
+    );
+  }
+  try {
+    cached = createRequire(import.meta.url)(file) as NativeAddon;
+  } catch (e) {
+    throw new TransportError(
+      'ERR_ADDON',
+      `the native addon ${file} does not load (${(e as Error).message}); rebuild it for this Node with npm run build:native -w @sivshm/transport-ivshmem`,
+      { cause: e },
+    );
+  }
+  return cached;
+}

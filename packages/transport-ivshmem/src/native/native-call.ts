@@ -1,0 +1,37 @@
+import { TransportError } from '../errors/transport-error.js';
+
+interface NativeErrorShape {
+  message: string;
+  code?: unknown;
+  errno?: unknown;
+  syscall?: unknown;
+}
+
+/**
+ * Converts an error thrown by the addon into a `TransportError`: `ERR_SYSCALL` (with errno,
+ * errno name and syscall) for failed system calls, `ERR_BAD_ARGUMENT` for rejected arguments.
+ */
+export function toTransportError(e: unknown): unknown {
+  if (TransportError.is(e) || typeof e !== 'object' || e === null) return e;
+  const n = e as NativeErrorShape;
+  if (typeof n.syscall === 'string' && typeof n.errno === 'number') {
+    const errnoName = typeof n.code === 'string' ? n.code : `errno ${n.errno}`;
+    return new TransportError('ERR_SYSCALL', n.message, {
+      cause: e,
+      syscall: { syscall: n.syscall, errno: n.errno, errnoName },
+    });
+  }
+  if (n.code === 'ERR_BAD_ARGUMENT') {
+    return new TransportError('ERR_BAD_ARGUMENT', n.message, { cause: e });
+  }
+  return e;
+}
+
+/** Runs a native call and rethrows its failure as a `TransportError`. */
+export function callNative<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw toTransportError(e);
+  }
+}
