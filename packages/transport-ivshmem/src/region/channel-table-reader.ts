@@ -6,8 +6,12 @@ import type { RegionLayoutInfo } from './region-layout.js';
 
 const SEQ_WORD = ChannelEntryLayout.off.seq / 4;
 const WORDS_PER_ENTRY = ChannelEntryLayout.size / 4;
-/** Seqlock retries before giving up; hostd rewrites an entry in well under a microsecond. */
-const MAX_RETRIES = 100_000;
+/**
+ * How long a reader retries an entry whose seqlock is odd or moving. hostd rewrites an entry in
+ * well under a microsecond, but on a loaded 2-vCPU machine it can be preempted mid-update for a
+ * whole scheduler slice, so the bound is time, not a retry count.
+ */
+const RETRY_BUDGET_MS = 100;
 
 /** A used channel-table entry with its slot index. */
 export interface IndexedChannelEntry {
@@ -61,7 +65,7 @@ export class ChannelTableReader {
     return this.#layout.channelCapacity;
   }
 
-  /** Entry `index`, validated; throws `ERR_REGION` if it is corrupt, `ERR_BAD_ARGUMENT` for a bad index. */
+  /** Entry `index`, validated; throws `ERR_REGION` if it is corrupt, `ERR_TIMEOUT` if hostd stays mid-update, `ERR_BAD_ARGUMENT` for a bad index. */
   read(index: number): ChannelEntry {
     if (!Number.isInteger(index) || index < 0 || index >= this.#layout.channelCapacity) {
       throw new TransportError(
@@ -71,7 +75,13 @@ export class ChannelTableReader {
     }
     const seqIndex = index * WORDS_PER_ENTRY + SEQ_WORD;
     const start = index * ChannelEntryLayout.size;
-    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+    let deadline = 0;
+    for (let attempt = 0; ; attempt++) {
+      if ((attempt & 1023) === 1023) {
+        const now = performance.now();
+        if (deadline === 0) deadline = now + RETRY_BUDGET_MS;
+        else if (now > deadline) break;
+      }
       const before = Atomics.load(this.#words, seqIndex);
       if ((before & 1) !== 0) continue;
       this.#copy.set(this.#bytes.subarray(start, start + ChannelEntryLayout.size));
@@ -87,8 +97,8 @@ export class ChannelTableReader {
       return entry;
     }
     throw new TransportError(
-      'ERR_REGION',
-      `channel entry ${index} kept changing for ${MAX_RETRIES} reads (writer stuck mid-update?)`,
+      'ERR_TIMEOUT',
+      `channel entry ${index} kept changing for ${RETRY_BUDGET_MS} ms (writer stuck mid-update?); retry later`,
     );
   }
 
