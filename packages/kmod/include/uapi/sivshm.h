@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * sivshm.h - user-space interface of sivshm.ko, the guest driver for the
+ * IVSHMEM device (PCI 1af4:1110) that hands out channel windows only to
+ * processes holding a grant signed by the host (PROTOCOL.md section 4).
+ *
+ * This header is the single source of the ioctl numbers, the ioctl structs,
+ * the grant/revoke token layout and the region layout v1. The TypeScript
+ * mirrors (packages/kmod/src/uapi.ts, src/layout.ts and @sivshm/core's
+ * grant-layout.ts) are checked against it by test/uapi.int.spec.ts.
+ *
+ * All multi-byte integers are little-endian. Every struct has fixed-size
+ * fields and explicit padding; padding must be zero.
+ */
+#ifndef _UAPI_LINUX_SIVSHM_H
+#define _UAPI_LINUX_SIVSHM_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+/* ioctl magic: unassigned in Documentation/userspace-api/ioctl/ioctl-number.rst */
+#define SIVSHM_IOCTL_MAGIC	0xBE
+
+#define SIVSHM_PAGE_SIZE	4096
+
+/* ---- region layout v1 (ARCHITECTURE.md section 4) ---- */
+
+#define SIVSHM_REGION_MAGIC	"SIVSHM\0\1"	/* 8 bytes, no terminator */
+#define SIVSHM_LAYOUT_VERSION	1
+
+/* The header page at offset 0 of BAR2, written only by hostd. */
+struct sivshm_region_header {
+	__u8 magic[8];
+	__u32 layout_version;
+	__u32 header_size;
+	__u64 region_size;
+	__u64 epoch;
+	__u64 control_offset;
+	__u64 control_size;
+	__u64 data_offset;
+	__u64 data_size;
+	__u32 channel_capacity;
+	__u32 channel_entry_size;
+	__u64 hostd_heartbeat_ns;
+	__u32 flags;
+	__u32 pad0;
+};
+
+/*
+ * A channel window is two directions, consumer->provider first. Each
+ * direction is [producer page][consumer page][data area], the data area a
+ * power of two of at least one page. Offsets are relative to the direction.
+ */
+#define SIVSHM_WIN_PRODUCER_PAGE	0
+#define SIVSHM_WIN_CONSUMER_PAGE	SIVSHM_PAGE_SIZE
+#define SIVSHM_WIN_DATA_AREA		(2 * SIVSHM_PAGE_SIZE)
+
+/* ---- grant and revoke tokens (PROTOCOL.md section 4) ---- */
+
+#define SIVSHM_GRANT_MAGIC	0x47564953u	/* "SIVG" as a little-endian u32 */
+#define SIVSHM_REVOKE_MAGIC	0x52564953u	/* "SIVR" */
+#define SIVSHM_TOKEN_VERSION	1
+#define SIVSHM_TAG_SIZE		32
+#define SIVSHM_KEY_SIZE		32
+#define SIVSHM_KN_SIZE		16
+#define SIVSHM_SERIAL_WINDOW	64
+/* HMAC-SHA256 labels, the terminating NUL included in the MAC input */
+#define SIVSHM_GRANT_LABEL	"sivshm v1 grant"
+#define SIVSHM_REVOKE_LABEL	"sivshm v1 revoke"
+
+#define SIVSHM_ROLE_CONSUMER	1
+#define SIVSHM_ROLE_PROVIDER	2
+
+#define SIVSHM_PERM_MAP		0x0001
+
+#define SIVSHM_MODE_PLAIN	0
+#define SIVSHM_MODE_MAC		1
+#define SIVSHM_MODE_AEAD	2
+
+/* 88 bytes; followed on the wire by the 32-byte tag. */
+struct sivshm_grant_token {
+	__u32 magic;
+	__u8 version;
+	__u8 role;
+	__u16 perms;
+	__u64 epoch;
+	__u64 grant_serial;
+	__u32 vm_id;
+	__u32 pad0;
+	__u64 channel_id;
+	__u64 window_offset;
+	__u64 window_length;
+	__u8 kn[SIVSHM_KN_SIZE];
+	__u64 not_after;	/* unix time, ns */
+	__u8 mode;
+	__u8 pad1[7];
+};
+
+/* 40 bytes; followed by the 32-byte tag. */
+struct sivshm_revoke_token {
+	__u32 magic;
+	__u8 version;
+	__u8 pad0[3];
+	__u64 epoch;
+	__u64 revoke_serial;
+	__u32 vm_id;
+	__u32 pad1;
+	__u64 channel_id;
+};
+
+/* Why a token was refused (sivshm_grant_req.verdict). */
+enum sivshm_verdict {
+	SIVSHM_OK = 0,
+	SIVSHM_REJ_SIZE = 1,
+	SIVSHM_REJ_TAG = 2,
+	SIVSHM_REJ_MAGIC = 3,
+	SIVSHM_REJ_VERSION = 4,
+	SIVSHM_REJ_ROLE = 5,
+	SIVSHM_REJ_PERMS = 6,
+	SIVSHM_REJ_PAD = 7,
+	SIVSHM_REJ_MODE = 8,
+	SIVSHM_REJ_VM = 9,
+	SIVSHM_REJ_EPOCH = 10,
+	SIVSHM_REJ_KN = 11,
+	SIVSHM_REJ_WINDOW = 12,
+	SIVSHM_REJ_EXPIRED = 13,
+	SIVSHM_REJ_REPLAY = 14,
+	SIVSHM_REJ_LAYOUT = 15,	/* window length is not a valid layout v1 window */
+	SIVSHM_REJ_OVERLAP = 16,	/* overlaps a live grant of another channel */
+};
+
+/* ---- ioctl structs ---- */
+
+#define SIVSHM_INFO_KEY_SET	0x1	/* a grant key has been provisioned */
+#define SIVSHM_INFO_HEADER_OK	0x2	/* the region header is valid layout v1 */
+
+struct sivshm_info {
+	__u64 region_size;	/* BAR2 length */
+	__u64 epoch;		/* from the region header (0 if invalid) */
+	__u64 data_offset;
+	__u64 data_size;
+	__u32 ivposition;
+	__u32 vectors;		/* MSI-X vectors in use (0: ivshmem-plain) */
+	__u32 vm_id;		/* 0 until the key is set */
+	__u32 flags;		/* SIVSHM_INFO_* */
+};
+
+struct sivshm_nonce {
+	__u8 kn[SIVSHM_KN_SIZE];
+};
+
+/* Root only, once per module load; the key cannot be read back. */
+struct sivshm_set_key {
+	__u8 key[SIVSHM_KEY_SIZE];
+	__u32 vm_id;
+	__u32 pad0;
+};
+
+struct sivshm_grant_req {
+	struct sivshm_grant_token token;
+	__u8 tag[SIVSHM_TAG_SIZE];
+	__u32 verdict;		/* out: enum sivshm_verdict */
+	__u32 pad0;
+};
+
+struct sivshm_revoke_req {
+	struct sivshm_revoke_token token;
+	__u8 tag[SIVSHM_TAG_SIZE];
+	__u32 verdict;		/* out */
+	__u32 pad0;
+};
+
+struct sivshm_doorbell {
+	__u16 peer;		/* IVPosition of the target VM */
+	__u16 vector;
+	__u32 pad0;
+};
+
+/* read() on the device returns whole records of this type. */
+struct sivshm_event {
+	__u32 vector;
+	__u32 count;		/* interrupts on this vector since the last read */
+};
+
+#define SIVSHM_IOC_INFO		_IOR(SIVSHM_IOCTL_MAGIC, 0x01, struct sivshm_info)
+#define SIVSHM_IOC_NONCE	_IOR(SIVSHM_IOCTL_MAGIC, 0x02, struct sivshm_nonce)
+#define SIVSHM_IOC_SET_KEY	_IOW(SIVSHM_IOCTL_MAGIC, 0x03, struct sivshm_set_key)
+#define SIVSHM_IOC_GRANT	_IOWR(SIVSHM_IOCTL_MAGIC, 0x04, struct sivshm_grant_req)
+#define SIVSHM_IOC_REVOKE	_IOWR(SIVSHM_IOCTL_MAGIC, 0x05, struct sivshm_revoke_req)
+#define SIVSHM_IOC_DOORBELL	_IOW(SIVSHM_IOCTL_MAGIC, 0x06, struct sivshm_doorbell)
+
+#endif /* _UAPI_LINUX_SIVSHM_H */
