@@ -133,12 +133,16 @@ export class FrameOpener {
       if (!equalConstantTime(want, tag))
         throw new CoreError('ERR_FRAME', 'frame MAC does not verify');
     } else {
-      payload = this.o.crypto.chacha20Poly1305Open(
-        this.o.key,
-        aeadNonce(fvB),
-        concat(f.subarray(0, n), tag),
-        concat(h, fvB),
-      );
+      try {
+        payload = this.o.crypto.chacha20Poly1305Open(
+          this.o.key,
+          aeadNonce(fvB),
+          concat(f.subarray(0, n), tag),
+          concat(h, fvB),
+        );
+      } catch (e) {
+        throw new CoreError('ERR_FRAME', 'frame AEAD tag does not verify', { cause: e });
+      }
     }
     this.last = fv;
     return payload;

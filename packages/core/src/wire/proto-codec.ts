@@ -29,6 +29,7 @@ export type ProtoValue = string | number | boolean | Uint8Array | ProtoObject | 
 function stripDefaults(obj: ProtoObject): ProtoObject {
   const out: ProtoObject = {};
   for (const [k, v] of Object.entries(obj)) {
+    if (v === null || v === undefined) continue;
     if (v === 0 || v === '' || v === '0' || v === false) continue;
     if (v instanceof Uint8Array) {
       if (v.length > 0) out[k] = v;
