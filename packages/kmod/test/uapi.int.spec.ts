@@ -1,0 +1,209 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { expect } from 'chai';
+import {
+  ChannelModeCode,
+  GRANT_TAG_LABEL,
+  GrantLayout,
+  GrantPerm,
+  GrantRole,
+  REVOKE_TAG_LABEL,
+  RevokeLayout,
+  SERIAL_WINDOW,
+  TOKEN_TAG_SIZE,
+} from '@sivshm/core';
+
+import { PAGE_SIZE, RegionHeaderLayout, WindowLayout } from '../src/layout.js';
+import {
+  DoorbellLayout,
+  EventLayout,
+  GrantReqLayout,
+  InfoFlag,
+  InfoLayout,
+  NonceLayout,
+  REGION_HEADER_STRUCT_SIZE,
+  RevokeReqLayout,
+  SetKeyLayout,
+  SIVSHM_IOCTL_MAGIC,
+  SivshmIoctl,
+  SivshmVerdict,
+} from '../src/uapi.js';
+
+/** The package root: the nearest folder above this file that holds package.json. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8 && !existsSync(join(dir, 'package.json')); i++) dir = dirname(dir);
+  return dir;
+}
+
+/** snake_case → camelCase, to name C fields the way the TypeScript layouts do. */
+const camel = (s: string): string => s.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+describe('UAPI header (include/uapi/sivshm.h)', function () {
+  this.timeout(60_000);
+  let dump: Map<string, string>;
+
+  before(function () {
+    const root = packageRoot();
+    const work = mkdtempSync(join(tmpdir(), 'sivshm-uapi-'));
+    try {
+      const bin = join(work, 'uapi-dump');
+      try {
+        execFileSync('gcc', [
+          '-std=c11',
+          '-Wall',
+          '-Wextra',
+          '-Werror',
+          '-I',
+          join(root, 'include', 'uapi'),
+          join(root, 'test', 'uapi-dump.c'),
+          '-o',
+          bin,
+        ]);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+          console.log('skipping: gcc is not installed (apt-get install gcc libc6-dev)');
+          this.skip();
+        }
+        throw e;
+      }
+      const out = execFileSync(bin, { encoding: 'utf8' });
+      dump = new Map(
+        out
+          .trim()
+          .split('\n')
+          .map((l) => l.split(' ', 2) as [string, string]),
+      );
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+  const num = (key: string): number => {
+    const v = dump.get(key);
+    expect(v, `the C dump has no ${key}`).to.be.a('string');
+    return Number(v);
+  };
+
+  /** Every offset of `layout.off` equals offsetof(struct, snake_case field). */
+  const offsetsMatch = (struct: string, off: Record<string, number>): void => {
+    const cFields = [...dump.keys()]
+      .filter((k) => k.startsWith(`offsetof.${struct}.`))
+      .map((k) => k.slice(`offsetof.${struct}.`.length));
+    expect(cFields.map(camel).sort(), `fields of struct ${struct}`).to.deep.equal(
+      Object.keys(off).sort(),
+    );
+    for (const f of cFields) {
+      expect(off[camel(f)], `offsetof(struct ${struct}, ${f})`).to.equal(
+        num(`offsetof.${struct}.${f}`),
+      );
+    }
+  };
+
+  describe('ioctl numbers', () => {
+    it('should use the magic of the header', () => {
+      expect(SIVSHM_IOCTL_MAGIC).to.equal(num('ioctl.magic'));
+    });
+
+    it('should compute every request number as _IOR/_IOW/_IOWR do', () => {
+      for (const [name, value] of Object.entries(SivshmIoctl)) {
+        expect(value, `SIVSHM_IOC_${name}`).to.equal(num(`ioctl.${name}`));
+      }
+    });
+  });
+
+  describe('ioctl structs', () => {
+    const structs: Array<[string, { size: number; off: Record<string, number> }]> = [
+      ['sivshm_info', InfoLayout],
+      ['sivshm_nonce', NonceLayout],
+      ['sivshm_set_key', SetKeyLayout],
+      ['sivshm_grant_req', GrantReqLayout],
+      ['sivshm_revoke_req', RevokeReqLayout],
+      ['sivshm_doorbell', DoorbellLayout],
+      ['sivshm_event', EventLayout],
+    ];
+    for (const [struct, layout] of structs) {
+      it(`should match struct ${struct} in size and every offset`, () => {
+        expect(layout.size, `sizeof(struct ${struct})`).to.equal(num(`sizeof.${struct}`));
+        offsetsMatch(struct, layout.off);
+      });
+    }
+
+    it('should match the info flags', () => {
+      expect(InfoFlag.keySet).to.equal(num('info.keySet'));
+      expect(InfoFlag.headerOk).to.equal(num('info.headerOk'));
+    });
+
+    it('should match every verdict code', () => {
+      const cNames = [...dump.keys()].filter((k) => k.startsWith('verdict.'));
+      expect(cNames.map((k) => k.slice(8)).sort()).to.deep.equal(Object.keys(SivshmVerdict).sort());
+      for (const [name, code] of Object.entries(SivshmVerdict)) {
+        expect(code, `verdict ${name}`).to.equal(num(`verdict.${name}`));
+      }
+    });
+  });
+
+  describe("@sivshm/core's token layouts", () => {
+    it('should match struct sivshm_grant_token (GrantLayout)', () => {
+      expect(GrantLayout.size).to.equal(num('sizeof.sivshm_grant_token'));
+      offsetsMatch('sivshm_grant_token', GrantLayout.off);
+      expect(GrantLayout.knSize).to.equal(num('grant.knSize'));
+      expect(GrantLayout.pad1Size).to.equal(num('grant.pad1Size'));
+      expect(GrantLayout.magic).to.equal(num('grant.magic'));
+      expect(GrantLayout.version).to.equal(num('token.version'));
+    });
+
+    it('should match struct sivshm_revoke_token (RevokeLayout)', () => {
+      expect(RevokeLayout.size).to.equal(num('sizeof.sivshm_revoke_token'));
+      offsetsMatch('sivshm_revoke_token', RevokeLayout.off);
+      expect(RevokeLayout.pad0Size).to.equal(num('revoke.pad0Size'));
+      expect(RevokeLayout.magic).to.equal(num('revoke.magic'));
+      expect(RevokeLayout.version).to.equal(num('token.version'));
+    });
+
+    it('should match the tag size, serial window, roles, perms and modes', () => {
+      expect(TOKEN_TAG_SIZE).to.equal(num('token.tagSize'));
+      expect(SERIAL_WINDOW).to.equal(num('token.serialWindow'));
+      expect(GrantRole.consumer).to.equal(num('role.consumer'));
+      expect(GrantRole.provider).to.equal(num('role.provider'));
+      expect(GrantPerm.map).to.equal(num('perm.map'));
+      expect(ChannelModeCode).to.deep.equal({
+        plain: num('mode.plain'),
+        mac: num('mode.mac'),
+        aead: num('mode.aead'),
+      });
+    });
+
+    it('should hash the same labels, NUL included', () => {
+      const enc = new TextEncoder();
+      expect(hex(enc.encode(GRANT_TAG_LABEL))).to.equal(dump.get('label.grant'));
+      expect(hex(enc.encode(REVOKE_TAG_LABEL))).to.equal(dump.get('label.revoke'));
+    });
+  });
+
+  describe('region layout (layout.ts)', () => {
+    it('should match struct sivshm_region_header offsets, magic and version', () => {
+      expect(REGION_HEADER_STRUCT_SIZE).to.equal(num('sizeof.sivshm_region_header'));
+      offsetsMatch(
+        'sivshm_region_header',
+        { ...RegionHeaderLayout.off, pad0: 84 } /* pad0 is C-only */,
+      );
+      expect(hex(RegionHeaderLayout.magic)).to.equal(dump.get('region.magic'));
+      expect(RegionHeaderLayout.layoutVersion).to.equal(num('region.layoutVersion'));
+      expect(RegionHeaderLayout.size).to.equal(num('page.size'));
+    });
+
+    it('should match the window page offsets', () => {
+      expect(PAGE_SIZE).to.equal(num('page.size'));
+      expect(WindowLayout.producerPage).to.equal(num('window.producerPage'));
+      expect(WindowLayout.consumerPage).to.equal(num('window.consumerPage'));
+      expect(WindowLayout.dataArea).to.equal(num('window.dataArea'));
+    });
+  });
+});
