@@ -1,0 +1,184 @@
+import * as ed from '@noble/ed25519';
+import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { x25519 } from '@noble/curves/ed25519.js';
+import { expand, extract } from '@noble/hashes/hkdf.js';
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256, sha512 } from '@noble/hashes/sha2.js';
+import { randomBytes as nobleRandomBytes } from '@noble/hashes/utils.js';
+import { CoreError } from '../errors/core-error.js';
+import type { CryptoBackend } from './crypto-backend.js';
+import {
+  HKDF_SHA256_MAX_LENGTH,
+  MAX_RANDOM_BYTES,
+  requireByteParts,
+  requireBytes,
+  requireLength,
+} from './crypto-input.js';
+
+// @noble/ed25519's synchronous API needs a SHA-512; @noble/hashes provides the audited one.
+ed.hashes.sha512 = sha512;
+
+// RFC 8032 §5.1.7 with canonical A, R and S, plus refusal of small-order A: the library's
+// strict branch. Its default (ZIP-215) accepts non-canonical R, e.g. Wycheproof tcId 151.
+const STRICT = { zip215: false } as const;
+// WebCrypto's getRandomValues serves at most 64 KiB per call.
+const RANDOM_CHUNK = 65536;
+
+function randomBytes(length: number): Uint8Array {
+  requireLength('randomBytes', 'length', length, MAX_RANDOM_BYTES);
+  if (length <= RANDOM_CHUNK) return nobleRandomBytes(length);
+  const out = new Uint8Array(length);
+  for (let at = 0; at < length; at += RANDOM_CHUNK) {
+    out.set(nobleRandomBytes(Math.min(RANDOM_CHUNK, length - at)), at);
+  }
+  return out;
+}
+
+function isAllZero(bytes: Uint8Array): boolean {
+  let acc = 0;
+  for (const b of bytes) acc |= b;
+  return acc === 0;
+}
+
+/**
+ * The pure-JavaScript backend on the audited `@noble/*` libraries: the portable reference.
+ *
+ * Use it where `node:crypto` is missing or distrusted, and as the second opinion in tests; it is
+ * 10–20× slower than {@link nodeBackend} for Ed25519 and X25519. Its Ed25519 verification is
+ * RFC 8032 strict with the cofactored equation; see `nodeBackend` for the one class of crafted
+ * signatures on which the two differ.
+ *
+ * @example
+ * ```ts
+ * const sig = nobleBackend.ed25519Sign(secretKey, message);
+ * nobleBackend.ed25519Verify(sig, message, nobleBackend.ed25519PublicKey(secretKey)); // true
+ * ```
+ */
+export const nobleBackend: CryptoBackend = Object.freeze({
+  name: 'noble',
+
+  randomBytes,
+
+  sha256(...parts: Uint8Array[]): Uint8Array {
+    requireByteParts('sha256', parts);
+    const h = sha256.create();
+    for (const p of parts) h.update(p);
+    return h.digest();
+  },
+
+  hmacSha256(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
+    requireBytes('hmacSha256', 'key', key);
+    requireByteParts('hmacSha256', parts);
+    const h = hmac.create(sha256, key);
+    for (const p of parts) h.update(p);
+    return h.digest();
+  },
+
+  hkdfExtract(salt: Uint8Array, ikm: Uint8Array): Uint8Array {
+    requireBytes('hkdfExtract', 'salt', salt);
+    requireBytes('hkdfExtract', 'ikm', ikm);
+    // An empty salt is an empty HMAC key, which HMAC pads to the same block as HashLen zeros.
+    return extract(sha256, ikm, salt);
+  },
+
+  hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+    requireBytes('hkdfExpand', 'prk', prk, { minLength: 32 });
+    requireBytes('hkdfExpand', 'info', info);
+    requireLength('hkdfExpand', 'length', length, HKDF_SHA256_MAX_LENGTH);
+    return expand(sha256, prk, info, length);
+  },
+
+  ed25519GenerateSecretKey(): Uint8Array {
+    return ed.utils.randomSecretKey();
+  },
+
+  ed25519PublicKey(secretKey: Uint8Array): Uint8Array {
+    requireBytes('ed25519PublicKey', 'secretKey', secretKey, { length: 32 });
+    return ed.getPublicKey(secretKey);
+  },
+
+  ed25519Sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
+    requireBytes('ed25519Sign', 'secretKey', secretKey, { length: 32 });
+    requireBytes('ed25519Sign', 'message', message);
+    return ed.sign(message, secretKey);
+  },
+
+  ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+    if (!(signature instanceof Uint8Array) || signature.length !== 64) return false;
+    if (!(message instanceof Uint8Array)) return false;
+    if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) return false;
+    try {
+      return ed.verify(signature, message, publicKey, STRICT);
+    } catch {
+      return false;
+    }
+  },
+
+  x25519GenerateSecretKey(): Uint8Array {
+    return x25519.utils.randomSecretKey();
+  },
+
+  x25519PublicKey(secretKey: Uint8Array): Uint8Array {
+    requireBytes('x25519PublicKey', 'secretKey', secretKey, { length: 32 });
+    return x25519.getPublicKey(secretKey);
+  },
+
+  x25519SharedSecret(secretKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array {
+    requireBytes('x25519SharedSecret', 'secretKey', secretKey, { length: 32 });
+    requireBytes('x25519SharedSecret', 'peerPublicKey', peerPublicKey, { length: 32 });
+    let shared: Uint8Array;
+    try {
+      // With sizes checked, noble throws only for a low-order peer key (refused before the
+      // ladder runs) or an all-zero result: both are the zero-shared-secret case.
+      shared = x25519.getSharedSecret(secretKey, peerPublicKey);
+    } catch (cause) {
+      throw new CoreError(
+        'ERR_ZERO_SHARED_SECRET',
+        'x25519SharedSecret: the peer public key has low order, the shared secret would be zero',
+        { cause },
+      );
+    }
+    if (isAllZero(shared)) {
+      throw new CoreError('ERR_ZERO_SHARED_SECRET', 'x25519SharedSecret: shared secret is zero');
+    }
+    return shared;
+  },
+
+  chacha20Poly1305Seal(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    plaintext: Uint8Array,
+    aad: Uint8Array,
+  ): Uint8Array {
+    requireBytes('chacha20Poly1305Seal', 'key', key, { length: 32 });
+    requireBytes('chacha20Poly1305Seal', 'nonce', nonce, { length: 12 });
+    requireBytes('chacha20Poly1305Seal', 'plaintext', plaintext);
+    requireBytes('chacha20Poly1305Seal', 'aad', aad);
+    return chacha20poly1305(key, nonce, aad).encrypt(plaintext);
+  },
+
+  chacha20Poly1305Open(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    sealed: Uint8Array,
+    aad: Uint8Array,
+  ): Uint8Array {
+    requireBytes('chacha20Poly1305Open', 'key', key, { length: 32 });
+    requireBytes('chacha20Poly1305Open', 'nonce', nonce, { length: 12 });
+    requireBytes('chacha20Poly1305Open', 'sealed', sealed);
+    requireBytes('chacha20Poly1305Open', 'aad', aad);
+    if (sealed.length < 16) {
+      throw new CoreError(
+        'ERR_CRYPTO_VERIFY',
+        `chacha20Poly1305Open: sealed input is ${sealed.length} bytes, shorter than the 16-byte tag`,
+      );
+    }
+    try {
+      return chacha20poly1305(key, nonce, aad).decrypt(sealed);
+    } catch (cause) {
+      throw new CoreError('ERR_CRYPTO_VERIFY', 'chacha20Poly1305Open: tag does not match', {
+        cause,
+      });
+    }
+  },
+});
