@@ -48,3 +48,17 @@ export type {
   EventDefinition,
   MethodDefinition,
 } from './config/config-types.js';
+export { nobleBackend } from './crypto/noble-backend.js';
+export { nodeBackend } from './crypto/node-backend.js';
+export { cryptoBackend, CRYPTO_BACKEND_ENV } from './crypto/select-backend.js';
+export { checkEd25519PublicKey } from './crypto/ed25519-public-key-check.js';
+export { equalConstantTime } from './crypto/constant-time.js';
+export {
+  concatBytes,
+  utf8ToBytes,
+  bytesToUtf8,
+  bytesToHex,
+  hexToBytes,
+  writeU64LE,
+  readU64LE,
+} from './crypto/bytes.js';
