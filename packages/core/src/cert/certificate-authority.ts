@@ -111,9 +111,9 @@ export class CertificateAuthority {
     const allowed = this.opts.allowedRights(linkVmId);
     if (allowed === undefined)
       throw new CoreError('ERR_CSR_INVALID', `VM ${linkVmId} is not configured`);
-    const csr = verifyCsr(this.crypto, csrBytes);
     const pending = this.nonces.get(linkVmId);
-    this.nonces.delete(linkVmId); // single use, whatever the outcome
+    this.nonces.delete(linkVmId); // single use, whatever the outcome (even a bad CSR burns it)
+    const csr = verifyCsr(this.crypto, csrBytes);
     if (pending === undefined || !equalConstantTime(pending.nonce, csr.nonce)) {
       throw new CoreError(
         'ERR_CSR_INVALID',
