@@ -139,7 +139,11 @@ export function parseConfig(text: string, options: ParseConfigOptions): ServiceC
   const syntax = [...doc.errors, ...doc.warnings];
   if (syntax.length > 0) {
     for (const e of syntax) {
-      r.reportAt(r.positionOf(e.pos[0]), '(syntax)', oneLine(e.message));
+      const message =
+        e.code === 'MULTIPLE_DOCS'
+          ? "a config is one YAML document; remove the second '---' and what follows"
+          : oneLine(e.message);
+      r.reportAt(r.positionOf(e.pos[0]), '(syntax)', message);
     }
     throw configError(sorted(r));
   }

@@ -145,6 +145,8 @@ export class YamlReader {
     }
     const allowed = [...required, ...optional];
     const out = new Map<string, FieldEntry>();
+    // A typo of a required key is reported once, as the typo, not again as a missing key.
+    const hinted = new Set<string>();
     for (const pair of node.items as Pair<Node, Node | null>[]) {
       const key = pair.key;
       if (!isScalar(key) || typeof key.value === 'object') {
@@ -154,6 +156,7 @@ export class YamlReader {
       const name = String(key.value);
       if (!allowed.includes(name)) {
         const hint = closest(name, allowed);
+        if (hint) hinted.add(hint);
         this.report(
           key,
           joinPath(path, name),
@@ -163,7 +166,7 @@ export class YamlReader {
       }
       out.set(name, { key, value: pair.value ?? null });
     }
-    const missing = required.filter((k) => !out.has(k));
+    const missing = required.filter((k) => !out.has(k) && !hinted.has(k));
     if (missing.length > 0) {
       const what = missing.length === 1 ? 'key' : 'keys';
       this.report(node, path || '(root)', `missing ${what} ${missing.join(', ')}`, fallback);
