@@ -43,7 +43,8 @@ function aeadNonce(fv: Uint8Array): Uint8Array {
 /**
  * Seals frames of one direction in `mac` mode (SecOC-like: payload || FV || HMAC-SHA256 tag
  * truncated to 16 bytes over channel id, direction, FV, SOME/IP header and payload) or `aead`
- * mode (ChaCha20-Poly1305 ciphertext || FV || tag, nonce 0^32 || FV, AAD = header || FV).
+ * mode (ChaCha20-Poly1305 ciphertext || FV || tag, nonce 0^32 || FV, AAD = channel id || direction
+ * || header || FV: the spec's AAD plus the data id, so a frame cannot cross channels or directions).
  * FV starts at 1 and never wraps: sealing refuses at 2^64 − 1 (PROTOCOL.md §3).
  */
 export class FrameSealer {
@@ -80,7 +81,7 @@ export class FrameSealer {
         this.o.key,
         aeadNonce(fv),
         payload,
-        concat(header, fv),
+        concat(concat(this.id, header), fv),
       );
       out.set(sealed.subarray(0, payload.length), 0);
       out.set(fv, payload.length);
@@ -138,7 +139,7 @@ export class FrameOpener {
           this.o.key,
           aeadNonce(fvB),
           concat(f.subarray(0, n), tag),
-          concat(h, fvB),
+          concat(concat(this.id, h), fvB),
         );
       } catch (e) {
         throw new CoreError('ERR_FRAME', 'frame AEAD tag does not verify', { cause: e });
