@@ -1,0 +1,44 @@
+import type { TransportError } from '../errors/transport-error.js';
+
+/** Listener of a ring's failure; gets the typed error once. */
+export type RingFailureListener = (error: TransportError) => void;
+
+/**
+ * The failed state of a ring end: set once, reported once to every listener.
+ *
+ * Listeners run in a microtask, never inside the `receive()`/`send()` call that detected the
+ * failure, so a throwing listener cannot turn a detected violation into an exception out of the
+ * data path.
+ */
+export class RingFailure {
+  #error: TransportError | undefined;
+  readonly #listeners = new Set<RingFailureListener>();
+
+  /** The error that failed the ring, or undefined while it works. */
+  get error(): TransportError | undefined {
+    return this.#error;
+  }
+
+  /** Records `error` unless a failure was already recorded; returns the recorded one. */
+  fail(error: TransportError): TransportError {
+    if (this.#error !== undefined) return this.#error;
+    this.#error = error;
+    const listeners = [...this.#listeners];
+    this.#listeners.clear();
+    queueMicrotask(() => {
+      for (const l of listeners) l(error);
+    });
+    return error;
+  }
+
+  /** Calls `listener` once when the ring fails (at once, in a microtask, if it already has). */
+  subscribe(listener: RingFailureListener): () => void {
+    const err = this.#error;
+    if (err !== undefined) {
+      queueMicrotask(() => listener(err));
+      return () => undefined;
+    }
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+}

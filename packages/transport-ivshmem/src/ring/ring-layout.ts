@@ -1,0 +1,64 @@
+import { PAGE_SIZE } from '@sivshm/kmod';
+
+/**
+ * Words inside one ring direction's producer and consumer pages (`WindowLayout` of
+ * `@sivshm/kmod` places the pages; this file places the words in them), little-endian u32.
+ *
+ * ```
+ * producer page (written only by the producer)
+ *     0 producer index   free-running byte count of published records, a multiple of 8
+ *    64 heartbeat        free-running counter, bumped by the producer while it is alive
+ *   128 flags            bit 0: producer closed (no more records will come)
+ * consumer page (written only by the consumer)
+ *     0 consumer index   free-running byte count of released records
+ *    64 parked           1 while the consumer sleeps and wants a doorbell, else 0
+ *   128 flags            bit 0: consumer closed
+ * ```
+ *
+ * Index and heartbeat sit on different 64-byte cache lines so that heartbeat stores do not
+ * invalidate the line the peer spins on.
+ */
+export const RingPageLayout = {
+  producer: { index: 0, heartbeat: 64, flags: 128 },
+  consumer: { index: 0, parked: 64, flags: 128 },
+  /** `flags` bit 0 of either page. */
+  FLAG_CLOSED: 1,
+} as const;
+
+/**
+ * Record framing inside a ring's data area.
+ *
+ * A record is one SOME/IP message (16-byte header in network byte order, then the payload)
+ * padded to {@link RecordLayout.align} bytes, so a dump of the data area is a sequence of real
+ * SOME/IP frames. Where a record would straddle the end of the data area the producer writes an
+ * 8-byte wrap marker instead (message id 0xFFFFFFFF and length 0, a combination no valid
+ * SOME/IP message has, since length ≥ 8) and puts the record at offset 0; the one index store
+ * publishes marker and record together.
+ */
+export const RecordLayout = {
+  headerSize: 16,
+  align: 8,
+  wrapMarkerMessageId: 0xffff_ffff,
+  wrapMarkerLength: 0,
+  wrapMarkerSize: 8,
+} as const;
+
+/** Smallest data area (one page) and largest (1 GiB, so free-running u32 indices stay exact). */
+export const MIN_RING_DATA_SIZE = PAGE_SIZE;
+export const MAX_RING_DATA_SIZE = 2 ** 30;
+
+/**
+ * Largest payload a ring of `dataSize` bytes carries: half the data area minus the header.
+ *
+ * Why half: a record that does not fit before the end needs the tail skipped plus its own size,
+ * and only records of at most half the area always fit in an empty ring wherever the indices
+ * stand, so a producer never waits for space that can never appear.
+ */
+export function maxPayloadFor(dataSize: number): number {
+  return dataSize / 2 - RecordLayout.headerSize;
+}
+
+/** Bytes a record with `payloadLength` bytes of payload occupies in the data area. */
+export function recordSize(payloadLength: number): number {
+  return (RecordLayout.headerSize + payloadLength + 7) & ~7;
+}

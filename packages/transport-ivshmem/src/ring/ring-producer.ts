@@ -1,0 +1,364 @@
+import { TransportError } from '../errors/transport-error.js';
+import type { Waker } from '../notify/waker.js';
+import { RingFailure } from './ring-failure.js';
+import type { RingFailureListener } from './ring-failure.js';
+import { RecordLayout, RingPageLayout, maxPayloadFor, recordSize } from './ring-layout.js';
+import type { RingViews } from './ring-views.js';
+import { SOMEIP_PROTOCOL_VERSION, checkSomeIpHeader } from './someip-header.js';
+import type { SomeIpHeader } from './someip-header.js';
+
+const P_INDEX = RingPageLayout.producer.index / 4;
+const P_HEARTBEAT = RingPageLayout.producer.heartbeat / 4;
+const P_FLAGS = RingPageLayout.producer.flags / 4;
+const C_INDEX = RingPageLayout.consumer.index / 4;
+const C_PARKED = RingPageLayout.consumer.parked / 4;
+const C_FLAGS = RingPageLayout.consumer.flags / 4;
+
+/** Options of {@link RingProducer}. */
+export interface RingProducerOptions {
+  /** Doorbell rung when the consumer is parked; without one, only spinning consumers see data. */
+  readonly waker?: Waker;
+}
+
+/** Options of the waiting variants ({@link RingProducer.loanWait}, {@link RingProducer.sendWait}). */
+export interface RingWaitOptions {
+  /** Give up with `ERR_TIMEOUT` after this many milliseconds (required: waits are bounded). */
+  readonly timeoutMs: number;
+  /** Abort early; the promise rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * A loaned record: write the payload in place, fill the header, then {@link RingProducer.send}.
+ *
+ * `payload` is exactly the requested size and aliases the ring's data area; it is valid until
+ * the slot is sent. The slot object is reused by the next loan, and `header` keeps the values
+ * of the previous send, so repeated sends of one kind of message set only what changes.
+ */
+export class RingSlot {
+  /** Writable view of exactly the loaned payload size, inside the ring. */
+  payload: Uint8Array = new Uint8Array(0);
+  /** SOME/IP header fields; `length` and protocol version are filled in by the ring. */
+  readonly header: SomeIpHeader = {
+    service: 0,
+    method: 0,
+    client: 0,
+    session: 0,
+    interfaceVersion: 0,
+    messageType: 0x02,
+    returnCode: 0,
+  };
+  /** @internal offset of the record in the data area */
+  pos = 0;
+  /** @internal bytes skipped by a wrap marker before the record */
+  skip = 0;
+  /** @internal payload length */
+  length = 0;
+}
+
+/**
+ * The producing end of one single-producer single-consumer ring direction.
+ *
+ * Use one per direction a process sends on. Records are SOME/IP frames (see `RecordLayout`).
+ * Zero-copy lane: {@link loan} → write `slot.payload` → {@link send}. Copying lane:
+ * {@link trySend} / {@link sendWait}. When the ring is full the caller chooses: fail at once
+ * (`tryLoan`/`trySend` return undefined/false, `loan` throws `ERR_RING_FULL`) or wait with a
+ * bound (`loanWait`/`sendWait`, `ERR_TIMEOUT`). Nothing is ever dropped silently and nothing is
+ * queued outside the ring, so memory stays bounded whatever the consumer does.
+ *
+ * Memory ordering (the producer half of the parked-flag protocol): {@link flush} does
+ * `Atomics.store(producer index)` and then `Atomics.load(parked)`. The consumer does
+ * `Atomics.store(parked = 1)` and then `Atomics.load(producer index)` before it sleeps. Both are
+ * sequentially consistent, so (Dekker) at least one side sees the other's store: either the
+ * producer sees `parked` and rings, or the consumer sees the new index and does not sleep. A
+ * wake-up can be spurious, never lost. Payload and header bytes are plain stores made before the
+ * index store, which orders them first (a seq-cst store is a release).
+ *
+ * @example
+ * ```ts
+ * const slot = producer.loan(8);                 // ERR_RING_FULL if no room
+ * slot.payload.set(bytes);
+ * Object.assign(slot.header, { service: 0x1234, method: 0x8001, messageType: 0x02 });
+ * producer.send(slot);
+ * ```
+ */
+export class RingProducer {
+  readonly #pw: Uint32Array;
+  readonly #cw: Uint32Array;
+  readonly #dv: DataView;
+  readonly #bulk: Uint8Array;
+  readonly #cap: number;
+  readonly #mask: number;
+  readonly #maxPayload: number;
+  readonly #waker: Waker | undefined;
+  readonly #failure = new RingFailure();
+  readonly #slot = new RingSlot();
+  #loaned = false;
+  /** Committed index (private); published to the consumer by flush(). */
+  #prod: number;
+  /** Last consumer index read and validated. */
+  #consSeen: number;
+  #beat: number;
+  #resPos = 0;
+  #resSkip = 0;
+
+  constructor(views: RingViews, options: RingProducerOptions = {}) {
+    this.#pw = views.producerPage;
+    this.#cw = views.consumerPage;
+    this.#dv = views.dataShared;
+    this.#bulk = views.dataBulk;
+    this.#cap = views.dataSize;
+    this.#mask = views.dataSize - 1;
+    this.#maxPayload = maxPayloadFor(views.dataSize);
+    this.#waker = options.waker;
+    // Resume where the page says: a producer re-attaching to a live ring continues its index.
+    this.#prod = Atomics.load(this.#pw, P_INDEX);
+    this.#consSeen = Atomics.load(this.#cw, C_INDEX);
+    this.#beat = Atomics.load(this.#pw, P_HEARTBEAT);
+    if ((this.#prod - this.#consSeen) >>> 0 > this.#cap || (this.#prod & 7) !== 0) {
+      this.#fail(
+        `ring indices at attach are inconsistent (producer ${this.#prod}, consumer ${this.#consSeen})`,
+      );
+    }
+  }
+
+  /** Largest payload one record can carry in this ring (half the data area minus the header). */
+  get maxPayload(): number {
+    return this.#maxPayload;
+  }
+
+  /** The failure that stopped this ring end, or undefined while it works. */
+  get failure(): TransportError | undefined {
+    return this.#failure.error;
+  }
+
+  /** Calls `listener` once with the typed error when this end fails; returns an unsubscribe. */
+  onFailure(listener: RingFailureListener): () => void {
+    return this.#failure.subscribe(listener);
+  }
+
+  /** Free bytes in the data area as of the last consumer index seen (a lower bound). */
+  get freeBytes(): number {
+    return this.#cap - ((this.#prod - this.#consSeen) >>> 0);
+  }
+
+  /** Loans a slot for `payloadLength` bytes, or returns undefined when the ring is full now. */
+  tryLoan(payloadLength: number): RingSlot | undefined {
+    this.#checkUsable(payloadLength);
+    if (!this.#reserve(payloadLength)) return undefined;
+    const slot = this.#slot;
+    slot.pos = this.#resPos;
+    slot.skip = this.#resSkip;
+    slot.length = payloadLength;
+    const start = this.#resPos + RecordLayout.headerSize;
+    slot.payload = this.#bulk.subarray(start, start + payloadLength);
+    this.#loaned = true;
+    return slot;
+  }
+
+  /** Loans a slot for `payloadLength` bytes; throws `ERR_RING_FULL` when the ring is full now. */
+  loan(payloadLength: number): RingSlot {
+    const slot = this.tryLoan(payloadLength);
+    if (slot === undefined) throw this.#fullError(payloadLength);
+    return slot;
+  }
+
+  /** Loans a slot, waiting (bounded by `timeoutMs`) for the consumer to make room. */
+  async loanWait(payloadLength: number, options: RingWaitOptions): Promise<RingSlot> {
+    const first = this.tryLoan(payloadLength);
+    if (first !== undefined) return first;
+    await this.#waitForRoom(payloadLength, options);
+    return this.loan(payloadLength);
+  }
+
+  /**
+   * Writes the slot's header and makes the record part of the next {@link flush}; the consumer
+   * does not see it yet. Use `commit` for several records and one `flush` to batch.
+   */
+  commit(slot: RingSlot): void {
+    if (!this.#loaned || slot !== this.#slot) {
+      throw new TransportError(
+        'ERR_BAD_ARGUMENT',
+        'commit() needs the slot returned by the last loan',
+      );
+    }
+    const problem = checkSomeIpHeader(slot.header);
+    if (problem !== undefined) {
+      throw new TransportError('ERR_BAD_ARGUMENT', `record header rejected: ${problem}`);
+    }
+    this.#loaned = false;
+    this.#writeHeader(slot.pos, slot.skip, slot.length, slot.header);
+  }
+
+  /** Publishes every committed record with one index store and rings the doorbell if needed. */
+  flush(): void {
+    Atomics.store(this.#pw, P_INDEX, this.#prod);
+    if (Atomics.load(this.#cw, C_PARKED) !== 0) this.#waker?.wake();
+  }
+
+  /** Commits and publishes the slot: the zero-copy send. */
+  send(slot: RingSlot): void {
+    this.commit(slot);
+    this.flush();
+  }
+
+  /**
+   * Copies `payload` into the ring as one record and publishes it; returns false (and writes
+   * nothing) when the ring has no room now.
+   */
+  trySend(header: SomeIpHeader, payload: Uint8Array): boolean {
+    this.#checkUsable(payload.length);
+    const problem = checkSomeIpHeader(header);
+    if (problem !== undefined) {
+      throw new TransportError('ERR_BAD_ARGUMENT', `record header rejected: ${problem}`);
+    }
+    if (!this.#reserve(payload.length)) return false;
+    this.#bulk.set(payload, this.#resPos + RecordLayout.headerSize);
+    this.#writeHeader(this.#resPos, this.#resSkip, payload.length, header);
+    this.flush();
+    return true;
+  }
+
+  /** Like {@link trySend}, but waits (bounded by `timeoutMs`) for room instead of returning false. */
+  async sendWait(
+    header: SomeIpHeader,
+    payload: Uint8Array,
+    options: RingWaitOptions,
+  ): Promise<void> {
+    if (this.trySend(header, payload)) return;
+    await this.#waitForRoom(payload.length, options);
+    if (!this.trySend(header, payload)) throw this.#fullError(payload.length);
+  }
+
+  /** Bumps the heartbeat word; a `HeartbeatPublisher` calls it on a timer. */
+  beat(): void {
+    this.#beat = (this.#beat + 1) >>> 0;
+    Atomics.store(this.#pw, P_HEARTBEAT, this.#beat);
+  }
+
+  /** Tells the consumer no more records will come (after those already sent), and rings it. */
+  close(): void {
+    if (this.#failure.error !== undefined) return;
+    this.flush();
+    Atomics.or(this.#pw, P_FLAGS, RingPageLayout.FLAG_CLOSED);
+    this.#waker?.wake();
+    this.#failure.fail(new TransportError('ERR_CLOSED', 'the ring producer was closed'));
+  }
+
+  /** True once the consumer has set its closed flag (it stopped reading for good). */
+  get consumerClosed(): boolean {
+    return (Atomics.load(this.#cw, C_FLAGS) & RingPageLayout.FLAG_CLOSED) !== 0;
+  }
+
+  /** Fails this end with `error` (e.g. `ERR_PEER_GONE` from a watchdog or from hostd). */
+  fail(error: TransportError): void {
+    this.#failure.fail(error);
+  }
+
+  #checkUsable(payloadLength: number): void {
+    const err = this.#failure.error;
+    if (err !== undefined) throw err;
+    if (this.#loaned) {
+      throw new TransportError(
+        'ERR_BAD_ARGUMENT',
+        'a slot is already on loan: send() it before the next loan',
+      );
+    }
+    if (!Number.isInteger(payloadLength) || payloadLength < 0 || payloadLength > this.#maxPayload) {
+      throw new TransportError(
+        'ERR_BAD_ARGUMENT',
+        `payload length ${payloadLength} is out of range 0..${this.#maxPayload} for a ${this.#cap}-byte ring`,
+      );
+    }
+  }
+
+  /** Finds room for a record; sets #resPos/#resSkip. */
+  #reserve(payloadLength: number): boolean {
+    const size = recordSize(payloadLength);
+    const pos = this.#prod & this.#mask;
+    const skip = pos + size > this.#cap ? this.#cap - pos : 0;
+    const need = skip + size;
+    if (this.#cap - ((this.#prod - this.#consSeen) >>> 0) < need) {
+      const cons = Atomics.load(this.#cw, C_INDEX);
+      // The consumer index must lie between what we saw before and what we committed.
+      const advance = (cons - this.#consSeen) >>> 0;
+      if (advance > (this.#prod - this.#consSeen) >>> 0 || (cons & 7) !== 0) {
+        throw this.#fail(
+          `consumer index ${cons} is outside [${this.#consSeen}, ${this.#prod}] (moved backwards, past the producer, or misaligned)`,
+        );
+      }
+      this.#consSeen = cons;
+      if (this.#cap - ((this.#prod - cons) >>> 0) < need) return false;
+    }
+    this.#resPos = skip === 0 ? pos : 0;
+    this.#resSkip = skip;
+    return true;
+  }
+
+  #writeHeader(pos: number, skip: number, payloadLength: number, h: SomeIpHeader): void {
+    const dv = this.#dv;
+    if (skip !== 0) {
+      const at = this.#prod & this.#mask;
+      dv.setUint32(at, RecordLayout.wrapMarkerMessageId);
+      dv.setUint32(at + 4, RecordLayout.wrapMarkerLength);
+    }
+    // Network byte order (DataView's default): the data area holds real SOME/IP frames.
+    dv.setUint32(pos, ((h.service << 16) | h.method) >>> 0);
+    dv.setUint32(pos + 4, 8 + payloadLength);
+    dv.setUint32(pos + 8, ((h.client << 16) | h.session) >>> 0);
+    dv.setUint32(
+      pos + 12,
+      ((SOMEIP_PROTOCOL_VERSION << 24) |
+        (h.interfaceVersion << 16) |
+        (h.messageType << 8) |
+        h.returnCode) >>>
+        0,
+    );
+    this.#prod = (this.#prod + skip + recordSize(payloadLength)) >>> 0;
+  }
+
+  async #waitForRoom(payloadLength: number, options: RingWaitOptions): Promise<void> {
+    const { timeoutMs, signal } = options;
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
+      throw new TransportError(
+        'ERR_BAD_ARGUMENT',
+        `timeoutMs must be a finite number ≥ 0, got ${timeoutMs}`,
+      );
+    }
+    const deadline = performance.now() + timeoutMs;
+    // Back off from yielding a loop turn to sleeping up to 2 ms: a consumer that is merely slow
+    // is caught quickly, a stopped one costs almost no CPU until the deadline.
+    for (let attempt = 0; ; attempt++) {
+      signal?.throwIfAborted();
+      const err = this.#failure.error;
+      if (err !== undefined) throw err;
+      if (this.#reserve(payloadLength)) return;
+      if (this.consumerClosed) {
+        throw this.#failure.fail(
+          new TransportError('ERR_PEER_GONE', 'the consumer closed the ring'),
+        );
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        throw new TransportError(
+          'ERR_TIMEOUT',
+          `ring stayed full for ${timeoutMs} ms: a ${recordSize(payloadLength)}-byte record needs room, ${this.freeBytes} of ${this.#cap} bytes free (the consumer is not keeping up, or is gone)`,
+        );
+      }
+      await new Promise<void>((resolve) =>
+        attempt < 16 ? setImmediate(resolve) : setTimeout(resolve, Math.min(2, left)),
+      );
+    }
+  }
+
+  #fullError(payloadLength: number): TransportError {
+    return new TransportError(
+      'ERR_RING_FULL',
+      `ring full: a ${recordSize(payloadLength)}-byte record does not fit, ${this.freeBytes} of ${this.#cap} bytes free`,
+    );
+  }
+
+  #fail(message: string): TransportError {
+    return this.#failure.fail(new TransportError('ERR_RING_VIOLATION', message));
+  }
+}

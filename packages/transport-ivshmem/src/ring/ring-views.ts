@@ -1,0 +1,118 @@
+import { PAGE_SIZE, WindowLayout } from '@sivshm/kmod';
+import { TransportError } from '../errors/transport-error.js';
+import { MAX_RING_DATA_SIZE, MIN_RING_DATA_SIZE } from './ring-layout.js';
+
+/**
+ * The bytes of one channel window, as cut from a mapped region.
+ *
+ * `shared` views the window through the mapping's SharedArrayBuffer (control words, Atomics);
+ * `bulk`, when given, views the same bytes through the non-shared alias, which V8 copies 1.3–3.2×
+ * faster (FACTS.md). Both must be exactly the window: rings never see the rest of the region.
+ */
+export interface WindowMemory {
+  readonly shared: Uint8Array;
+  readonly bulk?: Uint8Array;
+}
+
+/** Which ring of a window: consumer→provider (requests) or provider→consumer (responses, events). */
+export type RingDirection = 'c2p' | 'p2c';
+
+/** Typed views of one ring direction, all inside the window. */
+export interface RingViews {
+  /** Words of the producer page (Atomics). */
+  readonly producerPage: Uint32Array;
+  /** Words of the consumer page (Atomics). */
+  readonly consumerPage: Uint32Array;
+  /** The data area through the shared mapping: record headers are read from here. */
+  readonly dataShared: DataView;
+  /** The data area for payload views and bulk copies (the non-shared alias when available). */
+  readonly dataBulk: Uint8Array;
+  /** Bytes of the data area, a power of two. */
+  readonly dataSize: number;
+}
+
+/**
+ * Cuts the window at `offset`/`length` out of a mapped region.
+ *
+ * @example
+ * ```ts
+ * const win = windowOf({ shared: new Uint8Array(m.shared), bulk: new Uint8Array(m.bulk) }, entry.offset, entry.length);
+ * ```
+ */
+export function windowOf(
+  region: { shared: Uint8Array; bulk?: Uint8Array },
+  offset: number,
+  length: number,
+): WindowMemory {
+  const end = offset + length;
+  if (
+    !Number.isSafeInteger(offset) ||
+    offset < 0 ||
+    offset % PAGE_SIZE !== 0 ||
+    end > region.shared.byteLength
+  ) {
+    throw new TransportError(
+      'ERR_BAD_ARGUMENT',
+      `window [${offset}, ${end}) is not a page-aligned range of the ${region.shared.byteLength}-byte region`,
+    );
+  }
+  if (region.bulk !== undefined && region.bulk.byteLength !== region.shared.byteLength) {
+    throw new TransportError(
+      'ERR_BAD_ARGUMENT',
+      'bulk and shared views of the region differ in length',
+    );
+  }
+  const shared = region.shared.subarray(offset, end);
+  return region.bulk === undefined
+    ? { shared }
+    : { shared, bulk: region.bulk.subarray(offset, end) };
+}
+
+/**
+ * Builds the views of one direction of a window whose data area per direction is `dataSize`.
+ *
+ * Use it once per ring end when a channel is opened; the views are subarrays of the window, so
+ * no index or length read from the peer can address memory outside it.
+ */
+export function ringViews(
+  window: WindowMemory,
+  direction: RingDirection,
+  dataSize: number,
+): RingViews {
+  if (
+    !Number.isInteger(dataSize) ||
+    dataSize < MIN_RING_DATA_SIZE ||
+    dataSize > MAX_RING_DATA_SIZE ||
+    (dataSize & (dataSize - 1)) !== 0
+  ) {
+    throw new TransportError(
+      'ERR_BAD_ARGUMENT',
+      `ring data size ${dataSize} must be a power of two in ${MIN_RING_DATA_SIZE}..${MAX_RING_DATA_SIZE}`,
+    );
+  }
+  const { shared, bulk } = window;
+  const length = WindowLayout.windowLength(dataSize);
+  if (shared.byteLength !== length || (bulk !== undefined && bulk.byteLength !== length)) {
+    throw new TransportError(
+      'ERR_BAD_ARGUMENT',
+      `window of ${shared.byteLength} bytes does not match data size ${dataSize} (window length ${length})`,
+    );
+  }
+  if (shared.byteOffset % 8 !== 0) {
+    throw new TransportError(
+      'ERR_BAD_ARGUMENT',
+      `window view starts at unaligned byte ${shared.byteOffset}`,
+    );
+  }
+  const dir = direction === 'c2p' ? 0 : WindowLayout.directionSize(dataSize);
+  const base = shared.byteOffset + dir;
+  const data = dir + WindowLayout.dataArea;
+  const bulkView = bulk ?? shared;
+  return {
+    producerPage: new Uint32Array(shared.buffer, base + WindowLayout.producerPage, PAGE_SIZE / 4),
+    consumerPage: new Uint32Array(shared.buffer, base + WindowLayout.consumerPage, PAGE_SIZE / 4),
+    dataShared: new DataView(shared.buffer, shared.byteOffset + data, dataSize),
+    dataBulk: bulkView.subarray(data, data + dataSize),
+    dataSize,
+  };
+}
