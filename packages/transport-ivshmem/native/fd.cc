@@ -108,6 +108,15 @@ void MemfdCreate(const FunctionCallbackInfo<Value>& a) {
   a.GetReturnValue().Set(fd);
 }
 
+// dup(fd) -> a close-on-exec duplicate (same open file description).
+void Dup(const FunctionCallbackInfo<Value>& a) {
+  int fd;
+  if (!ArgFd(a, 0, &fd)) return;
+  int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (d < 0) return ThrowErrno(a.GetIsolate(), "fcntl", errno);
+  a.GetReturnValue().Set(d);
+}
+
 // fileSize(fd) -> bytes (st_size).
 void FileSize(const FunctionCallbackInfo<Value>& a) {
   int fd;
@@ -127,6 +136,7 @@ void InitFd(Local<Context> ctx, Local<Object> exports) {
   SetMethod(ctx, exports, "createRegionFile", CreateRegionFile, none);
   SetMethod(ctx, exports, "memfdCreate", MemfdCreate, none);
   SetMethod(ctx, exports, "fileSize", FileSize, none);
+  SetMethod(ctx, exports, "dup", Dup, none);
 }
 
 }  // namespace sivshm

@@ -41,6 +41,7 @@ export interface NativeAddon {
   createRegionFile(path: string, size: number, options: { exclusive: boolean }): number;
   memfdCreate(name: string, size: number): number;
   fileSize(fd: number): number;
+  dup(fd: number): number;
   pollStart(fd: number, events: number, cb: (errno: number, events: number) => void): number;
   pollSetEvents(id: number, events: number): void;
   pollStop(id: number): boolean;

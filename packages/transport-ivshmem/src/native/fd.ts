@@ -54,3 +54,10 @@ export function ioctl(
   const addon = loadAddon();
   return callNative(() => addon.ioctl(fd, request, arg));
 }
+
+/** Duplicates an fd (close-on-exec; same open file description). */
+export function dupFd(fd: number): number {
+  checkFd(fd);
+  const addon = loadAddon();
+  return callNative(() => addon.dup(fd));
+}

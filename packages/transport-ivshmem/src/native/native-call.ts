@@ -1,4 +1,24 @@
+import { constants } from 'node:os';
 import { TransportError } from '../errors/transport-error.js';
+
+const errnoNames = new Map<number, string>(
+  Object.entries(constants.errno).map(([name, no]) => [no, name]),
+);
+
+/** Symbolic name of a positive errno (`"EBADF"`), or `"errno N"` if unknown. */
+export function errnoName(errno: number): string {
+  return errnoNames.get(errno) ?? `errno ${errno}`;
+}
+
+/** A `TransportError('ERR_SYSCALL')` for a failure reported as a bare errno. */
+export function syscallError(syscall: string, errno: number, detail = ''): TransportError {
+  const name = errnoName(errno);
+  return new TransportError(
+    'ERR_SYSCALL',
+    `${syscall} failed: ${name}${detail === '' ? '' : ` (${detail})`}`,
+    { syscall: { syscall, errno, errnoName: name } },
+  );
+}
 
 interface NativeErrorShape {
   message: string;

@@ -1,0 +1,96 @@
+import { lstatSync, unlinkSync } from 'node:fs';
+import { TransportError } from '../errors/transport-error.js';
+import { loadAddon } from './addon.js';
+import { FdWatcher } from './fd-watcher.js';
+import { callNative } from './native-call.js';
+import { UnixStream } from './unix-stream.js';
+import type { UnixStreamOptions } from './unix-stream.js';
+
+/** Options of {@link UnixListener.listen}. */
+export interface UnixListenOptions {
+  /** Called with the options for each accepted connection's {@link UnixStream}. */
+  readonly onConnection: (accept: (options?: UnixStreamOptions) => UnixStream) => void;
+  /** listen() backlog; default 64. */
+  readonly backlog?: number;
+  /** Remove a stale socket file left at `path` by a dead process; default true. */
+  readonly replaceStale?: boolean;
+}
+
+/**
+ * A listening AF_UNIX stream socket whose connections become {@link UnixStream}s.
+ *
+ * Use it for servers that pass fds, such as the ivshmem server. `close()` stops accepting,
+ * closes the socket and removes the socket file; accepted streams stay open.
+ */
+export class UnixListener {
+  #fd: number;
+  #watcher: FdWatcher | undefined;
+  readonly path: string;
+
+  private constructor(fd: number, path: string, options: UnixListenOptions) {
+    this.#fd = fd;
+    this.path = path;
+    const addon = loadAddon();
+    this.#watcher = new FdWatcher(fd, 1, () => {
+      // Accept everything pending; each accepted fd is handed over before the next accept.
+      for (let i = 0; i < 64 && this.#watcher !== undefined; i++) {
+        const c = callNative(() => addon.unixAccept(fd));
+        if (c < 0) return;
+        let taken = false;
+        try {
+          options.onConnection((o) => {
+            if (taken) throw new TransportError('ERR_BAD_ARGUMENT', 'connection already accepted');
+            taken = true;
+            return UnixStream.fromFd(c, o);
+          });
+        } finally {
+          if (!taken) addon.close(c);
+        }
+      }
+    });
+  }
+
+  /** Binds and listens at `path`. */
+  static listen(path: string, options: UnixListenOptions): UnixListener {
+    if (typeof options?.onConnection !== 'function') {
+      throw new TransportError('ERR_BAD_ARGUMENT', 'options.onConnection must be a function');
+    }
+    if (options.replaceStale ?? true) {
+      try {
+        if (lstatSync(path).isSocket()) unlinkSync(path);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    }
+    const addon = loadAddon();
+    const fd = callNative(() => addon.unixSocket('stream'));
+    try {
+      callNative(() => addon.unixBind(fd, path));
+      callNative(() => addon.unixListen(fd, options.backlog ?? 64));
+    } catch (e) {
+      addon.close(fd);
+      throw e;
+    }
+    return new UnixListener(fd, path, options);
+  }
+
+  /** Lets the process exit while listening. */
+  unref(): this {
+    this.#watcher?.unref();
+    return this;
+  }
+
+  /** Stops accepting, closes the socket, removes the socket file; idempotent. */
+  close(): void {
+    if (this.#watcher === undefined) return;
+    this.#watcher.stop();
+    this.#watcher = undefined;
+    loadAddon().close(this.#fd);
+    this.#fd = -1;
+    try {
+      unlinkSync(this.path);
+    } catch {
+      // Already removed (or replaced by another listener); nothing of ours is left there.
+    }
+  }
+}
