@@ -62,3 +62,82 @@ export {
   writeU64LE,
   readU64LE,
 } from './crypto/bytes.js';
+// Certificates, enrolment and the CA (PROTOCOL.md §2).
+export {
+  encodeCertificate,
+  decodeCertificate,
+  encodeCertificateBody,
+  decodeCertificateBody,
+  verifyCertificate,
+  certificateHash,
+  keyId,
+  CERT_VERSION,
+} from './cert/certificate.js';
+export type {
+  Certificate,
+  CertificateBody,
+  CertificateKind,
+  CertificateCheck,
+} from './cert/certificate.js';
+export { createCsr, verifyCsr } from './cert/csr.js';
+export type { CsrBody } from './cert/csr.js';
+export { CertificateAuthority } from './cert/certificate-authority.js';
+export type { AuthorityKeys, CertificateAuthorityOptions } from './cert/certificate-authority.js';
+export {
+  canonicalRights,
+  intersectRights,
+  mayOfferRight,
+  mayRequestRight,
+  MAX_RIGHTS_PER_LIST,
+} from './cert/rights.js';
+export type { Rights, OfferRight, RequestRight } from './cert/rights.js';
+// Grant and revoke tokens (PROTOCOL.md §4).
+export { encodeGrant, decodeGrant } from './grant/grant-token.js';
+export type { GrantToken, GrantDecodeResult, GrantDecodeFailure } from './grant/grant-token.js';
+export { grantTag, signGrant, verifyGrant, windowInsideData } from './grant/grant-verify.js';
+export type { GrantCheckContext, GrantVerdict, GrantRejectReason } from './grant/grant-verify.js';
+export { encodeRevoke, signRevoke, verifyRevoke } from './grant/revoke-token.js';
+export type { RevokeToken, RevokeVerdict } from './grant/revoke-token.js';
+export { SerialWindow } from './grant/serial-window.js';
+// The handshake (PROTOCOL.md §3).
+export { ConsumerHandshake } from './handshake/consumer-handshake.js';
+export type { ChannelRequest, ConsumerHandshakeOptions } from './handshake/consumer-handshake.js';
+export { ProviderHandshakes } from './handshake/provider-handshake.js';
+export type { ProviderPolicy, ProviderHandshakesOptions } from './handshake/provider-handshake.js';
+export { BrokerHandshakes } from './handshake/broker-handshake.js';
+export type {
+  BrokerOptions,
+  BrokerEnvironment,
+  BrokerLimits,
+  BrokerEffect,
+  BrokerChannel,
+  BrokerStats,
+  OfferedService,
+  Window,
+} from './handshake/broker-handshake.js';
+export { MODE_RANK } from './handshake/handshake-types.js';
+export type {
+  TrustAnchors,
+  EndpointIdentity,
+  ChannelGrant,
+  EndpointEffect,
+} from './handshake/handshake-types.js';
+export { AbortReason, abortReasonName } from './handshake/abort-reason.js';
+export type { AbortReasonName } from './handshake/abort-reason.js';
+export { deriveChannelKeys } from './handshake/channel-keys.js';
+export type { ChannelKeys } from './handshake/channel-keys.js';
+export { FrameSealer, FrameOpener, FRAME_OVERHEAD } from './handshake/frame-protection.js';
+export type { Direction, FrameProtectionOptions } from './handshake/frame-protection.js';
+export { MessageType, decodeHandshakeMessage } from './handshake/handshake-messages.js';
+export type { HandshakeMessage } from './handshake/handshake-messages.js';
+// Utilities the other packages build on.
+export { TokenBucket } from './util/token-bucket.js';
+export { systemClock } from './util/clock.js';
+export type { Clock } from './util/clock.js';
+export { packageRoot } from './util/package-root.js';
+export { encodeProto, decodeProto, protoRoot } from './wire/proto-codec.js';
+export type { ProtoObject } from './wire/proto-codec.js';
+// Dependency injection.
+export { CoreTokens } from './di/core-tokens.js';
+export { coreModule, rightsFromConfig } from './di/core-module.js';
+export type { CoreModuleOptions } from './di/core-module.js';

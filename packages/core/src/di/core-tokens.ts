@@ -1,0 +1,34 @@
+import type { ServiceIdentifier } from 'inversify';
+import type { CertificateAuthority } from '../cert/certificate-authority.js';
+import type { AuthorityKeys } from '../cert/certificate-authority.js';
+import type { ServiceConfig } from '../config/config-types.js';
+import type { CryptoBackend } from '../crypto/crypto-backend.js';
+import type {
+  BrokerEnvironment,
+  BrokerHandshakes,
+  BrokerLimits,
+} from '../handshake/broker-handshake.js';
+import type { Clock } from '../util/clock.js';
+
+/**
+ * Typed inversify service identifiers of `@sivshm/core`. A composition root (hostd, an app)
+ * binds the inputs (`ServiceConfig`, `AuthorityKeys`, `Epoch`, `BrokerEnvironment`) and loads
+ * `coreModule()` for the rest. `Symbol.for` keeps them equal across two copies of the package.
+ */
+export const CoreTokens = {
+  CryptoBackend: Symbol.for('sivshm.core.CryptoBackend') as ServiceIdentifier<CryptoBackend>,
+  Clock: Symbol.for('sivshm.core.Clock') as ServiceIdentifier<Clock>,
+  ServiceConfig: Symbol.for('sivshm.core.ServiceConfig') as ServiceIdentifier<ServiceConfig>,
+  AuthorityKeys: Symbol.for('sivshm.core.AuthorityKeys') as ServiceIdentifier<AuthorityKeys>,
+  Epoch: Symbol.for('sivshm.core.Epoch') as ServiceIdentifier<bigint>,
+  BrokerEnvironment: Symbol.for(
+    'sivshm.core.BrokerEnvironment',
+  ) as ServiceIdentifier<BrokerEnvironment>,
+  BrokerLimits: Symbol.for('sivshm.core.BrokerLimits') as ServiceIdentifier<Partial<BrokerLimits>>,
+  CertificateAuthority: Symbol.for(
+    'sivshm.core.CertificateAuthority',
+  ) as ServiceIdentifier<CertificateAuthority>,
+  BrokerHandshakes: Symbol.for(
+    'sivshm.core.BrokerHandshakes',
+  ) as ServiceIdentifier<BrokerHandshakes>,
+} as const;
