@@ -21,7 +21,7 @@ export function recordConfigLocation(value: object, location: ConfigLocation): v
 }
 
 /**
- * Where a `VmConfig`, `ServiceDefinition`, eventgroup, event or method was defined, or
+ * Where a `VmConfig`, its `grantKey`, a `ServiceDefinition`, eventgroup, event or method was defined, or
  * undefined for objects that did not come from `parseConfig`.
  *
  * @example

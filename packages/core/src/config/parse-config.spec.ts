@@ -198,6 +198,11 @@ describe('parseConfig', () => {
         path: 'services[0]',
       });
       expect(configLocationOf(c.vms[1]!)).to.include({ line: 9, path: 'vms[1]' });
+      expect(configLocationOf(c.vms[1]!.grantKey)).to.include({
+        line: 11,
+        column: 15,
+        path: 'vms[1].grantKey',
+      });
       expect(configLocationOf(c.services[0]!.methods[0]!)).to.include({ line: 28 });
     });
 

@@ -338,6 +338,11 @@ class ConfigBuilder {
       const keyEntry = m.get('grantKey');
       const grantKey = keyEntry && this.grantKey(keyEntry, `${p}.grantKey`);
       if (grantKey && keyEntry) {
+        recordConfigLocation(grantKey, {
+          file: this.file,
+          ...r.positionOfNode(keyEntry.value, keyEntry.key),
+          path: `${p}.grantKey`,
+        });
         const id = grantKeyIdentity(grantKey);
         const first = keySources.get(id);
         const here = r.positionOfNode(keyEntry.value, keyEntry.key);
