@@ -1,6 +1,74 @@
+import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import {
+  DiscoveryError,
+  decodeSdMessage,
+  encodeSdMessage,
+  sdMessageFromJson,
+  sdMessageToJson,
+} from '@sivshm/discovery';
 
-/** Registers the `sivshm sd` commands. */
+/**
+ * Registers `sivshm sd decode HEX|FILE` (SOME/IP-SD bytes → JSON) and
+ * `sivshm sd encode FILE.json|-` (JSON → hex). The JSON shape is documented in
+ * packages/discovery/README.md and round-trips through both commands.
+ */
 export function registerSdCommands(program: Command): void {
-  void program;
+  const sd = program
+    .command('sd')
+    .description('SOME/IP Service Discovery messages: decode to JSON, encode from JSON');
+
+  sd.command('decode')
+    .description(
+      'Decode one SD message (the UDP payload, starting at the SOME/IP header) to JSON.\n' +
+        'INPUT is hex text (spaces allowed) or a file holding hex text or raw bytes.',
+    )
+    .argument('<input>', 'hex string, or path of a .hex / binary file')
+    .action((input: string) => {
+      const msg = decodeSdMessage(readInputBytes(input));
+      process.stdout.write(`${JSON.stringify(sdMessageToJson(msg), null, 2)}\n`);
+    });
+
+  sd.command('encode')
+    .description(
+      'Encode the JSON shape printed by `sd decode` into SD bytes, printed as hex.\n' +
+        'Refuses messages that break the SOME/IP-SD specification and says which rule.',
+    )
+    .argument('<file>', 'JSON file, or - for standard input')
+    .action((file: string) => {
+      const text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (e) {
+        throw new DiscoveryError('ERR_SD_JSON', `${file} is not JSON: ${(e as Error).message}`, {
+          cause: e,
+        });
+      }
+      const bytes = encodeSdMessage(sdMessageFromJson(value));
+      process.stdout.write(`${Buffer.from(bytes).toString('hex')}\n`);
+    });
+}
+
+/** Bytes from a hex argument, a hex text file, or a binary file. */
+function readInputBytes(input: string): Uint8Array {
+  if (existsSync(input)) {
+    const raw = readFileSync(input);
+    const text = raw.toString('latin1');
+    return /^[\s0-9a-fA-Fx]*$/.test(text) && /[0-9a-fA-F]/.test(text)
+      ? parseHex(text, input)
+      : new Uint8Array(raw);
+  }
+  return parseHex(input, 'the argument');
+}
+
+function parseHex(text: string, where: string): Uint8Array {
+  const clean = text.replace(/0x/gi, '').replace(/[\s:]/g, '');
+  if (!/^([0-9a-fA-F]{2})+$/.test(clean)) {
+    throw new DiscoveryError(
+      'ERR_SD_INPUT',
+      `${where} is neither an existing file nor hex text (pairs of 0-9a-f, spaces allowed)`,
+    );
+  }
+  return new Uint8Array(Buffer.from(clean, 'hex'));
 }
