@@ -4,18 +4,30 @@
  * Two backends implement it and must agree byte for byte (tests run the same vectors through
  * both): `nobleBackend` (pure JS, `@noble/*`, the portable reference) and `nodeBackend`
  * (`node:crypto`/OpenSSL, fast). All operations are synchronous so the handshake state machines
- * stay pure functions of their inputs.
+ * stay pure functions of their inputs. Pick one with `cryptoBackend()` in a composition root and
+ * pass it down; outputs are plain `Uint8Array`s the caller owns.
  *
- * Ed25519 verification is STRICT everywhere (RFC 8032 §5.1.7 with canonical R and S: noble's
- * `zip215: false`). Functions throw `CoreError` (`ERR_CRYPTO_INPUT` for wrong sizes,
- * `ERR_ZERO_SHARED_SECRET`, `ERR_CRYPTO_VERIFY` for a failed AEAD open); `verify` returns false
- * instead of throwing for any malformed signature or key.
+ * Ed25519 verification is STRICT everywhere (RFC 8032 §5.1.7 with canonical R, A and S, and no
+ * small-order A: noble's `zip215: false`, and the same checks in front of OpenSSL). The one
+ * allowed difference: noble uses the cofactored equation, OpenSSL the cofactorless one, so a
+ * signature crafted by a key holder with a small-order component in R (or in a key that
+ * `checkEd25519PublicKey` would refuse) can verify under noble only. Functions throw
+ * `CoreError` (`ERR_CRYPTO_INPUT` for wrong types and sizes, `ERR_ZERO_SHARED_SECRET`,
+ * `ERR_CRYPTO_VERIFY` for a failed AEAD open); `verify` returns false instead of throwing for
+ * any malformed signature or key.
+ *
+ * @example
+ * ```ts
+ * const crypto = cryptoBackend();
+ * const sig = crypto.ed25519Sign(identity.secretKey, transcript);
+ * if (!crypto.ed25519Verify(sig, transcript, peer.publicKey)) throw new Error('bad signature');
+ * ```
  */
 export interface CryptoBackend {
   /** `'noble'` or `'node'`; shows in benchmarks and logs. */
   readonly name: CryptoBackendName;
 
-  /** Cryptographically secure random bytes. */
+  /** Cryptographically secure random bytes; `length` in 0..1 MiB. */
   randomBytes(length: number): Uint8Array;
 
   /** SHA-256 of the concatenation of `parts` (one call, no intermediate copy needed). */
@@ -24,7 +36,10 @@ export interface CryptoBackend {
   hmacSha256(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array;
   /** HKDF-Extract (RFC 5869 §2.2); an empty salt means HashLen zero bytes. */
   hkdfExtract(salt: Uint8Array, ikm: Uint8Array): Uint8Array;
-  /** HKDF-Expand (RFC 5869 §2.3); `length` ≤ 255·32, else `ERR_CRYPTO_INPUT`. */
+  /**
+   * HKDF-Expand (RFC 5869 §2.3); `length` ≤ 255·32 and `prk` at least 32 bytes, else
+   * `ERR_CRYPTO_INPUT`.
+   */
   hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array;
 
   /** A new 32-byte Ed25519 secret key (seed). */
@@ -43,14 +58,21 @@ export interface CryptoBackend {
   /** X25519(secret, peerPublic); throws `ERR_ZERO_SHARED_SECRET` for an all-zero result. */
   x25519SharedSecret(secretKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array;
 
-  /** ChaCha20-Poly1305 (RFC 8439): returns ciphertext ‖ 16-byte tag. */
+  /**
+   * ChaCha20-Poly1305 (RFC 8439): returns ciphertext ‖ 16-byte tag. `key` is 32 bytes, `nonce`
+   * 12 bytes and must never repeat under one key (a repeat reveals the XOR of two plaintexts and
+   * lets the Poly1305 key be recovered).
+   */
   chacha20Poly1305Seal(
     key: Uint8Array,
     nonce: Uint8Array,
     plaintext: Uint8Array,
     aad: Uint8Array,
   ): Uint8Array;
-  /** Opens ciphertext ‖ tag; throws `ERR_CRYPTO_VERIFY` when the tag does not match. */
+  /**
+   * Opens ciphertext ‖ tag; throws `ERR_CRYPTO_VERIFY` when the tag does not match or `sealed`
+   * is shorter than the tag. Nothing of an unauthenticated plaintext is returned.
+   */
   chacha20Poly1305Open(
     key: Uint8Array,
     nonce: Uint8Array,

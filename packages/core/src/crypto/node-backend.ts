@@ -267,13 +267,14 @@ export const nodeBackend: CryptoBackend = Object.freeze({
   x25519SharedSecret(secretKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array {
     requireBytes('x25519SharedSecret', 'secretKey', secretKey, { length: 32 });
     requireBytes('x25519SharedSecret', 'peerPublicKey', peerPublicKey, { length: 32 });
+    const privateKey = xSecret.get(secretKey).key;
+    // Peer keys are ephemeral, so they are imported each time rather than cached.
+    const publicKey = importPublic('X25519', peerPublicKey, b64url(peerPublicKey));
     let shared: Buffer;
     try {
-      // Peer keys are ephemeral, so they are imported each time rather than cached.
-      const peer = importPublic('X25519', peerPublicKey, b64url(peerPublicKey));
-      shared = diffieHellman({ privateKey: xSecret.get(secretKey).key, publicKey: peer });
+      shared = diffieHellman({ privateKey, publicKey });
     } catch (cause) {
-      // OpenSSL refuses to return an all-zero X25519 result ("failed during derivation").
+      // OpenSSL refuses to return an all-zero X25519 result: ERR_OSSL_FAILED_DURING_DERIVATION.
       throw new CoreError(
         'ERR_ZERO_SHARED_SECRET',
         'x25519SharedSecret: the peer public key has low order, the shared secret would be zero',
