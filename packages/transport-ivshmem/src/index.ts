@@ -43,3 +43,39 @@ export {
   encodeIvshmemMessage,
   decodeIvshmemMessage,
 } from './ivshmem-server/ivshmem-protocol.js';
+export {
+  RegionLayout,
+  MIN_REGION_SIZE,
+  MAX_REGION_SIZE,
+  MAX_CHANNEL_CAPACITY,
+} from './region/region-layout.js';
+export type { RegionLayoutInfo } from './region/region-layout.js';
+export { writeRegionHeader, readRegionHeader, HostdHeartbeat } from './region/region-header.js';
+export type { RegionHeaderInfo } from './region/region-header.js';
+export { ChannelEntryLayout, ChannelState } from './region/channel-table-layout.js';
+export type { ChannelEntry, ChannelStateName } from './region/channel-table-layout.js';
+export { ChannelTableWriter } from './region/channel-table-writer.js';
+export { ChannelTableReader } from './region/channel-table-reader.js';
+export type { IndexedChannelEntry } from './region/channel-table-reader.js';
+export { WindowAllocator } from './region/window-allocator.js';
+export type { WindowAllocatorStats } from './region/window-allocator.js';
+export { RingPageLayout, RecordLayout, maxPayloadFor, recordSize } from './ring/ring-layout.js';
+export { SomeIpMessageType, SOMEIP_PROTOCOL_VERSION } from './ring/someip-header.js';
+export type { SomeIpHeader } from './ring/someip-header.js';
+export { windowOf, ringViews } from './ring/ring-views.js';
+export type { WindowMemory, RingDirection, RingViews } from './ring/ring-views.js';
+export { RingProducer, RingSlot } from './ring/ring-producer.js';
+export type { RingProducerOptions, RingWaitOptions } from './ring/ring-producer.js';
+export { RingConsumer, RingRecord } from './ring/ring-consumer.js';
+export type { CopiedRecord } from './ring/ring-consumer.js';
+export type { RingFailureListener } from './ring/ring-failure.js';
+export type { Waker } from './notify/waker.js';
+export { LocalWaker } from './notify/local-waker.js';
+export { EventfdWaker } from './notify/eventfd-waker.js';
+export type { EventfdWakerOptions } from './notify/eventfd-waker.js';
+export { RingWaiter } from './notify/ring-waiter.js';
+export type { NotifyMode, RingWaiterOptions } from './notify/ring-waiter.js';
+export { LivenessWatchdog, DEFAULT_HEARTBEAT_INTERVAL_MS } from './notify/liveness-watchdog.js';
+export type { LivenessWatchdogOptions } from './notify/liveness-watchdog.js';
+export { HeartbeatPublisher } from './notify/heartbeat-publisher.js';
+export type { HeartbeatSource } from './notify/heartbeat-publisher.js';

@@ -1,0 +1,139 @@
+import { expect } from 'chai';
+import { WindowLayout } from '@sivshm/kmod';
+import { TransportError } from '../errors/transport-error.js';
+import { RingConsumer } from '../ring/ring-consumer.js';
+import { RingPageLayout } from '../ring/ring-layout.js';
+import { RingProducer } from '../ring/ring-producer.js';
+import { ringViews } from '../ring/ring-views.js';
+import type { RingViews } from '../ring/ring-views.js';
+import type { SomeIpHeader } from '../ring/someip-header.js';
+import { LivenessWatchdog } from './liveness-watchdog.js';
+import { LocalWaker } from './local-waker.js';
+import { RingWaiter } from './ring-waiter.js';
+import type { NotifyMode } from './ring-waiter.js';
+
+const CAP = 4096;
+const HDR: SomeIpHeader = {
+  service: 1,
+  method: 1,
+  client: 1,
+  session: 1,
+  interfaceVersion: 1,
+  messageType: 0x02,
+  returnCode: 0,
+};
+
+function setup(): {
+  views: RingViews;
+  producer: RingProducer;
+  consumer: RingConsumer;
+  waker: LocalWaker;
+} {
+  const views = ringViews(
+    { shared: new Uint8Array(new SharedArrayBuffer(WindowLayout.windowLength(CAP))) },
+    'c2p',
+    CAP,
+  );
+  const waker = new LocalWaker();
+  return {
+    views,
+    producer: new RingProducer(views, { waker }),
+    consumer: new RingConsumer(views),
+    waker,
+  };
+}
+
+const parked = (views: RingViews): number =>
+  Atomics.load(views.consumerPage, RingPageLayout.consumer.parked / 4);
+
+describe('RingWaiter', () => {
+  describe('.wait', () => {
+    for (const mode of ['spin', 'event', 'adaptive'] as NotifyMode[]) {
+      it(`should resolve true when a record arrives later (${mode} mode) and leave the parked flag clear`, async () => {
+        const { views, producer, consumer, waker } = setup();
+        const waiter = new RingWaiter(consumer, { mode, waker, spinBudgetUs: 20 });
+        let sawParked = false;
+        setTimeout(() => {
+          sawParked = parked(views) === 1;
+          producer.trySend(HDR, new Uint8Array(4));
+        }, 15);
+        expect(await waiter.wait(5000)).to.equal(true);
+        expect(consumer.receiveCopy()?.payload.length).to.equal(4);
+        expect(parked(views)).to.equal(0);
+        // Only sleeping modes park; spin mode never asks for a doorbell.
+        expect(sawParked).to.equal(mode !== 'spin');
+      });
+    }
+
+    it('should resolve false after the timeout when nothing arrives', async () => {
+      const { consumer, waker } = setup();
+      expect(await new RingWaiter(consumer, { mode: 'event', waker }).wait(20)).to.equal(false);
+      expect(await new RingWaiter(consumer, { mode: 'spin' }).wait(5)).to.equal(false);
+    });
+
+    it('should return without sleeping when a record is already published, even if the doorbell never rings', async () => {
+      const { producer, consumer } = setup();
+      // A waker that never rings: a lost wake-up would show up as a full 10 s timeout.
+      const deaf = {
+        wake: () => undefined,
+        wait: () => new Promise<boolean>(() => undefined),
+        close: () => undefined,
+      };
+      const waiter = new RingWaiter(consumer, { mode: 'event', waker: deaf, parkSliceMs: 10_000 });
+      producer.trySend(HDR, new Uint8Array(1));
+      expect(await waiter.wait(10_000)).to.equal(true);
+    });
+
+    it('should fail the consumer with ERR_PEER_GONE when the heartbeat stalls past the bound', async () => {
+      const { consumer, waker } = setup();
+      let now = 0;
+      const watchdog = new LivenessWatchdog({
+        readHeartbeat: () => consumer.peerHeartbeat(),
+        now: () => now,
+      });
+      const waiter = new RingWaiter(consumer, { mode: 'event', waker, parkSliceMs: 5, watchdog });
+      setTimeout(() => (now = 5000), 20);
+      expect(await waiter.wait(5000)).to.equal(true);
+      expect(consumer.receive()).to.equal(undefined);
+      expect(consumer.failure?.code).to.equal('ERR_PEER_GONE');
+    });
+
+    it('should report a producer close as pending', async () => {
+      const { producer, consumer, waker } = setup();
+      const waiter = new RingWaiter(consumer, { mode: 'adaptive', waker });
+      setTimeout(() => producer.close(), 10);
+      expect(await waiter.wait(5000)).to.equal(true);
+      expect(consumer.receive()).to.equal(undefined);
+      expect(consumer.failure?.code).to.equal('ERR_CLOSED');
+    });
+  });
+
+  describe('.trySpin', () => {
+    it('should return within its budget when nothing arrives, and at once when something is there', () => {
+      const { producer, consumer } = setup();
+      const waiter = new RingWaiter(consumer, { mode: 'spin', spinBudgetUs: 200 });
+      expect(waiter.trySpin()).to.equal(false);
+      producer.trySend(HDR, new Uint8Array(1));
+      expect(waiter.trySpin()).to.equal(true);
+    });
+  });
+
+  describe('constructor', () => {
+    it('should refuse an unknown mode, a sleeping mode without a waker, and bad budgets', () => {
+      const { consumer, waker } = setup();
+      expect(() => new RingWaiter(consumer, { mode: 'poll' as NotifyMode })).to.throw(
+        TransportError,
+      );
+      expect(() => new RingWaiter(consumer, { mode: 'event' })).to.throw(
+        TransportError,
+        /needs a waker/,
+      );
+      expect(() => new RingWaiter(consumer, { mode: 'adaptive' })).to.throw(
+        TransportError,
+        /needs a waker/,
+      );
+      expect(() => new RingWaiter(consumer, { waker, spinBudgetUs: -1 })).to.throw(TransportError);
+      expect(() => new RingWaiter(consumer, { waker, parkSliceMs: 0 })).to.throw(TransportError);
+    });
+  });
+});
