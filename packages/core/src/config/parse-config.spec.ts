@@ -885,6 +885,23 @@ describe('parseConfig', () => {
         .with.property('code', 'ERR_CONFIG');
     });
 
+    it('should report a document that is not a mapping at (root)', () => {
+      expect(issuesOf('just text\n').map(formatConfigIssue)).to.deep.equal([
+        'services.yaml:1:1: (root): expected a mapping with keys version, region, vms, services',
+      ]);
+    });
+
+    it('should refuse a .proto path that is not a regular file without reading it', () => {
+      const c = parseConfig.bind(null, edit('protos: [test.proto]', 'protos: [/dev/zero]'), {
+        file: 'services.yaml',
+        baseDir: '/cfg',
+      });
+      expect(c)
+        .to.throw(CoreError)
+        .with.property('message')
+        .that.matches(/is not a regular file/);
+    });
+
     it('should bound alias expansion', () => {
       // Each level names the previous one ten times: 10^6 nodes from a few lines.
       const lines = ['a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]'];

@@ -6,7 +6,6 @@
  * problem carries the line and column of the offending value (see yaml-reader.ts).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isScalar, LineCounter, parseDocument } from 'yaml';
 import type { Node } from 'yaml';
@@ -26,7 +25,7 @@ import type {
   VmConfig,
   VmLimits,
 } from './config-types.js';
-import { loadProtoFiles, lookupMessageType } from './proto-loader.js';
+import { loadProtoFiles, lookupMessageType, readProtoFileSync } from './proto-loader.js';
 import type { ProtoFileReader } from './proto-loader.js';
 import {
   CONFIG_PAGE_SIZE,
@@ -47,7 +46,7 @@ export interface ParseConfigOptions {
   readonly file: string;
   /** Directory relative paths are resolved against; default: the directory of `file`. */
   readonly baseDir?: string;
-  /** Reads a .proto file (absolute path) synchronously; default: `fs.readFileSync(p, 'utf8')`. */
+  /** Reads a .proto file (absolute path) synchronously; default: `readProtoFileSync`. */
   readonly readFile?: ProtoFileReader;
 }
 
@@ -112,7 +111,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): ServiceC
   }
   const file = options.file;
   const baseDir = path.resolve(options.baseDir ?? path.dirname(path.resolve(file)));
-  const readFile = options.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
+  const readFile = options.readFile ?? readProtoFileSync;
 
   if (text.length > MAX_CONFIG_SIZE) {
     throw configError([

@@ -7,6 +7,7 @@
  * imports resolve relative to the importing file and then to the config's directory, and the
  * bundled google/protobuf/*.proto definitions are used for well-known types.
  */
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import protobuf from 'protobufjs';
 import type { Root } from 'protobufjs';
@@ -26,6 +27,24 @@ export const MAX_PROTO_FILE_SIZE = 1024 * 1024;
 
 /** Most files loaded through imports, so an import cycle or fan-out stays bounded. */
 export const MAX_PROTO_FILES = 256;
+
+/**
+ * The default reader: a regular file of at most `MAX_PROTO_FILE_SIZE` bytes, checked on the open
+ * descriptor before reading, so a path such as /dev/zero fails fast instead of filling memory.
+ */
+export function readProtoFileSync(absolutePath: string): string {
+  const fd = openSync(absolutePath, 'r');
+  try {
+    const info = fstatSync(fd);
+    if (!info.isFile()) throw new Error(`${absolutePath} is not a regular file`);
+    if (info.size > MAX_PROTO_FILE_SIZE) {
+      throw new Error(`${absolutePath} is larger than ${MAX_PROTO_FILE_SIZE} bytes`);
+    }
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /**
  * Loads `files` (absolute paths) and their imports into a fresh `Root`.
@@ -63,9 +82,16 @@ export function loadProtoFiles(
     if (source.length > MAX_PROTO_FILE_SIZE) {
       throw new Error(`${file} is larger than ${MAX_PROTO_FILE_SIZE} bytes`);
     }
-    // protobufjs names the file in its syntax errors through this static.
-    (protobuf.parse as unknown as { filename: string | null }).filename = path.basename(file);
-    const parsed = protobuf.parse(source, root, { keepCase: true });
+    // protobufjs names the file in its syntax errors through this static; reset it so later
+    // parses elsewhere in the process are not labelled with our file.
+    const parseState = protobuf.parse as unknown as { filename: string | null };
+    parseState.filename = path.basename(file);
+    let parsed: protobuf.IParserResult;
+    try {
+      parsed = protobuf.parse(source, root, { keepCase: true });
+    } finally {
+      parseState.filename = null;
+    }
     for (const imp of [...(parsed.imports ?? []), ...(parsed.weakImports ?? [])]) {
       loadOne(resolveImport(imp, file, includeDir, cachedRead));
     }

@@ -81,7 +81,13 @@ export class YamlReader {
   /** Records an issue at an explicit position. */
   reportAt(pos: SourcePosition, path: string, message: string): void {
     if (this.issues.length >= MAX_ISSUES) return;
-    this.issues.push({ file: this.file, line: pos.line, column: pos.column, path, message });
+    this.issues.push({
+      file: this.file,
+      line: pos.line,
+      column: pos.column,
+      path: path || '(root)',
+      message,
+    });
   }
 
   /** Follows an alias to its target and counts the visit; null for an empty value. */
