@@ -143,6 +143,38 @@ describe('CryptoBackend (noble vs node)', () => {
     });
   });
 
+  describe('shared-memory inputs', () => {
+    it('should take views of a SharedArrayBuffer in every operation and give identical results', () => {
+      // The data plane hands the crypto layer subarrays of the mapped region.
+      const shared = (bytes: Uint8Array): Uint8Array => {
+        const view = new Uint8Array(new SharedArrayBuffer(bytes.length + 8), 4, bytes.length);
+        view.set(bytes);
+        return view;
+      };
+      const results = [noble, node].map((b) => {
+        const key = shared(new Uint8Array(32).fill(1));
+        const nonce = shared(new Uint8Array(12).fill(2));
+        const data = shared(utf8ToBytes('SOME/IP payload in the ring'));
+        const sealed = b.chacha20Poly1305Seal(key, nonce, data, data.subarray(0, 4));
+        const sk = shared(new Uint8Array(32).fill(7));
+        const sig = b.ed25519Sign(sk, data);
+        return [
+          bytesToHex(b.sha256(data)),
+          bytesToHex(b.hmacSha256(key, data)),
+          bytesToHex(b.hkdfExpand(b.hkdfExtract(key, data), nonce, 40)),
+          bytesToHex(sealed),
+          bytesToHex(b.chacha20Poly1305Open(key, nonce, shared(sealed), data.subarray(0, 4))),
+          bytesToHex(sig),
+          String(b.ed25519Verify(shared(sig), data, shared(b.ed25519PublicKey(sk)))),
+          bytesToHex(b.x25519SharedSecret(sk, shared(b.x25519PublicKey(key)))),
+        ];
+      });
+      expect(results[1]).to.deep.equal(results[0]);
+      expect(results[0]?.[4]).to.equal(bytesToHex(utf8ToBytes('SOME/IP payload in the ring')));
+      expect(results[0]?.[6]).to.equal('true');
+    });
+  });
+
   describe('.chacha20Poly1305Seal / .chacha20Poly1305Open', () => {
     it('should seal identically and open what the other sealed', () => {
       fc.assert(

@@ -174,7 +174,9 @@ export const nobleBackend: CryptoBackend = Object.freeze({
       );
     }
     try {
-      return chacha20poly1305(key, nonce, aad).decrypt(sealed);
+      // decrypt() reads the ciphertext twice (tag, then keystream XOR); a snapshot makes sure a
+      // peer writing into shared memory meanwhile cannot change what was authenticated.
+      return chacha20poly1305(key, nonce, aad).decrypt(sealed.slice());
     } catch (cause) {
       throw new CoreError('ERR_CRYPTO_VERIFY', 'chacha20Poly1305Open: tag does not match', {
         cause,

@@ -324,12 +324,15 @@ export const nodeBackend: CryptoBackend = Object.freeze({
         `chacha20Poly1305Open: sealed input is ${sealed.length} bytes, shorter than the 16-byte tag`,
       );
     }
-    const split = sealed.length - 16;
+    // One snapshot of the input, so a peer writing into shared memory during the call cannot
+    // make the bytes that were authenticated differ from the bytes that were decrypted.
+    const input = sealed.slice();
+    const split = input.length - 16;
     const d = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 });
     d.setAAD(aad, { plaintextLength: split });
-    d.setAuthTag(sealed.subarray(split));
+    d.setAuthTag(input.subarray(split));
     const out = new Uint8Array(split);
-    const head = d.update(sealed.subarray(0, split));
+    const head = d.update(input.subarray(0, split));
     try {
       const tail = d.final();
       out.set(head, 0);
