@@ -48,7 +48,7 @@ export default tseslint.config(
   },
   {
     // Composition roots, scripts and benchmarks talk to the terminal.
-    files: ['apps/**', 'scripts/**', '**/bench/**', '**/*.spec.ts'],
+    files: ['apps/**', 'scripts/**', '**/bench/**', '**/test/**', '**/*.spec.ts'],
     rules: { 'no-console': 'off' },
   },
   {

@@ -141,3 +141,6 @@ export type { ProtoObject } from './wire/proto-codec.js';
 export { CoreTokens } from './di/core-tokens.js';
 export { coreModule, rightsFromConfig } from './di/core-module.js';
 export type { CoreModuleOptions } from './di/core-module.js';
+export { certificateToPem, certificateFromFile } from './cert/certificate-pem.js';
+export { initCaDirectory, openCaDirectory } from './cert/ca-store.js';
+export type { CaState, OpenedCa } from './cert/ca-store.js';

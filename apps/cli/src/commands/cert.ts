@@ -1,6 +1,105 @@
 import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import {
+  certificateFromFile,
+  certificateHash,
+  CoreError,
+  cryptoBackend,
+  decodeCertificateBody,
+  openCaDirectory,
+  type CertificateBody,
+} from '@sivshm/core';
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const h16 = (n: number): string => `0x${n.toString(16).toUpperCase().padStart(4, '0')}`;
+const span = (lo: number, hi: number): string => (lo === hi ? h16(lo) : `${h16(lo)}-${h16(hi)}`);
+
+function toJson(body: CertificateBody, hash: Uint8Array, verdict: unknown): unknown {
+  return {
+    version: body.version,
+    kind: body.kind,
+    serial: body.serial.toString(),
+    epoch: body.epoch.toString(),
+    vmId: body.vmId,
+    subject: body.subject,
+    publicKey: hex(body.publicKey),
+    rights: body.rights,
+    notBefore: new Date(Number(body.notBeforeMs)).toISOString(),
+    notAfter: new Date(Number(body.notAfterMs)).toISOString(),
+    issuerKeyId: hex(body.issuerKeyId),
+    sha256: hex(hash),
+    ...(verdict === undefined ? {} : { verification: verdict }),
+  };
+}
+
+function human(
+  body: CertificateBody,
+  hash: Uint8Array,
+  verdict: { ok: boolean; reason?: string } | undefined,
+): string {
+  const lines = [
+    `${body.kind} certificate, serial ${body.serial}, epoch ${body.epoch}`,
+    `  subject:     ${body.subject}`,
+    `  vm:          ${body.vmId}`,
+    `  public key:  ${hex(body.publicKey)}`,
+    `  valid:       ${new Date(Number(body.notBeforeMs)).toISOString()} .. ${new Date(Number(body.notAfterMs)).toISOString()}`,
+    `  issuer key:  ${hex(body.issuerKeyId)}`,
+    `  sha256:      ${hex(hash)}`,
+    `  may offer:   ${body.rights.offers.length === 0 ? '(nothing)' : ''}`,
+    ...body.rights.offers.map(
+      (o) => `    service ${h16(o.service)} instances ${span(o.instanceLo, o.instanceHi)}`,
+    ),
+    `  may request: ${body.rights.requests.length === 0 ? '(nothing)' : ''}`,
+    ...body.rights.requests.map(
+      (r) =>
+        `    service ${h16(r.service)} instances ${span(r.instanceLo, r.instanceHi)} methods ${span(r.methodLo, r.methodHi)}`,
+    ),
+  ];
+  if (verdict !== undefined)
+    lines.push(`  verification: ${verdict.ok ? 'OK' : `FAILED: ${verdict.reason}`}`);
+  return lines.join('\n');
+}
 
 /** Registers the `sivshm cert` commands. */
 export function registerCertCommands(program: Command): void {
-  void program;
+  const cert = program.command('cert').description('inspect certificates');
+  cert
+    .command('show')
+    .description('print a certificate (PEM or raw); with --ca-dir also verify it against that CA')
+    .argument('<file>', 'certificate file')
+    .option('--json', 'print one JSON object')
+    .option(
+      '--ca-dir <dir>',
+      'verify signature, epoch, validity time and revocation against this CA',
+    )
+    .action(async (file: string, o: { json?: boolean; caDir?: string }) => {
+      let data: Uint8Array;
+      try {
+        data = await readFile(file);
+      } catch (e) {
+        throw new CoreError('ERR_IO', `cannot read ${file}: ${(e as Error).message}`, { cause: e });
+      }
+      const crypto = cryptoBackend();
+      const c = certificateFromFile(data);
+      const body = decodeCertificateBody(c.tbs);
+      let verdict: { ok: boolean; reason?: string } | undefined;
+      if (o.caDir !== undefined) {
+        const opened = await openCaDirectory(o.caDir, {
+          crypto,
+          nowMs: () => BigInt(Date.now()),
+          readOnly: true,
+        });
+        try {
+          opened.ca.verify(c, body.kind);
+          verdict = { ok: true };
+        } catch (e) {
+          if (!CoreError.is(e)) throw e;
+          verdict = { ok: false, reason: `${e.message} [${e.code}]` };
+        }
+      }
+      const hash = certificateHash(crypto, c);
+      if (o.json === true) console.log(JSON.stringify(toJson(body, hash, verdict), null, 2));
+      else console.log(human(body, hash, verdict));
+      if (verdict?.ok === false) process.exitCode = 1;
+    });
 }

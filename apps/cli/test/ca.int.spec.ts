@@ -1,0 +1,113 @@
+// Spawns the built `sivshm` binary: ca init / issue / revoke and cert show, as a user would.
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { packageRoot } from '@sivshm/core';
+
+const BIN = path.join(packageRoot(import.meta.url), 'dist', 'src', 'bin.js');
+
+function sivshm(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 15_000 });
+  if (r.error) throw r.error;
+  return r;
+}
+
+describe('sivshm ca / cert', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'sivshm-ca-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('should init a CA with private key files readable only by the owner, and refuse to overwrite it', () => {
+    const ca = path.join(dir, 'ca');
+    const r = sivshm('ca', 'init', '--dir', ca);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/CA public key: +[0-9a-f]{64}/);
+    expect(statSync(path.join(ca, 'ca.key')).mode & 0o777).to.equal(0o600);
+    expect(statSync(path.join(ca, 'broker.key')).mode & 0o777).to.equal(0o600);
+    const again = sivshm('ca', 'init', '--dir', ca);
+    expect(again.status).to.equal(1);
+    expect(again.stderr).to.match(/exists; pass --force/);
+  });
+
+  it('should issue a certificate that cert show prints, verifies, and reports once revoked', () => {
+    const ca = path.join(dir, 'ca');
+    const pem = path.join(dir, 'cluster.pem');
+    expect(sivshm('ca', 'init', '--dir', ca).status).to.equal(0);
+    const issue = sivshm(
+      'ca',
+      'issue',
+      '--dir',
+      ca,
+      '--vm',
+      '2',
+      '--name',
+      'cluster',
+      '--new-key',
+      path.join(dir, 'cluster.key'),
+      '--request',
+      '0x1234:1',
+      '--out',
+      pem,
+    );
+    expect(issue.status, issue.stderr).to.equal(0);
+    expect(readFileSync(pem, 'utf8')).to.match(/^-----BEGIN SIVSHM CERTIFICATE-----/);
+    const show = sivshm('cert', 'show', pem, '--ca-dir', ca);
+    expect(show.status, show.stderr).to.equal(0);
+    expect(show.stdout).to.match(/subject: +cluster/);
+    expect(show.stdout).to.match(/service 0x1234 instances 0x0001/);
+    expect(show.stdout).to.match(/verification: OK/);
+    const json = JSON.parse(sivshm('cert', 'show', pem, '--json').stdout) as {
+      vmId: number;
+      serial: string;
+    };
+    expect(json.vmId).to.equal(2);
+    expect(sivshm('ca', 'revoke', '--dir', ca, '--serial', json.serial).status).to.equal(0);
+    const after = sivshm('cert', 'show', pem, '--ca-dir', ca);
+    expect(after.status).to.equal(1);
+    expect(after.stdout).to.match(/FAILED: .*revoked/);
+  });
+
+  it('should refuse a small-order public key and malformed rights with a message that says why', () => {
+    const ca = path.join(dir, 'ca');
+    expect(sivshm('ca', 'init', '--dir', ca).status).to.equal(0);
+    const small = sivshm(
+      'ca',
+      'issue',
+      '--dir',
+      ca,
+      '--vm',
+      '2',
+      '--name',
+      'x',
+      '--public-key',
+      '01'.padEnd(64, '0'),
+    );
+    expect(small.status).to.equal(1);
+    expect(small.stderr).to.match(/small-order/);
+    const bad = sivshm(
+      'ca',
+      'issue',
+      '--dir',
+      ca,
+      '--vm',
+      '2',
+      '--name',
+      'x',
+      '--new-key',
+      path.join(dir, 'k'),
+      '--offer',
+      '0x1234',
+    );
+    expect(bad.status).to.not.equal(0);
+    expect(bad.stderr).to.match(/must be SERVICE:INSTANCES/);
+    const garbage = path.join(dir, 'garbage.pem');
+    rmSync(garbage, { force: true });
+    const missing = sivshm('cert', 'show', garbage);
+    expect(missing.status).to.equal(1);
+    expect(missing.stderr).to.match(/cannot read/);
+  });
+});
