@@ -46,10 +46,14 @@ struct Region {
   std::atomic<int> refs;
 };
 
+// Address ranges still held (mapped, or reserved PROT_NONE after unmap), process-wide.
+std::atomic<int64_t> g_live_regions{0};
+
 void ReleaseRegion(Region* r) {
   if (r->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     munmap(r->addr, r->len);
     delete r;
+    g_live_regions.fetch_sub(1, std::memory_order_relaxed);
   }
 }
 
@@ -134,6 +138,7 @@ void MapFile(const FunctionCallbackInfo<Value>& a) {
 
   size_t len = static_cast<size_t>(length);
   Region* r = new Region{p, len, {3}};
+  g_live_regions.fetch_add(1, std::memory_order_relaxed);
   std::unique_ptr<BackingStore> sbs =
       SharedArrayBuffer::NewBackingStore(p, len, BackingStoreDeleter, r);
   std::unique_ptr<BackingStore> bbs = ArrayBuffer::NewBackingStore(p, len, BackingStoreDeleter, r);
@@ -201,6 +206,11 @@ void MappingInfo(const FunctionCallbackInfo<Value>& a) {
   a.GetReturnValue().Set(out);
 }
 
+// liveRegions() -> address ranges this process still holds for mappings (a leak check).
+void LiveRegions(const FunctionCallbackInfo<Value>& a) {
+  a.GetReturnValue().Set(static_cast<double>(g_live_regions.load(std::memory_order_relaxed)));
+}
+
 }  // namespace
 
 void InitMapping(Local<Context> ctx, Local<Object> exports) {
@@ -215,6 +225,7 @@ void InitMapping(Local<Context> ctx, Local<Object> exports) {
   SetMethod(ctx, exports, "mapFile", MapFile, data);
   SetMethod(ctx, exports, "unmap", Unmap, data);
   SetMethod(ctx, exports, "mappingInfo", MappingInfo, data);
+  SetMethod(ctx, exports, "liveRegions", LiveRegions, data);
 }
 
 }  // namespace sivshm

@@ -224,12 +224,20 @@ void RecvWithFds(const FunctionCallbackInfo<Value>& a) {
   }
   Local<Array> fds = Array::New(iso);
   uint32_t n = 0;
+  bool extra = false;
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
     size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
     for (size_t k = 0; k < count; k++) {
       int got;
       memcpy(&got, CMSG_DATA(c) + k * sizeof(int), sizeof got);
+      // CMSG_SPACE pads, so the kernel may deliver more fds than asked for: close the extras
+      // here and report truncation, as if they had not fit.
+      if (static_cast<int64_t>(n) >= max_fds) {
+        close(got);
+        extra = true;
+        continue;
+      }
       fds->Set(ctx, n++, Integer::New(iso, got)).Check();
     }
   }
@@ -238,7 +246,7 @@ void RecvWithFds(const FunctionCallbackInfo<Value>& a) {
   out->Set(ctx, Str(iso, "data"), v8::Uint8Array::New(ab, 0, static_cast<size_t>(r))).Check();
   out->Set(ctx, Str(iso, "fds"), fds).Check();
   out->Set(ctx, Str(iso, "truncated"),
-           v8::Boolean::New(iso, (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0))
+           v8::Boolean::New(iso, extra || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0))
       .Check();
   a.GetReturnValue().Set(out);
 }

@@ -3,7 +3,14 @@ export { TransportError } from './errors/transport-error.js';
 export type { TransportErrorCode, SyscallFailure } from './errors/transport-error.js';
 export { loadAddon } from './native/addon.js';
 export type { NativeAddon } from './native/addon.js';
-export { mapFile, unmap, createRegionFile, memfdCreate, fileSize } from './native/map-file.js';
+export {
+  mapFile,
+  unmap,
+  createRegionFile,
+  memfdCreate,
+  fileSize,
+  liveMappingCount,
+} from './native/map-file.js';
 export type {
   MappedFile,
   MappingHandle,

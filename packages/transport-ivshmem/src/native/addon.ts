@@ -32,6 +32,7 @@ export interface NativeAddon {
   ): NativeMapping;
   unmap(handle: object): boolean;
   mappingInfo(handle: object): { length: number; unmapped: boolean };
+  liveRegions(): number;
   eventfdCreate(options: { semaphore: boolean; nonblock: boolean }): number;
   eventfdWrite(fd: number, n: number | bigint): void;
   eventfdRead(fd: number): bigint;

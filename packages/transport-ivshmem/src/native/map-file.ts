@@ -140,3 +140,13 @@ export function fileSize(fd: number): number {
   const addon = loadAddon();
   return callNative(() => addon.fileSize(fd));
 }
+
+/**
+ * Address ranges this process still holds for mappings: live ones plus the PROT_NONE
+ * reservations of unmapped ones whose buffers V8 has not collected yet.
+ *
+ * Use it for leak checks and diagnostics; it falls back toward the live count after GC.
+ */
+export function liveMappingCount(): number {
+  return loadAddon().liveRegions();
+}
