@@ -744,7 +744,7 @@ describe('parseConfig', () => {
       expectIssue(
         text,
         30,
-        13,
+        19,
         'services[0].eventgroups[1].events[0].id',
         'duplicate event id 0x8001; an event belongs to one eventgroup (first at services[0].eventgroups[0].events[0].id, line 26)',
       );
@@ -775,7 +775,7 @@ describe('parseConfig', () => {
       expectIssue(
         text,
         29,
-        9,
+        15,
         'services[0].methods[1].id',
         'duplicate method id 0x0001 (first at services[0].methods[0].id, line 28)',
       );

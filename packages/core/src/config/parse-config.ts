@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { isScalar, LineCounter, parseDocument } from 'yaml';
 import type { Node } from 'yaml';
+import type { Root } from 'protobufjs';
 import { CoreError } from '../errors/core-error.js';
 import type { ChannelMode } from '../grant/grant-layout.js';
 import { configError } from './config-issue.js';
@@ -161,6 +162,27 @@ function oneLine(s: string): string {
 
 function sorted(r: YamlReader) {
   return [...r.issues].sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+/** The listed .proto files and the types they define (`root` undefined when one failed). */
+interface LoadedProtos {
+  readonly files: string[];
+  /** Config-relative spellings, for "files searched" in messages. */
+  readonly written: string[];
+  readonly root: Root | undefined;
+}
+
+/** A parsed member with where it came from, for the service-wide uniqueness checks. */
+interface Parsed<T> {
+  readonly def: T;
+  readonly idNode: Node | null;
+  readonly nameNode: Node | null;
+  readonly path: string;
+}
+
+interface ParsedGroup {
+  readonly def: EventgroupDefinition;
+  readonly events: Parsed<EventDefinition>[];
 }
 
 /** Where a name or id was first defined, for "duplicate … (first at line N)" messages. */
@@ -461,14 +483,7 @@ class ConfigBuilder {
     return Object.freeze({ handshakesPerSecond, burst, pendingHandshakes, windowBytes });
   }
 
-  private protos(entry: FieldEntry | undefined):
-    | {
-        files: string[];
-        /** Config-relative spellings, for "files searched" in messages. */
-        written: string[];
-        root: ServiceConfig['protoRoot'] | undefined;
-      }
-    | undefined {
+  private protos(entry: FieldEntry | undefined): LoadedProtos | undefined {
     const r = this.r;
     if (!entry) return { files: [], written: [], root: loadProtoFiles([], this.readFile, '').root };
     const items = r.seq(entry.value, 'protos', entry.key);
@@ -501,7 +516,7 @@ class ConfigBuilder {
 
   private services(
     entry: FieldEntry | undefined,
-    protos: ReturnType<ConfigBuilder['protos']>,
+    protos: LoadedProtos | undefined,
   ): readonly ServiceDefinition[] | undefined {
     if (!entry) return undefined;
     const r = this.r;
@@ -540,7 +555,7 @@ class ConfigBuilder {
   private service(
     item: Node,
     p: string,
-    protos: ReturnType<ConfigBuilder['protos']>,
+    protos: LoadedProtos | undefined,
   ): { def: ServiceDefinition; idNode: Node | null; nameNode: Node | null } | undefined {
     const r = this.r;
     const m = r.map(
@@ -691,54 +706,43 @@ class ConfigBuilder {
     entry: FieldEntry | undefined,
     p: string,
     types: TypeChecker,
-  ):
-    | {
-        def: EventgroupDefinition;
-        events: { def: EventDefinition; node: Node | null; path: string }[];
-      }[]
-    | undefined {
+  ): ParsedGroup[] | undefined {
     if (!entry) return [];
     const r = this.r;
     const items = r.seq(entry.value, p, entry.key);
     if (!items) return undefined;
     const ids = new Map<number, Seen>();
     const names = new Map<string, Seen>();
-    const out: ReturnType<ConfigBuilder['eventgroups']> & object = [];
+    const out: ParsedGroup[] = [];
     let ok = true;
     items.forEach((item, i) => {
       const gp = indexPath(p, i);
       const m = r.map(item, gp, ['id', 'name', 'events'], []);
-      if (!m) return void (ok = false);
+      if (!m) {
+        ok = false;
+        return;
+      }
       const idE = m.get('id');
       const id = idE && r.integer(idE.value, `${gp}.id`, 0x0001, 0xfffe, U16_ID, idE.key);
       const nameE = m.get('name');
       const name = nameE && r.string(nameE.value, `${gp}.name`, MEMBER_NAME, nameE.key);
-      if (id !== undefined && idE) {
-        if (
-          !this.unique(
-            ids,
-            id,
-            idE.value,
-            `${gp}.id`,
-            `duplicate eventgroup id ${formatHex(id, 4)}`,
-          )
-        )
-          ok = false;
+      const idMsg = `duplicate eventgroup id ${formatHex(id ?? 0, 4)}`;
+      if (id !== undefined && idE && !this.unique(ids, id, idE.value, `${gp}.id`, idMsg)) {
+        ok = false;
       }
-      if (name !== undefined && nameE) {
-        if (
-          !this.unique(
-            names,
-            name,
-            nameE.value,
-            `${gp}.name`,
-            `duplicate eventgroup name '${name}'`,
-          )
-        )
-          ok = false;
+      const nameMsg = `duplicate eventgroup name '${name ?? ''}'`;
+      if (
+        name !== undefined &&
+        nameE &&
+        !this.unique(names, name, nameE.value, `${gp}.name`, nameMsg)
+      ) {
+        ok = false;
       }
       const events = this.events(m.get('events'), `${gp}.events`, types);
-      if (id === undefined || name === undefined || !events) return void (ok = false);
+      if (id === undefined || name === undefined || !events) {
+        ok = false;
+        return;
+      }
       const def: EventgroupDefinition = Object.freeze({
         id,
         name,
@@ -754,7 +758,7 @@ class ConfigBuilder {
     entry: FieldEntry | undefined,
     p: string,
     types: TypeChecker,
-  ): { def: EventDefinition; node: Node | null; path: string }[] | undefined {
+  ): Parsed<EventDefinition>[] | undefined {
     if (!entry) return undefined;
     const r = this.r;
     const items = r.seq(entry.value, p, entry.key);
@@ -763,22 +767,28 @@ class ConfigBuilder {
       r.report(entry.value, p, 'list at least one event', entry.key);
       return undefined;
     }
-    const out: { def: EventDefinition; node: Node | null; path: string }[] = [];
+    const out: Parsed<EventDefinition>[] = [];
     let ok = true;
     items.forEach((item, i) => {
       const ep = indexPath(p, i);
       const m = r.map(item, ep, ['id', 'name', 'type'], []);
-      if (!m) return void (ok = false);
+      if (!m) {
+        ok = false;
+        return;
+      }
       const idE = m.get('id');
       const id = idE && r.integer(idE.value, `${ep}.id`, 0x8000, 0xfffe, U16_ID, idE.key);
       const nameE = m.get('name');
       const name = nameE && r.string(nameE.value, `${ep}.name`, MEMBER_NAME, nameE.key);
       const typeE = m.get('type');
       const type = typeE && types.check(typeE, `${ep}.type`);
-      if (id === undefined || name === undefined || type === undefined) return void (ok = false);
+      if (id === undefined || name === undefined || type === undefined) {
+        ok = false;
+        return;
+      }
       const def: EventDefinition = Object.freeze({ id, name, type });
       recordConfigLocation(def, { file: this.file, ...r.positionOfNode(item), path: ep });
-      out.push({ def, node: item, path: ep });
+      out.push({ def, idNode: idE?.value ?? item, nameNode: nameE?.value ?? item, path: ep });
     });
     return ok ? out : undefined;
   }
@@ -787,17 +797,20 @@ class ConfigBuilder {
     entry: FieldEntry | undefined,
     p: string,
     types: TypeChecker,
-  ): { def: MethodDefinition; node: Node | null; path: string }[] | undefined {
+  ): Parsed<MethodDefinition>[] | undefined {
     if (!entry) return [];
     const r = this.r;
     const items = r.seq(entry.value, p, entry.key);
     if (!items) return undefined;
-    const out: { def: MethodDefinition; node: Node | null; path: string }[] = [];
+    const out: Parsed<MethodDefinition>[] = [];
     let ok = true;
     items.forEach((item, i) => {
       const mp = indexPath(p, i);
       const m = r.map(item, mp, ['id', 'name', 'request', 'response'], []);
-      if (!m) return void (ok = false);
+      if (!m) {
+        ok = false;
+        return;
+      }
       const idE = m.get('id');
       const id = idE && r.integer(idE.value, `${mp}.id`, 0x0001, 0x7fff, U16_ID, idE.key);
       const nameE = m.get('name');
@@ -806,54 +819,40 @@ class ConfigBuilder {
       const request = reqE && types.check(reqE, `${mp}.request`);
       const resE = m.get('response');
       const response = resE && types.check(resE, `${mp}.response`);
-      if (id === undefined || name === undefined || !request || !response) return void (ok = false);
+      if (id === undefined || name === undefined || !request || !response) {
+        ok = false;
+        return;
+      }
       const def: MethodDefinition = Object.freeze({ id, name, request, response });
       recordConfigLocation(def, { file: this.file, ...r.positionOfNode(item), path: mp });
-      out.push({ def, node: item, path: mp });
+      out.push({ def, idNode: idE?.value ?? item, nameNode: nameE?.value ?? item, path: mp });
     });
     return ok ? out : undefined;
   }
 
   /** Event ids are unique across the service's eventgroups; names unique among events, among methods. */
   private checkMemberIds(
-    groups: { events: { def: EventDefinition; node: Node | null; path: string }[] }[],
-    methods: { def: MethodDefinition; node: Node | null; path: string }[],
+    groups: { events: Parsed<EventDefinition>[] }[],
+    methods: Parsed<MethodDefinition>[],
   ): void {
     const ids = new Map<number, Seen>();
     const eventNames = new Map<string, Seen>();
     const methodNames = new Map<string, Seen>();
-    for (const g of groups) {
-      for (const e of g.events) {
-        this.unique(
-          ids,
-          e.def.id,
-          e.node,
-          `${e.path}.id`,
-          `duplicate event id ${formatHex(e.def.id, 4)}; an event belongs to one eventgroup`,
-        );
-        this.unique(
-          eventNames,
-          e.def.name,
-          e.node,
-          `${e.path}.name`,
-          `duplicate event name '${e.def.name}'`,
-        );
-      }
+    for (const e of groups.flatMap((g) => g.events)) {
+      const { id, name } = e.def;
+      const idMsg = `duplicate event id ${formatHex(id, 4)}; an event belongs to one eventgroup`;
+      this.unique(ids, id, e.idNode, `${e.path}.id`, idMsg);
+      this.unique(eventNames, name, e.nameNode, `${e.path}.name`, `duplicate event name '${name}'`);
     }
     for (const x of methods) {
-      this.unique(
-        ids,
-        x.def.id,
-        x.node,
-        `${x.path}.id`,
-        `duplicate method id ${formatHex(x.def.id, 4)}`,
-      );
+      const { id, name } = x.def;
+      this.unique(ids, id, x.idNode, `${x.path}.id`, `duplicate method id ${formatHex(id, 4)}`);
       this.unique(
         methodNames,
-        x.def.name,
-        x.node,
+        name,
+        x.nameNode,
         `${x.path}.name`,
-        `duplicate method name '${x.def.name}'`,
+        `duplicate method name '${name}'`,
       );
     }
   }
@@ -886,8 +885,7 @@ class ConfigBuilder {
 class TypeChecker {
   constructor(
     private readonly r: YamlReader,
-    private readonly protos:
-      { written: string[]; root: ServiceConfig['protoRoot'] | undefined } | undefined,
+    private readonly protos: LoadedProtos | undefined,
   ) {}
 
   /** The normalized type name, or undefined (reported) when it is malformed or not a message. */
