@@ -170,6 +170,29 @@ export function keyId(crypto: CryptoBackend, publicKey: Uint8Array): Uint8Array 
   return crypto.sha256(publicKey).slice(0, 8);
 }
 
+/**
+ * CA signatures already verified, keyed by the exact bytes (CA key, tbs, signature): a
+ * certificate is checked at every handshake by three parties, and its signature cannot change
+ * while its bytes do not. Only the signature is cached; epoch, time, revocation and decoding are
+ * checked on every call. Bounded; the oldest entries go first.
+ */
+const verifiedSignatures = new Set<string>();
+const MAX_VERIFIED_SIGNATURES = 1024;
+
+function signatureCacheKey(caPublicKey: Uint8Array, cert: Certificate): string {
+  const b64 = (b: Uint8Array) =>
+    Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
+  return `${b64(caPublicKey)}.${b64(cert.tbs)}.${b64(cert.sig)}`;
+}
+
+function rememberVerified(key: string): void {
+  if (verifiedSignatures.size >= MAX_VERIFIED_SIGNATURES) {
+    const oldest = verifiedSignatures.values().next().value;
+    if (oldest !== undefined) verifiedSignatures.delete(oldest);
+  }
+  verifiedSignatures.add(key);
+}
+
 /** What a verifier must know to accept a certificate. */
 export interface CertificateCheck {
   readonly caPublicKey: Uint8Array;
@@ -194,11 +217,15 @@ export function verifyCertificate(
   if (cert.tbs.length > MAX_CERT_BYTES) {
     throw new CoreError('ERR_CERT_INVALID', `certificate is over ${MAX_CERT_BYTES} bytes`);
   }
-  if (!crypto.ed25519Verify(cert.sig, certificateSigningInput(cert.tbs), check.caPublicKey)) {
-    throw new CoreError(
-      'ERR_CERT_INVALID',
-      'certificate signature does not verify under the CA key',
-    );
+  const cacheKey = signatureCacheKey(check.caPublicKey, cert);
+  if (!verifiedSignatures.has(cacheKey)) {
+    if (!crypto.ed25519Verify(cert.sig, certificateSigningInput(cert.tbs), check.caPublicKey)) {
+      throw new CoreError(
+        'ERR_CERT_INVALID',
+        'certificate signature does not verify under the CA key',
+      );
+    }
+    rememberVerified(cacheKey);
   }
   const body = decodeCertificateBody(cert.tbs);
   const expectedKeyId = keyId(crypto, check.caPublicKey);

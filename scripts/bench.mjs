@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+// `npm run bench [-- SUITE...] [--json] [--quick]`: runs the benchmarks of every package (or the
+// named suites) from the compiled dist/ and prints their tables, or one JSON document.
+// Benchmarks are not tests: they compare against the baseline a user would pick instead, in
+// the same run, and report medians; targets are printed next to the figures.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Suite name → compiled module exporting `run(opts)` and `format(result)`. */
+const SUITES = {
+  handshake: 'packages/core/dist/bench/handshake.bench.js',
+  ring: 'packages/transport-ivshmem/dist/bench/ring.bench.js',
+  sd: 'packages/discovery/dist/bench/codec.bench.js',
+};
+
+const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(`usage: npm run bench [-- SUITE...] [--json] [--quick]
+
+suites: ${Object.keys(SUITES).join(', ')} (default: all)
+  --json    print one JSON document with every figure instead of tables
+  --quick   fewer iterations (a smoke run; figures are noisier)`);
+  process.exit(0);
+}
+const json = args.includes('--json');
+const quick = args.includes('--quick');
+const names = args.filter((a) => !a.startsWith('--'));
+for (const n of names) {
+  if (!(n in SUITES)) {
+    console.error(`unknown suite "${n}"; known: ${Object.keys(SUITES).join(', ')}`);
+    process.exit(2);
+  }
+}
+
+const results = {};
+let failed = false;
+for (const name of names.length > 0 ? names : Object.keys(SUITES)) {
+  const file = join(root, SUITES[name]);
+  if (!existsSync(file)) {
+    console.error(`${name}: ${SUITES[name]} is not built (run npm ci or npm run build)`);
+    failed = true;
+    continue;
+  }
+  const mod = await import(pathToFileURL(file).href);
+  if (!json) console.error(`running ${name}…`);
+  const result = await mod.run({ quick, json, log: json ? () => {} : (s) => console.error(s) });
+  results[name] = result;
+  if (!json) console.log(`\n${mod.format(result)}\n`);
+}
+if (json)
+  console.log(JSON.stringify(results, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2));
+process.exitCode = failed ? 1 : 0;
