@@ -2,7 +2,7 @@ import { TransportError } from '../errors/transport-error.js';
 
 /** Options of {@link LivenessWatchdog}. */
 export interface LivenessWatchdogOptions {
-  /** Reads the peer's heartbeat counter (e.g. `() => consumer.peerHeartbeat()`). */
+  /** Reads the peer's heartbeat counter (e.g. `() => consumer.peerProgress()`). */
   readonly readHeartbeat: () => number;
   /** The stated bound: a heartbeat unchanged for longer than this means the peer is gone (ms, default 1000). */
   readonly staleAfterMs?: number;
@@ -25,7 +25,7 @@ export interface LivenessWatchdogOptions {
  *
  * @example
  * ```ts
- * const watchdog = new LivenessWatchdog({ readHeartbeat: () => consumer.peerHeartbeat() });
+ * const watchdog = new LivenessWatchdog({ readHeartbeat: () => consumer.peerProgress() });
  * const waiter = new RingWaiter(consumer, { waker, watchdog });
  * ```
  */

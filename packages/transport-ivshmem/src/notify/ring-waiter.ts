@@ -56,6 +56,8 @@ export class RingWaiter {
   readonly #spinBudgetMs: number;
   readonly #parkSliceMs: number;
   readonly #watchdog: LivenessWatchdog | undefined;
+  #readyStreak = 0;
+  #streakStart = 0;
 
   constructor(consumer: RingConsumer, options: RingWaiterOptions = {}) {
     const mode = options.mode ?? 'adaptive';
@@ -117,7 +119,11 @@ export class RingWaiter {
     const c = this.#consumer;
     const deadline = performance.now() + timeoutMs;
     for (;;) {
-      if (this.trySpin()) return true;
+      if (this.trySpin()) {
+        if (this.#shouldYield()) await new Promise<void>((resolve) => setImmediate(resolve));
+        return true;
+      }
+      this.#readyStreak = 0;
       if (this.#checkLiveness()) return true;
       const left = deadline - performance.now();
       if (left <= 0) return false;
@@ -136,6 +142,23 @@ export class RingWaiter {
         c.setParked(false);
       }
     }
+  }
+
+  /**
+   * Under sustained traffic `wait()` would resolve in microtasks forever and starve timers and
+   * I/O (the heartbeat timer among them). After 10 ms of back-to-back ready results, yield one
+   * event-loop turn. Checks the clock only every 256 ready results.
+   */
+  #shouldYield(): boolean {
+    if ((++this.#readyStreak & 255) !== 1) return false;
+    const now = performance.now();
+    if (this.#readyStreak === 1) {
+      this.#streakStart = now;
+      return false;
+    }
+    if (now - this.#streakStart <= 10) return false;
+    this.#readyStreak = 0;
+    return true;
   }
 
   /** True when the watchdog just declared the peer gone (the consumer is then failed). */

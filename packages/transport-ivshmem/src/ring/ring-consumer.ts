@@ -252,9 +252,18 @@ export class RingConsumer {
     return { header, payload };
   }
 
-  /** The producer's heartbeat counter (for a liveness watchdog). */
+  /** The producer's heartbeat counter. */
   peerHeartbeat(): number {
     return Atomics.load(this.#pw, P_HEARTBEAT);
+  }
+
+  /**
+   * A number that changes whenever the producer beats its heartbeat or publishes a record: the
+   * input for a `LivenessWatchdog`. Publishing counts as a sign of life because a producer
+   * busy sending may not get to run its heartbeat timer for a while.
+   */
+  peerProgress(): number {
+    return (Atomics.load(this.#pw, P_HEARTBEAT) + Atomics.load(this.#pw, P_INDEX)) >>> 0;
   }
 
   /** True when the producer set its closed flag. */

@@ -248,6 +248,9 @@ describe('RingProducer', () => {
       producer.beat();
       producer.beat();
       expect(consumer.peerHeartbeat()).to.equal(before + 2);
+      const progress = consumer.peerProgress();
+      producer.trySend(HDR, new Uint8Array(1));
+      expect(consumer.peerProgress(), 'publishing counts as a sign of life').to.not.equal(progress);
     });
   });
 });
