@@ -440,6 +440,16 @@ describe('parseConfig', () => {
       );
     });
 
+    it('should reject an unknown key inside grantKey with the allowed ones', () => {
+      expectIssue(
+        edit('{ env: SIVSHM_KEY_CLUSTER }', '{ path: k.key }'),
+        11,
+        17,
+        'vms[1].grantKey.path',
+        "unknown key 'path'; allowed: file, env, hex",
+      );
+    });
+
     it('should require 64 hex digits inline', () => {
       expectIssue(
         edit(`"${KEY1}"`, `"${KEY1.slice(1)}"`),
@@ -778,6 +788,28 @@ describe('parseConfig', () => {
         15,
         'services[0].methods[1].id',
         'duplicate method id 0x0001 (first at services[0].methods[0].id, line 28)',
+      );
+    });
+
+    it('should refuse duplicate eventgroup, event and method names', () => {
+      const group = [
+        '      - id: 2', //                                                   27
+        '        name: speed', //                                             28
+        '        events:', //                                                 29
+        '          - { id: 0x8002, name: speed, type: t.Speed }', //          30
+        '    methods:',
+      ].join('\n');
+      const issues = issuesOf(edit('    methods:', group)).map(formatConfigIssue);
+      expect(issues).to.deep.equal([
+        "services.yaml:28:15: services[0].eventgroups[1].name: duplicate eventgroup name 'speed' (first at services[0].eventgroups[0].name, line 24)",
+        "services.yaml:30:33: services[0].eventgroups[1].events[0].name: duplicate event name 'speed' (first at services[0].eventgroups[0].events[0].name, line 26)",
+      ]);
+      expectIssue(
+        `${BASE}      - { id: 2, name: reset, request: t.Req, response: t.Res }\n`,
+        29,
+        24,
+        'services[0].methods[1].name',
+        "duplicate method name 'reset' (first at services[0].methods[0].name, line 28)",
       );
     });
 

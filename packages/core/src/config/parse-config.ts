@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { isScalar, LineCounter, parseDocument } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { Node } from 'yaml';
 import type { Root } from 'protobufjs';
 import { CoreError } from '../errors/core-error.js';
@@ -172,17 +172,20 @@ interface LoadedProtos {
   readonly root: Root | undefined;
 }
 
-/** A parsed member with where it came from, for the service-wide uniqueness checks. */
-interface Parsed<T> {
-  readonly def: T;
-  readonly idNode: Node | null;
-  readonly nameNode: Node | null;
-  readonly path: string;
-}
-
 interface ParsedGroup {
   readonly def: EventgroupDefinition;
-  readonly events: Parsed<EventDefinition>[];
+  readonly events: EventDefinition[];
+}
+
+/**
+ * Ids and names already used in one service: event and method ids share the 16-bit space and
+ * are unique across eventgroups (an event belongs to one eventgroup); event names and method
+ * names are unique within their kind.
+ */
+interface MemberIndex {
+  readonly ids: Map<number, Seen>;
+  readonly eventNames: Map<string, Seen>;
+  readonly methodNames: Map<string, Seen>;
 }
 
 /** Where a name or id was first defined, for "duplicate … (first at line N)" messages. */
@@ -391,6 +394,9 @@ class ConfigBuilder {
     const r = this.r;
     const m = r.map(entry.value, p, [], ['file', 'env', 'hex'], entry.key);
     if (!m) return undefined;
+    const written = r.resolve(entry.value, p);
+    const hadUnknownKeys = isMap(written) && written.items.length > m.size;
+    if (m.size === 0 && hadUnknownKeys) return undefined; // the unknown key is the report
     if (m.size !== 1) {
       r.report(
         entry.value,
@@ -585,9 +591,9 @@ class ConfigBuilder {
     const consumers = this.consumers(get('consumers'), `${p}.consumers`, provider?.name);
 
     const types = new TypeChecker(r, protos);
-    const eventgroups = this.eventgroups(get('eventgroups'), `${p}.eventgroups`, types);
-    const methods = this.methods(get('methods'), `${p}.methods`, types);
-    if (eventgroups && methods) this.checkMemberIds(eventgroups, methods);
+    const members: MemberIndex = { ids: new Map(), eventNames: new Map(), methodNames: new Map() };
+    const eventgroups = this.eventgroups(get('eventgroups'), `${p}.eventgroups`, types, members);
+    const methods = this.methods(get('methods'), `${p}.methods`, types, members);
 
     if (
       name === undefined ||
@@ -616,10 +622,9 @@ class ConfigBuilder {
       consumerVmIds: Object.freeze(consumers.map((c) => c.id)),
       minMode,
       eventgroups: eventgroups.map((g) => g.def),
-      methods: methods.map((x) => x.def),
+      methods,
     });
     Object.freeze(def.eventgroups);
-    Object.freeze(def.methods);
     return { def, idNode: idE?.value ?? null, nameNode: nameE?.value ?? null };
   }
 
@@ -706,6 +711,7 @@ class ConfigBuilder {
     entry: FieldEntry | undefined,
     p: string,
     types: TypeChecker,
+    members: MemberIndex,
   ): ParsedGroup[] | undefined {
     if (!entry) return [];
     const r = this.r;
@@ -738,7 +744,7 @@ class ConfigBuilder {
       ) {
         ok = false;
       }
-      const events = this.events(m.get('events'), `${gp}.events`, types);
+      const events = this.events(m.get('events'), `${gp}.events`, types, members);
       if (id === undefined || name === undefined || !events) {
         ok = false;
         return;
@@ -746,7 +752,7 @@ class ConfigBuilder {
       const def: EventgroupDefinition = Object.freeze({
         id,
         name,
-        events: Object.freeze(events.map((e) => e.def)),
+        events: Object.freeze(events),
       });
       recordConfigLocation(def, { file: this.file, ...r.positionOfNode(item), path: gp });
       out.push({ def, events });
@@ -758,7 +764,8 @@ class ConfigBuilder {
     entry: FieldEntry | undefined,
     p: string,
     types: TypeChecker,
-  ): Parsed<EventDefinition>[] | undefined {
+    members: MemberIndex,
+  ): EventDefinition[] | undefined {
     if (!entry) return undefined;
     const r = this.r;
     const items = r.seq(entry.value, p, entry.key);
@@ -767,7 +774,7 @@ class ConfigBuilder {
       r.report(entry.value, p, 'list at least one event', entry.key);
       return undefined;
     }
-    const out: Parsed<EventDefinition>[] = [];
+    const out: EventDefinition[] = [];
     let ok = true;
     items.forEach((item, i) => {
       const ep = indexPath(p, i);
@@ -780,15 +787,23 @@ class ConfigBuilder {
       const id = idE && r.integer(idE.value, `${ep}.id`, 0x8000, 0xfffe, U16_ID, idE.key);
       const nameE = m.get('name');
       const name = nameE && r.string(nameE.value, `${ep}.name`, MEMBER_NAME, nameE.key);
+      const idMsg = `duplicate event id ${formatHex(id ?? 0, 4)}; an event belongs to one eventgroup`;
+      const idFresh =
+        id === undefined || !idE || this.unique(members.ids, id, idE.value, `${ep}.id`, idMsg);
+      const nameMsg = `duplicate event name '${name ?? ''}'`;
+      const nameFresh =
+        name === undefined ||
+        !nameE ||
+        this.unique(members.eventNames, name, nameE.value, `${ep}.name`, nameMsg);
       const typeE = m.get('type');
       const type = typeE && types.check(typeE, `${ep}.type`);
-      if (id === undefined || name === undefined || type === undefined) {
+      if (id === undefined || name === undefined || type === undefined || !idFresh || !nameFresh) {
         ok = false;
         return;
       }
       const def: EventDefinition = Object.freeze({ id, name, type });
       recordConfigLocation(def, { file: this.file, ...r.positionOfNode(item), path: ep });
-      out.push({ def, idNode: idE?.value ?? item, nameNode: nameE?.value ?? item, path: ep });
+      out.push(def);
     });
     return ok ? out : undefined;
   }
@@ -797,12 +812,13 @@ class ConfigBuilder {
     entry: FieldEntry | undefined,
     p: string,
     types: TypeChecker,
-  ): Parsed<MethodDefinition>[] | undefined {
+    members: MemberIndex,
+  ): MethodDefinition[] | undefined {
     if (!entry) return [];
     const r = this.r;
     const items = r.seq(entry.value, p, entry.key);
     if (!items) return undefined;
-    const out: Parsed<MethodDefinition>[] = [];
+    const out: MethodDefinition[] = [];
     let ok = true;
     items.forEach((item, i) => {
       const mp = indexPath(p, i);
@@ -815,46 +831,34 @@ class ConfigBuilder {
       const id = idE && r.integer(idE.value, `${mp}.id`, 0x0001, 0x7fff, U16_ID, idE.key);
       const nameE = m.get('name');
       const name = nameE && r.string(nameE.value, `${mp}.name`, MEMBER_NAME, nameE.key);
+      const idMsg = `duplicate method id ${formatHex(id ?? 0, 4)}`;
+      const idFresh =
+        id === undefined || !idE || this.unique(members.ids, id, idE.value, `${mp}.id`, idMsg);
+      const nameMsg = `duplicate method name '${name ?? ''}'`;
+      const nameFresh =
+        name === undefined ||
+        !nameE ||
+        this.unique(members.methodNames, name, nameE.value, `${mp}.name`, nameMsg);
       const reqE = m.get('request');
       const request = reqE && types.check(reqE, `${mp}.request`);
       const resE = m.get('response');
       const response = resE && types.check(resE, `${mp}.response`);
-      if (id === undefined || name === undefined || !request || !response) {
+      if (
+        id === undefined ||
+        name === undefined ||
+        !request ||
+        !response ||
+        !idFresh ||
+        !nameFresh
+      ) {
         ok = false;
         return;
       }
       const def: MethodDefinition = Object.freeze({ id, name, request, response });
       recordConfigLocation(def, { file: this.file, ...r.positionOfNode(item), path: mp });
-      out.push({ def, idNode: idE?.value ?? item, nameNode: nameE?.value ?? item, path: mp });
+      out.push(def);
     });
     return ok ? out : undefined;
-  }
-
-  /** Event ids are unique across the service's eventgroups; names unique among events, among methods. */
-  private checkMemberIds(
-    groups: { events: Parsed<EventDefinition>[] }[],
-    methods: Parsed<MethodDefinition>[],
-  ): void {
-    const ids = new Map<number, Seen>();
-    const eventNames = new Map<string, Seen>();
-    const methodNames = new Map<string, Seen>();
-    for (const e of groups.flatMap((g) => g.events)) {
-      const { id, name } = e.def;
-      const idMsg = `duplicate event id ${formatHex(id, 4)}; an event belongs to one eventgroup`;
-      this.unique(ids, id, e.idNode, `${e.path}.id`, idMsg);
-      this.unique(eventNames, name, e.nameNode, `${e.path}.name`, `duplicate event name '${name}'`);
-    }
-    for (const x of methods) {
-      const { id, name } = x.def;
-      this.unique(ids, id, x.idNode, `${x.path}.id`, `duplicate method id ${formatHex(id, 4)}`);
-      this.unique(
-        methodNames,
-        name,
-        x.nameNode,
-        `${x.path}.name`,
-        `duplicate method name '${name}'`,
-      );
-    }
   }
 
   /** Records `key` in `seen`; reports and returns false when it was there already. */
