@@ -160,6 +160,30 @@ const RFC5869 = [
   },
 ];
 
+// RFC 7748 §5.2 (two single scalar multiplications; the second u has its top bit set, which
+// must be masked) and §6.1 (the Diffie-Hellman example).
+const RFC7748_SCALAR_MULT = [
+  {
+    name: '§5.2 vector 1',
+    scalar: 'a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4',
+    u: 'e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c',
+    out: 'c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552',
+  },
+  {
+    name: '§5.2 vector 2',
+    scalar: '4b66e9d4d1b4673c5ad22691957d6af5c11b6421e0ea01d42ca4169e7918ba0d',
+    u: 'e5210f12786811d3f4b7959d0538ae2c31dbe7106fc03c3efc4cd549c715a493',
+    out: '95cbde9476e8907d7aade45cb4b873f88b595a68799fa152e6f8f7647aac7957',
+  },
+];
+const RFC7748_DH = {
+  alicePrivate: '77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a',
+  alicePublic: '8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a',
+  bobPrivate: '5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb',
+  bobPublic: 'de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f',
+  shared: '4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742',
+};
+
 // RFC 8439 §2.8.2.
 const RFC8439 = {
   key: range(0x80, 0x9f),
@@ -452,6 +476,23 @@ for (const backend of BACKENDS) {
     });
 
     describe('.x25519PublicKey / .x25519SharedSecret', () => {
+      for (const tc of RFC7748_SCALAR_MULT) {
+        it(`should match RFC 7748 ${tc.name}`, () => {
+          const out = backend.x25519SharedSecret(hex(tc.scalar), hex(tc.u));
+          expect(bytesToHex(out)).to.equal(tc.out);
+        });
+      }
+
+      it('should reproduce the RFC 7748 §6.1 key pairs and shared secret', () => {
+        const d = RFC7748_DH;
+        expect(bytesToHex(backend.x25519PublicKey(hex(d.alicePrivate)))).to.equal(d.alicePublic);
+        expect(bytesToHex(backend.x25519PublicKey(hex(d.bobPrivate)))).to.equal(d.bobPublic);
+        const ab = backend.x25519SharedSecret(hex(d.alicePrivate), hex(d.bobPublic));
+        const ba = backend.x25519SharedSecret(hex(d.bobPrivate), hex(d.alicePublic));
+        expect(bytesToHex(ab)).to.equal(d.shared);
+        expect(bytesToHex(ba)).to.equal(d.shared);
+      });
+
       it('should pass Wycheproof x25519_test.json: every valid and acceptable shared secret matches, every ZeroSharedSecret case throws', function () {
         this.timeout(60_000);
         const { numberOfTests, cases } = wycheproofCases<unknown, XdhCase>('x25519_test.json');
