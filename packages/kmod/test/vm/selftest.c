@@ -4,6 +4,7 @@
  * "@@ ok <name>" or "@@ not ok <name>: <why>" line per assertion.
  *
  *   selftest consumer|provider <control tty> <channel window offset> <other window offset>
+ *   selftest ring|wait <control tty> <channel window offset> <peer IVPosition>
  *
  * Tokens come from the host over a second serial port (the test's stand-in
  * for hostd): the guest sends "KEY", "GRANT <spec> <kn hex>" or
@@ -458,13 +459,88 @@ static int run_consumer(void)
 	return failures != 0;
 }
 
+/* Map the channel as @spec's role; returns the mapping or MAP_FAILED. */
+static volatile char *granted_map(int fd, const char *spec)
+{
+	struct sivshm_grant_req req;
+	int r;
+
+	get_token(spec, fd, &req);
+	r = present(fd, &req);
+	report("doorbell-guest-grant", !r, "ioctl %d verdict %u", r, req.verdict);
+	return map(fd, win, WIN_LEN, PROT_READ | PROT_WRITE, MAP_SHARED);
+}
+
+/* Doorbell receiver (guest B): poll() must wake on the peer's doorbell. */
+static int run_wait(void)
+{
+	struct sivshm_event ev[8];
+	struct sivshm_info info;
+	struct pollfd p;
+	volatile char *m;
+	ssize_t n;
+	int fd, r;
+
+	fd = open(DEV, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		die("open " DEV);
+	set_key(fd, 2);
+	if (ioctl(fd, SIVSHM_IOC_INFO, &info))
+		die("SIVSHM_IOC_INFO");
+	report("doorbell-device-has-msix", info.vectors >= 1, "vectors %u", info.vectors);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	n = read(fd, ev, sizeof(ev));
+	report("no-event-before-doorbell", n < 0 && errno == EAGAIN, "read %zd", n);
+	fcntl(fd, F_SETFL, 0);
+	m = granted_map(fd, "provider");
+	if (m == MAP_FAILED)
+		die("mmap");
+	strcpy((char *)m + DIR_SIZE, "B-POLLING");	/* our producer page */
+	__sync_synchronize();
+	p = (struct pollfd){ .fd = fd, .events = POLLIN };
+	r = poll(&p, 1, WAIT_MS);
+	report("doorbell-wakes-poll", r == 1 && (p.revents & POLLIN),
+	       "poll returned %d revents %#x", r, p.revents);
+	n = read(fd, ev, sizeof(ev));
+	report("doorbell-read-reports-vector", n >= (ssize_t)sizeof(ev[0]) &&
+	       ev[0].vector == 0 && ev[0].count >= 1,
+	       "read %zd vector %u count %u", n, ev[0].vector, ev[0].count);
+	strcpy((char *)m + PAGE, "B-WOKE");	/* c2p consumer page: ours */
+	return failures != 0;
+}
+
+/* Doorbell sender (guest A): ring the peer once it polls. */
+static int run_ring(void)
+{
+	struct sivshm_doorbell db = { .peer = (__u16)other, .vector = 0 };
+	volatile char *m;
+	int fd, fd2, r;
+
+	fd = open(DEV, O_RDWR | O_CLOEXEC);
+	fd2 = open(DEV, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || fd2 < 0)
+		die("open " DEV);
+	set_key(fd, 1);
+	r = ioctl(fd2, SIVSHM_IOC_DOORBELL, &db) ? errno : 0;
+	report("doorbell-needs-a-grant", r == EPERM, "doorbell without a grant: %s", strerror(r));
+	m = granted_map(fd, "consumer");
+	if (m == MAP_FAILED)
+		die("mmap");
+	report("doorbell-peer-ready", !wait_for(m + DIR_SIZE, "B-POLLING"), "peer never polled");
+	usleep(300000);
+	r = ioctl(fd, SIVSHM_IOC_DOORBELL, &db) ? errno : 0;
+	report("doorbell-ring", !r, "%s", strerror(r));
+	report("doorbell-peer-woke", !wait_for(m + PAGE, "B-WOKE"), "peer never woke");
+	return failures != 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_fault };
 	struct termios t;
 
 	if (argc != 5) {
-		fprintf(stderr, "usage: selftest consumer|provider <tty> <win> <other>\n");
+		fprintf(stderr, "usage: selftest consumer|provider|ring|wait <tty> <win> <other|peer>\n");
 		return 2;
 	}
 	role = argv[1];
@@ -483,5 +559,9 @@ int main(int argc, char **argv)
 		return run_consumer();
 	if (!strcmp(role, "provider"))
 		return run_provider();
+	if (!strcmp(role, "wait"))
+		return run_wait();
+	if (!strcmp(role, "ring"))
+		return run_ring();
 	return 2;
 }
