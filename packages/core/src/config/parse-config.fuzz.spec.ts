@@ -46,6 +46,9 @@ function check(text: string): void {
         for (const i of e.issues) {
           expect(i.line).to.be.at.least(1);
           expect(i.column).to.be.at.least(1);
+          expect(i.path).not.to.equal('');
+          // Every rejection names a concrete problem, never the catch-all.
+          expect(i.message).not.to.equal('invalid config');
         }
       }
     }
@@ -100,7 +103,10 @@ const token = fc.constantFrom(
   'true',
 );
 
-describe('parseConfig (fuzz)', () => {
+describe('parseConfig (fuzz)', function () {
+  // Run counts bound the work; the timeout only leaves room for a busy shared machine.
+  this.timeout(120_000);
+
   describe('.text', () => {
     it('should throw nothing but CoreError for arbitrary text', () => {
       fc.assert(
