@@ -1,0 +1,67 @@
+import type { ChannelMode, GrantRoleName } from '@sivshm/core';
+import type { WindowMemory } from '../ring/ring-views.js';
+
+/** What a device tells about itself (the kernel's SIVSHM_IOC_INFO). */
+export interface DeviceInfo {
+  /** Bytes of the shared region (BAR2 in qemu mode, the region file in emulated mode). */
+  readonly regionSize: number;
+  readonly dataOffset: number;
+  readonly dataSize: number;
+  /** hostd's epoch, from the region header. */
+  readonly epoch: bigint;
+  /** The VM this device belongs to (set with its grant key). */
+  readonly vmId: number;
+}
+
+/** A window the device agreed to map after a valid grant. */
+export interface GrantedWindow {
+  readonly channelId: bigint;
+  readonly role: GrantRoleName;
+  readonly offset: number;
+  readonly length: number;
+  readonly mode: ChannelMode;
+}
+
+/**
+ * One open file of the device (`open("/dev/sivshm")` in qemu mode). It has its own nonce (kn):
+ * a grant is bound to exactly one open file, and only that file may map the window.
+ */
+export interface DeviceFile {
+  /** The 16-byte nonce of this open file; the consumer/provider puts it in M1/M3. */
+  readonly nonce: Uint8Array;
+  /**
+   * Presents a grant token (PROTOCOL.md §4). Throws `TransportError('ERR_GRANT')` with the
+   * device's reason (`tag`, `kn`, `replay`, `window`, …) when refused.
+   */
+  presentGrant(token: Uint8Array, tag: Uint8Array): GrantedWindow;
+  /**
+   * Maps the granted window of `channelId`: the role's own producer/consumer pages writable,
+   * the peer's pages read-only where the device enforces it (see `enforcesPageProtection`).
+   * Throws `ERR_GRANT` when this file holds no live grant for the channel.
+   */
+  mapWindow(channelId: bigint): WindowMemory;
+  /** Unmaps everything this file mapped and forgets its grants. Idempotent. */
+  close(): void;
+}
+
+/**
+ * The boundary between the data plane and whatever enforces access to the region.
+ *
+ * `EmulatedDevice` applies the grant rules in user space over a region file (emulated mode: not
+ * a security boundary); `KernelDevice` talks to `sivshm.ko` through `/dev/sivshm` (qemu mode).
+ * Both pass the same contract suite (`test/device-contract.ts`).
+ */
+export interface ChannelDevice {
+  info(): DeviceInfo;
+  /** Opens a new file with a fresh nonce. */
+  open(): DeviceFile;
+  /**
+   * Applies a REVOKE token from hostd: every mapping of that channel, in every file, is zapped
+   * (a later access faults). Throws `ERR_GRANT` for a forged or replayed token.
+   */
+  revoke(token: Uint8Array, tag: Uint8Array): bigint;
+  /** True when the peer's pages are really read-only (the kernel), false when emulated. */
+  readonly enforcesPageProtection: boolean;
+  /** Closes every open file and mapping. */
+  close(): void;
+}

@@ -1,0 +1,251 @@
+import { statSync } from 'node:fs';
+import {
+  cryptoBackend,
+  SerialWindow,
+  verifyGrant,
+  verifyRevoke,
+  type CryptoBackend,
+} from '@sivshm/core';
+import { WindowLayout } from '@sivshm/kmod';
+import { TransportError } from '../errors/transport-error.js';
+import { mapFile, unmap, type MappedFile } from '../native/map-file.js';
+import { readRegionHeader } from '../region/region-header.js';
+import type { WindowMemory } from '../ring/ring-views.js';
+import type { ChannelDevice, DeviceFile, DeviceInfo, GrantedWindow } from './channel-device.js';
+
+export interface EmulatedDeviceOptions {
+  /** The region file (e.g. /dev/shm/sivshm-demo) that hostd created and initialised. */
+  readonly regionPath: string;
+  /** The VM this device stands in for. */
+  readonly vmId: number;
+  /** K_vm, the VM's 32-byte grant key (handed over by hostd at attach time in emulated mode). */
+  readonly grantKey: Uint8Array;
+  readonly crypto?: CryptoBackend;
+  /** Injected clock in unix nanoseconds; default the wall clock. */
+  readonly nowNs?: () => bigint;
+}
+
+interface LiveGrant {
+  readonly window: GrantedWindow;
+  readonly file: EmulatedDeviceFile;
+  readonly mappings: MappedFile[];
+}
+
+/**
+ * The `ChannelDevice` of emulated mode: the kernel module's grant rules (PROTOCOL.md §4, the same
+ * order and reasons, plus its device-only `layout` and `overlap` checks) applied in user space
+ * over the region file. It is NOT a security boundary — any process that can open the region
+ * file can read it — it exists so the whole protocol runs everywhere, tested by the same
+ * contract suite as `KernelDevice`.
+ */
+export class EmulatedDevice implements ChannelDevice {
+  readonly enforcesPageProtection = false;
+  private readonly crypto: CryptoBackend;
+  private readonly nowNs: () => bigint;
+  private readonly grantSerials = new SerialWindow();
+  private readonly revokeSerials = new SerialWindow();
+  private readonly grants = new Map<bigint, LiveGrant[]>();
+  private readonly files = new Set<EmulatedDeviceFile>();
+  private readonly key: Uint8Array;
+  private closed = false;
+
+  constructor(private readonly o: EmulatedDeviceOptions) {
+    if (o.grantKey.length !== 32) {
+      throw new TransportError(
+        'ERR_BAD_ARGUMENT',
+        `grant key must be 32 bytes, got ${o.grantKey.length}`,
+      );
+    }
+    this.key = new Uint8Array(o.grantKey);
+    this.crypto = o.crypto ?? cryptoBackend();
+    this.nowNs = o.nowNs ?? (() => BigInt(Date.now()) * 1_000_000n);
+    this.info(); // fail early on a missing or foreign region
+  }
+
+  info(): DeviceInfo {
+    this.assertOpen();
+    // Read the header afresh: hostd restarts bump the epoch in place.
+    const size = regionFileSize(this.o.regionPath);
+    const m = mapFile(this.o.regionPath, 0, size, { writable: false });
+    try {
+      const h = readRegionHeader(new Uint8Array(m.shared));
+      return {
+        regionSize: h.regionSize,
+        dataOffset: h.dataOffset,
+        dataSize: h.dataSize,
+        epoch: h.epoch,
+        vmId: this.o.vmId,
+      };
+    } finally {
+      unmap(m.handle);
+    }
+  }
+
+  open(): DeviceFile {
+    this.assertOpen();
+    const f = new EmulatedDeviceFile(this, this.crypto.randomBytes(16), process.pid);
+    this.files.add(f);
+    return f;
+  }
+
+  revoke(token: Uint8Array, tag: Uint8Array): bigint {
+    this.assertOpen();
+    const info = this.info();
+    const v = verifyRevoke(this.crypto, this.key, token, tag, {
+      vmId: this.o.vmId,
+      epoch: info.epoch,
+      serials: this.revokeSerials,
+    });
+    if (!v.ok) throw grantError('revoke', v.reason);
+    this.zap(v.token.channelId);
+    return v.token.channelId;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    for (const f of [...this.files]) f.close();
+    this.closed = true;
+  }
+
+  /** @internal Grant check for `file`; see PROTOCOL.md §4. */
+  present(file: EmulatedDeviceFile, token: Uint8Array, tag: Uint8Array): GrantedWindow {
+    this.assertOpen();
+    if (process.pid !== file.ownerPid) throw grantError('grant', 'owner');
+    const info = this.info();
+    const v = verifyGrant(this.crypto, this.key, token, tag, {
+      vmId: this.o.vmId,
+      epoch: info.epoch,
+      kn: file.nonce,
+      nowNs: this.nowNs(),
+      region: {
+        size: BigInt(info.regionSize),
+        dataOffset: BigInt(info.dataOffset),
+        dataSize: BigInt(info.dataSize),
+      },
+      serials: new SerialWindowProbe(this.grantSerials),
+    });
+    if (!v.ok) throw grantError('grant', v.reason);
+    const t = v.token;
+    const offset = Number(t.windowOffset);
+    const length = Number(t.windowLength);
+    if (WindowLayout.dataSizeOf(length) === undefined) throw grantError('grant', 'layout');
+    for (const [id, list] of this.grants) {
+      if (id === t.channelId) continue;
+      for (const g of list) {
+        if (offset < g.window.offset + g.window.length && g.window.offset < offset + length) {
+          throw grantError('grant', 'overlap');
+        }
+      }
+    }
+    // Every check passed: only now is the serial spent (a refused token never burns one).
+    this.grantSerials.commit(t.grantSerial);
+    const window: GrantedWindow = {
+      channelId: t.channelId,
+      role: t.role,
+      offset,
+      length,
+      mode: t.mode,
+    };
+    const list = this.grants.get(t.channelId) ?? [];
+    list.push({ window, file, mappings: [] });
+    this.grants.set(t.channelId, list);
+    return window;
+  }
+
+  /** @internal */
+  map(file: EmulatedDeviceFile, channelId: bigint): WindowMemory {
+    this.assertOpen();
+    if (process.pid !== file.ownerPid) throw grantError('map', 'owner');
+    const g = this.grants.get(channelId)?.find((x) => x.file === file);
+    if (g === undefined) {
+      throw new TransportError(
+        'ERR_GRANT',
+        `no grant for channel ${channelId} on this device file (EPERM)`,
+      );
+    }
+    const m = mapFile(this.o.regionPath, g.window.offset, g.window.length, { writable: true });
+    g.mappings.push(m);
+    return { shared: new Uint8Array(m.shared), bulk: new Uint8Array(m.bulk) };
+  }
+
+  /** @internal Forgets every grant of `file` and unmaps what it mapped. */
+  release(file: EmulatedDeviceFile): void {
+    for (const [id, list] of this.grants) {
+      const keep = list.filter((g) => {
+        if (g.file !== file) return true;
+        for (const m of g.mappings) unmap(m.handle);
+        return false;
+      });
+      if (keep.length === 0) this.grants.delete(id);
+      else this.grants.set(id, keep);
+    }
+    this.files.delete(file);
+  }
+
+  private zap(channelId: bigint): void {
+    for (const g of this.grants.get(channelId) ?? []) for (const m of g.mappings) unmap(m.handle);
+    this.grants.delete(channelId);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new TransportError('ERR_CLOSED', 'the device is closed');
+  }
+}
+
+/** Lets verifyGrant test freshness without committing: the device commits after its own checks. */
+class SerialWindowProbe extends SerialWindow {
+  constructor(private readonly real: SerialWindow) {
+    super();
+  }
+  override isFresh(serial: bigint): boolean {
+    return this.real.isFresh(serial);
+  }
+  override commit(): void {
+    // deferred to EmulatedDevice.present
+  }
+}
+
+/** One open file of an `EmulatedDevice`. */
+class EmulatedDeviceFile implements DeviceFile {
+  private open = true;
+  constructor(
+    private readonly device: EmulatedDevice,
+    readonly nonce: Uint8Array,
+    readonly ownerPid: number,
+  ) {}
+
+  presentGrant(token: Uint8Array, tag: Uint8Array): GrantedWindow {
+    if (!this.open) throw new TransportError('ERR_CLOSED', 'the device file is closed');
+    return this.device.present(this, token, tag);
+  }
+
+  mapWindow(channelId: bigint): WindowMemory {
+    if (!this.open) throw new TransportError('ERR_CLOSED', 'the device file is closed');
+    return this.device.map(this, channelId);
+  }
+
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.device.release(this);
+  }
+}
+
+function grantError(what: 'grant' | 'revoke' | 'map', reason: string): TransportError {
+  return Object.assign(
+    new TransportError('ERR_GRANT', `${what} refused by the device: ${reason}`),
+    { reason },
+  );
+}
+
+function regionFileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch (e) {
+    throw new TransportError(
+      'ERR_REGION',
+      `cannot open the region ${path}: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+}
