@@ -86,3 +86,11 @@ export { LivenessWatchdog, DEFAULT_HEARTBEAT_INTERVAL_MS } from './notify/livene
 export type { LivenessWatchdogOptions } from './notify/liveness-watchdog.js';
 export { HeartbeatPublisher } from './notify/heartbeat-publisher.js';
 export type { HeartbeatSource } from './notify/heartbeat-publisher.js';
+export type {
+  ChannelDevice,
+  DeviceFile,
+  DeviceInfo,
+  GrantedWindow,
+} from './device/channel-device.js';
+export { EmulatedDevice } from './device/emulated-device.js';
+export type { EmulatedDeviceOptions } from './device/emulated-device.js';
