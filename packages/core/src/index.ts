@@ -144,3 +144,4 @@ export type { CoreModuleOptions } from './di/core-module.js';
 export { certificateToPem, certificateFromFile } from './cert/certificate-pem.js';
 export { initCaDirectory, openCaDirectory } from './cert/ca-store.js';
 export type { CaState, OpenedCa } from './cert/ca-store.js';
+export { configRights, WHOLE_SERVICE_METHODS } from './config/config-rights.js';

@@ -11,9 +11,11 @@ import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { Node } from 'yaml';
 import type { Root } from 'protobufjs';
 import { CoreError } from '../errors/core-error.js';
+import { MAX_RIGHTS_PER_LIST } from '../cert/rights.js';
 import type { ChannelMode } from '../grant/grant-layout.js';
 import { configError } from './config-issue.js';
-import { recordConfigLocation } from './config-location.js';
+import { configLocationOf, recordConfigLocation } from './config-location.js';
+import { rightsFor } from './config-rights.js';
 import { formatHex, formatSize, isPowerOfTwo } from './config-numbers.js';
 import type {
   EventDefinition,
@@ -224,6 +226,7 @@ class ConfigBuilder {
     const vms = this.vms(top.get('vms'), dataSize);
     const protos = this.protos(top.get('protos'));
     const services = this.services(top.get('services'), protos);
+    if (vms && services) this.checkRightsFit(vms, services);
 
     if (
       version === undefined ||
@@ -246,6 +249,28 @@ class ConfigBuilder {
       protoRoot: protos.root,
       services,
     });
+  }
+
+  /**
+   * A VM's certificate lists its rights, at most `MAX_RIGHTS_PER_LIST` per list; a config that
+   * would need more could never be enrolled, so it is refused here, at the VM.
+   */
+  private checkRightsFit(vms: readonly VmConfig[], services: readonly ServiceDefinition[]): void {
+    for (const vm of vms) {
+      const rights = rightsFor(vm.id, services);
+      for (const [list, n] of [
+        ['offer', rights.offers.length],
+        ['request', rights.requests.length],
+      ] as const) {
+        if (n <= MAX_RIGHTS_PER_LIST) continue;
+        const at = configLocationOf(vm);
+        this.r.reportAt(
+          at ?? { line: 1, column: 1 },
+          at?.path ?? 'vms',
+          `vm '${vm.name}' would need ${n} ${list} rights (one per run of consecutive instances per service); a certificate holds at most ${MAX_RIGHTS_PER_LIST}`,
+        );
+      }
+    }
   }
 
   private version(entry: FieldEntry | undefined): 1 | undefined {
