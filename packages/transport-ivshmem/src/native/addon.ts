@@ -75,15 +75,16 @@ export function packageRoot(): string {
 
 let cached: NativeAddon | undefined;
 
+/** Path of the addon binary that {@link loadAddon} loads. */
+export function addonPath(): string {
+  return path.join(packageRoot(), 'build', 'Release', 'sivshm_native.node');
+}
+
 /**
- * Loads `build/Release/sivshm_native.node` once and returns it.
- *
- * Use the typed wrappers (`mapFile`, `eventfdCreate`, …) instead unless you need a raw call.
- * Throws `TransportError('ERR_ADDON')` when the binary is missing or does not load.
+ * Loads the addon binary at `file` (uncached). Throws `TransportError('ERR_ADDON')` when the
+ * file is missing or does not load (wrong Node ABI, not an addon).
  */
-export function loadAddon(): NativeAddon {
-  if (cached !== undefined) return cached;
-  const file = path.join(packageRoot(), 'build', 'Release', 'sivshm_native.node');
+export function loadAddonFrom(file: string): NativeAddon {
   if (!existsSync(file)) {
     throw new TransportError(
       'ERR_ADDON',
@@ -91,7 +92,7 @@ export function loadAddon(): NativeAddon {
     );
   }
   try {
-    cached = createRequire(import.meta.url)(file) as NativeAddon;
+    return createRequire(import.meta.url)(file) as NativeAddon;
   } catch (e) {
     throw new TransportError(
       'ERR_ADDON',
@@ -99,5 +100,15 @@ export function loadAddon(): NativeAddon {
       { cause: e },
     );
   }
+}
+
+/**
+ * Loads `build/Release/sivshm_native.node` once and returns it.
+ *
+ * Use the typed wrappers (`mapFile`, `eventfdCreate`, …) instead unless you need a raw call.
+ * Throws `TransportError('ERR_ADDON')` when the binary is missing or does not load.
+ */
+export function loadAddon(): NativeAddon {
+  cached ??= loadAddonFrom(addonPath());
   return cached;
 }
