@@ -31,3 +31,36 @@ export { sdMessageToJson, sdMessageFromJson } from './json/sd-json.js';
 export type { SdMessageJson, SdOptionJson } from './json/sd-json.js';
 export { sdPcap } from './pcap/sd-pcap.js';
 export type { PcapDatagram } from './pcap/sd-pcap.js';
+export { systemClock } from './sd/clock.js';
+export type { SdClock, SdTimer } from './sd/clock.js';
+export { VirtualClock } from './sd/virtual-clock.js';
+export { DEFAULT_SD_TIMING, resolveSdTiming } from './sd/sd-timing.js';
+export type { SdTiming } from './sd/sd-timing.js';
+export { AnnouncePhases } from './sd/announce-phases.js';
+export type { SdPhase } from './sd/announce-phases.js';
+export { SessionCounters } from './sd/session-counter.js';
+export { RebootDetector } from './sd/reboot-detector.js';
+export type { SdChannel } from './sd/reboot-detector.js';
+export { SdRegistry } from './sd/sd-registry.js';
+export type { SdPolicy, SubscribeRequest, SubscribeDecision } from './sd/sd-policy.js';
+export { matchesFind } from './sd/service-types.js';
+export type {
+  RemoteService,
+  ServiceAvailability,
+  UnavailableReason,
+  FindQuery,
+  OfferSpec,
+} from './sd/service-types.js';
+export { SdNode } from './sd/sd-node.js';
+export type {
+  SdNodeOptions,
+  SubscribeSpec,
+  SubscriptionEvent,
+  SubscriberEvent,
+  OfferHandle,
+} from './sd/sd-node.js';
+export type { SdTransport, SdDatagram, SdAddress } from './transport/sd-transport.js';
+export { MemorySdNetwork } from './transport/memory-network.js';
+export type { CapturedSdMessage } from './transport/memory-network.js';
+export { MessageLinkSdTransport } from './transport/message-link-transport.js';
+export type { MessageLink } from './transport/message-link-transport.js';
