@@ -36,16 +36,20 @@ export class RingRecord {
   payloadLength = 0;
   /** @internal offset of the payload in the data area */
   payloadOffset = 0;
-  #data: Uint8Array;
+  readonly #buffer: ArrayBufferLike;
+  readonly #base: number;
 
   /** @internal */
   constructor(data: Uint8Array) {
-    this.#data = data;
+    this.#buffer = data.buffer;
+    this.#base = data.byteOffset;
   }
 
-  /** The payload, in place in the ring (a subarray of the window, never of the region). */
+  /** The payload, in place in the ring (inside the window's data area, never elsewhere). */
   get payload(): Uint8Array {
-    return this.#data.subarray(this.payloadOffset, this.payloadOffset + this.payloadLength);
+    // The constructor form skips subarray()'s species lookup; offset and length were validated
+    // against the data area by receive().
+    return new Uint8Array(this.#buffer, this.#base + this.payloadOffset, this.payloadLength);
   }
 }
 

@@ -150,8 +150,11 @@ export class RingProducer {
     slot.pos = this.#resPos;
     slot.skip = this.#resSkip;
     slot.length = payloadLength;
-    const start = this.#resPos + RecordLayout.headerSize;
-    slot.payload = this.#bulk.subarray(start, start + payloadLength);
+    slot.payload = new Uint8Array(
+      this.#bulk.buffer,
+      this.#bulk.byteOffset + this.#resPos + RecordLayout.headerSize,
+      payloadLength,
+    );
     this.#loaned = true;
     return slot;
   }

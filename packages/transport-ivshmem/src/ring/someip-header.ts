@@ -40,11 +40,13 @@ export const SomeIpMessageType = {
   TP_ERROR: 0xa1,
 } as const;
 
-const VALID_TYPES = new Set<number>(Object.values(SomeIpMessageType));
+// A 256-entry table: one indexed load on the receive path instead of a Set lookup.
+const VALID_TYPES = new Uint8Array(256);
+for (const t of Object.values(SomeIpMessageType)) VALID_TYPES[t] = 1;
 
 /** True when `t` is a message type a record may carry. */
 export function isSomeIpMessageType(t: number): boolean {
-  return VALID_TYPES.has(t);
+  return VALID_TYPES[t & 0xff] === 1 && (t & 0xff) === t;
 }
 
 /**
@@ -61,7 +63,7 @@ export function checkSomeIpHeader(h: SomeIpHeader): string | undefined {
   if ((h.interfaceVersion & 0xff) !== h.interfaceVersion) {
     return `interfaceVersion ${h.interfaceVersion} is not a u8`;
   }
-  if (!VALID_TYPES.has(h.messageType)) {
+  if (!isSomeIpMessageType(h.messageType)) {
     return `messageType 0x${Number(h.messageType).toString(16)} is not a SOME/IP message type`;
   }
   if ((h.returnCode & 0xff) !== h.returnCode) return `returnCode ${h.returnCode} is not a u8`;

@@ -1,0 +1,119 @@
+// The far side of the ring benchmarks, run as its own OS process. argv[2]: JSON BenchPeerJob;
+// fds 3 and 4: the c2p and p2c eventfds. Prints one JSON line when done.
+import { createServer } from 'node:net';
+import { RingWaiter } from '../src/notify/ring-waiter.js';
+import type { NotifyMode } from '../src/notify/ring-waiter.js';
+import type { SomeIpHeader } from '../src/ring/someip-header.js';
+import { attachChannel } from '../test/helpers/shm-channel.js';
+import type { ShmChannelSpec } from '../test/helpers/shm-channel.js';
+
+/** What the benchmark peer does. */
+export type BenchPeerJob =
+  | { kind: 'echo'; spec: Pick<ShmChannelSpec, 'path' | 'channelId'>; mode: NotifyMode }
+  | {
+      kind: 'produce';
+      spec: Pick<ShmChannelSpec, 'path' | 'channelId'>;
+      payload: number;
+      count: number;
+      batch: number;
+    }
+  | { kind: 'uds-echo'; socketPath: string };
+
+const job = JSON.parse(process.argv[2] ?? '{}') as BenchPeerJob;
+
+async function echo(j: Extract<BenchPeerJob, { kind: 'echo' }>): Promise<object> {
+  const end = attachChannel({ ...j.spec, efdC2p: 3, efdP2c: 4 }, 'provider');
+  const waiter = new RingWaiter(end.consumer, { mode: j.mode, waker: end.consumerWaker });
+  let n = 0;
+  for (;;) {
+    if (j.mode === 'spin' ? !waiter.trySpin() : true) await waiter.wait(60_000);
+    const r = end.consumer.receive();
+    if (r === undefined) {
+      if (end.consumer.failure !== undefined) break;
+      continue;
+    }
+    // Echo through the zero-copy lane: loan, copy the 64 bytes in place, send.
+    const slot =
+      end.producer.tryLoan(r.payloadLength) ??
+      (await end.producer.loanWait(r.payloadLength, { timeoutMs: 10_000 }));
+    slot.payload.set(r.payload);
+    const h = slot.header;
+    h.service = r.header.service;
+    h.method = r.header.method;
+    h.client = r.header.client;
+    h.session = r.header.session;
+    h.interfaceVersion = r.header.interfaceVersion;
+    h.messageType = 0x80;
+    end.consumer.release();
+    end.producer.send(slot);
+    n++;
+  }
+  end.close();
+  return { echoed: n };
+}
+
+async function produce(j: Extract<BenchPeerJob, { kind: 'produce' }>): Promise<object> {
+  const end = attachChannel({ ...j.spec, efdC2p: 3, efdP2c: 4 }, 'provider');
+  const p = end.producer;
+  const src = new Uint8Array(j.payload);
+  for (let i = 0; i < src.length; i++) src[i] = i & 0xff;
+  const h: SomeIpHeader = {
+    service: 0x1234,
+    method: 0x8001,
+    client: 0,
+    session: 0,
+    interfaceVersion: 1,
+    messageType: 0x02,
+    returnCode: 0,
+  };
+  let pending = 0;
+  for (let seq = 0; seq < j.count; seq++) {
+    let slot = p.tryLoan(j.payload);
+    if (slot === undefined) {
+      // Publish what is committed before waiting, then spin briefly: the consumer is usually
+      // only a few records behind.
+      if (pending > 0) p.flush();
+      pending = 0;
+      for (const until = performance.now() + 1; slot === undefined && performance.now() < until;) {
+        for (let k = 0; k < 64 && slot === undefined; k++) slot = p.tryLoan(j.payload);
+      }
+      slot ??= await p.loanWait(j.payload, { timeoutMs: 30_000 });
+    }
+    slot.payload.set(src); // the producer writes its message in place
+    slot.header.session = seq & 0xffff;
+    Object.assign(slot.header, {
+      service: h.service,
+      method: h.method,
+      messageType: h.messageType,
+      interfaceVersion: 1,
+    });
+    p.commit(slot);
+    if (++pending >= j.batch) {
+      p.flush();
+      pending = 0;
+    }
+  }
+  // Closing publishes the rest; the records stay in the shared file for the consumer to drain.
+  p.close();
+  end.close();
+  return { produced: j.count };
+}
+
+function udsEcho(j: Extract<BenchPeerJob, { kind: 'uds-echo' }>): Promise<object> {
+  return new Promise((resolve) => {
+    const server = createServer((s) => {
+      s.setNoDelay(true);
+      s.on('data', (d) => s.write(d));
+      s.on('close', () => server.close(() => resolve({ uds: 'closed' })));
+    });
+    server.listen(j.socketPath, () => process.stdout.write('listening\n'));
+  });
+}
+
+const result =
+  job.kind === 'echo'
+    ? await echo(job)
+    : job.kind === 'produce'
+      ? await produce(job)
+      : await udsEcho(job);
+process.stdout.write(JSON.stringify(result) + '\n');
