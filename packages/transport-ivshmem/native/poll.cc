@@ -28,6 +28,7 @@ struct Watch {
   uv_poll_t poll;
   PollData* owner;
   uint32_t id;
+  int fd;
   Global<Function> cb;
   Global<Object> resource;
   node::async_context async;
@@ -90,7 +91,16 @@ void PollStart(const FunctionCallbackInfo<Value>& a) {
   if (!ArgFd(a, 0, &fd)) return;
   if (!ArgInt(a, 1, "events", 1, 7, &mask)) return;
   if (!a[2]->IsFunction()) return ThrowBadArg(iso, "callback must be a function");
+  // libuv documents that two active poll handles on one fd make it busy-loop or misbehave;
+  // refuse instead (a watcher left running on a closed and reused fd number shows up here too).
+  for (const auto& entry : pd->watches) {
+    if (entry.second->fd == fd) {
+      return ThrowBadArg(iso, "fd " + std::to_string(fd) +
+                                  " is already watched; stop that watcher first (one watcher per fd)");
+    }
+  }
   Watch* w = new Watch();
+  w->fd = fd;
   w->owner = pd;
   int r = uv_poll_init(node::GetCurrentEventLoop(iso), &w->poll, fd);
   if (r != 0) {

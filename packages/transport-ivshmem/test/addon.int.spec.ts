@@ -342,6 +342,21 @@ if (childRole !== undefined) {
         }
       });
 
+      it('should refuse a second watcher on the same fd until the first is stopped', () => {
+        const efd = eventfdCreate();
+        const first = watchReadable(efd, () => undefined);
+        try {
+          expect(() => watchReadable(efd, () => undefined))
+            .to.throw(TransportError, /already watched/)
+            .with.property('code', 'ERR_BAD_ARGUMENT');
+          first.stop();
+          watchReadable(efd, () => undefined).stop();
+        } finally {
+          first.stop();
+          closeFd(efd);
+        }
+      });
+
       it('should report an ioctl the device does not know as ENOTTY', () => {
         const efd = eventfdCreate();
         try {

@@ -10,7 +10,8 @@ import { IvshmemClient } from '../src/ivshmem-server/ivshmem-client.js';
 import type { IvshmemNotification } from '../src/ivshmem-server/ivshmem-client.js';
 import { encodeIvshmemMessage } from '../src/ivshmem-server/ivshmem-protocol.js';
 import { IvshmemServer } from '../src/ivshmem-server/ivshmem-server.js';
-import { eventfdCreate } from '../src/native/eventfd.js';
+import { eventfdCreate, eventfdRead } from '../src/native/eventfd.js';
+import { watchReadable } from '../src/native/fd-watcher.js';
 import { closeFd } from '../src/native/fd.js';
 import { createRegionFile, mapFile, unmap } from '../src/native/map-file.js';
 import { UnixListener } from '../src/native/unix-listener.js';
@@ -283,6 +284,27 @@ if (process.env.SIVSHM_IVSHMEM_CHILD === 'peer') {
         const again = await IvshmemClient.connect(socketPath, { timeoutMs: 5000 });
         expect(again.id).to.equal(1);
         again.close();
+      });
+
+      it('should leave the own eventfds to the caller when watchVectors is false', async () => {
+        server = IvshmemServer.listen({ socketPath, shm: { memfdSize: PAGE }, vectors: 2 });
+        const quiet = await IvshmemClient.connect(socketPath, { vectors: 2, watchVectors: false });
+        const ringer = await IvshmemClient.connect(socketPath, { vectors: 2 });
+        try {
+          const own = quiet.ownEventfds[1] as number;
+          const woke = new Promise<bigint>((resolve) => {
+            const w = watchReadable(own, () => {
+              w.stop();
+              resolve(eventfdRead(own));
+            });
+          });
+          ringer.ring(quiet.id, 1);
+          expect(await woke).to.equal(1n);
+          expect(eventfdRead(quiet.ownEventfds[0] as number)).to.equal(0n);
+        } finally {
+          quiet.close();
+          ringer.close();
+        }
       });
 
       it('should reject bad options with ERR_BAD_ARGUMENT', () => {

@@ -20,6 +20,11 @@ export interface IvshmemClientOptions {
   readonly vectors?: number;
   /** Bound on connecting plus the server's initial messages; default 5000 ms. */
   readonly timeoutMs?: number;
+  /**
+   * Watch the own vectors' eventfds and report rings on `notifications$`; default true. Set
+   * false to wait on `ownEventfds` yourself (e.g. with an `EventfdWaker`; one watcher per fd).
+   */
+  readonly watchVectors?: boolean;
 }
 
 /** One doorbell received: `count` rings on `vector` since the last one were coalesced. */
@@ -56,6 +61,7 @@ type Phase = 'version' | 'id' | 'shm' | 'running';
  */
 export class IvshmemClient {
   readonly vectors: number;
+  readonly #watchVectors: boolean;
   readonly #stream: UnixStream;
   readonly #notifications = new Subject<IvshmemNotification>();
   readonly #peerEvents = new Subject<IvshmemPeerEvent>();
@@ -77,8 +83,9 @@ export class IvshmemClient {
   /** Peers joining and leaving after the handshake. Completes on close (errors if dropped). */
   readonly peerEvents$: Observable<IvshmemPeerEvent> = this.#peerEvents.asObservable();
 
-  private constructor(stream: UnixStream, vectors: number) {
+  private constructor(stream: UnixStream, vectors: number, watchVectors: boolean) {
     this.vectors = vectors;
+    this.#watchVectors = watchVectors;
     this.#stream = stream;
   }
 
@@ -110,7 +117,7 @@ export class IvshmemClient {
         if (holder.client !== undefined) holder.client.#onStreamClosed(error);
       },
     });
-    const c = new IvshmemClient(stream, vectors);
+    const c = new IvshmemClient(stream, vectors, options.watchVectors ?? true);
     holder.client = c;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -268,6 +275,10 @@ export class IvshmemClient {
     }
     const vector = this.#own.length;
     this.#own.push(fd);
+    if (!this.#watchVectors) {
+      this.#checkReady();
+      return;
+    }
     this.#watchers.push(
       new FdWatcher(fd, 1, (_events, error) => {
         if (error !== undefined) return this.#shutdown(error);
@@ -275,6 +286,10 @@ export class IvshmemClient {
         if (count > 0n) this.#notifications.next({ vector, count });
       }),
     );
+    this.#checkReady();
+  }
+
+  #checkReady(): void {
     if (this.#own.length === this.vectors && this.#ready !== undefined) {
       const ready = this.#ready;
       this.#ready = undefined;

@@ -20,7 +20,8 @@ export type FdReadyCallback = (events: number, error?: TransportError) => void;
  * Readiness is level-triggered: the callback repeats on every loop turn while the fd stays
  * ready, so it must read (drain) what it is told about. Create with {@link watchReadable} or
  * {@link watchFd}; `stop()` releases it, and a stopped or `unref()`ed watcher does not keep the
- * process alive. The watcher does not own the fd: stop it before closing the fd.
+ * process alive. The watcher does not own the fd: stop it before closing the fd. One watcher
+ * per fd and thread: libuv misbehaves with two, so a second one is refused (ERR_BAD_ARGUMENT).
  *
  * @example
  * ```ts
