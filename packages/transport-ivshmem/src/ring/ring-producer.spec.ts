@@ -69,6 +69,18 @@ describe('RingProducer', () => {
       expect(() => producer.send(slot)).to.throw(TransportError, /messageType/);
     });
 
+    it('should publish nothing for an abandoned loan and allow the next loan', () => {
+      const { producer, consumer } = heapRing();
+      const slot = producer.loan(16);
+      slot.payload.fill(0xaa);
+      producer.abandon(slot);
+      expect(() => producer.abandon(slot)).to.throw(TransportError, /last loan/);
+      producer.flush();
+      expect(consumer.receive()).to.equal(undefined);
+      expect(producer.trySend(HDR, new Uint8Array([1]))).to.equal(true);
+      expect([...consumer.receive()!.payload]).to.deep.equal([1]);
+    });
+
     it('should batch: commit several records and publish them with one flush', () => {
       const { producer, consumer } = heapRing();
       for (let i = 0; i < 3; i++) {

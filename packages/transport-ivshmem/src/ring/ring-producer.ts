@@ -193,6 +193,20 @@ export class RingProducer {
     this.#writeHeader(slot.pos, slot.skip, slot.length, slot.header);
   }
 
+  /**
+   * Gives a loaned slot back without sending it (e.g. encoding into it failed). Nothing becomes
+   * visible to the consumer; bytes already written into the payload are simply overwritten later.
+   */
+  abandon(slot: RingSlot): void {
+    if (!this.#loaned || slot !== this.#slot) {
+      throw new TransportError(
+        'ERR_BAD_ARGUMENT',
+        'abandon() needs the slot returned by the last loan',
+      );
+    }
+    this.#loaned = false;
+  }
+
   /** Publishes every committed record with one index store and rings the doorbell if needed. */
   flush(): void {
     Atomics.store(this.#pw, P_INDEX, this.#prod);
