@@ -139,7 +139,7 @@ export { encodeProto, decodeProto, protoRoot } from './wire/proto-codec.js';
 export type { ProtoObject } from './wire/proto-codec.js';
 // Dependency injection.
 export { CoreTokens } from './di/core-tokens.js';
-export { coreModule, rightsFromConfig } from './di/core-module.js';
+export { coreModule } from './di/core-module.js';
 export type { CoreModuleOptions } from './di/core-module.js';
 export { certificateToPem, certificateFromFile } from './cert/certificate-pem.js';
 export { initCaDirectory, openCaDirectory } from './cert/ca-store.js';

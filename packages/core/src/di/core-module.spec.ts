@@ -3,7 +3,8 @@ import { Container } from 'inversify';
 import { join } from 'node:path';
 import { loadConfig } from '../config/load-config.js';
 import { packageRoot } from '../util/package-root.js';
-import { coreModule, rightsFromConfig } from './core-module.js';
+import { configRights } from '../config/config-rights.js';
+import { coreModule } from './core-module.js';
 import { CoreTokens } from './core-tokens.js';
 
 const example = join(packageRoot(import.meta.url), '..', '..', 'examples', 'services.yaml');
@@ -34,20 +35,18 @@ describe('coreModule', () => {
     expect(ca.verify(ca.brokerCertificate, 'broker').notBeforeMs).to.equal(1000n);
   });
 
-  it('should derive each VM rights from services.yaml', async () => {
+  it('should certify each VM for what services.yaml allows it (configRights)', async () => {
     const config = await loadConfig(example);
     const info = config.vms.find((v) => v.name === 'infotainment')!;
     const cluster = config.vms.find((v) => v.name === 'cluster')!;
     const speed = config.services.find((s) => s.name === 'VehicleSpeed')!;
-    expect(rightsFromConfig(config, info.id)!.offers).to.deep.include({
+    expect(configRights(config, info.id)!.offers).to.deep.include({
       service: speed.id,
       instanceLo: speed.instances[0],
       instanceHi: speed.instances[0],
     });
-    expect(rightsFromConfig(config, cluster.id)!.requests.map((r) => r.service)).to.include(
-      speed.id,
-    );
-    expect(rightsFromConfig(config, cluster.id)!.offers).to.deep.equal([]);
-    expect(rightsFromConfig(config, 999)).to.equal(undefined);
+    expect(configRights(config, cluster.id)!.requests.map((r) => r.service)).to.include(speed.id);
+    expect(configRights(config, cluster.id)!.offers).to.deep.equal([]);
+    expect(configRights(config, 999)).to.equal(undefined);
   });
 });

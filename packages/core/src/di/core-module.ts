@@ -1,7 +1,6 @@
 import { ContainerModule } from 'inversify';
 import { CertificateAuthority } from '../cert/certificate-authority.js';
-import type { Rights } from '../cert/rights.js';
-import type { ServiceConfig } from '../config/config-types.js';
+import { configRights } from '../config/config-rights.js';
 import type { CryptoBackendName } from '../crypto/crypto-backend.js';
 import { cryptoBackend } from '../crypto/select-backend.js';
 import { BrokerHandshakes } from '../handshake/broker-handshake.js';
@@ -13,33 +12,6 @@ export interface CoreModuleOptions {
   readonly crypto?: CryptoBackendName;
   /** Clock; default the wall clock. */
   readonly clock?: Clock;
-}
-
-/**
- * The most each VM may be certified for, from services.yaml: it may offer the instances of the
- * services it provides and request every method and event of the services it consumes.
- */
-export function rightsFromConfig(config: ServiceConfig, vmId: number): Rights | undefined {
-  const vm = config.vms.find((v) => v.id === vmId);
-  if (vm === undefined) return undefined;
-  const offers = [];
-  const requests = [];
-  for (const s of config.services) {
-    for (const instance of s.instances) {
-      if (s.provider === vm.name)
-        offers.push({ service: s.id, instanceLo: instance, instanceHi: instance });
-      if (s.consumers.includes(vm.name)) {
-        requests.push({
-          service: s.id,
-          instanceLo: instance,
-          instanceHi: instance,
-          methodLo: 0,
-          methodHi: 0xffff,
-        });
-      }
-    }
-  }
-  return { offers, requests };
 }
 
 /**
@@ -71,7 +43,7 @@ export function coreModule(options: CoreModuleOptions = {}): ContainerModule {
           keys: ctx.get(CoreTokens.AuthorityKeys),
           epoch: ctx.get(CoreTokens.Epoch),
           nowMs: () => clock.nowMs(),
-          allowedRights: (vm) => rightsFromConfig(config, vm),
+          allowedRights: (vm) => configRights(config, vm),
         });
       })
       .inSingletonScope();
