@@ -501,6 +501,8 @@ static int run_wait(void)
 	r = poll(&p, 1, WAIT_MS);
 	report("doorbell-wakes-poll", r == 1 && (p.revents & POLLIN),
 	       "poll returned %d revents %#x", r, p.revents);
+	fcntl(fd, F_SETFL, O_NONBLOCK);	/* bounded even if poll timed out */
+	memset(ev, 0, sizeof(ev));
 	n = read(fd, ev, sizeof(ev));
 	report("doorbell-read-reports-vector", n >= (ssize_t)sizeof(ev[0]) &&
 	       ev[0].vector == 0 && ev[0].count >= 1,
