@@ -36,19 +36,23 @@ export function tsharkDecode(datagrams: readonly PcapDatagram[]): TsharkResult {
   }
 }
 
-/** Runs tshark over an existing capture file. */
-export function tsharkDecodeFile(file: string): TsharkResult {
-  const json = spawnSync(
-    'tshark',
-    ['-r', file, ...DECODE_AS, ...CHECKSUMS, '-T', 'json', '--no-duplicate-keys'],
-    { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 },
-  );
+/**
+ * Runs tshark over an existing capture file. `checksums` validates IP and UDP checksums; turn
+ * it off for live captures on `lo`, where the kernel leaves UDP checksums to "hardware"
+ * (CHECKSUM_PARTIAL) and the captured value is not the one a wire would carry.
+ */
+export function tsharkDecodeFile(file: string, checksums = true): TsharkResult {
+  const opts = [...DECODE_AS, ...(checksums ? CHECKSUMS : [])];
+  const json = spawnSync('tshark', ['-r', file, ...opts, '-T', 'json', '--no-duplicate-keys'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    maxBuffer: 64 << 20,
+  });
   if (json.status !== 0) throw new Error(`tshark failed: ${json.stderr}`);
-  const expert = spawnSync(
-    'tshark',
-    ['-r', file, ...DECODE_AS, ...CHECKSUMS, '-q', '-z', 'expert'],
-    { encoding: 'utf8', timeout: 60_000 },
-  );
+  const expert = spawnSync('tshark', ['-r', file, ...opts, '-q', '-z', 'expert'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   if (expert.status !== 0) throw new Error(`tshark failed: ${expert.stderr}`);
   const parsed = JSON.parse(json.stdout) as Array<{ _source: { layers: Record<string, unknown> } }>;
   return { packets: parsed.map((p) => p._source.layers), expert: expert.stdout.trim() };

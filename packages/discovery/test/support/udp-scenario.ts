@@ -1,0 +1,138 @@
+// Child process of udp.int.spec.ts, run inside a private network namespace (lo up, multicast
+// on, 127.0.0.2 added). Captures SD on lo with tshark, runs two SD nodes over real UDP
+// (A at 127.0.0.1 offers, B at 127.0.0.2 finds and subscribes), and prints a JSON report.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { SdNode, type SubscriptionEvent, type SubscriberEvent } from '../../src/sd/sd-node.js';
+import type { ServiceAvailability } from '../../src/sd/service-types.js';
+import { UdpSdTransport } from '../../src/transport/udp-transport.js';
+import { endpointOption } from '../../src/wire/endpoint-option.js';
+
+const outDir = process.argv[2] ?? '/tmp';
+const pcap = join(outDir, 'sd-udp.pcap');
+const SERVICE = { serviceId: 0x1234, instanceId: 0x5678, majorVersion: 1, minorVersion: 3 };
+const timing = {
+  initialDelayMin: 10,
+  initialDelayMax: 30,
+  repetitionsBaseDelay: 50,
+  repetitionsMax: 2,
+  cyclicOfferDelay: 500,
+  offerTtl: 3,
+  subscribeTtl: 3,
+};
+const log: string[] = [];
+const note = (s: string): void => void log.push(`${Math.round(performance.now())} ${s}`);
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Resolves when `pred` holds, checking every 10 ms; rejects after `ms`. */
+async function until(pred: () => boolean, ms: number, what: string): Promise<void> {
+  for (let waited = 0; !pred(); waited += 10) {
+    if (waited >= ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+async function main(): Promise<void> {
+  const capture = spawn('tshark', ['-i', 'lo', '-f', 'udp port 30490', '-w', pcap], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let captureErr = '';
+  capture.stderr.on('data', (d: Buffer) => (captureErr += d.toString()));
+  await until(() => captureErr.includes('Capturing on'), 15_000, `tshark to start (${captureErr})`);
+
+  const a = new SdNode({
+    transport: await UdpSdTransport.open({ unicast: '127.0.0.1' }),
+    timing,
+    allowLoopbackEndpoints: true,
+    policy: {
+      // Stands in for the broker's handshake: the Ack waits until the "channel" is ready.
+      onSubscribe: async (r) => {
+        note(`A: onSubscribe from ${r.peer} eventgroup ${r.eventgroupId}`);
+        await sleep(50);
+        return { accept: true };
+      },
+    },
+  });
+  const b = new SdNode({
+    transport: await UdpSdTransport.open({ unicast: '127.0.0.2' }),
+    timing,
+    allowLoopbackEndpoints: true,
+  });
+  const errors: string[] = [];
+  a.errors$.subscribe((e) => errors.push(`A: ${e.message}`));
+  b.errors$.subscribe((e) => errors.push(`B: ${e.message}`));
+  const availability: ServiceAvailability[] = [];
+  const subscriptionEvents: SubscriptionEvent[] = [];
+  const subscriberEvents: SubscriberEvent[] = [];
+  a.subscribers$.subscribe((e) => {
+    subscriberEvents.push(e);
+    note(`A: subscriber ${e.type} ${e.reason ?? ''}`);
+  });
+
+  const found = b.find({ serviceId: SERVICE.serviceId }).subscribe((x) => {
+    availability.push(x);
+    note(`B: available=${x.available}${x.available ? '' : ` (${x.reason})`}`);
+  });
+  await sleep(120); // B searches first: its Finds go out before anything is offered
+  await a.offer({
+    ...SERVICE,
+    endpoints: [endpointOption('127.0.0.1', 'udp', 30501)],
+    eventgroups: [1],
+  });
+  note('A: first Offer sent');
+  await until(() => availability.some((x) => x.available), 5000, 'B to see the offer');
+  const sub = b
+    .subscribe({
+      ...SERVICE,
+      eventgroupId: 1,
+      endpoints: [endpointOption('127.0.0.2', 'udp', 40000)],
+    })
+    .subscribe((e) => {
+      subscriptionEvents.push(e);
+      note(`B: subscription ${e.state}`);
+    });
+  await until(() => subscriptionEvents.some((e) => e.state === 'subscribed'), 5000, 'the Ack');
+  sub.unsubscribe();
+  await until(
+    () => subscriberEvents.some((e) => e.type === 'unsubscribed'),
+    5000,
+    'StopSubscribe at A',
+  );
+  await a.withdraw(SERVICE.serviceId, SERVICE.instanceId);
+  await until(() => availability.some((x) => !x.available), 5000, 'B to see the StopOffer');
+  found.unsubscribe();
+  await b.stop();
+  await a.stop();
+  await sleep(300);
+  capture.kill('SIGINT');
+  await new Promise((r) => capture.once('exit', r));
+  process.stdout.write(
+    JSON.stringify({
+      pcap,
+      log,
+      errors,
+      availability: availability.map((x) => (x.available ? 'up' : x.reason)),
+      subscription: subscriptionEvents.map((e) => e.state),
+      subscribers: subscriberEvents.map(
+        (e) => `${e.type}${e.reason === undefined ? '' : `:${e.reason}`}`,
+      ),
+      provider: availability[0]?.service,
+    }),
+  );
+}
+
+const watchdog = setTimeout(() => {
+  process.stderr.write(`udp scenario: watchdog expired\n${log.join('\n')}\n`);
+  process.exit(3);
+}, 40_000);
+watchdog.unref();
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`udp scenario failed: ${String(e)}\n${log.join('\n')}\n`);
+    process.exit(1);
+  },
+);

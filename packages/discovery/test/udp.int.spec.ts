@@ -1,0 +1,113 @@
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fieldValues, tsharkDecodeFile, tsharkMissing } from './support/tshark.js';
+
+/** Why a private network namespace with multicast on lo cannot be made here, or undefined. */
+function namespaceMissing(): string | undefined {
+  const r = spawnSync(
+    'unshare',
+    [
+      '-n',
+      'sh',
+      '-c',
+      'ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo && ip addr add 127.0.0.2/8 dev lo',
+    ],
+    { encoding: 'utf8', timeout: 10_000 },
+  );
+  if (r.error !== undefined) return `unshare is not available (${r.error.message})`;
+  if (r.status !== 0)
+    return `a private network namespace cannot be set up here: ${r.stderr.trim()}`;
+  return undefined;
+}
+
+const ENTRY_NAMES: Record<string, string> = {
+  '0x00': 'find',
+  '0x01': 'offer',
+  '0x06': 'subscribe',
+  '0x07': 'ack',
+};
+
+describe('SdNode over UDP (two nodes in a private network namespace)', function () {
+  this.timeout(90_000);
+
+  let dir: string;
+  before(function () {
+    const missing = tsharkMissing() ?? namespaceMissing();
+    if (missing !== undefined) {
+      console.log(`      pending: ${missing}`);
+      this.skip();
+    }
+    dir = mkdtempSync(join(tmpdir(), 'sivshm-sd-udp-'));
+  });
+
+  after(() => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  describe('offer → find → subscribe → ack → stop', () => {
+    it('should run the whole exchange between 127.0.0.1 and 127.0.0.2 with every packet tshark-clean', () => {
+      const self = fileURLToPath(import.meta.url);
+      const child = join(
+        self,
+        '..',
+        'support',
+        `udp-scenario${self.endsWith('.ts') ? '.ts' : '.js'}`,
+      );
+      const setup =
+        'ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo && ip addr add 127.0.0.2/8 dev lo';
+      const r = spawnSync(
+        'unshare',
+        ['-n', 'sh', '-c', `${setup} && exec "$0" "$1" "$2"`, process.execPath, child, dir],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
+      expect(r.status, `scenario failed: ${r.stderr}`).to.equal(0);
+      const report = JSON.parse(r.stdout) as {
+        pcap: string;
+        errors: string[];
+        availability: string[];
+        subscription: string[];
+        subscribers: string[];
+        provider: { peer: string; endpoints: unknown[]; serviceId: number; instanceId: number };
+      };
+      expect(report.errors).to.deep.equal([]);
+      expect(report.availability).to.deep.equal(['up', 'stopOffer']);
+      expect(report.subscription).to.deep.equal(['subscribed']);
+      expect(report.subscribers).to.deep.equal(['subscribed', 'unsubscribed:stopSubscribe']);
+      expect(report.provider).to.include({
+        peer: '127.0.0.1',
+        serviceId: 0x1234,
+        instanceId: 0x5678,
+      });
+
+      // Live capture on lo: checksums are offloaded, so tshark's checksum check is off here
+      // (our pcap writer's checksums are checked in tshark.int.spec.ts).
+      const decoded = tsharkDecodeFile(report.pcap, false);
+      expect(decoded.expert, 'tshark expert items').to.equal('');
+      const sequence: string[] = [];
+      for (const p of decoded.packets) {
+        const types = fieldValues(p['someipsd'], 'someipsd.entry.type');
+        const ttls = fieldValues(p['someipsd'], 'someipsd.entry.ttl');
+        types.forEach((t, i) => {
+          const base = ENTRY_NAMES[t] ?? t;
+          const stop = ttls[i] === '0';
+          sequence.push(stop ? (base === 'ack' ? 'nack' : `stop${base}`) : base);
+        });
+        expect(fieldValues(p['ip'], 'ip.src')[0]).to.match(/^127\.0\.0\.[12]$/);
+        expect(fieldValues(p['udp'], 'udp.srcport')).to.deep.equal(['30490']);
+        expect(fieldValues(p['udp'], 'udp.dstport')).to.deep.equal(['30490']);
+      }
+      const order = ['find', 'offer', 'subscribe', 'ack', 'stopsubscribe', 'stopoffer'];
+      let at = -1;
+      for (const step of order) {
+        const next = sequence.indexOf(step, at + 1);
+        expect(next, `${step} after position ${at} in ${sequence.join(',')}`).to.be.greaterThan(at);
+        at = next;
+      }
+      expect(sequence).to.not.include('nack');
+    });
+  });
+});
