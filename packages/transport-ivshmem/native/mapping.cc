@@ -186,7 +186,10 @@ void Unmap(const FunctionCallbackInfo<Value>& a) {
   Local<ArrayBuffer> bulk = h->bulk.Get(iso);
   // The buffer may already have been detached (transferred to a worker); that copy then faults
   // on the reservation like a SharedArrayBuffer view would.
-  if (!bulk->WasDetached() && bulk->IsDetachable()) bulk->Detach(Local<Value>()).Check();
+  if (!bulk->WasDetached() && bulk->IsDetachable()) {
+    // No detach key is ever set on these buffers, so this cannot fail; never crash if it did.
+    bulk->Detach(Local<Value>()).FromMaybe(false);
+  }
   h->bulk.Reset();
   h->unmapped = true;
   ReleaseRegion(r);

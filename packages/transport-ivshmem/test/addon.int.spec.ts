@@ -6,6 +6,8 @@ import { fork, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { addonPath } from '../src/native/addon.js';
 import { TransportError } from '../src/errors/transport-error.js';
 import { eventfdCreate, eventfdRead, eventfdWrite } from '../src/native/eventfd.js';
 import { closeFd, ioctl, openFd } from '../src/native/fd.js';
@@ -224,6 +226,34 @@ if (childRole !== undefined) {
         expect(Atomics.load(words, 1)).to.equal(ROUNDS + (ROUNDS & 0x7f) * 0x10000);
         unmap(m.handle);
         expect((await exitOf(child)).code).to.equal(0);
+      });
+    });
+
+    describe('worker threads', () => {
+      it('should load in a worker and share a mapping with the main thread', async () => {
+        const m = mapFile(region, 0, PAGE, { writable: true });
+        const words = new Int32Array(m.shared);
+        // The worker loads the binary itself (context-aware addon) and maps the same file.
+        const worker = new Worker(
+          `const { workerData, parentPort } = require('node:worker_threads');
+           const addon = require(workerData.addon);
+           const m = addon.mapFile(workerData.region, 0, 4096, { writable: true });
+           Atomics.store(new Int32Array(m.shared), 2, 0x5eed);
+           addon.unmap(m.handle);
+           parentPort.postMessage('stored');`,
+          { eval: true, workerData: { addon: addonPath(), region } },
+        );
+        try {
+          const msg = await new Promise((resolve, reject) => {
+            worker.once('message', resolve);
+            worker.once('error', reject);
+          });
+          expect(msg).to.equal('stored');
+          expect(Atomics.load(words, 2)).to.equal(0x5eed);
+        } finally {
+          await worker.terminate();
+          unmap(m.handle);
+        }
       });
     });
 
