@@ -23,7 +23,9 @@ export type TransportErrorCode =
   /** A public entry point got an argument outside its allowed range or type. */
   | 'ERR_BAD_ARGUMENT'
   /** A peer spoke the ivshmem-server protocol wrongly (bad version, message or fd count). */
-  | 'ERR_PROTOCOL';
+  | 'ERR_PROTOCOL'
+  /** Bytes received from a peer are not a valid encoding of the expected protobuf message. */
+  | 'ERR_DECODE';
 
 /** Details of a failed system call, attached to `ERR_SYSCALL` errors. */
 export interface SyscallFailure {
