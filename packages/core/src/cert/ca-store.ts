@@ -159,7 +159,8 @@ export async function openCaDirectory(
   });
   for (const r of state.revoked) ca.revoke(r);
   const save = async (): Promise<void> => {
-    if (opts.readOnly === true) throw new CoreError('ERR_IO', `CA directory ${dir} was opened read-only`);
+    if (opts.readOnly === true)
+      throw new CoreError('ERR_IO', `CA directory ${dir} was opened read-only`);
     await saveState(dir, { epoch, nextSerial: ca.serialHighWater, revoked: ca.revokedSerials() });
     await writeAtomic(join(dir, FILES.brokerCert), certificateToPem(ca.brokerCertificate));
   };
