@@ -349,14 +349,14 @@ static long sivshm_add_window(struct sivshm_file *sf,
 	struct sivshm_window w = {
 		.live = true,
 		.role = t->role,
-		.channel_id = t->channel_id,
-		.offset = t->window_offset,
-		.length = t->window_length,
-		.data_size = sivshm_window_data_size(t->window_length),
+		.channel_id = le64_to_cpu((__force __le64)t->channel_id),
+		.offset = le64_to_cpu((__force __le64)t->window_offset),
+		.length = le64_to_cpu((__force __le64)t->window_length),
 	};
 	struct sivshm_window *slot = NULL;
 	int i;
 
+	w.data_size = sivshm_window_data_size(w.length);
 	if (!w.data_size) {
 		*verdict = SIVSHM_REJ_LAYOUT;
 		return -EACCES;
@@ -467,7 +467,8 @@ static long sivshm_ioc_revoke(void __user *arg)
 	}
 	if (v == SIVSHM_OK)	/* every file of this VM loses the channel */
 		list_for_each_entry(sf, &sivshm.files, node)
-			sivshm_kill_windows(sf, req.token.channel_id, false);
+			sivshm_kill_windows(sf, le64_to_cpu((__force __le64)req.token.channel_id),
+					    false);
 	ret = v == SIVSHM_OK ? 0 : -EACCES;
 	if (put_user((u32)v, (u32 __user *)(arg + offsetof(struct sivshm_revoke_req, verdict))))
 		ret = -EFAULT;

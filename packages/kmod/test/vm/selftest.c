@@ -298,6 +298,39 @@ static int run_provider(void)
 	return failures != 0;
 }
 
+/* One invalid input per ioctl (and read): each must fail with the documented errno. */
+static void check_invalid_inputs(int fd)
+{
+	struct sivshm_set_key k = { .pad0 = 1 };
+	struct sivshm_grant_req g = { .pad0 = 1 };
+	struct sivshm_revoke_req rv = { .pad0 = 1 };
+	struct sivshm_doorbell db = { .pad0 = 1 };
+	char small[4];
+	ssize_t n;
+
+	report("unknown-ioctl-enotty", ioctl(fd, _IO(SIVSHM_IOCTL_MAGIC, 0x7f)) && errno == ENOTTY,
+	       "%s", strerror(errno));
+	report("info-bad-pointer-efault", ioctl(fd, SIVSHM_IOC_INFO, (void *)8) && errno == EFAULT,
+	       "%s", strerror(errno));
+	report("nonce-bad-pointer-efault", ioctl(fd, SIVSHM_IOC_NONCE, (void *)8) && errno == EFAULT,
+	       "%s", strerror(errno));
+	report("set-key-nonzero-pad-einval", ioctl(fd, SIVSHM_IOC_SET_KEY, &k) && errno == EINVAL,
+	       "%s", strerror(errno));
+	report("grant-nonzero-pad-einval", ioctl(fd, SIVSHM_IOC_GRANT, &g) && errno == EINVAL,
+	       "%s", strerror(errno));
+	g.pad0 = 0;
+	g.verdict = 1;
+	report("grant-nonzero-verdict-einval", ioctl(fd, SIVSHM_IOC_GRANT, &g) && errno == EINVAL,
+	       "%s", strerror(errno));
+	report("revoke-nonzero-pad-einval", ioctl(fd, SIVSHM_IOC_REVOKE, &rv) && errno == EINVAL,
+	       "%s", strerror(errno));
+	report("doorbell-nonzero-pad-einval",
+	       ioctl(fd, SIVSHM_IOC_DOORBELL, &db) && errno == EINVAL, "%s", strerror(errno));
+	n = read(fd, small, sizeof(small));
+	report("read-short-buffer-einval", n < 0 && errno == EINVAL, "read %zd: %s", n,
+	       strerror(errno));
+}
+
 static int run_consumer(void)
 {
 	struct sivshm_grant_req req, other_fd_req;
@@ -314,6 +347,7 @@ static int run_consumer(void)
 		die("open " DEV);
 	set_key(fd, 1);
 	check_info(fd);
+	check_invalid_inputs(fd);
 
 	p = map(fd, win, WIN_LEN, PROT_READ, MAP_SHARED);
 	report("ungranted-mmap-eperm", p == MAP_FAILED && errno == EPERM,
