@@ -100,7 +100,7 @@ interface PrivateEntry {
 
 /**
  * KeyObjects for secret keys, keyed by the caller's array object: a long-lived identity is
- * imported once (a sign then costs ~36 µs instead of ~90 µs). Keying by object, not by
+ * imported once (a sign then costs ~37 µs instead of ~80 µs). Keying by object, not by
  * value, keeps no secret alive longer than the caller's own array and puts no secret in a
  * string; the stored copy is compared on every hit because the caller may have overwritten
  * the array in place since.
@@ -121,7 +121,8 @@ class PrivateKeyCache {
 
 /**
  * KeyObjects for peer public keys, keyed by value (certificates are decoded into new arrays
- * each time), least recently used evicted first. Public keys are not secret.
+ * each time), least recently used evicted first. Public keys are not secret. A hit saves the
+ * ~11 µs JWK import, about 10% of a verification (113 vs 124–133 µs median here).
  */
 class PublicKeyCache {
   private readonly entries = new Map<string, KeyObject>();
