@@ -2,6 +2,7 @@ import { Observable, Subject, filter, type Subscription } from 'rxjs';
 import { DiscoveryError } from '../errors/discovery-error.js';
 import type { SdAddress, SdDatagram, SdTransport } from '../transport/sd-transport.js';
 import type { EndpointOption } from '../wire/endpoint-option.js';
+import type { SdEntry } from '../wire/entry.js';
 import type { EventgroupEntry } from '../wire/eventgroup-entry.js';
 import type { MulticastOption } from '../wire/multicast-option.js';
 import type { SdOption } from '../wire/option.js';
@@ -453,7 +454,7 @@ export class SdNode {
           );
           break;
         case 'stopSubscribe':
-          this.onStopSubscribe(peer, entry);
+          this.onStopSubscribe(peer, entry, msg.entries[i + 1]);
           break;
         case 'subscribeAck':
         case 'subscribeNack':
@@ -641,10 +642,15 @@ export class SdNode {
       });
   }
 
-  private onStopSubscribe(peer: string, entry: EventgroupEntry): void {
+  private onStopSubscribe(peer: string, entry: EventgroupEntry, next: SdEntry | undefined): void {
     const key = providerKey(peer, entry);
     const sub = this.providers.get(key);
-    if (sub !== undefined) this.endProviderSubscription(key, sub, 'stopSubscribe');
+    if (sub === undefined) return;
+    // A StopSubscribe+Subscribe pair (SD-844) while our answer is still being prepared (the
+    // broker is setting up the channel) renews that same request instead of restarting it.
+    if (sub.state === 'pending' && next?.type === 'subscribe' && providerKey(peer, next) === key)
+      return;
+    this.endProviderSubscription(key, sub, 'stopSubscribe');
   }
 
   private onAck(peer: string, msg: SdMessage, entry: EventgroupEntry): void {
@@ -750,7 +756,15 @@ export class SdNode {
         }),
       };
       this.finds.set(key, f);
-      if (this.registry.match(q).length === 0) f.phases.start();
+    }
+    // A new request searches unless the service is known (a finished search restarts).
+    if (
+      this.registry.match(q).length === 0 &&
+      f.phases.phase !== 'initialWait' &&
+      f.phases.phase !== 'repetition'
+    ) {
+      f.phases.stop();
+      f.phases.start();
     }
     f.refs++;
     const state = f;
@@ -852,7 +866,9 @@ export class SdNode {
     entries: PackEntry[],
   ): Promise<void> {
     if (this.stopped) return;
-    const { sessionId, reboot } = this.sessions.next(relation);
+    const { sessionId, reboot } = this.sessions.next(
+      this.transport.singleRelation === true ? 'link' : relation,
+    );
     const msg = packSdMessage({
       sessionId,
       flags: { reboot, unicast: true, explicitInitialDataControl: false },

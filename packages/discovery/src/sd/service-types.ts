@@ -51,7 +51,7 @@ export interface OfferSpec {
   readonly minorVersion: number;
   /** At least one; at most one UDP and one TCP, of one IP version (SD-780). */
   readonly endpoints: readonly EndpointOption[];
-  /** Eventgroups that may be subscribed; a Subscribe to another one is Nacked. */
+  /** Eventgroups that may be subscribed (omitted: any); a Subscribe to another one is Nacked. */
   readonly eventgroups?: readonly number[];
   /** Offer TTL, seconds; default from the timing. */
   readonly ttl?: number;

@@ -20,6 +20,7 @@ export class MessageLinkSdTransport implements SdTransport {
   private readonly sub: Subscription;
   readonly messages$: Observable<SdDatagram> = this.inbox.asObservable();
   readonly localAddress: SdAddress;
+  readonly singleRelation = true;
 
   constructor(
     private readonly link: MessageLink,

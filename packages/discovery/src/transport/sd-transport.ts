@@ -25,6 +25,12 @@ export interface SdTransport {
   readonly messages$: Observable<SdDatagram>;
   /** The address peers see as our source (used for unicast replies and logs). */
   readonly localAddress: SdAddress;
+  /**
+   * True when every message, multicast or not, reaches the same single peer over one ordered
+   * relation (a control link): the sender then keeps one session counter, since the receiver
+   * cannot tell "multicast" from "unicast" messages apart for reboot detection.
+   */
+  readonly singleRelation?: boolean;
   /** Releases sockets; idempotent. */
   close(): Promise<void>;
 }
