@@ -46,7 +46,7 @@ const DATA_AREA = PAGE_SIZE;
 const WIN_LEN = WindowLayout.windowLength(DATA_AREA);
 const WIN_A = DATA_OFFSET; // channel 1: consumer in guest 1, provider in guest 2
 const WIN_B = DATA_OFFSET + 64 * 1024; // channel 2: granted to nobody
-const GUEST_TIMEOUT_MS = 300_000;
+const GUEST_TIMEOUT_MS = 200_000;
 const BUILD_TIMEOUT_MS = 120_000;
 
 /** The package root: the nearest folder above this file that holds package.json. */
@@ -445,6 +445,7 @@ const EXPECTED: Record<SelftestMode, string[]> = {
     'peer-page-maps-read-only',
     'mprotect-write-on-peer-page-fails',
     'writable-mmap-of-peer-page-refused',
+    'madvise-dofork-refused',
     'mremap-grow-refused',
     'forked-child-cannot-use-mapping',
     'forged-revoke-refused',

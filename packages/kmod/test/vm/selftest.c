@@ -432,6 +432,8 @@ static int run_consumer(void)
 	p = map(fd, win + DIR_SIZE, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED);
 	report("writable-mmap-of-peer-page-refused", p == MAP_FAILED && errno == EACCES,
 	       "mmap: %s", p == MAP_FAILED ? strerror(errno) : "succeeded");
+	report("madvise-dofork-refused", madvise((void *)m, WIN_LEN, MADV_DOFORK) != 0,
+	       "MADV_DOFORK would let fork inherit the mapping");
 	p = mremap((void *)m, WIN_LEN, WIN_LEN + PAGE, MREMAP_MAYMOVE);
 	report("mremap-grow-refused", p == MAP_FAILED, "mremap grew the mapping");
 
