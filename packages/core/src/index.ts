@@ -145,3 +145,23 @@ export { certificateToPem, certificateFromFile } from './cert/certificate-pem.js
 export { initCaDirectory, openCaDirectory } from './cert/ca-store.js';
 export type { CaState, OpenedCa } from './cert/ca-store.js';
 export { configRights, WHOLE_SERVICE_METHODS } from './config/config-rights.js';
+// The control link between hostd and a VM (ARCHITECTURE.md §5).
+export {
+  encodeControlFrame,
+  ControlFrameDecoder,
+  MAX_CONTROL_FRAME_SIZE,
+  CONTROL_FRAME_HEADER_SIZE,
+} from './control/control-frame.js';
+export {
+  encodeControlMessage,
+  decodeControlMessage,
+  CONTROL_PROTOCOL_VERSION,
+} from './control/control-message.js';
+export type {
+  ControlMessage,
+  ControlMessageKind,
+  AttachMessage,
+  ControlRegionInfo,
+} from './control/control-message.js';
+export { ControlConnection } from './control/control-connection.js';
+export type { ControlConnectionHandlers } from './control/control-connection.js';

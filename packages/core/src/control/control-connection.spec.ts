@@ -1,0 +1,96 @@
+import { expect } from 'chai';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { ControlConnection } from './control-connection.js';
+import type { ControlMessage } from './control-message.js';
+
+/** A connected pair of Unix sockets in a temp dir. */
+async function socketPair(): Promise<{ a: net.Socket; b: net.Socket; done: () => void }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sivshm-ctl-'));
+  const file = path.join(dir, 'link.sock');
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(file, r));
+  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+  const a = net.connect(file);
+  const b = await accepted;
+  server.close();
+  return {
+    a,
+    b,
+    done: () => {
+      a.destroy();
+      b.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe('ControlConnection', () => {
+  describe('.send', () => {
+    it('should deliver messages in order to the other end', async () => {
+      const { a, b, done } = await socketPair();
+      try {
+        const got: ControlMessage[] = [];
+        const all = new Promise<void>((resolve) => {
+          new ControlConnection(b, {
+            onMessage: (m) => {
+              got.push(m);
+              if (got.length === 3) resolve();
+            },
+          });
+        });
+        const link = new ControlConnection(a, { onMessage: () => undefined });
+        link.send({ kind: 'hello', version: 1, software: 't' });
+        link.send({ kind: 'close', channelId: 5n });
+        link.send({ kind: 'sd', message: new Uint8Array(3000).fill(7) });
+        await all;
+        expect(got.map((m) => m.kind)).to.deep.equal(['hello', 'close', 'sd']);
+      } finally {
+        done();
+      }
+    });
+  });
+
+  describe('framing errors', () => {
+    it('should close the link with ERR_FRAME when the peer announces an over-long frame', async () => {
+      const { a, b, done } = await socketPair();
+      try {
+        const closed = new Promise<Error | undefined>((resolve) => {
+          new ControlConnection(b, { onMessage: () => undefined, onClose: resolve });
+        });
+        a.write(Buffer.from([0xff, 0xff, 0xff, 0xff]));
+        const e = await closed;
+        expect(e).to.have.property('code', 'ERR_FRAME');
+      } finally {
+        done();
+      }
+    });
+
+    it('should report an undecodable frame to onInvalid and keep the link', async () => {
+      const { a, b, done } = await socketPair();
+      try {
+        const events: string[] = [];
+        const second = new Promise<void>((resolve) => {
+          new ControlConnection(b, {
+            onMessage: (m) => {
+              events.push(m.kind);
+              resolve();
+            },
+            onInvalid: (e) => events.push(e.code),
+          });
+        });
+        a.write(Buffer.from([0, 0, 0, 0])); // an empty frame: no kind
+        new ControlConnection(a, { onMessage: () => undefined }).send({
+          kind: 'close',
+          channelId: 1n,
+        });
+        await second;
+        expect(events).to.deep.equal(['ERR_DECODE', 'close']);
+      } finally {
+        done();
+      }
+    });
+  });
+});

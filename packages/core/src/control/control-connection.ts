@@ -1,0 +1,107 @@
+import type { Duplex } from 'node:stream';
+import type { CoreError } from '../errors/core-error.js';
+import { ControlFrameDecoder, encodeControlFrame } from './control-frame.js';
+import {
+  decodeControlMessage,
+  encodeControlMessage,
+  type ControlMessage,
+} from './control-message.js';
+
+/** Callbacks of a {@link ControlConnection}. */
+export interface ControlConnectionHandlers {
+  /** One decoded message, in arrival order. */
+  readonly onMessage: (message: ControlMessage) => void;
+  /**
+   * A frame arrived intact but is not a valid ControlMessage. The framing is still in step, so
+   * the receiver may answer with an `error` and go on; without this handler the link closes.
+   */
+  readonly onInvalid?: (error: CoreError) => void;
+  /** The link closed; `error` says why when it was not an orderly end. */
+  readonly onClose?: (error: Error | undefined) => void;
+}
+
+/**
+ * One end of a control link over any byte stream (a Unix socket in emulated mode, a
+ * virtio-serial port in qemu mode): frames outgoing messages, decodes incoming frames, and
+ * closes the stream on a framing error (an over-long length), since the stream can no longer be
+ * trusted to be in step.
+ *
+ * @example
+ * ```ts
+ * const link = new ControlConnection(net.connect(path), { onMessage: (m) => console.log(m.kind) });
+ * link.send({ kind: 'hello', version: 1, software: 'my-app' });
+ * ```
+ */
+export class ControlConnection {
+  readonly #stream: Duplex;
+  readonly #decoder: ControlFrameDecoder;
+  readonly #handlers: ControlConnectionHandlers;
+  #closed = false;
+  #closeError: Error | undefined;
+
+  constructor(stream: Duplex, handlers: ControlConnectionHandlers, maxFrameSize?: number) {
+    this.#stream = stream;
+    this.#handlers = handlers;
+    this.#decoder = new ControlFrameDecoder(maxFrameSize);
+    stream.on('data', (chunk: Buffer) => this.#onData(chunk));
+    stream.on('error', (e: Error) => {
+      this.#closeError ??= e;
+    });
+    stream.on('close', () => this.#finish());
+  }
+
+  /** True once the stream closed or `close()` was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Sends one message; returns false (and drops it) when the link is closed. */
+  send(message: ControlMessage): boolean {
+    if (this.#closed || this.#stream.destroyed) return false;
+    this.#stream.write(encodeControlFrame(encodeControlMessage(message)));
+    return true;
+  }
+
+  /** Flushes what was written and closes the link; idempotent. */
+  close(): void {
+    if (this.#stream.destroyed) return;
+    this.#stream.end();
+    // A peer that never reads must not keep the stream open forever.
+    setTimeout(() => this.#stream.destroy(), 1000).unref();
+  }
+
+  /** Closes at once, discarding unsent data. */
+  destroy(error?: Error): void {
+    if (error !== undefined) this.#closeError ??= error;
+    this.#stream.destroy();
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#closed) return;
+    let frames: Uint8Array[];
+    try {
+      frames = this.#decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
+    } catch (e) {
+      this.destroy(e as Error);
+      return;
+    }
+    for (const f of frames) {
+      if (this.#stream.destroyed) return;
+      let m: ControlMessage;
+      try {
+        m = decodeControlMessage(f);
+      } catch (e) {
+        if (this.#handlers.onInvalid === undefined) this.destroy(e as Error);
+        else this.#handlers.onInvalid(e as CoreError);
+        continue;
+      }
+      this.#handlers.onMessage(m);
+    }
+  }
+
+  #finish(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#handlers.onClose?.(this.#closeError);
+  }
+}
