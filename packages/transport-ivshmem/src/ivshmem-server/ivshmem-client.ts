@@ -164,6 +164,15 @@ export class IvshmemClient {
     return this.#own.length === this.vectors;
   }
 
+  /**
+   * The eventfds that ring peer `peerId`, one per vector (owned by the client, closed when the
+   * peer leaves or the client closes); empty for an unknown peer. Use them to hand a peer's
+   * doorbell to something that writes it directly, such as an `EventfdWaker`.
+   */
+  peerEventfds(peerId: number): readonly number[] {
+    return this.#peers.get(peerId) ?? [];
+  }
+
   /** Ids of the other peers currently connected, ascending. */
   peerIds(): number[] {
     return [...this.#peers.keys()].sort((a, b) => a - b);
