@@ -94,3 +94,12 @@ export type {
 } from './device/channel-device.js';
 export { EmulatedDevice } from './device/emulated-device.js';
 export type { EmulatedDeviceOptions } from './device/emulated-device.js';
+export { Channel, dispatchKey } from './channel/channel.js';
+export type { ChannelOptions, ChannelState, RecordHandler } from './channel/channel.js';
+export {
+  ServiceProvider,
+  ServiceConsumer,
+  EventPublisher,
+  ReturnCode,
+} from './channel/service-endpoints.js';
+export type { ServiceAddress } from './channel/service-endpoints.js';

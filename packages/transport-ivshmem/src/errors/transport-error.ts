@@ -24,6 +24,8 @@ export type TransportErrorCode =
   | 'ERR_BAD_ARGUMENT'
   /** A peer spoke the ivshmem-server protocol wrongly (bad version, message or fd count). */
   | 'ERR_PROTOCOL'
+  /** The peer answered a method call with a SOME/IP ERROR (its message is in the text). */
+  | 'ERR_REMOTE'
   /** Bytes received from a peer are not a valid encoding of the expected protobuf message. */
   | 'ERR_DECODE';
 

@@ -1,0 +1,218 @@
+import { BehaviorSubject, type Observable } from 'rxjs';
+import { WindowLayout, type WindowRole } from '@sivshm/kmod';
+import { TransportError } from '../errors/transport-error.js';
+import { HeartbeatPublisher } from '../notify/heartbeat-publisher.js';
+import { LivenessWatchdog } from '../notify/liveness-watchdog.js';
+import { RingWaiter, type NotifyMode } from '../notify/ring-waiter.js';
+import type { Waker } from '../notify/waker.js';
+import { RingConsumer, type RingRecord } from '../ring/ring-consumer.js';
+import { RingProducer, type RingSlot } from '../ring/ring-producer.js';
+import { ringViews, type WindowMemory } from '../ring/ring-views.js';
+import type { SomeIpHeader } from '../ring/someip-header.js';
+
+/** Where a channel is in its life, as its owner sees it. */
+export type ChannelState = 'open' | 'peer-gone' | 'failed' | 'closed';
+
+export interface ChannelOptions {
+  /** The granted window (from `DeviceFile.mapWindow`). */
+  readonly window: WindowMemory;
+  /** Which side this process is: the consumer sends c2p and receives p2c. */
+  readonly role: WindowRole;
+  /** How the receive loop waits (ARCHITECTURE.md §7); default `adaptive`. */
+  readonly notify?: NotifyMode;
+  /** Rings the PEER's doorbell after a send when the peer is parked (eventfd / device). */
+  readonly peerWaker?: Waker;
+  /** This side's doorbell, slept on in `event`/`adaptive` mode. */
+  readonly ownWaker?: Waker;
+  /** Peer counts as gone when its heartbeat stalls this long (ms, default 1000). */
+  readonly peerTimeoutMs?: number;
+}
+
+/** Called synchronously for each record; the record (and its payload view) dies on return. */
+export type RecordHandler = (record: RingRecord) => void;
+
+/**
+ * One side of a channel: the two SPSC rings of a granted window, the receive loop, the
+ * heartbeat, and peer liveness. Records are SOME/IP frames.
+ *
+ * The receive loop dispatches each record to the handler registered for its (message type
+ * class, method/event id) synchronously and releases the slot right after: a handler that
+ * wants to keep data copies it (or takes a `Sample`, which copies on nothing and dies on
+ * release). Everything that goes wrong — a ring violation by the peer, a stalled heartbeat, a
+ * peer that closed — ends in `state$` and never in an exception that kills the process.
+ */
+export class Channel {
+  readonly producer: RingProducer;
+  readonly consumer: RingConsumer;
+  readonly #state = new BehaviorSubject<ChannelState>('open');
+  readonly #handlers = new Map<number, RecordHandler>();
+  readonly #waiter: RingWaiter;
+  readonly #heartbeat: HeartbeatPublisher;
+  readonly #peerWaker: Waker | undefined;
+  readonly #ownWaker: Waker | undefined;
+  #failure: TransportError | undefined;
+  #loop: Promise<void>;
+  #unhandled: RecordHandler | undefined;
+  /** Records that arrived with no handler registered for them (and no `onUnhandled`). */
+  unhandledRecords = 0;
+
+  constructor(o: ChannelOptions) {
+    const dataSize = WindowLayout.dataSizeOf(o.window.shared.byteLength);
+    if (dataSize === undefined) {
+      throw new TransportError(
+        'ERR_BAD_ARGUMENT',
+        `window of ${o.window.shared.byteLength} bytes is not a valid channel window`,
+      );
+    }
+    const send = o.role === 'consumer' ? 'c2p' : 'p2c';
+    const recv = o.role === 'consumer' ? 'p2c' : 'c2p';
+    this.producer = new RingProducer(ringViews(o.window, send, dataSize), {
+      ...(o.peerWaker === undefined ? {} : { waker: o.peerWaker }),
+    });
+    this.consumer = new RingConsumer(ringViews(o.window, recv, dataSize));
+    this.#peerWaker = o.peerWaker;
+    this.#ownWaker = o.ownWaker;
+    const mode = o.notify ?? 'adaptive';
+    this.#waiter = new RingWaiter(this.consumer, {
+      mode,
+      ...(o.ownWaker === undefined ? {} : { waker: o.ownWaker }),
+      watchdog: new LivenessWatchdog({
+        readHeartbeat: () => this.consumer.peerProgress(),
+        staleAfterMs: o.peerTimeoutMs ?? 1000,
+      }),
+    });
+    this.#heartbeat = new HeartbeatPublisher(this.producer).start();
+    this.consumer.onFailure((e) => this.#fail(e));
+    this.producer.onFailure((e) => this.#fail(e));
+    this.#loop = this.#run();
+  }
+
+  /** `open` until the channel ends; then why it ended. Completes after `closed`. */
+  get state$(): Observable<ChannelState> {
+    return this.#state.asObservable();
+  }
+
+  get state(): ChannelState {
+    return this.#state.value;
+  }
+
+  /** The error that ended the channel, if any. */
+  get failure(): TransportError | undefined {
+    return this.#failure;
+  }
+
+  /**
+   * Registers the handler for records with this dispatch key (see `dispatchKey`); one handler
+   * per key. Returns the function that unregisters it.
+   */
+  on(key: number, handler: RecordHandler): () => void {
+    if (this.#handlers.has(key)) {
+      throw new TransportError(
+        'ERR_BAD_ARGUMENT',
+        `a handler for dispatch key 0x${key.toString(16)} is already registered`,
+      );
+    }
+    this.#handlers.set(key, handler);
+    return () => this.#handlers.delete(key);
+  }
+
+  /**
+   * Handler for records no `on()` handler claims (e.g. to answer E_UNKNOWN_METHOD); without
+   * one they are counted in `unhandledRecords`, never silently lost.
+   */
+  onUnhandled(handler: RecordHandler | undefined): void {
+    this.#unhandled = handler;
+  }
+
+  /** Copy lane: sends header + payload, waiting at most `timeoutMs` for room (0 = fail at once). */
+  async send(header: SomeIpHeader, payload: Uint8Array, timeoutMs = 0): Promise<void> {
+    this.#assertOpen();
+    if (this.producer.trySend(header, payload)) return;
+    if (timeoutMs <= 0) throw new TransportError('ERR_RING_FULL', 'the ring to the peer is full');
+    await this.producer.sendWait(header, payload, { timeoutMs });
+  }
+
+  /** Zero-copy lane: loans a slot of `payloadLength` bytes (throws `ERR_RING_FULL`). */
+  loan(payloadLength: number): RingSlot {
+    this.#assertOpen();
+    return this.producer.loan(payloadLength);
+  }
+
+  /** Publishes a loaned slot. */
+  commit(slot: RingSlot): void {
+    this.#assertOpen();
+    this.producer.send(slot);
+  }
+
+  /** Stops the loop and the heartbeat, tells the peer (ring closed flags). Idempotent. */
+  async close(): Promise<void> {
+    if (this.#state.value === 'closed') return;
+    this.#heartbeat.stop();
+    this.producer.close();
+    this.consumer.close();
+    this.#setState('closed');
+    this.#ownWaker?.close();
+    this.#peerWaker?.close();
+    await this.#loop;
+    this.#state.complete();
+  }
+
+  #assertOpen(): void {
+    if (this.#state.value !== 'open') {
+      throw (
+        this.#failure ?? new TransportError('ERR_CLOSED', `the channel is ${this.#state.value}`)
+      );
+    }
+  }
+
+  #fail(e: TransportError): void {
+    if (this.#state.value !== 'open') return;
+    this.#failure = e;
+    this.#heartbeat.stop();
+    this.#setState(e.code === 'ERR_PEER_GONE' ? 'peer-gone' : 'failed');
+  }
+
+  #setState(s: ChannelState): void {
+    if (this.#state.value !== s && this.#state.value !== 'closed') this.#state.next(s);
+  }
+
+  async #run(): Promise<void> {
+    const c = this.consumer;
+    while (this.#state.value === 'open') {
+      let ready: boolean;
+      try {
+        ready = this.#waiter.trySpin() || (await this.#waiter.wait(100));
+      } catch (e) {
+        this.#fail(TransportError.is(e) ? e : new TransportError('ERR_PEER_GONE', String(e)));
+        break;
+      }
+      if (!ready || this.#state.value !== 'open') continue;
+      for (let r = c.receive(); r !== undefined; r = c.receive()) {
+        const h =
+          this.#handlers.get(dispatchKey(r.header.messageType, r.header.method)) ?? this.#unhandled;
+        if (h === undefined) this.unhandledRecords++;
+        try {
+          h?.(r);
+        } catch (e) {
+          // A throwing handler is the app's bug: report it, keep the channel alive.
+          console.error('sivshm: record handler threw', e);
+        } finally {
+          c.release();
+        }
+        if (this.#state.value !== 'open') break;
+      }
+      if (c.failure !== undefined) this.#fail(c.failure);
+      else if (c.producerClosed)
+        this.#fail(new TransportError('ERR_PEER_GONE', 'the peer closed the channel'));
+    }
+  }
+}
+
+/**
+ * Key under which a record is dispatched: requests (REQUEST, REQUEST_NO_RETURN) and
+ * notifications by method/event id; responses and errors by method id in a separate space.
+ */
+export function dispatchKey(messageType: number, method: number): number {
+  const response = messageType === 0x80 || messageType === 0x81;
+  return (response ? 0x1_0000 : 0) | (method & 0xffff);
+}

@@ -1,0 +1,369 @@
+import type protobuf from 'protobufjs';
+import { Observable, Subject, share } from 'rxjs';
+import { TransportError } from '../errors/transport-error.js';
+import { SomeIpMessageType, type SomeIpHeader } from '../ring/someip-header.js';
+import { dispatchKey, type Channel } from './channel.js';
+
+/** Which SOME/IP service a channel carries, and who we are on it. */
+export interface ServiceAddress {
+  readonly service: number;
+  /** Interface (major) version carried in every header. */
+  readonly major: number;
+  /** Client id of the consumer side (request ids = client << 16 | session). */
+  readonly client: number;
+}
+
+/** SOME/IP return codes used here (PRS_SOMEIP_00191). */
+export const ReturnCode = { ok: 0x00, notOk: 0x01, unknownMethod: 0x03 } as const;
+
+const MAX_ERROR_TEXT = 512;
+const text = new TextEncoder();
+const untext = new TextDecoder();
+
+function checkEventId(id: number): void {
+  if (!Number.isInteger(id) || id < 0x8000 || id > 0xfffe) {
+    throw new TransportError(
+      'ERR_BAD_ARGUMENT',
+      `event id 0x${id.toString(16)} is not in 0x8000..0xFFFE`,
+    );
+  }
+}
+
+function checkMethodId(id: number): void {
+  if (!Number.isInteger(id) || id < 0x0001 || id > 0x7fff) {
+    throw new TransportError(
+      'ERR_BAD_ARGUMENT',
+      `method id 0x${id.toString(16)} is not in 0x0001..0x7FFF`,
+    );
+  }
+}
+
+function decodeCopy<T>(type: protobuf.Type, payload: Uint8Array): T {
+  try {
+    // Decode from a private copy: protobufjs `bytes` fields alias their input, and the input
+    // here is ring memory the peer may rewrite. Copies are safe to keep.
+    return type.decode(payload.slice()) as unknown as T;
+  } catch (e) {
+    throw new TransportError(
+      'ERR_DECODE',
+      `payload is not a valid ${type.fullName}: ${(e as Error).message}`,
+      {
+        cause: e,
+      },
+    );
+  }
+}
+
+/**
+ * Publishes one event of a provided service.
+ *
+ * @example
+ * ```ts
+ * const speed = provider.publisher<VehicleSpeed>(0x8001, root.lookupType('sivshm.demo.VehicleSpeed'));
+ * speed.tryPublish({ kph: 88 }) || (await speed.publish({ kph: 88 }, 10));
+ * ```
+ */
+export class EventPublisher<T extends object> {
+  #session = 0;
+  constructor(
+    private readonly channel: Channel,
+    private readonly address: ServiceAddress,
+    readonly eventId: number,
+    private readonly type: protobuf.Type,
+  ) {
+    checkEventId(eventId);
+  }
+
+  #header(): SomeIpHeader {
+    this.#session = (this.#session % 0xffff) + 1;
+    return {
+      service: this.address.service,
+      method: this.eventId,
+      client: 0,
+      session: this.#session,
+      interfaceVersion: this.address.major,
+      messageType: SomeIpMessageType.NOTIFICATION,
+      returnCode: ReturnCode.ok,
+    };
+  }
+
+  /** Encodes and sends; false (nothing sent) when the ring is full right now. */
+  tryPublish(message: T): boolean {
+    const payload = this.type.encode(message).finish();
+    return this.channel.producer.trySend(this.#header(), payload);
+  }
+
+  /** Encodes and sends, waiting up to `timeoutMs` for room (`ERR_TIMEOUT` after that). */
+  async publish(message: T, timeoutMs = 1000): Promise<void> {
+    await this.channel.send(this.#header(), this.type.encode(message).finish(), timeoutMs);
+  }
+}
+
+/**
+ * The provider side of a service on one channel: event publishers and method handlers.
+ * Requests are answered with RESPONSE, or ERROR (E_NOT_OK, the error text as payload) when the
+ * handler throws; a request for an unknown method gets E_UNKNOWN_METHOD.
+ */
+export class ServiceProvider {
+  readonly #unregister: Array<() => void> = [];
+  readonly #methods = new Set<number>();
+
+  constructor(
+    private readonly channel: Channel,
+    private readonly address: ServiceAddress,
+  ) {
+    channel.onUnhandled((r) => {
+      if (r.header.messageType === SomeIpMessageType.REQUEST) {
+        void this.#reply(
+          { ...r.header },
+          ReturnCode.unknownMethod,
+          text.encode(`unknown method 0x${r.header.method.toString(16)}`),
+        ).catch(() => undefined);
+      }
+    });
+  }
+
+  publisher<T extends object>(eventId: number, type: protobuf.Type): EventPublisher<T> {
+    return new EventPublisher<T>(this.channel, this.address, eventId, type);
+  }
+
+  /**
+   * Serves method `methodId`: decodes each request as `requestType`, awaits `handler`, and
+   * sends its result encoded as `responseType` (nothing for REQUEST_NO_RETURN).
+   */
+  serve<Req extends object, Res extends object>(
+    methodId: number,
+    requestType: protobuf.Type,
+    responseType: protobuf.Type,
+    handler: (request: Req) => Res | Promise<Res>,
+  ): () => void {
+    checkMethodId(methodId);
+    this.#methods.add(methodId);
+    const off = this.channel.on(dispatchKey(SomeIpMessageType.REQUEST, methodId), (r) => {
+      const h = { ...r.header };
+      let request: Req;
+      try {
+        request = decodeCopy<Req>(requestType, r.payload);
+      } catch (e) {
+        if (h.messageType === SomeIpMessageType.REQUEST)
+          void this.#reply(h, ReturnCode.notOk, text.encode((e as Error).message));
+        return;
+      }
+      void (async () => {
+        try {
+          const result = await handler(request);
+          if (h.messageType === SomeIpMessageType.REQUEST) {
+            await this.#reply(h, ReturnCode.ok, responseType.encode(result).finish());
+          }
+        } catch (e) {
+          if (h.messageType === SomeIpMessageType.REQUEST) {
+            await this.#reply(
+              h,
+              ReturnCode.notOk,
+              text.encode(String((e as Error)?.message ?? e).slice(0, MAX_ERROR_TEXT)),
+            );
+          }
+        }
+      })().catch(() => {
+        // The channel ended while replying; its state$ tells the owner.
+      });
+    });
+    this.#unregister.push(off);
+    return off;
+  }
+
+  #reply(request: SomeIpHeader, returnCode: number, payload: Uint8Array): Promise<void> {
+    return this.channel.send(
+      {
+        ...request,
+        messageType:
+          returnCode === ReturnCode.ok ? SomeIpMessageType.RESPONSE : SomeIpMessageType.ERROR,
+        returnCode,
+      },
+      payload,
+      1000,
+    );
+  }
+
+  /** Unregisters every handler. */
+  close(): void {
+    for (const off of this.#unregister.splice(0)) off();
+  }
+}
+
+interface PendingCall {
+  readonly resolve: (payload: Uint8Array) => void;
+  readonly reject: (e: TransportError) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/**
+ * The consumer side of a service on one channel: event streams and method calls.
+ * Responses are matched to calls by session id; a call that gets no answer in time rejects
+ * with `ERR_TIMEOUT`, an ERROR answer with `ERR_REMOTE`; late answers are counted, not kept.
+ */
+export class ServiceConsumer {
+  readonly #events = new Map<number, Observable<unknown>>();
+  readonly #pending = new Map<number, PendingCall>();
+  readonly #responseHandlers = new Set<number>();
+  readonly #unregister: Array<() => void> = [];
+  #session = 0;
+  /** Responses that arrived for calls that had already timed out. */
+  lateResponses = 0;
+
+  constructor(
+    private readonly channel: Channel,
+    private readonly address: ServiceAddress,
+  ) {
+    const rejectAll = (e: TransportError): void => {
+      for (const [, p] of this.#pending) {
+        clearTimeout(p.timer);
+        p.reject(e);
+      }
+      this.#pending.clear();
+    };
+    this.#unregister.push(() =>
+      rejectAll(new TransportError('ERR_CLOSED', 'the service consumer was closed')),
+    );
+    // When the channel ends (peer gone, violation, close) no answer can come: fail every call now.
+    const sub = channel.state$.subscribe((state) => {
+      if (state !== 'open')
+        rejectAll(channel.failure ?? new TransportError('ERR_CLOSED', `the channel is ${state}`));
+    });
+    this.#unregister.push(() => sub.unsubscribe());
+  }
+
+  /**
+   * Decoded copies of event `eventId`, safe to keep. Hot: subscribing starts delivery, and
+   * every subscriber shares one decoder.
+   */
+  event<T>(eventId: number, type: protobuf.Type): Observable<T> {
+    checkEventId(eventId);
+    let obs = this.#events.get(eventId);
+    if (obs === undefined) {
+      const subject = new Subject<T>();
+      const off = this.channel.on(dispatchKey(SomeIpMessageType.NOTIFICATION, eventId), (r) => {
+        if (r.header.messageType !== SomeIpMessageType.NOTIFICATION) return;
+        try {
+          subject.next(decodeCopy<T>(type, r.payload));
+        } catch (e) {
+          subject.error(e);
+        }
+      });
+      this.#unregister.push(() => {
+        off();
+        subject.complete();
+      });
+      obs = subject.pipe(share());
+      this.#events.set(eventId, obs);
+    }
+    return obs as Observable<T>;
+  }
+
+  /** Calls method `methodId` and resolves with the decoded response. */
+  async call<Req extends object, Res>(
+    methodId: number,
+    requestType: protobuf.Type,
+    responseType: protobuf.Type,
+    request: Req,
+    options: { readonly timeoutMs?: number } = {},
+  ): Promise<Res> {
+    checkMethodId(methodId);
+    this.#listenForResponses(methodId);
+    const session = this.#nextSession();
+    const timeoutMs = options.timeoutMs ?? 1000;
+    const payload = await new Promise<Uint8Array>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(session);
+        reject(
+          new TransportError(
+            'ERR_TIMEOUT',
+            `no response to method 0x${methodId.toString(16)} within ${timeoutMs} ms`,
+          ),
+        );
+      }, timeoutMs);
+      this.#pending.set(session, { resolve, reject, timer });
+      this.channel
+        .send(
+          this.#header(methodId, session, SomeIpMessageType.REQUEST),
+          requestType.encode(request).finish(),
+          timeoutMs,
+        )
+        .catch((e: TransportError) => {
+          clearTimeout(timer);
+          this.#pending.delete(session);
+          reject(e);
+        });
+    });
+    return decodeCopy<Res>(responseType, payload);
+  }
+
+  /** Fire-and-forget (REQUEST_NO_RETURN): resolves once the request is in the ring. */
+  async fire<Req extends object>(
+    methodId: number,
+    requestType: protobuf.Type,
+    request: Req,
+    timeoutMs = 1000,
+  ): Promise<void> {
+    checkMethodId(methodId);
+    await this.channel.send(
+      this.#header(methodId, this.#nextSession(), SomeIpMessageType.REQUEST_NO_RETURN),
+      requestType.encode(request).finish(),
+      timeoutMs,
+    );
+  }
+
+  /** Ends every stream and rejects every pending call. */
+  close(): void {
+    for (const off of this.#unregister.splice(0)) off();
+  }
+
+  #listenForResponses(methodId: number): void {
+    if (this.#responseHandlers.has(methodId)) return;
+    this.#responseHandlers.add(methodId);
+    this.#unregister.push(
+      this.channel.on(dispatchKey(SomeIpMessageType.RESPONSE, methodId), (r) => {
+        const p = this.#pending.get(r.header.session);
+        if (p === undefined || r.header.client !== this.address.client) {
+          this.lateResponses++;
+          return;
+        }
+        this.#pending.delete(r.header.session);
+        clearTimeout(p.timer);
+        if (
+          r.header.messageType === SomeIpMessageType.RESPONSE &&
+          r.header.returnCode === ReturnCode.ok
+        ) {
+          p.resolve(r.payload.slice());
+        } else {
+          p.reject(
+            new TransportError(
+              'ERR_REMOTE',
+              `method 0x${methodId.toString(16)} failed at the provider (return code 0x${r.header.returnCode.toString(16)}): ${untext.decode(r.payload.subarray(0, MAX_ERROR_TEXT))}`,
+            ),
+          );
+        }
+      }),
+    );
+  }
+
+  #nextSession(): number {
+    for (let i = 0; i < 0xffff; i++) {
+      this.#session = (this.#session % 0xffff) + 1;
+      if (!this.#pending.has(this.#session)) return this.#session;
+    }
+    throw new TransportError('ERR_RING_FULL', '65535 calls are already pending');
+  }
+
+  #header(method: number, session: number, messageType: number): SomeIpHeader {
+    return {
+      service: this.address.service,
+      method,
+      client: this.address.client,
+      session,
+      interfaceVersion: this.address.major,
+      messageType,
+      returnCode: ReturnCode.ok,
+    };
+  }
+}

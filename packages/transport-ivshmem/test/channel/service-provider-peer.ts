@@ -1,0 +1,76 @@
+// The provider process of the service test. argv[2]: JSON { path, channelId, mode }; fds 3 and
+// 4: the c2p and p2c eventfds. Serves the methods and, on START, publishes TICKS events.
+import { statSync } from 'node:fs';
+import { Channel } from '../../src/channel/channel.js';
+import { ServiceProvider } from '../../src/channel/service-endpoints.js';
+import { mapFile } from '../../src/native/map-file.js';
+import { EventfdWaker } from '../../src/notify/eventfd-waker.js';
+import type { NotifyMode } from '../../src/notify/ring-waiter.js';
+import { ChannelTableReader } from '../../src/region/channel-table-reader.js';
+import { readRegionHeader } from '../../src/region/region-header.js';
+import { windowOf } from '../../src/ring/ring-views.js';
+import {
+  Add,
+  blobFor,
+  Count,
+  Empty,
+  EVENT_TICK,
+  METHOD_ADD,
+  METHOD_BUMP,
+  METHOD_COUNT,
+  METHOD_FAIL,
+  METHOD_START,
+  Sum,
+  Tick,
+  TICKS,
+} from './service-schema.js';
+
+const job = JSON.parse(process.argv[2] ?? '{}') as {
+  path: string;
+  channelId: string;
+  mode: NotifyMode;
+};
+const size = statSync(job.path).size;
+const m = mapFile(job.path, 0, size, { writable: true });
+const shared = new Uint8Array(m.shared);
+const entry = new ChannelTableReader(shared, readRegionHeader(shared)).find(
+  BigInt(job.channelId),
+)!.entry;
+const window = windowOf({ shared, bulk: new Uint8Array(m.bulk) }, entry.offset, entry.length);
+const channel = new Channel({
+  window,
+  role: 'provider',
+  notify: job.mode,
+  peerWaker: new EventfdWaker(4), // p2c: rings the consumer
+  ownWaker: new EventfdWaker(3),
+});
+const provider = new ServiceProvider(channel, { service: 0x1234, major: 1, client: 0 });
+const ticks = provider.publisher<{ seq: number; blob: Uint8Array; note: string }>(EVENT_TICK, Tick);
+let bumps = 0;
+provider.serve<{ a: number; b: number }, { sum: number }>(METHOD_ADD, Add, Sum, (r) => ({
+  sum: r.a + r.b,
+}));
+provider.serve(METHOD_FAIL, Empty, Empty, () => {
+  throw new Error('this method always fails');
+});
+provider.serve(METHOD_BUMP, Empty, Empty, () => {
+  bumps++;
+  return {};
+});
+provider.serve(METHOD_COUNT, Empty, Count, () => ({ n: bumps }));
+provider.serve(METHOD_START, Empty, Empty, () => {
+  void (async () => {
+    for (let seq = 0; seq < TICKS; seq++) {
+      const msg = { seq, blob: blobFor(seq), note: `tick ${seq}` };
+      if (!ticks.tryPublish(msg)) await ticks.publish(msg, 10_000);
+    }
+  })();
+  return {};
+});
+channel.state$.subscribe((s) => {
+  if (s !== 'open') {
+    process.stdout.write(JSON.stringify({ ended: s, failure: channel.failure?.code }) + '\n');
+    void channel.close().then(() => process.exit(0));
+  }
+});
+process.stdout.write('ready\n');
