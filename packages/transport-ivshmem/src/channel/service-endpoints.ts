@@ -1,5 +1,5 @@
 import type protobuf from 'protobufjs';
-import { Observable, Subject, share } from 'rxjs';
+import { Subject, share, type Observable } from 'rxjs';
 import { TransportError } from '../errors/transport-error.js';
 import { SomeIpMessageType, type SomeIpHeader } from '../ring/someip-header.js';
 import { dispatchKey, type Channel } from './channel.js';
