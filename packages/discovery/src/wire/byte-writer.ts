@@ -10,8 +10,8 @@ export class ByteWriter {
   private pos = 0;
 
   constructor(initialSize = 256) {
-    this.buf = new Uint8Array(initialSize);
-    this.view = new DataView(this.buf.buffer);
+    this.buf = alloc(initialSize);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
   get offset(): number {
@@ -22,10 +22,10 @@ export class ByteWriter {
     if (this.pos + n <= this.buf.length) return;
     let size = this.buf.length * 2;
     while (size < this.pos + n) size *= 2;
-    const next = new Uint8Array(size);
+    const next = alloc(size);
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
-    this.view = new DataView(next.buffer);
+    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
   }
 
   u8(v: number): void {
@@ -75,8 +75,13 @@ export class ByteWriter {
     this.view.setUint32(at, v >>> 0);
   }
 
-  /** The written bytes (a fresh copy). */
+  /** The written bytes; the writer must not be used afterwards (no copy is made). */
   finish(): Uint8Array {
-    return this.buf.slice(0, this.pos);
+    return this.pos === this.buf.length ? this.buf : this.buf.subarray(0, this.pos);
   }
+}
+
+/** A zeroed array of `n` bytes. */
+function alloc(n: number): Uint8Array {
+  return new Uint8Array(n);
 }

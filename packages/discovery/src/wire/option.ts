@@ -2,6 +2,7 @@ import { DiscoveryError } from '../errors/discovery-error.js';
 import type { ByteReader } from './byte-reader.js';
 import type { ByteWriter } from './byte-writer.js';
 import {
+  configurationStrings,
   readConfigurationBody,
   writeConfigurationBody,
   type ConfigurationOption,
@@ -134,6 +135,20 @@ export function writeOption(w: ByteWriter, o: SdOption): void {
     else writeIpOptionBody(w, o.type.startsWith('ipv4') ? 'ipv4' : 'ipv6', o);
   }
   w.setU16(lengthAt, w.offset - lengthAt - 3);
+}
+
+/** Bytes `o` takes on the wire (Length + 3). */
+export function optionSize(o: SdOption): number {
+  switch (o.type) {
+    case 'unknown':
+      return 3 + o.data.length;
+    case 'configuration':
+      return 3 + 2 + configurationStrings(o).reduce((n, s) => n + 1 + s.length, 0);
+    case 'loadBalancing':
+      return 3 + LOAD_BALANCING_LENGTH;
+    default:
+      return 3 + IP_OPTION_LENGTH[o.type.startsWith('ipv4') ? 'ipv4' : 'ipv6'];
+  }
 }
 
 /** A string that is equal for two options exactly when they encode to the same bytes. */

@@ -2,7 +2,7 @@ import { DiscoveryError } from '../errors/discovery-error.js';
 import { ByteReader } from './byte-reader.js';
 import { ByteWriter } from './byte-writer.js';
 import { ENTRY_SIZE, readEntry, writeEntry, type SdEntry } from './entry.js';
-import { readOption, writeOption, type SdOption } from './option.js';
+import { optionSize, readOption, writeOption, type SdOption } from './option.js';
 import { checkSdMessage } from './sd-checks.js';
 import { flagsFromByte, flagsToByte, type SdFlags } from './sd-flags.js';
 import { readSdSomeIpHeader, writeSdSomeIpHeader } from './someip-header.js';
@@ -97,7 +97,7 @@ export function encodeSdMessage(msg: SdMessage): Uint8Array {
 
 /** Writes `msg` without the rule checks; for benchmarks and for messages already checked. */
 export function encodeSdMessageUnchecked(msg: SdMessage): Uint8Array {
-  const w = new ByteWriter(28 + msg.entries.length * ENTRY_SIZE + msg.options.length * 24);
+  const w = new ByteWriter(sdMessageSize(msg));
   const lengthAt = writeSdSomeIpHeader(w, msg.sessionId);
   w.u8(flagsToByte(msg.flags));
   w.u8(0);
@@ -109,4 +109,11 @@ export function encodeSdMessageUnchecked(msg: SdMessage): Uint8Array {
   w.setU32(optionsLengthAt, w.offset - optionsLengthAt - 4);
   w.setU32(lengthAt, w.offset - 8);
   return w.finish();
+}
+
+/** The encoded size of `msg` in bytes, so that the encoder allocates once. */
+function sdMessageSize(msg: SdMessage): number {
+  let n = 28 + msg.entries.length * ENTRY_SIZE;
+  for (const o of msg.options) n += optionSize(o);
+  return n;
 }
