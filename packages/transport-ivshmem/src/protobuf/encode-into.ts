@@ -1,0 +1,137 @@
+import { TransportError } from '../errors/transport-error.js';
+import { assertCodec, codecName } from './message-codec.js';
+import type { MessageCodec } from './message-codec.js';
+import { SizingWriter } from './sizing-writer.js';
+import { TargetWriter } from './target-writer.js';
+
+// One sizer and one target writer serve every call: encoding allocates no payload bytes and,
+// after the first call, no writer either. A nested call (a getter on the message that encodes
+// something itself) gets fresh ones instead of clobbering the outer call's state.
+const sharedSizer = new SizingWriter();
+const sharedTarget = new TargetWriter();
+let sizerBusy = false;
+let targetBusy = false;
+
+function describe(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function checkMessage(type: MessageCodec, message: unknown): void {
+  if (typeof message !== 'object' || message === null) {
+    throw new TransportError(
+      'ERR_BAD_ARGUMENT',
+      `message must be an object of ${codecName(type)}, got ${message === null ? 'null' : typeof message}`,
+    );
+  }
+}
+
+/** Counts the bytes of `message` with the shared sizer; wraps protobufjs's errors. */
+function size(type: MessageCodec, message: object): number {
+  const sizer = sizerBusy ? new SizingWriter() : sharedSizer;
+  const wasBusy = sizerBusy;
+  sizerBusy = true;
+  try {
+    sizer.restart();
+    type.encode(message as never, sizer.asWriter());
+    return sizer.pos;
+  } catch (e) {
+    throw new TransportError(
+      'ERR_BAD_ARGUMENT',
+      `${codecName(type)} cannot be encoded: ${describe(e)}`,
+      { cause: e },
+    );
+  } finally {
+    sizerBusy = wasBusy;
+  }
+}
+
+/**
+ * Encodes `message` into `target[0, length)` where `length` is its exact encoded size, already
+ * checked to fit. Internal: {@link encodeInto} and the ring helpers size first, then call this.
+ */
+export function writeSized(
+  type: MessageCodec,
+  message: object,
+  target: Uint8Array,
+  length: number,
+): number {
+  const writer = targetBusy ? new TargetWriter() : sharedTarget;
+  const wasBusy = targetBusy;
+  targetBusy = true;
+  let written: number;
+  try {
+    type.encode(message as never, writer.attach(target));
+    written = writer.pos;
+  } catch (e) {
+    throw new TransportError(
+      'ERR_BAD_ARGUMENT',
+      `${codecName(type)} failed while encoding into the target after sizing succeeded: ${describe(e)}`,
+      { cause: e },
+    );
+  } finally {
+    writer.detach();
+    targetBusy = wasBusy;
+  }
+  if (written !== length) {
+    // Only a message that changes while it is encoded (a getter, another thread's typed array)
+    // gets here; the engine's bounds checks kept every byte inside the target.
+    throw new TransportError(
+      'ERR_BAD_ARGUMENT',
+      `${codecName(type)} changed while it was encoded: sized ${length} bytes, wrote ${written}`,
+    );
+  }
+  return written;
+}
+
+/**
+ * The exact number of bytes `type.encode(message).finish()` would produce, computed without
+ * writing or allocating them.
+ *
+ * Use it to size a ring slot before encoding into it: `producer.loan(encodedLength(T, m))`.
+ * Throws `ERR_BAD_ARGUMENT` when the message cannot be encoded at all (the protobufjs error is
+ * the `cause`).
+ *
+ * @example
+ * ```ts
+ * const slot = producer.loan(encodedLength(VehicleSignal, msg));
+ * encodeInto(VehicleSignal, msg, slot.payload);
+ * ```
+ */
+export function encodedLength(type: MessageCodec, message: object): number {
+  assertCodec(type);
+  checkMessage(type, message);
+  return size(type, message);
+}
+
+/**
+ * Encodes `message` straight into `target` (for example a loaned ring slot's payload) and
+ * returns the number of bytes written, from `target[0]` on.
+ *
+ * The bytes are identical to `type.encode(message).finish()`, but no intermediate buffer is
+ * allocated or copied: the message is sized first, then protobufjs's own encoder writes into
+ * the target. When the target is too small, it throws `ERR_BAD_ARGUMENT` naming both sizes
+ * and writes nothing at all; bytes of `target` past the returned length are never touched.
+ *
+ * @example
+ * ```ts
+ * const n = encodeInto(VehicleSignal, { speedKph: 87.5, rpm: 2450 }, slot.payload);
+ * ```
+ */
+export function encodeInto(type: MessageCodec, message: object, target: Uint8Array): number {
+  assertCodec(type);
+  checkMessage(type, message);
+  if (!(target instanceof Uint8Array)) {
+    throw new TransportError(
+      'ERR_BAD_ARGUMENT',
+      `target must be a Uint8Array (a ring slot's payload view), got ${target === null ? 'null' : typeof target}`,
+    );
+  }
+  const length = size(type, message);
+  if (length > target.length) {
+    throw new TransportError(
+      'ERR_BAD_ARGUMENT',
+      `target of ${target.length} bytes is too small: ${codecName(type)} encodes to ${length} bytes`,
+    );
+  }
+  return writeSized(type, message, target, length);
+}
