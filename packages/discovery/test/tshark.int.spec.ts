@@ -3,7 +3,9 @@ import fc from 'fast-check';
 import { decodeSdMessage, encodeSdMessage } from '../src/wire/sd-message.js';
 import type { SdMessage } from '../src/wire/sd-message.js';
 import { isServiceEntry } from '../src/wire/entry.js';
+import { endpointOption } from '../src/wire/endpoint-option.js';
 import { sdMessage } from './support/arbitraries.js';
+import { SdHarness } from './support/sd-harness.js';
 import { fixtureBytes } from './support/fixtures.js';
 import { fieldValues, tsharkDecode, tsharkMissing } from './support/tshark.js';
 
@@ -107,6 +109,76 @@ describe('SD encoder output under tshark (Wireshark SOME/IP-SD dissector)', func
       expect(result.expert).to.equal('');
       expect(result.packets).to.have.length(msgs.length);
       result.packets.forEach((p, i) => expectDissected(p, msgs[i] as SdMessage));
+    });
+  });
+
+  describe('SdNode traffic', () => {
+    it('should be tshark-clean for a whole offer / find / subscribe / ack / nack / stop exchange', async () => {
+      const h = new SdHarness();
+      const a = h.node('10.0.0.1', {
+        policy: { mayConsume: (_peer, _s, _i, eventgroupId) => eventgroupId !== 2 },
+      });
+      const b = h.node('10.0.0.2');
+      const find = b.find({ serviceId: 0x1234 }).subscribe();
+      await h.clock.advance(100);
+      void a.offer({
+        serviceId: 0x1234,
+        instanceId: 1,
+        majorVersion: 1,
+        minorVersion: 0,
+        endpoints: [
+          endpointOption('10.0.0.1', 'udp', 30501),
+          endpointOption('10.0.0.1', 'tcp', 30501),
+        ],
+        eventgroups: [1, 2],
+      });
+      await h.clock.advance(200);
+      const endpoints = [endpointOption('10.0.0.2', 'udp', 40000)];
+      const s1 = b
+        .subscribe({
+          serviceId: 0x1234,
+          instanceId: 1,
+          majorVersion: 1,
+          eventgroupId: 1,
+          endpoints,
+        })
+        .subscribe();
+      const s2 = b
+        .subscribe({
+          serviceId: 0x1234,
+          instanceId: 1,
+          majorVersion: 1,
+          eventgroupId: 2,
+          endpoints,
+        })
+        .subscribe();
+      await h.clock.advance(2500);
+      s1.unsubscribe();
+      s2.unsubscribe();
+      find.unsubscribe();
+      await h.stopAll();
+      const wire = h.wire();
+      const types = new Set(wire.flatMap((w) => w.msg.entries.map((e) => e.type)));
+      expect([...types].sort()).to.deep.equal(
+        [
+          'find',
+          'offer',
+          'stopOffer',
+          'stopSubscribe',
+          'subscribe',
+          'subscribeAck',
+          'subscribeNack',
+        ].sort(),
+      );
+      const result = tsharkDecode(
+        wire.map((w) => ({
+          payload: w.bytes,
+          src: w.from,
+          dst: w.to === 'multicast' ? '224.244.224.245' : w.to,
+        })),
+      );
+      expect(result.expert).to.equal('');
+      result.packets.forEach((p, i) => expectDissected(p, wire[i]?.msg as SdMessage));
     });
   });
 
