@@ -13,7 +13,7 @@ import { IvshmemServer } from '../src/ivshmem-server/ivshmem-server.js';
 import { eventfdCreate, eventfdRead } from '../src/native/eventfd.js';
 import { watchReadable } from '../src/native/fd-watcher.js';
 import { closeFd } from '../src/native/fd.js';
-import { createRegionFile, mapFile, unmap } from '../src/native/map-file.js';
+import { createRegionFile, mapFile, memfdCreate, unmap } from '../src/native/map-file.js';
 import { UnixListener } from '../src/native/unix-listener.js';
 import { UnixStream } from '../src/native/unix-stream.js';
 
@@ -315,8 +315,21 @@ if (process.env.SIVSHM_IVSHMEM_CHILD === 'peer') {
           () => IvshmemServer.listen({ socketPath, shm, vectors: 65 }),
           () => IvshmemServer.listen({ socketPath, shm, maxPeers: 70_000 }),
           () => IvshmemServer.listen({ socketPath, shm: {} as { memfdSize: number } }),
+          () => IvshmemServer.listen({ socketPath, shm: { memfdSize: 3 * PAGE } }),
+          () => IvshmemServer.listen({ socketPath, shm: { memfdSize: 1024 } }),
+          () => IvshmemServer.listen({ socketPath, shm: { path: shmPath, size: 3 * PAGE } }),
         ]) {
           expect(bad).to.throw(TransportError).with.property('code', 'ERR_BAD_ARGUMENT');
+        }
+        const odd = memfdCreate('sivshm-odd', 3 * PAGE);
+        const before = fdCount();
+        try {
+          expect(() => IvshmemServer.listen({ socketPath, shm: { fd: odd } }))
+            .to.throw(TransportError, /power of two/)
+            .with.property('code', 'ERR_BAD_ARGUMENT');
+          expect(fdCount()).to.equal(before);
+        } finally {
+          closeFd(odd);
         }
       });
     });

@@ -1,7 +1,7 @@
 import { TransportError } from '../errors/transport-error.js';
 import { eventfdCreate } from '../native/eventfd.js';
 import { closeFd, dupFd } from '../native/fd.js';
-import { createRegionFile, memfdCreate } from '../native/map-file.js';
+import { createRegionFile, fileSize, memfdCreate } from '../native/map-file.js';
 import { unixPeerCredentials } from '../native/unix-socket.js';
 import { UnixListener } from '../native/unix-listener.js';
 import type { UnixStream, UnixStreamOptions } from '../native/unix-stream.js';
@@ -231,18 +231,47 @@ function sendTo(peer: Peer, value: number, fd?: number): boolean {
   return !peer.stream.closed;
 }
 
-function openShm(shm: IvshmemShmSource): number {
-  if (typeof shm !== 'object' || shm === null) {
+/** QEMU sizes BAR2 from the shm fd and asserts that it is a power of two (FACTS.md). */
+function checkShmSize(size: number, what: string): void {
+  // Math.log2 rather than bit tricks: sizes above 2^31 do not fit the 32-bit operators.
+  if (!Number.isSafeInteger(size) || size < 4096 || !Number.isInteger(Math.log2(size))) {
     throw new TransportError(
       'ERR_BAD_ARGUMENT',
-      'shm must be { fd } | { path, size } | { memfdSize }',
+      `${what} must be a power of two of at least 4096 bytes (QEMU maps it as BAR2), got ${size}`,
     );
   }
-  if ('fd' in shm) return dupFd(shm.fd);
-  if ('path' in shm) return createRegionFile(shm.path, shm.size);
-  if ('memfdSize' in shm) return memfdCreate('sivshm-ivshmem', shm.memfdSize);
-  throw new TransportError(
-    'ERR_BAD_ARGUMENT',
-    'shm must be { fd } | { path, size } | { memfdSize }',
-  );
+}
+
+function openShm(shm: IvshmemShmSource): number {
+  const shape = 'shm must be { fd } | { path, size } | { memfdSize }';
+  if (typeof shm !== 'object' || shm === null) {
+    throw new TransportError('ERR_BAD_ARGUMENT', shape);
+  }
+  if ('fd' in shm) {
+    const fd = dupFd(shm.fd);
+    try {
+      checkShmSize(fileSize(fd), `the size of shm fd ${shm.fd}`);
+    } catch (e) {
+      closeFd(fd);
+      throw e;
+    }
+    return fd;
+  }
+  if ('path' in shm) {
+    checkShmSize(shm.size, 'shm.size');
+    const fd = createRegionFile(shm.path, shm.size);
+    try {
+      // An existing file is never shrunk, so it may be larger than asked for.
+      checkShmSize(fileSize(fd), `the size of ${shm.path}`);
+    } catch (e) {
+      closeFd(fd);
+      throw e;
+    }
+    return fd;
+  }
+  if ('memfdSize' in shm) {
+    checkShmSize(shm.memfdSize, 'shm.memfdSize');
+    return memfdCreate('sivshm-ivshmem', shm.memfdSize);
+  }
+  throw new TransportError('ERR_BAD_ARGUMENT', shape);
 }
