@@ -1,6 +1,7 @@
 // The far side of the ring benchmarks, run as its own OS process. argv[2]: JSON BenchPeerJob;
 // fds 3 and 4: the c2p and p2c eventfds. Prints one JSON line when done.
 import { createServer } from 'node:net';
+import { mapFile, unmap } from '../src/native/map-file.js';
 import { RingWaiter } from '../src/notify/ring-waiter.js';
 import type { NotifyMode } from '../src/notify/ring-waiter.js';
 import type { SomeIpHeader } from '../src/ring/someip-header.js';
@@ -17,7 +18,8 @@ export type BenchPeerJob =
       count: number;
       batch: number;
     }
-  | { kind: 'uds-echo'; socketPath: string };
+  | { kind: 'uds-echo'; socketPath: string }
+  | { kind: 'raw-pong'; path: string };
 
 const job = JSON.parse(process.argv[2] ?? '{}') as BenchPeerJob;
 
@@ -26,7 +28,7 @@ async function echo(j: Extract<BenchPeerJob, { kind: 'echo' }>): Promise<object>
   const waiter = new RingWaiter(end.consumer, { mode: j.mode, waker: end.consumerWaker });
   let n = 0;
   for (;;) {
-    if (j.mode === 'spin' ? !waiter.trySpin() : true) await waiter.wait(60_000);
+    if (!waiter.trySpin()) await waiter.wait(60_000, { afterSpin: true });
     const r = end.consumer.receive();
     if (r === undefined) {
       if (end.consumer.failure !== undefined) break;
@@ -110,10 +112,35 @@ function udsEcho(j: Extract<BenchPeerJob, { kind: 'uds-echo' }>): Promise<object
   });
 }
 
+/** The floor: two words of a mapped page and nothing else (no ring, no records, no checks). */
+function rawPong(j: Extract<BenchPeerJob, { kind: 'raw-pong' }>): object {
+  const m = mapFile(j.path, 0, 4096, { writable: true });
+  const w = new Int32Array(m.shared);
+  let last = 0;
+  let n = 0;
+  try {
+    for (const until = Date.now() + 120_000; Date.now() < until;) {
+      for (let k = 0; k < 100_000; k++) {
+        const v = Atomics.load(w, 0);
+        if (v === last) continue;
+        if (v === -1) return { ponged: n };
+        last = v;
+        Atomics.store(w, 16, v);
+        n++;
+      }
+    }
+    return { ponged: n, error: 'timeout' };
+  } finally {
+    unmap(m.handle);
+  }
+}
+
 const result =
   job.kind === 'echo'
     ? await echo(job)
     : job.kind === 'produce'
       ? await produce(job)
-      : await udsEcho(job);
+      : job.kind === 'raw-pong'
+        ? rawPong(job)
+        : await udsEcho(job);
 process.stdout.write(JSON.stringify(result) + '\n');

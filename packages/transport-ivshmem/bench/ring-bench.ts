@@ -151,12 +151,7 @@ async function ringLatency(
         h.session = i & 0xffff;
         me.producer.send(slot);
         for (;;) {
-          // wait() spins first in spin/adaptive mode; a trySpin() before it would spin twice, so
-          // only spin mode takes the synchronous fast path.
-          const ready =
-            mode === 'spin'
-              ? waiter.trySpin() || (await waiter.wait(10_000))
-              : await waiter.wait(10_000);
+          const ready = waiter.trySpin() || (await waiter.wait(10_000, { afterSpin: true }));
           if (!ready) throw new Error(`${mode}: no echo in 10 s`);
           const r = me.consumer.receive();
           if (r !== undefined) break;
@@ -174,6 +169,40 @@ async function ringLatency(
     peer.child.kill('SIGKILL');
     me.close();
     host.close();
+  }
+}
+
+/** The floor on this machine: a bare Atomics ping-pong over one mapped page between two processes. */
+async function rawLatency(runs: number, iterations: number): Promise<LatencyFigure> {
+  const path = `/dev/shm/sivshm-bench-raw-${process.pid}`;
+  closeFd(createRegionFile(path, 4096, { exclusive: true }));
+  const m = mapFile(path, 0, 4096, { writable: true });
+  const peer = startPeer({ kind: 'raw-pong', path });
+  try {
+    const w = new Int32Array(m.shared);
+    const results: Float64Array[] = [];
+    let v = 0;
+    for (let run = 0; run <= runs; run++) {
+      const samples = new Float64Array(iterations);
+      for (let i = 0; i < iterations; i++) {
+        v++;
+        const t0 = performance.now();
+        Atomics.store(w, 0, v);
+        for (let spins = 0; Atomics.load(w, 16) !== v; spins++) {
+          if ((spins & 0xfffff) === 0xfffff && performance.now() - t0 > 10_000)
+            throw new Error('raw pong stalled');
+        }
+        samples[i] = performance.now() - t0;
+      }
+      if (run > 0) results.push(samples);
+    }
+    Atomics.store(w, 0, -1);
+    await peer.done;
+    return summarise('raw Atomics ping-pong (floor)', results);
+  } finally {
+    peer.child.kill('SIGKILL');
+    unmap(m.handle);
+    unlinkSync(path);
   }
 }
 
@@ -256,7 +285,9 @@ async function ringThroughput(
     let got = 0;
     let touch = 0;
     while (got < total) {
-      if (!(await waiter.wait(30_000))) throw new Error('producer stalled');
+      if (!waiter.trySpin() && !(await waiter.wait(30_000, { afterSpin: true }))) {
+        throw new Error('producer stalled');
+      }
       for (let r = me.consumer.receive(); r !== undefined; r = me.consumer.receive()) {
         // Read in place: the header (parsed by receive) and the payload's first and last byte.
         const p = r.payload;
@@ -346,6 +377,8 @@ export async function runRingBench(options: RingBenchOptions = {}): Promise<Ring
   const log = options.log ?? (() => undefined);
   const loadAvgStart = os.loadavg();
   const latency: LatencyFigure[] = [];
+  log('latency: raw floor');
+  latency.push(await rawLatency(runs, Math.ceil(20_000 / scale)));
   for (const [mode, iters] of [
     ['spin', 20_000],
     ['adaptive', 20_000],
