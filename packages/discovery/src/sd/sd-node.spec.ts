@@ -88,6 +88,28 @@ describe('SdNode', () => {
       expect(e4.message).to.match(/at most one of each/);
     });
 
+    it('should reject and forget the offer when the first Offer cannot be sent', async () => {
+      const clock = new VirtualClock();
+      let fail = true;
+      const node = new SdNode({
+        clock,
+        transport: {
+          localAddress: { address: A, port: 30490 },
+          messages$: new Subject(),
+          send: async () => {
+            if (fail) throw new DiscoveryError('ERR_SD_TRANSPORT', 'network down');
+          },
+          close: async () => undefined,
+        },
+      });
+      const first = rejected(node.offer({ ...SERVICE, endpoints: [EP_A] }));
+      await clock.advance(200);
+      expect((await first).message).to.match(/network down/);
+      fail = false;
+      await Promise.all([node.offer({ ...SERVICE, endpoints: [EP_A] }), clock.advance(200)]);
+      await node.stop();
+    });
+
     it('should refuse offering the same instance twice', async () => {
       const a = await offerA();
       const e = await rejected(a.offer({ ...SERVICE, endpoints: [EP_A] }));
@@ -129,9 +151,9 @@ describe('SdNode', () => {
 
     it('should reject the pending offer() when withdrawn before the first Offer, sending nothing', async () => {
       const a = h.node(A);
-      const p = a.offer({ ...SERVICE, endpoints: [EP_A] });
+      const p = rejected(a.offer({ ...SERVICE, endpoints: [EP_A] }));
       await a.withdraw(SERVICE.serviceId, SERVICE.instanceId);
-      expect((await rejected(p)).code).to.equal('ERR_SD_STATE');
+      expect((await p).code).to.equal('ERR_SD_STATE');
       await h.clock.advance(5000);
       expect(h.wire()).to.deep.equal([]);
     });

@@ -216,7 +216,12 @@ export class SdNode {
         const sent = this.sendMulticast([{ entry, options }]);
         if (!offer.announced) {
           offer.announced = true;
-          sent.then(offer.firstSent.resolve, offer.firstSent.reject);
+          sent.then(offer.firstSent.resolve, (e: unknown) => {
+            // The instance never became visible: forget it so that offer() can be retried.
+            offer.phases.stop();
+            if (this.offers.get(key) === offer) this.offers.delete(key);
+            offer.firstSent.reject(e);
+          });
         }
       }),
     };
