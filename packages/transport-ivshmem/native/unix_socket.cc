@@ -162,7 +162,8 @@ void SendFds(const FunctionCallbackInfo<Value>& a) {
       return ThrowBadArg(iso, "at most " + std::to_string(kMaxFds) + " fds per message", 1);
     }
     for (uint32_t k = 0; k < arr->Length(); k++) {
-      Local<Value> v = arr->Get(ctx, k).ToLocalChecked();
+      Local<Value> v;
+      if (!arr->Get(ctx, k).ToLocal(&v)) return;  // a throwing getter: its exception propagates
       if (!v->IsInt32() || v.As<Integer>()->Value() < 0) {
         return ThrowBadArg(iso, "fds[" + std::to_string(k) + "] must be a file descriptor");
       }
