@@ -1,10 +1,20 @@
 import { lstatSync, unlinkSync } from 'node:fs';
+import { constants } from 'node:os';
 import { TransportError } from '../errors/transport-error.js';
 import { loadAddon } from './addon.js';
 import { FdWatcher } from './fd-watcher.js';
-import { callNative } from './native-call.js';
+import { callNative, syscallError } from './native-call.js';
 import { UnixStream } from './unix-stream.js';
 import type { UnixStreamOptions } from './unix-stream.js';
+
+function isSocketFile(path: string): boolean {
+  try {
+    return lstatSync(path).isSocket();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+}
 
 /** Options of {@link UnixListener.listen}. */
 export interface UnixListenOptions {
@@ -12,7 +22,10 @@ export interface UnixListenOptions {
   readonly onConnection: (accept: (options?: UnixStreamOptions) => UnixStream) => void;
   /** listen() backlog; default 64. */
   readonly backlog?: number;
-  /** Remove a stale socket file left at `path` by a dead process; default true. */
+  /**
+   * Remove a stale socket file left at `path` by a dead process (one that refuses
+   * connections); default true. A path where a server still listens fails with EADDRINUSE.
+   */
   readonly replaceStale?: boolean;
 }
 
@@ -55,14 +68,26 @@ export class UnixListener {
     if (typeof options?.onConnection !== 'function') {
       throw new TransportError('ERR_BAD_ARGUMENT', 'options.onConnection must be a function');
     }
-    if (options.replaceStale ?? true) {
-      try {
-        if (lstatSync(path).isSocket()) unlinkSync(path);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      }
-    }
     const addon = loadAddon();
+    if ((options.replaceStale ?? true) && isSocketFile(path)) {
+      // Only a socket nobody listens on is stale; never take over a live server's path.
+      const probe = callNative(() => addon.unixSocket('stream'));
+      let live: boolean;
+      try {
+        // Connected, or the backlog is full (false): either way someone is listening.
+        callNative(() => addon.unixConnect(probe, path));
+        live = true;
+      } catch (e) {
+        if (!TransportError.is(e) || e.errnoName !== 'ECONNREFUSED') throw e;
+        live = false;
+      } finally {
+        addon.close(probe);
+      }
+      if (live) {
+        throw syscallError('bind', constants.errno.EADDRINUSE, `a server is listening at ${path}`);
+      }
+      unlinkSync(path);
+    }
     const fd = callNative(() => addon.unixSocket('stream'));
     try {
       callNative(() => addon.unixBind(fd, path));
