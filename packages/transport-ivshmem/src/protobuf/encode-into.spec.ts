@@ -46,7 +46,7 @@ function rejection(fn: () => unknown): TransportError {
 
 const longString = 'x'.repeat(300);
 /** One case per field kind and per branch protobufjs's writer takes. */
-const CASES: [string, MessageCodec, Record<string, unknown>][] = [
+const CASES: [string, protobuf.Type, Record<string, unknown>][] = [
   ['empty message', All, {}],
   [
     'double, float incl. -0, NaN, Infinity',
