@@ -1,7 +1,8 @@
 // Child process of udp.int.spec.ts, run inside a private network namespace (lo up, multicast
 // on, 127.0.0.2 added). Captures SD on lo with tshark, runs two SD nodes over real UDP
 // (A at 127.0.0.1 offers, B at 127.0.0.2 finds and subscribes), and prints a JSON report.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import { SdNode, type SubscriptionEvent, type SubscriberEvent } from '../../src/sd/sd-node.js';
 import type { ServiceAvailability } from '../../src/sd/service-types.js';
@@ -9,7 +10,9 @@ import { UdpSdTransport } from '../../src/transport/udp-transport.js';
 import { endpointOption } from '../../src/wire/endpoint-option.js';
 
 const outDir = process.argv[2] ?? '/tmp';
+const rawPcap = join(outDir, 'raw.pcap');
 const pcap = join(outDir, 'sd-udp.pcap');
+const PROBE_PORT = 30999;
 const SERVICE = { serviceId: 0x1234, instanceId: 0x5678, majorVersion: 1, minorVersion: 3 };
 const timing = {
   initialDelayMin: 10,
@@ -36,12 +39,25 @@ async function until(pred: () => boolean, ms: number, what: string): Promise<voi
 }
 
 async function main(): Promise<void> {
-  const capture = spawn('tshark', ['-i', 'lo', '-f', 'udp port 30490', '-w', pcap], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let captureErr = '';
-  capture.stderr.on('data', (d: Buffer) => (captureErr += d.toString()));
-  await until(() => captureErr.includes('Capturing on'), 15_000, `tshark to start (${captureErr})`);
+  // tshark says "Capturing on" a little before packets are really captured: probe a side
+  // port until a probe shows up in its live output, then start, and filter probes out after.
+  const capture = spawn(
+    'tshark',
+    ['-i', 'lo', '-f', `udp port 30490 or udp port ${PROBE_PORT}`, '-w', rawPcap, '-P', '-l'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let captureOut = '';
+  capture.stdout.on('data', (d: Buffer) => (captureOut += d.toString()));
+  capture.stderr.on('data', (d: Buffer) => (captureOut += d.toString()));
+  const probe = createSocket('udp4');
+  const probing = setInterval(() => probe.send('probe', PROBE_PORT, '127.0.0.1'), 20);
+  await until(
+    () => captureOut.includes(String(PROBE_PORT)),
+    20_000,
+    `tshark to capture (${captureOut})`,
+  );
+  clearInterval(probing);
+  probe.close();
 
   const a = new SdNode({
     transport: await UdpSdTransport.open({ unicast: '127.0.0.1' }),
@@ -109,6 +125,12 @@ async function main(): Promise<void> {
   await sleep(300);
   capture.kill('SIGINT');
   await new Promise((r) => capture.once('exit', r));
+  const filtered = spawnSync('tshark', ['-r', rawPcap, '-Y', 'udp.port == 30490', '-w', pcap], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  if (filtered.status !== 0)
+    throw new Error(`tshark could not filter the capture: ${filtered.stderr}`);
   process.stdout.write(
     JSON.stringify({
       pcap,
