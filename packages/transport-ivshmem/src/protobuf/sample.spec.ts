@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import protobuf from 'protobufjs';
+import type protobuf from 'protobufjs';
 import { TransportError } from '../errors/transport-error.js';
 import { decodeFrom } from './decode-from.js';
 import { schemas } from './fixtures/test-schemas.js';
