@@ -1,6 +1,8 @@
 // The far side of the ring benchmarks, run as its own OS process. argv[2]: JSON BenchPeerJob;
 // fds 3 and 4: the c2p and p2c eventfds. Prints one JSON line when done.
 import { createServer } from 'node:net';
+import { eventfdRead, eventfdWrite } from '../src/native/eventfd.js';
+import { watchReadable } from '../src/native/fd-watcher.js';
 import { mapFile, unmap } from '../src/native/map-file.js';
 import { RingWaiter } from '../src/notify/ring-waiter.js';
 import type { NotifyMode } from '../src/notify/ring-waiter.js';
@@ -19,7 +21,8 @@ export type BenchPeerJob =
       batch: number;
     }
   | { kind: 'uds-echo'; socketPath: string }
-  | { kind: 'raw-pong'; path: string };
+  | { kind: 'raw-pong'; path: string }
+  | { kind: 'raw-efd-pong' };
 
 const job = JSON.parse(process.argv[2] ?? '{}') as BenchPeerJob;
 
@@ -135,12 +138,32 @@ function rawPong(j: Extract<BenchPeerJob, { kind: 'raw-pong' }>): object {
   }
 }
 
+/** The event floor: eventfd in (fd 3) watched by uv_poll, eventfd out (fd 4); no ring. */
+function rawEfdPong(): Promise<object> {
+  return new Promise((resolve) => {
+    let n = 0;
+    const w = watchReadable(3, () => {
+      const v = eventfdRead(3);
+      if (v === 0n) return;
+      if (v >= 1_000_000n) {
+        w.stop();
+        resolve({ ponged: n });
+        return;
+      }
+      n++;
+      eventfdWrite(4, 1);
+    });
+  });
+}
+
 const result =
-  job.kind === 'echo'
-    ? await echo(job)
-    : job.kind === 'produce'
-      ? await produce(job)
-      : job.kind === 'raw-pong'
-        ? rawPong(job)
-        : await udsEcho(job);
+  job.kind === 'raw-efd-pong'
+    ? await rawEfdPong()
+    : job.kind === 'echo'
+      ? await echo(job)
+      : job.kind === 'produce'
+        ? await produce(job)
+        : job.kind === 'raw-pong'
+          ? rawPong(job)
+          : await udsEcho(job);
 process.stdout.write(JSON.stringify(result) + '\n');

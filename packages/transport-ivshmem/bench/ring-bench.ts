@@ -8,6 +8,8 @@ import type { NotifyMode } from '../src/notify/ring-waiter.js';
 import type { SomeIpHeader } from '../src/ring/someip-header.js';
 import { createRegionFile, mapFile, unmap } from '../src/native/map-file.js';
 import { closeFd } from '../src/native/fd.js';
+import { eventfdCreate, eventfdRead, eventfdWrite } from '../src/native/eventfd.js';
+import { watchReadable } from '../src/native/fd-watcher.js';
 import { attachChannel, createShmChannel } from '../test/helpers/shm-channel.js';
 import type { HostChannel } from '../test/helpers/shm-channel.js';
 import { collect, spawnNode } from '../test/helpers/spawn-node.js';
@@ -19,6 +21,10 @@ export interface RingBenchOptions {
   readonly runs?: number;
   /** Divide every iteration count by 10 (smoke test of the benchmark itself). */
   readonly quick?: boolean;
+  /** Which parts to run (default all). */
+  readonly sections?: readonly ('latency' | 'throughput' | 'memcpy')[];
+  /** Ring notification modes for the latency part, in this order (default spin, adaptive, event). */
+  readonly modes?: readonly NotifyMode[];
   /** Progress lines (default: none). */
   readonly log?: (line: string) => void;
 }
@@ -206,6 +212,44 @@ async function rawLatency(runs: number, iterations: number): Promise<LatencyFigu
   }
 }
 
+/** The event floor: a bare eventfd + uv_poll ping-pong between two processes, no ring. */
+async function rawEventLatency(runs: number, iterations: number): Promise<LatencyFigure> {
+  const ping = eventfdCreate();
+  const pong = eventfdCreate();
+  const child = spawnNode(PEER, [JSON.stringify({ kind: 'raw-efd-pong' })], [ping, pong]);
+  const done = collect(child);
+  let wake: (() => void) | undefined;
+  const w = watchReadable(pong, () => {
+    if (eventfdRead(pong) > 0n && wake) {
+      const r = wake;
+      wake = undefined;
+      r();
+    }
+  });
+  try {
+    const results: Float64Array[] = [];
+    for (let run = 0; run <= runs; run++) {
+      const samples = new Float64Array(iterations);
+      for (let i = 0; i < iterations; i++) {
+        const t0 = performance.now();
+        const got = new Promise<void>((r) => (wake = r));
+        eventfdWrite(ping, 1);
+        await got;
+        samples[i] = performance.now() - t0;
+      }
+      if (run > 0) results.push(samples);
+    }
+    eventfdWrite(ping, 1_000_000);
+    await done;
+    return summarise('raw eventfd + uv_poll (floor)', results);
+  } finally {
+    w.stop();
+    child.kill('SIGKILL');
+    closeFd(ping);
+    closeFd(pong);
+  }
+}
+
 /** The baseline a user would pick instead: a Node Unix-domain stream socket (`net`). */
 async function udsLatency(runs: number, iterations: number): Promise<LatencyFigure> {
   const socketPath = `${os.tmpdir()}/sivshm-bench-${process.pid}.sock`;
@@ -360,6 +404,15 @@ function memcpyRates(runs: number): MemcpyFigure[] {
   }
 }
 
+/** Throughput cases: payload bytes, records per index store, records per run. */
+const THROUGHPUT_CASES = [
+  [64, 1, 1_000_000],
+  [64, 32, 2_000_000],
+  [4096, 1, 200_000],
+  [4096, 32, 200_000],
+  [1 << 20, 1, 1000],
+] as const;
+
 /**
  * Runs the ring benchmarks and returns the figures: 64 B round-trip p50/p99 in spin, event and
  * adaptive modes and over a Unix-domain socket, one-way throughput at 64 B, 4 KiB and 1 MiB,
@@ -376,32 +429,29 @@ export async function runRingBench(options: RingBenchOptions = {}): Promise<Ring
   const scale = options.quick ? 10 : 1;
   const log = options.log ?? (() => undefined);
   const loadAvgStart = os.loadavg();
+  const sections = options.sections ?? ['latency', 'throughput', 'memcpy'];
   const latency: LatencyFigure[] = [];
-  log('latency: raw floor');
-  latency.push(await rawLatency(runs, Math.ceil(20_000 / scale)));
-  for (const [mode, iters] of [
-    ['spin', 20_000],
-    ['adaptive', 20_000],
-    ['event', 5_000],
-  ] as const) {
-    log(`latency: ring ${mode}`);
-    latency.push(await ringLatency(mode, runs, Math.ceil(iters / scale)));
+  if (sections.includes('latency')) {
+    log('latency: raw floor');
+    latency.push(await rawLatency(runs, Math.ceil(20_000 / scale)));
+    for (const mode of options.modes ?? ['spin', 'adaptive', 'event']) {
+      log(`latency: ring ${mode}`);
+      latency.push(
+        await ringLatency(mode, runs, Math.ceil((mode === 'event' ? 5_000 : 20_000) / scale)),
+      );
+    }
+    log('latency: raw eventfd floor');
+    latency.push(await rawEventLatency(runs, Math.ceil(5_000 / scale)));
+    log('latency: unix domain socket');
+    latency.push(await udsLatency(runs, Math.ceil(5_000 / scale)));
   }
-  log('latency: unix domain socket');
-  latency.push(await udsLatency(runs, Math.ceil(5_000 / scale)));
   const throughput: ThroughputFigure[] = [];
-  for (const [payload, batch, perRun] of [
-    [64, 1, 1_000_000],
-    [64, 32, 2_000_000],
-    [4096, 1, 200_000],
-    [4096, 32, 200_000],
-    [1 << 20, 1, 1000],
-  ] as const) {
+  for (const [payload, batch, perRun] of sections.includes('throughput') ? THROUGHPUT_CASES : []) {
     log(`throughput: ${payload} B, batch ${batch}`);
     throughput.push(await ringThroughput(payload, batch, runs, Math.ceil(perRun / scale)));
   }
   log('memcpy');
-  const memcpy = memcpyRates(runs);
+  const memcpy = sections.includes('memcpy') ? memcpyRates(runs) : [];
   const cpu = os.cpus();
   return {
     machine: {

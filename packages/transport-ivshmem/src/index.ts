@@ -59,8 +59,8 @@ export {
 export type { RegionLayoutInfo } from './region/region-layout.js';
 export { writeRegionHeader, readRegionHeader, HostdHeartbeat } from './region/region-header.js';
 export type { RegionHeaderInfo } from './region/region-header.js';
-export { ChannelEntryLayout, ChannelState } from './region/channel-table-layout.js';
-export type { ChannelEntry, ChannelStateName } from './region/channel-table-layout.js';
+export { ChannelEntryLayout, ChannelEntryState } from './region/channel-table-layout.js';
+export type { ChannelEntry, ChannelEntryStateName } from './region/channel-table-layout.js';
 export { ChannelTableWriter } from './region/channel-table-writer.js';
 export { ChannelTableReader } from './region/channel-table-reader.js';
 export type { IndexedChannelEntry } from './region/channel-table-reader.js';

@@ -55,10 +55,12 @@ export class EventfdWaker implements Waker {
         new TransportError('ERR_BAD_ARGUMENT', 'EventfdWaker.wait() is already pending'),
       );
     }
-    if (this.#rung || eventfdRead(this.#fd) > 0n) {
+    if (this.#rung) {
       this.#rung = false;
       return Promise.resolve(true);
     }
+    // No eventfd read here: the poll is level-triggered, so a ring that came before this wait
+    // fires the watcher on the next loop turn; reading first would cost a syscall per park.
     this.#watcher ??= watchReadable(this.#fd, (_events, error) => this.#onReadable(error)).unref();
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {

@@ -1,5 +1,9 @@
 import { PAGE_SIZE, WindowLayout } from '@sivshm/kmod';
-import { CHANNEL_STATE_NAMES, ChannelEntryLayout, ChannelState } from './channel-table-layout.js';
+import {
+  CHANNEL_STATE_NAMES,
+  ChannelEntryLayout,
+  ChannelEntryState,
+} from './channel-table-layout.js';
 import type { ChannelEntry } from './channel-table-layout.js';
 import type { RegionLayoutInfo } from './region-layout.js';
 
@@ -14,7 +18,7 @@ const MAX_MODE = 2;
  * sides agree on exactly one definition of a valid entry.
  */
 export function checkChannelEntry(e: ChannelEntry, layout: RegionLayoutInfo): string | undefined {
-  if (!(e.state in ChannelState)) return `unknown state ${String(e.state)}`;
+  if (!(e.state in ChannelEntryState)) return `unknown state ${String(e.state)}`;
   if (!isU32(e.generation)) return `generation ${e.generation} is not a u32`;
   if (e.state === 'FREE') return undefined;
   if (
@@ -80,7 +84,7 @@ export function checkReserved(v: DataView): string | undefined {
 export function encodeChannelEntry(v: DataView, e: ChannelEntry): void {
   v.setBigUint64(O.channelId, e.state === 'FREE' ? 0n : e.channelId, true);
   v.setUint32(O.generation, e.generation, true);
-  v.setUint32(O.state, ChannelState[e.state], true);
+  v.setUint32(O.state, ChannelEntryState[e.state], true);
   v.setBigUint64(O.offset, BigInt(e.offset), true);
   v.setBigUint64(O.length, BigInt(e.length), true);
   v.setUint32(O.consumerVm, e.consumerVm, true);

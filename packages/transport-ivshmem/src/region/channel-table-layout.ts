@@ -9,7 +9,7 @@
  *  0 channel_id u64         random, never reused within an epoch; 0 only when FREE
  *  8 generation u32         +1 each time the slot is (re)used; a reader holding (index,
  *                           generation) notices that the slot was recycled under it
- * 12 state u32              ChannelState
+ * 12 state u32              ChannelEntryState
  * 16 offset u64             window offset from the region start, page-aligned, in the data section
  * 24 length u64             window length = WindowLayout.windowLength(ring_data_size)
  * 32 consumer_vm u32
@@ -53,7 +53,7 @@ export const ChannelEntryLayout = {
 } as const;
 
 /** Lifecycle state of a channel-table entry (`state` word). */
-export const ChannelState = {
+export const ChannelEntryState = {
   /** Slot unused. */
   FREE: 0,
   /** Window reserved during the handshake; not yet mapped by anyone. */
@@ -66,11 +66,11 @@ export const ChannelState = {
   QUARANTINED: 4,
 } as const;
 
-/** Name of a {@link ChannelState} value. */
-export type ChannelStateName = keyof typeof ChannelState;
+/** Name of a {@link ChannelEntryState} value. */
+export type ChannelEntryStateName = keyof typeof ChannelEntryState;
 
 /** Names indexed by state value, for messages and decoding. */
-export const CHANNEL_STATE_NAMES: readonly ChannelStateName[] = [
+export const CHANNEL_STATE_NAMES: readonly ChannelEntryStateName[] = [
   'FREE',
   'PENDING',
   'ACTIVE',
@@ -82,7 +82,7 @@ export const CHANNEL_STATE_NAMES: readonly ChannelStateName[] = [
 export interface ChannelEntry {
   readonly channelId: bigint;
   readonly generation: number;
-  readonly state: ChannelStateName;
+  readonly state: ChannelEntryStateName;
   /** Window offset from the region start. */
   readonly offset: number;
   /** Window length in bytes. */
