@@ -227,10 +227,14 @@ if (process.env.SIVSHM_IVSHMEM_CHILD === 'peer') {
       });
 
       it('should survive clients that hang up mid-handshake or send junk', async () => {
+        const joined: number[] = [];
+        const left: number[] = [];
         server = IvshmemServer.listen({
           socketPath,
           shm: { memfdSize: 4 * PAGE },
           vectors: 2,
+          onPeerJoined: (id) => joined.push(id),
+          onPeerLeft: (id) => left.push(id),
         });
         const a = new Peer();
         await a.next('ready');
@@ -262,6 +266,8 @@ if (process.env.SIVSHM_IVSHMEM_CHILD === 'peer') {
         expect(readyB.peers).to.include(0);
         await a.request({ type: 'ring', peer: readyB.id, vector: 1 }, 'rang');
         expect(await b.next('notify')).to.include({ vector: 1 });
+        // Every leave reported belongs to a peer whose join was reported before.
+        expect(left.every((id) => joined.includes(id))).to.equal(true);
         junk.close();
       });
 

@@ -34,7 +34,7 @@ export interface IvshmemServerOptions {
   readonly maxPeers?: number;
   /** A peer joined (its fds were handed out). */
   readonly onPeerJoined?: (id: number, pid: number) => void;
-  /** A peer left or was dropped; `error` says why when it misbehaved. */
+  /** A peer that joined left or was dropped; `error` says why when it misbehaved. */
   readonly onPeerLeft?: (id: number, error: TransportError | undefined) => void;
 }
 
@@ -216,10 +216,10 @@ export class IvshmemServer {
     if (this.#peers.get(peer.id) !== peer) return;
     this.#peers.delete(peer.id);
     for (const fd of peer.eventfds) closeFd(fd);
-    if (peer.announced) {
-      // Step 6, disconnection: the id without an fd.
-      for (const other of [...this.#peers.values()]) sendTo(other, peer.id);
-    }
+    // A client lost during its own handshake was never announced: nobody to tell.
+    if (!peer.announced) return;
+    // Step 6, disconnection: the id without an fd.
+    for (const other of [...this.#peers.values()]) sendTo(other, peer.id);
     this.#options.onPeerLeft?.(peer.id, error);
   }
 }
