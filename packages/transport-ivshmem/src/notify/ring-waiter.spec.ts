@@ -65,6 +65,19 @@ describe('RingWaiter', () => {
       });
     }
 
+    it('should park at once without a second spin budget when told the caller already spun (afterSpin)', async () => {
+      const { views, producer, consumer, waker } = setup();
+      // A one-second spin budget: without afterSpin the record would arrive while spinning.
+      const waiter = new RingWaiter(consumer, { mode: 'adaptive', waker, spinBudgetUs: 1_000_000 });
+      let sawParked = false;
+      setTimeout(() => {
+        sawParked = parked(views) === 1;
+        producer.trySend(HDR, new Uint8Array(1));
+      }, 15);
+      expect(await waiter.wait(5000, { afterSpin: true })).to.equal(true);
+      expect(sawParked).to.equal(true);
+    });
+
     it('should resolve false after the timeout when nothing arrives', async () => {
       const { consumer, waker } = setup();
       expect(await new RingWaiter(consumer, { mode: 'event', waker }).wait(20)).to.equal(false);
