@@ -103,3 +103,13 @@ export {
   ReturnCode,
 } from './channel/service-endpoints.js';
 export type { ServiceAddress } from './channel/service-endpoints.js';
+export { encodeInto, encodedLength } from './protobuf/encode-into.js';
+export { decodeFrom, decodeCopy } from './protobuf/decode-from.js';
+export type { MessageCodec } from './protobuf/message-codec.js';
+export { Sample } from './protobuf/sample.js';
+export type { SampleOptions } from './protobuf/sample.js';
+export { SampleLedger } from './protobuf/sample-ledger.js';
+export type { SampleLeak, SampleLedgerOptions } from './protobuf/sample-ledger.js';
+export { toOwned } from './protobuf/to-owned.js';
+export { receiveSample } from './protobuf/receive-sample.js';
+export type { ReceiveSampleOptions } from './protobuf/receive-sample.js';
