@@ -28,7 +28,7 @@ export interface NativeAddon {
     pathOrFd: string | number,
     offset: number,
     length: number,
-    options: { writable: boolean },
+    options: { writable: boolean; populate: boolean },
   ): NativeMapping;
   unmap(handle: object): boolean;
   mappingInfo(handle: object): { length: number; unmapped: boolean };

@@ -42,6 +42,15 @@ describe('mapFile', () => {
       unmap(b.handle);
     });
 
+    it('should pre-fault a populated mapping and still share it', () => {
+      const a = mapFile(path, 0, 4 * PAGE, { writable: true, populate: true });
+      const b = mapFile(fd, 0, 4 * PAGE, { writable: false, populate: true });
+      Atomics.store(new Int32Array(a.shared), 3 * (PAGE / 4), 77);
+      expect(Atomics.load(new Int32Array(b.shared), 3 * (PAGE / 4))).to.equal(77);
+      unmap(a.handle);
+      unmap(b.handle);
+    });
+
     it('should reject a length past the end of a regular file', () => {
       expect(() => mapFile(path, 0, 8 * PAGE)).to.throw(TransportError, /exceeds the file size/);
     });

@@ -6,6 +6,12 @@ import { callNative } from './native-call.js';
 export interface MapFileOptions {
   /** Map read-write (the file is opened O_RDWR); default false (read-only). */
   readonly writable?: boolean;
+  /**
+   * Pre-fault every page at map time (MAP_POPULATE); default false. Costs the faults up front
+   * (~6 ms for 64 MiB here, a third of faulting page by page) so rings and slots never take one
+   * on the data path.
+   */
+  readonly populate?: boolean;
 }
 
 /** Opaque token of one mapping; pass it to {@link unmap}. */
@@ -74,11 +80,12 @@ export function mapFile(
   checkInteger('offset', offset, 0, MAX_LENGTH);
   checkInteger('length', length, 1, MAX_LENGTH);
   const writable = options.writable ?? false;
-  if (typeof writable !== 'boolean') {
-    throw new TransportError('ERR_BAD_ARGUMENT', 'options.writable must be a boolean');
+  const populate = options.populate ?? false;
+  if (typeof writable !== 'boolean' || typeof populate !== 'boolean') {
+    throw new TransportError('ERR_BAD_ARGUMENT', 'options.writable and populate must be booleans');
   }
   const addon = loadAddon();
-  const m = callNative(() => addon.mapFile(file, offset, length, { writable }));
+  const m = callNative(() => addon.mapFile(file, offset, length, { writable, populate }));
   return { shared: m.shared, bulk: m.bulk, handle: m.handle as MappingHandle };
 }
 
