@@ -147,6 +147,8 @@ describe('SdNode', () => {
         'subscribed:',
         'unsubscribed:withdrawn',
       ]);
+      expect(a.offered()).to.deep.equal([]);
+      expect(a.subscriptions()).to.deep.equal([]);
     });
 
     it('should reject the pending offer() when withdrawn before the first Offer, sending nothing', async () => {

@@ -231,6 +231,16 @@ export class SdNode {
     return { withdraw: () => this.withdraw(spec.serviceId, spec.instanceId) };
   }
 
+  /** The instances this node offers (announced or still in their Initial Wait). */
+  offered(): OfferSpec[] {
+    return [...this.offers.values()].map((o) => o.spec);
+  }
+
+  /** The subscriptions to our offers that are acknowledged, as the policy saw them. */
+  subscriptions(): SubscribeRequest[] {
+    return [...this.providers.values()].filter((p) => p.state === 'acked').map((p) => p.request);
+  }
+
   /** Stops offering an instance: StopOffer (if it was announced) and drops its subscribers. */
   async withdraw(serviceId: number, instanceId: number): Promise<void> {
     const key = instanceKey(serviceId, instanceId);
