@@ -36,6 +36,7 @@ const samples: ControlMessage[] = [
   { kind: 'handshake', message: b(300, 10) },
   { kind: 'revoke', channelId: 0xffff_ffff_ffff_fff0n, token: b(40, 11), tag: b(32, 12) },
   { kind: 'close', channelId: 42n },
+  { kind: 'revokeAck', channelId: 44n },
   { kind: 'peerGone', channelId: 43n, reason: 'vm-died' },
   { kind: 'heartbeat', sequence: 9n, timeMs: 1_700_000_000_000n },
   { kind: 'error', code: 'ERR_SD_POLICY', message: 'not allowed' },

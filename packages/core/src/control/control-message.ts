@@ -51,6 +51,7 @@ export type ControlMessage =
       readonly token: Uint8Array;
       readonly tag: Uint8Array;
     }
+  | { readonly kind: 'revokeAck'; readonly channelId: bigint }
   | { readonly kind: 'close'; readonly channelId: bigint }
   | { readonly kind: 'peerGone'; readonly channelId: bigint; readonly reason: string }
   | { readonly kind: 'heartbeat'; readonly sequence: bigint; readonly timeMs: bigint }
@@ -111,6 +112,8 @@ function fieldsOf(m: ControlMessage): [string, Plain] {
       return ['handshake', { message: m.message }];
     case 'revoke':
       return ['revoke', { channelId: u64(m.channelId, 'channel id'), token: m.token, tag: m.tag }];
+    case 'revokeAck':
+      return ['revokeAck', { channelId: u64(m.channelId, 'channel id') }];
     case 'close':
       return ['close', { channelId: u64(m.channelId, 'channel id') }];
     case 'peerGone':
@@ -231,6 +234,7 @@ export function decodeControlMessage(bytes: Uint8Array): ControlMessage {
         token: nonEmpty(bytesField(f['token']), 'revoke token'),
         tag: exact(bytesField(f['tag']), 32, 'revoke tag'),
       };
+    case 'revokeAck':
     case 'close':
       return { kind, channelId: big(f['channelId']) };
     case 'peerGone':

@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// sivshm-hostd: a composition root. Reads argv, starts the daemon, installs the signal handlers
+// that stop it cleanly, and maps failures to exit codes (2 = usage, 1 = anything else).
+import { SivshmError } from '@sivshm/core';
+import { HostdError } from './errors/hostd-error.js';
+import { Hostd } from './hostd.js';
+import { HOSTD_USAGE, parseHostdArgs } from './hostd-args.js';
+
+async function main(): Promise<void> {
+  let args;
+  try {
+    args = parseHostdArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`sivshm-hostd: ${(e as Error).message}\n\n${HOSTD_USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  if (args.help) {
+    process.stdout.write(HOSTD_USAGE);
+    return;
+  }
+  const hostd = await Hostd.start({
+    configPath: args.configPath,
+    stateDir: args.stateDir,
+    runDir: args.runDir,
+    logLevel: args.logLevel,
+    emulated: args.emulated,
+  });
+  let signals = 0;
+  const stop = (signal: string): void => {
+    if (++signals > 1) {
+      hostd.log.warn('hostd-forced-exit', { signal });
+      process.exit(130);
+    }
+    hostd.log.info('signal', { signal });
+    hostd.stop().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        hostd.log.error('hostd-stop-failed', { error: (e as Error).message });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((e: unknown) => {
+  const code = SivshmError.isSivshmError(e) ? ` [${e.code}]` : '';
+  process.stderr.write(
+    `${JSON.stringify({ t: new Date().toISOString(), level: 'error', event: 'hostd-failed', error: `${(e as Error).message}${code}` })}\n`,
+  );
+  process.exitCode = HostdError.is(e) && e.code === 'ERR_ARGS' ? 2 : 1;
+});

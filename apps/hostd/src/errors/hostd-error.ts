@@ -1,0 +1,18 @@
+import { SivshmError } from '@sivshm/core';
+
+/** Reasons `@sivshm/hostd` fails; see each throw site for the exact condition. */
+export type HostdErrorCode = 'ERR_ARGS' | 'ERR_STARTUP' | 'ERR_LINK' | 'ERR_POLICY' | 'ERR_STATUS';
+
+/** The one error class of `@sivshm/hostd`. */
+export class HostdError extends SivshmError<HostdErrorCode> {
+  static readonly brand = Symbol.for('sivshm.HostdError');
+
+  /** True for a `HostdError` from any copy of this package. */
+  static is(e: unknown): e is HostdError {
+    return SivshmError.hasBrand(e, HostdError.brand);
+  }
+
+  constructor(code: HostdErrorCode, message: string, options?: ErrorOptions) {
+    super(HostdError.brand, 'HostdError', code, message, options);
+  }
+}

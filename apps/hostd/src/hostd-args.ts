@@ -1,0 +1,60 @@
+import path from 'node:path';
+import { HostdError } from './errors/hostd-error.js';
+import { LOG_LEVELS, type LogLevel } from './log/logger.js';
+
+/** Usage text of `sivshm-hostd` (and `sivshm hostd`). */
+export const HOSTD_USAGE = `usage: sivshm-hostd --config services.yaml [--state-dir D] [--run-dir D] [--log-level L]
+
+The sivshm hypervisor daemon: region owner, CA, channel broker, SD switch, doorbell server.
+
+  --config FILE     services.yaml (required)
+  --state-dir DIR   persistent state, the CA lives in DIR/ca (default /var/lib/sivshm)
+  --run-dir DIR     sockets: <vm>.sock per VM, status.sock, ivshmem.sock (default /run/sivshm)
+  --log-level L     ${LOG_LEVELS.join(' | ')} (default info); JSON lines on stderr
+  --qemu            qemu mode: do not send grant keys over the control link
+  -h, --help        this text
+`;
+
+/** Parsed command line of hostd. */
+export interface HostdArgs {
+  readonly configPath: string;
+  readonly stateDir: string;
+  readonly runDir: string;
+  readonly logLevel: LogLevel;
+  readonly emulated: boolean;
+  readonly help: boolean;
+}
+
+/** Parses hostd's arguments (without `node` and the script); throws `ERR_ARGS` with the reason. */
+export function parseHostdArgs(argv: readonly string[]): HostdArgs {
+  let configPath: string | undefined;
+  let stateDir = '/var/lib/sivshm';
+  let runDir = '/run/sivshm';
+  let logLevel: LogLevel = 'info';
+  let emulated = true;
+  let help = false;
+  const value = (i: number, flag: string): string => {
+    const v = argv[i];
+    if (v === undefined || v.startsWith('--'))
+      throw new HostdError('ERR_ARGS', `${flag} needs a value`);
+    return v;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '-h' || a === '--help') help = true;
+    else if (a === '--config') configPath = path.resolve(value(++i, a));
+    else if (a === '--state-dir') stateDir = path.resolve(value(++i, a));
+    else if (a === '--run-dir') runDir = path.resolve(value(++i, a));
+    else if (a === '--qemu') emulated = false;
+    else if (a === '--log-level') {
+      const l = value(++i, a);
+      if (!(LOG_LEVELS as readonly string[]).includes(l)) {
+        throw new HostdError('ERR_ARGS', `--log-level ${l} is not one of ${LOG_LEVELS.join(', ')}`);
+      }
+      logLevel = l as LogLevel;
+    } else throw new HostdError('ERR_ARGS', `unknown argument ${a}`);
+  }
+  if (configPath === undefined && !help)
+    throw new HostdError('ERR_ARGS', '--config services.yaml is required');
+  return { configPath: configPath ?? '', stateDir, runDir, logLevel, emulated, help };
+}

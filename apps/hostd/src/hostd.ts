@@ -1,0 +1,810 @@
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import path from 'node:path';
+import {
+  AbortReason,
+  BrokerHandshakes,
+  CoreTokens,
+  MessageType,
+  configRights,
+  coreModule,
+  cryptoBackend,
+  decodeCertificateBody,
+  decodeHandshakeMessage,
+  decodeProto,
+  encodeProto,
+  initCaDirectory,
+  loadConfig,
+  openCaDirectory,
+  resolveGrantKey,
+  signRevoke,
+  TokenBucket,
+  type AbortReasonName,
+  type BrokerEffect,
+  type CertificateAuthority,
+  type CertificateBody,
+  type ControlMessage,
+  type CryptoBackend,
+  type OpenedCa,
+  type ServiceConfig,
+} from '@sivshm/core';
+import { WindowLayout } from '@sivshm/kmod';
+import {
+  ChannelTableWriter,
+  HostdHeartbeat,
+  IvshmemServer,
+  RegionLayout,
+  WindowAllocator,
+  closeFd,
+  createRegionFile,
+  mapFile,
+  unmap,
+  writeRegionHeader,
+  type MappedFile,
+  type RegionLayoutInfo,
+} from '@sivshm/transport-ivshmem';
+import { Container } from 'inversify';
+import { ChannelLifecycle, type CloseReason } from './channels/channel-lifecycle.js';
+import { HostdError } from './errors/hostd-error.js';
+import { VmLinkServer } from './links/vm-link-server.js';
+import { JsonLogger, type LogLevel } from './log/logger.js';
+import { SdSwitch } from './sd/sd-switch.js';
+import { StatusServer, type StatusDocument } from './status/status-server.js';
+
+/** Options of {@link Hostd.start}. */
+export interface HostdOptions {
+  /** services.yaml. */
+  readonly configPath: string;
+  /** Persistent state (the CA directory lives in `<stateDir>/ca`). */
+  readonly stateDir: string;
+  /** Sockets: `<vm-name>.sock` per VM, `status.sock`, `ivshmem.sock`, `hostd.pid`. */
+  readonly runDir: string;
+  readonly logLevel?: LogLevel;
+  /** Where log lines go; default stderr. */
+  readonly logWrite?: (line: string) => void;
+  /** Ring data area per direction of every channel window, bytes (power of two); 64 KiB. */
+  readonly channelDataSize?: number;
+  /** PENDING handshake deadline, ms; default 1000 (security-anchors §2.7). */
+  readonly pendingTimeoutMs?: number;
+  /** Time a live VM has to acknowledge a REVOKE before quarantine, ms; default 2000. */
+  readonly revokeAckTimeoutMs?: number;
+  /** Period of the region heartbeat and of the handshake deadline check, ms; default 100. */
+  readonly tickMs?: number;
+  /** Send K_vm in attach (emulated mode); default true. */
+  readonly emulated?: boolean;
+}
+
+const DEFAULT_DATA_SIZE = 64 * 1024;
+/** Doorbell vectors per peer: one per ring direction of a channel. */
+const IVSHMEM_VECTORS = 2;
+
+interface VmState {
+  readonly id: number;
+  readonly name: string;
+  readonly grantKey: Uint8Array;
+  readonly bucket: TokenBucket;
+  hello: boolean;
+  certificate: CertificateBody | undefined;
+  connectedSinceMs: number | undefined;
+  messagesIn: number;
+  refusals: number;
+  revokeSerial: bigint;
+}
+
+/** hostd-level admission counters (per-VM limits from services.yaml, before the broker). */
+interface GateStats {
+  rateLimited: number;
+  tooManyPending: number;
+  overQuota: number;
+}
+
+function percentile(sorted: readonly number[], p: number): number | undefined {
+  if (sorted.length === 0) return undefined;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/**
+ * The hypervisor-side daemon (ARCHITECTURE.md §2): owns the region, is the CA and the channel
+ * broker, switches SOME/IP-SD between VMs under the config's policy, serves doorbells with the
+ * ivshmem-server protocol, and answers status queries. One control link per VM; a message's VM
+ * is the link's, never a field's.
+ *
+ * Use `Hostd.start()` from a composition root (the `sivshm-hostd` binary, `sivshm hostd`, tests)
+ * and `stop()` to revoke every grant, withdraw every offer and remove sockets and region.
+ *
+ * @example
+ * ```ts
+ * const hostd = await Hostd.start({ configPath: 'services.yaml', stateDir: '/var/lib/sivshm', runDir: '/run/sivshm' });
+ * process.once('SIGTERM', () => void hostd.stop());
+ * ```
+ */
+export class Hostd {
+  readonly log: JsonLogger;
+  readonly config: ServiceConfig;
+  readonly ca: CertificateAuthority;
+  readonly epoch: bigint;
+  readonly runDir: string;
+  readonly #o: HostdOptions;
+  readonly #crypto: CryptoBackend;
+  readonly #opened: OpenedCa;
+  readonly #broker: BrokerHandshakes;
+  readonly #lifecycle: ChannelLifecycle;
+  readonly #sd: SdSwitch;
+  readonly #vms = new Map<number, VmState>();
+  readonly #gate: GateStats = { rateLimited: 0, tooManyPending: 0, overQuota: 0 };
+  readonly #startedMs = Date.now();
+  readonly #windowLength: bigint;
+  readonly #layout: RegionLayoutInfo;
+  readonly #regionPath: string;
+  #regionFd: number;
+  #region: MappedFile | undefined;
+  #links: VmLinkServer | undefined;
+  #status: StatusServer | undefined;
+  #ivshmem: IvshmemServer | undefined;
+  #timers: NodeJS.Timeout[] = [];
+  #heartbeatSeq = 0n;
+  #saving: Promise<void> = Promise.resolve();
+  #stopping: Promise<void> | undefined;
+
+  private constructor(init: {
+    o: HostdOptions;
+    log: JsonLogger;
+    config: ServiceConfig;
+    crypto: CryptoBackend;
+    opened: OpenedCa;
+    brokerSecretKey: Uint8Array;
+    grantKeys: Map<number, Uint8Array>;
+    regionFd: number;
+    region: MappedFile;
+    layout: RegionLayoutInfo;
+  }) {
+    const { o, config, opened } = init;
+    this.#o = o;
+    this.log = init.log;
+    this.config = config;
+    this.#crypto = init.crypto;
+    this.#opened = opened;
+    this.ca = opened.ca;
+    this.epoch = opened.ca.epoch;
+    this.runDir = o.runDir;
+    this.#regionFd = init.regionFd;
+    this.#region = init.region;
+    this.#layout = init.layout;
+    this.#regionPath = config.region.path;
+    this.#windowLength = BigInt(WindowLayout.windowLength(o.channelDataSize ?? DEFAULT_DATA_SIZE));
+    for (const vm of config.vms) {
+      this.#vms.set(vm.id, {
+        id: vm.id,
+        name: vm.name,
+        grantKey: init.grantKeys.get(vm.id)!,
+        bucket: new TokenBucket(vm.limits.handshakesPerSecond, vm.limits.burst, () =>
+          BigInt(Date.now()),
+        ),
+        hello: false,
+        certificate: undefined,
+        connectedSinceMs: undefined,
+        messagesIn: 0,
+        refusals: 0,
+        revokeSerial: 0n,
+      });
+    }
+    const region = new Uint8Array(init.region.shared);
+    this.#lifecycle = new ChannelLifecycle({
+      table: new ChannelTableWriter(region, init.layout),
+      allocator: new WindowAllocator({
+        dataOffset: init.layout.dataOffset,
+        dataSize: init.layout.dataSize,
+        memory: new Uint8Array(init.region.bulk),
+      }),
+      log: this.log,
+      nowMs: () => Date.now(),
+      connected: (vm) => this.#links?.connected(vm) ?? false,
+      sendRevoke: (vm, channelId) => this.#sendRevoke(vm, channelId),
+      sendPeerGone: (vm, channelId, reason) =>
+        void this.#links?.send(vm, { kind: 'peerGone', channelId, reason }),
+      brokerClose: (channelId) => void this.#broker.closeChannel(channelId),
+      revokeAckTimeoutMs: o.revokeAckTimeoutMs ?? 2000,
+    });
+    this.#sd = new SdSwitch({
+      config,
+      log: this.log,
+      certificate: (vm) => this.#vms.get(vm)?.certificate,
+      connected: (vm) => this.#links?.connected(vm) ?? false,
+      sendSd: (vm, message) => void this.#links?.send(vm, { kind: 'sd', message }),
+      refuse: (vm, code, message) => this.#refuse(vm, code, message),
+      serviceGone: (providerVm, service, instance, why) => {
+        const reason: CloseReason =
+          why === 'stopOffer'
+            ? 'stop-offer'
+            : why === 'ttlExpired'
+              ? 'ttl-expired'
+              : why === 'peerRebooted'
+                ? 'vm-rebooted'
+                : this.#stopping
+                  ? 'hostd-shutdown'
+                  : 'vm-gone';
+        for (const id of this.#lifecycle.activeOfService(providerVm, service, instance)) {
+          this.#lifecycle.close(id, reason);
+        }
+      },
+      vmRebooted: (vm) => {
+        for (const id of this.#lifecycle.activeOf(vm)) this.#lifecycle.close(id, 'vm-rebooted');
+        this.#route(this.#broker.forgetVm(vm));
+      },
+    });
+    // Composition root: core's module builds the broker; the CA is the one opened from disk
+    // (persisted serials, revocations and the bumped epoch), so it replaces core's default.
+    const maxOf = (f: (l: ServiceConfig['vms'][number]['limits']) => number): number =>
+      Math.max(...config.vms.map((v) => f(v.limits)));
+    const container = new Container();
+    container.bind(CoreTokens.ServiceConfig).toConstantValue(config);
+    container.bind(CoreTokens.AuthorityKeys).toConstantValue({
+      caSecretKey: new Uint8Array(32), // unused: the CA below is bound as a constant
+      brokerSecretKey: init.brokerSecretKey,
+    });
+    container.bind(CoreTokens.Epoch).toConstantValue(this.epoch);
+    container.bind(CoreTokens.BrokerEnvironment).toConstantValue({
+      offered: (service, instance) => {
+        const o = this.#sd.offered(service, instance);
+        const svc = config.services.find((s) => s.id === service);
+        if (o === undefined || svc === undefined) return undefined;
+        return {
+          providerVm: o.providerVm,
+          major: o.major,
+          minMode: svc.minMode,
+          windowLength: this.#windowLength,
+        };
+      },
+      reserveWindow: (length) => this.#lifecycle.reserve(length),
+      releaseWindow: (w) => this.#lifecycle.release(w),
+      grantKey: (vm) => this.#vms.get(vm)!.grantKey,
+    });
+    // Per-VM limits are applied by hostd's gate (below) before the broker; the broker's own
+    // limits, which are global, are set to the most generous VM's so they never bind first.
+    container.bind(CoreTokens.BrokerLimits).toConstantValue({
+      requestsPerSecond: maxOf((l) => l.handshakesPerSecond),
+      burst: maxOf((l) => l.burst),
+      pendingPerVm: maxOf((l) => l.pendingHandshakes),
+      windowBytesPerVm: BigInt(maxOf((l) => l.windowBytes)),
+    });
+    container.loadSync(coreModule({ crypto: init.crypto.name }));
+    container.rebindSync(CoreTokens.CertificateAuthority).toConstantValue(opened.ca);
+    if (o.pendingTimeoutMs === undefined) {
+      this.#broker = container.get(CoreTokens.BrokerHandshakes);
+    } else {
+      // core's module has no pending-deadline input; build the broker directly for this option.
+      this.#broker = new BrokerHandshakes({
+        crypto: init.crypto,
+        ca: opened.ca,
+        brokerSecretKey: init.brokerSecretKey,
+        env: container.get(CoreTokens.BrokerEnvironment),
+        nowMs: () => BigInt(Date.now()),
+        limits: container.get(CoreTokens.BrokerLimits),
+        pendingTimeoutMs: BigInt(o.pendingTimeoutMs),
+      });
+    }
+  }
+
+  /** Loads the config, opens (or creates) the CA with epoch + 1, creates the region, listens. */
+  static async start(o: HostdOptions): Promise<Hostd> {
+    mkdirSync(o.runDir, { recursive: true, mode: 0o700 });
+    const pidFile = path.join(o.runDir, 'hostd.pid');
+    claimPidFile(pidFile);
+    try {
+      return await Hostd.#start(o);
+    } catch (e) {
+      // Whatever got as far as the constructor was cleaned up by stop(); the rest is ours.
+      rmSync(pidFile, { force: true });
+      throw e;
+    }
+  }
+
+  static async #start(o: HostdOptions): Promise<Hostd> {
+    const log = new JsonLogger(
+      o.logLevel ?? 'info',
+      o.logWrite ?? ((l) => void process.stderr.write(l)),
+    );
+    const config = await loadConfig(o.configPath);
+    mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });
+    const crypto = cryptoBackend();
+    const caDir = path.join(o.stateDir, 'ca');
+    if (!existsSync(path.join(caDir, 'ca.key'))) {
+      await initCaDirectory(caDir, { crypto });
+      log.info('ca-created', { dir: caDir });
+    }
+    const opened = await openCaDirectory(caDir, {
+      crypto,
+      nowMs: () => BigInt(Date.now()),
+      allowedRights: (vm) => configRights(config, vm),
+      bumpEpoch: true,
+    });
+    const brokerSecretKey = Uint8Array.from(
+      Buffer.from(readFileSync(path.join(caDir, 'broker.key'), 'utf8').trim(), 'hex'),
+    );
+    const grantKeys = new Map<number, Uint8Array>();
+    for (const vm of config.vms) grantKeys.set(vm.id, await resolveGrantKey(vm));
+
+    // A region file left by a previous run belongs to the old epoch: start from a new file
+    // (VMs still mapping the old one keep an orphaned copy whose grants no device accepts).
+    rmSync(config.region.path, { force: true });
+    const layout = RegionLayout.compute({
+      regionSize: config.region.size,
+      channelCapacity: config.region.channelCapacity,
+    });
+    const regionFd = createRegionFile(config.region.path, config.region.size, { exclusive: true });
+    let region: MappedFile;
+    try {
+      region = mapFile(config.region.path, 0, config.region.size, { writable: true });
+    } catch (e) {
+      closeFd(regionFd);
+      rmSync(config.region.path, { force: true });
+      throw e;
+    }
+    writeRegionHeader(new Uint8Array(region.shared), layout, opened.ca.epoch);
+    const hostd = new Hostd({
+      o,
+      log,
+      config,
+      crypto,
+      opened,
+      brokerSecretKey,
+      grantKeys,
+      regionFd,
+      region,
+      layout,
+    });
+    try {
+      await hostd.#listen();
+    } catch (e) {
+      await hostd.stop();
+      throw e;
+    }
+    log.info('hostd-started', {
+      pid: process.pid,
+      epoch: hostd.epoch,
+      region: config.region.path,
+      size: config.region.size,
+      vms: config.vms.length,
+      services: config.services.length,
+      crypto: crypto.name,
+    });
+    return hostd;
+  }
+
+  /** Path of the status socket. */
+  get statusSocket(): string {
+    return path.join(this.runDir, 'status.sock');
+  }
+
+  /** Path of the ivshmem-doorbell server socket. */
+  get ivshmemSocket(): string {
+    return path.join(this.runDir, 'ivshmem.sock');
+  }
+
+  /** One status document (what `status.sock` answers). */
+  status(): StatusDocument {
+    const a = this.#lifecycle.allocatorStats();
+    const times = [...this.#lifecycle.handshakeTimes()].sort((x, y) => x - y);
+    const last = this.#lifecycle.handshakeTimes().at(-1);
+    const b = this.#broker.stats;
+    const p50 = percentile(times, 50);
+    const p99 = percentile(times, 99);
+    return {
+      version: 1,
+      pid: process.pid,
+      epoch: this.epoch.toString(),
+      startedAt: new Date(this.#startedMs).toISOString(),
+      uptimeMs: Date.now() - this.#startedMs,
+      config: this.config.file,
+      region: {
+        path: this.#regionPath,
+        size: this.#layout.regionSize,
+        dataOffset: this.#layout.dataOffset,
+        dataSize: this.#layout.dataSize,
+        channelCapacity: this.#layout.channelCapacity,
+        freeBytes: a.free,
+        allocatedBytes: a.allocated,
+        quarantinedBytes: a.quarantined,
+        largestFree: a.largestFree,
+      },
+      vms: [...this.#vms.values()].map((v) => ({
+        id: v.id,
+        name: v.name,
+        connected: this.#links?.connected(v.id) ?? false,
+        enrolled: v.certificate !== undefined,
+        ...(v.certificate === undefined
+          ? {}
+          : { certificateSerial: v.certificate.serial.toString() }),
+        ...(v.connectedSinceMs === undefined ? {} : { connectedSinceMs: v.connectedSinceMs }),
+        controlMessagesIn: v.messagesIn,
+        refusals: v.refusals,
+      })),
+      services: this.#sd.list().map((s) => ({
+        service: s.service,
+        instance: s.instance,
+        major: s.major,
+        minor: s.minor,
+        providerVm: s.providerVm,
+        ttl: s.ttl,
+      })),
+      channels: this.#lifecycle.list().map((c) => ({
+        channelId: `0x${c.channelId.toString(16)}`,
+        state: c.state,
+        mode: c.mode,
+        consumerVm: c.consumerVm,
+        providerVm: c.providerVm,
+        service: c.service,
+        instance: c.instance,
+        window: { offset: Number(c.window.offset), length: Number(c.window.length) },
+        sinceMs: c.sinceMs,
+      })),
+      handshakes: {
+        established: b.established,
+        aborted: b.aborted,
+        rejected:
+          b.rejected + this.#gate.rateLimited + this.#gate.tooManyPending + this.#gate.overQuota,
+        rateLimited: b.rateLimited + this.#gate.rateLimited,
+        signatureVerifications: b.signatureVerifications,
+        pending: this.#broker.pendingCount(),
+        timingMs: {
+          count: times.length,
+          ...(p50 === undefined ? {} : { p50 }),
+          ...(p99 === undefined ? {} : { p99 }),
+          ...(last === undefined ? {} : { last }),
+        },
+      },
+      sd: { ...this.#sd.stats },
+      quarantinedWindows: this.#lifecycle.quarantinedCount(),
+    };
+  }
+
+  /**
+   * Clean shutdown: revokes every grant (REVOKE to both ends of every channel), withdraws every
+   * offer (StopOffer to consumers), closes every link, removes sockets, the region and the pid
+   * file. Idempotent.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#shutdown();
+    return this.#stopping;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.log.info('hostd-stopping', {});
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers = [];
+    for (const vm of this.#vms.values()) {
+      for (const id of this.#lifecycle.activeOf(vm.id)) this.#lifecycle.close(id, 'hostd-shutdown');
+    }
+    this.#sd.close();
+    for (const vm of this.#vms.values()) this.#route(this.#broker.forgetVm(vm.id));
+    const failures: Error[] = [];
+    const attempt = async (what: string, f: () => unknown): Promise<void> => {
+      try {
+        await f();
+      } catch (e) {
+        failures.push(new Error(`${what}: ${(e as Error).message}`, { cause: e }));
+      }
+    };
+    await attempt('links', () => this.#links?.close());
+    await attempt('status socket', () => this.#status?.close());
+    await attempt('ivshmem server', () => this.#ivshmem?.close());
+    await attempt('CA state', () => this.#saving.then(() => this.#opened.save()));
+    await attempt('region', () => {
+      if (this.#region !== undefined) unmap(this.#region.handle);
+      this.#region = undefined;
+      if (this.#regionFd >= 0) closeFd(this.#regionFd);
+      this.#regionFd = -1;
+      rmSync(this.#regionPath, { force: true });
+    });
+    await attempt('pid file', () => unlinkSync(path.join(this.runDir, 'hostd.pid')));
+    this.log.info('hostd-stopped', { failures: failures.map((f) => f.message) });
+    if (failures.length > 0) throw new AggregateError(failures, 'hostd shutdown was not clean');
+  }
+
+  async #listen(): Promise<void> {
+    this.#ivshmem = IvshmemServer.listen({
+      socketPath: this.ivshmemSocket,
+      shm: { fd: this.#regionFd },
+      vectors: IVSHMEM_VECTORS,
+      onPeerJoined: (id, pid) => this.log.debug('ivshmem-peer-joined', { id, pid }),
+      onPeerLeft: (id, e) => this.log.debug('ivshmem-peer-left', { id, error: e?.message }),
+    });
+    // Whoever connects gets the region fd: same access rule as the control sockets.
+    chmodSync(this.ivshmemSocket, 0o600);
+    this.#links = await VmLinkServer.listen(this.runDir, this.config.vms, {
+      onConnect: (vm) => this.#onConnect(vm),
+      onMessage: (vm, m) => this.#onMessage(vm, m),
+      onInvalid: (vm, e) => this.#refuse(vm, 'ERR_DECODE', e.message),
+      onDisconnect: (vm, e) => this.#onDisconnect(vm, e),
+      onRefused: (vm) => this.log.warn('link-refused', { vm, why: 'VM already connected' }),
+    });
+    this.#status = await StatusServer.listen(this.statusSocket, () => this.status());
+    const tick = this.#o.tickMs ?? 100;
+    const beat = new HostdHeartbeat(new Uint8Array(this.#region!.shared));
+    this.#timers.push(
+      setInterval(() => {
+        // hostd's monotonic clock: a wall-clock step must not look like a dead broker.
+        beat.store(process.hrtime.bigint());
+        this.#route(this.#broker.tick());
+        this.#lifecycle.tick();
+      }, tick),
+      setInterval(() => {
+        this.#heartbeatSeq++;
+        for (const vm of this.#vms.values()) {
+          this.#links?.send(vm.id, {
+            kind: 'heartbeat',
+            sequence: this.#heartbeatSeq,
+            timeMs: BigInt(Date.now()),
+          });
+        }
+      }, 1000),
+    );
+    beat.store(process.hrtime.bigint());
+  }
+
+  #onConnect(vmId: number): void {
+    const vm = this.#vms.get(vmId)!;
+    vm.hello = false;
+    vm.certificate = undefined;
+    vm.connectedSinceMs = Date.now();
+    this.log.info('vm-connected', { vm: vmId, name: vm.name });
+  }
+
+  #onDisconnect(vmId: number, error: Error | undefined): void {
+    const vm = this.#vms.get(vmId)!;
+    this.log.info('vm-disconnected', { vm: vmId, name: vm.name, error: error?.message });
+    vm.hello = false;
+    vm.certificate = undefined;
+    vm.connectedSinceMs = undefined;
+    if (this.#stopping !== undefined) return;
+    // Death of a VM (its link is the liveness signal in emulated mode): what it offered goes,
+    // its channels close (peer_gone + REVOKE to the other side), its pending handshakes abort.
+    this.#sd.vmGone(vmId);
+    for (const id of this.#lifecycle.activeOf(vmId)) this.#lifecycle.close(id, 'vm-gone', vmId);
+    this.#route(this.#broker.forgetVm(vmId));
+    this.#lifecycle.vmGone(vmId);
+  }
+
+  #onMessage(vmId: number, m: ControlMessage): void {
+    const vm = this.#vms.get(vmId)!;
+    vm.messagesIn++;
+    if (m.kind !== 'hello' && !vm.hello) {
+      this.#refuse(vmId, 'ERR_PROTOCOL', `${m.kind} before hello`);
+      return;
+    }
+    switch (m.kind) {
+      case 'hello':
+        return this.#onHello(vm, m.version, m.software);
+      case 'csr':
+        return this.#onCsr(vm, m.csr);
+      case 'sd':
+        return this.#sd.receive(vmId, m.message);
+      case 'handshake':
+        return this.#onHandshake(vm, m.message);
+      case 'revokeAck':
+        return this.#lifecycle.revokeAcknowledged(vmId, m.channelId);
+      case 'close':
+        return this.#onClose(vm, m.channelId);
+      case 'heartbeat':
+        return;
+      case 'error':
+        this.log.warn('vm-error', { vm: vmId, code: m.code, message: m.message });
+        return;
+      default:
+        this.#refuse(vmId, 'ERR_PROTOCOL', `VMs may not send ${m.kind}`);
+    }
+  }
+
+  #onHello(vm: VmState, version: number, software: string): void {
+    if (version !== 1) {
+      this.#refuse(vm.id, 'ERR_VERSION', `control protocol ${version} is not supported (1 is)`);
+      this.#links?.disconnect(vm.id);
+      return;
+    }
+    vm.hello = true;
+    this.log.info('vm-hello', { vm: vm.id, software });
+    this.#sendAttach(vm);
+  }
+
+  #sendAttach(vm: VmState): void {
+    const region = this.config.region;
+    this.#links?.send(vm.id, {
+      kind: 'attach',
+      vmId: vm.id,
+      vmName: vm.name,
+      epoch: this.epoch,
+      caPublicKey: this.ca.caPublicKey,
+      brokerCertificate: this.ca.brokerCertificate,
+      region: {
+        path: region.path,
+        size: BigInt(this.#layout.regionSize),
+        dataOffset: BigInt(this.#layout.dataOffset),
+        dataSize: BigInt(this.#layout.dataSize),
+        channelCapacity: this.#layout.channelCapacity,
+      },
+      ...(this.#o.emulated === false ? {} : { grantKey: vm.grantKey }),
+      ivshmemSocket: this.ivshmemSocket,
+      enrolmentNonce: this.ca.enrolmentNonce(vm.id),
+    });
+  }
+
+  #onCsr(vm: VmState, csr: Uint8Array): void {
+    let cert;
+    try {
+      cert = this.ca.enrol(vm.id, csr);
+    } catch (e) {
+      this.#refuse(vm.id, 'ERR_CSR', (e as Error).message);
+      // A CSR burns the nonce whatever its fate; hand out a fresh one so the VM can retry.
+      this.#sendAttach(vm);
+      return;
+    }
+    vm.certificate = decodeCertificateBody(cert.tbs);
+    this.log.info('vm-enrolled', {
+      vm: vm.id,
+      serial: vm.certificate.serial,
+      subject: vm.certificate.subject,
+      offers: vm.certificate.rights.offers.length,
+      requests: vm.certificate.rights.requests.length,
+    });
+    this.#links?.send(vm.id, { kind: 'certificate', certificate: cert });
+    this.#saving = this.#saving
+      .then(() => this.#opened.save())
+      .catch((e: unknown) => this.log.error('ca-save-failed', { error: (e as Error).message }));
+  }
+
+  #onHandshake(vm: VmState, bytes: Uint8Array): void {
+    const refusal = this.#gateRequest(vm, bytes);
+    if (refusal !== undefined) {
+      this.log.info('handshake-refused', {
+        vm: vm.id,
+        reason: refusal.reason,
+        detail: refusal.detail,
+      });
+      this.#links?.send(vm.id, { kind: 'handshake', message: refusal.abort });
+      return;
+    }
+    this.#route(this.#broker.receive(vm.id, bytes));
+  }
+
+  /**
+   * hostd's admission gate for M1 with the VM's own limits from services.yaml (rate, pending
+   * handshakes, window bytes; security-anchors §2.8), cheapest first and before any signature
+   * work. Other message types go straight to the broker.
+   */
+  #gateRequest(
+    vm: VmState,
+    bytes: Uint8Array,
+  ): { reason: AbortReasonName; detail: string; abort: Uint8Array } | undefined {
+    let type: number;
+    let reqSeq = '0';
+    try {
+      const msg = decodeHandshakeMessage(bytes);
+      type = msg.type;
+      if (type !== MessageType.m1) return undefined;
+      reqSeq = String(decodeProto('RequestBody', msg.body)['reqSeq'] ?? '0');
+    } catch {
+      return undefined; // the broker rejects malformed messages with its own reason
+    }
+    const limits = this.config.vms.find((v) => v.id === vm.id)!.limits;
+    const refuse = (reason: AbortReasonName, detail: string) => ({
+      reason,
+      detail,
+      abort: encodeProto('HandshakeMessage', {
+        type: MessageType.abort,
+        body: encodeProto('AbortBody', {
+          channelId: '0',
+          reqSeq,
+          reason: AbortReason[reason],
+          detail,
+        }),
+      }),
+    });
+    if (!vm.bucket.take()) {
+      this.#gate.rateLimited++;
+      return refuse(
+        'rateLimited',
+        `VM ${vm.id} is over its rate of ${limits.handshakesPerSecond}/s`,
+      );
+    }
+    if (this.#broker.pendingCount(vm.id) >= limits.pendingHandshakes) {
+      this.#gate.tooManyPending++;
+      return refuse(
+        'tooManyPending',
+        `VM ${vm.id} has ${limits.pendingHandshakes} handshakes in flight`,
+      );
+    }
+    let held = 0n;
+    for (const c of this.#lifecycle.list()) if (c.consumerVm === vm.id) held += c.window.length;
+    if (held + this.#windowLength > BigInt(limits.windowBytes)) {
+      this.#gate.overQuota++;
+      return refuse(
+        'noSpace',
+        `VM ${vm.id} holds ${held} window bytes; one more channel would pass its quota of ${limits.windowBytes}`,
+      );
+    }
+    return undefined;
+  }
+
+  #route(effects: BrokerEffect[]): void {
+    for (const e of effects) {
+      switch (e.kind) {
+        case 'send':
+          this.#links?.send(e.vmId, { kind: 'handshake', message: e.bytes });
+          break;
+        case 'channel-pending':
+          this.#lifecycle.pending(e.channel);
+          break;
+        case 'channel-active':
+          this.#lifecycle.active(e.channel);
+          break;
+        case 'channel-aborted':
+          this.#lifecycle.aborted(e.channel, `${e.reason}: ${e.detail}`);
+          break;
+        case 'rejected':
+          this.log.info('handshake-rejected', { vm: e.vmId, reason: e.reason, detail: e.detail });
+          break;
+      }
+    }
+  }
+
+  #onClose(vm: VmState, channelId: bigint): void {
+    const c = this.#lifecycle.get(channelId);
+    if (c === undefined || (c.consumerVm !== vm.id && c.providerVm !== vm.id)) {
+      this.#refuse(vm.id, 'ERR_CHANNEL', `VM ${vm.id} has no channel 0x${channelId.toString(16)}`);
+      return;
+    }
+    this.#lifecycle.close(
+      channelId,
+      c.consumerVm === vm.id ? 'closed-by-consumer' : 'closed-by-provider',
+    );
+  }
+
+  #sendRevoke(vmId: number, channelId: bigint): boolean {
+    const vm = this.#vms.get(vmId);
+    if (vm === undefined || this.#links === undefined) return false;
+    vm.revokeSerial++;
+    const { token, tag } = signRevoke(this.#crypto, vm.grantKey, {
+      epoch: this.epoch,
+      revokeSerial: vm.revokeSerial,
+      vmId,
+      channelId,
+    });
+    return this.#links.send(vmId, { kind: 'revoke', channelId, token, tag });
+  }
+
+  #refuse(vmId: number, code: string, message: string): void {
+    const vm = this.#vms.get(vmId);
+    if (vm !== undefined) vm.refusals++;
+    this.log.warn('refused', { vm: vmId, code, message });
+    this.#links?.send(vmId, { kind: 'error', code, message });
+  }
+}
+
+/** Takes `<runDir>/hostd.pid`, refusing when a live hostd holds it. */
+function claimPidFile(file: string): void {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
+      try {
+        process.kill(pid, 0);
+        throw new HostdError(
+          'ERR_STARTUP',
+          `another hostd (pid ${pid}) uses ${path.dirname(file)}; stop it or pick another --run-dir`,
+        );
+      } catch (e) {
+        if (HostdError.is(e)) throw e;
+        // ESRCH: a stale file of a dead hostd; take it over.
+      }
+    }
+  } catch (e) {
+    if (HostdError.is(e)) throw e;
+  }
+  writeFileSync(file, `${process.pid}\n`, { mode: 0o644 });
+}

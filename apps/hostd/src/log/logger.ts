@@ -1,0 +1,59 @@
+/** Log levels, least to most severe. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** The level names `--log-level` accepts. */
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+/** Fields of one log event; bigints and byte arrays are written as strings. */
+export type LogFields = Readonly<Record<string, unknown>>;
+
+/**
+ * Structured logger of hostd: one JSON object per line (time, level, event, fields), so that
+ * `jq` and log shippers read it without a parser of our own.
+ *
+ * @example
+ * ```ts
+ * const log = new JsonLogger('info', (line) => process.stderr.write(line));
+ * log.info('vm-connected', { vm: 2, name: 'cluster' });
+ * ```
+ */
+export class JsonLogger {
+  constructor(
+    readonly level: LogLevel,
+    private readonly write: (line: string) => void,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  debug(event: string, fields: LogFields = {}): void {
+    this.log('debug', event, fields);
+  }
+
+  info(event: string, fields: LogFields = {}): void {
+    this.log('info', event, fields);
+  }
+
+  warn(event: string, fields: LogFields = {}): void {
+    this.log('warn', event, fields);
+  }
+
+  error(event: string, fields: LogFields = {}): void {
+    this.log('error', event, fields);
+  }
+
+  /** Writes one event if `level` is at or above the logger's level. */
+  log(level: LogLevel, event: string, fields: LogFields): void {
+    if (RANK[level] < RANK[this.level]) return;
+    const line = JSON.stringify(
+      { t: this.now().toISOString(), level, event, ...fields },
+      (_k, v) =>
+        typeof v === 'bigint'
+          ? v.toString()
+          : v instanceof Uint8Array
+            ? Buffer.from(v).toString('hex')
+            : (v as unknown),
+    );
+    this.write(`${line}\n`);
+  }
+}

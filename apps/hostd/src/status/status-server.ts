@@ -1,0 +1,126 @@
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import net from 'node:net';
+import { HostdError } from '../errors/hostd-error.js';
+
+/** hostd's status as `sivshm status --json` prints it (schema version 1). */
+export interface StatusDocument {
+  readonly version: 1;
+  readonly pid: number;
+  readonly epoch: string;
+  readonly startedAt: string;
+  readonly uptimeMs: number;
+  readonly config: string;
+  readonly region: {
+    readonly path: string;
+    readonly size: number;
+    readonly dataOffset: number;
+    readonly dataSize: number;
+    readonly channelCapacity: number;
+    readonly freeBytes: number;
+    readonly allocatedBytes: number;
+    readonly quarantinedBytes: number;
+    readonly largestFree: number;
+  };
+  readonly vms: readonly {
+    readonly id: number;
+    readonly name: string;
+    readonly connected: boolean;
+    readonly enrolled: boolean;
+    readonly certificateSerial?: string;
+    readonly connectedSinceMs?: number;
+    readonly controlMessagesIn: number;
+    readonly refusals: number;
+  }[];
+  readonly services: readonly {
+    readonly service: number;
+    readonly instance: number;
+    readonly major: number;
+    readonly minor: number;
+    readonly providerVm: number;
+    readonly ttl: number;
+  }[];
+  readonly channels: readonly {
+    readonly channelId: string;
+    readonly state: string;
+    readonly mode: string;
+    readonly consumerVm: number;
+    readonly providerVm: number;
+    readonly service: number;
+    readonly instance: number;
+    readonly window: { readonly offset: number; readonly length: number };
+    readonly sinceMs: number;
+  }[];
+  readonly handshakes: {
+    readonly established: number;
+    readonly aborted: number;
+    readonly rejected: number;
+    readonly rateLimited: number;
+    readonly signatureVerifications: number;
+    readonly pending: number;
+    readonly timingMs: {
+      readonly count: number;
+      readonly p50?: number;
+      readonly p99?: number;
+      readonly last?: number;
+    };
+  };
+  readonly sd: {
+    readonly received: number;
+    readonly relayed: number;
+    readonly refused: number;
+    readonly malformed: number;
+    readonly findsAnswered: number;
+  };
+  readonly quarantinedWindows: number;
+}
+
+/**
+ * The local status interface: a Unix socket (mode 0600) that answers every connection with one
+ * JSON document and closes. `sivshm status` reads it.
+ */
+export class StatusServer {
+  private constructor(
+    private readonly server: net.Server,
+    readonly path: string,
+  ) {}
+
+  /** Listens at `path`; `snapshot` is called once per connection. */
+  static async listen(path: string, snapshot: () => StatusDocument): Promise<StatusServer> {
+    try {
+      if (lstatSync(path).isSocket()) unlinkSync(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    const server = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      let text: string;
+      try {
+        text = JSON.stringify(snapshot());
+      } catch (e) {
+        text = JSON.stringify({ error: (e as Error).message });
+      }
+      socket.end(`${text}\n`);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e) =>
+        reject(new HostdError('ERR_STATUS', `cannot listen on ${path}: ${e.message}`)),
+      );
+      server.listen(path, () => resolve());
+    });
+    chmodSync(path, 0o600);
+    return new StatusServer(server, path);
+  }
+
+  /** Stops listening and removes the socket file. */
+  async close(): Promise<void> {
+    await Promise.race([
+      new Promise<void>((r) => this.server.close(() => r())),
+      new Promise((r) => setTimeout(r, 1000).unref()),
+    ]);
+    try {
+      unlinkSync(this.path);
+    } catch {
+      // Already gone.
+    }
+  }
+}
