@@ -1,7 +1,7 @@
 import { ChannelModeCode, type BrokerChannel, type ChannelMode, type Window } from '@sivshm/core';
 import { WindowLayout } from '@sivshm/kmod';
 import type {
-  ChannelStateName,
+  ChannelEntryStateName,
   ChannelTableWriter,
   WindowAllocator,
   WindowAllocatorStats,
@@ -39,7 +39,7 @@ export interface ChannelLifecycleEnvironment {
 /** A channel as hostd reports it (status, tests). */
 export interface ChannelRecord {
   readonly channelId: bigint;
-  readonly state: ChannelStateName;
+  readonly state: ChannelEntryStateName;
   readonly consumerVm: number;
   readonly providerVm: number;
   readonly service: number;
@@ -54,7 +54,7 @@ export interface ChannelRecord {
 
 interface Entry {
   channel: BrokerChannel;
-  state: ChannelStateName;
+  state: ChannelEntryStateName;
   readonly tableIndex: number;
   readonly startedMs: number;
   sinceMs: number;
