@@ -7,14 +7,27 @@ import { endpointOption } from '../wire/endpoint-option.js';
 import { checkSdMessage } from '../wire/sd-checks.js';
 import { decodeSdMessage, encodeSdMessage, type SdMessage } from '../wire/sd-message.js';
 
+/** Valid messages, most entries aimed at the node's own service ids so that they matter. */
+const aimed = sdMessage.map((m): SdMessage => ({
+  ...m,
+  entries: m.entries.map((e) =>
+    e.serviceId % 4 === 3
+      ? e
+      : {
+          ...e,
+          serviceId: e.serviceId % 2 === 0 ? 0x1234 : 0x4321,
+          instanceId: e.type === 'find' && e.instanceId % 2 === 0 ? 0xffff : 1,
+          majorVersion: 1,
+          ...('eventgroupId' in e ? { eventgroupId: 1 } : {}),
+        },
+  ),
+}));
+
 /** What a hostile or broken peer may send: valid messages, and valid ones with bytes changed. */
 const peerBytes = fc.oneof(
-  sdMessage.map((m) => encodeSdMessage(m)),
+  aimed.map((m) => encodeSdMessage(m)),
   fc
-    .tuple(
-      sdMessage,
-      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
-    )
+    .tuple(aimed, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }))
     .map(([m, edits]) => {
       const b = encodeSdMessage(m).slice();
       for (const [at, v] of edits) b[at % b.length] = v;
