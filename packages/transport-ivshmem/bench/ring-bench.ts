@@ -13,6 +13,7 @@ import { watchReadable } from '../src/native/fd-watcher.js';
 import { attachChannel, createShmChannel } from '../test/helpers/shm-channel.js';
 import type { HostChannel } from '../test/helpers/shm-channel.js';
 import { collect, spawnNode } from '../test/helpers/spawn-node.js';
+import { CpuGuard } from './cpu-guard.js';
 import type { BenchPeerJob } from './ring-bench-peer.js';
 
 /** Options of {@link runRingBench}. */
@@ -39,6 +40,8 @@ export interface LatencyFigure {
   readonly meanUs: number;
   /** Per-run p50 values, to judge the spread. */
   readonly runP50Us: number[];
+  /** CPU used by other processes on the machine meanwhile, % of all CPUs (see `CpuGuard`). */
+  readonly foreignCpuPct: number;
 }
 
 /** One-way throughput of the ring between two OS processes. */
@@ -51,6 +54,8 @@ export interface ThroughputFigure {
   readonly msgPerSec: number;
   readonly gbPerSec: number;
   readonly runGbPerSec: number[];
+  /** CPU used by other processes on the machine meanwhile, % of all CPUs. */
+  readonly foreignCpuPct: number;
 }
 
 /** `Uint8Array.set` copy rate measured in the same run, GB/s (median across runs). */
@@ -107,7 +112,7 @@ function startPeer(job: BenchPeerJob, host?: HostChannel) {
   return { child, done: collect(child) };
 }
 
-function summarise(path: string, runs: Float64Array[]): LatencyFigure {
+function summarise(path: string, runs: Float64Array[], guard: CpuGuard): LatencyFigure {
   const p50: number[] = [];
   const p99: number[] = [];
   const mean: number[] = [];
@@ -124,6 +129,7 @@ function summarise(path: string, runs: Float64Array[]): LatencyFigure {
     p99Us: median(p99),
     meanUs: median(mean),
     runP50Us: p50,
+    foreignCpuPct: guard.foreignPercent(),
   };
 }
 
@@ -141,6 +147,7 @@ async function ringLatency(
   );
   try {
     const waiter = new RingWaiter(me.consumer, { mode, waker: me.consumerWaker });
+    const guard = new CpuGuard([peer.child.pid]);
     const payload = new Uint8Array(64).fill(7);
     const results: Float64Array[] = [];
     for (let run = 0; run <= runs; run++) {
@@ -168,9 +175,10 @@ async function ringLatency(
       }
       if (run > 0) results.push(samples); // run 0 warms up JIT, caches and the peer
     }
+    const figure = summarise(`sivshm ring, ${mode}`, results, guard);
     me.producer.close();
     await peer.done;
-    return summarise(`sivshm ring, ${mode}`, results);
+    return figure;
   } finally {
     peer.child.kill('SIGKILL');
     me.close();
@@ -186,6 +194,7 @@ async function rawLatency(runs: number, iterations: number): Promise<LatencyFigu
   const peer = startPeer({ kind: 'raw-pong', path });
   try {
     const w = new Int32Array(m.shared);
+    const guard = new CpuGuard([peer.child.pid]);
     const results: Float64Array[] = [];
     let v = 0;
     for (let run = 0; run <= runs; run++) {
@@ -202,9 +211,10 @@ async function rawLatency(runs: number, iterations: number): Promise<LatencyFigu
       }
       if (run > 0) results.push(samples);
     }
+    const figure = summarise('raw Atomics ping-pong (floor)', results, guard);
     Atomics.store(w, 0, -1);
     await peer.done;
-    return summarise('raw Atomics ping-pong (floor)', results);
+    return figure;
   } finally {
     peer.child.kill('SIGKILL');
     unmap(m.handle);
@@ -227,6 +237,7 @@ async function rawEventLatency(runs: number, iterations: number): Promise<Latenc
     }
   });
   try {
+    const guard = new CpuGuard([child.pid]);
     const results: Float64Array[] = [];
     for (let run = 0; run <= runs; run++) {
       const samples = new Float64Array(iterations);
@@ -239,9 +250,10 @@ async function rawEventLatency(runs: number, iterations: number): Promise<Latenc
       }
       if (run > 0) results.push(samples);
     }
+    const figure = summarise('raw eventfd + uv_poll (floor)', results, guard);
     eventfdWrite(ping, 1_000_000);
     await done;
-    return summarise('raw eventfd + uv_poll (floor)', results);
+    return figure;
   } finally {
     w.stop();
     child.kill('SIGKILL');
@@ -265,6 +277,7 @@ async function udsLatency(runs: number, iterations: number): Promise<LatencyFigu
     await once(sock, 'connect');
     const s = sock;
     const payload = Buffer.alloc(64, 7);
+    const guard = new CpuGuard([peer.child.pid]);
     let have = 0;
     let wake: (() => void) | undefined;
     s.on('data', (d: Buffer) => {
@@ -288,9 +301,10 @@ async function udsLatency(runs: number, iterations: number): Promise<LatencyFigu
       }
       if (run > 0) results.push(samples);
     }
+    const figure = summarise('Node Unix domain socket (net)', results, guard);
     s.end();
     await peer.done;
-    return summarise('Node Unix domain socket (net)', results);
+    return figure;
   } finally {
     sock?.destroy();
     peer.child.kill('SIGKILL');
@@ -325,6 +339,7 @@ async function ringThroughput(
   );
   try {
     const waiter = new RingWaiter(me.consumer, { mode: 'adaptive', waker: me.consumerWaker });
+    const guard = new CpuGuard([peer.child.pid]);
     const marks: number[] = [];
     let got = 0;
     let touch = 0;
@@ -343,6 +358,7 @@ async function ringThroughput(
       if (me.consumer.failure !== undefined && got < total) throw me.consumer.failure;
     }
     marks.push(performance.now());
+    const foreignCpuPct = guard.foreignPercent();
     await peer.done;
     const gb: number[] = [];
     const msg: number[] = [];
@@ -359,6 +375,7 @@ async function ringThroughput(
       msgPerSec: median(msg),
       gbPerSec: median(gb),
       runGbPerSec: gb,
+      foreignCpuPct,
     };
   } finally {
     peer.child.kill('SIGKILL');
