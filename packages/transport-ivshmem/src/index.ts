@@ -104,6 +104,7 @@ export {
 } from './channel/service-endpoints.js';
 export type { ServiceAddress } from './channel/service-endpoints.js';
 export { encodeInto, encodedLength } from './protobuf/encode-into.js';
+export type { EncodeIntoOptions } from './protobuf/encode-into.js';
 export { decodeFrom, decodeCopy } from './protobuf/decode-from.js';
 export type { MessageCodec } from './protobuf/message-codec.js';
 export { Sample } from './protobuf/sample.js';

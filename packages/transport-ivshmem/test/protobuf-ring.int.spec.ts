@@ -50,7 +50,7 @@ function sendSignal(producer: RingProducer, message: object, session: number): b
   const length = encodedLength(VehicleSignal, message);
   const slot = producer.tryLoan(length);
   if (slot === undefined) return false;
-  expect(encodeInto(VehicleSignal, message, slot.payload)).to.equal(length);
+  expect(encodeInto(VehicleSignal, message, slot.payload, { length })).to.equal(length);
   Object.assign(slot.header, HEADER, { session });
   producer.send(slot);
   return true;

@@ -302,6 +302,29 @@ describe('encodeInto', () => {
       expect(buf.subarray(0, 8).every((b) => b === CANARY)).to.equal(true);
     });
 
+    it('should skip re-sizing with options.length and still verify it', () => {
+      const m = smallVehicleSignal();
+      const length = encodedLength(VehicleSignal, m);
+      const buf = new Uint8Array(length + 8).fill(CANARY);
+      const slot = buf.subarray(4, 4 + length);
+      expect(encodeInto(VehicleSignal, m, slot, { length })).to.equal(length);
+      expect(hex(slot)).to.equal(hex(VehicleSignal.encode(m).finish()));
+      const wrong = rejection(() => encodeInto(VehicleSignal, m, slot, { length: length - 1 }));
+      expect(wrong.message).to.match(/sized 37 bytes, wrote 38/);
+      expect(buf.subarray(0, 4).every((b) => b === CANARY)).to.equal(true);
+      expect(buf.subarray(4 + length).every((b) => b === CANARY)).to.equal(true);
+      const tooSmall = new Uint8Array(length - 1).fill(CANARY);
+      expect(
+        rejection(() => encodeInto(VehicleSignal, m, tooSmall, { length })).message,
+      ).to.contain(`target of ${length - 1} bytes is too small`);
+      expect(tooSmall.every((b) => b === CANARY)).to.equal(true);
+      for (const bad of [-1, 1.5, Number.NaN]) {
+        expect(
+          rejection(() => encodeInto(VehicleSignal, m, slot, { length: bad })).message,
+        ).to.match(/options.length must be the integer encodedLength\(\) returned/);
+      }
+    });
+
     it('should drive a hand-written encoder in the style of pbjs static code', () => {
       const Static: MessageCodec = {
         name: 'Static',

@@ -103,6 +103,17 @@ export function encodedLength(type: MessageCodec, message: object): number {
   return size(type, message);
 }
 
+/** Options of {@link encodeInto}. */
+export interface EncodeIntoOptions {
+  /**
+   * The length {@link encodedLength} just returned for this very message, to skip sizing it a
+   * second time (the ring lane sizes once to loan the slot). It is still verified: if the
+   * message encodes to a different length, `ERR_BAD_ARGUMENT` is thrown after a write that
+   * stayed inside `target`.
+   */
+  readonly length?: number;
+}
+
 /**
  * Encodes `message` straight into `target` (for example a loaned ring slot's payload) and
  * returns the number of bytes written, from `target[0]` on.
@@ -114,10 +125,18 @@ export function encodedLength(type: MessageCodec, message: object): number {
  *
  * @example
  * ```ts
- * const n = encodeInto(VehicleSignal, { speedKph: 87.5, rpm: 2450 }, slot.payload);
+ * const length = encodedLength(VehicleSignal, msg);
+ * const slot = producer.loan(length);
+ * encodeInto(VehicleSignal, msg, slot.payload, { length });
+ * producer.send(slot);
  * ```
  */
-export function encodeInto(type: MessageCodec, message: object, target: Uint8Array): number {
+export function encodeInto(
+  type: MessageCodec,
+  message: object,
+  target: Uint8Array,
+  options?: EncodeIntoOptions,
+): number {
   assertCodec(type);
   checkMessage(type, message);
   if (!(target instanceof Uint8Array)) {
@@ -126,7 +145,14 @@ export function encodeInto(type: MessageCodec, message: object, target: Uint8Arr
       `target must be a Uint8Array (a ring slot's payload view), got ${target === null ? 'null' : typeof target}`,
     );
   }
-  const length = size(type, message);
+  const known = options?.length;
+  if (known !== undefined && (!Number.isSafeInteger(known) || known < 0)) {
+    throw new TransportError(
+      'ERR_BAD_ARGUMENT',
+      `options.length must be the integer encodedLength() returned, got ${known}`,
+    );
+  }
+  const length = known ?? size(type, message);
   if (length > target.length) {
     throw new TransportError(
       'ERR_BAD_ARGUMENT',
