@@ -23,7 +23,18 @@ const VSOMEIP_OFFER =
   'ffff8100 00000030 00000001 01010200 c0000000 00000010 01000010 12345678 00000003 00000000 0000000c 00090400 7f000001 0011772d';
 
 function sivshm(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 15_000 });
+  return sivshmWithInput(undefined, ...args);
+}
+
+function sivshmWithInput(
+  input: string | undefined,
+  ...args: string[]
+): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    encoding: 'utf8',
+    timeout: 15_000,
+    ...(input === undefined ? {} : { input }),
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -115,6 +126,13 @@ describe('sivshm sd', function () {
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
+    });
+
+    it('should read the JSON from standard input when FILE is -', () => {
+      const json = readFileSync(join(fixtures, 'vsomeip-offer.json'), 'utf8');
+      const r = sivshmWithInput(json, 'sd', 'encode', '-');
+      expect(r.code, r.stderr).to.equal(0);
+      expect(r.stdout.trim()).to.equal(VSOMEIP_OFFER.replace(/ /g, ''));
     });
 
     it('should refuse JSON that breaks a rule, saying which', () => {
