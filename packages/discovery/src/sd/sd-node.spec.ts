@@ -311,6 +311,22 @@ describe('SdNode', () => {
       ]);
     });
 
+    it('should refuse a second subscription with the same eventgroup and counter', () => {
+      const b = h.node(B);
+      b.subscribe({ ...SERVICE, eventgroupId: 1, endpoints: [EP_B] }).subscribe();
+      let error: unknown;
+      b.subscribe({ ...SERVICE, eventgroupId: 1, endpoints: [EP_B] }).subscribe({
+        error: (e: unknown) => (error = e),
+      });
+      expect(DiscoveryError.is(error) && error.code).to.equal('ERR_SD_STATE');
+      expect(String(error)).to.match(/another counter/);
+      error = undefined;
+      b.subscribe({ ...SERVICE, eventgroupId: 1, endpoints: [EP_B], counter: 1 }).subscribe({
+        error: (e: unknown) => (error = e),
+      });
+      expect(error, 'another counter is another subscription').to.equal(undefined);
+    });
+
     it('should send StopSubscribe when the Observable is unsubscribed', async () => {
       await offerA();
       const sub = h

@@ -311,6 +311,25 @@ export class SdNode {
         subscriber.error(new DiscoveryError('ERR_SD_STATE', 'subscribe: the SD node is stopped'));
         return undefined;
       }
+      // The provider keys a subscription by (subscriber, eventgroup, counter): a second one
+      // with the same key would be the same subscription, and its StopSubscribe would end both.
+      for (const other of this.consumers) {
+        const o = other.spec;
+        if (
+          o.serviceId === full.serviceId &&
+          o.instanceId === full.instanceId &&
+          o.eventgroupId === full.eventgroupId &&
+          o.counter === full.counter
+        ) {
+          subscriber.error(
+            new DiscoveryError(
+              'ERR_SD_STATE',
+              `subscribe: eventgroup 0x${hex(full.eventgroupId)} of 0x${hex(full.serviceId)}.0x${hex(full.instanceId)} with counter ${full.counter} is already subscribed; share that Observable or use another counter (0..15)`,
+            ),
+          );
+          return undefined;
+        }
+      }
       const c: ConsumerSubscription = {
         spec: full,
         events: new Subject<SubscriptionEvent>(),
