@@ -48,12 +48,6 @@ export class RingSlot {
     messageType: 0x02,
     returnCode: 0,
   };
-  /** @internal offset of the record in the data area */
-  pos = 0;
-  /** @internal bytes skipped by a wrap marker before the record */
-  skip = 0;
-  /** @internal payload length */
-  length = 0;
 }
 
 /**
@@ -101,6 +95,10 @@ export class RingProducer {
   #beat: number;
   #resPos = 0;
   #resSkip = 0;
+  // Where the loaned record goes; kept here, not on the slot, so a caller cannot redirect it.
+  #loanPos = 0;
+  #loanSkip = 0;
+  #loanLength = 0;
 
   constructor(views: RingViews, options: RingProducerOptions = {}) {
     this.#pw = views.producerPage;
@@ -147,9 +145,9 @@ export class RingProducer {
     this.#checkUsable(payloadLength);
     if (!this.#reserve(payloadLength)) return undefined;
     const slot = this.#slot;
-    slot.pos = this.#resPos;
-    slot.skip = this.#resSkip;
-    slot.length = payloadLength;
+    this.#loanPos = this.#resPos;
+    this.#loanSkip = this.#resSkip;
+    this.#loanLength = payloadLength;
     slot.payload = new Uint8Array(
       this.#bulk.buffer,
       this.#bulk.byteOffset + this.#resPos + RecordLayout.headerSize,
@@ -190,7 +188,7 @@ export class RingProducer {
       throw new TransportError('ERR_BAD_ARGUMENT', `record header rejected: ${problem}`);
     }
     this.#loaned = false;
-    this.#writeHeader(slot.pos, slot.skip, slot.length, slot.header);
+    this.#writeHeader(this.#loanPos, this.#loanSkip, this.#loanLength, slot.header);
   }
 
   /**
