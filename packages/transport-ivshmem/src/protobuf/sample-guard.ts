@@ -15,8 +15,12 @@ function readOnly(): TransportError {
 type Raw = object;
 type View = ArrayBufferView & { [index: number]: number };
 
-/** Every guard handed out, mapped to its handler: lets `toOwned` and `Sample.raw` unwrap. */
-const handlers = new WeakMap<object, GuardHandler>();
+/**
+ * Key under which a guard answers with its handler (lets `toOwned` and `Sample.raw` unwrap).
+ * Module-private; cheaper than a WeakMap of every guard, whose entries the collector must
+ * trace as ephemerons.
+ */
+const HANDLER: unique symbol = Symbol('sivshm.sampleGuard');
 
 /**
  * The lifetime shared by all guards of one sample: the message, every nested object reached
@@ -31,9 +35,9 @@ const handlers = new WeakMap<object, GuardHandler>();
  */
 export class GuardScope {
   #released = false;
-  readonly #cache = new Map<Raw, object>();
-  readonly #handlers: GuardHandler[] = [];
-  readonly #revokes: (() => void)[] = [];
+  // Created on first use: many samples are released without a nested object being read.
+  #cache: Map<Raw, object> | undefined;
+  #handlers: GuardHandler[] | undefined;
 
   get released(): boolean {
     return this.#released;
@@ -47,17 +51,16 @@ export class GuardScope {
   /** The guard of `value` (the same guard for the same object), or `value` if it is a primitive or function. */
   wrap<V>(value: V): V {
     if (typeof value !== 'object' || value === null) return value;
-    const hit = this.#cache.get(value);
+    const cache = (this.#cache ??= new Map());
+    const hit = cache.get(value);
     if (hit !== undefined) return hit as V;
-    const { proxy: inner, revoke } = Proxy.revocable(value, {});
+    const { proxy: inner, revoke } = Proxy.revocable(value, EMPTY_HANDLER);
     const handler = ArrayBuffer.isView(value)
-      ? new ViewGuard(this, value as unknown as View)
-      : new ObjectGuard(this, value);
+      ? new ViewGuard(this, value as unknown as View, revoke)
+      : new ObjectGuard(this, value, revoke);
     const guard = new Proxy(inner, handler);
-    this.#cache.set(value, guard);
-    this.#handlers.push(handler);
-    this.#revokes.push(revoke);
-    handlers.set(guard, handler);
+    cache.set(value, guard);
+    (this.#handlers ??= []).push(handler);
     return guard as V;
   }
 
@@ -65,11 +68,9 @@ export class GuardScope {
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    for (const h of this.#handlers) h.raw = undefined;
-    for (const revoke of this.#revokes) revoke();
-    this.#handlers.length = 0;
-    this.#revokes.length = 0;
-    this.#cache.clear();
+    for (const h of this.#handlers ?? []) h.revoke();
+    this.#handlers = undefined;
+    this.#cache = undefined;
   }
 }
 
@@ -78,22 +79,37 @@ export class GuardScope {
  * released); otherwise undefined.
  */
 export function unwrapGuard(value: object): object | undefined {
-  const handler = handlers.get(value);
-  return handler === undefined ? undefined : handler.live();
+  return handlerOf(value)?.live();
 }
 
 /** The scope a guard belongs to, or undefined if `value` is not a guard. */
 export function guardScope(value: object): GuardScope | undefined {
-  return handlers.get(value)?.scope;
+  return handlerOf(value)?.scope;
 }
+
+function handlerOf(value: object): GuardHandler | undefined {
+  const h = (value as { [HANDLER]?: unknown })[HANDLER];
+  return h instanceof GuardHandler ? h : undefined;
+}
+
+const EMPTY_HANDLER: ProxyHandler<object> = Object.freeze({});
 
 abstract class GuardHandler<T extends Raw = Raw> implements ProxyHandler<object> {
   raw: T | undefined;
   readonly scope: GuardScope;
+  #revoke: (() => void) | undefined;
 
-  constructor(scope: GuardScope, raw: T) {
+  constructor(scope: GuardScope, raw: T, revoke: () => void) {
     this.scope = scope;
     this.raw = raw;
+    this.#revoke = revoke;
+  }
+
+  /** Forgets the guarded object and revokes the inner proxy. */
+  revoke(): void {
+    this.raw = undefined;
+    this.#revoke?.();
+    this.#revoke = undefined;
   }
 
   live(): T {
@@ -153,6 +169,7 @@ abstract class GuardHandler<T extends Raw = Raw> implements ProxyHandler<object>
 /** Messages, arrays, map objects, Longs: own values come back guarded. */
 class ObjectGuard extends GuardHandler {
   get(_target: object, key: string | symbol, receiver: unknown): unknown {
+    if (key === HANDLER) return this;
     const raw = this.live();
     if (Object.hasOwn(raw, key))
       return this.scope.wrap((raw as Record<string | symbol, unknown>)[key]);
@@ -172,6 +189,7 @@ const ITERATORS = new Set<string | symbol>(['values', 'keys', 'entries', Symbol.
  */
 class ViewGuard extends GuardHandler<View> {
   get(_target: object, key: string | symbol): unknown {
+    if (key === HANDLER) return this;
     const raw = this.live();
     const value: unknown = Reflect.get(raw, key);
     if (typeof value !== 'function') return value;
