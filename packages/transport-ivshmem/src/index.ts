@@ -114,3 +114,4 @@ export type { SampleLeak, SampleLedgerOptions } from './protobuf/sample-ledger.j
 export { toOwned } from './protobuf/to-owned.js';
 export { receiveSample } from './protobuf/receive-sample.js';
 export type { ReceiveSampleOptions } from './protobuf/receive-sample.js';
+export { KernelDevice, DEFAULT_DEVICE_PATH } from './device/kernel-device.js';

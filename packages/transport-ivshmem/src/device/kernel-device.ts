@@ -1,0 +1,227 @@
+import { constants } from 'node:fs';
+import {
+  GrantReqLayout,
+  InfoFlag,
+  InfoLayout,
+  NonceLayout,
+  RevokeReqLayout,
+  SetKeyLayout,
+  SivshmIoctl,
+  SivshmVerdict,
+  type SivshmVerdictName,
+} from '@sivshm/kmod';
+import { decodeGrant, GrantLayout, RevokeLayout, TOKEN_TAG_SIZE } from '@sivshm/core';
+import { TransportError } from '../errors/transport-error.js';
+import { closeFd, ioctl, openFd } from '../native/fd.js';
+import { mapFile, unmap, type MappedFile } from '../native/map-file.js';
+import type { WindowMemory } from '../ring/ring-views.js';
+import type { ChannelDevice, DeviceFile, DeviceInfo, GrantedWindow } from './channel-device.js';
+
+/** Where `sivshm.ko` puts its device node. */
+export const DEFAULT_DEVICE_PATH = '/dev/sivshm';
+
+const verdictName = (v: number): SivshmVerdictName | 'unknown' =>
+  (Object.keys(SivshmVerdict) as SivshmVerdictName[]).find((k) => SivshmVerdict[k] === v) ??
+  'unknown';
+
+function refused(what: string, verdict: number, cause?: unknown): TransportError {
+  const reason = verdictName(verdict);
+  return Object.assign(
+    new TransportError(
+      'ERR_GRANT',
+      `${what} refused by sivshm.ko: ${reason}`,
+      cause === undefined ? {} : { cause },
+    ),
+    { reason },
+  );
+}
+
+/**
+ * The `ChannelDevice` of qemu mode: `/dev/sivshm`, the guest kernel module (packages/kmod).
+ * Every rule is enforced by the kernel — the grant check with the kernel crypto API, mappings
+ * of granted windows only, the peer's pages read-only, no fork inheritance — this class only
+ * speaks the UAPI (`include/uapi/sivshm.h`, mirrored in `@sivshm/kmod`).
+ */
+export class KernelDevice implements ChannelDevice {
+  readonly enforcesPageProtection = true;
+  readonly #path: string;
+  readonly #files = new Set<KernelDeviceFile>();
+  #control: number | undefined;
+
+  constructor(options: { readonly path?: string } = {}) {
+    this.#path = options.path ?? DEFAULT_DEVICE_PATH;
+    this.#control = openFd(this.#path, constants.O_RDWR);
+  }
+
+  /**
+   * Provisions the VM's grant key and id (PROTOCOL.md §5): root only, once per module load; the
+   * key cannot be read back or replaced afterwards. Run by the VM's init step, not by apps.
+   */
+  static provisionKey(key: Uint8Array, vmId: number, path = DEFAULT_DEVICE_PATH): void {
+    if (key.length !== 32)
+      throw new TransportError('ERR_BAD_ARGUMENT', `grant key must be 32 bytes, got ${key.length}`);
+    const buf = new Uint8Array(SetKeyLayout.size);
+    buf.set(key, SetKeyLayout.off.key);
+    new DataView(buf.buffer).setUint32(SetKeyLayout.off.vmId, vmId, true);
+    const fd = openFd(path, constants.O_RDWR);
+    try {
+      ioctl(fd, SivshmIoctl.setKey, buf);
+    } finally {
+      buf.fill(0);
+      closeFd(fd);
+    }
+  }
+
+  info(): DeviceInfo {
+    const buf = new Uint8Array(InfoLayout.size);
+    ioctl(this.#fd(), SivshmIoctl.info, buf);
+    const dv = new DataView(buf.buffer);
+    const o = InfoLayout.off;
+    const flags = dv.getUint32(o.flags, true);
+    if ((flags & InfoFlag.keySet) === 0) {
+      throw new TransportError(
+        'ERR_GRANT',
+        'sivshm.ko has no grant key yet: provision it first (KernelDevice.provisionKey)',
+      );
+    }
+    if ((flags & InfoFlag.headerOk) === 0) {
+      throw new TransportError(
+        'ERR_REGION',
+        'sivshm.ko sees no valid region header: hostd has not initialised the region',
+      );
+    }
+    return {
+      regionSize: Number(dv.getBigUint64(o.regionSize, true)),
+      dataOffset: Number(dv.getBigUint64(o.dataOffset, true)),
+      dataSize: Number(dv.getBigUint64(o.dataSize, true)),
+      epoch: dv.getBigUint64(o.epoch, true),
+      vmId: dv.getUint32(o.vmId, true),
+    };
+  }
+
+  open(): DeviceFile {
+    const fd = openFd(this.#path, constants.O_RDWR);
+    try {
+      const buf = new Uint8Array(NonceLayout.size);
+      ioctl(fd, SivshmIoctl.nonce, buf);
+      const f = new KernelDeviceFile(
+        fd,
+        buf.slice(NonceLayout.off.kn, NonceLayout.off.kn + 16),
+        () => this.#files.delete(f),
+      );
+      this.#files.add(f);
+      return f;
+    } catch (e) {
+      closeFd(fd);
+      throw e;
+    }
+  }
+
+  revoke(token: Uint8Array, tag: Uint8Array): bigint {
+    if (token.length !== RevokeLayout.size || tag.length !== TOKEN_TAG_SIZE) {
+      throw refused('revoke', SivshmVerdict.size);
+    }
+    const req = new Uint8Array(RevokeReqLayout.size);
+    req.set(token, RevokeReqLayout.off.token);
+    req.set(tag, RevokeReqLayout.off.tag);
+    try {
+      ioctl(this.#fd(), SivshmIoctl.revoke, req);
+    } catch (e) {
+      throw refused(
+        'revoke',
+        new DataView(req.buffer).getUint32(RevokeReqLayout.off.verdict, true),
+        e,
+      );
+    }
+    return new DataView(token.buffer, token.byteOffset).getBigUint64(
+      RevokeLayout.off.channelId,
+      true,
+    );
+  }
+
+  close(): void {
+    for (const f of [...this.#files]) f.close();
+    if (this.#control !== undefined) closeFd(this.#control);
+    this.#control = undefined;
+  }
+
+  #fd(): number {
+    if (this.#control === undefined) throw new TransportError('ERR_CLOSED', 'the device is closed');
+    return this.#control;
+  }
+}
+
+/** One open file of `/dev/sivshm`: its own nonce, its own grants, its own mappings. */
+class KernelDeviceFile implements DeviceFile {
+  readonly #windows = new Map<bigint, GrantedWindow>();
+  readonly #mappings: MappedFile[] = [];
+  #fd: number | undefined;
+
+  constructor(
+    fd: number,
+    readonly nonce: Uint8Array,
+    private readonly onClose: () => void,
+  ) {
+    this.#fd = fd;
+  }
+
+  presentGrant(token: Uint8Array, tag: Uint8Array): GrantedWindow {
+    const fd = this.#open();
+    if (token.length !== GrantLayout.size || tag.length !== TOKEN_TAG_SIZE)
+      throw refused('grant', SivshmVerdict.size);
+    const req = new Uint8Array(GrantReqLayout.size);
+    req.set(token, GrantReqLayout.off.token);
+    req.set(tag, GrantReqLayout.off.tag);
+    try {
+      ioctl(fd, SivshmIoctl.grant, req);
+    } catch (e) {
+      // The kernel writes the verdict back before it returns the error.
+      throw refused(
+        'grant',
+        new DataView(req.buffer).getUint32(GrantReqLayout.off.verdict, true),
+        e,
+      );
+    }
+    const d = decodeGrant(token);
+    if (!d.ok) throw refused('grant', SivshmVerdict[d.reason]);
+    const w: GrantedWindow = {
+      channelId: d.token.channelId,
+      role: d.token.role,
+      offset: Number(d.token.windowOffset),
+      length: Number(d.token.windowLength),
+      mode: d.token.mode,
+    };
+    this.#windows.set(w.channelId, w);
+    return w;
+  }
+
+  mapWindow(channelId: bigint): WindowMemory {
+    const fd = this.#open();
+    const w = this.#windows.get(channelId);
+    if (w === undefined) {
+      throw new TransportError(
+        'ERR_GRANT',
+        `no grant for channel ${channelId} on this device file (EPERM)`,
+      );
+    }
+    // One writable mapping of the whole window: the kernel inserts pages on fault and refuses
+    // writes to the peer's pages (SIGBUS), so the rings see the window exactly as in emulated mode.
+    const m = mapFile(fd, w.offset, w.length, { writable: true });
+    this.#mappings.push(m);
+    return { shared: new Uint8Array(m.shared), bulk: new Uint8Array(m.bulk) };
+  }
+
+  close(): void {
+    if (this.#fd === undefined) return;
+    for (const m of this.#mappings.splice(0)) unmap(m.handle);
+    closeFd(this.#fd);
+    this.#fd = undefined;
+    this.#windows.clear();
+    this.onClose();
+  }
+
+  #open(): number {
+    if (this.#fd === undefined) throw new TransportError('ERR_CLOSED', 'the device file is closed');
+    return this.#fd;
+  }
+}
