@@ -39,7 +39,27 @@ function copyValue(value: unknown, depth: number): unknown {
     string | symbol,
     unknown
   >;
-  for (const key of Reflect.ownKeys(raw)) {
+  const src = raw as Record<string, unknown>;
+  const keys = Object.keys(raw);
+  const all = Reflect.ownKeys(raw);
+  if (all.length === keys.length) {
+    // Common case: only enumerable fields. Plain assignment creates own data properties (the
+    // prototype holds writable defaults and oneof accessors, which are never own keys).
+    for (const key of keys) {
+      if (key === '__proto__') {
+        Object.defineProperty(out, key, {
+          value: copyValue(src[key], depth + 1),
+          writable: true,
+          enumerable: true,
+          configurable: true,
+        });
+      } else {
+        out[key] = copyValue(src[key], depth + 1);
+      }
+    }
+    return out;
+  }
+  for (const key of all) {
     const desc = Reflect.getOwnPropertyDescriptor(raw, key) as PropertyDescriptor;
     if ('value' in desc) desc.value = copyValue(desc.value, depth + 1);
     if (
