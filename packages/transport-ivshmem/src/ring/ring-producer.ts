@@ -81,6 +81,9 @@ export class RingProducer {
   readonly #cw: Uint32Array;
   readonly #dv: DataView;
   readonly #bulk: Uint8Array;
+  // Cached: reading a typed array's .buffer costs ~25 ns, a third of a small send.
+  readonly #bulkBuffer: ArrayBufferLike;
+  readonly #bulkBase: number;
   readonly #cap: number;
   readonly #mask: number;
   readonly #maxPayload: number;
@@ -105,6 +108,8 @@ export class RingProducer {
     this.#cw = views.consumerPage;
     this.#dv = views.dataShared;
     this.#bulk = views.dataBulk;
+    this.#bulkBuffer = views.dataBulk.buffer;
+    this.#bulkBase = views.dataBulk.byteOffset;
     this.#cap = views.dataSize;
     this.#mask = views.dataSize - 1;
     this.#maxPayload = maxPayloadFor(views.dataSize);
@@ -149,8 +154,8 @@ export class RingProducer {
     this.#loanSkip = this.#resSkip;
     this.#loanLength = payloadLength;
     slot.payload = new Uint8Array(
-      this.#bulk.buffer,
-      this.#bulk.byteOffset + this.#resPos + RecordLayout.headerSize,
+      this.#bulkBuffer,
+      this.#bulkBase + this.#resPos + RecordLayout.headerSize,
       payloadLength,
     );
     this.#loaned = true;
