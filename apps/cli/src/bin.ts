@@ -8,6 +8,8 @@ import { registerCaCommands } from './commands/ca.js';
 import { registerCertCommands } from './commands/cert.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerSdCommands } from './commands/sd.js';
+import { registerHostdCommand } from './commands/hostd.js';
+import { registerStatusCommand } from './commands/status.js';
 
 const program = new Command('sivshm')
   .description(
@@ -22,6 +24,8 @@ registerCaCommands(program);
 registerCertCommands(program);
 registerConfigCommands(program);
 registerSdCommands(program);
+registerHostdCommand(program);
+registerStatusCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -654,6 +654,7 @@ export class Hostd {
       requests: vm.certificate.rights.requests.length,
     });
     this.#links?.send(vm.id, { kind: 'certificate', certificate: cert });
+    this.#sd.announceTo(vm.id);
     this.#saving = this.#saving
       .then(() => this.#opened.save())
       .catch((e: unknown) => this.log.error('ca-save-failed', { error: (e as Error).message }));

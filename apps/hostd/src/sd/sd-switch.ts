@@ -166,6 +166,24 @@ export class SdSwitch {
     }
   }
 
+  /**
+   * Tells a VM that just enrolled about every instance on offer that it may consume (it missed
+   * the Offers relayed before it had a certificate).
+   */
+  announceTo(vmId: number): void {
+    const hits = this.#registry
+      .list()
+      .filter((s) => vmOf(s.peer) !== vmId && this.#mayConsume(vmId, s.serviceId, s.instanceId));
+    if (hits.length === 0) return;
+    this.#sendTo(
+      vmId,
+      hits.map((s) => ({
+        entry: { ...this.#serviceFields(s), type: 'offer' as const, ttl: s.ttl },
+        options: s.extraOptions,
+      })),
+    );
+  }
+
   /** Forgets everything a VM offered (it disconnected, rebooted or hostd stops). */
   vmGone(vmId: number, reason: 'peerRebooted' | 'stopped' = 'stopped'): void {
     this.#registry.expirePeer(peerOf(vmId), reason);

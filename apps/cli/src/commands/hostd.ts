@@ -1,0 +1,63 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+
+/** Registers `sivshm hostd`, which runs the `sivshm-hostd` daemon in the foreground. */
+export function registerHostdCommand(program: Command): void {
+  program
+    .command('hostd')
+    .description(
+      'run the hostd daemon in the foreground (same as sivshm-hostd): region, CA, broker, SD switch',
+    )
+    .requiredOption('--config <file>', 'services.yaml')
+    .option('--state-dir <dir>', 'persistent state (the CA lives in DIR/ca)', '/var/lib/sivshm')
+    .option(
+      '--run-dir <dir>',
+      'sockets: <vm>.sock per VM, status.sock, ivshmem.sock',
+      '/run/sivshm',
+    )
+    .option('--log-level <level>', 'debug | info | warn | error', 'info')
+    .option('--qemu', 'qemu mode: do not send grant keys over the control link')
+    .action(
+      async (opts: {
+        config: string;
+        stateDir: string;
+        runDir: string;
+        logLevel: string;
+        qemu?: boolean;
+      }) => {
+        const args = [
+          '--config',
+          path.resolve(opts.config),
+          '--state-dir',
+          path.resolve(opts.stateDir),
+          '--run-dir',
+          path.resolve(opts.runDir),
+          '--log-level',
+          opts.logLevel,
+          ...(opts.qemu === true ? ['--qemu'] : []),
+        ];
+        process.exitCode = await runHostdBinary(args);
+      },
+    );
+}
+
+/**
+ * The daemon runs as its own process (it installs signal handlers and exits on its own terms);
+ * this command resolves its entry beside `@sivshm/hostd`'s main module and forwards signals.
+ */
+async function runHostdBinary(args: string[]): Promise<number> {
+  const main = fileURLToPath(import.meta.resolve('@sivshm/hostd'));
+  const bin = path.join(path.dirname(main), `bin${path.extname(main)}`);
+  const child = spawn(process.execPath, [...process.execArgv, bin, ...args], { stdio: 'inherit' });
+  const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  const code = await new Promise<number>((resolve) =>
+    child.on('exit', (c, signal) => resolve(c ?? (signal === null ? 1 : 128))),
+  );
+  process.off('SIGINT', forward);
+  process.off('SIGTERM', forward);
+  return code;
+}

@@ -1,0 +1,206 @@
+// hostd as a separate OS process, driven over its real control sockets by VM stand-ins.
+import { expect } from 'chai';
+import {
+  SERVICE,
+  VM,
+  makeDeployment,
+  readStatus,
+  runCliStatus,
+  startHostd,
+  waitFor,
+  type Deployment,
+  type HostdProcess,
+  type StatusLike,
+} from './support/test-deployment.js';
+import { TestVm } from './support/test-vm.js';
+
+const OFFER_ALL = {
+  offers: [
+    { service: SERVICE.speed, instanceLo: 1, instanceHi: 1 },
+    { service: SERVICE.media, instanceLo: 1, instanceHi: 1 },
+  ],
+  requests: [],
+};
+const REQUEST_ALL = {
+  offers: [],
+  requests: [
+    { service: SERVICE.speed, instanceLo: 1, instanceHi: 1, methodLo: 1, methodHi: 0xfffe },
+    { service: SERVICE.media, instanceLo: 1, instanceHi: 1, methodLo: 1, methodHi: 0xfffe },
+  ],
+};
+
+describe('Hostd', function () {
+  this.timeout(30_000);
+  let d: Deployment;
+  let hostd: HostdProcess | undefined;
+  const vms: TestVm[] = [];
+
+  const connect = async (name: keyof typeof VM): Promise<TestVm> => {
+    const vm = await TestVm.connect(d.socket(name));
+    vms.push(vm);
+    return vm;
+  };
+  /** infotainment enrolled, providing, offering both services; cluster enrolled as consumer. */
+  const providerAndConsumer = async (): Promise<{ p: TestVm; c: TestVm }> => {
+    const p = await connect('infotainment');
+    await p.enrol(OFFER_ALL);
+    p.provide();
+    p.offer(SERVICE.speed, 1);
+    p.offer(SERVICE.media, 1);
+    const c = await connect('cluster');
+    await c.enrol(REQUEST_ALL);
+    await waitFor(async () => (await readStatus(d)).services.length === 2, 'both services offered');
+    return { p, c };
+  };
+
+  beforeEach(async () => {
+    d = makeDeployment();
+    hostd = await startHostd(d);
+  });
+
+  afterEach(async () => {
+    for (const vm of vms.splice(0)) vm.close();
+    const code = await hostd?.stop();
+    hostd = undefined;
+    d.cleanup();
+    expect(code, 'hostd exit code after SIGTERM').to.equal(0);
+  });
+
+  describe('attach and enrolment', () => {
+    it('should tell a VM its id from the socket it connected to and enrol it by CSR', async () => {
+      const c = await connect('cluster');
+      expect(c.attach.vmId).to.equal(VM.cluster);
+      expect(c.attach.vmName).to.equal('cluster');
+      expect(c.attach.region.path).to.equal(d.regionPath);
+      expect(c.attach.grantKey).to.have.length(32);
+      const cert = await c.enrol(REQUEST_ALL);
+      expect(cert.sig).to.have.length(64);
+      const s = await readStatus(d);
+      expect(s.vms.find((v) => v.id === VM.cluster)).to.include({
+        connected: true,
+        enrolled: true,
+      });
+      expect(s.vms.find((v) => v.id === VM.infotainment)).to.include({ connected: false });
+    });
+
+    it('should refuse a CSR that does not carry the nonce of this link', async () => {
+      const c = await connect('cluster');
+      const stale = c.attach.enrolmentNonce;
+      await c.enrol(REQUEST_ALL);
+      const other = await connect('rogue');
+      // A CSR signed over cluster's (used) nonce, replayed on rogue's link.
+      (other as unknown as { attach: typeof c.attach }).attach = {
+        ...other.attach,
+        enrolmentNonce: stale,
+      };
+      const err = await other.enrol(REQUEST_ALL).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(String(err)).to.match(/ERR_CSR: CSR nonce is not the one issued to this link/);
+      // hostd hands out a fresh nonce; the VM can enrol with it.
+      await waitFor(() => other.attach.enrolmentNonce !== stale, 'a fresh attach');
+      const cert = await other.enrol({ offers: [], requests: [] });
+      expect(cert.sig).to.have.length(64);
+    });
+
+    it('should refuse a second connection for a VM that is connected', async () => {
+      await connect('cluster');
+      const second = await TestVm.connect(d.socket('cluster')).catch((e: Error) => e);
+      expect(second).to.be.instanceOf(Error);
+      expect(String(second)).to.match(/ERR_BUSY|already has a control link/);
+    });
+  });
+  describe('SD switch', () => {
+    it('should relay an offer to a VM allowed to consume it and not to one that is not', async () => {
+      const rogue = await connect('rogue');
+      await rogue.enrol(REQUEST_ALL);
+      const { c } = await providerAndConsumer();
+      await waitFor(() => c.offersSeen(SERVICE.speed) > 0, 'cluster to see the VehicleSpeed offer');
+      await waitFor(
+        () => rogue.offersSeen(SERVICE.media) > 0,
+        'rogue to see the MediaControl offer',
+      );
+      // rogue may consume MediaControl only: VehicleSpeed is never relayed to it, nor found.
+      rogue.find(SERVICE.speed);
+      c.find(SERVICE.speed);
+      await waitFor(() => c.offersSeen(SERVICE.speed) > 1, "the answer to cluster's Find");
+      expect(rogue.offersSeen(SERVICE.speed)).to.equal(0);
+    });
+
+    it('should refuse an offer of a service the VM may not offer (impersonation)', async () => {
+      const rogue = await connect('rogue');
+      await rogue.enrol(OFFER_ALL); // hostd drops the offer rights: config allows rogue none
+      rogue.offer(SERVICE.speed, 1);
+      await waitFor(() => rogue.errors.length > 0, 'a refusal');
+      expect(rogue.errors[0]!.code).to.equal('ERR_SD_POLICY');
+      expect(rogue.errors[0]!.message).to.match(/may not offer service 0x1234/);
+      expect((await readStatus(d)).services).to.have.length(0);
+    });
+
+    it('should refuse an offer from a VM whose certificate lacks the right', async () => {
+      const p = await connect('infotainment');
+      await p.enrol({
+        offers: [{ service: SERVICE.media, instanceLo: 1, instanceHi: 1 }],
+        requests: [],
+      });
+      p.offer(SERVICE.speed, 1);
+      await waitFor(() => p.errors.length > 0, 'a refusal');
+      expect(p.errors[0]!.message).to.match(/certificate does not allow offering service 0x1234/);
+    });
+  });
+
+  describe('handshake', () => {
+    it('should grant a channel between two links that both devices accept, ACTIVE in sivshm status', async () => {
+      const { p, c } = await providerAndConsumer();
+      const out = await c.request(SERVICE.speed);
+      expect(out.kind, out.kind === 'aborted' ? `${out.reason}: ${out.detail}` : '').to.equal(
+        'granted',
+      );
+      if (out.kind !== 'granted') return;
+      await waitFor(() => p.providerGrants.length === 1, 'the provider grant (M6)');
+      const id = out.grant.channelId;
+      // Both devices accepted their grant: each maps the window.
+      const cw = out.file.mapWindow(id);
+      const pw = p.providerFiles.get(id)!.mapWindow(id);
+      expect(cw).to.not.equal(undefined);
+      expect(pw).to.not.equal(undefined);
+      const json = JSON.parse(await runCliStatus(d, ['--json'])) as StatusLike;
+      const ch = json.channels.find((x) => x.channelId === `0x${id.toString(16)}`);
+      expect(ch).to.include({
+        state: 'ACTIVE',
+        mode: 'plain',
+        consumerVm: VM.cluster,
+        providerVm: VM.infotainment,
+      });
+      expect(ch!.window.offset).to.equal(Number(out.grant.windowOffset));
+      expect(json.handshakes.established).to.equal(1);
+      const human = await runCliStatus(d, []);
+      expect(human).to.match(/ACTIVE\s+plain\s+0x1234\/1\s+cluster\s+infotainment/);
+    });
+
+    it('should revoke both grants, tell the provider, and zero and free the window on close', async () => {
+      const { p, c } = await providerAndConsumer();
+      const out = await c.request(SERVICE.speed);
+      if (out.kind !== 'granted') throw new Error(`${out.reason}: ${out.detail}`);
+      await waitFor(() => p.providerGrants.length === 1, 'M6');
+      const id = out.grant.channelId;
+      expect(() => out.file.mapWindow(id)).to.not.throw();
+      const before = await readStatus(d);
+      c.send({ kind: 'close', channelId: id });
+      await waitFor(() => c.revoked.length === 1 && p.revoked.length === 1, 'REVOKE at both ends');
+      expect(c.revoked[0]).to.include({ channelId: id, ok: true });
+      expect(p.revoked[0]).to.include({ channelId: id, ok: true });
+      await waitFor(() => p.peerGone.length === 1, 'peer_gone at the provider');
+      expect(p.peerGone[0]).to.include({ channelId: id, reason: 'closed-by-consumer' });
+      expect(c.peerGone).to.have.length(0);
+      await waitFor(async () => (await readStatus(d)).channels.length === 0, 'the channel freed');
+      const after = await readStatus(d);
+      expect(after.region.freeBytes).to.equal(
+        before.region.freeBytes + Number(out.grant.windowLength),
+      );
+      // The consumer's mapping is gone with the revoke.
+      expect(() => out.file.mapWindow(id)).to.throw();
+    });
+  });
+});

@@ -1,0 +1,387 @@
+// A VM stand-in for hostd's tests, built on the control link only: it connects to its VM's
+// socket, gets attach, enrols by CSR, speaks SD, runs consumer or provider handshakes with
+// core's state machines, and presents grants to its own EmulatedDevice (the same rules the
+// kernel module applies). It records what hostd sends so tests can assert on it.
+import net from 'node:net';
+import {
+  ConsumerHandshake,
+  ControlConnection,
+  ProviderHandshakes,
+  cryptoBackend,
+  createCsr,
+  decodeProto,
+  type AttachMessage,
+  type Certificate,
+  type ChannelGrant,
+  type ChannelMode,
+  type ControlMessage,
+  type ProtoObject,
+  type Rights,
+} from '@sivshm/core';
+import {
+  SessionCounters,
+  decodeSdMessage,
+  encodeSdMessage,
+  endpointOption,
+  packSdMessage,
+  type PackEntry,
+  type SdMessage,
+} from '@sivshm/discovery';
+import { EmulatedDevice, type DeviceFile } from '@sivshm/transport-ivshmem';
+import { waitFor } from './test-deployment.js';
+
+const crypto = cryptoBackend();
+
+/** Outcome of one consumer handshake. */
+export type RequestOutcome =
+  | {
+      readonly kind: 'granted';
+      readonly grant: ChannelGrant;
+      readonly file: DeviceFile;
+      readonly ms: number;
+    }
+  | { readonly kind: 'aborted'; readonly reason: string; readonly detail: string };
+
+interface ConsumerSession {
+  readonly hs: ConsumerHandshake;
+  readonly file: DeviceFile;
+  readonly startedNs: bigint;
+  resolve: (o: RequestOutcome) => void;
+}
+
+export class TestVm {
+  readonly errors: { code: string; message: string }[] = [];
+  readonly peerGone: { channelId: bigint; reason: string; atNs: bigint }[] = [];
+  readonly revoked: { channelId: bigint; ok: boolean; error?: string }[] = [];
+  readonly sd: SdMessage[] = [];
+  readonly aborts: { reason: string; detail: string }[] = [];
+  readonly providerGrants: ChannelGrant[] = [];
+  /** Provider side: files by channel id (one per channel, as the runtime would). */
+  readonly providerFiles = new Map<bigint, DeviceFile>();
+  readonly secretKey = crypto.ed25519GenerateSecretKey();
+  attach!: AttachMessage;
+  device!: EmulatedDevice;
+  certificate: Certificate | undefined;
+  closed = false;
+  /** Provider side: ignore M2 for these services (a hung provider). */
+  readonly hangOn = new Set<number>();
+  /** Provider side: acknowledge REVOKEs (a VM that does not is quarantined). */
+  ackRevokes = true;
+  readonly #link: ControlConnection;
+  readonly #sessions = new SessionCounters();
+  readonly #consumers = new Map<bigint, ConsumerSession>();
+  #provider: ProviderHandshakes | undefined;
+  #reqSeq = 0n;
+  #pendingCert: { resolve: (c: Certificate) => void; reject: (e: Error) => void } | undefined;
+
+  private constructor(socket: net.Socket) {
+    this.#link = new ControlConnection(socket, {
+      onMessage: (m) => this.#onMessage(m),
+      onClose: () => {
+        this.closed = true;
+      },
+    });
+  }
+
+  /** Connects, says hello and waits for attach; builds the VM's device from it. */
+  static async connect(socketPath: string): Promise<TestVm> {
+    const socket = net.connect(socketPath);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    const vm = new TestVm(socket);
+    vm.send({ kind: 'hello', version: 1, software: 'hostd-test' });
+    await waitFor(() => vm.attach !== undefined || vm.closed, 'attach');
+    if (vm.attach === undefined)
+      throw new Error(`link closed before attach: ${JSON.stringify(vm.errors)}`);
+    vm.device = new EmulatedDevice({
+      regionPath: vm.attach.region.path,
+      vmId: vm.attach.vmId,
+      grantKey: vm.attach.grantKey!,
+      crypto,
+    });
+    return vm;
+  }
+
+  get vmId(): number {
+    return this.attach.vmId;
+  }
+
+  send(m: ControlMessage): void {
+    this.#link.send(m);
+  }
+
+  /** Enrols with `rights` (hostd grants their intersection with the config). */
+  async enrol(rights: Rights, subject = `test-${Date.now()}`): Promise<Certificate> {
+    const cert = new Promise<Certificate>((resolve, reject) => {
+      this.#pendingCert = { resolve, reject };
+    });
+    this.send({
+      kind: 'csr',
+      csr: createCsr(crypto, this.secretKey, {
+        subject,
+        nonce: this.attach.enrolmentNonce,
+        rights,
+      }),
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const c = await Promise.race([
+      cert,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no certificate: ${JSON.stringify(this.errors)}`)),
+          5000,
+        );
+      }),
+    ]);
+    clearTimeout(timer);
+    this.certificate = c;
+    return c;
+  }
+
+  /** Sends one SD message with these entries (own session counter, reboot flag as SD says). */
+  sendSd(entries: PackEntry[]): void {
+    const { sessionId, reboot } = this.#sessions.next('hostd');
+    const msg = packSdMessage({
+      sessionId,
+      flags: { reboot, unicast: true, explicitInitialDataControl: false },
+      entries,
+    });
+    this.send({ kind: 'sd', message: encodeSdMessage(msg) });
+  }
+
+  /** Offers a service instance (an endpoint option is required by SD; it names the link). */
+  offer(serviceId: number, instanceId: number, majorVersion = 1, ttl = 30): void {
+    this.sendSd([
+      {
+        entry: { type: 'offer', serviceId, instanceId, majorVersion, minorVersion: 0, ttl },
+        options: [endpointOption('127.0.0.1', 'udp', 30_500 + this.vmId)],
+      },
+    ]);
+  }
+
+  stopOffer(serviceId: number, instanceId: number, majorVersion = 1): void {
+    this.sendSd([
+      {
+        entry: { type: 'stopOffer', serviceId, instanceId, majorVersion, minorVersion: 0, ttl: 0 },
+        options: [endpointOption('127.0.0.1', 'udp', 30_500 + this.vmId)],
+      },
+    ]);
+  }
+
+  find(serviceId: number): void {
+    this.sendSd([
+      {
+        entry: {
+          type: 'find',
+          serviceId,
+          instanceId: 0xffff,
+          majorVersion: 0xff,
+          minorVersion: 0xffff_ffff,
+          ttl: 3,
+        },
+      },
+    ]);
+  }
+
+  /** Offers seen from hostd for `serviceId`. */
+  offersSeen(serviceId: number): number {
+    return this.sd
+      .flatMap((m) => m.entries)
+      .filter((e) => e.type === 'offer' && e.serviceId === serviceId).length;
+  }
+
+  /** Builds and signs M1 without sending it (for relay attacks). */
+  buildRequest(service: number, instance = 1, major = 1, mode: ChannelMode = 'plain'): Uint8Array {
+    return this.#newConsumer(service, instance, major, mode, () => undefined).m1;
+  }
+
+  /** Runs a consumer handshake; resolves when granted (grant presented to the device) or aborted. */
+  request(
+    service: number,
+    instance = 1,
+    major = 1,
+    mode: ChannelMode = 'plain',
+    timeoutMs = 8000,
+  ): Promise<RequestOutcome> {
+    return new Promise<RequestOutcome>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error('handshake did not finish in time')),
+        timeoutMs,
+      );
+      const { m1 } = this.#newConsumer(service, instance, major, mode, (o) => {
+        clearTimeout(timer);
+        resolve(o);
+      });
+      this.send({ kind: 'handshake', message: m1 });
+    });
+  }
+
+  /** Sends M1 and does not wait (floods). */
+  fireRequest(service: number, onOutcome: (o: RequestOutcome) => void = () => undefined): void {
+    const { m1 } = this.#newConsumer(service, 1, 1, 'plain', onOutcome);
+    this.send({ kind: 'handshake', message: m1 });
+  }
+
+  /** Becomes a provider: answers M2 for the services its certificate may offer. */
+  provide(): void {
+    const a = this.attach;
+    this.#provider = new ProviderHandshakes({
+      crypto,
+      identity: { vmId: a.vmId, secretKey: this.secretKey, certificate: this.certificate! },
+      trust: { caPublicKey: a.caPublicKey, brokerCertificate: a.brokerCertificate, epoch: a.epoch },
+      nowMs: () => BigInt(Date.now()),
+      policy: { offeredMajor: () => 1, minMode: () => 'plain' },
+      deviceNonce: (channelId) => {
+        const f = this.device.open();
+        this.providerFiles.set(channelId, f);
+        return f.nonce;
+      },
+    });
+  }
+
+  close(): void {
+    this.#link.close();
+    try {
+      this.device?.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  /** Destroys the link at once (a VM dying). */
+  die(): void {
+    this.#link.destroy();
+    try {
+      this.device?.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  #newConsumer(
+    service: number,
+    instance: number,
+    major: number,
+    mode: ChannelMode,
+    done: (o: RequestOutcome) => void,
+  ): { m1: Uint8Array } {
+    const a = this.attach;
+    const hs = new ConsumerHandshake({
+      crypto,
+      identity: { vmId: a.vmId, secretKey: this.secretKey, certificate: this.certificate! },
+      trust: { caPublicKey: a.caPublicKey, brokerCertificate: a.brokerCertificate, epoch: a.epoch },
+      nowMs: () => BigInt(Date.now()),
+    });
+    const file = this.device.open();
+    const reqSeq = ++this.#reqSeq;
+    const startedNs = process.hrtime.bigint();
+    const m1 = hs.start({ service, instance, major, mode, reqSeq, kn: file.nonce });
+    this.#consumers.set(reqSeq, { hs, file, startedNs, resolve: done });
+    return { m1 };
+  }
+
+  #onMessage(m: ControlMessage): void {
+    switch (m.kind) {
+      case 'attach':
+        this.attach = m;
+        return;
+      case 'certificate':
+        this.#pendingCert?.resolve(m.certificate);
+        this.#pendingCert = undefined;
+        return;
+      case 'error':
+        this.errors.push({ code: m.code, message: m.message });
+        if (m.code === 'ERR_CSR') this.#pendingCert?.reject(new Error(`${m.code}: ${m.message}`));
+        this.#pendingCert = undefined;
+        return;
+      case 'sd':
+        this.sd.push(decodeSdMessage(m.message));
+        return;
+      case 'peerGone':
+        this.peerGone.push({
+          channelId: m.channelId,
+          reason: m.reason,
+          atNs: process.hrtime.bigint(),
+        });
+        return;
+      case 'revoke':
+        try {
+          this.device.revoke(m.token, m.tag);
+          this.revoked.push({ channelId: m.channelId, ok: true });
+        } catch (e) {
+          this.revoked.push({ channelId: m.channelId, ok: false, error: (e as Error).message });
+        }
+        if (this.ackRevokes) this.send({ kind: 'revokeAck', channelId: m.channelId });
+        return;
+      case 'handshake':
+        return this.#onHandshake(m.message);
+      default:
+        return;
+    }
+  }
+
+  #onHandshake(bytes: Uint8Array): void {
+    const env = decodeProto('HandshakeMessage', bytes);
+    const type = Number(env['type']);
+    if (type === 2) {
+      const offer = decodeProto('OfferBody', env['body'] as Uint8Array);
+      const m1 = offer['m1'] as ProtoObject;
+      const req = decodeProto('RequestBody', m1['body'] as Uint8Array);
+      if (this.hangOn.has(Number(req['service']))) return;
+    }
+    if (type === 2 || type === 6) {
+      for (const e of this.#provider?.receive(bytes) ?? []) {
+        if (e.kind === 'send') this.send({ kind: 'handshake', message: e.bytes });
+        else if (e.kind === 'granted') {
+          this.providerFiles
+            .get(e.grant.channelId)
+            ?.presentGrant(e.grant.grantToken, e.grant.grantTag);
+          this.providerGrants.push(e.grant);
+        } else this.aborts.push({ reason: e.reason, detail: e.detail });
+      }
+      return;
+    }
+    let reqSeq: bigint;
+    if (type === 4) {
+      const g = decodeProto('GrantConsumerBody', env['body'] as Uint8Array);
+      const offer = decodeProto('OfferBody', g['m2Body'] as Uint8Array);
+      reqSeq = BigInt(
+        decodeProto('RequestBody', (offer['m1'] as ProtoObject)['body'] as Uint8Array)[
+          'reqSeq'
+        ] as string,
+      );
+    } else if (type === 7) {
+      const a = decodeProto('AbortBody', env['body'] as Uint8Array);
+      reqSeq = BigInt(a['reqSeq'] as string);
+      if (reqSeq === 0n) {
+        // An abort for the provider side of a channel.
+        for (const e of this.#provider?.receive(bytes) ?? []) {
+          if (e.kind === 'aborted') this.aborts.push({ reason: e.reason, detail: e.detail });
+        }
+        this.aborts.push({ reason: String(a['reason']), detail: String(a['detail']) });
+        return;
+      }
+    } else return;
+    const s = this.#consumers.get(reqSeq);
+    if (s === undefined) return;
+    for (const e of s.hs.receive(bytes)) {
+      if (e.kind === 'send') this.send({ kind: 'handshake', message: e.bytes });
+      else if (e.kind === 'granted') {
+        this.#consumers.delete(reqSeq);
+        s.file.presentGrant(e.grant.grantToken, e.grant.grantTag);
+        s.resolve({
+          kind: 'granted',
+          grant: e.grant,
+          file: s.file,
+          ms: Number(process.hrtime.bigint() - s.startedNs) / 1e6,
+        });
+      } else {
+        this.#consumers.delete(reqSeq);
+        this.aborts.push({ reason: e.reason, detail: e.detail });
+        s.resolve({ kind: 'aborted', reason: e.reason, detail: e.detail });
+      }
+    }
+  }
+}
