@@ -122,7 +122,7 @@ describe('RingWaiter', () => {
   });
 
   describe('.trySpin', () => {
-    it('should return within its budget when nothing arrives, and at once when something is there', () => {
+    it('should report false when nothing arrives within its budget and true when a record is there', () => {
       const { producer, consumer } = setup();
       const waiter = new RingWaiter(consumer, { mode: 'spin', spinBudgetUs: 200 });
       expect(waiter.trySpin()).to.equal(false);
