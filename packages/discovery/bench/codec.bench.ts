@@ -154,6 +154,24 @@ export function runCodecBench(options: CodecBenchOptions = {}): CodecBenchRow[] 
   return rows;
 }
 
+/** The `npm run bench -- sd` entry: the codec rates, fewer runs with `quick`. */
+export async function run(
+  opts: { readonly quick?: boolean } = {},
+): Promise<{ suite: 'sd'; rows: CodecBenchRow[] }> {
+  return { suite: 'sd', rows: runCodecBench(opts.quick ? { runs: 3, msPerRun: 100 } : {}) };
+}
+
+/** The table `npm run bench` prints. */
+export function format(r: { rows: readonly CodecBenchRow[] }): string {
+  return [
+    'SOME/IP-SD codec (median of runs)',
+    ...r.rows.map(
+      (x) =>
+        `${x.workload.padEnd(22)} ${x.operation.padEnd(16)} ${String(x.entriesPerSecond).padStart(11)} entries/s ${String(x.messagesPerSecond).padStart(10)} msg/s  (${x.bytesPerMessage} B, ${x.entriesPerMessage} entries)`,
+    ),
+  ].join('\n');
+}
+
 function main(argv: string[]): void {
   const arg = (name: string): number | undefined => {
     const i = argv.indexOf(name);
