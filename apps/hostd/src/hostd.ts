@@ -737,6 +737,7 @@ export class Hostd {
     for (const e of effects) {
       switch (e.kind) {
         case 'send':
+          this.#noteGrant(e.bytes);
           this.#links?.send(e.vmId, { kind: 'handshake', message: e.bytes });
           break;
         case 'channel-pending':
@@ -752,6 +753,20 @@ export class Hostd {
           this.log.info('handshake-rejected', { vm: e.vmId, reason: e.reason, detail: e.detail });
           break;
       }
+    }
+  }
+
+  /** Marks a channel whose M4 goes out: its consumer can map the window from now on. */
+  #noteGrant(bytes: Uint8Array): void {
+    try {
+      const msg = decodeHandshakeMessage(bytes);
+      if (msg.type !== MessageType.m4) return;
+      const m2Body = decodeProto('GrantConsumerBody', msg.body)['m2Body'] as Uint8Array;
+      this.#lifecycle.consumerGranted(
+        BigInt(decodeProto('OfferBody', m2Body)['channelId'] as string),
+      );
+    } catch {
+      // Our own broker's bytes; nothing to note if they do not parse.
     }
   }
 

@@ -64,6 +64,8 @@ interface Entry {
   ackDeadlineMs: number;
   /** The VM still holding a mapping when the window was quarantined. */
   quarantinedFor?: number;
+  /** M4 went out: the consumer holds a valid grant even while the channel is PENDING. */
+  consumerGranted: boolean;
 }
 
 /**
@@ -83,6 +85,8 @@ export class ChannelLifecycle {
   readonly #quarantineOnRelease = new Set<bigint>();
   readonly #quarantined = new Map<bigint, { vmId: number; tableIndex: number }>();
   readonly #handshakeMs: number[] = [];
+  /** Quarantined windows that a REVOKE acknowledgement releases: channel id → offset. */
+  readonly #awaitingQuarantineAck = new Map<bigint, bigint>();
 
   constructor(env: ChannelLifecycleEnvironment) {
     this.#env = env;
@@ -100,10 +104,34 @@ export class ChannelLifecycle {
     return { offset: BigInt(offset), length };
   }
 
+  /** hostd saw M4 go out: from now on the consumer may map the window. */
+  consumerGranted(channelId: bigint): void {
+    const e = this.#byId.get(channelId);
+    if (e !== undefined) e.consumerGranted = true;
+  }
+
   /** Broker hook: the window is no longer used by the broker; zero and free (or quarantine). */
   release(window: Window): void {
     const { allocator } = this.#env;
     const slot = this.#slotByOffset.get(window.offset);
+    const granted = [...this.#byId.values()].find(
+      (e) =>
+        e.state === 'PENDING' && e.consumerGranted && e.channel.window.offset === window.offset,
+    );
+    if (granted !== undefined && slot !== undefined) {
+      // An abort after M4 (no M5 in time): the consumer may have mapped the window, so it is
+      // not reused until the consumer's device acknowledges a REVOKE or the VM goes away.
+      this.#slotByOffset.delete(window.offset);
+      allocator.quarantine(Number(window.offset));
+      granted.state = 'QUARANTINED';
+      this.#write(granted, false);
+      const vm = granted.channel.consumerVm;
+      this.#quarantined.set(window.offset, { vmId: vm, tableIndex: slot });
+      this.#awaitingQuarantineAck.set(granted.channel.channelId, window.offset);
+      this.#env.sendRevoke(vm, granted.channel.channelId);
+      this.#env.log.warn('channel-quarantined', { ...this.#fields(granted), holder: vm });
+      return;
+    }
     this.#slotByOffset.delete(window.offset);
     if (this.#quarantineOnRelease.delete(window.offset)) {
       allocator.quarantine(Number(window.offset));
@@ -129,6 +157,7 @@ export class ChannelLifecycle {
       sinceMs: now,
       awaitingAck: new Set(),
       ackDeadlineMs: 0,
+      consumerGranted: false,
     };
     this.#byId.set(ch.channelId, e);
     this.#write(e, true);
@@ -182,6 +211,13 @@ export class ChannelLifecycle {
 
   /** A VM acknowledged the REVOKE of `channelId` (its device zapped the mapping). */
   revokeAcknowledged(vmId: number, channelId: bigint): void {
+    const offset = this.#awaitingQuarantineAck.get(channelId);
+    const q = offset === undefined ? undefined : this.#quarantined.get(offset);
+    if (offset !== undefined && q !== undefined && q.vmId === vmId) {
+      this.#awaitingQuarantineAck.delete(channelId);
+      this.#releaseQuarantine(offset, q.tableIndex);
+      return;
+    }
     const e = this.#byId.get(channelId);
     if (e === undefined || e.state !== 'CLOSING') return;
     e.awaitingAck.delete(vmId);
@@ -277,6 +313,9 @@ export class ChannelLifecycle {
 
   #releaseQuarantine(offset: bigint, tableIndex: number): void {
     this.#quarantined.delete(offset);
+    for (const [id, o] of this.#awaitingQuarantineAck) {
+      if (o === offset) this.#awaitingQuarantineAck.delete(id);
+    }
     this.#env.allocator.release(Number(offset));
     this.#reservedSlots.delete(tableIndex);
     this.#env.table.free(tableIndex);

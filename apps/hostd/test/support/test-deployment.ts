@@ -1,7 +1,7 @@
 // A throwaway deployment for hostd's integration tests: a config in a temp dir (three VMs,
 // two services of the example), hostd started as a separate OS process on it, and cleanup that
 // leaves no process, socket or region behind.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -43,7 +43,7 @@ export interface Deployment {
   cleanup(): void;
 }
 
-/** Writes a config for three VMs; rogue has tight limits (2 windows of quota, 4 pending). */
+/** Writes a config for three VMs; rogue has tight limits (4 windows of quota, 3 pending). */
 export function makeDeployment(): Deployment {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sivshm-hostd-'));
   const regionPath = `/dev/shm/sivshm-hostd-test-${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -63,7 +63,7 @@ vms:
   - id: 3
     name: rogue
     grantKey: { hex: ${key()} }
-    limits: { handshakesPerSecond: 20, burst: 5, pendingHandshakes: 4, windowBytes: 300KiB }
+    limits: { handshakesPerSecond: 20, burst: 5, pendingHandshakes: 3, windowBytes: 600KiB }
 protos: [${proto}]
 services:
   - name: VehicleSpeed
@@ -266,4 +266,48 @@ export async function waitFor(
 /** The hostd log of a deployment's state, for failure messages. */
 export function caState(d: Deployment): string {
   return readFileSync(path.join(d.stateDir, 'ca', 'ca-state.json'), 'utf8');
+}
+
+/** A provider VM in its own OS process (support/provider-process.ts). */
+export interface ProviderProcess {
+  readonly child: ChildProcess;
+  readonly grants: bigint[];
+  readonly exited: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Forks a provider VM on `d`'s infotainment socket and waits until it is ready. */
+export async function startProviderProcess(d: Deployment): Promise<ProviderProcess> {
+  const { execArgv, script } = nodeArgs(HOSTD_ROOT, 'test/support/provider-process.ts');
+  const child = fork(script, [d.socket('infotainment')], {
+    execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const grants: bigint[] = [];
+  let ready = false;
+  child.on('message', (m: { event?: string; channelId?: string }) => {
+    if (m.event === 'ready') ready = true;
+    if (m.event === 'granted') grants.push(BigInt(m.channelId!));
+  });
+  let gone = false;
+  const exited = new Promise<void>((r) =>
+    child.on('exit', () => {
+      gone = true;
+      r();
+    }),
+  );
+  await waitFor(() => ready || gone, 'the provider process to enrol and offer', 15_000);
+  if (!ready) throw new Error('the provider process exited before it was ready');
+  return {
+    child,
+    grants,
+    exited,
+    stop: async () => {
+      if (gone) return;
+      child.send({ cmd: 'exit' });
+      const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
 }

@@ -67,6 +67,8 @@ export class TestVm {
   readonly hangOn = new Set<number>();
   /** Provider side: acknowledge REVOKEs (a VM that does not is quarantined). */
   ackRevokes = true;
+  /** Consumer side: take the grant (M4) but never send M5 (a consumer dying after M4). */
+  withholdFinish = false;
   readonly #link: ControlConnection;
   readonly #sessions = new SessionCounters();
   readonly #consumers = new Map<bigint, ConsumerSession>();
@@ -242,6 +244,7 @@ export class TestVm {
   }
 
   close(): void {
+    this.closed = true;
     this.#link.close();
     try {
       this.device?.close();
@@ -252,6 +255,7 @@ export class TestVm {
 
   /** Destroys the link at once (a VM dying). */
   die(): void {
+    this.closed = true;
     this.#link.destroy();
     try {
       this.device?.close();
@@ -283,6 +287,7 @@ export class TestVm {
   }
 
   #onMessage(m: ControlMessage): void {
+    if (this.closed) return; // this VM is shutting down: late messages find no device
     switch (m.kind) {
       case 'attach':
         this.attach = m;
@@ -365,10 +370,17 @@ export class TestVm {
       }
     } else return;
     const s = this.#consumers.get(reqSeq);
-    if (s === undefined) return;
+    if (s === undefined) {
+      if (type === 7) {
+        const a = decodeProto('AbortBody', env['body'] as Uint8Array);
+        this.aborts.push({ reason: String(a['reason']), detail: String(a['detail']) });
+      }
+      return;
+    }
     for (const e of s.hs.receive(bytes)) {
-      if (e.kind === 'send') this.send({ kind: 'handshake', message: e.bytes });
-      else if (e.kind === 'granted') {
+      if (e.kind === 'send') {
+        if (!this.withholdFinish) this.send({ kind: 'handshake', message: e.bytes });
+      } else if (e.kind === 'granted') {
         this.#consumers.delete(reqSeq);
         s.file.presentGrant(e.grant.grantToken, e.grant.grantTag);
         s.resolve({
