@@ -2,8 +2,11 @@
 // and a 256-byte-payload variant, encoded into a ring slot vs stock encode().finish() + copy,
 // decoded in place vs decoded from a copy, and the whole lane over a real ring in one thread.
 // Issue target: ≥ 2 M msg/s for a small protobuf message on the encode+send lane.
-// Run: node --import tsx -e "const m = await import('./packages/transport-ivshmem/bench/protobuf.bench.ts'); console.log(m.format(await m.run({ quick: false })))"
+// Run (from source): node --import tsx -e "const m = await import('./packages/transport-ivshmem/bench/protobuf.bench.ts'); console.log(m.format(await m.run({ quick: false })))"
+// or compiled: node -e "const m = await import('./packages/transport-ivshmem/dist/bench/protobuf.bench.js'); console.log(m.format(await m.run({})))"
+import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { WindowLayout } from '@sivshm/kmod';
 import { decodeCopy, decodeFrom } from '../src/protobuf/decode-from.js';
 import { encodeInto, encodedLength } from '../src/protobuf/encode-into.js';
@@ -112,107 +115,240 @@ function drain(consumer: RingConsumer, decode: boolean): void {
   }
 }
 
-/** Runs the benchmark; `quick` uses fewer iterations and runs (a smoke run). */
-export async function run(opts: { quick?: boolean } = {}): Promise<ProtobufBenchResult> {
-  const runs = opts.quick ? 3 : 7;
-  const iterations = opts.quick ? 50_000 : 400_000;
-  const loadAvgStart = loadavg();
-  const T = schemas.VehicleSignal;
-  const rows: ProtobufBenchRow[] = [];
-  for (const [variant, payloadLength] of [
-    ['small', 0],
-    ['payload256', 256],
-  ] as const) {
-    const message = { ...smallVehicleSignal(), payload: new Uint8Array(payloadLength).fill(0x5a) };
-    const encoded = T.encode(message).finish();
-    const n = encoded.length;
-    // A slot inside shared memory, as a loaned ring slot is.
-    const shared = new SharedArrayBuffer(8192);
-    const slot = new Uint8Array(shared, 4096, n);
-    const bench = (name: string, fn: (i: number) => void, target?: number): void => {
-      rows.push(row(variant, name, n, measure(runs, iterations, fn), target));
-    };
+type Variant = 'small' | 'payload256';
+const VARIANTS: Record<Variant, number> = { small: 0, payload256: 256 };
 
-    bench('stock encode().finish() (allocates)', () => {
-      sink += T.encode(message).finish().length;
-    });
-    bench('stock encode().finish() + copy into slot', () => {
-      slot.set(T.encode(message).finish());
-    });
-    bench('encodedLength + encodeInto slot', () => {
-      sink += encodeInto(T, message, slot.subarray(0, encodedLength(T, message)));
-    });
-    bench('encodeInto slot (target size known)', () => {
-      sink += encodeInto(T, message, slot);
-    });
+/** One benchmark case: builds its state, returns the operation to time. */
+interface CaseDef {
+  readonly name: string;
+  readonly target?: (variant: Variant) => number | undefined;
+  readonly setup: (variant: Variant) => (i: number) => void;
+}
 
-    {
+function context(variant: Variant): {
+  message: Record<string, unknown>;
+  encoded: Uint8Array;
+  slot: Uint8Array;
+  view: Uint8Array;
+} {
+  const message = {
+    ...smallVehicleSignal(),
+    payload: new Uint8Array(VARIANTS[variant]).fill(0x5a),
+  };
+  const encoded = schemas.VehicleSignal.encode(message).finish();
+  // Slot and received view inside shared memory, as a loaned slot and a ring record are.
+  const shared = new SharedArrayBuffer(8192);
+  const view = new Uint8Array(shared, 0, encoded.length);
+  view.set(encoded);
+  return { message, encoded, slot: new Uint8Array(shared, 4096, encoded.length), view };
+}
+
+const T = schemas.VehicleSignal;
+
+const CASES: readonly CaseDef[] = [
+  {
+    name: 'stock encode().finish() (allocates)',
+    setup: (v) => {
+      const { message } = context(v);
+      return () => {
+        sink += T.encode(message).finish().length;
+      };
+    },
+  },
+  {
+    name: 'stock encode().finish() + copy into slot',
+    setup: (v) => {
+      const { message, slot } = context(v);
+      return () => slot.set(T.encode(message).finish());
+    },
+  },
+  {
+    name: 'encodeInto slot (sizes, then writes)',
+    setup: (v) => {
+      const { message, slot } = context(v);
+      return () => {
+        sink += encodeInto(T, message, slot);
+      };
+    },
+  },
+  {
+    name: 'encodedLength only (the sizing pass)',
+    setup: (v) => {
+      const { message } = context(v);
+      return () => {
+        sink += encodedLength(T, message);
+      };
+    },
+  },
+  {
+    name: 'ring: encodedLength + loan + encodeInto({length}) + send',
+    target: (v) => (v === 'small' ? TARGET_SEND : undefined),
+    setup: (v) => {
+      const { message } = context(v);
       const { producer, consumer } = ring();
-      bench(
-        'ring: encodeInto loaned slot + send',
-        (i) => {
-          const length = encodedLength(T, message);
-          let s = producer.tryLoan(length);
-          if (s === undefined) {
-            drain(consumer, false); // the consumer's share, without decoding
-            s = producer.loan(length);
-          }
-          encodeInto(T, message, s.payload);
-          s.header.session = i & 0xffff;
-          producer.send(s);
-        },
-        variant === 'small' ? TARGET_SEND : undefined,
-      );
-    }
-    {
+      return (i) => {
+        const length = encodedLength(T, message);
+        let s = producer.tryLoan(length);
+        if (s === undefined) {
+          drain(consumer, false); // the consumer's share, without decoding
+          s = producer.loan(length);
+        }
+        encodeInto(T, message, s.payload, { length });
+        s.header.session = i & 0xffff;
+        producer.send(s);
+      };
+    },
+  },
+  {
+    name: 'ring: stock encode().finish() + trySend (copy)',
+    setup: (v) => {
+      const { message } = context(v);
       const { producer, consumer } = ring();
-      bench('ring: stock encode().finish() + trySend (copy)', (i) => {
+      return (i) => {
         const bytes = T.encode(message).finish();
         HEADER.session = i & 0xffff;
         if (!producer.trySend(HEADER, bytes)) {
           drain(consumer, false);
           producer.trySend(HEADER, bytes);
         }
-      });
-    }
-    {
+      };
+    },
+  },
+  {
+    name: 'ring: full lane, zero-copy send → receive + decodeFrom + release',
+    setup: (v) => {
+      const { message } = context(v);
       const { producer, consumer } = ring();
-      bench('ring: full lane, encodeInto+send → receive+decodeFrom+release', (i) => {
+      return (i) => {
         const length = encodedLength(T, message);
         let s = producer.tryLoan(length);
         if (s === undefined) {
           drain(consumer, true);
           s = producer.loan(length);
         }
-        encodeInto(T, message, s.payload);
+        encodeInto(T, message, s.payload, { length });
         s.header.session = i & 0xffff;
         producer.send(s);
-      });
-      drain(consumer, true);
-    }
+      };
+    },
+  },
+  {
+    name: 'stock decode of a copy (Buffer.from(view))',
+    setup: (v) => {
+      const { view } = context(v);
+      return () => {
+        sink += (T.decode(Buffer.from(view)) as unknown as { rpm: number }).rpm & 1;
+      };
+    },
+  },
+  {
+    name: 'decodeFrom(view) in place',
+    setup: (v) => {
+      const { view } = context(v);
+      return () => {
+        sink += decodeFrom<{ rpm: number }>(T, view).rpm & 1;
+      };
+    },
+  },
+  {
+    name: 'decodeFrom + Sample + read a bytes field + release',
+    setup: (v) => {
+      const { view } = context(v);
+      return () => {
+        const sample = new Sample(decodeFrom<{ id: Uint8Array }>(T, view));
+        sink += sample.message.id[0] ?? 0;
+        sample.release();
+      };
+    },
+  },
+  {
+    name: 'decodeCopy(view) (messages$: copy bytes, then decode)',
+    setup: (v) => {
+      const { view } = context(v);
+      return () => {
+        sink += decodeCopy<{ rpm: number }>(T, view).rpm & 1;
+      };
+    },
+  },
+  {
+    name: 'decodeFrom + toOwned (messages$: deep copy)',
+    setup: (v) => {
+      const { view } = context(v);
+      return () => {
+        sink += toOwned(decodeFrom<{ rpm: number }>(T, view)).rpm & 1;
+      };
+    },
+  },
+];
 
-    const view = new Uint8Array(shared, 0, n);
-    view.set(encoded);
-    bench('stock decode of a copy (Buffer.from(view))', () => {
-      sink += T.decode(Buffer.from(view)).$type === T ? 1 : 0;
-    });
-    bench('decodeFrom(view) in place', () => {
-      sink += (decodeFrom<{ rpm: number }>(T, view).rpm | 0) & 1;
-    });
-    bench('decodeFrom + Sample + read bytes field + release', () => {
-      const sample = new Sample(decodeFrom<{ id: Uint8Array }>(T, view));
-      sink += sample.message.id[0] ?? 0;
-      sample.release();
-    });
-    bench('decodeCopy(view) (messages$: copy bytes, then decode)', () => {
-      sink += (decodeCopy<{ rpm: number }>(T, view).rpm | 0) & 1;
-    });
-    bench('decodeFrom + toOwned (messages$: deep copy)', () => {
-      sink += (toOwned(decodeFrom<{ rpm: number }>(T, view)).rpm | 0) & 1;
-    });
-    await new Promise((r) => setImmediate(r));
+const CHILD_ENV = 'SIVSHM_PROTOBUF_BENCH_CASE';
+
+interface ChildJob {
+  variant: Variant;
+  caseIndex: number;
+  runs: number;
+  iterations: number;
+}
+
+function runCase(job: ChildJob): ProtobufBenchRow {
+  const def = CASES[job.caseIndex];
+  if (def === undefined) throw new Error(`no benchmark case ${job.caseIndex}`);
+  const fn = def.setup(job.variant);
+  const bytes = T.encode(context(job.variant).message).finish().length;
+  return row(
+    job.variant,
+    def.name,
+    bytes,
+    measure(job.runs, job.iterations, fn),
+    def.target?.(job.variant),
+  );
+}
+
+/** Node options of this process minus an inline script (-e/-p), to start a child the same way. */
+function childExecArgv(): string[] {
+  const out: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '-e' || a === '--eval' || a === '-p' || a === '--print') i++;
+    else if (!a.startsWith('--eval=') && !a.startsWith('--print=')) out.push(a);
   }
-  if (sink === 42.5) console.error(''); // keeps the results observable to the optimiser
+  return out;
+}
+
+/**
+ * Runs the benchmark; `quick` uses fewer iterations and runs (a smoke run). Every case runs in
+ * its own child process, as the research baseline did: a fresh JIT, so that one case's call
+ * sites (stock BufferWriter vs the slot writers) do not slow down another's.
+ */
+export async function run(
+  opts: { quick?: boolean; log?: (line: string) => void } = {},
+): Promise<ProtobufBenchResult> {
+  const runs = opts.quick ? 3 : 7;
+  const iterations = opts.quick ? 50_000 : 400_000;
+  const loadAvgStart = loadavg();
+  const rows: ProtobufBenchRow[] = [];
+  const file = fileURLToPath(import.meta.url);
+  for (const variant of Object.keys(VARIANTS) as Variant[]) {
+    for (let caseIndex = 0; caseIndex < CASES.length; caseIndex++) {
+      const job: ChildJob = { variant, caseIndex, runs, iterations };
+      const child = spawnSync(process.execPath, [...childExecArgv(), file], {
+        env: { ...process.env, [CHILD_ENV]: JSON.stringify(job) },
+        encoding: 'utf8',
+        timeout: 180_000,
+      });
+      const last = child.stdout.trim().split('\n').pop() ?? '';
+      if (child.status !== 0 || !last.startsWith('{')) {
+        throw new Error(
+          `benchmark case "${CASES[caseIndex]?.name}" (${variant}) failed: status ${child.status}, signal ${child.signal}\n${child.stderr}`,
+        );
+      }
+      const r = JSON.parse(last) as ProtobufBenchRow;
+      opts.log?.(`  ${variant} ${r.case}: ${(r.msgPerSec / 1e6).toFixed(2)} M msg/s`);
+      rows.push(r);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
   return {
     suite: 'protobuf',
     machine: {
@@ -245,4 +381,16 @@ export function format(r: ProtobufBenchResult): string {
     );
   }
   return lines.join('\n');
+}
+
+// Child mode: this file started as a script with a job in the environment runs one case and
+// prints its row as JSON.
+const job = process.env[CHILD_ENV];
+if (
+  job !== undefined &&
+  process.argv[1] !== undefined &&
+  pathToFileURL(process.argv[1]).href === import.meta.url
+) {
+  console.log(JSON.stringify(runCase(JSON.parse(job) as ChildJob)));
+  if (sink === 42.5) console.error(''); // keeps the results observable to the optimiser
 }

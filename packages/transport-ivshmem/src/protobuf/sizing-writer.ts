@@ -11,6 +11,20 @@ export function varint32Size(value: number): number {
   return value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : value < 0x10000000 ? 4 : 5;
 }
 
+/** Bytes of the 64-bit value `hi:lo` (both unsigned 32-bit) as a varint; LongBits#length. */
+function varint64Size(lo: number, hi: number): number {
+  const part1 = ((lo >>> 28) | (hi << 4)) >>> 0;
+  const part2 = hi >>> 24;
+  if (part2 !== 0) return part2 < 128 ? 9 : 10;
+  if (part1 !== 0) return part1 < 16384 ? (part1 < 128 ? 5 : 6) : part1 < 2097152 ? 7 : 8;
+  return lo < 16384 ? (lo < 128 ? 1 : 2) : lo < 2097152 ? 3 : 4;
+}
+
+/** A Long (or any object with low/high) as LongBits.from reads it, without allocating. */
+function isLongObject(value: unknown): value is { low: number; high: number } {
+  return typeof value === 'object' && value !== null && !(value instanceof String);
+}
+
 function isString(value: unknown): value is string {
   return typeof value === 'string' || value instanceof String;
 }
@@ -67,7 +81,11 @@ export class SizingWriter {
   }
 
   uint64(value: Int64Input): this {
-    this.pos += LongBits.from(value).length();
+    // Longs (what protobufjs decodes 64-bit fields to) are sized from their words directly;
+    // numbers and strings go through LongBits like the stock writer.
+    this.pos += isLongObject(value)
+      ? varint64Size(value.low >>> 0, value.high >>> 0)
+      : LongBits.from(value).length();
     return this;
   }
 
@@ -76,6 +94,13 @@ export class SizingWriter {
   }
 
   sint64(value: Int64Input): this {
+    if (isLongObject(value)) {
+      const lo = value.low >>> 0;
+      const hi = value.high >>> 0;
+      const mask = hi >> 31; // zig-zag as LongBits#zzEncode
+      this.pos += varint64Size(((lo << 1) ^ mask) >>> 0, (((hi << 1) | (lo >>> 31)) ^ mask) >>> 0);
+      return this;
+    }
     this.pos += LongBits.from(value).zzEncode().length();
     return this;
   }
