@@ -184,8 +184,8 @@ const ITERATORS = new Set<string | symbol>(['values', 'keys', 'entries', Symbol.
 
 /**
  * `bytes` views: element reads pass through; methods run on the real view (typed-array methods
- * need it as `this`), `subarray` results stay guarded, iterators re-check the scope per step,
- * methods that write are refused.
+ * need it as `this`), results that view the same memory (`subarray`, `Buffer#slice`) stay
+ * guarded, iterators re-check the scope per step, methods that write are refused.
  */
 class ViewGuard extends GuardHandler<View> {
   get(_target: object, key: string | symbol): unknown {
@@ -200,13 +200,17 @@ class ViewGuard extends GuardHandler<View> {
         throw readOnly();
       };
     }
-    if (key === 'subarray') {
-      return (...args: unknown[]) => this.scope.wrap(fn.apply(this.live(), args));
-    }
     if (ITERATORS.has(key)) {
       return () => checkedIterator(this.scope, fn.call(this.live()) as Iterator<unknown>);
     }
-    return (...args: unknown[]) => fn.apply(this.live(), args);
+    return (...args: unknown[]) => {
+      const view = this.live();
+      const result = fn.apply(view, args);
+      // subarray (and Buffer#slice) return views of the same memory: they stay guarded.
+      return ArrayBuffer.isView(result) && result.buffer === view.buffer
+        ? this.scope.wrap(result)
+        : result;
+    };
   }
 }
 

@@ -129,6 +129,16 @@ describe('Sample', () => {
       expect(() => m.pI32.push(4)).to.throw(TransportError, /read-only/);
       expect(() => delete (m as Partial<AllMsg>).s).to.throw(TransportError, /read-only/);
     });
+    it('should keep views of the same memory guarded (Buffer#slice aliases), and copies free', () => {
+      const sample = new Sample({ b: Buffer.from([1, 2, 3]) });
+      const aliased = sample.message.b.slice(0, 2);
+      const copied = Uint8Array.prototype.slice.call(sample.raw(sample.message.b), 0, 2);
+      const hex = sample.message.b.toString('hex');
+      sample.release();
+      expect(hex).to.equal('010203');
+      expect([...copied]).to.deep.equal([1, 2]);
+      expectClosed(() => aliased[0], 'a Buffer#slice taken before release');
+    });
   });
 
   describe('.release', () => {
