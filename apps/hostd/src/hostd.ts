@@ -743,9 +743,19 @@ export class Hostd {
         case 'channel-pending':
           this.#lifecycle.pending(e.channel);
           break;
-        case 'channel-active':
+        case 'channel-active': {
           this.#lifecycle.active(e.channel);
+          // M5 and a StopOffer (or the provider's death) travel on different links: if the
+          // offer went away while the handshake finished, the new channel goes at once.
+          const ch = e.channel;
+          if (this.#sd.offered(ch.service, ch.instance)?.providerVm !== ch.providerVm) {
+            this.#lifecycle.close(
+              ch.channelId,
+              this.#links?.connected(ch.providerVm) === true ? 'stop-offer' : 'vm-gone',
+            );
+          }
           break;
+        }
         case 'channel-aborted':
           this.#lifecycle.aborted(e.channel, `${e.reason}: ${e.detail}`);
           break;

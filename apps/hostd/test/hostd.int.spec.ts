@@ -203,4 +203,46 @@ describe('Hostd', function () {
       expect(() => out.file.mapWindow(id)).to.throw();
     });
   });
+  describe('channel lifecycle from SD', () => {
+    it('should tear a channel down when its offer TTL expires', async () => {
+      const p = await connect('infotainment');
+      await p.enrol(OFFER_ALL);
+      p.provide();
+      p.offer(SERVICE.speed, 1, 1, 1); // TTL 1 s, never renewed
+      const c = await connect('cluster');
+      await c.enrol(REQUEST_ALL);
+      await waitFor(async () => (await readStatus(d)).services.length === 1, 'the offer');
+      const out = await c.request(SERVICE.speed);
+      if (out.kind !== 'granted') throw new Error(`${out.reason}: ${out.detail}`);
+      await waitFor(() => c.peerGone.length === 1, 'peer_gone after the TTL', 4000);
+      expect(c.peerGone[0]).to.include({ channelId: out.grant.channelId, reason: 'ttl-expired' });
+      await waitFor(() => c.revoked.length === 1 && p.revoked.length === 1, 'REVOKE at both ends');
+      await waitFor(async () => (await readStatus(d)).services.length === 0, 'the offer gone');
+    });
+
+    it("should tear a VM's channels down when its SD shows a reboot", async () => {
+      const p = await connect('infotainment');
+      await p.enrol(OFFER_ALL);
+      p.provide();
+      p.offer(SERVICE.speed, 1);
+      const c = await connect('cluster');
+      await c.enrol(REQUEST_ALL);
+      await waitFor(async () => (await readStatus(d)).services.length === 1, 'the offer');
+      const out = await c.request(SERVICE.speed);
+      if (out.kind !== 'granted') throw new Error(`${out.reason}: ${out.detail}`);
+      await waitFor(() => p.providerGrants.length === 1, 'M6');
+      p.rebootSd();
+      p.offer(SERVICE.speed, 1); // session 1 with the reboot flag again: the VM rebooted
+      await waitFor(() => c.peerGone.length === 1, 'peer_gone after the reboot');
+      expect(c.peerGone[0]).to.include({ channelId: out.grant.channelId, reason: 'vm-rebooted' });
+      // The rebooted VM's new offer stands; the consumer can build a new channel.
+      await waitFor(
+        async () => (await readStatus(d)).channels.length === 0,
+        'the old channel freed',
+      );
+      await waitFor(async () => (await readStatus(d)).services.length === 1, 'the new offer');
+      const again = await c.request(SERVICE.speed);
+      expect(again.kind).to.equal('granted');
+    });
+  });
 });

@@ -70,7 +70,7 @@ export class TestVm {
   /** Consumer side: take the grant (M4) but never send M5 (a consumer dying after M4). */
   withholdFinish = false;
   readonly #link: ControlConnection;
-  readonly #sessions = new SessionCounters();
+  #sessions = new SessionCounters();
   readonly #consumers = new Map<bigint, ConsumerSession>();
   #provider: ProviderHandshakes | undefined;
   #reqSeq = 0n;
@@ -151,6 +151,11 @@ export class TestVm {
       entries,
     });
     this.send({ kind: 'sd', message: encodeSdMessage(msg) });
+  }
+
+  /** Starts SD over as a rebooted VM does: session ids from 1 with the reboot flag. */
+  rebootSd(): void {
+    this.#sessions = new SessionCounters();
   }
 
   /** Offers a service instance (an endpoint option is required by SD; it names the link). */
