@@ -106,6 +106,30 @@ function fuzzWriter(): object {
         case 3:
           v.dataShared.setUint32((rnd() & (cap - 8) & ~7) + 4, rnd() & 0x3fff);
           break;
+        case 4: {
+          // An honest burst from where the consumer stands, so some records validate and the
+          // corruption that follows hits a consumer in every state.
+          const cons = Atomics.load(v.consumerPage, RingPageLayout.consumer.index / 4);
+          let at = cons;
+          for (let k = rnd() % 4; k >= 0; k--) {
+            const len = rnd() % 200;
+            const size = (16 + len + 7) & ~7;
+            let pos = at & (cap - 1);
+            if (pos + size > cap) {
+              v.dataShared.setUint32(pos, RecordLayout.wrapMarkerMessageId);
+              v.dataShared.setUint32(pos + 4, RecordLayout.wrapMarkerLength);
+              at += cap - pos;
+              pos = 0;
+            }
+            v.dataShared.setUint32(pos, 0x12348001);
+            v.dataShared.setUint32(pos + 4, 8 + len);
+            v.dataShared.setUint32(pos + 8, 0x00010001);
+            v.dataShared.setUint32(pos + 12, 0x01010200);
+            at += size;
+          }
+          Atomics.store(v.producerPage, RingPageLayout.producer.index / 4, at >>> 0);
+          break;
+        }
         default:
           v.dataShared.setUint32(rnd() & (cap - 4) & ~3, rnd());
       }
