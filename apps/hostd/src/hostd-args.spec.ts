@@ -1,0 +1,52 @@
+import { expect } from 'chai';
+import path from 'node:path';
+import { HostdError } from './errors/hostd-error.js';
+import { parseHostdArgs } from './hostd-args.js';
+
+describe('parseHostdArgs', () => {
+  describe('parseHostdArgs()', () => {
+    it('should resolve the paths and take the defaults', () => {
+      const a = parseHostdArgs(['--config', 'x/services.yaml']);
+      expect(a).to.deep.equal({
+        configPath: path.resolve('x/services.yaml'),
+        stateDir: '/var/lib/sivshm',
+        runDir: '/run/sivshm',
+        logLevel: 'info',
+        emulated: true,
+        help: false,
+      });
+    });
+
+    it('should take every option', () => {
+      const a = parseHostdArgs([
+        '--config',
+        '/c.yaml',
+        '--state-dir',
+        '/s',
+        '--run-dir',
+        '/r',
+        '--log-level',
+        'debug',
+        '--qemu',
+      ]);
+      expect(a).to.include({ stateDir: '/s', runDir: '/r', logLevel: 'debug', emulated: false });
+    });
+
+    it('should refuse a missing --config, an unknown flag, a missing value and a bad level', () => {
+      for (const [argv, msg] of [
+        [[], /--config services.yaml is required/],
+        [['--config', 'a', '--bogus'], /unknown argument --bogus/],
+        [['--config'], /--config needs a value/],
+        [['--config', 'a', '--log-level', 'loud'], /--log-level loud is not one of debug/],
+      ] as const) {
+        expect(() => parseHostdArgs(argv))
+          .to.throw(HostdError, msg)
+          .with.property('code', 'ERR_ARGS');
+      }
+    });
+
+    it('should accept --help without --config', () => {
+      expect(parseHostdArgs(['--help']).help).to.equal(true);
+    });
+  });
+});
