@@ -391,8 +391,13 @@ export class Hostd {
   /** One status document (what `status.sock` answers). */
   status(): StatusDocument {
     const a = this.#lifecycle.allocatorStats();
-    const times = [...this.#lifecycle.handshakeTimes()].sort((x, y) => x - y);
-    const last = this.#lifecycle.handshakeTimes().at(-1);
+    const round = (ms: number): number => Math.round(ms * 1000) / 1000;
+    const times = this.#lifecycle
+      .handshakeTimes()
+      .map(round)
+      .sort((x, y) => x - y);
+    const lastRaw = this.#lifecycle.handshakeTimes().at(-1);
+    const last = lastRaw === undefined ? undefined : round(lastRaw);
     const b = this.#broker.stats;
     const p50 = percentile(times, 50);
     const p99 = percentile(times, 99);

@@ -1,5 +1,6 @@
 // hostd as a separate OS process, driven over its real control sockets by VM stand-ins.
 import { expect } from 'chai';
+import { existsSync, readdirSync } from 'node:fs';
 import {
   SERVICE,
   VM,
@@ -243,6 +244,35 @@ describe('Hostd', function () {
       await waitFor(async () => (await readStatus(d)).services.length === 1, 'the new offer');
       const again = await c.request(SERVICE.speed);
       expect(again.kind).to.equal('granted');
+    });
+  });
+  describe('shutdown', () => {
+    it('should revoke every grant, withdraw every offer and remove sockets, region and pid file on SIGTERM', async () => {
+      const p = await connect('infotainment');
+      await p.enrol(OFFER_ALL);
+      p.provide();
+      p.offer(SERVICE.speed, 1);
+      const c = await connect('cluster');
+      await c.enrol(REQUEST_ALL);
+      await waitFor(async () => (await readStatus(d)).services.length === 1, 'the offer');
+      const out = await c.request(SERVICE.speed);
+      if (out.kind !== 'granted') throw new Error(`${out.reason}: ${out.detail}`);
+      await waitFor(() => p.providerGrants.length === 1, 'M6');
+      expect(await hostd!.stop()).to.equal(0);
+      await waitFor(() => c.closed && p.closed, 'hostd to close both links');
+      for (const vm of [c, p]) {
+        expect(vm.revoked).to.deep.include({ channelId: out.grant.channelId, ok: true });
+        expect(vm.peerGone.map((g) => g.reason)).to.include('hostd-shutdown');
+      }
+      expect(
+        c.sd.some((m) =>
+          m.entries.some((e) => e.type === 'stopOffer' && e.serviceId === SERVICE.speed),
+        ),
+        'StopOffer relayed to the consumer',
+      ).to.equal(true);
+      expect(() => out.file.mapWindow(out.grant.channelId)).to.throw();
+      expect(readdirSync(d.runDir)).to.deep.equal([]);
+      expect(existsSync(d.regionPath)).to.equal(false);
     });
   });
 });

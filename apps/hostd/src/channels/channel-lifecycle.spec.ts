@@ -27,6 +27,7 @@ function rig(opts: { capacity?: number; connected?: number[] } = {}) {
     allocator,
     log: new JsonLogger('error', () => undefined),
     nowMs: () => now,
+    monotonicMs: () => now,
     connected: (vm) => connected.has(vm),
     sendRevoke: (vm, id) => {
       revokes.push([vm, id]);

@@ -24,6 +24,8 @@ export interface ChannelLifecycleEnvironment {
   readonly allocator: WindowAllocator;
   readonly log: JsonLogger;
   readonly nowMs: () => number;
+  /** Monotonic ms with sub-ms resolution, for handshake durations; default `performance.now`. */
+  readonly monotonicMs?: () => number;
   /** True while the VM has a control link. */
   connected(vmId: number): boolean;
   /** Sends REVOKE (signed with that VM's grant key) over the VM's link; false if not sent. */
@@ -56,7 +58,8 @@ interface Entry {
   channel: BrokerChannel;
   state: ChannelEntryStateName;
   readonly tableIndex: number;
-  readonly startedMs: number;
+  /** Monotonic start of the handshake (PENDING). */
+  readonly startedMono: number;
   sinceMs: number;
   closeReason?: CloseReason;
   /** VMs whose revoke acknowledgement is still due (CLOSING). */
@@ -88,8 +91,11 @@ export class ChannelLifecycle {
   /** Quarantined windows that a REVOKE acknowledgement releases: channel id → offset. */
   readonly #awaitingQuarantineAck = new Map<bigint, bigint>();
 
+  readonly #mono: () => number;
+
   constructor(env: ChannelLifecycleEnvironment) {
     this.#env = env;
+    this.#mono = env.monotonicMs ?? (() => performance.now());
   }
 
   /** Broker hook: reserve a window and a table slot (undefined when either is exhausted). */
@@ -153,7 +159,7 @@ export class ChannelLifecycle {
       channel: ch,
       state: 'PENDING',
       tableIndex: slot,
-      startedMs: now,
+      startedMono: this.#mono(),
       sinceMs: now,
       awaitingAck: new Set(),
       ackDeadlineMs: 0,
@@ -168,7 +174,7 @@ export class ChannelLifecycle {
     const e = this.#byId.get(ch.channelId);
     if (e === undefined) return;
     const now = this.#env.nowMs();
-    this.#handshakeMs.push(now - e.startedMs);
+    this.#handshakeMs.push(this.#mono() - e.startedMono);
     if (this.#handshakeMs.length > 1000) this.#handshakeMs.shift();
     e.state = 'ACTIVE';
     e.sinceMs = now;
