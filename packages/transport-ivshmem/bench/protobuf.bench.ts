@@ -16,6 +16,7 @@ import { toOwned } from '../src/protobuf/to-owned.js';
 import { RingConsumer } from '../src/ring/ring-consumer.js';
 import { RingProducer } from '../src/ring/ring-producer.js';
 import { ringViews } from '../src/ring/ring-views.js';
+import { CpuGuard } from './cpu-guard.js';
 import type { SomeIpHeader } from '../src/ring/someip-header.js';
 
 /** One measured case. */
@@ -32,6 +33,8 @@ export interface ProtobufBenchRow {
   nsPerMsg: number;
   /** Every run's operations per second, sorted. */
   runMsgPerSec: number[];
+  /** CPU other processes used meanwhile, in % of the machine (high: the figure says little). */
+  foreignCpuPercent: number;
   /** Target in msg/s for this case, when the issue sets one. */
   targetMsgPerSec?: number;
   meetsTarget?: boolean;
@@ -83,6 +86,7 @@ function row(
   name: string,
   bytes: number,
   rates: number[],
+  foreignCpuPercent: number,
   target?: number,
 ): ProtobufBenchRow {
   const median = rates[rates.length >> 1] ?? NaN;
@@ -93,6 +97,7 @@ function row(
     msgPerSec: Math.round(median),
     nsPerMsg: Math.round(1e9 / median),
     runMsgPerSec: rates.map(Math.round),
+    foreignCpuPercent: Math.round(foreignCpuPercent),
   };
   if (target !== undefined) {
     r.targetMsgPerSec = target;
@@ -295,23 +300,26 @@ function runCase(job: ChildJob): ProtobufBenchRow {
   if (def === undefined) throw new Error(`no benchmark case ${job.caseIndex}`);
   const fn = def.setup(job.variant);
   const bytes = T.encode(context(job.variant).message).finish().length;
+  const guard = new CpuGuard();
+  const rates = measure(job.runs, job.iterations, fn);
   return row(
     job.variant,
     def.name,
     bytes,
-    measure(job.runs, job.iterations, fn),
+    rates,
+    guard.foreignPercent(),
     def.target?.(job.variant),
   );
 }
 
-/** Node options of this process minus an inline script (-e/-p), to start a child the same way. */
+/** Node options of this process minus an inline script (-e/-p, --input-type), to start a child the same way. */
 function childExecArgv(): string[] {
   const out: string[] = [];
   const argv = process.execArgv;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
-    if (a === '-e' || a === '--eval' || a === '-p' || a === '--print') i++;
-    else if (!a.startsWith('--eval=') && !a.startsWith('--print=')) out.push(a);
+    if (a === '-e' || a === '--eval' || a === '-p' || a === '--print' || a === '--input-type') i++;
+    else if (!/^--(eval|print|input-type)=/.test(a)) out.push(a);
   }
   return out;
 }
@@ -369,7 +377,7 @@ export function format(r: ProtobufBenchResult): string {
   const f = (x: number): string => x.toFixed(2);
   const lines = [
     `protobufjs zero-copy (${r.machine.cpus} × ${r.machine.model}, Node ${r.machine.node}, load ${r.machine.loadAvgStart.map(f).join('/')} → ${r.machine.loadAvgEnd.map(f).join('/')}; median of ${r.runs} runs × ${r.iterations})`,
-    'variant     bytes  case                                                            M msg/s   ns/msg  target',
+    'variant     bytes  case                                                            M msg/s   ns/msg  foreign CPU  target',
   ];
   for (const row of r.rows) {
     const target =
@@ -377,7 +385,7 @@ export function format(r: ProtobufBenchResult): string {
         ? ''
         : `≥ ${(row.targetMsgPerSec / 1e6).toFixed(1)} M ${row.meetsTarget === true ? 'met' : 'MISSED'}`;
     lines.push(
-      `${row.variant.padEnd(11)} ${String(row.bytes).padStart(5)}  ${row.case.padEnd(62)} ${(row.msgPerSec / 1e6).toFixed(2).padStart(8)} ${String(row.nsPerMsg).padStart(8)}  ${target}`,
+      `${row.variant.padEnd(11)} ${String(row.bytes).padStart(5)}  ${row.case.padEnd(62)} ${(row.msgPerSec / 1e6).toFixed(2).padStart(8)} ${String(row.nsPerMsg).padStart(8)}  ${`${row.foreignCpuPercent} %`.padStart(11)}  ${target}`,
     );
   }
   return lines.join('\n');
