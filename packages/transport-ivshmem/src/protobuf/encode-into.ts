@@ -47,9 +47,9 @@ function size(type: MessageCodec, message: object): number {
 
 /**
  * Encodes `message` into `target[0, length)` where `length` is its exact encoded size, already
- * checked to fit. Internal: {@link encodeInto} and the ring helpers size first, then call this.
+ * checked to fit; throws if the encoder wrote a different number of bytes.
  */
-export function writeSized(
+function writeSized(
   type: MessageCodec,
   message: object,
   target: Uint8Array,
