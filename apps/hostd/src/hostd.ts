@@ -82,6 +82,12 @@ export interface HostdOptions {
 }
 
 const DEFAULT_DATA_SIZE = 64 * 1024;
+/**
+ * SD budget per VM. An SD node sends a handful of messages per second (repetition phase, cyclic
+ * offers, finds); far more is a flood that hostd would amplify to every consumer.
+ */
+const SD_MESSAGES_PER_SECOND = 200;
+const SD_BURST = 50;
 /** Doorbell vectors per peer: one per ring direction of a channel. */
 const IVSHMEM_VECTORS = 2;
 
@@ -90,6 +96,9 @@ interface VmState {
   readonly name: string;
   readonly grantKey: Uint8Array;
   readonly bucket: TokenBucket;
+  /** SD messages a VM may send: it makes hostd relay to every consumer, so it is metered. */
+  readonly sdBucket: TokenBucket;
+  sdDropped: number;
   hello: boolean;
   certificate: CertificateBody | undefined;
   connectedSinceMs: number | undefined;
@@ -187,6 +196,8 @@ export class Hostd {
         bucket: new TokenBucket(vm.limits.handshakesPerSecond, vm.limits.burst, () =>
           BigInt(Date.now()),
         ),
+        sdBucket: new TokenBucket(SD_MESSAGES_PER_SECOND, SD_BURST, () => BigInt(Date.now())),
+        sdDropped: 0,
         hello: false,
         certificate: undefined,
         connectedSinceMs: undefined,
@@ -430,6 +441,7 @@ export class Hostd {
         ...(v.connectedSinceMs === undefined ? {} : { connectedSinceMs: v.connectedSinceMs }),
         controlMessagesIn: v.messagesIn,
         refusals: v.refusals,
+        sdDropped: v.sdDropped,
       })),
       services: this.#sd.list().map((s) => ({
         service: s.service,
@@ -590,6 +602,12 @@ export class Hostd {
       case 'csr':
         return this.#onCsr(vm, m.csr);
       case 'sd':
+        if (!vm.sdBucket.take()) {
+          // Counted and logged at debug only: a flood must not turn into a flood of logs.
+          vm.sdDropped++;
+          this.log.debug('sd-rate-limited', { vm: vmId, dropped: vm.sdDropped });
+          return;
+        }
         return this.#sd.receive(vmId, m.message);
       case 'handshake':
         return this.#onHandshake(vm, m.message);
@@ -688,15 +706,16 @@ export class Hostd {
     vm: VmState,
     bytes: Uint8Array,
   ): { reason: AbortReasonName; detail: string; abort: Uint8Array } | undefined {
-    let type: number;
+    // Canonical HandshakeMessage bytes start with field 1 (type) as a one-byte varint: peek at
+    // it so that the rate is charged before any decoding.
+    if (bytes[0] !== 0x08 || bytes[1] !== MessageType.m1) return undefined;
+    const overRate = !vm.bucket.take();
     let reqSeq = '0';
     try {
       const msg = decodeHandshakeMessage(bytes);
-      type = msg.type;
-      if (type !== MessageType.m1) return undefined;
       reqSeq = String(decodeProto('RequestBody', msg.body)['reqSeq'] ?? '0');
     } catch {
-      return undefined; // the broker rejects malformed messages with its own reason
+      if (!overRate) return undefined; // the broker rejects malformed messages with its reason
     }
     const limits = this.config.vms.find((v) => v.id === vm.id)!.limits;
     const refuse = (reason: AbortReasonName, detail: string) => ({
@@ -712,7 +731,7 @@ export class Hostd {
         }),
       }),
     });
-    if (!vm.bucket.take()) {
+    if (overRate) {
       this.#gate.rateLimited++;
       return refuse(
         'rateLimited',

@@ -1,6 +1,8 @@
 // hostd as a separate OS process, driven over its real control sockets by VM stand-ins.
 import { expect } from 'chai';
 import { existsSync, readdirSync } from 'node:fs';
+import net from 'node:net';
+import { ControlConnection, type ControlMessage } from '@sivshm/core';
 import {
   SERVICE,
   VM,
@@ -273,6 +275,59 @@ describe('Hostd', function () {
       expect(() => out.file.mapWindow(out.grant.channelId)).to.throw();
       expect(readdirSync(d.runDir)).to.deep.equal([]);
       expect(existsSync(d.regionPath)).to.equal(false);
+    });
+  });
+  describe('control link hardening', () => {
+    it('should drop a link that announces an over-long frame and keep serving the others (45)', async () => {
+      const c = await connect('cluster');
+      const raw = net.connect(d.socket('rogue'));
+      await new Promise<void>((r) => raw.once('connect', () => r()));
+      const closed = new Promise<void>((r) => raw.once('close', () => r()));
+      raw.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00]));
+      await closed;
+      await c.enrol(REQUEST_ALL); // hostd is alive and serves cluster
+      const s = await readStatus(d);
+      expect(s.vms.find((v) => v.id === VM.rogue)).to.include({ connected: false });
+      // rogue can connect again afterwards.
+      const again = await connect('rogue');
+      expect(again.attach.vmId).to.equal(VM.rogue);
+    });
+
+    it('should answer an undecodable frame or a message before hello with an error and keep the link', async () => {
+      const raw = net.connect(d.socket('rogue'));
+      await new Promise<void>((r) => raw.once('connect', () => r()));
+      const got: ControlMessage[] = [];
+      const link = new ControlConnection(raw, { onMessage: (m) => got.push(m) });
+      raw.write(Buffer.from([2, 0, 0, 0, 0xff, 0xff])); // a 2-byte frame that is no ControlMessage
+      link.send({ kind: 'close', channelId: 1n }); // before hello
+      link.send({ kind: 'hello', version: 1, software: 'raw' });
+      await waitFor(() => got.some((m) => m.kind === 'attach'), 'attach after the errors');
+      const errors = got.filter((m) => m.kind === 'error').map((m) => (m as { code: string }).code);
+      expect(errors).to.deep.equal(['ERR_DECODE', 'ERR_PROTOCOL']);
+      link.destroy();
+    });
+
+    it('should meter a VM flooding SD and keep serving the others', async () => {
+      const rogue = await connect('rogue');
+      await rogue.enrol(REQUEST_ALL);
+      const t0 = Date.now();
+      for (let i = 0; i < 2000; i++) rogue.find(SERVICE.media);
+      const c = await connect('cluster');
+      await c.enrol(REQUEST_ALL);
+      await waitFor(async () => {
+        const v = (await readStatus(d)).vms.find((x) => x.id === VM.rogue)!;
+        return v.controlMessagesIn >= 2002;
+      }, 'hostd to read the whole flood');
+      const elapsedS = (Date.now() - t0) / 1000;
+      const rogueStatus = (await readStatus(d)).vms.find((x) => x.id === VM.rogue)!;
+      expect(rogueStatus.sdDropped).to.be.at.least(2000 - 50 - Math.ceil(elapsedS * 200));
+    });
+
+    it('should refuse hostd-only messages from a VM', async () => {
+      const c = await connect('cluster');
+      c.send({ kind: 'peerGone', channelId: 5n, reason: 'forged' });
+      await waitFor(() => c.errors.length > 0, 'the refusal');
+      expect(c.errors[0]).to.include({ code: 'ERR_PROTOCOL' });
     });
   });
 });

@@ -30,6 +30,8 @@ export interface StatusDocument {
     readonly connectedSinceMs?: number;
     readonly controlMessagesIn: number;
     readonly refusals: number;
+    /** SD messages dropped for going over the VM's SD rate. */
+    readonly sdDropped: number;
   }[];
   readonly services: readonly {
     readonly service: number;

@@ -206,7 +206,13 @@ export async function readStatus(d: Deployment): Promise<StatusLike> {
 export interface StatusLike {
   readonly epoch: string;
   readonly region: { freeBytes: number; allocatedBytes: number; dataSize: number };
-  readonly vms: { id: number; connected: boolean; enrolled: boolean }[];
+  readonly vms: {
+    id: number;
+    connected: boolean;
+    enrolled: boolean;
+    controlMessagesIn: number;
+    sdDropped: number;
+  }[];
   readonly services: { service: number; instance: number; providerVm: number }[];
   readonly channels: {
     channelId: string;
