@@ -54,7 +54,7 @@ describe('RingWaiter', () => {
         const waiter = new RingWaiter(consumer, { mode, waker, spinBudgetUs: 20 });
         let sawParked = false;
         setTimeout(() => {
-          sawParked = parked(views) === 1;
+          sawParked = parked(views) !== 0;
           producer.trySend(HDR, new Uint8Array(4));
         }, 15);
         expect(await waiter.wait(5000)).to.equal(true);
@@ -71,7 +71,7 @@ describe('RingWaiter', () => {
       const waiter = new RingWaiter(consumer, { mode: 'adaptive', waker, spinBudgetUs: 1_000_000 });
       let sawParked = false;
       setTimeout(() => {
-        sawParked = parked(views) === 1;
+        sawParked = parked(views) !== 0;
         producer.trySend(HDR, new Uint8Array(1));
       }, 15);
       expect(await waiter.wait(5000, { afterSpin: true })).to.equal(true);

@@ -106,10 +106,16 @@ export class RingWaiter {
     // Poll before the first clock read (performance.now() costs ~55 ns, a poll a few ns): a
     // record that is already on its way is caught without paying for the clock at all.
     for (let i = 0; i < 64; i++) if (c.hasPending()) return true;
-    const until = performance.now() + this.#spinBudgetMs;
+    let last = performance.now();
+    const until = last + this.#spinBudgetMs;
     for (;;) {
       for (let i = 0; i < 64; i++) if (c.hasPending()) return true;
-      if (performance.now() >= until) return false;
+      const now = performance.now();
+      // A gap of a millisecond between two clock reads 64 polls apart means the scheduler took
+      // the CPU away: the machine is oversubscribed and spinning only steals time from the
+      // peer (FACTS.md: contended spin means 12–36 ms stalls). Stop spinning at once.
+      if (now >= until || now - last > 1) return false;
+      last = now;
     }
   }
 

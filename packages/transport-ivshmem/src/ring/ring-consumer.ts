@@ -96,6 +96,7 @@ export class RingConsumer {
   #prodSeen: number;
   /** Index after the held record, or -1 when none is held. */
   #heldNext = -1;
+  #parkSeq = 0;
 
   constructor(views: RingViews) {
     this.#pw = views.producerPage;
@@ -280,7 +281,13 @@ export class RingConsumer {
    * that a re-check of the index follows before sleeping.
    */
   setParked(parked: boolean): void {
-    Atomics.store(this.#cw, C_PARKED, parked ? 1 : 0);
+    if (parked) {
+      // A fresh non-zero number per park, so the producer rings once per sleep, not per record.
+      this.#parkSeq = (this.#parkSeq + 1) >>> 0 || 1;
+      Atomics.store(this.#cw, C_PARKED, this.#parkSeq);
+    } else {
+      Atomics.store(this.#cw, C_PARKED, 0);
+    }
   }
 
   /** Fails this end with `error` (e.g. `ERR_PEER_GONE` from a watchdog or from hostd). */

@@ -11,7 +11,8 @@ import { PAGE_SIZE } from '@sivshm/kmod';
  *   128 flags            bit 0: producer closed (no more records will come)
  * consumer page (written only by the consumer)
  *     0 consumer index   free-running byte count of released records
- *    64 parked           1 while the consumer sleeps and wants a doorbell, else 0
+ *    64 parked           0 while awake; while asleep and wanting a doorbell, a number that
+ *                        is new for every sleep (the producer rings once per number)
  *   128 flags            bit 0: consumer closed
  * ```
  *

@@ -220,7 +220,7 @@ describe('RingProducer', () => {
   });
 
   describe('.flush (parked-flag protocol)', () => {
-    it('should ring the waker only while the consumer is parked', async () => {
+    it('should ring the waker only while the consumer is parked, once per sleep', async () => {
       const sab = new SharedArrayBuffer(WindowLayout.windowLength(CAP));
       const views = ringViews({ shared: new Uint8Array(sab) }, 'c2p', CAP);
       let rings = 0;
@@ -237,7 +237,13 @@ describe('RingProducer', () => {
       consumer.setParked(true);
       producer.trySend(HDR, new Uint8Array(1));
       expect(rings).to.equal(1);
+      producer.trySend(HDR, new Uint8Array(1));
+      expect(rings, 'one ring per sleep, not per record').to.equal(1);
       expect(await inner.wait(0)).to.equal(true);
+      consumer.setParked(false);
+      consumer.setParked(true); // the next sleep gets its own ring
+      producer.trySend(HDR, new Uint8Array(1));
+      expect(rings).to.equal(2);
     });
   });
 

@@ -96,6 +96,8 @@ export class RingProducer {
   /** Last consumer index read and validated. */
   #consSeen: number;
   #beat: number;
+  /** The consumer's park number the doorbell was last rung for. */
+  #rungFor = 0;
   #resPos = 0;
   #resSkip = 0;
   // Where the loaned record goes; kept here, not on the slot, so a caller cannot redirect it.
@@ -213,7 +215,13 @@ export class RingProducer {
   /** Publishes every committed record with one index store and rings the doorbell if needed. */
   flush(): void {
     Atomics.store(this.#pw, P_INDEX, this.#prod);
-    if (Atomics.load(this.#cw, C_PARKED) !== 0) this.#waker?.wake();
+    const parked = Atomics.load(this.#cw, C_PARKED);
+    // Ring once per park: while the consumer sleeps (on a busy machine it may take a while to
+    // run), further records need no further doorbell, and each one costs a system call.
+    if (parked !== 0 && parked !== this.#rungFor) {
+      this.#rungFor = parked;
+      this.#waker?.wake();
+    }
   }
 
   /** Commits and publishes the slot: the zero-copy send. */
