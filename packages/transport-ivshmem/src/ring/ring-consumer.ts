@@ -96,7 +96,9 @@ export class RingConsumer {
   #prodSeen: number;
   /** Index after the held record, or -1 when none is held. */
   #heldNext = -1;
-  #parkSeq = 0;
+  // Random start: a consumer re-attaching after a crash must not reuse the park number the
+  // producer last rang for, or its first sleep would go without a doorbell.
+  #parkSeq = (Math.random() * 0x1_0000_0000) >>> 0;
 
   constructor(views: RingViews) {
     this.#pw = views.producerPage;
