@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { Worker } from 'node:worker_threads';
 import { WindowLayout } from '@sivshm/kmod';
 import { TransportError } from '../src/errors/transport-error.js';
 import { decodeFrom } from '../src/protobuf/decode-from.js';
@@ -152,6 +153,55 @@ describe('zero-copy protobuf over a ring (heap SharedArrayBuffer window)', () =>
   });
 
   describe('across threads', () => {
+    it('should only decode or throw ERR_DECODE while another thread rewrites the bytes being decoded', async function () {
+      this.timeout(60_000);
+      const encoded = VehicleSignal.encode({
+        ...signalNumber(3),
+        payload: new Uint8Array(200).fill(7),
+      }).finish();
+      const sab = new SharedArrayBuffer(encoded.length + 64);
+      const view = new Uint8Array(sab, 32, encoded.length);
+      view.set(encoded);
+      const stop = new Int32Array(new SharedArrayBuffer(8));
+      // A hostile producer: flips lengths, tags and payload bytes of the record as fast as it can.
+      const flipper = new Worker(
+        `const { workerData: { sab, off, len, stop } } = require('node:worker_threads');
+         const v = new Uint8Array(sab, off, len); const s = new Int32Array(stop);
+         let x = 12345;
+         for (let i = 0; i < 1e9 && Atomics.load(s, 0) === 0; i++) {
+           x = (x * 1103515245 + 12345) & 0x7fffffff;
+           v[x % len] = (x >>> 8) & 0xff;
+           if ((i & 1023) === 0) Atomics.store(s, 1, i);
+         }`,
+        { eval: true, workerData: { sab, off: 32, len: encoded.length, stop: stop.buffer } },
+      );
+      try {
+        const started = performance.now();
+        while (Atomics.load(stop, 1) === 0 && performance.now() - started < 10_000) {
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        const outcomes = { decoded: 0, ERR_DECODE: 0 };
+        for (let i = 0; i < 20_000; i++) {
+          try {
+            const m = decodeFrom<Signal>(VehicleSignal, view);
+            for (const b of [m.id, m.payload].filter((v) => v.length > 0)) {
+              expect(b.buffer).to.equal(sab);
+              expect(b.byteOffset + b.length).to.be.at.most(view.byteOffset + view.length);
+            }
+            outcomes.decoded++;
+          } catch (e) {
+            if (!(TransportError.is(e) && e.code === 'ERR_DECODE')) throw e;
+            outcomes.ERR_DECODE++;
+          }
+        }
+        expect(outcomes.decoded + outcomes.ERR_DECODE).to.equal(20_000);
+        expect(Atomics.load(stop, 1), 'the flipper ran').to.be.greaterThan(0);
+      } finally {
+        Atomics.store(stop, 0, 1);
+        await flipper.terminate();
+      }
+    });
+
     it('should decode in place what a worker thread encoded into loaned slots', async function () {
       this.timeout(60_000);
       const sab = new SharedArrayBuffer(WindowLayout.windowLength(CAP));

@@ -34,6 +34,12 @@ function decode<T extends object>(type: MessageCodec, view: Uint8Array): T {
  * `toOwned()` for a message to keep. Scalars and strings are copies. Throws `ERR_DECODE` (with
  * protobufjs's error as `cause`) for truncated or malformed bytes.
  *
+ * The producer is untrusted and, in shared memory, can change the bytes while they are decoded
+ * or read: every read stays inside `view` (protobufjs bounds-checks each length against the
+ * view, and typed arrays bound every access), and the worst outcome is `ERR_DECODE` or a
+ * message with odd values. Validate-then-act logic on `bytes` fields must use a copy
+ * ({@link decodeCopy}), never the aliased view twice.
+ *
  * The generic parameter is not checked: protobufjs reflection types are untyped.
  *
  * @example
