@@ -26,12 +26,16 @@ async function main(): Promise<void> {
     logLevel: args.logLevel,
     emulated: args.emulated,
   });
-  let signals = 0;
+  let firstSignalMs: number | undefined;
   const stop = (signal: string): void => {
-    if (++signals > 1) {
+    if (firstSignalMs !== undefined) {
+      // Ctrl-C reaches the whole process group, and a wrapper (sivshm hostd) forwards it too:
+      // a repeat within 2 s is the same request. A later one means "now".
+      if (Date.now() - firstSignalMs < 2000) return;
       hostd.log.warn('hostd-forced-exit', { signal });
       process.exit(130);
     }
+    firstSignalMs = Date.now();
     hostd.log.info('signal', { signal });
     hostd.stop().then(
       () => process.exit(0),
