@@ -131,6 +131,22 @@ describe('Hostd', function () {
       expect(rogue.offersSeen(SERVICE.speed)).to.equal(0);
     });
 
+    it('should route a Subscribe to the provider and its Ack back to the subscriber only', async () => {
+      const { p, c } = await providerAndConsumer();
+      const rogue = await connect('rogue');
+      await rogue.enrol(REQUEST_ALL);
+      c.subscribe(SERVICE.speed, 1);
+      await waitFor(() => p.entriesSeen('subscribe') === 1, 'the Subscribe at the provider');
+      p.answerSubscribe(SERVICE.speed, 1, true);
+      await waitFor(() => c.entriesSeen('subscribeAck') === 1, 'the Ack at the subscriber');
+      expect(rogue.entriesSeen('subscribeAck')).to.equal(0);
+      // A VM that may not consume the service is refused and the provider never hears of it.
+      rogue.subscribe(SERVICE.speed, 1);
+      await waitFor(() => rogue.errors.length > 0, 'the refusal');
+      expect(rogue.errors[0]!.message).to.match(/may not subscribe to service 0x1234/);
+      expect(p.entriesSeen('subscribe')).to.equal(1);
+    });
+
     it('should refuse an offer of a service the VM may not offer (impersonation)', async () => {
       const rogue = await connect('rogue');
       await rogue.enrol(OFFER_ALL); // hostd drops the offer rights: config allows rogue none

@@ -192,6 +192,48 @@ export class TestVm {
     ]);
   }
 
+  /** Sends a Subscribe (or, with `ttl` 0, a StopSubscribe) for one eventgroup. */
+  subscribe(serviceId: number, eventgroupId: number, ttl = 3): void {
+    this.sendSd([
+      {
+        entry: {
+          type: ttl === 0 ? 'stopSubscribe' : 'subscribe',
+          serviceId,
+          instanceId: 1,
+          majorVersion: 1,
+          ttl,
+          initialDataRequested: false,
+          counter: 0,
+          eventgroupId,
+        },
+        options: [endpointOption('127.0.0.1', 'udp', 30_600 + this.vmId)],
+      },
+    ]);
+  }
+
+  /** Answers a Subscribe with an Ack (or, `ack` false, a Nack). */
+  answerSubscribe(serviceId: number, eventgroupId: number, ack: boolean): void {
+    this.sendSd([
+      {
+        entry: {
+          type: ack ? 'subscribeAck' : 'subscribeNack',
+          serviceId,
+          instanceId: 1,
+          majorVersion: 1,
+          ttl: ack ? 3 : 0,
+          initialDataRequested: false,
+          counter: 0,
+          eventgroupId,
+        },
+      },
+    ]);
+  }
+
+  /** SD entries of `type` seen from hostd. */
+  entriesSeen(type: string): number {
+    return this.sd.flatMap((m) => m.entries).filter((e) => e.type === type).length;
+  }
+
   /** Offers seen from hostd for `serviceId`. */
   offersSeen(serviceId: number): number {
     return this.sd
