@@ -248,6 +248,8 @@ export class Hostd {
       vmRebooted: (vm) => {
         for (const id of this.#lifecycle.activeOf(vm)) this.#lifecycle.close(id, 'vm-rebooted');
         this.#route(this.#broker.forgetVm(vm));
+        // A reset VM holds no mapping any more: what was waiting for its ack can be reused.
+        this.#lifecycle.vmGone(vm);
       },
     });
     // Composition root: core's module builds the broker; the CA is the one opened from disk
