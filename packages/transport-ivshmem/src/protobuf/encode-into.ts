@@ -1,4 +1,6 @@
+import protobuf from 'protobufjs';
 import { TransportError } from '../errors/transport-error.js';
+import { sizerOf } from './generated-sizer.js';
 import { assertCodec, codecName } from './message-codec.js';
 import type { MessageCodec } from './message-codec.js';
 import { SizingWriter } from './sizing-writer.js';
@@ -31,6 +33,9 @@ function size(type: MessageCodec, message: object): number {
   const wasBusy = sizerBusy;
   sizerBusy = true;
   try {
+    // Reflection types get a generated size function; anything else (pbjs static classes)
+    // runs its own encoder against the counting writer.
+    if (type instanceof protobuf.Type) return sizerOf(type)(message, 0);
     sizer.restart();
     type.encode(message as never, sizer.asWriter());
     return sizer.pos;
