@@ -1,0 +1,97 @@
+// Figures of hostd as a separate process with VMs in other processes: handshake time (M1 sent
+// by the consumer → grant verified and presented to its device; the provider runs in its own
+// process) and the time from a provider VM's death (SIGKILL) to the consumer's peer_gone.
+// Run: node --conditions=source --import tsx apps/hostd/bench/hostd-bench.ts [--runs N] [--json]
+// (or node apps/hostd/dist/bench/hostd-bench.js after `npm run build`).
+import {
+  SERVICE,
+  makeDeployment,
+  readStatus,
+  startHostd,
+  startProviderProcess,
+  waitFor,
+} from '../test/support/test-deployment.js';
+import { TestVm } from '../test/support/test-vm.js';
+
+function stats(xs: number[]): { n: number; p50: number; p99: number; min: number; max: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (p: number): number => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+  return { n: s.length, p50: at(0.5), p99: at(0.99), min: s[0]!, max: s.at(-1)! };
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const runsAt = argv.indexOf('--runs');
+  const runs = runsAt >= 0 ? Number(argv[runsAt + 1]) : 100;
+  if (!Number.isInteger(runs) || runs < 1 || runs > 10_000) {
+    throw new Error('--runs must be an integer in 1..10000');
+  }
+  const deaths = Math.max(1, Math.min(20, Math.floor(runs / 10)));
+  const d = makeDeployment();
+  const hostd = await startHostd(d);
+  const handshakeMs: number[] = [];
+  const hostdMs: number[] = [];
+  const deathMs: number[] = [];
+  try {
+    const c = await TestVm.connect(d.socket('cluster'));
+    await c.enrol({
+      offers: [],
+      requests: [
+        { service: SERVICE.speed, instanceLo: 1, instanceHi: 1, methodLo: 1, methodHi: 0xfffe },
+      ],
+    });
+    let provider = await startProviderProcess(d);
+    await waitFor(async () => (await readStatus(d)).services.length === 2, 'offers', 15_000);
+    for (let i = 0; i < runs; i++) {
+      const out = await c.request(SERVICE.speed);
+      if (out.kind !== 'granted') throw new Error(`handshake ${i}: ${out.reason} ${out.detail}`);
+      handshakeMs.push(out.ms);
+      const revoked = c.revoked.length;
+      c.send({ kind: 'close', channelId: out.grant.channelId });
+      await waitFor(() => c.revoked.length === revoked + 1, 'the close');
+    }
+    const s = await readStatus(d);
+    if (s.handshakes.timingMs.p50 !== undefined) hostdMs.push(s.handshakes.timingMs.p50);
+    for (let i = 0; i < deaths; i++) {
+      const out = await c.request(SERVICE.speed);
+      if (out.kind !== 'granted') throw new Error(`death run ${i}: ${out.reason} ${out.detail}`);
+      await waitFor(() => provider.grants.includes(out.grant.channelId), 'M6 at the provider');
+      const seen = c.peerGone.length;
+      const t0 = process.hrtime.bigint();
+      provider.child.kill('SIGKILL');
+      await waitFor(() => c.peerGone.length === seen + 1, 'peer_gone');
+      deathMs.push(Number(c.peerGone[seen]!.atNs - t0) / 1e6);
+      await provider.exited;
+      await waitFor(async () => (await readStatus(d)).channels.length === 0, 'channel freed');
+      provider = await startProviderProcess(d);
+      await waitFor(async () => (await readStatus(d)).services.length === 2, 'offers', 15_000);
+    }
+    await provider.stop();
+    c.close();
+  } finally {
+    await hostd.stop();
+    d.cleanup();
+  }
+  const result = {
+    handshakeMs: stats(handshakeMs),
+    hostdPendingToActiveP50Ms: hostdMs[0],
+    deathToPeerGoneMs: stats(deathMs),
+  };
+  if (argv.includes('--json')) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
+  const row = (name: string, x: ReturnType<typeof stats>): string =>
+    `${name.padEnd(44)} ${String(x.n).padStart(5)} ${x.p50.toFixed(2).padStart(8)} ${x.p99.toFixed(2).padStart(8)} ${x.min.toFixed(2).padStart(8)} ${x.max.toFixed(2).padStart(8)}`;
+  process.stdout.write(
+    `${'measure (ms)'.padEnd(44)} ${'n'.padStart(5)} ${'p50'.padStart(8)} ${'p99'.padStart(8)} ${'min'.padStart(8)} ${'max'.padStart(8)}\n` +
+      `${row('handshake M1 → grant (consumer, 3 processes)', result.handshakeMs)}\n` +
+      `${row('VM death (SIGKILL) → peer_gone at the peer', result.deathToPeerGoneMs)}\n` +
+      `hostd PENDING → ACTIVE p50: ${result.hostdPendingToActiveP50Ms ?? '-'} ms\n`,
+  );
+}
+
+main().catch((e: unknown) => {
+  console.error(`hostd-bench: ${(e as Error).message}`);
+  process.exitCode = 1;
+});
