@@ -13,6 +13,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SUITES = {
   handshake: 'packages/core/dist/bench/handshake.bench.js',
   ring: 'packages/transport-ivshmem/dist/bench/ring.bench.js',
+  protobuf: 'packages/transport-ivshmem/dist/bench/protobuf.bench.js',
   sd: 'packages/discovery/dist/bench/codec.bench.js',
 };
 
