@@ -3,6 +3,8 @@ import { expect } from 'chai';
 import { existsSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { ControlConnection, type ControlMessage } from '@sivshm/core';
+import { IvshmemClient, fileSize } from '@sivshm/transport-ivshmem';
+import { firstValueFrom, timeout } from 'rxjs';
 import {
   SERVICE,
   VM,
@@ -344,6 +346,23 @@ describe('Hostd', function () {
       c.send({ kind: 'peerGone', channelId: 5n, reason: 'forged' });
       await waitFor(() => c.errors.length > 0, 'the refusal');
       expect(c.errors[0]).to.include({ code: 'ERR_PROTOCOL' });
+    });
+  });
+  describe('doorbells', () => {
+    it('should serve the region fd and doorbells between two VMs on the ivshmem socket', async () => {
+      const c = await connect('cluster');
+      const a = await IvshmemClient.connect(c.attach.ivshmemSocket, { vectors: 2 });
+      const b = await IvshmemClient.connect(c.attach.ivshmemSocket, { vectors: 2 });
+      try {
+        expect(fileSize(a.shmFd)).to.equal(Number(c.attach.region.size));
+        await waitFor(() => a.peerIds().includes(b.id), 'b announced to a');
+        const rung = firstValueFrom(b.notifications$.pipe(timeout(5000)));
+        a.ring(b.id, 1);
+        expect((await rung).vector).to.equal(1);
+      } finally {
+        a.close();
+        b.close();
+      }
     });
   });
 });
