@@ -27,23 +27,19 @@ describe('BrokerHandshakes limits', () => {
         crypto,
         limits: { requestsPerSecond: 20, burst: 5, pendingPerVm: 1000 },
       });
-      const c = w.newConsumer(w.consumer);
       let rateLimited = 0;
       for (let i = 0; i < 200; i++) {
-        const m1 = w
-          .newConsumer(w.consumer)
-          .start({
-            service: 0x1234,
-            instance: 1,
-            major: 1,
-            mode: 'plain',
-            reqSeq: w.nextReqSeq(),
-            kn: new Uint8Array(16),
-          });
+        const m1 = w.newConsumer(w.consumer).start({
+          service: 0x1234,
+          instance: 1,
+          major: 1,
+          mode: 'plain',
+          reqSeq: w.nextReqSeq(),
+          kn: new Uint8Array(16),
+        });
         const eff = w.broker.receive(CONSUMER_VM, m1);
         if (eff.some((e) => e.kind === 'rejected' && e.reason === 'rateLimited')) rateLimited++;
       }
-      void c;
       expect(rateLimited).to.equal(195);
       const other = runHandshake(w, { consumer: w.consumer2 });
       expect(granted(other.consumerEffects)).to.not.equal(undefined);
@@ -56,16 +52,14 @@ describe('BrokerHandshakes limits', () => {
     it('case 43: should verify no more signatures than the rate budget under a flood of bad signatures', () => {
       const w = new HandshakeWorld({ crypto, limits: { requestsPerSecond: 20, burst: 5 } });
       const m1 = decodeHandshakeMessage(
-        w
-          .newConsumer()
-          .start({
-            service: 0x1234,
-            instance: 1,
-            major: 1,
-            mode: 'plain',
-            reqSeq: 1n,
-            kn: new Uint8Array(16),
-          }),
+        w.newConsumer().start({
+          service: 0x1234,
+          instance: 1,
+          major: 1,
+          mode: 'plain',
+          reqSeq: 1n,
+          kn: new Uint8Array(16),
+        }),
       );
       const bad = encodeHandshakeMessage({ ...m1, sig: new Uint8Array(64).fill(1) });
       for (let i = 0; i < 1000; i++) w.broker.receive(CONSUMER_VM, bad);
@@ -81,16 +75,14 @@ describe('BrokerHandshakes limits', () => {
       });
       const results = [];
       for (let i = 0; i < 5; i++) {
-        const m1 = w
-          .newConsumer()
-          .start({
-            service: 0x1234,
-            instance: 1,
-            major: 1,
-            mode: 'plain',
-            reqSeq: w.nextReqSeq(),
-            kn: new Uint8Array(16),
-          });
+        const m1 = w.newConsumer().start({
+          service: 0x1234,
+          instance: 1,
+          major: 1,
+          mode: 'plain',
+          reqSeq: w.nextReqSeq(),
+          kn: new Uint8Array(16),
+        });
         results.push(w.broker.receive(CONSUMER_VM, m1)); // the provider never answers
       }
       expect(w.broker.pendingCount(CONSUMER_VM)).to.equal(3);
@@ -200,16 +192,14 @@ describe('BrokerHandshakes limits', () => {
 
     it('case 40 (state machine): forgetVm should abort every pending handshake of a dead VM', () => {
       const w = new HandshakeWorld({ crypto });
-      const m1 = w
-        .newConsumer()
-        .start({
-          service: 0x1234,
-          instance: 1,
-          major: 1,
-          mode: 'plain',
-          reqSeq: 1n,
-          kn: new Uint8Array(16),
-        });
+      const m1 = w.newConsumer().start({
+        service: 0x1234,
+        instance: 1,
+        major: 1,
+        mode: 'plain',
+        reqSeq: 1n,
+        kn: new Uint8Array(16),
+      });
       w.broker.receive(CONSUMER_VM, m1);
       const eff = w.broker.forgetVm(PROVIDER_VM);
       expect(eff.filter((e) => e.kind === 'channel-aborted')).to.have.length(1);
