@@ -69,4 +69,13 @@ describe('sizerOf', () => {
   it('should return the same function for a type every time', () => {
     expect(sizerOf(All)).to.equal(sizerOf(All));
   });
+
+  it('should generate again after the type gained a field through reflection', () => {
+    const T = protobuf
+      .parse('syntax = "proto3"; message Grow { int32 a = 1; }')
+      .root.lookupType('Grow');
+    expect(sizerOf(T)({ a: 1, b: 'xy' }, 0)).to.equal(2);
+    T.add(new protobuf.Field('b', 2, 'string'));
+    expect(sizerOf(T)({ a: 1, b: 'xy' }, 0)).to.equal(T.encode({ a: 1, b: 'xy' }).finish().length);
+  });
 });

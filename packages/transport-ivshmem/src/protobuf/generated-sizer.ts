@@ -144,6 +144,8 @@ function packedSize(type: string, ref: string): string {
 
 interface Holder {
   size: SizeFunction;
+  /** The `fieldsArray` the function was generated from; protobufjs replaces it on schema edits. */
+  fields: readonly Field[] | undefined;
 }
 
 const holders = new WeakMap<Type, Holder>();
@@ -158,17 +160,23 @@ const holders = new WeakMap<Type, Holder>();
  * the encode specs and the fast-check property check every size against `encode().finish()`.
  */
 export function sizerOf(type: Type): SizeFunction {
-  return holderOf(type).size;
+  const known = holders.get(type);
+  // A type edited after generation (a field added through reflection) is generated again;
+  // nested types are checked when they are sized on their own. Either way encodeInto verifies
+  // the count it wrote, so a stale size fails loudly instead of writing past the slot.
+  if (known !== undefined && known.fields === type.fieldsArray) return known.size;
+  return holderOf(type, true).size;
 }
 
-function holderOf(type: Type): Holder {
+function holderOf(type: Type, regenerate = false): Holder {
   const known = holders.get(type);
-  if (known !== undefined) return known;
+  if (known !== undefined && !regenerate) return known;
   // Type#setup resolves features (field presence, packing) before codecs are generated; it
   // replaces the prototype's lazy `encode` with an own one, so an own `encode` means done.
   if (!Object.hasOwn(type, 'encode')) type.setup();
-  // Registered before nested types are generated: a message may contain itself.
-  const holder: Holder = { size: () => 0 };
+  // Registered before nested types are generated: a message may contain itself. An existing
+  // holder is refilled in place, so functions that call it keep working.
+  const holder: Holder = known ?? { size: () => 0, fields: undefined };
   holders.set(type, holder);
   const nested: Holder[] = [];
   const fieldsArray = type.fieldsArray;
@@ -274,5 +282,6 @@ function holderOf(type: Type): Holder {
     has: typeof Object.prototype.hasOwnProperty,
   ) => SizeFunction;
   holder.size = factory(H, nested, protobuf.util, Object.prototype.hasOwnProperty);
+  holder.fields = fieldsArray;
   return holder;
 }
