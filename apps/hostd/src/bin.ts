@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     runDir: args.runDir,
     logLevel: args.logLevel,
     emulated: args.emulated,
+    vmSilenceTimeoutMs: args.vmSilenceTimeoutMs,
   });
   let firstSignalMs: number | undefined;
   const stop = (signal: string): void => {

@@ -13,6 +13,7 @@ describe('parseHostdArgs', () => {
         runDir: '/run/sivshm',
         logLevel: 'info',
         emulated: true,
+        vmSilenceTimeoutMs: 0,
         help: false,
       });
     });
@@ -28,8 +29,16 @@ describe('parseHostdArgs', () => {
         '--log-level',
         'debug',
         '--qemu',
+        '--vm-timeout',
+        '3000',
       ]);
-      expect(a).to.include({ stateDir: '/s', runDir: '/r', logLevel: 'debug', emulated: false });
+      expect(a).to.include({
+        stateDir: '/s',
+        runDir: '/r',
+        logLevel: 'debug',
+        emulated: false,
+        vmSilenceTimeoutMs: 3000,
+      });
     });
 
     it('should refuse a missing --config, an unknown flag, a missing value and a bad level', () => {
@@ -38,6 +47,8 @@ describe('parseHostdArgs', () => {
         [['--config', 'a', '--bogus'], /unknown argument --bogus/],
         [['--config'], /--config needs a value/],
         [['--config', 'a', '--log-level', 'loud'], /--log-level loud is not one of debug/],
+        [['--config', 'a', '--vm-timeout', '-5'], /--vm-timeout -5 must be a whole number/],
+        [['--config', 'a', '--vm-timeout', '1.5'], /must be a whole number of ms/],
       ] as const) {
         expect(() => parseHostdArgs(argv))
           .to.throw(HostdError, msg)

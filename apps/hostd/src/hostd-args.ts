@@ -12,6 +12,7 @@ The sivshm hypervisor daemon: region owner, CA, channel broker, SD switch, doorb
   --run-dir DIR     sockets: <vm>.sock per VM, status.sock, ivshmem.sock (default /run/sivshm)
   --log-level L     ${LOG_LEVELS.join(' | ')} (default info); JSON lines on stderr
   --qemu            qemu mode: do not send grant keys over the control link
+  --vm-timeout MS   drop a VM's link after MS ms without a frame from it (default 0: never)
   -h, --help        this text
 `;
 
@@ -22,6 +23,7 @@ export interface HostdArgs {
   readonly runDir: string;
   readonly logLevel: LogLevel;
   readonly emulated: boolean;
+  readonly vmSilenceTimeoutMs: number;
   readonly help: boolean;
 }
 
@@ -32,6 +34,7 @@ export function parseHostdArgs(argv: readonly string[]): HostdArgs {
   let runDir = '/run/sivshm';
   let logLevel: LogLevel = 'info';
   let emulated = true;
+  let vmSilenceTimeoutMs = 0;
   let help = false;
   const value = (i: number, flag: string): string => {
     const v = argv[i];
@@ -46,7 +49,16 @@ export function parseHostdArgs(argv: readonly string[]): HostdArgs {
     else if (a === '--state-dir') stateDir = path.resolve(value(++i, a));
     else if (a === '--run-dir') runDir = path.resolve(value(++i, a));
     else if (a === '--qemu') emulated = false;
-    else if (a === '--log-level') {
+    else if (a === '--vm-timeout') {
+      const v = value(++i, a);
+      vmSilenceTimeoutMs = Number(v);
+      if (!/^\d+$/.test(v) || vmSilenceTimeoutMs > 3_600_000) {
+        throw new HostdError(
+          'ERR_ARGS',
+          `--vm-timeout ${v} must be a whole number of ms, 0..3600000`,
+        );
+      }
+    } else if (a === '--log-level') {
       const l = value(++i, a);
       if (!(LOG_LEVELS as readonly string[]).includes(l)) {
         throw new HostdError('ERR_ARGS', `--log-level ${l} is not one of ${LOG_LEVELS.join(', ')}`);
@@ -56,5 +68,13 @@ export function parseHostdArgs(argv: readonly string[]): HostdArgs {
   }
   if (configPath === undefined && !help)
     throw new HostdError('ERR_ARGS', '--config services.yaml is required');
-  return { configPath: configPath ?? '', stateDir, runDir, logLevel, emulated, help };
+  return {
+    configPath: configPath ?? '',
+    stateDir,
+    runDir,
+    logLevel,
+    emulated,
+    vmSilenceTimeoutMs,
+    help,
+  };
 }

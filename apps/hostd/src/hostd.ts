@@ -79,6 +79,12 @@ export interface HostdOptions {
   readonly tickMs?: number;
   /** Send K_vm in attach (emulated mode); default true. */
   readonly emulated?: boolean;
+  /**
+   * Drop a VM's link after this long without a frame from it, ms; 0 (default) = never. For
+   * qemu mode, where a hung guest keeps its virtio-serial socket open: VMs then send a
+   * heartbeat at least this often.
+   */
+  readonly vmSilenceTimeoutMs?: number;
 }
 
 const DEFAULT_DATA_SIZE = 64 * 1024;
@@ -99,6 +105,7 @@ interface VmState {
   /** SD messages a VM may send: it makes hostd relay to every consumer, so it is metered. */
   readonly sdBucket: TokenBucket;
   sdDropped: number;
+  lastHeardMs: number;
   hello: boolean;
   certificate: CertificateBody | undefined;
   connectedSinceMs: number | undefined;
@@ -168,7 +175,7 @@ export class Hostd {
     config: ServiceConfig;
     crypto: CryptoBackend;
     opened: OpenedCa;
-    brokerSecretKey: Uint8Array;
+    keys: { readonly caSecretKey: Uint8Array; readonly brokerSecretKey: Uint8Array };
     grantKeys: Map<number, Uint8Array>;
     regionFd: number;
     region: MappedFile;
@@ -198,6 +205,7 @@ export class Hostd {
         ),
         sdBucket: new TokenBucket(SD_MESSAGES_PER_SECOND, SD_BURST, () => BigInt(Date.now())),
         sdDropped: 0,
+        lastHeardMs: 0,
         hello: false,
         certificate: undefined,
         connectedSinceMs: undefined,
@@ -258,10 +266,7 @@ export class Hostd {
       Math.max(...config.vms.map((v) => f(v.limits)));
     const container = new Container();
     container.bind(CoreTokens.ServiceConfig).toConstantValue(config);
-    container.bind(CoreTokens.AuthorityKeys).toConstantValue({
-      caSecretKey: new Uint8Array(32), // unused: the CA below is bound as a constant
-      brokerSecretKey: init.brokerSecretKey,
-    });
+    container.bind(CoreTokens.AuthorityKeys).toConstantValue(init.keys);
     container.bind(CoreTokens.Epoch).toConstantValue(this.epoch);
     container.bind(CoreTokens.BrokerEnvironment).toConstantValue({
       offered: (service, instance) => {
@@ -296,7 +301,7 @@ export class Hostd {
       this.#broker = new BrokerHandshakes({
         crypto: init.crypto,
         ca: opened.ca,
-        brokerSecretKey: init.brokerSecretKey,
+        brokerSecretKey: init.keys.brokerSecretKey,
         env: container.get(CoreTokens.BrokerEnvironment),
         nowMs: () => BigInt(Date.now()),
         limits: container.get(CoreTokens.BrokerLimits),
@@ -338,9 +343,10 @@ export class Hostd {
       allowedRights: (vm) => configRights(config, vm),
       bumpEpoch: true,
     });
-    const brokerSecretKey = Uint8Array.from(
-      Buffer.from(readFileSync(path.join(caDir, 'broker.key'), 'utf8').trim(), 'hex'),
-    );
+    // ca-store opens these for the CA; the broker key is needed again for the broker.
+    const readKey = (name: string): Uint8Array =>
+      Uint8Array.from(Buffer.from(readFileSync(path.join(caDir, name), 'utf8').trim(), 'hex'));
+    const keys = { caSecretKey: readKey('ca.key'), brokerSecretKey: readKey('broker.key') };
     const grantKeys = new Map<number, Uint8Array>();
     for (const vm of config.vms) grantKeys.set(vm.id, await resolveGrantKey(vm));
 
@@ -367,7 +373,7 @@ export class Hostd {
       config,
       crypto,
       opened,
-      brokerSecretKey,
+      keys,
       grantKeys,
       regionFd,
       region,
@@ -556,7 +562,17 @@ export class Hostd {
       }, tick),
       setInterval(() => {
         this.#heartbeatSeq++;
+        const silence = this.#o.vmSilenceTimeoutMs ?? 0;
         for (const vm of this.#vms.values()) {
+          if (silence > 0 && this.#links?.connected(vm.id) === true) {
+            const quietMs = Date.now() - vm.lastHeardMs;
+            if (quietMs > silence) {
+              // A hung guest: its link is treated like a death (channels closed, peers told).
+              this.log.warn('vm-silent', { vm: vm.id, quietMs });
+              this.#links.drop(vm.id);
+              continue;
+            }
+          }
           this.#links?.send(vm.id, {
             kind: 'heartbeat',
             sequence: this.#heartbeatSeq,
@@ -573,6 +589,7 @@ export class Hostd {
     vm.hello = false;
     vm.certificate = undefined;
     vm.connectedSinceMs = Date.now();
+    vm.lastHeardMs = Date.now();
     this.log.info('vm-connected', { vm: vmId, name: vm.name });
   }
 
@@ -594,6 +611,7 @@ export class Hostd {
   #onMessage(vmId: number, m: ControlMessage): void {
     const vm = this.#vms.get(vmId)!;
     vm.messagesIn++;
+    vm.lastHeardMs = Date.now();
     if (m.kind !== 'hello' && !vm.hello) {
       this.#refuse(vmId, 'ERR_PROTOCOL', `${m.kind} before hello`);
       return;

@@ -245,6 +245,29 @@ describe('Hostd under attack and failure', function () {
     });
   });
 
+  describe('silent VMs', () => {
+    it('should treat a VM that stops sending as dead when --vm-timeout is set', async () => {
+      expect(await hostd!.stop()).to.equal(0);
+      hostd = await startHostd(d, ['--vm-timeout', '1500']);
+      const p = await connect('infotainment');
+      await p.enrol(OFFER_ALL);
+      p.provide();
+      p.offer(SERVICE.speed, 1);
+      const c = await connect('cluster');
+      await c.enrol(REQUEST_ALL);
+      c.startHeartbeats(300);
+      await waitFor(offered(1), 'the offer');
+      const out = granted(await c.request(SERVICE.speed));
+      // The provider now says nothing more (a hung guest whose socket stays open).
+      await waitFor(() => p.closed, 'hostd to drop the silent provider', 6000);
+      await waitFor(() => c.peerGone.length === 1, 'peer_gone at the consumer');
+      expect(c.peerGone[0]).to.include({ channelId: out.grant.channelId, reason: 'vm-gone' });
+      const s = await readStatus(d);
+      expect(s.vms.find((v) => v.id === VM.cluster)).to.include({ connected: true });
+      expect(s.vms.find((v) => v.id === VM.infotainment)).to.include({ connected: false });
+    });
+  });
+
   describe('restart', () => {
     it('should come back with epoch + 1 and the devices refuse grants of the old epoch', async () => {
       await provider();

@@ -19,6 +19,7 @@ export function registerHostdCommand(program: Command): void {
     )
     .option('--log-level <level>', 'debug | info | warn | error', 'info')
     .option('--qemu', 'qemu mode: do not send grant keys over the control link')
+    .option('--vm-timeout <ms>', "drop a VM's link after MS ms without a frame from it", '0')
     .action(
       async (opts: {
         config: string;
@@ -26,6 +27,7 @@ export function registerHostdCommand(program: Command): void {
         runDir: string;
         logLevel: string;
         qemu?: boolean;
+        vmTimeout: string;
       }) => {
         const args = [
           '--config',
@@ -36,6 +38,8 @@ export function registerHostdCommand(program: Command): void {
           path.resolve(opts.runDir),
           '--log-level',
           opts.logLevel,
+          '--vm-timeout',
+          opts.vmTimeout,
           ...(opts.qemu === true ? ['--qemu'] : []),
         ];
         process.exitCode = await runHostdBinary(args);

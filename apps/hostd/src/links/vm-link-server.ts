@@ -72,6 +72,11 @@ export class VmLinkServer {
     this.#endpoints.get(vmId)?.link?.close();
   }
 
+  /** Closes a VM's link at once, discarding what is unsent (a VM judged dead). */
+  drop(vmId: number): void {
+    this.#endpoints.get(vmId)?.link?.destroy();
+  }
+
   /** Stops listening, ends every link and removes the socket files. */
   async close(): Promise<void> {
     const waits: Promise<void>[] = [];

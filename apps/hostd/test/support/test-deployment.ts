@@ -120,7 +120,11 @@ export interface HostdProcess {
 }
 
 /** Starts `sivshm-hostd` on `d` and resolves once it logged `hostd-started`. */
-export async function startHostd(d: Deployment, timeoutMs = 15_000): Promise<HostdProcess> {
+export async function startHostd(
+  d: Deployment,
+  extraArgs: readonly string[] = [],
+  timeoutMs = 15_000,
+): Promise<HostdProcess> {
   const { execArgv, script } = nodeArgs(HOSTD_ROOT, 'src/bin.ts');
   const child = spawn(
     process.execPath,
@@ -135,6 +139,7 @@ export async function startHostd(d: Deployment, timeoutMs = 15_000): Promise<Hos
       d.runDir,
       '--log-level',
       'debug',
+      ...extraArgs,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );

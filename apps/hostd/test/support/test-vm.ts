@@ -153,6 +153,16 @@ export class TestVm {
     this.send({ kind: 'sd', message: encodeSdMessage(msg) });
   }
 
+  /** Sends a heartbeat every `ms` until closed (what a VM does when hostd has --vm-timeout). */
+  startHeartbeats(ms: number): void {
+    let seq = 0n;
+    const t = setInterval(() => {
+      if (this.closed) clearInterval(t);
+      else this.send({ kind: 'heartbeat', sequence: ++seq, timeMs: BigInt(Date.now()) });
+    }, ms);
+    t.unref();
+  }
+
   /** Starts SD over as a rebooted VM does: session ids from 1 with the reboot flag. */
   rebootSd(): void {
     this.#sessions = new SessionCounters();
