@@ -6,9 +6,11 @@ import type { MessageCodec } from './message-codec.js';
 import { SizingWriter } from './sizing-writer.js';
 import { TargetWriter } from './target-writer.js';
 
-// One sizer and one target writer serve every call: encoding allocates no payload bytes and,
-// after the first call, no writer either. A nested call (a getter on the message that encodes
-// something itself) gets fresh ones instead of clobbering the outer call's state.
+// Sizing: reflection types use a generated size function (generated-sizer.ts); other codecs
+// (pbjs static classes) run their encoder against one shared counting writer. Writing: one
+// shared target writer. So encoding allocates no payload bytes and, after the first call, no
+// writer either. A nested call (a getter on the message that encodes something itself) gets
+// fresh writers instead of clobbering the outer call's state.
 const sharedSizer = new SizingWriter();
 const sharedTarget = new TargetWriter();
 let sizerBusy = false;
@@ -98,8 +100,9 @@ function writeSized(
  *
  * @example
  * ```ts
- * const slot = producer.loan(encodedLength(VehicleSignal, msg));
- * encodeInto(VehicleSignal, msg, slot.payload);
+ * const length = encodedLength(VehicleSignal, msg);
+ * const slot = producer.loan(length);
+ * encodeInto(VehicleSignal, msg, slot.payload, { length });
  * ```
  */
 export function encodedLength(type: MessageCodec, message: object): number {

@@ -1,6 +1,6 @@
 import protobuf from 'protobufjs';
 import type { Field, Type } from 'protobufjs';
-import { varint32Size } from './sizing-writer.js';
+import { isLongObject, varint32Size, varint64Size } from './sizing-writer.js';
 
 const { Enum, LongBits, utf8 } = { Enum: protobuf.Enum, ...protobuf.util };
 const wireTypes = protobuf.types as unknown as {
@@ -18,18 +18,6 @@ const util = protobuf.util as unknown as {
 export type SizeFunction = (message: object, depth: number) => number;
 
 type Int64Input = Parameters<typeof LongBits.from>[0];
-
-function varint64Size(lo: number, hi: number): number {
-  const part1 = ((lo >>> 28) | (hi << 4)) >>> 0;
-  const part2 = hi >>> 24;
-  if (part2 !== 0) return part2 < 128 ? 9 : 10;
-  if (part1 !== 0) return part1 < 16384 ? (part1 < 128 ? 5 : 6) : part1 < 2097152 ? 7 : 8;
-  return lo < 16384 ? (lo < 128 ? 1 : 2) : lo < 2097152 ? 3 : 4;
-}
-
-function isLongObject(value: unknown): value is { low: number; high: number } {
-  return typeof value === 'object' && value !== null && !(value instanceof String);
-}
 
 /**
  * Sizes of single values, each mirroring the stock writer method of the same name: the same

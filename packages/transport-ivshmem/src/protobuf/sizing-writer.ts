@@ -12,7 +12,7 @@ export function varint32Size(value: number): number {
 }
 
 /** Bytes of the 64-bit value `hi:lo` (both unsigned 32-bit) as a varint; LongBits#length. */
-function varint64Size(lo: number, hi: number): number {
+export function varint64Size(lo: number, hi: number): number {
   const part1 = ((lo >>> 28) | (hi << 4)) >>> 0;
   const part2 = hi >>> 24;
   if (part2 !== 0) return part2 < 128 ? 9 : 10;
@@ -21,7 +21,7 @@ function varint64Size(lo: number, hi: number): number {
 }
 
 /** A Long (or any object with low/high) as LongBits.from reads it, without allocating. */
-function isLongObject(value: unknown): value is { low: number; high: number } {
+export function isLongObject(value: unknown): value is { low: number; high: number } {
   return typeof value === 'object' && value !== null && !(value instanceof String);
 }
 
@@ -33,7 +33,8 @@ function isString(value: unknown): value is string {
  * A protobufjs `Writer` look-alike that writes nothing and counts the bytes a stock
  * `BufferWriter` would write.
  *
- * Use it (through {@link encodedLength}) to size a ring slot before encoding into it. Every
+ * `encodedLength` uses it for codecs that are not reflection types (pbjs static classes), to
+ * size a ring slot before encoding into it; reflection types get a generated sizer. Every
  * method mirrors the stock one's value coercions and the calls that can throw (`LongBits.from`,
  * base64 decoding, `charCodeAt`), so a message that fails to encode fails here first, before a
  * single byte of the target is touched. The writer is reusable: {@link restart} clears it.
