@@ -544,10 +544,10 @@ export class Hostd {
     // Whoever connects gets the region fd: same access rule as the control sockets.
     chmodSync(this.ivshmemSocket, 0o600);
     this.#links = await VmLinkServer.listen(this.runDir, this.config.vms, {
-      onConnect: (vm) => this.#onConnect(vm),
-      onMessage: (vm, m) => this.#onMessage(vm, m),
+      onConnect: (vm) => this.#guard('connect', vm, () => this.#onConnect(vm)),
+      onMessage: (vm, m) => this.#guard(m.kind, vm, () => this.#onMessage(vm, m)),
       onInvalid: (vm, e) => this.#refuse(vm, 'ERR_DECODE', e.message),
-      onDisconnect: (vm, e) => this.#onDisconnect(vm, e),
+      onDisconnect: (vm, e) => this.#guard('disconnect', vm, () => this.#onDisconnect(vm, e)),
       onRefused: (vm) => this.log.warn('link-refused', { vm, why: 'VM already connected' }),
     });
     this.#status = await StatusServer.listen(this.statusSocket, () => this.status());
@@ -557,8 +557,10 @@ export class Hostd {
       setInterval(() => {
         // hostd's monotonic clock: a wall-clock step must not look like a dead broker.
         beat.store(process.hrtime.bigint());
-        this.#route(this.#broker.tick());
-        this.#lifecycle.tick();
+        this.#guard('tick', 0, () => {
+          this.#route(this.#broker.tick());
+          this.#lifecycle.tick();
+        });
       }, tick),
       setInterval(() => {
         this.#heartbeatSeq++;
@@ -582,6 +584,29 @@ export class Hostd {
       }, 1000),
     );
     beat.store(process.hrtime.bigint());
+  }
+
+  /**
+   * Runs one event's handling; a bug met while serving one VM is logged and answered, never
+   * allowed to take the daemon (and every other VM's channels) down with it.
+   */
+  #guard(what: string, vmId: number, f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      this.log.error('internal-error', {
+        vm: vmId,
+        while: what,
+        error: (e as Error).message,
+        stack: (e as Error).stack,
+      });
+      if (vmId !== 0)
+        this.#links?.send(vmId, {
+          kind: 'error',
+          code: 'ERR_INTERNAL',
+          message: `hostd failed handling ${what}`,
+        });
+    }
   }
 
   #onConnect(vmId: number): void {
