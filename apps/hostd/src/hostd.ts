@@ -12,6 +12,8 @@ import {
   AbortReason,
   BrokerHandshakes,
   CoreTokens,
+  certificateHash,
+  equalConstantTime,
   MessageType,
   configRights,
   coreModule,
@@ -108,6 +110,8 @@ interface VmState {
   lastHeardMs: number;
   hello: boolean;
   certificate: CertificateBody | undefined;
+  /** SHA-256 of the certificate enrolled on the current link. */
+  certHash: Uint8Array | undefined;
   connectedSinceMs: number | undefined;
   messagesIn: number;
   refusals: number;
@@ -117,6 +121,7 @@ interface VmState {
 /** hostd-level admission counters (per-VM limits from services.yaml, before the broker). */
 interface GateStats {
   rateLimited: number;
+  wrongCertificate: number;
   tooManyPending: number;
   overQuota: number;
 }
@@ -154,7 +159,12 @@ export class Hostd {
   readonly #lifecycle: ChannelLifecycle;
   readonly #sd: SdSwitch;
   readonly #vms = new Map<number, VmState>();
-  readonly #gate: GateStats = { rateLimited: 0, tooManyPending: 0, overQuota: 0 };
+  readonly #gate: GateStats = {
+    rateLimited: 0,
+    wrongCertificate: 0,
+    tooManyPending: 0,
+    overQuota: 0,
+  };
   readonly #startedMs = Date.now();
   readonly #windowLength: bigint;
   readonly #layout: RegionLayoutInfo;
@@ -208,6 +218,7 @@ export class Hostd {
         lastHeardMs: 0,
         hello: false,
         certificate: undefined,
+        certHash: undefined,
         connectedSinceMs: undefined,
         messagesIn: 0,
         refusals: 0,
@@ -474,7 +485,11 @@ export class Hostd {
         established: b.established,
         aborted: b.aborted,
         rejected:
-          b.rejected + this.#gate.rateLimited + this.#gate.tooManyPending + this.#gate.overQuota,
+          b.rejected +
+          this.#gate.rateLimited +
+          this.#gate.tooManyPending +
+          this.#gate.overQuota +
+          this.#gate.wrongCertificate,
         rateLimited: b.rateLimited + this.#gate.rateLimited,
         signatureVerifications: b.signatureVerifications,
         pending: this.#broker.pendingCount(),
@@ -613,6 +628,7 @@ export class Hostd {
     const vm = this.#vms.get(vmId)!;
     vm.hello = false;
     vm.certificate = undefined;
+    vm.certHash = undefined;
     vm.connectedSinceMs = Date.now();
     vm.lastHeardMs = Date.now();
     this.log.info('vm-connected', { vm: vmId, name: vm.name });
@@ -623,6 +639,7 @@ export class Hostd {
     this.log.info('vm-disconnected', { vm: vmId, name: vm.name, error: error?.message });
     vm.hello = false;
     vm.certificate = undefined;
+    vm.certHash = undefined;
     vm.connectedSinceMs = undefined;
     if (this.#stopping !== undefined) return;
     // Death of a VM (its link is the liveness signal in emulated mode): what it offered goes,
@@ -714,6 +731,7 @@ export class Hostd {
       return;
     }
     vm.certificate = decodeCertificateBody(cert.tbs);
+    vm.certHash = certificateHash(this.#crypto, cert);
     this.log.info('vm-enrolled', {
       vm: vm.id,
       serial: vm.certificate.serial,
@@ -756,9 +774,12 @@ export class Hostd {
     if (bytes[0] !== 0x08 || bytes[1] !== MessageType.m1) return undefined;
     const overRate = !vm.bucket.take();
     let reqSeq = '0';
+    let certHash: Uint8Array | undefined;
     try {
       const msg = decodeHandshakeMessage(bytes);
-      reqSeq = String(decodeProto('RequestBody', msg.body)['reqSeq'] ?? '0');
+      const body = decodeProto('RequestBody', msg.body);
+      reqSeq = String(body['reqSeq'] ?? '0');
+      certHash = body['certHashC'] as Uint8Array;
     } catch {
       if (!overRate) return undefined; // the broker rejects malformed messages with its reason
     }
@@ -781,6 +802,19 @@ export class Hostd {
       return refuse(
         'rateLimited',
         `VM ${vm.id} is over its rate of ${limits.handshakesPerSecond}/s`,
+      );
+    }
+    // A link's certificate lives as long as the link: an M1 must name the certificate enrolled
+    // on this link (not one of an earlier connection, nor another VM's).
+    if (
+      vm.certHash === undefined ||
+      certHash === undefined ||
+      !equalConstantTime(certHash, vm.certHash)
+    ) {
+      this.#gate.wrongCertificate++;
+      return refuse(
+        'certificate',
+        `the certificate in M1 is not the one enrolled on the link of VM ${vm.id}${vm.certHash === undefined ? ' (enrol first)' : ''}`,
       );
     }
     if (this.#broker.pendingCount(vm.id) >= limits.pendingHandshakes) {

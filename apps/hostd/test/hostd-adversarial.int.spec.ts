@@ -182,7 +182,7 @@ describe('Hostd under attack and failure', function () {
   });
 
   describe('refusals', () => {
-    it('should refuse an M1 that another VM relays on its own link (linkMismatch)', async () => {
+    it('should refuse an M1 that another VM relays on its own link (relay)', async () => {
       await provider();
       const c = await consumer();
       const rogue = await consumer('rogue');
@@ -190,9 +190,26 @@ describe('Hostd under attack and failure', function () {
       rogue.send({ kind: 'handshake', message: m1 });
       await waitFor(() => rogue.aborts.length > 0, 'an ABORT on the rogue link');
       expect(rogue.aborts[0]!.detail).to.match(
-        /linkMismatch|certificate of VM 2 presented on the link of VM 3/,
+        /certificate in M1 is not the one enrolled on the link of VM 3/,
       );
       expect((await readStatus(d)).channels).to.have.length(0);
+    });
+
+    it('should refuse an M1 naming a certificate of an earlier link of the same VM', async () => {
+      await provider();
+      const first = await consumer();
+      first.close();
+      await waitFor(async () => {
+        const v = (await readStatus(d)).vms.find((x) => x.id === VM.cluster)!;
+        return !v.connected;
+      }, 'the first link gone');
+      const second = await connect('cluster');
+      second.reuseIdentity(first); // same key and certificate, no new CSR
+      const out = await second.request(SERVICE.speed);
+      expect(out).to.include({ kind: 'aborted', reason: 'certificate' });
+      // After enrolling on this link it works.
+      await second.enrol(REQUEST_ALL);
+      expect((await second.request(SERVICE.speed)).kind).to.equal('granted');
     });
 
     it('should refuse a request for a service the VM certificate does not allow (notAuthorized)', async () => {

@@ -58,7 +58,7 @@ export class TestVm {
   readonly providerGrants: ChannelGrant[] = [];
   /** Provider side: files by channel id (one per channel, as the runtime would). */
   readonly providerFiles = new Map<bigint, DeviceFile>();
-  readonly secretKey = crypto.ed25519GenerateSecretKey();
+  secretKey = crypto.ed25519GenerateSecretKey();
   attach!: AttachMessage;
   device!: EmulatedDevice;
   certificate: Certificate | undefined;
@@ -249,6 +249,12 @@ export class TestVm {
     return this.sd
       .flatMap((m) => m.entries)
       .filter((e) => e.type === 'offer' && e.serviceId === serviceId).length;
+  }
+
+  /** Takes over the key and certificate of an earlier connection (a VM that skips enrolment). */
+  reuseIdentity(from: TestVm): void {
+    this.secretKey = from.secretKey;
+    this.certificate = from.certificate;
   }
 
   /** Builds and signs M1 without sending it (for relay attacks). */
