@@ -14,6 +14,7 @@ const SUITES = {
   handshake: 'packages/core/dist/bench/handshake.bench.js',
   ring: 'packages/transport-ivshmem/dist/bench/ring.bench.js',
   protobuf: 'packages/transport-ivshmem/dist/bench/protobuf.bench.js',
+  fullpath: 'packages/transport-ivshmem/dist/bench/fullpath.bench.js',
   sd: 'packages/discovery/dist/bench/codec.bench.js',
 };
 

@@ -187,7 +187,9 @@ export class Channel {
         break;
       }
       if (!ready || this.#state.value !== 'open') continue;
+      let dispatched = 0;
       for (let r = c.receive(); r !== undefined; r = c.receive()) {
+        dispatched++;
         const h =
           this.#handlers.get(dispatchKey(r.header.messageType, r.header.method)) ?? this.#unhandled;
         if (h === undefined) this.unhandledRecords++;
@@ -204,6 +206,9 @@ export class Channel {
       if (c.failure !== undefined) this.#fail(c.failure);
       else if (c.producerClosed)
         this.#fail(new TransportError('ERR_PEER_GONE', 'the peer closed the channel'));
+      // Let the app run before spinning again: handlers resolve promises whose continuations
+      // (an awaited call, the next request) are microtasks a synchronous spin would starve.
+      if (dispatched > 0) await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 }

@@ -20,6 +20,10 @@ const MAX_ERROR_TEXT = 512;
 const text = new TextEncoder();
 const untext = new TextDecoder();
 
+function isPromiseLike<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
+}
+
 function checkEventId(id: number): void {
   if (!Number.isInteger(id) || id < 0x8000 || id > 0xfffe) {
     throw new TransportError(
@@ -151,9 +155,20 @@ export class ServiceProvider {
       }
       void (async () => {
         try {
-          const result = await handler(request);
+          const returned = handler(request);
+          // A synchronous handler is answered synchronously, inside the dispatch: no
+          // microtask hop between request and response on the hot path.
+          const result = isPromiseLike(returned) ? await returned : returned;
           if (h.messageType === SomeIpMessageType.REQUEST) {
-            await this.#reply(h, ReturnCode.ok, responseType.encode(result).finish());
+            const payload = responseType.encode(result).finish();
+            const header = {
+              ...h,
+              messageType: SomeIpMessageType.RESPONSE,
+              returnCode: ReturnCode.ok,
+            };
+            if (!this.channel.producer.trySend(header, payload)) {
+              await this.#reply(h, ReturnCode.ok, payload);
+            }
           }
         } catch (e) {
           if (h.messageType === SomeIpMessageType.REQUEST) {

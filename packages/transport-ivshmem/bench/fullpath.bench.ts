@@ -1,0 +1,209 @@
+// `npm run bench -- fullpath`: the full data path an app uses — protobuf encode, SOME/IP
+// record in the ring, peer decode, handler, response, decode, promise — as a 64 B round trip
+// between two OS processes, per notification mode, against the baseline a user would pick
+// instead (length-prefixed protobuf over a Node Unix socket) in the same run.
+// Issue 3 target: full path spin p50 ≤ 2 µs.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync, statSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import protobuf from 'protobufjs';
+import { Channel } from '../src/channel/channel.js';
+import { ServiceConsumer } from '../src/channel/service-endpoints.js';
+import { dupFd } from '../src/native/fd.js';
+import { mapFile, unmap } from '../src/native/map-file.js';
+import { EventfdWaker } from '../src/notify/eventfd-waker.js';
+import type { NotifyMode } from '../src/notify/ring-waiter.js';
+import { ChannelTableReader } from '../src/region/channel-table-reader.js';
+import { readRegionHeader } from '../src/region/region-header.js';
+import { windowOf } from '../src/ring/ring-views.js';
+import { createShmChannel } from '../test/helpers/shm-channel.js';
+import { SCHEMA } from './fullpath-schema.js';
+
+export interface FullPathRow {
+  path: string;
+  roundTrips: number;
+  p50Us: number;
+  p99Us: number;
+  /** Baseline p50 divided by this p50 (how many times faster than the Unix socket). */
+  vsUnixSocket?: number;
+  targetP50Us?: number;
+  runP50Us: number[];
+}
+
+export interface FullPathResult {
+  suite: 'fullpath';
+  payloadBytes: number;
+  rows: FullPathRow[];
+}
+
+const Echo = protobuf.parse(SCHEMA).root.lookupType('b.Echo');
+const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+const PEER = new URL(`./fullpath-peer${ext}`, import.meta.url).pathname;
+const DATA = new Uint8Array(56).fill(7); // 64 B with seq and framing
+
+function startPeer(job: object, fds: number[] = []): Promise<ChildProcess> {
+  const args =
+    ext === '.ts' ? ['--import', 'tsx', PEER, JSON.stringify(job)] : [PEER, JSON.stringify(job)];
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'inherit', ...fds],
+    env: { ...process.env, NODE_OPTIONS: ext === '.ts' ? '--conditions=source' : '' },
+  });
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('benchmark peer did not start')), 20_000);
+    child.stdout!.once('data', () => {
+      clearTimeout(t);
+      resolve(child);
+    });
+    child.once('exit', (c) => reject(new Error(`benchmark peer exited (${c})`)));
+  });
+}
+
+const q = (sorted: number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
+const median = (xs: number[]): number =>
+  q(
+    [...xs].sort((a, b) => a - b),
+    0.5,
+  );
+
+async function measure(
+  n: number,
+  once: (i: number) => Promise<void>,
+): Promise<{ p50: number; p99: number }> {
+  for (let i = 0; i < Math.min(2000, n); i++) await once(i); // warm-up
+  const t = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await once(i);
+    t[i] = (performance.now() - t0) * 1000;
+  }
+  const s = Array.from(t).sort((a, b) => a - b);
+  return { p50: q(s, 0.5), p99: q(s, 0.99) };
+}
+
+async function ringPath(mode: NotifyMode, n: number, runs: number): Promise<FullPathRow> {
+  const host = createShmChannel(64 * 1024);
+  const child = await startPeer(
+    { kind: 'ring', path: host.spec.path, channelId: host.spec.channelId, mode },
+    [host.spec.efdC2p, host.spec.efdP2c],
+  );
+  const size = statSync(host.spec.path).size;
+  const m = mapFile(host.spec.path, 0, size, { writable: true });
+  const shared = new Uint8Array(m.shared);
+  const entry = new ChannelTableReader(shared, readRegionHeader(shared)).find(
+    BigInt(host.spec.channelId),
+  )!.entry;
+  const channel = new Channel({
+    window: windowOf({ shared, bulk: new Uint8Array(m.bulk) }, entry.offset, entry.length),
+    role: 'consumer',
+    notify: mode,
+    peerWaker: new EventfdWaker(dupFd(host.spec.efdC2p)),
+    ownWaker: new EventfdWaker(dupFd(host.spec.efdP2c)),
+  });
+  const consumer = new ServiceConsumer(channel, { service: 0x1234, major: 1, client: 1 });
+  try {
+    const p50s: number[] = [];
+    const p99s: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      const x = await measure(n, async (i) => {
+        await consumer.call(1, Echo, Echo, { seq: i, data: DATA });
+      });
+      p50s.push(x.p50);
+      p99s.push(x.p99);
+    }
+    return {
+      path: `sivshm full path, ${mode}`,
+      roundTrips: n * runs,
+      p50Us: median(p50s),
+      p99Us: median(p99s),
+      runP50Us: p50s,
+      ...(mode === 'spin' ? { targetP50Us: 2 } : {}),
+    };
+  } finally {
+    consumer.close();
+    await channel.close();
+    child.kill('SIGKILL');
+    unmap(m.handle);
+    host.close();
+  }
+}
+
+async function udsPath(n: number, runs: number): Promise<FullPathRow> {
+  const socket = path.join(os.tmpdir(), `sivshm-bench-${process.pid}.sock`);
+  rmSync(socket, { force: true });
+  const child = await startPeer({ kind: 'uds', socket });
+  const s = net.connect(socket);
+  await new Promise<void>((r) => s.once('connect', () => r()));
+  s.setNoDelay(true);
+  let pending: ((b: Buffer) => void) | undefined;
+  let buf = Buffer.alloc(0);
+  s.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    if (buf.length >= 4 && buf.length >= 4 + buf.readUInt32LE(0)) {
+      const n2 = buf.readUInt32LE(0);
+      const body = buf.subarray(4, 4 + n2);
+      buf = buf.subarray(4 + n2);
+      pending?.(body);
+    }
+  });
+  try {
+    const p50s: number[] = [];
+    const p99s: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      const x = await measure(n, async (i) => {
+        const out = Echo.encode({ seq: i, data: DATA }).finish();
+        const head = Buffer.alloc(4);
+        head.writeUInt32LE(out.length, 0);
+        const reply = new Promise<Buffer>((res) => (pending = res));
+        s.write(Buffer.concat([head, out]));
+        Echo.decode(await reply);
+      });
+      p50s.push(x.p50);
+      p99s.push(x.p99);
+    }
+    return {
+      path: 'Node Unix socket + protobuf (baseline)',
+      roundTrips: n * runs,
+      p50Us: median(p50s),
+      p99Us: median(p99s),
+      runP50Us: p50s,
+    };
+  } finally {
+    s.destroy();
+    child.kill('SIGKILL');
+    rmSync(socket, { force: true });
+  }
+}
+
+/** Runs the baseline and the three modes. */
+export async function run(
+  opts: { readonly quick?: boolean; readonly log?: (l: string) => void } = {},
+): Promise<FullPathResult> {
+  const n = opts.quick === true ? 2000 : 20_000;
+  const runs = opts.quick === true ? 2 : 5;
+  const rows: FullPathRow[] = [];
+  opts.log?.('fullpath: unix socket baseline');
+  const base = await udsPath(n, runs);
+  for (const mode of ['spin', 'adaptive', 'event'] as NotifyMode[]) {
+    opts.log?.(`fullpath: ${mode}`);
+    rows.push(await ringPath(mode, n, runs));
+  }
+  rows.push(base);
+  for (const r of rows) r.vsUnixSocket = base.p50Us / r.p50Us;
+  return { suite: 'fullpath', payloadBytes: 64, rows };
+}
+
+/** The table `npm run bench` prints. */
+export function format(r: FullPathResult): string {
+  const f = (x: number): string => x.toFixed(2).padStart(8);
+  return [
+    'full path, 64 B protobuf method round trip, two OS processes (median of runs)',
+    'path                                      p50 µs   p99 µs  unix p50 / this  target p50',
+    ...r.rows.map(
+      (x) =>
+        `${x.path.padEnd(40)} ${f(x.p50Us)} ${f(x.p99Us)}  ${`${(x.vsUnixSocket ?? 1).toFixed(1)}×`.padStart(15)}  ${x.targetP50Us === undefined ? '' : `≤ ${x.targetP50Us} ${x.p50Us <= x.targetP50Us ? 'met' : 'MISS'}`}`,
+    ),
+  ].join('\n');
+}
