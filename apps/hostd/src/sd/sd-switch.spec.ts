@@ -122,7 +122,7 @@ describe('SdSwitch', () => {
       const r = rig();
       [1, 2].forEach(r.enrol);
       r.from(1, [r.offer()]);
-      r.from(1, [{ ...r.offer(), entry: { ...r.offer().entry, type: 'stopOffer', ttl: 0 } }]);
+      r.from(1, [r.offer(0)]);
       expect(r.gone).to.deep.equal([`1:${0x1234}:1:stopOffer`]);
       expect(r.entries(2).map((e) => e.type)).to.deep.equal(['offer', 'stopOffer']);
       r.sw.close();
