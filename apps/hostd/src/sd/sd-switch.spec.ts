@@ -59,7 +59,7 @@ function rig() {
   };
   const offer = (ttl = 5): PackEntry => ({
     entry: {
-      type: 'offer',
+      type: ttl === 0 ? 'stopOffer' : 'offer',
       serviceId: 0x1234,
       instanceId: 1,
       majorVersion: 1,
