@@ -28,8 +28,12 @@ export interface ChannelOptions {
   readonly peerTimeoutMs?: number;
 }
 
-/** Called synchronously for each record; the record (and its payload view) dies on return. */
-export type RecordHandler = (record: RingRecord) => void;
+/**
+ * Called synchronously for each record; the record (and its payload view) dies on return —
+ * unless the handler returns a promise: then the record stays valid, and the ring waits, until
+ * that promise settles (the zero-copy `samples` lane holds records this way).
+ */
+export type RecordHandler = (record: RingRecord) => void | PromiseLike<void>;
 
 /**
  * One side of a channel: the two SPSC rings of a granted window, the receive loop, the
@@ -194,7 +198,8 @@ export class Channel {
           this.#handlers.get(dispatchKey(r.header.messageType, r.header.method)) ?? this.#unhandled;
         if (h === undefined) this.unhandledRecords++;
         try {
-          h?.(r);
+          const hold = h?.(r);
+          if (hold !== undefined) await hold;
         } catch (e) {
           // A throwing handler is the app's bug: report it, keep the channel alive.
           console.error('sivshm: record handler threw', e);

@@ -1,6 +1,9 @@
 import type protobuf from 'protobufjs';
 import { Subject, share, type Observable } from 'rxjs';
 import { TransportError } from '../errors/transport-error.js';
+import { decodeFrom } from '../protobuf/decode-from.js';
+import { encodedLength, encodeInto } from '../protobuf/encode-into.js';
+import { Sample } from '../protobuf/sample.js';
 import { SomeIpMessageType, type SomeIpHeader } from '../ring/someip-header.js';
 import { dispatchKey, type Channel } from './channel.js';
 
@@ -95,6 +98,25 @@ export class EventPublisher<T extends object> {
   tryPublish(message: T): boolean {
     const payload = this.type.encode(message).finish();
     return this.channel.producer.trySend(this.#header(), payload);
+  }
+
+  /**
+   * Zero-copy lane: encodes straight into a loaned ring slot (no payload buffer is allocated);
+   * false (nothing sent) when the ring has no room for it right now.
+   */
+  tryPublishInPlace(message: T): boolean {
+    const length = encodedLength(this.type, message);
+    const slot = this.channel.producer.tryLoan(length);
+    if (slot === undefined) return false;
+    try {
+      encodeInto(this.type, message, slot.payload, { length });
+    } catch (e) {
+      this.channel.producer.abandon(slot);
+      throw e;
+    }
+    Object.assign(slot.header, this.#header());
+    this.channel.producer.send(slot);
+    return true;
   }
 
   /** Encodes and sends, waiting up to `timeoutMs` for room (`ERR_TIMEOUT` after that). */
@@ -222,6 +244,8 @@ export class ServiceConsumer {
   readonly #pending = new Map<number, PendingCall>();
   readonly #responseHandlers = new Set<number>();
   readonly #unregister: Array<() => void> = [];
+  /** Samples handed out and not yet released; released by force when the channel ends. */
+  readonly #held = new Set<Sample<object>>();
   #session = 0;
   /** Responses that arrived for calls that had already timed out. */
   lateResponses = 0;
@@ -237,13 +261,15 @@ export class ServiceConsumer {
       }
       this.#pending.clear();
     };
-    this.#unregister.push(() =>
-      rejectAll(new TransportError('ERR_CLOSED', 'the service consumer was closed')),
-    );
+    this.#unregister.push(() => {
+      for (const h of [...this.#held]) h.release();
+      rejectAll(new TransportError('ERR_CLOSED', 'the service consumer was closed'));
+    });
     // When the channel ends (peer gone, violation, close) no answer can come: fail every call now.
     const sub = channel.state$.subscribe((state) => {
-      if (state !== 'open')
-        rejectAll(channel.failure ?? new TransportError('ERR_CLOSED', `the channel is ${state}`));
+      if (state === 'open') return;
+      for (const h of [...this.#held]) h.release();
+      rejectAll(channel.failure ?? new TransportError('ERR_CLOSED', `the channel is ${state}`));
     });
     this.#unregister.push(() => sub.unsubscribe());
   }
@@ -273,6 +299,45 @@ export class ServiceConsumer {
       this.#events.set(eventId, obs);
     }
     return obs as Observable<T>;
+  }
+
+  /**
+   * The zero-copy lane of event `eventId`: each `Sample` decodes in place, its `bytes` fields
+   * alias the ring slot, and it stays valid until `release()` — which the subscriber must call:
+   * until then the channel delivers nothing else (backpressure, never a silent drop). Meant for
+   * one subscriber; use `event()` for decoded copies that are safe to keep.
+   */
+  samples<T extends object>(eventId: number, type: protobuf.Type): Observable<Sample<T>> {
+    checkEventId(eventId);
+    const subject = new Subject<Sample<T>>();
+    const off = this.channel.on(dispatchKey(SomeIpMessageType.NOTIFICATION, eventId), (r) => {
+      if (r.header.messageType !== SomeIpMessageType.NOTIFICATION) return undefined;
+      let message: T;
+      try {
+        message = decodeFrom<T>(type, r.payload);
+      } catch (e) {
+        subject.error(e);
+        return undefined;
+      }
+      return new Promise<void>((released) => {
+        const sample: Sample<T> = new Sample<T>(message, {
+          onRelease: () => {
+            this.#held.delete(sample);
+            released();
+          },
+          header: r.header,
+          label: type.fullName,
+        });
+        this.#held.add(sample);
+        subject.next(sample);
+        if (!subject.observed) sample.release(); // nobody listening: give the slot back
+      });
+    });
+    this.#unregister.push(() => {
+      off();
+      subject.complete();
+    });
+    return subject.asObservable();
   }
 
   /** Calls method `methodId` and resolves with the decoded response. */

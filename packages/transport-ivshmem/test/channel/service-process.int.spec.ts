@@ -7,6 +7,7 @@ import { firstValueFrom, take, toArray } from 'rxjs';
 import { Channel } from '../../src/channel/channel.js';
 import { ServiceConsumer } from '../../src/channel/service-endpoints.js';
 import { TransportError } from '../../src/errors/transport-error.js';
+import type { Sample } from '../../src/protobuf/sample.js';
 import { mapFile, unmap } from '../../src/native/map-file.js';
 import { EventfdWaker } from '../../src/notify/eventfd-waker.js';
 import type { NotifyMode } from '../../src/notify/ring-waiter.js';
@@ -22,12 +23,14 @@ import {
   Count,
   Empty,
   EVENT_TICK,
+  EVENT_TICK_IN_PLACE,
   METHOD_ADD,
   METHOD_BUMP,
   METHOD_COUNT,
   METHOD_FAIL,
   METHOD_MISSING,
   METHOD_START,
+  METHOD_START_IN_PLACE,
   Sum,
   Tick,
   TICKS,
@@ -106,6 +109,32 @@ for (const mode of ['spin', 'event', 'adaptive'] as NotifyMode[]) {
         );
         expect(t.note).to.equal(`tick ${i}`);
       });
+    });
+
+    it('should carry the zero-copy lane: encoded in place, delivered as Samples that die on release', async () => {
+      type T = { seq: number; blob: Uint8Array; note: string };
+      const kept: Array<Sample<T>> = [];
+      let bad = 0;
+      let n = 0;
+      const done = new Promise<void>((resolve, reject) => {
+        const sub = consumer.samples<T>(EVENT_TICK_IN_PLACE, Tick).subscribe({
+          next: (s) => {
+            const m = s.message;
+            if (m.seq !== n || !Buffer.from(m.blob ?? []).equals(Buffer.from(blobFor(n)))) bad++;
+            if (n % 500 === 0) kept.push(s);
+            s.release();
+            if (++n === TICKS) {
+              sub.unsubscribe();
+              resolve();
+            }
+          },
+          error: reject,
+        });
+      });
+      await consumer.call(METHOD_START_IN_PLACE, Empty, Empty, {});
+      await done;
+      expect(bad).to.equal(0);
+      for (const s of kept) expect(() => s.message.seq).to.throw(TransportError, /after release/);
     });
 
     it('should answer method calls, many in flight, each with its own response', async () => {

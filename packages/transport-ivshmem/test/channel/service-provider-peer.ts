@@ -15,11 +15,13 @@ import {
   Count,
   Empty,
   EVENT_TICK,
+  EVENT_TICK_IN_PLACE,
   METHOD_ADD,
   METHOD_BUMP,
   METHOD_COUNT,
   METHOD_FAIL,
   METHOD_START,
+  METHOD_START_IN_PLACE,
   Sum,
   Tick,
   TICKS,
@@ -46,6 +48,10 @@ const channel = new Channel({
 });
 const provider = new ServiceProvider(channel, { service: 0x1234, major: 1, client: 0 });
 const ticks = provider.publisher<{ seq: number; blob: Uint8Array; note: string }>(EVENT_TICK, Tick);
+const inPlace = provider.publisher<{ seq: number; blob: Uint8Array; note: string }>(
+  EVENT_TICK_IN_PLACE,
+  Tick,
+);
 let bumps = 0;
 provider.serve<{ a: number; b: number }, { sum: number }>(METHOD_ADD, Add, Sum, (r) => ({
   sum: r.a + r.b,
@@ -63,6 +69,15 @@ provider.serve(METHOD_START, Empty, Empty, () => {
     for (let seq = 0; seq < TICKS; seq++) {
       const msg = { seq, blob: blobFor(seq), note: `tick ${seq}` };
       if (!ticks.tryPublish(msg)) await ticks.publish(msg, 10_000);
+    }
+  })();
+  return {};
+});
+provider.serve(METHOD_START_IN_PLACE, Empty, Empty, () => {
+  void (async () => {
+    for (let seq = 0; seq < TICKS; seq++) {
+      const msg = { seq, blob: blobFor(seq), note: `tick ${seq}` };
+      while (!inPlace.tryPublishInPlace(msg)) await new Promise((r) => setImmediate(r));
     }
   })();
   return {};

@@ -18,11 +18,14 @@ export const Empty = root.lookupType('t.Empty');
 export const Count = root.lookupType('t.Count');
 
 export const EVENT_TICK = 0x8001;
+/** The same ticks on the zero-copy lane (an event is consumed either as copies or as samples). */
+export const EVENT_TICK_IN_PLACE = 0x8002;
 export const METHOD_ADD = 0x0001;
 export const METHOD_FAIL = 0x0002;
 export const METHOD_BUMP = 0x0003;
 export const METHOD_COUNT = 0x0004;
 export const METHOD_START = 0x0005;
+export const METHOD_START_IN_PLACE = 0x0006;
 export const METHOD_MISSING = 0x0042;
 export const TICKS = 2000;
 
