@@ -115,3 +115,5 @@ export { toOwned } from './protobuf/to-owned.js';
 export { receiveSample } from './protobuf/receive-sample.js';
 export type { ReceiveSampleOptions } from './protobuf/receive-sample.js';
 export { KernelDevice, DEFAULT_DEVICE_PATH } from './device/kernel-device.js';
+export { TransportNode } from './node/transport-node.js';
+export type { ChannelGrantTokens, AttachOptions } from './node/transport-node.js';

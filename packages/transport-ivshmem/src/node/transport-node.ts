@@ -1,0 +1,150 @@
+import { Channel, type ChannelOptions } from '../channel/channel.js';
+import {
+  ServiceConsumer,
+  ServiceProvider,
+  type ServiceAddress,
+} from '../channel/service-endpoints.js';
+import type { ChannelDevice, DeviceFile } from '../device/channel-device.js';
+import { TransportError } from '../errors/transport-error.js';
+
+/** A grant as the handshake hands it over (PROTOCOL.md §4): token, tag, the channel it opens. */
+export interface ChannelGrantTokens {
+  readonly channelId: bigint;
+  readonly grantToken: Uint8Array;
+  readonly grantTag: Uint8Array;
+}
+
+/** How to run a channel once attached (everything of `ChannelOptions` but the memory). */
+export type AttachOptions = Omit<ChannelOptions, 'window' | 'role'>;
+
+/**
+ * The handle that owns a process's data plane: its device, every device file, every mapped
+ * window and channel, and the service endpoints on them. One `close()` frees them all and
+ * reports every teardown failure in one `AggregateError`.
+ *
+ * The handshake (core) and discovery (discovery) are not here: the runtime runs them and hands
+ * this node the device file whose nonce went into M1/M3 and the grant that came back.
+ *
+ * @example
+ * ```ts
+ * const node = new TransportNode(new EmulatedDevice({ regionPath, vmId, grantKey }));
+ * const file = node.openFile();                       // file.nonce goes into M1
+ * const channel = node.attach(file, grant, { notify: 'adaptive', peerWaker, ownWaker });
+ * const speed = node.consume(channel, { service: 0x1234, major: 1, client: 2 });
+ * speed.event(0x8001, VehicleSpeed).subscribe(render);
+ * await node.close();
+ * ```
+ */
+export class TransportNode {
+  readonly #device: ChannelDevice;
+  readonly #files = new Set<DeviceFile>();
+  readonly #channels = new Set<Channel>();
+  readonly #endpoints = new Set<ServiceProvider | ServiceConsumer>();
+  #closed = false;
+
+  constructor(device: ChannelDevice) {
+    this.#device = device;
+  }
+
+  /** The device this node enforces access through. */
+  get device(): ChannelDevice {
+    return this.#device;
+  }
+
+  /** Channels attached and not yet closed. */
+  get channels(): readonly Channel[] {
+    return [...this.#channels];
+  }
+
+  /** Opens a device file; its nonce binds the grant the handshake will return. */
+  openFile(): DeviceFile {
+    this.#assertOpen();
+    const f = this.#device.open();
+    this.#files.add(f);
+    return f;
+  }
+
+  /**
+   * Presents the grant on `file` (the device checks it), maps the window and starts the
+   * channel. The role comes from the grant itself.
+   */
+  attach(file: DeviceFile, grant: ChannelGrantTokens, options: AttachOptions = {}): Channel {
+    this.#assertOpen();
+    if (!this.#files.has(file)) {
+      throw new TransportError('ERR_BAD_ARGUMENT', 'the device file was not opened by this node');
+    }
+    const granted = file.presentGrant(grant.grantToken, grant.grantTag);
+    if (granted.channelId !== grant.channelId) {
+      throw new TransportError(
+        'ERR_GRANT',
+        `the grant is for channel ${granted.channelId}, not ${grant.channelId}`,
+      );
+    }
+    const channel = new Channel({
+      ...options,
+      window: file.mapWindow(grant.channelId),
+      role: granted.role,
+    });
+    this.#channels.add(channel);
+    return channel;
+  }
+
+  /** The provider side of a service on `channel`. */
+  provide(channel: Channel, address: ServiceAddress): ServiceProvider {
+    this.#assertOwned(channel);
+    const p = new ServiceProvider(channel, address);
+    this.#endpoints.add(p);
+    return p;
+  }
+
+  /** The consumer side of a service on `channel`. */
+  consume(channel: Channel, address: ServiceAddress): ServiceConsumer {
+    this.#assertOwned(channel);
+    const c = new ServiceConsumer(channel, address);
+    this.#endpoints.add(c);
+    return c;
+  }
+
+  /** Closes one channel (and forgets it), e.g. after hostd revoked it. */
+  async detach(channel: Channel): Promise<void> {
+    this.#channels.delete(channel);
+    await channel.close();
+  }
+
+  /**
+   * Closes endpoints, channels, device files and the device, in that order. Every step runs
+   * even if an earlier one failed; failures come back together in one `AggregateError`.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const errors: unknown[] = [];
+    const attempt = async (f: () => unknown): Promise<void> => {
+      try {
+        await f();
+      } catch (e) {
+        errors.push(e);
+      }
+    };
+    for (const e of this.#endpoints) await attempt(() => e.close());
+    for (const c of this.#channels) await attempt(() => c.close());
+    for (const f of this.#files) await attempt(() => f.close());
+    await attempt(() => this.#device.close());
+    this.#endpoints.clear();
+    this.#channels.clear();
+    this.#files.clear();
+    if (errors.length > 0)
+      throw new AggregateError(errors, `closing the node failed in ${errors.length} step(s)`);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new TransportError('ERR_CLOSED', 'the node is closed');
+  }
+
+  #assertOwned(channel: Channel): void {
+    this.#assertOpen();
+    if (!this.#channels.has(channel)) {
+      throw new TransportError('ERR_BAD_ARGUMENT', 'the channel was not attached by this node');
+    }
+  }
+}
