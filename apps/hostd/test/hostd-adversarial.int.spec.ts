@@ -75,12 +75,19 @@ describe('Hostd under attack and failure', function () {
   });
 
   afterEach(async () => {
-    for (const c of children.splice(0)) await c.stop();
-    for (const vm of vms.splice(0)) vm.close();
-    const code = await hostd?.stop();
-    hostd = undefined;
-    d.cleanup();
-    expect(code, 'hostd exit code after SIGTERM').to.equal(0);
+    const running = hostd;
+    let code: number | string | undefined;
+    try {
+      for (const c of children.splice(0)) await c.stop();
+      for (const vm of vms.splice(0)) vm.close();
+      code = await running?.stop();
+    } finally {
+      // Whatever failed above, no process, socket or region outlives the test.
+      running?.kill();
+      hostd = undefined;
+      d.cleanup();
+    }
+    if (running !== undefined) expect(code, 'hostd exit code after SIGTERM').to.equal(0);
   });
 
   describe('dead and hung peers', () => {
