@@ -8,7 +8,11 @@ import { rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import protobuf from 'protobufjs';
+import { PAGE_SIZE, WindowLayout } from '@sivshm/kmod';
+import { eventfdCreate } from '../src/native/eventfd.js';
 import { Channel } from '../src/channel/channel.js';
 import { ServiceConsumer } from '../src/channel/service-endpoints.js';
 import { dupFd } from '../src/native/fd.js';
@@ -36,6 +40,42 @@ export interface FullPathResult {
   suite: 'fullpath';
   payloadBytes: number;
   rows: FullPathRow[];
+  /** JS heap held by one idle channel (rings, loop, heartbeat, liveness, two eventfd wakers). */
+  idleChannelHeapBytes: number;
+  /** Issue 3 target for it. */
+  idleChannelHeapTargetBytes: number;
+}
+
+/** Heap growth per idle channel, measured over `n` channels after forced GCs. */
+async function idleChannelHeap(n: number): Promise<number> {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const settle = async (): Promise<void> => {
+    gc();
+    await new Promise((r) => setTimeout(r, 50));
+    gc();
+  };
+  const len = WindowLayout.windowLength(PAGE_SIZE);
+  const memory = new SharedArrayBuffer(len * n);
+  await settle();
+  const before = process.memoryUsage().heapUsed;
+  const channels: Channel[] = [];
+  for (let i = 0; i < n; i++) {
+    channels.push(
+      new Channel({
+        window: { shared: new Uint8Array(memory, i * len, len) },
+        role: 'consumer',
+        notify: 'event',
+        ownWaker: new EventfdWaker(eventfdCreate()),
+        peerWaker: new EventfdWaker(eventfdCreate()),
+      }),
+    );
+  }
+  await new Promise((r) => setTimeout(r, 300)); // let every loop reach its parked state
+  await settle();
+  const perChannel = (process.memoryUsage().heapUsed - before) / n;
+  for (const c of channels) await c.close();
+  return Math.round(perChannel);
 }
 
 const Echo = protobuf.parse(SCHEMA).root.lookupType('b.Echo');
@@ -192,7 +232,15 @@ export async function run(
   }
   rows.push(base);
   for (const r of rows) r.vsUnixSocket = base.p50Us / r.p50Us;
-  return { suite: 'fullpath', payloadBytes: 64, rows };
+  opts.log?.('fullpath: idle channel footprint');
+  const idleChannelHeapBytes = await idleChannelHeap(opts.quick === true ? 100 : 500);
+  return {
+    suite: 'fullpath',
+    payloadBytes: 64,
+    rows,
+    idleChannelHeapBytes,
+    idleChannelHeapTargetBytes: 4096,
+  };
 }
 
 /** The table `npm run bench` prints. */
@@ -205,5 +253,6 @@ export function format(r: FullPathResult): string {
       (x) =>
         `${x.path.padEnd(40)} ${f(x.p50Us)} ${f(x.p99Us)}  ${`${(x.vsUnixSocket ?? 1).toFixed(1)}×`.padStart(15)}  ${x.targetP50Us === undefined ? '' : `≤ ${x.targetP50Us} ${x.p50Us <= x.targetP50Us ? 'met' : 'MISS'}`}`,
     ),
+    `JS heap per idle channel: ${r.idleChannelHeapBytes} B (target ≤ ${r.idleChannelHeapTargetBytes} B: ${r.idleChannelHeapBytes <= r.idleChannelHeapTargetBytes ? 'met' : 'MISS'})`,
   ].join('\n');
 }
