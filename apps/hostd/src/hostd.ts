@@ -41,6 +41,7 @@ import { WindowLayout } from '@sivshm/kmod';
 import {
   ChannelTableWriter,
   HostdHeartbeat,
+  RingPageLayout,
   IvshmemServer,
   RegionLayout,
   WindowAllocator,
@@ -58,7 +59,12 @@ import { HostdError } from './errors/hostd-error.js';
 import { VmLinkServer } from './links/vm-link-server.js';
 import { JsonLogger, type LogLevel } from './log/logger.js';
 import { SdSwitch } from './sd/sd-switch.js';
-import { StatusServer, type StatusDocument } from './status/status-server.js';
+import {
+  StatusServer,
+  type StatusDocument,
+  type StatusRingDirection,
+  type StatusRings,
+} from './status/status-server.js';
 
 /** Options of {@link Hostd.start}. */
 export interface HostdOptions {
@@ -96,6 +102,8 @@ const DEFAULT_DATA_SIZE = 64 * 1024;
  */
 const SD_MESSAGES_PER_SECOND = 200;
 const SD_BURST = 50;
+/** 32-bit words of a ring index page that hostd reads (index, heartbeat, flags). */
+const RING_PAGE_WORDS = 64;
 /** Doorbell vectors per peer: one per ring direction of a channel. */
 const IVSHMEM_VECTORS = 2;
 
@@ -470,17 +478,21 @@ export class Hostd {
         providerVm: s.providerVm,
         ttl: s.ttl,
       })),
-      channels: this.#lifecycle.list().map((c) => ({
-        channelId: `0x${c.channelId.toString(16)}`,
-        state: c.state,
-        mode: c.mode,
-        consumerVm: c.consumerVm,
-        providerVm: c.providerVm,
-        service: c.service,
-        instance: c.instance,
-        window: { offset: Number(c.window.offset), length: Number(c.window.length) },
-        sinceMs: c.sinceMs,
-      })),
+      channels: this.#lifecycle.list().map((c) => {
+        const rings = c.state === 'ACTIVE' ? this.#ringFigures(c.window) : undefined;
+        return {
+          channelId: `0x${c.channelId.toString(16)}`,
+          state: c.state,
+          mode: c.mode,
+          consumerVm: c.consumerVm,
+          providerVm: c.providerVm,
+          service: c.service,
+          instance: c.instance,
+          window: { offset: Number(c.window.offset), length: Number(c.window.length) },
+          sinceMs: c.sinceMs,
+          ...(rings === undefined ? {} : { rings }),
+        };
+      }),
       handshakes: {
         established: b.established,
         aborted: b.aborted,
@@ -503,6 +515,34 @@ export class Hostd {
       sd: { ...this.#sd.stats },
       quarantinedWindows: this.#lifecycle.quarantinedCount(),
     };
+  }
+
+  /**
+   * Ring figures of a channel, read (never written) from the window's index pages: the indices
+   * are free-running byte counts, so produced = producer index and queued = producer - consumer
+   * (ARCHITECTURE.md §4). Values a peer wrote are reported as read, clamped by nothing else.
+   */
+  #ringFigures(window: { offset: bigint; length: bigint }): StatusRings | undefined {
+    const dataSize = WindowLayout.dataSizeOf(Number(window.length));
+    if (this.#region === undefined || dataSize === undefined) return undefined;
+    const one = (dirOffset: number): StatusRingDirection => {
+      const base = Number(window.offset) + dirOffset;
+      const words = (page: number) =>
+        new Uint32Array(this.#region!.shared, base + page, RING_PAGE_WORDS);
+      const producer = words(WindowLayout.producerPage);
+      const consumer = words(WindowLayout.consumerPage);
+      const prod = Atomics.load(producer, RingPageLayout.producer.index / 4);
+      const cons = Atomics.load(consumer, RingPageLayout.consumer.index / 4);
+      return {
+        producedBytes: prod,
+        queuedBytes: (prod - cons) >>> 0,
+        closed:
+          (Atomics.load(producer, RingPageLayout.producer.flags / 4) &
+            RingPageLayout.FLAG_CLOSED) !==
+          0,
+      };
+    };
+    return { c2p: one(0), p2c: one(WindowLayout.directionSize(dataSize)) };
   }
 
   /**

@@ -3,7 +3,14 @@ import { expect } from 'chai';
 import { existsSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { ControlConnection, type ControlMessage } from '@sivshm/core';
-import { IvshmemClient, fileSize } from '@sivshm/transport-ivshmem';
+import { WindowLayout } from '@sivshm/kmod';
+import {
+  IvshmemClient,
+  RingConsumer,
+  RingProducer,
+  fileSize,
+  ringViews,
+} from '@sivshm/transport-ivshmem';
 import { firstValueFrom, timeout } from 'rxjs';
 import {
   SERVICE,
@@ -203,8 +210,32 @@ describe('Hostd', function () {
       });
       expect(ch!.window.offset).to.equal(Number(out.grant.windowOffset));
       expect(json.handshakes.established).to.equal(1);
+      // The ring figures in status come from the window's index pages.
+      const dataSize = WindowLayout.dataSizeOf(Number(out.grant.windowLength))!;
+      const producer = new RingProducer(ringViews(pw, 'p2c', dataSize));
+      const header = {
+        service: SERVICE.speed,
+        method: 0x8001,
+        client: 0,
+        session: 1,
+        interfaceVersion: 1,
+        messageType: 0x02,
+        returnCode: 0,
+      };
+      expect(producer.trySend(header, new Uint8Array(24))).to.equal(true);
+      const rings = async () =>
+        (await readStatus(d)).channels.find((x) => x.channelId === ch!.channelId)!.rings!;
+      expect((await rings()).p2c.producedBytes).to.equal(40);
+      expect((await rings()).p2c.queuedBytes).to.equal(40);
+      const consumerRing = new RingConsumer(ringViews(cw, 'p2c', dataSize));
+      expect(consumerRing.receive()?.payload.length).to.equal(24);
+      consumerRing.release();
+      expect((await rings()).p2c.queuedBytes).to.equal(0);
+      expect((await rings()).c2p.producedBytes).to.equal(0);
       const human = await runCliStatus(d, []);
-      expect(human).to.match(/ACTIVE\s+plain\s+0x1234\/1\s+cluster\s+infotainment/);
+      expect(human).to.match(
+        /ACTIVE\s+plain\s+0x1234\/1\s+cluster\s+infotainment\s+144 KiB @ 0x[0-9a-f]{8}\s+0 B \(0 B\) \/ 40 B \(0 B\)/,
+      );
     });
 
     it('should revoke both grants, tell the provider, and zero and free the window on close', async () => {

@@ -42,6 +42,7 @@ interface Status {
     service: number;
     instance: number;
     window: { offset: number; length: number };
+    rings?: Record<'c2p' | 'p2c', { producedBytes: number; queuedBytes: number }>;
   }[];
   handshakes: {
     established: number;
@@ -109,6 +110,8 @@ const hex = (n: number, digits = 4): string => `0x${n.toString(16).padStart(digi
 const size = (n: number): string =>
   n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
 
+const bytes = (n: number): string => (n < 1024 ? `${n} B` : size(n));
+
 function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]): string =>
@@ -153,7 +156,16 @@ function render(s: Status): string {
     s.channels.length === 0
       ? '  (none)\n'
       : table(
-          ['CHANNEL', 'STATE', 'MODE', 'SERVICE', 'CONSUMER', 'PROVIDER', 'WINDOW'],
+          [
+            'CHANNEL',
+            'STATE',
+            'MODE',
+            'SERVICE',
+            'CONSUMER',
+            'PROVIDER',
+            'WINDOW',
+            'SENT c2p / p2c (QUEUED)',
+          ],
           s.channels.map((c) => [
             c.channelId,
             c.state,
@@ -162,6 +174,9 @@ function render(s: Status): string {
             vmName(c.consumerVm),
             vmName(c.providerVm),
             `${size(c.window.length)} @ ${hex(c.window.offset, 8)}`,
+            c.rings === undefined
+              ? '-'
+              : `${bytes(c.rings.c2p.producedBytes)} (${bytes(c.rings.c2p.queuedBytes)}) / ${bytes(c.rings.p2c.producedBytes)} (${bytes(c.rings.p2c.queuedBytes)})`,
           ]),
         )
   }\n`;

@@ -2,6 +2,22 @@ import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { HostdError } from '../errors/hostd-error.js';
 
+/** One direction of a channel's rings, as read from the window's index pages. */
+export interface StatusRingDirection {
+  /** Bytes of records published so far (the free-running producer index, mod 2^32). */
+  readonly producedBytes: number;
+  /** Bytes published and not yet consumed. */
+  readonly queuedBytes: number;
+  /** The producer marked its ring closed. */
+  readonly closed: boolean;
+}
+
+/** Both directions of an ACTIVE channel. */
+export interface StatusRings {
+  readonly c2p: StatusRingDirection;
+  readonly p2c: StatusRingDirection;
+}
+
 /** hostd's status as `sivshm status --json` prints it (schema version 1). */
 export interface StatusDocument {
   readonly version: 1;
@@ -51,6 +67,8 @@ export interface StatusDocument {
     readonly instance: number;
     readonly window: { readonly offset: number; readonly length: number };
     readonly sinceMs: number;
+    /** ACTIVE channels only. */
+    readonly rings?: StatusRings;
   }[];
   readonly handshakes: {
     readonly established: number;

@@ -226,6 +226,7 @@ export interface StatusLike {
     consumerVm: number;
     providerVm: number;
     window: { offset: number; length: number };
+    rings?: Record<'c2p' | 'p2c', { producedBytes: number; queuedBytes: number; closed: boolean }>;
   }[];
   readonly handshakes: {
     established: number;
