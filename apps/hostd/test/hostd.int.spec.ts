@@ -102,6 +102,21 @@ describe('Hostd', function () {
       expect(s.vms.find((v) => v.id === VM.infotainment)).to.include({ connected: false });
     });
 
+    it('should keep the grant key off the control link in qemu mode', async () => {
+      expect(await hostd!.stop()).to.equal(0);
+      hostd = await startHostd(d, ['--qemu']);
+      const raw = net.connect(d.socket('cluster'));
+      await new Promise<void>((r) => raw.once('connect', () => r()));
+      const got: ControlMessage[] = [];
+      const link = new ControlConnection(raw, { onMessage: (m) => got.push(m) });
+      link.send({ kind: 'hello', version: 1, software: 'qemu-guest' });
+      await waitFor(() => got.some((m) => m.kind === 'attach'), 'attach');
+      const attach = got.find((m) => m.kind === 'attach')!;
+      expect(attach).to.not.have.property('grantKey');
+      expect(attach).to.include({ vmId: VM.cluster });
+      link.destroy();
+    });
+
     it('should refuse a CSR that does not carry the nonce of this link', async () => {
       const c = await connect('cluster');
       const stale = c.attach.enrolmentNonce;
