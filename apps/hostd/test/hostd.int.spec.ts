@@ -346,6 +346,11 @@ describe('Hostd', function () {
       expect(() => out.file.mapWindow(out.grant.channelId)).to.throw();
       expect(readdirSync(d.runDir)).to.deep.equal([]);
       expect(existsSync(d.regionPath)).to.equal(false);
+      const err = await runCliStatus(d, []).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(String(err)).to.match(/exited 1: sivshm: no hostd answers at .*status\.sock/);
     });
   });
   describe('control link hardening', () => {
