@@ -24,7 +24,7 @@ export interface HeartbeatSource {
 export class HeartbeatPublisher {
   readonly #source: HeartbeatSource;
   readonly #intervalMs: number;
-  #timer: NodeJS.Timeout | undefined;
+  #running = false;
 
   constructor(source: HeartbeatSource, intervalMs: number = DEFAULT_HEARTBEAT_INTERVAL_MS) {
     if (!Number.isFinite(intervalMs) || intervalMs < 1 || intervalMs > 60_000) {
@@ -39,16 +39,63 @@ export class HeartbeatPublisher {
 
   /** Beats once now and then every interval; idempotent. */
   start(): this {
-    if (this.#timer !== undefined) return this;
+    if (this.#running) return this;
+    this.#running = true;
     this.#source.beat();
-    this.#timer = setInterval(() => this.#source.beat(), this.#intervalMs);
-    this.#timer.unref();
+    SharedTicker.for(this.#intervalMs).add(this.#source);
     return this;
   }
 
   /** Stops beating (the peer will declare this side gone after its bound). */
   stop(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
+    if (!this.#running) return;
+    this.#running = false;
+    SharedTicker.for(this.#intervalMs).delete(this.#source);
+  }
+}
+
+/**
+ * One unref'd interval timer per period, shared by every publisher of that period: a process
+ * with hundreds of idle channels pays one timer, not one each (JS heap per idle channel).
+ */
+class SharedTicker {
+  static readonly #byPeriod = new Map<number, SharedTicker>();
+  readonly #sources = new Set<HeartbeatSource>();
+  #timer: NodeJS.Timeout | undefined;
+
+  private constructor(private readonly periodMs: number) {}
+
+  static for(periodMs: number): SharedTicker {
+    let t = SharedTicker.#byPeriod.get(periodMs);
+    if (t === undefined) {
+      t = new SharedTicker(periodMs);
+      SharedTicker.#byPeriod.set(periodMs, t);
+    }
+    return t;
+  }
+
+  add(source: HeartbeatSource): void {
+    this.#sources.add(source);
+    if (this.#timer === undefined) {
+      this.#timer = setInterval(() => {
+        for (const s of this.#sources) {
+          try {
+            s.beat();
+          } catch {
+            // One broken source (a closed ring) must not stop the others' heartbeats.
+            this.#sources.delete(s);
+          }
+        }
+      }, this.periodMs);
+      this.#timer.unref();
+    }
+  }
+
+  delete(source: HeartbeatSource): void {
+    this.#sources.delete(source);
+    if (this.#sources.size === 0 && this.#timer !== undefined) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
   }
 }
