@@ -10,6 +10,7 @@ import { registerConfigCommands } from './commands/config.js';
 import { registerSdCommands } from './commands/sd.js';
 import { registerHostdCommand } from './commands/hostd.js';
 import { registerStatusCommand } from './commands/status.js';
+import { registerInspectCommand } from './commands/inspect.js';
 
 const program = new Command('sivshm')
   .description(
@@ -26,6 +27,7 @@ registerConfigCommands(program);
 registerSdCommands(program);
 registerHostdCommand(program);
 registerStatusCommand(program);
+registerInspectCommand(program);
 
 try {
   await program.parseAsync(process.argv);

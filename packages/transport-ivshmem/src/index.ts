@@ -117,3 +117,5 @@ export type { ReceiveSampleOptions } from './protobuf/receive-sample.js';
 export { KernelDevice, DEFAULT_DEVICE_PATH } from './device/kernel-device.js';
 export { TransportNode } from './node/transport-node.js';
 export type { ChannelGrantTokens, AttachOptions } from './node/transport-node.js';
+export { inspectRegion } from './region/region-inspector.js';
+export type { RegionReport, InspectedChannel, RingState } from './region/region-inspector.js';
