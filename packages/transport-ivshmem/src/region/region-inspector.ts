@@ -1,4 +1,4 @@
-import { WindowLayout } from '@sivshm/kmod';
+import { PAGE_SIZE, WindowLayout } from '@sivshm/kmod';
 import { TransportError } from '../errors/transport-error.js';
 import { RingPageLayout } from '../ring/ring-layout.js';
 import type { ChannelEntry } from './channel-table-layout.js';
@@ -42,7 +42,7 @@ export interface RegionReport {
 function ringState(view: DataView, base: number, dataSize: number): RingState {
   const P = RingPageLayout.producer;
   const C = RingPageLayout.consumer;
-  const page = 4096;
+  const page = PAGE_SIZE;
   const producerIndex = view.getUint32(base + P.index, true);
   const consumerIndex = view.getUint32(base + page + C.index, true);
   const used = (producerIndex - consumerIndex) >>> 0;
