@@ -31,6 +31,7 @@ import {
   METHOD_MISSING,
   METHOD_START,
   METHOD_START_IN_PLACE,
+  METHOD_SLOW,
   Sum,
   Tick,
   TICKS,
@@ -156,6 +157,19 @@ for (const mode of ['spin', 'event', 'adaptive'] as NotifyMode[]) {
         .call(METHOD_MISSING, Empty, Empty, {}, { timeoutMs: 5000 })
         .catch((x: unknown) => x);
       expect((u as Error).message).to.match(/return code 0x3/);
+    });
+
+    it('should fail a call with ERR_TIMEOUT near its bound and count the late answer', async () => {
+      const late = consumer.lateResponses;
+      const t0 = performance.now();
+      const e = await consumer
+        .call(METHOD_SLOW, Empty, Empty, {}, { timeoutMs: 50 })
+        .catch((x: unknown) => x);
+      const ms = performance.now() - t0;
+      expect(TransportError.is(e) && e.code).to.equal('ERR_TIMEOUT');
+      expect(ms).to.be.within(50, 1000);
+      await new Promise((r) => setTimeout(r, 400));
+      expect(consumer.lateResponses).to.equal(late + 1);
     });
 
     it('should deliver fire-and-forget requests, in order with later calls', async () => {

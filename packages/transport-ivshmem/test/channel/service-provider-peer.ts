@@ -22,6 +22,7 @@ import {
   METHOD_FAIL,
   METHOD_START,
   METHOD_START_IN_PLACE,
+  METHOD_SLOW,
   Sum,
   Tick,
   TICKS,
@@ -63,6 +64,12 @@ provider.serve(METHOD_BUMP, Empty, Empty, () => {
   bumps++;
   return {};
 });
+provider.serve(
+  METHOD_SLOW,
+  Empty,
+  Empty,
+  () => new Promise<object>((resolve) => setTimeout(() => resolve({}), 300)),
+);
 provider.serve(METHOD_COUNT, Empty, Count, () => ({ n: bumps }));
 provider.serve(METHOD_START, Empty, Empty, () => {
   void (async () => {

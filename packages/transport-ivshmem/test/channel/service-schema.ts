@@ -26,6 +26,7 @@ export const METHOD_BUMP = 0x0003;
 export const METHOD_COUNT = 0x0004;
 export const METHOD_START = 0x0005;
 export const METHOD_START_IN_PLACE = 0x0006;
+export const METHOD_SLOW = 0x0007;
 export const METHOD_MISSING = 0x0042;
 export const TICKS = 2000;
 
