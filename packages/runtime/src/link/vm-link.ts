@@ -1,0 +1,166 @@
+import net from 'node:net';
+import { Subject, type Observable } from 'rxjs';
+import {
+  ControlConnection,
+  createCsr,
+  type AttachMessage,
+  type Certificate,
+  type ControlMessage,
+  type CryptoBackend,
+  type Rights,
+} from '@sivshm/core';
+import { RuntimeError } from '../errors/runtime-error.js';
+
+/** How long hostd may take to answer hello with attach, and a CSR with a certificate. */
+const ANSWER_TIMEOUT_MS = 5000;
+
+/**
+ * A VM's control link to hostd (ARCHITECTURE.md §5): connects the VM's socket, says hello,
+ * waits for `attach`, enrols with a CSR bound to the attach nonce, then hands every further
+ * message to `messages$` and sends for the runtime. Heartbeats are answered here.
+ */
+export class VmLink {
+  readonly #connection: ControlConnection;
+  readonly #messages = new Subject<ControlMessage>();
+  readonly #errors: string[] = [];
+  #attach: AttachMessage | undefined;
+  #waiter: ((m: ControlMessage | undefined) => void) | undefined;
+  #closed = false;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #sequence = 0n;
+
+  /** Everything hostd sends after enrolment. Completes when the link closes. */
+  readonly messages$: Observable<ControlMessage> = this.#messages.asObservable();
+
+  private constructor(socket: net.Socket) {
+    this.#connection = new ControlConnection(socket, {
+      onMessage: (m) => this.#onMessage(m),
+      onInvalid: (e) => this.#errors.push(e.message),
+      onClose: () => {
+        this.#closed = true;
+        clearInterval(this.#heartbeat);
+        this.#waiter?.(undefined);
+        this.#messages.complete();
+      },
+    });
+  }
+
+  /** Connects to `socketPath` and resolves with the link once hostd sent `attach`. */
+  static async connect(socketPath: string): Promise<VmLink> {
+    const socket = net.connect(socketPath);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', resolve);
+        socket.once('error', reject);
+      });
+    } catch (e) {
+      socket.destroy();
+      throw new RuntimeError(
+        'ERR_CONNECT',
+        `cannot connect to hostd at ${socketPath} (${(e as Error).message}); is hostd running with this --run-dir, and is the VM name right?`,
+        { cause: e },
+      );
+    }
+    const link = new VmLink(socket);
+    link.send({ kind: 'hello', version: 1, software: '@sivshm/runtime' });
+    const first = await link.#next('attach');
+    if (first?.kind !== 'attach') {
+      link.close();
+      throw new RuntimeError(
+        'ERR_CONNECT',
+        `hostd at ${socketPath} did not attach this VM: ${link.#why(first)} (another process may hold this VM's link)`,
+      );
+    }
+    link.#attach = first;
+    return link;
+  }
+
+  /** What hostd said about this VM and the region. */
+  get attach(): AttachMessage {
+    return this.#attach!;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Enrols `secretKey` with `rights`; resolves with the certificate hostd's CA issued. */
+  async enrol(
+    crypto: CryptoBackend,
+    secretKey: Uint8Array,
+    rights: Rights,
+    subject: string,
+  ): Promise<Certificate> {
+    this.send({
+      kind: 'csr',
+      csr: createCsr(crypto, secretKey, { subject, nonce: this.attach.enrolmentNonce, rights }),
+    });
+    const m = await this.#next('certificate');
+    if (m?.kind !== 'certificate') {
+      throw new RuntimeError('ERR_ENROL', `hostd refused the enrolment: ${this.#why(m)}`);
+    }
+    return m.certificate;
+  }
+
+  /** Sends a heartbeat every `ms` (what hostd's --vm-timeout expects). */
+  startHeartbeats(ms: number): void {
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = setInterval(() => {
+      this.send({ kind: 'heartbeat', sequence: ++this.#sequence, timeMs: BigInt(Date.now()) });
+    }, ms);
+    this.#heartbeat.unref();
+  }
+
+  /** Sends one message; false when the link is gone. */
+  send(m: ControlMessage): boolean {
+    if (this.#closed) return false;
+    return this.#connection.send(m);
+  }
+
+  /** Ends the link after what was sent is flushed. */
+  close(): void {
+    clearInterval(this.#heartbeat);
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#connection.close();
+  }
+
+  #why(m: ControlMessage | undefined): string {
+    if (m?.kind === 'error') return `${m.code}: ${m.message}`;
+    if (m === undefined)
+      return `the link closed${this.#errors.length > 0 ? ` (${this.#errors.join('; ')})` : ''}`;
+    return `unexpected ${m.kind}`;
+  }
+
+  #next(what: string): Promise<ControlMessage | undefined> {
+    return new Promise((resolve) => {
+      if (this.#closed) return resolve(undefined);
+      const timer = setTimeout(() => {
+        this.#waiter = undefined;
+        resolve({
+          kind: 'error',
+          code: 'ERR_TIMEOUT',
+          message: `no ${what} within ${ANSWER_TIMEOUT_MS} ms`,
+        });
+      }, ANSWER_TIMEOUT_MS);
+      this.#waiter = (m) => {
+        clearTimeout(timer);
+        this.#waiter = undefined;
+        resolve(m);
+      };
+    });
+  }
+
+  #onMessage(m: ControlMessage): void {
+    if (m.kind === 'heartbeat') return;
+    const w = this.#waiter;
+    if (
+      w !== undefined &&
+      (m.kind === 'attach' || m.kind === 'certificate' || m.kind === 'error')
+    ) {
+      w(m);
+      return;
+    }
+    this.#messages.next(m);
+  }
+}

@@ -1,0 +1,187 @@
+import {
+  ConsumerHandshake,
+  ProviderHandshakes,
+  decodeProto,
+  type AttachMessage,
+  type Certificate,
+  type ChannelGrant,
+  type ChannelMode,
+  type CryptoBackend,
+  type ProtoObject,
+  type ProviderPolicy,
+} from '@sivshm/core';
+import type { DeviceFile, TransportNode } from '@sivshm/transport-ivshmem';
+import { RuntimeError } from '../errors/runtime-error.js';
+
+/** A consumer handshake that ended with a grant (already checked by the handshake). */
+export interface ConsumerGrant {
+  readonly grant: ChannelGrant;
+  readonly file: DeviceFile;
+  /** M1 sent → M4 verified, milliseconds. */
+  readonly handshakeMs: number;
+}
+
+interface PendingRequest {
+  readonly hs: ConsumerHandshake;
+  readonly file: DeviceFile;
+  readonly startedNs: bigint;
+  readonly resolve: (g: ConsumerGrant) => void;
+  readonly reject: (e: RuntimeError) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** Options of {@link ChannelBrokerClient}. */
+export interface ChannelBrokerClientOptions {
+  readonly crypto: CryptoBackend;
+  readonly attach: AttachMessage;
+  readonly secretKey: Uint8Array;
+  readonly certificate: Certificate;
+  readonly transport: TransportNode;
+  readonly policy: ProviderPolicy;
+  /** Sends one handshake message to hostd. */
+  readonly send: (bytes: Uint8Array) => void;
+  /** A provider-side channel was granted (the grant is not yet presented). */
+  readonly onProviderGrant: (grant: ChannelGrant, file: DeviceFile) => void;
+}
+
+/**
+ * This VM's side of the channel handshake (PROTOCOL.md §3) over the control link: consumer
+ * handshakes it starts (M1 → M4 → M5) and provider handshakes hostd offers it (M2 → M3 … M6),
+ * each bound to a fresh device file whose nonce goes into M1/M3.
+ */
+export class ChannelBrokerClient {
+  readonly #o: ChannelBrokerClientOptions;
+  readonly #provider: ProviderHandshakes;
+  readonly #providerFiles = new Map<bigint, DeviceFile>();
+  readonly #requests = new Map<bigint, PendingRequest>();
+  #reqSeq = 0n;
+
+  constructor(o: ChannelBrokerClientOptions) {
+    this.#o = o;
+    const a = o.attach;
+    this.#provider = new ProviderHandshakes({
+      crypto: o.crypto,
+      identity: { vmId: a.vmId, secretKey: o.secretKey, certificate: o.certificate },
+      trust: { caPublicKey: a.caPublicKey, brokerCertificate: a.brokerCertificate, epoch: a.epoch },
+      nowMs: () => BigInt(Date.now()),
+      policy: o.policy,
+      deviceNonce: (channelId) => {
+        const f = o.transport.openFile();
+        this.#providerFiles.set(channelId, f);
+        return f.nonce;
+      },
+    });
+  }
+
+  /** Runs a consumer handshake for one service instance; rejects `ERR_HANDSHAKE` on abort. */
+  request(
+    service: number,
+    instance: number,
+    major: number,
+    mode: ChannelMode,
+    timeoutMs: number,
+  ): Promise<ConsumerGrant> {
+    const a = this.#o.attach;
+    const hs = new ConsumerHandshake({
+      crypto: this.#o.crypto,
+      identity: { vmId: a.vmId, secretKey: this.#o.secretKey, certificate: this.#o.certificate },
+      trust: { caPublicKey: a.caPublicKey, brokerCertificate: a.brokerCertificate, epoch: a.epoch },
+      nowMs: () => BigInt(Date.now()),
+    });
+    const file = this.#o.transport.openFile();
+    const reqSeq = ++this.#reqSeq;
+    return new Promise<ConsumerGrant>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#requests.delete(reqSeq);
+        file.close();
+        reject(
+          new RuntimeError(
+            'ERR_TIMEOUT',
+            `the handshake for service 0x${service.toString(16)} instance ${instance} did not finish in ${timeoutMs} ms`,
+          ),
+        );
+      }, timeoutMs);
+      this.#requests.set(reqSeq, {
+        hs,
+        file,
+        startedNs: process.hrtime.bigint(),
+        resolve,
+        reject,
+        timer,
+      });
+      this.#o.send(hs.start({ service, instance, major, mode, reqSeq, kn: file.nonce }));
+    });
+  }
+
+  /** Handles one handshake message from hostd. Malformed input is dropped (hostd is trusted, but a bug there must not crash the app). */
+  receive(bytes: Uint8Array): void {
+    let type: number;
+    let reqSeq: bigint;
+    try {
+      const env = decodeProto('HandshakeMessage', bytes);
+      type = Number(env['type']);
+      if (type === 2 || type === 6) return this.#toProvider(bytes);
+      if (type === 4) {
+        const g = decodeProto('GrantConsumerBody', env['body'] as Uint8Array);
+        const offer = decodeProto('OfferBody', g['m2Body'] as Uint8Array);
+        const m1 = offer['m1'] as ProtoObject;
+        reqSeq = BigInt(decodeProto('RequestBody', m1['body'] as Uint8Array)['reqSeq'] as string);
+      } else if (type === 7) {
+        const ab = decodeProto('AbortBody', env['body'] as Uint8Array);
+        reqSeq = BigInt(ab['reqSeq'] as string);
+        if (reqSeq === 0n) return this.#toProvider(bytes);
+      } else return;
+    } catch {
+      return;
+    }
+    const r = this.#requests.get(reqSeq);
+    if (r === undefined) return;
+    for (const e of r.hs.receive(bytes)) {
+      if (e.kind === 'send') this.#o.send(e.bytes);
+      else if (e.kind === 'granted') {
+        this.#finish(reqSeq);
+        r.resolve({
+          grant: e.grant,
+          file: r.file,
+          handshakeMs: Number(process.hrtime.bigint() - r.startedNs) / 1e6,
+        });
+      } else {
+        this.#finish(reqSeq);
+        r.file.close();
+        r.reject(
+          new RuntimeError(
+            'ERR_HANDSHAKE',
+            `hostd aborted the handshake: ${e.reason}${e.detail === '' ? '' : ` (${e.detail})`}`,
+          ),
+        );
+      }
+    }
+  }
+
+  /** Fails every handshake in flight (the link went). */
+  abortAll(why: string): void {
+    for (const [seq, r] of this.#requests) {
+      this.#finish(seq);
+      r.reject(new RuntimeError('ERR_CLOSED', why));
+    }
+  }
+
+  #finish(reqSeq: bigint): void {
+    const r = this.#requests.get(reqSeq);
+    if (r !== undefined) clearTimeout(r.timer);
+    this.#requests.delete(reqSeq);
+  }
+
+  #toProvider(bytes: Uint8Array): void {
+    for (const e of this.#provider.receive(bytes)) {
+      if (e.kind === 'send') this.#o.send(e.bytes);
+      else if (e.kind === 'granted') {
+        const f = this.#providerFiles.get(e.grant.channelId);
+        this.#providerFiles.delete(e.grant.channelId);
+        if (f !== undefined) this.#o.onProviderGrant(e.grant, f);
+      }
+      // An aborted provider handshake leaves nothing to undo here: its file holds no grant and
+      // is closed with the node.
+    }
+  }
+}

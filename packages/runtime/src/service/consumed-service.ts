@@ -1,0 +1,304 @@
+import {
+  BehaviorSubject,
+  Subject,
+  defer,
+  filter,
+  firstValueFrom,
+  merge,
+  throwError,
+  timeout,
+  type Observable,
+  type Subscription,
+} from 'rxjs';
+import type { ChannelMode } from '@sivshm/core';
+import { endpointOption } from '@sivshm/discovery';
+import type { ServiceConsumer } from '@sivshm/transport-ivshmem';
+import { RuntimeError } from '../errors/runtime-error.js';
+import type { AttachedChannel, ChannelEndReason, NodeContext } from '../node/node-context.js';
+import type { ServiceCatalog } from './service-catalog.js';
+
+/**
+ * Where a consumed service is: `connecting` (waiting for an offer or in the handshake),
+ * `connected` (a channel is ACTIVE), `peer-gone` (the channel ended; reconnects when the
+ * provider offers again), `closed`.
+ */
+export type ConsumedServiceStatus = 'connecting' | 'connected' | 'peer-gone' | 'closed';
+
+/** Options of `Node.consume`. */
+export interface ConsumeOptions {
+  /** Instance id, as listed in services.yaml. */
+  readonly instance: number;
+  /** Channel protection to ask for; default the service's `minMode`. */
+  readonly mode?: ChannelMode;
+  /** How long `consume` waits for the first channel; default 10 000 ms. */
+  readonly timeoutMs?: number;
+}
+
+/** Options of {@link ConsumedService.call}. */
+export interface CallOptions {
+  /** Bound on waiting for a channel plus the answer; default 1000 ms. */
+  readonly timeoutMs?: number;
+}
+
+interface Connection {
+  readonly attached: AttachedChannel;
+  readonly consumer: ServiceConsumer;
+  /** Errors (peer gone) or completes (closed) every stream handed out for this connection. */
+  readonly end: Subject<never>;
+}
+
+const RETRY_MS = 200;
+/** Bound on waiting for the provider to attach its end after our grant. */
+const PROVIDER_READY_MS = 2000;
+
+/**
+ * A service this VM consumes: event streams and method calls by the names of services.yaml,
+ * over an authenticated channel that the runtime re-establishes whenever the provider comes
+ * back.
+ *
+ * Streams from `event()` belong to the channel they were taken on: when it ends they error
+ * with `RuntimeError('ERR_PEER_GONE')` (or complete on `close()`); take a new one when
+ * `status$` says `connected` again.
+ *
+ * @example
+ * ```ts
+ * const speed = await node.consume('VehicleSpeed', { instance: 1 });
+ * speed.event<VehicleSpeed>('speed').subscribe((s) => render(s.kph));
+ * const r = await speed.call<ResetRequest, ResetResponse>('reset', { odometer_m: 0 });
+ * ```
+ */
+export class ConsumedService {
+  readonly #ctx: NodeContext;
+  readonly #catalog: ServiceCatalog;
+  readonly #instance: number;
+  readonly #mode: ChannelMode;
+  readonly #status = new BehaviorSubject<ConsumedServiceStatus>('connecting');
+  readonly #subs: Subscription[] = [];
+  #connection: Connection | undefined;
+  #available = false;
+  #connecting = false;
+  #retry: NodeJS.Timeout | undefined;
+  #lastError: Error | undefined;
+  /** Channels established over this handle's life (1 + reconnects). */
+  connections = 0;
+  /** Handshake time of the current (or last) channel, ms. */
+  handshakeMs: number | undefined;
+
+  /** @internal Built by `Node.consume`. */
+  constructor(ctx: NodeContext, catalog: ServiceCatalog, options: ConsumeOptions) {
+    this.#ctx = ctx;
+    this.#catalog = catalog;
+    this.#instance = options.instance;
+    this.#mode = options.mode ?? catalog.definition.minMode;
+  }
+
+  /** @internal Starts finding the service; resolves once the first channel is up. */
+  async start(timeoutMs: number): Promise<void> {
+    const def = this.#catalog.definition;
+    this.#subs.push(
+      this.#ctx.sd
+        .find({ serviceId: def.id, instanceId: this.#instance, majorVersion: def.major })
+        .subscribe((a) => {
+          this.#available = a.available;
+          if (a.available) this.#maybeConnect();
+        }),
+    );
+    for (const eventgroupId of this.#catalog.eventgroupIds) {
+      this.#subs.push(
+        this.#ctx.sd
+          .subscribe({
+            serviceId: def.id,
+            instanceId: this.#instance,
+            majorVersion: def.major,
+            eventgroupId,
+            endpoints: [endpointOption('127.0.0.1', 'udp', 30_600 + (this.#ctx.vmId % 1000))],
+          })
+          .subscribe({ error: () => undefined }),
+      );
+    }
+    try {
+      await firstValueFrom(
+        this.#status.pipe(
+          filter((s) => s === 'connected' || s === 'closed'),
+          timeout(timeoutMs),
+        ),
+      );
+    } catch {
+      throw new RuntimeError(
+        'ERR_NOT_OFFERED',
+        `no channel to service '${this.name}' instance ${this.#instance} within ${timeoutMs} ms: ${
+          this.#available
+            ? `it is offered, but the handshake failed (${this.#lastError?.message ?? 'no answer'})`
+            : 'nobody offers it (is the provider VM running, and does services.yaml let this VM consume it?)'
+        }`,
+      );
+    }
+    if (this.#status.value === 'closed') {
+      throw new RuntimeError('ERR_CLOSED', `the node closed before '${this.name}' was connected`);
+    }
+  }
+
+  /** The service's name in services.yaml. */
+  get name(): string {
+    return this.#catalog.name;
+  }
+
+  get instance(): number {
+    return this.#instance;
+  }
+
+  /** Status changes; replays the current one. Completes on close. */
+  get status$(): Observable<ConsumedServiceStatus> {
+    return this.#status.asObservable();
+  }
+
+  get status(): ConsumedServiceStatus {
+    return this.#status.value;
+  }
+
+  /** The current channel's id, while connected. */
+  get channelId(): bigint | undefined {
+    return this.#connection?.attached.grant.channelId;
+  }
+
+  /**
+   * Decoded copies of event `name`, safe to keep, for as long as the current channel lives:
+   * errors with `ERR_PEER_GONE` when it ends, completes on close.
+   */
+  event<T>(name: string): Observable<T> {
+    const e = this.#catalog.event(name);
+    return defer(() => {
+      const c = this.#connection;
+      if (c === undefined) {
+        return throwError(
+          () =>
+            new RuntimeError(
+              'ERR_PEER_GONE',
+              `service '${this.name}' is ${this.#status.value}; take the event stream again once status$ says connected`,
+            ),
+        );
+      }
+      return merge(c.consumer.event<T>(e.definition.id, e.type), c.end);
+    });
+  }
+
+  /** Calls method `name` and resolves with the decoded response. */
+  async call<Req extends object, Res>(
+    name: string,
+    request: Req,
+    options: CallOptions = {},
+  ): Promise<Res> {
+    const m = this.#catalog.method(name);
+    const timeoutMs = options.timeoutMs ?? 1000;
+    const started = Date.now();
+    let c = this.#connection;
+    if (c === undefined) {
+      if (this.#status.value === 'closed') {
+        throw new RuntimeError('ERR_CLOSED', `service '${this.name}' is closed`);
+      }
+      try {
+        await firstValueFrom(
+          this.#status.pipe(
+            filter((s) => s === 'connected' || s === 'closed'),
+            timeout(timeoutMs),
+          ),
+        );
+      } catch {
+        throw new RuntimeError(
+          'ERR_PEER_GONE',
+          `service '${this.name}' has no channel (status ${this.#status.value}) and none came within ${timeoutMs} ms`,
+        );
+      }
+      c = this.#connection;
+      if (c === undefined) throw new RuntimeError('ERR_CLOSED', `service '${this.name}' is closed`);
+    }
+    return c.consumer.call<Req, Res>(m.definition.id, m.request, m.response, request, {
+      timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)),
+    });
+  }
+
+  /** Stops using the service: StopSubscribe, the channel closed and torn down at hostd. */
+  async close(): Promise<void> {
+    if (this.#status.value === 'closed') return;
+    clearTimeout(this.#retry);
+    for (const s of this.#subs.splice(0)) s.unsubscribe();
+    const c = this.#connection;
+    this.#connection = undefined;
+    this.#status.next('closed');
+    this.#status.complete();
+    if (c !== undefined) {
+      c.end.complete();
+      c.consumer.close();
+      await this.#ctx.closeChannel(c.attached.grant.channelId);
+    }
+  }
+
+  #maybeConnect(): void {
+    if (this.#connecting || this.#connection !== undefined) return;
+    if (!this.#available || this.#status.value === 'closed') return;
+    clearTimeout(this.#retry);
+    this.#connecting = true;
+    const def = this.#catalog.definition;
+    this.#ctx
+      .openChannel(def.id, this.#instance, def.major, this.#mode, 5000)
+      .then((attached) => this.#onConnected(attached))
+      .catch((e: Error) => {
+        this.#lastError = e;
+        this.#connecting = false;
+        this.#scheduleRetry();
+      });
+  }
+
+  #scheduleRetry(): void {
+    if (this.#status.value === 'closed') return;
+    clearTimeout(this.#retry);
+    this.#retry = setTimeout(() => this.#maybeConnect(), RETRY_MS);
+    this.#retry.unref();
+  }
+
+  async #onConnected(attached: AttachedChannel): Promise<void> {
+    const id = attached.grant.channelId;
+    // The consumer holds its grant (M4) before the provider gets its own (M6). A request sent
+    // before the provider registered its handlers would be dropped unanswered, so wait until
+    // the provider's side has run past attach: its second heartbeat comes from a later timer
+    // turn than the attach that registers the handlers.
+    const deadline = Date.now() + PROVIDER_READY_MS;
+    while (attached.channel.consumer.peerProgress() < 2 && attached.channel.state === 'open') {
+      if (Date.now() > deadline) break; // the channel's liveness watchdog reports a dead peer
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    this.#connecting = false;
+    if (this.#status.value === 'closed') {
+      void this.#ctx.closeChannel(id);
+      return;
+    }
+    const consumer = this.#ctx.transport.consume(attached.channel, {
+      service: this.#catalog.definition.id,
+      major: this.#catalog.definition.major,
+      client: this.#ctx.vmId & 0xffff,
+    });
+    const c: Connection = { attached, consumer, end: new Subject<never>() };
+    this.#connection = c;
+    this.connections++;
+    this.handshakeMs = attached.handshakeMs;
+    this.#ctx.onChannelEnd(id, (reason) => this.#onEnded(c, reason));
+    this.#status.next('connected');
+  }
+
+  #onEnded(c: Connection, reason: ChannelEndReason): void {
+    if (this.#connection !== c) return;
+    this.#connection = undefined;
+    c.end.error(
+      new RuntimeError(
+        'ERR_PEER_GONE',
+        `the channel to '${this.name}' instance ${this.#instance} ended (${reason})`,
+      ),
+    );
+    c.consumer.close();
+    if (this.#status.value === 'closed') return;
+    this.#status.next('peer-gone');
+    // The provider may still offer (e.g. it only closed this channel): try again while it does;
+    // otherwise the next Offer brings us back.
+    this.#scheduleRetry();
+  }
+}

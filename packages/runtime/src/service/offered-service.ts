@@ -1,0 +1,197 @@
+import { BehaviorSubject, type Observable } from 'rxjs';
+import { endpointOption, type OfferHandle } from '@sivshm/discovery';
+import type { EventPublisher, ServiceProvider } from '@sivshm/transport-ivshmem';
+import { RuntimeError } from '../errors/runtime-error.js';
+import type { AttachedChannel, NodeContext } from '../node/node-context.js';
+import type { ServiceCatalog } from './service-catalog.js';
+
+/** A method implementation: gets the decoded request, returns (or resolves) the response. */
+export type MethodHandler = (request: never) => object | Promise<object>;
+
+/** Options of `Node.offer`. */
+export interface OfferOptions {
+  /** Instance id, as listed in services.yaml. */
+  readonly instance: number;
+  /** Implementations by method name; a call to a method not listed is answered E_UNKNOWN_METHOD. */
+  readonly methods?: Readonly<Record<string, MethodHandler>>;
+}
+
+interface Served {
+  readonly attached: AttachedChannel;
+  readonly provider: ServiceProvider;
+  readonly publishers: Map<string, EventPublisher<object>>;
+}
+
+/**
+ * Publishes one event of an offered service to every consumer's channel.
+ *
+ * @example
+ * ```ts
+ * const speed = svc.publisher<VehicleSpeed>('speed');
+ * speed.tryPublish({ kph: 88 });
+ * ```
+ */
+export class ServicePublisher<T extends object> {
+  /** @internal */
+  constructor(
+    private readonly svc: OfferedService,
+    readonly name: string,
+  ) {}
+
+  /**
+   * Encodes and sends to every connected consumer; true when every one of them got it, false
+   * when some ring was full right now (that consumer misses this sample). True with no
+   * consumers: there is nobody to miss it.
+   */
+  tryPublish(message: T): boolean {
+    return this.svc.publishToAll(this.name, message);
+  }
+
+  /** Consumers connected right now. */
+  get consumers(): number {
+    return this.svc.consumers;
+  }
+}
+
+/**
+ * A service this VM offers: announced over SD, one channel per consumer (each established by
+ * the handshake hostd brokers), method handlers served on every channel, events published to
+ * all of them.
+ */
+export class OfferedService {
+  readonly #ctx: NodeContext;
+  readonly #catalog: ServiceCatalog;
+  readonly #instance: number;
+  readonly #methods: Readonly<Record<string, MethodHandler>>;
+  readonly #served = new Map<bigint, Served>();
+  readonly #count = new BehaviorSubject<number>(0);
+  #offer: OfferHandle | undefined;
+  #closed = false;
+  /** Samples a full ring kept from some consumer. */
+  dropped = 0;
+
+  /** @internal Built by `Node.offer`. */
+  constructor(ctx: NodeContext, catalog: ServiceCatalog, options: OfferOptions) {
+    this.#ctx = ctx;
+    this.#catalog = catalog;
+    this.#instance = options.instance;
+    this.#methods = options.methods ?? {};
+    for (const name of Object.keys(this.#methods)) catalog.method(name);
+  }
+
+  /** @internal Sends the Offer (resolves once the first one is out). */
+  async start(): Promise<void> {
+    const def = this.#catalog.definition;
+    this.#offer = await this.#ctx.sd.offer({
+      serviceId: def.id,
+      instanceId: this.#instance,
+      majorVersion: def.major,
+      minorVersion: def.minor,
+      endpoints: [endpointOption('127.0.0.1', 'udp', 30_500 + (this.#ctx.vmId % 1000))],
+      eventgroups: this.#catalog.eventgroupIds,
+    });
+  }
+
+  get name(): string {
+    return this.#catalog.name;
+  }
+
+  get instance(): number {
+    return this.#instance;
+  }
+
+  /** Consumers with a channel right now. */
+  get consumers(): number {
+    return this.#served.size;
+  }
+
+  /** The number of connected consumers, on every change. */
+  get consumers$(): Observable<number> {
+    return this.#count.asObservable();
+  }
+
+  /** The publisher of event `name` (throws `ERR_BAD_ARGUMENT` for an event the service lacks). */
+  publisher<T extends object>(name: string): ServicePublisher<T> {
+    this.#catalog.event(name);
+    return new ServicePublisher<T>(this, name);
+  }
+
+  /** @internal */
+  publishToAll(name: string, message: object): boolean {
+    let all = true;
+    for (const s of this.#served.values()) {
+      let p = s.publishers.get(name);
+      if (p === undefined) {
+        const e = this.#catalog.event(name);
+        p = s.provider.publisher<object>(e.definition.id, e.type);
+        s.publishers.set(name, p);
+      }
+      if (s.attached.channel.state !== 'open') continue;
+      if (!p.tryPublish(message)) {
+        all = false;
+        this.dropped++;
+      }
+    }
+    return all;
+  }
+
+  /** @internal A consumer's channel for this service was granted and attached. */
+  addChannel(attached: AttachedChannel): void {
+    const id = attached.grant.channelId;
+    if (this.#closed) {
+      void this.#ctx.closeChannel(id);
+      return;
+    }
+    const def = this.#catalog.definition;
+    const provider = this.#ctx.transport.provide(attached.channel, {
+      service: def.id,
+      major: def.major,
+      client: 0,
+    });
+    for (const [name, handler] of Object.entries(this.#methods)) {
+      const m = this.#catalog.method(name);
+      provider.serve<object, object>(
+        m.definition.id,
+        m.request,
+        m.response,
+        handler as (r: object) => object,
+      );
+    }
+    this.#served.set(id, { attached, provider, publishers: new Map() });
+    this.#count.next(this.#served.size);
+    this.#ctx.onChannelEnd(id, () => {
+      const s = this.#served.get(id);
+      if (s === undefined) return;
+      this.#served.delete(id);
+      s.provider.close();
+      if (!this.#closed) this.#count.next(this.#served.size);
+    });
+  }
+
+  /** StopOffer, then every consumer's channel closed and torn down at hostd. */
+  async withdraw(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const errors: unknown[] = [];
+    try {
+      await this.#offer?.withdraw();
+    } catch (e) {
+      errors.push(e);
+    }
+    for (const [id, s] of [...this.#served]) {
+      this.#served.delete(id);
+      s.provider.close();
+      try {
+        await this.#ctx.closeChannel(id);
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    this.#count.complete();
+    if (errors.length > 0) {
+      throw new RuntimeError('ERR_CLOSED', `withdrawing '${this.name}' failed`, {
+        cause: new AggregateError(errors),
+      });
+    }
+  }
+}

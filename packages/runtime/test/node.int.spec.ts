@@ -1,0 +1,155 @@
+// Node.open end to end: hostd as its own OS process, the infotainment VM as another (forked
+// provider-vm.ts), this test process as the cluster VM.
+import { expect } from 'chai';
+import { readdirSync } from 'node:fs';
+import { firstValueFrom, filter, take, toArray, timeout } from 'rxjs';
+import { Node, RuntimeError } from '../src/index.js';
+import {
+  makeDeployment,
+  startHostd,
+  startProviderVm,
+  waitFor,
+  type Child,
+  type Deployment,
+} from './support/deployment.js';
+
+interface VehicleSpeed {
+  kph: number;
+  odometer_m: unknown;
+}
+
+describe('Node (hostd and two VM processes)', function () {
+  this.timeout(60_000);
+  let d: Deployment;
+  let hostd: Child | undefined;
+  let provider: Child | undefined;
+  let node: Node | undefined;
+
+  beforeEach(async () => {
+    d = makeDeployment();
+    hostd = await startHostd(d);
+  });
+
+  afterEach(async () => {
+    await node?.close().catch(() => undefined);
+    node = undefined;
+    await provider?.stop();
+    provider = undefined;
+    await hostd?.stop();
+    hostd = undefined;
+    d.cleanup();
+  });
+
+  describe('.consume', () => {
+    it('should discover the provider, get a channel and deliver the first events', async () => {
+      provider = await startProviderVm(d);
+      node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+      const speed = await node.consume('VehicleSpeed', { instance: 1 });
+      expect(speed.status).to.equal('connected');
+      expect(speed.handshakeMs).to.be.a('number').and.greaterThan(0);
+      expect(speed.channelId).to.be.a('bigint');
+      const events = await firstValueFrom(
+        speed.event<VehicleSpeed>('speed').pipe(take(5), toArray(), timeout(5000)),
+      );
+      expect(events).to.have.length(5);
+      for (const e of events) expect(e.kph).to.be.within(50, 99);
+      expect(node.doorbellsReceived).to.be.greaterThan(0);
+    });
+
+    it('should refuse a service the config does not name, saying which exist', async () => {
+      node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+      const err = await node.consume('NoSuchService', { instance: 1 }).catch((e: unknown) => e);
+      expect(RuntimeError.is(err)).to.equal(true);
+      expect((err as RuntimeError).code).to.equal('ERR_CONFIG');
+      expect((err as Error).message).to.match(/no service named 'NoSuchService'.*VehicleSpeed/);
+    });
+
+    it('should fail with ERR_NOT_OFFERED when nobody offers the service in time', async () => {
+      node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+      const err = await node
+        .consume('VehicleSpeed', { instance: 1, timeoutMs: 800 })
+        .catch((e: unknown) => e);
+      expect((err as RuntimeError).code).to.equal('ERR_NOT_OFFERED');
+      expect((err as Error).message).to.match(/nobody offers it/);
+    });
+  });
+
+  describe('.call', () => {
+    it('should call the provider method and decode its response', async () => {
+      provider = await startProviderVm(d);
+      node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+      const speed = await node.consume('VehicleSpeed', { instance: 1 });
+      const r1 = await speed.call<{ odometer_m: number }, { previous_odometer_m: unknown }>(
+        'reset',
+        { odometer_m: 7 },
+      );
+      expect(Number(String(r1.previous_odometer_m))).to.be.greaterThan(1000);
+      const r2 = await speed.call<{ odometer_m: number }, { previous_odometer_m: unknown }>(
+        'reset',
+        { odometer_m: 0 },
+      );
+      // The provider counts one metre per event after the reset to 7.
+      expect(Number(String(r2.previous_odometer_m))).to.be.within(7, 7 + 1000);
+      const bad = await speed.call('nope', {}).catch((e: unknown) => e);
+      expect((bad as RuntimeError).code).to.equal('ERR_BAD_ARGUMENT');
+      expect((bad as Error).message).to.match(/its methods: reset/);
+    });
+  });
+
+  describe('.close', () => {
+    it('should release everything and let the VM open again and reconnect', async () => {
+      provider = await startProviderVm(d);
+      node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+      const speed = await node.consume('VehicleSpeed', { instance: 1 });
+      const first = speed.channelId;
+      const stream = speed.event<VehicleSpeed>('speed').pipe(toArray());
+      const collected = firstValueFrom(stream);
+      await node.close();
+      node = undefined;
+      expect(speed.status).to.equal('closed');
+      const got = await collected; // completes, not errors, on close
+      expect(got).to.be.an('array');
+      node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+      const again = await node.consume('VehicleSpeed', { instance: 1 });
+      expect(again.channelId).to.not.equal(first);
+      const e = await firstValueFrom(again.event<VehicleSpeed>('speed').pipe(timeout(5000)));
+      expect(e.kph).to.be.within(50, 99);
+      const fds = readdirSync('/proc/self/fd').length;
+      await node.close();
+      node = undefined;
+      expect(readdirSync('/proc/self/fd').length).to.be.lessThan(fds);
+    });
+  });
+
+  describe('peer gone', () => {
+    it('should error the streams and report peer-gone when the provider is killed, then reconnect when it returns', async () => {
+      provider = await startProviderVm(d);
+      node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+      const speed = await node.consume('VehicleSpeed', { instance: 1 });
+      const statuses: string[] = [];
+      speed.status$.subscribe((s) => statuses.push(s));
+      const ended = new Promise<unknown>((resolve) =>
+        speed
+          .event<VehicleSpeed>('speed')
+          .subscribe({ error: resolve, complete: () => resolve('completed') }),
+      );
+      provider.child.kill('SIGKILL');
+      await provider.stop();
+      const err = await ended;
+      expect(RuntimeError.is(err), String(err)).to.equal(true);
+      expect((err as RuntimeError).code).to.equal('ERR_PEER_GONE');
+      await waitFor(() => speed.status === 'peer-gone', 'status peer-gone');
+      provider = await startProviderVm(d);
+      await firstValueFrom(
+        speed.status$.pipe(
+          filter((s) => s === 'connected'),
+          timeout(15_000),
+        ),
+      );
+      expect(statuses).to.include.members(['connected', 'peer-gone']);
+      expect(speed.connections).to.equal(2);
+      const e = await firstValueFrom(speed.event<VehicleSpeed>('speed').pipe(timeout(5000)));
+      expect(e.kph).to.be.within(50, 99);
+    });
+  });
+});

@@ -1,0 +1,46 @@
+// The infotainment VM as its own OS process, for the runtime's integration tests: opens a Node
+// on the config and run dir given in argv, offers VehicleSpeed with the `reset` method, and
+// publishes `speed` every 10 ms. Reports over IPC; exits cleanly on {cmd:'exit'}.
+import { Node } from '../../src/index.js';
+
+const [configPath, runDir] = process.argv.slice(2);
+if (configPath === undefined || runDir === undefined) {
+  throw new Error('usage: provider-vm <services.yaml> <run-dir>');
+}
+const report = (m: Record<string, unknown>): void => void process.send?.(m);
+
+try {
+  const node = await Node.open({ config: configPath, vm: 'infotainment', runDir });
+  let odometer = 1000;
+  const svc = await node.offer('VehicleSpeed', {
+    instance: 1,
+    methods: {
+      reset: (req: { odometer_m?: number }) => {
+        const previous = odometer;
+        odometer = Number(String(req.odometer_m ?? 0)); // uint64 may decode as a Long
+        return { previous_odometer_m: previous };
+      },
+    },
+  });
+  svc.consumers$.subscribe((count) => report({ event: 'consumers', count }));
+  const speed = svc.publisher<{ kph: number; odometer_m: number; timestamp_ms: number }>('speed');
+  let n = 0;
+  const timer = setInterval(() => {
+    odometer += 1;
+    speed.tryPublish({ kph: 50 + (n++ % 50), odometer_m: odometer, timestamp_ms: n * 10 });
+  }, 10);
+  const stop = async (): Promise<void> => {
+    clearInterval(timer);
+    await node.close();
+    process.disconnect?.();
+  };
+  process.on('message', (m: { cmd?: string }) => {
+    if (m.cmd === 'exit') void stop();
+  });
+  process.on('disconnect', () => void stop().catch(() => process.exit(1)));
+  report({ event: 'ready', pid: process.pid });
+} catch (e) {
+  report({ event: 'error', message: (e as Error).message });
+  process.exitCode = 1;
+  process.disconnect?.();
+}
