@@ -104,10 +104,11 @@ export class KernelDevice implements ChannelDevice {
     try {
       const buf = new Uint8Array(NonceLayout.size);
       ioctl(fd, SivshmIoctl.nonce, buf);
-      const f = new KernelDeviceFile(
+      const f: KernelDeviceFile = new KernelDeviceFile(
         fd,
         buf.slice(NonceLayout.off.kn, NonceLayout.off.kn + 16),
         () => this.#files.delete(f),
+        (w): boolean => this.#overlapsOtherFile(f, w),
       );
       this.#files.add(f);
       return f;
@@ -133,10 +134,34 @@ export class KernelDevice implements ChannelDevice {
         e,
       );
     }
-    return new DataView(token.buffer, token.byteOffset).getBigUint64(
+    const channelId = new DataView(token.buffer, token.byteOffset).getBigUint64(
       RevokeLayout.off.channelId,
       true,
     );
+    // The kernel has zapped the channel in every file of this VM; forget it here too, so
+    // mapWindow answers "no grant" instead of attempting an mmap the kernel refuses.
+    for (const f of this.#files) f.forget(channelId);
+    return channelId;
+  }
+
+  /**
+   * True when `w` overlaps a live window of another channel held by another file of this
+   * device. sivshm.ko refuses such an overlap only within one file; across the files of one
+   * process the device enforces it here, with the same `overlap` verdict EmulatedDevice gives.
+   */
+  #overlapsOtherFile(file: KernelDeviceFile, w: GrantedWindow): boolean {
+    for (const f of this.#files) {
+      if (f === file) continue;
+      for (const o of f.windows()) {
+        if (
+          o.channelId !== w.channelId &&
+          o.offset < w.offset + w.length &&
+          w.offset < o.offset + o.length
+        )
+          return true;
+      }
+    }
+    return false;
   }
 
   close(): void {
@@ -161,8 +186,19 @@ class KernelDeviceFile implements DeviceFile {
     fd: number,
     readonly nonce: Uint8Array,
     private readonly onClose: () => void,
+    private readonly overlapsOtherFile: (w: GrantedWindow) => boolean,
   ) {
     this.#fd = fd;
+  }
+
+  /** The live windows of this file (as far as this process knows). */
+  windows(): Iterable<GrantedWindow> {
+    return this.#windows.values();
+  }
+
+  /** Drops the window of a revoked channel. */
+  forget(channelId: bigint): void {
+    this.#windows.delete(channelId);
   }
 
   presentGrant(token: Uint8Array, tag: Uint8Array): GrantedWindow {
@@ -191,6 +227,10 @@ class KernelDeviceFile implements DeviceFile {
       length: Number(d.token.windowLength),
       mode: d.token.mode,
     };
+    // Checked after the kernel accepted, so a refused token keeps the kernel's reason (tag,
+    // kn, …) and the order of checks stays EmulatedDevice's. The kernel's grant stays on this
+    // private fd, but this file never maps it.
+    if (this.overlapsOtherFile(w)) throw refused('grant', SivshmVerdict.overlap);
     this.#windows.set(w.channelId, w);
     return w;
   }
@@ -206,7 +246,20 @@ class KernelDeviceFile implements DeviceFile {
     }
     // One writable mapping of the whole window: the kernel inserts pages on fault and refuses
     // writes to the peer's pages (SIGBUS), so the rings see the window exactly as in emulated mode.
-    const m = mapFile(fd, w.offset, w.length, { writable: true });
+    let m: MappedFile;
+    try {
+      m = mapFile(fd, w.offset, w.length, { writable: true });
+    } catch (e) {
+      // EPERM: the kernel holds no live grant for the range any more (revoked by another
+      // handle of this VM, or the file's grant ended).
+      if (!TransportError.is(e) || e.errnoName !== 'EPERM') throw e;
+      this.#windows.delete(channelId);
+      throw new TransportError(
+        'ERR_GRANT',
+        `no grant for channel ${channelId} on this device file (EPERM from sivshm.ko: revoked)`,
+        { cause: e },
+      );
+    }
     this.#mappings.push(m);
     return { shared: new Uint8Array(m.shared), bulk: new Uint8Array(m.bulk) };
   }
