@@ -1,37 +1,59 @@
-// Runs `npm start`'s program as a user would (bounded) and checks what it promises.
+// Runs `npm start`'s program as a user would (bounded) and checks what it promises: hostd and
+// two VM processes through Node.open, events and method calls flowing, a clean exit that
+// leaves no region file, temp dir or process behind.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '@sivshm/core';
 
 const MAIN = path.join(packageRoot(import.meta.url), 'dist', 'src', 'main.js');
+const leftovers = (): string[] => [
+  ...readdirSync('/dev/shm').filter((f) => f.startsWith('sivshm-demo')),
+  ...readdirSync(os.tmpdir()).filter((f) => f.startsWith('sivshm-demo-')),
+];
 
-describe('npm start (foundation demo)', () => {
-  it('should run the handshake, stream events between two processes and clean up, exit 0', function () {
-    this.timeout(60_000);
-    const before = readdirSync('/dev/shm').filter((f) => f.startsWith('sivshm-demo'));
-    const r = spawnSync(process.execPath, [MAIN, '--duration', '2'], {
+describe('npm start (demo on hostd)', () => {
+  it('should run hostd and two VMs, stream events, call the method, show the figures and exit 0', function () {
+    this.timeout(90_000);
+    const before = leftovers();
+    const r = spawnSync(process.execPath, [MAIN, '--duration', '3'], {
       encoding: 'utf8',
-      timeout: 50_000,
+      timeout: 80_000,
     });
     expect(r.status, r.stderr + r.stdout).to.equal(0);
-    expect(r.stdout).to.match(/handshake complete in [\d.]+ ms/);
-    expect(r.stdout).to.match(/channel 0x[0-9a-f]+ ACTIVE/);
-    const m = /done +(\d+) events received of (\d+) sent/.exec(r.stdout);
-    expect(m, r.stdout).to.not.equal(null);
-    expect(Number(m![1])).to.be.greaterThan(50);
-    expect(Number(m![1])).to.equal(Number(m![2]));
-    const after = readdirSync('/dev/shm').filter((f) => f.startsWith('sivshm-demo'));
-    expect(after).to.deep.equal(before);
+    expect(r.stdout).to.match(/hostd +pid \d+/);
+    expect(r.stdout).to.match(/vm +infotainment pid \d+: offers VehicleSpeed, MediaControl/);
+    expect(r.stdout).to.match(/vm +cluster pid \d+: consumes both/);
+    // Not a TTY here: one line per second, with events/s, round trips, handshake, channels.
+    const lines = r.stdout.split('\n').filter((l) => /^\[ *\d+s\]/.test(l));
+    expect(lines.length, r.stdout).to.be.greaterThan(0);
+    expect(lines.at(-1)).to.match(/\d+ events\/s/);
+    expect(lines.at(-1)).to.match(/channels VehicleSpeed connected, MediaControl connected/);
+    const done =
+      /done +(\d+) events received of (\d+) sent, (\d+) method calls \(rtt p50 ([\d.]+) ms, p99 ([\d.]+) ms\), handshake VehicleSpeed ([\d.]+) ms, MediaControl ([\d.]+) ms/.exec(
+        r.stdout,
+      );
+    expect(done, r.stdout).to.not.equal(null);
+    const [received, sent, calls] = [Number(done![1]), Number(done![2]), Number(done![3])];
+    expect(received).to.be.greaterThan(50);
+    expect(received).to.be.at.most(sent);
+    expect(calls).to.be.at.least(1);
+    expect(Number(done![6])).to.be.greaterThan(0);
+    expect(leftovers()).to.deep.equal(before);
   });
 
   it('should explain its options with --help and refuse unknown ones', () => {
     const help = spawnSync(process.execPath, [MAIN, '--help'], { encoding: 'utf8' });
     expect(help.status).to.equal(0);
     expect(help.stdout).to.match(/--duration SECONDS/);
+    expect(help.stdout).to.match(/Ctrl-C/);
     const bad = spawnSync(process.execPath, [MAIN, '--frobnicate'], { encoding: 'utf8' });
     expect(bad.status).to.equal(2);
     expect(bad.stderr).to.match(/unknown argument --frobnicate/);
+    const dur = spawnSync(process.execPath, [MAIN, '--duration', 'soon'], { encoding: 'utf8' });
+    expect(dur.status).to.equal(2);
+    expect(dur.stderr).to.match(/--duration needs a number of seconds/);
   });
 });

@@ -1,0 +1,25 @@
+import { expect } from 'chai';
+import { UsageError, parseDemoArgs } from './demo-args.js';
+
+describe('parseDemoArgs', () => {
+  it('should default to the example config and no time bound', () => {
+    const a = parseDemoArgs([], '/repo');
+    expect(a).to.deep.equal({
+      durationS: 0,
+      config: '/repo/examples/services.yaml',
+      help: false,
+    });
+  });
+
+  it('should read --duration, --config and --help', () => {
+    const a = parseDemoArgs(['--duration', '2.5', '--config', '/etc/s.yaml', '--help'], '/r');
+    expect(a).to.deep.equal({ durationS: 2.5, config: '/etc/s.yaml', help: true });
+  });
+
+  it('should refuse a missing or negative duration and unknown arguments', () => {
+    expect(() => parseDemoArgs(['--duration'], '/r')).to.throw(UsageError, /--duration/);
+    expect(() => parseDemoArgs(['--duration', '-1'], '/r')).to.throw(UsageError, /≥ 0/);
+    expect(() => parseDemoArgs(['--config'], '/r')).to.throw(UsageError, /--config needs/);
+    expect(() => parseDemoArgs(['-x'], '/r')).to.throw(UsageError, /unknown argument -x/);
+  });
+});

@@ -1,0 +1,73 @@
+// The instrument-cluster VM of the demo, as its own OS process: finds VehicleSpeed and
+// MediaControl through hostd with Node.open, shows the speed events (counted), calls the media
+// method once a second (round trip measured), re-subscribes whenever a channel comes back, and
+// reports its figures to the demo once a second.
+import type { Subscription } from 'rxjs';
+import { Node, type ConsumedService } from '@sivshm/runtime';
+import { onStopRequest, report, vmArgs } from './vm-report.js';
+
+interface VehicleSpeed {
+  kph: number;
+}
+
+const { config, runDir } = vmArgs();
+try {
+  const node = await Node.open({ config, vm: 'cluster', runDir });
+  const speed = await node.consume('VehicleSpeed', { instance: 1 });
+  const media = await node.consume('MediaControl', { instance: 1 });
+  let events = 0;
+  let lastKph: number | undefined;
+  let failedCalls = 0;
+  const rttMs: number[] = [];
+  let events$: Subscription | undefined;
+  // A stream lives as long as its channel: take a new one each time the channel is back.
+  const statusSub = speed.status$.subscribe((s) => {
+    if (s !== 'connected') return;
+    events$?.unsubscribe();
+    events$ = speed.event<VehicleSpeed>('speed').subscribe({
+      next: (e) => {
+        events++;
+        lastKph = e.kph;
+      },
+      error: () => undefined, // peer gone: status$ says so and brings the channel back
+    });
+  });
+  let commands = 0;
+  const caller = setInterval(() => {
+    const command = [1, 3, 2][commands++ % 3]!;
+    const t0 = performance.now();
+    media.call('control', { command }, { timeoutMs: 900 }).then(
+      () => {
+        rttMs.push(performance.now() - t0);
+        if (rttMs.length > 1000) rttMs.shift(); // the view shows a recent window
+      },
+      () => failedCalls++,
+    );
+  }, 1000);
+  const statusOf = (s: ConsumedService): string => s.status;
+  const sendStats = (): void =>
+    report({
+      kind: 'cluster',
+      events,
+      rttMs,
+      failedCalls,
+      handshakeMs: { VehicleSpeed: speed.handshakeMs, MediaControl: media.handshakeMs },
+      status: { VehicleSpeed: statusOf(speed), MediaControl: statusOf(media) },
+      reconnects: speed.connections - 1 + media.connections - 1,
+      ...(lastKph === undefined ? {} : { lastKph }),
+    });
+  const stats = setInterval(sendStats, 1000);
+  onStopRequest(async () => {
+    clearInterval(caller);
+    clearInterval(stats);
+    statusSub.unsubscribe();
+    events$?.unsubscribe();
+    sendStats(); // the demo's summary uses the last report
+    await node.close();
+  });
+  report({ kind: 'ready', vm: 'cluster' });
+} catch (e) {
+  report({ kind: 'failed', vm: 'cluster', message: (e as Error).message });
+  process.exitCode = 1;
+  process.disconnect?.();
+}
