@@ -134,14 +134,12 @@ export class KernelDevice implements ChannelDevice {
         e,
       );
     }
-    const channelId = new DataView(token.buffer, token.byteOffset).getBigUint64(
+    // This process's files keep their record of the window: the kernel has zapped it, and
+    // their next mapWindow hears so from the kernel itself (EPERM → "no grant").
+    return new DataView(token.buffer, token.byteOffset).getBigUint64(
       RevokeLayout.off.channelId,
       true,
     );
-    // The kernel has zapped the channel in every file of this VM; forget it here too, so
-    // mapWindow answers "no grant" instead of attempting an mmap the kernel refuses.
-    for (const f of this.#files) f.forget(channelId);
-    return channelId;
   }
 
   /**
@@ -194,11 +192,6 @@ class KernelDeviceFile implements DeviceFile {
   /** The live windows of this file (as far as this process knows). */
   windows(): Iterable<GrantedWindow> {
     return this.#windows.values();
-  }
-
-  /** Drops the window of a revoked channel. */
-  forget(channelId: bigint): void {
-    this.#windows.delete(channelId);
   }
 
   presentGrant(token: Uint8Array, tag: Uint8Array): GrantedWindow {
