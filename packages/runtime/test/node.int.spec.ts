@@ -6,6 +6,7 @@ import { firstValueFrom, filter, take, toArray, timeout } from 'rxjs';
 import { Node, RuntimeError } from '../src/index.js';
 import {
   makeDeployment,
+  readStatus,
   startHostd,
   startProviderVm,
   waitFor,
@@ -38,6 +39,37 @@ describe('Node (hostd and two VM processes)', function () {
     await hostd?.stop();
     hostd = undefined;
     d.cleanup();
+  });
+
+  describe('.open', () => {
+    it('should name the VMs of the config when the VM name is unknown', async () => {
+      const err = await Node.open({ config: d.configPath, vm: 'radio', runDir: d.runDir }).catch(
+        (e: unknown) => e,
+      );
+      expect((err as RuntimeError).code).to.equal('ERR_CONFIG');
+      expect((err as Error).message).to.match(
+        /no VM named 'radio'; VMs there: infotainment, cluster/,
+      );
+    });
+
+    it('should say that hostd is not there when the run dir has no socket', async () => {
+      const err = await Node.open({
+        config: d.configPath,
+        vm: 'cluster',
+        runDir: `${d.dir}/elsewhere`,
+      }).catch((e: unknown) => e);
+      expect((err as RuntimeError).code).to.equal('ERR_CONNECT');
+      expect((err as Error).message).to.match(/cannot connect to hostd at .*cluster\.sock/);
+    });
+
+    it('should refuse a second link for the same VM while the first is open', async () => {
+      node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+      const err = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir }).catch(
+        (e: unknown) => e,
+      );
+      expect(RuntimeError.is(err), String(err)).to.equal(true);
+      expect((err as RuntimeError).code).to.equal('ERR_CONNECT');
+    });
   });
 
   describe('.consume', () => {
@@ -114,10 +146,20 @@ describe('Node (hostd and two VM processes)', function () {
       expect(again.channelId).to.not.equal(first);
       const e = await firstValueFrom(again.event<VehicleSpeed>('speed').pipe(timeout(5000)));
       expect(e.kph).to.be.within(50, 99);
+      const id = `0x${again.channelId!.toString(16)}`;
+      expect((await readStatus(d)).channels.map((c) => c.channelId)).to.include(id);
       const fds = readdirSync('/proc/self/fd').length;
       await node.close();
       node = undefined;
       expect(readdirSync('/proc/self/fd').length).to.be.lessThan(fds);
+      // hostd tore the channel down: no channel of the cluster VM is left.
+      const deadline = Date.now() + 5000;
+      let left = (await readStatus(d)).channels.filter((c) => c.consumerVm === 2);
+      while (left.length > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+        left = (await readStatus(d)).channels.filter((c) => c.consumerVm === 2);
+      }
+      expect(left, JSON.stringify(left)).to.deep.equal([]);
     });
   });
 
@@ -151,5 +193,28 @@ describe('Node (hostd and two VM processes)', function () {
       const e = await firstValueFrom(speed.event<VehicleSpeed>('speed').pipe(timeout(5000)));
       expect(e.kph).to.be.within(50, 99);
     });
+  });
+});
+
+describe('Node (hostd in qemu mode)', function () {
+  this.timeout(30_000);
+
+  it('should use the kernel device when attach carries no grant key, and say so when it is missing', async () => {
+    const d = makeDeployment();
+    const hostd = await startHostd(d, ['--qemu']);
+    try {
+      const err = await Node.open({
+        config: d.configPath,
+        vm: 'cluster',
+        runDir: d.runDir,
+        devicePath: `${d.dir}/no-such-sivshm`,
+      }).catch((e: unknown) => e);
+      expect(RuntimeError.is(err), String(err)).to.equal(true);
+      expect((err as RuntimeError).code).to.equal('ERR_CONNECT');
+      expect((err as Error).message).to.match(/qemu mode .*no-such-sivshm cannot be opened/);
+    } finally {
+      await hostd.stop();
+      d.cleanup();
+    }
   });
 });

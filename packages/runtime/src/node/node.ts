@@ -13,6 +13,7 @@ import {
 } from '@sivshm/core';
 import { MessageLinkSdTransport, SdNode } from '@sivshm/discovery';
 import {
+  DEFAULT_DEVICE_PATH,
   EmulatedDevice,
   KernelDevice,
   TransportNode,
@@ -46,6 +47,8 @@ export interface NodeOpenOptions {
   readonly notify?: NotifyMode;
   /** Heartbeat period on the control link (for hostd's --vm-timeout); default 1000 ms. */
   readonly heartbeatMs?: number;
+  /** qemu mode: the sivshm.ko device; default `/dev/sivshm`. */
+  readonly devicePath?: string;
 }
 
 interface LiveChannel {
@@ -203,7 +206,7 @@ export class Node {
         );
       }
       doorbells = await DoorbellHub.connect(attach.ivshmemSocket);
-      device = Node.#device(attach);
+      device = Node.#device(attach, options.devicePath);
       const secretKey = crypto.ed25519GenerateSecretKey();
       const rights = configRights(config, vm.id) ?? { offers: [], requests: [] };
       const certificate = await link.enrol(crypto, secretKey, rights, `${vm.name}-${process.pid}`);
@@ -229,16 +232,34 @@ export class Node {
     }
   }
 
-  static #device(attach: AttachMessage): ChannelDevice {
+  static #device(attach: AttachMessage, devicePath = DEFAULT_DEVICE_PATH): ChannelDevice {
     // hostd hands out the grant key only in emulated mode; without it the kernel module holds
-    // it and the device is /dev/sivshm.
-    if (attach.grantKey === undefined) return new KernelDevice();
-    return new EmulatedDevice({
-      regionPath: attach.region.path,
-      vmId: attach.vmId,
-      grantKey: attach.grantKey,
-      crypto,
-    });
+    // it and grants are presented to the sivshm.ko device.
+    if (attach.grantKey === undefined) {
+      try {
+        return new KernelDevice({ path: devicePath });
+      } catch (e) {
+        throw new RuntimeError(
+          'ERR_CONNECT',
+          `hostd runs in qemu mode (attach carries no grant key), so this VM needs the sivshm.ko device, but ${devicePath} cannot be opened (${(e as Error).message}); load the module, or run hostd without --qemu for emulated VMs`,
+          { cause: e },
+        );
+      }
+    }
+    try {
+      return new EmulatedDevice({
+        regionPath: attach.region.path,
+        vmId: attach.vmId,
+        grantKey: attach.grantKey,
+        crypto,
+      });
+    } catch (e) {
+      throw new RuntimeError(
+        'ERR_CONNECT',
+        `cannot open the region file ${attach.region.path} that hostd named (${(e as Error).message})`,
+        { cause: e },
+      );
+    }
   }
 
   /** This VM's id as hostd assigned it. */
@@ -327,8 +348,7 @@ export class Node {
     this.#broker.abortAll('the node is closing');
     await attempt(() => this.#transport.close());
     await attempt(() => this.#doorbells.close());
-    // Let the StopOffers and closes reach hostd before the link goes.
-    await new Promise((r) => setTimeout(r, 20));
+    // Ends the link after the StopOffers and closes above are flushed.
     this.#link.close();
     if (errors.length > 0) {
       throw new RuntimeError('ERR_CLOSED', `closing the node failed in ${errors.length} step(s)`, {

@@ -4,6 +4,7 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '@sivshm/core';
@@ -108,7 +109,7 @@ function bounded(child: ChildProcess, output: string[], graceful: () => void): C
 }
 
 /** Starts hostd on `d` and resolves once it logged `hostd-started` (at most 15 s). */
-export async function startHostd(d: Deployment): Promise<Child> {
+export async function startHostd(d: Deployment, extraArgs: readonly string[] = []): Promise<Child> {
   const { execArgv, script } = entry(HOSTD_ROOT, 'src/bin.ts');
   if (!existsSync(script)) throw new Error(`hostd is not built: ${script} is missing`);
   const child = spawn(
@@ -122,6 +123,7 @@ export async function startHostd(d: Deployment): Promise<Child> {
       d.stateDir,
       '--run-dir',
       d.runDir,
+      ...extraArgs,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -196,4 +198,32 @@ export async function waitFor(
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** The parts of hostd's status document these tests read. */
+export interface StatusLike {
+  readonly channels: { channelId: string; state: string; consumerVm: number; providerVm: number }[];
+  readonly services: { service: number; instance: number; providerVm: number }[];
+}
+
+/** Reads one status document from hostd's status socket (bounded to 5 s). */
+export async function readStatus(d: Deployment): Promise<StatusLike> {
+  const text = await new Promise<string>((resolve, reject) => {
+    const s = net.connect(path.join(d.runDir, 'status.sock'));
+    let out = '';
+    const t = setTimeout(() => {
+      s.destroy();
+      reject(new Error('status socket did not answer in 5 s'));
+    }, 5000);
+    s.setEncoding('utf8').on('data', (c: string) => (out += c));
+    s.on('end', () => {
+      clearTimeout(t);
+      resolve(out);
+    });
+    s.on('error', (e) => {
+      clearTimeout(t);
+      reject(e);
+    });
+  });
+  return JSON.parse(text) as StatusLike;
 }
