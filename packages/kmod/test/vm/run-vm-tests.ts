@@ -10,7 +10,8 @@
  * libraries `ldd` lists) and a bundle of transport-ivshmem's `kernel-device.int.spec`: the
  * ChannelDevice contract suite runs there against the real `/dev/sivshm` (guest-runner.ts).
  * Prints `ok <name>` / `not ok <name>: reason` per scenario and a final
- * `N passed, N failed, N skipped` line; exits non-zero on failure.
+ * `N passed, N failed, N skipped` line; exits non-zero on failure. `SIVSHM_VM_ONLY=plain,doorbell,
+ * node` runs only the named groups (the others are reported as skipped), for work on one of them.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
