@@ -48,6 +48,11 @@ export class DoorbellHub {
     }
   }
 
+  /** Other VMs connected to the ivshmem server right now. */
+  get peerCount(): number {
+    return this.#client.peerIds().length;
+  }
+
   /** A waker for one channel: `wake()` rings the peers, `wait()` sleeps on the own vector. */
   waker(): Waker {
     let seen = this.#rung;
