@@ -761,16 +761,7 @@ async function buildNodeLayer(work: string): Promise<{ initrd: string } | { miss
  * failure they must show and why. They are reported as skipped with that reason; one that
  * passes or fails any other way is `not ok`, so an entry cannot outlive its cause.
  */
-const KNOWN_DIVERGENCES: Record<string, { failure: RegExp; reason: string }> = {
-  'should map a granted window that hostd sees the writes of': {
-    failure: /died of SIGBUS/,
-    reason:
-      "device-contract.ts writes the window's last byte, which for a consumer is the peer's " +
-      '(p2c) data area: sivshm.ko answers that write with SIGBUS by design (layout.ts ' +
-      "writableRanges). The contract should write only the role's own pages; the spec's " +
-      "'KernelDevice on sivshm.ko > .mapWindow' test covers them",
-  },
-};
+const KNOWN_DIVERGENCES: Record<string, { failure: RegExp; reason: string }> = {};
 
 /** Records each contract test the Node guest reported, and that all of them were. */
 function judgeNodeGuest(r: GuestRun): void {

@@ -11,7 +11,7 @@ import {
   type GrantRoleName,
   type GrantToken,
 } from '@sivshm/core';
-import { PAGE_SIZE, WindowLayout } from '@sivshm/kmod';
+import { PAGE_SIZE, WindowLayout, writableRanges } from '@sivshm/kmod';
 import type { ChannelDevice } from '../../src/device/channel-device.js';
 import { TransportError } from '../../src/errors/transport-error.js';
 
@@ -99,10 +99,15 @@ export function deviceContract(h: DeviceHarness): void {
         });
         const mem = f.mapWindow(0x51n);
         expect(mem.shared.byteLength).to.equal(WINDOW);
-        mem.shared[0] = 0xab;
-        mem.shared[WINDOW - 1] = 0xcd;
-        expect(d.readRegion(d.dataOffset, 1)[0]).to.equal(0xab);
-        expect(d.readRegion(d.dataOffset + WINDOW - 1, 1)[0]).to.equal(0xcd);
+        // Write only the consumer's own pages (its c2p producer page and data area): a device
+        // that enforces page protection refuses writes to the peer's pages with SIGBUS.
+        const own = writableRanges('consumer', WindowLayout.dataSizeOf(WINDOW)!);
+        const first = own[0]!.offset;
+        const last = own[1]!.offset + own[1]!.length - 1;
+        mem.shared[first] = 0xab;
+        mem.shared[last] = 0xcd;
+        expect(d.readRegion(d.dataOffset + first, 1)[0]).to.equal(0xab);
+        expect(d.readRegion(d.dataOffset + last, 1)[0]).to.equal(0xcd);
       });
 
       it('case 26: should refuse to map a window without a grant (EPERM)', () => {
