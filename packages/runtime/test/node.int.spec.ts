@@ -122,6 +122,10 @@ describe('Node (hostd and two VM processes)', function () {
       );
       // The provider counts one metre per event after the reset to 7.
       expect(Number(String(r2.previous_odometer_m))).to.be.within(7, 7 + 1000);
+      const refused = await speed.call('reset', { odometer_m: 2e9 }).catch((e: unknown) => e);
+      expect(RuntimeError.is(refused), String(refused)).to.equal(true);
+      expect((refused as RuntimeError).code).to.equal('ERR_REMOTE');
+      expect((refused as Error).message).to.match(/'reset' on 'VehicleSpeed'.*odometer_m must be/);
       const bad = await speed.call('nope', {}).catch((e: unknown) => e);
       expect((bad as RuntimeError).code).to.equal('ERR_BAD_ARGUMENT');
       expect((bad as Error).message).to.match(/its methods: reset/);
@@ -181,6 +185,12 @@ describe('Node (hostd and two VM processes)', function () {
       expect(RuntimeError.is(err), String(err)).to.equal(true);
       expect((err as RuntimeError).code).to.equal('ERR_PEER_GONE');
       await waitFor(() => speed.status === 'peer-gone', 'status peer-gone');
+      const late = await speed
+        .call('reset', { odometer_m: 0 }, { timeoutMs: 100 })
+        .catch((e: unknown) => e);
+      expect((late as RuntimeError).code).to.equal('ERR_PEER_GONE');
+      const stale = await firstValueFrom(speed.event('speed')).catch((e: unknown) => e);
+      expect((stale as RuntimeError).code).to.equal('ERR_PEER_GONE');
       provider = await startProviderVm(d);
       await firstValueFrom(
         speed.status$.pipe(
@@ -192,6 +202,26 @@ describe('Node (hostd and two VM processes)', function () {
       expect(speed.connections).to.equal(2);
       const e = await firstValueFrom(speed.event<VehicleSpeed>('speed').pipe(timeout(5000)));
       expect(e.kph).to.be.within(50, 99);
+    });
+
+    it('should end the channel when hostd dies, fail calls at once and still close cleanly', async () => {
+      provider = await startProviderVm(d);
+      node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+      const speed = await node.consume('VehicleSpeed', { instance: 1 });
+      const ended = firstValueFrom(speed.event('speed').pipe(toArray())).catch((e: unknown) => e);
+      hostd!.child.kill('SIGKILL');
+      await hostd!.stop();
+      hostd = undefined;
+      const err = await ended;
+      expect((err as RuntimeError).code).to.equal('ERR_PEER_GONE');
+      expect((err as Error).message).to.match(/hostd-gone/);
+      await waitFor(() => speed.status === 'peer-gone', 'status peer-gone');
+      const late = await speed
+        .call('reset', { odometer_m: 0 }, { timeoutMs: 300 })
+        .catch((e: unknown) => e);
+      expect((late as RuntimeError).code).to.equal('ERR_PEER_GONE');
+      await node.close();
+      node = undefined;
     });
   });
 });

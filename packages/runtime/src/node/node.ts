@@ -390,6 +390,12 @@ export class Node {
     timeoutMs: number,
   ): Promise<AttachedChannel> {
     this.#assertOpen();
+    if (this.#link.closed) {
+      throw new RuntimeError(
+        'ERR_CLOSED',
+        'the control link to hostd is gone; open the node again',
+      );
+    }
     const g = await this.#broker.request(service, instance, major, mode, timeoutMs);
     return this.#attach(g.grant, g.file, g.handshakeMs);
   }

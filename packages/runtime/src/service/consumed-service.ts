@@ -12,7 +12,7 @@ import {
 } from 'rxjs';
 import type { ChannelMode } from '@sivshm/core';
 import { endpointOption } from '@sivshm/discovery';
-import type { ServiceConsumer } from '@sivshm/transport-ivshmem';
+import { TransportError, type ServiceConsumer } from '@sivshm/transport-ivshmem';
 import { RuntimeError } from '../errors/runtime-error.js';
 import type { AttachedChannel, ChannelEndReason, NodeContext } from '../node/node-context.js';
 import type { ServiceCatalog } from './service-catalog.js';
@@ -212,9 +212,13 @@ export class ConsumedService {
       c = this.#connection;
       if (c === undefined) throw new RuntimeError('ERR_CLOSED', `service '${this.name}' is closed`);
     }
-    return c.consumer.call<Req, Res>(m.definition.id, m.request, m.response, request, {
-      timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)),
-    });
+    try {
+      return await c.consumer.call<Req, Res>(m.definition.id, m.request, m.response, request, {
+        timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)),
+      });
+    } catch (e) {
+      throw callError(this.name, name, e);
+    }
   }
 
   /** Stops using the service: StopSubscribe, the channel closed and torn down at hostd. */
@@ -245,6 +249,8 @@ export class ConsumedService {
       .catch((e: Error) => {
         this.#lastError = e;
         this.#connecting = false;
+        // A closed node or a lost hostd link cannot bring the channel back by retrying.
+        if (RuntimeError.is(e) && e.code === 'ERR_CLOSED') return;
         this.#scheduleRetry();
       });
   }
@@ -300,5 +306,26 @@ export class ConsumedService {
     // The provider may still offer (e.g. it only closed this channel): try again while it does;
     // otherwise the next Offer brings us back.
     this.#scheduleRetry();
+  }
+}
+
+/** The transport's call failures as `RuntimeError`s that name the service and method. */
+function callError(service: string, method: string, e: unknown): Error {
+  if (!TransportError.is(e)) return e as Error;
+  const what = `call of '${method}' on '${service}'`;
+  switch (e.code) {
+    case 'ERR_TIMEOUT':
+    case 'ERR_RING_FULL':
+      return new RuntimeError('ERR_TIMEOUT', `${what}: ${e.message}`, { cause: e });
+    case 'ERR_REMOTE':
+      return new RuntimeError('ERR_REMOTE', `${what}: ${e.message}`, { cause: e });
+    case 'ERR_PEER_GONE':
+    case 'ERR_CLOSED':
+      return new RuntimeError('ERR_PEER_GONE', `${what}: the channel ended (${e.message})`, {
+        cause: e,
+      });
+    default:
+      // Anything else (e.g. a request that does not encode) is the transport's own, typed.
+      return e;
   }
 }
