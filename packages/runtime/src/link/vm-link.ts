@@ -13,6 +13,9 @@ import { RuntimeError } from '../errors/runtime-error.js';
 
 /** How long hostd may take to answer hello with attach, and a CSR with a certificate. */
 const ANSWER_TIMEOUT_MS = 5000;
+/** A VM's previous link may still be closing at hostd: retry a busy refusal this often. */
+const BUSY_RETRIES = 5;
+const BUSY_RETRY_MS = 100;
 
 /**
  * A VM's control link to hostd (ARCHITECTURE.md §5): connects the VM's socket, says hello,
@@ -26,6 +29,8 @@ export class VmLink {
   #attach: AttachMessage | undefined;
   #waiter: ((m: ControlMessage | undefined) => void) | undefined;
   #closed = false;
+  readonly #gone: Promise<void>;
+  #markGone!: () => void;
   #heartbeat: NodeJS.Timeout | undefined;
   #sequence = 0n;
 
@@ -33,6 +38,7 @@ export class VmLink {
   readonly messages$: Observable<ControlMessage> = this.#messages.asObservable();
 
   private constructor(socket: net.Socket) {
+    this.#gone = new Promise<void>((r) => (this.#markGone = r));
     this.#connection = new ControlConnection(socket, {
       onMessage: (m) => this.#onMessage(m),
       onInvalid: (e) => this.#errors.push(e.message),
@@ -41,12 +47,28 @@ export class VmLink {
         clearInterval(this.#heartbeat);
         this.#waiter?.(undefined);
         this.#messages.complete();
+        this.#markGone();
       },
     });
   }
 
-  /** Connects to `socketPath` and resolves with the link once hostd sent `attach`. */
+  /**
+   * Connects to `socketPath` and resolves with the link once hostd sent `attach`. hostd takes
+   * one link per VM: a refusal as busy is retried for a short while, since this VM's previous
+   * link may still be closing at hostd.
+   */
   static async connect(socketPath: string): Promise<VmLink> {
+    for (let attempt = 1; ; attempt++) {
+      const r = await VmLink.#connectOnce(socketPath);
+      if ('link' in r) return r.link;
+      if (attempt >= BUSY_RETRIES) throw r.busy;
+      await new Promise((resolve) => setTimeout(resolve, BUSY_RETRY_MS));
+    }
+  }
+
+  static async #connectOnce(
+    socketPath: string,
+  ): Promise<{ readonly link: VmLink } | { readonly busy: RuntimeError }> {
     const socket = net.connect(socketPath);
     try {
       await new Promise<void>((resolve, reject) => {
@@ -65,14 +87,23 @@ export class VmLink {
     link.send({ kind: 'hello', version: 1, software: '@sivshm/runtime' });
     const first = await link.#next('attach');
     if (first?.kind !== 'attach') {
-      link.close();
-      throw new RuntimeError(
+      await link.close();
+      const e = new RuntimeError(
         'ERR_CONNECT',
-        `hostd at ${socketPath} did not attach this VM: ${link.#why(first)} (another process may hold this VM's link)`,
+        `hostd at ${socketPath} did not attach this VM: ${link.#why(first)}`,
       );
+      if (first?.kind === 'error' && first.code === 'ERR_BUSY') {
+        return {
+          busy: new RuntimeError(
+            'ERR_CONNECT',
+            `${e.message} (another process holds this VM's link: one Node per VM at a time)`,
+          ),
+        };
+      }
+      throw e;
     }
     link.#attach = first;
-    return link;
+    return { link };
   }
 
   /** What hostd said about this VM and the region. */
@@ -117,12 +148,18 @@ export class VmLink {
     return this.#connection.send(m);
   }
 
-  /** Ends the link after what was sent is flushed. */
-  close(): void {
+  /**
+   * Ends the link after what was sent is flushed; resolves once the socket closed (hostd has
+   * seen the end, so the VM may connect again), at most ~1 s later (the connection then
+   * destroys a socket hostd does not close).
+   */
+  close(): Promise<void> {
     clearInterval(this.#heartbeat);
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#connection.close();
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#connection.close();
+    }
+    return this.#gone;
   }
 
   #why(m: ControlMessage | undefined): string {

@@ -227,7 +227,7 @@ export class Node {
         // Nothing was mapped yet.
       }
       doorbells?.close();
-      link.close();
+      void link.close();
       throw e;
     }
   }
@@ -349,7 +349,7 @@ export class Node {
     await attempt(() => this.#transport.close());
     await attempt(() => this.#doorbells.close());
     // Ends the link after the StopOffers and closes above are flushed.
-    this.#link.close();
+    await attempt(() => this.#link.close());
     if (errors.length > 0) {
       throw new RuntimeError('ERR_CLOSED', `closing the node failed in ${errors.length} step(s)`, {
         cause: new AggregateError(errors),
