@@ -205,8 +205,10 @@ export class Node {
           `hostd says this link is VM ${attach.vmId} (${attach.vmName}), the config says '${vm.name}' is VM ${vm.id}: hostd runs another services.yaml`,
         );
       }
-      doorbells = await DoorbellHub.connect(attach.ivshmemSocket);
       device = Node.#device(attach, options.devicePath);
+      // Doorbells come from hostd's ivshmem server in both modes for now: KernelDevice does
+      // not deliver the device's interrupts yet (README, known limits).
+      doorbells = await DoorbellHub.connect(attach.ivshmemSocket);
       const secretKey = crypto.ed25519GenerateSecretKey();
       const rights = configRights(config, vm.id) ?? { offers: [], requests: [] };
       const certificate = await link.enrol(crypto, secretKey, rights, `${vm.name}-${process.pid}`);
