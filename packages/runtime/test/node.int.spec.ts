@@ -89,6 +89,28 @@ describe('Node (hostd and two VM processes)', function () {
       expect(node.doorbellsReceived).to.be.greaterThan(0);
     });
 
+    it('should hand out in-place samples that stay valid until released', async () => {
+      provider = await startProviderVm(d);
+      node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+      const speed = await node.consume('VehicleSpeed', { instance: 1 });
+      const kph: number[] = [];
+      await new Promise<void>((resolve, reject) => {
+        const sub = speed.samples<VehicleSpeed>('speed').subscribe({
+          next: (s) => {
+            kph.push(s.message.kph);
+            s.release();
+            if (kph.length === 4) {
+              sub.unsubscribe();
+              resolve();
+            }
+          },
+          error: reject,
+        });
+        setTimeout(() => reject(new Error('no samples in 5 s')), 5000).unref();
+      });
+      for (const k of kph) expect(k).to.be.within(50, 99);
+    });
+
     it('should refuse a service the config does not name, saying which exist', async () => {
       node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
       const err = await node.consume('NoSuchService', { instance: 1 }).catch((e: unknown) => e);

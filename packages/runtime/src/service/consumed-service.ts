@@ -12,7 +12,7 @@ import {
 } from 'rxjs';
 import type { ChannelMode } from '@sivshm/core';
 import { endpointOption } from '@sivshm/discovery';
-import { TransportError, type ServiceConsumer } from '@sivshm/transport-ivshmem';
+import { TransportError, type Sample, type ServiceConsumer } from '@sivshm/transport-ivshmem';
 import { RuntimeError } from '../errors/runtime-error.js';
 import type { AttachedChannel, ChannelEndReason, NodeContext } from '../node/node-context.js';
 import type { ServiceCatalog } from './service-catalog.js';
@@ -179,6 +179,30 @@ export class ConsumedService {
         );
       }
       return merge(c.consumer.event<T>(e.definition.id, e.type), c.end);
+    });
+  }
+
+  /**
+   * The zero-copy lane of event `name`: each `Sample` decodes in place and aliases the ring
+   * slot until `release()`, which the subscriber must call (the channel delivers nothing else
+   * until then). Same lifetime as `event()`: errors with `ERR_PEER_GONE` when the channel ends.
+   * One lane per event and channel: take either `event(name)` or one `samples(name)` stream
+   * (a second one errors with the transport's `ERR_BAD_ARGUMENT`).
+   */
+  samples<T extends object>(name: string): Observable<Sample<T>> {
+    const e = this.#catalog.event(name);
+    return defer(() => {
+      const c = this.#connection;
+      if (c === undefined) {
+        return throwError(
+          () =>
+            new RuntimeError(
+              'ERR_PEER_GONE',
+              `service '${this.name}' is ${this.#status.value}; take the sample stream again once status$ says connected`,
+            ),
+        );
+      }
+      return merge(c.consumer.samples<T>(e.definition.id, e.type), c.end);
     });
   }
 

@@ -47,6 +47,14 @@ export class ServicePublisher<T extends object> {
     return this.svc.publishToAll(this.name, message);
   }
 
+  /**
+   * Zero-copy lane: encodes straight into a loaned slot of each consumer's ring (no payload
+   * buffer); same result as `tryPublish`.
+   */
+  tryPublishInPlace(message: T): boolean {
+    return this.svc.publishToAll(this.name, message, true);
+  }
+
   /** Consumers connected right now. */
   get consumers(): number {
     return this.svc.consumers;
@@ -117,7 +125,7 @@ export class OfferedService {
   }
 
   /** @internal */
-  publishToAll(name: string, message: object): boolean {
+  publishToAll(name: string, message: object, inPlace = false): boolean {
     let all = true;
     for (const s of this.#served.values()) {
       let p = s.publishers.get(name);
@@ -127,7 +135,7 @@ export class OfferedService {
         s.publishers.set(name, p);
       }
       if (s.attached.channel.state !== 'open') continue;
-      if (!p.tryPublish(message)) {
+      if (!(inPlace ? p.tryPublishInPlace(message) : p.tryPublish(message))) {
         all = false;
         this.dropped++;
       }

@@ -28,7 +28,10 @@ try {
   let n = 0;
   const timer = setInterval(() => {
     odometer += 1;
-    speed.tryPublish({ kph: 50 + (n++ % 50), odometer_m: odometer, timestamp_ms: n * 10 });
+    const sample = { kph: 50 + (n++ % 50), odometer_m: odometer, timestamp_ms: n * 10 };
+    // Both lanes, alternating, so the tests see records from each.
+    if (n % 2 === 0) speed.tryPublish(sample);
+    else speed.tryPublishInPlace(sample);
   }, 10);
   const stop = async (): Promise<void> => {
     clearInterval(timer);
