@@ -157,7 +157,10 @@ describe('Node (hostd and two VM processes)', function () {
 
   describe('.close', () => {
     it('should release everything and let the VM open again and reconnect', async () => {
-      provider = await startProviderVm(d);
+      const p = await startProviderVm(d);
+      provider = p;
+      const consumers = (): number | undefined =>
+        p.reports.filter((r) => r.event === 'consumers').at(-1)?.count;
       node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
       const speed = await node.consume('VehicleSpeed', { instance: 1 });
       const first = speed.channelId;
@@ -168,6 +171,8 @@ describe('Node (hostd and two VM processes)', function () {
       expect(speed.status).to.equal('closed');
       const got = await collected; // completes, not errors, on close
       expect(got).to.be.an('array');
+      // The provider's end went with it: hostd revoked it there too.
+      await waitFor(() => consumers() === 0, 'the provider to see its consumer go');
       node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
       const again = await node.consume('VehicleSpeed', { instance: 1 });
       expect(again.channelId).to.not.equal(first);
