@@ -89,6 +89,17 @@ describe('Node (hostd and two VM processes)', function () {
       expect(node.doorbellsReceived).to.be.greaterThan(0);
     });
 
+    it('should wait for a provider that starts after the consumer asked', async () => {
+      node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+      const pending = node.consume('VehicleSpeed', { instance: 1, timeoutMs: 15_000 });
+      await new Promise((r) => setTimeout(r, 300)); // the Find went out and found nothing
+      provider = await startProviderVm(d);
+      const speed = await pending;
+      expect(speed.status).to.equal('connected');
+      const e = await firstValueFrom(speed.event<VehicleSpeed>('speed').pipe(timeout(5000)));
+      expect(e.kph).to.be.within(50, 99);
+    });
+
     it('should hand out in-place samples that stay valid until released', async () => {
       provider = await startProviderVm(d);
       node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
