@@ -1,5 +1,4 @@
 import net from 'node:net';
-import { Subject, type Observable } from 'rxjs';
 import {
   ControlConnection,
   createCsr,
@@ -17,25 +16,33 @@ const ANSWER_TIMEOUT_MS = 5000;
 const BUSY_RETRIES = 5;
 const BUSY_RETRY_MS = 100;
 
+/** Receives a link's messages after enrolment. */
+export interface VmLinkListener {
+  message(m: ControlMessage): void;
+  /** The link ended (hostd went, or `close()`). */
+  closed(): void;
+}
+
 /**
  * A VM's control link to hostd (ARCHITECTURE.md §5): connects the VM's socket, says hello,
  * waits for `attach`, enrols with a CSR bound to the attach nonce, then hands every further
- * message to `messages$` and sends for the runtime. Heartbeats are answered here.
+ * message to its listener and sends for the runtime. Heartbeats are answered here.
  */
 export class VmLink {
   readonly #connection: ControlConnection;
-  readonly #messages = new Subject<ControlMessage>();
+  /** Messages that arrived before `listen()` (hostd may send SD right after the certificate). */
+  #early: ControlMessage[] | undefined = [];
+  #listener: VmLinkListener | undefined;
   readonly #errors: string[] = [];
   #attach: AttachMessage | undefined;
   #waiter: ((m: ControlMessage | undefined) => void) | undefined;
   #closed = false;
+  /** The socket closed (as opposed to `#closed`: no more sending). */
+  #ended = false;
   readonly #gone: Promise<void>;
   #markGone!: () => void;
   #heartbeat: NodeJS.Timeout | undefined;
   #sequence = 0n;
-
-  /** Everything hostd sends after enrolment. Completes when the link closes. */
-  readonly messages$: Observable<ControlMessage> = this.#messages.asObservable();
 
   private constructor(socket: net.Socket) {
     this.#gone = new Promise<void>((r) => (this.#markGone = r));
@@ -46,8 +53,9 @@ export class VmLink {
         this.#closed = true;
         clearInterval(this.#heartbeat);
         this.#waiter?.(undefined);
-        this.#messages.complete();
+        this.#ended = true;
         this.#markGone();
+        this.#listener?.closed();
       },
     });
   }
@@ -198,6 +206,19 @@ export class VmLink {
       w(m);
       return;
     }
-    this.#messages.next(m);
+    if (this.#listener !== undefined) this.#listener.message(m);
+    else this.#early?.push(m);
+  }
+
+  /**
+   * Hands every message after enrolment to `listener`, starting with those that arrived before
+   * this call; `closed()` once the link ends. One listener per link.
+   */
+  listen(listener: VmLinkListener): void {
+    if (this.#listener !== undefined) throw new Error('VmLink.listen: already listening');
+    this.#listener = listener;
+    for (const m of this.#early?.splice(0) ?? []) listener.message(m);
+    this.#early = undefined;
+    if (this.#ended) listener.closed();
   }
 }

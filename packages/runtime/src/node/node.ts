@@ -133,8 +133,8 @@ export class Node {
       send: (bytes) => void link.send({ kind: 'handshake', message: bytes }),
       onProviderGrant: (grant, file) => this.#onProviderGrant(grant, file),
     });
-    link.messages$.subscribe({
-      next: (m) => {
+    link.listen({
+      message: (m) => {
         switch (m.kind) {
           case 'sd':
             return this.#sdInbox.next({ bytes: m.message, from: 'hostd' });
@@ -151,7 +151,7 @@ export class Node {
             return;
         }
       },
-      complete: () => this.#onLinkGone(),
+      closed: () => this.#onLinkGone(),
     });
   }
 
