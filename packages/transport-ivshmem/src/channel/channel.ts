@@ -88,7 +88,10 @@ export class Channel {
     this.#heartbeat = new HeartbeatPublisher(this.producer).start();
     this.consumer.onFailure((e) => this.#fail(e));
     this.producer.onFailure((e) => this.#fail(e));
-    this.#loop = this.#run();
+    // Start receiving on the next turn, not inside the constructor: whatever the owner sets up
+    // synchronously after `new Channel()` (ServiceProvider.serve, event subscriptions) is in
+    // place before the first record is dispatched, so an early request is never unanswered.
+    this.#loop = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#run());
   }
 
   /** `open` until the channel ends; then why it ended. Completes after `closed`. */

@@ -85,6 +85,29 @@ describe('TransportNode', () => {
       expect(() => a.openFile()).to.throw(TransportError, /closed/);
     });
 
+    it('should answer a request that reached the ring before the provider registered its handler', async () => {
+      const a = nodeFor('consumer');
+      const b = nodeFor('provider');
+      const fa = a.openFile();
+      const fb = b.openFile();
+      const ca = a.attach(fa, grantFor('consumer', fa.nonce, 11n), { notify: 'spin' });
+      const consumer = a.consume(ca, { service: 0x1234, major: 1, client: 9 });
+      const reply = consumer.call<{ n: number }, { n: number }>(1, R, R, { n: 4 }); // in the ring now
+      const cb = b.attach(fb, grantFor('provider', fb.nonce, 11n), { notify: 'spin' });
+      b.provide(cb, { service: 0x1234, major: 1, client: 0 }).serve<{ n: number }, { n: number }>(
+        1,
+        R,
+        R,
+        (r) => ({
+          n: r.n + 1,
+        }),
+      );
+      expect((await reply).n).to.equal(5);
+      expect(cb.unhandledRecords).to.equal(0);
+      await a.close();
+      await b.close();
+    });
+
     it('should refuse a grant bound to another file, and files or channels it does not own', async () => {
       const a = nodeFor('consumer');
       const f1 = a.openFile();
