@@ -11,6 +11,7 @@ import { registerSdCommands } from './commands/sd.js';
 import { registerHostdCommand } from './commands/hostd.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerInspectCommand } from './commands/inspect.js';
+import { registerCaptureCommand } from './commands/capture.js';
 
 const program = new Command('sivshm')
   .description(
@@ -28,6 +29,7 @@ registerSdCommands(program);
 registerHostdCommand(program);
 registerStatusCommand(program);
 registerInspectCommand(program);
+registerCaptureCommand(program);
 
 try {
   await program.parseAsync(process.argv);

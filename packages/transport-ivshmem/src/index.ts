@@ -119,3 +119,5 @@ export { TransportNode } from './node/transport-node.js';
 export type { ChannelGrantTokens, AttachOptions } from './node/transport-node.js';
 export { inspectRegion } from './region/region-inspector.js';
 export type { RegionReport, InspectedChannel, RingState } from './region/region-inspector.js';
+export { RingTap } from './region/ring-tap.js';
+export type { TappedRecord } from './region/ring-tap.js';

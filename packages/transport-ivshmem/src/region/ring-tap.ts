@@ -1,0 +1,82 @@
+import { PAGE_SIZE } from '@sivshm/kmod';
+import { RecordLayout, RingPageLayout, recordSize } from '../ring/ring-layout.js';
+
+/** A SOME/IP record copied out of a ring by a `RingTap`. */
+export interface TappedRecord {
+  /** The whole SOME/IP frame: 16-byte header (network byte order) and payload. */
+  readonly frame: Uint8Array;
+  /** Free-running index of the record in its ring. */
+  readonly index: number;
+}
+
+/**
+ * Reads one ring direction passively, for debugging (`sivshm capture`): it never writes the
+ * window, so neither end notices it. It follows the producer index and copies each record as
+ * it is published; a copy is kept only if, after copying, the producer has not lapped it (the
+ * bytes could have been overwritten meanwhile). Records it could not keep up with are counted in
+ * `lost`, never invented. Hostile contents end the walk of that batch (counted in `malformed`).
+ */
+export class RingTap {
+  readonly #dv: DataView;
+  readonly #words: Uint32Array;
+  readonly #cap: number;
+  #next: number;
+  /** Records skipped because the tap fell a whole ring behind. */
+  lost = 0;
+  /** Batches abandoned because the bytes did not form valid records. */
+  malformed = 0;
+
+  /** `direction` is the ring's byte range in a window: [producer page][consumer page][data]. */
+  constructor(direction: Uint8Array, dataSize: number) {
+    this.#words = new Uint32Array(direction.buffer, direction.byteOffset, PAGE_SIZE / 4);
+    this.#dv = new DataView(direction.buffer, direction.byteOffset + 2 * PAGE_SIZE, dataSize);
+    this.#cap = dataSize;
+    this.#next = this.#producerIndex();
+  }
+
+  #producerIndex(): number {
+    return Atomics.load(this.#words, RingPageLayout.producer.index / 4) >>> 0;
+  }
+
+  /** Copies every record published since the last call. */
+  poll(): TappedRecord[] {
+    const out: TappedRecord[] = [];
+    const prod = this.#producerIndex();
+    let at = this.#next;
+    if ((prod - at) >>> 0 > this.#cap) {
+      this.lost++; // lapped: resynchronise at the producer (boundaries before it are unknown)
+      this.#next = prod;
+      return out;
+    }
+    while (at !== prod) {
+      const pos = at & (this.#cap - 1);
+      const w0 = this.#dv.getUint32(pos);
+      const w1 = this.#dv.getUint32(pos + 4);
+      if (w0 === RecordLayout.wrapMarkerMessageId && w1 === RecordLayout.wrapMarkerLength) {
+        at = (at + (this.#cap - pos)) >>> 0;
+        continue;
+      }
+      const size = w1 >= 8 ? recordSize(w1 - 8) : 0;
+      if (size === 0 || pos + size > this.#cap || (prod - at) >>> 0 < size) {
+        this.malformed++;
+        at = prod;
+        break;
+      }
+      const frame = new Uint8Array(
+        this.#dv.buffer,
+        this.#dv.byteOffset + pos,
+        RecordLayout.headerSize + (w1 - 8),
+      ).slice();
+      // Keep the copy only if the producer cannot have reused these bytes while we copied.
+      if ((this.#producerIndex() - at) >>> 0 > this.#cap) {
+        this.lost++;
+        at = this.#producerIndex();
+        break;
+      }
+      out.push({ frame, index: at });
+      at = (at + size) >>> 0;
+    }
+    this.#next = at;
+    return out;
+  }
+}
