@@ -16,6 +16,7 @@ const SUITES = {
   protobuf: 'packages/transport-ivshmem/dist/bench/protobuf.bench.js',
   fullpath: 'packages/transport-ivshmem/dist/bench/fullpath.bench.js',
   sd: 'packages/discovery/dist/bench/codec.bench.js',
+  e2e: 'packages/runtime/dist/bench/secure-vs-plain.bench.js',
 };
 
 const args = process.argv.slice(2);

@@ -1,0 +1,180 @@
+// `npm run bench -- e2e`: the end-to-end cost of security on the data plane. The same method
+// (`reset` of VehicleSpeed, same protobuf types, same notify mode, a provider publishing `speed`
+// at 100 Hz meanwhile) is called back to back over
+//   SECURE: a channel hostd brokered — certificates, the six-message handshake, grants checked
+//           by the device, doorbells from hostd's ivshmem server — through `Node.open`, and
+//   PLAIN:  the same Channel/ServiceProvider over a raw shared window with no hostd, handshake,
+//           certificate, grant or device (what plain shared memory with these rings gives).
+// Issue 6 target: secure / plain p50 ≤ 1.05. Runs alternate so both see the same machine.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { loadConfig, packageRoot } from '@sivshm/core';
+import { PAGE_SIZE, WindowLayout } from '@sivshm/kmod';
+import {
+  Channel,
+  closeFd,
+  createRegionFile,
+  dupFd,
+  eventfdCreate,
+  EventfdWaker,
+  mapFile,
+  RegionLayout,
+  ServiceConsumer,
+  unmap,
+  windowOf,
+  writeRegionHeader,
+} from '@sivshm/transport-ivshmem';
+import { Node } from '../src/index.js';
+import { makeDeployment, startHostd, startProviderVm } from '../test/support/deployment.js';
+
+export interface E2eResult {
+  suite: 'e2e';
+  callsPerRun: number;
+  runs: number;
+  secure: { p50Us: number; p99Us: number; runP50Us: number[] };
+  plain: { p50Us: number; p99Us: number; runP50Us: number[] };
+  /** secure p50 / plain p50 (median of per-run p50s). */
+  ratio: number;
+  target: number;
+}
+
+const median = (xs: number[]): number =>
+  [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const q = (xs: number[], p: number): number =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? NaN;
+
+async function timeCalls(n: number, call: () => Promise<unknown>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    await call();
+    out.push(Number(process.hrtime.bigint() - t0) / 1000);
+  }
+  return out;
+}
+
+/** A raw window in its own region file, a provider process on it, and our consumer end. */
+async function plainPath(configPath: string) {
+  const config = await loadConfig(configPath);
+  const svc = config.services.find((s) => s.name === 'VehicleSpeed')!;
+  const reset = svc.methods.find((m) => m.name === 'reset')!;
+  const region = `/dev/shm/sivshm-bench-plain-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const size = 1 << 20;
+  closeFd(createRegionFile(region, size, { exclusive: true }));
+  const layout = RegionLayout.compute({ regionSize: size, channelCapacity: 4 });
+  const m = mapFile(region, 0, size, { writable: true });
+  writeRegionHeader(new Uint8Array(m.shared), layout, 1n);
+  const length = WindowLayout.windowLength(16 * PAGE_SIZE);
+  const offset = layout.dataOffset;
+  const efdC2p = eventfdCreate();
+  const efdP2c = eventfdCreate();
+  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+  const peer = path.join(
+    packageRoot(import.meta.url),
+    ext === '.ts' ? 'bench' : 'dist/bench',
+    `plain-peer${ext}`,
+  );
+  const child = spawn(
+    process.execPath,
+    [
+      ...(ext === '.ts' ? ['--import', 'tsx'] : []),
+      peer,
+      JSON.stringify({ config: configPath, region, offset, length }),
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit', efdC2p, efdP2c],
+      env: { ...process.env, NODE_OPTIONS: ext === '.ts' ? '--conditions=source' : '' },
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('plain provider did not start')), 20_000);
+    child.stdout!.once('data', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    child.once('exit', (c) => reject(new Error(`plain provider exited (${c})`)));
+  });
+  const channel = new Channel({
+    window: windowOf(
+      { shared: new Uint8Array(m.shared), bulk: new Uint8Array(m.bulk) },
+      offset,
+      length,
+    ),
+    role: 'consumer',
+    notify: 'adaptive',
+    peerWaker: new EventfdWaker(dupFd(efdC2p)),
+    ownWaker: new EventfdWaker(dupFd(efdP2c)),
+  });
+  const consumer = new ServiceConsumer(channel, { service: svc.id, major: svc.major, client: 2 });
+  const req = config.protoRoot.lookupType(reset.request);
+  const res = config.protoRoot.lookupType(reset.response);
+  return {
+    call: () => consumer.call(reset.id, req, res, { odometer_m: 0 }),
+    close: async () => {
+      consumer.close();
+      await channel.close();
+      child.kill('SIGKILL');
+      unmap(m.handle);
+      closeFd(efdC2p);
+      closeFd(efdP2c);
+      rmSync(region, { force: true });
+    },
+  };
+}
+
+/** Runs both paths, alternating, and reports the ratio. */
+export async function run(
+  opts: { readonly quick?: boolean; readonly log?: (l: string) => void } = {},
+): Promise<E2eResult> {
+  const calls = opts.quick === true ? 500 : 3000;
+  const runs = opts.quick === true ? 2 : 5;
+  const d = makeDeployment();
+  const hostd = await startHostd(d);
+  const provider = await startProviderVm(d);
+  const node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+  const plain = await plainPath(d.configPath);
+  try {
+    const speed = await node.consume('VehicleSpeed', { instance: 1 });
+    const secureCall = () => speed.call('reset', { odometer_m: 0 });
+    await timeCalls(500, secureCall); // warm-up both
+    await timeCalls(500, plain.call);
+    const s: number[][] = [];
+    const p: number[][] = [];
+    for (let r = 0; r < runs; r++) {
+      opts.log?.(`e2e: run ${r + 1}/${runs}`);
+      s.push(await timeCalls(calls, secureCall));
+      p.push(await timeCalls(calls, plain.call));
+    }
+    const sP50 = s.map((x) => q(x, 0.5));
+    const pP50 = p.map((x) => q(x, 0.5));
+    return {
+      suite: 'e2e',
+      callsPerRun: calls,
+      runs,
+      secure: { p50Us: median(sP50), p99Us: median(s.map((x) => q(x, 0.99))), runP50Us: sP50 },
+      plain: { p50Us: median(pP50), p99Us: median(p.map((x) => q(x, 0.99))), runP50Us: pP50 },
+      ratio: median(sP50) / median(pP50),
+      target: 1.05,
+    };
+  } finally {
+    await plain.close();
+    await node.close();
+    await provider.stop();
+    await hostd.stop();
+    d.cleanup();
+  }
+}
+
+/** The table `npm run bench` prints. */
+export function format(r: E2eResult): string {
+  const f = (x: number): string => x.toFixed(1).padStart(8);
+  return [
+    `end to end, method round trip back to back (${r.runs} runs × ${r.callsPerRun} calls, adaptive)`,
+    'path                                              p50 µs   p99 µs   per-run p50',
+    `secure (hostd, handshake, grants, device)       ${f(r.secure.p50Us)} ${f(r.secure.p99Us)}   ${r.secure.runP50Us.map((x) => x.toFixed(1)).join(' ')}`,
+    `plain (same rings, raw window, no security)     ${f(r.plain.p50Us)} ${f(r.plain.p99Us)}   ${r.plain.runP50Us.map((x) => x.toFixed(1)).join(' ')}`,
+    `secure / plain p50: ${r.ratio.toFixed(3)} (target ≤ ${r.target}: ${r.ratio <= r.target ? 'met' : 'MISS'})`,
+  ].join('\n');
+}
