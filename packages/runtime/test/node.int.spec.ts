@@ -264,6 +264,101 @@ describe('Node (hostd and two VM processes)', function () {
       node = undefined;
     });
   });
+
+  describe('hostd restart', () => {
+    it('should re-attach by itself after hostd restarts: new epoch, new channel, events and calls again', async () => {
+      provider = await startProviderVm(d);
+      node = await Node.open({
+        config: d.configPath,
+        vm: 'cluster',
+        runDir: d.runDir,
+        reconnectMaxDelayMs: 200,
+      });
+      const speed = await node.consume('VehicleSpeed', { instance: 1 });
+      await firstValueFrom(speed.event<VehicleSpeed>('speed').pipe(take(3), toArray()));
+      const epoch = node.epoch;
+      const connections: string[] = [];
+      node.connection$.subscribe((c) => connections.push(c));
+      const statuses: string[] = [];
+      speed.status$.subscribe((s) => statuses.push(s));
+
+      hostd!.child.kill('SIGKILL');
+      await hostd!.stop();
+      await waitFor(() => node!.connection === 'reconnecting', 'the node to notice hostd left');
+      expect(speed.status).to.equal('peer-gone');
+      hostd = await startHostd(d);
+
+      await firstValueFrom(
+        speed.status$.pipe(
+          filter((s) => s === 'connected'),
+          timeout(20_000),
+        ),
+      );
+      expect(node.connection).to.equal('connected');
+      expect(connections).to.deep.equal(['connected', 'reconnecting', 'connected']);
+      expect(statuses).to.deep.equal(['connected', 'peer-gone', 'connected']);
+      expect(node.sessions).to.equal(2);
+      expect(node.epoch, 'hostd bumps its epoch on every start').to.equal(epoch + 1n);
+      expect(speed.connections).to.equal(2);
+      // Events flow on the new channel, and the method answers.
+      const events = await firstValueFrom(
+        speed.event<VehicleSpeed>('speed').pipe(take(3), toArray(), timeout(5000)),
+      );
+      expect(events.map((e) => e.kph).every((k) => k >= 50 && k <= 99)).to.equal(true);
+      const r = await speed.call<{ odometer_m: number }, { previous_odometer_m: unknown }>(
+        'reset',
+        { odometer_m: 7 },
+      );
+      expect(Number(String(r.previous_odometer_m))).to.be.greaterThan(1000);
+      // The new hostd knows both VMs again: the provider re-offered, the channel is active.
+      const status = await readStatus(d);
+      expect(status.services.map((x) => x.providerVm)).to.deep.equal([1]);
+      expect(
+        status.channels.filter((c) => c.consumerVm === 2 && c.state === 'ACTIVE'),
+      ).to.have.length(1);
+    });
+
+    it('should stay disconnected with reconnect: false, refuse offers, and close cleanly', async () => {
+      node = await Node.open({
+        config: d.configPath,
+        vm: 'infotainment',
+        runDir: d.runDir,
+        reconnect: false,
+      });
+      hostd!.child.kill('SIGKILL');
+      await hostd!.stop();
+      await waitFor(() => node!.connection === 'disconnected', 'the node to notice hostd left');
+      hostd = await startHostd(d);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(node.connection).to.equal('disconnected');
+      expect(node.sessions).to.equal(1);
+      const err = await node.offer('VehicleSpeed', { instance: 1 }).catch((e: unknown) => e);
+      expect((err as RuntimeError).code).to.equal('ERR_HOSTD_GONE');
+      expect((err as Error).message).to.match(/reconnect: false.*open it again/);
+      await node.close();
+      expect(node.connection).to.equal('closed');
+      node = undefined;
+    });
+
+    it('should stop re-attaching when closed while hostd is away, saying why attempts failed', async () => {
+      node = await Node.open({
+        config: d.configPath,
+        vm: 'cluster',
+        runDir: d.runDir,
+        reconnectMaxDelayMs: 50,
+      });
+      hostd!.child.kill('SIGKILL');
+      await hostd!.stop();
+      hostd = undefined;
+      await waitFor(
+        () => node!.hostdErrors.some((e) => /re-attach to hostd: cannot connect/.test(e.message)),
+        'a failed re-attach attempt to be reported',
+      );
+      await node.close();
+      expect(node.connection).to.equal('closed');
+      node = undefined;
+    });
+  });
 });
 
 describe('Node (hostd in qemu mode)', function () {

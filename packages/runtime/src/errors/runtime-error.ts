@@ -9,6 +9,7 @@ export type RuntimeErrorCode =
   | 'ERR_NOT_OFFERED'
   | 'ERR_HANDSHAKE'
   | 'ERR_PEER_GONE'
+  | 'ERR_HOSTD_GONE'
   | 'ERR_REMOTE'
   | 'ERR_TIMEOUT'
   | 'ERR_CLOSED';

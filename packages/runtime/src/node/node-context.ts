@@ -7,24 +7,34 @@ import type { TransportNode } from '@sivshm/transport-ivshmem';
 export type ChannelEndReason =
   'peer-gone' | 'revoked' | 'closed' | 'stop-offer' | 'vm-gone' | 'hostd-gone' | string;
 
+/** Listener for the end of one channel (called once). */
+export type ChannelEndListener = (reason: ChannelEndReason) => void;
+
 /** A channel the node attached, with the grant that opened it. */
 export interface AttachedChannel {
   readonly channel: Channel;
   readonly grant: ChannelGrant;
   /** Consumer side: M1 sent → M4 verified; provider side: undefined. */
   readonly handshakeMs?: number;
+  /** Calls `listener` once when the channel ends (peer gone, revoke, local close, hostd gone). */
+  onEnd(listener: ChannelEndListener): void;
+  /** Closes the channel here and asks hostd to tear it down (nothing when it already ended). */
+  close(): Promise<void>;
 }
 
-/** Listener for the end of one channel (called once). */
-export type ChannelEndListener = (reason: ChannelEndReason) => void;
-
-/** What the node lends its consumed and offered services. @internal */
+/**
+ * What the node lends its consumed and offered services: the parts of the current hostd
+ * session. `sd` and `transport` change when the node reconnects to a restarted hostd; services
+ * take them afresh in `resume()`. @internal
+ */
 export interface NodeContext {
   readonly config: ServiceConfig;
   readonly vmId: number;
+  /** The current session's SD node; throws `ERR_HOSTD_GONE` while hostd is away. */
   readonly sd: SdNode;
+  /** The current session's transport; throws `ERR_HOSTD_GONE` while hostd is away. */
   readonly transport: TransportNode;
-  /** Runs a consumer handshake and attaches the channel. */
+  /** Runs a consumer handshake and attaches the channel (`ERR_HOSTD_GONE` while hostd is away). */
   openChannel(
     service: number,
     instance: number,
@@ -32,8 +42,4 @@ export interface NodeContext {
     mode: ChannelMode,
     timeoutMs: number,
   ): Promise<AttachedChannel>;
-  /** Calls `listener` once when channel `id` ends (peer gone, revoke, local close). */
-  onChannelEnd(id: bigint, listener: ChannelEndListener): void;
-  /** Closes channel `id` here and asks hostd to tear it down. */
-  closeChannel(id: bigint): Promise<void>;
 }

@@ -1,39 +1,13 @@
-import path from 'node:path';
-import { Subject } from 'rxjs';
-import {
-  configRights,
-  cryptoBackend,
-  loadConfig,
-  vmByName,
-  type AttachMessage,
-  type Certificate,
-  type ChannelGrant,
-  type ChannelMode,
-  type ServiceConfig,
-} from '@sivshm/core';
-import { MessageLinkSdTransport, SdNode } from '@sivshm/discovery';
-import {
-  DEFAULT_DEVICE_PATH,
-  EmulatedDevice,
-  KernelDevice,
-  TransportNode,
-  type ChannelDevice,
-  type DeviceFile,
-  type NotifyMode,
-} from '@sivshm/transport-ivshmem';
-import { DoorbellHub } from '../doorbell/doorbell-hub.js';
+import { BehaviorSubject, type Observable } from 'rxjs';
+import { loadConfig, vmByName, type ServiceConfig, type VmConfig } from '@sivshm/core';
+import type { SdNode } from '@sivshm/discovery';
+import type { NotifyMode, TransportNode } from '@sivshm/transport-ivshmem';
 import { RuntimeError } from '../errors/runtime-error.js';
-import { VmLink } from '../link/vm-link.js';
 import { ConsumedService, type ConsumeOptions } from '../service/consumed-service.js';
 import { OfferedService, type OfferOptions } from '../service/offered-service.js';
 import { ServiceCatalog } from '../service/service-catalog.js';
-import { ChannelBrokerClient } from './channel-broker-client.js';
-import type {
-  AttachedChannel,
-  ChannelEndListener,
-  ChannelEndReason,
-  NodeContext,
-} from './node-context.js';
+import { HostdSession, type HostdSessionHooks, type HostdSessionOptions } from './hostd-session.js';
+import type { AttachedChannel, NodeContext } from './node-context.js';
 
 /** Options of {@link Node.open}. */
 export interface NodeOpenOptions {
@@ -49,16 +23,27 @@ export interface NodeOpenOptions {
   readonly heartbeatMs?: number;
   /** qemu mode: the sivshm.ko device; default `/dev/sivshm`. */
   readonly devicePath?: string;
+  /**
+   * Re-attach by itself when hostd goes away and comes back (a restart: new epoch, new
+   * certificate, every offer and consumed service re-established); default true. With false the
+   * node stays `disconnected` and must be closed and opened again.
+   */
+  readonly reconnect?: boolean;
+  /** Longest wait between two re-attach attempts; default 2000 ms. */
+  readonly reconnectMaxDelayMs?: number;
 }
 
-interface LiveChannel {
-  readonly attached: AttachedChannel;
-  readonly file: DeviceFile;
-  readonly listeners: ChannelEndListener[];
-  ended: boolean;
-}
+/**
+ * The node's link to hostd: `connected`, `reconnecting` (hostd went away; every channel ended
+ * and the node is attaching again), `disconnected` (hostd went away and the node was opened with
+ * `reconnect: false`), `closed`.
+ */
+export type NodeConnection = 'connected' | 'reconnecting' | 'disconnected' | 'closed';
 
-const crypto = cryptoBackend();
+/** First wait before re-attaching to a restarted hostd; doubles up to `reconnectMaxDelayMs`. */
+const RECONNECT_FIRST_DELAY_MS = 100;
+/** Messages from failed re-attach attempts the node keeps in `hostdErrors`. */
+const MAX_ERRORS = 100;
 
 /**
  * An app's handle on sivshm inside a VM: one control link to hostd, this VM's certificate,
@@ -75,84 +60,29 @@ const crypto = cryptoBackend();
  */
 export class Node {
   readonly #config: ServiceConfig;
-  readonly #link: VmLink;
-  readonly #doorbells: DoorbellHub;
-  readonly #transport: TransportNode;
-  readonly #sd: SdNode;
-  readonly #broker: ChannelBrokerClient;
-  readonly #notify: NotifyMode;
-  readonly #channels = new Map<bigint, LiveChannel>();
+  readonly #sessionOptions: HostdSessionOptions;
+  readonly #reconnect: boolean;
+  readonly #reconnectMaxDelayMs: number;
   readonly #offered = new Map<string, OfferedService>();
   readonly #consumed = new Set<ConsumedService>();
-  readonly #sdInbox = new Subject<{ bytes: Uint8Array; from: string }>();
+  readonly #connection = new BehaviorSubject<NodeConnection>('connected');
   readonly #errors: { code: string; message: string }[] = [];
+  #session: HostdSession | undefined;
+  #epoch: bigint;
+  #vmId: number;
+  /** Doorbells of sessions that ended. */
+  #doorbellsBefore = 0;
+  #sessions = 1;
+  #retry: { timer: NodeJS.Timeout; wake: () => void } | undefined;
   #closed = false;
 
-  private constructor(parts: {
-    config: ServiceConfig;
-    link: VmLink;
-    doorbells: DoorbellHub;
-    transport: TransportNode;
-    secretKey: Uint8Array;
-    certificate: Certificate;
-    notify: NotifyMode;
-  }) {
-    this.#config = parts.config;
-    this.#link = parts.link;
-    this.#doorbells = parts.doorbells;
-    this.#transport = parts.transport;
-    this.#notify = parts.notify;
-    const link = parts.link;
-    this.#sd = new SdNode({
-      transport: new MessageLinkSdTransport(
-        {
-          send: (bytes) => void link.send({ kind: 'sd', message: bytes }),
-          messages$: this.#sdInbox.asObservable(),
-        },
-        link.attach.vmName,
-      ),
-      allowLoopbackEndpoints: true,
-    });
-    this.#broker = new ChannelBrokerClient({
-      crypto,
-      attach: link.attach,
-      secretKey: parts.secretKey,
-      certificate: parts.certificate,
-      transport: parts.transport,
-      policy: {
-        offeredMajor: (service, instance) => {
-          for (const s of this.#offered.values()) {
-            const d = this.#catalogOf(s.name).definition;
-            if (d.id === service && s.instance === instance) return d.major;
-          }
-          return undefined;
-        },
-        minMode: (service) =>
-          this.#config.services.find((s) => s.id === service)?.minMode ?? 'plain',
-      },
-      send: (bytes) => void link.send({ kind: 'handshake', message: bytes }),
-      onProviderGrant: (grant, file) => this.#onProviderGrant(grant, file),
-    });
-    link.listen({
-      message: (m) => {
-        switch (m.kind) {
-          case 'sd':
-            return this.#sdInbox.next({ bytes: m.message, from: 'hostd' });
-          case 'handshake':
-            return this.#broker.receive(m.message);
-          case 'revoke':
-            return void this.#onRevoke(m.channelId, m.token, m.tag);
-          case 'peerGone':
-            return this.#end(m.channelId, m.reason);
-          case 'error':
-            this.#errors.push({ code: m.code, message: m.message });
-            return;
-          default:
-            return;
-        }
-      },
-      closed: () => this.#onLinkGone(),
-    });
+  private constructor(sessionOptions: HostdSessionOptions, options: NodeOpenOptions) {
+    this.#config = sessionOptions.config;
+    this.#sessionOptions = sessionOptions;
+    this.#reconnect = options.reconnect ?? true;
+    this.#reconnectMaxDelayMs = options.reconnectMaxDelayMs ?? 2000;
+    this.#epoch = 0n;
+    this.#vmId = sessionOptions.vm.id;
   }
 
   /**
@@ -180,6 +110,13 @@ export class Node {
         `Node.open: notify ${String(notify)} is not spin, event or adaptive`,
       );
     }
+    const maxDelay = options.reconnectMaxDelayMs;
+    if (maxDelay !== undefined && !(Number.isInteger(maxDelay) && maxDelay >= 10)) {
+      throw new RuntimeError(
+        'ERR_BAD_ARGUMENT',
+        `Node.open: reconnectMaxDelayMs must be an integer ≥ 10, got ${String(maxDelay)}`,
+      );
+    }
     let config: ServiceConfig;
     try {
       config =
@@ -187,106 +124,69 @@ export class Node {
     } catch (e) {
       throw new RuntimeError('ERR_CONFIG', (e as Error).message, { cause: e });
     }
-    const vm = vmByName(config, options.vm);
+    const vm: VmConfig | undefined = vmByName(config, options.vm);
     if (vm === undefined) {
       throw new RuntimeError(
         'ERR_CONFIG',
         `${config.file}: no VM named '${options.vm}'; VMs there: ${config.vms.map((v) => v.name).join(', ')}`,
       );
     }
-    const link = await VmLink.connect(path.join(options.runDir, `${vm.name}.sock`));
-    let doorbells: DoorbellHub | undefined;
-    let device: ChannelDevice | undefined;
-    try {
-      const attach = link.attach;
-      if (attach.vmId !== vm.id) {
-        throw new RuntimeError(
-          'ERR_CONFIG',
-          `hostd says this link is VM ${attach.vmId} (${attach.vmName}), the config says '${vm.name}' is VM ${vm.id}: hostd runs another services.yaml`,
-        );
-      }
-      device = Node.#device(attach, options.devicePath);
-      // Doorbells come from hostd's ivshmem server in both modes for now: KernelDevice does
-      // not deliver the device's interrupts yet (README, known limits).
-      doorbells = await DoorbellHub.connect(attach.ivshmemSocket);
-      const secretKey = crypto.ed25519GenerateSecretKey();
-      const rights = configRights(config, vm.id) ?? { offers: [], requests: [] };
-      const certificate = await link.enrol(crypto, secretKey, rights, `${vm.name}-${process.pid}`);
-      link.startHeartbeats(options.heartbeatMs ?? 1000);
-      return new Node({
+    const node = new Node(
+      {
         config,
-        link,
-        doorbells,
-        transport: new TransportNode(device),
-        secretKey,
-        certificate,
+        vm,
+        runDir: options.runDir,
         notify,
-      });
-    } catch (e) {
-      try {
-        device?.close();
-      } catch {
-        // Nothing was mapped yet.
-      }
-      doorbells?.close();
-      void link.close();
-      throw e;
-    }
-  }
-
-  static #device(attach: AttachMessage, devicePath = DEFAULT_DEVICE_PATH): ChannelDevice {
-    // hostd hands out the grant key only in emulated mode; without it the kernel module holds
-    // it and grants are presented to the sivshm.ko device.
-    if (attach.grantKey === undefined) {
-      try {
-        return new KernelDevice({ path: devicePath });
-      } catch (e) {
-        throw new RuntimeError(
-          'ERR_CONNECT',
-          `hostd runs in qemu mode (attach carries no grant key), so this VM needs the sivshm.ko device, but ${devicePath} cannot be opened (${(e as Error).message}); load the module, or run hostd without --qemu for emulated VMs`,
-          { cause: e },
-        );
-      }
-    }
-    try {
-      return new EmulatedDevice({
-        regionPath: attach.region.path,
-        vmId: attach.vmId,
-        grantKey: attach.grantKey,
-        crypto,
-      });
-    } catch (e) {
-      throw new RuntimeError(
-        'ERR_CONNECT',
-        `cannot open the region file ${attach.region.path} that hostd named (${(e as Error).message})`,
-        { cause: e },
-      );
-    }
+        heartbeatMs: options.heartbeatMs ?? 1000,
+        ...(options.devicePath === undefined ? {} : { devicePath: options.devicePath }),
+      },
+      options,
+    );
+    node.#install(await HostdSession.open(node.#sessionOptions, node.#hooks()));
+    return node;
   }
 
   /** This VM's id as hostd assigned it. */
   get vmId(): number {
-    return this.#link.attach.vmId;
+    return this.#vmId;
   }
 
-  /** hostd's epoch this node runs in. */
+  /** hostd's epoch of the current (or, while reconnecting, the last) session. */
   get epoch(): bigint {
-    return this.#link.attach.epoch;
+    return this.#epoch;
   }
 
-  /** Errors hostd reported on the control link (code and message), oldest first. */
+  /** The link to hostd right now; see {@link NodeConnection}. */
+  get connection(): NodeConnection {
+    return this.#connection.value;
+  }
+
+  /** Every change of the link to hostd; replays the current state, completes on close. */
+  get connection$(): Observable<NodeConnection> {
+    return this.#connection.asObservable();
+  }
+
+  /** Sessions with hostd so far: 1 + the times the node re-attached after hostd came back. */
+  get sessions(): number {
+    return this.#sessions;
+  }
+
+  /**
+   * Errors hostd reported on the control link (code and message) and failed re-attach
+   * attempts, oldest first.
+   */
   get hostdErrors(): readonly { code: string; message: string }[] {
-    return this.#errors;
+    return [...this.#errors, ...(this.#session?.errors ?? [])];
   }
 
   /** Doorbells this VM received. */
   get doorbellsReceived(): number {
-    return this.#doorbells.received;
+    return this.#doorbellsBefore + (this.#session?.doorbellsReceived ?? 0);
   }
 
   /**
    * Finds service `name`, runs the handshake for a channel to it and resolves once the channel
-   * is ACTIVE; the handle re-establishes it whenever the provider returns.
+   * is ACTIVE; the handle re-establishes it whenever the provider (or hostd) returns.
    */
   async consume(name: string, options: ConsumeOptions): Promise<ConsumedService> {
     this.#assertOpen();
@@ -304,15 +204,19 @@ export class Node {
     return svc;
   }
 
-  /** Offers service `name` over SD and serves every consumer's channel; resolves once offered. */
+  /**
+   * Offers service `name` over SD and serves every consumer's channel; resolves once offered.
+   * The offer is made again by itself when the node re-attaches to a restarted hostd.
+   */
   async offer(name: string, options: OfferOptions): Promise<OfferedService> {
     this.#assertOpen();
     const catalog = this.#catalogOf(name);
     catalog.checkInstance(options?.instance);
-    if (catalog.definition.provider !== this.#link.attach.vmName) {
+    const vmName = this.#sessionOptions.vm.name;
+    if (catalog.definition.provider !== vmName) {
       throw new RuntimeError(
         'ERR_CONFIG',
-        `services.yaml names '${catalog.definition.provider}' as the provider of '${name}', not '${this.#link.attach.vmName}'`,
+        `services.yaml names '${catalog.definition.provider}' as the provider of '${name}', not '${vmName}'`,
       );
     }
     const key = `${name}/${options.instance}`;
@@ -322,9 +226,17 @@ export class Node {
         `'${name}' instance ${options.instance} is already offered`,
       );
     }
+    if (this.#session === undefined && !this.#reconnect) this.#current(); // ERR_HOSTD_GONE
     const svc = new OfferedService(this.#context(), catalog, options);
     this.#offered.set(key, svc);
-    await svc.start();
+    // While hostd is away the offer is made when the node re-attaches (`resume`).
+    if (this.#session === undefined) return svc;
+    try {
+      await svc.start();
+    } catch (e) {
+      this.#offered.delete(key);
+      throw e;
+    }
     return svc;
   }
 
@@ -335,6 +247,7 @@ export class Node {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#retry?.wake();
     const errors: unknown[] = [];
     const attempt = async (f: () => unknown): Promise<void> => {
       try {
@@ -345,13 +258,11 @@ export class Node {
     };
     for (const s of this.#offered.values()) await attempt(() => s.withdraw());
     for (const s of this.#consumed) await attempt(() => s.close());
-    for (const id of [...this.#channels.keys()]) await attempt(() => this.#closeChannel(id));
-    await attempt(() => this.#sd.stop());
-    this.#broker.abortAll('the node is closing');
-    await attempt(() => this.#transport.close());
-    await attempt(() => this.#doorbells.close());
-    // Ends the link after the StopOffers and closes above are flushed.
-    await attempt(() => this.#link.close());
+    const session = this.#session;
+    this.#session = undefined;
+    if (session !== undefined) await attempt(() => session.close());
+    this.#connection.next('closed');
+    this.#connection.complete();
     if (errors.length > 0) {
       throw new RuntimeError('ERR_CLOSED', `closing the node failed in ${errors.length} step(s)`, {
         cause: new AggregateError(errors),
@@ -367,131 +278,133 @@ export class Node {
     if (this.#closed) throw new RuntimeError('ERR_CLOSED', 'the node is closed');
   }
 
+  #current(): HostdSession {
+    const s = this.#session;
+    if (s !== undefined) return s;
+    if (this.#closed) throw new RuntimeError('ERR_CLOSED', 'the node is closed');
+    throw new RuntimeError(
+      'ERR_HOSTD_GONE',
+      this.#reconnect
+        ? 'the control link to hostd is gone; the node re-attaches when hostd is back'
+        : 'the control link to hostd is gone (reconnect: false); close the node and open it again',
+    );
+  }
+
   #context(): NodeContext {
+    // Getters, not values: the session changes when hostd restarts.
+    const current = (): HostdSession => this.#current();
+    const vmId = (): number => this.#vmId;
     return {
       config: this.#config,
-      vmId: this.vmId,
-      sd: this.#sd,
-      transport: this.#transport,
-      openChannel: (service, instance, major, mode, timeoutMs) =>
-        this.#openChannel(service, instance, major, mode, timeoutMs),
-      onChannelEnd: (id, listener) => {
-        const c = this.#channels.get(id);
-        if (c === undefined || c.ended) listener('closed');
-        else c.listeners.push(listener);
+      get vmId(): number {
+        return vmId();
       },
-      closeChannel: (id) => this.#closeChannel(id),
+      get sd(): SdNode {
+        return current().sd;
+      },
+      get transport(): TransportNode {
+        return current().transport;
+      },
+      openChannel: (service, instance, major, mode, timeoutMs) =>
+        current().openChannel(service, instance, major, mode, timeoutMs),
     };
   }
 
-  async #openChannel(
-    service: number,
-    instance: number,
-    major: number,
-    mode: ChannelMode,
-    timeoutMs: number,
-  ): Promise<AttachedChannel> {
-    this.#assertOpen();
-    if (this.#link.closed) {
-      throw new RuntimeError(
-        'ERR_CLOSED',
-        'the control link to hostd is gone; open the node again',
-      );
-    }
-    const g = await this.#broker.request(service, instance, major, mode, timeoutMs);
-    return this.#attach(g.grant, g.file, g.handshakeMs);
-  }
-
-  #attach(grant: ChannelGrant, file: DeviceFile, handshakeMs?: number): AttachedChannel {
-    const channel = this.#transport.attach(file, grant, {
-      notify: this.#notify,
-      ownWaker: this.#doorbells.waker(),
-      peerWaker: this.#doorbells.waker(),
-    });
-    const attached: AttachedChannel = {
-      channel,
-      grant,
-      ...(handshakeMs === undefined ? {} : { handshakeMs }),
+  #hooks(): HostdSessionHooks {
+    return {
+      offeredMajor: (service, instance) => {
+        for (const s of this.#offered.values()) {
+          const d = this.#catalogOf(s.name).definition;
+          if (d.id === service && s.instance === instance) return d.major;
+        }
+        return undefined;
+      },
+      minMode: (service) => this.#config.services.find((s) => s.id === service)?.minMode ?? 'plain',
+      onProviderChannel: (attached) => this.#onProviderChannel(attached),
+      onGone: () => this.#onHostdGone(),
     };
-    const live: LiveChannel = { attached, file, listeners: [], ended: false };
-    this.#channels.set(grant.channelId, live);
-    channel.state$.subscribe((s) => {
-      // The data plane saw the peer go (closed flag, stalled heartbeat, a ring violation):
-      // tell hostd so it tears the channel down for both ends.
-      if (s === 'peer-gone' || s === 'failed') {
-        this.#link.send({ kind: 'close', channelId: grant.channelId });
-        this.#end(grant.channelId, s);
-      }
-    });
-    return attached;
   }
 
-  #onProviderGrant(grant: ChannelGrant, file: DeviceFile): void {
+  #install(session: HostdSession): void {
+    this.#session = session;
+    this.#epoch = session.epoch;
+    this.#vmId = session.vmId;
+  }
+
+  #onProviderChannel(attached: AttachedChannel): void {
+    const g = attached.grant;
     const svc = [...this.#offered.values()].find((s) => {
       const d = this.#catalogOf(s.name).definition;
-      return d.id === grant.service && s.instance === grant.instance;
+      return d.id === g.service && s.instance === g.instance;
     });
-    let attached: AttachedChannel;
-    try {
-      attached = this.#attach(grant, file);
-    } catch (e) {
-      this.#errors.push({ code: 'ERR_ATTACH', message: (e as Error).message });
-      this.#link.send({ kind: 'close', channelId: grant.channelId });
-      return;
-    }
-    if (svc === undefined) void this.#closeChannel(grant.channelId);
+    if (svc === undefined) void attached.close();
     else svc.addChannel(attached);
   }
 
-  /** Marks channel `id` ended and tells its owner (once). The channel itself closes in `#release`. */
-  #end(id: bigint, reason: ChannelEndReason): void {
-    const c = this.#channels.get(id);
-    if (c === undefined || c.ended) return;
-    c.ended = true;
-    for (const l of c.listeners.splice(0)) {
+  /**
+   * hostd went away: the session's channels already ended (`hostd-gone`); drop the session,
+   * pause the services, and attach again until hostd is back or the node closes.
+   */
+  #onHostdGone(): void {
+    const session = this.#session;
+    if (this.#closed || session === undefined) return;
+    this.#session = undefined;
+    this.#doorbellsBefore += session.doorbellsReceived;
+    this.#errors.push(...session.errors);
+    void session.discard();
+    for (const s of this.#offered.values()) s.suspend();
+    for (const s of this.#consumed) s.suspend();
+    if (!this.#reconnect) {
+      this.#connection.next('disconnected');
+      return;
+    }
+    this.#connection.next('reconnecting');
+    void this.#reattach();
+  }
+
+  async #reattach(): Promise<void> {
+    let delay = RECONNECT_FIRST_DELAY_MS;
+    while (!this.#closed) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.#retry = undefined;
+          resolve();
+        }, delay);
+        this.#retry = { timer, wake: () => (clearTimeout(timer), resolve()) };
+      });
+      if (this.#closed) return;
+      let session: HostdSession;
       try {
-        l(reason);
-      } catch {
-        // A listener's failure must not keep the others from hearing about the end.
+        session = await HostdSession.open(this.#sessionOptions, this.#hooks());
+      } catch (e) {
+        // hostd not back yet (ERR_CONNECT), or back with another services.yaml (ERR_CONFIG):
+        // keep trying; the operator may fix hostd. The latest reason is kept for the app.
+        this.#noteError(
+          RuntimeError.is(e) ? e.code : 'ERR_CONNECT',
+          `re-attach to hostd: ${(e as Error).message}`,
+        );
+        delay = Math.min(delay * 2, this.#reconnectMaxDelayMs);
+        continue;
       }
+      if (this.#closed) {
+        await session.close().catch(() => undefined);
+        return;
+      }
+      this.#install(session);
+      this.#sessions++;
+      this.#connection.next('connected');
+      // Offers first so that a VM consuming its own service finds it; each resume is
+      // independent: one failing must not keep the others down.
+      for (const s of this.#offered.values()) {
+        await s.resume().catch((e: Error) => this.#noteError('ERR_OFFER', e.message));
+      }
+      for (const s of this.#consumed) s.resume();
+      return;
     }
-    void this.#release(id).catch(() => undefined);
   }
 
-  async #release(id: bigint): Promise<void> {
-    const c = this.#channels.get(id);
-    if (c === undefined) return;
-    this.#channels.delete(id);
-    await this.#transport.detach(c.attached.channel);
-    c.file.close();
-  }
-
-  async #closeChannel(id: bigint): Promise<void> {
-    if (!this.#channels.has(id)) return;
-    this.#link.send({ kind: 'close', channelId: id });
-    this.#end(id, 'closed');
-    await this.#release(id);
-  }
-
-  async #onRevoke(id: bigint, token: Uint8Array, tag: Uint8Array): Promise<void> {
-    // Stop the data plane before the device unmaps the window under it, then ack so hostd may
-    // zero and reuse the window.
-    this.#end(id, 'revoked');
-    try {
-      await this.#release(id);
-    } catch {
-      // The channel was already closing; the revoke below still applies.
-    }
-    try {
-      this.#transport.device.revoke(token, tag);
-    } catch (e) {
-      this.#errors.push({ code: 'ERR_REVOKE', message: (e as Error).message });
-    }
-    this.#link.send({ kind: 'revokeAck', channelId: id });
-  }
-
-  #onLinkGone(): void {
-    this.#broker.abortAll('the control link to hostd closed');
-    for (const id of [...this.#channels.keys()]) this.#end(id, 'hostd-gone');
+  #noteError(code: string, message: string): void {
+    this.#errors.push({ code, message });
+    if (this.#errors.length > MAX_ERRORS) this.#errors.splice(0, this.#errors.length - MAX_ERRORS);
   }
 }

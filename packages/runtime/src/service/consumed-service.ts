@@ -48,8 +48,6 @@ interface Connection {
 }
 
 const RETRY_MS = 200;
-/** Bound on waiting for the provider to attach its end after our grant. */
-const PROVIDER_READY_MS = 2000;
 
 /**
  * A service this VM consumes: event streams and method calls by the names of services.yaml,
@@ -94,27 +92,12 @@ export class ConsumedService {
 
   /** @internal Starts finding the service; resolves once the first channel is up. */
   async start(timeoutMs: number): Promise<void> {
-    const def = this.#catalog.definition;
-    this.#subs.push(
-      this.#ctx.sd
-        .find({ serviceId: def.id, instanceId: this.#instance, majorVersion: def.major })
-        .subscribe((a) => {
-          this.#available = a.available;
-          if (a.available) this.#maybeConnect();
-        }),
-    );
-    for (const eventgroupId of this.#catalog.eventgroupIds) {
-      this.#subs.push(
-        this.#ctx.sd
-          .subscribe({
-            serviceId: def.id,
-            instanceId: this.#instance,
-            majorVersion: def.major,
-            eventgroupId,
-            endpoints: [endpointOption('127.0.0.1', 'udp', 30_600 + (this.#ctx.vmId % 1000))],
-          })
-          .subscribe({ error: () => undefined }),
-      );
+    try {
+      this.#watch();
+    } catch (e) {
+      // hostd is away right now: `resume()` starts watching once the node re-attached, and
+      // the wait below still bounds how long that may take.
+      if (!(RuntimeError.is(e) && e.code === 'ERR_HOSTD_GONE')) throw e;
     }
     try {
       await firstValueFrom(
@@ -245,6 +228,49 @@ export class ConsumedService {
     }
   }
 
+  /**
+   * @internal hostd went away: its SD node is gone with the session, so stop watching it (the
+   * channel itself already ended with `hostd-gone`).
+   */
+  suspend(): void {
+    clearTimeout(this.#retry);
+    for (const s of this.#subs.splice(0)) s.unsubscribe();
+    this.#available = false;
+  }
+
+  /** @internal The node re-attached to a restarted hostd: find the service there again. */
+  resume(): void {
+    if (this.#status.value === 'closed') return;
+    this.#watch();
+  }
+
+  /** Finds the service and subscribes its eventgroups on the current session's SD node. */
+  #watch(): void {
+    const def = this.#catalog.definition;
+    const sd = this.#ctx.sd;
+    this.#subs.push(
+      sd
+        .find({ serviceId: def.id, instanceId: this.#instance, majorVersion: def.major })
+        .subscribe((a) => {
+          this.#available = a.available;
+          if (a.available) this.#maybeConnect();
+        }),
+    );
+    for (const eventgroupId of this.#catalog.eventgroupIds) {
+      this.#subs.push(
+        sd
+          .subscribe({
+            serviceId: def.id,
+            instanceId: this.#instance,
+            majorVersion: def.major,
+            eventgroupId,
+            endpoints: [endpointOption('127.0.0.1', 'udp', 30_600 + (this.#ctx.vmId % 1000))],
+          })
+          .subscribe({ error: () => undefined }),
+      );
+    }
+  }
+
   /** Stops using the service: StopSubscribe, the channel closed and torn down at hostd. */
   async close(): Promise<void> {
     if (this.#status.value === 'closed') return;
@@ -257,7 +283,7 @@ export class ConsumedService {
     if (c !== undefined) {
       c.end.complete();
       c.consumer.close();
-      await this.#ctx.closeChannel(c.attached.grant.channelId);
+      await c.attached.close();
     }
   }
 
@@ -273,8 +299,9 @@ export class ConsumedService {
       .catch((e: Error) => {
         this.#lastError = e;
         this.#connecting = false;
-        // A closed node or a lost hostd link cannot bring the channel back by retrying.
-        if (RuntimeError.is(e) && e.code === 'ERR_CLOSED') return;
+        // A closed node cannot bring the channel back by retrying; with hostd away, `resume()`
+        // starts again once the node re-attached.
+        if (RuntimeError.is(e) && (e.code === 'ERR_CLOSED' || e.code === 'ERR_HOSTD_GONE')) return;
         this.#scheduleRetry();
       });
   }
@@ -286,20 +313,13 @@ export class ConsumedService {
     this.#retry.unref();
   }
 
-  async #onConnected(attached: AttachedChannel): Promise<void> {
-    const id = attached.grant.channelId;
-    // The consumer holds its grant (M4) before the provider gets its own (M6). A request sent
-    // before the provider registered its handlers would be dropped unanswered, so wait until
-    // the provider's side has run past attach: its second heartbeat comes from a later timer
-    // turn than the attach that registers the handlers.
-    const deadline = Date.now() + PROVIDER_READY_MS;
-    while (attached.channel.consumer.peerProgress() < 2 && attached.channel.state === 'open') {
-      if (Date.now() > deadline) break; // the channel's liveness watchdog reports a dead peer
-      await new Promise((r) => setTimeout(r, 2));
-    }
+  #onConnected(attached: AttachedChannel): void {
+    // No wait for the provider's side: it registers its handlers in the same turn as it
+    // attaches, and its receive loop starts on the next one, so a request sent before then
+    // waits in the ring and is served.
     this.#connecting = false;
     if (this.#status.value === 'closed') {
-      void this.#ctx.closeChannel(id);
+      void attached.close();
       return;
     }
     const consumer = this.#ctx.transport.consume(attached.channel, {
@@ -311,7 +331,7 @@ export class ConsumedService {
     this.#connection = c;
     this.connections++;
     this.handshakeMs = attached.handshakeMs;
-    this.#ctx.onChannelEnd(id, (reason) => this.#onEnded(c, reason));
+    attached.onEnd((reason) => this.#onEnded(c, reason));
     this.#status.next('connected');
   }
 

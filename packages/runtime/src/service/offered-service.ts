@@ -147,7 +147,7 @@ export class OfferedService {
   addChannel(attached: AttachedChannel): void {
     const id = attached.grant.channelId;
     if (this.#closed) {
-      void this.#ctx.closeChannel(id);
+      void attached.close();
       return;
     }
     const def = this.#catalog.definition;
@@ -167,13 +167,27 @@ export class OfferedService {
     }
     this.#served.set(id, { attached, provider, publishers: new Map() });
     this.#count.next(this.#served.size);
-    this.#ctx.onChannelEnd(id, () => {
+    attached.onEnd(() => {
       const s = this.#served.get(id);
       if (s === undefined) return;
       this.#served.delete(id);
       s.provider.close();
       if (!this.#closed) this.#count.next(this.#served.size);
     });
+  }
+
+  /**
+   * @internal hostd went away: the offer died with its SD node (and every channel ended with
+   * `hostd-gone`); `resume()` offers again.
+   */
+  suspend(): void {
+    this.#offer = undefined;
+  }
+
+  /** @internal The node re-attached to a restarted hostd: offer there again. */
+  async resume(): Promise<void> {
+    if (this.#closed) return;
+    await this.start();
   }
 
   /** StopOffer, then every consumer's channel closed and torn down at hostd. */
@@ -190,7 +204,7 @@ export class OfferedService {
       this.#served.delete(id);
       s.provider.close();
       try {
-        await this.#ctx.closeChannel(id);
+        await s.attached.close();
       } catch (e) {
         errors.push(e);
       }

@@ -1,0 +1,424 @@
+import path from 'node:path';
+import { Subject } from 'rxjs';
+import {
+  configRights,
+  cryptoBackend,
+  type AttachMessage,
+  type Certificate,
+  type ChannelGrant,
+  type ChannelMode,
+  type ServiceConfig,
+  type VmConfig,
+} from '@sivshm/core';
+import { MessageLinkSdTransport, SdNode } from '@sivshm/discovery';
+import {
+  DEFAULT_DEVICE_PATH,
+  EmulatedDevice,
+  KernelDevice,
+  TransportNode,
+  type ChannelDevice,
+  type DeviceFile,
+  type NotifyMode,
+} from '@sivshm/transport-ivshmem';
+import { DoorbellHub } from '../doorbell/doorbell-hub.js';
+import { RuntimeError } from '../errors/runtime-error.js';
+import { VmLink } from '../link/vm-link.js';
+import { ChannelBrokerClient } from './channel-broker-client.js';
+import type { AttachedChannel, ChannelEndListener, ChannelEndReason } from './node-context.js';
+
+/** What a session needs to reach hostd and build the VM's side. */
+export interface HostdSessionOptions {
+  readonly config: ServiceConfig;
+  readonly vm: VmConfig;
+  readonly runDir: string;
+  readonly notify: NotifyMode;
+  readonly heartbeatMs: number;
+  readonly devicePath?: string;
+}
+
+/** What the session asks of the node that owns it. */
+export interface HostdSessionHooks {
+  /** The major version this VM offers for (service, instance), undefined when not offered. */
+  offeredMajor(service: number, instance: number): number | undefined;
+  /** The weakest channel mode services.yaml allows for `service`. */
+  minMode(service: number): ChannelMode;
+  /** A consumer's channel to one of our offers was granted and attached. */
+  onProviderChannel(attached: AttachedChannel): void;
+  /** The control link ended without `close()`: hostd went away (or dropped this VM). */
+  onGone(): void;
+}
+
+interface LiveChannel {
+  readonly attached: AttachedChannel;
+  readonly file: DeviceFile;
+  readonly listeners: ChannelEndListener[];
+  ended: boolean;
+}
+
+const crypto = cryptoBackend();
+/** Errors hostd reported that a session keeps (oldest dropped first). */
+const MAX_ERRORS = 100;
+
+/**
+ * One attachment of a VM to one running hostd (one epoch): the control link, this VM's
+ * certificate, SD over the link, doorbells, the device and every channel granted in it.
+ *
+ * Why a session is its own object: when hostd restarts, everything it handed out — the
+ * certificate, grants, the region mapping, even the grant key — belongs to the old epoch and is
+ * void, so the node drops the whole session and builds a new one rather than patching parts.
+ */
+export class HostdSession {
+  readonly #link: VmLink;
+  readonly #doorbells: DoorbellHub;
+  readonly #transport: TransportNode;
+  readonly #sd: SdNode;
+  readonly #broker: ChannelBrokerClient;
+  readonly #notify: NotifyMode;
+  readonly #hooks: HostdSessionHooks;
+  readonly #channels = new Map<bigint, LiveChannel>();
+  readonly #sdInbox = new Subject<{ bytes: Uint8Array; from: string }>();
+  readonly #errors: { code: string; message: string }[] = [];
+  #closing = false;
+
+  private constructor(parts: {
+    link: VmLink;
+    doorbells: DoorbellHub;
+    transport: TransportNode;
+    secretKey: Uint8Array;
+    certificate: Certificate;
+    notify: NotifyMode;
+    hooks: HostdSessionHooks;
+  }) {
+    this.#link = parts.link;
+    this.#doorbells = parts.doorbells;
+    this.#transport = parts.transport;
+    this.#notify = parts.notify;
+    this.#hooks = parts.hooks;
+    const link = parts.link;
+    this.#sd = new SdNode({
+      transport: new MessageLinkSdTransport(
+        {
+          send: (bytes) => void link.send({ kind: 'sd', message: bytes }),
+          messages$: this.#sdInbox.asObservable(),
+        },
+        link.attach.vmName,
+      ),
+      allowLoopbackEndpoints: true,
+    });
+    this.#broker = new ChannelBrokerClient({
+      crypto,
+      attach: link.attach,
+      secretKey: parts.secretKey,
+      certificate: parts.certificate,
+      transport: parts.transport,
+      policy: {
+        offeredMajor: (service, instance) => this.#hooks.offeredMajor(service, instance),
+        minMode: (service) => this.#hooks.minMode(service),
+      },
+      send: (bytes) => void link.send({ kind: 'handshake', message: bytes }),
+      onProviderGrant: (grant, file) => this.#onProviderGrant(grant, file),
+    });
+    link.listen({
+      message: (m) => {
+        switch (m.kind) {
+          case 'sd':
+            return this.#sdInbox.next({ bytes: m.message, from: 'hostd' });
+          case 'handshake':
+            return this.#broker.receive(m.message);
+          case 'revoke':
+            return void this.#onRevoke(m.channelId, m.token, m.tag);
+          case 'peerGone':
+            return this.#end(m.channelId, m.reason);
+          case 'error':
+            this.#error(m.code, m.message);
+            return;
+          default:
+            return;
+        }
+      },
+      closed: () => this.#onLinkGone(),
+    });
+  }
+
+  /**
+   * Connects the VM's control link, checks that hostd runs the same services.yaml, opens the
+   * device and the doorbells, and enrols a fresh Ed25519 key with the rights services.yaml gives
+   * this VM. Rejects with `ERR_CONNECT`, `ERR_CONFIG` or `ERR_ENROL` saying what to fix.
+   */
+  static async open(o: HostdSessionOptions, hooks: HostdSessionHooks): Promise<HostdSession> {
+    const link = await VmLink.connect(path.join(o.runDir, `${o.vm.name}.sock`));
+    let doorbells: DoorbellHub | undefined;
+    let device: ChannelDevice | undefined;
+    try {
+      const attach = link.attach;
+      if (attach.vmId !== o.vm.id) {
+        throw new RuntimeError(
+          'ERR_CONFIG',
+          `hostd says this link is VM ${attach.vmId} (${attach.vmName}), the config says '${o.vm.name}' is VM ${o.vm.id}: hostd runs another services.yaml`,
+        );
+      }
+      device = HostdSession.#device(attach, o.devicePath);
+      // Doorbells come from hostd's ivshmem server in both modes for now: KernelDevice does
+      // not deliver the device's interrupts yet (README, known limits).
+      doorbells = await DoorbellHub.connect(attach.ivshmemSocket);
+      const secretKey = crypto.ed25519GenerateSecretKey();
+      const rights = configRights(o.config, o.vm.id) ?? { offers: [], requests: [] };
+      const certificate = await link.enrol(
+        crypto,
+        secretKey,
+        rights,
+        `${o.vm.name}-${process.pid}`,
+      );
+      link.startHeartbeats(o.heartbeatMs);
+      return new HostdSession({
+        link,
+        doorbells,
+        transport: new TransportNode(device),
+        secretKey,
+        certificate,
+        notify: o.notify,
+        hooks,
+      });
+    } catch (e) {
+      try {
+        device?.close();
+      } catch {
+        // Nothing was mapped yet.
+      }
+      doorbells?.close();
+      void link.close();
+      throw e;
+    }
+  }
+
+  static #device(attach: AttachMessage, devicePath = DEFAULT_DEVICE_PATH): ChannelDevice {
+    // hostd hands out the grant key only in emulated mode; without it the kernel module holds
+    // it and grants are presented to the sivshm.ko device.
+    if (attach.grantKey === undefined) {
+      try {
+        return new KernelDevice({ path: devicePath });
+      } catch (e) {
+        throw new RuntimeError(
+          'ERR_CONNECT',
+          `hostd runs in qemu mode (attach carries no grant key), so this VM needs the sivshm.ko device, but ${devicePath} cannot be opened (${(e as Error).message}); load the module, or run hostd without --qemu for emulated VMs`,
+          { cause: e },
+        );
+      }
+    }
+    try {
+      return new EmulatedDevice({
+        regionPath: attach.region.path,
+        vmId: attach.vmId,
+        grantKey: attach.grantKey,
+        crypto,
+      });
+    } catch (e) {
+      throw new RuntimeError(
+        'ERR_CONNECT',
+        `cannot open the region file ${attach.region.path} that hostd named (${(e as Error).message})`,
+        { cause: e },
+      );
+    }
+  }
+
+  get vmId(): number {
+    return this.#link.attach.vmId;
+  }
+
+  get vmName(): string {
+    return this.#link.attach.vmName;
+  }
+
+  get epoch(): bigint {
+    return this.#link.attach.epoch;
+  }
+
+  get sd(): SdNode {
+    return this.#sd;
+  }
+
+  get transport(): TransportNode {
+    return this.#transport;
+  }
+
+  /** Doorbells received in this session. */
+  get doorbellsReceived(): number {
+    return this.#doorbells.received;
+  }
+
+  /** Errors hostd reported on this session's link, oldest first. */
+  get errors(): readonly { code: string; message: string }[] {
+    return this.#errors;
+  }
+
+  /** Runs a consumer handshake for (service, instance) and attaches the granted channel. */
+  async openChannel(
+    service: number,
+    instance: number,
+    major: number,
+    mode: ChannelMode,
+    timeoutMs: number,
+  ): Promise<AttachedChannel> {
+    if (this.#closing || this.#link.closed) {
+      throw new RuntimeError(
+        'ERR_HOSTD_GONE',
+        'the control link to hostd is gone; the node reconnects when hostd is back',
+      );
+    }
+    const g = await this.#broker.request(service, instance, major, mode, timeoutMs);
+    return this.#attach(g.grant, g.file, g.handshakeMs);
+  }
+
+  /**
+   * StopOffers already sent by the node; closes every channel here and at hostd, stops SD,
+   * unmaps, closes fds and ends the link after what was sent is flushed.
+   */
+  async close(): Promise<void> {
+    this.#closing = true;
+    const errors: unknown[] = [];
+    const attempt = async (f: () => unknown): Promise<void> => {
+      try {
+        await f();
+      } catch (e) {
+        errors.push(e);
+      }
+    };
+    for (const id of [...this.#channels.keys()]) await attempt(() => this.#closeChannel(id));
+    await attempt(() => this.#sd.stop());
+    this.#broker.abortAll('the node is closing');
+    await attempt(() => this.#transport.close());
+    await attempt(() => this.#doorbells.close());
+    // Ends the link after the StopOffers and closes above are flushed.
+    await attempt(() => this.#link.close());
+    if (errors.length > 0) {
+      throw new RuntimeError('ERR_CLOSED', `closing the node failed in ${errors.length} step(s)`, {
+        cause: new AggregateError(errors),
+      });
+    }
+  }
+
+  /**
+   * Releases what is left after the link ended: every channel ends (`hostd-gone`), windows are
+   * unmapped and fds closed. Nothing is sent: there is nobody to send to.
+   */
+  async discard(): Promise<void> {
+    this.#closing = true;
+    this.#broker.abortAll('the control link to hostd closed');
+    for (const id of [...this.#channels.keys()]) this.#end(id, 'hostd-gone');
+    const release = async (f: () => unknown): Promise<void> => {
+      try {
+        await f();
+      } catch {
+        // The session is dead either way; a failed release must not stop the others.
+      }
+    };
+    await release(() => this.#sd.stop());
+    await release(() => this.#transport.close());
+    await release(() => this.#doorbells.close());
+    await release(() => this.#link.close());
+  }
+
+  #error(code: string, message: string): void {
+    this.#errors.push({ code, message });
+    if (this.#errors.length > MAX_ERRORS) this.#errors.shift();
+  }
+
+  #attach(grant: ChannelGrant, file: DeviceFile, handshakeMs?: number): AttachedChannel {
+    const channel = this.#transport.attach(file, grant, {
+      notify: this.#notify,
+      ownWaker: this.#doorbells.waker(),
+      peerWaker: this.#doorbells.waker(),
+    });
+    const id = grant.channelId;
+    const live: LiveChannel = {
+      attached: {
+        channel,
+        grant,
+        ...(handshakeMs === undefined ? {} : { handshakeMs }),
+        onEnd: (listener) => {
+          if (live.ended || this.#channels.get(id) !== live) listener('closed');
+          else live.listeners.push(listener);
+        },
+        close: () => (this.#channels.get(id) === live ? this.#closeChannel(id) : Promise.resolve()),
+      },
+      file,
+      listeners: [],
+      ended: false,
+    };
+    this.#channels.set(id, live);
+    channel.state$.subscribe((s) => {
+      // The data plane saw the peer go (closed flag, stalled heartbeat, a ring violation):
+      // tell hostd so it tears the channel down for both ends.
+      if (s === 'peer-gone' || s === 'failed') {
+        this.#link.send({ kind: 'close', channelId: id });
+        this.#end(id, s);
+      }
+    });
+    return live.attached;
+  }
+
+  #onProviderGrant(grant: ChannelGrant, file: DeviceFile): void {
+    let attached: AttachedChannel;
+    try {
+      attached = this.#attach(grant, file);
+    } catch (e) {
+      this.#error('ERR_ATTACH', (e as Error).message);
+      this.#link.send({ kind: 'close', channelId: grant.channelId });
+      return;
+    }
+    this.#hooks.onProviderChannel(attached);
+  }
+
+  /** Marks channel `id` ended and tells its owner (once). The channel itself closes in `#release`. */
+  #end(id: bigint, reason: ChannelEndReason): void {
+    const c = this.#channels.get(id);
+    if (c === undefined || c.ended) return;
+    c.ended = true;
+    for (const l of c.listeners.splice(0)) {
+      try {
+        l(reason);
+      } catch {
+        // A listener's failure must not keep the others from hearing about the end.
+      }
+    }
+    void this.#release(id).catch(() => undefined);
+  }
+
+  async #release(id: bigint): Promise<void> {
+    const c = this.#channels.get(id);
+    if (c === undefined) return;
+    this.#channels.delete(id);
+    await this.#transport.detach(c.attached.channel);
+    c.file.close();
+  }
+
+  async #closeChannel(id: bigint): Promise<void> {
+    if (!this.#channels.has(id)) return;
+    this.#link.send({ kind: 'close', channelId: id });
+    this.#end(id, 'closed');
+    await this.#release(id);
+  }
+
+  async #onRevoke(id: bigint, token: Uint8Array, tag: Uint8Array): Promise<void> {
+    // Stop the data plane before the device unmaps the window under it, then ack so hostd may
+    // zero and reuse the window.
+    this.#end(id, 'revoked');
+    try {
+      await this.#release(id);
+    } catch {
+      // The channel was already closing; the revoke below still applies.
+    }
+    try {
+      this.#transport.device.revoke(token, tag);
+    } catch (e) {
+      this.#error('ERR_REVOKE', (e as Error).message);
+    }
+    this.#link.send({ kind: 'revokeAck', channelId: id });
+  }
+
+  #onLinkGone(): void {
+    this.#broker.abortAll('the control link to hostd closed');
+    for (const id of [...this.#channels.keys()]) this.#end(id, 'hostd-gone');
+    if (!this.#closing) this.#hooks.onGone();
+  }
+}
