@@ -9,6 +9,10 @@ import { ServiceCatalog } from '../service/service-catalog.js';
 import { HostdSession, type HostdSessionHooks, type HostdSessionOptions } from './hostd-session.js';
 import type { AttachedChannel, NodeContext } from './node-context.js';
 
+// The parts tied to one running hostd (control link, enrolment, device, doorbells, SD node,
+// channel attach/revoke) live in ./hostd-session.ts; this file keeps what outlives a hostd
+// restart: the config, the offers and consumed services, and the re-attach loop.
+
 /** Options of {@link Node.open}. */
 export interface NodeOpenOptions {
   /** services.yaml (a path) or a config already loaded with `loadConfig`. */
