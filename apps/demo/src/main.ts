@@ -115,7 +115,15 @@ async function main(): Promise<number> {
     failure ??= (e as Error).message;
   } finally {
     stopping = true;
-    // VMs first (StopOffer, channels closed, revokes acknowledged), then hostd.
+    // The provider stops publishing first and reports its final count; the events still in
+    // the rings then reach the cluster (microseconds; 200 ms is plenty) before its channels
+    // close, so "received of sent" compares like with like.
+    const provider = children.find((c) => c.name === 'infotainment');
+    if (provider?.child.connected === true) {
+      provider.child.send({ cmd: 'quiesce' });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // VMs next (StopOffer, channels closed, revokes acknowledged), then hostd.
     for (const c of children) {
       const code = await c.stop();
       if (code !== 0 && failure === undefined && c.name !== 'hostd') {

@@ -14,7 +14,6 @@ const { config, runDir } = vmArgs();
 try {
   const node = await Node.open({ config, vm: 'cluster', runDir });
   const speed = await node.consume('VehicleSpeed', { instance: 1 });
-  const media = await node.consume('MediaControl', { instance: 1 });
   let events = 0;
   let lastKph: number | undefined;
   let failedCalls = 0;
@@ -32,6 +31,9 @@ try {
       error: () => undefined, // peer gone: status$ says so and brings the channel back
     });
   });
+  // Only now the second service: speed events that arrive while its handshake runs are
+  // counted (an event with no subscriber yet is not kept).
+  const media = await node.consume('MediaControl', { instance: 1 });
   let commands = 0;
   const caller = setInterval(() => {
     const command = [1, 3, 2][commands++ % 3]!;

@@ -2,7 +2,7 @@
 // 100 Hz, method "reset") and MediaControl (method "control", event "nowPlaying") through
 // Node.open, and reports its figures to the demo once a second.
 import { Node } from '@sivshm/runtime';
-import { onStopRequest, report, vmArgs } from './vm-report.js';
+import { onQuiesceRequest, onStopRequest, report, vmArgs } from './vm-report.js';
 
 interface MediaControlRequest {
   command?: number;
@@ -108,6 +108,10 @@ try {
       mediaCalls,
     });
   const stats = setInterval(sendStats, 1000);
+  onQuiesceRequest(() => {
+    clearInterval(tick);
+    sendStats();
+  });
   onStopRequest(async () => {
     clearInterval(tick);
     clearInterval(stats);

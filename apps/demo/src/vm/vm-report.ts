@@ -82,3 +82,14 @@ export function onStopRequest(stop: () => Promise<void>): void {
   });
   process.on('disconnect', once);
 }
+
+/**
+ * Runs `quiesce` when the demo asks ({cmd:'quiesce'}) before stopping: a provider stops
+ * publishing and reports its final count, so what is still in flight reaches the consumer
+ * before the channel closes and the summary compares like with like.
+ */
+export function onQuiesceRequest(quiesce: () => void): void {
+  process.on('message', (m: { cmd?: string }) => {
+    if (m.cmd === 'quiesce') quiesce();
+  });
+}
