@@ -24,6 +24,7 @@ import { DoorbellHub } from '../doorbell/doorbell-hub.js';
 import { RuntimeError } from '../errors/runtime-error.js';
 import { VmLink } from '../link/vm-link.js';
 import { ChannelBrokerClient } from './channel-broker-client.js';
+import { closeSteps } from './close-steps.js';
 import type { AttachedChannel, ChannelEndListener, ChannelEndReason } from './node-context.js';
 
 /** What a session needs to reach hostd and build the VM's side. */
@@ -275,26 +276,15 @@ export class HostdSession {
    */
   async close(): Promise<void> {
     this.#closing = true;
-    const errors: unknown[] = [];
-    const attempt = async (f: () => unknown): Promise<void> => {
-      try {
-        await f();
-      } catch (e) {
-        errors.push(e);
-      }
-    };
-    for (const id of [...this.#channels.keys()]) await attempt(() => this.#closeChannel(id));
-    await attempt(() => this.#sd.stop());
-    this.#broker.abortAll('the node is closing');
-    await attempt(() => this.#transport.close());
-    await attempt(() => this.#doorbells.close());
-    // Ends the link after the StopOffers and closes above are flushed.
-    await attempt(() => this.#link.close());
-    if (errors.length > 0) {
-      throw new RuntimeError('ERR_CLOSED', `closing the node failed in ${errors.length} step(s)`, {
-        cause: new AggregateError(errors),
-      });
-    }
+    await closeSteps('closing the node', [
+      ...[...this.#channels.keys()].map((id) => () => this.#closeChannel(id)),
+      () => this.#sd.stop(),
+      () => this.#broker.abortAll('the node is closing'),
+      () => this.#transport.close(),
+      () => this.#doorbells.close(),
+      // Ends the link after the StopOffers and closes above are flushed.
+      () => this.#link.close(),
+    ]);
   }
 
   /**
@@ -305,17 +295,13 @@ export class HostdSession {
     this.#closing = true;
     this.#broker.abortAll('the control link to hostd closed');
     for (const id of [...this.#channels.keys()]) this.#end(id, 'hostd-gone');
-    const release = async (f: () => unknown): Promise<void> => {
-      try {
-        await f();
-      } catch {
-        // The session is dead either way; a failed release must not stop the others.
-      }
-    };
-    await release(() => this.#sd.stop());
-    await release(() => this.#transport.close());
-    await release(() => this.#doorbells.close());
-    await release(() => this.#link.close());
+    // The session is dead either way; a failed release must not stop the others.
+    await closeSteps('releasing the session', [
+      () => this.#sd.stop(),
+      () => this.#transport.close(),
+      () => this.#doorbells.close(),
+      () => this.#link.close(),
+    ]).catch(() => undefined);
   }
 
   #error(code: string, message: string): void {

@@ -6,6 +6,7 @@ import { RuntimeError } from '../errors/runtime-error.js';
 import { ConsumedService, type ConsumeOptions } from '../service/consumed-service.js';
 import { OfferedService, type OfferOptions } from '../service/offered-service.js';
 import { ServiceCatalog } from '../service/service-catalog.js';
+import { closeSteps } from './close-steps.js';
 import { HostdSession, type HostdSessionHooks, type HostdSessionOptions } from './hostd-session.js';
 import type { AttachedChannel, NodeContext } from './node-context.js';
 
@@ -252,25 +253,17 @@ export class Node {
     if (this.#closed) return;
     this.#closed = true;
     this.#retry?.wake();
-    const errors: unknown[] = [];
-    const attempt = async (f: () => unknown): Promise<void> => {
-      try {
-        await f();
-      } catch (e) {
-        errors.push(e);
-      }
-    };
-    for (const s of this.#offered.values()) await attempt(() => s.withdraw());
-    for (const s of this.#consumed) await attempt(() => s.close());
     const session = this.#session;
     this.#session = undefined;
-    if (session !== undefined) await attempt(() => session.close());
-    this.#connection.next('closed');
-    this.#connection.complete();
-    if (errors.length > 0) {
-      throw new RuntimeError('ERR_CLOSED', `closing the node failed in ${errors.length} step(s)`, {
-        cause: new AggregateError(errors),
-      });
+    try {
+      await closeSteps('closing the node', [
+        ...[...this.#offered.values()].map((s) => () => s.withdraw()),
+        ...[...this.#consumed].map((s) => () => s.close()),
+        ...(session === undefined ? [] : [() => session.close()]),
+      ]);
+    } finally {
+      this.#connection.next('closed');
+      this.#connection.complete();
     }
   }
 
