@@ -1,17 +1,13 @@
 // Peer process of the full-path benchmark. argv[2]: JSON { kind: 'ring', path, channelId, mode }
 // with fds 3/4 the c2p/p2c eventfds, or { kind: 'uds', socket }. Echoes a protobuf message
 // through the same layers an app uses (ServiceProvider, or a Node net server).
-import { statSync } from 'node:fs';
 import net from 'node:net';
 import protobuf from 'protobufjs';
 import { Channel } from '../src/channel/channel.js';
 import { ServiceProvider } from '../src/channel/service-endpoints.js';
-import { mapFile } from '../src/native/map-file.js';
 import { EventfdWaker } from '../src/notify/eventfd-waker.js';
 import type { NotifyMode } from '../src/notify/ring-waiter.js';
-import { ChannelTableReader } from '../src/region/channel-table-reader.js';
-import { readRegionHeader } from '../src/region/region-header.js';
-import { windowOf } from '../src/ring/ring-views.js';
+import { attachWindow } from '../test/channel/attach-window.js';
 import { SCHEMA } from './fullpath-schema.js';
 
 type Job =
@@ -41,14 +37,8 @@ if (job.kind === 'uds') {
   });
   server.listen(job.socket, () => process.stdout.write('ready\n'));
 } else {
-  const size = statSync(job.path).size;
-  const m = mapFile(job.path, 0, size, { writable: true });
-  const shared = new Uint8Array(m.shared);
-  const entry = new ChannelTableReader(shared, readRegionHeader(shared)).find(
-    BigInt(job.channelId),
-  )!.entry;
   const channel = new Channel({
-    window: windowOf({ shared, bulk: new Uint8Array(m.bulk) }, entry.offset, entry.length),
+    window: attachWindow(job.path, job.channelId).window,
     role: 'provider',
     notify: job.mode,
     peerWaker: new EventfdWaker(4),

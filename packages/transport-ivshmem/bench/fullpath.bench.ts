@@ -4,7 +4,7 @@
 // instead (length-prefixed protobuf over a Node Unix socket) in the same run.
 // Issue 3 target: full path spin p50 ≤ 2 µs.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync, statSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,12 +16,9 @@ import { eventfdCreate } from '../src/native/eventfd.js';
 import { Channel } from '../src/channel/channel.js';
 import { ServiceConsumer } from '../src/channel/service-endpoints.js';
 import { dupFd } from '../src/native/fd.js';
-import { mapFile, unmap } from '../src/native/map-file.js';
 import { EventfdWaker } from '../src/notify/eventfd-waker.js';
 import type { NotifyMode } from '../src/notify/ring-waiter.js';
-import { ChannelTableReader } from '../src/region/channel-table-reader.js';
-import { readRegionHeader } from '../src/region/region-header.js';
-import { windowOf } from '../src/ring/ring-views.js';
+import { attachWindow } from '../test/channel/attach-window.js';
 import { createShmChannel } from '../test/helpers/shm-channel.js';
 import { SCHEMA } from './fullpath-schema.js';
 
@@ -108,13 +105,28 @@ const median = (xs: number[]): number =>
     0.5,
   );
 
+/** How calls are paced: back to back, or one every `intervalMs` (both sides park between). */
+interface Pace {
+  readonly intervalMs?: number;
+}
+
+const paceLabel = (pace: Pace): string =>
+  pace.intervalMs === undefined ? '' : `, 1 per ${pace.intervalMs} ms`;
+
+/** Gap between calls in the parked case: far longer than any spin budget, so both sides park. */
+const PARKED_INTERVAL_MS = 10;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
 async function measure(
   n: number,
   once: (i: number) => Promise<void>,
+  pace: Pace = {},
 ): Promise<{ p50: number; p99: number }> {
   for (let i = 0; i < Math.min(2000, n); i++) await once(i); // warm-up
   const t = new Float64Array(n);
   for (let i = 0; i < n; i++) {
+    if (pace.intervalMs !== undefined) await sleep(pace.intervalMs);
     const t0 = performance.now();
     await once(i);
     t[i] = (performance.now() - t0) * 1000;
@@ -123,20 +135,20 @@ async function measure(
   return { p50: q(s, 0.5), p99: q(s, 0.99) };
 }
 
-async function ringPath(mode: NotifyMode, n: number, runs: number): Promise<FullPathRow> {
+async function ringPath(
+  mode: NotifyMode,
+  n: number,
+  runs: number,
+  pace: Pace = {},
+): Promise<FullPathRow> {
   const host = createShmChannel(64 * 1024);
   const child = await startPeer(
     { kind: 'ring', path: host.spec.path, channelId: host.spec.channelId, mode },
     [host.spec.efdC2p, host.spec.efdP2c],
   );
-  const size = statSync(host.spec.path).size;
-  const m = mapFile(host.spec.path, 0, size, { writable: true });
-  const shared = new Uint8Array(m.shared);
-  const entry = new ChannelTableReader(shared, readRegionHeader(shared)).find(
-    BigInt(host.spec.channelId),
-  )!.entry;
+  const attached = attachWindow(host.spec.path, host.spec.channelId);
   const channel = new Channel({
-    window: windowOf({ shared, bulk: new Uint8Array(m.bulk) }, entry.offset, entry.length),
+    window: attached.window,
     role: 'consumer',
     notify: mode,
     peerWaker: new EventfdWaker(dupFd(host.spec.efdC2p)),
@@ -147,30 +159,34 @@ async function ringPath(mode: NotifyMode, n: number, runs: number): Promise<Full
     const p50s: number[] = [];
     const p99s: number[] = [];
     for (let r = 0; r < runs; r++) {
-      const x = await measure(n, async (i) => {
-        await consumer.call(1, Echo, Echo, { seq: i, data: DATA });
-      });
+      const x = await measure(
+        n,
+        async (i) => {
+          await consumer.call(1, Echo, Echo, { seq: i, data: DATA });
+        },
+        pace,
+      );
       p50s.push(x.p50);
       p99s.push(x.p99);
     }
     return {
-      path: `sivshm full path, ${mode}`,
+      path: `sivshm full path, ${mode}${paceLabel(pace)}`,
       roundTrips: n * runs,
       p50Us: median(p50s),
       p99Us: median(p99s),
       runP50Us: p50s,
-      ...(mode === 'spin' ? { targetP50Us: 2 } : {}),
+      ...(mode === 'spin' && pace.intervalMs === undefined ? { targetP50Us: 2 } : {}),
     };
   } finally {
     consumer.close();
     await channel.close();
     child.kill('SIGKILL');
-    unmap(m.handle);
+    attached.unmap();
     host.close();
   }
 }
 
-async function udsPath(n: number, runs: number): Promise<FullPathRow> {
+async function udsPath(n: number, runs: number, pace: Pace = {}): Promise<FullPathRow> {
   const socket = path.join(os.tmpdir(), `sivshm-bench-${process.pid}.sock`);
   rmSync(socket, { force: true });
   const child = await startPeer({ kind: 'uds', socket });
@@ -192,19 +208,23 @@ async function udsPath(n: number, runs: number): Promise<FullPathRow> {
     const p50s: number[] = [];
     const p99s: number[] = [];
     for (let r = 0; r < runs; r++) {
-      const x = await measure(n, async (i) => {
-        const out = Echo.encode({ seq: i, data: DATA }).finish();
-        const head = Buffer.alloc(4);
-        head.writeUInt32LE(out.length, 0);
-        const reply = new Promise<Buffer>((res) => (pending = res));
-        s.write(Buffer.concat([head, out]));
-        Echo.decode(await reply);
-      });
+      const x = await measure(
+        n,
+        async (i) => {
+          const out = Echo.encode({ seq: i, data: DATA }).finish();
+          const head = Buffer.alloc(4);
+          head.writeUInt32LE(out.length, 0);
+          const reply = new Promise<Buffer>((res) => (pending = res));
+          s.write(Buffer.concat([head, out]));
+          Echo.decode(await reply);
+        },
+        pace,
+      );
       p50s.push(x.p50);
       p99s.push(x.p99);
     }
     return {
-      path: 'Node Unix socket + protobuf (baseline)',
+      path: `Unix socket + protobuf${paceLabel(pace)}`,
       roundTrips: n * runs,
       p50Us: median(p50s),
       p99Us: median(p99s),
@@ -217,7 +237,30 @@ async function udsPath(n: number, runs: number): Promise<FullPathRow> {
   }
 }
 
-/** Runs the baseline and the three modes. */
+/**
+ * The parked case alone: `n` calls, one every `intervalMs` (default {@link PARKED_INTERVAL_MS}), in `adaptive` and
+ * `event` mode and over the Unix socket (its ratio column is against that idle socket).
+ */
+export async function parkedRows(
+  n: number,
+  intervalMs = PARKED_INTERVAL_MS,
+): Promise<FullPathRow[]> {
+  const pace: Pace = { intervalMs };
+  const base = await udsPath(n, 1, pace);
+  const rows: FullPathRow[] = [];
+  for (const mode of ['adaptive', 'event'] as NotifyMode[]) {
+    rows.push(await ringPath(mode, n, 1, pace));
+  }
+  rows.push(base);
+  for (const r of rows) r.vsUnixSocket = base.p50Us / r.p50Us;
+  return rows;
+}
+
+/**
+ * Runs the baseline and the three modes back to back, then the parked case: one call every
+ * `PARKED_INTERVAL_MS`, so both sides sleep between calls (the cost an app sees at a low call
+ * rate), against a Unix socket whose peer is idle between calls in the same way.
+ */
 export async function run(
   opts: { readonly quick?: boolean; readonly log?: (l: string) => void } = {},
 ): Promise<FullPathResult> {
@@ -232,6 +275,8 @@ export async function run(
   }
   rows.push(base);
   for (const r of rows) r.vsUnixSocket = base.p50Us / r.p50Us;
+  opts.log?.(`fullpath: parked, one call every ${PARKED_INTERVAL_MS} ms`);
+  rows.push(...(await parkedRows(opts.quick === true ? 50 : 300)));
   opts.log?.('fullpath: idle channel footprint');
   const idleChannelHeapBytes = await idleChannelHeap(opts.quick === true ? 100 : 500);
   return {

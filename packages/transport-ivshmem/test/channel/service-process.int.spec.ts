@@ -2,21 +2,17 @@
 // each notification mode; every event arrives once, in order, intact; calls, errors, unknown
 // methods, fire-and-forget and a killed provider behave as documented.
 import { expect } from 'chai';
-import { statSync } from 'node:fs';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { Channel } from '../../src/channel/channel.js';
 import { ServiceConsumer } from '../../src/channel/service-endpoints.js';
 import { TransportError } from '../../src/errors/transport-error.js';
 import type { Sample } from '../../src/protobuf/sample.js';
-import { mapFile, unmap } from '../../src/native/map-file.js';
 import { EventfdWaker } from '../../src/notify/eventfd-waker.js';
 import type { NotifyMode } from '../../src/notify/ring-waiter.js';
-import { ChannelTableReader } from '../../src/region/channel-table-reader.js';
-import { readRegionHeader } from '../../src/region/region-header.js';
-import { windowOf } from '../../src/ring/ring-views.js';
 import { addonUnavailable, createShmChannel, type HostChannel } from '../helpers/shm-channel.js';
 import { spawnNode } from '../helpers/spawn-node.js';
 import { dupFd } from '../../src/native/fd.js';
+import { attachWindow } from './attach-window.js';
 import {
   Add,
   blobFor,
@@ -69,15 +65,10 @@ for (const mode of ['spin', 'event', 'adaptive'] as NotifyMode[]) {
         });
         child.once('exit', (c) => reject(new Error(`provider exited ${c}`)));
       });
-      const size = statSync(host.spec.path).size;
-      const m = mapFile(host.spec.path, 0, size, { writable: true });
-      unmapRegion = () => unmap(m.handle);
-      const shared = new Uint8Array(m.shared);
-      const entry = new ChannelTableReader(shared, readRegionHeader(shared)).find(
-        BigInt(host.spec.channelId),
-      )!.entry;
+      const attached = attachWindow(host.spec.path, host.spec.channelId);
+      unmapRegion = attached.unmap;
       channel = new Channel({
-        window: windowOf({ shared, bulk: new Uint8Array(m.bulk) }, entry.offset, entry.length),
+        window: attached.window,
         role: 'consumer',
         notify: mode,
         peerWaker: new EventfdWaker(dupFd(host.spec.efdC2p)),

@@ -1,14 +1,10 @@
 // The provider process of the service test. argv[2]: JSON { path, channelId, mode }; fds 3 and
 // 4: the c2p and p2c eventfds. Serves the methods and, on START, publishes TICKS events.
-import { statSync } from 'node:fs';
 import { Channel } from '../../src/channel/channel.js';
 import { ServiceProvider } from '../../src/channel/service-endpoints.js';
-import { mapFile } from '../../src/native/map-file.js';
 import { EventfdWaker } from '../../src/notify/eventfd-waker.js';
 import type { NotifyMode } from '../../src/notify/ring-waiter.js';
-import { ChannelTableReader } from '../../src/region/channel-table-reader.js';
-import { readRegionHeader } from '../../src/region/region-header.js';
-import { windowOf } from '../../src/ring/ring-views.js';
+import { attachWindow } from './attach-window.js';
 import {
   Add,
   blobFor,
@@ -33,13 +29,7 @@ const job = JSON.parse(process.argv[2] ?? '{}') as {
   channelId: string;
   mode: NotifyMode;
 };
-const size = statSync(job.path).size;
-const m = mapFile(job.path, 0, size, { writable: true });
-const shared = new Uint8Array(m.shared);
-const entry = new ChannelTableReader(shared, readRegionHeader(shared)).find(
-  BigInt(job.channelId),
-)!.entry;
-const window = windowOf({ shared, bulk: new Uint8Array(m.bulk) }, entry.offset, entry.length);
+const { window } = attachWindow(job.path, job.channelId);
 const channel = new Channel({
   window,
   role: 'provider',
