@@ -1,7 +1,7 @@
 // Node.open end to end: hostd as its own OS process, the infotainment VM as another (forked
 // provider-vm.ts), this test process as the cluster VM.
 import { expect } from 'chai';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { firstValueFrom, filter, take, toArray, timeout } from 'rxjs';
 import { Node, RuntimeError } from '../src/index.js';
 import {
@@ -316,6 +316,46 @@ describe('Node (hostd and two VM processes)', function () {
       expect(
         status.channels.filter((c) => c.consumerVm === 2 && c.state === 'ACTIVE'),
       ).to.have.length(1);
+    });
+
+    it('should leak no fd and no mapping over repeated hostd restarts', async () => {
+      provider = await startProviderVm(d);
+      node = await Node.open({
+        config: d.configPath,
+        vm: 'cluster',
+        runDir: d.runDir,
+        reconnectMaxDelayMs: 200,
+      });
+      const speed = await node.consume('VehicleSpeed', { instance: 1 });
+      const fds = (): number => readdirSync('/proc/self/fd').length;
+      const mappings = (): number =>
+        readFileSync('/proc/self/maps', 'utf8')
+          .split('\n')
+          .filter((l) => l.includes(d.regionPath)).length;
+      const before = { fds: fds(), mappings: mappings() };
+      expect(before.mappings, 'the channel window is mapped').to.be.greaterThan(0);
+      for (let i = 1; i <= 3; i++) {
+        hostd!.child.kill('SIGKILL');
+        await hostd!.stop();
+        await waitFor(() => speed.status === 'peer-gone', 'the channel to end');
+        hostd = await startHostd(d);
+        await waitFor(
+          () => speed.status === 'connected' && speed.connections === i + 1,
+          `the channel back after restart ${i}`,
+          20_000,
+        );
+      }
+      await firstValueFrom(
+        speed.event<VehicleSpeed>('speed').pipe(take(2), toArray(), timeout(5000)),
+      );
+      expect(node.sessions).to.equal(4);
+      // The old sessions are released asynchronously; give them a moment, then compare.
+      await waitFor(
+        () => fds() === before.fds && mappings() === before.mappings,
+        'fds and mappings back to what one session holds',
+        3000,
+      ).catch(() => undefined);
+      expect({ fds: fds(), mappings: mappings() }).to.deep.equal(before);
     });
 
     it('should stay disconnected with reconnect: false, refuse offers, and close cleanly', async () => {
