@@ -9,27 +9,20 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import {
-  AbortReason,
-  BrokerHandshakes,
   CoreTokens,
   certificateHash,
-  equalConstantTime,
-  MessageType,
   configRights,
   coreModule,
   cryptoBackend,
   decodeCertificateBody,
-  decodeHandshakeMessage,
-  decodeProto,
-  encodeProto,
   initCaDirectory,
   loadConfig,
   openCaDirectory,
   resolveGrantKey,
   signRevoke,
   TokenBucket,
-  type AbortReasonName,
   type BrokerEffect,
+  type BrokerHandshakes,
   type CertificateAuthority,
   type CertificateBody,
   type ControlMessage,
@@ -111,7 +104,6 @@ interface VmState {
   readonly id: number;
   readonly name: string;
   readonly grantKey: Uint8Array;
-  readonly bucket: TokenBucket;
   /** SD messages a VM may send: it makes hostd relay to every consumer, so it is metered. */
   readonly sdBucket: TokenBucket;
   sdDropped: number;
@@ -124,14 +116,6 @@ interface VmState {
   messagesIn: number;
   refusals: number;
   revokeSerial: bigint;
-}
-
-/** hostd-level admission counters (per-VM limits from services.yaml, before the broker). */
-interface GateStats {
-  rateLimited: number;
-  wrongCertificate: number;
-  tooManyPending: number;
-  overQuota: number;
 }
 
 function percentile(sorted: readonly number[], p: number): number | undefined {
@@ -167,12 +151,6 @@ export class Hostd {
   readonly #lifecycle: ChannelLifecycle;
   readonly #sd: SdSwitch;
   readonly #vms = new Map<number, VmState>();
-  readonly #gate: GateStats = {
-    rateLimited: 0,
-    wrongCertificate: 0,
-    tooManyPending: 0,
-    overQuota: 0,
-  };
   readonly #startedMs = Date.now();
   readonly #windowLength: bigint;
   readonly #layout: RegionLayoutInfo;
@@ -193,7 +171,6 @@ export class Hostd {
     config: ServiceConfig;
     crypto: CryptoBackend;
     opened: OpenedCa;
-    keys: { readonly caSecretKey: Uint8Array; readonly brokerSecretKey: Uint8Array };
     grantKeys: Map<number, Uint8Array>;
     regionFd: number;
     region: MappedFile;
@@ -218,9 +195,6 @@ export class Hostd {
         id: vm.id,
         name: vm.name,
         grantKey: init.grantKeys.get(vm.id)!,
-        bucket: new TokenBucket(vm.limits.handshakesPerSecond, vm.limits.burst, () =>
-          BigInt(Date.now()),
-        ),
         sdBucket: new TokenBucket(SD_MESSAGES_PER_SECOND, SD_BURST, () => BigInt(Date.now())),
         sdDropped: 0,
         lastHeardMs: 0,
@@ -279,13 +253,12 @@ export class Hostd {
         this.#lifecycle.vmGone(vm);
       },
     });
-    // Composition root: core's module builds the broker; the CA is the one opened from disk
-    // (persisted serials, revocations and the bumped epoch), so it replaces core's default.
-    const maxOf = (f: (l: ServiceConfig['vms'][number]['limits']) => number): number =>
-      Math.max(...config.vms.map((v) => f(v.limits)));
+    // Composition root: core's module builds the broker, which holds every VM to its own
+    // services.yaml limits; the CA is the one opened from disk (persisted serials, revocations
+    // and the bumped epoch), so it replaces core's default, and the broker key comes with it.
     const container = new Container();
     container.bind(CoreTokens.ServiceConfig).toConstantValue(config);
-    container.bind(CoreTokens.AuthorityKeys).toConstantValue(init.keys);
+    container.bind(CoreTokens.BrokerSecretKey).toConstantValue(opened.brokerSecretKey);
     container.bind(CoreTokens.Epoch).toConstantValue(this.epoch);
     container.bind(CoreTokens.BrokerEnvironment).toConstantValue({
       offered: (service, instance) => {
@@ -300,33 +273,19 @@ export class Hostd {
         };
       },
       reserveWindow: (length) => this.#lifecycle.reserve(length),
-      releaseWindow: (w) => this.#lifecycle.release(w),
+      releaseWindow: (w, why) => this.#lifecycle.release(w, why),
       grantKey: (vm) => this.#vms.get(vm)!.grantKey,
+      // A link's certificate lives as long as the link: an M1 must name the one enrolled on it.
+      enrolledCertificate: (vm) => this.#vms.get(vm)?.certHash,
     });
-    // Per-VM limits are applied by hostd's gate (below) before the broker; the broker's own
-    // limits, which are global, are set to the most generous VM's so they never bind first.
-    container.bind(CoreTokens.BrokerLimits).toConstantValue({
-      requestsPerSecond: maxOf((l) => l.handshakesPerSecond),
-      burst: maxOf((l) => l.burst),
-      pendingPerVm: maxOf((l) => l.pendingHandshakes),
-      windowBytesPerVm: BigInt(maxOf((l) => l.windowBytes)),
-    });
-    container.loadSync(coreModule({ crypto: init.crypto.name }));
+    container.loadSync(
+      coreModule({
+        crypto: init.crypto.name,
+        ...(o.pendingTimeoutMs === undefined ? {} : { pendingTimeoutMs: o.pendingTimeoutMs }),
+      }),
+    );
     container.rebindSync(CoreTokens.CertificateAuthority).toConstantValue(opened.ca);
-    if (o.pendingTimeoutMs === undefined) {
-      this.#broker = container.get(CoreTokens.BrokerHandshakes);
-    } else {
-      // core's module has no pending-deadline input; build the broker directly for this option.
-      this.#broker = new BrokerHandshakes({
-        crypto: init.crypto,
-        ca: opened.ca,
-        brokerSecretKey: init.keys.brokerSecretKey,
-        env: container.get(CoreTokens.BrokerEnvironment),
-        nowMs: () => BigInt(Date.now()),
-        limits: container.get(CoreTokens.BrokerLimits),
-        pendingTimeoutMs: BigInt(o.pendingTimeoutMs),
-      });
-    }
+    this.#broker = container.get(CoreTokens.BrokerHandshakes);
   }
 
   /** Loads the config, opens (or creates) the CA with epoch + 1, creates the region, listens. */
@@ -362,10 +321,6 @@ export class Hostd {
       allowedRights: (vm) => configRights(config, vm),
       bumpEpoch: true,
     });
-    // ca-store opens these for the CA; the broker key is needed again for the broker.
-    const readKey = (name: string): Uint8Array =>
-      Uint8Array.from(Buffer.from(readFileSync(path.join(caDir, name), 'utf8').trim(), 'hex'));
-    const keys = { caSecretKey: readKey('ca.key'), brokerSecretKey: readKey('broker.key') };
     const grantKeys = new Map<number, Uint8Array>();
     for (const vm of config.vms) grantKeys.set(vm.id, await resolveGrantKey(vm));
 
@@ -392,7 +347,6 @@ export class Hostd {
       config,
       crypto,
       opened,
-      keys,
       grantKeys,
       regionFd,
       region,
@@ -496,13 +450,8 @@ export class Hostd {
       handshakes: {
         established: b.established,
         aborted: b.aborted,
-        rejected:
-          b.rejected +
-          this.#gate.rateLimited +
-          this.#gate.tooManyPending +
-          this.#gate.overQuota +
-          this.#gate.wrongCertificate,
-        rateLimited: b.rateLimited + this.#gate.rateLimited,
+        rejected: b.rejected,
+        rateLimited: b.rateLimited,
         signatureVerifications: b.signatureVerifications,
         pending: this.#broker.pendingCount(),
         timingMs: {
@@ -787,100 +736,15 @@ export class Hostd {
   }
 
   #onHandshake(vm: VmState, bytes: Uint8Array): void {
-    const refusal = this.#gateRequest(vm, bytes);
-    if (refusal !== undefined) {
-      this.log.info('handshake-refused', {
-        vm: vm.id,
-        reason: refusal.reason,
-        detail: refusal.detail,
-      });
-      this.#links?.send(vm.id, { kind: 'handshake', message: refusal.abort });
-      return;
-    }
+    // Every admission rule (rate, pending cap, window quota, link-bound certificate, malformed
+    // traffic charged to the budget) is the broker's (security-anchors §2.8).
     this.#route(this.#broker.receive(vm.id, bytes));
-  }
-
-  /**
-   * hostd's admission gate for M1 with the VM's own limits from services.yaml (rate, pending
-   * handshakes, window bytes; security-anchors §2.8), cheapest first and before any signature
-   * work. Other message types go straight to the broker.
-   */
-  #gateRequest(
-    vm: VmState,
-    bytes: Uint8Array,
-  ): { reason: AbortReasonName; detail: string; abort: Uint8Array } | undefined {
-    // Canonical HandshakeMessage bytes start with field 1 (type) as a one-byte varint: peek at
-    // it so that the rate is charged before any decoding.
-    if (bytes[0] !== 0x08 || bytes[1] !== MessageType.m1) return undefined;
-    const overRate = !vm.bucket.take();
-    let reqSeq = '0';
-    let certHash: Uint8Array | undefined;
-    try {
-      const msg = decodeHandshakeMessage(bytes);
-      const body = decodeProto('RequestBody', msg.body);
-      reqSeq = String(body['reqSeq'] ?? '0');
-      certHash = body['certHashC'] as Uint8Array;
-    } catch {
-      if (!overRate) return undefined; // the broker rejects malformed messages with its reason
-    }
-    const limits = this.config.vms.find((v) => v.id === vm.id)!.limits;
-    const refuse = (reason: AbortReasonName, detail: string) => ({
-      reason,
-      detail,
-      abort: encodeProto('HandshakeMessage', {
-        type: MessageType.abort,
-        body: encodeProto('AbortBody', {
-          channelId: '0',
-          reqSeq,
-          reason: AbortReason[reason],
-          detail,
-        }),
-      }),
-    });
-    if (overRate) {
-      this.#gate.rateLimited++;
-      return refuse(
-        'rateLimited',
-        `VM ${vm.id} is over its rate of ${limits.handshakesPerSecond}/s`,
-      );
-    }
-    // A link's certificate lives as long as the link: an M1 must name the certificate enrolled
-    // on this link (not one of an earlier connection, nor another VM's).
-    if (
-      vm.certHash === undefined ||
-      certHash === undefined ||
-      !equalConstantTime(certHash, vm.certHash)
-    ) {
-      this.#gate.wrongCertificate++;
-      return refuse(
-        'certificate',
-        `the certificate in M1 is not the one enrolled on the link of VM ${vm.id}${vm.certHash === undefined ? ' (enrol first)' : ''}`,
-      );
-    }
-    if (this.#broker.pendingCount(vm.id) >= limits.pendingHandshakes) {
-      this.#gate.tooManyPending++;
-      return refuse(
-        'tooManyPending',
-        `VM ${vm.id} has ${limits.pendingHandshakes} handshakes in flight`,
-      );
-    }
-    let held = 0n;
-    for (const c of this.#lifecycle.list()) if (c.consumerVm === vm.id) held += c.window.length;
-    if (held + this.#windowLength > BigInt(limits.windowBytes)) {
-      this.#gate.overQuota++;
-      return refuse(
-        'noSpace',
-        `VM ${vm.id} holds ${held} window bytes; one more channel would pass its quota of ${limits.windowBytes}`,
-      );
-    }
-    return undefined;
   }
 
   #route(effects: BrokerEffect[]): void {
     for (const e of effects) {
       switch (e.kind) {
         case 'send':
-          this.#noteGrant(e.bytes);
           this.#links?.send(e.vmId, { kind: 'handshake', message: e.bytes });
           break;
         case 'channel-pending':
@@ -903,23 +767,16 @@ export class Hostd {
           this.#lifecycle.aborted(e.channel, `${e.reason}: ${e.detail}`);
           break;
         case 'rejected':
-          this.log.info('handshake-rejected', { vm: e.vmId, reason: e.reason, detail: e.detail });
+          // Refusals for being over budget are logged once per burst (below), not per message.
+          if (e.reason !== 'rateLimited')
+            this.log.info('handshake-rejected', { vm: e.vmId, reason: e.reason, detail: e.detail });
+          break;
+        case 'over-budget':
+          if (e.state === 'started')
+            this.log.warn('handshake-over-budget', { vm: e.vmId, detail: e.detail });
+          else this.log.info('handshake-back-in-budget', { vm: e.vmId, refused: e.refused });
           break;
       }
-    }
-  }
-
-  /** Marks a channel whose M4 goes out: its consumer can map the window from now on. */
-  #noteGrant(bytes: Uint8Array): void {
-    try {
-      const msg = decodeHandshakeMessage(bytes);
-      if (msg.type !== MessageType.m4) return;
-      const m2Body = decodeProto('GrantConsumerBody', msg.body)['m2Body'] as Uint8Array;
-      this.#lifecycle.consumerGranted(
-        BigInt(decodeProto('OfferBody', m2Body)['channelId'] as string),
-      );
-    } catch {
-      // Our own broker's bytes; nothing to note if they do not parse.
     }
   }
 

@@ -114,6 +114,7 @@ export type {
   BrokerStats,
   OfferedService,
   Window,
+  WindowRelease,
 } from './handshake/broker-handshake.js';
 export { MODE_RANK } from './handshake/handshake-types.js';
 export type {
@@ -139,7 +140,7 @@ export { encodeProto, decodeProto, protoRoot } from './wire/proto-codec.js';
 export type { ProtoObject } from './wire/proto-codec.js';
 // Dependency injection.
 export { CoreTokens } from './di/core-tokens.js';
-export { coreModule } from './di/core-module.js';
+export { coreModule, configLimits } from './di/core-module.js';
 export type { CoreModuleOptions } from './di/core-module.js';
 export { certificateToPem, certificateFromFile } from './cert/certificate-pem.js';
 export { initCaDirectory, openCaDirectory } from './cert/ca-store.js';

@@ -168,8 +168,13 @@ describe('ChannelLifecycle', () => {
       const r = rig();
       const ch = r.open();
       const i = r.lc.get(ch.channelId)!.tableIndex;
-      r.lc.consumerGranted(ch.channelId);
-      r.lc.release(ch.window); // the broker aborts at the M5 deadline
+      // The broker aborts at the M5 deadline, after M4 went out.
+      r.lc.release(ch.window, {
+        channelId: ch.channelId,
+        consumerVm: 2,
+        cause: 'aborted',
+        grantIssued: true,
+      });
       r.lc.aborted(ch, 'timeout');
       expect(r.table.read(i).state).to.equal('QUARANTINED');
       expect(r.revokes).to.deep.equal([[2, ch.channelId]]);
@@ -182,7 +187,12 @@ describe('ChannelLifecycle', () => {
     it('should free at once a window whose handshake aborted before M4', () => {
       const r = rig();
       const ch = r.open();
-      r.lc.release(ch.window);
+      r.lc.release(ch.window, {
+        channelId: ch.channelId,
+        consumerVm: 2,
+        cause: 'aborted',
+        grantIssued: false,
+      });
       r.lc.aborted(ch, 'timeout');
       expect(r.revokes).to.have.length(0);
       expect(r.allocator.stats().allocated).to.equal(0);

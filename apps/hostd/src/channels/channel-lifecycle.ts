@@ -1,4 +1,10 @@
-import { ChannelModeCode, type BrokerChannel, type ChannelMode, type Window } from '@sivshm/core';
+import {
+  ChannelModeCode,
+  type BrokerChannel,
+  type ChannelMode,
+  type Window,
+  type WindowRelease,
+} from '@sivshm/core';
 import { WindowLayout } from '@sivshm/kmod';
 import type {
   ChannelEntryStateName,
@@ -67,8 +73,6 @@ interface Entry {
   ackDeadlineMs: number;
   /** The VM still holding a mapping when the window was quarantined. */
   quarantinedFor?: number;
-  /** M4 went out: the consumer holds a valid grant even while the channel is PENDING. */
-  consumerGranted: boolean;
 }
 
 /**
@@ -110,21 +114,16 @@ export class ChannelLifecycle {
     return { offset: BigInt(offset), length };
   }
 
-  /** hostd saw M4 go out: from now on the consumer may map the window. */
-  consumerGranted(channelId: bigint): void {
-    const e = this.#byId.get(channelId);
-    if (e !== undefined) e.consumerGranted = true;
-  }
-
-  /** Broker hook: the window is no longer used by the broker; zero and free (or quarantine). */
-  release(window: Window): void {
+  /**
+   * Broker hook: the window is no longer used by the broker; zero and free it, or quarantine
+   * it when the broker says a grant for it went out in a handshake that then aborted.
+   */
+  release(window: Window, why?: WindowRelease): void {
     const { allocator } = this.#env;
     const slot = this.#slotByOffset.get(window.offset);
-    const granted = [...this.#byId.values()].find(
-      (e) =>
-        e.state === 'PENDING' && e.consumerGranted && e.channel.window.offset === window.offset,
-    );
-    if (granted !== undefined && slot !== undefined) {
+    const granted =
+      why?.cause === 'aborted' && why.grantIssued ? this.#byId.get(why.channelId) : undefined;
+    if (granted !== undefined && granted.state === 'PENDING' && slot !== undefined) {
       // An abort after M4 (no M5 in time): the consumer may have mapped the window, so it is
       // not reused until the consumer's device acknowledges a REVOKE or the VM goes away.
       this.#slotByOffset.delete(window.offset);
@@ -163,7 +162,6 @@ export class ChannelLifecycle {
       sinceMs: now,
       awaitingAck: new Set(),
       ackDeadlineMs: 0,
-      consumerGranted: false,
     };
     this.#byId.set(ch.channelId, e);
     this.#write(e, true);

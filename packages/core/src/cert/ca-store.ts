@@ -119,6 +119,11 @@ async function loadState(dir: string): Promise<CaState> {
 export interface OpenedCa {
   readonly ca: CertificateAuthority;
   readonly dir: string;
+  /**
+   * The broker's Ed25519 secret key (signs M2/M4/M6), for `BrokerHandshakes`: the composition
+   * root takes it from here instead of reading `broker.key` a second time.
+   */
+  readonly brokerSecretKey: Uint8Array;
   save(): Promise<void>;
 }
 
@@ -145,12 +150,10 @@ export async function openCaDirectory(
     throw new CoreError('ERR_IO', 'cannot bump the epoch of a CA opened read-only');
   }
   if (opts.bumpEpoch) await saveState(dir, { ...state, epoch });
+  const brokerSecretKey = await readKey(join(dir, FILES.brokerKey));
   const ca = new CertificateAuthority({
     crypto: opts.crypto,
-    keys: {
-      caSecretKey: await readKey(join(dir, FILES.caKey)),
-      brokerSecretKey: await readKey(join(dir, FILES.brokerKey)),
-    },
+    keys: { caSecretKey: await readKey(join(dir, FILES.caKey)), brokerSecretKey },
     epoch,
     nowMs: opts.nowMs,
     allowedRights: opts.allowedRights ?? (() => undefined),
@@ -165,5 +168,5 @@ export async function openCaDirectory(
     await writeAtomic(join(dir, FILES.brokerCert), certificateToPem(ca.brokerCertificate));
   };
   if (opts.readOnly !== true) await save();
-  return { ca, dir, save };
+  return { ca, dir, brokerSecretKey, save };
 }

@@ -3,7 +3,9 @@ import { CertificateAuthority } from '../cert/certificate-authority.js';
 import { configRights } from '../config/config-rights.js';
 import type { CryptoBackendName } from '../crypto/crypto-backend.js';
 import { cryptoBackend } from '../crypto/select-backend.js';
-import { BrokerHandshakes } from '../handshake/broker-handshake.js';
+import { BrokerHandshakes, type BrokerLimits } from '../handshake/broker-handshake.js';
+import type { ServiceConfig } from '../config/config-types.js';
+import { CoreError } from '../errors/core-error.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { CoreTokens } from './core-tokens.js';
 
@@ -12,12 +14,15 @@ export interface CoreModuleOptions {
   readonly crypto?: CryptoBackendName;
   /** Clock; default the wall clock. */
   readonly clock?: Clock;
+  /** The broker's PENDING deadline, ms; default 1000 (security-anchors §2.7). */
+  readonly pendingTimeoutMs?: number;
 }
 
 /**
  * Binds the core services: the crypto backend and clock (from `options`), and, from the inputs
  * the composition root binds (`ServiceConfig`, `AuthorityKeys`, `Epoch`, `BrokerEnvironment`,
- * optionally `BrokerLimits`), a singleton `CertificateAuthority` and `BrokerHandshakes`.
+ * optionally `BrokerLimits` and `BrokerSecretKey`), a singleton `CertificateAuthority` and
+ * `BrokerHandshakes`. The broker holds each VM to its own `vms[].limits` from services.yaml.
  *
  * @example
  * ```ts
@@ -31,6 +36,7 @@ export interface CoreModuleOptions {
  * ```
  */
 export function coreModule(options: CoreModuleOptions = {}): ContainerModule {
+  if (options.pendingTimeoutMs !== undefined) pendingDeadline(options.pendingTimeoutMs);
   return new ContainerModule(({ bind }) => {
     bind(CoreTokens.CryptoBackend).toConstantValue(cryptoBackend(options.crypto));
     bind(CoreTokens.Clock).toConstantValue(options.clock ?? systemClock);
@@ -50,16 +56,46 @@ export function coreModule(options: CoreModuleOptions = {}): ContainerModule {
     bind(CoreTokens.BrokerHandshakes)
       .toDynamicValue((ctx) => {
         const clock = ctx.get(CoreTokens.Clock);
+        const config = ctx.get(CoreTokens.ServiceConfig);
         const limits = ctx.get(CoreTokens.BrokerLimits, { optional: true });
+        const brokerSecretKey =
+          ctx.get(CoreTokens.BrokerSecretKey, { optional: true }) ??
+          ctx.get(CoreTokens.AuthorityKeys).brokerSecretKey;
         return new BrokerHandshakes({
           crypto: ctx.get(CoreTokens.CryptoBackend),
           ca: ctx.get(CoreTokens.CertificateAuthority),
-          brokerSecretKey: ctx.get(CoreTokens.AuthorityKeys).brokerSecretKey,
+          brokerSecretKey,
           env: ctx.get(CoreTokens.BrokerEnvironment),
           nowMs: () => clock.nowMs(),
           ...(limits === undefined ? {} : { limits }),
+          limitsOf: (vmId) => configLimits(config, vmId),
+          ...(options.pendingTimeoutMs === undefined
+            ? {}
+            : { pendingTimeoutMs: pendingDeadline(options.pendingTimeoutMs) }),
         });
       })
       .inSingletonScope();
   });
+}
+
+/** A VM's broker limits as services.yaml states them; undefined for a VM it does not list. */
+export function configLimits(config: ServiceConfig, vmId: number): BrokerLimits | undefined {
+  const vm = config.vms.find((v) => v.id === vmId);
+  if (vm === undefined) return undefined;
+  return {
+    requestsPerSecond: vm.limits.handshakesPerSecond,
+    burst: vm.limits.burst,
+    pendingPerVm: vm.limits.pendingHandshakes,
+    windowBytesPerVm: BigInt(vm.limits.windowBytes),
+  };
+}
+
+function pendingDeadline(ms: number): bigint {
+  if (!Number.isInteger(ms) || ms < 1 || ms > 60_000) {
+    throw new CoreError(
+      'ERR_CONFIG',
+      `pendingTimeoutMs ${ms} is not allowed: use a whole number of milliseconds from 1 to 60000`,
+    );
+  }
+  return BigInt(ms);
 }

@@ -25,6 +25,11 @@ export const CoreTokens = {
     'sivshm.core.BrokerEnvironment',
   ) as ServiceIdentifier<BrokerEnvironment>,
   BrokerLimits: Symbol.for('sivshm.core.BrokerLimits') as ServiceIdentifier<Partial<BrokerLimits>>,
+  /**
+   * Optional: the broker's secret key when the CA is bound by the composition root (opened from
+   * a CA directory) rather than built from `AuthorityKeys`.
+   */
+  BrokerSecretKey: Symbol.for('sivshm.core.BrokerSecretKey') as ServiceIdentifier<Uint8Array>,
   CertificateAuthority: Symbol.for(
     'sivshm.core.CertificateAuthority',
   ) as ServiceIdentifier<CertificateAuthority>,

@@ -4,6 +4,7 @@ import { mayOfferRight, mayRequestRight } from '../cert/rights.js';
 import type { CryptoBackend } from '../crypto/crypto-backend.js';
 import { GrantPerm, type ChannelMode, type GrantRoleName } from '../grant/grant-layout.js';
 import { signGrant } from '../grant/grant-verify.js';
+import { equalConstantTime } from '../crypto/constant-time.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { abortReasonName, type AbortReasonName } from './abort-reason.js';
 import { abortMessage, failAs, HandshakeFailure, require } from './handshake-failure.js';
@@ -50,10 +51,32 @@ export interface BrokerEnvironment {
   offered(service: number, instance: number): OfferedService | undefined;
   /** Reserves a window (PENDING); undefined when the region is full. */
   reserveWindow(length: bigint, consumerVm: number, providerVm: number): Window | undefined;
-  /** Returns a window to the allocator (which zeroes it). */
-  releaseWindow(window: Window): void;
+  /**
+   * Gives a window back. With `grantIssued` the consumer holds (or may hold) a valid grant for
+   * it, so the environment must not zero or reuse the window: it revokes the consumer's grant
+   * and keeps the window quarantined until the consumer's device acknowledges the REVOKE or
+   * the VM goes away. Without it the window was never handed out and can be zeroed and freed.
+   */
+  releaseWindow(window: Window, release: WindowRelease): void;
   /** The grant key K_vm of a VM. */
   grantKey(vmId: number): Uint8Array;
+  /**
+   * SHA-256 of the certificate enrolled on the VM's current control link, if the environment
+   * binds certificates to links: an M1 must then name exactly that certificate (not one of an
+   * earlier link of the same VM). Undefined result = nothing enrolled yet → refused.
+   */
+  enrolledCertificate?(vmId: number): Uint8Array | undefined;
+}
+
+/** Why {@link BrokerEnvironment.releaseWindow} is called. */
+export interface WindowRelease {
+  readonly channelId: bigint;
+  /** The consumer VM, which holds the grant when `grantIssued`. */
+  readonly consumerVm: number;
+  /** `aborted`: the handshake failed; `closed`: an active channel was torn down by the caller. */
+  readonly cause: 'aborted' | 'closed';
+  /** M4 (the consumer's grant) went out for this window. */
+  readonly grantIssued: boolean;
 }
 
 /** Per-VM limits (security-anchors §2.8). */
@@ -74,7 +97,10 @@ export interface BrokerOptions {
   readonly brokerSecretKey: Uint8Array;
   readonly env: BrokerEnvironment;
   readonly nowMs: () => bigint;
+  /** Limits of every VM that `limitsOf` does not name (defaults above for what is missing). */
   readonly limits?: Partial<BrokerLimits>;
+  /** Per-VM limits (services.yaml `vms[].limits`); a field left out falls back to `limits`. */
+  readonly limitsOf?: (vmId: number) => Partial<BrokerLimits> | undefined;
   readonly random?: (n: number) => Uint8Array;
   /** PENDING deadline; default 1000 ms. */
   readonly pendingTimeoutMs?: bigint;
@@ -105,13 +131,35 @@ export type BrokerEffect =
       readonly channel: BrokerChannel;
       readonly reason: AbortReasonName | 'unknown';
       readonly detail: string;
+      /** M4 had gone out: the window went to quarantine, not back to the free list. */
+      readonly grantIssued: boolean;
     }
   | {
       readonly kind: 'rejected';
       readonly vmId: number;
       readonly reason: AbortReasonName;
       readonly detail: string;
+    }
+  | {
+      /**
+       * A VM went over its handshake budget (`started`) or is back under it (`ended`, with the
+       * messages refused or dropped in between). One pair per burst, so a flood is logged
+       * twice rather than once per message.
+       */
+      readonly kind: 'over-budget';
+      readonly vmId: number;
+      readonly state: 'started' | 'ended';
+      readonly refused: number;
+      readonly detail: string;
     };
+
+/** A VM's admission state: its limits, its token bucket and the burst it is in, if any. */
+interface VmBudget {
+  readonly limits: BrokerLimits;
+  readonly bucket: TokenBucket;
+  /** Messages refused since the VM went over budget; undefined while it is under. */
+  refusedInBurst: number | undefined;
+}
 
 type SessionState = 'awaiting-accept' | 'awaiting-finish';
 
@@ -131,7 +179,10 @@ interface Session {
 /** Counters for status output and for the DoS tests (case 43 counts verifications). */
 export interface BrokerStats {
   signatureVerifications: number;
+  /** Messages refused (M1) or dropped (anything else) because their VM was over budget. */
   rateLimited: number;
+  /** Messages charged to a VM's budget that were not valid M1s (garbage, wrong type, stray). */
+  malformedCharged: number;
   rejected: number;
   established: number;
   aborted: number;
@@ -148,16 +199,19 @@ export class BrokerHandshakes {
   readonly stats: BrokerStats = {
     signatureVerifications: 0,
     rateLimited: 0,
+    malformedCharged: 0,
     rejected: 0,
     established: 0,
     aborted: 0,
   };
+  /** How long a handshake may stay PENDING before it is aborted, ms. */
+  readonly pendingTimeoutMs: bigint;
   private readonly o: BrokerOptions;
-  private readonly limits: BrokerLimits;
+  private readonly defaults: BrokerLimits;
   private readonly random: (n: number) => Uint8Array;
   private readonly sessions = new Map<bigint, Session>();
   private readonly active = new Map<bigint, BrokerChannel>();
-  private readonly buckets = new Map<number, TokenBucket>();
+  private readonly budgets = new Map<number, VmBudget>();
   private readonly lastReqSeq = new Map<bigint, bigint>();
   private readonly usedChannelIds = new Set<bigint>();
   private readonly nextSerial = new Map<number, bigint>();
@@ -165,12 +219,18 @@ export class BrokerHandshakes {
   constructor(options: BrokerOptions) {
     this.o = options;
     this.random = options.random ?? ((n) => options.crypto.randomBytes(n));
-    this.limits = {
+    this.pendingTimeoutMs = options.pendingTimeoutMs ?? 1000n;
+    this.defaults = {
       requestsPerSecond: options.limits?.requestsPerSecond ?? 20,
       burst: options.limits?.burst ?? 5,
       pendingPerVm: options.limits?.pendingPerVm ?? 8,
       windowBytesPerVm: options.limits?.windowBytesPerVm ?? 16n * 1024n * 1024n,
     };
+  }
+
+  /** The limits the broker applies to `vmId`. */
+  limitsOf(vmId: number): BrokerLimits {
+    return this.budget(vmId).limits;
   }
 
   /** Channels that completed the handshake and are not torn down. */
@@ -192,23 +252,39 @@ export class BrokerHandshakes {
     try {
       msg = decodeHandshakeMessage(bytes);
     } catch (e) {
-      return this.reject(linkVm, 0n, 0n, new HandshakeFailure('malformed', (e as Error).message));
+      // Garbage costs a token like an M1 does: otherwise a VM could keep the broker decoding
+      // (and logging) at line rate for free (security-anchors §2.8).
+      return this.charged(
+        linkVm,
+        () => 0n,
+        () => this.reject(linkVm, 0n, 0n, new HandshakeFailure('malformed', (e as Error).message)),
+      );
     }
     switch (msg.type) {
       case MessageType.m1:
-        return this.guard(linkVm, () => this.onRequest(linkVm, msg));
+        // Charged before the body is decoded; the reqSeq is read only to address the refusal.
+        return this.charged(
+          linkVm,
+          () => peekReqSeq(msg.body),
+          () => this.guard(linkVm, () => this.onRequest(linkVm, msg)),
+        );
       case MessageType.m3:
-        return this.guard(linkVm, () => this.onAccept(linkVm, msg));
+        return this.guard(linkVm, () => this.onAccept(linkVm, msg), true);
       case MessageType.m5:
-        return this.guard(linkVm, () => this.onFinish(linkVm, msg));
+        return this.guard(linkVm, () => this.onFinish(linkVm, msg), true);
       case MessageType.abort:
         return this.onEndpointAbort(linkVm, msg);
       default:
-        return this.reject(
+        return this.charged(
           linkVm,
-          0n,
-          0n,
-          new HandshakeFailure('unexpected', `VMs may not send type ${msg.type}`),
+          () => 0n,
+          () =>
+            this.reject(
+              linkVm,
+              0n,
+              0n,
+              new HandshakeFailure('unexpected', `VMs may not send type ${msg.type}`),
+            ),
         );
     }
   }
@@ -232,7 +308,12 @@ export class BrokerHandshakes {
     const ch = this.active.get(channelId);
     if (ch === undefined) return undefined;
     this.active.delete(channelId);
-    this.o.env.releaseWindow(ch.window);
+    this.o.env.releaseWindow(ch.window, {
+      channelId,
+      consumerVm: ch.consumerVm,
+      cause: 'closed',
+      grantIssued: true,
+    });
     return ch;
   }
 
@@ -244,17 +325,103 @@ export class BrokerHandshakes {
         out.push(...this.abortSession(s, 'peerAbort', `VM ${vmId} is gone`));
       }
     }
-    this.buckets.delete(vmId);
+    this.budgets.delete(vmId);
     return out;
   }
 
-  private guard(linkVm: number, f: () => BrokerEffect[]): BrokerEffect[] {
+  /**
+   * Runs `f` if `vmId` has a token left; otherwise refuses with a `rateLimited` ABORT (for an M1
+   * addressed by its req_seq, read with a bounded protobuf decode, so the consumer learns why),
+   * and reports the first refusal of a burst once as `over-budget`. No certificate lookup and
+   * no signature work happens for a refused message.
+   */
+  private charged(vmId: number, reqSeq: () => bigint, f: () => BrokerEffect[]): BrokerEffect[] {
+    const b = this.budget(vmId);
+    if (b.bucket.take()) {
+      const out: BrokerEffect[] = [];
+      if (b.refusedInBurst !== undefined) {
+        out.push(this.burstEnded(vmId, b));
+      }
+      out.push(...f());
+      return out;
+    }
+    this.stats.rateLimited++;
+    const detail = `VM ${vmId} is over its handshake budget of ${b.limits.requestsPerSecond}/s (burst ${b.limits.burst})`;
+    const out: BrokerEffect[] = [];
+    if (b.refusedInBurst === undefined) {
+      b.refusedInBurst = 0;
+      out.push({ kind: 'over-budget', vmId, state: 'started', refused: 0, detail });
+    }
+    b.refusedInBurst++;
+    out.push(...this.reject(vmId, 0n, reqSeq(), new HandshakeFailure('rateLimited', detail)));
+    return out;
+  }
+
+  private burstEnded(vmId: number, b: VmBudget): BrokerEffect {
+    const refused = b.refusedInBurst ?? 0;
+    b.refusedInBurst = undefined;
+    return {
+      kind: 'over-budget',
+      vmId,
+      state: 'ended',
+      refused,
+      detail: `VM ${vmId} is back under its handshake budget after ${refused} refused messages`,
+    };
+  }
+
+  /**
+   * Runs a handler. With `chargeFailures` (M3, M5) a message that fails before it reaches a
+   * handshake in flight — unknown channel, wrong link, undecodable body — costs its VM a token
+   * like garbage does; over budget it is dropped without an answer.
+   */
+  private guard(linkVm: number, f: () => BrokerEffect[], chargeFailures = false): BrokerEffect[] {
     try {
       return f();
     } catch (e) {
       if (!(e instanceof HandshakeFailure)) throw e;
-      return this.reject(linkVm, 0n, 0n, e);
+      if (!chargeFailures) return this.reject(linkVm, 0n, 0n, e);
+      this.stats.malformedCharged++;
+      const b = this.budget(linkVm);
+      if (b.bucket.take()) {
+        const out = b.refusedInBurst === undefined ? [] : [this.burstEnded(linkVm, b)];
+        return [...out, ...this.reject(linkVm, 0n, 0n, e)];
+      }
+      this.stats.rateLimited++;
+      if (b.refusedInBurst !== undefined) {
+        b.refusedInBurst++;
+        return [];
+      }
+      b.refusedInBurst = 1;
+      return [
+        {
+          kind: 'over-budget',
+          vmId: linkVm,
+          state: 'started',
+          refused: 0,
+          detail: `VM ${linkVm} is over its handshake budget of ${b.limits.requestsPerSecond}/s (burst ${b.limits.burst})`,
+        },
+      ];
     }
+  }
+
+  private budget(vmId: number): VmBudget {
+    let b = this.budgets.get(vmId);
+    if (b === undefined) {
+      const own = this.o.limitsOf?.(vmId);
+      const limits: BrokerLimits = {
+        requestsPerSecond: own?.requestsPerSecond ?? this.defaults.requestsPerSecond,
+        burst: own?.burst ?? this.defaults.burst,
+        pendingPerVm: own?.pendingPerVm ?? this.defaults.pendingPerVm,
+        windowBytesPerVm: own?.windowBytesPerVm ?? this.defaults.windowBytesPerVm,
+      };
+      b = {
+        limits,
+        bucket: new TokenBucket(limits.requestsPerSecond, limits.burst, this.o.nowMs),
+        refusedInBurst: undefined,
+      };
+      this.budgets.set(vmId, b);
+    }
+    return b;
   }
 
   private verify(
@@ -269,17 +436,10 @@ export class BrokerHandshakes {
 
   private onRequest(linkVm: number, m1: HandshakeMessage): BrokerEffect[] {
     const { crypto, ca, env } = this.o;
-    // Cheapest first: rate, decode, certificate lookup, link binding, rights, freshness,
-    // provider, caps — and only then the Ed25519 verification (security-anchors §2.8).
-    let bucket = this.buckets.get(linkVm);
-    if (bucket === undefined) {
-      bucket = new TokenBucket(this.limits.requestsPerSecond, this.limits.burst, this.o.nowMs);
-      this.buckets.set(linkVm, bucket);
-    }
-    if (!bucket.take()) {
-      this.stats.rateLimited++;
-      throw new HandshakeFailure('rateLimited', `VM ${linkVm} is over its handshake rate`);
-    }
+    // Cheapest first (the rate was charged in `receive`): decode, certificate lookup, link
+    // binding, rights, freshness, provider, caps — and only then the Ed25519 verification
+    // (security-anchors §2.8).
+    const limits = this.budget(linkVm).limits;
     const req = failAs('malformed', () => decodeRequestBody(m1.body));
     const fail = (reason: AbortReasonName, detail: string): never => {
       throw Object.assign(new HandshakeFailure(reason, detail), { reqSeq: req.reqSeq });
@@ -288,6 +448,15 @@ export class BrokerHandshakes {
       const found = failAs('certificate', () => ca.lookup(req.certHashC));
       if (found === undefined) fail('certificate', 'unknown or expired consumer certificate');
       const certC = found!.body;
+      if (env.enrolledCertificate !== undefined) {
+        const enrolled = env.enrolledCertificate(linkVm);
+        if (enrolled === undefined || !equalConstantTime(enrolled, req.certHashC)) {
+          fail(
+            'certificate',
+            `the certificate in M1 is not the one enrolled on the link of VM ${linkVm}${enrolled === undefined ? ' (enrol first)' : ''}`,
+          );
+        }
+      }
       if (certC.vmId !== linkVm) {
         fail(
           'linkMismatch',
@@ -310,10 +479,14 @@ export class BrokerHandshakes {
         fail('version', `major ${req.major} requested, ${svc.major} offered`);
       if (MODE_RANK[req.mode] < MODE_RANK[svc.minMode])
         fail('mode', `mode ${req.mode} is below the minimum ${svc.minMode}`);
-      if (this.pendingCount(linkVm) >= this.limits.pendingPerVm)
-        fail('tooManyPending', 'too many handshakes in flight');
-      if (this.bytesHeld(linkVm) + svc.windowLength > this.limits.windowBytesPerVm) {
-        fail('noSpace', `VM ${linkVm} would exceed its window quota`);
+      if (this.pendingCount(linkVm) >= limits.pendingPerVm)
+        fail('tooManyPending', `VM ${linkVm} has ${limits.pendingPerVm} handshakes in flight`);
+      const held = this.bytesHeld(linkVm);
+      if (held + svc.windowLength > limits.windowBytesPerVm) {
+        fail(
+          'noSpace',
+          `VM ${linkVm} holds ${held} window bytes; one more channel would pass its quota of ${limits.windowBytesPerVm}`,
+        );
       }
       if (!this.verify(m1.sig, SignatureLabel.m1, this.th1(m1.body), certC.publicKey)) {
         fail('signature', 'consumer signature on M1 does not verify');
@@ -360,7 +533,7 @@ export class BrokerHandshakes {
         certC,
         th2,
         m2Body,
-        deadlineMs: this.o.nowMs() + (this.o.pendingTimeoutMs ?? 1000n),
+        deadlineMs: this.o.nowMs() + this.pendingTimeoutMs,
       });
       return [
         { kind: 'channel-pending', channel },
@@ -488,7 +661,15 @@ export class BrokerHandshakes {
 
   private abortSession(s: Session, reason: AbortReasonName, detail: string): BrokerEffect[] {
     this.sessions.delete(s.channel.channelId);
-    this.o.env.releaseWindow(s.channel.window);
+    // After M4 the consumer may already have presented its grant and mapped the window: the
+    // window must not be zeroed under it or handed to another channel (security-anchors §2.7).
+    const grantIssued = s.state === 'awaiting-finish';
+    this.o.env.releaseWindow(s.channel.window, {
+      channelId: s.channel.channelId,
+      consumerVm: s.channel.consumerVm,
+      cause: 'aborted',
+      grantIssued,
+    });
     this.stats.aborted++;
     const msg = (vm: number): BrokerEffect => ({
       kind: 'send',
@@ -501,7 +682,7 @@ export class BrokerHandshakes {
       ),
     });
     return [
-      { kind: 'channel-aborted', channel: s.channel, reason, detail },
+      { kind: 'channel-aborted', channel: s.channel, reason, detail, grantIssued },
       msg(s.channel.consumerVm),
       msg(s.channel.providerVm),
     ];
@@ -570,5 +751,14 @@ export class BrokerHandshakes {
       if (s.channel.consumerVm === vmId) n += s.channel.window.length;
     for (const c of this.active.values()) if (c.consumerVm === vmId) n += c.window.length;
     return n;
+  }
+}
+
+/** The req_seq of an M1 body, for addressing a refusal; 0 if the body does not decode. */
+function peekReqSeq(body: Uint8Array): bigint {
+  try {
+    return decodeRequestBody(body).reqSeq;
+  } catch {
+    return 0n;
   }
 }

@@ -11,6 +11,7 @@ import {
   type BrokerLimits,
   type OfferedService,
   type Window,
+  type WindowRelease,
 } from '../../src/handshake/broker-handshake.js';
 import { ConsumerHandshake } from '../../src/handshake/consumer-handshake.js';
 import type {
@@ -58,6 +59,10 @@ export interface WorldOptions {
   readonly providerMinMode?: ChannelMode;
   readonly providerRights?: Rights;
   readonly limits?: Partial<BrokerLimits>;
+  /** Per-VM limits handed to the broker as `limitsOf`. */
+  readonly limitsOf?: (vmId: number) => Partial<BrokerLimits> | undefined;
+  /** Link-bound certificate hashes handed to the broker as `enrolledCertificate`. */
+  readonly enrolledCertificate?: (vmId: number) => Uint8Array | undefined;
   readonly seed?: number;
   readonly regionWindows?: number;
 }
@@ -84,6 +89,8 @@ export class HandshakeWorld {
   readonly providerMachine: ProviderHandshakes;
   readonly reserved: Window[] = [];
   readonly released: Window[] = [];
+  /** What the broker said about each released window, in the order of `released`. */
+  readonly releases: WindowRelease[] = [];
   offered: OfferedService | undefined;
   private nextWindow = 0n;
   private readonly windowsLeft: { n: number };
@@ -132,6 +139,7 @@ export class HandshakeWorld {
       nowMs: this.nowMs,
       random: this.random,
       ...(opts.limits === undefined ? {} : { limits: opts.limits }),
+      ...(opts.limitsOf === undefined ? {} : { limitsOf: opts.limitsOf }),
       env: {
         offered: (s, i) => (s === SERVICE && i >= 1 && i <= 0xfffe ? this.offered : undefined),
         reserveWindow: (length) => {
@@ -142,8 +150,9 @@ export class HandshakeWorld {
           this.reserved.push(w);
           return w;
         },
-        releaseWindow: (w) => {
+        releaseWindow: (w, r) => {
           this.released.push(w);
+          this.releases.push(r);
           this.windowsLeft.n++;
         },
         grantKey: (vm) => {
@@ -151,6 +160,9 @@ export class HandshakeWorld {
           if (k === undefined) throw new Error(`no key for VM ${vm}`);
           return k;
         },
+        ...(opts.enrolledCertificate === undefined
+          ? {}
+          : { enrolledCertificate: opts.enrolledCertificate }),
       },
     });
     const policy: ProviderPolicy = {

@@ -1,0 +1,249 @@
+// The broker rules hostd used to re-implement around the broker: window release after M4,
+// per-VM limits, the link-bound certificate, and metering of malformed handshake traffic.
+import { expect } from 'chai';
+import { Container } from 'inversify';
+import { join } from 'node:path';
+import { certificateHash } from '../cert/certificate.js';
+import { loadConfig } from '../config/load-config.js';
+import { nodeBackend } from '../crypto/node-backend.js';
+import { coreModule } from '../di/core-module.js';
+import { CoreTokens } from '../di/core-tokens.js';
+import { packageRoot } from '../util/package-root.js';
+import {
+  aborted,
+  CONSUMER_VM,
+  CONSUMER2_VM,
+  granted,
+  HandshakeWorld,
+  runHandshake,
+  WINDOW_LENGTH,
+} from '../../test/helpers/handshake-world.js';
+import type { BrokerEffect } from './broker-handshake.js';
+import {
+  decodeHandshakeMessage,
+  encodeHandshakeMessage,
+  MessageType,
+} from './handshake-messages.js';
+
+const crypto = nodeBackend;
+
+const overBudget = (effects: readonly BrokerEffect[]) =>
+  effects.filter(
+    (e): e is Extract<BrokerEffect, { kind: 'over-budget' }> => e.kind === 'over-budget',
+  );
+
+describe('BrokerHandshakes rules', () => {
+  describe('releaseWindow', () => {
+    it('should say grantIssued when a handshake aborts after M4, so the window is quarantined', () => {
+      const w = new HandshakeWorld({ crypto });
+      // The consumer's M5 arrives with a broken signature: the broker aborts after M4 went out.
+      const r = runHandshake(w, {
+        tamper: (hop, type, bytes) => {
+          if (hop !== 'C->H' || type !== MessageType.m5) return bytes;
+          const m = decodeHandshakeMessage(bytes);
+          const sig = Uint8Array.from(m.sig);
+          sig[0]! ^= 1;
+          return encodeHandshakeMessage({ ...m, sig });
+        },
+      });
+      const abort = r.brokerEffects.find((e) => e.kind === 'channel-aborted');
+      expect(abort).to.deep.include({ kind: 'channel-aborted', grantIssued: true });
+      expect(w.releases).to.have.length(1);
+      expect(w.releases[0]).to.deep.include({
+        cause: 'aborted',
+        grantIssued: true,
+        consumerVm: CONSUMER_VM,
+      });
+    });
+
+    it('should not say grantIssued for an abort before M4 (the window was never handed out)', () => {
+      const w = new HandshakeWorld({ crypto });
+      w.newConsumer();
+      const r = runHandshake(w, {
+        tamper: (hop, type, bytes) => {
+          if (hop !== 'P->H' || type !== MessageType.m3) return bytes;
+          const m = decodeHandshakeMessage(bytes);
+          return encodeHandshakeMessage({ ...m, sig: new Uint8Array(64) });
+        },
+      });
+      expect(aborted(r.consumerEffects)?.reason).to.equal('signature');
+      expect(w.releases).to.have.length(1);
+      expect(w.releases[0]).to.deep.include({ cause: 'aborted', grantIssued: false });
+    });
+
+    it('should release an active channel as closed, once', () => {
+      const w = new HandshakeWorld({ crypto });
+      expect(granted(runHandshake(w).consumerEffects)).to.not.equal(undefined);
+      const id = w.broker.activeChannels()[0]!.channelId;
+      w.broker.closeChannel(id);
+      w.broker.closeChannel(id);
+      expect(w.releases).to.have.length(1);
+      expect(w.releases[0]).to.deep.include({ channelId: id, cause: 'closed' });
+    });
+  });
+
+  describe('per-VM limits', () => {
+    it('should hold each VM to its own rate, pending cap and window quota', () => {
+      const w = new HandshakeWorld({
+        crypto,
+        limitsOf: (vm) =>
+          vm === CONSUMER_VM
+            ? { requestsPerSecond: 1, burst: 2, pendingPerVm: 1, windowBytesPerVm: WINDOW_LENGTH }
+            : undefined,
+        limits: { requestsPerSecond: 100, burst: 100, pendingPerVm: 100 },
+      });
+      expect(w.broker.limitsOf(CONSUMER_VM)).to.deep.equal({
+        requestsPerSecond: 1,
+        burst: 2,
+        pendingPerVm: 1,
+        windowBytesPerVm: WINDOW_LENGTH,
+      });
+      expect(w.broker.limitsOf(CONSUMER2_VM).burst).to.equal(100);
+      // Quota of one window: the first channel is granted, the second refused for space.
+      expect(granted(runHandshake(w).consumerEffects)).to.not.equal(undefined);
+      expect(aborted(runHandshake(w).consumerEffects)?.reason).to.equal('noSpace');
+      // Burst of two spent: the third is over the rate, while VM 4 (limits default) goes on.
+      expect(aborted(runHandshake(w).consumerEffects)?.reason).to.equal('rateLimited');
+      for (let i = 0; i < 5; i++) {
+        expect(granted(runHandshake(w, { consumer: w.consumer2 }).consumerEffects)).to.not.equal(
+          undefined,
+        );
+      }
+    });
+
+    it('should cap half-open handshakes with the VM own pending limit', () => {
+      const w = new HandshakeWorld({
+        crypto,
+        limitsOf: (vm) => (vm === CONSUMER_VM ? { pendingPerVm: 2 } : undefined),
+        limits: { requestsPerSecond: 100, burst: 100 },
+      });
+      const reasons: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const m1 = w.newConsumer().start({
+          service: 0x1234,
+          instance: 1,
+          major: 1,
+          mode: 'plain',
+          reqSeq: w.nextReqSeq(),
+          kn: new Uint8Array(16),
+        });
+        for (const e of w.broker.receive(CONSUMER_VM, m1))
+          if (e.kind === 'rejected') reasons.push(e.reason);
+      }
+      expect(reasons).to.deep.equal(['tooManyPending']);
+      expect(w.broker.pendingCount(CONSUMER_VM)).to.equal(2);
+    });
+  });
+
+  describe('enrolledCertificate', () => {
+    it('should refuse an M1 naming a certificate other than the one enrolled on the link, before verifying', () => {
+      let enrolled: Uint8Array | undefined;
+      const w = new HandshakeWorld({ crypto, enrolledCertificate: () => enrolled });
+      expect(aborted(runHandshake(w).consumerEffects)?.reason).to.equal('certificate');
+      // A second valid certificate of the same VM (an earlier link's) is still refused.
+      enrolled = certificateHash(
+        crypto,
+        w.identity(CONSUMER_VM, 'other', { offers: [], requests: [] }).certificate,
+      );
+      expect(aborted(runHandshake(w).consumerEffects)?.reason).to.equal('certificate');
+      expect(w.broker.stats.signatureVerifications).to.equal(0);
+      enrolled = certificateHash(crypto, w.consumer.certificate);
+      expect(granted(runHandshake(w).consumerEffects)).to.not.equal(undefined);
+    });
+  });
+
+  describe('metering malformed traffic', () => {
+    it('should charge garbage, wrong types, oversize bodies and stray M3/M5 to the VM budget and report each burst once', () => {
+      const w = new HandshakeWorld({ crypto, limits: { requestsPerSecond: 10, burst: 5 } });
+      const junk: Uint8Array[] = [
+        new Uint8Array([0xff, 0xff, 0xff]),
+        encodeHandshakeMessage({
+          type: MessageType.m2,
+          body: new Uint8Array(4),
+          sig: new Uint8Array(64),
+        }),
+        encodeHandshakeMessage({
+          type: MessageType.m1,
+          body: new Uint8Array(40 * 1024),
+          sig: new Uint8Array(64),
+        }),
+        encodeHandshakeMessage({
+          type: MessageType.m5,
+          body: new Uint8Array(0),
+          sig: new Uint8Array(64),
+        }),
+        encodeHandshakeMessage({
+          type: MessageType.m3,
+          body: new Uint8Array([1, 2]),
+          sig: new Uint8Array(64),
+        }),
+      ];
+      const all: BrokerEffect[] = [];
+      for (let i = 0; i < 1000; i++)
+        all.push(...w.broker.receive(CONSUMER_VM, junk[i % junk.length]!));
+      // Five tokens of burst, then everything is refused or dropped.
+      expect(w.broker.stats.rateLimited).to.equal(995);
+      expect(all.filter((e) => e.kind === 'rejected' && e.reason !== 'rateLimited')).to.have.length(
+        5,
+      );
+      expect(overBudget(all)).to.have.length(1);
+      expect(overBudget(all)[0]).to.deep.include({ state: 'started' });
+      // The garbage spent the budget a valid M1 would have needed; another VM is untouched.
+      expect(aborted(runHandshake(w).consumerEffects)?.reason).to.equal('rateLimited');
+      expect(granted(runHandshake(w, { consumer: w.consumer2 }).consumerEffects)).to.not.equal(
+        undefined,
+      );
+      // Time refills the bucket; the next message ends the burst with its count.
+      w.clock.now += 1000n;
+      const r = runHandshake(w);
+      expect(granted(r.consumerEffects)).to.not.equal(undefined);
+      const ended = overBudget(r.brokerEffects);
+      expect(ended).to.have.length(1);
+      expect(ended[0]).to.deep.include({ state: 'ended', refused: 996 });
+    });
+
+    it('should not charge a VM for the M3 and M5 of its own handshakes', () => {
+      const w = new HandshakeWorld({ crypto, limits: { requestsPerSecond: 1, burst: 1 } });
+      expect(granted(runHandshake(w).consumerEffects)).to.not.equal(undefined);
+      expect(w.broker.stats.rateLimited).to.equal(0);
+      expect(w.broker.stats.malformedCharged).to.equal(0);
+    });
+  });
+
+  describe('coreModule', () => {
+    it('should build the broker with each VM limits from services.yaml and the pending deadline it is given', async () => {
+      const config = await loadConfig(
+        join(packageRoot(import.meta.url), '..', '..', 'examples', 'services.yaml'),
+      );
+      const c = new Container();
+      c.bind(CoreTokens.ServiceConfig).toConstantValue(config);
+      c.bind(CoreTokens.AuthorityKeys).toConstantValue({
+        caSecretKey: new Uint8Array(32).fill(1),
+        brokerSecretKey: new Uint8Array(32).fill(2),
+      });
+      c.bind(CoreTokens.Epoch).toConstantValue(1n);
+      c.bind(CoreTokens.BrokerEnvironment).toConstantValue({
+        offered: () => undefined,
+        reserveWindow: () => undefined,
+        releaseWindow: () => undefined,
+        grantKey: () => new Uint8Array(32),
+      });
+      c.loadSync(
+        coreModule({ crypto: 'node', clock: { nowMs: () => 1000n }, pendingTimeoutMs: 250 }),
+      );
+      const broker = c.get(CoreTokens.BrokerHandshakes);
+      for (const vm of config.vms) {
+        expect(broker.limitsOf(vm.id)).to.deep.equal({
+          requestsPerSecond: vm.limits.handshakesPerSecond,
+          burst: vm.limits.burst,
+          pendingPerVm: vm.limits.pendingHandshakes,
+          windowBytesPerVm: BigInt(vm.limits.windowBytes),
+        });
+      }
+      expect(broker.pendingTimeoutMs).to.equal(250n);
+      expect(() => coreModule({ pendingTimeoutMs: 0 })).to.throw(
+        /pendingTimeoutMs 0 is not allowed/,
+      );
+    });
+  });
+});
