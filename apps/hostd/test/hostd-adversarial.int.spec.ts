@@ -2,6 +2,7 @@
 // process, VMs as stand-ins on their own control sockets (and, where a VM must die or be timed,
 // in their own OS process).
 import { expect } from 'chai';
+import { encodeProto, MessageType } from '@sivshm/core';
 import { EmulatedDevice } from '@sivshm/transport-ivshmem';
 import {
   SERVICE,
@@ -253,6 +254,52 @@ describe('Hostd under attack and failure', function () {
       expect(verifies).to.be.at.most(5 + Math.ceil(elapsedS * 20) + 3);
       // 44: the half-open handshakes are reclaimed at the deadline; only the good channel is left.
       expect(after.channels.map((ch) => ch.consumerVm)).to.deep.equal([VM.cluster]);
+    });
+
+    it('should charge garbage, wrong-type and oversize handshake frames to the sender budget and log the burst once', async () => {
+      await provider();
+      const c = await consumer();
+      const rogue = await consumer('rogue'); // 20/s, burst 5
+      const before = await readStatus(d);
+      const junk = [
+        Uint8Array.from({ length: 200 }, (_, i) => (i * 37) & 0xff),
+        encodeProto('HandshakeMessage', {
+          type: MessageType.m2,
+          body: new Uint8Array(8),
+          sig: new Uint8Array(64),
+        }),
+        encodeProto('HandshakeMessage', {
+          type: MessageType.m1,
+          body: new Uint8Array(40 * 1024),
+          sig: new Uint8Array(64),
+        }),
+        encodeProto('HandshakeMessage', {
+          type: MessageType.m5,
+          body: new Uint8Array(0),
+          sig: new Uint8Array(64),
+        }),
+      ];
+      for (let i = 0; i < 400; i++) rogue.send({ kind: 'handshake', message: junk[i % 4]! });
+      // The junk spent the budget a valid request needs; the other VM is not affected.
+      const refused = await rogue.request(SERVICE.media);
+      expect(refused).to.include({ kind: 'aborted', reason: 'rateLimited' });
+      granted(await c.request(SERVICE.speed));
+      const after = await readStatus(d);
+      expect(after.handshakes.rateLimited - before.handshakes.rateLimited).to.be.at.least(380);
+      expect(
+        after.handshakes.signatureVerifications - before.handshakes.signatureVerifications,
+      ).to.equal(3);
+      const overBudget = hostd!.logs.filter(
+        (l) => l['event'] === 'handshake-over-budget' && l['vm'] === VM.rogue,
+      );
+      expect(overBudget, 'one log line for the whole burst').to.have.length(1);
+      const perMessage = hostd!.logs.filter(
+        (l) => l['event'] === 'handshake-rejected' && l['vm'] === VM.rogue,
+      );
+      expect(
+        perMessage.length,
+        'refusals logged one by one: only those within budget',
+      ).to.be.at.most(5 + 20);
     });
 
     it('should refuse channels past a VM window quota and leave other VMs unaffected (46)', async () => {

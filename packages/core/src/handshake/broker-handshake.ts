@@ -159,6 +159,8 @@ interface VmBudget {
   readonly bucket: TokenBucket;
   /** Messages refused since the VM went over budget; undefined while it is under. */
   refusedInBurst: number | undefined;
+  /** When the last message was refused for the budget. */
+  lastRefusedMs: bigint;
 }
 
 type SessionState = 'awaiting-accept' | 'awaiting-finish';
@@ -339,15 +341,15 @@ export class BrokerHandshakes {
     const b = this.budget(vmId);
     if (b.bucket.take()) {
       const out: BrokerEffect[] = [];
-      if (b.refusedInBurst !== undefined) {
-        out.push(this.burstEnded(vmId, b));
-      }
+      const ended = this.burstEnded(vmId, b);
+      if (ended !== undefined) out.push(ended);
       out.push(...f());
       return out;
     }
     this.stats.rateLimited++;
     const detail = `VM ${vmId} is over its handshake budget of ${b.limits.requestsPerSecond}/s (burst ${b.limits.burst})`;
     const out: BrokerEffect[] = [];
+    b.lastRefusedMs = this.o.nowMs();
     if (b.refusedInBurst === undefined) {
       b.refusedInBurst = 0;
       out.push({ kind: 'over-budget', vmId, state: 'started', refused: 0, detail });
@@ -357,8 +359,18 @@ export class BrokerHandshakes {
     return out;
   }
 
-  private burstEnded(vmId: number, b: VmBudget): BrokerEffect {
-    const refused = b.refusedInBurst ?? 0;
+  /**
+   * Ends a burst once the VM has sent nothing refusable for as long as its bucket takes to
+   * refill (at least a second): a flood that keeps going is admitted a token now and then
+   * and refused the rest, and must stay one burst rather than a pair of log lines per token.
+   */
+  private burstEnded(vmId: number, b: VmBudget): BrokerEffect | undefined {
+    if (b.refusedInBurst === undefined) return undefined;
+    const refillMs = BigInt(
+      Math.max(1000, Math.ceil((b.limits.burst / b.limits.requestsPerSecond) * 1000)),
+    );
+    if (this.o.nowMs() - b.lastRefusedMs < refillMs) return undefined;
+    const refused = b.refusedInBurst;
     b.refusedInBurst = undefined;
     return {
       kind: 'over-budget',
@@ -383,10 +395,11 @@ export class BrokerHandshakes {
       this.stats.malformedCharged++;
       const b = this.budget(linkVm);
       if (b.bucket.take()) {
-        const out = b.refusedInBurst === undefined ? [] : [this.burstEnded(linkVm, b)];
-        return [...out, ...this.reject(linkVm, 0n, 0n, e)];
+        const ended = this.burstEnded(linkVm, b);
+        return [...(ended === undefined ? [] : [ended]), ...this.reject(linkVm, 0n, 0n, e)];
       }
       this.stats.rateLimited++;
+      b.lastRefusedMs = this.o.nowMs();
       if (b.refusedInBurst !== undefined) {
         b.refusedInBurst++;
         return [];
@@ -418,6 +431,7 @@ export class BrokerHandshakes {
         limits,
         bucket: new TokenBucket(limits.requestsPerSecond, limits.burst, this.o.nowMs),
         refusedInBurst: undefined,
+        lastRefusedMs: 0n,
       };
       this.budgets.set(vmId, b);
     }

@@ -202,6 +202,21 @@ describe('BrokerHandshakes rules', () => {
       expect(ended[0]).to.deep.include({ state: 'ended', refused: 996 });
     });
 
+    it('should keep a flood that goes on for seconds one burst, though tokens trickle in', () => {
+      const w = new HandshakeWorld({ crypto, limits: { requestsPerSecond: 20, burst: 5 } });
+      const garbage = new Uint8Array([0xff, 0x01]);
+      const all: BrokerEffect[] = [];
+      // 10 000 messages/s for 2 s, in 1 ms steps.
+      for (let ms = 0; ms < 2000; ms++) {
+        w.clock.now += 1n;
+        for (let i = 0; i < 10; i++) all.push(...w.broker.receive(CONSUMER_VM, garbage));
+      }
+      expect(overBudget(all).map((e) => e.state)).to.deep.equal(['started']);
+      // 5 of burst + 20/s × 2 s came through (and were refused as malformed, one by one).
+      const admitted = all.filter((e) => e.kind === 'rejected' && e.reason === 'malformed');
+      expect(admitted.length).to.be.within(44, 46);
+    });
+
     it('should not charge a VM for the M3 and M5 of its own handshakes', () => {
       const w = new HandshakeWorld({ crypto, limits: { requestsPerSecond: 1, burst: 1 } });
       expect(granted(runHandshake(w).consumerEffects)).to.not.equal(undefined);
