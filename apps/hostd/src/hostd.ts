@@ -116,6 +116,8 @@ interface VmState {
   messagesIn: number;
   refusals: number;
   revokeSerial: bigint;
+  /** The VM's id on the ivshmem doorbell server, as it told us on this link. */
+  doorbellId: number | undefined;
 }
 
 function percentile(sorted: readonly number[], p: number): number | undefined {
@@ -205,6 +207,7 @@ export class Hostd {
         messagesIn: 0,
         refusals: 0,
         revokeSerial: 0n,
+        doorbellId: undefined,
       });
     }
     const region = new Uint8Array(init.region.shared);
@@ -423,6 +426,7 @@ export class Hostd {
         controlMessagesIn: v.messagesIn,
         refusals: v.refusals,
         sdDropped: v.sdDropped,
+        ...(v.doorbellId === undefined ? {} : { doorbellId: v.doorbellId }),
       })),
       services: this.#sd.list().map((s) => ({
         service: s.service,
@@ -620,6 +624,7 @@ export class Hostd {
     vm.certHash = undefined;
     vm.connectedSinceMs = Date.now();
     vm.lastHeardMs = Date.now();
+    vm.doorbellId = undefined;
     this.log.info('vm-connected', { vm: vmId, name: vm.name });
   }
 
@@ -630,6 +635,7 @@ export class Hostd {
     vm.certificate = undefined;
     vm.certHash = undefined;
     vm.connectedSinceMs = undefined;
+    vm.doorbellId = undefined;
     if (this.#stopping !== undefined) return;
     // Death of a VM (its link is the liveness signal in emulated mode): what it offered goes,
     // its channels close (peer_gone + REVOKE to the other side), its pending handshakes abort.
@@ -666,6 +672,8 @@ export class Hostd {
         return this.#lifecycle.revokeAcknowledged(vmId, m.channelId);
       case 'close':
         return this.#onClose(vm, m.channelId);
+      case 'doorbellId':
+        return this.#onDoorbellId(vm, m.id);
       case 'heartbeat':
         return;
       case 'error':
@@ -735,6 +743,31 @@ export class Hostd {
       .catch((e: unknown) => this.log.error('ca-save-failed', { error: (e as Error).message }));
   }
 
+  /**
+   * A VM says which ivshmem peer id it holds. Only its own channel peers ever ring that id, so
+   * a false claim misdirects wake-ups meant for the claimant; hostd still refuses ids that are
+   * not connected to its ivshmem server or that another connected VM holds, so a VM cannot
+   * route its peers' rings into a third VM.
+   */
+  #onDoorbellId(vm: VmState, id: number): void {
+    if (this.#ivshmem?.peerIds().includes(id) !== true) {
+      this.#refuse(
+        vm.id,
+        'ERR_DOORBELL',
+        `doorbell id ${id} is not a peer of hostd's ivshmem server`,
+      );
+      return;
+    }
+    for (const other of this.#vms.values()) {
+      if (other !== vm && other.doorbellId === id && this.#links?.connected(other.id) === true) {
+        this.#refuse(vm.id, 'ERR_DOORBELL', `doorbell id ${id} belongs to another VM`);
+        return;
+      }
+    }
+    vm.doorbellId = id;
+    this.log.info('vm-doorbell', { vm: vm.id, doorbellId: id });
+  }
+
   #onHandshake(vm: VmState, bytes: Uint8Array): void {
     // Every admission rule (rate, pending cap, window quota, link-bound certificate, malformed
     // traffic charged to the budget) is the broker's (security-anchors §2.8).
@@ -744,9 +777,21 @@ export class Hostd {
   #route(effects: BrokerEffect[]): void {
     for (const e of effects) {
       switch (e.kind) {
-        case 'send':
-          this.#links?.send(e.vmId, { kind: 'handshake', message: e.bytes });
+        case 'send': {
+          // A grant goes out with the doorbell id of the channel's other VM, so the VM rings
+          // only that peer (ARCHITECTURE.md §7); without one it falls back to ringing all.
+          const ch = e.grantFor;
+          const peer =
+            ch === undefined
+              ? undefined
+              : this.#vms.get(e.vmId === ch.consumerVm ? ch.providerVm : ch.consumerVm)?.doorbellId;
+          this.#links?.send(e.vmId, {
+            kind: 'handshake',
+            message: e.bytes,
+            ...(peer === undefined ? {} : { peerDoorbell: peer }),
+          });
           break;
+        }
         case 'channel-pending':
           this.#lifecycle.pending(e.channel);
           break;

@@ -422,5 +422,45 @@ describe('Hostd', function () {
         b.close();
       }
     });
+
+    it("should hand each side of a channel its peer's doorbell id with the grant (M4, M6)", async () => {
+      const { p, c } = await providerAndConsumer();
+      const pb = await IvshmemClient.connect(p.attach.ivshmemSocket, { vectors: 2 });
+      const cb = await IvshmemClient.connect(c.attach.ivshmemSocket, { vectors: 2 });
+      const other = await IvshmemClient.connect(c.attach.ivshmemSocket, { vectors: 2 });
+      try {
+        // Before anyone says its id, grants go out without one (the VM rings every peer).
+        expect((await c.request(SERVICE.speed)).kind).to.equal('granted');
+        await waitFor(() => p.grantFrames.length === 1, 'M6');
+        expect(c.grantFrames).to.deep.equal([{ type: 4, peerDoorbell: undefined }]);
+        expect(p.grantFrames).to.deep.equal([{ type: 6, peerDoorbell: undefined }]);
+        p.send({ kind: 'doorbellId', id: pb.id });
+        c.send({ kind: 'doorbellId', id: cb.id });
+        await waitFor(
+          async () =>
+            (await readStatus(d)).vms.filter((v) => v.doorbellId !== undefined).length === 2,
+          'both ids in status',
+        );
+        expect((await c.request(SERVICE.media)).kind).to.equal('granted');
+        await waitFor(() => p.grantFrames.length === 2, 'the second M6');
+        expect(c.grantFrames[1]).to.deep.equal({ type: 4, peerDoorbell: pb.id });
+        expect(p.grantFrames[1]).to.deep.equal({ type: 6, peerDoorbell: cb.id });
+        // Ids that are not on the ivshmem server, or that another VM holds, are refused.
+        c.send({ kind: 'doorbellId', id: 0xfff0 });
+        c.send({ kind: 'doorbellId', id: pb.id });
+        await waitFor(() => c.errors.length >= 2, 'two refusals');
+        expect(c.errors.map((e) => e.code)).to.deep.equal(['ERR_DOORBELL', 'ERR_DOORBELL']);
+        expect(c.errors[1]!.message).to.match(/belongs to another VM/);
+        // The refused claims left the VM's id as it was.
+        expect((await readStatus(d)).vms.find((v) => v.id === VM.cluster)!.doorbellId).to.equal(
+          cb.id,
+        );
+        expect(other.id).to.not.equal(cb.id);
+      } finally {
+        pb.close();
+        cb.close();
+        other.close();
+      }
+    });
   });
 });

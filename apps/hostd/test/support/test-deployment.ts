@@ -217,6 +217,7 @@ export interface StatusLike {
     enrolled: boolean;
     controlMessagesIn: number;
     sdDropped: number;
+    doorbellId?: number;
   }[];
   readonly services: { service: number; instance: number; providerVm: number }[];
   readonly channels: {

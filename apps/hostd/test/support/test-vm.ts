@@ -56,6 +56,8 @@ export class TestVm {
   readonly sd: SdMessage[] = [];
   readonly aborts: { reason: string; detail: string }[] = [];
   readonly providerGrants: ChannelGrant[] = [];
+  /** Handshake frames from hostd that carried M4 or M6, with the peer doorbell id beside them. */
+  readonly grantFrames: { type: number; peerDoorbell: number | undefined }[] = [];
   /** Provider side: files by channel id (one per channel, as the runtime would). */
   readonly providerFiles = new Map<bigint, DeviceFile>();
   secretKey = crypto.ed25519GenerateSecretKey();
@@ -383,8 +385,12 @@ export class TestVm {
         }
         if (this.ackRevokes) this.send({ kind: 'revokeAck', channelId: m.channelId });
         return;
-      case 'handshake':
+      case 'handshake': {
+        const type = m.message[1];
+        if (m.message[0] === 0x08 && (type === 4 || type === 6))
+          this.grantFrames.push({ type, peerDoorbell: m.peerDoorbell });
         return this.#onHandshake(m.message);
+      }
       default:
         return;
     }

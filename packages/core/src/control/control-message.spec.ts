@@ -34,6 +34,9 @@ const samples: ControlMessage[] = [
   { kind: 'certificate', certificate: { tbs: b(120, 7), sig: b(64, 8) } },
   { kind: 'sd', message: b(40, 9) },
   { kind: 'handshake', message: b(300, 10) },
+  { kind: 'handshake', message: b(30, 10), peerDoorbell: 0 },
+  { kind: 'handshake', message: b(30, 10), peerDoorbell: 0xffff },
+  { kind: 'doorbellId', id: 3 },
   { kind: 'revoke', channelId: 0xffff_ffff_ffff_fff0n, token: b(40, 11), tag: b(32, 12) },
   { kind: 'close', channelId: 42n },
   { kind: 'revokeAck', channelId: 44n },
@@ -45,7 +48,8 @@ const samples: ControlMessage[] = [
 describe('ControlMessage', () => {
   describe('encodeControlMessage / decodeControlMessage', () => {
     for (const m of samples) {
-      it(`should round-trip a ${m.kind} message`, () => {
+      const extra = 'peerDoorbell' in m ? ` with peer doorbell ${m.peerDoorbell}` : '';
+      it(`should round-trip a ${m.kind} message${extra}`, () => {
         expect(decodeControlMessage(encodeControlMessage(m))).to.deep.equal(m);
       });
     }
@@ -98,6 +102,26 @@ describe('ControlMessage', () => {
         tag: b(16, 1),
       });
       expect(() => decodeControlMessage(bad)).to.throw(/revoke tag/);
+    });
+
+    it('should keep "no peer doorbell" apart from peer doorbell 0', () => {
+      const none = decodeControlMessage(
+        encodeControlMessage({ kind: 'handshake', message: b(4, 1) }),
+      );
+      expect(none).to.not.have.property('peerDoorbell');
+    });
+
+    it('should refuse a doorbell id that is not a 16-bit ivshmem peer id', () => {
+      const w = protobuf.Writer.create();
+      w.uint32((13 << 3) | 2)
+        .fork()
+        .uint32((1 << 3) | 0)
+        .uint32(0x10000)
+        .ldelim();
+      expect(() => decodeControlMessage(w.finish())).to.throw(
+        /not an ivshmem peer id \(0\.\.65535\)/,
+      );
+      expect(() => encodeControlMessage({ kind: 'doorbellId', id: -1 })).to.throw(CoreError);
     });
 
     it('should refuse an empty handshake or SD payload', () => {

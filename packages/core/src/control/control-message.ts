@@ -44,7 +44,13 @@ export type ControlMessage =
   | { readonly kind: 'csr'; readonly csr: Uint8Array }
   | { readonly kind: 'certificate'; readonly certificate: Certificate }
   | { readonly kind: 'sd'; readonly message: Uint8Array }
-  | { readonly kind: 'handshake'; readonly message: Uint8Array }
+  | {
+      readonly kind: 'handshake';
+      readonly message: Uint8Array;
+      /** hostd → VM with M4/M6: the channel peer's ivshmem doorbell id, when hostd knows it. */
+      readonly peerDoorbell?: number;
+    }
+  | { readonly kind: 'doorbellId'; readonly id: number }
   | {
       readonly kind: 'revoke';
       readonly channelId: bigint;
@@ -61,6 +67,8 @@ export type ControlMessage =
 export type ControlMessageKind = ControlMessage['kind'];
 
 const U64_MAX = 0xffff_ffff_ffff_ffffn;
+/** ivshmem peer ids are 16-bit (QEMU's IVPosition holds one). */
+export const MAX_DOORBELL_ID = 0xffff;
 const KEY_SIZE = 32;
 
 let root: protobuf.Root | undefined;
@@ -74,6 +82,16 @@ type Plain = Record<string, unknown>;
 function u64(v: bigint, what: string): string {
   if (v < 0n || v > U64_MAX) throw new CoreError('ERR_DECODE', `${what} ${v} is not a u64`);
   return v.toString();
+}
+
+function doorbell(v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_DOORBELL_ID) {
+    throw new CoreError(
+      'ERR_DECODE',
+      `${what} ${String(v)} is not an ivshmem peer id (0..${MAX_DOORBELL_ID})`,
+    );
+  }
+  return v;
 }
 
 function fieldsOf(m: ControlMessage): [string, Plain] {
@@ -109,7 +127,17 @@ function fieldsOf(m: ControlMessage): [string, Plain] {
     case 'sd':
       return ['sd', { message: m.message }];
     case 'handshake':
-      return ['handshake', { message: m.message }];
+      return [
+        'handshake',
+        {
+          message: m.message,
+          ...(m.peerDoorbell === undefined
+            ? {}
+            : { peerDoorbell: doorbell(m.peerDoorbell, 'peer doorbell id') }),
+        },
+      ];
+    case 'doorbellId':
+      return ['doorbellId', { id: doorbell(m.id, 'doorbell id') }];
     case 'revoke':
       return ['revoke', { channelId: u64(m.channelId, 'channel id'), token: m.token, tag: m.tag }];
     case 'revokeAck':
@@ -225,8 +253,14 @@ export function decodeControlMessage(bytes: Uint8Array): ControlMessage {
       };
     case 'sd':
       return { kind, message: nonEmpty(bytesField(f['message']), 'SD message') };
-    case 'handshake':
-      return { kind, message: nonEmpty(bytesField(f['message']), 'handshake message') };
+    case 'handshake': {
+      const message = nonEmpty(bytesField(f['message']), 'handshake message');
+      return f['peerDoorbell'] === undefined || f['peerDoorbell'] === null
+        ? { kind, message }
+        : { kind, message, peerDoorbell: doorbell(f['peerDoorbell'], 'peer doorbell id') };
+    }
+    case 'doorbellId':
+      return { kind, id: doorbell(f['id'], 'doorbell id') };
     case 'revoke':
       return {
         kind,

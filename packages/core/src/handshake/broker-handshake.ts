@@ -123,7 +123,16 @@ export interface BrokerChannel {
 }
 
 export type BrokerEffect =
-  | { readonly kind: 'send'; readonly vmId: number; readonly bytes: Uint8Array }
+  | {
+      readonly kind: 'send';
+      readonly vmId: number;
+      readonly bytes: Uint8Array;
+      /**
+       * Set when `bytes` carries a grant (M4 to the consumer, M6 to the provider): the channel
+       * it is for, so the caller can add what the VM needs next to it (the peer's doorbell).
+       */
+      readonly grantFor?: BrokerChannel;
+    }
   | { readonly kind: 'channel-pending'; readonly channel: BrokerChannel }
   | { readonly kind: 'channel-active'; readonly channel: BrokerChannel }
   | {
@@ -605,7 +614,7 @@ export class BrokerHandshakes {
       s.state = 'awaiting-finish';
       s.th3 = th3;
       s.knP = accept.knP;
-      return [{ kind: 'send', vmId: s.channel.consumerVm, bytes: m4 }];
+      return [{ kind: 'send', vmId: s.channel.consumerVm, bytes: m4, grantFor: s.channel }];
     } catch (e) {
       if (e instanceof HandshakeFailure) return this.abortSession(s, e.reason, e.message);
       throw e;
@@ -642,7 +651,7 @@ export class BrokerHandshakes {
       this.stats.established++;
       return [
         { kind: 'channel-active', channel: s.channel },
-        { kind: 'send', vmId: s.channel.providerVm, bytes: m6 },
+        { kind: 'send', vmId: s.channel.providerVm, bytes: m6, grantFor: s.channel },
       ];
     } catch (e) {
       if (e instanceof HandshakeFailure) return this.abortSession(s, e.reason, e.message);

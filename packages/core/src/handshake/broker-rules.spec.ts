@@ -15,6 +15,7 @@ import {
   CONSUMER2_VM,
   granted,
   HandshakeWorld,
+  PROVIDER_VM,
   runHandshake,
   WINDOW_LENGTH,
 } from '../../test/helpers/handshake-world.js';
@@ -79,6 +80,27 @@ describe('BrokerHandshakes rules', () => {
       w.broker.closeChannel(id);
       expect(w.releases).to.have.length(1);
       expect(w.releases[0]).to.deep.include({ channelId: id, cause: 'closed' });
+    });
+  });
+
+  describe('grantFor', () => {
+    it('should name the channel on the sends that carry M4 and M6, and only on those', () => {
+      const w = new HandshakeWorld({ crypto });
+      const r = runHandshake(w);
+      const sends = r.brokerEffects.filter(
+        (e): e is Extract<BrokerEffect, { kind: 'send' }> => e.kind === 'send',
+      );
+      const typed = sends.map((e) => ({
+        type: decodeHandshakeMessage(e.bytes).type,
+        vm: e.vmId,
+        channel: e.grantFor?.channelId,
+      }));
+      const id = w.broker.activeChannels()[0]!.channelId;
+      expect(typed).to.deep.equal([
+        { type: MessageType.m2, vm: PROVIDER_VM, channel: undefined },
+        { type: MessageType.m4, vm: CONSUMER_VM, channel: id },
+        { type: MessageType.m6, vm: PROVIDER_VM, channel: id },
+      ]);
     });
   });
 
