@@ -68,6 +68,28 @@ describe('DoorbellHub', () => {
       expect(await w3.wait(5000)).to.equal(true);
     });
 
+    it('should ring only the named peer when given its id, and every peer without one', async () => {
+      const a = await connect();
+      const b = await connect();
+      const c = await connect();
+      await peersKnown(a, 2);
+      const toB = b.waker().wait(5000);
+      a.waker(b.id).wake();
+      expect(await toB).to.equal(true);
+      // c is not rung by a waker addressed to b: a bounded wait for a ring that must not come.
+      expect(await c.waker().wait(200)).to.equal(false);
+      expect(c.received).to.equal(0);
+      const both = Promise.all([b.waker().wait(5000), c.waker().wait(5000)]);
+      a.waker().wake();
+      expect(await both).to.deep.equal([true, true]);
+    });
+
+    it('should drop a ring to a peer id that is not connected', async () => {
+      const a = await connect();
+      expect(() => a.waker(0xfff0).wake()).to.not.throw();
+      expect(a.received).to.equal(0);
+    });
+
     it('should time out with false when nobody rings, and resolve false on close', async () => {
       const b = await connect();
       const w = b.waker();

@@ -7,14 +7,14 @@ const DATA_VECTOR = 0;
 
 /**
  * This VM's doorbells, from hostd's ivshmem server: one own vector that every channel of the
- * VM sleeps on, and rings to the peers.
+ * VM sleeps on, and rings to the channel's peer.
  *
  * Why every channel shares one vector: the server hands out two vectors per peer, not one per
  * channel, so a ring means "look at your rings"; each woken channel re-checks its own ring
- * (one `Atomics.load`) and parks again if it has nothing. Why a ring reaches every other peer:
- * neither `attach` nor the grant says which ivshmem peer id the channel's peer VM holds, so
- * the runtime cannot address it; rings only happen when the peer parked (ARCHITECTURE.md §7),
- * so the cost is a spurious wake-up of a VM that is not in the channel.
+ * (one `Atomics.load`) and parks again if it has nothing. Whom a ring reaches: the VM tells
+ * hostd its own id (`id`, sent as DoorbellId) and hostd hands the peer's id out with each
+ * grant, so a channel's waker rings just that peer. When hostd had no id for the peer the
+ * waker rings every peer — a spurious wake-up for VMs not in the channel, never a lost one.
  */
 export class DoorbellHub {
   readonly #client: IvshmemClient;
@@ -48,26 +48,36 @@ export class DoorbellHub {
     }
   }
 
+  /** This VM's id on the ivshmem server (what its peers ring). */
+  get id(): number {
+    return this.#client.id;
+  }
+
   /** Other VMs connected to the ivshmem server right now. */
   get peerCount(): number {
     return this.#client.peerIds().length;
   }
 
-  /** A waker for one channel: `wake()` rings the peers, `wait()` sleeps on the own vector. */
-  waker(): Waker {
+  /**
+   * A waker for one channel: `wake()` rings the channel's peer `peerId` (every peer when it is
+   * undefined), `wait()` sleeps on the own vector.
+   */
+  waker(peerId?: number): Waker {
     let seen = this.#rung;
     let closed = false;
     let pending: ((rung: boolean) => void) | undefined;
+    const ring = (id: number): void => {
+      try {
+        this.#client.ring(id, DATA_VECTOR);
+      } catch {
+        // The peer left (between listing and ringing, or before): nobody to wake there.
+      }
+    };
     return {
       wake: () => {
         if (closed || this.#client.closed) return;
-        for (const id of this.#client.peerIds()) {
-          try {
-            this.#client.ring(id, DATA_VECTOR);
-          } catch {
-            // The peer left between listing and ringing: nobody to wake there.
-          }
-        }
+        if (peerId !== undefined) ring(peerId);
+        else for (const id of this.#client.peerIds()) ring(id);
       },
       wait: (timeoutMs) => {
         if (closed) return Promise.resolve(false);

@@ -19,6 +19,8 @@ export interface ConsumerGrant {
   readonly file: DeviceFile;
   /** M1 sent → M4 verified, milliseconds. */
   readonly handshakeMs: number;
+  /** The provider VM's ivshmem doorbell id, if hostd sent it with M4. */
+  readonly peerDoorbell?: number;
 }
 
 interface PendingRequest {
@@ -40,8 +42,11 @@ export interface ChannelBrokerClientOptions {
   readonly policy: ProviderPolicy;
   /** Sends one handshake message to hostd. */
   readonly send: (bytes: Uint8Array) => void;
-  /** A provider-side channel was granted (the grant is not yet presented). */
-  readonly onProviderGrant: (grant: ChannelGrant, file: DeviceFile) => void;
+  /**
+   * A provider-side channel was granted (the grant is not yet presented); `peerDoorbell` is the
+   * consumer VM's ivshmem doorbell id when hostd sent it with M6.
+   */
+  readonly onProviderGrant: (grant: ChannelGrant, file: DeviceFile, peerDoorbell?: number) => void;
 }
 
 /**
@@ -113,14 +118,18 @@ export class ChannelBrokerClient {
     });
   }
 
-  /** Handles one handshake message from hostd. Malformed input is dropped (hostd is trusted, but a bug there must not crash the app). */
-  receive(bytes: Uint8Array): void {
+  /**
+   * Handles one handshake message from hostd, with the peer's doorbell id hostd sent beside an
+   * M4 or M6. Malformed input is dropped (hostd is trusted, but a bug there must not crash the
+   * app).
+   */
+  receive(bytes: Uint8Array, peerDoorbell?: number): void {
     let type: number;
     let reqSeq: bigint;
     try {
       const env = decodeProto('HandshakeMessage', bytes);
       type = Number(env['type']);
-      if (type === 2 || type === 6) return this.#toProvider(bytes);
+      if (type === 2 || type === 6) return this.#toProvider(bytes, peerDoorbell);
       if (type === 4) {
         const g = decodeProto('GrantConsumerBody', env['body'] as Uint8Array);
         const offer = decodeProto('OfferBody', g['m2Body'] as Uint8Array);
@@ -144,6 +153,7 @@ export class ChannelBrokerClient {
           grant: e.grant,
           file: r.file,
           handshakeMs: Number(process.hrtime.bigint() - r.startedNs) / 1e6,
+          ...(peerDoorbell === undefined ? {} : { peerDoorbell }),
         });
       } else {
         this.#finish(reqSeq);
@@ -172,13 +182,13 @@ export class ChannelBrokerClient {
     this.#requests.delete(reqSeq);
   }
 
-  #toProvider(bytes: Uint8Array): void {
+  #toProvider(bytes: Uint8Array, peerDoorbell?: number): void {
     for (const e of this.#provider.receive(bytes)) {
       if (e.kind === 'send') this.#o.send(e.bytes);
       else if (e.kind === 'granted') {
         const f = this.#providerFiles.get(e.grant.channelId);
         this.#providerFiles.delete(e.grant.channelId);
-        if (f !== undefined) this.#o.onProviderGrant(e.grant, f);
+        if (f !== undefined) this.#o.onProviderGrant(e.grant, f, peerDoorbell);
       }
       // An aborted provider handshake leaves nothing to undo here: its file holds no grant and
       // is closed with the node.

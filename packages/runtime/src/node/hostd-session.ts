@@ -117,7 +117,8 @@ export class HostdSession {
         minMode: (service) => this.#hooks.minMode(service),
       },
       send: (bytes) => void link.send({ kind: 'handshake', message: bytes }),
-      onProviderGrant: (grant, file) => this.#onProviderGrant(grant, file),
+      onProviderGrant: (grant, file, peerDoorbell) =>
+        this.#onProviderGrant(grant, file, peerDoorbell),
     });
     link.listen({
       message: (m) => {
@@ -125,7 +126,7 @@ export class HostdSession {
           case 'sd':
             return this.#sdInbox.next({ bytes: m.message, from: 'hostd' });
           case 'handshake':
-            return this.#broker.receive(m.message);
+            return this.#broker.receive(m.message, m.peerDoorbell);
           case 'revoke':
             return void this.#onRevoke(m.channelId, m.token, m.tag);
           case 'peerGone':
@@ -162,6 +163,8 @@ export class HostdSession {
       // Doorbells come from hostd's ivshmem server in both modes for now: KernelDevice does
       // not deliver the device's interrupts yet (README, known limits).
       doorbells = await DoorbellHub.connect(attach.ivshmemSocket);
+      // hostd hands this id to our channel peers with their grants, so they ring only us.
+      link.send({ kind: 'doorbellId', id: doorbells.id });
       const secretKey = crypto.ed25519GenerateSecretKey();
       const rights = configRights(o.config, o.vm.id) ?? { offers: [], requests: [] };
       const certificate = await link.enrol(
@@ -267,7 +270,7 @@ export class HostdSession {
       );
     }
     const g = await this.#broker.request(service, instance, major, mode, timeoutMs);
-    return this.#attach(g.grant, g.file, g.handshakeMs);
+    return this.#attach(g.grant, g.file, g.handshakeMs, g.peerDoorbell);
   }
 
   /**
@@ -309,11 +312,17 @@ export class HostdSession {
     if (this.#errors.length > MAX_ERRORS) this.#errors.shift();
   }
 
-  #attach(grant: ChannelGrant, file: DeviceFile, handshakeMs?: number): AttachedChannel {
+  #attach(
+    grant: ChannelGrant,
+    file: DeviceFile,
+    handshakeMs?: number,
+    peerDoorbell?: number,
+  ): AttachedChannel {
     const channel = this.#transport.attach(file, grant, {
       notify: this.#notify,
       ownWaker: this.#doorbells.waker(),
-      peerWaker: this.#doorbells.waker(),
+      // Rings only the channel's peer when hostd named its doorbell, every peer otherwise.
+      peerWaker: this.#doorbells.waker(peerDoorbell),
     });
     const id = grant.channelId;
     const live: LiveChannel = {
@@ -343,10 +352,10 @@ export class HostdSession {
     return live.attached;
   }
 
-  #onProviderGrant(grant: ChannelGrant, file: DeviceFile): void {
+  #onProviderGrant(grant: ChannelGrant, file: DeviceFile, peerDoorbell?: number): void {
     let attached: AttachedChannel;
     try {
-      attached = this.#attach(grant, file);
+      attached = this.#attach(grant, file, undefined, peerDoorbell);
     } catch (e) {
       this.#error('ERR_ATTACH', (e as Error).message);
       this.#link.send({ kind: 'close', channelId: grant.channelId });
