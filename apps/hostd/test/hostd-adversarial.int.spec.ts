@@ -10,9 +10,11 @@ import {
   makeDeployment,
   readStatus,
   startHostd,
+  startFloodProcess,
   startProviderProcess,
   waitFor,
   type Deployment,
+  type FloodProcess,
   type HostdProcess,
   type ProviderProcess,
 } from './support/test-deployment.js';
@@ -44,6 +46,7 @@ describe('Hostd under attack and failure', function () {
   let hostd: HostdProcess | undefined;
   const vms: TestVm[] = [];
   const children: ProviderProcess[] = [];
+  const floods: FloodProcess[] = [];
 
   const connect = async (name: keyof typeof VM): Promise<TestVm> => {
     const vm = await TestVm.connect(d.socket(name));
@@ -80,6 +83,7 @@ describe('Hostd under attack and failure', function () {
     let code: number | string | undefined;
     try {
       for (const c of children.splice(0)) await c.stop();
+      for (const f of floods.splice(0)) f.kill();
       for (const vm of vms.splice(0)) vm.close();
       code = await running?.stop();
     } finally {
@@ -254,6 +258,57 @@ describe('Hostd under attack and failure', function () {
       expect(verifies).to.be.at.most(5 + Math.ceil(elapsedS * 20) + 3);
       // 44: the half-open handshakes are reclaimed at the deadline; only the good channel is left.
       expect(after.channels.map((ch) => ch.consumerVm)).to.deep.equal([VM.cluster]);
+    });
+
+    it('case 42 at the stated rate: a VM sending 10 000 signed M1/s for 2 s is held to its bucket, every M1 is answered, another VM is granted and status answers', async function () {
+      this.timeout(90_000);
+      const p = await provider();
+      p.hangOn.add(SERVICE.media); // the flood's admitted handshakes stay half-open
+      const c = await consumer();
+      const flood = await startFloodProcess(d, 'rogue', SERVICE.media, 10_000, 2000);
+      floods.push(flood);
+      const before = await readStatus(d);
+      const t0 = Date.now();
+      flood.start();
+      // While the flood runs: the other VM's handshakes and status queries.
+      let granted = 0;
+      let statusReads = 0;
+      let good = 0;
+      while (Date.now() - t0 < 2000) {
+        const out = await c.request(SERVICE.speed);
+        expect(out.kind, `the other VM's handshake ${good} under flood`).to.equal('granted');
+        if (out.kind === 'granted') {
+          granted++;
+          c.send({ kind: 'close', channelId: out.grant.channelId });
+        }
+        good++;
+        await readStatus(d);
+        statusReads++;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const report = await flood.done;
+      const elapsedS = (Date.now() - t0) / 1000;
+      console.log(
+        `      [measured] flood: ${report.sent} M1 sent in ${report.sendMs.toFixed(0)} ms, answers ${JSON.stringify(report.reasons)}; the other VM: ${granted} handshakes granted`,
+      );
+      expect(granted).to.be.at.least(3);
+      expect(statusReads).to.equal(good);
+      expect(report.sent).to.equal(report.total);
+      expect(report.answered, 'an answer or a refusal to every flooded M1').to.equal(report.total);
+      expect(report.reasons['rateLimited'] ?? 0).to.be.at.least(report.total - 200);
+      const after = await readStatus(d);
+      // The flooder is held to its bucket (burst 5, 20/s): its signature checks stay within
+      // what the bucket let through; the other VM's handshakes cost 3 each (M1, M3, M5).
+      const verifies =
+        after.handshakes.signatureVerifications - before.handshakes.signatureVerifications;
+      expect(verifies).to.be.at.most(5 + Math.ceil(elapsedS * 20) + 3 * good);
+      expect(after.handshakes.rateLimited - before.handshakes.rateLimited).to.be.at.least(
+        report.total - 200,
+      );
+      const overBudget = hostd!.logs.filter(
+        (l) => l['event'] === 'handshake-over-budget' && l['vm'] === VM.rogue,
+      );
+      expect(overBudget, 'the flood is logged once').to.have.length(1);
     });
 
     it('should charge garbage, wrong-type and oversize handshake frames to the sender budget and log the burst once', async () => {

@@ -324,3 +324,65 @@ export async function startProviderProcess(d: Deployment): Promise<ProviderProce
     },
   };
 }
+
+/** What a flood process (support/flood-process.ts) reports when it is done. */
+export interface FloodReport {
+  readonly total: number;
+  readonly sent: number;
+  readonly sendMs: number;
+  readonly answered: number;
+  readonly reasons: Record<string, number>;
+}
+
+/** A flooding VM in its own OS process: `start()` begins the flood, `done` resolves at its end. */
+export interface FloodProcess {
+  readonly total: number;
+  start(): void;
+  readonly done: Promise<FloodReport>;
+  kill(): void;
+}
+
+/**
+ * Forks a VM on `vm`'s socket that will send `rate` validly signed M1s per second for `ms`
+ * milliseconds once started; resolves when it has enrolled and signed them all (at most 60 s).
+ */
+export async function startFloodProcess(
+  d: Deployment,
+  vm: keyof typeof VM,
+  service: number,
+  rate: number,
+  ms: number,
+): Promise<FloodProcess> {
+  const { execArgv, script } = nodeArgs(HOSTD_ROOT, 'test/support/flood-process.ts');
+  const child = fork(script, [d.socket(vm), String(service), String(rate), String(ms)], {
+    execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let total: number | undefined;
+  let resolveDone!: (r: FloodReport) => void;
+  let rejectDone!: (e: Error) => void;
+  const done = new Promise<FloodReport>((res, rej) => {
+    resolveDone = res;
+    rejectDone = rej;
+  });
+  done.catch(() => undefined); // observed by the caller when it awaits
+  child.on('message', (m: { event?: string; total?: number } & FloodReport) => {
+    if (m.event === 'ready') total = m.total;
+    if (m.event === 'done') resolveDone(m);
+  });
+  let gone = false;
+  child.on('exit', (code) => {
+    gone = true;
+    rejectDone(new Error(`the flood process exited (${String(code)}) before reporting`));
+  });
+  await waitFor(() => total !== undefined || gone, 'the flood process to sign its M1s', 60_000);
+  if (total === undefined) throw new Error('the flood process exited before it was ready');
+  return {
+    total,
+    start: () => void child.send({ cmd: 'go' }),
+    done,
+    kill: () => {
+      if (!gone) child.kill('SIGKILL');
+    },
+  };
+}

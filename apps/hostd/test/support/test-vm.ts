@@ -291,6 +291,14 @@ export class TestVm {
     this.send({ kind: 'handshake', message: m1 });
   }
 
+  /**
+   * Builds and signs an M1 whose answer (grant or ABORT) goes to `onOutcome`, without sending
+   * it: a flood signs ahead so that it can send at its full rate.
+   */
+  prepareRequest(service: number, onOutcome: (o: RequestOutcome) => void): Uint8Array {
+    return this.#newConsumer(service, 1, 1, 'plain', onOutcome).m1;
+  }
+
   /** Becomes a provider: answers M2 for the services its certificate may offer. */
   provide(): void {
     const a = this.attach;
