@@ -23,6 +23,7 @@ import {
   type RequestBody,
 } from './handshake-messages.js';
 import { MODE_RANK } from './handshake-types.js';
+import { peekMessageType, peekRequestSeq, rateLimitedAbort } from './wire-peek.js';
 import {
   extendTranscript,
   initialTranscript,
@@ -170,6 +171,9 @@ interface VmBudget {
   refusedInBurst: number | undefined;
   /** When the last message was refused for the budget. */
   lastRefusedMs: bigint;
+  /** The refusal's detail text, and its UTF-8 bytes for the hand-built ABORT. */
+  readonly detail: string;
+  readonly detailBytes: Uint8Array;
 }
 
 type SessionState = 'awaiting-accept' | 'awaiting-finish';
@@ -259,26 +263,48 @@ export class BrokerHandshakes {
 
   /** Handles one handshake message that arrived on the control link of `linkVm`. */
   receive(linkVm: number, bytes: Uint8Array): BrokerEffect[] {
+    // M1, hostd-only types and garbage pay a token before anything is decoded (security-
+    // anchors §2.8): a VM must not keep the broker decoding, verifying or logging at line rate
+    // for free. M3, M5 and ABORT belong to handshakes in flight and are charged only when
+    // they turn out to be strays.
+    const peeked = peekMessageType(bytes);
+    if (peeked === MessageType.m3 || peeked === MessageType.m5 || peeked === MessageType.abort) {
+      return this.dispatch(linkVm, bytes, false);
+    }
+    return this.charged(
+      linkVm,
+      () => (peeked === MessageType.m1 ? peekRequestSeq(bytes) : 0n),
+      () => this.dispatch(linkVm, bytes, true),
+    );
+  }
+
+  private dispatch(linkVm: number, bytes: Uint8Array, charged: boolean): BrokerEffect[] {
     let msg: HandshakeMessage;
     try {
       msg = decodeHandshakeMessage(bytes);
     } catch (e) {
-      // Garbage costs a token like an M1 does: otherwise a VM could keep the broker decoding
-      // (and logging) at line rate for free (security-anchors §2.8).
+      const failure = new HandshakeFailure('malformed', (e as Error).message);
+      return this.guard(
+        linkVm,
+        () => {
+          throw failure;
+        },
+        !charged,
+      );
+    }
+    const session =
+      msg.type === MessageType.m3 || msg.type === MessageType.m5 || msg.type === MessageType.abort;
+    if (!charged && !session) {
+      // The envelope decoded to another type than the peek saw: charge it now.
       return this.charged(
         linkVm,
         () => 0n,
-        () => this.reject(linkVm, 0n, 0n, new HandshakeFailure('malformed', (e as Error).message)),
+        () => this.dispatch(linkVm, bytes, true),
       );
     }
     switch (msg.type) {
       case MessageType.m1:
-        // Charged before the body is decoded; the reqSeq is read only to address the refusal.
-        return this.charged(
-          linkVm,
-          () => peekReqSeq(msg.body),
-          () => this.guard(linkVm, () => this.onRequest(linkVm, msg)),
-        );
+        return this.guard(linkVm, () => this.onRequest(linkVm, msg));
       case MessageType.m3:
         return this.guard(linkVm, () => this.onAccept(linkVm, msg), true);
       case MessageType.m5:
@@ -286,16 +312,11 @@ export class BrokerHandshakes {
       case MessageType.abort:
         return this.onEndpointAbort(linkVm, msg);
       default:
-        return this.charged(
+        return this.reject(
           linkVm,
-          () => 0n,
-          () =>
-            this.reject(
-              linkVm,
-              0n,
-              0n,
-              new HandshakeFailure('unexpected', `VMs may not send type ${msg.type}`),
-            ),
+          0n,
+          0n,
+          new HandshakeFailure('unexpected', `VMs may not send type ${msg.type}`),
         );
     }
   }
@@ -342,9 +363,9 @@ export class BrokerHandshakes {
 
   /**
    * Runs `f` if `vmId` has a token left; otherwise refuses with a `rateLimited` ABORT (for an M1
-   * addressed by its req_seq, read with a bounded protobuf decode, so the consumer learns why),
-   * and reports the first refusal of a burst once as `over-budget`. No certificate lookup and
-   * no signature work happens for a refused message.
+   * addressed by its req_seq, read by a bounded wire scan, so the consumer learns why), and
+   * reports the first refusal of a burst once as `over-budget`. Nothing of a refused message is
+   * decoded, looked up or verified.
    */
   private charged(vmId: number, reqSeq: () => bigint, f: () => BrokerEffect[]): BrokerEffect[] {
     const b = this.budget(vmId);
@@ -356,15 +377,19 @@ export class BrokerHandshakes {
       return out;
     }
     this.stats.rateLimited++;
-    const detail = `VM ${vmId} is over its handshake budget of ${b.limits.requestsPerSecond}/s (burst ${b.limits.burst})`;
+    this.stats.rejected++;
     const out: BrokerEffect[] = [];
     b.lastRefusedMs = this.o.nowMs();
     if (b.refusedInBurst === undefined) {
       b.refusedInBurst = 0;
-      out.push({ kind: 'over-budget', vmId, state: 'started', refused: 0, detail });
+      out.push({ kind: 'over-budget', vmId, state: 'started', refused: 0, detail: b.detail });
     }
     b.refusedInBurst++;
-    out.push(...this.reject(vmId, 0n, reqSeq(), new HandshakeFailure('rateLimited', detail)));
+    // The refusal is built by hand (no protobufjs): this path runs at the flooder's rate.
+    out.push(
+      { kind: 'rejected', vmId, reason: 'rateLimited', detail: b.detail },
+      { kind: 'send', vmId, bytes: rateLimitedAbort(reqSeq(), b.detailBytes) },
+    );
     return out;
   }
 
@@ -415,13 +440,7 @@ export class BrokerHandshakes {
       }
       b.refusedInBurst = 1;
       return [
-        {
-          kind: 'over-budget',
-          vmId: linkVm,
-          state: 'started',
-          refused: 0,
-          detail: `VM ${linkVm} is over its handshake budget of ${b.limits.requestsPerSecond}/s (burst ${b.limits.burst})`,
-        },
+        { kind: 'over-budget', vmId: linkVm, state: 'started', refused: 0, detail: b.detail },
       ];
     }
   }
@@ -436,11 +455,14 @@ export class BrokerHandshakes {
         pendingPerVm: own?.pendingPerVm ?? this.defaults.pendingPerVm,
         windowBytesPerVm: own?.windowBytesPerVm ?? this.defaults.windowBytesPerVm,
       };
+      const detail = `VM ${vmId} is over its handshake budget of ${limits.requestsPerSecond}/s (burst ${limits.burst})`;
       b = {
         limits,
         bucket: new TokenBucket(limits.requestsPerSecond, limits.burst, this.o.nowMs),
         refusedInBurst: undefined,
         lastRefusedMs: 0n,
+        detail,
+        detailBytes: new TextEncoder().encode(detail),
       };
       this.budgets.set(vmId, b);
     }
@@ -774,14 +796,5 @@ export class BrokerHandshakes {
       if (s.channel.consumerVm === vmId) n += s.channel.window.length;
     for (const c of this.active.values()) if (c.consumerVm === vmId) n += c.window.length;
     return n;
-  }
-}
-
-/** The req_seq of an M1 body, for addressing a refusal; 0 if the body does not decode. */
-function peekReqSeq(body: Uint8Array): bigint {
-  try {
-    return decodeRequestBody(body).reqSeq;
-  } catch {
-    return 0n;
   }
 }
