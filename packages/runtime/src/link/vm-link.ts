@@ -1,4 +1,5 @@
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import {
   ControlConnection,
   createCsr,
@@ -9,12 +10,19 @@ import {
   type Rights,
 } from '@sivshm/core';
 import { RuntimeError } from '../errors/runtime-error.js';
+import { CharDeviceStream } from './char-device-stream.js';
+import { isCharDevice } from './control-port.js';
 
 /** How long hostd may take to answer hello with attach, and a CSR with a certificate. */
 const ANSWER_TIMEOUT_MS = 5000;
 /** A VM's previous link may still be closing at hostd: retry a busy refusal this often. */
 const BUSY_RETRIES = 5;
 const BUSY_RETRY_MS = 100;
+/**
+ * qemu mode: what hostd sent to the VM's port while no app had it open (frames of a previous
+ * app) is delivered to the next opener; it is dropped until the port was quiet this long.
+ */
+const PORT_STALE_QUIET_MS = 150;
 
 /** Receives a link's messages after enrolment. */
 export interface VmLinkListener {
@@ -44,7 +52,7 @@ export class VmLink {
   #heartbeat: NodeJS.Timeout | undefined;
   #sequence = 0n;
 
-  private constructor(socket: net.Socket) {
+  private constructor(socket: Duplex) {
     this.#gone = new Promise<void>((r) => (this.#markGone = r));
     this.#connection = new ControlConnection(socket, {
       onMessage: (m) => this.#onMessage(m),
@@ -63,7 +71,8 @@ export class VmLink {
   /**
    * Connects to `socketPath` and resolves with the link once hostd sent `attach`. hostd takes
    * one link per VM: a refusal as busy is retried for a short while, since this VM's previous
-   * link may still be closing at hostd.
+   * link may still be closing at hostd. In qemu mode `socketPath` is the VM's virtio-serial port
+   * (a character device, e.g. `/dev/vport1p1`): the same frames run over it.
    */
   static async connect(socketPath: string): Promise<VmLink> {
     for (let attempt = 1; ; attempt++) {
@@ -77,6 +86,11 @@ export class VmLink {
   static async #connectOnce(
     socketPath: string,
   ): Promise<{ readonly link: VmLink } | { readonly busy: RuntimeError }> {
+    if (isCharDevice(socketPath)) {
+      // A port has no connection to refuse as busy: the guest kernel lets one process open it.
+      const port = await CharDeviceStream.open(socketPath, { discardStaleMs: PORT_STALE_QUIET_MS });
+      return VmLink.#greet(new VmLink(port), socketPath);
+    }
     const socket = net.connect(socketPath);
     try {
       await new Promise<void>((resolve, reject) => {
@@ -91,7 +105,14 @@ export class VmLink {
         { cause: e },
       );
     }
-    const link = new VmLink(socket);
+    return VmLink.#greet(new VmLink(socket), socketPath);
+  }
+
+  /** Says hello on a fresh link and waits for `attach`. */
+  static async #greet(
+    link: VmLink,
+    socketPath: string,
+  ): Promise<{ readonly link: VmLink } | { readonly busy: RuntimeError }> {
     link.send({ kind: 'hello', version: 1, software: '@sivshm/runtime' });
     const first = await link.#next('attach');
     if (first?.kind !== 'attach') {
