@@ -1,17 +1,21 @@
-// Peer process of the full-path benchmark. argv[2]: JSON { kind: 'ring', path, channelId, mode }
-// with fds 3/4 the c2p/p2c eventfds, or { kind: 'uds', socket }. Echoes a protobuf message
-// through the same layers an app uses (ServiceProvider, or a Node net server).
+// Peer process of the full-path benchmark. argv[2]: JSON { kind: 'ring', path, channelId, mode,
+// trace? } with fds 3/4 the c2p/p2c eventfds, or { kind: 'uds', socket }. Echoes a protobuf
+// message through the same layers an app uses (ServiceProvider, or a Node net server). With
+// `trace`, prints one JSON line per answered call after 'ready': when its doorbell woke it, when
+// the handler ran and when it rang the caller (µs, CLOCK_MONOTONIC).
 import net from 'node:net';
 import protobuf from 'protobufjs';
 import { Channel } from '../src/channel/channel.js';
 import { ServiceProvider } from '../src/channel/service-endpoints.js';
 import { EventfdWaker } from '../src/notify/eventfd-waker.js';
 import type { NotifyMode } from '../src/notify/ring-waiter.js';
+import type { Waker } from '../src/notify/waker.js';
 import { attachWindow } from '../test/channel/attach-window.js';
 import { SCHEMA } from './fullpath-schema.js';
+import { monoUs, TraceWaker } from './trace-waker.js';
 
 type Job =
-  | { kind: 'ring'; path: string; channelId: string; mode: NotifyMode }
+  | { kind: 'ring'; path: string; channelId: string; mode: NotifyMode; trace?: boolean }
   | { kind: 'uds'; socket: string };
 
 const job = JSON.parse(process.argv[2] ?? '{}') as Job;
@@ -37,18 +41,41 @@ if (job.kind === 'uds') {
   });
   server.listen(job.socket, () => process.stdout.write('ready\n'));
 } else {
+  // Trace of the call being answered: woken → handler → rang the caller.
+  let woke = 0;
+  let handled = 0;
+  let seq = 0;
+  const traced = (w: Waker, which: 'own' | 'peer'): Waker =>
+    job.trace !== true
+      ? w
+      : new TraceWaker(
+          w,
+          which === 'own'
+            ? { onWoken: (us) => (woke = us) }
+            : {
+                onWake: (us) => {
+                  process.stdout.write(JSON.stringify({ seq, woke, handled, rang: us }) + '\n');
+                },
+              },
+        );
   const channel = new Channel({
     window: attachWindow(job.path, job.channelId).window,
     role: 'provider',
     notify: job.mode,
-    peerWaker: new EventfdWaker(4),
-    ownWaker: new EventfdWaker(3),
+    peerWaker: traced(new EventfdWaker(4), 'peer'),
+    ownWaker: traced(new EventfdWaker(3), 'own'),
   });
   new ServiceProvider(channel, { service: 0x1234, major: 1, client: 0 }).serve(
     1,
     Echo,
     Echo,
-    (req) => req,
+    (req: { seq?: number }) => {
+      if (job.trace === true) {
+        handled = monoUs();
+        seq = req.seq ?? 0;
+      }
+      return req;
+    },
   );
   channel.state$.subscribe((s) => {
     if (s !== 'open') process.exit(0);

@@ -20,6 +20,7 @@ import { EventfdWaker } from '../src/notify/eventfd-waker.js';
 import type { NotifyMode } from '../src/notify/ring-waiter.js';
 import { attachWindow } from '../test/channel/attach-window.js';
 import { createShmChannel } from '../test/helpers/shm-channel.js';
+import { monoUs, TraceWaker } from './trace-waker.js';
 import { SCHEMA } from './fullpath-schema.js';
 
 export interface FullPathRow {
@@ -85,7 +86,10 @@ function startPeer(job: object, fds: number[] = []): Promise<ChildProcess> {
     ext === '.ts' ? ['--import', 'tsx', PEER, JSON.stringify(job)] : [PEER, JSON.stringify(job)];
   const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'inherit', ...fds],
-    env: { ...process.env, NODE_OPTIONS: ext === '.ts' ? '--conditions=source' : '' },
+    env: {
+      ...process.env,
+      NODE_OPTIONS: ext === '.ts' ? '--conditions=source' : (process.env.NODE_OPTIONS ?? ''),
+    },
   });
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('benchmark peer did not start')), 20_000);
@@ -184,6 +188,108 @@ async function ringPath(
     attached.unmap();
     host.close();
   }
+}
+
+/** Median µs of each stage of a parked method round trip (see {@link traceParked}). */
+export interface ParkedTrace {
+  mode: NotifyMode;
+  calls: number;
+  /** Calls whose request found the provider parked (the others were caught by its spin). */
+  providerParked: number;
+  stagesUs: Record<string, number>;
+}
+
+/**
+ * Where a parked round trip's time goes: `n` calls, one every `intervalMs`, with both
+ * doorbells of both sides and the provider's handler timestamped (CLOCK_MONOTONIC, shared by
+ * the two processes). Stages: call → rang the provider, → provider woken (the doorbell's
+ * eventfd and uv_poll), → handler ran (waiter, dispatch, decode), → rang the caller (encode,
+ * ring), → caller woken, → call resolved (dispatch, decode, promise).
+ */
+export async function traceParked(
+  mode: NotifyMode,
+  n: number,
+  intervalMs = PARKED_INTERVAL_MS,
+): Promise<ParkedTrace> {
+  const host = createShmChannel(64 * 1024);
+  const child = await startPeer(
+    { kind: 'ring', path: host.spec.path, channelId: host.spec.channelId, mode, trace: true },
+    [host.spec.efdC2p, host.spec.efdP2c],
+  );
+  const fromPeer = new Map<number, { woke: number; handled: number; rang: number }>();
+  let partial = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    const lines = (partial + d.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const l of lines) {
+      if (!l.startsWith('{')) continue;
+      const x = JSON.parse(l) as { seq: number; woke: number; handled: number; rang: number };
+      fromPeer.set(x.seq, x);
+    }
+  });
+  let rang = 0;
+  let woke = 0;
+  const attached = attachWindow(host.spec.path, host.spec.channelId);
+  const channel = new Channel({
+    window: attached.window,
+    role: 'consumer',
+    notify: mode,
+    peerWaker: new TraceWaker(new EventfdWaker(dupFd(host.spec.efdC2p)), {
+      onWake: (us) => (rang = us),
+    }),
+    ownWaker: new TraceWaker(new EventfdWaker(dupFd(host.spec.efdP2c)), {
+      onWoken: (us) => (woke = us),
+    }),
+  });
+  const consumer = new ServiceConsumer(channel, { service: 0x1234, major: 1, client: 1 });
+  const mine: { seq: number; start: number; rang: number; woke: number; done: number }[] = [];
+  try {
+    for (let i = 0; i < 2000; i++) await consumer.call(1, Echo, Echo, { seq: i, data: DATA });
+    for (let i = 0; i < n; i++) {
+      await sleep(intervalMs);
+      const seq = 1_000_000 + i;
+      rang = woke = 0;
+      const start = monoUs();
+      await consumer.call(1, Echo, Echo, { seq, data: DATA });
+      mine.push({ seq, start, rang, woke, done: monoUs() });
+    }
+    await sleep(100); // the peer's last lines
+  } finally {
+    consumer.close();
+    await channel.close();
+    child.kill('SIGKILL');
+    attached.unmap();
+    host.close();
+  }
+  const stages: Record<string, number[]> = {
+    'call → rang provider': [],
+    'rang → provider woken': [],
+    'provider woken → handler': [],
+    'handler → rang caller': [],
+    'rang caller → caller woken': [],
+    'caller woken → resolved': [],
+    'round trip': [],
+  };
+  let providerParked = 0;
+  for (const m of mine) {
+    const p = fromPeer.get(m.seq);
+    // Only fully parked calls: both sides slept and were rung by the other.
+    if (p === undefined || m.rang === 0 || m.woke === 0 || p.woke < m.start) continue;
+    providerParked++;
+    stages['call → rang provider']!.push(m.rang - m.start);
+    stages['rang → provider woken']!.push(p.woke - m.rang);
+    stages['provider woken → handler']!.push(p.handled - p.woke);
+    stages['handler → rang caller']!.push(p.rang - p.handled);
+    stages['rang caller → caller woken']!.push(m.woke - p.rang);
+    stages['caller woken → resolved']!.push(m.done - m.woke);
+    stages['round trip']!.push(m.done - m.start);
+  }
+  return {
+    mode,
+    calls: n,
+    providerParked,
+    stagesUs: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, median(v)])),
+  };
 }
 
 async function udsPath(n: number, runs: number, pace: Pace = {}): Promise<FullPathRow> {

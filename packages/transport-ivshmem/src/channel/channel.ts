@@ -4,6 +4,7 @@ import { TransportError } from '../errors/transport-error.js';
 import { HeartbeatPublisher } from '../notify/heartbeat-publisher.js';
 import { LivenessWatchdog } from '../notify/liveness-watchdog.js';
 import { RingWaiter, type NotifyMode } from '../notify/ring-waiter.js';
+import { TurnWaker } from '../notify/turn-waker.js';
 import type { Waker } from '../notify/waker.js';
 import { RingConsumer, type RingRecord } from '../ring/ring-consumer.js';
 import { RingProducer, type RingSlot } from '../ring/ring-producer.js';
@@ -20,7 +21,10 @@ export interface ChannelOptions {
   readonly role: WindowRole;
   /** How the receive loop waits (ARCHITECTURE.md §7); default `adaptive`. */
   readonly notify?: NotifyMode;
-  /** Rings the PEER's doorbell after a send when the peer is parked (eventfd / device). */
+  /**
+   * Rings the PEER's doorbell when the peer is parked (eventfd / device), once per turn: records
+   * sent in one synchronous stretch share one ring, rung when that stretch ends.
+   */
   readonly peerWaker?: Waker;
   /** This side's doorbell, slept on in `event`/`adaptive` mode. */
   readonly ownWaker?: Waker;
@@ -70,11 +74,13 @@ export class Channel {
     }
     const send = o.role === 'consumer' ? 'c2p' : 'p2c';
     const recv = o.role === 'consumer' ? 'p2c' : 'c2p';
+    // One doorbell per turn: a handler's event and its response reach a parked peer with one
+    // wake-up, not two (TurnWaker).
+    this.#peerWaker = o.peerWaker === undefined ? undefined : new TurnWaker(o.peerWaker);
     this.producer = new RingProducer(ringViews(o.window, send, dataSize), {
-      ...(o.peerWaker === undefined ? {} : { waker: o.peerWaker }),
+      ...(this.#peerWaker === undefined ? {} : { waker: this.#peerWaker }),
     });
     this.consumer = new RingConsumer(ringViews(o.window, recv, dataSize));
-    this.#peerWaker = o.peerWaker;
     this.#ownWaker = o.ownWaker;
     const mode = o.notify ?? 'adaptive';
     this.#waiter = new RingWaiter(this.consumer, {
@@ -188,7 +194,8 @@ export class Channel {
     while (this.#state.value === 'open') {
       let ready: boolean;
       try {
-        ready = this.#waiter.trySpin() || (await this.#waiter.wait(100));
+        // afterSpin: one spin budget per turn, not two (wait() would spin again first).
+        ready = this.#waiter.trySpin() || (await this.#waiter.wait(100, { afterSpin: true }));
       } catch (e) {
         this.#fail(TransportError.is(e) ? e : new TransportError('ERR_PEER_GONE', String(e)));
         break;

@@ -78,6 +78,29 @@ describe('RingWaiter', () => {
       expect(sawParked).to.equal(true);
     });
 
+    it('should park again at once after a doorbell that brought nothing (another channel sharing it), not spin first', async () => {
+      const { views, producer, consumer, waker } = setup();
+      const waiter = new RingWaiter(consumer, { mode: 'adaptive', waker, spinBudgetUs: 1_000_000 });
+      // Records in quick succession make the waiter hot: it would spin a full second.
+      for (let i = 0; i < 50; i++) {
+        producer.trySend(HDR, new Uint8Array(1));
+        expect(waiter.trySpin()).to.equal(true);
+        consumer.receiveCopy();
+      }
+      const got = waiter.wait(5000, { afterSpin: true });
+      await new Promise((r) => setTimeout(r, 10));
+      expect(parked(views), 'parked before the ring').to.not.equal(0);
+      // A ring with no record behind it. Spinning after it would hold this thread for the 1 s
+      // budget before the 20 ms timer could run.
+      const t0 = performance.now();
+      waker.wake();
+      await new Promise((r) => setTimeout(r, 20));
+      expect(performance.now() - t0, 'ms until the timer ran').to.be.below(500);
+      expect(parked(views), 'parked again after the spurious ring').to.not.equal(0);
+      producer.trySend(HDR, new Uint8Array(1));
+      expect(await got).to.equal(true);
+    });
+
     it('should resolve false after the timeout when nothing arrives', async () => {
       const { consumer, waker } = setup();
       expect(await new RingWaiter(consumer, { mode: 'event', waker }).wait(20)).to.equal(false);
@@ -122,6 +145,36 @@ describe('RingWaiter', () => {
   });
 
   describe('.trySpin', () => {
+    it('should not spin in adaptive mode while records come more than a millisecond apart', async () => {
+      const { producer, consumer, waker } = setup();
+      const waiter = new RingWaiter(consumer, { mode: 'adaptive', waker, spinBudgetUs: 1_000_000 });
+      for (let i = 0; i < 2; i++) {
+        producer.trySend(HDR, new Uint8Array(1));
+        expect(waiter.trySpin()).to.equal(true);
+        consumer.receiveCopy();
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      // Cold: a spin would block this thread for its 1 s budget; it must return at once.
+      const t0 = performance.now();
+      expect(waiter.trySpin()).to.equal(false);
+      expect(performance.now() - t0).to.be.below(500);
+    });
+
+    it('should spin its budget in adaptive mode while records come less than a millisecond apart', () => {
+      const { producer, consumer, waker } = setup();
+      const waiter = new RingWaiter(consumer, { mode: 'adaptive', waker, spinBudgetUs: 30_000 });
+      for (let i = 0; i < 50; i++) {
+        producer.trySend(HDR, new Uint8Array(1));
+        expect(waiter.trySpin()).to.equal(true);
+        consumer.receiveCopy();
+      }
+      // A spin ends at its budget, or early when the scheduler took the CPU for over 1 ms:
+      // either way it lasts at least a millisecond; not spinning takes microseconds.
+      const t0 = performance.now();
+      expect(waiter.trySpin()).to.equal(false);
+      expect(performance.now() - t0).to.be.at.least(1);
+    });
+
     it('should report false when nothing arrives within its budget and true when a record is there', () => {
       const { producer, consumer } = setup();
       const waiter = new RingWaiter(consumer, { mode: 'spin', spinBudgetUs: 200 });
