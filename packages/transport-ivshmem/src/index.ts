@@ -116,6 +116,8 @@ export { toOwned } from './protobuf/to-owned.js';
 export { receiveSample } from './protobuf/receive-sample.js';
 export type { ReceiveSampleOptions } from './protobuf/receive-sample.js';
 export { KernelDevice, DEFAULT_DEVICE_PATH } from './device/kernel-device.js';
+export { KernelDeviceDoorbells } from './device/kernel-device-waker.js';
+export type { KernelDeviceDoorbellsOptions } from './device/kernel-device-waker.js';
 export { TransportNode } from './node/transport-node.js';
 export type { ChannelGrantTokens, AttachOptions } from './node/transport-node.js';
 export { inspectRegion } from './region/region-inspector.js';

@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
 import {
+  DoorbellLayout,
   GrantReqLayout,
   InfoFlag,
   InfoLayout,
@@ -54,6 +55,51 @@ export class KernelDevice implements ChannelDevice {
   constructor(options: { readonly path?: string } = {}) {
     this.#path = options.path ?? DEFAULT_DEVICE_PATH;
     this.#control = openFd(this.#path, constants.O_RDWR);
+  }
+
+  /** The device node this device opened. */
+  get path(): string {
+    return this.#path;
+  }
+
+  /**
+   * This VM's doorbell address and vectors: `ivPosition` is the id hostd's ivshmem server gave
+   * this guest's `ivshmem-doorbell` device (what peers ring), `vectors` its MSI-X vectors (0 on
+   * `ivshmem-plain`: no doorbells).
+   */
+  doorbellInfo(): { readonly ivPosition: number; readonly vectors: number } {
+    const buf = new Uint8Array(InfoLayout.size);
+    ioctl(this.#fd(), SivshmIoctl.info, buf);
+    const dv = new DataView(buf.buffer);
+    return {
+      ivPosition: dv.getUint32(InfoLayout.off.ivposition, true),
+      vectors: dv.getUint32(InfoLayout.off.vectors, true),
+    };
+  }
+
+  /**
+   * Rings `vector` of peer `peer` (its IVPosition) through the device. sivshm.ko lets only a
+   * file holding a live grant ring, so this goes through one of this device's files that holds
+   * a window; false when none does (nothing granted, nothing to wake a peer about).
+   */
+  ring(peer: number, vector: number): boolean {
+    if (!Number.isInteger(peer) || peer < 0 || peer > 0xffff || !Number.isInteger(vector)) {
+      throw new TransportError(
+        'ERR_BAD_ARGUMENT',
+        `doorbell peer must be 0..65535 and vector an integer, got ${peer}/${vector}`,
+      );
+    }
+    const buf = new Uint8Array(DoorbellLayout.size);
+    const dv = new DataView(buf.buffer);
+    dv.setUint16(DoorbellLayout.off.peer, peer, true);
+    dv.setUint16(DoorbellLayout.off.vector, vector, true);
+    for (const f of this.#files) {
+      const fd = f.grantedFd();
+      if (fd === undefined) continue;
+      ioctl(fd, SivshmIoctl.doorbell, buf);
+      return true;
+    }
+    return false;
   }
 
   /**
@@ -190,6 +236,11 @@ class KernelDeviceFile implements DeviceFile {
     private readonly overlapsOtherFile: (w: GrantedWindow) => boolean,
   ) {
     this.#fd = fd;
+  }
+
+  /** The fd while this file holds a live window (it may ring doorbells), else undefined. */
+  grantedFd(): number | undefined {
+    return this.#windows.size > 0 ? this.#fd : undefined;
   }
 
   /** The live windows of this file (as far as this process knows). */

@@ -1,0 +1,185 @@
+import { closeSync, constants, openSync, readSync } from 'node:fs';
+import { EventLayout } from '@sivshm/kmod';
+import { TransportError } from '../errors/transport-error.js';
+import { watchReadable, type FdWatcher } from '../native/fd-watcher.js';
+import type { Waker } from '../notify/waker.js';
+import type { KernelDevice } from './kernel-device.js';
+
+/** The vector a VM is rung on for "a ring of one of your channels has records" (as DoorbellHub). */
+const DATA_VECTOR = 0;
+/** Event records read per `read()`: sivshm.ko reports at most one per vector (≤ 8). */
+const EVENTS_PER_READ = 8;
+/**
+ * Peers rung when the channel's peer is not known: ivshmem servers number peers from 0 in
+ * join order, and hostd's deployments are a handful of VMs.
+ */
+const DEFAULT_MAX_PEERS = 8;
+
+/** Options of {@link KernelDeviceDoorbells}. */
+export interface KernelDeviceDoorbellsOptions {
+  /** Ring IVPositions 0..maxPeers-1 (except our own) when a waker has no peer id; default 8. */
+  readonly maxPeers?: number;
+}
+
+/**
+ * The doorbells of a QEMU guest, through `sivshm.ko` (qemu mode): the guest cannot reach
+ * hostd's ivshmem server socket, but its `ivshmem-doorbell` device can — QEMU delivers the
+ * peers' rings as MSI-X interrupts, which the module counts per vector.
+ *
+ * `wait()` is `uv_poll` on a non-blocking fd of `/dev/sivshm` plus `read()` of the interrupt
+ * counts (`struct sivshm_event`), so the JS thread never blocks; `wake()` is
+ * `SIVSHM_IOC_DOORBELL` to the peer's IVPosition on a file that holds a grant. The same
+ * surface as the runtime's DoorbellHub (`id`, `received`, `waker(peerId?)`, `close()`), so the
+ * runtime picks one or the other by mode. Doorbells are hints: a woken channel re-checks its
+ * ring, so a spurious ring costs one load and a ring to every peer (peer unknown) only
+ * spurious wake-ups elsewhere.
+ *
+ * @example
+ * ```ts
+ * const device = new KernelDevice();
+ * const doorbells = new KernelDeviceDoorbells(device);
+ * link.send({ kind: 'doorbellId', id: doorbells.id });
+ * const waker = doorbells.waker(peerIdFromHostd);
+ * ```
+ */
+export class KernelDeviceDoorbells {
+  readonly #device: KernelDevice;
+  readonly #id: number;
+  readonly #vectors: number;
+  readonly #maxPeers: number;
+  readonly #sleepers = new Set<(rung: boolean) => void>();
+  #fd: number | undefined;
+  #watcher: FdWatcher | undefined;
+  #rung = 0;
+  /** Doorbells received on the own vector (interrupts the module counted). */
+  received = 0;
+  /** Rings that could not be sent (no granted file yet, or the device refused). */
+  ringFailures = 0;
+
+  constructor(device: KernelDevice, options: KernelDeviceDoorbellsOptions = {}) {
+    const maxPeers = options.maxPeers ?? DEFAULT_MAX_PEERS;
+    if (!Number.isInteger(maxPeers) || maxPeers < 1 || maxPeers > 0x10000) {
+      throw new TransportError(
+        'ERR_BAD_ARGUMENT',
+        `maxPeers must be an integer 1..65536, got ${maxPeers}`,
+      );
+    }
+    this.#device = device;
+    this.#maxPeers = maxPeers;
+    const info = device.doorbellInfo();
+    this.#id = info.ivPosition;
+    this.#vectors = info.vectors;
+    if (this.#vectors === 0) return; // ivshmem-plain: nothing will ever ring; waits time out
+    try {
+      this.#fd = openSync(device.path, constants.O_RDWR | constants.O_NONBLOCK);
+    } catch (e) {
+      throw new TransportError(
+        'ERR_SYSCALL',
+        `cannot open ${device.path} for doorbells: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+    this.#watcher = watchReadable(this.#fd, (_events, error) => this.#onReadable(error)).unref();
+  }
+
+  /** This VM's IVPosition: the id its peers ring (hostd learns it as DoorbellId). */
+  get id(): number {
+    return this.#id;
+  }
+
+  /** MSI-X vectors of the device; 0 on ivshmem-plain (no doorbells at all). */
+  get vectors(): number {
+    return this.#vectors;
+  }
+
+  /**
+   * A waker for one channel: `wake()` rings peer `peerId` (every other IVPosition below
+   * `maxPeers` when undefined), `wait()` sleeps on the own vector.
+   */
+  waker(peerId?: number): Waker {
+    let seen = this.#rung;
+    let closed = false;
+    let pending: ((rung: boolean) => void) | undefined;
+    const ring = (id: number): void => {
+      try {
+        if (!this.#device.ring(id, DATA_VECTOR)) this.ringFailures++;
+      } catch {
+        // The device is closing or refused (a revoked grant): the peer's park slice is bounded.
+        this.ringFailures++;
+      }
+    };
+    return {
+      wake: () => {
+        if (closed || this.#fd === undefined) return;
+        if (peerId !== undefined) ring(peerId);
+        else for (let id = 0; id < this.#maxPeers; id++) if (id !== this.#id) ring(id);
+      },
+      wait: (timeoutMs) => {
+        if (closed) return Promise.resolve(false);
+        if (this.#rung !== seen) {
+          seen = this.#rung;
+          return Promise.resolve(true);
+        }
+        return new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => finish(false), timeoutMs);
+          const finish = (rung: boolean): void => {
+            clearTimeout(timer);
+            this.#sleepers.delete(finish);
+            pending = undefined;
+            seen = this.#rung;
+            resolve(rung);
+          };
+          pending = finish;
+          this.#sleepers.add(finish);
+        });
+      },
+      close: () => {
+        closed = true;
+        pending?.(false);
+      },
+    };
+  }
+
+  /** Stops watching and closes the doorbell fd; pending waits resolve false. */
+  close(): void {
+    this.#watcher?.stop();
+    this.#watcher = undefined;
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = undefined;
+    for (const s of [...this.#sleepers]) s(false);
+    this.#sleepers.clear();
+  }
+
+  #onReadable(error: TransportError | undefined): void {
+    if (error !== undefined || this.#fd === undefined) {
+      this.#watcher?.stop();
+      this.#watcher = undefined;
+      return;
+    }
+    // Level-triggered: read until EAGAIN, or the watcher fires again next loop turn.
+    const buf = Buffer.alloc(EventLayout.size * EVENTS_PER_READ);
+    let count = 0;
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(this.#fd, buf, 0, buf.length, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') break;
+        this.#watcher?.stop();
+        this.#watcher = undefined;
+        return;
+      }
+      if (n <= 0) break;
+      for (let off = 0; off + EventLayout.size <= n; off += EventLayout.size) {
+        if (buf.readUInt32LE(off + EventLayout.off.vector) === DATA_VECTOR) {
+          count += buf.readUInt32LE(off + EventLayout.off.count);
+        }
+      }
+    }
+    if (count === 0) return;
+    this.received += count;
+    this.#rung++;
+    for (const s of [...this.#sleepers]) s(true);
+    this.#sleepers.clear();
+  }
+}
