@@ -15,6 +15,7 @@ import {
   DEFAULT_DEVICE_PATH,
   EmulatedDevice,
   KernelDevice,
+  KernelDeviceDoorbells,
   TransportNode,
   type ChannelDevice,
   type DeviceFile,
@@ -22,6 +23,7 @@ import {
 } from '@sivshm/transport-ivshmem';
 import { DoorbellHub } from '../doorbell/doorbell-hub.js';
 import { RuntimeError } from '../errors/runtime-error.js';
+import { findControlPort } from '../link/control-port.js';
 import { VmLink } from '../link/vm-link.js';
 import { ChannelBrokerClient } from './channel-broker-client.js';
 import { closeSteps } from './close-steps.js';
@@ -35,7 +37,15 @@ export interface HostdSessionOptions {
   readonly notify: NotifyMode;
   readonly heartbeatMs: number;
   readonly devicePath?: string;
+  /**
+   * qemu mode: the VM's virtio-serial control port (a device path, or `auto` for the port
+   * named `org.sivshm.control`); unset: the Unix socket `<runDir>/<vm>.sock`.
+   */
+  readonly controlPort?: string;
 }
+
+/** A VM's doorbells: hostd's ivshmem server (emulated) or the guest's device (qemu mode). */
+type Doorbells = DoorbellHub | KernelDeviceDoorbells;
 
 /** What the session asks of the node that owns it. */
 export interface HostdSessionHooks {
@@ -70,7 +80,7 @@ const MAX_ERRORS = 100;
  */
 export class HostdSession {
   readonly #link: VmLink;
-  readonly #doorbells: DoorbellHub;
+  readonly #doorbells: Doorbells;
   readonly #transport: TransportNode;
   readonly #sd: SdNode;
   readonly #broker: ChannelBrokerClient;
@@ -83,7 +93,7 @@ export class HostdSession {
 
   private constructor(parts: {
     link: VmLink;
-    doorbells: DoorbellHub;
+    doorbells: Doorbells;
     transport: TransportNode;
     secretKey: Uint8Array;
     certificate: Certificate;
@@ -148,8 +158,14 @@ export class HostdSession {
    * this VM. Rejects with `ERR_CONNECT`, `ERR_CONFIG` or `ERR_ENROL` saying what to fix.
    */
   static async open(o: HostdSessionOptions, hooks: HostdSessionHooks): Promise<HostdSession> {
-    const link = await VmLink.connect(path.join(o.runDir, `${o.vm.name}.sock`));
-    let doorbells: DoorbellHub | undefined;
+    const link = await VmLink.connect(
+      o.controlPort === undefined
+        ? path.join(o.runDir, `${o.vm.name}.sock`)
+        : o.controlPort === 'auto'
+          ? findControlPort()
+          : o.controlPort,
+    );
+    let doorbells: Doorbells | undefined;
     let device: ChannelDevice | undefined;
     try {
       const attach = link.attach;
@@ -160,9 +176,12 @@ export class HostdSession {
         );
       }
       device = HostdSession.#device(attach, o.devicePath);
-      // Doorbells come from hostd's ivshmem server in both modes for now: KernelDevice does
-      // not deliver the device's interrupts yet (README, known limits).
-      doorbells = await DoorbellHub.connect(attach.ivshmemSocket);
+      // qemu mode: the guest cannot reach hostd's ivshmem server socket; its ivshmem-doorbell
+      // device can, and sivshm.ko delivers the rings (its IVPosition is our doorbell id).
+      doorbells =
+        device instanceof KernelDevice
+          ? new KernelDeviceDoorbells(device)
+          : await DoorbellHub.connect(attach.ivshmemSocket);
       // hostd hands this id to our channel peers with their grants, so they ring only us.
       link.send({ kind: 'doorbellId', id: doorbells.id });
       const secretKey = crypto.ed25519GenerateSecretKey();
