@@ -20,8 +20,13 @@ export interface NodeOpenOptions {
   readonly config: string | ServiceConfig;
   /** This VM's name in the config. */
   readonly vm: string;
-  /** hostd's run dir: the control link is `<runDir>/<vm>.sock`. */
-  readonly runDir: string;
+  /** hostd's run dir: the control link is `<runDir>/<vm>.sock` (not needed with `controlPort`). */
+  readonly runDir?: string;
+  /**
+   * qemu mode, inside a guest: the control link is this virtio-serial port instead of a socket
+   * (a device path such as `/dev/vport1p1`, or `auto` for the port named `org.sivshm.control`).
+   */
+  readonly controlPort?: string;
   /** How channels wait for records (ARCHITECTURE.md §7); default `adaptive`. */
   readonly notify?: NotifyMode;
   /** Heartbeat period on the control link (for hostd's --vm-timeout); default 1000 ms. */
@@ -105,8 +110,18 @@ export class Node {
         'Node.open: vm must be the VM name of services.yaml',
       );
     }
-    if (typeof options.runDir !== 'string' || options.runDir === '') {
-      throw new RuntimeError('ERR_BAD_ARGUMENT', "Node.open: runDir must be hostd's --run-dir");
+    const port = options.controlPort;
+    if (port !== undefined && (typeof port !== 'string' || port === '')) {
+      throw new RuntimeError(
+        'ERR_BAD_ARGUMENT',
+        "Node.open: controlPort must be the VM's virtio-serial port path or 'auto'",
+      );
+    }
+    if (port === undefined && (typeof options.runDir !== 'string' || options.runDir === '')) {
+      throw new RuntimeError(
+        'ERR_BAD_ARGUMENT',
+        "Node.open: runDir must be hostd's --run-dir (or, in a QEMU guest, give controlPort)",
+      );
     }
     const notify = options.notify ?? 'adaptive';
     if (notify !== 'adaptive' && notify !== 'event' && notify !== 'spin') {
@@ -140,10 +155,11 @@ export class Node {
       {
         config,
         vm,
-        runDir: options.runDir,
+        runDir: options.runDir ?? '',
         notify,
         heartbeatMs: options.heartbeatMs ?? 1000,
         ...(options.devicePath === undefined ? {} : { devicePath: options.devicePath }),
+        ...(port === undefined ? {} : { controlPort: port }),
       },
       options,
     );
