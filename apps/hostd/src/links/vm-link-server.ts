@@ -22,10 +22,16 @@ interface VmEndpoint {
 }
 
 /**
- * The control-link sockets of hostd in emulated mode: one listening Unix socket per VM at
+ * The control-link sockets of hostd: one listening Unix socket per VM at
  * `<runDir>/<vm-name>.sock` (mode 0600), at most one connection per VM at a time. Whatever
- * arrives on a VM's socket is that VM's; the same frames would arrive on its virtio-serial port
- * in qemu mode.
+ * arrives on a VM's socket is that VM's. In emulated mode the VM's process connects; in qemu
+ * mode QEMU does (`-chardev socket,path=<runDir>/<vm>.sock` in client mode behind a
+ * `virtserialport`) when the guest starts, and the frames of the app inside come through.
+ *
+ * Why a second `hello` on a link starts the VM over: a virtio-serial port has no connection of
+ * its own — when the app in a running guest restarts, the chardev socket stays connected and
+ * the new app's first frame is a `hello`. hostd must then drop what the previous app held (its
+ * channels, offers, certificate), exactly as if the link had closed and reconnected.
  */
 export class VmLinkServer {
   readonly #endpoints = new Map<number, VmEndpoint>();
@@ -125,9 +131,21 @@ export class VmLinkServer {
       this.#handlers.onRefused(ep.vmId);
       return;
     }
+    let greeted = false;
     const link = new ControlConnection(socket, {
       onMessage: (m) => {
-        if (ep.link === link) this.#handlers.onMessage(ep.vmId, m);
+        if (ep.link !== link) return;
+        if (m.kind === 'hello') {
+          if (greeted) {
+            this.#handlers.onDisconnect(
+              ep.vmId,
+              new HostdError('ERR_LINK', 'a new hello on the link: the VM started over'),
+            );
+            this.#handlers.onConnect(ep.vmId);
+          }
+          greeted = true;
+        }
+        this.#handlers.onMessage(ep.vmId, m);
       },
       onInvalid: (e) => {
         if (ep.link === link) this.#handlers.onInvalid(ep.vmId, e);
