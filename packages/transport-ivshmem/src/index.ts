@@ -82,7 +82,7 @@ export { EventfdWaker } from './notify/eventfd-waker.js';
 export type { EventfdWakerOptions } from './notify/eventfd-waker.js';
 export { RingWaiter } from './notify/ring-waiter.js';
 export type { NotifyMode, RingWaiterOptions } from './notify/ring-waiter.js';
-export { TurnWaker } from './notify/turn-waker.js';
+export { HeldWaker } from './notify/held-waker.js';
 export { LivenessWatchdog, DEFAULT_HEARTBEAT_INTERVAL_MS } from './notify/liveness-watchdog.js';
 export type { LivenessWatchdogOptions } from './notify/liveness-watchdog.js';
 export { HeartbeatPublisher } from './notify/heartbeat-publisher.js';

@@ -4,7 +4,7 @@ import { TransportError } from '../errors/transport-error.js';
 import { HeartbeatPublisher } from '../notify/heartbeat-publisher.js';
 import { LivenessWatchdog } from '../notify/liveness-watchdog.js';
 import { RingWaiter, type NotifyMode } from '../notify/ring-waiter.js';
-import { TurnWaker } from '../notify/turn-waker.js';
+import { HeldWaker } from '../notify/held-waker.js';
 import type { Waker } from '../notify/waker.js';
 import { RingConsumer, type RingRecord } from '../ring/ring-consumer.js';
 import { RingProducer, type RingSlot } from '../ring/ring-producer.js';
@@ -22,8 +22,8 @@ export interface ChannelOptions {
   /** How the receive loop waits (ARCHITECTURE.md §7); default `adaptive`. */
   readonly notify?: NotifyMode;
   /**
-   * Rings the PEER's doorbell when the peer is parked (eventfd / device), once per turn: records
-   * sent in one synchronous stretch share one ring, rung when that stretch ends.
+   * Rings the PEER's doorbell when the peer is parked (eventfd / device). Records that handlers
+   * send while a received batch is dispatched share one ring, rung when the batch is done.
    */
   readonly peerWaker?: Waker;
   /** This side's doorbell, slept on in `event`/`adaptive` mode. */
@@ -56,7 +56,7 @@ export class Channel {
   readonly #handlers = new Map<number, RecordHandler>();
   readonly #waiter: RingWaiter;
   readonly #heartbeat: HeartbeatPublisher;
-  readonly #peerWaker: Waker | undefined;
+  readonly #peerWaker: HeldWaker | undefined;
   readonly #ownWaker: Waker | undefined;
   #failure: TransportError | undefined;
   #loop: Promise<void>;
@@ -74,9 +74,9 @@ export class Channel {
     }
     const send = o.role === 'consumer' ? 'c2p' : 'p2c';
     const recv = o.role === 'consumer' ? 'p2c' : 'c2p';
-    // One doorbell per turn: a handler's event and its response reach a parked peer with one
-    // wake-up, not two (TurnWaker).
-    this.#peerWaker = o.peerWaker === undefined ? undefined : new TurnWaker(o.peerWaker);
+    // Held while a received batch is dispatched: a handler's event and its response reach a
+    // parked peer with one wake-up, not two (HeldWaker).
+    this.#peerWaker = o.peerWaker === undefined ? undefined : new HeldWaker(o.peerWaker);
     this.producer = new RingProducer(ringViews(o.window, send, dataSize), {
       ...(this.#peerWaker === undefined ? {} : { waker: this.#peerWaker }),
     });
@@ -202,21 +202,34 @@ export class Channel {
       }
       if (!ready || this.#state.value !== 'open') continue;
       let dispatched = 0;
-      for (let r = c.receive(); r !== undefined; r = c.receive()) {
-        dispatched++;
-        const h =
-          this.#handlers.get(dispatchKey(r.header.messageType, r.header.method)) ?? this.#unhandled;
-        if (h === undefined) this.unhandledRecords++;
-        try {
-          const hold = h?.(r);
-          if (hold !== undefined) await hold;
-        } catch (e) {
-          // A throwing handler is the app's bug: report it, keep the channel alive.
-          console.error('sivshm: record handler threw', e);
-        } finally {
-          c.release();
+      const doorbell = this.#peerWaker;
+      doorbell?.hold();
+      try {
+        for (let r = c.receive(); r !== undefined; r = c.receive()) {
+          dispatched++;
+          const h =
+            this.#handlers.get(dispatchKey(r.header.messageType, r.header.method)) ??
+            this.#unhandled;
+          if (h === undefined) this.unhandledRecords++;
+          try {
+            const hold = h?.(r);
+            if (hold !== undefined) {
+              // The record is held until the app releases it, which may take long: what was
+              // sent so far must not wait for that.
+              doorbell?.release();
+              await hold;
+              doorbell?.hold();
+            }
+          } catch (e) {
+            // A throwing handler is the app's bug: report it, keep the channel alive.
+            console.error('sivshm: record handler threw', e);
+          } finally {
+            c.release();
+          }
+          if (this.#state.value !== 'open') break;
         }
-        if (this.#state.value !== 'open') break;
+      } finally {
+        doorbell?.release();
       }
       if (c.failure !== undefined) this.#fail(c.failure);
       else if (c.producerClosed)

@@ -4,7 +4,7 @@ import { RingConsumer } from '../ring/ring-consumer.js';
 import { RingProducer } from '../ring/ring-producer.js';
 import { ringViews } from '../ring/ring-views.js';
 import type { SomeIpHeader } from '../ring/someip-header.js';
-import { TurnWaker } from './turn-waker.js';
+import { HeldWaker } from './held-waker.js';
 import type { Waker } from './waker.js';
 
 /** A waker that counts rings and closes, and answers waits with a fixed value. */
@@ -33,23 +33,32 @@ const HDR: SomeIpHeader = {
   returnCode: 0,
 };
 
-describe('TurnWaker', () => {
+describe('HeldWaker', () => {
   describe('.wake', () => {
-    it('should ring the inner waker once, after the current synchronous work, however often it is called', async () => {
+    it('should ring at once when not held', () => {
       const inner = counting();
-      const w = new TurnWaker(inner);
+      const w = new HeldWaker(inner);
+      w.wake();
+      w.wake();
+      expect(inner.rings).to.equal(2);
+    });
+
+    it('should ring once on release however often it was woken during the hold, and not at all for a hold without wakes', () => {
+      const inner = counting();
+      const w = new HeldWaker(inner);
+      w.hold();
       w.wake();
       w.wake();
       w.wake();
       expect(inner.rings).to.equal(0);
-      await Promise.resolve();
+      w.release();
       expect(inner.rings).to.equal(1);
-      w.wake();
-      await Promise.resolve();
-      expect(inner.rings).to.equal(2);
+      w.hold();
+      w.release();
+      expect(inner.rings).to.equal(1);
     });
 
-    it('should ring a parked consumer once, when the event and the response of one turn are both in the ring', async () => {
+    it('should ring a parked consumer once, when the event and the response sent during a hold are both in the ring', () => {
       const views = ringViews(
         { shared: new Uint8Array(new SharedArrayBuffer(WindowLayout.windowLength(4096))) },
         'p2c',
@@ -70,20 +79,23 @@ describe('TurnWaker', () => {
         wait: () => Promise.resolve(false),
         close: () => undefined,
       };
-      const producer = new RingProducer(views, { waker: new TurnWaker(inner) });
+      const doorbell = new HeldWaker(inner);
+      const producer = new RingProducer(views, { waker: doorbell });
       consumer.setParked(true);
       expect(consumer.hasPending()).to.equal(false);
+      doorbell.hold();
       producer.trySend(HDR, new Uint8Array(8)); // the event a handler publishes
       producer.trySend({ ...HDR, method: 1, messageType: 0x80 }, new Uint8Array(8)); // its response
-      await Promise.resolve();
+      doorbell.release();
       expect(foundAtRing).to.deep.equal([2]);
     });
   });
 
   describe('.close', () => {
-    it('should ring a due doorbell before closing the inner waker, so a last ring is never lost', () => {
+    it('should ring a held ring before closing the inner waker, so a last ring is never lost', () => {
       const inner = counting();
-      const w = new TurnWaker(inner);
+      const w = new HeldWaker(inner);
+      w.hold();
       w.wake();
       w.close();
       expect(inner.rings).to.equal(1);
@@ -94,7 +106,7 @@ describe('TurnWaker', () => {
   describe('.wait', () => {
     it('should pass waits to the inner waker', async () => {
       const inner = counting();
-      expect(await new TurnWaker(inner).wait(25)).to.equal(true);
+      expect(await new HeldWaker(inner).wait(25)).to.equal(true);
       expect(inner.waits).to.deep.equal([25]);
     });
   });

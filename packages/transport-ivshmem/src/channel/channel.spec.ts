@@ -1,0 +1,108 @@
+import { expect } from 'chai';
+import { PAGE_SIZE, WindowLayout } from '@sivshm/kmod';
+import { LocalWaker } from '../notify/local-waker.js';
+import type { Waker } from '../notify/waker.js';
+import { RingConsumer } from '../ring/ring-consumer.js';
+import { RingProducer } from '../ring/ring-producer.js';
+import { ringViews } from '../ring/ring-views.js';
+import type { SomeIpHeader } from '../ring/someip-header.js';
+import { Channel, dispatchKey } from './channel.js';
+
+const REQUEST: SomeIpHeader = {
+  service: 0x1234,
+  method: 1,
+  client: 7,
+  session: 1,
+  interfaceVersion: 1,
+  messageType: 0x00,
+  returnCode: 0,
+};
+
+/**
+ * A provider Channel on a heap window; the test plays the consumer with bare rings. The
+ * provider's doorbell to the consumer reports how many records a woken consumer would find.
+ */
+function providerWithParkedConsumer(): {
+  channel: Channel;
+  request: RingProducer;
+  providerBell: LocalWaker;
+  foundAtRing: number[];
+} {
+  const dataSize = PAGE_SIZE;
+  const window = {
+    shared: new Uint8Array(new SharedArrayBuffer(WindowLayout.windowLength(dataSize))),
+  };
+  const toConsumer = new RingConsumer(ringViews(window, 'p2c', dataSize));
+  toConsumer.setParked(true);
+  const foundAtRing: number[] = [];
+  const consumerBell: Waker = {
+    wake: () => {
+      let n = 0;
+      while (toConsumer.receive() !== undefined) {
+        toConsumer.release();
+        n++;
+      }
+      foundAtRing.push(n);
+    },
+    wait: () => Promise.resolve(false),
+    close: () => undefined,
+  };
+  const providerBell = new LocalWaker();
+  const channel = new Channel({
+    window,
+    role: 'provider',
+    notify: 'event',
+    ownWaker: providerBell,
+    peerWaker: consumerBell,
+  });
+  return {
+    channel,
+    request: new RingProducer(ringViews(window, 'c2p', dataSize)),
+    providerBell,
+    foundAtRing,
+  };
+}
+
+async function until(cond: () => boolean, ms = 2000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+describe('Channel', () => {
+  describe('receive loop', () => {
+    it('should ring a parked peer once for everything a handler sends while dispatching (event, then response)', async () => {
+      const { channel, request, providerBell, foundAtRing } = providerWithParkedConsumer();
+      try {
+        channel.on(dispatchKey(0x00, 1), (r) => {
+          channel.producer.trySend(
+            { ...r.header, method: 0x8001, messageType: 0x02, client: 0 },
+            new Uint8Array(4),
+          );
+          channel.producer.trySend({ ...r.header, messageType: 0x80 }, new Uint8Array(4));
+        });
+        request.trySend(REQUEST, new Uint8Array(4));
+        providerBell.wake();
+        await until(() => foundAtRing.length > 0);
+        expect(foundAtRing).to.deep.equal([2]);
+      } finally {
+        await channel.close();
+      }
+    });
+
+    it('should ring at once for a send made outside a dispatch', async () => {
+      const { channel, foundAtRing } = providerWithParkedConsumer();
+      try {
+        channel.producer.trySend(
+          { ...REQUEST, method: 0x8001, messageType: 0x02, client: 0 },
+          new Uint8Array(4),
+        );
+        expect(foundAtRing).to.deep.equal([1]);
+      } finally {
+        await channel.close();
+      }
+    });
+  });
+});
