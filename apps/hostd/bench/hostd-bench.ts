@@ -6,31 +6,16 @@
 // Run: node --conditions=source --import tsx apps/hostd/bench/hostd-bench.ts [--runs N] [--json]
 //      [--flood [--flood-rate N/s] [--flood-seconds S]]
 // (or node apps/hostd/dist/bench/hostd-bench.js after `npm run build`).
-import { readFileSync } from 'node:fs';
 import {
   SERVICE,
   makeDeployment,
   readStatus,
-  startFloodProcess,
   startHostd,
   startProviderProcess,
   waitFor,
 } from '../test/support/test-deployment.js';
 import { TestVm } from '../test/support/test-vm.js';
-
-/** The end-to-end handshake goal under flood (security-anchors §4): p99 ≤ 50 ms. */
-const GOAL_P99_MS = 50;
-
-/** CPU time (user + system) a process has used, ms, from /proc (Linux). */
-function cpuMs(pid: number): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after "pid (comm) ".
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return undefined;
-  }
-}
+import { formatFlood, runFlood } from './flood.bench.js';
 
 function numberArg(argv: string[], name: string, dflt: number, lo: number, hi: number): number {
   const at = argv.indexOf(name);
@@ -46,101 +31,19 @@ function stats(xs: number[]): { n: number; p50: number; p99: number; min: number
   return { n: s.length, p50: at(0.5), p99: at(0.99), min: s[0]!, max: s.at(-1)! };
 }
 
-/**
- * Quiet vs flood in one run: the cluster VM handshakes back to back (closing each channel)
- * with nobody else sending, then again while the rogue VM process floods at `rate` M1/s.
- */
-async function flood(argv: string[]): Promise<void> {
-  const rate = numberArg(argv, '--flood-rate', 10_000, 1, 100_000);
-  const seconds = numberArg(argv, '--flood-seconds', 5, 1, 60);
-  const runs = numberArg(argv, '--runs', 200, 10, 10_000);
-  const d = makeDeployment();
-  const hostd = await startHostd(d);
-  const quiet: number[] = [];
-  const flooded: number[] = [];
-  let report;
-  let hostdCpu: number | undefined;
-  let verifications: number | undefined;
-  try {
-    const c = await TestVm.connect(d.socket('cluster'));
-    await c.enrol({
-      offers: [],
-      requests: [
-        { service: SERVICE.speed, instanceLo: 1, instanceHi: 1, methodLo: 1, methodHi: 0xfffe },
-      ],
-    });
-    const provider = await startProviderProcess(d);
-    await waitFor(async () => (await readStatus(d)).services.length === 2, 'offers', 15_000);
-    const once = async (into: number[]): Promise<void> => {
-      const out = await c.request(SERVICE.speed);
-      if (out.kind !== 'granted') throw new Error(`handshake: ${out.reason} ${out.detail}`);
-      into.push(out.ms);
-      const revoked = c.revoked.length;
-      c.send({ kind: 'close', channelId: out.grant.channelId });
-      await waitFor(() => c.revoked.length === revoked + 1, 'the close');
-    };
-    for (let i = 0; i < runs; i++) await once(quiet);
-    const f = await startFloodProcess(d, 'rogue', SERVICE.media, rate, seconds * 1000);
-    const before = await readStatus(d);
-    const cpu0 = cpuMs(hostd.child.pid!);
-    const t0 = Date.now();
-    f.start();
-    let floodOver = false;
-    void f.done.then(
-      () => (floodOver = true),
-      () => (floodOver = true),
-    );
-    // Handshakes for as long as the flood sends (its report comes once every M1 is answered).
-    while (Date.now() - t0 < seconds * 1000 && !floodOver) await once(flooded);
-    const cpu1 = cpuMs(hostd.child.pid!);
-    const wallMs = Date.now() - t0;
-    report = await f.done;
-    const after = await readStatus(d);
-    verifications =
-      after.handshakes.signatureVerifications - before.handshakes.signatureVerifications;
-    if (cpu0 !== undefined && cpu1 !== undefined) hostdCpu = (cpu1 - cpu0) / wallMs;
-    await provider.stop();
-    c.close();
-  } finally {
-    await hostd.stop();
-    d.cleanup();
-  }
-  const q = stats(quiet);
-  const fl = stats(flooded);
-  const result = {
-    goalP99Ms: GOAL_P99_MS,
-    quietHandshakeMs: q,
-    floodHandshakeMs: fl,
-    flood: {
-      rate,
-      seconds,
-      sent: report.sent,
-      sendMs: Math.round(report.sendMs),
-      answered: report.answered,
-      answers: report.reasons,
-      brokerSignatureVerifications: verifications,
-      hostdCpuShare: hostdCpu === undefined ? undefined : Math.round(hostdCpu * 100) / 100,
-    },
-    withinGoal: fl.p99 <= GOAL_P99_MS,
-  };
-  if (argv.includes('--json')) {
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-    return;
-  }
-  const row = (name: string, x: ReturnType<typeof stats>): string =>
-    `${name.padEnd(44)} ${String(x.n).padStart(5)} ${x.p50.toFixed(2).padStart(8)} ${x.p99.toFixed(2).padStart(8)} ${x.min.toFixed(2).padStart(8)} ${x.max.toFixed(2).padStart(8)}`;
-  process.stdout.write(
-    `${'handshake M1 → grant, other VM (ms)'.padEnd(44)} ${'n'.padStart(5)} ${'p50'.padStart(8)} ${'p99'.padStart(8)} ${'min'.padStart(8)} ${'max'.padStart(8)}\n` +
-      `${row('quiet', q)}\n` +
-      `${row(`under flood (${rate} signed M1/s from a VM)`, fl)}\n` +
-      `flood: ${report.sent} M1 sent in ${result.flood.sendMs} ms, ${report.answered} answered ${JSON.stringify(report.reasons)}; broker Ed25519 verifications during the flood: ${verifications ?? '-'}; hostd CPU: ${result.flood.hostdCpuShare === undefined ? '-' : `${Math.round(result.flood.hostdCpuShare * 100)} %`} of a core\n` +
-      `goal p99 ≤ ${GOAL_P99_MS} ms under flood: ${result.withinGoal ? 'met' : 'MISSED'}\n`,
-  );
-}
-
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  if (argv.includes('--flood')) return flood(argv);
+  if (argv.includes('--flood')) {
+    const result = await runFlood({
+      rate: numberArg(argv, '--flood-rate', 10_000, 1, 100_000),
+      seconds: numberArg(argv, '--flood-seconds', 5, 1, 60),
+      runs: numberArg(argv, '--runs', 200, 10, 10_000),
+    });
+    process.stdout.write(
+      argv.includes('--json') ? `${JSON.stringify(result)}\n` : `${formatFlood(result)}\n`,
+    );
+    return;
+  }
   const runsAt = argv.indexOf('--runs');
   const runs = runsAt >= 0 ? Number(argv[runsAt + 1]) : 100;
   if (!Number.isInteger(runs) || runs < 1 || runs > 10_000) {

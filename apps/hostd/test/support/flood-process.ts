@@ -42,6 +42,7 @@ report({ event: 'ready', pid: process.pid, total });
 await new Promise<void>((resolve) => process.once('message', () => resolve()));
 // Sends what is due every millisecond-ish tick, so the rate holds whatever the timer jitter.
 const t0 = performance.now();
+const cpu0 = process.cpuUsage();
 let sent = 0;
 await new Promise<void>((resolve) => {
   const tick = setInterval(() => {
@@ -54,10 +55,12 @@ await new Promise<void>((resolve) => {
   }, 1);
 });
 const sendMs = performance.now() - t0;
+const cpu = process.cpuUsage(cpu0);
+const cpuMs = (cpu.user + cpu.system) / 1000;
 // Every M1 gets an answer: a refusal at once, or (for the few admitted) a grant or an ABORT at
 // the PENDING deadline. Bounded: the report says how many came when the wait ran out.
 const deadline = Date.now() + 15_000;
 while (answered < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-report({ event: 'done', total, sent, sendMs, answered, reasons });
+report({ event: 'done', total, sent, sendMs, cpuMs, answered, reasons });
 vm.close();
 process.disconnect?.();

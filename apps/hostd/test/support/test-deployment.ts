@@ -330,6 +330,8 @@ export interface FloodReport {
   readonly total: number;
   readonly sent: number;
   readonly sendMs: number;
+  /** CPU time the flooding process spent while it sent, ms. */
+  readonly cpuMs: number;
   readonly answered: number;
   readonly reasons: Record<string, number>;
 }
