@@ -17,6 +17,7 @@ const SUITES = {
   fullpath: 'packages/transport-ivshmem/dist/bench/fullpath.bench.js',
   sd: 'packages/discovery/dist/bench/codec.bench.js',
   e2e: 'packages/runtime/dist/bench/secure-vs-plain.bench.js',
+  flood: 'apps/hostd/dist/bench/flood.bench.js',
 };
 
 const args = process.argv.slice(2);
