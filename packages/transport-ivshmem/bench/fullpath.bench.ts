@@ -42,6 +42,8 @@ export interface FullPathResult {
   idleChannelHeapBytes: number;
   /** Issue 3 target for it. */
   idleChannelHeapTargetBytes: number;
+  /** Where a parked round trip's time goes, per stage (median µs). */
+  parkedTrace: ParkedTrace;
 }
 
 /** Heap growth per idle channel, measured over `n` channels after forced GCs. */
@@ -383,6 +385,8 @@ export async function run(
   for (const r of rows) r.vsUnixSocket = base.p50Us / r.p50Us;
   opts.log?.(`fullpath: parked, one call every ${PARKED_INTERVAL_MS} ms`);
   rows.push(...(await parkedRows(opts.quick === true ? 50 : 300)));
+  opts.log?.('fullpath: parked round trip, traced stage by stage');
+  const parkedTrace = await traceParked('adaptive', opts.quick === true ? 50 : 200);
   opts.log?.('fullpath: idle channel footprint');
   const idleChannelHeapBytes = await idleChannelHeap(opts.quick === true ? 100 : 500);
   return {
@@ -391,6 +395,7 @@ export async function run(
     rows,
     idleChannelHeapBytes,
     idleChannelHeapTargetBytes: 4096,
+    parkedTrace,
   };
 }
 
@@ -405,5 +410,9 @@ export function format(r: FullPathResult): string {
         `${x.path.padEnd(40)} ${f(x.p50Us)} ${f(x.p99Us)}  ${`${(x.vsUnixSocket ?? 1).toFixed(1)}×`.padStart(15)}  ${x.targetP50Us === undefined ? '' : `≤ ${x.targetP50Us} ${x.p50Us <= x.targetP50Us ? 'met' : 'MISS'}`}`,
     ),
     `JS heap per idle channel: ${r.idleChannelHeapBytes} B (target ≤ ${r.idleChannelHeapTargetBytes} B: ${r.idleChannelHeapBytes <= r.idleChannelHeapTargetBytes ? 'met' : 'MISS'})`,
+    `parked round trip (${r.parkedTrace.mode}, one call every ${PARKED_INTERVAL_MS} ms, ${r.parkedTrace.providerParked} of ${r.parkedTrace.calls} calls fully parked), median µs per stage:`,
+    ...Object.entries(r.parkedTrace.stagesUs).map(
+      ([k, v]) => `  ${k.padEnd(30)} ${v.toFixed(0).padStart(6)}`,
+    ),
   ].join('\n');
 }
