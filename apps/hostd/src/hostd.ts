@@ -95,6 +95,15 @@ const DEFAULT_DATA_SIZE = 64 * 1024;
  */
 const SD_MESSAGES_PER_SECOND = 200;
 const SD_BURST = 50;
+/**
+ * Refusals hostd logs and answers per VM (undecodable frames, messages out of order, policy
+ * refusals). A VM that provokes more is in a burst: counted, logged once when it starts and
+ * once when it ends, not answered (an answer per garbage frame would be work on its behalf).
+ */
+const REFUSALS_PER_SECOND = 20;
+const REFUSAL_BURST = 20;
+/** Quiet time that ends a burst of refusals. */
+const REFUSAL_QUIET_MS = 1000;
 /** 32-bit words of a ring index page that hostd reads (index, heartbeat, flags). */
 const RING_PAGE_WORDS = 64;
 /** Doorbell vectors per peer: one per ring direction of a channel. */
@@ -107,6 +116,13 @@ interface VmState {
   /** SD messages a VM may send: it makes hostd relay to every consumer, so it is metered. */
   readonly sdBucket: TokenBucket;
   sdDropped: number;
+  /** Refusals this VM may provoke before they are only counted. */
+  readonly refusalBucket: TokenBucket;
+  /** Refusals neither logged nor answered in the current burst; undefined outside one. */
+  refusalsSuppressed: number | undefined;
+  lastSuppressedMs: number;
+  /** Between the broker's over-budget `started` and `ended`: per-message logs are skipped. */
+  handshakeBurst: boolean;
   lastHeardMs: number;
   hello: boolean;
   certificate: CertificateBody | undefined;
@@ -199,6 +215,12 @@ export class Hostd {
         grantKey: init.grantKeys.get(vm.id)!,
         sdBucket: new TokenBucket(SD_MESSAGES_PER_SECOND, SD_BURST, () => BigInt(Date.now())),
         sdDropped: 0,
+        refusalBucket: new TokenBucket(REFUSALS_PER_SECOND, REFUSAL_BURST, () =>
+          BigInt(Date.now()),
+        ),
+        refusalsSuppressed: undefined,
+        lastSuppressedMs: 0,
+        handshakeBurst: false,
         lastHeardMs: 0,
         hello: false,
         certificate: undefined,
@@ -625,6 +647,7 @@ export class Hostd {
     vm.connectedSinceMs = Date.now();
     vm.lastHeardMs = Date.now();
     vm.doorbellId = undefined;
+    vm.handshakeBurst = false;
     this.log.info('vm-connected', { vm: vmId, name: vm.name });
   }
 
@@ -813,14 +836,19 @@ export class Hostd {
           break;
         case 'rejected':
           // Refusals for being over budget are logged once per burst (below), not per message.
-          if (e.reason !== 'rateLimited')
+          // Within a burst the few messages the bucket still admits are not logged either:
+          // the burst's two lines say it all.
+          if (e.reason !== 'rateLimited' && this.#vms.get(e.vmId)?.handshakeBurst !== true)
             this.log.info('handshake-rejected', { vm: e.vmId, reason: e.reason, detail: e.detail });
           break;
-        case 'over-budget':
+        case 'over-budget': {
+          const vm = this.#vms.get(e.vmId);
+          if (vm !== undefined) vm.handshakeBurst = e.state === 'started';
           if (e.state === 'started')
             this.log.warn('handshake-over-budget', { vm: e.vmId, detail: e.detail });
           else this.log.info('handshake-back-in-budget', { vm: e.vmId, refused: e.refused });
           break;
+        }
       }
     }
   }
@@ -852,8 +880,28 @@ export class Hostd {
 
   #refuse(vmId: number, code: string, message: string): void {
     const vm = this.#vms.get(vmId);
-    if (vm !== undefined) vm.refusals++;
-    this.log.warn('refused', { vm: vmId, code, message });
+    if (vm === undefined) return;
+    vm.refusals++;
+    const now = Date.now();
+    if (vm.refusalsSuppressed !== undefined && now - vm.lastSuppressedMs >= REFUSAL_QUIET_MS) {
+      this.log.info('refusals-back-in-budget', { vm: vmId, suppressed: vm.refusalsSuppressed });
+      vm.refusalsSuppressed = undefined;
+    }
+    if (!vm.refusalBucket.take()) {
+      vm.lastSuppressedMs = now;
+      if (vm.refusalsSuppressed === undefined) {
+        vm.refusalsSuppressed = 0;
+        this.log.warn('refusals-over-budget', {
+          vm: vmId,
+          code,
+          message,
+          detail: `over ${REFUSALS_PER_SECOND} refusals/s: further ones are counted, not logged or answered, until the VM is quiet for ${REFUSAL_QUIET_MS} ms`,
+        });
+      }
+      vm.refusalsSuppressed++;
+      return;
+    }
+    if (vm.refusalsSuppressed === undefined) this.log.warn('refused', { vm: vmId, code, message });
     this.#links?.send(vmId, { kind: 'error', code, message });
   }
 }

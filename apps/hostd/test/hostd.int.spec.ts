@@ -383,6 +383,41 @@ describe('Hostd', function () {
       link.destroy();
     });
 
+    it('should count a flood of undecodable frames, log and answer only its first refusals, and log the burst once', async () => {
+      const raw = net.connect(d.socket('rogue'));
+      await new Promise<void>((r) => raw.once('connect', () => r()));
+      const got: ControlMessage[] = [];
+      const link = new ControlConnection(raw, { onMessage: (m) => got.push(m) });
+      link.send({ kind: 'hello', version: 1, software: 'raw' });
+      await waitFor(() => got.some((m) => m.kind === 'attach'), 'attach');
+      const frame = Buffer.from([2, 0, 0, 0, 0xff, 0xff]); // no ControlMessage
+      raw.write(Buffer.concat(Array.from({ length: 3000 }, () => frame)));
+      await waitFor(
+        () => hostd!.logs.some((l) => l['event'] === 'refusals-over-budget'),
+        'the burst',
+      );
+      const c = await connect('cluster');
+      await c.enrol(REQUEST_ALL); // hostd serves the others meanwhile
+      await waitFor(
+        async () => (await readStatus(d)).vms.find((v) => v.id === VM.rogue)!.refusals >= 3000,
+        'every frame counted',
+      );
+      const logged = (event: string) =>
+        hostd!.logs.filter((l) => l['event'] === event && l['vm'] === VM.rogue);
+      expect(logged('refusals-over-budget'), 'the burst logged once').to.have.length(1);
+      expect(logged('refused').length).to.be.within(20, 30);
+      const answered = () => got.filter((m) => m.kind === 'error').length;
+      expect(answered()).to.be.within(20, 30);
+      // Quiet for a second: the burst ends with its count, and refusals are answered again.
+      await new Promise((r) => setTimeout(r, 1100));
+      const before = answered();
+      raw.write(frame);
+      await waitFor(() => logged('refusals-back-in-budget').length === 1, 'the end of the burst');
+      expect(logged('refusals-back-in-budget')[0]!['suppressed']).to.be.at.least(2900);
+      await waitFor(() => answered() === before + 1, 'the answer after the burst');
+      link.destroy();
+    });
+
     it('should meter a VM flooding SD and keep serving the others', async () => {
       const rogue = await connect('rogue');
       await rogue.enrol(REQUEST_ALL);

@@ -216,6 +216,7 @@ export interface StatusLike {
     connected: boolean;
     enrolled: boolean;
     controlMessagesIn: number;
+    refusals: number;
     sdDropped: number;
     doorbellId?: number;
   }[];
