@@ -28,6 +28,13 @@ export interface LatencyStats {
   max: number;
 }
 
+/** Event-loop lateness percentiles, ms. */
+export interface LoopDelay {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
 export interface FloodResult {
   goalP99Ms: number;
   quietHandshakeMs: LatencyStats;
@@ -45,7 +52,11 @@ export interface FloodResult {
     hostdCpuShare?: number;
     /** The flooding VM process's CPU time over its send time (1 = one core). */
     flooderCpuShare: number;
+    /** hostd's event-loop lateness during the flood (from its status), ms. */
+    hostdLoopDelayMs: LoopDelay;
   };
+  /** hostd's event-loop lateness during the quiet handshakes, ms. */
+  quietHostdLoopDelayMs: LoopDelay;
   withinGoal: boolean;
 }
 
@@ -86,6 +97,8 @@ export async function runFlood(o: {
   let report: FloodReport;
   let hostdCpu: number | undefined;
   let verifications: number;
+  let quietLoop: LoopDelay;
+  let floodLoop: LoopDelay;
   try {
     const c = await TestVm.connect(d.socket('cluster'));
     await c.enrol({
@@ -105,10 +118,12 @@ export async function runFlood(o: {
       await waitFor(() => c.revoked.length === revoked + 1, 'the close');
     };
     o.log?.(`quiet: ${o.runs} handshakes`);
+    await readStatus(d); // resets hostd's event-loop delay histogram
     for (let i = 0; i < o.runs; i++) await once(quiet);
+    quietLoop = (await readStatus(d)).eventLoopDelayMs;
     o.log?.(`flood: signing ${o.rate * o.seconds} M1s in the flooding VM`);
     const f = await startFloodProcess(d, 'rogue', SERVICE.media, o.rate, o.seconds * 1000);
-    const before = await readStatus(d);
+    const before = await readStatus(d); // also resets the event-loop delay histogram
     const cpu0 = cpuMs(hostd.child.pid!);
     const t0 = Date.now();
     f.start();
@@ -122,6 +137,7 @@ export async function runFlood(o: {
     const wallMs = Date.now() - t0;
     report = await f.done;
     const after = await readStatus(d);
+    floodLoop = after.eventLoopDelayMs;
     verifications =
       after.handshakes.signatureVerifications - before.handshakes.signatureVerifications;
     if (cpu0 !== undefined && cpu1 !== undefined) hostdCpu = (cpu1 - cpu0) / wallMs;
@@ -146,7 +162,9 @@ export async function runFlood(o: {
       brokerSignatureVerifications: verifications,
       ...(hostdCpu === undefined ? {} : { hostdCpuShare: Math.round(hostdCpu * 100) / 100 }),
       flooderCpuShare: Math.round((report.cpuMs / report.sendMs) * 100) / 100,
+      hostdLoopDelayMs: floodLoop,
     },
+    quietHostdLoopDelayMs: quietLoop,
     withinGoal: fl.p99 <= GOAL_P99_MS,
   };
 }
@@ -162,6 +180,7 @@ export function formatFlood(r: FloodResult): string {
     row(`under flood (${r.flood.rate} signed M1/s from a VM)`, r.floodHandshakeMs),
     `flood: ${r.flood.sent} M1 sent in ${r.flood.sendMs} ms, ${r.flood.answered} answered ${JSON.stringify(r.flood.answers)}`,
     `broker Ed25519 verifications during the flood (all VMs): ${r.flood.brokerSignatureVerifications}; hostd CPU: ${cpu === undefined ? '-' : `${Math.round(cpu * 100)} %`}, flooding VM CPU: ${Math.round(r.flood.flooderCpuShare * 100)} % of a core (${cores()} cores, load ${loadavg()[0]!.toFixed(2)})`,
+    `hostd event-loop delay p99 / max: quiet ${r.quietHostdLoopDelayMs.p99} / ${r.quietHostdLoopDelayMs.max} ms, under flood ${r.flood.hostdLoopDelayMs.p99} / ${r.flood.hostdLoopDelayMs.max} ms`,
     `goal p99 ≤ ${r.goalP99Ms} ms under flood: ${r.withinGoal ? 'met' : 'MISSED'}`,
   ].join('\n');
 }

@@ -8,6 +8,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import {
   CoreTokens,
   certificateHash,
@@ -104,6 +105,8 @@ const REFUSALS_PER_SECOND = 20;
 const REFUSAL_BURST = 20;
 /** Quiet time that ends a burst of refusals. */
 const REFUSAL_QUIET_MS = 1000;
+/** Sampling interval of the event-loop delay figure in status, ms. */
+const LOOP_SAMPLE_MS = 2;
 /** 32-bit words of a ring index page that hostd reads (index, heartbeat, flags). */
 const RING_PAGE_WORDS = 64;
 /** Doorbell vectors per peer: one per ring direction of a channel. */
@@ -170,6 +173,8 @@ export class Hostd {
   readonly #sd: SdSwitch;
   readonly #vms = new Map<number, VmState>();
   readonly #startedMs = Date.now();
+  /** Event-loop lateness, reset by every status query. */
+  readonly #loopDelay = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
   readonly #windowLength: bigint;
   readonly #layout: RegionLayoutInfo;
   readonly #regionPath: string;
@@ -489,7 +494,18 @@ export class Hostd {
       },
       sd: { ...this.#sd.stats },
       quarantinedWindows: this.#lifecycle.quarantinedCount(),
+      eventLoopDelayMs: this.#takeLoopDelay(),
     };
+  }
+
+  #takeLoopDelay(): StatusDocument['eventLoopDelayMs'] {
+    const h = this.#loopDelay;
+    // The histogram holds whole sampling intervals: lateness is what exceeds the interval.
+    const ms = (ns: number): number =>
+      Number.isFinite(ns) ? Math.max(0, Math.round(ns / 1e3) / 1e3 - LOOP_SAMPLE_MS) : 0;
+    const out = { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) };
+    h.reset();
+    return out;
   }
 
   /**
@@ -534,6 +550,7 @@ export class Hostd {
     this.log.info('hostd-stopping', {});
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
+    this.#loopDelay.disable();
     for (const vm of this.#vms.values()) {
       for (const id of this.#lifecycle.activeOf(vm.id)) this.#lifecycle.close(id, 'hostd-shutdown');
     }
@@ -564,6 +581,7 @@ export class Hostd {
   }
 
   async #listen(): Promise<void> {
+    this.#loopDelay.enable();
     this.#ivshmem = IvshmemServer.listen({
       socketPath: this.ivshmemSocket,
       shm: { fd: this.#regionFd },

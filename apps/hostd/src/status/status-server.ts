@@ -94,6 +94,11 @@ export interface StatusDocument {
     readonly findsAnswered: number;
   };
   readonly quarantinedWindows: number;
+  /**
+   * How late hostd's event loop ran since the previous status query (or start), ms: how long
+   * any VM's message may have waited before hostd got to it (a flood shows here first).
+   */
+  readonly eventLoopDelayMs: { readonly p50: number; readonly p99: number; readonly max: number };
 }
 
 /**

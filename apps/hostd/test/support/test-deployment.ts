@@ -209,6 +209,7 @@ export async function readStatus(d: Deployment): Promise<StatusLike> {
 
 /** The parts of hostd's status document the tests read. */
 export interface StatusLike {
+  readonly eventLoopDelayMs: { p50: number; p99: number; max: number };
   readonly epoch: string;
   readonly region: { freeBytes: number; allocatedBytes: number; dataSize: number };
   readonly vms: {
