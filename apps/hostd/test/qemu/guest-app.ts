@@ -5,7 +5,7 @@
  * consumes VehicleSpeed from the services.yaml in the image. It reports on stdout (the guest's
  * console, i.e. the serial log the host reads as it grows) one `@@ app <json>` line per step.
  *
- *   guest.js provider|consumer <services.yaml>
+ *   guest.js provider|consumer|crashing-consumer <services.yaml>
  */
 import { constants, readFileSync } from 'node:fs';
 import { closeFd, mapFile, openFd, unmap } from '@sivshm/transport-ivshmem';
@@ -237,6 +237,18 @@ async function consumer(open: OpenNode, config: string): Promise<void> {
   say({ step: 'closed' });
 }
 
+/**
+ * The app crashing inside a running guest: it attaches and gets a channel, then dies by
+ * SIGKILL (no close, no goodbye). QEMU's chardev socket to hostd stays connected; the next app
+ * on the port must still get a clean start.
+ */
+async function crashingConsumer(open: OpenNode, config: string): Promise<void> {
+  const node = await open({ config, vm: 'cluster', controlPort: 'auto', notify: 'event' });
+  const speed = await node.consume('VehicleSpeed', { instance: 1, timeoutMs: 60_000 });
+  say({ step: 'crash-consumed', channelId: speed.channelId, status: speed.status });
+  process.kill(process.pid, 'SIGKILL');
+}
+
 /** Runs the role named by `argv[0]` with the config at `argv[1]`; reports a failure as a step. */
 export async function runGuestApp(open: OpenNode, argv: readonly string[]): Promise<void> {
   const [role, config] = argv;
@@ -244,6 +256,7 @@ export async function runGuestApp(open: OpenNode, argv: readonly string[]): Prom
     if (config === undefined) throw new Error('usage: guest.js provider|consumer <services.yaml>');
     if (role === 'provider') await provider(open, config);
     else if (role === 'consumer') await consumer(open, config);
+    else if (role === 'crashing-consumer') await crashingConsumer(open, config);
     else throw new Error(`unknown role ${role}`);
   } catch (e) {
     say({ step: 'failed', message: (e as Error).message, stack: (e as Error).stack ?? '' });

@@ -113,6 +113,11 @@ echo 'root:x:0:0::/:/bin/sh' > /etc/passwd
 echo 'app:x:1000:1000::/tmp:/bin/sh' >> /etc/passwd
 printf 'root:x:0:\napp:x:1000:\n' > /etc/group
 echo "@@ app starting at $(cut -d' ' -f1 /proc/uptime)s"
+if [ "$role" = consumer ]; then
+  # An app that dies on a live link first: the next one must start clean on the same port.
+  su -s /bin/sh app -c "/bin/node /app/dist/guest.js crashing-consumer /app/services.yaml"
+  echo "@@ crashing app exited at $(cut -d' ' -f1 /proc/uptime)s"
+fi
 su -s /bin/sh app -c "/bin/node /app/dist/guest.js $role /app/services.yaml"
 echo "@@ DONE at $(cut -d' ' -f1 /proc/uptime)s"
 poweroff -f
@@ -516,8 +521,18 @@ async function scenario(work: string, gi: GuestImage, kver: string): Promise<voi
       );
     if (typeof po === 'string' || typeof co === 'string') return;
 
-    // 2. discovery and the handshake through hostd
+    // 2. discovery and the handshake through hostd (after the crashing app's, see INIT)
     const consumed = await waitStep(consumer, 'consumed', STEP_TIMEOUT_MS);
+    const crashed = steps(consumer).find((s) => s.step === 'crash-consumed');
+    record(
+      'consumer/restarted-app-starts-clean-on-the-same-port',
+      crashed !== undefined &&
+        crashed['status'] === 'connected' &&
+        typeof consumed !== 'string' &&
+        consumed['channelId'] !== crashed['channelId'] &&
+        hostdSaid.includes('the VM started over'),
+      `crashing app ${JSON.stringify(crashed)}, next app ${typeof consumed === 'string' ? consumed : JSON.stringify(consumed)}, hostd logged the start-over: ${hostdSaid.includes('the VM started over')}`,
+    );
     if (
       !record(
         'consumer/discovers-provider-and-handshake-completes',
@@ -608,10 +623,18 @@ async function scenario(work: string, gi: GuestImage, kver: string): Promise<voi
       ids.every((i) => typeof i === 'number') && ids[0] !== ids[1],
       `doorbell ids ${JSON.stringify(ids)}`,
     );
+    // The provider reports every 5 s: take a report made after the consumer's calls.
+    const aliveCount = (): number => steps(provider).filter((s) => s.step === 'alive').length;
+    const aliveBefore = aliveCount();
+    for (let i = 0; i < 40 && aliveCount() <= aliveBefore; i++) await sleep(250);
     const pAlive = steps(provider)
       .filter((s) => s.step === 'alive')
       .at(-1);
-    if (pAlive !== undefined) out(`# provider received ${String(pAlive['doorbells'])} doorbells`);
+    record(
+      'provider/doorbells-delivered-by-the-device',
+      Number(pAlive?.['doorbells']) > 0,
+      `the provider's last report: ${JSON.stringify(pAlive)} ${tail(provider)}`,
+    );
 
     // 5. teardown: kill the provider's QEMU
     const steady = await waitStep(consumer, 'steady', STEP_TIMEOUT_MS);
