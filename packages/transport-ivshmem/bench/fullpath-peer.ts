@@ -1,8 +1,10 @@
 // Peer process of the full-path benchmark. argv[2]: JSON { kind: 'ring', path, channelId, mode,
-// trace? } with fds 3/4 the c2p/p2c eventfds, or { kind: 'uds', socket }. Echoes a protobuf
+// trace?, eventFirst? } with fds 3/4 the c2p/p2c eventfds, or { kind: 'uds', socket }. Echoes a protobuf
 // message through the same layers an app uses (ServiceProvider, or a Node net server). With
 // `trace`, prints one JSON line per answered call after 'ready': when its doorbell woke it, when
-// the handler ran and when it rang the caller (µs, CLOCK_MONOTONIC).
+// the handler ran and when it rang the caller (µs, CLOCK_MONOTONIC). With `eventFirst`, the
+// handler publishes event 0x8001 (the request echoed) before it answers, like a service that
+// reports its new state to subscribers.
 import net from 'node:net';
 import protobuf from 'protobufjs';
 import { Channel } from '../src/channel/channel.js';
@@ -15,7 +17,14 @@ import { SCHEMA } from './fullpath-schema.js';
 import { monoUs, TraceWaker } from './trace-waker.js';
 
 type Job =
-  | { kind: 'ring'; path: string; channelId: string; mode: NotifyMode; trace?: boolean }
+  | {
+      kind: 'ring';
+      path: string;
+      channelId: string;
+      mode: NotifyMode;
+      trace?: boolean;
+      eventFirst?: boolean;
+    }
   | { kind: 'uds'; socket: string };
 
 const job = JSON.parse(process.argv[2] ?? '{}') as Job;
@@ -65,18 +74,16 @@ if (job.kind === 'uds') {
     peerWaker: traced(new EventfdWaker(4), 'peer'),
     ownWaker: traced(new EventfdWaker(3), 'own'),
   });
-  new ServiceProvider(channel, { service: 0x1234, major: 1, client: 0 }).serve(
-    1,
-    Echo,
-    Echo,
-    (req: { seq?: number }) => {
-      if (job.trace === true) {
-        handled = monoUs();
-        seq = req.seq ?? 0;
-      }
-      return req;
-    },
-  );
+  const provider = new ServiceProvider(channel, { service: 0x1234, major: 1, client: 0 });
+  const state = provider.publisher<object>(0x8001, Echo);
+  provider.serve(1, Echo, Echo, (req: { seq?: number }) => {
+    if (job.trace === true) {
+      handled = monoUs();
+      seq = req.seq ?? 0;
+    }
+    if (job.eventFirst === true) state.tryPublish(req);
+    return req;
+  });
   channel.state$.subscribe((s) => {
     if (s !== 'open') process.exit(0);
   });
