@@ -22,10 +22,8 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
-  readdirSync,
   readFileSync,
   readSync,
-  realpathSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -33,8 +31,8 @@ import {
 } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 import {
   GRANT_TAG_LABEL,
@@ -47,6 +45,16 @@ import {
 
 import { PAGE_SIZE, RegionHeaderLayout, WindowLayout } from '../../src/layout.js';
 import { SivshmVerdict, type SivshmVerdictName } from '../../src/uapi.js';
+import {
+  addNodeRuntime,
+  BUILD_TIMEOUT_MS,
+  buildSivshmModule,
+  buildStaticTool,
+  kmodRoot,
+  missingTools,
+  packInitramfs,
+  pickKernel,
+} from './guest-image.js';
 
 const REGION_SIZE = 4 << 20;
 const CONTROL_OFFSET = PAGE_SIZE;
@@ -57,16 +65,8 @@ const WIN_LEN = WindowLayout.windowLength(DATA_AREA);
 const WIN_A = DATA_OFFSET; // channel 1: consumer in guest 1, provider in guest 2
 const WIN_B = DATA_OFFSET + 64 * 1024; // channel 2: granted to nobody
 const GUEST_TIMEOUT_MS = 200_000;
-const BUILD_TIMEOUT_MS = 120_000;
 
-/** The package root: the nearest folder above this file that holds package.json. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 8 && !existsSync(join(dir, 'package.json')); i++) dir = dirname(dir);
-  return dir;
-}
-
-const ROOT = packageRoot();
+const ROOT = kmodRoot();
 /** Kernel sources to build; SIVSHM_VM_KERNEL_SRC points elsewhere for mutation runs. */
 const KERNEL_SRC = process.env['SIVSHM_VM_KERNEL_SRC'] ?? join(ROOT, 'kernel');
 const results: Array<{ name: string; status: 'ok' | 'not ok' | 'skip'; reason?: string }> = [];
@@ -90,32 +90,6 @@ function finish(): never {
   const n = (s: string): number => results.filter((r) => r.status === s).length;
   out(`${n('ok')} passed, ${n('not ok')} failed, ${n('skip')} skipped`);
   process.exit(n('not ok') > 0 ? 1 : 0);
-}
-
-/** Newest kernel with both a bootable image and a build tree. */
-function pickKernel(): string | undefined {
-  const versions = existsSync('/lib/modules') ? readdirSync('/lib/modules') : [];
-  return versions
-    .filter((v) => existsSync(`/boot/vmlinuz-${v}`) && existsSync(`/lib/modules/${v}/build`))
-    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
-    .at(-1);
-}
-
-function run(cmd: string, args: string[], cwd?: string): { stdout: string; stderr: string } {
-  try {
-    const stdout = execFileSync(cmd, args, {
-      cwd,
-      encoding: 'utf8',
-      timeout: BUILD_TIMEOUT_MS,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    return { stdout, stderr: '' };
-  } catch (e) {
-    const err = e as { stderr?: string; stdout?: string; message: string };
-    throw new Error(
-      `${cmd} ${args.join(' ')} failed: ${err.stderr ?? ''}${err.stdout ?? ''}${err.message}`,
-    );
-  }
 }
 
 /** `make` with stderr captured even on success, so warnings can be counted. */
@@ -676,16 +650,6 @@ interface EsbuildLike {
   }): Promise<unknown>;
 }
 
-/** Shared libraries `ldd` lists for an ELF file, by the path the loader will look them up at. */
-function sharedLibraries(elf: string): string[] {
-  const libs: string[] = [];
-  for (const line of run('ldd', [elf]).stdout.split('\n')) {
-    const m = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line);
-    if (m?.[1] !== undefined) libs.push(m[1]);
-  }
-  return libs;
-}
-
 /**
  * Builds the extra initramfs layer of the Node guest: `/bin/node` and its libraries, the native
  * addon, and one esbuild bundle (split in three: the runner, the spec, KernelDevice) under
@@ -731,28 +695,10 @@ async function buildNodeLayer(work: string): Promise<{ initrd: string } | { miss
   writeFileSync(join(app, 'package.json'), '{ "type": "module", "private": true }\n');
   copyFileSync(join(transport, 'binding.gyp'), join(app, 'binding.gyp'));
   copyFileSync(addon, join(app, 'build', 'Release', 'sivshm_native.node'));
-  const node = realpathSync(process.execPath);
-  try {
-    // ~12 MB less to pack and unpack; the dynamic symbols addons link against stay
-    run('strip', ['-o', join(layer, 'bin', 'node'), node]);
-  } catch {
-    copyFileSync(node, join(layer, 'bin', 'node'));
-  }
-  chmodSync(join(layer, 'bin', 'node'), 0o755);
-  for (const lib of new Set([...sharedLibraries(node), ...sharedLibraries(addon)])) {
-    mkdirSync(join(layer, dirname(lib)), { recursive: true });
-    copyFileSync(realpathSync(lib), join(layer, lib));
-  }
+  addNodeRuntime(layer, [addon]);
   const initrd = join(work, 'initramfs-node.cpio.gz');
   // The kernel unpacks concatenated archives in order: the base rootfs, then this layer.
-  execFileSync(
-    'sh',
-    [
-      '-c',
-      `(cat '${join(work, 'initramfs.cpio.gz')}'; find . | cpio -o -H newc 2>/dev/null | gzip -1) > '${initrd}'`,
-    ],
-    { cwd: layer, timeout: BUILD_TIMEOUT_MS },
-  );
+  packInitramfs(layer, initrd, [join(work, 'initramfs.cpio.gz')]);
   return { initrd };
 }
 
@@ -876,18 +822,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 async function main(): Promise<void> {
   const t0 = Date.now();
   const kver = pickKernel();
-  const missing = [
-    kver
-      ? ''
-      : 'a kernel with /boot/vmlinuz-V and /lib/modules/V/build (linux-image-amd64 linux-headers-amd64)',
-    existsSync('/bin/busybox') ? '' : '/bin/busybox (busybox-static)',
-  ].filter(Boolean);
-  try {
-    execFileSync('qemu-system-x86_64', ['--version'], { stdio: 'ignore' });
-    execFileSync('cpio', ['--version'], { stdio: 'ignore' });
-  } catch {
-    missing.push('qemu-system-x86_64 and cpio (qemu-system-x86 cpio)');
-  }
+  const missing = missingTools();
   if (missing.length > 0 || kver === undefined) {
     record('preflight', false, `missing: ${missing.join(', ')}`);
     finish();
@@ -897,19 +832,12 @@ async function main(): Promise<void> {
   const shm = `/dev/shm/sivshm-vm-${process.pid}`;
   try {
     // sivshm.ko, built from a copy so the source tree stays clean
-    const modDir = join(work, 'src', 'kernel');
-    mkdirSync(modDir, { recursive: true });
-    mkdirSync(join(work, 'src', 'include', 'uapi'), { recursive: true });
-    copyFileSync(join(ROOT, 'include/uapi/sivshm.h'), join(work, 'src/include/uapi/sivshm.h'));
-    for (const f of readdirSync(KERNEL_SRC)) {
-      if (/\.(c|h)$|^Kbuild$/.test(f)) copyFileSync(join(KERNEL_SRC, f), join(modDir, f));
-    }
-    const log = make(kdir, modDir);
+    const { ko, log } = buildSivshmModule(work, kver, KERNEL_SRC);
     writeFileSync(join(work, 'module-build.log'), log);
     const warnings = log.split('\n').filter((l) => /warning:|error:/.test(l));
     record(
       'module-builds-without-warnings',
-      warnings.length === 0 && existsSync(join(modDir, 'sivshm.ko')),
+      warnings.length === 0 && existsSync(ko),
       warnings.slice(0, 5).join(' | '),
     );
 
@@ -936,31 +864,13 @@ ccflags-y := -I${join(work, 'src/include/uapi')}
     for (const d of ['bin', 'proc', 'sys', 'dev', 'tmp', 'lib/modules']) {
       mkdirSync(join(rootfs, d), { recursive: true });
     }
-    run('gcc', [
-      '-static',
-      '-O2',
-      '-Wall',
-      '-Wextra',
-      '-Werror',
-      '-I',
-      join(ROOT, 'include/uapi'),
-      join(ROOT, 'test/vm/selftest.c'),
-      '-o',
-      join(rootfs, 'bin/selftest'),
-    ]);
+    buildStaticTool('selftest.c', join(rootfs, 'bin/selftest'));
     copyFileSync('/bin/busybox', join(rootfs, 'bin/busybox'));
     chmodSync(join(rootfs, 'bin/busybox'), 0o755);
-    copyFileSync(join(modDir, 'sivshm.ko'), join(rootfs, 'lib/modules/sivshm.ko'));
+    copyFileSync(ko, join(rootfs, 'lib/modules/sivshm.ko'));
     copyFileSync(join(vecDir, 'sivshm_vectors.ko'), join(rootfs, 'lib/modules/sivshm_vectors.ko'));
     writeFileSync(join(rootfs, 'init'), INIT, { mode: 0o755 });
-    execFileSync(
-      'sh',
-      [
-        '-c',
-        `find . | cpio -o -H newc 2>/dev/null | gzip -1 > '${join(work, 'initramfs.cpio.gz')}'`,
-      ],
-      { cwd: rootfs, timeout: BUILD_TIMEOUT_MS },
-    );
+    packInitramfs(rootfs, join(work, 'initramfs.cpio.gz'));
     out(`# built in ${((Date.now() - t0) / 1000).toFixed(1)} s (kernel ${kver}); booting guests`);
 
     const only = process.env['SIVSHM_VM_ONLY'];
