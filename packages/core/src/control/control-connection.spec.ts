@@ -53,6 +53,74 @@ describe('ControlConnection', () => {
     });
   });
 
+  describe('fairness', () => {
+    it('should handle a backlog a few frames per turn, in order, letting another link in between', async () => {
+      const flood = await socketPair();
+      const other = await socketPair();
+      try {
+        const order: string[] = [];
+        let floodSeen = 0;
+        const otherLink = new ControlConnection(other.a, { onMessage: () => undefined });
+        const allFlood = new Promise<void>((resolve) => {
+          new ControlConnection(flood.b, {
+            onMessage: (m) => {
+              if (m.kind !== 'close' || m.channelId !== BigInt(floodSeen)) {
+                throw new Error(`flood frame out of order: ${String(m.kind)}`);
+              }
+              floodSeen++;
+              order.push('flood');
+              // The first flood frame triggers the other link's one frame; each flood frame
+              // then costs 0.1 ms, so the backlog lasts ~200 ms.
+              if (floodSeen === 1) otherLink.send({ kind: 'heartbeat', sequence: 1n, timeMs: 1n });
+              const until = performance.now() + 0.1;
+              while (performance.now() < until);
+              if (floodSeen === 2000) resolve();
+            },
+          });
+        });
+        const otherSeen = new Promise<void>((resolve) => {
+          new ControlConnection(other.b, {
+            onMessage: () => {
+              order.push('other');
+              resolve();
+            },
+          });
+        });
+        // 2000 frames in one write, then one frame on the other link: the other link's frame
+        // must not wait for the whole backlog.
+        const sender = new ControlConnection(flood.a, { onMessage: () => undefined });
+        for (let i = 0; i < 2000; i++) sender.send({ kind: 'close', channelId: BigInt(i) });
+        await Promise.all([allFlood, otherSeen]);
+        expect(floodSeen).to.equal(2000);
+        const at = order.indexOf('other');
+        // Served within a few turns of 32 frames, not after the whole backlog.
+        expect(at, 'the other link was served before the backlog was done').to.be.below(500);
+      } finally {
+        flood.done();
+        other.done();
+      }
+    });
+
+    it('should handle what arrived before an orderly end before reporting the close', async () => {
+      const { a, b, done } = await socketPair();
+      try {
+        let seen = 0;
+        const closed = new Promise<number>((resolve) => {
+          new ControlConnection(b, {
+            onMessage: () => void seen++,
+            onClose: () => resolve(seen),
+          });
+        });
+        const sender = new ControlConnection(a, { onMessage: () => undefined });
+        for (let i = 0; i < 500; i++) sender.send({ kind: 'close', channelId: BigInt(i) });
+        sender.close();
+        expect(await closed).to.equal(500);
+      } finally {
+        done();
+      }
+    });
+  });
+
   describe('framing errors', () => {
     it('should close the link with ERR_FRAME when the peer announces an over-long frame', async () => {
       const { a, b, done } = await socketPair();

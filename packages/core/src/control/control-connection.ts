@@ -7,6 +7,13 @@ import {
   type ControlMessage,
 } from './control-message.js';
 
+/**
+ * Frames a link handles in one turn of the event loop. A peer that sends more waits: its stream
+ * is paused and the rest handled on the next turns, so one flooding VM cannot hold hostd's
+ * event loop (and every other VM's link) for the whole backlog the kernel has buffered.
+ */
+const FRAMES_PER_TURN = 32;
+
 /** Callbacks of a {@link ControlConnection}. */
 export interface ControlConnectionHandlers {
   /** One decoded message, in arrival order. */
@@ -39,6 +46,13 @@ export class ControlConnection {
   #closed = false;
   #closeError: Error | undefined;
   #corked = false;
+  /** Frames received and not yet handled, from `#head` on. */
+  #queue: Uint8Array[] = [];
+  #head = 0;
+  #paused = false;
+  #scheduled = false;
+  /** The peer ended the stream in order: what it sent before is still handled. */
+  #ended = false;
 
   constructor(stream: Duplex, handlers: ControlConnectionHandlers, maxFrameSize?: number) {
     this.#stream = stream;
@@ -47,6 +61,9 @@ export class ControlConnection {
     stream.on('data', (chunk: Buffer) => this.#onData(chunk));
     stream.on('error', (e: Error) => {
       this.#closeError ??= e;
+    });
+    stream.on('end', () => {
+      this.#ended = true;
     });
     stream.on('close', () => this.#finish());
   }
@@ -96,8 +113,19 @@ export class ControlConnection {
       this.destroy(e as Error);
       return;
     }
-    for (const f of frames) {
-      if (this.#stream.destroyed) return;
+    for (const f of frames) this.#queue.push(f);
+    this.#drain(FRAMES_PER_TURN);
+  }
+
+  /** Handles up to `budget` queued frames; pauses the stream and goes on next turn if more. */
+  #drain(budget: number): void {
+    let n = 0;
+    while (this.#head < this.#queue.length && n < budget) {
+      // A link destroyed (by a framing error, or by the receiver while handling a message)
+      // handles nothing more: its remaining frames are dropped, as before it was destroyed.
+      if (this.#stream.destroyed && !this.#ended) break;
+      const f = this.#queue[this.#head++]!;
+      n++;
       let m: ControlMessage;
       try {
         m = decodeControlMessage(f);
@@ -108,10 +136,32 @@ export class ControlConnection {
       }
       this.#handlers.onMessage(m);
     }
+    if (this.#head >= this.#queue.length || (this.#stream.destroyed && !this.#ended)) {
+      this.#queue = [];
+      this.#head = 0;
+      if (this.#paused && !this.#stream.destroyed) this.#stream.resume();
+      this.#paused = false;
+      return;
+    }
+    if (!this.#paused) {
+      this.#paused = true;
+      this.#stream.pause();
+    }
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => {
+        this.#scheduled = false;
+        if (!this.#closed) this.#drain(FRAMES_PER_TURN);
+      });
+    }
   }
 
   #finish(): void {
     if (this.#closed) return;
+    // What arrived before an orderly end is handled before the end is reported, in order.
+    if (this.#ended && this.#closeError === undefined) this.#drain(Infinity);
+    this.#queue = [];
+    this.#head = 0;
     this.#closed = true;
     this.#handlers.onClose?.(this.#closeError);
   }
