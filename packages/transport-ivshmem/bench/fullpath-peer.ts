@@ -4,7 +4,9 @@
 // `trace`, prints one JSON line per answered call after 'ready': when its doorbell woke it, when
 // the handler ran and when it rang the caller (µs, CLOCK_MONOTONIC). With `eventFirst`, the
 // handler publishes event 0x8001 (the request echoed) before it answers, like a service that
-// reports its new state to subscribers.
+// reports its new state to subscribers. With `second`, a second channel shares the doorbells
+// (fd 3 wakes both, fd 4 rings the caller for both, as one ivshmem vector per VM does) and
+// publishes event 0x8002 on it every 10 ms.
 import net from 'node:net';
 import protobuf from 'protobufjs';
 import { Channel } from '../src/channel/channel.js';
@@ -13,6 +15,7 @@ import { EventfdWaker } from '../src/notify/eventfd-waker.js';
 import type { NotifyMode } from '../src/notify/ring-waiter.js';
 import type { Waker } from '../src/notify/waker.js';
 import { attachWindow } from '../test/channel/attach-window.js';
+import { FanoutDoorbell } from './fanout-doorbell.js';
 import { SCHEMA } from './fullpath-schema.js';
 import { monoUs, TraceWaker } from './trace-waker.js';
 
@@ -24,6 +27,8 @@ type Job =
       mode: NotifyMode;
       trace?: boolean;
       eventFirst?: boolean;
+      /** A second channel sharing this side's doorbell, with an event at 100 Hz on it. */
+      second?: { path: string; channelId: string };
     }
   | { kind: 'uds'; socket: string };
 
@@ -67,13 +72,30 @@ if (job.kind === 'uds') {
                 },
               },
         );
+  const shared = job.second === undefined ? undefined : new FanoutDoorbell(3);
   const channel = new Channel({
     window: attachWindow(job.path, job.channelId).window,
     role: 'provider',
     notify: job.mode,
-    peerWaker: traced(new EventfdWaker(4), 'peer'),
-    ownWaker: traced(new EventfdWaker(3), 'own'),
+    peerWaker: traced(shared?.waker(4) ?? new EventfdWaker(4), 'peer'),
+    ownWaker: traced(shared?.waker(4) ?? new EventfdWaker(3), 'own'),
   });
+  if (shared !== undefined && job.second !== undefined) {
+    const other = new Channel({
+      window: attachWindow(job.second.path, job.second.channelId).window,
+      role: 'provider',
+      notify: job.mode,
+      peerWaker: shared.waker(4),
+      ownWaker: shared.waker(4),
+    });
+    const ticks = new ServiceProvider(other, {
+      service: 0x1235,
+      major: 1,
+      client: 0,
+    }).publisher<object>(0x8002, Echo);
+    let n = 0;
+    setInterval(() => ticks.tryPublish({ seq: n++ }), 10);
+  }
   const provider = new ServiceProvider(channel, { service: 0x1234, major: 1, client: 0 });
   const state = provider.publisher<object>(0x8001, Echo);
   provider.serve(1, Echo, Echo, (req: { seq?: number }) => {

@@ -15,11 +15,12 @@ import { PAGE_SIZE, WindowLayout } from '@sivshm/kmod';
 import { eventfdCreate } from '../src/native/eventfd.js';
 import { Channel } from '../src/channel/channel.js';
 import { ServiceConsumer } from '../src/channel/service-endpoints.js';
-import { dupFd } from '../src/native/fd.js';
+import { closeFd, dupFd } from '../src/native/fd.js';
 import { EventfdWaker } from '../src/notify/eventfd-waker.js';
 import type { NotifyMode } from '../src/notify/ring-waiter.js';
 import { attachWindow } from '../test/channel/attach-window.js';
 import { createShmChannel } from '../test/helpers/shm-channel.js';
+import { FanoutDoorbell } from './fanout-doorbell.js';
 import { monoUs, TraceWaker } from './trace-waker.js';
 import { SCHEMA } from './fullpath-schema.js';
 
@@ -141,26 +142,70 @@ async function measure(
   return { p50: q(s, 0.5), p99: q(s, 0.99) };
 }
 
+/** Variants of the ring path: what the handler sends, and whether channels share doorbells. */
+interface RingCase {
+  /** The handler publishes an event before it answers (two records per call). */
+  readonly eventFirst?: boolean;
+  /**
+   * A second channel shares each side's doorbell (one vector per VM, like the runtime's
+   * DoorbellHub) and carries an event at 100 Hz: every ring wakes both channels of a side.
+   */
+  readonly sharedDoorbell?: boolean;
+}
+
+const caseLabel = (c: RingCase): string =>
+  (c.eventFirst === true ? ' +event' : '') + (c.sharedDoorbell === true ? ' +shared bell' : '');
+
 async function ringPath(
   mode: NotifyMode,
   n: number,
   runs: number,
   pace: Pace = {},
-  eventFirst = false,
+  variant: RingCase = {},
 ): Promise<FullPathRow> {
   const host = createShmChannel(64 * 1024);
+  const host2 = variant.sharedDoorbell === true ? createShmChannel(64 * 1024) : undefined;
   const child = await startPeer(
-    { kind: 'ring', path: host.spec.path, channelId: host.spec.channelId, mode, eventFirst },
+    {
+      kind: 'ring',
+      path: host.spec.path,
+      channelId: host.spec.channelId,
+      mode,
+      eventFirst: variant.eventFirst === true,
+      ...(host2 === undefined
+        ? {}
+        : { second: { path: host2.spec.path, channelId: host2.spec.channelId } }),
+    },
     [host.spec.efdC2p, host.spec.efdP2c],
   );
+  const shared = host2 === undefined ? undefined : new FanoutDoorbell(dupFd(host.spec.efdP2c));
+  const ringFd = shared === undefined ? -1 : dupFd(host.spec.efdC2p);
   const attached = attachWindow(host.spec.path, host.spec.channelId);
   const channel = new Channel({
     window: attached.window,
     role: 'consumer',
     notify: mode,
-    peerWaker: new EventfdWaker(dupFd(host.spec.efdC2p)),
-    ownWaker: new EventfdWaker(dupFd(host.spec.efdP2c)),
+    peerWaker: shared?.waker(ringFd) ?? new EventfdWaker(dupFd(host.spec.efdC2p)),
+    ownWaker: shared?.waker(ringFd) ?? new EventfdWaker(dupFd(host.spec.efdP2c)),
   });
+  const attached2 =
+    host2 === undefined ? undefined : attachWindow(host2.spec.path, host2.spec.channelId);
+  const channel2 =
+    attached2 === undefined || shared === undefined
+      ? undefined
+      : new Channel({
+          window: attached2.window,
+          role: 'consumer',
+          notify: mode,
+          peerWaker: shared.waker(ringFd),
+          ownWaker: shared.waker(ringFd),
+        });
+  const ticks =
+    channel2 === undefined
+      ? undefined
+      : new ServiceConsumer(channel2, { service: 0x1235, major: 1, client: 1 })
+          .event(0x8002, Echo)
+          .subscribe();
   const consumer = new ServiceConsumer(channel, { service: 0x1234, major: 1, client: 1 });
   const events = consumer.event(0x8001, Echo).subscribe();
   try {
@@ -178,7 +223,7 @@ async function ringPath(
       p99s.push(x.p99);
     }
     return {
-      path: `sivshm full path, ${mode}${eventFirst ? ' +event' : ''}${paceLabel(pace)}`,
+      path: `sivshm full path, ${mode}${caseLabel(variant)}${paceLabel(pace)}`,
       roundTrips: n * runs,
       p50Us: median(p50s),
       p99Us: median(p99s),
@@ -187,11 +232,17 @@ async function ringPath(
     };
   } finally {
     events.unsubscribe();
+    ticks?.unsubscribe();
     consumer.close();
     await channel.close();
+    await channel2?.close();
     child.kill('SIGKILL');
+    shared?.close();
+    if (ringFd >= 0) closeFd(ringFd);
     attached.unmap();
+    attached2?.unmap();
     host.close();
+    host2?.close();
   }
 }
 
@@ -350,8 +401,8 @@ async function udsPath(n: number, runs: number, pace: Pace = {}): Promise<FullPa
 
 /**
  * The parked case alone: `n` calls, one every `intervalMs` (default {@link PARKED_INTERVAL_MS}), in `adaptive` and
- * `event` mode, in `adaptive` with a handler that publishes an event before it answers, and
- * over the Unix socket (its ratio column is against that idle socket).
+ * `event` mode, in `adaptive` with a handler that publishes an event before it answers (alone,
+ * and with a second channel sharing each side's doorbell), and over the Unix socket (its ratio column is against that idle socket).
  */
 export async function parkedRows(
   n: number,
@@ -364,7 +415,9 @@ export async function parkedRows(
     rows.push(await ringPath(mode, n, 1, pace));
   }
   // The handler publishes an event before it answers: two records for one call.
-  rows.push(await ringPath('adaptive', n, 1, pace, true));
+  rows.push(await ringPath('adaptive', n, 1, pace, { eventFirst: true }));
+  // ... and a second channel shares each side's doorbell, as in the runtime (the demo's shape).
+  rows.push(await ringPath('adaptive', n, 1, pace, { eventFirst: true, sharedDoorbell: true }));
   rows.push(base);
   for (const r of rows) r.vsUnixSocket = base.p50Us / r.p50Us;
   return rows;
