@@ -19,16 +19,19 @@ async function main(): Promise<void> {
     process.stdout.write(HOSTD_USAGE);
     return;
   }
-  const hostd = await Hostd.start({
-    configPath: args.configPath,
-    stateDir: args.stateDir,
-    runDir: args.runDir,
-    logLevel: args.logLevel,
-    emulated: args.emulated,
-    vmSilenceTimeoutMs: args.vmSilenceTimeoutMs,
-  });
+  // The handlers go in before the daemon starts: a SIGTERM that arrives between hostd's
+  // "started" line and a later registration would meet the default action and kill the
+  // process without a clean stop. One that arrives while starting is acted on once started.
+  const state: { hostd?: Hostd; early?: string } = {};
   let firstSignalMs: number | undefined;
   const stop = (signal: string): void => {
+    const hostd = state.hostd;
+    if (hostd === undefined) {
+      // A second signal while still starting means "now" (a start that hangs stays stoppable).
+      if (state.early !== undefined) process.exit(130);
+      state.early = signal;
+      return;
+    }
     if (firstSignalMs !== undefined) {
       // Ctrl-C reaches the whole process group, and a wrapper (sivshm hostd) forwards it too:
       // a repeat within 2 s is the same request. A later one means "now".
@@ -48,6 +51,15 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  state.hostd = await Hostd.start({
+    configPath: args.configPath,
+    stateDir: args.stateDir,
+    runDir: args.runDir,
+    logLevel: args.logLevel,
+    emulated: args.emulated,
+    vmSilenceTimeoutMs: args.vmSilenceTimeoutMs,
+  });
+  if (state.early !== undefined) stop(state.early);
 }
 
 main().catch((e: unknown) => {
