@@ -160,6 +160,24 @@ describe('RingWaiter', () => {
       expect(performance.now() - t0).to.be.below(500);
     });
 
+    it('should stop spinning in adaptive mode for a while after four spins in a row caught nothing', () => {
+      const { producer, consumer, waker } = setup();
+      const waiter = new RingWaiter(consumer, { mode: 'adaptive', waker, spinBudgetUs: 100_000 });
+      for (let i = 0; i < 50; i++) {
+        producer.trySend(HDR, new Uint8Array(1));
+        expect(waiter.trySpin()).to.equal(true);
+        consumer.receiveCopy();
+      }
+      for (let i = 0; i < 4; i++) expect(waiter.trySpin()).to.equal(false); // each spins ≥ 1 ms
+      // Backed off: a fifth spin would hold the thread for its 100 ms budget.
+      const t0 = performance.now();
+      expect(waiter.trySpin()).to.equal(false);
+      expect(performance.now() - t0).to.be.below(50);
+      // A record is still seen at once.
+      producer.trySend(HDR, new Uint8Array(1));
+      expect(waiter.trySpin()).to.equal(true);
+    });
+
     it('should spin its budget in adaptive mode while records come less than a millisecond apart', () => {
       const { producer, consumer, waker } = setup();
       const waiter = new RingWaiter(consumer, { mode: 'adaptive', waker, spinBudgetUs: 30_000 });
