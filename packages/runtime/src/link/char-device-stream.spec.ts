@@ -75,6 +75,20 @@ describe('CharDeviceStream', () => {
     });
   });
 
+  describe('.destroy', () => {
+    // Why not fs streams: their read() blocks a threadpool thread until data comes, so a
+    // destroyed fs.ReadStream on a silent port never closes (nor does process.exit return).
+    it('should close while a read is waiting on a silent device', async () => {
+      const s = await CharDeviceStream.open(fifo);
+      s.on('data', () => undefined);
+      await new Promise((r) => setTimeout(r, 20));
+      const closed = new Promise<boolean>((r) => s.once('close', () => r(true)));
+      s.destroy();
+      const timeout = new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref());
+      expect(await Promise.race([closed, timeout])).to.equal(true);
+    });
+  });
+
   describe('.end', () => {
     it('should close the stream and its fd', async () => {
       const s = await CharDeviceStream.open(fifo);
