@@ -23,7 +23,12 @@ import {
   type RequestBody,
 } from './handshake-messages.js';
 import { MODE_RANK } from './handshake-types.js';
-import { peekMessageType, peekRequestSeq, rateLimitedAbort } from './wire-peek.js';
+import {
+  peekMessageType,
+  peekRequestSeq,
+  rateLimitedAbort,
+  rateLimitedAbortTemplate,
+} from './wire-peek.js';
 import {
   extendTranscript,
   initialTranscript,
@@ -171,9 +176,9 @@ interface VmBudget {
   refusedInBurst: number | undefined;
   /** When the last message was refused for the budget. */
   lastRefusedMs: bigint;
-  /** The refusal's detail text, and its UTF-8 bytes for the hand-built ABORT. */
+  /** The refusal's detail text, and its ABORT (req_seq 0) that each refusal is spliced from. */
   readonly detail: string;
-  readonly detailBytes: Uint8Array;
+  readonly abortTemplate: Uint8Array;
 }
 
 type SessionState = 'awaiting-accept' | 'awaiting-finish';
@@ -388,7 +393,7 @@ export class BrokerHandshakes {
     // The refusal is built by hand (no protobufjs): this path runs at the flooder's rate.
     out.push(
       { kind: 'rejected', vmId, reason: 'rateLimited', detail: b.detail },
-      { kind: 'send', vmId, bytes: rateLimitedAbort(reqSeq(), b.detailBytes) },
+      { kind: 'send', vmId, bytes: rateLimitedAbort(reqSeq(), b.abortTemplate) },
     );
     return out;
   }
@@ -462,7 +467,7 @@ export class BrokerHandshakes {
         refusedInBurst: undefined,
         lastRefusedMs: 0n,
         detail,
-        detailBytes: new TextEncoder().encode(detail),
+        abortTemplate: rateLimitedAbortTemplate(detail),
       };
       this.budgets.set(vmId, b);
     }

@@ -7,7 +7,12 @@ import {
   MessageType,
   type MessageTypeCode,
 } from './handshake-messages.js';
-import { peekMessageType, peekRequestSeq, rateLimitedAbort } from './wire-peek.js';
+import {
+  peekMessageType,
+  peekRequestSeq,
+  rateLimitedAbort,
+  rateLimitedAbortTemplate,
+} from './wire-peek.js';
 
 const request = (reqSeq: bigint): Uint8Array =>
   encodeHandshakeMessage({
@@ -35,12 +40,12 @@ describe('wire-peek', () => {
           fc.bigInt({ min: 0n, max: 0xffff_ffff_ffff_ffffn }),
           fc.string({ maxLength: 300 }),
           (reqSeq, detail) => {
-            const mine = rateLimitedAbort(reqSeq, new TextEncoder().encode(detail));
+            const mine = rateLimitedAbort(reqSeq, rateLimitedAbortTemplate(detail));
             const theirs = abortMessage(0n, reqSeq, 'rateLimited', detail);
             expect(Buffer.from(mine).toString('hex')).to.equal(Buffer.from(theirs).toString('hex'));
           },
         ),
-        { numRuns: 500 },
+        { numRuns: 2000 },
       );
     });
   });
