@@ -22,24 +22,33 @@ function type(name: string): protobuf.Type {
 export type ProtoObject = { [key: string]: ProtoValue };
 export type ProtoValue = string | number | boolean | Uint8Array | ProtoObject | ProtoValue[];
 
+/** 64-bit integer field types: protobufjs objects carry them as decimal strings. */
+const LONG_TYPES = new Set(['uint64', 'int64', 'sint64', 'fixed64', 'sfixed64']);
+
 /**
  * Drops fields equal to their proto3 default (0, "", empty bytes, empty list) so that our
  * encoder emits exactly one byte string per value; the canonical check relies on that.
+ * `"0"` is the default only of a 64-bit integer field: a string field holding "0" is kept.
  */
-function stripDefaults(obj: ProtoObject): ProtoObject {
+function stripDefaults(t: protobuf.Type, obj: ProtoObject): ProtoObject {
   const out: ProtoObject = {};
   for (const [k, v] of Object.entries(obj)) {
     if (v === null || v === undefined) continue;
-    if (v === 0 || v === '' || v === '0' || v === false) continue;
+    const field = t.fields[k];
+    if (v === 0 || v === '' || v === false) continue;
+    if (v === '0' && field !== undefined && LONG_TYPES.has(field.type)) continue;
+    const nested = field?.resolve().resolvedType;
+    const strip = (e: ProtoValue): ProtoValue =>
+      isObject(e) && nested instanceof protobuf.Type ? stripDefaults(nested, e) : e;
     if (v instanceof Uint8Array) {
       if (v.length > 0) out[k] = v;
       continue;
     }
     if (Array.isArray(v)) {
-      if (v.length > 0) out[k] = v.map((e) => (isObject(e) ? stripDefaults(e) : e));
+      if (v.length > 0) out[k] = v.map(strip);
       continue;
     }
-    out[k] = isObject(v) ? stripDefaults(v) : v;
+    out[k] = strip(v);
   }
   return out;
 }
@@ -51,7 +60,7 @@ function isObject(v: ProtoValue): v is ProtoObject {
 /** Encodes `obj` as message `name` in canonical form. */
 export function encodeProto(name: string, obj: ProtoObject): Uint8Array {
   const t = type(name);
-  const msg = t.fromObject(stripDefaults(obj));
+  const msg = t.fromObject(stripDefaults(t, obj));
   const bytes = t.encode(msg).finish();
   // protobufjs may hand back a view into a shared pool; return an exact copy.
   return new Uint8Array(bytes);
