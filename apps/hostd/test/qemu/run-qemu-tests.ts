@@ -289,9 +289,11 @@ function bootGuest(o: {
     `socket,id=ivs,path=${join(o.runDir, 'ivshmem.sock')}`,
     '-device',
     'ivshmem-doorbell,chardev=ivs,vectors=2',
-    // the control link: QEMU connects to hostd's per-VM socket (hostd listens)
+    // the control link: QEMU connects to hostd's per-VM socket (hostd listens); reconnect=1:
+    // when hostd drops the link (--vm-timeout, a protocol error), QEMU dials again within 1 s,
+    // so the port works for the guest's next app.
     '-chardev',
-    `socket,id=ctl,path=${join(o.runDir, `${o.vm}.sock`)}`,
+    `socket,id=ctl,path=${join(o.runDir, `${o.vm}.sock`)},reconnect=1`,
     '-device',
     'virtio-serial-pci',
     '-device',
