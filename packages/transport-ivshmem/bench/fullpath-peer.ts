@@ -1,8 +1,9 @@
 // Peer process of the full-path benchmark. argv[2]: JSON { kind: 'ring', path, channelId, mode,
 // trace?, eventFirst? } with fds 3/4 the c2p/p2c eventfds, or { kind: 'uds', socket }. Echoes a protobuf
 // message through the same layers an app uses (ServiceProvider, or a Node net server). With
-// `trace`, prints one JSON line per answered call after 'ready': when its doorbell woke it, when
-// the handler ran and when it rang the caller (µs, CLOCK_MONOTONIC). With `eventFirst`, the
+// `trace`, records per answered call when its doorbell woke it, when the handler ran and when it
+// rang the caller (µs, CLOCK_MONOTONIC), and prints them as JSON lines when a request carries
+// seq TRACE_FLUSH. With `eventFirst`, the
 // handler publishes event 0x8001 (the request echoed) before it answers, like a service that
 // reports its new state to subscribers. With `second`, a second channel shares the doorbells
 // (fd 3 wakes both, fd 4 rings the caller for both, as one ivshmem vector per VM does) and
@@ -17,7 +18,7 @@ import type { Waker } from '../src/notify/waker.js';
 import { attachWindow } from '../test/channel/attach-window.js';
 import { FanoutDoorbell } from './fanout-doorbell.js';
 import { SCHEMA } from './fullpath-schema.js';
-import { monoUs, TraceWaker } from './trace-waker.js';
+import { monoUs, TRACE_FLUSH, TraceWaker } from './trace-waker.js';
 
 type Job =
   | {
@@ -59,6 +60,7 @@ if (job.kind === 'uds') {
   let woke = 0;
   let handled = 0;
   let seq = 0;
+  const lines: string[] = [];
   const traced = (w: Waker, which: 'own' | 'peer'): Waker =>
     job.trace !== true
       ? w
@@ -67,9 +69,9 @@ if (job.kind === 'uds') {
           which === 'own'
             ? { onWoken: (us) => (woke = us) }
             : {
-                onWake: (us) => {
-                  process.stdout.write(JSON.stringify({ seq, woke, handled, rang: us }) + '\n');
-                },
+                // Kept until asked (TRACE_FLUSH): a write per call would wake the caller
+                // through the stdout pipe and disturb what is measured.
+                onWake: (us) => void lines.push(JSON.stringify({ seq, woke, handled, rang: us })),
               },
         );
   const shared = job.second === undefined ? undefined : new FanoutDoorbell(3);
@@ -104,6 +106,7 @@ if (job.kind === 'uds') {
       seq = req.seq ?? 0;
     }
     if (job.eventFirst === true) state.tryPublish(req);
+    if (req.seq === TRACE_FLUSH) process.stdout.write(lines.splice(0).join('\n') + '\n');
     return req;
   });
   channel.state$.subscribe((s) => {

@@ -21,7 +21,7 @@ import type { NotifyMode } from '../src/notify/ring-waiter.js';
 import { attachWindow } from '../test/channel/attach-window.js';
 import { createShmChannel } from '../test/helpers/shm-channel.js';
 import { FanoutDoorbell } from './fanout-doorbell.js';
-import { monoUs, TraceWaker } from './trace-waker.js';
+import { monoUs, TRACE_FLUSH, TraceWaker } from './trace-waker.js';
 import { SCHEMA } from './fullpath-schema.js';
 
 export interface FullPathRow {
@@ -309,7 +309,8 @@ export async function traceParked(
       await consumer.call(1, Echo, Echo, { seq, data: DATA });
       mine.push({ seq, start, rang, woke, done: monoUs() });
     }
-    await sleep(100); // the peer's last lines
+    await consumer.call(1, Echo, Echo, { seq: TRACE_FLUSH, data: DATA });
+    await sleep(200); // the peer's lines
   } finally {
     consumer.close();
     await channel.close();

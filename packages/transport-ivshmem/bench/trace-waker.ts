@@ -1,5 +1,8 @@
 import type { Waker } from '../src/notify/waker.js';
 
+/** A request with this seq makes the traced fullpath peer print what it recorded. */
+export const TRACE_FLUSH = 0xffff_ffff;
+
 /** Microseconds on CLOCK_MONOTONIC, which every process on the machine shares. */
 export function monoUs(): number {
   return Number(process.hrtime.bigint() / 1000n);
