@@ -502,7 +502,7 @@ export class Hostd {
     const h = this.#loopDelay;
     // The histogram holds whole sampling intervals: lateness is what exceeds the interval.
     const ms = (ns: number): number =>
-      Number.isFinite(ns) ? Math.max(0, Math.round(ns / 1e3) / 1e3 - LOOP_SAMPLE_MS) : 0;
+      Number.isFinite(ns) ? Math.max(0, Math.round(ns / 1e3 - LOOP_SAMPLE_MS * 1e3) / 1e3) : 0;
     const out = { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) };
     h.reset();
     return out;

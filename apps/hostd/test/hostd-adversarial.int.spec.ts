@@ -297,6 +297,14 @@ describe('Hostd under attack and failure', function () {
       expect(report.answered, 'an answer or a refusal to every flooded M1').to.equal(report.total);
       expect(report.reasons['rateLimited'] ?? 0).to.be.at.least(report.total - 200);
       const after = await readStatus(d);
+      // hostd reports how late its event loop ran while the flood went on (figures, not goals).
+      const loop = after.eventLoopDelayMs;
+      expect(loop.p50).to.be.at.least(0);
+      expect(loop.p99).to.be.at.least(loop.p50);
+      expect(loop.max).to.be.at.least(loop.p99);
+      console.log(
+        `      [measured] hostd event-loop delay during the flood: p99 ${loop.p99} ms, max ${loop.max} ms`,
+      );
       // The flooder is held to its bucket (burst 5, 20/s): its signature checks stay within
       // what the bucket let through; the other VM's handshakes cost 3 each (M1, M3, M5).
       const verifies =
