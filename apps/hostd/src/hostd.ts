@@ -614,7 +614,11 @@ export class Hostd {
         this.#heartbeatSeq++;
         const silence = this.#o.vmSilenceTimeoutMs ?? 0;
         for (const vm of this.#vms.values()) {
-          if (silence > 0 && this.#links?.connected(vm.id) === true) {
+          // qemu mode: the link is QEMU's chardev, connected from the moment the guest starts
+          // booting, long before an app says hello; silence counts only once one did. (A
+          // process that connects and never says hello in emulated mode is dropped as before.)
+          const speaking = vm.hello || this.#o.emulated !== false;
+          if (silence > 0 && speaking && this.#links?.connected(vm.id) === true) {
             const quietMs = Date.now() - vm.lastHeardMs;
             if (quietMs > silence) {
               // A hung guest: its link is treated like a death (channels closed, peers told).

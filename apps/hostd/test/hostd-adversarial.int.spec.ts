@@ -2,7 +2,9 @@
 // process, VMs as stand-ins on their own control sockets (and, where a VM must die or be timed,
 // in their own OS process).
 import { expect } from 'chai';
-import { encodeProto, MessageType } from '@sivshm/core';
+import net from 'node:net';
+import path from 'node:path';
+import { ControlConnection, encodeProto, MessageType } from '@sivshm/core';
 import { EmulatedDevice } from '@sivshm/transport-ivshmem';
 import {
   SERVICE,
@@ -397,6 +399,27 @@ describe('Hostd under attack and failure', function () {
       const s = await readStatus(d);
       expect(s.vms.find((v) => v.id === VM.cluster)).to.include({ connected: true });
       expect(s.vms.find((v) => v.id === VM.infotainment)).to.include({ connected: false });
+    });
+    it('should in qemu mode let a guest boot without an app for longer than --vm-timeout, then time out its app', async () => {
+      expect(await hostd!.stop()).to.equal(0);
+      hostd = await startHostd(d, ['--qemu', '--vm-timeout', '800']);
+      // QEMU's chardev connects when the guest starts; the app speaks only once it booted.
+      const socket = net.connect(path.join(d.runDir, 'cluster.sock'));
+      const got: string[] = [];
+      let closed = false;
+      const link = new ControlConnection(socket, {
+        onMessage: (m) => got.push(m.kind),
+        onClose: () => (closed = true),
+      });
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(closed, 'a booting guest (no hello yet) is not dropped').to.equal(false);
+      const s = await readStatus(d);
+      expect(s.vms.find((v) => v.id === VM.cluster)).to.include({ connected: true });
+      link.send({ kind: 'hello', version: 1, software: 'hostd-test' });
+      await waitFor(() => got.includes('attach'), 'attach');
+      // The app now says nothing more: once it said hello, silence means a hung app.
+      await waitFor(() => closed, 'hostd to drop the silent app', 6000);
+      link.close();
     });
   });
 
