@@ -15,7 +15,7 @@ import { endpointOption } from '@sivshm/discovery';
 import { TransportError, type Sample, type ServiceConsumer } from '@sivshm/transport-ivshmem';
 import { RuntimeError } from '../errors/runtime-error.js';
 import type { AttachedChannel, ChannelEndReason, NodeContext } from '../node/node-context.js';
-import type { ServiceCatalog } from './service-catalog.js';
+import type { ResolvedMethod, ServiceCatalog } from './service-catalog.js';
 
 /**
  * Where a consumed service is: `connecting` (waiting for an offer or in the handshake),
@@ -190,42 +190,66 @@ export class ConsumedService {
   }
 
   /** Calls method `name` and resolves with the decoded response. */
-  async call<Req extends object, Res>(
+  call<Req extends object, Res>(
     name: string,
     request: Req,
     options: CallOptions = {},
   ): Promise<Res> {
     const m = this.#catalog.method(name);
     const timeoutMs = options.timeoutMs ?? 1000;
+    const c = this.#connection;
+    // The common case, connected: straight to the channel, one error mapping and no clock
+    // reads or extra awaits on the data path (the e2e benchmark measures this wrapper).
+    if (c !== undefined) return this.#callOn<Req, Res>(c, m, name, request, timeoutMs);
+    return this.#callWhenConnected<Req, Res>(m, name, request, timeoutMs);
+  }
+
+  #callOn<Req extends object, Res>(
+    c: Connection,
+    m: ResolvedMethod,
+    name: string,
+    request: Req,
+    timeoutMs: number,
+  ): Promise<Res> {
+    return c.consumer
+      .call<Req, Res>(m.definition.id, m.request, m.response, request, { timeoutMs })
+      .catch((e: unknown) => {
+        throw callError(this.name, name, e);
+      });
+  }
+
+  async #callWhenConnected<Req extends object, Res>(
+    m: ResolvedMethod,
+    name: string,
+    request: Req,
+    timeoutMs: number,
+  ): Promise<Res> {
     const started = Date.now();
-    let c = this.#connection;
-    if (c === undefined) {
-      if (this.#status.value === 'closed') {
-        throw new RuntimeError('ERR_CLOSED', `service '${this.name}' is closed`);
-      }
-      try {
-        await firstValueFrom(
-          this.#status.pipe(
-            filter((s) => s === 'connected' || s === 'closed'),
-            timeout(timeoutMs),
-          ),
-        );
-      } catch {
-        throw new RuntimeError(
-          'ERR_PEER_GONE',
-          `service '${this.name}' has no channel (status ${this.#status.value}) and none came within ${timeoutMs} ms`,
-        );
-      }
-      c = this.#connection;
-      if (c === undefined) throw new RuntimeError('ERR_CLOSED', `service '${this.name}' is closed`);
+    if (this.#status.value === 'closed') {
+      throw new RuntimeError('ERR_CLOSED', `service '${this.name}' is closed`);
     }
     try {
-      return await c.consumer.call<Req, Res>(m.definition.id, m.request, m.response, request, {
-        timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)),
-      });
-    } catch (e) {
-      throw callError(this.name, name, e);
+      await firstValueFrom(
+        this.#status.pipe(
+          filter((s) => s === 'connected' || s === 'closed'),
+          timeout(timeoutMs),
+        ),
+      );
+    } catch {
+      throw new RuntimeError(
+        'ERR_PEER_GONE',
+        `service '${this.name}' has no channel (status ${this.#status.value}) and none came within ${timeoutMs} ms`,
+      );
     }
+    const c = this.#connection;
+    if (c === undefined) throw new RuntimeError('ERR_CLOSED', `service '${this.name}' is closed`);
+    return this.#callOn<Req, Res>(
+      c,
+      m,
+      name,
+      request,
+      Math.max(1, timeoutMs - (Date.now() - started)),
+    );
   }
 
   /**
