@@ -195,7 +195,12 @@ export class ConsumedService {
     request: Req,
     options: CallOptions = {},
   ): Promise<Res> {
-    const m = this.#catalog.method(name);
+    let m: ResolvedMethod;
+    try {
+      m = this.#catalog.method(name);
+    } catch (e) {
+      return Promise.reject(e as Error); // a call fails as a rejection, never a throw
+    }
     const timeoutMs = options.timeoutMs ?? 1000;
     const c = this.#connection;
     // The common case, connected: straight to the channel, one error mapping and no clock
