@@ -15,6 +15,7 @@ import {
   configRights,
   coreModule,
   cryptoBackend,
+  cryptoSelfTest,
   decodeCertificateBody,
   initCaDirectory,
   loadConfig,
@@ -340,6 +341,10 @@ export class Hostd {
     const config = await loadConfig(o.configPath);
     mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });
     const crypto = cryptoBackend();
+    // Known answers for every primitive before the CA signs anything (security-anchors §3
+    // case 47): a broken crypto build stops hostd here, with the failing primitive named.
+    cryptoSelfTest(crypto);
+    log.info('crypto-self-test-passed', { backend: crypto.name });
     const caDir = path.join(o.stateDir, 'ca');
     if (!existsSync(path.join(caDir, 'ca.key'))) {
       await initCaDirectory(caDir, { crypto });

@@ -53,6 +53,7 @@ export { nodeBackend } from './crypto/node-backend.js';
 export { cryptoBackend, CRYPTO_BACKEND_ENV } from './crypto/select-backend.js';
 export { checkEd25519PublicKey } from './crypto/ed25519-public-key-check.js';
 export { equalConstantTime } from './crypto/constant-time.js';
+export { cryptoSelfTest } from './crypto/crypto-self-test.js';
 export {
   concatBytes,
   utf8ToBytes,

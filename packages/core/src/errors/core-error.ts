@@ -18,7 +18,8 @@ export type CoreErrorCode =
   | 'ERR_HANDSHAKE'
   | 'ERR_FRAME'
   | 'ERR_CONFIG'
-  | 'ERR_IO';
+  | 'ERR_IO'
+  | 'ERR_SELF_TEST';
 
 /** The one error class of `@sivshm/core`. */
 export class CoreError extends SivshmError<CoreErrorCode> {
