@@ -16,6 +16,7 @@ import {
   coreModule,
   cryptoBackend,
   cryptoSelfTest,
+  handshakeSelfTest,
   decodeCertificateBody,
   initCaDirectory,
   loadConfig,
@@ -341,10 +342,12 @@ export class Hostd {
     const config = await loadConfig(o.configPath);
     mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });
     const crypto = cryptoBackend();
-    // Known answers for every primitive before the CA signs anything (security-anchors §3
-    // case 47): a broken crypto build stops hostd here, with the failing primitive named.
+    // Known answers for every primitive, then whole handshakes in memory, before the CA signs
+    // anything (security-anchors §3 case 47): a broken build stops hostd here, saying what
+    // failed; it also warms the handshake code for the first VM.
     cryptoSelfTest(crypto);
-    log.info('crypto-self-test-passed', { backend: crypto.name });
+    handshakeSelfTest(crypto);
+    log.info('self-test-passed', { backend: crypto.name });
     const caDir = path.join(o.stateDir, 'ca');
     if (!existsSync(path.join(caDir, 'ca.key'))) {
       await initCaDirectory(caDir, { crypto });

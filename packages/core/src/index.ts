@@ -54,6 +54,7 @@ export { cryptoBackend, CRYPTO_BACKEND_ENV } from './crypto/select-backend.js';
 export { checkEd25519PublicKey } from './crypto/ed25519-public-key-check.js';
 export { equalConstantTime } from './crypto/constant-time.js';
 export { cryptoSelfTest } from './crypto/crypto-self-test.js';
+export { handshakeSelfTest } from './handshake/handshake-self-test.js';
 export {
   concatBytes,
   utf8ToBytes,

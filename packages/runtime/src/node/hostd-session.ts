@@ -4,6 +4,7 @@ import {
   configRights,
   cryptoBackend,
   cryptoSelfTest,
+  handshakeSelfTest,
   type AttachMessage,
   type Certificate,
   type ChannelGrant,
@@ -162,9 +163,11 @@ export class HostdSession {
    */
   static async open(o: HostdSessionOptions, hooks: HostdSessionHooks): Promise<HostdSession> {
     if (!selfTested) {
-      // Known answers before this VM signs anything (security-anchors §3 case 47); it also
-      // warms the crypto code so the first handshake does not pay for loading it.
+      // Known answers and whole handshakes in memory before this VM signs anything
+      // (security-anchors §3 case 47); they also warm the crypto and handshake code, so the
+      // first real handshake does not pay for loading and optimising it.
       cryptoSelfTest(crypto);
+      handshakeSelfTest(crypto);
       selfTested = true;
     }
     const link = await VmLink.connect(
