@@ -1,69 +1,16 @@
 // Doorbells reach only the channel's peer: hostd as its own OS process, the infotainment VM as
 // another (forked provider-vm.ts), the cluster VM and a third VM in no channel in this process.
 import { expect } from 'chai';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { packageRoot } from '@sivshm/core';
 import { firstValueFrom, take, toArray, timeout } from 'rxjs';
 import { Node } from '../src/index.js';
 import {
+  makeDeployment,
   startHostd,
   startProviderVm,
   waitFor,
   type Child,
   type Deployment,
 } from './support/deployment.js';
-
-const REPO_ROOT = path.resolve(packageRoot(import.meta.url), '..', '..');
-
-/** The runtime tests' deployment plus `radio`, a VM that takes part in no channel. */
-function threeVmDeployment(): Deployment {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sivshm-doorbells-'));
-  const regionPath = `/dev/shm/sivshm-doorbells-test-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const key = (): string => randomBytes(32).toString('hex');
-  const proto = path.join(REPO_ROOT, 'examples', 'proto', 'vehicle.proto');
-  const configPath = path.join(dir, 'services.yaml');
-  writeFileSync(
-    configPath,
-    `version: 1
-region: { size: 4MiB, path: ${regionPath}, channelCapacity: 64 }
-vms:
-  - { id: 1, name: infotainment, grantKey: { hex: ${key()} } }
-  - { id: 2, name: cluster, grantKey: { hex: ${key()} } }
-  - { id: 3, name: radio, grantKey: { hex: ${key()} } }
-protos: [${proto}]
-services:
-  - name: VehicleSpeed
-    id: 0x1234
-    instances: [1]
-    major: 1
-    minor: 0
-    provider: infotainment
-    consumers: [cluster]
-    minMode: plain
-    eventgroups:
-      - id: 1
-        name: speed
-        events:
-          - { id: 0x8001, name: speed, type: sivshm.demo.VehicleSpeed }
-    methods:
-      - { id: 0x0001, name: reset, request: sivshm.demo.ResetRequest, response: sivshm.demo.ResetResponse }
-`,
-  );
-  return {
-    dir,
-    configPath,
-    runDir: path.join(dir, 'run'),
-    stateDir: path.join(dir, 'state'),
-    regionPath,
-    cleanup: () => {
-      rmSync(dir, { recursive: true, force: true });
-      rmSync(regionPath, { force: true });
-    },
-  };
-}
 
 describe('Doorbell routing (hostd and three VMs)', function () {
   this.timeout(60_000);
@@ -73,7 +20,7 @@ describe('Doorbell routing (hostd and three VMs)', function () {
   const nodes: Node[] = [];
 
   beforeEach(async () => {
-    d = threeVmDeployment();
+    d = makeDeployment({ extraVms: ['radio'] }); // radio takes part in no channel
     hostd = await startHostd(d);
   });
 

@@ -34,8 +34,11 @@ export interface Deployment {
   cleanup(): void;
 }
 
-/** The example's two services and two VMs, with keys and region private to this run. */
-export function makeDeployment(): Deployment {
+/**
+ * The example's service and two VMs (`infotainment` provides, `cluster` consumes), with keys
+ * and region private to this run; `extraVms` adds VMs (ids 3, 4, …) that take part in nothing.
+ */
+export function makeDeployment(options: { extraVms?: readonly string[] } = {}): Deployment {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sivshm-runtime-'));
   const regionPath = `/dev/shm/sivshm-runtime-test-${process.pid}-${randomBytes(4).toString('hex')}`;
   const key = (): string => randomBytes(32).toString('hex');
@@ -48,7 +51,7 @@ region: { size: 4MiB, path: ${regionPath}, channelCapacity: 64 }
 vms:
   - { id: 1, name: infotainment, grantKey: { hex: ${key()} } }
   - { id: 2, name: cluster, grantKey: { hex: ${key()} } }
-protos: [${proto}]
+${(options.extraVms ?? []).map((name, i) => `  - { id: ${i + 3}, name: ${name}, grantKey: { hex: ${key()} } }\n`).join('')}protos: [${proto}]
 services:
   - name: VehicleSpeed
     id: 0x1234
