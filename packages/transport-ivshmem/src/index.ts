@@ -83,6 +83,7 @@ export type { EventfdWakerOptions } from './notify/eventfd-waker.js';
 export { RingWaiter } from './notify/ring-waiter.js';
 export type { NotifyMode, RingWaiterOptions } from './notify/ring-waiter.js';
 export { HeldWaker } from './notify/held-waker.js';
+export { SharedVector } from './notify/shared-vector.js';
 export { LivenessWatchdog, DEFAULT_HEARTBEAT_INTERVAL_MS } from './notify/liveness-watchdog.js';
 export type { LivenessWatchdogOptions } from './notify/liveness-watchdog.js';
 export { HeartbeatPublisher } from './notify/heartbeat-publisher.js';

@@ -1,5 +1,5 @@
 import type { Subscription } from 'rxjs';
-import { IvshmemClient, type Waker } from '@sivshm/transport-ivshmem';
+import { IvshmemClient, SharedVector, type Waker } from '@sivshm/transport-ivshmem';
 import { RuntimeError } from '../errors/runtime-error.js';
 
 /** The vector a VM is rung on for "a ring of one of your channels has records". */
@@ -18,9 +18,8 @@ const DATA_VECTOR = 0;
  */
 export class DoorbellHub {
   readonly #client: IvshmemClient;
-  readonly #sleepers = new Set<(rung: boolean) => void>();
+  readonly #vector = new SharedVector();
   readonly #sub: Subscription;
-  #rung = 0;
   /** Doorbells received on the own vector. */
   received = 0;
 
@@ -29,9 +28,7 @@ export class DoorbellHub {
     this.#sub = client.notifications$.subscribe((n) => {
       if (n.vector !== DATA_VECTOR) return;
       this.received++;
-      this.#rung++;
-      for (const s of [...this.#sleepers]) s(true);
-      this.#sleepers.clear();
+      this.#vector.rang();
     });
   }
 
@@ -63,9 +60,6 @@ export class DoorbellHub {
    * undefined), `wait()` sleeps on the own vector.
    */
   waker(peerId?: number): Waker {
-    let seen = this.#rung;
-    let closed = false;
-    let pending: ((rung: boolean) => void) | undefined;
     const ring = (id: number): void => {
       try {
         this.#client.ring(id, DATA_VECTOR);
@@ -73,43 +67,19 @@ export class DoorbellHub {
         // The peer left (between listing and ringing, or before): nobody to wake there.
       }
     };
-    return {
-      wake: () => {
-        if (closed || this.#client.closed) return;
+    return this.#vector.waker(
+      () => {
         if (peerId !== undefined) ring(peerId);
         else for (const id of this.#client.peerIds()) ring(id);
       },
-      wait: (timeoutMs) => {
-        if (closed) return Promise.resolve(false);
-        if (this.#rung !== seen) {
-          seen = this.#rung;
-          return Promise.resolve(true);
-        }
-        return new Promise<boolean>((resolve) => {
-          const timer = setTimeout(() => finish(false), timeoutMs);
-          const finish = (rung: boolean): void => {
-            clearTimeout(timer);
-            this.#sleepers.delete(finish);
-            pending = undefined;
-            seen = this.#rung;
-            resolve(rung);
-          };
-          pending = finish;
-          this.#sleepers.add(finish);
-        });
-      },
-      close: () => {
-        closed = true;
-        pending?.(false);
-      },
-    };
+      () => !this.#client.closed,
+    );
   }
 
   /** Disconnects from the server and closes every doorbell fd. */
   close(): void {
     this.#sub.unsubscribe();
-    for (const s of [...this.#sleepers]) s(false);
-    this.#sleepers.clear();
+    this.#vector.close();
     this.#client.close();
   }
 }

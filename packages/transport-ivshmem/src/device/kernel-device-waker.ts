@@ -2,6 +2,7 @@ import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { EventLayout } from '@sivshm/kmod';
 import { TransportError } from '../errors/transport-error.js';
 import { watchReadable, type FdWatcher } from '../native/fd-watcher.js';
+import { SharedVector } from '../notify/shared-vector.js';
 import type { Waker } from '../notify/waker.js';
 import type { KernelDevice } from './kernel-device.js';
 
@@ -47,10 +48,9 @@ export class KernelDeviceDoorbells {
   readonly #id: number;
   readonly #vectors: number;
   readonly #maxPeers: number;
-  readonly #sleepers = new Set<(rung: boolean) => void>();
+  readonly #vector = new SharedVector();
   #fd: number | undefined;
   #watcher: FdWatcher | undefined;
-  #rung = 0;
   /** Doorbells received on the own vector (interrupts the module counted). */
   received = 0;
   /** Rings that could not be sent (no granted file yet, or the device refused). */
@@ -97,9 +97,6 @@ export class KernelDeviceDoorbells {
    * `maxPeers` when undefined), `wait()` sleeps on the own vector.
    */
   waker(peerId?: number): Waker {
-    let seen = this.#rung;
-    let closed = false;
-    let pending: ((rung: boolean) => void) | undefined;
     const ring = (id: number): void => {
       try {
         if (!this.#device.ring(id, DATA_VECTOR)) this.ringFailures++;
@@ -108,36 +105,13 @@ export class KernelDeviceDoorbells {
         this.ringFailures++;
       }
     };
-    return {
-      wake: () => {
-        if (closed || this.#fd === undefined) return;
+    return this.#vector.waker(
+      () => {
         if (peerId !== undefined) ring(peerId);
         else for (let id = 0; id < this.#maxPeers; id++) if (id !== this.#id) ring(id);
       },
-      wait: (timeoutMs) => {
-        if (closed) return Promise.resolve(false);
-        if (this.#rung !== seen) {
-          seen = this.#rung;
-          return Promise.resolve(true);
-        }
-        return new Promise<boolean>((resolve) => {
-          const timer = setTimeout(() => finish(false), timeoutMs);
-          const finish = (rung: boolean): void => {
-            clearTimeout(timer);
-            this.#sleepers.delete(finish);
-            pending = undefined;
-            seen = this.#rung;
-            resolve(rung);
-          };
-          pending = finish;
-          this.#sleepers.add(finish);
-        });
-      },
-      close: () => {
-        closed = true;
-        pending?.(false);
-      },
-    };
+      () => this.#fd !== undefined,
+    );
   }
 
   /** Stops watching and closes the doorbell fd; pending waits resolve false. */
@@ -146,8 +120,7 @@ export class KernelDeviceDoorbells {
     this.#watcher = undefined;
     if (this.#fd !== undefined) closeSync(this.#fd);
     this.#fd = undefined;
-    for (const s of [...this.#sleepers]) s(false);
-    this.#sleepers.clear();
+    this.#vector.close();
   }
 
   #onReadable(error: TransportError | undefined): void {
@@ -178,8 +151,6 @@ export class KernelDeviceDoorbells {
     }
     if (count === 0) return;
     this.received += count;
-    this.#rung++;
-    for (const s of [...this.#sleepers]) s(true);
-    this.#sleepers.clear();
+    this.#vector.rang();
   }
 }
