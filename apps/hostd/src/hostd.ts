@@ -602,7 +602,18 @@ export class Hostd {
     this.#links = await VmLinkServer.listen(this.runDir, this.config.vms, {
       onConnect: (vm) => this.#guard('connect', vm, () => this.#onConnect(vm)),
       onMessage: (vm, m) => this.#guard(m.kind, vm, () => this.#onMessage(vm, m)),
-      onInvalid: (vm, e) => this.#refuse(vm, 'ERR_DECODE', e.message),
+      onInvalid: (vm, e) => {
+        // qemu mode: the chardev outlives the guest's apps, so an app that died mid-frame
+        // leaves bytes that swallow the next app's hello and put the stream out of step.
+        // Garbage before hello there means exactly that: drop the link, QEMU redials
+        // (reconnect=1) and the next hello meets a fresh decoder.
+        if (this.#o.emulated === false && this.#vms.get(vm)?.hello === false) {
+          this.log.warn('vm-link-out-of-step', { vm, error: e.message });
+          this.#links?.drop(vm);
+          return;
+        }
+        this.#refuse(vm, 'ERR_DECODE', e.message);
+      },
       onDisconnect: (vm, e) => this.#guard('disconnect', vm, () => this.#onDisconnect(vm, e)),
       onRefused: (vm) => this.log.warn('link-refused', { vm, why: 'VM already connected' }),
     });

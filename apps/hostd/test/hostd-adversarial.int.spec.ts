@@ -4,7 +4,13 @@
 import { expect } from 'chai';
 import net from 'node:net';
 import path from 'node:path';
-import { ControlConnection, encodeProto, MessageType } from '@sivshm/core';
+import {
+  ControlConnection,
+  encodeControlFrame,
+  encodeControlMessage,
+  encodeProto,
+  MessageType,
+} from '@sivshm/core';
 import { EmulatedDevice } from '@sivshm/transport-ivshmem';
 import {
   SERVICE,
@@ -400,6 +406,37 @@ describe('Hostd under attack and failure', function () {
       expect(s.vms.find((v) => v.id === VM.cluster)).to.include({ connected: true });
       expect(s.vms.find((v) => v.id === VM.infotainment)).to.include({ connected: false });
     });
+    it('should in qemu mode drop a link whose stream is out of step before hello (an app died mid-frame), and attach the next one', async () => {
+      expect(await hostd!.stop()).to.equal(0);
+      hostd = await startHostd(d, ['--qemu']);
+      const socketPath = path.join(d.runDir, 'cluster.sock');
+      const hello = encodeControlFrame(
+        encodeControlMessage({ kind: 'hello', version: 1, software: 'hostd-test' }),
+      );
+      // A frame header promising more than the dead app wrote: its tail swallows the next
+      // app's whole hello, so the framing stays in step but the frame is garbage and the hello
+      // is gone — without a drop the app would wait for an attach that never comes.
+      const partial = new Uint8Array(4 + 3);
+      new DataView(partial.buffer).setUint32(0, 3 + hello.length, true);
+      partial.set([0xff, 0xff, 0xff], 4);
+      const stale = net.connect(socketPath);
+      let staleClosed = false;
+      stale.on('close', () => (staleClosed = true));
+      stale.on('error', () => undefined);
+      await new Promise<void>((r) => stale.once('connect', () => r()));
+      stale.write(partial);
+      stale.write(hello);
+      await waitFor(() => staleClosed, 'hostd to drop the out-of-step link', 5000);
+      // QEMU redials; the next app's hello meets a fresh decoder.
+      const got: string[] = [];
+      const link = new ControlConnection(net.connect(socketPath), {
+        onMessage: (m) => got.push(m.kind),
+      });
+      link.send({ kind: 'hello', version: 1, software: 'hostd-test' });
+      await waitFor(() => got.includes('attach'), 'attach on the redialled link');
+      link.close();
+    });
+
     it('should in qemu mode let a guest boot without an app for longer than --vm-timeout, then time out its app', async () => {
       expect(await hostd!.stop()).to.equal(0);
       hostd = await startHostd(d, ['--qemu', '--vm-timeout', '800']);
