@@ -185,6 +185,8 @@ export class Hostd {
   #links: VmLinkServer | undefined;
   #status: StatusServer | undefined;
   #ivshmem: IvshmemServer | undefined;
+  /** ivshmem peer id → pid of the process that connected it (SO_PEERCRED). */
+  readonly #ivshmemPids = new Map<number, number>();
   #timers: NodeJS.Timeout[] = [];
   #heartbeatSeq = 0n;
   #saving: Promise<void> = Promise.resolve();
@@ -594,8 +596,14 @@ export class Hostd {
       socketPath: this.ivshmemSocket,
       shm: { fd: this.#regionFd },
       vectors: IVSHMEM_VECTORS,
-      onPeerJoined: (id, pid) => this.log.debug('ivshmem-peer-joined', { id, pid }),
-      onPeerLeft: (id, e) => this.log.debug('ivshmem-peer-left', { id, error: e?.message }),
+      onPeerJoined: (id, pid) => {
+        this.#ivshmemPids.set(id, pid);
+        this.log.debug('ivshmem-peer-joined', { id, pid });
+      },
+      onPeerLeft: (id, e) => {
+        this.#ivshmemPids.delete(id);
+        this.log.debug('ivshmem-peer-left', { id, error: e?.message });
+      },
     });
     // Whoever connects gets the region fd: same access rule as the control sockets.
     chmodSync(this.ivshmemSocket, 0o600);
@@ -827,6 +835,19 @@ export class Hostd {
         this.#refuse(vm.id, 'ERR_DOORBELL', `doorbell id ${id} belongs to another VM`);
         return;
       }
+    }
+    // The same process holds both connections: the VM process in emulated mode, QEMU in qemu
+    // mode. A claim of an id connected by another process (one no VM claimed yet) is refused,
+    // so a VM cannot redirect its peers' doorbells to someone else's.
+    const linkPid = this.#links?.peerPid(vm.id);
+    const bellPid = this.#ivshmemPids.get(id);
+    if (linkPid !== undefined && bellPid !== undefined && bellPid !== 0 && linkPid !== bellPid) {
+      this.#refuse(
+        vm.id,
+        'ERR_DOORBELL',
+        `doorbell id ${id} was connected by process ${bellPid}, not by the process holding this VM's control link (${linkPid})`,
+      );
+      return;
     }
     vm.doorbellId = id;
     this.log.info('vm-doorbell', { vm: vm.id, doorbellId: id });

@@ -1,5 +1,6 @@
 // hostd as a separate OS process, driven over its real control sockets by VM stand-ins.
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { ControlConnection, type ControlMessage } from '@sivshm/core';
@@ -455,6 +456,49 @@ describe('Hostd', function () {
       } finally {
         a.close();
         b.close();
+      }
+    });
+
+    it('should refuse a doorbell id that another process connected (no VM claimed it yet)', async () => {
+      const c = await connect('cluster');
+      const own = await IvshmemClient.connect(c.attach.ivshmemSocket, { vectors: 2 });
+      // Another OS process joins the ivshmem server and says its id on stdout.
+      const stranger = spawn(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `import { IvshmemClient } from '@sivshm/transport-ivshmem';
+           const c = await IvshmemClient.connect(${JSON.stringify(c.attach.ivshmemSocket)}, { vectors: 2 });
+           console.log(c.id);
+           setInterval(() => undefined, 1000);`,
+        ],
+        { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      try {
+        const strangerId = await new Promise<number>((resolve, reject) => {
+          const t = setTimeout(() => reject(new Error('the other process did not join')), 10_000);
+          stranger.stdout!.once('data', (b: Buffer) => {
+            clearTimeout(t);
+            resolve(Number(b.toString().trim()));
+          });
+        });
+        await waitFor(() => own.peerIds().includes(strangerId), 'the other process announced');
+        c.send({ kind: 'doorbellId', id: strangerId });
+        await waitFor(() => c.errors.length > 0, 'the refusal');
+        expect(c.errors[0]).to.include({ code: 'ERR_DOORBELL' });
+        expect(c.errors[0]!.message).to.match(/was connected by process \d+, not by the process/);
+        // Its own id, connected from this process, is taken.
+        c.send({ kind: 'doorbellId', id: own.id });
+        await waitFor(
+          async () =>
+            (await readStatus(d)).vms.find((v) => v.id === VM.cluster)!.doorbellId === own.id,
+          'the own id taken',
+        );
+        expect(c.errors).to.have.length(1);
+      } finally {
+        stranger.kill('SIGKILL');
+        own.close();
       }
     });
 

@@ -2,6 +2,7 @@ import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { ControlConnection, type ControlMessage } from '@sivshm/core';
+import { unixPeerCredentials } from '@sivshm/transport-ivshmem';
 import { HostdError } from '../errors/hostd-error.js';
 
 /** What hostd does with the links; the VM id always comes from the socket, never the bytes. */
@@ -19,6 +20,8 @@ interface VmEndpoint {
   readonly socketPath: string;
   readonly server: net.Server;
   link: ControlConnection | undefined;
+  /** The process at the other end of the current link (SO_PEERCRED), when known. */
+  pid: number | undefined;
 }
 
 /**
@@ -60,6 +63,15 @@ export class VmLinkServer {
   /** Socket path of a VM's control link. */
   socketPath(vmId: number): string | undefined {
     return this.#endpoints.get(vmId)?.socketPath;
+  }
+
+  /**
+   * The pid of the process holding VM `vmId`'s link (the VM process in emulated mode, QEMU in
+   * qemu mode), or undefined when not connected or not known.
+   */
+  peerPid(vmId: number): number | undefined {
+    const ep = this.#endpoints.get(vmId);
+    return ep?.link === undefined || ep.link.closed ? undefined : ep.pid;
   }
 
   /** True while `vmId` has a live link. */
@@ -107,7 +119,7 @@ export class VmLinkServer {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
     const server = net.createServer((socket) => this.#onSocket(ep, socket));
-    const ep: VmEndpoint = { vmId, socketPath, server, link: undefined };
+    const ep: VmEndpoint = { vmId, socketPath, server, link: undefined, pid: undefined };
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e) =>
         reject(new HostdError('ERR_STARTUP', `cannot listen on ${socketPath}: ${e.message}`)),
@@ -131,6 +143,7 @@ export class VmLinkServer {
       this.#handlers.onRefused(ep.vmId);
       return;
     }
+    ep.pid = socketPeerPid(socket);
     let greeted = false;
     const link = new ControlConnection(socket, {
       onMessage: (m) => {
@@ -158,5 +171,16 @@ export class VmLinkServer {
     });
     ep.link = link;
     this.#handlers.onConnect(ep.vmId);
+  }
+}
+
+/** SO_PEERCRED of an accepted Unix socket (Node keeps the fd on the socket's handle). */
+function socketPeerPid(socket: net.Socket): number | undefined {
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (fd === undefined || fd < 0) return undefined;
+  try {
+    return unixPeerCredentials(fd).pid;
+  } catch {
+    return undefined; // the peer is already gone; the link notices on its own
   }
 }
