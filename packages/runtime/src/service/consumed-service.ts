@@ -150,19 +150,7 @@ export class ConsumedService {
    */
   event<T>(name: string): Observable<T> {
     const e = this.#catalog.event(name);
-    return defer(() => {
-      const c = this.#connection;
-      if (c === undefined) {
-        return throwError(
-          () =>
-            new RuntimeError(
-              'ERR_PEER_GONE',
-              `service '${this.name}' is ${this.#status.value}; take the event stream again once status$ says connected`,
-            ),
-        );
-      }
-      return merge(c.consumer.event<T>(e.definition.id, e.type), c.end);
-    });
+    return this.#onChannel('event stream', (c) => c.consumer.event<T>(e.definition.id, e.type));
   }
 
   /**
@@ -174,6 +162,14 @@ export class ConsumedService {
    */
   samples<T extends object>(name: string): Observable<Sample<T>> {
     const e = this.#catalog.event(name);
+    return this.#onChannel('sample stream', (c) => c.consumer.samples<T>(e.definition.id, e.type));
+  }
+
+  /**
+   * A stream taken on the channel current at subscription, ended with it: `ERR_PEER_GONE` when
+   * there is none (or when it ends), completion on close.
+   */
+  #onChannel<T>(what: string, stream: (c: Connection) => Observable<T>): Observable<T> {
     return defer(() => {
       const c = this.#connection;
       if (c === undefined) {
@@ -181,11 +177,11 @@ export class ConsumedService {
           () =>
             new RuntimeError(
               'ERR_PEER_GONE',
-              `service '${this.name}' is ${this.#status.value}; take the sample stream again once status$ says connected`,
+              `service '${this.name}' is ${this.#status.value}; take the ${what} again once status$ says connected`,
             ),
         );
       }
-      return merge(c.consumer.samples<T>(e.definition.id, e.type), c.end);
+      return merge(stream(c), c.end);
     });
   }
 
