@@ -35,8 +35,14 @@ export interface E2eResult {
   runs: number;
   secure: { p50Us: number; p99Us: number; runP50Us: number[] };
   plain: { p50Us: number; p99Us: number; runP50Us: number[] };
-  /** secure p50 / plain p50 (median of per-run p50s). */
+  /**
+   * Median over runs of (secure p50 / plain p50) of the same run: each run's two paths took
+   * turns block by block, so the pair shares the machine's state, and the median of the paired
+   * ratios does not mix one run's secure figure with another run's plain one.
+   */
   ratio: number;
+  /** median(secure per-run p50) / median(plain per-run p50), for comparison. */
+  ratioOfMedians: number;
   target: number;
 }
 
@@ -131,7 +137,8 @@ async function plainPath(configPath: string) {
 export async function run(
   opts: { readonly quick?: boolean; readonly log?: (l: string) => void } = {},
 ): Promise<E2eResult> {
-  const calls = opts.quick === true ? 500 : 3000;
+  // Long enough runs (~80 ms each) that one 10 ms adaptive back-off does not decide a run.
+  const calls = opts.quick === true ? 2000 : 20_000;
   const runs = opts.quick === true ? 2 : 7;
   const d = makeDeployment();
   const hostd = await startHostd(d);
@@ -177,7 +184,8 @@ export async function run(
       runs,
       secure: { p50Us: median(sP50), p99Us: median(s.map((x) => q(x, 0.99))), runP50Us: sP50 },
       plain: { p50Us: median(pP50), p99Us: median(p.map((x) => q(x, 0.99))), runP50Us: pP50 },
-      ratio: median(sP50) / median(pP50),
+      ratio: median(sP50.map((x, i) => x / pP50[i]!)),
+      ratioOfMedians: median(sP50) / median(pP50),
       target: 1.05,
     };
   } finally {
@@ -197,6 +205,6 @@ export function format(r: E2eResult): string {
     'path                                              p50 µs   p99 µs   per-run p50',
     `secure (hostd, handshake, grants, device)       ${f(r.secure.p50Us)} ${f(r.secure.p99Us)}   ${r.secure.runP50Us.map((x) => x.toFixed(1)).join(' ')}`,
     `plain (same rings, raw window, no security)     ${f(r.plain.p50Us)} ${f(r.plain.p99Us)}   ${r.plain.runP50Us.map((x) => x.toFixed(1)).join(' ')}`,
-    `secure / plain p50: ${r.ratio.toFixed(3)} (target ≤ ${r.target}: ${r.ratio <= r.target ? 'met' : 'MISS'})`,
+    `secure / plain p50, median of the per-run ratios: ${r.ratio.toFixed(3)} (target ≤ ${r.target}: ${r.ratio <= r.target ? 'met' : 'MISS'}); ratio of the medians: ${r.ratioOfMedians.toFixed(3)}`,
   ].join('\n');
 }
