@@ -99,14 +99,7 @@ export class ConsumedService {
       // the wait below still bounds how long that may take.
       if (!(RuntimeError.is(e) && e.code === 'ERR_HOSTD_GONE')) throw e;
     }
-    try {
-      await firstValueFrom(
-        this.#status.pipe(
-          filter((s) => s === 'connected' || s === 'closed'),
-          timeout(timeoutMs),
-        ),
-      );
-    } catch {
+    if (!(await this.#settled(timeoutMs))) {
       throw new RuntimeError(
         'ERR_NOT_OFFERED',
         `no channel to service '${this.name}' instance ${this.#instance} within ${timeoutMs} ms: ${
@@ -205,6 +198,21 @@ export class ConsumedService {
     return this.#callWhenConnected<Req, Res>(m, name, request, timeoutMs);
   }
 
+  /** True once the status is `connected` or `closed`, false when `timeoutMs` passed first. */
+  async #settled(timeoutMs: number): Promise<boolean> {
+    try {
+      await firstValueFrom(
+        this.#status.pipe(
+          filter((s) => s === 'connected' || s === 'closed'),
+          timeout(timeoutMs),
+        ),
+      );
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   #callOn<Req extends object, Res>(
     c: Connection,
     m: ResolvedMethod,
@@ -229,14 +237,7 @@ export class ConsumedService {
     if (this.#status.value === 'closed') {
       throw new RuntimeError('ERR_CLOSED', `service '${this.name}' is closed`);
     }
-    try {
-      await firstValueFrom(
-        this.#status.pipe(
-          filter((s) => s === 'connected' || s === 'closed'),
-          timeout(timeoutMs),
-        ),
-      );
-    } catch {
+    if (!(await this.#settled(timeoutMs))) {
       throw new RuntimeError(
         'ERR_PEER_GONE',
         `service '${this.name}' has no channel (status ${this.#status.value}) and none came within ${timeoutMs} ms`,
