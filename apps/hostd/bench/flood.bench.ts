@@ -11,11 +11,10 @@ import {
   readStatus,
   startFloodProcess,
   startHostd,
-  startProviderProcess,
   waitFor,
   type FloodReport,
 } from '../test/support/test-deployment.js';
-import { TestVm } from '../test/support/test-vm.js';
+import { speedPair } from './speed-pair.js';
 
 /** The handshake goal under flood (security-anchors §4): p99 ≤ 50 ms. */
 export const GOAL_P99_MS = 50;
@@ -100,15 +99,7 @@ export async function runFlood(o: {
   let quietLoop: LoopDelay;
   let floodLoop: LoopDelay;
   try {
-    const c = await TestVm.connect(d.socket('cluster'));
-    await c.enrol({
-      offers: [],
-      requests: [
-        { service: SERVICE.speed, instanceLo: 1, instanceHi: 1, methodLo: 1, methodHi: 0xfffe },
-      ],
-    });
-    const provider = await startProviderProcess(d);
-    await waitFor(async () => (await readStatus(d)).services.length === 2, 'offers', 15_000);
+    const { consumer: c, provider } = await speedPair(d);
     const once = async (into: number[]): Promise<void> => {
       const out = await c.request(SERVICE.speed);
       if (out.kind !== 'granted') throw new Error(`handshake: ${out.reason} ${out.detail}`);

@@ -14,7 +14,7 @@ import {
   startProviderProcess,
   waitFor,
 } from '../test/support/test-deployment.js';
-import { TestVm } from '../test/support/test-vm.js';
+import { speedPair } from './speed-pair.js';
 import { formatFlood, runFlood } from './flood.bench.js';
 
 function numberArg(argv: string[], name: string, dflt: number, lo: number, hi: number): number {
@@ -56,15 +56,9 @@ async function main(): Promise<void> {
   const hostdMs: number[] = [];
   const deathMs: number[] = [];
   try {
-    const c = await TestVm.connect(d.socket('cluster'));
-    await c.enrol({
-      offers: [],
-      requests: [
-        { service: SERVICE.speed, instanceLo: 1, instanceHi: 1, methodLo: 1, methodHi: 0xfffe },
-      ],
-    });
-    let provider = await startProviderProcess(d);
-    await waitFor(async () => (await readStatus(d)).services.length === 2, 'offers', 15_000);
+    const pair = await speedPair(d);
+    const c = pair.consumer;
+    let provider = pair.provider;
     for (let i = 0; i < runs; i++) {
       const out = await c.request(SERVICE.speed);
       if (out.kind !== 'granted') throw new Error(`handshake ${i}: ${out.reason} ${out.detail}`);
