@@ -52,6 +52,19 @@ describe('Node (hostd and two VM processes)', function () {
       );
     });
 
+    it('should refuse reconnect options that are not what they say', async () => {
+      const base = { config: d.configPath, vm: 'cluster', runDir: d.runDir };
+      for (const [bad, why] of [
+        [{ reconnect: 'yes' }, /reconnect must be true or false, got yes/],
+        [{ reconnectMaxDelayMs: 5 }, /reconnectMaxDelayMs must be an integer ≥ 10, got 5/],
+        [{ reconnectMaxDelayMs: 1.5 }, /reconnectMaxDelayMs must be an integer ≥ 10, got 1.5/],
+      ] as const) {
+        const err = await Node.open({ ...base, ...(bad as object) }).catch((e: unknown) => e);
+        expect((err as RuntimeError).code).to.equal('ERR_BAD_ARGUMENT');
+        expect((err as Error).message).to.match(why);
+      }
+    });
+
     it('should say that hostd is not there when the run dir has no socket', async () => {
       const err = await Node.open({
         config: d.configPath,

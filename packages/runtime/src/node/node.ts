@@ -131,6 +131,12 @@ export class Node {
       );
     }
     const maxDelay = options.reconnectMaxDelayMs;
+    if (options.reconnect !== undefined && typeof options.reconnect !== 'boolean') {
+      throw new RuntimeError(
+        'ERR_BAD_ARGUMENT',
+        `Node.open: reconnect must be true or false, got ${String(options.reconnect)}`,
+      );
+    }
     if (maxDelay !== undefined && !(Number.isInteger(maxDelay) && maxDelay >= 10)) {
       throw new RuntimeError(
         'ERR_BAD_ARGUMENT',
