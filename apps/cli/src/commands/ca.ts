@@ -68,7 +68,12 @@ export function registerCaCommands(program: Command): void {
     .description(
       "manage hostd's certificate authority directory (CA key, broker key, serials, epoch)",
     );
+  registerCaInit(ca);
+  registerCaIssue(ca);
+  registerCaRevoke(ca);
+}
 
+function registerCaInit(ca: Command): void {
   ca.command('init')
     .description('create a CA directory with a fresh CA key and broker key (files 0600)')
     .requiredOption('--dir <dir>', 'the CA directory')
@@ -86,7 +91,21 @@ export function registerCaCommands(program: Command): void {
       console.log(`  CA public key:     ${Buffer.from(r.caPublicKey).toString('hex')}`);
       console.log(`  broker public key: ${Buffer.from(r.brokerPublicKey).toString('hex')}`);
     });
+}
 
+interface IssueOptions {
+  dir: string;
+  vm: number;
+  name: string;
+  publicKey?: string;
+  newKey?: string;
+  offer: OfferRight[];
+  request: RequestRight[];
+  validityHours?: number;
+  out?: string;
+}
+
+function registerCaIssue(ca: Command): void {
   ca.command('issue')
     .description(
       'issue an endpoint certificate directly (administrative path; apps normally enrol through hostd)',
@@ -117,63 +136,53 @@ export function registerCaCommands(program: Command): void {
       num(v, 'validity', 24 * 365),
     )
     .option('--out <file>', 'write the certificate (PEM) here instead of stdout')
-    .action(
-      async (o: {
-        dir: string;
-        vm: number;
-        name: string;
-        publicKey?: string;
-        newKey?: string;
-        offer: OfferRight[];
-        request: RequestRight[];
-        validityHours?: number;
-        out?: string;
-      }) => {
-        const crypto = cryptoBackend();
-        if ((o.publicKey === undefined) === (o.newKey === undefined)) {
-          throw new CoreError(
-            'ERR_BAD_KEY',
-            'give exactly one of --public-key HEX or --new-key FILE',
-          );
-        }
-        let publicKey: Uint8Array;
-        if (o.publicKey !== undefined) {
-          if (!/^[0-9a-f]{64}$/i.test(o.publicKey))
-            throw new CoreError('ERR_BAD_KEY', '--public-key must be 64 hex characters');
-          publicKey = Uint8Array.from(Buffer.from(o.publicKey, 'hex'));
-        } else {
-          const secret = crypto.ed25519GenerateSecretKey();
-          await writeFile(o.newKey!, Buffer.from(secret).toString('hex') + '\n', {
-            mode: 0o600,
-            flag: 'wx',
-          });
-          publicKey = crypto.ed25519PublicKey(secret);
-        }
-        const opened = await openCaDirectory(o.dir, {
-          crypto,
-          nowMs: () => BigInt(Date.now()),
-          ...(o.validityHours === undefined
-            ? {}
-            : { validityMs: BigInt(o.validityHours) * 3_600_000n }),
-        });
-        const cert = opened.ca.issue({
-          vmId: o.vm,
-          subject: o.name,
-          publicKey,
-          rights: { offers: o.offer, requests: o.request },
-          kind: 'endpoint',
-        });
-        await opened.save();
-        const pem = certificateToPem(cert);
-        const serial = decodeCertificateBody(cert.tbs).serial;
-        if (o.out === undefined) process.stdout.write(pem);
-        else {
-          await writeFile(o.out, pem);
-          console.error(`issued serial ${serial} for VM ${o.vm} (${o.name}) to ${o.out}`);
-        }
-      },
-    );
+    .action(issueCertificate);
+}
 
+/** The endpoint's public key: given as hex, or generated with its secret written 0600. */
+async function endpointPublicKey(o: IssueOptions): Promise<Uint8Array> {
+  const crypto = cryptoBackend();
+  if ((o.publicKey === undefined) === (o.newKey === undefined)) {
+    throw new CoreError('ERR_BAD_KEY', 'give exactly one of --public-key HEX or --new-key FILE');
+  }
+  if (o.publicKey !== undefined) {
+    if (!/^[0-9a-f]{64}$/i.test(o.publicKey))
+      throw new CoreError('ERR_BAD_KEY', '--public-key must be 64 hex characters');
+    return Uint8Array.from(Buffer.from(o.publicKey, 'hex'));
+  }
+  const secret = crypto.ed25519GenerateSecretKey();
+  await writeFile(o.newKey!, Buffer.from(secret).toString('hex') + '\n', {
+    mode: 0o600,
+    flag: 'wx',
+  });
+  return crypto.ed25519PublicKey(secret);
+}
+
+async function issueCertificate(o: IssueOptions): Promise<void> {
+  const publicKey = await endpointPublicKey(o);
+  const opened = await openCaDirectory(o.dir, {
+    crypto: cryptoBackend(),
+    nowMs: () => BigInt(Date.now()),
+    ...(o.validityHours === undefined ? {} : { validityMs: BigInt(o.validityHours) * 3_600_000n }),
+  });
+  const cert = opened.ca.issue({
+    vmId: o.vm,
+    subject: o.name,
+    publicKey,
+    rights: { offers: o.offer, requests: o.request },
+    kind: 'endpoint',
+  });
+  await opened.save();
+  const pem = certificateToPem(cert);
+  const serial = decodeCertificateBody(cert.tbs).serial;
+  if (o.out === undefined) process.stdout.write(pem);
+  else {
+    await writeFile(o.out, pem);
+    console.error(`issued serial ${serial} for VM ${o.vm} (${o.name}) to ${o.out}`);
+  }
+}
+
+function registerCaRevoke(ca: Command): void {
   ca.command('revoke')
     .description('revoke a certificate serial (hostd refuses it from its next start or reload)')
     .requiredOption('--dir <dir>', 'the CA directory')

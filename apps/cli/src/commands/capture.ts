@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { statSync, writeFileSync } from 'node:fs';
 import { CoreError } from '@sivshm/core';
-import { WindowLayout } from '@sivshm/kmod';
+import { WindowLayout } from '@sivshm/abi';
 import { sdPcap, type PcapDatagram } from '@sivshm/discovery';
 import {
   ChannelTableReader,
@@ -30,6 +30,14 @@ function positive(text: string): number {
   return v;
 }
 
+interface CaptureOptions {
+  region: string;
+  channel: bigint;
+  out: string;
+  duration?: number;
+  count?: number;
+}
+
 /** Registers `sivshm capture`. */
 export function registerCaptureCommand(program: Command): void {
   program
@@ -47,98 +55,111 @@ export function registerCaptureCommand(program: Command): void {
       positive,
     )
     .option('--count <n>', 'stop after this many frames', positive)
-    .action(
-      async (o: {
-        region: string;
-        channel: bigint;
-        out: string;
-        duration?: number;
-        count?: number;
-      }) => {
-        let size: number;
-        try {
-          size = statSync(o.region).size;
-        } catch (e) {
-          throw new CoreError('ERR_IO', `cannot open region ${o.region}: ${(e as Error).message}`, {
-            cause: e,
-          });
-        }
-        const m = mapFile(o.region, 0, size, { writable: false });
-        const datagrams: PcapDatagram[] = [];
-        let lost = 0;
-        let malformed = 0;
-        try {
-          const region = new Uint8Array(m.shared);
-          const found = new ChannelTableReader(region, readRegionHeader(region)).find(o.channel);
-          if (found === undefined) {
-            throw new CoreError(
-              'ERR_IO',
-              `channel ${o.channel} is not in the channel table of ${o.region} (sivshm inspect lists them)`,
-            );
-          }
-          const e = found.entry;
-          const dataSize = WindowLayout.dataSizeOf(e.length);
-          if (dataSize === undefined)
-            throw new CoreError('ERR_IO', `channel ${o.channel} has no valid window`);
-          const dir = WindowLayout.directionSize(dataSize);
-          const c = `127.0.1.${e.consumerVm & 0xff}`;
-          const p = `127.0.1.${e.providerVm & 0xff}`;
-          const taps = [
-            {
-              tap: new RingTap(region.subarray(e.offset, e.offset + dir), dataSize),
-              src: c,
-              dst: p,
-            },
-            {
-              tap: new RingTap(region.subarray(e.offset + dir, e.offset + 2 * dir), dataSize),
-              src: p,
-              dst: c,
-            },
-          ];
-          const deadline = o.duration === undefined ? Infinity : Date.now() + o.duration * 1000;
-          let stop = false;
-          const onSignal = (): void => {
-            stop = true;
-          };
-          process.once('SIGINT', onSignal);
-          process.once('SIGTERM', onSignal);
-          console.error(
-            `capturing channel ${o.channel} (VM ${e.consumerVm} ⇄ VM ${e.providerVm}); Ctrl-C to stop`,
-          );
-          let lastReport = Date.now();
-          while (!stop && Date.now() < deadline && datagrams.length < (o.count ?? Infinity)) {
-            for (const t of taps) {
-              for (const r of t.tap.poll()) {
-                datagrams.push({
-                  payload: r.frame,
-                  src: t.src,
-                  dst: t.dst,
-                  srcPort: CAPTURE_PORT,
-                  dstPort: CAPTURE_PORT,
-                  timeMs: Date.now(),
-                });
-              }
-            }
-            if (Date.now() - lastReport >= 1000 && process.stderr.isTTY) {
-              process.stderr.write(`\r${datagrams.length} frames`);
-              lastReport = Date.now();
-            }
-            await new Promise((r) => setTimeout(r, 1));
-          }
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-          lost = taps.reduce((n, t) => n + t.tap.lost, 0);
-          malformed = taps.reduce((n, t) => n + t.tap.malformed, 0);
-        } finally {
-          unmap(m.handle);
-        }
-        writeFileSync(o.out, sdPcap(datagrams.slice(0, o.count ?? datagrams.length)));
-        console.error(
-          `${process.stderr.isTTY ? '\n' : ''}wrote ${Math.min(datagrams.length, o.count ?? Infinity)} frames to ${o.out}` +
-            (lost + malformed > 0
-              ? ` (${lost} times fell behind, ${malformed} malformed batches skipped)`
-              : ''),
-        );
-      },
+    .action(capture);
+}
+
+async function capture(o: CaptureOptions): Promise<void> {
+  let size: number;
+  try {
+    size = statSync(o.region).size;
+  } catch (e) {
+    throw new CoreError('ERR_IO', `cannot open region ${o.region}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  const m = mapFile(o.region, 0, size, { writable: false });
+  let recorded: Recorded;
+  try {
+    recorded = await record(o, channelTaps(new Uint8Array(m.shared), o));
+  } finally {
+    unmap(m.handle);
+  }
+  const { datagrams, lost, malformed } = recorded;
+  writeFileSync(o.out, sdPcap(datagrams.slice(0, o.count ?? datagrams.length)));
+  console.error(
+    `${process.stderr.isTTY ? '\n' : ''}wrote ${Math.min(datagrams.length, o.count ?? Infinity)} frames to ${o.out}` +
+      (lost + malformed > 0
+        ? ` (${lost} times fell behind, ${malformed} malformed batches skipped)`
+        : ''),
+  );
+}
+
+interface DirectionTap {
+  tap: RingTap;
+  src: string;
+  dst: string;
+}
+
+/** Read-only taps on both rings of the channel's window, each with the addresses its VMs get. */
+function channelTaps(region: Uint8Array, o: CaptureOptions): DirectionTap[] {
+  const found = new ChannelTableReader(region, readRegionHeader(region)).find(o.channel);
+  if (found === undefined) {
+    throw new CoreError(
+      'ERR_IO',
+      `channel ${o.channel} is not in the channel table of ${o.region} (sivshm inspect lists them)`,
     );
+  }
+  const e = found.entry;
+  const dataSize = WindowLayout.dataSizeOf(e.length);
+  if (dataSize === undefined)
+    throw new CoreError('ERR_IO', `channel ${o.channel} has no valid window`);
+  const dir = WindowLayout.directionSize(dataSize);
+  const c = `127.0.1.${e.consumerVm & 0xff}`;
+  const p = `127.0.1.${e.providerVm & 0xff}`;
+  console.error(
+    `capturing channel ${o.channel} (VM ${e.consumerVm} ⇄ VM ${e.providerVm}); Ctrl-C to stop`,
+  );
+  return [
+    { tap: new RingTap(region.subarray(e.offset, e.offset + dir), dataSize), src: c, dst: p },
+    {
+      tap: new RingTap(region.subarray(e.offset + dir, e.offset + 2 * dir), dataSize),
+      src: p,
+      dst: c,
+    },
+  ];
+}
+
+interface Recorded {
+  datagrams: PcapDatagram[];
+  lost: number;
+  malformed: number;
+}
+
+/** Polls the taps until Ctrl-C, the duration or the count, whichever comes first. */
+async function record(o: CaptureOptions, taps: DirectionTap[]): Promise<Recorded> {
+  const datagrams: PcapDatagram[] = [];
+  const deadline = o.duration === undefined ? Infinity : Date.now() + o.duration * 1000;
+  let stop = false;
+  const onSignal = (): void => {
+    stop = true;
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let lastReport = Date.now();
+  while (!stop && Date.now() < deadline && datagrams.length < (o.count ?? Infinity)) {
+    for (const t of taps) {
+      for (const r of t.tap.poll()) {
+        datagrams.push({
+          payload: r.frame,
+          src: t.src,
+          dst: t.dst,
+          srcPort: CAPTURE_PORT,
+          dstPort: CAPTURE_PORT,
+          timeMs: Date.now(),
+        });
+      }
+    }
+    if (Date.now() - lastReport >= 1000 && process.stderr.isTTY) {
+      process.stderr.write(`\r${datagrams.length} frames`);
+      lastReport = Date.now();
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  return {
+    datagrams,
+    lost: taps.reduce((n, t) => n + t.tap.lost, 0),
+    malformed: taps.reduce((n, t) => n + t.tap.malformed, 0),
+  };
 }
