@@ -1,8 +1,13 @@
-import { certificateHash, verifyCertificate, type CertificateBody } from '../cert/certificate.js';
+import {
+  certificateHash,
+  verifyCertificate,
+  type Certificate,
+  type CertificateBody,
+} from '../cert/certificate.js';
 import { mayOfferRight } from '../cert/rights.js';
 import type { CryptoBackend } from '../crypto/crypto-backend.js';
 import { equalConstantTime } from '../crypto/constant-time.js';
-import type { ChannelMode } from '../grant/grant-layout.js';
+import type { ChannelMode } from '@sivshm/abi';
 import { decodeGrant } from '../grant/grant-token.js';
 import { abortReasonName } from './abort-reason.js';
 import { deriveChannelKeys } from './channel-keys.js';
@@ -19,6 +24,7 @@ import {
   MessageType,
   sameMessage,
   type HandshakeMessage,
+  type OfferBody,
 } from './handshake-messages.js';
 import type { EndpointEffect, EndpointIdentity, TrustAnchors } from './handshake-types.js';
 import {
@@ -160,7 +166,7 @@ export class ConsumerHandshake {
   }
 
   private onGrant(m4: HandshakeMessage): EndpointEffect[] {
-    const { crypto, identity, trust } = this.o;
+    const { crypto } = this.o;
     const req = this.req!;
     require(m4.type === MessageType.m4, 'unexpected', `expected M4, got type ${m4.type}`);
     const body = failAs('malformed', () => decodeGrantConsumerBody(m4.body));
@@ -177,25 +183,8 @@ export class ConsumerHandshake {
       signatureInput(SignatureLabel.m4, th4),
       this.brokerKey!,
     ), 'signature', 'hostd signature on M4 does not verify');
-    require(m2.cVm ===
-      identity.vmId, 'signature', `M2 names consumer VM ${m2.cVm}, we are ${identity.vmId}`);
-    require(m2.epoch === trust.epoch, 'certificate', `M2 epoch ${m2.epoch} is not ${trust.epoch}`);
-    require(m2.mode === req.mode, 'mode', `mode ${m2.mode} is not the requested ${req.mode}`);
-    const certP: CertificateBody = failAs('certificate', () =>
-      verifyCertificate(crypto, body.certP, {
-        caPublicKey: trust.caPublicKey,
-        epoch: trust.epoch,
-        nowMs: this.o.nowMs(),
-        kind: 'endpoint',
-      }),
-    );
-    require(certP.vmId ===
-      m2.pVm, 'certificate', `provider certificate is for VM ${certP.vmId}, not ${m2.pVm}`);
-    require(mayOfferRight(
-      certP.rights,
-      req.service,
-      req.instance,
-    ), 'notAuthorized', `provider certificate may not offer service 0x${req.service.toString(16)} instance ${req.instance}`);
+    this.checkOffer(m2, req);
+    const certP = this.checkProvider(body.certP, m2, req);
     const accept = failAs('malformed', () => decodeAcceptBody(m3.body));
     require(accept.channelId === m2.channelId, 'signature', 'M3 is for another channel');
     require(equalConstantTime(
@@ -207,17 +196,7 @@ export class ConsumerHandshake {
       signatureInput(SignatureLabel.m3, th3),
       certP.publicKey,
     ), 'signature', 'provider signature on M3 does not verify over our transcript');
-    const token = decodeGrant(body.grantToken);
-    require(token.ok, 'grant', 'grant token is malformed');
-    const t = token.token;
-    require(t.role === 'consumer' &&
-      t.vmId === identity.vmId &&
-      t.channelId === m2.channelId &&
-      t.epoch === trust.epoch &&
-      t.windowOffset === m2.windowOffset &&
-      t.windowLength === m2.windowLength &&
-      t.mode === req.mode &&
-      equalConstantTime(t.kn, req.kn), 'grant', 'grant token does not match the offer');
+    this.checkGrantToken(body.grantToken, m2, req);
     let keys;
     if (req.mode !== 'plain') {
       require(accept.eP.length === 32, 'keyAgreement', 'keyed mode without e_P');
@@ -231,7 +210,7 @@ export class ConsumerHandshake {
     const m5 = encodeHandshakeMessage({
       type: MessageType.m5,
       body: m5Body,
-      sig: crypto.ed25519Sign(identity.secretKey, signatureInput(SignatureLabel.m5, th5)),
+      sig: crypto.ed25519Sign(this.o.identity.secretKey, signatureInput(SignatureLabel.m5, th5)),
     });
     this.state = 'done';
     return [
@@ -257,6 +236,55 @@ export class ConsumerHandshake {
       },
       { kind: 'send', bytes: m5 },
     ];
+  }
+
+  /** M2 (signed by hostd, checked above) names us, this epoch and the mode we asked for. */
+  private checkOffer(m2: OfferBody, req: ChannelRequest): void {
+    const { identity, trust } = this.o;
+    require(m2.cVm ===
+      identity.vmId, 'signature', `M2 names consumer VM ${m2.cVm}, we are ${identity.vmId}`);
+    require(m2.epoch === trust.epoch, 'certificate', `M2 epoch ${m2.epoch} is not ${trust.epoch}`);
+    require(m2.mode === req.mode, 'mode', `mode ${m2.mode} is not the requested ${req.mode}`);
+  }
+
+  /** The provider's certificate verifies, is for M2's provider VM and may offer what we asked. */
+  private checkProvider(
+    certBytes: Certificate,
+    m2: OfferBody,
+    req: ChannelRequest,
+  ): CertificateBody {
+    const { crypto, trust } = this.o;
+    const certP: CertificateBody = failAs('certificate', () =>
+      verifyCertificate(crypto, certBytes, {
+        caPublicKey: trust.caPublicKey,
+        epoch: trust.epoch,
+        nowMs: this.o.nowMs(),
+        kind: 'endpoint',
+      }),
+    );
+    require(certP.vmId ===
+      m2.pVm, 'certificate', `provider certificate is for VM ${certP.vmId}, not ${m2.pVm}`);
+    require(mayOfferRight(
+      certP.rights,
+      req.service,
+      req.instance,
+    ), 'notAuthorized', `provider certificate may not offer service 0x${req.service.toString(16)} instance ${req.instance}`);
+    return certP;
+  }
+
+  /** Our grant token is for us, this channel, epoch, window, mode and our open device file. */
+  private checkGrantToken(bytes: Uint8Array, m2: OfferBody, req: ChannelRequest): void {
+    const token = decodeGrant(bytes);
+    require(token.ok, 'grant', 'grant token is malformed');
+    const t = token.token;
+    require(t.role === 'consumer' &&
+      t.vmId === this.o.identity.vmId &&
+      t.channelId === m2.channelId &&
+      t.epoch === this.o.trust.epoch &&
+      t.windowOffset === m2.windowOffset &&
+      t.windowLength === m2.windowLength &&
+      t.mode === req.mode &&
+      equalConstantTime(t.kn, req.kn), 'grant', 'grant token does not match the offer');
   }
 
   private fail(f: HandshakeFailure): EndpointEffect[] {

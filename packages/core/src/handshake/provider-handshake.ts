@@ -2,7 +2,7 @@ import { certificateHash, verifyCertificate, type CertificateBody } from '../cer
 import { mayOfferRight, mayRequestRight } from '../cert/rights.js';
 import type { CryptoBackend } from '../crypto/crypto-backend.js';
 import { equalConstantTime } from '../crypto/constant-time.js';
-import type { ChannelMode } from '../grant/grant-layout.js';
+import type { ChannelMode } from '@sivshm/abi';
 import { decodeGrant } from '../grant/grant-token.js';
 import { abortReasonName } from './abort-reason.js';
 import { deriveChannelKeys } from './channel-keys.js';
@@ -164,7 +164,7 @@ export class ProviderHandshakes {
   }
 
   private onOffer(m2: HandshakeMessage): EndpointEffect[] {
-    const { crypto, identity, trust, policy } = this.o;
+    const { crypto, identity, trust } = this.o;
     const offer = failAs('malformed', () => decodeOfferBody(m2.body));
     require(offer.m1.type === MessageType.m1, 'malformed', 'M2 does not carry an M1');
     const th1 = extendTranscript(crypto, initialTranscript(crypto), MessageType.m1, offer.m1.body);
@@ -182,6 +182,14 @@ export class ProviderHandshakes {
     require(offer.epoch ===
       trust.epoch, 'certificate', `M2 epoch ${offer.epoch} is not ${trust.epoch}`);
     const request = failAs('malformed', () => decodeRequestBody(offer.m1.body));
+    const certC = this.checkConsumer(offer, request, th1);
+    this.checkOfferable(offer, request);
+    return this.accept(offer, request, certC, th2);
+  }
+
+  /** The consumer's certificate verifies, is the one M1 names, may request it, and signed M1. */
+  private checkConsumer(offer: OfferBody, request: RequestBody, th1: Uint8Array): CertificateBody {
+    const { crypto, trust } = this.o;
     const certC = failAs('certificate', () =>
       verifyCertificate(crypto, offer.certC, {
         caPublicKey: trust.caPublicKey,
@@ -206,6 +214,12 @@ export class ProviderHandshakes {
       signatureInput(SignatureLabel.m1, th1),
       certC.publicKey,
     ), 'signature', 'consumer signature on M1 does not verify');
+    return certC;
+  }
+
+  /** We may and do offer this instance, at the requested major, in a mode the service allows. */
+  private checkOfferable(offer: OfferBody, request: RequestBody): void {
+    const { policy } = this.o;
     require(mayOfferRight(
       failAs('certificate', () => this.ownCertificate()).rights,
       request.service,
@@ -217,10 +231,21 @@ export class ProviderHandshakes {
       request.major, 'version', `major ${request.major} requested, ${major} offered`);
     require(offer.mode ===
       request.mode, 'mode', `M2 mode ${offer.mode} differs from M1 mode ${request.mode}`);
+    const minMode = policy.minMode(request.service);
     require(MODE_RANK[request.mode] >=
       MODE_RANK[
-        policy.minMode(request.service)
-      ], 'mode', `mode ${request.mode} is below this service's minimum ${policy.minMode(request.service)}`);
+        minMode
+      ], 'mode', `mode ${request.mode} is below this service's minimum ${minMode}`);
+  }
+
+  /** Everything checked: signs M3 and keeps the session until M6. */
+  private accept(
+    offer: OfferBody,
+    request: RequestBody,
+    certC: CertificateBody,
+    th2: Uint8Array,
+  ): EndpointEffect[] {
+    const { crypto, identity } = this.o;
     const nonceP = this.random(32);
     let ephemeralSecret: Uint8Array | undefined;
     let eP: Uint8Array = new Uint8Array(0);
