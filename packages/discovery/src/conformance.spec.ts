@@ -1,13 +1,14 @@
 // The conformance checklist of someip-sd.md §8, one named test per item. Wire items check the
 // bytes the SD runtime actually sends (captured on an in-process segment); decoder items feed
-// crafted bytes; behaviour items run real SdNodes on a virtual clock.
+// crafted bytes; behaviour items run real SdAgents on a virtual clock.
 import { expect } from 'chai';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { SdHarness, TEST_TIMING, type WireMessage } from '../test/support/sd-harness.js';
 import { fixtureBytes } from '../test/support/fixtures.js';
 import { RebootDetector } from './sd/reboot-detector.js';
 import type { ServiceAvailability } from './sd/service-types.js';
-import type { SubscriptionEvent, SubscriberEvent } from './sd/sd-node.js';
+import type { SubscriptionEvent } from './sd/sd-consumer.js';
+import type { SubscriberEvent } from './sd/sd-provider.js';
 import { SessionCounters } from './sd/session-counter.js';
 import { endpointOption } from './wire/endpoint-option.js';
 import type { EventgroupEntry } from './wire/eventgroup-entry.js';
@@ -28,8 +29,8 @@ function pair(): SdHarness {
   return new SdHarness();
 }
 
-async function offerOnA(h: SdHarness, options: Parameters<SdHarness['node']>[1] = {}) {
-  const a = h.node(A, options);
+async function offerOnA(h: SdHarness, options: Parameters<SdHarness['agent']>[1] = {}) {
+  const a = h.agent(A, options);
   const offered = a.offer({ ...SERVICE, endpoints: [EP_A], eventgroups: [1] });
   await h.clock.advance(200);
   await offered;
@@ -37,7 +38,7 @@ async function offerOnA(h: SdHarness, options: Parameters<SdHarness['node']>[1] 
 }
 
 function subscribeB(h: SdHarness, events: SubscriptionEvent[]) {
-  const b = h.node(B);
+  const b = h.agent(B);
   const sub = b
     .subscribe({ ...SERVICE, eventgroupId: 1, endpoints: [EP_B] })
     .subscribe((e) => events.push(e));
@@ -236,7 +237,7 @@ describe('SOME/IP-SD conformance checklist (someip-sd.md §8)', () => {
 
     it('§8 wire: Ack copies ids/TTL/counter', async () => {
       await offerOnA(h);
-      const b = h.node(B);
+      const b = h.agent(B);
       const events: SubscriptionEvent[] = [];
       b.subscribe({ ...SERVICE, eventgroupId: 1, endpoints: [EP_B], counter: 5 }).subscribe((e) =>
         events.push(e),
@@ -307,7 +308,7 @@ describe('SOME/IP-SD conformance checklist (someip-sd.md §8)', () => {
     it('§8 decoders: ignore unknown/redundant options', async () => {
       // Offer referencing an unknown option 0x20 and the same endpoint twice: processed.
       await h.clock.advance(0);
-      const b = h.node(B);
+      const b = h.agent(B);
       const seen: ServiceAvailability[] = [];
       b.find({ serviceId: SERVICE.serviceId }).subscribe((x) => seen.push(x));
       const raw = h.raw(A);
@@ -482,7 +483,7 @@ describe('SOME/IP-SD conformance checklist (someip-sd.md §8)', () => {
         [0.5, 55],
       ] as const) {
         const hh = new SdHarness();
-        const a = hh.node(A, { random: () => r });
+        const a = hh.agent(A, { random: () => r });
         void a.offer({ ...SERVICE, endpoints: [EP_A] });
         await hh.clock.advance(150);
         expect(hh.wire()[0]?.time).to.equal(want);
@@ -491,7 +492,7 @@ describe('SOME/IP-SD conformance checklist (someip-sd.md §8)', () => {
     });
 
     it('§8 behaviour: repetitions at base·2^k, REPETITIONS_MAX of them', async () => {
-      const a = h.node(A);
+      const a = h.agent(A);
       await Promise.all([a.offer({ ...SERVICE, endpoints: [EP_A] }), h.clock.advance(1000)]);
       const times = h.withEntry('offer').map((w) => w.time);
       const b = TEST_TIMING.repetitionsBaseDelay;
@@ -499,7 +500,7 @@ describe('SOME/IP-SD conformance checklist (someip-sd.md §8)', () => {
     });
 
     it('§8 behaviour: no cyclic Finds', async () => {
-      const b = h.node(B);
+      const b = h.agent(B);
       b.find({ serviceId: 0x4444 }).subscribe();
       await h.clock.advance(60_000);
       const base = TEST_TIMING.repetitionsBaseDelay;
@@ -512,7 +513,7 @@ describe('SOME/IP-SD conformance checklist (someip-sd.md §8)', () => {
     });
 
     it('§8 behaviour: cyclic Offers with CYCLIC_OFFER_DELAY', async () => {
-      const a = h.node(A);
+      const a = h.agent(A);
       void a.offer({ ...SERVICE, endpoints: [EP_A] });
       await h.clock.advance(5000);
       const times = h.withEntry('offer').map((w) => w.time);
@@ -526,11 +527,11 @@ describe('SOME/IP-SD conformance checklist (someip-sd.md §8)', () => {
     });
 
     it('§8 behaviour: Finds stop when the Offer arrives', async () => {
-      const b = h.node(B);
+      const b = h.agent(B);
       const seen: ServiceAvailability[] = [];
       b.find({ serviceId: SERVICE.serviceId }).subscribe((x) => seen.push(x));
       await h.clock.advance(60); // first Find out at 55
-      const a = h.node(A);
+      const a = h.agent(A);
       void a.offer({ ...SERVICE, endpoints: [EP_A] });
       await h.clock.advance(120); // A's first Offer at 60 + 55
       await h.clock.advance(10_000);
@@ -542,7 +543,7 @@ describe('SOME/IP-SD conformance checklist (someip-sd.md §8)', () => {
 
     it('§8 behaviour: Find answered by unicast Offer', async () => {
       await offerOnA(h);
-      const b = h.node(B);
+      const b = h.agent(B);
       const seen: ServiceAvailability[] = [];
       b.find({ serviceId: SERVICE.serviceId, majorVersion: 1 }).subscribe((x) => seen.push(x));
       await h.clock.advance(60);
@@ -557,7 +558,7 @@ describe('SOME/IP-SD conformance checklist (someip-sd.md §8)', () => {
 
     it('§8 behaviour: StopOffer on shutdown', async () => {
       const a = await offerOnA(h);
-      const b = h.node(B);
+      const b = h.agent(B);
       const seen: ServiceAvailability[] = [];
       b.find({ serviceId: SERVICE.serviceId }).subscribe((x) => seen.push(x));
       await h.clock.advance(100);
@@ -573,7 +574,7 @@ describe('SOME/IP-SD conformance checklist (someip-sd.md §8)', () => {
     });
 
     it('§8 behaviour: TTL expiry removes services and subscriptions', async () => {
-      const a = h.node(A);
+      const a = h.agent(A);
       const subscribers: SubscriberEvent[] = [];
       a.subscribers$.subscribe((e) => subscribers.push(e));
       void a.offer({ ...SERVICE, endpoints: [EP_A], eventgroups: [1] });
@@ -585,8 +586,7 @@ describe('SOME/IP-SD conformance checklist (someip-sd.md §8)', () => {
       await h.clock.advance(100);
       expect(events.map((e) => e.state)).to.deep.equal(['subscribed']);
       // A goes silent (its link dies without StopOffer): B's view of A expires after TTL 3 s.
-      const aTransport = (a as unknown as { transport: { close(): Promise<void> } }).transport;
-      await aTransport.close();
+      await h.silence(a);
       await h.clock.advance(3000);
       expect(seen.map((s) => (s.available ? 'up' : s.reason))).to.deep.equal(['up', 'ttlExpired']);
       expect(events.map((e) => (e.state === 'lost' ? `lost:${e.reason}` : e.state))).to.deep.equal([
@@ -606,9 +606,9 @@ describe('SOME/IP-SD conformance checklist (someip-sd.md §8)', () => {
       const seen: ServiceAvailability[] = [];
       b.find({ serviceId: SERVICE.serviceId }).subscribe((x) => seen.push(x));
       await h.clock.advance(2000);
-      // A reboots: its transport dies silently, a fresh node comes up on the same address.
-      await (a1 as unknown as { transport: { close(): Promise<void> } }).transport.close();
-      const a2 = h.node(A);
+      // A reboots: its transport dies silently, a fresh agent comes up on the same address.
+      await h.silence(a1);
+      const a2 = h.agent(A);
       void a2.offer({ ...SERVICE, endpoints: [EP_A], eventgroups: [1] });
       await h.clock.advance(200);
       expect(seen.map((s) => (s.available ? 'up' : s.reason))).to.deep.equal([
@@ -665,7 +665,7 @@ describe('SOME/IP-SD conformance checklist (someip-sd.md §8)', () => {
       const seen: ServiceAvailability[] = [];
       a.find({ serviceId: 0x7777 }).subscribe((x) => seen.push(x));
       // A message claiming A's own address is ignored entirely.
-      (a as unknown as { receive(d: unknown): void }).receive({
+      h.deliver(a, {
         bytes: encodeSdMessage(
           packSdMessage({
             sessionId: 1,
@@ -685,7 +685,7 @@ describe('SOME/IP-SD conformance checklist (someip-sd.md §8)', () => {
 
     it('§8 vsomeip: listen for unicast SD on 30490 (replies go to <peer>:30490)', async () => {
       await offerOnA(h);
-      const b = h.node(B);
+      const b = h.agent(B);
       b.find({ serviceId: SERVICE.serviceId }).subscribe();
       await h.clock.advance(100);
       const unicast = h.net.captured.filter((c) => c.to !== undefined);
@@ -694,7 +694,7 @@ describe('SOME/IP-SD conformance checklist (someip-sd.md §8)', () => {
     });
 
     it('§8 vsomeip: never reference SD-endpoint/load-balancing options from a Subscribe', async () => {
-      const n = h.node(B, {
+      const n = h.agent(B, {
         sdEndpoint: { type: 'ipv4SdEndpoint', address: B, protocol: 'udp', port: 30490 },
       });
       await offerOnA(h);
@@ -740,7 +740,7 @@ describe('SOME/IP-SD conformance checklist (someip-sd.md §8)', () => {
 
   it('should expose every availability change as an Observable sequence', async () => {
     await offerOnA(h);
-    const b = h.node(B);
+    const b = h.agent(B);
     const first = firstValueFrom(b.find({ serviceId: SERVICE.serviceId }).pipe(take(1), toArray()));
     await h.clock.advance(100);
     expect((await first).map((x) => x.available)).to.deep.equal([true]);

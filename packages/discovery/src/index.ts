@@ -51,14 +51,10 @@ export type {
   FindQuery,
   OfferSpec,
 } from './sd/service-types.js';
-export { SdNode } from './sd/sd-node.js';
-export type {
-  SdNodeOptions,
-  SubscribeSpec,
-  SubscriptionEvent,
-  SubscriberEvent,
-  OfferHandle,
-} from './sd/sd-node.js';
+export { SdAgent } from './sd/sd-agent.js';
+export type { SdAgentOptions } from './sd/sd-agent-options.js';
+export type { SubscribeSpec, SubscriptionEvent } from './sd/sd-consumer.js';
+export type { SubscriberEvent, OfferHandle } from './sd/sd-provider.js';
 export type { SdTransport, SdDatagram, SdAddress } from './transport/sd-transport.js';
 export { MemorySdNetwork } from './transport/memory-network.js';
 export type { CapturedSdMessage } from './transport/memory-network.js';

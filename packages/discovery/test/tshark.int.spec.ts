@@ -112,13 +112,13 @@ describe('SD encoder output under tshark (Wireshark SOME/IP-SD dissector)', func
     });
   });
 
-  describe('SdNode traffic', () => {
+  describe('SdAgent traffic', () => {
     it('should be tshark-clean for a whole offer / find / subscribe / ack / nack / stop exchange', async () => {
       const h = new SdHarness();
-      const a = h.node('10.0.0.1', {
+      const a = h.agent('10.0.0.1', {
         policy: { mayConsume: (_peer, _s, _i, eventgroupId) => eventgroupId !== 2 },
       });
-      const b = h.node('10.0.0.2');
+      const b = h.agent('10.0.0.2');
       const find = b.find({ serviceId: 0x1234 }).subscribe();
       await h.clock.advance(100);
       void a.offer({

@@ -31,7 +31,7 @@ const ENTRY_NAMES: Record<string, string> = {
   '0x07': 'ack',
 };
 
-describe('SdNode over UDP (two nodes in a private network namespace)', function () {
+describe('SdAgent over UDP (two agents in a private network namespace)', function () {
   this.timeout(90_000);
 
   let dir: string;

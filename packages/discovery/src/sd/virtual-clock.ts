@@ -16,7 +16,7 @@ interface Pending {
  * @example
  * ```ts
  * const clock = new VirtualClock();
- * const node = new SdNode({ transport, clock });
+ * const agent = new SdAgent({ transport, clock });
  * await clock.advance(3000); // three seconds of SD traffic, instantly
  * ```
  */

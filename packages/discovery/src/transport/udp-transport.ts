@@ -31,7 +31,7 @@ export const SD_PORT = 30490;
  * @example
  * ```ts
  * const transport = await UdpSdTransport.open({ unicast: '10.0.0.5' });
- * const node = new SdNode({ transport });
+ * const agent = new SdAgent({ transport });
  * ```
  */
 export class UdpSdTransport implements SdTransport {

@@ -1,4 +1,5 @@
 import type { IpOptionFields } from './ip-option-layout.js';
+import type { SdOption } from './option.js';
 
 /**
  * IPv4 (0x04) or IPv6 (0x06) Endpoint option: where a service is reachable (in an Offer, also
@@ -16,4 +17,9 @@ export function endpointOption(
   port: number,
 ): EndpointOption {
   return { type: address.includes(':') ? 'ipv6Endpoint' : 'ipv4Endpoint', address, protocol, port };
+}
+
+/** True for an IPv4 or IPv6 Endpoint option (not multicast, not SD endpoint). */
+export function isEndpointOption(o: SdOption): o is EndpointOption {
+  return o.type === 'ipv4Endpoint' || o.type === 'ipv6Endpoint';
 }

@@ -1,9 +1,11 @@
-// A segment of SD nodes on a virtual clock: real SdNodes, real codec, an in-process network
+// A segment of SD agents on a virtual clock: real SdAgents, real codec, an in-process network
 // that keeps every message, and a raw peer for crafted (also malformed) messages.
-import { SdNode, type SdNodeOptions } from '../../src/sd/sd-node.js';
+import { merge, Subject } from 'rxjs';
+import { SdAgent } from '../../src/sd/sd-agent.js';
+import type { SdAgentOptions } from '../../src/sd/sd-agent-options.js';
 import { VirtualClock } from '../../src/sd/virtual-clock.js';
 import { MemorySdNetwork } from '../../src/transport/memory-network.js';
-import type { SdAddress, SdTransport } from '../../src/transport/sd-transport.js';
+import type { SdAddress, SdDatagram, SdTransport } from '../../src/transport/sd-transport.js';
 import { decodeSdMessage, type SdMessage } from '../../src/wire/sd-message.js';
 
 /** One captured message, decoded. */
@@ -30,19 +32,42 @@ export const TEST_TIMING = {
 export class SdHarness {
   readonly clock = new VirtualClock();
   readonly net = new MemorySdNetwork(this.clock);
-  private readonly nodes: SdNode[] = [];
+  private readonly agents: SdAgent[] = [];
+  private readonly links = new Map<
+    SdAgent,
+    { readonly transport: SdTransport; readonly inbox: Subject<SdDatagram> }
+  >();
 
-  node(address: string, options: Partial<SdNodeOptions> = {}): SdNode {
-    const n = new SdNode({
-      transport: this.net.attach(address),
+  agent(address: string, options: Partial<SdAgentOptions> = {}): SdAgent {
+    const transport = this.net.attach(address);
+    const inbox = new Subject<SdDatagram>();
+    const n = new SdAgent({
+      transport: { ...transport, messages$: merge(transport.messages$, inbox) },
       clock: this.clock,
       random: () => 0.5,
       timing: TEST_TIMING,
       allowLoopbackEndpoints: false,
       ...options,
     });
-    this.nodes.push(n);
+    this.agents.push(n);
+    this.links.set(n, { transport, inbox });
     return n;
+  }
+
+  /** Closes the network side of `agent`'s transport: the agent goes silent without a goodbye. */
+  async silence(agent: SdAgent): Promise<void> {
+    await this.linkOf(agent).transport.close();
+  }
+
+  /** Hands `agent` a datagram as if its transport had received it (any source address). */
+  deliver(agent: SdAgent, datagram: SdDatagram): void {
+    this.linkOf(agent).inbox.next(datagram);
+  }
+
+  private linkOf(agent: SdAgent): { transport: SdTransport; inbox: Subject<SdDatagram> } {
+    const link = this.links.get(agent);
+    if (link === undefined) throw new Error('this agent was not made by the harness');
+    return link;
   }
 
   /** A raw peer: sends given bytes, records decoded messages it receives. */
@@ -76,6 +101,6 @@ export class SdHarness {
   }
 
   async stopAll(): Promise<void> {
-    for (const n of this.nodes) await n.stop().catch(() => undefined);
+    for (const n of this.agents) await n.stop().catch(() => undefined);
   }
 }

@@ -4,7 +4,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
-import { SdNode, type SubscriptionEvent, type SubscriberEvent } from '../../src/sd/sd-node.js';
+import { SdAgent } from '../../src/sd/sd-agent.js';
+import type { SubscriptionEvent } from '../../src/sd/sd-consumer.js';
+import type { SubscriberEvent } from '../../src/sd/sd-provider.js';
 import type { ServiceAvailability } from '../../src/sd/service-types.js';
 import { UdpSdTransport } from '../../src/transport/udp-transport.js';
 import { endpointOption } from '../../src/wire/endpoint-option.js';
@@ -59,7 +61,7 @@ async function main(): Promise<void> {
   clearInterval(probing);
   probe.close();
 
-  const a = new SdNode({
+  const a = new SdAgent({
     transport: await UdpSdTransport.open({ unicast: '127.0.0.1' }),
     timing,
     allowLoopbackEndpoints: true,
@@ -72,7 +74,7 @@ async function main(): Promise<void> {
       },
     },
   });
-  const b = new SdNode({
+  const b = new SdAgent({
     transport: await UdpSdTransport.open({ unicast: '127.0.0.2' }),
     timing,
     allowLoopbackEndpoints: true,

@@ -12,7 +12,7 @@ import {
   type ServiceConfig,
   type VmConfig,
 } from '@sivshm/core';
-import { MessageLinkSdTransport, SdNode } from '@sivshm/discovery';
+import { MessageLinkSdTransport, SdAgent } from '@sivshm/discovery';
 import {
   DEFAULT_DEVICE_PATH,
   EmulatedDevice,
@@ -86,7 +86,7 @@ export class HostdSession {
   readonly #link: VmLink;
   readonly #doorbells: Doorbells;
   readonly #transport: TransportNode;
-  readonly #sd: SdNode;
+  readonly #sd: SdAgent;
   readonly #broker: ChannelBrokerClient;
   readonly #notify: NotifyMode;
   readonly #hooks: HostdSessionHooks;
@@ -110,7 +110,7 @@ export class HostdSession {
     this.#notify = parts.notify;
     this.#hooks = parts.hooks;
     const link = parts.link;
-    this.#sd = new SdNode({
+    this.#sd = new SdAgent({
       transport: new MessageLinkSdTransport(
         {
           send: (bytes) => void link.send({ kind: 'sd', message: bytes }),
@@ -268,7 +268,7 @@ export class HostdSession {
     return this.#link.attach.epoch;
   }
 
-  get sd(): SdNode {
+  get sd(): SdAgent {
     return this.#sd;
   }
 

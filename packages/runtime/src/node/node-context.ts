@@ -1,5 +1,5 @@
 import type { ChannelGrant, ChannelMode, ServiceConfig } from '@sivshm/core';
-import type { SdNode } from '@sivshm/discovery';
+import type { SdAgent } from '@sivshm/discovery';
 import type { Channel } from '@sivshm/transport-ivshmem';
 import type { TransportNode } from '@sivshm/transport-ivshmem';
 
@@ -30,8 +30,8 @@ export interface AttachedChannel {
 export interface NodeContext {
   readonly config: ServiceConfig;
   readonly vmId: number;
-  /** The current session's SD node; throws `ERR_HOSTD_GONE` while hostd is away. */
-  readonly sd: SdNode;
+  /** The current session's SD agent; throws `ERR_HOSTD_GONE` while hostd is away. */
+  readonly sd: SdAgent;
   /** The current session's transport; throws `ERR_HOSTD_GONE` while hostd is away. */
   readonly transport: TransportNode;
   /** Runs a consumer handshake and attaches the channel (`ERR_HOSTD_GONE` while hostd is away). */

@@ -1,6 +1,6 @@
 import { BehaviorSubject, type Observable } from 'rxjs';
 import { loadConfig, vmByName, type ServiceConfig, type VmConfig } from '@sivshm/core';
-import type { SdNode } from '@sivshm/discovery';
+import type { SdAgent } from '@sivshm/discovery';
 import type { NotifyMode, TransportNode } from '@sivshm/transport-ivshmem';
 import { RuntimeError } from '../errors/runtime-error.js';
 import { ConsumedService, type ConsumeOptions } from '../service/consumed-service.js';
@@ -10,7 +10,7 @@ import { closeSteps } from './close-steps.js';
 import { HostdSession, type HostdSessionHooks, type HostdSessionOptions } from './hostd-session.js';
 import type { AttachedChannel, NodeContext } from './node-context.js';
 
-// The parts tied to one running hostd (control link, enrolment, device, doorbells, SD node,
+// The parts tied to one running hostd (control link, enrolment, device, doorbells, SD agent,
 // channel attach/revoke) live in ./hostd-session.ts; this file keeps what outlives a hostd
 // restart: the config, the offers and consumed services, and the re-attach loop.
 
@@ -318,7 +318,7 @@ export class Node {
       get vmId(): number {
         return vmId();
       },
-      get sd(): SdNode {
+      get sd(): SdAgent {
         return current().sd;
       },
       get transport(): TransportNode {

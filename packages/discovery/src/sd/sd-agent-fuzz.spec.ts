@@ -35,7 +35,7 @@ const peerBytes = fc.oneof(
     }),
 );
 
-describe('SdNode (property-based)', function () {
+describe('SdAgent (property-based)', function () {
   this.timeout(60_000);
 
   describe('.receive', () => {
@@ -53,7 +53,7 @@ describe('SdNode (property-based)', function () {
             }),
             async (script) => {
               const h = new SdHarness();
-              const a = h.node('10.0.0.1');
+              const a = h.agent('10.0.0.1');
               const offered = a.offer({
                 serviceId: 0x1234,
                 instanceId: 1,

@@ -7,8 +7,10 @@ import { endpointOption } from '../wire/endpoint-option.js';
 import { multicastOption } from '../wire/multicast-option.js';
 import { encodeSdMessage } from '../wire/sd-message.js';
 import { packSdMessage, type PackEntry } from '../wire/sd-packer.js';
-import { SdNode, type SubscriberEvent, type SubscriptionEvent } from './sd-node.js';
+import { SdAgent } from './sd-agent.js';
+import type { SubscriptionEvent } from './sd-consumer.js';
 import type { SubscribeRequest } from './sd-policy.js';
+import type { SubscriberEvent } from './sd-provider.js';
 import type { ServiceAvailability } from './service-types.js';
 import { VirtualClock } from './virtual-clock.js';
 
@@ -43,7 +45,7 @@ async function rejected(p: Promise<unknown>): Promise<DiscoveryError> {
   throw new Error('expected a rejection');
 }
 
-describe('SdNode', () => {
+describe('SdAgent', () => {
   let h: SdHarness;
   beforeEach(() => {
     h = new SdHarness();
@@ -52,8 +54,8 @@ describe('SdNode', () => {
     await h.stopAll();
   });
 
-  async function offerA(options: Parameters<SdHarness['node']>[1] = {}): Promise<SdNode> {
-    const a = h.node(A, options);
+  async function offerA(options: Parameters<SdHarness['agent']>[1] = {}): Promise<SdAgent> {
+    const a = h.agent(A, options);
     await Promise.all([
       a.offer({ ...SERVICE, endpoints: [EP_A], eventgroups: [1, 2] }),
       h.clock.advance(200),
@@ -63,7 +65,7 @@ describe('SdNode', () => {
 
   describe('.offer', () => {
     it('should resolve only once the first Offer is out', async () => {
-      const a = h.node(A);
+      const a = h.agent(A);
       let resolved = false;
       void a.offer({ ...SERVICE, endpoints: [EP_A] }).then(() => (resolved = true));
       await h.clock.advance(54);
@@ -74,7 +76,7 @@ describe('SdNode', () => {
     });
 
     it('should reject a spec that breaks an SD rule, saying which', async () => {
-      const a = h.node(A);
+      const a = h.agent(A);
       const e1 = await rejected(a.offer({ ...SERVICE, endpoints: [] }));
       expect(e1.code).to.equal('ERR_SD_INPUT');
       expect(e1.message).to.match(/at least one endpoint/);
@@ -91,7 +93,7 @@ describe('SdNode', () => {
     it('should reject and forget the offer when the first Offer cannot be sent', async () => {
       const clock = new VirtualClock();
       let fail = true;
-      const node = new SdNode({
+      const node = new SdAgent({
         clock,
         transport: {
           localAddress: { address: A, port: 30490 },
@@ -117,12 +119,12 @@ describe('SdNode', () => {
     });
 
     it('should refuse loopback endpoints unless allowLoopbackEndpoints (SD-1233, switchable)', async () => {
-      const strict = h.node(A);
+      const strict = h.agent(A);
       const e = await rejected(
         strict.offer({ ...SERVICE, endpoints: [endpointOption('127.0.0.1', 'udp', 1)] }),
       );
       expect(e.message).to.match(/loopback/);
-      const lax = h.node('10.0.0.9', { allowLoopbackEndpoints: true });
+      const lax = h.agent('10.0.0.9', { allowLoopbackEndpoints: true });
       await Promise.all([
         lax.offer({ ...SERVICE, endpoints: [endpointOption('127.0.0.1', 'udp', 1)] }),
         h.clock.advance(100),
@@ -135,7 +137,7 @@ describe('SdNode', () => {
       const a = await offerA();
       const subscribers: SubscriberEvent[] = [];
       a.subscribers$.subscribe((e) => subscribers.push(e));
-      h.node(B)
+      h.agent(B)
         .subscribe({ ...SERVICE, eventgroupId: 1, endpoints: [EP_B] })
         .subscribe();
       await h.clock.advance(100);
@@ -152,7 +154,7 @@ describe('SdNode', () => {
     });
 
     it('should reject the pending offer() when withdrawn before the first Offer, sending nothing', async () => {
-      const a = h.node(A);
+      const a = h.agent(A);
       const p = rejected(a.offer({ ...SERVICE, endpoints: [EP_A] }));
       await a.withdraw(SERVICE.serviceId, SERVICE.instanceId);
       expect((await p).code).to.equal('ERR_SD_STATE');
@@ -174,7 +176,7 @@ describe('SdNode', () => {
         },
       });
       const events: SubscriptionEvent[] = [];
-      h.node(B)
+      h.agent(B)
         .subscribe({ ...SERVICE, eventgroupId: 1, endpoints: [EP_B] })
         .subscribe((e) => events.push(e));
       await h.clock.advance(500);
@@ -198,7 +200,7 @@ describe('SdNode', () => {
           },
         },
       });
-      h.node(B)
+      h.agent(B)
         .subscribe({ ...SERVICE, eventgroupId: 1, endpoints: [EP_B] })
         .subscribe();
       await h.clock.advance(3000);
@@ -210,7 +212,7 @@ describe('SdNode', () => {
       const group = multicastOption('239.1.1.1', 30600);
       await offerA({ policy: { onSubscribe: async () => ({ accept: true, multicast: group }) } });
       const events: SubscriptionEvent[] = [];
-      h.node(B)
+      h.agent(B)
         .subscribe({ ...SERVICE, eventgroupId: 1, endpoints: [EP_B] })
         .subscribe((e) => events.push(e));
       await h.clock.advance(100);
@@ -312,7 +314,7 @@ describe('SdNode', () => {
     });
 
     it('should refuse a second subscription with the same eventgroup and counter', () => {
-      const b = h.node(B);
+      const b = h.agent(B);
       b.subscribe({ ...SERVICE, eventgroupId: 1, endpoints: [EP_B] }).subscribe();
       let error: unknown;
       b.subscribe({ ...SERVICE, eventgroupId: 1, endpoints: [EP_B] }).subscribe({
@@ -330,7 +332,7 @@ describe('SdNode', () => {
     it('should send StopSubscribe when the Observable is unsubscribed', async () => {
       await offerA();
       const sub = h
-        .node(B)
+        .agent(B)
         .subscribe({ ...SERVICE, eventgroupId: 1, endpoints: [EP_B] })
         .subscribe();
       await h.clock.advance(100);
@@ -348,7 +350,7 @@ describe('SdNode', () => {
   describe('policy', () => {
     it('should ignore Offers the policy refuses (mayOffer) and hide offers from Finds (maySee)', async () => {
       await offerA({ policy: { maySee: (peer) => peer !== B } });
-      const b = h.node(B, { policy: { mayOffer: () => false } });
+      const b = h.agent(B, { policy: { mayOffer: () => false } });
       const seen: ServiceAvailability[] = [];
       b.find({ serviceId: SERVICE.serviceId }).subscribe((x) => seen.push(x));
       await h.clock.advance(3000);
@@ -408,7 +410,7 @@ describe('SdNode', () => {
   describe('.stop', () => {
     it('should complete finds, send StopSubscribe and StopOffer, and refuse later calls', async () => {
       const a = await offerA();
-      const b = h.node(B);
+      const b = h.agent(B);
       let completed = false;
       b.find({ serviceId: SERVICE.serviceId }).subscribe({ complete: () => (completed = true) });
       b.subscribe({ ...SERVICE, eventgroupId: 1, endpoints: [EP_B] }).subscribe();
@@ -455,8 +457,8 @@ describe('SdNode', () => {
         random: () => 0,
         timing: { initialDelayMin: 0, initialDelayMax: 0 },
       };
-      const a = new SdNode({ ...options, transport: new MessageLinkSdTransport(linkA, 'vm-a') });
-      const b = new SdNode({ ...options, transport: new MessageLinkSdTransport(linkB, 'vm-b') });
+      const a = new SdAgent({ ...options, transport: new MessageLinkSdTransport(linkA, 'vm-a') });
+      const b = new SdAgent({ ...options, transport: new MessageLinkSdTransport(linkB, 'vm-b') });
       const events: SubscriptionEvent[] = [];
       b.subscribe({ ...SERVICE, eventgroupId: 1, endpoints: [EP_B] }).subscribe((e) =>
         events.push(e),

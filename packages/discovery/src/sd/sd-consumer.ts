@@ -1,0 +1,396 @@
+import { Observable, Subject, filter, type Subscription } from 'rxjs';
+import { DiscoveryError } from '../errors/discovery-error.js';
+import type { SdAddress } from '../transport/sd-transport.js';
+import { isEndpointOption, type EndpointOption } from '../wire/endpoint-option.js';
+import type { EventgroupEntry } from '../wire/eventgroup-entry.js';
+import type { MulticastOption } from '../wire/multicast-option.js';
+import { entryOptions } from '../wire/sd-checks.js';
+import type { SdMessage } from '../wire/sd-message.js';
+import type { PackEntry, SdEntryFields } from '../wire/sd-packer.js';
+import type { ServiceEntry } from '../wire/service-entry.js';
+import { AnnouncePhases } from './announce-phases.js';
+import { hexId as hex } from './hex-id.js';
+import type { SdEndpoint, SdReceived } from './sd-endpoint.js';
+import { SdRegistry } from './sd-registry.js';
+import {
+  matchesFind,
+  type FindQuery,
+  type RemoteService,
+  type ServiceAvailability,
+  type UnavailableReason,
+} from './service-types.js';
+
+/** What `subscribe()` asks for. */
+export interface SubscribeSpec {
+  readonly serviceId: number;
+  readonly instanceId: number;
+  readonly majorVersion: number;
+  readonly eventgroupId: number;
+  /** Where we receive events (at most one UDP and one TCP); none for multicast-only groups. */
+  readonly endpoints?: readonly EndpointOption[];
+  /** 0..15, tells parallel subscriptions to one eventgroup apart. */
+  readonly counter?: number;
+}
+
+/** A change in one of our eventgroup subscriptions. */
+export type SubscriptionEvent =
+  | {
+      readonly state: 'subscribed';
+      readonly provider: RemoteService;
+      readonly multicast?: MulticastOption;
+    }
+  | { readonly state: 'nacked'; readonly provider: RemoteService }
+  | {
+      readonly state: 'lost';
+      readonly provider: RemoteService;
+      readonly reason: UnavailableReason;
+    };
+
+interface FindState {
+  readonly query: Required<FindQuery>;
+  readonly phases: AnnouncePhases;
+  refs: number;
+}
+
+/** One of our eventgroup subscriptions. */
+interface EventgroupSubscription {
+  readonly spec: Required<SubscribeSpec>;
+  readonly events: Subject<SubscriptionEvent>;
+  provider: RemoteService | undefined;
+  acked: boolean;
+  awaitingAck: boolean;
+}
+
+const ANY_INSTANCE = 0xffff;
+
+/**
+ * The client side of an SD agent: learns remote offers into its registry, searches for
+ * services (Finds with repetitions until an Offer arrives), and keeps our eventgroup
+ * subscriptions, re-subscribing on each Offer of the provider.
+ */
+export class SdConsumer {
+  /** Remote offers known to this agent. */
+  readonly registry: SdRegistry;
+  private readonly finds = new Map<string, FindState>();
+  private readonly subscriptions = new Set<EventgroupSubscription>();
+  private readonly watching: Subscription;
+
+  constructor(private readonly endpoint: SdEndpoint) {
+    this.registry = new SdRegistry(endpoint.clock);
+    this.watching = this.registry.changes$.subscribe((c) => this.availabilityChanged(c));
+  }
+
+  /** See `SdAgent.find`. */
+  find(query: FindQuery): Observable<ServiceAvailability> {
+    const ep = this.endpoint;
+    const q: Required<FindQuery> = {
+      serviceId: query.serviceId,
+      instanceId: query.instanceId ?? ANY_INSTANCE,
+      majorVersion: query.majorVersion ?? 0xff,
+      minorVersion: query.minorVersion ?? 0xffffffff,
+    };
+    ep.assertRunning('find');
+    ep.validateOutgoing('find', { entry: this.findEntry(q) });
+    return new Observable<ServiceAvailability>((subscriber) => {
+      if (ep.stopped) {
+        subscriber.error(new DiscoveryError('ERR_SD_STATE', 'find: the SD agent is stopped'));
+        return undefined;
+      }
+      const sub = this.registry.changes$
+        .pipe(filter((c) => matchesFind(q, c.service)))
+        .subscribe(subscriber);
+      for (const service of this.registry.match(q)) subscriber.next({ available: true, service });
+      const release = this.retainFind(q);
+      return () => {
+        sub.unsubscribe();
+        release();
+      };
+    });
+  }
+
+  /** See `SdAgent.subscribe`. */
+  subscribe(spec: SubscribeSpec): Observable<SubscriptionEvent> {
+    const ep = this.endpoint;
+    const full: Required<SubscribeSpec> = { endpoints: [], counter: 0, ...spec };
+    ep.assertRunning('subscribe');
+    ep.validateOutgoing('subscribe', {
+      entry: this.subscribeEntry(full),
+      options: full.endpoints,
+    });
+    return new Observable<SubscriptionEvent>((subscriber) => {
+      if (ep.stopped) {
+        subscriber.error(new DiscoveryError('ERR_SD_STATE', 'subscribe: the SD agent is stopped'));
+        return undefined;
+      }
+      const taken = this.alreadySubscribed(full);
+      if (taken !== undefined) {
+        subscriber.error(taken);
+        return undefined;
+      }
+      const c: EventgroupSubscription = {
+        spec: full,
+        events: new Subject<SubscriptionEvent>(),
+        provider: undefined,
+        acked: false,
+        awaitingAck: false,
+      };
+      const sub = c.events.subscribe(subscriber);
+      this.subscriptions.add(c);
+      const found = this.find({
+        serviceId: full.serviceId,
+        instanceId: full.instanceId,
+        majorVersion: full.majorVersion,
+      }).subscribe();
+      const known = this.registry
+        .list()
+        .find(
+          (s) =>
+            s.serviceId === full.serviceId &&
+            s.instanceId === full.instanceId &&
+            s.majorVersion === full.majorVersion,
+        );
+      if (known !== undefined) {
+        c.provider = known;
+        ep.track(ep.sendUnicast(known.replyTo, this.subscribeEntries(c, false)));
+      }
+      return () => {
+        sub.unsubscribe();
+        found.unsubscribe();
+        this.subscriptions.delete(c);
+        if (!ep.stopped && c.provider !== undefined && (c.acked || c.awaitingAck))
+          ep.track(ep.sendUnicast(c.provider.replyTo, [this.stopSubscribeEntry(c)]));
+      };
+    });
+  }
+
+  /**
+   * The provider keys a subscription by (subscriber, eventgroup, counter): a second one with
+   * the same key would be the same subscription, and its StopSubscribe would end both.
+   */
+  private alreadySubscribed(full: Required<SubscribeSpec>): DiscoveryError | undefined {
+    for (const other of this.subscriptions) {
+      const o = other.spec;
+      if (
+        o.serviceId === full.serviceId &&
+        o.instanceId === full.instanceId &&
+        o.eventgroupId === full.eventgroupId &&
+        o.counter === full.counter
+      )
+        return new DiscoveryError(
+          'ERR_SD_STATE',
+          `subscribe: eventgroup 0x${hex(full.eventgroupId)} of 0x${hex(full.serviceId)}.0x${hex(full.instanceId)} with counter ${full.counter} is already subscribed; share that Observable or use another counter (0..15)`,
+        );
+    }
+    return undefined;
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  /** An Offer: learn it, end matching searches, and (re)subscribe the subscriptions it serves. */
+  offerReceived(rx: SdReceived, entry: ServiceEntry, replies: PackEntry[]): void {
+    const { peer } = rx;
+    if (this.endpoint.policy.mayOffer?.(peer, entry.serviceId, entry.instanceId) === false) return;
+    const options = entryOptions(rx.msg, entry).options;
+    const endpoints = options.filter(isEndpointOption);
+    const bad = endpoints.find((e) => !this.endpoint.endpointUsable(e));
+    if (bad !== undefined) {
+      this.endpoint.report(
+        new DiscoveryError(
+          'ERR_SD_ENTRY',
+          `endpoint ${bad.address}:${bad.port} is not usable (loopback or port 0)`,
+        ),
+        `Offer from ${peer} ignored`,
+      );
+      return;
+    }
+    const service: RemoteService = {
+      peer,
+      replyTo: rx.replyTo,
+      serviceId: entry.serviceId,
+      instanceId: entry.instanceId,
+      majorVersion: entry.majorVersion,
+      minorVersion: entry.minorVersion,
+      ttl: entry.ttl,
+      endpoints,
+      extraOptions: options.filter((o) => o.type === 'configuration' || o.type === 'loadBalancing'),
+    };
+    this.registry.offerReceived(service);
+    // Finds stop as soon as the Offer arrives (SD-68 client).
+    for (const f of this.finds.values()) if (matchesFind(f.query, entry)) f.phases.finish();
+    for (const c of this.subscriptions) {
+      const s = c.spec;
+      if (
+        s.serviceId !== entry.serviceId ||
+        s.instanceId !== entry.instanceId ||
+        s.majorVersion !== entry.majorVersion
+      )
+        continue;
+      if (c.provider !== undefined && c.provider.peer !== peer && (c.acked || c.awaitingAck))
+        continue;
+      c.provider = service;
+      replies.push(...this.subscribeEntries(c, rx.multicast));
+    }
+  }
+
+  stopOfferReceived(peer: string, entry: ServiceEntry): void {
+    this.registry.stopOfferReceived(peer, entry.serviceId, entry.instanceId);
+  }
+
+  /** A SubscribeAck or SubscribeNack for one of our subscriptions. */
+  ackReceived(peer: string, msg: SdMessage, entry: EventgroupEntry): void {
+    for (const c of this.subscriptions) {
+      const s = c.spec;
+      if (
+        c.provider?.peer !== peer ||
+        s.serviceId !== entry.serviceId ||
+        s.instanceId !== entry.instanceId ||
+        s.majorVersion !== entry.majorVersion ||
+        s.eventgroupId !== entry.eventgroupId ||
+        s.counter !== entry.counter
+      )
+        continue;
+      c.awaitingAck = false;
+      if (entry.type === 'subscribeAck') {
+        const multicast = entryOptions(msg, entry).options.find(
+          (o): o is MulticastOption => o.type === 'ipv4Multicast' || o.type === 'ipv6Multicast',
+        );
+        if (!c.acked) {
+          c.acked = true;
+          c.events.next({
+            state: 'subscribed',
+            provider: c.provider,
+            ...(multicast === undefined ? {} : { multicast }),
+          });
+        }
+      } else {
+        c.acked = false;
+        c.events.next({ state: 'nacked', provider: c.provider });
+      }
+    }
+  }
+
+  /** Everything learnt from `peer` expires. */
+  peerRebooted(peer: string): void {
+    this.registry.expirePeer(peer);
+  }
+
+  private availabilityChanged(c: ServiceAvailability): void {
+    if (c.available) return;
+    for (const sub of this.subscriptions) {
+      if (
+        sub.provider?.peer !== c.service.peer ||
+        sub.spec.serviceId !== c.service.serviceId ||
+        sub.spec.instanceId !== c.service.instanceId
+      )
+        continue;
+      const provider = sub.provider;
+      sub.acked = false;
+      sub.awaitingAck = false;
+      sub.provider = undefined;
+      if (c.reason !== 'stopped') sub.events.next({ state: 'lost', provider, reason: c.reason });
+    }
+  }
+
+  // ---------------------------------------------------------------- finds
+
+  private retainFind(q: Required<FindQuery>): () => void {
+    const ep = this.endpoint;
+    const key = `${q.serviceId}|${q.instanceId}|${q.majorVersion}|${q.minorVersion}`;
+    let f = this.finds.get(key);
+    if (f === undefined) {
+      const entry = this.findEntry(q);
+      f = {
+        query: q,
+        refs: 0,
+        phases: new AnnouncePhases(ep.clock, ep.timing, ep.random, false, () => {
+          ep.track(ep.sendMulticast([{ entry }]));
+        }),
+      };
+      this.finds.set(key, f);
+    }
+    // A new request searches unless the service is known (a finished search restarts).
+    if (
+      this.registry.match(q).length === 0 &&
+      f.phases.phase !== 'initialWait' &&
+      f.phases.phase !== 'repetition'
+    ) {
+      f.phases.stop();
+      f.phases.start();
+    }
+    f.refs++;
+    const state = f;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--state.refs === 0) {
+        state.phases.stop();
+        this.finds.delete(key);
+      }
+    };
+  }
+
+  // ---------------------------------------------------------------- entries
+
+  private findEntry(q: Required<FindQuery>): SdEntryFields {
+    return { type: 'find', ...q, ttl: this.endpoint.timing.findTtl };
+  }
+
+  private subscribeEntry(s: Required<SubscribeSpec>): SdEntryFields {
+    return {
+      type: 'subscribe',
+      serviceId: s.serviceId,
+      instanceId: s.instanceId,
+      majorVersion: s.majorVersion,
+      ttl: this.endpoint.timing.subscribeTtl,
+      initialDataRequested: false,
+      counter: s.counter,
+      eventgroupId: s.eventgroupId,
+    };
+  }
+
+  /** Subscribe, preceded by StopSubscribe when the last one got no Ack (SD-844; not for unicast Offers). */
+  private subscribeEntries(c: EventgroupSubscription, viaMulticast: boolean): PackEntry[] {
+    const out: PackEntry[] = [];
+    if (c.awaitingAck && viaMulticast) out.push(this.stopSubscribeEntry(c));
+    out.push({ entry: this.subscribeEntry(c.spec), options: c.spec.endpoints });
+    c.awaitingAck = true;
+    return out;
+  }
+
+  /** StopSubscribe references the same options as its Subscribe (SD-1177). */
+  private stopSubscribeEntry(c: EventgroupSubscription): PackEntry {
+    return {
+      entry: { ...this.subscribeEntry(c.spec), type: 'stopSubscribe', ttl: 0 } as SdEntryFields,
+      options: c.spec.endpoints,
+    };
+  }
+
+  // ---------------------------------------------------------------- stopping
+
+  /**
+   * First step of the agent's stop: the StopSubscribe entries of every subscription that is
+   * acknowledged or waiting for its Ack, grouped per provider (one message each).
+   */
+  retireSubscriptions(): { to: SdAddress; entries: PackEntry[] }[] {
+    const byProvider = new Map<string, { to: SdAddress; entries: PackEntry[] }>();
+    for (const c of this.subscriptions) {
+      if (c.provider === undefined || !(c.acked || c.awaitingAck)) continue;
+      const k = `${c.provider.replyTo.address}:${c.provider.replyTo.port}`;
+      const group = byProvider.get(k) ?? { to: c.provider.replyTo, entries: [] };
+      group.entries.push(this.stopSubscribeEntry(c));
+      byProvider.set(k, group);
+    }
+    return [...byProvider.values()];
+  }
+
+  /** After the final sends: searches end, subscriptions complete, the registry forgets all. */
+  close(): void {
+    for (const f of this.finds.values()) f.phases.stop();
+    this.finds.clear();
+    for (const c of [...this.subscriptions]) c.events.complete();
+    this.subscriptions.clear();
+    this.watching.unsubscribe();
+    this.registry.close();
+  }
+}
