@@ -107,17 +107,19 @@ export type { ChannelRequest, ConsumerHandshakeOptions } from './handshake/consu
 export { ProviderHandshakes } from './handshake/provider-handshake.js';
 export type { ProviderPolicy, ProviderHandshakesOptions } from './handshake/provider-handshake.js';
 export { BrokerHandshakes } from './handshake/broker-handshake.js';
+export type { BrokerOptions } from './handshake/broker-handshake.js';
+export type { BrokerLimits } from './handshake/broker-budgets.js';
+export type { BrokerChannelState } from './handshake/broker-channels.js';
 export type {
-  BrokerOptions,
-  BrokerEnvironment,
-  BrokerLimits,
   BrokerEffect,
   BrokerChannel,
   BrokerStats,
+  ChannelCloseReason,
   OfferedService,
   Window,
-  WindowRelease,
-} from './handshake/broker-handshake.js';
+} from './handshake/broker-types.js';
+export { peekControl } from './handshake/peek-control.js';
+export type { ControlPeek } from './handshake/peek-control.js';
 export { MODE_RANK } from './handshake/handshake-types.js';
 export type {
   TrustAnchors,

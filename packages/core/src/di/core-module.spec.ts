@@ -19,12 +19,7 @@ describe('coreModule', () => {
       brokerSecretKey: new Uint8Array(32).fill(2),
     });
     c.bind(CoreTokens.Epoch).toConstantValue(5n);
-    c.bind(CoreTokens.BrokerEnvironment).toConstantValue({
-      offered: () => undefined,
-      reserveWindow: () => undefined,
-      releaseWindow: () => undefined,
-      grantKey: () => new Uint8Array(32),
-    });
+    c.bind(CoreTokens.GrantKeys).toConstantValue(new Map([[1, new Uint8Array(32)]]));
     c.loadSync(coreModule({ crypto: 'noble', clock: { nowMs: () => 1000n } }));
     const ca = c.get(CoreTokens.CertificateAuthority);
     expect(ca.epoch).to.equal(5n);

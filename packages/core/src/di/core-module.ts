@@ -3,7 +3,8 @@ import { CertificateAuthority } from '../cert/certificate-authority.js';
 import { configRights } from '../config/config-rights.js';
 import type { CryptoBackendName } from '../crypto/crypto-backend.js';
 import { cryptoBackend } from '../crypto/select-backend.js';
-import { BrokerHandshakes, type BrokerLimits } from '../handshake/broker-handshake.js';
+import type { BrokerLimits } from '../handshake/broker-budgets.js';
+import { BrokerHandshakes } from '../handshake/broker-handshake.js';
 import type { ServiceConfig } from '../config/config-types.js';
 import { CoreError } from '../errors/core-error.js';
 import { systemClock, type Clock } from '../util/clock.js';
@@ -14,13 +15,17 @@ export interface CoreModuleOptions {
   readonly crypto?: CryptoBackendName;
   /** Clock; default the wall clock. */
   readonly clock?: Clock;
-  /** The broker's PENDING deadline, ms; default 1000 (security-anchors §2.7). */
+  /** The broker's PENDING deadline, ms; default 1000 (docs/security.md). */
   readonly pendingTimeoutMs?: number;
+  /** Time a connected VM has to acknowledge a REVOKE before quarantine, ms; default 2000. */
+  readonly revokeAckTimeoutMs?: number;
+  /** Bind certificates to control links (hostd); default false. */
+  readonly linkBoundCertificates?: boolean;
 }
 
 /**
  * Binds the core services: the crypto backend and clock (from `options`), and, from the inputs
- * the composition root binds (`ServiceConfig`, `AuthorityKeys`, `Epoch`, `BrokerEnvironment`,
+ * the composition root binds (`ServiceConfig`, `AuthorityKeys`, `Epoch`, `GrantKeys`,
  * optionally `BrokerLimits` and `BrokerSecretKey`), a singleton `CertificateAuthority` and
  * `BrokerHandshakes`. The broker holds each VM to its own `vms[].limits` from services.yaml.
  *
@@ -30,7 +35,7 @@ export interface CoreModuleOptions {
  * c.bind(CoreTokens.ServiceConfig).toConstantValue(config);
  * c.bind(CoreTokens.AuthorityKeys).toConstantValue(keys);
  * c.bind(CoreTokens.Epoch).toConstantValue(epoch);
- * c.bind(CoreTokens.BrokerEnvironment).toConstantValue(env);
+ * c.bind(CoreTokens.GrantKeys).toConstantValue(grantKeys);
  * c.loadSync(coreModule({ crypto: 'node' }));
  * const broker = c.get(CoreTokens.BrokerHandshakes);
  * ```
@@ -65,8 +70,14 @@ export function coreModule(options: CoreModuleOptions = {}): ContainerModule {
           crypto: ctx.get(CoreTokens.CryptoBackend),
           ca: ctx.get(CoreTokens.CertificateAuthority),
           brokerSecretKey,
-          env: ctx.get(CoreTokens.BrokerEnvironment),
+          grantKeys: ctx.get(CoreTokens.GrantKeys),
           nowMs: () => clock.nowMs(),
+          ...(options.revokeAckTimeoutMs === undefined
+            ? {}
+            : { revokeAckTimeoutMs: BigInt(options.revokeAckTimeoutMs) }),
+          ...(options.linkBoundCertificates === undefined
+            ? {}
+            : { linkBoundCertificates: options.linkBoundCertificates }),
           ...(limits === undefined ? {} : { limits }),
           limitsOf: (vmId) => configLimits(config, vmId),
           ...(options.pendingTimeoutMs === undefined

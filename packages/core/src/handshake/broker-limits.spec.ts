@@ -37,7 +37,7 @@ describe('BrokerHandshakes limits', () => {
           reqSeq: w.nextReqSeq(),
           kn: new Uint8Array(16),
         });
-        const eff = w.broker.receive(CONSUMER_VM, m1);
+        const eff = w.deliver(CONSUMER_VM, m1);
         if (eff.some((e) => e.kind === 'rejected' && e.reason === 'rateLimited')) rateLimited++;
       }
       expect(rateLimited).to.equal(195);
@@ -62,7 +62,7 @@ describe('BrokerHandshakes limits', () => {
         }),
       );
       const bad = encodeHandshakeMessage({ ...m1, sig: new Uint8Array(64).fill(1) });
-      for (let i = 0; i < 1000; i++) w.broker.receive(CONSUMER_VM, bad);
+      for (let i = 0; i < 1000; i++) w.deliver(CONSUMER_VM, bad);
       expect(w.broker.stats.signatureVerifications).to.be.at.most(5);
       expect(w.broker.stats.rateLimited).to.equal(995);
       expect(w.reserved).to.have.length(0);
@@ -83,7 +83,7 @@ describe('BrokerHandshakes limits', () => {
           reqSeq: w.nextReqSeq(),
           kn: new Uint8Array(16),
         });
-        results.push(w.broker.receive(CONSUMER_VM, m1)); // the provider never answers
+        results.push(w.deliver(CONSUMER_VM, m1)); // the provider never answers
       }
       expect(w.broker.pendingCount(CONSUMER_VM)).to.equal(3);
       expect(
@@ -98,7 +98,7 @@ describe('BrokerHandshakes limits', () => {
       );
       // Case 39: at the deadline hostd frees every window and tells both sides.
       w.clock.now += 1000n;
-      const expired = w.broker.tick();
+      const expired = w.route(w.broker.tick());
       expect(expired.filter((e) => e.kind === 'channel-aborted')).to.have.length(3);
       expect(expired.filter((e) => e.kind === 'send' && e.vmId === PROVIDER_VM)).to.have.length(3);
       expect(w.released).to.have.length(3);
@@ -112,11 +112,11 @@ describe('BrokerHandshakes limits', () => {
         body: new Uint8Array(40 * 1024),
         sig: new Uint8Array(64),
       });
-      const eff = w.broker.receive(CONSUMER_VM, huge);
+      const eff = w.deliver(CONSUMER_VM, huge);
       expect(eff[0]).to.deep.include({ kind: 'rejected', reason: 'malformed' });
       // A length prefix claiming 2^32 − 1 bytes is refused without allocating it.
       const lying = new Uint8Array([0x08, 0x01, 0x12, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x00]);
-      expect(w.broker.receive(CONSUMER_VM, lying)[0]).to.deep.include({
+      expect(w.deliver(CONSUMER_VM, lying)[0]).to.deep.include({
         kind: 'rejected',
         reason: 'malformed',
       });
@@ -146,14 +146,14 @@ describe('BrokerHandshakes limits', () => {
 
     it('should tell the consumer there is no provider, and refuse VMs sending hostd-only messages', () => {
       const w = new HandshakeWorld({ crypto });
-      w.offered = undefined;
+      w.broker.withdraw(PROVIDER_VM, 0x1234, 1, 'stop-offer');
       expect(aborted(runHandshake(w).consumerEffects)?.reason).to.equal('noProvider');
       const fake = encodeHandshakeMessage({
         type: MessageType.m2,
         body: new Uint8Array(0),
         sig: new Uint8Array(64),
       });
-      expect(w.broker.receive(CONSUMER2_VM, fake)[0]).to.deep.include({
+      expect(w.deliver(CONSUMER2_VM, fake)[0]).to.deep.include({
         kind: 'rejected',
         reason: 'unexpected',
       });
@@ -190,7 +190,7 @@ describe('BrokerHandshakes limits', () => {
       expect(w.providerMachine.pending).to.equal(0);
     });
 
-    it('case 40 (state machine): forgetVm should abort every pending handshake of a dead VM', () => {
+    it('case 40 (state machine): vmGone should abort every pending handshake of a dead VM', () => {
       const w = new HandshakeWorld({ crypto });
       const m1 = w.newConsumer().start({
         service: 0x1234,
@@ -200,8 +200,8 @@ describe('BrokerHandshakes limits', () => {
         reqSeq: 1n,
         kn: new Uint8Array(16),
       });
-      w.broker.receive(CONSUMER_VM, m1);
-      const eff = w.broker.forgetVm(PROVIDER_VM);
+      w.deliver(CONSUMER_VM, m1);
+      const eff = w.route(w.broker.vmGone(PROVIDER_VM));
       expect(eff.filter((e) => e.kind === 'channel-aborted')).to.have.length(1);
       expect(w.released).to.have.length(1);
     });

@@ -19,7 +19,7 @@ import {
   runHandshake,
   WINDOW_LENGTH,
 } from '../../test/helpers/handshake-world.js';
-import type { BrokerEffect } from './broker-handshake.js';
+import type { BrokerEffect } from './broker-types.js';
 import {
   decodeHandshakeMessage,
   encodeHandshakeMessage,
@@ -34,7 +34,7 @@ const overBudget = (effects: readonly BrokerEffect[]) =>
   );
 
 describe('BrokerHandshakes rules', () => {
-  describe('releaseWindow', () => {
+  describe('window release', () => {
     it('should say grantIssued when a handshake aborts after M4, so the window is quarantined', () => {
       const w = new HandshakeWorld({ crypto });
       // The consumer's M5 arrives with a broken signature: the broker aborts after M4 went out.
@@ -76,8 +76,8 @@ describe('BrokerHandshakes rules', () => {
       const w = new HandshakeWorld({ crypto });
       expect(granted(runHandshake(w).consumerEffects)).to.not.equal(undefined);
       const id = w.broker.activeChannels()[0]!.channelId;
-      w.broker.closeChannel(id);
-      w.broker.closeChannel(id);
+      w.route(w.broker.closeChannel(id));
+      w.route(w.broker.closeChannel(id));
       expect(w.releases).to.have.length(1);
       expect(w.releases[0]).to.deep.include({ channelId: id, cause: 'closed' });
     });
@@ -149,7 +149,7 @@ describe('BrokerHandshakes rules', () => {
           reqSeq: w.nextReqSeq(),
           kn: new Uint8Array(16),
         });
-        for (const e of w.broker.receive(CONSUMER_VM, m1))
+        for (const e of w.deliver(CONSUMER_VM, m1))
           if (e.kind === 'rejected') reasons.push(e.reason);
       }
       expect(reasons).to.deep.equal(['tooManyPending']);
@@ -157,20 +157,25 @@ describe('BrokerHandshakes rules', () => {
     });
   });
 
-  describe('enrolledCertificate', () => {
+  describe('linkBoundCertificates', () => {
     it('should refuse an M1 naming a certificate other than the one enrolled on the link, before verifying', () => {
-      let enrolled: Uint8Array | undefined;
-      const w = new HandshakeWorld({ crypto, enrolledCertificate: () => enrolled });
+      const w = new HandshakeWorld({ crypto, linkBoundCertificates: true });
       expect(aborted(runHandshake(w).consumerEffects)?.reason).to.equal('certificate');
       // A second valid certificate of the same VM (an earlier link's) is still refused.
-      enrolled = certificateHash(
-        crypto,
-        w.identity(CONSUMER_VM, 'other', { offers: [], requests: [] }).certificate,
+      w.broker.enrolled(
+        CONSUMER_VM,
+        certificateHash(
+          crypto,
+          w.identity(CONSUMER_VM, 'other', { offers: [], requests: [] }).certificate,
+        ),
       );
       expect(aborted(runHandshake(w).consumerEffects)?.reason).to.equal('certificate');
       expect(w.broker.stats.signatureVerifications).to.equal(0);
-      enrolled = certificateHash(crypto, w.consumer.certificate);
+      w.broker.enrolled(CONSUMER_VM, certificateHash(crypto, w.consumer.certificate));
       expect(granted(runHandshake(w).consumerEffects)).to.not.equal(undefined);
+      // A new link forgets what the old one enrolled.
+      w.broker.vmConnected(CONSUMER_VM);
+      expect(aborted(runHandshake(w).consumerEffects)?.reason).to.equal('certificate');
     });
   });
 
@@ -201,8 +206,7 @@ describe('BrokerHandshakes rules', () => {
         }),
       ];
       const all: BrokerEffect[] = [];
-      for (let i = 0; i < 1000; i++)
-        all.push(...w.broker.receive(CONSUMER_VM, junk[i % junk.length]!));
+      for (let i = 0; i < 1000; i++) all.push(...w.deliver(CONSUMER_VM, junk[i % junk.length]!));
       // Five tokens of burst, then everything is refused or dropped.
       expect(w.broker.stats.rateLimited).to.equal(995);
       expect(all.filter((e) => e.kind === 'rejected' && e.reason !== 'rateLimited')).to.have.length(
@@ -231,7 +235,7 @@ describe('BrokerHandshakes rules', () => {
       // 10 000 messages/s for 2 s, in 1 ms steps.
       for (let ms = 0; ms < 2000; ms++) {
         w.clock.now += 1n;
-        for (let i = 0; i < 10; i++) all.push(...w.broker.receive(CONSUMER_VM, garbage));
+        for (let i = 0; i < 10; i++) all.push(...w.deliver(CONSUMER_VM, garbage));
       }
       expect(overBudget(all).map((e) => e.state)).to.deep.equal(['started']);
       // 5 of burst + 20/s × 2 s came through (and were refused as malformed, one by one).
@@ -259,12 +263,7 @@ describe('BrokerHandshakes rules', () => {
         brokerSecretKey: new Uint8Array(32).fill(2),
       });
       c.bind(CoreTokens.Epoch).toConstantValue(1n);
-      c.bind(CoreTokens.BrokerEnvironment).toConstantValue({
-        offered: () => undefined,
-        reserveWindow: () => undefined,
-        releaseWindow: () => undefined,
-        grantKey: () => new Uint8Array(32),
-      });
+      c.bind(CoreTokens.GrantKeys).toConstantValue(new Map());
       c.loadSync(
         coreModule({ crypto: 'node', clock: { nowMs: () => 1000n }, pendingTimeoutMs: 250 }),
       );

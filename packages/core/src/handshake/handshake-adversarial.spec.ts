@@ -391,19 +391,27 @@ describe('handshake under attack (security-anchors §3)', () => {
       expect(zeroKeys).to.have.length(31);
       for (const eP of zeroKeys) {
         const w = new HandshakeWorld({ crypto });
-        // A malicious provider sends a small-order e_P and signs it properly.
+        // A malicious provider sends a small-order e_P and signs it properly (over the TH2 of
+        // the M2 it received).
+        let m2: HandshakeMessage | undefined;
+        const m3 = onHop('P->H', MessageType.m3, (m) => {
+          const body = encodeAcceptBody({ ...decodeAcceptBody(m.body), eP });
+          const m1Body = decodeOfferBody(m2!.body).m1.body;
+          const th1 = extendTranscript(crypto, initialTranscript(crypto), MessageType.m1, m1Body);
+          const th2 = extendTranscript(crypto, th1, MessageType.m2, m2!.body);
+          const t3 = extendTranscript(crypto, th2, MessageType.m3, body);
+          return encodeHandshakeMessage({
+            type: MessageType.m3,
+            body,
+            sig: crypto.ed25519Sign(w.provider.secretKey, signatureInput(SignatureLabel.m3, t3)),
+          });
+        });
         const r = runHandshake(w, {
           mode: 'aead',
-          tamper: onHop('P->H', MessageType.m3, (m) => {
-            const body = encodeAcceptBody({ ...decodeAcceptBody(m.body), eP });
-            const offer = w.broker['sessions'].values().next().value as { th2: Uint8Array };
-            const t3 = extendTranscript(crypto, offer.th2, MessageType.m3, body);
-            return encodeHandshakeMessage({
-              type: MessageType.m3,
-              body,
-              sig: crypto.ed25519Sign(w.provider.secretKey, signatureInput(SignatureLabel.m3, t3)),
-            });
-          }),
+          tamper: (hop, type, bytes) => {
+            if (hop === 'H->P' && type === MessageType.m2) m2 = decodeHandshakeMessage(bytes);
+            return m3(hop, type, bytes);
+          },
         });
         expect(granted(r.consumerEffects)).to.equal(undefined);
         expect(aborted(r.consumerEffects)?.reason).to.equal('keyAgreement');

@@ -2,8 +2,9 @@ import { CertificateAuthority } from '../cert/certificate-authority.js';
 import type { Rights } from '../cert/rights.js';
 import type { CryptoBackend } from '../crypto/crypto-backend.js';
 import { CoreError } from '../errors/core-error.js';
-import type { ChannelMode } from '../grant/grant-layout.js';
-import { BrokerHandshakes, type BrokerEffect } from './broker-handshake.js';
+import type { ChannelMode } from '@sivshm/abi';
+import { BrokerHandshakes } from './broker-handshake.js';
+import type { BrokerEffect } from './broker-types.js';
 import { ConsumerHandshake } from './consumer-handshake.js';
 import type { ChannelGrant, EndpointEffect, EndpointIdentity } from './handshake-types.js';
 import { ProviderHandshakes } from './provider-handshake.js';
@@ -78,21 +79,15 @@ function runOnce(crypto: CryptoBackend, mode: ChannelMode): string | undefined {
     crypto,
     ca,
     brokerSecretKey,
+    grantKeys,
     nowMs,
     random: (n) => crypto.randomBytes(n),
-    env: {
-      offered: (s, i) =>
-        s === SERVICE && i === 1
-          ? { providerVm: PROVIDER_VM, major: 1, minMode: 'plain', windowLength: 1n << 16n }
-          : undefined,
-      reserveWindow: (length) => ({ offset: 1n << 16n, length }),
-      releaseWindow: () => undefined,
-      grantKey: (vm) => {
-        const k = grantKeys.get(vm);
-        if (k === undefined) throw new CoreError('ERR_SELF_TEST', `no grant key for VM ${vm}`);
-        return k;
-      },
-    },
+  });
+  broker.offer(SERVICE, 1, {
+    providerVm: PROVIDER_VM,
+    major: 1,
+    minMode: 'plain',
+    windowLength: 1n << 16n,
   });
   const provider = new ProviderHandshakes({
     crypto,
@@ -140,6 +135,9 @@ function runOnce(crypto: CryptoBackend, mode: ChannelMode): string | undefined {
   };
   const fromBroker = (effects: BrokerEffect[]): void => {
     for (const e of effects) {
+      if (e.kind === 'reserve-window') {
+        fromBroker(broker.windowReserved(e.ticket, { offset: 1n << 16n, length: e.length }));
+      }
       if (e.kind !== 'send') continue;
       queue.push({
         to: e.vmId === PROVIDER_VM ? 'provider' : 'consumer',

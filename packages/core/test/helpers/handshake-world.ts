@@ -4,15 +4,10 @@ import { CertificateAuthority } from '../../src/cert/certificate-authority.js';
 import type { Certificate } from '../../src/cert/certificate.js';
 import type { Rights } from '../../src/cert/rights.js';
 import type { CryptoBackend } from '../../src/crypto/crypto-backend.js';
-import type { ChannelMode } from '../../src/grant/grant-layout.js';
-import {
-  BrokerHandshakes,
-  type BrokerEffect,
-  type BrokerLimits,
-  type OfferedService,
-  type Window,
-  type WindowRelease,
-} from '../../src/handshake/broker-handshake.js';
+import type { ChannelMode } from '@sivshm/abi';
+import type { BrokerLimits } from '../../src/handshake/broker-budgets.js';
+import { BrokerHandshakes } from '../../src/handshake/broker-handshake.js';
+import type { BrokerEffect, OfferedService, Window } from '../../src/handshake/broker-types.js';
 import { ConsumerHandshake } from '../../src/handshake/consumer-handshake.js';
 import type {
   EndpointEffect,
@@ -61,10 +56,20 @@ export interface WorldOptions {
   readonly limits?: Partial<BrokerLimits>;
   /** Per-VM limits handed to the broker as `limitsOf`. */
   readonly limitsOf?: (vmId: number) => Partial<BrokerLimits> | undefined;
-  /** Link-bound certificate hashes handed to the broker as `enrolledCertificate`. */
-  readonly enrolledCertificate?: (vmId: number) => Uint8Array | undefined;
+  /** Bind certificates to links: an M1 must name the one a test `enrolled` on the link. */
+  readonly linkBoundCertificates?: boolean;
   readonly seed?: number;
   readonly regionWindows?: number;
+}
+
+/** What became of a window, as the broker's effects said (`window-free`/`window-quarantine`). */
+export interface WindowRelease {
+  readonly channelId: bigint;
+  readonly consumerVm: number;
+  /** `aborted`: the handshake failed; `closed`: an active channel was torn down. */
+  readonly cause: 'aborted' | 'closed';
+  /** The consumer held (or may have held) a grant for it. */
+  readonly grantIssued: boolean;
 }
 
 export type Hop = 'C->H' | 'H->P' | 'P->H' | 'H->C';
@@ -91,7 +96,7 @@ export class HandshakeWorld {
   readonly released: Window[] = [];
   /** What the broker said about each released window, in the order of `released`. */
   readonly releases: WindowRelease[] = [];
-  offered: OfferedService | undefined;
+  readonly offered: OfferedService;
   private nextWindow = 0n;
   private readonly windowsLeft: { n: number };
   private reqSeq = 0n;
@@ -131,40 +136,23 @@ export class HandshakeWorld {
       minMode: opts.minMode ?? 'plain',
       windowLength: WINDOW_LENGTH,
     };
-    this.windowsLeft = { n: opts.regionWindows ?? 1000 };
+    // Effectively unlimited unless a test sets it: benches and fuzzers that do not route the
+    // broker's window effects back must not run the fake region dry.
+    this.windowsLeft = { n: opts.regionWindows ?? 1_000_000 };
     this.broker = new BrokerHandshakes({
       crypto: this.crypto,
       ca: this.ca,
       brokerSecretKey: this.brokerSecretKey,
+      grantKeys: this.grantKeys,
       nowMs: this.nowMs,
       random: this.random,
       ...(opts.limits === undefined ? {} : { limits: opts.limits }),
       ...(opts.limitsOf === undefined ? {} : { limitsOf: opts.limitsOf }),
-      env: {
-        offered: (s, i) => (s === SERVICE && i >= 1 && i <= 0xfffe ? this.offered : undefined),
-        reserveWindow: (length) => {
-          if (this.windowsLeft.n <= 0) return undefined;
-          this.windowsLeft.n--;
-          const w = { offset: 0x10000n + this.nextWindow, length };
-          this.nextWindow += length;
-          this.reserved.push(w);
-          return w;
-        },
-        releaseWindow: (w, r) => {
-          this.released.push(w);
-          this.releases.push(r);
-          this.windowsLeft.n++;
-        },
-        grantKey: (vm) => {
-          const k = this.grantKeys.get(vm);
-          if (k === undefined) throw new Error(`no key for VM ${vm}`);
-          return k;
-        },
-        ...(opts.enrolledCertificate === undefined
-          ? {}
-          : { enrolledCertificate: opts.enrolledCertificate }),
-      },
+      ...(opts.linkBoundCertificates === undefined
+        ? {}
+        : { linkBoundCertificates: opts.linkBoundCertificates }),
     });
+    for (const instance of OFFERED_INSTANCES) this.broker.offer(SERVICE, instance, this.offered);
     const policy: ProviderPolicy = {
       offeredMajor: (s) => (s === SERVICE ? MAJOR : undefined),
       minMode: () => opts.providerMinMode ?? opts.minMode ?? 'plain',
@@ -217,7 +205,50 @@ export class HandshakeWorld {
   nextReqSeq(): bigint {
     return ++this.reqSeq;
   }
+
+  /** Hands `bytes` from the link of `vmId` to the broker and carries out its effects. */
+  deliver(vmId: number, bytes: Uint8Array): BrokerEffect[] {
+    return this.route(this.broker.receive(vmId, bytes));
+  }
+
+  /**
+   * Carries out the broker's window effects as hostd would (a fake region of `regionWindows`
+   * windows; releases recorded) and returns every effect, the answers to `reserve-window`
+   * spliced in where they were asked for.
+   */
+  route(effects: readonly BrokerEffect[]): BrokerEffect[] {
+    const out: BrokerEffect[] = [];
+    for (const e of effects) {
+      out.push(e);
+      if (e.kind === 'reserve-window') {
+        out.push(...this.route(this.broker.windowReserved(e.ticket, this.reserve(e.length))));
+      } else if (e.kind === 'window-free' || e.kind === 'window-quarantine') {
+        const ch = e.channel;
+        this.released.push(ch.window);
+        this.releases.push({
+          channelId: ch.channelId,
+          consumerVm: ch.consumerVm,
+          cause: e.kind === 'window-free' ? e.cause : 'aborted',
+          grantIssued: e.kind === 'window-quarantine' || e.cause === 'closed',
+        });
+        this.windowsLeft.n++;
+      }
+    }
+    return out;
+  }
+
+  private reserve(length: bigint): Window | undefined {
+    if (this.windowsLeft.n <= 0) return undefined;
+    this.windowsLeft.n--;
+    const w = { offset: 0x10000n + this.nextWindow, length };
+    this.nextWindow += length;
+    this.reserved.push(w);
+    return w;
+  }
 }
+
+/** The instances of SERVICE the world's provider offers. */
+const OFFERED_INSTANCES = [1, 2, 3, 4];
 
 /** Everything that happened in one run, for assertions. */
 export interface RunResult {
@@ -274,7 +305,7 @@ export function runHandshake(
     res.wire.push(m);
     if (m.hop === 'C->H' || m.hop === 'P->H') {
       const from = m.hop === 'C->H' ? linkVm : PROVIDER_VM;
-      for (const e of world.broker.receive(from, m.bytes)) {
+      for (const e of world.deliver(from, m.bytes)) {
         res.brokerEffects.push(e);
         if (e.kind !== 'send') continue;
         if (e.vmId === PROVIDER_VM) push('H->P', e.bytes);

@@ -1,16 +1,16 @@
+import { type ChannelMode } from '@sivshm/abi';
 import {
   ConsumerHandshake,
+  MessageType,
   ProviderHandshakes,
-  decodeProto,
+  peekControl,
   type AttachMessage,
   type Certificate,
   type ChannelGrant,
-  type ChannelMode,
   type CryptoBackend,
-  type ProtoObject,
   type ProviderPolicy,
 } from '@sivshm/core';
-import type { DeviceFile, TransportNode } from '@sivshm/transport-ivshmem';
+import type { DeviceFile, DataPlane } from '@sivshm/transport-ivshmem';
 import { RuntimeError } from '../errors/runtime-error.js';
 
 /** A consumer handshake that ended with a grant (already checked by the handshake). */
@@ -38,7 +38,7 @@ export interface ChannelBrokerClientOptions {
   readonly attach: AttachMessage;
   readonly secretKey: Uint8Array;
   readonly certificate: Certificate;
-  readonly transport: TransportNode;
+  readonly transport: DataPlane;
   readonly policy: ProviderPolicy;
   /** Sends one handshake message to hostd. */
   readonly send: (bytes: Uint8Array) => void;
@@ -124,25 +124,18 @@ export class ChannelBrokerClient {
    * app).
    */
   receive(bytes: Uint8Array, peerDoorbell?: number): void {
-    let type: number;
-    let reqSeq: bigint;
-    try {
-      const env = decodeProto('HandshakeMessage', bytes);
-      type = Number(env['type']);
-      if (type === 2 || type === 6) return this.#toProvider(bytes, peerDoorbell);
-      if (type === 4) {
-        const g = decodeProto('GrantConsumerBody', env['body'] as Uint8Array);
-        const offer = decodeProto('OfferBody', g['m2Body'] as Uint8Array);
-        const m1 = offer['m1'] as ProtoObject;
-        reqSeq = BigInt(decodeProto('RequestBody', m1['body'] as Uint8Array)['reqSeq'] as string);
-      } else if (type === 7) {
-        const ab = decodeProto('AbortBody', env['body'] as Uint8Array);
-        reqSeq = BigInt(ab['reqSeq'] as string);
-        if (reqSeq === 0n) return this.#toProvider(bytes);
-      } else return;
-    } catch {
+    // core's router says which handshake the message belongs to: a provider handshake (M2,
+    // M6, an ABORT by channel) or one of our requests (M4, an ABORT by req_seq).
+    const route = peekControl(bytes);
+    if (route === undefined) return;
+    const { type } = route;
+    if (route.by === 'channel') {
+      if (type === MessageType.m2 || type === MessageType.m6 || type === MessageType.abort)
+        this.#toProvider(bytes, type === MessageType.abort ? undefined : peerDoorbell);
       return;
     }
+    if (type !== MessageType.m4 && type !== MessageType.abort) return;
+    const reqSeq = route.reqSeq;
     const r = this.#requests.get(reqSeq);
     if (r === undefined) return;
     for (const e of r.hs.receive(bytes)) {

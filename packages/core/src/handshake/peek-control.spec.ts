@@ -7,12 +7,10 @@ import {
   MessageType,
   type MessageTypeCode,
 } from './handshake-messages.js';
-import {
-  peekMessageType,
-  peekRequestSeq,
-  rateLimitedAbort,
-  rateLimitedAbortTemplate,
-} from './wire-peek.js';
+import { rateLimitedAbort, rateLimitedAbortTemplate } from './broker-budgets.js';
+import { peekControl, peekMessageType, peekRequestSeq } from './peek-control.js';
+import { nodeBackend } from '../crypto/node-backend.js';
+import { granted, HandshakeWorld, runHandshake } from '../../test/helpers/handshake-world.js';
 
 const request = (reqSeq: bigint): Uint8Array =>
   encodeHandshakeMessage({
@@ -32,7 +30,7 @@ const request = (reqSeq: bigint): Uint8Array =>
     sig: new Uint8Array(64).fill(4),
   });
 
-describe('wire-peek', () => {
+describe('peek-control', () => {
   describe('rateLimitedAbort', () => {
     it('should build the same bytes as abortMessage for any req_seq and detail', () => {
       fc.assert(
@@ -81,6 +79,46 @@ describe('wire-peek', () => {
       );
       expect(peekRequestSeq(Uint8Array.of(0x12, 0xff, 0xff, 0xff, 0xff, 0x0f))).to.equal(0n);
       expect(peekMessageType(Uint8Array.of(0x08, 0x09))).to.equal(undefined);
+    });
+  });
+
+  describe('peekControl', () => {
+    it('should route every message of a handshake to its request (M1, M4) or channel (M2, M3, M5, M6)', () => {
+      const w = new HandshakeWorld({ crypto: nodeBackend });
+      const r = runHandshake(w, { reqSeq: 300n });
+      const channelId = granted(r.consumerEffects)!.channelId;
+      const routes = r.wire.map((m) => peekControl(m.bytes));
+      expect(routes.map((p) => p?.type)).to.deep.equal([1, 2, 3, 4, 5, 6]);
+      for (const p of routes) {
+        if (p?.type === MessageType.m1 || p?.type === MessageType.m4) {
+          expect(p).to.deep.include({ by: 'request', reqSeq: 300n });
+        } else {
+          expect(p).to.deep.include({ by: 'channel', channelId });
+        }
+      }
+    });
+
+    it('should route an ABORT by its req_seq when it has one, else by its channel', () => {
+      expect(peekControl(abortMessage(0n, 9n, 'timeout', 'x'))).to.deep.equal({
+        type: MessageType.abort,
+        by: 'request',
+        reqSeq: 9n,
+      });
+      expect(peekControl(abortMessage(77n, 0n, 'timeout', 'x'))).to.deep.equal({
+        type: MessageType.abort,
+        by: 'channel',
+        channelId: 77n,
+      });
+    });
+
+    it('should never throw on bytes that are not a message', () => {
+      fc.assert(
+        fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+          const p = peekControl(bytes);
+          expect(p === undefined || (p.type >= 1 && p.type <= 7)).to.equal(true);
+        }),
+        { numRuns: 2000 },
+      );
     });
   });
 });

@@ -1,0 +1,188 @@
+import type { BrokerChannel, BrokerEffect, ChannelCloseReason } from './broker-types.js';
+
+/** An established channel the broker still accounts for. */
+interface Held {
+  readonly channel: BrokerChannel;
+  state: 'ACTIVE' | 'CLOSING';
+  closeReason?: ChannelCloseReason;
+  /** VMs whose REVOKE acknowledgement is still due (CLOSING). */
+  readonly awaitingAck: Set<number>;
+  ackDeadlineMs: bigint;
+}
+
+/** A window kept out of use because `holder` may still map it. */
+interface Quarantine {
+  readonly channel: BrokerChannel;
+  readonly holder: number;
+  /** The holder was sent a REVOKE for it: its acknowledgement releases the window. */
+  readonly releasedByAck: boolean;
+}
+
+/** A channel past its handshake, as the broker reports it. */
+export interface BrokerChannelState {
+  readonly channel: BrokerChannel;
+  readonly state: 'ACTIVE' | 'CLOSING';
+  readonly closeReason?: ChannelCloseReason;
+}
+
+/**
+ * The broker's channels after the handshake: ACTIVE → CLOSING → freed (or quarantined), with
+ * REVOKE to both VMs on every teardown and their acknowledgements awaited (docs/security.md).
+ * A VM that does not acknowledge in time keeps the window quarantined until it goes away:
+ * hostd cannot force-unmap a guest mapping. Only decisions live here; every table write,
+ * zeroing and message is an effect for hostd to carry out.
+ */
+export class BrokerChannels {
+  readonly #byId = new Map<bigint, Held>();
+  readonly #quarantined = new Map<bigint, Quarantine>();
+  readonly #nowMs: () => bigint;
+  readonly #revokeAckTimeoutMs: bigint;
+  readonly #connected: (vmId: number) => boolean;
+
+  constructor(o: {
+    nowMs: () => bigint;
+    revokeAckTimeoutMs: bigint;
+    /** Whether a VM has a control link (a REVOKE to one without is neither sent nor awaited). */
+    connected: (vmId: number) => boolean;
+  }) {
+    this.#nowMs = o.nowMs;
+    this.#revokeAckTimeoutMs = o.revokeAckTimeoutMs;
+    this.#connected = o.connected;
+  }
+
+  /** The handshake of `channel` completed. */
+  activate(channel: BrokerChannel): void {
+    this.#byId.set(channel.channelId, {
+      channel,
+      state: 'ACTIVE',
+      awaitingAck: new Set(),
+      ackDeadlineMs: 0n,
+    });
+  }
+
+  /** Active and closing channels. */
+  list(): BrokerChannelState[] {
+    return [...this.#byId.values()].map((h) => ({
+      channel: h.channel,
+      state: h.state,
+      ...(h.closeReason === undefined ? {} : { closeReason: h.closeReason }),
+    }));
+  }
+
+  get(channelId: bigint): BrokerChannelState | undefined {
+    const h = this.#byId.get(channelId);
+    return h === undefined ? undefined : { channel: h.channel, state: h.state };
+  }
+
+  /** Active channel ids matching `f`. */
+  activeWhere(f: (c: BrokerChannel) => boolean): bigint[] {
+    const out: bigint[] = [];
+    for (const h of this.#byId.values())
+      if (h.state === 'ACTIVE' && f(h.channel)) out.push(h.channel.channelId);
+    return out;
+  }
+
+  /** Window bytes the consumer `vmId` holds in active and closing channels. */
+  bytesHeld(vmId: number): bigint {
+    let n = 0n;
+    for (const h of this.#byId.values())
+      if (h.channel.consumerVm === vmId) n += h.channel.window.length;
+    return n;
+  }
+
+  /** Windows in quarantine. */
+  quarantinedCount(): number {
+    return this.#quarantined.size;
+  }
+
+  /**
+   * Starts tearing down an ACTIVE channel: CLOSING, REVOKE to both connected VMs (except
+   * `goneVm`), PEER_GONE to the side that did not cause it. Nothing when it is not active.
+   */
+  close(channelId: bigint, reason: ChannelCloseReason, goneVm?: number): BrokerEffect[] {
+    const h = this.#byId.get(channelId);
+    if (h === undefined || h.state !== 'ACTIVE') return [];
+    const ch = h.channel;
+    h.state = 'CLOSING';
+    h.closeReason = reason;
+    h.ackDeadlineMs = this.#nowMs() + this.#revokeAckTimeoutMs;
+    const out: BrokerEffect[] = [{ kind: 'channel-closing', channel: ch, reason }];
+    for (const vm of [ch.consumerVm, ch.providerVm]) {
+      if (vm === goneVm || !this.#connected(vm)) continue;
+      out.push({ kind: 'revoke', vmId: vm, channelId });
+      h.awaitingAck.add(vm);
+      const initiator =
+        (reason === 'closed-by-consumer' && vm === ch.consumerVm) ||
+        (reason === 'closed-by-provider' && vm === ch.providerVm);
+      if (!initiator) out.push({ kind: 'peer-gone', vmId: vm, channelId, reason });
+    }
+    out.push(...this.#maybeFinish(h));
+    return out;
+  }
+
+  /**
+   * The window of a handshake that aborted after M4: the consumer may have presented its grant
+   * and mapped it, so it is not reused until the consumer acknowledges a REVOKE or goes away.
+   */
+  quarantineGranted(channel: BrokerChannel): BrokerEffect[] {
+    const holder = channel.consumerVm;
+    this.#quarantined.set(channel.channelId, { channel, holder, releasedByAck: true });
+    return [
+      { kind: 'window-quarantine', channel, holder },
+      { kind: 'revoke', vmId: holder, channelId: channel.channelId },
+    ];
+  }
+
+  /** `vmId` acknowledged the REVOKE of `channelId` (its device zapped the mapping). */
+  revokeAcknowledged(vmId: number, channelId: bigint): BrokerEffect[] {
+    const q = this.#quarantined.get(channelId);
+    if (q !== undefined && q.releasedByAck && q.holder === vmId) {
+      this.#quarantined.delete(channelId);
+      return [{ kind: 'window-release', channel: q.channel }];
+    }
+    const h = this.#byId.get(channelId);
+    if (h === undefined || h.state !== 'CLOSING') return [];
+    h.awaitingAck.delete(vmId);
+    return this.#maybeFinish(h);
+  }
+
+  /** `vmId` can no longer hold a mapping (its link went, or it was reset). */
+  holderGone(vmId: number): BrokerEffect[] {
+    const out: BrokerEffect[] = [];
+    for (const h of [...this.#byId.values()]) {
+      if (h.state === 'CLOSING' && h.awaitingAck.delete(vmId)) out.push(...this.#maybeFinish(h));
+    }
+    for (const [id, q] of [...this.#quarantined]) {
+      if (q.holder !== vmId) continue;
+      this.#quarantined.delete(id);
+      out.push({ kind: 'window-release', channel: q.channel });
+    }
+    return out;
+  }
+
+  /** Quarantines the windows of CLOSING channels whose acknowledgement is overdue. */
+  tick(): BrokerEffect[] {
+    const now = this.#nowMs();
+    const out: BrokerEffect[] = [];
+    for (const h of [...this.#byId.values()]) {
+      if (h.state !== 'CLOSING' || now < h.ackDeadlineMs) continue;
+      const holder = [...h.awaitingAck][0];
+      if (holder === undefined) continue;
+      // Only the holder's going away releases it: a late acknowledgement is not trusted.
+      this.#byId.delete(h.channel.channelId);
+      this.#quarantined.set(h.channel.channelId, {
+        channel: h.channel,
+        holder,
+        releasedByAck: false,
+      });
+      out.push({ kind: 'window-quarantine', channel: h.channel, holder });
+    }
+    return out;
+  }
+
+  #maybeFinish(h: Held): BrokerEffect[] {
+    if (h.state !== 'CLOSING' || h.awaitingAck.size > 0) return [];
+    this.#byId.delete(h.channel.channelId);
+    return [{ kind: 'window-free', channel: h.channel, cause: 'closed' }];
+  }
+}

@@ -1,0 +1,92 @@
+import { GrantPerm, type GrantRoleName } from '@sivshm/abi';
+import type { CryptoBackend } from '../crypto/crypto-backend.js';
+import { signGrant } from '../grant/grant-verify.js';
+import type { BrokerChannel } from './broker-types.js';
+import { HandshakeFailure } from './handshake-failure.js';
+import { MessageType } from './handshake-messages.js';
+import { extendTranscript, initialTranscript, signatureInput } from './transcript.js';
+
+/**
+ * What the broker signs and mints: its signatures on M2/M4/M6, the grant tokens (MACed with
+ * the receiving VM's grant key), each VM's grant serials and fresh channel ids.
+ */
+export class GrantMinter {
+  readonly #crypto: CryptoBackend;
+  readonly #brokerSecretKey: Uint8Array;
+  readonly #grantKeys: ReadonlyMap<number, Uint8Array>;
+  readonly #epoch: () => bigint;
+  readonly #nowMs: () => bigint;
+  readonly #lifetimeMs: bigint;
+  readonly #random: (n: number) => Uint8Array;
+  readonly #nextSerial = new Map<number, bigint>();
+  readonly #usedChannelIds = new Set<bigint>();
+
+  constructor(o: {
+    crypto: CryptoBackend;
+    brokerSecretKey: Uint8Array;
+    grantKeys: ReadonlyMap<number, Uint8Array>;
+    epoch: () => bigint;
+    nowMs: () => bigint;
+    /** Grant token lifetime (the token is presented right away). */
+    lifetimeMs: bigint;
+    random: (n: number) => Uint8Array;
+  }) {
+    this.#crypto = o.crypto;
+    this.#brokerSecretKey = o.brokerSecretKey;
+    this.#grantKeys = o.grantKeys;
+    this.#epoch = o.epoch;
+    this.#nowMs = o.nowMs;
+    this.#lifetimeMs = o.lifetimeMs;
+    this.#random = o.random;
+  }
+
+  /** TH1: the transcript hash after M1. */
+  th1(m1Body: Uint8Array): Uint8Array {
+    const c = this.#crypto;
+    return extendTranscript(c, initialTranscript(c), MessageType.m1, m1Body);
+  }
+
+  /** The broker's signature over transcript hash `th` under `label`. */
+  sign(label: Parameters<typeof signatureInput>[0], th: Uint8Array): Uint8Array {
+    return this.#crypto.ed25519Sign(this.#brokerSecretKey, signatureInput(label, th));
+  }
+
+  /** The grant token and tag for one end of `ch`, bound to that end's device nonce `kn`. */
+  grant(ch: BrokerChannel, role: GrantRoleName, kn: Uint8Array) {
+    const vm = role === 'consumer' ? ch.consumerVm : ch.providerVm;
+    const key = this.#grantKeys.get(vm);
+    if (key === undefined) throw new HandshakeFailure('notAuthorized', `VM ${vm} has no grant key`);
+    return signGrant(this.#crypto, key, {
+      role,
+      perms: GrantPerm.map,
+      epoch: this.#epoch(),
+      grantSerial: role === 'consumer' ? ch.consumerSerial : ch.providerSerial,
+      vmId: vm,
+      channelId: ch.channelId,
+      windowOffset: ch.window.offset,
+      windowLength: ch.window.length,
+      kn,
+      notAfterNs: (this.#nowMs() + this.#lifetimeMs) * 1_000_000n,
+      mode: ch.mode,
+    });
+  }
+
+  /** The next grant serial of `vmId` (1, 2, …). */
+  serial(vmId: number): bigint {
+    const s = this.#nextSerial.get(vmId) ?? 1n;
+    this.#nextSerial.set(vmId, s + 1n);
+    return s;
+  }
+
+  /** A random channel id, never 0 and never handed out before. */
+  channelId(): bigint {
+    for (;;) {
+      const b = this.#random(8);
+      const id = new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true);
+      if (id !== 0n && !this.#usedChannelIds.has(id)) {
+        this.#usedChannelIds.add(id);
+        return id;
+      }
+    }
+  }
+}
