@@ -15,12 +15,9 @@ export {
   SERIAL_WINDOW,
 } from './grant/grant-layout.js';
 export type { GrantRoleName, ChannelMode } from './grant/grant-layout.js';
-export {
-  parseConfig,
-  MAX_CONFIG_SIZE,
-  CONFIG_VERSION,
-  DEFAULT_VM_LIMITS,
-} from './config/parse-config.js';
+export { parseConfig, MAX_CONFIG_SIZE } from './config/parse-config.js';
+export { CONFIG_VERSION } from './config/config-builder.js';
+export { DEFAULT_VM_LIMITS } from './config/vm-limits-section.js';
 export type { ParseConfigOptions } from './config/parse-config.js';
 export { loadConfig } from './config/load-config.js';
 export { formatConfigIssue, isConfigError } from './config/config-issue.js';

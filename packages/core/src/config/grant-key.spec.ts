@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreError } from '../errors/core-error.js';
 import type { VmConfig } from './config-types.js';
-import { DEFAULT_VM_LIMITS } from './parse-config.js';
+import { DEFAULT_VM_LIMITS } from './vm-limits-section.js';
 import { resolveGrantKey } from './grant-key.js';
 
 /** packages/core, found from this file whether it runs from src/ or dist/src/. */
