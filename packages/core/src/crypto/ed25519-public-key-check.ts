@@ -8,7 +8,7 @@ import { bytesToHex } from './bytes.js';
  * prime-order subgroup.
  *
  * Use it wherever a key is accepted for the long term — the CA at issuance, config loading —
- * not per signature (it costs a scalar multiplication, ~1–2 ms). Small-order keys let one
+ * not per signature (it costs a full scalar multiplication). Small-order keys let one
  * signature verify for many messages; keys with a small-order component are refused too
  * because honest keys (multiples of the base point) never have one and, with them, the
  * cofactored (noble) and cofactorless (OpenSSL) verifiers could disagree.

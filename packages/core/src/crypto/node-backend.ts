@@ -56,9 +56,9 @@ function plain(buf: Buffer): Uint8Array {
   return new Uint8Array(buf);
 }
 
-// Raw keys go in as JWK, not DER: on OpenSSL 3.0 the DER decoder costs 540–570 µs per private
-// key and 120–140 µs per public key, JWK 50–55 µs and 12 µs (OpenSSL then takes the raw
-// bytes directly). For a private key Node reads only `d` and derives the public part itself.
+// Raw keys go in as JWK, not DER: on OpenSSL 3.0 the DER decoder costs about ten times the JWK
+// import, from which OpenSSL takes the raw bytes directly (figures: docs/performance.md §5). For
+// a private key Node reads only `d` and derives the public part itself.
 function importPrivate(curve: OkpCurve, seed: Uint8Array): KeyObject {
   try {
     return createPrivateKey({
@@ -100,7 +100,7 @@ interface PrivateEntry {
 
 /**
  * KeyObjects for secret keys, keyed by the caller's array object: a long-lived identity is
- * imported once (a sign then costs ~37 µs instead of ~80 µs). Keying by object, not by
+ * imported once (the import would otherwise be about half of every sign; docs/performance.md §5). Keying by object, not by
  * value, keeps no secret alive longer than the caller's own array and puts no secret in a
  * string; the stored copy is compared on every hit because the caller may have overwritten
  * the array in place since.
@@ -122,7 +122,7 @@ class PrivateKeyCache {
 /**
  * KeyObjects for peer public keys, keyed by value (certificates are decoded into new arrays
  * each time), least recently used evicted first. Public keys are not secret. A hit saves the
- * ~11 µs JWK import, about 10% of a verification (113 vs 124–133 µs median here).
+ * JWK import, about a tenth of a verification (docs/performance.md §5).
  */
 class PublicKeyCache {
   private readonly entries = new Map<string, KeyObject>();

@@ -8,7 +8,7 @@ export interface MapFileOptions {
   readonly writable?: boolean;
   /**
    * Pre-fault every page at map time (MAP_POPULATE); default false. Costs the faults up front
-   * (~6 ms for 64 MiB here, a third of faulting page by page) so rings and slots never take one
+   * (less in total than faulting page by page; docs/performance.md §5) so rings and slots never take one
    * on the data path.
    */
   readonly populate?: boolean;

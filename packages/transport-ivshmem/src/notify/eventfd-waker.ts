@@ -13,7 +13,7 @@ export interface EventfdWakerOptions {
 
 /**
  * A {@link Waker} over an eventfd: `wake()` writes 1, `wait()` is woken by `uv_poll` on the event
- * loop, so the JS thread never blocks (emulated mode; FACTS.md: 10.9–13.2 µs round trip here).
+ * loop, so the JS thread never blocks (emulated mode; its round trip is in docs/performance.md).
  *
  * Both processes of a channel hold the same eventfd (inherited at spawn or passed over the
  * control link with SCM_RIGHTS) and build one `EventfdWaker` each: the producer side only calls

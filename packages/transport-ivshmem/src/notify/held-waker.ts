@@ -8,9 +8,9 @@ import type { Waker } from './waker.js';
  * the handlers send in reply — a method handler that publishes an event and then returns its
  * response is the common case — reaches a parked peer with one doorbell. Ringing at the first
  * record wakes the peer for that record alone; the peer handles it, parks again, and the
- * response needs a second doorbell and a second wake-up. Measured on the demo (hostd and two VM
- * processes, one call a second): that second wake-up was ~0.4 ms of a 1.2 ms round trip, because
- * the woken caller pre-empted the provider on the vCPU they shared. Sends made outside a hold
+ * response needs a second doorbell and a second wake-up. In the demo (hostd and two VM
+ * processes, one call a second) that second wake-up was a third of the round trip, because the
+ * woken caller pre-empted the provider on the vCPU they shared (docs/performance.md §5). Sends made outside a hold
  * (an app's call, a timer's publish) ring at once, so no doorbell waits for unrelated work.
  *
  * `close()` releases first, so a due ring (a producer's close) is never lost.

@@ -6,8 +6,8 @@ import type { Waker } from './waker.js';
 /**
  * Adaptive mode spins before parking only while records come at most this far apart. Not a
  * multiple of the spin budget: under load a parked round trip can exceed any small budget,
- * and a threshold that tight would lock a busy channel into event mode (measured: back-to-back
- * adaptive calls went from 7 to 65 µs p50 on a loaded machine with 2 × 50 µs).
+ * and a threshold that tight would lock a busy channel into event mode (on a loaded machine
+ * back-to-back adaptive calls became several times slower; docs/performance.md §5).
  */
 const HOT_GAP_MS = 1;
 
@@ -15,7 +15,7 @@ const HOT_GAP_MS = 1;
 const SPIN_BACKOFF_MS = 10;
 const FUTILE_SPINS_BEFORE_BACKOFF = 4;
 
-/** How a consumer waits for records (ARCHITECTURE.md §7). */
+/** How a consumer waits for records (docs/architecture.md §7). */
 export type NotifyMode = 'spin' | 'event' | 'adaptive';
 
 /** Options of {@link RingWaiter}. */
@@ -41,7 +41,7 @@ export interface RingWaiterOptions {
  *
  * - `spin`: bounded busy poll with `Atomics.load`; lowest latency, burns a core; yields to the
  *   event loop between budgets (never spins unbounded: on 2 vCPUs an unbounded spinner loses
- *   whole time slices, FACTS.md).
+ *   whole time slices; docs/performance.md §5).
  * - `event`: park at once and sleep on the {@link Waker}; no CPU while idle.
  * - `adaptive` (default): while records arrive within a millisecond of each other, spin for
  *   the budget before parking; at a lower rate park at once (a spin that cannot
@@ -127,7 +127,7 @@ export class RingWaiter {
     if (c.hasPending()) return this.#arrived();
     if (this.#mode === 'event') return false;
     if (this.#mode === 'adaptive' && !this.#hot) return false;
-    // Poll before the first clock read (performance.now() costs ~55 ns, a poll a few ns): a
+    // Poll before the first clock read (a clock read costs many times a poll): a
     // record that is already on its way is caught without paying for the clock at all.
     for (let i = 0; i < 64; i++) if (c.hasPending()) return this.#arrived();
     let last = performance.now();
@@ -143,13 +143,13 @@ export class RingWaiter {
       const now = performance.now();
       // A gap of a millisecond between two clock reads 64 polls apart means the scheduler took
       // the CPU away: the machine is oversubscribed and spinning only steals time from the
-      // peer (FACTS.md: contended spin means 12–36 ms stalls). Stop spinning at once.
+      // peer (a contended spinner loses whole time slices; docs/performance.md §5). Stop at once.
       if (now >= until || now - last > 1) {
         // Adaptive: after several spins in a row caught nothing, stop spinning for a while.
         // When the scheduler runs both peers on one vCPU, the answer cannot come while we spin
         // — the peer waits for this very CPU — so every spin runs out and delays it by the
-        // budget (measured: back-to-back adaptive calls at 140–260 µs instead of 5–8 µs, worse
-        // than event mode). A single miss (a GC pause in the peer) must not cost the back-off;
+        // budget (back-to-back adaptive calls then ran slower than in event mode; figures in
+        // docs/performance.md §5). A single miss (a GC pause in the peer) must not cost the back-off;
         // probing again after it finds out when the peers run apart again.
         if (++this.#futileSpins >= FUTILE_SPINS_BEFORE_BACKOFF) {
           this.#futileSpins = 0;
@@ -214,10 +214,9 @@ export class RingWaiter {
    * gap since the previous arrival was at most {@link HOT_GAP_MS}. Only then does the next turn
    * spin before parking. A spin pays off only when the next record comes within the
    * budget; at a low rate it never does, and it burns the CPU the peer needs to answer (a
-   * scheduler that packs both peers onto one vCPU — as on the 2-vCPU test machine, where the
-   * two processes of a channel shared a vCPU in 39 of 40 samples — makes the peer wait for the
-   * spinner: in the demo's trace the provider spun 2 × 50 µs after each answer while the woken
-   * caller waited for that CPU).
+   * scheduler that packs both peers onto one vCPU — usual on a 2-vCPU machine, see
+   * docs/performance.md §5 — makes the peer wait for the spinner: a provider spinning after each
+   * answer keeps the woken caller off the CPU it needs).
    */
   #arrived(): true {
     if (this.#mode === 'adaptive') {

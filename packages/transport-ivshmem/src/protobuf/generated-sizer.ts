@@ -142,8 +142,8 @@ const holders = new WeakMap<Type, Holder>();
  * A size function generated for one reflection type: the arithmetic of protobufjs's encoder
  * (same field order, same presence rules, same coercions) without a writer behind it.
  *
- * Faster than running the encoder against a counting writer (`encodedLength` of the 38-byte
- * VehicleSignal: 66 vs 111 ns here), which matters because the ring lane sizes every message
+ * Faster than running the encoder against a counting writer (`encodedLength`; figures in
+ * docs/performance.md §5), which matters because the ring lane sizes every message
  * once to loan its slot. The generator follows `protobufjs/src/encoder.js` of protobufjs 8 line by line;
  * the encode specs and the fast-check property check every size against `encode().finish()`.
  */
