@@ -71,12 +71,29 @@ export function checkEntry(msg: SdMessage, i: number): SdProblem[] {
   const e = msg.entries[i];
   if (e === undefined) return [];
   const out: SdProblem[] = [];
-  const add = (rule: SdRule, message: string): void => {
+  const add: AddProblem = (rule, message) => {
     out.push({ rule, entry: i, message: `entry ${i} (${e.type}): ${message}` });
   };
   const { options, missing } = entryOptions(msg, e);
   if (missing)
     add('option-reference-exists', 'references options past the end of the options array');
+  checkSdEndpointReferences(msg, e, add);
+  if (e.type === 'find' && e.ttl === 0) add('ttl-matches-type', 'a Find must have TTL > 0');
+  const count = (t: SdOption['type']): number => options.filter((o) => o.type === t).length;
+  if (count('configuration') > 1)
+    add('at-most-one-configuration', 'references more than one configuration option');
+  if (count('loadBalancing') > 1)
+    add('at-most-one-load-balancing', 'references more than one load balancing option');
+  checkAllowedOptions(e, options, add);
+  checkWildcards(e, add);
+  return out;
+}
+
+/** Reports one problem of the entry being checked. */
+type AddProblem = (rule: SdRule, message: string) => void;
+
+/** SD endpoint options are never referenced by entries. */
+function checkSdEndpointReferences(msg: SdMessage, e: SdEntry, add: AddProblem): void {
   for (const run of [e.run1, e.run2]) {
     for (let k = run.index; k < run.index + run.count; k++) {
       const o = msg.options[k];
@@ -87,29 +104,16 @@ export function checkEntry(msg: SdMessage, i: number): SdProblem[] {
         );
     }
   }
-  if (e.type === 'find' && e.ttl === 0) add('ttl-matches-type', 'a Find must have TTL > 0');
+}
+
+/** Which endpoint and multicast options each entry type may reference (SD-946). */
+function checkAllowedOptions(e: SdEntry, options: SdOption[], add: AddProblem): void {
   const endpoints = options.filter(
     (o): o is EndpointOption => o.type === 'ipv4Endpoint' || o.type === 'ipv6Endpoint',
   );
   const multicasts = options.filter(
     (o) => o.type === 'ipv4Multicast' || o.type === 'ipv6Multicast',
   );
-  const count = (t: SdOption['type']): number => options.filter((o) => o.type === t).length;
-  if (count('configuration') > 1)
-    add('at-most-one-configuration', 'references more than one configuration option');
-  if (count('loadBalancing') > 1)
-    add('at-most-one-load-balancing', 'references more than one load balancing option');
-  const epRules = (): void => {
-    const udp = endpoints.filter((o) => o.protocol === 'udp').length;
-    const tcp = endpoints.filter((o) => o.protocol === 'tcp').length;
-    if (udp > 1 || tcp > 1)
-      add(
-        'one-endpoint-per-protocol',
-        `references ${udp} UDP and ${tcp} TCP endpoints; at most one of each`,
-      );
-    if (new Set(endpoints.map((o) => o.type)).size > 1)
-      add('one-ip-version', 'mixes IPv4 and IPv6 endpoint options');
-  };
   switch (e.type) {
     case 'find':
       if (endpoints.length + multicasts.length > 0)
@@ -121,13 +125,13 @@ export function checkEntry(msg: SdMessage, i: number): SdProblem[] {
         add('offer-has-endpoint', 'an Offer / StopOffer references at least one endpoint option');
       if (multicasts.length > 0)
         add('multicast-only-in-ack', 'an Offer carries no multicast option');
-      epRules();
+      checkEndpointSet(endpoints, add);
       break;
     case 'subscribe':
     case 'stopSubscribe':
       if (multicasts.length > 0)
         add('multicast-only-in-ack', 'a Subscribe carries no multicast option');
-      epRules();
+      checkEndpointSet(endpoints, add);
       break;
     case 'subscribeAck':
       if (endpoints.length > 0)
@@ -142,15 +146,30 @@ export function checkEntry(msg: SdMessage, i: number): SdProblem[] {
     default:
       break;
   }
-  if (e.type !== 'find' && e.type !== 'findEventgroup') {
-    if (e.instanceId === 0xffff)
-      add('no-wildcards-outside-find', 'instance 0xFFFF (any) is allowed only in a Find');
-    if (e.majorVersion === 0xff)
-      add('no-wildcards-outside-find', 'major version 0xFF (any) is allowed only in a Find');
-    if (isServiceEntry(e) && e.minorVersion === 0xffffffff)
-      add('no-wildcards-outside-find', 'minor version 0xFFFFFFFF (any) is allowed only in a Find');
-  }
-  return out;
+}
+
+/** At most one UDP and one TCP endpoint, all of one IP version. */
+function checkEndpointSet(endpoints: EndpointOption[], add: AddProblem): void {
+  const udp = endpoints.filter((o) => o.protocol === 'udp').length;
+  const tcp = endpoints.filter((o) => o.protocol === 'tcp').length;
+  if (udp > 1 || tcp > 1)
+    add(
+      'one-endpoint-per-protocol',
+      `references ${udp} UDP and ${tcp} TCP endpoints; at most one of each`,
+    );
+  if (new Set(endpoints.map((o) => o.type)).size > 1)
+    add('one-ip-version', 'mixes IPv4 and IPv6 endpoint options');
+}
+
+/** The "any" instance and versions are allowed only in a Find. */
+function checkWildcards(e: SdEntry, add: AddProblem): void {
+  if (e.type === 'find' || e.type === 'findEventgroup') return;
+  if (e.instanceId === 0xffff)
+    add('no-wildcards-outside-find', 'instance 0xFFFF (any) is allowed only in a Find');
+  if (e.majorVersion === 0xff)
+    add('no-wildcards-outside-find', 'major version 0xFF (any) is allowed only in a Find');
+  if (isServiceEntry(e) && e.minorVersion === 0xffffffff)
+    add('no-wildcards-outside-find', 'minor version 0xFFFFFFFF (any) is allowed only in a Find');
 }
 
 /**

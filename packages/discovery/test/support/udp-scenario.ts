@@ -1,9 +1,10 @@
 // Child process of udp.int.spec.ts, run inside a private network namespace (lo up, multicast
-// on, 127.0.0.2 added). Captures SD on lo with tshark, runs two SD nodes over real UDP
+// on, 127.0.0.2 added). Captures SD on lo with tshark, runs two SD agents over real UDP
 // (A at 127.0.0.1 offers, B at 127.0.0.2 finds and subscribes), and prints a JSON report.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { SdAgent } from '../../src/sd/sd-agent.js';
 import type { SubscriptionEvent } from '../../src/sd/sd-consumer.js';
 import type { SubscriberEvent } from '../../src/sd/sd-provider.js';
@@ -40,9 +41,23 @@ async function until(pred: () => boolean, ms: number, what: string): Promise<voi
   }
 }
 
-async function main(): Promise<void> {
-  // tshark says "Capturing on" a little before packets are really captured: probe a side
-  // port until a probe shows up in its live output, then start, and filter probes out after.
+/** The tshark process capturing on lo. */
+type Capture = ChildProcessByStdio<null, Readable, Readable>;
+
+/** What the two agents reported during the exchange. */
+interface Observed {
+  readonly errors: string[];
+  readonly availability: ServiceAvailability[];
+  readonly subscriptionEvents: SubscriptionEvent[];
+  readonly subscriberEvents: SubscriberEvent[];
+}
+
+/**
+ * Starts tshark on lo. tshark says "Capturing on" a little before packets are really
+ * captured: probe a side port until a probe shows up in its live output (the probes are
+ * filtered out by `finishCapture`).
+ */
+async function startCapture(): Promise<Capture> {
   const capture = spawn(
     'tshark',
     ['-i', 'lo', '-f', `udp port 30490 or udp port ${PROBE_PORT}`, '-w', rawPcap, '-P', '-l'],
@@ -60,7 +75,24 @@ async function main(): Promise<void> {
   );
   clearInterval(probing);
   probe.close();
+  return capture;
+}
 
+/** Stops tshark and keeps only SD traffic in `pcap`. */
+async function finishCapture(capture: Capture): Promise<void> {
+  await sleep(300);
+  capture.kill('SIGINT');
+  await new Promise((r) => capture.once('exit', r));
+  const filtered = spawnSync('tshark', ['-r', rawPcap, '-Y', 'udp.port == 30490', '-w', pcap], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  if (filtered.status !== 0)
+    throw new Error(`tshark could not filter the capture: ${filtered.stderr}`);
+}
+
+/** A (127.0.0.1) will offer; B (127.0.0.2) will find and subscribe. */
+async function openAgents(observed: Observed): Promise<{ a: SdAgent; b: SdAgent }> {
   const a = new SdAgent({
     transport: await UdpSdTransport.open({ unicast: '127.0.0.1' }),
     timing,
@@ -79,17 +111,18 @@ async function main(): Promise<void> {
     timing,
     allowLoopbackEndpoints: true,
   });
-  const errors: string[] = [];
-  a.errors$.subscribe((e) => errors.push(`A: ${e.message}`));
-  b.errors$.subscribe((e) => errors.push(`B: ${e.message}`));
-  const availability: ServiceAvailability[] = [];
-  const subscriptionEvents: SubscriptionEvent[] = [];
-  const subscriberEvents: SubscriberEvent[] = [];
+  a.errors$.subscribe((e) => observed.errors.push(`A: ${e.message}`));
+  b.errors$.subscribe((e) => observed.errors.push(`B: ${e.message}`));
   a.subscribers$.subscribe((e) => {
-    subscriberEvents.push(e);
+    observed.subscriberEvents.push(e);
     note(`A: subscriber ${e.type} ${e.reason ?? ''}`);
   });
+  return { a, b };
+}
 
+/** Find → offer → subscribe → Ack → unsubscribe → withdraw → stop, waiting for each answer. */
+async function exchange(a: SdAgent, b: SdAgent, observed: Observed): Promise<void> {
+  const { availability, subscriptionEvents, subscriberEvents } = observed;
   const found = b.find({ serviceId: SERVICE.serviceId }).subscribe((x) => {
     availability.push(x);
     note(`B: available=${x.available}${x.available ? '' : ` (${x.reason})`}`);
@@ -124,15 +157,20 @@ async function main(): Promise<void> {
   found.unsubscribe();
   await b.stop();
   await a.stop();
-  await sleep(300);
-  capture.kill('SIGINT');
-  await new Promise((r) => capture.once('exit', r));
-  const filtered = spawnSync('tshark', ['-r', rawPcap, '-Y', 'udp.port == 30490', '-w', pcap], {
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
-  if (filtered.status !== 0)
-    throw new Error(`tshark could not filter the capture: ${filtered.stderr}`);
+}
+
+async function main(): Promise<void> {
+  const capture = await startCapture();
+  const observed: Observed = {
+    errors: [],
+    availability: [],
+    subscriptionEvents: [],
+    subscriberEvents: [],
+  };
+  const { a, b } = await openAgents(observed);
+  await exchange(a, b, observed);
+  await finishCapture(capture);
+  const { errors, availability, subscriptionEvents, subscriberEvents } = observed;
   process.stdout.write(
     JSON.stringify({
       pcap,
