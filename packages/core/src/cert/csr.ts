@@ -28,7 +28,8 @@ function signingInput(body: Uint8Array): Uint8Array {
  *
  * @example
  * ```ts
- * const csr = createCsr(crypto, secretKey, { subject: 'cluster', rights, nonce });
+ * declare const secretKey: Uint8Array, rights: Rights, nonce: Uint8Array; // nonce: from attach
+ * const csr = createCsr(cryptoBackend(), secretKey, { subject: 'cluster', rights, nonce });
  * ```
  */
 export function createCsr(

@@ -26,6 +26,7 @@ export function recordConfigLocation(value: object, location: ConfigLocation): v
  *
  * @example
  * ```ts
+ * declare const config: ServiceConfig;
  * const at = configLocationOf(serviceById(config, 0x1234)!);
  * if (at) console.error(`${at.file}:${at.line}:${at.column}: ${at.path}: not offered`);
  * ```

@@ -48,6 +48,9 @@ export function vmByName(config: ServiceConfig, name: string): VmConfig | undefi
  *
  * @example
  * ```ts
+ * declare const config: ServiceConfig, linkVmId: number;
+ * declare const offer: { service: number; instance: number };
+ * declare function refuse(why: string): void;
  * if (!mayOffer(config, linkVmId, offer.service, offer.instance)) refuse('not the provider');
  * ```
  */

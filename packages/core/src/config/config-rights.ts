@@ -20,6 +20,7 @@ export const WHOLE_SERVICE_METHODS = { methodLo: 0x0001, methodHi: 0xfffe } as c
  *
  * @example
  * ```ts
+ * declare const config: ServiceConfig;
  * configRights(config, 2); // { offers: [], requests: [{ service: 0x1234, instanceLo: 1, instanceHi: 1, methodLo: 1, methodHi: 0xfffe }] }
  * ```
  */

@@ -28,6 +28,7 @@ const HEX_KEY = /^[0-9a-fA-F]{64}$/;
  *
  * @example
  * ```ts
+ * declare const config: ServiceConfig;
  * const key = await resolveGrantKey(config.vms[0]!, { env: process.env });
  * key.length; // 32
  * ```

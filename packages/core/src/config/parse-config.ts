@@ -42,6 +42,7 @@ export const MAX_CONFIG_SIZE = 1024 * 1024;
  *
  * @example
  * ```ts
+ * declare const text: string; // the YAML document
  * const config = parseConfig(text, { file: 'services.yaml', baseDir: '/etc/sivshm' });
  * config.services[0]?.instances; // [1]
  * ```

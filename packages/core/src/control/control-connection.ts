@@ -35,6 +35,8 @@ export interface ControlConnectionHandlers {
  *
  * @example
  * ```ts
+ * import net from 'node:net';
+ * declare const path: string; // hostd's socket for this VM
  * const link = new ControlConnection(net.connect(path), { onMessage: (m) => console.log(m.kind) });
  * link.send({ kind: 'hello', version: 1, software: 'my-app' });
  * ```

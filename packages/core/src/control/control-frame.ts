@@ -17,6 +17,8 @@ export const MAX_CONTROL_FRAME_SIZE = 64 * 1024;
  *
  * @example
  * ```ts
+ * import type { Socket } from 'node:net';
+ * declare const socket: Socket;
  * socket.write(encodeControlFrame(encodeControlMessage({ kind: 'hello', version: 1, software: '' })));
  * ```
  */
@@ -46,8 +48,13 @@ export function encodeControlFrame(
  *
  * @example
  * ```ts
+ * import type { Socket } from 'node:net';
+ * declare const socket: Socket;
+ * declare function handle(frame: Uint8Array): void;
  * const decoder = new ControlFrameDecoder();
- * socket.on('data', (chunk) => { for (const f of decoder.push(chunk)) handle(f); });
+ * socket.on('data', (chunk: Buffer) => {
+ *   for (const f of decoder.push(chunk)) handle(f);
+ * });
  * ```
  */
 export class ControlFrameDecoder {

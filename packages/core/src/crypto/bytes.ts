@@ -14,6 +14,7 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  *
  * @example
  * ```ts
+ * declare const transcriptHash: Uint8Array;
  * const body = concatBytes(utf8ToBytes('SIVSHM-v1 M1\0'), transcriptHash);
  * ```
  */
@@ -50,6 +51,7 @@ export function utf8ToBytes(text: string): Uint8Array {
  *
  * @example
  * ```ts
+ * declare const field: Uint8Array; // text a peer sent
  * const name = bytesToUtf8(field);
  * ```
  */
@@ -68,7 +70,8 @@ export function bytesToUtf8(bytes: Uint8Array): string {
  *
  * @example
  * ```ts
- * log.info(`cert ${bytesToHex(certHash).slice(0, 16)}`);
+ * declare const certHash: Uint8Array;
+ * console.info(`cert ${bytesToHex(certHash).slice(0, 16)}`);
  * ```
  */
 export function bytesToHex(bytes: Uint8Array): string {
@@ -130,6 +133,7 @@ export function writeU64LE(target: Uint8Array, offset: number, value: bigint | n
  *
  * @example
  * ```ts
+ * declare const frame: Uint8Array;
  * const seq = readU64LE(frame, 8);
  * ```
  */

@@ -10,6 +10,8 @@ import { timingSafeEqual } from 'node:crypto';
  *
  * @example
  * ```ts
+ * declare const key: Uint8Array, body: Uint8Array, tag: Uint8Array;
+ * const crypto = cryptoBackend();
  * if (!equalConstantTime(crypto.hmacSha256(key, body), tag)) throw new Error('bad tag');
  * ```
  */

@@ -23,6 +23,8 @@
  *
  * @example
  * ```ts
+ * declare const identity: { secretKey: Uint8Array }, peer: { publicKey: Uint8Array };
+ * declare const transcript: Uint8Array;
  * const crypto = cryptoBackend();
  * const sig = crypto.ed25519Sign(identity.secretKey, transcript);
  * if (!crypto.ed25519Verify(sig, transcript, peer.publicKey)) throw new Error('bad signature');

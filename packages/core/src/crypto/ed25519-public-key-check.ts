@@ -15,6 +15,7 @@ import { bytesToHex } from './bytes.js';
  *
  * @example
  * ```ts
+ * declare const csr: { publicKey: Uint8Array };
  * checkEd25519PublicKey(csr.publicKey); // throws CoreError ERR_BAD_KEY
  * ```
  */

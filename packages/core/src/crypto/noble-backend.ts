@@ -50,6 +50,8 @@ function isAllZero(bytes: Uint8Array): boolean {
  *
  * @example
  * ```ts
+ * const secretKey = nobleBackend.randomBytes(32);
+ * const message = new TextEncoder().encode('hello');
  * const sig = nobleBackend.ed25519Sign(secretKey, message);
  * nobleBackend.ed25519Verify(sig, message, nobleBackend.ed25519PublicKey(secretKey)); // true
  * ```

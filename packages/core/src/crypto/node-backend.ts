@@ -190,6 +190,7 @@ function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Arr
  *
  * @example
  * ```ts
+ * declare const grantKey: Uint8Array, token: Uint8Array;
  * const tag = nodeBackend.hmacSha256(grantKey, token);
  * ```
  */

@@ -31,6 +31,9 @@ export interface CoreModuleOptions {
  *
  * @example
  * ```ts
+ * import { Container } from 'inversify';
+ * declare const config: ServiceConfig, keys: AuthorityKeys, epoch: bigint;
+ * declare const grantKeys: ReadonlyMap<number, Uint8Array>; // vm id → K_vm
  * const c = new Container();
  * c.bind(CoreTokens.ServiceConfig).toConstantValue(config);
  * c.bind(CoreTokens.AuthorityKeys).toConstantValue(keys);

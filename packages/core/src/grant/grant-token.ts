@@ -41,7 +41,19 @@ function checkU64(name: string, v: bigint): void {
  *
  * @example
  * ```ts
- * const bytes = encodeGrant({ role: 'consumer', perms: GrantPerm.map, epoch: 7n, … });
+ * const bytes = encodeGrant({
+ *   role: 'consumer',
+ *   perms: GrantPerm.map,
+ *   epoch: 7n,
+ *   grantSerial: 1n,
+ *   vmId: 2,
+ *   channelId: 0x1234n,
+ *   windowOffset: 0x10000n,
+ *   windowLength: 0x6000n,
+ *   kn: new Uint8Array(16), // the nonce of the consumer's device file
+ *   notAfterNs: BigInt(Date.now() + 10_000) * 1_000_000n,
+ *   mode: 'plain',
+ * });
  * ```
  */
 export function encodeGrant(t: GrantToken): Uint8Array {
