@@ -192,55 +192,12 @@ function nonEmpty(b: Uint8Array, what: string): Uint8Array {
  * `MAX_CONTROL_FRAME_SIZE` worth of input.
  */
 export function decodeControlMessage(bytes: Uint8Array): ControlMessage {
-  if (bytes.length > MAX_CONTROL_FRAME_SIZE) {
-    throw new CoreError(
-      'ERR_DECODE',
-      `control message of ${bytes.length} bytes is over the limit of ${MAX_CONTROL_FRAME_SIZE}`,
-    );
-  }
-  const t = controlType();
-  let o: Plain;
-  try {
-    o = t.toObject(t.decode(bytes), { longs: String, oneofs: true, defaults: true }) as Plain;
-  } catch (e) {
-    throw new CoreError('ERR_DECODE', `control message does not decode: ${(e as Error).message}`, {
-      cause: e,
-    });
-  }
-  const kind = o['kind'];
-  const f = (typeof kind === 'string' ? o[kind] : undefined) as Plain | undefined;
-  if (f === undefined) throw new CoreError('ERR_DECODE', 'control message carries no known kind');
-  const big = (v: unknown): bigint => BigInt(typeof v === 'string' ? v : 0);
-  const str = (v: unknown): string => (typeof v === 'string' ? v : '');
-  const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
+  const { kind, f } = decodePlain(bytes);
   switch (kind) {
     case 'hello':
       return { kind, version: num(f['version']), software: str(f['software']) };
-    case 'attach': {
-      const r = (f['region'] ?? {}) as Plain;
-      const grantKey = bytesField(f['grantKey']);
-      return {
-        kind,
-        vmId: num(f['vmId']),
-        vmName: str(f['vmName']),
-        epoch: big(f['epoch']),
-        caPublicKey: exact(bytesField(f['caPublicKey']), KEY_SIZE, 'attach CA public key'),
-        brokerCertificate: {
-          tbs: nonEmpty(bytesField(f['brokerCertTbs']), 'attach broker certificate'),
-          sig: exact(bytesField(f['brokerCertSig']), 64, 'attach broker certificate signature'),
-        },
-        region: {
-          path: str(r['path']),
-          size: big(r['size']),
-          dataOffset: big(r['dataOffset']),
-          dataSize: big(r['dataSize']),
-          channelCapacity: num(r['channelCapacity']),
-        },
-        ...(grantKey.length === 0 ? {} : { grantKey: exact(grantKey, KEY_SIZE, 'grant key') }),
-        ivshmemSocket: str(f['ivshmemSocket']),
-        enrolmentNonce: exact(bytesField(f['enrolmentNonce']), KEY_SIZE, 'enrolment nonce'),
-      };
-    }
+    case 'attach':
+      return attachFrom(f);
     case 'csr':
       return { kind, csr: nonEmpty(bytesField(f['csr']), 'CSR') };
     case 'certificate':
@@ -280,4 +237,66 @@ export function decodeControlMessage(bytes: Uint8Array): ControlMessage {
     default:
       throw new CoreError('ERR_DECODE', `control message kind ${String(kind)} is unknown`);
   }
+}
+
+/** Bounds-checks and decodes the protobuf: the oneof's name and its fields as plain values. */
+function decodePlain(bytes: Uint8Array): { kind: unknown; f: Plain } {
+  if (bytes.length > MAX_CONTROL_FRAME_SIZE) {
+    throw new CoreError(
+      'ERR_DECODE',
+      `control message of ${bytes.length} bytes is over the limit of ${MAX_CONTROL_FRAME_SIZE}`,
+    );
+  }
+  const t = controlType();
+  let o: Plain;
+  try {
+    o = t.toObject(t.decode(bytes), { longs: String, oneofs: true, defaults: true }) as Plain;
+  } catch (e) {
+    throw new CoreError('ERR_DECODE', `control message does not decode: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  const kind = o['kind'];
+  const f = (typeof kind === 'string' ? o[kind] : undefined) as Plain | undefined;
+  if (f === undefined) throw new CoreError('ERR_DECODE', 'control message carries no known kind');
+  return { kind, f };
+}
+
+function attachFrom(f: Plain): ControlMessage {
+  const r = (f['region'] ?? {}) as Plain;
+  const grantKey = bytesField(f['grantKey']);
+  return {
+    kind: 'attach',
+    vmId: num(f['vmId']),
+    vmName: str(f['vmName']),
+    epoch: big(f['epoch']),
+    caPublicKey: exact(bytesField(f['caPublicKey']), KEY_SIZE, 'attach CA public key'),
+    brokerCertificate: {
+      tbs: nonEmpty(bytesField(f['brokerCertTbs']), 'attach broker certificate'),
+      sig: exact(bytesField(f['brokerCertSig']), 64, 'attach broker certificate signature'),
+    },
+    region: {
+      path: str(r['path']),
+      size: big(r['size']),
+      dataOffset: big(r['dataOffset']),
+      dataSize: big(r['dataSize']),
+      channelCapacity: num(r['channelCapacity']),
+    },
+    ...(grantKey.length === 0 ? {} : { grantKey: exact(grantKey, KEY_SIZE, 'grant key') }),
+    ivshmemSocket: str(f['ivshmemSocket']),
+    enrolmentNonce: exact(bytesField(f['enrolmentNonce']), KEY_SIZE, 'enrolment nonce'),
+  };
+}
+
+/** protobufjs gives 64-bit fields as decimal strings (`longs: String`); absent ones as 0. */
+function big(v: unknown): bigint {
+  return BigInt(typeof v === 'string' ? v : 0);
+}
+
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : '';
+}
+
+function num(v: unknown): number {
+  return typeof v === 'number' ? v : 0;
 }
