@@ -31,7 +31,12 @@ export type DiscoveryErrorCode =
  *
  * @example
  * ```ts
- * try { decodeSdMessage(bytes); } catch (e) { if (DiscoveryError.is(e)) log(e.code, e.offset); }
+ * declare const bytes: Uint8Array;
+ * try {
+ *   decodeSdMessage(bytes);
+ * } catch (e) {
+ *   if (DiscoveryError.is(e)) console.warn(e.code, e.offset);
+ * }
  * ```
  */
 export class DiscoveryError extends SivshmError<DiscoveryErrorCode> {

@@ -20,6 +20,8 @@ export interface PcapDatagram {
  *
  * @example
  * ```ts
+ * import { writeFileSync } from 'node:fs';
+ * declare const bytes: Uint8Array; // one SOME/IP-SD message
  * writeFileSync('sd.pcap', sdPcap([{ payload: bytes, src: '10.0.0.1', dst: '224.244.224.245' }]));
  * ```
  */

@@ -15,6 +15,7 @@ interface Pending {
  *
  * @example
  * ```ts
+ * const transport = new MemorySdNetwork().attach('10.0.0.1');
  * const clock = new VirtualClock();
  * const agent = new SdAgent({ transport, clock });
  * await clock.advance(3000); // three seconds of SD traffic, instantly

@@ -32,6 +32,7 @@ export interface SdMessage {
  *
  * @example
  * ```ts
+ * declare const datagram: Uint8Array; // a UDP payload from port 30490
  * const msg = decodeSdMessage(datagram);
  * for (const e of msg.entries) if (e.type === 'offer') console.log(e.serviceId);
  * ```

@@ -34,6 +34,8 @@ export interface PackInput {
  *
  * @example
  * ```ts
+ * declare const flags: SdFlags, offer: SdEntryFields;
+ * const ep = endpointOption('10.0.0.5', 'udp', 30501);
  * const msg = packSdMessage({ sessionId: 1, flags, entries: [{ entry: offer, options: [ep] }] });
  * const bytes = encodeSdMessage(msg);
  * ```

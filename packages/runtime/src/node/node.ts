@@ -62,6 +62,8 @@ const MAX_ERRORS = 100;
  *
  * @example
  * ```ts
+ * interface VehicleSpeed { kph: number } // the protobuf message, as generated
+ * declare function render(s: VehicleSpeed): void;
  * const node = await Node.open({ config: 'services.yaml', vm: 'cluster', runDir: '/run/sivshm' });
  * const speed = await node.consume('VehicleSpeed', { instance: 1 });
  * speed.event<VehicleSpeed>('speed').subscribe(render);

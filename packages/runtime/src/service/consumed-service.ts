@@ -60,6 +60,11 @@ const RETRY_MS = 200;
  *
  * @example
  * ```ts
+ * interface VehicleSpeed { kph: number }
+ * interface ResetRequest { odometer_m: number }
+ * interface ResetResponse { previous_odometer_m: number }
+ * declare const node: Node;
+ * declare function render(kph: number): void;
  * const speed = await node.consume('VehicleSpeed', { instance: 1 });
  * speed.event<VehicleSpeed>('speed').subscribe((s) => render(s.kph));
  * const r = await speed.call<ResetRequest, ResetResponse>('reset', { odometer_m: 0 });
