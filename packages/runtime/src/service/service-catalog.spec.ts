@@ -1,35 +1,19 @@
 import { expect } from 'chai';
-import path from 'node:path';
-import { packageRoot, parseConfig } from '@sivshm/core';
+import { parseConfig } from '@sivshm/core';
+import { examplePath, servicesYaml } from '@sivshm/testing';
 import { RuntimeError } from '../errors/runtime-error.js';
 import { ServiceCatalog } from './service-catalog.js';
 
-const EXAMPLES = path.resolve(packageRoot(import.meta.url), '..', '..', 'examples');
 const config = parseConfig(
-  `version: 1
-region: { size: 4MiB, path: /dev/shm/catalog-spec, channelCapacity: 8 }
-vms:
-  - { id: 1, name: infotainment, grantKey: { hex: ${'11'.repeat(32)} } }
-  - { id: 2, name: cluster, grantKey: { hex: ${'22'.repeat(32)} } }
-protos: [proto/vehicle.proto]
-services:
-  - name: VehicleSpeed
-    id: 0x1234
-    instances: [1, 2]
-    major: 1
-    minor: 0
-    provider: infotainment
-    consumers: [cluster]
-    minMode: plain
-    eventgroups:
-      - id: 1
-        name: speed
-        events:
-          - { id: 0x8001, name: speed, type: sivshm.demo.VehicleSpeed }
-    methods:
-      - { id: 0x0001, name: reset, request: sivshm.demo.ResetRequest, response: sivshm.demo.ResetResponse }
-`,
-  { file: 'services.yaml', baseDir: EXAMPLES },
+  servicesYaml({
+    region: { path: '/dev/shm/catalog-spec', channelCapacity: 8 },
+    vms: [
+      { id: 1, name: 'infotainment', grantKey: { hex: '11'.repeat(32) } },
+      { id: 2, name: 'cluster', grantKey: { hex: '22'.repeat(32) } },
+    ],
+    services: [{ name: 'VehicleSpeed', instances: [1, 2] }],
+  }),
+  { file: 'services.yaml', baseDir: examplePath() },
 );
 
 describe('ServiceCatalog', () => {

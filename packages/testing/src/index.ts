@@ -1,0 +1,39 @@
+// Test support shared by the sivshm workspaces. Private: never published, never imported by
+// shipped code. It imports no other workspace: apps and libraries are located and started at
+// run time, so every package's tests may use it without a project-reference cycle.
+export { forkChild, type ForkOptions, type ForkedChild } from './child-process.js';
+export { makeDeployment, type Deployment, type DeploymentOptions } from './deployment.js';
+export {
+  grantVectorsPath,
+  readGrantVectors,
+  type GrantVector,
+  type GrantVectorContext,
+  type GrantVectorFile,
+} from './grant-vectors.js';
+export {
+  readStatus,
+  runCli,
+  runCliStatus,
+  startHostd,
+  type HostdProcess,
+  type StartHostdOptions,
+  type StatusLike,
+} from './hostd-process.js';
+export { FROM_SOURCE, nodeEntry, type NodeEntry } from './node-entry.js';
+export {
+  compiledFile,
+  compiledPath,
+  examplePath,
+  packageRoot,
+  repoRoot,
+  workspaceDir,
+} from './paths.js';
+export {
+  randomGrantKey,
+  servicesYaml,
+  writeServicesYaml,
+  type ServiceChoice,
+  type ServicesYamlOptions,
+  type VmEntry,
+} from './services-yaml.js';
+export { WaitTimeoutError, sleep, waitFor, waitForFiles } from './wait.js';

@@ -1,0 +1,221 @@
+/**
+ * Building blocks of QEMU guest images, shared by the QEMU tiers: the kernel module's
+ * (`packages/kmod/test/vm/`) and the apps-in-guests tier (`apps/hostd/test/qemu/`). Each
+ * returns paths in a work dir; nothing here boots.
+ */
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
+import { workspaceDir } from '../paths.js';
+
+/** Longest a single build step (make, gcc, cpio) may take. */
+export const BUILD_TIMEOUT_MS = 120_000;
+
+/** The kmod package: the kernel module's sources, its UAPI header and its guest tools' C. */
+export function kmodRoot(): string {
+  return workspaceDir('@sivshm/kmod');
+}
+
+/** Newest kernel with both a bootable image and a build tree. */
+export function pickKernel(): string | undefined {
+  const versions = existsSync('/lib/modules') ? readdirSync('/lib/modules') : [];
+  return versions
+    .filter((v) => existsSync(`/boot/vmlinuz-${v}`) && existsSync(`/lib/modules/${v}/build`))
+    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
+    .at(-1);
+}
+
+/** What is missing on this machine to build and boot guests (empty: all there). */
+export function missingTools(): string[] {
+  const missing: string[] = [];
+  if (pickKernel() === undefined) {
+    missing.push(
+      'a kernel with /boot/vmlinuz-V and /lib/modules/V/build (linux-image-amd64 linux-headers-amd64)',
+    );
+  }
+  if (!existsSync('/bin/busybox')) missing.push('/bin/busybox (busybox-static)');
+  try {
+    execFileSync('qemu-system-x86_64', ['--version'], { stdio: 'ignore' });
+    execFileSync('cpio', ['--version'], { stdio: 'ignore' });
+  } catch {
+    missing.push('qemu-system-x86_64 and cpio (qemu-system-x86 cpio)');
+  }
+  return missing;
+}
+
+/** Runs a command; throws with its output when it fails. */
+export function run(cmd: string, args: string[], cwd?: string): string {
+  try {
+    return execFileSync(cmd, args, {
+      cwd,
+      encoding: 'utf8',
+      timeout: BUILD_TIMEOUT_MS,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (e) {
+    const err = e as { stderr?: string; stdout?: string; message: string };
+    throw new Error(
+      `${cmd} ${args.join(' ')} failed: ${err.stderr ?? ''}${err.stdout ?? ''}${err.message}`,
+    );
+  }
+}
+
+/**
+ * Builds sivshm.ko for kernel `kver` from a copy of `kernelSrc` (the source tree stays clean)
+ * under `<work>/src/kernel`; returns the module and the build log.
+ */
+export function buildSivshmModule(
+  work: string,
+  kver: string,
+  kernelSrc = join(kmodRoot(), 'kernel'),
+): { ko: string; log: string } {
+  const root = kmodRoot();
+  const modDir = join(work, 'src', 'kernel');
+  mkdirSync(modDir, { recursive: true });
+  mkdirSync(join(work, 'src', 'include', 'uapi'), { recursive: true });
+  copyFileSync(join(root, 'include/uapi/sivshm.h'), join(work, 'src/include/uapi/sivshm.h'));
+  for (const f of readdirSync(kernelSrc)) {
+    if (/\.(c|h)$|^Kbuild$/.test(f)) copyFileSync(join(kernelSrc, f), join(modDir, f));
+  }
+  const logPath = join(modDir, 'build.log');
+  execFileSync(
+    'sh',
+    ['-c', `make -C '/lib/modules/${kver}/build' M='${modDir}' W=1 modules > '${logPath}' 2>&1`],
+    { timeout: BUILD_TIMEOUT_MS },
+  );
+  return { ko: join(modDir, 'sivshm.ko'), log: readFileSync(logPath, 'utf8') };
+}
+
+/** Compiles one of this folder's C tools statically against the UAPI header. */
+export function buildStaticTool(source: string, out: string): void {
+  const root = kmodRoot();
+  run('gcc', [
+    '-static',
+    '-O2',
+    '-Wall',
+    '-Wextra',
+    '-Werror',
+    '-I',
+    join(root, 'include/uapi'),
+    join(root, 'test/vm', source),
+    '-o',
+    out,
+  ]);
+}
+
+/**
+ * The Debian kernel's modules `names` (e.g. `virtio_console`) and everything they depend on,
+ * in an order `insmod` can load them (dependencies first), from `modules.dep`.
+ */
+export function kernelModules(kver: string, names: readonly string[]): string[] {
+  const base = `/lib/modules/${kver}`;
+  const deps = new Map<string, string[]>();
+  for (const line of readFileSync(join(base, 'modules.dep'), 'utf8').split('\n')) {
+    const [mod, rest] = line.split(':');
+    if (mod === undefined || rest === undefined) continue;
+    deps.set(mod, rest.trim() === '' ? [] : rest.trim().split(/\s+/));
+  }
+  const byName = new Map<string, string>();
+  for (const mod of deps.keys()) {
+    byName.set(
+      mod
+        .split('/')
+        .at(-1)!
+        .replace(/\.ko(\.\w+)?$/, '')
+        .replace(/-/g, '_'),
+      mod,
+    );
+  }
+  const order: string[] = [];
+  const visit = (mod: string, depth: number): void => {
+    if (order.includes(mod) || depth > 32) return;
+    for (const d of deps.get(mod) ?? []) visit(d, depth + 1);
+    order.push(mod);
+  };
+  for (const n of names) {
+    const mod = byName.get(n.replace(/-/g, '_'));
+    if (mod === undefined) throw new Error(`kernel ${kver} has no module ${n} (modules.dep)`);
+    visit(mod, 0);
+  }
+  return order.map((m) => join(base, m));
+}
+
+/** Shared libraries `ldd` lists for an ELF file, by the path the loader will look them up at. */
+export function sharedLibraries(elf: string): string[] {
+  const libs: string[] = [];
+  for (const line of run('ldd', [elf]).split('\n')) {
+    const m = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line);
+    if (m?.[1] !== undefined) libs.push(m[1]);
+  }
+  return libs;
+}
+
+/**
+ * Puts Node (this host's binary, stripped when `strip` exists) and the libraries it and
+ * `extraElves` need into `layer` at the paths the loader looks them up at.
+ */
+export function addNodeRuntime(layer: string, extraElves: readonly string[] = []): void {
+  mkdirSync(join(layer, 'bin'), { recursive: true });
+  const node = realpathSync(process.execPath);
+  try {
+    // ~12 MB less to pack and unpack; the dynamic symbols addons link against stay
+    run('strip', ['-o', join(layer, 'bin', 'node'), node]);
+  } catch {
+    copyFileSync(node, join(layer, 'bin', 'node'));
+  }
+  chmodSync(join(layer, 'bin', 'node'), 0o755);
+  for (const lib of new Set([node, ...extraElves].flatMap((e) => sharedLibraries(e)))) {
+    mkdirSync(join(layer, dirname(lib)), { recursive: true });
+    copyFileSync(realpathSync(lib), join(layer, lib));
+  }
+}
+
+/** Packs `dir` as a gzipped newc cpio at `out`, after the archives in `prepend` (unpacked first). */
+export function packInitramfs(dir: string, out: string, prepend: readonly string[] = []): void {
+  const before = prepend.map((p) => `cat '${p}';`).join(' ');
+  execFileSync(
+    'sh',
+    ['-c', `(${before} find . | cpio -o -H newc 2>/dev/null | gzip -1) > '${out}'`],
+    { cwd: dir, timeout: BUILD_TIMEOUT_MS },
+  );
+}
+
+/**
+ * A busybox root file system at `root`: `/bin/busybox` and the folders init mounts on, plus
+ * `extraDirs`.
+ */
+export function makeRootfs(root: string, extraDirs: readonly string[] = []): void {
+  for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'lib/modules', ...extraDirs]) {
+    mkdirSync(join(root, d), { recursive: true });
+  }
+  copyFileSync('/bin/busybox', join(root, 'bin/busybox'));
+  chmodSync(join(root, 'bin/busybox'), 0o755);
+}
+
+/**
+ * The guest's `/init`: busybox's applets, /proc, /sys and /dev mounted, `arg NAME` reading
+ * `NAME=` from the kernel command line, `$role` set from `sivshm_role`; then `body`; then
+ * `@@ DONE` and power off (the host reads QEMU's exit as the guest's end).
+ */
+export function initScript(body: string): string {
+  return `#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+arg() { sed -n "s/.*$1=\\([^ ]*\\).*/\\1/p" /proc/cmdline; }
+role=$(arg sivshm_role)
+${body.trim()}
+echo "@@ DONE at $(cut -d' ' -f1 /proc/uptime)s"
+poweroff -f
+`;
+}

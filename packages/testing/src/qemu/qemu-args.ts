@@ -1,0 +1,99 @@
+/**
+ * The command line of a test guest: one TCG CPU, no network, no display, the console on the
+ * first serial port written to `serialLog`, the Debian kernel `kver` with `initrd`, and the
+ * devices each tier adds (built with the helpers below).
+ */
+export interface GuestMachine {
+  readonly kver: string;
+  readonly initrd: string;
+  /** Guest RAM (`256M`; a guest with Node needs room for its unpacked initramfs). */
+  readonly memory: string;
+  readonly serialLog: string;
+  /** Appended to the kernel command line after the console settings. */
+  readonly append: string;
+  readonly devices: readonly string[][];
+}
+
+export function qemuArgs(m: GuestMachine): string[] {
+  return [
+    '-accel',
+    'tcg',
+    '-m',
+    m.memory,
+    '-smp',
+    '1',
+    '-nic',
+    'none',
+    '-no-reboot',
+    '-display',
+    'none',
+    '-monitor',
+    'none',
+    '-serial',
+    `file:${m.serialLog}`,
+    '-kernel',
+    `/boot/vmlinuz-${m.kver}`,
+    '-initrd',
+    m.initrd,
+    '-append',
+    `console=ttyS0 loglevel=3 ${m.append}`,
+    ...m.devices.flat(),
+  ];
+}
+
+/** The region as a shared host file (`ivshmem-plain`): no doorbells. */
+export function ivshmemPlain(path: string, size: number): string[] {
+  return [
+    '-object',
+    `memory-backend-file,size=${size},share=on,mem-path=${path},id=hm`,
+    '-device',
+    'ivshmem-plain,memdev=hm',
+  ];
+}
+
+/** The region and the doorbells from an ivshmem server at `socket` (`ivshmem-doorbell`). */
+export function ivshmemDoorbell(socket: string, vectors: number): string[] {
+  return [
+    '-chardev',
+    `socket,id=ivs,path=${socket}`,
+    '-device',
+    `ivshmem-doorbell,chardev=ivs,vectors=${vectors}`,
+  ];
+}
+
+/**
+ * A second ISA serial port (`/dev/ttyS1` in the guest) behind a socket QEMU listens on, for a
+ * host that plays hostd over a plain line.
+ */
+export function serialLine(socket: string): string[] {
+  return [
+    '-chardev',
+    `socket,id=ctl,path=${socket},server=on,wait=off`,
+    '-device',
+    'isa-serial,chardev=ctl',
+  ];
+}
+
+/**
+ * A virtio-serial port named `name` whose chardev connects to `socket` (hostd listens there).
+ * reconnect=1: when hostd drops the link (--vm-timeout, a protocol error), QEMU dials again
+ * within 1 s, so the port works for the guest's next app.
+ */
+export function virtioSerialPort(socket: string, name: string): string[] {
+  return [
+    '-chardev',
+    `socket,id=ctl,path=${socket},reconnect=1`,
+    '-device',
+    'virtio-serial-pci',
+    '-device',
+    `virtserialport,chardev=ctl,name=${name}`,
+  ];
+}
+
+/** A fw_cfg item from a host file or a string (`opt/…` names). */
+export function fwCfg(name: string, value: { file: string } | { string: string }): string[] {
+  return [
+    '-fw_cfg',
+    'file' in value ? `name=${name},file=${value.file}` : `name=${name},string=${value.string}`,
+  ];
+}

@@ -1,0 +1,31 @@
+import { expect } from 'chai';
+import { TierResults, selectedGroups } from './tier-results.js';
+
+describe('TierResults', () => {
+  it("should print one line a check and the tier's summary line, and fail on a failed check", () => {
+    const lines: string[] = [];
+    const r = new TierResults((l) => lines.push(l));
+    expect(r.record('a', true)).to.equal(true);
+    expect(r.record('b', false, 'why')).to.equal(false);
+    r.skip('c', 'not here');
+    expect(r.finish()).to.equal(1);
+    expect(lines).to.deep.equal([
+      'ok a',
+      'not ok b: why',
+      'skip c: not here',
+      '1 passed, 1 failed, 1 skipped',
+    ]);
+  });
+
+  it('should select the groups SIVSHM_VM_ONLY names and record the others as skipped', () => {
+    const lines: string[] = [];
+    const r = new TierResults((l) => lines.push(l));
+    const g = selectedGroups(['plain', 'doorbell', 'node'], r, 'node');
+    expect([...g]).to.deep.equal(['node']);
+    expect(lines).to.deep.equal([
+      'skip plain-group: SIVSHM_VM_ONLY=node',
+      'skip doorbell-group: SIVSHM_VM_ONLY=node',
+    ]);
+    expect([...selectedGroups(['qemu'], r, undefined)]).to.deep.equal(['qemu']);
+  });
+});
