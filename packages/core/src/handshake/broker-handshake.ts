@@ -208,7 +208,7 @@ export class BrokerHandshakes {
     this.#enrolled.delete(vmId);
     const out: BrokerEffect[] = [];
     for (const id of this.#activeOf(vmId)) out.push(...this.#channels.close(id, 'vm-gone', vmId));
-    out.push(...this.#forgetVm(vmId));
+    out.push(...this.forgetVm(vmId), ...this.#channels.holderGone(vmId));
     return out;
   }
 
@@ -216,7 +216,22 @@ export class BrokerHandshakes {
   vmRebooted(vmId: number): BrokerEffect[] {
     const out: BrokerEffect[] = [];
     for (const id of this.#activeOf(vmId)) out.push(...this.#channels.close(id, 'vm-rebooted'));
-    out.push(...this.#forgetVm(vmId));
+    out.push(...this.forgetVm(vmId), ...this.#channels.holderGone(vmId));
+    return out;
+  }
+
+  /**
+   * Aborts every handshake `vmId` takes part in (both sides told) and forgets its budget; its
+   * channels and what waits for its acknowledgements stay (hostd shutdown).
+   */
+  forgetVm(vmId: number): BrokerEffect[] {
+    const out: BrokerEffect[] = [];
+    for (const s of [...this.#sessions.values()]) {
+      if (s.channel.consumerVm === vmId || s.channel.providerVm === vmId) {
+        out.push(...this.#abortSession(s, 'peerAbort', `VM ${vmId} is gone`));
+      }
+    }
+    this.#budgets.forget(vmId);
     return out;
   }
 
@@ -678,19 +693,6 @@ export class BrokerHandshakes {
       { kind: 'rejected', vmId: linkVm, reason: e.reason, detail: e.message },
       { kind: 'send', vmId: linkVm, bytes: abortMessage(channelId, reqSeq, e.reason, e.message) },
     ];
-  }
-
-  /** Aborts the handshakes `vmId` takes part in and forgets its budget and mappings. */
-  #forgetVm(vmId: number): BrokerEffect[] {
-    const out: BrokerEffect[] = [];
-    for (const s of [...this.#sessions.values()]) {
-      if (s.channel.consumerVm === vmId || s.channel.providerVm === vmId) {
-        out.push(...this.#abortSession(s, 'peerAbort', `VM ${vmId} is gone`));
-      }
-    }
-    this.#budgets.forget(vmId);
-    out.push(...this.#channels.holderGone(vmId));
-    return out;
   }
 
   #activeOf(vmId: number): bigint[] {
