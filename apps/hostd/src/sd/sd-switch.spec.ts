@@ -31,6 +31,7 @@ function rig() {
   const sent = new Map<number, SdMessage[]>();
   const refused: [number, string][] = [];
   const gone: string[] = [];
+  const offered: string[] = [];
   const rebooted: number[] = [];
   const certs = new Map<number, CertificateBody>();
   const sw = new SdSwitch({
@@ -40,6 +41,8 @@ function rig() {
     connected: () => true,
     sendSd: (vm, bytes) => void sent.set(vm, [...(sent.get(vm) ?? []), decodeSdMessage(bytes)]),
     refuse: (vm, _code, message) => void refused.push([vm, message]),
+    serviceOffered: (vm, service, instance, major) =>
+      void offered.push(`${vm}:${service}:${instance}:${major}`),
     serviceGone: (vm, service, instance, why) =>
       void gone.push(`${vm}:${service}:${instance}:${why}`),
     vmRebooted: (vm) => void rebooted.push(vm),
@@ -69,7 +72,7 @@ function rig() {
     options: [endpointOption('127.0.0.1', 'udp', 30_501)],
   });
   const entries = (vm: number) => (sent.get(vm) ?? []).flatMap((m) => m.entries);
-  return { sw, sent, refused, gone, rebooted, enrol, from, offer, entries, sessions };
+  return { sw, sent, refused, gone, offered, rebooted, enrol, from, offer, entries, sessions };
 }
 
 describe('SdSwitch', () => {
@@ -82,6 +85,15 @@ describe('SdSwitch', () => {
       expect(r.entries(2).map((e) => e.type)).to.deep.equal(['offer']);
       expect(r.entries(3)).to.have.length(0);
       expect(r.sw.stats.relayed).to.equal(1);
+      r.sw.close();
+    });
+
+    it('should tell hostd of an instance on offer once, and again only when its terms change', () => {
+      const r = rig();
+      [1, 2].forEach(r.enrol);
+      r.from(1, [r.offer()]);
+      r.from(1, [r.offer()]); // the cyclic repetition changes nothing
+      expect(r.offered).to.deep.equal([`1:${0x1234}:1:1`]);
       r.sw.close();
     });
 

@@ -36,6 +36,8 @@ export interface SdSwitchEnvironment {
   sendSd(vmId: number, bytes: Uint8Array): void;
   /** Tells a VM that hostd refused something it sent. */
   refuse(vmId: number, code: string, message: string): void;
+  /** A service instance is on offer (new, or its version or endpoints changed). */
+  serviceOffered(providerVm: number, service: number, instance: number, major: number): void;
   /** A service instance went away (StopOffer, TTL, reboot, death): tear its channels down. */
   serviceGone(providerVm: number, service: number, instance: number, why: string): void;
   /** The VM's SD session shows it rebooted. */
@@ -92,8 +94,11 @@ export class SdSwitch {
   constructor(env: SdSwitchEnvironment) {
     this.#env = env;
     this.#sub = this.#registry.changes$.subscribe((c) => {
-      if (c.available) return;
       const s = c.service;
+      if (c.available) {
+        env.serviceOffered(vmOf(s.peer), s.serviceId, s.instanceId, s.majorVersion);
+        return;
+      }
       const vm = vmOf(s.peer);
       this.#since.delete(`${s.peer}|${s.serviceId}|${s.instanceId}`);
       env.log.info('sd-offer-gone', {

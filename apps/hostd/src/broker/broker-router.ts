@@ -1,0 +1,79 @@
+import type { BrokerEffect, BrokerHandshakes, ControlMessage } from '@sivshm/core';
+import type { ChannelLifecycle } from '../channels/channel-lifecycle.js';
+import type { JsonLogger } from '../log/logger.js';
+import type { VmRegistry } from '../vms/vm-registry.js';
+
+/** What the router sends through. */
+export interface BrokerRouterOptions {
+  readonly broker: BrokerHandshakes;
+  readonly lifecycle: ChannelLifecycle;
+  readonly vms: VmRegistry;
+  readonly log: JsonLogger;
+  /** Sends over the VM's control link; false when it has none. */
+  send(vmId: number, message: ControlMessage): boolean;
+  /** Sends a signed REVOKE for `channelId` to `vmId`. */
+  sendRevoke(vmId: number, channelId: bigint): void;
+}
+
+/**
+ * Carries the broker's effects out, in order: messages onto the control links, window and
+ * table work to the channel lifecycle, log lines. The one place where the broker's answer to a
+ * `reserve-window` goes back in (`windowReserved`), so the flow is event → effects → event,
+ * never a call from the broker into hostd.
+ */
+export class BrokerRouter {
+  readonly #o: BrokerRouterOptions;
+
+  constructor(o: BrokerRouterOptions) {
+    this.#o = o;
+  }
+
+  route(effects: readonly BrokerEffect[]): void {
+    for (const e of effects) this.#one(e);
+  }
+
+  #one(e: BrokerEffect): void {
+    const { broker, lifecycle, log, vms } = this.#o;
+    switch (e.kind) {
+      case 'send': {
+        // A grant goes out with the doorbell id of the channel's other VM, so the VM rings
+        // only that peer (docs/architecture.md); without one it falls back to ringing all.
+        const ch = e.grantFor;
+        const peer =
+          ch === undefined
+            ? undefined
+            : vms.get(e.vmId === ch.consumerVm ? ch.providerVm : ch.consumerVm)?.doorbellId;
+        this.#o.send(e.vmId, {
+          kind: 'handshake',
+          message: e.bytes,
+          ...(peer === undefined ? {} : { peerDoorbell: peer }),
+        });
+        return;
+      }
+      case 'reserve-window':
+        return this.route(broker.windowReserved(e.ticket, lifecycle.reserve(e.length)));
+      case 'revoke':
+        return this.#o.sendRevoke(e.vmId, e.channelId);
+      case 'peer-gone':
+        this.#o.send(e.vmId, { kind: 'peerGone', channelId: e.channelId, reason: e.reason });
+        return;
+      case 'rejected':
+        // Refusals for being over budget are logged once per burst (below), not per message.
+        // Within a burst the few messages the bucket still admits are not logged either:
+        // the burst's two lines say it all.
+        if (e.reason !== 'rateLimited' && vms.get(e.vmId)?.handshakeBurst !== true)
+          log.info('handshake-rejected', { vm: e.vmId, reason: e.reason, detail: e.detail });
+        return;
+      case 'over-budget': {
+        const vm = vms.get(e.vmId);
+        if (vm !== undefined) vm.handshakeBurst = e.state === 'started';
+        if (e.state === 'started')
+          log.warn('handshake-over-budget', { vm: e.vmId, detail: e.detail });
+        else log.info('handshake-back-in-budget', { vm: e.vmId, refused: e.refused });
+        return;
+      }
+      default:
+        return lifecycle.apply(e);
+    }
+  }
+}

@@ -1,0 +1,104 @@
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  configRights,
+  cryptoSelfTest,
+  handshakeSelfTest,
+  initCaDirectory,
+  openCaDirectory,
+  type CryptoBackend,
+  type OpenedCa,
+  type ServiceConfig,
+} from '@sivshm/core';
+import {
+  RegionLayout,
+  closeFd,
+  createRegionFile,
+  mapFile,
+  writeRegionHeader,
+  type MappedFile,
+  type RegionLayoutInfo,
+} from '@sivshm/transport-ivshmem';
+import { HostdError } from '../errors/hostd-error.js';
+import type { JsonLogger } from '../log/logger.js';
+
+/** Takes `<runDir>/hostd.pid`, refusing when a live hostd holds it. */
+export function claimPidFile(file: string): void {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
+      try {
+        process.kill(pid, 0);
+        throw new HostdError(
+          'ERR_STARTUP',
+          `another hostd (pid ${pid}) uses ${path.dirname(file)}; stop it or pick another --run-dir`,
+        );
+      } catch (e) {
+        if (HostdError.is(e)) throw e;
+        // ESRCH: a stale file of a dead hostd; take it over.
+      }
+    }
+  } catch (e) {
+    if (HostdError.is(e)) throw e;
+  }
+  writeFileSync(file, `${process.pid}\n`, { mode: 0o644 });
+}
+
+/**
+ * Runs the self-tests, then opens the CA directory `<stateDir>/ca` (created on first start)
+ * with its epoch bumped: every grant of a previous run is dead from here on.
+ */
+export async function openHostdCa(o: {
+  stateDir: string;
+  config: ServiceConfig;
+  crypto: CryptoBackend;
+  log: JsonLogger;
+}): Promise<OpenedCa> {
+  const { crypto, log, config } = o;
+  // Known answers for every primitive, then whole handshakes in memory, before the CA signs
+  // anything (docs/security.md): a broken build stops hostd here, saying what failed; it also
+  // warms the handshake code for the first VM.
+  cryptoSelfTest(crypto);
+  handshakeSelfTest(crypto);
+  log.info('self-test-passed', { backend: crypto.name });
+  const caDir = path.join(o.stateDir, 'ca');
+  if (!existsSync(path.join(caDir, 'ca.key'))) {
+    await initCaDirectory(caDir, { crypto });
+    log.info('ca-created', { dir: caDir });
+  }
+  return openCaDirectory(caDir, {
+    crypto,
+    nowMs: () => BigInt(Date.now()),
+    allowedRights: (vm) => configRights(config, vm),
+    bumpEpoch: true,
+  });
+}
+
+/** The region file hostd owns: its fd (for the ivshmem server), mapping and layout. */
+export interface HostdRegion {
+  readonly fd: number;
+  readonly mapping: MappedFile;
+  readonly layout: RegionLayoutInfo;
+}
+
+/** Creates the region file afresh, maps it and writes its header for `epoch`. */
+export function createRegion(config: ServiceConfig, epoch: bigint): HostdRegion {
+  // A region file left by a previous run belongs to the old epoch: start from a new file
+  // (VMs still mapping the old one keep an orphaned copy whose grants no device accepts).
+  rmSync(config.region.path, { force: true });
+  const layout = RegionLayout.compute({
+    regionSize: config.region.size,
+    channelCapacity: config.region.channelCapacity,
+  });
+  const fd = createRegionFile(config.region.path, config.region.size, { exclusive: true });
+  let mapping: MappedFile;
+  try {
+    mapping = mapFile(config.region.path, 0, config.region.size, { writable: true });
+  } catch (e) {
+    closeFd(fd);
+    rmSync(config.region.path, { force: true });
+    throw e;
+  }
+  writeRegionHeader(new Uint8Array(mapping.shared), layout, epoch);
+  return { fd, mapping, layout };
+}

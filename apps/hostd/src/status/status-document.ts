@@ -1,0 +1,191 @@
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { RingPageLayout, WindowLayout } from '@sivshm/abi';
+import type { BrokerHandshakes, ServiceConfig } from '@sivshm/core';
+import type { RegionLayoutInfo } from '@sivshm/transport-ivshmem';
+import type { ChannelLifecycle, ChannelRecord } from '../channels/channel-lifecycle.js';
+import type { SdSwitch } from '../sd/sd-switch.js';
+import type { VmRegistry } from '../vms/vm-registry.js';
+import type { StatusDocument, StatusRingDirection, StatusRings } from './status-server.js';
+
+/** Sampling interval of the event-loop delay figure in status, ms. */
+const LOOP_SAMPLE_MS = 2;
+/** 32-bit words of a ring index page that hostd reads (index, heartbeat, flags). */
+const RING_PAGE_WORDS = 64;
+
+/** What the status document is read from. */
+export interface StatusSources {
+  readonly config: ServiceConfig;
+  readonly epoch: bigint;
+  readonly regionPath: string;
+  readonly layout: RegionLayoutInfo;
+  readonly vms: VmRegistry;
+  readonly broker: BrokerHandshakes;
+  readonly lifecycle: ChannelLifecycle;
+  readonly sd: SdSwitch;
+  connected(vmId: number): boolean;
+  /** The region's shared mapping while hostd holds it. */
+  regionMemory(): ArrayBuffer | SharedArrayBuffer | undefined;
+}
+
+function percentile(sorted: readonly number[], p: number): number | undefined {
+  if (sorted.length === 0) return undefined;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/**
+ * Builds hostd's status document (what `status.sock` answers): region figures, VMs, offers,
+ * channels with the ring figures read from their windows, handshake counters and timings,
+ * and how late the event loop ran since the previous query.
+ */
+export class StatusReporter {
+  readonly #s: StatusSources;
+  readonly #startedMs = Date.now();
+  /** Event-loop lateness, reset by every status query. */
+  readonly #loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
+
+  constructor(sources: StatusSources) {
+    this.#s = sources;
+  }
+
+  /** Starts sampling the event loop. */
+  start(): void {
+    this.#loopDelay.enable();
+  }
+
+  stop(): void {
+    this.#loopDelay.disable();
+  }
+
+  document(): StatusDocument {
+    const { config, layout, lifecycle, broker, sd } = this.#s;
+    const a = lifecycle.allocatorStats();
+    return {
+      version: 1,
+      pid: process.pid,
+      epoch: this.#s.epoch.toString(),
+      startedAt: new Date(this.#startedMs).toISOString(),
+      uptimeMs: Date.now() - this.#startedMs,
+      config: config.file,
+      region: {
+        path: this.#s.regionPath,
+        size: layout.regionSize,
+        dataOffset: layout.dataOffset,
+        dataSize: layout.dataSize,
+        channelCapacity: layout.channelCapacity,
+        freeBytes: a.free,
+        allocatedBytes: a.allocated,
+        quarantinedBytes: a.quarantined,
+        largestFree: a.largestFree,
+      },
+      vms: this.#vms(),
+      services: sd.list().map((s) => ({
+        service: s.service,
+        instance: s.instance,
+        major: s.major,
+        minor: s.minor,
+        providerVm: s.providerVm,
+        ttl: s.ttl,
+      })),
+      channels: lifecycle.list().map((c) => this.#channel(c)),
+      handshakes: { ...this.#handshakes(), pending: broker.pendingCount() },
+      sd: { ...sd.stats },
+      quarantinedWindows: lifecycle.quarantinedCount(),
+      eventLoopDelayMs: this.#takeLoopDelay(),
+    };
+  }
+
+  #vms(): StatusDocument['vms'] {
+    return [...this.#s.vms.all()].map((v) => ({
+      id: v.id,
+      name: v.name,
+      connected: this.#s.connected(v.id),
+      enrolled: v.certificate !== undefined,
+      ...(v.certificate === undefined
+        ? {}
+        : { certificateSerial: v.certificate.serial.toString() }),
+      ...(v.connectedSinceMs === undefined ? {} : { connectedSinceMs: v.connectedSinceMs }),
+      controlMessagesIn: v.messagesIn,
+      refusals: v.refusals,
+      sdDropped: v.sdDropped,
+      ...(v.doorbellId === undefined ? {} : { doorbellId: v.doorbellId }),
+    }));
+  }
+
+  #channel(c: ChannelRecord): StatusDocument['channels'][number] {
+    const rings = c.state === 'ACTIVE' ? this.#ringFigures(c.window) : undefined;
+    return {
+      channelId: `0x${c.channelId.toString(16)}`,
+      state: c.state,
+      mode: c.mode,
+      consumerVm: c.consumerVm,
+      providerVm: c.providerVm,
+      service: c.service,
+      instance: c.instance,
+      window: { offset: Number(c.window.offset), length: Number(c.window.length) },
+      sinceMs: c.sinceMs,
+      ...(rings === undefined ? {} : { rings }),
+    };
+  }
+
+  #handshakes(): Omit<StatusDocument['handshakes'], 'pending'> {
+    const round = (ms: number): number => Math.round(ms * 1000) / 1000;
+    const raw = this.#s.lifecycle.handshakeTimes();
+    const times = raw.map(round).sort((x, y) => x - y);
+    const lastRaw = raw.at(-1);
+    const last = lastRaw === undefined ? undefined : round(lastRaw);
+    const b = this.#s.broker.stats;
+    const p50 = percentile(times, 50);
+    const p99 = percentile(times, 99);
+    return {
+      established: b.established,
+      aborted: b.aborted,
+      rejected: b.rejected,
+      rateLimited: b.rateLimited,
+      signatureVerifications: b.signatureVerifications,
+      timingMs: {
+        count: times.length,
+        ...(p50 === undefined ? {} : { p50 }),
+        ...(p99 === undefined ? {} : { p99 }),
+        ...(last === undefined ? {} : { last }),
+      },
+    };
+  }
+
+  #takeLoopDelay(): StatusDocument['eventLoopDelayMs'] {
+    const h = this.#loopDelay;
+    // The histogram holds whole sampling intervals: lateness is what exceeds the interval.
+    const ms = (ns: number): number =>
+      Number.isFinite(ns) ? Math.max(0, Math.round(ns / 1e3 - LOOP_SAMPLE_MS * 1e3) / 1e3) : 0;
+    const out = { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) };
+    h.reset();
+    return out;
+  }
+
+  /**
+   * Ring figures of a channel, read (never written) from the window's index pages: the indices
+   * are free-running byte counts, so produced = producer index and queued = producer - consumer
+   * (docs/architecture.md). Values a peer wrote are reported as read, clamped by nothing else.
+   */
+  #ringFigures(window: { offset: bigint; length: bigint }): StatusRings | undefined {
+    const dataSize = WindowLayout.dataSizeOf(Number(window.length));
+    const memory = this.#s.regionMemory();
+    if (memory === undefined || dataSize === undefined) return undefined;
+    const one = (dirOffset: number): StatusRingDirection => {
+      const base = Number(window.offset) + dirOffset;
+      const words = (page: number) => new Uint32Array(memory, base + page, RING_PAGE_WORDS);
+      const producer = words(WindowLayout.producerPage);
+      const consumer = words(WindowLayout.consumerPage);
+      const prod = Atomics.load(producer, RingPageLayout.producer.index / 4);
+      const cons = Atomics.load(consumer, RingPageLayout.consumer.index / 4);
+      return {
+        producedBytes: prod,
+        queuedBytes: (prod - cons) >>> 0,
+        closed:
+          (Atomics.load(producer, RingPageLayout.producer.flags / 4) &
+            RingPageLayout.FLAG_CLOSED) !==
+          0,
+      };
+    };
+    return { c2p: one(0), p2c: one(WindowLayout.directionSize(dataSize)) };
+  }
+}

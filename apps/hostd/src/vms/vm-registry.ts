@@ -1,0 +1,181 @@
+import {
+  signRevoke,
+  TokenBucket,
+  type CertificateBody,
+  type ControlMessage,
+  type CryptoBackend,
+  type ServiceConfig,
+} from '@sivshm/core';
+import type { JsonLogger } from '../log/logger.js';
+
+/**
+ * SD budget per VM. An SD agent sends a handful of messages per second (repetition phase,
+ * cyclic offers, finds); far more is a flood that hostd would amplify to every consumer.
+ */
+const SD_MESSAGES_PER_SECOND = 200;
+const SD_BURST = 50;
+/**
+ * Refusals hostd logs and answers per VM (undecodable frames, messages out of order, policy
+ * refusals). A VM that provokes more is in a burst: counted, logged once when it starts and
+ * once when it ends, not answered (an answer per garbage frame would be work on its behalf).
+ */
+const REFUSALS_PER_SECOND = 20;
+const REFUSAL_BURST = 20;
+/** Quiet time that ends a burst of refusals. */
+const REFUSAL_QUIET_MS = 1000;
+
+/** What hostd knows of one configured VM and its current control link. */
+export interface VmState {
+  readonly id: number;
+  readonly name: string;
+  readonly grantKey: Uint8Array;
+  /** SD messages a VM may send: it makes hostd relay to every consumer, so it is metered. */
+  readonly sdBucket: TokenBucket;
+  sdDropped: number;
+  /** Refusals this VM may provoke before they are only counted. */
+  readonly refusalBucket: TokenBucket;
+  /** Refusals neither logged nor answered in the current burst; undefined outside one. */
+  refusalsSuppressed: number | undefined;
+  lastSuppressedMs: number;
+  /** Between the broker's over-budget `started` and `ended`: per-message logs are skipped. */
+  handshakeBurst: boolean;
+  lastHeardMs: number;
+  hello: boolean;
+  certificate: CertificateBody | undefined;
+  connectedSinceMs: number | undefined;
+  messagesIn: number;
+  refusals: number;
+  revokeSerial: bigint;
+  /** The VM's id on the ivshmem doorbell server, as it told us on this link. */
+  doorbellId: number | undefined;
+}
+
+/**
+ * Every configured VM's state: what its current link said (hello, certificate, doorbell id),
+ * its SD and refusal budgets, its REVOKE serials. Also where hostd refuses something a VM did,
+ * metered so a VM cannot make hostd log or answer at its rate.
+ */
+export class VmRegistry {
+  readonly #vms = new Map<number, VmState>();
+  readonly #log: JsonLogger;
+  readonly #send: (vmId: number, message: ControlMessage) => boolean;
+
+  constructor(o: {
+    config: ServiceConfig;
+    grantKeys: ReadonlyMap<number, Uint8Array>;
+    log: JsonLogger;
+    /** Sends over the VM's control link; false when it has none. */
+    send: (vmId: number, message: ControlMessage) => boolean;
+  }) {
+    this.#log = o.log;
+    this.#send = o.send;
+    const now = (): bigint => BigInt(Date.now());
+    for (const vm of o.config.vms) {
+      this.#vms.set(vm.id, {
+        id: vm.id,
+        name: vm.name,
+        grantKey: o.grantKeys.get(vm.id)!,
+        sdBucket: new TokenBucket(SD_MESSAGES_PER_SECOND, SD_BURST, now),
+        sdDropped: 0,
+        refusalBucket: new TokenBucket(REFUSALS_PER_SECOND, REFUSAL_BURST, now),
+        refusalsSuppressed: undefined,
+        lastSuppressedMs: 0,
+        handshakeBurst: false,
+        lastHeardMs: 0,
+        hello: false,
+        certificate: undefined,
+        connectedSinceMs: undefined,
+        messagesIn: 0,
+        refusals: 0,
+        revokeSerial: 0n,
+        doorbellId: undefined,
+      });
+    }
+  }
+
+  get(vmId: number): VmState | undefined {
+    return this.#vms.get(vmId);
+  }
+
+  all(): IterableIterator<VmState> {
+    return this.#vms.values();
+  }
+
+  /** A new link: nothing it said before counts. */
+  linkUp(vmId: number): VmState {
+    const vm = this.#vms.get(vmId)!;
+    this.#forgetLink(vm);
+    vm.connectedSinceMs = Date.now();
+    vm.lastHeardMs = Date.now();
+    vm.handshakeBurst = false;
+    return vm;
+  }
+
+  /** The link went away. */
+  linkDown(vmId: number): VmState {
+    const vm = this.#vms.get(vmId)!;
+    this.#forgetLink(vm);
+    vm.connectedSinceMs = undefined;
+    return vm;
+  }
+
+  /** The VM that holds ivshmem doorbell `id` on a connected link, other than `except`. */
+  doorbellHolder(id: number, except: VmState, connected: (vmId: number) => boolean) {
+    for (const other of this.#vms.values()) {
+      if (other !== except && other.doorbellId === id && connected(other.id)) return other;
+    }
+    return undefined;
+  }
+
+  /** Sends `vmId` a REVOKE for `channelId`, signed with its grant key; false if not sent. */
+  sendRevoke(crypto: CryptoBackend, epoch: bigint, vmId: number, channelId: bigint): boolean {
+    const vm = this.#vms.get(vmId);
+    if (vm === undefined) return false;
+    vm.revokeSerial++;
+    const { token, tag } = signRevoke(crypto, vm.grantKey, {
+      epoch,
+      revokeSerial: vm.revokeSerial,
+      vmId,
+      channelId,
+    });
+    return this.#send(vmId, { kind: 'revoke', channelId, token, tag });
+  }
+
+  /**
+   * Refuses something `vmId` sent: logged and answered with an error, unless the VM is in a
+   * burst of refusals — then only counted, with one line when the burst starts and one when
+   * the VM has been quiet for {@link REFUSAL_QUIET_MS}.
+   */
+  refuse(vmId: number, code: string, message: string): void {
+    const vm = this.#vms.get(vmId);
+    if (vm === undefined) return;
+    vm.refusals++;
+    const now = Date.now();
+    if (vm.refusalsSuppressed !== undefined && now - vm.lastSuppressedMs >= REFUSAL_QUIET_MS) {
+      this.#log.info('refusals-back-in-budget', { vm: vmId, suppressed: vm.refusalsSuppressed });
+      vm.refusalsSuppressed = undefined;
+    }
+    if (!vm.refusalBucket.take()) {
+      vm.lastSuppressedMs = now;
+      if (vm.refusalsSuppressed === undefined) {
+        vm.refusalsSuppressed = 0;
+        this.#log.warn('refusals-over-budget', {
+          vm: vmId,
+          code,
+          message,
+          detail: `over ${REFUSALS_PER_SECOND} refusals/s: further ones are counted, not logged or answered, until the VM is quiet for ${REFUSAL_QUIET_MS} ms`,
+        });
+      }
+      vm.refusalsSuppressed++;
+      return;
+    }
+    if (vm.refusalsSuppressed === undefined) this.#log.warn('refused', { vm: vmId, code, message });
+    this.#send(vmId, { kind: 'error', code, message });
+  }
+
+  #forgetLink(vm: VmState): void {
+    vm.hello = false;
+    vm.certificate = undefined;
+    vm.doorbellId = undefined;
+  }
+}
