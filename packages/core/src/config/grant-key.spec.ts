@@ -1,22 +1,12 @@
 import { expect } from 'chai';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CoreError } from '../errors/core-error.js';
+import { packageRoot } from '../util/package-root.js';
 import type { VmConfig } from './config-types.js';
 import { DEFAULT_VM_LIMITS } from './vm-limits-section.js';
 import { resolveGrantKey } from './grant-key.js';
 
-/** packages/core, found from this file whether it runs from src/ or dist/src/. */
-function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 8 && !existsSync(path.join(dir, 'package.json')); i++) {
-    dir = path.dirname(dir);
-  }
-  return dir;
-}
-
-const FIXTURES = path.join(packageRoot(), 'test', 'fixtures', 'config');
+const FIXTURES = path.join(packageRoot(import.meta.url), 'test', 'fixtures', 'config');
 const vm = (grantKey: VmConfig['grantKey']): VmConfig => ({
   id: 1,
   name: 'infotainment',

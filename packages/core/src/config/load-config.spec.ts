@@ -1,22 +1,12 @@
 import { expect } from 'chai';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CoreError } from '../errors/core-error.js';
+import { packageRoot } from '../util/package-root.js';
 import { mayConsume, mayOffer } from './config-policy.js';
 import { resolveGrantKey } from './grant-key.js';
 import { loadConfig } from './load-config.js';
 
-/** packages/core, found from this file whether it runs from src/ or dist/src/. */
-function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 8 && !existsSync(path.join(dir, 'package.json')); i++) {
-    dir = path.dirname(dir);
-  }
-  return dir;
-}
-
-const ROOT = packageRoot();
+const ROOT = packageRoot(import.meta.url);
 const EXAMPLE = path.resolve(ROOT, '..', '..', 'examples', 'services.yaml');
 const MINIMAL = path.join(ROOT, 'test', 'fixtures', 'config', 'minimal', 'services.yaml');
 
