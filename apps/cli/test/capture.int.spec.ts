@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '@sivshm/core';
-import { PAGE_SIZE, WindowLayout } from '@sivshm/kmod';
+import { PAGE_SIZE, WindowLayout } from '@sivshm/abi';
 import {
   ChannelTableWriter,
   closeFd,
@@ -101,9 +101,9 @@ describe('sivshm capture', () => {
           interfaceVersion: 1,
           returnCode: 0,
         };
-        expect(c2p.trySend({ ...h, messageType: 0x00 }, new Uint8Array(i).fill(i))).to.equal(true);
+        expect(c2p.sendCopy({ ...h, messageType: 0x00 }, new Uint8Array(i).fill(i))).to.equal(true);
         await new Promise((r) => setTimeout(r, 5));
-        expect(p2c.trySend({ ...h, messageType: 0x80 }, new Uint8Array(3))).to.equal(true);
+        expect(p2c.sendCopy({ ...h, messageType: 0x80 }, new Uint8Array(3))).to.equal(true);
       }
       const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
       expect(code, stderr).to.equal(0);

@@ -1,8 +1,9 @@
-// The public surface of @sivshm/runtime, listed by hand.
+// The public surface of @sivshm/runtime, listed by hand: what an app needs to open a node,
+// consume and offer services. Everything else (sessions, the catalog, doorbells) is internal.
 export { RuntimeError } from './errors/runtime-error.js';
 export type { RuntimeErrorCode } from './errors/runtime-error.js';
 export { Node } from './node/node.js';
-export type { NodeOpenOptions } from './node/node.js';
+export type { NodeOpenOptions, NodeConnection } from './node/node.js';
 export type { ChannelEndReason } from './node/node-context.js';
 export { ConsumedService } from './service/consumed-service.js';
 export type {
@@ -11,6 +12,8 @@ export type {
   CallOptions,
 } from './service/consumed-service.js';
 export { OfferedService, ServicePublisher } from './service/offered-service.js';
-export type { OfferOptions, MethodHandler } from './service/offered-service.js';
-export { ServiceCatalog } from './service/service-catalog.js';
-export type { ResolvedEvent, ResolvedMethod } from './service/service-catalog.js';
+export type {
+  OfferOptions,
+  MethodHandler,
+  ServicePublisherOptions,
+} from './service/offered-service.js';

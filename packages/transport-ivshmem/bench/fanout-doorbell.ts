@@ -4,9 +4,9 @@ import { watchReadable, type FdWatcher } from '../src/native/fd-watcher.js';
 import type { Waker } from '../src/notify/waker.js';
 
 /**
- * One eventfd doorbell shared by several channels of a process, the way the runtime's
- * DoorbellHub shares one ivshmem vector per VM: a ring wakes every channel sleeping on it, and
- * each re-checks its own ring. For the fullpath bench's shared-doorbell case. Owns `fd` (closed
+ * One eventfd doorbell shared by several channels of a process, the way EmulatedDoorbells
+ * shares one ivshmem vector per VM: a ring wakes every channel sleeping on it, and each
+ * re-checks its own ring. For the fullpath bench's shared-doorbell case. Owns `fd` (closed
  * by {@link close}).
  */
 export class FanoutDoorbell {

@@ -96,7 +96,7 @@ if (job.kind === 'uds') {
       client: 0,
     }).publisher<object>(0x8002, Echo);
     let n = 0;
-    setInterval(() => ticks.tryPublish({ seq: n++ }), 10);
+    setInterval(() => ticks.publish({ seq: n++ }), 10);
   }
   const provider = new ServiceProvider(channel, { service: 0x1234, major: 1, client: 0 });
   const state = provider.publisher<object>(0x8001, Echo);
@@ -105,7 +105,7 @@ if (job.kind === 'uds') {
       handled = monoUs();
       seq = req.seq ?? 0;
     }
-    if (job.eventFirst === true) state.tryPublish(req);
+    if (job.eventFirst === true) state.publish(req);
     if (req.seq === TRACE_FLUSH) process.stdout.write(lines.splice(0).join('\n') + '\n');
     return req;
   });

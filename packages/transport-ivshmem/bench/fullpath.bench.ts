@@ -11,7 +11,7 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import protobuf from 'protobufjs';
-import { PAGE_SIZE, WindowLayout } from '@sivshm/kmod';
+import { PAGE_SIZE, WindowLayout } from '@sivshm/abi';
 import { eventfdCreate } from '../src/native/eventfd.js';
 import { Channel } from '../src/channel/channel.js';
 import { ServiceConsumer } from '../src/channel/service-endpoints.js';
@@ -147,8 +147,8 @@ interface RingCase {
   /** The handler publishes an event before it answers (two records per call). */
   readonly eventFirst?: boolean;
   /**
-   * A second channel shares each side's doorbell (one vector per VM, like the runtime's
-   * DoorbellHub) and carries an event at 100 Hz: every ring wakes both channels of a side.
+   * A second channel shares each side's doorbell (one vector per VM, like EmulatedDoorbells)
+   * and carries an event at 100 Hz: every ring wakes both channels of a side.
    */
   readonly sharedDoorbell?: boolean;
 }

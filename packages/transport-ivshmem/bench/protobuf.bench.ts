@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { WindowLayout } from '@sivshm/kmod';
+import { WindowLayout } from '@sivshm/abi';
 import { decodeCopy, decodeFrom } from '../src/protobuf/decode-from.js';
 import { encodeInto, encodedLength } from '../src/protobuf/encode-into.js';
 import { schemas, smallVehicleSignal } from '../src/protobuf/fixtures/test-schemas.js';
@@ -193,10 +193,10 @@ const CASES: readonly CaseDef[] = [
       const { producer, consumer } = ring();
       return (i) => {
         const length = encodedLength(T, message);
-        let s = producer.tryLoan(length);
+        let s = producer.loan(length);
         if (s === undefined) {
           drain(consumer, false); // the consumer's share, without decoding
-          s = producer.loan(length);
+          s = producer.loan(length)!;
         }
         encodeInto(T, message, s.payload, { length });
         s.header.session = i & 0xffff;
@@ -205,16 +205,16 @@ const CASES: readonly CaseDef[] = [
     },
   },
   {
-    name: 'ring: stock encode().finish() + trySend (copy)',
+    name: 'ring: stock encode().finish() + sendCopy (copy)',
     setup: (v) => {
       const { message } = context(v);
       const { producer, consumer } = ring();
       return (i) => {
         const bytes = T.encode(message).finish();
         HEADER.session = i & 0xffff;
-        if (!producer.trySend(HEADER, bytes)) {
+        if (!producer.sendCopy(HEADER, bytes)) {
           drain(consumer, false);
-          producer.trySend(HEADER, bytes);
+          producer.sendCopy(HEADER, bytes);
         }
       };
     },
@@ -226,10 +226,10 @@ const CASES: readonly CaseDef[] = [
       const { producer, consumer } = ring();
       return (i) => {
         const length = encodedLength(T, message);
-        let s = producer.tryLoan(length);
+        let s = producer.loan(length);
         if (s === undefined) {
           drain(consumer, true);
-          s = producer.loan(length);
+          s = producer.loan(length)!;
         }
         encodeInto(T, message, s.payload, { length });
         s.header.session = i & 0xffff;

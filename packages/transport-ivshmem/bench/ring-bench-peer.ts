@@ -39,7 +39,7 @@ async function echo(j: Extract<BenchPeerJob, { kind: 'echo' }>): Promise<object>
     }
     // Echo through the zero-copy lane: loan, copy the 64 bytes in place, send.
     const slot =
-      end.producer.tryLoan(r.payloadLength) ??
+      end.producer.loan(r.payloadLength) ??
       (await end.producer.loanWait(r.payloadLength, { timeoutMs: 10_000 }));
     slot.payload.set(r.payload);
     const h = slot.header;
@@ -73,14 +73,14 @@ async function produce(j: Extract<BenchPeerJob, { kind: 'produce' }>): Promise<o
   };
   let pending = 0;
   for (let seq = 0; seq < j.count; seq++) {
-    let slot = p.tryLoan(j.payload);
+    let slot = p.loan(j.payload);
     if (slot === undefined) {
-      // Publish what is committed before waiting, then spin briefly: the consumer is usually
+      // Send what is staged before waiting, then spin briefly: the consumer is usually
       // only a few records behind.
-      if (pending > 0) p.flush();
+      if (pending > 0) p.sendStaged();
       pending = 0;
       for (const until = performance.now() + 1; slot === undefined && performance.now() < until;) {
-        for (let k = 0; k < 64 && slot === undefined; k++) slot = p.tryLoan(j.payload);
+        for (let k = 0; k < 64 && slot === undefined; k++) slot = p.loan(j.payload);
       }
       slot ??= await p.loanWait(j.payload, { timeoutMs: 30_000 });
     }
@@ -92,13 +92,13 @@ async function produce(j: Extract<BenchPeerJob, { kind: 'produce' }>): Promise<o
       messageType: h.messageType,
       interfaceVersion: 1,
     });
-    p.commit(slot);
+    p.stage(slot);
     if (++pending >= j.batch) {
-      p.flush();
+      p.sendStaged();
       pending = 0;
     }
   }
-  // Closing publishes the rest; the records stay in the shared file for the consumer to drain.
+  // Closing sends the rest; the records stay in the shared file for the consumer to drain.
   p.close();
   end.close();
   return { produced: j.count };

@@ -154,7 +154,7 @@ async function ringLatency(
       const samples = new Float64Array(iterations);
       for (let i = 0; i < iterations; i++) {
         const t0 = performance.now();
-        const slot = me.producer.loan(64);
+        const slot = me.producer.loan(64)!;
         slot.payload.set(payload);
         const h = slot.header;
         h.service = HDR.service;

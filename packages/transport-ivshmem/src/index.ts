@@ -1,4 +1,17 @@
-export {};
+// The public surface of @sivshm/transport-ivshmem, listed by hand.
+//
+// Vocabulary (one meaning per verb, named the way iceoryx2 names them):
+//   loan        reserve a record slot in the ring to write into; nothing is visible yet
+//   send        make records visible to the peer (and ring its doorbell if it sleeps):
+//               `send(slot)` after a loan, `sendCopy(header, payload)` copies a payload in
+//   stage       write a loaned slot into the ring without making it visible; `sendStaged()`
+//               then sends every staged record with one index store (batching)
+//   abandon     give a loaned slot back unsent
+//   receive     take the next record (`RingRecord`) or decoded `Sample`; `release` gives it back
+//   publish     typed service end: encode an event and send it (`EventPublisher`)
+//   call        typed service end: send a request, resolve with the response (`fire`: no response)
+// A plain verb never waits: when the ring is full it returns false / undefined. Its `…Wait`
+// form waits for room, bounded by a timeout (`ERR_TIMEOUT`).
 export { TransportError } from './errors/transport-error.js';
 export type { TransportErrorCode, SyscallFailure } from './errors/transport-error.js';
 export { loadAddon } from './native/addon.js';
@@ -50,24 +63,15 @@ export {
   encodeIvshmemMessage,
   decodeIvshmemMessage,
 } from './ivshmem-server/ivshmem-protocol.js';
-export {
-  RegionLayout,
-  MIN_REGION_SIZE,
-  MAX_REGION_SIZE,
-  MAX_CHANNEL_CAPACITY,
-} from './region/region-layout.js';
+export { RegionLayout } from './region/region-layout.js';
 export type { RegionLayoutInfo } from './region/region-layout.js';
 export { writeRegionHeader, readRegionHeader, HostdHeartbeat } from './region/region-header.js';
 export type { RegionHeaderInfo } from './region/region-header.js';
-export { ChannelEntryLayout, ChannelEntryState } from './region/channel-table-layout.js';
-export type { ChannelEntry, ChannelEntryStateName } from './region/channel-table-layout.js';
 export { ChannelTableWriter } from './region/channel-table-writer.js';
 export { ChannelTableReader } from './region/channel-table-reader.js';
 export type { IndexedChannelEntry } from './region/channel-table-reader.js';
 export { WindowAllocator } from './region/window-allocator.js';
 export type { WindowAllocatorStats } from './region/window-allocator.js';
-export { RingPageLayout, RecordLayout, maxPayloadFor, recordSize } from './ring/ring-layout.js';
-export { SomeIpMessageType, SOMEIP_PROTOCOL_VERSION } from './ring/someip-header.js';
 export type { SomeIpHeader } from './ring/someip-header.js';
 export { windowOf, ringViews } from './ring/ring-views.js';
 export type { WindowMemory, RingDirection, RingViews } from './ring/ring-views.js';
@@ -83,11 +87,10 @@ export type { EventfdWakerOptions } from './notify/eventfd-waker.js';
 export { RingWaiter } from './notify/ring-waiter.js';
 export type { NotifyMode, RingWaiterOptions } from './notify/ring-waiter.js';
 export { HeldWaker } from './notify/held-waker.js';
-export { SharedVector } from './notify/shared-vector.js';
 export { LivenessWatchdog, DEFAULT_HEARTBEAT_INTERVAL_MS } from './notify/liveness-watchdog.js';
 export type { LivenessWatchdogOptions } from './notify/liveness-watchdog.js';
-export { HeartbeatPublisher } from './notify/heartbeat-publisher.js';
-export type { HeartbeatSource } from './notify/heartbeat-publisher.js';
+export { HeartbeatTimer } from './notify/heartbeat-timer.js';
+export type { HeartbeatSource } from './notify/heartbeat-timer.js';
 export type {
   ChannelDevice,
   DeviceFile,
@@ -117,10 +120,12 @@ export { toOwned } from './protobuf/to-owned.js';
 export { receiveSample } from './protobuf/receive-sample.js';
 export type { ReceiveSampleOptions } from './protobuf/receive-sample.js';
 export { KernelDevice, DEFAULT_DEVICE_PATH } from './device/kernel-device.js';
-export { KernelDeviceDoorbells } from './device/kernel-device-waker.js';
-export type { KernelDeviceDoorbellsOptions } from './device/kernel-device-waker.js';
-export { TransportNode } from './node/transport-node.js';
-export type { ChannelGrantTokens, AttachOptions } from './node/transport-node.js';
+export type { Doorbells } from './doorbell/doorbells.js';
+export { EmulatedDoorbells } from './doorbell/emulated-doorbells.js';
+export { KernelDoorbells } from './doorbell/kernel-doorbells.js';
+export type { KernelDoorbellsOptions } from './doorbell/kernel-doorbells.js';
+export { DataPlane } from './channel/data-plane.js';
+export type { ChannelGrantTokens, AttachOptions } from './channel/data-plane.js';
 export { inspectRegion } from './region/region-inspector.js';
 export type { RegionReport, InspectedChannel, RingState } from './region/region-inspector.js';
 export { RingTap } from './region/ring-tap.js';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Worker } from 'node:worker_threads';
-import { WindowLayout } from '@sivshm/kmod';
+import { WindowLayout } from '@sivshm/abi';
 import { TransportError } from '../src/errors/transport-error.js';
 import { decodeFrom } from '../src/protobuf/decode-from.js';
 import { encodeInto, encodedLength } from '../src/protobuf/encode-into.js';
@@ -46,10 +46,10 @@ function heapRing(): {
   return { sab, views, producer: new RingProducer(views), consumer: new RingConsumer(views) };
 }
 
-/** Zero-copy send: size, loan exactly that, encode into the slot, publish. */
+/** Zero-copy send: size, loan exactly that, encode into the slot, send. */
 function sendSignal(producer: RingProducer, message: object, session: number): boolean {
   const length = encodedLength(VehicleSignal, message);
-  const slot = producer.tryLoan(length);
+  const slot = producer.loan(length);
   if (slot === undefined) return false;
   expect(encodeInto(VehicleSignal, message, slot.payload, { length })).to.equal(length);
   Object.assign(slot.header, HEADER, { session });
@@ -101,7 +101,7 @@ describe('zero-copy protobuf over a ring (heap SharedArrayBuffer window)', () =>
       const { views, producer } = heapRing();
       const message = signalNumber(5);
       const length = encodedLength(VehicleSignal, message);
-      const slot = producer.loan(length - 1);
+      const slot = producer.loan(length - 1)!;
       const before = Uint8Array.from(views.dataBulk);
       expect(() => encodeInto(VehicleSignal, message, slot.payload))
         .to.throw(TransportError, `target of ${length - 1} bytes is too small`)
@@ -139,7 +139,7 @@ describe('zero-copy protobuf over a ring (heap SharedArrayBuffer window)', () =>
 
     it('should release a record that does not decode, throw ERR_DECODE, and go on with the next', () => {
       const { producer, consumer } = heapRing();
-      expect(producer.trySend(HEADER, new Uint8Array([0x12, 0x7f, 0x01]))).to.equal(true);
+      expect(producer.sendCopy(HEADER, new Uint8Array([0x12, 0x7f, 0x01]))).to.equal(true);
       expect(sendSignal(producer, signalNumber(2), 2)).to.equal(true);
       expect(() => receiveSample(consumer, VehicleSignal))
         .to.throw(TransportError)

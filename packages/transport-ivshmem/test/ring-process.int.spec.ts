@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { HeartbeatPublisher } from '../src/notify/heartbeat-publisher.js';
+import { HeartbeatTimer } from '../src/notify/heartbeat-timer.js';
 import { LivenessWatchdog } from '../src/notify/liveness-watchdog.js';
 import { RingWaiter } from '../src/notify/ring-waiter.js';
 import type { NotifyMode } from '../src/notify/ring-waiter.js';
@@ -53,7 +53,7 @@ describe('Ring across OS processes (mapped /dev/shm region, eventfd doorbells)',
       const host = createShmChannel(64 * 1024);
       const me = attachChannel(host.spec, 'consumer');
       const peer = startPeer(host, { role: 'provider', scenario: 'echo', mode });
-      const heartbeat = new HeartbeatPublisher(me.producer).start();
+      const heartbeat = new HeartbeatTimer(me.producer).start();
       try {
         await waitForPeer(me.consumer);
         const waiter = new RingWaiter(me.consumer, {
@@ -67,7 +67,7 @@ describe('Ring across OS processes (mapped /dev/shm region, eventfd doorbells)',
         while (got < RECORDS && Date.now() < deadline) {
           while (
             sent < RECORDS &&
-            me.producer.trySend(
+            me.producer.sendCopy(
               { ...HDR, session: sent & 0xffff },
               payloadFor(sent, lengthFor(sent)),
             )

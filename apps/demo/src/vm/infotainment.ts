@@ -60,12 +60,12 @@ try {
               return { accepted: false, reason: 'volume is 0..100', state: state() };
             }
             volume = req.volume ?? 0;
-            volumeEvents.tryPublish({ volume, muted: volume === 0 });
+            volumeEvents.publish({ volume, muted: volume === 0 });
             break;
           default:
             return { accepted: false, reason: 'unknown command', state: state() };
         }
-        nowPlaying.tryPublish(state());
+        nowPlaying.publish(state());
         return { accepted: true, reason: '', state: state() };
       },
     },
@@ -87,7 +87,7 @@ try {
       if (speedEvents.consumers > 0) sent++;
       const kph = 80 + 30 * Math.sin(published / 300);
       if (
-        !speedEvents.tryPublish({
+        !speedEvents.publish({
           timestamp_ms: published * 10,
           kph,
           odometer_m: odometer,

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Subject } from 'rxjs';
+import { type ChannelMode } from '@sivshm/abi';
 import {
   configRights,
   cryptoBackend,
@@ -8,22 +9,21 @@ import {
   type AttachMessage,
   type Certificate,
   type ChannelGrant,
-  type ChannelMode,
   type ServiceConfig,
   type VmConfig,
 } from '@sivshm/core';
 import { MessageLinkSdTransport, SdAgent } from '@sivshm/discovery';
 import {
+  DataPlane,
   DEFAULT_DEVICE_PATH,
   EmulatedDevice,
   KernelDevice,
-  KernelDeviceDoorbells,
-  TransportNode,
   type ChannelDevice,
   type DeviceFile,
+  type Doorbells,
   type NotifyMode,
 } from '@sivshm/transport-ivshmem';
-import { DoorbellHub } from '../doorbell/doorbell-hub.js';
+import { openDoorbells } from '../doorbell/open-doorbells.js';
 import { RuntimeError } from '../errors/runtime-error.js';
 import { findControlPort } from '../link/control-port.js';
 import { VmLink } from '../link/vm-link.js';
@@ -45,9 +45,6 @@ export interface HostdSessionOptions {
    */
   readonly controlPort?: string;
 }
-
-/** A VM's doorbells: hostd's ivshmem server (emulated) or the guest's device (qemu mode). */
-type Doorbells = DoorbellHub | KernelDeviceDoorbells;
 
 /** What the session asks of the node that owns it. */
 export interface HostdSessionHooks {
@@ -85,7 +82,7 @@ const MAX_ERRORS = 100;
 export class HostdSession {
   readonly #link: VmLink;
   readonly #doorbells: Doorbells;
-  readonly #transport: TransportNode;
+  readonly #transport: DataPlane;
   readonly #sd: SdAgent;
   readonly #broker: ChannelBrokerClient;
   readonly #notify: NotifyMode;
@@ -98,7 +95,7 @@ export class HostdSession {
   private constructor(parts: {
     link: VmLink;
     doorbells: Doorbells;
-    transport: TransportNode;
+    transport: DataPlane;
     secretKey: Uint8Array;
     certificate: Certificate;
     notify: NotifyMode;
@@ -188,12 +185,7 @@ export class HostdSession {
         );
       }
       device = HostdSession.#device(attach, o.devicePath);
-      // qemu mode: the guest cannot reach hostd's ivshmem server socket; its ivshmem-doorbell
-      // device can, and sivshm.ko delivers the rings (its IVPosition is our doorbell id).
-      doorbells =
-        device instanceof KernelDevice
-          ? new KernelDeviceDoorbells(device)
-          : await DoorbellHub.connect(attach.ivshmemSocket);
+      doorbells = await openDoorbells(device, attach.ivshmemSocket);
       // hostd hands this id to our channel peers with their grants, so they ring only us.
       link.send({ kind: 'doorbellId', id: doorbells.id });
       const secretKey = crypto.ed25519GenerateSecretKey();
@@ -208,7 +200,7 @@ export class HostdSession {
       return new HostdSession({
         link,
         doorbells,
-        transport: new TransportNode(device),
+        transport: new DataPlane(device),
         secretKey,
         certificate,
         notify: o.notify,
@@ -272,7 +264,7 @@ export class HostdSession {
     return this.#sd;
   }
 
-  get transport(): TransportNode {
+  get transport(): DataPlane {
     return this.#transport;
   }
 

@@ -1,7 +1,7 @@
-import type { ChannelGrant, ChannelMode, ServiceConfig } from '@sivshm/core';
+import type { ChannelMode } from '@sivshm/abi';
+import type { ChannelGrant, ServiceConfig } from '@sivshm/core';
 import type { SdAgent } from '@sivshm/discovery';
-import type { Channel } from '@sivshm/transport-ivshmem';
-import type { TransportNode } from '@sivshm/transport-ivshmem';
+import type { Channel, DataPlane } from '@sivshm/transport-ivshmem';
 
 /** Why a channel ended, as the runtime reports it. */
 export type ChannelEndReason =
@@ -32,8 +32,8 @@ export interface NodeContext {
   readonly vmId: number;
   /** The current session's SD agent; throws `ERR_HOSTD_GONE` while hostd is away. */
   readonly sd: SdAgent;
-  /** The current session's transport; throws `ERR_HOSTD_GONE` while hostd is away. */
-  readonly transport: TransportNode;
+  /** The current session's data plane; throws `ERR_HOSTD_GONE` while hostd is away. */
+  readonly transport: DataPlane;
   /** Runs a consumer handshake and attaches the channel (`ERR_HOSTD_GONE` while hostd is away). */
   openChannel(
     service: number,

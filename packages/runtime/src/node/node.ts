@@ -1,7 +1,7 @@
 import { BehaviorSubject, type Observable } from 'rxjs';
 import { loadConfig, vmByName, type ServiceConfig, type VmConfig } from '@sivshm/core';
 import type { SdAgent } from '@sivshm/discovery';
-import type { NotifyMode, TransportNode } from '@sivshm/transport-ivshmem';
+import type { DataPlane, NotifyMode } from '@sivshm/transport-ivshmem';
 import { RuntimeError } from '../errors/runtime-error.js';
 import { ConsumedService, type ConsumeOptions } from '../service/consumed-service.js';
 import { OfferedService, type OfferOptions } from '../service/offered-service.js';
@@ -323,7 +323,7 @@ export class Node {
       get sd(): SdAgent {
         return current().sd;
       },
-      get transport(): TransportNode {
+      get transport(): DataPlane {
         return current().transport;
       },
       openChannel: (service, instance, major, mode, timeoutMs) =>

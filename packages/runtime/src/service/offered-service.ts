@@ -1,6 +1,6 @@
 import { BehaviorSubject, type Observable } from 'rxjs';
 import { endpointOption, type OfferHandle } from '@sivshm/discovery';
-import type { EventPublisher, ServiceProvider } from '@sivshm/transport-ivshmem';
+import type { Channel, EventPublisher, ServiceProvider } from '@sivshm/transport-ivshmem';
 import { RuntimeError } from '../errors/runtime-error.js';
 import type { AttachedChannel, NodeContext } from '../node/node-context.js';
 import type { ServiceCatalog } from './service-catalog.js';
@@ -16,48 +16,78 @@ export interface OfferOptions {
   readonly methods?: Readonly<Record<string, MethodHandler>>;
 }
 
+/** Options of `OfferedService.publisher`. */
+export interface ServicePublisherOptions {
+  /**
+   * Encode each message straight into a loaned slot of each consumer's ring (no payload
+   * buffer) instead of encoding once and copying it into every ring. Default false.
+   */
+  readonly inPlace?: boolean;
+}
+
 interface Served {
   readonly attached: AttachedChannel;
   readonly provider: ServiceProvider;
-  readonly publishers: Map<string, EventPublisher<object>>;
+}
+
+/** One consumer's channel as a publisher sees it. */
+interface Subscriber {
+  readonly channel: Channel;
+  readonly events: EventPublisher<object>;
 }
 
 /**
- * Publishes one event of an offered service to every consumer's channel.
+ * Publishes one event of an offered service to every consumer's channel: the offered service
+ * hands it each consumer's channel as it comes and goes, and `publish` sends on each of them.
  *
  * @example
  * ```ts
- * const speed = svc.publisher<VehicleSpeed>('speed');
- * speed.tryPublish({ kph: 88 });
+ * declare const svc: OfferedService;
+ * const speed = svc.publisher<{ kph: number }>('speed');
+ * speed.publish({ kph: 88 }) || console.warn('a consumer missed this one (its ring was full)');
  * ```
  */
 export class ServicePublisher<T extends object> {
-  /** @internal */
+  readonly #subscribers = new Map<bigint, Subscriber>();
+  /** Messages a full ring kept from some consumer. */
+  dropped = 0;
+
+  /** @internal Built by `OfferedService.publisher`. */
   constructor(
-    private readonly svc: OfferedService,
     readonly name: string,
+    readonly options: ServicePublisherOptions,
   ) {}
 
   /**
    * Encodes and sends to every connected consumer; true when every one of them got it, false
-   * when some ring was full right now (that consumer misses this sample). True with no
+   * when some ring was full right now (that consumer misses this message). True with no
    * consumers: there is nobody to miss it.
    */
-  tryPublish(message: T): boolean {
-    return this.svc.publishToAll(this.name, message);
-  }
-
-  /**
-   * Zero-copy lane: encodes straight into a loaned slot of each consumer's ring (no payload
-   * buffer); same result as `tryPublish`.
-   */
-  tryPublishInPlace(message: T): boolean {
-    return this.svc.publishToAll(this.name, message, true);
+  publish(message: T): boolean {
+    let all = true;
+    for (const s of this.#subscribers.values()) {
+      if (s.channel.state !== 'open') continue;
+      if (!s.events.publish(message)) {
+        all = false;
+        this.dropped++;
+      }
+    }
+    return all;
   }
 
   /** Consumers connected right now. */
   get consumers(): number {
-    return this.svc.consumers;
+    return this.#subscribers.size;
+  }
+
+  /** @internal A consumer's channel was attached. */
+  add(channelId: bigint, channel: Channel, events: EventPublisher<object>): void {
+    this.#subscribers.set(channelId, { channel, events });
+  }
+
+  /** @internal A consumer's channel ended. */
+  remove(channelId: bigint): void {
+    this.#subscribers.delete(channelId);
   }
 }
 
@@ -72,11 +102,11 @@ export class OfferedService {
   readonly #instance: number;
   readonly #methods: Readonly<Record<string, MethodHandler>>;
   readonly #served = new Map<bigint, Served>();
+  /** Publishers handed out, by event name and lane (`name` or `name/in-place`). */
+  readonly #publishers = new Map<string, ServicePublisher<object>>();
   readonly #count = new BehaviorSubject<number>(0);
   #offer: OfferHandle | undefined;
   #closed = false;
-  /** Samples a full ring kept from some consumer. */
-  dropped = 0;
 
   /** @internal Built by `Node.offer`. */
   constructor(ctx: NodeContext, catalog: ServiceCatalog, options: OfferOptions) {
@@ -118,29 +148,37 @@ export class OfferedService {
     return this.#count.asObservable();
   }
 
-  /** The publisher of event `name` (throws `ERR_BAD_ARGUMENT` for an event the service lacks). */
-  publisher<T extends object>(name: string): ServicePublisher<T> {
-    this.#catalog.event(name);
-    return new ServicePublisher<T>(this, name);
+  /** Messages a full ring kept from some consumer, over every publisher. */
+  get dropped(): number {
+    let n = 0;
+    for (const p of this.#publishers.values()) n += p.dropped;
+    return n;
   }
 
-  /** @internal */
-  publishToAll(name: string, message: object, inPlace = false): boolean {
-    let all = true;
-    for (const s of this.#served.values()) {
-      let p = s.publishers.get(name);
-      if (p === undefined) {
-        const e = this.#catalog.event(name);
-        p = s.provider.publisher<object>(e.definition.id, e.type);
-        s.publishers.set(name, p);
-      }
-      if (s.attached.channel.state !== 'open') continue;
-      if (!(inPlace ? p.tryPublishInPlace(message) : p.tryPublish(message))) {
-        all = false;
-        this.dropped++;
-      }
+  /**
+   * The publisher of event `name` (throws `ERR_BAD_ARGUMENT` for an event the service lacks);
+   * one per event and lane, the same object on every call.
+   */
+  publisher<T extends object>(
+    name: string,
+    options: ServicePublisherOptions = {},
+  ): ServicePublisher<T> {
+    this.#catalog.event(name);
+    const key = options.inPlace === true ? `${name}/in-place` : name;
+    let p = this.#publishers.get(key);
+    if (p === undefined) {
+      p = new ServicePublisher<object>(name, { inPlace: options.inPlace === true });
+      this.#publishers.set(key, p);
+      for (const [id, s] of this.#served) this.#subscribe(p, id, s);
     }
-    return all;
+    return p as ServicePublisher<T>;
+  }
+
+  /** Hands `publisher` its event's publisher on one consumer's channel. */
+  #subscribe(publisher: ServicePublisher<object>, channelId: bigint, served: Served): void {
+    const e = this.#catalog.event(publisher.name);
+    const events = served.provider.publisher<object>(e.definition.id, e.type, publisher.options);
+    publisher.add(channelId, served.attached.channel, events);
   }
 
   /** @internal A consumer's channel for this service was granted and attached. */
@@ -165,12 +203,15 @@ export class OfferedService {
         handler as (r: object) => object,
       );
     }
-    this.#served.set(id, { attached, provider, publishers: new Map() });
+    const served = { attached, provider };
+    this.#served.set(id, served);
+    for (const p of this.#publishers.values()) this.#subscribe(p, id, served);
     this.#count.next(this.#served.size);
     attached.onEnd(() => {
       const s = this.#served.get(id);
       if (s === undefined) return;
       this.#served.delete(id);
+      for (const p of this.#publishers.values()) p.remove(id);
       s.provider.close();
       if (!this.#closed) this.#count.next(this.#served.size);
     });
@@ -202,6 +243,7 @@ export class OfferedService {
     }
     for (const [id, s] of [...this.#served]) {
       this.#served.delete(id);
+      for (const p of this.#publishers.values()) p.remove(id);
       s.provider.close();
       try {
         await s.attached.close();

@@ -24,14 +24,16 @@ try {
     },
   });
   svc.consumers$.subscribe((count) => report({ event: 'consumers', count }));
-  const speed = svc.publisher<{ kph: number; odometer_m: number; timestamp_ms: number }>('speed');
+  type Speed = { kph: number; odometer_m: number; timestamp_ms: number };
+  const speed = svc.publisher<Speed>('speed');
+  const speedInPlace = svc.publisher<Speed>('speed', { inPlace: true });
   let n = 0;
   const timer = setInterval(() => {
     odometer += 1;
     const sample = { kph: 50 + (n++ % 50), odometer_m: odometer, timestamp_ms: n * 10 };
     // Both lanes, alternating, so the tests see records from each.
-    if (n % 2 === 0) speed.tryPublish(sample);
-    else speed.tryPublishInPlace(sample);
+    if (n % 2 === 0) speed.publish(sample);
+    else speedInPlace.publish(sample);
   }, 10);
   const stop = async (): Promise<void> => {
     clearInterval(timer);

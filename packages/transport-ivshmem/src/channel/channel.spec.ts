@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { PAGE_SIZE, WindowLayout } from '@sivshm/kmod';
+import { PAGE_SIZE, WindowLayout } from '@sivshm/abi';
 import { LocalWaker } from '../notify/local-waker.js';
 import type { Waker } from '../notify/waker.js';
 import { RingConsumer } from '../ring/ring-consumer.js';
@@ -77,13 +77,13 @@ describe('Channel', () => {
       const { channel, request, providerBell, foundAtRing } = providerWithParkedConsumer();
       try {
         channel.on(dispatchKey(0x00, 1), (r) => {
-          channel.producer.trySend(
+          channel.sendCopy(
             { ...r.header, method: 0x8001, messageType: 0x02, client: 0 },
             new Uint8Array(4),
           );
-          channel.producer.trySend({ ...r.header, messageType: 0x80 }, new Uint8Array(4));
+          channel.sendCopy({ ...r.header, messageType: 0x80 }, new Uint8Array(4));
         });
-        request.trySend(REQUEST, new Uint8Array(4));
+        request.sendCopy(REQUEST, new Uint8Array(4));
         providerBell.wake();
         await until(() => foundAtRing.length > 0);
         expect(foundAtRing).to.deep.equal([2]);
@@ -95,7 +95,7 @@ describe('Channel', () => {
     it('should ring at once for a send made outside a dispatch', async () => {
       const { channel, foundAtRing } = providerWithParkedConsumer();
       try {
-        channel.producer.trySend(
+        channel.sendCopy(
           { ...REQUEST, method: 0x8001, messageType: 0x02, client: 0 },
           new Uint8Array(4),
         );

@@ -1,7 +1,7 @@
 import { BehaviorSubject, type Observable } from 'rxjs';
-import { WindowLayout, type WindowRole } from '@sivshm/kmod';
+import { WindowLayout, type WindowRole } from '@sivshm/abi';
 import { TransportError } from '../errors/transport-error.js';
-import { HeartbeatPublisher } from '../notify/heartbeat-publisher.js';
+import { HeartbeatTimer } from '../notify/heartbeat-timer.js';
 import { LivenessWatchdog } from '../notify/liveness-watchdog.js';
 import { RingWaiter, type NotifyMode } from '../notify/ring-waiter.js';
 import { HeldWaker } from '../notify/held-waker.js';
@@ -50,12 +50,14 @@ export type RecordHandler = (record: RingRecord) => void | PromiseLike<void>;
  * peer that closed — ends in `state$` and never in an exception that kills the process.
  */
 export class Channel {
-  readonly producer: RingProducer;
-  readonly consumer: RingConsumer;
+  readonly #producer: RingProducer;
+  readonly #consumer: RingConsumer;
   readonly #state = new BehaviorSubject<ChannelState>('open');
+  /** `#state.value` as a plain field: the send path checks it on every record. */
+  #current: ChannelState = 'open';
   readonly #handlers = new Map<number, RecordHandler>();
   readonly #waiter: RingWaiter;
-  readonly #heartbeat: HeartbeatPublisher;
+  readonly #heartbeat: HeartbeatTimer;
   readonly #peerWaker: HeldWaker | undefined;
   readonly #ownWaker: Waker | undefined;
   #failure: TransportError | undefined;
@@ -77,23 +79,23 @@ export class Channel {
     // Held while a received batch is dispatched: a handler's event and its response reach a
     // parked peer with one wake-up, not two (HeldWaker).
     this.#peerWaker = o.peerWaker === undefined ? undefined : new HeldWaker(o.peerWaker);
-    this.producer = new RingProducer(ringViews(o.window, send, dataSize), {
+    this.#producer = new RingProducer(ringViews(o.window, send, dataSize), {
       ...(this.#peerWaker === undefined ? {} : { waker: this.#peerWaker }),
     });
-    this.consumer = new RingConsumer(ringViews(o.window, recv, dataSize));
+    this.#consumer = new RingConsumer(ringViews(o.window, recv, dataSize));
     this.#ownWaker = o.ownWaker;
     const mode = o.notify ?? 'adaptive';
-    this.#waiter = new RingWaiter(this.consumer, {
+    this.#waiter = new RingWaiter(this.#consumer, {
       mode,
       ...(o.ownWaker === undefined ? {} : { waker: o.ownWaker }),
       watchdog: new LivenessWatchdog({
-        readHeartbeat: () => this.consumer.peerProgress(),
+        readHeartbeat: () => this.#consumer.peerProgress(),
         staleAfterMs: o.peerTimeoutMs ?? 1000,
       }),
     });
-    this.#heartbeat = new HeartbeatPublisher(this.producer).start();
-    this.consumer.onFailure((e) => this.#fail(e));
-    this.producer.onFailure((e) => this.#fail(e));
+    this.#heartbeat = new HeartbeatTimer(this.#producer).start();
+    this.#consumer.onFailure((e) => this.#fail(e));
+    this.#producer.onFailure((e) => this.#fail(e));
     // Start receiving on the next turn, not inside the constructor: whatever the owner sets up
     // synchronously after `new Channel()` (ServiceProvider.serve, event subscriptions) is in
     // place before the first record is dispatched, so an early request is never unanswered.
@@ -106,7 +108,12 @@ export class Channel {
   }
 
   get state(): ChannelState {
-    return this.#state.value;
+    return this.#current;
+  }
+
+  /** Largest payload one record can carry towards the peer. */
+  get maxPayload(): number {
+    return this.#producer.maxPayload;
   }
 
   /** The error that ended the channel, if any. */
@@ -137,32 +144,45 @@ export class Channel {
     this.#unhandled = handler;
   }
 
-  /** Copy lane: sends header + payload, waiting at most `timeoutMs` for room (0 = fail at once). */
-  async send(header: SomeIpHeader, payload: Uint8Array, timeoutMs = 0): Promise<void> {
+  /**
+   * Zero-copy lane, step 1: loans a slot of `payloadLength` bytes to write into; undefined when
+   * the ring to the peer has no room now. Then fill `slot.payload` and `slot.header`, and
+   * {@link send} it (or {@link abandon} it).
+   */
+  loan(payloadLength: number): RingSlot | undefined {
     this.#assertOpen();
-    if (this.producer.trySend(header, payload)) return;
-    if (timeoutMs <= 0) throw new TransportError('ERR_RING_FULL', 'the ring to the peer is full');
-    await this.producer.sendWait(header, payload, { timeoutMs });
+    return this.#producer.loan(payloadLength);
   }
 
-  /** Zero-copy lane: loans a slot of `payloadLength` bytes (throws `ERR_RING_FULL`). */
-  loan(payloadLength: number): RingSlot {
+  /** Zero-copy lane, step 2: sends the loaned slot to the peer. */
+  send(slot: RingSlot): void {
     this.#assertOpen();
-    return this.producer.loan(payloadLength);
+    this.#producer.send(slot);
   }
 
-  /** Publishes a loaned slot. */
-  commit(slot: RingSlot): void {
+  /** Gives a loaned slot back unsent (e.g. writing into it failed). */
+  abandon(slot: RingSlot): void {
+    this.#producer.abandon(slot);
+  }
+
+  /** Copy lane: copies `payload` into the ring and sends it; false when there is no room now. */
+  sendCopy(header: SomeIpHeader, payload: Uint8Array): boolean {
     this.#assertOpen();
-    this.producer.send(slot);
+    return this.#producer.sendCopy(header, payload);
+  }
+
+  /** Copy lane, waiting at most `timeoutMs` for room (`ERR_TIMEOUT` after that). */
+  async sendCopyWait(header: SomeIpHeader, payload: Uint8Array, timeoutMs: number): Promise<void> {
+    this.#assertOpen();
+    await this.#producer.sendCopyWait(header, payload, { timeoutMs });
   }
 
   /** Stops the loop and the heartbeat, tells the peer (ring closed flags). Idempotent. */
   async close(): Promise<void> {
     if (this.#state.value === 'closed') return;
     this.#heartbeat.stop();
-    this.producer.close();
-    this.consumer.close();
+    this.#producer.close();
+    this.#consumer.close();
     this.#setState('closed');
     this.#ownWaker?.close();
     this.#peerWaker?.close();
@@ -171,10 +191,8 @@ export class Channel {
   }
 
   #assertOpen(): void {
-    if (this.#state.value !== 'open') {
-      throw (
-        this.#failure ?? new TransportError('ERR_CLOSED', `the channel is ${this.#state.value}`)
-      );
+    if (this.#current !== 'open') {
+      throw this.#failure ?? new TransportError('ERR_CLOSED', `the channel is ${this.#current}`);
     }
   }
 
@@ -186,11 +204,13 @@ export class Channel {
   }
 
   #setState(s: ChannelState): void {
-    if (this.#state.value !== s && this.#state.value !== 'closed') this.#state.next(s);
+    if (this.#current === s || this.#current === 'closed') return;
+    this.#current = s;
+    this.#state.next(s);
   }
 
   async #run(): Promise<void> {
-    const c = this.consumer;
+    const c = this.#consumer;
     while (this.#state.value === 'open') {
       let ready: boolean;
       try {

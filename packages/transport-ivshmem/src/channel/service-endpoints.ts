@@ -4,7 +4,8 @@ import { TransportError } from '../errors/transport-error.js';
 import { decodeFrom } from '../protobuf/decode-from.js';
 import { encodedLength, encodeInto } from '../protobuf/encode-into.js';
 import { Sample } from '../protobuf/sample.js';
-import { SomeIpMessageType, type SomeIpHeader } from '../ring/someip-header.js';
+import { SomeIpMessageType } from '@sivshm/abi';
+import type { SomeIpHeader } from '../ring/someip-header.js';
 import { dispatchKey, type Channel } from './channel.js';
 
 /** Which SOME/IP service a channel carries, and who we are on it. */
@@ -61,24 +62,38 @@ function decodeCopy<T>(type: protobuf.Type, payload: Uint8Array): T {
   }
 }
 
+/** Options of {@link ServiceProvider.publisher}. */
+export interface EventPublisherOptions {
+  /**
+   * Encode each message straight into a loaned ring slot (no payload buffer is allocated; the
+   * message is sized first) instead of encoding to a buffer and copying it in. Default false.
+   */
+  readonly inPlace?: boolean;
+}
+
 /**
- * Publishes one event of a provided service.
+ * Publishes one event of a provided service on one channel, through the channel's send lanes.
  *
  * @example
  * ```ts
- * const speed = provider.publisher<VehicleSpeed>(0x8001, root.lookupType('sivshm.demo.VehicleSpeed'));
- * speed.tryPublish({ kph: 88 }) || (await speed.publish({ kph: 88 }, 10));
+ * declare const provider: ServiceProvider;
+ * declare const VehicleSpeed: import('protobufjs').Type;
+ * const speed = provider.publisher<{ kph: number }>(0x8001, VehicleSpeed);
+ * speed.publish({ kph: 88 }) || (await speed.publishWait({ kph: 88 }, 10));
  * ```
  */
 export class EventPublisher<T extends object> {
   #session = 0;
+  readonly #inPlace: boolean;
   constructor(
     private readonly channel: Channel,
     private readonly address: ServiceAddress,
     readonly eventId: number,
     private readonly type: protobuf.Type,
+    options: EventPublisherOptions = {},
   ) {
     checkEventId(eventId);
+    this.#inPlace = options.inPlace === true;
   }
 
   #header(): SomeIpHeader {
@@ -95,33 +110,30 @@ export class EventPublisher<T extends object> {
   }
 
   /** Encodes and sends; false (nothing sent) when the ring is full right now. */
-  tryPublish(message: T): boolean {
-    const payload = this.type.encode(message).finish();
-    return this.channel.producer.trySend(this.#header(), payload);
+  publish(message: T): boolean {
+    if (this.#inPlace) return this.#publishInPlace(message);
+    return this.channel.sendCopy(this.#header(), this.type.encode(message).finish());
   }
 
-  /**
-   * Zero-copy lane: encodes straight into a loaned ring slot (no payload buffer is allocated);
-   * false (nothing sent) when the ring has no room for it right now.
-   */
-  tryPublishInPlace(message: T): boolean {
+  /** Encodes and sends, waiting up to `timeoutMs` for room (`ERR_TIMEOUT` after that). */
+  async publishWait(message: T, timeoutMs = 1000): Promise<void> {
+    await this.channel.sendCopyWait(this.#header(), this.type.encode(message).finish(), timeoutMs);
+  }
+
+  /** loan → encode into the slot → send. */
+  #publishInPlace(message: T): boolean {
     const length = encodedLength(this.type, message);
-    const slot = this.channel.producer.tryLoan(length);
+    const slot = this.channel.loan(length);
     if (slot === undefined) return false;
     try {
       encodeInto(this.type, message, slot.payload, { length });
     } catch (e) {
-      this.channel.producer.abandon(slot);
+      this.channel.abandon(slot);
       throw e;
     }
     Object.assign(slot.header, this.#header());
-    this.channel.producer.send(slot);
+    this.channel.send(slot);
     return true;
-  }
-
-  /** Encodes and sends, waiting up to `timeoutMs` for room (`ERR_TIMEOUT` after that). */
-  async publish(message: T, timeoutMs = 1000): Promise<void> {
-    await this.channel.send(this.#header(), this.type.encode(message).finish(), timeoutMs);
   }
 }
 
@@ -149,8 +161,13 @@ export class ServiceProvider {
     });
   }
 
-  publisher<T extends object>(eventId: number, type: protobuf.Type): EventPublisher<T> {
-    return new EventPublisher<T>(this.channel, this.address, eventId, type);
+  /** The publisher of event `eventId`, its messages encoded as `type`. */
+  publisher<T extends object>(
+    eventId: number,
+    type: protobuf.Type,
+    options: EventPublisherOptions = {},
+  ): EventPublisher<T> {
+    return new EventPublisher<T>(this.channel, this.address, eventId, type, options);
   }
 
   /**
@@ -188,7 +205,7 @@ export class ServiceProvider {
               messageType: SomeIpMessageType.RESPONSE,
               returnCode: ReturnCode.ok,
             };
-            if (!this.channel.producer.trySend(header, payload)) {
+            if (!this.channel.sendCopy(header, payload)) {
               await this.#reply(h, ReturnCode.ok, payload);
             }
           }
@@ -210,7 +227,7 @@ export class ServiceProvider {
   }
 
   #reply(request: SomeIpHeader, returnCode: number, payload: Uint8Array): Promise<void> {
-    return this.channel.send(
+    return this.channel.sendCopyWait(
       {
         ...request,
         messageType:
@@ -367,8 +384,8 @@ export class ServiceConsumer {
       const header = this.#header(methodId, session, SomeIpMessageType.REQUEST);
       const body = requestType.encode(request).finish();
       // Hot path: straight into the ring; only a full ring takes the waiting (async) path.
-      if (this.channel.state === 'open' && this.channel.producer.trySend(header, body)) return;
-      this.channel.send(header, body, timeoutMs).catch((e: TransportError) => {
+      if (this.channel.state === 'open' && this.channel.sendCopy(header, body)) return;
+      this.channel.sendCopyWait(header, body, timeoutMs).catch((e: TransportError) => {
         this.#pending.delete(session);
         reject(e);
       });
@@ -384,7 +401,7 @@ export class ServiceConsumer {
     timeoutMs = 1000,
   ): Promise<void> {
     checkMethodId(methodId);
-    await this.channel.send(
+    await this.channel.sendCopyWait(
       this.#header(methodId, this.#nextSession(), SomeIpMessageType.REQUEST_NO_RETURN),
       requestType.encode(request).finish(),
       timeoutMs,

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { WindowLayout } from '@sivshm/kmod';
+import { WindowLayout } from '@sivshm/abi';
 import { RingConsumer } from '../ring/ring-consumer.js';
 import { RingProducer } from '../ring/ring-producer.js';
 import { ringViews } from '../ring/ring-views.js';
@@ -84,8 +84,8 @@ describe('HeldWaker', () => {
       consumer.setParked(true);
       expect(consumer.hasPending()).to.equal(false);
       doorbell.hold();
-      producer.trySend(HDR, new Uint8Array(8)); // the event a handler publishes
-      producer.trySend({ ...HDR, method: 1, messageType: 0x80 }, new Uint8Array(8)); // its response
+      producer.sendCopy(HDR, new Uint8Array(8)); // the event a handler publishes
+      producer.sendCopy({ ...HDR, method: 1, messageType: 0x80 }, new Uint8Array(8)); // its response
       doorbell.release();
       expect(foundAtRing).to.deep.equal([2]);
     });

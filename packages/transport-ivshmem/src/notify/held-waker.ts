@@ -17,11 +17,15 @@ import type { Waker } from './waker.js';
  *
  * @example
  * ```ts
+ * declare const peerWaker: Waker;
+ * declare const views: RingViews;
+ * declare const eventHeader: SomeIpHeader, responseHeader: SomeIpHeader;
+ * declare const event: Uint8Array, response: Uint8Array;
  * const doorbell = new HeldWaker(peerWaker);
  * const producer = new RingProducer(views, { waker: doorbell });
  * doorbell.hold();
- * producer.trySend(eventHeader, event);       // no ring yet
- * producer.trySend(responseHeader, response);
+ * producer.sendCopy(eventHeader, event);       // no ring yet
+ * producer.sendCopy(responseHeader, response);
  * doorbell.release();                          // one ring for both
  * ```
  */

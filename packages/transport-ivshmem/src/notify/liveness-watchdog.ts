@@ -14,7 +14,7 @@ export interface LivenessWatchdogOptions {
  * Decides whether the peer of a ring is alive from its heartbeat counter.
  *
  * The producer bumps its heartbeat every {@link DEFAULT_HEARTBEAT_INTERVAL_MS} ms (a
- * `HeartbeatPublisher`); the watchdog remembers when it last saw the value change and reports
+ * `HeartbeatTimer`); the watchdog remembers when it last saw the value change and reports
  * the peer gone once it stayed the same for more than `staleAfterMs` (default 1000 ms = ten
  * missed beats, tolerant of GC pauses and a loaded 2-vCPU host). Inter-VM there is no kernel
  * to tell us a peer died, so the heartbeat in shared memory is the signal (shm-perf §6.4); hostd
@@ -73,5 +73,5 @@ export class LivenessWatchdog {
   }
 }
 
-/** How often a `HeartbeatPublisher` bumps the heartbeat by default (ms). */
+/** How often a `HeartbeatTimer` bumps the heartbeat by default (ms). */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 100;

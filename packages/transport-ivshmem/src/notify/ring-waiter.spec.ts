@@ -1,8 +1,7 @@
 import { expect } from 'chai';
-import { WindowLayout } from '@sivshm/kmod';
+import { RingPageLayout, WindowLayout } from '@sivshm/abi';
 import { TransportError } from '../errors/transport-error.js';
 import { RingConsumer } from '../ring/ring-consumer.js';
-import { RingPageLayout } from '../ring/ring-layout.js';
 import { RingProducer } from '../ring/ring-producer.js';
 import { ringViews } from '../ring/ring-views.js';
 import type { RingViews } from '../ring/ring-views.js';
@@ -55,7 +54,7 @@ describe('RingWaiter', () => {
         let sawParked = false;
         setTimeout(() => {
           sawParked = parked(views) !== 0;
-          producer.trySend(HDR, new Uint8Array(4));
+          producer.sendCopy(HDR, new Uint8Array(4));
         }, 15);
         expect(await waiter.wait(5000)).to.equal(true);
         expect(consumer.receiveCopy()?.payload.length).to.equal(4);
@@ -72,7 +71,7 @@ describe('RingWaiter', () => {
       let sawParked = false;
       setTimeout(() => {
         sawParked = parked(views) !== 0;
-        producer.trySend(HDR, new Uint8Array(1));
+        producer.sendCopy(HDR, new Uint8Array(1));
       }, 15);
       expect(await waiter.wait(5000, { afterSpin: true })).to.equal(true);
       expect(sawParked).to.equal(true);
@@ -83,7 +82,7 @@ describe('RingWaiter', () => {
       const waiter = new RingWaiter(consumer, { mode: 'adaptive', waker, spinBudgetUs: 1_000_000 });
       // Records in quick succession make the waiter hot: it would spin a full second.
       for (let i = 0; i < 50; i++) {
-        producer.trySend(HDR, new Uint8Array(1));
+        producer.sendCopy(HDR, new Uint8Array(1));
         expect(waiter.trySpin()).to.equal(true);
         consumer.receiveCopy();
       }
@@ -97,7 +96,7 @@ describe('RingWaiter', () => {
       await new Promise((r) => setTimeout(r, 20));
       expect(performance.now() - t0, 'ms until the timer ran').to.be.below(500);
       expect(parked(views), 'parked again after the spurious ring').to.not.equal(0);
-      producer.trySend(HDR, new Uint8Array(1));
+      producer.sendCopy(HDR, new Uint8Array(1));
       expect(await got).to.equal(true);
     });
 
@@ -116,7 +115,7 @@ describe('RingWaiter', () => {
         close: () => undefined,
       };
       const waiter = new RingWaiter(consumer, { mode: 'event', waker: deaf, parkSliceMs: 10_000 });
-      producer.trySend(HDR, new Uint8Array(1));
+      producer.sendCopy(HDR, new Uint8Array(1));
       expect(await waiter.wait(10_000)).to.equal(true);
     });
 
@@ -149,7 +148,7 @@ describe('RingWaiter', () => {
       const { producer, consumer, waker } = setup();
       const waiter = new RingWaiter(consumer, { mode: 'adaptive', waker, spinBudgetUs: 1_000_000 });
       for (let i = 0; i < 2; i++) {
-        producer.trySend(HDR, new Uint8Array(1));
+        producer.sendCopy(HDR, new Uint8Array(1));
         expect(waiter.trySpin()).to.equal(true);
         consumer.receiveCopy();
         await new Promise((r) => setTimeout(r, 5));
@@ -164,7 +163,7 @@ describe('RingWaiter', () => {
       const { producer, consumer, waker } = setup();
       const waiter = new RingWaiter(consumer, { mode: 'adaptive', waker, spinBudgetUs: 100_000 });
       for (let i = 0; i < 50; i++) {
-        producer.trySend(HDR, new Uint8Array(1));
+        producer.sendCopy(HDR, new Uint8Array(1));
         expect(waiter.trySpin()).to.equal(true);
         consumer.receiveCopy();
       }
@@ -174,7 +173,7 @@ describe('RingWaiter', () => {
       expect(waiter.trySpin()).to.equal(false);
       expect(performance.now() - t0).to.be.below(50);
       // A record is still seen at once.
-      producer.trySend(HDR, new Uint8Array(1));
+      producer.sendCopy(HDR, new Uint8Array(1));
       expect(waiter.trySpin()).to.equal(true);
     });
 
@@ -182,7 +181,7 @@ describe('RingWaiter', () => {
       const { producer, consumer, waker } = setup();
       const waiter = new RingWaiter(consumer, { mode: 'adaptive', waker, spinBudgetUs: 30_000 });
       for (let i = 0; i < 50; i++) {
-        producer.trySend(HDR, new Uint8Array(1));
+        producer.sendCopy(HDR, new Uint8Array(1));
         expect(waiter.trySpin()).to.equal(true);
         consumer.receiveCopy();
       }
@@ -197,7 +196,7 @@ describe('RingWaiter', () => {
       const { producer, consumer } = setup();
       const waiter = new RingWaiter(consumer, { mode: 'spin', spinBudgetUs: 200 });
       expect(waiter.trySpin()).to.equal(false);
-      producer.trySend(HDR, new Uint8Array(1));
+      producer.sendCopy(HDR, new Uint8Array(1));
       expect(waiter.trySpin()).to.equal(true);
     });
   });

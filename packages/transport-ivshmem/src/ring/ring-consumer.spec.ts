@@ -1,8 +1,7 @@
 import { expect } from 'chai';
-import { WindowLayout } from '@sivshm/kmod';
+import { RingPageLayout, WindowLayout } from '@sivshm/abi';
 import type { TransportError } from '../errors/transport-error.js';
 import { RingConsumer } from './ring-consumer.js';
-import { RingPageLayout } from './ring-layout.js';
 import { RingProducer } from './ring-producer.js';
 import { ringViews } from './ring-views.js';
 import type { RingViews } from './ring-views.js';
@@ -55,7 +54,7 @@ describe('RingConsumer', () => {
 
     it('should read back header fields and payload of a record, and the frame should be SOME/IP big-endian', () => {
       const { producer, consumer, views } = heapRing();
-      expect(producer.trySend(HDR, new Uint8Array([1, 2, 3]))).to.equal(true);
+      expect(producer.sendCopy(HDR, new Uint8Array([1, 2, 3]))).to.equal(true);
       const raw = new Uint8Array(views.dataShared.buffer, views.dataShared.byteOffset, 24);
       expect([...raw.subarray(0, 16)]).to.deep.equal([
         0x12, 0x34, 0x80, 0x01, 0, 0, 0, 11, 0x00, 0x42, 0, 7, 1, 1, 0x02, 0,
@@ -69,15 +68,15 @@ describe('RingConsumer', () => {
 
     it('should refuse a second receive before release', () => {
       const { producer, consumer } = heapRing();
-      producer.trySend(HDR, new Uint8Array(1));
-      producer.trySend(HDR, new Uint8Array(1));
+      producer.sendCopy(HDR, new Uint8Array(1));
+      producer.sendCopy(HDR, new Uint8Array(1));
       consumer.receive();
       expect(() => consumer.receive()).to.throw(/before release/);
     });
 
     it('should hand out a payload view that lies inside the data area of the window', () => {
       const { producer, consumer, views } = heapRing();
-      producer.trySend(HDR, new Uint8Array(100));
+      producer.sendCopy(HDR, new Uint8Array(100));
       const p = consumer.receive()!.payload;
       expect(p.buffer).to.equal(views.dataBulk.buffer);
       expect(p.byteOffset).to.be.at.least(views.dataBulk.byteOffset);
@@ -88,7 +87,7 @@ describe('RingConsumer', () => {
   describe('.receiveCopy', () => {
     it('should return a private copy and release the record at once', () => {
       const { producer, consumer } = heapRing();
-      producer.trySend(HDR, new Uint8Array([9, 8]));
+      producer.sendCopy(HDR, new Uint8Array([9, 8]));
       const c = consumer.receiveCopy()!;
       expect(c.payload.buffer).to.not.be.instanceOf(SharedArrayBuffer);
       expect([...c.payload]).to.deep.equal([9, 8]);
@@ -112,8 +111,8 @@ describe('RingConsumer', () => {
 
     it('should flag case 35: producer index moving backwards', async () => {
       const { views, producer, consumer } = heapRing();
-      producer.trySend(HDR, new Uint8Array(8));
-      producer.trySend(HDR, new Uint8Array(8));
+      producer.sendCopy(HDR, new Uint8Array(8));
+      producer.sendCopy(HDR, new Uint8Array(8));
       consumer.receive();
       consumer.release();
       consumer.receive();
@@ -131,7 +130,7 @@ describe('RingConsumer', () => {
     ] as const) {
       it(`should flag case 36: record ${name}`, async () => {
         const { views, producer, consumer } = heapRing();
-        producer.trySend(HDR, new Uint8Array(16));
+        producer.sendCopy(HDR, new Uint8Array(16));
         views.dataShared.setUint32(4, length);
         await expectViolation(consumer, pattern);
       });
@@ -174,7 +173,7 @@ describe('RingConsumer', () => {
         [0, 0xffff8100, /reserved service/],
       ] as const) {
         const { views, producer, consumer } = heapRing();
-        producer.trySend(HDR, new Uint8Array(4));
+        producer.sendCopy(HDR, new Uint8Array(4));
         views.dataShared.setUint32(word, value);
         await expectViolation(consumer, pattern);
       }

@@ -1,9 +1,15 @@
 import { TransportError } from '../errors/transport-error.js';
 import { RingFailure } from './ring-failure.js';
 import type { RingFailureListener } from './ring-failure.js';
-import { RecordLayout, RingPageLayout, maxPayloadFor, recordSize } from './ring-layout.js';
+import {
+  maxPayloadFor,
+  RecordLayout,
+  recordSize,
+  RingPageLayout,
+  SOMEIP_PROTOCOL_VERSION,
+} from '@sivshm/abi';
 import type { RingViews } from './ring-views.js';
-import { SOMEIP_PROTOCOL_VERSION, isSomeIpMessageType } from './someip-header.js';
+import { isSomeIpMessageType } from './someip-header.js';
 import type { SomeIpHeader } from './someip-header.js';
 
 const P_INDEX = RingPageLayout.producer.index / 4;
@@ -265,7 +271,7 @@ export class RingConsumer {
   }
 
   /**
-   * A number that changes whenever the producer beats its heartbeat or publishes a record: the
+   * A number that changes whenever the producer beats its heartbeat or sends a record: the
    * input for a `LivenessWatchdog`. Publishing counts as a sign of life because a producer
    * busy sending may not get to run its heartbeat timer for a while.
    */

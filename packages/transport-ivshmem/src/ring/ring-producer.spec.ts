@@ -1,9 +1,8 @@
 import { expect } from 'chai';
-import { WindowLayout } from '@sivshm/kmod';
+import { maxPayloadFor, RingPageLayout, WindowLayout } from '@sivshm/abi';
 import { TransportError } from '../errors/transport-error.js';
 import { LocalWaker } from '../notify/local-waker.js';
 import { RingConsumer } from './ring-consumer.js';
-import { RingPageLayout, maxPayloadFor } from './ring-layout.js';
 import { RingProducer } from './ring-producer.js';
 import { ringViews } from './ring-views.js';
 import type { RingViews } from './ring-views.js';
@@ -44,9 +43,9 @@ async function rejection(p: Promise<unknown>): Promise<TransportError> {
 
 describe('RingProducer', () => {
   describe('.loan / .send', () => {
-    it('should publish a record written in place (zero-copy lane)', () => {
+    it('should send a record written in place (zero-copy lane)', () => {
       const { producer, consumer } = heapRing();
-      const slot = producer.loan(5);
+      const slot = producer.loan(5)!;
       expect(slot.payload.length).to.equal(5);
       slot.payload.set([5, 4, 3, 2, 1]);
       Object.assign(slot.header, HDR, { session: 99 });
@@ -61,7 +60,7 @@ describe('RingProducer', () => {
       const { producer } = heapRing();
       expect(producer.maxPayload).to.equal(maxPayloadFor(CAP));
       expect(() => producer.loan(producer.maxPayload + 1)).to.throw(TransportError, /out of range/);
-      const slot = producer.loan(producer.maxPayload);
+      const slot = producer.loan(producer.maxPayload)!;
       expect(() => producer.loan(1)).to.throw(TransportError, /already on loan/);
       Object.assign(slot.header, HDR, { service: 0x1_0000 });
       expect(() => producer.send(slot)).to.throw(TransportError, /service/);
@@ -69,27 +68,27 @@ describe('RingProducer', () => {
       expect(() => producer.send(slot)).to.throw(TransportError, /messageType/);
     });
 
-    it('should publish nothing for an abandoned loan and allow the next loan', () => {
+    it('should send nothing for an abandoned loan and allow the next loan', () => {
       const { producer, consumer } = heapRing();
-      const slot = producer.loan(16);
+      const slot = producer.loan(16)!;
       slot.payload.fill(0xaa);
       producer.abandon(slot);
       expect(() => producer.abandon(slot)).to.throw(TransportError, /last loan/);
-      producer.flush();
+      producer.sendStaged();
       expect(consumer.receive()).to.equal(undefined);
-      expect(producer.trySend(HDR, new Uint8Array([1]))).to.equal(true);
+      expect(producer.sendCopy(HDR, new Uint8Array([1]))).to.equal(true);
       expect([...consumer.receive()!.payload]).to.deep.equal([1]);
     });
 
-    it('should batch: commit several records and publish them with one flush', () => {
+    it('should batch: stage several records and send them with one sendStaged', () => {
       const { producer, consumer } = heapRing();
       for (let i = 0; i < 3; i++) {
-        const s = producer.loan(4);
+        const s = producer.loan(4)!;
         Object.assign(s.header, HDR, { session: i });
-        producer.commit(s);
+        producer.stage(s);
       }
       expect(consumer.receive()).to.equal(undefined);
-      producer.flush();
+      producer.sendStaged();
       const got: number[] = [];
       for (let r = consumer.receive(); r; r = consumer.receive()) {
         got.push(r.header.session);
@@ -111,7 +110,7 @@ describe('RingProducer', () => {
         const prodBefore = Atomics.load(views.producerPage, 0);
         if (
           sent < 10_000 &&
-          producer.trySend({ ...HDR, session: sent & 0xffff }, pattern(n, sent))
+          producer.sendCopy({ ...HDR, session: sent & 0xffff }, pattern(n, sent))
         ) {
           const pos = prodBefore & (CAP - 1);
           if (views.dataShared.getUint32(pos) === 0xffff_ffff && pos + 16 + n > CAP) markers++;
@@ -130,22 +129,15 @@ describe('RingProducer', () => {
   });
 
   describe('full ring (backpressure, fail policy)', () => {
-    it('should return false / undefined / ERR_RING_FULL when full, write nothing, and recover after release', () => {
+    it('should return false / undefined when full, write nothing, and recover after release', () => {
       const { producer, consumer } = heapRing();
       let n = 0;
-      while (producer.trySend(HDR, new Uint8Array(56))) n++;
+      while (producer.sendCopy(HDR, new Uint8Array(56))) n++;
       expect(n).to.equal((CAP / 72) | 0);
-      expect(producer.tryLoan(56)).to.equal(undefined);
-      let err: unknown;
-      try {
-        producer.loan(56);
-      } catch (e) {
-        err = e;
-      }
-      expect(TransportError.is(err) && err.code).to.equal('ERR_RING_FULL');
+      expect(producer.loan(56)).to.equal(undefined);
       consumer.receive();
       consumer.release();
-      expect(producer.trySend(HDR, new Uint8Array(56))).to.equal(true);
+      expect(producer.sendCopy(HDR, new Uint8Array(56))).to.equal(true);
       // Everything sent arrives; the refused ones were never half-written.
       let got = 0;
       while (consumer.receiveCopy()) got++;
@@ -153,10 +145,10 @@ describe('RingProducer', () => {
     });
   });
 
-  describe('.loanWait / .sendWait (backpressure, wait policy)', () => {
+  describe('.loanWait / .sendCopyWait (backpressure, wait policy)', () => {
     it('should wait until the consumer makes room', async () => {
       const { producer, consumer } = heapRing();
-      while (producer.trySend(HDR, new Uint8Array(56)));
+      while (producer.sendCopy(HDR, new Uint8Array(56)));
       setTimeout(() => {
         consumer.receive();
         consumer.release();
@@ -169,12 +161,12 @@ describe('RingProducer', () => {
 
     it('should fail with ERR_TIMEOUT when the consumer stopped (case 38), with memory bounded', async () => {
       const { producer } = heapRing();
-      while (producer.trySend(HDR, new Uint8Array(56)));
-      while (producer.trySend(HDR, new Uint8Array(0)));
+      while (producer.sendCopy(HDR, new Uint8Array(56)));
+      while (producer.sendCopy(HDR, new Uint8Array(0)));
       const heapBefore = process.memoryUsage().heapUsed;
       for (let i = 0; i < 100_000; i++)
-        expect(producer.trySend(HDR, new Uint8Array(0))).to.equal(false);
-      const e = await rejection(producer.sendWait(HDR, new Uint8Array(56), { timeoutMs: 50 }));
+        expect(producer.sendCopy(HDR, new Uint8Array(0))).to.equal(false);
+      const e = await rejection(producer.sendCopyWait(HDR, new Uint8Array(56), { timeoutMs: 50 }));
       expect(e.code).to.equal('ERR_TIMEOUT');
       expect(e.message).to.match(/stayed full/);
       // Refused sends queue nothing outside the ring: the heap grows by far less than 100 000 records.
@@ -186,7 +178,7 @@ describe('RingProducer', () => {
 
     it('should fail with ERR_PEER_GONE when the consumer closes while the producer waits', async () => {
       const { producer, consumer } = heapRing();
-      while (producer.trySend(HDR, new Uint8Array(56)));
+      while (producer.sendCopy(HDR, new Uint8Array(56)));
       setTimeout(() => consumer.close(), 10);
       expect((await rejection(producer.loanWait(56, { timeoutMs: 5000 }))).code).to.equal(
         'ERR_PEER_GONE',
@@ -195,7 +187,7 @@ describe('RingProducer', () => {
 
     it('should honour an abort signal', async () => {
       const { producer } = heapRing();
-      while (producer.trySend(HDR, new Uint8Array(56)));
+      while (producer.sendCopy(HDR, new Uint8Array(56)));
       const ac = new AbortController();
       setTimeout(() => ac.abort(new Error('stop')), 10);
       let err: unknown;
@@ -209,9 +201,9 @@ describe('RingProducer', () => {
   describe('consumer index validation', () => {
     it('should fail with ERR_RING_VIOLATION when the consumer index jumps past the producer', () => {
       const { producer, views } = heapRing();
-      while (producer.trySend(HDR, new Uint8Array(56)));
+      while (producer.sendCopy(HDR, new Uint8Array(56)));
       Atomics.store(views.consumerPage, RingPageLayout.consumer.index / 4, 1 << 20);
-      expect(() => producer.trySend(HDR, new Uint8Array(56))).to.throw(
+      expect(() => producer.sendCopy(HDR, new Uint8Array(56))).to.throw(
         TransportError,
         /consumer index/,
       );
@@ -219,7 +211,7 @@ describe('RingProducer', () => {
     });
   });
 
-  describe('.flush (parked-flag protocol)', () => {
+  describe('.sendStaged (parked-flag protocol)', () => {
     it('should ring the waker only while the consumer is parked, once per sleep', async () => {
       const sab = new SharedArrayBuffer(WindowLayout.windowLength(CAP));
       const views = ringViews({ shared: new Uint8Array(sab) }, 'c2p', CAP);
@@ -232,17 +224,17 @@ describe('RingProducer', () => {
       };
       const producer = new RingProducer(views, { waker });
       const consumer = new RingConsumer(views);
-      producer.trySend(HDR, new Uint8Array(1));
+      producer.sendCopy(HDR, new Uint8Array(1));
       expect(rings).to.equal(0);
       consumer.setParked(true);
-      producer.trySend(HDR, new Uint8Array(1));
+      producer.sendCopy(HDR, new Uint8Array(1));
       expect(rings).to.equal(1);
-      producer.trySend(HDR, new Uint8Array(1));
+      producer.sendCopy(HDR, new Uint8Array(1));
       expect(rings, 'one ring per sleep, not per record').to.equal(1);
       expect(await inner.wait(0)).to.equal(true);
       consumer.setParked(false);
       consumer.setParked(true); // the next sleep gets its own ring
-      producer.trySend(HDR, new Uint8Array(1));
+      producer.sendCopy(HDR, new Uint8Array(1));
       expect(rings).to.equal(2);
     });
   });
@@ -250,9 +242,9 @@ describe('RingProducer', () => {
   describe('.close', () => {
     it('should let the consumer drain what was sent, then report ERR_CLOSED', async () => {
       const { producer, consumer } = heapRing();
-      producer.trySend(HDR, new Uint8Array(3));
+      producer.sendCopy(HDR, new Uint8Array(3));
       producer.close();
-      expect(() => producer.trySend(HDR, new Uint8Array(3))).to.throw(TransportError, /closed/);
+      expect(() => producer.sendCopy(HDR, new Uint8Array(3))).to.throw(TransportError, /closed/);
       expect(consumer.receiveCopy()).to.not.equal(undefined);
       expect(consumer.receive()).to.equal(undefined);
       expect(consumer.failure?.code).to.equal('ERR_CLOSED');
@@ -267,7 +259,7 @@ describe('RingProducer', () => {
       producer.beat();
       expect(consumer.peerHeartbeat()).to.equal(before + 2);
       const progress = consumer.peerProgress();
-      producer.trySend(HDR, new Uint8Array(1));
+      producer.sendCopy(HDR, new Uint8Array(1));
       expect(consumer.peerProgress(), 'publishing counts as a sign of life').to.not.equal(progress);
     });
   });

@@ -2,9 +2,15 @@ import { TransportError } from '../errors/transport-error.js';
 import type { Waker } from '../notify/waker.js';
 import { RingFailure } from './ring-failure.js';
 import type { RingFailureListener } from './ring-failure.js';
-import { RecordLayout, RingPageLayout, maxPayloadFor, recordSize } from './ring-layout.js';
+import {
+  maxPayloadFor,
+  RecordLayout,
+  recordSize,
+  RingPageLayout,
+  SOMEIP_PROTOCOL_VERSION,
+} from '@sivshm/abi';
 import type { RingViews } from './ring-views.js';
-import { SOMEIP_PROTOCOL_VERSION, checkSomeIpHeader } from './someip-header.js';
+import { checkSomeIpHeader } from './someip-header.js';
 import type { SomeIpHeader } from './someip-header.js';
 
 const P_INDEX = RingPageLayout.producer.index / 4;
@@ -20,7 +26,7 @@ export interface RingProducerOptions {
   readonly waker?: Waker;
 }
 
-/** Options of the waiting variants ({@link RingProducer.loanWait}, {@link RingProducer.sendWait}). */
+/** Options of the waiting variants ({@link RingProducer.loanWait}, {@link RingProducer.sendCopyWait}). */
 export interface RingWaitOptions {
   /** Give up with `ERR_TIMEOUT` after this many milliseconds (required: waits are bounded). */
   readonly timeoutMs: number;
@@ -55,12 +61,13 @@ export class RingSlot {
  *
  * Use one per direction a process sends on. Records are SOME/IP frames (see `RecordLayout`).
  * Zero-copy lane: {@link loan} → write `slot.payload` → {@link send}. Copying lane:
- * {@link trySend} / {@link sendWait}. When the ring is full the caller chooses: fail at once
- * (`tryLoan`/`trySend` return undefined/false, `loan` throws `ERR_RING_FULL`) or wait with a
- * bound (`loanWait`/`sendWait`, `ERR_TIMEOUT`). Nothing is ever dropped silently and nothing is
- * queued outside the ring, so memory stays bounded whatever the consumer does.
+ * {@link sendCopy}. Batching: {@link stage} several loaned slots, then {@link sendStaged} once.
+ * When the ring is full the caller chooses: give up at once (`loan`/`sendCopy` return
+ * undefined/false) or wait with a bound (`loanWait`/`sendCopyWait`, `ERR_TIMEOUT`). Nothing is
+ * ever dropped silently and nothing is queued outside the ring, so memory stays bounded
+ * whatever the consumer does.
  *
- * Memory ordering (the producer half of the parked-flag protocol): {@link flush} does
+ * Memory ordering (the producer half of the parked-flag protocol): {@link sendStaged} does
  * `Atomics.store(producer index)` and then `Atomics.load(parked)`. The consumer does
  * `Atomics.store(parked = 1)` and then `Atomics.load(producer index)` before it sleeps. Both are
  * sequentially consistent, so (Dekker) at least one side sees the other's store: either the
@@ -70,10 +77,16 @@ export class RingSlot {
  *
  * @example
  * ```ts
- * const slot = producer.loan(8);                 // ERR_RING_FULL if no room
- * slot.payload.set(bytes);
- * Object.assign(slot.header, { service: 0x1234, method: 0x8001, messageType: 0x02 });
- * producer.send(slot);
+ * declare const producer: RingProducer;
+ * declare const header: SomeIpHeader;
+ * declare const bytes: Uint8Array;
+ * const slot = producer.loan(bytes.length); // undefined if no room now
+ * if (slot !== undefined) {
+ *   slot.payload.set(bytes);
+ *   Object.assign(slot.header, { service: 0x1234, method: 0x8001, messageType: 0x02 });
+ *   producer.send(slot);
+ * }
+ * producer.sendCopy(header, bytes) || (await producer.sendCopyWait(header, bytes, { timeoutMs: 10 }));
  * ```
  */
 export class RingProducer {
@@ -91,7 +104,7 @@ export class RingProducer {
   readonly #failure = new RingFailure();
   readonly #slot = new RingSlot();
   #loaned = false;
-  /** Committed index (private); published to the consumer by flush(). */
+  /** Staged index (private); published to the consumer by sendStaged(). */
   #prod: number;
   /** Last consumer index read and validated. */
   #consSeen: number;
@@ -148,7 +161,7 @@ export class RingProducer {
   }
 
   /** Loans a slot for `payloadLength` bytes, or returns undefined when the ring is full now. */
-  tryLoan(payloadLength: number): RingSlot | undefined {
+  loan(payloadLength: number): RingSlot | undefined {
     this.#checkUsable(payloadLength);
     if (!this.#reserve(payloadLength)) return undefined;
     const slot = this.#slot;
@@ -164,30 +177,25 @@ export class RingProducer {
     return slot;
   }
 
-  /** Loans a slot for `payloadLength` bytes; throws `ERR_RING_FULL` when the ring is full now. */
-  loan(payloadLength: number): RingSlot {
-    const slot = this.tryLoan(payloadLength);
+  /** Loans a slot, waiting (bounded by `timeoutMs`) for the consumer to make room. */
+  async loanWait(payloadLength: number, options: RingWaitOptions): Promise<RingSlot> {
+    const first = this.loan(payloadLength);
+    if (first !== undefined) return first;
+    await this.#waitForRoom(payloadLength, options);
+    const slot = this.loan(payloadLength);
     if (slot === undefined) throw this.#fullError(payloadLength);
     return slot;
   }
 
-  /** Loans a slot, waiting (bounded by `timeoutMs`) for the consumer to make room. */
-  async loanWait(payloadLength: number, options: RingWaitOptions): Promise<RingSlot> {
-    const first = this.tryLoan(payloadLength);
-    if (first !== undefined) return first;
-    await this.#waitForRoom(payloadLength, options);
-    return this.loan(payloadLength);
-  }
-
   /**
-   * Writes the slot's header and makes the record part of the next {@link flush}; the consumer
-   * does not see it yet. Use `commit` for several records and one `flush` to batch.
+   * Writes the slot's header and makes the record part of the next {@link sendStaged}; the
+   * consumer does not see it yet. Stage several records and send them with one index store.
    */
-  commit(slot: RingSlot): void {
+  stage(slot: RingSlot): void {
     if (!this.#loaned || slot !== this.#slot) {
       throw new TransportError(
         'ERR_BAD_ARGUMENT',
-        'commit() needs the slot returned by the last loan',
+        'stage() needs the slot returned by the last loan',
       );
     }
     const problem = checkSomeIpHeader(slot.header);
@@ -212,8 +220,8 @@ export class RingProducer {
     this.#loaned = false;
   }
 
-  /** Publishes every committed record with one index store and rings the doorbell if needed. */
-  flush(): void {
+  /** Sends every staged record with one index store and rings the doorbell if needed. */
+  sendStaged(): void {
     Atomics.store(this.#pw, P_INDEX, this.#prod);
     const parked = Atomics.load(this.#cw, C_PARKED);
     // Ring once per park: while the consumer sleeps (on a busy machine it may take a while to
@@ -224,17 +232,17 @@ export class RingProducer {
     }
   }
 
-  /** Commits and publishes the slot: the zero-copy send. */
+  /** Stages and sends the loaned slot: the zero-copy send. */
   send(slot: RingSlot): void {
-    this.commit(slot);
-    this.flush();
+    this.stage(slot);
+    this.sendStaged();
   }
 
   /**
-   * Copies `payload` into the ring as one record and publishes it; returns false (and writes
+   * Copies `payload` into the ring as one record and sends it; returns false (and writes
    * nothing) when the ring has no room now.
    */
-  trySend(header: SomeIpHeader, payload: Uint8Array): boolean {
+  sendCopy(header: SomeIpHeader, payload: Uint8Array): boolean {
     this.#checkUsable(payload.length);
     const problem = checkSomeIpHeader(header);
     if (problem !== undefined) {
@@ -243,22 +251,22 @@ export class RingProducer {
     if (!this.#reserve(payload.length)) return false;
     this.#bulk.set(payload, this.#resPos + RecordLayout.headerSize);
     this.#writeHeader(this.#resPos, this.#resSkip, payload.length, header);
-    this.flush();
+    this.sendStaged();
     return true;
   }
 
-  /** Like {@link trySend}, but waits (bounded by `timeoutMs`) for room instead of returning false. */
-  async sendWait(
+  /** Like {@link sendCopy}, but waits (bounded by `timeoutMs`) for room instead of returning false. */
+  async sendCopyWait(
     header: SomeIpHeader,
     payload: Uint8Array,
     options: RingWaitOptions,
   ): Promise<void> {
-    if (this.trySend(header, payload)) return;
+    if (this.sendCopy(header, payload)) return;
     await this.#waitForRoom(payload.length, options);
-    if (!this.trySend(header, payload)) throw this.#fullError(payload.length);
+    if (!this.sendCopy(header, payload)) throw this.#fullError(payload.length);
   }
 
-  /** Bumps the heartbeat word; a `HeartbeatPublisher` calls it on a timer. */
+  /** Bumps the heartbeat word; a `HeartbeatTimer` calls it periodically. */
   beat(): void {
     this.#beat = (this.#beat + 1) >>> 0;
     Atomics.store(this.#pw, P_HEARTBEAT, this.#beat);
@@ -267,7 +275,7 @@ export class RingProducer {
   /** Tells the consumer no more records will come (after those already sent), and rings it. */
   close(): void {
     if (this.#failure.error !== undefined) return;
-    this.flush();
+    this.sendStaged();
     Atomics.or(this.#pw, P_FLAGS, RingPageLayout.FLAG_CLOSED);
     this.#waker?.wake();
     this.#failure.fail(new TransportError('ERR_CLOSED', 'the ring producer was closed'));
@@ -308,7 +316,7 @@ export class RingProducer {
     const need = skip + size;
     if (this.#cap - ((this.#prod - this.#consSeen) >>> 0) < need) {
       const cons = Atomics.load(this.#cw, C_INDEX);
-      // The consumer index must lie between what we saw before and what we committed.
+      // The consumer index must lie between what we saw before and what we staged.
       const advance = (cons - this.#consSeen) >>> 0;
       if (advance > (this.#prod - this.#consSeen) >>> 0 || (cons & 7) !== 0) {
         throw this.#fail(

@@ -42,6 +42,7 @@ const ticks = provider.publisher<{ seq: number; blob: Uint8Array; note: string }
 const inPlace = provider.publisher<{ seq: number; blob: Uint8Array; note: string }>(
   EVENT_TICK_IN_PLACE,
   Tick,
+  { inPlace: true },
 );
 let bumps = 0;
 provider.serve<{ a: number; b: number }, { sum: number }>(METHOD_ADD, Add, Sum, (r) => ({
@@ -65,7 +66,7 @@ provider.serve(METHOD_START, Empty, Empty, () => {
   void (async () => {
     for (let seq = 0; seq < TICKS; seq++) {
       const msg = { seq, blob: blobFor(seq), note: `tick ${seq}` };
-      if (!ticks.tryPublish(msg)) await ticks.publish(msg, 10_000);
+      if (!ticks.publish(msg)) await ticks.publishWait(msg, 10_000);
     }
   })();
   return {};
@@ -74,7 +75,7 @@ provider.serve(METHOD_START_IN_PLACE, Empty, Empty, () => {
   void (async () => {
     for (let seq = 0; seq < TICKS; seq++) {
       const msg = { seq, blob: blobFor(seq), note: `tick ${seq}` };
-      while (!inPlace.tryPublishInPlace(msg)) await new Promise((r) => setImmediate(r));
+      while (!inPlace.publish(msg)) await new Promise((r) => setImmediate(r));
     }
   })();
   return {};

@@ -1,10 +1,10 @@
 // A peer process for the cross-process ring tests. argv[2] is a JSON PeerJob; fds 3 and 4 are
 // the c2p and p2c eventfds. Prints one JSON line with its results on stdout, then exits.
-import { HeartbeatPublisher } from '../../src/notify/heartbeat-publisher.js';
+import { HeartbeatTimer } from '../../src/notify/heartbeat-timer.js';
 import { LivenessWatchdog } from '../../src/notify/liveness-watchdog.js';
 import { RingWaiter } from '../../src/notify/ring-waiter.js';
 import type { NotifyMode } from '../../src/notify/ring-waiter.js';
-import { RecordLayout, RingPageLayout } from '../../src/ring/ring-layout.js';
+import { RecordLayout, RingPageLayout } from '@sivshm/abi';
 import type { SomeIpHeader } from '../../src/ring/someip-header.js';
 import { attachChannel, lengthFor, payloadFor } from './shm-channel.js';
 import type { ShmChannelSpec } from './shm-channel.js';
@@ -21,7 +21,7 @@ export interface PeerJob {
 
 const job = JSON.parse(process.argv[2] ?? '{}') as PeerJob;
 const end = attachChannel({ ...job.spec, efdC2p: 3, efdP2c: 4 }, job.role);
-const heartbeat = new HeartbeatPublisher(end.producer).start();
+const heartbeat = new HeartbeatTimer(end.producer).start();
 
 async function echo(): Promise<object> {
   const waiter = new RingWaiter(end.consumer, {
@@ -38,8 +38,8 @@ async function echo(): Promise<object> {
       if (r.header.session !== (echoed & 0xffff)) outOfOrder++;
       const header: SomeIpHeader = { ...r.header, messageType: 0x80 };
       const payload = r.payload;
-      if (!end.producer.trySend(header, payload)) {
-        await end.producer.sendWait(header, payload, { timeoutMs: 10_000 });
+      if (!end.producer.sendCopy(header, payload)) {
+        await end.producer.sendCopyWait(header, payload, { timeoutMs: 10_000 });
       }
       end.consumer.release();
       echoed++;

@@ -21,7 +21,7 @@ for (let seq = 0; seq < count;) {
   const burst = 1 + (seed % 17);
   for (let i = 0; i < burst && seq < count; i++, seq++) {
     view.setUint32(0, seq);
-    await producer.sendWait(
+    await producer.sendCopyWait(
       {
         service: 1,
         method: 1,
@@ -36,7 +36,7 @@ for (let seq = 0; seq < count;) {
     );
   }
   seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-  // Pauses from none to a few hundred microseconds: the consumer parks in between, so flushes
+  // Pauses from none to a few hundred microseconds: the consumer parks in between, so sends
   // race with parking in every possible order.
   const pause = seed % 4;
   if (pause === 1) await new Promise((r) => setImmediate(r));

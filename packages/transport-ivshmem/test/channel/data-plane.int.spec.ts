@@ -1,12 +1,12 @@
 import { expect } from 'chai';
-import { GrantPerm, nodeBackend, signGrant, type GrantRoleName } from '@sivshm/core';
-import { PAGE_SIZE, WindowLayout } from '@sivshm/kmod';
+import { GrantPerm, PAGE_SIZE, WindowLayout, type GrantRoleName } from '@sivshm/abi';
+import { nodeBackend, signGrant } from '@sivshm/core';
 import protobuf from 'protobufjs';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { EmulatedDevice } from '../../src/device/emulated-device.js';
 import { TransportError } from '../../src/errors/transport-error.js';
 import { LocalWaker } from '../../src/notify/local-waker.js';
-import { TransportNode } from '../../src/node/transport-node.js';
+import { DataPlane } from '../../src/channel/data-plane.js';
 import { createRegionFixture, type RegionFixture } from '../device/region-fixture.js';
 
 const root = protobuf.parse(
@@ -17,15 +17,15 @@ const R = root.lookupType('n.R');
 const KEYS = { consumer: new Uint8Array(32).fill(2), provider: new Uint8Array(32).fill(1) };
 const VMS = { consumer: 2, provider: 1 };
 
-describe('TransportNode', () => {
+describe('DataPlane', () => {
   let region: RegionFixture;
   beforeEach(() => {
     region = createRegionFixture();
   });
   afterEach(() => region.remove());
 
-  function nodeFor(role: GrantRoleName): TransportNode {
-    return new TransportNode(
+  function planeFor(role: GrantRoleName): DataPlane {
+    return new DataPlane(
       new EmulatedDevice({ regionPath: region.path, vmId: VMS[role], grantKey: KEYS[role] }),
     );
   }
@@ -49,8 +49,8 @@ describe('TransportNode', () => {
 
   describe('.attach / .provide / .consume', () => {
     it('should carry events and method calls between two nodes on one granted window', async () => {
-      const a = nodeFor('consumer');
-      const b = nodeFor('provider');
+      const a = planeFor('consumer');
+      const b = planeFor('provider');
       const c2p = new LocalWaker();
       const p2c = new LocalWaker();
       const fa = a.openFile();
@@ -73,7 +73,7 @@ describe('TransportNode', () => {
         consumer.event<{ kph: number }>(0x8001, V).pipe(take(3), toArray()),
       );
       const pub = provider.publisher<{ kph: number }>(0x8001, V);
-      for (const kph of [10, 20, 30]) expect(pub.tryPublish({ kph })).to.equal(true);
+      for (const kph of [10, 20, 30]) expect(pub.publish({ kph })).to.equal(true);
       expect((await speeds).map((s) => s.kph)).to.deep.equal([10, 20, 30]);
       expect((await consumer.call<{ n: number }, { n: number }>(1, R, R, { n: 21 })).n).to.equal(
         42,
@@ -86,8 +86,8 @@ describe('TransportNode', () => {
     });
 
     it('should answer a request that reached the ring before the provider registered its handler', async () => {
-      const a = nodeFor('consumer');
-      const b = nodeFor('provider');
+      const a = planeFor('consumer');
+      const b = planeFor('provider');
       const fa = a.openFile();
       const fb = b.openFile();
       const ca = a.attach(fa, grantFor('consumer', fa.nonce, 11n), { notify: 'spin' });
@@ -109,22 +109,22 @@ describe('TransportNode', () => {
     });
 
     it('should refuse a grant bound to another file, and files or channels it does not own', async () => {
-      const a = nodeFor('consumer');
+      const a = planeFor('consumer');
       const f1 = a.openFile();
       const f2 = a.openFile();
       expect(() => a.attach(f2, grantFor('consumer', f1.nonce, 5n))).to.throw(TransportError, /kn/);
-      const other = nodeFor('consumer');
+      const other = planeFor('consumer');
       const foreign = other.openFile();
       expect(() => a.attach(foreign, grantFor('consumer', foreign.nonce, 6n))).to.throw(
         TransportError,
-        /not opened by this node/,
+        /not opened by this data plane/,
       );
       await a.close();
       await other.close();
     });
 
     it('should close everything even when a step fails, and report it once', async () => {
-      const a = nodeFor('consumer');
+      const a = planeFor('consumer');
       const f = a.openFile();
       a.attach(f, grantFor('consumer', f.nonce, 7n), { notify: 'spin' });
       const device = a.device as EmulatedDevice;

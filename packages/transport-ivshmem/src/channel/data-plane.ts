@@ -1,9 +1,5 @@
-import { Channel, type ChannelOptions } from '../channel/channel.js';
-import {
-  ServiceConsumer,
-  ServiceProvider,
-  type ServiceAddress,
-} from '../channel/service-endpoints.js';
+import { Channel, type ChannelOptions } from './channel.js';
+import { ServiceConsumer, ServiceProvider, type ServiceAddress } from './service-endpoints.js';
 import type { ChannelDevice, DeviceFile } from '../device/channel-device.js';
 import { TransportError } from '../errors/transport-error.js';
 
@@ -18,24 +14,29 @@ export interface ChannelGrantTokens {
 export type AttachOptions = Omit<ChannelOptions, 'window' | 'role'>;
 
 /**
- * The handle that owns a process's data plane: its device, every device file, every mapped
- * window and channel, and the service endpoints on them. One `close()` frees them all and
- * reports every teardown failure in one `AggregateError`.
+ * A process's data plane: its device, every device file, every mapped window and channel, and
+ * the service endpoints on them. One `close()` frees them all and reports every teardown
+ * failure in one `AggregateError`.
  *
  * The handshake (core) and discovery (discovery) are not here: the runtime runs them and hands
- * this node the device file whose nonce went into M1/M3 and the grant that came back.
+ * the data plane the device file whose nonce went into M1/M3 and the grant that came back.
  *
  * @example
  * ```ts
- * const node = new TransportNode(new EmulatedDevice({ regionPath, vmId, grantKey }));
- * const file = node.openFile();                       // file.nonce goes into M1
- * const channel = node.attach(file, grant, { notify: 'adaptive', peerWaker, ownWaker });
- * const speed = node.consume(channel, { service: 0x1234, major: 1, client: 2 });
+ * declare const regionPath: string, vmId: number, grantKey: Uint8Array;
+ * declare const grant: ChannelGrantTokens; // from the handshake
+ * declare const peerWaker: Waker, ownWaker: Waker;
+ * declare const VehicleSpeed: import('protobufjs').Type;
+ * declare function render(speed: unknown): void;
+ * const plane = new DataPlane(new EmulatedDevice({ regionPath, vmId, grantKey }));
+ * const file = plane.openFile();                      // file.nonce goes into M1
+ * const channel = plane.attach(file, grant, { notify: 'adaptive', peerWaker, ownWaker });
+ * const speed = plane.consume(channel, { service: 0x1234, major: 1, client: 2 });
  * speed.event(0x8001, VehicleSpeed).subscribe(render);
- * await node.close();
+ * await plane.close();
  * ```
  */
-export class TransportNode {
+export class DataPlane {
   readonly #device: ChannelDevice;
   readonly #files = new Set<DeviceFile>();
   readonly #channels = new Set<Channel>();
@@ -46,7 +47,7 @@ export class TransportNode {
     this.#device = device;
   }
 
-  /** The device this node enforces access through. */
+  /** The device this data plane enforces access through. */
   get device(): ChannelDevice {
     return this.#device;
   }
@@ -71,7 +72,10 @@ export class TransportNode {
   attach(file: DeviceFile, grant: ChannelGrantTokens, options: AttachOptions = {}): Channel {
     this.#assertOpen();
     if (!this.#files.has(file)) {
-      throw new TransportError('ERR_BAD_ARGUMENT', 'the device file was not opened by this node');
+      throw new TransportError(
+        'ERR_BAD_ARGUMENT',
+        'the device file was not opened by this data plane',
+      );
     }
     const granted = file.presentGrant(grant.grantToken, grant.grantTag);
     if (granted.channelId !== grant.channelId) {
@@ -134,17 +138,20 @@ export class TransportNode {
     this.#channels.clear();
     this.#files.clear();
     if (errors.length > 0)
-      throw new AggregateError(errors, `closing the node failed in ${errors.length} step(s)`);
+      throw new AggregateError(errors, `closing the data plane failed in ${errors.length} step(s)`);
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new TransportError('ERR_CLOSED', 'the node is closed');
+    if (this.#closed) throw new TransportError('ERR_CLOSED', 'the data plane is closed');
   }
 
   #assertOwned(channel: Channel): void {
     this.#assertOpen();
     if (!this.#channels.has(channel)) {
-      throw new TransportError('ERR_BAD_ARGUMENT', 'the channel was not attached by this node');
+      throw new TransportError(
+        'ERR_BAD_ARGUMENT',
+        'the channel was not attached by this data plane',
+      );
     }
   }
 }

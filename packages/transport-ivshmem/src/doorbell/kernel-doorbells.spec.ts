@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import { expect } from 'chai';
 import { TransportError } from '../errors/transport-error.js';
-import { DEFAULT_DEVICE_PATH, KernelDevice } from './kernel-device.js';
-import { KernelDeviceDoorbells } from './kernel-device-waker.js';
+import { DEFAULT_DEVICE_PATH, KernelDevice } from '../device/kernel-device.js';
+import { KernelDoorbells } from './kernel-doorbells.js';
 
 // Needs sivshm.ko's device: inside a QEMU guest (the tier-3 run in apps/hostd/test/qemu rings
 // real doorbells between two guests through this class). On a host without it, skipped.
-describe('KernelDeviceDoorbells', () => {
+describe('KernelDoorbells', () => {
   let device: KernelDevice | undefined;
   beforeEach(function () {
     if (!existsSync(DEFAULT_DEVICE_PATH)) {
@@ -19,14 +19,14 @@ describe('KernelDeviceDoorbells', () => {
 
   describe('constructor', () => {
     it('should reject a maxPeers that is not 1..65536', () => {
-      expect(() => new KernelDeviceDoorbells(device!, { maxPeers: 0 })).to.throw(
+      expect(() => new KernelDoorbells(device!, { maxPeers: 0 })).to.throw(
         TransportError,
         /maxPeers/,
       );
     });
 
     it('should take its id from the device IVPosition', () => {
-      const d = new KernelDeviceDoorbells(device!);
+      const d = new KernelDoorbells(device!);
       try {
         expect(d.id).to.equal(device!.doorbellInfo().ivPosition);
       } finally {
@@ -37,7 +37,7 @@ describe('KernelDeviceDoorbells', () => {
 
   describe('.waker', () => {
     it('should not ring without a granted file and resolve a wait false on timeout', async () => {
-      const d = new KernelDeviceDoorbells(device!);
+      const d = new KernelDoorbells(device!);
       try {
         const w = d.waker(d.id + 1);
         w.wake();

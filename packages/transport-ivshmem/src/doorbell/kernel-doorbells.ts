@@ -1,12 +1,13 @@
 import { closeSync, constants, openSync, readSync } from 'node:fs';
-import { EventLayout } from '@sivshm/kmod';
+import { EventLayout } from '@sivshm/abi';
 import { TransportError } from '../errors/transport-error.js';
 import { watchReadable, type FdWatcher } from '../native/fd-watcher.js';
-import { SharedVector } from '../notify/shared-vector.js';
+import type { KernelDevice } from '../device/kernel-device.js';
 import type { Waker } from '../notify/waker.js';
-import type { KernelDevice } from './kernel-device.js';
+import type { Doorbells } from './doorbells.js';
+import { SharedVector } from './shared-vector.js';
 
-/** The vector a VM is rung on for "a ring of one of your channels has records" (as DoorbellHub). */
+/** The vector a VM is rung on for "a ring of one of your channels has records" (as in EmulatedDoorbells). */
 const DATA_VECTOR = 0;
 /** Event records read per `read()`: sivshm.ko reports at most one per vector (≤ 8). */
 const EVENTS_PER_READ = 8;
@@ -16,34 +17,32 @@ const EVENTS_PER_READ = 8;
  */
 const DEFAULT_MAX_PEERS = 8;
 
-/** Options of {@link KernelDeviceDoorbells}. */
-export interface KernelDeviceDoorbellsOptions {
+/** Options of {@link KernelDoorbells}. */
+export interface KernelDoorbellsOptions {
   /** Ring IVPositions 0..maxPeers-1 (except our own) when a waker has no peer id; default 8. */
   readonly maxPeers?: number;
 }
 
 /**
- * The doorbells of a QEMU guest, through `sivshm.ko` (qemu mode): the guest cannot reach
+ * The qemu mode's {@link Doorbells}: a QEMU guest's, through `sivshm.ko`: the guest cannot reach
  * hostd's ivshmem server socket, but its `ivshmem-doorbell` device can — QEMU delivers the
  * peers' rings as MSI-X interrupts, which the module counts per vector.
  *
  * `wait()` is `uv_poll` on a non-blocking fd of `/dev/sivshm` plus `read()` of the interrupt
  * counts (`struct sivshm_event`), so the JS thread never blocks; `wake()` is
- * `SIVSHM_IOC_DOORBELL` to the peer's IVPosition on a file that holds a grant. The same
- * surface as the runtime's DoorbellHub (`id`, `received`, `waker(peerId?)`, `close()`), so the
- * runtime picks one or the other by mode. Doorbells are hints: a woken channel re-checks its
- * ring, so a spurious ring costs one load and a ring to every peer (peer unknown) only
- * spurious wake-ups elsewhere.
+ * `SIVSHM_IOC_DOORBELL` to the peer's IVPosition on a file that holds a grant.
  *
  * @example
  * ```ts
+ * declare const link: { send(m: { kind: 'doorbellId'; id: number }): void };
+ * declare const peerIdFromHostd: number;
  * const device = new KernelDevice();
- * const doorbells = new KernelDeviceDoorbells(device);
+ * const doorbells = new KernelDoorbells(device);
  * link.send({ kind: 'doorbellId', id: doorbells.id });
  * const waker = doorbells.waker(peerIdFromHostd);
  * ```
  */
-export class KernelDeviceDoorbells {
+export class KernelDoorbells implements Doorbells {
   readonly #device: KernelDevice;
   readonly #id: number;
   readonly #vectors: number;
@@ -56,7 +55,7 @@ export class KernelDeviceDoorbells {
   /** Rings that could not be sent (no granted file yet, or the device refused). */
   ringFailures = 0;
 
-  constructor(device: KernelDevice, options: KernelDeviceDoorbellsOptions = {}) {
+  constructor(device: KernelDevice, options: KernelDoorbellsOptions = {}) {
     const maxPeers = options.maxPeers ?? DEFAULT_MAX_PEERS;
     if (!Number.isInteger(maxPeers) || maxPeers < 1 || maxPeers > 0x10000) {
       throw new TransportError(

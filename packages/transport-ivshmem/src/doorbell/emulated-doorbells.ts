@@ -1,22 +1,22 @@
 import type { Subscription } from 'rxjs';
-import { IvshmemClient, SharedVector, type Waker } from '@sivshm/transport-ivshmem';
-import { RuntimeError } from '../errors/runtime-error.js';
+import { TransportError } from '../errors/transport-error.js';
+import { IvshmemClient } from '../ivshmem-server/ivshmem-client.js';
+import type { Waker } from '../notify/waker.js';
+import type { Doorbells } from './doorbells.js';
+import { SharedVector } from './shared-vector.js';
 
 /** The vector a VM is rung on for "a ring of one of your channels has records". */
 const DATA_VECTOR = 0;
 
 /**
- * This VM's doorbells, from hostd's ivshmem server: one own vector that every channel of the
- * VM sleeps on, and rings to the channel's peer.
+ * The emulated mode's {@link Doorbells}: a client of hostd's ivshmem server, which hands out
+ * two vectors per peer (the first is the data vector every channel of the VM sleeps on).
  *
- * Why every channel shares one vector: the server hands out two vectors per peer, not one per
- * channel, so a ring means "look at your rings"; each woken channel re-checks its own ring
- * (one `Atomics.load`) and parks again if it has nothing. Whom a ring reaches: the VM tells
- * hostd its own id (`id`, sent as DoorbellId) and hostd hands the peer's id out with each
- * grant, so a channel's waker rings just that peer. When hostd had no id for the peer the
- * waker rings every peer — a spurious wake-up for VMs not in the channel, never a lost one.
+ * Whom a ring reaches: the VM tells hostd its own id (`id`, sent as DoorbellId) and hostd hands
+ * the peer's id out with each grant, so a channel's waker rings just that peer. When hostd had
+ * no id for the peer the waker rings every peer connected to the server.
  */
-export class DoorbellHub {
+export class EmulatedDoorbells implements Doorbells {
   readonly #client: IvshmemClient;
   readonly #vector = new SharedVector();
   readonly #sub: Subscription;
@@ -32,14 +32,20 @@ export class DoorbellHub {
     });
   }
 
-  /** Connects to hostd's ivshmem server at `socketPath`. */
-  static async connect(socketPath: string, timeoutMs = 5000): Promise<DoorbellHub> {
+  /**
+   * Connects to hostd's ivshmem server at `socketPath`. Rejects with the client's typed error
+   * (`ERR_SYSCALL`, `ERR_TIMEOUT`, `ERR_PROTOCOL`, `ERR_PEER_GONE`), its message naming the path.
+   */
+  static async connect(socketPath: string, timeoutMs = 5000): Promise<EmulatedDoorbells> {
     try {
-      return new DoorbellHub(await IvshmemClient.connect(socketPath, { vectors: 2, timeoutMs }));
+      return new EmulatedDoorbells(
+        await IvshmemClient.connect(socketPath, { vectors: 2, timeoutMs }),
+      );
     } catch (e) {
-      throw new RuntimeError(
-        'ERR_CONNECT',
-        `cannot get doorbells from hostd's ivshmem server at ${socketPath}: ${(e as Error).message}`,
+      const code = TransportError.is(e) ? e.code : 'ERR_SYSCALL';
+      throw new TransportError(
+        code,
+        `cannot get doorbells from the ivshmem server at ${socketPath}: ${(e as Error).message}`,
         { cause: e },
       );
     }
@@ -55,10 +61,7 @@ export class DoorbellHub {
     return this.#client.peerIds().length;
   }
 
-  /**
-   * A waker for one channel: `wake()` rings the channel's peer `peerId` (every peer when it is
-   * undefined), `wait()` sleeps on the own vector.
-   */
+  /** See {@link Doorbells.waker}. */
   waker(peerId?: number): Waker {
     const ring = (id: number): void => {
       try {

@@ -16,12 +16,13 @@ export interface HeartbeatSource {
  *
  * @example
  * ```ts
- * const hb = new HeartbeatPublisher(producer).start();
+ * declare const producer: HeartbeatSource; // a RingProducer
+ * const hb = new HeartbeatTimer(producer).start();
  * // …
  * hb.stop();
  * ```
  */
-export class HeartbeatPublisher {
+export class HeartbeatTimer {
   readonly #source: HeartbeatSource;
   readonly #intervalMs: number;
   #running = false;
@@ -55,7 +56,7 @@ export class HeartbeatPublisher {
 }
 
 /**
- * One unref'd interval timer per period, shared by every publisher of that period: a process
+ * One unref'd interval timer per period, shared by every heartbeat timer of that period: a process
  * with hundreds of idle channels pays one timer, not one each (JS heap per idle channel).
  */
 class SharedTicker {

@@ -1,11 +1,11 @@
 import { expect } from 'chai';
-import { HeartbeatPublisher } from './heartbeat-publisher.js';
+import { HeartbeatTimer } from './heartbeat-timer.js';
 
-describe('HeartbeatPublisher', () => {
+describe('HeartbeatTimer', () => {
   describe('.start', () => {
     it('should beat at once and then on every interval until stopped', async () => {
       let beats = 0;
-      const hb = new HeartbeatPublisher({ beat: () => beats++ }, 5).start();
+      const hb = new HeartbeatTimer({ beat: () => beats++ }, 5).start();
       expect(beats).to.equal(1);
       const deadline = Date.now() + 5000;
       while (beats < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
@@ -19,7 +19,7 @@ describe('HeartbeatPublisher', () => {
 
   describe('constructor', () => {
     it('should refuse an interval of 0', () => {
-      expect(() => new HeartbeatPublisher({ beat: () => undefined }, 0)).to.throw(/out of range/);
+      expect(() => new HeartbeatTimer({ beat: () => undefined }, 0)).to.throw(/out of range/);
     });
   });
 });

@@ -2,14 +2,14 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { IvshmemServer } from '@sivshm/transport-ivshmem';
-import { RuntimeError } from '../errors/runtime-error.js';
-import { DoorbellHub } from './doorbell-hub.js';
+import { TransportError } from '../errors/transport-error.js';
+import { IvshmemServer } from '../ivshmem-server/ivshmem-server.js';
+import { EmulatedDoorbells } from './emulated-doorbells.js';
 
-describe('DoorbellHub', () => {
+describe('EmulatedDoorbells', () => {
   let dir: string;
   let server: IvshmemServer;
-  const hubs: DoorbellHub[] = [];
+  const hubs: EmulatedDoorbells[] = [];
 
   beforeEach(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'sivshm-doorbell-'));
@@ -26,14 +26,14 @@ describe('DoorbellHub', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const connect = async (): Promise<DoorbellHub> => {
-    const h = await DoorbellHub.connect(path.join(dir, 'ivshmem.sock'));
+  const connect = async (): Promise<EmulatedDoorbells> => {
+    const h = await EmulatedDoorbells.connect(path.join(dir, 'ivshmem.sock'));
     hubs.push(h);
     return h;
   };
 
   /** Waits (bounded) until `hub` sees `n` other peers. */
-  const peersKnown = async (hub: DoorbellHub, n: number): Promise<void> => {
+  const peersKnown = async (hub: EmulatedDoorbells, n: number): Promise<void> => {
     const deadline = Date.now() + 5000;
     while (hub.peerCount < n) {
       if (Date.now() > deadline) throw new Error(`hub never saw ${n} peers`);
@@ -103,11 +103,11 @@ describe('DoorbellHub', () => {
 
   describe('.connect', () => {
     it('should say where it looked when no ivshmem server answers', async () => {
-      const err = await DoorbellHub.connect(path.join(dir, 'nothing.sock'), 500).catch(
+      const err = await EmulatedDoorbells.connect(path.join(dir, 'nothing.sock'), 500).catch(
         (e: unknown) => e,
       );
-      expect(RuntimeError.is(err)).to.equal(true);
-      expect((err as RuntimeError).code).to.equal('ERR_CONNECT');
+      expect(TransportError.is(err)).to.equal(true);
+      expect((err as TransportError).code).to.equal('ERR_SYSCALL');
       expect((err as Error).message).to.match(/ivshmem server at .*nothing\.sock/);
     });
   });

@@ -1,4 +1,4 @@
-import type { Waker } from './waker.js';
+import type { Waker } from '../notify/waker.js';
 
 /**
  * One doorbell vector that every channel of a VM sleeps on (ivshmem gives a VM vectors, not one
@@ -9,8 +9,8 @@ import type { Waker } from './waker.js';
  * meant for another channel costs one load there, never a lost wake-up: a ring that arrives
  * between two waits of a channel is seen by the next one (a counter, not an edge).
  *
- * Shared by the emulated doorbells (the runtime's DoorbellHub, on an ivshmem server's eventfds)
- * and `KernelDeviceDoorbells` (sivshm.ko's interrupt counts).
+ * Shared by both `Doorbells`: `EmulatedDoorbells` (an ivshmem server's eventfds) and
+ * `KernelDoorbells` (sivshm.ko's interrupt counts).
  */
 export class SharedVector {
   readonly #sleepers = new Set<(rung: boolean) => void>();
