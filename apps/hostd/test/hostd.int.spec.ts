@@ -4,14 +4,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { ControlConnection, type ControlMessage } from '@sivshm/core';
-import { WindowLayout } from '@sivshm/kmod';
-import {
-  IvshmemClient,
-  RingConsumer,
-  RingProducer,
-  fileSize,
-  ringViews,
-} from '@sivshm/transport-ivshmem';
+import { WindowLayout } from '@sivshm/abi';
+import { RingConsumer, RingProducer, ringViews } from '@sivshm/transport-ivshmem';
+import { IvshmemClient, fileSize } from '@sivshm/transport-ivshmem/testing';
 import { firstValueFrom, timeout } from 'rxjs';
 import {
   SERVICE,
@@ -238,7 +233,7 @@ describe('Hostd', function () {
         messageType: 0x02,
         returnCode: 0,
       };
-      expect(producer.trySend(header, new Uint8Array(24))).to.equal(true);
+      expect(producer.sendCopy(header, new Uint8Array(24))).to.equal(true);
       const rings = async () =>
         (await readStatus(d)).channels.find((x) => x.channelId === ch!.channelId)!.rings!;
       expect((await rings()).p2c.producedBytes).to.equal(40);
@@ -468,7 +463,7 @@ describe('Hostd', function () {
         [
           '--input-type=module',
           '-e',
-          `import { IvshmemClient } from '@sivshm/transport-ivshmem';
+          `import { IvshmemClient } from '@sivshm/transport-ivshmem/testing';
            const c = await IvshmemClient.connect(${JSON.stringify(c.attach.ivshmemSocket)}, { vectors: 2 });
            console.log(c.id);
            setInterval(() => undefined, 1000);`,

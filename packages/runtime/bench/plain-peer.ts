@@ -3,13 +3,8 @@
 // but no hostd, no handshake, no certificates, no grant, no device. argv[2]: JSON { config,
 // region, offset, length }; fds 3 and 4: the c2p and p2c eventfds.
 import { loadConfig } from '@sivshm/core';
-import {
-  Channel,
-  EventfdWaker,
-  mapFile,
-  ServiceProvider,
-  windowOf,
-} from '@sivshm/transport-ivshmem';
+import { Channel, mapFile, ServiceProvider, windowOf } from '@sivshm/transport-ivshmem';
+import { EventfdWaker } from '@sivshm/transport-ivshmem/testing';
 import { statSync } from 'node:fs';
 
 const job = JSON.parse(process.argv[2] ?? '{}') as {
@@ -51,7 +46,7 @@ const speed = provider.publisher(speedEvent.id, type(speedEvent.type));
 let n = 0;
 const timer = setInterval(() => {
   odometer += 1;
-  speed.tryPublish({ kph: 50 + (n++ % 50), odometer_m: odometer, timestamp_ms: n * 10 });
+  speed.publish({ kph: 50 + (n++ % 50), odometer_m: odometer, timestamp_ms: n * 10 });
 }, 10);
 channel.state$.subscribe((s) => {
   if (s !== 'open') {

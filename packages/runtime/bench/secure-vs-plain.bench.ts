@@ -11,14 +11,11 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig, packageRoot } from '@sivshm/core';
-import { PAGE_SIZE, WindowLayout } from '@sivshm/kmod';
+import { PAGE_SIZE, WindowLayout } from '@sivshm/abi';
 import {
   Channel,
   closeFd,
   createRegionFile,
-  dupFd,
-  eventfdCreate,
-  EventfdWaker,
   mapFile,
   RegionLayout,
   ServiceConsumer,
@@ -26,6 +23,7 @@ import {
   windowOf,
   writeRegionHeader,
 } from '@sivshm/transport-ivshmem';
+import { dupFd, eventfdCreate, EventfdWaker } from '@sivshm/transport-ivshmem/testing';
 import { Node } from '../src/index.js';
 import { makeDeployment, startHostd, startProviderVm } from '../test/support/deployment.js';
 

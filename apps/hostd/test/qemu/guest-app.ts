@@ -8,7 +8,8 @@
  *   guest.js provider|consumer|crashing-consumer <services.yaml>
  */
 import { constants, readFileSync } from 'node:fs';
-import { closeFd, mapFile, openFd, unmap } from '@sivshm/transport-ivshmem';
+import { closeFd, mapFile, unmap } from '@sivshm/transport-ivshmem';
+import { openFd } from '@sivshm/transport-ivshmem/testing';
 
 /** Events the provider publishes in one burst, numbered from 1. */
 export const BURST = 300;
@@ -27,7 +28,7 @@ export interface GuestNode {
     o: { instance: number; methods: Record<string, (req: never) => unknown> },
   ): Promise<{
     readonly consumers: number;
-    publisher<T>(event: string): { tryPublish(m: T): boolean; readonly consumers: number };
+    publisher<T>(event: string): { publish(m: T): boolean; readonly consumers: number };
   }>;
   consume(
     name: string,
@@ -87,13 +88,13 @@ async function provider(open: OpenNode, config: string): Promise<void> {
   let resets = 0;
   let burstStarted = false;
   // Set once the offer exists; the burst is only started by a call, i.e. after that.
-  const speedEvents: { pub?: { tryPublish(m: Speed): boolean } } = {};
+  const speedEvents: { pub?: { publish(m: Speed): boolean } } = {};
   const sendBurst = async (): Promise<void> => {
     let seq = 1;
     let full = 0;
     const end = Date.now() + 60_000;
     while (seq <= BURST && Date.now() < end) {
-      if (speedEvents.pub?.tryPublish(sample(seq)) === true) seq++;
+      if (speedEvents.pub?.publish(sample(seq)) === true) seq++;
       else {
         full++;
         await sleep(5); // ring full (or not set up yet): the consumer drains it meanwhile
