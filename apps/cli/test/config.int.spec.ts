@@ -5,20 +5,11 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { examplePath, packageRoot } from '@sivshm/testing';
 
-/** apps/cli, found from this file whether it runs from test/ or dist/test/. */
-function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 8 && !existsSync(path.join(dir, 'package.json')); i++) {
-    dir = path.dirname(dir);
-  }
-  return dir;
-}
-
-const ROOT = packageRoot();
+const ROOT = packageRoot(import.meta.url);
 const BIN = path.join(ROOT, 'dist', 'src', 'bin.js');
-const EXAMPLES = path.resolve(ROOT, '..', '..', 'examples');
+const EXAMPLES = examplePath();
 
 interface Run {
   status: number | null;

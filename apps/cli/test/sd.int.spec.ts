@@ -2,22 +2,12 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot, workspaceDir } from '@sivshm/testing';
 
-/** The repository root, found from this file whether it runs from src/test or dist/test. */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 8; i++) {
-    if (existsSync(join(dir, 'apps', 'cli', 'package.json'))) return dir;
-    dir = dirname(dir);
-  }
-  throw new Error('repository root not found');
-}
-
-const root = repoRoot();
-const bin = join(root, 'apps', 'cli', 'dist', 'src', 'bin.js');
-const fixtures = join(root, 'packages', 'discovery', 'test', 'fixtures');
+const bin = join(packageRoot(import.meta.url), 'dist', 'src', 'bin.js');
+/** The golden SD packets of @sivshm/discovery. */
+const fixtures = join(workspaceDir('@sivshm/discovery'), 'test', 'fixtures');
 /** The real vsomeip 3.7.4 Offer of someip-sd.md §2.7. */
 const VSOMEIP_OFFER =
   'ffff8100 00000030 00000001 01010200 c0000000 00000010 01000010 12345678 00000003 00000000 0000000c 00090400 7f000001 0011772d';
