@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '@sivshm/core';
-import { PAGE_SIZE, WindowLayout } from '@sivshm/kmod';
+import { PAGE_SIZE, WindowLayout } from '@sivshm/abi';
 import {
   ChannelTableWriter,
   closeFd,

@@ -4,7 +4,7 @@
 import { nobleBackend } from '../src/crypto/noble-backend.js';
 import { nodeBackend } from '../src/crypto/node-backend.js';
 import type { CryptoBackend } from '../src/crypto/crypto-backend.js';
-import type { ChannelMode } from '../src/grant/grant-layout.js';
+import type { ChannelMode } from '@sivshm/abi';
 import { granted, HandshakeWorld, runHandshake } from '../test/helpers/handshake-world.js';
 
 export interface HandshakeBenchRow {

@@ -3,18 +3,6 @@ export { SivshmError } from './errors/sivshm-error.js';
 export { CoreError } from './errors/core-error.js';
 export type { CoreErrorCode } from './errors/core-error.js';
 export type { CryptoBackend, CryptoBackendName } from './crypto/crypto-backend.js';
-export {
-  GrantLayout,
-  RevokeLayout,
-  TOKEN_TAG_SIZE,
-  GRANT_TAG_LABEL,
-  REVOKE_TAG_LABEL,
-  GrantRole,
-  GrantPerm,
-  ChannelModeCode,
-  SERIAL_WINDOW,
-} from './grant/grant-layout.js';
-export type { GrantRoleName, ChannelMode } from './grant/grant-layout.js';
 export { parseConfig, MAX_CONFIG_SIZE } from './config/parse-config.js';
 export { CONFIG_VERSION } from './config/config-builder.js';
 export { DEFAULT_VM_LIMITS } from './config/vm-limits-section.js';
@@ -27,12 +15,7 @@ export type { ConfigLocation } from './config/config-location.js';
 export { resolveGrantKey, GRANT_KEY_SIZE } from './config/grant-key.js';
 export type { ResolveGrantKeyOptions } from './config/grant-key.js';
 export { mayOffer, mayConsume, serviceById, vmById, vmByName } from './config/config-policy.js';
-export {
-  CHANNEL_ENTRY_MAX_SIZE,
-  MIN_REGION_SIZE,
-  MIN_WINDOW_SIZE,
-  DEFAULT_CHANNEL_CAPACITY,
-} from './config/region-budget.js';
+export { DEFAULT_CHANNEL_CAPACITY } from './config/region-budget.js';
 export type { ProtoFileReader } from './config/proto-loader.js';
 export type {
   ServiceConfig,

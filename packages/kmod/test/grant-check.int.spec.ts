@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 import { expect } from 'chai';
 
-import { SivshmVerdict, type SivshmVerdictName } from '../src/uapi.js';
+import { SivshmVerdict, type SivshmVerdictName } from '@sivshm/abi';
 
 /** The package root: the nearest folder above this file that holds package.json. */
 function packageRoot(): string {

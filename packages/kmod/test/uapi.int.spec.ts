@@ -7,31 +7,30 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import {
   ChannelModeCode,
+  DoorbellLayout,
+  EventLayout,
   GRANT_TAG_LABEL,
   GrantLayout,
   GrantPerm,
-  GrantRole,
-  REVOKE_TAG_LABEL,
-  RevokeLayout,
-  SERIAL_WINDOW,
-  TOKEN_TAG_SIZE,
-} from '@sivshm/core';
-
-import { PAGE_SIZE, RegionHeaderLayout, WindowLayout } from '../src/layout.js';
-import {
-  DoorbellLayout,
-  EventLayout,
   GrantReqLayout,
+  GrantRole,
   InfoFlag,
   InfoLayout,
   NonceLayout,
+  PAGE_SIZE,
   REGION_HEADER_STRUCT_SIZE,
+  RegionHeaderLayout,
+  REVOKE_TAG_LABEL,
+  RevokeLayout,
   RevokeReqLayout,
+  SERIAL_WINDOW,
   SetKeyLayout,
   SIVSHM_IOCTL_MAGIC,
   SivshmIoctl,
   SivshmVerdict,
-} from '../src/uapi.js';
+  TOKEN_TAG_SIZE,
+  WindowLayout,
+} from '@sivshm/abi';
 
 /** The package root: the nearest folder above this file that holds package.json. */
 function packageRoot(): string {
@@ -45,7 +44,7 @@ const camel = (s: string): string => s.replace(/_([a-z0-9])/g, (_m, c: string) =
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-describe('UAPI header (include/uapi/sivshm.h)', function () {
+describe('UAPI header (include/uapi/sivshm.h) against @sivshm/abi', function () {
   this.timeout(60_000);
   let dump: Map<string, string>;
 
@@ -149,7 +148,7 @@ describe('UAPI header (include/uapi/sivshm.h)', function () {
     });
   });
 
-  describe("@sivshm/core's token layouts", () => {
+  describe('token layouts of @sivshm/abi', () => {
     it('should match struct sivshm_grant_token (GrantLayout)', () => {
       expect(GrantLayout.size).to.equal(num('sizeof.sivshm_grant_token'));
       offsetsMatch('sivshm_grant_token', GrantLayout.off);
@@ -187,7 +186,7 @@ describe('UAPI header (include/uapi/sivshm.h)', function () {
     });
   });
 
-  describe('region layout (layout.ts)', () => {
+  describe('region layout of @sivshm/abi', () => {
     it('should match struct sivshm_region_header offsets, magic and version', () => {
       expect(REGION_HEADER_STRUCT_SIZE).to.equal(num('sizeof.sivshm_region_header'));
       offsetsMatch(

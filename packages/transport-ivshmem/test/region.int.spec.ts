@@ -1,11 +1,10 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { unlinkSync } from 'node:fs';
-import { RegionHeaderLayout, WindowLayout } from '@sivshm/kmod';
+import { RegionHeaderLayout, WindowLayout, type ChannelEntry } from '@sivshm/abi';
 import { closeFd } from '../src/native/fd.js';
 import { createRegionFile, mapFile, unmap } from '../src/native/map-file.js';
 import type { MappedFile } from '../src/native/map-file.js';
-import type { ChannelEntry } from '../src/region/channel-table-layout.js';
 import { ChannelTableWriter } from '../src/region/channel-table-writer.js';
 import { writeRegionHeader } from '../src/region/region-header.js';
 import { RegionLayout } from '../src/region/region-layout.js';

@@ -1,11 +1,10 @@
 import { expect } from 'chai';
 import { Worker } from 'node:worker_threads';
-import { WindowLayout } from '@sivshm/kmod';
+import { RingPageLayout, WindowLayout } from '@sivshm/abi';
 import { LocalWaker } from '../src/notify/local-waker.js';
 import { RingWaiter } from '../src/notify/ring-waiter.js';
 import type { NotifyMode } from '../src/notify/ring-waiter.js';
 import { RingConsumer } from '../src/ring/ring-consumer.js';
-import { RingPageLayout } from '../src/ring/ring-layout.js';
 import { ringViews } from '../src/ring/ring-views.js';
 import { helperUrl, startWorker } from './helpers/spawn-node.js';
 

@@ -3,6 +3,7 @@
 // core's state machines, and presents grants to its own EmulatedDevice (the same rules the
 // kernel module applies). It records what hostd sends so tests can assert on it.
 import net from 'node:net';
+import { type ChannelMode } from '@sivshm/abi';
 import {
   ConsumerHandshake,
   ControlConnection,
@@ -13,7 +14,6 @@ import {
   type AttachMessage,
   type Certificate,
   type ChannelGrant,
-  type ChannelMode,
   type ControlMessage,
   type ProtoObject,
   type Rights,

@@ -4,7 +4,7 @@
  * reference resolved to its id. Objects returned by `parseConfig`/`loadConfig` are frozen.
  */
 import type { Root } from 'protobufjs';
-import type { ChannelMode } from '../grant/grant-layout.js';
+import type { ChannelMode } from '@sivshm/abi';
 
 /** Where a VM's grant key `K_vm` comes from (PROTOCOL.md §1, §5). */
 export type GrantKeySource =

@@ -6,7 +6,7 @@ import {
   GrantRole,
   type ChannelMode,
   type GrantRoleName,
-} from './grant-layout.js';
+} from '@sivshm/abi';
 
 /** The fields of a grant token (PROTOCOL.md §4), before encoding. */
 export interface GrantToken {

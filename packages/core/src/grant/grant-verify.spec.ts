@@ -5,7 +5,7 @@ import { nobleBackend } from '../crypto/noble-backend.js';
 import { nodeBackend } from '../crypto/node-backend.js';
 import { packageRoot } from '../util/package-root.js';
 import { buildGrantVectors, type GrantVector } from '../../test/vectors/grant-vectors.js';
-import { GrantLayout } from './grant-layout.js';
+import { GrantLayout } from '@sivshm/abi';
 import { decodeGrant, encodeGrant, type GrantToken } from './grant-token.js';
 import { signGrant, verifyGrant } from './grant-verify.js';
 import { SerialWindow } from './serial-window.js';

@@ -1,7 +1,7 @@
 import type { CryptoBackend } from '../crypto/crypto-backend.js';
 import { equalConstantTime } from '../crypto/constant-time.js';
 import { CoreError } from '../errors/core-error.js';
-import { GRANT_TAG_LABEL, GrantLayout, TOKEN_TAG_SIZE } from './grant-layout.js';
+import { GRANT_TAG_LABEL, GrantLayout, TOKEN_TAG_SIZE } from '@sivshm/abi';
 import {
   decodeGrant,
   encodeGrant,

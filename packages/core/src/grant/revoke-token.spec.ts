@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { nobleBackend } from '../crypto/noble-backend.js';
 import { nodeBackend } from '../crypto/node-backend.js';
-import { RevokeLayout } from './grant-layout.js';
+import { RevokeLayout } from '@sivshm/abi';
 import { signRevoke, verifyRevoke } from './revoke-token.js';
 import { SerialWindow } from './serial-window.js';
 

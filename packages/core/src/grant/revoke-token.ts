@@ -1,7 +1,7 @@
 import type { CryptoBackend } from '../crypto/crypto-backend.js';
 import { equalConstantTime } from '../crypto/constant-time.js';
 import { CoreError } from '../errors/core-error.js';
-import { REVOKE_TAG_LABEL, RevokeLayout, TOKEN_TAG_SIZE } from './grant-layout.js';
+import { REVOKE_TAG_LABEL, RevokeLayout, TOKEN_TAG_SIZE } from '@sivshm/abi';
 import type { SerialWindow } from './serial-window.js';
 
 /** A REVOKE token (PROTOCOL.md §4): tells one VM's device to zap a channel's mappings. */

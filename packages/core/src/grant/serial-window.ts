@@ -1,4 +1,4 @@
-import { SERIAL_WINDOW } from './grant-layout.js';
+import { SERIAL_WINDOW } from '@sivshm/abi';
 
 /**
  * Single-use serial numbers with a sliding window, the replay rule of grant and revoke tokens

@@ -1,6 +1,6 @@
 import type { Certificate } from '../cert/certificate.js';
 import { CoreError } from '../errors/core-error.js';
-import { ChannelModeCode, type ChannelMode } from '../grant/grant-layout.js';
+import { ChannelModeCode, type ChannelMode } from '@sivshm/abi';
 import { decodeProto, encodeProto, type ProtoObject } from '../wire/proto-codec.js';
 
 /** Message types of the handshake envelope (PROTOCOL.md §3). */

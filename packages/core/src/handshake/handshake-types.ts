@@ -1,5 +1,5 @@
 import type { Certificate } from '../cert/certificate.js';
-import type { ChannelMode, GrantRoleName } from '../grant/grant-layout.js';
+import type { ChannelMode, GrantRoleName } from '@sivshm/abi';
 import type { AbortReasonName } from './abort-reason.js';
 import type { ChannelKeys } from './channel-keys.js';
 

@@ -2,7 +2,7 @@
 // bytes of M1..M6, every transcript hash and both grant tags, for each mode. Regenerate with
 // `npx tsx packages/core/test/vectors/generate-protocol-vectors.ts`; a change is a wire change.
 import type { CryptoBackend } from '../../src/crypto/crypto-backend.js';
-import type { ChannelMode } from '../../src/grant/grant-layout.js';
+import type { ChannelMode } from '@sivshm/abi';
 import {
   decodeGrantConsumerBody,
   decodeGrantProviderBody,

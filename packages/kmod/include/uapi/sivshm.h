@@ -2,12 +2,12 @@
 /*
  * sivshm.h - user-space interface of sivshm.ko, the guest driver for the
  * IVSHMEM device (PCI 1af4:1110) that hands out channel windows only to
- * processes holding a grant signed by the host (PROTOCOL.md section 4).
+ * processes holding a grant signed by the host (docs/protocol.md).
  *
  * This header is the single source of the ioctl numbers, the ioctl structs,
  * the grant/revoke token layout and the region layout v1. The TypeScript
- * mirrors (packages/kmod/src/uapi.ts, src/layout.ts and @sivshm/core's
- * grant-layout.ts) are checked against it by test/uapi.int.spec.ts.
+ * mirror (packages/abi, @sivshm/abi) is checked against it by
+ * test/uapi.int.spec.ts.
  *
  * All multi-byte integers are little-endian. Every struct has fixed-size
  * fields and explicit padding; padding must be zero.
@@ -23,7 +23,7 @@
 
 #define SIVSHM_PAGE_SIZE	4096
 
-/* ---- region layout v1 (ARCHITECTURE.md section 4) ---- */
+/* ---- region layout v1 (docs/architecture.md) ---- */
 
 #define SIVSHM_REGION_MAGIC	"SIVSHM\0\1"	/* 8 bytes, no terminator */
 #define SIVSHM_LAYOUT_VERSION	1
@@ -55,7 +55,7 @@ struct sivshm_region_header {
 #define SIVSHM_WIN_CONSUMER_PAGE	SIVSHM_PAGE_SIZE
 #define SIVSHM_WIN_DATA_AREA		(2 * SIVSHM_PAGE_SIZE)
 
-/* ---- grant and revoke tokens (PROTOCOL.md section 4) ---- */
+/* ---- grant and revoke tokens (docs/protocol.md) ---- */
 
 #define SIVSHM_GRANT_MAGIC	0x47564953u	/* "SIVG" as a little-endian u32 */
 #define SIVSHM_REVOKE_MAGIC	0x52564953u	/* "SIVR" */

@@ -39,12 +39,15 @@ import {
   GrantLayout,
   GrantPerm,
   GrantRole,
+  PAGE_SIZE,
+  RegionHeaderLayout,
   REVOKE_TAG_LABEL,
   RevokeLayout,
-} from '@sivshm/core';
+  SivshmVerdict,
+  WindowLayout,
+  type SivshmVerdictName,
+} from '@sivshm/abi';
 
-import { PAGE_SIZE, RegionHeaderLayout, WindowLayout } from '../../src/layout.js';
-import { SivshmVerdict, type SivshmVerdictName } from '../../src/uapi.js';
 import {
   addNodeRuntime,
   BUILD_TIMEOUT_MS,

@@ -10,7 +10,7 @@ import {
   type Observable,
   type Subscription,
 } from 'rxjs';
-import type { ChannelMode } from '@sivshm/core';
+import type { ChannelMode } from '@sivshm/abi';
 import { endpointOption } from '@sivshm/discovery';
 import { TransportError, type Sample, type ServiceConsumer } from '@sivshm/transport-ivshmem';
 import { RuntimeError } from '../errors/runtime-error.js';

@@ -1,4 +1,4 @@
-import type { ChannelMode, GrantRoleName } from '@sivshm/core';
+import type { ChannelMode, GrantRoleName } from '@sivshm/abi';
 import type { WindowMemory } from '../ring/ring-views.js';
 
 /** What a device tells about itself (the kernel's SIVSHM_IOC_INFO). */

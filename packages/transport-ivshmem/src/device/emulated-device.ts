@@ -6,7 +6,7 @@ import {
   verifyRevoke,
   type CryptoBackend,
 } from '@sivshm/core';
-import { WindowLayout } from '@sivshm/kmod';
+import { WindowLayout } from '@sivshm/abi';
 import { TransportError } from '../errors/transport-error.js';
 import { mapFile, unmap, type MappedFile } from '../native/map-file.js';
 import { readRegionHeader } from '../region/region-header.js';

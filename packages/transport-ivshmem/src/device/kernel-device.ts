@@ -1,17 +1,20 @@
 import { constants } from 'node:fs';
 import {
   DoorbellLayout,
+  GrantLayout,
   GrantReqLayout,
   InfoFlag,
   InfoLayout,
   NonceLayout,
+  RevokeLayout,
   RevokeReqLayout,
   SetKeyLayout,
   SivshmIoctl,
   SivshmVerdict,
+  TOKEN_TAG_SIZE,
   type SivshmVerdictName,
-} from '@sivshm/kmod';
-import { decodeGrant, GrantLayout, RevokeLayout, TOKEN_TAG_SIZE } from '@sivshm/core';
+} from '@sivshm/abi';
+import { decodeGrant } from '@sivshm/core';
 import { TransportError } from '../errors/transport-error.js';
 import { closeFd, ioctl, openFd } from '../native/fd.js';
 import { mapFile, unmap, type MappedFile } from '../native/map-file.js';

@@ -1,10 +1,11 @@
-import { PAGE_SIZE, WindowLayout } from '@sivshm/kmod';
 import {
   CHANNEL_STATE_NAMES,
   ChannelEntryLayout,
   ChannelEntryState,
-} from './channel-table-layout.js';
-import type { ChannelEntry } from './channel-table-layout.js';
+  PAGE_SIZE,
+  WindowLayout,
+  type ChannelEntry,
+} from '@sivshm/abi';
 import type { RegionLayoutInfo } from './region-layout.js';
 
 const O = ChannelEntryLayout.off;

@@ -1,9 +1,7 @@
 import { expect } from 'chai';
 import { Worker } from 'node:worker_threads';
-import { WindowLayout } from '@sivshm/kmod';
+import { ChannelEntryLayout, WindowLayout, type ChannelEntry } from '@sivshm/abi';
 import { TransportError } from '../errors/transport-error.js';
-import { ChannelEntryLayout } from './channel-table-layout.js';
-import type { ChannelEntry } from './channel-table-layout.js';
 import { ChannelTableReader } from './channel-table-reader.js';
 import { ChannelTableWriter } from './channel-table-writer.js';
 import { writeRegionHeader } from './region-header.js';

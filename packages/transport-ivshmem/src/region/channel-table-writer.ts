@@ -1,7 +1,6 @@
 import { TransportError } from '../errors/transport-error.js';
 import { checkChannelEntry, encodeChannelEntry } from './channel-entry-codec.js';
-import { ChannelEntryLayout } from './channel-table-layout.js';
-import type { ChannelEntry } from './channel-table-layout.js';
+import { ChannelEntryLayout, type ChannelEntry } from '@sivshm/abi';
 import type { RegionLayoutInfo } from './region-layout.js';
 import { ChannelTableReader } from './channel-table-reader.js';
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { RegionHeaderLayout } from '@sivshm/kmod';
+import { RegionHeaderLayout } from '@sivshm/abi';
 import { TransportError } from '../errors/transport-error.js';
 import { HostdHeartbeat, readRegionHeader, writeRegionHeader } from './region-header.js';
 import { RegionLayout } from './region-layout.js';

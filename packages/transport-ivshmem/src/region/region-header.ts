@@ -1,4 +1,4 @@
-import { PAGE_SIZE, RegionHeaderLayout } from '@sivshm/kmod';
+import { PAGE_SIZE, RegionHeaderLayout } from '@sivshm/abi';
 import { TransportError } from '../errors/transport-error.js';
 import { RegionLayout } from './region-layout.js';
 import type { RegionLayoutInfo } from './region-layout.js';

@@ -1,7 +1,5 @@
-import { PAGE_SIZE, WindowLayout } from '@sivshm/kmod';
+import { PAGE_SIZE, RingPageLayout, WindowLayout, type ChannelEntry } from '@sivshm/abi';
 import { TransportError } from '../errors/transport-error.js';
-import { RingPageLayout } from '../ring/ring-layout.js';
-import type { ChannelEntry } from './channel-table-layout.js';
 import { ChannelTableReader } from './channel-table-reader.js';
 import { readRegionHeader, type RegionHeaderInfo } from './region-header.js';
 

@@ -1,19 +1,18 @@
-import { PAGE_SIZE, RegionHeaderLayout, WindowLayout } from '@sivshm/kmod';
+import {
+  ChannelEntryLayout,
+  MAX_CHANNEL_CAPACITY,
+  MAX_REGION_SIZE,
+  MIN_REGION_SIZE,
+  MIN_WINDOW_SIZE,
+  regionSections,
+} from '@sivshm/abi';
 import { TransportError } from '../errors/transport-error.js';
-import { ChannelEntryLayout } from './channel-table-layout.js';
 
-/** Smallest region accepted: header page, one control page and room for one minimal window. */
-export const MIN_REGION_SIZE = 64 * 1024;
-/** Largest region accepted (64 GiB); far above any ivshmem BAR2 seen on an SoC. */
-export const MAX_REGION_SIZE = 2 ** 36;
-/** Largest channel-table capacity accepted (entries). */
-export const MAX_CHANNEL_CAPACITY = 65_536;
-
-/** Offsets and sizes of the three sections of a layout-v1 region (ARCHITECTURE.md §4). */
+/** Offsets and sizes of the three sections of a layout-v1 region (docs/architecture.md). */
 export interface RegionLayoutInfo {
   /** Total bytes of the region; a power of two. */
   readonly regionSize: number;
-  /** Bytes of the header page (always {@link PAGE_SIZE}, at offset 0). */
+  /** Bytes of the header page (always `PAGE_SIZE` of `@sivshm/abi`, at offset 0). */
   readonly headerSize: number;
   /** Offset of the control section (channel table). */
   readonly controlOffset: number;
@@ -65,12 +64,11 @@ export const RegionLayout = {
         `channelCapacity ${channelCapacity} is out of range 1..${MAX_CHANNEL_CAPACITY}`,
       );
     }
-    const headerSize = RegionHeaderLayout.size;
-    const controlOffset = headerSize;
-    const controlSize = roundUpToPage(channelCapacity * ChannelEntryLayout.size);
-    const dataOffset = controlOffset + controlSize;
-    const dataSize = regionSize - dataOffset;
-    const minWindow = WindowLayout.windowLength(PAGE_SIZE);
+    const { headerSize, controlOffset, controlSize, dataOffset, dataSize } = regionSections(
+      regionSize,
+      channelCapacity,
+    );
+    const minWindow = MIN_WINDOW_SIZE;
     if (dataSize < minWindow) {
       throw new TransportError(
         'ERR_BAD_ARGUMENT',
@@ -89,8 +87,3 @@ export const RegionLayout = {
     };
   },
 } as const;
-
-/** Rounds `n` up to a whole number of pages. */
-export function roundUpToPage(n: number): number {
-  return Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
-}

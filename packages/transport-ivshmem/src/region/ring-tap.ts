@@ -1,5 +1,4 @@
-import { PAGE_SIZE } from '@sivshm/kmod';
-import { RecordLayout, RingPageLayout, recordSize } from '../ring/ring-layout.js';
+import { PAGE_SIZE, RecordLayout, recordSize, RingPageLayout } from '@sivshm/abi';
 
 /** A SOME/IP record copied out of a ring by a `RingTap`. */
 export interface TappedRecord {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { PAGE_SIZE } from '@sivshm/kmod';
+import { PAGE_SIZE } from '@sivshm/abi';
 import { TransportError } from '../errors/transport-error.js';
 import { WindowAllocator } from './window-allocator.js';
 

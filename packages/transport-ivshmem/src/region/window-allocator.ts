@@ -1,4 +1,4 @@
-import { PAGE_SIZE } from '@sivshm/kmod';
+import { PAGE_SIZE } from '@sivshm/abi';
 import { TransportError } from '../errors/transport-error.js';
 
 /** Counters of a {@link WindowAllocator}, in bytes. */

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { PAGE_SIZE, WindowLayout } from '@sivshm/kmod';
+import { PAGE_SIZE, WindowLayout } from '@sivshm/abi';
 import { TransportError } from '../errors/transport-error.js';
 import { ringViews, windowOf } from './ring-views.js';
 

@@ -1,6 +1,5 @@
-import { PAGE_SIZE, WindowLayout } from '@sivshm/kmod';
+import { MAX_RING_DATA_SIZE, MIN_RING_DATA_SIZE, PAGE_SIZE, WindowLayout } from '@sivshm/abi';
 import { TransportError } from '../errors/transport-error.js';
-import { MAX_RING_DATA_SIZE, MIN_RING_DATA_SIZE } from './ring-layout.js';
 
 /**
  * The bytes of one channel window, as cut from a mapped region.

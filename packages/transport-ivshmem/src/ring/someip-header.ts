@@ -1,3 +1,5 @@
+import { SomeIpMessageType } from '@sivshm/abi';
+
 /**
  * SOME/IP message header fields of a ring record (AUTOSAR PRS_SOMEIP, "Header Format").
  *
@@ -17,28 +19,11 @@ export interface SomeIpHeader {
   session: number;
   /** Interface (major) version, u8. */
   interfaceVersion: number;
-  /** Message type, one of {@link SomeIpMessageType}. */
+  /** Message type, one of `SomeIpMessageType` of `@sivshm/abi`. */
   messageType: number;
   /** Return code, u8 (0 = E_OK). */
   returnCode: number;
 }
-
-/** SOME/IP protocol version carried in every header. */
-export const SOMEIP_PROTOCOL_VERSION = 1;
-
-/** SOME/IP message types (PRS_SOMEIP_00055); the `TP_` variants carry segmented payloads. */
-export const SomeIpMessageType = {
-  REQUEST: 0x00,
-  REQUEST_NO_RETURN: 0x01,
-  NOTIFICATION: 0x02,
-  RESPONSE: 0x80,
-  ERROR: 0x81,
-  TP_REQUEST: 0x20,
-  TP_REQUEST_NO_RETURN: 0x21,
-  TP_NOTIFICATION: 0x22,
-  TP_RESPONSE: 0xa0,
-  TP_ERROR: 0xa1,
-} as const;
 
 // A 256-entry table: one indexed load on the receive path instead of a Set lookup.
 const VALID_TYPES = new Uint8Array(256);

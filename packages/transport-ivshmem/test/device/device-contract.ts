@@ -4,14 +4,13 @@
 import { expect } from 'chai';
 import {
   GrantPerm,
-  nodeBackend,
-  signGrant,
-  signRevoke,
+  PAGE_SIZE,
+  WindowLayout,
+  writableRanges,
   type ChannelMode,
   type GrantRoleName,
-  type GrantToken,
-} from '@sivshm/core';
-import { PAGE_SIZE, WindowLayout, writableRanges } from '@sivshm/kmod';
+} from '@sivshm/abi';
+import { nodeBackend, signGrant, signRevoke, type GrantToken } from '@sivshm/core';
 import type { ChannelDevice } from '../../src/device/channel-device.js';
 import { TransportError } from '../../src/errors/transport-error.js';
 

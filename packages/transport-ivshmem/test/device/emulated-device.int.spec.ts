@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { GrantPerm, nodeBackend, signGrant } from '@sivshm/core';
-import { PAGE_SIZE, WindowLayout } from '@sivshm/kmod';
+import { GrantPerm, PAGE_SIZE, WindowLayout } from '@sivshm/abi';
+import { nodeBackend, signGrant } from '@sivshm/core';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { EmulatedDevice } from '../../src/device/emulated-device.js';

@@ -4,8 +4,8 @@
 // host playing hostd on a serial line. Elsewhere the suite is pending and says why.
 import { closeSync, constants, existsSync, openSync, readSync, writeSync } from 'node:fs';
 import { expect } from 'chai';
-import { GrantPerm, nodeBackend, signGrant } from '@sivshm/core';
-import { PAGE_SIZE, WindowLayout, writableRanges } from '@sivshm/kmod';
+import { GrantPerm, PAGE_SIZE, WindowLayout, writableRanges } from '@sivshm/abi';
+import { nodeBackend, signGrant } from '@sivshm/core';
 import { deviceContract } from './device-contract.js';
 import { KernelDevice } from '../../src/device/kernel-device.js';
 import { mapFile, unmap } from '../../src/native/map-file.js';

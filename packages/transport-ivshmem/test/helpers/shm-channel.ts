@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { statSync, unlinkSync } from 'node:fs';
-import { PAGE_SIZE, WindowLayout } from '@sivshm/kmod';
+import { PAGE_SIZE, WindowLayout } from '@sivshm/abi';
 import { ChannelTableReader } from '../../src/region/channel-table-reader.js';
 import { ChannelTableWriter } from '../../src/region/channel-table-writer.js';
 import { readRegionHeader, writeRegionHeader } from '../../src/region/region-header.js';

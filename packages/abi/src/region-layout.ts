@@ -1,7 +1,8 @@
 /**
- * Region and channel-window layout v1 (ARCHITECTURE.md §4) as the kernel module sees it.
+ * Region and channel-window layout v1 (docs/architecture.md) as the kernel module sees it.
  *
- * Mirrors `include/uapi/sivshm.h` (the single source); a test compiles the header and compares.
+ * Mirrors `packages/kmod/include/uapi/sivshm.h` (the single source);
+ * `packages/kmod/test/uapi.int.spec.ts` compiles the header and compares.
  * Everything is little-endian and page-aligned (4 KiB). The transport builds its region and
  * rings on these numbers; the kernel uses them to refuse grants outside the data section and to
  * map the peer's pages of a window read-only.

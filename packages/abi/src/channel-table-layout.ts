@@ -92,7 +92,7 @@ export interface ChannelEntry {
   readonly service: number;
   readonly instance: number;
   readonly major: number;
-  /** Channel protection mode code (`ChannelModeCode` of `@sivshm/core`). */
+  /** Channel protection mode code (`ChannelModeCode`). */
   readonly mode: number;
   /** Data area per ring direction in bytes. */
   readonly ringDataSize: number;

@@ -1,8 +1,9 @@
 /**
- * Byte layout of grant and revoke tokens (PROTOCOL.md §4), all integers little-endian.
+ * Byte layout of grant and revoke tokens (docs/protocol.md), all integers little-endian.
  *
  * The C definition in `packages/kmod/include/uapi/sivshm.h` is the single source of truth; this
- * file mirrors it and a kmod test compiles the header and compares every offset and size.
+ * file mirrors it and `packages/kmod/test/uapi.int.spec.ts` compiles the header and compares
+ * every offset and size.
  *
  * ```
  * GRANT (88 bytes) then tag (32 bytes)      REVOKE (40 bytes) then tag (32 bytes)
@@ -73,7 +74,7 @@ export type GrantRoleName = keyof typeof GrantRole;
 /** `perms` bits. MAP: the holder may map the window with its role's page protections. */
 export const GrantPerm = { map: 0x0001 } as const;
 
-/** `mode` byte: the channel's protection mode (PROTOCOL.md §3). */
+/** `mode` byte: the channel's protection mode (docs/protocol.md). */
 export const ChannelModeCode = { plain: 0, mac: 1, aead: 2 } as const;
 export type ChannelMode = keyof typeof ChannelModeCode;
 

@@ -1,8 +1,8 @@
 /**
- * TypeScript mirror of `include/uapi/sivshm.h`: ioctl numbers, struct sizes and offsets of the
+ * TypeScript mirror of `packages/kmod/include/uapi/sivshm.h`: ioctl numbers, struct sizes and offsets of the
  * `/dev/sivshm` interface, and the verdict codes the device reports for refused tokens.
  *
- * The header is the single source; `test/uapi.int.spec.ts` compiles it and compares every
+ * The header is the single source; `packages/kmod/test/uapi.int.spec.ts` compiles it and compares every
  * number here. Use these to build ioctl arguments from user space (the transport's native
  * addon, tests). All integers are little-endian; padding must be zero.
  */
@@ -82,7 +82,7 @@ export const SivshmIoctl = {
 
 /**
  * `enum sivshm_verdict`: why the device refused a token. The names from `size` to `replay` are
- * the reasons `@sivshm/core`'s `verifyGrant` reports; `layout` and `overlap` are device-only.
+ * the reasons `verifyGrant` of `@sivshm/core` reports; `layout` and `overlap` are device-only.
  */
 export const SivshmVerdict = {
   ok: 0,

@@ -1,8 +1,9 @@
-import { PAGE_SIZE } from '@sivshm/kmod';
+import { PAGE_SIZE } from './region-layout.js';
+import { SOMEIP_HEADER_SIZE } from './someip-header.js';
 
 /**
- * Words inside one ring direction's producer and consumer pages (`WindowLayout` of
- * `@sivshm/kmod` places the pages; this file places the words in them), little-endian u32.
+ * Words inside one ring direction's producer and consumer pages (`WindowLayout` in
+ * `region-layout.ts` places the pages; this file places the words in them), little-endian u32.
  *
  * ```
  * producer page (written only by the producer)
@@ -37,7 +38,7 @@ export const RingPageLayout = {
  * publishes marker and record together.
  */
 export const RecordLayout = {
-  headerSize: 16,
+  headerSize: SOMEIP_HEADER_SIZE,
   align: 8,
   wrapMarkerMessageId: 0xffff_ffff,
   wrapMarkerLength: 0,

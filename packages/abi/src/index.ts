@@ -1,0 +1,62 @@
+// The public surface of @sivshm/abi, listed by hand: byte layouts and constants shared across
+// packages and with the C header of the kernel module.
+export { PAGE_SIZE, RegionHeaderLayout, WindowLayout, writableRanges } from './region-layout.js';
+export type { WindowRole } from './region-layout.js';
+export {
+  MIN_REGION_SIZE,
+  MAX_REGION_SIZE,
+  MAX_CHANNEL_CAPACITY,
+  MIN_WINDOW_SIZE,
+  regionSections,
+  roundUpToPage,
+} from './region-budget.js';
+export type { RegionSections } from './region-budget.js';
+export {
+  ChannelEntryLayout,
+  ChannelEntryState,
+  CHANNEL_STATE_NAMES,
+} from './channel-table-layout.js';
+export type { ChannelEntry, ChannelEntryStateName } from './channel-table-layout.js';
+export {
+  RingPageLayout,
+  RecordLayout,
+  MIN_RING_DATA_SIZE,
+  MAX_RING_DATA_SIZE,
+  maxPayloadFor,
+  recordSize,
+} from './ring-layout.js';
+export {
+  SOMEIP_HEADER_SIZE,
+  SomeIpHeaderOffset,
+  SOMEIP_PROTOCOL_VERSION,
+  SomeIpMessageType,
+  SOMEIP_E_OK,
+} from './someip-header.js';
+export {
+  GrantLayout,
+  RevokeLayout,
+  TOKEN_TAG_SIZE,
+  GRANT_TAG_LABEL,
+  REVOKE_TAG_LABEL,
+  GrantRole,
+  GrantPerm,
+  ChannelModeCode,
+  SERIAL_WINDOW,
+} from './grant-layout.js';
+export type { GrantRoleName, ChannelMode } from './grant-layout.js';
+export {
+  SIVSHM_IOCTL_MAGIC,
+  Ioc,
+  InfoLayout,
+  InfoFlag,
+  NonceLayout,
+  SetKeyLayout,
+  GrantReqLayout,
+  RevokeReqLayout,
+  DoorbellLayout,
+  EventLayout,
+  SivshmIoctl,
+  SivshmVerdict,
+  REGION_HEADER_STRUCT_SIZE,
+} from './uapi.js';
+export type { SivshmVerdictName } from './uapi.js';
