@@ -1,45 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import { expect } from 'chai';
 
 import { SivshmVerdict, type SivshmVerdictName } from '@sivshm/abi';
+import { packageRoot, readGrantVectors, type GrantVector } from '@sivshm/testing';
 
-/** The package root: the nearest folder above this file that holds package.json. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 8 && !existsSync(join(dir, 'package.json')); i++) dir = dirname(dir);
-  return dir;
-}
-
-interface GrantVector {
-  name: string;
-  key: string;
-  token: string;
-  tag: string;
-  context: {
-    vmId: number;
-    epoch: string;
-    kn: string;
-    nowNs: string;
-    regionSize: number;
-    dataOffset: number;
-    dataSize: number;
-    seenSerials: string[];
-  };
-  expect: 'accept' | 'reject';
-  reason?: string;
-}
-
-const ROOT = packageRoot();
-const vectors = (
-  JSON.parse(
-    readFileSync(join(ROOT, '..', 'core', 'test', 'fixtures', 'grant-vectors.json'), 'utf8'),
-  ) as { vectors: GrantVector[] }
-).vectors;
+const ROOT = packageRoot(import.meta.url);
+const vectors = readGrantVectors().vectors;
 
 /** One stdin line of test/host/grant-check-host.c. */
 function line(v: GrantVector, token = v.token, tag = v.tag): string {

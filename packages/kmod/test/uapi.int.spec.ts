@@ -1,8 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import { expect } from 'chai';
 import {
@@ -31,13 +30,7 @@ import {
   TOKEN_TAG_SIZE,
   WindowLayout,
 } from '@sivshm/abi';
-
-/** The package root: the nearest folder above this file that holds package.json. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 8 && !existsSync(join(dir, 'package.json')); i++) dir = dirname(dir);
-  return dir;
-}
+import { packageRoot } from '@sivshm/testing';
 
 /** snake_case → camelCase, to name C fields the way the TypeScript layouts do. */
 const camel = (s: string): string => s.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
@@ -49,7 +42,7 @@ describe('UAPI header (include/uapi/sivshm.h) against @sivshm/abi', function () 
   let dump: Map<string, string>;
 
   before(function () {
-    const root = packageRoot();
+    const root = packageRoot(import.meta.url);
     const work = mkdtempSync(join(tmpdir(), 'sivshm-uapi-'));
     try {
       const bin = join(work, 'uapi-dump');

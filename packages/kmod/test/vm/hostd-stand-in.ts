@@ -1,0 +1,231 @@
+/**
+ * The host side of the kernel-module tier plays hostd for each guest over a serial line: it
+ * writes the region header, provisions each VM's key, signs the grant and revoke tokens the
+ * guest's selftest asks for (encoded from @sivshm/abi's layouts, signed with node:crypto), and
+ * answers `READ` with hostd's view of the region.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import {
+  GRANT_TAG_LABEL,
+  GrantLayout,
+  GrantPerm,
+  GrantRole,
+  PAGE_SIZE,
+  REVOKE_TAG_LABEL,
+  RegionHeaderLayout,
+  RevokeLayout,
+  WindowLayout,
+} from '@sivshm/abi';
+
+export const REGION_SIZE = 4 << 20;
+const CONTROL_OFFSET = PAGE_SIZE;
+const DATA_OFFSET = 64 * 1024;
+const EPOCH = 7n;
+export const DATA_AREA = PAGE_SIZE;
+export const WIN_LEN = WindowLayout.windowLength(DATA_AREA);
+/** Channel 1: consumer in guest 1, provider in guest 2. */
+export const WIN_A = DATA_OFFSET;
+/** Channel 2: granted to nobody. */
+export const WIN_B = DATA_OFFSET + 64 * 1024;
+const MAX_READ = 64 * 1024;
+
+export type SelftestMode = 'consumer' | 'provider' | 'ring' | 'wait';
+
+/** One guest as hostd knows it. */
+export interface Guest {
+  /** What the guest runs (a selftest mode, or `node`: the contract suite); names its log. */
+  readonly mode: SelftestMode | 'node';
+  /** Its role in channel 1. */
+  readonly role: 'consumer' | 'provider';
+  /** Fourth selftest argument: the other window (plain) or the peer's IVPosition (doorbell). */
+  readonly arg: number;
+  readonly vmId: number;
+  readonly key: Buffer;
+  serial: bigint;
+  revokeSerial: bigint;
+  /** The host file behind this guest's BAR2, for `READ` requests (hostd's view). */
+  region?: string;
+}
+
+export function newGuest(
+  mode: Guest['mode'],
+  role: Guest['role'],
+  vmId: number,
+  arg: number,
+): Guest {
+  return { mode, role, arg, vmId, key: randomBytes(32), serial: 0n, revokeSerial: 0n };
+}
+
+interface GrantFields {
+  role: number;
+  epoch: bigint;
+  serial: bigint;
+  vmId: number;
+  channelId: bigint;
+  windowOffset: bigint;
+  windowLength: bigint;
+  kn: Buffer;
+  notAfterNs: bigint;
+}
+
+function encodeGrant(f: GrantFields): Buffer {
+  const L = GrantLayout;
+  const b = Buffer.alloc(L.size);
+  b.writeUInt32LE(L.magic, L.off.magic);
+  b.writeUInt8(L.version, L.off.version);
+  b.writeUInt8(f.role, L.off.role);
+  b.writeUInt16LE(GrantPerm.map, L.off.perms);
+  b.writeBigUInt64LE(f.epoch, L.off.epoch);
+  b.writeBigUInt64LE(f.serial, L.off.grantSerial);
+  b.writeUInt32LE(f.vmId, L.off.vmId);
+  b.writeBigUInt64LE(f.channelId, L.off.channelId);
+  b.writeBigUInt64LE(f.windowOffset, L.off.windowOffset);
+  b.writeBigUInt64LE(f.windowLength, L.off.windowLength);
+  f.kn.copy(b, L.off.kn);
+  b.writeBigUInt64LE(f.notAfterNs, L.off.notAfter);
+  return b;
+}
+
+function encodeRevoke(epoch: bigint, serial: bigint, vmId: number, channelId: bigint): Buffer {
+  const L = RevokeLayout;
+  const b = Buffer.alloc(L.size);
+  b.writeUInt32LE(L.magic, L.off.magic);
+  b.writeUInt8(L.version, L.off.version);
+  b.writeBigUInt64LE(epoch, L.off.epoch);
+  b.writeBigUInt64LE(serial, L.off.revokeSerial);
+  b.writeUInt32LE(vmId, L.off.vmId);
+  b.writeBigUInt64LE(channelId, L.off.channelId);
+  return b;
+}
+
+const tag = (key: Buffer, label: string, token: Buffer): Buffer =>
+  createHmac('sha256', key).update(label, 'utf8').update(token).digest();
+
+/** hostd's view of the region: `READ <offset> <length>` answered in hex from the host file. */
+function readRegion(g: Guest, offArg: string | undefined, lenArg: string | undefined): string {
+  const off = Number(offArg);
+  const len = Number(lenArg);
+  if (
+    g.region === undefined ||
+    !Number.isSafeInteger(off) ||
+    !Number.isSafeInteger(len) ||
+    off < 0 ||
+    len < 1 ||
+    len > MAX_READ ||
+    off + len > REGION_SIZE
+  ) {
+    return 'ERROR';
+  }
+  const b = Buffer.alloc(len);
+  const fd = openSync(g.region, 'r');
+  try {
+    readSync(fd, b, 0, len, off);
+  } finally {
+    closeSync(fd);
+  }
+  return b.toString('hex');
+}
+
+/** How a `GRANT <spec>` request bends the otherwise valid grant (one rule broken each). */
+function bendGrant(spec: string, f: GrantFields, g: Guest, other: Guest, nowNs: bigint): Buffer {
+  let key = g.key;
+  switch (spec) {
+    case 'other-vm-key':
+      f.vmId = other.vmId;
+      key = other.key;
+      break;
+    case 'other-vm-id':
+      f.vmId = other.vmId;
+      break;
+    case 'old-epoch':
+      f.epoch = EPOCH - 1n;
+      break;
+    case 'expired':
+      f.notAfterNs = nowNs - 3_600_000_000_000n; // an hour: guest clocks under TCG drift
+      break;
+    case 'control':
+      f.windowOffset = BigInt(CONTROL_OFFSET);
+      break;
+    case 'header':
+      f.windowOffset = 0n;
+      break;
+    case 'beyond':
+      f.windowOffset = BigInt(REGION_SIZE - 2 * PAGE_SIZE);
+      break;
+    case 'unaligned':
+      f.windowOffset = BigInt(WIN_A + 8);
+      break;
+  }
+  return key;
+}
+
+/** hostd's answer to one request line of the guest selftest. */
+function answer(g: Guest, other: Guest, line: string): string {
+  const [verb, spec, knHex] = line.trim().split(' ');
+  const nowNs = BigInt(Date.now()) * 1_000_000n;
+  if (verb === 'KEY') return `${g.key.toString('hex')} ${g.vmId}`;
+  if (verb === 'READ') return readRegion(g, spec, knHex);
+  if (verb === 'REVOKE') {
+    const token = encodeRevoke(EPOCH, ++g.revokeSerial, g.vmId, 1n);
+    const t = tag(g.key, REVOKE_TAG_LABEL, token);
+    if (spec === 'forged') t[0] = (t[0] ?? 0) ^ 1;
+    return token.toString('hex') + t.toString('hex');
+  }
+  if (verb !== 'GRANT' || spec === undefined || knHex?.length !== 32) return 'ERROR';
+  const f: GrantFields = {
+    role: g.role === 'consumer' ? GrantRole.consumer : GrantRole.provider,
+    epoch: EPOCH,
+    serial: ++g.serial,
+    vmId: g.vmId,
+    channelId: 1n,
+    windowOffset: BigInt(WIN_A),
+    windowLength: BigInt(WIN_LEN),
+    kn: Buffer.from(knHex, 'hex'),
+    notAfterNs: nowNs + 600_000_000_000n,
+  };
+  const key = bendGrant(spec, f, g, other, nowNs);
+  const token = encodeGrant(f);
+  const t = tag(key, GRANT_TAG_LABEL, token);
+  if (spec === 'forged') t[31] = (t[31] ?? 0) ^ 0x80;
+  return token.toString('hex') + t.toString('hex');
+}
+
+/** Connects to QEMU's control chardev (retrying while QEMU starts) and answers requests. */
+export function serveControl(sock: string, g: Guest, other: Guest, deadline: number): void {
+  const attempt = (): void => {
+    const s: Socket = connect(sock);
+    let buf = '';
+    s.on('data', (d) => {
+      buf += d.toString('latin1');
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        s.write(`${answer(g, other, line)}\n`);
+      }
+    });
+    s.on('error', () => {
+      if (Date.now() < deadline) setTimeout(attempt, 100);
+    });
+  };
+  attempt();
+}
+
+/** A region file with a layout v1 header, as hostd writes it. */
+export function writeRegion(path: string): void {
+  const b = Buffer.alloc(REGION_SIZE);
+  const o = RegionHeaderLayout.off;
+  Buffer.from(RegionHeaderLayout.magic).copy(b, o.magic);
+  b.writeUInt32LE(RegionHeaderLayout.layoutVersion, o.layoutVersion);
+  b.writeUInt32LE(RegionHeaderLayout.size, o.headerSize);
+  b.writeBigUInt64LE(BigInt(REGION_SIZE), o.regionSize);
+  b.writeBigUInt64LE(EPOCH, o.epoch);
+  b.writeBigUInt64LE(BigInt(CONTROL_OFFSET), o.controlOffset);
+  b.writeBigUInt64LE(BigInt(DATA_OFFSET - CONTROL_OFFSET), o.controlSize);
+  b.writeBigUInt64LE(BigInt(DATA_OFFSET), o.dataOffset);
+  b.writeBigUInt64LE(BigInt(REGION_SIZE - DATA_OFFSET), o.dataSize);
+  b.writeUInt32LE(16, o.channelCapacity);
+  b.writeUInt32LE(128, o.channelEntrySize);
+  writeFileSync(path, b);
+}
