@@ -47,7 +47,8 @@ export interface SdEntryRoutes {
 /**
  * The part of an SD agent that both halves share: it owns the transport, the session counter
  * per relation, reboot detection, packing and sending, decoding and routing of what arrives,
- * and the error stream. It keeps no service state of its own.
+ * and the error stream. It keeps no service state of its own. (The SD Endpoint *option*,
+ * `SdEndpointOption`, is a wire option this endpoint may put first in every message.)
  */
 export class SdEndpoint {
   readonly clock: SdClock;
