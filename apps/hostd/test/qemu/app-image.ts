@@ -1,0 +1,97 @@
+/**
+ * The guest image of tier 3: a busybox initramfs with sivshm.ko, the Debian kernel's
+ * virtio-serial and fw_cfg modules, the `provision-key` init step, and Node with one bundle of
+ * guest-app.ts and @sivshm/runtime, plus the deployment's services.yaml and protos under /app.
+ */
+import { chmodSync, copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compiledFile, workspaceDir } from '@sivshm/testing';
+import {
+  addNodeApp,
+  buildSivshmModule,
+  buildStaticTool,
+  initScript,
+  kernelModules,
+  makeRootfs,
+  packInitramfs,
+} from '@sivshm/testing/qemu';
+
+const INIT = initScript(`
+echo "@@ guest $role up at $(cut -d' ' -f1 /proc/uptime)s"
+for m in $(cat /lib/modules/load-order); do insmod "/lib/modules/$m" || echo "@@ not ok insmod $m"; done
+if insmod /lib/modules/sivshm.ko; then echo "@@ ok insmod"; else echo "@@ not ok insmod: failed"; fi
+/bin/provision-key
+# The app runs unprivileged: it gets its control port, never the key (fw_cfg files are 0400).
+for n in /sys/class/virtio-ports/*/name; do
+  [ "$(cat "$n")" = org.sivshm.control ] && chown 1000:1000 "/dev/$(basename "$(dirname "$n")")"
+done
+chmod 1777 /tmp
+echo 'root:x:0:0::/:/bin/sh' > /etc/passwd
+echo 'app:x:1000:1000::/tmp:/bin/sh' >> /etc/passwd
+printf 'root:x:0:\\napp:x:1000:\\n' > /etc/group
+echo "@@ app starting at $(cut -d' ' -f1 /proc/uptime)s"
+if [ "$role" = consumer ]; then
+  # An app that dies on a live link first: the next one must start clean on the same port.
+  su -s /bin/sh app -c "/bin/node /app/dist/guest.js crashing-consumer /app/services.yaml"
+  echo "@@ crashing app exited at $(cut -d' ' -f1 /proc/uptime)s"
+fi
+su -s /bin/sh app -c "/bin/node /app/dist/guest.js $role /app/services.yaml"
+`);
+
+/** guest-app beside this module, in the form this module runs in (compiled or source). */
+const GUEST_APP = fileURLToPath(
+  new URL(`./guest-app${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
+);
+
+/**
+ * Builds the guest initramfs for kernel `kver` in `work`, with `configDir` (services.yaml and
+ * proto/, relative paths) copied to /app; returns its path.
+ */
+export async function buildAppImage(
+  work: string,
+  kver: string,
+  configDir: string,
+): Promise<string> {
+  const { ko, log } = buildSivshmModule(work, kver);
+  if (!existsSync(ko)) throw new Error(`sivshm.ko did not build: ${log.slice(-2000)}`);
+  const root = join(work, 'rootfs');
+  makeRootfs(root, ['app/dist', 'app/proto']);
+  buildStaticTool('provision-key.c', join(root, 'bin/provision-key'));
+  copyFileSync(ko, join(root, 'lib/modules/sivshm.ko'));
+  // virtio-serial for the control port, fw_cfg for the key (both modules in Debian's kernel)
+  const mods = kernelModules(kver, ['virtio_pci', 'virtio_console', 'qemu_fw_cfg']);
+  for (const m of mods) copyFileSync(m, join(root, 'lib/modules', basename(m)));
+  writeFileSync(join(root, 'lib/modules/load-order'), mods.map((m) => basename(m)).join('\n'));
+  writeFileSync(join(root, 'init'), INIT, { mode: 0o755 });
+
+  // The app: one bundle of guest-app with @sivshm/runtime's Node.open handed in.
+  const runtimeIndex = compiledFile('@sivshm/runtime', 'src/index.ts');
+  for (const f of [runtimeIndex, GUEST_APP]) {
+    if (!existsSync(f)) throw new Error(`${f} is missing: run \`npm run build\` at the root`);
+  }
+  const entry = join(work, 'guest-entry.mjs');
+  writeFileSync(
+    entry,
+    `import { Node } from ${JSON.stringify(runtimeIndex)};
+import { runGuestApp } from ${JSON.stringify(GUEST_APP)};
+await runGuestApp((o) => Node.open(o), process.argv.slice(2));
+`,
+  );
+  await addNodeApp(root, { guest: entry });
+  // Readable by the unprivileged app: this copy names key files, it holds no key.
+  copyFileSync(join(configDir, 'services.yaml'), join(root, 'app', 'services.yaml'));
+  chmodSync(join(root, 'app', 'services.yaml'), 0o644);
+  copyFileSync(
+    join(configDir, 'proto', 'vehicle.proto'),
+    join(root, 'app', 'proto', 'vehicle.proto'),
+  );
+  // @sivshm/core loads its .proto files from `<package root>/proto` at run time: in the bundle
+  // the package root is /app.
+  for (const f of ['control.proto', 'sivshm.proto']) {
+    copyFileSync(join(workspaceDir('@sivshm/core'), 'proto', f), join(root, 'app', 'proto', f));
+  }
+  const image = join(work, 'initramfs.cpio.gz');
+  packInitramfs(root, image);
+  return image;
+}
