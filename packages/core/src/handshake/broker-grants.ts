@@ -3,8 +3,27 @@ import type { CryptoBackend } from '../crypto/crypto-backend.js';
 import { signGrant } from '../grant/grant-verify.js';
 import type { BrokerChannel } from './broker-types.js';
 import { HandshakeFailure } from './handshake-failure.js';
-import { MessageType } from './handshake-messages.js';
-import { extendTranscript, initialTranscript, signatureInput } from './transcript.js';
+import type { Certificate } from '../cert/certificate.js';
+import {
+  encodeGrantConsumerBody,
+  encodeGrantProviderBody,
+  encodeHandshakeMessage,
+  MessageType,
+  type HandshakeMessage,
+} from './handshake-messages.js';
+import {
+  extendTranscript,
+  initialTranscript,
+  SignatureLabel,
+  signatureInput,
+} from './transcript.js';
+
+/** The broker's messages and the label each is signed under. */
+const LABEL = {
+  [MessageType.m2]: SignatureLabel.m2,
+  [MessageType.m4]: SignatureLabel.m4,
+  [MessageType.m6]: SignatureLabel.m6,
+} as const;
 
 /**
  * What the broker signs and mints: its signatures on M2/M4/M6, the grant tokens (MACed with
@@ -49,6 +68,56 @@ export class GrantMinter {
   /** The broker's signature over transcript hash `th` under `label`. */
   sign(label: Parameters<typeof signatureInput>[0], th: Uint8Array): Uint8Array {
     return this.#crypto.ed25519Sign(this.#brokerSecretKey, signatureInput(label, th));
+  }
+
+  /**
+   * A broker message (M2, M4 or M6) with `body`: the transcript extended by it, and the
+   * envelope with the broker's signature over that transcript hash.
+   */
+  signed(
+    type: keyof typeof LABEL,
+    th: Uint8Array,
+    body: Uint8Array,
+  ): { th: Uint8Array; bytes: Uint8Array } {
+    const next = extendTranscript(this.#crypto, th, type, body);
+    const bytes = encodeHandshakeMessage({ type, body, sig: this.sign(LABEL[type], next) });
+    return { th: next, bytes };
+  }
+
+  /** M4: the consumer's grant (MACed with its K_vm, bound to its device nonce `knC`). */
+  grantConsumerMessage(
+    ch: BrokerChannel,
+    o: {
+      th3: Uint8Array;
+      m2Body: Uint8Array;
+      certP: Certificate;
+      m3: HandshakeMessage;
+      knC: Uint8Array;
+    },
+  ): Uint8Array {
+    const grant = this.grant(ch, 'consumer', o.knC);
+    const body = encodeGrantConsumerBody({
+      m2Body: o.m2Body,
+      certP: o.certP,
+      m3: o.m3,
+      grantToken: grant.token,
+      grantTag: grant.tag,
+    });
+    return this.signed(MessageType.m4, o.th3, body).bytes;
+  }
+
+  /** M6: the provider's grant (MACed with its K_vm, bound to its device nonce `knP`). */
+  grantProviderMessage(
+    ch: BrokerChannel,
+    o: { th5: Uint8Array; m5: HandshakeMessage; knP: Uint8Array },
+  ): Uint8Array {
+    const grant = this.grant(ch, 'provider', o.knP);
+    const body = encodeGrantProviderBody({
+      m5: o.m5,
+      grantToken: grant.token,
+      grantTag: grant.tag,
+    });
+    return this.signed(MessageType.m6, o.th5, body).bytes;
   }
 
   /** The grant token and tag for one end of `ch`, bound to that end's device nonce `kn`. */

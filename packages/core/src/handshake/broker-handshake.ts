@@ -1,12 +1,9 @@
 import type { CertificateAuthority } from '../cert/certificate-authority.js';
-import type { Certificate, CertificateBody } from '../cert/certificate.js';
-import { mayOfferRight, mayRequestRight } from '../cert/rights.js';
 import type { CryptoBackend } from '../crypto/crypto-backend.js';
-import { equalConstantTime } from '../crypto/constant-time.js';
-import { abortReasonName, type AbortReasonName } from './abort-reason.js';
 import { BrokerBudgets, rateLimitedAbort, type BrokerLimits } from './broker-budgets.js';
 import { BrokerChannels, type BrokerChannelState } from './broker-channels.js';
 import { GrantMinter } from './broker-grants.js';
+import { HandshakeSessions } from './broker-sessions.js';
 import type {
   BrokerChannel,
   BrokerEffect,
@@ -15,24 +12,13 @@ import type {
   OfferedService,
   Window,
 } from './broker-types.js';
-import { abortMessage, failAs, HandshakeFailure, require } from './handshake-failure.js';
+import { HandshakeFailure } from './handshake-failure.js';
 import {
-  decodeAbortBody,
-  decodeAcceptBody,
-  decodeFinishBody,
   decodeHandshakeMessage,
-  decodeRequestBody,
-  encodeGrantConsumerBody,
-  encodeGrantProviderBody,
-  encodeHandshakeMessage,
-  encodeOfferBody,
   MessageType,
   type HandshakeMessage,
-  type RequestBody,
 } from './handshake-messages.js';
-import { MODE_RANK } from './handshake-types.js';
 import { peekControl } from './peek-control.js';
-import { extendTranscript, SignatureLabel, signatureInput } from './transcript.js';
 
 export interface BrokerOptions {
   readonly crypto: CryptoBackend;
@@ -59,30 +45,6 @@ export interface BrokerOptions {
   readonly linkBoundCertificates?: boolean;
 }
 
-type SessionState = 'awaiting-accept' | 'awaiting-finish';
-
-interface Session {
-  state: SessionState;
-  readonly channel: BrokerChannel;
-  readonly request: RequestBody;
-  readonly certC: CertificateBody;
-  readonly th2: Uint8Array;
-  readonly m2Body: Uint8Array;
-  readonly deadlineMs: bigint;
-  th3?: Uint8Array;
-  knP?: Uint8Array;
-}
-
-/** An M1 that passed every check and waits for its window (`reserve-window` effect). */
-interface Admitted {
-  readonly linkVm: number;
-  readonly m1: HandshakeMessage;
-  readonly request: RequestBody;
-  readonly certC: CertificateBody;
-  readonly certificate: Certificate;
-  readonly offer: OfferedService;
-}
-
 const offerKey = (service: number, instance: number): string => `${service}:${instance}`;
 
 /**
@@ -107,22 +69,16 @@ export class BrokerHandshakes {
   };
   /** How long a handshake may stay PENDING before it is aborted, ms. */
   readonly pendingTimeoutMs: bigint;
-  readonly #o: BrokerOptions;
   readonly #budgets: BrokerBudgets;
   readonly #minter: GrantMinter;
   readonly #channels: BrokerChannels;
-  readonly #random: (n: number) => Uint8Array;
-  readonly #sessions = new Map<bigint, Session>();
-  readonly #admitted = new Map<number, Admitted>();
-  #nextTicket = 1;
-  readonly #lastReqSeq = new Map<bigint, bigint>();
+  readonly #sessions: HandshakeSessions;
   readonly #offers = new Map<string, Map<number, OfferedService>>();
   readonly #connected = new Set<number>();
   readonly #enrolled = new Map<number, Uint8Array>();
 
   constructor(options: BrokerOptions) {
-    this.#o = options;
-    this.#random = options.random ?? ((n) => options.crypto.randomBytes(n));
+    const random = options.random ?? ((n: number) => options.crypto.randomBytes(n));
     this.pendingTimeoutMs = options.pendingTimeoutMs ?? 1000n;
     this.#budgets = new BrokerBudgets({
       limits: options.limits,
@@ -136,12 +92,28 @@ export class BrokerHandshakes {
       epoch: () => options.ca.epoch,
       nowMs: options.nowMs,
       lifetimeMs: options.grantLifetimeMs ?? 10_000n,
-      random: this.#random,
+      random,
     });
     this.#channels = new BrokerChannels({
       nowMs: options.nowMs,
       revokeAckTimeoutMs: options.revokeAckTimeoutMs ?? 2000n,
       connected: (vm) => this.#connected.has(vm),
+    });
+    this.#sessions = new HandshakeSessions({
+      crypto: options.crypto,
+      ca: options.ca,
+      minter: this.#minter,
+      channels: this.#channels,
+      stats: this.stats,
+      nowMs: options.nowMs,
+      random,
+      pendingTimeoutMs: this.pendingTimeoutMs,
+      linkBoundCertificates: options.linkBoundCertificates === true,
+      limitsOf: (vm) => this.#budgets.limitsOf(vm),
+      offered: (service, instance) => this.offered(service, instance),
+      enrolled: (vm) => this.#enrolled.get(vm),
+      connected: (vm) => this.#connected.has(vm),
+      bytesHeld: (vm) => this.#channels.bytesHeld(vm) + this.#sessions.bytesHeld(vm),
     });
   }
 
@@ -172,11 +144,7 @@ export class BrokerHandshakes {
 
   /** Handshakes in flight (of one consumer VM, or all). */
   pendingCount(vmId?: number): number {
-    let n = 0;
-    for (const s of this.#sessions.values())
-      if (vmId === undefined || s.channel.consumerVm === vmId) n++;
-    for (const a of this.#admitted.values()) if (vmId === undefined || a.linkVm === vmId) n++;
-    return n;
+    return this.#sessions.pendingCount(vmId);
   }
 
   /** The offer a channel request for `service`/`instance` goes to, if any. */
@@ -225,12 +193,7 @@ export class BrokerHandshakes {
    * channels and what waits for its acknowledgements stay (hostd shutdown).
    */
   forgetVm(vmId: number): BrokerEffect[] {
-    const out: BrokerEffect[] = [];
-    for (const s of [...this.#sessions.values()]) {
-      if (s.channel.consumerVm === vmId || s.channel.providerVm === vmId) {
-        out.push(...this.#abortSession(s, 'peerAbort', `VM ${vmId} is gone`));
-      }
-    }
+    const out = this.#sessions.abortOf(vmId);
     this.#budgets.forget(vmId);
     return out;
   }
@@ -284,14 +247,7 @@ export class BrokerHandshakes {
 
   /** Aborts handshakes past their deadline and quarantines windows whose REVOKE is overdue. */
   tick(): BrokerEffect[] {
-    const now = this.#o.nowMs();
-    const out: BrokerEffect[] = [];
-    for (const s of [...this.#sessions.values()]) {
-      if (now >= s.deadlineMs)
-        out.push(...this.#abortSession(s, 'timeout', 'handshake deadline passed'));
-    }
-    out.push(...this.#channels.tick());
-    return out;
+    return [...this.#sessions.expire(), ...this.#channels.tick()];
   }
 
   // ---- events: handshake messages ------------------------------------------------------
@@ -316,14 +272,7 @@ export class BrokerHandshakes {
    * channel table is full). Must come before the next event, as hostd answers at once.
    */
   windowReserved(ticket: number, window: Window | undefined): BrokerEffect[] {
-    const a = this.#admitted.get(ticket);
-    if (a === undefined) return [];
-    this.#admitted.delete(ticket);
-    if (window === undefined) {
-      const e = new HandshakeFailure('noSpace', 'the region has no free window of that size');
-      return this.#reject(a.linkVm, 0n, a.request.reqSeq, e);
-    }
-    return this.#offerToProvider(a, window);
+    return this.#sessions.windowReserved(ticket, window);
   }
 
   #dispatch(linkVm: number, bytes: Uint8Array, charged: boolean): BrokerEffect[] {
@@ -348,15 +297,15 @@ export class BrokerHandshakes {
     }
     switch (msg.type) {
       case MessageType.m1:
-        return this.#guard(linkVm, () => this.#onRequest(linkVm, msg));
+        return this.#guard(linkVm, () => this.#sessions.request(linkVm, msg));
       case MessageType.m3:
-        return this.#guard(linkVm, () => this.#onAccept(linkVm, msg), true);
+        return this.#guard(linkVm, () => this.#sessions.accept(linkVm, msg), true);
       case MessageType.m5:
-        return this.#guard(linkVm, () => this.#onFinish(linkVm, msg), true);
+        return this.#guard(linkVm, () => this.#sessions.finish(linkVm, msg), true);
       case MessageType.abort:
-        return this.#onEndpointAbort(linkVm, msg);
+        return this.#sessions.endpointAbort(linkVm, msg);
       default:
-        return this.#reject(
+        return this.#sessions.reject(
           linkVm,
           0n,
           0n,
@@ -393,317 +342,16 @@ export class BrokerHandshakes {
       return f();
     } catch (e) {
       if (!(e instanceof HandshakeFailure)) throw e;
-      if (!chargeFailures) return this.#reject(linkVm, 0n, 0n, e);
+      if (!chargeFailures) return this.#sessions.reject(linkVm, 0n, 0n, e);
       this.stats.malformedCharged++;
       const c = this.#budgets.charge(linkVm);
-      if (c.admitted) return [...c.notes, ...this.#reject(linkVm, 0n, 0n, e)];
+      if (c.admitted) return [...c.notes, ...this.#sessions.reject(linkVm, 0n, 0n, e)];
       this.stats.rateLimited++;
       return c.notes;
     }
   }
 
-  #verify(
-    sig: Uint8Array,
-    label: Parameters<typeof signatureInput>[0],
-    th: Uint8Array,
-    key: Uint8Array,
-  ): boolean {
-    this.stats.signatureVerifications++;
-    return this.#o.crypto.ed25519Verify(sig, signatureInput(label, th), key);
-  }
-
-  /**
-   * M1: cheapest checks first (the rate was charged in `receive`) — decode, certificate
-   * lookup, link binding, rights, freshness, provider, caps — and only then the Ed25519
-   * verification (docs/security.md); then a window is asked for.
-   */
-  #onRequest(linkVm: number, m1: HandshakeMessage): BrokerEffect[] {
-    const req = failAs('malformed', () => decodeRequestBody(m1.body));
-    try {
-      const admitted = this.#admit(linkVm, m1, req);
-      this.#lastReqSeq.set(admitted.certC.serial, req.reqSeq);
-      const ticket = this.#nextTicket++;
-      this.#admitted.set(ticket, admitted);
-      return [
-        {
-          kind: 'reserve-window',
-          ticket,
-          length: admitted.offer.windowLength,
-          consumerVm: linkVm,
-          providerVm: admitted.offer.providerVm,
-        },
-      ];
-    } catch (e) {
-      if (e instanceof HandshakeFailure) return this.#reject(linkVm, 0n, req.reqSeq, e);
-      throw e;
-    }
-  }
-
-  /** Every check of an M1 (throws a HandshakeFailure naming the first that fails). */
-  #admit(linkVm: number, m1: HandshakeMessage, req: RequestBody): Admitted {
-    const { ca } = this.#o;
-    const limits = this.#budgets.limitsOf(linkVm);
-    const found = failAs('certificate', () => ca.lookup(req.certHashC));
-    require(found !== undefined, 'certificate', 'unknown or expired consumer certificate');
-    const certC = found.body;
-    if (this.#o.linkBoundCertificates === true) {
-      const enrolled = this.#enrolled.get(linkVm);
-      require(enrolled !== undefined &&
-        equalConstantTime(
-          enrolled,
-          req.certHashC,
-        ), 'certificate', `the certificate in M1 is not the one enrolled on the link of VM ${linkVm}${enrolled === undefined ? ' (enrol first)' : ''}`);
-    }
-    require(certC.vmId ===
-      linkVm, 'linkMismatch', `certificate of VM ${certC.vmId} presented on the link of VM ${linkVm}`);
-    require(mayRequestRight(
-      certC.rights,
-      req.service,
-      req.instance,
-    ), 'notAuthorized', `certificate may not request service 0x${req.service.toString(16)} instance ${req.instance}`);
-    const last = this.#lastReqSeq.get(certC.serial);
-    require(last === undefined ||
-      req.reqSeq > last, 'replay', `req_seq ${req.reqSeq} is not above ${last}`);
-    const svc = this.offered(req.service, req.instance);
-    require(svc !== undefined, 'noProvider', 'nobody offers this service instance');
-    require(svc.major ===
-      req.major, 'version', `major ${req.major} requested, ${svc.major} offered`);
-    require(MODE_RANK[req.mode] >=
-      MODE_RANK[svc.minMode], 'mode', `mode ${req.mode} is below the minimum ${svc.minMode}`);
-    require(this.pendingCount(linkVm) <
-      limits.pendingPerVm, 'tooManyPending', `VM ${linkVm} has ${limits.pendingPerVm} handshakes in flight`);
-    const held = this.#bytesHeld(linkVm);
-    require(held + svc.windowLength <=
-      limits.windowBytesPerVm, 'noSpace', `VM ${linkVm} holds ${held} window bytes; one more channel would pass its quota of ${limits.windowBytesPerVm}`);
-    require(this.#verify(
-      m1.sig,
-      SignatureLabel.m1,
-      this.#minter.th1(m1.body),
-      certC.publicKey,
-    ), 'signature', 'consumer signature on M1 does not verify');
-    return { linkVm, m1, request: req, certC, certificate: found.cert, offer: svc };
-  }
-
-  /** M2: the admitted request, its window and channel id, signed, to the provider. */
-  #offerToProvider(a: Admitted, window: Window): BrokerEffect[] {
-    const { crypto, ca } = this.#o;
-    const { linkVm, m1, request: req, offer: svc } = a;
-    const channelId = this.#minter.channelId();
-    const channel: BrokerChannel = {
-      channelId,
-      consumerVm: linkVm,
-      providerVm: svc.providerVm,
-      service: req.service,
-      instance: req.instance,
-      major: req.major,
-      mode: req.mode,
-      window,
-      consumerSerial: this.#minter.serial(linkVm),
-      providerSerial: this.#minter.serial(svc.providerVm),
-    };
-    const m2Body = encodeOfferBody({
-      channelId,
-      epoch: ca.epoch,
-      cVm: linkVm,
-      pVm: svc.providerVm,
-      windowOffset: window.offset,
-      windowLength: window.length,
-      mode: req.mode,
-      nonceH: this.#random(32),
-      certC: a.certificate,
-      m1,
-    });
-    const th2 = extendTranscript(crypto, this.#minter.th1(m1.body), MessageType.m2, m2Body);
-    const m2 = encodeHandshakeMessage({
-      type: MessageType.m2,
-      body: m2Body,
-      sig: this.#minter.sign(SignatureLabel.m2, th2),
-    });
-    this.#sessions.set(channelId, {
-      state: 'awaiting-accept',
-      channel,
-      request: req,
-      certC: a.certC,
-      th2,
-      m2Body,
-      deadlineMs: this.#o.nowMs() + this.pendingTimeoutMs,
-    });
-    return [
-      { kind: 'channel-pending', channel },
-      { kind: 'send', vmId: svc.providerVm, bytes: m2 },
-    ];
-  }
-
-  #onAccept(linkVm: number, m3: HandshakeMessage): BrokerEffect[] {
-    const { crypto, ca } = this.#o;
-    const accept = failAs('malformed', () => decodeAcceptBody(m3.body));
-    const s = this.#sessions.get(accept.channelId);
-    require(s !== undefined &&
-      s.state ===
-        'awaiting-accept', 'unexpected', `no offer pending for channel ${accept.channelId}`);
-    require(s.channel.providerVm ===
-      linkVm, 'linkMismatch', `M3 for VM ${s.channel.providerVm} arrived from VM ${linkVm}`);
-    try {
-      const found = failAs('certificate', () => ca.lookup(accept.certHashP));
-      require(found !== undefined, 'certificate', 'unknown or expired provider certificate');
-      const certP = found.body;
-      require(certP.vmId ===
-        linkVm, 'linkMismatch', `certificate of VM ${certP.vmId} on the link of VM ${linkVm}`);
-      require(mayOfferRight(
-        certP.rights,
-        s.channel.service,
-        s.channel.instance,
-      ), 'notAuthorized', 'provider certificate may not offer this service instance');
-      require(s.channel.mode === 'plain' ||
-        accept.eP.length === 32, 'keyAgreement', 'keyed mode without e_P');
-      const th3 = extendTranscript(crypto, s.th2, MessageType.m3, m3.body);
-      require(this.#verify(
-        m3.sig,
-        SignatureLabel.m3,
-        th3,
-        certP.publicKey,
-      ), 'signature', 'provider signature on M3 does not verify');
-      const grant = this.#minter.grant(s.channel, 'consumer', s.request.knC);
-      const m4Body = encodeGrantConsumerBody({
-        m2Body: s.m2Body,
-        certP: found.cert,
-        m3,
-        grantToken: grant.token,
-        grantTag: grant.tag,
-      });
-      const th4 = extendTranscript(crypto, th3, MessageType.m4, m4Body);
-      const m4 = encodeHandshakeMessage({
-        type: MessageType.m4,
-        body: m4Body,
-        sig: this.#minter.sign(SignatureLabel.m4, th4),
-      });
-      s.state = 'awaiting-finish';
-      s.th3 = th3;
-      s.knP = accept.knP;
-      return [{ kind: 'send', vmId: s.channel.consumerVm, bytes: m4, grantFor: s.channel }];
-    } catch (e) {
-      if (e instanceof HandshakeFailure) return this.#abortSession(s, e.reason, e.message);
-      throw e;
-    }
-  }
-
-  #onFinish(linkVm: number, m5: HandshakeMessage): BrokerEffect[] {
-    const { crypto } = this.#o;
-    const finish = failAs('malformed', () => decodeFinishBody(m5.body));
-    const s = this.#sessions.get(finish.channelId);
-    require(s !== undefined &&
-      s.state ===
-        'awaiting-finish', 'unexpected', `no grant pending for channel ${finish.channelId}`);
-    require(s.channel.consumerVm ===
-      linkVm, 'linkMismatch', `M5 for VM ${s.channel.consumerVm} arrived from VM ${linkVm}`);
-    try {
-      const th5 = extendTranscript(crypto, s.th3!, MessageType.m5, m5.body);
-      require(this.#verify(
-        m5.sig,
-        SignatureLabel.m5,
-        th5,
-        s.certC.publicKey,
-      ), 'signature', 'consumer signature on M5 does not verify');
-      const grant = this.#minter.grant(s.channel, 'provider', s.knP!);
-      const m6Body = encodeGrantProviderBody({ m5, grantToken: grant.token, grantTag: grant.tag });
-      const th6 = extendTranscript(crypto, th5, MessageType.m6, m6Body);
-      const m6 = encodeHandshakeMessage({
-        type: MessageType.m6,
-        body: m6Body,
-        sig: this.#minter.sign(SignatureLabel.m6, th6),
-      });
-      const ch = s.channel;
-      this.#sessions.delete(finish.channelId);
-      this.#channels.activate(ch);
-      this.stats.established++;
-      // M5 and a StopOffer (or the provider's death) travel on different links: if the offer
-      // went away while the handshake finished, the new channel goes at once.
-      const gone =
-        this.offered(ch.service, ch.instance)?.providerVm === ch.providerVm
-          ? []
-          : this.#channels.close(
-              ch.channelId,
-              this.#connected.has(ch.providerVm) ? 'stop-offer' : 'vm-gone',
-            );
-      return [
-        { kind: 'channel-active', channel: ch },
-        ...gone,
-        { kind: 'send', vmId: ch.providerVm, bytes: m6, grantFor: ch },
-      ];
-    } catch (e) {
-      if (e instanceof HandshakeFailure) return this.#abortSession(s, e.reason, e.message);
-      throw e;
-    }
-  }
-
-  #onEndpointAbort(linkVm: number, msg: HandshakeMessage): BrokerEffect[] {
-    let a;
-    try {
-      a = decodeAbortBody(msg.body);
-    } catch {
-      return [];
-    }
-    for (const s of this.#sessions.values()) {
-      const byChannel = a.channelId !== 0n && s.channel.channelId === a.channelId;
-      const byRequest =
-        a.channelId === 0n && s.channel.consumerVm === linkVm && s.request.reqSeq === a.reqSeq;
-      const party = s.channel.consumerVm === linkVm || s.channel.providerVm === linkVm;
-      if (party && (byChannel || byRequest)) {
-        return this.#abortSession(
-          s,
-          'peerAbort',
-          `VM ${linkVm} aborted: ${abortReasonName(a.reason)} ${a.detail}`,
-        );
-      }
-    }
-    return [];
-  }
-
-  #abortSession(s: Session, reason: AbortReasonName, detail: string): BrokerEffect[] {
-    const ch = s.channel;
-    this.#sessions.delete(ch.channelId);
-    this.stats.aborted++;
-    // After M4 the consumer may already have presented its grant and mapped the window: the
-    // window must not be zeroed under it or handed to another channel (docs/security.md).
-    const grantIssued = s.state === 'awaiting-finish';
-    const window: BrokerEffect[] = grantIssued
-      ? this.#channels.quarantineGranted(ch)
-      : [{ kind: 'window-free', channel: ch, cause: 'aborted' }];
-    const msg = (vm: number): BrokerEffect => ({
-      kind: 'send',
-      vmId: vm,
-      bytes: abortMessage(
-        ch.channelId,
-        vm === ch.consumerVm ? s.request.reqSeq : 0n,
-        reason,
-        detail,
-      ),
-    });
-    return [
-      ...window,
-      { kind: 'channel-aborted', channel: ch, reason, detail, grantIssued },
-      msg(ch.consumerVm),
-      msg(ch.providerVm),
-    ];
-  }
-
-  #reject(linkVm: number, channelId: bigint, reqSeq: bigint, e: HandshakeFailure): BrokerEffect[] {
-    this.stats.rejected++;
-    return [
-      { kind: 'rejected', vmId: linkVm, reason: e.reason, detail: e.message },
-      { kind: 'send', vmId: linkVm, bytes: abortMessage(channelId, reqSeq, e.reason, e.message) },
-    ];
-  }
-
   #activeOf(vmId: number): bigint[] {
     return this.#channels.activeWhere((c) => c.consumerVm === vmId || c.providerVm === vmId);
-  }
-
-  #bytesHeld(vmId: number): bigint {
-    let n = this.#channels.bytesHeld(vmId);
-    for (const s of this.#sessions.values())
-      if (s.channel.consumerVm === vmId) n += s.channel.window.length;
-    for (const a of this.#admitted.values()) if (a.linkVm === vmId) n += a.offer.windowLength;
-    return n;
   }
 }
