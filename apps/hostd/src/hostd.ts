@@ -80,6 +80,31 @@ function closeReasonOf(why: string, stopping: boolean): CloseReason {
 }
 
 /**
+ * The broker, holding each VM to its own services.yaml limits; the CA is the one opened from
+ * disk (persisted serials, revocations and the bumped epoch), and its broker key with it.
+ */
+function brokerFor(
+  o: HostdOptions,
+  config: ServiceConfig,
+  opened: OpenedCa,
+  crypto: CryptoBackend,
+  grantKeys: ReadonlyMap<number, Uint8Array>,
+): BrokerHandshakes {
+  return new BrokerHandshakes({
+    crypto,
+    ca: opened.ca,
+    brokerSecretKey: opened.brokerSecretKey,
+    grantKeys,
+    nowMs: () => BigInt(Date.now()),
+    limitsOf: (vm) => configLimits(config, vm),
+    revokeAckTimeoutMs: BigInt(o.revokeAckTimeoutMs ?? 2000),
+    // A link's certificate lives as long as the link: an M1 must name the one enrolled on it.
+    linkBoundCertificates: true,
+    ...(o.pendingTimeoutMs === undefined ? {} : { pendingTimeoutMs: BigInt(o.pendingTimeoutMs) }),
+  });
+}
+
+/**
  * The hypervisor-side daemon (docs/architecture.md), and its composition root: it owns the
  * region, is the CA and the channel broker, switches SOME/IP-SD between VMs under the config's
  * policy, serves doorbells with the ivshmem-server protocol, and answers status queries. One
@@ -140,19 +165,7 @@ export class Hostd {
     const send = (vm: number, m: ControlMessage): boolean => this.#links?.send(vm, m) ?? false;
     const connected = (vm: number): boolean => this.#links?.connected(vm) ?? false;
     this.#vms = new VmRegistry({ config, grantKeys: init.grantKeys, log, send });
-    // The broker holds each VM to its own services.yaml limits; the CA is the one opened from
-    // disk (persisted serials, revocations and the bumped epoch), and its broker key with it.
-    this.#broker = new BrokerHandshakes({
-      crypto,
-      ca: opened.ca,
-      brokerSecretKey: opened.brokerSecretKey,
-      grantKeys: init.grantKeys,
-      nowMs: () => BigInt(Date.now()),
-      limitsOf: (vm) => configLimits(config, vm),
-      revokeAckTimeoutMs: BigInt(o.revokeAckTimeoutMs ?? 2000),
-      linkBoundCertificates: true,
-      ...(o.pendingTimeoutMs === undefined ? {} : { pendingTimeoutMs: BigInt(o.pendingTimeoutMs) }),
-    });
+    this.#broker = brokerFor(o, config, opened, crypto, init.grantKeys);
     const lifecycle = new ChannelLifecycle({
       table: new ChannelTableWriter(new Uint8Array(region.mapping.shared), region.layout),
       allocator: new WindowAllocator({
