@@ -1,22 +1,8 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { build } from 'esbuild';
 import { workspaceDir } from '../paths.js';
 import { addNodeRuntime } from './guest-image.js';
-
-/** The part of esbuild the tiers use (a build tool of the repo, resolved at run time). */
-interface EsbuildLike {
-  build(o: {
-    entryPoints: Record<string, string>;
-    bundle: boolean;
-    splitting: boolean;
-    format: 'esm';
-    platform: 'node';
-    target: string;
-    outdir: string;
-    banner: { js: string };
-    logLevel: 'error';
-  }): Promise<unknown>;
-}
 
 /** The transport's native addon: the bundle cannot hold it, so the image carries it. */
 export function transportAddon(): string {
@@ -33,9 +19,7 @@ export async function addNodeApp(layer: string, entries: Record<string, string>)
   const addon = transportAddon();
   const app = join(layer, 'app');
   mkdirSync(join(app, 'build', 'Release'), { recursive: true });
-  const name = 'esbuild'; // comes with tsx, the repo's dev runner: not a dependency to declare
-  const esbuild = (await import(name)) as EsbuildLike;
-  await esbuild.build({
+  await build({
     entryPoints: entries,
     bundle: true,
     splitting: true,
