@@ -20,6 +20,7 @@ import {
   type Child,
 } from '../test/support/deployment.js';
 import { loadConfig } from '@sivshm/core';
+import { sleep } from '@sivshm/testing';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
@@ -37,7 +38,6 @@ const calls = arg('--calls', 2000);
 const opens = arg('--opens', 10);
 const parkedCalls = arg('--parked-calls', 200);
 const intervalMs = arg('--interval-ms', 20);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const since = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1000;
 
 /** A client of ./uds-peer.ts: `reset` over a Unix socket; events are read and dropped. */

@@ -5,6 +5,7 @@ import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { sleep, waitFor } from '@sivshm/testing';
 import { SdAgent } from '../../src/sd/sd-agent.js';
 import type { SubscriptionEvent } from '../../src/sd/sd-consumer.js';
 import type { SubscriberEvent } from '../../src/sd/sd-provider.js';
@@ -29,17 +30,9 @@ const timing = {
 const log: string[] = [];
 const note = (s: string): void => void log.push(`${Math.round(performance.now())} ${s}`);
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 /** Resolves when `pred` holds, checking every 10 ms; rejects after `ms`. */
-async function until(pred: () => boolean, ms: number, what: string): Promise<void> {
-  for (let waited = 0; !pred(); waited += 10) {
-    if (waited >= ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
+const until = (pred: () => boolean, ms: number, what: string): Promise<void> =>
+  waitFor(pred, what, ms, 10);
 
 /** The tshark process capturing on lo. */
 type Capture = ChildProcessByStdio<null, Readable, Readable>;
