@@ -1,7 +1,7 @@
 import type protobuf from 'protobufjs';
 import { Subject, share, type Observable } from 'rxjs';
 import { TransportError } from '../errors/transport-error.js';
-import { decodeFrom } from '../protobuf/decode-from.js';
+import { decodeCopy, decodeFrom } from '../protobuf/decode-from.js';
 import { encodedLength, encodeInto } from '../protobuf/encode-into.js';
 import { Sample } from '../protobuf/sample.js';
 import { SomeIpMessageType } from '@sivshm/abi';
@@ -42,22 +42,6 @@ function checkMethodId(id: number): void {
     throw new TransportError(
       'ERR_BAD_ARGUMENT',
       `method id 0x${id.toString(16)} is not in 0x0001..0x7FFF`,
-    );
-  }
-}
-
-function decodeCopy<T>(type: protobuf.Type, payload: Uint8Array): T {
-  try {
-    // Decode from a private copy: protobufjs `bytes` fields alias their input, and the input
-    // here is ring memory the peer may rewrite. Copies are safe to keep.
-    return type.decode(payload.slice()) as unknown as T;
-  } catch (e) {
-    throw new TransportError(
-      'ERR_DECODE',
-      `payload is not a valid ${type.fullName}: ${(e as Error).message}`,
-      {
-        cause: e,
-      },
     );
   }
 }
@@ -306,7 +290,7 @@ export class ServiceConsumer {
       const off = this.channel.on(dispatchKey(SomeIpMessageType.NOTIFICATION, eventId), (r) => {
         if (r.header.messageType !== SomeIpMessageType.NOTIFICATION) return;
         try {
-          subject.next(decodeCopy<T>(type, r.payload));
+          subject.next(decodeCopy(type, r.payload) as T);
         } catch (e) {
           subject.error(e);
         }
@@ -390,7 +374,9 @@ export class ServiceConsumer {
         reject(e);
       });
     });
-    return decodeCopy<Res>(responseType, payload);
+    // `payload` is already this call's private copy (taken before the record was released):
+    // decode it in place rather than copying it a second time.
+    return decodeFrom(responseType, payload) as Res;
   }
 
   /** Fire-and-forget (REQUEST_NO_RETURN): resolves once the request is in the ring. */
