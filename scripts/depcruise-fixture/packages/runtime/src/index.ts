@@ -1,0 +1,3 @@
+import { CORE_NAME } from '@sivshm/core';
+
+export const RUNTIME_NAME = `runtime on ${CORE_NAME}`;

@@ -1,0 +1,4 @@
+// Shipped code importing the private test-support workspace.
+import { deployment } from '@sivshm/testing';
+
+export const shipped = deployment;
