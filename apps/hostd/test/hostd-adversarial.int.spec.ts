@@ -25,23 +25,10 @@ import {
   type FloodProcess,
   type HostdProcess,
   type ProviderProcess,
+  OFFER_ALL,
+  REQUEST_ALL,
 } from './support/test-deployment.js';
 import { TestVm, type RequestOutcome } from './support/test-vm.js';
-
-const OFFER_ALL = {
-  offers: [
-    { service: SERVICE.speed, instanceLo: 1, instanceHi: 1 },
-    { service: SERVICE.media, instanceLo: 1, instanceHi: 1 },
-  ],
-  requests: [],
-};
-const REQUEST_ALL = {
-  offers: [],
-  requests: [
-    { service: SERVICE.speed, instanceLo: 1, instanceHi: 1, methodLo: 1, methodHi: 0xfffe },
-    { service: SERVICE.media, instanceLo: 1, instanceHi: 1, methodLo: 1, methodHi: 0xfffe },
-  ],
-};
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);

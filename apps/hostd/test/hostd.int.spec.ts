@@ -19,23 +19,10 @@ import {
   type Deployment,
   type HostdProcess,
   type StatusLike,
+  OFFER_ALL,
+  REQUEST_ALL,
 } from './support/test-deployment.js';
 import { TestVm } from './support/test-vm.js';
-
-const OFFER_ALL = {
-  offers: [
-    { service: SERVICE.speed, instanceLo: 1, instanceHi: 1 },
-    { service: SERVICE.media, instanceLo: 1, instanceHi: 1 },
-  ],
-  requests: [],
-};
-const REQUEST_ALL = {
-  offers: [],
-  requests: [
-    { service: SERVICE.speed, instanceLo: 1, instanceHi: 1, methodLo: 1, methodHi: 0xfffe },
-    { service: SERVICE.media, instanceLo: 1, instanceHi: 1, methodLo: 1, methodHi: 0xfffe },
-  ],
-};
 
 describe('Hostd', function () {
   this.timeout(30_000);

@@ -2,20 +2,14 @@
 // separate processes): connects to the infotainment socket given in argv, enrols with the right
 // to offer the two test services, offers them over SD and answers every M2. Reports over IPC.
 import { TestVm } from './test-vm.js';
-import { SERVICE } from './test-deployment.js';
+import { OFFER_ALL, SERVICE } from './test-deployment.js';
 
 const socketPath = process.argv[2];
 if (socketPath === undefined) throw new Error('usage: provider-process <socket>');
 const report = (m: Record<string, unknown>): void => void process.send?.(m);
 
 const vm = await TestVm.connect(socketPath);
-await vm.enrol({
-  offers: [
-    { service: SERVICE.speed, instanceLo: 1, instanceHi: 1 },
-    { service: SERVICE.media, instanceLo: 1, instanceHi: 1 },
-  ],
-  requests: [],
-});
+await vm.enrol(OFFER_ALL);
 vm.provide();
 vm.offer(SERVICE.speed, 1);
 vm.offer(SERVICE.media, 1);

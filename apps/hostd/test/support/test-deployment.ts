@@ -25,6 +25,23 @@ const HOSTD_ROOT = packageRoot(import.meta.url);
 export const VM = { infotainment: 1, cluster: 2, rogue: 3 } as const;
 export const SERVICE = { speed: 0x1234, media: 0x1235 } as const;
 
+/** Enrolment rights: offer both test services (instance 1). */
+export const OFFER_ALL = {
+  offers: [
+    { service: SERVICE.speed, instanceLo: 1, instanceHi: 1 },
+    { service: SERVICE.media, instanceLo: 1, instanceHi: 1 },
+  ],
+  requests: [],
+};
+/** Enrolment rights: request both test services (instance 1, every method). */
+export const REQUEST_ALL = {
+  offers: [],
+  requests: [
+    { service: SERVICE.speed, instanceLo: 1, instanceHi: 1, methodLo: 1, methodHi: 0xfffe },
+    { service: SERVICE.media, instanceLo: 1, instanceHi: 1, methodLo: 1, methodHi: 0xfffe },
+  ],
+};
+
 /** Three VMs; rogue has tight limits (4 windows of quota, 3 pending); cluster generous ones. */
 export function makeDeployment(): Deployment {
   return makeTestDeployment({
