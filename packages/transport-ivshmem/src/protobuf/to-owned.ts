@@ -82,7 +82,7 @@ function copyValue(value: unknown, depth: number): unknown {
  * new objects with the same prototypes.
  *
  * Use it to keep a message decoded in place (a `Sample`'s, or `decodeFrom`'s) beyond the
- * release of its ring record — the `messages$` lane. Accepts a `Sample`'s guarded message
+ * release of its ring record — the `ServiceConsumer.event` lane. Accepts a `Sample`'s guarded message
  * while the sample lives (`ERR_CLOSED` afterwards).
  *
  * @example
