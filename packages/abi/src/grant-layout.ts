@@ -60,6 +60,9 @@ export const RevokeLayout = {
   pad0Size: 3,
 } as const;
 
+/** Length of a VM's grant key `K_vm`, the HMAC-SHA256 key of its tokens (`SIVSHM_KEY_SIZE`). */
+export const GRANT_KEY_SIZE = 32;
+
 /** Length of the HMAC-SHA256 tag that follows a token. */
 export const TOKEN_TAG_SIZE = 32;
 

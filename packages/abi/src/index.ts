@@ -36,6 +36,7 @@ export {
   GrantLayout,
   RevokeLayout,
   TOKEN_TAG_SIZE,
+  GRANT_KEY_SIZE,
   GRANT_TAG_LABEL,
   REVOKE_TAG_LABEL,
   GrantRole,

@@ -12,7 +12,7 @@ export { formatConfigIssue, isConfigError } from './config/config-issue.js';
 export type { ConfigIssue, ConfigError } from './config/config-issue.js';
 export { configLocationOf } from './config/config-location.js';
 export type { ConfigLocation } from './config/config-location.js';
-export { resolveGrantKey, GRANT_KEY_SIZE } from './config/grant-key.js';
+export { resolveGrantKey } from './config/grant-key.js';
 export type { ResolveGrantKeyOptions } from './config/grant-key.js';
 export { mayOffer, mayConsume, serviceById, vmById, vmByName } from './config/config-policy.js';
 export { DEFAULT_CHANNEL_CAPACITY } from './config/region-budget.js';

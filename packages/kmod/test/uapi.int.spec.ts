@@ -8,6 +8,7 @@ import {
   ChannelModeCode,
   DoorbellLayout,
   EventLayout,
+  GRANT_KEY_SIZE,
   GRANT_TAG_LABEL,
   GrantLayout,
   GrantPerm,
@@ -159,8 +160,9 @@ describe('UAPI header (include/uapi/sivshm.h) against @sivshm/abi', function () 
       expect(RevokeLayout.version).to.equal(num('token.version'));
     });
 
-    it('should match the tag size, serial window, roles, perms and modes', () => {
+    it('should match the key and tag sizes, serial window, roles, perms and modes', () => {
       expect(TOKEN_TAG_SIZE).to.equal(num('token.tagSize'));
+      expect(GRANT_KEY_SIZE).to.equal(num('token.keySize'));
       expect(SERIAL_WINDOW).to.equal(num('token.serialWindow'));
       expect(GrantRole.consumer).to.equal(num('role.consumer'));
       expect(GrantRole.provider).to.equal(num('role.provider'));

@@ -1,13 +1,11 @@
 /**
  * Turns a VM's `grantKey` source (file, environment variable, inline hex) into the 32 key bytes
- * `K_vm` that hostd and that VM's device share (PROTOCOL.md §1, §5).
+ * `K_vm` that hostd and that VM's device share (docs/protocol.md).
  */
 import { readFile, stat } from 'node:fs/promises';
+import { GRANT_KEY_SIZE } from '@sivshm/abi';
 import { CoreError } from '../errors/core-error.js';
 import type { VmConfig } from './config-types.js';
-
-/** Length of a grant key `K_vm` in bytes. */
-export const GRANT_KEY_SIZE = 32;
 
 /** Options of `resolveGrantKey`. */
 export interface ResolveGrantKeyOptions {
