@@ -60,9 +60,9 @@ export function decodeFrom<T extends object = Record<string, unknown>>(
  * Copies `view` once and decodes the copy: a message that is safe to keep, whose `bytes`
  * fields alias only that private copy.
  *
- * Use it for the copying lane (`ServiceConsumer.event`) when the record is released right after; it does
- * one `memcpy` of the payload instead of a deep copy of the decoded object (`toOwned`), and a
- * peer changing the ring bytes meanwhile cannot affect the result.
+ * Use it for the copying lane (`ServiceConsumer.event`) when the record is released right
+ * after; it does one `memcpy` of the payload instead of a deep copy of the decoded object
+ * (`toOwned`), and a peer changing the ring bytes meanwhile cannot affect the result.
  */
 export function decodeCopy<T extends object = Record<string, unknown>>(
   type: MessageCodec,

@@ -16,9 +16,9 @@ export interface ReceiveSampleOptions {
  * whose `release()` releases the record; undefined when the ring has nothing (or has failed).
  *
  * Use it for the zero-copy receive lane (what `ServiceConsumer.samples` delivers). The ring
- * stays blocked on this record until the sample is released, so release it promptly. A payload that does not decode is a
- * bad message, not a broken ring: its record is released and `ERR_DECODE` is thrown, and the
- * next call continues with the next record.
+ * stays blocked on this record until the sample is released, so release it promptly. A
+ * payload that does not decode is a bad message, not a broken ring: its record is released
+ * and `ERR_DECODE` is thrown, and the next call continues with the next record.
  *
  * @example
  * ```ts

@@ -20,13 +20,13 @@ export interface SampleOptions {
  * A decoded message on the zero-copy receive lane: its `bytes` fields alias ring memory and
  * are valid until {@link release}.
  *
- * Use it for large payloads read once in place (`ServiceConsumer.samples`); use decoded
- * copies (`ServiceConsumer.event`, `toOwned`) for anything kept. `message` is a read-only guard over the decoded object: reads
- * of fields, nested messages, arrays, maps and `bytes` views pass through while the sample
- * lives; after `release()` every one of them throws `TransportError('ERR_CLOSED')`, including
- * through references taken earlier. The guard does not cover what a caller copies out of it
- * while it lives (numbers, strings, `toOwned()` results are independent; `raw()` views and an
- * `ArrayBuffer` from `.buffer` are not).
+ * Use it for large payloads read once in place (`ServiceConsumer.samples`); use decoded copies
+ * (`ServiceConsumer.event`, `toOwned`) for anything kept. `message` is a read-only guard over the
+ * decoded object: reads of fields, nested messages, arrays, maps and `bytes` views pass through
+ * while the sample lives; after `release()` every one of them throws
+ * `TransportError('ERR_CLOSED')`, including through references taken earlier. The guard does not
+ * cover what a caller copies out of it while it lives (numbers, strings, `toOwned()` results are
+ * independent; `raw()` views and an `ArrayBuffer` from `.buffer` are not).
  *
  * @example
  * ```ts

@@ -82,8 +82,8 @@ function copyValue(value: unknown, depth: number): unknown {
  * new objects with the same prototypes.
  *
  * Use it to keep a message decoded in place (a `Sample`'s, or `decodeFrom`'s) beyond the
- * release of its ring record — the `ServiceConsumer.event` lane. Accepts a `Sample`'s guarded message
- * while the sample lives (`ERR_CLOSED` afterwards).
+ * release of its ring record — the `ServiceConsumer.event` lane. Accepts a `Sample`'s guarded
+ * message while the sample lives (`ERR_CLOSED` afterwards).
  *
  * @example
  * ```ts
