@@ -89,7 +89,6 @@ export type { ProviderPolicy, ProviderHandshakesOptions } from './handshake/prov
 export { BrokerHandshakes } from './handshake/broker-handshake.js';
 export type { BrokerOptions } from './handshake/broker-handshake.js';
 export type { BrokerLimits } from './handshake/broker-budgets.js';
-export type { BrokerChannelState } from './handshake/broker-channels.js';
 export type {
   BrokerEffect,
   BrokerChannel,
@@ -99,7 +98,6 @@ export type {
   Window,
 } from './handshake/broker-types.js';
 export { peekControl } from './handshake/peek-control.js';
-export type { ControlPeek } from './handshake/peek-control.js';
 export { MODE_RANK } from './handshake/handshake-types.js';
 export type {
   TrustAnchors,

@@ -1,7 +1,7 @@
 import type { CertificateAuthority } from '../cert/certificate-authority.js';
 import type { CryptoBackend } from '../crypto/crypto-backend.js';
 import { BrokerBudgets, rateLimitedAbort, type BrokerLimits } from './broker-budgets.js';
-import { BrokerChannels, type BrokerChannelState } from './broker-channels.js';
+import { BrokerChannels } from './broker-channels.js';
 import { GrantMinter } from './broker-grants.js';
 import { HandshakeSessions } from './broker-sessions.js';
 import type {
@@ -130,11 +130,6 @@ export class BrokerHandshakes {
       .list()
       .filter((c) => c.state === 'ACTIVE')
       .map((c) => c.channel);
-  }
-
-  /** Active and closing channels. */
-  channels(): BrokerChannelState[] {
-    return this.#channels.list();
   }
 
   /** Windows held in quarantine. */
