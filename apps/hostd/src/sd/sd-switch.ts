@@ -68,7 +68,7 @@ const peerOf = (vmId: number): string => `vm:${vmId}`;
 const vmOf = (peer: string): number => Number(peer.slice(3));
 
 /**
- * hostd as the SOME/IP-SD switch (ARCHITECTURE.md §6): it relays an Offer only to VMs whose
+ * hostd as the SOME/IP-SD switch (docs/architecture.md §6): it relays an Offer only to VMs whose
  * policy lets them consume the service, refuses Offers the sender's certificate (or the config)
  * does not allow, answers Finds from its registry, routes Subscribe to the provider and the
  * Ack back to the subscriber, and detects a VM's reboot from its SD session ids. hostd is the

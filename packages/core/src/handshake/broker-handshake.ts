@@ -27,7 +27,7 @@ export interface BrokerOptions {
   /** The grant key K_vm of every VM the broker may grant a channel to. */
   readonly grantKeys: ReadonlyMap<number, Uint8Array>;
   readonly nowMs: () => bigint;
-  /** Limits of every VM that `limitsOf` does not name (defaults above for what is missing). */
+  /** Limits of every VM that `limitsOf` does not name (`BrokerLimits` has the defaults). */
   readonly limits?: Partial<BrokerLimits>;
   /** Per-VM limits (services.yaml `vms[].limits`); a field left out falls back to `limits`. */
   readonly limitsOf?: (vmId: number) => Partial<BrokerLimits> | undefined;

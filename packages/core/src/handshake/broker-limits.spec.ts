@@ -1,4 +1,4 @@
-// Broker denial-of-service defences and deadlines (security-anchors §3 cases 39, 42–46) at the
+// Broker denial-of-service defences and deadlines (docs/security.md, cases 39, 42–46) at the
 // state-machine level; hostd's end-to-end tests repeat them across processes.
 import { expect } from 'chai';
 import { nodeBackend } from '../crypto/node-backend.js';

@@ -50,7 +50,7 @@ export interface ChannelBrokerClientOptions {
 }
 
 /**
- * This VM's side of the channel handshake (PROTOCOL.md §3) over the control link: consumer
+ * This VM's side of the channel handshake (docs/protocol.md) over the control link: consumer
  * handshakes it starts (M1 → M4 → M5) and provider handshakes hostd offers it (M2 → M3 … M6),
  * each bound to a fresh device file whose nonce goes into M1/M3.
  */
