@@ -48,6 +48,13 @@ module.exports = {
   forbidden: [
     ...layerRules,
     {
+      name: 'packages-never-import-apps',
+      comment: 'apps sit on top; no package, @sivshm/testing included, may depend on one',
+      severity: 'error',
+      from: { path: '^packages/' },
+      to: { path: '^apps/' },
+    },
+    {
       name: 'no-relative-cross-package',
       comment:
         "another workspace's files are reached only through its package name (@sivshm/<name>), " +

@@ -4,7 +4,8 @@
 // scripts/depcruise-fixture (copied to a temporary directory, where the node_modules/@sivshm/*
 // links that npm makes for the real workspaces are made by hand) and requires exactly the
 // violations the fixture's file names announce: an upward import, an app importing an app, a
-// relative path into another workspace, and shipped code importing @sivshm/testing.
+// relative path into another workspace, shipped code importing @sivshm/testing, and the test
+// support package importing an app.
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +29,7 @@ const EXPECTED = [
   'no-relative-cross-package packages/core/src/no-relative-cross-package.ts',
   'testing-only-in-tests packages/runtime/src/testing-only-in-tests.ts',
   'layer-cli apps/cli/src/layer-cli.ts',
+  'packages-never-import-apps packages/testing/src/packages-never-import-apps.ts',
 ].sort();
 
 /** Runs depcruise in `cwd` over packages/ and apps/; returns "rule from" per violation. */
