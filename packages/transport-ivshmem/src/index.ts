@@ -80,9 +80,7 @@ export { EmulatedDevice } from './device/emulated-device.js';
 export type { EmulatedDeviceOptions } from './device/emulated-device.js';
 export { KernelDevice, DEFAULT_DEVICE_PATH } from './device/kernel-device.js';
 export type { Doorbells } from './doorbell/doorbells.js';
-export { EmulatedDoorbells } from './doorbell/emulated-doorbells.js';
-export { KernelDoorbells } from './doorbell/kernel-doorbells.js';
-export type { KernelDoorbellsOptions } from './doorbell/kernel-doorbells.js';
+export { doorbellsFor } from './doorbell/doorbells-for.js';
 
 // Channels, the typed service ends on them, and the data plane that owns them all.
 export { Channel } from './channel/channel.js';

@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { TransportError } from '../errors/transport-error.js';
 import { IvshmemServer } from '../ivshmem-server/ivshmem-server.js';
+import type { ChannelDevice } from '../device/channel-device.js';
+import { doorbellsFor } from './doorbells-for.js';
 import { EmulatedDoorbells } from './emulated-doorbells.js';
 
 describe('EmulatedDoorbells', () => {
@@ -98,6 +100,19 @@ describe('EmulatedDoorbells', () => {
       w.close();
       expect(await pending).to.equal(false);
       expect(await w.wait(5000)).to.equal(false);
+    });
+  });
+
+  describe('doorbellsFor', () => {
+    it("should take the ivshmem server's doorbells for a device that is not sivshm.ko's", async () => {
+      const emulated = {} as ChannelDevice;
+      const d = await doorbellsFor(emulated, path.join(dir, 'ivshmem.sock'));
+      try {
+        expect(d).to.be.instanceOf(EmulatedDoorbells);
+        expect(d.received).to.equal(0);
+      } finally {
+        d.close();
+      }
     });
   });
 
