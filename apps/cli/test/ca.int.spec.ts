@@ -1,15 +1,12 @@
 // Spawns the built `sivshm` binary: ca init / issue / revoke and cert show, as a user would.
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { packageRoot } from '@sivshm/core';
-
-const BIN = path.join(packageRoot(import.meta.url), 'dist', 'src', 'bin.js');
+import { runCliSync } from '@sivshm/testing';
 
 function sivshm(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 15_000 });
+  const r = runCliSync(args);
   if (r.error) throw r.error;
   return r;
 }

@@ -1,14 +1,13 @@
 // Spawns the built `sivshm` binary on services.yaml files: the example (exit 0, a summary) and
 // copies with one field broken (exit 1, exactly one `file:line:col: path: message` line).
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { examplePath, packageRoot } from '@sivshm/testing';
+import { cliEntry, examplePath, packageRoot, runCliSync } from '@sivshm/testing';
 
 const ROOT = packageRoot(import.meta.url);
-const BIN = path.join(ROOT, 'dist', 'src', 'bin.js');
+const BIN = cliEntry().script;
 const EXAMPLES = examplePath();
 
 interface Run {
@@ -18,12 +17,7 @@ interface Run {
 }
 
 function sivshm(args: string[], cwd = ROOT, env: NodeJS.ProcessEnv = process.env): Run {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd,
-    env,
-    encoding: 'utf8',
-    timeout: 15_000,
-  });
+  const r = runCliSync(args, { cwd, env });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }

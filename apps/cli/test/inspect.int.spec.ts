@@ -1,10 +1,8 @@
 // `sivshm inspect`: a real region file with one channel whose rings hold known indices.
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import path from 'node:path';
-import { packageRoot } from '@sivshm/core';
+import { runCliSync } from '@sivshm/testing';
 import { PAGE_SIZE, WindowLayout } from '@sivshm/abi';
 import {
   ChannelTableWriter,
@@ -16,9 +14,7 @@ import {
   writeRegionHeader,
 } from '@sivshm/transport-ivshmem';
 
-const BIN = path.join(packageRoot(import.meta.url), 'dist', 'src', 'bin.js');
-const sivshm = (...args: string[]) =>
-  spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 15_000 });
+const sivshm = (...args: string[]) => runCliSync(args);
 
 describe('sivshm inspect', () => {
   const file = `/dev/shm/sivshm-inspect-${randomBytes(4).toString('hex')}`;

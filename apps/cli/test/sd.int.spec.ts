@@ -1,11 +1,10 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packageRoot, workspaceDir } from '@sivshm/testing';
+import { cliEntry, runCliSync, workspaceDir } from '@sivshm/testing';
 
-const bin = join(packageRoot(import.meta.url), 'dist', 'src', 'bin.js');
+const bin = cliEntry().script;
 /** The golden SD packets of @sivshm/discovery. */
 const fixtures = join(workspaceDir('@sivshm/discovery'), 'test', 'fixtures');
 /** The real vsomeip 3.7.4 Offer of someip-sd.md §2.7. */
@@ -20,11 +19,7 @@ function sivshmWithInput(
   input: string | undefined,
   ...args: string[]
 ): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    encoding: 'utf8',
-    timeout: 15_000,
-    ...(input === undefined ? {} : { input }),
-  });
+  const r = runCliSync(args, input === undefined ? {} : { input });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -11,10 +11,13 @@ export {
   type GrantVectorFile,
 } from './grant-vectors.js';
 export {
+  cliEntry,
   readStatus,
   runCli,
   runCliStatus,
+  runCliSync,
   startHostd,
+  type CliRunOptions,
   type HostdProcess,
   type StartHostdOptions,
   type StatusLike,
