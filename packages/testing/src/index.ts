@@ -10,14 +10,10 @@ export {
   type GrantVectorContext,
   type GrantVectorFile,
 } from './grant-vectors.js';
+export { cliEntry, runCli, runCliStatus, runCliSync, type CliRunOptions } from './cli-process.js';
 export {
-  cliEntry,
   readStatus,
-  runCli,
-  runCliStatus,
-  runCliSync,
   startHostd,
-  type CliRunOptions,
   type HostdProcess,
   type StartHostdOptions,
   type StatusLike,
