@@ -83,6 +83,38 @@ describe('BrokerHandshakes rules', () => {
     });
   });
 
+  describe('offers', () => {
+    it('should close at once a channel whose offer went away while its M5 was in flight', () => {
+      const w = new HandshakeWorld({ crypto });
+      w.broker.vmConnected(PROVIDER_VM);
+      const r = runHandshake(w, {
+        tamper: (hop, type) => {
+          // M5 and the StopOffer travel on different links: the StopOffer wins the race.
+          if (hop === 'C->H' && type === MessageType.m5) {
+            expect(w.broker.withdraw(PROVIDER_VM, 0x1234, 1, 'stop-offer')).to.deep.equal([]);
+          }
+          return undefined;
+        },
+      });
+      const kinds = r.brokerEffects.map((e) =>
+        e.kind === 'send' || e.kind === 'revoke' || e.kind === 'peer-gone'
+          ? `${e.kind}:${e.vmId}`
+          : e.kind,
+      );
+      expect(kinds.slice(kinds.indexOf('channel-active'))).to.deep.equal([
+        'channel-active',
+        'channel-closing',
+        'revoke:1',
+        'peer-gone:1',
+        'send:1',
+      ]);
+      expect(r.brokerEffects.find((e) => e.kind === 'channel-closing')).to.deep.include({
+        reason: 'stop-offer',
+      });
+      expect(w.broker.activeChannels()).to.have.length(0);
+    });
+  });
+
   describe('grantFor', () => {
     it('should name the channel on the sends that carry M4 and M6, and only on those', () => {
       const w = new HandshakeWorld({ crypto });
