@@ -127,8 +127,9 @@ interface TransportModule {
 
 /**
  * ivshmem-doorbell: the project's own ivshmem server hands both guests the region and
- * eventfds. The transport is loaded by its package name at run time: the transport's tests use
- * this package's guest tooling, so its build must not be an input of this one.
+ * eventfds. kmod's tests and the transport sit on one level of the package graph, so this tier
+ * does not import the transport: it loads the built package by name at run time, as it would
+ * start any other tool of the repo.
  */
 async function doorbellGroup(work: string, kver: string): Promise<void> {
   const transport = '@sivshm/transport-ivshmem';
