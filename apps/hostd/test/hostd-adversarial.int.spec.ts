@@ -4,13 +4,8 @@
 import { expect } from 'chai';
 import net from 'node:net';
 import path from 'node:path';
-import {
-  ControlConnection,
-  encodeControlFrame,
-  encodeControlMessage,
-  encodeProto,
-  MessageType,
-} from '@sivshm/core';
+import { ControlConnection, MessageType } from '@sivshm/core';
+import { encodeControlFrame, encodeControlMessage, encodeProto } from '@sivshm/core/testing';
 import { EmulatedDevice } from '@sivshm/transport-ivshmem';
 import {
   SERVICE,

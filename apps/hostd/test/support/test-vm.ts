@@ -10,7 +10,6 @@ import {
   ProviderHandshakes,
   cryptoBackend,
   createCsr,
-  decodeProto,
   type AttachMessage,
   type Certificate,
   type ChannelGrant,
@@ -18,6 +17,7 @@ import {
   type ProtoObject,
   type Rights,
 } from '@sivshm/core';
+import { decodeProto } from '@sivshm/core/testing';
 import {
   SessionCounters,
   decodeSdMessage,

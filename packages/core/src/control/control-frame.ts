@@ -19,6 +19,7 @@ export const MAX_CONTROL_FRAME_SIZE = 64 * 1024;
  * ```ts
  * import type { Socket } from 'node:net';
  * declare const socket: Socket;
+ * declare function encodeControlMessage(m: ControlMessage): Uint8Array; // control-message.ts
  * socket.write(encodeControlFrame(encodeControlMessage({ kind: 'hello', version: 1, software: '' })));
  * ```
  */

@@ -4,7 +4,10 @@
 //   node packages/transport-ivshmem/native/bench/ivshmem-doorbell-latency.mjs [pings=10000]
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { IvshmemClient, IvshmemServer } from '../../dist/src/index.js';
+// The client is internal to the package (the runtime uses it through its Doorbells), so it comes
+// from its own module.
+import { IvshmemServer } from '../../dist/src/index.js';
+import { IvshmemClient } from '../../dist/src/ivshmem-server/ivshmem-client.js';
 
 const N = Number(process.argv[2] ?? 10_000);
 const WARMUP = 500;

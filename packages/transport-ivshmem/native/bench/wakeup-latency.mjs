@@ -7,16 +7,11 @@
 // One ping is in flight at a time, so eventfd counts never coalesce.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import {
-  closeFd,
-  eventfdCreate,
-  eventfdRead,
-  eventfdWrite,
-  mapFile,
-  memfdCreate,
-  unmap,
-  watchReadable,
-} from '../../dist/src/index.js';
+// eventfd and memfd plumbing is internal to the package: taken from its own modules.
+import { closeFd } from '../../dist/src/native/fd.js';
+import { eventfdCreate, eventfdRead, eventfdWrite } from '../../dist/src/native/eventfd.js';
+import { watchReadable } from '../../dist/src/native/fd-watcher.js';
+import { mapFile, memfdCreate, unmap } from '../../dist/src/native/map-file.js';
 
 const N = Number(process.argv[2] ?? 10_000);
 const WARMUP = 500;

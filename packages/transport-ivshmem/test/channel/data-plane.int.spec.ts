@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { GrantPerm, PAGE_SIZE, WindowLayout, type GrantRoleName } from '@sivshm/abi';
-import { nodeBackend, signGrant } from '@sivshm/core';
+import { nodeBackend, signGrant } from '@sivshm/core/testing';
 import protobuf from 'protobufjs';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { EmulatedDevice } from '../../src/device/emulated-device.js';

@@ -10,7 +10,8 @@ import {
   type ChannelMode,
   type GrantRoleName,
 } from '@sivshm/abi';
-import { nodeBackend, signGrant, signRevoke, type GrantToken } from '@sivshm/core';
+import { signRevoke, type GrantToken } from '@sivshm/core';
+import { nodeBackend, signGrant } from '@sivshm/core/testing';
 import type { ChannelDevice } from '../../src/device/channel-device.js';
 import { TransportError } from '../../src/errors/transport-error.js';
 

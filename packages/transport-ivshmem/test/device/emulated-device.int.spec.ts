@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { GrantPerm, PAGE_SIZE, WindowLayout } from '@sivshm/abi';
-import { nodeBackend, signGrant } from '@sivshm/core';
+import { nodeBackend, signGrant } from '@sivshm/core/testing';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { EmulatedDevice } from '../../src/device/emulated-device.js';

@@ -5,7 +5,7 @@
 import { closeSync, constants, existsSync, openSync, readSync, writeSync } from 'node:fs';
 import { expect } from 'chai';
 import { GrantPerm, PAGE_SIZE, WindowLayout, writableRanges } from '@sivshm/abi';
-import { nodeBackend, signGrant } from '@sivshm/core';
+import { nodeBackend, signGrant } from '@sivshm/core/testing';
 import { deviceContract } from './device-contract.js';
 import { KernelDevice } from '../../src/device/kernel-device.js';
 import { mapFile, unmap } from '../../src/native/map-file.js';

@@ -1,7 +1,8 @@
 // Child process of the revoke test: maps a granted window, applies a genuine REVOKE, then
 // touches the old mapping. The process must die of SIGSEGV/SIGBUS at that access.
 import { GrantPerm, PAGE_SIZE, WindowLayout } from '@sivshm/abi';
-import { nodeBackend, signGrant, signRevoke } from '@sivshm/core';
+import { signRevoke } from '@sivshm/core';
+import { nodeBackend, signGrant } from '@sivshm/core/testing';
 import { EmulatedDevice } from '../../src/device/emulated-device.js';
 import { createRegionFixture } from './region-fixture.js';
 
