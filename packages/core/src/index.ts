@@ -105,10 +105,7 @@ export type {
 
 // Utilities the other packages build on.
 export { TokenBucket } from './util/token-bucket.js';
-export { systemClock } from './util/clock.js';
-export type { Clock } from './util/clock.js';
 export { packageRoot } from './util/package-root.js';
-export { protoRoot } from './wire/proto-codec.js';
 export type { ProtoObject } from './wire/proto-codec.js';
 
 // Dependency injection (inversify), for apps that wire core's parts through a container.
