@@ -44,7 +44,7 @@ function refused(what: string, verdict: number, cause?: unknown): TransportError
  * The `ChannelDevice` of qemu mode: `/dev/sivshm`, the guest kernel module (packages/kmod).
  * Every rule is enforced by the kernel — the grant check with the kernel crypto API, mappings
  * of granted windows only, the peer's pages read-only, no fork inheritance — this class speaks
- * the UAPI (`include/uapi/sivshm.h`, mirrored in `@sivshm/kmod`). One rule it adds: sivshm.ko
+ * the UAPI (`include/uapi/sivshm.h`, mirrored in `@sivshm/abi`). One rule it adds: sivshm.ko
  * refuses overlapping windows of different channels only within one open file, so across the
  * files of this device the `overlap` verdict is given here, as EmulatedDevice gives it.
  * Inside a QEMU guest it passes the shared device contract (`npm run test:vm`).
