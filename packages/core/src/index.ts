@@ -91,7 +91,6 @@ export type { AbortReasonName } from './handshake/abort-reason.js';
 export { MessageType } from './handshake/handshake-messages.js';
 export type { HandshakeMessage } from './handshake/handshake-messages.js';
 export { peekControl } from './handshake/peek-control.js';
-export type { ControlPeek } from './handshake/peek-control.js';
 
 // The control link between hostd and a VM (docs/architecture.md).
 export { ControlConnection } from './control/control-connection.js';
