@@ -94,7 +94,10 @@ export { peekControl } from './handshake/peek-control.js';
 
 // The control link between hostd and a VM (docs/architecture.md).
 export { ControlConnection } from './control/control-connection.js';
-export type { ControlConnectionHandlers } from './control/control-connection.js';
+export type {
+  ControlConnectionHandlers,
+  ControlConnectionOptions,
+} from './control/control-connection.js';
 export type {
   ControlMessage,
   ControlMessageKind,

@@ -53,6 +53,41 @@ describe('ControlConnection', () => {
     });
   });
 
+  describe('maxUnsentBytes', () => {
+    it('should destroy the link instead of buffering once a peer that does not read leaves more than the bound unread', async () => {
+      const { a, b, done } = await socketPair();
+      try {
+        b.pause(); // the peer never reads
+        let closeError: Error | undefined;
+        const closed = new Promise<void>((resolve) => {
+          const link = new ControlConnection(
+            a,
+            {
+              onMessage: () => undefined,
+              onClose: (e) => {
+                closeError = e;
+                resolve();
+              },
+            },
+            { maxUnsentBytes: 256 * 1024 },
+          );
+          const big = { kind: 'sd', message: new Uint8Array(16 * 1024) } as const;
+          // Far more than the kernel's socket buffers take: the rest waits in the stream.
+          let sent = 0;
+          const tick = (): void => {
+            for (let i = 0; i < 64; i++) if (link.send(big)) sent++;
+            if (!link.closed && sent < 4096) setImmediate(tick);
+          };
+          tick();
+        });
+        await closed;
+        expect(closeError?.message).to.match(/left \d+ bytes unread/);
+      } finally {
+        done();
+      }
+    });
+  });
+
   describe('fairness', () => {
     it('should handle a backlog a few frames per turn, in order, letting another link in between', async () => {
       const flood = await socketPair();

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import type { CoreError } from '../errors/core-error.js';
+import { CoreError } from '../errors/core-error.js';
 import { ControlFrameDecoder, encodeControlFrame } from './control-frame.js';
 import {
   decodeControlMessage,
@@ -27,6 +27,18 @@ export interface ControlConnectionHandlers {
   readonly onClose?: (error: Error | undefined) => void;
 }
 
+/** Limits of a {@link ControlConnection}. */
+export interface ControlConnectionOptions {
+  /** Largest frame accepted; the decoder's default otherwise. */
+  readonly maxFrameSize?: number;
+  /**
+   * Bytes written and not yet taken by the peer (the stream's `writableLength`) above which
+   * the link is destroyed with `ERR_IO` instead of buffering more: a peer that does not read
+   * must not grow this process's memory. Unlimited when not set.
+   */
+  readonly maxUnsentBytes?: number;
+}
+
 /**
  * One end of a control link over any byte stream (a Unix socket in emulated mode, a
  * virtio-serial port in qemu mode): frames outgoing messages, decodes incoming frames, and
@@ -45,6 +57,7 @@ export class ControlConnection {
   readonly #stream: Duplex;
   readonly #decoder: ControlFrameDecoder;
   readonly #handlers: ControlConnectionHandlers;
+  readonly #maxUnsent: number;
   #closed = false;
   #closeError: Error | undefined;
   #corked = false;
@@ -56,10 +69,15 @@ export class ControlConnection {
   /** The peer ended the stream in order: what it sent before is still handled. */
   #ended = false;
 
-  constructor(stream: Duplex, handlers: ControlConnectionHandlers, maxFrameSize?: number) {
+  constructor(
+    stream: Duplex,
+    handlers: ControlConnectionHandlers,
+    options: ControlConnectionOptions = {},
+  ) {
     this.#stream = stream;
     this.#handlers = handlers;
-    this.#decoder = new ControlFrameDecoder(maxFrameSize);
+    this.#maxUnsent = options.maxUnsentBytes ?? Infinity;
+    this.#decoder = new ControlFrameDecoder(options.maxFrameSize);
     stream.on('data', (chunk: Buffer) => this.#onData(chunk));
     stream.on('error', (e: Error) => {
       this.#closeError ??= e;
@@ -75,9 +93,21 @@ export class ControlConnection {
     return this.#closed;
   }
 
-  /** Sends one message; returns false (and drops it) when the link is closed. */
+  /**
+   * Sends one message; returns false (and drops it) when the link is closed, or when the peer
+   * left more than `maxUnsentBytes` unread: the link is then destroyed with `ERR_IO`.
+   */
   send(message: ControlMessage): boolean {
     if (this.#closed || this.#stream.destroyed) return false;
+    if (this.#stream.writableLength > this.#maxUnsent) {
+      this.destroy(
+        new CoreError(
+          'ERR_IO',
+          `the peer left ${this.#stream.writableLength} bytes unread (at most ${this.#maxUnsent} are buffered for it)`,
+        ),
+      );
+      return false;
+    }
     // Frames sent in one turn of the event loop leave in one write: under a flood hostd answers
     // a whole chunk of a VM's frames at once, and a syscall per answer was most of its cost.
     if (!this.#corked) {
