@@ -69,6 +69,7 @@ export interface EventPublisherOptions {
 export class EventPublisher<T extends object> {
   #session = 0;
   readonly #inPlace: boolean;
+  readonly #header: SomeIpHeader;
   constructor(
     private readonly channel: Channel,
     private readonly address: ServiceAddress,
@@ -78,30 +79,39 @@ export class EventPublisher<T extends object> {
   ) {
     checkEventId(eventId);
     this.#inPlace = options.inPlace === true;
-  }
-
-  #header(): SomeIpHeader {
-    this.#session = (this.#session % 0xffff) + 1;
-    return {
-      service: this.address.service,
-      method: this.eventId,
+    this.#header = {
+      service: address.service,
+      method: eventId,
       client: 0,
-      session: this.#session,
-      interfaceVersion: this.address.major,
+      session: 0,
+      interfaceVersion: address.major,
       messageType: SomeIpMessageType.NOTIFICATION,
       returnCode: ReturnCode.ok,
     };
   }
 
+  /**
+   * The header of the next record: one object per publisher, reused (only the session changes),
+   * so the send path allocates no header. Safe because both lanes copy it into the ring before
+   * they return; the waiting lane takes a copy of its own.
+   */
+  #nextHeader(): SomeIpHeader {
+    this.#session = (this.#session % 0xffff) + 1;
+    this.#header.session = this.#session;
+    return this.#header;
+  }
+
   /** Encodes and sends; false (nothing sent) when the ring is full right now. */
   publish(message: T): boolean {
     if (this.#inPlace) return this.#publishInPlace(message);
-    return this.channel.sendCopy(this.#header(), this.type.encode(message).finish());
+    const payload = this.type.encode(message).finish();
+    return this.channel.sendCopy(this.#nextHeader(), payload);
   }
 
   /** Encodes and sends, waiting up to `timeoutMs` for room (`ERR_TIMEOUT` after that). */
   async publishWait(message: T, timeoutMs = 1000): Promise<void> {
-    await this.channel.sendCopyWait(this.#header(), this.type.encode(message).finish(), timeoutMs);
+    const payload = this.type.encode(message).finish();
+    await this.channel.sendCopyWait({ ...this.#nextHeader() }, payload, timeoutMs);
   }
 
   /** loan → encode into the slot → send. */
@@ -115,7 +125,7 @@ export class EventPublisher<T extends object> {
       this.channel.abandon(slot);
       throw e;
     }
-    Object.assign(slot.header, this.#header());
+    Object.assign(slot.header, this.#nextHeader());
     this.channel.send(slot);
     return true;
   }
