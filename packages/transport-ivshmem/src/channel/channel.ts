@@ -6,10 +6,33 @@ import { LivenessWatchdog } from '../notify/liveness-watchdog.js';
 import { RingWaiter, type NotifyMode } from '../notify/ring-waiter.js';
 import { HeldWaker } from '../notify/held-waker.js';
 import type { Waker } from '../notify/waker.js';
-import { RingConsumer, type RingRecord } from '../ring/ring-consumer.js';
+import { RingConsumer, RingRecord } from '../ring/ring-consumer.js';
 import { RingProducer, type RingSlot } from '../ring/ring-producer.js';
 import { ringViews, type WindowMemory } from '../ring/ring-views.js';
 import type { SomeIpHeader } from '../ring/someip-header.js';
+import { nodeRecordCrypto } from '../protect/node-record-crypto.js';
+import type { ProtectedMode, RecordCryptoBackend } from '../protect/record-crypto.js';
+import { RecordOpener } from '../protect/record-opener.js';
+import { RecordSealer } from '../protect/record-sealer.js';
+import { SealedSender } from '../protect/sealed-sender.js';
+
+/**
+ * Record protection of a `mac`/`aead` channel: its mode, id and the per-direction keys the
+ * handshake derived. The channel copies the keys and zeroes its copies when it ends.
+ */
+export interface ChannelProtection {
+  readonly mode: ProtectedMode;
+  readonly channelId: bigint;
+  readonly keys: { readonly c2p: Uint8Array; readonly p2c: Uint8Array };
+  /** Crypto implementation; default `node:crypto`. */
+  readonly crypto?: RecordCryptoBackend;
+}
+
+/** The send lanes a channel uses: the ring's own, or the sealing ones of a protected channel. */
+type RecordSender = Pick<
+  RingProducer,
+  'loan' | 'send' | 'abandon' | 'sendCopy' | 'sendCopyWait' | 'maxPayload'
+>;
 
 /** Where a channel is in its life, as its owner sees it. */
 export type ChannelState = 'open' | 'peer-gone' | 'failed' | 'closed';
@@ -30,6 +53,11 @@ export interface ChannelOptions {
   readonly ownWaker?: Waker;
   /** Peer counts as gone when its heartbeat stalls this long (ms, default 1000). */
   readonly peerTimeoutMs?: number;
+  /**
+   * `mac`/`aead` channels: every record sent is sealed and every record received is checked
+   * (sequence, then tag) before any handler sees it; absent for `plain`.
+   */
+  readonly protection?: ChannelProtection;
 }
 
 /**
@@ -51,6 +79,14 @@ export type RecordHandler = (record: RingRecord) => void | PromiseLike<void>;
  */
 export class Channel {
   readonly #producer: RingProducer;
+  /** The producer itself, or its sealing front in a protected channel. */
+  readonly #sender: RecordSender;
+  readonly #mode: 'plain' | ProtectedMode;
+  readonly #sealer: RecordSealer | undefined;
+  readonly #opener: RecordOpener | undefined;
+  /** The record handlers see in a protected channel: header copied, payload in private memory. */
+  #opened: RingRecord | undefined;
+  #openedBuffer: ArrayBufferLike | undefined;
   readonly #consumer: RingConsumer;
   readonly #state = new BehaviorSubject<ChannelState>('open');
   /** `#state.value` as a plain field: the send path checks it on every record. */
@@ -83,6 +119,19 @@ export class Channel {
       ...(this.#peerWaker === undefined ? {} : { waker: this.#peerWaker }),
     });
     this.#consumer = new RingConsumer(ringViews(o.window, recv, dataSize));
+    const p = o.protection;
+    this.#mode = p?.mode ?? 'plain';
+    if (p !== undefined) {
+      const crypto = p.crypto ?? nodeRecordCrypto;
+      const common = { mode: p.mode, channelId: p.channelId, crypto };
+      this.#sealer = new RecordSealer({ ...common, key: p.keys[send], direction: send });
+      this.#opener = new RecordOpener({ ...common, key: p.keys[recv], direction: recv });
+      this.#sender = new SealedSender(this.#producer, this.#sealer);
+    } else {
+      this.#sealer = undefined;
+      this.#opener = undefined;
+      this.#sender = this.#producer;
+    }
     this.#ownWaker = o.ownWaker;
     const mode = o.notify ?? 'adaptive';
     this.#waiter = new RingWaiter(this.#consumer, {
@@ -113,7 +162,7 @@ export class Channel {
 
   /** Largest payload one record can carry towards the peer. */
   get maxPayload(): number {
-    return this.#producer.maxPayload;
+    return this.#sender.maxPayload;
   }
 
   /** The error that ended the channel, if any. */
@@ -144,37 +193,49 @@ export class Channel {
     this.#unhandled = handler;
   }
 
+  /** `plain`, or the record protection of this channel. */
+  get mode(): 'plain' | ProtectedMode {
+    return this.#mode;
+  }
+
   /**
    * Zero-copy lane, step 1: loans a slot of `payloadLength` bytes to write into; undefined when
    * the ring to the peer has no room now. Then fill `slot.payload` and `slot.header`, and
    * {@link send} it (or {@link abandon} it).
+   *
+   * In a `mac`/`aead` channel the ring room is reserved here too, but `slot.payload` is private
+   * memory: `send` seals it into the ring (encode privately, then seal), so plaintext never
+   * reaches shared memory in `aead` mode.
    */
   loan(payloadLength: number): RingSlot | undefined {
     this.#assertOpen();
-    return this.#producer.loan(payloadLength);
+    return this.#sender.loan(payloadLength);
   }
 
-  /** Zero-copy lane, step 2: sends the loaned slot to the peer. */
+  /** Zero-copy lane, step 2: sends the loaned slot to the peer (sealing it first if protected). */
   send(slot: RingSlot): void {
     this.#assertOpen();
-    this.#producer.send(slot);
+    this.#sender.send(slot);
   }
 
   /** Gives a loaned slot back unsent (e.g. writing into it failed). */
   abandon(slot: RingSlot): void {
-    this.#producer.abandon(slot);
+    this.#sender.abandon(slot);
   }
 
-  /** Copy lane: copies `payload` into the ring and sends it; false when there is no room now. */
+  /**
+   * Copy lane: copies `payload` into the ring (sealed, if protected) and sends it; false when
+   * there is no room now.
+   */
   sendCopy(header: SomeIpHeader, payload: Uint8Array): boolean {
     this.#assertOpen();
-    return this.#producer.sendCopy(header, payload);
+    return this.#sender.sendCopy(header, payload);
   }
 
   /** Copy lane, waiting at most `timeoutMs` for room (`ERR_TIMEOUT` after that). */
   async sendCopyWait(header: SomeIpHeader, payload: Uint8Array, timeoutMs: number): Promise<void> {
     this.#assertOpen();
-    await this.#producer.sendCopyWait(header, payload, { timeoutMs });
+    await this.#sender.sendCopyWait(header, payload, { timeoutMs });
   }
 
   /** Stops the loop and the heartbeat, tells the peer (ring closed flags). Idempotent. */
@@ -187,7 +248,24 @@ export class Channel {
     this.#ownWaker?.close();
     this.#peerWaker?.close();
     await this.#loop;
+    // After the loop: a handler holding a record (samples lane) has let go of the private copy.
+    this.#sealer?.dispose();
+    this.#opener?.dispose();
     this.#state.complete();
+  }
+
+  /** Checks and opens a protected record into private memory; throws `IntegrityError`. */
+  #open(raw: RingRecord, opener: RecordOpener): RingRecord {
+    const plain = opener.open(raw.header, raw.payload);
+    if (this.#opened === undefined || this.#openedBuffer !== plain.buffer) {
+      this.#opened = new RingRecord(new Uint8Array(plain.buffer));
+      this.#openedBuffer = plain.buffer;
+    }
+    const r = this.#opened;
+    Object.assign(r.header, raw.header);
+    r.payloadOffset = plain.byteOffset;
+    r.payloadLength = plain.length;
+    return r;
   }
 
   #assertOpen(): void {
@@ -225,7 +303,18 @@ export class Channel {
       const doorbell = this.#peerWaker;
       doorbell?.hold();
       try {
-        for (let r = c.receive(); r !== undefined; r = c.receive()) {
+        for (let raw = c.receive(); raw !== undefined; raw = c.receive()) {
+          let r = raw;
+          if (this.#opener !== undefined) {
+            try {
+              r = this.#open(raw, this.#opener);
+            } catch (e) {
+              // Never delivered: the channel ends, and its owner re-establishes it.
+              c.release();
+              this.#fail(e as TransportError);
+              break;
+            }
+          }
           dispatched++;
           const h =
             this.#handlers.get(dispatchKey(r.header.messageType, r.header.method)) ??

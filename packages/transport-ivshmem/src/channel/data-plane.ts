@@ -3,15 +3,20 @@ import { ServiceConsumer, ServiceProvider, type ServiceAddress } from './service
 import type { ChannelDevice, DeviceFile } from '../device/channel-device.js';
 import { TransportError } from '../errors/transport-error.js';
 
-/** A grant as the handshake hands it over (PROTOCOL.md §4): token, tag, the channel it opens. */
+/**
+ * A grant as the handshake hands it over (docs/protocol.md §6–7): token, tag, the channel it
+ * opens, and for `mac`/`aead` channels the mode and the per-direction data keys.
+ */
 export interface ChannelGrantTokens {
   readonly channelId: bigint;
   readonly grantToken: Uint8Array;
   readonly grantTag: Uint8Array;
+  /** Data keys (keyed modes only): consumer → provider and provider → consumer. */
+  readonly keys?: { readonly c2p: Uint8Array; readonly p2c: Uint8Array };
 }
 
-/** How to run a channel once attached (everything of `ChannelOptions` but the memory). */
-export type AttachOptions = Omit<ChannelOptions, 'window' | 'role'>;
+/** How to run a channel once attached (everything of `ChannelOptions` but the memory and keys). */
+export type AttachOptions = Omit<ChannelOptions, 'window' | 'role' | 'protection'>;
 
 /**
  * A process's data plane: its device, every device file, every mapped window and channel, and
@@ -78,6 +83,14 @@ export class DataPlane {
       );
     }
     const granted = file.presentGrant(grant.grantToken, grant.grantTag);
+    // The mode the device verified in the token, which the handshake bound both ends to.
+    const mode = granted.mode;
+    if (mode !== 'plain' && grant.keys === undefined) {
+      throw new TransportError(
+        'ERR_GRANT',
+        `channel ${grant.channelId} is in ${mode} mode but the grant carries no data keys`,
+      );
+    }
     if (granted.channelId !== grant.channelId) {
       throw new TransportError(
         'ERR_GRANT',
@@ -88,6 +101,9 @@ export class DataPlane {
       ...options,
       window: file.mapWindow(grant.channelId),
       role: granted.role,
+      ...(mode === 'plain' || grant.keys === undefined
+        ? {}
+        : { protection: { mode, channelId: grant.channelId, keys: grant.keys } }),
     });
     this.#channels.add(channel);
     return channel;

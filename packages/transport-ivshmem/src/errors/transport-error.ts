@@ -27,7 +27,9 @@ export type TransportErrorCode =
   /** The peer answered a method call with a SOME/IP ERROR (its message is in the text). */
   | 'ERR_REMOTE'
   /** Bytes received from a peer are not a valid encoding of the expected protobuf message. */
-  | 'ERR_DECODE';
+  | 'ERR_DECODE'
+  /** A `mac`/`aead` record failed its tag or sequence check (`IntegrityError` says which). */
+  | 'ERR_INTEGRITY';
 
 /** Details of a failed system call, attached to `ERR_SYSCALL` errors. */
 export interface SyscallFailure {

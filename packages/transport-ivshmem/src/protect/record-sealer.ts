@@ -1,0 +1,83 @@
+import { TransportError } from '../errors/transport-error.js';
+import type { SomeIpHeader } from '../ring/someip-header.js';
+import type { ProtectedMode, RecordCipher, RecordCryptoBackend } from './record-crypto.js';
+import {
+  MAX_RECORD_SEQUENCE,
+  RecordContext,
+  SealedRecordLayout,
+  putSequence,
+  type RecordDirection,
+} from './record-format.js';
+
+const { overhead: OVERHEAD, sequenceSize: SEQ, tagSize: TAG } = SealedRecordLayout;
+
+/** What one direction's sealer or opener is built from. */
+export interface RecordProtectionOptions {
+  readonly mode: ProtectedMode;
+  /** This direction's key from the handshake (copied; the caller may zero its own). */
+  readonly key: Uint8Array;
+  readonly channelId: bigint;
+  readonly direction: RecordDirection;
+  readonly crypto: RecordCryptoBackend;
+}
+
+/**
+ * Protects the records one end sends (record layout: `SealedRecordLayout`).
+ *
+ * The plaintext is read from private memory and only the result is written to the ring slot:
+ * in `aead` mode the ring never holds plaintext. Sequence numbers start at 1 and advance only
+ * when a record is really sealed into a reserved slot, so the peer sees exactly last + 1.
+ */
+export class RecordSealer {
+  readonly #cipher: RecordCipher;
+  readonly #mode: ProtectedMode;
+  readonly #ctx: RecordContext;
+  #sequence = 0;
+
+  constructor(o: RecordProtectionOptions) {
+    this.#mode = o.mode;
+    this.#cipher = o.crypto.cipher(o.mode, o.key);
+    this.#ctx = new RecordContext(o.channelId, o.direction);
+  }
+
+  /** Sequence number of the last sealed record (0 before the first). */
+  get sequence(): number {
+    return this.#sequence;
+  }
+
+  /**
+   * Seals `plain` under header `h` into `out`, which must be exactly `plain.length + 24` bytes
+   * (the ring slot's payload).
+   */
+  seal(h: SomeIpHeader, plain: Uint8Array, out: Uint8Array): void {
+    const n = plain.length;
+    if (out.length !== n + OVERHEAD) {
+      throw new TransportError(
+        'ERR_BAD_ARGUMENT',
+        `sealed record needs ${n + OVERHEAD} bytes, the slot has ${out.length}`,
+      );
+    }
+    if (this.#sequence >= MAX_RECORD_SEQUENCE) {
+      throw new TransportError(
+        'ERR_CLOSED',
+        'record sequence numbers are exhausted; the channel must be re-established',
+      );
+    }
+    const sequence = ++this.#sequence;
+    this.#ctx.set(sequence, h, out.length);
+    const tag = out.subarray(n + SEQ, n + SEQ + TAG);
+    if (this.#mode === 'mac') {
+      out.set(plain, 0);
+      // Tag over the private plaintext, not over the ring copy a peer could already be changing.
+      this.#cipher.mac(this.#ctx.associated, plain, tag);
+    } else {
+      this.#cipher.seal(this.#ctx.nonce, this.#ctx.associated, plain, out.subarray(0, n), tag);
+    }
+    putSequence(out, n, sequence);
+  }
+
+  /** Zeroes the key. */
+  dispose(): void {
+    this.#cipher.dispose();
+  }
+}
