@@ -32,6 +32,16 @@ export interface IvshmemServerOptions {
   readonly vectors?: number;
   /** Most peers connected at once, 1..65536; further connections are closed. Default 65536. */
   readonly maxPeers?: number;
+  /**
+   * Most peers one process (SO_PEERCRED pid) holds at once; its further connections are closed
+   * before anything is sent. Default: no limit beyond `maxPeers`.
+   */
+  readonly maxPeersPerProcess?: number;
+  /**
+   * Something failed while serving a connection or accepting one (EMFILE when out of fds…):
+   * that connection is closed, the server goes on.
+   */
+  readonly onError?: (error: Error) => void;
   /** A peer joined (its fds were handed out). */
   readonly onPeerJoined?: (id: number, pid: number) => void;
   /** A peer that joined left or was dropped; `error` says why when it misbehaved. */
@@ -44,6 +54,8 @@ interface Peer {
   /** One eventfd per vector: writing one interrupts this peer on that vector. */
   readonly eventfds: number[];
   announced: boolean;
+  /** The connecting process (SO_PEERCRED), 0 when unknown. */
+  pid: number;
 }
 
 /**
@@ -73,6 +85,7 @@ export class IvshmemServer {
   readonly #maxPeers: number;
   readonly #options: IvshmemServerOptions;
   readonly #peers = new Map<number, Peer>();
+  readonly #maxPendingBytes: number;
   #shmFd: number;
   #listener: UnixListener | undefined;
   #nextId = 0;
@@ -82,6 +95,12 @@ export class IvshmemServer {
     this.vectors = vectors;
     this.#maxPeers = options.maxPeers ?? IVSHMEM_MAX_PEER_ID + 1;
     this.#options = options;
+    // One join's messages (version, id, shm, the others' and its own eventfds), 8 bytes each,
+    // twice over for the joins and leaves that follow; never more than the stream's default.
+    this.#maxPendingBytes = Math.min(
+      64 * 1024,
+      Math.max(1024, 8 * (4 + 2 * vectors * (this.#maxPeers + 1))),
+    );
     this.#shmFd = shmFd;
   }
 
@@ -109,6 +128,7 @@ export class IvshmemServer {
     try {
       server.#listener = UnixListener.listen(options.socketPath, {
         onConnection: (accept) => server.#onConnection(accept),
+        onAcceptError: (e) => options.onError?.(e),
       });
     } catch (e) {
       closeFd(shmFd);
@@ -162,11 +182,28 @@ export class IvshmemServer {
     const id = this.#allocateId();
     // Not accepting closes the connection: the client sees end of stream before any id.
     if (id === undefined) return;
+    try {
+      this.#serve(id, accept);
+    } catch (e) {
+      // Out of fds (dup or eventfd: EMFILE) or a peer gone mid-handshake: this connection is
+      // dropped and the server stays up for the others.
+      const peer = this.#peers.get(id);
+      if (peer !== undefined) {
+        if (!peer.stream.closed) peer.stream.close();
+        this.#removePeer(peer, undefined);
+      }
+      this.#options.onError?.(e as Error);
+    }
+  }
+
+  #serve(id: number, accept: (options?: UnixStreamOptions) => UnixStream): void {
     const eventfds: number[] = [];
     try {
       for (let v = 0; v < this.vectors; v++) eventfds.push(eventfdCreate({ nonblock: true }));
-    } catch {
+    } catch (e) {
+      // Out of fds: this connection is closed unserved; the server goes on.
       for (const fd of eventfds) closeFd(fd);
+      this.#options.onError?.(e as Error);
       return;
     }
     const peer: Peer = {
@@ -174,8 +211,12 @@ export class IvshmemServer {
       eventfds,
       stream: undefined as unknown as UnixStream,
       announced: false,
+      pid: 0,
     };
     peer.stream = accept({
+      // What waits unsent for a peer that does not read holds a duplicate of each fd in it:
+      // bounded to the messages of one full join (ids, shm, every peer's eventfds).
+      maxPendingBytes: this.#maxPendingBytes,
       // Clients have nothing to say in this protocol; discard what they send (bounded per turn).
       onReadable: (s) => {
         for (let i = 0; i < 16 && !s.closed; i++) {
@@ -186,13 +227,30 @@ export class IvshmemServer {
       },
       onClose: (error) => this.#removePeer(peer, error),
     });
-    this.#peers.set(id, peer);
     let pid = 0;
     try {
       pid = unixPeerCredentials(peer.stream.fd).pid;
     } catch {
       // The client is already gone; the sends below notice and drop it.
     }
+    const perProcess = this.#options.maxPeersPerProcess;
+    if (perProcess !== undefined && pid !== 0) {
+      let held = 0;
+      for (const p of this.#peers.values()) if (p.pid === pid) held++;
+      if (held >= perProcess) {
+        for (const fd of eventfds) closeFd(fd);
+        peer.stream.close();
+        this.#options.onError?.(
+          new TransportError(
+            'ERR_PROTOCOL',
+            `process ${pid} already holds ${held} ivshmem peers (at most ${perProcess}); connection closed`,
+          ),
+        );
+        return;
+      }
+    }
+    peer.pid = pid;
+    this.#peers.set(id, peer);
 
     // Spec steps 1-5, in order, one message (and at most one fd) per sendmsg.
     const others = [...this.#peers.values()].filter((p) => p !== peer);

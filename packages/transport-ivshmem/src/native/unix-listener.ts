@@ -27,7 +27,18 @@ export interface UnixListenOptions {
    * connections); default true. A path where a server still listens fails with EADDRINUSE.
    */
   readonly replaceStale?: boolean;
+  /**
+   * accept() failed with something other than "nothing pending" (EMFILE, ENFILE, ENOMEM):
+   * accepting pauses briefly and resumes. Without it the error is not reported.
+   */
+  readonly onAcceptError?: (error: Error) => void;
 }
+
+/**
+ * How long accepting pauses after accept() failed (EMFILE…): long enough not to spin on a
+ * socket that stays readable, short enough that a freed fd is used soon.
+ */
+const ACCEPT_RETRY_MS = 100;
 
 /**
  * A listening AF_UNIX stream socket whose connections become {@link UnixStream}s.
@@ -38,20 +49,35 @@ export interface UnixListenOptions {
 export class UnixListener {
   #fd: number;
   #watcher: FdWatcher | undefined;
+  #retry: NodeJS.Timeout | undefined;
+  #unref = false;
+  readonly #options: UnixListenOptions;
   readonly path: string;
 
   private constructor(fd: number, path: string, options: UnixListenOptions) {
     this.#fd = fd;
     this.path = path;
+    this.#options = options;
+    this.#watch();
+  }
+
+  #watch(): void {
     const addon = loadAddon();
+    const fd = this.#fd;
     this.#watcher = new FdWatcher(fd, 1, () => {
       // Accept everything pending; each accepted fd is handed over before the next accept.
       for (let i = 0; i < 64 && this.#watcher !== undefined; i++) {
-        const c = callNative(() => addon.unixAccept(fd));
+        let c: number;
+        try {
+          c = callNative(() => addon.unixAccept(fd));
+        } catch (e) {
+          this.#acceptFailed(e as Error);
+          return;
+        }
         if (c < 0) return;
         let taken = false;
         try {
-          options.onConnection((o) => {
+          this.#options.onConnection((o) => {
             if (taken) throw new TransportError('ERR_BAD_ARGUMENT', 'connection already accepted');
             taken = true;
             return UnixStream.fromFd(c, o);
@@ -61,6 +87,23 @@ export class UnixListener {
         }
       }
     });
+    if (this.#unref) this.#watcher.unref();
+  }
+
+  /**
+   * accept failed (EMFILE/ENFILE when the process or system is out of fds, ENOMEM…): the
+   * connection stays in the backlog and the socket stays readable, so watching on would spin.
+   * Accepting pauses for {@link ACCEPT_RETRY_MS} and resumes; the listener is never lost.
+   */
+  #acceptFailed(error: Error): void {
+    this.#watcher?.stop();
+    this.#watcher = undefined;
+    this.#options.onAcceptError?.(error);
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      if (this.#fd >= 0) this.#watch();
+    }, ACCEPT_RETRY_MS);
+    this.#retry.unref();
   }
 
   /** Binds and listens at `path`. */
@@ -101,14 +144,16 @@ export class UnixListener {
 
   /** Lets the process exit while listening. */
   unref(): this {
+    this.#unref = true;
     this.#watcher?.unref();
     return this;
   }
 
   /** Stops accepting, closes the socket, removes the socket file; idempotent. */
   close(): void {
-    if (this.#watcher === undefined) return;
-    this.#watcher.stop();
+    if (this.#fd < 0) return;
+    clearTimeout(this.#retry);
+    this.#watcher?.stop();
     this.#watcher = undefined;
     loadAddon().close(this.#fd);
     this.#fd = -1;
