@@ -46,5 +46,54 @@ for (const crypto of [nodeBackend, nobleBackend]) {
         ]);
       });
     }
+
+    for (const mode of ['mac', 'aead'] as const) {
+      it(`should derive ${mode} data keys that no other channel, re-handshake or restarted world shares, and never the same key both ways`, () => {
+        const seen = new Map<string, string>();
+        const note = (where: string, key: Uint8Array | undefined): void => {
+          expect(key, where).to.not.equal(undefined);
+          const hex = Buffer.from(key!).toString('hex');
+          expect(seen.get(hex), `${where} reuses the key of ${seen.get(hex)}`).to.equal(undefined);
+          seen.set(hex, where);
+        };
+        // Two worlds stand for two hostd epochs (their own random sources, as two runs have);
+        // in each, three handshakes for the same service instance by the same consumer.
+        for (const world of [1, 2]) {
+          const w = new HandshakeWorld({ crypto, seed: world });
+          for (const n of [1, 2, 3]) {
+            const r = runHandshake(w, { mode, reqSeq: BigInt(n) });
+            const c = granted(r.consumerEffects);
+            const p = granted(r.providerEffects);
+            expect(c!.keys!.c2p).to.deep.equal(p!.keys!.c2p);
+            note(`world ${world} handshake ${n} c2p`, c!.keys!.c2p);
+            note(`world ${world} handshake ${n} p2c`, c!.keys!.p2c);
+          }
+        }
+        expect(seen.size).to.equal(12);
+      });
+
+      it(`should keep the ${mode} data keys off the wire: no message hostd relays or its broker emits holds them`, () => {
+        const r = runHandshake(new HandshakeWorld({ crypto }), { mode });
+        const keys = granted(r.consumerEffects)!.keys!;
+        const everything = [
+          ...r.wire.map((m) => Buffer.from(m.bytes)),
+          Buffer.from(
+            JSON.stringify(r.brokerEffects, (_k, v: unknown) =>
+              typeof v === 'bigint'
+                ? v.toString()
+                : v instanceof Uint8Array
+                  ? Buffer.from(v).toString('hex')
+                  : v,
+            ),
+          ),
+        ];
+        for (const key of [keys.c2p, keys.p2c]) {
+          for (const b of everything) {
+            expect(b.includes(Buffer.from(key))).to.equal(false);
+            expect(b.includes(Buffer.from(Buffer.from(key).toString('hex')))).to.equal(false);
+          }
+        }
+      });
+    }
   });
 }

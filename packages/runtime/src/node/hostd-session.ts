@@ -368,6 +368,12 @@ export class HostdSession {
       // The data plane saw the peer go (closed flag, stalled heartbeat, a ring violation):
       // tell hostd so it tears the channel down for both ends.
       if (s === 'peer-gone' || s === 'failed') {
+        const why = channel.failure;
+        // A refused mac/aead record: hostd counts it, and the close below gets both ends a
+        // fresh channel (fresh keys) instead of a wedged one.
+        if (why?.code === 'ERR_INTEGRITY') {
+          this.#link.send({ kind: 'error', code: 'ERR_INTEGRITY', message: why.message });
+        }
         this.#link.send({ kind: 'close', channelId: id });
         this.#end(id, s);
       }
@@ -406,8 +412,14 @@ export class HostdSession {
     const c = this.#channels.get(id);
     if (c === undefined) return;
     this.#channels.delete(id);
-    await this.#transport.detach(c.attached.channel);
-    c.file.close();
+    try {
+      await this.#transport.detach(c.attached.channel);
+      c.file.close();
+    } finally {
+      // The channel zeroed its own copies; these are the handshake's.
+      c.attached.grant.keys?.c2p.fill(0);
+      c.attached.grant.keys?.p2c.fill(0);
+    }
   }
 
   async #closeChannel(id: bigint): Promise<void> {
