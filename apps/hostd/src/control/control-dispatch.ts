@@ -125,6 +125,7 @@ export class ControlDispatch {
       case 'heartbeat':
         return;
       case 'error':
+        if (m.code === 'ERR_INTEGRITY') vm.integrityFailures++;
         log.warn('vm-error', { vm: vmId, code: m.code, message: m.message });
         return;
       default:

@@ -107,6 +107,7 @@ export class StatusReporter {
       controlMessagesIn: v.messagesIn,
       refusals: v.refusals,
       sdDropped: v.sdDropped,
+      integrityFailures: v.integrityFailures,
       ...(v.doorbellId === undefined ? {} : { doorbellId: v.doorbellId }),
     }));
   }

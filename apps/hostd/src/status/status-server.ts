@@ -48,6 +48,8 @@ export interface StatusDocument {
     readonly refusals: number;
     /** SD messages dropped for going over the VM's SD rate. */
     readonly sdDropped: number;
+    /** mac/aead records this VM refused (bad tag or sequence); each ended its channel. */
+    readonly integrityFailures: number;
     /** The VM's ivshmem doorbell id, once it told hostd. */
     readonly doorbellId?: number;
   }[];

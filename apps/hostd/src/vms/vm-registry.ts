@@ -32,6 +32,8 @@ export interface VmState {
   /** SD messages a VM may send: it makes hostd relay to every consumer, so it is metered. */
   readonly sdBucket: TokenBucket;
   sdDropped: number;
+  /** ERR_INTEGRITY notices: mac/aead records this VM's data plane refused (each ends a channel). */
+  integrityFailures: number;
   /** Refusals this VM may provoke before they are only counted. */
   readonly refusalBucket: TokenBucket;
   /** Refusals neither logged nor answered in the current burst; undefined outside one. */
@@ -77,6 +79,7 @@ export class VmRegistry {
         grantKey: o.grantKeys.get(vm.id)!,
         sdBucket: new TokenBucket(SD_MESSAGES_PER_SECOND, SD_BURST, now),
         sdDropped: 0,
+        integrityFailures: 0,
         refusalBucket: new TokenBucket(REFUSALS_PER_SECOND, REFUSAL_BURST, now),
         refusalsSuppressed: undefined,
         lastSuppressedMs: 0,

@@ -1,0 +1,168 @@
+// mac and aead end to end: hostd and the infotainment VM as their own OS processes, this test
+// process as the cluster VM. What the region file holds while traffic flows, and what happens
+// when someone replays a record into a sealed ring.
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { WindowLayout, type ChannelMode } from '@sivshm/abi';
+import {
+  ChannelTableReader,
+  mapFile,
+  readRegionHeader,
+  ringViews,
+  unmap,
+  windowOf,
+} from '@sivshm/transport-ivshmem';
+import { firstValueFrom, filter, take, toArray, timeout } from 'rxjs';
+import { Node } from '../src/index.js';
+import {
+  makeDeployment,
+  readStatus,
+  startHostd,
+  startProviderVm,
+  waitFor,
+  type Child,
+  type Deployment,
+} from './support/deployment.js';
+
+interface VehicleSpeed {
+  kph: number;
+  odometer_m: unknown;
+}
+
+/** Protobuf varint of a non-negative integer below 2^53. */
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  out.push(n);
+  return out;
+}
+
+/** A distinctive odometer value (the provider takes up to 1e9): a 5-byte varint. */
+const MARK = 987_654_321;
+
+describe('mac and aead modes (hostd and two VM processes)', function () {
+  this.timeout(60_000);
+  let d: Deployment;
+  let hostd: Child | undefined;
+  let provider: Child | undefined;
+  let node: Node | undefined;
+
+  beforeEach(async () => {
+    d = makeDeployment();
+    hostd = await startHostd(d);
+    provider = await startProviderVm(d);
+    node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+  });
+
+  afterEach(async () => {
+    await node?.close().catch(() => undefined);
+    node = undefined;
+    await provider?.stop();
+    provider = undefined;
+    await hostd?.stop();
+    hostd = undefined;
+    d.cleanup();
+  });
+
+  /**
+   * Runs calls and events in `mode` and returns the plaintext markers found in the region file:
+   * the request (`reset` to MARK), the response (the odometer it had reached) and the last
+   * event received (its odometer field), each as protobuf bytes.
+   */
+  async function markersInRegion(mode: ChannelMode): Promise<string[]> {
+    const speed = await node!.consume('VehicleSpeed', { instance: 1, mode });
+    await speed.call('reset', { odometer_m: MARK });
+    const events = await firstValueFrom(
+      speed.event<VehicleSpeed>('speed').pipe(
+        filter((e) => Number(String(e.odometer_m)) > MARK),
+        take(4),
+        toArray(),
+        timeout(5000),
+      ),
+    );
+    const reply = await speed.call<{ odometer_m: number }, { previous_odometer_m: unknown }>(
+      'reset',
+      { odometer_m: 7 },
+    );
+    const previous = Number(String(reply.previous_odometer_m));
+    expect(previous).to.be.greaterThan(MARK);
+    const lastEvent = Number(String(events.at(-1)!.odometer_m));
+    const markers = {
+      request: Buffer.from([0x08, ...varint(MARK)]),
+      response: Buffer.from([0x08, ...varint(previous)]),
+      event: Buffer.from([0x18, ...varint(lastEvent)]),
+    };
+    // Traffic keeps flowing (the provider publishes every 10 ms) while the file is read.
+    const region = readFileSync(d.regionPath);
+    return Object.entries(markers)
+      .filter(([, bytes]) => region.includes(bytes))
+      .map(([name]) => name);
+  }
+
+  it('should leave request, response and event bytes readable in the region file in plain mode (the scan works)', async () => {
+    expect(await markersInRegion('plain')).to.deep.equal(['request', 'response', 'event']);
+  });
+
+  it('should leave no plaintext of requests, responses or events in the region file in aead mode (33)', async () => {
+    expect(await markersInRegion('aead')).to.deep.equal([]);
+  });
+
+  it('should keep the plaintext readable but tagged in mac mode', async () => {
+    expect(await markersInRegion('mac')).to.deep.equal(['request', 'response', 'event']);
+  });
+
+  for (const mode of ['mac', 'aead'] as const) {
+    it(`should refuse a record replayed into a ${mode} ring, count it at hostd, and re-establish the channel (24)`, async () => {
+      const speed = await node!.consume('VehicleSpeed', { instance: 1, mode });
+      await speed.call('reset', { odometer_m: 5 });
+      const channelId = speed.channelId!;
+      replayLastRequest(d.regionPath, channelId);
+      await waitFor(() => speed.connections === 2 && speed.status === 'connected', 'a new channel');
+      expect(speed.channelId).to.not.equal(channelId);
+      const status = await readStatus(d);
+      const vms = (status as unknown as { vms: { name: string; integrityFailures: number }[] }).vms;
+      expect(vms.find((v) => v.name === 'infotainment')?.integrityFailures).to.equal(1);
+      expect(vms.find((v) => v.name === 'cluster')?.integrityFailures).to.equal(0);
+      const r = await speed.call<{ odometer_m: number }, { previous_odometer_m: unknown }>(
+        'reset',
+        { odometer_m: 0 },
+      );
+      expect(Number(String(r.previous_odometer_m))).to.be.greaterThan(0);
+    });
+  }
+});
+
+/**
+ * Plays an attacker with write access to the region: copies the last record of the channel's
+ * consumer → provider ring to the ring's end and publishes it, as a replay. The consumer (this
+ * process) is idle meanwhile, so nobody else writes that ring.
+ */
+function replayLastRequest(regionPath: string, channelId: bigint): void {
+  const size = readFileSync(regionPath).length;
+  const m = mapFile(regionPath, 0, size, { writable: true });
+  try {
+    const shared = new Uint8Array(m.shared);
+    const found = new ChannelTableReader(shared, readRegionHeader(shared)).find(channelId);
+    if (found === undefined) throw new Error(`channel ${channelId} is not in the table`);
+    const { offset, length } = found.entry;
+    const window = windowOf({ shared, bulk: new Uint8Array(m.bulk) }, offset, length);
+    const dataSize = WindowLayout.dataSizeOf(length)!;
+    const v = ringViews(window, 'c2p', dataSize);
+    const produced = Atomics.load(v.producerPage, 0);
+    // Few records so far: the ring has not wrapped; walk them from offset 0.
+    let at = 0;
+    let last = -1;
+    while (at < produced) {
+      last = at;
+      at += (16 + v.dataShared.getUint32(at + 4) - 8 + 7) & ~7;
+    }
+    if (last < 0 || produced >= dataSize / 2) throw new Error('unexpected ring state');
+    v.dataBulk.copyWithin(produced, last, at);
+    Atomics.store(v.producerPage, 0, produced + (at - last));
+  } finally {
+    unmap(m.handle);
+  }
+}
