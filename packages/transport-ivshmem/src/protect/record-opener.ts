@@ -91,6 +91,11 @@ export class RecordOpener {
     return plain;
   }
 
+  /** Test hook: continue as if record `sequence` had been the last one accepted. */
+  resumeAfterForTest(sequence: number): void {
+    this.#last = sequence;
+  }
+
   /** Zeroes the key and the private buffers. */
   dispose(): void {
     this.#cipher.dispose();

@@ -76,6 +76,11 @@ export class RecordSealer {
     putSequence(out, n, sequence);
   }
 
+  /** Test hook: continue as if `sequence` records had been sealed (vectors, exhaustion). */
+  resumeAfterForTest(sequence: number): void {
+    this.#sequence = sequence;
+  }
+
   /** Zeroes the key. */
   dispose(): void {
     this.#cipher.dispose();
