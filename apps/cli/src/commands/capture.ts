@@ -1,15 +1,12 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { statSync, writeFileSync } from 'node:fs';
-import { CoreError } from '@sivshm/core';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { WindowLayout } from '@sivshm/abi';
 import { sdPcap, type PcapDatagram } from '@sivshm/discovery';
-import {
-  ChannelTableReader,
-  mapFile,
-  readRegionHeader,
-  RingTap,
-  unmap,
-} from '@sivshm/transport-ivshmem';
+import { ChannelTableReader, readRegionHeader, RingTap, unmap } from '@sivshm/transport-ivshmem';
+import { CliError } from '../errors/cli-error.js';
+import { isSystemError, systemErrorReason } from '../errors/fs-error-text.js';
+import { checkWritableFile } from '../io/cli-files.js';
+import { mapRegionReadOnly } from '../io/region-file.js';
 
 /** UDP port the capture puts SOME/IP frames on (tell tshark: -d udp.port==30501,someip). */
 export const CAPTURE_PORT = 30501;
@@ -23,10 +20,17 @@ function channelId(text: string): bigint {
   return BigInt(text);
 }
 
-function positive(text: string): number {
+function seconds(text: string): number {
   const v = Number(text);
-  if (!Number.isFinite(v) || v <= 0)
-    throw new InvalidArgumentError(`"${text}" must be a positive number`);
+  if (!/^\d+(\.\d+)?$/.test(text) || !(v > 0) || v > 1e9)
+    throw new InvalidArgumentError(`duration "${text}" must be a positive number of seconds`);
+  return v;
+}
+
+function frameCount(text: string): number {
+  const v = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(v) || v < 1)
+    throw new InvalidArgumentError(`count "${text}" must be a whole number of frames, at least 1`);
   return v;
 }
 
@@ -52,36 +56,75 @@ export function registerCaptureCommand(program: Command): void {
     .option(
       '--duration <seconds>',
       'stop after this long (default: until Ctrl-C or --count)',
-      positive,
+      seconds,
     )
-    .option('--count <n>', 'stop after this many frames', positive)
+    .option('--count <n>', 'stop after this many frames', frameCount)
     .action(capture);
 }
 
 async function capture(o: CaptureOptions): Promise<void> {
-  let size: number;
+  const m = mapRegionReadOnly(o.region);
   try {
-    size = statSync(o.region).size;
-  } catch (e) {
-    throw new CoreError('ERR_IO', `cannot open region ${o.region}: ${(e as Error).message}`, {
-      cause: e,
-    });
-  }
-  const m = mapFile(o.region, 0, size, { writable: false });
-  let recorded: Recorded;
-  try {
-    recorded = await record(o, channelTaps(new Uint8Array(m.shared), o));
+    const { taps, announce } = channelTaps(new Uint8Array(m.shared), o);
+    // The output is opened before the first frame is read: a path that cannot be written fails
+    // now, not after the capture, and every frame is on disk as soon as it is read.
+    const out = openPcap(o.out);
+    console.error(announce);
+    let written: number;
+    try {
+      written = await record(o, taps, out);
+    } finally {
+      closeSync(out.fd);
+    }
+    const lost = taps.reduce((n, t) => n + t.tap.lost, 0);
+    const malformed = taps.reduce((n, t) => n + t.tap.malformed, 0);
+    console.error(
+      `${process.stderr.isTTY ? '\n' : ''}wrote ${written} frames to ${o.out}` +
+        (lost + malformed > 0
+          ? ` (${lost} times fell behind, ${malformed} malformed batches skipped)`
+          : ''),
+    );
   } finally {
     unmap(m.handle);
   }
-  const { datagrams, lost, malformed } = recorded;
-  writeFileSync(o.out, sdPcap(datagrams.slice(0, o.count ?? datagrams.length)));
-  console.error(
-    `${process.stderr.isTTY ? '\n' : ''}wrote ${Math.min(datagrams.length, o.count ?? Infinity)} frames to ${o.out}` +
-      (lost + malformed > 0
-        ? ` (${lost} times fell behind, ${malformed} malformed batches skipped)`
-        : ''),
-  );
+}
+
+/** The pcap output, its global header already written. */
+interface PcapOut {
+  readonly fd: number;
+  readonly file: string;
+}
+
+/** Length of the pcap global header that `sdPcap` puts before the records. */
+const PCAP_HEADER_BYTES = sdPcap([]).length;
+
+function openPcap(file: string): PcapOut {
+  checkWritableFile(file, 'capture file');
+  try {
+    const fd = openSync(file, 'w');
+    writeSync(fd, sdPcap([]));
+    return { fd, file };
+  } catch (e) {
+    const why = isSystemError(e) ? systemErrorReason(e) : (e as Error).message;
+    throw new CliError('ERR_IO', `cannot write capture file ${file}: ${why}`, { cause: e });
+  }
+}
+
+/**
+ * Appends datagrams as pcap records. `sdPcap` numbers the IPv4 identification within one call;
+ * with DF set that field carries no meaning (RFC 6864), so per-batch numbering is harmless.
+ */
+function appendFrames(out: PcapOut, datagrams: readonly PcapDatagram[], before: number): void {
+  try {
+    writeSync(out.fd, sdPcap(datagrams).subarray(PCAP_HEADER_BYTES));
+  } catch (e) {
+    const why = isSystemError(e) ? systemErrorReason(e) : (e as Error).message;
+    throw new CliError(
+      'ERR_IO',
+      `cannot write capture file ${out.file} (${why}); its first ${before} frames are complete`,
+      { cause: e },
+    );
+  }
 }
 
 interface DirectionTap {
@@ -91,25 +134,25 @@ interface DirectionTap {
 }
 
 /** Read-only taps on both rings of the channel's window, each with the addresses its VMs get. */
-function channelTaps(region: Uint8Array, o: CaptureOptions): DirectionTap[] {
+function channelTaps(
+  region: Uint8Array,
+  o: CaptureOptions,
+): { taps: DirectionTap[]; announce: string } {
   const found = new ChannelTableReader(region, readRegionHeader(region)).find(o.channel);
   if (found === undefined) {
-    throw new CoreError(
-      'ERR_IO',
+    throw new CliError(
+      'ERR_INPUT',
       `channel ${o.channel} is not in the channel table of ${o.region} (sivshm inspect lists them)`,
     );
   }
   const e = found.entry;
   const dataSize = WindowLayout.dataSizeOf(e.length);
   if (dataSize === undefined)
-    throw new CoreError('ERR_IO', `channel ${o.channel} has no valid window`);
+    throw new CliError('ERR_INPUT', `channel ${o.channel} has no valid window`);
   const dir = WindowLayout.directionSize(dataSize);
   const c = `127.0.1.${e.consumerVm & 0xff}`;
   const p = `127.0.1.${e.providerVm & 0xff}`;
-  console.error(
-    `capturing channel ${o.channel} (VM ${e.consumerVm} ⇄ VM ${e.providerVm}); Ctrl-C to stop`,
-  );
-  return [
+  const taps = [
     { tap: new RingTap(region.subarray(e.offset, e.offset + dir), dataSize), src: c, dst: p },
     {
       tap: new RingTap(region.subarray(e.offset + dir, e.offset + 2 * dir), dataSize),
@@ -117,49 +160,56 @@ function channelTaps(region: Uint8Array, o: CaptureOptions): DirectionTap[] {
       dst: c,
     },
   ];
+  return {
+    taps,
+    announce: `capturing channel ${o.channel} (VM ${e.consumerVm} ⇄ VM ${e.providerVm}); Ctrl-C to stop`,
+  };
 }
 
-interface Recorded {
-  datagrams: PcapDatagram[];
-  lost: number;
-  malformed: number;
-}
-
-/** Polls the taps until Ctrl-C, the duration or the count, whichever comes first. */
-async function record(o: CaptureOptions, taps: DirectionTap[]): Promise<Recorded> {
-  const datagrams: PcapDatagram[] = [];
+/**
+ * Polls the taps until Ctrl-C, the duration or the count, whichever comes first, appending each
+ * turn's frames to `out`; returns how many were written.
+ */
+async function record(o: CaptureOptions, taps: DirectionTap[], out: PcapOut): Promise<number> {
+  const limit = o.count ?? Infinity;
   const deadline = o.duration === undefined ? Infinity : Date.now() + o.duration * 1000;
+  let written = 0;
   let stop = false;
   const onSignal = (): void => {
     stop = true;
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  let lastReport = Date.now();
-  while (!stop && Date.now() < deadline && datagrams.length < (o.count ?? Infinity)) {
-    for (const t of taps) {
-      for (const r of t.tap.poll()) {
-        datagrams.push({
-          payload: r.frame,
-          src: t.src,
-          dst: t.dst,
-          srcPort: CAPTURE_PORT,
-          dstPort: CAPTURE_PORT,
-          timeMs: Date.now(),
-        });
+  try {
+    let lastReport = Date.now();
+    while (!stop && Date.now() < deadline && written < limit) {
+      const turn: PcapDatagram[] = [];
+      for (const t of taps) {
+        for (const r of t.tap.poll()) {
+          turn.push({
+            payload: r.frame,
+            src: t.src,
+            dst: t.dst,
+            srcPort: CAPTURE_PORT,
+            dstPort: CAPTURE_PORT,
+            timeMs: Date.now(),
+          });
+        }
       }
+      const keep = turn.slice(0, limit - written);
+      if (keep.length > 0) {
+        appendFrames(out, keep, written);
+        written += keep.length;
+      }
+      if (Date.now() - lastReport >= 1000 && process.stderr.isTTY) {
+        process.stderr.write(`\r${written} frames`);
+        lastReport = Date.now();
+      }
+      await new Promise((r) => setTimeout(r, 1));
     }
-    if (Date.now() - lastReport >= 1000 && process.stderr.isTTY) {
-      process.stderr.write(`\r${datagrams.length} frames`);
-      lastReport = Date.now();
-    }
-    await new Promise((r) => setTimeout(r, 1));
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
-  return {
-    datagrams,
-    lost: taps.reduce((n, t) => n + t.tap.lost, 0),
-    malformed: taps.reduce((n, t) => n + t.tap.malformed, 0),
-  };
+  return written;
 }

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
 import {
   certificateFromFile,
   certificateHash,
@@ -7,8 +6,15 @@ import {
   cryptoBackend,
   decodeCertificateBody,
   openCaDirectory,
+  type Certificate,
   type CertificateBody,
 } from '@sivshm/core';
+import { CliError } from '../errors/cli-error.js';
+import { checkCaDirectory } from '../io/ca-directory.js';
+import { readInputFile } from '../io/cli-files.js';
+
+/** Far above any certificate (a few hundred bytes); a bigger file is not one. */
+const MAX_CERTIFICATE_FILE = 64 * 1024;
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const h16 = (n: number): string => `0x${n.toString(16).toUpperCase().padStart(4, '0')}`;
@@ -73,17 +79,11 @@ export function registerCertCommands(program: Command): void {
       'verify signature, epoch, validity time and revocation against this CA',
     )
     .action(async (file: string, o: { json?: boolean; caDir?: string }) => {
-      let data: Uint8Array;
-      try {
-        data = await readFile(file);
-      } catch (e) {
-        throw new CoreError('ERR_IO', `cannot read ${file}: ${(e as Error).message}`, { cause: e });
-      }
+      const { c, body } = readCertificate(file);
       const crypto = cryptoBackend();
-      const c = certificateFromFile(data);
-      const body = decodeCertificateBody(c.tbs);
       let verdict: { ok: boolean; reason?: string } | undefined;
       if (o.caDir !== undefined) {
+        checkCaDirectory(o.caDir);
         const opened = await openCaDirectory(o.caDir, {
           crypto,
           nowMs: () => BigInt(Date.now()),
@@ -102,4 +102,23 @@ export function registerCertCommands(program: Command): void {
       else console.log(human(body, hash, verdict));
       if (verdict?.ok === false) process.exitCode = 1;
     });
+}
+
+/**
+ * The certificate in `file` (PEM or raw). Whatever does not decode as one, a key file given by
+ * mistake included, is refused with a line that says what was expected.
+ */
+function readCertificate(file: string): { c: Certificate; body: CertificateBody } {
+  const data = readInputFile(file, 'certificate file', MAX_CERTIFICATE_FILE);
+  try {
+    const c = certificateFromFile(data);
+    return { c, body: decodeCertificateBody(c.tbs) };
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new CliError(
+      'ERR_INPUT',
+      `${file} is not a sivshm certificate (${why}); give the PEM file \`sivshm ca issue\` wrote, not a key file`,
+      { cause: e },
+    );
+  }
 }

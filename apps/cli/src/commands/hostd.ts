@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { wholeNumber } from '../args/whole-number.js';
 
 /** Registers `sivshm hostd`, which runs the `sivshm-hostd` daemon in the foreground. */
 export function registerHostdCommand(program: Command): void {
@@ -17,9 +18,19 @@ export function registerHostdCommand(program: Command): void {
       'sockets: <vm>.sock per VM, status.sock, ivshmem.sock',
       '/run/sivshm',
     )
-    .option('--log-level <level>', 'debug | info | warn | error', 'info')
+    // The daemon checks these again; checking them here makes a mistake a `sivshm hostd` line.
+    .addOption(
+      new Option('--log-level <level>', 'log threshold')
+        .choices(['debug', 'info', 'warn', 'error'])
+        .default('info'),
+    )
     .option('--qemu', 'qemu mode: do not send grant keys over the control link')
-    .option('--vm-timeout <ms>', "drop a VM's link after MS ms without a frame from it", '0')
+    .option(
+      '--vm-timeout <ms>',
+      "drop a VM's link after MS ms without a frame from it (0: never; at most 3600000)",
+      (v) => String(wholeNumber(v, 'vm timeout', 0, 3_600_000)),
+      '0',
+    )
     .action(
       async (opts: {
         config: string;

@@ -1,13 +1,6 @@
 import type { Command } from 'commander';
-import { statSync } from 'node:fs';
-import { CoreError } from '@sivshm/core';
-import {
-  inspectRegion,
-  mapFile,
-  unmap,
-  type RegionReport,
-  type RingState,
-} from '@sivshm/transport-ivshmem';
+import { inspectRegion, unmap, type RegionReport, type RingState } from '@sivshm/transport-ivshmem';
+import { mapRegionReadOnly } from '../io/region-file.js';
 
 const hex = (n: number | bigint, w = 0): string => `0x${n.toString(16).padStart(w, '0')}`;
 const MODES = ['plain', 'mac', 'aead'];
@@ -54,15 +47,7 @@ export function registerInspectCommand(program: Command): void {
     .argument('<region>', 'the region file (emulated mode, e.g. /dev/shm/sivshm-demo)')
     .option('--json', 'print one JSON object')
     .action((path: string, o: { json?: boolean }) => {
-      let size: number;
-      try {
-        size = statSync(path).size;
-      } catch (e) {
-        throw new CoreError('ERR_IO', `cannot open region ${path}: ${(e as Error).message}`, {
-          cause: e,
-        });
-      }
-      const m = mapFile(path, 0, size, { writable: false });
+      const m = mapRegionReadOnly(path);
       try {
         const report = inspectRegion(new Uint8Array(m.shared));
         if (o.json === true) {

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { readInputFile } from '../io/cli-files.js';
 import {
   DiscoveryError,
   decodeSdMessage,
@@ -7,6 +8,9 @@ import {
   sdMessageFromJson,
   sdMessageToJson,
 } from '@sivshm/discovery';
+
+/** An SD message fits one UDP datagram; its hex text with spaces stays well below this. */
+const MAX_INPUT_BYTES = 1024 * 1024;
 
 /**
  * Registers `sivshm sd decode HEX|FILE` (SOME/IP-SD bytes → JSON) and
@@ -36,7 +40,10 @@ export function registerSdCommands(program: Command): void {
     )
     .argument('<file>', 'JSON file, or - for standard input')
     .action((file: string) => {
-      const text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+      const text =
+        file === '-'
+          ? readFileSync(0, 'utf8')
+          : readInputFile(file, 'JSON file', MAX_INPUT_BYTES).toString('utf8');
       let value: unknown;
       try {
         value = JSON.parse(text);
@@ -53,7 +60,7 @@ export function registerSdCommands(program: Command): void {
 /** Bytes from a hex argument, a hex text file, or a binary file. */
 function readInputBytes(input: string): Uint8Array {
   if (existsSync(input)) {
-    const raw = readFileSync(input);
+    const raw = readInputFile(input, 'input file', MAX_INPUT_BYTES);
     const text = raw.toString('latin1');
     return /^[\s0-9a-fA-Fx]*$/.test(text) && /[0-9a-fA-F]/.test(text)
       ? parseHex(text, input)

@@ -1,6 +1,8 @@
 import net from 'node:net';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { CliError } from '../errors/cli-error.js';
+import { isSystemError, systemErrorReason } from '../errors/fs-error-text.js';
 
 /** The parts of hostd's status document (schema version 1) this command prints. */
 interface Status {
@@ -72,38 +74,90 @@ export function registerStatusCommand(program: Command): void {
       try {
         text = await readStatusSocket(socket);
       } catch (e) {
-        process.stderr.write(
-          `sivshm: no hostd answers at ${socket} (${(e as Error).message}); is sivshm-hostd running with --run-dir ${opts.runDir}?\n`,
+        const why = isSystemError(e) ? systemErrorReason(e) : (e as Error).message;
+        throw new CliError(
+          'ERR_HOSTD',
+          `no hostd answers at ${socket} (${why}); is sivshm-hostd running with --run-dir ${opts.runDir}?`,
+          { cause: e },
         );
-        process.exitCode = 1;
-        return;
       }
+      const status = statusDocument(text, socket);
       if (opts.json === true) {
         process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
         return;
       }
-      process.stdout.write(render(JSON.parse(text) as Status));
+      let out: string;
+      try {
+        out = render(status);
+      } catch (e) {
+        // A field of an unexpected type deep in a list: the document is not one this CLI reads.
+        throw new CliError(
+          'ERR_HOSTD',
+          `${socket} answered a status document this sivshm cannot show (${(e as Error).message}); use --json`,
+          { cause: e },
+        );
+      }
+      process.stdout.write(out);
     });
 }
+
+/** A status document is a few KiB per VM and channel; an answer beyond this is not one. */
+const MAX_STATUS_BYTES = 16 * 1024 * 1024;
 
 function readStatusSocket(socket: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = net.connect(socket);
     let out = '';
-    const timer = setTimeout(() => {
+    const fail = (e: Error): void => {
+      clearTimeout(timer);
       s.destroy();
-      reject(new Error('no answer within 5 s'));
-    }, 5000);
-    s.setEncoding('utf8').on('data', (c: string) => (out += c));
+      reject(e);
+    };
+    const timer = setTimeout(() => fail(new Error('no answer within 5 s')), 5000);
+    s.setEncoding('utf8').on('data', (c: string) => {
+      out += c;
+      if (out.length > MAX_STATUS_BYTES)
+        fail(new Error(`answer longer than ${MAX_STATUS_BYTES} bytes`));
+    });
     s.on('end', () => {
       clearTimeout(timer);
       resolve(out);
     });
-    s.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
+    s.on('error', fail);
   });
+}
+
+/**
+ * The answer as a status document of schema version 1, checked as far as `render` relies on it:
+ * whatever else listens on the socket gets a line that says so, not a crash halfway through.
+ */
+function statusDocument(text: string, socket: string): Status {
+  const refuse = (why: string): never => {
+    throw new CliError(
+      'ERR_HOSTD',
+      `${socket} answered something that is not a hostd status document (${why}); is it hostd's status socket, and are sivshm and sivshm-hostd the same version?`,
+    );
+  };
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    return refuse(`not JSON: ${(e as Error).message}`);
+  }
+  if (typeof doc !== 'object' || doc === null) return refuse('not a JSON object');
+  const d = doc as Record<string, unknown>;
+  if (d['version'] !== 1) return refuse(`schema version ${String(d['version'])}, expected 1`);
+  for (const list of ['vms', 'services', 'channels'] as const) {
+    if (!Array.isArray(d[list])) refuse(`"${list}" is not a list`);
+  }
+  for (const part of ['region', 'handshakes', 'sd'] as const) {
+    if (typeof d[part] !== 'object' || d[part] === null) refuse(`"${part}" is missing`);
+  }
+  const h = d['handshakes'] as Record<string, unknown>;
+  if (typeof h['timingMs'] !== 'object' || h['timingMs'] === null) {
+    refuse('"handshakes.timingMs" is missing');
+  }
+  return doc as Status;
 }
 
 const hex = (n: number, digits = 4): string => `0x${n.toString(16).padStart(digits, '0')}`;
