@@ -15,6 +15,7 @@ const SUITES = {
   ring: 'packages/transport-ivshmem/dist/bench/ring.bench.js',
   protobuf: 'packages/transport-ivshmem/dist/bench/protobuf.bench.js',
   fullpath: 'packages/transport-ivshmem/dist/bench/fullpath.bench.js',
+  modes: 'packages/transport-ivshmem/dist/bench/modes.bench.js',
   sd: 'packages/discovery/dist/bench/codec.bench.js',
   e2e: 'packages/runtime/dist/bench/secure-vs-plain.bench.js',
   flood: 'apps/hostd/dist/bench/flood.bench.js',

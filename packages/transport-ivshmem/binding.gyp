@@ -9,6 +9,7 @@
         "native/fd.cc",
         "native/mapping.cc",
         "native/poll.cc",
+        "native/record_crypto.cc",
         "native/unix_socket.cc"
       ],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-cast-function-type"],

@@ -8,4 +8,5 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   sivshm::InitFd(context, exports);
   sivshm::InitPoll(context, exports);
   sivshm::InitUnixSocket(context, exports);
+  sivshm::InitRecordCrypto(context, exports);
 }

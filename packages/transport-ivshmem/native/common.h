@@ -48,6 +48,7 @@ void InitEventfd(v8::Local<v8::Context> ctx, v8::Local<v8::Object> exports);
 void InitFd(v8::Local<v8::Context> ctx, v8::Local<v8::Object> exports);
 void InitPoll(v8::Local<v8::Context> ctx, v8::Local<v8::Object> exports);
 void InitUnixSocket(v8::Local<v8::Context> ctx, v8::Local<v8::Object> exports);
+void InitRecordCrypto(v8::Local<v8::Context> ctx, v8::Local<v8::Object> exports);
 
 }  // namespace sivshm
 

@@ -10,7 +10,7 @@ import { RingConsumer, RingRecord } from '../ring/ring-consumer.js';
 import { RingProducer, type RingSlot } from '../ring/ring-producer.js';
 import { ringViews, type WindowMemory } from '../ring/ring-views.js';
 import type { SomeIpHeader } from '../ring/someip-header.js';
-import { nodeRecordCrypto } from '../protect/node-record-crypto.js';
+import { defaultRecordCrypto } from '../protect/default-record-crypto.js';
 import type { ProtectedMode, RecordCryptoBackend } from '../protect/record-crypto.js';
 import { RecordOpener } from '../protect/record-opener.js';
 import { RecordSealer } from '../protect/record-sealer.js';
@@ -24,7 +24,7 @@ export interface ChannelProtection {
   readonly mode: ProtectedMode;
   readonly channelId: bigint;
   readonly keys: { readonly c2p: Uint8Array; readonly p2c: Uint8Array };
-  /** Crypto implementation; default `node:crypto`. */
+  /** Crypto implementation; default the native addon's, else `node:crypto`. */
   readonly crypto?: RecordCryptoBackend;
 }
 
@@ -122,7 +122,7 @@ export class Channel {
     const p = o.protection;
     this.#mode = p?.mode ?? 'plain';
     if (p !== undefined) {
-      const crypto = p.crypto ?? nodeRecordCrypto;
+      const crypto = p.crypto ?? defaultRecordCrypto();
       const common = { mode: p.mode, channelId: p.channelId, crypto };
       this.#sealer = new RecordSealer({ ...common, key: p.keys[send], direction: send });
       this.#opener = new RecordOpener({ ...common, key: p.keys[recv], direction: recv });

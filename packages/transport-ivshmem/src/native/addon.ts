@@ -56,6 +56,26 @@ export interface NativeAddon {
   sendFds(fd: number, data: Uint8Array, fds: readonly number[]): number;
   recvWithFds(fd: number, maxData: number, maxFds: number): NativeMessage | undefined;
   unixPeerCred(fd: number): { pid: number; uid: number; gid: number };
+  /** mode 0 mac (HMAC-SHA256), 1 aead (AES-256-GCM); the key schedule is set up here, once. */
+  recordCipherCreate(mode: 0 | 1, key: Uint8Array): object;
+  recordCipherDispose(handle: object): void;
+  recordSeal(
+    handle: object,
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    plain: Uint8Array,
+    out: Uint8Array,
+    tag: Uint8Array,
+  ): void;
+  recordOpen(
+    handle: object,
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    body: Uint8Array,
+    tag: Uint8Array,
+    out: Uint8Array,
+  ): boolean;
+  recordMac(handle: object, aad: Uint8Array, body: Uint8Array, tag: Uint8Array): void;
 }
 
 /** Folder holding this package's package.json, found by walking up from this module. */

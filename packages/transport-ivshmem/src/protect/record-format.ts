@@ -95,6 +95,8 @@ export function putSequence(b: Uint8Array, at: number, n: number): void {
 }
 
 /** Reads a u64 little-endian sequence; values above 2^53 come back inexact but > any valid one. */
-export function readSequence(dv: DataView, at: number): number {
-  return dv.getUint32(at, true) + dv.getUint32(at + 4, true) * 0x1_0000_0000;
+export function readSequence(b: Uint8Array, at: number): number {
+  const lo = (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+  const hi = (b[at + 4]! | (b[at + 5]! << 8) | (b[at + 6]! << 16) | (b[at + 7]! << 24)) >>> 0;
+  return lo + hi * 0x1_0000_0000;
 }

@@ -61,7 +61,7 @@ export class RecordOpener {
     const copy = this.#sealed.subarray(0, length);
     copy.set(sealed, 0);
     const n = length - OVERHEAD;
-    const sequence = readSequence(new DataView(copy.buffer, n, SEQ), 0);
+    const sequence = readSequence(copy, n);
     if (sequence !== this.#last + 1) {
       return this.#fail(
         sequence <= this.#last ? 'replayed' : 'out-of-order',

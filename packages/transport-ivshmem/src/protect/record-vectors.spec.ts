@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { SomeIpHeader } from '../ring/someip-header.js';
 import { IntegrityError } from './integrity-error.js';
+import { nativeRecordCrypto } from './native-record-crypto.js';
 import { nobleRecordCrypto } from './noble-record-crypto.js';
 import { nodeRecordCrypto } from './node-record-crypto.js';
 import type { ProtectedMode } from './record-crypto.js';
@@ -83,7 +84,7 @@ describe('record format known answers (test/fixtures/record-vectors.json)', () =
       }
     });
 
-    for (const crypto of [nodeRecordCrypto, nobleRecordCrypto]) {
+    for (const crypto of [nativeRecordCrypto, nodeRecordCrypto, nobleRecordCrypto]) {
       it(`should seal and open "${v.name}" byte for byte with the ${crypto.name} backend`, () => {
         const o = {
           mode: v.mode,

@@ -1,0 +1,224 @@
+// `npm run bench -- modes`: what `mac` and `aead` cost against `plain`, measured in the same run
+// on the same machine: a 64 B protobuf method round trip between two OS processes (spin), and a
+// one-way stream of 64 KiB records. Issue 11 targets: round trip mac ≤ 1.2× plain, aead ≤ 1.5×
+// plain; 64 KiB one-way aead ≥ 2 GB/s.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import protobuf from 'protobufjs';
+import { Channel, dispatchKey } from '../src/channel/channel.js';
+import { ServiceConsumer } from '../src/channel/service-endpoints.js';
+import { dupFd } from '../src/native/fd.js';
+import { EventfdWaker } from '../src/notify/eventfd-waker.js';
+import { attachWindow } from '../test/channel/attach-window.js';
+import { createShmChannel } from '../test/helpers/shm-channel.js';
+import { SCHEMA } from './fullpath-schema.js';
+
+type Mode = 'plain' | 'mac' | 'aead';
+const MODES: readonly Mode[] = ['plain', 'mac', 'aead'];
+
+export interface ModesRow {
+  mode: Mode;
+  /** `round trip` (64 B method call) or `one-way` (stream of records). */
+  kind: 'round trip' | 'one-way';
+  payloadBytes: number;
+  /** Round trip: per call. One-way: per record (median and slowest run). */
+  p50Us: number;
+  p99Us: number;
+  /** Round trip: p50 / plain's p50. One-way: time per record / plain's (≥ 1 is slower). */
+  ratioToPlain: number;
+  /** One-way only: payload bytes per second / 1e9 (median run); null for round trips. */
+  gbPerSec: number | null;
+  /** The issue's target for this row, if it has one, and whether this run met it. */
+  target?: string;
+  met?: boolean;
+}
+
+export interface ModesResult {
+  rows: ModesRow[];
+}
+
+const Echo = protobuf.parse(SCHEMA).root.lookupType('b.Echo');
+const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+const PEER = new URL(`./modes-peer${ext}`, import.meta.url).pathname;
+/** A 1 MiB data area per direction: a 64 KiB record is far below its half. */
+const DATA_SIZE = 1024 * 1024;
+const ONE_WAY = 64 * 1024;
+
+const q = (sorted: number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
+const median = (xs: number[]): number =>
+  q(
+    [...xs].sort((a, b) => a - b),
+    0.5,
+  );
+
+function startPeer(job: object, fds: number[]): Promise<ChildProcess> {
+  const args =
+    ext === '.ts' ? ['--import', 'tsx', PEER, JSON.stringify(job)] : [PEER, JSON.stringify(job)];
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'inherit', ...fds],
+    env: {
+      ...process.env,
+      NODE_OPTIONS: ext === '.ts' ? '--conditions=source' : (process.env.NODE_OPTIONS ?? ''),
+    },
+  });
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('benchmark peer did not start')), 20_000);
+    child.stdout!.once('data', () => {
+      clearTimeout(t);
+      resolve(child);
+    });
+    child.once('exit', (c) => reject(new Error(`benchmark peer exited (${c})`)));
+  });
+}
+
+/** One channel in `mode` between this process (consumer) and a peer process (provider). */
+async function withChannel<T>(
+  mode: Mode,
+  body: (consumer: ServiceConsumer, channel: Channel) => Promise<T>,
+): Promise<T> {
+  const host = createShmChannel(DATA_SIZE);
+  const keys = { c2p: randomBytes(32), p2c: randomBytes(32) };
+  const child = await startPeer(
+    {
+      path: host.spec.path,
+      channelId: host.spec.channelId,
+      mode,
+      keys: { c2p: keys.c2p.toString('hex'), p2c: keys.p2c.toString('hex') },
+    },
+    [host.spec.efdC2p, host.spec.efdP2c],
+  );
+  const attached = attachWindow(host.spec.path, host.spec.channelId);
+  const channel = new Channel({
+    window: attached.window,
+    role: 'consumer',
+    notify: 'spin',
+    peerWaker: new EventfdWaker(dupFd(host.spec.efdC2p)),
+    ownWaker: new EventfdWaker(dupFd(host.spec.efdP2c)),
+    ...(mode === 'plain'
+      ? {}
+      : { protection: { mode, channelId: BigInt(host.spec.channelId), keys } }),
+  });
+  const consumer = new ServiceConsumer(channel, { service: 0x1234, major: 1, client: 1 });
+  try {
+    return await body(consumer, channel);
+  } finally {
+    consumer.close();
+    await channel.close();
+    child.kill('SIGKILL');
+    attached.unmap();
+    host.close();
+  }
+}
+
+/** µs per 64 B call, `n` calls after a warm-up. */
+async function roundTrips(mode: Mode, n: number): Promise<number[]> {
+  return withChannel(mode, async (consumer) => {
+    const data = new Uint8Array(56).fill(7); // 64 B with seq and framing
+    for (let i = 0; i < Math.min(2000, n); i++)
+      await consumer.call(1, Echo, Echo, { seq: i, data });
+    const t = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      await consumer.call(1, Echo, Echo, { seq: i, data });
+      t[i] = (performance.now() - t0) * 1000;
+    }
+    return Array.from(t);
+  });
+}
+
+/** µs per 64 KiB record of a one-way stream, one figure per batch of `n` records. */
+async function oneWay(mode: Mode, n: number, batches: number): Promise<number[]> {
+  return withChannel(mode, async (consumer, channel) => {
+    let count = 0;
+    let wanted = 0;
+    let done: (() => void) | undefined;
+    channel.on(dispatchKey(0x02, 0x8001), () => {
+      if (++count === wanted) done?.();
+    });
+    const data = new Uint8Array(ONE_WAY);
+    const batch = async (records: number): Promise<number> => {
+      count = 0;
+      wanted = records;
+      const arrived = new Promise<void>((resolve) => (done = resolve));
+      const t0 = performance.now();
+      await consumer.call(2, Echo, Echo, { seq: records, data }, { timeoutMs: 60_000 });
+      await arrived;
+      return ((performance.now() - t0) * 1000) / records;
+    };
+    await batch(Math.min(200, n)); // warm-up
+    const perRecord: number[] = [];
+    for (let b = 0; b < batches; b++) perRecord.push(await batch(n));
+    return perRecord;
+  });
+}
+
+/** Runs every mode in turn, `runs` times, so drift of the machine hits all modes alike. */
+export async function run(opts: { quick?: boolean; log?: (s: string) => void } = {}): Promise<{
+  rows: ModesRow[];
+}> {
+  const log = opts.log ?? (() => {});
+  const calls = opts.quick === true ? 2000 : 20_000;
+  const runs = opts.quick === true ? 1 : 3;
+  const records = opts.quick === true ? 500 : 4000;
+  const rt: Record<Mode, number[]> = { plain: [], mac: [], aead: [] };
+  const ow: Record<Mode, number[]> = { plain: [], mac: [], aead: [] };
+  const rtP99: Record<Mode, number[]> = { plain: [], mac: [], aead: [] };
+  for (let r = 0; r < runs; r++) {
+    for (const mode of MODES) {
+      log(`  ${mode}: round trips (run ${r + 1}/${runs})`);
+      const s = (await roundTrips(mode, calls)).sort((a, b) => a - b);
+      rt[mode].push(q(s, 0.5));
+      rtP99[mode].push(q(s, 0.99));
+      log(`  ${mode}: 64 KiB one-way (run ${r + 1}/${runs})`);
+      ow[mode].push(...(await oneWay(mode, records, 3)));
+    }
+  }
+  const rows: ModesRow[] = [];
+  const rtPlain = median(rt.plain);
+  for (const mode of MODES) {
+    const p50 = median(rt[mode]);
+    const ratio = p50 / rtPlain;
+    const limit = mode === 'mac' ? 1.2 : mode === 'aead' ? 1.5 : undefined;
+    rows.push({
+      mode,
+      kind: 'round trip',
+      payloadBytes: 64,
+      p50Us: p50,
+      p99Us: median(rtP99[mode]),
+      ratioToPlain: ratio,
+      gbPerSec: null,
+      ...(limit === undefined ? {} : { target: `≤ ${limit}× plain`, met: ratio <= limit }),
+    });
+  }
+  const owPlain = median(ow.plain);
+  for (const mode of MODES) {
+    const sorted = [...ow[mode]].sort((a, b) => a - b);
+    const p50 = q(sorted, 0.5);
+    const gb = ONE_WAY / (p50 * 1000);
+    rows.push({
+      mode,
+      kind: 'one-way',
+      payloadBytes: ONE_WAY,
+      p50Us: p50,
+      p99Us: q(sorted, 0.99),
+      ratioToPlain: p50 / owPlain,
+      gbPerSec: gb,
+      ...(mode === 'aead' ? { target: '≥ 2 GB/s', met: gb >= 2 } : {}),
+    });
+  }
+  return { rows };
+}
+
+/** The table `npm run bench` prints. */
+export function format(r: ModesResult): string {
+  const f = (x: number): string => x.toFixed(2).padStart(8);
+  return [
+    'record protection: mac and aead against plain, same run (64 B round trip: spin, two OS processes; one-way: 64 KiB records)',
+    'mode   kind        payload   p50 µs   p99 µs  × plain   GB/s  target',
+    ...r.rows.map(
+      (x) =>
+        `${x.mode.padEnd(6)} ${x.kind.padEnd(10)} ${String(x.payloadBytes).padStart(8)} ${f(x.p50Us)} ${f(x.p99Us)} ${x.ratioToPlain.toFixed(2).padStart(7)} ${x.gbPerSec === null ? '     -' : x.gbPerSec.toFixed(2).padStart(6)}  ${x.target === undefined ? '' : `${x.target}: ${x.met === true ? 'met' : 'MISS'}`}`,
+    ),
+  ].join('\n');
+}
