@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, rmSync, unlinkSync } from 'node:fs';
+import { chmodSync, ftruncateSync, mkdirSync, rmSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import {
   BrokerHandshakes,
@@ -20,6 +20,7 @@ import {
   WindowAllocator,
   closeFd,
   unmap,
+  writeRegionHeader,
 } from '@sivshm/transport-ivshmem';
 import { BrokerRouter } from './broker/broker-router.js';
 import { ChannelLifecycle, type CloseReason } from './channels/channel-lifecycle.js';
@@ -27,6 +28,8 @@ import { ControlDispatch } from './control/control-dispatch.js';
 import { HostdError } from './errors/hostd-error.js';
 import { VmLinkServer } from './links/vm-link-server.js';
 import { JsonLogger, type LogLevel } from './log/logger.js';
+import { RegionLock } from './region/region-lock.js';
+import { RegionSizeGuard } from './region/region-size-guard.js';
 import { SdSwitch } from './sd/sd-switch.js';
 import {
   claimPidFile,
@@ -70,6 +73,33 @@ export interface HostdOptions {
 const DEFAULT_DATA_SIZE = 64 * 1024;
 /** Doorbell vectors per peer: one per ring direction of a channel. */
 const IVSHMEM_VECTORS = 2;
+/**
+ * Time a control connection has to say `hello` (emulated mode), ms. An app says it at once;
+ * a few seconds absorb a loaded machine, and a squatter holding a VM's only link is dropped
+ * after that long whatever --vm-timeout says.
+ */
+export const HELLO_TIMEOUT_MS = 3000;
+/**
+ * ivshmem peers one process may hold: one per VM it could run (all of them, as the demo does)
+ * plus two reconnecting while their old connection closes. A process hoarding connections is
+ * cut off there, so the fds hostd holds for doorbells stay bounded.
+ */
+const ivshmemPeersPerProcess = (vms: number): number => vms + 2;
+/**
+ * ivshmem peers in all: each VM's process or QEMU twice over (a restart overlapping its old
+ * connection), and at least 16. Every peer costs hostd a socket and an eventfd per vector, and
+ * every join sends each peer one fd per vector, so the cap bounds fds and join work.
+ */
+const ivshmemPeers = (vms: number): number => Math.max(16, 2 * vms);
+/** Events whose handling may write the channel table or a window (see #regionIntact). */
+const TOUCHES_REGION = new Set([
+  'handshake',
+  'close',
+  'revokeAck',
+  'connect',
+  'disconnect',
+  'tick',
+]);
 
 /** How the SD switch names an offer's departure → the close reason its channels get. */
 function closeReasonOf(why: string, stopping: boolean): CloseReason {
@@ -133,6 +163,10 @@ export class Hostd {
   readonly #status: StatusReporter;
   readonly #regionPath: string;
   #region: HostdRegion | undefined;
+  #regionLock: RegionLock | undefined;
+  readonly #regionSize: RegionSizeGuard;
+  /** Set while the region file is found shrunk and not yet restored. */
+  #regionShrunk = false;
   #links: VmLinkServer | undefined;
   #statusServer: StatusServer | undefined;
   #ivshmem: IvshmemServer | undefined;
@@ -162,6 +196,7 @@ export class Hostd {
     this.runDir = o.runDir;
     this.#region = region;
     this.#regionPath = config.region.path;
+    this.#regionSize = new RegionSizeGuard(region.fd, config.region.size);
     const send = (vm: number, m: ControlMessage): boolean => this.#links?.send(vm, m) ?? false;
     const connected = (vm: number): boolean => this.#links?.connected(vm) ?? false;
     this.#vms = new VmRegistry({ config, grantKeys: init.grantKeys, log, send });
@@ -217,7 +252,7 @@ export class Hostd {
       lifecycle,
       sd: this.#sd,
       connected,
-      regionMemory: () => this.#region?.mapping.shared,
+      regionMemory: () => (this.#regionIntact() ? this.#region?.mapping.shared : undefined),
     });
   }
 
@@ -278,6 +313,23 @@ export class Hostd {
       o.logWrite ?? ((l) => void process.stderr.write(l)),
     );
     const config = await loadConfig(o.configPath);
+    // Before the CA's epoch is bumped or the region touched: a second hostd on the same region
+    // changes nothing of the first's (region-lock.ts).
+    const lock = RegionLock.take(config.region.path);
+    try {
+      return await Hostd.#startLocked(o, log, config, lock);
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
+  }
+
+  static async #startLocked(
+    o: HostdOptions,
+    log: JsonLogger,
+    config: ServiceConfig,
+    lock: RegionLock,
+  ): Promise<Hostd> {
     mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });
     const crypto = cryptoBackend();
     const opened = await openHostdCa({ stateDir: o.stateDir, config, crypto, log });
@@ -285,6 +337,7 @@ export class Hostd {
     for (const vm of config.vms) grantKeys.set(vm.id, await resolveGrantKey(vm));
     const region = createRegion(config, opened.ca.epoch);
     const hostd = new Hostd({ o, log, config, crypto, opened, grantKeys, region });
+    hostd.#regionLock = lock;
     try {
       await hostd.#listen();
     } catch (e) {
@@ -330,6 +383,8 @@ export class Hostd {
 
   async #shutdown(): Promise<void> {
     this.log.info('hostd-stopping', {});
+    // Closing channels writes the table: never into a truncated file.
+    this.#regionIntact();
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
     this.#status.stop();
@@ -358,6 +413,8 @@ export class Hostd {
         closeFd(region.fd);
       }
       rmSync(this.#regionPath, { force: true });
+      this.#regionLock?.release();
+      this.#regionLock = undefined;
     });
     await attempt('pid file', () => unlinkSync(path.join(this.runDir, 'hostd.pid')));
     this.log.info('hostd-stopped', { failures: failures.map((f) => f.message) });
@@ -370,6 +427,10 @@ export class Hostd {
       socketPath: this.ivshmemSocket,
       shm: { fd: this.#region!.fd },
       vectors: IVSHMEM_VECTORS,
+      maxPeers: ivshmemPeers(this.config.vms.length),
+      maxPeersPerProcess: ivshmemPeersPerProcess(this.config.vms.length),
+      // Metered like a VM's lines (vm 0: not attributable to one VM).
+      onError: (e) => this.log.warn('ivshmem-connection-refused', { vm: 0, error: e.message }),
       onPeerJoined: (id, pid) => {
         this.#ivshmemPids.set(id, pid);
         this.log.debug('ivshmem-peer-joined', { id, pid });
@@ -382,17 +443,25 @@ export class Hostd {
     // Whoever connects gets the region fd: same access rule as the control sockets.
     chmodSync(this.ivshmemSocket, 0o600);
     const d = this.#dispatch;
-    this.#links = await VmLinkServer.listen(this.runDir, this.config.vms, {
-      onConnect: (vm) => this.#guard('connect', vm, () => d.linkUp(vm)),
-      onMessage: (vm, m) => this.#guard(m.kind, vm, () => d.message(vm, m)),
-      onInvalid: (vm, e) => d.invalid(vm, e),
-      onDisconnect: (vm, e) => this.#guard('disconnect', vm, () => d.linkDown(vm, e)),
-      onRefused: (vm) => this.log.warn('link-refused', { vm, why: 'VM already connected' }),
-    });
+    this.#links = await VmLinkServer.listen(
+      this.runDir,
+      this.config.vms,
+      {
+        onConnect: (vm) => this.#guard('connect', vm, () => d.linkUp(vm)),
+        onMessage: (vm, m) => this.#guard(m.kind, vm, () => d.message(vm, m)),
+        onInvalid: (vm, e) => d.invalid(vm, e),
+        onDisconnect: (vm, e) => this.#guard('disconnect', vm, () => d.linkDown(vm, e)),
+        onRefused: (vm) => this.log.warn('link-refused', { vm, why: 'VM already connected' }),
+        onServerError: (vm, e) => this.log.warn('link-accept-failed', { vm, error: e.message }),
+      },
+      { helloTimeoutMs: this.#o.emulated === false ? 0 : HELLO_TIMEOUT_MS },
+    );
     this.#statusServer = await StatusServer.listen(this.statusSocket, () => this.status());
     const beat = new HostdHeartbeat(new Uint8Array(this.#region!.mapping.shared));
     this.#timers.push(
       setInterval(() => {
+        // The heartbeat is a write into the mapping: look at the file's size first.
+        if (!this.#regionIntact()) return;
         // hostd's monotonic clock: a wall-clock step must not look like a dead broker.
         beat.store(process.hrtime.bigint());
         this.#guard('tick', 0, () => this.#router.route(this.#broker.tick()));
@@ -429,10 +498,44 @@ export class Hostd {
   }
 
   /**
+   * True while the region file still has the size hostd mapped. When it shrank (someone
+   * truncated it), touching the mapping past the new end would kill hostd by SIGBUS: hostd
+   * grows the file back (the lost pages come back as zeros), writes the header afresh and drops
+   * every VM's link, which closes every channel (their contents are gone) the usual way. The
+   * VMs reconnect and start over on the restored region.
+   */
+  #regionIntact(): boolean {
+    const region = this.#region;
+    if (region === undefined) return false;
+    if (this.#regionSize.intact()) return true;
+    if (this.#regionShrunk) return false; // recovering already (re-entered from a link drop)
+    this.#regionShrunk = true;
+    const actual = this.#regionSize.actualSize();
+    this.log.error('region-shrunk', {
+      region: this.#regionPath,
+      expected: this.#regionSize.size,
+      actual,
+      detail: 'the region file was truncated under hostd: it is restored and every VM dropped',
+    });
+    try {
+      ftruncateSync(region.fd, this.#regionSize.size);
+    } catch (e) {
+      this.log.error('region-restore-failed', { error: (e as Error).message });
+      return false; // stays shrunk: nothing touches the mapping, every check says so again
+    }
+    writeRegionHeader(new Uint8Array(region.mapping.shared), region.layout, this.epoch);
+    for (const vm of this.#vms.all()) this.#links?.drop(vm.id);
+    this.#regionShrunk = false;
+    return true;
+  }
+
+  /**
    * Runs one event's handling; a bug met while serving one VM is logged and answered, never
    * allowed to take the daemon (and every other VM's channels) down with it.
    */
   #guard(what: string, vmId: number, f: () => void): void {
+    // Handshakes, closes and link changes write the channel table: the region must be whole.
+    if (TOUCHES_REGION.has(what) && !this.#regionIntact()) return;
     try {
       f();
     } catch (e) {

@@ -232,16 +232,22 @@ describe('Hostd under attack and failure', function () {
       for (let i = 0; i < 300; i++) rogue.fireRequest(SERVICE.media, (o) => outcomes.push(o));
       const mine = await c.request(SERVICE.speed);
       expect(mine.kind, "the other VM's handshake during the flood").to.equal('granted');
-      await waitFor(() => outcomes.length === 300, 'an answer to every flooded M1', 10_000);
+      // The admitted ones are aborted at the PENDING deadline (1 s).
+      await waitFor(
+        () => outcomes.some((o) => o.kind === 'aborted' && o.reason === 'timeout'),
+        'the deadline',
+      );
       const elapsedS = (Date.now() - t0) / 1000;
       const reasons = new Map<string, number>();
       for (const o of outcomes)
         if (o.kind === 'aborted') reasons.set(o.reason, (reasons.get(o.reason) ?? 0) + 1);
-      // Burst 5: 3 get to PENDING (the cap), the next are refused for the cap, the rest for rate.
-      expect(reasons.get('rateLimited') ?? 0).to.be.at.least(280);
+      // Burst 5: 3 get to PENDING (the cap), the next are refused for the cap, the rest for
+      // rate — those answered only within the answer budget (burst 20, 20/s), never each.
+      expect(reasons.get('rateLimited') ?? 0).to.be.at.most(20 + Math.ceil(elapsedS * 20));
       expect(reasons.get('tooManyPending') ?? 0).to.be.at.least(1);
       expect(reasons.get('timeout') ?? 0).to.be.at.most(3);
       const after = await readStatus(d);
+      expect(after.handshakes.rateLimited - before.handshakes.rateLimited).to.be.at.least(280);
       // 43: signature checks for the flood stay within the token bucket (+3 for the good handshake).
       const verifies =
         after.handshakes.signatureVerifications - before.handshakes.signatureVerifications;
@@ -250,7 +256,7 @@ describe('Hostd under attack and failure', function () {
       expect(after.channels.map((ch) => ch.consumerVm)).to.deep.equal([VM.cluster]);
     });
 
-    it('case 42 at the stated rate: a VM sending 10 000 signed M1/s for 2 s is held to its bucket, every M1 is answered, another VM is granted and status answers', async function () {
+    it('case 42 at the stated rate: a VM sending 10 000 signed M1/s for 2 s is held to its bucket, its refusals are answered within a budget, another VM is granted and status answers', async function () {
       this.timeout(90_000);
       const p = await provider();
       p.hangOn.add(SERVICE.media); // the flood's admitted handshakes stay half-open
@@ -284,7 +290,10 @@ describe('Hostd under attack and failure', function () {
       expect(granted).to.be.at.least(3);
       expect(statusReads).to.equal(good);
       expect(report.sent).to.equal(report.total);
-      expect(report.answered, 'an answer or a refusal to every flooded M1').to.equal(report.total);
+      // Refusals are answered within the answer budget (burst 20, 20/s), the admitted ones all.
+      expect(report.answered, 'answers to the flood, metered').to.be.at.most(
+        20 + 20 * Math.ceil(elapsedS) + 5 + 20 * Math.ceil(elapsedS),
+      );
       expect(report.reasons['rateLimited'] ?? 0).to.be.at.least(report.total - 200);
       const after = await readStatus(d);
       // hostd reports how late its event loop ran while the flood went on (figures, not goals).
@@ -333,9 +342,13 @@ describe('Hostd under attack and failure', function () {
         }),
       ];
       for (let i = 0; i < 400; i++) rogue.send({ kind: 'handshake', message: junk[i % 4]! });
-      // The junk spent the budget a valid request needs; the other VM is not affected.
-      const refused = await rogue.request(SERVICE.media);
-      expect(refused).to.include({ kind: 'aborted', reason: 'rateLimited' });
+      // The junk spent the budget a valid request needs (and the budget of answers to refusals,
+      // so the refusal may come unanswered); the other VM is not affected.
+      const refused = await rogue
+        .request(SERVICE.media, 1, 1, 'plain', 1500)
+        .catch(() => undefined);
+      if (refused !== undefined)
+        expect(refused).to.include({ kind: 'aborted', reason: 'rateLimited' });
       granted(await c.request(SERVICE.speed));
       const after = await readStatus(d);
       expect(after.handshakes.rateLimited - before.handshakes.rateLimited).to.be.at.least(380);

@@ -39,6 +39,7 @@ function rig() {
       { id: 1, name: 'p' },
       { id: 2, name: 'c' },
     ],
+    services: [],
   } as unknown as ServiceConfig;
   const vms = new VmRegistry({
     config,

@@ -29,7 +29,22 @@ export class BrokerRouter {
   }
 
   route(effects: readonly BrokerEffect[]): void {
-    for (const e of effects) this.#one(e);
+    // The broker follows a `rateLimited` refusal with its ABORT; that answer is metered per VM
+    // (vm-registry.ts), so a flooding VM gets a bounded number of answers, not one per message.
+    let unanswered: number | undefined;
+    for (const e of effects) {
+      if (e.kind === 'rejected' && e.reason === 'rateLimited') {
+        const vm = this.#o.vms.get(e.vmId);
+        if (vm !== undefined && !vm.rateLimitedAnswers.take()) {
+          vm.rateLimitedUnanswered++;
+          unanswered = e.vmId;
+        }
+      } else if (e.kind === 'send' && e.vmId === unanswered) {
+        unanswered = undefined;
+        continue;
+      }
+      this.#one(e);
+    }
   }
 
   #one(e: BrokerEffect): void {

@@ -8,10 +8,17 @@ import {
 } from '@sivshm/core';
 import type { RegionLayoutInfo } from '@sivshm/transport-ivshmem';
 import type { BrokerRouter } from '../broker/broker-router.js';
+import { HostdError } from '../errors/hostd-error.js';
 import type { ChannelLifecycle } from '../channels/channel-lifecycle.js';
 import type { JsonLogger } from '../log/logger.js';
+import { sdEntryCount } from '../sd/sd-entry-limit.js';
 import type { SdSwitch } from '../sd/sd-switch.js';
-import type { VmRegistry, VmState } from '../vms/vm-registry.js';
+import {
+  CSRS_PER_SECOND,
+  LINK_STARTS_PER_SECOND,
+  type VmRegistry,
+  type VmState,
+} from '../vms/vm-registry.js';
 
 /** The control link as the dispatcher uses it. */
 export interface ControlLinks {
@@ -61,13 +68,31 @@ export class ControlDispatch {
 
   linkUp(vmId: number): void {
     const vm = this.#o.vms.linkUp(vmId);
+    if (!vm.linkStarts.take()) {
+      // Each start gives the broker a fresh VM with a full handshake budget: a VM that
+      // reconnects (or says hello again) faster than any app restarts is cut off instead.
+      this.#o.log.warn('vm-restarting-too-fast', {
+        vm: vmId,
+        detail: `over ${LINK_STARTS_PER_SECOND} link starts/s: this link is dropped`,
+      });
+      this.#o.links()?.drop(vmId);
+      return;
+    }
     this.#o.broker.vmConnected(vmId);
     this.#o.log.info('vm-connected', { vm: vmId, name: vm.name });
   }
 
   linkDown(vmId: number, error: Error | undefined): void {
     const vm = this.#o.vms.linkDown(vmId);
-    this.#o.log.info('vm-disconnected', { vm: vmId, name: vm.name, error: error?.message });
+    // A link that ended in a fault (dropped unread, timed out, reset) is a warning: metered
+    // apart from the routine lines, so a flood of those cannot hide it.
+    const fault =
+      error !== undefined && !(HostdError.is(error) && error.code === 'ERR_LINK_RESTART');
+    this.#o.log.log(fault ? 'warn' : 'info', 'vm-disconnected', {
+      vm: vmId,
+      name: vm.name,
+      error: error?.message,
+    });
     if (this.#o.stopping()) return;
     // Death of a VM (its link is the liveness signal in emulated mode): its channels close
     // (peer_gone + REVOKE to the other side), its pending handshakes abort, what waited for its
@@ -105,13 +130,7 @@ export class ControlDispatch {
       case 'csr':
         return this.#onCsr(vm, m.csr);
       case 'sd':
-        if (!vm.sdBucket.take()) {
-          // Counted and logged at debug only: a flood must not turn into a flood of logs.
-          vm.sdDropped++;
-          log.debug('sd-rate-limited', { vm: vmId, dropped: vm.sdDropped });
-          return;
-        }
-        return this.#o.sd.receive(vmId, m.message);
+        return this.#onSd(vm, m.message);
       case 'handshake':
         // Every admission rule (rate, pending cap, window quota, link-bound certificate,
         // malformed traffic charged to the budget) is the broker's (docs/security.md).
@@ -126,11 +145,36 @@ export class ControlDispatch {
         return;
       case 'error':
         if (m.code === 'ERR_INTEGRITY') vm.integrityFailures++;
+        // Cut and metered by the logger (log-meter.ts): a VM's text is not ours to repeat.
         log.warn('vm-error', { vm: vmId, code: m.code, message: m.message });
         return;
       default:
         vms.refuse(vmId, 'ERR_PROTOCOL', `VMs may not send ${m.kind}`);
     }
+  }
+
+  /**
+   * SD is charged per entry, read from the header before anything is decoded: a message with
+   * more entries than the VM's configuration can need is refused whole, and one over the VM's
+   * entry budget is dropped (counted; logged at debug, metered).
+   */
+  #onSd(vm: VmState, bytes: Uint8Array): void {
+    const entries = sdEntryCount(bytes) ?? 1;
+    if (entries > vm.sdMaxEntries) {
+      vm.sdDropped++;
+      this.#o.vms.refuse(
+        vm.id,
+        'ERR_SD_TOO_MANY_ENTRIES',
+        `an SD message of ${entries} entries; VM ${vm.id} may send at most ${vm.sdMaxEntries} in one (its configured instances times the entry kinds)`,
+      );
+      return;
+    }
+    if (!vm.sdBudget.take(Math.max(1, entries))) {
+      vm.sdDropped++;
+      this.#o.log.debug('sd-rate-limited', { vm: vm.id, dropped: vm.sdDropped });
+      return;
+    }
+    this.#o.sd.receive(vm.id, bytes);
   }
 
   #onHello(vm: VmState, version: number, software: string): void {
@@ -172,6 +216,11 @@ export class ControlDispatch {
   }
 
   #onCsr(vm: VmState, csr: Uint8Array): void {
+    if (!vm.csrs.take()) {
+      // Not checked and not answered with a new attach: metered refusal only.
+      this.#o.vms.refuse(vm.id, 'ERR_CSR', `over ${CSRS_PER_SECOND} CSRs/s: not checked`);
+      return;
+    }
     let cert;
     try {
       cert = this.#o.ca.enrol(vm.id, csr);

@@ -1,7 +1,14 @@
 import { SivshmError } from '@sivshm/core';
 
 /** Reasons `@sivshm/hostd` fails; see each throw site for the exact condition. */
-export type HostdErrorCode = 'ERR_ARGS' | 'ERR_STARTUP' | 'ERR_LINK' | 'ERR_POLICY' | 'ERR_STATUS';
+export type HostdErrorCode =
+  | 'ERR_ARGS'
+  | 'ERR_STARTUP'
+  | 'ERR_LINK'
+  /** A new hello on a live link: the VM's app started over (not a fault). */
+  | 'ERR_LINK_RESTART'
+  | 'ERR_POLICY'
+  | 'ERR_STATUS';
 
 /** The one error class of `@sivshm/hostd`. */
 export class HostdError extends SivshmError<HostdErrorCode> {

@@ -13,7 +13,33 @@ export interface VmLinkHandlers {
   readonly onDisconnect: (vmId: number, error: Error | undefined) => void;
   /** A second connection for a VM that already has one was refused. */
   readonly onRefused: (vmId: number) => void;
+  /** A VM's listening socket failed after it was bound (EMFILE on accept, …); it goes on. */
+  readonly onServerError?: (vmId: number, error: Error) => void;
 }
+
+/** Options of {@link VmLinkServer.listen}. */
+export interface VmLinkOptions {
+  /**
+   * A connection that has not said `hello` this long after connecting is dropped, so a
+   * squatter cannot hold a VM's only link; 0 = never (qemu mode, where QEMU's chardev connects
+   * when the guest boots and the app speaks much later).
+   */
+  readonly helloTimeoutMs: number;
+}
+
+/**
+ * Bytes hostd buffers for a VM that does not read its link before dropping it. hostd's
+ * answers are small (attach, grants, SD relays of at most 64 KiB): a VM that reads at all
+ * keeps far less than this waiting, one that stops reading is cut off before it costs hostd
+ * more than this much memory per VM.
+ */
+export const MAX_UNSENT_BYTES_PER_VM = 1024 * 1024;
+/**
+ * Refused extra connections (for a VM that has its link) kept open at once while their
+ * ERR_BUSY answer drains; beyond that they are closed without an answer. A legitimate VM
+ * retries one connection at a time; the bound keeps a loop of connects from holding fds.
+ */
+export const MAX_REFUSED_IN_FLIGHT_PER_VM = 4;
 
 interface VmEndpoint {
   readonly vmId: number;
@@ -22,6 +48,8 @@ interface VmEndpoint {
   link: ControlConnection | undefined;
   /** The process at the other end of the current link (SO_PEERCRED), when known. */
   pid: number | undefined;
+  /** Refused extra connections still open (their ERR_BUSY draining). */
+  refusedOpen: number;
 }
 
 /**
@@ -39,9 +67,11 @@ interface VmEndpoint {
 export class VmLinkServer {
   readonly #endpoints = new Map<number, VmEndpoint>();
   readonly #handlers: VmLinkHandlers;
+  readonly #options: VmLinkOptions;
 
-  private constructor(handlers: VmLinkHandlers) {
+  private constructor(handlers: VmLinkHandlers, options: VmLinkOptions) {
     this.#handlers = handlers;
+    this.#options = options;
   }
 
   /** Listens on one socket per VM; rejects when any socket cannot be bound. */
@@ -49,8 +79,9 @@ export class VmLinkServer {
     runDir: string,
     vms: readonly { readonly id: number; readonly name: string }[],
     handlers: VmLinkHandlers,
+    options: VmLinkOptions = { helloTimeoutMs: 0 },
   ): Promise<VmLinkServer> {
-    const s = new VmLinkServer(handlers);
+    const s = new VmLinkServer(handlers, options);
     try {
       for (const vm of vms) await s.#listenOne(runDir, vm.id, vm.name);
     } catch (e) {
@@ -119,13 +150,23 @@ export class VmLinkServer {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
     const server = net.createServer((socket) => this.#onSocket(ep, socket));
-    const ep: VmEndpoint = { vmId, socketPath, server, link: undefined, pid: undefined };
+    const ep: VmEndpoint = {
+      vmId,
+      socketPath,
+      server,
+      link: undefined,
+      pid: undefined,
+      refusedOpen: 0,
+    };
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e) =>
         reject(new HostdError('ERR_STARTUP', `cannot listen on ${socketPath}: ${e.message}`)),
       );
       server.listen(socketPath, () => resolve());
     });
+    // After listening, an error (EMFILE on accept when the process is out of fds) is reported
+    // and survived: an 'error' event without a listener would end hostd.
+    server.on('error', (e) => this.#handlers.onServerError?.(vmId, e));
     // The run dir is 0700 already; the socket itself is for hostd and that VM's connector only.
     chmodSync(socketPath, 0o600);
     this.#endpoints.set(vmId, ep);
@@ -133,6 +174,14 @@ export class VmLinkServer {
 
   #onSocket(ep: VmEndpoint, socket: net.Socket): void {
     if (ep.link !== undefined && !ep.link.closed) {
+      socket.on('error', () => undefined);
+      if (ep.refusedOpen >= MAX_REFUSED_IN_FLIGHT_PER_VM) {
+        socket.destroy();
+        this.#handlers.onRefused(ep.vmId);
+        return;
+      }
+      ep.refusedOpen++;
+      socket.once('close', () => ep.refusedOpen--);
       const extra = new ControlConnection(socket, { onMessage: () => undefined });
       extra.send({
         kind: 'error',
@@ -145,30 +194,44 @@ export class VmLinkServer {
     }
     ep.pid = socketPeerPid(socket);
     let greeted = false;
-    const link = new ControlConnection(socket, {
-      onMessage: (m) => {
-        if (ep.link !== link) return;
-        if (m.kind === 'hello') {
-          if (greeted) {
-            this.#handlers.onDisconnect(
-              ep.vmId,
-              new HostdError('ERR_LINK', 'a new hello on the link: the VM started over'),
-            );
-            this.#handlers.onConnect(ep.vmId);
+    const helloMs = this.#options.helloTimeoutMs;
+    const helloTimer =
+      helloMs > 0
+        ? setTimeout(() => {
+            if (!greeted && ep.link === link)
+              link.destroy(new HostdError('ERR_LINK', `no hello within ${helloMs} ms`));
+          }, helloMs).unref()
+        : undefined;
+    const link = new ControlConnection(
+      socket,
+      {
+        onMessage: (m) => {
+          if (ep.link !== link) return;
+          if (m.kind === 'hello') {
+            clearTimeout(helloTimer);
+            if (greeted) {
+              this.#handlers.onDisconnect(
+                ep.vmId,
+                new HostdError('ERR_LINK_RESTART', 'a new hello on the link: the VM started over'),
+              );
+              this.#handlers.onConnect(ep.vmId);
+            }
+            greeted = true;
           }
-          greeted = true;
-        }
-        this.#handlers.onMessage(ep.vmId, m);
+          this.#handlers.onMessage(ep.vmId, m);
+        },
+        onInvalid: (e) => {
+          if (ep.link === link) this.#handlers.onInvalid(ep.vmId, e);
+        },
+        onClose: (e) => {
+          clearTimeout(helloTimer);
+          if (ep.link !== link) return;
+          ep.link = undefined;
+          this.#handlers.onDisconnect(ep.vmId, e);
+        },
       },
-      onInvalid: (e) => {
-        if (ep.link === link) this.#handlers.onInvalid(ep.vmId, e);
-      },
-      onClose: (e) => {
-        if (ep.link !== link) return;
-        ep.link = undefined;
-        this.#handlers.onDisconnect(ep.vmId, e);
-      },
-    });
+      { maxUnsentBytes: MAX_UNSENT_BYTES_PER_VM },
+    );
     ep.link = link;
     this.#handlers.onConnect(ep.vmId);
   }

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { MAX_LOGGED_TEXT, VM_LOG_BURST } from './log-meter.js';
 import { JsonLogger } from './logger.js';
 
 describe('JsonLogger', () => {
@@ -45,6 +46,36 @@ describe('JsonLogger', () => {
         'c',
         'd',
       ]);
+    });
+  });
+
+  describe('bounds', () => {
+    it('should cut every string field to MAX_LOGGED_TEXT characters, saying how long it was', () => {
+      const lines: string[] = [];
+      new JsonLogger('info', (l) => lines.push(l)).warn('vm-error', {
+        vm: 2,
+        message: 'x'.repeat(16 * 1024),
+      });
+      const line = JSON.parse(lines[0]!) as { message: string };
+      expect(line.message.length).to.be.below(MAX_LOGGED_TEXT + 40);
+      expect(line.message).to.match(/16384 characters, cut/);
+    });
+
+    it('should meter lines about one VM and summarise what it suppressed, leaving other VMs alone', () => {
+      const lines: string[] = [];
+      const log = new JsonLogger('info', (l) => lines.push(l));
+      for (let i = 0; i < 10 * VM_LOG_BURST; i++) log.warn('vm-error', { vm: 3, message: 'x' });
+      log.info('vm-connected', { vm: 2 });
+      const events = lines.map((l) => JSON.parse(l) as { event: string; vm: number });
+      const of3 = events.filter((e) => e.vm === 3);
+      // The burst, one note that suppression started, maybe a line refilled meanwhile.
+      expect(of3.length).to.be.within(VM_LOG_BURST + 1, VM_LOG_BURST + 3);
+      // A flood of routine lines does not use up the budget of warnings.
+      for (let i = 0; i < 10 * VM_LOG_BURST; i++) log.info('vm-hello', { vm: 4 });
+      log.warn('vm-disconnected', { vm: 4, error: 'dropped' });
+      expect(lines.at(-1)).to.match(/vm-disconnected/);
+      expect(of3.filter((e) => e.event === 'log-over-budget')).to.have.length(1);
+      expect(events.filter((e) => e.vm === 2)).to.have.length(1);
     });
   });
 });

@@ -1,3 +1,5 @@
+import { LogMeter, MAX_LOGGED_STACK, clipText } from './log-meter.js';
+
 /** Log levels, least to most severe. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -13,6 +15,10 @@ export type LogFields = Readonly<Record<string, unknown>>;
  * Structured logger of hostd: one JSON object per line (time, level, event, fields), so that
  * `jq` and log shippers read it without a parser of our own.
  *
+ * Lines about a VM (a numeric `vm` field) are metered per VM, and every string field is cut to
+ * a few hundred characters (log-meter.ts): what a VM sends cannot make hostd write at its rate
+ * or at its length (docs/security.md, "Resource bounds").
+ *
  * @example
  * ```ts
  * const log = new JsonLogger('info', (line) => process.stderr.write(line));
@@ -20,6 +26,8 @@ export type LogFields = Readonly<Record<string, unknown>>;
  * ```
  */
 export class JsonLogger {
+  readonly #meter = new LogMeter();
+
   constructor(
     readonly level: LogLevel,
     private readonly write: (line: string) => void,
@@ -45,13 +53,24 @@ export class JsonLogger {
   /** Writes one event if `level` is at or above the logger's level. */
   log(level: LogLevel, event: string, fields: LogFields): void {
     if (RANK[level] < RANK[this.level]) return;
-    const line = JSON.stringify(
-      { t: this.now().toISOString(), level, event, ...fields },
-      (_k, v) =>
-        typeof v === 'bigint'
+    const vm = fields['vm'];
+    if (typeof vm === 'number') {
+      const d = this.#meter.admit(vm, RANK[level] >= RANK.warn);
+      for (const { level: l, event: e, ...f } of d.before)
+        this.#write(l as LogLevel, e as string, f);
+      if (!d.write) return;
+    }
+    this.#write(level, event, fields);
+  }
+
+  #write(level: LogLevel, event: string, fields: LogFields): void {
+    const line = JSON.stringify({ t: this.now().toISOString(), level, event, ...fields }, (k, v) =>
+      typeof v === 'string'
+        ? clipText(v, k === 'stack' ? MAX_LOGGED_STACK : undefined)
+        : typeof v === 'bigint'
           ? v.toString()
           : v instanceof Uint8Array
-            ? Buffer.from(v).toString('hex')
+            ? clipText(Buffer.from(v).toString('hex'))
             : (v as unknown),
     );
     this.write(`${line}\n`);

@@ -46,10 +46,12 @@ export interface StatusDocument {
     readonly connectedSinceMs?: number;
     readonly controlMessagesIn: number;
     readonly refusals: number;
-    /** SD messages dropped for going over the VM's SD rate. */
+    /** SD messages dropped: over the VM's SD entry budget, or more entries than it may send. */
     readonly sdDropped: number;
     /** mac/aead records this VM refused (bad tag or sequence); each ended its channel. */
     readonly integrityFailures: number;
+    /** Over-budget handshake messages left without an ABORT (the answers' budget was spent). */
+    readonly handshakeAnswersWithheld: number;
     /** The VM's ivshmem doorbell id, once it told hostd. */
     readonly doorbellId?: number;
   }[];

@@ -6,14 +6,41 @@ import {
   type CryptoBackend,
   type ServiceConfig,
 } from '@sivshm/core';
+import { WorkBudget } from '../budget/work-budget.js';
 import type { JsonLogger } from '../log/logger.js';
+import { sdEntriesPerMessage } from '../sd/sd-entry-limit.js';
 
 /**
- * SD budget per VM. An SD agent sends a handful of messages per second (repetition phase,
- * cyclic offers, finds); far more is a flood that hostd would amplify to every consumer.
+ * SD budget per VM, in entries (each one is work for hostd: a reply, a relay to every
+ * consumer, a registry update), not messages. An SD agent sends a few entries per second per
+ * service (repetition phase, cyclic offers, finds); far more is a flood that hostd would
+ * amplify. The burst is at least one whole message of the VM's own (its entry limit), so the
+ * legitimate cyclic batch always fits.
  */
-const SD_MESSAGES_PER_SECOND = 200;
-const SD_BURST = 50;
+export const SD_ENTRIES_PER_SECOND = 200;
+export const SD_ENTRY_BURST = 50;
+/**
+ * ABORTs hostd sends per VM, per second and as a burst, for handshake messages refused as over
+ * the VM's handshake budget. Answering each one would be work (and a write) at the flooder's
+ * rate; a VM slightly over its budget still learns why from the first ones.
+ */
+export const RATE_LIMITED_ANSWERS_PER_SECOND = 20;
+export const RATE_LIMITED_ANSWER_BURST = 20;
+/**
+ * Links a VM may start per second (a connect, or a new hello on a live link), and as a burst.
+ * Each start is a fresh VM to the broker, whose handshake budget starts full again: without
+ * this, reconnecting (or re-saying hello) would reset the rate a VM is held to. An app restarts
+ * a few times in a row at most; 10 in a burst and 2/s after that leave it room.
+ */
+export const LINK_STARTS_PER_SECOND = 2;
+export const LINK_START_BURST = 10;
+/**
+ * CSRs a VM may send per second, and as a burst. Each costs a signature check and, when it
+ * fails, a fresh attach (hostd's largest answer); an app enrols once per link and retries a
+ * failed CSR a few times at most.
+ */
+export const CSRS_PER_SECOND = 2;
+export const CSR_BURST = 5;
 /**
  * Refusals hostd logs and answers per VM (undecodable frames, messages out of order, policy
  * refusals). A VM that provokes more is in a burst: counted, logged once when it starts and
@@ -29,11 +56,21 @@ export interface VmState {
   readonly id: number;
   readonly name: string;
   readonly grantKey: Uint8Array;
-  /** SD messages a VM may send: it makes hostd relay to every consumer, so it is metered. */
-  readonly sdBucket: TokenBucket;
+  /** SD entries a VM may send: each makes hostd reply or relay, so they are metered. */
+  readonly sdBudget: WorkBudget;
+  /** Most entries one SD message of this VM may carry (sd-entry-limit.ts). */
+  readonly sdMaxEntries: number;
   sdDropped: number;
   /** ERR_INTEGRITY notices: mac/aead records this VM's data plane refused (each ends a channel). */
   integrityFailures: number;
+  /** CSRs this VM may still send. */
+  readonly csrs: TokenBucket;
+  /** Link starts (connects, restarts by hello) this VM may still make. */
+  readonly linkStarts: TokenBucket;
+  /** ABORTs for over-budget handshake messages this VM may still be sent. */
+  readonly rateLimitedAnswers: TokenBucket;
+  /** Over-budget handshake messages not answered (the answers' own budget was spent). */
+  rateLimitedUnanswered: number;
   /** Refusals this VM may provoke before they are only counted. */
   readonly refusalBucket: TokenBucket;
   /** Refusals neither logged nor answered in the current burst; undefined outside one. */
@@ -73,13 +110,23 @@ export class VmRegistry {
     this.#send = o.send;
     const now = (): bigint => BigInt(Date.now());
     for (const vm of o.config.vms) {
+      const sdMaxEntries = sdEntriesPerMessage(o.config, vm.id);
       this.#vms.set(vm.id, {
         id: vm.id,
         name: vm.name,
         grantKey: o.grantKeys.get(vm.id)!,
-        sdBucket: new TokenBucket(SD_MESSAGES_PER_SECOND, SD_BURST, now),
+        sdBudget: new WorkBudget(SD_ENTRIES_PER_SECOND, Math.max(SD_ENTRY_BURST, sdMaxEntries)),
+        sdMaxEntries,
         sdDropped: 0,
         integrityFailures: 0,
+        rateLimitedAnswers: new TokenBucket(
+          RATE_LIMITED_ANSWERS_PER_SECOND,
+          RATE_LIMITED_ANSWER_BURST,
+          now,
+        ),
+        rateLimitedUnanswered: 0,
+        csrs: new TokenBucket(CSRS_PER_SECOND, CSR_BURST, now),
+        linkStarts: new TokenBucket(LINK_STARTS_PER_SECOND, LINK_START_BURST, now),
         refusalBucket: new TokenBucket(REFUSALS_PER_SECOND, REFUSAL_BURST, now),
         refusalsSuppressed: undefined,
         lastSuppressedMs: 0,

@@ -1,0 +1,343 @@
+// Issue 13, cases 3-9: what one VM (or one local process) can make hostd spend, bounded. hostd
+// runs as its own OS process; the tests read its RSS, fds and log bytes from /proc and its
+// stderr, and check that another VM is still served while the abuse goes on.
+import { expect } from 'chai';
+import { readFileSync, readdirSync, statSync, truncateSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { encodeControlFrame, encodeControlMessage, encodeProto } from '@sivshm/core/testing';
+import { MessageType } from '@sivshm/core';
+import { type PackEntry } from '@sivshm/discovery';
+import {
+  OFFER_ALL,
+  REQUEST_ALL,
+  SERVICE,
+  VM,
+  makeDeployment,
+  readStatus,
+  startHostd,
+  startProviderProcess,
+  waitFor,
+  type Deployment,
+  type HostdProcess,
+  type ProviderProcess,
+} from './support/test-deployment.js';
+import { TestVm, type RequestOutcome } from './support/test-vm.js';
+
+/** Resident set of a process, MiB (/proc/<pid>/status). */
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m![1]) / 1024;
+}
+const fdCount = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const frame = (m: Parameters<typeof encodeControlMessage>[0]): Uint8Array =>
+  encodeControlFrame(encodeControlMessage(m));
+
+/** A raw connection to a VM's control socket, connected. */
+async function rawLink(socketPath: string): Promise<net.Socket> {
+  const s = net.connect(socketPath);
+  s.on('error', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    s.once('connect', resolve);
+    s.once('error', reject);
+  });
+  return s;
+}
+
+/** Writes `chunk` as fast as the socket takes it for `ms`, or until it closes. */
+async function floodFor(s: net.Socket, chunk: Uint8Array, ms: number): Promise<number> {
+  const end = Date.now() + ms;
+  let bytes = 0;
+  while (Date.now() < end && !s.destroyed) {
+    if (!s.write(chunk)) {
+      await Promise.race([
+        new Promise((r) => s.once('drain', r)),
+        new Promise((r) => s.once('close', r)),
+        sleep(50),
+      ]);
+    }
+    bytes += chunk.length;
+    await new Promise((r) => setImmediate(r));
+  }
+  return bytes;
+}
+
+/** `n` copies of `f` back to back. */
+function repeat(f: Uint8Array, n: number): Uint8Array {
+  const out = new Uint8Array(f.length * n);
+  for (let i = 0; i < n; i++) out.set(f, i * f.length);
+  return out;
+}
+
+describe('Hostd under hostile load (issue 13)', function () {
+  this.timeout(60_000);
+  let d: Deployment;
+  let hostd: HostdProcess | undefined;
+  const vms: TestVm[] = [];
+  const sockets: net.Socket[] = [];
+  const children: ProviderProcess[] = [];
+
+  const connect = async (name: keyof typeof VM): Promise<TestVm> => {
+    const vm = await TestVm.connect(d.socket(name));
+    vms.push(vm);
+    return vm;
+  };
+  const provider = async (): Promise<TestVm> => {
+    const p = await connect('infotainment');
+    await p.enrol(OFFER_ALL);
+    p.provide();
+    p.offer(SERVICE.speed, 1);
+    p.offer(SERVICE.media, 1);
+    await waitFor(async () => (await readStatus(d)).services.length === 2, 'both offers');
+    return p;
+  };
+  const consumer = async (name: 'cluster' | 'rogue' = 'cluster'): Promise<TestVm> => {
+    const c = await connect(name);
+    await c.enrol(REQUEST_ALL);
+    return c;
+  };
+  const granted = (o: RequestOutcome) => {
+    if (o.kind !== 'granted') throw new Error(`expected a grant, got ${o.reason}: ${o.detail}`);
+    return o;
+  };
+  const pid = (): number => hostd!.child.pid!;
+  const alive = (): boolean => hostd!.child.exitCode === null && hostd!.child.signalCode === null;
+
+  beforeEach(async () => {
+    d = makeDeployment();
+    hostd = await startHostd(d);
+  });
+
+  afterEach(async () => {
+    const running = hostd;
+    let code: number | string | undefined;
+    try {
+      for (const c of children.splice(0)) await c.stop();
+      for (const s of sockets.splice(0)) s.destroy();
+      for (const vm of vms.splice(0)) vm.close();
+      code = await running?.stop();
+    } finally {
+      running?.kill();
+      hostd = undefined;
+      d.cleanup();
+    }
+    if (running !== undefined) expect(code, 'hostd exit code after SIGTERM').to.equal(0);
+  });
+
+  it('case 3: should answer a VM flooding junk M1s without reading only within a budget, keeping hostd RSS bounded', async () => {
+    const c = await consumer();
+    await provider();
+    const rssBefore = rssMiB(pid());
+    const rogue = await rawLink(d.socket('rogue'));
+    sockets.push(rogue);
+    rogue.pause(); // never reads what hostd sends
+    rogue.write(frame({ kind: 'hello', version: 1, software: 'flood' }));
+    // Junk M1s past the handshake budget: before, each one got an ABORT that hostd buffered.
+    const junkM1 = encodeProto('HandshakeMessage', {
+      type: MessageType.m1,
+      body: new Uint8Array(64),
+      sig: new Uint8Array(64),
+    });
+    const chunk = repeat(frame({ kind: 'handshake', message: junkM1 }), 1024);
+    let peakRss = rssBefore;
+    const sampler = setInterval(() => {
+      if (alive()) peakRss = Math.max(peakRss, rssMiB(pid()));
+    }, 100);
+    let sent: number;
+    try {
+      sent = await floodFor(rogue, chunk, 4000);
+    } finally {
+      clearInterval(sampler);
+    }
+    const growth = peakRss - rssBefore;
+    const s = (await readStatus(d)) as unknown as {
+      vms: { id: number; handshakeAnswersWithheld: number }[];
+    };
+    const withheld = s.vms.find((v) => v.id === VM.rogue)!.handshakeAnswersWithheld;
+    console.log(
+      `      [measured] non-reading junk-M1 flood: ${(sent / 2 ** 20).toFixed(1)} MiB sent, ${withheld} refusals not answered, hostd RSS +${growth.toFixed(1)} MiB`,
+    );
+    expect(growth, 'hostd RSS growth, MiB').to.be.below(64);
+    expect(withheld, 'refusals left unanswered').to.be.at.least(1000);
+    // The other VMs never noticed.
+    granted(await c.request(SERVICE.speed));
+  });
+
+  it('case 3: should drop a VM that restarts its link faster than any app (each start refilled its budgets), logged once', async () => {
+    const rogue = await rawLink(d.socket('rogue'));
+    sockets.push(rogue);
+    rogue.pause();
+    let closed = false;
+    rogue.once('close', () => (closed = true));
+    const hello = frame({ kind: 'hello', version: 1, software: 'flood' });
+    await floodFor(rogue, repeat(hello, 64), 1000);
+    expect(closed, 'hostd closed the link').to.equal(true);
+    const fast = (l: Record<string, unknown>): boolean =>
+      l['event'] === 'vm-restarting-too-fast' && l['vm'] === VM.rogue;
+    await waitFor(() => hostd!.logs.some(fast), 'the drop in the log', 3000);
+    expect(hostd!.logs.filter(fast), 'logged once').to.have.length(1);
+  });
+
+  it('case 4: should refuse SD messages with more entries than the VM can need, so another VM handshakes in time and status answers while one VM sends 4000-entry Finds', async () => {
+    await provider();
+    const c = await consumer();
+    const rogue = await consumer('rogue');
+    const finds: PackEntry[] = Array.from({ length: 4000 }, () => ({
+      entry: {
+        type: 'find',
+        serviceId: SERVICE.media,
+        instanceId: 0xffff,
+        majorVersion: 0xff,
+        minorVersion: 0xffff_ffff,
+        ttl: 3,
+      },
+      options: [],
+    }));
+    const before = await readStatus(d);
+    let flooding = true;
+    const flood = (async () => {
+      for (let i = 0; i < 85 && flooding; i++) {
+        rogue.sendSd(finds);
+        await sleep(10);
+      }
+    })();
+    const handshakeMs: number[] = [];
+    const statusMs: number[] = [];
+    try {
+      for (let i = 0; i < 5; i++) {
+        const t = performance.now();
+        const out = granted(await c.request(SERVICE.speed, 1, 1, 'plain', 5000));
+        handshakeMs.push(performance.now() - t);
+        c.send({ kind: 'close', channelId: out.grant.channelId });
+        const s0 = performance.now();
+        await readStatus(d);
+        statusMs.push(performance.now() - s0);
+      }
+    } finally {
+      flooding = false;
+      await flood;
+    }
+    const after = (await readStatus(d)) as unknown as {
+      sd: { findsAnswered: number; relayed: number };
+      vms: { id: number; sdDropped: number }[];
+    };
+    const b = before as unknown as { sd: { findsAnswered: number; relayed: number } };
+    console.log(
+      `      [measured] 4000-entry Finds: victim handshake max ${Math.max(...handshakeMs).toFixed(1)} ms, status max ${Math.max(...statusMs).toFixed(1)} ms, SD replies ${after.sd.relayed - b.sd.relayed}`,
+    );
+    expect(Math.max(...handshakeMs), "the other VM's handshake, ms").to.be.below(1000);
+    expect(Math.max(...statusMs), 'status answer, ms').to.be.below(250);
+    // Refused whole: not one reply per entry.
+    expect(after.sd.findsAnswered - b.sd.findsAnswered).to.be.at.most(5);
+    expect(after.vms.find((v) => v.id === VM.rogue)!.sdDropped).to.be.at.least(1);
+    // Legitimate batching still passes: a Find for each service the rogue may consume.
+    rogue.find(SERVICE.media);
+    await waitFor(
+      () => rogue.sd.some((m) => m.entries.some((e) => e.type === 'offer')),
+      'the offer answering a normal Find',
+    );
+  });
+
+  it('case 5: should cut and meter what a VM makes hostd log (16 KiB error texts at line rate)', async () => {
+    const rogue = await rawLink(d.socket('rogue'));
+    sockets.push(rogue);
+    rogue.write(frame({ kind: 'hello', version: 1, software: 'S'.repeat(16 * 1024) }));
+    await waitFor(() => hostd!.logs.some((l) => l['event'] === 'vm-hello'), 'hello');
+    const logBefore = hostd!.text().length;
+    const error = frame({ kind: 'error', code: 'ERR_X', message: 'E'.repeat(16 * 1024) });
+    const sent = await floodFor(rogue, repeat(error, 8), 2000);
+    console.log(`      [measured] error frames sent: ${(sent / 2 ** 20).toFixed(1)} MiB`);
+    await sleep(300);
+    const logged = hostd!.text().length - logBefore;
+    console.log(
+      `      [measured] 2 s of 16 KiB error frames: ${(logged / 1024).toFixed(1)} KiB of hostd log`,
+    );
+    // 40 lines of burst + 20/s, each cut to a few hundred bytes.
+    expect(logged, 'log bytes').to.be.below(128 * 1024);
+    const lines = hostd!.logs.filter((l) => l['event'] === 'vm-error' && l['vm'] === VM.rogue);
+    expect(lines.length).to.be.at.least(1);
+    expect(String(lines[0]!['message'])).to.match(/16384 characters, cut/);
+    expect(
+      hostd!.logs.filter((l) => l['event'] === 'log-over-budget' && l['vm'] === VM.rogue),
+    ).to.have.length(1);
+  });
+
+  it('case 6: should cap ivshmem-server peers per process and stay up with bounded fds after 700 connections that never read', async () => {
+    const c = await consumer();
+    await provider();
+    const fdsBefore = fdCount(pid());
+    const ivshmem = path.join(d.runDir, 'ivshmem.sock');
+    for (let i = 0; i < 700; i++) {
+      const s = net.connect(ivshmem);
+      s.on('error', () => undefined);
+      s.pause();
+      sockets.push(s);
+      if (i % 50 === 49) await sleep(5);
+    }
+    await sleep(1000);
+    expect(alive(), 'hostd is running').to.equal(true);
+    const fds = fdCount(pid());
+    console.log(`      [measured] 700 ivshmem connections: hostd fds ${fdsBefore} → ${fds}`);
+    expect(fds - fdsBefore, 'fds hostd holds for them').to.be.below(64);
+    granted(await c.request(SERVICE.speed));
+    expect(hostd!.logs.some((l) => l['event'] === 'ivshmem-connection-refused')).to.equal(true);
+  });
+
+  it('case 7: should drop a connection that never says hello after a few seconds, so the real app gets in (no --vm-timeout)', async () => {
+    const squatter = await rawLink(d.socket('cluster'));
+    sockets.push(squatter);
+    squatter.resume(); // reads (and drops) what it gets; never says hello
+    let squatterClosed: number | undefined;
+    const t0 = Date.now();
+    squatter.once('close', () => (squatterClosed = Date.now()));
+    await waitFor(() => squatterClosed !== undefined, 'the squatter dropped', 6000);
+    console.log(`      [measured] squatter dropped after ${squatterClosed! - t0} ms`);
+    expect(squatterClosed! - t0).to.be.within(2000, 5000);
+    const app = await connect('cluster');
+    expect(app.attach.vmId).to.equal(VM.cluster);
+  });
+
+  it('case 8: should refuse a second hostd on the same region (another run dir), naming the holder, and the first keeps working', async () => {
+    const other = mkdtempSync(path.join(tmpdir(), 'sivshm-hostd-second-'));
+    const second = { ...d, runDir: path.join(other, 'run'), stateDir: path.join(other, 'state') };
+    const err = await startHostd(second, [], { timeoutMs: 10_000 }).then(
+      (h) => {
+        h.kill();
+        return undefined;
+      },
+      (e: Error) => e,
+    );
+    expect(err, 'the second hostd refused to start').to.not.equal(undefined);
+    expect(err!.message).to.match(new RegExp(`in use by another hostd \\(pid ${pid()}`));
+    // The first one's region is still there and serves.
+    expect(statSync(d.regionPath).size).to.be.above(0);
+    await provider();
+    const c = await consumer();
+    granted(await c.request(SERVICE.speed));
+  });
+
+  it('case 9: should survive the region file being truncated: restore it, drop the VMs cleanly, serve them again', async () => {
+    const pp = await startProviderProcess(d);
+    children.push(pp);
+    await waitFor(async () => (await readStatus(d)).services.length === 2, 'offers');
+    const c = await consumer();
+    granted(await c.request(SERVICE.speed));
+    const size = statSync(d.regionPath).size;
+    truncateSync(d.regionPath, 4096);
+    // Status reads the rings of the active channel: past 4096 bytes.
+    const s = await readStatus(d).catch(() => undefined);
+    await waitFor(() => c.closed, 'the VM dropped', 3000);
+    expect(alive(), 'hostd survived').to.equal(true);
+    expect(s === undefined || Array.isArray(s.channels)).to.equal(true);
+    expect(statSync(d.regionPath).size).to.equal(size);
+    expect(hostd!.logs.filter((l) => l['event'] === 'region-shrunk')).to.have.length(1);
+    // A VM comes back on the restored region.
+    vms.splice(vms.indexOf(c), 1);
+    const again = await connect('cluster');
+    await again.enrol(REQUEST_ALL);
+    expect((await readStatus(d)).channels).to.have.length(0);
+  });
+});
