@@ -148,55 +148,60 @@ void Dispose(const FunctionCallbackInfo<Value>& a) {
   delete c;
 }
 
-// recordSeal(handle, nonce, aad, plain, out, tag): AES-256-GCM; out has plain's length.
+// A record is body ‖ sequence (8 bytes, written by the caller) ‖ tag (16 bytes).
+constexpr size_t kTrailer = 8 + kTag;
+
+// recordSeal(handle, nonce, aad, plain, record): AES-256-GCM of plain into record's body, tag
+// after the sequence bytes. record is plain's length + 24.
 void Seal(const FunctionCallbackInfo<Value>& a) {
   Isolate* iso = a.GetIsolate();
   RecordCipher* c = Unwrap(a);
   if (c == nullptr) return;
   if (c->mode != 1) return ThrowBadArg(iso, "recordSeal needs an aead cipher");
-  uint8_t *nonce, *aad, *plain, *out, *tag;
-  size_t aadLen, plainLen, outLen;
+  uint8_t *nonce, *aad, *plain, *record;
+  size_t aadLen, plainLen, recordLen;
   if (!Exact(a, 1, "nonce", kNonce, &nonce)) return;
   if (!ArgBytes(a, 2, "aad", &aad, &aadLen)) return;
   if (!ArgBytes(a, 3, "plain", &plain, &plainLen)) return;
-  if (!ArgBytes(a, 4, "out", &out, &outLen)) return;
-  if (!Exact(a, 5, "tag", kTag, &tag)) return;
-  if (outLen != plainLen) return ThrowBadArg(iso, "out must be as long as plain", 1);
+  if (!ArgBytes(a, 4, "record", &record, &recordLen)) return;
+  if (recordLen != plainLen + kTrailer) return ThrowBadArg(iso, "record must be plain + 24 bytes", 1);
   if (plainLen > INT32_MAX || aadLen > INT32_MAX) return ThrowBadArg(iso, "record too long", 1);
   int n;
   if (EVP_EncryptInit_ex(c->enc, nullptr, nullptr, nullptr, nonce) != 1 ||
       EVP_EncryptUpdate(c->enc, nullptr, &n, aad, static_cast<int>(aadLen)) != 1 ||
       (plainLen > 0 &&
-       EVP_EncryptUpdate(c->enc, out, &n, plain, static_cast<int>(plainLen)) != 1) ||
-      EVP_EncryptFinal_ex(c->enc, out + plainLen, &n) != 1 ||
-      EVP_CIPHER_CTX_ctrl(c->enc, EVP_CTRL_GCM_GET_TAG, kTag, tag) != 1) {
+       EVP_EncryptUpdate(c->enc, record, &n, plain, static_cast<int>(plainLen)) != 1) ||
+      EVP_EncryptFinal_ex(c->enc, record + plainLen, &n) != 1 ||
+      EVP_CIPHER_CTX_ctrl(c->enc, EVP_CTRL_GCM_GET_TAG, kTag, record + plainLen + 8) != 1) {
     return ThrowCrypto(iso, "AES-256-GCM seal");
   }
 }
 
-// recordOpen(handle, nonce, aad, body, tag, out) -> true when the tag verifies. out (body's
-// length) is zeroed when it does not.
+// recordOpen(handle, nonce, aad, record, out) -> true when the tag verifies; out (at least the
+// body's length) then holds the plaintext, else it is zeroed.
 void Open(const FunctionCallbackInfo<Value>& a) {
   Isolate* iso = a.GetIsolate();
   RecordCipher* c = Unwrap(a);
   if (c == nullptr) return;
   if (c->mode != 1) return ThrowBadArg(iso, "recordOpen needs an aead cipher");
-  uint8_t *nonce, *aad, *body, *tag, *out;
-  size_t aadLen, bodyLen, outLen;
+  uint8_t *nonce, *aad, *record, *out;
+  size_t aadLen, recordLen, outLen;
   if (!Exact(a, 1, "nonce", kNonce, &nonce)) return;
   if (!ArgBytes(a, 2, "aad", &aad, &aadLen)) return;
-  if (!ArgBytes(a, 3, "body", &body, &bodyLen)) return;
-  if (!Exact(a, 4, "tag", kTag, &tag)) return;
-  if (!ArgBytes(a, 5, "out", &out, &outLen)) return;
-  if (outLen != bodyLen) return ThrowBadArg(iso, "out must be as long as body", 1);
+  if (!ArgBytes(a, 3, "record", &record, &recordLen)) return;
+  if (!ArgBytes(a, 4, "out", &out, &outLen)) return;
+  if (recordLen < kTrailer) return ThrowBadArg(iso, "record is shorter than 24 bytes", 1);
+  size_t bodyLen = recordLen - kTrailer;
+  if (outLen < bodyLen) return ThrowBadArg(iso, "out is shorter than the record's body", 1);
   if (bodyLen > INT32_MAX || aadLen > INT32_MAX) return ThrowBadArg(iso, "record too long", 1);
   int n;
-  uint8_t tagCopy[kTag];
-  memcpy(tagCopy, tag, kTag);
+  uint8_t tag[kTag];
+  memcpy(tag, record + bodyLen + 8, kTag);
   if (EVP_DecryptInit_ex(c->dec, nullptr, nullptr, nullptr, nonce) != 1 ||
       EVP_DecryptUpdate(c->dec, nullptr, &n, aad, static_cast<int>(aadLen)) != 1 ||
-      (bodyLen > 0 && EVP_DecryptUpdate(c->dec, out, &n, body, static_cast<int>(bodyLen)) != 1) ||
-      EVP_CIPHER_CTX_ctrl(c->dec, EVP_CTRL_GCM_SET_TAG, kTag, tagCopy) != 1) {
+      (bodyLen > 0 &&
+       EVP_DecryptUpdate(c->dec, out, &n, record, static_cast<int>(bodyLen)) != 1) ||
+      EVP_CIPHER_CTX_ctrl(c->dec, EVP_CTRL_GCM_SET_TAG, kTag, tag) != 1) {
     return ThrowCrypto(iso, "AES-256-GCM open");
   }
   bool ok = EVP_DecryptFinal_ex(c->dec, out + bodyLen, &n) == 1;
@@ -204,29 +209,79 @@ void Open(const FunctionCallbackInfo<Value>& a) {
   a.GetReturnValue().Set(ok);
 }
 
-// recordMac(handle, aad, body, tag): HMAC-SHA256(key, aad ‖ body), first 16 bytes into tag.
-void Mac(const FunctionCallbackInfo<Value>& a) {
-  Isolate* iso = a.GetIsolate();
-  RecordCipher* c = Unwrap(a);
-  if (c == nullptr) return;
-  if (c->mode != 0) return ThrowBadArg(iso, "recordMac needs a mac cipher");
-  uint8_t *aad, *body, *tag;
-  size_t aadLen, bodyLen;
-  if (!ArgBytes(a, 1, "aad", &aad, &aadLen)) return;
-  if (!ArgBytes(a, 2, "body", &body, &bodyLen)) return;
-  if (!Exact(a, 3, "tag", kTag, &tag)) return;
+// HMAC-SHA256(key, aad ‖ body) into full (32 bytes).
+bool HmacInto(RecordCipher* c, const uint8_t* aad, size_t aadLen, const uint8_t* body,
+              size_t bodyLen, uint8_t* full) {
   SHA256_CTX h = c->inner;
-  uint8_t inner[SHA256_DIGEST_LENGTH], full[SHA256_DIGEST_LENGTH];
+  uint8_t inner[SHA256_DIGEST_LENGTH];
   bool ok = SHA256_Update(&h, aad, aadLen) == 1 &&
             (bodyLen == 0 || SHA256_Update(&h, body, bodyLen) == 1) &&
             SHA256_Final(inner, &h) == 1;
   h = c->outer;
   ok = ok && SHA256_Update(&h, inner, sizeof inner) == 1 && SHA256_Final(full, &h) == 1;
   OPENSSL_cleanse(&h, sizeof h);
-  if (!ok) return ThrowCrypto(iso, "HMAC-SHA256");
-  memcpy(tag, full, kTag);
   OPENSSL_cleanse(inner, sizeof inner);
+  return ok;
+}
+
+// Reads handle, aad and record of a mac call; the record's length is checked against `plus`.
+RecordCipher* MacArgs(const FunctionCallbackInfo<Value>& a, uint8_t** aad, size_t* aadLen) {
+  RecordCipher* c = Unwrap(a);
+  if (c == nullptr) return nullptr;
+  if (c->mode != 0) {
+    ThrowBadArg(a.GetIsolate(), "a mac call needs a mac cipher");
+    return nullptr;
+  }
+  if (!ArgBytes(a, 1, "aad", aad, aadLen)) return nullptr;
+  return c;
+}
+
+// recordMacSeal(handle, aad, plain, record): copies plain into record's body and writes the
+// tag (the first 16 bytes of the HMAC over aad ‖ plain) after the sequence bytes.
+void MacSeal(const FunctionCallbackInfo<Value>& a) {
+  Isolate* iso = a.GetIsolate();
+  uint8_t *aad, *plain, *record;
+  size_t aadLen, plainLen, recordLen;
+  RecordCipher* c = MacArgs(a, &aad, &aadLen);
+  if (c == nullptr) return;
+  if (!ArgBytes(a, 2, "plain", &plain, &plainLen)) return;
+  if (!ArgBytes(a, 3, "record", &record, &recordLen)) return;
+  if (recordLen != plainLen + kTrailer) return ThrowBadArg(iso, "record must be plain + 24 bytes", 1);
+  uint8_t full[SHA256_DIGEST_LENGTH];
+  // Over the private plaintext, before it is in shared memory where a peer could change it.
+  if (!HmacInto(c, aad, aadLen, plain, plainLen, full)) return ThrowCrypto(iso, "HMAC-SHA256");
+  if (plainLen > 0) memcpy(record, plain, plainLen);
+  memcpy(record + plainLen + 8, full, kTag);
   OPENSSL_cleanse(full, sizeof full);
+}
+
+// recordMacCheck(handle, aad, record) -> true when the tag matches (CRYPTO_memcmp).
+void MacCheck(const FunctionCallbackInfo<Value>& a) {
+  Isolate* iso = a.GetIsolate();
+  uint8_t *aad, *record;
+  size_t aadLen, recordLen;
+  RecordCipher* c = MacArgs(a, &aad, &aadLen);
+  if (c == nullptr) return;
+  if (!ArgBytes(a, 2, "record", &record, &recordLen)) return;
+  if (recordLen < kTrailer) return ThrowBadArg(iso, "record is shorter than 24 bytes", 1);
+  size_t bodyLen = recordLen - kTrailer;
+  uint8_t full[SHA256_DIGEST_LENGTH];
+  if (!HmacInto(c, aad, aadLen, record, bodyLen, full)) return ThrowCrypto(iso, "HMAC-SHA256");
+  bool ok = CRYPTO_memcmp(full, record + bodyLen + 8, kTag) == 0;
+  OPENSSL_cleanse(full, sizeof full);
+  a.GetReturnValue().Set(ok);
+}
+
+// recordCopy(dst, src): memcpy of src into dst (same length). Typed-array `set` between a
+// SharedArrayBuffer and private memory copies in small relaxed steps; a record is copied out of
+// (or into) the ring with one memcpy instead, which is also the one read the opener relies on.
+void Copy(const FunctionCallbackInfo<Value>& a) {
+  uint8_t *dst, *src;
+  size_t dstLen, srcLen;
+  if (!ArgBytes(a, 0, "dst", &dst, &dstLen)) return;
+  if (!ArgBytes(a, 1, "src", &src, &srcLen)) return;
+  if (dstLen != srcLen) return ThrowBadArg(a.GetIsolate(), "dst and src differ in length", 1);
+  if (srcLen > 0) memcpy(dst, src, srcLen);
 }
 
 }  // namespace
@@ -237,7 +292,9 @@ void InitRecordCrypto(Local<Context> ctx, Local<Object> exports) {
   SetMethod(ctx, exports, "recordCipherDispose", Dispose, none);
   SetMethod(ctx, exports, "recordSeal", Seal, none);
   SetMethod(ctx, exports, "recordOpen", Open, none);
-  SetMethod(ctx, exports, "recordMac", Mac, none);
+  SetMethod(ctx, exports, "recordMacSeal", MacSeal, none);
+  SetMethod(ctx, exports, "recordMacCheck", MacCheck, none);
+  SetMethod(ctx, exports, "recordCopy", Copy, none);
 }
 
 }  // namespace sivshm

@@ -59,23 +59,28 @@ export interface NativeAddon {
   /** mode 0 mac (HMAC-SHA256), 1 aead (AES-256-GCM); the key schedule is set up here, once. */
   recordCipherCreate(mode: 0 | 1, key: Uint8Array): object;
   recordCipherDispose(handle: object): void;
+  /** AES-256-GCM: `record` = ciphertext ‖ 8 bytes left alone ‖ tag (plain's length + 24). */
   recordSeal(
     handle: object,
     nonce: Uint8Array,
     aad: Uint8Array,
     plain: Uint8Array,
-    out: Uint8Array,
-    tag: Uint8Array,
+    record: Uint8Array,
   ): void;
+  /** Opens `record` into `out` (at least its body's length); false when the tag fails. */
   recordOpen(
     handle: object,
     nonce: Uint8Array,
     aad: Uint8Array,
-    body: Uint8Array,
-    tag: Uint8Array,
+    record: Uint8Array,
     out: Uint8Array,
   ): boolean;
-  recordMac(handle: object, aad: Uint8Array, body: Uint8Array, tag: Uint8Array): void;
+  /** HMAC-SHA256 truncated to 16 bytes: copies `plain` into `record` and writes its tag. */
+  recordMacSeal(handle: object, aad: Uint8Array, plain: Uint8Array, record: Uint8Array): void;
+  /** True when `record`'s tag is that of `aad ‖ body` (CRYPTO_memcmp). */
+  recordMacCheck(handle: object, aad: Uint8Array, record: Uint8Array): boolean;
+  /** memcpy of `src` into `dst` (equal lengths), for records into and out of a ring. */
+  recordCopy(dst: Uint8Array, src: Uint8Array): void;
 }
 
 /** Folder holding this package's package.json, found by walking up from this module. */

@@ -3,8 +3,9 @@ import type { ProtectedMode, RecordCipher, RecordCryptoBackend } from './record-
 
 /**
  * Record crypto in the native addon (native/record_crypto.cc): OpenSSL contexts set up once
- * per key, so a record costs one call that writes into the caller's buffers and allocates
- * nothing on the JS heap. The default whenever the addon loads (docs/performance.md).
+ * per key, so a record costs one call that writes into the caller's buffers (the ring slot, a
+ * private plaintext buffer) and allocates nothing on the JS heap. The default whenever the
+ * addon loads (docs/performance.md).
  */
 class NativeRecordCipher implements RecordCipher {
   readonly #addon: NativeAddon;
@@ -15,28 +16,24 @@ class NativeRecordCipher implements RecordCipher {
     this.#handle = addon.recordCipherCreate(mode === 'mac' ? 0 : 1, key);
   }
 
-  seal(
-    nonce: Uint8Array,
-    associated: Uint8Array,
-    plain: Uint8Array,
-    out: Uint8Array,
-    tag: Uint8Array,
-  ): void {
-    this.#addon.recordSeal(this.#live(), nonce, associated, plain, out, tag);
+  seal(nonce: Uint8Array, associated: Uint8Array, plain: Uint8Array, record: Uint8Array): void {
+    this.#addon.recordSeal(this.#live(), nonce, associated, plain, record);
   }
 
-  open(
-    nonce: Uint8Array,
-    associated: Uint8Array,
-    body: Uint8Array,
-    tag: Uint8Array,
-    out: Uint8Array,
-  ): boolean {
-    return this.#addon.recordOpen(this.#live(), nonce, associated, body, tag, out);
+  open(nonce: Uint8Array, associated: Uint8Array, record: Uint8Array, out: Uint8Array): boolean {
+    return this.#addon.recordOpen(this.#live(), nonce, associated, record, out);
   }
 
-  mac(associated: Uint8Array, body: Uint8Array, tag: Uint8Array): void {
-    this.#addon.recordMac(this.#live(), associated, body, tag);
+  macSeal(associated: Uint8Array, plain: Uint8Array, record: Uint8Array): void {
+    this.#addon.recordMacSeal(this.#live(), associated, plain, record);
+  }
+
+  macCheck(associated: Uint8Array, record: Uint8Array): boolean {
+    return this.#addon.recordMacCheck(this.#live(), associated, record);
+  }
+
+  copy(dst: Uint8Array, src: Uint8Array): void {
+    this.#addon.recordCopy(dst, src);
   }
 
   dispose(): void {
@@ -50,7 +47,7 @@ class NativeRecordCipher implements RecordCipher {
   }
 }
 
-/** Record crypto through the addon; throws `ERR_ADDON` (from `cipher`) when it does not load. */
+/** Record crypto through the addon; `cipher` throws `ERR_ADDON` when the addon does not load. */
 export const nativeRecordCrypto: RecordCryptoBackend = {
   name: 'native',
   cipher(mode: ProtectedMode, key: Uint8Array): RecordCipher {

@@ -1,7 +1,14 @@
 import { gcm } from '@noble/ciphers/aes.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import type { ProtectedMode, RecordCipher, RecordCryptoBackend } from './record-crypto.js';
+import { equalBytes } from '@noble/ciphers/utils.js';
+import {
+  RECORD_TRAILER,
+  TAG_AFTER_BODY,
+  type ProtectedMode,
+  type RecordCipher,
+  type RecordCryptoBackend,
+} from './record-crypto.js';
 
 const TAG = 16;
 
@@ -13,28 +20,18 @@ class NobleRecordCipher implements RecordCipher {
     this.#key = key.slice();
   }
 
-  seal(
-    nonce: Uint8Array,
-    associated: Uint8Array,
-    plain: Uint8Array,
-    out: Uint8Array,
-    tag: Uint8Array,
-  ): void {
+  seal(nonce: Uint8Array, associated: Uint8Array, plain: Uint8Array, record: Uint8Array): void {
+    const n = record.length - RECORD_TRAILER;
     const sealed = gcm(this.#key, nonce, associated).encrypt(plain);
-    out.set(sealed.subarray(0, plain.length), 0);
-    tag.set(sealed.subarray(plain.length), 0);
+    record.set(sealed.subarray(0, n), 0);
+    record.set(sealed.subarray(n), n + TAG_AFTER_BODY);
   }
 
-  open(
-    nonce: Uint8Array,
-    associated: Uint8Array,
-    body: Uint8Array,
-    tag: Uint8Array,
-    out: Uint8Array,
-  ): boolean {
-    const sealed = new Uint8Array(body.length + TAG);
-    sealed.set(body, 0);
-    sealed.set(tag, body.length);
+  open(nonce: Uint8Array, associated: Uint8Array, record: Uint8Array, out: Uint8Array): boolean {
+    const n = record.length - RECORD_TRAILER;
+    const sealed = new Uint8Array(n + TAG);
+    sealed.set(record.subarray(0, n), 0);
+    sealed.set(record.subarray(n + TAG_AFTER_BODY), n);
     try {
       out.set(gcm(this.#key, nonce, associated).decrypt(sealed), 0);
       return true;
@@ -43,13 +40,30 @@ class NobleRecordCipher implements RecordCipher {
     }
   }
 
-  mac(associated: Uint8Array, body: Uint8Array, tag: Uint8Array): void {
-    const h = hmac.create(sha256, this.#key).update(associated).update(body).digest();
-    tag.set(h.subarray(0, TAG), 0);
+  macSeal(associated: Uint8Array, plain: Uint8Array, record: Uint8Array): void {
+    const n = record.length - RECORD_TRAILER;
+    record.set(plain, 0);
+    record.set(this.#tag(associated, plain), n + TAG_AFTER_BODY);
+  }
+
+  macCheck(associated: Uint8Array, record: Uint8Array): boolean {
+    const n = record.length - RECORD_TRAILER;
+    return equalBytes(
+      this.#tag(associated, record.subarray(0, n)),
+      record.subarray(n + TAG_AFTER_BODY),
+    );
+  }
+
+  copy(dst: Uint8Array, src: Uint8Array): void {
+    dst.set(src, 0);
   }
 
   dispose(): void {
     this.#key.fill(0);
+  }
+
+  #tag(associated: Uint8Array, body: Uint8Array): Uint8Array {
+    return hmac.create(sha256, this.#key).update(associated).update(body).digest().subarray(0, TAG);
   }
 }
 

@@ -1,11 +1,17 @@
-import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
-import type { ProtectedMode, RecordCipher, RecordCryptoBackend } from './record-crypto.js';
+import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import {
+  RECORD_TRAILER,
+  TAG_AFTER_BODY,
+  type ProtectedMode,
+  type RecordCipher,
+  type RecordCryptoBackend,
+} from './record-crypto.js';
 
 const TAG = 16;
 
 /**
- * Record crypto on `node:crypto` (OpenSSL). Each record creates a cipher or HMAC object: that
- * allocates, but costs less than the JS alternatives measured (docs/performance.md).
+ * Record crypto on `node:crypto` (OpenSSL): each record creates a cipher or HMAC object and
+ * a result buffer. The fallback when the addon does not load.
  */
 class NodeRecordCipher implements RecordCipher {
   readonly #key: Buffer;
@@ -14,50 +20,63 @@ class NodeRecordCipher implements RecordCipher {
     this.#key = Buffer.from(key); // a private copy, zeroed by dispose()
   }
 
-  seal(
-    nonce: Uint8Array,
-    associated: Uint8Array,
-    plain: Uint8Array,
-    out: Uint8Array,
-    tag: Uint8Array,
-  ): void {
+  seal(nonce: Uint8Array, associated: Uint8Array, plain: Uint8Array, record: Uint8Array): void {
+    const n = record.length - RECORD_TRAILER;
     const c = createCipheriv('aes-256-gcm', this.#key, nonce, { authTagLength: TAG });
     c.setAAD(associated);
-    out.set(c.update(plain), 0);
+    record.set(c.update(plain), 0);
     c.final();
-    tag.set(c.getAuthTag(), 0);
+    record.set(c.getAuthTag(), n + TAG_AFTER_BODY);
   }
 
-  open(
-    nonce: Uint8Array,
-    associated: Uint8Array,
-    body: Uint8Array,
-    tag: Uint8Array,
-    out: Uint8Array,
-  ): boolean {
+  open(nonce: Uint8Array, associated: Uint8Array, record: Uint8Array, out: Uint8Array): boolean {
+    const n = record.length - RECORD_TRAILER;
     const d = createDecipheriv('aes-256-gcm', this.#key, nonce, { authTagLength: TAG });
     d.setAAD(associated);
-    d.setAuthTag(tag);
-    out.set(d.update(body), 0);
+    d.setAuthTag(record.subarray(n + TAG_AFTER_BODY));
+    const plain = d.update(record.subarray(0, n));
     try {
       d.final();
-      return true;
     } catch {
+      plain.fill(0);
       return false;
     }
+    out.set(plain, 0);
+    return true;
   }
 
-  mac(associated: Uint8Array, body: Uint8Array, tag: Uint8Array): void {
-    const h = createHmac('sha256', this.#key).update(associated).update(body).digest();
-    tag.set(h.subarray(0, TAG), 0);
+  macSeal(associated: Uint8Array, plain: Uint8Array, record: Uint8Array): void {
+    const n = record.length - RECORD_TRAILER;
+    record.set(plain, 0);
+    record.set(this.#tag(associated, plain), n + TAG_AFTER_BODY);
+  }
+
+  macCheck(associated: Uint8Array, record: Uint8Array): boolean {
+    const n = record.length - RECORD_TRAILER;
+    return timingSafeEqual(
+      this.#tag(associated, record.subarray(0, n)),
+      record.subarray(n + TAG_AFTER_BODY),
+    );
+  }
+
+  copy(dst: Uint8Array, src: Uint8Array): void {
+    dst.set(src, 0);
   }
 
   dispose(): void {
     this.#key.fill(0);
   }
+
+  #tag(associated: Uint8Array, body: Uint8Array): Buffer {
+    return createHmac('sha256', this.#key)
+      .update(associated)
+      .update(body)
+      .digest()
+      .subarray(0, TAG);
+  }
 }
 
-/** The default record crypto: OpenSSL through `node:crypto`. */
+/** Record crypto through `node:crypto`. */
 export const nodeRecordCrypto: RecordCryptoBackend = {
   name: 'node',
   cipher(_mode: ProtectedMode, key: Uint8Array): RecordCipher {

@@ -2,33 +2,34 @@
 export type ProtectedMode = 'mac' | 'aead';
 
 /**
- * The primitives of one direction's key, behind one interface so the record format is checked
- * against more than one implementation (`node:crypto` for speed, noble as an independent
- * reference; the known-answer vectors run through both).
+ * The primitives of one direction's key, in the shape of a sealed record (`SealedRecordLayout`:
+ * body ‖ 8 bytes of sequence ‖ 16 bytes of tag, so a record is its body's length + 24), behind
+ * one interface so the format is checked against more than one implementation (the addon's
+ * OpenSSL for speed, `node:crypto`, noble as an independent reference; the known-answer vectors
+ * run through all three).
  *
- * `mac` mode: HMAC-SHA256(key, A ‖ body) truncated to 16 bytes. `aead` mode: AES-256-GCM with a
- * 16-byte tag (chosen over ChaCha20-Poly1305 by measurement, docs/performance.md).
- * Implementations write into the caller's buffers and must not keep references to them.
+ * `mac` mode: tag = HMAC-SHA256(key, A ‖ body) truncated to 16 bytes. `aead` mode: AES-256-GCM
+ * with a 16-byte tag (chosen over ChaCha20-Poly1305 by measurement, docs/performance.md).
+ * Implementations write into the caller's buffers, leave the sequence bytes alone, and keep no
+ * reference to any buffer.
  */
 export interface RecordCipher {
-  /** aead: encrypts `plain` into `out` (same length) and writes the 16-byte tag into `tag`. */
-  seal(
-    nonce: Uint8Array,
-    associated: Uint8Array,
-    plain: Uint8Array,
-    out: Uint8Array,
-    tag: Uint8Array,
-  ): void;
-  /** aead: decrypts into `out` and returns true only when the tag verifies (else `out` is junk). */
-  open(
-    nonce: Uint8Array,
-    associated: Uint8Array,
-    body: Uint8Array,
-    tag: Uint8Array,
-    out: Uint8Array,
-  ): boolean;
-  /** mac: writes the 16-byte tag over `associated ‖ body` into `tag`. */
-  mac(associated: Uint8Array, body: Uint8Array, tag: Uint8Array): void;
+  /** aead: encrypts `plain` into the body of `record` and writes the tag. */
+  seal(nonce: Uint8Array, associated: Uint8Array, plain: Uint8Array, record: Uint8Array): void;
+  /**
+   * aead: decrypts the body of `record` into `out` (at least as long) and returns true only
+   * when the tag verifies; otherwise `out` holds no plaintext.
+   */
+  open(nonce: Uint8Array, associated: Uint8Array, record: Uint8Array, out: Uint8Array): boolean;
+  /** mac: copies `plain` into the body of `record` and writes the tag over `associated ‖ plain`. */
+  macSeal(associated: Uint8Array, plain: Uint8Array, record: Uint8Array): void;
+  /** mac: true when the tag of `record` is that of `associated ‖ body` (constant time). */
+  macCheck(associated: Uint8Array, record: Uint8Array): boolean;
+  /**
+   * Copies `src` into `dst` (equal lengths) in one pass: a record out of the ring. The opener
+   * acts only on what this one read produced.
+   */
+  copy(dst: Uint8Array, src: Uint8Array): void;
   /** Zeroes this cipher's copy of the key; it is unusable afterwards. */
   dispose(): void;
 }
@@ -38,3 +39,8 @@ export interface RecordCryptoBackend {
   readonly name: string;
   cipher(mode: ProtectedMode, key: Uint8Array): RecordCipher;
 }
+
+/** Bytes after a record's body: sequence (8) and tag (16). */
+export const RECORD_TRAILER = 24;
+/** Where the tag starts after the body. */
+export const TAG_AFTER_BODY = 8;

@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import { IntegrityError } from './integrity-error.js';
 import type { SomeIpHeader } from '../ring/someip-header.js';
 import type { ProtectedMode, RecordCipher } from './record-crypto.js';
@@ -10,7 +9,7 @@ import {
 } from './record-format.js';
 import type { RecordProtectionOptions } from './record-sealer.js';
 
-const { overhead: OVERHEAD, sequenceSize: SEQ, tagSize: TAG } = SealedRecordLayout;
+const OVERHEAD = SealedRecordLayout.overhead;
 
 /**
  * Checks and opens the records one end receives, before anything else reads them.
@@ -28,7 +27,6 @@ export class RecordOpener {
   readonly #ctx: RecordContext;
   readonly #channelId: bigint;
   readonly #direction: RecordDirection;
-  readonly #expectedTag = new Uint8Array(TAG);
   #sealed = new Uint8Array(0);
   #plain = new Uint8Array(0);
   #last = 0;
@@ -59,7 +57,7 @@ export class RecordOpener {
     }
     if (this.#sealed.length < length) this.#sealed = new Uint8Array(grow(length));
     const copy = this.#sealed.subarray(0, length);
-    copy.set(sealed, 0);
+    this.#cipher.copy(copy, sealed);
     const n = length - OVERHEAD;
     const sequence = readSequence(copy, n);
     if (sequence !== this.#last + 1) {
@@ -70,22 +68,18 @@ export class RecordOpener {
       );
     }
     this.#ctx.set(sequence, h, length);
-    const body = copy.subarray(0, n);
-    const tag = copy.subarray(n + SEQ, n + SEQ + TAG);
     let plain: Uint8Array;
     if (this.#mode === 'mac') {
-      this.#cipher.mac(this.#ctx.associated, body, this.#expectedTag);
-      if (!timingSafeEqual(this.#expectedTag, tag)) {
+      if (!this.#cipher.macCheck(this.#ctx.associated, copy)) {
         return this.#fail('bad-tag', sequence, 'the MAC does not verify');
       }
-      plain = body;
+      plain = copy.subarray(0, n);
     } else {
       if (this.#plain.length < n) this.#plain = new Uint8Array(grow(n));
-      plain = this.#plain.subarray(0, n);
-      if (!this.#cipher.open(this.#ctx.nonce, this.#ctx.associated, body, tag, plain)) {
-        plain.fill(0);
+      if (!this.#cipher.open(this.#ctx.nonce, this.#ctx.associated, copy, this.#plain)) {
         return this.#fail('bad-tag', sequence, 'the AEAD tag does not verify');
       }
+      plain = this.#plain.subarray(0, n);
     }
     this.#last = sequence;
     return plain;

@@ -9,7 +9,7 @@ import {
   type RecordDirection,
 } from './record-format.js';
 
-const { overhead: OVERHEAD, sequenceSize: SEQ, tagSize: TAG } = SealedRecordLayout;
+const OVERHEAD = SealedRecordLayout.overhead;
 
 /** What one direction's sealer or opener is built from. */
 export interface RecordProtectionOptions {
@@ -65,14 +65,10 @@ export class RecordSealer {
     }
     const sequence = ++this.#sequence;
     this.#ctx.set(sequence, h, out.length);
-    const tag = out.subarray(n + SEQ, n + SEQ + TAG);
-    if (this.#mode === 'mac') {
-      out.set(plain, 0);
-      // Tag over the private plaintext, not over the ring copy a peer could already be changing.
-      this.#cipher.mac(this.#ctx.associated, plain, tag);
-    } else {
-      this.#cipher.seal(this.#ctx.nonce, this.#ctx.associated, plain, out.subarray(0, n), tag);
-    }
+    // The mac tag is computed over the private plaintext, not over the ring copy a peer could
+    // already be changing.
+    if (this.#mode === 'mac') this.#cipher.macSeal(this.#ctx.associated, plain, out);
+    else this.#cipher.seal(this.#ctx.nonce, this.#ctx.associated, plain, out);
     putSequence(out, n, sequence);
   }
 
