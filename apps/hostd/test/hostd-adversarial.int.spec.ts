@@ -294,7 +294,8 @@ describe('Hostd under attack and failure', function () {
       expect(report.answered, 'answers to the flood, metered').to.be.at.most(
         20 + 20 * Math.ceil(elapsedS) + 5 + 20 * Math.ceil(elapsedS),
       );
-      expect(report.reasons['rateLimited'] ?? 0).to.be.at.least(report.total - 200);
+      // Counted by hostd (below), answered only within the answer budget.
+      expect(report.reasons['rateLimited'] ?? 0).to.be.at.most(20 + 20 * Math.ceil(elapsedS));
       const after = await readStatus(d);
       // hostd reports how late its event loop ran while the flood went on (figures, not goals).
       const loop = after.eventLoopDelayMs;
