@@ -140,7 +140,7 @@ describe('sivshm config check', function () {
       const r = sivshm(['config', 'check', path.join(dir, 'absent.yaml')]);
       expect(r.status).to.equal(1);
       expect(r.stderr).to.match(
-        /^sivshm: cannot read config .*absent\.yaml: ENOENT.*\[ERR_IO\]\n$/,
+        /^sivshm config check: cannot read config .*absent\.yaml: no such file or directory \[ERR_IO\]\n$/,
       );
     });
   });

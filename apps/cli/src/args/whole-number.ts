@@ -13,7 +13,9 @@ export function wholeNumber(text: string, what: string, min: number, max: number
       ? Number(text)
       : NaN;
   if (!Number.isSafeInteger(v) || v < min || v > max) {
-    const range = max > 0xffff_ffff ? `${min}..${max}` : `${min}..${hexOf(max)}`;
+    // Ids are written in hex in the docs and in `sivshm status`; counts and times in decimal.
+    const range =
+      max === 0xffff || max === 0xffff_ffff ? `${min}..${hexOf(max)}` : `${min}..${max}`;
     throw new InvalidArgumentError(
       `${what} "${text}" must be a whole number ${range} (decimal or 0x hex)`,
     );

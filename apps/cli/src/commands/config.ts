@@ -45,7 +45,14 @@ export function registerConfigCommands(program: Command): void {
     .option('--json', 'print the result as one JSON object on stdout')
     .option('--keys', "also read every VM's grant key (files, and env vars from this shell)")
     .action(async (file: string, opts: { json?: boolean; keys?: boolean }) => {
-      const report = await check(file, opts.keys === true);
+      let report: CheckReport;
+      try {
+        report = await check(file, opts.keys === true);
+      } catch (e) {
+        // Without --json a file that cannot be read at all is the CLI's one error line.
+        if (opts.json !== true || !CoreError.is(e)) throw e;
+        report = { ok: false, file, error: { code: e.code, message: e.message } };
+      }
       print(report, opts.json === true);
       process.exitCode = report.ok ? 0 : 1;
     });
@@ -57,7 +64,6 @@ async function check(file: string, keys: boolean): Promise<CheckReport> {
     config = await loadConfig(file);
   } catch (e) {
     if (isConfigError(e)) return { ok: false, file, issues: e.issues };
-    if (CoreError.is(e)) return { ok: false, file, error: { code: e.code, message: e.message } };
     throw e;
   }
   if (keys) {
@@ -126,9 +132,7 @@ function print(report: CheckReport, json: boolean): void {
   if ('issues' in report) {
     // Diagnostics go to stderr in the form editors and CI annotate.
     process.stderr.write(report.issues.map((i) => `${formatConfigIssue(i)}\n`).join(''));
-    return;
   }
-  process.stderr.write(`sivshm: ${report.error.message} [${report.error.code}]\n`);
 }
 
 function mib(bytes: number): string {

@@ -15,6 +15,13 @@ export const EXIT_USAGE = 2;
 /** Exit code of every other failure. */
 export const EXIT_FAILURE = 1;
 
+/**
+ * Node's system-error text inside a package's message (`…: ENOENT: no such file or directory,
+ * open '/x'`) says the path twice and in errno words: keep the reason.
+ */
+const withoutErrnoText = (text: string): string =>
+  text.replace(/\bE[A-Z0-9]+: ([^,]*), \w+ '[^']*'/g, '$1');
+
 /** One line at most: a message that spans lines is joined (commander adds suggestions below). */
 const oneLine = (text: string): string =>
   text
@@ -40,7 +47,8 @@ export function reportError(e: unknown, command: string, subcommands: string[]):
     };
   }
   if (SivshmError.isSivshmError(e)) {
-    return { line: `${command}: ${oneLine(e.message)} [${e.code}]`, exitCode: EXIT_FAILURE };
+    const message = oneLine(withoutErrnoText(e.message));
+    return { line: `${command}: ${message} [${e.code}]`, exitCode: EXIT_FAILURE };
   }
   if (isSystemError(e)) {
     return { line: `${command}: ${oneLine(systemErrorText(e))}`, exitCode: EXIT_FAILURE };

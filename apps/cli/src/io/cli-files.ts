@@ -78,10 +78,10 @@ export function readInputFile(file: string, what: string, maxBytes: number): Buf
 export function checkWritableFile(file: string, what: string, mustBeNew = false): void {
   const st = statOrUndefined(file, what);
   if (st !== undefined) {
-    if (mustBeNew) throw new CliError('ERR_REFUSED', `${what} ${file} already exists`);
     if (st.isDirectory()) {
       throw new CliError('ERR_IO', `${what} ${file} is a directory; give a file name`);
     }
+    if (mustBeNew) throw new CliError('ERR_REFUSED', `${what} ${file} already exists`);
     try {
       accessSync(file, constants.W_OK);
     } catch (e) {
