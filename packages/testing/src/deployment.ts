@@ -85,6 +85,8 @@ export function makeDeployment(o: DeploymentOptions): Deployment {
     cleanup: () => {
       rmSync(dir, { recursive: true, force: true });
       rmSync(regionPath, { force: true });
+      // hostd's region lock, left behind only when hostd was killed.
+      rmSync(`${regionPath}.lock`, { force: true });
     },
   };
 }
