@@ -7,13 +7,21 @@ describe('parseDemoArgs', () => {
     expect(a).to.deep.equal({
       durationS: 0,
       config: '/repo/examples/services.yaml',
+      mode: 'plain',
       help: false,
     });
   });
 
   it('should read --duration, --config and --help', () => {
     const a = parseDemoArgs(['--duration', '2.5', '--config', '/etc/s.yaml', '--help'], '/r');
-    expect(a).to.deep.equal({ durationS: 2.5, config: '/etc/s.yaml', help: true });
+    expect(a).to.deep.equal({ durationS: 2.5, config: '/etc/s.yaml', mode: 'plain', help: true });
+  });
+
+  it('should read --mode plain, mac or aead and refuse anything else', () => {
+    for (const mode of ['plain', 'mac', 'aead'])
+      expect(parseDemoArgs(['--mode', mode], '/r').mode).to.equal(mode);
+    expect(() => parseDemoArgs(['--mode', 'tls'], '/r')).to.throw(UsageError, /plain, mac, aead/);
+    expect(() => parseDemoArgs(['--mode'], '/r')).to.throw(UsageError, /--mode needs/);
   });
 
   it('should refuse a missing or negative duration and unknown arguments', () => {

@@ -1,15 +1,21 @@
 import path from 'node:path';
 
+/** Channel protection the demo can run every service in. */
+export type DemoMode = 'plain' | 'mac' | 'aead';
+const MODES: readonly DemoMode[] = ['plain', 'mac', 'aead'];
+
 /** What `npm start -- …` asked for. */
 export interface DemoArgs {
   /** Seconds to run; 0 = until Ctrl-C. */
   readonly durationS: number;
   readonly config: string;
+  /** The mode every service of the config is set to (its `minMode`). */
+  readonly mode: DemoMode;
   readonly help: boolean;
 }
 
 /** Usage text of the demo. */
-export const DEMO_USAGE = `usage: npm start [-- --duration SECONDS] [--config FILE]
+export const DEMO_USAGE = `usage: npm start [-- --duration SECONDS] [--mode MODE] [--config FILE]
 
 Starts sivshm-hostd and two VM processes on this host (emulated mode): the infotainment VM
 offers VehicleSpeed (events at 100 Hz) and MediaControl (method "control"); the cluster VM
@@ -18,6 +24,8 @@ the media method once a second. A live view shows events/s, the method's round t
 (p50/p99), the handshake time and the channel state. Ctrl-C stops everything cleanly.
 
   --duration SECONDS  stop after this many seconds (default 0 = until Ctrl-C)
+  --mode MODE         plain, mac or aead (default plain): the protection of every channel
+                      (sets every service's minMode); the live view shows each channel's mode
   --config FILE       services.yaml to use (default examples/services.yaml); it must define
                       VMs infotainment and cluster and services VehicleSpeed and MediaControl
   --help              this text
@@ -30,6 +38,7 @@ export class UsageError extends Error {}
 export function parseDemoArgs(argv: readonly string[], repoRoot: string): DemoArgs {
   let durationS = 0;
   let config = path.join(repoRoot, 'examples', 'services.yaml');
+  let mode: DemoMode = 'plain';
   let help = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -40,11 +49,17 @@ export function parseDemoArgs(argv: readonly string[], repoRoot: string): DemoAr
       if (v === undefined || v === '' || !Number.isFinite(durationS) || durationS < 0) {
         throw new UsageError(`--duration needs a number of seconds ≥ 0, got ${String(v)}`);
       }
+    } else if (a === '--mode') {
+      const v = argv[++i];
+      if (!MODES.includes(v as DemoMode)) {
+        throw new UsageError(`--mode needs one of ${MODES.join(', ')}, got ${String(v)}`);
+      }
+      mode = v as DemoMode;
     } else if (a === '--config') {
       const v = argv[++i];
       if (v === undefined || v === '') throw new UsageError('--config needs a file');
       config = path.resolve(v);
     } else throw new UsageError(`unknown argument ${String(a)}`);
   }
-  return { durationS, config, help };
+  return { durationS, config, mode, help };
 }

@@ -62,8 +62,10 @@ export class DemoRun {
 
   async #start(): Promise<void> {
     const { config, runDir } = { config: this.#config, runDir: this.#runDir };
-    writeRunConfig(this.args.config, config, this.#regionPath);
-    this.say(`config  ${this.args.config} (region ${this.#regionPath})`);
+    writeRunConfig(this.args.config, config, this.#regionPath, this.args.mode);
+    this.say(
+      `config  ${this.args.config} (region ${this.#regionPath}, every channel ${this.args.mode})`,
+    );
     const hostd = await startHostd(this.roots.repo, {
       config,
       stateDir: path.join(this.#dir, 'state'),

@@ -35,6 +35,18 @@ describe('LiveView', () => {
       );
       expect(lines.join('\n')).to.match(/\(1 reconnects\)/);
     });
+
+    it("should show each channel's mode when the cluster reports it", () => {
+      const { line } = describeFrame({
+        elapsedS: 1,
+        cluster: { ...cluster, modes: { VehicleSpeed: 'aead', MediaControl: 'aead' } },
+        infotainment: undefined,
+        eventsPerS: 100,
+      });
+      expect(line).to.match(
+        /channels VehicleSpeed connected \(aead\), MediaControl peer-gone \(aead\)$/,
+      );
+    });
   });
 
   describe('.show', () => {

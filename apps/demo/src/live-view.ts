@@ -29,7 +29,9 @@ export function describeFrame(f: ViewFrame): { lines: string[]; line: string } {
     .map(([name, v]) => `${name} ${ms(v)}`)
     .join(', ');
   const channels = Object.entries(c?.status ?? {})
-    .map(([name, s]) => `${name} ${s}`)
+    .map(
+      ([name, s]) => `${name} ${s}${c?.modes?.[name] === undefined ? '' : ` (${c.modes[name]})`}`,
+    )
     .join(', ');
   const events = `${f.eventsPerS} events/s (${c?.events ?? 0} total${c?.lastKph === undefined ? '' : `, last ${c.lastKph.toFixed(1)} km/h`})`;
   const calls = `rtt p50 ${ms(p50)} p99 ${ms(p99)} (${rtt.length} calls, ${c?.failedCalls ?? 0} failed)`;

@@ -42,4 +42,27 @@ services: []
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('should set every service to the mode asked for, and leave modes alone without one', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sivshm-runcfg-'));
+    try {
+      const src = path.join(dir, 'services.yaml');
+      writeFileSync(
+        src,
+        `services:
+  - { name: A, minMode: plain }
+  - { name: B }
+`,
+      );
+      const out = path.join(dir, 'out.yaml');
+      writeRunConfig(src, out, '/dev/shm/run-2', 'aead');
+      const y = parse(readFileSync(out, 'utf8')) as { services: { minMode?: string }[] };
+      expect(y.services.map((s) => s.minMode)).to.deep.equal(['aead', 'aead']);
+      writeRunConfig(src, out, '/dev/shm/run-2');
+      const z = parse(readFileSync(out, 'utf8')) as { services: { minMode?: string }[] };
+      expect(z.services.map((s) => s.minMode)).to.deep.equal(['plain', undefined]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

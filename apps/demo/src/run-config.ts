@@ -4,10 +4,16 @@ import { isMap, isSeq, parseDocument } from 'yaml';
 
 /**
  * Writes a copy of services.yaml `source` to `target` with the region file moved to
- * `regionPath` (so a demo run never touches another run's region) and every relative path
- * (protos, key files) made absolute, since the copy lives in another directory.
+ * `regionPath` (so a demo run never touches another run's region), every relative path
+ * (protos, key files) made absolute, since the copy lives in another directory, and, when
+ * `mode` is given, every service's `minMode` set to it (so every channel runs in that mode).
  */
-export function writeRunConfig(source: string, target: string, regionPath: string): void {
+export function writeRunConfig(
+  source: string,
+  target: string,
+  regionPath: string,
+  mode?: 'plain' | 'mac' | 'aead',
+): void {
   const doc = parseDocument(readFileSync(source, 'utf8'));
   if (doc.errors.length > 0) throw new Error(`${source}: ${doc.errors[0]!.message}`);
   const base = path.dirname(source);
@@ -25,6 +31,10 @@ export function writeRunConfig(source: string, target: string, regionPath: strin
       const key = vm.get('grantKey');
       if (isMap(key) && key.has('file')) key.set('file', abs(key.get('file')));
     }
+  }
+  const services = doc.get('services');
+  if (mode !== undefined && isSeq(services)) {
+    for (const svc of services.items) if (isMap(svc)) svc.set('minMode', mode);
   }
   writeFileSync(target, doc.toString(), { mode: 0o600 });
 }

@@ -30,7 +30,9 @@ describe('npm start (demo on hostd)', () => {
     const lines = r.stdout.split('\n').filter((l) => /^\[ *\d+s\]/.test(l));
     expect(lines.length, r.stdout).to.be.greaterThan(0);
     expect(lines.at(-1)).to.match(/\d+ events\/s/);
-    expect(lines.at(-1)).to.match(/channels VehicleSpeed connected, MediaControl connected/);
+    expect(lines.at(-1)).to.match(
+      /channels VehicleSpeed connected \(plain\), MediaControl connected \(plain\)/,
+    );
     const done =
       /done +(\d+) events received of (\d+) sent, (\d+) method calls \(rtt p50 ([\d.]+) ms, p99 ([\d.]+) ms\), handshake VehicleSpeed ([\d.]+) ms, MediaControl ([\d.]+) ms/.exec(
         r.stdout,
@@ -43,6 +45,25 @@ describe('npm start (demo on hostd)', () => {
     expect(calls).to.be.at.least(1);
     expect(Number(done![6])).to.be.greaterThan(0);
     expect(leftovers()).to.deep.equal(before);
+  });
+
+  it('should run every channel in aead with --mode aead and lose no event', function () {
+    this.timeout(90_000);
+    const r = spawnSync(process.execPath, [MAIN, '--mode', 'aead', '--duration', '3'], {
+      encoding: 'utf8',
+      timeout: 80_000,
+    });
+    expect(r.status, r.stderr + r.stdout).to.equal(0);
+    expect(r.stdout).to.match(/every channel aead/);
+    const lines = r.stdout.split('\n').filter((l) => /^\[ *\d+s\]/.test(l));
+    expect(lines.at(-1)).to.match(
+      /channels VehicleSpeed connected \(aead\), MediaControl connected \(aead\)/,
+    );
+    const done = /done +(\d+) events received of (\d+) sent, (\d+) method calls/.exec(r.stdout);
+    expect(done, r.stdout).to.not.equal(null);
+    expect(Number(done![1])).to.be.greaterThan(50);
+    expect(Number(done![1]), 'events received vs sent').to.equal(Number(done![2]));
+    expect(Number(done![3])).to.be.at.least(1);
   });
 
   it('should explain its options with --help and refuse unknown ones', () => {

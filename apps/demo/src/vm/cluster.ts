@@ -55,6 +55,7 @@ try {
       failedCalls,
       handshakeMs: { VehicleSpeed: speed.handshakeMs, MediaControl: media.handshakeMs },
       status: { VehicleSpeed: statusOf(speed), MediaControl: statusOf(media) },
+      modes: { VehicleSpeed: speed.mode, MediaControl: media.mode },
       reconnects: speed.connections - 1 + media.connections - 1,
       ...(lastKph === undefined ? {} : { lastKph }),
     });

@@ -10,6 +10,8 @@ export interface ClusterReport {
   readonly handshakeMs: Readonly<Record<string, number | undefined>>;
   /** Status per consumed service. */
   readonly status: Readonly<Record<string, string>>;
+  /** Channel protection per consumed service (plain, mac, aead). */
+  readonly modes?: Readonly<Record<string, string>>;
   readonly reconnects: number;
   readonly lastKph?: number;
 }

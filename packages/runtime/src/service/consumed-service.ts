@@ -137,6 +137,14 @@ export class ConsumedService {
     return this.#status.value;
   }
 
+  /**
+   * The protection of the current channel (`plain`, `mac` or `aead`, as the handshake agreed),
+   * or the mode this handle asks for while there is none.
+   */
+  get mode(): ChannelMode {
+    return this.#connection?.attached.grant.mode ?? this.#mode;
+  }
+
   /** The current channel's id, while connected. */
   get channelId(): bigint | undefined {
     return this.#connection?.attached.grant.channelId;
