@@ -51,7 +51,8 @@ describe('sivshm: each mistake of issue 13 case 10 is one line and leaves nothin
   /** A copy of the example deployment with its own region path, valid in every other respect. */
   function exampleConfig(): string {
     const copy = path.join(dir, 'example');
-    cpSync(examplePath(), copy, { recursive: true });
+    // dereference: a copy of the files, never a link back to the repo's example.
+    cpSync(examplePath(), copy, { recursive: true, dereference: true });
     const file = path.join(copy, 'services.yaml');
     const text = readFileSync(file, 'utf8').replace(
       /path: \/dev\/shm\/\S+/,

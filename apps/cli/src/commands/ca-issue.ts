@@ -13,6 +13,7 @@ import {
 import { parseOffer, parseRequest } from '../args/service-rights.js';
 import { wholeNumber } from '../args/whole-number.js';
 import { CliError } from '../errors/cli-error.js';
+import { isSystemError, systemErrorReason } from '../errors/fs-error-text.js';
 import { checkCaDirectory } from '../io/ca-directory.js';
 import { checkWritableFile, stageFile, type StagedFile } from '../io/cli-files.js';
 import { restoreDirectory, snapshotDirectory } from '../io/directory-snapshot.js';
@@ -86,10 +87,11 @@ function endpointKey(
 
 /**
  * Issues in an order that leaves nothing behind on failure: every check first (the outputs can
- * be written; a read-only CA accepts the request, which checks subject, key and CA files), then
- * the CA is opened for writing, the certificate issued, the key and certificate written, and the
- * serial persisted last. A failure after the CA was opened puts its directory back as it was
- * and removes what this command wrote.
+ * be written; the CA opened read-only accepts the request, which checks its files, the subject
+ * and the key), then the CA is opened for writing, the certificate issued, the key written and
+ * the certificate staged beside its name, the serial persisted, and only then the certificate
+ * put in place. A failure after the CA was opened removes what this command wrote and puts the
+ * CA directory back as it was (opening it for writing already persists a serial).
  */
 async function issueCertificate(o: IssueOptions): Promise<void> {
   const crypto = cryptoBackend();
@@ -142,8 +144,7 @@ function writeSecretKey(file: string, secretKey: Uint8Array): void {
     // 'wx': never replace a file that appeared since the check.
     writeFileSync(file, Buffer.from(secretKey).toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
   } catch (e) {
-    throw new CliError('ERR_IO', `cannot write key file ${file}: ${(e as Error).message}`, {
-      cause: e,
-    });
+    const why = isSystemError(e) ? systemErrorReason(e) : (e as Error).message;
+    throw new CliError('ERR_IO', `cannot write key file ${file}: ${why}`, { cause: e });
   }
 }
