@@ -84,7 +84,17 @@ export { doorbellsFor } from './doorbell/doorbells-for.js';
 
 // Channels, the typed service ends on them, and the data plane that owns them all.
 export { Channel } from './channel/channel.js';
-export type { ChannelOptions, ChannelState, RecordHandler } from './channel/channel.js';
+export type {
+  ChannelOptions,
+  ChannelProtection,
+  ChannelState,
+  RecordHandler,
+} from './channel/channel.js';
+// Record protection of mac/aead channels: the error a refused record ends a channel with.
+export { IntegrityError } from './protect/integrity-error.js';
+export type { IntegrityFailure } from './protect/integrity-error.js';
+export { SealedRecordLayout } from './protect/record-format.js';
+export type { RecordDirection } from './protect/record-format.js';
 export { ServiceProvider, ServiceConsumer, EventPublisher } from './channel/service-endpoints.js';
 export type { ServiceAddress, EventPublisherOptions } from './channel/service-endpoints.js';
 export { DataPlane } from './channel/data-plane.js';

@@ -6,6 +6,7 @@ import { firstValueFrom, take, toArray } from 'rxjs';
 import { Channel, dispatchKey } from '../channel/channel.js';
 import { ServiceConsumer, ServiceProvider } from '../channel/service-endpoints.js';
 import type { TransportError } from '../errors/transport-error.js';
+import { LocalWaker } from '../notify/local-waker.js';
 import { RingProducer } from '../ring/ring-producer.js';
 import { ringViews } from '../ring/ring-views.js';
 import type { SomeIpHeader } from '../ring/someip-header.js';
@@ -111,6 +112,43 @@ describe('protected channels (mac, aead)', () => {
         expect(provider.maxPayload).to.equal(plain.maxPayload - SealedRecordLayout.overhead);
         return plain.close();
       });
+    });
+  }
+
+  for (const notify of ['spin', 'adaptive', 'event'] as const) {
+    it(`should carry aead calls and events with notification mode ${notify}`, async () => {
+      const window = heapWindow();
+      const protection = { mode: 'aead' as const, channelId: CHANNEL_ID, keys: freshKeys() };
+      const toProvider = new SharedArrayBuffer(4);
+      const toConsumer = new SharedArrayBuffer(4);
+      const provider = new Channel({
+        window,
+        role: 'provider',
+        notify,
+        protection,
+        ownWaker: new LocalWaker(toProvider),
+        peerWaker: new LocalWaker(toConsumer),
+      });
+      const consumer = new Channel({
+        window,
+        role: 'consumer',
+        notify,
+        protection,
+        ownWaker: new LocalWaker(toConsumer),
+        peerWaker: new LocalWaker(toProvider),
+      });
+      const p = new ServiceProvider(provider, ADDRESS);
+      const c = new ServiceConsumer(consumer, ADDRESS);
+      p.serve<Tmsg, Tmsg>(1, T, T, (r) => ({ n: r.n + 1 }));
+      const events = firstValueFrom(c.event<Tmsg>(0x8001, T).pipe(take(3), toArray()));
+      const pub = p.publisher<Tmsg>(0x8001, T);
+      for (const n of [1, 2, 3]) await pub.publishWait({ n });
+      expect((await events).map((e) => e.n)).to.deep.equal([1, 2, 3]);
+      for (let i = 0; i < 20; i++) {
+        expect((await c.call<Tmsg, Tmsg>(1, T, T, { n: i })).n).to.equal(i + 1);
+      }
+      await consumer.close();
+      await provider.close();
     });
   }
 
