@@ -333,7 +333,7 @@ describe('Hostd', function () {
         () => undefined,
         (e: Error) => e,
       );
-      expect(String(err)).to.match(/exited 1: sivshm: no hostd answers at .*status\.sock/);
+      expect(String(err)).to.match(/exited 1: sivshm status: no hostd answers at .*status\.sock/);
     });
   });
   describe('control link hardening', () => {
