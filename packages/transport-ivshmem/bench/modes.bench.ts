@@ -3,12 +3,15 @@
 // one-way stream of 64 KiB records. Issue 11 targets: round trip mac ≤ 1.2× plain, aead ≤ 1.5×
 // plain; 64 KiB one-way aead ≥ 2 GB/s.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes, type CipherGCMTypes } from 'node:crypto';
 import protobuf from 'protobufjs';
 import { Channel, dispatchKey } from '../src/channel/channel.js';
 import { ServiceConsumer } from '../src/channel/service-endpoints.js';
 import { dupFd } from '../src/native/fd.js';
 import { EventfdWaker } from '../src/notify/eventfd-waker.js';
+import { loadAddon } from '../src/native/addon.js';
+import { nativeRecordCrypto } from '../src/protect/native-record-crypto.js';
+import { RecordSealer } from '../src/protect/record-sealer.js';
 import { attachWindow } from '../test/channel/attach-window.js';
 import { createShmChannel } from '../test/helpers/shm-channel.js';
 import { SCHEMA } from './fullpath-schema.js';
@@ -33,8 +36,101 @@ export interface ModesRow {
   met?: boolean;
 }
 
+/** Sealing one record in-process with each candidate AEAD (how aead's cipher was chosen). */
+export interface CipherRow {
+  cipher: string;
+  /** `node:crypto` (a cipher object per record, as JS must) or the addon's preinitialised one. */
+  via: 'node:crypto' | 'addon';
+  payloadBytes: number;
+  usPerRecord: number;
+  gbPerSec: number;
+}
+
 export interface ModesResult {
   rows: ModesRow[];
+  ciphers: CipherRow[];
+}
+
+/** Median µs to seal one record of `bytes` with `seal`, over `n` records after a warm-up. */
+function timeSeal(seal: (i: number) => void, n: number): number {
+  for (let i = 0; i < Math.min(n, 1000); i++) seal(i);
+  const runs: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) seal(i);
+    runs.push(((performance.now() - t0) * 1000) / n);
+  }
+  return median(runs);
+}
+
+/** AES-256-GCM against ChaCha20-Poly1305 through node:crypto, and AES-256-GCM in the addon. */
+function cipherChoice(quick: boolean): CipherRow[] {
+  const key = randomBytes(32);
+  const aad = randomBytes(33);
+  const rows: CipherRow[] = [];
+  for (const bytes of [64, ONE_WAY]) {
+    const plain = randomBytes(bytes);
+    const n = (quick ? 2000 : 20_000) / (bytes === 64 ? 1 : 20);
+    for (const cipher of ['aes-256-gcm', 'chacha20-poly1305'] as const) {
+      const nonce = Buffer.alloc(12);
+      const us = timeSeal((i) => {
+        nonce.writeUInt32LE(i, 4);
+        const c = createCipheriv(cipher as CipherGCMTypes, key, nonce, { authTagLength: 16 });
+        c.setAAD(aad);
+        c.update(plain);
+        c.final();
+        c.getAuthTag();
+      }, n);
+      rows.push({
+        cipher,
+        via: 'node:crypto',
+        payloadBytes: bytes,
+        usPerRecord: us,
+        gbPerSec: bytes / (us * 1000),
+      });
+    }
+    // The addon with each AEAD set up once, as channels use it (mode 2: ChaCha20-Poly1305).
+    const addon = loadAddon();
+    const chacha = addon.recordCipherCreate(2, key);
+    const sealed = new Uint8Array(bytes + 24);
+    const nonce = Buffer.alloc(12);
+    const chachaUs = timeSeal(() => addon.recordSeal(chacha, nonce, aad, plain, sealed), n);
+    addon.recordCipherDispose(chacha);
+    rows.push({
+      cipher: 'chacha20-poly1305',
+      via: 'addon',
+      payloadBytes: bytes,
+      usPerRecord: chachaUs,
+      gbPerSec: bytes / (chachaUs * 1000),
+    });
+    const sealer = new RecordSealer({
+      mode: 'aead',
+      key,
+      channelId: 1n,
+      direction: 'c2p',
+      crypto: nativeRecordCrypto,
+    });
+    const record = new Uint8Array(bytes + 24);
+    const header = {
+      service: 1,
+      method: 0x8001,
+      client: 0,
+      session: 0,
+      interfaceVersion: 1,
+      messageType: 2,
+      returnCode: 0,
+    };
+    const us = timeSeal(() => sealer.seal(header, plain, record), n);
+    sealer.dispose();
+    rows.push({
+      cipher: 'aes-256-gcm',
+      via: 'addon',
+      payloadBytes: bytes,
+      usPerRecord: us,
+      gbPerSec: bytes / (us * 1000),
+    });
+  }
+  return rows;
 }
 
 const Echo = protobuf.parse(SCHEMA).root.lookupType('b.Echo');
@@ -154,9 +250,9 @@ async function oneWay(mode: Mode, n: number, batches: number): Promise<number[]>
 }
 
 /** Runs every mode in turn, `runs` times, so drift of the machine hits all modes alike. */
-export async function run(opts: { quick?: boolean; log?: (s: string) => void } = {}): Promise<{
-  rows: ModesRow[];
-}> {
+export async function run(
+  opts: { quick?: boolean; log?: (s: string) => void } = {},
+): Promise<ModesResult> {
   const log = opts.log ?? (() => {});
   const calls = opts.quick === true ? 2000 : 20_000;
   const runs = opts.quick === true ? 1 : 3;
@@ -207,7 +303,8 @@ export async function run(opts: { quick?: boolean; log?: (s: string) => void } =
       ...(mode === 'aead' ? { target: '≥ 2 GB/s', met: gb >= 2 } : {}),
     });
   }
-  return { rows };
+  log('  sealing one record per cipher, in process');
+  return { rows, ciphers: cipherChoice(opts.quick === true) };
 }
 
 /** The table `npm run bench` prints. */
@@ -219,6 +316,12 @@ export function format(r: ModesResult): string {
     ...r.rows.map(
       (x) =>
         `${x.mode.padEnd(6)} ${x.kind.padEnd(10)} ${String(x.payloadBytes).padStart(8)} ${f(x.p50Us)} ${f(x.p99Us)} ${x.ratioToPlain.toFixed(2).padStart(7)} ${x.gbPerSec === null ? '     -' : x.gbPerSec.toFixed(2).padStart(6)}  ${x.target === undefined ? '' : `${x.target}: ${x.met === true ? 'met' : 'MISS'}`}`,
+    ),
+    '',
+    'aead cipher choice: sealing one record in process (median µs, GB/s)',
+    ...r.ciphers.map(
+      (c) =>
+        `${c.cipher.padEnd(18)} ${c.via.padEnd(11)} ${String(c.payloadBytes).padStart(6)} B ${f(c.usPerRecord)} µs ${c.gbPerSec.toFixed(2).padStart(6)} GB/s`,
     ),
   ].join('\n');
 }

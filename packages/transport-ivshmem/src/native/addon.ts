@@ -56,8 +56,11 @@ export interface NativeAddon {
   sendFds(fd: number, data: Uint8Array, fds: readonly number[]): number;
   recvWithFds(fd: number, maxData: number, maxFds: number): NativeMessage | undefined;
   unixPeerCred(fd: number): { pid: number; uid: number; gid: number };
-  /** mode 0 mac (HMAC-SHA256), 1 aead (AES-256-GCM); the key schedule is set up here, once. */
-  recordCipherCreate(mode: 0 | 1, key: Uint8Array): object;
+  /**
+   * mode 0 mac (HMAC-SHA256), 1 aead (AES-256-GCM), 2 ChaCha20-Poly1305 (for the benchmark's
+   * comparison only); the key schedule is set up here, once.
+   */
+  recordCipherCreate(mode: 0 | 1 | 2, key: Uint8Array): object;
   recordCipherDispose(handle: object): void;
   /** AES-256-GCM: `record` = ciphertext ‖ 8 bytes left alone ‖ tag (plain's length + 24). */
   recordSeal(
