@@ -5,7 +5,6 @@ import { SivshmError } from '@sivshm/core';
 import { HostdError } from './errors/hostd-error.js';
 import { Hostd } from './hostd.js';
 import { HOSTD_USAGE, parseHostdArgs } from './hostd-args.js';
-import { ensureUsableDirectory } from './startup/usable-directory.js';
 
 async function main(): Promise<void> {
   let args;
@@ -23,9 +22,6 @@ async function main(): Promise<void> {
     process.stdout.write(HOSTD_USAGE);
     return;
   }
-  // Unusable directories are refused before anything starts (no pid file, no log of a start).
-  ensureUsableDirectory(args.stateDir, '--state-dir');
-  ensureUsableDirectory(args.runDir, '--run-dir');
   // The handlers go in before the daemon starts: a SIGTERM that arrives between hostd's
   // "started" line and a later registration would meet the default action and kill the
   // process without a clean stop. One that arrives while starting is acted on once started.

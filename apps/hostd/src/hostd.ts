@@ -1,4 +1,4 @@
-import { chmodSync, ftruncateSync, mkdirSync, rmSync, unlinkSync } from 'node:fs';
+import { chmodSync, ftruncateSync, rmSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import {
   BrokerHandshakes,
@@ -37,6 +37,7 @@ import {
   openHostdCa,
   type HostdRegion,
 } from './startup/hostd-startup.js';
+import { ensureUsableDirectory } from './startup/usable-directory.js';
 import { StatusReporter } from './status/status-document.js';
 import { StatusServer, type StatusDocument } from './status/status-server.js';
 import { VmRegistry } from './vms/vm-registry.js';
@@ -288,7 +289,9 @@ export class Hostd {
 
   /** Loads the config, opens (or creates) the CA with epoch + 1, creates the region, listens. */
   static async start(o: HostdOptions): Promise<Hostd> {
-    mkdirSync(o.runDir, { recursive: true, mode: 0o700 });
+    // Both directories are made and checked before anything else (usable-directory.ts).
+    ensureUsableDirectory(o.stateDir, '--state-dir');
+    ensureUsableDirectory(o.runDir, '--run-dir');
     const pidFile = path.join(o.runDir, 'hostd.pid');
     claimPidFile(pidFile);
     try {
@@ -330,7 +333,6 @@ export class Hostd {
     config: ServiceConfig,
     lock: RegionLock,
   ): Promise<Hostd> {
-    mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });
     const crypto = cryptoBackend();
     const opened = await openHostdCa({ stateDir: o.stateDir, config, crypto, log });
     const grantKeys = new Map<number, Uint8Array>();
