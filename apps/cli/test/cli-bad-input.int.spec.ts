@@ -28,6 +28,21 @@ describe('sivshm: bad input to every command is one line', function () {
     dir = mkdtempSync(path.join(os.tmpdir(), 'sivshm-bad-input-'));
     const r = await sivshm(['ca', 'init', '--dir', path.join(dir, 'ca')]);
     expect(r.status, r.stderr).to.equal(0);
+    const issued = await sivshm([
+      'ca',
+      'issue',
+      '--dir',
+      path.join(dir, 'ca'),
+      '--vm',
+      '1',
+      '--name',
+      'app',
+      '--new-key',
+      path.join(dir, 'app.key'),
+      '--out',
+      path.join(dir, 'app.pem'),
+    ]);
+    expect(issued.status, issued.stderr).to.equal(0);
     mkdirSync(path.join(dir, 'adir'));
     mkdirSync(path.join(dir, 'not-a-ca'));
     writeFileSync(path.join(dir, 'garbage'), Buffer.from('\u0000\u00ff garbage \u0001 {['));
@@ -157,9 +172,9 @@ describe('sivshm: bad input to every command is one line', function () {
       says: /empty is not a sivshm certificate/,
     },
     'cert show --ca-dir MISSING': {
-      args: ['cert', 'show', at('garbage'), '--ca-dir', at('nope')],
+      args: ['cert', 'show', at('app.pem'), '--ca-dir', at('nope')],
       exit: 1,
-      says: /garbage is not a sivshm certificate/,
+      says: /CA directory .*nope does not exist \(create one with `sivshm ca init/,
     },
     'config check DIRECTORY': {
       args: ['config', 'check', at('adir')],
