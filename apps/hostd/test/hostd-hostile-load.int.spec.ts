@@ -2,6 +2,7 @@
 // runs as its own OS process; the tests read its RSS, fds and log bytes from /proc and its
 // stderr, and check that another VM is still served while the abuse goes on.
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync, truncateSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
@@ -284,6 +285,35 @@ describe('Hostd under hostile load (issue 13)', function () {
     expect(fds - fdsBefore, 'fds hostd holds for them').to.be.below(64);
     granted(await c.request(SERVICE.speed));
     expect(hostd!.logs.some((l) => l['event'] === 'ivshmem-connection-refused')).to.equal(true);
+  });
+
+  it('case 6: should survive running out of fds (EMFILE) under a connection storm, and serve again once it ends', async function () {
+    // Once started (Node's module loading needs many fds at once), hostd's limit is set a
+    // few fds above what it holds: the storm below runs it out of fds.
+    const c = await consumer();
+    const limit = fdCount(pid()) + 8;
+    const set = spawnSync('prlimit', [`--pid=${pid()}`, `--nofile=${limit}:${limit}`]);
+    if (set.error !== undefined || set.status !== 0) this.skip(); // no prlimit(1) here
+    const storm: net.Socket[] = [];
+    const targets = [path.join(d.runDir, 'ivshmem.sock'), d.socket('cluster'), d.socket('rogue')];
+    for (let i = 0; i < 600; i++) {
+      const s = net.connect(targets[i % targets.length]!);
+      s.on('error', () => undefined);
+      storm.push(s);
+      if (i % 50 === 49) await sleep(5);
+    }
+    await sleep(1500);
+    expect(alive(), 'hostd is running').to.equal(true);
+    const emfile = hostd!.logs.filter((l) => /EMFILE/.test(JSON.stringify(l)));
+    console.log(
+      `      [measured] connection storm at a limit of ${limit} fds: hostd fds ${fdCount(pid())}, ${emfile.length} EMFILE lines logged, alive`,
+    );
+    for (const s of storm) s.destroy();
+    await sleep(500);
+    // Once the storm is over, hostd serves as before.
+    await provider();
+    granted(await c.request(SERVICE.speed));
+    expect(alive()).to.equal(true);
   });
 
   it('case 7: should drop a connection that never says hello after a few seconds, so the real app gets in (no --vm-timeout)', async () => {
