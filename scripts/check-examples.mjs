@@ -175,9 +175,26 @@ for (const w of spaces) {
   }
 }
 
+/** Every built declaration file of a workspace's src/, for names documented away from their module. */
+function builtModules(w) {
+  const dir = w.types ? dirname(w.types) : join(w.dir, 'dist', 'src');
+  const out = [];
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.d.ts') && !e.name.includes('.spec.') && p !== w.types) out.push(p);
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return out.sort();
+}
+
 const publicTypes = spaces.filter((w) => w.types);
+const examplePackages = new Set(examples.map((e) => e.pkg));
+const modulesOf = new Map([...examplePackages].map((w) => [w, builtModules(w)]));
 const exportMap = exportsOf([
-  ...new Set([...publicTypes.map((w) => w.types), ...examples.map((e) => e.own).filter(Boolean)]),
+  ...new Set([...publicTypes.map((w) => w.types), ...[...modulesOf.values()].flat()]),
 ]);
 
 rmSync(outDir, { recursive: true, force: true });
@@ -199,7 +216,10 @@ examples.forEach((ex, i) => {
     if (exportMap.get(ex.pkg.types)?.has(name)) add(ex.pkg.name, name);
     else if (ex.own && exportMap.get(ex.own)?.has(name))
       add(ex.own.replace(/\.d\.ts$/, '.js'), name);
-    else {
+    else if (modulesOf.get(ex.pkg).some((m) => exportMap.get(m)?.has(name))) {
+      const m = modulesOf.get(ex.pkg).find((f) => exportMap.get(f)?.has(name));
+      add(m.replace(/\.d\.ts$/, '.js'), name);
+    } else {
       const other = publicTypes.find((w) => exportMap.get(w.types)?.has(name));
       if (other) add(other.name, name);
     }
