@@ -52,6 +52,8 @@ type Phase = 'version' | 'id' | 'shm' | 'running';
  *
  * @example
  * ```ts
+ * declare const size: number, peerId: number; // region size; the peer to ring
+ * declare function onDoorbell(vector: number): void;
  * const c = await IvshmemClient.connect('/run/sivshm/ivshmem.sock', { vectors: 2 });
  * const region = mapFile(c.shmFd, 0, size, { writable: true });
  * c.notifications$.subscribe(({ vector }) => onDoorbell(vector));

@@ -25,7 +25,7 @@ export interface MappedFile {
   readonly shared: SharedArrayBuffer;
   /**
    * The same memory as a non-shared ArrayBuffer: use it for bulk copies (`TypedArray.set` is
-   * 1.3–3.2× faster here than on the SharedArrayBuffer). Detached by {@link unmap}.
+   * faster on it than on the SharedArrayBuffer; docs/performance.md §5). Detached by {@link unmap}.
    */
   readonly bulk: ArrayBuffer;
   /** Pass to {@link unmap}. */

@@ -44,8 +44,13 @@ interface Pending {
  *
  * @example
  * ```ts
+ * declare const eventfd: number;
+ * declare function handle(m: ReceivedMessage): void;
  * const s = await UnixStream.connect('/run/sivshm/ivshmem.sock', {
- *   onReadable: (st) => { const m = st.recv(8, 1); if (m) handle(m); },
+ *   onReadable: (st) => {
+ *     const m = st.recv(8, 1);
+ *     if (m) handle(m);
+ *   },
  * });
  * s.send(new Uint8Array(8), [eventfd]);
  * s.close();

@@ -25,6 +25,7 @@ export interface LivenessWatchdogOptions {
  *
  * @example
  * ```ts
+ * declare const consumer: RingConsumer, waker: Waker;
  * const watchdog = new LivenessWatchdog({ readHeartbeat: () => consumer.peerProgress() });
  * const waiter = new RingWaiter(consumer, { waker, watchdog });
  * ```

@@ -15,6 +15,8 @@ type WaitAsync = (a: Int32Array, index: number, value: number, timeout?: number)
  *
  * @example
  * ```ts
+ * import { Worker } from 'node:worker_threads';
+ * declare const worker: Worker;
  * const waker = new LocalWaker();
  * worker.postMessage(waker.buffer);       // the worker: new LocalWaker(buffer)
  * ```

@@ -57,9 +57,14 @@ export interface RingWaiterOptions {
  *
  * @example
  * ```ts
+ * declare const consumer: RingConsumer, waker: Waker;
+ * declare function use(record: RingRecord): void;
  * const waiter = new RingWaiter(consumer, { mode: 'adaptive', waker });
  * while (await waiter.wait(1000)) {
- *   for (let r = consumer.receive(); r; r = consumer.receive()) { use(r); consumer.release(); }
+ *   for (let r = consumer.receive(); r; r = consumer.receive()) {
+ *     use(r);
+ *     consumer.release();
+ *   }
  *   if (consumer.failure) break;
  * }
  * ```

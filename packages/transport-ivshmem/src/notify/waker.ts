@@ -8,8 +8,9 @@
  *
  * @example
  * ```ts
+ * declare const views: RingViews;
  * const waker: Waker = new LocalWaker();
- * producer = new RingProducer(views, { waker });   // rings it when the consumer is parked
+ * const producer = new RingProducer(views, { waker }); // rings it when the consumer is parked
  * await waker.wait(100);                            // consumer side: true when rung
  * ```
  */

@@ -44,6 +44,8 @@ function decode<T extends object>(type: MessageCodec, view: Uint8Array): T {
  *
  * @example
  * ```ts
+ * interface VehicleSignal { speedKph: number }
+ * declare const VehicleSignalType: MessageCodec, record: RingRecord;
  * const signal = decodeFrom<VehicleSignal>(VehicleSignalType, record.payload);
  * ```
  */

@@ -100,9 +100,10 @@ function writeSized(
  *
  * @example
  * ```ts
+ * declare const VehicleSignal: MessageCodec, msg: object, producer: RingProducer;
  * const length = encodedLength(VehicleSignal, msg);
- * const slot = producer.loan(length);
- * encodeInto(VehicleSignal, msg, slot.payload, { length });
+ * const slot = producer.loan(length); // undefined while the ring is full
+ * if (slot) encodeInto(VehicleSignal, msg, slot.payload, { length });
  * ```
  */
 export function encodedLength(type: MessageCodec, message: object): number {
@@ -133,10 +134,13 @@ export interface EncodeIntoOptions {
  *
  * @example
  * ```ts
+ * declare const VehicleSignal: MessageCodec, msg: object, producer: RingProducer;
  * const length = encodedLength(VehicleSignal, msg);
  * const slot = producer.loan(length);
- * encodeInto(VehicleSignal, msg, slot.payload, { length });
- * producer.send(slot);
+ * if (slot) {
+ *   encodeInto(VehicleSignal, msg, slot.payload, { length });
+ *   producer.send(slot);
+ * }
  * ```
  */
 export function encodeInto(

@@ -10,6 +10,8 @@ import { TransportError } from '../errors/transport-error.js';
  *
  * @example
  * ```ts
+ * import protobuf from 'protobufjs';
+ * declare const root: protobuf.Root; // e.g. from protobuf.load()
  * const VehicleSignal: MessageCodec = root.lookupType('auto.VehicleSignal');
  * ```
  */

@@ -22,8 +22,15 @@ export interface ReceiveSampleOptions {
  *
  * @example
  * ```ts
- * for (let s = receiveSample(consumer, VehicleSignal); s; s = receiveSample(consumer, VehicleSignal)) {
- *   try { render(s.message.speedKph); } finally { s.release(); }
+ * declare const consumer: RingConsumer, VehicleSignal: MessageCodec;
+ * declare function render(kph: number): void;
+ * const next = () => receiveSample<{ speedKph: number }>(consumer, VehicleSignal);
+ * for (let s = next(); s; s = next()) {
+ *   try {
+ *     render(s.message.speedKph);
+ *   } finally {
+ *     s.release();
+ *   }
  * }
  * ```
  */

@@ -24,7 +24,8 @@ export interface SampleLedgerOptions {
  *
  * @example
  * ```ts
- * const ledger = new SampleLedger({ onLeak: (l) => log.warn(`sample leaked: ${l.description}`) });
+ * declare const msg: object, consumer: RingConsumer;
+ * const ledger = new SampleLedger({ onLeak: (l) => console.warn(`sample leaked: ${l.description}`) });
  * const sample = new Sample(msg, { ledger, onRelease: () => consumer.release() });
  * ```
  */

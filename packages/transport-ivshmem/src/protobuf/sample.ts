@@ -30,10 +30,17 @@ export interface SampleOptions {
  *
  * @example
  * ```ts
- * const sample = new Sample(decodeFrom(VehicleSignal, record.payload), {
- *   header: record.header, onRelease: () => consumer.release(),
+ * declare const VehicleSignal: MessageCodec, record: RingRecord, consumer: RingConsumer;
+ * declare const sink: { write(bytes: Uint8Array): void };
+ * const sample = new Sample(decodeFrom<{ payload: Uint8Array }>(VehicleSignal, record.payload), {
+ *   header: record.header,
+ *   onRelease: () => consumer.release(),
  * });
- * try { sink.write(sample.raw(sample.message.payload)); } finally { sample.release(); }
+ * try {
+ *   sink.write(sample.raw(sample.message.payload));
+ * } finally {
+ *   sample.release();
+ * }
  * ```
  */
 export class Sample<T extends object = Record<string, unknown>> {

@@ -87,6 +87,7 @@ function copyValue(value: unknown, depth: number): unknown {
  *
  * @example
  * ```ts
+ * declare const VehicleSignal: MessageCodec, record: RingRecord, consumer: RingConsumer;
  * const kept = toOwned(decodeFrom(VehicleSignal, record.payload));
  * consumer.release();               // kept.id stays valid
  * ```

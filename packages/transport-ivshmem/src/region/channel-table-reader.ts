@@ -28,6 +28,7 @@ export interface IndexedChannelEntry {
  *
  * @example
  * ```ts
+ * declare const region: Uint8Array, channelId: bigint; // the mapped region
  * const table = new ChannelTableReader(region, readRegionHeader(region));
  * const found = table.find(channelId);
  * ```

@@ -18,6 +18,7 @@ const WORDS_PER_ENTRY = ChannelEntryLayout.size / 4;
  *
  * @example
  * ```ts
+ * declare const region: Uint8Array, layout: RegionLayoutInfo, entry: ChannelEntry;
  * const table = new ChannelTableWriter(region, layout);
  * const i = table.findFree()!;
  * table.write(i, { ...entry, state: 'PENDING', generation: table.read(i).generation + 1 });

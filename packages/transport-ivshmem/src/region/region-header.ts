@@ -31,6 +31,7 @@ function headerView(region: Uint8Array): DataView {
  *
  * @example
  * ```ts
+ * declare const region: Uint8Array; // the freshly created region file, mapped
  * const layout = RegionLayout.compute({ regionSize: 1 << 22, channelCapacity: 64 });
  * writeRegionHeader(region, layout, 1n);
  * ```
@@ -90,7 +91,8 @@ function u64AsNumber(v: DataView, off: number, field: string): number {
  *
  * @example
  * ```ts
- * const info = readRegionHeader(mapped);  // throws TransportError ERR_REGION if foreign
+ * declare const mapped: Uint8Array;
+ * const info = readRegionHeader(mapped); // throws TransportError ERR_REGION if foreign
  * ```
  */
 export function readRegionHeader(region: Uint8Array): RegionHeaderInfo {

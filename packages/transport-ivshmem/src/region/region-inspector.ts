@@ -65,6 +65,7 @@ function ringState(view: DataView, base: number, dataSize: number): RingState {
  *
  * @example
  * ```ts
+ * declare const size: number; // the region file's size
  * const m = mapFile('/dev/shm/sivshm-demo', 0, size);
  * const report = inspectRegion(new Uint8Array(m.shared));
  * ```

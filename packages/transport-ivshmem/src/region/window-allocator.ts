@@ -37,7 +37,9 @@ interface Extent {
  *
  * @example
  * ```ts
- * const alloc = new WindowAllocator({ dataOffset: layout.dataOffset, dataSize: layout.dataSize, memory: region });
+ * declare const layout: RegionLayoutInfo, region: Uint8Array;
+ * const { dataOffset, dataSize } = layout;
+ * const alloc = new WindowAllocator({ dataOffset, dataSize, memory: region });
  * const off = alloc.allocate(WindowLayout.windowLength(64 * 1024));  // undefined when full
  * alloc.free(off!);
  * ```

@@ -79,7 +79,10 @@ export interface CopiedRecord {
  *
  * @example
  * ```ts
- * consumer.onFailure((e) => report(e));        // ERR_RING_VIOLATION, ERR_PEER_GONE, ERR_CLOSED
+ * declare const consumer: RingConsumer;
+ * declare function report(e: TransportError): void;
+ * declare function handle(header: SomeIpHeader, payload: Uint8Array): void;
+ * consumer.onFailure((e) => report(e)); // ERR_RING_VIOLATION, ERR_PEER_GONE, ERR_CLOSED
  * for (let r = consumer.receive(); r; r = consumer.receive()) {
  *   handle(r.header, r.payload);
  *   consumer.release();

@@ -35,7 +35,9 @@ export interface RingViews {
  *
  * @example
  * ```ts
- * const win = windowOf({ shared: new Uint8Array(m.shared), bulk: new Uint8Array(m.bulk) }, entry.offset, entry.length);
+ * declare const m: MappedFile, entry: ChannelEntry;
+ * const region = { shared: new Uint8Array(m.shared), bulk: new Uint8Array(m.bulk) };
+ * const win = windowOf(region, entry.offset, entry.length);
  * ```
  */
 export function windowOf(
