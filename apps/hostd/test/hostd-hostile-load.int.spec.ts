@@ -9,7 +9,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { encodeControlFrame, encodeControlMessage, encodeProto } from '@sivshm/core/testing';
-import { MessageType } from '@sivshm/core';
+import { ControlConnection, MessageType, type ControlMessage } from '@sivshm/core';
 import { type PackEntry } from '@sivshm/discovery';
 import {
   OFFER_ALL,
@@ -180,6 +180,32 @@ describe('Hostd under hostile load (issue 13)', function () {
       l['event'] === 'vm-restarting-too-fast' && l['vm'] === VM.rogue;
     await waitFor(() => hostd!.logs.some(fast), 'the drop in the log', 3000);
     expect(hostd!.logs.filter(fast), 'logged once').to.have.length(1);
+  });
+
+  it('case 3: should check at most the CSR budget of a VM sending CSRs in a burst, answering the rest without a new attach', async () => {
+    const got: ControlMessage[] = [];
+    const link = new ControlConnection(net.connect(d.socket('rogue')), {
+      onMessage: (m) => got.push(m),
+    });
+    try {
+      link.send({ kind: 'hello', version: 1, software: 'csr-flood' });
+      await waitFor(() => got.some((m) => m.kind === 'attach'), 'attach');
+      for (let i = 0; i < 50; i++) link.send({ kind: 'csr', csr: new Uint8Array(100).fill(i) });
+      await waitFor(
+        () =>
+          hostd!.logs.some((l) => l['event'] === 'refusals-over-budget' && l['vm'] === VM.rogue),
+        'the refusals over budget',
+      );
+      await sleep(200);
+      const attaches = got.filter((m) => m.kind === 'attach').length - 1;
+      console.log(
+        `      [measured] 50 bad CSRs at once: ${attaches} checked (a fresh attach each)`,
+      );
+      expect(attaches, 'CSRs checked').to.be.at.most(5 + 1);
+      expect(attaches).to.be.at.least(1);
+    } finally {
+      link.destroy();
+    }
   });
 
   it('case 4: should refuse SD messages with more entries than the VM can need, so another VM handshakes in time and status answers while one VM sends 4000-entry Finds', async () => {
