@@ -179,23 +179,28 @@ void Seal(const FunctionCallbackInfo<Value>& a) {
   }
 }
 
-// recordOpen(handle, nonce, aad, record, out) -> true when the tag verifies; out (at least the
-// body's length) then holds the plaintext, else it is zeroed.
+// recordOpen(handle, nonce, aad, record, scratch, out) -> true when the tag verifies. record
+// (in the ring, which the peer may be rewriting) is first copied into scratch with one memcpy;
+// only the copy is decrypted and checked. out (at least the body's length) then holds the
+// plaintext, else it is zeroed.
 void Open(const FunctionCallbackInfo<Value>& a) {
   Isolate* iso = a.GetIsolate();
   RecordCipher* c = Unwrap(a);
   if (c == nullptr) return;
   if (c->mode != 1) return ThrowBadArg(iso, "recordOpen needs an aead cipher");
-  uint8_t *nonce, *aad, *record, *out;
-  size_t aadLen, recordLen, outLen;
+  uint8_t *nonce, *aad, *ring, *record, *out;
+  size_t aadLen, recordLen, scratchLen, outLen;
   if (!Exact(a, 1, "nonce", kNonce, &nonce)) return;
   if (!ArgBytes(a, 2, "aad", &aad, &aadLen)) return;
-  if (!ArgBytes(a, 3, "record", &record, &recordLen)) return;
-  if (!ArgBytes(a, 4, "out", &out, &outLen)) return;
+  if (!ArgBytes(a, 3, "record", &ring, &recordLen)) return;
+  if (!ArgBytes(a, 4, "scratch", &record, &scratchLen)) return;
+  if (!ArgBytes(a, 5, "out", &out, &outLen)) return;
   if (recordLen < kTrailer) return ThrowBadArg(iso, "record is shorter than 24 bytes", 1);
+  if (scratchLen < recordLen) return ThrowBadArg(iso, "scratch is shorter than the record", 1);
   size_t bodyLen = recordLen - kTrailer;
   if (outLen < bodyLen) return ThrowBadArg(iso, "out is shorter than the record's body", 1);
   if (bodyLen > INT32_MAX || aadLen > INT32_MAX) return ThrowBadArg(iso, "record too long", 1);
+  memcpy(record, ring, recordLen);
   int n;
   uint8_t tag[kTag];
   memcpy(tag, record + bodyLen + 8, kTag);
@@ -257,33 +262,26 @@ void MacSeal(const FunctionCallbackInfo<Value>& a) {
   OPENSSL_cleanse(full, sizeof full);
 }
 
-// recordMacCheck(handle, aad, record) -> true when the tag matches (CRYPTO_memcmp).
+// recordMacCheck(handle, aad, record, scratch) -> true when the tag matches (CRYPTO_memcmp). Like
+// recordOpen, it copies record into scratch first and checks only the copy, whose body the
+// caller then delivers.
 void MacCheck(const FunctionCallbackInfo<Value>& a) {
   Isolate* iso = a.GetIsolate();
-  uint8_t *aad, *record;
-  size_t aadLen, recordLen;
+  uint8_t *aad, *ring, *record;
+  size_t aadLen, recordLen, scratchLen;
   RecordCipher* c = MacArgs(a, &aad, &aadLen);
   if (c == nullptr) return;
-  if (!ArgBytes(a, 2, "record", &record, &recordLen)) return;
+  if (!ArgBytes(a, 2, "record", &ring, &recordLen)) return;
+  if (!ArgBytes(a, 3, "scratch", &record, &scratchLen)) return;
   if (recordLen < kTrailer) return ThrowBadArg(iso, "record is shorter than 24 bytes", 1);
+  if (scratchLen < recordLen) return ThrowBadArg(iso, "scratch is shorter than the record", 1);
+  memcpy(record, ring, recordLen);
   size_t bodyLen = recordLen - kTrailer;
   uint8_t full[SHA256_DIGEST_LENGTH];
   if (!HmacInto(c, aad, aadLen, record, bodyLen, full)) return ThrowCrypto(iso, "HMAC-SHA256");
   bool ok = CRYPTO_memcmp(full, record + bodyLen + 8, kTag) == 0;
   OPENSSL_cleanse(full, sizeof full);
   a.GetReturnValue().Set(ok);
-}
-
-// recordCopy(dst, src): memcpy of src into dst (same length). Typed-array `set` between a
-// SharedArrayBuffer and private memory copies in small relaxed steps; a record is copied out of
-// (or into) the ring with one memcpy instead, which is also the one read the opener relies on.
-void Copy(const FunctionCallbackInfo<Value>& a) {
-  uint8_t *dst, *src;
-  size_t dstLen, srcLen;
-  if (!ArgBytes(a, 0, "dst", &dst, &dstLen)) return;
-  if (!ArgBytes(a, 1, "src", &src, &srcLen)) return;
-  if (dstLen != srcLen) return ThrowBadArg(a.GetIsolate(), "dst and src differ in length", 1);
-  if (srcLen > 0) memcpy(dst, src, srcLen);
 }
 
 }  // namespace
@@ -296,7 +294,6 @@ void InitRecordCrypto(Local<Context> ctx, Local<Object> exports) {
   SetMethod(ctx, exports, "recordOpen", Open, none);
   SetMethod(ctx, exports, "recordMacSeal", MacSeal, none);
   SetMethod(ctx, exports, "recordMacCheck", MacCheck, none);
-  SetMethod(ctx, exports, "recordCopy", Copy, none);
 }
 
 }  // namespace sivshm

@@ -70,20 +70,22 @@ export interface NativeAddon {
     plain: Uint8Array,
     record: Uint8Array,
   ): void;
-  /** Opens `record` into `out` (at least its body's length); false when the tag fails. */
+  /**
+   * Copies `record` into `scratch` (one memcpy), then opens the copy into `out` (at least its
+   * body's length); false when the tag fails.
+   */
   recordOpen(
     handle: object,
     nonce: Uint8Array,
     aad: Uint8Array,
     record: Uint8Array,
+    scratch: Uint8Array,
     out: Uint8Array,
   ): boolean;
   /** HMAC-SHA256 truncated to 16 bytes: copies `plain` into `record` and writes its tag. */
   recordMacSeal(handle: object, aad: Uint8Array, plain: Uint8Array, record: Uint8Array): void;
-  /** True when `record`'s tag is that of `aad ‖ body` (CRYPTO_memcmp). */
-  recordMacCheck(handle: object, aad: Uint8Array, record: Uint8Array): boolean;
-  /** memcpy of `src` into `dst` (equal lengths), for records into and out of a ring. */
-  recordCopy(dst: Uint8Array, src: Uint8Array): void;
+  /** Copies `record` into `scratch`, then: is the copy's tag that of `aad ‖ body`? (CRYPTO_memcmp) */
+  recordMacCheck(handle: object, aad: Uint8Array, record: Uint8Array, scratch: Uint8Array): boolean;
 }
 
 /** Folder holding this package's package.json, found by walking up from this module. */

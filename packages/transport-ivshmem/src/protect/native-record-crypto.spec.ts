@@ -18,13 +18,15 @@ describe('native record crypto (addon)', () => {
     expect(() => addon.recordSeal(h, nonce, aad, new Uint8Array(4), new Uint8Array(27))).to.throw(
       /plain \+ 24/,
     );
-    expect(() => addon.recordOpen(h, nonce, aad, new Uint8Array(23), new Uint8Array(0))).to.throw(
-      /24 bytes/,
+    expect(() =>
+      addon.recordOpen(h, nonce, aad, new Uint8Array(23), new Uint8Array(23), new Uint8Array(0)),
+    ).to.throw(/24 bytes/);
+    expect(() =>
+      addon.recordOpen(h, nonce, aad, new Uint8Array(30), new Uint8Array(30), new Uint8Array(5)),
+    ).to.throw(/out is shorter/);
+    expect(() => addon.recordMacCheck(h, aad, new Uint8Array(24), new Uint8Array(24))).to.throw(
+      /mac cipher/,
     );
-    expect(() => addon.recordOpen(h, nonce, aad, new Uint8Array(30), new Uint8Array(5))).to.throw(
-      /out is shorter/,
-    );
-    expect(() => addon.recordMacCheck(h, aad, new Uint8Array(24))).to.throw(/mac cipher/);
     addon.recordCipherDispose(h);
     expect(() => addon.recordSeal(h, nonce, aad, new Uint8Array(0), new Uint8Array(24))).to.throw(
       /disposed/,
@@ -40,13 +42,15 @@ describe('native record crypto (addon)', () => {
     const record = new Uint8Array(plain.length + 24);
     c.seal(nonce, aad, plain, record);
     const out = new Uint8Array(plain.length);
-    expect(c.open(nonce, aad, record, out)).to.equal(true);
+    const scratch = new Uint8Array(record.length);
+    expect(c.open(nonce, aad, record, scratch, out)).to.equal(true);
     expect(out).to.deep.equal(plain);
     record[3] = (record[3] ?? 0) ^ 1;
     out.fill(0x55);
-    expect(c.open(nonce, aad, record, out)).to.equal(false);
+    expect(c.open(nonce, aad, record, scratch, out)).to.equal(false);
     expect([...out].every((b) => b === 0)).to.equal(true);
+    expect(() => c.open(nonce, aad, record, new Uint8Array(4), out)).to.throw(/scratch/);
     c.dispose();
-    expect(() => c.open(nonce, aad, record, out)).to.throw(/disposed/);
+    expect(() => c.open(nonce, aad, record, scratch, out)).to.throw(/disposed/);
   });
 });

@@ -20,20 +20,22 @@ class NativeRecordCipher implements RecordCipher {
     this.#addon.recordSeal(this.#live(), nonce, associated, plain, record);
   }
 
-  open(nonce: Uint8Array, associated: Uint8Array, record: Uint8Array, out: Uint8Array): boolean {
-    return this.#addon.recordOpen(this.#live(), nonce, associated, record, out);
+  open(
+    nonce: Uint8Array,
+    associated: Uint8Array,
+    record: Uint8Array,
+    scratch: Uint8Array,
+    out: Uint8Array,
+  ): boolean {
+    return this.#addon.recordOpen(this.#live(), nonce, associated, record, scratch, out);
   }
 
   macSeal(associated: Uint8Array, plain: Uint8Array, record: Uint8Array): void {
     this.#addon.recordMacSeal(this.#live(), associated, plain, record);
   }
 
-  macCheck(associated: Uint8Array, record: Uint8Array): boolean {
-    return this.#addon.recordMacCheck(this.#live(), associated, record);
-  }
-
-  copy(dst: Uint8Array, src: Uint8Array): void {
-    this.#addon.recordCopy(dst, src);
+  macCheck(associated: Uint8Array, record: Uint8Array, scratch: Uint8Array): boolean {
+    return this.#addon.recordMacCheck(this.#live(), associated, record, scratch);
   }
 
   dispose(): void {

@@ -27,7 +27,15 @@ class NobleRecordCipher implements RecordCipher {
     record.set(sealed.subarray(n), n + TAG_AFTER_BODY);
   }
 
-  open(nonce: Uint8Array, associated: Uint8Array, record: Uint8Array, out: Uint8Array): boolean {
+  open(
+    nonce: Uint8Array,
+    associated: Uint8Array,
+    ringRecord: Uint8Array,
+    scratch: Uint8Array,
+    out: Uint8Array,
+  ): boolean {
+    const record = scratch.subarray(0, ringRecord.length);
+    record.set(ringRecord, 0);
     const n = record.length - RECORD_TRAILER;
     const sealed = new Uint8Array(n + TAG);
     sealed.set(record.subarray(0, n), 0);
@@ -46,16 +54,14 @@ class NobleRecordCipher implements RecordCipher {
     record.set(this.#tag(associated, plain), n + TAG_AFTER_BODY);
   }
 
-  macCheck(associated: Uint8Array, record: Uint8Array): boolean {
+  macCheck(associated: Uint8Array, ringRecord: Uint8Array, scratch: Uint8Array): boolean {
+    const record = scratch.subarray(0, ringRecord.length);
+    record.set(ringRecord, 0);
     const n = record.length - RECORD_TRAILER;
     return equalBytes(
       this.#tag(associated, record.subarray(0, n)),
       record.subarray(n + TAG_AFTER_BODY),
     );
-  }
-
-  copy(dst: Uint8Array, src: Uint8Array): void {
-    dst.set(src, 0);
   }
 
   dispose(): void {

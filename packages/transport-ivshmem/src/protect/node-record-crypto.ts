@@ -29,7 +29,15 @@ class NodeRecordCipher implements RecordCipher {
     record.set(c.getAuthTag(), n + TAG_AFTER_BODY);
   }
 
-  open(nonce: Uint8Array, associated: Uint8Array, record: Uint8Array, out: Uint8Array): boolean {
+  open(
+    nonce: Uint8Array,
+    associated: Uint8Array,
+    ringRecord: Uint8Array,
+    scratch: Uint8Array,
+    out: Uint8Array,
+  ): boolean {
+    const record = scratch.subarray(0, ringRecord.length);
+    record.set(ringRecord, 0);
     const n = record.length - RECORD_TRAILER;
     const d = createDecipheriv('aes-256-gcm', this.#key, nonce, { authTagLength: TAG });
     d.setAAD(associated);
@@ -51,16 +59,14 @@ class NodeRecordCipher implements RecordCipher {
     record.set(this.#tag(associated, plain), n + TAG_AFTER_BODY);
   }
 
-  macCheck(associated: Uint8Array, record: Uint8Array): boolean {
+  macCheck(associated: Uint8Array, ringRecord: Uint8Array, scratch: Uint8Array): boolean {
+    const record = scratch.subarray(0, ringRecord.length);
+    record.set(ringRecord, 0);
     const n = record.length - RECORD_TRAILER;
     return timingSafeEqual(
       this.#tag(associated, record.subarray(0, n)),
       record.subarray(n + TAG_AFTER_BODY),
     );
-  }
-
-  copy(dst: Uint8Array, src: Uint8Array): void {
-    dst.set(src, 0);
   }
 
   dispose(): void {

@@ -17,19 +17,24 @@ export interface RecordCipher {
   /** aead: encrypts `plain` into the body of `record` and writes the tag. */
   seal(nonce: Uint8Array, associated: Uint8Array, plain: Uint8Array, record: Uint8Array): void;
   /**
-   * aead: decrypts the body of `record` into `out` (at least as long) and returns true only
-   * when the tag verifies; otherwise `out` holds no plaintext.
+   * aead: copies `record` (in the ring) into `scratch` (private, at least as long) with one
+   * read, decrypts the copy's body into `out` (at least as long) and returns true only when the
+   * copy's tag verifies; otherwise `out` holds no plaintext.
    */
-  open(nonce: Uint8Array, associated: Uint8Array, record: Uint8Array, out: Uint8Array): boolean;
+  open(
+    nonce: Uint8Array,
+    associated: Uint8Array,
+    record: Uint8Array,
+    scratch: Uint8Array,
+    out: Uint8Array,
+  ): boolean;
   /** mac: copies `plain` into the body of `record` and writes the tag over `associated ‖ plain`. */
   macSeal(associated: Uint8Array, plain: Uint8Array, record: Uint8Array): void;
-  /** mac: true when the tag of `record` is that of `associated ‖ body` (constant time). */
-  macCheck(associated: Uint8Array, record: Uint8Array): boolean;
   /**
-   * Copies `src` into `dst` (equal lengths) in one pass: a record out of the ring. The opener
-   * acts only on what this one read produced.
+   * mac: copies `record` into `scratch` with one read and returns true when the copy's tag is
+   * that of `associated ‖ its body` (constant time); the body is then read from `scratch`.
    */
-  copy(dst: Uint8Array, src: Uint8Array): void;
+  macCheck(associated: Uint8Array, record: Uint8Array, scratch: Uint8Array): boolean;
   /** Zeroes this cipher's copy of the key; it is unusable afterwards. */
   dispose(): void;
 }

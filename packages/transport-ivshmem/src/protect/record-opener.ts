@@ -14,11 +14,11 @@ const OVERHEAD = SealedRecordLayout.overhead;
 /**
  * Checks and opens the records one end receives, before anything else reads them.
  *
- * Order: the record is copied out of the ring into private memory first (one read of bytes the
- * peer may be rewriting), then its length must hold a sequence number and a tag, then the
- * sequence must be exactly last + 1 (a replayed, reordered, dropped or duplicated record fails
- * here), then the tag. Only then does `open` return the plaintext, in private memory that is
- * reused by the next call. Any failure throws `IntegrityError` (`ERR_INTEGRITY`) and the
+ * Order: its length must hold a sequence number and a tag; the sequence must be exactly
+ * last + 1 (a replayed, reordered, dropped or duplicated record fails here); then the record is
+ * copied out of the ring into private memory with one read (the peer may be rewriting it) and
+ * the copy's tag is checked, over the expected sequence. Only then does `open` return the
+ * plaintext, in private memory that is reused by the next call. Any failure throws `IntegrityError` (`ERR_INTEGRITY`) and the
  * opener stays failed: the channel must be re-established.
  */
 export class RecordOpener {
@@ -56,10 +56,10 @@ export class RecordOpener {
       return this.#fail('short', this.#last + 1, `${length} bytes cannot hold sequence and tag`);
     }
     if (this.#sealed.length < length) this.#sealed = new Uint8Array(grow(length));
-    const copy = this.#sealed.subarray(0, length);
-    this.#cipher.copy(copy, sealed);
     const n = length - OVERHEAD;
-    const sequence = readSequence(copy, n);
+    // Read from the ring once for the check; the crypto below acts on its own single copy and
+    // authenticates the sequence expected here (in A and the nonce), never the copy's bytes.
+    const sequence = readSequence(sealed, n);
     if (sequence !== this.#last + 1) {
       return this.#fail(
         sequence <= this.#last ? 'replayed' : 'out-of-order',
@@ -70,13 +70,14 @@ export class RecordOpener {
     this.#ctx.set(sequence, h, length);
     let plain: Uint8Array;
     if (this.#mode === 'mac') {
-      if (!this.#cipher.macCheck(this.#ctx.associated, copy)) {
+      if (!this.#cipher.macCheck(this.#ctx.associated, sealed, this.#sealed)) {
         return this.#fail('bad-tag', sequence, 'the MAC does not verify');
       }
-      plain = copy.subarray(0, n);
+      plain = this.#sealed.subarray(0, n);
     } else {
       if (this.#plain.length < n) this.#plain = new Uint8Array(grow(n));
-      if (!this.#cipher.open(this.#ctx.nonce, this.#ctx.associated, copy, this.#plain)) {
+      const { nonce, associated } = this.#ctx;
+      if (!this.#cipher.open(nonce, associated, sealed, this.#sealed, this.#plain)) {
         return this.#fail('bad-tag', sequence, 'the AEAD tag does not verify');
       }
       plain = this.#plain.subarray(0, n);
