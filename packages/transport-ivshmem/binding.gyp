@@ -10,6 +10,7 @@
         "native/mapping.cc",
         "native/poll.cc",
         "native/record_crypto.cc",
+        "native/small_gcm.cc",
         "native/unix_socket.cc"
       ],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-cast-function-type"],

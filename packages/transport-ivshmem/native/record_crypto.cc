@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "small_gcm.h"
 
 namespace sivshm {
 
@@ -34,6 +35,9 @@ namespace {
 constexpr size_t kKey = 32;
 constexpr size_t kNonce = 12;
 constexpr size_t kTag = 16;
+// Bodies up to this size take the GCM128 path when it exists (small_gcm.cc); larger ones go
+// through EVP, whose stitched AES-GCM is the faster one once the cipher work dominates.
+constexpr size_t kSmallBody = 1024;
 
 // One direction key, in one of two modes. Freed by recordCipherDispose or, if the JS handle is
 // dropped without it, by the GC's weak callback.
@@ -41,6 +45,7 @@ struct RecordCipher {
   int mode = 0;  // 0 mac, 1 aead
   EVP_CIPHER_CTX* enc = nullptr;
   EVP_CIPHER_CTX* dec = nullptr;
+  SmallGcm* small = nullptr;  // AES-GCM only, when available
   // HMAC-SHA256 after absorbing key ^ ipad and key ^ opad (one block each).
   SHA256_CTX inner;
   SHA256_CTX outer;
@@ -49,6 +54,7 @@ struct RecordCipher {
   ~RecordCipher() {
     EVP_CIPHER_CTX_free(enc);  // also cleanses the key schedule
     EVP_CIPHER_CTX_free(dec);
+    SmallGcmFree(small);
     OPENSSL_cleanse(&inner, sizeof inner);
     OPENSSL_cleanse(&outer, sizeof outer);
   }
@@ -108,6 +114,7 @@ void Create(const FunctionCallbackInfo<Value>& a) {
     ok = c->enc != nullptr && c->dec != nullptr &&
          EVP_EncryptInit_ex(c->enc, aead, nullptr, key, nullptr) == 1 &&
          EVP_DecryptInit_ex(c->dec, aead, nullptr, key, nullptr) == 1;
+    if (ok && mode == 1) c->small = SmallGcmNew(key);
   } else {
     // A 32-byte key is shorter than the 64-byte block: it is zero-padded, never hashed.
     uint8_t ipad[64], opad[64];
@@ -168,6 +175,13 @@ void Seal(const FunctionCallbackInfo<Value>& a) {
   if (!ArgBytes(a, 4, "record", &record, &recordLen)) return;
   if (recordLen != plainLen + kTrailer) return ThrowBadArg(iso, "record must be plain + 24 bytes", 1);
   if (plainLen > INT32_MAX || aadLen > INT32_MAX) return ThrowBadArg(iso, "record too long", 1);
+  if (c->small != nullptr && plainLen <= kSmallBody) {
+    if (!SmallGcmSeal(c->small, nonce, aad, aadLen, plain, record, plainLen,
+                      record + plainLen + 8)) {
+      return ThrowCrypto(iso, "AES-256-GCM seal");
+    }
+    return;
+  }
   int n;
   if (EVP_EncryptInit_ex(c->enc, nullptr, nullptr, nullptr, nonce) != 1 ||
       EVP_EncryptUpdate(c->enc, nullptr, &n, aad, static_cast<int>(aadLen)) != 1 ||
@@ -201,6 +215,13 @@ void Open(const FunctionCallbackInfo<Value>& a) {
   if (outLen < bodyLen) return ThrowBadArg(iso, "out is shorter than the record's body", 1);
   if (bodyLen > INT32_MAX || aadLen > INT32_MAX) return ThrowBadArg(iso, "record too long", 1);
   memcpy(record, ring, recordLen);
+  if (c->small != nullptr && bodyLen <= kSmallBody) {
+    bool ok = SmallGcmOpen(c->small, nonce, aad, aadLen, record, out, bodyLen,
+                           record + bodyLen + 8);
+    if (!ok && bodyLen > 0) OPENSSL_cleanse(out, bodyLen);
+    a.GetReturnValue().Set(ok);
+    return;
+  }
   int n;
   uint8_t tag[kTag];
   memcpy(tag, record + bodyLen + 8, kTag);
