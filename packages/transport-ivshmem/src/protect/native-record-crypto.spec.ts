@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { loadAddon } from '../native/addon.js';
 import { nativeRecordCrypto } from './native-record-crypto.js';
+import { nobleRecordCrypto } from './noble-record-crypto.js';
 
 describe('native record crypto (addon)', () => {
   const key = new Uint8Array(32).fill(7);
@@ -52,5 +53,29 @@ describe('native record crypto (addon)', () => {
     expect(() => c.open(nonce, aad, record, new Uint8Array(4), out)).to.throw(/scratch/);
     c.dispose();
     expect(() => c.open(nonce, aad, record, scratch, out)).to.throw(/disposed/);
+  });
+
+  it('should seal and open like noble on both sides of its small-record path (1024 bytes)', () => {
+    const fast = nativeRecordCrypto.cipher('aead', key);
+    const reference = nobleRecordCrypto.cipher('aead', key);
+    for (const n of [0, 1, 15, 16, 17, 1023, 1024, 1025, 4096]) {
+      const plain = Uint8Array.from({ length: n }, (_, i) => (i * 31 + n) & 0xff);
+      const mine = new Uint8Array(n + 24);
+      const theirs = new Uint8Array(n + 24);
+      fast.seal(nonce, aad, plain, mine);
+      reference.seal(nonce, aad, plain, theirs);
+      expect(Buffer.from(mine).toString('hex'), `${n} bytes`).to.equal(
+        Buffer.from(theirs).toString('hex'),
+      );
+      const out = new Uint8Array(n);
+      expect(fast.open(nonce, aad, mine, new Uint8Array(n + 24), out)).to.equal(true);
+      expect(out).to.deep.equal(plain);
+      mine[n + 8] = (mine[n + 8] ?? 0) ^ 1; // the tag's first byte
+      expect(fast.open(nonce, aad, mine, new Uint8Array(n + 24), out), `${n} bytes`).to.equal(
+        false,
+      );
+    }
+    fast.dispose();
+    reference.dispose();
   });
 });
