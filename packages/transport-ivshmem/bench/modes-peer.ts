@@ -1,4 +1,4 @@
-// Peer process of the modes benchmark. argv[2]: JSON { path, channelId, mode, keys? } with fds
+// Peer process of the modes benchmark. argv[2]: JSON { path, channelId, mode, notify?, keys? } with fds
 // 3/4 the c2p/p2c eventfds. Plays the provider: method 1 echoes (the round trip), method 2
 // { seq: n, data } sends n records of data's size on event 0x8001 as fast as the ring takes
 // them (the one-way stream, spinning while the ring is full), then answers.
@@ -6,6 +6,7 @@ import protobuf from 'protobufjs';
 import { Channel } from '../src/channel/channel.js';
 import { ServiceProvider } from '../src/channel/service-endpoints.js';
 import { EventfdWaker } from '../src/notify/eventfd-waker.js';
+import type { NotifyMode } from '../src/notify/ring-waiter.js';
 import type { ProtectedMode } from '../src/protect/record-crypto.js';
 import type { SomeIpHeader } from '../src/ring/someip-header.js';
 import { attachWindow } from '../test/channel/attach-window.js';
@@ -15,6 +16,7 @@ interface Job {
   path: string;
   channelId: string;
   mode: 'plain' | ProtectedMode;
+  notify?: NotifyMode;
   keys?: { c2p: string; p2c: string };
 }
 
@@ -24,7 +26,7 @@ const channelId = BigInt(job.channelId);
 const channel = new Channel({
   window: attachWindow(job.path, job.channelId).window,
   role: 'provider',
-  notify: 'spin',
+  notify: job.notify ?? 'spin',
   peerWaker: new EventfdWaker(4),
   ownWaker: new EventfdWaker(3),
   ...(job.mode === 'plain' || job.keys === undefined
