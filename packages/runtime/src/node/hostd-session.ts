@@ -66,6 +66,12 @@ interface LiveChannel {
 }
 
 const crypto = cryptoBackend();
+
+/** Zeroes the data keys a keyed grant carries (the handshake's copy; channels hold their own). */
+function zeroKeys(grant: ChannelGrant): void {
+  grant.keys?.c2p.fill(0);
+  grant.keys?.p2c.fill(0);
+}
 /** The crypto self-test runs once per process, before the first enrolment. */
 let selfTested = false;
 /** Errors hostd reported that a session keeps (oldest dropped first). */
@@ -293,7 +299,12 @@ export class HostdSession {
       );
     }
     const g = await this.#broker.request(service, instance, major, mode, timeoutMs);
-    return this.#attach(g.grant, g.file, g.handshakeMs, g.peerDoorbell);
+    try {
+      return this.#attach(g.grant, g.file, g.handshakeMs, g.peerDoorbell);
+    } catch (e) {
+      zeroKeys(g.grant);
+      throw e;
+    }
   }
 
   /**
@@ -386,6 +397,7 @@ export class HostdSession {
     try {
       attached = this.#attach(grant, file, undefined, peerDoorbell);
     } catch (e) {
+      zeroKeys(grant);
       this.#error('ERR_ATTACH', (e as Error).message);
       this.#link.send({ kind: 'close', channelId: grant.channelId });
       return;
@@ -416,9 +428,7 @@ export class HostdSession {
       await this.#transport.detach(c.attached.channel);
       c.file.close();
     } finally {
-      // The channel zeroed its own copies; these are the handshake's.
-      c.attached.grant.keys?.c2p.fill(0);
-      c.attached.grant.keys?.p2c.fill(0);
+      zeroKeys(c.attached.grant); // the channel zeroed its own copies; these are the handshake's
     }
   }
 
