@@ -69,6 +69,13 @@ export const TOKEN_TAG_SIZE = 32;
 /** Domain-separation labels hashed in front of the token bytes (NUL included). */
 export const GRANT_TAG_LABEL = 'sivshm v1 grant\0';
 export const REVOKE_TAG_LABEL = 'sivshm v1 revoke\0';
+/**
+ * Label of a revoke receipt, `HMAC(K_vm, label ‖ token)`, the proof a device returns after it
+ * tore down a revoked channel's mappings. No NUL: exactly these 24 ASCII bytes.
+ */
+export const REVOKE_RECEIPT_LABEL = 'sivshm v1 revoke-receipt';
+/** Length of a revoke receipt (an HMAC-SHA256). */
+export const REVOKE_RECEIPT_SIZE = 32;
 
 /** Role of the grant holder in its channel (`role` byte). */
 export const GrantRole = { consumer: 1, provider: 2 } as const;

@@ -39,6 +39,8 @@ export {
   GRANT_KEY_SIZE,
   GRANT_TAG_LABEL,
   REVOKE_TAG_LABEL,
+  REVOKE_RECEIPT_LABEL,
+  REVOKE_RECEIPT_SIZE,
   GrantRole,
   GrantPerm,
   ChannelModeCode,

@@ -62,6 +62,7 @@ export type { GrantToken, GrantDecodeResult, GrantDecodeFailure } from './grant/
 export { verifyGrant } from './grant/grant-verify.js';
 export type { GrantCheckContext, GrantVerdict, GrantRejectReason } from './grant/grant-verify.js';
 export { signRevoke, verifyRevoke } from './grant/revoke-token.js';
+export { computeRevokeReceipt, verifyRevokeReceipt } from './grant/revoke-receipt.js';
 export type { RevokeToken, RevokeVerdict } from './grant/revoke-token.js';
 export { SerialWindow } from './grant/serial-window.js';
 

@@ -75,6 +75,7 @@ export type {
   DeviceFile,
   DeviceInfo,
   GrantedWindow,
+  RevokeReceipt,
 } from './device/channel-device.js';
 export { EmulatedDevice } from './device/emulated-device.js';
 export type { EmulatedDeviceOptions } from './device/emulated-device.js';

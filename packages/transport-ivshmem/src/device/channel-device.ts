@@ -23,6 +23,17 @@ export interface GrantedWindow {
 }
 
 /**
+ * What a device returns after it applied a REVOKE: the channel it tore down and its receipt,
+ * `HMAC(K_vm, "sivshm v1 revoke-receipt" ‖ token)` (core's `computeRevokeReceipt`). The app
+ * forwards the receipt in its `revokeAck`; hostd reuses the window only when it verifies.
+ */
+export interface RevokeReceipt {
+  readonly channelId: bigint;
+  /** 32 bytes; computed by the device only after every mapping of the channel is gone. */
+  readonly receipt: Uint8Array;
+}
+
+/**
  * One open file of the device (`open("/dev/sivshm")` in qemu mode). It has its own nonce (kn):
  * a grant is bound to exactly one open file, and only that file may map the window.
  */
@@ -57,9 +68,10 @@ export interface ChannelDevice {
   open(): DeviceFile;
   /**
    * Applies a REVOKE token from hostd: every mapping of that channel, in every file, is zapped
-   * (a later access faults). Throws `ERR_GRANT` for a forged or replayed token.
+   * (a later access faults), then the receipt that proves it. Throws `ERR_GRANT` for a forged
+   * or replayed token; a caller whose revoke threw must not acknowledge it.
    */
-  revoke(token: Uint8Array, tag: Uint8Array): bigint;
+  revoke(token: Uint8Array, tag: Uint8Array): RevokeReceipt;
   /** True when the peer's pages are really read-only (the kernel), false when emulated. */
   readonly enforcesPageProtection: boolean;
   /** Closes every open file and mapping. */

@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import {
+  computeRevokeReceipt,
   cryptoBackend,
   SerialWindow,
   verifyGrant,
@@ -11,7 +12,13 @@ import { TransportError } from '../errors/transport-error.js';
 import { mapFile, unmap, type MappedFile } from '../native/map-file.js';
 import { readRegionHeader } from '../region/region-header.js';
 import type { WindowMemory } from '../ring/ring-views.js';
-import type { ChannelDevice, DeviceFile, DeviceInfo, GrantedWindow } from './channel-device.js';
+import type {
+  ChannelDevice,
+  DeviceFile,
+  DeviceInfo,
+  GrantedWindow,
+  RevokeReceipt,
+} from './channel-device.js';
 
 export interface EmulatedDeviceOptions {
   /** The region file (e.g. /dev/shm/sivshm-demo) that hostd created and initialised. */
@@ -88,7 +95,7 @@ export class EmulatedDevice implements ChannelDevice {
     return f;
   }
 
-  revoke(token: Uint8Array, tag: Uint8Array): bigint {
+  revoke(token: Uint8Array, tag: Uint8Array): RevokeReceipt {
     this.assertOpen();
     const info = this.info();
     const v = verifyRevoke(this.crypto, this.key, token, tag, {
@@ -98,7 +105,11 @@ export class EmulatedDevice implements ChannelDevice {
     });
     if (!v.ok) throw grantError('revoke', v.reason);
     this.zap(v.token.channelId);
-    return v.token.channelId;
+    // Only after every mapping of this process is gone: the receipt says "torn down".
+    return {
+      channelId: v.token.channelId,
+      receipt: computeRevokeReceipt(this.crypto, this.key, token),
+    };
   }
 
   close(): void {

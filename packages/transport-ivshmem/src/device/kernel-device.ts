@@ -19,7 +19,13 @@ import { TransportError } from '../errors/transport-error.js';
 import { closeFd, ioctl, openFd } from '../native/fd.js';
 import { mapFile, unmap, type MappedFile } from '../native/map-file.js';
 import type { WindowMemory } from '../ring/ring-views.js';
-import type { ChannelDevice, DeviceFile, DeviceInfo, GrantedWindow } from './channel-device.js';
+import type {
+  ChannelDevice,
+  DeviceFile,
+  DeviceInfo,
+  GrantedWindow,
+  RevokeReceipt,
+} from './channel-device.js';
 
 /** Where `sivshm.ko` puts its device node. */
 export const DEFAULT_DEVICE_PATH = '/dev/sivshm';
@@ -170,7 +176,7 @@ export class KernelDevice implements ChannelDevice {
     }
   }
 
-  revoke(token: Uint8Array, tag: Uint8Array): bigint {
+  revoke(token: Uint8Array, tag: Uint8Array): RevokeReceipt {
     if (token.length !== RevokeLayout.size || tag.length !== TOKEN_TAG_SIZE) {
       throw refused('revoke', SivshmVerdict.size);
     }
@@ -188,10 +194,13 @@ export class KernelDevice implements ChannelDevice {
     }
     // This process's files keep their record of the window: the kernel has zapped it, and
     // their next mapWindow hears so from the kernel itself (EPERM → "no grant").
-    return new DataView(token.buffer, token.byteOffset).getBigUint64(
+    // Until the module returns a receipt from the REVOKE ioctl this one is empty, and hostd
+    // (which verifies every receipt) keeps the window quarantined.
+    const channelId = new DataView(token.buffer, token.byteOffset).getBigUint64(
       RevokeLayout.off.channelId,
       true,
     );
+    return { channelId, receipt: new Uint8Array(0) };
   }
 
   /**

@@ -10,7 +10,7 @@ import {
   type ChannelMode,
   type GrantRoleName,
 } from '@sivshm/abi';
-import { signRevoke, type GrantToken } from '@sivshm/core';
+import { signRevoke, verifyRevokeReceipt, type GrantToken } from '@sivshm/core';
 import { nodeBackend, signGrant } from '@sivshm/core/testing';
 import type { ChannelDevice } from '../../src/device/channel-device.js';
 import { TransportError } from '../../src/errors/transport-error.js';
@@ -206,7 +206,11 @@ export function deviceContract(h: DeviceHarness): void {
         const forged = r.tag.slice();
         forged[0] = (forged[0] ?? 0) ^ 1;
         expect(reasonOf(() => d.device.revoke(r.token, forged))).to.equal('tag');
-        expect(d.device.revoke(r.token, r.tag)).to.equal(0x77n);
+        const receipt = d.device.revoke(r.token, r.tag);
+        expect(receipt.channelId).to.equal(0x77n);
+        expect(verifyRevokeReceipt(nodeBackend, d.grantKey, r.token, receipt.receipt)).to.equal(
+          true,
+        );
         expect(() => f.mapWindow(0x77n)).to.throw(TransportError, /no grant/);
         expect(reasonOf(() => d.device.revoke(r.token, r.tag))).to.equal('replay');
       });
