@@ -18,7 +18,7 @@ export {
   type StartHostdOptions,
   type StatusLike,
 } from './hostd-process.js';
-export { FROM_SOURCE, nodeEntry, type NodeEntry } from './node-entry.js';
+export { FROM_SOURCE, nodeEntry, siblingEntry, type NodeEntry } from './node-entry.js';
 export {
   compiledFile,
   compiledPath,

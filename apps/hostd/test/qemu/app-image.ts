@@ -5,8 +5,7 @@
  */
 import { chmodSync, copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { compiledFile, workspaceDir } from '@sivshm/testing';
+import { compiledFile, siblingEntry, workspaceDir } from '@sivshm/testing';
 import {
   addNodeApp,
   buildSivshmModule,
@@ -40,9 +39,7 @@ su -s /bin/sh app -c "/bin/node /app/dist/guest.js $role /app/services.yaml"
 `);
 
 /** guest-app beside this module, in the form this module runs in (compiled or source). */
-const GUEST_APP = fileURLToPath(
-  new URL(`./guest-app${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
-);
+const GUEST_APP = siblingEntry(import.meta.url, 'guest-app').script;
 
 /**
  * Builds the guest initramfs for kernel `kver` in `work`, with `configDir` (services.yaml and

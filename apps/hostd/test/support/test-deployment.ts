@@ -4,8 +4,7 @@ import { type ChildProcess } from 'node:child_process';
 import {
   forkChild,
   makeDeployment as makeTestDeployment,
-  nodeEntry,
-  packageRoot,
+  siblingEntry,
   type Deployment,
 } from '@sivshm/testing';
 
@@ -18,8 +17,6 @@ export {
   type HostdProcess,
   type StatusLike,
 } from '@sivshm/testing';
-
-const HOSTD_ROOT = packageRoot(import.meta.url);
 
 /** Test VMs by name → id. */
 export const VM = { infotainment: 1, cluster: 2, rogue: 3 } as const;
@@ -81,7 +78,7 @@ type ProviderMessage = { event?: string; channelId?: string };
 /** Forks a provider VM on `d`'s infotainment socket and waits until it is ready. */
 export async function startProviderProcess(d: Deployment): Promise<ProviderProcess> {
   const p = await forkChild<ProviderMessage>({
-    entry: nodeEntry(HOSTD_ROOT, 'test/support/provider-process.ts'),
+    entry: siblingEntry(import.meta.url, 'provider-process'),
     args: [d.socket('infotainment')],
     what: 'the provider process (enrol and offer)',
     ready: (ms) => ms.some((m) => m.event === 'ready'),
@@ -129,7 +126,7 @@ export async function startFloodProcess(
   ms: number,
 ): Promise<FloodProcess> {
   const f = await forkChild<FloodMessage>({
-    entry: nodeEntry(HOSTD_ROOT, 'test/support/flood-process.ts'),
+    entry: siblingEntry(import.meta.url, 'flood-process'),
     args: [d.socket(vm), String(service), String(rate), String(ms)],
     what: 'the flood process (sign its M1s)',
     ready: (m) => m.some((x) => x.event === 'ready'),

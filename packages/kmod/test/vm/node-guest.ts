@@ -6,8 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { compiledFile } from '@sivshm/testing';
+import { compiledFile, siblingEntry } from '@sivshm/testing';
 import {
   addNodeApp,
   packInitramfs,
@@ -17,9 +16,7 @@ import {
 } from '@sivshm/testing/qemu';
 
 /** The runner beside this module, in the form this module runs in (compiled or source). */
-const RUNNER = fileURLToPath(
-  new URL(`./guest-runner${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
-);
+const RUNNER = siblingEntry(import.meta.url, 'guest-runner').script;
 
 /**
  * Builds the Node guest's initramfs: the base image `baseInitrd`, then a layer with `/bin/node`

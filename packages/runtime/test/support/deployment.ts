@@ -5,8 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import {
   forkChild,
   makeDeployment as makeTestDeployment,
-  nodeEntry,
-  packageRoot,
+  siblingEntry,
   type Deployment,
 } from '@sivshm/testing';
 
@@ -18,8 +17,6 @@ export {
   type HostdProcess,
   type StatusLike,
 } from '@sivshm/testing';
-
-const RUNTIME_ROOT = packageRoot(import.meta.url);
 
 /** `extraVms` adds VMs (ids 3, 4, …) that take part in nothing. */
 export function makeDeployment(options: { extraVms?: readonly string[] } = {}): Deployment {
@@ -52,7 +49,7 @@ export async function startProviderVm(
   d: Deployment,
 ): Promise<Child & { reports: ProviderReport[] }> {
   const p = await forkChild<ProviderReport>({
-    entry: nodeEntry(RUNTIME_ROOT, 'test/support/provider-vm.ts'),
+    entry: siblingEntry(import.meta.url, 'provider-vm'),
     args: [d.configPath, d.runDir],
     what: 'the provider VM',
     ready: (r) => r.some((m) => m.event === 'ready'),
