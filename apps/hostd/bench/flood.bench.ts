@@ -1,8 +1,8 @@
-// `hostd-bench --flood` (and a suite for scripts/bench.mjs): security-anchors §3 case 42 at its
+// `hostd-bench --flood` (and a suite for scripts/bench.mjs): docs/security.md#t42 at its
 // stated rate. hostd runs as its own process, the provider VM in another, a flooding VM in a
 // third sending validly signed M1s at `rate`/s; the cluster VM (this process) handshakes back
 // to back, first with nobody else sending, then during the flood — in the same run — and the
-// two p50/p99 are compared with the end-to-end goal (≤ 50 ms p99, security-anchors §4).
+// two p50/p99 are compared with the end-to-end goal (≤ 50 ms p99, docs/performance.md §6).
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import {
@@ -16,7 +16,7 @@ import {
 } from '../test/support/test-deployment.js';
 import { speedPair } from './speed-pair.js';
 
-/** The handshake goal under flood (security-anchors §4): p99 ≤ 50 ms. */
+/** The handshake goal under flood (docs/performance.md §6): p99 ≤ 50 ms. */
 export const GOAL_P99_MS = 50;
 
 export interface LatencyStats {

@@ -1,4 +1,4 @@
-// security-anchors §3 cases 39–46 and the broker's refusals, end to end: hostd as a separate OS
+// docs/security.md threats 39–46 and the broker's refusals, end to end: hostd as a separate OS
 // process, VMs as stand-ins on their own control sockets (and, where a VM must die or be timed,
 // in their own OS process).
 import { expect } from 'chai';

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Grant and revoke token checks (PROTOCOL.md section 4), in the order
+ * Grant and revoke token checks (docs/protocol.md §7), in the order
  * @sivshm/core's verifyGrant uses, so both report the same reason for the
  * same token: tag, structure, vm, epoch, kn, window, expiry, replay. The
  * serial is committed last, so a refused token never burns one.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The grant and revoke checks of PROTOCOL.md section 4 as pure functions:
+ * The grant and revoke checks of docs/protocol.md §7 as pure functions:
  * everything they depend on comes in through a context struct, so the
  * same code runs in the driver and in the vector test module.
  */

@@ -4,7 +4,7 @@
  *
  * /dev/sivshm hands a channel window of BAR2 only to the process that
  * opened the file and presented a grant token signed by the host with this
- * VM's key (PROTOCOL.md section 4). Inside a window the holder's own pages
+ * VM's key (docs/protocol.md §7). Inside a window the holder's own pages
  * are writable and the peer's are read-only; nothing is executable, nothing
  * is inherited across fork or growable with mremap. A revoke token zaps
  * every mapping of the channel. Doorbells (ivshmem-doorbell, MSI-X) are

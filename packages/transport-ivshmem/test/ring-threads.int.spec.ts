@@ -11,7 +11,7 @@ import { helperUrl, startWorker } from './helpers/spawn-node.js';
 const CAP = 4096;
 
 describe('Ring across threads (heap SharedArrayBuffer)', () => {
-  describe('double fetch (security-anchors §3 case 37)', () => {
+  describe('double fetch (docs/security.md#t37)', () => {
     it('should act only on one validated read of each header while another thread flips length, header and payload bytes', async function () {
       this.timeout(30_000);
       const sab = new SharedArrayBuffer(WindowLayout.windowLength(CAP));

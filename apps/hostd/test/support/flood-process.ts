@@ -1,4 +1,4 @@
-// A VM that floods hostd with validly signed M1s (security-anchors §3 case 42), as its own OS
+// A VM that floods hostd with validly signed M1s (docs/security.md#t42), as its own OS
 // process so that the VMs it competes with keep their own event loop: connects to the socket
 // in argv, enrols, signs every M1 ahead, then sends them at `rate` per second for `ms`
 // milliseconds and counts the answers (grant or ABORT by reason). Reports over IPC.

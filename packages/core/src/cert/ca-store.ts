@@ -130,7 +130,7 @@ export interface OpenedCa {
 /**
  * Opens a CA directory. With `bumpEpoch` (hostd does this at every start) the epoch is
  * incremented and persisted before anything is issued, so a restart revokes every certificate,
- * grant and channel of the previous run (PROTOCOL.md §1).
+ * grant and channel of the previous run (docs/protocol.md §9).
  */
 export async function openCaDirectory(
   dir: string,

@@ -25,7 +25,7 @@ export interface AuthorityKeys {
 export interface CertificateAuthorityOptions {
   readonly crypto: CryptoBackend;
   readonly keys: AuthorityKeys;
-  /** Current epoch; every certificate is bound to it (PROTOCOL.md §1). */
+  /** Current epoch; every certificate is bound to it (docs/protocol.md §9). */
   readonly epoch: bigint;
   /** Injected clock, unix milliseconds. */
   readonly nowMs: () => bigint;
@@ -45,7 +45,7 @@ interface IssuedCertificate {
 }
 
 /**
- * hostd's certificate authority (PROTOCOL.md §2): enrols app endpoints by CSR with proof of
+ * hostd's certificate authority (docs/protocol.md §6.1): enrols app endpoints by CSR with proof of
  * possession and a fresh nonce, grants rights = requested ∩ policy, refuses small-order and
  * non-canonical keys, revokes by serial, and looks certificates up by hash for the broker.
  */

@@ -12,7 +12,7 @@ import {
 export type CertificateKind = 'endpoint' | 'broker';
 const KIND_CODE: Record<CertificateKind, number> = { endpoint: 1, broker: 2 };
 
-/** The decoded, signed part of a certificate (PROTOCOL.md §2). */
+/** The decoded, signed part of a certificate (docs/protocol.md §6.1). */
 export interface CertificateBody {
   readonly version: 1;
   readonly serial: bigint;
@@ -205,7 +205,7 @@ export interface CertificateCheck {
 }
 
 /**
- * Verifies a certificate in the order PROTOCOL.md §2 prescribes: signature over the received
+ * Verifies a certificate in the order docs/protocol.md §6.1 prescribes: signature over the received
  * `tbs` bytes first, then decoding (canonical form, caps), then issuer, kind, epoch, time and
  * revocation. Returns the body; throws `CoreError` with the specific code otherwise.
  */

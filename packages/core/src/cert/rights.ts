@@ -1,6 +1,6 @@
 import { CoreError } from '../errors/core-error.js';
 
-/** A right to OFFER instances `instanceLo..instanceHi` of `service` (PROTOCOL.md §2). */
+/** A right to OFFER instances `instanceLo..instanceHi` of `service` (docs/protocol.md §6.1). */
 export interface OfferRight {
   readonly service: number;
   readonly instanceLo: number;

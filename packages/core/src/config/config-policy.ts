@@ -1,6 +1,6 @@
 /**
  * Policy questions the broker asks of a validated config: may this VM offer or consume this
- * service instance (ARCHITECTURE.md §6)? Answers come from per-config indexes built once.
+ * service instance (docs/architecture.md §6)? Answers come from per-config indexes built once.
  */
 import type { ServiceConfig, ServiceDefinition, VmConfig } from './config-types.js';
 

@@ -1,5 +1,5 @@
 /**
- * The certificate rights a config allows a VM (PROTOCOL.md §2): offers for the service
+ * The certificate rights a config allows a VM (docs/protocol.md §6.1): offers for the service
  * instances it provides, requests for the ones it may consume. The CA grants a CSR no more than
  * this (`intersectRights(csr.rights, configRights(config, vmId))`).
  */

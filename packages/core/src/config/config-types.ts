@@ -6,14 +6,14 @@
 import type { Root } from 'protobufjs';
 import type { ChannelMode } from '@sivshm/abi';
 
-/** Where a VM's grant key `K_vm` comes from (PROTOCOL.md §1, §5). */
+/** Where a VM's grant key `K_vm` comes from (docs/protocol.md §9). */
 export type GrantKeySource =
   | { readonly kind: 'file'; readonly path: string }
   | { readonly kind: 'env'; readonly name: string }
   /** Inline key; for development only (anyone who reads the config holds the key). */
   | { readonly kind: 'hex'; readonly hex: string };
 
-/** Per-VM admission limits the broker enforces (ARCHITECTURE.md §5, PROTOCOL.md §3). */
+/** Per-VM admission limits the broker enforces (docs/architecture.md §5, docs/protocol.md §6). */
 export interface VmLimits {
   /** Sustained rate of M1 REQUESTs the broker accepts from this VM (token bucket refill). */
   readonly handshakesPerSecond: number;
@@ -27,14 +27,14 @@ export interface VmLimits {
 
 /** One VM (or, in emulated mode, one process standing in for a VM). */
 export interface VmConfig {
-  /** `vm_id` u32 > 0, assigned by hostd from this config (PROTOCOL.md §1). */
+  /** `vm_id` u32 > 0, assigned by hostd from this config (docs/protocol.md §9). */
   readonly id: number;
   readonly name: string;
   readonly grantKey: GrantKeySource;
   readonly limits: VmLimits;
 }
 
-/** The shared region (ARCHITECTURE.md §4). */
+/** The shared region (docs/architecture.md §4). */
 export interface RegionConfig {
   /** Bytes; a power of two ≥ 1 MiB (QEMU requires a power-of-two BAR2). */
   readonly size: number;
@@ -88,7 +88,7 @@ export interface ServiceDefinition {
   readonly consumers: readonly string[];
   /** `vm_id`s of the VMs allowed to consume, same order as `consumers`. */
   readonly consumerVmIds: readonly number[];
-  /** Weakest channel protection the provider accepts (PROTOCOL.md §3). */
+  /** Weakest channel protection the provider accepts (docs/protocol.md §6). */
   readonly minMode: ChannelMode;
   readonly eventgroups: readonly EventgroupDefinition[];
   readonly methods: readonly MethodDefinition[];

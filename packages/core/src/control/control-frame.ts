@@ -6,7 +6,7 @@ export const CONTROL_FRAME_HEADER_SIZE = 4;
 /**
  * Largest frame body a control link carries (64 KiB): a handshake M4 with two certificates is
  * well under 2 KiB and an SD message is bounded by its UDP origin, so anything bigger is an
- * attack or a bug and is refused before a byte of it is buffered (security-anchors case 45).
+ * attack or a bug and is refused before a byte of it is buffered (docs/security.md#t45).
  */
 export const MAX_CONTROL_FRAME_SIZE = 64 * 1024;
 

@@ -8,7 +8,7 @@ import { MAX_CONTROL_FRAME_SIZE } from './control-frame.js';
 /** Version a VM states in `hello`; hostd refuses any other. */
 export const CONTROL_PROTOCOL_VERSION = 1;
 
-/** The shared region as hostd describes it in `attach` (ARCHITECTURE.md §4). */
+/** The shared region as hostd describes it in `attach` (docs/architecture.md §4). */
 export interface ControlRegionInfo {
   /** Emulated mode: the region file; qemu mode: '' (the VM maps its BAR2). */
   readonly path: string;
@@ -27,14 +27,14 @@ export interface AttachMessage {
   readonly caPublicKey: Uint8Array;
   readonly brokerCertificate: Certificate;
   readonly region: ControlRegionInfo;
-  /** K_vm; emulated mode only (PROTOCOL.md §5), undefined in qemu mode. */
+  /** K_vm; emulated mode only (docs/protocol.md §9), undefined in qemu mode. */
   readonly grantKey?: Uint8Array;
   readonly ivshmemSocket: string;
   readonly enrolmentNonce: Uint8Array;
 }
 
 /**
- * One message on a control link between hostd and a VM (ARCHITECTURE.md §5), the decoded
+ * One message on a control link between hostd and a VM (docs/architecture.md §5), the decoded
  * form of `sivshm.control.v1.ControlMessage`. Nothing in it names the sending VM: hostd
  * knows that from the link.
  */

@@ -19,7 +19,7 @@
  * Inputs may be views of shared memory (SharedArrayBuffer or a mapped alias). Only
  * `chacha20Poly1305Open` snapshots its input; for everything else a peer that rewrites the
  * bytes during or after the call defeats the check, so copy a record out of the ring first and
- * parse the copy you authenticated (ARCHITECTURE.md §4 reader rules: no double fetch).
+ * parse the copy you authenticated (docs/architecture.md §4 reader rules: no double fetch).
  *
  * @example
  * ```ts

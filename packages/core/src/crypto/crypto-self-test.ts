@@ -14,7 +14,7 @@ interface KnownAnswer {
   readonly passes: (c: CryptoBackend) => boolean;
 }
 
-// The published vectors, one per primitive the protocol rests on (security-anchors §3 case 47).
+// The published vectors, one per primitive the protocol rests on (docs/security.md#t47).
 const KNOWN_ANSWERS: readonly KnownAnswer[] = [
   {
     name: 'SHA-256 of "abc" (FIPS 180-2)',
@@ -101,7 +101,7 @@ const KNOWN_ANSWERS: readonly KnownAnswer[] = [
 /**
  * Checks `crypto` against published known answers for every primitive the protocol uses, and
  * throws `CoreError('ERR_SELF_TEST')` naming each one that failed. hostd runs it before it
- * serves, and the runtime before a node opens (security-anchors §3 case 47): a miscompiled or
+ * serves, and the runtime before a node opens (docs/security.md#t47): a miscompiled or
  * swapped crypto library must stop the process, not sign wrong bytes. It also loads and warms
  * the crypto code, so the first handshake does not pay for that.
  */

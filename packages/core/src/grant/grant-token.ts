@@ -8,7 +8,7 @@ import {
   type GrantRoleName,
 } from '@sivshm/abi';
 
-/** The fields of a grant token (PROTOCOL.md §4), before encoding. */
+/** The fields of a grant token (docs/protocol.md §7), before encoding. */
 export interface GrantToken {
   readonly role: GrantRoleName;
   /** `GrantPerm` bits. */

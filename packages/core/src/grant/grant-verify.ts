@@ -13,7 +13,7 @@ import type { SerialWindow } from './serial-window.js';
 const PAGE = 4096n;
 const grantLabel = new TextEncoder().encode(GRANT_TAG_LABEL);
 
-/** What the device knows when a token arrives (PROTOCOL.md §4). */
+/** What the device knows when a token arrives (docs/protocol.md §7). */
 export interface GrantCheckContext {
   /** The VM this device belongs to. */
   readonly vmId: number;
@@ -60,7 +60,7 @@ export function signGrant(
 }
 
 /**
- * Applies every rule of PROTOCOL.md §4 except "the caller is the process that opened the file"
+ * Applies every rule of docs/protocol.md §7 except "the caller is the process that opened the file"
  * (a property of the device, checked there), in the kernel module's order: size, tag (constant
  * time), structure, vm, epoch, kn, window, expiry, then replay — the serial is committed only
  * if everything else passed, so a refused token never burns a serial.

@@ -4,7 +4,7 @@ import { CoreError } from '../errors/core-error.js';
 import { REVOKE_TAG_LABEL, RevokeLayout, TOKEN_TAG_SIZE } from '@sivshm/abi';
 import type { SerialWindow } from './serial-window.js';
 
-/** A REVOKE token (PROTOCOL.md §4): tells one VM's device to zap a channel's mappings. */
+/** A REVOKE token (docs/protocol.md §7): tells one VM's device to zap a channel's mappings. */
 export interface RevokeToken {
   readonly epoch: bigint;
   readonly revokeSerial: bigint;

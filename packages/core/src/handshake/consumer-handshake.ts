@@ -42,7 +42,7 @@ export interface ChannelRequest {
   readonly mode: ChannelMode;
   /** Monotonic per certificate; the runtime keeps the counter. */
   readonly reqSeq: bigint;
-  /** Nonce of the consumer's open device file (PROTOCOL.md §4). */
+  /** Nonce of the consumer's open device file (docs/protocol.md §7). */
   readonly kn: Uint8Array;
 }
 
@@ -61,7 +61,7 @@ export interface ConsumerHandshakeOptions {
 type State = 'idle' | 'awaiting-grant' | 'done' | 'failed';
 
 /**
- * The consumer's side of the handshake (PROTOCOL.md §3) as a pure state machine: `start()`
+ * The consumer's side of the handshake (docs/protocol.md §6) as a pure state machine: `start()`
  * gives M1; `receive(M4 or ABORT)` checks everything the consumer must check and returns the
  * effects (`granted`, then `send` M5; or `aborted`); `tick()` enforces the deadline. No I/O,
  * no timers: the runtime moves bytes and calls `tick` from its own clock.

@@ -45,7 +45,7 @@ function aeadNonce(fv: Uint8Array): Uint8Array {
  * truncated to 16 bytes over channel id, direction, FV, SOME/IP header and payload) or `aead`
  * mode (ChaCha20-Poly1305 ciphertext || FV || tag, nonce 0^32 || FV, AAD = channel id || direction
  * || header || FV: the spec's AAD plus the data id, so a frame cannot cross channels or directions).
- * FV starts at 1 and never wraps: sealing refuses at 2^64 − 1 (PROTOCOL.md §3).
+ * FV starts at 1 and never wraps: sealing refuses at 2^64 − 1 (docs/protocol.md §6).
  */
 export class FrameSealer {
   private fv = 0n;

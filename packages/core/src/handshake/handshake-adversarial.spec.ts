@@ -87,7 +87,7 @@ function brokerRejection(effects: ReturnType<typeof runHandshake>['brokerEffects
   return r?.kind === 'rejected' || r?.kind === 'channel-aborted' ? r : undefined;
 }
 
-describe('handshake under attack (security-anchors §3)', () => {
+describe('handshake under attack (docs/security.md §8)', () => {
   describe('A. relay, MITM, identity misbinding', () => {
     it('case 1: should reject M1 re-sent by VM R on its own link, without reserving a window', () => {
       const w = new HandshakeWorld({ crypto });

@@ -3,7 +3,7 @@ import { CoreError } from '../errors/core-error.js';
 import { ChannelModeCode, type ChannelMode } from '@sivshm/abi';
 import { decodeProto, encodeProto, type ProtoObject } from '../wire/proto-codec.js';
 
-/** Message types of the handshake envelope (PROTOCOL.md §3). */
+/** Message types of the handshake envelope (docs/protocol.md §6). */
 export const MessageType = { m1: 1, m2: 2, m3: 3, m4: 4, m5: 5, m6: 6, abort: 7 } as const;
 export type MessageTypeCode = (typeof MessageType)[keyof typeof MessageType];
 

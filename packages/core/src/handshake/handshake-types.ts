@@ -34,7 +34,7 @@ export interface ChannelGrant {
   readonly mode: ChannelMode;
   readonly windowOffset: bigint;
   readonly windowLength: bigint;
-  /** Token and tag to present to the device (PROTOCOL.md §4). */
+  /** Token and tag to present to the device (docs/protocol.md §7). */
   readonly grantToken: Uint8Array;
   readonly grantTag: Uint8Array;
   /** Data keys, keyed modes only. */

@@ -73,7 +73,7 @@ interface Session {
 }
 
 /**
- * The provider's side of the handshake (PROTOCOL.md §3): answers each M2 OFFER with M3 ACCEPT
+ * The provider's side of the handshake (docs/protocol.md §6): answers each M2 OFFER with M3 ACCEPT
  * after checking hostd's signature, the consumer's certificate and rights, the consumer's own
  * signature over M1 and its own right to offer; on M6 checks the consumer's FINISH signature
  * (liveness, covers nonce_P) and returns the grant. Many sessions at once, keyed by channel id.

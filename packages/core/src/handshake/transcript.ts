@@ -9,7 +9,7 @@ export function initialTranscript(crypto: CryptoBackend): Uint8Array {
 
 /**
  * TH_n = SHA-256(TH_prev || type u8 || len u32 LE || body): the running transcript over each
- * message body exactly as sent (PROTOCOL.md §3). The type byte is a refinement of the spec's
+ * message body exactly as sent (docs/protocol.md §6). The type byte is a refinement of the spec's
  * `len || bytes` so that a body can never be read as another message's body.
  */
 export function extendTranscript(

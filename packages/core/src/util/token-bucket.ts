@@ -1,6 +1,6 @@
 /**
  * A token bucket on an injected clock: `rate` tokens per second, at most `burst` saved up.
- * hostd keeps one per VM so a flooding VM is held to its rate (security-anchors §2.8).
+ * hostd keeps one per VM so a flooding VM is held to its rate (docs/security.md §4).
  */
 export class TokenBucket {
   private tokens: number;

@@ -1,4 +1,4 @@
-// security-anchors §3 case 41: structure-aware fuzzing of M1–M6 and of CSR/certificate parsing.
+// docs/security.md#t41: structure-aware fuzzing of M1–M6 and of CSR/certificate parsing.
 // Each run takes a real handshake (the deterministic world of ../helpers), mutates one message on
 // its hop — bit flips, truncation, extension, overwritten ranges, a field's bytes replaced, a
 // whole random body behind a valid header — and delivers it. What must hold: no state machine
@@ -115,7 +115,7 @@ const ABORT_REASONS = new Set<string>(Object.keys(AbortReason));
 /** Runs per message type; each is a whole handshake (about a millisecond with node:crypto). */
 const RUNS = 150;
 
-describe('handshake fuzzing (security-anchors §3 case 41)', function () {
+describe('handshake fuzzing (docs/security.md#t41)', function () {
   this.timeout(120_000);
 
   for (const t of TARGETS) {

@@ -9,7 +9,7 @@ import { buildGrantVectors } from './grant-vectors.js';
 const file = join(packageRoot(import.meta.url), 'test', 'fixtures', 'grant-vectors.json');
 const doc = {
   description:
-    'sivshm grant tokens (PROTOCOL.md §4): tag = HMAC-SHA256(key, label || token). Each vector is checked in a fresh device context whose serial state has seen `seenSerials`. Reasons name the first rule broken in the order: size, tag, magic, version, role, perms, pad, mode, vm, epoch, kn, window, expired, replay.',
+    'sivshm grant tokens (docs/protocol.md §7): tag = HMAC-SHA256(key, label || token). Each vector is checked in a fresh device context whose serial state has seen `seenSerials`. Reasons name the first rule broken in the order: size, tag, magic, version, role, perms, pad, mode, vm, epoch, kn, window, expired, replay.',
   label: 'sivshm v1 grant\u0000',
   vectors: buildGrantVectors(nobleBackend),
 };

@@ -8,7 +8,7 @@ import { buildProtocolVector } from './protocol-vectors.js';
 const file = join(packageRoot(import.meta.url), 'test', 'fixtures', 'protocol-vectors.json');
 const doc = {
   description:
-    'sivshm protocol v1 handshake (PROTOCOL.md §3) with fixed keys, nonces (xorshift seed) and clock: exact M1..M6 envelopes as sent on the control links, TH0..TH6 (TH5 branches from TH3), grant tokens and tags, and the derived channel keys in keyed modes.',
+    'sivshm protocol v1 handshake (docs/protocol.md §6) with fixed keys, nonces (xorshift seed) and clock: exact M1..M6 envelopes as sent on the control links, TH0..TH6 (TH5 branches from TH3), grant tokens and tags, and the derived channel keys in keyed modes.',
   vectors: (['plain', 'mac', 'aead'] as const).map((m) => buildProtocolVector(nobleBackend, m)),
 };
 writeFileSync(file, JSON.stringify(doc, null, 2) + '\n');

@@ -1,4 +1,4 @@
-// The protocol-vector set (security-anchors case 50): fixed keys, nonces and clock → the exact
+// The protocol-vector set (docs/security.md#t50): fixed keys, nonces and clock → the exact
 // bytes of M1..M6, every transcript hash and both grant tags, for each mode. Regenerate with
 // `npx tsx packages/core/test/vectors/generate-protocol-vectors.ts`; a change is a wire change.
 import type { CryptoBackend } from '../../src/crypto/crypto-backend.js';

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * provision-key: the guest init step of qemu mode (PROTOCOL.md §5). Reads this VM's grant key
+ * provision-key: the guest init step of qemu mode (docs/protocol.md §9). Reads this VM's grant key
  * and VM id from QEMU's fw_cfg (hostd's launcher passes
  * `-fw_cfg name=opt/sivshm/key,file=K -fw_cfg name=opt/sivshm/vm-id,string=N`), writes them
  * once into sivshm.ko with the root-only SIVSHM_IOC_SET_KEY and wipes its copy. Apps never

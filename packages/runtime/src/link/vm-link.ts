@@ -32,7 +32,7 @@ export interface VmLinkListener {
 }
 
 /**
- * A VM's control link to hostd (ARCHITECTURE.md §5): connects the VM's socket, says hello,
+ * A VM's control link to hostd (docs/architecture.md §5): connects the VM's socket, says hello,
  * waits for `attach`, enrols with a CSR bound to the attach nonce, then hands every further
  * message to its listener and sends for the runtime. Heartbeats are answered here.
  */

@@ -167,7 +167,7 @@ export class HostdSession {
   static async open(o: HostdSessionOptions, hooks: HostdSessionHooks): Promise<HostdSession> {
     if (!selfTested) {
       // Known answers and whole handshakes in memory before this VM signs anything
-      // (security-anchors §3 case 47); they also warm the crypto and handshake code, so the
+      // (docs/security.md#t47); they also warm the crypto and handshake code, so the
       // first real handshake does not pay for loading and optimising it.
       cryptoSelfTest(crypto);
       handshakeSelfTest(crypto);

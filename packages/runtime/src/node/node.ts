@@ -27,7 +27,7 @@ export interface NodeOpenOptions {
    * (a device path such as `/dev/vport1p1`, or `auto` for the port named `org.sivshm.control`).
    */
   readonly controlPort?: string;
-  /** How channels wait for records (ARCHITECTURE.md §7); default `adaptive`. */
+  /** How channels wait for records (docs/architecture.md §7); default `adaptive`. */
   readonly notify?: NotifyMode;
   /** Heartbeat period on the control link (for hostd's --vm-timeout); default 1000 ms. */
   readonly heartbeatMs?: number;

@@ -42,7 +42,7 @@ export interface ChannelOptions {
   readonly window: WindowMemory;
   /** Which side this process is: the consumer sends c2p and receives p2c. */
   readonly role: WindowRole;
-  /** How the receive loop waits (ARCHITECTURE.md §7); default `adaptive`. */
+  /** How the receive loop waits (docs/architecture.md §7); default `adaptive`. */
   readonly notify?: NotifyMode;
   /**
    * Rings the PEER's doorbell when the peer is parked (eventfd / device). Records that handlers

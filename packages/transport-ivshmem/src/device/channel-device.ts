@@ -41,7 +41,7 @@ export interface DeviceFile {
   /** The 16-byte nonce of this open file; the consumer/provider puts it in M1/M3. */
   readonly nonce: Uint8Array;
   /**
-   * Presents a grant token (PROTOCOL.md §4). Throws `TransportError('ERR_GRANT')` with the
+   * Presents a grant token (docs/protocol.md §7). Throws `TransportError('ERR_GRANT')` with the
    * device's reason (`tag`, `kn`, `replay`, `window`, …) when refused.
    */
   presentGrant(token: Uint8Array, tag: Uint8Array): GrantedWindow;

@@ -39,7 +39,7 @@ interface LiveGrant {
 }
 
 /**
- * The `ChannelDevice` of emulated mode: the kernel module's grant rules (PROTOCOL.md §4, the same
+ * The `ChannelDevice` of emulated mode: the kernel module's grant rules (docs/protocol.md §7, the same
  * order and reasons, plus its device-only `layout` and `overlap` checks) applied in user space
  * over the region file. It is NOT a security boundary — any process that can open the region
  * file can read it — it exists so the whole protocol runs everywhere, tested by the same
@@ -118,7 +118,7 @@ export class EmulatedDevice implements ChannelDevice {
     this.closed = true;
   }
 
-  /** @internal Grant check for `file`; see PROTOCOL.md §4. */
+  /** @internal Grant check for `file`; see docs/protocol.md §7. */
   present(file: EmulatedDeviceFile, token: Uint8Array, tag: Uint8Array): GrantedWindow {
     this.assertOpen();
     if (process.pid !== file.ownerPid) throw grantError('grant', 'owner');

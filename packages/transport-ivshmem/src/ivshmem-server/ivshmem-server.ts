@@ -289,7 +289,7 @@ function sendTo(peer: Peer, value: number, fd?: number): boolean {
   return !peer.stream.closed;
 }
 
-/** QEMU sizes BAR2 from the shm fd and asserts that it is a power of two (FACTS.md). */
+/** QEMU sizes BAR2 from the shm fd and asserts that it is a power of two. */
 function checkShmSize(size: number, what: string): void {
   // Math.log2 rather than bit tricks: sizes above 2^31 do not fit the 32-bit operators.
   if (!Number.isSafeInteger(size) || size < 4096 || !Number.isInteger(Math.log2(size))) {

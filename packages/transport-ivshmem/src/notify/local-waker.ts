@@ -10,7 +10,8 @@ type WaitAsync = (a: Int32Array, index: number, value: number, timeout?: number)
  * `Atomics.notify` to ring, `Atomics.waitAsync` to wait without blocking the event loop.
  *
  * Use it for tests and for channels between worker_threads. It does not work across processes
- * (V8 emulates `Atomics.wait/notify` in-process, FACTS.md); use `EventfdWaker` there. Pass
+ * (V8 emulates `Atomics.wait/notify` in-process; docs/architecture.md §7); use `EventfdWaker`
+ * there. Pass
  * {@link LocalWaker.buffer} to a worker and build a second `LocalWaker` on it there.
  *
  * @example

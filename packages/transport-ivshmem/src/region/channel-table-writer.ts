@@ -8,7 +8,7 @@ const SEQ_WORD = ChannelEntryLayout.off.seq / 4;
 const WORDS_PER_ENTRY = ChannelEntryLayout.size / 4;
 
 /**
- * Writes the channel table; hostd is its only user (ARCHITECTURE.md §4: the control section is
+ * Writes the channel table; hostd is its only user (docs/architecture.md §4: the control section is
  * written only by hostd).
  *
  * Each write is a seqlock update: `seq` goes odd, the fields are stored, `seq` goes even again

@@ -5,7 +5,7 @@ import type { RegionLayoutInfo } from './region-layout.js';
 
 /** What a validated region header says, beyond the section layout. */
 export interface RegionHeaderInfo extends RegionLayoutInfo {
-  /** hostd epoch (PROTOCOL.md §1), ≥ 1. */
+  /** hostd epoch (docs/protocol.md §9), ≥ 1. */
   readonly epoch: bigint;
 }
 

@@ -31,7 +31,7 @@ interface Extent {
  * Allocation: A Survey and Critical Review", 1995).
  *
  * A window's memory is zeroed when it is freed (and when a quarantined window is released), so
- * a new owner only ever sees zeros (security-anchors §3 case 30). A quarantined window is
+ * a new owner only ever sees zeros (docs/security.md#t30). A quarantined window is
  * neither free nor reusable until {@link WindowAllocator.release}: hostd quarantines it when a
  * VM did not acknowledge a revoke and may still be writing into it.
  *

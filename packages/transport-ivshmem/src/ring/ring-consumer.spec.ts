@@ -96,7 +96,7 @@ describe('RingConsumer', () => {
     });
   });
 
-  describe('violations (security-anchors §3, E)', () => {
+  describe('violations (docs/security.md §8 E)', () => {
     it('should flag case 34: producer index = consumer index + capacity + 1', async () => {
       const { views, consumer } = heapRing();
       setProd(views, CAP + 1);

@@ -69,7 +69,7 @@ export interface CopiedRecord {
  * The consuming end of one single-producer single-consumer ring direction.
  *
  * Use one per direction a process receives on; pair it with a `RingWaiter` to wait for data.
- * The producer is untrusted (ARCHITECTURE.md §4, security-anchors §2.9): its index is loaded
+ * The producer is untrusted (docs/architecture.md §4, docs/security.md §6): its index is loaded
  * once per refill and checked (`used = (prod − cons) >>> 0 ≤ capacity`, no backwards move,
  * 8-byte aligned); each record header is read once into locals and checked (length ≥ 8, within
  * the maximum, within the published bytes, not crossing the end, wrap markers only where they

@@ -5,8 +5,9 @@ import { TransportError } from '../errors/transport-error.js';
  * The bytes of one channel window, as cut from a mapped region.
  *
  * `shared` views the window through the mapping's SharedArrayBuffer (control words, Atomics);
- * `bulk`, when given, views the same bytes through the non-shared alias, which V8 copies 1.3–3.2×
- * faster (FACTS.md). Both must be exactly the window: rings never see the rest of the region.
+ * `bulk`, when given, views the same bytes through the non-shared alias, which V8 copies faster
+ * (figures: docs/performance.md §5). Both must be exactly the window: rings never see the rest
+ * of the region.
  */
 export interface WindowMemory {
   readonly shared: Uint8Array;
