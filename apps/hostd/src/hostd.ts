@@ -92,15 +92,8 @@ const ivshmemPeersPerProcess = (vms: number): number => vms + 2;
  * every join sends each peer one fd per vector, so the cap bounds fds and join work.
  */
 const ivshmemPeers = (vms: number): number => Math.max(16, 2 * vms);
-/** Events whose handling may write the channel table or a window (see #regionIntact). */
-const TOUCHES_REGION = new Set([
-  'handshake',
-  'close',
-  'revokeAck',
-  'connect',
-  'disconnect',
-  'tick',
-]);
+/** Events whose handling never touches the region (no size check before them). */
+const QUIET_EVENTS = new Set(['heartbeat', 'error']);
 
 /** How the SD switch names an offer's departure → the close reason its channels get. */
 function closeReasonOf(why: string, stopping: boolean): CloseReason {
@@ -370,6 +363,7 @@ export class Hostd {
 
   /** One status document (what `status.sock` answers). */
   status(): StatusDocument {
+    this.#regionIntact(); // a shrunk region is restored before any figure is read from it
     return this.#status.document();
   }
 
@@ -536,8 +530,10 @@ export class Hostd {
    * allowed to take the daemon (and every other VM's channels) down with it.
    */
   #guard(what: string, vmId: number, f: () => void): void {
-    // Handshakes, closes and link changes write the channel table: the region must be whole.
-    if (TOUCHES_REGION.has(what) && !this.#regionIntact()) return;
+    // Most events can end up writing the channel table (a handshake, a close, an SD StopOffer
+    // that tears channels down, a link change): the region must be whole first. An fstat per
+    // event is cheap next to decoding it.
+    if (!QUIET_EVENTS.has(what) && !this.#regionIntact()) return;
     try {
       f();
     } catch (e) {

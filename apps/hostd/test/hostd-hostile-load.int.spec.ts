@@ -391,6 +391,11 @@ describe('Hostd under hostile load (issue 13)', function () {
     await waitFor(async () => (await readStatus(d)).services.length === 2, 'offers');
     const c = await consumer();
     granted(await c.request(SERVICE.speed));
+    // Truncated while nothing is in flight: a truncation racing hostd's own write of the
+    // channel table (M5 arriving as the file shrinks) can still fault (docs/security.md §11).
+    await waitFor(() => pp.grants.length === 1, 'M6 at the provider');
+    await waitFor(async () => (await readStatus(d)).channels[0]?.state === 'ACTIVE', 'ACTIVE');
+    await sleep(200);
     const size = statSync(d.regionPath).size;
     truncateSync(d.regionPath, 4096);
     // Status reads the rings of the active channel: past 4096 bytes.
