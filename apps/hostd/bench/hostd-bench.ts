@@ -2,7 +2,8 @@
 // by the consumer → grant verified and presented to its device; the provider runs in its own
 // process) and the time from a provider VM's death (SIGKILL) to the consumer's peer_gone.
 // With --flood: the same handshake time quiet and while another VM process sends 10 000 validly
-// signed M1/s (docs/security.md#t42), in one run, against the ≤ 50 ms p99 goal (docs/performance.md §6).
+// signed M1/s (docs/security.md#t42), in one run, against the ≤ 50 ms p99 goal
+// (docs/performance.md §6).
 // Run: node --conditions=source --import tsx apps/hostd/bench/hostd-bench.ts [--runs N] [--json]
 //      [--flood [--flood-rate N/s] [--flood-seconds S]]
 // (or node apps/hostd/dist/bench/hostd-bench.js after `npm run build`).

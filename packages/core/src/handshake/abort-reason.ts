@@ -1,5 +1,6 @@
 /**
- * Reason codes carried by ABORT (docs/protocol.md §6). Numeric values are on the wire: never reuse.
+ * Reason codes carried by ABORT (docs/protocol.md §6). Numeric values are on the wire: never
+ * reuse.
  */
 export const AbortReason = {
   malformed: 1,

@@ -112,8 +112,8 @@ export class KernelDevice implements ChannelDevice {
   }
 
   /**
-   * Provisions the VM's grant key and id (docs/protocol.md §9): root only, once per module load; the
-   * key cannot be read back or replaced afterwards. Run by the VM's init step, not by apps.
+   * Provisions the VM's grant key and id (docs/protocol.md §9): root only, once per module load;
+   * the key cannot be read back or replaced afterwards. Run by the VM's init step, not by apps.
    */
   static provisionKey(key: Uint8Array, vmId: number, path = DEFAULT_DEVICE_PATH): void {
     if (key.length !== 32)

@@ -8,8 +8,8 @@ const SEQ_WORD = ChannelEntryLayout.off.seq / 4;
 const WORDS_PER_ENTRY = ChannelEntryLayout.size / 4;
 
 /**
- * Writes the channel table; hostd is its only user (docs/architecture.md §4: the control section is
- * written only by hostd).
+ * Writes the channel table; hostd is its only user (docs/architecture.md §4: the control section
+ * is written only by hostd).
  *
  * Each write is a seqlock update: `seq` goes odd, the fields are stored, `seq` goes even again
  * (both `seq` stores are seq-cst `Atomics.store`s, so the field stores cannot be reordered
