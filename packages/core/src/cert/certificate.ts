@@ -206,8 +206,8 @@ export interface CertificateCheck {
 
 /**
  * Verifies a certificate in the order docs/protocol.md §6.1 prescribes: signature over the
- * received `tbs` bytes first, then decoding (canonical form, caps), then issuer, kind, epoch, time and
- * revocation. Returns the body; throws `CoreError` with the specific code otherwise.
+ * received `tbs` bytes first, then decoding (canonical form, caps), then issuer, kind, epoch,
+ * time and revocation. Returns the body; throws `CoreError` with the specific code otherwise.
  */
 export function verifyCertificate(
   crypto: CryptoBackend,

@@ -40,8 +40,8 @@ interface LiveGrant {
 
 /**
  * The `ChannelDevice` of emulated mode: the kernel module's grant rules (docs/protocol.md §7,
- * the same order and reasons, plus its device-only `layout` and `overlap` checks) applied in user space
- * over the region file. It is NOT a security boundary — any process that can open the region
+ * the same order and reasons, plus its device-only `layout` and `overlap` checks) applied in
+ * user space over the region file. It is NOT a security boundary — any process that can open the region
  * file can read it — it exists so the whole protocol runs everywhere, tested by the same
  * contract suite as `KernelDevice`.
  */
