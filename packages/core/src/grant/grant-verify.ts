@@ -60,10 +60,10 @@ export function signGrant(
 }
 
 /**
- * Applies every rule of docs/protocol.md §7 except "the caller is the process that opened the
- * file" (a property of the device, checked there), in the kernel module's order: size, tag
- * (constant time), structure, vm, epoch, kn, window, expiry, then replay — the serial is committed only
- * if everything else passed, so a refused token never burns a serial.
+ * Applies every rule of docs/protocol.md §7 except "the caller is the process that opened the file"
+ * (a property of the device, checked there), in the kernel module's order: size, tag (constant
+ * time), structure, vm, epoch, kn, window, expiry, then replay — the serial is committed only if
+ * everything else passed, so a refused token never burns a serial.
  */
 export function verifyGrant(
   crypto: CryptoBackend,

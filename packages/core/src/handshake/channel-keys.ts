@@ -19,9 +19,10 @@ function info(label: string, channelId: bigint): Uint8Array {
 }
 
 /**
- * Keyed modes (docs/protocol.md §6.4): z = X25519(own ephemeral, peer ephemeral) (all-zero
- * aborts, thrown by the backend), PRK = HKDF-Extract(salt = TH3, z),
- * keys = HKDF-Expand(PRK, "sivshm v1 c2p " || channel_id, 32) and "p2c". Salting with TH3 binds the keys to this exact transcript.
+ * Keyed modes (docs/protocol.md §6.4): z = X25519(own ephemeral, peer ephemeral) (all-zero aborts,
+ * thrown by the backend), PRK = HKDF-Extract(salt = TH3, z),
+ * keys = HKDF-Expand(PRK, "sivshm v1 c2p " || channel_id, 32) and "p2c". Salting with TH3 binds
+ * the keys to this exact transcript.
  */
 export function deriveChannelKeys(
   crypto: CryptoBackend,

@@ -39,11 +39,11 @@ interface LiveGrant {
 }
 
 /**
- * The `ChannelDevice` of emulated mode: the kernel module's grant rules (docs/protocol.md §7,
- * the same order and reasons, plus its device-only `layout` and `overlap` checks) applied in
- * user space over the region file. It is NOT a security boundary — any process that can open the region
- * file can read it — it exists so the whole protocol runs everywhere, tested by the same
- * contract suite as `KernelDevice`.
+ * The `ChannelDevice` of emulated mode: the kernel module's grant rules (docs/protocol.md §7, the
+ * same order and reasons, plus its device-only `layout` and `overlap` checks) applied in user space
+ * over the region file. It is NOT a security boundary — any process that can open the region file
+ * can read it — it exists so the whole protocol runs everywhere, tested by the same contract suite
+ * as `KernelDevice`.
  */
 export class EmulatedDevice implements ChannelDevice {
   readonly enforcesPageProtection = false;
