@@ -1,5 +1,5 @@
-// Shared mocha settings. Specs are compiled by `tsc -b` into each package's dist/ and run
-// from there; the reporter prints mocha's spec output and then the line CI reads.
+// Shared mocha settings. Specs are compiled by `tsc -b` into each package's dist-test/ (the test build,
+// tsconfig.test.json) and run from there; the reporter prints mocha's spec output and then the line CI reads.
 'use strict';
 const path = require('node:path');
 

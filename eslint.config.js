@@ -9,6 +9,7 @@ export default tseslint.config(
     ignores: [
       '**/node_modules/**',
       '**/dist/**',
+      '**/dist-test/**',
       '**/build/**',
       '**/test/fixtures/**',
       'packages/kmod/kernel/**',

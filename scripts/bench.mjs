@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run bench [-- SUITE...] [--json] [--quick]`: runs the benchmarks of every package (or the
-// named suites) from the compiled dist/ and prints their tables, or one JSON document.
+// named suites) from the compiled test build (dist-test/) and prints their tables, or one JSON document.
 // Benchmarks are not tests: they compare against the baseline a user would pick instead, in
 // the same run, and report medians; targets are printed next to the figures.
 import { existsSync } from 'node:fs';
@@ -11,14 +11,14 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Suite name → compiled module exporting `run(opts)` and `format(result)`. */
 const SUITES = {
-  handshake: 'packages/core/dist/bench/handshake.bench.js',
-  ring: 'packages/transport-ivshmem/dist/bench/ring.bench.js',
-  protobuf: 'packages/transport-ivshmem/dist/bench/protobuf.bench.js',
-  fullpath: 'packages/transport-ivshmem/dist/bench/fullpath.bench.js',
-  modes: 'packages/transport-ivshmem/dist/bench/modes.bench.js',
-  sd: 'packages/discovery/dist/bench/codec.bench.js',
-  e2e: 'packages/runtime/dist/bench/secure-vs-plain.bench.js',
-  flood: 'apps/hostd/dist/bench/flood.bench.js',
+  handshake: 'packages/core/dist-test/bench/handshake.bench.js',
+  ring: 'packages/transport-ivshmem/dist-test/bench/ring.bench.js',
+  protobuf: 'packages/transport-ivshmem/dist-test/bench/protobuf.bench.js',
+  fullpath: 'packages/transport-ivshmem/dist-test/bench/fullpath.bench.js',
+  modes: 'packages/transport-ivshmem/dist-test/bench/modes.bench.js',
+  sd: 'packages/discovery/dist-test/bench/codec.bench.js',
+  e2e: 'packages/runtime/dist-test/bench/secure-vs-plain.bench.js',
+  flood: 'apps/hostd/dist-test/bench/flood.bench.js',
 };
 
 const args = process.argv.slice(2);

@@ -153,7 +153,9 @@ function exportsOf(files) {
 const spaces = workspaces().map((w) =>
   w.types && existsSync(w.types) ? w : { ...w, types: undefined },
 );
-const missing = spaces.filter((w) => !existsSync(join(w.dir, 'dist')));
+const missing = spaces.filter(
+  (w) => existsSync(join(w.dir, 'src')) && !existsSync(join(w.dir, 'dist')),
+);
 if (missing.length > 0) {
   console.error(
     `check-examples: not built: ${missing.map((w) => w.name).join(', ')} (run npm run build first)`,

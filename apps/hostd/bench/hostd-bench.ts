@@ -6,7 +6,7 @@
 // (docs/performance.md §6).
 // Run: node --conditions=source --import tsx apps/hostd/bench/hostd-bench.ts [--runs N] [--json]
 //      [--flood [--flood-rate N/s] [--flood-seconds S]]
-// (or node apps/hostd/dist/bench/hostd-bench.js after `npm run build`).
+// (or node apps/hostd/dist-test/bench/hostd-bench.js after `npm run build`).
 import {
   SERVICE,
   makeDeployment,

@@ -1,5 +1,5 @@
 // Encode/decode rates of the SOME/IP-SD codec, in entries per second (median of several
-// runs). Run: `node packages/discovery/dist/bench/codec.bench.js [--json] [--runs N]
+// runs). Run: `node packages/discovery/dist-test/bench/codec.bench.js [--json] [--runs N]
 // [--ms MS]` after `npx tsc -b packages/discovery`, or with tsx from the source.
 import { pathToFileURL } from 'node:url';
 import {

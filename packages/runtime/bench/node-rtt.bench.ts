@@ -5,7 +5,7 @@
 // few times a second sees), alternating call by call with the baseline a user would pick
 // instead — the same method over a Node Unix socket whose peer is idle between calls
 // (./uds-peer.ts) — so both see the same machine.
-//   node packages/runtime/dist/bench/node-rtt.bench.js [--calls N] [--opens N]
+//   node packages/runtime/dist-test/bench/node-rtt.bench.js [--calls N] [--opens N]
 //     [--parked-calls N] [--interval-ms N] [--json]
 import { fork } from 'node:child_process';
 import net from 'node:net';

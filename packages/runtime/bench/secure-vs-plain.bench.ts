@@ -80,7 +80,7 @@ async function plainPath(configPath: string) {
   const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
   const peer = path.join(
     packageRoot(import.meta.url),
-    ext === '.ts' ? 'bench' : 'dist/bench',
+    ext === '.ts' ? 'bench' : 'dist-test/bench',
     `plain-peer${ext}`,
   );
   const child = spawn(

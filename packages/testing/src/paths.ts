@@ -78,5 +78,5 @@ export function compiledFile(name: string, sourcePath: string): string {
 
 /** Where `tsc -b` puts the JavaScript of `sourcePath` (relative to the package at `pkgRoot`). */
 export function compiledPath(pkgRoot: string, sourcePath: string): string {
-  return join(pkgRoot, 'dist', sourcePath.replace(/\.ts$/, '.js'));
+  return join(pkgRoot, 'dist-test', sourcePath.replace(/\.ts$/, '.js'));
 }

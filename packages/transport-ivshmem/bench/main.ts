@@ -1,7 +1,7 @@
 // Runnable entry of the ring benchmarks:
 //   node --import tsx packages/transport-ivshmem/bench/main.ts [--json] [--runs N] [--quick]
 //     [--only latency,throughput,memcpy] [--modes spin,adaptive,event]
-// (or the compiled dist/bench/main.js). Prints a table, or the JSON of RingBenchResult.
+// (or the compiled dist-test/bench/main.js). Prints a table, or the JSON of RingBenchResult.
 import { runRingBench } from './ring-bench.js';
 import { format } from './ring.bench.js';
 

@@ -3,7 +3,7 @@
 // decoded in place vs decoded from a copy, and the whole lane over a real ring in one thread.
 // Issue target: ≥ 2 M msg/s for a small protobuf message on the encode+send lane.
 // Run (from source): node --import tsx -e "const m = await import('./packages/transport-ivshmem/bench/protobuf.bench.ts'); console.log(m.format(await m.run({ quick: false })))"
-// or compiled: node -e "const m = await import('./packages/transport-ivshmem/dist/bench/protobuf.bench.js'); console.log(m.format(await m.run({})))"
+// or compiled: node -e "const m = await import('./packages/transport-ivshmem/dist-test/bench/protobuf.bench.js'); console.log(m.format(await m.run({})))"
 import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
