@@ -2,8 +2,9 @@
 /*
  * Grant and revoke token checks (docs/protocol.md §7), in the order
  * @sivshm/core's verifyGrant uses, so both report the same reason for the
- * same token: tag, structure, vm, epoch, kn, window, expiry, replay. The
- * serial is committed last, so a refused token never burns one.
+ * same token: tag, structure, vm, epoch, kn, window, expiry, then (device
+ * only) a channel revoked in this epoch, then replay. The serial is
+ * committed last, so a refused token never burns one.
  */
 #include <crypto/algapi.h>
 #include <linux/kernel.h>
@@ -64,6 +65,35 @@ u64 sivshm_window_data_size(u64 window_length)
 	return is_power_of_2(d) ? d : 0;
 }
 
+bool sivshm_revoked_has(const struct sivshm_revoked *r, u64 epoch, u64 channel)
+{
+	unsigned int i;
+
+	if (r->epoch != epoch)	/* the set of another epoch: nothing revoked yet */
+		return false;
+	if (r->overflow)
+		return true;
+	for (i = 0; i < r->count; i++)
+		if (r->channel[i] == channel)
+			return true;
+	return false;
+}
+
+void sivshm_revoked_add(struct sivshm_revoked *r, u64 epoch, u64 channel)
+{
+	if (r->epoch != epoch) {
+		r->epoch = epoch;
+		r->count = 0;
+		r->overflow = false;
+	}
+	if (sivshm_revoked_has(r, epoch, channel))
+		return;
+	if (r->count == SIVSHM_MAX_REVOKED)
+		r->overflow = true;
+	else
+		r->channel[r->count++] = channel;
+}
+
 static bool sivshm_all_zero(const u8 *p, size_t n)
 {
 	u8 acc = 0;
@@ -88,6 +118,12 @@ int sivshm_check_grant(const struct sivshm_grant_ctx *ctx,
 	memzero_explicit(want, sizeof(want));
 	if (ret)
 		return SIVSHM_REJ_TAG;
+	return sivshm_check_grant_fields(ctx, tok);
+}
+
+int sivshm_check_grant_fields(const struct sivshm_grant_ctx *ctx,
+			      const struct sivshm_grant_token *tok)
+{
 	if (le32_to_cpu((__force __le32)tok->magic) != SIVSHM_GRANT_MAGIC)
 		return SIVSHM_REJ_MAGIC;
 	if (tok->version != SIVSHM_TOKEN_VERSION)
@@ -113,6 +149,10 @@ int sivshm_check_grant(const struct sivshm_grant_ctx *ctx,
 		return SIVSHM_REJ_WINDOW;
 	if (le64_to_cpu((__force __le64)tok->not_after) <= ctx->now_ns)
 		return SIVSHM_REJ_EXPIRED;
+	if (ctx->revoked &&
+	    sivshm_revoked_has(ctx->revoked, ctx->epoch,
+			       le64_to_cpu((__force __le64)tok->channel_id)))
+		return SIVSHM_REJ_REVOKED;
 	if (!sivshm_serial_fresh(ctx->serials,
 				 le64_to_cpu((__force __le64)tok->grant_serial)))
 		return SIVSHM_REJ_REPLAY;
@@ -126,7 +166,6 @@ int sivshm_check_revoke(const struct sivshm_revoke_ctx *ctx,
 			const u8 tag[SIVSHM_TAG_SIZE])
 {
 	u8 want[SIVSHM_TAG_SIZE];
-	u64 serial;
 	int ret;
 
 	ret = sivshm_hmac_sha256(ctx->key, SIVSHM_REVOKE_LABEL, tok,
@@ -137,6 +176,14 @@ int sivshm_check_revoke(const struct sivshm_revoke_ctx *ctx,
 	memzero_explicit(want, sizeof(want));
 	if (ret)
 		return SIVSHM_REJ_TAG;
+	return sivshm_check_revoke_fields(ctx, tok);
+}
+
+int sivshm_check_revoke_fields(const struct sivshm_revoke_ctx *ctx,
+			       const struct sivshm_revoke_token *tok)
+{
+	u64 serial;
+
 	if (le32_to_cpu((__force __le32)tok->magic) != SIVSHM_REVOKE_MAGIC)
 		return SIVSHM_REJ_MAGIC;
 	if (tok->version != SIVSHM_TOKEN_VERSION)

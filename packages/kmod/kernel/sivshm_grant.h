@@ -18,6 +18,24 @@ struct sivshm_serials {
 	u64 seen;	/* bit i: serial high - i was used */
 };
 
+/*
+ * Channels revoked in the current epoch, refused by every later grant.
+ * Bounded: past SIVSHM_MAX_REVOKED channels in one epoch the set
+ * overflows and then stands for every channel (fail closed: no grant is
+ * accepted until the epoch changes). A new epoch starts an empty set.
+ */
+#define SIVSHM_MAX_REVOKED	256
+
+struct sivshm_revoked {
+	u64 epoch;
+	unsigned int count;
+	bool overflow;
+	u64 channel[SIVSHM_MAX_REVOKED];
+};
+
+bool sivshm_revoked_has(const struct sivshm_revoked *r, u64 epoch, u64 channel);
+void sivshm_revoked_add(struct sivshm_revoked *r, u64 epoch, u64 channel);
+
 /* What the device knows when a token arrives. */
 struct sivshm_grant_ctx {
 	const u8 *key;		/* SIVSHM_KEY_SIZE bytes */
@@ -29,6 +47,7 @@ struct sivshm_grant_ctx {
 	u64 data_offset;
 	u64 data_size;
 	struct sivshm_serials *serials;	/* committed only on acceptance */
+	const struct sivshm_revoked *revoked;	/* NULL: none recorded */
 };
 
 struct sivshm_revoke_ctx {
@@ -59,6 +78,15 @@ int sivshm_check_grant(const struct sivshm_grant_ctx *ctx,
 int sivshm_check_revoke(const struct sivshm_revoke_ctx *ctx,
 			const struct sivshm_revoke_token *tok,
 			const u8 tag[SIVSHM_TAG_SIZE]);
+
+/*
+ * The same checks minus the tag, for a caller that verified the tag
+ * itself (the driver does, with its keyed transform and no lock held).
+ */
+int sivshm_check_grant_fields(const struct sivshm_grant_ctx *ctx,
+			      const struct sivshm_grant_token *tok);
+int sivshm_check_revoke_fields(const struct sivshm_revoke_ctx *ctx,
+			       const struct sivshm_revoke_token *tok);
 
 /* Data area per direction of a layout v1 window, or 0 if the length is not one. */
 u64 sivshm_window_data_size(u64 window_length);

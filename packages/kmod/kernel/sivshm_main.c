@@ -6,10 +6,21 @@
  * opened the file and presented a grant token signed by the host with this
  * VM's key (docs/protocol.md §7). Inside a window the holder's own pages
  * are writable and the peer's are read-only; nothing is executable, nothing
- * is inherited across fork or growable with mremap. A revoke token zaps
- * every mapping of the channel. Doorbells (ivshmem-doorbell, MSI-X) are
- * rung with an ioctl and received with read()/poll().
+ * is inherited across fork, growable or movable with mremap. A revoke token
+ * zaps every mapping of the channel, bars the channel from every later
+ * grant of the epoch and returns a receipt hostd verifies before it reuses
+ * the window. Doorbells (ivshmem-doorbell, MSI-X) are rung with an ioctl
+ * and received with read()/poll() by grant holders.
+ *
+ * Locking: sivshm.lock (a mutex) orders every change of the device's
+ * state: key, serials, revoked channels, the file list, the installed
+ * windows and the PCI binding. It is never held across a user copy (a
+ * stalled user page must not block other openers) nor across an HMAC.
+ * Each file's rwsem guards its windows for the fault path, which never
+ * takes sivshm.lock; lock order is sivshm.lock, then a file's rwsem.
  */
+#include <crypto/algapi.h>
+#include <crypto/hash.h>
 #include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/interrupt.h>
@@ -32,6 +43,7 @@
 #include <linux/wait.h>
 
 #include "sivshm_grant.h"
+#include "sivshm_hmac.h"
 
 #define SIVSHM_VENDOR		0x1af4
 #define SIVSHM_DEVICE		0x1110
@@ -54,8 +66,8 @@ struct sivshm_vector {
 
 /* One device per module: the VM's single IVSHMEM region. */
 static struct sivshm_dev {
-	struct mutex lock;	/* key, serials, files, pdev */
-	struct pci_dev *pdev;
+	struct mutex lock;	/* see the locking note at the top */
+	struct pci_dev *pdev;	/* NULL while no device is bound */
 	void __iomem *regs;
 	void *region;		/* BAR2, mapped write-back */
 	phys_addr_t bar2_start;
@@ -65,11 +77,12 @@ static struct sivshm_dev {
 	struct sivshm_vector vec[SIVSHM_MAX_VECTORS];
 	wait_queue_head_t wq;
 
-	bool key_set;
-	u8 key[SIVSHM_KEY_SIZE];
+	/* keyed once by SET_KEY, published with a release store, freed at exit */
+	struct crypto_shash *mac;
 	u32 vm_id;
 	struct sivshm_serials grant_serials;
 	struct sivshm_serials revoke_serials;
+	struct sivshm_revoked revoked;
 	struct list_head files;
 } sivshm;
 
@@ -91,6 +104,7 @@ struct sivshm_file {
 	struct address_space *mapping;
 	struct rw_semaphore rwsem;	/* grants; held for read across faults */
 	struct sivshm_window win[SIVSHM_MAX_GRANTS];
+	unsigned int nlive;	/* live windows; written under rwsem, read locklessly */
 	u32 seen[SIVSHM_MAX_VECTORS];
 };
 
@@ -133,6 +147,21 @@ static bool sivshm_page_writable(const struct sivshm_window *w, u64 off)
 	       off < peer + SIVSHM_WIN_CONSUMER_PAGE + SIVSHM_PAGE_SIZE;
 }
 
+/*
+ * Is every 4 KiB sub-page of [off, off + len) writable? A kernel page may
+ * be 16 or 64 KiB and hold pages of both sides: it is writable only if all
+ * of its sub-pages are.
+ */
+static bool sivshm_range_writable(const struct sivshm_window *w, u64 off, u64 len)
+{
+	u64 p;
+
+	for (p = off; p < off + len; p += SIVSHM_PAGE_SIZE)
+		if (!sivshm_page_writable(w, p))
+			return false;
+	return true;
+}
+
 /* The live window holding [off, off + len), or NULL. Caller holds rwsem. */
 static struct sivshm_window *sivshm_find(struct sivshm_file *sf, u64 off,
 					 u64 len)
@@ -160,7 +189,7 @@ static vm_fault_t sivshm_fault(struct vm_fault *vmf)
 	down_read(&sf->rwsem);
 	w = sivshm_find(sf, off, PAGE_SIZE);
 	if (w && (!(vmf->flags & FAULT_FLAG_WRITE) ||
-		  sivshm_page_writable(w, off - w->offset)))
+		  sivshm_range_writable(w, off - w->offset, PAGE_SIZE)))
 		/*
 		 * vm_page_prot is read-only (write-notify, because of
 		 * pfn_mkwrite), so every first write goes through
@@ -182,15 +211,22 @@ static vm_fault_t sivshm_pfn_mkwrite(struct vm_fault *vmf)
 
 	down_read(&sf->rwsem);
 	w = sivshm_find(sf, off, PAGE_SIZE);
-	if (w && sivshm_page_writable(w, off - w->offset))
+	if (w && sivshm_range_writable(w, off - w->offset, PAGE_SIZE))
 		ret = 0;
 	up_read(&sf->rwsem);
 	return ret;
 }
 
+/* A window mapping stays where it was made: mremap may not move it. */
+static int sivshm_vm_mremap(struct vm_area_struct *vma)
+{
+	return -EPERM;
+}
+
 static const struct vm_operations_struct sivshm_vm_ops = {
 	.fault = sivshm_fault,
 	.pfn_mkwrite = sivshm_pfn_mkwrite,
+	.mremap = sivshm_vm_mremap,
 };
 
 static int sivshm_mmap(struct file *file, struct vm_area_struct *vma)
@@ -210,7 +246,7 @@ static int sivshm_mmap(struct file *file, struct vm_area_struct *vma)
 	w = sivshm_find(sf, off, len);
 	if (w)
 		for (p = off - w->offset; p < off - w->offset + len; p += PAGE_SIZE)
-			any_writable |= sivshm_page_writable(w, p);
+			any_writable |= sivshm_range_writable(w, p, PAGE_SIZE);
 	up_read(&sf->rwsem);
 	if (!w)
 		return -EPERM;
@@ -287,10 +323,13 @@ static void sivshm_kill_windows(struct sivshm_file *sf, u64 channel, bool all)
 			dead[n++] = sf->win[i];
 		}
 	}
+	WRITE_ONCE(sf->nlive, sf->nlive - n);
 	up_write(&sf->rwsem);
 	/* faults after this point find no live window and get SIGBUS */
 	for (i = 0; i < n; i++)
 		unmap_mapping_range(sf->mapping, dead[i].offset, dead[i].length, 1);
+	if (n)	/* a reader of a file without grants returns -EPERM */
+		wake_up_interruptible_all(&sivshm.wq);
 }
 
 static long sivshm_ioc_info(void __user *arg)
@@ -302,7 +341,7 @@ static long sivshm_ioc_info(void __user *arg)
 	info.region_size = sivshm.bar2_len;
 	info.ivposition = sivshm.ivposition;
 	info.vectors = sivshm.nvec;
-	if (sivshm.key_set) {
+	if (sivshm.mac) {
 		info.vm_id = sivshm.vm_id;
 		info.flags |= SIVSHM_INFO_KEY_SET;
 	}
@@ -319,6 +358,7 @@ static long sivshm_ioc_info(void __user *arg)
 static long sivshm_ioc_set_key(void __user *arg)
 {
 	struct sivshm_set_key req;
+	struct crypto_shash *mac;
 	long ret = 0;
 
 	if (!capable(CAP_SYS_ADMIN))
@@ -329,18 +369,71 @@ static long sivshm_ioc_set_key(void __user *arg)
 		ret = -EINVAL;
 		goto out;
 	}
+	/* keyed here once, so no GRANT or REVOKE allocates or keys a transform */
+	mac = sivshm_hmac_new(req.key);
+	if (IS_ERR(mac)) {
+		ret = PTR_ERR(mac);
+		goto out;
+	}
 	mutex_lock(&sivshm.lock);
-	if (sivshm.key_set) {
+	if (sivshm.mac) {
 		ret = -EEXIST;
 	} else {
-		memcpy(sivshm.key, req.key, sizeof(sivshm.key));
 		sivshm.vm_id = req.vm_id;
-		sivshm.key_set = true;
+		smp_store_release(&sivshm.mac, mac);	/* vm_id first */
+		mac = NULL;
 	}
 	mutex_unlock(&sivshm.lock);
+	if (mac)
+		crypto_free_shash(mac);
 out:
 	memzero_explicit(&req, sizeof(req));
 	return ret;
+}
+
+/*
+ * 1 if @tag is HMAC(K_vm, @label incl. NUL || @tok), 0 if not, or a
+ * negative errno. Needs no device state beyond the keyed transform, so it
+ * runs with no lock held.
+ */
+static int sivshm_tag_ok(struct crypto_shash *mac, const char *label,
+			 const void *tok, size_t len, const u8 tag[SIVSHM_TAG_SIZE])
+{
+	u8 want[SIVSHM_TAG_SIZE];
+	int ret;
+
+	ret = sivshm_hmac_keyed(mac, label, strlen(label) + 1, tok, len, want);
+	if (!ret)
+		ret = !crypto_memneq(want, tag, SIVSHM_TAG_SIZE);
+	memzero_explicit(want, sizeof(want));
+	return ret;
+}
+
+/* Does @w overlap a live window of another channel in a file other than @self? */
+static bool sivshm_overlaps_other_file(struct sivshm_file *self,
+				       const struct sivshm_window *w)
+{
+	struct sivshm_file *o;
+	bool hit = false;
+	int i;
+
+	lockdep_assert_held(&sivshm.lock);
+	list_for_each_entry(o, &sivshm.files, node) {
+		if (o == self)
+			continue;
+		down_read(&o->rwsem);
+		for (i = 0; i < SIVSHM_MAX_GRANTS && !hit; i++) {
+			const struct sivshm_window *x = &o->win[i];
+
+			hit = x->live && x->channel_id != w->channel_id &&
+			      x->offset < w->offset + w->length &&
+			      w->offset < x->offset + x->length;
+		}
+		up_read(&o->rwsem);
+		if (hit)
+			break;
+	}
+	return hit;
 }
 
 static long sivshm_add_window(struct sivshm_file *sf,
@@ -356,9 +449,14 @@ static long sivshm_add_window(struct sivshm_file *sf,
 	struct sivshm_window *slot = NULL;
 	int i;
 
+	lockdep_assert_held(&sivshm.lock);	/* no REVOKE or remove() in between */
 	w.data_size = sivshm_window_data_size(w.length);
 	if (!w.data_size) {
 		*verdict = SIVSHM_REJ_LAYOUT;
+		return -EACCES;
+	}
+	if (sivshm_overlaps_other_file(sf, &w)) {
+		*verdict = SIVSHM_REJ_OVERLAP;
 		return -EACCES;
 	}
 	down_write(&sf->rwsem);
@@ -382,36 +480,36 @@ static long sivshm_add_window(struct sivshm_file *sf,
 			return 0;
 		}
 	}
-	if (slot)
+	if (slot) {
 		*slot = w;
+		WRITE_ONCE(sf->nlive, sf->nlive + 1);
+	}
 	up_write(&sf->rwsem);
 	return slot ? 0 : -ENOSPC;
 }
 
-static long sivshm_ioc_grant(struct sivshm_file *sf, void __user *arg)
+/*
+ * Check everything but the tag (checked by the caller) and install the
+ * window, all under sivshm.lock: a REVOKE or remove() runs entirely before
+ * or entirely after, so none is lost.
+ */
+static long sivshm_grant_locked(struct sivshm_file *sf,
+				const struct sivshm_grant_token *t, bool tag_ok,
+				u32 *verdict)
 {
-	struct sivshm_grant_req req;
 	struct sivshm_region_header h;
 	struct sivshm_grant_ctx ctx;
 	long ret;
-	int v;
 
-	if (copy_from_user(&req, arg, sizeof(req)))
-		return -EFAULT;
-	if (req.pad0 || req.verdict)
-		return -EINVAL;
-	mutex_lock(&sivshm.lock);
-	if (!sivshm.key_set) {
-		mutex_unlock(&sivshm.lock);
-		return -ENOKEY;
-	}
-	ret = sivshm_read_header(&h);
-	if (ret) {
-		mutex_unlock(&sivshm.lock);
+	lockdep_assert_held(&sivshm.lock);
+	ret = sivshm_read_header(&h);	/* -ENODEV once the device is gone */
+	if (ret)
 		return ret;
+	if (!tag_ok) {
+		*verdict = SIVSHM_REJ_TAG;
+		return -EACCES;
 	}
 	ctx = (struct sivshm_grant_ctx) {
-		.key = sivshm.key,
 		.vm_id = sivshm.vm_id,
 		.epoch = h.epoch,
 		.kn = sf->kn,
@@ -420,80 +518,119 @@ static long sivshm_ioc_grant(struct sivshm_file *sf, void __user *arg)
 		.data_offset = h.data_offset,
 		.data_size = h.data_size,
 		.serials = &sivshm.grant_serials,
+		.revoked = &sivshm.revoked,
 	};
-	v = sivshm_check_grant(&ctx, &req.token, req.tag);
-	mutex_unlock(&sivshm.lock);
-	if (v < 0)
-		return v;
-	req.verdict = v;
-	ret = v == SIVSHM_OK ? sivshm_add_window(sf, &req.token, &req.verdict)
-			     : -EACCES;
-	if (put_user(req.verdict, (u32 __user *)(arg + offsetof(struct sivshm_grant_req, verdict))))
-		return -EFAULT;
-	return ret;
+	*verdict = sivshm_check_grant_fields(&ctx, t);
+	if (*verdict != SIVSHM_OK)
+		return -EACCES;
+	return sivshm_add_window(sf, t, verdict);
 }
 
-static long sivshm_ioc_revoke(void __user *arg)
+static long sivshm_ioc_grant(struct sivshm_file *sf, void __user *arg)
 {
-	struct sivshm_revoke_req req;
-	struct sivshm_region_header h;
-	struct sivshm_revoke_ctx ctx;
-	struct sivshm_file *sf;
+	struct crypto_shash *mac = smp_load_acquire(&sivshm.mac);
+	struct sivshm_grant_req req;
+	u32 verdict = SIVSHM_OK;
 	long ret;
-	int v;
+	int ok;
 
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
 	if (req.pad0 || req.verdict)
 		return -EINVAL;
+	if (!mac)
+		return -ENOKEY;
+	ok = sivshm_tag_ok(mac, SIVSHM_GRANT_LABEL, &req.token, sizeof(req.token), req.tag);
+	if (ok < 0)
+		return ok;
 	mutex_lock(&sivshm.lock);
-	if (!sivshm.key_set) {
-		ret = -ENOKEY;
-		goto out;
-	}
+	ret = sivshm_grant_locked(sf, &req.token, ok, &verdict);
+	mutex_unlock(&sivshm.lock);
+	if (put_user(verdict, (u32 __user *)(arg + offsetof(struct sivshm_grant_req, verdict))))
+		return -EFAULT;
+	return ret;
+}
+
+/*
+ * Check a revoke token (tag checked by the caller); on acceptance record
+ * the channel as revoked for the epoch and zap it in every file, all under
+ * sivshm.lock.
+ */
+static long sivshm_revoke_locked(const struct sivshm_revoke_token *t,
+				 bool tag_ok, u32 *verdict)
+{
+	struct sivshm_region_header h;
+	struct sivshm_revoke_ctx ctx;
+	struct sivshm_file *sf;
+	u64 channel;
+	long ret;
+
+	lockdep_assert_held(&sivshm.lock);
 	ret = sivshm_read_header(&h);
 	if (ret)
-		goto out;
+		return ret;
+	if (!tag_ok) {
+		*verdict = SIVSHM_REJ_TAG;
+		return -EACCES;
+	}
 	ctx = (struct sivshm_revoke_ctx) {
-		.key = sivshm.key,
 		.vm_id = sivshm.vm_id,
 		.epoch = h.epoch,
 		.serials = &sivshm.revoke_serials,
 	};
-	v = sivshm_check_revoke(&ctx, &req.token, req.tag);
-	if (v < 0) {
-		ret = v;
-		goto out;
-	}
-	if (v == SIVSHM_OK)	/* every file of this VM loses the channel */
-		list_for_each_entry(sf, &sivshm.files, node)
-			sivshm_kill_windows(sf, le64_to_cpu((__force __le64)req.token.channel_id),
-					    false);
-	ret = v == SIVSHM_OK ? 0 : -EACCES;
-	if (put_user((u32)v, (u32 __user *)(arg + offsetof(struct sivshm_revoke_req, verdict))))
-		ret = -EFAULT;
-out:
+	*verdict = sivshm_check_revoke_fields(&ctx, t);
+	if (*verdict != SIVSHM_OK)
+		return -EACCES;
+	channel = le64_to_cpu((__force __le64)t->channel_id);
+	sivshm_revoked_add(&sivshm.revoked, h.epoch, channel);
+	list_for_each_entry(sf, &sivshm.files, node)	/* every file of this VM */
+		sivshm_kill_windows(sf, channel, false);
+	return 0;
+}
+
+static long sivshm_ioc_revoke(void __user *arg)
+{
+	struct crypto_shash *mac = smp_load_acquire(&sivshm.mac);
+	struct sivshm_revoke_req req;
+	const size_t out = offsetof(struct sivshm_revoke_req, verdict);
+	long ret;
+	int ok;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (req.pad0 || req.verdict)
+		return -EINVAL;
+	if (!mac)
+		return -ENOKEY;
+	ok = sivshm_tag_ok(mac, SIVSHM_REVOKE_LABEL, &req.token, sizeof(req.token), req.tag);
+	if (ok < 0)
+		return ok;
+	mutex_lock(&sivshm.lock);
+	ret = sivshm_revoke_locked(&req.token, ok, &req.verdict);
 	mutex_unlock(&sivshm.lock);
+	memset(req.receipt, 0, sizeof(req.receipt));
+	/* the receipt proves the teardown above: made only after it happened */
+	if (!ret)
+		ret = sivshm_hmac_keyed(mac, SIVSHM_RECEIPT_LABEL,
+					sizeof(SIVSHM_RECEIPT_LABEL) - 1, &req.token,
+					sizeof(req.token), req.receipt);
+	/* verdict, pad0 and receipt; user memory only now, with no lock held */
+	if (copy_to_user(arg + out, (u8 *)&req + out, sizeof(req) - out))
+		return -EFAULT;
 	return ret;
 }
 
 static long sivshm_ioc_doorbell(struct sivshm_file *sf, void __user *arg)
 {
 	struct sivshm_doorbell db;
-	bool granted = false;
 	long ret = 0;
-	int i;
 
 	if (copy_from_user(&db, arg, sizeof(db)))
 		return -EFAULT;
 	if (db.pad0)
 		return -EINVAL;
 	/* only a grant holder may interrupt other VMs */
-	down_read(&sf->rwsem);
-	for (i = 0; i < SIVSHM_MAX_GRANTS; i++)
-		granted |= sf->win[i].live;
-	up_read(&sf->rwsem);
-	if (!granted)
+	if (!READ_ONCE(sf->nlive))
 		return -EPERM;
 	mutex_lock(&sivshm.lock);
 	if (!sivshm.regs || !sivshm.nvec)
@@ -510,6 +647,21 @@ static long sivshm_ioctl(struct file *file, unsigned int cmd, unsigned long a)
 	struct sivshm_file *sf = file->private_data;
 	void __user *arg = (void __user *)a;
 
+	switch (cmd) {	/* unknown first: -ENOTTY whoever asks */
+	case SIVSHM_IOC_INFO:
+	case SIVSHM_IOC_NONCE:
+		break;
+	case SIVSHM_IOC_SET_KEY:
+	case SIVSHM_IOC_GRANT:
+	case SIVSHM_IOC_REVOKE:
+	case SIVSHM_IOC_DOORBELL:
+		/* state changes need a file opened for writing */
+		if (!(file->f_mode & FMODE_WRITE))
+			return -EBADF;
+		break;
+	default:
+		return -ENOTTY;
+	}
 	if (!sivshm_is_opener(sf))
 		return -EPERM;
 	switch (cmd) {
@@ -548,6 +700,12 @@ static int sivshm_collect(struct sivshm_file *sf, struct sivshm_event *ev, int m
 	return n;
 }
 
+/* No device bound (any more): readers get -ENODEV. */
+static bool sivshm_gone(void)
+{
+	return !READ_ONCE(sivshm.pdev);
+}
+
 static bool sivshm_pending(struct sivshm_file *sf)
 {
 	int i;
@@ -571,6 +729,11 @@ static ssize_t sivshm_read(struct file *file, char __user *buf, size_t len,
 	if (max < 1)
 		return -EINVAL;
 	for (;;) {
+		if (sivshm_gone())
+			return -ENODEV;
+		/* doorbells are for grant holders only */
+		if (!READ_ONCE(sf->nlive))
+			return -EPERM;
 		down_write(&sf->rwsem);	/* serialises readers of sf->seen */
 		n = sivshm_collect(sf, ev, max);
 		up_write(&sf->rwsem);
@@ -578,7 +741,8 @@ static ssize_t sivshm_read(struct file *file, char __user *buf, size_t len,
 			break;
 		if (file->f_flags & O_NONBLOCK)
 			return -EAGAIN;
-		ret = wait_event_interruptible(sivshm.wq, sivshm_pending(sf));
+		ret = wait_event_interruptible(sivshm.wq, sivshm_pending(sf) ||
+					       sivshm_gone() || !READ_ONCE(sf->nlive));
 		if (ret)
 			return ret;
 	}
@@ -592,6 +756,10 @@ static __poll_t sivshm_poll(struct file *file, poll_table *wait)
 	struct sivshm_file *sf = file->private_data;
 
 	poll_wait(file, &sivshm.wq, wait);
+	if (sivshm_gone())
+		return EPOLLERR | EPOLLHUP;
+	if (!sivshm_is_opener(sf) || !READ_ONCE(sf->nlive))
+		return EPOLLERR;	/* read() would fail: no grant */
 	return sivshm_pending(sf) ? EPOLLIN | EPOLLRDNORM : 0;
 }
 
@@ -604,7 +772,7 @@ static const struct file_operations sivshm_fops = {
 	.compat_ioctl = compat_ptr_ioctl,
 	.read = sivshm_read,
 	.poll = sivshm_poll,
-	.llseek = no_llseek,
+	/* no .llseek: stream_open() makes lseek fail with -ESPIPE */
 };
 
 /* Anyone may open; only a signed grant lets a process map anything. */
@@ -624,8 +792,13 @@ static irqreturn_t sivshm_irq(int irq, void *data)
 	return IRQ_HANDLED;
 }
 
+/* Nothing is published in sivshm until every step succeeded (pcim/devm undo them). */
 static int sivshm_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
+	resource_size_t bar2_start, bar2_len;
+	void __iomem *regs;
+	void *region;
+	u32 ivposition;
 	int ret, i, nvec;
 
 	mutex_lock(&sivshm.lock);
@@ -638,30 +811,28 @@ static int sivshm_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		return ret;
 	/* MSI-X messages are bus-master writes: QEMU drops them otherwise */
 	pci_set_master(pdev);
-	ret = pcim_iomap_regions(pdev, BIT(0), "sivshm");
+	ret = pci_request_region(pdev, 0, "sivshm");	/* released by pcim */
 	if (ret)
 		return ret;
-	ret = pci_request_region(pdev, 2, "sivshm");	/* released by pcim */
+	regs = pcim_iomap(pdev, 0, 0);
+	if (!regs)
+		return -ENOMEM;
+	ret = pci_request_region(pdev, 2, "sivshm");
 	if (ret)
 		return ret;
-	sivshm.bar2_start = pci_resource_start(pdev, 2);
-	sivshm.bar2_len = pci_resource_len(pdev, 2);
-	if (!sivshm.bar2_len || sivshm.bar2_start % PAGE_SIZE)
+	bar2_start = pci_resource_start(pdev, 2);
+	bar2_len = pci_resource_len(pdev, 2);
+	if (!bar2_len || bar2_start % PAGE_SIZE)
 		return -ENODEV;
 	/*
 	 * Write-back, not write-combining: on KVM hosts that honour the
 	 * guest PAT an uncached BAR2 is slow. The memtype reserved here is
 	 * also the one the user mappings get.
 	 */
-	sivshm.region = devm_memremap(&pdev->dev, sivshm.bar2_start,
-				      sivshm.bar2_len, MEMREMAP_WB);
-	if (IS_ERR(sivshm.region)) {
-		ret = PTR_ERR(sivshm.region);
-		sivshm.region = NULL;
-		return ret;
-	}
-	sivshm.regs = pcim_iomap_table(pdev)[0];
-	sivshm.ivposition = ioread32(sivshm.regs + SIVSHM_REG_IVPOSITION);
+	region = devm_memremap(&pdev->dev, bar2_start, bar2_len, MEMREMAP_WB);
+	if (IS_ERR(region))
+		return PTR_ERR(region);
+	ivposition = ioread32(regs + SIVSHM_REG_IVPOSITION);
 
 	/* ivshmem-doorbell has MSI-X; ivshmem-plain has no interrupts */
 	nvec = pci_alloc_irq_vectors(pdev, 1, SIVSHM_MAX_VECTORS, PCI_IRQ_MSIX);
@@ -674,11 +845,22 @@ static int sivshm_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 			return ret;
 	}
 	mutex_lock(&sivshm.lock);
-	sivshm.nvec = nvec;
-	sivshm.pdev = pdev;
+	if (sivshm.pdev) {
+		ret = -EBUSY;
+	} else {
+		sivshm.bar2_start = bar2_start;
+		sivshm.bar2_len = bar2_len;
+		sivshm.region = region;
+		sivshm.regs = regs;
+		sivshm.ivposition = ivposition;
+		sivshm.nvec = nvec;
+		WRITE_ONCE(sivshm.pdev, pdev);
+	}
 	mutex_unlock(&sivshm.lock);
+	if (ret)
+		return ret;
 	dev_info(&pdev->dev, "sivshm: IVPosition %u, BAR2 %llu bytes, %d vectors\n",
-		 sivshm.ivposition, sivshm.bar2_len, nvec);
+		 ivposition, (u64)bar2_len, nvec);
 	return 0;
 }
 
@@ -690,11 +872,12 @@ static void sivshm_remove(struct pci_dev *pdev)
 	/* BAR2 goes away: no mapping may outlive the binding */
 	list_for_each_entry(sf, &sivshm.files, node)
 		sivshm_kill_windows(sf, 0, true);
-	sivshm.pdev = NULL;
+	WRITE_ONCE(sivshm.pdev, NULL);
 	sivshm.regs = NULL;
 	sivshm.region = NULL;
 	sivshm.nvec = 0;
 	mutex_unlock(&sivshm.lock);
+	wake_up_interruptible_all(&sivshm.wq);	/* blocked readers get -ENODEV */
 }
 
 static const struct pci_device_id sivshm_ids[] = {
@@ -714,6 +897,8 @@ static int __init sivshm_init(void)
 {
 	int ret;
 
+	/* the layout is in 4 KiB pages; a larger kernel page is checked per 4 KiB */
+	BUILD_BUG_ON(PAGE_SIZE % SIVSHM_PAGE_SIZE);
 	mutex_init(&sivshm.lock);
 	init_waitqueue_head(&sivshm.wq);
 	INIT_LIST_HEAD(&sivshm.files);
@@ -730,7 +915,8 @@ static void __exit sivshm_exit(void)
 {
 	misc_deregister(&sivshm_misc);
 	pci_unregister_driver(&sivshm_driver);
-	memzero_explicit(sivshm.key, sizeof(sivshm.key));
+	if (sivshm.mac)	/* frees (and zeroes) the keyed transform */
+		crypto_free_shash(sivshm.mac);
 }
 
 module_init(sivshm_init);

@@ -67,6 +67,12 @@ struct sivshm_region_header {
 /* HMAC-SHA256 labels, the terminating NUL included in the MAC input */
 #define SIVSHM_GRANT_LABEL	"sivshm v1 grant"
 #define SIVSHM_REVOKE_LABEL	"sivshm v1 revoke"
+/*
+ * HMAC-SHA256 label of a revoke receipt: these 24 ASCII bytes, WITHOUT a
+ * terminating NUL, followed by the revoke token exactly as presented.
+ */
+#define SIVSHM_RECEIPT_LABEL	"sivshm v1 revoke-receipt"
+#define SIVSHM_RECEIPT_SIZE	32
 
 #define SIVSHM_ROLE_CONSUMER	1
 #define SIVSHM_ROLE_PROVIDER	2
@@ -127,6 +133,7 @@ enum sivshm_verdict {
 	SIVSHM_REJ_REPLAY = 14,
 	SIVSHM_REJ_LAYOUT = 15,	/* window length is not a valid layout v1 window */
 	SIVSHM_REJ_OVERLAP = 16,	/* overlaps a live grant of another channel */
+	SIVSHM_REJ_REVOKED = 17,	/* the channel was revoked in this epoch */
 };
 
 /* ---- ioctl structs ---- */
@@ -163,11 +170,19 @@ struct sivshm_grant_req {
 	__u32 pad0;
 };
 
+/*
+ * On SIVSHM_OK the module has zapped every mapping of the channel in this
+ * VM and will refuse every grant for it until the epoch changes; receipt
+ * then holds HMAC-SHA256(K_vm, SIVSHM_RECEIPT_LABEL || token), the proof
+ * hostd checks before it reuses the window. On refusal receipt is zeroed.
+ * receipt is ignored on input.
+ */
 struct sivshm_revoke_req {
 	struct sivshm_revoke_token token;
 	__u8 tag[SIVSHM_TAG_SIZE];
 	__u32 verdict;		/* out */
 	__u32 pad0;
+	__u8 receipt[SIVSHM_RECEIPT_SIZE];	/* out */
 };
 
 struct sivshm_doorbell {

@@ -157,6 +157,15 @@ function bendGrant(spec: string, f: GrantFields, g: Guest, other: Guest, nowNs: 
     case 'unaligned':
       f.windowOffset = BigInt(WIN_A + 8);
       break;
+    default: {
+      // `chan:<id>:<consumer|provider>:<window offset>`: a valid grant of another channel
+      const [kind, id, role, offset] = spec.split(':');
+      if (kind === 'chan' && id !== undefined && offset !== undefined) {
+        f.channelId = BigInt(id);
+        f.role = role === 'provider' ? GrantRole.provider : GrantRole.consumer;
+        f.windowOffset = BigInt(offset);
+      }
+    }
   }
   return key;
 }
@@ -168,7 +177,9 @@ function answer(g: Guest, other: Guest, line: string): string {
   if (verb === 'KEY') return `${g.key.toString('hex')} ${g.vmId}`;
   if (verb === 'READ') return readRegion(g, spec, knHex);
   if (verb === 'REVOKE') {
-    const token = encodeRevoke(EPOCH, ++g.revokeSerial, g.vmId, 1n);
+    // `REVOKE chan:<id>` revokes that channel; `valid` and `forged` channel 1
+    const channel = spec?.startsWith('chan:') === true ? BigInt(spec.slice(5)) : 1n;
+    const token = encodeRevoke(EPOCH, ++g.revokeSerial, g.vmId, channel);
     const t = tag(g.key, REVOKE_TAG_LABEL, token);
     if (spec === 'forged') t[0] = (t[0] ?? 0) ^ 1;
     return token.toString('hex') + t.toString('hex');

@@ -11,9 +11,12 @@
  * "REVOKE <spec>" and reads back one line of hex.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/userfaultfd.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -23,11 +26,15 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "hmac-sha256.h"
 #include "sivshm.h"
 
 #define PAGE 4096UL
@@ -41,6 +48,7 @@ static int ctl = -1;
 static int failures;
 static unsigned long win, other;
 static const char *role;
+static uint8_t vm_key[SIVSHM_KEY_SIZE];	/* K_vm, to recompute revoke receipts */
 
 static void report(const char *name, int ok, const char *fmt, ...)
 {
@@ -246,6 +254,7 @@ static void set_key(int fd, int vm)
 		die("KEY reply");
 	}
 	k.vm_id = vm_id;
+	memcpy(vm_key, k.key, sizeof(vm_key));
 	report("set-key", !ioctl(fd, SIVSHM_IOC_SET_KEY, &k) && vm_id == (unsigned int)vm,
 	       "%s", strerror(errno));
 	report("set-key-only-once", ioctl(fd, SIVSHM_IOC_SET_KEY, &k) && errno == EEXIST,
@@ -331,13 +340,454 @@ static void check_invalid_inputs(int fd)
 	       strerror(errno));
 }
 
+/* ---- issue 12: revocation the revoked process cannot undo ---- */
+
+#define SLOT 65536UL	/* channel N's window sits at win + N * SLOT */
+
+static unsigned long chan_off(int id)
+{
+	return win + id * SLOT;
+}
+
+/* A grant of channel @id as @r ("consumer"/"provider") for @fd, presented. */
+static int grant_chan(int fd, int id, const char *r, struct sivshm_grant_req *req)
+{
+	char spec[96];
+
+	snprintf(spec, sizeof(spec), "chan:%d:%s:%lu", id, r, chan_off(id));
+	get_token(spec, fd, req);
+	return present(fd, req);
+}
+
+/* A revoke token for @spec ("valid", "forged", "chan:<id>") into @rv. */
+static void get_revoke(const char *spec, struct sivshm_revoke_req *rv)
+{
+	char reply[512];
+
+	ask(reply, sizeof(reply), "REVOKE %s", spec);
+	memset(rv, 0, sizeof(*rv));
+	if (strlen(reply) != 2 * (40 + 32) || unhex(reply, &rv->token, 40) ||
+	    unhex(reply + 80, rv->tag, 32)) {
+		errno = EPROTO;
+		die("REVOKE reply");
+	}
+}
+
+static int present_revoke(int fd, struct sivshm_revoke_req *rv)
+{
+	rv->verdict = 0;
+	return ioctl(fd, SIVSHM_IOC_REVOKE, rv) ? -errno : 0;
+}
+
+/* Is @rv's receipt HMAC(K_vm, "sivshm v1 revoke-receipt" || token)? */
+static int receipt_verifies(const struct sivshm_revoke_req *rv)
+{
+	uint8_t want[32];
+
+	hmac_sha256(vm_key, SIVSHM_RECEIPT_LABEL, strlen(SIVSHM_RECEIPT_LABEL), &rv->token,
+		    sizeof(rv->token), want);
+	return !memcmp(want, rv->receipt, sizeof(want));
+}
+
+static int all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n--)
+		if (*b++)
+			return 0;
+	return 1;
+}
+
+/* read() and poll() tell only a grant holder about doorbells. */
+static void check_read_poll_need_grant(int granted_fd)
+{
+	struct sivshm_event ev[8];
+	struct pollfd p;
+	ssize_t n, g;
+	int fd, r;
+
+	fd = open(DEV, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		die("open " DEV);
+	n = read(fd, ev, sizeof(ev));
+	r = errno;
+	p = (struct pollfd){ .fd = fd, .events = POLLIN };
+	poll(&p, 1, 0);
+	fcntl(granted_fd, F_SETFL, O_NONBLOCK);
+	g = read(granted_fd, ev, sizeof(ev));
+	report("read-poll-need-a-grant",
+	       n < 0 && r == EPERM && (p.revents & POLLERR) && !(p.revents & POLLIN) &&
+	       g < 0 && errno == EAGAIN,
+	       "ungranted read %zd (%s), poll revents %#x; granted read %zd (%s)", n,
+	       strerror(r), p.revents, g, strerror(errno));
+	fcntl(granted_fd, F_SETFL, 0);
+	close(fd);
+}
+
+/* Another file may not take a window overlapping channel 1's for another channel. */
+static void check_cross_file_overlap(int other_fd)
+{
+	struct sivshm_grant_req req;
+	int r;
+
+	char spec[96];
+
+	snprintf(spec, sizeof(spec), "chan:5:consumer:%lu", win);	/* channel 1's window */
+	get_token(spec, other_fd, &req);
+	r = present(other_fd, &req);
+	report("cross-file-overlap-refused", r == -EACCES && req.verdict == SIVSHM_REJ_OVERLAP,
+	       "ioctl %d verdict %u", r, req.verdict);
+}
+
+/* As the provider of channel 6: p2c producer + data and c2p consumer page are ours. */
+static volatile char *check_provider_role(int fd)
+{
+	struct sivshm_grant_req req;
+	volatile char *m;
+	int r, own, peer;
+
+	r = grant_chan(fd, 6, "provider", &req);
+	m = r ? MAP_FAILED : map(fd, chan_off(6), WIN_LEN, PROT_READ | PROT_WRITE, MAP_SHARED);
+	if (m == MAP_FAILED) {
+		report("provider-role-peer-pages-read-only", 0, "grant %d verdict %u, mmap %s", r,
+		       req.verdict, strerror(errno));
+		return m;
+	}
+	own = touch(m + DIR_SIZE, 1, 'p') | touch(m + DIR_SIZE + 2 * PAGE, 1, 'd') |
+	      touch(m + PAGE, 1, 'c');
+	peer = !touch(m, 1, 'X') + !touch(m + 2 * PAGE, 1, 'X') +
+	       !touch(m + DIR_SIZE + PAGE, 1, 'X');
+	report("provider-role-peer-pages-read-only", !own && !peer,
+	       "own pages: signal %d; %d of 3 peer pages writable", own, peer);
+	return m;
+}
+
+static void check_mremap_move(volatile char *m)
+{
+	void *dst = mmap(NULL, WIN_LEN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p;
+
+	if (dst == MAP_FAILED)
+		die("mmap anon");
+	p = mremap((void *)m, WIN_LEN, WIN_LEN, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	report("mremap-move-refused", p == MAP_FAILED && !touch(m + 2 * PAGE, 0, 0),
+	       "mremap moved the window to %p", p);
+	munmap(dst, WIN_LEN);
+}
+
+/* The kernel's own writes on our behalf (GUP) may not reach the peer's page either. */
+static void check_process_vm_writev(volatile char *m)
+{
+	char x = 'X';
+	struct iovec local = { .iov_base = &x, .iov_len = 1 };
+	struct iovec remote = { .iov_base = (void *)(m + DIR_SIZE + 2 * PAGE), .iov_len = 1 };
+	ssize_t n = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
+	int fd = open("/proc/self/mem", O_RDWR);
+	ssize_t w = fd < 0 ? -1 : pwrite(fd, &x, 1, (off_t)(uintptr_t)remote.iov_base);
+
+	if (fd >= 0)
+		close(fd);
+	report("process-vm-writev-to-peer-page-fails",
+	       n < 0 && w < 0 && m[DIR_SIZE + 2 * PAGE] != 'X',
+	       "process_vm_writev %zd, /proc/self/mem write %zd", n, w);
+}
+
+/* A granted fd sent to another process over SCM_RIGHTS maps nothing there. */
+static void check_scm_rights(void)
+{
+	struct sivshm_grant_req req;
+	char cbuf[CMSG_SPACE(sizeof(int))], byte = 0;
+	struct iovec io = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &io, .msg_iovlen = 1,
+			      .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
+	int sv[2], fd, r, st;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		die("socketpair");
+	pid = fork();
+	if (!pid) {	/* forked before the file exists: it has it only from the message */
+		struct sivshm_nonce kn;
+		int got, bad = 0;
+
+		close(sv[0]);
+		if (recvmsg(sv[1], &msg, 0) != 1 || !(c = CMSG_FIRSTHDR(&msg)))
+			_exit(3);
+		memcpy(&got, CMSG_DATA(c), sizeof(got));
+		if (mmap(NULL, WIN_LEN, PROT_READ, MAP_SHARED, got, chan_off(7)) != MAP_FAILED ||
+		    errno != EPERM)
+			bad |= 1;
+		if (!ioctl(got, SIVSHM_IOC_NONCE, &kn) || errno != EPERM)
+			bad |= 2;
+		_exit(bad);
+	}
+	close(sv[1]);
+	fd = open(DEV, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		die("open " DEV);
+	r = grant_chan(fd, 7, "consumer", &req);
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(fd));
+	if (sendmsg(sv[0], &msg, 0) != 1)
+		die("sendmsg");
+	st = child_status(pid);
+	report("fd-passed-by-scm-rights-cannot-map",
+	       !r && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	       "grant %d; child status %#x (exit 1: mmap allowed, 2: ioctl allowed)", r, st);
+	close(sv[0]);
+	close(fd);
+}
+
+struct race {
+	pthread_barrier_t start;
+	int fd, id;
+	struct sivshm_grant_req g;
+	struct sivshm_revoke_req r;
+	int gret, rret;
+	volatile int revoked;
+	void *maps[64];
+	int nmaps;
+};
+
+static void *race_grant(void *arg)
+{
+	struct race *x = arg;
+
+	pthread_barrier_wait(&x->start);
+	x->gret = present(x->fd, &x->g);
+	return NULL;
+}
+
+static void *race_revoke(void *arg)
+{
+	struct race *x = arg;
+
+	pthread_barrier_wait(&x->start);
+	x->rret = present_revoke(x->fd, &x->r);
+	x->revoked = 1;
+	return NULL;
+}
+
+static void *race_map(void *arg)
+{
+	struct race *x = arg;
+	int i;
+
+	pthread_barrier_wait(&x->start);
+	for (i = 0; i < 20000 && !x->revoked && x->nmaps < 64; i++) {
+		void *p = mmap(NULL, WIN_LEN, PROT_READ, MAP_SHARED, x->fd, chan_off(x->id));
+
+		if (p != MAP_FAILED)
+			x->maps[x->nmaps++] = p;
+	}
+	return NULL;
+}
+
+/*
+ * GRANT, REVOKE and mmap of one channel race from three threads, a fresh
+ * channel each round. Whatever the order, once REVOKE has returned OK no
+ * mapping made in the race reads, mmap is refused and no grant is taken.
+ */
+static void check_revoke_grant_race(void)
+{
+	char why[160] = "";
+	int round, i, bad = 0;
+
+	for (round = 0; round < 12 && !bad; round++) {
+		struct race x = { .id = 20 + round };
+		struct sivshm_grant_req again;
+		pthread_t t[3];
+		char spec[96];
+		void *p;
+		int r;
+
+		x.fd = open(DEV, O_RDWR | O_CLOEXEC);
+		if (x.fd < 0)
+			die("open " DEV);
+		snprintf(spec, sizeof(spec), "chan:%d:consumer:%lu", x.id, chan_off(x.id));
+		get_token(spec, x.fd, &x.g);
+		snprintf(spec, sizeof(spec), "chan:%d", x.id);
+		get_revoke(spec, &x.r);
+		pthread_barrier_init(&x.start, NULL, 3);
+		pthread_create(&t[0], NULL, race_grant, &x);
+		pthread_create(&t[1], NULL, race_revoke, &x);
+		pthread_create(&t[2], NULL, race_map, &x);
+		for (i = 0; i < 3; i++)
+			pthread_join(t[i], NULL);
+		pthread_barrier_destroy(&x.start);
+		for (i = 0; i < x.nmaps; i++) {
+			r = touch(x.maps[i], 0, 0);
+			if (r != SIGBUS && r != SIGSEGV)
+				bad = snprintf(why, sizeof(why), "a racing mapping still reads");
+			munmap(x.maps[i], WIN_LEN);
+		}
+		p = map(x.fd, chan_off(x.id), WIN_LEN, PROT_READ, MAP_SHARED);
+		if (p != MAP_FAILED)
+			bad = snprintf(why, sizeof(why), "mmap after the race succeeded");
+		r = grant_chan(x.fd, x.id, "consumer", &again);
+		if (x.rret || x.r.verdict != SIVSHM_OK || !receipt_verifies(&x.r))
+			bad = snprintf(why, sizeof(why), "revoke %d verdict %u", x.rret,
+				       x.r.verdict);
+		else if (x.gret && x.g.verdict != SIVSHM_REJ_REVOKED)
+			bad = snprintf(why, sizeof(why), "racing grant %d verdict %u", x.gret,
+				       x.g.verdict);
+		else if (r != -EACCES || again.verdict != SIVSHM_REJ_REVOKED)
+			bad = snprintf(why, sizeof(why), "later grant %d verdict %u", r,
+				       again.verdict);
+		close(x.fd);
+		if (bad)
+			snprintf(why + strlen(why), sizeof(why) - strlen(why), " (round %d)", round);
+	}
+	report("revoke-vs-grant-race", !bad, "%s", why);
+}
+
+struct stalled {
+	int fd, ret;
+	struct sivshm_revoke_req *rv;
+};
+
+static void *stalled_revoke(void *arg)
+{
+	struct stalled *s = arg;
+
+	s->ret = ioctl(s->fd, SIVSHM_IOC_REVOKE, s->rv) ? -errno : 0;
+	return NULL;
+}
+
+/* Did child @pid exit 0 within @ms? */
+static int exited_within(pid_t pid, int ms)
+{
+	int st;
+
+	for (int i = 0; i < ms / 10; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 1 : -1;
+		usleep(10000);
+	}
+	return 0;
+}
+
+/*
+ * A REVOKE whose out field sits on a write-protected page (userfaultfd)
+ * stalls in the copy back; another process's open and ioctl must go on.
+ */
+static void check_revoke_user_copy_unlocked(int fd)
+{
+	const char *name = "revoke-does-not-hold-lock-across-user-copy";
+	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_PAGEFAULT_FLAG_WP };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_WP };
+	struct uffdio_writeprotect wp = { .mode = UFFDIO_WRITEPROTECT_MODE_WP };
+	struct stalled s = { .fd = fd };
+	struct pollfd p;
+	pthread_t t;
+	int uffd, stalled, done = 0;
+	char *page;
+	pid_t pid;
+
+	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (uffd < 0 || page == MAP_FAILED || ioctl(uffd, UFFDIO_API, &api)) {
+		report(name, 0, "userfaultfd: %s", strerror(errno));
+		return;
+	}
+	memset(page, 0, PAGE);	/* present, so only writes fault */
+	s.rv = (struct sivshm_revoke_req *)page;
+	memset(s.rv->tag, 0x55, sizeof(s.rv->tag));	/* garbage: anyone can send it */
+	reg.range = (struct uffdio_range){ (uintptr_t)page, PAGE };
+	wp.range = reg.range;
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg) || ioctl(uffd, UFFDIO_WRITEPROTECT, &wp)) {
+		report(name, 0, "uffd write-protect: %s", strerror(errno));
+		return;
+	}
+	pthread_create(&t, NULL, stalled_revoke, &s);
+	p = (struct pollfd){ .fd = uffd, .events = POLLIN };
+	stalled = poll(&p, 1, 10000) == 1;	/* the verdict write faulted */
+	pid = fork();
+	if (!pid) {
+		struct sivshm_info info;
+		int f = open(DEV, O_RDWR);
+
+		_exit(f >= 0 && !ioctl(f, SIVSHM_IOC_INFO, &info) ? 0 : 1);
+	}
+	if (stalled)
+		done = exited_within(pid, 5000);
+	wp.mode = 0;	/* release the stalled copy */
+	ioctl(uffd, UFFDIO_WRITEPROTECT, &wp);
+	pthread_join(t, NULL);
+	if (done == 0)
+		child_status(pid);
+	report(name, stalled && done == 1 && s.ret == -EACCES && s.rv->verdict == SIVSHM_REJ_TAG,
+	       "stalled %d; other process's open+ioctl %s; revoke %d verdict %u", stalled,
+	       done == 1 ? "went on" : done ? "failed" : "blocked for 5 s", s.ret,
+	       s.rv->verdict);
+	close(uffd);
+	munmap(page, PAGE);
+}
+
+static void *blocked_read(void *arg)
+{
+	struct sivshm_event ev[8];
+	int *fd = arg;
+
+	*fd = read(*fd, ev, sizeof(ev)) < 0 ? errno : 0;
+	return NULL;
+}
+
+/* Unbinding the device with a live mapping: it faults, readers wake with ENODEV. */
+static void check_unbind(int fd, volatile char *m)
+{
+	const char *drv = "/sys/bus/pci/drivers/sivshm";
+	char addr[256] = "", path[128];
+	int reader = fd, r, fo, w = -1, woke = 0;
+	struct dirent *d;
+	pthread_t t;
+	DIR *dir;
+	void *p;
+
+	dir = opendir(drv);
+	while (dir && (d = readdir(dir)))
+		if (d->d_name[0] == '0' && strchr(d->d_name, ':'))
+			snprintf(addr, sizeof(addr), "%s", d->d_name);
+	if (dir)
+		closedir(dir);
+	pthread_create(&t, NULL, blocked_read, &reader);
+	usleep(200000);
+	snprintf(path, sizeof(path), "%s/unbind", drv);
+	fo = open(path, O_WRONLY);
+	if (fo >= 0) {
+		w = write(fo, addr, strlen(addr));
+		close(fo);
+	}
+	for (int i = 0; i < 500 && reader == fd; i++)
+		usleep(10000);
+	woke = reader == ENODEV;
+	if (reader == fd)	/* still blocked: do not hang the guest on it */
+		pthread_cancel(t);
+	pthread_join(t, NULL);
+	r = m == MAP_FAILED ? 0 : touch(m + DIR_SIZE, 0, 0);
+	p = map(fd, chan_off(6), WIN_LEN, PROT_READ, MAP_SHARED);
+	fo = open(DEV, O_RDWR);
+	report("unbind-with-live-mapping",
+	       w > 0 && (r == SIGBUS || r == SIGSEGV) && p == MAP_FAILED && woke && fo < 0 &&
+	       errno == ENODEV,
+	       "unbind %s: %d; access signal %d; mmap %s; reader %s; open %d",
+	       addr, w, r, p == MAP_FAILED ? "refused" : "worked",
+	       woke ? "woke with ENODEV" : "not woken", fo);
+}
+
+
 static int run_consumer(void)
 {
-	struct sivshm_grant_req req, other_fd_req;
+	struct sivshm_grant_req req, other_fd_req, late, fresh;
 	struct sivshm_revoke_req rv;
 	char reply[512];
-	volatile char *m, *ro;
-	int fd, fd2, r, st;
+	volatile char *m, *ro, *m6;
+	int fd, fd2, fd4, fd5, r, st;
 	void *p;
 	pid_t pid;
 
@@ -458,16 +908,35 @@ static int run_consumer(void)
 	report("forked-child-cannot-use-mapping", WIFSIGNALED(st),
 	       "child status %#x (exit 1: ioctl allowed, 2: mmap allowed, 0: read worked)", st);
 
+	check_read_poll_need_grant(fd);
+	check_cross_file_overlap(fd2);
+	fd4 = open(DEV, O_RDWR | O_CLOEXEC);
+	fd5 = open(DEV, O_RDWR | O_CLOEXEC);
+	if (fd4 < 0 || fd5 < 0)
+		die("open " DEV);
+	m6 = check_provider_role(fd4);
+	if (m6 != MAP_FAILED)
+		check_mremap_move(m6);
+	check_process_vm_writev(m);
+	check_scm_rights();
+	check_revoke_user_copy_unlocked(fd);
+	check_revoke_grant_race();
+	/* a grant of channel 1 issued before its revoke, presented after it */
+	get_token("consumer", fd5, &late);
+
 	/* a revoke with a bad tag changes nothing */
 	ask(reply, sizeof(reply), "REVOKE forged");
 	memset(&rv, 0, sizeof(rv));
 	if (strlen(reply) != 2 * (40 + 32) || unhex(reply, &rv.token, 40) ||
 	    unhex(reply + 80, rv.tag, 32))
 		die("REVOKE reply");
+	memset(rv.receipt, 0xff, sizeof(rv.receipt));
 	r = ioctl(fd, SIVSHM_IOC_REVOKE, &rv) ? -errno : 0;
 	report("forged-revoke-refused",
 	       r == -EACCES && rv.verdict == SIVSHM_REJ_TAG && !touch(m + 2 * PAGE, 0, 0),
 	       "ioctl %d verdict %u", r, rv.verdict);
+	report("refused-revoke-returns-no-receipt", all_zero(rv.receipt, sizeof(rv.receipt)),
+	       "a refused revoke left receipt bytes");
 
 	/* let the provider see that we read its data before we lose the window */
 	strcpy((char *)m, "A-READ-B");
@@ -482,6 +951,8 @@ static int run_consumer(void)
 	r = ioctl(fd, SIVSHM_IOC_REVOKE, &rv) ? -errno : 0;
 	report("revoke-accepted", !r && rv.verdict == SIVSHM_OK, "ioctl %d verdict %u", r,
 	       rv.verdict);
+	report("revoke-receipt-verifies", !r && receipt_verifies(&rv),
+	       "receipt is not HMAC(K_vm, \"%s\" || token)", SIVSHM_RECEIPT_LABEL);
 	r = touch(m + DIR_SIZE + 2 * PAGE, 0, 0);
 	report("access-after-revoke-faults", r == SIGBUS || r == SIGSEGV,
 	       "read after revoke: signal %d", r);
@@ -492,6 +963,16 @@ static int run_consumer(void)
 	r = ioctl(fd, SIVSHM_IOC_REVOKE, &rv) ? -errno : 0;
 	report("replayed-revoke-refused", r == -EACCES && rv.verdict == SIVSHM_REJ_REPLAY,
 	       "ioctl %d verdict %u", r, rv.verdict);
+
+	r = present(fd5, &late);
+	get_token("consumer", fd5, &fresh);
+	st = present(fd5, &fresh);
+	report("grant-after-revoke-refused",
+	       r == -EACCES && late.verdict == SIVSHM_REJ_REVOKED && st == -EACCES &&
+	       fresh.verdict == SIVSHM_REJ_REVOKED,
+	       "grant issued before the revoke: %d verdict %u; after: %d verdict %u", r,
+	       late.verdict, st, fresh.verdict);
+	check_unbind(fd4, m6);
 	return failures != 0;
 }
 
@@ -524,13 +1005,14 @@ static int run_wait(void)
 	if (ioctl(fd, SIVSHM_IOC_INFO, &info))
 		die("SIVSHM_IOC_INFO");
 	report("doorbell-device-has-msix", info.vectors >= 1, "vectors %u", info.vectors);
+	m = granted_map(fd, "provider");
+	if (m == MAP_FAILED)
+		die("mmap");
+	/* read() needs a grant, so this comes after it, before the peer may ring */
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	n = read(fd, ev, sizeof(ev));
 	report("no-event-before-doorbell", n < 0 && errno == EAGAIN, "read %zd", n);
 	fcntl(fd, F_SETFL, 0);
-	m = granted_map(fd, "provider");
-	if (m == MAP_FAILED)
-		die("mmap");
 	strcpy((char *)m + DIR_SIZE, "B-POLLING");	/* our producer page */
 	__sync_synchronize();
 	p = (struct pollfd){ .fd = fd, .events = POLLIN };

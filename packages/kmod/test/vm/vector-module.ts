@@ -54,7 +54,7 @@ export function buildVectorModule(
   const vectors = readGrantVectors();
   const vecDir = join(work, 'src', 'kvec');
   mkdirSync(vecDir);
-  for (const f of ['sivshm_grant.c', 'sivshm_hmac.c', 'sivshm_grant.h']) {
+  for (const f of ['sivshm_grant.c', 'sivshm_hmac.c', 'sivshm_grant.h', 'sivshm_hmac.h']) {
     copyFileSync(join(kernelSrc, f), join(vecDir, f));
   }
   copyFileSync(join(kmodRoot(), 'test/vm/sivshm_vectors.c'), join(vecDir, 'sivshm_vectors_main.c'));
