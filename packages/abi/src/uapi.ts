@@ -58,10 +58,13 @@ export const GrantReqLayout = {
   off: { token: 0, tag: 88, verdict: 120, pad0: 124 },
 } as const;
 
-/** `struct sivshm_revoke_req` (SIVSHM_IOC_REVOKE): token, tag, verdict out. */
+/**
+ * `struct sivshm_revoke_req` (SIVSHM_IOC_REVOKE): token, tag, verdict out, and on acceptance the
+ * receipt out: HMAC-SHA256(K_vm, `REVOKE_RECEIPT_LABEL` ‖ token), zero on refusal.
+ */
 export const RevokeReqLayout = {
-  size: 80,
-  off: { token: 0, tag: 40, verdict: 72, pad0: 76 },
+  size: 112,
+  off: { token: 0, tag: 40, verdict: 72, pad0: 76, receipt: 80 },
 } as const;
 
 /** `struct sivshm_doorbell` (SIVSHM_IOC_DOORBELL, in). */
@@ -102,6 +105,7 @@ export const SivshmVerdict = {
   replay: 14,
   layout: 15,
   overlap: 16,
+  revoked: 17,
 } as const;
 export type SivshmVerdictName = keyof typeof SivshmVerdict;
 

@@ -56,6 +56,7 @@ int main(void)
 	OFF(sivshm_revoke_req, tag);
 	OFF(sivshm_revoke_req, verdict);
 	OFF(sivshm_revoke_req, pad0);
+	OFF(sivshm_revoke_req, receipt);
 	SZ(sivshm_doorbell);
 	OFF(sivshm_doorbell, peer);
 	OFF(sivshm_doorbell, vector);
@@ -100,6 +101,9 @@ int main(void)
 	N("token.serialWindow", SIVSHM_SERIAL_WINDOW);
 	hex("label.grant", SIVSHM_GRANT_LABEL, sizeof(SIVSHM_GRANT_LABEL));
 	hex("label.revoke", SIVSHM_REVOKE_LABEL, sizeof(SIVSHM_REVOKE_LABEL));
+	/* the receipt label is hashed without its NUL */
+	hex("label.receipt", SIVSHM_RECEIPT_LABEL, sizeof(SIVSHM_RECEIPT_LABEL) - 1);
+	N("receipt.size", SIVSHM_RECEIPT_SIZE);
 	N("role.consumer", SIVSHM_ROLE_CONSUMER);
 	N("role.provider", SIVSHM_ROLE_PROVIDER);
 	N("perm.map", SIVSHM_PERM_MAP);
@@ -124,6 +128,7 @@ int main(void)
 	N("verdict.replay", SIVSHM_REJ_REPLAY);
 	N("verdict.layout", SIVSHM_REJ_LAYOUT);
 	N("verdict.overlap", SIVSHM_REJ_OVERLAP);
+	N("verdict.revoked", SIVSHM_REJ_REVOKED);
 
 	N("page.size", SIVSHM_PAGE_SIZE);
 	SZ(sivshm_region_header);

@@ -21,6 +21,8 @@ import {
   REGION_HEADER_STRUCT_SIZE,
   RegionHeaderLayout,
   REVOKE_TAG_LABEL,
+  REVOKE_RECEIPT_LABEL,
+  REVOKE_RECEIPT_SIZE,
   RevokeLayout,
   RevokeReqLayout,
   SERIAL_WINDOW,
@@ -178,6 +180,13 @@ describe('UAPI header (include/uapi/sivshm.h) against @sivshm/abi', function () 
       const enc = new TextEncoder();
       expect(hex(enc.encode(GRANT_TAG_LABEL))).to.equal(dump.get('label.grant'));
       expect(hex(enc.encode(REVOKE_TAG_LABEL))).to.equal(dump.get('label.revoke'));
+    });
+
+    it('should hash the same revoke-receipt label, without a NUL, into a receipt of the same size', () => {
+      expect(hex(new TextEncoder().encode(REVOKE_RECEIPT_LABEL))).to.equal(
+        dump.get('label.receipt'),
+      );
+      expect(REVOKE_RECEIPT_SIZE).to.equal(num('receipt.size'));
     });
   });
 
