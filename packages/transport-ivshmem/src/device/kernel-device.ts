@@ -50,10 +50,9 @@ function refused(what: string, verdict: number, cause?: unknown): TransportError
  * The `ChannelDevice` of qemu mode: `/dev/sivshm`, the guest kernel module (packages/kmod).
  * Every rule is enforced by the kernel — the grant check with the kernel crypto API, mappings
  * of granted windows only, the peer's pages read-only, no fork inheritance — this class speaks
- * the UAPI (`include/uapi/sivshm.h`, mirrored in `@sivshm/abi`). One rule it adds: sivshm.ko
- * refuses overlapping windows of different channels only within one open file, so across the
- * files of this device the `overlap` verdict is given here, as EmulatedDevice gives it.
- * Inside a QEMU guest it passes the shared device contract (`npm run test:vm`).
+ * the UAPI (`include/uapi/sivshm.h`, mirrored in `@sivshm/abi`), including the `overlap`
+ * verdict for windows of different channels across the VM's open files, and the revoke
+ * receipt. Inside a QEMU guest it passes the shared device contract (`npm run test:vm`).
  */
 export class KernelDevice implements ChannelDevice {
   readonly enforcesPageProtection = true;
@@ -166,7 +165,6 @@ export class KernelDevice implements ChannelDevice {
         fd,
         buf.slice(NonceLayout.off.kn, NonceLayout.off.kn + 16),
         () => this.#files.delete(f),
-        (w): boolean => this.#overlapsOtherFile(f, w),
       );
       this.#files.add(f);
       return f;
@@ -193,34 +191,14 @@ export class KernelDevice implements ChannelDevice {
       );
     }
     // This process's files keep their record of the window: the kernel has zapped it, and
-    // their next mapWindow hears so from the kernel itself (EPERM → "no grant").
-    // Until the module returns a receipt from the REVOKE ioctl this one is empty, and hostd
-    // (which verifies every receipt) keeps the window quarantined.
+    // their next mapWindow hears so from the kernel itself (EPERM → "no grant"). The receipt
+    // is the kernel's: it writes one only after it zapped every mapping of the channel in this
+    // VM and barred the channel from later grants of the epoch.
     const channelId = new DataView(token.buffer, token.byteOffset).getBigUint64(
       RevokeLayout.off.channelId,
       true,
     );
-    return { channelId, receipt: new Uint8Array(0) };
-  }
-
-  /**
-   * True when `w` overlaps a live window of another channel held by another file of this
-   * device. sivshm.ko refuses such an overlap only within one file; across the files of one
-   * process the device enforces it here, with the same `overlap` verdict EmulatedDevice gives.
-   */
-  #overlapsOtherFile(file: KernelDeviceFile, w: GrantedWindow): boolean {
-    for (const f of this.#files) {
-      if (f === file) continue;
-      for (const o of f.windows()) {
-        if (
-          o.channelId !== w.channelId &&
-          o.offset < w.offset + w.length &&
-          w.offset < o.offset + o.length
-        )
-          return true;
-      }
-    }
-    return false;
+    return { channelId, receipt: req.slice(RevokeReqLayout.off.receipt) };
   }
 
   close(): void {
@@ -245,7 +223,6 @@ class KernelDeviceFile implements DeviceFile {
     fd: number,
     readonly nonce: Uint8Array,
     private readonly onClose: () => void,
-    private readonly overlapsOtherFile: (w: GrantedWindow) => boolean,
   ) {
     this.#fd = fd;
   }
@@ -286,10 +263,6 @@ class KernelDeviceFile implements DeviceFile {
       length: Number(d.token.windowLength),
       mode: d.token.mode,
     };
-    // Checked after the kernel accepted, so a refused token keeps the kernel's reason (tag,
-    // kn, …) and the order of checks stays EmulatedDevice's. The kernel's grant stays on this
-    // private fd, but this file never maps it.
-    if (this.overlapsOtherFile(w)) throw refused('grant', SivshmVerdict.overlap);
     this.#windows.set(w.channelId, w);
     return w;
   }
