@@ -1,6 +1,7 @@
 import {
   certificateHash,
   decodeCertificateBody,
+  verifyRevokeReceipt,
   type BrokerHandshakes,
   type CertificateAuthority,
   type ControlMessage,
@@ -136,7 +137,7 @@ export class ControlDispatch {
         // malformed traffic charged to the budget) is the broker's (docs/security.md).
         return this.#o.router.route(this.#o.broker.receive(vmId, m.message));
       case 'revokeAck':
-        return this.#o.router.route(this.#o.broker.revokeAcknowledged(vmId, m.channelId));
+        return this.#onRevokeAck(vm, m.channelId, m.receipt);
       case 'close':
         return this.#onClose(vm, m.channelId);
       case 'doorbellId':
@@ -151,6 +152,31 @@ export class ControlDispatch {
       default:
         vms.refuse(vmId, 'ERR_PROTOCOL', `VMs may not send ${m.kind}`);
     }
+  }
+
+  /**
+   * A revokeAck counts only with the device's receipt over the token we sent: anything else
+   * (no receipt, a forged one, an ack for a REVOKE we did not send) leaves the window
+   * quarantined until the VM's link goes, logged and counted in status (docs/security.md).
+   */
+  #onRevokeAck(vm: VmState, channelId: bigint, receipt: Uint8Array): void {
+    const token = vm.revokesSent.get(channelId);
+    if (token === undefined) {
+      this.#o.vms.refuse(vm.id, 'ERR_PROTOCOL', `revokeAck for channel ${channelId}, not revoked`);
+      return;
+    }
+    vm.revokesSent.delete(channelId);
+    if (verifyRevokeReceipt(this.#o.crypto, vm.grantKey, token, receipt)) {
+      this.#o.router.route(this.#o.broker.revokeAcknowledged(vm.id, channelId));
+      return;
+    }
+    vm.revokeReceiptsRefused++;
+    this.#o.log.warn('revoke-receipt-refused', {
+      vm: vm.id,
+      channel: channelId.toString(),
+      detail: receipt.length === 0 ? 'no receipt' : 'receipt does not verify',
+    });
+    this.#o.router.route(this.#o.broker.revokeReceiptRefused(vm.id, channelId));
   }
 
   /**

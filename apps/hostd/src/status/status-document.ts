@@ -108,6 +108,7 @@ export class StatusReporter {
       refusals: v.refusals,
       sdDropped: v.sdDropped,
       integrityFailures: v.integrityFailures,
+      revokeReceiptsRefused: v.revokeReceiptsRefused,
       handshakeAnswersWithheld: v.rateLimitedUnanswered,
       ...(v.doorbellId === undefined ? {} : { doorbellId: v.doorbellId }),
     }));

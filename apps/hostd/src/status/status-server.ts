@@ -50,6 +50,8 @@ export interface StatusDocument {
     readonly sdDropped: number;
     /** mac/aead records this VM refused (bad tag or sequence); each ended its channel. */
     readonly integrityFailures: number;
+    /** revokeAcks without a receipt that verifies; each kept a window quarantined. */
+    readonly revokeReceiptsRefused: number;
     /** Over-budget handshake messages left without an ABORT (the answers' budget was spent). */
     readonly handshakeAnswersWithheld: number;
     /** The VM's ivshmem doorbell id, once it told hostd. */

@@ -85,6 +85,13 @@ export interface VmState {
   messagesIn: number;
   refusals: number;
   revokeSerial: bigint;
+  /**
+   * The exact token of each REVOKE sent on this link and not yet acknowledged, by channel: the
+   * receipt in the VM's `revokeAck` must be the device's HMAC over these bytes.
+   */
+  readonly revokesSent: Map<bigint, Uint8Array>;
+  /** revokeAcks whose receipt was missing or did not verify (each kept a window quarantined). */
+  revokeReceiptsRefused: number;
   /** The VM's id on the ivshmem doorbell server, as it told us on this link. */
   doorbellId: number | undefined;
 }
@@ -138,6 +145,8 @@ export class VmRegistry {
         messagesIn: 0,
         refusals: 0,
         revokeSerial: 0n,
+        revokesSent: new Map(),
+        revokeReceiptsRefused: 0,
         doorbellId: undefined,
       });
     }
@@ -188,6 +197,7 @@ export class VmRegistry {
       vmId,
       channelId,
     });
+    vm.revokesSent.set(channelId, token);
     return this.#send(vmId, { kind: 'revoke', channelId, token, tag });
   }
 
@@ -227,5 +237,6 @@ export class VmRegistry {
     vm.hello = false;
     vm.certificate = undefined;
     vm.doorbellId = undefined;
+    vm.revokesSent.clear();
   }
 }

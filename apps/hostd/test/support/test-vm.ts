@@ -69,6 +69,12 @@ export class TestVm {
   readonly hangOn = new Set<number>();
   /** Provider side: acknowledge REVOKEs (a VM that does not is quarantined). */
   ackRevokes = true;
+  /**
+   * How this VM answers a REVOKE: `device` applies it and forwards the receipt (the runtime);
+   * `skip-no-receipt` and `skip-forged-receipt` leave the mapping in place and acknowledge
+   * anyway, without a receipt or with made-up bytes (a hostile app).
+   */
+  revokeBehaviour: 'device' | 'skip-no-receipt' | 'skip-forged-receipt' = 'device';
   /** Consumer side: take the grant (M4) but never send M5 (a consumer dying after M4). */
   withholdFinish = false;
   readonly #link: ControlConnection;
@@ -385,14 +391,7 @@ export class TestVm {
         });
         return;
       case 'revoke':
-        try {
-          this.device.revoke(m.token, m.tag);
-          this.revoked.push({ channelId: m.channelId, ok: true });
-        } catch (e) {
-          this.revoked.push({ channelId: m.channelId, ok: false, error: (e as Error).message });
-        }
-        if (this.ackRevokes) this.send({ kind: 'revokeAck', channelId: m.channelId });
-        return;
+        return this.#onRevoke(m.channelId, m.token, m.tag);
       case 'handshake': {
         const type = m.message[1];
         if (m.message[0] === 0x08 && (type === 4 || type === 6))
@@ -402,6 +401,24 @@ export class TestVm {
       default:
         return;
     }
+  }
+
+  #onRevoke(channelId: bigint, token: Uint8Array, tag: Uint8Array): void {
+    let receipt: Uint8Array | undefined;
+    if (this.revokeBehaviour === 'device') {
+      try {
+        receipt = this.device.revoke(token, tag).receipt;
+        this.revoked.push({ channelId, ok: true });
+      } catch (e) {
+        this.revoked.push({ channelId, ok: false, error: (e as Error).message });
+      }
+    } else {
+      receipt =
+        this.revokeBehaviour === 'skip-no-receipt' ? new Uint8Array(0) : crypto.randomBytes(32);
+    }
+    // As the runtime does: no acknowledgement for a revoke the device refused.
+    if (this.ackRevokes && receipt !== undefined)
+      this.send({ kind: 'revokeAck', channelId, receipt });
   }
 
   #onHandshake(bytes: Uint8Array): void {

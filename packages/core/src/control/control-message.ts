@@ -57,7 +57,12 @@ export type ControlMessage =
       readonly token: Uint8Array;
       readonly tag: Uint8Array;
     }
-  | { readonly kind: 'revokeAck'; readonly channelId: bigint }
+  | {
+      readonly kind: 'revokeAck';
+      readonly channelId: bigint;
+      /** The device's revoke receipt (32 bytes); empty when the device gave none. */
+      readonly receipt: Uint8Array;
+    }
   | { readonly kind: 'close'; readonly channelId: bigint }
   | { readonly kind: 'peerGone'; readonly channelId: bigint; readonly reason: string }
   | { readonly kind: 'heartbeat'; readonly sequence: bigint; readonly timeMs: bigint }
@@ -141,7 +146,7 @@ function fieldsOf(m: ControlMessage): [string, Plain] {
     case 'revoke':
       return ['revoke', { channelId: u64(m.channelId, 'channel id'), token: m.token, tag: m.tag }];
     case 'revokeAck':
-      return ['revokeAck', { channelId: u64(m.channelId, 'channel id') }];
+      return ['revokeAck', { channelId: u64(m.channelId, 'channel id'), receipt: m.receipt }];
     case 'close':
       return ['close', { channelId: u64(m.channelId, 'channel id') }];
     case 'peerGone':
@@ -226,6 +231,8 @@ export function decodeControlMessage(bytes: Uint8Array): ControlMessage {
         tag: exact(bytesField(f['tag']), 32, 'revoke tag'),
       };
     case 'revokeAck':
+      // Any length decodes: a wrong receipt is hostd's to refuse (and count), not a bad frame.
+      return { kind, channelId: big(f['channelId']), receipt: bytesField(f['receipt']) };
     case 'close':
       return { kind, channelId: big(f['channelId']) };
     case 'peerGone':

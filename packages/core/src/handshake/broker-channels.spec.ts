@@ -106,4 +106,57 @@ describe('BrokerChannels', () => {
       { kind: 'window-release', channel: ch },
     ]);
   });
+
+  it('should quarantine on a refused revoke receipt and not release on any later ack', () => {
+    const r = rig();
+    const ch = r.open();
+    r.channels.close(ch.channelId, 'closed-by-consumer');
+    expect(r.channels.revokeReceiptRefused(CONSUMER, ch.channelId)).to.deep.equal([
+      { kind: 'window-quarantine', channel: ch, holder: CONSUMER },
+    ]);
+    // The provider's verified ack no longer frees it; the consumer's later "good" one neither.
+    expect(r.channels.revokeAcknowledged(PROVIDER, ch.channelId)).to.deep.equal([]);
+    expect(r.channels.revokeAcknowledged(CONSUMER, ch.channelId)).to.deep.equal([]);
+    expect(r.channels.tick()).to.deep.equal([]);
+    expect(r.channels.quarantinedCount()).to.equal(1);
+    expect(r.channels.holderGone(CONSUMER)).to.deep.equal([
+      { kind: 'window-release', channel: ch },
+    ]);
+  });
+
+  it('should keep a window quarantined while any VM that did not ack may still map it', () => {
+    const r = rig();
+    const ch = r.open();
+    r.channels.close(ch.channelId, 'stop-offer');
+    r.channels.revokeReceiptRefused(CONSUMER, ch.channelId);
+    // The provider has not acked either: the consumer's going away alone does not release it.
+    expect(r.channels.holderGone(CONSUMER)).to.deep.equal([]);
+    expect(r.channels.revokeAcknowledged(PROVIDER, ch.channelId)).to.deep.equal([
+      { kind: 'window-release', channel: ch },
+    ]);
+  });
+
+  it('should keep a window quarantined after an abort when the consumer refuses the receipt', () => {
+    const r = rig();
+    const ch = { ...r.open(), channelId: 0x998n };
+    r.channels.quarantineGranted(ch);
+    expect(r.channels.revokeReceiptRefused(CONSUMER, ch.channelId)).to.deep.equal([]);
+    expect(r.channels.revokeAcknowledged(CONSUMER, ch.channelId)).to.deep.equal([]);
+    expect(r.channels.quarantinedCount()).to.equal(1);
+    expect(r.channels.holderGone(CONSUMER)).to.deep.equal([
+      { kind: 'window-release', channel: ch },
+    ]);
+  });
+
+  it('should quarantine for every VM still due when the deadline passes', () => {
+    const r = rig();
+    const ch = r.open();
+    r.channels.close(ch.channelId, 'stop-offer');
+    r.advance(500n);
+    expect(kinds(r.channels.tick())).to.deep.equal(['window-quarantine']);
+    expect(r.channels.holderGone(CONSUMER)).to.deep.equal([]);
+    expect(r.channels.holderGone(PROVIDER)).to.deep.equal([
+      { kind: 'window-release', channel: ch },
+    ]);
+  });
 });

@@ -10,12 +10,17 @@ interface Held {
   ackDeadlineMs: bigint;
 }
 
-/** A window kept out of use because `holder` may still map it. */
+/** A window kept out of use because `holders` may still map it. */
 interface Quarantine {
   readonly channel: BrokerChannel;
-  readonly holder: number;
-  /** The holder was sent a REVOKE for it: its acknowledgement releases the window. */
-  readonly releasedByAck: boolean;
+  /** VMs that may still map the window; it is released when none is left. */
+  readonly holders: Set<number>;
+  /**
+   * Holders that were sent a REVOKE and whose verified acknowledgement still counts. A holder
+   * that let its deadline pass or answered with a bad receipt is not in it: only its going
+   * away (the end of its epoch) releases it.
+   */
+  readonly ackReleases: Set<number>;
 }
 
 /** A channel past its handshake, as the broker reports it. */
@@ -28,7 +33,9 @@ export interface BrokerChannelState {
 /**
  * The broker's channels after the handshake: ACTIVE → CLOSING → freed (or quarantined), with
  * REVOKE to both VMs on every teardown and their acknowledgements awaited (docs/security.md).
- * A VM that does not acknowledge in time keeps the window quarantined until it goes away:
+ * An acknowledgement counts only when its owner verified the device's receipt
+ * (`revokeAcknowledged`); a VM that does not acknowledge in time, or with a receipt that does
+ * not verify (`revokeReceiptRefused`), keeps the window quarantined until it goes away:
  * hostd cannot force-unmap a guest mapping. Only decisions live here; every table write,
  * zeroing and message is an effect for hostd to carry out.
  */
@@ -126,24 +133,56 @@ export class BrokerChannels {
    */
   quarantineGranted(channel: BrokerChannel): BrokerEffect[] {
     const holder = channel.consumerVm;
-    this.#quarantined.set(channel.channelId, { channel, holder, releasedByAck: true });
+    this.#quarantined.set(channel.channelId, {
+      channel,
+      holders: new Set([holder]),
+      ackReleases: new Set([holder]),
+    });
     return [
       { kind: 'window-quarantine', channel, holder },
       { kind: 'revoke', vmId: holder, channelId: channel.channelId },
     ];
   }
 
-  /** `vmId` acknowledged the REVOKE of `channelId` (its device zapped the mapping). */
+  /**
+   * `vmId` acknowledged the REVOKE of `channelId` with a receipt its owner verified (its device
+   * zapped the mapping). An acknowledgement without one is {@link revokeReceiptRefused}.
+   */
   revokeAcknowledged(vmId: number, channelId: bigint): BrokerEffect[] {
     const q = this.#quarantined.get(channelId);
-    if (q !== undefined && q.releasedByAck && q.holder === vmId) {
-      this.#quarantined.delete(channelId);
-      return [{ kind: 'window-release', channel: q.channel }];
+    if (q !== undefined) {
+      if (!q.ackReleases.delete(vmId)) return [];
+      q.holders.delete(vmId);
+      return this.#maybeRelease(channelId, q);
     }
     const h = this.#byId.get(channelId);
     if (h === undefined || h.state !== 'CLOSING') return [];
     h.awaitingAck.delete(vmId);
     return this.#maybeFinish(h);
+  }
+
+  /**
+   * `vmId` acknowledged the REVOKE of `channelId` without a receipt that verifies: its device
+   * may still map the window, so the window is quarantined (or stays so) until `vmId` goes
+   * away, whatever it acknowledges later.
+   */
+  revokeReceiptRefused(vmId: number, channelId: bigint): BrokerEffect[] {
+    const q = this.#quarantined.get(channelId);
+    if (q !== undefined) {
+      q.ackReleases.delete(vmId);
+      return [];
+    }
+    const h = this.#byId.get(channelId);
+    if (h === undefined || h.state !== 'CLOSING' || !h.awaitingAck.has(vmId)) return [];
+    this.#byId.delete(channelId);
+    const ackReleases = new Set(h.awaitingAck);
+    ackReleases.delete(vmId);
+    this.#quarantined.set(channelId, {
+      channel: h.channel,
+      holders: new Set(h.awaitingAck),
+      ackReleases,
+    });
+    return [{ kind: 'window-quarantine', channel: h.channel, holder: vmId }];
   }
 
   /** `vmId` can no longer hold a mapping (its link went, or it was reset). */
@@ -153,9 +192,9 @@ export class BrokerChannels {
       if (h.state === 'CLOSING' && h.awaitingAck.delete(vmId)) out.push(...this.#maybeFinish(h));
     }
     for (const [id, q] of [...this.#quarantined]) {
-      if (q.holder !== vmId) continue;
-      this.#quarantined.delete(id);
-      out.push({ kind: 'window-release', channel: q.channel });
+      if (!q.holders.delete(vmId)) continue;
+      q.ackReleases.delete(vmId);
+      out.push(...this.#maybeRelease(id, q));
     }
     return out;
   }
@@ -168,16 +207,22 @@ export class BrokerChannels {
       if (h.state !== 'CLOSING' || now < h.ackDeadlineMs) continue;
       const holder = [...h.awaitingAck][0];
       if (holder === undefined) continue;
-      // Only the holder's going away releases it: a late acknowledgement is not trusted.
+      // Only the holders' going away releases it: a late acknowledgement is not trusted.
       this.#byId.delete(h.channel.channelId);
       this.#quarantined.set(h.channel.channelId, {
         channel: h.channel,
-        holder,
-        releasedByAck: false,
+        holders: new Set(h.awaitingAck),
+        ackReleases: new Set(),
       });
       out.push({ kind: 'window-quarantine', channel: h.channel, holder });
     }
     return out;
+  }
+
+  #maybeRelease(channelId: bigint, q: Quarantine): BrokerEffect[] {
+    if (q.holders.size > 0) return [];
+    this.#quarantined.delete(channelId);
+    return [{ kind: 'window-release', channel: q.channel }];
   }
 
   #maybeFinish(h: Held): BrokerEffect[] {

@@ -240,6 +240,11 @@ export class BrokerHandshakes {
     return this.#channels.revokeAcknowledged(vmId, channelId);
   }
 
+  /** `vmId` acknowledged a REVOKE with a missing or bad receipt: see BrokerChannels. */
+  revokeReceiptRefused(vmId: number, channelId: bigint): BrokerEffect[] {
+    return this.#channels.revokeReceiptRefused(vmId, channelId);
+  }
+
   /** Aborts handshakes past their deadline and quarantines windows whose REVOKE is overdue. */
   tick(): BrokerEffect[] {
     return [...this.#sessions.expire(), ...this.#channels.tick()];

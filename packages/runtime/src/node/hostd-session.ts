@@ -30,6 +30,7 @@ import { VmLink } from '../link/vm-link.js';
 import { ChannelBrokerClient } from './channel-broker-client.js';
 import { closeSteps } from './close-steps.js';
 import type { AttachedChannel, ChannelEndListener, ChannelEndReason } from './node-context.js';
+import { answerRevoke } from './revoke-answer.js';
 
 /** What a session needs to reach hostd and build the VM's side. */
 export interface HostdSessionOptions {
@@ -440,20 +441,18 @@ export class HostdSession {
   }
 
   async #onRevoke(id: bigint, token: Uint8Array, tag: Uint8Array): Promise<void> {
-    // Stop the data plane before the device unmaps the window under it, then ack so hostd may
-    // zero and reuse the window.
+    // Stop the data plane before the device unmaps the window under it, then ack with the
+    // device's receipt so hostd may zero and reuse the window.
     this.#end(id, 'revoked');
     try {
       await this.#release(id);
     } catch {
       // The channel was already closing; the revoke below still applies.
     }
-    try {
-      this.#transport.device.revoke(token, tag);
-    } catch (e) {
-      this.#error('ERR_REVOKE', (e as Error).message);
-    }
-    this.#link.send({ kind: 'revokeAck', channelId: id });
+    // No acknowledgement for a revoke the device refused (revoke-answer.ts).
+    const answer = answerRevoke(this.#transport.device, id, token, tag);
+    if ('error' in answer) this.#error('ERR_REVOKE', answer.error);
+    else this.#link.send(answer.ack);
   }
 
   #onLinkGone(): void {

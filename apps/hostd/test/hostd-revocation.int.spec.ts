@@ -1,0 +1,163 @@
+// Revocation against the revoked (docs/security.md, revocation): hostd as a separate OS process,
+// VMs as stand-ins on their own control sockets with their own EmulatedDevice. A window is
+// reused only after a revokeAck whose receipt verifies; an app that skips the device revoke and
+// acknowledges anyway keeps its window quarantined until its link goes.
+import { expect } from 'chai';
+import {
+  SERVICE,
+  VM,
+  makeDeployment,
+  readStatus,
+  startHostd,
+  waitFor,
+  type Deployment,
+  type HostdProcess,
+  OFFER_ALL,
+  REQUEST_ALL,
+} from './support/test-deployment.js';
+import { TestVm, type RequestOutcome } from './support/test-vm.js';
+
+/** Status fields this file reads beyond the shared StatusLike. */
+interface RevocationStatus {
+  readonly quarantinedWindows: number;
+  readonly vms: { id: number; connected: boolean; revokeReceiptsRefused: number }[];
+  readonly channels: { channelId: string; window: { offset: number; length: number } }[];
+}
+
+const PATTERN = 0xa5;
+
+describe('Hostd revocation', function () {
+  this.timeout(60_000);
+  let d: Deployment;
+  let hostd: HostdProcess | undefined;
+  const vms: TestVm[] = [];
+
+  const status = async (): Promise<RevocationStatus> =>
+    (await readStatus(d)) as unknown as RevocationStatus;
+  const connect = async (name: keyof typeof VM): Promise<TestVm> => {
+    const vm = await TestVm.connect(d.socket(name));
+    vms.push(vm);
+    return vm;
+  };
+  const provider = async (): Promise<TestVm> => {
+    const p = await connect('infotainment');
+    await p.enrol(OFFER_ALL);
+    p.provide();
+    p.offer(SERVICE.speed, 1);
+    p.offer(SERVICE.media, 1);
+    await waitFor(async () => (await readStatus(d)).services.length === 2, 'both offers');
+    return p;
+  };
+  const consumer = async (name: 'cluster' | 'rogue'): Promise<TestVm> => {
+    const c = await connect(name);
+    await c.enrol(REQUEST_ALL);
+    return c;
+  };
+  const granted = (o: RequestOutcome) => {
+    if (o.kind !== 'granted') throw new Error(`expected a grant, got ${o.reason}: ${o.detail}`);
+    return o;
+  };
+  const offsetOf = async (channelId: bigint): Promise<number> => {
+    const ch = (await status()).channels.find((c) => c.channelId === `0x${channelId.toString(16)}`);
+    if (ch === undefined) throw new Error(`channel ${channelId} is not in status`);
+    return ch.window.offset;
+  };
+
+  /**
+   * cluster takes a MediaControl channel and closes it, answering the REVOKE as `behaviour`
+   * says; then rogue takes a MediaControl channel. Returns both windows' offsets and the old
+   * mapping when cluster kept it.
+   */
+  const closeThenReuse = async (behaviour: TestVm['revokeBehaviour']) => {
+    await provider();
+    const c = await consumer('cluster');
+    c.revokeBehaviour = behaviour;
+    const first = granted(await c.request(SERVICE.media));
+    const old = first.file.mapWindow(first.grant.channelId);
+    const oldOffset = await offsetOf(first.grant.channelId);
+    c.send({ kind: 'close', channelId: first.grant.channelId });
+    await waitFor(async () => (await status()).channels.length === 0, 'the channel closed');
+    const r = await consumer('rogue');
+    const second = granted(await r.request(SERVICE.media));
+    const newOffset = await offsetOf(second.grant.channelId);
+    const fresh = second.file.mapWindow(second.grant.channelId);
+    return { c, old, oldOffset, newOffset, fresh };
+  };
+
+  beforeEach(async () => {
+    d = makeDeployment();
+    hostd = await startHostd(d);
+  });
+
+  afterEach(async () => {
+    const running = hostd;
+    let code: number | string | undefined;
+    try {
+      for (const vm of vms.splice(0)) vm.close();
+      code = await running?.stop();
+    } finally {
+      running?.kill();
+      hostd = undefined;
+      d.cleanup();
+    }
+    if (running !== undefined) expect(code, 'hostd exit code after SIGTERM').to.equal(0);
+  });
+
+  describe('revoke receipts', () => {
+    it('should reuse the window of a consumer whose device revoked it (the same offset, address-ordered first fit)', async () => {
+      const { oldOffset, newOffset } = await closeThenReuse('device');
+      // The control for the two tests below: without a quarantine the window is reused at once.
+      expect(newOffset).to.equal(oldOffset);
+      const s = await status();
+      expect(s.quarantinedWindows).to.equal(0);
+      expect(s.vms.find((v) => v.id === VM.cluster)!.revokeReceiptsRefused).to.equal(0);
+    });
+
+    for (const behaviour of ['skip-no-receipt', 'skip-forged-receipt'] as const) {
+      it(`should never hand the window to another pair when a consumer skips the device revoke and acks ${behaviour === 'skip-no-receipt' ? 'without a receipt' : 'with a forged receipt'}`, async () => {
+        const { c, old, oldOffset, newOffset, fresh } = await closeThenReuse(behaviour);
+        expect(newOffset, 'the quarantined offset went to another pair').to.not.equal(oldOffset);
+        // The old mapping is still live (the app skipped its device): what it writes now must
+        // not show in the new pair's window.
+        old.shared.fill(PATTERN);
+        expect(fresh.shared.includes(PATTERN), 'old-mapping bytes in the new pair').to.equal(false);
+        const s = await status();
+        expect(s.quarantinedWindows).to.equal(1);
+        expect(s.vms.find((v) => v.id === VM.cluster)!.revokeReceiptsRefused).to.equal(1);
+        expect(
+          hostd!.logs.some(
+            (l) => l['event'] === 'revoke-receipt-refused' && l['vm'] === VM.cluster,
+          ),
+        ).to.equal(true);
+        // The VM's epoch ends when its link goes: only then is the window zeroed and freed.
+        c.close();
+        await waitFor(async () => (await status()).quarantinedWindows === 0, 'quarantine ended');
+      });
+    }
+
+    it('should keep the window of a consumer that never sent M5 quarantined when it acks the REVOKE without a receipt (quarantine after abort)', async () => {
+      await provider();
+      const c = await consumer('cluster');
+      c.withholdFinish = true;
+      c.revokeBehaviour = 'skip-no-receipt';
+      const out = granted(await c.request(SERVICE.media));
+      out.file.mapWindow(out.grant.channelId);
+      const oldOffset = await offsetOf(out.grant.channelId);
+      await waitFor(
+        async () =>
+          (await status()).vms.find((v) => v.id === VM.cluster)!.revokeReceiptsRefused === 1,
+        'the refused receipt counted',
+        8000,
+      );
+      expect((await status()).quarantinedWindows).to.equal(1);
+      const r = await consumer('rogue');
+      const second = granted(await r.request(SERVICE.media));
+      const s = await status();
+      expect(s.channels.map((ch) => ch.channelId)).to.deep.equal([
+        `0x${second.grant.channelId.toString(16)}`,
+      ]);
+      expect(await offsetOf(second.grant.channelId)).to.not.equal(oldOffset);
+      expect(s.quarantinedWindows).to.equal(1);
+    });
+  });
+});
