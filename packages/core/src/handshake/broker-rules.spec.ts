@@ -15,7 +15,9 @@ import {
   CONSUMER2_VM,
   granted,
   HandshakeWorld,
+  MAJOR,
   PROVIDER_VM,
+  SERVICE,
   runHandshake,
   WINDOW_LENGTH,
 } from '../../test/helpers/handshake-world.js';
@@ -192,6 +194,7 @@ describe('BrokerHandshakes rules', () => {
   describe('linkBoundCertificates', () => {
     it('should refuse an M1 naming a certificate other than the one enrolled on the link, before verifying', () => {
       const w = new HandshakeWorld({ crypto, linkBoundCertificates: true });
+      w.broker.enrolled(PROVIDER_VM, certificateHash(crypto, w.provider.certificate));
       expect(aborted(runHandshake(w).consumerEffects)?.reason).to.equal('certificate');
       // A second valid certificate of the same VM (an earlier link's) is still refused.
       w.broker.enrolled(
@@ -208,6 +211,36 @@ describe('BrokerHandshakes rules', () => {
       // A new link forgets what the old one enrolled.
       w.broker.vmConnected(CONSUMER_VM);
       expect(aborted(runHandshake(w).consumerEffects)?.reason).to.equal('certificate');
+    });
+
+    it('should refuse an M3 signed with the provider certificate of an earlier enrolment (M3 as M1)', () => {
+      const w = new HandshakeWorld({ crypto, linkBoundCertificates: true });
+      w.broker.enrolled(CONSUMER_VM, certificateHash(crypto, w.consumer.certificate));
+      w.broker.enrolled(PROVIDER_VM, certificateHash(crypto, w.provider.certificate));
+      expect(granted(runHandshake(w).consumerEffects)).to.not.equal(undefined);
+      // The provider enrols again; the machine that still answers with the first certificate
+      // and key (both valid, same VM, same rights) is refused.
+      const second = w.identity(PROVIDER_VM, 'infotainment-again', {
+        offers: [{ service: SERVICE, instanceLo: 1, instanceHi: 0xfffe }],
+        requests: [],
+      });
+      w.broker.enrolled(PROVIDER_VM, certificateHash(crypto, second.certificate));
+      const stale = runHandshake(w);
+      expect(aborted(stale.consumerEffects)?.reason).to.equal('certificate');
+      const details = stale.brokerEffects.map((e) => ('detail' in e ? e.detail : ''));
+      expect(details.join('\n')).to.match(/the certificate in M3 is not the one enrolled/);
+      const current = w.newProvider(second, {
+        offeredMajor: (s) => (s === SERVICE ? MAJOR : undefined),
+        minMode: () => 'plain',
+      });
+      expect(granted(runHandshake(w, { provider: current }).consumerEffects)).to.not.equal(
+        undefined,
+      );
+      // A new provider link forgets what the old one enrolled.
+      w.broker.vmConnected(PROVIDER_VM);
+      expect(aborted(runHandshake(w, { provider: current }).consumerEffects)?.reason).to.equal(
+        'certificate',
+      );
     });
   });
 

@@ -182,6 +182,20 @@ export class HandshakeSessions {
     }
   }
 
+  /**
+   * With link-bound certificates, the certificate a message names must be the one enrolled on
+   * the sender's current link (M1 for the consumer, M3 for the provider), not an earlier one.
+   */
+  #ensureLinkEnrolment(linkVm: number, certHash: Uint8Array, message: 'M1' | 'M3'): void {
+    if (this.#c.linkBoundCertificates !== true) return;
+    const enrolled = this.#c.enrolled(linkVm);
+    ensure(
+      enrolled !== undefined && equalConstantTime(enrolled, certHash),
+      'certificate',
+      `the certificate in ${message} is not the one enrolled on the link of VM ${linkVm}${enrolled === undefined ? ' (enrol first)' : ''}`,
+    );
+  }
+
   /** Every check of an M1 (throws a HandshakeFailure naming the first that fails). */
   #admit(linkVm: number, m1: HandshakeMessage, req: RequestBody): Admitted {
     const { ca } = this.#c;
@@ -189,14 +203,7 @@ export class HandshakeSessions {
     const found = failAs('certificate', () => ca.lookup(req.certHashC));
     ensure(found !== undefined, 'certificate', 'unknown or expired consumer certificate');
     const certC = found.body;
-    if (this.#c.linkBoundCertificates === true) {
-      const enrolled = this.#c.enrolled(linkVm);
-      ensure(
-        enrolled !== undefined && equalConstantTime(enrolled, req.certHashC),
-        'certificate',
-        `the certificate in M1 is not the one enrolled on the link of VM ${linkVm}${enrolled === undefined ? ' (enrol first)' : ''}`,
-      );
-    }
+    this.#ensureLinkEnrolment(linkVm, req.certHashC, 'M1');
     ensure(
       certC.vmId === linkVm,
       'linkMismatch',
@@ -311,6 +318,8 @@ export class HandshakeSessions {
       const found = failAs('certificate', () => ca.lookup(accept.certHashP));
       ensure(found !== undefined, 'certificate', 'unknown or expired provider certificate');
       const certP = found.body;
+      // As for M1: a provider that enrolled again may not answer with its previous certificate.
+      this.#ensureLinkEnrolment(linkVm, accept.certHashP, 'M3');
       ensure(
         certP.vmId === linkVm,
         'linkMismatch',
