@@ -160,4 +160,31 @@ describe('Hostd revocation', function () {
       expect(s.quarantinedWindows).to.equal(1);
     });
   });
+
+  describe('M3', () => {
+    it('should refuse a provider that enrolled twice and answers M2 with its previous certificate and key', async () => {
+      const first = await connect('infotainment');
+      await first.enrol(OFFER_ALL);
+      first.close();
+      await waitFor(
+        async () => !(await status()).vms.find((v) => v.id === VM.infotainment)!.connected,
+        'the first provider link gone',
+      );
+      const p = await connect('infotainment');
+      await p.enrol(OFFER_ALL); // the link's current enrolment: a second certificate
+      p.reuseIdentity(first); // ...but M3 is signed with the first one's key and names it
+      p.provide();
+      p.offer(SERVICE.media, 1);
+      await waitFor(async () => (await readStatus(d)).services.length === 1, 'the offer');
+      const c = await consumer('cluster');
+      const out = await c.request(SERVICE.media);
+      expect(out).to.include({ kind: 'aborted', reason: 'certificate' });
+      expect((await status()).channels).to.have.length(0);
+      expect(
+        hostd!.logs.some((l) =>
+          /the certificate in M3 is not the one enrolled/.test(JSON.stringify(l)),
+        ),
+      ).to.equal(true);
+    });
+  });
 });
