@@ -869,10 +869,11 @@ static void sivshm_remove(struct pci_dev *pdev)
 	struct sivshm_file *sf;
 
 	mutex_lock(&sivshm.lock);
+	/* gone before the windows die, so the readers they wake see -ENODEV */
+	WRITE_ONCE(sivshm.pdev, NULL);
 	/* BAR2 goes away: no mapping may outlive the binding */
 	list_for_each_entry(sf, &sivshm.files, node)
 		sivshm_kill_windows(sf, 0, true);
-	WRITE_ONCE(sivshm.pdev, NULL);
 	sivshm.regs = NULL;
 	sivshm.region = NULL;
 	sivshm.nvec = 0;

@@ -74,6 +74,9 @@ export const EXPECTED: Record<SelftestMode, string[]> = {
     'revoke-receipt-verifies',
     'grant-after-revoke-refused',
     'unbind-with-live-mapping',
+    'state-changing-ioctl-needs-write-mode',
+    'unknown-ioctl-enotty-before-opener-check',
+    'unprivileged-consumer-confined',
   ],
   provider: [
     'insmod',

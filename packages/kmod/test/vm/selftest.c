@@ -543,6 +543,68 @@ static void check_scm_rights(void)
 	close(fd);
 }
 
+/* The ioctl gates: unknown numbers first, then write mode, then the opener. */
+static void check_ioctl_gates(int fd)
+{
+	struct sivshm_grant_req g = {};
+	struct sivshm_info info;
+	int ro, r, st;
+	pid_t pid;
+
+	ro = open(DEV, O_RDONLY | O_CLOEXEC);
+	if (ro < 0)
+		die("open " DEV " read-only");
+	r = ioctl(ro, SIVSHM_IOC_GRANT, &g) ? errno : 0;
+	report("state-changing-ioctl-needs-write-mode",
+	       r == EBADF && !ioctl(ro, SIVSHM_IOC_INFO, &info),
+	       "GRANT on a read-only file: %s", strerror(r));
+	close(ro);
+	pid = fork();
+	if (!pid)	/* not the opener: still ENOTTY for a number the device lacks */
+		_exit(ioctl(fd, _IO(SIVSHM_IOCTL_MAGIC, 0x7f)) && errno == ENOTTY ? 0 : 1);
+	st = child_status(pid);
+	report("unknown-ioctl-enotty-before-opener-check", WIFEXITED(st) && !WEXITSTATUS(st),
+	       "child status %#x", st);
+}
+
+/* The consumer's rules hold the same for a process without privileges. */
+static void check_unprivileged_consumer(void)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (!pid) {
+		struct sivshm_set_key k = {};
+		struct sivshm_grant_req req;
+		volatile char *m;
+		int fd, bad = 0;
+
+		if (setgid(65534) || setuid(65534))
+			_exit(64);
+		fd = open(DEV, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			_exit(65);
+		if (grant_chan(fd, 8, "consumer", &req))
+			_exit(66);
+		m = map(fd, chan_off(8), WIN_LEN, PROT_READ | PROT_WRITE, MAP_SHARED);
+		if (m == MAP_FAILED)
+			_exit(67);
+		if (touch(m, 1, 'u') || touch(m + 2 * PAGE, 1, 'u'))
+			bad |= 1;	/* own producer page and data area */
+		if (!touch(m + DIR_SIZE + 2 * PAGE, 1, 'X') || !touch(m + PAGE, 1, 'X'))
+			bad |= 2;	/* peer's data area, peer's consumer page */
+		if (map(fd, win, WIN_LEN, PROT_READ, MAP_SHARED) != MAP_FAILED)
+			bad |= 4;	/* channel 1: not this file's */
+		if (!ioctl(fd, SIVSHM_IOC_SET_KEY, &k) || errno != EPERM)
+			bad |= 8;
+		_exit(bad);
+	}
+	st = child_status(pid);
+	report("unprivileged-consumer-confined", WIFEXITED(st) && !WEXITSTATUS(st),
+	       "uid 65534: exit %d (64+: setup; 1 own pages, 2 peer pages writable, "
+	       "4 other window maps, 8 SET_KEY allowed)", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
 struct race {
 	pthread_barrier_t start;
 	int fd, id;
@@ -919,6 +981,8 @@ static int run_consumer(void)
 		check_mremap_move(m6);
 	check_process_vm_writev(m);
 	check_scm_rights();
+	check_ioctl_gates(fd);
+	check_unprivileged_consumer();
 	check_revoke_user_copy_unlocked(fd);
 	check_revoke_grant_race();
 	/* a grant of channel 1 issued before its revoke, presented after it */
