@@ -4,12 +4,13 @@
  * guest-app.ts and @sivshm/runtime, plus the deployment's services.yaml and protos under /app.
  */
 import { chmodSync, copyFileSync, existsSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { compiledFile, siblingEntry, workspaceDir } from '@sivshm/testing';
 import {
   addNodeApp,
   buildSivshmModule,
   buildStaticTool,
+  copyKernelModules,
   initScript,
   kernelModules,
   makeRootfs,
@@ -58,8 +59,8 @@ export async function buildAppImage(
   copyFileSync(ko, join(root, 'lib/modules/sivshm.ko'));
   // virtio-serial for the control port, fw_cfg for the key (both modules in Debian's kernel)
   const mods = kernelModules(kver, ['virtio_pci', 'virtio_console', 'qemu_fw_cfg']);
-  for (const m of mods) copyFileSync(m, join(root, 'lib/modules', basename(m)));
-  writeFileSync(join(root, 'lib/modules/load-order'), mods.map((m) => basename(m)).join('\n'));
+  const files = copyKernelModules(mods, join(root, 'lib/modules'));
+  writeFileSync(join(root, 'lib/modules/load-order'), files.join('\n'));
   writeFileSync(join(root, 'init'), INIT, { mode: 0o755 });
 
   // The app: one bundle of guest-app with @sivshm/runtime's Node.open handed in.

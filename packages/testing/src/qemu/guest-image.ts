@@ -111,9 +111,19 @@ export function buildStaticTool(source: string, out: string): void {
   ]);
 }
 
+/** A module's name as modprobe spells it, from its path (`…/virtio-pci.ko.xz` → `virtio_pci`). */
+const moduleName = (path: string): string =>
+  path
+    .split('/')
+    .at(-1)!
+    .replace(/\.ko(\.\w+)?$/, '')
+    .replace(/-/g, '_');
+
 /**
  * The Debian kernel's modules `names` (e.g. `virtio_console`) and everything they depend on,
- * in an order `insmod` can load them (dependencies first), from `modules.dep`.
+ * in an order `insmod` can load them (dependencies first), from `modules.dep`. A module the
+ * kernel has built in (`modules.builtin`: newer kernels build virtio in) needs no file and is
+ * left out.
  */
 export function kernelModules(kver: string, names: readonly string[]): string[] {
   const base = `/lib/modules/${kver}`;
@@ -123,17 +133,14 @@ export function kernelModules(kver: string, names: readonly string[]): string[] 
     if (mod === undefined || rest === undefined) continue;
     deps.set(mod, rest.trim() === '' ? [] : rest.trim().split(/\s+/));
   }
+  const builtinFile = join(base, 'modules.builtin');
+  const builtin = new Set(
+    existsSync(builtinFile)
+      ? readFileSync(builtinFile, 'utf8').split('\n').filter(Boolean).map(moduleName)
+      : [],
+  );
   const byName = new Map<string, string>();
-  for (const mod of deps.keys()) {
-    byName.set(
-      mod
-        .split('/')
-        .at(-1)!
-        .replace(/\.ko(\.\w+)?$/, '')
-        .replace(/-/g, '_'),
-      mod,
-    );
-  }
+  for (const mod of deps.keys()) byName.set(moduleName(mod), mod);
   const order: string[] = [];
   const visit = (mod: string, depth: number): void => {
     if (order.includes(mod) || depth > 32) return;
@@ -141,11 +148,30 @@ export function kernelModules(kver: string, names: readonly string[]): string[] 
     order.push(mod);
   };
   for (const n of names) {
-    const mod = byName.get(n.replace(/-/g, '_'));
+    const name = n.replace(/-/g, '_');
+    const mod = byName.get(name);
+    if (mod === undefined && builtin.has(name)) continue;
     if (mod === undefined) throw new Error(`kernel ${kver} has no module ${n} (modules.dep)`);
     visit(mod, 0);
   }
   return order.map((m) => join(base, m));
+}
+
+/**
+ * Copies kernel modules into `dir` as plain `.ko` files (Debian compresses them with xz or
+ * zstd; busybox's insmod takes them uncompressed); returns their file names, in order.
+ */
+export function copyKernelModules(modules: readonly string[], dir: string): string[] {
+  return modules.map((m) => {
+    const file = `${moduleName(m)}.ko`;
+    const out = join(dir, file);
+    if (m.endsWith('.ko')) copyFileSync(m, out);
+    else if (m.endsWith('.xz')) execFileSync('sh', ['-c', `xz -dc '${m}' > '${out}'`]);
+    else if (m.endsWith('.zst')) execFileSync('sh', ['-c', `zstd -dcq '${m}' > '${out}'`]);
+    else if (m.endsWith('.gz')) execFileSync('sh', ['-c', `gzip -dc '${m}' > '${out}'`]);
+    else throw new Error(`${m}: a kernel module compressed in a way this harness does not know`);
+    return file;
+  });
 }
 
 /** Shared libraries `ldd` lists for an ELF file, by the path the loader will look them up at. */

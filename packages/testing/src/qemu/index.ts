@@ -6,6 +6,7 @@ export {
   addNodeRuntime,
   buildSivshmModule,
   buildStaticTool,
+  copyKernelModules,
   initScript,
   kernelModules,
   kmodRoot,
