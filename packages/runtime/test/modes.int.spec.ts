@@ -114,6 +114,23 @@ describe('mac and aead modes (hostd and two VM processes)', function () {
     expect(await markersInRegion('mac')).to.deep.equal(['request', 'response', 'event']);
   });
 
+  it('should refuse a provider record changed in the ring before the consumer read it, count it for the consumer at hostd, and re-establish the channel', async () => {
+    const speed = await node!.consume('VehicleSpeed', { instance: 1, mode: 'aead' });
+    await firstValueFrom(speed.event<VehicleSpeed>('speed').pipe(timeout(5000)));
+    const channelId = speed.channelId!;
+    // Synchronous from here to the flip: this process (the consumer) takes no event loop turn,
+    // so the record flipped is one it has not read yet.
+    expect(flipNextUnreadEvent(d.regionPath, channelId, 2000)).to.equal(true);
+    await waitFor(() => speed.connections === 2 && speed.status === 'connected', 'a new channel');
+    expect(speed.channelId).to.not.equal(channelId);
+    const vms = (
+      (await readStatus(d)) as unknown as { vms: { name: string; integrityFailures: number }[] }
+    ).vms;
+    expect(vms.find((v) => v.name === 'cluster')?.integrityFailures).to.equal(1);
+    const e = await firstValueFrom(speed.event<VehicleSpeed>('speed').pipe(timeout(5000)));
+    expect(e.kph).to.be.within(50, 99);
+  });
+
   for (const mode of ['mac', 'aead'] as const) {
     it(`should refuse a record replayed into a ${mode} ring, count it at hostd, and re-establish the channel (24)`, async () => {
       const speed = await node!.consume('VehicleSpeed', { instance: 1, mode });
@@ -135,22 +152,62 @@ describe('mac and aead modes (hostd and two VM processes)', function () {
   }
 });
 
+/** The c2p or p2c ring of channel `channelId` in the region file, mapped writable. */
+function mapRing(
+  regionPath: string,
+  channelId: bigint,
+  direction: 'c2p' | 'p2c',
+): { views: ReturnType<typeof ringViews>; dataSize: number; unmap(): void } {
+  const size = readFileSync(regionPath).length;
+  const m = mapFile(regionPath, 0, size, { writable: true });
+  const shared = new Uint8Array(m.shared);
+  const found = new ChannelTableReader(shared, readRegionHeader(shared)).find(channelId);
+  if (found === undefined) {
+    unmap(m.handle);
+    throw new Error(`channel ${channelId} is not in the table`);
+  }
+  const { offset, length } = found.entry;
+  const window = windowOf({ shared, bulk: new Uint8Array(m.bulk) }, offset, length);
+  const dataSize = WindowLayout.dataSizeOf(length)!;
+  return { views: ringViews(window, direction, dataSize), dataSize, unmap: () => unmap(m.handle) };
+}
+
+/**
+ * Plays an attacker with write access to the region: waits (blocking this process, up to
+ * `waitMs`) until the provider has published a record the consumer has not released, and
+ * flips a bit in its body. False when none came.
+ */
+function flipNextUnreadEvent(regionPath: string, channelId: bigint, waitMs: number): boolean {
+  const ring = mapRing(regionPath, channelId, 'p2c');
+  try {
+    const v = ring.views;
+    const consumed = Atomics.load(v.consumerPage, 0);
+    const until = Date.now() + waitMs;
+    while (Atomics.load(v.producerPage, 0) === consumed && Date.now() < until) {
+      // busy: the provider (another process) publishes every 10 ms
+    }
+    if (Atomics.load(v.producerPage, 0) === consumed) return false;
+    let pos = consumed & (ring.dataSize - 1);
+    if (v.dataShared.getUint32(pos) === 0xffff_ffff && v.dataShared.getUint32(pos + 4) === 0) {
+      pos = 0; // a wrap marker: the record starts at the beginning of the data area
+    }
+    const at = pos + 16; // the first byte of the sealed body
+    v.dataBulk[at] = (v.dataBulk[at] ?? 0) ^ 0x01;
+    return true;
+  } finally {
+    ring.unmap();
+  }
+}
+
 /**
  * Plays an attacker with write access to the region: copies the last record of the channel's
  * consumer → provider ring to the ring's end and publishes it, as a replay. The consumer (this
  * process) is idle meanwhile, so nobody else writes that ring.
  */
 function replayLastRequest(regionPath: string, channelId: bigint): void {
-  const size = readFileSync(regionPath).length;
-  const m = mapFile(regionPath, 0, size, { writable: true });
+  const ring = mapRing(regionPath, channelId, 'c2p');
   try {
-    const shared = new Uint8Array(m.shared);
-    const found = new ChannelTableReader(shared, readRegionHeader(shared)).find(channelId);
-    if (found === undefined) throw new Error(`channel ${channelId} is not in the table`);
-    const { offset, length } = found.entry;
-    const window = windowOf({ shared, bulk: new Uint8Array(m.bulk) }, offset, length);
-    const dataSize = WindowLayout.dataSizeOf(length)!;
-    const v = ringViews(window, 'c2p', dataSize);
+    const v = ring.views;
     const produced = Atomics.load(v.producerPage, 0);
     // Few records so far: the ring has not wrapped; walk them from offset 0.
     let at = 0;
@@ -159,10 +216,10 @@ function replayLastRequest(regionPath: string, channelId: bigint): void {
       last = at;
       at += (16 + v.dataShared.getUint32(at + 4) - 8 + 7) & ~7;
     }
-    if (last < 0 || produced >= dataSize / 2) throw new Error('unexpected ring state');
+    if (last < 0 || produced >= ring.dataSize / 2) throw new Error('unexpected ring state');
     v.dataBulk.copyWithin(produced, last, at);
     Atomics.store(v.producerPage, 0, produced + (at - last));
   } finally {
-    unmap(m.handle);
+    ring.unmap();
   }
 }
