@@ -176,79 +176,8 @@ function holderOf(type: Type, regenerate = false): Holder {
   for (const f of fields) {
     const field = f.resolve();
     const index = fieldsArray.indexOf(field);
-    const resolved = field.resolvedType;
-    if (resolved instanceof protobuf.Type) nested[index] = holderOf(resolved);
-    const type_ = resolved instanceof Enum ? 'int32' : field.type;
-    const wireType = wireTypes.basic[type_];
-    const ref = `m${util.safeProp(field.name)}`;
-    const name = JSON.stringify(field.name);
-    const tag = (wt: number): number => varint32Size(((field.id << 3) | wt) >>> 0);
-    const sub = `S[${index}].size`;
-    if (field.map) {
-      const keyType = (field as unknown as protobuf.MapField).keyType;
-      const key =
-        keyType === 'bool'
-          ? '1'
-          : wireTypes.long[keyType] !== undefined
-            ? valueSize(
-                keyType,
-                `util.longFromKey(ks[i],${keyType === 'uint64' || keyType === 'fixed64'})`,
-              )
-            : valueSize(keyType, 'ks[i]');
-      const value =
-        wireType === undefined
-          ? `(l=${sub}(${ref}[ks[i]],q+1),1+H.v32(l)+l)`
-          : `1+${valueSize(type_, `${ref}[ks[i]]`)}`;
-      lines.push(
-        `if(${ref}!=null&&hasOwn.call(m,${name})){`,
-        `for(var ks=Object.keys(${ref}),i=0;i<ks.length;++i){`,
-        `e=1+${key};e+=${value};n+=${tag(2)}+H.v32(e)+e`,
-        '}}',
-      );
-    } else if (field.repeated) {
-      lines.push(`if(${ref}!=null&&${ref}.length){`);
-      if (field.packed && wireTypes.packed[type_] !== undefined) {
-        lines.push(`n+=${tag(2)}+${packedSize(type_, ref)}`);
-      } else {
-        lines.push(`for(var i=0;i<${ref}.length;++i)`);
-        if (wireType === undefined) {
-          lines.push(
-            field.delimited
-              ? `n+=${tag(3)}+${sub}(${ref}[i],q+1)+${tag(4)}`
-              : `{l=${sub}(${ref}[i],q+1);n+=${tag(2)}+H.v32(l)+l}`,
-          );
-        } else {
-          lines.push(`n+=${tag(wireType)}+${valueSize(type_, `${ref}[i]`)}`);
-        }
-      }
-      lines.push('}');
-    } else {
-      if (!field.required) {
-        const present = `${ref}!=null&&hasOwn.call(m,${name})`;
-        let cond: string;
-        if (field.hasPresence || !(resolved instanceof Enum || wireType !== undefined))
-          cond = present;
-        else if (resolved instanceof Enum)
-          cond = `${present}&&${ref}!==${JSON.stringify(field.typeDefault)}`;
-        else if (type_ === 'bool') cond = `${present}&&${ref}!==false`;
-        else if (type_ === 'string') cond = `${present}&&${ref}!==""`;
-        else if (type_ === 'bytes') cond = `${present}&&${ref}.length`;
-        else if (type_ === 'double' || type_ === 'float') cond = `${present}&&!Object.is(${ref},0)`;
-        else if (wireTypes.long[type_] !== undefined)
-          cond = `${present}&&(typeof ${ref}==="object"?${ref}.low||${ref}.high:${ref}!==0)`;
-        else cond = `${present}&&${ref}!==0`;
-        lines.push(`if(${cond})`);
-      }
-      if (wireType === undefined) {
-        lines.push(
-          field.delimited
-            ? `n+=${tag(3)}+${sub}(${ref},q+1)+${tag(4)}`
-            : `{l=${sub}(${ref},q+1);n+=${tag(2)}+H.v32(l)+l}`,
-        );
-      } else {
-        lines.push(`n+=${tag(wireType)}+${valueSize(type_, ref)}`);
-      }
-    }
+    if (field.resolvedType instanceof protobuf.Type) nested[index] = holderOf(field.resolvedType);
+    lines.push(...fieldSizeLines(field, index));
   }
   lines.push(
     'if(m.$unknowns!=null&&hasOwn.call(m,"$unknowns"))',
@@ -272,4 +201,111 @@ function holderOf(type: Type, regenerate = false): Holder {
   holder.size = factory(H, nested, protobuf.util, Object.prototype.hasOwnProperty);
   holder.fields = fieldsArray;
   return holder;
+}
+
+/** What the generated body knows of one field: its reference, wire type and tag sizes. */
+interface FieldCode {
+  readonly field: protobuf.Field;
+  /** The scalar type to size: enums size as int32. */
+  readonly type: string;
+  /** The wire type of a scalar, undefined for a message. */
+  readonly wireType: number | undefined;
+  /** `m.<name>`, escaped. */
+  readonly ref: string;
+  /** The field name as a JS string literal. */
+  readonly name: string;
+  /** The size function of the nested message type: `S[index].size`. */
+  readonly sub: string;
+  readonly tag: (wireType: number) => number;
+}
+
+/** The lines of the generated body that add one field's encoded size to `n`. */
+function fieldSizeLines(field: protobuf.Field, index: number): string[] {
+  const type = field.resolvedType instanceof Enum ? 'int32' : field.type;
+  const code: FieldCode = {
+    field,
+    type,
+    wireType: wireTypes.basic[type],
+    ref: `m${util.safeProp(field.name)}`,
+    name: JSON.stringify(field.name),
+    sub: `S[${index}].size`,
+    tag: (wt) => varint32Size(((field.id << 3) | wt) >>> 0),
+  };
+  if (field.map) return mapSizeLines(code);
+  if (field.repeated) return repeatedSizeLines(code);
+  return singularSizeLines(code);
+}
+
+function mapSizeLines({ field, type, wireType, ref, name, sub, tag }: FieldCode): string[] {
+  const keyType = (field as unknown as protobuf.MapField).keyType;
+  const key =
+    keyType === 'bool'
+      ? '1'
+      : wireTypes.long[keyType] !== undefined
+        ? valueSize(
+            keyType,
+            `util.longFromKey(ks[i],${keyType === 'uint64' || keyType === 'fixed64'})`,
+          )
+        : valueSize(keyType, 'ks[i]');
+  const value =
+    wireType === undefined
+      ? `(l=${sub}(${ref}[ks[i]],q+1),1+H.v32(l)+l)`
+      : `1+${valueSize(type, `${ref}[ks[i]]`)}`;
+  return [
+    `if(${ref}!=null&&hasOwn.call(m,${name})){`,
+    `for(var ks=Object.keys(${ref}),i=0;i<ks.length;++i){`,
+    `e=1+${key};e+=${value};n+=${tag(2)}+H.v32(e)+e`,
+    '}}',
+  ];
+}
+
+function repeatedSizeLines({ field, type, wireType, ref, sub, tag }: FieldCode): string[] {
+  const lines = [`if(${ref}!=null&&${ref}.length){`];
+  if (field.packed && wireTypes.packed[type] !== undefined) {
+    lines.push(`n+=${tag(2)}+${packedSize(type, ref)}`);
+  } else {
+    lines.push(`for(var i=0;i<${ref}.length;++i)`);
+    if (wireType === undefined) {
+      lines.push(
+        field.delimited
+          ? `n+=${tag(3)}+${sub}(${ref}[i],q+1)+${tag(4)}`
+          : `{l=${sub}(${ref}[i],q+1);n+=${tag(2)}+H.v32(l)+l}`,
+      );
+    } else {
+      lines.push(`n+=${tag(wireType)}+${valueSize(type, `${ref}[i]`)}`);
+    }
+  }
+  lines.push('}');
+  return lines;
+}
+
+function singularSizeLines(code: FieldCode): string[] {
+  const { field, type, wireType, ref, sub, tag } = code;
+  const lines: string[] = [];
+  if (!field.required) lines.push(`if(${presence(code)})`);
+  if (wireType === undefined) {
+    lines.push(
+      field.delimited
+        ? `n+=${tag(3)}+${sub}(${ref},q+1)+${tag(4)}`
+        : `{l=${sub}(${ref},q+1);n+=${tag(2)}+H.v32(l)+l}`,
+    );
+  } else {
+    lines.push(`n+=${tag(wireType)}+${valueSize(type, ref)}`);
+  }
+  return lines;
+}
+
+/** When an optional singular field is written: set, and (without presence) not its default. */
+function presence({ field, type, wireType, ref, name }: FieldCode): string {
+  const resolved = field.resolvedType;
+  const present = `${ref}!=null&&hasOwn.call(m,${name})`;
+  if (field.hasPresence || !(resolved instanceof Enum || wireType !== undefined)) return present;
+  if (resolved instanceof Enum) return `${present}&&${ref}!==${JSON.stringify(field.typeDefault)}`;
+  if (type === 'bool') return `${present}&&${ref}!==false`;
+  if (type === 'string') return `${present}&&${ref}!==""`;
+  if (type === 'bytes') return `${present}&&${ref}.length`;
+  if (type === 'double' || type === 'float') return `${present}&&!Object.is(${ref},0)`;
+  if (wireTypes.long[type] !== undefined)
+    return `${present}&&(typeof ${ref}==="object"?${ref}.low||${ref}.high:${ref}!==0)`;
+  return `${present}&&${ref}!==0`;
 }
