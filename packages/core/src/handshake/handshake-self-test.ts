@@ -41,8 +41,20 @@ export function handshakeSelfTest(crypto: CryptoBackend): void {
 }
 
 function runOnce(crypto: CryptoBackend, mode: ChannelMode): string | undefined {
+  return compareGrants(routeUntilQuiet(crypto, throwawayWorld(crypto), mode), mode);
+}
+
+/** A broker, a provider and a consumer under a fresh CA, every key random and kept nowhere. */
+interface ThrowawayWorld {
+  readonly broker: BrokerHandshakes;
+  readonly provider: ProviderHandshakes;
+  readonly consumer: ConsumerHandshake;
+}
+
+function throwawayWorld(crypto: CryptoBackend): ThrowawayWorld {
   const now = BigInt(Date.now());
   const nowMs = (): bigint => now;
+  const random = (n: number): Uint8Array => crypto.randomBytes(n);
   const offers: Rights = {
     offers: [{ service: SERVICE, instanceLo: 1, instanceHi: 1 }],
     requests: [],
@@ -75,14 +87,7 @@ function runOnce(crypto: CryptoBackend, mode: ChannelMode): string | undefined {
     [PROVIDER_VM, crypto.randomBytes(32)],
     [CONSUMER_VM, crypto.randomBytes(32)],
   ]);
-  const broker = new BrokerHandshakes({
-    crypto,
-    ca,
-    brokerSecretKey,
-    grantKeys,
-    nowMs,
-    random: (n) => crypto.randomBytes(n),
-  });
+  const broker = new BrokerHandshakes({ crypto, ca, brokerSecretKey, grantKeys, nowMs, random });
   broker.offer(SERVICE, 1, {
     providerVm: PROVIDER_VM,
     major: 1,
@@ -95,7 +100,7 @@ function runOnce(crypto: CryptoBackend, mode: ChannelMode): string | undefined {
     trust,
     policy: { offeredMajor: (s) => (s === SERVICE ? 1 : undefined), minMode: () => 'plain' },
     nowMs,
-    random: (n) => crypto.randomBytes(n),
+    random,
     deviceNonce: () => crypto.randomBytes(16),
   });
   const consumer = new ConsumerHandshake({
@@ -103,11 +108,23 @@ function runOnce(crypto: CryptoBackend, mode: ChannelMode): string | undefined {
     identity: identity(CONSUMER_VM, requests),
     trust,
     nowMs,
-    random: (n) => crypto.randomBytes(n),
+    random,
   });
+  return { broker, provider, consumer };
+}
 
-  // Route every message as hostd would, until nothing is in flight (six hops at most).
-  const granted: { consumer?: ChannelGrant; provider?: ChannelGrant } = {};
+interface Granted {
+  consumer?: ChannelGrant;
+  provider?: ChannelGrant;
+}
+
+/** Routes every message as hostd would, until nothing is in flight (six hops at most). */
+function routeUntilQuiet(
+  crypto: CryptoBackend,
+  { broker, provider, consumer }: ThrowawayWorld,
+  mode: ChannelMode,
+): Granted {
+  const granted: Granted = {};
   const queue: { to: 'broker' | 'provider' | 'consumer'; from: number; bytes: Uint8Array }[] = [
     {
       to: 'broker',
@@ -152,13 +169,18 @@ function runOnce(crypto: CryptoBackend, mode: ChannelMode): string | undefined {
     else if (m.to === 'provider') fromEndpoint('provider', provider.receive(m.bytes));
     else fromEndpoint('consumer', consumer.receive(m.bytes));
   }
+  return granted;
+}
+
+/** Why the two grants do not describe one channel with the same data keys, or undefined. */
+function compareGrants(granted: Granted, mode: ChannelMode): string | undefined {
   const c = granted.consumer;
   const p = granted.provider;
   if (c === undefined) return 'the consumer was not granted';
   if (p === undefined) return 'the provider was not granted';
   if (c.channelId !== p.channelId) return 'the two ends were granted different channels';
   // Keyed modes: nothing in the handshake confirms the derived keys (the signatures bind the
-  // transcript, not the X25519 result), so compare what each end would protect frames with.
+  // transcript, not the X25519 result), so compare what each end would protect records with.
   if (mode !== 'plain') {
     const same = (a: Uint8Array | undefined, b: Uint8Array | undefined): boolean =>
       a !== undefined && b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
