@@ -1,9 +1,21 @@
 // Spawns the built `sivshm` binary: ca init / issue / revoke and cert show, as a user would.
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runCliSync } from '@sivshm/testing';
+import { spawn } from 'node:child_process';
+import { cliEntry, runCliSync } from '@sivshm/testing';
+
+/** Runs `sivshm <args>` without blocking (so several run at once): exit status and stderr. */
+function sivshmAsync(...args: string[]): Promise<{ status: number | null; stderr: string }> {
+  const { execArgv, script } = cliEntry();
+  const child = spawn(process.execPath, [...execArgv, script, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  return new Promise((resolve) => child.on('exit', (status) => resolve({ status, stderr })));
+}
 
 function sivshm(...args: string[]) {
   const r = runCliSync(args);
@@ -66,6 +78,78 @@ describe('sivshm ca / cert', () => {
     const after = sivshm('cert', 'show', pem, '--ca-dir', ca);
     expect(after.status).to.equal(1);
     expect(after.stdout).to.match(/FAILED: .*revoked/);
+  });
+
+  it('should never give two concurrent ca issue commands the same serial', async () => {
+    const ca = path.join(dir, 'ca');
+    expect(sivshm('ca', 'init', '--dir', ca).status).to.equal(0);
+    const n = 6;
+    const runs = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        sivshmAsync(
+          'ca',
+          'issue',
+          '--dir',
+          ca,
+          '--vm',
+          '2',
+          '--name',
+          `cluster-${i}`,
+          '--new-key',
+          path.join(dir, `k${i}.key`),
+          '--request',
+          '0x1234:1',
+          '--out',
+          path.join(dir, `c${i}.pem`),
+        ),
+      ),
+    );
+    const serials: string[] = [];
+    for (const [i, r] of runs.entries()) {
+      expect(r.status, r.stderr).to.equal(0);
+      const json = JSON.parse(
+        sivshm('cert', 'show', path.join(dir, `c${i}.pem`), '--json').stdout,
+      ) as {
+        serial: string;
+      };
+      serials.push(json.serial);
+    }
+    expect(new Set(serials).size, serials.join(' ')).to.equal(n);
+    // And the CA's next serial is above every one of them: a later issue cannot repeat one.
+    const list = JSON.parse(sivshm('ca', 'list', '--dir', ca, '--json').stdout) as {
+      nextSerial: string;
+    };
+    for (const s of serials) expect(BigInt(s) < BigInt(list.nextSerial)).to.equal(true);
+    expect(existsSync(path.join(ca, 'ca.lock')), 'no lock left behind').to.equal(false);
+  });
+
+  it('should list the epoch, the serials issued and the ones revoked', () => {
+    const ca = path.join(dir, 'ca');
+    expect(sivshm('ca', 'init', '--dir', ca).status).to.equal(0);
+    const issue = sivshm(
+      'ca',
+      'issue',
+      '--dir',
+      ca,
+      '--vm',
+      '2',
+      '--name',
+      'c',
+      '--new-key',
+      path.join(dir, 'c.key'),
+      '--request',
+      '0x1234:1',
+      '--out',
+      path.join(dir, 'c.pem'),
+    );
+    expect(issue.status, issue.stderr).to.equal(0);
+    const serial = /issued serial (\d+)/.exec(issue.stderr)![1]!;
+    expect(sivshm('ca', 'revoke', '--dir', ca, '--serial', serial).status).to.equal(0);
+    const list = sivshm('ca', 'list', '--dir', ca);
+    expect(list.status, list.stderr).to.equal(0);
+    expect(list.stdout).to.match(/held by nobody/);
+    expect(list.stdout).to.match(/epoch: +1/);
+    expect(list.stdout).to.match(new RegExp(`revoked: +${serial}\\n`));
   });
 
   it('should refuse a small-order public key and malformed rights with a message that says why', () => {

@@ -1,7 +1,8 @@
-import { chmodSync, ftruncateSync, rmSync, unlinkSync } from 'node:fs';
+import { chmodSync, ftruncateSync, mkdirSync, rmSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import {
   BrokerHandshakes,
+  CaLock,
   configLimits,
   cryptoBackend,
   loadConfig,
@@ -29,6 +30,8 @@ import { HostdError } from './errors/hostd-error.js';
 import { VmLinkServer } from './links/vm-link-server.js';
 import { JsonLogger, type LogLevel } from './log/logger.js';
 import { RegionLock } from './region/region-lock.js';
+import { CaAdmin } from './admin/ca-admin.js';
+import { CaAdminServer } from './admin/ca-admin-server.js';
 import { RegionSizeGuard } from './region/region-size-guard.js';
 import { SdSwitch } from './sd/sd-switch.js';
 import {
@@ -163,6 +166,9 @@ export class Hostd {
   #regionShrunk = false;
   #links: VmLinkServer | undefined;
   #statusServer: StatusServer | undefined;
+  #adminServer: CaAdminServer | undefined;
+  /** The CA directory is hostd's while it runs (ca-lock.ts): `sivshm ca` goes through admin.sock. */
+  #caLock: CaLock | undefined;
   #ivshmem: IvshmemServer | undefined;
   /** ivshmem peer id → pid of the process that connected it (SO_PEERCRED). */
   readonly #ivshmemPids = new Map<number, number>();
@@ -229,11 +235,7 @@ export class Hostd {
       links: () => this.#links,
       doorbellPeers: () => this.#ivshmem?.peerIds() ?? [],
       doorbellPid: (id) => this.#ivshmemPids.get(id),
-      saveCa: () => {
-        this.#saving = this.#saving
-          .then(() => this.#opened.save())
-          .catch((e: unknown) => this.log.error('ca-save-failed', { error: (e as Error).message }));
-      },
+      saveCa: () => void this.#saveCa().catch(() => undefined),
       stopping: () => this.#stopping !== undefined,
     });
     this.#status = new StatusReporter({
@@ -248,6 +250,15 @@ export class Hostd {
       connected,
       regionMemory: () => (this.#regionIntact() ? this.#region?.mapping.shared : undefined),
     });
+  }
+
+  /** Persists the CA state after any save in flight; failures are logged (and rejected). */
+  #saveCa(): Promise<void> {
+    const save = this.#saving.then(() => this.#opened.save());
+    this.#saving = save.catch((e: unknown) =>
+      this.log.error('ca-save-failed', { error: (e as Error).message }),
+    );
+    return save;
   }
 
   /** The SD switch, its offers and departures reported to the broker. */
@@ -327,12 +338,20 @@ export class Hostd {
     lock: RegionLock,
   ): Promise<Hostd> {
     const crypto = cryptoBackend();
-    const opened = await openHostdCa({ stateDir: o.stateDir, config, crypto, log });
-    const grantKeys = new Map<number, Uint8Array>();
-    for (const vm of config.vms) grantKeys.set(vm.id, await resolveGrantKey(vm));
-    const region = createRegion(config, opened.ca.epoch);
-    const hostd = new Hostd({ o, log, config, crypto, opened, grantKeys, region });
+    const caLock = takeCaLock(o);
+    let hostd: Hostd;
+    try {
+      const opened = await openHostdCa({ stateDir: o.stateDir, config, crypto, log });
+      const grantKeys = new Map<number, Uint8Array>();
+      for (const vm of config.vms) grantKeys.set(vm.id, await resolveGrantKey(vm));
+      const region = createRegion(config, opened.ca.epoch);
+      hostd = new Hostd({ o, log, config, crypto, opened, grantKeys, region });
+    } catch (e) {
+      caLock.release();
+      throw e;
+    }
     hostd.#regionLock = lock;
+    hostd.#caLock = caLock;
     try {
       await hostd.#listen();
     } catch (e) {
@@ -354,6 +373,11 @@ export class Hostd {
   /** Path of the status socket. */
   get statusSocket(): string {
     return path.join(this.runDir, 'status.sock');
+  }
+
+  /** Path of the admin socket (`sivshm ca revoke` / `ca list` while hostd runs). */
+  get adminSocket(): string {
+    return path.join(this.runDir, 'admin.sock');
   }
 
   /** Path of the ivshmem-doorbell server socket. */
@@ -399,8 +423,11 @@ export class Hostd {
     };
     await attempt('links', () => this.#links?.close());
     await attempt('status socket', () => this.#statusServer?.close());
+    await attempt('admin socket', () => this.#adminServer?.close());
     await attempt('ivshmem server', () => this.#ivshmem?.close());
     await attempt('CA state', () => this.#saving.then(() => this.#opened.save()));
+    this.#caLock?.release();
+    this.#caLock = undefined;
     await attempt('region', () => {
       const region = this.#region;
       this.#region = undefined;
@@ -453,6 +480,17 @@ export class Hostd {
       { helloTimeoutMs: this.#o.emulated === false ? 0 : HELLO_TIMEOUT_MS },
     );
     this.#statusServer = await StatusServer.listen(this.statusSocket, () => this.status());
+    this.#adminServer = await CaAdminServer.listen(
+      this.adminSocket,
+      new CaAdmin({
+        ca: this.ca,
+        save: () => this.#saveCa(),
+        broker: this.#broker,
+        router: this.#router,
+        vms: this.#vms,
+        log: this.log,
+      }),
+    );
     const beat = new HostdHeartbeat(new Uint8Array(this.#region!.mapping.shared));
     this.#timers.push(
       setInterval(() => {
@@ -550,5 +588,19 @@ export class Hostd {
           message: `hostd failed handling ${what}`,
         });
     }
+  }
+}
+
+/**
+ * Takes the lock of `<stateDir>/ca` for this hostd, naming its admin socket, or refuses to start
+ * naming the holder: a `sivshm ca` command in progress or another hostd.
+ */
+function takeCaLock(o: HostdOptions): CaLock {
+  const caDir = path.join(o.stateDir, 'ca');
+  mkdirSync(caDir, { recursive: true, mode: 0o700 });
+  try {
+    return CaLock.take(caDir, { owner: 'hostd', adminSocket: path.join(o.runDir, 'admin.sock') });
+  } catch (e) {
+    throw new HostdError('ERR_STARTUP', (e as Error).message, { cause: e });
   }
 }

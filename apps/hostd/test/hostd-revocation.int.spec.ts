@@ -3,6 +3,10 @@
 // reused only after a revokeAck whose receipt verifies; an app that skips the device revoke and
 // acknowledges anyway keeps its window quarantined until its link goes.
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { cryptoBackend, decodeCertificateBody } from '@sivshm/core';
+import { runCli, runCliSync } from '@sivshm/testing';
 import {
   SERVICE,
   VM,
@@ -25,6 +29,7 @@ interface RevocationStatus {
 }
 
 const PATTERN = 0xa5;
+const crypto = cryptoBackend();
 
 describe('Hostd revocation', function () {
   this.timeout(60_000);
@@ -158,6 +163,74 @@ describe('Hostd revocation', function () {
       ]);
       expect(await offsetOf(second.grant.channelId)).to.not.equal(oldOffset);
       expect(s.quarantinedWindows).to.equal(1);
+    });
+  });
+
+  describe('sivshm ca against a running hostd', () => {
+    const caDir = () => path.join(d.stateDir, 'ca');
+
+    it("should tear down a revoked certificate's channels within a second, refuse its next handshake, and keep the revocation across a restart", async () => {
+      const p = await provider();
+      const c = await consumer('cluster');
+      const out = granted(await c.request(SERVICE.media));
+      const serial = decodeCertificateBody(c.certificate!.tbs).serial.toString();
+      const answer = await runCli(['ca', 'revoke', '--dir', caDir(), '--serial', serial]);
+      const answeredAt = Date.now();
+      expect(answer).to.match(
+        new RegExp(
+          `revoked serial ${serial} through hostd \\(pid \\d+\\): 1 channel\\(s\\) torn down`,
+        ),
+      );
+      // hostd persisted the revocation, then closed the channel, before it answered.
+      await waitFor(
+        () =>
+          c.revoked.some((r) => r.channelId === out.grant.channelId && r.ok) &&
+          p.revoked.some((r) => r.channelId === out.grant.channelId && r.ok),
+        'REVOKE at both ends',
+        1000,
+      );
+      await waitFor(async () => (await status()).channels.length === 0, 'channel gone', 1000);
+      expect(Date.now() - answeredAt).to.be.below(1000);
+      const state = JSON.parse(readFileSync(path.join(caDir(), 'ca-state.json'), 'utf8')) as {
+        revoked: string[];
+      };
+      expect(state.revoked).to.include(serial);
+      // Its next M1 is refused; the provider's own certificate still works for others.
+      expect(await c.request(SERVICE.media)).to.include({ kind: 'aborted', reason: 'certificate' });
+      const r = await consumer('rogue');
+      expect((await r.request(SERVICE.media)).kind).to.equal('granted');
+      // A restart (epoch + 1) keeps the revocation list.
+      for (const vm of vms.splice(0)) vm.close();
+      expect(await hostd!.stop()).to.equal(0);
+      hostd = await startHostd(d);
+      const list = JSON.parse(await runCli(['ca', 'list', '--dir', caDir(), '--json'])) as {
+        heldBy: string;
+        revoked: string[];
+      };
+      expect(list.heldBy).to.match(/^hostd \(pid \d+\)$/);
+      expect(list.revoked).to.include(serial);
+    });
+
+    it('should refuse ca issue with one line while hostd holds the CA directory, and not change its serials', async () => {
+      const before = readFileSync(path.join(caDir(), 'ca-state.json'), 'utf8');
+      const r = runCliSync([
+        'ca',
+        'issue',
+        '--dir',
+        caDir(),
+        '--vm',
+        '2',
+        '--name',
+        'by-hand',
+        '--public-key',
+        Buffer.from(crypto.ed25519PublicKey(crypto.ed25519GenerateSecretKey())).toString('hex'),
+        '--request',
+        '0x1235:1',
+      ]);
+      expect(r.status).to.equal(1);
+      expect(r.stderr.trim().split('\n')).to.have.length(1);
+      expect(r.stderr).to.match(/held by the running hostd \(pid \d+\)/);
+      expect(readFileSync(path.join(caDir(), 'ca-state.json'), 'utf8')).to.equal(before);
     });
   });
 

@@ -53,6 +53,8 @@ export { CertificateAuthority } from './cert/certificate-authority.js';
 export type { AuthorityKeys, CertificateAuthorityOptions } from './cert/certificate-authority.js';
 export { initCaDirectory, openCaDirectory } from './cert/ca-store.js';
 export type { CaState, OpenedCa } from './cert/ca-store.js';
+export { CaLock, CaLockedError } from './cert/ca-lock.js';
+export type { CaLockHolder } from './cert/ca-lock.js';
 export { mayOfferRight, mayRequestRight } from './cert/rights.js';
 export type { Rights, OfferRight, RequestRight } from './cert/rights.js';
 

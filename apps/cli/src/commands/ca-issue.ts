@@ -17,6 +17,7 @@ import { isSystemError, systemErrorReason } from '../errors/fs-error-text.js';
 import { checkCaDirectory } from '../io/ca-directory.js';
 import { checkWritableFile, stageFile, type StagedFile } from '../io/cli-files.js';
 import { restoreDirectory, snapshotDirectory } from '../io/directory-snapshot.js';
+import { withCaWriteLock } from '../io/ca-lock.js';
 
 interface IssueOptions {
   dir: string;
@@ -114,26 +115,35 @@ async function issueCertificate(o: IssueOptions): Promise<void> {
   // The dry run: the same request to the CA opened read-only, which persists nothing.
   (await openCaDirectory(o.dir, { ...caOptions, readOnly: true })).ca.issue(request);
 
-  const before = snapshotDirectory(o.dir);
-  let keyWritten = false;
-  let staged: StagedFile | undefined;
-  let cert: Certificate;
-  try {
-    const opened = await openCaDirectory(o.dir, caOptions);
-    cert = opened.ca.issue(request);
-    if (key.secretKey !== undefined && o.newKey !== undefined) {
-      writeSecretKey(o.newKey, key.secretKey);
-      keyWritten = true;
-    }
-    if (o.out !== undefined) staged = stageFile(o.out, certificateToPem(cert), 'certificate file');
-    await opened.save();
-    staged?.commit();
-  } catch (e) {
-    staged?.discard();
-    if (keyWritten && o.newKey !== undefined) rmSync(o.newKey, { force: true });
-    restoreDirectory(before);
-    throw e;
-  }
+  // One writer at a time (ca-lock.ts): two issues never take the same serial, and none is
+  // written behind a running hostd's back.
+  const cert = await withCaWriteLock(
+    o.dir,
+    'apps enrol through it; stop hostd to issue a certificate by hand',
+    async (): Promise<Certificate> => {
+      const before = snapshotDirectory(o.dir);
+      let keyWritten = false;
+      let staged: StagedFile | undefined;
+      try {
+        const opened = await openCaDirectory(o.dir, caOptions);
+        const cert = opened.ca.issue(request);
+        if (key.secretKey !== undefined && o.newKey !== undefined) {
+          writeSecretKey(o.newKey, key.secretKey);
+          keyWritten = true;
+        }
+        if (o.out !== undefined)
+          staged = stageFile(o.out, certificateToPem(cert), 'certificate file');
+        await opened.save();
+        staged?.commit();
+        return cert;
+      } catch (e) {
+        staged?.discard();
+        if (keyWritten && o.newKey !== undefined) rmSync(o.newKey, { force: true });
+        restoreDirectory(before);
+        throw e;
+      }
+    },
+  );
   const serial = decodeCertificateBody(cert.tbs).serial;
   if (o.out === undefined) process.stdout.write(certificateToPem(cert));
   else console.error(`issued serial ${serial} for VM ${o.vm} (${o.name}) to ${o.out}`);

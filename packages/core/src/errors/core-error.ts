@@ -19,6 +19,7 @@ export type CoreErrorCode =
   | 'ERR_FRAME'
   | 'ERR_CONFIG'
   | 'ERR_IO'
+  | 'ERR_CA_LOCKED'
   | 'ERR_SELF_TEST';
 
 /** The one error class of `@sivshm/core`. */

@@ -24,6 +24,7 @@ export type ChannelCloseReason =
   | 'ttl-expired'
   | 'vm-gone'
   | 'vm-rebooted'
+  | 'certificate-revoked'
   | 'hostd-shutdown';
 
 /** A channel as the broker sees it; handed to hostd's lifecycle in effects. */
