@@ -41,6 +41,7 @@
 #include <linux/uaccess.h>
 #include <linux/version.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 
 #include "sivshm_grant.h"
 #include "sivshm_hmac.h"
@@ -84,11 +85,14 @@ static struct sivshm_dev {
 	struct sivshm_serials revoke_serials;
 	struct sivshm_revoked revoked;
 	struct list_head files;
+	u64 live_epoch;		/* every live window is of this epoch */
+	struct delayed_work epoch_watch;
 } sivshm;
 
 struct sivshm_window {
 	bool live;
 	u8 role;
+	u64 epoch;	/* of the region header when the window was granted */
 	u64 channel_id;
 	u64 offset;
 	u64 length;
@@ -310,15 +314,36 @@ static int sivshm_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-/* Mark @sf's windows of @channel (all if @all) dead, then zap their PTEs. */
-static void sivshm_kill_windows(struct sivshm_file *sf, u64 channel, bool all)
+/* Which windows sivshm_kill_windows() kills. */
+enum sivshm_kill {
+	SIVSHM_KILL_CHANNEL,	/* of channel @arg */
+	SIVSHM_KILL_ALL,
+	SIVSHM_KILL_STALE,	/* granted in another epoch than @arg */
+};
+
+static bool sivshm_doomed(const struct sivshm_window *w, enum sivshm_kill how, u64 arg)
+{
+	if (!w->live)
+		return false;
+	switch (how) {
+	case SIVSHM_KILL_CHANNEL:
+		return w->channel_id == arg;
+	case SIVSHM_KILL_STALE:
+		return w->epoch != arg;
+	default:
+		return true;
+	}
+}
+
+/* Mark @sf's windows chosen by @how dead, then zap their PTEs. */
+static void sivshm_kill_windows(struct sivshm_file *sf, enum sivshm_kill how, u64 arg)
 {
 	struct sivshm_window dead[SIVSHM_MAX_GRANTS];
 	int i, n = 0;
 
 	down_write(&sf->rwsem);
 	for (i = 0; i < SIVSHM_MAX_GRANTS; i++) {
-		if (sf->win[i].live && (all || sf->win[i].channel_id == channel)) {
+		if (sivshm_doomed(&sf->win[i], how, arg)) {
 			sf->win[i].live = false;
 			dead[n++] = sf->win[i];
 		}
@@ -409,6 +434,49 @@ static int sivshm_tag_ok(struct crypto_shash *mac, const char *label,
 	return ret;
 }
 
+/*
+ * Kill every window granted in another epoch than @epoch: hostd has reset
+ * the region (a restart), so the old windows may be handed to others.
+ * Caller holds sivshm.lock.
+ */
+static void sivshm_kill_stale(u64 epoch)
+{
+	struct sivshm_file *sf;
+
+	lockdep_assert_held(&sivshm.lock);
+	if (epoch == sivshm.live_epoch)
+		return;
+	list_for_each_entry(sf, &sivshm.files, node)
+		sivshm_kill_windows(sf, SIVSHM_KILL_STALE, epoch);
+	sivshm.live_epoch = epoch;
+}
+
+#define SIVSHM_EPOCH_WATCH_PERIOD	HZ
+
+/*
+ * Nobody tells the guest when hostd moves the region to a new epoch, so
+ * the header is looked at once a period while a device is bound.
+ */
+static void sivshm_epoch_watch(struct work_struct *work)
+{
+	struct sivshm_region_header h;
+	struct sivshm_file *sf;
+
+	mutex_lock(&sivshm.lock);
+	if (!sivshm.pdev) {
+		mutex_unlock(&sivshm.lock);
+		return;
+	}
+	if (!sivshm_read_header(&h)) {
+		sivshm_kill_stale(h.epoch);
+	} else {	/* no valid header: no window is of a live epoch */
+		list_for_each_entry(sf, &sivshm.files, node)
+			sivshm_kill_windows(sf, SIVSHM_KILL_ALL, 0);
+	}
+	mutex_unlock(&sivshm.lock);
+	schedule_delayed_work(&sivshm.epoch_watch, SIVSHM_EPOCH_WATCH_PERIOD);
+}
+
 /* Does @w overlap a live window of another channel in a file other than @self? */
 static bool sivshm_overlaps_other_file(struct sivshm_file *self,
 				       const struct sivshm_window *w)
@@ -437,11 +505,13 @@ static bool sivshm_overlaps_other_file(struct sivshm_file *self,
 }
 
 static long sivshm_add_window(struct sivshm_file *sf,
-			      const struct sivshm_grant_token *t, u32 *verdict)
+			      const struct sivshm_grant_token *t, u64 epoch,
+			      u32 *verdict)
 {
 	struct sivshm_window w = {
 		.live = true,
 		.role = t->role,
+		.epoch = epoch,
 		.channel_id = le64_to_cpu((__force __le64)t->channel_id),
 		.offset = le64_to_cpu((__force __le64)t->window_offset),
 		.length = le64_to_cpu((__force __le64)t->window_length),
@@ -523,7 +593,8 @@ static long sivshm_grant_locked(struct sivshm_file *sf,
 	*verdict = sivshm_check_grant_fields(&ctx, t);
 	if (*verdict != SIVSHM_OK)
 		return -EACCES;
-	return sivshm_add_window(sf, t, verdict);
+	sivshm_kill_stale(h.epoch);	/* before the watch may have noticed */
+	return sivshm_add_window(sf, t, h.epoch, verdict);
 }
 
 static long sivshm_ioc_grant(struct sivshm_file *sf, void __user *arg)
@@ -584,7 +655,7 @@ static long sivshm_revoke_locked(const struct sivshm_revoke_token *t,
 	channel = le64_to_cpu((__force __le64)t->channel_id);
 	sivshm_revoked_add(&sivshm.revoked, h.epoch, channel);
 	list_for_each_entry(sf, &sivshm.files, node)	/* every file of this VM */
-		sivshm_kill_windows(sf, channel, false);
+		sivshm_kill_windows(sf, SIVSHM_KILL_CHANNEL, channel);
 	return 0;
 }
 
@@ -859,6 +930,7 @@ static int sivshm_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	mutex_unlock(&sivshm.lock);
 	if (ret)
 		return ret;
+	schedule_delayed_work(&sivshm.epoch_watch, SIVSHM_EPOCH_WATCH_PERIOD);
 	dev_info(&pdev->dev, "sivshm: IVPosition %u, BAR2 %llu bytes, %d vectors\n",
 		 ivposition, (u64)bar2_len, nvec);
 	return 0;
@@ -868,12 +940,14 @@ static void sivshm_remove(struct pci_dev *pdev)
 {
 	struct sivshm_file *sf;
 
+	/* the watch takes sivshm.lock: stopped before it is taken here */
+	cancel_delayed_work_sync(&sivshm.epoch_watch);
 	mutex_lock(&sivshm.lock);
 	/* gone before the windows die, so the readers they wake see -ENODEV */
 	WRITE_ONCE(sivshm.pdev, NULL);
 	/* BAR2 goes away: no mapping may outlive the binding */
 	list_for_each_entry(sf, &sivshm.files, node)
-		sivshm_kill_windows(sf, 0, true);
+		sivshm_kill_windows(sf, SIVSHM_KILL_ALL, 0);
 	sivshm.regs = NULL;
 	sivshm.region = NULL;
 	sivshm.nvec = 0;
@@ -901,6 +975,7 @@ static int __init sivshm_init(void)
 	/* the layout is in 4 KiB pages; a larger kernel page is checked per 4 KiB */
 	BUILD_BUG_ON(PAGE_SIZE % SIVSHM_PAGE_SIZE);
 	mutex_init(&sivshm.lock);
+	INIT_DELAYED_WORK(&sivshm.epoch_watch, sivshm_epoch_watch);
 	init_waitqueue_head(&sivshm.wq);
 	INIT_LIST_HEAD(&sivshm.files);
 	ret = pci_register_driver(&sivshm_driver);

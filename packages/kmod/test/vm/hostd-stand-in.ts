@@ -5,7 +5,7 @@
  * answers `READ` with hostd's view of the region.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import {
   GRANT_TAG_LABEL,
@@ -128,6 +128,20 @@ function readRegion(g: Guest, offArg: string | undefined, lenArg: string | undef
   return b.toString('hex');
 }
 
+/** `EPOCH <n>`: hostd moved the region to epoch n (as after a restart); `OK` once written. */
+function setEpoch(g: Guest, epochArg: string | undefined): string {
+  if (g.region === undefined || epochArg === undefined || !/^\d+$/.test(epochArg)) return 'ERROR';
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt(epochArg));
+  const fd = openSync(g.region, 'r+');
+  try {
+    writeSync(fd, b, 0, 8, RegionHeaderLayout.off.epoch);
+  } finally {
+    closeSync(fd);
+  }
+  return 'OK';
+}
+
 /** How a `GRANT <spec>` request bends the otherwise valid grant (one rule broken each). */
 function bendGrant(spec: string, f: GrantFields, g: Guest, other: Guest, nowNs: bigint): Buffer {
   let key = g.key;
@@ -176,6 +190,7 @@ function answer(g: Guest, other: Guest, line: string): string {
   const nowNs = BigInt(Date.now()) * 1_000_000n;
   if (verb === 'KEY') return `${g.key.toString('hex')} ${g.vmId}`;
   if (verb === 'READ') return readRegion(g, spec, knHex);
+  if (verb === 'EPOCH') return setEpoch(g, spec);
   if (verb === 'REVOKE') {
     // `REVOKE chan:<id>` revokes that channel; `valid` and `forged` channel 1
     const channel = spec?.startsWith('chan:') === true ? BigInt(spec.slice(5)) : 1n;

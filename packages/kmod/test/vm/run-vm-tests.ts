@@ -207,7 +207,8 @@ async function plainGroup(
   vectorCount: number,
 ): Promise<void> {
   writeRegion(shm);
-  const consumer = newGuest('consumer', 'consumer', 1, WIN_B);
+  // the consumer's selftest moves the region to a new epoch at its end (`EPOCH`)
+  const consumer = { ...newGuest('consumer', 'consumer', 1, WIN_B), region: shm };
   const provider = newGuest('provider', 'provider', 2, WIN_B);
   const [rc, rp] = await Promise.all([
     runGuest(work, kver, { plain: shm }, consumer, provider),

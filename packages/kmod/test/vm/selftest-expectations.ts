@@ -77,6 +77,7 @@ export const EXPECTED: Record<SelftestMode, string[]> = {
     'state-changing-ioctl-needs-write-mode',
     'unknown-ioctl-enotty-before-opener-check',
     'unprivileged-consumer-confined',
+    'stale-epoch-window-killed',
   ],
   provider: [
     'insmod',

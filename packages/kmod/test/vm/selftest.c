@@ -791,6 +791,42 @@ static void check_revoke_user_copy_unlocked(int fd)
 	munmap(page, PAGE);
 }
 
+/*
+ * hostd moves the region to a new epoch (a restart): a window granted in
+ * the old one must die within a few seconds, though no grant or revoke came.
+ */
+static void check_stale_epoch(void)
+{
+	struct sivshm_grant_req req;
+	struct sivshm_info info = {};
+	char reply[64];
+	volatile char *m;
+	int fd, r = 0;
+
+	fd = open(DEV, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		die("open " DEV);
+	r = grant_chan(fd, 9, "consumer", &req);
+	m = r ? MAP_FAILED : map(fd, chan_off(9), WIN_LEN, PROT_READ, MAP_SHARED);
+	if (m == MAP_FAILED || touch(m, 0, 0)) {
+		report("stale-epoch-window-killed", 0, "grant %d verdict %u, mapping %s", r,
+		       req.verdict, m == MAP_FAILED ? strerror(errno) : "does not read");
+		return;
+	}
+	ask(reply, sizeof(reply), "EPOCH 8");
+	for (int i = 0; i < 100 && !r; i++) {
+		usleep(50000);
+		r = touch(m, 0, 0);
+	}
+	ioctl(fd, SIVSHM_IOC_INFO, &info);
+	report("stale-epoch-window-killed",
+	       !strcmp(reply, "OK") && (r == SIGBUS || r == SIGSEGV) && info.epoch == 8,
+	       "host %s; epoch %llu; old window: signal %d after 5 s", reply,
+	       (unsigned long long)info.epoch, r);
+	close(fd);
+	ask(reply, sizeof(reply), "EPOCH 7");	/* the stand-in signs for epoch 7 */
+}
+
 static void *blocked_read(void *arg)
 {
 	struct sivshm_event ev[8];
@@ -801,8 +837,12 @@ static void *blocked_read(void *arg)
 }
 
 /* Unbinding the device with a live mapping: it faults, readers wake with ENODEV. */
-static void check_unbind(int fd, volatile char *m)
+static void check_unbind(void)
 {
+	struct sivshm_grant_req req;
+	volatile char *m = MAP_FAILED;
+	int fd = open(DEV, O_RDWR | O_CLOEXEC);
+
 	const char *drv = "/sys/bus/pci/drivers/sivshm";
 	char addr[256] = "", path[128];
 	int reader = fd, r, fo, w = -1, woke = 0;
@@ -811,6 +851,10 @@ static void check_unbind(int fd, volatile char *m)
 	DIR *dir;
 	void *p;
 
+	if (fd < 0)
+		die("open " DEV);
+	if (!grant_chan(fd, 10, "consumer", &req))
+		m = map(fd, chan_off(10), WIN_LEN, PROT_READ, MAP_SHARED);
 	dir = opendir(drv);
 	while (dir && (d = readdir(dir)))
 		if (d->d_name[0] == '0' && strchr(d->d_name, ':'))
@@ -832,7 +876,7 @@ static void check_unbind(int fd, volatile char *m)
 		pthread_cancel(t);
 	pthread_join(t, NULL);
 	r = m == MAP_FAILED ? 0 : touch(m + DIR_SIZE, 0, 0);
-	p = map(fd, chan_off(6), WIN_LEN, PROT_READ, MAP_SHARED);
+	p = map(fd, chan_off(10), WIN_LEN, PROT_READ, MAP_SHARED);
 	fo = open(DEV, O_RDWR);
 	report("unbind-with-live-mapping",
 	       w > 0 && (r == SIGBUS || r == SIGSEGV) && p == MAP_FAILED && woke && fo < 0 &&
@@ -1036,7 +1080,8 @@ static int run_consumer(void)
 	       fresh.verdict == SIVSHM_REJ_REVOKED,
 	       "grant issued before the revoke: %d verdict %u; after: %d verdict %u", r,
 	       late.verdict, st, fresh.verdict);
-	check_unbind(fd4, m6);
+	check_stale_epoch();
+	check_unbind();
 	return failures != 0;
 }
 
