@@ -342,6 +342,7 @@ describe('Hostd under attack and failure', function () {
           sig: new Uint8Array(64),
         }),
       ];
+      const t0 = Date.now();
       for (let i = 0; i < 400; i++) rogue.send({ kind: 'handshake', message: junk[i % 4]! });
       // The junk spent the budget a valid request needs (and the budget of answers to refusals,
       // so the refusal may come unanswered); the other VM is not affected.
@@ -364,7 +365,10 @@ describe('Hostd under attack and failure', function () {
         (l) => l['event'] === 'handshake-rejected' && l['vm'] === VM.rogue,
       );
       // One by one only the burst's first five (the bucket's burst), none while it lasts.
-      expect(perMessage.length, 'refusals logged one by one').to.be.at.most(5);
+      // On a loaded machine the flood takes longer to handle and the bucket (20/s) refills
+      // meanwhile: what it admitted past the burst is allowed for.
+      const refilled = Math.floor(((Date.now() - t0) / 1000) * 20);
+      expect(perMessage.length, 'refusals logged one by one').to.be.at.most(5 + refilled);
     });
 
     it('should refuse channels past a VM window quota and leave other VMs unaffected (46)', async () => {

@@ -374,6 +374,7 @@ describe('Hostd', function () {
       link.send({ kind: 'hello', version: 1, software: 'raw' });
       await waitFor(() => got.some((m) => m.kind === 'attach'), 'attach');
       const frame = Buffer.from([2, 0, 0, 0, 0xff, 0xff]); // no ControlMessage
+      const t0 = Date.now();
       raw.write(Buffer.concat(Array.from({ length: 3000 }, () => frame)));
       await waitFor(
         () => hostd!.logs.some((l) => l['event'] === 'refusals-over-budget'),
@@ -388,9 +389,12 @@ describe('Hostd', function () {
       const logged = (event: string) =>
         hostd!.logs.filter((l) => l['event'] === event && l['vm'] === VM.rogue);
       expect(logged('refusals-over-budget'), 'the burst logged once').to.have.length(1);
-      expect(logged('refused').length).to.be.within(20, 30);
+      // The burst (20), and what the bucket (20/s) refilled while a loaded machine handled the
+      // flood.
+      const most = 30 + Math.floor(((Date.now() - t0) / 1000) * 20);
+      expect(logged('refused').length).to.be.within(20, most);
       const answered = () => got.filter((m) => m.kind === 'error').length;
-      expect(answered()).to.be.within(20, 30);
+      expect(answered()).to.be.within(20, most);
       // Quiet for a second: the burst ends with its count, and refusals are answered again.
       await new Promise((r) => setTimeout(r, 1100));
       const before = answered();
