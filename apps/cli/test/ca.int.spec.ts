@@ -123,6 +123,13 @@ describe('sivshm ca / cert', () => {
     expect(existsSync(path.join(ca, 'ca.lock')), 'no lock left behind').to.equal(false);
   });
 
+  it('should say in ca revoke --help what a revocation does, without promising a reload', () => {
+    const help = sivshm('ca', 'revoke', '--help');
+    expect(help.status).to.equal(0);
+    expect(help.stdout).to.not.match(/reload/);
+    expect(help.stdout).to.match(/through the running hostd/);
+  });
+
   it('should list the epoch, the serials issued and the ones revoked', () => {
     const ca = path.join(dir, 'ca');
     expect(sivshm('ca', 'init', '--dir', ca).status).to.equal(0);
