@@ -54,11 +54,19 @@ async function floodFor(s: net.Socket, chunk: Uint8Array, ms: number): Promise<n
   let bytes = 0;
   while (Date.now() < end && !s.destroyed) {
     if (!s.write(chunk)) {
-      await Promise.race([
-        new Promise((r) => s.once('drain', r)),
-        new Promise((r) => s.once('close', r)),
-        sleep(50),
-      ]);
+      // Until the socket drains, closes, or the time is up: what is written waits in this
+      // process, so the flood runs at the rate hostd reads it, not faster.
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          s.off('drain', done);
+          s.off('close', done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.max(0, end - Date.now()));
+        s.once('drain', done);
+        s.once('close', done);
+      });
     }
     bytes += chunk.length;
     await new Promise((r) => setImmediate(r));
