@@ -53,6 +53,9 @@ export class EmulatedDevice implements ChannelDevice {
   private readonly revokeSerials = new SerialWindow();
   private readonly grants = new Map<bigint, LiveGrant[]>();
   private readonly files = new Set<EmulatedDeviceFile>();
+  /** Channels revoked in `revokedEpoch`: no later grant for them, as sivshm.ko's record. */
+  private readonly revokedChannels = new Set<bigint>();
+  private revokedEpoch = -1n;
   private readonly key: Uint8Array;
   private closed = false;
 
@@ -105,6 +108,7 @@ export class EmulatedDevice implements ChannelDevice {
     });
     if (!v.ok) throw grantError('revoke', v.reason);
     this.zap(v.token.channelId);
+    this.revokedIn(info.epoch).add(v.token.channelId);
     // Only after every mapping of this process is gone: the receipt says "torn down".
     return {
       channelId: v.token.channelId,
@@ -137,6 +141,8 @@ export class EmulatedDevice implements ChannelDevice {
     });
     if (!v.ok) throw grantError('grant', v.reason);
     const t = v.token;
+    // A grant issued before the revoke is still genuine: only the record refuses it.
+    if (this.revokedIn(info.epoch).has(t.channelId)) throw grantError('grant', 'revoked');
     const offset = Number(t.windowOffset);
     const length = Number(t.windowLength);
     if (WindowLayout.dataSizeOf(length) === undefined) throw grantError('grant', 'layout');
@@ -191,6 +197,15 @@ export class EmulatedDevice implements ChannelDevice {
       else this.grants.set(id, keep);
     }
     this.files.delete(file);
+  }
+
+  /** The revoked channels of `epoch` (a new epoch starts an empty record). */
+  private revokedIn(epoch: bigint): Set<bigint> {
+    if (epoch !== this.revokedEpoch) {
+      this.revokedChannels.clear();
+      this.revokedEpoch = epoch;
+    }
+    return this.revokedChannels;
   }
 
   private zap(channelId: bigint): void {

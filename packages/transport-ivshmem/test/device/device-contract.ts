@@ -214,6 +214,20 @@ export function deviceContract(h: DeviceHarness): void {
         expect(() => f.mapWindow(0x77n)).to.throw(TransportError, /no grant/);
         expect(reasonOf(() => d.device.revoke(r.token, r.tag))).to.equal('replay');
       });
+
+      it('should refuse a grant for a revoked channel, even one issued before the revoke (grant after revoke)', () => {
+        const f = d.device.open();
+        const early = sign(token({ kn: f.nonce, channelId: 0x78n }));
+        const r = signRevoke(nodeBackend, d.grantKey, {
+          epoch: d.epoch,
+          revokeSerial: 2n,
+          vmId: d.vmId,
+          channelId: 0x78n,
+        });
+        d.device.revoke(r.token, r.tag);
+        expect(reasonOf(() => f.presentGrant(early.token, early.tag))).to.equal('revoked');
+        expect(() => f.mapWindow(0x78n)).to.throw(TransportError, /no grant/);
+      });
     });
 
     describe('.close', () => {
