@@ -127,6 +127,9 @@ function brokerFor(
     revokeAckTimeoutMs: BigInt(o.revokeAckTimeoutMs ?? 2000),
     // A link's certificate lives as long as the link: an M1 must name the one enrolled on it.
     linkBoundCertificates: true,
+    // In qemu mode a guest keeps its mappings across link drops (QEMU redials), until the
+    // region's epoch changes: a window whose revoke was not proven waits for hostd's restart.
+    refusedQuarantineOutlivesLink: o.emulated === false,
     ...(o.pendingTimeoutMs === undefined ? {} : { pendingTimeoutMs: BigInt(o.pendingTimeoutMs) }),
   });
 }

@@ -7,13 +7,14 @@ import type { BrokerChannel, BrokerEffect } from './broker-types.js';
 const CONSUMER = 2;
 const PROVIDER = 1;
 
-function rig() {
+function rig(refusedQuarantineOutlivesLink = false) {
   let now = 1000n;
   const connected = new Set([CONSUMER, PROVIDER]);
   const channels = new BrokerChannels({
     nowMs: () => now,
     revokeAckTimeoutMs: 500n,
     connected: (vm) => connected.has(vm),
+    refusedQuarantineOutlivesLink,
   });
   let next = 1n;
   const open = (): BrokerChannel => {
@@ -157,6 +158,36 @@ describe('BrokerChannels', () => {
     expect(r.channels.holderGone(CONSUMER)).to.deep.equal([]);
     expect(r.channels.holderGone(PROVIDER)).to.deep.equal([
       { kind: 'window-release', channel: ch },
+    ]);
+  });
+
+  it('should charge a window quarantined for a refused receipt to the VM that refused it', () => {
+    const r = rig();
+    const ch = r.open();
+    r.channels.close(ch.channelId, 'closed-by-consumer');
+    r.channels.revokeAcknowledged(PROVIDER, ch.channelId);
+    r.channels.revokeReceiptRefused(CONSUMER, ch.channelId);
+    expect(r.channels.bytesHeld(CONSUMER)).to.equal(ch.window.length);
+    r.channels.holderGone(CONSUMER);
+    expect(r.channels.bytesHeld(CONSUMER)).to.equal(0n);
+  });
+
+  it('should keep a refused-receipt quarantine across a link drop when it outlives links (qemu mode)', () => {
+    const r = rig(true);
+    const ch = r.open();
+    r.channels.close(ch.channelId, 'closed-by-consumer');
+    r.channels.revokeAcknowledged(PROVIDER, ch.channelId);
+    r.channels.revokeReceiptRefused(CONSUMER, ch.channelId);
+    expect(r.channels.holderGone(CONSUMER)).to.deep.equal([]);
+    expect(r.channels.quarantinedCount()).to.equal(1);
+    // A quarantine for a missed deadline still ends with the link.
+    const late = r.open();
+    r.channels.close(late.channelId, 'stop-offer');
+    r.channels.revokeAcknowledged(CONSUMER, late.channelId);
+    r.advance(500n);
+    r.channels.tick();
+    expect(r.channels.holderGone(PROVIDER)).to.deep.equal([
+      { kind: 'window-release', channel: late },
     ]);
   });
 });

@@ -21,6 +21,11 @@ interface Quarantine {
    * away (the end of its epoch) releases it.
    */
   readonly ackReleases: Set<number>;
+  /**
+   * The VM that acknowledged without a receipt that verifies: the window counts against its
+   * quota while quarantined, so repeating that cannot drain the region.
+   */
+  refusedBy?: number;
 }
 
 /** A channel past its handshake, as the broker reports it. */
@@ -45,13 +50,22 @@ export class BrokerChannels {
   readonly #nowMs: () => bigint;
   readonly #revokeAckTimeoutMs: bigint;
   readonly #connected: (vmId: number) => boolean;
+  readonly #refusedOutlivesLink: boolean;
 
   constructor(o: {
     nowMs: () => bigint;
     revokeAckTimeoutMs: bigint;
     /** Whether a VM has a control link (a REVOKE to one without is neither sent nor awaited). */
     connected: (vmId: number) => boolean;
+    /**
+     * A window quarantined for a refused receipt is not released when its VM's link goes, only
+     * with the epoch (qemu mode: the guest kernel keeps its windows until the region's epoch
+     * changes, and a link can drop while the VM lives on). Default false (emulated mode, where
+     * the link is the app's liveness).
+     */
+    refusedQuarantineOutlivesLink?: boolean;
   }) {
+    this.#refusedOutlivesLink = o.refusedQuarantineOutlivesLink === true;
     this.#nowMs = o.nowMs;
     this.#revokeAckTimeoutMs = o.revokeAckTimeoutMs;
     this.#connected = o.connected;
@@ -94,6 +108,8 @@ export class BrokerChannels {
     let n = 0n;
     for (const h of this.#byId.values())
       if (h.channel.consumerVm === vmId) n += h.channel.window.length;
+    for (const q of this.#quarantined.values())
+      if (q.refusedBy === vmId) n += q.channel.window.length;
     return n;
   }
 
@@ -170,6 +186,7 @@ export class BrokerChannels {
     const q = this.#quarantined.get(channelId);
     if (q !== undefined) {
       q.ackReleases.delete(vmId);
+      if (q.holders.has(vmId)) q.refusedBy ??= vmId;
       return [];
     }
     const h = this.#byId.get(channelId);
@@ -181,6 +198,7 @@ export class BrokerChannels {
       channel: h.channel,
       holders: new Set(h.awaitingAck),
       ackReleases,
+      refusedBy: vmId,
     });
     return [{ kind: 'window-quarantine', channel: h.channel, holder: vmId }];
   }
@@ -192,6 +210,7 @@ export class BrokerChannels {
       if (h.state === 'CLOSING' && h.awaitingAck.delete(vmId)) out.push(...this.#maybeFinish(h));
     }
     for (const [id, q] of [...this.#quarantined]) {
+      if (q.refusedBy === vmId && this.#refusedOutlivesLink) continue;
       if (!q.holders.delete(vmId)) continue;
       q.ackReleases.delete(vmId);
       out.push(...this.#maybeRelease(id, q));

@@ -43,6 +43,11 @@ export interface BrokerOptions {
    * on its link (`enrolled`), not one of an earlier link of the same VM. Default false.
    */
   readonly linkBoundCertificates?: boolean;
+  /**
+   * qemu mode: a window quarantined for a refused revoke receipt stays so until the epoch ends
+   * (hostd restarts), not merely until the VM's link drops. Default false.
+   */
+  readonly refusedQuarantineOutlivesLink?: boolean;
 }
 
 const offerKey = (service: number, instance: number): string => `${service}:${instance}`;
@@ -98,6 +103,7 @@ export class BrokerHandshakes {
       nowMs: options.nowMs,
       revokeAckTimeoutMs: options.revokeAckTimeoutMs ?? 2000n,
       connected: (vm) => this.#connected.has(vm),
+      refusedQuarantineOutlivesLink: options.refusedQuarantineOutlivesLink === true,
     });
     this.#sessions = new HandshakeSessions({
       crypto: options.crypto,
