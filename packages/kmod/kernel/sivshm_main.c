@@ -86,6 +86,7 @@ static struct sivshm_dev {
 	struct sivshm_revoked revoked;
 	struct list_head files;
 	u64 live_epoch;		/* every live window is of this epoch */
+	atomic_t kills;		/* bumped whenever windows die: readers re-check */
 	struct delayed_work epoch_watch;
 } sivshm;
 
@@ -353,8 +354,10 @@ static void sivshm_kill_windows(struct sivshm_file *sf, enum sivshm_kill how, u6
 	/* faults after this point find no live window and get SIGBUS */
 	for (i = 0; i < n; i++)
 		unmap_mapping_range(sf->mapping, dead[i].offset, dead[i].length, 1);
-	if (n)	/* a reader of a file without grants returns -EPERM */
+	if (n) {	/* a reader whose process lost its last grant returns -EPERM */
+		atomic_inc(&sivshm.kills);
 		wake_up_interruptible_all(&sivshm.wq);
+	}
 }
 
 static long sivshm_ioc_info(void __user *arg)
@@ -771,6 +774,28 @@ static int sivshm_collect(struct sivshm_file *sf, struct sivshm_event *ev, int m
 	return n;
 }
 
+/*
+ * Does the process that opened @sf hold a live window on any of its files
+ * of the device? Doorbell events are for grant holders only; a process may
+ * read them on a file of its own other than the granted one (the runtime
+ * keeps one non-blocking file for doorbells).
+ */
+static bool sivshm_process_has_grant(struct sivshm_file *sf)
+{
+	struct sivshm_file *o;
+	bool any = false;
+
+	mutex_lock(&sivshm.lock);
+	list_for_each_entry(o, &sivshm.files, node) {
+		if (o->tgid == sf->tgid && READ_ONCE(o->nlive)) {
+			any = true;
+			break;
+		}
+	}
+	mutex_unlock(&sivshm.lock);
+	return any;
+}
+
 /* No device bound (any more): readers get -ENODEV. */
 static bool sivshm_gone(void)
 {
@@ -800,10 +825,11 @@ static ssize_t sivshm_read(struct file *file, char __user *buf, size_t len,
 	if (max < 1)
 		return -EINVAL;
 	for (;;) {
+		int kills = atomic_read(&sivshm.kills);
+
 		if (sivshm_gone())
 			return -ENODEV;
-		/* doorbells are for grant holders only */
-		if (!READ_ONCE(sf->nlive))
+		if (!sivshm_process_has_grant(sf))
 			return -EPERM;
 		down_write(&sf->rwsem);	/* serialises readers of sf->seen */
 		n = sivshm_collect(sf, ev, max);
@@ -812,8 +838,8 @@ static ssize_t sivshm_read(struct file *file, char __user *buf, size_t len,
 			break;
 		if (file->f_flags & O_NONBLOCK)
 			return -EAGAIN;
-		ret = wait_event_interruptible(sivshm.wq, sivshm_pending(sf) ||
-					       sivshm_gone() || !READ_ONCE(sf->nlive));
+		ret = wait_event_interruptible(sivshm.wq, sivshm_pending(sf) || sivshm_gone() ||
+					       atomic_read(&sivshm.kills) != kills);
 		if (ret)
 			return ret;
 	}
@@ -829,8 +855,13 @@ static __poll_t sivshm_poll(struct file *file, poll_table *wait)
 	poll_wait(file, &sivshm.wq, wait);
 	if (sivshm_gone())
 		return EPOLLERR | EPOLLHUP;
-	if (!sivshm_is_opener(sf) || !READ_ONCE(sf->nlive))
-		return EPOLLERR;	/* read() would fail: no grant */
+	/*
+	 * Without a grant nothing is reported, not even that events are
+	 * pending; not an error either, so a poller that is about to get a
+	 * grant keeps waiting.
+	 */
+	if (!sivshm_is_opener(sf) || !sivshm_process_has_grant(sf))
+		return 0;
 	return sivshm_pending(sf) ? EPOLLIN | EPOLLRDNORM : 0;
 }
 

@@ -136,7 +136,9 @@ export class KernelDoorbells implements Doorbells {
       try {
         n = readSync(this.#fd, buf, 0, buf.length, null);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') break;
+        // EPERM: this process holds no grant right now (sivshm.ko tells grant holders only)
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN' || code === 'EPERM') break;
         this.#watcher?.stop();
         this.#watcher = undefined;
         return;
