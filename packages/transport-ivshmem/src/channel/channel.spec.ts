@@ -6,7 +6,7 @@ import { RingConsumer } from '../ring/ring-consumer.js';
 import { RingProducer } from '../ring/ring-producer.js';
 import { ringViews } from '../ring/ring-views.js';
 import type { SomeIpHeader } from '../ring/someip-header.js';
-import { Channel, dispatchKey } from './channel.js';
+import { Channel, dispatchKey, RECORDS_PER_TURN } from './channel.js';
 
 const REQUEST: SomeIpHeader = {
   service: 0x1234,
@@ -22,13 +22,12 @@ const REQUEST: SomeIpHeader = {
  * A provider Channel on a heap window; the test plays the consumer with bare rings. The
  * provider's doorbell to the consumer reports how many records a woken consumer would find.
  */
-function providerWithParkedConsumer(): {
+function providerWithParkedConsumer(dataSize = PAGE_SIZE): {
   channel: Channel;
   request: RingProducer;
   providerBell: LocalWaker;
   foundAtRing: number[];
 } {
-  const dataSize = PAGE_SIZE;
   const window = {
     shared: new Uint8Array(new SharedArrayBuffer(WindowLayout.windowLength(dataSize))),
   };
@@ -87,6 +86,32 @@ describe('Channel', () => {
         providerBell.wake();
         await until(() => foundAtRing.length > 0);
         expect(foundAtRing).to.deep.equal([2]);
+      } finally {
+        await channel.close();
+      }
+    });
+
+    it('should yield to the event loop after RECORDS_PER_TURN records of a full ring, then deliver the rest in order', async () => {
+      const { channel, request, providerBell } = providerWithParkedConsumer(64 * 1024);
+      const total = RECORDS_PER_TURN * 4;
+      const seen: number[] = [];
+      let seenWhenTimersRan: number | undefined;
+      try {
+        channel.on(dispatchKey(0x00, 1), (r) => {
+          if (seen.length === 0) setImmediate(() => (seenWhenTimersRan = seen.length));
+          seen.push(r.header.session);
+        });
+        for (let i = 0; i < total; i++) {
+          const slot = request.loan(4);
+          if (slot === undefined) throw new Error(`ring full after ${i} records`);
+          Object.assign(slot.header, REQUEST, { session: (i % 0xffff) + 1 });
+          request.stage(slot);
+        }
+        request.sendStaged();
+        providerBell.wake();
+        await until(() => seen.length === total);
+        expect(seenWhenTimersRan).to.equal(RECORDS_PER_TURN);
+        expect(seen).to.deep.equal(Array.from({ length: total }, (_, i) => (i % 0xffff) + 1));
       } finally {
         await channel.close();
       }

@@ -17,6 +17,13 @@ import { RecordSealer } from '../protect/record-sealer.js';
 import { SealedSender } from '../protect/sealed-sender.js';
 
 /**
+ * Records dispatched in one turn of the receive loop before it yields to the event loop. A peer
+ * that keeps the ring full must not starve this process's timers (its heartbeat, call
+ * deadlines) or its other channels: after this many records the loop lets them run, then goes on.
+ */
+export const RECORDS_PER_TURN = 256;
+
+/**
  * Record protection of a `mac`/`aead` channel: its mode, id and the per-direction keys the
  * handshake derived. The channel copies the keys and zeroes its copies when it ends.
  */
@@ -138,7 +145,8 @@ export class Channel {
       mode,
       ...(o.ownWaker === undefined ? {} : { waker: o.ownWaker }),
       watchdog: new LivenessWatchdog({
-        readHeartbeat: () => this.#consumer.peerProgress(),
+        // Alive = beating, sending to us, or taking what we send.
+        readHeartbeat: () => (this.#consumer.peerProgress() + this.#producer.peerConsumed()) >>> 0,
         staleAfterMs: o.peerTimeoutMs ?? 1000,
       }),
     });
@@ -312,7 +320,11 @@ export class Channel {
       const doorbell = this.#peerWaker;
       doorbell?.hold();
       try {
-        for (let raw = c.receive(); raw !== undefined; raw = c.receive()) {
+        for (
+          let raw = c.receive();
+          raw !== undefined;
+          raw = dispatched < RECORDS_PER_TURN ? c.receive() : undefined
+        ) {
           let r = raw;
           if (this.#opener !== undefined) {
             try {

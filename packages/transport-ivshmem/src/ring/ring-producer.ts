@@ -308,6 +308,15 @@ export class RingProducer {
     }
   }
 
+  /**
+   * The consumer's index as it stands in its page (raw, unchecked): it moves whenever the peer
+   * takes records from this ring, which proves the peer alive even when its heartbeat timer
+   * cannot run (a peer busy draining a full ring).
+   */
+  peerConsumed(): number {
+    return Atomics.load(this.#cw, C_INDEX);
+  }
+
   /** Finds room for a record; sets #resPos/#resSkip. */
   #reserve(payloadLength: number): boolean {
     const size = recordSize(payloadLength);
