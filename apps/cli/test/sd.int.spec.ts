@@ -7,7 +7,7 @@ import { cliEntry, runCliSync, workspaceDir } from '@sivshm/testing';
 const bin = cliEntry().script;
 /** The golden SD packets of @sivshm/discovery. */
 const fixtures = join(workspaceDir('@sivshm/discovery'), 'test', 'fixtures');
-/** The real vsomeip 3.7.4 Offer of someip-sd.md §2.7. */
+/** The real vsomeip 3.7.4 Offer (packages/discovery/test/fixtures/vsomeip-offer.hex; docs/protocol.md §8). */
 const VSOMEIP_OFFER =
   'ffff8100 00000030 00000001 01010200 c0000000 00000010 01000010 12345678 00000003 00000000 0000000c 00090400 7f000001 0011772d';
 

@@ -1,4 +1,4 @@
-// The conformance checklist of someip-sd.md §8, one named test per item. Wire items check the
+// The SOME/IP-SD conformance checklist (docs/protocol.md §8, rules from the AUTOSAR PRS), one named test per item. Wire items check the
 // bytes the SD runtime actually sends (captured on an in-process segment); decoder items feed
 // crafted bytes; behaviour items run real SdAgents on a virtual clock.
 import { expect } from 'chai';
@@ -49,7 +49,7 @@ function entriesOf(ws: WireMessage[], type: string) {
   return ws.flatMap((w) => w.msg.entries.filter((e) => e.type === type));
 }
 
-describe('SOME/IP-SD conformance checklist (someip-sd.md §8)', () => {
+describe('SOME/IP-SD conformance checklist (docs/protocol.md §8)', () => {
   let h: SdHarness;
   beforeEach(() => {
     h = pair();

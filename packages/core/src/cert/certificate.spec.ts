@@ -1,4 +1,4 @@
-// Security-anchors §3 cases 10–17: certificates, keys and enrolment.
+// Threats 10–17 of docs/security.md: certificates, keys and enrolment.
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

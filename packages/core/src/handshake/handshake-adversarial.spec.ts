@@ -1,4 +1,4 @@
-// Security-anchors §3, cases 1–9 and 18–19 (and 48), at the state-machine level. Each test
+// Threats 1–9 and 18–19 (and 48) of docs/security.md, at the state-machine level. Each test
 // names its case and fails if the defence it exercises is removed.
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';

@@ -1,7 +1,7 @@
 import { DiscoveryError } from '../errors/discovery-error.js';
 
 /**
- * SD timing and lifetime parameters (PRS SOME/IP-SD §"Phases", someip-sd.md §3.2). Times in
+ * SD timing and lifetime parameters (PRS SOME/IP-SD §"Phases"). Times in
  * milliseconds, TTLs in seconds. Defaults follow vsomeip's except the initial delay range
  * (10..100 ms, the range of vsomeip's sample configurations, instead of 0..3000).
  */

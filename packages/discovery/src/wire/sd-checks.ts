@@ -6,7 +6,7 @@ import { OPTION_TYPE_CODE, isIpOption, optionKey, type SdOption } from './option
 import type { SdMessage } from './sd-message.js';
 import { SD_MAX_SESSION } from './someip-header.js';
 
-/** The rule a problem breaks; names follow the conformance checklist of someip-sd.md §8. */
+/** The rule a problem breaks; names follow the conformance checklist (docs/protocol.md §8; conformance.spec.ts). */
 export type SdRule =
   | 'session-id-range'
   | 'entries-not-empty'
@@ -173,7 +173,7 @@ function checkWildcards(e: SdEntry, add: AddProblem): void {
 }
 
 /**
- * Every rule a sender must keep (someip-sd.md §8 "Wire"): field ranges, sendable entry types,
+ * Every rule a sender must keep (the "Wire" items of the conformance checklist): field ranges, sendable entry types,
  * TTL consistent with the entry name, unicast flag set, session id 1..0xFFFF, the SD
  * endpoint option first and unreferenced, valid option contents, and `checkEntry` for each
  * entry. `encodeSdMessage` refuses a message with any problem.

@@ -29,7 +29,7 @@ function withLength(b: Uint8Array): Uint8Array {
 
 describe('SdMessage codec', () => {
   describe('decodeSdMessage (golden packets)', () => {
-    it('should decode the real vsomeip Offer (someip-sd.md §2.7)', () => {
+    it('should decode the real vsomeip Offer (test/fixtures/vsomeip-offer.hex)', () => {
       const m = decodeSdMessage(fixtureBytes('vsomeip-offer'));
       expect(m.sessionId).to.equal(1);
       expect(m.flags).to.deep.equal({

@@ -17,7 +17,7 @@ export interface LivenessWatchdogOptions {
  * `HeartbeatTimer`); the watchdog remembers when it last saw the value change and reports
  * the peer gone once it stayed the same for more than `staleAfterMs` (default 1000 ms = ten
  * missed beats, tolerant of GC pauses and a loaded 2-vCPU host). Inter-VM there is no kernel
- * to tell us a peer died, so the heartbeat in shared memory is the signal (shm-perf §6.4); hostd
+ * to tell us a peer died, so the heartbeat in shared memory is the signal (docs/architecture.md §8); hostd
  * can also declare a peer gone directly ({@link LivenessWatchdog.declareGone}).
  *
  * It is checked by whoever waits on the ring (a `RingWaiter`), i.e. exactly while work is
