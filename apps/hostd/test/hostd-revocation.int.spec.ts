@@ -3,7 +3,7 @@
 // reused only after a revokeAck whose receipt verifies; an app that skips the device revoke and
 // acknowledges anyway keeps its window quarantined until its link goes.
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { cryptoBackend, decodeCertificateBody } from '@sivshm/core';
 import { runCli, runCliSync } from '@sivshm/testing';
@@ -231,6 +231,20 @@ describe('Hostd revocation', function () {
       expect(r.stderr.trim().split('\n')).to.have.length(1);
       expect(r.stderr).to.match(/held by the running hostd \(pid \d+\)/);
       expect(readFileSync(path.join(caDir(), 'ca-state.json'), 'utf8')).to.equal(before);
+    });
+
+    it('should refuse to start, naming the holder, while a sivshm ca command holds the CA directory', async () => {
+      expect(await hostd!.stop()).to.equal(0);
+      hostd = undefined;
+      // This test process stands in for a `sivshm ca issue` in progress.
+      writeFileSync(
+        path.join(caDir(), 'ca.lock'),
+        JSON.stringify({ pid: process.pid, owner: 'sivshm ca' }),
+      );
+      const err = await startHostd(d).catch((e: unknown) => e as Error);
+      expect(String(err)).to.match(/in use by another sivshm ca command \(pid \d+\)/);
+      rmSync(path.join(caDir(), 'ca.lock'));
+      hostd = await startHostd(d);
     });
   });
 
