@@ -74,6 +74,9 @@ if [ "$role" = node ]; then
   /bin/node /app/dist/runner.js /dev/ttyS1 /app/dist/spec.js /app/dist/kernel-device.js /lib/modules/sivshm.ko
 else
   /bin/selftest "$role" /dev/ttyS1 "$(arg sivshm_win)" "$(arg sivshm_other)"
+  # the module must not have made the kernel warn (sleeping in atomic context, lockdep, a BUG)
+  w=$(dmesg | grep -E "WARNING:|BUG:|Call Trace:" | head -3 | tr '\n' ' ')
+  if [ -z "$w" ]; then echo "@@ ok dmesg-clean"; else echo "@@ not ok dmesg-clean: $w"; fi
 fi
 if [ "$role" = consumer ]; then
   insmod /lib/modules/sivshm_vectors.ko
