@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { Container } from 'inversify';
 import { join } from 'node:path';
-import { certificateHash } from '../cert/certificate.js';
+import { certificateHash, decodeCertificateBody } from '../cert/certificate.js';
 import { loadConfig } from '../config/load-config.js';
 import { nodeBackend } from '../crypto/node-backend.js';
 import { coreModule } from '../di/core-module.js';
@@ -240,6 +240,26 @@ describe('BrokerHandshakes rules', () => {
       w.broker.vmConnected(PROVIDER_VM);
       expect(aborted(runHandshake(w, { provider: current }).consumerEffects)?.reason).to.equal(
         'certificate',
+      );
+    });
+  });
+
+  describe('revocation during a handshake', () => {
+    it('should abort, not activate, a channel whose consumer certificate is revoked before M5', () => {
+      const w = new HandshakeWorld({ crypto });
+      const serial = decodeCertificateBody(w.consumer.certificate.tbs).serial;
+      const run = runHandshake(w, {
+        tamper: (hop, type, bytes) => {
+          if (hop === 'C->H' && type === MessageType.m5) w.ca.revoke(serial);
+          return bytes;
+        },
+      });
+      const kinds = run.brokerEffects.map((e) => e.kind);
+      expect(kinds).to.not.include('channel-active');
+      const abort = run.brokerEffects.find((e) => e.kind === 'channel-aborted');
+      expect(abort).to.include({ grantIssued: true });
+      expect(abort && 'detail' in abort ? abort.detail : '').to.match(
+        /revoked during the handshake/,
       );
     });
   });

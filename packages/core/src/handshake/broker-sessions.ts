@@ -373,6 +373,13 @@ export class HandshakeSessions {
       `M5 for VM ${s.channel.consumerVm} arrived from VM ${linkVm}`,
     );
     try {
+      // A revocation between M1 and M5 (sivshm ca revoke through hostd) ends the handshake:
+      // revoking tears down active channels, and this one must not become one afterwards.
+      ensure(
+        !this.#c.ca.isRevoked(s.certC.serial),
+        'certificate',
+        `consumer certificate ${s.certC.serial} was revoked during the handshake`,
+      );
       const th5 = extendTranscript(crypto, s.th3!, MessageType.m5, m5.body);
       ensure(
         this.#verify(m5.sig, SignatureLabel.m5, th5, s.certC.publicKey),
