@@ -51,6 +51,8 @@ export interface EventPublisherOptions {
   /**
    * Encode each message straight into a loaned ring slot (no payload buffer is allocated; the
    * message is sized first) instead of encoding to a buffer and copying it in. Default false.
+   * In a `mac`/`aead` channel the loaned slot is private memory and sending seals it into the
+   * ring (encode privately, then seal): no plaintext in shared memory, one cipher pass.
    */
   readonly inPlace?: boolean;
 }
@@ -319,7 +321,9 @@ export class ServiceConsumer {
    * The zero-copy lane of event `eventId`: each `Sample` decodes in place, its `bytes` fields
    * alias the ring slot, and it stays valid until `release()` — which the subscriber must call:
    * until then the channel delivers nothing else (backpressure, never a silent drop). Meant for
-   * one subscriber; use `event()` for decoded copies that are safe to keep.
+   * one subscriber; use `event()` for decoded copies that are safe to keep. In a `mac`/`aead`
+   * channel the record is checked and copied (and decrypted) into private memory first, and the
+   * `bytes` fields alias that copy instead of the ring; validity and backpressure are the same.
    */
   samples<T extends object>(eventId: number, type: protobuf.Type): Observable<Sample<T>> {
     checkEventId(eventId);
