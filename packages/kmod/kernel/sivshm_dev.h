@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * State shared by the driver's files: the device, its open files and
+ * their windows (see the locking note in sivshm_main.c).
+ */
+#ifndef SIVSHM_DEV_H
+#define SIVSHM_DEV_H
+
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/pci.h>
+#include <linux/pid.h>
+#include <linux/rwsem.h>
+#include <linux/sched.h>
+#include <linux/version.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include "sivshm_grant.h"
+
+struct crypto_shash;
+
+#define SIVSHM_VENDOR		0x1af4
+#define SIVSHM_DEVICE		0x1110
+#define SIVSHM_REG_IVPOSITION	0x08
+#define SIVSHM_REG_DOORBELL	0x0c
+#define SIVSHM_MAX_VECTORS	8
+#define SIVSHM_MAX_GRANTS	8
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#define sivshm_vm_flags_set(vma, f)	vm_flags_set(vma, f)
+#define sivshm_vm_flags_clear(vma, f)	vm_flags_clear(vma, f)
+#else
+#define sivshm_vm_flags_set(vma, f)	((vma)->vm_flags |= (f))
+#define sivshm_vm_flags_clear(vma, f)	((vma)->vm_flags &= ~(f))
+#endif
+
+struct sivshm_vector {
+	atomic_t count;
+};
+
+/* One device per module: the VM's single IVSHMEM region. */
+struct sivshm_dev {
+	struct mutex lock;	/* see the locking note in sivshm_main.c */
+	struct pci_dev *pdev;	/* NULL while no device is bound */
+	void __iomem *regs;
+	void *region;		/* BAR2, mapped write-back */
+	phys_addr_t bar2_start;
+	u64 bar2_len;
+	u32 ivposition;
+	int nvec;
+	struct sivshm_vector vec[SIVSHM_MAX_VECTORS];
+	wait_queue_head_t wq;
+
+	/* keyed once by SET_KEY, published with a release store, freed at exit */
+	struct crypto_shash *mac;
+	u32 vm_id;
+	struct sivshm_serials grant_serials;
+	struct sivshm_serials revoke_serials;
+	struct sivshm_revoked revoked;
+	struct list_head files;
+	u64 live_epoch;		/* every live window is of this epoch */
+	atomic_t kills;		/* bumped whenever windows die: readers re-check */
+	struct delayed_work epoch_watch;
+};
+
+extern struct sivshm_dev sivshm;
+
+struct sivshm_window {
+	bool live;
+	u8 role;
+	u64 epoch;	/* of the region header when the window was granted */
+	u64 channel_id;
+	u64 offset;
+	u64 length;
+	u64 data_size;
+};
+
+/* State of one open file: its nonce, its opener, its grants. */
+struct sivshm_file {
+	struct list_head node;	/* in sivshm.files */
+	u8 kn[SIVSHM_KN_SIZE];
+	struct mm_struct *mm;	/* the opener's; held with mmgrab */
+	struct pid *tgid;
+	struct address_space *mapping;
+	struct rw_semaphore rwsem;	/* grants; held for read across faults */
+	struct sivshm_window win[SIVSHM_MAX_GRANTS];
+	unsigned int nlive;	/* live windows; written under rwsem, read locklessly */
+	u32 seen[SIVSHM_MAX_VECTORS];
+};
+
+static inline bool sivshm_is_opener(const struct sivshm_file *sf)
+{
+	return current->mm == sf->mm && task_tgid(current) == sf->tgid;
+}
+
+/* Which windows sivshm_kill_windows() kills. */
+enum sivshm_kill {
+	SIVSHM_KILL_CHANNEL,	/* of channel @arg */
+	SIVSHM_KILL_ALL,
+	SIVSHM_KILL_STALE,	/* granted in another epoch than @arg */
+};
+
+/* How often the region header is checked for a new epoch. */
+#define SIVSHM_EPOCH_WATCH_PERIOD	HZ
+
+/* sivshm_main.c */
+int sivshm_read_header(struct sivshm_region_header *h);
+
+/* sivshm_map.c: mmap and faults */
+int sivshm_mmap(struct file *file, struct vm_area_struct *vma);
+
+/* sivshm_windows.c: installing and killing windows */
+void sivshm_kill_windows(struct sivshm_file *sf, enum sivshm_kill how, u64 arg);
+void sivshm_kill_stale(u64 epoch);
+void sivshm_epoch_watch(struct work_struct *work);
+long sivshm_add_window(struct sivshm_file *sf, const struct sivshm_grant_token *t,
+		       u64 epoch, u32 *verdict);
+
+/* sivshm_ioctl.c */
+long sivshm_ioctl(struct file *file, unsigned int cmd, unsigned long a);
+
+#endif /* SIVSHM_DEV_H */

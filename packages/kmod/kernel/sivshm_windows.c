@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: GPL-2.0
+/* sivshm: installing windows, and killing them on revoke, unbind or a new epoch. */
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/rwsem.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include "sivshm_dev.h"
+
+static bool sivshm_doomed(const struct sivshm_window *w, enum sivshm_kill how, u64 arg)
+{
+	if (!w->live)
+		return false;
+	switch (how) {
+	case SIVSHM_KILL_CHANNEL:
+		return w->channel_id == arg;
+	case SIVSHM_KILL_STALE:
+		return w->epoch != arg;
+	default:
+		return true;
+	}
+}
+
+/* Mark @sf's windows chosen by @how dead, then zap their PTEs. */
+void sivshm_kill_windows(struct sivshm_file *sf, enum sivshm_kill how, u64 arg)
+{
+	struct sivshm_window dead[SIVSHM_MAX_GRANTS];
+	int i, n = 0;
+
+	down_write(&sf->rwsem);
+	for (i = 0; i < SIVSHM_MAX_GRANTS; i++) {
+		if (sivshm_doomed(&sf->win[i], how, arg)) {
+			sf->win[i].live = false;
+			dead[n++] = sf->win[i];
+		}
+	}
+	WRITE_ONCE(sf->nlive, sf->nlive - n);
+	up_write(&sf->rwsem);
+	/* faults after this point find no live window and get SIGBUS */
+	for (i = 0; i < n; i++)
+		unmap_mapping_range(sf->mapping, dead[i].offset, dead[i].length, 1);
+	if (n) {	/* a reader whose process lost its last grant returns -EPERM */
+		atomic_inc(&sivshm.kills);
+		wake_up_interruptible_all(&sivshm.wq);
+	}
+}
+
+/*
+ * Kill every window granted in another epoch than @epoch: hostd has reset
+ * the region (a restart), so the old windows may be handed to others.
+ * Caller holds sivshm.lock.
+ */
+void sivshm_kill_stale(u64 epoch)
+{
+	struct sivshm_file *sf;
+
+	lockdep_assert_held(&sivshm.lock);
+	if (epoch == sivshm.live_epoch)
+		return;
+	list_for_each_entry(sf, &sivshm.files, node)
+		sivshm_kill_windows(sf, SIVSHM_KILL_STALE, epoch);
+	sivshm.live_epoch = epoch;
+}
+
+
+/*
+ * Nobody tells the guest when hostd moves the region to a new epoch, so
+ * the header is looked at once a period while a device is bound.
+ */
+void sivshm_epoch_watch(struct work_struct *work)
+{
+	struct sivshm_region_header h;
+	struct sivshm_file *sf;
+
+	mutex_lock(&sivshm.lock);
+	if (!sivshm.pdev) {
+		mutex_unlock(&sivshm.lock);
+		return;
+	}
+	if (!sivshm_read_header(&h)) {
+		sivshm_kill_stale(h.epoch);
+	} else {	/* no valid header: no window is of a live epoch */
+		list_for_each_entry(sf, &sivshm.files, node)
+			sivshm_kill_windows(sf, SIVSHM_KILL_ALL, 0);
+	}
+	mutex_unlock(&sivshm.lock);
+	schedule_delayed_work(&sivshm.epoch_watch, SIVSHM_EPOCH_WATCH_PERIOD);
+}
+
+/* Does @w overlap a live window of another channel in a file other than @self? */
+static bool sivshm_overlaps_other_file(struct sivshm_file *self,
+				       const struct sivshm_window *w)
+{
+	struct sivshm_file *o;
+	bool hit = false;
+	int i;
+
+	lockdep_assert_held(&sivshm.lock);
+	list_for_each_entry(o, &sivshm.files, node) {
+		if (o == self)
+			continue;
+		down_read(&o->rwsem);
+		for (i = 0; i < SIVSHM_MAX_GRANTS && !hit; i++) {
+			const struct sivshm_window *x = &o->win[i];
+
+			hit = x->live && x->channel_id != w->channel_id &&
+			      x->offset < w->offset + w->length &&
+			      w->offset < x->offset + x->length;
+		}
+		up_read(&o->rwsem);
+		if (hit)
+			break;
+	}
+	return hit;
+}
+
+long sivshm_add_window(struct sivshm_file *sf,
+			      const struct sivshm_grant_token *t, u64 epoch,
+			      u32 *verdict)
+{
+	struct sivshm_window w = {
+		.live = true,
+		.role = t->role,
+		.epoch = epoch,
+		.channel_id = le64_to_cpu((__force __le64)t->channel_id),
+		.offset = le64_to_cpu((__force __le64)t->window_offset),
+		.length = le64_to_cpu((__force __le64)t->window_length),
+	};
+	struct sivshm_window *slot = NULL;
+	int i;
+
+	lockdep_assert_held(&sivshm.lock);	/* no REVOKE or remove() in between */
+	w.data_size = sivshm_window_data_size(w.length);
+	if (!w.data_size) {
+		*verdict = SIVSHM_REJ_LAYOUT;
+		return -EACCES;
+	}
+	if (sivshm_overlaps_other_file(sf, &w)) {
+		*verdict = SIVSHM_REJ_OVERLAP;
+		return -EACCES;
+	}
+	down_write(&sf->rwsem);
+	for (i = 0; i < SIVSHM_MAX_GRANTS; i++) {
+		struct sivshm_window *o = &sf->win[i];
+
+		if (!o->live) {
+			if (!slot)
+				slot = o;
+			continue;
+		}
+		if (o->offset < w.offset + w.length && w.offset < o->offset + o->length &&
+		    (o->channel_id != w.channel_id || o->role != w.role ||
+		     o->offset != w.offset || o->length != w.length)) {
+			up_write(&sf->rwsem);
+			*verdict = SIVSHM_REJ_OVERLAP;
+			return -EACCES;
+		}
+		if (o->channel_id == w.channel_id && o->offset == w.offset) {
+			up_write(&sf->rwsem);	/* the same window again */
+			return 0;
+		}
+	}
+	if (slot) {
+		*slot = w;
+		WRITE_ONCE(sf->nlive, sf->nlive + 1);
+	}
+	up_write(&sf->rwsem);
+	return slot ? 0 : -ENOSPC;
+}
