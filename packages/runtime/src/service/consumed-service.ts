@@ -76,6 +76,13 @@ export class ConsumedService {
   readonly #instance: number;
   readonly #mode: ChannelMode;
   readonly #status = new BehaviorSubject<ConsumedServiceStatus>('connecting');
+  readonly #errors = new Subject<Error>();
+  /**
+   * Per-record problems that did not end anything: an event record from the provider that did
+   * not decode as its type (the transport's `ERR_DECODE`, naming event and session), on every
+   * channel this handle uses. The event's stream keeps delivering. Completes on `close()`.
+   */
+  readonly errors$: Observable<Error> = this.#errors.asObservable();
   readonly #subs: Subscription[] = [];
   #connection: Connection | undefined;
   #available = false;
@@ -319,6 +326,7 @@ export class ConsumedService {
     this.#connection = undefined;
     this.#status.next('closed');
     this.#status.complete();
+    this.#errors.complete();
     if (c !== undefined) {
       c.end.complete();
       c.consumer.close();
@@ -367,6 +375,7 @@ export class ConsumedService {
       client: this.#ctx.vmId & 0xffff,
     });
     const c: Connection = { attached, consumer, end: new Subject<never>() };
+    consumer.errors$.subscribe((e) => this.#errors.next(e));
     this.#connection = c;
     this.connections++;
     this.handshakeMs = attached.handshakeMs;

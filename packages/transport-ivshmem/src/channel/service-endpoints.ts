@@ -266,6 +266,15 @@ export class ServiceConsumer {
   #sweeper: NodeJS.Timeout | undefined;
   /** Responses that arrived for calls that had already timed out. */
   lateResponses = 0;
+  /** Event records that did not decode as their type: counted, reported, never delivered. */
+  undecodableEvents = 0;
+  readonly #errors = new Subject<TransportError>();
+  /**
+   * One `ERR_DECODE` per event record that did not decode (naming the event, its session and
+   * the type). The event's own stream goes on with the next record: one bad record from the
+   * peer never ends a subscription. Completes when the consumer closes.
+   */
+  readonly errors$: Observable<TransportError> = this.#errors.asObservable();
 
   constructor(
     private readonly channel: Channel,
@@ -280,6 +289,7 @@ export class ServiceConsumer {
     this.#unregister.push(() => {
       for (const h of [...this.#held]) h.release();
       rejectAll(new TransportError('ERR_CLOSED', 'the service consumer was closed'));
+      this.#errors.complete();
     });
     // When the channel ends (peer gone, violation, close) no answer can come: fail every call now.
     const sub = channel.state$.subscribe((state) => {
@@ -301,11 +311,14 @@ export class ServiceConsumer {
       const subject = new Subject<T>();
       const off = this.channel.on(dispatchKey(SomeIpMessageType.NOTIFICATION, eventId), (r) => {
         if (r.header.messageType !== SomeIpMessageType.NOTIFICATION) return;
+        let message: T;
         try {
-          subject.next(decodeCopy(type, r.payload) as T);
+          message = decodeCopy(type, r.payload) as T;
         } catch (e) {
-          subject.error(e);
+          this.#undecodable(eventId, r.header.session, type, e);
+          return;
         }
+        subject.next(message);
       });
       this.#unregister.push(() => {
         off();
@@ -334,7 +347,7 @@ export class ServiceConsumer {
       try {
         message = decodeFrom<T>(type, r.payload);
       } catch (e) {
-        subject.error(e);
+        this.#undecodable(eventId, r.header.session, type, e);
         return undefined;
       }
       return new Promise<void>((released) => {
@@ -356,6 +369,17 @@ export class ServiceConsumer {
       subject.complete();
     });
     return subject.asObservable();
+  }
+
+  #undecodable(eventId: number, session: number, type: protobuf.Type, cause: unknown): void {
+    this.undecodableEvents++;
+    this.#errors.next(
+      new TransportError(
+        'ERR_DECODE',
+        `event 0x${eventId.toString(16)} record (session ${session}) does not decode as ${type.fullName}: ${(cause as Error).message}; skipped`,
+        { cause },
+      ),
+    );
   }
 
   /** Calls method `methodId` and resolves with the decoded response. */

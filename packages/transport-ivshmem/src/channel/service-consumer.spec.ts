@@ -1,0 +1,97 @@
+import { expect } from 'chai';
+import { PAGE_SIZE, WindowLayout } from '@sivshm/abi';
+import protobuf from 'protobufjs';
+import { firstValueFrom, map, take, toArray, type Observable } from 'rxjs';
+import { TransportError } from '../errors/transport-error.js';
+import { LocalWaker } from '../notify/local-waker.js';
+import { RingProducer } from '../ring/ring-producer.js';
+import { ringViews } from '../ring/ring-views.js';
+import type { SomeIpHeader } from '../ring/someip-header.js';
+import { Channel } from './channel.js';
+import { ServiceConsumer } from './service-endpoints.js';
+
+const Speed = new protobuf.Type('Speed').add(new protobuf.Field('kph', 1, 'uint32'));
+new protobuf.Root().add(Speed);
+const EVENT = 0x8001;
+
+/** A consumer Channel on a heap window; the test plays the provider with a bare ring end. */
+function consumerChannel(): { channel: Channel; toConsumer: RingProducer; bell: LocalWaker } {
+  const window = {
+    shared: new Uint8Array(new SharedArrayBuffer(WindowLayout.windowLength(PAGE_SIZE))),
+  };
+  const bell = new LocalWaker();
+  const channel = new Channel({ window, role: 'consumer', notify: 'event', ownWaker: bell });
+  return { channel, toConsumer: new RingProducer(ringViews(window, 'p2c', PAGE_SIZE)), bell };
+}
+
+function eventHeader(session: number): SomeIpHeader {
+  return {
+    service: 0x1234,
+    method: EVENT,
+    client: 0,
+    session,
+    interfaceVersion: 1,
+    messageType: 0x02,
+    returnCode: 0,
+  };
+}
+
+/** A payload protobufjs refuses: field 1 with wire type 7, which does not exist. */
+const UNDECODABLE = Uint8Array.of(0x0f, 0xff, 0xff);
+
+describe('ServiceConsumer', () => {
+  for (const lane of ['event', 'samples'] as const) {
+    it(`should skip an undecodable ${lane} record, report it on errors$ and keep delivering`, async () => {
+      const { channel, toConsumer, bell } = consumerChannel();
+      const consumer = new ServiceConsumer(channel, { service: 0x1234, major: 1, client: 7 });
+      try {
+        // The samples lane delivers the next record only after release: take the value, release.
+        const stream: Observable<number> =
+          lane === 'event'
+            ? consumer.event<{ kph: number }>(EVENT, Speed).pipe(map((m) => m.kph))
+            : consumer.samples<{ kph: number }>(EVENT, Speed).pipe(
+                map((sample) => {
+                  const kph = sample.message.kph;
+                  sample.release();
+                  return kph;
+                }),
+              );
+        const errors = firstValueFrom(consumer.errors$.pipe(take(1)));
+        const got = firstValueFrom(stream.pipe(take(20), toArray()));
+        toConsumer.sendCopy(eventHeader(1), UNDECODABLE);
+        for (let i = 0; i < 20; i++) {
+          toConsumer.sendCopy(eventHeader(i + 2), Speed.encode({ kph: i }).finish());
+        }
+        bell.wake();
+        const values = await got;
+        expect(values).to.deep.equal(Array.from({ length: 20 }, (_, i) => i));
+        const e = await errors;
+        expect(TransportError.is(e) && e.code).to.equal('ERR_DECODE');
+        expect(e.message).to.match(/event 0x8001 record \(session 1\) does not decode as \.?Speed/);
+        expect(consumer.undecodableEvents).to.equal(1);
+      } finally {
+        consumer.close();
+        await channel.close();
+      }
+    });
+  }
+
+  it('should let a new subscriber of the event stream receive after a bad record', async () => {
+    const { channel, toConsumer, bell } = consumerChannel();
+    const consumer = new ServiceConsumer(channel, { service: 0x1234, major: 1, client: 7 });
+    try {
+      const first = firstValueFrom(consumer.event<{ kph: number }>(EVENT, Speed).pipe(take(1)));
+      toConsumer.sendCopy(eventHeader(1), UNDECODABLE);
+      toConsumer.sendCopy(eventHeader(2), Speed.encode({ kph: 5 }).finish());
+      bell.wake();
+      expect((await first).kph).to.equal(5);
+      const again = firstValueFrom(consumer.event<{ kph: number }>(EVENT, Speed).pipe(take(1)));
+      toConsumer.sendCopy(eventHeader(3), Speed.encode({ kph: 6 }).finish());
+      bell.wake();
+      expect((await again).kph).to.equal(6);
+    } finally {
+      consumer.close();
+      await channel.close();
+    }
+  });
+});
