@@ -1,12 +1,11 @@
-import { chmodSync, ftruncateSync, mkdirSync, rmSync, unlinkSync } from 'node:fs';
+import { chmodSync, rmSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import {
-  BrokerHandshakes,
-  CaLock,
-  configLimits,
   cryptoBackend,
   loadConfig,
   resolveGrantKey,
+  type BrokerHandshakes,
+  type CaLock,
   type CertificateAuthority,
   type ControlMessage,
   type CryptoBackend,
@@ -21,28 +20,32 @@ import {
   WindowAllocator,
   closeFd,
   unmap,
-  writeRegionHeader,
 } from '@sivshm/transport-ivshmem';
 import { BrokerRouter } from './broker/broker-router.js';
-import { ChannelLifecycle, type CloseReason } from './channels/channel-lifecycle.js';
+import { ChannelLifecycle } from './channels/channel-lifecycle.js';
 import { ControlDispatch } from './control/control-dispatch.js';
 import { HostdError } from './errors/hostd-error.js';
+import { ivshmemPeers, ivshmemPeersPerProcess } from './links/ivshmem-limits.js';
 import { VmLinkServer } from './links/vm-link-server.js';
+import { brokerFor } from './broker/config-broker.js';
 import { JsonLogger, type LogLevel } from './log/logger.js';
 import { RegionLock } from './region/region-lock.js';
 import { CaAdmin } from './admin/ca-admin.js';
 import { CaAdminServer } from './admin/ca-admin-server.js';
 import { RegionSizeGuard } from './region/region-size-guard.js';
+import { closeReasonOf } from './sd/close-reason.js';
 import { SdSwitch } from './sd/sd-switch.js';
 import {
   claimPidFile,
   createRegion,
+  takeCaLock,
   openHostdCa,
   type HostdRegion,
 } from './startup/hostd-startup.js';
 import { ensureUsableDirectory } from './startup/usable-directory.js';
 import { StatusReporter } from './status/status-document.js';
 import { StatusServer, type StatusDocument } from './status/status-server.js';
+import { VmHeartbeats } from './vms/vm-heartbeats.js';
 import { VmRegistry } from './vms/vm-registry.js';
 
 /** Options of {@link Hostd.start}. */
@@ -83,56 +86,8 @@ const IVSHMEM_VECTORS = 2;
  * after that long whatever --vm-timeout says.
  */
 export const HELLO_TIMEOUT_MS = 3000;
-/**
- * ivshmem peers one process may hold: one per VM it could run (all of them, as the demo does)
- * plus two reconnecting while their old connection closes. A process hoarding connections is
- * cut off there, so the fds hostd holds for doorbells stay bounded.
- */
-const ivshmemPeersPerProcess = (vms: number): number => vms + 2;
-/**
- * ivshmem peers in all: each VM's process or QEMU twice over (a restart overlapping its old
- * connection), and at least 16. Every peer costs hostd a socket and an eventfd per vector, and
- * every join sends each peer one fd per vector, so the cap bounds fds and join work.
- */
-const ivshmemPeers = (vms: number): number => Math.max(16, 2 * vms);
 /** Events whose handling never touches the region (no size check before them). */
 const QUIET_EVENTS = new Set(['heartbeat', 'error']);
-
-/** How the SD switch names an offer's departure → the close reason its channels get. */
-function closeReasonOf(why: string, stopping: boolean): CloseReason {
-  if (why === 'stopOffer') return 'stop-offer';
-  if (why === 'ttlExpired') return 'ttl-expired';
-  if (why === 'peerRebooted') return 'vm-rebooted';
-  return stopping ? 'hostd-shutdown' : 'vm-gone';
-}
-
-/**
- * The broker, holding each VM to its own services.yaml limits; the CA is the one opened from
- * disk (persisted serials, revocations and the bumped epoch), and its broker key with it.
- */
-function brokerFor(
-  o: HostdOptions,
-  config: ServiceConfig,
-  opened: OpenedCa,
-  crypto: CryptoBackend,
-  grantKeys: ReadonlyMap<number, Uint8Array>,
-): BrokerHandshakes {
-  return new BrokerHandshakes({
-    crypto,
-    ca: opened.ca,
-    brokerSecretKey: opened.brokerSecretKey,
-    grantKeys,
-    nowMs: () => BigInt(Date.now()),
-    limitsOf: (vm) => configLimits(config, vm),
-    revokeAckTimeoutMs: BigInt(o.revokeAckTimeoutMs ?? 2000),
-    // A link's certificate lives as long as the link: an M1 must name the one enrolled on it.
-    linkBoundCertificates: true,
-    // In qemu mode a guest keeps its mappings across link drops (QEMU redials), until the
-    // region's epoch changes: a window whose revoke was not proven waits for hostd's restart.
-    refusedQuarantineOutlivesLink: o.emulated === false,
-    ...(o.pendingTimeoutMs === undefined ? {} : { pendingTimeoutMs: BigInt(o.pendingTimeoutMs) }),
-  });
-}
 
 /**
  * The hypervisor-side daemon (docs/architecture.md), and its composition root: it owns the
@@ -165,8 +120,6 @@ export class Hostd {
   #region: HostdRegion | undefined;
   #regionLock: RegionLock | undefined;
   readonly #regionSize: RegionSizeGuard;
-  /** Set while the region file is found shrunk and not yet restored. */
-  #regionShrunk = false;
   #links: VmLinkServer | undefined;
   #statusServer: StatusServer | undefined;
   #adminServer: CaAdminServer | undefined;
@@ -176,7 +129,6 @@ export class Hostd {
   /** ivshmem peer id → pid of the process that connected it (SO_PEERCRED). */
   readonly #ivshmemPids = new Map<number, number>();
   #timers: NodeJS.Timeout[] = [];
-  #heartbeatSeq = 0n;
   #saving: Promise<void> = Promise.resolve();
   #stopping: Promise<void> | undefined;
 
@@ -199,7 +151,7 @@ export class Hostd {
     this.runDir = o.runDir;
     this.#region = region;
     this.#regionPath = config.region.path;
-    this.#regionSize = new RegionSizeGuard(region.fd, config.region.size);
+    this.#regionSize = this.#sizeGuard(region);
     const send = (vm: number, m: ControlMessage): boolean => this.#links?.send(vm, m) ?? false;
     const connected = (vm: number): boolean => this.#links?.connected(vm) ?? false;
     this.#vms = new VmRegistry({ config, grantKeys: init.grantKeys, log, send });
@@ -252,6 +204,20 @@ export class Hostd {
       sd: this.#sd,
       connected,
       regionMemory: () => (this.#regionIntact() ? this.#region?.mapping.shared : undefined),
+    });
+  }
+
+  /** Watches the region file's size; a shrunk file is restored and every VM dropped. */
+  #sizeGuard(region: HostdRegion): RegionSizeGuard {
+    return new RegionSizeGuard({
+      region,
+      size: this.config.region.size,
+      path: this.config.region.path,
+      epoch: this.epoch,
+      log: this.log,
+      dropEveryVm: () => {
+        for (const vm of this.#vms.all()) this.#links?.drop(vm.id);
+      },
     });
   }
 
@@ -494,6 +460,13 @@ export class Hostd {
         log: this.log,
       }),
     );
+    const heartbeats = new VmHeartbeats({
+      vms: this.#vms,
+      links: () => this.#links,
+      log: this.log,
+      silenceTimeoutMs: this.#o.vmSilenceTimeoutMs ?? 0,
+      emulated: this.#o.emulated !== false,
+    });
     const beat = new HostdHeartbeat(new Uint8Array(this.#region!.mapping.shared));
     this.#timers.push(
       setInterval(() => {
@@ -503,67 +476,14 @@ export class Hostd {
         beat.store(process.hrtime.bigint());
         this.#guard('tick', 0, () => this.#router.route(this.#broker.tick()));
       }, this.#o.tickMs ?? 100),
-      setInterval(() => this.#heartbeatVms(), 1000),
+      setInterval(() => heartbeats.beat(), 1000),
     );
     beat.store(process.hrtime.bigint());
   }
 
-  /** Once a second: a heartbeat to every VM, and the silent ones dropped (qemu mode). */
-  #heartbeatVms(): void {
-    this.#heartbeatSeq++;
-    const silence = this.#o.vmSilenceTimeoutMs ?? 0;
-    for (const vm of this.#vms.all()) {
-      // qemu mode: the link is QEMU's chardev, connected from the moment the guest starts
-      // booting, long before an app says hello; silence counts only once one did. (A process
-      // that connects and never says hello in emulated mode is dropped as before.)
-      const speaking = vm.hello || this.#o.emulated !== false;
-      if (silence > 0 && speaking && this.#links?.connected(vm.id) === true) {
-        const quietMs = Date.now() - vm.lastHeardMs;
-        if (quietMs > silence) {
-          // A hung guest: its link is treated like a death (channels closed, peers told).
-          this.log.warn('vm-silent', { vm: vm.id, quietMs });
-          this.#links.drop(vm.id);
-          continue;
-        }
-      }
-      this.#links?.send(vm.id, {
-        kind: 'heartbeat',
-        sequence: this.#heartbeatSeq,
-        timeMs: BigInt(Date.now()),
-      });
-    }
-  }
-
-  /**
-   * True while the region file still has the size hostd mapped. When it shrank (someone
-   * truncated it), touching the mapping past the new end would kill hostd by SIGBUS: hostd
-   * grows the file back (the lost pages come back as zeros), writes the header afresh and drops
-   * every VM's link, which closes every channel (their contents are gone) the usual way. The
-   * VMs reconnect and start over on the restored region.
-   */
+  /** True while the region file still has the size hostd mapped (region-size-guard.ts). */
   #regionIntact(): boolean {
-    const region = this.#region;
-    if (region === undefined) return false;
-    if (this.#regionSize.intact()) return true;
-    if (this.#regionShrunk) return false; // recovering already (re-entered from a link drop)
-    this.#regionShrunk = true;
-    const actual = this.#regionSize.actualSize();
-    this.log.error('region-shrunk', {
-      region: this.#regionPath,
-      expected: this.#regionSize.size,
-      actual,
-      detail: 'the region file was truncated under hostd: it is restored and every VM dropped',
-    });
-    try {
-      ftruncateSync(region.fd, this.#regionSize.size);
-    } catch (e) {
-      this.log.error('region-restore-failed', { error: (e as Error).message });
-      return false; // stays shrunk: nothing touches the mapping, every check says so again
-    }
-    writeRegionHeader(new Uint8Array(region.mapping.shared), region.layout, this.epoch);
-    for (const vm of this.#vms.all()) this.#links?.drop(vm.id);
-    this.#regionShrunk = false;
-    return true;
+    return this.#region !== undefined && this.#regionSize.intact();
   }
 
   /**
@@ -591,19 +511,5 @@ export class Hostd {
           message: `hostd failed handling ${what}`,
         });
     }
-  }
-}
-
-/**
- * Takes the lock of `<stateDir>/ca` for this hostd, naming its admin socket, or refuses to start
- * naming the holder: a `sivshm ca` command in progress or another hostd.
- */
-function takeCaLock(o: HostdOptions): CaLock {
-  const caDir = path.join(o.stateDir, 'ca');
-  mkdirSync(caDir, { recursive: true, mode: 0o700 });
-  try {
-    return CaLock.take(caDir, { owner: 'hostd', adminSocket: path.join(o.runDir, 'admin.sock') });
-  } catch (e) {
-    throw new HostdError('ERR_STARTUP', (e as Error).message, { cause: e });
   }
 }

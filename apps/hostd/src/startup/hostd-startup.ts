@@ -1,6 +1,7 @@
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
+  CaLock,
   configRights,
   cryptoSelfTest,
   handshakeSelfTest,
@@ -101,4 +102,18 @@ export function createRegion(config: ServiceConfig, epoch: bigint): HostdRegion 
   }
   writeRegionHeader(new Uint8Array(mapping.shared), layout, epoch);
   return { fd, mapping, layout };
+}
+
+/**
+ * Takes the lock of `<stateDir>/ca` for this hostd, naming its admin socket, or refuses to start
+ * naming the holder: a `sivshm ca` command in progress or another hostd.
+ */
+export function takeCaLock(o: { stateDir: string; runDir: string }): CaLock {
+  const caDir = path.join(o.stateDir, 'ca');
+  mkdirSync(caDir, { recursive: true, mode: 0o700 });
+  try {
+    return CaLock.take(caDir, { owner: 'hostd', adminSocket: path.join(o.runDir, 'admin.sock') });
+  } catch (e) {
+    throw new HostdError('ERR_STARTUP', (e as Error).message, { cause: e });
+  }
 }
