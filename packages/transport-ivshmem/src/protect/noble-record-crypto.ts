@@ -3,8 +3,11 @@ import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { equalBytes } from '@noble/ciphers/utils.js';
 import {
+  macCheckRecord,
+  macSealRecord,
   RECORD_TRAILER,
   TAG_AFTER_BODY,
+  type MacTag,
   type ProtectedMode,
   type RecordCipher,
   type RecordCryptoBackend,
@@ -49,20 +52,14 @@ class NobleRecordCipher implements RecordCipher {
   }
 
   macSeal(associated: Uint8Array, plain: Uint8Array, record: Uint8Array): void {
-    const n = record.length - RECORD_TRAILER;
-    record.set(plain, 0);
-    record.set(this.#tag(associated, plain), n + TAG_AFTER_BODY);
+    macSealRecord(this.#macTag, associated, plain, record);
   }
 
   macCheck(associated: Uint8Array, ringRecord: Uint8Array, scratch: Uint8Array): boolean {
-    const record = scratch.subarray(0, ringRecord.length);
-    record.set(ringRecord, 0);
-    const n = record.length - RECORD_TRAILER;
-    return equalBytes(
-      this.#tag(associated, record.subarray(0, n)),
-      record.subarray(n + TAG_AFTER_BODY),
-    );
+    return macCheckRecord(this.#macTag, equalBytes, associated, ringRecord, scratch);
   }
+
+  readonly #macTag: MacTag = (associated, body) => this.#tag(associated, body);
 
   dispose(): void {
     this.#key.fill(0);

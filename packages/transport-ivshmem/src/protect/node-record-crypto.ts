@@ -1,7 +1,10 @@
 import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
 import {
+  macCheckRecord,
+  macSealRecord,
   RECORD_TRAILER,
   TAG_AFTER_BODY,
+  type MacTag,
   type ProtectedMode,
   type RecordCipher,
   type RecordCryptoBackend,
@@ -54,20 +57,14 @@ class NodeRecordCipher implements RecordCipher {
   }
 
   macSeal(associated: Uint8Array, plain: Uint8Array, record: Uint8Array): void {
-    const n = record.length - RECORD_TRAILER;
-    record.set(plain, 0);
-    record.set(this.#tag(associated, plain), n + TAG_AFTER_BODY);
+    macSealRecord(this.#macTag, associated, plain, record);
   }
 
   macCheck(associated: Uint8Array, ringRecord: Uint8Array, scratch: Uint8Array): boolean {
-    const record = scratch.subarray(0, ringRecord.length);
-    record.set(ringRecord, 0);
-    const n = record.length - RECORD_TRAILER;
-    return timingSafeEqual(
-      this.#tag(associated, record.subarray(0, n)),
-      record.subarray(n + TAG_AFTER_BODY),
-    );
+    return macCheckRecord(this.#macTag, timingSafeEqual, associated, ringRecord, scratch);
   }
+
+  readonly #macTag: MacTag = (associated, body) => this.#tag(associated, body);
 
   dispose(): void {
     this.#key.fill(0);

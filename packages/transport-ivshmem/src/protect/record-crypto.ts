@@ -49,3 +49,38 @@ export interface RecordCryptoBackend {
 export const RECORD_TRAILER = 24;
 /** Where the tag starts after the body. */
 export const TAG_AFTER_BODY = 8;
+
+/** A backend's HMAC-SHA256 over A ‖ body, truncated to the tag size. */
+export type MacTag = (associated: Uint8Array, body: Uint8Array) => Uint8Array;
+
+/**
+ * `mac` framing shared by the JS backends: the body stays plain, its tag goes after the
+ * sequence field (which the sealer writes).
+ */
+export function macSealRecord(
+  tag: MacTag,
+  associated: Uint8Array,
+  plain: Uint8Array,
+  record: Uint8Array,
+): void {
+  const n = record.length - RECORD_TRAILER;
+  record.set(plain, 0);
+  record.set(tag(associated, plain), n + TAG_AFTER_BODY);
+}
+
+/**
+ * Copies the ring record into private `scratch` first and checks the tag on the copy, so the
+ * peer cannot change the body between the check and the read.
+ */
+export function macCheckRecord(
+  tag: MacTag,
+  equal: (a: Uint8Array, b: Uint8Array) => boolean,
+  associated: Uint8Array,
+  ringRecord: Uint8Array,
+  scratch: Uint8Array,
+): boolean {
+  const record = scratch.subarray(0, ringRecord.length);
+  record.set(ringRecord, 0);
+  const n = record.length - RECORD_TRAILER;
+  return equal(tag(associated, record.subarray(0, n)), record.subarray(n + TAG_AFTER_BODY));
+}
