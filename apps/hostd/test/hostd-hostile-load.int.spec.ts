@@ -12,7 +12,6 @@ import { encodeControlFrame, encodeControlMessage, encodeProto } from '@sivshm/c
 import { ControlConnection, MessageType, type ControlMessage } from '@sivshm/core';
 import { type PackEntry } from '@sivshm/discovery';
 import {
-  OFFER_ALL,
   REQUEST_ALL,
   SERVICE,
   VM,
@@ -25,7 +24,8 @@ import {
   type HostdProcess,
   type ProviderProcess,
 } from './support/test-deployment.js';
-import { TestVm, type RequestOutcome } from './support/test-vm.js';
+import type { TestVm } from './support/test-vm.js';
+import { granted, vmRoles } from './support/vm-roles.js';
 
 /** Resident set of a process, MiB (/proc/<pid>/status). */
 function rssMiB(pid: number): number {
@@ -89,29 +89,7 @@ describe('Hostd under hostile load (issue 13)', function () {
   const sockets: net.Socket[] = [];
   const children: ProviderProcess[] = [];
 
-  const connect = async (name: keyof typeof VM): Promise<TestVm> => {
-    const vm = await TestVm.connect(d.socket(name));
-    vms.push(vm);
-    return vm;
-  };
-  const provider = async (): Promise<TestVm> => {
-    const p = await connect('infotainment');
-    await p.enrol(OFFER_ALL);
-    p.provide();
-    p.offer(SERVICE.speed, 1);
-    p.offer(SERVICE.media, 1);
-    await waitFor(async () => (await readStatus(d)).services.length === 2, 'both offers');
-    return p;
-  };
-  const consumer = async (name: 'cluster' | 'rogue' = 'cluster'): Promise<TestVm> => {
-    const c = await connect(name);
-    await c.enrol(REQUEST_ALL);
-    return c;
-  };
-  const granted = (o: RequestOutcome) => {
-    if (o.kind !== 'granted') throw new Error(`expected a grant, got ${o.reason}: ${o.detail}`);
-    return o;
-  };
+  const { connect, provider, consumer } = vmRoles(() => d, vms);
   const pid = (): number => hostd!.child.pid!;
   const alive = (): boolean => hostd!.child.exitCode === null && hostd!.child.signalCode === null;
 

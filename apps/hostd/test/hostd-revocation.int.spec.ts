@@ -17,9 +17,9 @@ import {
   type Deployment,
   type HostdProcess,
   OFFER_ALL,
-  REQUEST_ALL,
 } from './support/test-deployment.js';
-import { TestVm, type RequestOutcome } from './support/test-vm.js';
+import type { TestVm } from './support/test-vm.js';
+import { granted, vmRoles } from './support/vm-roles.js';
 
 /** Status fields this file reads beyond the shared StatusLike. */
 interface RevocationStatus {
@@ -39,29 +39,7 @@ describe('Hostd revocation', function () {
 
   const status = async (): Promise<RevocationStatus> =>
     (await readStatus(d)) as unknown as RevocationStatus;
-  const connect = async (name: keyof typeof VM): Promise<TestVm> => {
-    const vm = await TestVm.connect(d.socket(name));
-    vms.push(vm);
-    return vm;
-  };
-  const provider = async (): Promise<TestVm> => {
-    const p = await connect('infotainment');
-    await p.enrol(OFFER_ALL);
-    p.provide();
-    p.offer(SERVICE.speed, 1);
-    p.offer(SERVICE.media, 1);
-    await waitFor(async () => (await readStatus(d)).services.length === 2, 'both offers');
-    return p;
-  };
-  const consumer = async (name: 'cluster' | 'rogue'): Promise<TestVm> => {
-    const c = await connect(name);
-    await c.enrol(REQUEST_ALL);
-    return c;
-  };
-  const granted = (o: RequestOutcome) => {
-    if (o.kind !== 'granted') throw new Error(`expected a grant, got ${o.reason}: ${o.detail}`);
-    return o;
-  };
+  const { connect, provider, consumer } = vmRoles(() => d, vms);
   const offsetOf = async (channelId: bigint): Promise<number> => {
     const ch = (await status()).channels.find((c) => c.channelId === `0x${channelId.toString(16)}`);
     if (ch === undefined) throw new Error(`channel ${channelId} is not in status`);
