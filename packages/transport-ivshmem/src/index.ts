@@ -38,7 +38,7 @@ export { ChannelTableWriter } from './region/channel-table-writer.js';
 export { ChannelTableReader } from './region/channel-table-reader.js';
 export type { IndexedChannelEntry } from './region/channel-table-reader.js';
 export { WindowAllocator } from './region/window-allocator.js';
-export type { WindowAllocatorStats } from './region/window-allocator.js';
+export type { FreeExtent, WindowAllocatorStats } from './region/window-allocator.js';
 export { inspectRegion } from './region/region-inspector.js';
 export type { RegionReport, InspectedChannel, RingState } from './region/region-inspector.js';
 export { RingTap } from './region/ring-tap.js';

@@ -1,5 +1,10 @@
 import { PAGE_SIZE } from '@sivshm/abi';
+import sortedBtree from 'sorted-btree';
 import { TransportError } from '../errors/transport-error.js';
+
+// sorted-btree is CommonJS: its class is the `default` of the module object.
+const BTree = sortedBtree.default;
+type BTree<K, V> = InstanceType<typeof sortedBtree.default<K, V>>;
 
 /** Counters of a {@link WindowAllocator}, in bytes. */
 export interface WindowAllocatorStats {
@@ -13,22 +18,36 @@ export interface WindowAllocatorStats {
   readonly freeExtents: number;
 }
 
-interface Extent {
-  offset: number;
-  length: number;
+/** A run of free pages, as {@link WindowAllocator.freeExtents} lists it. */
+export interface FreeExtent {
+  readonly offset: number;
+  readonly length: number;
 }
+
+/**
+ * The size index's key of a free extent: its length in pages, then its offset in pages, in one
+ * number (the pages of a region fit 25 bits each, so the key stays a safe integer). Numeric keys
+ * keep the tree's comparisons cheap, and ordering by length first turns "smallest extent that
+ * fits" into one lower-bound search.
+ */
+const OFFSET_PAGES = 2 ** 25;
 
 /**
  * Page-granular allocator of channel windows inside the data section (hostd only).
  *
- * Policy: address-ordered first fit over a sorted free list, coalescing neighbours on free.
- * Why not a buddy allocator: a window is 4 control pages plus a power-of-two data area per
- * direction (`WindowLayout.windowLength`: 6, 8, 12, 20, 36 … pages), never a power of two, so
- * a buddy system would round every window up and waste 25–50 % of the region. Windows are
- * allocated once per handshake (milliseconds apart) and a region holds at most a few thousand,
- * so the O(free extents) scan costs nothing that matters, and address-ordered first fit is
- * among the policies with the least fragmentation in practice (Wilson et al., "Dynamic Storage
- * Allocation: A Survey and Critical Review", 1995).
+ * Policy: best fit — the smallest free extent that holds the window, the lowest address among
+ * equals — over two balanced B+ trees of the free extents (`sorted-btree`), one keyed by size
+ * and one by offset. Finding space is one lower-bound search in the size tree, O(log n);
+ * freeing finds both neighbours in the offset tree and merges them, O(log n), so no two free
+ * extents are ever adjacent. Because every free extent is in the size tree, a request fails
+ * only when no single extent is large enough: {@link WindowAllocatorStats.largestFree} is
+ * exactly the largest window that can be allocated. Best fit and address-ordered first fit
+ * fragment least of the classic policies (Wilson et al., "Dynamic Storage Allocation: A
+ * Survey and Critical Review", 1995); best fit is the one of the two a plain sorted index
+ * serves in O(log n). Why not a buddy allocator: a window is 4 control pages plus a
+ * power-of-two data area per direction (`WindowLayout.windowLength`: 6, 8, 12, 20, 36 …
+ * pages), never a power of two, so a buddy system would round every window up and waste
+ * 25–50 % of the region.
  *
  * A window's memory is zeroed when it is freed (and when a quarantined window is released), so
  * a new owner only ever sees zeros (docs/security.md#t30). A quarantined window is
@@ -48,10 +67,15 @@ export class WindowAllocator {
   readonly #base: number;
   readonly #size: number;
   readonly #memory: Uint8Array | undefined;
-  /** Free extents, sorted by offset, never adjacent (always coalesced). */
-  #free: Extent[];
+  /** Free extents: offset → length. Never two adjacent ones (always coalesced). */
+  readonly #byOffset = new BTree<number, number>();
+  /** The same extents by {@link sizeKey}. */
+  readonly #bySize = new BTree<number, undefined>();
+  #freeBytes = 0;
   readonly #allocated = new Map<number, number>();
+  #allocatedBytes = 0;
   readonly #quarantined = new Map<number, number>();
+  #quarantinedBytes = 0;
 
   /**
    * @param opts.dataOffset - offset of the data section in the region (page-aligned)
@@ -67,6 +91,12 @@ export class WindowAllocator {
         `data section [${dataOffset}, +${dataSize}) must be page-aligned and non-empty`,
       );
     }
+    if ((dataOffset + dataSize) / PAGE_SIZE > OFFSET_PAGES) {
+      throw new TransportError(
+        'ERR_BAD_ARGUMENT',
+        `data section end ${dataOffset + dataSize} is past the ${OFFSET_PAGES}-page limit of the allocator`,
+      );
+    }
     if (memory !== undefined && memory.byteLength < dataOffset + dataSize) {
       throw new TransportError(
         'ERR_BAD_ARGUMENT',
@@ -76,7 +106,7 @@ export class WindowAllocator {
     this.#base = dataOffset;
     this.#size = dataSize;
     this.#memory = memory;
-    this.#free = [{ offset: dataOffset, length: dataSize }];
+    this.#addFree(dataOffset, dataSize);
   }
 
   /**
@@ -90,22 +120,17 @@ export class WindowAllocator {
         `window length ${length} must be a non-zero multiple of ${PAGE_SIZE} and ≤ the data section (${this.#size})`,
       );
     }
-    for (let i = 0; i < this.#free.length; i++) {
-      const ext = this.#free[i]!;
-      if (ext.length < length) continue;
-      const offset = ext.offset;
-      if (ext.length === length) this.#free.splice(i, 1);
-      else {
-        ext.offset += length;
-        ext.length -= length;
-      }
-      this.#allocated.set(offset, length);
-      return offset;
-    }
-    return undefined;
+    const fit = this.#bySize.getPairOrNextHigher(sizeKey(length, 0));
+    if (fit === undefined) return undefined;
+    const extent = extentOf(fit[0]);
+    this.#removeFree(extent.offset, extent.length);
+    if (extent.length > length) this.#addFree(extent.offset + length, extent.length - length);
+    this.#allocated.set(extent.offset, length);
+    this.#allocatedBytes += length;
+    return extent.offset;
   }
 
-  /** Zeroes the allocated window at `offset` and returns it to the free list. */
+  /** Zeroes the allocated window at `offset` and returns it to the free extents. */
   free(offset: number): void {
     const length = this.#allocated.get(offset);
     if (length === undefined) {
@@ -115,6 +140,7 @@ export class WindowAllocator {
       );
     }
     this.#allocated.delete(offset);
+    this.#allocatedBytes -= length;
     this.#zeroAndInsert(offset, length);
   }
 
@@ -128,7 +154,9 @@ export class WindowAllocator {
       );
     }
     this.#allocated.delete(offset);
+    this.#allocatedBytes -= length;
     this.#quarantined.set(offset, length);
+    this.#quarantinedBytes += length;
   }
 
   /** Zeroes a quarantined window and frees it (once the VM that held it has been reset). */
@@ -138,6 +166,7 @@ export class WindowAllocator {
       throw new TransportError('ERR_BAD_ARGUMENT', `no quarantined window at offset ${offset}`);
     }
     this.#quarantined.delete(offset);
+    this.#quarantinedBytes -= length;
     this.#zeroAndInsert(offset, length);
   }
 
@@ -146,59 +175,70 @@ export class WindowAllocator {
     return this.#allocated.get(offset) ?? this.#quarantined.get(offset);
   }
 
-  /** Current counters. */
+  /** Current counters, O(log n). */
   stats(): WindowAllocatorStats {
-    let free = 0;
-    let largestFree = 0;
-    for (const e of this.#free) {
-      free += e.length;
-      if (e.length > largestFree) largestFree = e.length;
-    }
-    let allocated = 0;
-    for (const l of this.#allocated.values()) allocated += l;
-    let quarantined = 0;
-    for (const l of this.#quarantined.values()) quarantined += l;
+    const largestKey = this.#bySize.maxKey();
     return {
       total: this.#size,
-      free,
-      allocated,
-      quarantined,
-      largestFree,
-      freeExtents: this.#free.length,
+      free: this.#freeBytes,
+      allocated: this.#allocatedBytes,
+      quarantined: this.#quarantinedBytes,
+      largestFree: largestKey === undefined ? 0 : extentOf(largestKey).length,
+      freeExtents: this.#byOffset.size,
     };
   }
 
+  /** The free extents in address order (for inspection and tests; O(n)). */
+  freeExtents(): FreeExtent[] {
+    return this.#byOffset.toArray().map(([offset, length]) => ({ offset, length }));
+  }
+
+  /** Zeroes the window, then merges it with the free extents that touch it. */
   #zeroAndInsert(offset: number, length: number): void {
     this.#memory?.fill(0, offset, offset + length);
-    // Binary search for the first free extent after `offset`, then merge with neighbours.
-    let lo = 0;
-    let hi = this.#free.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.#free[mid]!.offset < offset) lo = mid + 1;
-      else hi = mid;
+    let start = offset;
+    let end = offset + length;
+    const prev = this.#byOffset.nextLowerPair(offset);
+    if (prev !== undefined && prev[0] + prev[1] === offset) {
+      this.#removeFree(prev[0], prev[1]);
+      start = prev[0];
     }
-    const prev = this.#free[lo - 1];
-    const next = this.#free[lo];
-    const touchesPrev = prev !== undefined && prev.offset + prev.length === offset;
-    const touchesNext = next !== undefined && offset + length === next.offset;
-    if (touchesPrev && touchesNext) {
-      prev.length += length + next.length;
-      this.#free.splice(lo, 1);
-    } else if (touchesPrev) {
-      prev.length += length;
-    } else if (touchesNext) {
-      next.offset = offset;
-      next.length += length;
-    } else {
-      this.#free.splice(lo, 0, { offset, length });
+    const next = this.#byOffset.nextHigherPair(offset);
+    if (next !== undefined && next[0] === end) {
+      this.#removeFree(next[0], next[1]);
+      end += next[1];
     }
+    this.#addFree(start, end - start);
+  }
+
+  #addFree(offset: number, length: number): void {
+    this.#byOffset.set(offset, length);
+    this.#bySize.set(sizeKey(length, offset), undefined);
+    this.#freeBytes += length;
+  }
+
+  #removeFree(offset: number, length: number): void {
+    this.#byOffset.delete(offset);
+    this.#bySize.delete(sizeKey(length, offset));
+    this.#freeBytes -= length;
   }
 
   /** Offset of the data section this allocator manages. */
   get dataOffset(): number {
     return this.#base;
   }
+}
+
+function sizeKey(length: number, offset: number): number {
+  return (length / PAGE_SIZE) * OFFSET_PAGES + offset / PAGE_SIZE;
+}
+
+function extentOf(key: number): FreeExtent {
+  const offsetPages = key % OFFSET_PAGES;
+  return {
+    offset: offsetPages * PAGE_SIZE,
+    length: ((key - offsetPages) / OFFSET_PAGES) * PAGE_SIZE,
+  };
 }
 
 function isPageMultiple(n: number): boolean {
