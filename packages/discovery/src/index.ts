@@ -55,7 +55,9 @@ export type {
 export { SdAgent } from './sd/sd-agent.js';
 export type { SdAgentOptions } from './sd/sd-agent-options.js';
 export type { SubscribeSpec, SubscriptionEvent } from './sd/sd-consumer.js';
-export type { SubscriberEvent, OfferHandle } from './sd/sd-provider.js';
+export type { SubscriberEvent, OfferHandle, OfferRegistration } from './sd/sd-provider.js';
+export { splitSdBatch } from './wire/sd-batches.js';
+export type { SdBatchLimits } from './wire/sd-batches.js';
 
 // Transports the agent runs on.
 export type { SdTransport, SdDatagram, SdAddress } from './transport/sd-transport.js';

@@ -180,6 +180,52 @@ describe('SD encoder output under tshark (Wireshark SOME/IP-SD dissector)', func
       expect(result.expert).to.equal('');
       result.packets.forEach((p, i) => expectDissected(p, wire[i]?.msg as SdMessage));
     });
+    it('should be tshark-clean for batched messages: 64 Offers, 64 Finds, 64 Subscribes and 64 Acks, each in one message', async () => {
+      const h = new SdHarness();
+      const a = h.agent('10.0.0.1');
+      const b = h.agent('10.0.0.2');
+      const instances = Array.from({ length: 64 }, (_, i) => i + 1);
+      const subs = instances.map((instanceId) =>
+        b
+          .subscribe({
+            serviceId: 0x1234,
+            instanceId,
+            majorVersion: 1,
+            eventgroupId: 1,
+            endpoints: [endpointOption('10.0.0.2', 'udp', 40000)],
+          })
+          .subscribe(),
+      );
+      await h.clock.advance(60); // the Finds go out before anything is offered
+      for (const instanceId of instances)
+        a.register({
+          serviceId: 0x1234,
+          instanceId,
+          majorVersion: 1,
+          minorVersion: 0,
+          endpoints: [endpointOption('10.0.0.1', 'udp', 30501)],
+          eventgroups: [1],
+        });
+      await h.clock.advance(1500);
+      for (const s of subs) s.unsubscribe();
+      await h.stopAll();
+      const wire = h.wire();
+      for (const type of ['offer', 'find', 'subscribe', 'subscribeAck', 'stopOffer'])
+        expect(
+          Math.max(...wire.map((w) => w.msg.entries.filter((e) => e.type === type).length)),
+          type,
+        ).to.equal(64);
+      const result = tsharkDecode(
+        wire.map((w) => ({
+          payload: w.bytes,
+          src: w.from,
+          dst: w.to === 'multicast' ? '224.244.224.245' : w.to,
+        })),
+      );
+      expect(result.expert).to.equal('');
+      expect(result.packets).to.have.length(wire.length);
+      result.packets.forEach((p, i) => expectDissected(p, wire[i]?.msg as SdMessage));
+    });
   });
 
   describe('decodeSdMessage', () => {

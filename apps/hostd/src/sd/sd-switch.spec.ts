@@ -88,6 +88,87 @@ describe('SdSwitch', () => {
       r.sw.close();
     });
 
+    it('should relay a batch of 64 Offers as one message, and 64 Subscribes and their Acks as one message each', () => {
+      const config = parseConfig(
+        CONFIG.replace(
+          'instances: [1]',
+          `instances: [${Array.from({ length: 64 }, (_, i) => i + 1).join(', ')}]`,
+        ),
+        { file: 'services.yaml', baseDir: '/' },
+      );
+      const sent = new Map<number, SdMessage[]>();
+      const rights = {
+        offers: [{ service: 0x1234, instanceLo: 1, instanceHi: 64 }],
+        requests: [
+          { service: 0x1234, instanceLo: 1, instanceHi: 64, methodLo: 1, methodHi: 0xfffe },
+        ],
+      };
+      const sw = new SdSwitch({
+        config,
+        log: new JsonLogger('error', () => undefined),
+        certificate: () => ({ rights }) as unknown as CertificateBody,
+        connected: () => true,
+        sendSd: (vm, bytes) => void sent.set(vm, [...(sent.get(vm) ?? []), decodeSdMessage(bytes)]),
+        refuse: () => undefined,
+        serviceOffered: () => undefined,
+        serviceGone: () => undefined,
+        vmRebooted: () => undefined,
+      });
+      const ids = Array.from({ length: 64 }, (_, i) => i + 1);
+      const msg = (sessionId: number, entries: PackEntry[]): Uint8Array =>
+        encodeSdMessage(
+          packSdMessage({
+            sessionId,
+            flags: { reboot: true, unicast: true, explicitInitialDataControl: false },
+            entries,
+          }),
+        );
+      const fields = { serviceId: 0x1234, majorVersion: 1 } as const;
+      sw.receive(
+        1,
+        msg(
+          1,
+          ids.map((instanceId) => ({
+            entry: { ...fields, type: 'offer', instanceId, minorVersion: 0, ttl: 3 },
+            options: [endpointOption('127.0.0.1', 'udp', 30_501)],
+          })),
+        ),
+      );
+      const group = (type: 'subscribe' | 'subscribeAck', instanceId: number): PackEntry => ({
+        entry: {
+          ...fields,
+          type,
+          instanceId,
+          ttl: 3,
+          counter: 0,
+          eventgroupId: 1,
+          initialDataRequested: false,
+        },
+        options: type === 'subscribe' ? [endpointOption('127.0.0.1', 'udp', 30_602)] : [],
+      });
+      sw.receive(
+        2,
+        msg(
+          1,
+          ids.map((i) => group('subscribe', i)),
+        ),
+      );
+      sw.receive(
+        1,
+        msg(
+          2,
+          ids.map((i) => group('subscribeAck', i)),
+        ),
+      );
+      const toConsumer = sent.get(2) ?? [];
+      const toProvider = sent.get(1) ?? [];
+      expect(toConsumer.map((m) => m.entries.length)).to.deep.equal([64, 64]);
+      expect(toConsumer[1]!.entries.every((e) => e.type === 'subscribeAck')).to.equal(true);
+      expect(toProvider.map((m) => m.entries.length)).to.deep.equal([64]);
+      expect(sw.stats.relayed).to.equal(3);
+      sw.close();
+    });
+
     it('should tell hostd of an instance on offer once, and again only when its terms change', () => {
       const r = rig();
       [1, 2].forEach(r.enrol);

@@ -14,6 +14,7 @@ import {
   encodeSdMessageUnchecked,
   entryOptions,
   packSdMessage,
+  splitSdBatch,
   systemClock,
   type EventgroupEntry,
   type PackEntry,
@@ -90,6 +91,8 @@ export class SdSwitch {
   /** Subscribes waiting for the provider's answer: key → consumer VMs, oldest first. */
   readonly #pendingSubscribes = new Map<string, number[]>();
   readonly #sub: Subscription;
+  /** While a received message is handled: what it makes hostd send, per destination VM. */
+  #outbox: Map<number, PackEntry[]> | undefined;
 
   constructor(env: SdSwitchEnvironment) {
     this.#env = env;
@@ -129,8 +132,23 @@ export class SdSwitch {
     return this.#registry.list().map((s) => this.#instance(s));
   }
 
-  /** Handles one SD message that arrived on the link of `vmId`. */
+  /**
+   * Handles one SD message that arrived on the link of `vmId`. Everything it makes hostd send
+   * (relayed Offers, Subscribes routed to providers, Acks routed back, answers to Finds) is
+   * gathered per destination VM and sent as one message each: a provider's batch of Offers
+   * reaches each consumer as one batch, not exploded into a message per entry.
+   */
   receive(vmId: number, bytes: Uint8Array): void {
+    const outer = this.#outbox === undefined;
+    if (outer) this.#outbox = new Map();
+    try {
+      this.#receive(vmId, bytes);
+    } finally {
+      if (outer) this.#flush();
+    }
+  }
+
+  #receive(vmId: number, bytes: Uint8Array): void {
     this.stats.received++;
     let msg: SdMessage;
     try {
@@ -334,6 +352,24 @@ export class SdSwitch {
   }
 
   #sendTo(vmId: number, entries: PackEntry[]): void {
+    const queued = this.#outbox;
+    if (queued === undefined) {
+      this.#sendNow(vmId, entries);
+      return;
+    }
+    const list = queued.get(vmId);
+    if (list === undefined) queued.set(vmId, [...entries]);
+    else list.push(...entries);
+  }
+
+  #flush(): void {
+    const queued = this.#outbox ?? new Map<number, PackEntry[]>();
+    this.#outbox = undefined;
+    for (const [vmId, entries] of queued)
+      for (const part of splitSdBatch(entries)) this.#sendNow(vmId, part);
+  }
+
+  #sendNow(vmId: number, entries: PackEntry[]): void {
     const { sessionId, reboot } = this.#sessions.next(peerOf(vmId));
     const msg = packSdMessage({
       sessionId,

@@ -9,7 +9,9 @@ export type SdPhase = 'down' | 'initialWait' | 'repetition' | 'main' | 'done';
  * Initial Wait (a random delay in [INITIAL_DELAY_MIN, INITIAL_DELAY_MAX]), then
  * REPETITIONS_MAX sends each `2^k · REPETITIONS_BASE_DELAY` after the previous, then — for a
  * server only (`cyclic`) — the Main Phase: wait CYCLIC_OFFER_DELAY, send, repeat (SD-80).
- * A client has no cyclic Finds (SD-866) and ends in `done`.
+ * A client has no cyclic Finds (SD-866) and ends in `done`; `finished` then tells the owner,
+ * which is how a batch of offers hands its members over to the shared Main Phase
+ * (`AnnounceSchedule`).
  */
 export class AnnouncePhases {
   private timer: SdTimer | undefined;
@@ -21,6 +23,7 @@ export class AnnouncePhases {
     private readonly random: () => number,
     private readonly cyclic: boolean,
     private readonly send: (phase: SdPhase) => void,
+    private readonly finished?: () => void,
   ) {}
 
   /** The current phase. */
@@ -70,6 +73,7 @@ export class AnnouncePhases {
     if (!this.cyclic) {
       this.current = 'done';
       this.timer = undefined;
+      this.finished?.();
       return;
     }
     this.current = 'main';

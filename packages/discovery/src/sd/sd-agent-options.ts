@@ -19,6 +19,11 @@ export interface SdAgentOptions {
    * (SD-1233) says 127.0.0.1 is not a valid endpoint; loopback test setups need this on.
    */
   readonly allowLoopbackEndpoints?: boolean;
+  /**
+   * Most entries one sent message may carry (what the receiver accepts, e.g. hostd's per-VM
+   * limit); a batch with more is split. Default: no limit beyond the transport's size.
+   */
+  readonly maxEntriesPerMessage?: number;
   /** If set, sent as option 0 of every message (SD endpoint option, SD-1080). */
   readonly sdEndpoint?: SdEndpointOption;
 }

@@ -4,7 +4,12 @@ import type { SdAgentOptions } from './sd-agent-options.js';
 import { SdConsumer, type SubscribeSpec, type SubscriptionEvent } from './sd-consumer.js';
 import { SdEndpoint } from './sd-endpoint.js';
 import type { SubscribeRequest } from './sd-policy.js';
-import { SdProvider, type OfferHandle, type SubscriberEvent } from './sd-provider.js';
+import {
+  SdProvider,
+  type OfferHandle,
+  type OfferRegistration,
+  type SubscriberEvent,
+} from './sd-provider.js';
 import type { SdRegistry } from './sd-registry.js';
 import type { FindQuery, OfferSpec, ServiceAvailability } from './service-types.js';
 
@@ -67,12 +72,22 @@ export class SdAgent {
   // ---------------------------------------------------------------- provider
 
   /**
-   * Offers a service instance: starts its Initial Wait, Repetition and Main phases and
-   * resolves once the first Offer has been sent. Rejects with `ERR_SD_INPUT` for a spec that
+   * Offers a service instance: `register()`, then resolves once the first Offer has been sent
+   * (after the batch's Initial Wait; use `register()` not to wait). Rejects with `ERR_SD_INPUT` for a spec that
    * breaks an SD rule and `ERR_SD_STATE` when the instance is already offered.
    */
   offer(spec: OfferSpec): Promise<OfferHandle> {
     return this.#provider.offer(spec);
+  }
+
+  /**
+   * Registers an offer and returns at once: the instance joins the batch now in its Initial
+   * Wait (or starts one), so offers registered together share one random delay and go out in
+   * one message per phase; in the Main Phase all instances share one cycle. `announced`
+   * settles with the first Offer. Throws like `offer()` for a bad spec or a duplicate.
+   */
+  register(spec: OfferSpec): OfferRegistration {
+    return this.#provider.register(spec);
   }
 
   /** The instances this agent offers (announced or still in their Initial Wait). */

@@ -8,7 +8,7 @@ import { entryOptions } from '../wire/sd-checks.js';
 import type { SdMessage } from '../wire/sd-message.js';
 import type { PackEntry, SdEntryFields } from '../wire/sd-packer.js';
 import type { ServiceEntry } from '../wire/service-entry.js';
-import { AnnouncePhases } from './announce-phases.js';
+import { AnnounceSchedule } from './announce-schedule.js';
 import { hexId as hex } from './hex-id.js';
 import type { SdEndpoint, SdReceived } from './sd-endpoint.js';
 import { SdRegistry } from './sd-registry.js';
@@ -48,7 +48,7 @@ export type SubscriptionEvent =
 
 interface FindState {
   readonly query: Required<FindQuery>;
-  readonly phases: AnnouncePhases;
+  readonly entry: SdEntryFields;
   refs: number;
 }
 
@@ -72,11 +72,20 @@ export class SdConsumer {
   /** Remote offers known to this agent. */
   readonly registry: SdRegistry;
   private readonly finds = new Map<string, FindState>();
+  /** Searches started together share one Initial Wait and go out in one message per phase. */
+  private readonly searching: AnnounceSchedule<FindState>;
   private readonly subscriptions = new Set<EventgroupSubscription>();
   private readonly watching: Subscription;
 
   constructor(private readonly endpoint: SdEndpoint) {
     this.registry = new SdRegistry(endpoint.clock);
+    this.searching = new AnnounceSchedule<FindState>(
+      endpoint.clock,
+      endpoint.timing,
+      endpoint.random,
+      false,
+      (due) => endpoint.track(endpoint.sendMulticast(due.map((f) => ({ entry: f.entry })))),
+    );
     this.watching = this.registry.changes$.subscribe((c) => this.availabilityChanged(c));
   }
 
@@ -216,7 +225,7 @@ export class SdConsumer {
     };
     this.registry.offerReceived(service);
     // Finds stop as soon as the Offer arrives (SD-68 client).
-    for (const f of this.finds.values()) if (matchesFind(f.query, entry)) f.phases.finish();
+    for (const f of this.finds.values()) if (matchesFind(f.query, entry)) this.searching.finish(f);
     for (const c of this.subscriptions) {
       const s = c.spec;
       if (
@@ -294,28 +303,17 @@ export class SdConsumer {
   // ---------------------------------------------------------------- finds
 
   private retainFind(q: Required<FindQuery>): () => void {
-    const ep = this.endpoint;
     const key = `${q.serviceId}|${q.instanceId}|${q.majorVersion}|${q.minorVersion}`;
     let f = this.finds.get(key);
     if (f === undefined) {
-      const entry = this.findEntry(q);
-      f = {
-        query: q,
-        refs: 0,
-        phases: new AnnouncePhases(ep.clock, ep.timing, ep.random, false, () => {
-          ep.track(ep.sendMulticast([{ entry }]));
-        }),
-      };
+      f = { query: q, entry: this.findEntry(q), refs: 0 };
       this.finds.set(key, f);
     }
     // A new request searches unless the service is known (a finished search restarts).
-    if (
-      this.registry.match(q).length === 0 &&
-      f.phases.phase !== 'initialWait' &&
-      f.phases.phase !== 'repetition'
-    ) {
-      f.phases.stop();
-      f.phases.start();
+    const phase = this.searching.phaseOf(f);
+    if (this.registry.match(q).length === 0 && phase !== 'initialWait' && phase !== 'repetition') {
+      this.searching.remove(f);
+      this.searching.add(f);
     }
     f.refs++;
     const state = f;
@@ -324,7 +322,7 @@ export class SdConsumer {
       if (released) return;
       released = true;
       if (--state.refs === 0) {
-        state.phases.stop();
+        this.searching.remove(state);
         this.finds.delete(key);
       }
     };
@@ -386,7 +384,7 @@ export class SdConsumer {
 
   /** After the final sends: searches end, subscriptions complete, the registry forgets all. */
   close(): void {
-    for (const f of this.finds.values()) f.phases.stop();
+    this.searching.stopAll();
     this.finds.clear();
     for (const c of [...this.subscriptions]) c.events.complete();
     this.subscriptions.clear();

@@ -7,6 +7,7 @@ import type { EventgroupEntry } from '../wire/eventgroup-entry.js';
 import { checkEntry, checkSdMessage } from '../wire/sd-checks.js';
 import type { SdEndpointOption } from '../wire/sd-endpoint-option.js';
 import { decodeSdMessage, encodeSdMessage, type SdMessage } from '../wire/sd-message.js';
+import { splitSdBatch } from '../wire/sd-batches.js';
 import { packSdMessage, type PackEntry } from '../wire/sd-packer.js';
 import type { ServiceEntry } from '../wire/service-entry.js';
 import { systemClock, type SdClock } from './clock.js';
@@ -15,6 +16,28 @@ import type { SdAgentOptions } from './sd-agent-options.js';
 import type { SdPolicy } from './sd-policy.js';
 import { resolveSdTiming, type SdTiming } from './sd-timing.js';
 import { SessionCounters } from './session-counter.js';
+
+/** Entries queued for one relation's next message, and the promise their send settles. */
+interface PendingBatch {
+  readonly to: SdAddress | undefined;
+  readonly entries: PackEntry[];
+  readonly sent: Deferred;
+}
+
+interface Deferred {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+  // Every caller gets this promise; one that drops it must not make it an unhandled rejection.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
 
 /** One received SD message, as the provider and consumer halves need it to answer. */
 export interface SdReceived {
@@ -62,6 +85,9 @@ export class SdEndpoint {
   private readonly reboots = new RebootDetector();
   private readonly errors = new Subject<DiscoveryError>();
   private readonly inflight = new Set<Promise<void>>();
+  /** Entries waiting for this turn's message, per relation (see `enqueue`). */
+  private readonly outbox = new Map<string, PendingBatch>();
+  private readonly maxEntries: number | undefined;
   private listening: Subscription | undefined;
   private routes: SdEntryRoutes | undefined;
   #stopped = false;
@@ -77,6 +103,7 @@ export class SdEndpoint {
     this.policy = options.policy ?? {};
     this.allowLoopback = options.allowLoopbackEndpoints ?? false;
     this.sdEndpoint = options.sdEndpoint;
+    this.maxEntries = options.maxEntriesPerMessage;
   }
 
   /** True once `settle()` has begun the agent's stop: nothing more is sent or answered. */
@@ -127,22 +154,56 @@ export class SdEndpoint {
   }
 
   sendMulticast(entries: PackEntry[]): Promise<void> {
-    return this.send('multicast', undefined, entries);
+    return this.enqueue('multicast', undefined, entries);
   }
 
   sendUnicast(to: SdAddress, entries: PackEntry[]): Promise<void> {
-    return this.send(`unicast|${to.address}:${to.port}`, to, entries);
+    return this.enqueue(`unicast|${to.address}:${to.port}`, to, entries);
   }
 
-  private async send(
+  /**
+   * Entries for one relation issued in the same turn (the offers of a cycle, the Subscribes
+   * answering a batch of Offers, the Acks decided for a batch of Subscribes) leave as one
+   * message, split only where it would not fit (`splitSdBatch`). Over a single-relation
+   * transport (a control link) every entry goes to the same peer, so everything batches.
+   * Nothing is queued once the agent stops; what was queued before still goes out.
+   */
+  private enqueue(
     relation: string,
     to: SdAddress | undefined,
     entries: PackEntry[],
   ): Promise<void> {
-    if (this.#stopped) return;
-    const { sessionId, reboot } = this.sessions.next(
-      this.transport.singleRelation === true ? 'link' : relation,
-    );
+    if (this.#stopped || entries.length === 0) return Promise.resolve();
+    const key = this.transport.singleRelation === true ? 'link' : relation;
+    let out = this.outbox.get(key);
+    if (out === undefined) {
+      out = { to, entries: [], sent: deferred() };
+      this.outbox.set(key, out);
+      if (this.outbox.size === 1) setImmediate(() => this.flush());
+    }
+    out.entries.push(...entries);
+    return out.sent.promise;
+  }
+
+  private flush(): void {
+    const batches = [...this.outbox];
+    this.outbox.clear();
+    for (const [key, out] of batches) {
+      const messages = splitSdBatch(out.entries, {
+        ...(this.maxEntries === undefined ? {} : { maxEntries: this.maxEntries }),
+        ...(this.transport.maxMessageBytes === undefined
+          ? {}
+          : { maxBytes: this.transport.maxMessageBytes }),
+      });
+      Promise.all(messages.map((m) => this.send(key, out.to, m))).then(
+        () => out.sent.resolve(),
+        (e: unknown) => out.sent.reject(e),
+      );
+    }
+  }
+
+  private async send(key: string, to: SdAddress | undefined, entries: PackEntry[]): Promise<void> {
+    const { sessionId, reboot } = this.sessions.next(key);
     const msg = packSdMessage({
       sessionId,
       flags: { reboot, unicast: true, explicitInitialDataControl: false },

@@ -9,7 +9,7 @@ import type { SdOption } from '../wire/option.js';
 import { entryOptions } from '../wire/sd-checks.js';
 import type { PackEntry } from '../wire/sd-packer.js';
 import type { ServiceEntry } from '../wire/service-entry.js';
-import { AnnouncePhases } from './announce-phases.js';
+import { AnnounceSchedule } from './announce-schedule.js';
 import type { SdTimer } from './clock.js';
 import { hexId as hex } from './hex-id.js';
 import type { SdEndpoint, SdReceived } from './sd-endpoint.js';
@@ -30,11 +30,20 @@ export interface OfferHandle {
   withdraw(): Promise<void>;
 }
 
+/** The result of `register()`: the offer is scheduled; `announced` settles with its first Offer. */
+export interface OfferRegistration extends OfferHandle {
+  /**
+   * Resolves once the first Offer is out; rejects when it could not be sent (the instance is
+   * then forgotten, so it can be registered again) or the offer was withdrawn before.
+   */
+  readonly announced: Promise<void>;
+}
+
 interface LocalOffer {
+  readonly key: string;
   readonly spec: OfferSpec;
   readonly entry: Omit<ServiceEntry, 'run1' | 'run2'>;
   readonly options: readonly SdOption[];
-  readonly phases: AnnouncePhases;
   announced: boolean;
   firstSent: { resolve(): void; reject(e: unknown): void };
 }
@@ -57,16 +66,32 @@ export class SdProvider {
   private readonly offers = new Map<string, LocalOffer>();
   private readonly subscribers = new Map<string, Subscriber>();
   private readonly subscriberEvents = new Subject<SubscriberEvent>();
+  private readonly schedule: AnnounceSchedule<LocalOffer>;
 
   /** Subscriptions to our offers starting and ending. */
   readonly subscribers$: Observable<SubscriberEvent> = this.subscriberEvents.asObservable();
 
-  constructor(private readonly endpoint: SdEndpoint) {}
+  constructor(private readonly endpoint: SdEndpoint) {
+    this.schedule = new AnnounceSchedule<LocalOffer>(
+      endpoint.clock,
+      endpoint.timing,
+      endpoint.random,
+      true,
+      (due) => this.announce(due),
+    );
+  }
 
   // ---------------------------------------------------------------- offers
 
   /** See `SdAgent.offer`. */
   async offer(spec: OfferSpec): Promise<OfferHandle> {
+    const registration = this.register(spec);
+    await registration.announced;
+    return { withdraw: registration.withdraw };
+  }
+
+  /** See `SdAgent.register`. */
+  register(spec: OfferSpec): OfferRegistration {
     const ep = this.endpoint;
     ep.assertRunning('offer');
     const key = instanceKey(spec.serviceId, spec.instanceId);
@@ -89,30 +114,45 @@ export class SdProvider {
       if (!Number.isInteger(g) || g < 0 || g > 0xffff)
         throw new DiscoveryError('ERR_SD_INPUT', `offer: eventgroup ${g} is outside 0..0xFFFF`);
     let firstSent!: LocalOffer['firstSent'];
-    const first = new Promise<void>((resolve, reject) => (firstSent = { resolve, reject }));
-    const offer: LocalOffer = {
-      spec,
-      entry,
-      options,
-      announced: false,
-      firstSent,
-      phases: new AnnouncePhases(ep.clock, ep.timing, ep.random, true, () => {
-        const sent = ep.sendMulticast([{ entry, options }]);
-        if (!offer.announced) {
-          offer.announced = true;
-          sent.then(offer.firstSent.resolve, (e: unknown) => {
-            // The instance never became visible: forget it so that offer() can be retried.
-            offer.phases.stop();
-            if (this.offers.get(key) === offer) this.offers.delete(key);
-            offer.firstSent.reject(e);
-          });
-        }
-      }),
-    };
+    const announced = new Promise<void>((resolve, reject) => (firstSent = { resolve, reject }));
+    // Nobody may be listening yet (the caller awaits it later, or never): not an unhandled rejection.
+    announced.catch(() => undefined);
+    const offer: LocalOffer = { key, spec, entry, options, announced: false, firstSent };
     this.offers.set(key, offer);
-    offer.phases.start();
-    await first;
-    return { withdraw: () => this.withdraw(spec.serviceId, spec.instanceId) };
+    this.schedule.add(offer);
+    return {
+      announced,
+      withdraw: () => this.withdraw(spec.serviceId, spec.instanceId),
+    };
+  }
+
+  /**
+   * The offers due together (one batch's Initial Wait or repetition, or the shared Main Phase
+   * cycle) go out in one message; the first one of each settles its `announced`.
+   */
+  private announce(due: LocalOffer[]): void {
+    const sent = this.endpoint.sendMulticast(
+      due.map((o) => ({ entry: o.entry, options: o.options })),
+    );
+    const first = due.filter((o) => !o.announced);
+    for (const o of first) o.announced = true;
+    if (first.length === 0) {
+      this.endpoint.track(sent);
+      return;
+    }
+    sent.then(
+      () => {
+        for (const o of first) o.firstSent.resolve();
+      },
+      (e: unknown) => {
+        for (const o of first) {
+          // The instance never became visible: forget it so that it can be offered again.
+          this.schedule.remove(o);
+          if (this.offers.get(o.key) === o) this.offers.delete(o.key);
+          o.firstSent.reject(e);
+        }
+      },
+    );
   }
 
   /** The instances offered (announced or still in their Initial Wait). */
@@ -131,7 +171,7 @@ export class SdProvider {
     const offer = this.offers.get(key);
     if (offer === undefined) return;
     this.offers.delete(key);
-    offer.phases.stop();
+    this.schedule.remove(offer);
     this.dropSubscribers(
       (s) => s.request.serviceId === serviceId && s.request.instanceId === instanceId,
       'withdrawn',
@@ -150,7 +190,7 @@ export class SdProvider {
   /** A Find: every matching offer past its Initial Wait that the policy lets `peer` see. */
   answerFind(peer: string, find: ServiceEntry, replies: PackEntry[]): void {
     for (const offer of this.offers.values()) {
-      const phase = offer.phases.phase;
+      const phase = this.schedule.phaseOf(offer);
       if (phase !== 'repetition' && phase !== 'main') continue;
       if (!matchesFind(find, offer.entry)) continue;
       if (
@@ -332,8 +372,8 @@ export class SdProvider {
    */
   retireOffers(): PackEntry[] {
     const stopOffers: PackEntry[] = [];
+    this.schedule.stopAll();
     for (const offer of this.offers.values()) {
-      offer.phases.stop();
       if (offer.announced)
         stopOffers.push({
           entry: { ...offer.entry, type: 'stopOffer', ttl: 0 },

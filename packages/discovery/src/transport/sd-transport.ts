@@ -31,6 +31,8 @@ export interface SdTransport {
    * cannot tell "multicast" from "unicast" messages apart for reboot detection.
    */
   readonly singleRelation?: boolean;
+  /** Largest message the transport carries in one piece, bytes; undefined: no limit. */
+  readonly maxMessageBytes?: number;
   /** Releases sockets; idempotent. */
   close(): Promise<void>;
 }

@@ -42,6 +42,11 @@ export class UdpSdTransport implements SdTransport {
   readonly errors$: Observable<DiscoveryError> = this.socketErrors.asObservable();
   readonly messages$: Observable<SdDatagram> = this.inbox.asObservable();
   readonly localAddress: SdAddress;
+  /**
+   * One datagram without IP fragmentation on a 1500-byte Ethernet MTU (vsomeip's default
+   * `max-payload-size-unreliable` is in the same range); a larger batch is split.
+   */
+  readonly maxMessageBytes = 1400;
 
   private constructor(
     private readonly unicastSocket: Socket,

@@ -234,7 +234,9 @@ export class Node {
   }
 
   /**
-   * Offers service `name` over SD and serves every consumer's channel; resolves once offered.
+   * Offers service `name` over SD and serves every consumer's channel; resolves once the offer
+   * is registered (the first Offer follows after the SD Initial Wait, in one message with every
+   * offer registered meanwhile, so offering many instances in a row does not wait per offer).
    * The offer is made again by itself when the node re-attaches to a restarted hostd.
    */
   async offer(name: string, options: OfferOptions): Promise<OfferedService> {

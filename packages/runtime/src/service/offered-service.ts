@@ -117,10 +117,14 @@ export class OfferedService {
     for (const name of Object.keys(this.#methods)) catalog.method(name);
   }
 
-  /** @internal Sends the Offer (resolves once the first one is out). */
+  /**
+   * @internal Registers the offer with SD and returns: the first Offer goes out with every
+   * other offer registered in the same Initial Wait (one message for all), so offering many
+   * instances one after another costs one random delay, not one each.
+   */
   async start(): Promise<void> {
     const def = this.#catalog.definition;
-    this.#offer = await this.#ctx.sd.offer({
+    const registration = this.#ctx.sd.register({
       serviceId: def.id,
       instanceId: this.#instance,
       majorVersion: def.major,
@@ -128,6 +132,10 @@ export class OfferedService {
       endpoints: [endpointOption('127.0.0.1', 'udp', 30_500 + (this.#ctx.vmId % 1000))],
       eventgroups: this.#catalog.eventgroupIds,
     });
+    this.#offer = registration;
+    // The first Offer fails only when the control link is gone; the node then re-attaches
+    // and `resume()` registers the offer again on the new session.
+    registration.announced.catch(() => undefined);
   }
 
   get name(): string {
