@@ -59,7 +59,10 @@ export interface HostdOptions {
   readonly logLevel?: LogLevel;
   /** Where log lines go; default stderr. */
   readonly logWrite?: (line: string) => void;
-  /** Ring data area per direction of every channel window, bytes (power of two); 64 KiB. */
+  /**
+   * Ring data area per direction of the channel windows of services that name no `ringDataSize`
+   * in services.yaml, bytes (power of two); 64 KiB.
+   */
   readonly channelDataSize?: number;
   /** PENDING handshake deadline, ms (1 to 60000); default 1000 (docs/security.md). */
   readonly pendingTimeoutMs?: number;
@@ -78,7 +81,10 @@ export interface HostdOptions {
 }
 
 const DEFAULT_DATA_SIZE = 64 * 1024;
-/** Doorbell vectors per peer: one per ring direction of a channel. */
+/**
+ * Doorbell vectors per peer; the broker gives each channel one of them, the least used by the
+ * two VMs' live channels (several channels share one when they outnumber the vectors).
+ */
 const IVSHMEM_VECTORS = 2;
 /**
  * Time a control connection has to say `hello` (emulated mode), ms. An app says it at once;
@@ -155,7 +161,11 @@ export class Hostd {
     const send = (vm: number, m: ControlMessage): boolean => this.#links?.send(vm, m) ?? false;
     const connected = (vm: number): boolean => this.#links?.connected(vm) ?? false;
     this.#vms = new VmRegistry({ config, grantKeys: init.grantKeys, log, send });
-    this.#broker = brokerFor(o, config, opened, crypto, init.grantKeys);
+    this.#broker = brokerFor(o, config, opened, crypto, init.grantKeys, {
+      vectors: IVSHMEM_VECTORS,
+      // a VM's doorbell id counts while its link is up (as the router's peerDoorbell)
+      of: (vm) => (connected(vm) ? this.#vms.get(vm)?.doorbellId : undefined),
+    });
     const lifecycle = new ChannelLifecycle({
       table: new ChannelTableWriter(new Uint8Array(region.mapping.shared), region.layout),
       allocator: new WindowAllocator({
@@ -232,9 +242,11 @@ export class Hostd {
 
   /** The SD switch, its offers and departures reported to the broker. */
   #sdSwitch(config: ServiceConfig, connected: (vm: number) => boolean): SdSwitch {
-    const windowLength = BigInt(
-      WindowLayout.windowLength(this.#o.channelDataSize ?? DEFAULT_DATA_SIZE),
-    );
+    // A service's own ring size (services.yaml `ringDataSize`) or hostd's default for all.
+    const windowLength = (ringDataSize: number | undefined): bigint =>
+      BigInt(
+        WindowLayout.windowLength(ringDataSize ?? this.#o.channelDataSize ?? DEFAULT_DATA_SIZE),
+      );
     return new SdSwitch({
       config,
       log: this.log,
@@ -249,7 +261,7 @@ export class Hostd {
           providerVm,
           major,
           minMode: svc.minMode,
-          windowLength,
+          windowLength: windowLength(svc.ringDataSize),
         });
       },
       serviceGone: (providerVm, service, instance, why) => {

@@ -6,7 +6,7 @@
  * every offset and size.
  *
  * ```
- * GRANT (88 bytes) then tag (32 bytes)      REVOKE (40 bytes) then tag (32 bytes)
+ * GRANT (104 bytes) then tag (32 bytes)     REVOKE (40 bytes) then tag (32 bytes)
  *  0 magic "SIVG"   4 version u8             0 magic "SIVR"   4 version u8   5 pad[3]
  *  5 role u8        6 perms u16              8 epoch u64
  *  8 epoch u64     16 grant_serial u64      16 revoke_serial u64
@@ -15,13 +15,17 @@
  * 40 window_offset u64  48 window_length u64
  * 56 kn[16]        72 not_after u64 (unix ns)
  * 80 mode u8       81 pad[7]
+ * 88 db_peer u16   90 pad u16   92 db_ring u32   96 db_observe u32   100 pad u32
  * tag = HMAC-SHA256(K_vm, label || token), label "sivshm v1 grant\0" / "sivshm v1 revoke\0"
  * ```
+ *
+ * Grant version 2 added the channel's doorbell route (db_*): the peer VM's IVPosition, the
+ * vectors the holder may ring there and the own vectors it may observe (docs/protocol.md §7).
  */
 export const GrantLayout = {
-  size: 88,
+  size: 104,
   magic: 0x47564953, // "SIVG" read as a little-endian u32
-  version: 1,
+  version: 2,
   off: {
     magic: 0,
     version: 4,
@@ -38,6 +42,11 @@ export const GrantLayout = {
     notAfter: 72,
     mode: 80,
     pad1: 81,
+    dbPeer: 88,
+    pad2: 90,
+    dbRing: 92,
+    dbObserve: 96,
+    pad3: 100,
   },
   knSize: 16,
   pad1Size: 7,
@@ -59,6 +68,12 @@ export const RevokeLayout = {
   },
   pad0Size: 3,
 } as const;
+
+/**
+ * The doorbell route fields of a grant: `db_peer` when the channel has no route (then `db_ring`
+ * must be 0), and how many vectors the `db_ring`/`db_observe` bit masks can name.
+ */
+export const DoorbellRoute = { noPeer: 0xffff, maxVectors: 32 } as const;
 
 /** Length of a VM's grant key `K_vm`, the HMAC-SHA256 key of its tokens (`SIVSHM_KEY_SIZE`). */
 export const GRANT_KEY_SIZE = 32;

@@ -44,6 +44,7 @@ export {
   GrantRole,
   GrantPerm,
   ChannelModeCode,
+  DoorbellRoute,
   SERIAL_WINDOW,
 } from './grant-layout.js';
 export type { GrantRoleName, ChannelMode } from './grant-layout.js';

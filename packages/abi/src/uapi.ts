@@ -54,8 +54,8 @@ export const SetKeyLayout = { size: 40, off: { key: 0, vmId: 32, pad0: 36 } } as
 
 /** `struct sivshm_grant_req` (SIVSHM_IOC_GRANT): token, tag, verdict out. */
 export const GrantReqLayout = {
-  size: 128,
-  off: { token: 0, tag: 88, verdict: 120, pad0: 124 },
+  size: 144,
+  off: { token: 0, tag: 104, verdict: 136, pad0: 140 },
 } as const;
 
 /**
@@ -106,6 +106,7 @@ export const SivshmVerdict = {
   layout: 15,
   overlap: 16,
   revoked: 17,
+  doorbell: 18,
 } as const;
 export type SivshmVerdictName = keyof typeof SivshmVerdict;
 

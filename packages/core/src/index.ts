@@ -59,8 +59,13 @@ export { mayOfferRight, mayRequestRight } from './cert/rights.js';
 export type { Rights, OfferRight, RequestRight } from './cert/rights.js';
 
 // Grant and revoke tokens (docs/protocol.md).
-export { decodeGrant } from './grant/grant-token.js';
-export type { GrantToken, GrantDecodeResult, GrantDecodeFailure } from './grant/grant-token.js';
+export { decodeGrant, NO_DOORBELL_ROUTE } from './grant/grant-token.js';
+export type {
+  GrantToken,
+  GrantDecodeResult,
+  GrantDecodeFailure,
+  GrantDoorbellRoute,
+} from './grant/grant-token.js';
 export { verifyGrant } from './grant/grant-verify.js';
 export type { GrantCheckContext, GrantVerdict, GrantRejectReason } from './grant/grant-verify.js';
 export { signRevoke, verifyRevoke } from './grant/revoke-token.js';

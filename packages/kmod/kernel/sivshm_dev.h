@@ -25,7 +25,7 @@ struct crypto_shash;
 #define SIVSHM_DEVICE		0x1110
 #define SIVSHM_REG_IVPOSITION	0x08
 #define SIVSHM_REG_DOORBELL	0x0c
-#define SIVSHM_MAX_VECTORS	8
+#define SIVSHM_MAX_VECTORS	8	/* <= SIVSHM_DB_MAX_VECTORS */
 #define SIVSHM_MAX_GRANTS	8
 
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
@@ -75,6 +75,10 @@ struct sivshm_window {
 	u64 offset;
 	u64 length;
 	u64 data_size;
+	/* the channel's doorbell route, as the grant named it */
+	u16 db_peer;
+	u32 db_ring;
+	u32 db_observe;
 };
 
 /* State of one open file: its nonce, its opener, its grants. */
@@ -87,7 +91,9 @@ struct sivshm_file {
 	struct rw_semaphore rwsem;	/* grants; held for read across faults */
 	struct sivshm_window win[SIVSHM_MAX_GRANTS];
 	unsigned int nlive;	/* live windows; written under rwsem, read locklessly */
-	u32 seen[SIVSHM_MAX_VECTORS];
+	/* vectors the live windows observe (OR of db_observe); as nlive */
+	u32 observe;
+	u32 seen[SIVSHM_MAX_VECTORS];	/* under rwsem (write) */
 };
 
 static inline bool sivshm_is_opener(const struct sivshm_file *sf)
@@ -117,6 +123,7 @@ void sivshm_kill_stale(u64 epoch);
 void sivshm_epoch_watch(struct work_struct *work);
 long sivshm_add_window(struct sivshm_file *sf, const struct sivshm_grant_token *t,
 		       u64 epoch, u32 *verdict);
+bool sivshm_may_ring(struct sivshm_file *sf, u16 peer, u16 vector);
 
 /* sivshm_ioctl.c */
 long sivshm_ioctl(struct file *file, unsigned int cmd, unsigned long a);

@@ -2,9 +2,10 @@
 /*
  * Grant and revoke token checks (docs/protocol.md §7), in the order
  * @sivshm/core's verifyGrant uses, so both report the same reason for the
- * same token: tag, structure, vm, epoch, kn, window, expiry, then (device
- * only) a channel revoked in this epoch, then replay. The serial is
- * committed last, so a refused token never burns one.
+ * same token: tag, structure (the doorbell route included), vm, epoch,
+ * kn, window, expiry, then (device only) a channel revoked in this epoch,
+ * then replay. The serial is committed last, so a refused token never
+ * burns one.
  */
 #include <crypto/algapi.h>
 #include <linux/kernel.h>
@@ -126,16 +127,20 @@ int sivshm_check_grant_fields(const struct sivshm_grant_ctx *ctx,
 {
 	if (le32_to_cpu((__force __le32)tok->magic) != SIVSHM_GRANT_MAGIC)
 		return SIVSHM_REJ_MAGIC;
-	if (tok->version != SIVSHM_TOKEN_VERSION)
+	if (tok->version != SIVSHM_GRANT_VERSION)
 		return SIVSHM_REJ_VERSION;
 	if (tok->role != SIVSHM_ROLE_CONSUMER && tok->role != SIVSHM_ROLE_PROVIDER)
 		return SIVSHM_REJ_ROLE;
 	if (le16_to_cpu((__force __le16)tok->perms) != SIVSHM_PERM_MAP)
 		return SIVSHM_REJ_PERMS;
-	if (tok->pad0 || !sivshm_all_zero(tok->pad1, sizeof(tok->pad1)))
+	if (tok->pad0 || !sivshm_all_zero(tok->pad1, sizeof(tok->pad1)) ||
+	    tok->pad2 || tok->pad3)
 		return SIVSHM_REJ_PAD;
 	if (tok->mode > SIVSHM_MODE_AEAD)
 		return SIVSHM_REJ_MODE;
+	/* a route that rings nobody in particular is not a route */
+	if (le16_to_cpu((__force __le16)tok->db_peer) == SIVSHM_DB_NO_PEER && tok->db_ring)
+		return SIVSHM_REJ_DOORBELL;
 	if (le32_to_cpu((__force __le32)tok->vm_id) != ctx->vm_id)
 		return SIVSHM_REJ_VM;
 	if (le64_to_cpu((__force __le64)tok->epoch) != ctx->epoch)

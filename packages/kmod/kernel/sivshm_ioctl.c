@@ -231,11 +231,15 @@ static long sivshm_ioc_doorbell(struct sivshm_file *sf, void __user *arg)
 		return -EFAULT;
 	if (db.pad0)
 		return -EINVAL;
-	/* only a grant holder may interrupt other VMs */
-	if (!READ_ONCE(sf->nlive))
-		return -EPERM;
+	/*
+	 * Only a route a live grant of this file names; checked and rung
+	 * under sivshm.lock, so a ring never follows the REVOKE that ended
+	 * its route.
+	 */
 	mutex_lock(&sivshm.lock);
-	if (!sivshm.regs || !sivshm.nvec)
+	if (!sivshm_may_ring(sf, db.peer, db.vector))
+		ret = -EPERM;
+	else if (!sivshm.regs || !sivshm.nvec)
 		ret = -EOPNOTSUPP;	/* ivshmem-plain: nobody to ring */
 	else
 		iowrite32(((u32)db.peer << 16) | db.vector,

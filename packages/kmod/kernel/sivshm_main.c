@@ -9,8 +9,10 @@
  * is inherited across fork, growable or movable with mremap. A revoke token
  * zaps every mapping of the channel, bars the channel from every later
  * grant of the epoch and returns a receipt hostd verifies before it reuses
- * the window. Doorbells (ivshmem-doorbell, MSI-X) are rung with an ioctl
- * and received with read()/poll() by grant holders.
+ * the window. Doorbells (ivshmem-doorbell, MSI-X) are per channel: a
+ * grant names its channel's route (the peer's IVPosition, the vectors to
+ * ring there, the own vectors to observe); the file holding it may ring
+ * exactly those with an ioctl and sees exactly those with read()/poll().
  *
  * Locking: sivshm.lock (a mutex) orders every change of the device's
  * state: key, serials, revoked channels, the file list, the installed
@@ -21,6 +23,7 @@
  */
 #include <crypto/algapi.h>
 #include <crypto/hash.h>
+#include <linux/bits.h>
 #include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/interrupt.h>
@@ -112,7 +115,10 @@ static int sivshm_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-/* Fill up to @max events for vectors that fired since the last read. */
+/*
+ * Fill up to @max events for the vectors this file's live grants observe
+ * that fired since the last read; caller holds sf->rwsem for writing.
+ */
 static int sivshm_collect(struct sivshm_file *sf, struct sivshm_event *ev, int max)
 {
 	int i, n = 0;
@@ -120,36 +126,14 @@ static int sivshm_collect(struct sivshm_file *sf, struct sivshm_event *ev, int m
 	for (i = 0; i < sivshm.nvec && n < max; i++) {
 		u32 now = atomic_read(&sivshm.vec[i].count);
 
-		if (now != sf->seen[i]) {
-			ev[n].vector = i;
-			ev[n].count = now - sf->seen[i];
-			sf->seen[i] = now;
-			n++;
-		}
+		if (!(sf->observe & BIT(i)) || now == sf->seen[i])
+			continue;
+		ev[n].vector = i;
+		ev[n].count = now - sf->seen[i];
+		WRITE_ONCE(sf->seen[i], now);
+		n++;
 	}
 	return n;
-}
-
-/*
- * Does the process that opened @sf hold a live window on any of its files
- * of the device? Doorbell events are for grant holders only; a process may
- * read them on a file of its own other than the granted one (the runtime
- * keeps one non-blocking file for doorbells).
- */
-static bool sivshm_process_has_grant(struct sivshm_file *sf)
-{
-	struct sivshm_file *o;
-	bool any = false;
-
-	mutex_lock(&sivshm.lock);
-	list_for_each_entry(o, &sivshm.files, node) {
-		if (o->tgid == sf->tgid && READ_ONCE(o->nlive)) {
-			any = true;
-			break;
-		}
-	}
-	mutex_unlock(&sivshm.lock);
-	return any;
 }
 
 /* No device bound (any more): readers get -ENODEV. */
@@ -158,12 +142,15 @@ static bool sivshm_gone(void)
 	return !READ_ONCE(sivshm.pdev);
 }
 
+/* Lockless (a wait condition): a stale answer is fixed by the next wake-up. */
 static bool sivshm_pending(struct sivshm_file *sf)
 {
+	u32 observe = READ_ONCE(sf->observe);
 	int i;
 
 	for (i = 0; i < sivshm.nvec; i++)
-		if (atomic_read(&sivshm.vec[i].count) != sf->seen[i])
+		if ((observe & BIT(i)) &&
+		    atomic_read(&sivshm.vec[i].count) != READ_ONCE(sf->seen[i]))
 			return true;
 	return false;
 }
@@ -185,7 +172,8 @@ static ssize_t sivshm_read(struct file *file, char __user *buf, size_t len,
 
 		if (sivshm_gone())
 			return -ENODEV;
-		if (!sivshm_process_has_grant(sf))
+		/* doorbells are for this file's grants: none, nothing to see */
+		if (!READ_ONCE(sf->nlive))
 			return -EPERM;
 		down_write(&sf->rwsem);	/* serialises readers of sf->seen */
 		n = sivshm_collect(sf, ev, max);
@@ -212,11 +200,12 @@ static __poll_t sivshm_poll(struct file *file, poll_table *wait)
 	if (sivshm_gone())
 		return EPOLLERR | EPOLLHUP;
 	/*
-	 * Without a grant nothing is reported, not even that events are
-	 * pending; not an error either, so a poller that is about to get a
-	 * grant keeps waiting.
+	 * Without a grant on this file nothing is reported, not even that
+	 * events are pending; not an error either, so a poller that is
+	 * about to get a grant keeps waiting. sivshm_pending() looks at the
+	 * vectors this file's grants observe only.
 	 */
-	if (!sivshm_is_opener(sf) || !sivshm_process_has_grant(sf))
+	if (!sivshm_is_opener(sf) || !READ_ONCE(sf->nlive))
 		return 0;
 	return sivshm_pending(sf) ? EPOLLIN | EPOLLRDNORM : 0;
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* sivshm: installing windows, and killing them on revoke, unbind or a new epoch. */
+#include <linux/bits.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/rwsem.h>
@@ -22,6 +23,48 @@ static bool sivshm_doomed(const struct sivshm_window *w, enum sivshm_kill how, u
 	}
 }
 
+/* The vectors @sf's live windows observe; caller holds sf->rwsem for writing. */
+static void sivshm_update_observe(struct sivshm_file *sf)
+{
+	u32 observe = 0;
+	int i;
+
+	for (i = 0; i < SIVSHM_MAX_GRANTS; i++)
+		if (sf->win[i].live)
+			observe |= sf->win[i].db_observe;
+	/*
+	 * A vector newly observed counts from now: interrupts it took while
+	 * no grant of this file named it are other channels' traffic.
+	 */
+	for (i = 0; i < SIVSHM_MAX_VECTORS; i++)
+		if ((observe & BIT(i)) && !(sf->observe & BIT(i)))
+			WRITE_ONCE(sf->seen[i], atomic_read(&sivshm.vec[i].count));
+	WRITE_ONCE(sf->observe, observe);
+}
+
+/*
+ * May @sf ring @vector of the VM at IVPosition @peer? Only if one of its
+ * live windows' routes names both. Caller holds sivshm.lock, so no REVOKE
+ * runs between this answer and the ring it allows.
+ */
+bool sivshm_may_ring(struct sivshm_file *sf, u16 peer, u16 vector)
+{
+	bool ok = false;
+	int i;
+
+	lockdep_assert_held(&sivshm.lock);
+	if (vector >= SIVSHM_DB_MAX_VECTORS)
+		return false;
+	down_read(&sf->rwsem);
+	for (i = 0; i < SIVSHM_MAX_GRANTS && !ok; i++) {
+		const struct sivshm_window *w = &sf->win[i];
+
+		ok = w->live && w->db_peer == peer && (w->db_ring & BIT(vector));
+	}
+	up_read(&sf->rwsem);
+	return ok;
+}
+
 /* Mark @sf's windows chosen by @how dead, then zap their PTEs. */
 void sivshm_kill_windows(struct sivshm_file *sf, enum sivshm_kill how, u64 arg)
 {
@@ -36,6 +79,8 @@ void sivshm_kill_windows(struct sivshm_file *sf, enum sivshm_kill how, u64 arg)
 		}
 	}
 	WRITE_ONCE(sf->nlive, sf->nlive - n);
+	if (n)	/* their doorbell routes go with them */
+		sivshm_update_observe(sf);
 	up_write(&sf->rwsem);
 	/* faults after this point find no live window and get SIGBUS */
 	for (i = 0; i < n; i++)
@@ -126,6 +171,9 @@ long sivshm_add_window(struct sivshm_file *sf,
 		.channel_id = le64_to_cpu((__force __le64)t->channel_id),
 		.offset = le64_to_cpu((__force __le64)t->window_offset),
 		.length = le64_to_cpu((__force __le64)t->window_length),
+		.db_peer = le16_to_cpu((__force __le16)t->db_peer),
+		.db_ring = le32_to_cpu((__force __le32)t->db_ring),
+		.db_observe = le32_to_cpu((__force __le32)t->db_observe),
 	};
 	struct sivshm_window *slot = NULL;
 	int i;
@@ -157,13 +205,19 @@ long sivshm_add_window(struct sivshm_file *sf,
 			return -EACCES;
 		}
 		if (o->channel_id == w.channel_id && o->offset == w.offset) {
-			up_write(&sf->rwsem);	/* the same window again */
+			/* the same window again: the newer grant's route holds */
+			o->db_peer = w.db_peer;
+			o->db_ring = w.db_ring;
+			o->db_observe = w.db_observe;
+			sivshm_update_observe(sf);
+			up_write(&sf->rwsem);
 			return 0;
 		}
 	}
 	if (slot) {
 		*slot = w;
 		WRITE_ONCE(sf->nlive, sf->nlive + 1);
+		sivshm_update_observe(sf);
 	}
 	up_write(&sf->rwsem);
 	return slot ? 0 : -ENOSPC;

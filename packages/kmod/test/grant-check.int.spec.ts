@@ -5,7 +5,7 @@ import { join } from 'node:path';
 
 import { expect } from 'chai';
 
-import { SivshmVerdict, type SivshmVerdictName } from '@sivshm/abi';
+import { GrantLayout, SivshmVerdict, type SivshmVerdictName } from '@sivshm/abi';
 import { packageRoot, readGrantVectors, type GrantVector } from '@sivshm/testing';
 
 const ROOT = packageRoot(import.meta.url);
@@ -109,7 +109,8 @@ describe('sivshm_check_grant (kernel/sivshm_grant.c, host build)', function () {
       expect(v, 'the vector file has an accepted grant').to.not.equal(undefined);
       if (v === undefined) return;
       const lines: string[] = [];
-      for (let bit = 0; bit < 88 * 8; bit++) lines.push(line(v, flipBit(v.token, bit)));
+      for (let bit = 0; bit < GrantLayout.size * 8; bit++)
+        lines.push(line(v, flipBit(v.token, bit)));
       for (let bit = 0; bit < 32 * 8; bit++) lines.push(line(v, v.token, flipBit(v.tag, bit)));
       const got = check(lines);
       expect(got).to.have.length(lines.length);

@@ -81,6 +81,11 @@ int main(void)
 	OFF(sivshm_grant_token, not_after);
 	OFF(sivshm_grant_token, mode);
 	OFF(sivshm_grant_token, pad1);
+	OFF(sivshm_grant_token, db_peer);
+	OFF(sivshm_grant_token, pad2);
+	OFF(sivshm_grant_token, db_ring);
+	OFF(sivshm_grant_token, db_observe);
+	OFF(sivshm_grant_token, pad3);
 	N("grant.knSize", sizeof(((struct sivshm_grant_token *)0)->kn));
 	N("grant.pad1Size", sizeof(((struct sivshm_grant_token *)0)->pad1));
 	SZ(sivshm_revoke_token);
@@ -96,6 +101,9 @@ int main(void)
 	N("grant.magic", SIVSHM_GRANT_MAGIC);
 	N("revoke.magic", SIVSHM_REVOKE_MAGIC);
 	N("token.version", SIVSHM_TOKEN_VERSION);
+	N("grant.version", SIVSHM_GRANT_VERSION);
+	N("db.noPeer", SIVSHM_DB_NO_PEER);
+	N("db.maxVectors", SIVSHM_DB_MAX_VECTORS);
 	N("token.tagSize", SIVSHM_TAG_SIZE);
 	N("token.keySize", SIVSHM_KEY_SIZE);
 	N("token.serialWindow", SIVSHM_SERIAL_WINDOW);
@@ -129,6 +137,7 @@ int main(void)
 	N("verdict.layout", SIVSHM_REJ_LAYOUT);
 	N("verdict.overlap", SIVSHM_REJ_OVERLAP);
 	N("verdict.revoked", SIVSHM_REJ_REVOKED);
+	N("verdict.doorbell", SIVSHM_REJ_DOORBELL);
 
 	N("page.size", SIVSHM_PAGE_SIZE);
 	SZ(sivshm_region_header);

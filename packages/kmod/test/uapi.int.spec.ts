@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import {
   ChannelModeCode,
   DoorbellLayout,
+  DoorbellRoute,
   EventLayout,
   GRANT_KEY_SIZE,
   GRANT_TAG_LABEL,
@@ -151,7 +152,9 @@ describe('UAPI header (include/uapi/sivshm.h) against @sivshm/abi', function () 
       expect(GrantLayout.knSize).to.equal(num('grant.knSize'));
       expect(GrantLayout.pad1Size).to.equal(num('grant.pad1Size'));
       expect(GrantLayout.magic).to.equal(num('grant.magic'));
-      expect(GrantLayout.version).to.equal(num('token.version'));
+      expect(GrantLayout.version).to.equal(num('grant.version'));
+      expect(DoorbellRoute.noPeer).to.equal(num('db.noPeer'));
+      expect(DoorbellRoute.maxVectors).to.equal(num('db.maxVectors'));
     });
 
     it('should match struct sivshm_revoke_token (RevokeLayout)', () => {

@@ -17,6 +17,7 @@ export function brokerFor(
   opened: OpenedCa,
   crypto: CryptoBackend,
   grantKeys: ReadonlyMap<number, Uint8Array>,
+  doorbells: { readonly vectors: number; readonly of: (vmId: number) => number | undefined },
 ): BrokerHandshakes {
   return new BrokerHandshakes({
     crypto,
@@ -31,6 +32,10 @@ export function brokerFor(
     // In qemu mode a guest keeps its mappings across link drops (QEMU redials), until the
     // region's epoch changes: a window whose revoke was not proven waits for hostd's restart.
     refusedQuarantineOutlivesLink: o.emulated === false,
+    // Each grant names its channel's doorbell route: a vector of the ivshmem server's, rung
+    // at the other VM's doorbell id (docs/protocol.md §7).
+    doorbellVectors: doorbells.vectors,
+    doorbellOf: doorbells.of,
     ...(o.pendingTimeoutMs === undefined ? {} : { pendingTimeoutMs: BigInt(o.pendingTimeoutMs) }),
   });
 }

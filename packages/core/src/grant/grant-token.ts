@@ -1,12 +1,30 @@
 import { CoreError } from '../errors/core-error.js';
 import {
   ChannelModeCode,
+  DoorbellRoute,
   GrantLayout,
   GrantPerm,
   GrantRole,
   type ChannelMode,
   type GrantRoleName,
 } from '@sivshm/abi';
+
+/**
+ * A channel's doorbell route as its grant names it (docs/protocol.md §7): the holder may ring
+ * vector v of the VM at IVPosition `peer` for every bit v of `ring`, and sees its own VM's
+ * vector v for every bit v of `observe`. The device allows nothing else.
+ */
+export interface GrantDoorbellRoute {
+  /** IVPosition of the peer VM's doorbell device; undefined: the channel has no route. */
+  readonly peer: number | undefined;
+  /** Bit mask of the peer's vectors the holder may ring (0 when `peer` is undefined). */
+  readonly ring: number;
+  /** Bit mask of the own VM's vectors the holder may observe. */
+  readonly observe: number;
+}
+
+/** The route of a channel without doorbells: nothing to ring, nothing to observe. */
+export const NO_DOORBELL_ROUTE: GrantDoorbellRoute = { peer: undefined, ring: 0, observe: 0 };
 
 /** The fields of a grant token (docs/protocol.md §7), before encoding. */
 export interface GrantToken {
@@ -25,6 +43,8 @@ export interface GrantToken {
   /** Expiry, unix time in nanoseconds. */
   readonly notAfterNs: bigint;
   readonly mode: ChannelMode;
+  /** The channel's doorbell route; absent when encoding: {@link NO_DOORBELL_ROUTE}. */
+  readonly doorbell?: GrantDoorbellRoute;
 }
 
 const U32_MAX = 0xffff_ffff;
@@ -36,8 +56,34 @@ function checkU64(name: string, v: bigint): void {
   }
 }
 
+function checkRoute(r: GrantDoorbellRoute): void {
+  const mask = (name: string, v: number): void => {
+    if (!Number.isInteger(v) || v < 0 || v > U32_MAX) {
+      throw new CoreError(
+        'ERR_GRANT_INVALID',
+        `grant doorbell ${name} mask ${v} is out of range 0..2^32-1`,
+      );
+    }
+  };
+  mask('ring', r.ring);
+  mask('observe', r.observe);
+  if (r.peer === undefined) {
+    if (r.ring !== 0) {
+      throw new CoreError(
+        'ERR_GRANT_INVALID',
+        'grant doorbell route rings vectors but names no peer: give the peer IVPosition or ring 0',
+      );
+    }
+  } else if (!Number.isInteger(r.peer) || r.peer < 0 || r.peer >= DoorbellRoute.noPeer) {
+    throw new CoreError(
+      'ERR_GRANT_INVALID',
+      `grant doorbell peer ${r.peer} is out of range 0..${DoorbellRoute.noPeer - 1}`,
+    );
+  }
+}
+
 /**
- * Encodes a grant token into its fixed 88-byte little-endian form (without the tag).
+ * Encodes a grant token into its fixed 104-byte little-endian form (without the tag).
  *
  * @example
  * ```ts
@@ -53,6 +99,7 @@ function checkU64(name: string, v: bigint): void {
  *   kn: new Uint8Array(16), // the nonce of the consumer's device file
  *   notAfterNs: BigInt(Date.now() + 10_000) * 1_000_000n,
  *   mode: 'plain',
+ *   doorbell: { peer: 1, ring: 0b10, observe: 0b10 }, // vector 1, both ways
  * });
  * ```
  */
@@ -89,6 +136,8 @@ export function encodeGrant(t: GrantToken): Uint8Array {
   ] as const) {
     checkU64(name, v);
   }
+  const route = t.doorbell ?? NO_DOORBELL_ROUTE;
+  checkRoute(route);
   const out = new Uint8Array(L.size);
   const dv = new DataView(out.buffer);
   dv.setUint32(L.off.magic, L.magic, true);
@@ -104,11 +153,15 @@ export function encodeGrant(t: GrantToken): Uint8Array {
   out.set(t.kn, L.off.kn);
   dv.setBigUint64(L.off.notAfter, t.notAfterNs, true);
   dv.setUint8(L.off.mode, ChannelModeCode[t.mode]);
+  dv.setUint16(L.off.dbPeer, route.peer ?? DoorbellRoute.noPeer, true);
+  dv.setUint32(L.off.dbRing, route.ring, true);
+  dv.setUint32(L.off.dbObserve, route.observe, true);
   return out;
 }
 
 /** Why a token's bytes do not decode; the same names the verifier reports. */
-export type GrantDecodeFailure = 'size' | 'magic' | 'version' | 'role' | 'perms' | 'pad' | 'mode';
+export type GrantDecodeFailure =
+  'size' | 'magic' | 'version' | 'role' | 'perms' | 'pad' | 'mode' | 'doorbell';
 
 /** Result of `decodeGrant`: the fields, or the first structural rule the bytes break. */
 export type GrantDecodeResult =
@@ -116,8 +169,9 @@ export type GrantDecodeResult =
   | { readonly ok: false; readonly reason: GrantDecodeFailure };
 
 /**
- * Decodes 88 grant bytes, applying every structural rule (magic, version, known role, only
- * known perms bits, zero padding, known mode). It does not check the tag; `verifyGrant` does.
+ * Decodes 104 grant bytes, applying every structural rule (magic, version, known role, only
+ * known perms bits, zero padding, known mode, a route that rings only with a peer). It does not
+ * check the tag; `verifyGrant` does.
  */
 export function decodeGrant(bytes: Uint8Array): GrantDecodeResult {
   const L = GrantLayout;
@@ -136,11 +190,17 @@ export function decodeGrant(bytes: Uint8Array): GrantDecodeResult {
   for (let i = 0; i < L.pad1Size; i++) {
     if (bytes[L.off.pad1 + i] !== 0) return { ok: false, reason: 'pad' };
   }
+  if (dv.getUint16(L.off.pad2, true) !== 0 || dv.getUint32(L.off.pad3, true) !== 0) {
+    return { ok: false, reason: 'pad' };
+  }
   const modeCode = dv.getUint8(L.off.mode);
   const mode = (Object.keys(ChannelModeCode) as ChannelMode[]).find(
     (k) => ChannelModeCode[k] === modeCode,
   );
   if (mode === undefined) return { ok: false, reason: 'mode' };
+  const dbPeer = dv.getUint16(L.off.dbPeer, true);
+  const ring = dv.getUint32(L.off.dbRing, true);
+  if (dbPeer === DoorbellRoute.noPeer && ring !== 0) return { ok: false, reason: 'doorbell' };
   return {
     ok: true,
     token: {
@@ -155,6 +215,11 @@ export function decodeGrant(bytes: Uint8Array): GrantDecodeResult {
       kn: bytes.slice(L.off.kn, L.off.kn + L.knSize),
       notAfterNs: dv.getBigUint64(L.off.notAfter, true),
       mode,
+      doorbell: {
+        peer: dbPeer === DoorbellRoute.noPeer ? undefined : dbPeer,
+        ring,
+        observe: dv.getUint32(L.off.dbObserve, true),
+      },
     },
   };
 }

@@ -145,12 +145,35 @@ describe('grant tokens', () => {
       kn: new Uint8Array(16).fill(3),
       notAfterNs: 9n,
       mode: 'mac',
+      doorbell: { peer: 0xfffe, ring: 0xffffffff, observe: 0x80000000 },
     };
 
     it('should round-trip every field at its extremes', () => {
       const b = encodeGrant(t);
       expect(b.length).to.equal(GrantLayout.size);
       expect(decodeGrant(b)).to.deep.equal({ ok: true, token: t });
+    });
+
+    it('should encode a grant without a route as db_peer 0xFFFF and decode it as no peer', () => {
+      const { doorbell: _route, ...bare } = t;
+      const b = encodeGrant(bare);
+      expect(new DataView(b.buffer).getUint16(GrantLayout.off.dbPeer, true)).to.equal(0xffff);
+      const d = decodeGrant(b);
+      expect(d.ok && d.token.doorbell).to.deep.equal({ peer: undefined, ring: 0, observe: 0 });
+    });
+
+    it('should refuse to encode a route that rings without a peer, or is out of range', () => {
+      for (const doorbell of [
+        { peer: undefined, ring: 1, observe: 0 },
+        { peer: 0xffff, ring: 1, observe: 1 },
+        { peer: -1, ring: 0, observe: 0 },
+        { peer: 1, ring: 2 ** 32, observe: 0 },
+        { peer: 1, ring: 0, observe: -1 },
+      ]) {
+        expect(() => encodeGrant({ ...t, doorbell }), JSON.stringify(doorbell)).to.throw(
+          /grant doorbell/,
+        );
+      }
     });
 
     it('should reject out-of-range fields with a typed error', () => {

@@ -2,6 +2,7 @@ import { GrantPerm, type GrantRoleName } from '@sivshm/abi';
 import type { CryptoBackend } from '../crypto/crypto-backend.js';
 import { signGrant } from '../grant/grant-verify.js';
 import type { BrokerChannel } from './broker-types.js';
+import { doorbellRouteOf } from './doorbell-vectors.js';
 import { HandshakeFailure } from './handshake-failure.js';
 import type { Certificate } from '../cert/certificate.js';
 import {
@@ -37,6 +38,7 @@ export class GrantMinter {
   readonly #nowMs: () => bigint;
   readonly #lifetimeMs: bigint;
   readonly #random: (n: number) => Uint8Array;
+  readonly #doorbellOf: (vmId: number) => number | undefined;
   readonly #nextSerial = new Map<number, bigint>();
   readonly #usedChannelIds = new Set<bigint>();
 
@@ -49,6 +51,8 @@ export class GrantMinter {
     /** Grant token lifetime (the token is presented right away). */
     lifetimeMs: bigint;
     random: (n: number) => Uint8Array;
+    /** The IVPosition of a VM's doorbell device, when hostd knows it. */
+    doorbellOf: (vmId: number) => number | undefined;
   }) {
     this.#crypto = o.crypto;
     this.#brokerSecretKey = o.brokerSecretKey;
@@ -57,6 +61,7 @@ export class GrantMinter {
     this.#nowMs = o.nowMs;
     this.#lifetimeMs = o.lifetimeMs;
     this.#random = o.random;
+    this.#doorbellOf = o.doorbellOf;
   }
 
   /** TH1: the transcript hash after M1. */
@@ -137,6 +142,11 @@ export class GrantMinter {
       kn,
       notAfterNs: (this.#nowMs() + this.#lifetimeMs) * 1_000_000n,
       mode: ch.mode,
+      // the channel's doorbells: its vector, rung at the other end's doorbell device
+      doorbell: doorbellRouteOf(
+        ch,
+        this.#doorbellOf(role === 'consumer' ? ch.providerVm : ch.consumerVm),
+      ),
     });
   }
 

@@ -2,6 +2,7 @@ import type { CertificateAuthority } from '../cert/certificate-authority.js';
 import type { CryptoBackend } from '../crypto/crypto-backend.js';
 import { BrokerBudgets, rateLimitedAbort, type BrokerLimits } from './broker-budgets.js';
 import { BrokerChannels } from './broker-channels.js';
+import { pickDoorbellVector } from './doorbell-vectors.js';
 import { GrantMinter } from './broker-grants.js';
 import { HandshakeSessions } from './broker-sessions.js';
 import type {
@@ -48,6 +49,13 @@ export interface BrokerOptions {
    * (hostd restarts), not merely until the VM's link drops. Default false.
    */
   readonly refusedQuarantineOutlivesLink?: boolean;
+  /**
+   * Doorbell vectors of every VM's doorbell device (the ivshmem server's per-peer count); each
+   * channel gets one of them (docs/protocol.md §7). Default 0: grants name no doorbell route.
+   */
+  readonly doorbellVectors?: number;
+  /** The IVPosition of a VM's doorbell device, once the VM told it; a grant's route names it. */
+  readonly doorbellOf?: (vmId: number) => number | undefined;
 }
 
 const offerKey = (service: number, instance: number): string => `${service}:${instance}`;
@@ -98,6 +106,7 @@ export class BrokerHandshakes {
       nowMs: options.nowMs,
       lifetimeMs: options.grantLifetimeMs ?? 10_000n,
       random,
+      doorbellOf: options.doorbellOf ?? (() => undefined),
     });
     this.#channels = new BrokerChannels({
       nowMs: options.nowMs,
@@ -120,6 +129,13 @@ export class BrokerHandshakes {
       enrolled: (vm) => this.#enrolled.get(vm),
       connected: (vm) => this.#connected.has(vm),
       bytesHeld: (vm) => this.#channels.bytesHeld(vm) + this.#sessions.bytesHeld(vm),
+      doorbellVector: (c, p) =>
+        pickDoorbellVector(
+          options.doorbellVectors ?? 0,
+          c,
+          p,
+          this.#channels.list().map((x) => x.channel),
+        ),
     });
   }
 

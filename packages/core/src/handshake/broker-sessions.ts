@@ -47,6 +47,8 @@ export interface SessionContext {
   connected(vmId: number): boolean;
   /** Window bytes the consumer VM holds: handshakes in flight and established channels. */
   bytesHeld(vmId: number): bigint;
+  /** The doorbell vector of a new channel between the two VMs (`pickDoorbellVector`). */
+  doorbellVector(consumerVm: number, providerVm: number): number | undefined;
 }
 
 type SessionState = 'awaiting-accept' | 'awaiting-finish';
@@ -256,7 +258,7 @@ export class HandshakeSessions {
     const { ca } = this.#c;
     const { linkVm, m1, request: req, offer: svc } = a;
     const channelId = this.#c.minter.channelId();
-    const channel: BrokerChannel = {
+    let channel: BrokerChannel = {
       channelId,
       consumerVm: linkVm,
       providerVm: svc.providerVm,
@@ -268,6 +270,8 @@ export class HandshakeSessions {
       consumerSerial: this.#c.minter.serial(linkVm),
       providerSerial: this.#c.minter.serial(svc.providerVm),
     };
+    const vector = this.#c.doorbellVector(linkVm, svc.providerVm);
+    if (vector !== undefined) channel = { ...channel, doorbellVector: vector };
     const m2Body = encodeOfferBody({
       channelId,
       epoch: ca.epoch,

@@ -39,6 +39,11 @@ export interface BrokerChannel {
   readonly window: Window;
   readonly consumerSerial: bigint;
   readonly providerSerial: bigint;
+  /**
+   * The doorbell vector both ends ring and observe (`pickDoorbellVector`); undefined when the
+   * VMs have no doorbell vectors.
+   */
+  readonly doorbellVector?: number;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Certificate } from '../cert/certificate.js';
 import { CoreError } from '../errors/core-error.js';
-import { ChannelModeCode, type ChannelMode } from '@sivshm/abi';
+import { ChannelModeCode, GrantLayout, type ChannelMode } from '@sivshm/abi';
 import { decodeProto, encodeProto, type ProtoObject } from '../wire/proto-codec.js';
 
 /** Message types of the handshake envelope (docs/protocol.md §6). */
@@ -248,7 +248,7 @@ export function decodeGrantConsumerBody(bytes: Uint8Array): GrantConsumerBody {
     m2Body: bytesOf(o, 'm2Body', 'any', 'M2 body'),
     certP: certFrom(o['certP'] as ProtoObject | undefined),
     m3: msgFrom(o['m3'] as ProtoObject | undefined),
-    grantToken: bytesOf(o, 'grantToken', 88, 'grant token'),
+    grantToken: bytesOf(o, 'grantToken', GrantLayout.size, 'grant token'),
     grantTag: bytesOf(o, 'grantTag', 32, 'grant tag'),
   };
 }
@@ -274,7 +274,7 @@ export function decodeGrantProviderBody(bytes: Uint8Array): GrantProviderBody {
   const o = decodeProto('GrantProviderBody', bytes, MAX_HANDSHAKE_BYTES);
   return {
     m5: msgFrom(o['m5'] as ProtoObject | undefined),
-    grantToken: bytesOf(o, 'grantToken', 88, 'grant token'),
+    grantToken: bytesOf(o, 'grantToken', GrantLayout.size, 'grant token'),
     grantTag: bytesOf(o, 'grantTag', 32, 'grant tag'),
   };
 }

@@ -146,6 +146,9 @@ export class HandshakeWorld {
       grantKeys: this.grantKeys,
       nowMs: this.nowMs,
       random: this.random,
+      // two doorbell vectors, VM n's doorbell device at IVPosition n + 10
+      doorbellVectors: 2,
+      doorbellOf: (vm) => vm + 10,
       ...(opts.limits === undefined ? {} : { limits: opts.limits }),
       ...(opts.limitsOf === undefined ? {} : { limitsOf: opts.limitsOf }),
       ...(opts.linkBoundCertificates === undefined

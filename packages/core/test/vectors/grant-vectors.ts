@@ -39,6 +39,8 @@ const BASE: GrantToken = {
   kn: KN,
   notAfterNs: NOW + 5_000_000_000n,
   mode: 'plain',
+  // The channel's doorbells: vector 1 of the VM at IVPosition 3, both ways.
+  doorbell: { peer: 3, ring: 0b10, observe: 0b10 },
 };
 
 /** Builds every vector with `crypto` (both backends must produce the same file). */
@@ -96,6 +98,9 @@ export function buildGrantVectors(crypto: CryptoBackend): GrantVector[] {
     ['kn', O.kn + 15],
     ['not_after', O.notAfter + 7],
     ['mode', O.mode],
+    ['db_peer', O.dbPeer],
+    ['db_ring', O.dbRing + 1],
+    ['db_observe', O.dbObserve + 3],
   ] as const) {
     const t = good.slice();
     t[off] = (t[off] ?? 0) ^ 0x01;
@@ -113,8 +118,13 @@ export function buildGrantVectors(crypto: CryptoBackend): GrantVector[] {
     no('magic'),
   );
   add(
+    'version 1 grant (no doorbell route)',
+    patched((_b, dv) => dv.setUint8(O.version, 1)),
+    no('version'),
+  );
+  add(
     'unknown version',
-    patched((_b, dv) => dv.setUint8(O.version, 2)),
+    patched((_b, dv) => dv.setUint8(O.version, 3)),
     no('version'),
   );
   add(
@@ -146,6 +156,36 @@ export function buildGrantVectors(crypto: CryptoBackend): GrantVector[] {
     'non-zero trailing pad',
     patched((b) => (b[O.pad1 + 6] = 1)),
     no('pad'),
+  );
+  add(
+    'non-zero pad after db_peer',
+    patched((_b, dv) => dv.setUint16(O.pad2, 1, true)),
+    no('pad'),
+  );
+  add(
+    'non-zero pad after db_observe',
+    patched((_b, dv) => dv.setUint32(O.pad3, 0x80000000, true)),
+    no('pad'),
+  );
+  add(
+    'doorbell route ringing without a peer',
+    patched((_b, dv) => dv.setUint16(O.dbPeer, 0xffff, true)),
+    no('doorbell'),
+  );
+  add(
+    'valid grant without a doorbell route',
+    enc({ grantSerial: 12n, doorbell: { peer: undefined, ring: 0, observe: 0 } }),
+    ok,
+  );
+  add(
+    'valid grant observing without ringing',
+    enc({ grantSerial: 13n, doorbell: { peer: undefined, ring: 0, observe: 1 } }),
+    ok,
+  );
+  add(
+    'valid grant naming every vector of the highest peer',
+    enc({ grantSerial: 14n, doorbell: { peer: 0xfffe, ring: 0xffffffff, observe: 0xffffffff } }),
+    ok,
   );
   add(
     'unknown mode',

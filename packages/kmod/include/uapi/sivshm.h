@@ -59,7 +59,12 @@ struct sivshm_region_header {
 
 #define SIVSHM_GRANT_MAGIC	0x47564953u	/* "SIVG" as a little-endian u32 */
 #define SIVSHM_REVOKE_MAGIC	0x52564953u	/* "SIVR" */
-#define SIVSHM_TOKEN_VERSION	1
+#define SIVSHM_TOKEN_VERSION	1	/* of the revoke token */
+/*
+ * Of the grant token. Version 2 added the channel's doorbell route
+ * (db_peer, db_ring, db_observe); a version 1 grant is refused.
+ */
+#define SIVSHM_GRANT_VERSION	2
 #define SIVSHM_TAG_SIZE		32
 #define SIVSHM_KEY_SIZE		32
 #define SIVSHM_KN_SIZE		16
@@ -83,7 +88,20 @@ struct sivshm_region_header {
 #define SIVSHM_MODE_MAC		1
 #define SIVSHM_MODE_AEAD	2
 
-/* 88 bytes; followed on the wire by the 32-byte tag. */
+/* db_peer of a grant whose channel has no doorbell route (db_ring is then 0) */
+#define SIVSHM_DB_NO_PEER	0xffff
+/* vectors a route can name: one bit each in db_ring and db_observe */
+#define SIVSHM_DB_MAX_VECTORS	32
+
+/*
+ * 104 bytes; followed on the wire by the 32-byte tag.
+ *
+ * The doorbell route is the channel's, and the only doorbells its holder
+ * gets: while the grant is live, the file it was presented on may ring
+ * (SIVSHM_IOC_DOORBELL) vector v of the VM at IVPosition db_peer for every
+ * bit v of db_ring, and read()/poll() on that file report the interrupts
+ * of this VM's vector v for every bit v of db_observe. Nothing else.
+ */
 struct sivshm_grant_token {
 	__u32 magic;
 	__u8 version;
@@ -100,6 +118,11 @@ struct sivshm_grant_token {
 	__u64 not_after;	/* unix time, ns */
 	__u8 mode;
 	__u8 pad1[7];
+	__u16 db_peer;		/* IVPosition of the peer's VM, or SIVSHM_DB_NO_PEER */
+	__u16 pad2;
+	__u32 db_ring;		/* bit v: may ring vector v of db_peer */
+	__u32 db_observe;	/* bit v: may observe this VM's vector v */
+	__u32 pad3;
 };
 
 /* 40 bytes; followed by the 32-byte tag. */
@@ -134,6 +157,7 @@ enum sivshm_verdict {
 	SIVSHM_REJ_LAYOUT = 15,	/* window length is not a valid layout v1 window */
 	SIVSHM_REJ_OVERLAP = 16,	/* overlaps a live grant of another channel */
 	SIVSHM_REJ_REVOKED = 17,	/* the channel was revoked in this epoch */
+	SIVSHM_REJ_DOORBELL = 18,	/* db_ring set without a peer (db_peer NO_PEER) */
 };
 
 /* ---- ioctl structs ---- */
@@ -185,13 +209,21 @@ struct sivshm_revoke_req {
 	__u8 receipt[SIVSHM_RECEIPT_SIZE];	/* out */
 };
 
+/*
+ * Rings @vector of the VM at IVPosition @peer. Only a route of a live
+ * grant of the same file allows it (bit @vector of db_ring, db_peer ==
+ * @peer); anything else is -EPERM.
+ */
 struct sivshm_doorbell {
 	__u16 peer;		/* IVPosition of the target VM */
 	__u16 vector;
 	__u32 pad0;
 };
 
-/* read() on the device returns whole records of this type. */
+/*
+ * read() on the device returns whole records of this type, for the
+ * vectors the file's live grants observe (db_observe) only.
+ */
 struct sivshm_event {
 	__u32 vector;
 	__u32 count;		/* interrupts on this vector since the last read */

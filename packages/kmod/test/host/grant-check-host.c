@@ -46,11 +46,11 @@ static int unhex(const char *s, void *out, size_t n)
 
 int main(void)
 {
-	char key[80], tok[200], tag[80], kn[40], seen[2048];
+	char key[80], tok[256], tag[80], kn[40], seen[2048];
 	unsigned long long epoch, now, rsize, doff, dsize;
 	unsigned int vm;
 
-	while (scanf("%79s %199s %79s %u %llu %39s %llu %llu %llu %llu %2047s", key, tok, tag, &vm,
+	while (scanf("%79s %255s %79s %u %llu %39s %llu %llu %llu %llu %2047s", key, tok, tag, &vm,
 		     &epoch, kn, &now, &rsize, &doff, &dsize, seen) == 11) {
 		u8 k[32], t[32], n[16];
 		struct sivshm_grant_token token;
