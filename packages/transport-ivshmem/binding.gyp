@@ -7,9 +7,11 @@
         "native/common.cc",
         "native/eventfd.cc",
         "native/fd.cc",
+        "native/file_lock.cc",
         "native/mapping.cc",
         "native/poll.cc",
         "native/record_crypto.cc",
+        "native/sigbus_guard.cc",
         "native/small_gcm.cc",
         "native/unix_socket.cc"
       ],

@@ -10,6 +10,11 @@
 // buffer: stale SharedArrayBuffer views then fault (SIGSEGV) deterministically instead of
 // reading whatever the allocator would later place at that address, and the reservation is
 // released by the same last-reference rule.
+//
+// Truncation. Mappings of regular files are registered with the SIGBUS guard
+// (sigbus_guard.cc): if another process truncates the file, an access past its new end gets
+// zero pages instead of killing the process, and the mapping reads as `lost` in mappingInfo.
+// remap() maps the file over the same addresses again once its owner has restored it.
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -19,6 +24,7 @@
 #include <atomic>
 
 #include "common.h"
+#include "sigbus_guard.h"
 
 namespace sivshm {
 
@@ -44,13 +50,32 @@ struct Region {
   void* addr;
   size_t len;
   std::atomic<int> refs;
+  int prot;
+  int64_t offset;
+  // The SIGBUS guard's slot while the file is mapped (-1: a device, or no longer mapped).
+  std::atomic<int> guard_slot;
+  // Whether the guard absorbed a fault in it before its slot was given back.
+  std::atomic<bool> lost_when_unguarded;
 };
+
+// Gives the guard slot back (once); true when a fault in the mapping was absorbed.
+bool Unguard(Region* r) {
+  int slot = r->guard_slot.exchange(-1);
+  if (slot >= 0 && GuardUnregister(slot)) r->lost_when_unguarded.store(true);
+  return r->lost_when_unguarded.load();
+}
+
+bool Lost(Region* r) {
+  int slot = r->guard_slot.load();
+  return slot >= 0 ? GuardLost(slot) : r->lost_when_unguarded.load();
+}
 
 // Address ranges still held (mapped, or reserved PROT_NONE after unmap), process-wide.
 std::atomic<int64_t> g_live_regions{0};
 
 void ReleaseRegion(Region* r) {
   if (r->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    Unguard(r);  // no handler may map into the range once it is released
     munmap(r->addr, r->len);
     delete r;
     g_live_regions.fetch_sub(1, std::memory_order_relaxed);
@@ -139,7 +164,9 @@ void MapFile(const FunctionCallbackInfo<Value>& a) {
   if (p == MAP_FAILED) return ThrowErrno(iso, "mmap", err);
 
   size_t len = static_cast<size_t>(length);
-  Region* r = new Region{p, len, {3}};
+  Region* r = new Region{p, len, {3}, prot, offset, {-1}, {false}};
+  // Only regular files can shrink under the mapping; a device's SIGBUS is its refusal.
+  if (S_ISREG(st.st_mode)) r->guard_slot.store(GuardRegister(p, len, prot));
   g_live_regions.fetch_add(1, std::memory_order_relaxed);
   std::unique_ptr<BackingStore> sbs =
       SharedArrayBuffer::NewBackingStore(p, len, BackingStoreDeleter, r);
@@ -185,6 +212,10 @@ void Unmap(const FunctionCallbackInfo<Value>& a) {
   void* q = mmap(r->addr, r->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
                  -1, 0);
   if (q == MAP_FAILED) return ThrowErrno(iso, "mmap", errno);
+  // A handler racing this unmap may have put zero pages over part of the reservation.
+  if (Unguard(r)) {
+    mmap(r->addr, r->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+  }
   Local<ArrayBuffer> bulk = h->bulk.Get(iso);
   // The buffer may already have been detached (transferred to a worker); that copy then faults
   // on the reservation like a SharedArrayBuffer view would.
@@ -198,7 +229,7 @@ void Unmap(const FunctionCallbackInfo<Value>& a) {
   a.GetReturnValue().Set(true);
 }
 
-// mappingInfo(handle) -> { length, unmapped }
+// mappingInfo(handle) -> { length, unmapped, lost }
 void MappingInfo(const FunctionCallbackInfo<Value>& a) {
   Isolate* iso = a.GetIsolate();
   Local<Context> ctx = iso->GetCurrentContext();
@@ -208,7 +239,35 @@ void MappingInfo(const FunctionCallbackInfo<Value>& a) {
   out->Set(ctx, Str(iso, "length"), v8::Number::New(iso, static_cast<double>(h->region->len)))
       .Check();
   out->Set(ctx, Str(iso, "unmapped"), v8::Boolean::New(iso, h->unmapped)).Check();
+  out->Set(ctx, Str(iso, "lost"), v8::Boolean::New(iso, Lost(h->region))).Check();
   a.GetReturnValue().Set(out);
+}
+
+// remap(handle, fd): maps the file behind `fd` over the mapping's own addresses again (same
+// offset, length and protection), so every buffer of it sees the file instead of the zero
+// pages the SIGBUS guard put in; clears `lost`. The file must be long enough again.
+void Remap(const FunctionCallbackInfo<Value>& a) {
+  Isolate* iso = a.GetIsolate();
+  Handle* h = GetHandle(iso, a[0]);
+  if (h == nullptr) return;
+  int fd;
+  if (!ArgFd(a, 1, &fd)) return;
+  Region* r = h->region;
+  int slot = r->guard_slot.load();
+  if (h->unmapped || slot < 0) {
+    ThrowBadArg(iso, "remap needs a live mapping of a regular file");
+    return;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) return ThrowErrno(iso, "fstat", errno);
+  if (!S_ISREG(st.st_mode) || r->offset + static_cast<int64_t>(r->len) > st.st_size) {
+    ThrowBadArg(iso, "the file is shorter than the mapping (" + std::to_string(st.st_size) + ")", 1);
+    return;
+  }
+  // Cleared first: a fault after the new mapping is in place sets it again.
+  GuardClearLost(slot);
+  void* q = mmap(r->addr, r->len, r->prot, MAP_SHARED | MAP_FIXED, fd, static_cast<off_t>(r->offset));
+  if (q == MAP_FAILED) return ThrowErrno(iso, "mmap", errno);
 }
 
 // liveRegions() -> address ranges this process still holds for mappings (a leak check).
@@ -230,6 +289,7 @@ void InitMapping(Local<Context> ctx, Local<Object> exports) {
   SetMethod(ctx, exports, "mapFile", MapFile, data);
   SetMethod(ctx, exports, "unmap", Unmap, data);
   SetMethod(ctx, exports, "mappingInfo", MappingInfo, data);
+  SetMethod(ctx, exports, "remap", Remap, data);
   SetMethod(ctx, exports, "liveRegions", LiveRegions, data);
 }
 

@@ -21,6 +21,15 @@ export type { TransportErrorCode, SyscallFailure } from './errors/transport-erro
 export { mapFile, unmap, createRegionFile } from './native/map-file.js';
 export type { MappedFile, MapFileOptions, CreateRegionFileOptions } from './native/map-file.js';
 export { closeFd } from './native/fd.js';
+export {
+  sigbusGuardInfo,
+  mappingLost,
+  lossProbe,
+  remapFile,
+  absorbedFaultCount,
+} from './native/sigbus-guard.js';
+export type { SigbusGuardInfo } from './native/sigbus-guard.js';
+export { LockFile } from './native/lock-file.js';
 export { FdWatcher, FdEvents, watchFd } from './native/fd-watcher.js';
 export type { FdReadyCallback } from './native/fd-watcher.js';
 export { unixPeerCredentials } from './native/unix-socket.js';

@@ -104,6 +104,8 @@ export class Channel {
   readonly #peerWaker: HeldWaker | undefined;
   readonly #ownWaker: Waker | undefined;
   #failure: TransportError | undefined;
+  /** The window's truncation check (emulated mode); read once per loop turn. */
+  readonly #windowLost: (() => boolean) | undefined;
   #loop: Promise<void>;
   #unhandled: RecordHandler | undefined;
   /** Records that arrived with no handler registered for them (and no `onUnhandled`). */
@@ -140,6 +142,7 @@ export class Channel {
       this.#sender = this.#producer;
     }
     this.#ownWaker = o.ownWaker;
+    this.#windowLost = o.window.lost;
     const mode = o.notify ?? 'adaptive';
     this.#waiter = new RingWaiter(this.#consumer, {
       mode,
@@ -307,6 +310,15 @@ export class Channel {
   async #run(): Promise<void> {
     const c = this.#consumer;
     while (this.#state.value === 'open') {
+      if (this.#windowLost?.() === true) {
+        this.#fail(
+          new TransportError(
+            'ERR_REGION_LOST',
+            'the region file was truncated under this channel: its window is gone',
+          ),
+        );
+        break;
+      }
       let ready: boolean;
       try {
         // afterSpin: one spin budget per turn, not two (wait() would spin again first).

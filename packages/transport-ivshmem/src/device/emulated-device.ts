@@ -10,6 +10,7 @@ import {
 import { WindowLayout } from '@sivshm/abi';
 import { TransportError } from '../errors/transport-error.js';
 import { mapFile, unmap, type MappedFile } from '../native/map-file.js';
+import { lossProbe } from '../native/sigbus-guard.js';
 import { readRegionHeader } from '../region/region-header.js';
 import type { WindowMemory } from '../ring/ring-views.js';
 import type {
@@ -182,7 +183,11 @@ export class EmulatedDevice implements ChannelDevice {
     }
     const m = mapFile(this.o.regionPath, g.window.offset, g.window.length, { writable: true });
     g.mappings.push(m);
-    return { shared: new Uint8Array(m.shared), bulk: new Uint8Array(m.bulk) };
+    return {
+      shared: new Uint8Array(m.shared),
+      bulk: new Uint8Array(m.bulk),
+      lost: lossProbe(m.handle),
+    };
   }
 
   /** @internal Forgets every grant of `file` and unmaps what it mapped. */

@@ -20,6 +20,11 @@ export type TransportErrorCode =
   | 'ERR_TIMEOUT'
   /** The shared region's layout is invalid or does not match. */
   | 'ERR_REGION'
+  /**
+   * The region file was truncated under this process: the mapping now holds private zeros
+   * where the shared pages were (the SIGBUS guard kept the process alive; sigbus-guard.ts).
+   */
+  | 'ERR_REGION_LOST'
   /** A public entry point got an argument outside its allowed range or type. */
   | 'ERR_BAD_ARGUMENT'
   /** A peer spoke the ivshmem-server protocol wrongly (bad version, message or fd count). */

@@ -31,8 +31,20 @@ export interface NativeAddon {
     options: { writable: boolean; populate: boolean },
   ): NativeMapping;
   unmap(handle: object): boolean;
-  mappingInfo(handle: object): { length: number; unmapped: boolean };
+  mappingInfo(handle: object): { length: number; unmapped: boolean; lost: boolean };
+  remap(handle: object, fd: number): void;
   liveRegions(): number;
+  sigbusGuardInfo(): {
+    installed: boolean;
+    previous: 'none' | 'default' | 'ignore' | 'handler';
+    absorbed: number;
+    guarded: number;
+    unguarded: number;
+  };
+  sigbusCounter(): SharedArrayBuffer;
+  lockExclusive(fd: number): boolean;
+  lockTest(fd: number): boolean;
+  lockRelease(fd: number): void;
   eventfdCreate(options: { semaphore: boolean; nonblock: boolean }): number;
   eventfdWrite(fd: number, n: number | bigint): void;
   eventfdRead(fd: number): bigint;

@@ -12,6 +12,11 @@ import { TransportError } from '../errors/transport-error.js';
 export interface WindowMemory {
   readonly shared: Uint8Array;
   readonly bulk?: Uint8Array;
+  /**
+   * True once the file behind the window was truncated under this process (the SIGBUS guard
+   * put zeros in its place; `lossProbe`): the channel then fails with ERR_REGION_LOST.
+   */
+  readonly lost?: () => boolean;
 }
 
 /** Which ring of a window: consumer→provider (requests) or provider→consumer (responses, events). */
