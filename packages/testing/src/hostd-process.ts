@@ -94,6 +94,9 @@ export interface StatusLike {
     allocatedBytes: number;
     quarantinedBytes: number;
     dataSize: number;
+    dataOffset: number;
+    largestFree: number;
+    freeExtents: number;
   };
   readonly vms: {
     id: number;

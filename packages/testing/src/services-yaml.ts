@@ -25,6 +25,10 @@ export interface ServiceChoice {
   readonly provider?: string;
   readonly consumers?: readonly string[];
   readonly instances?: readonly number[];
+  /** The service's `ringDataSize` (e.g. `16KiB`); hostd's default unless given. */
+  readonly ringDataSize?: string;
+  /** The service's `idleTimeoutMs`; none unless given. */
+  readonly idleTimeoutMs?: number;
 }
 
 export interface ServicesYamlOptions {
@@ -82,6 +86,8 @@ export function servicesYaml(o: ServicesYamlOptions): string {
     if (c.provider !== undefined) service.set('provider', c.provider);
     if (c.consumers !== undefined) service.set('consumers', flowList(doc, c.consumers));
     if (c.instances !== undefined) service.set('instances', flowList(doc, c.instances));
+    if (c.ringDataSize !== undefined) service.set('ringDataSize', c.ringDataSize);
+    if (c.idleTimeoutMs !== undefined) service.set('idleTimeoutMs', c.idleTimeoutMs);
     services.add(service);
   }
   return doc.toString({ flowCollectionPadding: false, lineWidth: 120 });

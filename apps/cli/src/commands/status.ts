@@ -18,6 +18,8 @@ interface Status {
     freeBytes: number;
     allocatedBytes: number;
     quarantinedBytes: number;
+    largestFree?: number;
+    freeExtents?: number;
   };
   vms: {
     id: number;
@@ -104,6 +106,12 @@ export function registerStatusCommand(program: Command): void {
 /** A status document is a few KiB per VM and channel; an answer beyond this is not one. */
 const MAX_STATUS_BYTES = 16 * 1024 * 1024;
 
+/** ` (largest extent X in N extents)` when hostd reports it. */
+function fragmentation(r: Status['region']): string {
+  if (r.largestFree === undefined || r.freeExtents === undefined) return '';
+  return ` (largest extent ${size(r.largestFree)} in ${r.freeExtents} extent${r.freeExtents === 1 ? '' : 's'})`;
+}
+
 function readStatusSocket(socket: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = net.connect(socket);
@@ -181,7 +189,7 @@ function render(s: Status): string {
   const h = s.handshakes;
   const t = h.timingMs;
   let out = `hostd pid ${s.pid}, epoch ${s.epoch}, up ${(s.uptimeMs / 1000).toFixed(0)} s, config ${s.config}\n`;
-  out += `region ${s.region.path}: ${size(s.region.size)}, data ${size(s.region.dataSize)}, free ${size(s.region.freeBytes)}, in use ${size(s.region.allocatedBytes)}, quarantined ${size(s.region.quarantinedBytes)}\n\n`;
+  out += `region ${s.region.path}: ${size(s.region.size)}, data ${size(s.region.dataSize)}, free ${size(s.region.freeBytes)}${fragmentation(s.region)}, in use ${size(s.region.allocatedBytes)}, quarantined ${size(s.region.quarantinedBytes)}\n\n`;
   out += `VMs\n${table(
     ['ID', 'NAME', 'LINK', 'CERT', 'REFUSALS'],
     s.vms.map((v) => [

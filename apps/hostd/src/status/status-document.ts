@@ -76,6 +76,7 @@ export class StatusReporter {
         allocatedBytes: a.allocated,
         quarantinedBytes: a.quarantined,
         largestFree: a.largestFree,
+        freeExtents: a.freeExtents,
       },
       vms: this.#vms(),
       services: sd.list().map((s) => ({

@@ -35,7 +35,10 @@ export interface StatusDocument {
     readonly freeBytes: number;
     readonly allocatedBytes: number;
     readonly quarantinedBytes: number;
+    /** Largest free extent, bytes: the largest window an open can get right now. */
     readonly largestFree: number;
+    /** Separate free extents (1: no fragmentation; never two adjacent, they are coalesced). */
+    readonly freeExtents: number;
   };
   readonly vms: readonly {
     readonly id: number;

@@ -43,7 +43,7 @@ export function buildConfig(
   const dataSize = region ? dataSectionSize(region.size, region.channelCapacity) : undefined;
   const vms = parseVms(ctx, top.get('vms'), dataSize);
   const protos = parseProtos(ctx, top.get('protos'));
-  const services = parseServices(ctx, top.get('services'), protos);
+  const services = parseServices(ctx, top.get('services'), protos, { dataSize, vms });
   if (vms && services) checkRightsFit(ctx, vms, services);
 
   if (

@@ -92,6 +92,17 @@ export interface ServiceDefinition {
   readonly minMode: ChannelMode;
   readonly eventgroups: readonly EventgroupDefinition[];
   readonly methods: readonly MethodDefinition[];
+  /**
+   * Ring data area per direction of this service's channel windows, bytes (a power of two ≥
+   * 4 KiB); absent: hostd's default (`channelDataSize`, 64 KiB). The window is
+   * `WindowLayout.windowLength(ringDataSize)`.
+   */
+  readonly ringDataSize?: number;
+  /**
+   * A consumer closes a channel of this service that it has not used for this long, ms; its
+   * window is zeroed and reclaimed, and the next use opens a new channel. Absent: never.
+   */
+  readonly idleTimeoutMs?: number;
 }
 
 /** A validated services.yaml. */

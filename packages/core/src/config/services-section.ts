@@ -8,6 +8,7 @@ import type { ServiceDefinition } from './config-types.js';
 import { ProtoTypeChecker } from './proto-type-checker.js';
 import type { LoadedProtos } from './protos-section.js';
 import { memberIndex, parseEventgroups, parseMethods } from './service-members-section.js';
+import { parseServiceWindow, type WindowBounds } from './service-window-section.js';
 import { indexPath, type FieldEntry } from './yaml-reader.js';
 
 const MODES: readonly ChannelMode[] = ['plain', 'mac', 'aead'];
@@ -17,6 +18,7 @@ export function parseServices(
   ctx: ConfigBuildContext,
   entry: FieldEntry | undefined,
   protos: LoadedProtos | undefined,
+  bounds: WindowBounds = { dataSize: undefined, vms: undefined },
 ): readonly ServiceDefinition[] | undefined {
   if (!entry) return undefined;
   const r = ctx.r;
@@ -28,7 +30,7 @@ export function parseServices(
   items.forEach((item, i) => {
     if (r.exhausted) return;
     const p = indexPath('services', i);
-    const svc = parseService(ctx, item, p, protos);
+    const svc = parseService(ctx, item, p, protos, bounds);
     if (!svc) return;
     const { def, idNode, nameNode } = svc;
     const okId = ctx.unique(
@@ -57,13 +59,14 @@ function parseService(
   item: Node,
   p: string,
   protos: LoadedProtos | undefined,
+  bounds: WindowBounds,
 ): { def: ServiceDefinition; idNode: Node | null; nameNode: Node | null } | undefined {
   const r = ctx.r;
   const m = r.map(
     item,
     p,
     ['name', 'id', 'instances', 'major', 'provider'],
-    ['minor', 'consumers', 'minMode', 'eventgroups', 'methods'],
+    ['minor', 'consumers', 'minMode', 'eventgroups', 'methods', 'ringDataSize', 'idleTimeoutMs'],
   );
   if (!m) return undefined;
   const get = (k: string) => m.get(k);
@@ -84,6 +87,13 @@ function parseService(
   const providerE = get('provider');
   const provider = providerE && vmRef(ctx, providerE.value, `${p}.provider`, providerE.key);
   const consumers = parseConsumers(ctx, get('consumers'), `${p}.consumers`, provider?.name);
+  const win = parseServiceWindow(
+    ctx,
+    p,
+    m,
+    bounds,
+    consumers?.map((c) => c.id),
+  );
 
   const types = new ProtoTypeChecker(r, protos);
   const members = memberIndex();
@@ -101,7 +111,8 @@ function parseService(
     provider.id === undefined ||
     !consumers ||
     !eventgroups ||
-    !methods
+    !methods ||
+    !win
   ) {
     return undefined;
   }
@@ -118,6 +129,8 @@ function parseService(
     minMode,
     eventgroups: Object.freeze(eventgroups),
     methods,
+    ...(win.ringDataSize === undefined ? {} : { ringDataSize: win.ringDataSize }),
+    ...(win.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: win.idleTimeoutMs }),
   });
   return { def, idNode: idE?.value ?? null, nameNode: nameE?.value ?? null };
 }
