@@ -1,6 +1,8 @@
-// Issue 13, cases 3-9: what one VM (or one local process) can make hostd spend, bounded. hostd
-// runs as its own OS process; the tests read its RSS, fds and log bytes from /proc and its
-// stderr, and check that another VM is still served while the abuse goes on.
+// Issue 13, cases 1-9: what one VM (or one local process) can make hostd or a peer spend,
+// bounded. hostd runs as its own OS process; the tests read its RSS, fds and log bytes from
+// /proc and its stderr, and check that another VM is still served while the abuse goes on.
+// Cases 1 and 2 run real VM apps (the runtime's Node, each its own process: support/vm-apps.ts)
+// and read what the provider measures about itself.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync, truncateSync } from 'node:fs';
@@ -26,6 +28,15 @@ import {
 } from './support/test-deployment.js';
 import type { TestVm } from './support/test-vm.js';
 import { granted, vmRoles } from './support/vm-roles.js';
+import {
+  startConsumerApp,
+  startHogApp,
+  startProviderApp,
+  type ConsumerFigures,
+  type HogFigures,
+  type ProviderFigures,
+  type VmApp,
+} from './support/vm-apps.js';
 
 /** Resident set of a process, MiB (/proc/<pid>/status). */
 function rssMiB(pid: number): number {
@@ -88,6 +99,7 @@ describe('Hostd under hostile load (issue 13)', function () {
   const vms: TestVm[] = [];
   const sockets: net.Socket[] = [];
   const children: ProviderProcess[] = [];
+  const apps: VmApp[] = [];
 
   const { connect, provider, consumer } = vmRoles(() => d, vms);
   const pid = (): number => hostd!.child.pid!;
@@ -102,6 +114,7 @@ describe('Hostd under hostile load (issue 13)', function () {
     const running = hostd;
     let code: number | string | undefined;
     try {
+      for (const a of apps.splice(0)) await a.stop();
       for (const c of children.splice(0)) await c.stop();
       for (const s of sockets.splice(0)) s.destroy();
       for (const vm of vms.splice(0)) vm.close();
@@ -112,6 +125,71 @@ describe('Hostd under hostile load (issue 13)', function () {
       d.cleanup();
     }
     if (running !== undefined) expect(code, 'hostd exit code after SIGTERM').to.equal(0);
+  });
+
+  it('case 1: should keep a provider app responsive, its memory bounded, and answering another consumer, while a consumer app keeps its request ring full and never reads the replies', async () => {
+    const provider = await startProviderApp(d);
+    apps.push(provider);
+    const legit = await startConsumerApp(d, 'cluster', ['media']);
+    apps.push(legit);
+    await sleep(300);
+    await legit.ask<ConsumerFigures>('report', 'consumer'); // latencies from here on
+    provider.tell('measure');
+    const hog = await startHogApp(d, 'rogue');
+    apps.push(hog);
+    const hogOnAt = Date.now();
+    await waitFor(async () => (await hog.ask<HogFigures>('report', 'hog')).held, 'the hog to hold');
+    await sleep(3000 - (Date.now() - hogOnAt));
+    const f = await provider.ask<ProviderFigures>('report', 'figures');
+    const h = await hog.ask<HogFigures>('report', 'hog');
+    const c = await legit.ask<ConsumerFigures>('report', 'consumer');
+    const calls = Object.values(h.outcomes).reduce((a, b) => a + b, 0) + h.inFlight;
+    const slowest = Math.max(0, ...c.latenciesMs);
+    console.log(
+      `      [measured] hog app: ${calls} calls (${JSON.stringify(h.outcomes)}, ${h.inFlight} in flight); provider: lag p99 ${f.lagP99Ms.toFixed(1)} ms, max ${f.lagMaxMs.toFixed(1)} ms, longest 10 ms-timer gap ${f.maxTickGapMs.toFixed(0)} ms, RSS ${f.rssStartMiB.toFixed(0)} → peak ${f.rssPeakMiB.toFixed(0)} MiB; other consumer: ${c.answered} answers, slowest ${slowest.toFixed(1)} ms, failures ${JSON.stringify(c.failures)}`,
+    );
+    expect(h.held, 'the hog holds its channel').to.equal(true);
+    expect(calls, 'calls the hog made').to.be.at.least(1000);
+    // Before: the provider's loop blocked for seconds and its RSS grew by hundreds of MiB.
+    // Bounds with room for a loaded machine: a correct provider stays within tens of ms.
+    expect(f.maxTickGapMs, "longest gap between the provider's 10 ms timer ticks, ms").to.be.below(
+      1000,
+    );
+    expect(f.lagP99Ms, "provider's event-loop delay p99, ms").to.be.below(500);
+    expect(f.rssPeakMiB - f.rssStartMiB, 'provider RSS growth, MiB').to.be.below(64);
+    // The other consumer of the same provider kept getting answers.
+    expect(c.answered, "the other consumer's answers in ~3 s").to.be.at.least(20);
+  });
+
+  it("case 2: should keep delivering a provider app's valid events after one undecodable record, report it on errors$, and let the consumer app subscribe again", async () => {
+    const provider = await startProviderApp(d);
+    apps.push(provider);
+    const consumer = await startConsumerApp(d, 'cluster', ['speed']);
+    apps.push(consumer);
+    const report = (): Promise<ConsumerFigures> =>
+      consumer.ask<ConsumerFigures>('report', 'consumer');
+    await waitFor(async () => (await report()).events >= 5, 'the first events');
+    provider.tell('junk');
+    await waitFor(async () => (await report()).errors.length >= 1, 'the per-record error');
+    const atError = await report();
+    await sleep(500);
+    const after = await report();
+    console.log(
+      `      [measured] after one undecodable record: ${after.events - atError.events} events in 500 ms; errors$: ${JSON.stringify(after.errors.map((e) => e.code))}`,
+    );
+    expect(after.errors).to.have.length(1);
+    expect(after.errors[0]!.code).to.equal('ERR_DECODE');
+    expect(after.errors[0]!.message).to.match(
+      /event 0x8001 record \(session \d+\) does not decode/,
+    );
+    expect(after.streamErrors, 'the event stream did not end').to.equal(0);
+    // The provider publishes every 10 ms: about 50 in 500 ms; a loaded machine delivers fewer.
+    expect(after.events - atError.events, 'events after the bad one').to.be.at.least(10);
+    consumer.tell('resubscribe');
+    await sleep(500);
+    const again = await report();
+    expect(again.eventsSinceResubscribe, 'events on the stream taken again').to.be.at.least(10);
+    expect(again.streamErrors).to.equal(0);
   });
 
   it('case 3: should answer a VM flooding junk M1s without reading only within a budget, keeping hostd RSS bounded', async () => {
