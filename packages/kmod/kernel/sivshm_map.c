@@ -37,6 +37,27 @@ static bool sivshm_range_writable(const struct sivshm_window *w, u64 off, u64 le
 	return true;
 }
 
+/*
+ * Does the kernel page at window offset @off hold 4 KiB pages the role may
+ * write and pages it may not? Only possible with pages larger than 4 KiB,
+ * and with layout v1 it always happens there: each direction's producer and
+ * consumer pages (one per role) are adjacent, so they share a kernel page,
+ * which then maps read-only for both roles.
+ */
+static bool sivshm_page_shared(const struct sivshm_window *w, u64 off)
+{
+	bool some = false, all = true;
+	u64 p;
+
+	for (p = off; p < off + PAGE_SIZE; p += SIVSHM_PAGE_SIZE) {
+		bool wr = sivshm_page_writable(w, p);
+
+		some |= wr;
+		all &= wr;
+	}
+	return some && !all;
+}
+
 /* The live window holding [off, off + len), or NULL. Caller holds rwsem. */
 static struct sivshm_window *sivshm_find(struct sivshm_file *sf, u64 off,
 					 u64 len)
@@ -110,7 +131,7 @@ int sivshm_mmap(struct file *file, struct vm_area_struct *vma)
 	u64 off = (u64)vma->vm_pgoff << PAGE_SHIFT;
 	u64 len = vma->vm_end - vma->vm_start;
 	struct sivshm_window *w;
-	bool any_writable = false;
+	bool any_writable = false, shared = false;
 	u64 p;
 
 	if (!sivshm_is_opener(sf))
@@ -120,13 +141,19 @@ int sivshm_mmap(struct file *file, struct vm_area_struct *vma)
 	down_read(&sf->rwsem);
 	w = sivshm_find(sf, off, len);
 	if (w)
-		for (p = off - w->offset; p < off - w->offset + len; p += PAGE_SIZE)
+		for (p = off - w->offset; p < off - w->offset + len; p += PAGE_SIZE) {
 			any_writable |= sivshm_range_writable(w, p, PAGE_SIZE);
+			shared |= sivshm_page_shared(w, p);
+		}
 	up_read(&sf->rwsem);
 	if (!w)
 		return -EPERM;
 	if ((vma->vm_flags & VM_WRITE) && !any_writable)
 		return -EACCES;
+	/* say once why the role's own control pages will fault on write */
+	if ((vma->vm_flags & VM_WRITE) && shared)
+		pr_notice_once("sivshm: %lu KiB pages: a page holding 4 KiB layout pages of both roles maps read-only (layout v1 channels need 4 KiB pages)\n",
+			       PAGE_SIZE / 1024);
 	/* a mapping of only the peer's pages can never be made writable */
 	if (!any_writable)
 		sivshm_vm_flags_clear(vma, VM_MAYWRITE);

@@ -1,0 +1,206 @@
+/**
+ * The arm64 guest with 16 KiB pages: Debian's `linux-image-6.12-arm64-16k` under
+ * qemu-system-aarch64 (TCG), sivshm.ko cross-built against the matching headers, and a busybox
+ * initramfs with static arm64 tools. The .debs are fetched once into a cache folder by
+ * `fetch-arm64-guest.sh` (without touching the host's dpkg); everything else is built per run in
+ * a work folder, so the source tree stays clean.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { BUILD_TIMEOUT_MS, kmodRoot, packInitramfs, run } from '@sivshm/testing/qemu';
+
+/** The fetch can download ~100 MB on a cold cache. */
+const FETCH_TIMEOUT_MS = 600_000;
+
+/** What the cache holds once fetched. */
+export interface Arm64Kit {
+  /** Staging root: boot/, lib/modules/, usr/src/ of the arm64 packages. */
+  readonly root: string;
+  readonly kver: string;
+  readonly vmlinuz: string;
+  readonly headers: string;
+  readonly busybox: string;
+}
+
+/** The host tools this tier needs that are not on every machine, with their Debian packages. */
+export function missingArm64Tools(): string[] {
+  const missing: string[] = [];
+  const has = (cmd: string, arg: string): boolean => {
+    try {
+      execFileSync(cmd, [arg], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!has('qemu-system-aarch64', '--version'))
+    missing.push('qemu-system-aarch64 (qemu-system-arm)');
+  if (!has('aarch64-linux-gnu-gcc', '--version')) {
+    missing.push('aarch64-linux-gnu-gcc (gcc-aarch64-linux-gnu)');
+  }
+  for (const [cmd, pkg] of [
+    ['cpio', 'cpio'],
+    ['xz', 'xz-utils'],
+    ['dpkg-deb', 'dpkg'],
+  ] as const) {
+    if (!has(cmd, '--version')) missing.push(`${cmd} (${pkg})`);
+  }
+  return missing;
+}
+
+/** Runs the fetch script (a no-op on a warm cache) and describes what it unpacked. */
+export function fetchArm64Kit(): Arm64Kit {
+  const script = join(kmodRoot(), 'test/arm64/fetch-arm64-guest.sh');
+  const root = execFileSync('bash', [script], {
+    encoding: 'utf8',
+    timeout: FETCH_TIMEOUT_MS,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
+  const kver = readFileSync(join(root, 'kver'), 'utf8').trim();
+  return {
+    root,
+    kver,
+    vmlinuz: join(root, 'boot', `vmlinuz-${kver}`),
+    headers: join(root, 'usr/src', `linux-headers-${kver}`),
+    busybox: join(root, 'bin/busybox'),
+  };
+}
+
+/**
+ * Cross-builds sivshm.ko with `W=1` from a copy of `kernelSrc` under `<work>/src`; the arm64
+ * headers' Makefile sets ARCH and CROSS_COMPILE itself. Returns the module and its build log.
+ */
+export function crossBuildModule(
+  work: string,
+  kit: Arm64Kit,
+  kernelSrc = join(kmodRoot(), 'kernel'),
+): { ko: string; log: string } {
+  const root = kmodRoot();
+  const modDir = join(work, 'src/kernel');
+  mkdirSync(modDir, { recursive: true });
+  mkdirSync(join(work, 'src/include/uapi'), { recursive: true });
+  copyFileSync(join(root, 'include/uapi/sivshm.h'), join(work, 'src/include/uapi/sivshm.h'));
+  for (const f of readdirSync(kernelSrc)) {
+    if (/\.(c|h)$|^Kbuild$/.test(f)) copyFileSync(join(kernelSrc, f), join(modDir, f));
+  }
+  const logPath = join(modDir, 'build.log');
+  execFileSync(
+    'sh',
+    ['-c', `make -C '${kit.headers}' M='${modDir}' W=1 modules > '${logPath}' 2>&1`],
+    { timeout: BUILD_TIMEOUT_MS },
+  );
+  return { ko: join(modDir, 'sivshm.ko'), log: readFileSync(logPath, 'utf8') };
+}
+
+/** Compiles a guest tool statically for arm64 against the UAPI header. */
+export function crossBuildTool(source: string, out: string): void {
+  const root = kmodRoot();
+  run('aarch64-linux-gnu-gcc', [
+    '-static',
+    '-O2',
+    '-Wall',
+    '-Wextra',
+    '-Werror',
+    '-I',
+    join(root, 'include/uapi'),
+    join(root, 'test', source),
+    '-o',
+    out,
+  ]);
+}
+
+/**
+ * The initramfs: arm64 busybox, `/init` = `init`, the modules (a Debian module is xz-packed;
+ * busybox's insmod gets it unpacked) under /lib/modules and the tools under /bin.
+ */
+export function packArm64Initramfs(
+  work: string,
+  kit: Arm64Kit,
+  init: string,
+  modules: Record<string, string>,
+  tools: Record<string, string>,
+): string {
+  const rootfs = join(work, 'rootfs');
+  for (const d of ['bin', 'proc', 'sys', 'dev', 'tmp', 'lib/modules']) {
+    mkdirSync(join(rootfs, d), { recursive: true });
+  }
+  copyFileSync(kit.busybox, join(rootfs, 'bin/busybox'));
+  for (const [name, path] of Object.entries(modules)) {
+    const out = join(rootfs, 'lib/modules', `${name}.ko`);
+    if (path.endsWith('.xz')) {
+      writeFileSync(out, execFileSync('xz', ['-dc', path], { maxBuffer: 64 << 20 }));
+    } else {
+      copyFileSync(path, out);
+    }
+  }
+  for (const [name, path] of Object.entries(tools)) copyFileSync(path, join(rootfs, 'bin', name));
+  writeFileSync(join(rootfs, 'init'), init);
+  for (const f of ['init', 'bin/busybox', ...Object.keys(tools).map((t) => `bin/${t}`)]) {
+    chmodSync(join(rootfs, f), 0o755);
+  }
+  const out = join(work, 'initramfs.cpio.gz');
+  packInitramfs(rootfs, out);
+  return out;
+}
+
+/** A module of the arm64 kernel package by file name (`qemu_fw_cfg.ko.xz`). */
+export function kernelModule(kit: Arm64Kit, fileName: string): string {
+  const hits = execFileSync('find', [join(kit.root, 'lib/modules', kit.kver), '-name', fileName], {
+    encoding: 'utf8',
+  })
+    .split('\n')
+    .filter((l) => l !== '');
+  if (hits[0] === undefined || !existsSync(hits[0])) {
+    throw new Error(`${fileName} is not in ${kit.kver}'s modules`);
+  }
+  return hits[0];
+}
+
+export interface Arm64Boot {
+  readonly kit: Arm64Kit;
+  readonly initrd: string;
+  readonly serialLog: string;
+  readonly append: string;
+  /** Extra QEMU arguments: the ivshmem device, fw_cfg items. */
+  readonly devices: readonly string[][];
+  readonly timeoutMs: number;
+}
+
+/**
+ * Boots the guest on `virt` with `-cpu max` (pointer authentication by QEMU's own cheap
+ * algorithm: the architected one is far slower under TCG) and resolves with its console once
+ * QEMU exits; a guest still running after `timeoutMs` is killed and says so in the log.
+ */
+export function bootArm64(b: Arm64Boot): Promise<{ code: number | null; log: string }> {
+  const args = [
+    ...['-M', 'virt', '-cpu', 'max,pauth-impdef=on', '-accel', 'tcg', '-m', '256M', '-smp', '1'],
+    ...['-nic', 'none', '-no-reboot', '-display', 'none', '-monitor', 'none'],
+    ...['-serial', `file:${b.serialLog}`, '-kernel', b.kit.vmlinuz, '-initrd', b.initrd],
+    ...['-append', `console=ttyAMA0 loglevel=3 ${b.append}`],
+    ...b.devices.flat(),
+  ];
+  const qemu = spawn('qemu-system-aarch64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let said = '';
+  qemu.stdout.on('data', (d: Buffer) => (said += d.toString('latin1')));
+  qemu.stderr.on('data', (d: Buffer) => (said += d.toString('latin1')));
+  const timer = setTimeout(() => {
+    said += `\n[arm64 tier] guest killed after ${b.timeoutMs} ms\n`;
+    qemu.kill('SIGKILL');
+  }, b.timeoutMs);
+  return new Promise((resolve) => {
+    qemu.on('close', (code) => {
+      clearTimeout(timer);
+      const console = existsSync(b.serialLog) ? readFileSync(b.serialLog, 'latin1') : '';
+      resolve({ code, log: `${console.replace(/\r/g, '')}${said}` });
+    });
+  });
+}
