@@ -1,7 +1,7 @@
 #!/bin/bash
 # Fetches and unpacks what the arm64 16 KiB-page guest needs, once, into a cache folder:
 # Debian 12's linux-image-6.12-arm64-16k (kernel), its headers (to cross-build sivshm.ko) with
-# the host's amd64 kbuild tools, and busybox-static for arm64. The host's dpkg is never touched:
+# the host's own kbuild tools, and busybox-static for arm64. The host's dpkg is never touched:
 # a private APT configuration with its own lists and status downloads the arm64 .debs, and
 # `dpkg-deb -x` unpacks them into a staging root inside the cache (never into /).
 #
@@ -19,14 +19,24 @@ if [ -f "$stamp" ]; then
   echo "$root"
   exit 0
 fi
+# two runs on a cold cache: the second waits for the first, then finds the stamp
+mkdir -p "$cache"
+exec 9> "$cache.lock"
+flock 9
+if [ -f "$stamp" ]; then
+  echo "$root"
+  exit 0
+fi
 
 log() { echo "# fetch-arm64-guest: $*" >&2; }
 
+# kbuild's fixdep and modpost run on the build machine: they come in the host's architecture
+host_arch=$(dpkg --print-architecture)
 mkdir -p "$cache/apt/lists/partial" "$cache/apt/archives/partial" "$cache/debs"
 : > "$cache/apt/status"
 cat > "$cache/apt/apt.conf" <<EOF
 APT::Architecture "arm64";
-APT::Architectures { "arm64"; };
+APT::Architectures { "arm64"; "$host_arch"; };
 Dir::State "$cache/apt";
 Dir::State::Lists "$cache/apt/lists";
 Dir::State::status "$cache/apt/status";
@@ -51,16 +61,11 @@ headers=$(depends_of linux-headers-6.12-arm64-16k | grep '^linux-headers-6\.12\.
 }
 common=$(depends_of "$headers" | grep -- '-common$' | head -1)
 kbuild=$(depends_of "$headers" | grep '^linux-kbuild-' | head -1)
-log "kernel $image, headers $headers $common, host tools $kbuild (amd64)"
+log "kernel $image, headers $headers $common, host tools $kbuild ($host_arch)"
 
 cd "$cache/debs"
 rm -f ./*.deb
-arm_apt apt-get -qq download "$image" "$headers" "$common" busybox-static >&2
-# kbuild's fixdep/modpost run on the build machine: the host's architecture, from its own lists
-apt-get -qq -o APT::Sandbox::User=root download "$kbuild" >&2 || {
-  echo "fetch-arm64-guest: cannot download $kbuild for the host (run apt-get update first)" >&2
-  exit 1
-}
+arm_apt apt-get -qq download "$image" "$headers" "$common" busybox-static "$kbuild:$host_arch" >&2
 
 rm -rf "$root.tmp"
 mkdir -p "$root.tmp"
@@ -75,7 +80,7 @@ kver=${image#linux-image-}
 echo "$kver" > "$root.tmp/kver"
 # the headers' Makefile includes the common headers by absolute path: point it at the staged copy
 sed -i "s#^include /usr/src/#include $root/usr/src/#" "$root.tmp/usr/src/linux-headers-$kver/Makefile"
-rm -rf "$root" "$cache/apt/archives"
+rm -rf "$root" "$cache/apt/archives" "$cache/apt/lists"
 mv "$root.tmp" "$root"
 rm -f "$cache/debs"/*.deb
 touch "$stamp"
