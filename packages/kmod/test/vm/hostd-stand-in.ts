@@ -8,6 +8,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { closeSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import {
+  DoorbellRoute,
   GRANT_TAG_LABEL,
   GrantLayout,
   GrantPerm,
@@ -68,6 +69,10 @@ interface GrantFields {
   windowLength: bigint;
   kn: Buffer;
   notAfterNs: bigint;
+  /** The channel's doorbell route: the peer's IVPosition (undefined: none) and vector masks. */
+  dbPeer: number | undefined;
+  dbRing: number;
+  dbObserve: number;
 }
 
 function encodeGrant(f: GrantFields): Buffer {
@@ -85,7 +90,32 @@ function encodeGrant(f: GrantFields): Buffer {
   b.writeBigUInt64LE(f.windowLength, L.off.windowLength);
   f.kn.copy(b, L.off.kn);
   b.writeBigUInt64LE(f.notAfterNs, L.off.notAfter);
+  b.writeUInt16LE(f.dbPeer ?? DoorbellRoute.noPeer, L.off.dbPeer);
+  b.writeUInt32LE(f.dbRing, L.off.dbRing);
+  b.writeUInt32LE(f.dbObserve, L.off.dbObserve);
   return b;
+}
+
+/**
+ * The route a grant names unless its spec says otherwise: a doorbell guest's channel rings and
+ * observes vector 0 at its peer (`arg`); the ivshmem-plain guests have no doorbells.
+ */
+function defaultRoute(g: Guest): Pick<GrantFields, 'dbPeer' | 'dbRing' | 'dbObserve'> {
+  return g.mode === 'ring' || g.mode === 'wait'
+    ? { dbPeer: g.arg, dbRing: 1, dbObserve: 1 }
+    : { dbPeer: undefined, dbRing: 0, dbObserve: 0 };
+}
+
+/** `<spec>@<peer|none>,<ring mask>,<observe mask>`: the spec and the route it names, if any. */
+function splitRoute(spec: string, f: GrantFields): string {
+  const [base = '', route] = spec.split('@');
+  const [peer, ring, observe] = route?.split(',') ?? [];
+  if (peer !== undefined && ring !== undefined && observe !== undefined) {
+    f.dbPeer = peer === 'none' ? undefined : Number(peer);
+    f.dbRing = Number(ring);
+    f.dbObserve = Number(observe);
+  }
+  return base;
 }
 
 function encodeRevoke(epoch: bigint, serial: bigint, vmId: number, channelId: bigint): Buffer {
@@ -210,8 +240,9 @@ function answer(g: Guest, other: Guest, line: string): string {
     windowLength: BigInt(WIN_LEN),
     kn: Buffer.from(knHex, 'hex'),
     notAfterNs: nowNs + 600_000_000_000n,
+    ...defaultRoute(g),
   };
-  const key = bendGrant(spec, f, g, other, nowNs);
+  const key = bendGrant(splitRoute(spec, f), f, g, other, nowNs);
   const token = encodeGrant(f);
   const t = tag(key, GRANT_TAG_LABEL, token);
   if (spec === 'forged') t[31] = (t[31] ?? 0) ^ 0x80;

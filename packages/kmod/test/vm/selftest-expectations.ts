@@ -102,6 +102,8 @@ export const EXPECTED: Record<SelftestMode, string[]> = {
     'doorbell-peer-ready',
     'doorbell-ring',
     'doorbell-peer-woke',
+    'doorbell-to-ungranted-route-refused',
+    'doorbell-route-gone-after-revoke',
   ],
   wait: [
     'insmod',
@@ -114,6 +116,7 @@ export const EXPECTED: Record<SelftestMode, string[]> = {
     'doorbell-guest-grant',
     'doorbell-wakes-poll',
     'doorbell-read-reports-vector',
+    'read-sees-only-granted-vectors',
   ],
 };
 

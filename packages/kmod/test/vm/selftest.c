@@ -8,7 +8,9 @@
  *
  * Tokens come from the host over a second serial port (the test's stand-in
  * for hostd): the guest sends "KEY", "GRANT <spec> <kn hex>" or
- * "REVOKE <spec>" and reads back one line of hex.
+ * "REVOKE <spec>" and reads back one line of hex. A grant spec may end in
+ * "@<peer|none>,<ring mask>,<observe mask>": the doorbell route the token
+ * names (otherwise vector 0 of the peer for ring|wait, none for the rest).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -155,8 +157,9 @@ static void get_token(const char *spec, int fd, struct sivshm_grant_req *req)
 		sprintf(hexkn + 2 * i, "%02x", kn.kn[i]);
 	ask(reply, sizeof(reply), "GRANT %s %s", spec, hexkn);
 	memset(req, 0, sizeof(*req));
-	if (strlen(reply) != 2 * (88 + 32) || unhex(reply, &req->token, 88) ||
-	    unhex(reply + 176, req->tag, 32)) {
+	if (strlen(reply) != 2 * (sizeof(req->token) + 32) ||
+	    unhex(reply, &req->token, sizeof(req->token)) ||
+	    unhex(reply + 2 * sizeof(req->token), req->tag, 32)) {
 		errno = EPROTO;
 		die(spec);
 	}
@@ -400,15 +403,15 @@ static int all_zero(const void *p, size_t n)
 }
 
 /*
- * read() and poll() tell only a process holding a grant about doorbells:
- * a child without one is refused on its own file; this process, holding
- * channel 1 on @granted_fd, may read on it or on another file of its own.
+ * read() and poll() tell only a file holding a grant about doorbells: a
+ * child without one is refused on its own file, and so is another file of
+ * this process, which holds channel 1 on @granted_fd (the one it may read).
  */
 static void check_read_poll_need_grant(int granted_fd)
 {
 	struct sivshm_event ev[8];
 	ssize_t g, o;
-	int fd, st;
+	int fd, st, oe;
 	pid_t pid;
 
 	pid = fork();
@@ -430,13 +433,15 @@ static void check_read_poll_need_grant(int granted_fd)
 	if (fd < 0)
 		die("open " DEV);
 	o = read(fd, ev, sizeof(ev));
+	oe = errno;
 	fcntl(granted_fd, F_SETFL, O_NONBLOCK);
 	g = read(granted_fd, ev, sizeof(ev));
 	report("read-poll-need-a-grant",
-	       WIFEXITED(st) && WEXITSTATUS(st) == 0 && o < 0 && g < 0 && errno == EAGAIN,
+	       WIFEXITED(st) && WEXITSTATUS(st) == 0 && o < 0 && oe == EPERM && g < 0 &&
+	       errno == EAGAIN,
 	       "process without a grant: status %#x (exit 1: read not EPERM, 2: poll reported); "
-	       "granted process: other file %zd, granted file %zd (%s)", st, o, g,
-	       strerror(errno));
+	       "granted process: other file %zd (%s), granted file %zd (%s)", st, o,
+	       strerror(oe), g, strerror(errno));
 	fcntl(granted_fd, F_SETFL, 0);
 	close(fd);
 }
@@ -1113,6 +1118,126 @@ static volatile char *granted_map(int fd, const char *spec)
 	return map(fd, win, WIN_LEN, PROT_READ | PROT_WRITE, MAP_SHARED);
 }
 
+/* ---- doorbells routed per channel: a grant names what its file may ring and see ---- */
+
+/* SIVSHM_IOC_DOORBELL on @fd to (@peer, @vector): 0 or the errno. */
+static int ring_errno(int fd, unsigned int peer, unsigned int vector)
+{
+	struct sivshm_doorbell db = { .peer = (__u16)peer, .vector = (__u16)vector };
+
+	return ioctl(fd, SIVSHM_IOC_DOORBELL, &db) ? errno : 0;
+}
+
+/* A new non-blocking file holding channel @id as @r with route @route ("@peer,ring,observe"). */
+static int routed_file(int id, const char *r, const char *route)
+{
+	struct sivshm_grant_req req;
+	char spec[128];
+	int fd, ret;
+
+	fd = open(DEV, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		die("open " DEV);
+	snprintf(spec, sizeof(spec), "chan:%d:%s:%lu%s", id, r, chan_off(id), route);
+	get_token(spec, fd, &req);
+	ret = present(fd, &req);
+	if (ret) {
+		fprintf(stderr, "grant %s: %d verdict %u\n", spec, ret, req.verdict);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Guest B: a file whose grant observes no vector, granted before the peer rings. */
+static int blind_file(void)
+{
+	return routed_file(2, "provider", "@none,0,0");
+}
+
+/*
+ * Guest B, after the peer's doorbell on vector 0: a file whose grant
+ * observes nothing saw nothing (read EAGAIN, poll quiet), and a file
+ * granted vector 0 only now sees none of the interrupts from before.
+ */
+static void check_read_sees_only_granted(int blind)
+{
+	struct sivshm_event ev[8];
+	struct pollfd p = { .fd = blind, .events = POLLIN };
+	ssize_t b = -2, late = -2;
+	int be = 0, le = 0, pr = -2, fresh;
+
+	if (blind >= 0) {
+		pr = poll(&p, 1, 0);
+		b = read(blind, ev, sizeof(ev));
+		be = errno;
+	}
+	fresh = routed_file(3, "provider", "@0,1,1");
+	if (fresh >= 0) {
+		late = read(fresh, ev, sizeof(ev));
+		le = errno;
+	}
+	report("read-sees-only-granted-vectors",
+	       blind >= 0 && pr == 0 && b < 0 && be == EAGAIN && fresh >= 0 && late < 0 &&
+	       le == EAGAIN,
+	       "file observing no vector: poll %d, read %zd (%s); file granted vector 0 after "
+	       "the doorbell: read %zd (%s)", pr, b, strerror(be), late, strerror(le));
+	if (fresh >= 0)
+		close(fresh);
+	if (blind >= 0)
+		close(blind);
+}
+
+/*
+ * Guest A, holding channel 1 routed to vector 0 of @other on @fd: every
+ * (peer, vector) that no live grant of the ringing file names is -EPERM.
+ */
+static void check_ungranted_routes(int fd)
+{
+	int quiet = routed_file(3, "consumer", "@none,0,1");	/* observes only */
+	int wrong_vec = ring_errno(fd, other, 1);
+	int wrong_peer = ring_errno(fd, other + 1, 0);
+	int past_mask = ring_errno(fd, other, SIVSHM_DB_MAX_VECTORS);
+	int no_route = quiet < 0 ? -1 : ring_errno(quiet, other, 0);
+	int granted = ring_errno(fd, other, 0);
+
+	report("doorbell-to-ungranted-route-refused",
+	       wrong_vec == EPERM && wrong_peer == EPERM && past_mask == EPERM &&
+	       no_route == EPERM && !granted,
+	       "vector 1: %s; peer %lu: %s; vector %d: %s; grant without a route: %s; "
+	       "the granted route: %s", strerror(wrong_vec), other + 1, strerror(wrong_peer),
+	       SIVSHM_DB_MAX_VECTORS, strerror(past_mask), strerror(no_route), strerror(granted));
+	if (quiet >= 0)
+		close(quiet);
+}
+
+/* Guest A: a revoke ends the channel's route at once, for ring and read. */
+static void check_route_gone_after_revoke(void)
+{
+	struct sivshm_revoke_req rv;
+	struct sivshm_event ev[8];
+	char route[32];
+	int fd, before, after = -1, rr = -1, re = 0;
+	ssize_t n = 0;
+
+	snprintf(route, sizeof(route), "@%lu,1,1", other);
+	fd = routed_file(4, "consumer", route);
+	before = fd < 0 ? -1 : ring_errno(fd, other, 0);
+	get_revoke("chan:4", &rv);
+	if (fd >= 0) {
+		rr = present_revoke(fd, &rv);
+		after = ring_errno(fd, other, 0);
+		n = read(fd, ev, sizeof(ev));
+		re = errno;
+	}
+	report("doorbell-route-gone-after-revoke",
+	       fd >= 0 && !before && !rr && after == EPERM && n < 0 && re == EPERM,
+	       "ring before the revoke: %s; revoke %d verdict %u; ring after: %s; read after: "
+	       "%zd (%s)", strerror(before), rr, rv.verdict, strerror(after), n, strerror(re));
+	if (fd >= 0)
+		close(fd);
+}
+
 /* Doorbell receiver (guest B): poll() must wake on the peer's doorbell. */
 static int run_wait(void)
 {
@@ -1121,7 +1246,7 @@ static int run_wait(void)
 	struct pollfd p;
 	volatile char *m;
 	ssize_t n;
-	int fd, r;
+	int fd, r, blind;
 
 	fd = open(DEV, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
@@ -1138,6 +1263,7 @@ static int run_wait(void)
 	n = read(fd, ev, sizeof(ev));
 	report("no-event-before-doorbell", n < 0 && errno == EAGAIN, "read %zd", n);
 	fcntl(fd, F_SETFL, 0);
+	blind = blind_file();
 	strcpy((char *)m + DIR_SIZE, "B-POLLING");	/* our producer page */
 	__sync_synchronize();
 	p = (struct pollfd){ .fd = fd, .events = POLLIN };
@@ -1150,6 +1276,7 @@ static int run_wait(void)
 	report("doorbell-read-reports-vector", n >= (ssize_t)sizeof(ev[0]) &&
 	       ev[0].vector == 0 && ev[0].count >= 1,
 	       "read %zd vector %u count %u", n, ev[0].vector, ev[0].count);
+	check_read_sees_only_granted(blind);
 	strcpy((char *)m + PAGE, "B-WOKE");	/* c2p consumer page: ours */
 	return failures != 0;
 }
@@ -1176,6 +1303,8 @@ static int run_ring(void)
 	r = ioctl(fd, SIVSHM_IOC_DOORBELL, &db) ? errno : 0;
 	report("doorbell-ring", !r, "%s", strerror(r));
 	report("doorbell-peer-woke", !wait_for(m + PAGE, "B-WOKE"), "peer never woke");
+	check_ungranted_routes(fd);
+	check_route_gone_after_revoke();
 	return failures != 0;
 }
 

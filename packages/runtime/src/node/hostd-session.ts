@@ -135,8 +135,7 @@ export class HostdSession {
         minMode: (service) => this.#hooks.minMode(service),
       },
       send: (bytes) => void link.send({ kind: 'handshake', message: bytes }),
-      onProviderGrant: (grant, file, peerDoorbell) =>
-        this.#onProviderGrant(grant, file, peerDoorbell),
+      onProviderGrant: (grant, file) => this.#onProviderGrant(grant, file),
     });
     link.listen({
       message: (m) => {
@@ -301,7 +300,7 @@ export class HostdSession {
     }
     const g = await this.#broker.request(service, instance, major, mode, timeoutMs);
     try {
-      return this.#attach(g.grant, g.file, g.handshakeMs, g.peerDoorbell);
+      return this.#attach(g.grant, g.file, g.handshakeMs);
     } catch (e) {
       zeroKeys(g.grant);
       throw e;
@@ -347,17 +346,13 @@ export class HostdSession {
     if (this.#errors.length > MAX_ERRORS) this.#errors.shift();
   }
 
-  #attach(
-    grant: ChannelGrant,
-    file: DeviceFile,
-    handshakeMs?: number,
-    peerDoorbell?: number,
-  ): AttachedChannel {
+  #attach(grant: ChannelGrant, file: DeviceFile, handshakeMs?: number): AttachedChannel {
     const channel = this.#transport.attach(file, grant, {
       notify: this.#notify,
-      ownWaker: this.#doorbells.waker(),
-      // Rings only the channel's peer when hostd named its doorbell, every peer otherwise.
-      peerWaker: this.#doorbells.waker(peerDoorbell),
+      // Both ring and sleep on the doorbell route the channel's grant names, through its file
+      // (docs/protocol.md §7): the device lets the file ring and hear nothing else.
+      ownWaker: this.#doorbells.waker(file),
+      peerWaker: this.#doorbells.waker(file),
     });
     const id = grant.channelId;
     const live: LiveChannel = {
@@ -393,10 +388,10 @@ export class HostdSession {
     return live.attached;
   }
 
-  #onProviderGrant(grant: ChannelGrant, file: DeviceFile, peerDoorbell?: number): void {
+  #onProviderGrant(grant: ChannelGrant, file: DeviceFile): void {
     let attached: AttachedChannel;
     try {
-      attached = this.#attach(grant, file, undefined, peerDoorbell);
+      attached = this.#attach(grant, file);
     } catch (e) {
       zeroKeys(grant);
       this.#error('ERR_ATTACH', (e as Error).message);

@@ -1,4 +1,5 @@
 import type { ChannelMode, GrantRoleName } from '@sivshm/abi';
+import type { GrantDoorbellRoute } from '@sivshm/core';
 import type { WindowMemory } from '../ring/ring-views.js';
 
 /** What a device tells about itself (the kernel's SIVSHM_IOC_INFO). */
@@ -20,6 +21,8 @@ export interface GrantedWindow {
   readonly offset: number;
   readonly length: number;
   readonly mode: ChannelMode;
+  /** The channel's doorbell route, as the grant named it (docs/protocol.md §7). */
+  readonly doorbell: GrantDoorbellRoute;
 }
 
 /**
@@ -51,6 +54,11 @@ export interface DeviceFile {
    * Throws `ERR_GRANT` when this file holds no live grant for the channel.
    */
   mapWindow(channelId: bigint): WindowMemory;
+  /**
+   * The doorbell routes of this file's live grants, as far as this process knows: what it may
+   * ring and observe (the device allows nothing else; a revoke ends a route at once).
+   */
+  doorbellRoutes(): GrantDoorbellRoute[];
   /** Unmaps everything this file mapped and forgets its grants. Idempotent. */
   close(): void;
 }

@@ -5,7 +5,9 @@ import {
   SerialWindow,
   verifyGrant,
   verifyRevoke,
+  NO_DOORBELL_ROUTE,
   type CryptoBackend,
+  type GrantDoorbellRoute,
 } from '@sivshm/core';
 import { WindowLayout } from '@sivshm/abi';
 import { TransportError } from '../errors/transport-error.js';
@@ -163,6 +165,7 @@ export class EmulatedDevice implements ChannelDevice {
       offset,
       length,
       mode: t.mode,
+      doorbell: t.doorbell ?? NO_DOORBELL_ROUTE,
     };
     const list = this.grants.get(t.channelId) ?? [];
     list.push({ window, file, mappings: [] });
@@ -188,6 +191,17 @@ export class EmulatedDevice implements ChannelDevice {
       bulk: new Uint8Array(m.bulk),
       lost: lossProbe(m.handle),
     };
+  }
+
+  /**
+   * @internal The doorbell routes of `file`'s live grants: what sivshm.ko would let it ring and
+   * observe. A revoke or a new epoch's grant check removes them with the grant.
+   */
+  routes(file: EmulatedDeviceFile): GrantDoorbellRoute[] {
+    const out: GrantDoorbellRoute[] = [];
+    for (const list of this.grants.values())
+      for (const g of list) if (g.file === file) out.push(g.window.doorbell);
+    return out;
   }
 
   /** @internal Forgets every grant of `file` and unmaps what it mapped. */
@@ -253,6 +267,10 @@ class EmulatedDeviceFile implements DeviceFile {
   mapWindow(channelId: bigint): WindowMemory {
     if (!this.open) throw new TransportError('ERR_CLOSED', 'the device file is closed');
     return this.device.map(this, channelId);
+  }
+
+  doorbellRoutes(): GrantDoorbellRoute[] {
+    return this.open ? this.device.routes(this) : [];
   }
 
   close(): void {

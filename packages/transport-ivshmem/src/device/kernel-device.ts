@@ -14,7 +14,7 @@ import {
   TOKEN_TAG_SIZE,
   type SivshmVerdictName,
 } from '@sivshm/abi';
-import { decodeGrant } from '@sivshm/core';
+import { decodeGrant, NO_DOORBELL_ROUTE, type GrantDoorbellRoute } from '@sivshm/core';
 import { TransportError } from '../errors/transport-error.js';
 import { closeFd, ioctl, openFd } from '../native/fd.js';
 import { mapFile, unmap, type MappedFile } from '../native/map-file.js';
@@ -86,31 +86,6 @@ export class KernelDevice implements ChannelDevice {
   }
 
   /**
-   * Rings `vector` of peer `peer` (its IVPosition) through the device. sivshm.ko lets only a
-   * file holding a live grant ring, so this goes through one of this device's files that holds
-   * a window; false when none does (nothing granted, nothing to wake a peer about).
-   */
-  ring(peer: number, vector: number): boolean {
-    if (!Number.isInteger(peer) || peer < 0 || peer > 0xffff || !Number.isInteger(vector)) {
-      throw new TransportError(
-        'ERR_BAD_ARGUMENT',
-        `doorbell peer must be 0..65535 and vector an integer, got ${peer}/${vector}`,
-      );
-    }
-    const buf = new Uint8Array(DoorbellLayout.size);
-    const dv = new DataView(buf.buffer);
-    dv.setUint16(DoorbellLayout.off.peer, peer, true);
-    dv.setUint16(DoorbellLayout.off.vector, vector, true);
-    for (const f of this.#files) {
-      const fd = f.grantedFd();
-      if (fd === undefined) continue;
-      ioctl(fd, SivshmIoctl.doorbell, buf);
-      return true;
-    }
-    return false;
-  }
-
-  /**
    * Provisions the VM's grant key and id (docs/protocol.md §9): root only, once per module load;
    * the key cannot be read back or replaced afterwards. Run by the VM's init step, not by apps.
    */
@@ -156,8 +131,9 @@ export class KernelDevice implements ChannelDevice {
     };
   }
 
-  open(): DeviceFile {
-    const fd = openFd(this.#path, constants.O_RDWR);
+  open(): KernelDeviceFile {
+    // Non-blocking: its doorbell events are read when poll says so (KernelDoorbells).
+    const fd = openFd(this.#path, constants.O_RDWR | constants.O_NONBLOCK);
     try {
       const buf = new Uint8Array(NonceLayout.size);
       ioctl(fd, SivshmIoctl.nonce, buf);
@@ -213,8 +189,11 @@ export class KernelDevice implements ChannelDevice {
   }
 }
 
-/** One open file of `/dev/sivshm`: its own nonce, its own grants, its own mappings. */
-class KernelDeviceFile implements DeviceFile {
+/**
+ * One open file of `/dev/sivshm`: its own nonce, its own grants, its own mappings, and the
+ * doorbells its grants route (sivshm.ko lets it ring and observe those only).
+ */
+export class KernelDeviceFile implements DeviceFile {
   readonly #windows = new Map<bigint, GrantedWindow>();
   readonly #mappings: MappedFile[] = [];
   #fd: number | undefined;
@@ -227,9 +206,35 @@ class KernelDeviceFile implements DeviceFile {
     this.#fd = fd;
   }
 
-  /** The fd while this file holds a live window (it may ring doorbells), else undefined. */
-  grantedFd(): number | undefined {
-    return this.#windows.size > 0 ? this.#fd : undefined;
+  /** The fd (non-blocking) whose read()/poll() report this file's observed vectors; undefined once closed. */
+  eventFd(): number | undefined {
+    return this.#fd;
+  }
+
+  doorbellRoutes(): GrantDoorbellRoute[] {
+    return [...this.#windows.values()].map((w) => w.doorbell);
+  }
+
+  /**
+   * Rings `vector` of the VM at IVPosition `peer` through this file (SIVSHM_IOC_DOORBELL).
+   * sivshm.ko refuses (EPERM, thrown as ERR_SYSCALL) a pair that no live grant of this file
+   * routes, and EOPNOTSUPP on ivshmem-plain.
+   */
+  ring(peer: number, vector: number): void {
+    if (!Number.isInteger(peer) || peer < 0 || peer > 0xffff) {
+      throw new TransportError('ERR_BAD_ARGUMENT', `doorbell peer must be 0..65535, got ${peer}`);
+    }
+    if (!Number.isInteger(vector) || vector < 0 || vector > 0xffff) {
+      throw new TransportError(
+        'ERR_BAD_ARGUMENT',
+        `doorbell vector must be 0..65535, got ${vector}`,
+      );
+    }
+    const buf = new Uint8Array(DoorbellLayout.size);
+    const dv = new DataView(buf.buffer);
+    dv.setUint16(DoorbellLayout.off.peer, peer, true);
+    dv.setUint16(DoorbellLayout.off.vector, vector, true);
+    ioctl(this.#open(), SivshmIoctl.doorbell, buf);
   }
 
   /** The live windows of this file (as far as this process knows). */
@@ -262,6 +267,7 @@ class KernelDeviceFile implements DeviceFile {
       offset: Number(d.token.windowOffset),
       length: Number(d.token.windowLength),
       mode: d.token.mode,
+      doorbell: d.token.doorbell ?? NO_DOORBELL_ROUTE,
     };
     this.#windows.set(w.channelId, w);
     return w;

@@ -1,35 +1,35 @@
 import type { Subscription } from 'rxjs';
+import type { DeviceFile } from '../device/channel-device.js';
 import { TransportError } from '../errors/transport-error.js';
 import { IvshmemClient } from '../ivshmem-server/ivshmem-client.js';
 import type { Waker } from '../notify/waker.js';
+import { observes, ringTargets } from './doorbell-routes.js';
 import type { Doorbells } from './doorbells.js';
-import { SharedVector } from './shared-vector.js';
+import { FileVectors } from './file-vectors.js';
 
-/** The vector a VM is rung on for "a ring of one of your channels has records". */
-const DATA_VECTOR = 0;
+/** Vectors per peer hostd's ivshmem server hands out (hostd gives each channel one of them). */
+const VECTORS = 2;
 
 /**
  * The emulated mode's {@link Doorbells}: a client of hostd's ivshmem server, which hands out
- * two vectors per peer (the first is the data vector every channel of the VM sleeps on).
- *
- * Whom a ring reaches: the VM tells hostd its own id (`id`, sent as DoorbellId) and hostd hands
- * the peer's id out with each grant, so a channel's waker rings just that peer. When hostd had
- * no id for the peer the waker rings every peer connected to the server.
+ * eventfds for every vector of every peer. The routing sivshm.ko enforces is applied here in user
+ * space from the grants the channel's `EmulatedDevice` file holds (not a security boundary, as
+ * `EmulatedDevice` is not; it exists so the per-channel routing runs and is tested everywhere):
+ * a waker rings only the (peer, vector) pairs its file's live grants route, and a doorbell on
+ * vector v wakes only the wakers whose file's live grants observe v.
  */
 export class EmulatedDoorbells implements Doorbells {
   readonly #client: IvshmemClient;
-  readonly #vector = new SharedVector();
+  readonly #files = new FileVectors();
   readonly #sub: Subscription;
-  /** Doorbells received on the own vector. */
+  /** Doorbells received on a vector some granted file observes. */
   received = 0;
+  /** Rings not sent: the file's live grants route nothing (not presented yet, or revoked). */
+  ringFailures = 0;
 
   private constructor(client: IvshmemClient) {
     this.#client = client;
-    this.#sub = client.notifications$.subscribe((n) => {
-      if (n.vector !== DATA_VECTOR) return;
-      this.received++;
-      this.#vector.rang();
-    });
+    this.#sub = client.notifications$.subscribe((n) => this.#deliver(n.vector));
   }
 
   /**
@@ -39,7 +39,7 @@ export class EmulatedDoorbells implements Doorbells {
   static async connect(socketPath: string, timeoutMs = 5000): Promise<EmulatedDoorbells> {
     try {
       return new EmulatedDoorbells(
-        await IvshmemClient.connect(socketPath, { vectors: 2, timeoutMs }),
+        await IvshmemClient.connect(socketPath, { vectors: VECTORS, timeoutMs }),
       );
     } catch (e) {
       const code = TransportError.is(e) ? e.code : 'ERR_SYSCALL';
@@ -62,27 +62,40 @@ export class EmulatedDoorbells implements Doorbells {
   }
 
   /** See {@link Doorbells.waker}. */
-  waker(peerId?: number): Waker {
-    const ring = (id: number): void => {
-      try {
-        this.#client.ring(id, DATA_VECTOR);
-      } catch {
-        // The peer left (between listing and ringing, or before): nobody to wake there.
-      }
-    };
-    return this.#vector.waker(
+  waker(file: DeviceFile): Waker {
+    return this.#files.waker(
+      file,
       () => {
-        if (peerId !== undefined) ring(peerId);
-        else for (const id of this.#client.peerIds()) ring(id);
+        const targets = ringTargets(file.doorbellRoutes());
+        if (targets.length === 0) this.ringFailures++;
+        for (const t of targets) {
+          try {
+            this.#client.ring(t.peer, t.vector);
+          } catch {
+            // The peer left: nobody to wake there.
+          }
+        }
       },
       () => !this.#client.closed,
+      () => () => undefined,
     );
   }
 
   /** Disconnects from the server and closes every doorbell fd. */
   close(): void {
     this.#sub.unsubscribe();
-    this.#vector.close();
+    this.#files.close();
     this.#client.close();
+  }
+
+  /** A doorbell on own `vector`: for the files whose live grants observe it, as sivshm.ko's read(). */
+  #deliver(vector: number): void {
+    let seen = false;
+    for (const f of [...this.#files.files()]) {
+      if (!observes(f.doorbellRoutes(), vector)) continue;
+      seen = true;
+      this.#files.rang(f);
+    }
+    if (seen) this.received++;
   }
 }

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { expect } from 'chai';
 import { TransportError } from '../errors/transport-error.js';
 import { DEFAULT_DEVICE_PATH, KernelDevice } from '../device/kernel-device.js';
+import type { DeviceFile } from '../device/channel-device.js';
 import { KernelDoorbells } from './kernel-doorbells.js';
 
 // Needs sivshm.ko's device: inside a QEMU guest (the tier-3 run in apps/hostd/test/qemu rings
@@ -18,13 +19,6 @@ describe('KernelDoorbells', () => {
   afterEach(() => device?.close());
 
   describe('constructor', () => {
-    it('should reject a maxPeers that is not 1..65536', () => {
-      expect(() => new KernelDoorbells(device!, { maxPeers: 0 })).to.throw(
-        TransportError,
-        /maxPeers/,
-      );
-    });
-
     it('should take its id from the device IVPosition', () => {
       const d = new KernelDoorbells(device!);
       try {
@@ -36,13 +30,25 @@ describe('KernelDoorbells', () => {
   });
 
   describe('.waker', () => {
-    it('should not ring without a granted file and resolve a wait false on timeout', async () => {
+    it('should not ring through a file without a grant and resolve a wait false on timeout', async () => {
       const d = new KernelDoorbells(device!);
+      const file = device!.open();
       try {
-        const w = d.waker(d.id + 1);
+        const w = d.waker(file);
         w.wake();
         expect(d.ringFailures).to.equal(d.vectors === 0 ? 0 : 1);
         expect(await w.wait(20)).to.equal(false);
+        w.close();
+      } finally {
+        d.close();
+        file.close();
+      }
+    });
+
+    it('should refuse a file that is not a KernelDevice file', () => {
+      const d = new KernelDoorbells(device!);
+      try {
+        expect(() => d.waker({} as DeviceFile)).to.throw(TransportError, /KernelDevice file/);
       } finally {
         d.close();
       }
