@@ -126,7 +126,7 @@ async function main(): Promise<number> {
   }
   const started = Date.now();
   const kit = fetchArm64Kit();
-  results.note(`kernel ${kit.kver} (cache ready after ${Date.now() - started} ms)`);
+  results.note(`arm64 kernel package ${kit.kver}, cache ready after ${Date.now() - started} ms`);
   const work = mkdtempSync(join(tmpdir(), 'sivshm-arm64-'));
   let keep = false;
   try {
