@@ -11,6 +11,7 @@ export type RuntimeErrorCode =
   | 'ERR_PEER_GONE'
   | 'ERR_HOSTD_GONE'
   | 'ERR_REMOTE'
+  | 'ERR_BUSY'
   | 'ERR_TIMEOUT'
   | 'ERR_CLOSED';
 

@@ -409,6 +409,9 @@ function callError(service: string, method: string, e: unknown): Error {
     case 'ERR_TIMEOUT':
     case 'ERR_RING_FULL':
       return new RuntimeError('ERR_TIMEOUT', `${what}: ${e.message}`, { cause: e });
+    case 'ERR_BUSY':
+      // Never sent: the caller may retry (after releasing samples it holds, if it holds any).
+      return new RuntimeError('ERR_BUSY', `${what}: ${e.message}`, { cause: e });
     case 'ERR_REMOTE':
       return new RuntimeError('ERR_REMOTE', `${what}: ${e.message}`, { cause: e });
     case 'ERR_PEER_GONE':

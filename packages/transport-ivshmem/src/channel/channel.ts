@@ -108,6 +108,7 @@ export class Channel {
   readonly #windowLost: (() => boolean) | undefined;
   #loop: Promise<void>;
   #unhandled: RecordHandler | undefined;
+  #receiveHeld = false;
   /** Records that arrived with no handler registered for them (and no `onUnhandled`). */
   unhandledRecords = 0;
 
@@ -174,6 +175,14 @@ export class Channel {
   /** Largest payload one record can carry towards the peer. */
   get maxPayload(): number {
     return this.#sender.maxPayload;
+  }
+
+  /**
+   * True while a handler holds a received record (a `Sample` not yet released): the channel
+   * reads nothing more from the peer until it lets go — no event, no reply.
+   */
+  get receiveHeld(): boolean {
+    return this.#receiveHeld;
   }
 
   /** The error that ended the channel, if any. */
@@ -359,7 +368,12 @@ export class Channel {
               // The record is held until the app releases it, which may take long: what was
               // sent so far must not wait for that.
               doorbell?.release();
-              await hold;
+              this.#receiveHeld = true;
+              try {
+                await hold;
+              } finally {
+                this.#receiveHeld = false;
+              }
               doorbell?.hold();
             }
           } catch (e) {

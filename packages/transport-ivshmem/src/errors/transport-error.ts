@@ -8,6 +8,12 @@ export type TransportErrorCode =
   | 'ERR_ADDON'
   /** A ring has no room for the record right now. */
   | 'ERR_RING_FULL'
+  /**
+   * A call was not sent: the provider takes no more requests from this channel now (it is
+   * overloaded, or holds requests while its replies to this channel wait to be read). Nothing
+   * was executed; the call may be retried.
+   */
+  | 'ERR_BUSY'
   /** The peer broke a ring invariant (index out of range, bad length, straddling record). */
   | 'ERR_RING_VIOLATION'
   /** The peer closed, crashed or stopped its heartbeat. */

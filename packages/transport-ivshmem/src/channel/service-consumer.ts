@@ -1,0 +1,340 @@
+import type protobuf from 'protobufjs';
+import { Subject, share, type Observable } from 'rxjs';
+import { SomeIpMessageType } from '@sivshm/abi';
+import { TransportError } from '../errors/transport-error.js';
+import { decodeCopy, decodeFrom } from '../protobuf/decode-from.js';
+import { Sample } from '../protobuf/sample.js';
+import type { SomeIpHeader } from '../ring/someip-header.js';
+import { dispatchKey, type Channel } from './channel.js';
+import {
+  checkEventId,
+  checkMethodId,
+  MAX_ERROR_TEXT,
+  ReturnCode,
+  type ServiceAddress,
+} from './service-common.js';
+
+const untext = new TextDecoder();
+
+interface PendingCall {
+  readonly resolve: (payload: Uint8Array) => void;
+  readonly reject: (e: TransportError) => void;
+  /** `performance.now()` after which the call fails with ERR_TIMEOUT. */
+  readonly deadline: number;
+  readonly methodId: number;
+  readonly timeoutMs: number;
+  /**
+   * The request is in the ring. Until then the deadline is the sending side's to report (as
+   * `ERR_BUSY`: never sent), not the sweeper's (`ERR_TIMEOUT`: sent, not answered).
+   */
+  sent: boolean;
+}
+
+/**
+ * The consumer side of a service on one channel: event streams and method calls.
+ * Responses are matched to calls by session id; a call that gets no answer in time rejects
+ * with `ERR_TIMEOUT`, an ERROR answer with `ERR_REMOTE`; late answers are counted, not kept.
+ * A call whose request cannot get into the ring (the provider takes no more requests now)
+ * rejects with `ERR_BUSY`: it was never sent, and may be retried.
+ */
+export class ServiceConsumer {
+  readonly #events = new Map<number, Observable<unknown>>();
+  readonly #pending = new Map<number, PendingCall>();
+  readonly #responseHandlers = new Set<number>();
+  readonly #unregister: Array<() => void> = [];
+  /** Samples handed out and not yet released; released by force when the channel ends. */
+  readonly #held = new Set<Sample<object>>();
+  #session = 0;
+  #sweeper: NodeJS.Timeout | undefined;
+  /** Responses that arrived for calls that had already timed out. */
+  lateResponses = 0;
+  /** Event records that did not decode as their type: counted, reported, never delivered. */
+  undecodableEvents = 0;
+  readonly #errors = new Subject<TransportError>();
+  /**
+   * One `ERR_DECODE` per event record that did not decode (naming the event, its session and
+   * the type). The event's own stream goes on with the next record: one bad record from the
+   * peer never ends a subscription. Completes when the consumer closes.
+   */
+  readonly errors$: Observable<TransportError> = this.#errors.asObservable();
+
+  constructor(
+    private readonly channel: Channel,
+    private readonly address: ServiceAddress,
+  ) {
+    const rejectAll = (e: TransportError): void => {
+      for (const [, p] of this.#pending) {
+        p.reject(e);
+      }
+      this.#pending.clear();
+    };
+    this.#unregister.push(() => {
+      for (const h of [...this.#held]) h.release();
+      rejectAll(new TransportError('ERR_CLOSED', 'the service consumer was closed'));
+      this.#errors.complete();
+    });
+    // When the channel ends (peer gone, violation, close) no answer can come: fail every call now.
+    const sub = channel.state$.subscribe((state) => {
+      if (state === 'open') return;
+      for (const h of [...this.#held]) h.release();
+      rejectAll(channel.failure ?? new TransportError('ERR_CLOSED', `the channel is ${state}`));
+    });
+    this.#unregister.push(() => sub.unsubscribe());
+  }
+
+  /**
+   * Decoded copies of event `eventId`, safe to keep. Hot: subscribing starts delivery, and
+   * every subscriber shares one decoder.
+   */
+  event<T>(eventId: number, type: protobuf.Type): Observable<T> {
+    checkEventId(eventId);
+    let obs = this.#events.get(eventId);
+    if (obs === undefined) {
+      const subject = new Subject<T>();
+      const off = this.channel.on(dispatchKey(SomeIpMessageType.NOTIFICATION, eventId), (r) => {
+        if (r.header.messageType !== SomeIpMessageType.NOTIFICATION) return;
+        let message: T;
+        try {
+          message = decodeCopy(type, r.payload) as T;
+        } catch (e) {
+          this.#undecodable(eventId, r.header.session, type, e);
+          return;
+        }
+        subject.next(message);
+      });
+      this.#unregister.push(() => {
+        off();
+        subject.complete();
+      });
+      obs = subject.pipe(share());
+      this.#events.set(eventId, obs);
+    }
+    return obs as Observable<T>;
+  }
+
+  /**
+   * The zero-copy lane of event `eventId`: each `Sample` decodes in place, its `bytes` fields
+   * alias the ring slot, and it stays valid until `release()` — which the subscriber must call:
+   * until then the channel delivers nothing else (backpressure, never a silent drop). Meant for
+   * one subscriber; use `event()` for decoded copies that are safe to keep. In a `mac`/`aead`
+   * channel the record is checked and copied (and decrypted) into private memory first, and the
+   * `bytes` fields alias that copy instead of the ring; validity and backpressure are the same.
+   */
+  samples<T extends object>(eventId: number, type: protobuf.Type): Observable<Sample<T>> {
+    checkEventId(eventId);
+    const subject = new Subject<Sample<T>>();
+    const off = this.channel.on(dispatchKey(SomeIpMessageType.NOTIFICATION, eventId), (r) => {
+      if (r.header.messageType !== SomeIpMessageType.NOTIFICATION) return undefined;
+      let message: T;
+      try {
+        message = decodeFrom<T>(type, r.payload);
+      } catch (e) {
+        this.#undecodable(eventId, r.header.session, type, e);
+        return undefined;
+      }
+      return new Promise<void>((released) => {
+        const sample: Sample<T> = new Sample<T>(message, {
+          onRelease: () => {
+            this.#held.delete(sample);
+            released();
+          },
+          header: r.header,
+          label: type.fullName,
+        });
+        this.#held.add(sample);
+        subject.next(sample);
+        if (!subject.observed) sample.release(); // nobody listening: give the slot back
+      });
+    });
+    this.#unregister.push(() => {
+      off();
+      subject.complete();
+    });
+    return subject.asObservable();
+  }
+
+  #undecodable(eventId: number, session: number, type: protobuf.Type, cause: unknown): void {
+    this.undecodableEvents++;
+    this.#errors.next(
+      new TransportError(
+        'ERR_DECODE',
+        `event 0x${eventId.toString(16)} record (session ${session}) does not decode as ${type.fullName}: ${(cause as Error).message}; skipped`,
+        { cause },
+      ),
+    );
+  }
+
+  /** Calls method `methodId` and resolves with the decoded response. */
+  async call<Req extends object, Res>(
+    methodId: number,
+    requestType: protobuf.Type,
+    responseType: protobuf.Type,
+    request: Req,
+    options: { readonly timeoutMs?: number } = {},
+  ): Promise<Res> {
+    checkMethodId(methodId);
+    this.#listenForResponses(methodId);
+    const session = this.#nextSession();
+    const timeoutMs = options.timeoutMs ?? 1000;
+    const payload = await new Promise<Uint8Array>((resolve, reject) => {
+      const call: PendingCall = {
+        resolve,
+        reject,
+        deadline: performance.now() + timeoutMs,
+        methodId,
+        timeoutMs,
+        sent: true,
+      };
+      this.#pending.set(session, call);
+      this.#armSweeper();
+      const header = this.#header(methodId, session, SomeIpMessageType.REQUEST);
+      const body = requestType.encode(request).finish();
+      // Hot path: straight into the ring; only a full ring takes the waiting (async) path.
+      if (this.channel.state === 'open' && this.channel.sendCopy(header, body)) return;
+      call.sent = false;
+      this.#sendWhenRoom(methodId, header, body, timeoutMs).then(
+        () => void (call.sent = true),
+        (e: TransportError) => {
+          this.#pending.delete(session);
+          reject(e);
+        },
+      );
+    });
+    // `payload` is already this call's private copy (taken before the record was released):
+    // decode it in place rather than copying it a second time.
+    return decodeFrom(responseType, payload) as Res;
+  }
+
+  /**
+   * The request ring is full: waits for room within the call's bound, or fails with
+   * `ERR_BUSY` — at once when this channel holds a received record (the provider cannot deliver
+   * its replies, so it takes no more requests until the app lets go), else once the bound
+   * passed with the ring still full. Either way the request was never sent.
+   */
+  async #sendWhenRoom(
+    methodId: number,
+    header: SomeIpHeader,
+    body: Uint8Array,
+    timeoutMs: number,
+  ): Promise<void> {
+    const what = `method 0x${methodId.toString(16)} of service 0x${this.address.service.toString(16)} was not called`;
+    if (this.channel.state === 'open' && this.channel.receiveHeld) {
+      throw new TransportError(
+        'ERR_BUSY',
+        `${what}: its request ring is full and this channel holds a received record (a Sample not released), so the provider cannot deliver replies and takes no more requests; release samples before calling (or take event() copies), then retry`,
+      );
+    }
+    try {
+      await this.channel.sendCopyWait(header, body, timeoutMs);
+    } catch (e) {
+      if (!TransportError.is(e) || e.code !== 'ERR_TIMEOUT') throw e;
+      throw new TransportError(
+        'ERR_BUSY',
+        `${what}: the provider took no request within ${timeoutMs} ms (its request ring stayed full: it is overloaded, or holds requests while its replies to this channel wait to be read); nothing was executed, retry later`,
+        { cause: e },
+      );
+    }
+  }
+
+  /** Fire-and-forget (REQUEST_NO_RETURN): resolves once the request is in the ring. */
+  async fire<Req extends object>(
+    methodId: number,
+    requestType: protobuf.Type,
+    request: Req,
+    timeoutMs = 1000,
+  ): Promise<void> {
+    checkMethodId(methodId);
+    await this.channel.sendCopyWait(
+      this.#header(methodId, this.#nextSession(), SomeIpMessageType.REQUEST_NO_RETURN),
+      requestType.encode(request).finish(),
+      timeoutMs,
+    );
+  }
+
+  /** Calls sent and not yet answered (nor timed out): a channel with any is not idle. */
+  get pendingCalls(): number {
+    return this.#pending.size;
+  }
+
+  /** Ends every stream and rejects every pending call. */
+  close(): void {
+    for (const off of this.#unregister.splice(0)) off();
+  }
+
+  /**
+   * One unref'd timer checks every pending call's deadline (every 5 ms) instead of a timer per
+   * call: timeouts fire within 5 ms of their bound, and the hot path allocates no timer.
+   */
+  #armSweeper(): void {
+    if (this.#sweeper !== undefined) return;
+    this.#sweeper = setInterval(() => {
+      const now = performance.now();
+      for (const [session, p] of this.#pending) {
+        if (now < p.deadline || !p.sent) continue;
+        this.#pending.delete(session);
+        p.reject(
+          new TransportError(
+            'ERR_TIMEOUT',
+            `no response to method 0x${p.methodId.toString(16)} within ${p.timeoutMs} ms`,
+          ),
+        );
+      }
+      if (this.#pending.size === 0) {
+        clearInterval(this.#sweeper);
+        this.#sweeper = undefined;
+      }
+    }, 5);
+    this.#sweeper.unref();
+  }
+
+  #listenForResponses(methodId: number): void {
+    if (this.#responseHandlers.has(methodId)) return;
+    this.#responseHandlers.add(methodId);
+    this.#unregister.push(
+      this.channel.on(dispatchKey(SomeIpMessageType.RESPONSE, methodId), (r) => {
+        const p = this.#pending.get(r.header.session);
+        if (p === undefined || r.header.client !== this.address.client) {
+          this.lateResponses++;
+          return;
+        }
+        this.#pending.delete(r.header.session);
+        if (
+          r.header.messageType === SomeIpMessageType.RESPONSE &&
+          r.header.returnCode === ReturnCode.ok
+        ) {
+          p.resolve(r.payload.slice());
+        } else {
+          p.reject(
+            new TransportError(
+              'ERR_REMOTE',
+              `method 0x${methodId.toString(16)} failed at the provider (return code 0x${r.header.returnCode.toString(16)}): ${untext.decode(r.payload.subarray(0, MAX_ERROR_TEXT))}`,
+            ),
+          );
+        }
+      }),
+    );
+  }
+
+  #nextSession(): number {
+    for (let i = 0; i < 0xffff; i++) {
+      this.#session = (this.#session % 0xffff) + 1;
+      if (!this.#pending.has(this.#session)) return this.#session;
+    }
+    throw new TransportError(
+      'ERR_BUSY',
+      `65535 calls to service 0x${this.address.service.toString(16)} are already pending on this channel; wait for some to settle, then retry`,
+    );
+  }
+
+  #header(method: number, session: number, messageType: number): SomeIpHeader {
+    return {
+      service: this.address.service,
+      method,
+      client: this.address.client,
+      session,
+      interfaceVersion: this.address.major,
+      messageType,
+      returnCode: ReturnCode.ok,
+    };
+  }
+}
