@@ -1,0 +1,59 @@
+// What the hostile-load cases (and `npm run soak`) measure and send: a process's RSS and fds
+// from /proc, raw control links to hostd, and floods bounded in time.
+import { readFileSync, readdirSync } from 'node:fs';
+import net from 'node:net';
+import { encodeControlFrame, encodeControlMessage } from '@sivshm/core/testing';
+
+/** Resident set of a process, MiB (/proc/<pid>/status). */
+export function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m![1]) / 1024;
+}
+export const fdCount = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export const frame = (m: Parameters<typeof encodeControlMessage>[0]): Uint8Array =>
+  encodeControlFrame(encodeControlMessage(m));
+
+/** A raw connection to a VM's control socket, connected. */
+export async function rawLink(socketPath: string): Promise<net.Socket> {
+  const s = net.connect(socketPath);
+  s.on('error', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    s.once('connect', resolve);
+    s.once('error', reject);
+  });
+  return s;
+}
+
+/** Writes `chunk` as fast as the socket takes it for `ms`, or until it closes. */
+export async function floodFor(s: net.Socket, chunk: Uint8Array, ms: number): Promise<number> {
+  const end = Date.now() + ms;
+  let bytes = 0;
+  while (Date.now() < end && !s.destroyed) {
+    if (!s.write(chunk)) {
+      // Until the socket drains, closes, or the time is up: what is written waits in this
+      // process, so the flood runs at the rate hostd reads it, not faster.
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          s.off('drain', done);
+          s.off('close', done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.max(0, end - Date.now()));
+        s.once('drain', done);
+        s.once('close', done);
+      });
+    }
+    bytes += chunk.length;
+    await new Promise((r) => setImmediate(r));
+  }
+  return bytes;
+}
+
+/** `n` copies of `f` back to back. */
+export function repeat(f: Uint8Array, n: number): Uint8Array {
+  const out = new Uint8Array(f.length * n);
+  for (let i = 0; i < n; i++) out.set(f, i * f.length);
+  return out;
+}
