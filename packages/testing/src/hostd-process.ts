@@ -106,6 +106,7 @@ export interface StatusLike {
     controlMessagesIn: number;
     refusals: number;
     sdDropped: number;
+    revokeReceiptsRefused: number;
     doorbellId?: number;
   }[];
   readonly services: { service: number; instance: number; providerVm: number }[];

@@ -1,10 +1,14 @@
 import {
   BehaviorSubject,
+  EMPTY,
   Subject,
   defer,
   filter,
+  finalize,
   firstValueFrom,
   merge,
+  switchMap,
+  take,
   throwError,
   timeout,
   type Observable,
@@ -15,14 +19,16 @@ import { endpointOption } from '@sivshm/discovery';
 import { TransportError, type Sample, type ServiceConsumer } from '@sivshm/transport-ivshmem';
 import { RuntimeError } from '../errors/runtime-error.js';
 import type { AttachedChannel, ChannelEndReason, NodeContext } from '../node/node-context.js';
+import { IdleWatch } from './idle-watch.js';
 import type { ResolvedMethod, ServiceCatalog } from './service-catalog.js';
 
 /**
  * Where a consumed service is: `connecting` (waiting for an offer or in the handshake),
- * `connected` (a channel is ACTIVE), `peer-gone` (the channel ended; reconnects when the
- * provider offers again), `closed`.
+ * `connected` (a channel is ACTIVE), `idle` (the service's `idleTimeoutMs` passed unused: the
+ * channel was closed and its window reclaimed; the next call or event stream opens a new one),
+ * `peer-gone` (the channel ended; reconnects when the provider offers again), `closed`.
  */
-export type ConsumedServiceStatus = 'connecting' | 'connected' | 'peer-gone' | 'closed';
+export type ConsumedServiceStatus = 'connecting' | 'connected' | 'idle' | 'peer-gone' | 'closed';
 
 /** Options of `Node.consume`. */
 export interface ConsumeOptions {
@@ -89,6 +95,12 @@ export class ConsumedService {
   #connecting = false;
   #retry: NodeJS.Timeout | undefined;
   #lastError: Error | undefined;
+  /** Closes the channel after the service's `idleTimeoutMs` unused; undefined: never. */
+  readonly #idle: IdleWatch | undefined;
+  /** Event and sample streams subscribed (an open stream keeps the channel in use). */
+  #streams = 0;
+  /** A use woke the service from `idle`: streams taken until it is connected wait for it. */
+  #waking = false;
   /** Channels established over this handle's life (1 + reconnects). */
   connections = 0;
   /** Handshake time of the current (or last) channel, ms. */
@@ -100,6 +112,15 @@ export class ConsumedService {
     this.#catalog = catalog;
     this.#instance = options.instance;
     this.#mode = options.mode ?? catalog.definition.minMode;
+    const idleMs = catalog.definition.idleTimeoutMs;
+    this.#idle =
+      idleMs === undefined
+        ? undefined
+        : new IdleWatch(
+            idleMs,
+            () => this.#streams > 0 || (this.#connection?.consumer.pendingCalls ?? 0) > 0,
+            () => void this.#closeIdle(),
+          );
   }
 
   /** @internal Starts finding the service; resolves once the first channel is up. */
@@ -184,7 +205,21 @@ export class ConsumedService {
    */
   #onChannel<T>(what: string, stream: (c: Connection) => Observable<T>): Observable<T> {
     return defer(() => {
+      this.#streams++;
+      this.#idle?.touch();
       const c = this.#connection;
+      if (c === undefined && (this.#status.value === 'idle' || this.#waking)) {
+        // Closed for idleness, not by anyone's leaving: the stream opens a channel and waits.
+        this.#wake();
+        return this.#status.pipe(
+          filter((s) => s === 'connected' || s === 'closed'),
+          take(1),
+          switchMap(() => {
+            const now = this.#connection;
+            return now === undefined ? EMPTY : merge(stream(now), now.end);
+          }),
+        );
+      }
       if (c === undefined) {
         return throwError(
           () =>
@@ -195,7 +230,7 @@ export class ConsumedService {
         );
       }
       return merge(stream(c), c.end);
-    });
+    }).pipe(finalize(() => this.#streams--));
   }
 
   /** Calls method `name` and resolves with the decoded response. */
@@ -211,6 +246,7 @@ export class ConsumedService {
       return Promise.reject(e as Error); // a call fails as a rejection, never a throw
     }
     const timeoutMs = options.timeoutMs ?? 1000;
+    this.#idle?.touch();
     const c = this.#connection;
     // The common case, connected: straight to the channel, one error mapping and no clock
     // reads or extra awaits on the data path (the e2e benchmark measures this wrapper).
@@ -257,6 +293,7 @@ export class ConsumedService {
     if (this.#status.value === 'closed') {
       throw new RuntimeError('ERR_CLOSED', `service '${this.name}' is closed`);
     }
+    this.#wake();
     if (!(await this.#settled(timeoutMs))) {
       throw new RuntimeError(
         'ERR_PEER_GONE',
@@ -321,6 +358,7 @@ export class ConsumedService {
   async close(): Promise<void> {
     if (this.#status.value === 'closed') return;
     clearTimeout(this.#retry);
+    this.#idle?.stop();
     for (const s of this.#subs.splice(0)) s.unsubscribe();
     const c = this.#connection;
     this.#connection = undefined;
@@ -336,7 +374,9 @@ export class ConsumedService {
 
   #maybeConnect(): void {
     if (this.#connecting || this.#connection !== undefined) return;
-    if (!this.#available || this.#status.value === 'closed') return;
+    // Idle stays idle until a use wakes it (`#wake`), whatever offers come meanwhile.
+    const status = this.#status.value;
+    if (!this.#available || status === 'closed' || status === 'idle') return;
     clearTimeout(this.#retry);
     this.#connecting = true;
     const def = this.#catalog.definition;
@@ -380,12 +420,38 @@ export class ConsumedService {
     this.connections++;
     this.handshakeMs = attached.handshakeMs;
     attached.onEnd((reason) => this.#onEnded(c, reason));
+    this.#waking = false;
+    this.#idle?.start();
     this.#status.next('connected');
+  }
+
+  /** A use of an idle service: open a channel again (`idle` → `connecting` → `connected`). */
+  #wake(): void {
+    if (this.#status.value !== 'idle') return;
+    this.#waking = true;
+    this.#status.next('connecting');
+    this.#maybeConnect();
+  }
+
+  /**
+   * The channel went unused for the service's `idleTimeoutMs`: close it like any consumer close
+   * (hostd revokes both grants, checks the receipts, zeroes and frees the window). Nothing is
+   * lost: no stream was open and no call was waiting, or it would not be idle.
+   */
+  async #closeIdle(): Promise<void> {
+    const c = this.#connection;
+    if (c === undefined || this.#status.value !== 'connected') return;
+    this.#connection = undefined;
+    this.#status.next('idle');
+    c.end.complete();
+    c.consumer.close();
+    await c.attached.close().catch(() => undefined);
   }
 
   #onEnded(c: Connection, reason: ChannelEndReason): void {
     if (this.#connection !== c) return;
     this.#connection = undefined;
+    this.#idle?.stop();
     c.end.error(
       new RuntimeError(
         'ERR_PEER_GONE',

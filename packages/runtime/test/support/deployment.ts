@@ -18,8 +18,13 @@ export {
   type StatusLike,
 } from '@sivshm/testing';
 
-/** `extraVms` adds VMs (ids 3, 4, …) that take part in nothing. */
-export function makeDeployment(options: { extraVms?: readonly string[] } = {}): Deployment {
+/**
+ * `extraVms` adds VMs (ids 3, 4, …) that take part in nothing; `idleTimeoutMs` is VehicleSpeed's
+ * idle timeout (none unless given).
+ */
+export function makeDeployment(
+  options: { extraVms?: readonly string[]; idleTimeoutMs?: number } = {},
+): Deployment {
   return makeTestDeployment({
     label: 'runtime',
     vms: [
@@ -27,7 +32,11 @@ export function makeDeployment(options: { extraVms?: readonly string[] } = {}): 
       { id: 2, name: 'cluster' },
       ...(options.extraVms ?? []).map((name, i) => ({ id: i + 3, name })),
     ],
-    services: ['VehicleSpeed'],
+    services: [
+      options.idleTimeoutMs === undefined
+        ? 'VehicleSpeed'
+        : { name: 'VehicleSpeed', idleTimeoutMs: options.idleTimeoutMs },
+    ],
   });
 }
 

@@ -1,0 +1,100 @@
+// A service's idleTimeoutMs end to end: hostd as its own OS process, the infotainment VM as
+// another (provider-vm.ts, publishing every 10 ms), this test process as the cluster VM.
+import { expect } from 'chai';
+import { firstValueFrom, timeout } from 'rxjs';
+import { Node } from '../src/index.js';
+import {
+  makeDeployment,
+  readStatus,
+  startHostd,
+  startProviderVm,
+  waitFor,
+  type Child,
+  type Deployment,
+  type StatusLike,
+} from './support/deployment.js';
+
+const IDLE_MS = 300;
+
+interface VehicleSpeed {
+  kph: number;
+}
+
+/** Nothing of the channel is left at hostd: no channel, the whole data section free again. */
+function reclaimed(s: StatusLike): boolean {
+  return s.channels.length === 0 && s.region.freeBytes === s.region.dataSize;
+}
+
+describe('Node idle reclaim (hostd and two VM processes)', function () {
+  this.timeout(60_000);
+  let d: Deployment;
+  let hostd: Child | undefined;
+  let provider: Child | undefined;
+  let node: Node | undefined;
+
+  beforeEach(async () => {
+    d = makeDeployment({ idleTimeoutMs: IDLE_MS });
+    hostd = await startHostd(d);
+    provider = await startProviderVm(d);
+    node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+  });
+
+  afterEach(async () => {
+    await node?.close().catch(() => undefined);
+    node = undefined;
+    await provider?.stop();
+    provider = undefined;
+    await hostd?.stop();
+    hostd = undefined;
+    d.cleanup();
+  });
+
+  it('should close an unused channel through the revoke path, reclaim its window, and reopen it for the next call without an error', async () => {
+    const speed = await node!.consume('VehicleSpeed', { instance: 1 });
+    const statuses: string[] = [];
+    speed.status$.subscribe((s) => statuses.push(s));
+    const first = await speed.call<{ odometer_m: number }, { previous_odometer_m: unknown }>(
+      'reset',
+      { odometer_m: 7 },
+    );
+    expect(first).to.have.property('previous_odometer_m');
+
+    await waitFor(() => speed.status === 'idle', 'the service idle', 10_000);
+    await waitFor(async () => reclaimed(await readStatus(d)), 'the window reclaimed', 10_000);
+    const after = await readStatus(d);
+    // Both ends answered the REVOKE with a receipt hostd verified: nothing in quarantine.
+    expect(after.region.quarantinedBytes).to.equal(0);
+    expect(after.vms.every((v) => v.revokeReceiptsRefused === 0)).to.equal(true);
+
+    // The next call opens a new channel and succeeds: the app sees only status$.
+    const again = await speed.call<{ odometer_m: number }, { previous_odometer_m: unknown }>(
+      'reset',
+      { odometer_m: 8 },
+      { timeoutMs: 10_000 },
+    );
+    expect(Number(String(again.previous_odometer_m))).to.be.greaterThan(0);
+    expect(speed.status).to.equal('connected');
+    expect(speed.connections).to.equal(2);
+    expect(statuses).to.deep.equal(['connected', 'idle', 'connecting', 'connected']);
+    expect((await readStatus(d)).channels).to.have.length(1);
+  });
+
+  it('should keep the channel while an event stream is open, go idle once it is not, and reopen for a new stream', async () => {
+    const speed = await node!.consume('VehicleSpeed', { instance: 1 });
+    let received = 0;
+    const sub = speed.event<VehicleSpeed>('speed').subscribe(() => received++);
+    // Three timeouts with a stream open: still the first channel.
+    await new Promise((r) => setTimeout(r, 3 * IDLE_MS));
+    expect(speed.status).to.equal('connected');
+    expect(speed.connections).to.equal(1);
+    expect(received).to.be.greaterThan(0);
+    sub.unsubscribe();
+
+    await waitFor(() => speed.status === 'idle', 'the service idle', 10_000);
+    await waitFor(async () => reclaimed(await readStatus(d)), 'the window reclaimed', 10_000);
+    // A stream taken while idle waits for the new channel instead of erroring.
+    const e = await firstValueFrom(speed.event<VehicleSpeed>('speed').pipe(timeout(10_000)));
+    expect(e.kph).to.be.within(50, 99);
+    expect(speed.connections).to.equal(2);
+  });
+});
