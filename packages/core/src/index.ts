@@ -20,6 +20,8 @@ export { resolveGrantKey } from './config/grant-key.js';
 export type { ResolveGrantKeyOptions } from './config/grant-key.js';
 export { mayOffer, mayConsume, serviceById, vmById, vmByName } from './config/config-policy.js';
 export { configRights } from './config/config-rights.js';
+export { vmLoad, vmBudgets } from './config/vm-load.js';
+export type { VmLoad, VmBudgets } from './config/vm-load.js';
 export type {
   ServiceConfig,
   RegionConfig,

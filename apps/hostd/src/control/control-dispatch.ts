@@ -21,6 +21,9 @@ import {
   type VmState,
 } from '../vms/vm-registry.js';
 
+/** Quiet time (no SD dropped) that ends a VM's burst of SD drops in the log. */
+const SD_DROP_QUIET_MS = 1000;
+
 /** The control link as the dispatcher uses it. */
 export interface ControlLinks {
   connected(vmId: number): boolean;
@@ -196,11 +199,36 @@ export class ControlDispatch {
       return;
     }
     if (!vm.sdBudget.take(Math.max(1, entries))) {
-      vm.sdDropped++;
-      this.#o.log.debug('sd-rate-limited', { vm: vm.id, dropped: vm.sdDropped });
+      this.#sdDropped(vm, entries);
       return;
     }
+    if (vm.sdDropBurst !== undefined && Date.now() - vm.lastSdDropMs >= SD_DROP_QUIET_MS) {
+      this.#o.log.info('sd-back-in-budget', { vm: vm.id, dropped: vm.sdDropBurst });
+      vm.sdDropBurst = undefined;
+    }
     this.#o.sd.receive(vm.id, bytes);
+  }
+
+  /**
+   * An SD message over the VM's budget is dropped and counted (`sdDropped` in status); the
+   * first drop of a burst is logged with the budget and the setting that raises it, the rest
+   * of the burst only counted (a log line per dropped message would be work at the VM's rate).
+   */
+  #sdDropped(vm: VmState, entries: number): void {
+    vm.sdDropped++;
+    vm.lastSdDropMs = Date.now();
+    if (vm.sdDropBurst !== undefined) {
+      vm.sdDropBurst++;
+      return;
+    }
+    vm.sdDropBurst = 1;
+    this.#o.log.warn('sd-over-budget', {
+      vm: vm.id,
+      entries,
+      entriesPerSecond: vm.sdBudget.rate,
+      burst: vm.sdBudget.burst,
+      detail: `VM ${vm.id} sent SD past its budget of ${vm.sdBudget.rate} entries/s (burst ${vm.sdBudget.burst}), derived from its services in services.yaml; its SD messages are dropped until it slows down. If it needs more, raise vms[].limits.sdEntriesPerSecond / sdBurst for it`,
+    });
   }
 
   #onHello(vm: VmState, version: number, software: string): void {

@@ -1,4 +1,4 @@
-import type { ServiceConfig } from '@sivshm/core';
+import { vmLoad, type ServiceConfig } from '@sivshm/core';
 
 /**
  * Where the SD header's "Length of Entries Array" sits: after the 16-byte SOME/IP header, the
@@ -9,21 +9,14 @@ const ENTRY_SIZE = 16;
 
 /**
  * How many entries one SD message of `vmId` may carry: what its configuration can need at
- * once. Per instance it provides: an Offer and a StopOffer, and a SubscribeAck and a Nack per
- * eventgroup for each consumer. Per instance it may consume: a Find, and a StopSubscribe and a
- * Subscribe per eventgroup (a resubscription). So a VM can still batch its whole cyclic traffic in one
- * message, and no more: a 4000-entry Find is refused before it costs a reply each.
+ * once (`vmLoad` in core: per instance it provides an Offer and a StopOffer, and a
+ * SubscribeAck and a Nack per eventgroup for each consumer; per instance it may consume a
+ * Find, and a StopSubscribe and a Subscribe per eventgroup). So a VM can still batch its whole
+ * cyclic traffic in one message, and no more: a 4000-entry Find is refused before it costs a
+ * reply each.
  */
 export function sdEntriesPerMessage(config: ServiceConfig, vmId: number): number {
-  let n = 0;
-  for (const s of config.services) {
-    const groups = Math.max(1, s.eventgroups.length);
-    if (s.providerVmId === vmId) {
-      n += s.instances.length * (2 + 2 * groups * Math.max(1, s.consumerVmIds.length));
-    }
-    if (s.consumerVmIds.includes(vmId)) n += s.instances.length * (1 + 2 * groups);
-  }
-  return Math.max(1, n);
+  return vmLoad(config, vmId).sdEntriesPerMessage;
 }
 
 /**

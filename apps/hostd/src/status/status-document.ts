@@ -108,6 +108,11 @@ export class StatusReporter {
       controlMessagesIn: v.messagesIn,
       refusals: v.refusals,
       sdDropped: v.sdDropped,
+      sdBudget: {
+        entriesPerSecond: v.sdBudget.rate,
+        burst: v.sdBudget.burst,
+        maxEntriesPerMessage: v.sdMaxEntries,
+      },
       integrityFailures: v.integrityFailures,
       revokeReceiptsRefused: v.revokeReceiptsRefused,
       handshakeAnswersWithheld: v.rateLimitedUnanswered,

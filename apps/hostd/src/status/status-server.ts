@@ -51,6 +51,12 @@ export interface StatusDocument {
     readonly refusals: number;
     /** SD messages dropped: over the VM's SD entry budget, or more entries than it may send. */
     readonly sdDropped: number;
+    /** The VM's SD budget (derived from its services; services.yaml limits are floors). */
+    readonly sdBudget: {
+      readonly entriesPerSecond: number;
+      readonly burst: number;
+      readonly maxEntriesPerMessage: number;
+    };
     /** mac/aead records this VM refused (bad tag or sequence); each ended its channel. */
     readonly integrityFailures: number;
     /** revokeAcks without a receipt that verifies; each kept a window quarantined. */

@@ -5,20 +5,17 @@ import {
   type ControlMessage,
   type CryptoBackend,
   type ServiceConfig,
+  vmBudgets,
 } from '@sivshm/core';
 import { WorkBudget } from '../budget/work-budget.js';
 import type { JsonLogger } from '../log/logger.js';
-import { sdEntriesPerMessage } from '../sd/sd-entry-limit.js';
 
 /**
- * SD budget per VM, in entries (each one is work for hostd: a reply, a relay to every
- * consumer, a registry update), not messages. An SD agent sends a few entries per second per
- * service (repetition phase, cyclic offers, finds); far more is a flood that hostd would
- * amplify. The burst is at least one whole message of the VM's own (its entry limit), so the
- * legitimate cyclic batch always fits.
+ * SD is budgeted per VM in entries (each one is work for hostd: a reply, a relay to every
+ * consumer, a registry update), not messages. The budget is derived from the VM's services
+ * (`vmBudgets` in core: twice its steady SD cycle per second, and twice its start-up as a
+ * burst), with services.yaml's `limits.sdEntriesPerSecond` / `limits.sdBurst` as floors.
  */
-export const SD_ENTRIES_PER_SECOND = 200;
-export const SD_ENTRY_BURST = 50;
 /**
  * ABORTs hostd sends per VM, per second and as a burst, for handshake messages refused as over
  * the VM's handshake budget. Answering each one would be work (and a write) at the flooder's
@@ -58,6 +55,9 @@ export interface VmState {
   readonly grantKey: Uint8Array;
   /** SD entries a VM may send: each makes hostd reply or relay, so they are metered. */
   readonly sdBudget: WorkBudget;
+  /** SD messages dropped over budget since the current burst of drops began; undefined outside one. */
+  sdDropBurst: number | undefined;
+  lastSdDropMs: number;
   /** Most entries one SD message of this VM may carry (sd-entry-limit.ts). */
   readonly sdMaxEntries: number;
   sdDropped: number;
@@ -117,14 +117,20 @@ export class VmRegistry {
     this.#send = o.send;
     const now = (): bigint => BigInt(Date.now());
     for (const vm of o.config.vms) {
-      const sdMaxEntries = sdEntriesPerMessage(o.config, vm.id);
+      const budgets = vmBudgets(o.config, vm.id);
+      const sdMaxEntries = budgets.load.sdEntriesPerMessage;
       this.#vms.set(vm.id, {
         id: vm.id,
         name: vm.name,
         grantKey: o.grantKeys.get(vm.id)!,
-        sdBudget: new WorkBudget(SD_ENTRIES_PER_SECOND, Math.max(SD_ENTRY_BURST, sdMaxEntries)),
+        sdBudget: new WorkBudget(
+          budgets.sdEntriesPerSecond,
+          Math.max(budgets.sdBurst, sdMaxEntries),
+        ),
         sdMaxEntries,
         sdDropped: 0,
+        sdDropBurst: undefined,
+        lastSdDropMs: 0,
         integrityFailures: 0,
         rateLimitedAnswers: new TokenBucket(
           RATE_LIMITED_ANSWERS_PER_SECOND,

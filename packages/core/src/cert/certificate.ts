@@ -36,7 +36,11 @@ export interface Certificate {
 
 export const CERT_VERSION = 1;
 export const MAX_SUBJECT_BYTES = 64;
-export const MAX_CERT_BYTES = 8 * 1024;
+/**
+ * Room for `MAX_RIGHTS_PER_LIST` offer and request rights with every number at its widest
+ * (about 16.5 KiB), the longest subject and the fixed fields.
+ */
+export const MAX_CERT_BYTES = 18 * 1024;
 const CERT_LABEL = new TextEncoder().encode('sivshm v1 cert\0');
 const u8 = new TextEncoder();
 

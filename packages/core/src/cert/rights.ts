@@ -19,8 +19,12 @@ export interface Rights {
   readonly requests: readonly RequestRight[];
 }
 
-/** Caps on list lengths so a hostile certificate or CSR cannot make us allocate much. */
-export const MAX_RIGHTS_PER_LIST = 64;
+/**
+ * Caps on list lengths so a hostile certificate or CSR cannot make us allocate much; 512 each
+ * lets one VM offer (and consume) hundreds of services, one right per run of consecutive
+ * instances of a service.
+ */
+export const MAX_RIGHTS_PER_LIST = 512;
 
 const U16 = 0xffff;
 

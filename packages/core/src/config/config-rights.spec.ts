@@ -58,8 +58,8 @@ describe('configRights', () => {
 
   describe('.cap', () => {
     it('should refuse a config whose VM would need more rights than a certificate holds', () => {
-      // 65 isolated instances: 65 offer runs for the provider.
-      const instances = Array.from({ length: 65 }, (_, i) => 2 * i + 1).join(', ');
+      // 513 isolated instances: 513 offer runs for the provider, one more than the cap.
+      const instances = Array.from({ length: 513 }, (_, i) => 2 * i + 1).join(', ');
       const text = TEXT.replace('instances: [7, 1, 2, 3]', `instances: [${instances}]`);
       let issues: string[] = [];
       try {
@@ -68,8 +68,8 @@ describe('configRights', () => {
         if (isConfigError(e)) issues = e.issues.map(formatConfigIssue);
       }
       expect(issues).to.deep.equal([
-        "r.yaml:5:5: vms[0]: vm 'infotainment' would need 65 offer rights (one per run of consecutive instances per service); a certificate holds at most 64",
-        "r.yaml:6:5: vms[1]: vm 'cluster' would need 66 request rights (one per run of consecutive instances per service); a certificate holds at most 64",
+        "r.yaml:5:5: vms[0]: vm 'infotainment' would need 513 offer rights (one per run of consecutive instances per service); a certificate holds at most 512",
+        "r.yaml:6:5: vms[1]: vm 'cluster' would need 514 request rights (one per run of consecutive instances per service); a certificate holds at most 512",
       ]);
     });
   });

@@ -23,6 +23,13 @@ export interface VmLimits {
   readonly pendingHandshakes: number;
   /** Upper bound on the summed window lengths of the channels this VM takes part in, bytes. */
   readonly windowBytes: number;
+  /**
+   * SD entries per second hostd relays for this VM at least (absent: 200); hostd raises it to
+   * what the VM's services need (`vmBudgets`, config/vm-load.ts).
+   */
+  readonly sdEntriesPerSecond?: number;
+  /** SD entries the VM may send back to back at least (absent: 50); raised like the rate. */
+  readonly sdBurst?: number;
 }
 
 /** One VM (or, in emulated mode, one process standing in for a VM). */

@@ -37,7 +37,14 @@ export function parseVmLimits(
     entry.value,
     p,
     [],
-    ['handshakesPerSecond', 'burst', 'pendingHandshakes', 'windowBytes'],
+    [
+      'handshakesPerSecond',
+      'burst',
+      'pendingHandshakes',
+      'windowBytes',
+      'sdEntriesPerSecond',
+      'sdBurst',
+    ],
     entry.key,
   );
   if (!m) return undefined;
@@ -50,15 +57,17 @@ export function parseVmLimits(
   const pendingHandshakes = int('pendingHandshakes', 1024, defaults.pendingHandshakes);
   const wEntry = m.get('windowBytes');
   const windowBytes = wEntry ? windowBytesOf(ctx, wEntry, p, dataSize) : defaults.windowBytes;
+  const sd = parseSdLimits(ctx, m, p);
   if (
     handshakesPerSecond === undefined ||
     burst === undefined ||
     pendingHandshakes === undefined ||
-    windowBytes === undefined
+    windowBytes === undefined ||
+    sd === undefined
   ) {
     return undefined;
   }
-  return Object.freeze({ handshakesPerSecond, burst, pendingHandshakes, windowBytes });
+  return Object.freeze({ handshakesPerSecond, burst, pendingHandshakes, windowBytes, ...sd });
 }
 
 /** `limits.windowBytes`: whole pages, at least one minimal window, at most the data section. */
@@ -89,4 +98,21 @@ function windowBytesOf(
     return undefined;
   }
   return w.bytes;
+}
+
+/** `limits.sdEntriesPerSecond` / `limits.sdBurst`: optional floors of the VM's SD budget. */
+function parseSdLimits(
+  ctx: ConfigBuildContext,
+  m: Map<string, FieldEntry>,
+  p: string,
+): { sdEntriesPerSecond?: number; sdBurst?: number } | undefined {
+  const out: { sdEntriesPerSecond?: number; sdBurst?: number } = {};
+  for (const key of ['sdEntriesPerSecond', 'sdBurst'] as const) {
+    const e = m.get(key);
+    if (!e) continue;
+    const v = ctx.r.integer(e.value, `${p}.${key}`, 1, 1_000_000, 'decimal', e.key);
+    if (v === undefined) return undefined;
+    out[key] = v;
+  }
+  return out;
 }

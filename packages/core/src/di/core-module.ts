@@ -1,6 +1,7 @@
 import { ContainerModule } from 'inversify';
 import { CertificateAuthority } from '../cert/certificate-authority.js';
 import { configRights } from '../config/config-rights.js';
+import { vmBudgets } from '../config/vm-load.js';
 import type { CryptoBackendName } from '../crypto/crypto-backend.js';
 import { cryptoBackend } from '../crypto/select-backend.js';
 import type { BrokerLimits } from '../handshake/broker-budgets.js';
@@ -92,14 +93,18 @@ export function coreModule(options: CoreModuleOptions = {}): ContainerModule {
   });
 }
 
-/** A VM's broker limits as services.yaml states them; undefined for a VM it does not list. */
+/**
+ * A VM's broker limits: services.yaml's, raised to what the VM's own consumer channels need
+ * (`vmBudgets`); undefined for a VM it does not list.
+ */
 export function configLimits(config: ServiceConfig, vmId: number): BrokerLimits | undefined {
   const vm = config.vms.find((v) => v.id === vmId);
   if (vm === undefined) return undefined;
+  const b = vmBudgets(config, vmId);
   return {
-    requestsPerSecond: vm.limits.handshakesPerSecond,
-    burst: vm.limits.burst,
-    pendingPerVm: vm.limits.pendingHandshakes,
+    requestsPerSecond: b.handshakesPerSecond,
+    burst: b.handshakeBurst,
+    pendingPerVm: b.pendingHandshakes,
     windowBytesPerVm: BigInt(vm.limits.windowBytes),
   };
 }

@@ -75,8 +75,12 @@ export interface AbortBody {
   readonly detail: string;
 }
 
-/** Largest handshake envelope accepted (M4 carries two certificates and M2). */
-export const MAX_HANDSHAKE_BYTES = 32 * 1024;
+/**
+ * Largest handshake envelope accepted: M4 carries M2's body (with the consumer's certificate)
+ * and the provider's certificate, two certificates of up to `MAX_CERT_BYTES`, and it must
+ * still fit a control frame (64 KiB).
+ */
+export const MAX_HANDSHAKE_BYTES = 40 * 1024;
 const NONCE = 32;
 const KN = 16;
 const HASH = 32;
