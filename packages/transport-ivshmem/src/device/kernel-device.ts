@@ -166,14 +166,15 @@ export class KernelDevice implements ChannelDevice {
         e,
       );
     }
-    // This process's files keep their record of the window: the kernel has zapped it, and
-    // their next mapWindow hears so from the kernel itself (EPERM → "no grant"). The receipt
-    // is the kernel's: it writes one only after it zapped every mapping of the channel in this
-    // VM and barred the channel from later grants of the epoch.
+    // The receipt is the kernel's: it writes one only after it zapped every mapping of the
+    // channel in this VM, ended its doorbell routes and barred the channel from later grants of
+    // the epoch. This process's files forget the channel too (another process's files hear it
+    // from the kernel: EPERM on their next mapWindow or ring).
     const channelId = new DataView(token.buffer, token.byteOffset).getBigUint64(
       RevokeLayout.off.channelId,
       true,
     );
+    for (const f of this.#files) f.forget(channelId);
     return { channelId, receipt: req.slice(RevokeReqLayout.off.receipt) };
   }
 
@@ -213,6 +214,11 @@ export class KernelDeviceFile implements DeviceFile {
 
   doorbellRoutes(): GrantDoorbellRoute[] {
     return [...this.#windows.values()].map((w) => w.doorbell);
+  }
+
+  /** The kernel revoked `channelId` (every mapping zapped): its window and route are gone. */
+  forget(channelId: bigint): void {
+    this.#windows.delete(channelId);
   }
 
   /**

@@ -230,6 +230,35 @@ export function deviceContract(h: DeviceHarness): void {
       });
     });
 
+    describe('.doorbellRoutes', () => {
+      it("should route doorbells per grant: a file has its live grants' routes, none after the revoke", () => {
+        const f = d.device.open();
+        const other = d.device.open();
+        const doorbell = { peer: 3, ring: 0b10, observe: 0b10 };
+        const g = sign(token({ kn: f.nonce, channelId: 0x79n, doorbell }));
+        expect(f.doorbellRoutes()).to.deep.equal([]);
+        expect(f.presentGrant(g.token, g.tag).doorbell).to.deep.equal(doorbell);
+        expect(f.doorbellRoutes()).to.deep.equal([doorbell]);
+        expect(other.doorbellRoutes(), 'another file of the same process').to.deep.equal([]);
+        const r = signRevoke(nodeBackend, d.grantKey, {
+          epoch: d.epoch,
+          revokeSerial: 3n,
+          vmId: d.vmId,
+          channelId: 0x79n,
+        });
+        d.device.revoke(r.token, r.tag);
+        expect(f.doorbellRoutes(), 'after the revoke').to.deep.equal([]);
+      });
+
+      it('should drop the routes of a closed file', () => {
+        const f = d.device.open();
+        const g = sign(token({ kn: f.nonce, doorbell: { peer: 1, ring: 1, observe: 1 } }));
+        f.presentGrant(g.token, g.tag);
+        f.close();
+        expect(f.doorbellRoutes()).to.deep.equal([]);
+      });
+    });
+
     describe('.close', () => {
       it('should forget the grants of a closed file', () => {
         const f = d.device.open();
