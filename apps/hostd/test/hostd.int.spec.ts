@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import net from 'node:net';
-import { ControlConnection, type ControlMessage } from '@sivshm/core';
+import { ControlConnection, decodeGrant, type ControlMessage } from '@sivshm/core';
 import { WindowLayout } from '@sivshm/abi';
 import { RingConsumer, RingProducer, ringViews } from '@sivshm/transport-ivshmem';
 import { IvshmemClient, fileSize } from '@sivshm/transport-ivshmem/testing';
@@ -525,6 +525,51 @@ describe('Hostd', function () {
         pb.close();
         cb.close();
         other.close();
+      }
+    });
+
+    it("should name each channel's doorbell route in its grants: the peer's id and a vector of its own (issue 12)", async () => {
+      const { p, c } = await providerAndConsumer();
+      const pb = await IvshmemClient.connect(p.attach.ivshmemSocket, { vectors: 2 });
+      const cb = await IvshmemClient.connect(c.attach.ivshmemSocket, { vectors: 2 });
+      const routeOf = (token: Uint8Array) => {
+        const d = decodeGrant(token);
+        if (!d.ok) throw new Error(`grant does not decode: ${d.reason}`);
+        return d.token.doorbell;
+      };
+      try {
+        // Before the peer said its id: the grant observes the channel's vector, rings nobody.
+        const first = await c.request(SERVICE.speed);
+        if (first.kind !== 'granted') throw new Error(`not granted: ${first.kind}`);
+        expect(routeOf(first.grant.grantToken)).to.deep.equal({
+          peer: undefined,
+          ring: 0,
+          observe: 0b01,
+        });
+        p.send({ kind: 'doorbellId', id: pb.id });
+        c.send({ kind: 'doorbellId', id: cb.id });
+        await waitFor(
+          async () =>
+            (await readStatus(d)).vms.filter((v) => v.doorbellId !== undefined).length === 2,
+          'both ids in status',
+        );
+        // The second channel of the same two VMs gets the vector the first does not use.
+        const second = await c.request(SERVICE.media);
+        if (second.kind !== 'granted') throw new Error(`not granted: ${second.kind}`);
+        await waitFor(() => p.providerGrants.length === 2, 'the second M6');
+        expect(routeOf(second.grant.grantToken)).to.deep.equal({
+          peer: pb.id,
+          ring: 0b10,
+          observe: 0b10,
+        });
+        expect(routeOf(p.providerGrants[1]!.grantToken)).to.deep.equal({
+          peer: cb.id,
+          ring: 0b10,
+          observe: 0b10,
+        });
+      } finally {
+        pb.close();
+        cb.close();
       }
     });
   });
