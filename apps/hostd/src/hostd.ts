@@ -303,7 +303,7 @@ export class Hostd {
     const config = await loadConfig(o.configPath);
     // Before the CA's epoch is bumped or the region touched: a second hostd on the same region
     // changes nothing of the first's (region-lock.ts).
-    const lock = RegionLock.take(config.region.path);
+    const lock = RegionLock.take(config.region.path, o.runDir);
     try {
       return await Hostd.#startLocked(o, log, config, lock);
     } catch (e) {

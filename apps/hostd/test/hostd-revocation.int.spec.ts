@@ -3,9 +3,10 @@
 // reused only after a revokeAck whose receipt verifies; an app that skips the device revoke and
 // acknowledges anyway keeps its window quarantined until its link goes.
 import { expect } from 'chai';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { cryptoBackend, decodeCertificateBody } from '@sivshm/core';
+import { CaLock, cryptoBackend, decodeCertificateBody } from '@sivshm/core';
+import { LockFile } from '@sivshm/transport-ivshmem';
 import { runCli, runCliSync } from '@sivshm/testing';
 import {
   SERVICE,
@@ -214,14 +215,11 @@ describe('Hostd revocation', function () {
     it('should refuse to start, naming the holder, while a sivshm ca command holds the CA directory', async () => {
       expect(await hostd!.stop()).to.equal(0);
       hostd = undefined;
-      // This test process stands in for a `sivshm ca issue` in progress.
-      writeFileSync(
-        path.join(caDir(), 'ca.lock'),
-        JSON.stringify({ pid: process.pid, owner: 'sivshm ca' }),
-      );
+      // This test process stands in for a `sivshm ca issue` in progress: it holds the lock.
+      const held = CaLock.take(caDir(), { owner: 'sivshm ca' }, LockFile);
       const err = await startHostd(d).catch((e: unknown) => e as Error);
       expect(String(err)).to.match(/in use by another sivshm ca command \(pid \d+\)/);
-      rmSync(path.join(caDir(), 'ca.lock'));
+      held.release();
       hostd = await startHostd(d);
     });
   });

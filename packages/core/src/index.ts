@@ -56,7 +56,7 @@ export type { AuthorityKeys, CertificateAuthorityOptions } from './cert/certific
 export { initCaDirectory, openCaDirectory } from './cert/ca-store.js';
 export type { CaState, OpenedCa } from './cert/ca-store.js';
 export { CaLock, CaLockedError } from './cert/ca-lock.js';
-export type { CaLockHolder } from './cert/ca-lock.js';
+export type { CaLockHolder, KernelFileLocks } from './cert/ca-lock.js';
 export { mayOfferRight, mayRequestRight } from './cert/rights.js';
 export type { Rights, OfferRight, RequestRight } from './cert/rights.js';
 

@@ -1,4 +1,5 @@
 import { CaLock, CaLockedError, type CaLockHolder } from '@sivshm/core';
+import { LockFile } from '@sivshm/transport-ivshmem';
 import { CliError } from '../errors/cli-error.js';
 
 /** How long a command waits for another `sivshm ca` command to finish with the directory. */
@@ -19,7 +20,7 @@ export async function withCaWriteLock<T>(
   for (;;) {
     let lock: CaLock;
     try {
-      lock = CaLock.take(dir, { owner: 'sivshm ca' });
+      lock = CaLock.take(dir, { owner: 'sivshm ca' }, LockFile); // a kernel lock, as hostd's
     } catch (e) {
       if (!(e instanceof CaLockedError)) throw e;
       if (e.holder.owner === 'hostd') throw hostdHolds(dir, e.holder, whileHostd);
@@ -37,7 +38,7 @@ export async function withCaWriteLock<T>(
 
 /** The running hostd that holds `dir`, if one does. */
 export function hostdHolding(dir: string): CaLockHolder | undefined {
-  const h = CaLock.holder(dir);
+  const h = CaLock.holder(dir, LockFile);
   return h?.owner === 'hostd' ? h : undefined;
 }
 

@@ -1,95 +1,95 @@
-import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { LockFile, TransportError } from '@sivshm/transport-ivshmem';
 import { HostdError } from '../errors/hostd-error.js';
 
+/** Who holds a region, as its lock file names it. */
+export interface RegionLockHolder {
+  readonly pid: number;
+  readonly runDir?: string;
+}
+
+/** Tries before giving up when the holder keeps changing between our two looks. */
+const TAKE_ATTEMPTS = 3;
+
 /**
- * The lock that makes a region hostd's alone: `<region.path>.lock`, created exclusively and
- * holding the owner's pid. A second hostd on the same region (another run dir, the same
- * `region.path`) would recreate the live region and delete it on exit, so it refuses to start
- * and names the holder. A lock left by a hostd that died is taken over (its pid is gone).
- *
- * Node has no flock(2); an O_EXCL file with a liveness check on the pid it names does the job
- * for hostds on one host (docs/security.md says what it does not cover).
+ * The lock that makes a region hostd's alone: `<region.path>.lock`, an exclusive lock the
+ * kernel holds for hostd (transport's `LockFile`, an open-file-description lock) and drops
+ * when hostd exits in any way, SIGKILL included. A second hostd on the same region (another
+ * run dir, the same `region.path`) would recreate the live region and delete it on exit, so it
+ * refuses to start and names the holder, whose pid and run dir the file carries. Two hostds
+ * starting at once: the kernel lets exactly one in.
  */
 export class RegionLock {
-  private constructor(readonly path: string) {}
+  private constructor(readonly lock: LockFile) {}
+
+  get path(): string {
+    return this.lock.path;
+  }
 
   /** Takes the lock of the region at `regionPath`, or throws ERR_STARTUP naming the holder. */
-  static take(regionPath: string): RegionLock {
+  static take(regionPath: string, runDir?: string): RegionLock {
     const path = `${regionPath}.lock`;
-    // Two tries: the second after removing a dead holder's lock.
-    for (let attempt = 0; attempt < 2; attempt++) {
-      let fd: number;
+    const me: RegionLockHolder = { pid: process.pid, ...(runDir === undefined ? {} : { runDir }) };
+    for (let attempt = 0; attempt < TAKE_ATTEMPTS; attempt++) {
+      let lock: LockFile | undefined;
+      let holder: RegionLockHolder | undefined;
       try {
-        fd = openSync(path, 'wx', 0o644);
+        lock = LockFile.tryTake(path, JSON.stringify(me) + '\n');
+        if (lock !== undefined) return new RegionLock(lock);
+        holder = parseHolder(LockFile.holder(path));
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-          throw new HostdError(
-            'ERR_STARTUP',
-            `cannot lock the region ${regionPath} (${path}): ${(e as Error).message}`,
-          );
-        }
-        const holder = lockHolder(path);
-        if (holder === undefined && justCreated(path)) {
-          throw new HostdError(
-            'ERR_STARTUP',
-            `the region ${regionPath} is being locked by another hostd starting now (${path})`,
-          );
-        }
-        if (holder !== undefined && holder !== process.pid && alive(holder)) {
-          throw new HostdError(
-            'ERR_STARTUP',
-            `the region ${regionPath} is in use by another hostd (pid ${holder}, lock ${path}); stop it or give this one another region.path`,
-          );
-        }
-        rmSync(path, { force: true }); // a dead hostd's lock
-        continue;
+        if (!TransportError.is(e)) throw e;
+        throw new HostdError(
+          'ERR_STARTUP',
+          `cannot lock the region ${regionPath} (${path}): ${e.message}`,
+        );
       }
-      try {
-        writeSync(fd, `${process.pid}\n`);
-      } finally {
-        closeSync(fd);
-      }
-      return new RegionLock(path);
+      // undefined: the holder let go between the two looks; try again.
+      if (holder !== undefined) throw inUse(regionPath, path, holder);
     }
     throw new HostdError(
       'ERR_STARTUP',
-      `cannot lock the region ${regionPath}: ${path} keeps coming back`,
+      `cannot lock the region ${regionPath}: its lock ${path} changed hands ${TAKE_ATTEMPTS} times while this hostd started`,
     );
   }
 
-  /** Removes the lock if it is still ours. */
+  /** The live holder of the region at `regionPath`, if any. */
+  static holder(regionPath: string): RegionLockHolder | undefined {
+    return parseHolder(LockFile.holder(`${regionPath}.lock`));
+  }
+
+  /** Removes the lock file and lets the region go. Idempotent. */
   release(): void {
-    if (lockHolder(this.path) === process.pid) rmSync(this.path, { force: true });
+    this.lock.release();
   }
 }
 
-function lockHolder(path: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(path, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
+function inUse(regionPath: string, path: string, h: RegionLockHolder): HostdError {
+  if (h.pid === 0) {
+    return new HostdError(
+      'ERR_STARTUP',
+      `the region ${regionPath} is locked by a process that has not named itself yet (a hostd starting now?); lock ${path}`,
+    );
   }
+  const where = h.runDir === undefined ? '' : `, run dir ${h.runDir}`;
+  return new HostdError(
+    'ERR_STARTUP',
+    `the region ${regionPath} is in use by another hostd (pid ${h.pid}${where}, lock ${path}); stop it or give this one another region.path`,
+  );
 }
 
 /**
- * A lock without a pid yet, made in the last second: its owner is between creating it and
- * writing its pid, not dead.
+ * The holder a lock file names. A held lock whose text is not ours (another program, or a
+ * holder still writing it) is reported with pid 0 rather than taken: the kernel says it is held.
  */
-function justCreated(path: string): boolean {
+function parseHolder(text: string | undefined): RegionLockHolder | undefined {
+  if (text === undefined) return undefined;
   try {
-    return Date.now() - statSync(path).mtimeMs < 1000;
+    const h = JSON.parse(text) as Partial<RegionLockHolder>;
+    if (typeof h.pid === 'number' && Number.isInteger(h.pid) && h.pid > 0) {
+      return { pid: h.pid, ...(typeof h.runDir === 'string' ? { runDir: h.runDir } : {}) };
+    }
   } catch {
-    return false;
+    // not JSON: reported as unknown below
   }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: a live process of another user.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return { pid: 0 };
 }

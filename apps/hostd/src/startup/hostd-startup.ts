@@ -12,6 +12,7 @@ import {
   type ServiceConfig,
 } from '@sivshm/core';
 import {
+  LockFile,
   RegionLayout,
   closeFd,
   createRegionFile,
@@ -112,7 +113,9 @@ export function takeCaLock(o: { stateDir: string; runDir: string }): CaLock {
   const caDir = path.join(o.stateDir, 'ca');
   mkdirSync(caDir, { recursive: true, mode: 0o700 });
   try {
-    return CaLock.take(caDir, { owner: 'hostd', adminSocket: path.join(o.runDir, 'admin.sock') });
+    // The kernel holds the lock (LockFile): free the moment hostd exits, however it exits.
+    const holder = { owner: 'hostd', adminSocket: path.join(o.runDir, 'admin.sock') } as const;
+    return CaLock.take(caDir, holder, LockFile);
   } catch (e) {
     throw new HostdError('ERR_STARTUP', (e as Error).message, { cause: e });
   }

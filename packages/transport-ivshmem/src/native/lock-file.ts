@@ -39,7 +39,7 @@ export class LockFile {
    * undefined when another open file holds it. Never waits. Throws `ERR_SYSCALL` when the
    * file cannot be opened or written.
    */
-  static tryTake(path: string, holder: string, mode = 0o644): LockFile | undefined {
+  static tryTake(path: string, holder: string, mode = 0o600): LockFile | undefined {
     const addon = loadAddon();
     for (let attempt = 0; attempt < MAX_TAKE_ATTEMPTS; attempt++) {
       const fd = openLock(path, constants.O_RDWR | constants.O_CREAT, mode);
