@@ -65,8 +65,16 @@ export class BrokerRouter {
         });
         return;
       }
-      case 'reserve-window':
-        return this.route(broker.windowReserved(e.ticket, lifecycle.reserve(e.length)));
+      case 'reserve-window': {
+        const window = lifecycle.reserve(e.length);
+        return this.route(
+          broker.windowReserved(
+            e.ticket,
+            window,
+            window === undefined ? lifecycle.shortage(e.length) : undefined,
+          ),
+        );
+      }
       case 'revoke':
         return this.#o.sendRevoke(e.vmId, e.channelId);
       case 'peer-gone':

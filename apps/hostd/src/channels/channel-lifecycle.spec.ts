@@ -81,6 +81,23 @@ describe('ChannelLifecycle', () => {
       expect(r.lc.reserve(LENGTH)).to.equal(undefined);
       expect(r.allocator.stats().allocated).to.equal(2 * Number(LENGTH));
     });
+
+    it('should say which limit a failed reserve met, naming the setting: a full table or no free window', () => {
+      const full = rig({ capacity: 2 });
+      full.open();
+      full.open();
+      expect(full.lc.shortage(LENGTH)).to.equal(
+        'the channel table is full: all 2 entries are in use (region.channelCapacity in services.yaml)',
+      );
+      const r = rig();
+      const all = BigInt(r.allocator.stats().total);
+      r.open();
+      const free = r.allocator.stats().free;
+      expect(r.lc.reserve(all)).to.equal(undefined);
+      expect(r.lc.shortage(all)).to.equal(
+        `the region has no free window of ${all} bytes: ${free} bytes free, the largest free extent ${free} bytes in 1 extents, 0 quarantined (region.size in services.yaml, or a smaller ringDataSize for the service)`,
+      );
+    });
   });
 
   describe('channel-closing / window-free', () => {

@@ -101,6 +101,18 @@ export class ChannelLifecycle {
     return { offset: BigInt(offset), length };
   }
 
+  /**
+   * Why `reserve(length)` found nothing, in words that name the setting to change: the channel
+   * table is full, or no free extent of the region is that large.
+   */
+  shortage(length: bigint): string {
+    const { allocator, table } = this.#o;
+    if (this.#freeSlot(table) === undefined)
+      return `the channel table is full: all ${table.capacity} entries are in use (region.channelCapacity in services.yaml)`;
+    const s = allocator.stats();
+    return `the region has no free window of ${length} bytes: ${s.free} bytes free, the largest free extent ${s.largestFree} bytes in ${s.freeExtents} extents, ${s.quarantined} quarantined (region.size in services.yaml, or a smaller ringDataSize for the service)`;
+  }
+
   /** Carries out one of the broker's channel or window effects. */
   apply(e: LifecycleEffect): void {
     switch (e.kind) {

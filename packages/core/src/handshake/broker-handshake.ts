@@ -291,10 +291,11 @@ export class BrokerHandshakes {
 
   /**
    * The answer to a `reserve-window` effect: the window (undefined when the region or the
-   * channel table is full). Must come before the next event, as hostd answers at once.
+   * channel table is full, with `shortage` saying which and what to change). Must come before
+   * the next event, as hostd answers at once.
    */
-  windowReserved(ticket: number, window: Window | undefined): BrokerEffect[] {
-    return this.#sessions.windowReserved(ticket, window);
+  windowReserved(ticket: number, window: Window | undefined, shortage?: string): BrokerEffect[] {
+    return this.#sessions.windowReserved(ticket, window, shortage);
   }
 
   #dispatch(linkVm: number, bytes: Uint8Array, charged: boolean): BrokerEffect[] {

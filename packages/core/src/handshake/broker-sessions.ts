@@ -115,12 +115,15 @@ export class HandshakeSessions {
    * The answer to a `reserve-window` effect: the window (undefined when the region or the
    * channel table is full). Must come before the next event, as hostd answers at once.
    */
-  windowReserved(ticket: number, window: Window | undefined): BrokerEffect[] {
+  windowReserved(ticket: number, window: Window | undefined, shortage?: string): BrokerEffect[] {
     const a = this.#admitted.get(ticket);
     if (a === undefined) return [];
     this.#admitted.delete(ticket);
     if (window === undefined) {
-      const e = new HandshakeFailure('noSpace', 'the region has no free window of that size');
+      const e = new HandshakeFailure(
+        'noSpace',
+        shortage ?? 'the region has no free window of that size',
+      );
       return this.reject(a.linkVm, 0n, a.request.reqSeq, e);
     }
     return this.#offerToProvider(a, window);
@@ -243,7 +246,7 @@ export class HandshakeSessions {
     ensure(
       held + svc.windowLength <= limits.windowBytesPerVm,
       'noSpace',
-      `VM ${linkVm} holds ${held} window bytes; one more channel would pass its quota of ${limits.windowBytesPerVm}`,
+      `VM ${linkVm} holds ${held} window bytes; one more channel of ${svc.windowLength} would pass its window quota of ${limits.windowBytesPerVm} (vms[].limits.windowBytes in services.yaml)`,
     );
     ensure(
       this.#verify(m1.sig, SignatureLabel.m1, this.#c.minter.th1(m1.body), certC.publicKey),

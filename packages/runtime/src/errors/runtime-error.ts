@@ -8,6 +8,7 @@ export type RuntimeErrorCode =
   | 'ERR_ENROL'
   | 'ERR_NOT_OFFERED'
   | 'ERR_HANDSHAKE'
+  | 'ERR_NO_SPACE'
   | 'ERR_PEER_GONE'
   | 'ERR_HOSTD_GONE'
   | 'ERR_REMOTE'

@@ -151,12 +151,7 @@ export class ChannelBrokerClient {
       } else {
         this.#finish(reqSeq);
         r.file.close();
-        r.reject(
-          new RuntimeError(
-            'ERR_HANDSHAKE',
-            `hostd aborted the handshake: ${e.reason}${e.detail === '' ? '' : ` (${e.detail})`}`,
-          ),
-        );
+        r.reject(handshakeAborted(e.reason, e.detail));
       }
     }
   }
@@ -187,4 +182,23 @@ export class ChannelBrokerClient {
       // is closed with the node.
     }
   }
+}
+
+/**
+ * The error of a handshake hostd aborted. No room (the region, the channel table or this VM's
+ * window quota) is `ERR_NO_SPACE`: waiting helps only once channels close, and the detail names
+ * the setting that makes room. Everything else is `ERR_HANDSHAKE`, with the abort reason as
+ * `cause.abortReason` (`rateLimited` and `tooManyPending` pass by themselves with time).
+ */
+export function handshakeAborted(reason: string, detail: string): RuntimeError {
+  const text = detail === '' ? reason : detail;
+  if (reason === 'noSpace')
+    return new RuntimeError('ERR_NO_SPACE', `hostd has no room for the channel: ${text}`, {
+      cause: { abortReason: reason },
+    });
+  return new RuntimeError(
+    'ERR_HANDSHAKE',
+    `hostd aborted the handshake: ${reason}${detail === '' ? '' : ` (${detail})`}`,
+    { cause: { abortReason: reason } },
+  );
 }

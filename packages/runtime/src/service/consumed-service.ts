@@ -17,6 +17,7 @@ import {
 import type { ChannelMode } from '@sivshm/abi';
 import { endpointOption } from '@sivshm/discovery';
 import { TransportError, type Sample, type ServiceConsumer } from '@sivshm/transport-ivshmem';
+import { ConnectBackoff, refusalKind, type RefusalKind } from './connect-backoff.js';
 import { RuntimeError } from '../errors/runtime-error.js';
 import type { AttachedChannel, ChannelEndReason, NodeContext } from '../node/node-context.js';
 import { IdleWatch } from './idle-watch.js';
@@ -53,8 +54,6 @@ interface Connection {
   readonly end: Subject<never>;
 }
 
-const RETRY_MS = 200;
-
 /**
  * A service this VM consumes: event streams and method calls by the names of services.yaml,
  * over an authenticated channel that the runtime re-establishes whenever the provider comes
@@ -86,7 +85,10 @@ export class ConsumedService {
   /**
    * Per-record problems that did not end anything: an event record from the provider that did
    * not decode as its type (the transport's `ERR_DECODE`, naming event and session), on every
-   * channel this handle uses. The event's stream keeps delivering. Completes on `close()`.
+   * channel this handle uses. The event's stream keeps delivering. Also `ERR_NO_SPACE` once
+   * when hostd has no room for the channel (region, channel table or this VM's window quota,
+   * named with the setting to change): the handle keeps retrying with back-off until room
+   * frees. Completes on `close()`.
    */
   readonly errors$: Observable<Error> = this.#errors.asObservable();
   readonly #subs: Subscription[] = [];
@@ -95,6 +97,10 @@ export class ConsumedService {
   #connecting = false;
   #retry: NodeJS.Timeout | undefined;
   #lastError: Error | undefined;
+  /** When to try again after a refused or failed channel (back-off with jitter). */
+  readonly #backoff = new ConnectBackoff();
+  /** The current streak of no-room refusals was already reported on `errors$`. */
+  #noSpaceReported = false;
   /** Closes the channel after the service's `idleTimeoutMs` unused; undefined: never. */
   readonly #idle: IdleWatch | undefined;
   /** Event and sample streams subscribed (an open stream keeps the channel in use). */
@@ -389,14 +395,20 @@ export class ConsumedService {
         // A closed node cannot bring the channel back by retrying; with hostd away, `resume()`
         // starts again once the node re-attached.
         if (RuntimeError.is(e) && (e.code === 'ERR_CLOSED' || e.code === 'ERR_HOSTD_GONE')) return;
-        this.#scheduleRetry();
+        const kind = refusalKind(e);
+        if (kind === 'noSpace' && !this.#noSpaceReported) {
+          // Once per streak: the app learns why it waits; the retries that follow are quiet.
+          this.#noSpaceReported = true;
+          this.#errors.next(e);
+        }
+        this.#scheduleRetry(kind);
       });
   }
 
-  #scheduleRetry(): void {
+  #scheduleRetry(kind: RefusalKind = 'transient'): void {
     if (this.#status.value === 'closed') return;
     clearTimeout(this.#retry);
-    this.#retry = setTimeout(() => this.#maybeConnect(), RETRY_MS);
+    this.#retry = setTimeout(() => this.#maybeConnect(), this.#backoff.next(kind));
     this.#retry.unref();
   }
 
@@ -418,6 +430,8 @@ export class ConsumedService {
     consumer.errors$.subscribe((e) => this.#errors.next(e));
     this.#connection = c;
     this.connections++;
+    this.#backoff.reset();
+    this.#noSpaceReported = false;
     this.handshakeMs = attached.handshakeMs;
     attached.onEnd((reason) => this.#onEnded(c, reason));
     this.#waking = false;
