@@ -22,11 +22,15 @@ try {
   const outcomes: Record<string, number> = {};
   let fastestBusyMs = Infinity;
   let held = false;
-  media.samples<{ volume: number }>('volume').subscribe({
-    next: () => {
-      held = true; // never released: the channel delivers nothing more to this process
-    },
-    error: () => undefined,
+  // On every channel (a restarted hostd or provider brings a new one): take one sample, keep it.
+  media.status$.subscribe((status) => {
+    if (status !== 'connected') return void (held = false);
+    media.samples<{ volume: number }>('volume').subscribe({
+      next: () => {
+        held = true; // never released: the channel delivers nothing more to this process
+      },
+      error: () => void (held = false),
+    });
   });
   let inFlight = 0;
   const topUp = (): void => {

@@ -104,7 +104,12 @@ try {
   });
   const speed = speedSvc.publisher<{ kph: number; odometer_m: number }>('speed');
   const volume = media.publisher<{ volume: number }>('volume');
-  const speedTimer = setInterval(() => speed.publish({ kph: 50, odometer_m: ++odometer }), 10);
+  // `speed` records published while some consumer was connected (what one could receive).
+  let published = 0;
+  const speedTimer = setInterval(() => {
+    if (speed.consumers > 0) published++;
+    speed.publish({ kph: 50, odometer_m: ++odometer });
+  }, 10);
   let level = 0;
   const volumeTimer = setInterval(() => volume.publish({ volume: ++level % 100 }), 5);
   const stop = async (): Promise<void> => {
@@ -119,7 +124,13 @@ try {
     if (m.cmd === 'measure') measure.reset();
     if (m.cmd === 'junk') junkNext();
     if (m.cmd === 'report') {
-      report({ event: 'figures', ...measure.figures(), served, consumers: volume.consumers });
+      report({
+        event: 'figures',
+        ...measure.figures(),
+        served,
+        published,
+        consumers: volume.consumers,
+      });
     }
   });
   process.on('disconnect', () => void stop().catch(() => process.exit(1)));

@@ -55,6 +55,8 @@ export interface ProviderFigures {
   readonly rssPeakMiB: number;
   readonly rssMiB: number;
   readonly served: number;
+  /** `speed` records published while a consumer was connected. */
+  readonly published: number;
   readonly consumers: number;
 }
 
