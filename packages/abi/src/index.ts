@@ -1,12 +1,22 @@
 // The public surface of @sivshm/abi, listed by hand: byte layouts and constants shared across
 // packages and with the C header of the kernel module.
-export { PAGE_SIZE, RegionHeaderLayout, WindowLayout, writableRanges } from './region-layout.js';
-export type { WindowRole } from './region-layout.js';
+export {
+  PAGE_SIZE,
+  PAGE_GRANULES,
+  RegionHeaderLayout,
+  WindowLayout,
+  isPageGranule,
+  layoutVersionFor,
+  windowLayout,
+  writableRanges,
+} from './region-layout.js';
+export type { PageGranule, WindowLayoutOf, WindowRole } from './region-layout.js';
 export {
   MIN_REGION_SIZE,
   MAX_REGION_SIZE,
   MAX_CHANNEL_CAPACITY,
   MIN_WINDOW_SIZE,
+  minWindowSize,
   regionSections,
   roundUpToPage,
 } from './region-budget.js';

@@ -7,7 +7,13 @@
  * power of two) and checks every granted window against the data section the header names.
  */
 import { ChannelEntryLayout } from './channel-table-layout.js';
-import { PAGE_SIZE, RegionHeaderLayout, WindowLayout } from './region-layout.js';
+import {
+  PAGE_SIZE,
+  RegionHeaderLayout,
+  WindowLayout,
+  windowLayout,
+  type PageGranule,
+} from './region-layout.js';
 
 /**
  * Smallest region accepted (64 KiB): the header page, a one-page channel table and a few
@@ -27,6 +33,11 @@ export const MAX_CHANNEL_CAPACITY = 65_536;
 
 /** Smallest channel window: two directions of producer page, consumer page and one data page. */
 export const MIN_WINDOW_SIZE = WindowLayout.windowLength(PAGE_SIZE);
+
+/** Smallest channel window for a page granule (six granules). */
+export function minWindowSize(granule: PageGranule): number {
+  return windowLayout(granule).windowLength(granule);
+}
 
 /** Offsets and sizes of the header, control and data sections of a region. */
 export interface RegionSections {
@@ -50,11 +61,20 @@ export function roundUpToPage(n: number): number {
 /**
  * Where the sections of a region of `regionSize` bytes with `channelCapacity` table entries
  * start: the one place that decides it. Pure arithmetic; callers check the bounds above.
+ *
+ * With a page granule above 4 KiB the data section starts on a granule boundary (the control
+ * section is padded up to it), so windows placed in granule steps from there are aligned to the
+ * kernel page; with 4 KiB nothing moves (layout v1).
  */
-export function regionSections(regionSize: number, channelCapacity: number): RegionSections {
+export function regionSections(
+  regionSize: number,
+  channelCapacity: number,
+  granule: PageGranule = PAGE_SIZE,
+): RegionSections {
   const headerSize = RegionHeaderLayout.size;
   const controlOffset = headerSize;
-  const controlSize = roundUpToPage(channelCapacity * ChannelEntryLayout.size);
-  const dataOffset = controlOffset + controlSize;
+  const tableEnd = controlOffset + roundUpToPage(channelCapacity * ChannelEntryLayout.size);
+  const dataOffset = Math.ceil(tableEnd / granule) * granule;
+  const controlSize = dataOffset - controlOffset;
   return { headerSize, controlOffset, controlSize, dataOffset, dataSize: regionSize - dataOffset };
 }

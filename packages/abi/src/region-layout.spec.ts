@@ -1,6 +1,15 @@
 import { expect } from 'chai';
 
-import { PAGE_SIZE, WindowLayout, writableRanges } from './region-layout.js';
+import { minWindowSize, regionSections } from './region-budget.js';
+import {
+  PAGE_GRANULES,
+  PAGE_SIZE,
+  WindowLayout,
+  isPageGranule,
+  layoutVersionFor,
+  windowLayout,
+  writableRanges,
+} from './region-layout.js';
 
 describe('region layout', () => {
   describe('WindowLayout', () => {
@@ -48,5 +57,48 @@ describe('region layout', () => {
       const provider = bytes('provider');
       expect([...bytes('consumer')].filter((p) => provider.has(p))).to.deep.equal([]);
     });
+  });
+});
+
+describe('page granules (layout version 2)', () => {
+  it('should keep granule 4 KiB byte-identical to layout v1', () => {
+    expect(windowLayout(4096)).to.deep.include({
+      producerPage: 0,
+      consumerPage: 4096,
+      dataArea: 8192,
+    });
+    expect(windowLayout(4096).windowLength(1 << 16)).to.equal(WindowLayout.windowLength(1 << 16));
+    expect(layoutVersionFor(4096)).to.equal(1);
+    expect(regionSections(1 << 22, 64)).to.deep.equal(regionSections(1 << 22, 64, 4096));
+  });
+
+  for (const g of [16384, 65536] as const) {
+    it(`should give every role part its own granules with granule ${g}`, () => {
+      const l = windowLayout(g);
+      expect([l.producerPage, l.consumerPage, l.dataArea]).to.deep.equal([0, g, 2 * g]);
+      expect(l.windowLength(g)).to.equal(6 * g);
+      expect(l.dataSizeOf(l.windowLength(4 * g))).to.equal(4 * g);
+      expect(l.dataSizeOf(l.windowLength(g / 2))).to.equal(undefined); // data under one granule
+      expect(layoutVersionFor(g)).to.equal(2);
+      for (const role of ['consumer', 'provider'] as const) {
+        for (const r of writableRanges(role, 2 * g, g)) {
+          expect(r.offset % g, `${role} range at ${r.offset}`).to.equal(0);
+          expect(r.length % g).to.equal(0);
+        }
+      }
+    });
+
+    it(`should start the data section on a ${g}-byte boundary`, () => {
+      const s = regionSections(1 << 22, 64, g);
+      expect(s.dataOffset % g).to.equal(0);
+      expect(s.controlOffset + s.controlSize).to.equal(s.dataOffset);
+      expect(s.dataSize % g).to.equal(0);
+      expect(minWindowSize(g)).to.equal(6 * g);
+    });
+  }
+
+  it('should know exactly the three granules', () => {
+    expect(PAGE_GRANULES.filter(isPageGranule)).to.deep.equal([4096, 16384, 65536]);
+    expect([0, 8192, 4095, '4096', 131072].some(isPageGranule)).to.equal(false);
   });
 });

@@ -28,9 +28,13 @@ export const Ioc = {
     ioc(IOC_READ | IOC_WRITE, SIVSHM_IOCTL_MAGIC, nr, size),
 } as const;
 
-/** `struct sivshm_info` (SIVSHM_IOC_INFO, out). */
+/**
+ * `struct sivshm_info` (SIVSHM_IOC_INFO, out). `pageSize` is the guest kernel's page size and
+ * `pageGranule` the region's (from its header, 0 without a valid header): a grant needs
+ * `pageGranule ≥ pageSize`. The module still answers the 48-byte request of older user space.
+ */
 export const InfoLayout = {
-  size: 48,
+  size: 56,
   off: {
     regionSize: 0,
     epoch: 8,
@@ -40,6 +44,8 @@ export const InfoLayout = {
     vectors: 36,
     vmId: 40,
     flags: 44,
+    pageSize: 48,
+    pageGranule: 52,
   },
 } as const;
 
@@ -85,7 +91,8 @@ export const SivshmIoctl = {
 
 /**
  * `enum sivshm_verdict`: why the device refused a token. The names from `size` to `replay` are
- * the reasons `verifyGrant` of `@sivshm/core` reports; `layout` and `overlap` are device-only.
+ * the reasons `verifyGrant` of `@sivshm/core` reports; `layout`, `overlap` and `granule` (the
+ * window's pages are not aligned to the kernel's page size) are device-only.
  */
 export const SivshmVerdict = {
   ok: 0,
@@ -107,6 +114,7 @@ export const SivshmVerdict = {
   overlap: 16,
   revoked: 17,
   doorbell: 18,
+  granule: 19,
 } as const;
 export type SivshmVerdictName = keyof typeof SivshmVerdict;
 

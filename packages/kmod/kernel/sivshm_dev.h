@@ -75,6 +75,7 @@ struct sivshm_window {
 	u64 offset;
 	u64 length;
 	u64 data_size;
+	u64 granule;	/* the region's page granule: size of each control page */
 	/* the channel's doorbell route, as the grant named it */
 	u16 db_peer;
 	u32 db_ring;
@@ -122,7 +123,7 @@ void sivshm_kill_windows(struct sivshm_file *sf, enum sivshm_kill how, u64 arg);
 void sivshm_kill_stale(u64 epoch);
 void sivshm_epoch_watch(struct work_struct *work);
 long sivshm_add_window(struct sivshm_file *sf, const struct sivshm_grant_token *t,
-		       u64 epoch, u32 *verdict);
+		       const struct sivshm_region_header *h, u32 *verdict);
 bool sivshm_may_ring(struct sivshm_file *sf, u16 peer, u16 vector);
 
 /* sivshm_ioctl.c */

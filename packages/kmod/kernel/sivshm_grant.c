@@ -54,16 +54,21 @@ bool sivshm_window_in_data(u64 offset, u64 length, u64 region_size,
 	       length <= data_size - (offset - data_offset);
 }
 
-u64 sivshm_window_data_size(u64 window_length)
+u64 sivshm_window_data_size(u64 window_length, u64 granule)
 {
 	u64 d;
 
 	if (window_length % 2)
 		return 0;
-	if (window_length / 2 < 3 * SIVSHM_PAGE_SIZE)
+	if (window_length / 2 < 3 * granule)
 		return 0;
-	d = window_length / 2 - 2 * SIVSHM_PAGE_SIZE;
+	d = window_length / 2 - 2 * granule;
 	return is_power_of_2(d) ? d : 0;
+}
+
+bool sivshm_granule_fits(u64 granule, u64 window_offset, u64 page_size)
+{
+	return granule >= page_size && window_offset % page_size == 0;
 }
 
 bool sivshm_revoked_has(const struct sivshm_revoked *r, u64 epoch, u64 channel)

@@ -88,7 +88,18 @@ int sivshm_check_grant_fields(const struct sivshm_grant_ctx *ctx,
 int sivshm_check_revoke_fields(const struct sivshm_revoke_ctx *ctx,
 			       const struct sivshm_revoke_token *tok);
 
-/* Data area per direction of a layout v1 window, or 0 if the length is not one. */
-u64 sivshm_window_data_size(u64 window_length);
+/*
+ * Data area per direction of a window laid out for page granule @granule
+ * (4096 in layout v1), or 0 if the length is not one.
+ */
+u64 sivshm_window_data_size(u64 window_length, u64 granule);
+
+/*
+ * Can a window at @window_offset of a region laid out for @granule be
+ * mapped with pages of @page_size bytes so that no page holds pages of
+ * both roles? Only if the granule is at least the page size and the window
+ * starts on a page (its parts are whole granules from there).
+ */
+bool sivshm_granule_fits(u64 granule, u64 window_offset, u64 page_size);
 
 #endif /* SIVSHM_GRANT_H */

@@ -12,10 +12,13 @@
 #include "sivshm_dev.h"
 #include "sivshm_hmac.h"
 
-static long sivshm_ioc_info(void __user *arg)
+/* The original 48-byte INFO (before page_size), still answered. */
+#define SIVSHM_IOC_INFO_V1 _IOC(_IOC_READ, SIVSHM_IOCTL_MAGIC, 0x01, 48)
+
+static long sivshm_ioc_info(void __user *arg, size_t size)
 {
 	struct sivshm_region_header h;
-	struct sivshm_info info = {};
+	struct sivshm_info info = { .page_size = PAGE_SIZE };
 
 	mutex_lock(&sivshm.lock);
 	info.region_size = sivshm.bar2_len;
@@ -29,10 +32,11 @@ static long sivshm_ioc_info(void __user *arg)
 		info.epoch = h.epoch;
 		info.data_offset = h.data_offset;
 		info.data_size = h.data_size;
+		info.page_granule = h.page_granule;
 		info.flags |= SIVSHM_INFO_HEADER_OK;
 	}
 	mutex_unlock(&sivshm.lock);
-	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
+	return copy_to_user(arg, &info, size) ? -EFAULT : 0;
 }
 
 static long sivshm_ioc_set_key(void __user *arg)
@@ -125,7 +129,7 @@ static long sivshm_grant_locked(struct sivshm_file *sf,
 	if (*verdict != SIVSHM_OK)
 		return -EACCES;
 	sivshm_kill_stale(h.epoch);	/* before the watch may have noticed */
-	return sivshm_add_window(sf, t, h.epoch, verdict);
+	return sivshm_add_window(sf, t, &h, verdict);
 }
 
 static long sivshm_ioc_grant(struct sivshm_file *sf, void __user *arg)
@@ -255,6 +259,7 @@ long sivshm_ioctl(struct file *file, unsigned int cmd, unsigned long a)
 
 	switch (cmd) {	/* unknown first: -ENOTTY whoever asks */
 	case SIVSHM_IOC_INFO:
+	case SIVSHM_IOC_INFO_V1:
 	case SIVSHM_IOC_NONCE:
 		break;
 	case SIVSHM_IOC_SET_KEY:
@@ -272,7 +277,9 @@ long sivshm_ioctl(struct file *file, unsigned int cmd, unsigned long a)
 		return -EPERM;
 	switch (cmd) {
 	case SIVSHM_IOC_INFO:
-		return sivshm_ioc_info(arg);
+		return sivshm_ioc_info(arg, sizeof(struct sivshm_info));
+	case SIVSHM_IOC_INFO_V1:
+		return sivshm_ioc_info(arg, 48);
 	case SIVSHM_IOC_NONCE:
 		return copy_to_user(arg, sf->kn, sizeof(sf->kn)) ? -EFAULT : 0;
 	case SIVSHM_IOC_SET_KEY:

@@ -29,6 +29,7 @@
 #include <linux/interrupt.h>
 #include <linux/io.h>
 #include <linux/ktime.h>
+#include <linux/log2.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -56,11 +57,21 @@ int sivshm_read_header(struct sivshm_region_header *h)
 {
 	if (!sivshm.region)
 		return -ENODEV;
+	u32 version, granule;
+
 	memcpy(h, sivshm.region, sizeof(*h));
+	version = le32_to_cpu((__force __le32)h->layout_version);
+	granule = le32_to_cpu((__force __le32)h->page_granule);
 	if (memcmp(h->magic, SIVSHM_REGION_MAGIC, sizeof(h->magic)) ||
-	    le32_to_cpu((__force __le32)h->layout_version) != SIVSHM_LAYOUT_VERSION ||
 	    le64_to_cpu((__force __le64)h->region_size) != sivshm.bar2_len)
 		return -ENODATA;
+	/* version 1: 4 KiB pages, granule word 0; version 2 names its granule */
+	if (version == SIVSHM_LAYOUT_VERSION && !granule)
+		granule = SIVSHM_GRANULE_MIN;
+	else if (version != SIVSHM_LAYOUT_VERSION_GRANULE || !is_power_of_2(granule) ||
+		 granule < SIVSHM_GRANULE_MIN || granule > SIVSHM_GRANULE_MAX)
+		return -ENODATA;
+	h->page_granule = granule;
 	h->epoch = le64_to_cpu((__force __le64)h->epoch);
 	h->data_offset = le64_to_cpu((__force __le64)h->data_offset);
 	h->data_size = le64_to_cpu((__force __le64)h->data_size);

@@ -5,27 +5,29 @@
 
 #include "sivshm_dev.h"
 
-/* Is byte @off of a window writable for @role? (writableRanges in layout.ts) */
+/*
+ * Is byte @off of a window writable for @role? (writableRanges in
+ * region-layout.ts) Each control page is one granule of the region.
+ */
 static bool sivshm_page_writable(const struct sivshm_window *w, u64 off)
 {
-	u64 dir = 2 * SIVSHM_PAGE_SIZE + w->data_size;
+	u64 g = w->granule;
+	u64 dir = 2 * g + w->data_size;
 	u64 own = w->role == SIVSHM_ROLE_CONSUMER ? 0 : dir;
 	u64 peer = w->role == SIVSHM_ROLE_CONSUMER ? dir : 0;
 
-	if (off >= own + SIVSHM_WIN_PRODUCER_PAGE &&
-	    off < own + SIVSHM_WIN_PRODUCER_PAGE + SIVSHM_PAGE_SIZE)
+	if (off >= own && off < own + g)	/* own producer page */
 		return true;
-	if (off >= own + SIVSHM_WIN_DATA_AREA &&
-	    off < own + SIVSHM_WIN_DATA_AREA + w->data_size)
-		return true;
-	return off >= peer + SIVSHM_WIN_CONSUMER_PAGE &&
-	       off < peer + SIVSHM_WIN_CONSUMER_PAGE + SIVSHM_PAGE_SIZE;
+	if (off >= own + 2 * g && off < own + 2 * g + w->data_size)
+		return true;			/* own data area */
+	return off >= peer + g && off < peer + 2 * g;	/* peer's consumer page */
 }
 
 /*
- * Is every 4 KiB sub-page of [off, off + len) writable? A kernel page may
- * be 16 or 64 KiB and hold pages of both sides: it is writable only if all
- * of its sub-pages are.
+ * Is every 4 KiB sub-page of [off, off + len) writable? GRANT refuses a
+ * region whose granule is smaller than PAGE_SIZE, so a kernel page never
+ * holds pages of both roles; checking every sub-page anyway keeps a page
+ * that did read-only instead of trusting that rule alone.
  */
 static bool sivshm_range_writable(const struct sivshm_window *w, u64 off, u64 len)
 {
@@ -35,27 +37,6 @@ static bool sivshm_range_writable(const struct sivshm_window *w, u64 off, u64 le
 		if (!sivshm_page_writable(w, p))
 			return false;
 	return true;
-}
-
-/*
- * Does the kernel page at window offset @off hold 4 KiB pages the role may
- * write and pages it may not? Only possible with pages larger than 4 KiB,
- * and with layout v1 it always happens there: each direction's producer and
- * consumer pages (one per role) are adjacent, so they share a kernel page,
- * which then maps read-only for both roles.
- */
-static bool sivshm_page_shared(const struct sivshm_window *w, u64 off)
-{
-	bool some = false, all = true;
-	u64 p;
-
-	for (p = off; p < off + PAGE_SIZE; p += SIVSHM_PAGE_SIZE) {
-		bool wr = sivshm_page_writable(w, p);
-
-		some |= wr;
-		all &= wr;
-	}
-	return some && !all;
 }
 
 /* The live window holding [off, off + len), or NULL. Caller holds rwsem. */
@@ -131,7 +112,7 @@ int sivshm_mmap(struct file *file, struct vm_area_struct *vma)
 	u64 off = (u64)vma->vm_pgoff << PAGE_SHIFT;
 	u64 len = vma->vm_end - vma->vm_start;
 	struct sivshm_window *w;
-	bool any_writable = false, shared = false;
+	bool any_writable = false;
 	u64 p;
 
 	if (!sivshm_is_opener(sf))
@@ -141,19 +122,13 @@ int sivshm_mmap(struct file *file, struct vm_area_struct *vma)
 	down_read(&sf->rwsem);
 	w = sivshm_find(sf, off, len);
 	if (w)
-		for (p = off - w->offset; p < off - w->offset + len; p += PAGE_SIZE) {
+		for (p = off - w->offset; p < off - w->offset + len; p += PAGE_SIZE)
 			any_writable |= sivshm_range_writable(w, p, PAGE_SIZE);
-			shared |= sivshm_page_shared(w, p);
-		}
 	up_read(&sf->rwsem);
 	if (!w)
 		return -EPERM;
 	if ((vma->vm_flags & VM_WRITE) && !any_writable)
 		return -EACCES;
-	/* say once why the role's own control pages will fault on write */
-	if ((vma->vm_flags & VM_WRITE) && shared)
-		pr_notice_once("sivshm: %lu KiB pages: a page holding 4 KiB layout pages of both roles maps read-only (layout v1 channels need 4 KiB pages)\n",
-			       PAGE_SIZE / 1024);
 	/* a mapping of only the peer's pages can never be made writable */
 	if (!any_writable)
 		sivshm_vm_flags_clear(vma, VM_MAYWRITE);

@@ -161,13 +161,14 @@ static bool sivshm_overlaps_other_file(struct sivshm_file *self,
 }
 
 long sivshm_add_window(struct sivshm_file *sf,
-			      const struct sivshm_grant_token *t, u64 epoch,
-			      u32 *verdict)
+			      const struct sivshm_grant_token *t,
+			      const struct sivshm_region_header *h, u32 *verdict)
 {
 	struct sivshm_window w = {
 		.live = true,
 		.role = t->role,
-		.epoch = epoch,
+		.epoch = h->epoch,
+		.granule = h->page_granule,
 		.channel_id = le64_to_cpu((__force __le64)t->channel_id),
 		.offset = le64_to_cpu((__force __le64)t->window_offset),
 		.length = le64_to_cpu((__force __le64)t->window_length),
@@ -179,9 +180,16 @@ long sivshm_add_window(struct sivshm_file *sf,
 	int i;
 
 	lockdep_assert_held(&sivshm.lock);	/* no REVOKE or remove() in between */
-	w.data_size = sivshm_window_data_size(w.length);
+	w.data_size = sivshm_window_data_size(w.length, w.granule);
 	if (!w.data_size) {
 		*verdict = SIVSHM_REJ_LAYOUT;
+		return -EACCES;
+	}
+	/* refused here, not at the role's first write to its own page */
+	if (!sivshm_granule_fits(w.granule, w.offset, PAGE_SIZE)) {
+		pr_notice_ratelimited("sivshm: grant refused: the region's page granule is %llu bytes, this kernel's pages are %lu (set region.pageGranule >= %lu)\n",
+				      w.granule, PAGE_SIZE, PAGE_SIZE);
+		*verdict = SIVSHM_REJ_GRANULE;
 		return -EACCES;
 	}
 	if (sivshm_overlaps_other_file(sf, &w)) {

@@ -38,6 +38,8 @@ int main(void)
 	OFF(sivshm_info, vectors);
 	OFF(sivshm_info, vm_id);
 	OFF(sivshm_info, flags);
+	OFF(sivshm_info, page_size);
+	OFF(sivshm_info, page_granule);
 	N("info.keySet", SIVSHM_INFO_KEY_SET);
 	N("info.headerOk", SIVSHM_INFO_HEADER_OK);
 	SZ(sivshm_nonce);
@@ -138,6 +140,7 @@ int main(void)
 	N("verdict.overlap", SIVSHM_REJ_OVERLAP);
 	N("verdict.revoked", SIVSHM_REJ_REVOKED);
 	N("verdict.doorbell", SIVSHM_REJ_DOORBELL);
+	N("verdict.granule", SIVSHM_REJ_GRANULE);
 
 	N("page.size", SIVSHM_PAGE_SIZE);
 	SZ(sivshm_region_header);
@@ -154,9 +157,12 @@ int main(void)
 	OFF(sivshm_region_header, channel_entry_size);
 	OFF(sivshm_region_header, hostd_heartbeat_ns);
 	OFF(sivshm_region_header, flags);
-	OFF(sivshm_region_header, pad0);
+	OFF(sivshm_region_header, page_granule);
 	hex("region.magic", SIVSHM_REGION_MAGIC, 8);
 	N("region.layoutVersion", SIVSHM_LAYOUT_VERSION);
+	N("region.granuleLayoutVersion", SIVSHM_LAYOUT_VERSION_GRANULE);
+	N("region.granuleMin", SIVSHM_GRANULE_MIN);
+	N("region.granuleMax", SIVSHM_GRANULE_MAX);
 	N("window.producerPage", SIVSHM_WIN_PRODUCER_PAGE);
 	N("window.consumerPage", SIVSHM_WIN_CONSUMER_PAGE);
 	N("window.dataArea", SIVSHM_WIN_DATA_AREA);

@@ -18,6 +18,7 @@ import {
   InfoFlag,
   InfoLayout,
   NonceLayout,
+  PAGE_GRANULES,
   PAGE_SIZE,
   REGION_HEADER_STRUCT_SIZE,
   RegionHeaderLayout,
@@ -196,12 +197,12 @@ describe('UAPI header (include/uapi/sivshm.h) against @sivshm/abi', function () 
   describe('region layout of @sivshm/abi', () => {
     it('should match struct sivshm_region_header offsets, magic and version', () => {
       expect(REGION_HEADER_STRUCT_SIZE).to.equal(num('sizeof.sivshm_region_header'));
-      offsetsMatch(
-        'sivshm_region_header',
-        { ...RegionHeaderLayout.off, pad0: 84 } /* pad0 is C-only */,
-      );
+      offsetsMatch('sivshm_region_header', RegionHeaderLayout.off);
       expect(hex(RegionHeaderLayout.magic)).to.equal(dump.get('region.magic'));
       expect(RegionHeaderLayout.layoutVersion).to.equal(num('region.layoutVersion'));
+      expect(RegionHeaderLayout.granuleLayoutVersion).to.equal(num('region.granuleLayoutVersion'));
+      expect(PAGE_GRANULES[0]).to.equal(num('region.granuleMin'));
+      expect(PAGE_GRANULES[PAGE_GRANULES.length - 1]).to.equal(num('region.granuleMax'));
       expect(RegionHeaderLayout.size).to.equal(num('page.size'));
     });
 

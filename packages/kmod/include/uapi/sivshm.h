@@ -27,6 +27,16 @@
 
 #define SIVSHM_REGION_MAGIC	"SIVSHM\0\1"	/* 8 bytes, no terminator */
 #define SIVSHM_LAYOUT_VERSION	1
+/*
+ * Layout version 2 is version 1 with a page granule larger than 4 KiB,
+ * named in page_granule: every window page (producer page, consumer page,
+ * data area) is a whole number of granules, aligned to one, so a kernel
+ * page no larger than the granule never holds pages of both roles.
+ * A version 1 header has page_granule 0, meaning 4 KiB.
+ */
+#define SIVSHM_LAYOUT_VERSION_GRANULE	2
+#define SIVSHM_GRANULE_MIN	4096
+#define SIVSHM_GRANULE_MAX	65536
 
 /* The header page at offset 0 of BAR2, written only by hostd. */
 struct sivshm_region_header {
@@ -43,13 +53,15 @@ struct sivshm_region_header {
 	__u32 channel_entry_size;
 	__u64 hostd_heartbeat_ns;
 	__u32 flags;
-	__u32 pad0;
+	__u32 page_granule;	/* version 2: 16384 or 65536; version 1: 0 */
 };
 
 /*
  * A channel window is two directions, consumer->provider first. Each
  * direction is [producer page][consumer page][data area], the data area a
- * power of two of at least one page. Offsets are relative to the direction.
+ * power of two of at least one page. Offsets are relative to the direction
+ * and given for granule 4 KiB; with granule G every SIVSHM_PAGE_SIZE here
+ * is G (producer page at 0, consumer page at G, data area at 2 G).
  */
 #define SIVSHM_WIN_PRODUCER_PAGE	0
 #define SIVSHM_WIN_CONSUMER_PAGE	SIVSHM_PAGE_SIZE
@@ -158,12 +170,19 @@ enum sivshm_verdict {
 	SIVSHM_REJ_OVERLAP = 16,	/* overlaps a live grant of another channel */
 	SIVSHM_REJ_REVOKED = 17,	/* the channel was revoked in this epoch */
 	SIVSHM_REJ_DOORBELL = 18,	/* db_ring set without a peer (db_peer NO_PEER) */
+	/*
+	 * The region's page granule is smaller than this kernel's PAGE_SIZE (or
+	 * the window is not aligned to it): a kernel page would hold pages of
+	 * both roles, so the role's own pages could not be writable. Set
+	 * region.pageGranule >= sivshm_info.page_size.
+	 */
+	SIVSHM_REJ_GRANULE = 19,
 };
 
 /* ---- ioctl structs ---- */
 
 #define SIVSHM_INFO_KEY_SET	0x1	/* a grant key has been provisioned */
-#define SIVSHM_INFO_HEADER_OK	0x2	/* the region header is valid layout v1 */
+#define SIVSHM_INFO_HEADER_OK	0x2	/* the region header is valid (layout 1 or 2) */
 
 struct sivshm_info {
 	__u64 region_size;	/* BAR2 length */
@@ -174,6 +193,12 @@ struct sivshm_info {
 	__u32 vectors;		/* MSI-X vectors in use (0: ivshmem-plain) */
 	__u32 vm_id;		/* 0 until the key is set */
 	__u32 flags;		/* SIVSHM_INFO_* */
+	/*
+	 * Added after the 48-byte original (which the module still answers):
+	 * a grant needs page_granule >= page_size.
+	 */
+	__u32 page_size;	/* this kernel's PAGE_SIZE */
+	__u32 page_granule;	/* the region's granule (0 without a valid header) */
 };
 
 struct sivshm_nonce {
