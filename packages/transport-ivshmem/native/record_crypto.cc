@@ -1,15 +1,15 @@
-// Record protection of mac/aead channels (src/protect/native-record-crypto.ts): AES-256-GCM
-// and HMAC-SHA256 through the OpenSSL that Node itself is linked with, with the key schedule
-// set up once per channel direction. Per record nothing is allocated on the JS heap and the
-// cipher writes straight into the caller's buffers (a ring slot, a private plaintext buffer),
-// which is what node:crypto cannot do (a cipher object and a result Buffer per record).
-// The SHA-256 block API is deprecated in OpenSSL 3 in favour of EVP_MAC, whose per-record
-// context copy allocates and costs more than the 64 B record it protects; HMAC is built here
-// from two precomputed SHA256_CTX states (RFC 2104), copied by value per record.
+// Record protection of mac/aead channels (src/protect/native-record-crypto.ts): the whole
+// record step in one call per record. The cipher is created for one channel direction (key,
+// channel id, direction), so a call passes only the sequence number, three SOME/IP header words
+// and two buffers; the associated data A and the nonce are built here, the sequence bytes are
+// written (seal) or checked (open) here, and nothing is allocated on the JS heap. aead is
+// AES-256-GCM, mac is GMAC (AES-256-GCM with A ‖ body as associated data and no plaintext;
+// docs/protocol.md §4.1). Both go through OpenSSL's GCM128 code with AES-NI (small_gcm.cc)
+// when it is available, and through EVP, set up once per direction, otherwise and for the
+// bulk of large aead records, where EVP's stitched AES-GCM is the faster one.
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/sha.h>
 
 #include <string.h>
 
@@ -18,8 +18,8 @@
 
 namespace sivshm {
 
+using v8::BigInt;
 using v8::Context;
-using v8::External;
 using v8::FunctionCallbackInfo;
 using v8::Global;
 using v8::Isolate;
@@ -35,28 +35,37 @@ namespace {
 constexpr size_t kKey = 32;
 constexpr size_t kNonce = 12;
 constexpr size_t kTag = 16;
-// Bodies up to this size take the GCM128 path when it exists (small_gcm.cc); larger ones go
-// through EVP, whose stitched AES-GCM is the faster one once the cipher work dominates.
+constexpr size_t kSequence = 8;
+// A record is body ‖ sequence (u64 LE) ‖ tag.
+constexpr size_t kTrailer = kSequence + kTag;
+// A = channel id (u64 LE) ‖ direction (u8) ‖ sequence (u64 LE) ‖ the 16 SOME/IP header bytes.
+constexpr size_t kAssociated = 33;
+// aead bodies up to this size take the GCM128 path when it exists; larger ones go through EVP.
 constexpr size_t kSmallBody = 1024;
+// A large aead record is copied out of the ring and decrypted this many bytes at a time, so
+// the private copy is still in cache when it is decrypted in place.
+constexpr size_t kOpenChunk = 16 * 1024;
+// Sequence numbers are JS numbers: exact integers up to 2^53 - 1.
+constexpr double kMaxSequence = 9007199254740991.0;
 
-// One direction key, in one of two modes. Freed by recordCipherDispose or, if the JS handle is
-// dropped without it, by the GC's weak callback.
+enum Mode { kMac = 0, kAesGcm = 1, kChaCha = 2 };
+enum OpenResult { kOpened = 0, kWrongSequence = 1, kBadTag = 2 };
+
+// One direction key of one channel. Freed by recordCipherDispose or, if the JS handle is dropped
+// without it, by the GC's weak callback.
 struct RecordCipher {
-  int mode = 0;  // 0 mac, 1 aead
+  int mode = kMac;
+  uint8_t associated[kAssociated] = {};  // channel id and direction set once, the rest per record
+  uint8_t nonce[kNonce] = {};            // direction set once, sequence per record
   EVP_CIPHER_CTX* enc = nullptr;
   EVP_CIPHER_CTX* dec = nullptr;
-  SmallGcm* small = nullptr;  // AES-GCM only, when available
-  // HMAC-SHA256 after absorbing key ^ ipad and key ^ opad (one block each).
-  SHA256_CTX inner;
-  SHA256_CTX outer;
+  SmallGcm* small = nullptr;  // AES-256-GCM and GMAC, when available
   Global<Object> handle;
 
   ~RecordCipher() {
     EVP_CIPHER_CTX_free(enc);  // also cleanses the key schedule
     EVP_CIPHER_CTX_free(dec);
     SmallGcmFree(small);
-    OPENSSL_cleanse(&inner, sizeof inner);
-    OPENSSL_cleanse(&outer, sizeof outer);
   }
 };
 
@@ -66,69 +75,55 @@ void OnCollected(const WeakCallbackInfo<RecordCipher>& info) {
   delete c;
 }
 
-// The cipher behind a handle, or nullptr (after throwing) when it is not one or is disposed.
-RecordCipher* Unwrap(const FunctionCallbackInfo<Value>& a) {
-  Isolate* iso = a.GetIsolate();
-  if (!a[0]->IsObject() || a[0].As<Object>()->InternalFieldCount() != 1) {
-    ThrowBadArg(iso, "handle must come from recordCipherCreate");
-    return nullptr;
-  }
-  auto* c = static_cast<RecordCipher*>(a[0].As<Object>()->GetAlignedPointerFromInternalField(0));
-  if (c == nullptr) ThrowBadArg(iso, "the record cipher was disposed");
-  return c;
+void PutLe64(uint8_t* p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = static_cast<uint8_t>(v >> (8 * i));
 }
 
-bool Exact(const FunctionCallbackInfo<Value>& a, int i, const char* name, size_t want,
-           uint8_t** p) {
-  size_t len;
-  if (!ArgBytes(a, i, name, p, &len)) return false;
-  if (len != want) {
-    ThrowBadArg(a.GetIsolate(), std::string(name) + " must be " + std::to_string(want) + " bytes", 1);
-    return false;
-  }
-  return true;
+uint64_t GetLe64(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+  return v;
+}
+
+void PutBe32(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v >> 24);
+  p[1] = static_cast<uint8_t>(v >> 16);
+  p[2] = static_cast<uint8_t>(v >> 8);
+  p[3] = static_cast<uint8_t>(v);
 }
 
 void ThrowCrypto(Isolate* iso, const char* what) {
   ThrowBadArg(iso, std::string("OpenSSL failed: ") + what, 0);
 }
 
-// recordCipherCreate(mode: 0 mac | 1 aead | 2 ChaCha20-Poly1305, key: 32 bytes) -> handle.
-// aead is AES-256-GCM; mode 2 exists so the benchmark can compare the two AEADs on equal terms.
+// recordCipherCreate(mode: 0 mac | 1 aead | 2 ChaCha20-Poly1305, key: 32 bytes, channelId:
+// bigint, direction: 1 c2p | 2 p2c) -> handle. Mode 2 exists so the benchmark can compare the
+// two AEADs on equal terms.
 void Create(const FunctionCallbackInfo<Value>& a) {
   Isolate* iso = a.GetIsolate();
   Local<Context> ctx = iso->GetCurrentContext();
-  int64_t mode;
+  int64_t mode, direction;
   if (!ArgInt(a, 0, "mode", 0, 2, &mode)) return;
   uint8_t* key;
   size_t keyLen;
   if (!ArgBytes(a, 1, "key", &key, &keyLen)) return;
   if (keyLen != kKey) return ThrowBadArg(iso, "key must be 32 bytes", 1);
+  bool lossless = false;
+  uint64_t channelId = a[2]->IsBigInt() ? a[2].As<BigInt>()->Uint64Value(&lossless) : 0;
+  if (!lossless) return ThrowBadArg(iso, "channelId must be a bigint of 64 bits", 1);
+  if (!ArgInt(a, 3, "direction", 1, 2, &direction)) return;
   auto* c = new RecordCipher();
-  c->mode = mode == 0 ? 0 : 1;
-  bool ok;
-  if (mode != 0) {
-    const EVP_CIPHER* aead = mode == 1 ? EVP_aes_256_gcm() : EVP_chacha20_poly1305();
-    c->enc = EVP_CIPHER_CTX_new();
-    c->dec = EVP_CIPHER_CTX_new();
-    ok = c->enc != nullptr && c->dec != nullptr &&
-         EVP_EncryptInit_ex(c->enc, aead, nullptr, key, nullptr) == 1 &&
-         EVP_DecryptInit_ex(c->dec, aead, nullptr, key, nullptr) == 1;
-    if (ok && mode == 1) c->small = SmallGcmNew(key);
-  } else {
-    // A 32-byte key is shorter than the 64-byte block: it is zero-padded, never hashed.
-    uint8_t ipad[64], opad[64];
-    memset(ipad, 0x36, sizeof ipad);
-    memset(opad, 0x5c, sizeof opad);
-    for (size_t i = 0; i < kKey; i++) {
-      ipad[i] ^= key[i];
-      opad[i] ^= key[i];
-    }
-    ok = SHA256_Init(&c->inner) == 1 && SHA256_Update(&c->inner, ipad, sizeof ipad) == 1 &&
-         SHA256_Init(&c->outer) == 1 && SHA256_Update(&c->outer, opad, sizeof opad) == 1;
-    OPENSSL_cleanse(ipad, sizeof ipad);
-    OPENSSL_cleanse(opad, sizeof opad);
-  }
+  c->mode = static_cast<int>(mode);
+  PutLe64(c->associated, channelId);
+  c->associated[8] = static_cast<uint8_t>(direction);
+  c->nonce[0] = static_cast<uint8_t>(direction);
+  const EVP_CIPHER* cipher = mode == kChaCha ? EVP_chacha20_poly1305() : EVP_aes_256_gcm();
+  c->enc = EVP_CIPHER_CTX_new();
+  c->dec = EVP_CIPHER_CTX_new();
+  bool ok = c->enc != nullptr && c->dec != nullptr &&
+            EVP_EncryptInit_ex(c->enc, cipher, nullptr, key, nullptr) == 1 &&
+            EVP_DecryptInit_ex(c->dec, cipher, nullptr, key, nullptr) == 1;
+  if (ok && mode != kChaCha) c->small = SmallGcmNew(key);
   if (!ok) {
     delete c;
     return ThrowCrypto(iso, "cannot set up the record cipher");
@@ -157,152 +152,177 @@ void Dispose(const FunctionCallbackInfo<Value>& a) {
   delete c;
 }
 
-// A record is body ‖ sequence (8 bytes, written by the caller) ‖ tag (16 bytes).
-constexpr size_t kTrailer = 8 + kTag;
+// The arguments every record call has: (handle, sequence, w0, w2, w3, in, out), where w0, w2
+// and w3 are the SOME/IP header's message id, request id and version/type/code words.
+struct RecordCall {
+  RecordCipher* cipher;
+  uint64_t sequence;
+  uint32_t words[3];
+  uint8_t* in;
+  size_t inLen;
+  uint8_t* out;
+  size_t outLen;
+};
 
-// recordSeal(handle, nonce, aad, plain, record): AES-256-GCM of plain into record's body, tag
-// after the sequence bytes. record is plain's length + 24.
+bool ReadCall(const FunctionCallbackInfo<Value>& a, const char* in, const char* out,
+              RecordCall* call) {
+  Isolate* iso = a.GetIsolate();
+  if (!a[0]->IsObject() || a[0].As<Object>()->InternalFieldCount() != 1) {
+    ThrowBadArg(iso, "handle must come from recordCipherCreate");
+    return false;
+  }
+  call->cipher =
+      static_cast<RecordCipher*>(a[0].As<Object>()->GetAlignedPointerFromInternalField(0));
+  if (call->cipher == nullptr) {
+    ThrowBadArg(iso, "the record cipher was disposed");
+    return false;
+  }
+  double s = a[1]->IsNumber() ? a[1].As<v8::Number>()->Value() : -1;
+  if (!(s >= 1 && s <= kMaxSequence) || s != static_cast<double>(static_cast<uint64_t>(s))) {
+    ThrowBadArg(iso, "sequence must be an integer 1..2^53-1", 1);
+    return false;
+  }
+  call->sequence = static_cast<uint64_t>(s);
+  // As int32 (JS `| 0`), which stays a small integer in V8 whatever the top bit.
+  for (int i = 0; i < 3; i++) {
+    if (!a[2 + i]->IsInt32()) {
+      ThrowBadArg(iso, "header words must be 32-bit integers", 1);
+      return false;
+    }
+    call->words[i] = static_cast<uint32_t>(a[2 + i].As<v8::Int32>()->Value());
+  }
+  return ArgBytes(a, 5, in, &call->in, &call->inLen) &&
+         ArgBytes(a, 6, out, &call->out, &call->outLen);
+}
+
+// Writes the per-record part of A (sequence, header with the length of a `recordLen` payload)
+// and of the nonce.
+void SetRecord(RecordCipher* c, const RecordCall& call, size_t recordLen) {
+  PutLe64(c->associated + 9, call.sequence);
+  PutBe32(c->associated + 17, call.words[0]);
+  PutBe32(c->associated + 21, static_cast<uint32_t>(8 + recordLen));
+  PutBe32(c->associated + 25, call.words[1]);
+  PutBe32(c->associated + 29, call.words[2]);
+  PutLe64(c->nonce + 4, call.sequence);
+}
+
+// GMAC of A ‖ body into tag.
+bool Gmac(RecordCipher* c, const uint8_t* body, size_t bodyLen, uint8_t* tag) {
+  if (c->small != nullptr && bodyLen <= kSmallBody) {
+    // A small record's A ‖ body is hashed from one contiguous copy: GHASH then runs over
+    // whole blocks instead of stopping at A's odd 33rd byte and again at the body's end.
+    uint8_t joined[kAssociated + kSmallBody];
+    memcpy(joined, c->associated, kAssociated);
+    if (bodyLen > 0) memcpy(joined + kAssociated, body, bodyLen);
+    // (Not cleansed afterwards: a mac body is in clear in the ring anyway.)
+    return SmallGcmMac(c->small, c->nonce, joined, kAssociated + bodyLen, nullptr, 0, tag);
+  }
+  if (c->small != nullptr) {
+    return SmallGcmMac(c->small, c->nonce, c->associated, kAssociated, body, bodyLen, tag);
+  }
+  int n;
+  return EVP_EncryptInit_ex(c->enc, nullptr, nullptr, nullptr, c->nonce) == 1 &&
+         EVP_EncryptUpdate(c->enc, nullptr, &n, c->associated, kAssociated) == 1 &&
+         (bodyLen == 0 ||
+          EVP_EncryptUpdate(c->enc, nullptr, &n, body, static_cast<int>(bodyLen)) == 1) &&
+         EVP_EncryptFinal_ex(c->enc, tag, &n) == 1 &&
+         EVP_CIPHER_CTX_ctrl(c->enc, EVP_CTRL_AEAD_GET_TAG, kTag, tag) == 1;
+}
+
+bool AeadSeal(RecordCipher* c, const uint8_t* plain, size_t n, uint8_t* record) {
+  if (c->small != nullptr && n <= kSmallBody) {
+    return SmallGcmSeal(c->small, c->nonce, c->associated, kAssociated, plain, record, n,
+                        record + n + kSequence);
+  }
+  int len;
+  return EVP_EncryptInit_ex(c->enc, nullptr, nullptr, nullptr, c->nonce) == 1 &&
+         EVP_EncryptUpdate(c->enc, nullptr, &len, c->associated, kAssociated) == 1 &&
+         (n == 0 || EVP_EncryptUpdate(c->enc, record, &len, plain, static_cast<int>(n)) == 1) &&
+         EVP_EncryptFinal_ex(c->enc, record + n, &len) == 1 &&
+         EVP_CIPHER_CTX_ctrl(c->enc, EVP_CTRL_AEAD_GET_TAG, kTag, record + n + kSequence) == 1;
+}
+
+// recordSeal(handle, sequence, w0, w2, w3, plain, record): writes record = body ‖ sequence ‖
+// tag, with record exactly plain + 24 bytes (the ring slot). mac: the body is plain, the tag is
+// computed over the private plain before anything is in shared memory; aead: the body is the
+// ciphertext.
 void Seal(const FunctionCallbackInfo<Value>& a) {
   Isolate* iso = a.GetIsolate();
-  RecordCipher* c = Unwrap(a);
-  if (c == nullptr) return;
-  if (c->mode != 1) return ThrowBadArg(iso, "recordSeal needs an aead cipher");
-  uint8_t *nonce, *aad, *plain, *record;
-  size_t aadLen, plainLen, recordLen;
-  if (!Exact(a, 1, "nonce", kNonce, &nonce)) return;
-  if (!ArgBytes(a, 2, "aad", &aad, &aadLen)) return;
-  if (!ArgBytes(a, 3, "plain", &plain, &plainLen)) return;
-  if (!ArgBytes(a, 4, "record", &record, &recordLen)) return;
-  if (recordLen != plainLen + kTrailer) return ThrowBadArg(iso, "record must be plain + 24 bytes", 1);
-  if (plainLen > INT32_MAX || aadLen > INT32_MAX) return ThrowBadArg(iso, "record too long", 1);
-  if (c->small != nullptr && plainLen <= kSmallBody) {
-    if (!SmallGcmSeal(c->small, nonce, aad, aadLen, plain, record, plainLen,
-                      record + plainLen + 8)) {
-      return ThrowCrypto(iso, "AES-256-GCM seal");
-    }
-    return;
+  RecordCall call;
+  if (!ReadCall(a, "plain", "record", &call)) return;
+  size_t n = call.inLen;
+  if (call.outLen != n + kTrailer) return ThrowBadArg(iso, "record must be plain + 24 bytes", 1);
+  if (n > INT32_MAX) return ThrowBadArg(iso, "record too long", 1);
+  RecordCipher* c = call.cipher;
+  SetRecord(c, call, call.outLen);
+  if (c->mode == kMac) {
+    uint8_t tag[kTag];
+    if (!Gmac(c, call.in, n, tag)) return ThrowCrypto(iso, "GMAC");
+    if (n > 0) memcpy(call.out, call.in, n);
+    memcpy(call.out + n + kSequence, tag, kTag);
+  } else if (!AeadSeal(c, call.in, n, call.out)) {
+    return ThrowCrypto(iso, "AEAD seal");
   }
-  int n;
-  if (EVP_EncryptInit_ex(c->enc, nullptr, nullptr, nullptr, nonce) != 1 ||
-      EVP_EncryptUpdate(c->enc, nullptr, &n, aad, static_cast<int>(aadLen)) != 1 ||
-      (plainLen > 0 &&
-       EVP_EncryptUpdate(c->enc, record, &n, plain, static_cast<int>(plainLen)) != 1) ||
-      EVP_EncryptFinal_ex(c->enc, record + plainLen, &n) != 1 ||
-      EVP_CIPHER_CTX_ctrl(c->enc, EVP_CTRL_AEAD_GET_TAG, kTag, record + plainLen + 8) != 1) {
-    return ThrowCrypto(iso, "AES-256-GCM seal");
-  }
+  PutLe64(call.out + n, call.sequence);
 }
 
-// recordOpen(handle, nonce, aad, record, scratch, out) -> true when the tag verifies. record
-// (in the ring, which the peer may be rewriting) is first copied into scratch with one memcpy;
-// only the copy is decrypted and checked. out (at least the body's length) then holds the
-// plaintext, else it is zeroed.
+// Decrypts the private copy's body in place, copying it out of the ring a chunk at a time.
+bool AeadOpenLarge(RecordCipher* c, const uint8_t* ring, uint8_t* out, size_t n) {
+  int len;
+  if (EVP_DecryptInit_ex(c->dec, nullptr, nullptr, nullptr, c->nonce) != 1 ||
+      EVP_DecryptUpdate(c->dec, nullptr, &len, c->associated, kAssociated) != 1) {
+    return false;
+  }
+  for (size_t at = 0; at < n; at += kOpenChunk) {
+    size_t chunk = n - at < kOpenChunk ? n - at : kOpenChunk;
+    memcpy(out + at, ring + at, chunk);
+    if (EVP_DecryptUpdate(c->dec, out + at, &len, out + at, static_cast<int>(chunk)) != 1) {
+      return false;
+    }
+  }
+  uint8_t tag[kTag];
+  memcpy(tag, out + n + kSequence, kTag);
+  return EVP_CIPHER_CTX_ctrl(c->dec, EVP_CTRL_AEAD_SET_TAG, kTag, tag) == 1 &&
+         EVP_DecryptFinal_ex(c->dec, out + n, &len) == 1;
+}
+
+// recordOpen(handle, expected, w0, w2, w3, record, out) -> 0 opened | 1 the record's sequence is
+// not `expected` | 2 the tag does not verify. record is in the ring, which the peer may be
+// rewriting: every byte of it is read once, into out (at least as long), and only that private
+// copy is checked. Its sequence field first; then the tag over the expected sequence. On 0, out
+// holds the plaintext body followed by sequence and tag; on 1 the sequence found is in out after
+// the body; on 2 the body in out is zeroed.
 void Open(const FunctionCallbackInfo<Value>& a) {
   Isolate* iso = a.GetIsolate();
-  RecordCipher* c = Unwrap(a);
-  if (c == nullptr) return;
-  if (c->mode != 1) return ThrowBadArg(iso, "recordOpen needs an aead cipher");
-  uint8_t *nonce, *aad, *ring, *record, *out;
-  size_t aadLen, recordLen, scratchLen, outLen;
-  if (!Exact(a, 1, "nonce", kNonce, &nonce)) return;
-  if (!ArgBytes(a, 2, "aad", &aad, &aadLen)) return;
-  if (!ArgBytes(a, 3, "record", &ring, &recordLen)) return;
-  if (!ArgBytes(a, 4, "scratch", &record, &scratchLen)) return;
-  if (!ArgBytes(a, 5, "out", &out, &outLen)) return;
-  if (recordLen < kTrailer) return ThrowBadArg(iso, "record is shorter than 24 bytes", 1);
-  if (scratchLen < recordLen) return ThrowBadArg(iso, "scratch is shorter than the record", 1);
-  size_t bodyLen = recordLen - kTrailer;
-  if (outLen < bodyLen) return ThrowBadArg(iso, "out is shorter than the record's body", 1);
-  if (bodyLen > INT32_MAX || aadLen > INT32_MAX) return ThrowBadArg(iso, "record too long", 1);
-  memcpy(record, ring, recordLen);
-  if (c->small != nullptr && bodyLen <= kSmallBody) {
-    bool ok = SmallGcmOpen(c->small, nonce, aad, aadLen, record, out, bodyLen,
-                           record + bodyLen + 8);
-    if (!ok && bodyLen > 0) OPENSSL_cleanse(out, bodyLen);
-    a.GetReturnValue().Set(ok);
-    return;
+  RecordCall call;
+  if (!ReadCall(a, "record", "out", &call)) return;
+  size_t length = call.inLen;
+  if (length < kTrailer) return ThrowBadArg(iso, "record is shorter than 24 bytes", 1);
+  if (call.outLen < length) return ThrowBadArg(iso, "out is shorter than the record", 1);
+  size_t n = length - kTrailer;
+  if (n > INT32_MAX) return ThrowBadArg(iso, "record too long", 1);
+  RecordCipher* c = call.cipher;
+  uint8_t* out = call.out;
+  memcpy(out + n, call.in + n, kTrailer);
+  if (GetLe64(out + n) != call.sequence) return a.GetReturnValue().Set(kWrongSequence);
+  SetRecord(c, call, length);
+  bool ok;
+  if (c->mode == kMac) {
+    if (n > 0) memcpy(out, call.in, n);
+    uint8_t tag[kTag];
+    ok = Gmac(c, out, n, tag) && CRYPTO_memcmp(tag, out + n + kSequence, kTag) == 0;
+    OPENSSL_cleanse(tag, kTag);
+    return a.GetReturnValue().Set(ok ? kOpened : kBadTag);
   }
-  int n;
-  uint8_t tag[kTag];
-  memcpy(tag, record + bodyLen + 8, kTag);
-  if (EVP_DecryptInit_ex(c->dec, nullptr, nullptr, nullptr, nonce) != 1 ||
-      EVP_DecryptUpdate(c->dec, nullptr, &n, aad, static_cast<int>(aadLen)) != 1 ||
-      (bodyLen > 0 &&
-       EVP_DecryptUpdate(c->dec, out, &n, record, static_cast<int>(bodyLen)) != 1) ||
-      EVP_CIPHER_CTX_ctrl(c->dec, EVP_CTRL_AEAD_SET_TAG, kTag, tag) != 1) {
-    return ThrowCrypto(iso, "AES-256-GCM open");
+  if (c->small != nullptr && n <= kSmallBody) {
+    if (n > 0) memcpy(out, call.in, n);
+    ok = SmallGcmOpen(c->small, c->nonce, c->associated, kAssociated, out, out, n,
+                      out + n + kSequence);
+  } else {
+    ok = AeadOpenLarge(c, call.in, out, n);
   }
-  bool ok = EVP_DecryptFinal_ex(c->dec, out + bodyLen, &n) == 1;
-  if (!ok && bodyLen > 0) OPENSSL_cleanse(out, bodyLen);
-  a.GetReturnValue().Set(ok);
-}
-
-// HMAC-SHA256(key, aad ‖ body) into full (32 bytes).
-bool HmacInto(RecordCipher* c, const uint8_t* aad, size_t aadLen, const uint8_t* body,
-              size_t bodyLen, uint8_t* full) {
-  SHA256_CTX h = c->inner;
-  uint8_t inner[SHA256_DIGEST_LENGTH];
-  bool ok = SHA256_Update(&h, aad, aadLen) == 1 &&
-            (bodyLen == 0 || SHA256_Update(&h, body, bodyLen) == 1) &&
-            SHA256_Final(inner, &h) == 1;
-  h = c->outer;
-  ok = ok && SHA256_Update(&h, inner, sizeof inner) == 1 && SHA256_Final(full, &h) == 1;
-  OPENSSL_cleanse(&h, sizeof h);
-  OPENSSL_cleanse(inner, sizeof inner);
-  return ok;
-}
-
-// Reads handle, aad and record of a mac call; the record's length is checked against `plus`.
-RecordCipher* MacArgs(const FunctionCallbackInfo<Value>& a, uint8_t** aad, size_t* aadLen) {
-  RecordCipher* c = Unwrap(a);
-  if (c == nullptr) return nullptr;
-  if (c->mode != 0) {
-    ThrowBadArg(a.GetIsolate(), "a mac call needs a mac cipher");
-    return nullptr;
-  }
-  if (!ArgBytes(a, 1, "aad", aad, aadLen)) return nullptr;
-  return c;
-}
-
-// recordMacSeal(handle, aad, plain, record): copies plain into record's body and writes the
-// tag (the first 16 bytes of the HMAC over aad ‖ plain) after the sequence bytes.
-void MacSeal(const FunctionCallbackInfo<Value>& a) {
-  Isolate* iso = a.GetIsolate();
-  uint8_t *aad, *plain, *record;
-  size_t aadLen, plainLen, recordLen;
-  RecordCipher* c = MacArgs(a, &aad, &aadLen);
-  if (c == nullptr) return;
-  if (!ArgBytes(a, 2, "plain", &plain, &plainLen)) return;
-  if (!ArgBytes(a, 3, "record", &record, &recordLen)) return;
-  if (recordLen != plainLen + kTrailer) return ThrowBadArg(iso, "record must be plain + 24 bytes", 1);
-  uint8_t full[SHA256_DIGEST_LENGTH];
-  // Over the private plaintext, before it is in shared memory where a peer could change it.
-  if (!HmacInto(c, aad, aadLen, plain, plainLen, full)) return ThrowCrypto(iso, "HMAC-SHA256");
-  if (plainLen > 0) memcpy(record, plain, plainLen);
-  memcpy(record + plainLen + 8, full, kTag);
-  OPENSSL_cleanse(full, sizeof full);
-}
-
-// recordMacCheck(handle, aad, record, scratch) -> true when the tag matches (CRYPTO_memcmp). Like
-// recordOpen, it copies record into scratch first and checks only the copy, whose body the
-// caller then delivers.
-void MacCheck(const FunctionCallbackInfo<Value>& a) {
-  Isolate* iso = a.GetIsolate();
-  uint8_t *aad, *ring, *record;
-  size_t aadLen, recordLen, scratchLen;
-  RecordCipher* c = MacArgs(a, &aad, &aadLen);
-  if (c == nullptr) return;
-  if (!ArgBytes(a, 2, "record", &ring, &recordLen)) return;
-  if (!ArgBytes(a, 3, "scratch", &record, &scratchLen)) return;
-  if (recordLen < kTrailer) return ThrowBadArg(iso, "record is shorter than 24 bytes", 1);
-  if (scratchLen < recordLen) return ThrowBadArg(iso, "scratch is shorter than the record", 1);
-  memcpy(record, ring, recordLen);
-  size_t bodyLen = recordLen - kTrailer;
-  uint8_t full[SHA256_DIGEST_LENGTH];
-  if (!HmacInto(c, aad, aadLen, record, bodyLen, full)) return ThrowCrypto(iso, "HMAC-SHA256");
-  bool ok = CRYPTO_memcmp(full, record + bodyLen + 8, kTag) == 0;
-  OPENSSL_cleanse(full, sizeof full);
-  a.GetReturnValue().Set(ok);
+  if (!ok && n > 0) OPENSSL_cleanse(out, n);
+  a.GetReturnValue().Set(ok ? kOpened : kBadTag);
 }
 
 }  // namespace
@@ -313,8 +333,6 @@ void InitRecordCrypto(Local<Context> ctx, Local<Object> exports) {
   SetMethod(ctx, exports, "recordCipherDispose", Dispose, none);
   SetMethod(ctx, exports, "recordSeal", Seal, none);
   SetMethod(ctx, exports, "recordOpen", Open, none);
-  SetMethod(ctx, exports, "recordMacSeal", MacSeal, none);
-  SetMethod(ctx, exports, "recordMacCheck", MacCheck, none);
 }
 
 }  // namespace sivshm

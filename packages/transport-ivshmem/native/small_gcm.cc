@@ -101,6 +101,16 @@ bool SmallGcmSeal(SmallGcm* g, const uint8_t* nonce, const uint8_t* aad, size_t 
   return true;
 }
 
+bool SmallGcmMac(SmallGcm* g, const uint8_t* nonce, const uint8_t* a, size_t aLen,
+                 const uint8_t* b, size_t bLen, uint8_t* tag) {
+  const Api& api = TheApi();
+  api.setiv(g->gcm, nonce, 12);
+  // GCM128 carries a partial block from one AAD call to the next: two calls hash a ‖ b.
+  if (api.aad(g->gcm, a, aLen) != 0 || (bLen > 0 && api.aad(g->gcm, b, bLen) != 0)) return false;
+  api.tag(g->gcm, tag, 16);
+  return true;
+}
+
 bool SmallGcmOpen(SmallGcm* g, const uint8_t* nonce, const uint8_t* aad, size_t aadLen,
                   const uint8_t* in, uint8_t* out, size_t len, const uint8_t* tag) {
   const Api& a = TheApi();

@@ -18,7 +18,11 @@ void SmallGcmFree(SmallGcm* g);
 bool SmallGcmSeal(SmallGcm* g, const uint8_t* nonce, const uint8_t* aad, size_t aadLen,
                   const uint8_t* in, uint8_t* out, size_t len, uint8_t* tag);
 
-// Decrypts into out; true only when the tag matches (out is then the plaintext).
+// GMAC: the tag of AES-GCM with no plaintext and a ‖ b as associated data (any length).
+bool SmallGcmMac(SmallGcm* g, const uint8_t* nonce, const uint8_t* a, size_t aLen,
+                 const uint8_t* b, size_t bLen, uint8_t* tag);
+
+// Decrypts into out (in == out is allowed); true only when the tag matches (out is then the plaintext).
 bool SmallGcmOpen(SmallGcm* g, const uint8_t* nonce, const uint8_t* aad, size_t aadLen,
                   const uint8_t* in, uint8_t* out, size_t len, const uint8_t* tag);
 

@@ -33,6 +33,11 @@ export interface ChannelProtection {
   readonly keys: { readonly c2p: Uint8Array; readonly p2c: Uint8Array };
   /** Crypto implementation; default the native addon's, else `node:crypto`. */
   readonly crypto?: RecordCryptoBackend;
+  /**
+   * @internal Test hook: both directions start as if this many records had been sealed and
+   * accepted (sequence exhaustion without sending 2^53 records).
+   */
+  readonly startAfterForTest?: number;
 }
 
 /** The send lanes a channel uses: the ring's own, or the sealing ones of a protected channel. */
@@ -134,8 +139,19 @@ export class Channel {
     if (p !== undefined) {
       const crypto = p.crypto ?? defaultRecordCrypto();
       const common = { mode: p.mode, channelId: p.channelId, crypto };
-      this.#sealer = new RecordSealer({ ...common, key: p.keys[send], direction: send });
+      this.#sealer = new RecordSealer({
+        ...common,
+        key: p.keys[send],
+        direction: send,
+        // Never a nonce twice: past the last sequence number the channel ends, and its owner
+        // re-establishes it with fresh keys.
+        onExhausted: (e) => this.#fail(e),
+      });
       this.#opener = new RecordOpener({ ...common, key: p.keys[recv], direction: recv });
+      if (p.startAfterForTest !== undefined) {
+        this.#sealer.resumeAfterForTest(p.startAfterForTest);
+        this.#opener.resumeAfterForTest(p.startAfterForTest);
+      }
       this.#sender = new SealedSender(this.#producer, this.#sealer);
     } else {
       this.#sealer = undefined;
@@ -276,9 +292,10 @@ export class Channel {
 
   /** Checks and opens a protected record into private memory; throws `IntegrityError`. */
   #open(raw: RingRecord, opener: RecordOpener): RingRecord {
-    const plain = opener.open(raw.header, raw.payload);
+    const length = opener.openInPlace(raw.header, raw.payload);
+    const plain = opener.plaintext;
     if (this.#opened === undefined || this.#openedBuffer !== plain.buffer) {
-      this.#opened = new RingRecord(new Uint8Array(plain.buffer));
+      this.#opened = new RingRecord(plain);
       this.#openedBuffer = plain.buffer;
     }
     const r = this.#opened;
@@ -292,8 +309,8 @@ export class Channel {
     h.interfaceVersion = g.interfaceVersion;
     h.messageType = g.messageType;
     h.returnCode = g.returnCode;
-    r.payloadOffset = plain.byteOffset;
-    r.payloadLength = plain.length;
+    r.payloadOffset = 0;
+    r.payloadLength = length;
     return r;
   }
 

@@ -40,7 +40,13 @@ export type TransportErrorCode =
   /** Bytes received from a peer are not a valid encoding of the expected protobuf message. */
   | 'ERR_DECODE'
   /** A `mac`/`aead` record failed its tag or sequence check (`IntegrityError` says which). */
-  | 'ERR_INTEGRITY';
+  | 'ERR_INTEGRITY'
+  /**
+   * A `mac`/`aead` channel sealed its last sequence number (2^53 − 1) in one direction: the
+   * channel ends (`failed`) rather than reuse a nonce, and its owner re-establishes it, which
+   * brings fresh keys. Nothing was sent with the refused record.
+   */
+  | 'ERR_SEQUENCE_EXHAUSTED';
 
 /** Details of a failed system call, attached to `ERR_SYSCALL` errors. */
 export interface SyscallFailure {

@@ -69,35 +69,38 @@ export interface NativeAddon {
   recvWithFds(fd: number, maxData: number, maxFds: number): NativeMessage | undefined;
   unixPeerCred(fd: number): { pid: number; uid: number; gid: number };
   /**
-   * mode 0 mac (HMAC-SHA256), 1 aead (AES-256-GCM), 2 ChaCha20-Poly1305 (for the benchmark's
-   * comparison only); the key schedule is set up here, once.
+   * A record cipher of one channel direction (docs/protocol.md §4.1): mode 0 mac (GMAC), 1 aead
+   * (AES-256-GCM), 2 ChaCha20-Poly1305 (for the benchmark's comparison only); direction 1 c2p,
+   * 2 p2c. The key schedule is set up here, once.
    */
-  recordCipherCreate(mode: 0 | 1 | 2, key: Uint8Array): object;
+  recordCipherCreate(mode: 0 | 1 | 2, key: Uint8Array, channelId: bigint, direction: 1 | 2): object;
   recordCipherDispose(handle: object): void;
-  /** AES-256-GCM: `record` = ciphertext ‖ 8 bytes left alone ‖ tag (plain's length + 24). */
+  /**
+   * Seals record `sequence` (header words w0, w2, w3 as int32) into `record` = body ‖ sequence
+   * ‖ tag, exactly plain's length + 24.
+   */
   recordSeal(
     handle: object,
-    nonce: Uint8Array,
-    aad: Uint8Array,
+    sequence: number,
+    w0: number,
+    w2: number,
+    w3: number,
     plain: Uint8Array,
     record: Uint8Array,
   ): void;
   /**
-   * Copies `record` into `scratch` (one memcpy), then opens the copy into `out` (at least its
-   * body's length); false when the tag fails.
+   * Copies `record` into `out` (at least as long) reading each byte once, then checks the
+   * copy: 0 opened (out starts with the plaintext), 1 its sequence is not `expected`, 2 bad tag.
    */
   recordOpen(
     handle: object,
-    nonce: Uint8Array,
-    aad: Uint8Array,
+    expected: number,
+    w0: number,
+    w2: number,
+    w3: number,
     record: Uint8Array,
-    scratch: Uint8Array,
     out: Uint8Array,
-  ): boolean;
-  /** HMAC-SHA256 truncated to 16 bytes: copies `plain` into `record` and writes its tag. */
-  recordMacSeal(handle: object, aad: Uint8Array, plain: Uint8Array, record: Uint8Array): void;
-  /** Copies `record` into `scratch`, then: is the copy's tag that of `aad ‖ body`? (CRYPTO_memcmp) */
-  recordMacCheck(handle: object, aad: Uint8Array, record: Uint8Array, scratch: Uint8Array): boolean;
+  ): 0 | 1 | 2;
 }
 
 /** Folder holding this package's package.json, found by walking up from this module. */

@@ -1,41 +1,40 @@
+import { SOMEIP_PROTOCOL_VERSION } from '@sivshm/abi';
 import { loadAddon, type NativeAddon } from '../native/addon.js';
-import type { ProtectedMode, RecordCipher, RecordCryptoBackend } from './record-crypto.js';
+import type { SomeIpHeader } from '../ring/someip-header.js';
+import type {
+  OpenResult,
+  RecordCipher,
+  RecordCipherOptions,
+  RecordCryptoBackend,
+} from './record-crypto.js';
+import { directionCode } from './record-format.js';
 
 /**
  * Record crypto in the native addon (native/record_crypto.cc): OpenSSL contexts set up once
- * per key, so a record costs one call that writes into the caller's buffers (the ring slot, a
- * private plaintext buffer) and allocates nothing on the JS heap. The default whenever the
- * addon loads (docs/performance.md).
+ * per channel direction, and one call per record that builds A and the nonce, writes or checks
+ * the sequence field and runs the cipher, writing into the caller's buffers (the ring slot, a
+ * private buffer) and allocating nothing on the JS heap. The default whenever the addon loads
+ * (docs/performance.md).
  */
 class NativeRecordCipher implements RecordCipher {
   readonly #addon: NativeAddon;
   #handle: object | undefined;
 
-  constructor(addon: NativeAddon, mode: ProtectedMode, key: Uint8Array) {
+  constructor(addon: NativeAddon, o: RecordCipherOptions) {
     this.#addon = addon;
-    this.#handle = addon.recordCipherCreate(mode === 'mac' ? 0 : 1, key);
+    const mode = o.mode === 'mac' ? 0 : 1;
+    const direction = directionCode(o.direction) as 1 | 2;
+    this.#handle = addon.recordCipherCreate(mode, o.key, o.channelId, direction);
   }
 
-  seal(nonce: Uint8Array, associated: Uint8Array, plain: Uint8Array, record: Uint8Array): void {
-    this.#addon.recordSeal(this.#live(), nonce, associated, plain, record);
+  seal(sequence: number, h: SomeIpHeader, plain: Uint8Array, record: Uint8Array): void {
+    const handle = this.#live();
+    this.#addon.recordSeal(handle, sequence, word0(h), word2(h), word3(h), plain, record);
   }
 
-  open(
-    nonce: Uint8Array,
-    associated: Uint8Array,
-    record: Uint8Array,
-    scratch: Uint8Array,
-    out: Uint8Array,
-  ): boolean {
-    return this.#addon.recordOpen(this.#live(), nonce, associated, record, scratch, out);
-  }
-
-  macSeal(associated: Uint8Array, plain: Uint8Array, record: Uint8Array): void {
-    this.#addon.recordMacSeal(this.#live(), associated, plain, record);
-  }
-
-  macCheck(associated: Uint8Array, record: Uint8Array, scratch: Uint8Array): boolean {
-    return this.#addon.recordMacCheck(this.#live(), associated, record, scratch);
+  open(expected: number, h: SomeIpHeader, ringRecord: Uint8Array, out: Uint8Array): OpenResult {
+    const handle = this.#live();
+    return this.#addon.recordOpen(handle, expected, word0(h), word2(h), word3(h), ringRecord, out);
   }
 
   dispose(): void {
@@ -49,10 +48,20 @@ class NativeRecordCipher implements RecordCipher {
   }
 }
 
+// The SOME/IP header words as int32 (`| 0` keeps them small integers for the call); the
+// length word is the addon's to fill in.
+const word0 = (h: SomeIpHeader): number => (h.service << 16) | h.method;
+const word2 = (h: SomeIpHeader): number => (h.client << 16) | h.session;
+const word3 = (h: SomeIpHeader): number =>
+  (SOMEIP_PROTOCOL_VERSION << 24) |
+  (h.interfaceVersion << 16) |
+  (h.messageType << 8) |
+  h.returnCode;
+
 /** Record crypto through the addon; `cipher` throws `ERR_ADDON` when the addon does not load. */
 export const nativeRecordCrypto: RecordCryptoBackend = {
   name: 'native',
-  cipher(mode: ProtectedMode, key: Uint8Array): RecordCipher {
-    return new NativeRecordCipher(loadAddon(), mode, key);
+  cipher(o: RecordCipherOptions): RecordCipher {
+    return new NativeRecordCipher(loadAddon(), o);
   },
 };

@@ -1,79 +1,31 @@
 import { gcm } from '@noble/ciphers/aes.js';
-import { hmac } from '@noble/hashes/hmac.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { equalBytes } from '@noble/ciphers/utils.js';
-import {
-  macCheckRecord,
-  macSealRecord,
-  RECORD_TRAILER,
-  TAG_AFTER_BODY,
-  type MacTag,
-  type ProtectedMode,
-  type RecordCipher,
-  type RecordCryptoBackend,
-} from './record-crypto.js';
+import { JsRecordCipher, type Gcm } from './js-record-cipher.js';
+import type { RecordCipher, RecordCipherOptions, RecordCryptoBackend } from './record-crypto.js';
 
-const TAG = 16;
-
-/** Record crypto in pure JS (noble): slower, independent of OpenSSL; the vectors' second opinion. */
-class NobleRecordCipher implements RecordCipher {
-  readonly #key: Uint8Array;
-
-  constructor(key: Uint8Array) {
-    this.#key = key.slice();
-  }
-
-  seal(nonce: Uint8Array, associated: Uint8Array, plain: Uint8Array, record: Uint8Array): void {
-    const n = record.length - RECORD_TRAILER;
-    const sealed = gcm(this.#key, nonce, associated).encrypt(plain);
-    record.set(sealed.subarray(0, n), 0);
-    record.set(sealed.subarray(n), n + TAG_AFTER_BODY);
-  }
-
-  open(
-    nonce: Uint8Array,
-    associated: Uint8Array,
-    ringRecord: Uint8Array,
-    scratch: Uint8Array,
-    out: Uint8Array,
-  ): boolean {
-    const record = scratch.subarray(0, ringRecord.length);
-    record.set(ringRecord, 0);
-    const n = record.length - RECORD_TRAILER;
-    const sealed = new Uint8Array(n + TAG);
-    sealed.set(record.subarray(0, n), 0);
-    sealed.set(record.subarray(n + TAG_AFTER_BODY), n);
+/** AES-256-GCM in pure JS (noble), independent of OpenSSL. */
+const nobleGcm: Gcm = {
+  seal(key, nonce, aad, plain) {
+    const sealed = gcm(key, nonce, aad).encrypt(plain);
+    return { body: sealed.subarray(0, plain.length), tag: sealed.subarray(plain.length) };
+  },
+  open(key, nonce, aad, body, tag) {
+    const sealed = new Uint8Array(body.length + tag.length);
+    sealed.set(body, 0);
+    sealed.set(tag, body.length);
     try {
-      out.set(gcm(this.#key, nonce, associated).decrypt(sealed), 0);
-      return true;
+      return gcm(key, nonce, aad).decrypt(sealed);
     } catch {
-      return false;
+      return undefined;
     }
-  }
+  },
+  equal: equalBytes,
+};
 
-  macSeal(associated: Uint8Array, plain: Uint8Array, record: Uint8Array): void {
-    macSealRecord(this.#macTag, associated, plain, record);
-  }
-
-  macCheck(associated: Uint8Array, ringRecord: Uint8Array, scratch: Uint8Array): boolean {
-    return macCheckRecord(this.#macTag, equalBytes, associated, ringRecord, scratch);
-  }
-
-  readonly #macTag: MacTag = (associated, body) => this.#tag(associated, body);
-
-  dispose(): void {
-    this.#key.fill(0);
-  }
-
-  #tag(associated: Uint8Array, body: Uint8Array): Uint8Array {
-    return hmac.create(sha256, this.#key).update(associated).update(body).digest().subarray(0, TAG);
-  }
-}
-
-/** Pure-JS record crypto (noble). */
+/** Pure-JS record crypto (noble): slower; the vectors' second opinion. */
 export const nobleRecordCrypto: RecordCryptoBackend = {
   name: 'noble',
-  cipher(_mode: ProtectedMode, key: Uint8Array): RecordCipher {
-    return new NobleRecordCipher(key);
+  cipher(o: RecordCipherOptions): RecordCipher {
+    return new JsRecordCipher(nobleGcm, o);
   },
 };

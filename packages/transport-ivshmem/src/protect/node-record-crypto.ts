@@ -1,88 +1,38 @@
-import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
-import {
-  macCheckRecord,
-  macSealRecord,
-  RECORD_TRAILER,
-  TAG_AFTER_BODY,
-  type MacTag,
-  type ProtectedMode,
-  type RecordCipher,
-  type RecordCryptoBackend,
-} from './record-crypto.js';
+import { createCipheriv, createDecipheriv, timingSafeEqual } from 'node:crypto';
+import { JsRecordCipher, type Gcm } from './js-record-cipher.js';
+import type { RecordCipher, RecordCipherOptions, RecordCryptoBackend } from './record-crypto.js';
 
 const TAG = 16;
 
-/**
- * Record crypto on `node:crypto` (OpenSSL): each record creates a cipher or HMAC object and
- * a result buffer. The fallback when the addon does not load.
- */
-class NodeRecordCipher implements RecordCipher {
-  readonly #key: Buffer;
-
-  constructor(key: Uint8Array) {
-    this.#key = Buffer.from(key); // a private copy, zeroed by dispose()
-  }
-
-  seal(nonce: Uint8Array, associated: Uint8Array, plain: Uint8Array, record: Uint8Array): void {
-    const n = record.length - RECORD_TRAILER;
-    const c = createCipheriv('aes-256-gcm', this.#key, nonce, { authTagLength: TAG });
-    c.setAAD(associated);
-    record.set(c.update(plain), 0);
+/** AES-256-GCM through `node:crypto`: a cipher object and result buffers per record. */
+const nodeGcm: Gcm = {
+  seal(key, nonce, aad, plain) {
+    const c = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG });
+    c.setAAD(aad);
+    const body = c.update(plain);
     c.final();
-    record.set(c.getAuthTag(), n + TAG_AFTER_BODY);
-  }
-
-  open(
-    nonce: Uint8Array,
-    associated: Uint8Array,
-    ringRecord: Uint8Array,
-    scratch: Uint8Array,
-    out: Uint8Array,
-  ): boolean {
-    const record = scratch.subarray(0, ringRecord.length);
-    record.set(ringRecord, 0);
-    const n = record.length - RECORD_TRAILER;
-    const d = createDecipheriv('aes-256-gcm', this.#key, nonce, { authTagLength: TAG });
-    d.setAAD(associated);
-    d.setAuthTag(record.subarray(n + TAG_AFTER_BODY));
-    const plain = d.update(record.subarray(0, n));
+    return { body, tag: c.getAuthTag() };
+  },
+  open(key, nonce, aad, body, tag) {
+    const d = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG });
+    d.setAAD(aad);
+    d.setAuthTag(tag);
+    const plain = d.update(body);
     try {
       d.final();
     } catch {
       plain.fill(0);
-      return false;
+      return undefined;
     }
-    out.set(plain, 0);
-    return true;
-  }
+    return plain;
+  },
+  equal: (a, b) => a.length === b.length && timingSafeEqual(a, b),
+};
 
-  macSeal(associated: Uint8Array, plain: Uint8Array, record: Uint8Array): void {
-    macSealRecord(this.#macTag, associated, plain, record);
-  }
-
-  macCheck(associated: Uint8Array, ringRecord: Uint8Array, scratch: Uint8Array): boolean {
-    return macCheckRecord(this.#macTag, timingSafeEqual, associated, ringRecord, scratch);
-  }
-
-  readonly #macTag: MacTag = (associated, body) => this.#tag(associated, body);
-
-  dispose(): void {
-    this.#key.fill(0);
-  }
-
-  #tag(associated: Uint8Array, body: Uint8Array): Buffer {
-    return createHmac('sha256', this.#key)
-      .update(associated)
-      .update(body)
-      .digest()
-      .subarray(0, TAG);
-  }
-}
-
-/** Record crypto through `node:crypto`. */
+/** Record crypto through `node:crypto` (OpenSSL): the fallback when the addon does not load. */
 export const nodeRecordCrypto: RecordCryptoBackend = {
   name: 'node',
-  cipher(_mode: ProtectedMode, key: Uint8Array): RecordCipher {
-    return new NodeRecordCipher(key);
+  cipher(o: RecordCipherOptions): RecordCipher {
+    return new JsRecordCipher(nodeGcm, o);
   },
 };

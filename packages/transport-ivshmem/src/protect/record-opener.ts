@@ -1,12 +1,7 @@
 import { IntegrityError } from './integrity-error.js';
 import type { SomeIpHeader } from '../ring/someip-header.js';
-import type { ProtectedMode, RecordCipher } from './record-crypto.js';
-import {
-  RecordContext,
-  SealedRecordLayout,
-  readSequence,
-  type RecordDirection,
-} from './record-format.js';
+import { OpenResult, type RecordCipher } from './record-crypto.js';
+import { SealedRecordLayout, readSequence, type RecordDirection } from './record-format.js';
 import type { RecordProtectionOptions } from './record-sealer.js';
 
 const OVERHEAD = SealedRecordLayout.overhead;
@@ -14,28 +9,26 @@ const OVERHEAD = SealedRecordLayout.overhead;
 /**
  * Checks and opens the records one end receives, before anything else reads them.
  *
- * Order: its length must hold a sequence number and a tag; the sequence must be exactly
- * last + 1 (a replayed, reordered, dropped or duplicated record fails here); then the record is
- * copied out of the ring into private memory with one read (the peer may be rewriting it) and
- * the copy's tag is checked, over the expected sequence. Only then does `open` return the
- * plaintext, in private memory that is reused by the next call. Any failure throws `IntegrityError` (`ERR_INTEGRITY`) and the
- * opener stays failed: the channel must be re-established.
+ * Order: its length must hold a sequence number and a tag; then the record is copied out of the
+ * ring into private memory reading each byte once (the peer may be rewriting it), and only the
+ * copy is checked: its sequence must be exactly last + 1 (a replayed, reordered, dropped or
+ * duplicated record fails here), then its tag, over that sequence. Only then does `open` return
+ * the plaintext, in private memory that is reused by the next call. Any failure throws
+ * `IntegrityError` (`ERR_INTEGRITY`) and the opener stays failed: the channel must be
+ * re-established.
  */
 export class RecordOpener {
   readonly #cipher: RecordCipher;
-  readonly #mode: ProtectedMode;
-  readonly #ctx: RecordContext;
+  readonly #mode: RecordProtectionOptions['mode'];
   readonly #channelId: bigint;
   readonly #direction: RecordDirection;
-  #sealed = new Uint8Array(0);
-  #plain = new Uint8Array(0);
+  #out = new Uint8Array(0);
   #last = 0;
   #failed: IntegrityError | undefined;
 
   constructor(o: RecordProtectionOptions) {
     this.#mode = o.mode;
-    this.#cipher = o.crypto.cipher(o.mode, o.key);
-    this.#ctx = new RecordContext(o.channelId, o.direction);
+    this.#cipher = o.crypto.cipher(o);
     this.#channelId = o.channelId;
     this.#direction = o.direction;
   }
@@ -46,44 +39,50 @@ export class RecordOpener {
   }
 
   /**
+   * The private buffer {@link openInPlace} leaves the plaintext at the start of; replaced by a
+   * larger one when a longer record arrives.
+   */
+  get plaintext(): Uint8Array {
+    return this.#out;
+  }
+
+  /**
    * Opens the record with header `h` whose payload in the ring is `sealed`; returns its body
    * (plaintext) as a view of private memory, valid until the next call.
    */
   open(h: SomeIpHeader, sealed: Uint8Array): Uint8Array {
+    const n = this.openInPlace(h, sealed); // first: it may replace the buffer
+    return this.#out.subarray(0, n);
+  }
+
+  /**
+   * {@link open} without making a view: returns the body's length; the body is at the start of
+   * {@link plaintext}.
+   */
+  openInPlace(h: SomeIpHeader, sealed: Uint8Array): number {
     if (this.#failed !== undefined) throw this.#failed;
     const length = sealed.length;
     if (length < OVERHEAD) {
       return this.#fail('short', this.#last + 1, `${length} bytes cannot hold sequence and tag`);
     }
-    if (this.#sealed.length < length) this.#sealed = new Uint8Array(grow(length));
+    if (this.#out.length < length) this.#out = new Uint8Array(grow(length));
+    const expected = this.#last + 1;
+    const result = this.#cipher.open(expected, h, sealed, this.#out);
     const n = length - OVERHEAD;
-    // Read from the ring once for the check; the crypto below acts on its own single copy and
-    // authenticates the sequence expected here (in A and the nonce), never the copy's bytes.
-    const sequence = readSequence(sealed, n);
-    if (sequence !== this.#last + 1) {
+    if (result === OpenResult.wrongSequence) {
+      const sequence = readSequence(this.#out, n);
       return this.#fail(
         sequence <= this.#last ? 'replayed' : 'out-of-order',
         sequence,
-        `expected sequence ${this.#last + 1}`,
+        `expected sequence ${expected}`,
       );
     }
-    this.#ctx.set(sequence, h, length);
-    let plain: Uint8Array;
-    if (this.#mode === 'mac') {
-      if (!this.#cipher.macCheck(this.#ctx.associated, sealed, this.#sealed)) {
-        return this.#fail('bad-tag', sequence, 'the MAC does not verify');
-      }
-      plain = this.#sealed.subarray(0, n);
-    } else {
-      if (this.#plain.length < n) this.#plain = new Uint8Array(grow(n));
-      const { nonce, associated } = this.#ctx;
-      if (!this.#cipher.open(nonce, associated, sealed, this.#sealed, this.#plain)) {
-        return this.#fail('bad-tag', sequence, 'the AEAD tag does not verify');
-      }
-      plain = this.#plain.subarray(0, n);
+    if (result !== OpenResult.opened) {
+      const what = this.#mode === 'mac' ? 'the MAC' : 'the AEAD tag';
+      return this.#fail('bad-tag', expected, `${what} does not verify`);
     }
-    this.#last = sequence;
-    return plain;
+    this.#last = expected;
+    return n;
   }
 
   /** Test hook: continue as if record `sequence` had been the last one accepted. */
@@ -94,8 +93,7 @@ export class RecordOpener {
   /** Zeroes the key and the private buffers. */
   dispose(): void {
     this.#cipher.dispose();
-    this.#sealed.fill(0);
-    this.#plain.fill(0);
+    this.#out.fill(0);
   }
 
   #fail(reason: IntegrityError['reason'], sequence: number, detail: string): never {

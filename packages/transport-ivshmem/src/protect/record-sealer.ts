@@ -1,13 +1,7 @@
 import { TransportError } from '../errors/transport-error.js';
 import type { SomeIpHeader } from '../ring/someip-header.js';
 import type { ProtectedMode, RecordCipher, RecordCryptoBackend } from './record-crypto.js';
-import {
-  MAX_RECORD_SEQUENCE,
-  RecordContext,
-  SealedRecordLayout,
-  putSequence,
-  type RecordDirection,
-} from './record-format.js';
+import { MAX_RECORD_SEQUENCE, SealedRecordLayout, type RecordDirection } from './record-format.js';
 
 const OVERHEAD = SealedRecordLayout.overhead;
 
@@ -19,6 +13,11 @@ export interface RecordProtectionOptions {
   readonly channelId: bigint;
   readonly direction: RecordDirection;
   readonly crypto: RecordCryptoBackend;
+  /**
+   * Called with the `ERR_SEQUENCE_EXHAUSTED` error before it is thrown, so the channel can end
+   * itself and be re-established with fresh keys.
+   */
+  readonly onExhausted?: (e: TransportError) => void;
 }
 
 /**
@@ -30,14 +29,12 @@ export interface RecordProtectionOptions {
  */
 export class RecordSealer {
   readonly #cipher: RecordCipher;
-  readonly #mode: ProtectedMode;
-  readonly #ctx: RecordContext;
+  readonly #onExhausted: ((e: TransportError) => void) | undefined;
   #sequence = 0;
 
   constructor(o: RecordProtectionOptions) {
-    this.#mode = o.mode;
-    this.#cipher = o.crypto.cipher(o.mode, o.key);
-    this.#ctx = new RecordContext(o.channelId, o.direction);
+    this.#cipher = o.crypto.cipher(o);
+    this.#onExhausted = o.onExhausted;
   }
 
   /** Sequence number of the last sealed record (0 before the first). */
@@ -58,18 +55,16 @@ export class RecordSealer {
       );
     }
     if (this.#sequence >= MAX_RECORD_SEQUENCE) {
-      throw new TransportError(
-        'ERR_CLOSED',
-        'record sequence numbers are exhausted; the channel must be re-established',
+      const e = new TransportError(
+        'ERR_SEQUENCE_EXHAUSTED',
+        `record sequence numbers of this channel are used up (${MAX_RECORD_SEQUENCE} sealed); the channel ends and is re-established with fresh keys`,
       );
+      this.#onExhausted?.(e);
+      throw e;
     }
-    const sequence = ++this.#sequence;
-    this.#ctx.set(sequence, h, out.length);
-    // The mac tag is computed over the private plaintext, not over the ring copy a peer could
+    // The tag is computed over the private plaintext, not over the ring copy a peer could
     // already be changing.
-    if (this.#mode === 'mac') this.#cipher.macSeal(this.#ctx.associated, plain, out);
-    else this.#cipher.seal(this.#ctx.nonce, this.#ctx.associated, plain, out);
-    putSequence(out, n, sequence);
+    this.#cipher.seal(++this.#sequence, h, plain, out);
   }
 
   /** Test hook: continue as if `sequence` records had been sealed (vectors, exhaustion). */

@@ -162,7 +162,7 @@ const vectors = cases.map((c) => {
 
 const out = {
   about:
-    'Known answers for sealed ring records (docs/protocol.md §4.1): record = body ‖ sequence (u64 LE) ‖ tag (16 B), A = channel id (u64 LE) ‖ direction (1 c2p, 2 p2c) ‖ sequence (u64 LE) ‖ SOME/IP header (length = 8 + record length); mac: HMAC-SHA256(key, A ‖ plaintext)[0..16]; aead: AES-256-GCM, nonce = direction (u32 LE) ‖ sequence (u64 LE), AAD = A.',
+    'Known answers for sealed ring records (docs/protocol.md §4.1): record = body ‖ sequence (u64 LE) ‖ tag (16 B), A = channel id (u64 LE) ‖ direction (1 c2p, 2 p2c) ‖ sequence (u64 LE) ‖ SOME/IP header (length = 8 + record length); nonce = direction (u32 LE) ‖ sequence (u64 LE); mac: tag = GMAC, the AES-256-GCM tag of no plaintext with AAD = A ‖ plaintext, the body is the plaintext; aead: AES-256-GCM, AAD = A.',
   channelId: channelId.toString(),
   keys: { c2p: hex(keys.c2p), p2c: hex(keys.p2c) },
   vectors,
