@@ -16,6 +16,7 @@ const SUITES = {
   protobuf: 'packages/transport-ivshmem/dist-test/bench/protobuf.bench.js',
   fullpath: 'packages/transport-ivshmem/dist-test/bench/fullpath.bench.js',
   modes: 'packages/transport-ivshmem/dist-test/bench/modes.bench.js',
+  allocator: 'packages/transport-ivshmem/dist-test/bench/allocator.bench.js',
   sd: 'packages/discovery/dist-test/bench/codec.bench.js',
   e2e: 'packages/runtime/dist-test/bench/secure-vs-plain.bench.js',
   flood: 'apps/hostd/dist-test/bench/flood.bench.js',

@@ -1,10 +1,6 @@
 import { PAGE_SIZE } from '@sivshm/abi';
-import sortedBtree from 'sorted-btree';
+import { OrderedMap } from '@js-sdsl/ordered-map';
 import { TransportError } from '../errors/transport-error.js';
-
-// sorted-btree is CommonJS: its class is the `default` of the module object.
-const BTree = sortedBtree.default;
-type BTree<K, V> = InstanceType<typeof sortedBtree.default<K, V>>;
 
 /** Counters of a {@link WindowAllocator}, in bytes. */
 export interface WindowAllocatorStats {
@@ -36,8 +32,8 @@ const OFFSET_PAGES = 2 ** 25;
  * Page-granular allocator of channel windows inside the data section (hostd only).
  *
  * Policy: best fit — the smallest free extent that holds the window, the lowest address among
- * equals — over two balanced B+ trees of the free extents (`sorted-btree`), one keyed by size
- * and one by offset. Finding space is one lower-bound search in the size tree, O(log n);
+ * equals — over two red-black trees of the free extents (`@js-sdsl/ordered-map`), one keyed by
+ * size and one by offset. Finding space is one lower-bound search in the size tree, O(log n);
  * freeing finds both neighbours in the offset tree and merges them, O(log n), so no two free
  * extents are ever adjacent. Because every free extent is in the size tree, a request fails
  * only when no single extent is large enough: {@link WindowAllocatorStats.largestFree} is
@@ -68,13 +64,18 @@ export class WindowAllocator {
   readonly #size: number;
   readonly #memory: Uint8Array | undefined;
   /** Free extents: offset → length. Never two adjacent ones (always coalesced). */
-  readonly #byOffset = new BTree<number, number>();
+  readonly #byOffset = new OrderedMap<number, number>([], byNumber);
   /** The same extents by {@link sizeKey}. */
-  readonly #bySize = new BTree<number, undefined>();
+  readonly #bySize = new OrderedMap<number, 0>([], byNumber);
   #freeBytes = 0;
-  readonly #allocated = new Map<number, number>();
+  /**
+   * Allocated windows: offset → length. A tree, not a `Map`: in the Node this runs on, deleting
+   * and re-adding keys in a large `Map` costs time in proportion to its size
+   * (`npm run bench -- allocator` measured both).
+   */
+  readonly #allocated = new OrderedMap<number, number>([], byNumber);
   #allocatedBytes = 0;
-  readonly #quarantined = new Map<number, number>();
+  readonly #quarantined = new OrderedMap<number, number>([], byNumber);
   #quarantinedBytes = 0;
 
   /**
@@ -120,77 +121,79 @@ export class WindowAllocator {
         `window length ${length} must be a non-zero multiple of ${PAGE_SIZE} and ≤ the data section (${this.#size})`,
       );
     }
-    const fit = this.#bySize.getPairOrNextHigher(sizeKey(length, 0));
-    if (fit === undefined) return undefined;
-    const extent = extentOf(fit[0]);
+    const fit = this.#bySize.lowerBound(sizeKey(length, 0));
+    if (!fit.isAccessible()) return undefined;
+    const extent = extentOf(fit.pointer[0]);
     this.#removeFree(extent.offset, extent.length);
     if (extent.length > length) this.#addFree(extent.offset + length, extent.length - length);
-    this.#allocated.set(extent.offset, length);
+    this.#allocated.setElement(extent.offset, length);
     this.#allocatedBytes += length;
     return extent.offset;
   }
 
   /** Zeroes the allocated window at `offset` and returns it to the free extents. */
   free(offset: number): void {
-    const length = this.#allocated.get(offset);
+    const length = this.#allocated.getElementByKey(offset);
     if (length === undefined) {
       throw new TransportError(
         'ERR_BAD_ARGUMENT',
-        `no allocated window at offset ${offset}${this.#quarantined.has(offset) ? ' (it is quarantined: use release())' : ''}`,
+        `no allocated window at offset ${offset}${this.#quarantined.getElementByKey(offset) !== undefined ? ' (it is quarantined: use release())' : ''}`,
       );
     }
-    this.#allocated.delete(offset);
+    this.#allocated.eraseElementByKey(offset);
     this.#allocatedBytes -= length;
     this.#zeroAndInsert(offset, length);
   }
 
   /** Takes the allocated window at `offset` out of use without freeing it. */
   quarantine(offset: number): void {
-    const length = this.#allocated.get(offset);
+    const length = this.#allocated.getElementByKey(offset);
     if (length === undefined) {
       throw new TransportError(
         'ERR_BAD_ARGUMENT',
         `no allocated window at offset ${offset} to quarantine`,
       );
     }
-    this.#allocated.delete(offset);
+    this.#allocated.eraseElementByKey(offset);
     this.#allocatedBytes -= length;
-    this.#quarantined.set(offset, length);
+    this.#quarantined.setElement(offset, length);
     this.#quarantinedBytes += length;
   }
 
   /** Zeroes a quarantined window and frees it (once the VM that held it has been reset). */
   release(offset: number): void {
-    const length = this.#quarantined.get(offset);
+    const length = this.#quarantined.getElementByKey(offset);
     if (length === undefined) {
       throw new TransportError('ERR_BAD_ARGUMENT', `no quarantined window at offset ${offset}`);
     }
-    this.#quarantined.delete(offset);
+    this.#quarantined.eraseElementByKey(offset);
     this.#quarantinedBytes -= length;
     this.#zeroAndInsert(offset, length);
   }
 
   /** Length of the allocated or quarantined window at `offset`, or undefined. */
   lengthOf(offset: number): number | undefined {
-    return this.#allocated.get(offset) ?? this.#quarantined.get(offset);
+    return this.#allocated.getElementByKey(offset) ?? this.#quarantined.getElementByKey(offset);
   }
 
   /** Current counters, O(log n). */
   stats(): WindowAllocatorStats {
-    const largestKey = this.#bySize.maxKey();
+    const largestKey = this.#bySize.back()?.[0];
     return {
       total: this.#size,
       free: this.#freeBytes,
       allocated: this.#allocatedBytes,
       quarantined: this.#quarantinedBytes,
       largestFree: largestKey === undefined ? 0 : extentOf(largestKey).length,
-      freeExtents: this.#byOffset.size,
+      freeExtents: this.#byOffset.size(),
     };
   }
 
   /** The free extents in address order (for inspection and tests; O(n)). */
   freeExtents(): FreeExtent[] {
-    return this.#byOffset.toArray().map(([offset, length]) => ({ offset, length }));
+    const out: FreeExtent[] = [];
+    this.#byOffset.forEach(([offset, length]) => void out.push({ offset, length }));
+    return out;
   }
 
   /** Zeroes the window, then merges it with the free extents that touch it. */
@@ -198,28 +201,31 @@ export class WindowAllocator {
     this.#memory?.fill(0, offset, offset + length);
     let start = offset;
     let end = offset + length;
-    const prev = this.#byOffset.nextLowerPair(offset);
-    if (prev !== undefined && prev[0] + prev[1] === offset) {
-      this.#removeFree(prev[0], prev[1]);
-      start = prev[0];
+    const prev = this.#byOffset.reverseUpperBound(offset);
+    if (prev.isAccessible()) {
+      const [prevOffset, prevLength] = prev.pointer;
+      if (prevOffset + prevLength === offset) {
+        this.#removeFree(prevOffset, prevLength);
+        start = prevOffset;
+      }
     }
-    const next = this.#byOffset.nextHigherPair(offset);
-    if (next !== undefined && next[0] === end) {
-      this.#removeFree(next[0], next[1]);
-      end += next[1];
+    const next = this.#byOffset.getElementByKey(end);
+    if (next !== undefined) {
+      this.#removeFree(end, next);
+      end += next;
     }
     this.#addFree(start, end - start);
   }
 
   #addFree(offset: number, length: number): void {
-    this.#byOffset.set(offset, length);
-    this.#bySize.set(sizeKey(length, offset), undefined);
+    this.#byOffset.setElement(offset, length);
+    this.#bySize.setElement(sizeKey(length, offset), 0);
     this.#freeBytes += length;
   }
 
   #removeFree(offset: number, length: number): void {
-    this.#byOffset.delete(offset);
-    this.#bySize.delete(sizeKey(length, offset));
+    this.#byOffset.eraseElementByKey(offset);
+    this.#bySize.eraseElementByKey(sizeKey(length, offset));
     this.#freeBytes -= length;
   }
 
@@ -227,6 +233,10 @@ export class WindowAllocator {
   get dataOffset(): number {
     return this.#base;
   }
+}
+
+function byNumber(a: number, b: number): number {
+  return a - b;
 }
 
 function sizeKey(length: number, offset: number): number {
