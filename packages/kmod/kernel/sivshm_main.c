@@ -361,6 +361,8 @@ static int __init sivshm_init(void)
 
 	/* the layout is in 4 KiB pages; a larger kernel page is checked per 4 KiB */
 	BUILD_BUG_ON(PAGE_SIZE % SIVSHM_PAGE_SIZE);
+	/* every vector the driver counts can be named in a grant's route */
+	BUILD_BUG_ON(SIVSHM_MAX_VECTORS > SIVSHM_DB_MAX_VECTORS);
 	mutex_init(&sivshm.lock);
 	INIT_DELAYED_WORK(&sivshm.epoch_watch, sivshm_epoch_watch);
 	init_waitqueue_head(&sivshm.wq);
