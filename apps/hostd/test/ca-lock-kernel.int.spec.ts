@@ -21,10 +21,8 @@ function holder(dir: string, owner: 'hostd' | 'sivshm ca', startAt = 0): ChildPr
     try { CaLock.take(${JSON.stringify(dir)}, { owner: ${JSON.stringify(owner)} }, LockFile); console.log('won'); }
     catch (e) { console.log(e.code + ' ' + e.message); }
     setInterval(() => {}, 1000);`;
-  return spawn(process.execPath, ['--input-type=module', '-e', code], {
-    stdio: 'pipe',
-    env: { ...process.env, NODE_OPTIONS: '' },
-  });
+  // The environment as is: from source (`npm run test:dev`) it carries tsx's hooks.
+  return spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: 'pipe' });
 }
 
 function firstLine(c: ChildProcess): Promise<string> {

@@ -19,8 +19,8 @@ function locker(region: string, runDir: string, startAt = 0): ChildProcess {
     try { RegionLock.take(${JSON.stringify(region)}, ${JSON.stringify(runDir)}); console.log('won'); }
     catch (e) { console.log('refused ' + e.message); }
     setInterval(() => {}, 1000);`;
-  const env = { ...process.env, NODE_OPTIONS: SELF.endsWith('.ts') ? '--import tsx' : '' };
-  return spawn(process.execPath, ['--input-type=module', '-e', code], { env, stdio: 'pipe' });
+  // The environment as is: from source (`npm run test:dev`) it carries tsx's hooks.
+  return spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: 'pipe' });
 }
 
 function firstLine(c: ChildProcess): Promise<string> {
