@@ -92,7 +92,7 @@ export const SivshmIoctl = {
 /**
  * `enum sivshm_verdict`: why the device refused a token. The names from `size` to `replay` are
  * the reasons `verifyGrant` of `@sivshm/core` reports; `layout`, `overlap` and `granule` (the
- * window's pages are not aligned to the kernel's page size) are device-only.
+ * region's page granule is below the kernel's page size) are device-only.
  */
 export const SivshmVerdict = {
   ok: 0,

@@ -66,9 +66,9 @@ u64 sivshm_window_data_size(u64 window_length, u64 granule)
 	return is_power_of_2(d) ? d : 0;
 }
 
-bool sivshm_granule_fits(u64 granule, u64 window_offset, u64 page_size)
+bool sivshm_granule_fits(u64 granule, u64 page_size)
 {
-	return granule >= page_size && window_offset % page_size == 0;
+	return granule >= page_size;
 }
 
 bool sivshm_revoked_has(const struct sivshm_revoked *r, u64 epoch, u64 channel)

@@ -95,11 +95,11 @@ int sivshm_check_revoke_fields(const struct sivshm_revoke_ctx *ctx,
 u64 sivshm_window_data_size(u64 window_length, u64 granule);
 
 /*
- * Can a window at @window_offset of a region laid out for @granule be
+ * Can a window of a region laid out for @granule (and aligned to it) be
  * mapped with pages of @page_size bytes so that no page holds pages of
- * both roles? Only if the granule is at least the page size and the window
- * starts on a page (its parts are whole granules from there).
+ * both roles? Only if the granule is at least the page size: every part of
+ * the window is then whole pages.
  */
-bool sivshm_granule_fits(u64 granule, u64 window_offset, u64 page_size);
+bool sivshm_granule_fits(u64 granule, u64 page_size);
 
 #endif /* SIVSHM_GRANT_H */

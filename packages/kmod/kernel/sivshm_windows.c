@@ -185,8 +185,12 @@ long sivshm_add_window(struct sivshm_file *sf,
 		*verdict = SIVSHM_REJ_LAYOUT;
 		return -EACCES;
 	}
+	if (w.offset % w.granule) {	/* its parts would straddle granules */
+		*verdict = SIVSHM_REJ_LAYOUT;
+		return -EACCES;
+	}
 	/* refused here, not at the role's first write to its own page */
-	if (!sivshm_granule_fits(w.granule, w.offset, PAGE_SIZE)) {
+	if (!sivshm_granule_fits(w.granule, PAGE_SIZE)) {
 		pr_notice_ratelimited("sivshm: grant refused: the region's page granule is %llu bytes, this kernel's pages are %lu (set region.pageGranule >= %lu)\n",
 				      w.granule, PAGE_SIZE, PAGE_SIZE);
 		*verdict = SIVSHM_REJ_GRANULE;

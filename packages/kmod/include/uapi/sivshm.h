@@ -166,15 +166,14 @@ enum sivshm_verdict {
 	SIVSHM_REJ_WINDOW = 12,
 	SIVSHM_REJ_EXPIRED = 13,
 	SIVSHM_REJ_REPLAY = 14,
-	SIVSHM_REJ_LAYOUT = 15,	/* window length is not a valid layout v1 window */
+	SIVSHM_REJ_LAYOUT = 15,	/* not a window of the region's layout (length, granule alignment) */
 	SIVSHM_REJ_OVERLAP = 16,	/* overlaps a live grant of another channel */
 	SIVSHM_REJ_REVOKED = 17,	/* the channel was revoked in this epoch */
 	SIVSHM_REJ_DOORBELL = 18,	/* db_ring set without a peer (db_peer NO_PEER) */
 	/*
-	 * The region's page granule is smaller than this kernel's PAGE_SIZE (or
-	 * the window is not aligned to it): a kernel page would hold pages of
-	 * both roles, so the role's own pages could not be writable. Set
-	 * region.pageGranule >= sivshm_info.page_size.
+	 * The region's page granule is smaller than this kernel's PAGE_SIZE: a
+	 * kernel page would hold pages of both roles, so the role's own pages
+	 * could not be writable. Set region.pageGranule >= sivshm_info.page_size.
 	 */
 	SIVSHM_REJ_GRANULE = 19,
 };
