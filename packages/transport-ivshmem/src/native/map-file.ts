@@ -51,6 +51,9 @@ function checkInteger(name: string, v: unknown, min: number, max: number): asser
  * an fd from `/dev/sivshm`. A path is opened and closed again (the mapping keeps the file);
  * an fd stays owned by the caller. `offset` must be page-aligned; for regular files
  * `offset + length` must not exceed the file size (touching past the end would raise SIGBUS).
+ * A mapping of a regular file is registered with the SIGBUS guard: if another process
+ * truncates the file later, an access past the new end reads and writes private zero pages
+ * instead of killing this process, and {@link mappingLost} says so (sigbus-guard.ts).
  *
  * After {@link unmap}, `bulk` is detached (length 0) and the range behind `shared` is an
  * inaccessible PROT_NONE reservation: a stale access crashes the process with SIGSEGV rather
