@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { BASE, edit, expectIssue, parse } from '../../test/helpers/config-text.js';
+import { BASE, edit, expectIssue, issuesOf, parse } from '../../test/helpers/config-text.js';
 
 /** BASE with `lines` added to the first service after its minMode (line 21): they start at 22. */
 const withWindow = (...lines: string[]) =>
@@ -59,6 +59,14 @@ describe('parseConfig', () => {
       // 16 KiB per direction is a 48 KiB window: within the quota.
       const fits = edit('ringDataSize: 32KiB', 'ringDataSize: 16KiB', text);
       expect(parse(fits).services[0]!.ringDataSize).to.equal(16 * 1024);
+    });
+
+    it('should report a bad ring size and a bad idle timeout of one service together', () => {
+      const issues = issuesOf(withWindow('ringDataSize: 24KiB', 'idleTimeoutMs: 50'));
+      expect(issues.map((i) => `${i.line}:${i.path}`)).to.deep.equal([
+        '22:services[0].ringDataSize',
+        '23:services[0].idleTimeoutMs',
+      ]);
     });
 
     it('should refuse an idle timeout out of range', () => {

@@ -63,6 +63,7 @@ function readServiceWindow(
   { dataSize }: WindowBounds,
 ): ServiceWindow | undefined {
   const r = ctx.r;
+  // Both fields are checked even when one is wrong, so one run shows every problem.
   const idleTimeoutMs = idleEntry
     ? r.integer(
         idleEntry.value,
@@ -73,8 +74,22 @@ function readServiceWindow(
         idleEntry.key,
       )
     : undefined;
-  if (idleEntry && idleTimeoutMs === undefined) return undefined;
-  if (!sizeEntry) return idleTimeoutMs === undefined ? {} : { idleTimeoutMs };
+  const size = sizeEntry ? ringDataSize(ctx, p, sizeEntry, dataSize) : undefined;
+  if ((idleEntry && idleTimeoutMs === undefined) || (sizeEntry && !size)) return undefined;
+  return {
+    ...(size === undefined ? {} : { ringDataSize: size.bytes, ringDataSizeNode: size.node }),
+    ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
+  };
+}
+
+/** `ringDataSize`: a power of two of at least a page, its window within the data section. */
+function ringDataSize(
+  ctx: ConfigBuildContext,
+  p: string,
+  sizeEntry: FieldEntry,
+  dataSize: number | undefined,
+): { bytes: number; node: Node } | undefined {
+  const r = ctx.r;
   const size = r.size(sizeEntry.value, `${p}.ringDataSize`, sizeEntry.key);
   if (!size) return undefined;
   const shown = r.shown(size.node);
@@ -96,11 +111,7 @@ function readServiceWindow(
     );
     return undefined;
   }
-  return {
-    ringDataSize: size.bytes,
-    ringDataSizeNode: size.node,
-    ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
-  };
+  return size;
 }
 
 /**
