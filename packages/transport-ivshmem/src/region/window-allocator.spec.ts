@@ -152,6 +152,9 @@ describe('WindowAllocator', () => {
       expect(() => a.allocate(100)).to.throw(TransportError, /multiple of 4096/);
       expect(a.allocate(8 * PAGE_SIZE)).to.equal(BASE);
       expect(a.allocate(PAGE_SIZE)).to.equal(undefined);
+      // A window larger than the whole data section is "no room" too, not an exception.
+      const empty = new WindowAllocator({ dataOffset: BASE, dataSize: 8 * PAGE_SIZE });
+      expect(empty.allocate(64 * PAGE_SIZE)).to.equal(undefined);
     });
   });
 

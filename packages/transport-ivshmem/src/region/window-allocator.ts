@@ -112,15 +112,18 @@ export class WindowAllocator {
 
   /**
    * Reserves a window of `length` bytes (a whole number of pages) and returns its offset in the
-   * region, or undefined when no free extent is large enough.
+   * region, or undefined when no free extent is large enough (or the data section is smaller).
    */
   allocate(length: number): number | undefined {
-    if (!isPageMultiple(length) || length === 0 || length > this.#size) {
+    if (!isPageMultiple(length) || length === 0) {
       throw new TransportError(
         'ERR_BAD_ARGUMENT',
-        `window length ${length} must be a non-zero multiple of ${PAGE_SIZE} and ≤ the data section (${this.#size})`,
+        `window length ${length} must be a non-zero multiple of ${PAGE_SIZE}`,
       );
     }
+    // Larger than the whole data section (hostd's default window in a small region): no room,
+    // which the broker refuses like any full region, rather than an exception in hostd.
+    if (length > this.#size) return undefined;
     const fit = this.#bySize.lowerBound(sizeKey(length, 0));
     if (!fit.isAccessible()) return undefined;
     const extent = extentOf(fit.pointer[0]);
