@@ -9,7 +9,7 @@
 // Hostile: a consumer app holding its channel and flooding calls (case 1), the provider sending
 // an undecodable record every 3 s (case 2), and soak-attackers.ts (cases 3-7); a second hostd
 // on the same region is tried once per restart cycle (case 8).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -128,7 +128,7 @@ class HostdUnderSoak {
   constructor(private readonly d: Deployment) {}
 
   async start(): Promise<void> {
-    this.#hostd = await startHostd(this.d, [], { logLevel: 'info', timeoutMs: 20_000 });
+    this.#hostd = await startHostd(this.d, [], { logLevel: 'info', timeoutMs: 30_000 });
   }
 
   sample(): void {
@@ -159,8 +159,12 @@ class HostdUnderSoak {
     await this.start();
   }
 
-  /** Case 8: a second hostd on the same region (another run and state dir) must refuse. */
-  async secondRefused(): Promise<boolean> {
+  /**
+   * Case 8: a second hostd on the same region (another run and state dir) must refuse. One
+   * that neither refused nor started within 30 s (Node itself slow to start on a loaded
+   * machine) decides nothing.
+   */
+  async second(): Promise<'refused' | 'started' | 'undecided'> {
     const other = mkdtempSync(path.join(tmpdir(), 'sivshm-soak-second-'));
     try {
       const second = {
@@ -168,12 +172,18 @@ class HostdUnderSoak {
         runDir: path.join(other, 'run'),
         stateDir: path.join(other, 'state'),
       };
-      const h = await startHostd(second, [], { logLevel: 'info', timeoutMs: 10_000 }).catch(
+      const h = await startHostd(second, [], { logLevel: 'info', timeoutMs: 30_000 }).catch(
         (e: Error) => e,
       );
-      if (h instanceof Error) return /in use by another hostd/.test(h.message);
-      h.kill();
-      return false;
+      if (!(h instanceof Error)) {
+        h.kill();
+        return 'started';
+      }
+      if (/in use by another hostd/.test(h.message)) return 'refused';
+      console.error(
+        `soak: the second hostd neither refused nor started: ${h.message.slice(0, 400)}`,
+      );
+      return 'undecided';
     } finally {
       rmSync(other, { recursive: true, force: true });
     }
@@ -229,6 +239,13 @@ async function main(): Promise<void> {
     provider.tell('measure');
     void victim.run();
     const f = await runFor(durationS, restartEveryS, { hostd, provider, consumer, victim });
+    const dead = apps.filter((a) => a.app.gone);
+    for (const a of dead) {
+      console.error(
+        `soak: bound broken: an app exited during the soak (exit ${a.app.child.exitCode ?? a.app.child.signalCode}): ${a.app.stderr.join('').slice(-3000)}`,
+      );
+    }
+    if (dead.length > 0) throw new Error(`${dead.length} app(s) exited during the soak`);
     const figures: SoakFigures = {
       ...f,
       provider: await provider.ask<ProviderFigures>('report', 'figures'),
@@ -240,14 +257,28 @@ async function main(): Promise<void> {
     const broken = checkBounds(figures);
     for (const b of broken) console.error(`soak: bound broken: ${b}`);
     exitCode = broken.length === 0 ? 0 : 1;
+  } catch (e) {
+    console.error(`soak: ${(e as Error).message}`);
+    exitCode = 1;
   } finally {
     victim.stop();
     for (const a of apps.reverse()) await a.stop().catch(() => undefined);
+    keepStderr(apps);
     const code = await hostd.stop();
     if (code !== 0) console.error(`soak: hostd exited ${String(code)} on SIGTERM`);
     d.cleanup();
   }
   process.exit(exitCode);
+}
+
+/** What the apps wrote to stderr, in files beside the run (named on the console). */
+function keepStderr(apps: readonly VmApp[]): void {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sivshm-soak-stderr-'));
+  for (const [i, a] of apps.entries()) {
+    const text = a.app.stderr.join('');
+    if (text.length > 0) writeFileSync(path.join(dir, `app-${i}-${a.app.child.pid}.log`), text);
+  }
+  console.log(`soak: the apps' stderr is in ${dir}`);
 }
 
 interface Running {
@@ -282,8 +313,9 @@ async function runFor(
       nextJunk = now + 3000;
     }
     if (now >= nextSecond) {
-      secondTries++;
-      if (await r.hostd.secondRefused()) secondRefused++;
+      const outcome = await r.hostd.second();
+      if (outcome !== 'undecided') secondTries++;
+      if (outcome === 'refused') secondRefused++;
       nextSecond = restartEveryS > 0 ? nextSecond + restartEveryS * 1000 : Infinity;
     }
     if (now >= nextRestart && now < end - 15_000) {

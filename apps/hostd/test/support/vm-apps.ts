@@ -31,6 +31,11 @@ async function forkApp(name: string, what: string, args: string[]): Promise<VmAp
     app,
     tell: (cmd) => void (app.child.connected && app.child.send({ cmd })),
     ask: async <T>(cmd: string, answer: string): Promise<T> => {
+      if (!app.child.connected) {
+        throw new Error(
+          `${what} is gone (exit ${app.child.exitCode ?? app.child.signalCode}): ${app.stderr.join('').slice(-2000)}`,
+        );
+      }
       const from = app.messages.length;
       app.child.send({ cmd });
       let got: Message | undefined;
