@@ -86,6 +86,7 @@ export type {
   GrantedWindow,
   RevokeReceipt,
 } from './device/channel-device.js';
+export { assertGranuleFits } from './device/channel-device.js';
 export { EmulatedDevice } from './device/emulated-device.js';
 export type { EmulatedDeviceOptions } from './device/emulated-device.js';
 export { KernelDevice, DEFAULT_DEVICE_PATH } from './device/kernel-device.js';

@@ -1,5 +1,5 @@
 import { BehaviorSubject, type Observable } from 'rxjs';
-import { WindowLayout, type WindowRole } from '@sivshm/abi';
+import { PAGE_SIZE, windowLayout, type PageGranule, type WindowRole } from '@sivshm/abi';
 import { TransportError } from '../errors/transport-error.js';
 import { HeartbeatTimer } from '../notify/heartbeat-timer.js';
 import { LivenessWatchdog } from '../notify/liveness-watchdog.js';
@@ -63,6 +63,11 @@ export interface ChannelOptions {
   readonly peerWaker?: Waker;
   /** This side's doorbell, slept on in `event`/`adaptive` mode. */
   readonly ownWaker?: Waker;
+  /**
+   * The region's page granule (its header's, `readRegionHeader(...).pageGranule`); default
+   * 4096, layout v1.
+   */
+  readonly pageGranule?: PageGranule;
   /** Peer counts as gone when its heartbeat stalls this long (ms, default 1000). */
   readonly peerTimeoutMs?: number;
   /**
@@ -118,11 +123,12 @@ export class Channel {
   unhandledRecords = 0;
 
   constructor(o: ChannelOptions) {
-    const dataSize = WindowLayout.dataSizeOf(o.window.shared.byteLength);
+    const granule = o.pageGranule ?? PAGE_SIZE;
+    const dataSize = windowLayout(granule).dataSizeOf(o.window.shared.byteLength);
     if (dataSize === undefined) {
       throw new TransportError(
         'ERR_BAD_ARGUMENT',
-        `window of ${o.window.shared.byteLength} bytes is not a valid channel window`,
+        `window of ${o.window.shared.byteLength} bytes is not a valid channel window for page granule ${granule}`,
       );
     }
     const send = o.role === 'consumer' ? 'c2p' : 'p2c';
@@ -130,10 +136,10 @@ export class Channel {
     // Held while a received batch is dispatched: a handler's event and its response reach a
     // parked peer with one wake-up, not two (HeldWaker).
     this.#peerWaker = o.peerWaker === undefined ? undefined : new HeldWaker(o.peerWaker);
-    this.#producer = new RingProducer(ringViews(o.window, send, dataSize), {
+    this.#producer = new RingProducer(ringViews(o.window, send, dataSize, granule), {
       ...(this.#peerWaker === undefined ? {} : { waker: this.#peerWaker }),
     });
-    this.#consumer = new RingConsumer(ringViews(o.window, recv, dataSize));
+    this.#consumer = new RingConsumer(ringViews(o.window, recv, dataSize, granule));
     const p = o.protection;
     this.#mode = p?.mode ?? 'plain';
     if (p !== undefined) {

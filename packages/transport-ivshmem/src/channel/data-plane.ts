@@ -1,6 +1,10 @@
 import { Channel, type ChannelOptions } from './channel.js';
 import { ServiceConsumer, ServiceProvider, type ServiceAddress } from './service-endpoints.js';
-import type { ChannelDevice, DeviceFile } from '../device/channel-device.js';
+import {
+  assertGranuleFits,
+  type ChannelDevice,
+  type DeviceFile,
+} from '../device/channel-device.js';
 import { TransportError } from '../errors/transport-error.js';
 
 /**
@@ -82,6 +86,8 @@ export class DataPlane {
         'the device file was not opened by this data plane',
       );
     }
+    const info = this.#device.info();
+    assertGranuleFits(info);
     const granted = file.presentGrant(grant.grantToken, grant.grantTag);
     // The mode the device verified in the token, which the handshake bound both ends to.
     const mode = granted.mode;
@@ -99,6 +105,7 @@ export class DataPlane {
     }
     const channel = new Channel({
       ...options,
+      pageGranule: info.pageGranule,
       window: file.mapWindow(grant.channelId),
       role: granted.role,
       ...(mode === 'plain' || grant.keys === undefined

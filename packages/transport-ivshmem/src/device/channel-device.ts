@@ -1,4 +1,5 @@
-import type { ChannelMode, GrantRoleName } from '@sivshm/abi';
+import type { ChannelMode, GrantRoleName, PageGranule } from '@sivshm/abi';
+import { TransportError } from '../errors/transport-error.js';
 import type { GrantDoorbellRoute } from '@sivshm/core';
 import type { WindowMemory } from '../ring/ring-views.js';
 
@@ -12,6 +13,24 @@ export interface DeviceInfo {
   readonly epoch: bigint;
   /** The VM this device belongs to (set with its grant key). */
   readonly vmId: number;
+  /** The guest kernel's page size (INFO `page_size`; emulated mode: `kernelPageSize`). */
+  readonly pageSize: number;
+  /** The region's page granule, from its header (4096 for layout v1). */
+  readonly pageGranule: PageGranule;
+}
+
+/**
+ * Throws a clear `ERR_REGION` when the region's page granule is smaller than the kernel's page
+ * size: the device would refuse every grant (verdict `granule`), since one kernel page would
+ * hold pages of both roles. Checked before a grant is presented, so the user reads what to set.
+ */
+export function assertGranuleFits(info: DeviceInfo): void {
+  if (info.pageGranule < info.pageSize) {
+    throw new TransportError(
+      'ERR_REGION',
+      `this VM's kernel has ${info.pageSize / 1024} KiB pages but the region is laid out for ${info.pageGranule / 1024} KiB: set region.pageGranule to ${info.pageSize} or more in services.yaml and restart hostd`,
+    );
+  }
 }
 
 /** A window the device agreed to map after a valid grant. */

@@ -9,7 +9,7 @@ import {
   type CryptoBackend,
   type GrantDoorbellRoute,
 } from '@sivshm/core';
-import { WindowLayout } from '@sivshm/abi';
+import { PAGE_SIZE, windowLayout } from '@sivshm/abi';
 import { TransportError } from '../errors/transport-error.js';
 import { mapFile, unmap, type MappedFile } from '../native/map-file.js';
 import { lossProbe } from '../native/sigbus-guard.js';
@@ -33,6 +33,11 @@ export interface EmulatedDeviceOptions {
   readonly crypto?: CryptoBackend;
   /** Injected clock in unix nanoseconds; default the wall clock. */
   readonly nowNs?: () => bigint;
+  /**
+   * The page size of the kernel this device stands in for (default 4096): a grant on a region
+   * whose page granule is smaller is refused with `granule`, as sivshm.ko does on such a kernel.
+   */
+  readonly kernelPageSize?: 4096 | 16384 | 65536;
 }
 
 interface LiveGrant {
@@ -88,6 +93,8 @@ export class EmulatedDevice implements ChannelDevice {
         dataSize: h.dataSize,
         epoch: h.epoch,
         vmId: this.o.vmId,
+        pageSize: this.o.kernelPageSize ?? PAGE_SIZE,
+        pageGranule: h.pageGranule,
       };
     } finally {
       unmap(m.handle);
@@ -148,7 +155,11 @@ export class EmulatedDevice implements ChannelDevice {
     if (this.revokedIn(info.epoch).has(t.channelId)) throw grantError('grant', 'revoked');
     const offset = Number(t.windowOffset);
     const length = Number(t.windowLength);
-    if (WindowLayout.dataSizeOf(length) === undefined) throw grantError('grant', 'layout');
+    const layout = windowLayout(info.pageGranule);
+    if (layout.dataSizeOf(length) === undefined || offset % layout.granule !== 0) {
+      throw grantError('grant', 'layout');
+    }
+    if (info.pageGranule < info.pageSize) throw grantError('grant', 'granule');
     for (const [id, list] of this.grants) {
       if (id === t.channelId) continue;
       for (const g of list) {

@@ -5,13 +5,16 @@ import {
   GrantReqLayout,
   InfoFlag,
   InfoLayout,
+  isPageGranule,
   NonceLayout,
+  PAGE_SIZE,
   RevokeLayout,
   RevokeReqLayout,
   SetKeyLayout,
   SivshmIoctl,
   SivshmVerdict,
   TOKEN_TAG_SIZE,
+  type PageGranule,
   type SivshmVerdictName,
 } from '@sivshm/abi';
 import { decodeGrant, NO_DOORBELL_ROUTE, type GrantDoorbellRoute } from '@sivshm/core';
@@ -128,6 +131,8 @@ export class KernelDevice implements ChannelDevice {
       dataSize: Number(dv.getBigUint64(o.dataSize, true)),
       epoch: dv.getBigUint64(o.epoch, true),
       vmId: dv.getUint32(o.vmId, true),
+      pageSize: dv.getUint32(o.pageSize, true),
+      pageGranule: granuleOrV1(dv.getUint32(o.pageGranule, true)),
     };
   }
 
@@ -321,4 +326,9 @@ export class KernelDeviceFile implements DeviceFile {
     if (this.#fd === undefined) throw new TransportError('ERR_CLOSED', 'the device file is closed');
     return this.#fd;
   }
+}
+
+/** The granule INFO names; the module fills it from a header it validated (one of the three). */
+function granuleOrV1(word: number): PageGranule {
+  return isPageGranule(word) ? word : PAGE_SIZE;
 }

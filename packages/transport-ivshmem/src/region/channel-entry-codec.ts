@@ -2,8 +2,7 @@ import {
   CHANNEL_STATE_NAMES,
   ChannelEntryLayout,
   ChannelEntryState,
-  PAGE_SIZE,
-  WindowLayout,
+  windowLayout,
   type ChannelEntry,
 } from '@sivshm/abi';
 import type { RegionLayoutInfo } from './region-layout.js';
@@ -37,14 +36,16 @@ export function checkChannelEntry(e: ChannelEntry, layout: RegionLayoutInfo): st
     return `mode ${e.mode} is not one of 0 (plain), 1 (mac), 2 (aead)`;
   }
   const d = e.ringDataSize;
-  if (!isU32(d) || d < PAGE_SIZE || (d & (d - 1)) !== 0) {
-    return `ring_data_size ${d} is not a power of two ≥ ${PAGE_SIZE}`;
+  const g = layout.pageGranule;
+  if (!isU32(d) || d < g || (d & (d - 1)) !== 0) {
+    return `ring_data_size ${d} is not a power of two ≥ ${g} (the region's page granule)`;
   }
-  if (e.length !== WindowLayout.windowLength(d)) {
-    return `length ${e.length} differs from the window length ${WindowLayout.windowLength(d)} for ring_data_size ${d}`;
+  const length = windowLayout(g).windowLength(d);
+  if (e.length !== length) {
+    return `length ${e.length} differs from the window length ${length} for ring_data_size ${d}`;
   }
-  if (!Number.isSafeInteger(e.offset) || e.offset % PAGE_SIZE !== 0) {
-    return `offset ${e.offset} is not page-aligned`;
+  if (!Number.isSafeInteger(e.offset) || e.offset % g !== 0) {
+    return `offset ${e.offset} is not aligned to the region's page granule ${g}`;
   }
   const dataEnd = layout.dataOffset + layout.dataSize;
   if (e.offset < layout.dataOffset || e.offset + e.length > dataEnd) {

@@ -38,8 +38,9 @@ describe('RegionHeader', () => {
 
     it('should reject a foreign layout version', () => {
       const r = freshRegion();
-      new DataView(r.buffer).setUint32(RegionHeaderLayout.off.layoutVersion, 2, true);
-      expect(rejection(() => readRegionHeader(r)).message).to.match(/layout version 2/);
+      // version 2 is the page-granule layout; 3 is nobody's
+      new DataView(r.buffer).setUint32(RegionHeaderLayout.off.layoutVersion, 3, true);
+      expect(rejection(() => readRegionHeader(r)).message).to.match(/layout version 3/);
     });
 
     it('should reject a region size that differs from the mapped size', () => {
@@ -89,6 +90,49 @@ describe('RegionHeader', () => {
       expect(rejection(() => writeRegionHeader(region, other, 1n)).code).to.equal(
         'ERR_BAD_ARGUMENT',
       );
+    });
+  });
+
+  describe('page granule', () => {
+    const granuleRegion = (pageGranule: number): Uint8Array => {
+      const region = new Uint8Array(new SharedArrayBuffer(SIZE));
+      const layout = RegionLayout.compute({ regionSize: SIZE, channelCapacity: 32, pageGranule });
+      writeRegionHeader(region, layout, 7n);
+      return region;
+    };
+    const word = (r: Uint8Array, off: number): number =>
+      new DataView(r.buffer, r.byteOffset).getUint32(off, true);
+    const O = RegionHeaderLayout.off;
+
+    it('should write a 4 KiB granule as layout v1, byte for byte', () => {
+      const v1 = granuleRegion(4096);
+      expect(v1).to.deep.equal(freshRegion());
+      expect([word(v1, O.layoutVersion), word(v1, O.pageGranule)]).to.deep.equal([1, 0]);
+      expect(readRegionHeader(v1).pageGranule).to.equal(4096);
+    });
+
+    it('should write a larger granule as version 2 and read it back', () => {
+      for (const g of [16384, 65536]) {
+        const r = granuleRegion(g);
+        expect([word(r, O.layoutVersion), word(r, O.pageGranule)]).to.deep.equal([2, g]);
+        const info = readRegionHeader(r);
+        expect(info.pageGranule).to.equal(g);
+        expect(info.dataOffset % g).to.equal(0);
+      }
+    });
+
+    it('should refuse a granule word that disagrees with the version, or an unknown granule', () => {
+      const v1 = granuleRegion(4096);
+      new DataView(v1.buffer).setUint32(O.pageGranule, 16384, true);
+      expect(rejection(() => readRegionHeader(v1)).message).to.match(/layout v1 with page_granule/);
+      const v2 = granuleRegion(16384);
+      new DataView(v2.buffer).setUint32(O.pageGranule, 8192, true);
+      expect(rejection(() => readRegionHeader(v2)).message).to.match(/page_granule 8192/);
+      new DataView(v2.buffer).setUint32(O.pageGranule, 65536, true);
+      expect(rejection(() => readRegionHeader(v2)).message).to.match(/dataOffset|controlSize/);
+      expect(() =>
+        RegionLayout.compute({ regionSize: SIZE, channelCapacity: 1, pageGranule: 8192 }),
+      ).to.throw(TransportError, /pageGranule 8192 is not allowed/);
     });
   });
 

@@ -1,4 +1,10 @@
-import { PAGE_SIZE, RegionHeaderLayout } from '@sivshm/abi';
+import {
+  PAGE_SIZE,
+  RegionHeaderLayout,
+  isPageGranule,
+  layoutVersionFor,
+  type PageGranule,
+} from '@sivshm/abi';
 import { TransportError } from '../errors/transport-error.js';
 import { RegionLayout } from './region-layout.js';
 import type { RegionLayoutInfo } from './region-layout.js';
@@ -24,7 +30,8 @@ function headerView(region: Uint8Array): DataView {
 }
 
 /**
- * Writes a fresh layout-v1 header at the start of `region` (hostd only, once per start).
+ * Writes a fresh header at the start of `region` (hostd only, once per start): layout v1 for a
+ * 4 KiB page granule (byte-identical to the original layout), version 2 naming a larger one.
  *
  * The magic goes in last, after every other field, so a reader that races the initialisation
  * sees "no magic" (foreign) rather than a valid magic over half-written fields.
@@ -55,7 +62,7 @@ export function writeRegionHeader(
   }
   const v = headerView(region);
   region.fill(0, 0, PAGE_SIZE);
-  v.setUint32(O.layoutVersion, RegionHeaderLayout.layoutVersion, true);
+  v.setUint32(O.layoutVersion, layoutVersionFor(layout.pageGranule), true);
   v.setUint32(O.headerSize, layout.headerSize, true);
   v.setBigUint64(O.regionSize, BigInt(layout.regionSize), true);
   v.setBigUint64(O.epoch, epoch, true);
@@ -66,11 +73,29 @@ export function writeRegionHeader(
   v.setUint32(O.channelCapacity, layout.channelCapacity, true);
   v.setUint32(O.channelEntrySize, layout.channelEntrySize, true);
   v.setUint32(O.flags, KNOWN_FLAGS, true);
+  v.setUint32(O.pageGranule, layout.pageGranule === PAGE_SIZE ? 0 : layout.pageGranule, true);
   // Publish: a seq-cst store orders every field above before the magic becomes visible.
   const magicWord = new Uint32Array(region.buffer, region.byteOffset + O.magic, 2);
   const magic = new DataView(RegionHeaderLayout.magic.buffer);
   Atomics.store(magicWord, 1, magic.getUint32(4, true));
   Atomics.store(magicWord, 0, magic.getUint32(0, true));
+}
+
+/** The page granule a header names: 4096 in layout v1, its `page_granule` word in version 2. */
+function granuleOf(v: DataView, bad: (what: string) => TransportError): PageGranule {
+  const version = v.getUint32(O.layoutVersion, true);
+  const word = v.getUint32(O.pageGranule, true);
+  if (version === RegionHeaderLayout.layoutVersion) {
+    if (word !== 0) throw bad(`layout v1 with page_granule ${word} (must be 0)`);
+    return PAGE_SIZE;
+  }
+  if (version !== RegionHeaderLayout.granuleLayoutVersion) {
+    throw bad(
+      `layout version ${version}, this build reads ${RegionHeaderLayout.layoutVersion} and ${RegionHeaderLayout.granuleLayoutVersion}`,
+    );
+  }
+  if (!isPageGranule(word)) throw bad(`page_granule ${word} is not 4096, 16384 or 65536`);
+  return word;
 }
 
 function u64AsNumber(v: DataView, off: number, field: string): number {
@@ -101,13 +126,10 @@ export function readRegionHeader(region: Uint8Array): RegionHeaderInfo {
     new TransportError('ERR_REGION', `region header rejected: ${what}`);
   for (let i = 0; i < RegionHeaderLayout.magic.length; i++) {
     if (v.getUint8(O.magic + i) !== RegionHeaderLayout.magic[i]) {
-      throw bad('bad magic (not a sivshm layout-v1 region, or not initialised yet)');
+      throw bad('bad magic (not a sivshm region, or not initialised yet)');
     }
   }
-  const version = v.getUint32(O.layoutVersion, true);
-  if (version !== RegionHeaderLayout.layoutVersion) {
-    throw bad(`layout version ${version}, this build reads ${RegionHeaderLayout.layoutVersion}`);
-  }
+  const pageGranule = granuleOf(v, bad);
   const flags = v.getUint32(O.flags, true);
   if ((flags & ~KNOWN_FLAGS) !== 0) {
     throw bad(`unknown flags 0x${flags.toString(16)}`);
@@ -128,7 +150,7 @@ export function readRegionHeader(region: Uint8Array): RegionHeaderInfo {
   if (epoch === 0n) throw bad('epoch 0 (hostd epochs start at 1)');
   let expected: RegionLayoutInfo;
   try {
-    expected = RegionLayout.compute({ regionSize, channelCapacity });
+    expected = RegionLayout.compute({ regionSize, channelCapacity, pageGranule });
   } catch (e) {
     throw new TransportError('ERR_REGION', `region header rejected: ${(e as Error).message}`, {
       cause: e,
@@ -143,10 +165,13 @@ export function readRegionHeader(region: Uint8Array): RegionHeaderInfo {
     dataSize,
     channelCapacity,
     channelEntrySize,
+    pageGranule,
   };
   for (const k of Object.keys(expected) as (keyof RegionLayoutInfo)[]) {
     if (expected[k] !== got[k]) {
-      throw bad(`${k} is ${got[k]}, layout v1 requires ${expected[k]} for this size and capacity`);
+      throw bad(
+        `${k} is ${got[k]}, the layout requires ${expected[k]} for this size, capacity and granule`,
+      );
     }
   }
   return { ...expected, epoch };

@@ -3,8 +3,11 @@ import {
   MAX_CHANNEL_CAPACITY,
   MAX_REGION_SIZE,
   MIN_REGION_SIZE,
-  MIN_WINDOW_SIZE,
+  PAGE_GRANULES,
+  isPageGranule,
+  minWindowSize,
   regionSections,
+  type PageGranule,
 } from '@sivshm/abi';
 import { TransportError } from '../errors/transport-error.js';
 
@@ -26,6 +29,11 @@ export interface RegionLayoutInfo {
   readonly channelCapacity: number;
   /** Bytes per channel-table entry. */
   readonly channelEntrySize: number;
+  /**
+   * The page granule every window is laid out for (`region.pageGranule`): 4096 is layout v1,
+   * larger granules are layout version 2 (docs/protocol.md).
+   */
+  readonly pageGranule: PageGranule;
 }
 
 function isPowerOfTwo(n: number): boolean {
@@ -46,8 +54,19 @@ function isPowerOfTwo(n: number): boolean {
  * ```
  */
 export const RegionLayout = {
-  compute(opts: { regionSize: number; channelCapacity: number }): RegionLayoutInfo {
+  compute(opts: {
+    regionSize: number;
+    channelCapacity: number;
+    pageGranule?: number;
+  }): RegionLayoutInfo {
     const { regionSize, channelCapacity } = opts;
+    const pageGranule = opts.pageGranule ?? PAGE_GRANULES[0];
+    if (!isPageGranule(pageGranule)) {
+      throw new TransportError(
+        'ERR_BAD_ARGUMENT',
+        `pageGranule ${pageGranule} is not allowed: it must be one of ${PAGE_GRANULES.join(', ')} (the largest kernel page size of the VMs)`,
+      );
+    }
     if (!isPowerOfTwo(regionSize) || regionSize < MIN_REGION_SIZE || regionSize > MAX_REGION_SIZE) {
       throw new TransportError(
         'ERR_BAD_ARGUMENT',
@@ -67,8 +86,9 @@ export const RegionLayout = {
     const { headerSize, controlOffset, controlSize, dataOffset, dataSize } = regionSections(
       regionSize,
       channelCapacity,
+      pageGranule,
     );
-    const minWindow = MIN_WINDOW_SIZE;
+    const minWindow = minWindowSize(pageGranule);
     if (dataSize < minWindow) {
       throw new TransportError(
         'ERR_BAD_ARGUMENT',
@@ -84,6 +104,7 @@ export const RegionLayout = {
       dataSize,
       channelCapacity,
       channelEntrySize: ChannelEntryLayout.size,
+      pageGranule,
     };
   },
 } as const;

@@ -1,4 +1,10 @@
-import { MAX_RING_DATA_SIZE, MIN_RING_DATA_SIZE, PAGE_SIZE, WindowLayout } from '@sivshm/abi';
+import {
+  MAX_RING_DATA_SIZE,
+  MIN_RING_DATA_SIZE,
+  PAGE_SIZE,
+  windowLayout,
+  type PageGranule,
+} from '@sivshm/abi';
 import { TransportError } from '../errors/transport-error.js';
 
 /**
@@ -76,7 +82,8 @@ export function windowOf(
 }
 
 /**
- * Builds the views of one direction of a window whose data area per direction is `dataSize`.
+ * Builds the views of one direction of a window whose data area per direction is `dataSize`,
+ * laid out for the region's page granule (`granule`, 4 KiB in layout v1).
  *
  * Use it once per ring end when a channel is opened; the views are subarrays of the window, so
  * no index or length read from the peer can address memory outside it.
@@ -85,20 +92,22 @@ export function ringViews(
   window: WindowMemory,
   direction: RingDirection,
   dataSize: number,
+  granule: PageGranule = PAGE_SIZE,
 ): RingViews {
+  const layout = windowLayout(granule);
   if (
     !Number.isInteger(dataSize) ||
-    dataSize < MIN_RING_DATA_SIZE ||
+    dataSize < Math.max(MIN_RING_DATA_SIZE, granule) ||
     dataSize > MAX_RING_DATA_SIZE ||
     (dataSize & (dataSize - 1)) !== 0
   ) {
     throw new TransportError(
       'ERR_BAD_ARGUMENT',
-      `ring data size ${dataSize} must be a power of two in ${MIN_RING_DATA_SIZE}..${MAX_RING_DATA_SIZE}`,
+      `ring data size ${dataSize} must be a power of two in ${Math.max(MIN_RING_DATA_SIZE, granule)}..${MAX_RING_DATA_SIZE}`,
     );
   }
   const { shared, bulk } = window;
-  const length = WindowLayout.windowLength(dataSize);
+  const length = layout.windowLength(dataSize);
   if (shared.byteLength !== length || (bulk !== undefined && bulk.byteLength !== length)) {
     throw new TransportError(
       'ERR_BAD_ARGUMENT',
@@ -111,13 +120,14 @@ export function ringViews(
       `window view starts at unaligned byte ${shared.byteOffset}`,
     );
   }
-  const dir = direction === 'c2p' ? 0 : WindowLayout.directionSize(dataSize);
+  const dir = direction === 'c2p' ? 0 : layout.directionSize(dataSize);
   const base = shared.byteOffset + dir;
-  const data = dir + WindowLayout.dataArea;
+  const data = dir + layout.dataArea;
   const bulkView = bulk ?? shared;
   return {
-    producerPage: new Uint32Array(shared.buffer, base + WindowLayout.producerPage, PAGE_SIZE / 4),
-    consumerPage: new Uint32Array(shared.buffer, base + WindowLayout.consumerPage, PAGE_SIZE / 4),
+    // the words of a control page all sit in its first 4 KiB, whatever the granule
+    producerPage: new Uint32Array(shared.buffer, base + layout.producerPage, PAGE_SIZE / 4),
+    consumerPage: new Uint32Array(shared.buffer, base + layout.consumerPage, PAGE_SIZE / 4),
     dataShared: new DataView(shared.buffer, shared.byteOffset + data, dataSize),
     dataBulk: bulkView.subarray(data, data + dataSize),
     dataSize,

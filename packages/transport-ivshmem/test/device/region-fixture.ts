@@ -1,5 +1,7 @@
-// A real region file under /dev/shm with a layout-v1 header, for device tests.
+// A real region file under /dev/shm with a region header (layout v1 unless a larger page
+// granule is asked for), for device tests.
 import { randomBytes } from 'node:crypto';
+import type { PageGranule } from '@sivshm/abi';
 import { rmSync } from 'node:fs';
 import { closeFd } from '../../src/native/fd.js';
 import { createRegionFile, mapFile, unmap } from '../../src/native/map-file.js';
@@ -16,10 +18,14 @@ export interface RegionFixture {
 }
 
 /** Creates /dev/shm/sivshm-test-<random> of `size` bytes with a header at `epoch`. */
-export function createRegionFixture(size = 1 << 20, epoch = 3n): RegionFixture {
+export function createRegionFixture(
+  size = 1 << 20,
+  epoch = 3n,
+  pageGranule: PageGranule = 4096,
+): RegionFixture {
   const path = `/dev/shm/sivshm-test-${randomBytes(6).toString('hex')}`;
   closeFd(createRegionFile(path, size, { exclusive: true }));
-  const layout = RegionLayout.compute({ regionSize: size, channelCapacity: 16 });
+  const layout = RegionLayout.compute({ regionSize: size, channelCapacity: 16, pageGranule });
   const withRegion = <T>(f: (r: Uint8Array) => T): T => {
     const m = mapFile(path, 0, size, { writable: true });
     try {
