@@ -2,6 +2,7 @@
 // another (provider-vm.ts, publishing every 10 ms), this test process as the cluster VM.
 import { expect } from 'chai';
 import { firstValueFrom, timeout } from 'rxjs';
+import type { Sample } from '@sivshm/transport-ivshmem';
 import { Node } from '../src/index.js';
 import {
   makeDeployment,
@@ -96,5 +97,20 @@ describe('Node idle reclaim (hostd and two VM processes)', function () {
     const e = await firstValueFrom(speed.event<VehicleSpeed>('speed').pipe(timeout(10_000)));
     expect(e.kph).to.be.within(50, 99);
     expect(speed.connections).to.equal(2);
+  });
+
+  it('should not close a channel while the app holds a Sample from it, and go idle once it is released', async () => {
+    const speed = await node!.consume('VehicleSpeed', { instance: 1 });
+    let held: Sample<{ kph: number }> | undefined;
+    // Keep the first sample; the channel delivers no other until it is released.
+    const sub = speed.samples<{ kph: number }>('speed').subscribe((s) => (held ??= s));
+    await waitFor(() => held !== undefined, 'a sample', 10_000);
+    sub.unsubscribe();
+    // No stream any more, but the sample still aliases the ring: not idle.
+    await new Promise((r) => setTimeout(r, 3 * IDLE_MS));
+    expect(speed.status).to.equal('connected');
+    expect(held!.message.kph).to.be.within(50, 99);
+    held!.release();
+    await waitFor(() => speed.status === 'idle', 'the service idle', 10_000);
   });
 });

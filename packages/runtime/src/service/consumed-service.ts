@@ -16,10 +16,11 @@ import {
 } from 'rxjs';
 import type { ChannelMode } from '@sivshm/abi';
 import { endpointOption } from '@sivshm/discovery';
-import { TransportError, type Sample, type ServiceConsumer } from '@sivshm/transport-ivshmem';
+import type { Sample, ServiceConsumer } from '@sivshm/transport-ivshmem';
 import { ConnectBackoff, refusalKind, type RefusalKind } from './connect-backoff.js';
 import { RuntimeError } from '../errors/runtime-error.js';
 import type { AttachedChannel, ChannelEndReason, NodeContext } from '../node/node-context.js';
+import { callError } from './call-error.js';
 import { IdleWatch } from './idle-watch.js';
 import type { ResolvedMethod, ServiceCatalog } from './service-catalog.js';
 
@@ -124,7 +125,7 @@ export class ConsumedService {
         ? undefined
         : new IdleWatch(
             idleMs,
-            () => this.#streams > 0 || (this.#connection?.consumer.pendingCalls ?? 0) > 0,
+            () => this.#streams > 0 || this.#connectionBusy(),
             () => void this.#closeIdle(),
           );
   }
@@ -439,6 +440,12 @@ export class ConsumedService {
     this.#status.next('connected');
   }
 
+  /** A call awaits its answer or a `Sample` is held: closing now would fail or void it. */
+  #connectionBusy(): boolean {
+    const consumer = this.#connection?.consumer;
+    return consumer !== undefined && (consumer.pendingCalls > 0 || consumer.heldSamples > 0);
+  }
+
   /** A use of an idle service: open a channel again (`idle` → `connecting` → `connected`). */
   #wake(): void {
     if (this.#status.value !== 'idle') return;
@@ -478,29 +485,5 @@ export class ConsumedService {
     // The provider may still offer (e.g. it only closed this channel): try again while it does;
     // otherwise the next Offer brings us back.
     this.#scheduleRetry();
-  }
-}
-
-/** The transport's call failures as `RuntimeError`s that name the service and method. */
-function callError(service: string, method: string, e: unknown): Error {
-  if (!TransportError.is(e)) return e as Error;
-  const what = `call of '${method}' on '${service}'`;
-  switch (e.code) {
-    case 'ERR_TIMEOUT':
-    case 'ERR_RING_FULL':
-      return new RuntimeError('ERR_TIMEOUT', `${what}: ${e.message}`, { cause: e });
-    case 'ERR_BUSY':
-      // Never sent: the caller may retry (after releasing samples it holds, if it holds any).
-      return new RuntimeError('ERR_BUSY', `${what}: ${e.message}`, { cause: e });
-    case 'ERR_REMOTE':
-      return new RuntimeError('ERR_REMOTE', `${what}: ${e.message}`, { cause: e });
-    case 'ERR_PEER_GONE':
-    case 'ERR_CLOSED':
-      return new RuntimeError('ERR_PEER_GONE', `${what}: the channel ended (${e.message})`, {
-        cause: e,
-      });
-    default:
-      // Anything else (e.g. a request that does not encode) is the transport's own, typed.
-      return e;
   }
 }

@@ -256,6 +256,11 @@ export class ServiceConsumer {
     return this.#pending.size;
   }
 
+  /** Samples handed out and not yet released: a channel with any is not idle. */
+  get heldSamples(): number {
+    return this.#held.size;
+  }
+
   /** Ends every stream and rejects every pending call. */
   close(): void {
     for (const off of this.#unregister.splice(0)) off();
