@@ -3,6 +3,7 @@
  * that span sections (a VM's certificate must hold the rights its services give it).
  */
 import { isScalar, type Node } from 'yaml';
+import { PAGE_SIZE } from '@sivshm/abi';
 import { MAX_RIGHTS_PER_LIST } from '../cert/rights.js';
 import type { ConfigBuildContext } from './config-build-context.js';
 import { configLocationOf } from './config-location.js';
@@ -40,10 +41,16 @@ export function buildConfig(
 
   const version = parseVersion(ctx, top.get('version'));
   const region = parseRegion(ctx, top.get('region'));
-  const dataSize = region ? dataSectionSize(region.size, region.channelCapacity) : undefined;
+  const dataSize = region
+    ? dataSectionSize(region.size, region.channelCapacity, region.pageGranule)
+    : undefined;
   const vms = parseVms(ctx, top.get('vms'), dataSize);
   const protos = parseProtos(ctx, top.get('protos'));
-  const services = parseServices(ctx, top.get('services'), protos, { dataSize, vms });
+  const services = parseServices(ctx, top.get('services'), protos, {
+    dataSize,
+    vms,
+    pageGranule: region?.pageGranule ?? PAGE_SIZE,
+  });
   if (vms && services) checkRightsFit(ctx, vms, services);
 
   if (

@@ -4,7 +4,7 @@
  * reference resolved to its id. Objects returned by `parseConfig`/`loadConfig` are frozen.
  */
 import type { Root } from 'protobufjs';
-import type { ChannelMode } from '@sivshm/abi';
+import type { ChannelMode, PageGranule } from '@sivshm/abi';
 
 /** Where a VM's grant key `K_vm` comes from (docs/protocol.md §9). */
 export type GrantKeySource =
@@ -49,6 +49,12 @@ export interface RegionConfig {
   readonly path: string;
   /** Entries in the channel table of the control section. */
   readonly channelCapacity: number;
+  /**
+   * The page granule every channel window is laid out for (`region.pageGranule`, default
+   * 4096): at least the largest kernel page size of the VMs (16384 or 65536 for arm64 kernels
+   * built so). 4096 is layout v1; larger granules are layout version 2 (docs/protocol.md).
+   */
+  readonly pageGranule: PageGranule;
 }
 
 /** An event (notification) of a service; its id has the top bit set (0x8000..0xFFFE). */

@@ -21,6 +21,7 @@ describe('loadConfig', () => {
         size: 16 * 1024 * 1024,
         path: '/dev/shm/sivshm-demo',
         channelCapacity: 64,
+        pageGranule: 4096,
       });
       const speed = c.services[0]!;
       expect(speed.id).to.equal(0x1234);

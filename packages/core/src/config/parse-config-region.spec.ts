@@ -1,4 +1,5 @@
-import { edit, expectIssue } from '../../test/helpers/config-text.js';
+import { expect } from 'chai';
+import { BASE, edit, expectIssue, parse } from '../../test/helpers/config-text.js';
 
 describe('parseConfig', () => {
   describe('.region', () => {
@@ -49,6 +50,40 @@ describe('parseConfig', () => {
         20,
         'region.channelCapacity',
         '0 is out of range 1..65536',
+      );
+    });
+
+    it('should default region.pageGranule to 4096 (layout v1)', () => {
+      expect(parse(BASE).region.pageGranule).to.equal(4096);
+    });
+
+    it('should read region.pageGranule 16384 and 65536', () => {
+      for (const g of [16384, 65536]) {
+        const text = edit('channelCapacity: 64', `channelCapacity: 64\n  pageGranule: ${g}`);
+        expect(parse(text).region.pageGranule).to.equal(g);
+      }
+    });
+
+    it('should refuse a page granule that is not 4096, 16384 or 65536, at its line', () => {
+      expectIssue(
+        edit('channelCapacity: 64', 'channelCapacity: 64\n  pageGranule: 8192'),
+        5,
+        16,
+        'region.pageGranule',
+        '8192 is not a page granule: use 4096 (x86-64 and 4 KiB arm64 kernels), 16384 or 65536 (the largest kernel page size among the VMs)',
+      );
+    });
+
+    it('should count the granule padding when the region is too small', () => {
+      expectIssue(
+        edit(
+          'size: 16MiB\n  channelCapacity: 64',
+          'size: 256KiB\n  channelCapacity: 64\n  pageGranule: 65536',
+        ),
+        3,
+        9,
+        'region.size',
+        '256 KiB cannot hold the header page, a 64-entry channel table (60 KiB padded to the 64 KiB page granule) and one 384 KiB window; raise region.size or lower region.channelCapacity',
       );
     });
   });

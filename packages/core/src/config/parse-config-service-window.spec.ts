@@ -33,6 +33,22 @@ describe('parseConfig', () => {
       );
     });
 
+    it('should refuse a ring size below region.pageGranule and size windows by the granule', () => {
+      const granule = (text: string) =>
+        edit('channelCapacity: 64', 'channelCapacity: 64\n  pageGranule: 16384', text);
+      // one line more above the service: ringDataSize on line 23
+      expectIssue(
+        granule(withWindow('ringDataSize: 8KiB')),
+        23,
+        19,
+        'services[0].ringDataSize',
+        "8KiB must be a power of two of at least 16 KiB (the ring's data area per direction, at least region.pageGranule)",
+      );
+      expect(parse(granule(withWindow('ringDataSize: 16KiB'))).services[0]!.ringDataSize).to.equal(
+        16 * 1024,
+      );
+    });
+
     it("should refuse a ring size whose window does not fit the region's data section", () => {
       expectIssue(
         withWindow('ringDataSize: 8MiB'),

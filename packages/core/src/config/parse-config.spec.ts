@@ -21,6 +21,7 @@ describe('parseConfig', () => {
       expect(c.region).to.deep.equal({
         size: 16 * 1024 * 1024,
         channelCapacity: 64,
+        pageGranule: 4096,
         path: c.region.path,
       });
       expect(c.region.path).to.match(/^\/dev\/shm\/sivshm-services-[0-9a-f]{8}$/);

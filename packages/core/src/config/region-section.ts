@@ -1,7 +1,17 @@
-/** The `region` section of services.yaml: size, channel-table capacity and file path. */
+/**
+ * The `region` section of services.yaml: size, channel-table capacity, file path and page
+ * granule.
+ */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { MAX_CHANNEL_CAPACITY, MAX_REGION_SIZE, MIN_REGION_SIZE } from '@sivshm/abi';
+import {
+  MAX_CHANNEL_CAPACITY,
+  MAX_REGION_SIZE,
+  MIN_REGION_SIZE,
+  PAGE_GRANULES,
+  isPageGranule,
+  type PageGranule,
+} from '@sivshm/abi';
 import type { ConfigBuildContext } from './config-build-context.js';
 import { formatSize, isPowerOfTwo } from './config-numbers.js';
 import { NON_EMPTY } from './config-patterns.js';
@@ -16,7 +26,13 @@ export function parseRegion(
 ): RegionConfig | undefined {
   if (!entry) return undefined;
   const r = ctx.r;
-  const m = r.map(entry.value, 'region', ['size'], ['path', 'channelCapacity'], entry.key);
+  const m = r.map(
+    entry.value,
+    'region',
+    ['size'],
+    ['path', 'channelCapacity', 'pageGranule'],
+    entry.key,
+  );
   if (!m) return undefined;
   const size = regionSize(ctx, m.get('size'));
   const capEntry = m.get('channelCapacity');
@@ -34,8 +50,9 @@ export function parseRegion(
   const regionPath = pathEntry
     ? r.string(pathEntry.value, 'region.path', NON_EMPTY, pathEntry.key)
     : defaultRegionPath(ctx);
-  if (!size || capacity === undefined || regionPath === undefined) return undefined;
-  const tooSmall = regionTooSmall(size.bytes, capacity);
+  const pageGranule = parsePageGranule(ctx, m.get('pageGranule'));
+  if (!size || capacity === undefined || regionPath === undefined || !pageGranule) return undefined;
+  const tooSmall = regionTooSmall(size.bytes, capacity, pageGranule);
   if (tooSmall) {
     r.report(size.node, 'region.size', tooSmall);
     return undefined;
@@ -44,7 +61,31 @@ export function parseRegion(
     size: size.bytes,
     path: path.resolve(ctx.baseDir, regionPath),
     channelCapacity: capacity,
+    pageGranule,
   });
+}
+
+/**
+ * `region.pageGranule`: 4096 (default, layout v1), 16384 or 65536 — at least the largest
+ * kernel page size of the VMs, or sivshm.ko refuses every grant on the VMs with larger pages.
+ */
+function parsePageGranule(
+  ctx: ConfigBuildContext,
+  entry: FieldEntry | undefined,
+): PageGranule | undefined {
+  if (!entry) return PAGE_GRANULES[0];
+  const r = ctx.r;
+  const n = r.integer(entry.value, 'region.pageGranule', 1, 2 ** 31, 'decimal', entry.key);
+  if (n === undefined) return undefined;
+  if (!isPageGranule(n)) {
+    r.report(
+      r.resolve(entry.value, 'region.pageGranule'),
+      'region.pageGranule',
+      `${n} is not a page granule: use 4096 (x86-64 and 4 KiB arm64 kernels), 16384 or 65536 (the largest kernel page size among the VMs)`,
+    );
+    return undefined;
+  }
+  return n;
 }
 
 /** `region.size`: a power of two (QEMU requires one) within the accepted range. */

@@ -3,7 +3,7 @@
  * direction, which sets the window every channel of the service gets) and `idleTimeoutMs`
  * (after which a consumer closes an unused channel and its window is reclaimed).
  */
-import { PAGE_SIZE, WindowLayout } from '@sivshm/abi';
+import { windowLayout, type PageGranule } from '@sivshm/abi';
 import type { Node } from 'yaml';
 import type { ConfigBuildContext } from './config-build-context.js';
 import { formatSize, isPowerOfTwo } from './config-numbers.js';
@@ -21,6 +21,8 @@ export interface WindowBounds {
   readonly dataSize: number | undefined;
   /** The VMs, when they are valid (their `limits.windowBytes`). */
   readonly vms: readonly VmConfig[] | undefined;
+  /** The region's page granule: the smallest data area and the window layout. */
+  readonly pageGranule: PageGranule;
 }
 
 /** The window fields of one service, with the node `ringDataSize` was read from. */
@@ -50,6 +52,7 @@ export function parseServiceWindow(
       p,
       win,
       bounds.vms.filter((vm) => ids.has(vm.id)),
+      bounds.pageGranule,
     );
   }
   return win;
@@ -60,7 +63,7 @@ function readServiceWindow(
   p: string,
   sizeEntry: FieldEntry | undefined,
   idleEntry: FieldEntry | undefined,
-  { dataSize }: WindowBounds,
+  { dataSize, pageGranule }: WindowBounds,
 ): ServiceWindow | undefined {
   const r = ctx.r;
   // Both fields are checked even when one is wrong, so one run shows every problem.
@@ -74,7 +77,7 @@ function readServiceWindow(
         idleEntry.key,
       )
     : undefined;
-  const size = sizeEntry ? ringDataSize(ctx, p, sizeEntry, dataSize) : undefined;
+  const size = sizeEntry ? ringDataSize(ctx, p, sizeEntry, dataSize, pageGranule) : undefined;
   if ((idleEntry && idleTimeoutMs === undefined) || (sizeEntry && !size)) return undefined;
   return {
     ...(size === undefined ? {} : { ringDataSize: size.bytes, ringDataSizeNode: size.node }),
@@ -82,27 +85,31 @@ function readServiceWindow(
   };
 }
 
-/** `ringDataSize`: a power of two of at least a page, its window within the data section. */
+/**
+ * `ringDataSize`: a power of two of at least one page granule, its window within the data
+ * section.
+ */
 function ringDataSize(
   ctx: ConfigBuildContext,
   p: string,
   sizeEntry: FieldEntry,
   dataSize: number | undefined,
+  granule: PageGranule,
 ): { bytes: number; node: Node } | undefined {
   const r = ctx.r;
   const size = r.size(sizeEntry.value, `${p}.ringDataSize`, sizeEntry.key);
   if (!size) return undefined;
   const shown = r.shown(size.node);
-  if (!isPowerOfTwo(size.bytes) || size.bytes < PAGE_SIZE) {
+  if (!isPowerOfTwo(size.bytes) || size.bytes < granule) {
     // The ring indexes wrap by masking, and the kernel maps windows in whole pages.
     r.report(
       size.node,
       `${p}.ringDataSize`,
-      `${shown} must be a power of two of at least ${formatSize(PAGE_SIZE)} (the ring's data area per direction)`,
+      `${shown} must be a power of two of at least ${formatSize(granule)} (the ring's data area per direction${granule === 4096 ? '' : ', at least region.pageGranule'})`,
     );
     return undefined;
   }
-  const window = WindowLayout.windowLength(size.bytes);
+  const window = windowLayout(granule).windowLength(size.bytes);
   if (dataSize !== undefined && window > dataSize) {
     r.report(
       size.node,
@@ -123,9 +130,10 @@ function checkWindowQuota(
   p: string,
   window: ServiceWindow,
   consumers: readonly VmConfig[],
+  granule: PageGranule,
 ): void {
   if (window.ringDataSize === undefined || window.ringDataSizeNode === undefined) return;
-  const length = WindowLayout.windowLength(window.ringDataSize);
+  const length = windowLayout(granule).windowLength(window.ringDataSize);
   for (const vm of consumers) {
     if (length <= vm.limits.windowBytes) continue;
     ctx.r.report(

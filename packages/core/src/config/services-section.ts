@@ -18,7 +18,7 @@ export function parseServices(
   ctx: ConfigBuildContext,
   entry: FieldEntry | undefined,
   protos: LoadedProtos | undefined,
-  bounds: WindowBounds = { dataSize: undefined, vms: undefined },
+  bounds: WindowBounds = { dataSize: undefined, vms: undefined, pageGranule: 4096 },
 ): readonly ServiceDefinition[] | undefined {
   if (!entry) return undefined;
   const r = ctx.r;
