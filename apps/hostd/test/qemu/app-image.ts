@@ -1,21 +1,24 @@
 /**
  * The guest image of tier 3: a busybox initramfs with sivshm.ko, the Debian kernel's
- * virtio-serial and fw_cfg modules, the `provision-key` init step, and Node with one bundle of
- * guest-app.ts and @sivshm/runtime, plus the deployment's services.yaml and protos under /app.
+ * virtio-serial and fw_cfg modules, the `provision-key` init step, the BAR scan module of the
+ * modes check, and Node with one bundle of guest-app.ts and @sivshm/runtime, plus the
+ * deployment's services.yaml and protos under /app.
  */
 import { chmodSync, copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { compiledFile, siblingEntry, workspaceDir } from '@sivshm/testing';
+import { compiledFile, packageRoot, siblingEntry, workspaceDir } from '@sivshm/testing';
 import {
   addNodeApp,
   buildSivshmModule,
   buildStaticTool,
+  buildTestModule,
   copyKernelModules,
   initScript,
   kernelModules,
   makeRootfs,
   packInitramfs,
 } from '@sivshm/testing/qemu';
+import { BAR_SCAN_TRIGGER, MARKER_CHANNELS, markerBytes } from './guest-markers.js';
 
 const INIT = initScript(`
 echo "@@ guest $role up at $(cut -d' ' -f1 /proc/uptime)s"
@@ -30,6 +33,26 @@ chmod 1777 /tmp
 echo 'root:x:0:0::/:/bin/sh' > /etc/passwd
 echo 'app:x:1000:1000::/tmp:/bin/sh' >> /etc/passwd
 printf 'root:x:0:\\napp:x:1000:\\n' > /etc/group
+if [ "$role" = consumer ]; then
+  # Root's view of the BAR while the app's marker channels carry traffic (the modes check):
+  # when the app asks, scan for every marker three times, a second apart.
+  (
+    for i in $(seq 600); do
+      if [ -e ${BAR_SCAN_TRIGGER} ]; then
+        for round in 1 2 3; do
+          insmod /lib/modules/sivshm_bar_scan.ko marker=$(cat /lib/modules/markers) &&
+            rmmod sivshm_bar_scan
+          for m in $(cat /lib/modules/markers | tr , ' '); do
+            dmesg | sed -n "s/.*sivshm_bar_scan: \\($m .*\\)/@@ bar-scan \\1/p" | tail -1
+          done
+          sleep 1
+        done
+        break
+      fi
+      sleep 1
+    done
+  ) &
+fi
 echo "@@ app starting at $(cut -d' ' -f1 /proc/uptime)s"
 if [ "$role" = consumer ]; then
   # An app that dies on a live link first: the next one must start clean on the same port.
@@ -38,6 +61,9 @@ if [ "$role" = consumer ]; then
 fi
 su -s /bin/sh app -c "/bin/node /app/dist/guest.js $role /app/services.yaml"
 `);
+
+/** The BAR scan module's source: beside this file's source, whether compiled or not. */
+const BAR_SCAN_SOURCE = join(packageRoot(import.meta.url), 'test', 'qemu', 'sivshm_bar_scan.c');
 
 /** guest-app beside this module, in the form this module runs in (compiled or source). */
 const GUEST_APP = siblingEntry(import.meta.url, 'guest-app').script;
@@ -53,10 +79,17 @@ export async function buildAppImage(
 ): Promise<string> {
   const { ko, log } = buildSivshmModule(work, kver);
   if (!existsSync(ko)) throw new Error(`sivshm.ko did not build: ${log.slice(-2000)}`);
+  const scan = buildTestModule(work, kver, BAR_SCAN_SOURCE);
+  if (!existsSync(scan.ko)) throw new Error(`the BAR scan module did not build: ${scan.log}`);
   const root = join(work, 'rootfs');
   makeRootfs(root, ['app/dist', 'app/proto']);
   buildStaticTool('provision-key.c', join(root, 'bin/provision-key'));
   copyFileSync(ko, join(root, 'lib/modules/sivshm.ko'));
+  copyFileSync(scan.ko, join(root, 'lib/modules/sivshm_bar_scan.ko'));
+  writeFileSync(
+    join(root, 'lib/modules/markers'),
+    MARKER_CHANNELS.map((c) => markerBytes(c.marker).toString('hex')).join(','),
+  );
   // virtio-serial for the control port, fw_cfg for the key (both modules in Debian's kernel)
   const mods = kernelModules(kver, ['virtio_pci', 'virtio_console', 'qemu_fw_cfg']);
   const files = copyKernelModules(mods, join(root, 'lib/modules'));

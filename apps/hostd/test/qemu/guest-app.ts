@@ -7,9 +7,15 @@
  *
  *   guest.js provider|consumer|crashing-consumer <services.yaml>
  */
-import { constants, readFileSync } from 'node:fs';
+import { constants, readFileSync, writeFileSync } from 'node:fs';
 import { closeFd, mapFile, unmap } from '@sivshm/transport-ivshmem';
 import { openFd } from '@sivshm/transport-ivshmem/testing';
+import {
+  BAR_SCAN_TRIGGER,
+  offerMarkerChannels,
+  runMarkerTraffic,
+  type MarkerMode,
+} from './guest-markers.js';
 
 /** Events the provider publishes in one burst, numbered from 1. */
 export const BURST = 300;
@@ -32,13 +38,17 @@ export interface GuestNode {
   }>;
   consume(
     name: string,
-    o: { instance: number; timeoutMs?: number },
+    o: { instance: number; timeoutMs?: number; mode?: MarkerMode },
   ): Promise<{
     readonly status: string;
     readonly handshakeMs: number | undefined;
     readonly channelId: bigint | undefined;
     status$: { subscribe(f: (s: string) => void): { unsubscribe(): void } };
-    event<T>(name: string): { subscribe(f: (e: T) => void): { unsubscribe(): void } };
+    event<T>(name: string): {
+      subscribe(f: ((e: T) => void) | { next: (e: T) => void; error: (e: unknown) => void }): {
+        unsubscribe(): void;
+      };
+    };
     call<Req extends object, Res>(name: string, req: Req, o?: { timeoutMs?: number }): Promise<Res>;
   }>;
   close(): Promise<void>;
@@ -118,6 +128,7 @@ async function provider(open: OpenNode, config: string): Promise<void> {
     },
   });
   speedEvents.pub = svc.publisher<Speed>('speed');
+  await offerMarkerChannels(node);
   say({ step: 'offered' });
   // Stays up until its QEMU is killed; reports its doorbells now and then.
   for (let i = 0; i < 600; i++) {
@@ -169,11 +180,15 @@ async function consumer(open: OpenNode, config: string): Promise<void> {
 
   let received = 0;
   let firstBad: string | undefined;
-  speed.event<Speed>('speed').subscribe((e) => {
-    received++;
-    if (firstBad === undefined && !intact(e, received)) {
-      firstBad = `event #${received}: ${JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`;
-    }
+  speed.event<Speed>('speed').subscribe({
+    next: (e) => {
+      received++;
+      if (firstBad === undefined && !intact(e, received)) {
+        firstBad = `event #${received}: ${JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`;
+      }
+    },
+    // Reported, not thrown: an unhandled stream error would end the app before its next step.
+    error: (e) => say({ step: 'event-stream-ended', message: (e as Error).message }),
   });
   const rtt: number[] = [];
   const call = async (i: number): Promise<void> => {
@@ -224,6 +239,9 @@ async function consumer(open: OpenNode, config: string): Promise<void> {
     doorbells: node.doorbellsReceived,
   });
 
+  // One channel per mode carrying a known marker, while the host and root scan for it.
+  await runMarkerTraffic(node, say, () => writeFileSync(BAR_SCAN_TRIGGER, 'scan\n'));
+
   // Now the host kills the provider's QEMU: the channel must end with peer-gone.
   const gone = new Promise<number>((resolve) => {
     const s0 = performance.now();
@@ -232,7 +250,13 @@ async function consumer(open: OpenNode, config: string): Promise<void> {
     });
   });
   say({ step: 'steady' });
-  const ms = await Promise.race([gone, sleep(150_000).then(() => -1)]);
+  let giveUp: NodeJS.Timeout | undefined;
+  const ms = await Promise.race([
+    gone,
+    new Promise<number>((resolve) => (giveUp = setTimeout(() => resolve(-1), 150_000))),
+  ]);
+  // the app must end once its node is closed (the guest powers off after it)
+  clearTimeout(giveUp);
   say({ step: 'peer-gone', afterMs: ms, status: speed.status });
   await node.close();
   say({ step: 'closed' });

@@ -7,9 +7,15 @@
  * named `org.sivshm.control` whose chardev connects to `<runDir>/<vm>.sock`, doorbells and the
  * region come from hostd's ivshmem server through `ivshmem-doorbell`, and the VM's grant key
  * and id arrive by fw_cfg. The provider guest offers VehicleSpeed, the consumer guest finds it,
- * and the host follows both serial logs as they grow. Prints `ok <name>` / `not ok <name>:
- * reason` per check and `N passed, N failed, N skipped`; exits non-zero on failure. Logs are
- * kept in the work dir when something failed.
+ * and the host follows both serial logs as they grow. Beside that plain channel, one channel
+ * per mode (plain, mac, aead) carries a known marker while the host scans the region file and
+ * the consumer guest's root scans its BAR (marker-scan.ts). Prints `ok <name>` / `not ok
+ * <name>: reason` per check and `N passed, N failed, N skipped`; exits non-zero on failure.
+ * Logs are kept in the work dir when something failed.
+ *
+ * All of it runs once per kernel the harness chose (`SIVSHM_VM_KERNELS`, see @sivshm/testing's
+ * kernels.ts), each on a fresh deployment and hostd; every check's name starts with the
+ * kernel's series (`6.12/consumer/method-call-round-trip`).
  */
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,17 +31,21 @@ import {
 } from '@sivshm/testing';
 import {
   bootGuest,
+  checkGuestKernel,
   fwCfg,
   ivshmemDoorbell,
   preflight,
   selectedGroups,
   TierResults,
   virtioSerialPort,
+  type GuestKernel,
   type QemuGuest,
 } from '@sivshm/testing/qemu';
 import { buildAppImage } from './app-image.js';
 import { BURST } from './guest-app.js';
+import { MARKER_CHANNELS } from './guest-markers.js';
 import { lastStep, steps, waitStep, type Step } from './guest-steps.js';
+import { markerScan } from './marker-scan.js';
 
 /** Guest RAM: its initramfs (~110 MB unpacked with Node) lives in it, next to Node's heap. */
 const GUEST_MEMORY = '768M';
@@ -45,7 +55,9 @@ const STEP_TIMEOUT_MS = 90_000;
 const PEER_GONE_TIMEOUT_MS = 30_000;
 const GUEST_EXIT_TIMEOUT_MS = 30_000;
 
-const results = new TierResults();
+const root = new TierResults();
+/** The current kernel's view of the results (its names prefixed with the kernel's label). */
+let results = root;
 
 /** The two VMs: infotainment provides VehicleSpeed, cluster consumes it. */
 const VMS = [
@@ -309,8 +321,9 @@ async function startQemuHostd(d: Deployment): Promise<HostdProcess | undefined> 
   return hostd;
 }
 
-async function scenario(d: Deployment, kver: string): Promise<void> {
+async function scenario(d: Deployment, kernel: GuestKernel): Promise<void> {
   const t0 = Date.now();
+  const kver = kernel.version;
   const image = await buildAppImage(d.dir, kver, join(d.dir, 'config'));
   results.note(
     `image ${(statSync(image).size / 2 ** 20).toFixed(1)} MiB (gzip) built in ${((Date.now() - t0) / 1000).toFixed(1)} s (kernel ${kver})`,
@@ -324,10 +337,13 @@ async function scenario(d: Deployment, kver: string): Promise<void> {
       QemuGuest,
     ];
     guests.push(provider, consumer);
-    if (!(await attached(provider, consumer))) return;
+    const up = await attached(provider, consumer);
+    for (const g of guests) checkGuestKernel(results, g.name, g.console(), kernel);
+    if (!up) return;
     if (!(await handshake(consumer, hostd))) return;
     await eventsAndCalls(consumer);
     const channel = await grantEnforced(d, consumer);
+    await markerScan(results, d.regionPath, consumer, () => status(d), STEP_TIMEOUT_MS);
     await providerDoorbells(provider);
     await providerKilled(d, provider, consumer, channel);
   } finally {
@@ -340,27 +356,36 @@ async function scenario(d: Deployment, kver: string): Promise<void> {
   }
 }
 
-async function main(): Promise<void> {
+/** The tier on one kernel: a fresh deployment, hostd and pair of guests. */
+async function onKernel(kernel: GuestKernel): Promise<void> {
   const t0 = Date.now();
-  const kver = preflight('qemu-tier', results);
-  if (kver === undefined) return;
+  results = root.scope(`${kernel.label}/`);
+  const failedBefore = root.count('not ok');
   const d = makeDeployment({
     label: 'qemu',
     vms: VMS.map((v) => ({ id: v.vmId, name: v.vm })),
-    services: ['VehicleSpeed'],
+    // instance 1: the main scenario; the others: one channel per mode (guest-markers.ts)
+    services: [{ name: 'VehicleSpeed', instances: [1, ...MARKER_CHANNELS.map((c) => c.instance)] }],
     channelCapacity: 16,
     grantKeys: 'file',
   });
   try {
-    await scenario(d, kver);
+    await scenario(d, kernel);
   } catch (e) {
     results.record('qemu-tier', false, `${(e as Error).stack ?? String(e)} (work dir: ${d.dir})`);
   } finally {
-    results.note(`tier 3 done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    if (results.failed) results.note(`logs kept in ${d.dir}`);
+    results.note(`kernel ${kernel.version}: done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    if (root.count('not ok') > failedBefore) results.note(`logs kept in ${d.dir}`);
     else d.cleanup();
   }
 }
 
-if (selectedGroups(['qemu'] as const, results).has('qemu')) await main();
-process.exitCode = results.finish();
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  const kernels = preflight('qemu-tier', root);
+  for (const kernel of kernels ?? []) await onKernel(kernel);
+  root.note(`tier 3 done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+if (selectedGroups(['qemu'] as const, root).has('qemu')) await main();
+process.exitCode = root.finish();

@@ -12,6 +12,11 @@
  * and a final `N passed, N failed, N skipped` line; exits non-zero on failure.
  * `SIVSHM_VM_ONLY=plain,doorbell,node` runs only the named groups (the others are reported as
  * skipped), for work on one of them.
+ *
+ * All of it runs once per kernel the harness chose (`SIVSHM_VM_KERNELS`, see
+ * @sivshm/testing's kernels.ts; by default every supported kernel installed): the module is
+ * built with `W=1` against that kernel's build tree, and every check's name starts with the
+ * kernel's series (`6.12/consumer/grant-accepted`), so a failure says which kernel it was on.
  */
 import {
   copyFileSync,
@@ -29,6 +34,7 @@ import { sleep } from '@sivshm/testing';
 import {
   bootGuest,
   buildSivshmModule,
+  checkGuestKernel,
   buildStaticTool,
   initScript,
   ivshmemDoorbell,
@@ -41,6 +47,7 @@ import {
   serialLine,
   TierResults,
   type GuestExit,
+  type GuestKernel,
 } from '@sivshm/testing/qemu';
 import {
   DATA_AREA,
@@ -65,6 +72,13 @@ const KERNEL_SRC = process.env['SIVSHM_VM_KERNEL_SRC'] ?? join(kmodRoot(), 'kern
 
 const results = new TierResults();
 
+/** One kernel's run: its results (names prefixed with its label) and work dir. */
+interface KernelRun {
+  readonly kernel: GuestKernel;
+  readonly r: TierResults;
+  readonly work: string;
+}
+
 const INIT = initScript(`
 echo "@@ guest $role up at $(cut -d' ' -f1 /proc/uptime)s, wall clock $(date +%s)"
 if insmod /lib/modules/sivshm.ko; then echo "@@ ok insmod"; else echo "@@ not ok insmod: failed"; fi
@@ -87,19 +101,22 @@ fi
 /** How the guest gets the region: a shared file (ivshmem-plain) or the ivshmem server. */
 type RegionDevice = { plain: string } | { doorbellSocket: string };
 
-/** Boots guest `g` with hostd's stand-in on its second serial port; resolves when it ended. */
-function runGuest(
-  work: string,
-  kver: string,
+/**
+ * Boots guest `g` with hostd's stand-in on its second serial port; resolves when it ended,
+ * after recording which kernel it ran.
+ */
+async function runGuest(
+  k: KernelRun,
   device: RegionDevice,
   g: Guest,
   other: Guest,
-  boot = { initrd: join(work, 'initramfs.cpio.gz'), memory: '256M' },
+  boot = { initrd: join(k.work, 'initramfs.cpio.gz'), memory: '256M' },
 ): Promise<GuestExit> {
+  const { work } = k;
   const sock = join(work, `${g.mode}.sock`);
   const guest = bootGuest({
     name: g.mode,
-    kver,
+    kver: k.kernel.version,
     initrd: boot.initrd,
     memory: boot.memory,
     serialLog: join(work, `${g.mode}-serial.log`),
@@ -113,7 +130,9 @@ function runGuest(
     timeoutMs: GUEST_TIMEOUT_MS,
   });
   serveControl(sock, g, other, Date.now() + 30_000);
-  return guest.exited;
+  const exit = await guest.exited;
+  checkGuestKernel(k.r, g.mode, exit.log, k.kernel);
+  return exit;
 }
 
 /** The part of @sivshm/transport-ivshmem's IvshmemServer this tier uses. */
@@ -134,11 +153,11 @@ interface TransportModule {
  * does not import the transport: it loads the built package by name at run time, as it would
  * start any other tool of the repo.
  */
-async function doorbellGroup(work: string, kver: string): Promise<void> {
+async function doorbellGroup(k: KernelRun): Promise<void> {
   const transport = '@sivshm/transport-ivshmem';
   const { IvshmemServer } = (await import(transport)) as TransportModule;
   const shm = `/dev/shm/sivshm-vm-db-${process.pid}`;
-  const socketPath = join(work, 'ivshmem.sock');
+  const socketPath = join(k.work, 'ivshmem.sock');
   const joined: number[] = [];
   const server = IvshmemServer.listen({
     socketPath,
@@ -152,17 +171,17 @@ async function doorbellGroup(work: string, kver: string): Promise<void> {
     const ringer = newGuest('ring', 'consumer', 1, 1);
     const waiter = newGuest('wait', 'provider', 2, 0);
     const device = { doorbellSocket: socketPath };
-    const ring = runGuest(work, kver, device, ringer, waiter);
+    const ring = runGuest(k, device, ringer, waiter);
     for (let i = 0; i < 300 && joined.length === 0; i++) await sleep(100);
-    const wait = runGuest(work, kver, device, waiter, ringer);
+    const wait = runGuest(k, device, waiter, ringer);
     const [rr, rw] = await Promise.all([ring, wait]);
-    results.record(
+    k.r.record(
       'doorbell-peers-numbered-in-join-order',
       joined.join(',') === '0,1',
       `joined ${joined.join(',')}`,
     );
-    judgeSelftest(results, 'ring', rr);
-    judgeSelftest(results, 'wait', rw);
+    judgeSelftest(k.r, 'ring', rr);
+    judgeSelftest(k.r, 'wait', rw);
   } finally {
     server.close();
     rmSync(shm, { force: true });
@@ -173,27 +192,27 @@ async function doorbellGroup(work: string, kver: string): Promise<void> {
  * One guest with Node: the host writes a fresh region header (as hostd would), answers KEY and
  * READ on the control line, and the guest runs KernelDevice's contract suite on /dev/sivshm.
  */
-async function nodeGroup(work: string, kver: string): Promise<void> {
-  const layer = await buildNodeInitrd(work, join(work, 'initramfs.cpio.gz'));
+async function nodeGroup(k: KernelRun): Promise<void> {
+  const layer = await buildNodeInitrd(k.work, join(k.work, 'initramfs.cpio.gz'));
   if ('missing' in layer) {
-    results.skip(
+    k.r.skip(
       'kernel-device/contract-suite',
       `cannot build the Node guest: missing ${layer.missing}`,
     );
     return;
   }
-  results.note(
+  k.r.note(
     `Node initramfs ${(statSync(layer.initrd).size / 2 ** 20).toFixed(1)} MiB (gzip); booting`,
   );
   const shm = `/dev/shm/sivshm-vm-node-${process.pid}`;
   try {
     writeRegion(shm);
     const g: Guest = { ...newGuest('node', 'consumer', 3, 0), region: shm };
-    const r = await runGuest(work, kver, { plain: shm }, g, g, {
+    const r = await runGuest(k, { plain: shm }, g, g, {
       initrd: layer.initrd,
       memory: NODE_GUEST_MEMORY,
     });
-    judgeNodeGuest(results, r);
+    judgeNodeGuest(k.r, r);
   } finally {
     rmSync(shm, { force: true });
   }
@@ -203,35 +222,30 @@ async function nodeGroup(work: string, kver: string): Promise<void> {
  * ivshmem-plain: a consumer guest (the full selftest and the vector module) and a provider guest
  * on one region file; the host then checks what landed in the file.
  */
-async function plainGroup(
-  work: string,
-  kver: string,
-  shm: string,
-  vectorCount: number,
-): Promise<void> {
+async function plainGroup(k: KernelRun, shm: string, vectorCount: number): Promise<void> {
   writeRegion(shm);
   // the consumer's selftest moves the region to a new epoch at its end (`EPOCH`)
   const consumer = { ...newGuest('consumer', 'consumer', 1, WIN_B), region: shm };
   const provider = newGuest('provider', 'provider', 2, WIN_B);
   const [rc, rp] = await Promise.all([
-    runGuest(work, kver, { plain: shm }, consumer, provider),
-    runGuest(work, kver, { plain: shm }, provider, consumer),
+    runGuest(k, { plain: shm }, consumer, provider),
+    runGuest(k, { plain: shm }, provider, consumer),
   ]);
-  judgeSelftest(results, 'consumer', rc);
-  judgeSelftest(results, 'provider', rp);
-  judgeVectors(results, rc, vectorCount);
+  judgeSelftest(k.r, 'consumer', rc);
+  judgeSelftest(k.r, 'provider', rp);
+  judgeVectors(k.r, rc, vectorCount);
 
   const region = readFileSync(shm);
   const dir = WindowLayout.directionSize(DATA_AREA);
   const at = (off: number, s: string): boolean =>
     region.subarray(off, off + s.length).toString('latin1') === s;
-  results.record(
+  k.r.record(
     'host-sees-both-guests-writes',
     at(WIN_A + WindowLayout.dataArea, 'HELLO-FROM-A') &&
       at(WIN_A + dir + WindowLayout.dataArea, 'HELLO-FROM-B'),
     "the region file does not hold both guests' data",
   );
-  results.record(
+  k.r.record(
     'channel-b-untouched',
     region.subarray(WIN_B, WIN_B + WIN_LEN).every((b) => b === 0),
     'bytes appeared in a window nobody was granted',
@@ -239,12 +253,14 @@ async function plainGroup(
 }
 
 /** sivshm.ko, the vector module and the selftest in one busybox initramfs; the vector count. */
-function buildImage(work: string, kver: string): number {
-  // sivshm.ko, built from a copy so the source tree stays clean
+function buildImage(k: KernelRun): number {
+  const { work } = k;
+  const kver = k.kernel.version;
+  // sivshm.ko, built from a copy so the source tree stays clean; W=1 against this kernel
   const { ko, log } = buildSivshmModule(work, kver, KERNEL_SRC);
   writeFileSync(join(work, 'module-build.log'), log);
   const warnings = log.split('\n').filter((l) => /warning:|error:/.test(l));
-  results.record(
+  k.r.record(
     'module-builds-without-warnings',
     warnings.length === 0 && existsSync(ko),
     warnings.slice(0, 5).join(' | '),
@@ -260,30 +276,41 @@ function buildImage(work: string, kver: string): number {
   return vectors.count;
 }
 
-async function main(): Promise<number> {
+/** The whole tier on one kernel, in its own work dir. */
+async function onKernel(kernel: GuestKernel): Promise<void> {
   const t0 = Date.now();
-  const kver = preflight('vm-tier', results);
-  if (kver === undefined) return results.finish();
   const since = (): string => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
-  const work = mkdtempSync(join(tmpdir(), 'sivshm-vm-'));
+  const k: KernelRun = {
+    kernel,
+    r: results.scope(`${kernel.label}/`),
+    work: mkdtempSync(join(tmpdir(), 'sivshm-vm-')),
+  };
   const shm = `/dev/shm/sivshm-vm-${process.pid}`;
+  const failedBefore = results.count('not ok');
   try {
-    const vectorCount = buildImage(work, kver);
-    results.note(`built in ${since()} (kernel ${kver}); booting guests`);
-    const groups = selectedGroups(['plain', 'doorbell', 'node'] as const, results);
-    if (groups.has('plain')) await plainGroup(work, kver, shm, vectorCount);
-    results.note(`plain group done at ${since()}`);
-    if (groups.has('doorbell')) await doorbellGroup(work, kver);
-    results.note(`doorbell group done at ${since()}`);
-    if (groups.has('node')) await nodeGroup(work, kver);
-    results.note(`guests done in ${since()}`);
+    const vectorCount = buildImage(k);
+    k.r.note(`built in ${since()} (kernel ${kernel.version}); booting guests`);
+    const groups = selectedGroups(['plain', 'doorbell', 'node'] as const, k.r);
+    if (groups.has('plain')) await plainGroup(k, shm, vectorCount);
+    k.r.note(`plain group done at ${since()}`);
+    if (groups.has('doorbell')) await doorbellGroup(k);
+    k.r.note(`doorbell group done at ${since()}`);
+    if (groups.has('node')) await nodeGroup(k);
   } catch (e) {
-    results.record('vm-tier', false, `${(e as Error).message} (work dir kept: ${work})`);
+    k.r.record('vm-tier', false, `${(e as Error).message} (work dir kept: ${k.work})`);
   } finally {
     rmSync(shm, { force: true });
-    if (!results.failed) rmSync(work, { recursive: true, force: true });
-    else results.note(`logs kept in ${work}`);
+    k.r.note(`kernel ${kernel.version}: guests done in ${since()}`);
+    if (results.count('not ok') === failedBefore) rmSync(k.work, { recursive: true, force: true });
+    else k.r.note(`logs kept in ${k.work}`);
   }
+}
+
+async function main(): Promise<number> {
+  const t0 = Date.now();
+  const kernels = preflight('vm-tier', results);
+  for (const kernel of kernels ?? []) await onKernel(kernel);
+  results.note(`kernel-module tier done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return results.finish();
 }
 

@@ -12,8 +12,9 @@ import {
   readdirSync,
   readFileSync,
   realpathSync,
+  writeFileSync,
 } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { workspaceDir } from '../paths.js';
 
 /** Longest a single build step (make, gcc, cpio) may take. */
@@ -24,23 +25,9 @@ export function kmodRoot(): string {
   return workspaceDir('@sivshm/kmod');
 }
 
-/** Newest kernel with both a bootable image and a build tree. */
-export function pickKernel(): string | undefined {
-  const versions = existsSync('/lib/modules') ? readdirSync('/lib/modules') : [];
-  return versions
-    .filter((v) => existsSync(`/boot/vmlinuz-${v}`) && existsSync(`/lib/modules/${v}/build`))
-    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
-    .at(-1);
-}
-
-/** What is missing on this machine to build and boot guests (empty: all there). */
+/** What is missing on this machine to build and boot guests, kernels aside (empty: all there). */
 export function missingTools(): string[] {
   const missing: string[] = [];
-  if (pickKernel() === undefined) {
-    missing.push(
-      'a kernel with /boot/vmlinuz-V and /lib/modules/V/build (linux-image-amd64 linux-headers-amd64)',
-    );
-  }
   if (!existsSync('/bin/busybox')) missing.push('/bin/busybox (busybox-static)');
   try {
     execFileSync('qemu-system-x86_64', ['--version'], { stdio: 'ignore' });
@@ -92,6 +79,29 @@ export function buildSivshmModule(
     { timeout: BUILD_TIMEOUT_MS },
   );
   return { ko: join(modDir, 'sivshm.ko'), log: readFileSync(logPath, 'utf8') };
+}
+
+/**
+ * Builds a one-file test module (`<dir>/<name>.c` → `<name>.ko`, never shipped) for kernel
+ * `kver` with `W=1` under `<work>/src/<name>`; returns the module and the build log.
+ */
+export function buildTestModule(
+  work: string,
+  kver: string,
+  source: string,
+): { ko: string; log: string } {
+  const name = basename(source).replace(/\.c$/, '');
+  const dir = join(work, 'src', name);
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(source, join(dir, `${name}.c`));
+  writeFileSync(join(dir, 'Kbuild'), `obj-m := ${name}.o\n`);
+  const logPath = join(dir, 'build.log');
+  execFileSync(
+    'sh',
+    ['-c', `make -C '/lib/modules/${kver}/build' M='${dir}' W=1 modules > '${logPath}' 2>&1`],
+    { timeout: BUILD_TIMEOUT_MS },
+  );
+  return { ko: join(dir, `${name}.ko`), log: readFileSync(logPath, 'utf8') };
 }
 
 /** Compiles one of this folder's C tools statically against the UAPI header. */
@@ -227,7 +237,8 @@ export function makeRootfs(root: string, extraDirs: readonly string[] = []): voi
 }
 
 /**
- * The guest's `/init`: busybox's applets, /proc, /sys and /dev mounted, `arg NAME` reading
+ * The guest's `/init`: busybox's applets, /proc, /sys and /dev mounted, `@@ kernel <uname -r>`
+ * printed (the host names the kernel each tier ran on from it), `arg NAME` reading
  * `NAME=` from the kernel command line, `$role` set from `sivshm_role`; then `body`; then
  * `@@ DONE` and power off (the host reads QEMU's exit as the guest's end).
  */
@@ -238,6 +249,7 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+echo "@@ kernel $(uname -r)"
 arg() { sed -n "s/.*$1=\\([^ ]*\\).*/\\1/p" /proc/cmdline; }
 role=$(arg sivshm_role)
 ${body.trim()}

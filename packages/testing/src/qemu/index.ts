@@ -6,6 +6,7 @@ export {
   addNodeRuntime,
   buildSivshmModule,
   buildStaticTool,
+  buildTestModule,
   copyKernelModules,
   initScript,
   kernelModules,
@@ -13,11 +14,20 @@ export {
   makeRootfs,
   missingTools,
   packInitramfs,
-  pickKernel,
   run,
   sharedLibraries,
 } from './guest-image.js';
 export { bootGuest, type BootOptions, type GuestExit, type QemuGuest } from './guest.js';
+export {
+  SUPPORTED_KERNEL_SERIES,
+  checkGuestKernel,
+  chooseKernels,
+  guestKernelVersion,
+  installedKernels,
+  kernelSeries,
+  type GuestKernel,
+  type KernelChoice,
+} from './kernels.js';
 export { addNodeApp, transportAddon } from './node-app.js';
 export { preflight } from './preflight.js';
 export {

@@ -17,6 +17,24 @@ describe('TierResults', () => {
     ]);
   });
 
+  it("should prefix the names recorded through a scope and count them in the tier's summary", () => {
+    const lines: string[] = [];
+    const r = new TierResults((l) => lines.push(l));
+    const k = r.scope('6.12/');
+    k.record('consumer/grant-accepted', true);
+    k.scope('aead/').record('no-plaintext-marker-in-region-file', false, 'found');
+    k.skip('node-group', 'not asked');
+    r.record('vm-tier-preflight', true);
+    expect(r.finish()).to.equal(1);
+    expect(lines).to.deep.equal([
+      'ok 6.12/consumer/grant-accepted',
+      'not ok 6.12/aead/no-plaintext-marker-in-region-file: found',
+      'skip 6.12/node-group: not asked',
+      'ok vm-tier-preflight',
+      '2 passed, 1 failed, 1 skipped',
+    ]);
+  });
+
   it('should select the groups SIVSHM_VM_ONLY names and record the others as skipped', () => {
     const lines: string[] = [];
     const r = new TierResults((l) => lines.push(l));

@@ -11,11 +11,28 @@ export interface TierResult {
  * `N passed, N failed, N skipped` line, which CI sums over the tiers.
  */
 export class TierResults {
-  readonly #results: TierResult[] = [];
+  readonly #results: TierResult[];
+  readonly #prefix: string;
 
   constructor(
     private readonly write: (line: string) => void = (l) => void process.stdout.write(`${l}\n`),
-  ) {}
+    shared: { results: TierResult[]; prefix: string } = { results: [], prefix: '' },
+  ) {
+    this.#results = shared.results;
+    this.#prefix = shared.prefix;
+  }
+
+  /**
+   * The same results, with every name recorded through the view prefixed by `prefix` (the
+   * kernel a guest ran: `6.12/consumer/grant-accepted`), so a failure says where it happened.
+   * The summary still counts all of them.
+   */
+  scope(prefix: string): TierResults {
+    return new TierResults(this.write, {
+      results: this.#results,
+      prefix: `${this.#prefix}${prefix}`,
+    });
+  }
 
   /** Prints a comment line (`# …`): progress and figures, not counted. */
   note(text: string): void {
@@ -23,13 +40,15 @@ export class TierResults {
   }
 
   /** Records a check; returns `ok` so a scenario can stop at a failed precondition. */
-  record(name: string, ok: boolean, reason = ''): boolean {
+  record(check: string, ok: boolean, reason = ''): boolean {
+    const name = `${this.#prefix}${check}`;
     this.#results.push(ok ? { name, status: 'ok' } : { name, status: 'not ok', reason });
     this.write(ok ? `ok ${name}` : `not ok ${name}: ${reason}`);
     return ok;
   }
 
-  skip(name: string, reason: string): void {
+  skip(check: string, reason: string): void {
+    const name = `${this.#prefix}${check}`;
     this.#results.push({ name, status: 'skip', reason });
     this.write(`skip ${name}: ${reason}`);
   }
