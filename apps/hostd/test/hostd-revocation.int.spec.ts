@@ -88,7 +88,7 @@ describe('Hostd revocation', function () {
   });
 
   describe('revoke receipts', () => {
-    it('should reuse the window of a consumer whose device revoked it (the same offset, address-ordered first fit)', async () => {
+    it('should reuse the window of a consumer whose device revoked it (the same offset: the best fit)', async () => {
       const { oldOffset, newOffset } = await closeThenReuse('device');
       // The control for the two tests below: without a quarantine the window is reused at once.
       expect(newOffset).to.equal(oldOffset);
