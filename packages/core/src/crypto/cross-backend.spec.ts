@@ -200,4 +200,29 @@ describe('CryptoBackend (noble vs node)', () => {
       );
     });
   });
+  describe('.aes256GcmSeal / .aes256GcmOpen', () => {
+    it('should seal identically and open what the other sealed', () => {
+      fc.assert(
+        fc.property(
+          key32,
+          fc.uint8Array({ minLength: 12, maxLength: 12 }),
+          fc.uint8Array({ maxLength: 1000 }),
+          fc.uint8Array({ maxLength: 64 }),
+          (key, nonce, plaintext, aad) => {
+            const sealed = noble.aes256GcmSeal(key, nonce, plaintext, aad);
+            expect(bytesToHex(node.aes256GcmSeal(key, nonce, plaintext, aad))).to.equal(
+              bytesToHex(sealed),
+            );
+            expect(bytesToHex(node.aes256GcmOpen(key, nonce, sealed, aad))).to.equal(
+              bytesToHex(plaintext),
+            );
+            expect(bytesToHex(noble.aes256GcmOpen(key, nonce, sealed, aad))).to.equal(
+              bytesToHex(plaintext),
+            );
+          },
+        ),
+        { numRuns: 100 },
+      );
+    });
+  });
 });

@@ -624,5 +624,60 @@ for (const backend of BACKENDS) {
         ).to.equal('ERR_CRYPTO_INPUT');
       });
     });
+
+    describe('.aes256GcmSeal / .aes256GcmOpen', () => {
+      // The GCM specification's test case 16 (256-bit key, 96-bit IV, AAD, 60-byte plaintext).
+      const GCM16 = {
+        key: hex('feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308'),
+        nonce: hex('cafebabefacedbaddecaf888'),
+        aad: hex('feedfacedeadbeeffeedfacedeadbeefabaddad2'),
+        plaintext: hex(
+          'd9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39',
+        ),
+        sealed:
+          '522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662' +
+          '76fc6ece0f4e1768cddf8853bb2d551b',
+      };
+
+      it('should reproduce GCM test case 16 and open it again', () => {
+        const { key, nonce, aad, plaintext } = GCM16;
+        const sealed = backend.aes256GcmSeal(key, nonce, plaintext, aad);
+        expect(bytesToHex(sealed)).to.equal(GCM16.sealed);
+        expect(backend.aes256GcmOpen(key, nonce, sealed, aad)).to.deep.equal(plaintext);
+      });
+
+      it('should throw ERR_CRYPTO_VERIFY for tampered ciphertext, tag or AAD, and for input shorter than a tag', () => {
+        const { key, nonce, aad, plaintext } = GCM16;
+        const sealed = backend.aes256GcmSeal(key, nonce, plaintext, aad);
+        for (const at of [0, sealed.length - 17, sealed.length - 1]) {
+          const t = sealed.slice();
+          t[at] = (t[at] ?? 0) ^ 0x80;
+          expect(thrownCode(() => backend.aes256GcmOpen(key, nonce, t, aad))).to.equal(
+            'ERR_CRYPTO_VERIFY',
+          );
+        }
+        expect(thrownCode(() => backend.aes256GcmOpen(key, nonce, sealed, ascii('x')))).to.equal(
+          'ERR_CRYPTO_VERIFY',
+        );
+        expect(
+          thrownCode(() => backend.aes256GcmOpen(key, nonce, sealed.subarray(0, 15), aad)),
+        ).to.equal('ERR_CRYPTO_VERIFY');
+      });
+
+      it('should give a tag only for an empty plaintext (GMAC), and refuse keys and nonces of the wrong size', () => {
+        const key = repeat(3, 32);
+        const nonce = repeat(4, 12);
+        const tag = backend.aes256GcmSeal(key, nonce, new Uint8Array(0), ascii('hdr'));
+        expect(tag.length).to.equal(16);
+        expect(backend.aes256GcmOpen(key, nonce, tag, ascii('hdr')).length).to.equal(0);
+        const m = ascii('m');
+        expect(thrownCode(() => backend.aes256GcmSeal(repeat(1, 16), nonce, m, m))).to.equal(
+          'ERR_CRYPTO_INPUT',
+        );
+        expect(thrownCode(() => backend.aes256GcmSeal(key, repeat(1, 16), m, m))).to.equal(
+          'ERR_CRYPTO_INPUT',
+        );
+      });
+    });
   });
 }

@@ -86,6 +86,26 @@ export interface CryptoBackend {
     sealed: Uint8Array,
     aad: Uint8Array,
   ): Uint8Array;
+
+  /**
+   * AES-256-GCM (NIST SP 800-38D) with a 12-byte nonce and a 16-byte tag: returns ciphertext ‖
+   * tag. The record crypto of `mac` (GMAC: an empty plaintext) and `aead` channels in its JS
+   * form; the same nonce rule as ChaCha20-Poly1305 holds, and a repeat also reveals the GHASH
+   * key, so a repeated nonce allows forgeries.
+   */
+  aes256GcmSeal(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    plaintext: Uint8Array,
+    aad: Uint8Array,
+  ): Uint8Array;
+  /** Opens ciphertext ‖ tag like {@link chacha20Poly1305Open} (`ERR_CRYPTO_VERIFY`). */
+  aes256GcmOpen(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    sealed: Uint8Array,
+    aad: Uint8Array,
+  ): Uint8Array;
 }
 
 /** Names of the available backends. */

@@ -1,4 +1,5 @@
 import * as ed from '@noble/ed25519';
+import { gcm } from '@noble/ciphers/aes.js';
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { expand, extract } from '@noble/hashes/hkdf.js';
@@ -152,11 +153,7 @@ export const nobleBackend: CryptoBackend = Object.freeze({
     plaintext: Uint8Array,
     aad: Uint8Array,
   ): Uint8Array {
-    requireBytes('chacha20Poly1305Seal', 'key', key, { length: 32 });
-    requireBytes('chacha20Poly1305Seal', 'nonce', nonce, { length: 12 });
-    requireBytes('chacha20Poly1305Seal', 'plaintext', plaintext);
-    requireBytes('chacha20Poly1305Seal', 'aad', aad);
-    return chacha20poly1305(key, nonce, aad).encrypt(plaintext);
+    return aeadSeal(chacha20poly1305, 'chacha20Poly1305Seal', key, nonce, plaintext, aad);
   },
 
   chacha20Poly1305Open(
@@ -165,24 +162,73 @@ export const nobleBackend: CryptoBackend = Object.freeze({
     sealed: Uint8Array,
     aad: Uint8Array,
   ): Uint8Array {
-    requireBytes('chacha20Poly1305Open', 'key', key, { length: 32 });
-    requireBytes('chacha20Poly1305Open', 'nonce', nonce, { length: 12 });
-    requireBytes('chacha20Poly1305Open', 'sealed', sealed);
-    requireBytes('chacha20Poly1305Open', 'aad', aad);
-    if (sealed.length < 16) {
-      throw new CoreError(
-        'ERR_CRYPTO_VERIFY',
-        `chacha20Poly1305Open: sealed input is ${sealed.length} bytes, shorter than the 16-byte tag`,
-      );
-    }
-    try {
-      // decrypt() reads the ciphertext twice (tag, then keystream XOR); a snapshot makes sure a
-      // peer writing into shared memory meanwhile cannot change what was authenticated.
-      return chacha20poly1305(key, nonce, aad).decrypt(sealed.slice());
-    } catch (cause) {
-      throw new CoreError('ERR_CRYPTO_VERIFY', 'chacha20Poly1305Open: tag does not match', {
-        cause,
-      });
-    }
+    return aeadOpen(chacha20poly1305, 'chacha20Poly1305Open', key, nonce, sealed, aad);
+  },
+
+  aes256GcmSeal(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    plaintext: Uint8Array,
+    aad: Uint8Array,
+  ): Uint8Array {
+    return aeadSeal(gcm, 'aes256GcmSeal', key, nonce, plaintext, aad);
+  },
+
+  aes256GcmOpen(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    sealed: Uint8Array,
+    aad: Uint8Array,
+  ): Uint8Array {
+    return aeadOpen(gcm, 'aes256GcmOpen', key, nonce, sealed, aad);
   },
 });
+
+/** A noble AEAD constructor: key, nonce, AAD → encrypt/decrypt of ciphertext ‖ 16-byte tag. */
+type NobleAead = (
+  key: Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+) => { encrypt(p: Uint8Array): Uint8Array; decrypt(c: Uint8Array): Uint8Array };
+
+function aeadSeal(
+  aead: NobleAead,
+  op: string,
+  key: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+): Uint8Array {
+  requireBytes(op, 'key', key, { length: 32 });
+  requireBytes(op, 'nonce', nonce, { length: 12 });
+  requireBytes(op, 'plaintext', plaintext);
+  requireBytes(op, 'aad', aad);
+  return aead(key, nonce, aad).encrypt(plaintext);
+}
+
+function aeadOpen(
+  aead: NobleAead,
+  op: string,
+  key: Uint8Array,
+  nonce: Uint8Array,
+  sealed: Uint8Array,
+  aad: Uint8Array,
+): Uint8Array {
+  requireBytes(op, 'key', key, { length: 32 });
+  requireBytes(op, 'nonce', nonce, { length: 12 });
+  requireBytes(op, 'sealed', sealed);
+  requireBytes(op, 'aad', aad);
+  if (sealed.length < 16) {
+    throw new CoreError(
+      'ERR_CRYPTO_VERIFY',
+      `${op}: sealed input is ${sealed.length} bytes, shorter than the 16-byte tag`,
+    );
+  }
+  try {
+    // decrypt() reads the ciphertext twice (tag, then keystream XOR); a snapshot makes sure a
+    // peer writing into shared memory meanwhile cannot change what was authenticated.
+    return aead(key, nonce, aad).decrypt(sealed.slice());
+  } catch (cause) {
+    throw new CoreError('ERR_CRYPTO_VERIFY', `${op}: tag does not match`, { cause });
+  }
+}

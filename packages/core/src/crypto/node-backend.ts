@@ -295,19 +295,7 @@ export const nodeBackend: CryptoBackend = Object.freeze({
     plaintext: Uint8Array,
     aad: Uint8Array,
   ): Uint8Array {
-    requireBytes('chacha20Poly1305Seal', 'key', key, { length: 32 });
-    requireBytes('chacha20Poly1305Seal', 'nonce', nonce, { length: 12 });
-    requireBytes('chacha20Poly1305Seal', 'plaintext', plaintext);
-    requireBytes('chacha20Poly1305Seal', 'aad', aad);
-    const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 });
-    c.setAAD(aad, { plaintextLength: plaintext.length });
-    const out = new Uint8Array(plaintext.length + 16);
-    const head = c.update(plaintext);
-    out.set(head, 0);
-    const tail = c.final();
-    out.set(tail, head.length);
-    out.set(c.getAuthTag(), head.length + tail.length);
-    return out;
+    return aeadSeal('chacha20-poly1305', 'chacha20Poly1305Seal', key, nonce, plaintext, aad);
   },
 
   chacha20Poly1305Open(
@@ -316,36 +304,97 @@ export const nodeBackend: CryptoBackend = Object.freeze({
     sealed: Uint8Array,
     aad: Uint8Array,
   ): Uint8Array {
-    requireBytes('chacha20Poly1305Open', 'key', key, { length: 32 });
-    requireBytes('chacha20Poly1305Open', 'nonce', nonce, { length: 12 });
-    requireBytes('chacha20Poly1305Open', 'sealed', sealed);
-    requireBytes('chacha20Poly1305Open', 'aad', aad);
-    if (sealed.length < 16) {
-      throw new CoreError(
-        'ERR_CRYPTO_VERIFY',
-        `chacha20Poly1305Open: sealed input is ${sealed.length} bytes, shorter than the 16-byte tag`,
-      );
-    }
-    // One snapshot of the input, so a peer writing into shared memory during the call cannot
-    // make the bytes that were authenticated differ from the bytes that were decrypted.
-    const input = sealed.slice();
-    const split = input.length - 16;
-    const d = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 });
-    d.setAAD(aad, { plaintextLength: split });
-    d.setAuthTag(input.subarray(split));
-    const out = new Uint8Array(split);
-    const head = d.update(input.subarray(0, split));
-    try {
-      const tail = d.final();
-      out.set(head, 0);
-      out.set(tail, head.length);
-    } catch (cause) {
-      // Plaintext decrypted before the tag check is dropped: it never leaves this function.
-      head.fill(0);
-      throw new CoreError('ERR_CRYPTO_VERIFY', 'chacha20Poly1305Open: tag does not match', {
-        cause,
-      });
-    }
-    return out;
+    return aeadOpen('chacha20-poly1305', 'chacha20Poly1305Open', key, nonce, sealed, aad);
+  },
+
+  aes256GcmSeal(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    plaintext: Uint8Array,
+    aad: Uint8Array,
+  ): Uint8Array {
+    return aeadSeal('aes-256-gcm', 'aes256GcmSeal', key, nonce, plaintext, aad);
+  },
+
+  aes256GcmOpen(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    sealed: Uint8Array,
+    aad: Uint8Array,
+  ): Uint8Array {
+    return aeadOpen('aes-256-gcm', 'aes256GcmOpen', key, nonce, sealed, aad);
   },
 });
+
+type Aead = 'chacha20-poly1305' | 'aes-256-gcm';
+
+/** Seals with a 32-byte key, a 12-byte nonce and a 16-byte tag: ciphertext ‖ tag. */
+function aeadSeal(
+  cipher: Aead,
+  op: string,
+  key: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+): Uint8Array {
+  requireBytes(op, 'key', key, { length: 32 });
+  requireBytes(op, 'nonce', nonce, { length: 12 });
+  requireBytes(op, 'plaintext', plaintext);
+  requireBytes(op, 'aad', aad);
+  // One call per name: Node's typings pick the AEAD overload (with authTagLength) by name.
+  const c =
+    cipher === 'aes-256-gcm'
+      ? createCipheriv(cipher, key, nonce, { authTagLength: 16 })
+      : createCipheriv(cipher, key, nonce, { authTagLength: 16 });
+  c.setAAD(aad, { plaintextLength: plaintext.length });
+  const out = new Uint8Array(plaintext.length + 16);
+  const head = c.update(plaintext);
+  out.set(head, 0);
+  const tail = c.final();
+  out.set(tail, head.length);
+  out.set(c.getAuthTag(), head.length + tail.length);
+  return out;
+}
+
+/** Opens ciphertext ‖ tag; `ERR_CRYPTO_VERIFY` when short or the tag does not match. */
+function aeadOpen(
+  cipher: Aead,
+  op: string,
+  key: Uint8Array,
+  nonce: Uint8Array,
+  sealed: Uint8Array,
+  aad: Uint8Array,
+): Uint8Array {
+  requireBytes(op, 'key', key, { length: 32 });
+  requireBytes(op, 'nonce', nonce, { length: 12 });
+  requireBytes(op, 'sealed', sealed);
+  requireBytes(op, 'aad', aad);
+  if (sealed.length < 16) {
+    throw new CoreError(
+      'ERR_CRYPTO_VERIFY',
+      `${op}: sealed input is ${sealed.length} bytes, shorter than the 16-byte tag`,
+    );
+  }
+  // One snapshot of the input, so a peer writing into shared memory during the call cannot
+  // make the bytes that were authenticated differ from the bytes that were decrypted.
+  const input = sealed.slice();
+  const split = input.length - 16;
+  const d =
+    cipher === 'aes-256-gcm'
+      ? createDecipheriv(cipher, key, nonce, { authTagLength: 16 })
+      : createDecipheriv(cipher, key, nonce, { authTagLength: 16 });
+  d.setAAD(aad, { plaintextLength: split });
+  d.setAuthTag(input.subarray(split));
+  const out = new Uint8Array(split);
+  const head = d.update(input.subarray(0, split));
+  try {
+    const tail = d.final();
+    out.set(head, 0);
+    out.set(tail, head.length);
+  } catch (cause) {
+    // Plaintext decrypted before the tag check is dropped: it never leaves this function.
+    head.fill(0);
+    throw new CoreError('ERR_CRYPTO_VERIFY', `${op}: tag does not match`, { cause });
+  }
+  return out;
+}

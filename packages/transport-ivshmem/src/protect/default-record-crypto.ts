@@ -1,13 +1,15 @@
+import { cryptoBackend } from '@sivshm/core';
 import { loadAddon } from '../native/addon.js';
+import { jsRecordCrypto } from './js-record-cipher.js';
 import { nativeRecordCrypto } from './native-record-crypto.js';
-import { nodeRecordCrypto } from './node-record-crypto.js';
 import type { RecordCryptoBackend } from './record-crypto.js';
 
 let chosen: RecordCryptoBackend | undefined;
 
 /**
  * The record crypto channels use unless told otherwise: the addon's (no allocation per record)
- * when it loads, else `node:crypto`. Both produce the same bytes (record-vectors.spec.ts).
+ * when it loads, else core's crypto backend (`node:crypto` unless `SIVSHM_CRYPTO` picks noble).
+ * All produce the same bytes (record-vectors.spec.ts).
  */
 export function defaultRecordCrypto(): RecordCryptoBackend {
   if (chosen === undefined) {
@@ -15,7 +17,7 @@ export function defaultRecordCrypto(): RecordCryptoBackend {
       loadAddon();
       chosen = nativeRecordCrypto;
     } catch {
-      chosen = nodeRecordCrypto;
+      chosen = jsRecordCrypto(cryptoBackend());
     }
   }
   return chosen;

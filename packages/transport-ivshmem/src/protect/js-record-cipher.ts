@@ -1,3 +1,4 @@
+import type { CryptoBackend } from '@sivshm/core';
 import type { SomeIpHeader } from '../ring/someip-header.js';
 import {
   OpenResult,
@@ -6,45 +7,26 @@ import {
   type ProtectedMode,
   type RecordCipher,
   type RecordCipherOptions,
+  type RecordCryptoBackend,
 } from './record-crypto.js';
 import { RecordContext, putSequence, readSequence } from './record-format.js';
 
 const EMPTY = new Uint8Array(0);
-
-/** AES-256-GCM as a JS library gives it: a fresh result per call. */
-export interface Gcm {
-  /** The ciphertext of `plain` (same length) and the 16-byte tag. */
-  seal(
-    key: Uint8Array,
-    nonce: Uint8Array,
-    aad: Uint8Array,
-    plain: Uint8Array,
-  ): { readonly body: Uint8Array; readonly tag: Uint8Array };
-  /** The plaintext, or undefined when the tag does not verify. */
-  open(
-    key: Uint8Array,
-    nonce: Uint8Array,
-    aad: Uint8Array,
-    body: Uint8Array,
-    tag: Uint8Array,
-  ): Uint8Array | undefined;
-  /** Constant-time equality of two tags. */
-  equal(a: Uint8Array, b: Uint8Array): boolean;
-}
+const TAG = 16;
 
 /**
- * The record step on a JS AES-256-GCM (`node:crypto`, noble): the framing of
- * docs/protocol.md §4.1 written once, each library providing only the cipher. Allocates per
- * record; the addon's cipher is the one channels use when it loads.
+ * The record step on core's JS crypto backends (`node:crypto` or noble, `CryptoBackend`'s
+ * AES-256-GCM): the framing of docs/protocol.md §4.1 written once, the backend providing only
+ * the cipher. Allocates per record; the addon's cipher is the one channels use when it loads.
  */
 export class JsRecordCipher implements RecordCipher {
-  readonly #gcm: Gcm;
+  readonly #crypto: CryptoBackend;
   readonly #mode: ProtectedMode;
   readonly #key: Uint8Array;
   readonly #ctx: RecordContext;
 
-  constructor(gcm: Gcm, o: RecordCipherOptions) {
-    this.#gcm = gcm;
+  constructor(crypto: CryptoBackend, o: RecordCipherOptions) {
+    this.#crypto = crypto;
     this.#mode = o.mode;
     this.#key = o.key.slice(); // a private copy, zeroed by dispose()
     this.#ctx = new RecordContext(o.channelId, o.direction);
@@ -59,9 +41,9 @@ export class JsRecordCipher implements RecordCipher {
       record.set(plain, 0);
       record.set(tag, n + TAG_AFTER_BODY);
     } else {
-      const sealed = this.#gcm.seal(this.#key, nonce, associated, plain);
-      record.set(sealed.body, 0);
-      record.set(sealed.tag, n + TAG_AFTER_BODY);
+      const sealed = this.#crypto.aes256GcmSeal(this.#key, nonce, plain, associated);
+      record.set(sealed.subarray(0, n), 0);
+      record.set(sealed.subarray(n), n + TAG_AFTER_BODY);
     }
     putSequence(record, n, sequence);
   }
@@ -75,16 +57,19 @@ export class JsRecordCipher implements RecordCipher {
     const body = record.subarray(0, n);
     const tag = record.subarray(n + TAG_AFTER_BODY);
     if (this.#mode === 'mac') {
-      return this.#gcm.equal(this.#gmac(body), tag) ? OpenResult.opened : OpenResult.badTag;
+      return tagsEqual(this.#gmac(body), tag) ? OpenResult.opened : OpenResult.badTag;
     }
     const { nonce, associated } = this.#ctx;
-    const plain = this.#gcm.open(this.#key, nonce, associated, body, tag);
-    if (plain === undefined) {
-      body.fill(0);
+    const sealed = new Uint8Array(n + TAG);
+    sealed.set(body, 0);
+    sealed.set(tag, n);
+    try {
+      body.set(this.#crypto.aes256GcmOpen(this.#key, nonce, sealed, associated), 0);
+      return OpenResult.opened;
+    } catch {
+      body.fill(0); // ERR_CRYPTO_VERIFY: no ciphertext-derived bytes stay behind
       return OpenResult.badTag;
     }
-    body.set(plain, 0);
-    return OpenResult.opened;
   }
 
   dispose(): void {
@@ -97,6 +82,22 @@ export class JsRecordCipher implements RecordCipher {
     const aad = new Uint8Array(associated.length + body.length);
     aad.set(associated, 0);
     aad.set(body, associated.length);
-    return this.#gcm.seal(this.#key, nonce, aad, EMPTY).tag;
+    return this.#crypto.aes256GcmSeal(this.#key, nonce, EMPTY, aad);
   }
+}
+
+/** Constant-time equality of two tags (no early exit on the first difference). */
+function tagsEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}
+
+/** The record crypto of one of core's JS backends (`cryptoBackend('node')`, `('noble')`). */
+export function jsRecordCrypto(crypto: CryptoBackend): RecordCryptoBackend {
+  return {
+    name: crypto.name,
+    cipher: (o: RecordCipherOptions): RecordCipher => new JsRecordCipher(crypto, o),
+  };
 }

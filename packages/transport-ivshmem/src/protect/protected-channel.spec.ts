@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { cryptoBackend } from '@sivshm/core';
 import { randomBytes } from 'node:crypto';
 import { PAGE_SIZE, WindowLayout } from '@sivshm/abi';
 import protobuf from 'protobufjs';
@@ -11,7 +12,7 @@ import { RingProducer } from '../ring/ring-producer.js';
 import { ringViews } from '../ring/ring-views.js';
 import type { SomeIpHeader } from '../ring/someip-header.js';
 import { IntegrityError } from './integrity-error.js';
-import { nodeRecordCrypto } from './node-record-crypto.js';
+import { jsRecordCrypto } from './js-record-cipher.js';
 import type { ProtectedMode } from './record-crypto.js';
 import { SealedRecordLayout } from './record-format.js';
 import { RecordSealer } from './record-sealer.js';
@@ -28,6 +29,7 @@ interface Tmsg {
 const ADDRESS = { service: 0x1234, major: 1, client: 9 };
 const CHANNEL_ID = 0x5ea1n;
 const DATA = 4 * PAGE_SIZE;
+const nodeRecordCrypto = jsRecordCrypto(cryptoBackend('node'));
 
 function heapWindow(): { shared: Uint8Array } {
   return { shared: new Uint8Array(new SharedArrayBuffer(WindowLayout.windowLength(DATA))) };

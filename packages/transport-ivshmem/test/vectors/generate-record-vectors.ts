@@ -1,10 +1,11 @@
 // Writes test/fixtures/record-vectors.json: known answers for the protected record format
-// (src/protect/record-format.ts) from fixed keys, sealed with the noble backend (independent of
+// (src/protect/record-format.ts) from fixed keys, sealed with core's noble backend (independent of
 // OpenSSL). record-vectors.spec.ts checks them with every backend.
 // Run: npx tsx packages/transport-ivshmem/test/vectors/generate-record-vectors.ts
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { nobleRecordCrypto } from '../../src/protect/noble-record-crypto.js';
+import { cryptoBackend } from '@sivshm/core';
+import { jsRecordCrypto } from '../../src/protect/js-record-cipher.js';
 import { SealedRecordLayout, type RecordDirection } from '../../src/protect/record-format.js';
 import type { ProtectedMode } from '../../src/protect/record-crypto.js';
 import { RecordSealer } from '../../src/protect/record-sealer.js';
@@ -144,7 +145,7 @@ const vectors = cases.map((c) => {
     key: keys[c.direction],
     channelId,
     direction: c.direction,
-    crypto: nobleRecordCrypto,
+    crypto: jsRecordCrypto(cryptoBackend('noble')),
   });
   sealer.resumeAfterForTest(c.sequence - 1);
   const record = new Uint8Array(c.plain.length + SealedRecordLayout.overhead);
