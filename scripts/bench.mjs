@@ -19,6 +19,7 @@ const SUITES = {
   allocator: 'packages/transport-ivshmem/dist-test/bench/allocator.bench.js',
   sd: 'packages/discovery/dist-test/bench/codec.bench.js',
   e2e: 'packages/runtime/dist-test/bench/secure-vs-plain.bench.js',
+  scale: 'packages/runtime/dist-test/bench/scale.bench.js',
   flood: 'apps/hostd/dist-test/bench/flood.bench.js',
 };
 

@@ -32,6 +32,14 @@ interface PendingRequest {
   readonly timer: NodeJS.Timeout;
 }
 
+/**
+ * Consumer handshakes one VM runs at once. Enough to keep the three processes of a handshake
+ * busy together; more only lengthens each one (they queue for the same CPUs) towards hostd's
+ * pending deadline, and it stays under hostd's default pending limit per VM, so a VM left at
+ * the defaults is never refused `tooManyPending` by its own batch.
+ */
+export const MAX_HANDSHAKES_IN_FLIGHT = 2;
+
 /** Options of {@link ChannelBrokerClient}. */
 export interface ChannelBrokerClientOptions {
   readonly crypto: CryptoBackend;
@@ -59,6 +67,9 @@ export class ChannelBrokerClient {
   readonly #provider: ProviderHandshakes;
   readonly #providerFiles = new Map<bigint, DeviceFile>();
   readonly #requests = new Map<bigint, PendingRequest>();
+  /** Requests waiting for one of the handshake slots. */
+  readonly #waiting: { resolve(): void; reject(e: RuntimeError): void }[] = [];
+  #inFlight = 0;
   #reqSeq = 0n;
 
   constructor(o: ChannelBrokerClientOptions) {
@@ -78,8 +89,46 @@ export class ChannelBrokerClient {
     });
   }
 
-  /** Runs a consumer handshake for one service instance; rejects `ERR_HANDSHAKE` on abort. */
-  request(
+  /**
+   * Runs a consumer handshake for one service instance; rejects `ERR_HANDSHAKE` on abort
+   * (`ERR_NO_SPACE` when hostd has no room). At most {@link MAX_HANDSHAKES_IN_FLIGHT} run at
+   * once; the others wait here, not at hostd: a VM that consumes hundreds of services asks for
+   * them all together, and hostd's pending limit and deadline, and the providers, are sized for
+   * a few at a time.
+   */
+  async request(
+    service: number,
+    instance: number,
+    major: number,
+    mode: ChannelMode,
+    timeoutMs: number,
+  ): Promise<ConsumerGrant> {
+    await this.#slot();
+    try {
+      return await this.#handshake(service, instance, major, mode, timeoutMs);
+    } finally {
+      this.#inFlight--;
+      this.#waiting.shift()?.resolve();
+    }
+  }
+
+  #slot(): Promise<void> {
+    if (this.#inFlight < MAX_HANDSHAKES_IN_FLIGHT) {
+      this.#inFlight++;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) =>
+      this.#waiting.push({
+        resolve: () => {
+          this.#inFlight++;
+          resolve();
+        },
+        reject,
+      }),
+    );
+  }
+
+  #handshake(
     service: number,
     instance: number,
     major: number,
@@ -158,6 +207,7 @@ export class ChannelBrokerClient {
 
   /** Fails every handshake in flight (the link went). */
   abortAll(why: string): void {
+    for (const w of this.#waiting.splice(0)) w.reject(new RuntimeError('ERR_CLOSED', why));
     for (const [seq, r] of this.#requests) {
       this.#finish(seq);
       r.reject(new RuntimeError('ERR_CLOSED', why));

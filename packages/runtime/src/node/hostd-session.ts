@@ -3,6 +3,7 @@ import { Subject } from 'rxjs';
 import { type ChannelMode } from '@sivshm/abi';
 import {
   configRights,
+  vmLoad,
   cryptoBackend,
   cryptoSelfTest,
   handshakeSelfTest,
@@ -107,6 +108,8 @@ export class HostdSession {
     certificate: Certificate;
     notify: NotifyMode;
     hooks: HostdSessionHooks;
+    /** hostd refuses an SD message of this VM with more entries (vmLoad): split before that. */
+    sdMaxEntries: number;
   }) {
     this.#link = parts.link;
     this.#doorbells = parts.doorbells;
@@ -123,6 +126,7 @@ export class HostdSession {
         link.attach.vmName,
       ),
       allowLoopbackEndpoints: true,
+      maxEntriesPerMessage: parts.sdMaxEntries,
     });
     this.#broker = new ChannelBrokerClient({
       crypto,
@@ -211,6 +215,7 @@ export class HostdSession {
         certificate,
         notify: o.notify,
         hooks,
+        sdMaxEntries: vmLoad(o.config, o.vm.id).sdEntriesPerMessage,
       });
     } catch (e) {
       try {

@@ -1,0 +1,243 @@
+// `npm run bench -- scale [--json] [--quick]`: how discovery and channel set-up grow with the
+// system, every figure from real processes (hostd, provider VMs, a consumer VM; emulated mode).
+//   issue 20 series: one provider VM with 1, 16, 64, 128 (64 services × 2) and 256 instances and
+//     a consumer of all of them, offered one after another, and 64 offered at once: time until
+//     every channel is up, SD drops, offers that expired, calls answered, handshakes, start-up
+//     CPU/RSS of a VM process. The 1-instance run is the same-run baseline.
+//   issue 17 rows: N VMs × M services through one hostd (vms, channels, allConnectedMs,
+//     handshakeP99Ms, hostdRssPerChannelBytes, eventsPerSec).
+// Medians over runs; the whole suite is bounded in time (a run that would start past the budget
+// is skipped and the row says how many runs it got).
+import { runScale, type ScaleRunResult, type ScaleScenario } from './scale/scale-run.js';
+
+/** Targets of issue 20 (one provider VM, one consumer) and issue 17 (rows). */
+export const TARGETS = {
+  instances256Ms: 5000,
+  atOnce64Ms: 2000,
+  rows256Over8VmsMs: 3000,
+  hostdRssPerChannelBytes: 16 * 1024,
+  handshakeP99GrowthAt1024: 2,
+};
+
+export interface ScaleSeriesRow {
+  readonly label: string;
+  readonly instances: number;
+  readonly atOnce: boolean;
+  readonly runs: number;
+  /** Median of the runs' figures. */
+  readonly median: ScaleRunResult | undefined;
+  /** Worst of the runs (sums that must be 0, calls that must all be answered). */
+  readonly worst:
+    | {
+        sdDropped: number;
+        ttlExpiredClosings: number;
+        churnedChannels: number;
+        callsUnanswered: number;
+      }
+    | undefined;
+}
+
+export interface ScaleRow {
+  readonly vms: number;
+  readonly channels: number;
+  readonly allConnectedMs: number | null;
+  readonly handshakeP99Ms: number | null;
+  readonly hostdRssPerChannelBytes: number | null;
+  /** Not measured by this suite yet (null): the rows time set-up, not event throughput. */
+  readonly eventsPerSec: null;
+  readonly runs: number;
+}
+
+export interface ScaleResult {
+  readonly suite: 'scale';
+  readonly budgetMs: number;
+  readonly elapsedMs: number;
+  readonly series: readonly ScaleSeriesRow[];
+  /** Same-run baseline: the 1-instance run's time until connected, ms. */
+  readonly baselineMs: number | null;
+  readonly rows: readonly ScaleRow[];
+  readonly targets: typeof TARGETS;
+}
+
+const SERIES: readonly { label: string; scenario: ScaleScenario }[] = [
+  { label: '1', scenario: { providers: 1, servicesPerProvider: 1, instancesPerService: 1 } },
+  { label: '16', scenario: { providers: 1, servicesPerProvider: 1, instancesPerService: 16 } },
+  { label: '64', scenario: { providers: 1, servicesPerProvider: 1, instancesPerService: 64 } },
+  {
+    label: '128 (64 × 2)',
+    scenario: { providers: 1, servicesPerProvider: 64, instancesPerService: 2 },
+  },
+  { label: '256', scenario: { providers: 1, servicesPerProvider: 1, instancesPerService: 256 } },
+  {
+    label: '64, at once',
+    scenario: { providers: 1, servicesPerProvider: 1, instancesPerService: 64, atOnce: true },
+  },
+];
+
+const ROWS: readonly ScaleScenario[] = [
+  { providers: 1, servicesPerProvider: 1, instancesPerService: 1 },
+  { providers: 1, servicesPerProvider: 1, instancesPerService: 16 },
+  { providers: 8, servicesPerProvider: 1, instancesPerService: 32 },
+  { providers: 32, servicesPerProvider: 1, instancesPerService: 8 },
+  { providers: 1, servicesPerProvider: 4, instancesPerService: 256 },
+];
+
+function median<T>(xs: readonly T[], key: (x: T) => number): T | undefined {
+  const s = [...xs].sort((a, b) => key(a) - key(b));
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Runs `scenario` up to `runs` times while the budget lasts; one progress line per run. */
+async function repeat(
+  what: string,
+  scenario: ScaleScenario,
+  runs: number,
+  deadline: number,
+  log: (l: string) => void,
+): Promise<ScaleRunResult[]> {
+  const out: ScaleRunResult[] = [];
+  for (let i = 0; i < runs && Date.now() < deadline; i++) {
+    const r = await runScale({ ...scenario, watchMs: 3500, timeoutMs: 180_000 });
+    out.push(r);
+    log(
+      `  scale ${what} run ${i + 1}/${runs}: ${r.channels} channels in ${r.allConnectedMs} ms, ${r.sdDropped} SD dropped, ${r.ttlExpiredClosings} expired, ${r.callsAnswered}/${r.calls} answered`,
+    );
+  }
+  return out;
+}
+
+export async function run(
+  opts: { readonly quick?: boolean; readonly log?: (l: string) => void } = {},
+): Promise<ScaleResult> {
+  const log = opts.log ?? (() => undefined);
+  const quick = opts.quick === true;
+  const runs = quick ? 1 : 3;
+  const budgetMs = quick ? 4 * 60_000 : 20 * 60_000;
+  const start = Date.now();
+  const deadline = start + budgetMs;
+  const series: ScaleSeriesRow[] = [];
+  for (const s of SERIES) {
+    const results = await repeat(`${s.label} instances`, s.scenario, runs, deadline, log);
+    series.push({
+      label: s.label,
+      instances: s.scenario.servicesPerProvider * s.scenario.instancesPerService,
+      atOnce: s.scenario.atOnce === true,
+      runs: results.length,
+      median: median(results, (r) => r.allConnectedMs),
+      worst:
+        results.length === 0
+          ? undefined
+          : {
+              sdDropped: Math.max(...results.map((r) => r.sdDropped)),
+              ttlExpiredClosings: Math.max(...results.map((r) => r.ttlExpiredClosings)),
+              churnedChannels: Math.max(...results.map((r) => r.churnedChannels)),
+              callsUnanswered: Math.max(...results.map((r) => r.calls - r.callsAnswered)),
+            },
+    });
+  }
+  const rows: ScaleRow[] = [];
+  for (const scenario of quick ? ROWS.slice(0, 3) : ROWS) {
+    const channels =
+      scenario.providers * scenario.servicesPerProvider * scenario.instancesPerService;
+    const results = await repeat(
+      `${scenario.providers + 1} VMs × ${channels} channels`,
+      scenario,
+      runs,
+      deadline,
+      log,
+    );
+    const m = median(results, (r) => r.allConnectedMs);
+    rows.push({
+      vms: scenario.providers + 1,
+      channels,
+      allConnectedMs: m?.allConnectedMs ?? null,
+      handshakeP99Ms: m?.handshakeP99Ms ?? null,
+      hostdRssPerChannelBytes: m?.hostdRssPerChannelBytes ?? null,
+      eventsPerSec: null,
+      runs: results.length,
+    });
+  }
+  return {
+    suite: 'scale',
+    budgetMs,
+    elapsedMs: Date.now() - start,
+    series,
+    baselineMs: series[0]?.median?.allConnectedMs ?? null,
+    rows,
+    targets: TARGETS,
+  };
+}
+
+const ms = (x: number | null | undefined): string =>
+  x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(0);
+
+function targetNote(row: ScaleSeriesRow): string {
+  const m = row.median;
+  if (m === undefined) return 'not run (budget)';
+  if (row.instances === 256 && !row.atOnce)
+    return `target ≤ ${TARGETS.instances256Ms} ms, 0 drops/expiries, all answered: ${m.allConnectedMs <= TARGETS.instances256Ms && row.worst?.sdDropped === 0 && row.worst.ttlExpiredClosings === 0 && row.worst.callsUnanswered === 0 ? 'met' : 'MISS'}`;
+  if (row.atOnce)
+    return `target ≤ ${TARGETS.atOnce64Ms} ms: ${m.allConnectedMs <= TARGETS.atOnce64Ms ? 'met' : 'MISS'}`;
+  return '';
+}
+
+export function format(r: ScaleResult): string {
+  const base = r.baselineMs;
+  const lines = [
+    `scale: one provider VM and one consumer VM (emulated mode; medians of up to 3 runs; ${(r.elapsedMs / 1000).toFixed(0)} s of a ${(r.budgetMs / 1000).toFixed(0)} s budget)`,
+    'instances        runs  connected ms  × 1-inst.  SD drops  expired  churned  answered     handshakes  hs p50/p99 ms  VM start CPU ms / RSS MiB',
+  ];
+  for (const row of r.series) {
+    const m = row.median;
+    const w = row.worst;
+    if (m === undefined || w === undefined) {
+      lines.push(`${row.label.padEnd(16)} ${String(row.runs).padStart(4)}  ${targetNote(row)}`);
+      continue;
+    }
+    lines.push(
+      [
+        row.label.padEnd(16),
+        String(row.runs).padStart(4),
+        ms(m.allConnectedMs).padStart(13),
+        (base === null ? '-' : (m.allConnectedMs / base).toFixed(1)).padStart(10),
+        String(w.sdDropped).padStart(9),
+        String(w.ttlExpiredClosings).padStart(8),
+        String(w.churnedChannels).padStart(8),
+        `${m.callsAnswered}/${m.calls}`.padStart(9),
+        `${m.handshakesEstablished} for ${m.channels}`.padStart(14),
+        `${m.handshakeP50Ms.toFixed(0)}/${m.handshakeP99Ms.toFixed(0)}`.padStart(14),
+        `${m.providerStartup.cpuMs.toFixed(0)} / ${(m.providerStartup.rssBytes / 2 ** 20).toFixed(0)}`.padStart(
+          12,
+        ),
+        ` ${targetNote(row)}`,
+      ].join(' '),
+    );
+  }
+  lines.push(
+    `baseline: the 1-instance run, ${ms(base)} ms in this run. "connected ms": the consumer's Node.open → every channel up (the provider starts at the same moment).`,
+    '',
+    'scale rows (N VMs × M services through one hostd)',
+    'vms  channels  runs  allConnectedMs  handshakeP99Ms  hostdRssPerChannelBytes  eventsPerSec',
+  );
+  const p99At1 = r.rows.find((x) => x.channels === 1)?.handshakeP99Ms ?? null;
+  for (const row of r.rows) {
+    const notes: string[] = [];
+    if (row.vms === 9 && row.channels === 256 && row.allConnectedMs !== null)
+      notes.push(
+        `target ≤ ${TARGETS.rows256Over8VmsMs} ms: ${row.allConnectedMs <= TARGETS.rows256Over8VmsMs ? 'met' : 'MISS'}`,
+      );
+    if (row.hostdRssPerChannelBytes !== null && row.channels >= 256)
+      notes.push(
+        `RSS target ≤ ${TARGETS.hostdRssPerChannelBytes} B: ${row.hostdRssPerChannelBytes <= TARGETS.hostdRssPerChannelBytes ? 'met' : 'MISS'}`,
+      );
+    if (row.channels === 1024 && row.handshakeP99Ms !== null && p99At1 !== null)
+      notes.push(
+        `p99 ${(row.handshakeP99Ms / p99At1).toFixed(1)}× the 1-channel row (target ≤ ${TARGETS.handshakeP99GrowthAt1024}×)`,
+      );
+    lines.push(
+      `${String(row.vms).padStart(3)}  ${String(row.channels).padStart(8)}  ${String(row.runs).padStart(4)}  ${ms(row.allConnectedMs).padStart(14)}  ${ms(row.handshakeP99Ms).padStart(14)}  ${ms(row.hostdRssPerChannelBytes).padStart(23)}  ${'-'.padStart(12)}  ${notes.join('; ')}`,
+    );
+  }
+  lines.push('eventsPerSec: not measured by this suite (null in --json).');
+  return lines.join('\n');
+}

@@ -1,0 +1,274 @@
+// One scale run, shared by `npm run bench -- scale` and the no-churn test: hostd as its own
+// process, P provider VM processes each offering S services × I instances, and one consumer
+// VM process consuming every instance (one channel each), all on a services.yaml written for
+// the run. Figures come from the processes themselves (time until every channel is up,
+// handshake times, calls, start-up cost) and from hostd (status: SD drops, handshakes; its log:
+// offers that expired; /proc: its RSS).
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  examplePath,
+  forkChild,
+  randomGrantKey,
+  readStatus,
+  siblingEntry,
+  startHostd,
+  type Deployment,
+  type ForkedChild,
+} from '@sivshm/testing';
+import type { ScaleVmPlan, ScaleVmReport, StartupCost } from './scale-types.js';
+
+/** One scale scenario. */
+export interface ScaleScenario {
+  readonly providers: number;
+  readonly servicesPerProvider: number;
+  readonly instancesPerService: number;
+  /** Providers offer everything with one Promise.all (else one await after another). */
+  readonly atOnce?: boolean;
+  /** How long the consumer watches for churn once everything is up, ms (default 0). */
+  readonly watchMs?: number;
+  /** Bound on the whole run, ms. */
+  readonly timeoutMs?: number;
+}
+
+export interface ScaleRunResult {
+  readonly vms: number;
+  readonly channels: number;
+  /**
+   * The consumer's Node open → it has every channel, ms (the providers start at the same
+   * moment, so their start-up and offers are inside it; the consumer's own start-up is not).
+   */
+  readonly allConnectedMs: number;
+  /** VM processes spawned → the consumer has every channel, ms (process start-up included). */
+  readonly fromSpawnMs: number;
+  readonly handshakeP50Ms: number;
+  readonly handshakeP99Ms: number;
+  /** Channels established per consumed service: all 1 when nothing churned. */
+  readonly connectionsMax: number;
+  readonly churnedChannels: number;
+  readonly handshakesEstablished: number;
+  readonly handshakesAborted: number;
+  readonly handshakesRateLimited: number;
+  readonly sdDropped: number;
+  /** Offers hostd saw expire (their channels torn down). */
+  readonly ttlExpiredClosings: number;
+  readonly calls: number;
+  readonly callsAnswered: number;
+  readonly callErrors: readonly string[];
+  /** hostd's RSS growth from before the VMs came to all channels up, per channel. */
+  readonly hostdRssPerChannelBytes: number;
+  readonly hostdCpuMs: number;
+  readonly providerStartup: StartupCost;
+  readonly consumerStartup: StartupCost;
+  /** The largest provider's time from its first offer() to its last one resolving, ms. */
+  readonly offerMs: number;
+  /** hostd's first warnings (SD over budget, refusals), to say what went wrong. */
+  readonly hostdWarnings: readonly string[];
+}
+
+const WINDOW_BYTES_PER_CHANNEL = 2 * (8192 + 4096); // ringDataSize 4 KiB, both directions
+
+interface Layout {
+  readonly d: Deployment;
+  readonly providers: { name: string; plan: ScaleVmPlan }[];
+  readonly consumer: { name: string; plan: ScaleVmPlan };
+}
+
+/** Writes the run's services.yaml: one VehicleSpeed-shaped service per (provider, k). */
+function layout(s: ScaleScenario): Layout {
+  const dir = mkdtempSync(join(tmpdir(), 'sivshm-scale-'));
+  const regionPath = `/dev/shm/sivshm-scale-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const channels = s.providers * s.servicesPerProvider * s.instancesPerService;
+  let regionSize = 4 << 20;
+  while (regionSize < 2 * channels * WINDOW_BYTES_PER_CHANNEL) regionSize *= 2;
+  const instances = Array.from({ length: s.instancesPerService }, (_, i) => i + 1);
+  const providers = Array.from({ length: s.providers }, (_, p) => ({
+    name: `provider${p + 1}`,
+    services: Array.from({ length: s.servicesPerProvider }, (_, k) => ({
+      name: `Speed${p + 1}x${k + 1}`,
+      id: 0x2000 + p * s.servicesPerProvider + k,
+    })),
+  }));
+  const vmLine = (id: number, name: string): string =>
+    `  - { id: ${id}, name: ${name}, grantKey: { hex: ${randomGrantKey()} }, limits: { windowBytes: ${regionSize / 2} } }`;
+  const service = (p: { name: string }, svc: { name: string; id: number }): string =>
+    [
+      `  - name: ${svc.name}`,
+      `    id: 0x${svc.id.toString(16)}`,
+      `    instances: [${instances.join(', ')}]`,
+      '    major: 1',
+      '    minor: 0',
+      `    provider: ${p.name}`,
+      '    consumers: [consumer]',
+      '    minMode: plain',
+      '    ringDataSize: 4KiB',
+      '    eventgroups:',
+      '      - { id: 1, name: speed, events: [{ id: 0x8001, name: speed, type: sivshm.demo.VehicleSpeed }] }',
+      '    methods:',
+      '      - { id: 1, name: reset, request: sivshm.demo.ResetRequest, response: sivshm.demo.ResetResponse }',
+    ].join('\n');
+  const yaml = [
+    'version: 1',
+    `region: { size: ${regionSize}, path: ${regionPath}, channelCapacity: ${channels + 16} }`,
+    'vms:',
+    ...providers.map((p, i) => vmLine(i + 1, p.name)),
+    vmLine(providers.length + 1, 'consumer'),
+    `protos: [${examplePath('proto', 'vehicle.proto')}]`,
+    'services:',
+    ...providers.flatMap((p) => p.services.map((svc) => service(p, svc))),
+    '',
+  ].join('\n');
+  const cfgDir = join(dir, 'config');
+  mkdirSync(cfgDir, { recursive: true, mode: 0o700 });
+  const configPath = join(cfgDir, 'services.yaml');
+  writeFileSync(configPath, yaml, { mode: 0o600 });
+  const runDir = join(dir, 'run');
+  const d: Deployment = {
+    dir,
+    configPath,
+    stateDir: join(dir, 'state'),
+    runDir,
+    regionPath,
+    socket: (name) => join(runDir, `${name}.sock`),
+    statusSocket: join(runDir, 'status.sock'),
+    keyFile: (name) => join(cfgDir, `${name}.key`),
+    cleanup: () => {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(regionPath, { force: true });
+      rmSync(`${regionPath}.lock`, { force: true });
+    },
+  };
+  const planOf = (p: (typeof providers)[number]) =>
+    p.services.map((svc) => ({ name: svc.name, instances }));
+  return {
+    d,
+    providers: providers.map((p) => ({
+      name: p.name,
+      plan: { role: 'provider', services: planOf(p), atOnce: s.atOnce === true },
+    })),
+    consumer: {
+      name: 'consumer',
+      plan: {
+        role: 'consumer',
+        services: providers.flatMap(planOf),
+        ...(s.watchMs === undefined ? {} : { watchMs: s.watchMs }),
+      },
+    },
+  };
+}
+
+/** RSS (kB in /proc → bytes) and CPU time (ticks → ms) of a process; Linux only. */
+function procFigures(pid: number): { rssBytes: number; cpuMs: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return { rssBytes: rssKb * 1024, cpuMs: ((Number(stat[11]) + Number(stat[12])) * 1000) / 100 };
+}
+
+function percentile(xs: readonly number[], p: number): number {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+}
+
+function vmProcess(l: Layout, name: string, plan: ScaleVmPlan, timeoutMs: number) {
+  return forkChild<ScaleVmReport>({
+    entry: siblingEntry(import.meta.url, 'scale-vm'),
+    args: [l.d.configPath, l.d.runDir, name, JSON.stringify(plan)],
+    what: `scale VM ${name}`,
+    ready: (ms) => ms.some((m) => m.event === (plan.role === 'provider' ? 'ready' : 'connected')),
+    failed: (ms) => ms.some((m) => m.event === 'error'),
+    timeoutMs,
+    pipeStderr: true,
+  });
+}
+
+function reportOf<E extends ScaleVmReport['event']>(
+  c: ForkedChild<ScaleVmReport>,
+  event: E,
+): Extract<ScaleVmReport, { event: E }> {
+  const r = c.messages.find((m) => m.event === event);
+  if (r !== undefined) return r as Extract<ScaleVmReport, { event: E }>;
+  const err = c.messages.find((m) => m.event === 'error');
+  throw new Error(
+    err?.event === 'error' ? `${err.vm}: ${err.message}` : `a VM process did not report ${event}`,
+  );
+}
+
+/** Runs `s` once and tears everything down. */
+export async function runScale(s: ScaleScenario): Promise<ScaleRunResult> {
+  const timeoutMs = s.timeoutMs ?? 120_000;
+  const l = layout(s);
+  const hostd = await startHostd(l.d, [], { logLevel: 'info' });
+  const children: ForkedChild<ScaleVmReport>[] = [];
+  try {
+    const before = procFigures(hostd.child.pid!);
+    const t0 = Date.now();
+    const started = [
+      ...l.providers.map((p) => vmProcess(l, p.name, p.plan, timeoutMs)),
+      vmProcess(l, l.consumer.name, l.consumer.plan, timeoutMs),
+    ];
+    const settled = await Promise.allSettled(started);
+    for (const r of settled) if (r.status === 'fulfilled') children.push(r.value);
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed !== undefined) {
+      const counts = new Map<string, number>();
+      for (const e of hostd.logs)
+        counts.set(String(e['event']), (counts.get(String(e['event'])) ?? 0) + 1);
+      const warnings = [
+        Object.fromEntries(counts),
+        ...hostd.logs.filter(
+          (e) =>
+            e['level'] === 'warn' ||
+            e['level'] === 'error' ||
+            String(e['event']).includes('abort') ||
+            String(e['event']).includes('reject'),
+        ),
+      ];
+      throw new Error(
+        `${((failed as PromiseRejectedResult).reason as Error).message}; hostd said: ${JSON.stringify(warnings.slice(0, 8))}`,
+      );
+    }
+    const consumerChild = children.at(-1)!;
+    const opened = reportOf(consumerChild, 'open');
+    const done = reportOf(consumerChild, 'connected');
+    const ready = children.slice(0, -1).map((c) => reportOf(c, 'ready'));
+    const after = procFigures(hostd.child.pid!);
+    const status = await readStatus(l.d);
+    const connections = done.connections;
+    return {
+      vms: l.providers.length + 1,
+      channels: done.channels,
+      allConnectedMs: done.connectedAtMs - opened.atMs,
+      fromSpawnMs: done.connectedAtMs - t0,
+      handshakeP50Ms: percentile(done.handshakeMs, 0.5),
+      handshakeP99Ms: percentile(done.handshakeMs, 0.99),
+      connectionsMax: Math.max(...connections),
+      churnedChannels: connections.filter((n) => n !== 1).length,
+      handshakesEstablished: status.handshakes.established,
+      handshakesAborted: status.handshakes.aborted,
+      handshakesRateLimited: status.handshakes.rateLimited,
+      sdDropped: status.vms.reduce((n, v) => n + v.sdDropped, 0),
+      ttlExpiredClosings: hostd.logs.filter(
+        (e) => e['event'] === 'sd-offer-gone' && e['reason'] === 'ttlExpired',
+      ).length,
+      calls: done.channels,
+      callsAnswered: done.callsAnswered,
+      callErrors: done.callErrors,
+      hostdRssPerChannelBytes: Math.max(0, after.rssBytes - before.rssBytes) / done.channels,
+      hostdCpuMs: after.cpuMs - before.cpuMs,
+      providerStartup: ready[0]!.startup,
+      consumerStartup: done.startup,
+      offerMs: Math.max(...ready.map((r) => r.offerMs)),
+      hostdWarnings: hostd.logs
+        .filter((e) => e['level'] === 'warn')
+        .slice(0, 5)
+        .map((e) => JSON.stringify(e)),
+    };
+  } finally {
+    await Promise.all(children.map((c) => c.stop()));
+    await hostd.stop();
+    l.d.cleanup();
+  }
+}

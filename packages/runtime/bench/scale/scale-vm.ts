@@ -1,0 +1,82 @@
+// One VM of the scale benchmark and test, as its own OS process: a provider offers every
+// instance of its services (one after another, or all at once), a consumer consumes every
+// instance listed, calls each once, and watches for churn. Reports over IPC; argv:
+// <services.yaml> <run-dir> <vm name> <plan JSON>. Start-up cost is measured in the process:
+// module import, Node.open, and CPU/RSS once ready.
+import { performance } from 'node:perf_hooks';
+import type { ScaleVmPlan, ScaleVmReport } from './scale-types.js';
+
+const [configPath, runDir, vm, planJson] = process.argv.slice(2);
+if (configPath === undefined || runDir === undefined || vm === undefined || planJson === undefined)
+  throw new Error('usage: scale-vm <services.yaml> <run-dir> <vm> <plan JSON>');
+const plan = JSON.parse(planJson) as ScaleVmPlan;
+const report = (m: ScaleVmReport): void => void process.send?.(m);
+
+/** CPU (user + system) and RSS of this process so far. */
+function cost(): { cpuMs: number; rssBytes: number } {
+  const c = process.cpuUsage();
+  return { cpuMs: (c.user + c.system) / 1000, rssBytes: process.memoryUsage().rss };
+}
+
+try {
+  const importStart = performance.now();
+  const { Node } = await import('../../src/index.js');
+  const importMs = performance.now() - importStart;
+  const openStart = performance.now();
+  const node = await Node.open({ config: configPath, vm, runDir });
+  const openMs = performance.now() - openStart;
+  const stop = async (): Promise<void> => {
+    await node.close().catch(() => undefined);
+    process.disconnect?.();
+  };
+  process.on('message', (m: { cmd?: string }) => {
+    if (m.cmd === 'exit') void stop();
+  });
+  process.on('disconnect', () => void stop().catch(() => process.exit(1)));
+  const startup = { importMs, openMs, ...cost() };
+  if (plan.role === 'provider') {
+    const offerStart = performance.now();
+    const offer = (name: string, instance: number) =>
+      node.offer(name, {
+        instance,
+        methods: { reset: () => ({ previous_odometer_m: instance }) },
+      });
+    const all = plan.services.flatMap((s) => s.instances.map((i) => [s.name, i] as const));
+    if (plan.atOnce) await Promise.all(all.map(([name, i]) => offer(name, i)));
+    else for (const [name, i] of all) await offer(name, i);
+    report({ event: 'ready', vm, startup, offerMs: performance.now() - offerStart, ...cost() });
+  } else {
+    report({ event: 'open', vm, startup, atMs: Date.now() });
+    const consumed = await Promise.all(
+      plan.services.flatMap((s) =>
+        s.instances.map((instance) => node.consume(s.name, { instance, timeoutMs: 60_000 })),
+      ),
+    );
+    const connectedAtMs = Date.now();
+    const answers = await Promise.allSettled(
+      consumed.map((c) => c.call('reset', { odometer_m: 0 }, { timeoutMs: 5_000 })),
+    );
+    const failures = answers.filter((a) => a.status === 'rejected');
+    // Churn shows after a TTL: an Offer dropped on the way expires 3 s later and its channel
+    // is torn down and rebuilt (connections > 1).
+    await new Promise((r) => setTimeout(r, plan.watchMs ?? 0));
+    report({
+      event: 'connected',
+      vm,
+      startup,
+      connectedAtMs,
+      channels: consumed.length,
+      handshakeMs: consumed.map((c) => c.handshakeMs ?? NaN),
+      connections: consumed.map((c) => c.connections),
+      callsAnswered: answers.length - failures.length,
+      callErrors: failures
+        .slice(0, 3)
+        .map((f) => String((f as PromiseRejectedResult).reason?.message ?? f)),
+      ...cost(),
+    });
+  }
+} catch (e) {
+  report({ event: 'error', vm, message: (e as Error).message });
+  process.exitCode = 1;
+  process.disconnect?.();
+}
