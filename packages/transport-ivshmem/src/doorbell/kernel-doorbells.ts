@@ -97,7 +97,12 @@ export class KernelDoorbells implements Doorbells {
     }
   }
 
-  /** Watches a duplicate of `file`'s fd (closed by the returned release, never under libuv). */
+  /**
+   * Watches a duplicate of `file`'s fd, so closing the file never pulls an fd from under libuv.
+   * The duplicate shares the file's open description: sivshm.ko keeps the file's grants until
+   * both are closed, so the returned release must run (the channel closes its wakers before its
+   * file is closed; `close()` releases every duplicate).
+   */
   #watch(file: KernelDeviceFile): () => void {
     const fd0 = file.eventFd();
     if (fd0 === undefined || this.#vectors === 0) return () => undefined;
