@@ -12,7 +12,7 @@ import {
   type OpenedCa,
   type ServiceConfig,
 } from '@sivshm/core';
-import { WindowLayout } from '@sivshm/abi';
+import { windowLayout } from '@sivshm/abi';
 import {
   ChannelTableWriter,
   HostdHeartbeat,
@@ -242,10 +242,14 @@ export class Hostd {
 
   /** The SD switch, its offers and departures reported to the broker. */
   #sdSwitch(config: ServiceConfig, connected: (vm: number) => boolean): SdSwitch {
-    // A service's own ring size (services.yaml `ringDataSize`) or hostd's default for all.
+    // A service's own ring size (services.yaml `ringDataSize`) or hostd's default for all,
+    // laid out for the region's page granule (a default below one granule is raised to it).
+    const granule = config.region.pageGranule;
     const windowLength = (ringDataSize: number | undefined): bigint =>
       BigInt(
-        WindowLayout.windowLength(ringDataSize ?? this.#o.channelDataSize ?? DEFAULT_DATA_SIZE),
+        windowLayout(granule).windowLength(
+          ringDataSize ?? Math.max(this.#o.channelDataSize ?? DEFAULT_DATA_SIZE, granule),
+        ),
       );
     return new SdSwitch({
       config,

@@ -34,6 +34,8 @@ export interface DeploymentOptions {
   readonly services: readonly (string | ServiceChoice)[];
   readonly regionSize?: string;
   readonly channelCapacity?: number;
+  /** `region.pageGranule` (4096, layout v1, unless given). */
+  readonly pageGranule?: number;
   /**
    * `inline` (default): keys in the config. `file`: each VM's key in `<dir>/config/<vm>.key`
    * (what a launcher hands QEMU), and the protos copied beside the config with relative paths,
@@ -67,6 +69,7 @@ export function makeDeployment(o: DeploymentOptions): Deployment {
       path: regionPath,
       ...(o.regionSize === undefined ? {} : { size: o.regionSize }),
       ...(o.channelCapacity === undefined ? {} : { channelCapacity: o.channelCapacity }),
+      ...(o.pageGranule === undefined ? {} : { pageGranule: o.pageGranule }),
     },
     vms,
     services: o.services,

@@ -38,6 +38,8 @@ export interface ServicesYamlOptions {
     readonly size?: string;
     /** 64 unless given. */
     readonly channelCapacity?: number;
+    /** `region.pageGranule`; left out (4096, layout v1) unless given. */
+    readonly pageGranule?: number;
   };
   readonly vms: readonly VmEntry[];
   /** Services taken from the example by name (`'VehicleSpeed'`) or with changes. */
@@ -69,6 +71,7 @@ export function servicesYaml(o: ServicesYamlOptions): string {
       size: o.region.size ?? '4MiB',
       path: o.region.path,
       channelCapacity: o.region.channelCapacity ?? 64,
+      ...(o.region.pageGranule === undefined ? {} : { pageGranule: o.region.pageGranule }),
     },
     vms: o.vms.map((vm) => ({
       id: vm.id,

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { WindowLayout } from '@sivshm/abi';
+import { windowLayout } from '@sivshm/abi';
 import { sdPcap, type PcapDatagram } from '@sivshm/discovery';
 import { ChannelTableReader, readRegionHeader, RingTap, unmap } from '@sivshm/transport-ivshmem';
 import { CliError } from '../errors/cli-error.js';
@@ -138,7 +138,8 @@ function channelTaps(
   region: Uint8Array,
   o: CaptureOptions,
 ): { taps: DirectionTap[]; announce: string } {
-  const found = new ChannelTableReader(region, readRegionHeader(region)).find(o.channel);
+  const header = readRegionHeader(region);
+  const found = new ChannelTableReader(region, header).find(o.channel);
   if (found === undefined) {
     throw new CliError(
       'ERR_INPUT',
@@ -146,16 +147,18 @@ function channelTaps(
     );
   }
   const e = found.entry;
-  const dataSize = WindowLayout.dataSizeOf(e.length);
+  const layout = windowLayout(header.pageGranule);
+  const dataSize = layout.dataSizeOf(e.length);
   if (dataSize === undefined)
     throw new CliError('ERR_INPUT', `channel ${o.channel} has no valid window`);
-  const dir = WindowLayout.directionSize(dataSize);
+  const dir = layout.directionSize(dataSize);
+  const g = header.pageGranule;
   const c = `127.0.1.${e.consumerVm & 0xff}`;
   const p = `127.0.1.${e.providerVm & 0xff}`;
   const taps = [
-    { tap: new RingTap(region.subarray(e.offset, e.offset + dir), dataSize), src: c, dst: p },
+    { tap: new RingTap(region.subarray(e.offset, e.offset + dir), dataSize, g), src: c, dst: p },
     {
-      tap: new RingTap(region.subarray(e.offset + dir, e.offset + 2 * dir), dataSize),
+      tap: new RingTap(region.subarray(e.offset + dir, e.offset + 2 * dir), dataSize, g),
       src: p,
       dst: c,
     },

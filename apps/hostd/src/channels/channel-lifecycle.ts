@@ -1,6 +1,6 @@
 import {
   ChannelModeCode,
-  WindowLayout,
+  windowLayout,
   type ChannelEntryStateName,
   type ChannelMode,
 } from '@sivshm/abi';
@@ -268,7 +268,8 @@ export class ChannelLifecycle {
       instance: ch.instance,
       major: ch.major,
       mode: ChannelModeCode[ch.mode],
-      ringDataSize: WindowLayout.dataSizeOf(Number(ch.window.length)) ?? 0,
+      ringDataSize:
+        windowLayout(this.#o.table.pageGranule).dataSizeOf(Number(ch.window.length)) ?? 0,
     });
   }
 

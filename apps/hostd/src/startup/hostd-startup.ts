@@ -91,6 +91,7 @@ export function createRegion(config: ServiceConfig, epoch: bigint): HostdRegion 
   const layout = RegionLayout.compute({
     regionSize: config.region.size,
     channelCapacity: config.region.channelCapacity,
+    pageGranule: config.region.pageGranule,
   });
   const fd = createRegionFile(config.region.path, config.region.size, { exclusive: true });
   let mapping: MappedFile;

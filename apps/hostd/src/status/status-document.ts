@@ -1,5 +1,5 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { RingPageLayout, WindowLayout } from '@sivshm/abi';
+import { RingPageLayout, windowLayout } from '@sivshm/abi';
 import type { BrokerHandshakes, ServiceConfig } from '@sivshm/core';
 import type { RegionLayoutInfo } from '@sivshm/transport-ivshmem';
 import type { ChannelLifecycle, ChannelRecord } from '../channels/channel-lifecycle.js';
@@ -176,14 +176,15 @@ export class StatusReporter {
    * (docs/architecture.md). Values a peer wrote are reported as read, clamped by nothing else.
    */
   #ringFigures(window: { offset: bigint; length: bigint }): StatusRings | undefined {
-    const dataSize = WindowLayout.dataSizeOf(Number(window.length));
+    const layout = windowLayout(this.#s.layout.pageGranule);
+    const dataSize = layout.dataSizeOf(Number(window.length));
     const memory = this.#s.regionMemory();
     if (memory === undefined || dataSize === undefined) return undefined;
     const one = (dirOffset: number): StatusRingDirection => {
       const base = Number(window.offset) + dirOffset;
       const words = (page: number) => new Uint32Array(memory, base + page, RING_PAGE_WORDS);
-      const producer = words(WindowLayout.producerPage);
-      const consumer = words(WindowLayout.consumerPage);
+      const producer = words(layout.producerPage);
+      const consumer = words(layout.consumerPage);
       const prod = Atomics.load(producer, RingPageLayout.producer.index / 4);
       const cons = Atomics.load(consumer, RingPageLayout.consumer.index / 4);
       return {
@@ -195,6 +196,6 @@ export class StatusReporter {
           0,
       };
     };
-    return { c2p: one(0), p2c: one(WindowLayout.directionSize(dataSize)) };
+    return { c2p: one(0), p2c: one(layout.directionSize(dataSize)) };
   }
 }

@@ -42,6 +42,11 @@ export class ChannelTableWriter {
     this.#view = new DataView(region.buffer, region.byteOffset + layout.controlOffset, tableBytes);
   }
 
+  /** The page granule the region's windows are laid out for. */
+  get pageGranule(): RegionLayoutInfo['pageGranule'] {
+    return this.#layout.pageGranule;
+  }
+
   /** Number of entries in the table. */
   get capacity(): number {
     return this.#layout.channelCapacity;

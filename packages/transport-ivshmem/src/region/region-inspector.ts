@@ -1,4 +1,4 @@
-import { PAGE_SIZE, RingPageLayout, WindowLayout, type ChannelEntry } from '@sivshm/abi';
+import { RingPageLayout, windowLayout, type ChannelEntry } from '@sivshm/abi';
 import { TransportError } from '../errors/transport-error.js';
 import { ChannelTableReader } from './channel-table-reader.js';
 import { readRegionHeader, type RegionHeaderInfo } from './region-header.js';
@@ -37,10 +37,10 @@ export interface RegionReport {
   readonly channels: readonly InspectedChannel[];
 }
 
-function ringState(view: DataView, base: number, dataSize: number): RingState {
+/** `page`: bytes of a control page (the region's page granule). */
+function ringState(view: DataView, base: number, dataSize: number, page: number): RingState {
   const P = RingPageLayout.producer;
   const C = RingPageLayout.consumer;
-  const page = PAGE_SIZE;
   const producerIndex = view.getUint32(base + P.index, true);
   const consumerIndex = view.getUint32(base + page + C.index, true);
   const used = (producerIndex - consumerIndex) >>> 0;
@@ -74,8 +74,9 @@ export function inspectRegion(region: Uint8Array): RegionReport {
   const header = readRegionHeader(region);
   const view = new DataView(region.buffer, region.byteOffset, region.byteLength);
   const channels: InspectedChannel[] = [];
+  const layout = windowLayout(header.pageGranule);
   for (const { index, entry } of new ChannelTableReader(region, header).entries()) {
-    const dataSize = WindowLayout.dataSizeOf(entry.length);
+    const dataSize = layout.dataSizeOf(entry.length);
     if (dataSize === undefined || entry.offset + entry.length > region.byteLength) {
       channels.push({
         index,
@@ -84,12 +85,12 @@ export function inspectRegion(region: Uint8Array): RegionReport {
       });
       continue;
     }
-    const dir = WindowLayout.directionSize(dataSize);
+    const dir = layout.directionSize(dataSize);
     channels.push({
       index,
       entry,
-      c2p: ringState(view, entry.offset, dataSize),
-      p2c: ringState(view, entry.offset + dir, dataSize),
+      c2p: ringState(view, entry.offset, dataSize, layout.consumerPage),
+      p2c: ringState(view, entry.offset + dir, dataSize, layout.consumerPage),
     });
   }
   if (header.regionSize !== region.byteLength) {

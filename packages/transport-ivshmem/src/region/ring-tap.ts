@@ -25,10 +25,13 @@ export class RingTap {
   /** Batches abandoned because the bytes did not form valid records. */
   malformed = 0;
 
-  /** `direction` is the ring's byte range in a window: [producer page][consumer page][data]. */
-  constructor(direction: Uint8Array, dataSize: number) {
+  /**
+   * `direction` is the ring's byte range in a window: [producer page][consumer page][data], each
+   * control page `granule` bytes (the region's page granule, 4 KiB in layout v1).
+   */
+  constructor(direction: Uint8Array, dataSize: number, granule: number = PAGE_SIZE) {
     this.#words = new Uint32Array(direction.buffer, direction.byteOffset, PAGE_SIZE / 4);
-    this.#dv = new DataView(direction.buffer, direction.byteOffset + 2 * PAGE_SIZE, dataSize);
+    this.#dv = new DataView(direction.buffer, direction.byteOffset + 2 * granule, dataSize);
     this.#cap = dataSize;
     this.#next = this.#producerIndex();
   }

@@ -1,0 +1,95 @@
+// A region laid out for a 16 KiB page granule (services.yaml region.pageGranule), through a
+// hostd process: the header says layout version 2 and names the granule, and every window the
+// broker grants starts on a granule and has whole-granule control pages (docs/protocol.md).
+import { readFileSync } from 'node:fs';
+import { expect } from 'chai';
+import { RegionHeaderLayout, windowLayout } from '@sivshm/abi';
+import { makeDeployment as makeTestDeployment } from '@sivshm/testing';
+import {
+  OFFER_ALL,
+  REQUEST_ALL,
+  SERVICE,
+  VM,
+  readStatus,
+  startHostd,
+  waitFor,
+  type Deployment,
+  type HostdProcess,
+} from './support/test-deployment.js';
+import { TestVm, type RequestOutcome } from './support/test-vm.js';
+
+const GRANULE = 16384;
+
+function granted(out: RequestOutcome): Extract<RequestOutcome, { kind: 'granted' }> {
+  if (out.kind !== 'granted') throw new Error(`${out.reason}: ${out.detail}`);
+  return out;
+}
+
+describe('Hostd page granule', function () {
+  this.timeout(30_000);
+  let d: Deployment;
+  let hostd: HostdProcess | undefined;
+  const vms: TestVm[] = [];
+
+  beforeEach(async () => {
+    d = makeTestDeployment({
+      label: 'hostd-granule',
+      pageGranule: GRANULE,
+      vms: [
+        { id: VM.infotainment, name: 'infotainment' },
+        { id: VM.cluster, name: 'cluster' },
+      ],
+      services: [{ name: 'VehicleSpeed', ringDataSize: '16KiB' }, 'MediaControl'],
+    });
+    hostd = await startHostd(d);
+  });
+
+  afterEach(async () => {
+    const running = hostd;
+    let code: number | string | undefined;
+    try {
+      for (const vm of vms.splice(0)) vm.close();
+      code = await running?.stop();
+    } finally {
+      running?.kill();
+      hostd = undefined;
+      d.cleanup();
+    }
+    if (running !== undefined) expect(code, 'hostd exit code after SIGTERM').to.equal(0);
+  });
+
+  it('should write a version 2 header naming the granule and grant only granule-aligned windows', async () => {
+    const header = new DataView(readFileSync(d.regionPath).buffer, 0, RegionHeaderLayout.size);
+    const O = RegionHeaderLayout.off;
+    expect(header.getUint32(O.layoutVersion, true)).to.equal(2);
+    expect(header.getUint32(O.pageGranule, true)).to.equal(GRANULE);
+    expect(Number(header.getBigUint64(O.dataOffset, true)) % GRANULE).to.equal(0);
+
+    const p = await TestVm.connect(d.socket('infotainment'));
+    vms.push(p);
+    await p.enrol(OFFER_ALL);
+    p.provide();
+    p.offer(SERVICE.speed, 1);
+    p.offer(SERVICE.media, 1);
+    const c = await TestVm.connect(d.socket('cluster'));
+    vms.push(c);
+    await c.enrol(REQUEST_ALL);
+    await waitFor(async () => (await readStatus(d)).services.length === 2, 'both services offered');
+
+    const layout = windowLayout(GRANULE);
+    const windows = [];
+    for (let i = 0; i < 3; i++) {
+      const speed = granted(await c.request(SERVICE.speed));
+      const media = granted(await c.request(SERVICE.media));
+      expect(Number(speed.grant.windowLength)).to.equal(layout.windowLength(16 * 1024));
+      expect(Number(media.grant.windowLength)).to.equal(layout.windowLength(64 * 1024));
+      windows.push(speed.grant, media.grant);
+    }
+    for (const w of windows) expect(Number(w.windowOffset) % GRANULE, 'window offset').to.equal(0);
+    // the channel table names the same ring sizes; status reads the rings at the granule's pages
+    const status = await readStatus(d);
+    expect(status.channels.map((ch) => ch.window.length).sort((x, y) => x - y)).to.deep.equal(
+      windows.map((w) => Number(w.windowLength)).sort((x, y) => x - y),
+    );
+  });
+});
