@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { PAGE_SIZE, WindowLayout } from '@sivshm/abi';
+import { PAGE_GRANULES, PAGE_SIZE, WindowLayout, windowLayout } from '@sivshm/abi';
 import { WindowAllocator } from './window-allocator.js';
 
 /** A 4 MiB data section after a header page and a one-page table, as a small region has. */
@@ -156,6 +156,33 @@ describe('WindowAllocator properties', () => {
     expect(ops).to.equal(RUNS * OPS_PER_RUN);
     // The mix must reach a full region, or "fails only without room" was never exercised.
     expect(refused).to.be.greaterThan(0);
+  });
+
+  it('should keep every window on the region granule when the data section and all window lengths are multiples of it', () => {
+    for (const granule of PAGE_GRANULES) {
+      const layout = windowLayout(granule);
+      const lengths = [1, 2, 4, 8].map((n) => layout.windowLength(n * granule));
+      fc.assert(
+        fc.property(
+          fc.array(fc.oneof(fc.constantFrom(...lengths), fc.nat()), { maxLength: 200 }),
+          (program) => {
+            const a = new WindowAllocator({ dataOffset: granule, dataSize: 256 * granule });
+            const live: number[] = [];
+            for (const step of program) {
+              // A length from the granule's layout opens; any other number closes one window.
+              if (lengths.includes(step)) {
+                const got = a.allocate(step);
+                if (got !== undefined) live.push(got);
+              } else if (live.length > 0) {
+                a.free(live.splice(step % live.length, 1)[0]!);
+              }
+              for (const off of live) expect(off % granule, `offset ${off}`).to.equal(0);
+            }
+          },
+        ),
+        { numRuns: 20 },
+      );
+    }
   });
 
   it('should take the smallest free extent that fits, leaving the large one whole', () => {
