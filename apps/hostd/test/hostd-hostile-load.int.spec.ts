@@ -93,7 +93,13 @@ describe('Hostd under hostile load (issue 13)', function () {
     const hog = await startHogApp(d, 'rogue');
     apps.push(hog);
     const hogOnAt = Date.now();
-    await waitFor(async () => (await hog.ask<HogFigures>('report', 'hog')).held, 'the hog to hold');
+    // Bounds for a loaded machine: the apps start Node, attach and handshake first.
+    await waitFor(
+      async () => (await hog.ask<HogFigures>('report', 'hog')).held,
+      'the hog to hold',
+      20_000,
+      50,
+    );
     await sleep(3000 - (Date.now() - hogOnAt));
     const f = await provider.ask<ProviderFigures>('report', 'figures');
     const h = await hog.ask<HogFigures>('report', 'hog');
@@ -129,9 +135,14 @@ describe('Hostd under hostile load (issue 13)', function () {
     apps.push(consumer);
     const report = (): Promise<ConsumerFigures> =>
       consumer.ask<ConsumerFigures>('report', 'consumer');
-    await waitFor(async () => (await report()).events >= 5, 'the first events');
+    await waitFor(async () => (await report()).events >= 5, 'the first events', 20_000, 50);
     provider.tell('junk');
-    await waitFor(async () => (await report()).errors.length >= 1, 'the per-record error');
+    await waitFor(
+      async () => (await report()).errors.length >= 1,
+      'the per-record error',
+      10_000,
+      50,
+    );
     const atError = await report();
     await sleep(500);
     const after = await report();
