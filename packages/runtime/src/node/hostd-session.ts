@@ -15,6 +15,7 @@ import {
 } from '@sivshm/core';
 import { MessageLinkSdTransport, SdAgent } from '@sivshm/discovery';
 import {
+  assertGranuleFits,
   DataPlane,
   DEFAULT_DEVICE_PATH,
   EmulatedDevice,
@@ -233,8 +234,9 @@ export class HostdSession {
     // hostd hands out the grant key only in emulated mode; without it the kernel module holds
     // it and grants are presented to the sivshm.ko device.
     if (attach.grantKey === undefined) {
+      let device: KernelDevice;
       try {
-        return new KernelDevice({ path: devicePath });
+        device = new KernelDevice({ path: devicePath });
       } catch (e) {
         throw new RuntimeError(
           'ERR_CONNECT',
@@ -242,6 +244,8 @@ export class HostdSession {
           { cause: e },
         );
       }
+      HostdSession.#granuleFits(device);
+      return device;
     }
     try {
       return new EmulatedDevice({
@@ -256,6 +260,26 @@ export class HostdSession {
         `cannot open the region file ${attach.region.path} that hostd named (${(e as Error).message})`,
         { cause: e },
       );
+    }
+  }
+
+  /**
+   * A kernel whose pages are larger than the region's page granule refuses every grant: say so
+   * at connect, with the setting to change, rather than at the first channel. A device that
+   * cannot answer INFO yet (no key, no header) is left to report that itself later.
+   */
+  static #granuleFits(device: ChannelDevice): void {
+    let info: ReturnType<ChannelDevice['info']>;
+    try {
+      info = device.info();
+    } catch {
+      return;
+    }
+    try {
+      assertGranuleFits(info);
+    } catch (e) {
+      device.close();
+      throw new RuntimeError('ERR_CONNECT', (e as Error).message, { cause: e });
     }
   }
 
