@@ -490,7 +490,10 @@ export class Hostd {
         if (!this.#regionIntact()) return;
         // hostd's monotonic clock: a wall-clock step must not look like a dead broker.
         beat.store(process.hrtime.bigint());
-        this.#guard('tick', 0, () => this.#router.route(this.#broker.tick()));
+        // Deadlines are judged after this turn's I/O (setImmediate runs after the poll phase):
+        // an M3 or M5 that arrived while hostd was descheduled is read before its handshake's
+        // deadline is checked, instead of the handshake being aborted with its answer unread.
+        setImmediate(() => this.#guard('tick', 0, () => this.#router.route(this.#broker.tick())));
       }, this.#o.tickMs ?? 100),
       setInterval(() => heartbeats.beat(), 1000),
     );

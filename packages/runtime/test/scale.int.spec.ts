@@ -17,7 +17,11 @@ describe('256 service instances between two VM processes (issue 20)', function (
       watchMs: 3500,
       timeoutMs: 180_000,
     });
-    const why = r.hostdWarnings.join('\n');
+    const why = [
+      `handshakes aborted at hostd: ${r.handshakesAborted}; p50/p99 ${r.handshakeP50Ms}/${r.handshakeP99Ms} ms`,
+      ...r.channelsEnded,
+      ...r.hostdWarnings,
+    ].join('\n');
     expect(r.channels).to.equal(256);
     expect(r.connectionsMax, `channels re-established\n${why}`).to.equal(1);
     expect(r.handshakesEstablished, why).to.equal(256);

@@ -63,6 +63,8 @@ export interface SdSwitchStats {
   refused: number;
   malformed: number;
   findsAnswered: number;
+  /** Offers whose TTL ran out before the provider renewed them (each tears its channels down). */
+  offersExpired: number;
 }
 
 const peerOf = (vmId: number): string => `vm:${vmId}`;
@@ -82,6 +84,7 @@ export class SdSwitch {
     refused: 0,
     malformed: 0,
     findsAnswered: 0,
+    offersExpired: 0,
   };
   readonly #env: SdSwitchEnvironment;
   readonly #registry = new SdRegistry(systemClock);
@@ -103,6 +106,7 @@ export class SdSwitch {
         return;
       }
       const vm = vmOf(s.peer);
+      if (c.reason === 'ttlExpired') this.stats.offersExpired++;
       this.#since.delete(`${s.peer}|${s.serviceId}|${s.instanceId}`);
       env.log.info('sd-offer-gone', {
         vm,

@@ -107,6 +107,8 @@ export interface StatusDocument {
     readonly refused: number;
     readonly malformed: number;
     readonly findsAnswered: number;
+    /** Offers whose TTL ran out before the provider renewed them. */
+    readonly offersExpired: number;
   };
   readonly quarantinedWindows: number;
   /**

@@ -64,6 +64,8 @@ export interface ScaleRunResult {
   readonly consumerStartup: StartupCost;
   /** The largest provider's time from its first offer() to its last one resolving, ms. */
   readonly offerMs: number;
+  /** Why channels ended after all were up (the consumer's streams' errors, first few). */
+  readonly channelsEnded: readonly string[];
   /** hostd's first warnings (SD over budget, refusals), to say what went wrong. */
   readonly hostdWarnings: readonly string[];
 }
@@ -250,9 +252,7 @@ export async function runScale(s: ScaleScenario): Promise<ScaleRunResult> {
       handshakesAborted: status.handshakes.aborted,
       handshakesRateLimited: status.handshakes.rateLimited,
       sdDropped: status.vms.reduce((n, v) => n + v.sdDropped, 0),
-      ttlExpiredClosings: hostd.logs.filter(
-        (e) => e['event'] === 'sd-offer-gone' && e['reason'] === 'ttlExpired',
-      ).length,
+      ttlExpiredClosings: (status as unknown as { sd: { offersExpired: number } }).sd.offersExpired,
       calls: done.channels,
       callsAnswered: done.callsAnswered,
       callErrors: done.callErrors,
@@ -261,8 +261,9 @@ export async function runScale(s: ScaleScenario): Promise<ScaleRunResult> {
       providerStartup: ready[0]!.startup,
       consumerStartup: done.startup,
       offerMs: Math.max(...ready.map((r) => r.offerMs)),
+      channelsEnded: done.ended,
       hostdWarnings: hostd.logs
-        .filter((e) => e['level'] === 'warn')
+        .filter((e) => e['level'] === 'warn' || e['event'] === 'channel-closing')
         .slice(0, 5)
         .map((e) => JSON.stringify(e)),
     };

@@ -42,6 +42,8 @@ export type ScaleVmReport =
       readonly handshakeMs: readonly number[];
       /** Channels each consumed service established (1 each when nothing churned). */
       readonly connections: readonly number[];
+      /** Why channels ended after all were up (first few). */
+      readonly ended: readonly string[];
       readonly callsAnswered: number;
       readonly callErrors: readonly string[];
       readonly cpuMs: number;

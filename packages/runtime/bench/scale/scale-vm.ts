@@ -47,9 +47,15 @@ try {
     report({ event: 'ready', vm, startup, offerMs: performance.now() - offerStart, ...cost() });
   } else {
     report({ event: 'open', vm, startup, atMs: Date.now() });
+    // Why a channel ended, if one did: its event stream errors with the reason.
+    const ended: string[] = [];
     const consumed = await Promise.all(
       plan.services.flatMap((s) =>
-        s.instances.map((instance) => node.consume(s.name, { instance, timeoutMs: 60_000 })),
+        s.instances.map(async (instance) => {
+          const c = await node.consume(s.name, { instance, timeoutMs: 60_000 });
+          c.event('speed').subscribe({ error: (e: Error) => void ended.push(e.message) });
+          return c;
+        }),
       ),
     );
     const connectedAtMs = Date.now();
@@ -68,6 +74,7 @@ try {
       channels: consumed.length,
       handshakeMs: consumed.map((c) => c.handshakeMs ?? NaN),
       connections: consumed.map((c) => c.connections),
+      ended: ended.slice(0, 5),
       callsAnswered: answers.length - failures.length,
       callErrors: failures
         .slice(0, 3)
