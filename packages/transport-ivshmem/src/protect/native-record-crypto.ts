@@ -18,23 +18,29 @@ import { directionCode } from './record-format.js';
  */
 class NativeRecordCipher implements RecordCipher {
   readonly #addon: NativeAddon;
+  // The addon's functions, looked up once: its exports object is a dictionary, so a property
+  // load per record would not be inlined.
+  readonly #seal: NativeAddon['recordSeal'];
+  readonly #open: NativeAddon['recordOpen'];
   #handle: object | undefined;
 
   constructor(addon: NativeAddon, o: RecordCipherOptions) {
     this.#addon = addon;
+    this.#seal = addon.recordSeal;
+    this.#open = addon.recordOpen;
     const mode = o.mode === 'mac' ? 0 : 1;
     const direction = directionCode(o.direction) as 1 | 2;
     this.#handle = addon.recordCipherCreate(mode, o.key, o.channelId, direction);
   }
 
   seal(sequence: number, h: SomeIpHeader, plain: Uint8Array, record: Uint8Array): void {
-    const handle = this.#live();
-    this.#addon.recordSeal(handle, sequence, word0(h), word2(h), word3(h), plain, record);
+    const seal = this.#seal;
+    seal(this.#live(), sequence, word0(h), word2(h), word3(h), plain, record);
   }
 
   open(expected: number, h: SomeIpHeader, ringRecord: Uint8Array, out: Uint8Array): OpenResult {
-    const handle = this.#live();
-    return this.#addon.recordOpen(handle, expected, word0(h), word2(h), word3(h), ringRecord, out);
+    const open = this.#open;
+    return open(this.#live(), expected, word0(h), word2(h), word3(h), ringRecord, out);
   }
 
   dispose(): void {
