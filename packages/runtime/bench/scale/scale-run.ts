@@ -15,6 +15,7 @@ import {
   readStatus,
   siblingEntry,
   startHostd,
+  waitFor,
   type Deployment,
   type ForkedChild,
 } from '@sivshm/testing';
@@ -31,6 +32,8 @@ export interface ScaleScenario {
   readonly watchMs?: number;
   /** Bound on the whole run, ms. */
   readonly timeoutMs?: number;
+  /** After set-up, providers publish on every channel for this long and the consumer counts. */
+  readonly eventsMs?: number;
 }
 
 export interface ScaleRunResult {
@@ -62,6 +65,11 @@ export interface ScaleRunResult {
   readonly hostdCpuMs: number;
   readonly providerStartup: StartupCost;
   readonly consumerStartup: StartupCost;
+  /**
+   * Events the consumer received per second while every provider published on all its
+   * channels at once (a VehicleSpeed of about 15 bytes); undefined without `eventsMs`.
+   */
+  readonly eventsPerSec: number | undefined;
   /** The largest provider's time from its first offer() to its last one resolving, ms. */
   readonly offerMs: number;
   /** Why channels ended after all were up (the consumer's streams' errors, first few). */
@@ -198,6 +206,28 @@ function reportOf<E extends ScaleVmReport['event']>(
   );
 }
 
+/** Waits (bounded) until `c` sent `count` messages of `event`. */
+async function reported(c: ForkedChild<ScaleVmReport>, event: string, count = 1): Promise<void> {
+  await waitFor(
+    () => c.messages.filter((m) => m.event === event).length >= count,
+    `a VM's ${event} report`,
+    30_000,
+  );
+}
+
+/** Providers (all but the last child) publish for `ms`; the consumer (last) counts. */
+async function measureEvents(children: ForkedChild<ScaleVmReport>[], ms: number): Promise<number> {
+  const consumer = children.at(-1)!;
+  const providers = children.slice(0, -1);
+  consumer.child.send({ cmd: 'count' });
+  for (const p of providers) p.child.send({ cmd: 'publish', ms });
+  await Promise.all(providers.map((p) => reported(p, 'published')));
+  consumer.child.send({ cmd: 'counted' });
+  await reported(consumer, 'counted');
+  const counted = consumer.messages.find((m) => m.event === 'counted');
+  return counted?.event === 'counted' ? counted.received / (ms / 1000) : NaN;
+}
+
 /** Runs `s` once and tears everything down. */
 export async function runScale(s: ScaleScenario): Promise<ScaleRunResult> {
   const timeoutMs = s.timeoutMs ?? 120_000;
@@ -238,6 +268,8 @@ export async function runScale(s: ScaleScenario): Promise<ScaleRunResult> {
     const ready = children.slice(0, -1).map((c) => reportOf(c, 'ready'));
     const after = procFigures(hostd.child.pid!);
     const status = await readStatus(l.d);
+    const eventsPerSec =
+      s.eventsMs === undefined ? undefined : await measureEvents(children, s.eventsMs);
     const connections = done.connections;
     return {
       vms: l.providers.length + 1,
@@ -261,6 +293,7 @@ export async function runScale(s: ScaleScenario): Promise<ScaleRunResult> {
       providerStartup: ready[0]!.startup,
       consumerStartup: done.startup,
       offerMs: Math.max(...ready.map((r) => r.offerMs)),
+      eventsPerSec,
       channelsEnded: done.ended,
       hostdWarnings: hostd.logs
         .filter((e) => e['level'] === 'warn' || e['event'] === 'channel-closing')

@@ -49,4 +49,6 @@ export type ScaleVmReport =
       readonly cpuMs: number;
       readonly rssBytes: number;
     }
+  | { readonly event: 'published'; readonly vm: string; readonly sent: number }
+  | { readonly event: 'counted'; readonly vm: string; readonly received: number }
   | { readonly event: 'error'; readonly vm: string; readonly message: string };

@@ -29,8 +29,21 @@ try {
     await node.close().catch(() => undefined);
     process.disconnect?.();
   };
-  process.on('message', (m: { cmd?: string }) => {
+  // The events phase (harness commands): providers publish as fast as the rings take for
+  // `ms`, the consumer counts what arrives between `count` and `counted`.
+  const events = { counting: false, received: 0, publish: (_ms: number) => Promise.resolve(0) };
+  process.on('message', (m: { cmd?: string; ms?: number }) => {
     if (m.cmd === 'exit') void stop();
+    if (m.cmd === 'publish')
+      void events.publish(m.ms ?? 1000).then((sent) => report({ event: 'published', vm, sent }));
+    if (m.cmd === 'count') {
+      events.received = 0;
+      events.counting = true;
+    }
+    if (m.cmd === 'counted') {
+      events.counting = false;
+      report({ event: 'counted', vm, received: events.received });
+    }
   });
   process.on('disconnect', () => void stop().catch(() => process.exit(1)));
   const startup = { importMs, openMs, ...cost() };
@@ -42,8 +55,20 @@ try {
         methods: { reset: () => ({ previous_odometer_m: instance }) },
       });
     const all = plan.services.flatMap((s) => s.instances.map((i) => [s.name, i] as const));
-    if (plan.atOnce) await Promise.all(all.map(([name, i]) => offer(name, i)));
-    else for (const [name, i] of all) await offer(name, i);
+    const offered = plan.atOnce ? await Promise.all(all.map(([name, i]) => offer(name, i))) : [];
+    if (!plan.atOnce) for (const [name, i] of all) offered.push(await offer(name, i));
+    const publishers = offered.map((svc) => svc.publisher<object>('speed'));
+    events.publish = async (ms) => {
+      const sample = { kph: 88, odometer_m: 123_456, timestamp_ms: Date.now() };
+      const until = performance.now() + ms;
+      let sent = 0;
+      while (performance.now() < until) {
+        // One round over every channel, then let the receive loops and IPC run.
+        for (const p of publishers) if (p.publish(sample)) sent++;
+        await new Promise((r) => setImmediate(r));
+      }
+      return sent;
+    };
     report({ event: 'ready', vm, startup, offerMs: performance.now() - offerStart, ...cost() });
   } else {
     report({ event: 'open', vm, startup, atMs: Date.now() });
@@ -53,7 +78,10 @@ try {
       plan.services.flatMap((s) =>
         s.instances.map(async (instance) => {
           const c = await node.consume(s.name, { instance, timeoutMs: 60_000 });
-          c.event('speed').subscribe({ error: (e: Error) => void ended.push(e.message) });
+          c.event('speed').subscribe({
+            next: () => void (events.counting && events.received++),
+            error: (e: Error) => void ended.push(e.message),
+          });
           return c;
         }),
       ),
