@@ -69,6 +69,7 @@ export type { NotifyMode } from './notify/ring-waiter.js';
 export { encodeInto, encodedLength } from './protobuf/encode-into.js';
 export type { EncodeIntoOptions } from './protobuf/encode-into.js';
 export { decodeFrom } from './protobuf/decode-from.js';
+export { decodeOwned } from './protobuf/decode-owned.js';
 export type { MessageCodec } from './protobuf/message-codec.js';
 export { receiveSample } from './protobuf/receive-sample.js';
 export type { ReceiveSampleOptions } from './protobuf/receive-sample.js';

@@ -20,7 +20,8 @@ export interface OfferOptions {
 export interface ServicePublisherOptions {
   /**
    * Encode each message straight into a loaned slot of each consumer's ring (no payload
-   * buffer) instead of encoding once and copying it into every ring. Default false.
+   * buffer) instead of encoding once and copying it into every ring. Default true; false
+   * picks the copy lane.
    */
   readonly inPlace?: boolean;
 }
@@ -172,10 +173,11 @@ export class OfferedService {
     options: ServicePublisherOptions = {},
   ): ServicePublisher<T> {
     this.#catalog.event(name);
-    const key = options.inPlace === true ? `${name}/in-place` : name;
+    const inPlace = options.inPlace !== false;
+    const key = inPlace ? name : `${name}/copy`;
     let p = this.#publishers.get(key);
     if (p === undefined) {
-      p = new ServicePublisher<object>(name, { inPlace: options.inPlace === true });
+      p = new ServicePublisher<object>(name, { inPlace });
       this.#publishers.set(key, p);
       for (const [id, s] of this.#served) this.#subscribe(p, id, s);
     }

@@ -25,7 +25,7 @@ try {
   });
   svc.consumers$.subscribe((count) => report({ event: 'consumers', count }));
   type Speed = { kph: number; odometer_m: number; timestamp_ms: number };
-  const speed = svc.publisher<Speed>('speed');
+  const speed = svc.publisher<Speed>('speed', { inPlace: false }); // the copy lane
   const speedInPlace = svc.publisher<Speed>('speed', { inPlace: true });
   let n = 0;
   const timer = setInterval(() => {

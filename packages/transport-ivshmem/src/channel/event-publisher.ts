@@ -1,15 +1,16 @@
 import type protobuf from 'protobufjs';
 import { SomeIpMessageType } from '@sivshm/abi';
-import { encodedLength, encodeInto } from '../protobuf/encode-into.js';
 import type { SomeIpHeader } from '../ring/someip-header.js';
 import type { Channel } from './channel.js';
+import { sendEncoded } from './send-encoded.js';
 import { checkEventId, ReturnCode, type ServiceAddress } from './service-common.js';
 
 /** Options of {@link ServiceProvider.publisher}. */
 export interface EventPublisherOptions {
   /**
    * Encode each message straight into a loaned ring slot (no payload buffer is allocated; the
-   * message is sized first) instead of encoding to a buffer and copying it in. Default false.
+   * message is sized first) instead of encoding to a buffer and copying it in. Default true;
+   * false picks the copy lane (`encode().finish()`, then one copy into the ring).
    * In a `mac`/`aead` channel the loaned slot is private memory and sending seals it into the
    * ring (encode privately, then seal): no plaintext in shared memory, one cipher pass.
    */
@@ -39,7 +40,7 @@ export class EventPublisher<T extends object> {
     options: EventPublisherOptions = {},
   ) {
     checkEventId(eventId);
-    this.#inPlace = options.inPlace === true;
+    this.#inPlace = options.inPlace !== false;
     this.#header = {
       service: address.service,
       method: eventId,
@@ -64,7 +65,7 @@ export class EventPublisher<T extends object> {
 
   /** Encodes and sends; false (nothing sent) when the ring is full right now. */
   publish(message: T): boolean {
-    if (this.#inPlace) return this.#publishInPlace(message);
+    if (this.#inPlace) return sendEncoded(this.channel, this.#nextHeader(), this.type, message);
     const payload = this.type.encode(message).finish();
     return this.channel.sendCopy(this.#nextHeader(), payload);
   }
@@ -73,21 +74,5 @@ export class EventPublisher<T extends object> {
   async publishWait(message: T, timeoutMs = 1000): Promise<void> {
     const payload = this.type.encode(message).finish();
     await this.channel.sendCopyWait({ ...this.#nextHeader() }, payload, timeoutMs);
-  }
-
-  /** loan → encode into the slot → send. */
-  #publishInPlace(message: T): boolean {
-    const length = encodedLength(this.type, message);
-    const slot = this.channel.loan(length);
-    if (slot === undefined) return false;
-    try {
-      encodeInto(this.type, message, slot.payload, { length });
-    } catch (e) {
-      this.channel.abandon(slot);
-      throw e;
-    }
-    Object.assign(slot.header, this.#nextHeader());
-    this.channel.send(slot);
-    return true;
   }
 }

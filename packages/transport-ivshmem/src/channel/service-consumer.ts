@@ -2,7 +2,8 @@ import type protobuf from 'protobufjs';
 import { Subject, share, type Observable } from 'rxjs';
 import { SomeIpMessageType } from '@sivshm/abi';
 import { TransportError } from '../errors/transport-error.js';
-import { decodeCopy, decodeFrom } from '../protobuf/decode-from.js';
+import { decodeFrom } from '../protobuf/decode-from.js';
+import { decodeOwned } from '../protobuf/decode-owned.js';
 import { Sample } from '../protobuf/sample.js';
 import type { SomeIpHeader } from '../ring/someip-header.js';
 import { dispatchKey, type Channel } from './channel.js';
@@ -13,16 +14,20 @@ import {
   ReturnCode,
   type ServiceAddress,
 } from './service-common.js';
+import { sendEncoded } from './send-encoded.js';
 
 const untext = new TextDecoder();
 
 interface PendingCall {
-  readonly resolve: (payload: Uint8Array) => void;
+  /** Gets the answer's decoded response, already detached from the record. */
+  readonly resolve: (response: unknown) => void;
   readonly reject: (e: TransportError) => void;
   /** `performance.now()` after which the call fails with ERR_TIMEOUT. */
   readonly deadline: number;
   readonly methodId: number;
   readonly timeoutMs: number;
+  /** How the answer is decoded (in the dispatch, straight from the record). */
+  readonly responseType: protobuf.Type;
   /**
    * The request is in the ring. Until then the deadline is the sending side's to report (as
    * `ERR_BUSY`: never sent), not the sweeper's (`ERR_TIMEOUT`: sent, not answered).
@@ -83,8 +88,10 @@ export class ServiceConsumer {
   }
 
   /**
-   * Decoded copies of event `eventId`, safe to keep. Hot: subscribing starts delivery, and
-   * every subscriber shares one decoder.
+   * Decoded messages of event `eventId`, safe to keep. Hot: subscribing starts delivery, and
+   * every subscriber shares one decoder. Each record is decoded straight from its slot (in a
+   * `mac`/`aead` channel: from the private copy it was checked and opened into) and only its
+   * `bytes` values are copied out, so nothing delivered aliases the ring.
    */
   event<T>(eventId: number, type: protobuf.Type): Observable<T> {
     checkEventId(eventId);
@@ -95,7 +102,7 @@ export class ServiceConsumer {
         if (r.header.messageType !== SomeIpMessageType.NOTIFICATION) return;
         let message: T;
         try {
-          message = decodeCopy(type, r.payload) as T;
+          message = decodeOwned(type, r.payload) as T;
         } catch (e) {
           this.#undecodable(eventId, r.header.session, type, e);
           return;
@@ -164,7 +171,10 @@ export class ServiceConsumer {
     );
   }
 
-  /** Calls method `methodId` and resolves with the decoded response. */
+  /**
+   * Calls method `methodId` and resolves with the decoded response. The request is encoded
+   * straight into a loaned ring slot; only a full ring takes the waiting lane (encode, then copy).
+   */
   async call<Req extends object, Res>(
     methodId: number,
     requestType: protobuf.Type,
@@ -176,33 +186,41 @@ export class ServiceConsumer {
     this.#listenForResponses(methodId);
     const session = this.#nextSession();
     const timeoutMs = options.timeoutMs ?? 1000;
-    const payload = await new Promise<Uint8Array>((resolve, reject) => {
+    return new Promise<Res>((resolve, reject) => {
       const call: PendingCall = {
-        resolve,
+        resolve: resolve as (response: unknown) => void,
         reject,
         deadline: performance.now() + timeoutMs,
         methodId,
         timeoutMs,
+        responseType,
         sent: true,
       };
       this.#pending.set(session, call);
       this.#armSweeper();
       const header = this.#header(methodId, session, SomeIpMessageType.REQUEST);
-      const body = requestType.encode(request).finish();
-      // Hot path: straight into the ring; only a full ring takes the waiting (async) path.
-      if (this.channel.state === 'open' && this.channel.sendCopy(header, body)) return;
-      call.sent = false;
-      this.#sendWhenRoom(methodId, header, body, timeoutMs).then(
-        () => void (call.sent = true),
-        (e: TransportError) => {
-          this.#pending.delete(session);
-          reject(e);
-        },
-      );
+      try {
+        // Hot path: encoded straight into the ring; only a full ring takes the waiting path.
+        if (
+          this.channel.state === 'open' &&
+          sendEncoded(this.channel, header, requestType, request)
+        )
+          return;
+        call.sent = false;
+        const body = requestType.encode(request).finish();
+        this.#sendWhenRoom(methodId, header, body, timeoutMs).then(
+          () => void (call.sent = true),
+          (e: TransportError) => {
+            this.#pending.delete(session);
+            reject(e);
+          },
+        );
+      } catch (e) {
+        // The request does not encode (nothing was sent): no answer to wait for.
+        this.#pending.delete(session);
+        reject(e);
+      }
     });
-    // `payload` is already this call's private copy (taken before the record was released):
-    // decode it in place rather than copying it a second time.
-    return decodeFrom(responseType, payload) as Res;
   }
 
   /**
@@ -307,7 +325,14 @@ export class ServiceConsumer {
           r.header.messageType === SomeIpMessageType.RESPONSE &&
           r.header.returnCode === ReturnCode.ok
         ) {
-          p.resolve(r.payload.slice());
+          let response: unknown;
+          try {
+            response = decodeOwned(p.responseType, r.payload);
+          } catch (e) {
+            p.reject(e as TransportError);
+            return;
+          }
+          p.resolve(response);
         } else {
           p.reject(
             new TransportError(

@@ -1,6 +1,6 @@
 import type protobuf from 'protobufjs';
 import { SomeIpMessageType } from '@sivshm/abi';
-import { decodeCopy } from '../protobuf/decode-from.js';
+import { decodeOwned } from '../protobuf/decode-owned.js';
 import type { RingRecord } from '../ring/ring-consumer.js';
 import type { SomeIpHeader } from '../ring/someip-header.js';
 import { dispatchKey, type Channel } from './channel.js';
@@ -12,6 +12,7 @@ import {
   ReturnCode,
   type ServiceAddress,
 } from './service-common.js';
+import { sendEncoded } from './send-encoded.js';
 
 const text = new TextEncoder();
 
@@ -100,7 +101,7 @@ export class ServiceProvider {
     const h = { ...r.header };
     let request: Req;
     try {
-      request = decodeCopy<Req>(requestType, r.payload);
+      request = decodeOwned<Req>(requestType, r.payload);
     } catch (e) {
       if (h.messageType === SomeIpMessageType.REQUEST)
         void this.#reply(h, ReturnCode.notOk, text.encode((e as Error).message)).catch(
@@ -116,6 +117,9 @@ export class ServiceProvider {
         // microtask hop between request and response on the hot path.
         const result = isPromiseLike(returned) ? await returned : returned;
         if (h.messageType !== SomeIpMessageType.REQUEST) return;
+        // Encoded straight into the reply ring; a full ring takes the waiting lane below.
+        const header = { ...h, messageType: SomeIpMessageType.RESPONSE, returnCode: ReturnCode.ok };
+        if (sendEncoded(this.channel, header, responseType, result)) return;
         payload = responseType.encode(result).finish();
       } catch (e) {
         if (h.messageType === SomeIpMessageType.REQUEST) {
@@ -127,10 +131,9 @@ export class ServiceProvider {
         }
         return;
       }
-      const header = { ...h, messageType: SomeIpMessageType.RESPONSE, returnCode: ReturnCode.ok };
       // A reply that gives up waiting for room is dropped, not answered with an ERROR that
       // would wait for the same room: the caller's deadline tells it.
-      if (!this.channel.sendCopy(header, payload)) await this.#reply(h, ReturnCode.ok, payload);
+      await this.#reply(h, ReturnCode.ok, payload);
     })().catch(() => {
       // The channel ended while replying, or the reply gave up waiting for room; the
       // caller's own deadline tells it, the channel's state$ tells the owner.
