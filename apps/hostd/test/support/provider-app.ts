@@ -2,8 +2,9 @@
 // deployment's config): offers VehicleSpeed and MediaControl, publishes `speed` every 10 ms and
 // `volume` every 5 ms, answers `reset` and `control`. It measures itself while consumers abuse
 // it (issue 13 case 1): event-loop delay (perf_hooks monitorEventLoopDelay), the longest gap
-// between the ticks of a 10 ms timer, and its RSS. `{cmd:'junk'}` makes the next `speed` record
-// one byte no protobuf reader accepts (case 2: a hostile or broken provider). Reports over IPC;
+// between the ticks of a 10 ms timer, and its RSS. `{cmd:'junk'}` sends one `speed` record
+// whose payload is one byte no protobuf reader accepts (case 2: a hostile or broken provider)
+// on the copy lane, the lane that still calls the type's encoder. Reports over IPC;
 // ends on {cmd:'exit'}.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadConfig, type ServiceConfig } from '@sivshm/core';
@@ -103,6 +104,16 @@ try {
     },
   });
   const speed = speedSvc.publisher<{ kph: number; odometer_m: number }>('speed');
+  // The default lane encodes straight into the ring without calling `type.encode`, so the bad
+  // record goes out on the copy lane (same event, same channels), whose encoder is wrapped.
+  const speedCopyLane = speedSvc.publisher<{ kph: number; odometer_m: number }>('speed', {
+    inPlace: false,
+  });
+  // A full ring (a descheduled consumer) keeps the record out: try again on the next tick.
+  const publishJunk = (): void => {
+    junkNext();
+    if (!speedCopyLane.publish({ kph: 50, odometer_m: odometer })) setTimeout(publishJunk, 10);
+  };
   const volume = media.publisher<{ volume: number }>('volume');
   // `speed` records published while some consumer was connected (what one could receive).
   let published = 0;
@@ -122,7 +133,7 @@ try {
   process.on('message', (m: { cmd?: string }) => {
     if (m.cmd === 'exit') void stop();
     if (m.cmd === 'measure') measure.reset();
-    if (m.cmd === 'junk') junkNext();
+    if (m.cmd === 'junk') publishJunk();
     if (m.cmd === 'report') {
       report({
         event: 'figures',
