@@ -62,11 +62,12 @@ class SelfMeasure {
 }
 
 /**
- * Wraps the encoder of `typeName` in `config`'s protos (the one the node publishes with): after
- * `junkNext()`, its next message is the byte 0x0F — field 1 with wire type 7, which does not
- * exist — and the ones after are encoded as usual.
+ * Wraps the encoder of `typeName` in `config`'s protos (the one the node publishes with): while
+ * the returned function runs `send`, the next message the encoder's caller finishes is the byte
+ * 0x0F — field 1 with wire type 7, which does not exist. Before and after, and when `send`
+ * encoded nothing (no open channel), messages are encoded as usual.
  */
-function junkable(config: ServiceConfig, typeName: string): () => void {
+function junkable(config: ServiceConfig, typeName: string): (send: () => boolean) => boolean {
   const type = config.protoRoot.lookupType(typeName).setup();
   const encode = type.encode.bind(type);
   let junk = false;
@@ -75,13 +76,20 @@ function junkable(config: ServiceConfig, typeName: string): () => void {
     junk = false;
     return { finish: () => Uint8Array.of(0x0f) } as ReturnType<typeof encode>;
   };
-  return () => void (junk = true);
+  return (send) => {
+    junk = true;
+    try {
+      return send();
+    } finally {
+      junk = false;
+    }
+  };
 }
 
 try {
   const measure = new SelfMeasure();
   const config = await loadConfig(configPath);
-  const junkNext = junkable(config, 'sivshm.demo.VehicleSpeed');
+  const withJunk = junkable(config, 'sivshm.demo.VehicleSpeed');
   const node = await Node.open({ config, vm: 'infotainment', runDir });
   let served = 0;
   let odometer = 0;
@@ -111,8 +119,8 @@ try {
   });
   // A full ring (a descheduled consumer) keeps the record out: try again on the next tick.
   const publishJunk = (): void => {
-    junkNext();
-    if (!speedCopyLane.publish({ kph: 50, odometer_m: odometer })) setTimeout(publishJunk, 10);
+    const sent = withJunk(() => speedCopyLane.publish({ kph: 50, odometer_m: odometer }));
+    if (!sent) setTimeout(publishJunk, 10);
   };
   const volume = media.publisher<{ volume: number }>('volume');
   // `speed` records published while some consumer was connected (what one could receive).
