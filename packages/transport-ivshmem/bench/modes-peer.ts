@@ -29,6 +29,8 @@ const channel = new Channel({
   notify: job.notify ?? 'spin',
   peerWaker: new EventfdWaker(4),
   ownWaker: new EventfdWaker(3),
+  // As the bench's own end (modes.bench.ts PEER_TIMEOUT_MS): a starved process is not a dead one.
+  peerTimeoutMs: 30_000,
   ...(job.mode === 'plain' || job.keys === undefined
     ? {}
     : {

@@ -4,6 +4,7 @@
 // plain; 64 KiB one-way aead ≥ 2 GB/s.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createCipheriv, randomBytes, type CipherGCMTypes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import protobuf from 'protobufjs';
 import { Channel, dispatchKey } from '../src/channel/channel.js';
 import { ServiceConsumer } from '../src/channel/service-endpoints.js';
@@ -53,6 +54,11 @@ export interface CipherRow {
 export interface ModesResult {
   rows: ModesRow[];
   ciphers: CipherRow[];
+  /**
+   * The machine's load average (1, 5, 15 min) when the run started and ended: other jobs on a
+   * 2-vCPU machine move every figure, the ratios least (docs/performance.md §3).
+   */
+  load: { before: number[]; after: number[] };
 }
 
 /** Median µs to seal one record of `bytes` with `seal`, over `n` records after a warm-up. */
@@ -149,6 +155,14 @@ function cipherChoice(quick: boolean): CipherRow[] {
 const Echo = protobuf.parse(SCHEMA).root.lookupType('b.Echo');
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 const PEER = new URL(`./modes-peer${ext}`, import.meta.url).pathname;
+/**
+ * How long either end of a bench channel waits for the other's heartbeat: on a machine loaded
+ * far beyond its two vCPUs a spinning peer can be off the CPU for over a second, and a bench
+ * that gives up then measures nothing; the figures say how loaded the run was.
+ */
+export const PEER_TIMEOUT_MS = 30_000;
+/** A call's bound in the bench, for the same reason (the default is 1 s). */
+const CALL = { timeoutMs: PEER_TIMEOUT_MS } as const;
 /** A 1 MiB data area per direction: a 64 KiB record is far below its half. */
 const DATA_SIZE = 1024 * 1024;
 const ONE_WAY = 64 * 1024;
@@ -208,6 +222,7 @@ async function openPair(mode: Mode, notify: NotifyMode): Promise<Pair> {
     notify,
     peerWaker: new EventfdWaker(dupFd(host.spec.efdC2p)),
     ownWaker: new EventfdWaker(dupFd(host.spec.efdP2c)),
+    peerTimeoutMs: PEER_TIMEOUT_MS,
     ...(mode === 'plain'
       ? {}
       : { protection: { mode, channelId: BigInt(host.spec.channelId), keys } }),
@@ -262,10 +277,10 @@ async function roundTrips(blocks: number, perBlock: number): Promise<RoundTrips>
     for (let k = 0; k < MODES.length; k++) {
       const mode = MODES[(b + k) % MODES.length]!;
       await withChannel(mode, async (consumer) => {
-        for (let i = 0; i < 1000; i++) await consumer.call(1, Echo, Echo, { seq: i, data });
+        for (let i = 0; i < 1000; i++) await consumer.call(1, Echo, Echo, { seq: i, data }, CALL);
         for (let i = 0; i < perBlock; i++) {
           const t0 = performance.now();
-          await consumer.call(1, Echo, Echo, { seq: i, data });
+          await consumer.call(1, Echo, Echo, { seq: i, data }, CALL);
           t[i] = (performance.now() - t0) * 1000;
         }
       });
@@ -312,6 +327,7 @@ export async function run(
   opts: { quick?: boolean; log?: (s: string) => void } = {},
 ): Promise<ModesResult> {
   const log = opts.log ?? (() => {});
+  const loadBefore = loadavg();
   const blocks = opts.quick === true ? 2 : 9;
   const perBlock = opts.quick === true ? 2000 : 5000;
   const runs = opts.quick === true ? 1 : 3;
@@ -360,7 +376,8 @@ export async function run(
     });
   }
   log('  sealing one record per cipher, in process');
-  return { rows, ciphers: cipherChoice(opts.quick === true) };
+  const ciphers = cipherChoice(opts.quick === true);
+  return { rows, ciphers, load: { before: loadBefore, after: loadavg() } };
 }
 
 /** The table `npm run bench` prints. */
@@ -368,6 +385,7 @@ export function format(r: ModesResult): string {
   const f = (x: number): string => x.toFixed(2).padStart(8);
   return [
     'record protection: mac and aead against plain, same run (64 B round trip: two OS processes, spin, modes in turn; one-way: 64 KiB records, spin)',
+    `machine load (1/5/15 min): ${r.load.before.map((x) => x.toFixed(1)).join('/')} at the start, ${r.load.after.map((x) => x.toFixed(1)).join('/')} at the end`,
     'mode   kind        payload   p50 µs   p99 µs  × plain   GB/s  target',
     ...r.rows.map(
       (x) =>
