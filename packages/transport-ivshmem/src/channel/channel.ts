@@ -108,7 +108,8 @@ export class Channel {
   readonly #state = new BehaviorSubject<ChannelState>('open');
   /** `#state.value` as a plain field: the send path checks it on every record. */
   #current: ChannelState = 'open';
-  readonly #handlers = new Map<number, RecordHandler>();
+  /** Created by the first `on()`: a channel nobody listens on yet holds no map. */
+  #handlers: Map<number, RecordHandler> | undefined;
   readonly #waiter: RingWaiter;
   readonly #heartbeat: HeartbeatTimer;
   readonly #peerWaker: HeldWaker | undefined;
@@ -177,12 +178,13 @@ export class Channel {
       }),
     });
     this.#heartbeat = new HeartbeatTimer(this.#producer).start();
-    this.#consumer.onFailure((e) => this.#fail(e));
-    this.#producer.onFailure((e) => this.#fail(e));
+    const fail = (e: TransportError): void => this.#fail(e);
+    this.#consumer.onFailure(fail);
+    this.#producer.onFailure(fail);
     // Start receiving on the next turn, not inside the constructor: whatever the owner sets up
     // synchronously after `new Channel()` (ServiceProvider.serve, event subscriptions) is in
     // place before the first record is dispatched, so an early request is never unanswered.
-    this.#loop = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#run());
+    this.#loop = this.#run();
   }
 
   /** `open` until the channel ends; then why it ended. Completes after `closed`. */
@@ -217,14 +219,15 @@ export class Channel {
    * per key. Returns the function that unregisters it.
    */
   on(key: number, handler: RecordHandler): () => void {
-    if (this.#handlers.has(key)) {
+    const handlers = (this.#handlers ??= new Map());
+    if (handlers.has(key)) {
       throw new TransportError(
         'ERR_BAD_ARGUMENT',
         `a handler for dispatch key 0x${key.toString(16)} is already registered`,
       );
     }
-    this.#handlers.set(key, handler);
-    return () => this.#handlers.delete(key);
+    handlers.set(key, handler);
+    return () => handlers.delete(key);
   }
 
   /**
@@ -340,6 +343,8 @@ export class Channel {
   }
 
   async #run(): Promise<void> {
+    // The first turn waits for the next one (see the constructor).
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const c = this.#consumer;
     while (this.#state.value === 'open') {
       if (this.#windowLost?.() === true) {
@@ -382,7 +387,7 @@ export class Channel {
           }
           dispatched++;
           const h =
-            this.#handlers.get(dispatchKey(r.header.messageType, r.header.method)) ??
+            this.#handlers?.get(dispatchKey(r.header.messageType, r.header.method)) ??
             this.#unhandled;
           if (h === undefined) this.unhandledRecords++;
           try {

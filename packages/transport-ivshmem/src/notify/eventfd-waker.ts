@@ -32,7 +32,9 @@ export class EventfdWaker implements Waker {
   readonly #ownsFd: boolean;
   #watcher: FdWatcher | undefined;
   #rung = false;
+  /** The pending wait's own resolve function and its timer (no closure per park). */
   #pending: ((rung: boolean) => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(fd: number, options: EventfdWakerOptions = {}) {
@@ -63,16 +65,19 @@ export class EventfdWaker implements Waker {
     // fires the watcher on the next loop turn; reading first would cost a syscall per park.
     this.#watcher ??= watchReadable(this.#fd, (_events, error) => this.#onReadable(error)).unref();
     return new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        this.#pending = undefined;
-        resolve(false);
-      }, timeoutMs);
-      this.#pending = (rung) => {
-        clearTimeout(timer);
-        this.#pending = undefined;
-        resolve(rung);
-      };
+      this.#pending = resolve;
+      this.#timer = setTimeout(timedOut, timeoutMs, this);
     });
+  }
+
+  /** Settles the pending wait (rung, timed out or closed); a no-op when none is pending. */
+  settle(rung: boolean): void {
+    const resolve = this.#pending;
+    if (resolve === undefined) return;
+    clearTimeout(this.#timer);
+    this.#pending = undefined;
+    this.#timer = undefined;
+    resolve(rung);
   }
 
   close(): void {
@@ -80,7 +85,7 @@ export class EventfdWaker implements Waker {
     this.#closed = true;
     this.#watcher?.stop();
     this.#watcher = undefined;
-    this.#pending?.(false);
+    this.settle(false);
     if (this.#ownsFd) closeFd(this.#fd);
   }
 
@@ -93,7 +98,12 @@ export class EventfdWaker implements Waker {
       this.#watcher = undefined;
     }
     if (count === 0n && error === undefined) return;
-    if (this.#pending !== undefined) this.#pending(true);
+    if (this.#pending !== undefined) this.settle(true);
     else this.#rung = true;
   }
+}
+
+// Module-level, with the waker as setTimeout's argument: a parked wait allocates no closure.
+function timedOut(waker: EventfdWaker): void {
+  waker.settle(false);
 }

@@ -12,7 +12,11 @@ export type RingFailureListener = (error: TransportError) => void;
  */
 export class RingFailure {
   #error: TransportError | undefined;
-  readonly #listeners = new Set<RingFailureListener>();
+  /**
+   * Listeners in the order they subscribed. A plain array, created on the first subscription:
+   * every channel holds two ring ends, and an idle channel should cost little heap.
+   */
+  #listeners: RingFailureListener[] | undefined;
 
   /** The error that failed the ring, or undefined while it works. */
   get error(): TransportError | undefined {
@@ -23,8 +27,8 @@ export class RingFailure {
   fail(error: TransportError): TransportError {
     if (this.#error !== undefined) return this.#error;
     this.#error = error;
-    const listeners = [...this.#listeners];
-    this.#listeners.clear();
+    const listeners = this.#listeners ?? [];
+    this.#listeners = undefined;
     queueMicrotask(() => {
       for (const l of listeners) l(error);
     });
@@ -38,7 +42,13 @@ export class RingFailure {
       queueMicrotask(() => listener(err));
       return () => undefined;
     }
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    // An exact-size literal: `[]` then push would reserve room for 16.
+    let listeners = this.#listeners;
+    if (listeners === undefined) listeners = this.#listeners = [listener];
+    else listeners.push(listener);
+    return () => {
+      const i = listeners.indexOf(listener);
+      if (i >= 0) listeners.splice(i, 1);
+    };
   }
 }

@@ -34,6 +34,9 @@ export interface RingWaitOptions {
   readonly signal?: AbortSignal;
 }
 
+/** Every slot's payload before its first loan: one shared empty view, not one (and its buffer) per ring. */
+const NO_PAYLOAD = new Uint8Array(0);
+
 /**
  * A loaned record: write the payload in place, fill the header, then {@link RingProducer.send}.
  *
@@ -43,7 +46,7 @@ export interface RingWaitOptions {
  */
 export class RingSlot {
   /** Writable view of exactly the loaned payload size, inside the ring. */
-  payload: Uint8Array = new Uint8Array(0);
+  payload: Uint8Array = NO_PAYLOAD;
   /** SOME/IP header fields; `length` and protocol version are filled in by the ring. */
   readonly header: SomeIpHeader = {
     service: 0,
