@@ -22,6 +22,7 @@ import {
   type ProviderProcess,
   OFFER_ALL,
   REQUEST_ALL,
+  ROGUE_LIMITS,
 } from './support/test-deployment.js';
 import { TestVm, type RequestOutcome } from './support/test-vm.js';
 
@@ -353,7 +354,18 @@ describe('Hostd under attack and failure', function () {
         expect(refused).to.include({ kind: 'aborted', reason: 'rateLimited' });
       granted(await c.request(SERVICE.speed));
       const after = await readStatus(d);
-      expect(after.handshakes.rateLimited - before.handshakes.rateLimited).to.be.at.least(380);
+      // hostd charges each frame when it reads it, on its own clock: the bucket refills for as
+      // long as reading the flood takes, which on a loaded machine (hostd descheduled between
+      // reads) is seconds, not milliseconds. What the budget promises is a bound on what it
+      // admits over that span, and the span is at most the time since the first frame was sent.
+      const elapsedS = (Date.now() - t0) / 1000;
+      const admittedAtMost =
+        ROGUE_LIMITS.burst + Math.ceil(elapsedS * ROGUE_LIMITS.handshakesPerSecond);
+      const refusedJunk = after.handshakes.rateLimited - before.handshakes.rateLimited;
+      console.log(
+        `      [measured] 400 junk frames: ${refusedJunk} refused over ${elapsedS.toFixed(2)} s (the budget admits at most ${admittedAtMost})`,
+      );
+      expect(refusedJunk, 'junk frames refused').to.be.at.least(400 - admittedAtMost);
       expect(
         after.handshakes.signatureVerifications - before.handshakes.signatureVerifications,
       ).to.equal(3);
@@ -367,8 +379,7 @@ describe('Hostd under attack and failure', function () {
       // One by one only the burst's first five (the bucket's burst), none while it lasts.
       // On a loaded machine the flood takes longer to handle and the bucket (20/s) refills
       // meanwhile: what it admitted past the burst is allowed for.
-      const refilled = Math.floor(((Date.now() - t0) / 1000) * 20);
-      expect(perMessage.length, 'refusals logged one by one').to.be.at.most(5 + refilled);
+      expect(perMessage.length, 'refusals logged one by one').to.be.at.most(admittedAtMost);
     });
 
     it('should refuse channels past a VM window quota and leave other VMs unaffected (46)', async () => {

@@ -39,6 +39,14 @@ export const REQUEST_ALL = {
   ],
 };
 
+/** rogue's handshake budget and quotas: the tight limits the adversarial tests run into. */
+export const ROGUE_LIMITS = {
+  handshakesPerSecond: 20,
+  burst: 5,
+  pendingHandshakes: 3,
+  windowBytes: '600KiB',
+} as const;
+
 /** Three VMs; rogue has tight limits (4 windows of quota, 3 pending); cluster generous ones. */
 export function makeDeployment(): Deployment {
   return makeTestDeployment({
@@ -58,7 +66,7 @@ export function makeDeployment(): Deployment {
       {
         id: VM.rogue,
         name: 'rogue',
-        limits: { handshakesPerSecond: 20, burst: 5, pendingHandshakes: 3, windowBytes: '600KiB' },
+        limits: ROGUE_LIMITS,
       },
     ],
     services: ['VehicleSpeed', { name: 'MediaControl', consumers: ['cluster', 'rogue'] }],
