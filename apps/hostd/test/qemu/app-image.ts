@@ -4,7 +4,7 @@
  * modes check, and Node with one bundle of guest-app.ts and @sivshm/runtime, plus the
  * deployment's services.yaml and protos under /app.
  */
-import { chmodSync, copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compiledFile, packageRoot, siblingEntry, workspaceDir } from '@sivshm/testing';
 import {
@@ -69,34 +69,11 @@ const BAR_SCAN_SOURCE = join(packageRoot(import.meta.url), 'test', 'qemu', 'sivs
 const GUEST_APP = siblingEntry(import.meta.url, 'guest-app').script;
 
 /**
- * Builds the guest initramfs for kernel `kver` in `work`, with `configDir` (services.yaml and
- * proto/, relative paths) copied to /app; returns its path.
+ * The part of the image every kernel shares, packed once per tier: Node with one bundle of
+ * guest-app and @sivshm/runtime's Node.open under /app, and core's .proto files. Returns the
+ * archive (the kernel unpacks it before the kernel's own part, see buildAppImage).
  */
-export async function buildAppImage(
-  work: string,
-  kver: string,
-  configDir: string,
-): Promise<string> {
-  const { ko, log } = buildSivshmModule(work, kver);
-  if (!existsSync(ko)) throw new Error(`sivshm.ko did not build: ${log.slice(-2000)}`);
-  const scan = buildTestModule(work, kver, BAR_SCAN_SOURCE);
-  if (!existsSync(scan.ko)) throw new Error(`the BAR scan module did not build: ${scan.log}`);
-  const root = join(work, 'rootfs');
-  makeRootfs(root, ['app/dist', 'app/proto']);
-  buildStaticTool('provision-key.c', join(root, 'bin/provision-key'));
-  copyFileSync(ko, join(root, 'lib/modules/sivshm.ko'));
-  copyFileSync(scan.ko, join(root, 'lib/modules/sivshm_bar_scan.ko'));
-  writeFileSync(
-    join(root, 'lib/modules/markers'),
-    MARKER_CHANNELS.map((c) => markerBytes(c.marker).toString('hex')).join(','),
-  );
-  // virtio-serial for the control port, fw_cfg for the key (both modules in Debian's kernel)
-  const mods = kernelModules(kver, ['virtio_pci', 'virtio_console', 'qemu_fw_cfg']);
-  const files = copyKernelModules(mods, join(root, 'lib/modules'));
-  writeFileSync(join(root, 'lib/modules/load-order'), files.join('\n'));
-  writeFileSync(join(root, 'init'), INIT, { mode: 0o755 });
-
-  // The app: one bundle of guest-app with @sivshm/runtime's Node.open handed in.
+export async function buildAppLayer(work: string): Promise<string> {
   const runtimeIndex = compiledFile('@sivshm/runtime', 'src/index.ts');
   for (const f of [runtimeIndex, GUEST_APP]) {
     if (!existsSync(f)) throw new Error(`${f} is missing: run \`npm run build\` at the root`);
@@ -109,7 +86,49 @@ import { runGuestApp } from ${JSON.stringify(GUEST_APP)};
 await runGuestApp((o) => Node.open(o), process.argv.slice(2));
 `,
   );
-  await addNodeApp(root, { guest: entry });
+  const layer = join(work, 'app-layer');
+  mkdirSync(join(layer, 'app', 'proto'), { recursive: true });
+  await addNodeApp(layer, { guest: entry });
+  // @sivshm/core loads its .proto files from `<package root>/proto` at run time: in the bundle
+  // the package root is /app.
+  for (const f of ['control.proto', 'sivshm.proto']) {
+    copyFileSync(join(workspaceDir('@sivshm/core'), 'proto', f), join(layer, 'app', 'proto', f));
+  }
+  const archive = join(work, 'app-layer.cpio.gz');
+  packInitramfs(layer, archive);
+  return archive;
+}
+
+/**
+ * Builds the guest initramfs for kernel `kver` in `work`: the shared `appLayer`, then this
+ * kernel's part (sivshm.ko and the BAR scan module built W=1 against its headers, its virtio
+ * and fw_cfg modules, busybox, /init, `provision-key`) with `configDir` (services.yaml and
+ * proto/, relative paths) copied to /app; returns its path.
+ */
+export function buildAppImage(
+  work: string,
+  kver: string,
+  configDir: string,
+  appLayer: string,
+): string {
+  const { ko, log } = buildSivshmModule(work, kver);
+  if (!existsSync(ko)) throw new Error(`sivshm.ko did not build: ${log.slice(-2000)}`);
+  const scan = buildTestModule(work, kver, BAR_SCAN_SOURCE);
+  if (!existsSync(scan.ko)) throw new Error(`the BAR scan module did not build: ${scan.log}`);
+  const root = join(work, 'rootfs');
+  makeRootfs(root, ['app/proto']);
+  buildStaticTool('provision-key.c', join(root, 'bin/provision-key'));
+  copyFileSync(ko, join(root, 'lib/modules/sivshm.ko'));
+  copyFileSync(scan.ko, join(root, 'lib/modules/sivshm_bar_scan.ko'));
+  writeFileSync(
+    join(root, 'lib/modules/markers'),
+    MARKER_CHANNELS.map((c) => markerBytes(c.marker).toString('hex')).join(','),
+  );
+  // virtio-serial for the control port, fw_cfg for the key (both modules in Debian's kernel)
+  const mods = kernelModules(kver, ['virtio_pci', 'virtio_console', 'qemu_fw_cfg']);
+  const files = copyKernelModules(mods, join(root, 'lib/modules'));
+  writeFileSync(join(root, 'lib/modules/load-order'), files.join('\n'));
+  writeFileSync(join(root, 'init'), INIT, { mode: 0o755 });
   // Readable by the unprivileged app: this copy names key files, it holds no key.
   copyFileSync(join(configDir, 'services.yaml'), join(root, 'app', 'services.yaml'));
   chmodSync(join(root, 'app', 'services.yaml'), 0o644);
@@ -117,12 +136,8 @@ await runGuestApp((o) => Node.open(o), process.argv.slice(2));
     join(configDir, 'proto', 'vehicle.proto'),
     join(root, 'app', 'proto', 'vehicle.proto'),
   );
-  // @sivshm/core loads its .proto files from `<package root>/proto` at run time: in the bundle
-  // the package root is /app.
-  for (const f of ['control.proto', 'sivshm.proto']) {
-    copyFileSync(join(workspaceDir('@sivshm/core'), 'proto', f), join(root, 'app', 'proto', f));
-  }
   const image = join(work, 'initramfs.cpio.gz');
-  packInitramfs(root, image);
+  // The kernel unpacks concatenated archives in order: the shared layer, then this kernel's part.
+  packInitramfs(root, image, [appLayer]);
   return image;
 }

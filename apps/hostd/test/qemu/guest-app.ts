@@ -12,6 +12,8 @@ import { closeFd, mapFile, unmap } from '@sivshm/transport-ivshmem';
 import { openFd } from '@sivshm/transport-ivshmem/testing';
 import {
   BAR_SCAN_TRIGGER,
+  MarkerPublisher,
+  PLAIN_MARKER,
   offerMarkerChannels,
   runMarkerTraffic,
   type MarkerMode,
@@ -99,6 +101,7 @@ async function provider(open: OpenNode, config: string): Promise<void> {
   let burstStarted = false;
   // Set once the offer exists; the burst is only started by a call, i.e. after that.
   const speedEvents: { pub?: { publish(m: Speed): boolean } } = {};
+  const plainMarker = new MarkerPublisher(PLAIN_MARKER.marker);
   const sendBurst = async (): Promise<void> => {
     let seq = 1;
     let full = 0;
@@ -117,6 +120,8 @@ async function provider(open: OpenNode, config: string): Promise<void> {
     instance: 1,
     methods: {
       reset: (req: { odometer_m?: unknown }) => {
+        // the modes check's plain marker rides on this channel (guest-markers.ts)
+        if (plainMarker.matches(req)) return plainMarker.onCall();
         resets++;
         // The consumer's first call says it is subscribed: only then is the burst sent.
         if (!burstStarted) {
@@ -128,6 +133,7 @@ async function provider(open: OpenNode, config: string): Promise<void> {
     },
   });
   speedEvents.pub = svc.publisher<Speed>('speed');
+  plainMarker.pub = speedEvents.pub;
   await offerMarkerChannels(node);
   say({ step: 'offered' });
   // Stays up until its QEMU is killed; reports its doorbells now and then.
@@ -240,7 +246,7 @@ async function consumer(open: OpenNode, config: string): Promise<void> {
   });
 
   // One channel per mode carrying a known marker, while the host and root scan for it.
-  await runMarkerTraffic(node, say, () => writeFileSync(BAR_SCAN_TRIGGER, 'scan\n'));
+  await runMarkerTraffic(node, speed, say, () => writeFileSync(BAR_SCAN_TRIGGER, 'scan\n'));
 
   // Now the host kills the provider's QEMU: the channel must end with peer-gone.
   const gone = new Promise<number>((resolve) => {

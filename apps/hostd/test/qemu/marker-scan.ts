@@ -1,9 +1,9 @@
 /**
  * The host's half of the modes check in tier 3 (guest-markers.ts is the guests' half): while
- * the consumer keeps marker traffic flowing on one channel per mode, the host reads the region
- * file hostd shares with both QEMUs again and again, and the consumer guest's root reads its
- * BAR through a test module (sivshm_bar_scan.c). A marker must be seen in plain (the scans
- * work) and mac (tagged, not hidden), and never in aead.
+ * the consumer keeps marker traffic flowing on a plain and an aead channel, the host reads the
+ * region file hostd shares with both QEMUs again and again, and the consumer guest's root reads
+ * its BAR through a test module (sivshm_bar_scan.c). A marker must be seen in plain (the scans
+ * work) and never in aead.
  */
 import { readFileSync } from 'node:fs';
 import { sleep, type StatusLike } from '@sivshm/testing';

@@ -4,7 +4,7 @@
  * KernelDevice, so the ChannelDevice contract suite runs against the real `/dev/sivshm`; and
  * how the host judges what the guest reported.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compiledFile, siblingEntry } from '@sivshm/testing';
 import {
@@ -19,14 +19,14 @@ import {
 const RUNNER = siblingEntry(import.meta.url, 'guest-runner').script;
 
 /**
- * Builds the Node guest's initramfs: the base image `baseInitrd`, then a layer with `/bin/node`
- * and `/app/dist/{runner,spec,kernel-device}.js`. Returns why it cannot when a piece is missing
- * (then the suite is reported as skipped with that reason).
+ * Builds the Node guest's layer, the same for every kernel: `/bin/node` and
+ * `/app/dist/{runner,spec,kernel-device}.js`, packed as `<work>/node-layer.cpio.gz` (the guest
+ * unpacks it after a kernel's base image). Returns why it cannot when a piece is missing (then
+ * the suite is reported as skipped with that reason).
  */
-export async function buildNodeInitrd(
+export async function buildNodeLayer(
   work: string,
-  baseInitrd: string,
-): Promise<{ initrd: string } | { missing: string }> {
+): Promise<{ layer: string } | { missing: string }> {
   const transport = '@sivshm/transport-ivshmem';
   const entries = {
     runner: RUNNER,
@@ -36,16 +36,23 @@ export async function buildNodeInitrd(
   for (const f of [transportAddon(), ...Object.values(entries)]) {
     if (!existsSync(f)) return { missing: `${f} (run \`npm run build\` at the root first)` };
   }
-  const layer = join(work, 'node-layer');
+  const dir = join(work, 'node-layer');
   try {
-    await addNodeApp(layer, entries);
+    await addNodeApp(dir, entries);
   } catch (e) {
     return { missing: `esbuild or a piece of the bundle (${(e as Error).message})` };
   }
+  const layer = join(work, 'node-layer.cpio.gz');
+  packInitramfs(dir, layer);
+  return { layer };
+}
+
+/** The Node guest's initramfs in `work`: a kernel's `baseInitrd`, then the Node `layer`. */
+export function nodeInitrd(work: string, baseInitrd: string, layer: string): string {
   const initrd = join(work, 'initramfs-node.cpio.gz');
   // The kernel unpacks concatenated archives in order: the base rootfs, then this layer.
-  packInitramfs(layer, initrd, [baseInitrd]);
-  return { initrd };
+  writeFileSync(initrd, Buffer.concat([readFileSync(baseInitrd), readFileSync(layer)]));
+  return initrd;
 }
 
 /**

@@ -60,7 +60,7 @@ import {
   writeRegion,
   type Guest,
 } from './hostd-stand-in.js';
-import { buildNodeInitrd, judgeNodeGuest } from './node-guest.js';
+import { buildNodeLayer, judgeNodeGuest, nodeInitrd } from './node-guest.js';
 import { judgeSelftest, judgeVectors } from './selftest-expectations.js';
 import { buildVectorModule } from './vector-module.js';
 
@@ -71,6 +71,9 @@ const NODE_GUEST_MEMORY = '768M';
 const KERNEL_SRC = process.env['SIVSHM_VM_KERNEL_SRC'] ?? join(kmodRoot(), 'kernel');
 
 const results = new TierResults();
+
+/** The Node guest's layer (node-guest.ts), or why it cannot be built. */
+type NodeLayer = Awaited<ReturnType<typeof buildNodeLayer>>;
 
 /** One kernel's run: its results (names prefixed with its label) and work dir. */
 interface KernelRun {
@@ -89,8 +92,11 @@ if [ "$role" = node ]; then
 else
   /bin/selftest "$role" /dev/ttyS1 "$(arg sivshm_win)" "$(arg sivshm_other)"
   # the module must not have made the kernel warn (sleeping in atomic context, lockdep, a BUG)
-  w=$(dmesg | grep -E "WARNING:|BUG:|Call Trace:" | head -3 | tr '\n' ' ')
-  if [ -z "$w" ]; then echo "@@ ok dmesg-clean"; else echo "@@ not ok dmesg-clean: $w"; fi
+  w=$(dmesg | grep -E -B3 "WARNING:|BUG:|Call Trace:" | head -4 | tr '\n' ' ')
+  if [ -z "$w" ]; then echo "@@ ok dmesg-clean"; else
+    dmesg | grep -E -B8 -A24 "WARNING:|BUG:|Call Trace:" | head -80 | sed 's/^/@@ dmesg /'
+    echo "@@ not ok dmesg-clean: $w"
+  fi
 fi
 if [ "$role" = consumer ]; then
   insmod /lib/modules/sivshm_vectors.ko
@@ -192,8 +198,8 @@ async function doorbellGroup(k: KernelRun): Promise<void> {
  * One guest with Node: the host writes a fresh region header (as hostd would), answers KEY and
  * READ on the control line, and the guest runs KernelDevice's contract suite on /dev/sivshm.
  */
-async function nodeGroup(k: KernelRun): Promise<void> {
-  const layer = await buildNodeInitrd(k.work, join(k.work, 'initramfs.cpio.gz'));
+async function nodeGroup(k: KernelRun, nodeLayer: () => Promise<NodeLayer>): Promise<void> {
+  const layer = await nodeLayer();
   if ('missing' in layer) {
     k.r.skip(
       'kernel-device/contract-suite',
@@ -201,15 +207,14 @@ async function nodeGroup(k: KernelRun): Promise<void> {
     );
     return;
   }
-  k.r.note(
-    `Node initramfs ${(statSync(layer.initrd).size / 2 ** 20).toFixed(1)} MiB (gzip); booting`,
-  );
+  const initrd = nodeInitrd(k.work, join(k.work, 'initramfs.cpio.gz'), layer.layer);
+  k.r.note(`Node initramfs ${(statSync(initrd).size / 2 ** 20).toFixed(1)} MiB (gzip); booting`);
   const shm = `/dev/shm/sivshm-vm-node-${process.pid}`;
   try {
     writeRegion(shm);
     const g: Guest = { ...newGuest('node', 'consumer', 3, 0), region: shm };
     const r = await runGuest(k, { plain: shm }, g, g, {
-      initrd: layer.initrd,
+      initrd,
       memory: NODE_GUEST_MEMORY,
     });
     judgeNodeGuest(k.r, r);
@@ -277,7 +282,7 @@ function buildImage(k: KernelRun): number {
 }
 
 /** The whole tier on one kernel, in its own work dir. */
-async function onKernel(kernel: GuestKernel): Promise<void> {
+async function onKernel(kernel: GuestKernel, nodeLayer: () => Promise<NodeLayer>): Promise<void> {
   const t0 = Date.now();
   const since = (): string => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
   const k: KernelRun = {
@@ -295,7 +300,7 @@ async function onKernel(kernel: GuestKernel): Promise<void> {
     k.r.note(`plain group done at ${since()}`);
     if (groups.has('doorbell')) await doorbellGroup(k);
     k.r.note(`doorbell group done at ${since()}`);
-    if (groups.has('node')) await nodeGroup(k);
+    if (groups.has('node')) await nodeGroup(k, nodeLayer);
   } catch (e) {
     k.r.record('vm-tier', false, `${(e as Error).message} (work dir kept: ${k.work})`);
   } finally {
@@ -309,7 +314,12 @@ async function onKernel(kernel: GuestKernel): Promise<void> {
 async function main(): Promise<number> {
   const t0 = Date.now();
   const kernels = preflight('vm-tier', results);
-  for (const kernel of kernels ?? []) await onKernel(kernel);
+  // The Node guest's layer is the same for every kernel: built once, when first needed.
+  const shared = mkdtempSync(join(tmpdir(), 'sivshm-vm-node-'));
+  let layer: Promise<NodeLayer> | undefined;
+  const nodeLayer = (): Promise<NodeLayer> => (layer ??= buildNodeLayer(shared));
+  for (const kernel of kernels ?? []) await onKernel(kernel, nodeLayer);
+  rmSync(shared, { recursive: true, force: true });
   results.note(`kernel-module tier done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return results.finish();
 }
