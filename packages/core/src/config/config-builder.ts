@@ -9,6 +9,7 @@ import type { ConfigBuildContext } from './config-build-context.js';
 import { configLocationOf } from './config-location.js';
 import { rightsFor } from './config-rights.js';
 import type { ServiceConfig, ServiceDefinition, VmConfig } from './config-types.js';
+import { parseGateway } from './gateway-section.js';
 import { parseProtos } from './protos-section.js';
 import { dataSectionSize } from './region-budget.js';
 import { parseRegion } from './region-section.js';
@@ -36,7 +37,7 @@ export function buildConfig(
     );
     return undefined;
   }
-  const top = r.map(contents, '', ['version', 'region', 'vms', 'services'], ['protos']);
+  const top = r.map(contents, '', ['version', 'region', 'vms', 'services'], ['protos', 'gateway']);
   if (!top) return undefined;
 
   const version = parseVersion(ctx, top.get('version'));
@@ -52,6 +53,7 @@ export function buildConfig(
     pageGranule: region?.pageGranule ?? PAGE_SIZE,
   });
   if (vms && services) checkRightsFit(ctx, vms, services);
+  const gateway = parseGateway(ctx, top.get('gateway'), services);
 
   if (
     version === undefined ||
@@ -73,6 +75,7 @@ export function buildConfig(
     protos: Object.freeze(protos.files),
     protoRoot: protos.root,
     services,
+    ...(gateway ? { gateway } : {}),
   });
 }
 

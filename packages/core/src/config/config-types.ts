@@ -5,6 +5,7 @@
  */
 import type { Root } from 'protobufjs';
 import type { ChannelMode, PageGranule } from '@sivshm/abi';
+import type { GatewayConfig } from './gateway-types.js';
 
 /** Where a VM's grant key `K_vm` comes from (docs/protocol.md §9). */
 export type GrantKeySource =
@@ -132,4 +133,6 @@ export interface ServiceConfig {
   /** Every type of the listed .proto files (and their imports), resolved. */
   readonly protoRoot: Root;
   readonly services: readonly ServiceDefinition[];
+  /** The SOME/IP gateway's section (absent: nothing is put on a network). */
+  readonly gateway?: GatewayConfig;
 }

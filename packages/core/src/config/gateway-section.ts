@@ -1,0 +1,188 @@
+/**
+ * The `gateway:` section of services.yaml: the SOME/IP gateway's address on the vehicle
+ * network, its SD group and port, and the sivshm services it exports there. Import of network
+ * services is not read by this build: a listed `import` is reported, not silently ignored.
+ */
+import { isIPv4 } from 'node:net';
+import type { Node } from 'yaml';
+import type { ConfigBuildContext } from './config-build-context.js';
+import { U16_ID } from './config-patterns.js';
+import type { ServiceDefinition } from './config-types.js';
+import type { GatewayConfig, GatewayExport } from './gateway-types.js';
+import type { FieldEntry } from './yaml-reader.js';
+
+const DEFAULT_SD_GROUP = '224.244.224.245';
+const DEFAULT_SD_PORT = 30490;
+const IPV4 = { pattern: /^\d{1,3}(\.\d{1,3}){3}$/, describe: 'an IPv4 address such as 10.0.0.5' };
+
+/** Reads `gateway`; undefined when absent, or (with issues reported) when invalid. */
+export function parseGateway(
+  ctx: ConfigBuildContext,
+  entry: FieldEntry | undefined,
+  services: readonly ServiceDefinition[] | undefined,
+): GatewayConfig | undefined {
+  if (!entry) return undefined;
+  const r = ctx.r;
+  const m = r.map(entry.value, 'gateway', ['unicast', 'export'], ['sd', 'import'], entry.key);
+  if (!m) return undefined;
+  const unicast = address(ctx, m.get('unicast'), 'gateway.unicast', false);
+  const sd = parseSd(ctx, m.get('sd'));
+  const imp = m.get('import');
+  if (imp)
+    r.report(
+      imp.key,
+      'gateway.import',
+      'importing network services is not supported by this build; remove gateway.import',
+    );
+  const exports = parseExports(ctx, m.get('export'), services);
+  if (unicast === undefined || sd === undefined || exports === undefined || imp) return undefined;
+  return Object.freeze({ unicast, sdGroup: sd.group, sdPort: sd.port, exports });
+}
+
+function address(
+  ctx: ConfigBuildContext,
+  entry: FieldEntry | undefined,
+  path: string,
+  multicast: boolean,
+): string | undefined {
+  if (!entry) return undefined;
+  const node = ctx.r.resolve(entry.value, path);
+  const s = ctx.r.string(node, path, IPV4, entry.key);
+  if (s === undefined) return undefined;
+  const first = Number(s.split('.')[0]);
+  if (!isIPv4(s) || (first >= 224 && first <= 239) !== multicast) {
+    ctx.r.report(
+      node,
+      path,
+      `${s} is not ${multicast ? 'an IPv4 multicast group (224.0.0.0/4)' : 'a unicast IPv4 address'}`,
+    );
+    return undefined;
+  }
+  return s;
+}
+
+function parseSd(
+  ctx: ConfigBuildContext,
+  entry: FieldEntry | undefined,
+): { group: string; port: number } | undefined {
+  if (!entry) return { group: DEFAULT_SD_GROUP, port: DEFAULT_SD_PORT };
+  const m = ctx.r.map(entry.value, 'gateway.sd', [], ['group', 'port'], entry.key);
+  if (!m) return undefined;
+  const g = m.get('group');
+  const group = g ? address(ctx, g, 'gateway.sd.group', true) : DEFAULT_SD_GROUP;
+  const p = m.get('port');
+  const port = p
+    ? ctx.r.integer(p.value, 'gateway.sd.port', 1, 65535, 'decimal', p.key)
+    : DEFAULT_SD_PORT;
+  return group === undefined || port === undefined ? undefined : { group, port };
+}
+
+function parseExports(
+  ctx: ConfigBuildContext,
+  entry: FieldEntry | undefined,
+  services: readonly ServiceDefinition[] | undefined,
+): readonly GatewayExport[] | undefined {
+  if (!entry) return undefined;
+  const items = ctx.r.seq(entry.value, 'gateway.export', entry.key);
+  if (!items) return undefined;
+  const out: GatewayExport[] = [];
+  const ports = new Set<number>();
+  let ok = true;
+  items.forEach((item, i) => {
+    const e = parseExport(ctx, item, `gateway.export[${i}]`, services);
+    if (e === undefined) {
+      ok = false;
+      return;
+    }
+    if (ports.has(e.udpPort)) {
+      ctx.r.report(item, `gateway.export[${i}].udp`, `UDP port ${e.udpPort} is used twice`);
+      ok = false;
+    }
+    ports.add(e.udpPort);
+    out.push(e);
+  });
+  return ok ? Object.freeze(out) : undefined;
+}
+
+function parseExport(
+  ctx: ConfigBuildContext,
+  item: Node,
+  p: string,
+  services: readonly ServiceDefinition[] | undefined,
+): GatewayExport | undefined {
+  const r = ctx.r;
+  const m = r.map(item, p, ['service', 'instance', 'udp'], ['eventgroups', 'peers']);
+  if (!m) return undefined;
+  const get = (k: string): FieldEntry | undefined => m.get(k);
+  const nameEntry = get('service');
+  const name = nameEntry ? r.string(nameEntry.value, `${p}.service`) : undefined;
+  const instEntry = get('instance');
+  const instance = instEntry
+    ? r.integer(instEntry.value, `${p}.instance`, 1, 0xfffe, U16_ID, instEntry.key)
+    : undefined;
+  const udpEntry = get('udp');
+  const udpPort = udpEntry
+    ? r.integer(udpEntry.value, `${p}.udp`, 1, 65535, 'decimal', udpEntry.key)
+    : undefined;
+  if (name === undefined || instance === undefined || udpPort === undefined || !services)
+    return undefined;
+  const service = services.find((s) => s.name === name);
+  if (!service) {
+    r.report(nameEntry?.value, `${p}.service`, `no service named '${name}' in services`);
+    return undefined;
+  }
+  if (!service.instances.includes(instance)) {
+    r.report(instEntry?.value, `${p}.instance`, `${name} has no instance ${instance}`);
+    return undefined;
+  }
+  const eventgroups = parseEventgroupIds(ctx, get('eventgroups'), `${p}.eventgroups`, service);
+  const peersEntry = get('peers');
+  const peers = peersEntry ? parsePeers(ctx, peersEntry, `${p}.peers`) : undefined;
+  if (eventgroups === undefined || (peersEntry && peers === undefined)) return undefined;
+  return Object.freeze({
+    service: name,
+    instance,
+    udpPort,
+    eventgroups,
+    ...(peers ? { peers } : {}),
+  });
+}
+
+function parseEventgroupIds(
+  ctx: ConfigBuildContext,
+  entry: FieldEntry | undefined,
+  p: string,
+  service: ServiceDefinition,
+): readonly number[] | undefined {
+  const all = service.eventgroups.map((g) => g.id);
+  if (!entry) return Object.freeze(all);
+  const items = ctx.r.seq(entry.value, p, entry.key);
+  if (!items) return undefined;
+  const ids: number[] = [];
+  for (const [i, item] of items.entries()) {
+    const id = ctx.r.integer(item, `${p}[${i}]`, 1, 0xfffe, U16_ID);
+    if (id === undefined) return undefined;
+    if (!all.includes(id)) {
+      ctx.r.report(item, `${p}[${i}]`, `${service.name} has no eventgroup ${id}`);
+      return undefined;
+    }
+    ids.push(id);
+  }
+  return Object.freeze(ids);
+}
+
+function parsePeers(
+  ctx: ConfigBuildContext,
+  entry: FieldEntry,
+  p: string,
+): readonly string[] | undefined {
+  const items = ctx.r.seq(entry.value, p, entry.key);
+  if (!items) return undefined;
+  const out: string[] = [];
+  for (const [i, item] of items.entries()) {
+    const a = address(ctx, { key: entry.key, value: item }, `${p}[${i}]`, false);
+    if (a === undefined) return undefined;
+    out.push(a);
+  }
+  return Object.freeze(out);
+}

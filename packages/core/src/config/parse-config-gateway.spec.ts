@@ -1,0 +1,109 @@
+import { expect } from 'chai';
+import { BASE, expectIssue, parse } from '../../test/helpers/config-text.js';
+
+// BASE ends at line 28; the gateway section starts on line 29.
+const gateway = (...lines: string[]): string => BASE + ['gateway:', ...lines, ''].join('\n');
+
+describe('parseConfig', () => {
+  describe('.gateway', () => {
+    it('should read an export with the SD defaults and every eventgroup of the service', () => {
+      const c = parse(
+        gateway(
+          '  unicast: 10.0.0.5',
+          '  export:',
+          '    - { service: VehicleSpeed, instance: 2, udp: 30501 }',
+        ),
+      );
+      expect(c.gateway).to.deep.equal({
+        unicast: '10.0.0.5',
+        sdGroup: '224.244.224.245',
+        sdPort: 30490,
+        exports: [{ service: 'VehicleSpeed', instance: 2, udpPort: 30501, eventgroups: [1] }],
+      });
+    });
+
+    it('should have no gateway when the section is absent', () => {
+      expect(parse(BASE).gateway).to.equal(undefined);
+    });
+
+    it('should read the SD group and port and a peer list', () => {
+      const c = parse(
+        gateway(
+          '  unicast: 10.0.0.5',
+          '  sd: { group: 239.1.1.1, port: 30491 }',
+          '  export:',
+          '    - { service: VehicleSpeed, instance: 1, udp: 30501, peers: [10.0.0.9] }',
+        ),
+      );
+      expect(c.gateway?.sdGroup).to.equal('239.1.1.1');
+      expect(c.gateway?.sdPort).to.equal(30491);
+      expect(c.gateway?.exports[0]?.peers).to.deep.equal(['10.0.0.9']);
+    });
+
+    it('should refuse an export of a service that does not exist, at its line', () => {
+      expectIssue(
+        gateway('  unicast: 10.0.0.5', '  export:', '    - { service: Nope, instance: 1, udp: 1 }'),
+        32,
+        18,
+        'gateway.export[0].service',
+        "no service named 'Nope' in services",
+      );
+    });
+
+    it('should refuse an instance the service does not have', () => {
+      expectIssue(
+        gateway(
+          '  unicast: 10.0.0.5',
+          '  export:',
+          '    - { service: VehicleSpeed, instance: 3, udp: 1 }',
+        ),
+        32,
+        42,
+        'gateway.export[0].instance',
+        'VehicleSpeed has no instance 3',
+      );
+    });
+
+    it('should refuse a multicast unicast address and a unicast SD group', () => {
+      expectIssue(
+        gateway('  unicast: 224.0.0.1', '  export: []'),
+        30,
+        12,
+        'gateway.unicast',
+        '224.0.0.1 is not a unicast IPv4 address',
+      );
+      expectIssue(
+        gateway('  unicast: 10.0.0.5', '  sd: { group: 10.0.0.1 }', '  export: []'),
+        31,
+        16,
+        'gateway.sd.group',
+        '10.0.0.1 is not an IPv4 multicast group (224.0.0.0/4)',
+      );
+    });
+
+    it('should refuse an import list, which this build does not read', () => {
+      expectIssue(
+        gateway('  unicast: 10.0.0.5', '  export: []', '  import: []'),
+        32,
+        3,
+        'gateway.import',
+        'importing network services is not supported by this build; remove gateway.import',
+      );
+    });
+
+    it('should refuse one UDP port for two exports', () => {
+      expectIssue(
+        gateway(
+          '  unicast: 10.0.0.5',
+          '  export:',
+          '    - { service: VehicleSpeed, instance: 1, udp: 30501 }',
+          '    - { service: VehicleSpeed, instance: 2, udp: 30501 }',
+        ),
+        33,
+        7,
+        'gateway.export[1].udp',
+        'UDP port 30501 is used twice',
+      );
+    });
+  });
+});
