@@ -10,6 +10,17 @@ export function rssMiB(pid: number): number {
   return Number(m![1]) / 1024;
 }
 export const fdCount = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
+
+/**
+ * CPU time a process has used, user + system, ms (/proc/<pid>/stat, in USER_HZ ticks: 100 on
+ * every Linux architecture). Unlike a latency, it does not grow when the machine is busy.
+ */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 export const frame = (m: Parameters<typeof encodeControlMessage>[0]): Uint8Array =>
   encodeControlFrame(encodeControlMessage(m));
