@@ -50,6 +50,7 @@ export class ServiceConsumer {
   /** Samples handed out and not yet released; released by force when the channel ends. */
   readonly #held = new Set<Sample<object>>();
   #session = 0;
+  #scratchHeader: SomeIpHeader | undefined;
   #sweeper: NodeJS.Timeout | undefined;
   /** Responses that arrived for calls that had already timed out. */
   lateResponses = 0;
@@ -175,17 +176,24 @@ export class ServiceConsumer {
    * Calls method `methodId` and resolves with the decoded response. The request is encoded
    * straight into a loaned ring slot; only a full ring takes the waiting lane (encode, then copy).
    */
-  async call<Req extends object, Res>(
+  call<Req extends object, Res>(
     methodId: number,
     requestType: protobuf.Type,
     responseType: protobuf.Type,
     request: Req,
-    options: { readonly timeoutMs?: number } = {},
+    options?: { readonly timeoutMs?: number },
   ): Promise<Res> {
-    checkMethodId(methodId);
-    this.#listenForResponses(methodId);
-    const session = this.#nextSession();
-    const timeoutMs = options.timeoutMs ?? 1000;
+    // Not an async method: the caller's await resumes one microtask after the answer, not
+    // three (an async function returning a promise adopts it through extra jobs).
+    let session: number;
+    try {
+      checkMethodId(methodId);
+      this.#listenForResponses(methodId);
+      session = this.#nextSession();
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    const timeoutMs = options?.timeoutMs ?? 1000;
     return new Promise<Res>((resolve, reject) => {
       const call: PendingCall = {
         resolve: resolve as (response: unknown) => void,
@@ -198,7 +206,7 @@ export class ServiceConsumer {
       };
       this.#pending.set(session, call);
       this.#armSweeper();
-      const header = this.#header(methodId, session, SomeIpMessageType.REQUEST);
+      const header = this.#requestHeader(methodId, session);
       try {
         // Hot path: encoded straight into the ring; only a full ring takes the waiting path.
         if (
@@ -208,7 +216,7 @@ export class ServiceConsumer {
           return;
         call.sent = false;
         const body = requestType.encode(request).finish();
-        this.#sendWhenRoom(methodId, header, body, timeoutMs).then(
+        this.#sendWhenRoom(methodId, { ...header }, body, timeoutMs).then(
           () => void (call.sent = true),
           (e: TransportError) => {
             this.#pending.delete(session);
@@ -354,6 +362,17 @@ export class ServiceConsumer {
       'ERR_BUSY',
       `65535 calls to service 0x${this.address.service.toString(16)} are already pending on this channel; wait for some to settle, then retry`,
     );
+  }
+
+  /**
+   * The header of the next request: one object per consumer, rewritten per call, since the
+   * slot takes a copy of its fields at once (the waiting lane copies it first).
+   */
+  #requestHeader(method: number, session: number): SomeIpHeader {
+    const h = (this.#scratchHeader ??= this.#header(method, session, SomeIpMessageType.REQUEST));
+    h.method = method;
+    h.session = session;
+    return h;
   }
 
   #header(method: number, session: number, messageType: number): SomeIpHeader {

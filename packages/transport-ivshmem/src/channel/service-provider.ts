@@ -98,43 +98,56 @@ export class ServiceProvider {
     responseType: protobuf.Type,
     handler: (request: Req) => Res | Promise<Res>,
   ): void {
+    // The header outlives the record (an async handler answers later); the answer reuses it.
     const h = { ...r.header };
-    let request: Req;
+    let returned: Res | Promise<Res>;
     try {
-      request = decodeOwned<Req>(requestType, r.payload);
+      returned = handler(decodeOwned<Req>(requestType, r.payload));
     } catch (e) {
-      if (h.messageType === SomeIpMessageType.REQUEST)
-        void this.#reply(h, ReturnCode.notOk, text.encode((e as Error).message)).catch(
-          () => undefined,
-        );
+      this.#replyError(h, e);
       return;
     }
-    void (async () => {
-      let payload: Uint8Array;
-      try {
-        const returned = handler(request);
-        // A synchronous handler is answered synchronously, inside the dispatch: no
-        // microtask hop between request and response on the hot path.
-        const result = isPromiseLike(returned) ? await returned : returned;
-        if (h.messageType !== SomeIpMessageType.REQUEST) return;
-        // Encoded straight into the reply ring; a full ring takes the waiting lane below.
-        const header = { ...h, messageType: SomeIpMessageType.RESPONSE, returnCode: ReturnCode.ok };
-        if (sendEncoded(this.channel, header, responseType, result)) return;
-        payload = responseType.encode(result).finish();
-      } catch (e) {
-        if (h.messageType === SomeIpMessageType.REQUEST) {
-          await this.#reply(
-            h,
-            ReturnCode.notOk,
-            text.encode(String((e as Error)?.message ?? e).slice(0, MAX_ERROR_TEXT)),
-          );
-        }
-        return;
-      }
-      // A reply that gives up waiting for room is dropped, not answered with an ERROR that
-      // would wait for the same room: the caller's deadline tells it.
-      await this.#reply(h, ReturnCode.ok, payload);
-    })().catch(() => {
+    // A synchronous handler is answered synchronously, inside the dispatch: no promise, no
+    // microtask hop between request and response on the hot path.
+    if (!isPromiseLike(returned)) {
+      this.#answer(h, responseType, returned);
+      return;
+    }
+    Promise.resolve(returned).then(
+      (result) => this.#answer(h, responseType, result),
+      (e: unknown) => this.#replyError(h, e),
+    );
+  }
+
+  /** Sends `result` as the RESPONSE to request `h` (nothing for REQUEST_NO_RETURN). */
+  #answer(h: SomeIpHeader, responseType: protobuf.Type, result: object): void {
+    if (h.messageType !== SomeIpMessageType.REQUEST) return;
+    let payload: Uint8Array;
+    try {
+      h.messageType = SomeIpMessageType.RESPONSE;
+      h.returnCode = ReturnCode.ok;
+      // Encoded straight into the reply ring; a full ring takes the waiting lane below.
+      if (sendEncoded(this.channel, h, responseType, result)) return;
+      payload = responseType.encode(result).finish();
+    } catch (e) {
+      h.messageType = SomeIpMessageType.REQUEST;
+      this.#replyError(h, e);
+      return;
+    }
+    // A reply that gives up waiting for room is dropped, not answered with an ERROR that
+    // would wait for the same room: the caller's deadline tells it.
+    this.#replyQuietly(h, ReturnCode.ok, payload);
+  }
+
+  /** Answers request `h` with an ERROR carrying `e`'s message (nothing for REQUEST_NO_RETURN). */
+  #replyError(h: SomeIpHeader, e: unknown): void {
+    if (h.messageType !== SomeIpMessageType.REQUEST) return;
+    const why = String((e as Error | undefined)?.message ?? e).slice(0, MAX_ERROR_TEXT);
+    this.#replyQuietly(h, ReturnCode.notOk, text.encode(why));
+  }
+
+  #replyQuietly(h: SomeIpHeader, returnCode: number, payload: Uint8Array): void {
+    this.#reply(h, returnCode, payload).catch(() => {
       // The channel ended while replying, or the reply gave up waiting for room; the
       // caller's own deadline tells it, the channel's state$ tells the owner.
     });
