@@ -17,7 +17,7 @@ import type { NotifyMode } from '../src/notify/ring-waiter.js';
 import type { Waker } from '../src/notify/waker.js';
 import { attachWindow } from '../test/channel/attach-window.js';
 import { FanoutDoorbell } from './fanout-doorbell.js';
-import { SCHEMA } from './fullpath-schema.js';
+import { BENCH_PEER_TIMEOUT_MS, SCHEMA } from './fullpath-schema.js';
 import { monoUs, TRACE_FLUSH, TraceWaker } from './trace-waker.js';
 
 type Job =
@@ -79,6 +79,7 @@ if (job.kind === 'uds') {
     window: attachWindow(job.path, job.channelId).window,
     role: 'provider',
     notify: job.mode,
+    peerTimeoutMs: BENCH_PEER_TIMEOUT_MS,
     peerWaker: traced(shared?.waker(4) ?? new EventfdWaker(4), 'peer'),
     ownWaker: traced(shared?.waker(4) ?? new EventfdWaker(3), 'own'),
   });
@@ -87,6 +88,7 @@ if (job.kind === 'uds') {
       window: attachWindow(job.second.path, job.second.channelId).window,
       role: 'provider',
       notify: job.mode,
+      peerTimeoutMs: BENCH_PEER_TIMEOUT_MS,
       peerWaker: shared.waker(4),
       ownWaker: shared.waker(4),
     });

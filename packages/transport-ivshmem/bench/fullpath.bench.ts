@@ -22,7 +22,7 @@ import { attachWindow } from '../test/channel/attach-window.js';
 import { createShmChannel } from '../test/helpers/shm-channel.js';
 import { FanoutDoorbell } from './fanout-doorbell.js';
 import { monoUs, TRACE_FLUSH, TraceWaker } from './trace-waker.js';
-import { SCHEMA } from './fullpath-schema.js';
+import { BENCH_PEER_TIMEOUT_MS, SCHEMA } from './fullpath-schema.js';
 
 export interface FullPathRow {
   path: string;
@@ -83,6 +83,8 @@ const Echo = protobuf.parse(SCHEMA).root.lookupType('b.Echo');
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 const PEER = new URL(`./fullpath-peer${ext}`, import.meta.url).pathname;
 const DATA = new Uint8Array(56).fill(7); // 64 B with seq and framing
+// A stall on a loaded machine shows in p99, not as ERR_TIMEOUT ending the run.
+const CALL_OPTIONS = { timeoutMs: BENCH_PEER_TIMEOUT_MS } as const;
 
 function startPeer(job: object, fds: number[] = []): Promise<ChildProcess> {
   const args =
@@ -185,6 +187,7 @@ async function ringPath(
     window: attached.window,
     role: 'consumer',
     notify: mode,
+    peerTimeoutMs: BENCH_PEER_TIMEOUT_MS,
     peerWaker: shared?.waker(ringFd) ?? new EventfdWaker(dupFd(host.spec.efdC2p)),
     ownWaker: shared?.waker(ringFd) ?? new EventfdWaker(dupFd(host.spec.efdP2c)),
   });
@@ -197,6 +200,7 @@ async function ringPath(
           window: attached2.window,
           role: 'consumer',
           notify: mode,
+          peerTimeoutMs: BENCH_PEER_TIMEOUT_MS,
           peerWaker: shared.waker(ringFd),
           ownWaker: shared.waker(ringFd),
         });
@@ -215,7 +219,7 @@ async function ringPath(
       const x = await measure(
         n,
         async (i) => {
-          await consumer.call(1, Echo, Echo, { seq: i, data: DATA });
+          await consumer.call(1, Echo, Echo, { seq: i, data: DATA }, CALL_OPTIONS);
         },
         pace,
       );
@@ -290,6 +294,7 @@ export async function traceParked(
     window: attached.window,
     role: 'consumer',
     notify: mode,
+    peerTimeoutMs: BENCH_PEER_TIMEOUT_MS,
     peerWaker: new TraceWaker(new EventfdWaker(dupFd(host.spec.efdC2p)), {
       onWake: (us) => (rang = us),
     }),
@@ -300,16 +305,17 @@ export async function traceParked(
   const consumer = new ServiceConsumer(channel, { service: 0x1234, major: 1, client: 1 });
   const mine: { seq: number; start: number; rang: number; woke: number; done: number }[] = [];
   try {
-    for (let i = 0; i < 2000; i++) await consumer.call(1, Echo, Echo, { seq: i, data: DATA });
+    for (let i = 0; i < 2000; i++)
+      await consumer.call(1, Echo, Echo, { seq: i, data: DATA }, CALL_OPTIONS);
     for (let i = 0; i < n; i++) {
       await sleep(intervalMs);
       const seq = 1_000_000 + i;
       rang = woke = 0;
       const start = monoUs();
-      await consumer.call(1, Echo, Echo, { seq, data: DATA });
+      await consumer.call(1, Echo, Echo, { seq, data: DATA }, CALL_OPTIONS);
       mine.push({ seq, start, rang, woke, done: monoUs() });
     }
-    await consumer.call(1, Echo, Echo, { seq: TRACE_FLUSH, data: DATA });
+    await consumer.call(1, Echo, Echo, { seq: TRACE_FLUSH, data: DATA }, CALL_OPTIONS);
     await sleep(200); // the peer's lines
   } finally {
     consumer.close();
