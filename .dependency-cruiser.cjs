@@ -1,7 +1,7 @@
 // The package graph of sivshm, enforced by dependency-cruiser in `npm run lint`
 // (scripts/check-package-graph.mjs runs it on the tree and on a fixture that must fail).
 //
-//   abi ← core ← {kmod (tests only), transport-ivshmem, discovery} ← runtime ← apps (cli, hostd, demo)
+//   abi ← core ← {kmod (tests only), transport-ivshmem, discovery} ← runtime ← apps (cli, hostd, demo, gateway)
 //
 // A workspace may import only workspaces of a lower level, and only by package name
 // (`@sivshm/<name>`, which resolves through node_modules to packages/<name>), never by a relative
@@ -22,6 +22,7 @@ const LEVELS = {
   'apps/cli': 4,
   'apps/hostd': 4,
   'apps/demo': 4,
+  'apps/gateway': 4,
 };
 
 /** Files that are tests, benches or their fixtures rather than shipped code. */

@@ -1,0 +1,24 @@
+import { SivshmError } from '@sivshm/core';
+
+/** Reasons `@sivshm/gateway` fails; see each throw site for the exact condition. */
+export type GatewayErrorCode =
+  /** Command-line arguments that cannot be used. */
+  | 'ERR_ARGS'
+  /** The config has no usable `gateway:` section, or it does not fit the VM given. */
+  | 'ERR_CONFIG'
+  /** A network socket could not be opened (address not on this host, port in use). */
+  | 'ERR_NETWORK';
+
+/** The one error class of `@sivshm/gateway`. */
+export class GatewayError extends SivshmError<GatewayErrorCode> {
+  static readonly brand = Symbol.for('sivshm.GatewayError');
+
+  /** True for a `GatewayError` from any copy of this package. */
+  static is(e: unknown): e is GatewayError {
+    return SivshmError.hasBrand(e, GatewayError.brand);
+  }
+
+  constructor(code: GatewayErrorCode, message: string, options?: ErrorOptions) {
+    super(GatewayError.brand, 'GatewayError', code, message, options);
+  }
+}

@@ -1,0 +1,226 @@
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { GatewayExport, ServiceConfig, ServiceDefinition } from '@sivshm/core';
+import { endpointOption, type OfferRegistration, type SdAgent } from '@sivshm/discovery';
+import type { ConsumedService, Node } from '@sivshm/runtime';
+import type { Subscription } from 'rxjs';
+import type { GatewayCounters } from '../edge/gateway-counters.js';
+import type { PeerBudgets } from '../edge/peer-budget.js';
+import { GatewayError } from '../errors/gateway-error.js';
+import {
+  MessageType,
+  ReturnCode,
+  encodeSomeIp,
+  splitSomeIpDatagram,
+} from '../someip/someip-message.js';
+import { codecOf } from './message-codec.js';
+import { MethodBridge } from './method-bridge.js';
+import { SubscriberTable } from './subscriber-table.js';
+
+/** What `ServiceExport.open` needs from the gateway. */
+export interface ServiceExportContext {
+  readonly config: ServiceConfig;
+  readonly node: Node;
+  readonly agent: SdAgent;
+  readonly unicast: string;
+  readonly counters: GatewayCounters;
+  readonly budgets: PeerBudgets;
+  /** Largest SOME/IP payload taken from the network. */
+  readonly maxPayload: number;
+  readonly callTimeoutMs: number;
+  /** One line for the operator (the gateway's log). */
+  readonly log: (line: string) => void;
+}
+
+/**
+ * One sivshm service instance on the network: consumed over sivshm as the gateway's VM, offered
+ * with SOME/IP-SD while its sivshm channel is up (withdrawn while it is not), its events sent as
+ * SOME/IP notifications to the UDP endpoints of acknowledged subscriptions, and its methods
+ * served on its UDP port.
+ */
+export class ServiceExport {
+  private readonly subscribers = new SubscriberTable();
+  private readonly streams: Subscription[] = [];
+  private readonly subscriptions: Subscription[] = [];
+  private consumed: ConsumedService | undefined;
+  private offer: OfferRegistration | undefined;
+  private sessionId = 0;
+  private closed = false;
+  private readonly methods: MethodBridge;
+
+  private constructor(
+    private readonly ctx: ServiceExportContext,
+    private readonly exp: GatewayExport,
+    private readonly service: ServiceDefinition,
+    private readonly socket: Socket,
+  ) {
+    this.methods = new MethodBridge(
+      ctx.config,
+      service,
+      () => (this.consumed?.status === 'connected' ? this.consumed : undefined),
+      socket,
+      ctx.counters,
+      ctx.budgets,
+      ctx.callTimeoutMs,
+    );
+    socket.on('message', (msg, rinfo) => this.receive(msg, rinfo));
+    this.subscriptions.push(
+      ctx.agent.subscribers$.subscribe((e) => {
+        if (e.request.serviceId === service.id && e.request.instanceId === exp.instance)
+          this.subscribers.apply(e);
+      }),
+    );
+  }
+
+  /** Binds the service's UDP port and starts consuming it; the offer follows its channel. */
+  static async open(ctx: ServiceExportContext, exp: GatewayExport): Promise<ServiceExport> {
+    const service = ctx.config.services.find((s) => s.name === exp.service)!;
+    const socket = createSocket({ type: 'udp4' });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', (e) =>
+        reject(
+          new GatewayError(
+            'ERR_NETWORK',
+            `cannot bind ${exp.service}'s UDP endpoint ${ctx.unicast}:${exp.udpPort}: ${e.message}`,
+            { cause: e },
+          ),
+        ),
+      );
+      socket.bind(exp.udpPort, ctx.unicast, () => resolve());
+    });
+    // After binding, a socket error (e.g. ICMP unreachable of a gone subscriber) is not fatal.
+    socket.on('error', (e) => ctx.log(`${exp.service} UDP socket: ${e.message}`));
+    const x = new ServiceExport(ctx, exp, service, socket);
+    x.consumeUntilUp();
+    return x;
+  }
+
+  /** Subscriptions held by network peers. */
+  get subscriberCount(): number {
+    return this.subscribers.size;
+  }
+
+  /** Keeps trying to consume the service over sivshm until the gateway closes. */
+  private consumeUntilUp(): void {
+    const attempt = async (): Promise<void> => {
+      while (!this.closed && this.consumed === undefined) {
+        try {
+          this.consumed = await this.ctx.node.consume(this.exp.service, {
+            instance: this.exp.instance,
+            timeoutMs: 5000,
+          });
+        } catch (e) {
+          if (this.closed) return;
+          this.ctx.log(
+            `${this.exp.service}: not reachable over sivshm yet (${(e as Error).message})`,
+          );
+        }
+      }
+      if (this.closed) {
+        await this.consumed?.close();
+        return;
+      }
+      this.subscriptions.push(
+        this.consumed!.status$.subscribe((s) => (s === 'connected' ? this.up() : this.down())),
+      );
+    };
+    void attempt();
+  }
+
+  /** The sivshm channel is up: offer on the network and forward every exported eventgroup. */
+  private up(): void {
+    const consumed = this.consumed!;
+    this.stopStreams();
+    for (const group of this.service.eventgroups) {
+      if (!this.exp.eventgroups.includes(group.id)) continue;
+      for (const event of group.events) {
+        const codec = codecOf(this.ctx.config, event.type);
+        this.streams.push(
+          consumed.event<object>(event.name).subscribe({
+            next: (message) => this.notify(group.id, event.id, codec.encode(message).finish()),
+            error: () => undefined, // the channel ended; status$ says so and down() follows
+          }),
+        );
+      }
+    }
+    if (this.offer !== undefined) return;
+    this.offer = this.ctx.agent.register({
+      serviceId: this.service.id,
+      instanceId: this.exp.instance,
+      majorVersion: this.service.major,
+      minorVersion: this.service.minor,
+      endpoints: [endpointOption(this.ctx.unicast, 'udp', this.exp.udpPort)],
+      eventgroups: this.exp.eventgroups,
+    });
+    this.offer.announced.catch((e: unknown) =>
+      this.ctx.log(`${this.exp.service}: first Offer not sent (${(e as Error).message})`),
+    );
+  }
+
+  /** The sivshm channel is down: StopOffer, so network consumers stop waiting for events. */
+  private down(): void {
+    this.stopStreams();
+    const offer = this.offer;
+    this.offer = undefined;
+    this.subscribers.clear();
+    if (offer !== undefined)
+      offer
+        .withdraw()
+        .catch((e: unknown) =>
+          this.ctx.log(`${this.exp.service}: StopOffer not sent (${(e as Error).message})`),
+        );
+  }
+
+  /** One event as a SOME/IP notification to each subscribed UDP endpoint. */
+  private notify(eventgroupId: number, eventId: number, payload: Uint8Array): void {
+    const targets = this.subscribers.targets(eventgroupId);
+    if (targets.length === 0) return;
+    this.sessionId = this.sessionId >= 0xffff ? 1 : this.sessionId + 1;
+    const bytes = encodeSomeIp({
+      serviceId: this.service.id,
+      methodId: eventId,
+      clientId: 0,
+      sessionId: this.sessionId,
+      interfaceVersion: this.service.major,
+      messageType: MessageType.notification,
+      returnCode: ReturnCode.ok,
+      payload,
+    });
+    for (const t of targets) {
+      this.ctx.counters.eventsSent += 1;
+      this.socket.send(bytes, t.port, t.address);
+    }
+  }
+
+  /** A datagram on the service's port: admitted per peer, framed, then handed to the methods. */
+  private receive(msg: Buffer, rinfo: RemoteInfo): void {
+    const c = this.ctx.counters;
+    if (this.exp.peers !== undefined && !this.exp.peers.includes(rinfo.address)) {
+      c.notAllowed += 1;
+      return;
+    }
+    if (!this.ctx.budgets.admit(rinfo.address)) {
+      c.overBudget += 1;
+      return;
+    }
+    const bytes = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
+    const split = splitSomeIpDatagram(bytes, this.ctx.maxPayload);
+    if (split.malformed !== undefined) c.malformed += 1;
+    for (const m of split.messages) this.methods.handle(m, rinfo);
+  }
+
+  private stopStreams(): void {
+    for (const s of this.streams.splice(0)) s.unsubscribe();
+  }
+
+  /** StopOffer, stop forwarding, close the socket and the sivshm service. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const s of this.subscriptions.splice(0)) s.unsubscribe();
+    this.stopStreams();
+    const offer = this.offer;
+    this.offer = undefined;
+    await offer?.withdraw().catch(() => undefined);
+    await this.consumed?.close();
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+  }
+}

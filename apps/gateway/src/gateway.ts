@@ -1,0 +1,158 @@
+import { loadConfig, type GatewayConfig, type ServiceConfig } from '@sivshm/core';
+import { SdAgent, UdpSdTransport, type SdPolicy, type SdTiming } from '@sivshm/discovery';
+import { Node } from '@sivshm/runtime';
+import { newCounters, type GatewayCounters } from './edge/gateway-counters.js';
+import { DEFAULT_PEER_BUDGET, PeerBudgets, type PeerBudgetLimits } from './edge/peer-budget.js';
+import { GatewayError } from './errors/gateway-error.js';
+import { ServiceExport } from './export/service-export.js';
+
+/** How `Gateway.start` is run. */
+export interface GatewayOptions {
+  /** services.yaml (a path) or a loaded config; it must have a `gateway:` section. */
+  readonly config: string | ServiceConfig;
+  /** The gateway's own VM name in services.yaml (its certificate decides what it may consume). */
+  readonly vm: string;
+  /** hostd's run dir (emulated mode), as for `Node.open`. */
+  readonly runDir?: string;
+  /** qemu mode: the control port inside the guest, as for `Node.open`. */
+  readonly controlPort?: string;
+  /** SD timing overrides (tests shorten the phases). */
+  readonly sdTiming?: Partial<SdTiming>;
+  /**
+   * Accept loopback endpoint options in Subscribes (SD-1233 says they are invalid; a test on
+   * `lo` in a network namespace needs them).
+   */
+  readonly allowLoopbackEndpoints?: boolean;
+  /** Per-peer bounds on the work the network may cause. */
+  readonly peerBudget?: Partial<PeerBudgetLimits>;
+  /** Bound of a method call forwarded over sivshm, ms (default 1000). */
+  readonly callTimeoutMs?: number;
+  /** Largest SOME/IP payload taken from the network, bytes (default 64 KiB). */
+  readonly maxPayload?: number;
+  /** Operator lines (default: stderr). */
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * The SOME/IP gateway: a sivshm participant with its own VM identity that offers the services
+ * listed under `gateway.export` on the vehicle network (SOME/IP-SD on UDP, events and methods
+ * as SOME/IP over UDP). Nothing else is put on the network.
+ */
+export class Gateway {
+  private constructor(
+    readonly config: GatewayConfig,
+    /** What the gateway did with network traffic, by reason. */
+    readonly counters: GatewayCounters,
+    private readonly node: Node,
+    private readonly agent: SdAgent,
+    private readonly exports: readonly ServiceExport[],
+  ) {}
+
+  /** Opens the VM's node, the SD socket and one UDP endpoint per exported service. */
+  static async start(o: GatewayOptions): Promise<Gateway> {
+    const config = typeof o.config === 'string' ? await loadConfig(o.config) : o.config;
+    const gw = checkGatewayConfig(config, o.vm);
+    const log = o.log ?? ((line: string) => void process.stderr.write(`sivshm-gateway: ${line}\n`));
+    const transport = await UdpSdTransport.open({
+      unicast: gw.unicast,
+      port: gw.sdPort,
+      multicastGroup: gw.sdGroup,
+    }).catch((e: unknown) => {
+      throw new GatewayError(
+        'ERR_NETWORK',
+        `cannot open SOME/IP-SD on ${gw.unicast}:${gw.sdPort} (group ${gw.sdGroup}): ${(e as Error).message}`,
+        { cause: e },
+      );
+    });
+    const agent = new SdAgent({
+      transport,
+      policy: exportPolicy(config, gw),
+      ...(o.sdTiming === undefined ? {} : { timing: o.sdTiming }),
+      ...(o.allowLoopbackEndpoints === true ? { allowLoopbackEndpoints: true } : {}),
+    });
+    agent.errors$.subscribe((e) => log(`SD: ${e.message}`));
+    let node: Node;
+    try {
+      node = await Node.open({
+        config,
+        vm: o.vm,
+        ...(o.runDir === undefined ? {} : { runDir: o.runDir }),
+        ...(o.controlPort === undefined ? {} : { controlPort: o.controlPort }),
+      });
+    } catch (e) {
+      await agent.stop();
+      throw e;
+    }
+    const counters = newCounters();
+    const ctx = {
+      config,
+      node,
+      agent,
+      unicast: gw.unicast,
+      counters,
+      budgets: new PeerBudgets({ ...DEFAULT_PEER_BUDGET, ...o.peerBudget }),
+      maxPayload: o.maxPayload ?? 64 * 1024,
+      callTimeoutMs: o.callTimeoutMs ?? 1000,
+      log,
+    };
+    const exports: ServiceExport[] = [];
+    try {
+      for (const exp of gw.exports) exports.push(await ServiceExport.open(ctx, exp));
+    } catch (e) {
+      await Promise.allSettled(exports.map((x) => x.close()));
+      await agent.stop();
+      await node.close();
+      throw e;
+    }
+    return new Gateway(gw, counters, node, agent, exports);
+  }
+
+  /** StopOffer for every export, then the sockets, the SD agent and the node close. */
+  async close(): Promise<void> {
+    await Promise.allSettled(this.exports.map((x) => x.close()));
+    await this.agent.stop();
+    await this.node.close();
+  }
+}
+
+/** The config's gateway section, checked against the VM that runs it. */
+function checkGatewayConfig(config: ServiceConfig, vm: string): GatewayConfig {
+  const gw = config.gateway;
+  if (gw === undefined)
+    throw new GatewayError(
+      'ERR_CONFIG',
+      `${config.file} has no gateway: section; add one with unicast and export (README "Reaching other ECUs")`,
+    );
+  if (!config.vms.some((v) => v.name === vm))
+    throw new GatewayError('ERR_CONFIG', `${config.file} has no VM named '${vm}'`);
+  for (const exp of gw.exports) {
+    const s = config.services.find((x) => x.name === exp.service)!;
+    if (!s.consumers.includes(vm))
+      throw new GatewayError(
+        'ERR_CONFIG',
+        `gateway VM '${vm}' may not consume ${s.name}, which gateway.export lists; add it to ${s.name}'s consumers`,
+      );
+  }
+  return gw;
+}
+
+/**
+ * Network peers see and subscribe only to exported instances (the agent answers Finds and
+ * Subscribes only for what it offers, and Nacks eventgroups the export leaves out), and only
+ * from the addresses an export's `peers` lists when it lists any. The gateway takes no offers
+ * from the network.
+ */
+function exportPolicy(config: ServiceConfig, gw: GatewayConfig): SdPolicy {
+  const allowed = (peer: string, serviceId: number, instanceId: number): boolean =>
+    gw.exports.some(
+      (e) =>
+        e.instance === instanceId &&
+        config.services.find((s) => s.name === e.service)?.id === serviceId &&
+        (e.peers === undefined || e.peers.includes(peer)),
+    );
+  return {
+    mayOffer: () => false,
+    maySee: allowed,
+    mayConsume: (peer, serviceId, instanceId) => allowed(peer, serviceId, instanceId),
+  };
+}

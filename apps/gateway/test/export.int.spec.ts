@@ -1,0 +1,148 @@
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { siblingEntry } from '@sivshm/testing';
+import { fieldValues, tsharkDecodeFile, tsharkMissing } from './support/tshark.js';
+
+const SETUP =
+  'ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo && ip addr add 127.0.0.2/8 dev lo';
+
+/** Why a private network namespace with multicast on lo cannot be made here, or undefined. */
+function namespaceMissing(): string | undefined {
+  const r = spawnSync('unshare', ['-n', 'sh', '-c', SETUP], { encoding: 'utf8', timeout: 10_000 });
+  if (r.error !== undefined) return `unshare is not available (${r.error.message})`;
+  if (r.status !== 0)
+    return `a private network namespace cannot be set up here: ${r.stderr.trim()}`;
+  return undefined;
+}
+
+interface Reply {
+  from: string;
+  serviceId: number;
+  methodId: number;
+  clientId: number;
+  sessionId: number;
+  interfaceVersion: number;
+  messageType: number;
+  returnCode: number;
+  payload: string;
+}
+
+interface Report {
+  pcap: string;
+  log: string[];
+  gatewayLog: string[];
+  offer: {
+    instanceId: number;
+    major: number;
+    endpoints: Array<{ address: string; protocol: number; port: number }>;
+  };
+  events: Array<Reply & { kph: number }>;
+  ok: Reply;
+  unknownMethod: Reply;
+  undecodable: Reply;
+  wrongVersion: Reply;
+  callsBefore: number;
+  callsAfterJunk: number;
+  providerCalls: number;
+  counters: Record<string, number>;
+}
+
+describe('sivshm gateway: export over SOME/IP (private network namespace, hostd + provider VM)', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let report: Report;
+
+  before(function () {
+    const missing = tsharkMissing() ?? namespaceMissing();
+    if (missing !== undefined) {
+      console.log(`      pending: ${missing}`);
+      this.skip();
+    }
+    dir = mkdtempSync(join(tmpdir(), 'sivshm-gateway-'));
+    const { execArgv, script } = siblingEntry(import.meta.url, 'support/export-scenario');
+    const r = spawnSync(
+      'unshare',
+      ['-n', 'sh', '-c', `${SETUP} && exec "$0" "$@"`, process.execPath, ...execArgv, script, dir],
+      { encoding: 'utf8', timeout: 100_000 },
+    );
+    expect(r.status, `scenario failed: ${r.stderr}`).to.equal(0);
+    report = JSON.parse(r.stdout) as Report;
+  });
+
+  after(() => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('should offer the exported service with SOME/IP-SD on the gateway address and its UDP port', () => {
+    expect(report.offer.instanceId).to.equal(1);
+    expect(report.offer.major).to.equal(1);
+    expect(report.offer.endpoints).to.deep.equal([
+      { address: '127.0.0.1', protocol: 0x11, port: 30501 },
+    ]);
+  });
+
+  it("should send the service's events as SOME/IP notifications with its protobuf bytes to the subscriber", () => {
+    expect(report.events).to.have.length(5);
+    for (const e of report.events) {
+      expect(e).to.include({
+        from: '127.0.0.1:30501',
+        serviceId: 0x1234,
+        methodId: 0x8001,
+        clientId: 0,
+      });
+      expect(e).to.include({ interfaceVersion: 1, messageType: 0x02, returnCode: 0 });
+      expect(e.kph).to.be.within(50, 99);
+    }
+    const sessions = report.events.map((e) => e.sessionId);
+    expect(sessions[0]).to.be.greaterThan(0);
+    sessions.slice(1).forEach((s, i) => expect(s).to.equal(sessions[i]! + 1));
+  });
+
+  it("should answer a request over UDP with the provider VM's response (0x80, E_OK, same request id)", () => {
+    expect(report.ok).to.include({
+      from: '127.0.0.1:30501',
+      serviceId: 0x1234,
+      methodId: 1,
+      clientId: 0x42,
+      sessionId: 1,
+    });
+    expect(report.ok).to.include({ messageType: 0x80, returnCode: 0 });
+    // ResetResponse { previous_odometer_m: > 1000 }: field 1 varint.
+    expect(report.ok.payload.slice(0, 2)).to.equal('08');
+  });
+
+  it('should answer an unknown method, an undecodable payload and a wrong interface version with 0x81 and the return code', () => {
+    expect(report.unknownMethod).to.include({
+      messageType: 0x81,
+      returnCode: 0x03,
+      methodId: 0x99,
+      sessionId: 2,
+    });
+    expect(report.undecodable).to.include({ messageType: 0x81, returnCode: 0x09, sessionId: 3 });
+    expect(report.wrongVersion).to.include({ messageType: 0x81, returnCode: 0x08, sessionId: 4 });
+  });
+
+  it('should count and drop malformed datagrams, and let nothing undecoded reach the VM', () => {
+    expect(report.counters['malformed']).to.be.at.least(3);
+    expect(report.counters['undecodable']).to.equal(1);
+    expect(report.callsAfterJunk).to.equal(report.callsBefore);
+    expect(report.providerCalls).to.equal(1);
+  });
+
+  it('should put only packets on the wire that tshark decodes as SOME/IP(-SD) with no expert warning', () => {
+    const decoded = tsharkDecodeFile(report.pcap, [30490, 30501, 40000]);
+    expect(decoded.expert, 'tshark expert items').to.equal('');
+    const someip = decoded.packets.filter((p) => p['someip'] !== undefined);
+    expect(someip.length).to.be.greaterThan(10);
+    const notifications = decoded.packets.filter(
+      (p) =>
+        fieldValues(p['someip'], 'someip.messagetype').includes('0x02') &&
+        fieldValues(p['udp'], 'udp.srcport').includes('30501'),
+    );
+    expect(notifications.length).to.be.at.least(5);
+    for (const p of decoded.packets) expect(Object.keys(p)).to.not.include('_ws.malformed');
+  });
+});

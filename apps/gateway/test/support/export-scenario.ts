@@ -1,0 +1,277 @@
+// Child process of export.int.spec.ts, run inside a private network namespace (lo up,
+// multicast on, 127.0.0.2 added). Starts hostd and the provider VM (emulated mode), the gateway
+// as its own VM on 127.0.0.1, and an external SOME/IP peer on 127.0.0.2 built from raw sockets.
+// Captures the traffic on lo with tshark and prints a JSON report.
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { loadConfig } from '@sivshm/core';
+import {
+  forkChild,
+  makeDeployment,
+  siblingEntry,
+  sleep,
+  startHostd,
+  waitFor,
+} from '@sivshm/testing';
+import { Gateway } from '../../src/gateway.js';
+import {
+  SD_GROUP,
+  SD_PORT,
+  findMessage,
+  openSocket,
+  parseSd,
+  parseSomeIp,
+  someIp,
+  subscribeMessage,
+  type RawSdEntry,
+} from './raw-someip-peer.js';
+
+const outDir = process.argv[2] ?? '/tmp';
+const rawPcap = join(outDir, 'raw.pcap');
+const pcap = join(outDir, 'gateway.pcap');
+const PROBE_PORT = 30999;
+const JUNK_PORT = 40001;
+const PEER = '127.0.0.2';
+const DATA_PORT = 40000;
+const SERVICE_PORT = 30501;
+const log: string[] = [];
+const note = (s: string): void => void log.push(`${Math.round(performance.now())} ${s}`);
+type Capture = ChildProcessByStdio<null, Readable, Readable>;
+
+/** tshark on lo, probed until it really captures (as discovery's udp-scenario does). */
+async function startCapture(): Promise<Capture> {
+  const filter = `udp port ${SD_PORT} or udp port ${SERVICE_PORT} or udp port ${DATA_PORT} or udp port ${PROBE_PORT}`;
+  const capture = spawn('tshark', ['-i', 'lo', '-f', filter, '-w', rawPcap, '-P', '-l'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  capture.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  capture.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const probe = createSocket('udp4');
+  const probing = setInterval(() => probe.send('probe', PROBE_PORT, '127.0.0.1'), 20);
+  await waitFor(() => out.includes(String(PROBE_PORT)), `tshark to capture (${out})`, 20_000, 10);
+  clearInterval(probing);
+  probe.close();
+  return capture;
+}
+
+/** Stops tshark; keeps the SOME/IP traffic, leaving out the probes and the deliberate junk. */
+async function finishCapture(capture: Capture): Promise<void> {
+  await sleep(300);
+  capture.kill('SIGINT');
+  await new Promise((r) => capture.once('exit', r));
+  const keep = `not udp.port == ${PROBE_PORT} and not udp.port == ${JUNK_PORT}`;
+  const r = spawnSync('tshark', ['-r', rawPcap, '-Y', keep, '-w', pcap], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  if (r.status !== 0) throw new Error(`tshark could not filter the capture: ${r.stderr}`);
+}
+
+const GATEWAY_SECTION = `
+gateway:
+  unicast: 127.0.0.1
+  export:
+    - { service: VehicleSpeed, instance: 1, udp: ${SERVICE_PORT} }
+`;
+
+async function main(): Promise<void> {
+  const d = makeDeployment({
+    label: 'gateway',
+    vms: [
+      { id: 1, name: 'infotainment' },
+      { id: 2, name: 'gateway' },
+    ],
+    services: [{ name: 'VehicleSpeed', consumers: ['gateway'] }],
+  });
+  appendFileSync(d.configPath, GATEWAY_SECTION);
+  const capture = await startCapture();
+  const hostd = await startHostd(d);
+  const provider = await forkChild<{ event: string; message?: string }>({
+    entry: siblingEntry(import.meta.url, 'provider-vm'),
+    args: [d.configPath, d.runDir],
+    what: 'the provider VM',
+    ready: (r) => r.some((m) => m.event === 'ready'),
+    failed: (r) => r.some((m) => m.event === 'error'),
+    pipeStderr: true,
+  });
+  const gatewayLog: string[] = [];
+  const gateway = await Gateway.start({
+    config: d.configPath,
+    vm: 'gateway',
+    runDir: d.runDir,
+    allowLoopbackEndpoints: true,
+    sdTiming: {
+      initialDelayMin: 10,
+      initialDelayMax: 30,
+      repetitionsBaseDelay: 50,
+      cyclicOfferDelay: 500,
+    },
+    log: (l) => gatewayLog.push(l),
+  });
+  try {
+    const result = await peerExchange(gateway, provider.messages, d.configPath);
+    await finishCapture(capture);
+    const calls = provider.messages.filter((m) => m.event === 'call').length;
+    process.stdout.write(
+      JSON.stringify({
+        pcap,
+        log,
+        gatewayLog,
+        ...result,
+        providerCalls: calls,
+        counters: gateway.counters,
+      }),
+    );
+  } finally {
+    await gateway.close();
+    await provider.stop();
+    await hostd.stop();
+    d.cleanup();
+  }
+}
+
+/** The external ECU: find, subscribe, receive events, call, and send junk. */
+async function peerExchange(
+  gateway: Gateway,
+  providerMessages: Array<{ event: string }>,
+  configPath: string,
+) {
+  // The payloads are the service's protobuf bytes: decoded here with the config's .proto files.
+  const speedType = (await loadConfig(configPath)).protoRoot.lookupType('sivshm.demo.VehicleSpeed');
+  const sd = await openSocket(PEER, SD_PORT);
+  const sdGroup = await openSocket(PEER, SD_PORT, SD_GROUP);
+  const data = await openSocket(PEER, DATA_PORT);
+  const junk = await openSocket(PEER, JUNK_PORT);
+  const sdEntries = (): RawSdEntry[] =>
+    [...sd.received, ...sdGroup.received].flatMap((m) => parseSd(m.bytes));
+  let session = 1;
+  sd.socket.send(findMessage(session++, 0x1234), SD_PORT, SD_GROUP);
+  await waitFor(
+    () => sdEntries().some((e) => e.type === 0x01 && e.serviceId === 0x1234 && e.ttl > 0),
+    'an Offer of 0x1234',
+    15_000,
+    10,
+  );
+  const offer = sdEntries().find((e) => e.type === 0x01 && e.serviceId === 0x1234)!;
+  note(`offer: ${JSON.stringify(offer)}`);
+  const svc = {
+    serviceId: 0x1234,
+    instanceId: offer.instanceId,
+    major: offer.major,
+    eventgroupId: 1,
+    ttl: 3,
+  };
+  sd.socket.send(
+    subscribeMessage(session++, svc, { address: PEER, port: DATA_PORT }),
+    SD_PORT,
+    '127.0.0.1',
+  );
+  await waitFor(
+    () => sdEntries().some((e) => e.type === 0x07 && e.ttl > 0),
+    'SubscribeAck',
+    5_000,
+    10,
+  );
+  // A subscribe to an eventgroup the service does not have: Nack (Ack entry with TTL 0).
+  sd.socket.send(
+    subscribeMessage(session++, { ...svc, eventgroupId: 7 }, { address: PEER, port: DATA_PORT }),
+    SD_PORT,
+    '127.0.0.1',
+  );
+  await waitFor(
+    () => sdEntries().some((e) => e.type === 0x07 && e.ttl === 0 && e.eventgroupId === 7),
+    'SubscribeNack of eventgroup 7',
+    5_000,
+    10,
+  );
+  await waitFor(() => data.received.length >= 5, 'five events over UDP', 5_000, 10);
+  const events = data.received.slice(0, 5).map((m) => ({
+    from: m.from,
+    ...parseSomeIp(m.bytes),
+    kph: (speedType.decode(m.bytes.subarray(16)) as unknown as { kph: number }).kph,
+    payload: m.bytes.subarray(16).toString('hex'),
+  }));
+  data.received.length = 0;
+  const call = async (bytes: Buffer, what: string) => {
+    data.socket.send(bytes, SERVICE_PORT, '127.0.0.1');
+    await waitFor(
+      () => data.received.some((m) => m.bytes[14] === 0x80 || m.bytes[14] === 0x81),
+      what,
+      5_000,
+      5,
+    );
+    const i = data.received.findIndex((m) => m.bytes[14] === 0x80 || m.bytes[14] === 0x81);
+    const r = data.received.splice(i, 1)[0]!;
+    return { from: r.from, ...parseSomeIp(r.bytes), payload: r.bytes.subarray(16).toString('hex') };
+  };
+  const head = {
+    serviceId: 0x1234,
+    methodId: 0x0001,
+    clientId: 0x0042,
+    interfaceVersion: 1,
+    messageType: 0x00,
+    returnCode: 0,
+  };
+  // ResetRequest { odometer_m: 5 }: field 1, varint 5.
+  const ok = await call(
+    someIp({ ...head, sessionId: 1 }, Buffer.from([0x08, 0x05])),
+    'the reset response',
+  );
+  const unknownMethod = await call(
+    someIp({ ...head, methodId: 0x0099, sessionId: 2 }, Buffer.alloc(0)),
+    'unknown method error',
+  );
+  const callsBefore = providerMessages.filter((m) => m.event === 'call').length;
+  // A length-delimited field whose length runs past the payload: not a ResetRequest.
+  const undecodable = await call(
+    someIp({ ...head, sessionId: 3 }, Buffer.from([0x0a, 0x7f, 0x01])),
+    'malformed error',
+  );
+  const wrongVersion = await call(
+    someIp({ ...head, interfaceVersion: 9, sessionId: 4 }, Buffer.from([0x08, 0x01])),
+    'wrong interface version',
+  );
+  for (const j of [
+    Buffer.from([1, 2, 3]),
+    Buffer.alloc(40, 0xff),
+    someIp({ ...head, sessionId: 5 }, Buffer.from([1])).subarray(0, 12),
+  ])
+    junk.socket.send(j, SERVICE_PORT, '127.0.0.1');
+  await waitFor(() => gateway.counters.malformed >= 3, 'the junk to be counted', 5_000, 10);
+  const callsAfterJunk = providerMessages.filter((m) => m.event === 'call').length;
+  sd.socket.send(
+    subscribeMessage(session++, { ...svc, ttl: 0 }, { address: PEER, port: DATA_PORT }),
+    SD_PORT,
+    '127.0.0.1',
+  );
+  await sleep(200);
+  for (const s of [sd, sdGroup, data, junk]) s.socket.close();
+  return {
+    offer,
+    events,
+    ok,
+    unknownMethod,
+    undecodable,
+    wrongVersion,
+    callsBefore,
+    callsAfterJunk,
+    sdTypes: sdEntries().map((e) => `${e.type}/${e.ttl > 0 ? 1 : 0}`),
+  };
+}
+
+const watchdog = setTimeout(() => {
+  process.stderr.write(`gateway scenario: watchdog expired\n${log.join('\n')}\n`);
+  process.exit(3);
+}, 60_000);
+watchdog.unref();
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`gateway scenario failed: ${String(e)}\n${log.join('\n')}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,181 @@
+// An external SOME/IP ECU for the gateway's tests, written from the specification with raw
+// dgram sockets and hand-built bytes — deliberately none of the gateway's or discovery's
+// classes, so that a shared misreading of the spec cannot make both ends agree.
+import { createSocket, type Socket } from 'node:dgram';
+
+export const SD_GROUP = '224.244.224.245';
+export const SD_PORT = 30490;
+
+/** A SOME/IP message as the peer sees it. */
+export interface RawMessage {
+  readonly serviceId: number;
+  readonly methodId: number;
+  readonly length: number;
+  readonly clientId: number;
+  readonly sessionId: number;
+  readonly protocolVersion: number;
+  readonly interfaceVersion: number;
+  readonly messageType: number;
+  readonly returnCode: number;
+  readonly payload: Buffer;
+}
+
+/** One SD entry, with the IPv4 endpoint options it points at (first run only). */
+export interface RawSdEntry {
+  readonly type: number;
+  readonly serviceId: number;
+  readonly instanceId: number;
+  readonly major: number;
+  readonly ttl: number;
+  readonly eventgroupId?: number;
+  readonly endpoints: Array<{ address: string; protocol: number; port: number }>;
+}
+
+export function someIp(
+  h: Omit<RawMessage, 'length' | 'payload' | 'protocolVersion'>,
+  payload: Buffer,
+): Buffer {
+  const b = Buffer.alloc(16);
+  b.writeUInt16BE(h.serviceId, 0);
+  b.writeUInt16BE(h.methodId, 2);
+  b.writeUInt32BE(8 + payload.length, 4);
+  b.writeUInt16BE(h.clientId, 8);
+  b.writeUInt16BE(h.sessionId, 10);
+  b[12] = 1;
+  b[13] = h.interfaceVersion;
+  b[14] = h.messageType;
+  b[15] = h.returnCode;
+  return Buffer.concat([b, payload]);
+}
+
+export function parseSomeIp(b: Buffer): RawMessage {
+  return {
+    serviceId: b.readUInt16BE(0),
+    methodId: b.readUInt16BE(2),
+    length: b.readUInt32BE(4),
+    clientId: b.readUInt16BE(8),
+    sessionId: b.readUInt16BE(10),
+    protocolVersion: b[12]!,
+    interfaceVersion: b[13]!,
+    messageType: b[14]!,
+    returnCode: b[15]!,
+    payload: b.subarray(16),
+  };
+}
+
+/** An SD message: header 0xFFFF/0x8100, flags reboot+unicast, the entries and options given. */
+function sdMessage(session: number, entries: Buffer[], options: Buffer[]): Buffer {
+  const e = Buffer.concat(entries);
+  const o = Buffer.concat(options);
+  const body = Buffer.alloc(12 + e.length + o.length);
+  body[0] = 0xc0; // reboot, unicast (PRS_SOMEIPSD_00151, 00540)
+  body.writeUInt32BE(e.length, 4);
+  e.copy(body, 8);
+  body.writeUInt32BE(o.length, 8 + e.length);
+  o.copy(body, 12 + e.length);
+  const head = someIp(
+    {
+      serviceId: 0xffff,
+      methodId: 0x8100,
+      clientId: 0,
+      sessionId: session,
+      interfaceVersion: 1,
+      messageType: 0x02,
+      returnCode: 0,
+    },
+    Buffer.alloc(0),
+  );
+  const out = Buffer.concat([head, body]);
+  out.writeUInt32BE(out.length - 8, 4);
+  return out;
+}
+
+/** Find of `serviceId`, any instance and version. */
+export function findMessage(session: number, serviceId: number): Buffer {
+  const e = Buffer.alloc(16);
+  e[0] = 0x00;
+  e.writeUInt16BE(serviceId, 4);
+  e.writeUInt16BE(0xffff, 6);
+  e[8] = 0xff;
+  e.writeUIntBE(3, 9, 3);
+  e.writeUInt32BE(0xffffffff, 12);
+  return sdMessage(session, [e], []);
+}
+
+/** SubscribeEventgroup (TTL `ttl`, 0 = StopSubscribe) with one IPv4/UDP endpoint option. */
+export function subscribeMessage(
+  session: number,
+  s: { serviceId: number; instanceId: number; major: number; eventgroupId: number; ttl: number },
+  endpoint: { address: string; port: number },
+): Buffer {
+  const e = Buffer.alloc(16);
+  e[0] = 0x06;
+  e[1] = 0; // first option run starts at option 0
+  e[3] = 0x10; // one option in run 1
+  e.writeUInt16BE(s.serviceId, 4);
+  e.writeUInt16BE(s.instanceId, 6);
+  e[8] = s.major;
+  e.writeUIntBE(s.ttl, 9, 3);
+  e.writeUInt16BE(s.eventgroupId, 14);
+  const o = Buffer.alloc(12);
+  o.writeUInt16BE(0x0009, 0);
+  o[2] = 0x04; // IPv4 endpoint
+  Buffer.from(endpoint.address.split('.').map(Number)).copy(o, 4);
+  o[9] = 0x11; // UDP
+  o.writeUInt16BE(endpoint.port, 10);
+  return sdMessage(session, [e], [o]);
+}
+
+/** The entries of an SD message with their first-run IPv4 endpoints. */
+export function parseSd(b: Buffer): RawSdEntry[] {
+  const m = parseSomeIp(b);
+  if (m.serviceId !== 0xffff || m.methodId !== 0x8100) return [];
+  const p = m.payload;
+  const entriesLength = p.readUInt32BE(4);
+  const optionsAt = 8 + entriesLength;
+  const options: Buffer[] = [];
+  for (let at = optionsAt + 4; at < p.length;) {
+    const len = p.readUInt16BE(at);
+    options.push(p.subarray(at, at + 3 + len));
+    at += 3 + len;
+  }
+  const out: RawSdEntry[] = [];
+  for (let at = 8; at < optionsAt; at += 16) {
+    const e = p.subarray(at, at + 16);
+    const first = e[1]!;
+    const count = e[3]! >> 4;
+    const endpoints = options
+      .slice(first, first + count)
+      .filter((o) => o[2] === 0x04)
+      .map((o) => ({
+        address: [...o.subarray(4, 8)].join('.'),
+        protocol: o[9]!,
+        port: o.readUInt16BE(10),
+      }));
+    const type = e[0]!;
+    out.push({
+      type,
+      serviceId: e.readUInt16BE(4),
+      instanceId: e.readUInt16BE(6),
+      major: e[8]!,
+      ttl: e.readUIntBE(9, 3),
+      ...(type >= 0x06 ? { eventgroupId: e.readUInt16BE(14) } : {}),
+      endpoints,
+    });
+  }
+  return out;
+}
+
+/** Opens a UDP socket bound to `address:port` that collects what it receives. */
+export async function openSocket(
+  address: string,
+  port: number,
+  multicast?: string,
+): Promise<{ socket: Socket; received: Array<{ bytes: Buffer; from: string }> }> {
+  const socket = createSocket({ type: 'udp4', reuseAddr: true });
+  const received: Array<{ bytes: Buffer; from: string }> = [];
+  socket.on('message', (bytes, r) => received.push({ bytes, from: `${r.address}:${r.port}` }));
+  await new Promise<void>((resolve) => socket.bind(port, multicast ?? address, () => resolve()));
+  if (multicast !== undefined) socket.addMembership(multicast, address);
+  return { socket, received };
+}
