@@ -1,5 +1,6 @@
 import { CaLock, CaLockedError, type CaLockHolder } from '@sivshm/core';
-import { LockFile } from '@sivshm/transport-ivshmem';
+// The lock alone, not the package's index: a `ca` command starts without the channel code.
+import { LockFile } from '@sivshm/transport-ivshmem/lock-file';
 import { CliError } from '../errors/cli-error.js';
 
 /** How long a command waits for another `sivshm ca` command to finish with the directory. */
