@@ -99,6 +99,9 @@ describe('MethodBridge under fuzzed network input', () => {
       }),
       { numRuns: 300 },
     );
-    expect(callsSeen, 'some fuzzed requests were well-formed and reached the VM side').to.be.greaterThan(0);
+    expect(
+      callsSeen,
+      'some fuzzed requests were well-formed and reached the VM side',
+    ).to.be.greaterThan(0);
   });
 });
