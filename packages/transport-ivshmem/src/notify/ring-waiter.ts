@@ -73,13 +73,14 @@ export class RingWaiter {
   readonly #consumer: RingConsumer;
   readonly #mode: NotifyMode;
   readonly #waker: Waker | undefined;
-  readonly #spinBudgetMs: number;
+  /** Kept in µs: usually an integer, so no boxed double per waiter (an idle channel's heap). */
+  readonly #spinBudgetUs: number;
   readonly #parkSliceMs: number;
   readonly #watchdog: LivenessWatchdog | undefined;
   #readyStreak = 0;
   #streakStart = 0;
   /** `performance.now()` of the last arrival (adaptive mode). */
-  #lastArrival = -Infinity;
+  #lastArrival = -(HOT_GAP_MS + 1); // far enough in the past; an integer, not a boxed -Infinity
   /** Adaptive: the last two arrivals were close enough that spinning for the next pays. */
   #hot = false;
   /** Adaptive: `performance.now()` before which no spin is tried (spins kept coming up empty). */
@@ -112,7 +113,7 @@ export class RingWaiter {
     this.#consumer = consumer;
     this.#mode = mode;
     this.#waker = options.waker;
-    this.#spinBudgetMs = budgetUs / 1000;
+    this.#spinBudgetUs = budgetUs;
     this.#parkSliceMs = slice;
     this.#watchdog = options.watchdog;
   }
@@ -137,7 +138,7 @@ export class RingWaiter {
     for (let i = 0; i < 64; i++) if (c.hasPending()) return this.#arrived();
     let last = performance.now();
     if (this.#mode === 'adaptive' && last < this.#coldUntil) return false;
-    const until = last + this.#spinBudgetMs;
+    const until = last + this.#spinBudgetUs / 1000;
     for (;;) {
       for (let i = 0; i < 64; i++) {
         if (c.hasPending()) {

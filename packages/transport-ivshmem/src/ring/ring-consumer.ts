@@ -90,15 +90,20 @@ export interface CopiedRecord {
  * ```
  */
 export class RingConsumer {
-  readonly #pw: Uint32Array;
-  readonly #cw: Uint32Array;
+  /** The window's words (shared with the other direction) and this ring's two pages in it. */
+  readonly #words: Uint32Array;
+  readonly #pw: number;
+  readonly #cw: number;
+  /** The window's header view (shared with the other direction) and this data area's offset. */
   readonly #dv: DataView;
+  readonly #d: number;
   readonly #bulk: Uint8Array;
   readonly #cap: number;
   readonly #mask: number;
   readonly #maxPayload: number;
   readonly #failure = new RingFailure();
-  readonly #record: RingRecord;
+  /** Made by the first record received: an idle channel's ring end holds none. */
+  #record: RingRecord | undefined;
   /** Released index (private copy; the consumer page is only written, never trusted back). */
   #cons: number;
   /** Last producer index loaded and validated. */
@@ -110,15 +115,16 @@ export class RingConsumer {
   #parkSeq = (Math.random() * 0x1_0000_0000) >>> 0;
 
   constructor(views: RingViews) {
-    this.#pw = views.producerPage;
-    this.#cw = views.consumerPage;
-    this.#dv = views.dataShared;
+    this.#words = views.words;
+    this.#pw = views.producerWord;
+    this.#cw = views.consumerWord;
+    this.#dv = views.windowView;
+    this.#d = views.dataOffset;
     this.#bulk = views.dataBulk;
     this.#cap = views.dataSize;
     this.#mask = views.dataSize - 1;
     this.#maxPayload = maxPayloadFor(views.dataSize);
-    this.#record = new RingRecord(views.dataBulk);
-    this.#cons = Atomics.load(this.#cw, C_INDEX);
+    this.#cons = Atomics.load(this.#words, this.#cw + C_INDEX);
     this.#prodSeen = this.#cons;
     if ((this.#cons & 7) !== 0)
       this.#violation(`consumer index ${this.#cons} at attach is misaligned`);
@@ -141,9 +147,9 @@ export class RingConsumer {
   hasPending(): boolean {
     return (
       this.#prodSeen !== this.#cons ||
-      Atomics.load(this.#pw, P_INDEX) !== this.#cons ||
+      Atomics.load(this.#words, this.#pw + P_INDEX) !== this.#cons ||
       this.#failure.error !== undefined ||
-      (Atomics.load(this.#pw, P_FLAGS) & RingPageLayout.FLAG_CLOSED) !== 0
+      (Atomics.load(this.#words, this.#pw + P_FLAGS) & RingPageLayout.FLAG_CLOSED) !== 0
     );
   }
 
@@ -163,9 +169,9 @@ export class RingConsumer {
     let cons = this.#cons;
     let avail = (this.#prodSeen - cons) >>> 0;
     if (avail === 0) {
-      const prod = Atomics.load(this.#pw, P_INDEX); // the one load of the peer's index
+      const prod = Atomics.load(this.#words, this.#pw + P_INDEX); // the one load of the peer's index
       if (prod === cons) {
-        if ((Atomics.load(this.#pw, P_FLAGS) & RingPageLayout.FLAG_CLOSED) !== 0) {
+        if ((Atomics.load(this.#words, this.#pw + P_FLAGS) & RingPageLayout.FLAG_CLOSED) !== 0) {
           this.#failure.fail(new TransportError('ERR_CLOSED', 'the producer closed the ring'));
         }
         return undefined;
@@ -185,8 +191,9 @@ export class RingConsumer {
     const dv = this.#dv;
     let pos = cons & this.#mask;
     // Read each header word once into a local; all checks and actions use the locals.
-    let w0 = dv.getUint32(pos);
-    let w1 = dv.getUint32(pos + 4);
+    const d = this.#d;
+    let w0 = dv.getUint32(d + pos);
+    let w1 = dv.getUint32(d + pos + 4);
     if (w0 === RecordLayout.wrapMarkerMessageId && w1 === RecordLayout.wrapMarkerLength) {
       const skip = this.#cap - pos;
       if (pos === 0) return this.#violation('wrap marker at offset 0 of the data area');
@@ -196,8 +203,8 @@ export class RingConsumer {
       cons = (cons + skip) >>> 0;
       avail -= skip;
       pos = 0;
-      w0 = dv.getUint32(0);
-      w1 = dv.getUint32(4);
+      w0 = dv.getUint32(d);
+      w1 = dv.getUint32(d + 4);
       if (w0 === RecordLayout.wrapMarkerMessageId && w1 === RecordLayout.wrapMarkerLength) {
         return this.#violation('wrap marker at offset 0 of the data area');
       }
@@ -221,8 +228,8 @@ export class RingConsumer {
         `record of ${size} bytes at offset ${pos} crosses the end of the data area`,
       );
     }
-    const w2 = dv.getUint32(pos + 8);
-    const w3 = dv.getUint32(pos + 12);
+    const w2 = dv.getUint32(d + pos + 8);
+    const w3 = dv.getUint32(d + pos + 12);
     if (w3 >>> 24 !== SOMEIP_PROTOCOL_VERSION) {
       return this.#violation(
         `record protocol version ${w3 >>> 24} is not ${SOMEIP_PROTOCOL_VERSION}`,
@@ -239,7 +246,7 @@ export class RingConsumer {
         `record message id 0x${w0.toString(16)} uses the reserved service 0xFFFF`,
       );
     }
-    const r = this.#record;
+    const r = (this.#record ??= new RingRecord(this.#bulk));
     const h = r.header;
     h.service = w0 >>> 16;
     h.method = w0 & 0xffff;
@@ -259,7 +266,7 @@ export class RingConsumer {
     if (this.#heldNext === -1) return;
     this.#cons = this.#heldNext;
     this.#heldNext = -1;
-    Atomics.store(this.#cw, C_INDEX, this.#cons);
+    Atomics.store(this.#words, this.#cw + C_INDEX, this.#cons);
   }
 
   /** Receives the next record as a private copy and releases it at once. */
@@ -274,7 +281,7 @@ export class RingConsumer {
 
   /** The producer's heartbeat counter. */
   peerHeartbeat(): number {
-    return Atomics.load(this.#pw, P_HEARTBEAT);
+    return Atomics.load(this.#words, this.#pw + P_HEARTBEAT);
   }
 
   /**
@@ -283,12 +290,16 @@ export class RingConsumer {
    * busy sending may not get to run its heartbeat timer for a while.
    */
   peerProgress(): number {
-    return (Atomics.load(this.#pw, P_HEARTBEAT) + Atomics.load(this.#pw, P_INDEX)) >>> 0;
+    return (
+      (Atomics.load(this.#words, this.#pw + P_HEARTBEAT) +
+        Atomics.load(this.#words, this.#pw + P_INDEX)) >>>
+      0
+    );
   }
 
   /** True when the producer set its closed flag. */
   get producerClosed(): boolean {
-    return (Atomics.load(this.#pw, P_FLAGS) & RingPageLayout.FLAG_CLOSED) !== 0;
+    return (Atomics.load(this.#words, this.#pw + P_FLAGS) & RingPageLayout.FLAG_CLOSED) !== 0;
   }
 
   /**
@@ -299,9 +310,9 @@ export class RingConsumer {
     if (parked) {
       // A fresh non-zero number per park, so the producer rings once per sleep, not per record.
       this.#parkSeq = (this.#parkSeq + 1) >>> 0 || 1;
-      Atomics.store(this.#cw, C_PARKED, this.#parkSeq);
+      Atomics.store(this.#words, this.#cw + C_PARKED, this.#parkSeq);
     } else {
-      Atomics.store(this.#cw, C_PARKED, 0);
+      Atomics.store(this.#words, this.#cw + C_PARKED, 0);
     }
   }
 
@@ -318,8 +329,8 @@ export class RingConsumer {
   }
 
   #markClosed(): void {
-    Atomics.or(this.#cw, C_FLAGS, RingPageLayout.FLAG_CLOSED);
-    Atomics.store(this.#cw, C_PARKED, 0);
+    Atomics.or(this.#words, this.#cw + C_FLAGS, RingPageLayout.FLAG_CLOSED);
+    Atomics.store(this.#words, this.#cw + C_PARKED, 0);
   }
 
   #violation(message: string): undefined {

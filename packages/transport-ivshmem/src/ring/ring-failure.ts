@@ -13,10 +13,12 @@ export type RingFailureListener = (error: TransportError) => void;
 export class RingFailure {
   #error: TransportError | undefined;
   /**
-   * Listeners in the order they subscribed. A plain array, created on the first subscription:
-   * every channel holds two ring ends, and an idle channel should cost little heap.
+   * Listeners in the order they subscribed: the first in a field, any others in an array made
+   * when needed. Every channel holds two ring ends with one listener each, and an idle channel
+   * should cost little heap.
    */
-  #listeners: RingFailureListener[] | undefined;
+  #first: RingFailureListener | undefined;
+  #more: RingFailureListener[] | undefined;
 
   /** The error that failed the ring, or undefined while it works. */
   get error(): TransportError | undefined {
@@ -27,8 +29,10 @@ export class RingFailure {
   fail(error: TransportError): TransportError {
     if (this.#error !== undefined) return this.#error;
     this.#error = error;
-    const listeners = this.#listeners ?? [];
-    this.#listeners = undefined;
+    const listeners = this.#first === undefined ? [] : [this.#first];
+    if (this.#more !== undefined) listeners.push(...this.#more);
+    this.#first = undefined;
+    this.#more = undefined;
     queueMicrotask(() => {
       for (const l of listeners) l(error);
     });
@@ -42,13 +46,17 @@ export class RingFailure {
       queueMicrotask(() => listener(err));
       return () => undefined;
     }
-    // An exact-size literal: `[]` then push would reserve room for 16.
-    let listeners = this.#listeners;
-    if (listeners === undefined) listeners = this.#listeners = [listener];
-    else listeners.push(listener);
+    if (this.#first === undefined && this.#more === undefined) {
+      this.#first = listener;
+      return () => {
+        if (this.#first === listener) this.#first = undefined;
+      };
+    }
+    const more = (this.#more ??= []);
+    more.push(listener);
     return () => {
-      const i = listeners.indexOf(listener);
-      if (i >= 0) listeners.splice(i, 1);
+      const i = more.indexOf(listener);
+      if (i >= 0) more.splice(i, 1);
     };
   }
 }

@@ -93,9 +93,13 @@ export class RingSlot {
  * ```
  */
 export class RingProducer {
-  readonly #pw: Uint32Array;
-  readonly #cw: Uint32Array;
+  /** The window's words (shared with the other direction) and this ring's two pages in it. */
+  readonly #words: Uint32Array;
+  readonly #pw: number;
+  readonly #cw: number;
+  /** The window's header view (shared with the other direction) and this data area's offset. */
   readonly #dv: DataView;
+  readonly #d: number;
   readonly #bulk: Uint8Array;
   // Cached: reading a typed array's .buffer is a getter call, a visible share of a small send.
   readonly #bulkBuffer: ArrayBufferLike;
@@ -105,7 +109,8 @@ export class RingProducer {
   readonly #maxPayload: number;
   readonly #waker: Waker | undefined;
   readonly #failure = new RingFailure();
-  readonly #slot = new RingSlot();
+  /** Made by the first loan: a ring end that never loans (an idle channel) holds none. */
+  #slot: RingSlot | undefined;
   #loaned = false;
   /** Staged index (private); published to the consumer by sendStaged(). */
   #prod: number;
@@ -122,9 +127,11 @@ export class RingProducer {
   #loanLength = 0;
 
   constructor(views: RingViews, options: RingProducerOptions = {}) {
-    this.#pw = views.producerPage;
-    this.#cw = views.consumerPage;
-    this.#dv = views.dataShared;
+    this.#words = views.words;
+    this.#pw = views.producerWord;
+    this.#cw = views.consumerWord;
+    this.#dv = views.windowView;
+    this.#d = views.dataOffset;
     this.#bulk = views.dataBulk;
     this.#bulkBuffer = views.dataBulk.buffer;
     this.#bulkBase = views.dataBulk.byteOffset;
@@ -133,9 +140,9 @@ export class RingProducer {
     this.#maxPayload = maxPayloadFor(views.dataSize);
     this.#waker = options.waker;
     // Resume where the page says: a producer re-attaching to a live ring continues its index.
-    this.#prod = Atomics.load(this.#pw, P_INDEX);
-    this.#consSeen = Atomics.load(this.#cw, C_INDEX);
-    this.#beat = Atomics.load(this.#pw, P_HEARTBEAT);
+    this.#prod = Atomics.load(this.#words, this.#pw + P_INDEX);
+    this.#consSeen = Atomics.load(this.#words, this.#cw + C_INDEX);
+    this.#beat = Atomics.load(this.#words, this.#pw + P_HEARTBEAT);
     if ((this.#prod - this.#consSeen) >>> 0 > this.#cap || (this.#prod & 7) !== 0) {
       this.#fail(
         `ring indices at attach are inconsistent (producer ${this.#prod}, consumer ${this.#consSeen})`,
@@ -167,7 +174,7 @@ export class RingProducer {
   loan(payloadLength: number): RingSlot | undefined {
     this.#checkUsable(payloadLength);
     if (!this.#reserve(payloadLength)) return undefined;
-    const slot = this.#slot;
+    const slot = (this.#slot ??= new RingSlot());
     this.#loanPos = this.#resPos;
     this.#loanSkip = this.#resSkip;
     this.#loanLength = payloadLength;
@@ -225,8 +232,8 @@ export class RingProducer {
 
   /** Sends every staged record with one index store and rings the doorbell if needed. */
   sendStaged(): void {
-    Atomics.store(this.#pw, P_INDEX, this.#prod);
-    const parked = Atomics.load(this.#cw, C_PARKED);
+    Atomics.store(this.#words, this.#pw + P_INDEX, this.#prod);
+    const parked = Atomics.load(this.#words, this.#cw + C_PARKED);
     // Ring once per park: while the consumer sleeps (on a busy machine it may take a while to
     // run), further records need no further doorbell, and each one costs a system call.
     if (parked !== 0 && parked !== this.#rungFor) {
@@ -272,21 +279,21 @@ export class RingProducer {
   /** Bumps the heartbeat word; a `HeartbeatTimer` calls it periodically. */
   beat(): void {
     this.#beat = (this.#beat + 1) >>> 0;
-    Atomics.store(this.#pw, P_HEARTBEAT, this.#beat);
+    Atomics.store(this.#words, this.#pw + P_HEARTBEAT, this.#beat);
   }
 
   /** Tells the consumer no more records will come (after those already sent), and rings it. */
   close(): void {
     if (this.#failure.error !== undefined) return;
     this.sendStaged();
-    Atomics.or(this.#pw, P_FLAGS, RingPageLayout.FLAG_CLOSED);
+    Atomics.or(this.#words, this.#pw + P_FLAGS, RingPageLayout.FLAG_CLOSED);
     this.#waker?.wake();
     this.#failure.fail(new TransportError('ERR_CLOSED', 'the ring producer was closed'));
   }
 
   /** True once the consumer has set its closed flag (it stopped reading for good). */
   get consumerClosed(): boolean {
-    return (Atomics.load(this.#cw, C_FLAGS) & RingPageLayout.FLAG_CLOSED) !== 0;
+    return (Atomics.load(this.#words, this.#cw + C_FLAGS) & RingPageLayout.FLAG_CLOSED) !== 0;
   }
 
   /** Fails this end with `error` (e.g. `ERR_PEER_GONE` from a watchdog or from hostd). */
@@ -317,7 +324,7 @@ export class RingProducer {
    * cannot run (a peer busy draining a full ring).
    */
   peerConsumed(): number {
-    return Atomics.load(this.#cw, C_INDEX);
+    return Atomics.load(this.#words, this.#cw + C_INDEX);
   }
 
   /** Finds room for a record; sets #resPos/#resSkip. */
@@ -327,7 +334,7 @@ export class RingProducer {
     const skip = pos + size > this.#cap ? this.#cap - pos : 0;
     const need = skip + size;
     if (this.#cap - ((this.#prod - this.#consSeen) >>> 0) < need) {
-      const cons = Atomics.load(this.#cw, C_INDEX);
+      const cons = Atomics.load(this.#words, this.#cw + C_INDEX);
       // The consumer index must lie between what we saw before and what we staged.
       const advance = (cons - this.#consSeen) >>> 0;
       if (advance > (this.#prod - this.#consSeen) >>> 0 || (cons & 7) !== 0) {
@@ -345,17 +352,19 @@ export class RingProducer {
 
   #writeHeader(pos: number, skip: number, payloadLength: number, h: SomeIpHeader): void {
     const dv = this.#dv;
+    const d = this.#d;
     if (skip !== 0) {
-      const at = this.#prod & this.#mask;
-      dv.setUint32(at, RecordLayout.wrapMarkerMessageId);
-      dv.setUint32(at + 4, RecordLayout.wrapMarkerLength);
+      const marker = d + (this.#prod & this.#mask);
+      dv.setUint32(marker, RecordLayout.wrapMarkerMessageId);
+      dv.setUint32(marker + 4, RecordLayout.wrapMarkerLength);
     }
     // Network byte order (DataView's default): the data area holds real SOME/IP frames.
-    dv.setUint32(pos, ((h.service << 16) | h.method) >>> 0);
-    dv.setUint32(pos + 4, 8 + payloadLength);
-    dv.setUint32(pos + 8, ((h.client << 16) | h.session) >>> 0);
+    const at = d + pos;
+    dv.setUint32(at, ((h.service << 16) | h.method) >>> 0);
+    dv.setUint32(at + 4, 8 + payloadLength);
+    dv.setUint32(at + 8, ((h.client << 16) | h.session) >>> 0);
     dv.setUint32(
-      pos + 12,
+      at + 12,
       ((SOMEIP_PROTOCOL_VERSION << 24) |
         (h.interfaceVersion << 16) |
         (h.messageType << 8) |

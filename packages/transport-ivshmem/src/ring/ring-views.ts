@@ -40,6 +40,34 @@ export interface RingViews {
   readonly dataBulk: Uint8Array;
   /** Bytes of the data area, a power of two. */
   readonly dataSize: number;
+  /**
+   * Every word of the window, one view for both directions (each ring end keeps this one and
+   * word offsets instead of two page views of its own: an idle channel holds less heap).
+   */
+  readonly words: Uint32Array;
+  /** Index in {@link words} of the producer page's first word. */
+  readonly producerWord: number;
+  /** Index in {@link words} of the consumer page's first word. */
+  readonly consumerWord: number;
+  /** The whole window through the shared mapping, one view for both directions. */
+  readonly windowView: DataView;
+  /** Byte offset of the data area in {@link windowView}. */
+  readonly dataOffset: number;
+}
+
+/** The window-wide views, made once per window and shared by its two directions. */
+const wholeWindow = new WeakMap<Uint8Array, { words: Uint32Array; view: DataView }>();
+
+function wholeWindowOf(shared: Uint8Array): { words: Uint32Array; view: DataView } {
+  let w = wholeWindow.get(shared);
+  if (w === undefined) {
+    w = {
+      words: new Uint32Array(shared.buffer, shared.byteOffset, shared.byteLength >>> 2),
+      view: new DataView(shared.buffer, shared.byteOffset, shared.byteLength),
+    };
+    wholeWindow.set(shared, w);
+  }
+  return w;
 }
 
 /**
@@ -124,7 +152,13 @@ export function ringViews(
   const base = shared.byteOffset + dir;
   const data = dir + layout.dataArea;
   const bulkView = bulk ?? shared;
+  const whole = wholeWindowOf(shared);
   return {
+    words: whole.words,
+    producerWord: (dir + layout.producerPage) >>> 2,
+    consumerWord: (dir + layout.consumerPage) >>> 2,
+    windowView: whole.view,
+    dataOffset: data,
     // the words of a control page all sit in its first 4 KiB, whatever the granule
     producerPage: new Uint32Array(shared.buffer, base + layout.producerPage, PAGE_SIZE / 4),
     consumerPage: new Uint32Array(shared.buffer, base + layout.consumerPage, PAGE_SIZE / 4),
