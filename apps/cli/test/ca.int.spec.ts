@@ -6,15 +6,21 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { cliEntry, runCliSync } from '@sivshm/testing';
 
-/** Runs `sivshm <args>` without blocking (so several run at once): exit status and stderr. */
-function sivshmAsync(...args: string[]): Promise<{ status: number | null; stderr: string }> {
+/** Runs `sivshm <args>` without blocking (so several run at once): exit status and output. */
+function sivshmAsync(
+  ...args: string[]
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   const { execArgv, script } = cliEntry();
   const child = spawn(process.execPath, [...execArgv, script, ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let stdout = '';
   let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
   child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  return new Promise((resolve) => child.on('exit', (status) => resolve({ status, stderr })));
+  return new Promise((resolve) =>
+    child.on('close', (status) => resolve({ status, stdout, stderr })),
+  );
 }
 
 function sivshm(...args: string[]) {
@@ -80,7 +86,11 @@ describe('sivshm ca / cert', () => {
     expect(after.stdout).to.match(/FAILED: .*revoked/);
   });
 
-  it('should never give two concurrent ca issue commands the same serial', async () => {
+  it('should never give two concurrent ca issue commands the same serial', async function () {
+    // What it waits on is 14 CLI processes (Node start and module load, then a little work):
+    // on two cores shared with 20 runnable processes each gets a small share of a core, and
+    // the six issues queue on the CA lock. The bound is for a hang, not for speed.
+    this.timeout(60_000);
     const ca = path.join(dir, 'ca');
     expect(sivshm('ca', 'init', '--dir', ca).status).to.equal(0);
     const n = 6;
@@ -104,16 +114,14 @@ describe('sivshm ca / cert', () => {
         ),
       ),
     );
-    const serials: string[] = [];
-    for (const [i, r] of runs.entries()) {
+    for (const r of runs) expect(r.status, r.stderr).to.equal(0);
+    const shown = await Promise.all(
+      runs.map((_, i) => sivshmAsync('cert', 'show', path.join(dir, `c${i}.pem`), '--json')),
+    );
+    const serials = shown.map((r) => {
       expect(r.status, r.stderr).to.equal(0);
-      const json = JSON.parse(
-        sivshm('cert', 'show', path.join(dir, `c${i}.pem`), '--json').stdout,
-      ) as {
-        serial: string;
-      };
-      serials.push(json.serial);
-    }
+      return (JSON.parse(r.stdout) as { serial: string }).serial;
+    });
     expect(new Set(serials).size, serials.join(' ')).to.equal(n);
     // And the CA's next serial is above every one of them: a later issue cannot repeat one.
     const list = JSON.parse(sivshm('ca', 'list', '--dir', ca, '--json').stdout) as {
