@@ -47,6 +47,8 @@ interface Report {
   callsBefore: number;
   callsAfterJunk: number;
   providerCalls: number;
+  multicastOffers: number;
+  stopOfferSeen: boolean;
   counters: Record<string, number>;
 }
 
@@ -79,6 +81,7 @@ describe('sivshm gateway: export over SOME/IP (private network namespace, hostd 
   it('should offer the exported service with SOME/IP-SD on the gateway address and its UDP port', () => {
     expect(report.offer.instanceId).to.equal(1);
     expect(report.offer.major).to.equal(1);
+    expect(report.multicastOffers, 'cyclic Offers on the SD group').to.be.at.least(2);
     expect(report.offer.endpoints).to.deep.equal([
       { address: '127.0.0.1', protocol: 0x11, port: 30501 },
     ]);
@@ -123,6 +126,10 @@ describe('sivshm gateway: export over SOME/IP (private network namespace, hostd 
     });
     expect(report.undecodable).to.include({ messageType: 0x81, returnCode: 0x09, sessionId: 3 });
     expect(report.wrongVersion).to.include({ messageType: 0x81, returnCode: 0x08, sessionId: 4 });
+  });
+
+  it('should send StopOffer when the providing VM goes away', () => {
+    expect(report.stopOfferSeen).to.equal(true);
   });
 
   it('should count and drop malformed datagrams, and let nothing undecoded reach the VM', () => {

@@ -113,7 +113,9 @@ async function main(): Promise<void> {
     log: (l) => gatewayLog.push(l),
   });
   try {
-    const result = await peerExchange(gateway, provider.messages, d.configPath);
+    const result = await peerExchange(gateway, provider.messages, d.configPath, () =>
+      provider.stop(),
+    );
     await finishCapture(capture);
     const calls = provider.messages.filter((m) => m.event === 'call').length;
     process.stdout.write(
@@ -139,6 +141,7 @@ async function peerExchange(
   gateway: Gateway,
   providerMessages: Array<{ event: string }>,
   configPath: string,
+  stopProvider: () => Promise<void>,
 ) {
   // The payloads are the service's protobuf bytes: decoded here with the config's .proto files.
   const speedType = (await loadConfig(configPath)).protoRoot.lookupType('sivshm.demo.VehicleSpeed');
@@ -249,8 +252,22 @@ async function peerExchange(
     '127.0.0.1',
   );
   await sleep(200);
+  // Cyclic Offers arrive on the SD group; the first may have been a unicast answer to the Find.
+  const multicastOffers = sdGroup.received
+    .flatMap((m) => parseSd(m.bytes))
+    .filter((e) => e.type === 0x01 && e.ttl > 0).length;
+  // The provider VM goes away: the gateway's sivshm channel ends and the network sees StopOffer.
+  await stopProvider();
+  await waitFor(
+    () => sdEntries().some((e) => e.type === 0x01 && e.serviceId === 0x1234 && e.ttl === 0),
+    'StopOffer after the provider VM stopped',
+    10_000,
+    10,
+  );
   for (const s of [sd, sdGroup, data, junk]) s.socket.close();
   return {
+    multicastOffers,
+    stopOfferSeen: true,
     offer,
     events,
     ok,
