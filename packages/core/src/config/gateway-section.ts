@@ -86,7 +86,7 @@ function parseExports(
   const items = ctx.r.seq(entry.value, 'gateway.export', entry.key);
   if (!items) return undefined;
   const out: GatewayExport[] = [];
-  const ports = new Set<number>();
+  const ports = new Set<string>();
   let ok = true;
   items.forEach((item, i) => {
     const e = parseExport(ctx, item, `gateway.export[${i}]`, services);
@@ -94,11 +94,19 @@ function parseExports(
       ok = false;
       return;
     }
-    if (ports.has(e.udpPort)) {
-      ctx.r.report(item, `gateway.export[${i}].udp`, `UDP port ${e.udpPort} is used twice`);
-      ok = false;
+    const used: Array<['udp' | 'tcp', number | undefined]> = [
+      ['udp', e.udpPort],
+      ['tcp', e.tcpPort],
+    ];
+    for (const [protocol, port] of used) {
+      if (port === undefined) continue;
+      if (ports.has(`${protocol}${port}`)) {
+        const what = `${protocol.toUpperCase()} port ${port} is used twice`;
+        ctx.r.report(item, `gateway.export[${i}].${protocol}`, what);
+        ok = false;
+      }
+      ports.add(`${protocol}${port}`);
     }
-    ports.add(e.udpPort);
     out.push(e);
   });
   return ok ? Object.freeze(out) : undefined;
@@ -111,7 +119,7 @@ function parseExport(
   services: readonly ServiceDefinition[] | undefined,
 ): GatewayExport | undefined {
   const r = ctx.r;
-  const m = r.map(item, p, ['service', 'instance', 'udp'], ['eventgroups', 'peers']);
+  const m = r.map(item, p, ['service', 'instance', 'udp'], ['tcp', 'eventgroups', 'peers']);
   if (!m) return undefined;
   const get = (k: string): FieldEntry | undefined => m.get(k);
   const nameEntry = get('service');
@@ -124,8 +132,13 @@ function parseExport(
   const udpPort = udpEntry
     ? r.integer(udpEntry.value, `${p}.udp`, 1, 65535, 'decimal', udpEntry.key)
     : undefined;
+  const tcpEntry = get('tcp');
+  const tcpPort = tcpEntry
+    ? r.integer(tcpEntry.value, `${p}.tcp`, 1, 65535, 'decimal', tcpEntry.key)
+    : undefined;
   if (name === undefined || instance === undefined || udpPort === undefined || !services)
     return undefined;
+  if (tcpEntry && tcpPort === undefined) return undefined;
   const service = services.find((s) => s.name === name);
   if (!service) {
     r.report(nameEntry?.value, `${p}.service`, `no service named '${name}' in services`);
@@ -143,6 +156,7 @@ function parseExport(
     service: name,
     instance,
     udpPort,
+    ...(tcpPort === undefined ? {} : { tcpPort }),
     eventgroups,
     ...(peers ? { peers } : {}),
   });

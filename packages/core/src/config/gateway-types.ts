@@ -10,6 +10,8 @@ export interface GatewayExport {
   readonly instance: number;
   /** UDP port of the service's unreliable endpoint (events and methods). */
   readonly udpPort: number;
+  /** TCP port of the service's reliable endpoint (events and methods), when it has one. */
+  readonly tcpPort?: number;
   /** Eventgroup ids a network peer may subscribe to (default: all of the service's). */
   readonly eventgroups: readonly number[];
   /** IP addresses allowed to see and subscribe (absent: any peer). */

@@ -91,6 +91,29 @@ describe('parseConfig', () => {
       );
     });
 
+    it('should read a TCP port and refuse one TCP port for two exports', () => {
+      const c = parse(
+        gateway(
+          '  unicast: 10.0.0.5',
+          '  export:',
+          '    - { service: VehicleSpeed, instance: 1, udp: 30501, tcp: 30501 }',
+        ),
+      );
+      expect(c.gateway?.exports[0]?.tcpPort).to.equal(30501);
+      expectIssue(
+        gateway(
+          '  unicast: 10.0.0.5',
+          '  export:',
+          '    - { service: VehicleSpeed, instance: 1, udp: 30501, tcp: 30600 }',
+          '    - { service: VehicleSpeed, instance: 2, udp: 30502, tcp: 30600 }',
+        ),
+        33,
+        7,
+        'gateway.export[1].tcp',
+        'TCP port 30600 is used twice',
+      );
+    });
+
     it('should refuse one UDP port for two exports', () => {
       expectIssue(
         gateway(
