@@ -97,6 +97,7 @@ describe('SdSwitch', () => {
         { file: 'services.yaml', baseDir: '/' },
       );
       const sent = new Map<number, SdMessage[]>();
+      const lines: Record<string, unknown>[] = [];
       const rights = {
         offers: [{ service: 0x1234, instanceLo: 1, instanceHi: 64 }],
         requests: [
@@ -105,7 +106,10 @@ describe('SdSwitch', () => {
       };
       const sw = new SdSwitch({
         config,
-        log: new JsonLogger('error', () => undefined),
+        log: new JsonLogger(
+          'info',
+          (l) => void lines.push(JSON.parse(l) as Record<string, unknown>),
+        ),
         certificate: () => ({ rights }) as unknown as CertificateBody,
         connected: () => true,
         sendSd: (vm, bytes) => void sent.set(vm, [...(sent.get(vm) ?? []), decodeSdMessage(bytes)]),
@@ -166,6 +170,10 @@ describe('SdSwitch', () => {
       expect(toConsumer[1]!.entries.every((e) => e.type === 'subscribeAck')).to.equal(true);
       expect(toProvider.map((m) => m.entries.length)).to.deep.equal([64]);
       expect(sw.stats.relayed).to.equal(3);
+      // One log line for the batch, not 64 (a VM's start-up must not spend its log budget).
+      const offers = lines.filter((l) => l['event'] === 'sd-offer');
+      expect(offers).to.have.length(1);
+      expect(offers[0]).to.include({ vm: 1, count: 64, instances: '0x1234:1-64' });
       sw.close();
     });
 

@@ -94,6 +94,8 @@ export class SdSwitch {
   /** Subscribes waiting for the provider's answer: key → consumer VMs, oldest first. */
   readonly #pendingSubscribes = new Map<string, number[]>();
   readonly #sub: Subscription;
+  /** Instances first offered by the message being handled (logged together). */
+  readonly #newOffers: { service: number; instance: number; ttl: number }[] = [];
   /** While a received message is handled: what it makes hostd send, per destination VM. */
   #outbox: Map<number, PackEntry[]> | undefined;
 
@@ -148,8 +150,32 @@ export class SdSwitch {
     try {
       this.#receive(vmId, bytes);
     } finally {
+      this.#logNewOffers(vmId);
       if (outer) this.#flush();
     }
+  }
+
+  /**
+   * One `sd-offer` line per received message, not per instance: a VM announcing hundreds of
+   * instances at once would otherwise spend its log budget on its own start-up.
+   */
+  #logNewOffers(vmId: number): void {
+    const fresh = this.#newOffers.splice(0);
+    if (fresh.length === 0) return;
+    const runs: string[] = [];
+    for (const o of fresh) {
+      const last = runs.at(-1);
+      const m = last === undefined ? null : /^0x([0-9a-f]+):(\d+)(?:-(\d+))?$/.exec(last);
+      if (m && parseInt(m[1]!, 16) === o.service && Number(m[3] ?? m[2]) + 1 === o.instance) {
+        runs[runs.length - 1] = `0x${m[1]}:${m[2]}-${o.instance}`;
+      } else runs.push(`0x${o.service.toString(16)}:${o.instance}`);
+    }
+    this.#env.log.info('sd-offer', {
+      vm: vmId,
+      count: fresh.length,
+      ttl: fresh[0]!.ttl,
+      instances: runs.join(' '),
+    });
   }
 
   #receive(vmId: number, bytes: Uint8Array): void {
@@ -268,12 +294,7 @@ export class SdSwitch {
     const key = `${service.peer}|${e.serviceId}|${e.instanceId}`;
     if (this.#registry.offerReceived(service)) {
       this.#since.set(key, Date.now());
-      this.#env.log.info('sd-offer', {
-        vm: vmId,
-        service: e.serviceId,
-        instance: e.instanceId,
-        ttl: e.ttl,
-      });
+      this.#newOffers.push({ service: e.serviceId, instance: e.instanceId, ttl: e.ttl });
     }
     this.#relayToConsumers(vmId, e.serviceId, { entry: { ...e }, options });
   }
