@@ -56,6 +56,25 @@ describe('parseHostdArgs', () => {
       }
     });
 
+    it('should bind --metrics to loopback unless a remote bind is asked for', () => {
+      const at = (...rest: string[]) => parseHostdArgs(['--config', 'a', ...rest]).metrics;
+      expect(at('--metrics', '9464')).to.deep.equal({ host: '127.0.0.1', port: 9464 });
+      expect(at('--metrics', '[::1]:0')).to.deep.equal({ host: '::1', port: 0 });
+      expect(at('--metrics', '0.0.0.0:9464', '--metrics-allow-remote')).to.deep.equal({
+        host: '0.0.0.0',
+        port: 9464,
+      });
+      for (const [argv, msg] of [
+        [['--metrics', '0.0.0.0:9464'], /not a loopback address: add --metrics-allow-remote/],
+        [['--metrics', 'example.org:80'], /example.org is not an IP address/],
+        [['--metrics', '127.0.0.1:70000'], /is not HOST:PORT/],
+      ] as const) {
+        expect(() => parseHostdArgs(['--config', 'a', ...argv]))
+          .to.throw(HostdError, msg)
+          .with.property('code', 'ERR_ARGS');
+      }
+    });
+
     it('should accept --help without --config', () => {
       expect(parseHostdArgs(['--help']).help).to.equal(true);
     });

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { HostdError } from './errors/hostd-error.js';
 import { LOG_LEVELS, type LogLevel } from './log/logger.js';
+import { parseMetricsAddress, type MetricsAddress } from './metrics/metrics-server.js';
 
 /** Usage text of `sivshm-hostd` (and `sivshm hostd`). */
 export const HOSTD_USAGE = `usage: sivshm-hostd --config services.yaml [--state-dir D] [--run-dir D] [--log-level L]
@@ -13,6 +14,9 @@ The sivshm hypervisor daemon: region owner, CA, channel broker, SD switch, doorb
   --log-level L     ${LOG_LEVELS.join(' | ')} (default info); JSON lines on stderr
   --qemu            qemu mode: do not send grant keys over the control link
   --vm-timeout MS   drop a VM's link after MS ms without a frame from it (default 0: never)
+  --metrics HOST:PORT  serve Prometheus/OpenMetrics text at http://HOST:PORT/metrics
+                    (loopback only unless --metrics-allow-remote; a bare PORT is 127.0.0.1)
+  --metrics-allow-remote  let --metrics listen on a non-loopback address
   -h, --help        this text
 `;
 
@@ -24,6 +28,7 @@ export interface HostdArgs {
   readonly logLevel: LogLevel;
   readonly emulated: boolean;
   readonly vmSilenceTimeoutMs: number;
+  readonly metrics?: MetricsAddress;
   readonly help: boolean;
 }
 
@@ -36,6 +41,8 @@ export function parseHostdArgs(argv: readonly string[]): HostdArgs {
   let emulated = true;
   let vmSilenceTimeoutMs = 0;
   let help = false;
+  let metricsText: string | undefined;
+  let allowRemote = false;
   const value = (i: number, flag: string): string => {
     const v = argv[i];
     if (v === undefined || v.startsWith('--'))
@@ -49,6 +56,8 @@ export function parseHostdArgs(argv: readonly string[]): HostdArgs {
     else if (a === '--state-dir') stateDir = path.resolve(value(++i, a));
     else if (a === '--run-dir') runDir = path.resolve(value(++i, a));
     else if (a === '--qemu') emulated = false;
+    else if (a === '--metrics') metricsText = value(++i, a);
+    else if (a === '--metrics-allow-remote') allowRemote = true;
     else if (a === '--vm-timeout') {
       const v = value(++i, a);
       vmSilenceTimeoutMs = Number(v);
@@ -68,7 +77,10 @@ export function parseHostdArgs(argv: readonly string[]): HostdArgs {
   }
   if (configPath === undefined && !help)
     throw new HostdError('ERR_ARGS', '--config services.yaml is required');
+  const metrics =
+    metricsText === undefined ? undefined : parseMetricsAddress(metricsText, allowRemote);
   return {
+    ...(metrics === undefined ? {} : { metrics }),
     configPath: configPath ?? '',
     stateDir,
     runDir,

@@ -44,6 +44,8 @@ import {
 } from './startup/hostd-startup.js';
 import { ensureUsableDirectory } from './startup/usable-directory.js';
 import { StatusReporter } from './status/status-document.js';
+import { HostdMetrics } from './metrics/hostd-metrics.js';
+import { MetricsServer, type MetricsAddress } from './metrics/metrics-server.js';
 import { StatusServer, type StatusDocument } from './status/status-server.js';
 import { VmHeartbeats } from './vms/vm-heartbeats.js';
 import { VmRegistry } from './vms/vm-registry.js';
@@ -78,6 +80,8 @@ export interface HostdOptions {
    * heartbeat at least this often.
    */
   readonly vmSilenceTimeoutMs?: number;
+  /** Serve Prometheus/OpenMetrics text at http://HOST:PORT/metrics (metrics/metrics-server.ts). */
+  readonly metrics?: MetricsAddress;
 }
 
 const DEFAULT_DATA_SIZE = 64 * 1024;
@@ -122,12 +126,14 @@ export class Hostd {
   readonly #router: BrokerRouter;
   readonly #dispatch: ControlDispatch;
   readonly #status: StatusReporter;
+  readonly #lifecycle: ChannelLifecycle;
   readonly #regionPath: string;
   #region: HostdRegion | undefined;
   #regionLock: RegionLock | undefined;
   readonly #regionSize: RegionSizeGuard;
   #links: VmLinkServer | undefined;
   #statusServer: StatusServer | undefined;
+  #metricsServer: MetricsServer | undefined;
   #adminServer: CaAdminServer | undefined;
   /** The CA directory is hostd's while it runs (ca-lock.ts): `sivshm ca` goes through admin.sock. */
   #caLock: CaLock | undefined;
@@ -176,6 +182,7 @@ export class Hostd {
       log,
       nowMs: () => Date.now(),
     });
+    this.#lifecycle = lifecycle;
     this.#router = new BrokerRouter({
       broker: this.#broker,
       lifecycle,
@@ -408,6 +415,7 @@ export class Hostd {
     };
     await attempt('links', () => this.#links?.close());
     await attempt('status socket', () => this.#statusServer?.close());
+    await attempt('metrics endpoint', () => this.#metricsServer?.close());
     await attempt('admin socket', () => this.#adminServer?.close());
     await attempt('ivshmem server', () => this.#ivshmem?.close());
     await attempt('CA state', () => this.#saving.then(() => this.#opened.save()));
@@ -427,6 +435,23 @@ export class Hostd {
     await attempt('pid file', () => unlinkSync(path.join(this.runDir, 'hostd.pid')));
     this.log.info('hostd-stopped', { failures: failures.map((f) => f.message) });
     if (failures.length > 0) throw new AggregateError(failures, 'hostd shutdown was not clean');
+  }
+
+  /** The port `--metrics` listens on (the one asked for, or the kernel's pick for port 0). */
+  get metricsPort(): number | undefined {
+    return this.#metricsServer?.port;
+  }
+
+  async #listenMetrics(): Promise<void> {
+    const at = this.#o.metrics;
+    if (at === undefined) return;
+    const metrics = new HostdMetrics(() => {
+      this.#regionIntact();
+      return this.#status.document(true);
+    });
+    this.#lifecycle.onHandshakeTimed = (ms) => metrics.observeHandshake(ms);
+    this.#metricsServer = await MetricsServer.listen(at, metrics);
+    this.log.info('metrics-listening', { host: at.host, port: this.#metricsServer.port });
   }
 
   async #listen(): Promise<void> {
@@ -465,6 +490,7 @@ export class Hostd {
       { helloTimeoutMs: this.#o.emulated === false ? 0 : HELLO_TIMEOUT_MS },
     );
     this.#statusServer = await StatusServer.listen(this.statusSocket, () => this.status());
+    await this.#listenMetrics();
     this.#adminServer = await CaAdminServer.listen(
       this.adminSocket,
       new CaAdmin({

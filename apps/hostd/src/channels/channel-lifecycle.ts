@@ -82,6 +82,8 @@ export class ChannelLifecycle {
   readonly #usedSlots = new Set<number>();
   readonly #quarantined = new Set<bigint>();
   readonly #handshakeMs: number[] = [];
+  /** Told every handshake's duration (ms) as the channel goes ACTIVE: the metrics histogram. */
+  onHandshakeTimed: ((ms: number) => void) | undefined;
   readonly #mono: () => number;
 
   constructor(o: ChannelLifecycleOptions) {
@@ -183,7 +185,9 @@ export class ChannelLifecycle {
   #active(ch: BrokerChannel): void {
     const e = this.#byId.get(ch.channelId);
     if (e === undefined) return;
-    this.#handshakeMs.push(this.#mono() - e.startedMono);
+    const ms = this.#mono() - e.startedMono;
+    this.#handshakeMs.push(ms);
+    this.onHandshakeTimed?.(ms);
     if (this.#handshakeMs.length > 1000) this.#handshakeMs.shift();
     e.state = 'ACTIVE';
     e.sinceMs = this.#o.nowMs();

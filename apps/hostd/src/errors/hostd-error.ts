@@ -8,7 +8,9 @@ export type HostdErrorCode =
   /** A new hello on a live link: the VM's app started over (not a fault). */
   | 'ERR_LINK_RESTART'
   | 'ERR_POLICY'
-  | 'ERR_STATUS';
+  | 'ERR_STATUS'
+  /** The --metrics endpoint could not listen. */
+  | 'ERR_METRICS';
 
 /** The one error class of `@sivshm/hostd`. */
 export class HostdError extends SivshmError<HostdErrorCode> {

@@ -56,7 +56,11 @@ export class StatusReporter {
     this.#loopDelay.disable();
   }
 
-  document(): StatusDocument {
+  /**
+   * The document. `keepLoopDelay`: leave the event-loop figure's window open (a metrics scrape
+   * must not shorten what the next `status` query reports).
+   */
+  document(keepLoopDelay = false): StatusDocument {
     const { config, layout, lifecycle, broker, sd } = this.#s;
     const a = lifecycle.allocatorStats();
     return {
@@ -91,7 +95,11 @@ export class StatusReporter {
       handshakes: { ...this.#handshakes(), pending: broker.pendingCount() },
       sd: { ...sd.stats },
       quarantinedWindows: lifecycle.quarantinedCount(),
-      eventLoopDelayMs: this.#takeLoopDelay(),
+      refusalsByReason: Object.fromEntries(this.#s.vms.refusalsByReason),
+      serviceNames: Object.fromEntries(
+        config.services.map((s) => [`0x${s.id.toString(16)}`, s.name]),
+      ),
+      eventLoopDelayMs: this.#takeLoopDelay(keepLoopDelay),
     };
   }
 
@@ -160,13 +168,13 @@ export class StatusReporter {
     };
   }
 
-  #takeLoopDelay(): StatusDocument['eventLoopDelayMs'] {
+  #takeLoopDelay(keep: boolean): StatusDocument['eventLoopDelayMs'] {
     const h = this.#loopDelay;
     // The histogram holds whole sampling intervals: lateness is what exceeds the interval.
     const ms = (ns: number): number =>
       Number.isFinite(ns) ? Math.max(0, Math.round(ns / 1e3 - LOOP_SAMPLE_MS * 1e3) / 1e3) : 0;
     const out = { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) };
-    h.reset();
+    if (!keep) h.reset();
     return out;
   }
 

@@ -111,6 +111,10 @@ export interface StatusDocument {
     readonly offersExpired: number;
   };
   readonly quarantinedWindows: number;
+  /** Refusals of every VM since start, by error code (ERR_PROTOCOL, ERR_SD_POLICY, …). */
+  readonly refusalsByReason: Readonly<Record<string, number>>;
+  /** Name of each configured service, by its id in hex (`0x1234`): what `sivshm top` shows. */
+  readonly serviceNames: Readonly<Record<string, string>>;
   /**
    * How late hostd's event loop ran since the previous status query (or start), ms: how long
    * any VM's message may have waited before hostd got to it (a flood shows here first).

@@ -103,6 +103,8 @@ export interface VmState {
  */
 export class VmRegistry {
   readonly #vms = new Map<number, VmState>();
+  /** Every refusal since start, by its error code (all VMs): status and metrics read it. */
+  readonly refusalsByReason = new Map<string, number>();
   readonly #log: JsonLogger;
   readonly #send: (vmId: number, message: ControlMessage) => boolean;
 
@@ -216,6 +218,7 @@ export class VmRegistry {
     const vm = this.#vms.get(vmId);
     if (vm === undefined) return;
     vm.refusals++;
+    this.refusalsByReason.set(code, (this.refusalsByReason.get(code) ?? 0) + 1);
     const now = Date.now();
     if (vm.refusalsSuppressed !== undefined && now - vm.lastSuppressedMs >= REFUSAL_QUIET_MS) {
       this.#log.info('refusals-back-in-budget', { vm: vmId, suppressed: vm.refusalsSuppressed });
