@@ -12,6 +12,7 @@ import { registerGatewayCommand } from './commands/gateway.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerInspectCommand } from './commands/inspect.js';
 import { registerCaptureCommand } from './commands/capture.js';
+import { registerTopCommand } from './commands/top.js';
 import { reportError } from './errors/error-report.js';
 
 const program = new Command('sivshm')
@@ -34,6 +35,7 @@ registerGatewayCommand(program);
 registerStatusCommand(program);
 registerInspectCommand(program);
 registerCaptureCommand(program);
+registerTopCommand(program);
 
 /** The (sub)command the arguments name, as far as they name one: `sivshm ca issue`. */
 function commandOf(args: readonly string[]): Command {

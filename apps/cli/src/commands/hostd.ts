@@ -26,6 +26,11 @@ export function registerHostdCommand(program: Command): void {
     )
     .option('--qemu', 'qemu mode: do not send grant keys over the control link')
     .option(
+      '--metrics <host:port>',
+      'serve Prometheus/OpenMetrics text at http://HOST:PORT/metrics (loopback unless allowed)',
+    )
+    .option('--metrics-allow-remote', 'let --metrics listen on a non-loopback address')
+    .option(
       '--vm-timeout <ms>',
       "drop a VM's link after MS ms without a frame from it (0: never; at most 3600000)",
       (v) => String(wholeNumber(v, 'vm timeout', 0, 3_600_000)),
@@ -39,6 +44,8 @@ export function registerHostdCommand(program: Command): void {
         logLevel: string;
         qemu?: boolean;
         vmTimeout: string;
+        metrics?: string;
+        metricsAllowRemote?: boolean;
       }) => {
         const args = [
           '--config',
@@ -52,6 +59,8 @@ export function registerHostdCommand(program: Command): void {
           '--vm-timeout',
           opts.vmTimeout,
           ...(opts.qemu === true ? ['--qemu'] : []),
+          ...(opts.metrics === undefined ? [] : ['--metrics', opts.metrics]),
+          ...(opts.metricsAllowRemote === true ? ['--metrics-allow-remote'] : []),
         ];
         process.exitCode = await runHostdBinary(args);
       },

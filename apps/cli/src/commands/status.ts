@@ -112,7 +112,7 @@ function fragmentation(r: Status['region']): string {
   return ` (largest extent ${size(r.largestFree)} in ${r.freeExtents} extent${r.freeExtents === 1 ? '' : 's'})`;
 }
 
-function readStatusSocket(socket: string): Promise<string> {
+export function readStatusSocket(socket: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = net.connect(socket);
     let out = '';
@@ -139,7 +139,7 @@ function readStatusSocket(socket: string): Promise<string> {
  * The answer as a status document of schema version 1, checked as far as `render` relies on it:
  * whatever else listens on the socket gets a line that says so, not a crash halfway through.
  */
-function statusDocument(text: string, socket: string): Status {
+export function statusDocument(text: string, socket: string): Status {
   const refuse = (why: string): never => {
     throw new CliError(
       'ERR_HOSTD',
