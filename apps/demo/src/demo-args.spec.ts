@@ -24,6 +24,11 @@ describe('parseDemoArgs', () => {
     expect(() => parseDemoArgs(['--mode'], '/r')).to.throw(UsageError, /--mode needs/);
   });
 
+  it('should take --metrics HOST:PORT for hostd and refuse it without a value', () => {
+    expect(parseDemoArgs(['--metrics', '127.0.0.1:9464'], '/r').metrics).to.equal('127.0.0.1:9464');
+    expect(() => parseDemoArgs(['--metrics'], '/r')).to.throw(UsageError, /--metrics needs/);
+  });
+
   it('should refuse a missing or negative duration and unknown arguments', () => {
     expect(() => parseDemoArgs(['--duration'], '/r')).to.throw(UsageError, /--duration/);
     expect(() => parseDemoArgs(['--duration', '-1'], '/r')).to.throw(UsageError, /≥ 0/);

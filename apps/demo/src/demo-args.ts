@@ -11,6 +11,8 @@ export interface DemoArgs {
   readonly config: string;
   /** The mode every service of the config is set to (its `minMode`). */
   readonly mode: DemoMode;
+  /** hostd's --metrics HOST:PORT (hostd checks it: loopback only). */
+  readonly metrics?: string;
   readonly help: boolean;
 }
 
@@ -28,6 +30,8 @@ the media method once a second. A live view shows events/s, the method's round t
                       (sets every service's minMode); the live view shows each channel's mode
   --config FILE       services.yaml to use (default examples/services.yaml); it must define
                       VMs infotainment and cluster and services VehicleSpeed and MediaControl
+  --metrics HOST:PORT passed to hostd: Prometheus/OpenMetrics text at http://HOST:PORT/metrics
+                      (loopback only); watch it all with: sivshm top --run-dir <the run dir shown>
   --help              this text
 `;
 
@@ -40,6 +44,7 @@ export function parseDemoArgs(argv: readonly string[], repoRoot: string): DemoAr
   let config = path.join(repoRoot, 'examples', 'services.yaml');
   let mode: DemoMode = 'plain';
   let help = false;
+  let metrics: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--help' || a === '-h') help = true;
@@ -59,7 +64,11 @@ export function parseDemoArgs(argv: readonly string[], repoRoot: string): DemoAr
       const v = argv[++i];
       if (v === undefined || v === '') throw new UsageError('--config needs a file');
       config = path.resolve(v);
+    } else if (a === '--metrics') {
+      const v = argv[++i];
+      if (v === undefined || v === '') throw new UsageError('--metrics needs HOST:PORT');
+      metrics = v;
     } else throw new UsageError(`unknown argument ${String(a)}`);
   }
-  return { durationS, config, mode, help };
+  return { durationS, config, mode, help, ...(metrics === undefined ? {} : { metrics }) };
 }

@@ -56,7 +56,7 @@ function track(name: string, child: ChildProcess, graceful: () => void): DemoChi
 /** Starts sivshm-hostd and resolves once it logged `hostd-started` (at most `timeoutMs`). */
 export async function startHostd(
   repoRoot: string,
-  args: { config: string; stateDir: string; runDir: string },
+  args: { config: string; stateDir: string; runDir: string; metrics?: string },
   timeoutMs = 15_000,
 ): Promise<DemoChild> {
   const { execArgv, script } = entry(path.join(repoRoot, 'apps', 'hostd'), 'src/bin.ts');
@@ -71,6 +71,7 @@ export async function startHostd(
       args.stateDir,
       '--run-dir',
       args.runDir,
+      ...(args.metrics === undefined ? [] : ['--metrics', args.metrics]),
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );

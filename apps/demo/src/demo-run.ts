@@ -70,9 +70,13 @@ export class DemoRun {
       config,
       stateDir: path.join(this.#dir, 'state'),
       runDir,
+      ...(this.args.metrics === undefined ? {} : { metrics: this.args.metrics }),
     });
     this.#children.push(hostd);
     this.say(`hostd   pid ${hostd.child.pid}, run dir ${runDir}`);
+    if (this.args.metrics !== undefined) {
+      this.say(`metrics http://${this.args.metrics}/metrics`);
+    }
     const infotainment = await startVm(this.roots.demo, 'infotainment', { config, runDir }, (r) => {
       if (r.kind === 'infotainment') this.#info = r;
     });
