@@ -21,6 +21,7 @@ const SUITES = {
   e2e: 'packages/runtime/dist-test/bench/secure-vs-plain.bench.js',
   scale: 'packages/runtime/dist-test/bench/scale.bench.js',
   flood: 'apps/hostd/dist-test/bench/flood.bench.js',
+  'cli-startup': 'apps/cli/dist-test/bench/startup.bench.js',
 };
 
 const args = process.argv.slice(2);
