@@ -45,6 +45,12 @@ export interface FullPathResult {
   idleChannelHeapTargetBytes: number;
   /** Where a parked round trip's time goes, per stage (median µs). */
   parkedTrace: ParkedTrace;
+  /**
+   * The worst parked ring row's p50 ÷ the parked Unix socket's p50, same run (issue 17:
+   * ≤ 0.8 in every mode).
+   */
+  parkedRatioToUnixSocket: number;
+  parkedRatioTarget: number;
 }
 
 /** Heap growth per idle channel, measured over `n` channels after forced GCs. */
@@ -457,7 +463,11 @@ export async function run(
   rows.push(base);
   for (const r of rows) r.vsUnixSocket = base.p50Us / r.p50Us;
   opts.log?.(`fullpath: parked, one call every ${PARKED_INTERVAL_MS} ms`);
-  rows.push(...(await parkedRows(opts.quick === true ? 50 : 300)));
+  const parked = await parkedRows(opts.quick === true ? 50 : 300);
+  rows.push(...parked);
+  const parkedRatioToUnixSocket = Math.max(
+    ...parked.filter((r) => r.path.startsWith('sivshm')).map((r) => 1 / (r.vsUnixSocket ?? NaN)),
+  );
   opts.log?.('fullpath: parked round trip, traced stage by stage');
   const parkedTrace = await traceParked('adaptive', opts.quick === true ? 50 : 200);
   opts.log?.('fullpath: idle channel footprint');
@@ -469,6 +479,8 @@ export async function run(
     idleChannelHeapBytes,
     idleChannelHeapTargetBytes: 4096,
     parkedTrace,
+    parkedRatioToUnixSocket: Math.round(parkedRatioToUnixSocket * 1000) / 1000,
+    parkedRatioTarget: 0.8,
   };
 }
 
@@ -482,6 +494,7 @@ export function format(r: FullPathResult): string {
       (x) =>
         `${x.path.padEnd(47)} ${f(x.p50Us)} ${f(x.p99Us)}  ${`${(x.vsUnixSocket ?? 1).toFixed(1)}×`.padStart(15)}  ${x.targetP50Us === undefined ? '' : `≤ ${x.targetP50Us} ${x.p50Us <= x.targetP50Us ? 'met' : 'MISS'}`}`,
     ),
+    `parked, worst ring mode ÷ Unix socket p50: ${r.parkedRatioToUnixSocket.toFixed(2)} (target ≤ ${r.parkedRatioTarget}: ${r.parkedRatioToUnixSocket <= r.parkedRatioTarget ? 'met' : 'MISS'})`,
     `JS heap per idle channel: ${r.idleChannelHeapBytes} B (target ≤ ${r.idleChannelHeapTargetBytes} B: ${r.idleChannelHeapBytes <= r.idleChannelHeapTargetBytes ? 'met' : 'MISS'})`,
     `parked round trip (${r.parkedTrace.mode}, one call every ${PARKED_INTERVAL_MS} ms, ${r.parkedTrace.providerParked} of ${r.parkedTrace.calls} calls fully parked), median µs per stage:`,
     ...Object.entries(r.parkedTrace.stagesUs).map(
