@@ -4,7 +4,11 @@
 // `sivshm top --once --json` against the same deployment.
 import { expect } from 'chai';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
-import { runCli } from '@sivshm/testing';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { cliEntry, runCli } from '@sivshm/testing';
 import {
   makeDeployment,
   startHostd,
@@ -19,6 +23,8 @@ import {
   type VmApp,
 } from './support/vm-apps.js';
 import { TestVm } from './support/test-vm.js';
+
+const tmuxMissing = spawnSync('tmux', ['-V'], { encoding: 'utf8' }).error !== undefined;
 
 type Families = ReturnType<typeof parsePrometheusTextFormat>;
 
@@ -140,5 +146,64 @@ describe('hostd metrics and sivshm top on a live deployment (issue 16)', functio
     const text = await runCli(['top', '--run-dir', d.runDir, '--once', '--interval', '200']);
     expect(text).to.match(/^sivshm top — hostd pid \d+/);
     expect(text).to.match(/VehicleSpeed\.1\s+cluster\s+plain\s+ACTIVE/);
+  });
+
+  it('should redraw in place in a tmux pane and quit with exit 0 on q, restoring the screen', async function () {
+    if (tmuxMissing) {
+      console.log('      (pending: tmux is not installed)');
+      this.skip();
+    }
+    await live();
+    const dir = mkdtempSync(path.join(tmpdir(), 'sivshm-top-tmux-'));
+    // Its own tmux server (-S socket in the temp dir): nothing of the user's tmux is touched.
+    const tmux = (...args: string[]) =>
+      spawnSync('tmux', ['-S', path.join(dir, 'tmux.sock'), ...args], { encoding: 'utf8' });
+    const { execArgv, script } = cliEntry();
+    const exitFile = path.join(dir, 'exit');
+    const command = [
+      process.execPath,
+      ...execArgv,
+      script,
+      'top',
+      '--run-dir',
+      d.runDir,
+      '--interval',
+      '300',
+    ]
+      .map((a) => `'${a}'`)
+      .join(' ');
+    try {
+      const started = tmux(
+        'new-session',
+        '-d',
+        '-x',
+        '132',
+        '-y',
+        '30',
+        `${command}; echo $? > ${exitFile}; sleep 30`,
+      );
+      expect(started.status, started.stderr).to.equal(0);
+      const pane = (): string => tmux('capture-pane', '-p').stdout;
+      await waitFor(
+        () => /VehicleSpeed\.1\s+cluster\s+plain\s+ACTIVE/.test(pane()),
+        'a frame in the pane',
+        15_000,
+      );
+      const first = pane();
+      expect(first).to.match(/q quit · s sort \(now: rate\)/);
+      // In place: the next frame replaces the first (same first line, no scrolled copy).
+      await waitFor(() => pane() !== first, 'a redraw', 5000);
+      expect(pane().match(/^sivshm top/gm)).to.have.length(1);
+      tmux('send-keys', 's');
+      await waitFor(() => /now: service/.test(pane()), 's to change the order', 5000);
+      tmux('send-keys', 'q');
+      await waitFor(() => existsSync(exitFile), 'top to exit on q', 5000);
+      expect(readFileSync(exitFile, 'utf8').trim()).to.equal('0');
+      // The alternate screen is left: the frame is gone from the pane.
+      expect(pane()).to.not.match(/sivshm top/);
+    } finally {
+      tmux('kill-server');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

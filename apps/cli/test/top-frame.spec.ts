@@ -1,0 +1,84 @@
+// `sivshm top`'s frame: rates are the producer index's advance over the poll interval (mod
+// 2^32, so a wrapped index still counts forward), names come from the status document, and
+// the table sorts by rate.
+import { expect } from 'chai';
+import { topFrame, type TopStatus } from '../src/commands/top-frame.js';
+import { renderTop } from '../src/commands/top-render.js';
+
+function status(speedProduced: number, mediaProduced: number): TopStatus {
+  const rings = (c2p: number, p2c: number) => ({
+    c2p: { producedBytes: c2p, queuedBytes: 0 },
+    p2c: { producedBytes: p2c, queuedBytes: 64 },
+  });
+  return {
+    pid: 7,
+    epoch: '3',
+    uptimeMs: 5000,
+    vms: [
+      { id: 1, name: 'infotainment', connected: true, enrolled: true, refusals: 0 },
+      { id: 2, name: 'cluster', connected: true, enrolled: true, refusals: 2 },
+    ],
+    services: [{ service: 0x1234, instance: 1, providerVm: 1, ttl: 3 }],
+    channels: [
+      {
+        channelId: '0xa',
+        state: 'ACTIVE',
+        mode: 'mac',
+        consumerVm: 2,
+        providerVm: 1,
+        service: 0x1234,
+        instance: 1,
+        sinceMs: Date.now() - 4000,
+        rings: rings(0, speedProduced),
+      },
+      {
+        channelId: '0xb',
+        state: 'ACTIVE',
+        mode: 'plain',
+        consumerVm: 2,
+        providerVm: 1,
+        service: 0x1235,
+        instance: 1,
+        sinceMs: Date.now() - 4000,
+        rings: rings(mediaProduced, 0),
+      },
+    ],
+    handshakes: { established: 2, rejected: 0, aborted: 0, timingMs: { count: 2, last: 1.5 } },
+    refusalsByReason: { ERR_PROTOCOL: 2 },
+    serviceNames: { '0x1234': 'VehicleSpeed' },
+  };
+}
+
+describe('sivshm top frame', () => {
+  it('should turn producer-index deltas into bytes/s each way, across a 2^32 wrap', () => {
+    const f = topFrame(status(0xffff_ff00, 100), status(0x0000_0100, 600), 500);
+    const speed = f.channels.find((c) => c.channelId === '0xa')!;
+    expect(speed.service).to.equal('VehicleSpeed');
+    expect(speed.consumer).to.equal('cluster');
+    expect(speed.p2c).to.deep.equal({ bytesPerSecond: 1024, queuedBytes: 64 });
+    expect(speed.c2p?.bytesPerSecond).to.equal(0);
+    const media = f.channels.find((c) => c.channelId === '0xb')!;
+    expect(media.service, 'an id without a name').to.equal('0x1235');
+    expect(media.c2p?.bytesPerSecond).to.equal(1000);
+    expect(f.services[0]).to.deep.include({ name: 'VehicleSpeed', provider: 'infotainment' });
+    expect(f.services[0]!.consumers).to.deep.equal(['cluster']);
+    expect(f.hostd.refusalsByReason).to.deep.equal({ ERR_PROTOCOL: 2 });
+  });
+
+  it('should count a channel new since the previous poll at rate 0, not its whole history', () => {
+    const before = { ...status(0, 0), channels: [] };
+    const f = topFrame(before, status(5000, 5000), 1000);
+    expect(f.channels.map((c) => c.p2c?.bytesPerSecond)).to.deep.equal([0, 0]);
+  });
+
+  it('should render the busiest channel first with names, mode and rates', () => {
+    const lines = renderTop(topFrame(status(0, 0), status(2048, 10), 1000));
+    expect(lines[0]).to.match(/^sivshm top — hostd pid 7, epoch 3/);
+    expect(lines.join('\n')).to.match(/refusals: ERR_PROTOCOL 2/);
+    const rows = lines.filter((l) => l.startsWith('0x'));
+    expect(rows[0]).to.match(
+      /^0xa\s+VehicleSpeed\.1\s+cluster\s+mac\s+ACTIVE\s+0B\/s\s+0\s+2\.0K\/s\s+64/,
+    );
+    expect(rows[1]).to.match(/^0xb\s+0x1235\.1/);
+  });
+});
