@@ -49,6 +49,9 @@ interface Report {
   providerCalls: number;
   multicastOffers: number;
   stopOfferSeen: boolean;
+  tcpResponse: Reply;
+  tcpEvents: Reply[];
+  tcpMalformed: number;
   counters: Record<string, number>;
 }
 
@@ -84,6 +87,7 @@ describe('sivshm gateway: export over SOME/IP (private network namespace, hostd 
     expect(report.multicastOffers, 'cyclic Offers on the SD group').to.be.at.least(2);
     expect(report.offer.endpoints).to.deep.equal([
       { address: '127.0.0.1', protocol: 0x11, port: 30501 },
+      { address: '127.0.0.1', protocol: 0x06, port: 30502 },
     ]);
   });
 
@@ -128,6 +132,27 @@ describe('sivshm gateway: export over SOME/IP (private network namespace, hostd 
     expect(report.wrongVersion).to.include({ messageType: 0x81, returnCode: 0x08, sessionId: 4 });
   });
 
+  it("should serve a method over TCP (a request split across segments) and send events over the subscriber's TCP connection", () => {
+    expect(report.offer.endpoints).to.deep.include({
+      address: '127.0.0.1',
+      protocol: 0x06,
+      port: 30502,
+    });
+    expect(report.tcpResponse).to.include({
+      messageType: 0x80,
+      returnCode: 0,
+      clientId: 0x43,
+      sessionId: 9,
+    });
+    expect(report.tcpEvents).to.have.length(3);
+    for (const e of report.tcpEvents)
+      expect(e).to.include({ serviceId: 0x1234, methodId: 0x8001, messageType: 0x02 });
+  });
+
+  it('should count a broken TCP stream and close that connection', () => {
+    expect(report.tcpMalformed).to.equal(1);
+  });
+
   it('should send StopOffer when the providing VM goes away', () => {
     expect(report.stopOfferSeen).to.equal(true);
   });
@@ -136,12 +161,21 @@ describe('sivshm gateway: export over SOME/IP (private network namespace, hostd 
     expect(report.counters['malformed']).to.be.at.least(3);
     expect(report.counters['undecodable']).to.equal(1);
     expect(report.callsAfterJunk).to.equal(report.callsBefore);
-    expect(report.providerCalls).to.equal(1);
+    expect(report.providerCalls).to.equal(2); // the UDP and the TCP reset
   });
 
   it('should put only packets on the wire that tshark decodes as SOME/IP(-SD) with no expert warning', () => {
-    const decoded = tsharkDecodeFile(report.pcap, [30490, 30501, 40000]);
-    expect(decoded.expert, 'tshark expert items').to.equal('');
+    const decoded = tsharkDecodeFile(report.pcap, [30490, 30501, 40000], [30502]);
+    // No error or warning at all; the only notes and chats allowed are TCP's own connection
+    // set-up and tear-down (SYN, FIN), which tshark lists for every closed connection.
+    expect(decoded.expert, `tshark expert errors or warnings:\n${decoded.expert}`).to.not.match(
+      /^(Errors|Warns|Warnings) \(/m,
+    );
+    const items = decoded.expert.split('\n').filter((l) => /^\s+\d+\s+\S+\s+\S+\s+/.test(l));
+    for (const item of items)
+      expect(item, 'an expert item that is not TCP bookkeeping').to.match(
+        /^\s+\d+\s+Sequence\s+TCP\s+/,
+      );
     const someip = decoded.packets.filter((p) => p['someip'] !== undefined);
     expect(someip.length).to.be.greaterThan(10);
     const notifications = decoded.packets.filter(

@@ -6,11 +6,13 @@
 export interface GatewayCounters {
   /** Events sent as SOME/IP notifications (one per subscriber endpoint). */
   eventsSent: number;
+  /** Events not sent to a TCP subscriber: no connection from its endpoint, or one not draining. */
+  eventsDropped: number;
   /** Method requests taken from the network (with and without return). */
   requests: number;
   /** Responses and errors sent. */
   replies: number;
-  /** Datagrams or messages that were not well-formed SOME/IP (short, bad Length, too large). */
+  /** Datagrams, or TCP streams (then closed), that were not well-formed SOME/IP. */
   malformed: number;
   /** Requests whose payload is not the method's protobuf request type (E_MALFORMED_MESSAGE). */
   undecodable: number;
@@ -25,6 +27,7 @@ export interface GatewayCounters {
 export function newCounters(): GatewayCounters {
   return {
     eventsSent: 0,
+    eventsDropped: 0,
     requests: 0,
     replies: 0,
     malformed: 0,

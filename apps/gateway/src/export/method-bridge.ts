@@ -1,4 +1,3 @@
-import type { Socket } from 'node:dgram';
 import type { MethodDefinition, ServiceConfig, ServiceDefinition } from '@sivshm/core';
 import { RuntimeError, type ConsumedService } from '@sivshm/runtime';
 import type { GatewayCounters } from '../edge/gateway-counters.js';
@@ -18,10 +17,10 @@ interface BridgedMethod {
   readonly response: MessageCodec;
 }
 
-/** Where a reply goes: the request's source address and port. */
-export interface ReplyAddress {
+/** Where a request came from (budgets are per address) and how its reply goes back. */
+export interface ReplySink {
   readonly address: string;
-  readonly port: number;
+  send(bytes: Uint8Array): void;
 }
 
 /**
@@ -39,7 +38,6 @@ export class MethodBridge {
     config: ServiceConfig,
     private readonly service: ServiceDefinition,
     private readonly consumed: () => ConsumedService | undefined,
-    private readonly socket: Socket,
     private readonly counters: GatewayCounters,
     private readonly budgets: PeerBudgets,
     private readonly callTimeoutMs: number,
@@ -53,7 +51,7 @@ export class MethodBridge {
   }
 
   /** One message from the network that passed the framing and budget checks. */
-  handle(m: SomeIpMessage, from: ReplyAddress): void {
+  handle(m: SomeIpMessage, from: ReplySink): void {
     const withReturn = m.messageType === MessageType.request;
     if (!withReturn && m.messageType !== MessageType.requestNoReturn) {
       // Responses, notifications and errors are not for an exported service: nothing to answer.
@@ -98,7 +96,7 @@ export class MethodBridge {
     method: BridgedMethod,
     request: object,
     m: SomeIpMessage,
-    from: ReplyAddress,
+    from: ReplySink,
     withReturn: boolean,
   ): Promise<void> {
     const consumed = this.consumed();
@@ -117,9 +115,9 @@ export class MethodBridge {
     }
   }
 
-  private reply(to: ReplyAddress, bytes: Uint8Array): void {
+  private reply(to: ReplySink, bytes: Uint8Array): void {
     this.counters.replies += 1;
-    this.socket.send(bytes, to.port, to.address);
+    to.send(bytes);
   }
 }
 

@@ -11,10 +11,12 @@ import {
   ReturnCode,
   encodeSomeIp,
   splitSomeIpDatagram,
+  type SomeIpMessage,
 } from '../someip/someip-message.js';
 import { codecOf } from './message-codec.js';
 import { MethodBridge } from './method-bridge.js';
 import { SubscriberTable } from './subscriber-table.js';
+import { TcpEndpoint, type TcpPeer } from './tcp-endpoint.js';
 
 /** What `ServiceExport.open` needs from the gateway. */
 export interface ServiceExportContext {
@@ -46,6 +48,7 @@ export class ServiceExport {
   private sessionId = 0;
   private closed = false;
   private readonly methods: MethodBridge;
+  private tcp: TcpEndpoint | undefined;
 
   private constructor(
     private readonly ctx: ServiceExportContext,
@@ -57,7 +60,6 @@ export class ServiceExport {
       ctx.config,
       service,
       () => (this.consumed?.status === 'connected' ? this.consumed : undefined),
-      socket,
       ctx.counters,
       ctx.budgets,
       ctx.callTimeoutMs,
@@ -90,6 +92,21 @@ export class ServiceExport {
     // After binding, a socket error (e.g. ICMP unreachable of a gone subscriber) is not fatal.
     socket.on('error', (e) => ctx.log(`${exp.service} UDP socket: ${e.message}`));
     const x = new ServiceExport(ctx, exp, service, socket);
+    if (exp.tcpPort !== undefined) {
+      try {
+        x.tcp = await TcpEndpoint.open(
+          ctx.unicast,
+          exp.tcpPort,
+          exp.service,
+          ctx.counters,
+          ctx.maxPayload,
+          (m, peer) => x.fromTcp(m, peer),
+        );
+      } catch (e) {
+        await x.close();
+        throw e;
+      }
+    }
     x.consumeUntilUp();
     return x;
   }
@@ -148,7 +165,12 @@ export class ServiceExport {
       instanceId: this.exp.instance,
       majorVersion: this.service.major,
       minorVersion: this.service.minor,
-      endpoints: [endpointOption(this.ctx.unicast, 'udp', this.exp.udpPort)],
+      endpoints: [
+        endpointOption(this.ctx.unicast, 'udp', this.exp.udpPort),
+        ...(this.exp.tcpPort === undefined
+          ? []
+          : [endpointOption(this.ctx.unicast, 'tcp', this.exp.tcpPort)]),
+      ],
       eventgroups: this.exp.eventgroups,
     });
     this.offer.announced.catch((e: unknown) =>
@@ -186,8 +208,13 @@ export class ServiceExport {
       payload,
     });
     for (const t of targets) {
+      if (t.protocol === 'udp') this.socket.send(bytes, t.port, t.address);
+      else if (this.tcp?.send(t.address, t.port, bytes) !== true) {
+        // No connection from that endpoint (yet), or it is not draining: not queued without bound.
+        this.ctx.counters.eventsDropped += 1;
+        continue;
+      }
       this.ctx.counters.eventsSent += 1;
-      this.socket.send(bytes, t.port, t.address);
     }
   }
 
@@ -205,7 +232,25 @@ export class ServiceExport {
     const bytes = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
     const split = splitSomeIpDatagram(bytes, this.ctx.maxPayload);
     if (split.malformed !== undefined) c.malformed += 1;
-    for (const m of split.messages) this.methods.handle(m, rinfo);
+    const sink = {
+      address: rinfo.address,
+      send: (b: Uint8Array) => this.socket.send(b, rinfo.port, rinfo.address),
+    };
+    for (const m of split.messages) this.methods.handle(m, sink);
+  }
+
+  /** A message on a TCP connection: the same admission as UDP, replies on the connection. */
+  private fromTcp(m: SomeIpMessage, peer: TcpPeer): void {
+    const c = this.ctx.counters;
+    if (this.exp.peers !== undefined && !this.exp.peers.includes(peer.address)) {
+      c.notAllowed += 1;
+      return;
+    }
+    if (!this.ctx.budgets.admit(peer.address)) {
+      c.overBudget += 1;
+      return;
+    }
+    this.methods.handle(m, peer);
   }
 
   private stopStreams(): void {
@@ -221,6 +266,7 @@ export class ServiceExport {
     this.offer = undefined;
     await offer?.withdraw().catch(() => undefined);
     await this.consumed?.close();
+    await this.tcp?.close();
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 }

@@ -1,19 +1,20 @@
 import type { EndpointOption, SubscriberEvent } from '@sivshm/discovery';
 
-/** A UDP address events go to. */
-export interface UdpTarget {
+/** An endpoint events go to: UDP datagrams, or the TCP connection made from it. */
+export interface EventTarget {
+  readonly protocol: 'udp' | 'tcp';
   readonly address: string;
   readonly port: number;
 }
 
 /**
  * Who receives which eventgroup of one exported instance, kept from the SD agent's
- * subscribed/unsubscribed events: per eventgroup, the UDP endpoints of the acknowledged
- * subscriptions. A renewal replaces the endpoints the peer gave before.
+ * subscribed/unsubscribed events: per eventgroup, the endpoints of the acknowledged
+ * subscriptions (UDP, or TCP when the subscriber gave a TCP endpoint). A renewal replaces the endpoints the peer gave before.
  */
 export class SubscriberTable {
-  /** eventgroup id → `peer` → its UDP endpoints. */
-  private readonly groups = new Map<number, Map<string, UdpTarget[]>>();
+  /** eventgroup id → `peer` → its event endpoints. */
+  private readonly groups = new Map<number, Map<string, EventTarget[]>>();
 
   /** Applies one SD subscriber event (already filtered to this instance). */
   apply(e: SubscriberEvent): void {
@@ -27,18 +28,18 @@ export class SubscriberTable {
       group = new Map();
       this.groups.set(eventgroupId, group);
     }
-    group.set(peer, udpTargets(endpoints));
+    group.set(peer, eventTargets(endpoints));
   }
 
-  /** The UDP endpoints subscribed to `eventgroupId`, each once. */
-  targets(eventgroupId: number): UdpTarget[] {
+  /** The endpoints subscribed to `eventgroupId`, each once. */
+  targets(eventgroupId: number): EventTarget[] {
     const group = this.groups.get(eventgroupId);
     if (group === undefined) return [];
     const seen = new Set<string>();
-    const out: UdpTarget[] = [];
+    const out: EventTarget[] = [];
     for (const list of group.values())
       for (const t of list) {
-        const key = `${t.address}|${t.port}`;
+        const key = `${t.protocol}|${t.address}|${t.port}`;
         if (seen.has(key)) continue;
         seen.add(key);
         out.push(t);
@@ -58,8 +59,14 @@ export class SubscriberTable {
   }
 }
 
-function udpTargets(endpoints: readonly EndpointOption[]): UdpTarget[] {
-  return endpoints
-    .filter((o) => o.protocol === 'udp' && o.type === 'ipv4Endpoint')
-    .map((o) => ({ address: o.address, port: o.port }));
+/**
+ * Events go once per subscriber: over UDP when it gave a UDP endpoint, else over TCP. (vsomeip
+ * picks per event from its own reliability setting; services.yaml has none, and UDP is the
+ * SOME/IP default for events.)
+ */
+function eventTargets(endpoints: readonly EndpointOption[]): EventTarget[] {
+  const v4 = endpoints.filter((o) => o.type === 'ipv4Endpoint');
+  const udp = v4.filter((o) => o.protocol === 'udp');
+  const chosen = udp.length > 0 ? udp : v4.filter((o) => o.protocol === 'tcp');
+  return chosen.map((o) => ({ protocol: o.protocol, address: o.address, port: o.port }));
 }

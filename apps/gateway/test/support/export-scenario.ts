@@ -28,6 +28,7 @@ import {
   subscribeMessage,
   type RawSdEntry,
 } from './raw-someip-peer.js';
+import { TCP_JUNK_PORT, TCP_PORT, callOverTcp, openTcp } from './tcp-peer.js';
 
 const outDir = process.argv[2] ?? '/tmp';
 const rawPcap = join(outDir, 'raw.pcap');
@@ -43,7 +44,7 @@ type Capture = ChildProcessByStdio<null, Readable, Readable>;
 
 /** tshark on lo, probed until it really captures (as discovery's udp-scenario does). */
 async function startCapture(): Promise<Capture> {
-  const filter = `udp port ${SD_PORT} or udp port ${SERVICE_PORT} or udp port ${DATA_PORT} or udp port ${PROBE_PORT}`;
+  const filter = `udp port ${SD_PORT} or udp port ${SERVICE_PORT} or udp port ${DATA_PORT} or udp port ${PROBE_PORT} or tcp port ${TCP_PORT}`;
   const capture = spawn('tshark', ['-i', 'lo', '-f', filter, '-w', rawPcap, '-P', '-l'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -63,7 +64,7 @@ async function finishCapture(capture: Capture): Promise<void> {
   await sleep(300);
   capture.kill('SIGINT');
   await new Promise((r) => capture.once('exit', r));
-  const keep = `not udp.port == ${PROBE_PORT} and not udp.port == ${JUNK_PORT}`;
+  const keep = `not udp.port == ${PROBE_PORT} and not udp.port == ${JUNK_PORT} and not tcp.port == ${TCP_JUNK_PORT}`;
   const r = spawnSync('tshark', ['-r', rawPcap, '-Y', keep, '-w', pcap], {
     encoding: 'utf8',
     timeout: 30_000,
@@ -75,7 +76,7 @@ const GATEWAY_SECTION = `
 gateway:
   unicast: 127.0.0.1
   export:
-    - { service: VehicleSpeed, instance: 1, udp: ${SERVICE_PORT} }
+    - { service: VehicleSpeed, instance: 1, udp: ${SERVICE_PORT}, tcp: ${TCP_PORT} }
 `;
 
 async function main(): Promise<void> {
@@ -252,6 +253,47 @@ async function peerExchange(
     '127.0.0.1',
   );
   await sleep(200);
+  // TCP: a call, then eventgroup 1 subscribed with the connection's endpoint as TCP endpoint.
+  const tcp = await openTcp(PEER);
+  const tcpResponse = await callOverTcp(tcp);
+  sd.socket.send(
+    subscribeMessage(session++, svc, {
+      address: PEER,
+      port: tcp.socket.localPort!,
+      protocol: 0x06,
+    }),
+    SD_PORT,
+    '127.0.0.1',
+  );
+  await waitFor(
+    () => tcp.messages.filter((m) => m.messageType === 0x02).length >= 3,
+    'three events over TCP',
+    5_000,
+    10,
+  );
+  const tcpEvents = tcp.messages
+    .filter((m) => m.messageType === 0x02)
+    .slice(0, 3)
+    .map((m) => ({ ...m, payload: m.payload.toString('hex') }));
+  // A broken TCP stream (Length 3): counted, and the gateway closes the connection.
+  const malformedBefore = gateway.counters.malformed;
+  const broken = await openTcp(PEER, TCP_JUNK_PORT);
+  broken.socket.write(Buffer.from('12340001000000030042000101010000', 'hex'));
+  await waitFor(() => broken.closed(), 'the gateway to close the broken TCP stream', 5_000, 10);
+  const tcpMalformed = gateway.counters.malformed - malformedBefore;
+  // Leave cleanly (StopSubscribe, then FIN): a reset would be a TCP warning in the capture.
+  sd.socket.send(
+    subscribeMessage(
+      session++,
+      { ...svc, ttl: 0 },
+      { address: PEER, port: tcp.socket.localPort!, protocol: 0x06 },
+    ),
+    SD_PORT,
+    '127.0.0.1',
+  );
+  await sleep(200);
+  tcp.socket.end();
+  await waitFor(() => tcp.closed(), 'the TCP connection to close', 5_000, 10);
   // Cyclic Offers arrive on the SD group; the first may have been a unicast answer to the Find.
   const multicastOffers = sdGroup.received
     .flatMap((m) => parseSd(m.bytes))
@@ -268,6 +310,9 @@ async function peerExchange(
   return {
     multicastOffers,
     stopOfferSeen: true,
+    tcpResponse: { ...tcpResponse, payload: tcpResponse.payload.toString('hex') },
+    tcpEvents,
+    tcpMalformed,
     offer,
     events,
     ok,

@@ -106,7 +106,7 @@ export function findMessage(session: number, serviceId: number): Buffer {
 export function subscribeMessage(
   session: number,
   s: { serviceId: number; instanceId: number; major: number; eventgroupId: number; ttl: number },
-  endpoint: { address: string; port: number },
+  endpoint: { address: string; port: number; protocol?: number },
 ): Buffer {
   const e = Buffer.alloc(16);
   e[0] = 0x06;
@@ -121,7 +121,7 @@ export function subscribeMessage(
   o.writeUInt16BE(0x0009, 0);
   o[2] = 0x04; // IPv4 endpoint
   Buffer.from(endpoint.address.split('.').map(Number)).copy(o, 4);
-  o[9] = 0x11; // UDP
+  o[9] = endpoint.protocol ?? 0x11; // UDP unless TCP (0x06) is given
   o.writeUInt16BE(endpoint.port, 10);
   return sdMessage(session, [e], [o]);
 }

@@ -17,8 +17,15 @@ export interface TsharkResult {
 }
 
 /** Decodes `file` with every port in `someipPorts` as SOME/IP (SD on 30490 follows from it). */
-export function tsharkDecodeFile(file: string, someipPorts: readonly number[]): TsharkResult {
-  const opts = someipPorts.flatMap((p) => ['-d', `udp.port==${p},someip`]);
+export function tsharkDecodeFile(
+  file: string,
+  someipPorts: readonly number[],
+  someipTcpPorts: readonly number[] = [],
+): TsharkResult {
+  const opts = [
+    ...someipPorts.flatMap((p) => ['-d', `udp.port==${p},someip`]),
+    ...someipTcpPorts.flatMap((p) => ['-d', `tcp.port==${p},someip`]),
+  ];
   const json = spawnSync(
     'tshark',
     ['-r', file, ...opts, '-V', '-T', 'json', '--no-duplicate-keys'],
