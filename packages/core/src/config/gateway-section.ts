@@ -119,7 +119,12 @@ function parseExport(
   services: readonly ServiceDefinition[] | undefined,
 ): GatewayExport | undefined {
   const r = ctx.r;
-  const m = r.map(item, p, ['service', 'instance', 'udp'], ['tcp', 'eventgroups', 'peers']);
+  const m = r.map(
+    item,
+    p,
+    ['service', 'instance', 'udp'],
+    ['tcp', 'multicast', 'eventgroups', 'peers'],
+  );
   if (!m) return undefined;
   const get = (k: string): FieldEntry | undefined => m.get(k);
   const nameEntry = get('service');
@@ -151,12 +156,16 @@ function parseExport(
   const eventgroups = parseEventgroupIds(ctx, get('eventgroups'), `${p}.eventgroups`, service);
   const peersEntry = get('peers');
   const peers = peersEntry ? parsePeers(ctx, peersEntry, `${p}.peers`) : undefined;
+  const mcEntry = get('multicast');
+  const multicast = mcEntry ? parseMulticast(ctx, mcEntry, `${p}.multicast`) : undefined;
   if (eventgroups === undefined || (peersEntry && peers === undefined)) return undefined;
+  if (mcEntry && multicast === undefined) return undefined;
   return Object.freeze({
     service: name,
     instance,
     udpPort,
     ...(tcpPort === undefined ? {} : { tcpPort }),
+    ...(multicast === undefined ? {} : { multicast }),
     eventgroups,
     ...(peers ? { peers } : {}),
   });
@@ -199,4 +208,19 @@ function parsePeers(
     out.push(a);
   }
   return Object.freeze(out);
+}
+
+function parseMulticast(
+  ctx: ConfigBuildContext,
+  entry: FieldEntry,
+  p: string,
+): { group: string; port: number } | undefined {
+  const m = ctx.r.map(entry.value, p, ['group', 'port'], [], entry.key);
+  if (!m) return undefined;
+  const group = address(ctx, m.get('group'), `${p}.group`, true);
+  const portEntry = m.get('port');
+  const port = portEntry
+    ? ctx.r.integer(portEntry.value, `${p}.port`, 1, 65535, 'decimal', portEntry.key)
+    : undefined;
+  return group === undefined || port === undefined ? undefined : Object.freeze({ group, port });
 }

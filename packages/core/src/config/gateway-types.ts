@@ -12,6 +12,11 @@ export interface GatewayExport {
   readonly udpPort: number;
   /** TCP port of the service's reliable endpoint (events and methods), when it has one. */
   readonly tcpPort?: number;
+  /**
+   * IPv4 multicast group and UDP port the export's events go to once for all UDP subscribers
+   * (the SubscribeAck names it); absent: each subscriber gets its own copy by unicast.
+   */
+  readonly multicast?: { readonly group: string; readonly port: number };
   /** Eventgroup ids a network peer may subscribe to (default: all of the service's). */
   readonly eventgroups: readonly number[];
   /** IP addresses allowed to see and subscribe (absent: any peer). */

@@ -114,6 +114,34 @@ describe('parseConfig', () => {
       );
     });
 
+    it('should read a multicast eventgroup address and refuse a unicast one', () => {
+      const c = parse(
+        gateway(
+          '  unicast: 10.0.0.5',
+          '  export:',
+          '    - service: VehicleSpeed',
+          '      instance: 1',
+          '      udp: 30501',
+          '      multicast: { group: 239.0.0.1, port: 30600 }',
+        ),
+      );
+      expect(c.gateway?.exports[0]?.multicast).to.deep.equal({ group: '239.0.0.1', port: 30600 });
+      expectIssue(
+        gateway(
+          '  unicast: 10.0.0.5',
+          '  export:',
+          '    - service: VehicleSpeed',
+          '      instance: 1',
+          '      udp: 30501',
+          '      multicast: { group: 10.0.0.1, port: 30600 }',
+        ),
+        35,
+        27,
+        'gateway.export[0].multicast.group',
+        '10.0.0.1 is not an IPv4 multicast group (224.0.0.0/4)',
+      );
+    });
+
     it('should refuse one UDP port for two exports', () => {
       expectIssue(
         gateway(
