@@ -55,6 +55,13 @@ export interface ChannelBrokerClientOptions {
    * consumer VM's ivshmem doorbell id when hostd sent it with M6.
    */
   readonly onProviderGrant: (grant: ChannelGrant, file: DeviceFile, peerDoorbell?: number) => void;
+  /**
+   * A consumer handshake's M4 was verified: called synchronously, before the grant reaches
+   * whoever awaits `request()` (a later microtask). A REVOKE that came in the same read as the
+   * M4 is handled in between, so the owner must learn the channel id here to refuse attaching
+   * a channel hostd already revoked.
+   */
+  readonly onConsumerGrant?: (channelId: bigint) => void;
 }
 
 /**
@@ -191,6 +198,7 @@ export class ChannelBrokerClient {
       if (e.kind === 'send') this.#o.send(e.bytes);
       else if (e.kind === 'granted') {
         this.#finish(reqSeq);
+        this.#o.onConsumerGrant?.(e.grant.channelId);
         r.resolve({
           grant: e.grant,
           file: r.file,

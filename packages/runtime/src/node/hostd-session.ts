@@ -97,6 +97,11 @@ export class HostdSession {
   readonly #notify: NotifyMode;
   readonly #hooks: HostdSessionHooks;
   readonly #channels = new Map<bigint, LiveChannel>();
+  /**
+   * Consumer grants whose M4 was verified but whose channel is not attached yet (the grant is
+   * still on its way to `openChannel`), with whether hostd revoked them meanwhile.
+   */
+  readonly #arriving = new Map<bigint, { revoked: boolean }>();
   readonly #sdInbox = new Subject<{ bytes: Uint8Array; from: string }>();
   readonly #errors: { code: string; message: string }[] = [];
   #closing = false;
@@ -141,6 +146,7 @@ export class HostdSession {
       },
       send: (bytes) => void link.send({ kind: 'handshake', message: bytes }),
       onProviderGrant: (grant, file) => this.#onProviderGrant(grant, file),
+      onConsumerGrant: (channelId) => this.#arriving.set(channelId, { revoked: false }),
     });
     link.listen({
       message: (m) => {
@@ -328,6 +334,19 @@ export class HostdSession {
       );
     }
     const g = await this.#broker.request(service, instance, major, mode, timeoutMs);
+    const arriving = this.#arriving.get(g.grant.channelId);
+    this.#arriving.delete(g.grant.channelId);
+    if (arriving?.revoked === true) {
+      // Never map a revoked window: the device may already have revoked it, and in qemu mode
+      // the first touch of a zapped window is a SIGBUS that kills the app.
+      g.file.close();
+      zeroKeys(g.grant);
+      throw new RuntimeError(
+        'ERR_HANDSHAKE',
+        `hostd revoked channel ${g.grant.channelId} of service 0x${service.toString(16)} instance ${instance} before it was attached (its handshake outlived hostd's pending-handshake deadline, see hostd's --handshake-deadline-ms); the channel is asked for again`,
+        { cause: { abortReason: 'revoked' } },
+      );
+    }
     try {
       return this.#attach(g.grant, g.file, g.handshakeMs);
     } catch (e) {
@@ -467,6 +486,10 @@ export class HostdSession {
   async #onRevoke(id: bigint, token: Uint8Array, tag: Uint8Array): Promise<void> {
     // Stop the data plane before the device unmaps the window under it, then ack with the
     // device's receipt so hostd may zero and reuse the window.
+    // A grant verified but not yet attached (the M4 and this REVOKE came in one read): its
+    // attach is a few microtasks away and must not happen (openChannel refuses it).
+    const arriving = this.#arriving.get(id);
+    if (arriving !== undefined) arriving.revoked = true;
     this.#end(id, 'revoked');
     try {
       await this.#release(id);
