@@ -61,6 +61,7 @@ async function main(): Promise<void> {
     logLevel: args.logLevel,
     emulated: args.emulated,
     vmSilenceTimeoutMs: args.vmSilenceTimeoutMs,
+    pendingTimeoutMs: args.handshakeDeadlineMs,
     ...(args.metrics === undefined ? {} : { metrics: args.metrics }),
   });
   if (state.early !== undefined) stop(state.early);

@@ -14,8 +14,25 @@ describe('parseHostdArgs', () => {
         logLevel: 'info',
         emulated: true,
         vmSilenceTimeoutMs: 0,
+        handshakeDeadlineMs: 1000,
         help: false,
       });
+    });
+
+    it('should give qemu mode a longer handshake deadline, and take --handshake-deadline-ms', () => {
+      const at = (...rest: string[]) =>
+        parseHostdArgs(['--config', 'a', ...rest]).handshakeDeadlineMs;
+      expect(at('--qemu')).to.equal(5000);
+      expect(at('--handshake-deadline-ms', '250')).to.equal(250);
+      expect(at('--qemu', '--handshake-deadline-ms', '60000')).to.equal(60000);
+      for (const bad of ['0', '60001', '1.5', 'soon']) {
+        expect(() => at('--handshake-deadline-ms', bad))
+          .to.throw(
+            HostdError,
+            /--handshake-deadline-ms .* must be a whole number of ms, 1\.\.60000/,
+          )
+          .with.property('code', 'ERR_ARGS');
+      }
     });
 
     it('should take every option', () => {

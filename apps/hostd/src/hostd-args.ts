@@ -3,6 +3,14 @@ import { HostdError } from './errors/hostd-error.js';
 import { LOG_LEVELS, type LogLevel } from './log/logger.js';
 import { parseMetricsAddress, type MetricsAddress } from './metrics/metrics-server.js';
 
+/** hostd's pending-handshake deadline for emulated VMs (processes on the host), ms. */
+export const EMULATED_HANDSHAKE_DEADLINE_MS = 1000;
+/**
+ * The default deadline with `--qemu`: a guest's handshake runs its Ed25519 work on a vCPU, which
+ * under TCG or on a loaded host takes several times as long as a host process.
+ */
+export const QEMU_HANDSHAKE_DEADLINE_MS = 5000;
+
 /** Usage text of `sivshm-hostd` (and `sivshm hostd`). */
 export const HOSTD_USAGE = `usage: sivshm-hostd --config services.yaml [--state-dir D] [--run-dir D] [--log-level L]
 
@@ -14,6 +22,8 @@ The sivshm hypervisor daemon: region owner, CA, channel broker, SD switch, doorb
   --log-level L     ${LOG_LEVELS.join(' | ')} (default info); JSON lines on stderr
   --qemu            qemu mode: do not send grant keys over the control link
   --vm-timeout MS   drop a VM's link after MS ms without a frame from it (default 0: never)
+  --handshake-deadline-ms MS  abort a channel handshake not finished MS ms after its request
+                    (1..60000; default ${EMULATED_HANDSHAKE_DEADLINE_MS}, with --qemu ${QEMU_HANDSHAKE_DEADLINE_MS}: a guest signs and verifies slower)
   --metrics HOST:PORT  serve Prometheus/OpenMetrics text at http://HOST:PORT/metrics
                     (loopback only unless --metrics-allow-remote; a bare PORT is 127.0.0.1)
   --metrics-allow-remote  let --metrics listen on a non-loopback address
@@ -28,6 +38,8 @@ export interface HostdArgs {
   readonly logLevel: LogLevel;
   readonly emulated: boolean;
   readonly vmSilenceTimeoutMs: number;
+  /** hostd's pending-handshake deadline, ms (`--handshake-deadline-ms`, else the mode's default). */
+  readonly handshakeDeadlineMs: number;
   readonly metrics?: MetricsAddress;
   readonly help: boolean;
 }
@@ -40,6 +52,7 @@ export function parseHostdArgs(argv: readonly string[]): HostdArgs {
   let logLevel: LogLevel = 'info';
   let emulated = true;
   let vmSilenceTimeoutMs = 0;
+  let handshakeDeadlineMs: number | undefined;
   let help = false;
   let metricsText: string | undefined;
   let allowRemote = false;
@@ -67,6 +80,15 @@ export function parseHostdArgs(argv: readonly string[]): HostdArgs {
           `--vm-timeout ${v} must be a whole number of ms, 0..3600000`,
         );
       }
+    } else if (a === '--handshake-deadline-ms') {
+      const v = value(++i, a);
+      handshakeDeadlineMs = Number(v);
+      if (!/^\d+$/.test(v) || handshakeDeadlineMs < 1 || handshakeDeadlineMs > 60_000) {
+        throw new HostdError(
+          'ERR_ARGS',
+          `--handshake-deadline-ms ${v} must be a whole number of ms, 1..60000`,
+        );
+      }
     } else if (a === '--log-level') {
       const l = value(++i, a);
       if (!(LOG_LEVELS as readonly string[]).includes(l)) {
@@ -87,6 +109,9 @@ export function parseHostdArgs(argv: readonly string[]): HostdArgs {
     logLevel,
     emulated,
     vmSilenceTimeoutMs,
+    handshakeDeadlineMs:
+      handshakeDeadlineMs ??
+      (emulated ? EMULATED_HANDSHAKE_DEADLINE_MS : QEMU_HANDSHAKE_DEADLINE_MS),
     help,
   };
 }
