@@ -85,6 +85,17 @@ describe('hostd metrics and sivshm top on a live deployment (issue 16)', functio
 
   it('should serve counters that parse as Prometheus text and move with the traffic', async () => {
     const { port } = await live();
+    for (const [method, url] of [
+      ['GET', '/'],
+      ['POST', '/metrics'],
+      ['GET', '/metrics/../status'],
+    ] as const) {
+      const res = await fetch(`http://127.0.0.1:${port}${url}`, {
+        method,
+        signal: AbortSignal.timeout(10_000),
+      });
+      expect(res.status, `${method} ${url}`).to.equal(404);
+    }
     const first = await scrape(port);
     expect(sum(first, 'sivshm_handshakes_total', { outcome: 'established' })).to.be.at.least(2);
     expect(sum(first, 'sivshm_handshake_duration_seconds')).to.be.at.least(2);
