@@ -154,5 +154,20 @@ function exportPolicy(config: ServiceConfig, gw: GatewayConfig): SdPolicy {
     mayOffer: () => false,
     maySee: allowed,
     mayConsume: (peer, serviceId, instanceId) => allowed(peer, serviceId, instanceId),
+    // An export with a multicast address names it in the Ack of a subscriber that takes UDP.
+    onSubscribe: (request) => {
+      const exp = gw.exports.find(
+        (e) =>
+          e.instance === request.instanceId &&
+          config.services.find((s) => s.name === e.service)?.id === request.serviceId,
+      );
+      const takesUdp = request.endpoints.some((o) => o.protocol === 'udp');
+      if (exp?.multicast === undefined || !takesUdp) return Promise.resolve({ accept: true });
+      const { group, port } = exp.multicast;
+      return Promise.resolve({
+        accept: true,
+        multicast: { type: 'ipv4Multicast', address: group, protocol: 'udp', port },
+      });
+    },
   };
 }

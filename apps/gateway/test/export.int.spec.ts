@@ -49,6 +49,8 @@ interface Report {
   providerCalls: number;
   multicastOffers: number;
   stopOfferSeen: boolean;
+  multicastAck: { multicast: Array<{ address: string; port: number }> };
+  multicastEvents: Array<Reply & { kph: number }>;
   tcpResponse: Reply;
   tcpEvents: Reply[];
   tcpMalformed: number;
@@ -153,6 +155,20 @@ describe('sivshm gateway: export over SOME/IP (private network namespace, hostd 
     expect(report.tcpMalformed).to.equal(1);
   });
 
+  it('should name the multicast eventgroup address in the Ack and send the events to that group', () => {
+    expect(report.multicastAck.multicast).to.deep.equal([{ address: '239.1.1.1', port: 30600 }]);
+    expect(report.multicastEvents).to.have.length(3);
+    for (const e of report.multicastEvents) {
+      expect(e).to.include({
+        from: '127.0.0.1:30503',
+        serviceId: 0x1234,
+        methodId: 0x8001,
+        messageType: 0x02,
+      });
+      expect(e.kph, 'instance 2 publishes 150..199').to.be.within(150, 199);
+    }
+  });
+
   it('should send StopOffer when the providing VM goes away', () => {
     expect(report.stopOfferSeen).to.equal(true);
   });
@@ -165,7 +181,7 @@ describe('sivshm gateway: export over SOME/IP (private network namespace, hostd 
   });
 
   it('should put only packets on the wire that tshark decodes as SOME/IP(-SD) with no expert warning', () => {
-    const decoded = tsharkDecodeFile(report.pcap, [30490, 30501, 40000], [30502]);
+    const decoded = tsharkDecodeFile(report.pcap, [30490, 30501, 30503, 30600, 40000], [30502]);
     // No error or warning at all; the only notes and chats allowed are TCP's own connection
     // set-up and tear-down (SYN, FIN), which tshark lists for every closed connection.
     expect(decoded.expert, `tshark expert errors or warnings:\n${decoded.expert}`).to.not.match(

@@ -4,7 +4,7 @@
  * packet.
  */
 export interface GatewayCounters {
-  /** Events sent as SOME/IP notifications (one per subscriber endpoint). */
+  /** Events sent as SOME/IP notifications (one per subscriber endpoint, or one per multicast group). */
   eventsSent: number;
   /** Events not sent to a TCP subscriber: no connection from its endpoint, or one not draining. */
   eventsDropped: number;

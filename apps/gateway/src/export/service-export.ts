@@ -89,6 +89,11 @@ export class ServiceExport {
       );
       socket.bind(exp.udpPort, ctx.unicast, () => resolve());
     });
+    if (exp.multicast !== undefined) {
+      // Multicast events leave by the gateway's interface and stay on the link (as SD does).
+      socket.setMulticastInterface(ctx.unicast);
+      socket.setMulticastTTL(1);
+    }
     // After binding, a socket error (e.g. ICMP unreachable of a gone subscriber) is not fatal.
     socket.on('error', (e) => ctx.log(`${exp.service} UDP socket: ${e.message}`));
     const x = new ServiceExport(ctx, exp, service, socket);
@@ -207,9 +212,17 @@ export class ServiceExport {
       returnCode: ReturnCode.ok,
       payload,
     });
+    const multicast = this.exp.multicast;
+    if (multicast !== undefined && targets.some((t) => t.protocol === 'udp')) {
+      // One copy to the group the Acks named, for every UDP subscriber at once.
+      this.socket.send(bytes, multicast.port, multicast.group);
+      this.ctx.counters.eventsSent += 1;
+    }
     for (const t of targets) {
-      if (t.protocol === 'udp') this.socket.send(bytes, t.port, t.address);
-      else if (this.tcp?.send(t.address, t.port, bytes) !== true) {
+      if (t.protocol === 'udp') {
+        if (multicast !== undefined) continue;
+        this.socket.send(bytes, t.port, t.address);
+      } else if (this.tcp?.send(t.address, t.port, bytes) !== true) {
         // No connection from that endpoint (yet), or it is not draining: not queued without bound.
         this.ctx.counters.eventsDropped += 1;
         continue;

@@ -38,13 +38,16 @@ const JUNK_PORT = 40001;
 const PEER = '127.0.0.2';
 const DATA_PORT = 40000;
 const SERVICE_PORT = 30501;
+const MULTICAST_SERVICE_PORT = 30503;
+const EVENT_GROUP = '239.1.1.1';
+const EVENT_GROUP_PORT = 30600;
 const log: string[] = [];
 const note = (s: string): void => void log.push(`${Math.round(performance.now())} ${s}`);
 type Capture = ChildProcessByStdio<null, Readable, Readable>;
 
 /** tshark on lo, probed until it really captures (as discovery's udp-scenario does). */
 async function startCapture(): Promise<Capture> {
-  const filter = `udp port ${SD_PORT} or udp port ${SERVICE_PORT} or udp port ${DATA_PORT} or udp port ${PROBE_PORT} or tcp port ${TCP_PORT}`;
+  const filter = `udp port ${SD_PORT} or udp port ${SERVICE_PORT} or udp port ${DATA_PORT} or udp port ${PROBE_PORT} or tcp port ${TCP_PORT} or udp port ${MULTICAST_SERVICE_PORT} or udp port ${EVENT_GROUP_PORT}`;
   const capture = spawn('tshark', ['-i', 'lo', '-f', filter, '-w', rawPcap, '-P', '-l'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -77,6 +80,10 @@ gateway:
   unicast: 127.0.0.1
   export:
     - { service: VehicleSpeed, instance: 1, udp: ${SERVICE_PORT}, tcp: ${TCP_PORT} }
+    - service: VehicleSpeed
+      instance: 2
+      udp: ${MULTICAST_SERVICE_PORT}
+      multicast: { group: ${EVENT_GROUP}, port: ${EVENT_GROUP_PORT} }
 `;
 
 async function main(): Promise<void> {
@@ -86,7 +93,7 @@ async function main(): Promise<void> {
       { id: 1, name: 'infotainment' },
       { id: 2, name: 'gateway' },
     ],
-    services: [{ name: 'VehicleSpeed', consumers: ['gateway'] }],
+    services: [{ name: 'VehicleSpeed', consumers: ['gateway'], instances: [1, 2] }],
   });
   appendFileSync(d.configPath, GATEWAY_SECTION);
   const capture = await startCapture();
@@ -155,12 +162,17 @@ async function peerExchange(
   let session = 1;
   sd.socket.send(findMessage(session++, 0x1234), SD_PORT, SD_GROUP);
   await waitFor(
-    () => sdEntries().some((e) => e.type === 0x01 && e.serviceId === 0x1234 && e.ttl > 0),
+    () =>
+      sdEntries().some(
+        (e) => e.type === 0x01 && e.serviceId === 0x1234 && e.instanceId === 1 && e.ttl > 0,
+      ),
     'an Offer of 0x1234',
     15_000,
     10,
   );
-  const offer = sdEntries().find((e) => e.type === 0x01 && e.serviceId === 0x1234)!;
+  const offer = sdEntries().find(
+    (e) => e.type === 0x01 && e.serviceId === 0x1234 && e.instanceId === 1,
+  )!;
   note(`offer: ${JSON.stringify(offer)}`);
   const svc = {
     serviceId: 0x1234,
@@ -294,6 +306,40 @@ async function peerExchange(
   await sleep(200);
   tcp.socket.end();
   await waitFor(() => tcp.closed(), 'the TCP connection to close', 5_000, 10);
+  // Instance 2: its Ack names the multicast group, and its events arrive there.
+  const group = await openSocket(PEER, EVENT_GROUP_PORT, EVENT_GROUP);
+  const svc2 = { ...svc, instanceId: 2 };
+  await waitFor(
+    () => sdEntries().some((e) => e.type === 0x01 && e.instanceId === 2 && e.ttl > 0),
+    'an Offer of instance 2',
+    10_000,
+    10,
+  );
+  sd.socket.send(
+    subscribeMessage(session++, svc2, { address: PEER, port: DATA_PORT + 10 }),
+    SD_PORT,
+    '127.0.0.1',
+  );
+  await waitFor(
+    () => sdEntries().some((e) => e.type === 0x07 && e.instanceId === 2 && e.ttl > 0),
+    'the Ack of instance 2',
+    5_000,
+    10,
+  );
+  const multicastAck = sdEntries().find((e) => e.type === 0x07 && e.instanceId === 2)!;
+  await waitFor(() => group.received.length >= 3, 'three events on the multicast group', 5_000, 10);
+  const multicastEvents = group.received.slice(0, 3).map((m) => ({
+    from: m.from,
+    ...parseSomeIp(m.bytes),
+    kph: (speedType.decode(m.bytes.subarray(16)) as unknown as { kph: number }).kph,
+    payload: '',
+  }));
+  sd.socket.send(
+    subscribeMessage(session++, { ...svc2, ttl: 0 }, { address: PEER, port: DATA_PORT + 10 }),
+    SD_PORT,
+    '127.0.0.1',
+  );
+  group.socket.close();
   // Cyclic Offers arrive on the SD group; the first may have been a unicast answer to the Find.
   const multicastOffers = sdGroup.received
     .flatMap((m) => parseSd(m.bytes))
@@ -309,6 +355,8 @@ async function peerExchange(
   for (const s of [sd, sdGroup, data, junk]) s.socket.close();
   return {
     multicastOffers,
+    multicastAck,
+    multicastEvents,
     stopOfferSeen: true,
     tcpResponse: { ...tcpResponse, payload: tcpResponse.payload.toString('hex') },
     tcpEvents,

@@ -1,5 +1,6 @@
 // The infotainment VM as its own OS process for the gateway's integration test: opens a Node,
-// offers VehicleSpeed instance 1 with `reset`, publishes `speed` every 10 ms, and reports every
+// offers VehicleSpeed instance 1 with `reset` and instance 2, publishes `speed` on both every
+// 10 ms, and reports every
 // method call it served over IPC (so the test sees what reached the VM). Exits on {cmd:'exit'}.
 import { Node } from '@sivshm/runtime';
 
@@ -22,11 +23,16 @@ try {
       },
     },
   });
-  const speed = svc.publisher<{ kph: number; odometer_m: number; timestamp_ms: number }>('speed');
+  // Instance 2 carries the same events; the gateway exports it with a multicast eventgroup.
+  const second = await node.offer('VehicleSpeed', { instance: 2 });
+  type Speed = { kph: number; odometer_m: number; timestamp_ms: number };
+  const speed = svc.publisher<Speed>('speed');
+  const speed2 = second.publisher<Speed>('speed');
   let n = 0;
   const timer = setInterval(() => {
     n += 1;
     speed.publish({ kph: 50 + (n % 50), odometer_m: odometer, timestamp_ms: n * 10 });
+    speed2.publish({ kph: 150 + (n % 50), odometer_m: odometer, timestamp_ms: n * 10 });
   }, 10);
   const stop = async (): Promise<void> => {
     clearInterval(timer);

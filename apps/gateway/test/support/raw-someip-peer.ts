@@ -29,6 +29,8 @@ export interface RawSdEntry {
   readonly ttl: number;
   readonly eventgroupId?: number;
   readonly endpoints: Array<{ address: string; protocol: number; port: number }>;
+  /** IPv4 multicast options (0x14) of the first run: the group an Ack names. */
+  readonly multicast: Array<{ address: string; port: number }>;
 }
 
 export function someIp(
@@ -144,6 +146,10 @@ export function parseSd(b: Buffer): RawSdEntry[] {
     const e = p.subarray(at, at + 16);
     const first = e[1]!;
     const count = e[3]! >> 4;
+    const multicast = options
+      .slice(first, first + count)
+      .filter((o) => o[2] === 0x14)
+      .map((o) => ({ address: [...o.subarray(4, 8)].join('.'), port: o.readUInt16BE(10) }));
     const endpoints = options
       .slice(first, first + count)
       .filter((o) => o[2] === 0x04)
@@ -161,6 +167,7 @@ export function parseSd(b: Buffer): RawSdEntry[] {
       ttl: e.readUIntBE(9, 3),
       ...(type >= 0x06 ? { eventgroupId: e.readUInt16BE(14) } : {}),
       endpoints,
+      multicast,
     });
   }
   return out;
