@@ -33,7 +33,7 @@ export const BOUNDS = {
   rssMaxMiB: 256,
   /** hostd's open fds at any sample (700 ivshmem connections took it past 400). */
   fdsMax: 256,
-  /** hostd's log, bytes per second on average at --log-level info (case 5: 120 MiB/s before). */
+  /** hostd's log, bytes per second on average at --log-level info (case 5: unbounded before the log meter). */
   logBytesPerSecond: 64 * 1024,
   /** The provider app's event-loop delay p99, ms (case 1: seconds before). */
   providerLagP99Ms: 500,
