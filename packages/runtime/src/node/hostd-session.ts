@@ -41,6 +41,8 @@ export interface HostdSessionOptions {
   readonly runDir: string;
   readonly notify: NotifyMode;
   readonly heartbeatMs: number;
+  /** A channel's peer counts as gone after this long without progress; default 1000 ms. */
+  readonly peerTimeoutMs?: number;
   readonly devicePath?: string;
   /**
    * qemu mode: the VM's virtio-serial control port (a device path, or `auto` for the port
@@ -95,6 +97,7 @@ export class HostdSession {
   readonly #sd: SdAgent;
   readonly #broker: ChannelBrokerClient;
   readonly #notify: NotifyMode;
+  readonly #peerTimeoutMs: number | undefined;
   readonly #hooks: HostdSessionHooks;
   readonly #channels = new Map<bigint, LiveChannel>();
   /**
@@ -113,6 +116,7 @@ export class HostdSession {
     secretKey: Uint8Array;
     certificate: Certificate;
     notify: NotifyMode;
+    peerTimeoutMs: number | undefined;
     hooks: HostdSessionHooks;
     /** hostd refuses an SD message of this VM with more entries (vmLoad): split before that. */
     sdMaxEntries: number;
@@ -121,6 +125,7 @@ export class HostdSession {
     this.#doorbells = parts.doorbells;
     this.#transport = parts.transport;
     this.#notify = parts.notify;
+    this.#peerTimeoutMs = parts.peerTimeoutMs;
     this.#hooks = parts.hooks;
     const link = parts.link;
     this.#sd = new SdAgent({
@@ -221,6 +226,7 @@ export class HostdSession {
         secretKey,
         certificate,
         notify: o.notify,
+        peerTimeoutMs: o.peerTimeoutMs,
         hooks,
         sdMaxEntries: vmLoad(o.config, o.vm.id).sdEntriesPerMessage,
       });
@@ -397,6 +403,7 @@ export class HostdSession {
   #attach(grant: ChannelGrant, file: DeviceFile, handshakeMs?: number): AttachedChannel {
     const channel = this.#transport.attach(file, grant, {
       notify: this.#notify,
+      ...(this.#peerTimeoutMs === undefined ? {} : { peerTimeoutMs: this.#peerTimeoutMs }),
       // Both ring and sleep on the doorbell route the channel's grant names, through its file
       // (docs/protocol.md §7): the device lets the file ring and hear nothing else.
       ownWaker: this.#doorbells.waker(file),

@@ -31,6 +31,12 @@ export interface NodeOpenOptions {
   readonly notify?: NotifyMode;
   /** Heartbeat period on the control link (for hostd's --vm-timeout); default 1000 ms. */
   readonly heartbeatMs?: number;
+  /**
+   * A channel's peer counts as gone when it neither beats nor moves a ring for this long, ms
+   * (100..60000); default 1000. Longer for guests whose vCPUs may stall that long (TCG, a loaded
+   * host): the channel then survives the stall, and a dead peer is noticed that much later.
+   */
+  readonly peerTimeoutMs?: number;
   /** qemu mode: the sivshm.ko device; default `/dev/sivshm`. */
   readonly devicePath?: string;
   /**
@@ -145,6 +151,7 @@ export class Node {
         `Node.open: reconnectMaxDelayMs must be an integer ≥ 10, got ${String(maxDelay)}`,
       );
     }
+    const peerTimeout = checkedPeerTimeout(options.peerTimeoutMs);
     let config: ServiceConfig;
     try {
       config =
@@ -166,6 +173,7 @@ export class Node {
         runDir: options.runDir ?? '',
         notify,
         heartbeatMs: options.heartbeatMs ?? 1000,
+        ...(peerTimeout === undefined ? {} : { peerTimeoutMs: peerTimeout }),
         ...(options.devicePath === undefined ? {} : { devicePath: options.devicePath }),
         ...(port === undefined ? {} : { controlPort: port }),
       },
@@ -430,4 +438,13 @@ export class Node {
     this.#errors.push({ code, message });
     if (this.#errors.length > MAX_ERRORS) this.#errors.splice(0, this.#errors.length - MAX_ERRORS);
   }
+}
+
+/** `Node.open`'s `peerTimeoutMs`, checked: a whole number of ms from 100 to 60000, or unset. */
+function checkedPeerTimeout(ms: number | undefined): number | undefined {
+  if (ms === undefined || (Number.isInteger(ms) && ms >= 100 && ms <= 60_000)) return ms;
+  throw new RuntimeError(
+    'ERR_BAD_ARGUMENT',
+    `Node.open: peerTimeoutMs must be a whole number of ms from 100 to 60000, got ${String(ms)}`,
+  );
 }
