@@ -48,8 +48,8 @@ describe('BrokerChannels', () => {
     expect(kinds(r.channels.close(ch.channelId, 'closed-by-consumer'))).to.deep.equal([
       'channel-closing',
       'revoke:2',
-      'revoke:1',
       'peer-gone:1',
+      'revoke:1',
     ]);
     expect(r.channels.close(ch.channelId, 'closed-by-consumer')).to.deep.equal([]);
     expect(r.channels.revokeAcknowledged(CONSUMER, ch.channelId)).to.deep.equal([]);
@@ -66,8 +66,8 @@ describe('BrokerChannels', () => {
     r.connected.delete(PROVIDER);
     expect(kinds(r.channels.close(ch.channelId, 'vm-gone', PROVIDER))).to.deep.equal([
       'channel-closing',
-      'revoke:2',
       'peer-gone:2',
+      'revoke:2',
     ]);
     expect(kinds(r.channels.revokeAcknowledged(CONSUMER, ch.channelId))).to.deep.equal([
       'window-free',

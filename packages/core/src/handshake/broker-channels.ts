@@ -119,8 +119,8 @@ export class BrokerChannels {
   }
 
   /**
-   * Starts tearing down an ACTIVE channel: CLOSING, REVOKE to both connected VMs (except
-   * `goneVm`), PEER_GONE to the side that did not cause it. Nothing when it is not active.
+   * Starts tearing down an ACTIVE channel: CLOSING, PEER_GONE (with the reason) to the side that
+   * did not cause it, then REVOKE to both connected VMs (except `goneVm`). Nothing when it is not active.
    */
   close(channelId: bigint, reason: ChannelCloseReason, goneVm?: number): BrokerEffect[] {
     const h = this.#byId.get(channelId);
@@ -132,12 +132,14 @@ export class BrokerChannels {
     const out: BrokerEffect[] = [{ kind: 'channel-closing', channel: ch, reason }];
     for (const vm of [ch.consumerVm, ch.providerVm]) {
       if (vm === goneVm || !this.#connected(vm)) continue;
-      out.push({ kind: 'revoke', vmId: vm, channelId });
-      h.awaitingAck.add(vm);
       const initiator =
         (reason === 'closed-by-consumer' && vm === ch.consumerVm) ||
         (reason === 'closed-by-provider' && vm === ch.providerVm);
+      // The reason goes first: the VM ends the channel on whichever message it reads first,
+      // and a revoke alone says nothing of why (a StopOffer would read as a plain revoke).
       if (!initiator) out.push({ kind: 'peer-gone', vmId: vm, channelId, reason });
+      out.push({ kind: 'revoke', vmId: vm, channelId });
+      h.awaitingAck.add(vm);
     }
     out.push(...this.#maybeFinish(h));
     return out;

@@ -106,8 +106,8 @@ describe('BrokerHandshakes rules', () => {
       expect(kinds.slice(kinds.indexOf('channel-active'))).to.deep.equal([
         'channel-active',
         'channel-closing',
-        'revoke:1',
         'peer-gone:1',
+        'revoke:1',
         'send:1',
       ]);
       expect(r.brokerEffects.find((e) => e.kind === 'channel-closing')).to.deep.include({

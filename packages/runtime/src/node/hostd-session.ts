@@ -68,6 +68,8 @@ interface LiveChannel {
   readonly file: DeviceFile;
   readonly listeners: ChannelEndListener[];
   ended: boolean;
+  /** The release `#end` started: a revoke read after the end waits for it before acking. */
+  released?: Promise<void>;
 }
 
 const crypto = cryptoBackend();
@@ -81,6 +83,11 @@ function zeroKeys(grant: ChannelGrant): void {
 let selfTested = false;
 /** Errors hostd reported that a session keeps (oldest dropped first). */
 const MAX_ERRORS = 100;
+/**
+ * How long a channel whose peer closed its ring cleanly waits for hostd's word on why before it
+ * ends as `peer-gone` (hostd sends it as soon as it handles the peer's close or StopOffer).
+ */
+const PEER_REASON_GRACE_MS = 1000;
 
 /**
  * One attachment of a VM to one running hostd (one epoch): the control link, this VM's
@@ -427,18 +434,7 @@ export class HostdSession {
     };
     this.#channels.set(id, live);
     channel.state$.subscribe((s) => {
-      // The data plane saw the peer go (closed flag, stalled heartbeat, a ring violation):
-      // tell hostd so it tears the channel down for both ends.
-      if (s === 'peer-gone' || s === 'failed') {
-        const why = channel.failure;
-        // A refused mac/aead record: hostd counts it, and the close below gets both ends a
-        // fresh channel (fresh keys) instead of a wedged one.
-        if (why?.code === 'ERR_INTEGRITY') {
-          this.#link.send({ kind: 'error', code: 'ERR_INTEGRITY', message: why.message });
-        }
-        this.#link.send({ kind: 'close', channelId: id });
-        this.#end(id, s);
-      }
+      if (s === 'peer-gone' || s === 'failed') this.#onDataPlaneEnd(id, channel, s);
     });
     return live.attached;
   }
@@ -456,6 +452,37 @@ export class HostdSession {
     this.#hooks.onProviderChannel(attached);
   }
 
+  /**
+   * The data plane saw the peer go (closed flag, stalled heartbeat, a ring violation): tell
+   * hostd so it tears the channel down for both ends. A peer that closed its ring cleanly
+   * (withdraw, StopOffer, close) already told hostd, whose peerGone says why and comes within
+   * moments: the end waits up to {@link PEER_REASON_GRACE_MS} for it, so a StopOffer reads as
+   * `stop-offer` rather than as a failed ring.
+   */
+  #onDataPlaneEnd(
+    id: bigint,
+    channel: AttachedChannel['channel'],
+    s: 'peer-gone' | 'failed',
+  ): void {
+    const why = channel.failure;
+    if (why?.code === 'ERR_CLOSED') {
+      const timer = setTimeout(() => {
+        if (this.#channels.get(id)?.ended !== false) return;
+        this.#link.send({ kind: 'close', channelId: id });
+        this.#end(id, 'peer-gone');
+      }, PEER_REASON_GRACE_MS);
+      timer.unref();
+      return;
+    }
+    // A refused mac/aead record: hostd counts it, and the close below gets both ends a
+    // fresh channel (fresh keys) instead of a wedged one.
+    if (why?.code === 'ERR_INTEGRITY') {
+      this.#link.send({ kind: 'error', code: 'ERR_INTEGRITY', message: why.message });
+    }
+    this.#link.send({ kind: 'close', channelId: id });
+    this.#end(id, s);
+  }
+
   /** Marks channel `id` ended and tells its owner (once). The channel itself closes in `#release`. */
   #end(id: bigint, reason: ChannelEndReason): void {
     const c = this.#channels.get(id);
@@ -468,7 +495,7 @@ export class HostdSession {
         // A listener's failure must not keep the others from hearing about the end.
       }
     }
-    void this.#release(id).catch(() => undefined);
+    c.released = this.#release(id).catch(() => undefined);
   }
 
   async #release(id: bigint): Promise<void> {
@@ -497,8 +524,12 @@ export class HostdSession {
     // attach is a few microtasks away and must not happen (openChannel refuses it).
     const arriving = this.#arriving.get(id);
     if (arriving !== undefined) arriving.revoked = true;
+    const live = this.#channels.get(id);
     this.#end(id, 'revoked');
     try {
+      // Ended already (hostd's peerGone with the reason comes just before its revoke, or the
+      // data plane saw the peer go): the unmap must still wait for that release to finish.
+      await live?.released;
       await this.#release(id);
     } catch {
       // The channel was already closing; the revoke below still applies.

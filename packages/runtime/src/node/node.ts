@@ -4,6 +4,7 @@ import type { SdAgent } from '@sivshm/discovery';
 import type { DataPlane, NotifyMode } from '@sivshm/transport-ivshmem';
 import { RuntimeError } from '../errors/runtime-error.js';
 import { ConsumedService, type ConsumeOptions } from '../service/consumed-service.js';
+import { assertMayConsume } from '../service/consume-policy.js';
 import { OfferedService, type OfferOptions } from '../service/offered-service.js';
 import { ServiceCatalog } from '../service/service-catalog.js';
 import { closeSteps } from './close-steps.js';
@@ -229,6 +230,7 @@ export class Node {
     this.#assertOpen();
     const catalog = this.#catalogOf(name);
     catalog.checkInstance(options?.instance);
+    assertMayConsume(catalog.definition, this.#sessionOptions.vm.name, options?.mode);
     const svc = new ConsumedService(this.#context(), catalog, options);
     this.#consumed.add(svc);
     try {

@@ -32,6 +32,13 @@ import type { ResolvedMethod, ServiceCatalog } from './service-catalog.js';
  */
 export type ConsumedServiceStatus = 'connecting' | 'connected' | 'idle' | 'peer-gone' | 'closed';
 
+/**
+ * How an end reads to the app: the provider withdrawing (StopOffer) or closing its channel
+ * cleanly is `stopped`, not a failure; other reasons as hostd or the data plane gave them.
+ */
+const endText = (reason: ChannelEndReason): string =>
+  reason === 'stop-offer' || reason === 'closed-by-provider' ? 'stopped' : reason;
+
 /** Options of `Node.consume`. */
 export interface ConsumeOptions {
   /** Instance id, as listed in services.yaml. */
@@ -476,7 +483,7 @@ export class ConsumedService {
     c.end.error(
       new RuntimeError(
         'ERR_PEER_GONE',
-        `the channel to '${this.name}' instance ${this.#instance} ended (${reason})`,
+        `the channel to '${this.name}' instance ${this.#instance} ended (${endText(reason)})`,
       ),
     );
     c.consumer.close();
