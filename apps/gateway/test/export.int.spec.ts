@@ -49,6 +49,7 @@ interface Report {
   providerCalls: number;
   multicastOffers: number;
   stopOfferSeen: boolean;
+  fireAndForgetReplies: number;
   multicastAck: { multicast: Array<{ address: string; port: number }> };
   multicastEvents: Array<Reply & { kph: number }>;
   tcpResponse: Reply;
@@ -123,6 +124,10 @@ describe('sivshm gateway: export over SOME/IP (private network namespace, hostd 
     expect(report.ok.payload.slice(0, 2)).to.equal('08');
   });
 
+  it('should run a fire-and-forget request (0x01) on the VM and send nothing back', () => {
+    expect(report.fireAndForgetReplies).to.equal(0);
+  });
+
   it('should answer an unknown method, an undecodable payload and a wrong interface version with 0x81 and the return code', () => {
     expect(report.unknownMethod).to.include({
       messageType: 0x81,
@@ -177,7 +182,7 @@ describe('sivshm gateway: export over SOME/IP (private network namespace, hostd 
     expect(report.counters['malformed']).to.be.at.least(3);
     expect(report.counters['undecodable']).to.equal(1);
     expect(report.callsAfterJunk).to.equal(report.callsBefore);
-    expect(report.providerCalls).to.equal(2); // the UDP and the TCP reset
+    expect(report.providerCalls).to.equal(3); // the UDP, fire-and-forget and TCP resets
   });
 
   it('should put only packets on the wire that tshark decodes as SOME/IP(-SD) with no expert warning', () => {

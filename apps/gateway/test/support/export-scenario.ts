@@ -237,6 +237,24 @@ async function peerExchange(
     someIp({ ...head, sessionId: 1 }, Buffer.from([0x08, 0x05])),
     'the reset response',
   );
+  // Fire-and-forget (0x01): the VM runs it, and nothing comes back.
+  const callsBeforeFireAndForget = providerMessages.filter((m) => m.event === 'call').length;
+  data.socket.send(
+    someIp({ ...head, messageType: 0x01, sessionId: 6 }, Buffer.from([0x08, 0x06])),
+    SERVICE_PORT,
+    '127.0.0.1',
+  );
+  await waitFor(
+    () => providerMessages.filter((m) => m.event === 'call').length > callsBeforeFireAndForget,
+    'the fire-and-forget request to reach the provider VM',
+    5_000,
+    5,
+  );
+  await sleep(100);
+  const fireAndForgetReplies = data.received.filter(
+    (m) =>
+      m.bytes[14] !== 0x02 && m.bytes.readUInt16BE(8) === 0x42 && m.bytes.readUInt16BE(10) === 6,
+  ).length;
   const unknownMethod = await call(
     someIp({ ...head, methodId: 0x0099, sessionId: 2 }, Buffer.alloc(0)),
     'unknown method error',
@@ -355,6 +373,7 @@ async function peerExchange(
   for (const s of [sd, sdGroup, data, junk]) s.socket.close();
   return {
     multicastOffers,
+    fireAndForgetReplies,
     multicastAck,
     multicastEvents,
     stopOfferSeen: true,
