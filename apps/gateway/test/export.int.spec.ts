@@ -59,7 +59,7 @@ interface Report {
 }
 
 describe('sivshm gateway: export over SOME/IP (private network namespace, hostd + provider VM)', function () {
-  this.timeout(120_000);
+  this.timeout(150_000);
   let dir: string;
   let report: Report;
 
@@ -74,7 +74,7 @@ describe('sivshm gateway: export over SOME/IP (private network namespace, hostd 
     const r = spawnSync(
       'unshare',
       ['-n', 'sh', '-c', `${SETUP} && exec "$0" "$@"`, process.execPath, ...execArgv, script, dir],
-      { encoding: 'utf8', timeout: 100_000 },
+      { encoding: 'utf8', timeout: 110_000 },
     );
     expect(r.status, `scenario failed: ${r.stderr}`).to.equal(0);
     report = JSON.parse(r.stdout) as Report;

@@ -395,7 +395,7 @@ async function peerExchange(
 const watchdog = setTimeout(() => {
   process.stderr.write(`gateway scenario: watchdog expired\n${log.join('\n')}\n`);
   process.exit(3);
-}, 60_000);
+}, 90_000);
 watchdog.unref();
 main().then(
   () => process.exit(0),
