@@ -50,6 +50,7 @@ interface Report {
   multicastOffers: number;
   stopOfferSeen: boolean;
   fireAndForgetReplies: number;
+  eventsAfterTtl: number;
   multicastAck: { multicast: Array<{ address: string; port: number }> };
   multicastEvents: Array<Reply & { kph: number }>;
   tcpResponse: Reply;
@@ -172,6 +173,10 @@ describe('sivshm gateway: export over SOME/IP (private network namespace, hostd 
       });
       expect(e.kph, 'instance 2 publishes 150..199').to.be.within(150, 199);
     }
+  });
+
+  it('should stop sending events to a subscriber whose subscription TTL expired unrenewed', () => {
+    expect(report.eventsAfterTtl).to.equal(0);
   });
 
   it('should send StopOffer when the providing VM goes away', () => {

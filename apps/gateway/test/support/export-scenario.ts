@@ -324,6 +324,19 @@ async function peerExchange(
   await sleep(200);
   tcp.socket.end();
   await waitFor(() => tcp.closed(), 'the TCP connection to close', 5_000, 10);
+  // A subscription with TTL 1 s that is never renewed: events flow, then stop once it expires.
+  const short = await openSocket(PEER, DATA_PORT + 20);
+  sd.socket.send(
+    subscribeMessage(session++, { ...svc, ttl: 1 }, { address: PEER, port: DATA_PORT + 20 }),
+    SD_PORT,
+    '127.0.0.1',
+  );
+  await waitFor(() => short.received.length >= 3, 'events to the TTL-1 subscriber', 5_000, 10);
+  await sleep(2_000);
+  short.received.length = 0;
+  await sleep(500);
+  const eventsAfterTtl = short.received.length;
+  short.socket.close();
   // Instance 2: its Ack names the multicast group, and its events arrive there.
   const group = await openSocket(PEER, EVENT_GROUP_PORT, EVENT_GROUP);
   const svc2 = { ...svc, instanceId: 2 };
@@ -374,6 +387,7 @@ async function peerExchange(
   return {
     multicastOffers,
     fireAndForgetReplies,
+    eventsAfterTtl,
     multicastAck,
     multicastEvents,
     stopOfferSeen: true,
