@@ -132,7 +132,7 @@ describe('hostd metrics and sivshm top on a live deployment (issue 16)', functio
   it('should list the services and non-zero rates in top --once --json, and the names in the table', async () => {
     await live();
     const frame = JSON.parse(
-      await runCli(['top', '--run-dir', d.runDir, '--once', '--json', '--interval', '1000']),
+      await runCli(['top', '--run-dir', d.runDir, '--once', '--json', '--interval', '2000']),
     ) as {
       services: { name: string; provider: string; consumers: string[] }[];
       channels: {
