@@ -17,3 +17,14 @@ export type {
   MethodHandler,
   ServicePublisherOptions,
 } from './service/offered-service.js';
+export {
+  sivshmNodeModule,
+  SivshmTokens,
+  consumedServiceToken,
+  offeredServiceToken,
+} from './di/sivshm-node-module.js';
+export type {
+  SivshmNodeModuleOptions,
+  ConsumeBinding,
+  OfferBinding,
+} from './di/sivshm-node-module.js';
