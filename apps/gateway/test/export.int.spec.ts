@@ -51,6 +51,7 @@ interface Report {
   stopOfferSeen: boolean;
   fireAndForgetReplies: number;
   eventsAfterTtl: number;
+  eventsAfterReboot: number;
   multicastAck: { multicast: Array<{ address: string; port: number }> };
   multicastEvents: Array<Reply & { kph: number }>;
   tcpResponse: Reply;
@@ -177,6 +178,10 @@ describe('sivshm gateway: export over SOME/IP (private network namespace, hostd 
 
   it('should stop sending events to a subscriber whose subscription TTL expired unrenewed', () => {
     expect(report.eventsAfterTtl).to.equal(0);
+  });
+
+  it('should drop the subscriptions of a peer that rebooted', () => {
+    expect(report.eventsAfterReboot).to.equal(0);
   });
 
   it('should send StopOffer when the providing VM goes away', () => {

@@ -337,6 +337,21 @@ async function peerExchange(
   await sleep(500);
   const eventsAfterTtl = short.received.length;
   short.socket.close();
+  // The peer reboots (SD session back to 1 with the reboot flag): its subscriptions end.
+  const reboot = await openSocket(PEER, DATA_PORT + 30);
+  sd.socket.send(
+    subscribeMessage(session++, svc, { address: PEER, port: DATA_PORT + 30 }),
+    SD_PORT,
+    '127.0.0.1',
+  );
+  await waitFor(() => reboot.received.length >= 3, 'events before the reboot', 5_000, 10);
+  sd.socket.send(findMessage(1, 0x1234), SD_PORT, '127.0.0.1');
+  await sleep(300);
+  reboot.received.length = 0;
+  await sleep(500);
+  const eventsAfterReboot = reboot.received.length;
+  reboot.socket.close();
+  session = 2; // the rebooted peer counts on from its new first message
   // Instance 2: its Ack names the multicast group, and its events arrive there.
   const group = await openSocket(PEER, EVENT_GROUP_PORT, EVENT_GROUP);
   const svc2 = { ...svc, instanceId: 2 };
@@ -388,6 +403,7 @@ async function peerExchange(
     multicastOffers,
     fireAndForgetReplies,
     eventsAfterTtl,
+    eventsAfterReboot,
     multicastAck,
     multicastEvents,
     stopOfferSeen: true,
