@@ -13,6 +13,7 @@ import { registerStatusCommand } from './commands/status.js';
 import { registerInspectCommand } from './commands/inspect.js';
 import { registerCaptureCommand } from './commands/capture.js';
 import { registerTopCommand } from './commands/top.js';
+import { registerGenCommand } from './commands/gen.js';
 import { reportError } from './errors/error-report.js';
 
 const program = new Command('sivshm')
@@ -35,6 +36,7 @@ registerGatewayCommand(program);
 registerStatusCommand(program);
 registerInspectCommand(program);
 registerCaptureCommand(program);
+registerGenCommand(program);
 registerTopCommand(program);
 
 /** The (sub)command the arguments name, as far as they name one: `sivshm ca issue`. */
