@@ -247,14 +247,30 @@ describe('Hostd under attack and failure', function () {
       expect(reasons.get('rateLimited') ?? 0).to.be.at.most(20 + Math.ceil(elapsedS * 20));
       expect(reasons.get('tooManyPending') ?? 0).to.be.at.least(1);
       expect(reasons.get('timeout') ?? 0).to.be.at.most(3);
-      const after = await readStatus(d);
-      expect(after.handshakes.rateLimited - before.handshakes.rateLimited).to.be.at.least(280);
+      // 44: the half-open handshakes are reclaimed at their deadlines; only the good channel is
+      // left. One admitted late in the flood (hostd read it late, on a loaded machine) has a
+      // later deadline than the first one seen to expire: wait for it, bounded.
+      let after = await readStatus(d);
+      const onlyGood = (): boolean =>
+        after.channels.every((ch) => ch.consumerVm === VM.cluster) && after.channels.length === 1;
+      await waitFor(
+        async () => onlyGood() || ((after = await readStatus(d)), onlyGood()),
+        'the half-open handshakes reclaimed',
+        5000,
+      );
+      expect(after.channels.map((ch) => ch.consumerVm)).to.deep.equal([VM.cluster]);
+      // The bucket admits at most its burst plus its rate over the time the flood took hostd
+      // to read (at most the time since it was sent); everything else is refused for rate.
+      const admittedAtMost =
+        ROGUE_LIMITS.burst +
+        Math.ceil(((Date.now() - t0) / 1000) * ROGUE_LIMITS.handshakesPerSecond);
+      expect(after.handshakes.rateLimited - before.handshakes.rateLimited).to.be.at.least(
+        300 - admittedAtMost,
+      );
       // 43: signature checks for the flood stay within the token bucket (+3 for the good handshake).
       const verifies =
         after.handshakes.signatureVerifications - before.handshakes.signatureVerifications;
-      expect(verifies).to.be.at.most(5 + Math.ceil(elapsedS * 20) + 3);
-      // 44: the half-open handshakes are reclaimed at the deadline; only the good channel is left.
-      expect(after.channels.map((ch) => ch.consumerVm)).to.deep.equal([VM.cluster]);
+      expect(verifies).to.be.at.most(admittedAtMost + 3);
     });
 
     it('case 42 at the stated rate: a VM sending 10 000 signed M1/s for 2 s is held to its bucket, its refusals are answered within a budget, another VM is granted and status answers', async function () {
