@@ -82,15 +82,20 @@ describe('Hostd with its region truncated under live traffic (issue 13 cases 8, 
 
     for (let round = 1; round <= ROUNDS; round++) {
       const before = await report();
+      // Counted from here: a restore that fails once is logged again, so one truncation may
+      // give more than one line.
+      const seen = shrunk().length;
       // Status reads the active channels' rings: ask for it as the file shrinks.
       const status = readStatus(d).catch(() => undefined);
       truncateSync(d.regionPath, 4096);
       await status;
-      await waitFor(() => shrunk().length === round, `hostd to see truncation ${round}`, 5000);
+      // Hang bounds, not speed claims: hostd looks every 100 ms, but a loaded machine may
+      // deschedule it for seconds.
+      await waitFor(() => shrunk().length > seen, `hostd to see truncation ${round}`, 15_000);
       await waitFor(
         () => statSync(d.regionPath).size === size,
         `the region restored (${round})`,
-        5000,
+        15_000,
       );
       // Back on the restored region: new events and answered calls after the drop.
       await waitFor(
