@@ -290,11 +290,12 @@ export class ConsumedService {
     request: Req,
     timeoutMs: number,
   ): Promise<Res> {
-    return c.consumer
-      .call<Req, Res>(m.definition.id, m.request, m.response, request, { timeoutMs })
-      .catch((e: unknown) => {
-        throw callError(this.name, name, e);
-      });
+    // The error is named through mapError, not a chained .catch: one promise and one job less
+    // between the answer and the caller.
+    return c.consumer.call<Req, Res>(m.definition.id, m.request, m.response, request, {
+      timeoutMs,
+      mapError: (e) => callError(this.name, name, e),
+    });
   }
 
   async #callWhenConnected<Req extends object, Res>(

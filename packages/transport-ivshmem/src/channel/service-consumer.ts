@@ -35,6 +35,18 @@ interface PendingCall {
   sent: boolean;
 }
 
+/** Options of one {@link ServiceConsumer.call}. */
+export interface CallOptions {
+  /** How long to wait for the answer (and for room in the ring), in ms; 1000 by default. */
+  readonly timeoutMs?: number;
+  /**
+   * Maps every failure of the call before it is rejected: a layer above that names its own
+   * errors passes this instead of chaining a `.catch`, which would cost the caller one more
+   * promise and one more job per call.
+   */
+  readonly mapError?: (e: unknown) => Error;
+}
+
 /**
  * The consumer side of a service on one channel: event streams and method calls.
  * Responses are matched to calls by session id; a call that gets no answer in time rejects
@@ -181,20 +193,23 @@ export class ServiceConsumer {
     requestType: protobuf.Type,
     responseType: protobuf.Type,
     request: Req,
-    options?: { readonly timeoutMs?: number },
+    options?: CallOptions,
   ): Promise<Res> {
     // Not an async method: the caller's await resumes one microtask after the answer, not
     // three (an async function returning a promise adopts it through extra jobs).
+    const mapError = options?.mapError;
     let session: number;
     try {
       checkMethodId(methodId);
       this.#listenForResponses(methodId);
       session = this.#nextSession();
     } catch (e) {
-      return Promise.reject(e as Error);
+      return Promise.reject(mapError === undefined ? (e as Error) : mapError(e));
     }
     const timeoutMs = options?.timeoutMs ?? 1000;
-    return new Promise<Res>((resolve, reject) => {
+    return new Promise<Res>((resolve, rejectRaw) => {
+      const reject =
+        mapError === undefined ? rejectRaw : (e: unknown): void => rejectRaw(mapError(e));
       const call: PendingCall = {
         resolve: resolve as (response: unknown) => void,
         reject,
