@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RegionHeaderLayout, layoutVersionFor, type PageGranule } from '@sivshm/abi';
+import { type PageGranule } from '@sivshm/abi';
 import { TierResults, fwCfg, initScript, ivshmemPlain, kmodRoot } from '@sivshm/testing/qemu';
 import {
   bootArm64,
@@ -30,6 +30,7 @@ import {
   packArm64Initramfs,
   type Arm64Kit,
 } from './arm64-guest.js';
+import { regionImage } from '../vm/region-image.js';
 
 const REGION_SIZE = 4 << 20;
 const CONTROL_OFFSET = 4096;
@@ -92,20 +93,13 @@ const marker = (off: number): string => off.toString(16).padStart(8, '0');
  * the granule otherwise), with a marker in every 4 KiB page of the data section.
  */
 function writeRegion(path: string, granule: PageGranule): void {
-  const b = Buffer.alloc(REGION_SIZE);
-  const o = RegionHeaderLayout.off;
-  Buffer.from(RegionHeaderLayout.magic).copy(b, o.magic);
-  b.writeUInt32LE(layoutVersionFor(granule), o.layoutVersion);
-  b.writeUInt32LE(RegionHeaderLayout.size, o.headerSize);
-  b.writeBigUInt64LE(BigInt(REGION_SIZE), o.regionSize);
-  b.writeBigUInt64LE(EPOCH, o.epoch);
-  b.writeBigUInt64LE(BigInt(CONTROL_OFFSET), o.controlOffset);
-  b.writeBigUInt64LE(BigInt(DATA_OFFSET - CONTROL_OFFSET), o.controlSize);
-  b.writeBigUInt64LE(BigInt(DATA_OFFSET), o.dataOffset);
-  b.writeBigUInt64LE(BigInt(REGION_SIZE - DATA_OFFSET), o.dataSize);
-  b.writeUInt32LE(16, o.channelCapacity);
-  b.writeUInt32LE(128, o.channelEntrySize);
-  b.writeUInt32LE(granule === 4096 ? 0 : granule, o.pageGranule);
+  const b = regionImage({
+    size: REGION_SIZE,
+    epoch: EPOCH,
+    controlOffset: CONTROL_OFFSET,
+    dataOffset: DATA_OFFSET,
+    granule,
+  });
   for (let off = DATA_OFFSET; off < REGION_SIZE; off += SUB_PAGE)
     b.write(marker(off), off, 'latin1');
   writeFileSync(path, b);

@@ -19,6 +19,7 @@ import {
   RevokeLayout,
   WindowLayout,
 } from '@sivshm/abi';
+import { regionImage } from './region-image.js';
 
 export const REGION_SIZE = 4 << 20;
 const CONTROL_OFFSET = PAGE_SIZE;
@@ -271,18 +272,14 @@ export function serveControl(sock: string, g: Guest, other: Guest, deadline: num
 
 /** A region file with a layout v1 header, as hostd writes it. */
 export function writeRegion(path: string): void {
-  const b = Buffer.alloc(REGION_SIZE);
-  const o = RegionHeaderLayout.off;
-  Buffer.from(RegionHeaderLayout.magic).copy(b, o.magic);
-  b.writeUInt32LE(RegionHeaderLayout.layoutVersion, o.layoutVersion);
-  b.writeUInt32LE(RegionHeaderLayout.size, o.headerSize);
-  b.writeBigUInt64LE(BigInt(REGION_SIZE), o.regionSize);
-  b.writeBigUInt64LE(EPOCH, o.epoch);
-  b.writeBigUInt64LE(BigInt(CONTROL_OFFSET), o.controlOffset);
-  b.writeBigUInt64LE(BigInt(DATA_OFFSET - CONTROL_OFFSET), o.controlSize);
-  b.writeBigUInt64LE(BigInt(DATA_OFFSET), o.dataOffset);
-  b.writeBigUInt64LE(BigInt(REGION_SIZE - DATA_OFFSET), o.dataSize);
-  b.writeUInt32LE(16, o.channelCapacity);
-  b.writeUInt32LE(128, o.channelEntrySize);
-  writeFileSync(path, b);
+  writeFileSync(
+    path,
+    regionImage({
+      size: REGION_SIZE,
+      epoch: EPOCH,
+      controlOffset: CONTROL_OFFSET,
+      dataOffset: DATA_OFFSET,
+      granule: PAGE_SIZE,
+    }),
+  );
 }
