@@ -1,14 +1,9 @@
+import { SOMEIP_PROTOCOL_VERSION } from '@sivshm/abi';
 import type { MethodDefinition, ServiceConfig, ServiceDefinition } from '@sivshm/core';
 import { RuntimeError, type ConsumedService } from '@sivshm/runtime';
 import type { GatewayCounters } from '../edge/gateway-counters.js';
 import type { PeerBudgets } from '../edge/peer-budget.js';
-import {
-  MessageType,
-  ReturnCode,
-  SOMEIP_PROTOCOL_VERSION,
-  replyTo,
-  type SomeIpMessage,
-} from '../someip/someip-message.js';
+import { MessageType, ReturnCode, replyTo, type SomeIpMessage } from '../someip/someip-message.js';
 import { codecOf, type MessageCodec } from './message-codec.js';
 
 interface BridgedMethod {

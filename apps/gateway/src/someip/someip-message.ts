@@ -1,29 +1,31 @@
-/**
- * The SOME/IP message header (PRS_SOMEIP, "SOME/IP Header Format"): 16 bytes big-endian —
- * Message ID (service id, method/event id), Length (bytes after the Length field: 8 + payload),
- * Request ID (client id, session id), protocol version 0x01, interface version, message type,
- * return code — then the payload. Payloads are the service's protobuf bytes; the gateway has no
- * SOME/IP serialization engine.
- */
+import {
+  SOMEIP_E_OK,
+  SOMEIP_HEADER_SIZE,
+  SOMEIP_PROTOCOL_VERSION,
+  SomeIpHeaderOffset as At,
+  SomeIpMessageType,
+} from '@sivshm/abi';
 
-/** Bytes of the header. */
-export const SOMEIP_HEADER_BYTES = 16;
-/** The only protocol version (PRS_SOMEIP_00052). */
-export const SOMEIP_PROTOCOL_VERSION = 0x01;
+/**
+ * SOME/IP messages on the network (PRS_SOMEIP, "SOME/IP Header Format"): the 16-byte header
+ * whose layout, protocol version and message types `@sivshm/abi` defines (the ring records and
+ * SD use the same), then the payload. Payloads are the service's protobuf bytes; the gateway
+ * has no SOME/IP serialization engine.
+ */
 
 /** Message types the gateway speaks (PRS_SOMEIP_00055); TP variants are not supported. */
 export const MessageType = {
-  request: 0x00,
-  requestNoReturn: 0x01,
-  notification: 0x02,
-  response: 0x80,
-  error: 0x81,
+  request: SomeIpMessageType.REQUEST,
+  requestNoReturn: SomeIpMessageType.REQUEST_NO_RETURN,
+  notification: SomeIpMessageType.NOTIFICATION,
+  response: SomeIpMessageType.RESPONSE,
+  error: SomeIpMessageType.ERROR,
 } as const;
 export type MessageTypeName = keyof typeof MessageType;
 
 /** Return codes (PRS_SOMEIP_00191). */
 export const ReturnCode = {
-  ok: 0x00,
+  ok: SOMEIP_E_OK,
   notOk: 0x01,
   unknownService: 0x02,
   unknownMethod: 0x03,
@@ -70,20 +72,20 @@ export function splitSomeIpDatagram(bytes: Uint8Array, maxPayload: number): Some
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = 0;
   while (at < bytes.byteLength) {
-    if (bytes.byteLength - at < SOMEIP_HEADER_BYTES) return { messages, malformed: 'short' };
-    const length = view.getUint32(at + 4);
+    if (bytes.byteLength - at < SOMEIP_HEADER_SIZE) return { messages, malformed: 'short' };
+    const length = view.getUint32(at + At.length);
     if (length < 8 || at + 8 + length > bytes.byteLength) return { messages, malformed: 'length' };
     if (length - 8 > maxPayload) return { messages, malformed: 'tooLarge' };
     messages.push({
-      serviceId: view.getUint16(at),
-      methodId: view.getUint16(at + 2),
-      clientId: view.getUint16(at + 8),
-      sessionId: view.getUint16(at + 10),
-      protocolVersion: bytes[at + 12]!,
-      interfaceVersion: bytes[at + 13]!,
-      messageType: bytes[at + 14]!,
-      returnCode: bytes[at + 15]!,
-      payload: bytes.subarray(at + SOMEIP_HEADER_BYTES, at + 8 + length),
+      serviceId: view.getUint16(at + At.messageId),
+      methodId: view.getUint16(at + At.messageId + 2),
+      clientId: view.getUint16(at + At.requestId),
+      sessionId: view.getUint16(at + At.requestId + 2),
+      protocolVersion: bytes[at + At.protocolVersion]!,
+      interfaceVersion: bytes[at + At.interfaceVersion]!,
+      messageType: bytes[at + At.messageType]!,
+      returnCode: bytes[at + At.returnCode]!,
+      payload: bytes.subarray(at + SOMEIP_HEADER_SIZE, at + 8 + length),
     });
     at += 8 + length;
   }
@@ -92,18 +94,18 @@ export function splitSomeIpDatagram(bytes: Uint8Array, maxPayload: number): Some
 
 /** The bytes of one message (header and payload). */
 export function encodeSomeIp(m: Omit<SomeIpMessage, 'protocolVersion'>): Uint8Array {
-  const out = new Uint8Array(SOMEIP_HEADER_BYTES + m.payload.byteLength);
+  const out = new Uint8Array(SOMEIP_HEADER_SIZE + m.payload.byteLength);
   const view = new DataView(out.buffer);
-  view.setUint16(0, m.serviceId);
-  view.setUint16(2, m.methodId);
-  view.setUint32(4, 8 + m.payload.byteLength);
-  view.setUint16(8, m.clientId);
-  view.setUint16(10, m.sessionId);
-  out[12] = SOMEIP_PROTOCOL_VERSION;
-  out[13] = m.interfaceVersion;
-  out[14] = m.messageType;
-  out[15] = m.returnCode;
-  out.set(m.payload, SOMEIP_HEADER_BYTES);
+  view.setUint16(At.messageId, m.serviceId);
+  view.setUint16(At.messageId + 2, m.methodId);
+  view.setUint32(At.length, 8 + m.payload.byteLength);
+  view.setUint16(At.requestId, m.clientId);
+  view.setUint16(At.requestId + 2, m.sessionId);
+  out[At.protocolVersion] = SOMEIP_PROTOCOL_VERSION;
+  out[At.interfaceVersion] = m.interfaceVersion;
+  out[At.messageType] = m.messageType;
+  out[At.returnCode] = m.returnCode;
+  out.set(m.payload, SOMEIP_HEADER_SIZE);
   return out;
 }
 

@@ -1,4 +1,5 @@
-import { SOMEIP_HEADER_BYTES, splitSomeIpDatagram, type SomeIpSplit } from './someip-message.js';
+import { SOMEIP_HEADER_SIZE, SomeIpHeaderOffset } from '@sivshm/abi';
+import { splitSomeIpDatagram, type SomeIpSplit } from './someip-message.js';
 
 /**
  * SOME/IP over a TCP byte stream: messages follow each other, each framed by its Length field
@@ -17,8 +18,8 @@ export class SomeIpStreamReader {
     const bytes = this.pending.byteLength === 0 ? chunk : concat(this.pending, chunk);
     let end = 0;
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    while (bytes.byteLength - end >= SOMEIP_HEADER_BYTES) {
-      const length = view.getUint32(end + 4);
+    while (bytes.byteLength - end >= SOMEIP_HEADER_SIZE) {
+      const length = view.getUint32(end + SomeIpHeaderOffset.length);
       if (length < 8) return { messages: [], malformed: 'length' };
       if (length - 8 > this.maxPayload) return { messages: [], malformed: 'tooLarge' };
       if (end + 8 + length > bytes.byteLength) break;
