@@ -16,8 +16,8 @@
  * `ERR_CRYPTO_VERIFY` for a failed AEAD open); `verify` returns false instead of throwing for
  * any malformed signature or key.
  *
- * Inputs may be views of shared memory (SharedArrayBuffer or a mapped alias). Only
- * `chacha20Poly1305Open` snapshots its input; for everything else a peer that rewrites the
+ * Inputs may be views of shared memory (SharedArrayBuffer or a mapped alias). Only the AEAD
+ * opens (`chacha20Poly1305Open`, `aes256GcmOpen`) snapshot their input; for everything else a peer that rewrites the
  * bytes during or after the call defeats the check, so copy a record out of the ring first and
  * parse the copy you authenticated (docs/architecture.md §4 reader rules: no double fetch).
  *

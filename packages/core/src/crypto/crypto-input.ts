@@ -39,6 +39,50 @@ export function requireBytes(
   }
 }
 
+/** Bytes of the tag every AEAD here appends (ChaCha20-Poly1305 and AES-256-GCM). */
+export const AEAD_TAG_SIZE = 16;
+
+/**
+ * The checks of an AEAD seal, shared by both backends and both ciphers: a 32-byte key, a
+ * 12-byte nonce, plaintext and AAD as bytes (`ERR_CRYPTO_INPUT`).
+ */
+export function requireAeadSealInput(
+  op: string,
+  key: unknown,
+  nonce: unknown,
+  plaintext: unknown,
+  aad: unknown,
+): asserts plaintext is Uint8Array {
+  requireBytes(op, 'key', key, { length: 32 });
+  requireBytes(op, 'nonce', nonce, { length: 12 });
+  requireBytes(op, 'plaintext', plaintext);
+  requireBytes(op, 'aad', aad);
+}
+
+/**
+ * The checks of an AEAD open: as {@link requireAeadSealInput} for `sealed`, which must also
+ * hold the tag; a shorter one is refused as `ERR_CRYPTO_VERIFY` (it cannot verify), not as an
+ * input error.
+ */
+export function requireAeadOpenInput(
+  op: string,
+  key: unknown,
+  nonce: unknown,
+  sealed: unknown,
+  aad: unknown,
+): asserts sealed is Uint8Array {
+  requireBytes(op, 'key', key, { length: 32 });
+  requireBytes(op, 'nonce', nonce, { length: 12 });
+  requireBytes(op, 'sealed', sealed);
+  requireBytes(op, 'aad', aad);
+  if (sealed.length < AEAD_TAG_SIZE) {
+    throw new CoreError(
+      'ERR_CRYPTO_VERIFY',
+      `${op}: sealed input is ${sealed.length} bytes, shorter than the ${AEAD_TAG_SIZE}-byte tag`,
+    );
+  }
+}
+
 /** Throws `ERR_CRYPTO_INPUT` unless every element of `parts` is a Uint8Array. */
 export function requireByteParts(op: string, parts: readonly unknown[]): void {
   for (let i = 0; i < parts.length; i++) requireBytes(op, `part ${i}`, parts[i]);

@@ -11,6 +11,8 @@ import type { CryptoBackend } from './crypto-backend.js';
 import {
   HKDF_SHA256_MAX_LENGTH,
   MAX_RANDOM_BYTES,
+  requireAeadOpenInput,
+  requireAeadSealInput,
   requireByteParts,
   requireBytes,
   requireLength,
@@ -199,10 +201,7 @@ function aeadSeal(
   plaintext: Uint8Array,
   aad: Uint8Array,
 ): Uint8Array {
-  requireBytes(op, 'key', key, { length: 32 });
-  requireBytes(op, 'nonce', nonce, { length: 12 });
-  requireBytes(op, 'plaintext', plaintext);
-  requireBytes(op, 'aad', aad);
+  requireAeadSealInput(op, key, nonce, plaintext, aad);
   return aead(key, nonce, aad).encrypt(plaintext);
 }
 
@@ -214,16 +213,7 @@ function aeadOpen(
   sealed: Uint8Array,
   aad: Uint8Array,
 ): Uint8Array {
-  requireBytes(op, 'key', key, { length: 32 });
-  requireBytes(op, 'nonce', nonce, { length: 12 });
-  requireBytes(op, 'sealed', sealed);
-  requireBytes(op, 'aad', aad);
-  if (sealed.length < 16) {
-    throw new CoreError(
-      'ERR_CRYPTO_VERIFY',
-      `${op}: sealed input is ${sealed.length} bytes, shorter than the 16-byte tag`,
-    );
-  }
+  requireAeadOpenInput(op, key, nonce, sealed, aad);
   try {
     // decrypt() reads the ciphertext twice (tag, then keystream XOR); a snapshot makes sure a
     // peer writing into shared memory meanwhile cannot change what was authenticated.

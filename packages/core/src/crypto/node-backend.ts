@@ -15,8 +15,11 @@ import { CoreError } from '../errors/core-error.js';
 import { equalConstantTime } from './constant-time.js';
 import type { CryptoBackend } from './crypto-backend.js';
 import {
+  AEAD_TAG_SIZE,
   HKDF_SHA256_MAX_LENGTH,
   MAX_RANDOM_BYTES,
+  requireAeadOpenInput,
+  requireAeadSealInput,
   requireByteParts,
   requireBytes,
   requireLength,
@@ -337,17 +340,14 @@ function aeadSeal(
   plaintext: Uint8Array,
   aad: Uint8Array,
 ): Uint8Array {
-  requireBytes(op, 'key', key, { length: 32 });
-  requireBytes(op, 'nonce', nonce, { length: 12 });
-  requireBytes(op, 'plaintext', plaintext);
-  requireBytes(op, 'aad', aad);
+  requireAeadSealInput(op, key, nonce, plaintext, aad);
   // One call per name: Node's typings pick the AEAD overload (with authTagLength) by name.
   const c =
     cipher === 'aes-256-gcm'
-      ? createCipheriv(cipher, key, nonce, { authTagLength: 16 })
-      : createCipheriv(cipher, key, nonce, { authTagLength: 16 });
+      ? createCipheriv(cipher, key, nonce, { authTagLength: AEAD_TAG_SIZE })
+      : createCipheriv(cipher, key, nonce, { authTagLength: AEAD_TAG_SIZE });
   c.setAAD(aad, { plaintextLength: plaintext.length });
-  const out = new Uint8Array(plaintext.length + 16);
+  const out = new Uint8Array(plaintext.length + AEAD_TAG_SIZE);
   const head = c.update(plaintext);
   out.set(head, 0);
   const tail = c.final();
@@ -365,24 +365,15 @@ function aeadOpen(
   sealed: Uint8Array,
   aad: Uint8Array,
 ): Uint8Array {
-  requireBytes(op, 'key', key, { length: 32 });
-  requireBytes(op, 'nonce', nonce, { length: 12 });
-  requireBytes(op, 'sealed', sealed);
-  requireBytes(op, 'aad', aad);
-  if (sealed.length < 16) {
-    throw new CoreError(
-      'ERR_CRYPTO_VERIFY',
-      `${op}: sealed input is ${sealed.length} bytes, shorter than the 16-byte tag`,
-    );
-  }
+  requireAeadOpenInput(op, key, nonce, sealed, aad);
   // One snapshot of the input, so a peer writing into shared memory during the call cannot
   // make the bytes that were authenticated differ from the bytes that were decrypted.
   const input = sealed.slice();
-  const split = input.length - 16;
+  const split = input.length - AEAD_TAG_SIZE;
   const d =
     cipher === 'aes-256-gcm'
-      ? createDecipheriv(cipher, key, nonce, { authTagLength: 16 })
-      : createDecipheriv(cipher, key, nonce, { authTagLength: 16 });
+      ? createDecipheriv(cipher, key, nonce, { authTagLength: AEAD_TAG_SIZE })
+      : createDecipheriv(cipher, key, nonce, { authTagLength: AEAD_TAG_SIZE });
   d.setAAD(aad, { plaintextLength: split });
   d.setAuthTag(input.subarray(split));
   const out = new Uint8Array(split);
