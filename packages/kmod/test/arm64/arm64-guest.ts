@@ -6,20 +6,15 @@
  * a work folder, so the source tree stays clean.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUILD_TIMEOUT_MS, kmodRoot, packInitramfs, run } from '@sivshm/testing/qemu';
+import { copyKernelModules, kmodRoot, makeRootfs, packInitramfs } from '@sivshm/testing/qemu';
 
 /** The fetch can download ~100 MB on a cold cache. */
 const FETCH_TIMEOUT_MS = 600_000;
+
+/** The cross compiler for the guest's static tools. */
+export const ARM64_CC = 'aarch64-linux-gnu-gcc';
 
 /** What the cache holds once fetched. */
 export interface Arm64Kit {
@@ -44,8 +39,8 @@ export function missingArm64Tools(): string[] {
   };
   if (!has('qemu-system-aarch64', '--version'))
     missing.push('qemu-system-aarch64 (qemu-system-arm)');
-  if (!has('aarch64-linux-gnu-gcc', '--version')) {
-    missing.push('aarch64-linux-gnu-gcc (gcc-aarch64-linux-gnu)');
+  if (!has(ARM64_CC, '--version')) {
+    missing.push(`${ARM64_CC} (gcc-aarch64-linux-gnu)`);
   }
   for (const [cmd, pkg] of [
     ['cpio', 'cpio'],
@@ -76,75 +71,23 @@ export function fetchArm64Kit(): Arm64Kit {
 }
 
 /**
- * Cross-builds sivshm.ko with `W=1` from a copy of `kernelSrc` under `<work>/src`; the arm64
- * headers' Makefile sets ARCH and CROSS_COMPILE itself. Returns the module and its build log.
- */
-export function crossBuildModule(
-  work: string,
-  kit: Arm64Kit,
-  kernelSrc = join(kmodRoot(), 'kernel'),
-): { ko: string; log: string } {
-  const root = kmodRoot();
-  const modDir = join(work, 'src/kernel');
-  mkdirSync(modDir, { recursive: true });
-  mkdirSync(join(work, 'src/include/uapi'), { recursive: true });
-  copyFileSync(join(root, 'include/uapi/sivshm.h'), join(work, 'src/include/uapi/sivshm.h'));
-  for (const f of readdirSync(kernelSrc)) {
-    if (/\.(c|h)$|^Kbuild$/.test(f)) copyFileSync(join(kernelSrc, f), join(modDir, f));
-  }
-  const logPath = join(modDir, 'build.log');
-  execFileSync(
-    'sh',
-    ['-c', `make -C '${kit.headers}' M='${modDir}' W=1 modules > '${logPath}' 2>&1`],
-    { timeout: BUILD_TIMEOUT_MS },
-  );
-  return { ko: join(modDir, 'sivshm.ko'), log: readFileSync(logPath, 'utf8') };
-}
-
-/** Compiles a guest tool statically for arm64 against the UAPI header. */
-export function crossBuildTool(source: string, out: string): void {
-  const root = kmodRoot();
-  run('aarch64-linux-gnu-gcc', [
-    '-static',
-    '-O2',
-    '-Wall',
-    '-Wextra',
-    '-Werror',
-    '-I',
-    join(root, 'include/uapi'),
-    join(root, 'test', source),
-    '-o',
-    out,
-  ]);
-}
-
-/**
  * The initramfs: arm64 busybox, `/init` = `init`, the modules (a Debian module is xz-packed;
- * busybox's insmod gets it unpacked) under /lib/modules and the tools under /bin.
+ * busybox's insmod gets it unpacked) under /lib/modules by their modprobe names and the tools
+ * under /bin.
  */
 export function packArm64Initramfs(
   work: string,
   kit: Arm64Kit,
   init: string,
-  modules: Record<string, string>,
+  modules: readonly string[],
   tools: Record<string, string>,
 ): string {
   const rootfs = join(work, 'rootfs');
-  for (const d of ['bin', 'proc', 'sys', 'dev', 'tmp', 'lib/modules']) {
-    mkdirSync(join(rootfs, d), { recursive: true });
-  }
-  copyFileSync(kit.busybox, join(rootfs, 'bin/busybox'));
-  for (const [name, path] of Object.entries(modules)) {
-    const out = join(rootfs, 'lib/modules', `${name}.ko`);
-    if (path.endsWith('.xz')) {
-      writeFileSync(out, execFileSync('xz', ['-dc', path], { maxBuffer: 64 << 20 }));
-    } else {
-      copyFileSync(path, out);
-    }
-  }
+  makeRootfs(rootfs, [], kit.busybox);
+  copyKernelModules(modules, join(rootfs, 'lib/modules'));
   for (const [name, path] of Object.entries(tools)) copyFileSync(path, join(rootfs, 'bin', name));
   writeFileSync(join(rootfs, 'init'), init);
-  for (const f of ['init', 'bin/busybox', ...Object.keys(tools).map((t) => `bin/${t}`)]) {
+  for (const f of ['init', ...Object.keys(tools).map((t) => `bin/${t}`)]) {
     chmodSync(join(rootfs, f), 0o755);
   }
   const out = join(work, 'initramfs.cpio.gz');

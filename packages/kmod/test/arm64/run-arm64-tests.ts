@@ -19,11 +19,18 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type PageGranule } from '@sivshm/abi';
-import { TierResults, fwCfg, initScript, ivshmemPlain, kmodRoot } from '@sivshm/testing/qemu';
 import {
+  TierResults,
+  buildSivshmModule,
+  buildStaticTool,
+  fwCfg,
+  initScript,
+  ivshmemPlain,
+  kmodRoot,
+} from '@sivshm/testing/qemu';
+import {
+  ARM64_CC,
   bootArm64,
-  crossBuildModule,
-  crossBuildTool,
   fetchArm64Kit,
   kernelModule,
   missingArm64Tools,
@@ -212,20 +219,20 @@ async function main(): Promise<number> {
   const work = mkdtempSync(join(tmpdir(), 'sivshm-arm64-'));
   let keep = false;
   try {
-    const mod = crossBuildModule(work, kit, KERNEL_SRC);
+    const mod = buildSivshmModule(work, kit.kver, KERNEL_SRC, kit.headers);
     const warnings = mod.log.split('\n').filter((l) => /warning:|error:/i.test(l));
     results.record(
       'arm64-16k-module-builds-w1-clean',
       warnings.length === 0,
       warnings.slice(0, 3).join(' | '),
     );
-    crossBuildTool('arm64/pagesize-checks.c', join(work, 'pagesize-checks'));
-    crossBuildTool('vm/provision-key.c', join(work, 'provision-key'));
+    buildStaticTool('../arm64/pagesize-checks.c', join(work, 'pagesize-checks'), ARM64_CC);
+    buildStaticTool('provision-key.c', join(work, 'provision-key'), ARM64_CC);
     const initrd = packArm64Initramfs(
       work,
       kit,
       INIT,
-      { sivshm: mod.ko, qemu_fw_cfg: kernelModule(kit, 'qemu_fw_cfg.ko.xz') },
+      [mod.ko, kernelModule(kit, 'qemu_fw_cfg.ko.xz')],
       {
         'pagesize-checks': join(work, 'pagesize-checks'),
         'provision-key': join(work, 'provision-key'),

@@ -56,13 +56,15 @@ export function run(cmd: string, args: string[], cwd?: string): string {
 }
 
 /**
- * Builds sivshm.ko for kernel `kver` from a copy of `kernelSrc` (the source tree stays clean)
- * under `<work>/src/kernel`; returns the module and the build log.
+ * Builds sivshm.ko with `W=1` for kernel `kver` from a copy of `kernelSrc` (the source tree stays
+ * clean) under `<work>/src/kernel` against the headers at `kbuild` (a cross kernel's headers
+ * set ARCH and CROSS_COMPILE in their own Makefile); returns the module and the build log.
  */
 export function buildSivshmModule(
   work: string,
   kver: string,
   kernelSrc = join(kmodRoot(), 'kernel'),
+  kbuild = `/lib/modules/${kver}/build`,
 ): { ko: string; log: string } {
   const root = kmodRoot();
   const modDir = join(work, 'src', 'kernel');
@@ -73,11 +75,9 @@ export function buildSivshmModule(
     if (/\.(c|h)$|^Kbuild$/.test(f)) copyFileSync(join(kernelSrc, f), join(modDir, f));
   }
   const logPath = join(modDir, 'build.log');
-  execFileSync(
-    'sh',
-    ['-c', `make -C '/lib/modules/${kver}/build' M='${modDir}' W=1 modules > '${logPath}' 2>&1`],
-    { timeout: BUILD_TIMEOUT_MS },
-  );
+  execFileSync('sh', ['-c', `make -C '${kbuild}' M='${modDir}' W=1 modules > '${logPath}' 2>&1`], {
+    timeout: BUILD_TIMEOUT_MS,
+  });
   return { ko: join(modDir, 'sivshm.ko'), log: readFileSync(logPath, 'utf8') };
 }
 
@@ -104,10 +104,13 @@ export function buildTestModule(
   return { ko: join(dir, `${name}.ko`), log: readFileSync(logPath, 'utf8') };
 }
 
-/** Compiles one of this folder's C tools statically against the UAPI header. */
-export function buildStaticTool(source: string, out: string): void {
+/**
+ * Compiles a guest tool of the kmod package's `test/vm` folder (`source` relative to it)
+ * statically against the UAPI header, with `cc` (a cross compiler for another guest).
+ */
+export function buildStaticTool(source: string, out: string, cc = 'gcc'): void {
   const root = kmodRoot();
-  run('gcc', [
+  run(cc, [
     '-static',
     '-O2',
     '-Wall',
@@ -225,14 +228,18 @@ export function packInitramfs(dir: string, out: string, prepend: readonly string
 }
 
 /**
- * A busybox root file system at `root`: `/bin/busybox` and the folders init mounts on, plus
- * `extraDirs`.
+ * A busybox root file system at `root`: `/bin/busybox` (the host's, or `busybox` built for
+ * another guest) and the folders init mounts on, plus `extraDirs`.
  */
-export function makeRootfs(root: string, extraDirs: readonly string[] = []): void {
+export function makeRootfs(
+  root: string,
+  extraDirs: readonly string[] = [],
+  busybox = '/bin/busybox',
+): void {
   for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'lib/modules', ...extraDirs]) {
     mkdirSync(join(root, d), { recursive: true });
   }
-  copyFileSync('/bin/busybox', join(root, 'bin/busybox'));
+  copyFileSync(busybox, join(root, 'bin/busybox'));
   chmodSync(join(root, 'bin/busybox'), 0o755);
 }
 
