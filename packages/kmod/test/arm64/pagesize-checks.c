@@ -40,6 +40,7 @@
 
 #include <sys/wait.h>
 
+#include "../vm/guest-report.h"
 #include "../vm/hmac-sha256.h"
 #include "granule-channel.h"
 #include "sivshm.h"
@@ -60,32 +61,9 @@
 #define GRANT_VERSION SIVSHM_TOKEN_VERSION
 #endif
 
-static int failures;
 static uint8_t key[SIVSHM_KEY_SIZE];
 static unsigned int vm_id;
 static uint64_t serial, revoke_serial;
-
-static int report(const char *name, int ok, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Prints the check's line; returns @ok so a check can stop at a failed precondition. */
-static int report(const char *name, int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok) {
-		printf("@@ ok %s\n", name);
-	} else {
-		failures++;
-		printf("@@ not ok %s: ", name);
-		va_start(ap, fmt);
-		vprintf(fmt, ap);
-		va_end(ap);
-		printf("\n");
-	}
-	fflush(stdout);
-	return ok;
-}
 
 static void die(const char *what)
 {
@@ -116,6 +94,7 @@ static int grant_len(int fd, uint64_t chan, int role, uint64_t off, uint64_t len
 	struct sivshm_grant_req req;
 	struct sivshm_nonce kn;
 	struct timespec now;
+	int rc;
 
 	if (ioctl(fd, SIVSHM_IOC_NONCE, &kn))
 		die("SIVSHM_IOC_NONCE");
@@ -140,12 +119,9 @@ static int grant_len(int fd, uint64_t chan, int role, uint64_t off, uint64_t len
 #endif
 	hmac_sha256(key, SIVSHM_GRANT_LABEL, sizeof(SIVSHM_GRANT_LABEL), &req.token,
 		    sizeof(req.token), req.tag);
-	if (ioctl(fd, SIVSHM_IOC_GRANT, &req)) {
-		*verdict = req.verdict;
-		return -errno;
-	}
+	rc = ioctl(fd, SIVSHM_IOC_GRANT, &req) ? -errno : 0;
 	*verdict = req.verdict;
-	return 0;
+	return rc;
 }
 
 static int grant(int fd, uint64_t chan, int role, uint64_t off, uint32_t *verdict)
@@ -156,6 +132,7 @@ static int grant(int fd, uint64_t chan, int role, uint64_t off, uint32_t *verdic
 static int revoke_channel(int fd, uint64_t chan, uint32_t *verdict)
 {
 	struct sivshm_revoke_req req;
+	int rc;
 
 	memset(&req, 0, sizeof(req));
 	req.token.magic = SIVSHM_REVOKE_MAGIC;
@@ -166,12 +143,9 @@ static int revoke_channel(int fd, uint64_t chan, uint32_t *verdict)
 	req.token.channel_id = chan;
 	hmac_sha256(key, SIVSHM_REVOKE_LABEL, sizeof(SIVSHM_REVOKE_LABEL), &req.token,
 		    sizeof(req.token), req.tag);
-	if (ioctl(fd, SIVSHM_IOC_REVOKE, &req)) {
-		*verdict = req.verdict;
-		return -errno;
-	}
+	rc = ioctl(fd, SIVSHM_IOC_REVOKE, &req) ? -errno : 0;
 	*verdict = req.verdict;
-	return 0;
+	return rc;
 }
 
 static sigjmp_buf jb;

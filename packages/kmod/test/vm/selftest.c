@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "guest-report.h"
 #include "hmac-sha256.h"
 #include "sivshm.h"
 
@@ -47,27 +48,9 @@
 #define WAIT_MS 90000
 
 static int ctl = -1;
-static int failures;
 static unsigned long win, other;
 static const char *role;
 static uint8_t vm_key[SIVSHM_KEY_SIZE];	/* K_vm, to recompute revoke receipts */
-
-static void report(const char *name, int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok) {
-		printf("@@ ok %s\n", name);
-	} else {
-		failures++;
-		printf("@@ not ok %s: ", name);
-		va_start(ap, fmt);
-		vprintf(fmt, ap);
-		va_end(ap);
-		printf("\n");
-	}
-	fflush(stdout);
-}
 
 static void die(const char *what)
 {
