@@ -39,6 +39,7 @@ export type { GatewayConfig, GatewayExport } from './config/gateway-types.js';
 export { cryptoBackend } from './crypto/select-backend.js';
 export type { CryptoBackend, CryptoBackendName } from './crypto/crypto-backend.js';
 export { cryptoSelfTest } from './crypto/crypto-self-test.js';
+export { equalConstantTime } from './crypto/constant-time.js';
 export { handshakeSelfTest } from './handshake/handshake-self-test.js';
 
 // Certificates, enrolment and the CA (docs/protocol.md).
@@ -98,6 +99,7 @@ export type {
   ChannelGrant,
   EndpointEffect,
 } from './handshake/handshake-types.js';
+export { MODE_RANK } from './handshake/handshake-types.js';
 export type { AbortReasonName } from './handshake/abort-reason.js';
 export { MessageType } from './handshake/handshake-messages.js';
 export type { HandshakeMessage } from './handshake/handshake-messages.js';

@@ -1,8 +1,9 @@
 import type { ChannelMode } from '@sivshm/abi';
-import type { ServiceDefinition } from '@sivshm/core';
+import { MODE_RANK, type ServiceDefinition } from '@sivshm/core';
 import { RuntimeError } from '../errors/runtime-error.js';
 
-const MODES: readonly ChannelMode[] = ['plain', 'mac', 'aead'];
+/** The modes in rank order, as the broker ranks them (`MODE_RANK`: plain < mac < aead). */
+const MODES = (Object.keys(MODE_RANK) as ChannelMode[]).sort((a, b) => MODE_RANK[a] - MODE_RANK[b]);
 
 /**
  * Refusals the local services.yaml already implies, checked before any SD or handshake: hostd's
@@ -25,15 +26,15 @@ export function assertMayConsume(
     );
   }
   if (mode === undefined) return;
-  const rank = MODES.indexOf(mode);
-  if (rank < 0) {
+  if (!Object.hasOwn(MODE_RANK, mode)) {
     throw new RuntimeError(
       'ERR_BAD_ARGUMENT',
       `mode must be one of ${MODES.join(', ')}; got ${String(mode)}`,
     );
   }
-  if (rank < MODES.indexOf(service.minMode)) {
-    const allowed = MODES.slice(MODES.indexOf(service.minMode));
+  // The broker's own downgrade rule (broker-sessions.ts), refused here before any SD.
+  if (MODE_RANK[mode] < MODE_RANK[service.minMode]) {
+    const allowed = MODES.filter((m) => MODE_RANK[m] >= MODE_RANK[service.minMode]);
     throw new RuntimeError(
       'ERR_BAD_ARGUMENT',
       `mode '${mode}' is below the minMode '${service.minMode}' of '${service.name}' in services.yaml; ask for ${allowed.join(' or ')}, or leave mode out to get ${service.minMode}`,
