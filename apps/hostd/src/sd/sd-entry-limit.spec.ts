@@ -1,7 +1,11 @@
 import { expect } from 'chai';
-import { parseConfig } from '@sivshm/core';
+import { parseConfig, vmLoad, type ServiceConfig } from '@sivshm/core';
 import { encodeSdMessage, packSdMessage, type PackEntry } from '@sivshm/discovery';
-import { sdEntriesPerMessage, sdEntryCount } from './sd-entry-limit.js';
+import { sdEntryCount } from './sd-entry-limit.js';
+
+/** hostd's per-message entry cap of a VM (vm-registry.ts takes it from core's `vmLoad`). */
+const sdEntriesPerMessage = (config: ServiceConfig, vmId: number): number =>
+  vmLoad(config, vmId).sdEntriesPerMessage;
 
 const CONFIG = `version: 1
 region: { size: 1MiB, path: /dev/shm/unused, channelCapacity: 8 }

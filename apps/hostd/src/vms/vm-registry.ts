@@ -11,12 +11,6 @@ import { WorkBudget } from '../budget/work-budget.js';
 import type { JsonLogger } from '../log/logger.js';
 
 /**
- * SD is budgeted per VM in entries (each one is work for hostd: a reply, a relay to every
- * consumer, a registry update), not messages. The budget is derived from the VM's services
- * (`vmBudgets` in core: twice its steady SD cycle per second, and twice its start-up as a
- * burst), with services.yaml's `limits.sdEntriesPerSecond` / `limits.sdBurst` as floors.
- */
-/**
  * ABORTs hostd sends per VM, per second and as a burst, for handshake messages refused as over
  * the VM's handshake budget. Answering each one would be work (and a write) at the flooder's
  * rate; a VM slightly over its budget still learns why from the first ones.
@@ -53,12 +47,22 @@ export interface VmState {
   readonly id: number;
   readonly name: string;
   readonly grantKey: Uint8Array;
-  /** SD entries a VM may send: each makes hostd reply or relay, so they are metered. */
+  /**
+   * SD entries the VM may send, metered in entries (each is work for hostd: a reply, a relay to
+   * every consumer, a registry update), not messages. Derived from the VM's services
+   * (`vmBudgets` in core: twice its largest message per second, its cyclic batch being at most
+   * that once a second, and twice its start-up as a burst), with services.yaml's
+   * `limits.sdEntriesPerSecond` / `limits.sdBurst` as floors.
+   */
   readonly sdBudget: WorkBudget;
   /** SD messages dropped over budget since the current burst of drops began; undefined outside one. */
   sdDropBurst: number | undefined;
   lastSdDropMs: number;
-  /** Most entries one SD message of this VM may carry (sd-entry-limit.ts). */
+  /**
+   * Most entries one SD message of this VM may carry (`vmLoad` in core): what its configuration
+   * can need at once, so it can batch its whole cyclic traffic in one message and no more: a
+   * 4000-entry Find is refused before it costs a reply each.
+   */
   readonly sdMaxEntries: number;
   sdDropped: number;
   /** ERR_INTEGRITY notices: mac/aead records this VM's data plane refused (each ends a channel). */
@@ -125,10 +129,8 @@ export class VmRegistry {
         id: vm.id,
         name: vm.name,
         grantKey: o.grantKeys.get(vm.id)!,
-        sdBudget: new WorkBudget(
-          budgets.sdEntriesPerSecond,
-          Math.max(budgets.sdBurst, sdMaxEntries),
-        ),
+        // The burst (start-up: several whole messages) always holds one whole message.
+        sdBudget: new WorkBudget(budgets.sdEntriesPerSecond, budgets.sdBurst),
         sdMaxEntries,
         sdDropped: 0,
         sdDropBurst: undefined,

@@ -74,8 +74,9 @@ export function vmLoad(config: ServiceConfig, vmId: number): VmLoad {
 
 /**
  * Budgets for `vmId`: services.yaml's `limits` are floors (defaults when absent), raised to
- * {@link BUDGET_HEADROOM} times the VM's own need. SD: its steady cycle per second, and as a
- * burst its start-up (the Initial Wait message and repetitions, each answered). Handshakes:
+ * {@link BUDGET_HEADROOM} times the VM's own need. SD: its largest message per second (its
+ * cyclic batch, at most that, goes once a second), and as a burst its start-up (the Initial
+ * Wait message and repetitions, each answered) — always at least one whole message. Handshakes:
  * every consumer channel at once (start-up, or all coming back after the provider restarted),
  * renewable every two seconds, all of them in flight together.
  */
