@@ -47,4 +47,21 @@ describe('LockFile', () => {
       .to.throw()
       .with.property('code', 'ERR_SYSCALL');
   });
+
+  it('should refuse a bad path, holder or mode with ERR_BAD_ARGUMENT and leave the file alone', () => {
+    writeFileSync(file, 'kept\n');
+    const bad: (() => unknown)[] = [
+      () => LockFile.tryTake('', 'me\n'),
+      () => LockFile.tryTake(`${file}\0x`, 'me\n'),
+      () => LockFile.tryTake(3 as unknown as string, 'me\n'),
+      () => LockFile.tryTake(file, 5 as unknown as string),
+      () => LockFile.tryTake(file, 'me\n', -1),
+      () => LockFile.tryTake(file, 'me\n', 0o10000),
+      () => LockFile.holder(''),
+      () => LockFile.holder(`${file}\0x`),
+    ];
+    for (const f of bad) expect(f).to.throw().with.property('code', 'ERR_BAD_ARGUMENT');
+    expect(readFileSync(file, 'utf8'), 'a refused holder truncated nothing').to.equal('kept\n');
+    expect(LockFile.holder(file)).to.equal(undefined);
+  });
 });

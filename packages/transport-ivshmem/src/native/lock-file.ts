@@ -36,10 +36,21 @@ export class LockFile {
 
   /**
    * Takes the lock on `path` (created with `mode` when missing) and writes `holder` into it;
-   * undefined when another open file holds it. Never waits. Throws `ERR_SYSCALL` when the
-   * file cannot be opened or written.
+   * undefined when another open file holds it. Never waits. Throws `ERR_BAD_ARGUMENT` for a
+   * path that is not a non-empty string without NUL, a holder that is not a string or a mode
+   * outside 0..0o7777, and `ERR_SYSCALL` when the file cannot be opened or written.
    */
   static tryTake(path: string, holder: string, mode = 0o600): LockFile | undefined {
+    checkLockPath(path);
+    if (typeof holder !== 'string') {
+      throw new TransportError('ERR_BAD_ARGUMENT', `holder must be a string, got ${typeof holder}`);
+    }
+    if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
+      throw new TransportError(
+        'ERR_BAD_ARGUMENT',
+        `mode must be in 0..0o7777, got ${String(mode)}`,
+      );
+    }
     const addon = loadAddon();
     for (let attempt = 0; attempt < MAX_TAKE_ATTEMPTS; attempt++) {
       const fd = openLock(path, constants.O_RDWR | constants.O_CREAT, mode);
@@ -65,9 +76,11 @@ export class LockFile {
 
   /**
    * What the live holder of `path` wrote, or undefined when nobody holds it (no file, or a
-   * file whose holder is gone). Asks the kernel without taking the lock.
+   * file whose holder is gone). Asks the kernel without taking the lock. Throws
+   * `ERR_BAD_ARGUMENT` for a path that is not a non-empty string without NUL.
    */
   static holder(path: string): string | undefined {
+    checkLockPath(path);
     let fd: number;
     try {
       fd = openLock(path, constants.O_RDONLY, 0);
@@ -98,6 +111,16 @@ export class LockFile {
     } finally {
       closeSync(fd); // drops the lock
     }
+  }
+}
+
+/** Throws `ERR_BAD_ARGUMENT` unless `path` can name a file (before anything is opened). */
+function checkLockPath(path: unknown): asserts path is string {
+  if (typeof path !== 'string' || path.length === 0 || path.includes('\0')) {
+    throw new TransportError(
+      'ERR_BAD_ARGUMENT',
+      `the lock path must be a non-empty string without NUL, got ${JSON.stringify(path)}`,
+    );
   }
 }
 
