@@ -1,5 +1,5 @@
-import { TransportError } from '../errors/transport-error.js';
 import { loadAddon } from './addon.js';
+import { checkFd } from './fd.js';
 import type { MappingHandle } from './map-file.js';
 import { callNative } from './native-call.js';
 
@@ -86,8 +86,6 @@ export function lossProbe(handle: MappingHandle): () => boolean {
  * `ERR_BAD_ARGUMENT` when the file is still shorter than the mapping.
  */
 export function remapFile(handle: MappingHandle, fd: number): void {
-  if (!Number.isSafeInteger(fd) || fd < 0 || fd > 2 ** 31 - 1) {
-    throw new TransportError('ERR_BAD_ARGUMENT', `fd must be an integer >= 0, got ${String(fd)}`);
-  }
+  checkFd(fd);
   callNative(() => loadAddon().remap(handle, fd));
 }
