@@ -1,18 +1,16 @@
-import type { CryptoBackend } from '@sivshm/core';
+import { equalConstantTime, type CryptoBackend } from '@sivshm/core';
 import type { SomeIpHeader } from '../ring/someip-header.js';
 import {
   OpenResult,
-  RECORD_TRAILER,
-  TAG_AFTER_BODY,
   type ProtectedMode,
   type RecordCipher,
   type RecordCipherOptions,
   type RecordCryptoBackend,
 } from './record-crypto.js';
-import { RecordContext, putSequence, readSequence } from './record-format.js';
+import { RecordContext, SealedRecordLayout, putSequence, readSequence } from './record-format.js';
 
 const EMPTY = new Uint8Array(0);
-const TAG = 16;
+const { overhead: TRAILER, sequenceSize: TAG_AFTER_BODY, tagSize: TAG } = SealedRecordLayout;
 
 /**
  * The record step on core's JS crypto backends (`node:crypto` or noble, `CryptoBackend`'s
@@ -51,13 +49,13 @@ export class JsRecordCipher implements RecordCipher {
   open(expected: number, h: SomeIpHeader, ringRecord: Uint8Array, out: Uint8Array): OpenResult {
     const record = out.subarray(0, ringRecord.length);
     record.set(ringRecord, 0);
-    const n = record.length - RECORD_TRAILER;
+    const n = record.length - TRAILER;
     if (readSequence(record, n) !== expected) return OpenResult.wrongSequence;
     this.#ctx.set(expected, h, record.length);
     const body = record.subarray(0, n);
     const tag = record.subarray(n + TAG_AFTER_BODY);
     if (this.#mode === 'mac') {
-      return tagsEqual(this.#gmac(body), tag) ? OpenResult.opened : OpenResult.badTag;
+      return equalConstantTime(this.#gmac(body), tag) ? OpenResult.opened : OpenResult.badTag;
     }
     const { nonce, associated } = this.#ctx;
     const sealed = new Uint8Array(n + TAG);
@@ -84,14 +82,6 @@ export class JsRecordCipher implements RecordCipher {
     aad.set(body, associated.length);
     return this.#crypto.aes256GcmSeal(this.#key, nonce, EMPTY, aad);
   }
-}
-
-/** Constant-time equality of two tags (no early exit on the first difference). */
-function tagsEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
-  return diff === 0;
 }
 
 /** The record crypto of one of core's JS backends (`cryptoBackend('node')`, `('noble')`). */

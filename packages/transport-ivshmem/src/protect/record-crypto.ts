@@ -58,8 +58,3 @@ export interface RecordCryptoBackend {
   readonly name: string;
   cipher(o: RecordCipherOptions): RecordCipher;
 }
-
-/** Bytes after a record's body: sequence (8) and tag (16). */
-export const RECORD_TRAILER = 24;
-/** Where the tag starts after the body. */
-export const TAG_AFTER_BODY = 8;
