@@ -1,4 +1,3 @@
-import { SOMEIP_PROTOCOL_VERSION } from '@sivshm/abi';
 import { loadAddon, type NativeAddon } from '../native/addon.js';
 import type { SomeIpHeader } from '../ring/someip-header.js';
 import type {
@@ -7,7 +6,7 @@ import type {
   RecordCipherOptions,
   RecordCryptoBackend,
 } from './record-crypto.js';
-import { directionCode } from './record-format.js';
+import { directionCode, messageIdWord, protocolWord, requestIdWord } from './record-format.js';
 
 /**
  * Record crypto in the native addon (native/record_crypto.cc): OpenSSL contexts set up once
@@ -35,12 +34,28 @@ class NativeRecordCipher implements RecordCipher {
 
   seal(sequence: number, h: SomeIpHeader, plain: Uint8Array, record: Uint8Array): void {
     const seal = this.#seal;
-    seal(this.#live(), sequence, word0(h), word2(h), word3(h), plain, record);
+    seal(
+      this.#live(),
+      sequence,
+      messageIdWord(h),
+      requestIdWord(h),
+      protocolWord(h),
+      plain,
+      record,
+    );
   }
 
   open(expected: number, h: SomeIpHeader, ringRecord: Uint8Array, out: Uint8Array): OpenResult {
     const open = this.#open;
-    return open(this.#live(), expected, word0(h), word2(h), word3(h), ringRecord, out);
+    return open(
+      this.#live(),
+      expected,
+      messageIdWord(h),
+      requestIdWord(h),
+      protocolWord(h),
+      ringRecord,
+      out,
+    );
   }
 
   dispose(): void {
@@ -53,16 +68,6 @@ class NativeRecordCipher implements RecordCipher {
     return this.#handle;
   }
 }
-
-// The SOME/IP header words as int32 (`| 0` keeps them small integers for the call); the
-// length word is the addon's to fill in.
-const word0 = (h: SomeIpHeader): number => (h.service << 16) | h.method;
-const word2 = (h: SomeIpHeader): number => (h.client << 16) | h.session;
-const word3 = (h: SomeIpHeader): number =>
-  (SOMEIP_PROTOCOL_VERSION << 24) |
-  (h.interfaceVersion << 16) |
-  (h.messageType << 8) |
-  h.returnCode;
 
 /** Record crypto through the addon; `cipher` throws `ERR_ADDON` when the addon does not load. */
 export const nativeRecordCrypto: RecordCryptoBackend = {

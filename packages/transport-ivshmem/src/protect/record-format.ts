@@ -60,18 +60,34 @@ export class RecordContext {
     const a = this.#a;
     writeSequence(a, 9, sequence);
     writeSequence(this.#n, 4, sequence);
-    a.setUint32(17, ((h.service << 16) | h.method) >>> 0);
+    a.setUint32(17, messageIdWord(h) >>> 0);
     a.setUint32(21, 8 + sealedLength);
-    a.setUint32(25, ((h.client << 16) | h.session) >>> 0);
-    a.setUint32(
-      29,
-      ((SOMEIP_PROTOCOL_VERSION << 24) |
-        (h.interfaceVersion << 16) |
-        (h.messageType << 8) |
-        h.returnCode) >>>
-        0,
-    );
+    a.setUint32(25, requestIdWord(h) >>> 0);
+    a.setUint32(29, protocolWord(h) >>> 0);
   }
+}
+
+// The SOME/IP header's words as A holds them (big-endian), as int32: the addon takes them so
+// (native-record-crypto.ts); the length word between them is the record's own.
+
+/** Message id: service ‖ method. */
+export function messageIdWord(h: SomeIpHeader): number {
+  return (h.service << 16) | h.method;
+}
+
+/** Request id: client ‖ session. */
+export function requestIdWord(h: SomeIpHeader): number {
+  return (h.client << 16) | h.session;
+}
+
+/** Protocol version ‖ interface version ‖ message type ‖ return code. */
+export function protocolWord(h: SomeIpHeader): number {
+  return (
+    (SOMEIP_PROTOCOL_VERSION << 24) |
+    (h.interfaceVersion << 16) |
+    (h.messageType << 8) |
+    h.returnCode
+  );
 }
 
 /** Writes `n` (an exact integer below 2^53) as u64 little-endian without a BigInt. */
