@@ -3,20 +3,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { siblingEntry } from '@sivshm/testing';
-import { fieldValues, tsharkDecodeFile, tsharkMissing } from './support/tshark.js';
-
-const SETUP =
-  'ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo && ip addr add 127.0.0.2/8 dev lo';
-
-/** Why a private network namespace with multicast on lo cannot be made here, or undefined. */
-function namespaceMissing(): string | undefined {
-  const r = spawnSync('unshare', ['-n', 'sh', '-c', SETUP], { encoding: 'utf8', timeout: 10_000 });
-  if (r.error !== undefined) return `unshare is not available (${r.error.message})`;
-  if (r.status !== 0)
-    return `a private network namespace cannot be set up here: ${r.stderr.trim()}`;
-  return undefined;
-}
+import {
+  LOOPBACK_NAMESPACE_SETUP as SETUP,
+  fieldValues,
+  netNamespaceMissing,
+  siblingEntry,
+  tsharkDecodeFile,
+  tsharkMissing,
+} from '@sivshm/testing';
 
 interface Reply {
   from: string;
@@ -66,7 +60,7 @@ describe('sivshm gateway: export over SOME/IP (private network namespace, hostd 
   let report: Report;
 
   before(function () {
-    const missing = tsharkMissing() ?? namespaceMissing();
+    const missing = tsharkMissing() ?? netNamespaceMissing();
     if (missing !== undefined) {
       console.log(`      pending: ${missing}`);
       this.skip();
@@ -196,7 +190,11 @@ describe('sivshm gateway: export over SOME/IP (private network namespace, hostd 
   });
 
   it('should put only packets on the wire that tshark decodes as SOME/IP(-SD) with no expert warning', () => {
-    const decoded = tsharkDecodeFile(report.pcap, [30490, 30501, 30503, 30600, 40000], [30502]);
+    const decoded = tsharkDecodeFile(report.pcap, {
+      someipUdpPorts: [30490, 30501, 30503, 30600, 40000],
+      someipTcpPorts: [30502],
+      checksums: false,
+    });
     // No error or warning at all; the only notes and chats allowed are TCP's own connection
     // set-up and tear-down (SYN, FIN), which tshark lists for every closed connection.
     expect(decoded.expert, `tshark expert errors or warnings:\n${decoded.expert}`).to.not.match(

@@ -7,7 +7,8 @@ import { endpointOption } from '../src/wire/endpoint-option.js';
 import { sdMessage } from './support/arbitraries.js';
 import { SdHarness } from './support/sd-harness.js';
 import { fixtureBytes } from './support/fixtures.js';
-import { fieldValues, tsharkDecode, tsharkMissing } from './support/tshark.js';
+import { fieldValues, tsharkMissing } from '@sivshm/testing';
+import { tsharkDecode } from './support/tshark.js';
 
 const hex4 = (v: number): string => `0x${v.toString(16).padStart(4, '0')}`;
 

@@ -4,25 +4,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fieldValues, tsharkDecodeFile, tsharkMissing } from './support/tshark.js';
-
-/** Why a private network namespace with multicast on lo cannot be made here, or undefined. */
-function namespaceMissing(): string | undefined {
-  const r = spawnSync(
-    'unshare',
-    [
-      '-n',
-      'sh',
-      '-c',
-      'ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo && ip addr add 127.0.0.2/8 dev lo',
-    ],
-    { encoding: 'utf8', timeout: 10_000 },
-  );
-  if (r.error !== undefined) return `unshare is not available (${r.error.message})`;
-  if (r.status !== 0)
-    return `a private network namespace cannot be set up here: ${r.stderr.trim()}`;
-  return undefined;
-}
+import {
+  LOOPBACK_NAMESPACE_SETUP,
+  fieldValues,
+  netNamespaceMissing,
+  tsharkDecodeFile,
+  tsharkMissing,
+} from '@sivshm/testing';
 
 const ENTRY_NAMES: Record<string, string> = {
   '0x00': 'find',
@@ -36,7 +24,7 @@ describe('SdAgent over UDP (two agents in a private network namespace)', functio
 
   let dir: string;
   before(function () {
-    const missing = tsharkMissing() ?? namespaceMissing();
+    const missing = tsharkMissing() ?? netNamespaceMissing();
     if (missing !== undefined) {
       console.log(`      pending: ${missing}`);
       this.skip();
@@ -57,8 +45,7 @@ describe('SdAgent over UDP (two agents in a private network namespace)', functio
         'support',
         `udp-scenario${self.endsWith('.ts') ? '.ts' : '.js'}`,
       );
-      const setup =
-        'ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo && ip addr add 127.0.0.2/8 dev lo';
+      const setup = LOOPBACK_NAMESPACE_SETUP;
       const r = spawnSync(
         'unshare',
         ['-n', 'sh', '-c', `${setup} && exec "$0" "$1" "$2"`, process.execPath, child, dir],
@@ -85,7 +72,7 @@ describe('SdAgent over UDP (two agents in a private network namespace)', functio
 
       // Live capture on lo: checksums are offloaded, so tshark's checksum check is off here
       // (our pcap writer's checksums are checked in tshark.int.spec.ts).
-      const decoded = tsharkDecodeFile(report.pcap, false);
+      const decoded = tsharkDecodeFile(report.pcap, { checksums: false });
       expect(decoded.expert, 'tshark expert items').to.equal('');
       const sequence: string[] = [];
       for (const p of decoded.packets) {

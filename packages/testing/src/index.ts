@@ -18,6 +18,7 @@ export {
   type StartHostdOptions,
   type StatusLike,
 } from './hostd-process.js';
+export { LOOPBACK_NAMESPACE_SETUP, netNamespaceMissing } from './net-namespace.js';
 export { FROM_SOURCE, nodeEntry, siblingEntry, type NodeEntry } from './node-entry.js';
 export {
   compiledFile,
@@ -35,4 +36,11 @@ export {
   type ServicesYamlOptions,
   type VmEntry,
 } from './services-yaml.js';
+export {
+  fieldValues,
+  tsharkDecodeFile,
+  tsharkMissing,
+  type TsharkDecodeOptions,
+  type TsharkResult,
+} from './tshark.js';
 export { WaitTimeoutError, sleep, waitFor, waitForFiles } from './wait.js';
