@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { CliError } from '../errors/cli-error.js';
+import { runPackageBinary } from '../io/package-binary.js';
 
 /**
  * Registers `sivshm gateway`, which runs the SOME/IP gateway (`sivshm-gateway`) in the
@@ -39,22 +38,6 @@ export function registerGatewayCommand(program: Command): void {
       const args = ['--config', path.resolve(opts.config), '--vm', opts.vm];
       if (opts.runDir !== undefined) args.push('--run-dir', path.resolve(opts.runDir));
       if (opts.controlPort !== undefined) args.push('--control-port', opts.controlPort);
-      process.exitCode = await runGatewayBinary(args);
+      process.exitCode = await runPackageBinary('@sivshm/gateway', args);
     });
-}
-
-/** Runs `sivshm-gateway` beside `@sivshm/gateway`'s main module, forwarding signals. */
-async function runGatewayBinary(args: string[]): Promise<number> {
-  const main = fileURLToPath(import.meta.resolve('@sivshm/gateway'));
-  const bin = path.join(path.dirname(main), `bin${path.extname(main)}`);
-  const child = spawn(process.execPath, [...process.execArgv, bin, ...args], { stdio: 'inherit' });
-  const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
-  process.on('SIGINT', forward);
-  process.on('SIGTERM', forward);
-  const code = await new Promise<number>((resolve) =>
-    child.on('exit', (c, signal) => resolve(c ?? (signal === null ? 1 : 128))),
-  );
-  process.off('SIGINT', forward);
-  process.off('SIGTERM', forward);
-  return code;
 }

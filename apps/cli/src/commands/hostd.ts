@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import { wholeNumber } from '../args/whole-number.js';
+import { runPackageBinary } from '../io/package-binary.js';
 
 /** Registers `sivshm hostd`, which runs the `sivshm-hostd` daemon in the foreground. */
 export function registerHostdCommand(program: Command): void {
@@ -62,26 +61,7 @@ export function registerHostdCommand(program: Command): void {
           ...(opts.metrics === undefined ? [] : ['--metrics', opts.metrics]),
           ...(opts.metricsAllowRemote === true ? ['--metrics-allow-remote'] : []),
         ];
-        process.exitCode = await runHostdBinary(args);
+        process.exitCode = await runPackageBinary('@sivshm/hostd', args);
       },
     );
-}
-
-/**
- * The daemon runs as its own process (it installs signal handlers and exits on its own terms);
- * this command resolves its entry beside `@sivshm/hostd`'s main module and forwards signals.
- */
-async function runHostdBinary(args: string[]): Promise<number> {
-  const main = fileURLToPath(import.meta.resolve('@sivshm/hostd'));
-  const bin = path.join(path.dirname(main), `bin${path.extname(main)}`);
-  const child = spawn(process.execPath, [...process.execArgv, bin, ...args], { stdio: 'inherit' });
-  const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
-  process.on('SIGINT', forward);
-  process.on('SIGTERM', forward);
-  const code = await new Promise<number>((resolve) =>
-    child.on('exit', (c, signal) => resolve(c ?? (signal === null ? 1 : 128))),
-  );
-  process.off('SIGINT', forward);
-  process.off('SIGTERM', forward);
-  return code;
 }
