@@ -17,7 +17,7 @@ using v8::Object;
 using v8::String;
 using v8::Value;
 
-static Local<String> Str(Isolate* iso, const char* s) {
+Local<String> Str(Isolate* iso, const char* s) {
   return String::NewFromUtf8(iso, s).ToLocalChecked();
 }
 

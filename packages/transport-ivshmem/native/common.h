@@ -14,6 +14,9 @@
 
 namespace sivshm {
 
+// A JS string from a C string (ToLocalChecked: V8 fails it only past its string size limit).
+v8::Local<v8::String> Str(v8::Isolate* iso, const char* s);
+
 // Throws Error("<syscall> failed: <ENAME> (<description>)") with errno/code/syscall set.
 void ThrowErrno(v8::Isolate* iso, const char* syscall, int err);
 

@@ -1,4 +1,4 @@
-// lockExclusive / lockTest / lockRelease: open-file-description locks (fcntl F_OFD_SETLK) on
+// lockExclusive / lockTest: open-file-description locks (fcntl F_OFD_SETLK) on
 // an fd JS opened, over the whole file. Node has no file locks; a lock file holding a pid is
 // not a lock (the holder can die without removing it, and its pid can be reused by an
 // unrelated process). An OFD lock belongs to the open file description, and the kernel drops
@@ -57,21 +57,12 @@ void LockTest(const FunctionCallbackInfo<Value>& a) {
   a.GetReturnValue().Set(l.l_type != F_UNLCK);
 }
 
-// lockRelease(fd): drops this description's lock (closing its last fd does the same).
-void LockRelease(const FunctionCallbackInfo<Value>& a) {
-  int fd;
-  if (!ArgFd(a, 0, &fd)) return;
-  struct flock l = WholeFile(F_UNLCK);
-  if (fcntl(fd, F_OFD_SETLK, &l) != 0) ThrowErrno(a.GetIsolate(), "fcntl", errno);
-}
-
 }  // namespace
 
 void InitFileLock(Local<Context> ctx, Local<Object> exports) {
   Local<Value> none = v8::Undefined(ctx->GetIsolate());
   SetMethod(ctx, exports, "lockExclusive", LockExclusive, none);
   SetMethod(ctx, exports, "lockTest", LockTest, none);
-  SetMethod(ctx, exports, "lockRelease", LockRelease, none);
 }
 
 }  // namespace sivshm

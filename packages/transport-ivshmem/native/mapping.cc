@@ -107,10 +107,6 @@ void OnHandleCollected(const v8::WeakCallbackInfo<Handle>& info) {
   delete h;
 }
 
-Local<String> Str(Isolate* iso, const char* s) {
-  return String::NewFromUtf8(iso, s).ToLocalChecked();
-}
-
 // mapFile(pathOrFd, offset, length, { writable, populate }) -> { shared, bulk, handle }
 void MapFile(const FunctionCallbackInfo<Value>& a) {
   Isolate* iso = a.GetIsolate();
@@ -143,6 +139,13 @@ void MapFile(const FunctionCallbackInfo<Value>& a) {
     int err = errno;
     if (own_fd) close(fd);
     return ThrowErrno(iso, "fstat", err);
+  }
+  // A directory, pipe or socket has no pages: mmap would only say ENODEV.
+  if (S_ISDIR(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
+    if (own_fd) close(fd);
+    ThrowBadArg(iso, std::string(S_ISDIR(st.st_mode) ? "a directory" : "a pipe or socket") +
+                         " cannot be mapped: give a regular file or a device");
+    return;
   }
   // Touching a MAP_SHARED page past the end of a regular file raises SIGBUS, which would kill
   // the process on first access; refuse up front. Devices (sysfs BARs are regular files with

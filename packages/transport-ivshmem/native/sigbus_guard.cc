@@ -45,7 +45,6 @@ using v8::Isolate;
 using v8::Local;
 using v8::Object;
 using v8::SharedArrayBuffer;
-using v8::String;
 using v8::Value;
 
 namespace {
@@ -205,10 +204,6 @@ void GuardClearLost(int slot) {
 }
 
 namespace {
-
-Local<String> Str(Isolate* iso, const char* s) {
-  return String::NewFromUtf8(iso, s).ToLocalChecked();
-}
 
 const char* PreviousName() {
   if (g_installed.load() != 2) return "none";

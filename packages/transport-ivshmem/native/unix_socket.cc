@@ -29,10 +29,6 @@ namespace {
 // The kernel's limit (SCM_MAX_FD) on fds in one SCM_RIGHTS message.
 constexpr int64_t kMaxFds = 253;
 
-Local<String> Str(Isolate* iso, const char* s) {
-  return String::NewFromUtf8(iso, s).ToLocalChecked();
-}
-
 bool ArgType(const FunctionCallbackInfo<Value>& a, int i, int* type) {
   Isolate* iso = a.GetIsolate();
   if (a[i]->IsString()) {

@@ -44,7 +44,6 @@ export interface NativeAddon {
   sigbusCounter(): SharedArrayBuffer;
   lockExclusive(fd: number): boolean;
   lockTest(fd: number): boolean;
-  lockRelease(fd: number): void;
   eventfdCreate(options: { semaphore: boolean; nonblock: boolean }): number;
   eventfdWrite(fd: number, n: number | bigint): void;
   eventfdRead(fd: number): bigint;

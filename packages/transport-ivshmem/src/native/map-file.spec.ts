@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { constants, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { TransportError } from '../errors/transport-error.js';
 import { closeFd, openFd } from './fd.js';
 import { createRegionFile, fileSize, mapFile, memfdCreate, unmap } from './map-file.js';
@@ -109,6 +110,11 @@ describe('mapFile', () => {
       ]) {
         expect(bad).to.throw(TransportError).with.property('code', 'ERR_BAD_ARGUMENT');
       }
+    });
+    it('should refuse a directory with ERR_BAD_ARGUMENT that says what can be mapped', () => {
+      expect(() => mapFile(tmpdir(), 0, PAGE))
+        .to.throw(TransportError, /a directory cannot be mapped: give a regular file or a device/)
+        .with.property('code', 'ERR_BAD_ARGUMENT');
     });
   });
 
