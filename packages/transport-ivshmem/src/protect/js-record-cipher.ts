@@ -1,4 +1,5 @@
 import { equalConstantTime, type CryptoBackend } from '@sivshm/core';
+import { TransportError } from '../errors/transport-error.js';
 import type { SomeIpHeader } from '../ring/someip-header.js';
 import {
   OpenResult,
@@ -22,8 +23,16 @@ export class JsRecordCipher implements RecordCipher {
   readonly #mode: ProtectedMode;
   readonly #key: Uint8Array;
   readonly #ctx: RecordContext;
+  #disposed = false;
 
   constructor(crypto: CryptoBackend, o: RecordCipherOptions) {
+    // Checked here, as the addon's cipher does, rather than at the first record.
+    if (o.key.length !== 32) {
+      throw new TransportError(
+        'ERR_BAD_ARGUMENT',
+        `record cipher key must be 32 bytes, got ${o.key.length}`,
+      );
+    }
     this.#crypto = crypto;
     this.#mode = o.mode;
     this.#key = o.key.slice(); // a private copy, zeroed by dispose()
@@ -31,7 +40,11 @@ export class JsRecordCipher implements RecordCipher {
   }
 
   seal(sequence: number, h: SomeIpHeader, plain: Uint8Array, record: Uint8Array): void {
+    this.#assertLive();
     const n = plain.length;
+    if (record.length !== n + TRAILER) {
+      throw new TransportError('ERR_BAD_ARGUMENT', `record must be plain + ${TRAILER} bytes`);
+    }
     const { nonce, associated } = this.#ctx;
     this.#ctx.set(sequence, h, record.length);
     if (this.#mode === 'mac') {
@@ -47,6 +60,13 @@ export class JsRecordCipher implements RecordCipher {
   }
 
   open(expected: number, h: SomeIpHeader, ringRecord: Uint8Array, out: Uint8Array): OpenResult {
+    this.#assertLive();
+    if (ringRecord.length < TRAILER) {
+      throw new TransportError('ERR_BAD_ARGUMENT', `record is shorter than ${TRAILER} bytes`);
+    }
+    if (out.length < ringRecord.length) {
+      throw new TransportError('ERR_BAD_ARGUMENT', 'out is shorter than the record');
+    }
     const record = out.subarray(0, ringRecord.length);
     record.set(ringRecord, 0);
     const n = record.length - TRAILER;
@@ -72,6 +92,12 @@ export class JsRecordCipher implements RecordCipher {
 
   dispose(): void {
     this.#key.fill(0);
+    this.#disposed = true;
+  }
+
+  // A disposed cipher's key is zeroed: sealing under it would not fail by itself.
+  #assertLive(): void {
+    if (this.#disposed) throw new TransportError('ERR_CLOSED', 'the record cipher was disposed');
   }
 
   /** GMAC: the GCM tag of no plaintext with A ‖ body as associated data. */

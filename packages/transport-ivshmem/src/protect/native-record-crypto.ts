@@ -1,4 +1,6 @@
+import { TransportError } from '../errors/transport-error.js';
 import { loadAddon, type NativeAddon } from '../native/addon.js';
+import { callNative } from '../native/native-call.js';
 import type { SomeIpHeader } from '../ring/someip-header.js';
 import type {
   OpenResult,
@@ -29,7 +31,8 @@ class NativeRecordCipher implements RecordCipher {
     this.#open = addon.recordOpen;
     const mode = o.mode === 'mac' ? 0 : 1;
     const direction = directionCode(o.direction) as 1 | 2;
-    this.#handle = addon.recordCipherCreate(mode, o.key, o.channelId, direction);
+    // A wrong key or channel id becomes ERR_BAD_ARGUMENT, like the JS cipher's.
+    this.#handle = callNative(() => addon.recordCipherCreate(mode, o.key, o.channelId, direction));
   }
 
   seal(sequence: number, h: SomeIpHeader, plain: Uint8Array, record: Uint8Array): void {
@@ -64,7 +67,9 @@ class NativeRecordCipher implements RecordCipher {
   }
 
   #live(): object {
-    if (this.#handle === undefined) throw new Error('the record cipher was disposed');
+    if (this.#handle === undefined) {
+      throw new TransportError('ERR_CLOSED', 'the record cipher was disposed');
+    }
     return this.#handle;
   }
 }
