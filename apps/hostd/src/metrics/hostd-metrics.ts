@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { StatusDocument } from '../status/status-server.js';
+import { serviceNameOf, type StatusDocument } from '../status/status-server.js';
 
 /** Buckets of the handshake histogram, seconds: a local handshake is ms, a loaded one 100s of ms. */
 const HANDSHAKE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -64,7 +64,7 @@ export class HostdMetrics {
         const now = c.rings[dir].producedBytes;
         const before = this.#lastIndex.get(key) ?? 0;
         this.#lastIndex.set(key, now);
-        const service = d.serviceNames[`0x${c.service.toString(16)}`] ?? String(c.service);
+        const service = serviceNameOf(d, c.service);
         const labels = { service, direction: dir, mode: c.mode };
         const id = `${service}/${dir}/${c.mode}`;
         const entry = this.#bytes.get(id) ?? { labels, total: 0 };
@@ -129,7 +129,7 @@ export class HostdMetrics {
         this.reset();
         for (const c of d.channels) {
           if (c.rings === undefined) continue;
-          const service = d.serviceNames[`0x${c.service.toString(16)}`] ?? String(c.service);
+          const service = serviceNameOf(d, c.service);
           for (const dir of DIRECTIONS) {
             this.set({ channel: c.channelId, service, direction: dir }, c.rings[dir].queuedBytes);
           }

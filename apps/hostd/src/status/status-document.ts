@@ -5,7 +5,12 @@ import type { RegionLayoutInfo } from '@sivshm/transport-ivshmem';
 import type { ChannelLifecycle, ChannelRecord } from '../channels/channel-lifecycle.js';
 import type { SdSwitch } from '../sd/sd-switch.js';
 import type { VmRegistry } from '../vms/vm-registry.js';
-import type { StatusDocument, StatusRingDirection, StatusRings } from './status-server.js';
+import {
+  serviceNameKey,
+  type StatusDocument,
+  type StatusRingDirection,
+  type StatusRings,
+} from './status-server.js';
 
 /** Sampling interval of the event-loop delay figure in status, ms. */
 const LOOP_SAMPLE_MS = 2;
@@ -96,9 +101,7 @@ export class StatusReporter {
       sd: { ...sd.stats },
       quarantinedWindows: lifecycle.quarantinedCount(),
       refusalsByReason: Object.fromEntries(this.#s.vms.refusalsByReason),
-      serviceNames: Object.fromEntries(
-        config.services.map((s) => [`0x${s.id.toString(16)}`, s.name]),
-      ),
+      serviceNames: Object.fromEntries(config.services.map((s) => [serviceNameKey(s.id), s.name])),
       eventLoopDelayMs: this.#takeLoopDelay(keepLoopDelay),
     };
   }

@@ -2,6 +2,16 @@ import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { HostdError } from '../errors/hostd-error.js';
 
+/** The key of a service in {@link StatusDocument.serviceNames}: its id in hex (`0x1234`). */
+export function serviceNameKey(serviceId: number): string {
+  return `0x${serviceId.toString(16)}`;
+}
+
+/** A service's name from the document, or its id in decimal when the config names none. */
+export function serviceNameOf(d: StatusDocument, serviceId: number): string {
+  return d.serviceNames[serviceNameKey(serviceId)] ?? String(serviceId);
+}
+
 /** One direction of a channel's rings, as read from the window's index pages. */
 export interface StatusRingDirection {
   /** Bytes of records published so far (the free-running producer index, mod 2^32). */
