@@ -2,6 +2,7 @@ import { IntegrityError } from './integrity-error.js';
 import type { SomeIpHeader } from '../ring/someip-header.js';
 import { OpenResult, type RecordCipher } from './record-crypto.js';
 import { SealedRecordLayout, readSequence, type RecordDirection } from './record-format.js';
+import { privateBufferSize } from './private-buffer.js';
 import type { RecordProtectionOptions } from './record-sealer.js';
 
 const OVERHEAD = SealedRecordLayout.overhead;
@@ -65,7 +66,7 @@ export class RecordOpener {
     if (length < OVERHEAD) {
       return this.#fail('short', this.#last + 1, `${length} bytes cannot hold sequence and tag`);
     }
-    if (this.#out.length < length) this.#out = new Uint8Array(grow(length));
+    if (this.#out.length < length) this.#out = new Uint8Array(privateBufferSize(length));
     const expected = this.#last + 1;
     const result = this.#cipher.open(expected, h, sealed, this.#out);
     const n = length - OVERHEAD;
@@ -106,11 +107,4 @@ export class RecordOpener {
     });
     throw this.#failed;
   }
-}
-
-/** Private buffers grow in powers of two so a stream of growing records reallocates rarely. */
-function grow(n: number): number {
-  let size = 256;
-  while (size < n) size *= 2;
-  return size;
 }

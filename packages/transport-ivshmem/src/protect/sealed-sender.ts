@@ -1,6 +1,7 @@
 import { TransportError } from '../errors/transport-error.js';
 import { RingSlot, type RingProducer } from '../ring/ring-producer.js';
 import { checkSomeIpHeader, type SomeIpHeader } from '../ring/someip-header.js';
+import { privateBufferSize } from './private-buffer.js';
 import { SealedRecordLayout } from './record-format.js';
 import type { RecordSealer } from './record-sealer.js';
 
@@ -35,7 +36,9 @@ export class SealedSender {
     this.#checkLength(payloadLength);
     const ring = this.#producer.loan(payloadLength + OVERHEAD);
     if (ring === undefined) return undefined;
-    if (this.#plain.length < payloadLength) this.#plain = new Uint8Array(grow(payloadLength));
+    if (this.#plain.length < payloadLength) {
+      this.#plain = new Uint8Array(privateBufferSize(payloadLength));
+    }
     this.#ringSlot = ring;
     this.#slot.payload = this.#plain.subarray(0, payloadLength);
     return this.#slot;
@@ -140,10 +143,4 @@ export class SealedSender {
       );
     }
   }
-}
-
-function grow(n: number): number {
-  let size = 256;
-  while (size < n) size *= 2;
-  return size;
 }
