@@ -2,14 +2,14 @@
 // one JSON line per step on stdout and waits for the parent's next word on stdin between
 // steps; the parent (another process) truncates and grows the file in between. If the guard
 // failed, this process would die by SIGBUS, which the spec sees as the exit signal.
-import { GrantPerm, PAGE_SIZE, WindowLayout } from '@sivshm/abi';
-import { nodeBackend, signGrant } from '@sivshm/core/testing';
+import { PAGE_SIZE, WindowLayout } from '@sivshm/abi';
 import { closeSync, openSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Channel } from '../src/channel/channel.js';
 import { EmulatedDevice } from '../src/device/emulated-device.js';
 import { mapFile } from '../src/native/map-file.js';
 import { mappingLost, remapFile, sigbusGuardInfo } from '../src/native/sigbus-guard.js';
+import { signTestGrant } from './device/test-grant.js';
 
 export const PAGES = 16;
 
@@ -51,18 +51,13 @@ async function channel(path: string, dataOffset: number): Promise<void> {
   const key = new Uint8Array(32).fill(0x42);
   const dev = new EmulatedDevice({ regionPath: path, vmId: 2, grantKey: key });
   const f = dev.open();
-  const g = signGrant(nodeBackend, key, {
+  const g = signTestGrant(key, {
     role: 'consumer',
-    perms: GrantPerm.map,
-    epoch: 3n,
-    grantSerial: 1n,
     vmId: 2,
     channelId: 5n,
-    windowOffset: BigInt(dataOffset),
-    windowLength: BigInt(WindowLayout.windowLength(PAGE_SIZE)),
+    windowOffset: dataOffset,
+    windowLength: WindowLayout.windowLength(PAGE_SIZE),
     kn: f.nonce,
-    notAfterNs: BigInt(Date.now() + 60_000) * 1_000_000n,
-    mode: 'plain',
   });
   f.presentGrant(g.token, g.tag);
   const c = new Channel({

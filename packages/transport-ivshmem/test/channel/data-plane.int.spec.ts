@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import { GrantPerm, PAGE_SIZE, WindowLayout, type GrantRoleName } from '@sivshm/abi';
-import { nodeBackend, signGrant } from '@sivshm/core/testing';
+import { PAGE_SIZE, WindowLayout, type GrantRoleName } from '@sivshm/abi';
 import protobuf from 'protobufjs';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { EmulatedDevice } from '../../src/device/emulated-device.js';
@@ -8,6 +7,7 @@ import { TransportError } from '../../src/errors/transport-error.js';
 import { LocalWaker } from '../../src/notify/local-waker.js';
 import { DataPlane } from '../../src/channel/data-plane.js';
 import { createRegionFixture, type RegionFixture } from '../device/region-fixture.js';
+import { signTestGrant } from '../device/test-grant.js';
 
 const root = protobuf.parse(
   'syntax = "proto3"; package n; message V { uint32 kph = 1; } message R { uint32 n = 1; }',
@@ -31,18 +31,14 @@ describe('DataPlane', () => {
   }
 
   function grantFor(role: GrantRoleName, kn: Uint8Array, serial: bigint) {
-    const g = signGrant(nodeBackend, KEYS[role], {
+    const g = signTestGrant(KEYS[role], {
       role,
-      perms: GrantPerm.map,
-      epoch: 3n,
       grantSerial: serial,
       vmId: VMS[role],
       channelId: 0xc0ffeen,
-      windowOffset: BigInt(region.layout.dataOffset),
-      windowLength: BigInt(WindowLayout.windowLength(16 * PAGE_SIZE)),
+      windowOffset: region.layout.dataOffset,
+      windowLength: WindowLayout.windowLength(16 * PAGE_SIZE),
       kn,
-      notAfterNs: BigInt(Date.now() + 60_000) * 1_000_000n,
-      mode: 'plain',
     });
     return { channelId: 0xc0ffeen, grantToken: g.token, grantTag: g.tag };
   }

@@ -1,12 +1,13 @@
 import { expect } from 'chai';
-import { GrantPerm, PAGE_SIZE, WindowLayout } from '@sivshm/abi';
-import { nodeBackend, signGrant } from '@sivshm/core/testing';
+import { PAGE_SIZE, WindowLayout } from '@sivshm/abi';
+import { nodeBackend } from '@sivshm/core/testing';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { EmulatedDevice } from '../../src/device/emulated-device.js';
 import { TransportError } from '../../src/errors/transport-error.js';
 import { deviceContract } from './device-contract.js';
 import { createRegionFixture } from './region-fixture.js';
+import { signTestGrant } from './test-grant.js';
 
 const KEY = new Uint8Array(32).fill(0x42);
 
@@ -59,18 +60,14 @@ describe('EmulatedDevice', () => {
       const dev = new EmulatedDevice({ regionPath: r.path, vmId: 2, grantKey: KEY });
       try {
         const f = dev.open();
-        const g = signGrant(nodeBackend, KEY, {
+        const g = signTestGrant(KEY, {
           role: 'provider',
-          perms: GrantPerm.map,
-          epoch: 3n,
-          grantSerial: 1n,
           vmId: 2,
           channelId: 9n,
-          windowOffset: BigInt(r.layout.dataOffset),
-          windowLength: BigInt(WindowLayout.windowLength(PAGE_SIZE)),
+          windowOffset: r.layout.dataOffset,
+          windowLength: WindowLayout.windowLength(PAGE_SIZE),
           kn: f.nonce,
-          notAfterNs: BigInt(Date.now() + 10_000) * 1_000_000n,
-          mode: 'plain',
+          lifetimeMs: 10_000,
         });
         r.setEpoch(4n);
         expect(() => f.presentGrant(g.token, g.tag)).to.throw(TransportError, /epoch/);

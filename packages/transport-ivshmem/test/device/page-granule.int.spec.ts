@@ -2,14 +2,14 @@
 // applies it: a region laid out for a granule smaller than the kernel's page is refused with a
 // clear error before any grant, and a channel of a 16 KiB-granule region runs on a 16 KiB kernel.
 import { expect } from 'chai';
-import { GrantPerm, windowLayout, type GrantRoleName, type PageGranule } from '@sivshm/abi';
-import { nodeBackend, signGrant } from '@sivshm/core/testing';
+import { windowLayout, type GrantRoleName, type PageGranule } from '@sivshm/abi';
 import protobuf from 'protobufjs';
 import { DataPlane } from '../../src/channel/data-plane.js';
 import { EmulatedDevice } from '../../src/device/emulated-device.js';
 import { TransportError } from '../../src/errors/transport-error.js';
 import { LocalWaker } from '../../src/notify/local-waker.js';
 import { createRegionFixture, type RegionFixture } from './region-fixture.js';
+import { signTestGrant } from './test-grant.js';
 
 const R = protobuf
   .parse('syntax = "proto3"; package g; message R { uint32 n = 1; }')
@@ -31,18 +31,14 @@ describe('page granule (emulated sivshm.ko)', () => {
     });
 
   function grantFor(role: GrantRoleName, kn: Uint8Array, granule: PageGranule, serial = 1n) {
-    const g = signGrant(nodeBackend, KEYS[role], {
+    const g = signTestGrant(KEYS[role], {
       role,
-      perms: GrantPerm.map,
-      epoch: 3n,
       grantSerial: serial,
       vmId: VMS[role],
       channelId: CHANNEL,
-      windowOffset: BigInt(region!.layout.dataOffset),
-      windowLength: BigInt(windowLayout(granule).windowLength(granule)),
+      windowOffset: region!.layout.dataOffset,
+      windowLength: windowLayout(granule).windowLength(granule),
       kn,
-      notAfterNs: BigInt(Date.now() + 60_000) * 1_000_000n,
-      mode: 'plain',
     });
     return { channelId: CHANNEL, grantToken: g.token, grantTag: g.tag };
   }
@@ -71,18 +67,13 @@ describe('page granule (emulated sivshm.ko)', () => {
     const dev = device('consumer', 16384);
     try {
       const f = dev.open();
-      const g = signGrant(nodeBackend, KEYS.consumer, {
+      const g = signTestGrant(KEYS.consumer, {
         role: 'consumer',
-        perms: GrantPerm.map,
-        epoch: 3n,
-        grantSerial: 1n,
         vmId: VMS.consumer,
         channelId: CHANNEL,
-        windowOffset: BigInt(region.layout.dataOffset + 4096),
-        windowLength: BigInt(windowLayout(16384).windowLength(16384)),
+        windowOffset: region.layout.dataOffset + 4096,
+        windowLength: windowLayout(16384).windowLength(16384),
         kn: f.nonce,
-        notAfterNs: BigInt(Date.now() + 60_000) * 1_000_000n,
-        mode: 'plain',
       });
       expect(() => f.presentGrant(g.token, g.tag))
         .to.throw(TransportError)

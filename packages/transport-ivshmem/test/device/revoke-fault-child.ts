@@ -1,28 +1,25 @@
 // Child process of the revoke test: maps a granted window, applies a genuine REVOKE, then
 // touches the old mapping. The process must die of SIGSEGV/SIGBUS at that access.
-import { GrantPerm, PAGE_SIZE, WindowLayout } from '@sivshm/abi';
+import { PAGE_SIZE, WindowLayout } from '@sivshm/abi';
 import { signRevoke } from '@sivshm/core';
-import { nodeBackend, signGrant } from '@sivshm/core/testing';
+import { nodeBackend } from '@sivshm/core/testing';
 import { EmulatedDevice } from '../../src/device/emulated-device.js';
 import { createRegionFixture } from './region-fixture.js';
+import { signTestGrant } from './test-grant.js';
 
 const KEY = new Uint8Array(32).fill(0x42);
 const r = createRegionFixture();
 process.on('exit', () => r.remove());
 const dev = new EmulatedDevice({ regionPath: r.path, vmId: 2, grantKey: KEY });
 const f = dev.open();
-const g = signGrant(nodeBackend, KEY, {
+const g = signTestGrant(KEY, {
   role: 'consumer',
-  perms: GrantPerm.map,
-  epoch: 3n,
-  grantSerial: 1n,
   vmId: 2,
   channelId: 5n,
-  windowOffset: BigInt(r.layout.dataOffset),
-  windowLength: BigInt(WindowLayout.windowLength(PAGE_SIZE)),
+  windowOffset: r.layout.dataOffset,
+  windowLength: WindowLayout.windowLength(PAGE_SIZE),
   kn: f.nonce,
-  notAfterNs: BigInt(Date.now() + 10_000) * 1_000_000n,
-  mode: 'plain',
+  lifetimeMs: 10_000,
 });
 f.presentGrant(g.token, g.tag);
 const mem = f.mapWindow(5n);
