@@ -233,18 +233,10 @@ export class ServiceExport {
 
   /** A datagram on the service's port: admitted per peer, framed, then handed to the methods. */
   private receive(msg: Buffer, rinfo: RemoteInfo): void {
-    const c = this.ctx.counters;
-    if (this.exp.peers !== undefined && !this.exp.peers.includes(rinfo.address)) {
-      c.notAllowed += 1;
-      return;
-    }
-    if (!this.ctx.budgets.admit(rinfo.address)) {
-      c.overBudget += 1;
-      return;
-    }
+    if (!this.admits(rinfo.address)) return;
     const bytes = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
     const split = splitSomeIpDatagram(bytes, this.ctx.maxPayload);
-    if (split.malformed !== undefined) c.malformed += 1;
+    if (split.malformed !== undefined) this.ctx.counters.malformed += 1;
     const sink = {
       address: rinfo.address,
       send: (b: Uint8Array) => this.socket.send(b, rinfo.port, rinfo.address),
@@ -254,16 +246,21 @@ export class ServiceExport {
 
   /** A message on a TCP connection: the same admission as UDP, replies on the connection. */
   private fromTcp(m: SomeIpMessage, peer: TcpPeer): void {
+    if (this.admits(peer.address)) this.methods.handle(m, peer);
+  }
+
+  /** The export's `peers` list (if any) and the peer's message budget; counts a refusal. */
+  private admits(address: string): boolean {
     const c = this.ctx.counters;
-    if (this.exp.peers !== undefined && !this.exp.peers.includes(peer.address)) {
+    if (this.exp.peers !== undefined && !this.exp.peers.includes(address)) {
       c.notAllowed += 1;
-      return;
+      return false;
     }
-    if (!this.ctx.budgets.admit(peer.address)) {
+    if (!this.ctx.budgets.admit(address)) {
       c.overBudget += 1;
-      return;
+      return false;
     }
-    this.methods.handle(m, peer);
+    return true;
   }
 
   private stopStreams(): void {
