@@ -2,9 +2,10 @@ import { loadConfig, type GatewayConfig, type ServiceConfig } from '@sivshm/core
 import { SdAgent, UdpSdTransport, type SdPolicy, type SdTiming } from '@sivshm/discovery';
 import { Node } from '@sivshm/runtime';
 import { newCounters, type GatewayCounters } from './edge/gateway-counters.js';
-import { DEFAULT_PEER_BUDGET, PeerBudgets, type PeerBudgetLimits } from './edge/peer-budget.js';
+import { PeerBudgets, type PeerBudgetLimits } from './edge/peer-budget.js';
 import { GatewayError } from './errors/gateway-error.js';
 import { ServiceExport } from './export/service-export.js';
+import { checkedGatewayLimits } from './gateway-limits.js';
 
 /** How `Gateway.start` is run. */
 export interface GatewayOptions {
@@ -50,6 +51,7 @@ export class Gateway {
 
   /** Opens the VM's node, the SD socket and one UDP endpoint per exported service. */
   static async start(o: GatewayOptions): Promise<Gateway> {
+    const limits = checkedGatewayLimits(o);
     const config = typeof o.config === 'string' ? await loadConfig(o.config) : o.config;
     const gw = checkGatewayConfig(config, o.vm);
     const log = o.log ?? ((line: string) => void process.stderr.write(`sivshm-gateway: ${line}\n`));
@@ -90,9 +92,9 @@ export class Gateway {
       agent,
       unicast: gw.unicast,
       counters,
-      budgets: new PeerBudgets({ ...DEFAULT_PEER_BUDGET, ...o.peerBudget }),
-      maxPayload: o.maxPayload ?? 64 * 1024,
-      callTimeoutMs: o.callTimeoutMs ?? 1000,
+      budgets: new PeerBudgets(limits.peerBudget),
+      maxPayload: limits.maxPayload,
+      callTimeoutMs: limits.callTimeoutMs,
       log,
     };
     const exports: ServiceExport[] = [];

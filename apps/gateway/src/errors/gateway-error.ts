@@ -4,6 +4,8 @@ import { SivshmError } from '@sivshm/core';
 export type GatewayErrorCode =
   /** Command-line arguments that cannot be used. */
   | 'ERR_ARGS'
+  /** A `Gateway.start` bound (peer budget, call timeout, payload size) out of its range. */
+  | 'ERR_BAD_ARGUMENT'
   /** The config has no usable `gateway:` section, or it does not fit the VM given. */
   | 'ERR_CONFIG'
   /** A network socket could not be opened (address not on this host, port in use). */
