@@ -9,7 +9,7 @@ import { expectOneLineFailure, sivshm } from './support/bounded-run.js';
 
 /** The words that name a command or a command of a group: the line starts with them. */
 const COMMAND_WORDS = new Set(
-  'ca init issue revoke cert show config check sd decode encode inspect capture hostd status'.split(
+  'ca init issue revoke cert show config check sd decode encode inspect capture hostd status gen top gateway'.split(
     ' ',
   ),
 );
@@ -280,6 +280,46 @@ describe('sivshm: bad input to every command is one line', function () {
       args: ['hostd', '--config', at('garbage'), '--log-level', 'loud'],
       exit: 2,
       says: /Allowed choices are debug, info, warn, error/,
+    },
+    'gen --config MISSING': {
+      args: ['gen', '--config', at('missing.yaml'), '--out', at('out.ts')],
+      exit: 1,
+      says: /cannot read config .*missing\.yaml: no such file or directory \[ERR_IO\]/,
+    },
+    'gen --config GARBAGE': {
+      args: ['gen', '--config', at('garbage'), '--out', at('out.ts')],
+      exit: 1,
+      says: /garbage:\d+:\d+: /,
+    },
+    'gen --out DIRECTORY': {
+      args: ['gen', '--config', at('garbage'), '--out', at('adir')],
+      exit: 1,
+      says: /output file .*adir is a directory; give a file name/,
+    },
+    'gen --out in a MISSING directory': {
+      args: ['gen', '--config', at('garbage'), '--out', at('missing/out.ts')],
+      exit: 1,
+      says: /cannot write output file .*out\.ts: directory .*missing does not exist/,
+    },
+    'gen without --out': {
+      args: ['gen', '--config', at('garbage')],
+      exit: 2,
+      says: /required option '--out <file>' not specified/,
+    },
+    'top --interval 0': {
+      args: ['top', '--run-dir', at('missing'), '--interval', '0'],
+      exit: 2,
+      says: /interval "0" must be a whole number 100\.\.60000/,
+    },
+    'top --run-dir MISSING': {
+      args: ['top', '--run-dir', at('missing'), '--once'],
+      exit: 1,
+      says: /cannot read hostd's status at .*status\.sock \(no such file or directory\); is hostd running with this --run-dir\?/,
+    },
+    'gateway without --vm': {
+      args: ['gateway', '--config', at('garbage')],
+      exit: 2,
+      says: /required option '--vm <name>' not specified/,
     },
     'status --run-dir MISSING': {
       args: ['status', '--run-dir', at('missing')],

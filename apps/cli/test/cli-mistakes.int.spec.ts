@@ -260,6 +260,27 @@ describe('sivshm: each mistake of issue 13 case 10 is one line and leaves nothin
     expect(existsSync(key), 'the secret key was written').to.equal(false);
   });
 
+  it('gen with a config mistake: one line, the previous output unchanged and no temp file', async () => {
+    const config = exampleConfig();
+    const out = path.join(dir, 'services.gen.ts');
+    const first = await sivshm(['gen', '--config', config, '--out', out]);
+    expect(first.status, first.stderr).to.equal(0);
+    const before = readFileSync(out, 'utf8');
+    const broken = readFileSync(config, 'utf8').replace(
+      'sivshm.demo.VehicleSpeed',
+      'sivshm.demo.NoSuchMessage',
+    );
+    writeFileSync(config, broken);
+    const r = await sivshm(['gen', '--config', config, '--out', out]);
+    expectOneLineFailure(
+      r,
+      1,
+      /^sivshm gen: .*services\.yaml:\d+:\d+: .*type sivshm\.demo\.NoSuchMessage is not defined/,
+    );
+    expect(readFileSync(out, 'utf8')).to.equal(before);
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).to.deep.equal([]);
+  });
+
   it('ca revoke of a serial never issued: refused, the CA unchanged', async () => {
     const before = contents(ca);
     const r = await sivshm(['ca', 'revoke', '--dir', ca, '--serial', '999']);

@@ -1,8 +1,8 @@
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { formatConfigIssue, isConfigError, loadConfig } from '@sivshm/core';
 import { CliError } from '../errors/cli-error.js';
+import { checkWritableFile, stageFile } from '../io/cli-files.js';
 
 /**
  * Registers `sivshm gen`: TypeScript message types and typed service handles for the services
@@ -24,6 +24,10 @@ export function registerGenCommand(program: Command): void {
     )
     .action(async (opts: { config: string; out: string }) => {
       const file = path.resolve(opts.config);
+      const out = path.resolve(opts.out);
+      // An --out that cannot be written is said before the protos are loaded, and the file is
+      // staged beside its name: a failure never leaves a half-written .ts an app would compile.
+      checkWritableFile(out, 'output file');
       let config;
       try {
         config = await loadConfig(file);
@@ -35,7 +39,12 @@ export function registerGenCommand(program: Command): void {
       }
       const { typescriptFromConfig } = await import('../gen/typescript-from-config.js');
       const text = typescriptFromConfig(config, path.basename(file));
-      await writeFile(path.resolve(opts.out), text);
+      const staged = stageFile(out, text, 'output file');
+      try {
+        staged.commit();
+      } finally {
+        staged.discard();
+      }
       process.stdout.write(`wrote ${opts.out}\n`);
     });
 }
