@@ -69,6 +69,14 @@ export function deviceContract(h: DeviceHarness): void {
       ...over,
     });
     const sign = (t: GrantToken, key = d.grantKey) => signGrant(nodeBackend, key, t);
+    /** A genuine REVOKE of `channelId` in this VM and epoch. */
+    const revokeOf = (channelId: bigint, revokeSerial: bigint) =>
+      signRevoke(nodeBackend, d.grantKey, {
+        epoch: d.epoch,
+        revokeSerial,
+        vmId: d.vmId,
+        channelId,
+      });
 
     describe('.open', () => {
       it('should give each open file its own 16-byte nonce', () => {
@@ -197,12 +205,7 @@ export function deviceContract(h: DeviceHarness): void {
         const g = sign(token({ kn: f.nonce, channelId: 0x77n }));
         f.presentGrant(g.token, g.tag);
         f.mapWindow(0x77n);
-        const r = signRevoke(nodeBackend, d.grantKey, {
-          epoch: d.epoch,
-          revokeSerial: 1n,
-          vmId: d.vmId,
-          channelId: 0x77n,
-        });
+        const r = revokeOf(0x77n, 1n);
         const forged = r.tag.slice();
         forged[0] = (forged[0] ?? 0) ^ 1;
         expect(reasonOf(() => d.device.revoke(r.token, forged))).to.equal('tag');
@@ -218,12 +221,7 @@ export function deviceContract(h: DeviceHarness): void {
       it('should refuse a grant for a revoked channel, even one issued before the revoke (grant after revoke)', () => {
         const f = d.device.open();
         const early = sign(token({ kn: f.nonce, channelId: 0x78n }));
-        const r = signRevoke(nodeBackend, d.grantKey, {
-          epoch: d.epoch,
-          revokeSerial: 2n,
-          vmId: d.vmId,
-          channelId: 0x78n,
-        });
+        const r = revokeOf(0x78n, 2n);
         d.device.revoke(r.token, r.tag);
         expect(reasonOf(() => f.presentGrant(early.token, early.tag))).to.equal('revoked');
         expect(() => f.mapWindow(0x78n)).to.throw(TransportError, /no grant/);
@@ -240,12 +238,7 @@ export function deviceContract(h: DeviceHarness): void {
         expect(f.presentGrant(g.token, g.tag).doorbell).to.deep.equal(doorbell);
         expect(f.doorbellRoutes()).to.deep.equal([doorbell]);
         expect(other.doorbellRoutes(), 'another file of the same process').to.deep.equal([]);
-        const r = signRevoke(nodeBackend, d.grantKey, {
-          epoch: d.epoch,
-          revokeSerial: 3n,
-          vmId: d.vmId,
-          channelId: 0x79n,
-        });
+        const r = revokeOf(0x79n, 3n);
         d.device.revoke(r.token, r.tag);
         expect(f.doorbellRoutes(), 'after the revoke').to.deep.equal([]);
       });
