@@ -21,9 +21,6 @@ import {
   type VmState,
 } from '../vms/vm-registry.js';
 
-/** Quiet time (no SD dropped) that ends a VM's burst of SD drops in the log. */
-const SD_DROP_QUIET_MS = 1000;
-
 /** The control link as the dispatcher uses it. */
 export interface ControlLinks {
   connected(vmId: number): boolean;
@@ -202,10 +199,8 @@ export class ControlDispatch {
       this.#sdDropped(vm, entries);
       return;
     }
-    if (vm.sdDropBurst !== undefined && Date.now() - vm.lastSdDropMs >= SD_DROP_QUIET_MS) {
-      this.#o.log.info('sd-back-in-budget', { vm: vm.id, dropped: vm.sdDropBurst });
-      vm.sdDropBurst = undefined;
-    }
+    const dropped = vm.sdDropBurst.endIfQuiet(Date.now());
+    if (dropped !== undefined) this.#o.log.info('sd-back-in-budget', { vm: vm.id, dropped });
     this.#o.sd.receive(vm.id, bytes);
   }
 
@@ -216,12 +211,7 @@ export class ControlDispatch {
    */
   #sdDropped(vm: VmState, entries: number): void {
     vm.sdDropped++;
-    vm.lastSdDropMs = Date.now();
-    if (vm.sdDropBurst !== undefined) {
-      vm.sdDropBurst++;
-      return;
-    }
-    vm.sdDropBurst = 1;
+    if (!vm.sdDropBurst.drop(Date.now())) return;
     this.#o.log.warn('sd-over-budget', {
       vm: vm.id,
       entries,

@@ -7,6 +7,7 @@ import {
   type ServiceConfig,
   vmBudgets,
 } from '@sivshm/core';
+import { DropBurst } from '../budget/drop-burst.js';
 import { WorkBudget } from '../budget/work-budget.js';
 import type { JsonLogger } from '../log/logger.js';
 
@@ -41,6 +42,8 @@ const REFUSALS_PER_SECOND = 20;
 const REFUSAL_BURST = 20;
 /** Quiet time that ends a burst of refusals. */
 const REFUSAL_QUIET_MS = 1000;
+/** Quiet time (no SD dropped) that ends a VM's burst of SD drops in the log. */
+const SD_DROP_QUIET_MS = 1000;
 
 /** What hostd knows of one configured VM and its current control link. */
 export interface VmState {
@@ -55,9 +58,8 @@ export interface VmState {
    * `limits.sdEntriesPerSecond` / `limits.sdBurst` as floors.
    */
   readonly sdBudget: WorkBudget;
-  /** SD messages dropped over budget since the current burst of drops began; undefined outside one. */
-  sdDropBurst: number | undefined;
-  lastSdDropMs: number;
+  /** The current burst of SD messages dropped over budget (logged at its start and end). */
+  readonly sdDropBurst: DropBurst;
   /**
    * Most entries one SD message of this VM may carry (`vmLoad` in core): what its configuration
    * can need at once, so it can batch its whole cyclic traffic in one message and no more: a
@@ -77,9 +79,8 @@ export interface VmState {
   rateLimitedUnanswered: number;
   /** Refusals this VM may provoke before they are only counted. */
   readonly refusalBucket: TokenBucket;
-  /** Refusals neither logged nor answered in the current burst; undefined outside one. */
-  refusalsSuppressed: number | undefined;
-  lastSuppressedMs: number;
+  /** The current burst of refusals neither logged nor answered (logged at its start and end). */
+  readonly refusalBurst: DropBurst;
   /** Between the broker's over-budget `started` and `ended`: per-message logs are skipped. */
   handshakeBurst: boolean;
   lastHeardMs: number;
@@ -133,8 +134,7 @@ export class VmRegistry {
         sdBudget: new WorkBudget(budgets.sdEntriesPerSecond, budgets.sdBurst),
         sdMaxEntries,
         sdDropped: 0,
-        sdDropBurst: undefined,
-        lastSdDropMs: 0,
+        sdDropBurst: new DropBurst(SD_DROP_QUIET_MS),
         integrityFailures: 0,
         rateLimitedAnswers: new TokenBucket(
           RATE_LIMITED_ANSWERS_PER_SECOND,
@@ -145,8 +145,7 @@ export class VmRegistry {
         csrs: new TokenBucket(CSRS_PER_SECOND, CSR_BURST, now),
         linkStarts: new TokenBucket(LINK_STARTS_PER_SECOND, LINK_START_BURST, now),
         refusalBucket: new TokenBucket(REFUSALS_PER_SECOND, REFUSAL_BURST, now),
-        refusalsSuppressed: undefined,
-        lastSuppressedMs: 0,
+        refusalBurst: new DropBurst(REFUSAL_QUIET_MS),
         handshakeBurst: false,
         lastHeardMs: 0,
         hello: false,
@@ -222,14 +221,11 @@ export class VmRegistry {
     vm.refusals++;
     this.refusalsByReason.set(code, (this.refusalsByReason.get(code) ?? 0) + 1);
     const now = Date.now();
-    if (vm.refusalsSuppressed !== undefined && now - vm.lastSuppressedMs >= REFUSAL_QUIET_MS) {
-      this.#log.info('refusals-back-in-budget', { vm: vmId, suppressed: vm.refusalsSuppressed });
-      vm.refusalsSuppressed = undefined;
-    }
+    const suppressed = vm.refusalBurst.endIfQuiet(now);
+    if (suppressed !== undefined)
+      this.#log.info('refusals-back-in-budget', { vm: vmId, suppressed });
     if (!vm.refusalBucket.take()) {
-      vm.lastSuppressedMs = now;
-      if (vm.refusalsSuppressed === undefined) {
-        vm.refusalsSuppressed = 0;
+      if (vm.refusalBurst.drop(now)) {
         this.#log.warn('refusals-over-budget', {
           vm: vmId,
           code,
@@ -237,10 +233,9 @@ export class VmRegistry {
           detail: `over ${REFUSALS_PER_SECOND} refusals/s: further ones are counted, not logged or answered, until the VM is quiet for ${REFUSAL_QUIET_MS} ms`,
         });
       }
-      vm.refusalsSuppressed++;
       return;
     }
-    if (vm.refusalsSuppressed === undefined) this.#log.warn('refused', { vm: vmId, code, message });
+    if (!vm.refusalBurst.active) this.#log.warn('refused', { vm: vmId, code, message });
     this.#send(vmId, { kind: 'error', code, message });
   }
 
