@@ -17,7 +17,7 @@ export interface DemoArgs {
 }
 
 /** Usage text of the demo. */
-export const DEMO_USAGE = `usage: npm start [-- --duration SECONDS] [--mode MODE] [--config FILE]
+export const DEMO_USAGE = `usage: npm start [-- --duration SECONDS] [--mode MODE] [--config FILE] [--metrics HOST:PORT]
 
 Starts sivshm-hostd and two VM processes on this host (emulated mode): the infotainment VM
 offers VehicleSpeed (events at 100 Hz) and MediaControl (method "control"); the cluster VM
