@@ -1,3 +1,4 @@
+import { RuntimeError } from '../errors/runtime-error.js';
 import { Node, type NodeOpenOptions } from '../node/node.js';
 
 /**
@@ -14,7 +15,14 @@ export class LazyNode {
   constructor(private readonly options: NodeOpenOptions) {}
 
   node(): Promise<Node> {
-    if (this.#closed) return Promise.reject(new Error('the sivshm module was unloaded'));
+    if (this.#closed) {
+      return Promise.reject(
+        new RuntimeError(
+          'ERR_CLOSED',
+          'the sivshm module was unloaded: its Node is closed (load the module again for a new one)',
+        ),
+      );
+    }
     this.#node ??= Node.open(this.options).catch((e: unknown) => {
       this.#node = undefined;
       throw e;
