@@ -18,6 +18,12 @@ export {
   type StartHostdOptions,
   type StatusLike,
 } from './hostd-process.js';
+export {
+  CAPTURE_PROBE_PORT,
+  startLiveCapture,
+  type LiveCapture,
+  type LiveCaptureOptions,
+} from './live-capture.js';
 export { LOOPBACK_NAMESPACE_SETUP, netNamespaceMissing } from './net-namespace.js';
 export { FROM_SOURCE, nodeEntry, siblingEntry, type NodeEntry } from './node-entry.js';
 export {

@@ -2,11 +2,8 @@
 // multicast on, 127.0.0.2 added). Starts hostd and the provider VM (emulated mode), the gateway
 // as its own VM on 127.0.0.1, and an external SOME/IP peer on 127.0.0.2 built from raw sockets.
 // Captures the traffic on lo with tshark and prints a JSON report.
-import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { loadConfig } from '@sivshm/core';
 import {
   forkChild,
@@ -14,6 +11,8 @@ import {
   siblingEntry,
   sleep,
   startHostd,
+  startLiveCapture,
+  type LiveCapture,
   waitFor,
 } from '@sivshm/testing';
 import { Gateway } from '../../src/gateway.js';
@@ -33,7 +32,6 @@ import { TCP_JUNK_PORT, TCP_PORT, callOverTcp, openTcp } from './tcp-peer.js';
 const outDir = process.argv[2] ?? '/tmp';
 const rawPcap = join(outDir, 'raw.pcap');
 const pcap = join(outDir, 'gateway.pcap');
-const PROBE_PORT = 30999;
 const JUNK_PORT = 40001;
 const PEER = '127.0.0.2';
 const DATA_PORT = 40000;
@@ -43,36 +41,16 @@ const EVENT_GROUP = '239.1.1.1';
 const EVENT_GROUP_PORT = 30600;
 const log: string[] = [];
 const note = (s: string): void => void log.push(`${Math.round(performance.now())} ${s}`);
-type Capture = ChildProcessByStdio<null, Readable, Readable>;
 
-/** tshark on lo, probed until it really captures (as discovery's udp-scenario does). */
-async function startCapture(): Promise<Capture> {
-  const filter = `udp port ${SD_PORT} or udp port ${SERVICE_PORT} or udp port ${DATA_PORT} or udp port ${PROBE_PORT} or tcp port ${TCP_PORT} or udp port ${MULTICAST_SERVICE_PORT} or udp port ${EVENT_GROUP_PORT}`;
-  const capture = spawn('tshark', ['-i', 'lo', '-f', filter, '-w', rawPcap, '-P', '-l'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  capture.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  capture.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const probe = createSocket('udp4');
-  const probing = setInterval(() => probe.send('probe', PROBE_PORT, '127.0.0.1'), 20);
-  await waitFor(() => out.includes(String(PROBE_PORT)), `tshark to capture (${out})`, 20_000, 10);
-  clearInterval(probing);
-  probe.close();
-  return capture;
+/** tshark on lo, probed until it really captures. */
+function startCapture(): Promise<LiveCapture> {
+  const filter = `udp port ${SD_PORT} or udp port ${SERVICE_PORT} or udp port ${DATA_PORT} or tcp port ${TCP_PORT} or udp port ${MULTICAST_SERVICE_PORT} or udp port ${EVENT_GROUP_PORT}`;
+  return startLiveCapture({ filter, rawPcap });
 }
 
 /** Stops tshark; keeps the SOME/IP traffic, leaving out the probes and the deliberate junk. */
-async function finishCapture(capture: Capture): Promise<void> {
-  await sleep(300);
-  capture.kill('SIGINT');
-  await new Promise((r) => capture.once('exit', r));
-  const keep = `not udp.port == ${PROBE_PORT} and not udp.port == ${JUNK_PORT} and not tcp.port == ${TCP_JUNK_PORT}`;
-  const r = spawnSync('tshark', ['-r', rawPcap, '-Y', keep, '-w', pcap], {
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
-  if (r.status !== 0) throw new Error(`tshark could not filter the capture: ${r.stderr}`);
+function finishCapture(capture: LiveCapture): Promise<void> {
+  return capture.finish(`not udp.port == ${JUNK_PORT} and not tcp.port == ${TCP_JUNK_PORT}`, pcap);
 }
 
 const GATEWAY_SECTION = `

@@ -1,11 +1,8 @@
 // Child process of udp.int.spec.ts, run inside a private network namespace (lo up, multicast
 // on, 127.0.0.2 added). Captures SD on lo with tshark, runs two SD agents over real UDP
 // (A at 127.0.0.1 offers, B at 127.0.0.2 finds and subscribes), and prints a JSON report.
-import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
-import { sleep, waitFor } from '@sivshm/testing';
+import { sleep, startLiveCapture, waitFor, type LiveCapture } from '@sivshm/testing';
 import { SdAgent } from '../../src/sd/sd-agent.js';
 import type { SubscriptionEvent } from '../../src/sd/sd-consumer.js';
 import type { SubscriberEvent } from '../../src/sd/sd-provider.js';
@@ -16,7 +13,6 @@ import { endpointOption } from '../../src/wire/endpoint-option.js';
 const outDir = process.argv[2] ?? '/tmp';
 const rawPcap = join(outDir, 'raw.pcap');
 const pcap = join(outDir, 'sd-udp.pcap');
-const PROBE_PORT = 30999;
 const SERVICE = { serviceId: 0x1234, instanceId: 0x5678, majorVersion: 1, minorVersion: 3 };
 const timing = {
   initialDelayMin: 10,
@@ -34,9 +30,6 @@ const note = (s: string): void => void log.push(`${Math.round(performance.now())
 const until = (pred: () => boolean, ms: number, what: string): Promise<void> =>
   waitFor(pred, what, ms, 10);
 
-/** The tshark process capturing on lo. */
-type Capture = ChildProcessByStdio<null, Readable, Readable>;
-
 /** What the two agents reported during the exchange. */
 interface Observed {
   readonly errors: string[];
@@ -45,43 +38,14 @@ interface Observed {
   readonly subscriberEvents: SubscriberEvent[];
 }
 
-/**
- * Starts tshark on lo. tshark says "Capturing on" a little before packets are really
- * captured: probe a side port until a probe shows up in its live output (the probes are
- * filtered out by `finishCapture`).
- */
-async function startCapture(): Promise<Capture> {
-  const capture = spawn(
-    'tshark',
-    ['-i', 'lo', '-f', `udp port 30490 or udp port ${PROBE_PORT}`, '-w', rawPcap, '-P', '-l'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let captureOut = '';
-  capture.stdout.on('data', (d: Buffer) => (captureOut += d.toString()));
-  capture.stderr.on('data', (d: Buffer) => (captureOut += d.toString()));
-  const probe = createSocket('udp4');
-  const probing = setInterval(() => probe.send('probe', PROBE_PORT, '127.0.0.1'), 20);
-  await until(
-    () => captureOut.includes(String(PROBE_PORT)),
-    20_000,
-    `tshark to capture (${captureOut})`,
-  );
-  clearInterval(probing);
-  probe.close();
-  return capture;
+/** tshark on lo, probed until it really captures SD. */
+function startCapture(): Promise<LiveCapture> {
+  return startLiveCapture({ filter: 'udp port 30490', rawPcap });
 }
 
 /** Stops tshark and keeps only SD traffic in `pcap`. */
-async function finishCapture(capture: Capture): Promise<void> {
-  await sleep(300);
-  capture.kill('SIGINT');
-  await new Promise((r) => capture.once('exit', r));
-  const filtered = spawnSync('tshark', ['-r', rawPcap, '-Y', 'udp.port == 30490', '-w', pcap], {
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
-  if (filtered.status !== 0)
-    throw new Error(`tshark could not filter the capture: ${filtered.stderr}`);
+function finishCapture(capture: LiveCapture): Promise<void> {
+  return capture.finish('udp.port == 30490', pcap);
 }
 
 /** A (127.0.0.1) will offer; B (127.0.0.2) will find and subscribe. */
