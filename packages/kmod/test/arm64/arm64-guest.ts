@@ -5,10 +5,16 @@
  * `fetch-arm64-guest.sh` (without touching the host's dpkg); everything else is built per run in
  * a work folder, so the source tree stays clean.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { copyKernelModules, kmodRoot, makeRootfs, packInitramfs } from '@sivshm/testing/qemu';
+import {
+  bootGuest,
+  copyKernelModules,
+  kmodRoot,
+  makeRootfs,
+  packInitramfs,
+} from '@sivshm/testing/qemu';
 
 /** The fetch can download ~100 MB on a cold cache. */
 const FETCH_TIMEOUT_MS = 600_000;
@@ -123,27 +129,23 @@ export interface Arm64Boot {
  * algorithm: the architected one is far slower under TCG) and resolves with its console once
  * QEMU exits; a guest still running after `timeoutMs` is killed and says so in the log.
  */
-export function bootArm64(b: Arm64Boot): Promise<{ code: number | null; log: string }> {
-  const args = [
-    ...['-M', 'virt', '-cpu', 'max,pauth-impdef=on', '-accel', 'tcg', '-m', '256M', '-smp', '1'],
-    ...['-nic', 'none', '-no-reboot', '-display', 'none', '-monitor', 'none'],
-    ...['-serial', `file:${b.serialLog}`, '-kernel', b.kit.vmlinuz, '-initrd', b.initrd],
-    ...['-append', `console=ttyAMA0 loglevel=3 ${b.append}`],
-    ...b.devices.flat(),
-  ];
-  const qemu = spawn('qemu-system-aarch64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let said = '';
-  qemu.stdout.on('data', (d: Buffer) => (said += d.toString('latin1')));
-  qemu.stderr.on('data', (d: Buffer) => (said += d.toString('latin1')));
-  const timer = setTimeout(() => {
-    said += `\n[arm64 tier] guest killed after ${b.timeoutMs} ms\n`;
-    qemu.kill('SIGKILL');
-  }, b.timeoutMs);
-  return new Promise((resolve) => {
-    qemu.on('close', (code) => {
-      clearTimeout(timer);
-      const console = existsSync(b.serialLog) ? readFileSync(b.serialLog, 'latin1') : '';
-      resolve({ code, log: `${console.replace(/\r/g, '')}${said}` });
-    });
+export async function bootArm64(b: Arm64Boot): Promise<{ code: number | null; log: string }> {
+  const guest = bootGuest({
+    name: 'arm64-16k',
+    kver: b.kit.kver,
+    initrd: b.initrd,
+    memory: '256M',
+    serialLog: b.serialLog,
+    append: b.append,
+    devices: b.devices,
+    timeoutMs: b.timeoutMs,
+    arch: {
+      qemu: 'qemu-system-aarch64',
+      machine: ['-M', 'virt', '-cpu', 'max,pauth-impdef=on'],
+      kernel: b.kit.vmlinuz,
+      console: 'ttyAMA0',
+    },
   });
+  const { code, log } = await guest.exited;
+  return { code, log };
 }

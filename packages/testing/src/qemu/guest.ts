@@ -32,7 +32,9 @@ export interface BootOptions extends GuestMachine {
 
 /** Boots one guest. */
 export function bootGuest(o: BootOptions): QemuGuest {
-  const qemu = spawn('qemu-system-x86_64', qemuArgs(o), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const qemu = spawn(o.arch?.qemu ?? 'qemu-system-x86_64', qemuArgs(o), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let said = '';
   qemu.stdout.on('data', (d: Buffer) => (said += d.toString('latin1')));
   qemu.stderr.on('data', (d: Buffer) => (said += d.toString('latin1')));

@@ -37,6 +37,7 @@ export {
   qemuArgs,
   serialLine,
   virtioSerialPort,
+  type GuestArch,
   type GuestMachine,
 } from './qemu-args.js';
 export { TierResults, selectedGroups, type TierResult } from './tier-results.js';

@@ -12,10 +12,24 @@ export interface GuestMachine {
   /** Appended to the kernel command line after the console settings. */
   readonly append: string;
   readonly devices: readonly string[][];
+  /** Another architecture than this host's x86_64 (its kernel is then not under /boot). */
+  readonly arch?: GuestArch;
+}
+
+/** What differs in a guest of another architecture: QEMU, its machine, kernel and console. */
+export interface GuestArch {
+  /** `qemu-system-aarch64`. */
+  readonly qemu: string;
+  /** Machine and CPU arguments (`-M virt -cpu max`). */
+  readonly machine: readonly string[];
+  readonly kernel: string;
+  /** The console device on the kernel command line (`ttyAMA0`). */
+  readonly console: string;
 }
 
 export function qemuArgs(m: GuestMachine): string[] {
   return [
+    ...(m.arch?.machine ?? []),
     '-accel',
     'tcg',
     '-m',
@@ -32,11 +46,11 @@ export function qemuArgs(m: GuestMachine): string[] {
     '-serial',
     `file:${m.serialLog}`,
     '-kernel',
-    `/boot/vmlinuz-${m.kver}`,
+    m.arch?.kernel ?? `/boot/vmlinuz-${m.kver}`,
     '-initrd',
     m.initrd,
     '-append',
-    `console=ttyS0 loglevel=3 ${m.append}`,
+    `console=${m.arch?.console ?? 'ttyS0'} loglevel=3 ${m.append}`,
     ...m.devices.flat(),
   ];
 }
