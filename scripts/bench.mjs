@@ -33,6 +33,11 @@ suites: ${Object.keys(SUITES).join(', ')} (default: all)
   --quick   fewer iterations (a smoke run; figures are noisier)`);
   process.exit(0);
 }
+const unknown = args.filter((a) => a.startsWith('-') && !['--json', '--quick'].includes(a));
+if (unknown.length > 0) {
+  console.error(`unknown option ${unknown[0]}; options: --json, --quick (npm run bench -- --help)`);
+  process.exit(2);
+}
 const json = args.includes('--json');
 const quick = args.includes('--quick');
 const names = args.filter((a) => !a.startsWith('--'));
@@ -54,7 +59,17 @@ for (const name of names.length > 0 ? names : Object.keys(SUITES)) {
   }
   const mod = await import(pathToFileURL(file).href);
   if (!json) console.error(`running ${name}…`);
-  const result = await mod.run({ quick, json, log: json ? () => {} : (s) => console.error(s) });
+  let result;
+  try {
+    result = await mod.run({ quick, json, log: json ? () => {} : (s) => console.error(s) });
+  } catch (e) {
+    // One line per failed suite; the stack only with SIVSHM_DEBUG=1, as for the sivshm CLI.
+    const debug = process.env.SIVSHM_DEBUG === '1';
+    const text = debug ? String(e?.stack) : String(e?.message ?? e).replace(/\s*\n\s*/g, ' ');
+    console.error(`${name}: failed: ${text}`);
+    failed = true;
+    continue;
+  }
   results[name] = result;
   if (!json) console.log(`\n${mod.format(result)}\n`);
 }
