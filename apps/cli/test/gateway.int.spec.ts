@@ -21,6 +21,10 @@ describe('sivshm gateway', function () {
   });
   after(() => d?.cleanup());
 
+  /** `sivshm gateway` in emulated mode on the deployment's run dir. */
+  const runGateway = (config: string, vm: string): ReturnType<typeof sivshm> =>
+    sivshm(['gateway', '--config', config, '--vm', vm, '--run-dir', d.runDir]);
+
   it('--help names every option and shows an example', async () => {
     const r = await sivshm(['gateway', '--help']);
     expect(r.status).to.equal(0);
@@ -38,15 +42,7 @@ describe('sivshm gateway', function () {
   });
 
   it('a config without a gateway: section: exit 1, one line that says what to add', async () => {
-    const r = await sivshm([
-      'gateway',
-      '--config',
-      examplePath('services.yaml'),
-      '--vm',
-      'cluster',
-      '--run-dir',
-      d.runDir,
-    ]);
+    const r = await runGateway(examplePath('services.yaml'), 'cluster');
     expectOneLineFailure(
       r,
       1,
@@ -61,15 +57,7 @@ describe('sivshm gateway', function () {
       d.configPath,
       '\ngateway:\n  unicast: 224.0.0.1\n  export:\n    - { service: VehicleSpeed, instance: 1, udp: 30501 }\n',
     );
-    const r = await sivshm([
-      'gateway',
-      '--config',
-      d.configPath,
-      '--vm',
-      'gateway',
-      '--run-dir',
-      d.runDir,
-    ]);
+    const r = await runGateway(d.configPath, 'gateway');
     expectOneLineFailure(
       r,
       1,
@@ -85,15 +73,7 @@ describe('sivshm gateway', function () {
       'unicast: 10.0.0.5',
     );
     writeFileSync(d.configPath, text);
-    const r = await sivshm([
-      'gateway',
-      '--config',
-      d.configPath,
-      '--vm',
-      'gateway',
-      '--run-dir',
-      d.runDir,
-    ]);
+    const r = await runGateway(d.configPath, 'gateway');
     expectOneLineFailure(
       r,
       1,
