@@ -29,14 +29,7 @@ describe('BrokerHandshakes limits', () => {
       });
       let rateLimited = 0;
       for (let i = 0; i < 200; i++) {
-        const m1 = w.newConsumer(w.consumer).start({
-          service: 0x1234,
-          instance: 1,
-          major: 1,
-          mode: 'plain',
-          reqSeq: w.nextReqSeq(),
-          kn: new Uint8Array(16),
-        });
+        const m1 = w.newConsumer(w.consumer).start(w.plainRequest());
         const eff = w.deliver(CONSUMER_VM, m1);
         if (eff.some((e) => e.kind === 'rejected' && e.reason === 'rateLimited')) rateLimited++;
       }
@@ -75,14 +68,7 @@ describe('BrokerHandshakes limits', () => {
       });
       const results = [];
       for (let i = 0; i < 5; i++) {
-        const m1 = w.newConsumer().start({
-          service: 0x1234,
-          instance: 1,
-          major: 1,
-          mode: 'plain',
-          reqSeq: w.nextReqSeq(),
-          kn: new Uint8Array(16),
-        });
+        const m1 = w.newConsumer().start(w.plainRequest());
         results.push(w.deliver(CONSUMER_VM, m1)); // the provider never answers
       }
       expect(w.broker.pendingCount(CONSUMER_VM)).to.equal(3);

@@ -175,14 +175,7 @@ describe('BrokerHandshakes rules', () => {
       });
       const reasons: string[] = [];
       for (let i = 0; i < 3; i++) {
-        const m1 = w.newConsumer().start({
-          service: 0x1234,
-          instance: 1,
-          major: 1,
-          mode: 'plain',
-          reqSeq: w.nextReqSeq(),
-          kn: new Uint8Array(16),
-        });
+        const m1 = w.newConsumer().start(w.plainRequest());
         for (const e of w.deliver(CONSUMER_VM, m1))
           if (e.kind === 'rejected') reasons.push(e.reason);
       }

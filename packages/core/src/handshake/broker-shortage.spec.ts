@@ -27,14 +27,7 @@ describe('BrokerHandshakes: what ran out', () => {
 
   it('should pass hostd’s account of a failed reservation (table full, region full) to the consumer as it is', () => {
     const w = new HandshakeWorld({ crypto: nodeBackend });
-    const m1 = w.newConsumer().start({
-      service: 0x1234,
-      instance: 1,
-      major: 1,
-      mode: 'plain',
-      reqSeq: w.nextReqSeq(),
-      kn: new Uint8Array(16),
-    });
+    const m1 = w.newConsumer().start(w.plainRequest());
     const reserve = w.broker.receive(CONSUMER_VM, m1).find((e) => e.kind === 'reserve-window');
     expect(reserve?.kind).to.equal('reserve-window');
     const why =

@@ -209,6 +209,21 @@ export class HandshakeWorld {
     return ++this.reqSeq;
   }
 
+  /**
+   * A consumer's request for the world's service (instance 1, major 1, plain) with the next
+   * request sequence number: what `newConsumer().start()` takes in most broker specs.
+   */
+  plainRequest(): Parameters<ConsumerHandshake['start']>[0] {
+    return {
+      service: SERVICE,
+      instance: INSTANCE,
+      major: MAJOR,
+      mode: 'plain',
+      reqSeq: this.nextReqSeq(),
+      kn: new Uint8Array(16),
+    };
+  }
+
   /** Hands `bytes` from the link of `vmId` to the broker and carries out its effects. */
   deliver(vmId: number, bytes: Uint8Array): BrokerEffect[] {
     return this.route(this.broker.receive(vmId, bytes));
