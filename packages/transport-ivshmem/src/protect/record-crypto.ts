@@ -1,8 +1,9 @@
+import type { ChannelMode } from '@sivshm/abi';
 import type { SomeIpHeader } from '../ring/someip-header.js';
 import type { RecordDirection } from './record-format.js';
 
-/** Which protection a channel's records get. */
-export type ProtectedMode = 'mac' | 'aead';
+/** Which protection a channel's records get: abi's channel modes other than `plain`. */
+export type ProtectedMode = Exclude<ChannelMode, 'plain'>;
 
 /** What {@link RecordCipher.open} found. */
 export const OpenResult = {
