@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { isPendingTimeoutMs } from '@sivshm/core';
 import { HostdError } from './errors/hostd-error.js';
 import { LOG_LEVELS, type LogLevel } from './log/logger.js';
 import { parseMetricsAddress, type MetricsAddress } from './metrics/metrics-server.js';
@@ -83,7 +84,7 @@ export function parseHostdArgs(argv: readonly string[]): HostdArgs {
     } else if (a === '--handshake-deadline-ms') {
       const v = value(++i, a);
       handshakeDeadlineMs = Number(v);
-      if (!/^\d+$/.test(v) || handshakeDeadlineMs < 1 || handshakeDeadlineMs > 60_000) {
+      if (!/^\d+$/.test(v) || !isPendingTimeoutMs(handshakeDeadlineMs)) {
         throw new HostdError(
           'ERR_ARGS',
           `--handshake-deadline-ms ${v} must be a whole number of ms, 1..60000`,

@@ -2,6 +2,7 @@ import { chmodSync, rmSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import {
   cryptoBackend,
+  isPendingTimeoutMs,
   loadConfig,
   resolveGrantKey,
   type BrokerHandshakes,
@@ -301,7 +302,7 @@ export class Hostd {
 
   static async #start(o: HostdOptions): Promise<Hostd> {
     const ms = o.pendingTimeoutMs;
-    if (ms !== undefined && (!Number.isInteger(ms) || ms < 1 || ms > 60_000)) {
+    if (ms !== undefined && !isPendingTimeoutMs(ms)) {
       throw new HostdError(
         'ERR_ARGS',
         `pendingTimeoutMs ${ms} is not allowed: use a whole number of milliseconds from 1 to 60000`,

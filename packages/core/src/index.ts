@@ -82,7 +82,7 @@ export { ConsumerHandshake } from './handshake/consumer-handshake.js';
 export type { ChannelRequest, ConsumerHandshakeOptions } from './handshake/consumer-handshake.js';
 export { ProviderHandshakes } from './handshake/provider-handshake.js';
 export type { ProviderPolicy, ProviderHandshakesOptions } from './handshake/provider-handshake.js';
-export { BrokerHandshakes } from './handshake/broker-handshake.js';
+export { BrokerHandshakes, isPendingTimeoutMs } from './handshake/broker-handshake.js';
 export type { BrokerOptions } from './handshake/broker-handshake.js';
 export type { BrokerLimits } from './handshake/broker-budgets.js';
 export type {

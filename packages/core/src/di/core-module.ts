@@ -5,7 +5,7 @@ import { vmBudgets } from '../config/vm-load.js';
 import type { CryptoBackendName } from '../crypto/crypto-backend.js';
 import { cryptoBackend } from '../crypto/select-backend.js';
 import type { BrokerLimits } from '../handshake/broker-budgets.js';
-import { BrokerHandshakes } from '../handshake/broker-handshake.js';
+import { BrokerHandshakes, isPendingTimeoutMs } from '../handshake/broker-handshake.js';
 import type { ServiceConfig } from '../config/config-types.js';
 import { CoreError } from '../errors/core-error.js';
 import { systemClock, type Clock } from '../util/clock.js';
@@ -110,7 +110,7 @@ export function configLimits(config: ServiceConfig, vmId: number): BrokerLimits 
 }
 
 function pendingDeadline(ms: number): bigint {
-  if (!Number.isInteger(ms) || ms < 1 || ms > 60_000) {
+  if (!isPendingTimeoutMs(ms)) {
     throw new CoreError(
       'ERR_CONFIG',
       `pendingTimeoutMs ${ms} is not allowed: use a whole number of milliseconds from 1 to 60000`,

@@ -21,6 +21,17 @@ import {
 } from './handshake-messages.js';
 import { peekControl } from './peek-control.js';
 
+/** Longest PENDING deadline accepted, ms: a half-open handshake holds a window that long. */
+export const MAX_PENDING_TIMEOUT_MS = 60_000;
+
+/**
+ * Is `ms` a PENDING deadline hostd may be given: a whole number of ms from 1 to
+ * {@link MAX_PENDING_TIMEOUT_MS}? (hostd's option and --handshake-deadline-ms, core's module.)
+ */
+export function isPendingTimeoutMs(ms: number): boolean {
+  return Number.isInteger(ms) && ms >= 1 && ms <= MAX_PENDING_TIMEOUT_MS;
+}
+
 export interface BrokerOptions {
   readonly crypto: CryptoBackend;
   readonly ca: CertificateAuthority;
