@@ -34,7 +34,7 @@ export function parseGateway(
       'gateway.import',
       'importing network services is not supported by this build; remove gateway.import',
     );
-  const exports = parseExports(ctx, m.get('export'), services);
+  const exports = parseExports(ctx, m.get('export'), services, sd?.port);
   if (unicast === undefined || sd === undefined || exports === undefined || imp) return undefined;
   return Object.freeze({ unicast, sdGroup: sd.group, sdPort: sd.port, exports });
 }
@@ -49,8 +49,15 @@ function address(
   const node = ctx.r.resolve(entry.value, path);
   const s = ctx.r.string(node, path, IPV4, entry.key);
   if (s === undefined) return undefined;
+  if (!isIPv4(s)) {
+    ctx.r.report(node, path, `${s} is not ${IPV4.describe}`);
+    return undefined;
+  }
+  // A unicast address names one host: not 0.0.0.0/8 (this network), multicast, nor the
+  // reserved and broadcast 240.0.0.0/4 — an SD endpoint option with one is unreachable.
   const first = Number(s.split('.')[0]);
-  if (!isIPv4(s) || (first >= 224 && first <= 239) !== multicast) {
+  const isMulticast = first >= 224 && first <= 239;
+  if (multicast ? !isMulticast : first === 0 || first >= 224) {
     ctx.r.report(
       node,
       path,
@@ -81,18 +88,26 @@ function parseExports(
   ctx: ConfigBuildContext,
   entry: FieldEntry | undefined,
   services: readonly ServiceDefinition[] | undefined,
+  sdPort: number | undefined,
 ): readonly GatewayExport[] | undefined {
   if (!entry) return undefined;
   const items = ctx.r.seq(entry.value, 'gateway.export', entry.key);
   if (!items) return undefined;
   const out: GatewayExport[] = [];
-  const ports = new Set<string>();
+  // The SD socket is bound to the same address: an endpoint on its port would share it.
+  const ports = new Set<string>(sdPort === undefined ? [] : [`udp${sdPort}`]);
   let ok = true;
   items.forEach((item, i) => {
     const e = parseExport(ctx, item, `gateway.export[${i}]`, services);
     if (e === undefined) {
       ok = false;
       return;
+    }
+    // Two offers of one instance on the network would have peers pick either endpoint.
+    if (out.some((o) => o.service === e.service && o.instance === e.instance)) {
+      const what = `${e.service} instance ${e.instance} is exported twice; keep one entry`;
+      ctx.r.report(item, `gateway.export[${i}]`, what);
+      ok = false;
     }
     const used: Array<['udp' | 'tcp', number | undefined]> = [
       ['udp', e.udpPort],
@@ -101,7 +116,10 @@ function parseExports(
     for (const [protocol, port] of used) {
       if (port === undefined) continue;
       if (ports.has(`${protocol}${port}`)) {
-        const what = `${protocol.toUpperCase()} port ${port} is used twice`;
+        const what =
+          protocol === 'udp' && port === sdPort
+            ? `UDP port ${port} is the SD port (gateway.sd.port, default 30490); pick another`
+            : `${protocol.toUpperCase()} port ${port} is used twice`;
         ctx.r.report(item, `gateway.export[${i}].${protocol}`, what);
         ok = false;
       }

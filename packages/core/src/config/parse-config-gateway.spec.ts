@@ -156,5 +156,59 @@ describe('parseConfig', () => {
         'UDP port 30501 is used twice',
       );
     });
+
+    it('should refuse 0.0.0.0 and broadcast as the unicast address or a peer', () => {
+      expectIssue(
+        gateway('  unicast: 0.0.0.0', '  export: []'),
+        30,
+        12,
+        'gateway.unicast',
+        '0.0.0.0 is not a unicast IPv4 address',
+      );
+      expectIssue(
+        gateway('  unicast: 255.255.255.255', '  export: []'),
+        30,
+        12,
+        'gateway.unicast',
+        '255.255.255.255 is not a unicast IPv4 address',
+      );
+      expectIssue(
+        gateway('  unicast: 10.0.0.300', '  export: []'),
+        30,
+        12,
+        'gateway.unicast',
+        '10.0.0.300 is not an IPv4 address such as 10.0.0.5',
+      );
+    });
+
+    it('should refuse one service instance exported twice', () => {
+      expectIssue(
+        gateway(
+          '  unicast: 10.0.0.5',
+          '  export:',
+          '    - { service: VehicleSpeed, instance: 1, udp: 30501 }',
+          '    - { service: VehicleSpeed, instance: 1, udp: 30502 }',
+        ),
+        33,
+        7,
+        'gateway.export[1]',
+        'VehicleSpeed instance 1 is exported twice; keep one entry',
+      );
+    });
+
+    it("should refuse an export's UDP port that is the SD port", () => {
+      expectIssue(
+        gateway(
+          '  unicast: 10.0.0.5',
+          '  sd: { port: 30501 }',
+          '  export:',
+          '    - { service: VehicleSpeed, instance: 1, udp: 30501 }',
+        ),
+        33,
+        7,
+        'gateway.export[0].udp',
+        'UDP port 30501 is the SD port (gateway.sd.port, default 30490); pick another',
+      );
+    });
   });
 });
