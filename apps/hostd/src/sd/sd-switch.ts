@@ -162,19 +162,20 @@ export class SdSwitch {
   #logNewOffers(vmId: number): void {
     const fresh = this.#newOffers.splice(0);
     if (fresh.length === 0) return;
-    const runs: string[] = [];
+    // Consecutive instances of one service are one run: `0x1234:1-256`.
+    const runs: { service: number; first: number; last: number }[] = [];
     for (const o of fresh) {
-      const last = runs.at(-1);
-      const m = last === undefined ? null : /^0x([0-9a-f]+):(\d+)(?:-(\d+))?$/.exec(last);
-      if (m && parseInt(m[1]!, 16) === o.service && Number(m[3] ?? m[2]) + 1 === o.instance) {
-        runs[runs.length - 1] = `0x${m[1]}:${m[2]}-${o.instance}`;
-      } else runs.push(`0x${o.service.toString(16)}:${o.instance}`);
+      const run = runs.at(-1);
+      if (run?.service === o.service && run.last + 1 === o.instance) run.last = o.instance;
+      else runs.push({ service: o.service, first: o.instance, last: o.instance });
     }
+    const runText = (r: (typeof runs)[number]): string =>
+      `0x${r.service.toString(16)}:${r.first}${r.last === r.first ? '' : `-${r.last}`}`;
     this.#env.log.info('sd-offer', {
       vm: vmId,
       count: fresh.length,
       ttl: fresh[0]!.ttl,
-      instances: runs.join(' '),
+      instances: runs.map(runText).join(' '),
     });
   }
 
