@@ -30,7 +30,7 @@ export interface NodeOpenOptions {
   readonly controlPort?: string;
   /** How channels wait for records (docs/architecture.md §7); default `adaptive`. */
   readonly notify?: NotifyMode;
-  /** Heartbeat period on the control link (for hostd's --vm-timeout); default 1000 ms. */
+  /** Heartbeat period on the control link (for hostd's --vm-timeout), 10..60000 ms; default 1000. */
   readonly heartbeatMs?: number;
   /**
    * A channel's peer counts as gone when it neither beats nor moves a ring for this long, ms
@@ -152,7 +152,8 @@ export class Node {
         `Node.open: reconnectMaxDelayMs must be an integer ≥ 10, got ${String(maxDelay)}`,
       );
     }
-    const peerTimeout = checkedPeerTimeout(options.peerTimeoutMs);
+    const peerTimeout = checkedMs('peerTimeoutMs', options.peerTimeoutMs, 100, 60_000);
+    const heartbeatMs = checkedMs('heartbeatMs', options.heartbeatMs, 10, 60_000) ?? 1000;
     let config: ServiceConfig;
     try {
       config =
@@ -173,7 +174,7 @@ export class Node {
         vm,
         runDir: options.runDir ?? '',
         notify,
-        heartbeatMs: options.heartbeatMs ?? 1000,
+        heartbeatMs,
         ...(peerTimeout === undefined ? {} : { peerTimeoutMs: peerTimeout }),
         ...(options.devicePath === undefined ? {} : { devicePath: options.devicePath }),
         ...(port === undefined ? {} : { controlPort: port }),
@@ -442,11 +443,19 @@ export class Node {
   }
 }
 
-/** `Node.open`'s `peerTimeoutMs`, checked: a whole number of ms from 100 to 60000, or unset. */
-function checkedPeerTimeout(ms: number | undefined): number | undefined {
-  if (ms === undefined || (Number.isInteger(ms) && ms >= 100 && ms <= 60_000)) return ms;
+/**
+ * A `Node.open` period option, checked: a whole number of ms from `min` to `max`, or unset. (A
+ * heartbeat period of 0 or NaN would make Node's timer fire every millisecond.)
+ */
+function checkedMs(
+  name: string,
+  ms: number | undefined,
+  min: number,
+  max: number,
+): number | undefined {
+  if (ms === undefined || (Number.isInteger(ms) && ms >= min && ms <= max)) return ms;
   throw new RuntimeError(
     'ERR_BAD_ARGUMENT',
-    `Node.open: peerTimeoutMs must be a whole number of ms from 100 to 60000, got ${String(ms)}`,
+    `Node.open: ${name} must be a whole number of ms from ${min} to ${max}, got ${String(ms)}`,
   );
 }
