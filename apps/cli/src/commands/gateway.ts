@@ -38,6 +38,6 @@ export function registerGatewayCommand(program: Command): void {
       const args = ['--config', path.resolve(opts.config), '--vm', opts.vm];
       if (opts.runDir !== undefined) args.push('--run-dir', path.resolve(opts.runDir));
       if (opts.controlPort !== undefined) args.push('--control-port', opts.controlPort);
-      process.exitCode = await runPackageBinary('@sivshm/gateway', args);
+      process.exitCode = await runPackageBinary(import.meta.resolve('@sivshm/gateway'), args);
     });
 }

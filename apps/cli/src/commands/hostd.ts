@@ -61,7 +61,7 @@ export function registerHostdCommand(program: Command): void {
           ...(opts.metrics === undefined ? [] : ['--metrics', opts.metrics]),
           ...(opts.metricsAllowRemote === true ? ['--metrics-allow-remote'] : []),
         ];
-        process.exitCode = await runPackageBinary('@sivshm/hostd', args);
+        process.exitCode = await runPackageBinary(import.meta.resolve('@sivshm/hostd'), args);
       },
     );
 }

@@ -3,13 +3,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * Runs a daemon package's `bin` entry (beside its main module) as a child process in the
- * foreground and resolves with its exit code. The daemon is its own process because it installs
- * signal handlers and exits on its own terms; SIGINT/SIGTERM sent to the CLI are forwarded to
- * it. The package is resolved only here, so other commands never load it.
+ * Runs a daemon package's `bin` entry (beside its main module, `mainUrl`) as a child process in
+ * the foreground and resolves with its exit code. The daemon is its own process because it
+ * installs signal handlers and exits on its own terms; SIGINT/SIGTERM sent to the CLI are
+ * forwarded to it. Callers resolve their package with import.meta.resolve when their
+ * command runs, so other commands never load the package (and the manifest check sees the
+ * dependency used).
  */
-export async function runPackageBinary(packageName: string, args: string[]): Promise<number> {
-  const main = fileURLToPath(import.meta.resolve(packageName));
+export async function runPackageBinary(mainUrl: string, args: string[]): Promise<number> {
+  const main = fileURLToPath(mainUrl);
   const bin = path.join(path.dirname(main), `bin${path.extname(main)}`);
   const child = spawn(process.execPath, [...process.execArgv, bin, ...args], { stdio: 'inherit' });
   const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
