@@ -2,6 +2,7 @@ import { ContainerModule, type ServiceIdentifier } from 'inversify';
 import type { Node, NodeOpenOptions } from '../node/node.js';
 import type { ConsumedService, ConsumeOptions } from '../service/consumed-service.js';
 import type { OfferedService, OfferOptions } from '../service/offered-service.js';
+import { RuntimeError } from '../errors/runtime-error.js';
 import { LazyNode } from './lazy-node.js';
 
 /** The tokens {@link sivshmNodeModule} binds unless told others. */
@@ -83,6 +84,7 @@ export interface SivshmNodeModuleOptions extends NodeOpenOptions {
  * ```
  */
 export function sivshmNodeModule(options: SivshmNodeModuleOptions): ContainerModule {
+  checkModuleOptions(options);
   const { consume = [], offer = [], nodeToken = SivshmTokens.Node, ...open } = options;
   // One per module instance: the container's singleton whose deactivation closes the node.
   const lazyToken: ServiceIdentifier<LazyNode> = Symbol('sivshm.runtime.LazyNode');
@@ -108,4 +110,48 @@ export function sivshmNodeModule(options: SivshmNodeModuleOptions): ContainerMod
       );
     }
   });
+}
+
+/**
+ * The shape of the module's options, checked when the module is made: a mistake here would
+ * otherwise be a TypeError from inside the container's load, or an ambiguous binding found only
+ * when the service is first asked for. What needs the config (a service name, an instance,
+ * a mode) is checked by `Node.open`/`consume`/`offer` when the token is resolved.
+ */
+function checkModuleOptions(options: SivshmNodeModuleOptions): void {
+  const bad = (what: string): never => {
+    throw new RuntimeError('ERR_BAD_ARGUMENT', `sivshmNodeModule: ${what}`);
+  };
+  if (typeof options !== 'object' || options === null) {
+    bad('needs { config, vm, runDir } and optionally consume/offer lists');
+  }
+  const tokens = new Set<unknown>([options.nodeToken ?? SivshmTokens.Node]);
+  for (const kind of ['consume', 'offer'] as const) {
+    const list = options[kind];
+    if (list === undefined) continue;
+    if (!Array.isArray(list)) bad(`${kind} must be a list of { service, options: { instance } }`);
+    (list as ReadonlyArray<ConsumeBinding | OfferBinding>).forEach((b, i) => {
+      const at = `${kind}[${i}]`;
+      if (typeof b?.service !== 'string' || b.service === '') {
+        bad(`${at}.service must be a service name of services.yaml`);
+      }
+      if (typeof b.options !== 'object' || b.options === null) {
+        bad(`${at}.options must be given, with the instance to ${kind}`);
+      }
+      if (!Number.isInteger(b.options.instance)) {
+        bad(`${at}.options.instance must be a whole number, got ${String(b.options.instance)}`);
+      }
+      const token =
+        b.token ??
+        (kind === 'consume'
+          ? consumedServiceToken(b.service, b.options.instance)
+          : offeredServiceToken(b.service, b.options.instance));
+      if (tokens.has(token)) {
+        bad(
+          `${at}: ${b.service} instance ${b.options.instance} is bound twice (give one entry, or distinct tokens)`,
+        );
+      }
+      tokens.add(token);
+    });
+  }
 }
