@@ -16,17 +16,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ControlConnection, MessageType, peekControl, type ControlMessage } from '@sivshm/core';
-import { Node } from '../src/index.js';
-import {
-  makeDeployment,
-  readStatus,
-  startHostd,
-  startProviderVm,
-  waitFor,
-  type Child,
-  type Deployment,
-  type HostdProcess,
-} from './support/deployment.js';
+import { readStatus, setUpEachTest, waitFor } from './support/deployment.js';
 
 /** Short, so the test does not wait long for the abort; the retry must still fit in it. */
 const DEADLINE_MS = 600;
@@ -70,38 +60,31 @@ function raceProxy(hostdRunDir: string, proxyDir: string, vm: string): net.Serve
 
 describe('Node: a handshake aborted after M4, with the REVOKE in the same read', function () {
   this.timeout(60_000);
-  let d: Deployment;
-  let proxyDir: string;
+  const rig = setUpEachTest({
+    hostdArgs: ['--handshake-deadline-ms', String(DEADLINE_MS)],
+    provider: true,
+  });
+  let proxyDir: string | undefined;
   let proxy: net.Server | undefined;
-  let hostd: HostdProcess | undefined;
-  let provider: Child | undefined;
-  let node: Node | undefined;
 
-  beforeEach(async () => {
-    d = makeDeployment();
+  // Registered after the rig's hooks, so these run after its setup and after its teardown
+  // (which closes the Node first: the proxy then holds no connection and closes at once).
+  beforeEach(() => {
     proxyDir = mkdtempSync(path.join(tmpdir(), 'sivshm-abort-race-'));
-    hostd = await startHostd(d, ['--handshake-deadline-ms', String(DEADLINE_MS)]);
-    provider = await startProviderVm(d);
-    proxy = raceProxy(d.runDir, proxyDir, 'cluster');
+    proxy = raceProxy(rig.d.runDir, proxyDir, 'cluster');
   });
 
   afterEach(async () => {
-    await node?.close().catch(() => undefined);
-    node = undefined;
     await new Promise((resolve) => (proxy === undefined ? resolve(0) : proxy.close(resolve)));
     proxy = undefined;
-    await provider?.stop();
-    provider = undefined;
-    await hostd?.stop();
-    hostd = undefined;
-    d.cleanup();
-    rmSync(proxyDir, { recursive: true, force: true });
+    if (proxyDir !== undefined) rmSync(proxyDir, { recursive: true, force: true });
+    proxyDir = undefined;
   });
 
   it('should never map the revoked window, ack the revoke with a receipt, and connect on retry', async () => {
-    node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: proxyDir });
+    const node = await rig.openNode({ runDir: proxyDir! });
     const speed = await node.consume('VehicleSpeed', { instance: 1, timeoutMs: 30_000 });
-    const h = hostd!;
+    const h = rig.hostd;
     const events = (name: string) => h.logs.filter((l) => l['event'] === name);
     // The held handshake was aborted with its grant out, so its window was quarantined...
     const aborted = events('channel-aborted');
@@ -111,7 +94,7 @@ describe('Node: a handshake aborted after M4, with the REVOKE in the same read',
     // ...and released by this VM's acknowledgement, whose receipt the device wrote only once
     // nothing of the channel was mapped.
     await waitFor(() => events('quarantine-released').length >= 1, 'the quarantine released');
-    const s = await readStatus(d);
+    const s = await readStatus(rig.d);
     const cluster = (s.vms as { name: string; revokeReceiptsRefused: number }[]).find(
       (v) => v.name === 'cluster',
     );

@@ -4,14 +4,23 @@ import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { makeDeployment as makeTestDeployment } from '@sivshm/testing';
-import { Node, RuntimeError } from '../src/index.js';
-import {
-  startHostd,
-  startProviderVm,
-  waitFor,
-  type Child,
-  type Deployment,
-} from './support/deployment.js';
+import { RuntimeError } from '../src/index.js';
+import { setUpEachTest, waitFor, type Deployment } from './support/deployment.js';
+
+/** VehicleSpeed at minMode mac (cluster consumes it); MediaControl consumed by nobody. */
+function failFastDeployment(): Deployment {
+  const d = makeTestDeployment({
+    label: 'fail-fast',
+    vms: [
+      { id: 1, name: 'infotainment' },
+      { id: 2, name: 'cluster' },
+    ],
+    services: ['VehicleSpeed', { name: 'MediaControl', consumers: [] }],
+  });
+  const text = readFileSync(d.configPath, 'utf8');
+  writeFileSync(d.configPath, text.replace('minMode: plain', 'minMode: mac'));
+  return d;
+}
 
 /** Milliseconds `consume` took to reject, and what it rejected with. */
 async function refusal(p: () => Promise<unknown>): Promise<{ ms: number; err: RuntimeError }> {
@@ -27,36 +36,7 @@ async function refusal(p: () => Promise<unknown>): Promise<{ ms: number; err: Ru
 
 describe('consume refusals the config implies, and StopOffer', function () {
   this.timeout(60_000);
-  let d: Deployment;
-  let hostd: Child | undefined;
-  let provider: Child | undefined;
-  let node: Node | undefined;
-
-  beforeEach(async () => {
-    // VehicleSpeed at minMode mac (cluster consumes it); MediaControl consumed by nobody.
-    d = makeTestDeployment({
-      label: 'fail-fast',
-      vms: [
-        { id: 1, name: 'infotainment' },
-        { id: 2, name: 'cluster' },
-      ],
-      services: ['VehicleSpeed', { name: 'MediaControl', consumers: [] }],
-    });
-    const text = readFileSync(d.configPath, 'utf8');
-    writeFileSync(d.configPath, text.replace('minMode: plain', 'minMode: mac'));
-    hostd = await startHostd(d);
-    node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
-  });
-
-  afterEach(async () => {
-    await node?.close().catch(() => undefined);
-    node = undefined;
-    await provider?.stop();
-    provider = undefined;
-    await hostd?.stop();
-    hostd = undefined;
-    d.cleanup();
-  });
+  const rig = setUpEachTest({ deployment: failFastDeployment, node: true });
 
   // The bound is far below consume's default timeout (10 s) and hostd's answer time; nothing
   // but a local check can answer within it.
@@ -64,7 +44,7 @@ describe('consume refusals the config implies, and StopOffer', function () {
 
   it('rejects a service this VM may not consume at once, naming who may', async () => {
     const { ms, err } = await refusal(() =>
-      node!.consume('MediaControl', { instance: 1, timeoutMs: 3000 }),
+      rig.node.consume('MediaControl', { instance: 1, timeoutMs: 3000 }),
     );
     expect(err.code).to.equal('ERR_CONFIG');
     expect(err.message).to.match(
@@ -75,7 +55,7 @@ describe('consume refusals the config implies, and StopOffer', function () {
 
   it("rejects a mode below the service's minMode at once, naming the modes allowed", async () => {
     const { ms, err } = await refusal(() =>
-      node!.consume('VehicleSpeed', { instance: 1, mode: 'plain', timeoutMs: 3000 }),
+      rig.node.consume('VehicleSpeed', { instance: 1, mode: 'plain', timeoutMs: 3000 }),
     );
     expect(err.code).to.equal('ERR_BAD_ARGUMENT');
     expect(err.message).to.match(
@@ -86,7 +66,7 @@ describe('consume refusals the config implies, and StopOffer', function () {
 
   it('rejects an unknown service at once, naming the services there are', async () => {
     const { ms, err } = await refusal(() =>
-      node!.consume('AudioVolume', { instance: 1, timeoutMs: 3000 }),
+      rig.node.consume('AudioVolume', { instance: 1, timeoutMs: 3000 }),
     );
     expect(err.code).to.equal('ERR_CONFIG');
     expect(err.message).to.match(
@@ -96,18 +76,17 @@ describe('consume refusals the config implies, and StopOffer', function () {
   });
 
   it('still connects at or above minMode (the check refuses nothing the broker allows)', async () => {
-    provider = await startProviderVm(d);
+    await rig.startProvider();
     for (const mode of [undefined, 'mac', 'aead'] as const) {
-      const svc = await node!.consume('VehicleSpeed', { instance: 1, ...(mode && { mode }) });
+      const svc = await rig.node.consume('VehicleSpeed', { instance: 1, ...(mode && { mode }) });
       expect(svc.mode).to.equal(mode ?? 'mac');
       await svc.close();
     }
   });
 
   it('reports a clean StopOffer as stopped, not as a failed channel', async () => {
-    const p = await startProviderVm(d);
-    provider = p;
-    const speed = await node!.consume('VehicleSpeed', { instance: 1 });
+    const p = await rig.startProvider();
+    const speed = await rig.node.consume('VehicleSpeed', { instance: 1 });
     const ended = new Promise<unknown>((resolve) =>
       speed.event('speed').subscribe({ error: resolve, complete: () => resolve('completed') }),
     );

@@ -3,15 +3,11 @@
 import { expect } from 'chai';
 import { firstValueFrom, timeout } from 'rxjs';
 import type { Sample } from '@sivshm/transport-ivshmem';
-import { Node } from '../src/index.js';
 import {
   makeDeployment,
   readStatus,
-  startHostd,
-  startProviderVm,
+  setUpEachTest,
   waitFor,
-  type Child,
-  type Deployment,
   type StatusLike,
 } from './support/deployment.js';
 
@@ -28,30 +24,14 @@ function reclaimed(s: StatusLike): boolean {
 
 describe('Node idle reclaim (hostd and two VM processes)', function () {
   this.timeout(60_000);
-  let d: Deployment;
-  let hostd: Child | undefined;
-  let provider: Child | undefined;
-  let node: Node | undefined;
-
-  beforeEach(async () => {
-    d = makeDeployment({ idleTimeoutMs: IDLE_MS });
-    hostd = await startHostd(d);
-    provider = await startProviderVm(d);
-    node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
-  });
-
-  afterEach(async () => {
-    await node?.close().catch(() => undefined);
-    node = undefined;
-    await provider?.stop();
-    provider = undefined;
-    await hostd?.stop();
-    hostd = undefined;
-    d.cleanup();
+  const rig = setUpEachTest({
+    deployment: () => makeDeployment({ idleTimeoutMs: IDLE_MS }),
+    provider: true,
+    node: true,
   });
 
   it('should close an unused channel through the revoke path, reclaim its window, and reopen it for the next call without an error', async () => {
-    const speed = await node!.consume('VehicleSpeed', { instance: 1 });
+    const speed = await rig.node.consume('VehicleSpeed', { instance: 1 });
     const statuses: string[] = [];
     speed.status$.subscribe((s) => statuses.push(s));
     const first = await speed.call<{ odometer_m: number }, { previous_odometer_m: unknown }>(
@@ -61,8 +41,8 @@ describe('Node idle reclaim (hostd and two VM processes)', function () {
     expect(first).to.have.property('previous_odometer_m');
 
     await waitFor(() => speed.status === 'idle', 'the service idle', 10_000);
-    await waitFor(async () => reclaimed(await readStatus(d)), 'the window reclaimed', 10_000);
-    const after = await readStatus(d);
+    await waitFor(async () => reclaimed(await readStatus(rig.d)), 'the window reclaimed', 10_000);
+    const after = await readStatus(rig.d);
     // Both ends answered the REVOKE with a receipt hostd verified: nothing in quarantine.
     expect(after.region.quarantinedBytes).to.equal(0);
     expect(after.vms.every((v) => v.revokeReceiptsRefused === 0)).to.equal(true);
@@ -77,11 +57,11 @@ describe('Node idle reclaim (hostd and two VM processes)', function () {
     expect(speed.status).to.equal('connected');
     expect(speed.connections).to.equal(2);
     expect(statuses).to.deep.equal(['connected', 'idle', 'connecting', 'connected']);
-    expect((await readStatus(d)).channels).to.have.length(1);
+    expect((await readStatus(rig.d)).channels).to.have.length(1);
   });
 
   it('should keep the channel while an event stream is open, go idle once it is not, and reopen for a new stream', async () => {
-    const speed = await node!.consume('VehicleSpeed', { instance: 1 });
+    const speed = await rig.node.consume('VehicleSpeed', { instance: 1 });
     let received = 0;
     const sub = speed.event<VehicleSpeed>('speed').subscribe(() => received++);
     // Three timeouts with a stream open: still the first channel.
@@ -92,7 +72,7 @@ describe('Node idle reclaim (hostd and two VM processes)', function () {
     sub.unsubscribe();
 
     await waitFor(() => speed.status === 'idle', 'the service idle', 10_000);
-    await waitFor(async () => reclaimed(await readStatus(d)), 'the window reclaimed', 10_000);
+    await waitFor(async () => reclaimed(await readStatus(rig.d)), 'the window reclaimed', 10_000);
     // A stream taken while idle waits for the new channel instead of erroring.
     const e = await firstValueFrom(speed.event<VehicleSpeed>('speed').pipe(timeout(10_000)));
     expect(e.kph).to.be.within(50, 99);
@@ -100,7 +80,7 @@ describe('Node idle reclaim (hostd and two VM processes)', function () {
   });
 
   it('should not close a channel while the app holds a Sample from it, and go idle once it is released', async () => {
-    const speed = await node!.consume('VehicleSpeed', { instance: 1 });
+    const speed = await rig.node.consume('VehicleSpeed', { instance: 1 });
     let held: Sample<{ kph: number }> | undefined;
     // Keep the first sample; the channel delivers no other until it is released.
     const sub = speed.samples<{ kph: number }>('speed').subscribe((s) => (held ??= s));

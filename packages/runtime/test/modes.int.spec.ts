@@ -13,16 +13,7 @@ import {
   windowOf,
 } from '@sivshm/transport-ivshmem';
 import { firstValueFrom, filter, take, toArray, timeout } from 'rxjs';
-import { Node } from '../src/index.js';
-import {
-  makeDeployment,
-  readStatus,
-  startHostd,
-  startProviderVm,
-  waitFor,
-  type Child,
-  type Deployment,
-} from './support/deployment.js';
+import { readStatus, setUpEachTest, waitFor } from './support/deployment.js';
 
 interface VehicleSpeed {
   kph: number;
@@ -45,27 +36,7 @@ const MARK = 987_654_321;
 
 describe('mac and aead modes (hostd and two VM processes)', function () {
   this.timeout(60_000);
-  let d: Deployment;
-  let hostd: Child | undefined;
-  let provider: Child | undefined;
-  let node: Node | undefined;
-
-  beforeEach(async () => {
-    d = makeDeployment();
-    hostd = await startHostd(d);
-    provider = await startProviderVm(d);
-    node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
-  });
-
-  afterEach(async () => {
-    await node?.close().catch(() => undefined);
-    node = undefined;
-    await provider?.stop();
-    provider = undefined;
-    await hostd?.stop();
-    hostd = undefined;
-    d.cleanup();
-  });
+  const rig = setUpEachTest({ provider: true, node: true });
 
   /**
    * Runs calls and events in `mode` and returns the plaintext markers found in the region file:
@@ -73,7 +44,7 @@ describe('mac and aead modes (hostd and two VM processes)', function () {
    * event received (its odometer field), each as protobuf bytes.
    */
   async function markersInRegion(mode: ChannelMode): Promise<string[]> {
-    const speed = await node!.consume('VehicleSpeed', { instance: 1, mode });
+    const speed = await rig.node.consume('VehicleSpeed', { instance: 1, mode });
     await speed.call('reset', { odometer_m: MARK });
     const events = await firstValueFrom(
       speed.event<VehicleSpeed>('speed').pipe(
@@ -96,7 +67,7 @@ describe('mac and aead modes (hostd and two VM processes)', function () {
       event: Buffer.from([0x18, ...varint(lastEvent)]),
     };
     // Traffic keeps flowing (the provider publishes every 10 ms) while the file is read.
-    const region = readFileSync(d.regionPath);
+    const region = readFileSync(rig.d.regionPath);
     return Object.entries(markers)
       .filter(([, bytes]) => region.includes(bytes))
       .map(([name]) => name);
@@ -115,16 +86,16 @@ describe('mac and aead modes (hostd and two VM processes)', function () {
   });
 
   it('should refuse a provider record changed in the ring before the consumer read it, count it for the consumer at hostd, and re-establish the channel', async () => {
-    const speed = await node!.consume('VehicleSpeed', { instance: 1, mode: 'aead' });
+    const speed = await rig.node.consume('VehicleSpeed', { instance: 1, mode: 'aead' });
     await firstValueFrom(speed.event<VehicleSpeed>('speed').pipe(timeout(5000)));
     const channelId = speed.channelId!;
     // Synchronous from here to the flip: this process (the consumer) takes no event loop turn,
     // so the record flipped is one it has not read yet.
-    expect(flipNextUnreadEvent(d.regionPath, channelId, 2000)).to.equal(true);
+    expect(flipNextUnreadEvent(rig.d.regionPath, channelId, 2000)).to.equal(true);
     await waitFor(() => speed.connections === 2 && speed.status === 'connected', 'a new channel');
     expect(speed.channelId).to.not.equal(channelId);
     const vms = (
-      (await readStatus(d)) as unknown as { vms: { name: string; integrityFailures: number }[] }
+      (await readStatus(rig.d)) as unknown as { vms: { name: string; integrityFailures: number }[] }
     ).vms;
     expect(vms.find((v) => v.name === 'cluster')?.integrityFailures).to.equal(1);
     const e = await firstValueFrom(speed.event<VehicleSpeed>('speed').pipe(timeout(5000)));
@@ -133,13 +104,13 @@ describe('mac and aead modes (hostd and two VM processes)', function () {
 
   for (const mode of ['mac', 'aead'] as const) {
     it(`should refuse a record replayed into a ${mode} ring, count it at hostd, and re-establish the channel (24)`, async () => {
-      const speed = await node!.consume('VehicleSpeed', { instance: 1, mode });
+      const speed = await rig.node.consume('VehicleSpeed', { instance: 1, mode });
       await speed.call('reset', { odometer_m: 5 });
       const channelId = speed.channelId!;
-      replayLastRequest(d.regionPath, channelId);
+      replayLastRequest(rig.d.regionPath, channelId);
       await waitFor(() => speed.connections === 2 && speed.status === 'connected', 'a new channel');
       expect(speed.channelId).to.not.equal(channelId);
-      const status = await readStatus(d);
+      const status = await readStatus(rig.d);
       const vms = (status as unknown as { vms: { name: string; integrityFailures: number }[] }).vms;
       expect(vms.find((v) => v.name === 'infotainment')?.integrityFailures).to.equal(1);
       expect(vms.find((v) => v.name === 'cluster')?.integrityFailures).to.equal(0);

@@ -4,15 +4,7 @@ import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
 import { firstValueFrom, filter, take, toArray, timeout } from 'rxjs';
 import { Node, RuntimeError } from '../src/index.js';
-import {
-  makeDeployment,
-  readStatus,
-  startHostd,
-  startProviderVm,
-  waitFor,
-  type Child,
-  type Deployment,
-} from './support/deployment.js';
+import { readStatus, setUpEachTest, waitFor } from './support/deployment.js';
 
 interface VehicleSpeed {
   kph: number;
@@ -21,31 +13,15 @@ interface VehicleSpeed {
 
 describe('Node (hostd and two VM processes)', function () {
   this.timeout(60_000);
-  let d: Deployment;
-  let hostd: Child | undefined;
-  let provider: Child | undefined;
-  let node: Node | undefined;
-
-  beforeEach(async () => {
-    d = makeDeployment();
-    hostd = await startHostd(d);
-  });
-
-  afterEach(async () => {
-    await node?.close().catch(() => undefined);
-    node = undefined;
-    await provider?.stop();
-    provider = undefined;
-    await hostd?.stop();
-    hostd = undefined;
-    d.cleanup();
-  });
+  const rig = setUpEachTest();
 
   describe('.open', () => {
     it('should name the VMs of the config when the VM name is unknown', async () => {
-      const err = await Node.open({ config: d.configPath, vm: 'radio', runDir: d.runDir }).catch(
-        (e: unknown) => e,
-      );
+      const err = await Node.open({
+        config: rig.d.configPath,
+        vm: 'radio',
+        runDir: rig.d.runDir,
+      }).catch((e: unknown) => e);
       expect((err as RuntimeError).code).to.equal('ERR_CONFIG');
       expect((err as Error).message).to.match(
         /no VM named 'radio'; VMs there: infotainment, cluster/,
@@ -53,7 +29,7 @@ describe('Node (hostd and two VM processes)', function () {
     });
 
     it('should refuse reconnect options that are not what they say', async () => {
-      const base = { config: d.configPath, vm: 'cluster', runDir: d.runDir };
+      const base = { config: rig.d.configPath, vm: 'cluster', runDir: rig.d.runDir };
       for (const [bad, why] of [
         [{ reconnect: 'yes' }, /reconnect must be true or false, got yes/],
         [{ reconnectMaxDelayMs: 5 }, /reconnectMaxDelayMs must be an integer ≥ 10, got 5/],
@@ -67,19 +43,21 @@ describe('Node (hostd and two VM processes)', function () {
 
     it('should say that hostd is not there when the run dir has no socket', async () => {
       const err = await Node.open({
-        config: d.configPath,
+        config: rig.d.configPath,
         vm: 'cluster',
-        runDir: `${d.dir}/elsewhere`,
+        runDir: `${rig.d.dir}/elsewhere`,
       }).catch((e: unknown) => e);
       expect((err as RuntimeError).code).to.equal('ERR_CONNECT');
       expect((err as Error).message).to.match(/cannot connect to hostd at .*cluster\.sock/);
     });
 
     it('should refuse a second link for the same VM while the first is open', async () => {
-      node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
-      const err = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir }).catch(
-        (e: unknown) => e,
-      );
+      await rig.openNode();
+      const err = await Node.open({
+        config: rig.d.configPath,
+        vm: 'cluster',
+        runDir: rig.d.runDir,
+      }).catch((e: unknown) => e);
       expect(RuntimeError.is(err), String(err)).to.equal(true);
       expect((err as RuntimeError).code).to.equal('ERR_CONNECT');
       expect((err as Error).message).to.match(/ERR_BUSY.*one Node per VM at a time/);
@@ -88,8 +66,8 @@ describe('Node (hostd and two VM processes)', function () {
 
   describe('.consume', () => {
     it('should discover the provider, get a channel and deliver the first events', async () => {
-      provider = await startProviderVm(d);
-      node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+      await rig.startProvider();
+      const node = await rig.openNode();
       const speed = await node.consume('VehicleSpeed', { instance: 1 });
       expect(speed.status).to.equal('connected');
       expect(speed.handshakeMs).to.be.a('number').and.greaterThan(0);
@@ -103,10 +81,10 @@ describe('Node (hostd and two VM processes)', function () {
     });
 
     it('should wait for a provider that starts after the consumer asked', async () => {
-      node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+      const node = await rig.openNode();
       const pending = node.consume('VehicleSpeed', { instance: 1, timeoutMs: 15_000 });
       await new Promise((r) => setTimeout(r, 300)); // the Find went out and found nothing
-      provider = await startProviderVm(d);
+      await rig.startProvider();
       const speed = await pending;
       expect(speed.status).to.equal('connected');
       const e = await firstValueFrom(speed.event<VehicleSpeed>('speed').pipe(timeout(5000)));
@@ -114,8 +92,8 @@ describe('Node (hostd and two VM processes)', function () {
     });
 
     it('should hand out in-place samples that stay valid until released', async () => {
-      provider = await startProviderVm(d);
-      node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+      await rig.startProvider();
+      const node = await rig.openNode();
       const speed = await node.consume('VehicleSpeed', { instance: 1 });
       const kph: number[] = [];
       await new Promise<void>((resolve, reject) => {
@@ -136,7 +114,7 @@ describe('Node (hostd and two VM processes)', function () {
     });
 
     it('should refuse a service the config does not name, saying which exist', async () => {
-      node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+      const node = await rig.openNode();
       const err = await node.consume('NoSuchService', { instance: 1 }).catch((e: unknown) => e);
       expect(RuntimeError.is(err)).to.equal(true);
       expect((err as RuntimeError).code).to.equal('ERR_CONFIG');
@@ -144,7 +122,7 @@ describe('Node (hostd and two VM processes)', function () {
     });
 
     it('should fail with ERR_NOT_OFFERED when nobody offers the service in time', async () => {
-      node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+      const node = await rig.openNode();
       const err = await node
         .consume('VehicleSpeed', { instance: 1, timeoutMs: 800 })
         .catch((e: unknown) => e);
@@ -155,8 +133,8 @@ describe('Node (hostd and two VM processes)', function () {
 
   describe('.call', () => {
     it('should call the provider method and decode its response', async () => {
-      provider = await startProviderVm(d);
-      node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+      await rig.startProvider();
+      const node = await rig.openNode();
       const speed = await node.consume('VehicleSpeed', { instance: 1 });
       const r1 = await speed.call<{ odometer_m: number }, { previous_odometer_m: unknown }>(
         'reset',
@@ -181,39 +159,36 @@ describe('Node (hostd and two VM processes)', function () {
 
   describe('.close', () => {
     it('should release everything and let the VM open again and reconnect', async () => {
-      const p = await startProviderVm(d);
-      provider = p;
+      const p = await rig.startProvider();
       const consumers = (): number | undefined =>
         p.reports.filter((r) => r.event === 'consumers').at(-1)?.count;
-      node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+      const node = await rig.openNode();
       const speed = await node.consume('VehicleSpeed', { instance: 1 });
       const first = speed.channelId;
       const stream = speed.event<VehicleSpeed>('speed').pipe(toArray());
       const collected = firstValueFrom(stream);
       await node.close();
-      node = undefined;
       expect(speed.status).to.equal('closed');
       const got = await collected; // completes, not errors, on close
       expect(got).to.be.an('array');
       // The provider's end went with it: hostd revoked it there too.
       await waitFor(() => consumers() === 0, 'the provider to see its consumer go');
-      node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
-      const again = await node.consume('VehicleSpeed', { instance: 1 });
+      const reopened = await rig.openNode();
+      const again = await reopened.consume('VehicleSpeed', { instance: 1 });
       expect(again.channelId).to.not.equal(first);
       const e = await firstValueFrom(again.event<VehicleSpeed>('speed').pipe(timeout(5000)));
       expect(e.kph).to.be.within(50, 99);
       const id = `0x${again.channelId!.toString(16)}`;
-      expect((await readStatus(d)).channels.map((c) => c.channelId)).to.include(id);
+      expect((await readStatus(rig.d)).channels.map((c) => c.channelId)).to.include(id);
       const fds = readdirSync('/proc/self/fd').length;
-      await node.close();
-      node = undefined;
+      await reopened.close();
       expect(readdirSync('/proc/self/fd').length).to.be.lessThan(fds);
       // hostd tore the channel down: no channel of the cluster VM is left.
       const deadline = Date.now() + 5000;
-      let left = (await readStatus(d)).channels.filter((c) => c.consumerVm === 2);
+      let left = (await readStatus(rig.d)).channels.filter((c) => c.consumerVm === 2);
       while (left.length > 0 && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 20));
-        left = (await readStatus(d)).channels.filter((c) => c.consumerVm === 2);
+        left = (await readStatus(rig.d)).channels.filter((c) => c.consumerVm === 2);
       }
       expect(left, JSON.stringify(left)).to.deep.equal([]);
     });
@@ -221,8 +196,8 @@ describe('Node (hostd and two VM processes)', function () {
 
   describe('peer gone', () => {
     it('should error the streams and report peer-gone when the provider is killed, then reconnect when it returns', async () => {
-      provider = await startProviderVm(d);
-      node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+      await rig.startProvider();
+      const node = await rig.openNode();
       const speed = await node.consume('VehicleSpeed', { instance: 1 });
       const statuses: string[] = [];
       speed.status$.subscribe((s) => statuses.push(s));
@@ -231,8 +206,8 @@ describe('Node (hostd and two VM processes)', function () {
           .event<VehicleSpeed>('speed')
           .subscribe({ error: resolve, complete: () => resolve('completed') }),
       );
-      provider.child.kill('SIGKILL');
-      await provider.stop();
+      rig.provider.child.kill('SIGKILL');
+      await rig.provider.stop();
       const err = await ended;
       expect(RuntimeError.is(err), String(err)).to.equal(true);
       expect((err as RuntimeError).code).to.equal('ERR_PEER_GONE');
@@ -243,7 +218,7 @@ describe('Node (hostd and two VM processes)', function () {
       expect((late as RuntimeError).code).to.equal('ERR_PEER_GONE');
       const stale = await firstValueFrom(speed.event('speed')).catch((e: unknown) => e);
       expect((stale as RuntimeError).code).to.equal('ERR_PEER_GONE');
-      provider = await startProviderVm(d);
+      await rig.startProvider();
       await firstValueFrom(
         speed.status$.pipe(
           filter((s) => s === 'connected'),
@@ -257,13 +232,12 @@ describe('Node (hostd and two VM processes)', function () {
     });
 
     it('should end the channel when hostd dies, fail calls at once and still close cleanly', async () => {
-      provider = await startProviderVm(d);
-      node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+      await rig.startProvider();
+      const node = await rig.openNode();
       const speed = await node.consume('VehicleSpeed', { instance: 1 });
       const ended = firstValueFrom(speed.event('speed').pipe(toArray())).catch((e: unknown) => e);
-      hostd!.child.kill('SIGKILL');
-      await hostd!.stop();
-      hostd = undefined;
+      rig.hostd.child.kill('SIGKILL');
+      await rig.hostd.stop();
       const err = await ended;
       expect((err as RuntimeError).code).to.equal('ERR_PEER_GONE');
       // The link's end or the provider's own reaction to losing hostd (it closes its end) may come first.
@@ -274,19 +248,13 @@ describe('Node (hostd and two VM processes)', function () {
         .catch((e: unknown) => e);
       expect((late as RuntimeError).code).to.equal('ERR_PEER_GONE');
       await node.close();
-      node = undefined;
     });
   });
 
   describe('hostd restart', () => {
     it('should re-attach by itself after hostd restarts: new epoch, new channel, events and calls again', async () => {
-      provider = await startProviderVm(d);
-      node = await Node.open({
-        config: d.configPath,
-        vm: 'cluster',
-        runDir: d.runDir,
-        reconnectMaxDelayMs: 200,
-      });
+      await rig.startProvider();
+      const node = await rig.openNode({ reconnectMaxDelayMs: 200 });
       const speed = await node.consume('VehicleSpeed', { instance: 1 });
       await firstValueFrom(speed.event<VehicleSpeed>('speed').pipe(take(3), toArray()));
       const epoch = node.epoch;
@@ -295,11 +263,11 @@ describe('Node (hostd and two VM processes)', function () {
       const statuses: string[] = [];
       speed.status$.subscribe((s) => statuses.push(s));
 
-      hostd!.child.kill('SIGKILL');
-      await hostd!.stop();
-      await waitFor(() => node!.connection === 'reconnecting', 'the node to notice hostd left');
+      rig.hostd.child.kill('SIGKILL');
+      await rig.hostd.stop();
+      await waitFor(() => node.connection === 'reconnecting', 'the node to notice hostd left');
       expect(speed.status).to.equal('peer-gone');
-      hostd = await startHostd(d);
+      await rig.startHostd();
 
       await firstValueFrom(
         speed.status$.pipe(
@@ -324,7 +292,7 @@ describe('Node (hostd and two VM processes)', function () {
       );
       expect(Number(String(r.previous_odometer_m))).to.be.greaterThan(1000);
       // The new hostd knows both VMs again: the provider re-offered, the channel is active.
-      const status = await readStatus(d);
+      const status = await readStatus(rig.d);
       expect(status.services.map((x) => x.providerVm)).to.deep.equal([1]);
       expect(
         status.channels.filter((c) => c.consumerVm === 2 && c.state === 'ACTIVE'),
@@ -332,26 +300,21 @@ describe('Node (hostd and two VM processes)', function () {
     });
 
     it('should leak no fd and no mapping over repeated hostd restarts', async () => {
-      provider = await startProviderVm(d);
-      node = await Node.open({
-        config: d.configPath,
-        vm: 'cluster',
-        runDir: d.runDir,
-        reconnectMaxDelayMs: 200,
-      });
+      await rig.startProvider();
+      const node = await rig.openNode({ reconnectMaxDelayMs: 200 });
       const speed = await node.consume('VehicleSpeed', { instance: 1 });
       const fds = (): number => readdirSync('/proc/self/fd').length;
       const mappings = (): number =>
         readFileSync('/proc/self/maps', 'utf8')
           .split('\n')
-          .filter((l) => l.includes(d.regionPath)).length;
+          .filter((l) => l.includes(rig.d.regionPath)).length;
       const before = { fds: fds(), mappings: mappings() };
       expect(before.mappings, 'the channel window is mapped').to.be.greaterThan(0);
       for (let i = 1; i <= 3; i++) {
-        hostd!.child.kill('SIGKILL');
-        await hostd!.stop();
+        rig.hostd.child.kill('SIGKILL');
+        await rig.hostd.stop();
         await waitFor(() => speed.status === 'peer-gone', 'the channel to end');
-        hostd = await startHostd(d);
+        await rig.startHostd();
         await waitFor(
           () => speed.status === 'connected' && speed.connections === i + 1,
           `the channel back after restart ${i}`,
@@ -372,16 +335,11 @@ describe('Node (hostd and two VM processes)', function () {
     });
 
     it('should stay disconnected with reconnect: false, refuse offers, and close cleanly', async () => {
-      node = await Node.open({
-        config: d.configPath,
-        vm: 'infotainment',
-        runDir: d.runDir,
-        reconnect: false,
-      });
-      hostd!.child.kill('SIGKILL');
-      await hostd!.stop();
-      await waitFor(() => node!.connection === 'disconnected', 'the node to notice hostd left');
-      hostd = await startHostd(d);
+      const node = await rig.openNode({ vm: 'infotainment', reconnect: false });
+      rig.hostd.child.kill('SIGKILL');
+      await rig.hostd.stop();
+      await waitFor(() => node.connection === 'disconnected', 'the node to notice hostd left');
+      await rig.startHostd();
       await new Promise((r) => setTimeout(r, 300));
       expect(node.connection).to.equal('disconnected');
       expect(node.sessions).to.equal(1);
@@ -390,49 +348,35 @@ describe('Node (hostd and two VM processes)', function () {
       expect((err as Error).message).to.match(/reconnect: false.*open it again/);
       await node.close();
       expect(node.connection).to.equal('closed');
-      node = undefined;
     });
 
     it('should stop re-attaching when closed while hostd is away, saying why attempts failed', async () => {
-      node = await Node.open({
-        config: d.configPath,
-        vm: 'cluster',
-        runDir: d.runDir,
-        reconnectMaxDelayMs: 50,
-      });
-      hostd!.child.kill('SIGKILL');
-      await hostd!.stop();
-      hostd = undefined;
+      const node = await rig.openNode({ reconnectMaxDelayMs: 50 });
+      rig.hostd.child.kill('SIGKILL');
+      await rig.hostd.stop();
       await waitFor(
-        () => node!.hostdErrors.some((e) => /re-attach to hostd: cannot connect/.test(e.message)),
+        () => node.hostdErrors.some((e) => /re-attach to hostd: cannot connect/.test(e.message)),
         'a failed re-attach attempt to be reported',
       );
       await node.close();
       expect(node.connection).to.equal('closed');
-      node = undefined;
     });
   });
 });
 
 describe('Node (hostd in qemu mode)', function () {
   this.timeout(30_000);
+  const rig = setUpEachTest({ hostdArgs: ['--qemu'] });
 
   it('should use the kernel device when attach carries no grant key, and say so when it is missing', async () => {
-    const d = makeDeployment();
-    const hostd = await startHostd(d, ['--qemu']);
-    try {
-      const err = await Node.open({
-        config: d.configPath,
-        vm: 'cluster',
-        runDir: d.runDir,
-        devicePath: `${d.dir}/no-such-sivshm`,
-      }).catch((e: unknown) => e);
-      expect(RuntimeError.is(err), String(err)).to.equal(true);
-      expect((err as RuntimeError).code).to.equal('ERR_CONNECT');
-      expect((err as Error).message).to.match(/qemu mode .*no-such-sivshm cannot be opened/);
-    } finally {
-      await hostd.stop();
-      d.cleanup();
-    }
+    const err = await Node.open({
+      config: rig.d.configPath,
+      vm: 'cluster',
+      runDir: rig.d.runDir,
+      devicePath: `${rig.d.dir}/no-such-sivshm`,
+    }).catch((e: unknown) => e);
+    expect(RuntimeError.is(err), String(err)).to.equal(true);
+    expect((err as RuntimeError).code).to.equal('ERR_CONNECT');
+    expect((err as Error).message).to.match(/qemu mode .*no-such-sivshm cannot be opened/);
   });
 });

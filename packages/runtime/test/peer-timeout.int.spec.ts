@@ -3,45 +3,22 @@
 // needs more than the default 1 s; the provider VM here is stopped outright (SIGSTOP).
 import { expect } from 'chai';
 import { Node, RuntimeError } from '../src/index.js';
-import {
-  makeDeployment,
-  startHostd,
-  startProviderVm,
-  type Child,
-  type Deployment,
-} from './support/deployment.js';
+import { setUpEachTest } from './support/deployment.js';
 
 /** Longer than the default peer timeout, with room for a loaded machine's timer lag. */
 const STALL_MS = 2500;
 
 describe('Node.open peerTimeoutMs', function () {
   this.timeout(60_000);
-  let d: Deployment;
-  let hostd: Child | undefined;
-  let provider: Child | undefined;
-  let node: Node | undefined;
-
-  beforeEach(async () => {
-    d = makeDeployment();
-  });
-
-  afterEach(async () => {
-    provider?.child.kill('SIGCONT');
-    await node?.close().catch(() => undefined);
-    node = undefined;
-    await provider?.stop();
-    provider = undefined;
-    await hostd?.stop();
-    hostd = undefined;
-    d.cleanup();
-  });
+  // The provider the second test stops (SIGSTOP) is let run again (SIGCONT) by the teardown.
+  const rig = setUpEachTest({ hostd: false });
 
   it('should refuse a peer timeout that is not a whole number of ms from 100 to 60000', async () => {
     for (const peerTimeoutMs of [0, 99, 60_001, 1.5, Number.NaN]) {
       const err = await Node.open({
-        config: d.configPath,
+        config: rig.d.configPath,
         vm: 'cluster',
-        runDir: d.runDir,
+        runDir: rig.d.runDir,
         peerTimeoutMs,
       }).catch((e: unknown) => e);
       expect(err, String(peerTimeoutMs)).to.be.instanceOf(RuntimeError);
@@ -51,14 +28,9 @@ describe('Node.open peerTimeoutMs', function () {
   });
 
   it('should keep a channel whose peer stalls longer than the default but shorter than the timeout', async () => {
-    hostd = await startHostd(d);
-    provider = await startProviderVm(d);
-    node = await Node.open({
-      config: d.configPath,
-      vm: 'cluster',
-      runDir: d.runDir,
-      peerTimeoutMs: 20_000,
-    });
+    await rig.startHostd();
+    const provider = await rig.startProvider();
+    const node = await rig.openNode({ peerTimeoutMs: 20_000 });
     const speed = await node.consume('VehicleSpeed', { instance: 1 });
     const channel = speed.channelId;
     provider.child.kill('SIGSTOP');

@@ -3,16 +3,7 @@
 // answer hostd's REVOKEs through their devices, so every acknowledgement carries a receipt that
 // verifies and the window is freed, never quarantined.
 import { expect } from 'chai';
-import { Node } from '../src/index.js';
-import {
-  makeDeployment,
-  readStatus,
-  startHostd,
-  startProviderVm,
-  waitFor,
-  type Child,
-  type Deployment,
-} from './support/deployment.js';
+import { readStatus, setUpEachTest, waitFor } from './support/deployment.js';
 
 interface ReceiptStatus {
   readonly quarantinedWindows: number;
@@ -23,31 +14,13 @@ interface ReceiptStatus {
 
 describe('Node revocation (hostd and two VM processes)', function () {
   this.timeout(60_000);
-  let d: Deployment;
-  let hostd: Child | undefined;
-  let provider: Child | undefined;
-  let node: Node | undefined;
-
-  beforeEach(async () => {
-    d = makeDeployment();
-    hostd = await startHostd(d);
-  });
-
-  afterEach(async () => {
-    await node?.close().catch(() => undefined);
-    node = undefined;
-    await provider?.stop();
-    provider = undefined;
-    await hostd?.stop();
-    hostd = undefined;
-    d.cleanup();
-  });
+  const rig = setUpEachTest();
 
   it("should acknowledge each REVOKE with its device's receipt, so hostd frees the window", async () => {
-    provider = await startProviderVm(d);
-    const status = async () => (await readStatus(d)) as unknown as ReceiptStatus;
+    await rig.startProvider();
+    const status = async () => (await readStatus(rig.d)) as unknown as ReceiptStatus;
     const before = (await status()).region.freeBytes;
-    node = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+    const node = await rig.openNode();
     const speed = await node.consume('VehicleSpeed', { instance: 1 });
     expect((await status()).region.freeBytes).to.be.below(before);
     // The consumer stays connected: both VMs get a REVOKE and both must acknowledge it.

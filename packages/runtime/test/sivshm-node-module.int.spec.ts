@@ -12,13 +12,7 @@ import {
   offeredServiceToken,
   sivshmNodeModule,
 } from '../src/index.js';
-import {
-  makeDeployment,
-  startHostd,
-  startProviderVm,
-  type Child,
-  type Deployment,
-} from './support/deployment.js';
+import { setUpEachTest } from './support/deployment.js';
 
 interface VehicleSpeed {
   kph: number;
@@ -41,28 +35,15 @@ const AppTokens = { Greeting: Symbol.for('test.app.Greeting') };
 
 describe('sivshmNodeModule in a host container', function () {
   this.timeout(60_000);
-  let d: Deployment;
-  let hostd: Child | undefined;
-  let provider: Child | undefined;
-
-  beforeEach(async () => {
-    d = makeDeployment();
-    hostd = await startHostd(d);
-    provider = await startProviderVm(d);
-  });
-
-  afterEach(async () => {
-    await provider?.stop();
-    await hostd?.stop();
-    d.cleanup();
-  });
+  // The Nodes here are the module's: it opens and closes them.
+  const rig = setUpEachTest({ provider: true });
 
   it("injects the Node and a consumed service into the app's module by token, and closes them on unload", async () => {
     const speedToken = consumedServiceToken('VehicleSpeed', 1);
     const sivshm = sivshmNodeModule({
-      config: d.configPath,
+      config: rig.d.configPath,
       vm: 'cluster',
-      runDir: d.runDir,
+      runDir: rig.d.runDir,
       consume: [{ service: 'VehicleSpeed', options: { instance: 1 } }],
     });
     const app = new ContainerModule(({ bind }) => {
@@ -96,9 +77,9 @@ describe('sivshmNodeModule in a host container', function () {
     const container = new Container();
     await container.load(
       sivshmNodeModule({
-        config: d.configPath,
+        config: rig.d.configPath,
         vm: 'cluster',
-        runDir: d.runDir,
+        runDir: rig.d.runDir,
         offer: [{ service: 'VehicleSpeed', options: { instance: 1 } }],
       }),
     );
