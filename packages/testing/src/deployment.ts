@@ -75,16 +75,26 @@ export function makeDeployment(o: DeploymentOptions): Deployment {
     services: o.services,
     protos: files ? 'relative' : 'absolute',
   });
+  return deploymentAt(dir, regionPath);
+}
+
+/**
+ * The deployment laid out in `dir` (config and key files in `<dir>/config`, hostd's state and
+ * run dirs beside them) on the region file `regionPath`, for a caller that wrote its own
+ * `<dir>/config/services.yaml`.
+ */
+export function deploymentAt(dir: string, regionPath: string): Deployment {
+  const cfgDir = join(dir, 'config');
   const runDir = join(dir, 'run');
   return {
     dir,
-    configPath,
+    configPath: join(cfgDir, 'services.yaml'),
     stateDir: join(dir, 'state'),
     runDir,
     regionPath,
     socket: (name) => join(runDir, `${name}.sock`),
     statusSocket: join(runDir, 'status.sock'),
-    keyFile,
+    keyFile: (name) => join(cfgDir, `${name}.key`),
     cleanup: () => {
       rmSync(dir, { recursive: true, force: true });
       rmSync(regionPath, { force: true });

@@ -2,7 +2,12 @@
 // shipped code. It imports no other workspace: apps and libraries are located and started at
 // run time, so every package's tests may use it without a project-reference cycle.
 export { forkChild, type ForkOptions, type ForkedChild } from './child-process.js';
-export { makeDeployment, type Deployment, type DeploymentOptions } from './deployment.js';
+export {
+  deploymentAt,
+  makeDeployment,
+  type Deployment,
+  type DeploymentOptions,
+} from './deployment.js';
 export {
   grantVectorsPath,
   readGrantVectors,

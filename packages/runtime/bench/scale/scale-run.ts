@@ -5,10 +5,11 @@
 // handshake times, calls, start-up cost) and from hostd (status: SD drops, handshakes; its log:
 // offers that expired; /proc: its RSS).
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  deploymentAt,
   examplePath,
   forkChild,
   randomGrantKey,
@@ -130,26 +131,9 @@ function layout(s: ScaleScenario): Layout {
     ...providers.flatMap((p) => p.services.map((svc) => service(p, svc))),
     '',
   ].join('\n');
-  const cfgDir = join(dir, 'config');
-  mkdirSync(cfgDir, { recursive: true, mode: 0o700 });
-  const configPath = join(cfgDir, 'services.yaml');
-  writeFileSync(configPath, yaml, { mode: 0o600 });
-  const runDir = join(dir, 'run');
-  const d: Deployment = {
-    dir,
-    configPath,
-    stateDir: join(dir, 'state'),
-    runDir,
-    regionPath,
-    socket: (name) => join(runDir, `${name}.sock`),
-    statusSocket: join(runDir, 'status.sock'),
-    keyFile: (name) => join(cfgDir, `${name}.key`),
-    cleanup: () => {
-      rmSync(dir, { recursive: true, force: true });
-      rmSync(regionPath, { force: true });
-      rmSync(`${regionPath}.lock`, { force: true });
-    },
-  };
+  const d = deploymentAt(dir, regionPath);
+  mkdirSync(join(dir, 'config'), { recursive: true, mode: 0o700 });
+  writeFileSync(d.configPath, yaml, { mode: 0o600 });
   const planOf = (p: (typeof providers)[number]) =>
     p.services.map((svc) => ({ name: svc.name, instances }));
   return {
