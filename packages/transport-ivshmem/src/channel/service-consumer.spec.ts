@@ -94,4 +94,28 @@ describe('ServiceConsumer', () => {
       await channel.close();
     }
   });
+
+  it('should reject a call with what its mapError threw, and refuse a mapError that is no function', async () => {
+    const { channel } = consumerChannel();
+    const consumer = new ServiceConsumer(channel, { service: 0x1234, major: 1, client: 7 });
+    try {
+      // No provider answers: the call ends by its deadline, in the sweeper's timer.
+      const broken = (): Error => {
+        throw new Error('mapper broke');
+      };
+      const timedOut = await consumer
+        .call(1, Speed, Speed, { kph: 1 }, { timeoutMs: 20, mapError: broken })
+        .catch((e: unknown) => e);
+      expect((timedOut as Error).message).to.equal('mapper broke');
+      const notAFunction = { timeoutMs: 20, mapError: 'x' as unknown as (e: unknown) => Error };
+      const refused = await consumer
+        .call(1, Speed, Speed, { kph: 1 }, notAFunction)
+        .catch((e: unknown) => e);
+      expect(TransportError.is(refused) && refused.code).to.equal('ERR_BAD_ARGUMENT');
+      expect((refused as Error).message).to.match(/mapError must be a function, got string/);
+    } finally {
+      consumer.close();
+      await channel.close();
+    }
+  });
 });

@@ -198,18 +198,24 @@ export class ServiceConsumer {
     // Not an async method: the caller's await resumes one microtask after the answer, not
     // three (an async function returning a promise adopts it through extra jobs).
     const mapError = options?.mapError;
+    if (mapError !== undefined && typeof mapError !== 'function') {
+      const what = `call: mapError must be a function, got ${typeof mapError}`;
+      return Promise.reject(new TransportError('ERR_BAD_ARGUMENT', what));
+    }
     let session: number;
     try {
       checkMethodId(methodId);
       this.#listenForResponses(methodId);
       session = this.#nextSession();
     } catch (e) {
-      return Promise.reject(mapError === undefined ? (e as Error) : mapError(e));
+      return Promise.reject(mapError === undefined ? (e as Error) : mappedError(mapError, e));
     }
     const timeoutMs = options?.timeoutMs ?? 1000;
     return new Promise<Res>((resolve, rejectRaw) => {
       const reject =
-        mapError === undefined ? rejectRaw : (e: unknown): void => rejectRaw(mapError(e));
+        mapError === undefined
+          ? rejectRaw
+          : (e: unknown): void => rejectRaw(mappedError(mapError, e));
       const call: PendingCall = {
         resolve: resolve as (response: unknown) => void,
         reject,
@@ -400,5 +406,17 @@ export class ServiceConsumer {
       messageType,
       returnCode: ReturnCode.ok,
     };
+  }
+}
+
+/**
+ * `mapError(e)`, or what it threw: a mapper that throws still rejects the call (it runs in the
+ * deadline sweeper and the ring's receive path, where a throw would leave the call pending).
+ */
+function mappedError(mapError: (e: unknown) => Error, e: unknown): unknown {
+  try {
+    return mapError(e);
+  } catch (thrown) {
+    return thrown;
   }
 }
