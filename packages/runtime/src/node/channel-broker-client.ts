@@ -19,8 +19,6 @@ export interface ConsumerGrant {
   readonly file: DeviceFile;
   /** M1 sent → M4 verified, milliseconds. */
   readonly handshakeMs: number;
-  /** The provider VM's ivshmem doorbell id, if hostd sent it with M4. */
-  readonly peerDoorbell?: number;
 }
 
 interface PendingRequest {
@@ -51,10 +49,10 @@ export interface ChannelBrokerClientOptions {
   /** Sends one handshake message to hostd. */
   readonly send: (bytes: Uint8Array) => void;
   /**
-   * A provider-side channel was granted (the grant is not yet presented); `peerDoorbell` is the
-   * consumer VM's ivshmem doorbell id when hostd sent it with M6.
+   * A provider-side channel was granted (the grant is not yet presented; its doorbell route is
+   * in the grant itself, docs/protocol.md §7.4).
    */
-  readonly onProviderGrant: (grant: ChannelGrant, file: DeviceFile, peerDoorbell?: number) => void;
+  readonly onProviderGrant: (grant: ChannelGrant, file: DeviceFile) => void;
   /**
    * A consumer handshake's M4 was verified: called synchronously, before the grant reaches
    * whoever awaits `request()` (a later microtask). A REVOKE that came in the same read as the
@@ -175,11 +173,11 @@ export class ChannelBrokerClient {
   }
 
   /**
-   * Handles one handshake message from hostd, with the peer's doorbell id hostd sent beside an
-   * M4 or M6. Malformed input is dropped (hostd is trusted, but a bug there must not crash the
-   * app).
+   * Handles one handshake message from hostd. Malformed input is dropped (hostd is trusted, but
+   * a bug there must not crash the app). The `peer_doorbell` hostd sends beside M4 and M6 is not
+   * needed: since grant version 2 the grant names the channel's doorbell route.
    */
-  receive(bytes: Uint8Array, peerDoorbell?: number): void {
+  receive(bytes: Uint8Array): void {
     // core's router says which handshake the message belongs to: a provider handshake (M2,
     // M6, an ABORT by channel) or one of our requests (M4, an ABORT by req_seq).
     const route = peekControl(bytes);
@@ -187,7 +185,7 @@ export class ChannelBrokerClient {
     const { type } = route;
     if (route.by === 'channel') {
       if (type === MessageType.m2 || type === MessageType.m6 || type === MessageType.abort)
-        this.#toProvider(bytes, type === MessageType.abort ? undefined : peerDoorbell);
+        this.#toProvider(bytes);
       return;
     }
     if (type !== MessageType.m4 && type !== MessageType.abort) return;
@@ -203,7 +201,6 @@ export class ChannelBrokerClient {
           grant: e.grant,
           file: r.file,
           handshakeMs: Number(process.hrtime.bigint() - r.startedNs) / 1e6,
-          ...(peerDoorbell === undefined ? {} : { peerDoorbell }),
         });
       } else {
         this.#finish(reqSeq);
@@ -228,13 +225,13 @@ export class ChannelBrokerClient {
     this.#requests.delete(reqSeq);
   }
 
-  #toProvider(bytes: Uint8Array, peerDoorbell?: number): void {
+  #toProvider(bytes: Uint8Array): void {
     for (const e of this.#provider.receive(bytes)) {
       if (e.kind === 'send') this.#o.send(e.bytes);
       else if (e.kind === 'granted') {
         const f = this.#providerFiles.get(e.grant.channelId);
         this.#providerFiles.delete(e.grant.channelId);
-        if (f !== undefined) this.#o.onProviderGrant(e.grant, f, peerDoorbell);
+        if (f !== undefined) this.#o.onProviderGrant(e.grant, f);
       }
       // An aborted provider handshake leaves nothing to undo here: its file holds no grant and
       // is closed with the node.

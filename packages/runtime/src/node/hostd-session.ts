@@ -166,7 +166,7 @@ export class HostdSession {
           case 'sd':
             return this.#sdInbox.next({ bytes: m.message, from: 'hostd' });
           case 'handshake':
-            return this.#broker.receive(m.message, m.peerDoorbell);
+            return this.#broker.receive(m.message);
           case 'revoke':
             return void this.#onRevoke(m.channelId, m.token, m.tag);
           case 'peerGone':
