@@ -152,8 +152,9 @@ export class Node {
         `Node.open: reconnectMaxDelayMs must be an integer ≥ 10, got ${String(maxDelay)}`,
       );
     }
-    const peerTimeout = checkedMs('peerTimeoutMs', options.peerTimeoutMs, 100, 60_000);
-    const heartbeatMs = checkedMs('heartbeatMs', options.heartbeatMs, 10, 60_000) ?? 1000;
+    const peerTimeout = checkedMs('Node.open: peerTimeoutMs', options.peerTimeoutMs, 100, 60_000);
+    const heartbeatMs =
+      checkedMs('Node.open: heartbeatMs', options.heartbeatMs, 10, 60_000) ?? 1000;
     let config: ServiceConfig;
     try {
       config =
@@ -230,8 +231,16 @@ export class Node {
   async consume(name: string, options: ConsumeOptions): Promise<ConsumedService> {
     this.#assertOpen();
     const catalog = this.#catalogOf(name);
-    catalog.checkInstance(options?.instance);
-    assertMayConsume(catalog.definition, this.#sessionOptions.vm.name, options?.mode);
+    if (typeof options !== 'object' || options === null) {
+      const instances = catalog.definition.instances.join(', ');
+      throw new RuntimeError(
+        'ERR_BAD_ARGUMENT',
+        `Node.consume('${name}', options) needs options with the instance (services.yaml lists ${instances})`,
+      );
+    }
+    catalog.checkInstance(options.instance);
+    assertMayConsume(catalog.definition, this.#sessionOptions.vm.name, options.mode);
+    checkedMs('Node.consume: timeoutMs', options.timeoutMs, 1, MAX_TIMER_MS);
     const svc = new ConsumedService(this.#context(), catalog, options);
     this.#consumed.add(svc);
     try {
@@ -443,9 +452,13 @@ export class Node {
   }
 }
 
+/** Node's timers take at most 2^31 - 1 ms; a longer one fires at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 /**
- * A `Node.open` period option, checked: a whole number of ms from `min` to `max`, or unset. (A
- * heartbeat period of 0 or NaN would make Node's timer fire every millisecond.)
+ * A period or bound option (`name` says whose), checked: a whole number of ms from `min` to
+ * `max`, or unset. (A heartbeat period of 0 or NaN would make a timer fire every millisecond; a
+ * consume timeout of NaN would fail at once saying nobody offers the service.)
  */
 function checkedMs(
   name: string,
@@ -456,6 +469,6 @@ function checkedMs(
   if (ms === undefined || (Number.isInteger(ms) && ms >= min && ms <= max)) return ms;
   throw new RuntimeError(
     'ERR_BAD_ARGUMENT',
-    `Node.open: ${name} must be a whole number of ms from ${min} to ${max}, got ${String(ms)}`,
+    `${name} must be a whole number of ms from ${min} to ${max}, got ${String(ms)}`,
   );
 }
