@@ -1,9 +1,10 @@
 import { loadConfig, type GatewayConfig, type ServiceConfig } from '@sivshm/core';
-import { SdAgent, UdpSdTransport, type SdPolicy, type SdTiming } from '@sivshm/discovery';
+import { SdAgent, UdpSdTransport, type SdTiming } from '@sivshm/discovery';
 import { Node } from '@sivshm/runtime';
 import { newCounters, type GatewayCounters } from './edge/gateway-counters.js';
 import { PeerBudgets, type PeerBudgetLimits } from './edge/peer-budget.js';
 import { GatewayError } from './errors/gateway-error.js';
+import { exportPolicy } from './export/export-policy.js';
 import { ServiceExport } from './export/service-export.js';
 import { checkedGatewayLimits } from './gateway-limits.js';
 
@@ -136,40 +137,4 @@ function checkGatewayConfig(config: ServiceConfig, vm: string): GatewayConfig {
       );
   }
   return gw;
-}
-
-/**
- * Network peers see and subscribe only to exported instances (the agent answers Finds and
- * Subscribes only for what it offers, and Nacks eventgroups the export leaves out), and only
- * from the addresses an export's `peers` lists when it lists any. The gateway takes no offers
- * from the network.
- */
-function exportPolicy(config: ServiceConfig, gw: GatewayConfig): SdPolicy {
-  const allowed = (peer: string, serviceId: number, instanceId: number): boolean =>
-    gw.exports.some(
-      (e) =>
-        e.instance === instanceId &&
-        config.services.find((s) => s.name === e.service)?.id === serviceId &&
-        (e.peers === undefined || e.peers.includes(peer)),
-    );
-  return {
-    mayOffer: () => false,
-    maySee: allowed,
-    mayConsume: (peer, serviceId, instanceId) => allowed(peer, serviceId, instanceId),
-    // An export with a multicast address names it in the Ack of a subscriber that takes UDP.
-    onSubscribe: (request) => {
-      const exp = gw.exports.find(
-        (e) =>
-          e.instance === request.instanceId &&
-          config.services.find((s) => s.name === e.service)?.id === request.serviceId,
-      );
-      const takesUdp = request.endpoints.some((o) => o.protocol === 'udp');
-      if (exp?.multicast === undefined || !takesUdp) return Promise.resolve({ accept: true });
-      const { group, port } = exp.multicast;
-      return Promise.resolve({
-        accept: true,
-        multicast: { type: 'ipv4Multicast', address: group, protocol: 'udp', port },
-      });
-    },
-  };
 }

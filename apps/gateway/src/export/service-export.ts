@@ -4,6 +4,7 @@ import { endpointOption, type OfferRegistration, type SdAgent } from '@sivshm/di
 import type { ConsumedService, Node } from '@sivshm/runtime';
 import type { Subscription } from 'rxjs';
 import type { GatewayCounters } from '../edge/gateway-counters.js';
+import { admitPeer } from '../edge/peer-admission.js';
 import type { PeerBudgets } from '../edge/peer-budget.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import {
@@ -251,16 +252,7 @@ export class ServiceExport {
 
   /** The export's `peers` list (if any) and the peer's message budget; counts a refusal. */
   private admits(address: string): boolean {
-    const c = this.ctx.counters;
-    if (this.exp.peers !== undefined && !this.exp.peers.includes(address)) {
-      c.notAllowed += 1;
-      return false;
-    }
-    if (!this.ctx.budgets.admit(address)) {
-      c.overBudget += 1;
-      return false;
-    }
-    return true;
+    return admitPeer(this.exp.peers, this.ctx.budgets, this.ctx.counters, address);
   }
 
   private stopStreams(): void {
