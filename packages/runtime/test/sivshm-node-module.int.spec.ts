@@ -99,6 +99,8 @@ describe('sivshmNodeModule in a host container', function () {
       .getAsync(offeredServiceToken('VehicleSpeed', 1))
       .catch((e: unknown) => e);
     expect((again as RuntimeError).code).to.equal('ERR_CONFIG');
+    // A kept failure would hand back the same rejection; a new attempt makes a new error.
+    expect(again, 'a new attempt, not the kept failure').to.not.equal(err);
     const node = await container.getAsync(SivshmTokens.Node);
     await container.unbindAll(); // closes the node it opened
     const closed = await node.consume('VehicleSpeed', { instance: 1 }).catch((e: unknown) => e);
