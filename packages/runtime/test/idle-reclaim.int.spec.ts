@@ -1,6 +1,7 @@
 // A service's idleTimeoutMs end to end: hostd as its own OS process, the infotainment VM as
 // another (provider-vm.ts, publishing every 10 ms), this test process as the cluster VM.
 import { expect } from 'chai';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { firstValueFrom, timeout } from 'rxjs';
 import type { Sample } from '@sivshm/transport-ivshmem';
 import {
@@ -22,6 +23,18 @@ function reclaimed(s: StatusLike): boolean {
   return s.channels.length === 0 && s.region.freeBytes === s.region.dataSize;
 }
 
+/** The bytes of `window` in the region file, as the next owner of that window would see them. */
+function windowBytes(regionPath: string, window: { offset: number; length: number }): Buffer {
+  const bytes = Buffer.alloc(window.length);
+  const fd = openSync(regionPath, 'r');
+  try {
+    readSync(fd, bytes, 0, window.length, window.offset);
+  } finally {
+    closeSync(fd);
+  }
+  return bytes;
+}
+
 describe('Node idle reclaim (hostd and two VM processes)', function () {
   this.timeout(60_000);
   const rig = setUpEachTest({
@@ -39,6 +52,8 @@ describe('Node idle reclaim (hostd and two VM processes)', function () {
       { odometer_m: 7 },
     );
     expect(first).to.have.property('previous_odometer_m');
+    const [open] = (await readStatus(rig.d)).channels;
+    expect(windowBytes(rig.d.regionPath, open!.window).some((b) => b !== 0)).to.equal(true);
 
     await waitFor(() => speed.status === 'idle', 'the service idle', 10_000);
     await waitFor(async () => reclaimed(await readStatus(rig.d)), 'the window reclaimed', 10_000);
@@ -46,6 +61,8 @@ describe('Node idle reclaim (hostd and two VM processes)', function () {
     // Both ends answered the REVOKE with a receipt hostd verified: nothing in quarantine.
     expect(after.region.quarantinedBytes).to.equal(0);
     expect(after.vms.every((v) => v.revokeReceiptsRefused === 0)).to.equal(true);
+    // The reclaimed window was zeroed: its next owner reads nothing of this channel.
+    expect(windowBytes(rig.d.regionPath, open!.window).some((b) => b !== 0)).to.equal(false);
 
     // The next call opens a new channel and succeeds: the app sees only status$.
     const again = await speed.call<{ odometer_m: number }, { previous_odometer_m: unknown }>(
