@@ -69,6 +69,12 @@ export class TcpEndpoint {
     return endpoint;
   }
 
+  /** The port listened on (the one asked for, or the one the system chose for port 0). */
+  get port(): number {
+    const a = this.server.address();
+    return typeof a === 'object' && a !== null ? a.port : 0;
+  }
+
   private accept(
     s: Socket,
     maxPayload: number,
