@@ -3,7 +3,7 @@
 // needs more than the default 1 s; the provider VM here is stopped outright (SIGSTOP).
 import { expect } from 'chai';
 import { Node, RuntimeError } from '../src/index.js';
-import { setUpEachTest } from './support/deployment.js';
+import { setUpEachTest, waitFor } from './support/deployment.js';
 
 /** Longer than the default peer timeout, with room for a loaded machine's timer lag. */
 const STALL_MS = 2500;
@@ -43,5 +43,24 @@ describe('Node.open peerTimeoutMs', function () {
     expect(speed.status).to.equal('connected');
     expect(speed.channelId, 'the same channel, never re-established').to.equal(channel);
     expect(speed.connections).to.equal(1);
+  });
+
+  // The other half: without peerTimeoutMs the same stall ends the channel. Only that it ends is
+  // asserted, not how soon after the default 1 s (a loaded machine delays the check).
+  it('should end a channel whose peer stalls longer than the default timeout, and re-establish it once the peer runs', async () => {
+    await rig.startHostd();
+    const provider = await rig.startProvider();
+    const node = await rig.openNode();
+    const speed = await node.consume('VehicleSpeed', { instance: 1 });
+    const channel = speed.channelId;
+    provider.child.kill('SIGSTOP');
+    await waitFor(() => speed.status === 'peer-gone', 'the channel to end as peer-gone');
+    provider.child.kill('SIGCONT');
+    await waitFor(
+      () => speed.status === 'connected' && speed.connections === 2,
+      'a new channel once the provider runs again',
+      20_000,
+    );
+    expect(speed.channelId, 'a new channel').to.not.equal(channel);
   });
 });
