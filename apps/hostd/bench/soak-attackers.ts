@@ -5,11 +5,16 @@
 // drops it or restarts. Counts what it did; reports on {cmd:'report'}; ends on {cmd:'exit'}.
 import net from 'node:net';
 import path from 'node:path';
-import { MessageType } from '@sivshm/core';
-import { encodeProto } from '@sivshm/core/testing';
-import type { PackEntry } from '@sivshm/discovery';
-import { floodFor, frame, rawLink, repeat, sleep } from '../test/support/hostile-load.js';
-import { REQUEST_ALL, SERVICE } from '../test/support/test-deployment.js';
+import {
+  floodFor,
+  frame,
+  junkM1Frame,
+  oversizedFinds,
+  rawLink,
+  repeat,
+  sleep,
+} from '../test/support/hostile-load.js';
+import { REQUEST_ALL } from '../test/support/test-deployment.js';
 import { TestVm } from '../test/support/test-vm.js';
 
 const runDir = process.argv[2] ?? '';
@@ -41,12 +46,7 @@ async function floodLink(vm: string, chunk: Uint8Array, ms: number): Promise<num
 
 /** Cases 3 and 5 by turns, one line-rate flood at a time: 1 s of flood, 0.5 s of rest. */
 async function floods(): Promise<void> {
-  const junkM1 = encodeProto('HandshakeMessage', {
-    type: MessageType.m1,
-    body: new Uint8Array(64),
-    sig: new Uint8Array(64),
-  });
-  const junk = repeat(frame({ kind: 'handshake', message: junkM1 }), 256);
+  const junk = repeat(junkM1Frame(), 256);
   const errors = repeat(frame({ kind: 'error', code: 'ERR_X', message: 'E'.repeat(16384) }), 4);
   while (running) {
     counts.junkM1Bytes += await floodLink('rogue-junk', junk, 1000).catch(() => 0);
@@ -58,17 +58,7 @@ async function floods(): Promise<void> {
 
 /** Case 4: an enrolled VM sending 4000-entry Finds every 100 ms; enrols again after a drop. */
 async function sdFinds(): Promise<void> {
-  const finds: PackEntry[] = Array.from({ length: 4000 }, () => ({
-    entry: {
-      type: 'find',
-      serviceId: SERVICE.media,
-      instanceId: 0xffff,
-      majorVersion: 0xff,
-      minorVersion: 0xffff_ffff,
-      ttl: 3,
-    },
-    options: [],
-  }));
+  const finds = oversizedFinds();
   while (running) {
     let vm: TestVm | undefined;
     try {

@@ -22,6 +22,7 @@ import {
   type HostdProcess,
 } from '@sivshm/testing';
 import { fdCount, rssMiB, sleep } from '../test/support/hostile-load.js';
+import { GENEROUS_LIMITS, ROGUE_LIMITS } from '../test/support/test-deployment.js';
 import {
   startConsumerApp,
   startHogApp,
@@ -81,14 +82,6 @@ function options(): { durationS: number; restartEveryS: number } {
   return { durationS, restartEveryS };
 }
 
-const ROGUE = { handshakesPerSecond: 20, burst: 5, pendingHandshakes: 3, windowBytes: '600KiB' };
-const GENEROUS = {
-  handshakesPerSecond: 1000,
-  burst: 100,
-  pendingHandshakes: 8,
-  windowBytes: '3MiB',
-};
-
 function soakDeployment(): Deployment {
   const names = [
     'infotainment',
@@ -107,7 +100,7 @@ function soakDeployment(): Deployment {
       name,
       ...(name === 'infotainment'
         ? {}
-        : { limits: name === 'cluster' || name === 'victim' ? GENEROUS : ROGUE }),
+        : { limits: name === 'cluster' || name === 'victim' ? GENEROUS_LIMITS : ROGUE_LIMITS }),
     })),
     services: [
       { name: 'VehicleSpeed', consumers: ['cluster', 'victim'] },

@@ -2,12 +2,13 @@
 // transport's LockFile provides (core cannot take one itself: Node has no file locks). Other
 // processes hold it here, as a `sivshm ca` command or a hostd would.
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CaLock, CaLockedError } from '@sivshm/core';
 import { LockFile } from '@sivshm/transport-ivshmem';
+import { exited, firstLine, killHolders, lockHolder } from './support/lock-holders.js';
 
 const CORE = import.meta.resolve('@sivshm/core');
 const TRANSPORT = import.meta.resolve('@sivshm/transport-ivshmem');
@@ -21,37 +22,15 @@ function holder(dir: string, owner: 'hostd' | 'sivshm ca', startAt = 0): ChildPr
     try { CaLock.take(${JSON.stringify(dir)}, { owner: ${JSON.stringify(owner)} }, LockFile); console.log('won'); }
     catch (e) { console.log(e.code + ' ' + e.message); }
     setInterval(() => {}, 1000);`;
-  // The environment as is: from source (`npm run test:dev`) it carries tsx's hooks.
-  return spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: 'pipe' });
+  return lockHolder(code);
 }
-
-function firstLine(c: ChildProcess): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    c.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('\n')) resolve(out.split('\n')[0]!);
-    });
-    c.on('exit', (code, sig) => reject(new Error(`holder ended (${sig ?? code}): ${err}`)));
-  });
-}
-
-const exited = (c: ChildProcess): Promise<void> =>
-  new Promise((resolve) =>
-    c.exitCode !== null || c.signalCode !== null ? resolve() : c.on('exit', () => resolve()),
-  );
 
 describe('CaLock with kernel locks (LockFile)', () => {
   let dir: string;
   const children: ChildProcess[] = [];
   beforeEach(() => (dir = mkdtempSync(path.join(tmpdir(), 'sivshm-ca-kernel-lock-'))));
   afterEach(async () => {
-    for (const c of children.splice(0)) {
-      c.kill('SIGKILL');
-      await exited(c);
-    }
+    await killHolders(children);
     rmSync(dir, { recursive: true, force: true });
   });
 

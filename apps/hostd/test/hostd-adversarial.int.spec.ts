@@ -8,6 +8,7 @@ import { ControlConnection, MessageType } from '@sivshm/core';
 import { encodeControlFrame, encodeControlMessage, encodeProto } from '@sivshm/core/testing';
 import { EmulatedDevice } from '@sivshm/transport-ivshmem';
 import {
+  endHostdTest,
   SERVICE,
   VM,
   makeDeployment,
@@ -24,7 +25,8 @@ import {
   REQUEST_ALL,
   ROGUE_LIMITS,
 } from './support/test-deployment.js';
-import { TestVm, type RequestOutcome } from './support/test-vm.js';
+import type { TestVm, RequestOutcome } from './support/test-vm.js';
+import { granted, vmRoles } from './support/vm-roles.js';
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -39,30 +41,8 @@ describe('Hostd under attack and failure', function () {
   const children: ProviderProcess[] = [];
   const floods: FloodProcess[] = [];
 
-  const connect = async (name: keyof typeof VM): Promise<TestVm> => {
-    const vm = await TestVm.connect(d.socket(name));
-    vms.push(vm);
-    return vm;
-  };
+  const { connect, provider, consumer } = vmRoles(() => d, vms);
   const offered = (n: number) => async () => (await readStatus(d)).services.length === n;
-  const provider = async (): Promise<TestVm> => {
-    const p = await connect('infotainment');
-    await p.enrol(OFFER_ALL);
-    p.provide();
-    p.offer(SERVICE.speed, 1);
-    p.offer(SERVICE.media, 1);
-    await waitFor(offered(2), 'both services offered');
-    return p;
-  };
-  const consumer = async (name: 'cluster' | 'rogue' = 'cluster'): Promise<TestVm> => {
-    const c = await connect(name);
-    await c.enrol(REQUEST_ALL);
-    return c;
-  };
-  const granted = (o: RequestOutcome) => {
-    if (o.kind !== 'granted') throw new Error(`expected a grant, got ${o.reason}: ${o.detail}`);
-    return o;
-  };
 
   beforeEach(async () => {
     d = makeDeployment();
@@ -71,19 +51,11 @@ describe('Hostd under attack and failure', function () {
 
   afterEach(async () => {
     const running = hostd;
-    let code: number | string | undefined;
-    try {
+    hostd = undefined;
+    await endHostdTest(running, d, vms, async () => {
       for (const c of children.splice(0)) await c.stop();
       for (const f of floods.splice(0)) f.kill();
-      for (const vm of vms.splice(0)) vm.close();
-      code = await running?.stop();
-    } finally {
-      // Whatever failed above, no process, socket or region outlives the test.
-      running?.kill();
-      hostd = undefined;
-      d.cleanup();
-    }
-    if (running !== undefined) expect(code, 'hostd exit code after SIGTERM').to.equal(0);
+    });
   });
 
   describe('dead and hung peers', () => {

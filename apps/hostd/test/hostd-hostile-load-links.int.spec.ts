@@ -9,6 +9,7 @@ import path from 'node:path';
 import { MAX_REFUSED_IN_FLIGHT_PER_VM } from '../src/links/vm-link-server.js';
 import { ivshmemPeers, ivshmemPeersPerProcess } from '../src/links/ivshmem-limits.js';
 import {
+  endHostdTest,
   VM,
   makeDeployment,
   startHostd,
@@ -86,18 +87,11 @@ describe('Hostd under hostile load: connection caps (issue 13)', function () {
 
   afterEach(async () => {
     const running = hostd;
-    let code: number | string | undefined;
-    try {
+    hostd = undefined;
+    await endHostdTest(running, d, vms, async () => {
       for (const h of holders.splice(0)) h.kill('SIGKILL');
       for (const s of sockets.splice(0)) s.destroy();
-      for (const vm of vms.splice(0)) vm.close();
-      code = await running?.stop();
-    } finally {
-      running?.kill();
-      hostd = undefined;
-      d.cleanup();
-    }
-    if (running !== undefined) expect(code, 'hostd exit code after SIGTERM').to.equal(0);
+    });
   });
 
   it(`should keep at most ${MAX_REFUSED_IN_FLIGHT_PER_VM} refused extra control connections of a VM open while their ERR_BUSY drains, closing the rest at once`, async () => {

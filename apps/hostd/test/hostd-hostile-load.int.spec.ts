@@ -10,10 +10,10 @@ import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { encodeProto } from '@sivshm/core/testing';
-import { ControlConnection, MessageType, type ControlMessage } from '@sivshm/core';
-import { encodeSdMessage, packSdMessage, type PackEntry } from '@sivshm/discovery';
+import { ControlConnection, type ControlMessage } from '@sivshm/core';
+import { encodeSdMessage, packSdMessage } from '@sivshm/discovery';
 import {
+  endHostdTest,
   REQUEST_ALL,
   SERVICE,
   VM,
@@ -33,6 +33,8 @@ import {
   fdCount,
   floodFor,
   frame,
+  junkM1Frame,
+  oversizedFinds,
   rawLink,
   repeat,
   rssMiB,
@@ -68,19 +70,12 @@ describe('Hostd under hostile load (issue 13)', function () {
 
   afterEach(async () => {
     const running = hostd;
-    let code: number | string | undefined;
-    try {
+    hostd = undefined;
+    await endHostdTest(running, d, vms, async () => {
       for (const a of apps.splice(0)) await a.stop();
       for (const c of children.splice(0)) await c.stop();
       for (const s of sockets.splice(0)) s.destroy();
-      for (const vm of vms.splice(0)) vm.close();
-      code = await running?.stop();
-    } finally {
-      running?.kill();
-      hostd = undefined;
-      d.cleanup();
-    }
-    if (running !== undefined) expect(code, 'hostd exit code after SIGTERM').to.equal(0);
+    });
   });
 
   it('case 1: should keep a provider app responsive, its memory bounded, and answering another consumer, while a consumer app keeps its request ring full and never reads the replies', async () => {
@@ -174,12 +169,7 @@ describe('Hostd under hostile load (issue 13)', function () {
     rogue.pause(); // never reads what hostd sends
     rogue.write(frame({ kind: 'hello', version: 1, software: 'flood' }));
     // Junk M1s past the handshake budget: before, each one got an ABORT that hostd buffered.
-    const junkM1 = encodeProto('HandshakeMessage', {
-      type: MessageType.m1,
-      body: new Uint8Array(64),
-      sig: new Uint8Array(64),
-    });
-    const chunk = repeat(frame({ kind: 'handshake', message: junkM1 }), 1024);
+    const chunk = repeat(junkM1Frame(), 1024);
     let peakRss = rssBefore;
     const sampler = setInterval(() => {
       if (alive()) peakRss = Math.max(peakRss, rssMiB(pid()));
@@ -249,17 +239,7 @@ describe('Hostd under hostile load (issue 13)', function () {
     await provider();
     const c = await consumer();
     const rogue = await consumer('rogue');
-    const finds: PackEntry[] = Array.from({ length: 4000 }, () => ({
-      entry: {
-        type: 'find',
-        serviceId: SERVICE.media,
-        instanceId: 0xffff,
-        majorVersion: 0xff,
-        minorVersion: 0xffff_ffff,
-        ttl: 3,
-      },
-      options: [],
-    }));
+    const finds = oversizedFinds();
     // Encoded once, as a flooder would: packing 4000 entries takes this process tens to
     // hundreds of ms each time, which would be timed below as hostd's status latency.
     const findsMessage = encodeSdMessage(

@@ -6,30 +6,25 @@ import { expect } from 'chai';
 import { RegionHeaderLayout, windowLayout } from '@sivshm/abi';
 import { makeDeployment as makeTestDeployment } from '@sivshm/testing';
 import {
-  OFFER_ALL,
-  REQUEST_ALL,
+  endHostdTest,
   SERVICE,
   VM,
   readStatus,
   startHostd,
-  waitFor,
   type Deployment,
   type HostdProcess,
 } from './support/test-deployment.js';
-import { TestVm, type RequestOutcome } from './support/test-vm.js';
+import type { TestVm } from './support/test-vm.js';
+import { granted, vmRoles } from './support/vm-roles.js';
 
 const GRANULE = 16384;
-
-function granted(out: RequestOutcome): Extract<RequestOutcome, { kind: 'granted' }> {
-  if (out.kind !== 'granted') throw new Error(`${out.reason}: ${out.detail}`);
-  return out;
-}
 
 describe('Hostd page granule', function () {
   this.timeout(30_000);
   let d: Deployment;
   let hostd: HostdProcess | undefined;
   const vms: TestVm[] = [];
+  const { providerAndConsumer } = vmRoles(() => d, vms);
 
   beforeEach(async () => {
     d = makeTestDeployment({
@@ -48,16 +43,8 @@ describe('Hostd page granule', function () {
 
   afterEach(async () => {
     const running = hostd;
-    let code: number | string | undefined;
-    try {
-      for (const vm of vms.splice(0)) vm.close();
-      code = await running?.stop();
-    } finally {
-      running?.kill();
-      hostd = undefined;
-      d.cleanup();
-    }
-    if (running !== undefined) expect(code, 'hostd exit code after SIGTERM').to.equal(0);
+    hostd = undefined;
+    await endHostdTest(running, d, vms);
   });
 
   it('should write a version 2 header naming the granule and grant only granule-aligned windows', async () => {
@@ -67,16 +54,7 @@ describe('Hostd page granule', function () {
     expect(header.getUint32(O.pageGranule, true)).to.equal(GRANULE);
     expect(Number(header.getBigUint64(O.dataOffset, true)) % GRANULE).to.equal(0);
 
-    const p = await TestVm.connect(d.socket('infotainment'));
-    vms.push(p);
-    await p.enrol(OFFER_ALL);
-    p.provide();
-    p.offer(SERVICE.speed, 1);
-    p.offer(SERVICE.media, 1);
-    const c = await TestVm.connect(d.socket('cluster'));
-    vms.push(c);
-    await c.enrol(REQUEST_ALL);
-    await waitFor(async () => (await readStatus(d)).services.length === 2, 'both services offered');
+    const { c } = await providerAndConsumer();
 
     const layout = windowLayout(GRANULE);
     const windows = [];

@@ -9,6 +9,7 @@ import { CaLock, cryptoBackend, decodeCertificateBody } from '@sivshm/core';
 import { LockFile } from '@sivshm/transport-ivshmem';
 import { runCli, runCliSync } from '@sivshm/testing';
 import {
+  endHostdTest,
   SERVICE,
   VM,
   makeDeployment,
@@ -75,16 +76,8 @@ describe('Hostd revocation', function () {
 
   afterEach(async () => {
     const running = hostd;
-    let code: number | string | undefined;
-    try {
-      for (const vm of vms.splice(0)) vm.close();
-      code = await running?.stop();
-    } finally {
-      running?.kill();
-      hostd = undefined;
-      d.cleanup();
-    }
-    if (running !== undefined) expect(code, 'hostd exit code after SIGTERM').to.equal(0);
+    hostd = undefined;
+    await endHostdTest(running, d, vms);
   });
 
   describe('revoke receipts', () => {

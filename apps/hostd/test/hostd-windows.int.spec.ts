@@ -3,8 +3,7 @@ import { expect } from 'chai';
 import { WindowLayout } from '@sivshm/abi';
 import { makeDeployment as makeTestDeployment } from '@sivshm/testing';
 import {
-  OFFER_ALL,
-  REQUEST_ALL,
+  endHostdTest,
   SERVICE,
   VM,
   readStatus,
@@ -14,7 +13,8 @@ import {
   type Deployment,
   type HostdProcess,
 } from './support/test-deployment.js';
-import { TestVm, type RequestOutcome } from './support/test-vm.js';
+import type { TestVm } from './support/test-vm.js';
+import { granted, vmRoles } from './support/vm-roles.js';
 
 /** VehicleSpeed with 16 KiB rings (a 48 KiB window); MediaControl with hostd's default. */
 function sizedDeployment(): Deployment {
@@ -26,11 +26,6 @@ function sizedDeployment(): Deployment {
     ],
     services: [{ name: 'VehicleSpeed', ringDataSize: '16KiB' }, 'MediaControl'],
   });
-}
-
-function granted(out: RequestOutcome): Extract<RequestOutcome, { kind: 'granted' }> {
-  if (out.kind !== 'granted') throw new Error(`${out.reason}: ${out.detail}`);
-  return out;
 }
 
 describe('Hostd windows', function () {
@@ -46,31 +41,11 @@ describe('Hostd windows', function () {
 
   afterEach(async () => {
     const running = hostd;
-    let code: number | string | undefined;
-    try {
-      for (const vm of vms.splice(0)) vm.close();
-      code = await running?.stop();
-    } finally {
-      running?.kill();
-      hostd = undefined;
-      d.cleanup();
-    }
-    if (running !== undefined) expect(code, 'hostd exit code after SIGTERM').to.equal(0);
+    hostd = undefined;
+    await endHostdTest(running, d, vms);
   });
 
-  const providerAndConsumer = async (): Promise<{ p: TestVm; c: TestVm }> => {
-    const p = await TestVm.connect(d.socket('infotainment'));
-    vms.push(p);
-    await p.enrol(OFFER_ALL);
-    p.provide();
-    p.offer(SERVICE.speed, 1);
-    p.offer(SERVICE.media, 1);
-    const c = await TestVm.connect(d.socket('cluster'));
-    vms.push(c);
-    await c.enrol(REQUEST_ALL);
-    await waitFor(async () => (await readStatus(d)).services.length === 2, 'both services offered');
-    return { p, c };
-  };
+  const { providerAndConsumer } = vmRoles(() => d, vms);
 
   it("should give each service's channels the window its ringDataSize sets, and report free extents as they split and coalesce", async () => {
     const { p, c } = await providerAndConsumer();

@@ -11,6 +11,7 @@ import { firstValueFrom, timeout } from 'rxjs';
 import {
   SERVICE,
   VM,
+  endHostdTest,
   makeDeployment,
   readStatus,
   runCliStatus,
@@ -23,6 +24,7 @@ import {
   REQUEST_ALL,
 } from './support/test-deployment.js';
 import { TestVm } from './support/test-vm.js';
+import { vmRoles } from './support/vm-roles.js';
 
 describe('Hostd', function () {
   this.timeout(30_000);
@@ -30,23 +32,7 @@ describe('Hostd', function () {
   let hostd: HostdProcess | undefined;
   const vms: TestVm[] = [];
 
-  const connect = async (name: keyof typeof VM): Promise<TestVm> => {
-    const vm = await TestVm.connect(d.socket(name));
-    vms.push(vm);
-    return vm;
-  };
-  /** infotainment enrolled, providing, offering both services; cluster enrolled as consumer. */
-  const providerAndConsumer = async (): Promise<{ p: TestVm; c: TestVm }> => {
-    const p = await connect('infotainment');
-    await p.enrol(OFFER_ALL);
-    p.provide();
-    p.offer(SERVICE.speed, 1);
-    p.offer(SERVICE.media, 1);
-    const c = await connect('cluster');
-    await c.enrol(REQUEST_ALL);
-    await waitFor(async () => (await readStatus(d)).services.length === 2, 'both services offered');
-    return { p, c };
-  };
+  const { connect, providerAndConsumer } = vmRoles(() => d, vms);
 
   beforeEach(async () => {
     d = makeDeployment();
@@ -55,17 +41,8 @@ describe('Hostd', function () {
 
   afterEach(async () => {
     const running = hostd;
-    let code: number | string | undefined;
-    try {
-      for (const vm of vms.splice(0)) vm.close();
-      code = await running?.stop();
-    } finally {
-      // Whatever failed above, no process, socket or region outlives the test.
-      running?.kill();
-      hostd = undefined;
-      d.cleanup();
-    }
-    if (running !== undefined) expect(code, 'hostd exit code after SIGTERM').to.equal(0);
+    hostd = undefined;
+    await endHostdTest(running, d, vms);
   });
 
   describe('attach and enrolment', () => {

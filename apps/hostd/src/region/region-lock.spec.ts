@@ -1,10 +1,11 @@
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RegionLock } from './region-lock.js';
+import { exited, firstLine, killHolders, lockHolder } from '../../test/support/lock-holders.js';
 
 const SELF = fileURLToPath(import.meta.url).replace(/\.spec\.(js|ts)$/, '.$1');
 
@@ -19,27 +20,8 @@ function locker(region: string, runDir: string, startAt = 0): ChildProcess {
     try { RegionLock.take(${JSON.stringify(region)}, ${JSON.stringify(runDir)}); console.log('won'); }
     catch (e) { console.log('refused ' + e.message); }
     setInterval(() => {}, 1000);`;
-  // The environment as is: from source (`npm run test:dev`) it carries tsx's hooks.
-  return spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: 'pipe' });
+  return lockHolder(code);
 }
-
-function firstLine(c: ChildProcess): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    c.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('\n')) resolve(out.split('\n')[0]!);
-    });
-    c.on('exit', (code, sig) => reject(new Error(`locker ended (${sig ?? code}): ${err}`)));
-  });
-}
-
-const exited = (c: ChildProcess): Promise<void> =>
-  new Promise((resolve) =>
-    c.exitCode !== null || c.signalCode !== null ? resolve() : c.on('exit', () => resolve()),
-  );
 
 describe('RegionLock', () => {
   let dir: string;
@@ -50,10 +32,7 @@ describe('RegionLock', () => {
     region = path.join(dir, 'region');
   });
   afterEach(async () => {
-    for (const c of children.splice(0)) {
-      c.kill('SIGKILL');
-      await exited(c);
-    }
+    await killHolders(children);
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -6,12 +6,12 @@
 // {cmd:'report'}; ends on {cmd:'exit'}.
 import { Node, RuntimeError, type ConsumedService } from '@sivshm/runtime';
 import type { Subscription } from 'rxjs';
+import { report, reportStartFailure, serveTest } from './vm-app-process.js';
 
 const [configPath, runDir, vm, ...what] = process.argv.slice(2);
 if (configPath === undefined || runDir === undefined || vm === undefined) {
   throw new Error('usage: consumer-app <services.yaml> <run-dir> <vm> [speed] [media]');
 }
-const report = (m: Record<string, unknown>): void => void process.send?.(m);
 
 /** The `speed` stream of the current channel, taken again on request and after a reconnect. */
 class SpeedListener {
@@ -90,15 +90,13 @@ try {
   const caller = what.includes('media')
     ? new Caller(await node.consume('MediaControl', { instance: 1, timeoutMs: 10_000 }))
     : undefined;
-  const stop = async (): Promise<void> => {
+  const close = async (): Promise<void> => {
     caller?.stop();
     await node.close();
-    process.disconnect?.();
   };
-  process.on('message', (m: { cmd?: string }) => {
-    if (m.cmd === 'exit') void stop();
-    if (m.cmd === 'resubscribe') listener?.resubscribe();
-    if (m.cmd === 'report') {
+  serveTest(close, {
+    resubscribe: () => listener?.resubscribe(),
+    report: () =>
       report({
         event: 'consumer',
         events: listener?.events ?? 0,
@@ -108,13 +106,8 @@ try {
         answered: caller?.answered ?? 0,
         failures: caller?.failures ?? {},
         latenciesMs: caller?.latenciesMs.splice(0) ?? [],
-      });
-    }
+      }),
   });
-  process.on('disconnect', () => void stop().catch(() => process.exit(1)));
-  report({ event: 'ready', pid: process.pid });
 } catch (e) {
-  report({ event: 'error', message: (e as Error).message });
-  process.exitCode = 1;
-  process.disconnect?.();
+  reportStartFailure(e);
 }

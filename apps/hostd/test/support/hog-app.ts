@@ -5,12 +5,12 @@
 // API: a buggy app can do this without meaning to. Counts how its calls end, by error code, and
 // reports them on {cmd:'report'}; ends on {cmd:'exit'}.
 import { Node, RuntimeError } from '@sivshm/runtime';
+import { report, reportStartFailure, serveTest } from './vm-app-process.js';
 
 const [configPath, runDir, vm] = process.argv.slice(2);
 if (configPath === undefined || runDir === undefined || vm === undefined) {
   throw new Error('usage: hog-app <services.yaml> <run-dir> <vm>');
 }
-const report = (m: Record<string, unknown>): void => void process.send?.(m);
 
 /** Calls issued per top-up, and top-ups per second: enough to refill the ring at once. */
 const CALLS_PER_TOP_UP = 200;
@@ -53,21 +53,13 @@ try {
     }
   };
   const timer = setInterval(topUp, TOP_UP_MS);
-  const stop = async (): Promise<void> => {
+  const close = async (): Promise<void> => {
     clearInterval(timer);
     await node.close();
-    process.disconnect?.();
   };
-  process.on('message', (m: { cmd?: string }) => {
-    if (m.cmd === 'exit') void stop();
-    if (m.cmd === 'report') {
-      report({ event: 'hog', held, inFlight, outcomes, fastestBusyMs });
-    }
+  serveTest(close, {
+    report: () => report({ event: 'hog', held, inFlight, outcomes, fastestBusyMs }),
   });
-  process.on('disconnect', () => void stop().catch(() => process.exit(1)));
-  report({ event: 'ready', pid: process.pid });
 } catch (e) {
-  report({ event: 'error', message: (e as Error).message });
-  process.exitCode = 1;
-  process.disconnect?.();
+  reportStartFailure(e);
 }

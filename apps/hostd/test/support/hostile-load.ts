@@ -2,7 +2,10 @@
 // from /proc, raw control links to hostd, and floods bounded in time.
 import { readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
-import { encodeControlFrame, encodeControlMessage } from '@sivshm/core/testing';
+import { MessageType } from '@sivshm/core';
+import { encodeControlFrame, encodeControlMessage, encodeProto } from '@sivshm/core/testing';
+import type { PackEntry } from '@sivshm/discovery';
+import { SERVICE } from './test-deployment.js';
 
 /** Resident set of a process, MiB (/proc/<pid>/status). */
 export function rssMiB(pid: number): number {
@@ -24,6 +27,31 @@ export function cpuMs(pid: number): number {
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 export const frame = (m: Parameters<typeof encodeControlMessage>[0]): Uint8Array =>
   encodeControlFrame(encodeControlMessage(m));
+
+/** A handshake frame carrying an M1 of zeros: well framed, never a valid handshake (case 3). */
+export function junkM1Frame(): Uint8Array {
+  const m1 = encodeProto('HandshakeMessage', {
+    type: MessageType.m1,
+    body: new Uint8Array(64),
+    sig: new Uint8Array(64),
+  });
+  return frame({ kind: 'handshake', message: m1 });
+}
+
+/** 4000 SD Find entries for MediaControl, far more than any VM can need (case 4). */
+export function oversizedFinds(): PackEntry[] {
+  return Array.from({ length: 4000 }, () => ({
+    entry: {
+      type: 'find',
+      serviceId: SERVICE.media,
+      instanceId: 0xffff,
+      majorVersion: 0xff,
+      minorVersion: 0xffff_ffff,
+      ttl: 3,
+    },
+    options: [],
+  }));
+}
 
 /** A raw connection to a VM's control socket, connected. */
 export async function rawLink(socketPath: string): Promise<net.Socket> {

@@ -9,12 +9,12 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadConfig, type ServiceConfig } from '@sivshm/core';
 import { Node } from '@sivshm/runtime';
+import { report, reportStartFailure, serveTest } from './vm-app-process.js';
 
 const [configPath, runDir] = process.argv.slice(2);
 if (configPath === undefined || runDir === undefined) {
   throw new Error('usage: provider-app <services.yaml> <run-dir>');
 }
-const report = (m: Record<string, unknown>): void => void process.send?.(m);
 const rssMiB = (): number => process.memoryUsage.rss() / 2 ** 20;
 
 /** What this process measures about itself between `measure` and `report`. */
@@ -131,31 +131,24 @@ try {
   }, 10);
   let level = 0;
   const volumeTimer = setInterval(() => volume.publish({ volume: ++level % 100 }), 5);
-  const stop = async (): Promise<void> => {
+  const close = async (): Promise<void> => {
     clearInterval(speedTimer);
     clearInterval(volumeTimer);
     measure.stop();
     await node.close();
-    process.disconnect?.();
   };
-  process.on('message', (m: { cmd?: string }) => {
-    if (m.cmd === 'exit') void stop();
-    if (m.cmd === 'measure') measure.reset();
-    if (m.cmd === 'junk') publishJunk();
-    if (m.cmd === 'report') {
+  serveTest(close, {
+    measure: () => measure.reset(),
+    junk: () => publishJunk(),
+    report: () =>
       report({
         event: 'figures',
         ...measure.figures(),
         served,
         published,
         consumers: volume.consumers,
-      });
-    }
+      }),
   });
-  process.on('disconnect', () => void stop().catch(() => process.exit(1)));
-  report({ event: 'ready', pid: process.pid });
 } catch (e) {
-  report({ event: 'error', message: (e as Error).message });
-  process.exitCode = 1;
-  process.disconnect?.();
+  reportStartFailure(e);
 }

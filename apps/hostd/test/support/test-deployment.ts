@@ -1,12 +1,15 @@
 // hostd's integration-test deployment: three VMs (rogue with tight limits) and two services of
 // the example, on @sivshm/testing's deployment harness; and the VM processes hostd's tests fork.
 import { type ChildProcess } from 'node:child_process';
+import { expect } from 'chai';
 import {
   forkChild,
   makeDeployment as makeTestDeployment,
   siblingEntry,
   type Deployment,
+  type HostdProcess,
 } from '@sivshm/testing';
+import type { TestVm } from './test-vm.js';
 
 export {
   readStatus,
@@ -47,30 +50,49 @@ export const ROGUE_LIMITS = {
   windowBytes: '600KiB',
 } as const;
 
+/** cluster's handshake budget and quotas: generous, so the tests' own traffic never meets them. */
+export const GENEROUS_LIMITS = {
+  handshakesPerSecond: 1000,
+  burst: 100,
+  pendingHandshakes: 8,
+  windowBytes: '3MiB',
+} as const;
+
 /** Three VMs; rogue has tight limits (4 windows of quota, 3 pending); cluster generous ones. */
 export function makeDeployment(): Deployment {
   return makeTestDeployment({
     label: 'hostd',
     vms: [
       { id: VM.infotainment, name: 'infotainment' },
-      {
-        id: VM.cluster,
-        name: 'cluster',
-        limits: {
-          handshakesPerSecond: 1000,
-          burst: 100,
-          pendingHandshakes: 8,
-          windowBytes: '3MiB',
-        },
-      },
-      {
-        id: VM.rogue,
-        name: 'rogue',
-        limits: ROGUE_LIMITS,
-      },
+      { id: VM.cluster, name: 'cluster', limits: GENEROUS_LIMITS },
+      { id: VM.rogue, name: 'rogue', limits: ROGUE_LIMITS },
     ],
     services: ['VehicleSpeed', { name: 'MediaControl', consumers: ['cluster', 'rogue'] }],
   });
+}
+
+/**
+ * The end of a test that started hostd (`running`) on `d`: `closeFirst` ends what else the test
+ * started, the VM links in `vms` close, hostd stops on SIGTERM and must exit 0. Whatever failed
+ * on the way, hostd is killed and the deployment removed, so no process, socket or region
+ * outlives the test.
+ */
+export async function endHostdTest(
+  running: HostdProcess | undefined,
+  d: Deployment,
+  vms: TestVm[],
+  closeFirst: () => void | Promise<void> = () => undefined,
+): Promise<void> {
+  let code: number | string | undefined;
+  try {
+    await closeFirst();
+    for (const vm of vms.splice(0)) vm.close();
+    code = await running?.stop();
+  } finally {
+    running?.kill();
+    d.cleanup();
+  }
+  if (running !== undefined) expect(code, 'hostd exit code after SIGTERM').to.equal(0);
 }
 
 /** A provider VM in its own OS process (support/provider-process.ts). */

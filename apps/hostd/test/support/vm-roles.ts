@@ -18,6 +18,8 @@ export interface VmRoles {
   provider(): Promise<TestVm>;
   /** `name`, enrolled with every request right. */
   consumer(name?: 'cluster' | 'rogue'): Promise<TestVm>;
+  /** provider() and consumer('cluster'). */
+  providerAndConsumer(): Promise<{ p: TestVm; c: TestVm }>;
 }
 
 /** Roles on the deployment `d()` of the current test; every link made is pushed to `opened`. */
@@ -27,22 +29,25 @@ export function vmRoles(d: () => Deployment, opened: TestVm[]): VmRoles {
     opened.push(vm);
     return vm;
   };
+  const provider = async (): Promise<TestVm> => {
+    const p = await connect('infotainment');
+    await p.enrol(OFFER_ALL);
+    p.provide();
+    p.offer(SERVICE.speed, 1);
+    p.offer(SERVICE.media, 1);
+    await waitFor(async () => (await readStatus(d())).services.length === 2, 'both offers');
+    return p;
+  };
+  const consumer = async (name: 'cluster' | 'rogue' = 'cluster'): Promise<TestVm> => {
+    const c = await connect(name);
+    await c.enrol(REQUEST_ALL);
+    return c;
+  };
   return {
     connect,
-    provider: async () => {
-      const p = await connect('infotainment');
-      await p.enrol(OFFER_ALL);
-      p.provide();
-      p.offer(SERVICE.speed, 1);
-      p.offer(SERVICE.media, 1);
-      await waitFor(async () => (await readStatus(d())).services.length === 2, 'both offers');
-      return p;
-    },
-    consumer: async (name = 'cluster') => {
-      const c = await connect(name);
-      await c.enrol(REQUEST_ALL);
-      return c;
-    },
+    provider,
+    consumer,
+    providerAndConsumer: async () => ({ p: await provider(), c: await consumer() }),
   };
 }
 
