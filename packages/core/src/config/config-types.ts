@@ -40,6 +40,11 @@ export interface VmConfig {
   readonly name: string;
   readonly grantKey: GrantKeySource;
   readonly limits: VmLimits;
+  /**
+   * `diagnostics: true`: the VM the shell tools (`sivshm call`, `sivshm echo`) act as. Set only
+   * when true; it grants nothing: the VM consumes what the services' `consumers` lists give it.
+   */
+  readonly diagnostics?: true;
 }
 
 /** The shared region (docs/architecture.md §4). */

@@ -175,4 +175,25 @@ describe('parseConfig', () => {
       );
     });
   });
+
+  describe('.vms[].diagnostics', () => {
+    it('should mark a VM diagnostics only when it says true, granting it nothing more', () => {
+      const c = parse(edit('    name: cluster', '    name: cluster\n    diagnostics: true'));
+      expect(c.vms.map((v) => v.diagnostics)).to.deep.equal([undefined, true]);
+      const off = parse(edit('    name: cluster', '    name: cluster\n    diagnostics: false'));
+      expect(off.vms.map((v) => v.diagnostics)).to.deep.equal([undefined, undefined]);
+      // The rights still come from the services' lists only.
+      expect(c.services[0]!.consumers).to.deep.equal(['cluster']);
+    });
+
+    it('should refuse a diagnostics value that is not true or false, at its line', () => {
+      expectIssue(
+        edit('    name: cluster', '    name: cluster\n    diagnostics: yes'),
+        11,
+        18,
+        'vms[1].diagnostics',
+        'expected true or false, got yes',
+      );
+    });
+  });
 });

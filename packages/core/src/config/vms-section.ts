@@ -1,5 +1,5 @@
 /** The `vms` section of services.yaml: ids, names, grant key sources and limits. */
-import type { Node } from 'yaml';
+import { isScalar, type Node } from 'yaml';
 import type { ConfigBuildContext, Seen } from './config-build-context.js';
 import { VM_NAME } from './config-patterns.js';
 import type { GrantKeySource, VmConfig } from './config-types.js';
@@ -49,7 +49,7 @@ function parseVm(
   dataSize: number | undefined,
 ): VmConfig | undefined {
   const r = ctx.r;
-  const m = r.map(item, p, ['id', 'name', 'grantKey'], ['limits']);
+  const m = r.map(item, p, ['id', 'name', 'grantKey'], ['limits', 'diagnostics']);
   if (!m) return undefined;
   const idEntry = m.get('id');
   const id = idEntry && r.integer(idEntry.value, `${p}.id`, 1, 0xffffffff, 'decimal');
@@ -67,10 +67,39 @@ function parseVm(
   const keyEntry = m.get('grantKey');
   const grantKey = keyEntry && vmGrantKey(ctx, keyEntry, `${p}.grantKey`, seen, name);
   const limits = parseVmLimits(ctx, m.get('limits'), `${p}.limits`, dataSize);
+  const diagnostics = diagnosticsFlag(ctx, m.get('diagnostics'), `${p}.diagnostics`);
   if (id === undefined || name === undefined || !grantKey || !limits) return undefined;
-  const vm: VmConfig = Object.freeze({ id, name, grantKey, limits });
+  if (diagnostics === undefined) return undefined;
+  const vm: VmConfig = Object.freeze({
+    id,
+    name,
+    grantKey,
+    limits,
+    ...(diagnostics ? { diagnostics: true } : {}),
+  });
   ctx.locate(vm, p, item);
   return vm;
+}
+
+/**
+ * `diagnostics: true` marks the VM the shell tools (`sivshm call`, `echo`) act as; it gets no
+ * right beyond what the services' lists give it. false when left out, undefined when invalid.
+ */
+function diagnosticsFlag(
+  ctx: ConfigBuildContext,
+  entry: FieldEntry | undefined,
+  p: string,
+): boolean | undefined {
+  if (!entry) return false;
+  const node = ctx.r.resolve(entry.value, p);
+  if (isScalar(node) && typeof node.value === 'boolean') return node.value;
+  ctx.r.report(
+    node,
+    p,
+    `expected true or false, got ${node ? ctx.r.shown(node) : 'nothing'}`,
+    entry.key,
+  );
+  return undefined;
 }
 
 /** The VM's grant key source, located, and refused when another VM already uses it. */
