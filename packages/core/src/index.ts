@@ -33,7 +33,7 @@ export type {
   EventDefinition,
   MethodDefinition,
 } from './config/config-types.js';
-export type { GatewayConfig, GatewayExport } from './config/gateway-types.js';
+export type { GatewayConfig, GatewayExport, GatewayImport } from './config/gateway-types.js';
 
 // Crypto: the backend picked at start-up, and the self-tests run before anything is signed.
 export { cryptoBackend } from './crypto/select-backend.js';

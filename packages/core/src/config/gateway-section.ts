@@ -1,13 +1,14 @@
 /**
  * The `gateway:` section of services.yaml: the SOME/IP gateway's address on the vehicle
- * network, its SD group and port, and the sivshm services it exports there. Import of network
- * services is not read by this build: a listed `import` is reported, not silently ignored.
+ * network, its SD group and port, the sivshm services it exports there and the network services
+ * it imports (gateway-import-section.ts).
  */
 import { isIPv4 } from 'node:net';
 import type { Node } from 'yaml';
 import type { ConfigBuildContext } from './config-build-context.js';
 import { U16_ID } from './config-patterns.js';
 import type { ServiceDefinition } from './config-types.js';
+import { parseImports } from './gateway-import-section.js';
 import type { GatewayConfig, GatewayExport } from './gateway-types.js';
 import type { FieldEntry } from './yaml-reader.js';
 
@@ -23,23 +24,54 @@ export function parseGateway(
 ): GatewayConfig | undefined {
   if (!entry) return undefined;
   const r = ctx.r;
-  const m = r.map(entry.value, 'gateway', ['unicast', 'export'], ['sd', 'import'], entry.key);
+  const m = r.map(entry.value, 'gateway', ['unicast'], ['sd', 'export', 'import'], entry.key);
   if (!m) return undefined;
   const unicast = address(ctx, m.get('unicast'), 'gateway.unicast', false);
   const sd = parseSd(ctx, m.get('sd'));
-  const imp = m.get('import');
-  if (imp)
-    r.report(
-      imp.key,
-      'gateway.import',
-      'importing network services is not supported by this build; remove gateway.import',
-    );
-  const exports = parseExports(ctx, m.get('export'), services, sd?.port);
-  if (unicast === undefined || sd === undefined || exports === undefined || imp) return undefined;
-  return Object.freeze({ unicast, sdGroup: sd.group, sdPort: sd.port, exports });
+  // The SD socket is bound to the same address: an endpoint on its port would share it, and
+  // so would two endpoints (exported or imported) on one port.
+  const ports = new Set<string>(sd === undefined ? [] : [`udp${sd.port}`]);
+  const exportEntry = m.get('export');
+  const exports = exportEntry ? parseExports(ctx, exportEntry, services, ports, sd?.port) : [];
+  const importEntry = m.get('import');
+  const imports = importEntry ? parseImports(ctx, importEntry, services, ports, sd?.port) : [];
+  if (unicast === undefined || sd === undefined || exports === undefined || imports === undefined)
+    return undefined;
+  // An instance both exported and imported would be the gateway consuming its own offer.
+  const both = imports.find((i) =>
+    exports.some((x) => x.service === i.service && x.instance === i.instance),
+  );
+  if (both !== undefined) {
+    const what = `${both.service} instance ${both.instance} is both exported and imported; keep one`;
+    r.report(importEntry?.value, 'gateway.import', what);
+    return undefined;
+  }
+  return Object.freeze({ unicast, sdGroup: sd.group, sdPort: sd.port, exports, imports });
 }
 
-function address(
+/** Reports an endpoint port already taken by SD or another export or import; false then. */
+export function claimPort(
+  ctx: ConfigBuildContext,
+  ports: Set<string>,
+  item: Node,
+  path: string,
+  protocol: 'udp' | 'tcp',
+  port: number,
+  sdPort: number | undefined,
+): boolean {
+  if (ports.has(`${protocol}${port}`)) {
+    const what =
+      protocol === 'udp' && port === sdPort
+        ? `UDP port ${port} is the SD port (gateway.sd.port, default 30490); pick another`
+        : `${protocol.toUpperCase()} port ${port} is used twice`;
+    ctx.r.report(item, path, what);
+    return false;
+  }
+  ports.add(`${protocol}${port}`);
+  return true;
+}
+
+export function address(
   ctx: ConfigBuildContext,
   entry: FieldEntry | undefined,
   path: string,
@@ -86,16 +118,14 @@ function parseSd(
 
 function parseExports(
   ctx: ConfigBuildContext,
-  entry: FieldEntry | undefined,
+  entry: FieldEntry,
   services: readonly ServiceDefinition[] | undefined,
+  ports: Set<string>,
   sdPort: number | undefined,
 ): readonly GatewayExport[] | undefined {
-  if (!entry) return undefined;
   const items = ctx.r.seq(entry.value, 'gateway.export', entry.key);
   if (!items) return undefined;
   const out: GatewayExport[] = [];
-  // The SD socket is bound to the same address: an endpoint on its port would share it.
-  const ports = new Set<string>(sdPort === undefined ? [] : [`udp${sdPort}`]);
   let ok = true;
   items.forEach((item, i) => {
     const e = parseExport(ctx, item, `gateway.export[${i}]`, services);
@@ -115,15 +145,8 @@ function parseExports(
     ];
     for (const [protocol, port] of used) {
       if (port === undefined) continue;
-      if (ports.has(`${protocol}${port}`)) {
-        const what =
-          protocol === 'udp' && port === sdPort
-            ? `UDP port ${port} is the SD port (gateway.sd.port, default 30490); pick another`
-            : `${protocol.toUpperCase()} port ${port} is used twice`;
-        ctx.r.report(item, `gateway.export[${i}].${protocol}`, what);
-        ok = false;
-      }
-      ports.add(`${protocol}${port}`);
+      const path = `gateway.export[${i}].${protocol}`;
+      if (!claimPort(ctx, ports, item, path, protocol, port, sdPort)) ok = false;
     }
     out.push(e);
   });
@@ -189,7 +212,7 @@ function parseExport(
   });
 }
 
-function parseEventgroupIds(
+export function parseEventgroupIds(
   ctx: ConfigBuildContext,
   entry: FieldEntry | undefined,
   p: string,
@@ -212,7 +235,7 @@ function parseEventgroupIds(
   return Object.freeze(ids);
 }
 
-function parsePeers(
+export function parsePeers(
   ctx: ConfigBuildContext,
   entry: FieldEntry,
   p: string,

@@ -23,6 +23,28 @@ export interface GatewayExport {
   readonly peers?: readonly string[];
 }
 
+/**
+ * One network service instance the gateway imports: it finds and subscribes to it with
+ * SOME/IP-SD and offers it inside sivshm as its provider (services.yaml must name the gateway's
+ * VM as the service's provider).
+ */
+export interface GatewayImport {
+  /** Name of the service in `services` (its ids, methods and events are the network's). */
+  readonly service: string;
+  readonly instance: number;
+  /** The gateway's own UDP port for this import: events arrive and requests leave here. */
+  readonly udpPort: number;
+  /**
+   * The gateway's own TCP port: when given, methods and events go over one TCP connection from
+   * this port to the peer's reliable endpoint.
+   */
+  readonly tcpPort?: number;
+  /** Eventgroup ids subscribed on the network (default: all of the service's). */
+  readonly eventgroups: readonly number[];
+  /** Addresses whose offers are taken (absent: any peer). */
+  readonly peers?: readonly string[];
+}
+
 /** The `gateway:` section. */
 export interface GatewayConfig {
   /** The gateway's own unicast IPv4 address on the vehicle network. */
@@ -31,5 +53,8 @@ export interface GatewayConfig {
   readonly sdGroup: string;
   /** SD port (default 30490). */
   readonly sdPort: number;
+  /** sivshm services offered on the network (default none). */
   readonly exports: readonly GatewayExport[];
+  /** Network services offered inside sivshm (default none). */
+  readonly imports: readonly GatewayImport[];
 }

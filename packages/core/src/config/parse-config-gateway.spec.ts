@@ -19,6 +19,7 @@ describe('parseConfig', () => {
         sdGroup: '224.244.224.245',
         sdPort: 30490,
         exports: [{ service: 'VehicleSpeed', instance: 2, udpPort: 30501, eventgroups: [1] }],
+        imports: [],
       });
     });
 
@@ -81,13 +82,108 @@ describe('parseConfig', () => {
       );
     });
 
-    it('should refuse an import list, which this build does not read', () => {
+    it('should read an import with its ports, eventgroups and peers, and no export', () => {
+      const c = parse(
+        gateway(
+          '  unicast: 10.0.0.5',
+          '  import:',
+          '    - { service: VehicleSpeed, instance: 1, udp: 30701, tcp: 30702, peers: [10.0.0.9] }',
+        ),
+      );
+      expect(c.gateway?.exports).to.deep.equal([]);
+      expect(c.gateway?.imports).to.deep.equal([
+        {
+          service: 'VehicleSpeed',
+          instance: 1,
+          udpPort: 30701,
+          tcpPort: 30702,
+          eventgroups: [1],
+          peers: ['10.0.0.9'],
+        },
+      ]);
+    });
+
+    it('should refuse an import of an unknown service, an unknown instance or eventgroup, at its line', () => {
       expectIssue(
-        gateway('  unicast: 10.0.0.5', '  export: []', '  import: []'),
+        gateway('  unicast: 10.0.0.5', '  import:', '    - { service: Nope, instance: 1, udp: 1 }'),
         32,
-        3,
+        18,
+        'gateway.import[0].service',
+        "no service named 'Nope' in services",
+      );
+      expectIssue(
+        gateway(
+          '  unicast: 10.0.0.5',
+          '  import:',
+          '    - { service: VehicleSpeed, instance: 3, udp: 30701 }',
+        ),
+        32,
+        42,
+        'gateway.import[0].instance',
+        'VehicleSpeed has no instance 3',
+      );
+      expectIssue(
+        gateway(
+          '  unicast: 10.0.0.5',
+          '  import:',
+          '    - { service: VehicleSpeed, instance: 1, udp: 30701, eventgroups: [7] }',
+        ),
+        32,
+        71,
+        'gateway.import[0].eventgroups[0]',
+        'VehicleSpeed has no eventgroup 7',
+      );
+    });
+
+    it('should refuse an import port taken by an export or SD, and an instance imported twice or also exported', () => {
+      expectIssue(
+        gateway(
+          '  unicast: 10.0.0.5',
+          '  export:',
+          '    - { service: VehicleSpeed, instance: 1, udp: 30501 }',
+          '  import:',
+          '    - { service: VehicleSpeed, instance: 2, udp: 30501 }',
+        ),
+        34,
+        7,
+        'gateway.import[0].udp',
+        'UDP port 30501 is used twice',
+      );
+      expectIssue(
+        gateway(
+          '  unicast: 10.0.0.5',
+          '  import:',
+          '    - { service: VehicleSpeed, instance: 2, udp: 30490 }',
+        ),
+        32,
+        7,
+        'gateway.import[0].udp',
+        'UDP port 30490 is the SD port (gateway.sd.port, default 30490); pick another',
+      );
+      expectIssue(
+        gateway(
+          '  unicast: 10.0.0.5',
+          '  import:',
+          '    - { service: VehicleSpeed, instance: 2, udp: 30701 }',
+          '    - { service: VehicleSpeed, instance: 2, udp: 30702 }',
+        ),
+        33,
+        7,
+        'gateway.import[1]',
+        'VehicleSpeed instance 2 is imported twice; keep one entry',
+      );
+      expectIssue(
+        gateway(
+          '  unicast: 10.0.0.5',
+          '  export:',
+          '    - { service: VehicleSpeed, instance: 1, udp: 30501 }',
+          '  import:',
+          '    - { service: VehicleSpeed, instance: 1, udp: 30701 }',
+        ),
+        34,
+        5,
         'gateway.import',
-        'importing network services is not supported by this build; remove gateway.import',
+        'VehicleSpeed instance 1 is both exported and imported; keep one',
       );
     });
 
