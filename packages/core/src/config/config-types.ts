@@ -45,6 +45,11 @@ export interface VmConfig {
    * when true; it grants nothing: the VM consumes what the services' `consumers` lists give it.
    */
   readonly diagnostics?: true;
+  /**
+   * Absolute path of the QMP socket of this VM's QEMU (`vms[].qmp`): hostd hot-plugs the
+   * devices of `isolation: device` channels through it in qemu mode. Absent: none.
+   */
+  readonly qmp?: string;
 }
 
 /** The shared region (docs/architecture.md §4). */
@@ -122,7 +127,16 @@ export interface ServiceDefinition {
    * window is zeroed and reclaimed, and the next use opens a new channel. Absent: never.
    */
   readonly idleTimeoutMs?: number;
+  /**
+   * Where this service's channels live (docs/architecture.md): absent or `region`, a window of
+   * the shared region every VM maps; `device`, memory of the channel's own that hostd hot-plugs
+   * into the pair's two VMs only (emulated mode: a file only those two are told).
+   */
+  readonly isolation?: ServiceIsolation;
 }
+
+/** `services[].isolation`: the shared region (default) or a per-channel device. */
+export type ServiceIsolation = 'region' | 'device';
 
 /** A validated services.yaml. */
 export interface ServiceConfig {

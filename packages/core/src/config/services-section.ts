@@ -4,7 +4,7 @@ import type { Node } from 'yaml';
 import type { ConfigBuildContext, Seen } from './config-build-context.js';
 import { formatHex } from './config-numbers.js';
 import { MEMBER_NAME, U16_ID, VM_NAME } from './config-patterns.js';
-import type { ServiceDefinition } from './config-types.js';
+import type { ServiceDefinition, ServiceIsolation } from './config-types.js';
 import { ProtoTypeChecker } from './proto-type-checker.js';
 import type { LoadedProtos } from './protos-section.js';
 import { memberIndex, parseEventgroups, parseMethods } from './service-members-section.js';
@@ -12,6 +12,17 @@ import { parseServiceWindow, type WindowBounds } from './service-window-section.
 import { indexPath, type FieldEntry } from './yaml-reader.js';
 
 const MODES: readonly ChannelMode[] = ['plain', 'mac', 'aead'];
+const ISOLATIONS: readonly ServiceIsolation[] = ['region', 'device'];
+const OPTIONAL_KEYS = [
+  'minor',
+  'consumers',
+  'minMode',
+  'eventgroups',
+  'methods',
+  'ringDataSize',
+  'idleTimeoutMs',
+  'isolation',
+];
 
 /** Reads `services`; VM names must already be in `ctx.vmIds` (see `parseVms`). */
 export function parseServices(
@@ -62,12 +73,7 @@ function parseService(
   bounds: WindowBounds,
 ): { def: ServiceDefinition; idNode: Node | null; nameNode: Node | null } | undefined {
   const r = ctx.r;
-  const m = r.map(
-    item,
-    p,
-    ['name', 'id', 'instances', 'major', 'provider'],
-    ['minor', 'consumers', 'minMode', 'eventgroups', 'methods', 'ringDataSize', 'idleTimeoutMs'],
-  );
+  const m = r.map(item, p, ['name', 'id', 'instances', 'major', 'provider'], OPTIONAL_KEYS);
   if (!m) return undefined;
   const get = (k: string) => m.get(k);
   const nameE = get('name');
@@ -83,6 +89,10 @@ function parseService(
     : 0;
   const modeE = get('minMode');
   const minMode = modeE ? r.oneOf(modeE.value, `${p}.minMode`, MODES, modeE.key) : 'plain';
+  const isolationE = get('isolation');
+  const isolation = isolationE
+    ? r.oneOf(isolationE.value, `${p}.isolation`, ISOLATIONS, isolationE.key)
+    : 'region';
 
   const providerE = get('provider');
   const provider = providerE && vmRef(ctx, providerE.value, `${p}.provider`, providerE.key);
@@ -107,6 +117,7 @@ function parseService(
     major === undefined ||
     minor === undefined ||
     minMode === undefined ||
+    isolation === undefined ||
     !provider ||
     provider.id === undefined ||
     !consumers ||
@@ -131,6 +142,7 @@ function parseService(
     methods,
     ...(win.ringDataSize === undefined ? {} : { ringDataSize: win.ringDataSize }),
     ...(win.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: win.idleTimeoutMs }),
+    ...(isolation === 'device' ? { isolation } : {}),
   });
   return { def, idNode: idE?.value ?? null, nameNode: nameE?.value ?? null };
 }

@@ -1,17 +1,23 @@
 /** The `vms` section of services.yaml: ids, names, grant key sources and limits. */
+import path from 'node:path';
 import { isScalar, type Node } from 'yaml';
 import type { ConfigBuildContext, Seen } from './config-build-context.js';
-import { VM_NAME } from './config-patterns.js';
+import { NON_EMPTY, VM_NAME } from './config-patterns.js';
 import type { GrantKeySource, VmConfig } from './config-types.js';
 import { grantKeyIdentity, parseGrantKeySource } from './grant-key-section.js';
 import { parseVmLimits } from './vm-limits-section.js';
 import { indexPath, type FieldEntry } from './yaml-reader.js';
+
+/** Longest unix socket path (`sun_path` is 108 bytes with its NUL). */
+const MAX_SOCKET_PATH = 107;
 
 /** What the VMs read so far have used: ids, names and grant key sources must be distinct. */
 interface VmsSeen {
   readonly ids: Map<number, Seen>;
   readonly names: Map<string, Seen>;
   readonly keySources: Map<string, { seen: Seen; vm: string }>;
+  /** Two VMs naming one QMP socket would get each other's devices hot-plugged. */
+  readonly qmpPaths: Map<string, Seen>;
 }
 
 /**
@@ -31,7 +37,12 @@ export function parseVms(
     r.report(entry.value, 'vms', 'list at least one VM', entry.key);
     return undefined;
   }
-  const seen: VmsSeen = { ids: new Map(), names: new Map(), keySources: new Map() };
+  const seen: VmsSeen = {
+    ids: new Map(),
+    names: new Map(),
+    keySources: new Map(),
+    qmpPaths: new Map(),
+  };
   const out: VmConfig[] = [];
   items.forEach((item, i) => {
     if (r.exhausted) return;
@@ -49,7 +60,7 @@ function parseVm(
   dataSize: number | undefined,
 ): VmConfig | undefined {
   const r = ctx.r;
-  const m = r.map(item, p, ['id', 'name', 'grantKey'], ['limits', 'diagnostics']);
+  const m = r.map(item, p, ['id', 'name', 'grantKey'], ['limits', 'diagnostics', 'qmp']);
   if (!m) return undefined;
   const idEntry = m.get('id');
   const id = idEntry && r.integer(idEntry.value, `${p}.id`, 1, 0xffffffff, 'decimal');
@@ -68,14 +79,21 @@ function parseVm(
   const grantKey = keyEntry && vmGrantKey(ctx, keyEntry, `${p}.grantKey`, seen, name);
   const limits = parseVmLimits(ctx, m.get('limits'), `${p}.limits`, dataSize);
   const diagnostics = diagnosticsFlag(ctx, m.get('diagnostics'), `${p}.diagnostics`);
+  const qmpEntry = m.get('qmp');
+  const qmp = qmpEntry && qmpSocketPath(ctx, qmpEntry, `${p}.qmp`);
+  if (qmp !== undefined && qmpEntry) {
+    const msg = `QMP socket ${qmp} is already another VM's; every VM needs its own QEMU`;
+    if (!ctx.unique(seen.qmpPaths, qmp, qmpEntry.value, `${p}.qmp`, msg)) return undefined;
+  }
   if (id === undefined || name === undefined || !grantKey || !limits) return undefined;
-  if (diagnostics === undefined) return undefined;
+  if (diagnostics === undefined || (qmpEntry && qmp === undefined)) return undefined;
   const vm: VmConfig = Object.freeze({
     id,
     name,
     grantKey,
     limits,
     ...(diagnostics ? { diagnostics: true } : {}),
+    ...(qmp === undefined ? {} : { qmp }),
   });
   ctx.locate(vm, p, item);
   return vm;
@@ -100,6 +118,27 @@ function diagnosticsFlag(
     entry.key,
   );
   return undefined;
+}
+
+/**
+ * `qmp`: the QMP socket of the VM's QEMU, relative to the config's directory. A unix socket
+ * path must fit `sun_path` (107 bytes and a NUL), so a longer one is refused here, not at the
+ * first hot-plug.
+ */
+function qmpSocketPath(ctx: ConfigBuildContext, entry: FieldEntry, p: string): string | undefined {
+  const raw = ctx.r.string(entry.value, p, NON_EMPTY, entry.key);
+  if (raw === undefined) return undefined;
+  const abs = path.resolve(ctx.baseDir, raw);
+  if (Buffer.byteLength(abs) > MAX_SOCKET_PATH) {
+    ctx.r.report(
+      entry.value,
+      p,
+      `socket path ${abs} is ${Buffer.byteLength(abs)} bytes; a unix socket path may be at most ${MAX_SOCKET_PATH}`,
+      entry.key,
+    );
+    return undefined;
+  }
+  return abs;
 }
 
 /** The VM's grant key source, located, and refused when another VM already uses it. */
