@@ -174,6 +174,65 @@ describe('certificates', () => {
     });
   });
 
+  describe('the cache of verified certificates', () => {
+    it('should check epoch, time, kind and revocation again on a certificate it has seen', () => {
+      const { ca, cert, check } = setup();
+      verifyCertificate(crypto, cert, check());
+      expect(() => verifyCertificate(crypto, cert, check({ nowMs: T0 + 13n * 3600n * 1000n })))
+        .to.throw(CoreError)
+        .with.property('code', 'ERR_CERT_EXPIRED');
+      expect(() => verifyCertificate(crypto, cert, check({ epoch: 4n })))
+        .to.throw(CoreError)
+        .with.property('code', 'ERR_CERT_EPOCH');
+      expect(() => verifyCertificate(crypto, cert, check({ kind: 'broker' }))).to.throw(
+        /endpoint certificate/,
+      );
+      ca.revoke(decodeCertBody(cert).serial);
+      expect(() => verifyCertificate(crypto, cert, check()))
+        .to.throw(CoreError)
+        .with.property('code', 'ERR_CERT_REVOKED');
+    });
+
+    it('should not accept a seen certificate under another CA key', () => {
+      const { cert, check } = setup();
+      verifyCertificate(crypto, cert, check());
+      const otherCa = crypto.ed25519PublicKey(new Uint8Array(32).fill(0x44));
+      expect(() => verifyCertificate(crypto, cert, check({ caPublicKey: otherCa }))).to.throw(
+        /does not verify under the CA key/,
+      );
+    });
+
+    it('should hand out bodies whose changes do not reach the next caller', () => {
+      const { cert, check } = setup();
+      for (let i = 0; i < 2; i++) verifyCertificate(crypto, cert, check()).publicKey.fill(1);
+      const first = verifyCertificate(crypto, cert, check());
+      const key = first.publicKey.slice();
+      first.publicKey.fill(0);
+      first.issuerKeyId.fill(0);
+      try {
+        (first.rights.offers as unknown as unknown[]).push({}); // frozen when it came from the cache
+      } catch {
+        // a TypeError from the frozen list is what keeps the cached body intact
+      }
+      const second = verifyCertificate(crypto, cert, check());
+      expect(second.publicKey).to.deep.equal(key);
+      expect(second.rights).to.deep.equal(allowed);
+    });
+  });
+
+  describe('encodeCertificate', () => {
+    it('should write the bytes the protobuf codec writes, at every length boundary', () => {
+      for (const n of [0, 1, 127, 128, 300, 16383, 16384, 18 * 1024]) {
+        for (const sigLength of [0, 64]) {
+          const c = { tbs: new Uint8Array(n).fill(7), sig: new Uint8Array(sigLength).fill(9) };
+          expect(encodeCertificate(c), `tbs ${n}, sig ${sigLength}`).to.deep.equal(
+            encodeProto('Certificate', { tbs: c.tbs, sig: c.sig }),
+          );
+        }
+      }
+    });
+  });
+
   describe('CertificateAuthority', () => {
     describe('.enrol', () => {
       it('should issue rights = requested ∩ policy to the VM of the link', () => {

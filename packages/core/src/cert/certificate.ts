@@ -152,7 +152,31 @@ export function certificateSigningInput(tbs: Uint8Array): Uint8Array {
 
 /** Encodes a certificate (tbs + sig) as the protobuf `Certificate` message. */
 export function encodeCertificate(c: Certificate): Uint8Array {
-  return encodeProto('Certificate', { tbs: c.tbs, sig: c.sig });
+  // Written by hand, not through protobufjs: it runs for every certificate hash of every
+  // handshake, and two length-delimited fields have one canonical form (the codec's output).
+  const tbs = lengthDelimited(1, c.tbs);
+  const sig = lengthDelimited(2, c.sig);
+  const out = new Uint8Array(tbs.length + sig.length);
+  out.set(tbs, 0);
+  out.set(sig, tbs.length);
+  return out;
+}
+
+/** Field `field` of wire type 2 holding `bytes`; nothing for empty bytes (proto3 default). */
+function lengthDelimited(field: number, bytes: Uint8Array): Uint8Array {
+  if (bytes.length === 0) return bytes.subarray(0, 0);
+  const head: number[] = [(field << 3) | 2];
+  for (let n = bytes.length; ; n >>>= 7) {
+    if (n < 0x80) {
+      head.push(n);
+      break;
+    }
+    head.push((n & 0x7f) | 0x80);
+  }
+  const out = new Uint8Array(head.length + bytes.length);
+  out.set(head, 0);
+  out.set(bytes, head.length);
+  return out;
 }
 
 /** Decodes a protobuf `Certificate` (without verifying it). */
@@ -171,30 +195,76 @@ export function certificateHash(crypto: CryptoBackend, c: Certificate): Uint8Arr
 
 /** The 8-byte key id of a CA public key (first 8 bytes of its SHA-256). */
 export function keyId(crypto: CryptoBackend, publicKey: Uint8Array): Uint8Array {
-  return crypto.sha256(publicKey).slice(0, 8);
+  const hex = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString(
+    'hex',
+  );
+  let id = keyIds.get(hex);
+  if (id === undefined) {
+    id = crypto.sha256(publicKey).slice(0, 8);
+    if (keyIds.size >= MAX_KEY_IDS) keyIds.clear();
+    keyIds.set(hex, id);
+  }
+  return id.slice();
 }
 
-/**
- * CA signatures already verified, keyed by the exact bytes (CA key, tbs, signature): a
- * certificate is checked at every handshake by three parties, and its signature cannot change
- * while its bytes do not. Only the signature is cached; epoch, time, revocation and decoding are
- * checked on every call. Bounded; the oldest entries go first.
- */
-const verifiedSignatures = new Set<string>();
-const MAX_VERIFIED_SIGNATURES = 1024;
+// Every certificate check compares the issuer with the CA key's id: the few CA keys a process
+// knows are hashed once, not at each check.
+const keyIds = new Map<string, Uint8Array>();
+const MAX_KEY_IDS = 64;
 
-function signatureCacheKey(caPublicKey: Uint8Array, cert: Certificate): string {
+/**
+ * Certificates already verified and decoded, keyed by the exact bytes (CA key, tbs, signature):
+ * a certificate is checked at every handshake by three parties, and neither its signature nor
+ * its body can change while its bytes do not. Only the signature check and the decoding are
+ * cached; issuer, kind, epoch, time and revocation are checked on every call. Bounded; the
+ * oldest entries go first. Bodies are kept frozen and handed out with fresh byte arrays.
+ */
+const verifiedBodies = new Map<string, CertificateBody>();
+const MAX_VERIFIED_CERTIFICATES = 1024;
+
+function verifiedCacheKey(caPublicKey: Uint8Array, cert: Certificate): string {
   const b64 = (b: Uint8Array) =>
     Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
   return `${b64(caPublicKey)}.${b64(cert.tbs)}.${b64(cert.sig)}`;
 }
 
-function rememberVerified(key: string): void {
-  if (verifiedSignatures.size >= MAX_VERIFIED_SIGNATURES) {
-    const oldest = verifiedSignatures.values().next().value;
-    if (oldest !== undefined) verifiedSignatures.delete(oldest);
+function rememberVerified(key: string, body: CertificateBody): void {
+  if (verifiedBodies.size >= MAX_VERIFIED_CERTIFICATES) {
+    const oldest = verifiedBodies.keys().next().value;
+    if (oldest !== undefined) verifiedBodies.delete(oldest);
   }
-  verifiedSignatures.add(key);
+  const rights = Object.freeze({
+    offers: Object.freeze(body.rights.offers.map((o) => Object.freeze({ ...o }))),
+    requests: Object.freeze(body.rights.requests.map((q) => Object.freeze({ ...q }))),
+  });
+  verifiedBodies.set(key, Object.freeze({ ...body, rights }));
+}
+
+/** The body of a certificate verified before, with byte arrays the caller owns. */
+function verifiedBody(key: string): CertificateBody | undefined {
+  const kept = verifiedBodies.get(key);
+  if (kept === undefined) return undefined;
+  return { ...kept, publicKey: kept.publicKey.slice(), issuerKeyId: kept.issuerKeyId.slice() };
+}
+
+/** Signature over the received `tbs` bytes first, then decoding (protocol.md §6.1 order). */
+function verifySignatureAndDecode(
+  crypto: CryptoBackend,
+  cert: Certificate,
+  caPublicKey: Uint8Array,
+): CertificateBody {
+  const cacheKey = verifiedCacheKey(caPublicKey, cert);
+  const hit = verifiedBody(cacheKey);
+  if (hit !== undefined) return hit;
+  if (!crypto.ed25519Verify(cert.sig, certificateSigningInput(cert.tbs), caPublicKey)) {
+    throw new CoreError(
+      'ERR_CERT_INVALID',
+      'certificate signature does not verify under the CA key',
+    );
+  }
+  const body = decodeCertificateBody(cert.tbs);
+  rememberVerified(cacheKey, body);
+  return body;
 }
 
 /** What a verifier must know to accept a certificate. */
@@ -221,17 +291,7 @@ export function verifyCertificate(
   if (cert.tbs.length > MAX_CERT_BYTES) {
     throw new CoreError('ERR_CERT_INVALID', `certificate is over ${MAX_CERT_BYTES} bytes`);
   }
-  const cacheKey = signatureCacheKey(check.caPublicKey, cert);
-  if (!verifiedSignatures.has(cacheKey)) {
-    if (!crypto.ed25519Verify(cert.sig, certificateSigningInput(cert.tbs), check.caPublicKey)) {
-      throw new CoreError(
-        'ERR_CERT_INVALID',
-        'certificate signature does not verify under the CA key',
-      );
-    }
-    rememberVerified(cacheKey);
-  }
-  const body = decodeCertificateBody(cert.tbs);
+  const body = verifySignatureAndDecode(crypto, cert, check.caPublicKey);
   const expectedKeyId = keyId(crypto, check.caPublicKey);
   if (!body.issuerKeyId.every((b, i) => b === expectedKeyId[i])) {
     throw new CoreError('ERR_CERT_INVALID', 'certificate issuer key id does not match the CA');

@@ -2,9 +2,17 @@ import type { CryptoBackend } from '../crypto/crypto-backend.js';
 
 const enc = new TextEncoder();
 
+// TH0 is a constant: hashed once per backend, not once per party and handshake.
+const th0ByBackend = new WeakMap<CryptoBackend, Uint8Array>();
+
 /** TH0 = SHA-256("sivshm v1 handshake"). */
 export function initialTranscript(crypto: CryptoBackend): Uint8Array {
-  return crypto.sha256(enc.encode('sivshm v1 handshake'));
+  let th0 = th0ByBackend.get(crypto);
+  if (th0 === undefined) {
+    th0 = crypto.sha256(enc.encode('sivshm v1 handshake'));
+    th0ByBackend.set(crypto, th0);
+  }
+  return th0.slice();
 }
 
 /**

@@ -14,8 +14,16 @@ export function protoRoot(): protobuf.Root {
   return root;
 }
 
+// Looked up once per name: protobufjs walks the namespace on every lookup.
+const types = new Map<string, protobuf.Type>();
+
 function type(name: string): protobuf.Type {
-  return protoRoot().lookupType(`sivshm.v1.${name}`);
+  let t = types.get(name);
+  if (t === undefined) {
+    t = protoRoot().lookupType(`sivshm.v1.${name}`);
+    types.set(name, t);
+  }
+  return t;
 }
 
 /** A plain object as protobufjs sees it: camelCase keys, u64 as decimal strings, bytes. */
@@ -32,18 +40,23 @@ const LONG_TYPES = new Set(['uint64', 'int64', 'sint64', 'fixed64', 'sfixed64'])
  */
 function stripDefaults(t: protobuf.Type, obj: ProtoObject): ProtoObject {
   const out: ProtoObject = {};
-  for (const [k, v] of Object.entries(obj)) {
+  for (const k of Object.keys(obj)) {
+    const v = obj[k];
     if (v === null || v === undefined) continue;
-    const field = t.fields[k];
     if (v === 0 || v === '' || v === false) continue;
+    const field = t.fields[k];
     if (v === '0' && field !== undefined && LONG_TYPES.has(field.type)) continue;
-    const nested = field?.resolve().resolvedType;
-    const strip = (e: ProtoValue): ProtoValue =>
-      isObject(e) && nested instanceof protobuf.Type ? stripDefaults(nested, e) : e;
     if (v instanceof Uint8Array) {
       if (v.length > 0) out[k] = v;
       continue;
     }
+    if (typeof v !== 'object') {
+      out[k] = v;
+      continue;
+    }
+    const nested = field?.resolve().resolvedType;
+    const strip = (e: ProtoValue): ProtoValue =>
+      isObject(e) && nested instanceof protobuf.Type ? stripDefaults(nested, e) : e;
     if (Array.isArray(v)) {
       if (v.length > 0) out[k] = v.map(strip);
       continue;
