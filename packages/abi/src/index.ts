@@ -74,3 +74,14 @@ export {
   REGION_HEADER_STRUCT_SIZE,
 } from './uapi.js';
 export type { SivshmVerdictName } from './uapi.js';
+export {
+  ChannelDeviceHeaderLayout,
+  GrantTarget,
+  GrantTargetLayout,
+  DEVICE_MAP_BASE,
+  MIN_CHANNEL_DEVICE_SIZE,
+  channelDeviceSize,
+  readChannelDeviceHeader,
+  writeChannelDeviceHeader,
+} from './channel-device-layout.js';
+export type { ChannelDeviceHeader, GrantTargetName } from './channel-device-layout.js';
