@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     return;
   }
   process.stderr.write(
-    `sivshm-gateway: started on ${gateway.config.unicast}, exporting ${gateway.config.exports.map((x) => `${x.service}/${x.instance} udp:${x.udpPort}`).join(', ') || 'nothing'}\n`,
+    `sivshm-gateway: started on ${gateway.config.unicast}, exporting ${gateway.config.exports.map((x) => `${x.service}/${x.instance} udp:${x.udpPort}`).join(', ') || 'nothing'}, importing ${gateway.config.imports.map((x) => `${x.service}/${x.instance} udp:${x.udpPort}`).join(', ') || 'nothing'}\n`,
   );
   let stopping = false;
   const stop = (): void => {

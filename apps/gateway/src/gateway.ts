@@ -7,6 +7,7 @@ import { GatewayError } from './errors/gateway-error.js';
 import { exportPolicy } from './export/export-policy.js';
 import { ServiceExport } from './export/service-export.js';
 import { checkedGatewayLimits } from './gateway-limits.js';
+import { ServiceImport } from './import/service-import.js';
 
 /** How `Gateway.start` is run. */
 export interface GatewayOptions {
@@ -38,7 +39,8 @@ export interface GatewayOptions {
 /**
  * The SOME/IP gateway: a sivshm participant with its own VM identity that offers the services
  * listed under `gateway.export` on the vehicle network (SOME/IP-SD on UDP, events and methods
- * as SOME/IP over UDP). Nothing else is put on the network.
+ * as SOME/IP over UDP and TCP), and offers the network services listed under `gateway.import`
+ * inside sivshm as their provider. Nothing else crosses.
  */
 export class Gateway {
   private constructor(
@@ -48,6 +50,7 @@ export class Gateway {
     private readonly node: Node,
     private readonly agent: SdAgent,
     private readonly exports: readonly ServiceExport[],
+    private readonly imports: readonly ServiceImport[],
   ) {}
 
   /** Opens the VM's node, the SD socket and one UDP endpoint per exported service. */
@@ -99,20 +102,36 @@ export class Gateway {
       log,
     };
     const exports: ServiceExport[] = [];
+    const imports: ServiceImport[] = [];
     try {
       for (const exp of gw.exports) exports.push(await ServiceExport.open(ctx, exp));
+      // The gateway's SOME/IP client id on the network: its VM id, unique among the VMs.
+      const clientId = config.vms.find((v) => v.name === o.vm)!.id;
+      for (const imp of gw.imports)
+        imports.push(await ServiceImport.open({ ...ctx, clientId }, imp));
     } catch (e) {
-      await Promise.allSettled(exports.map((x) => x.close()));
+      await Promise.allSettled([...exports, ...imports].map((x) => x.close()));
       await agent.stop();
       await node.close();
       throw e;
     }
-    return new Gateway(gw, counters, node, agent, exports);
+    return new Gateway(gw, counters, node, agent, exports, imports);
   }
 
-  /** StopOffer for every export, then the sockets, the SD agent and the node close. */
+  /** Whether imported instance `service`/`instance` is offered inside sivshm right now. */
+  importOffered(service: string, instance: number): boolean {
+    const i = this.config.imports.findIndex(
+      (x) => x.service === service && x.instance === instance,
+    );
+    return this.imports[i]?.offering === true;
+  }
+
+  /**
+   * StopOffer for every export, StopSubscribe and the sivshm offer withdrawn for every import,
+   * then the sockets, the SD agent and the node close.
+   */
   async close(): Promise<void> {
-    await Promise.allSettled(this.exports.map((x) => x.close()));
+    await Promise.allSettled([...this.exports, ...this.imports].map((x) => x.close()));
     await this.agent.stop();
     await this.node.close();
   }
@@ -134,6 +153,14 @@ function checkGatewayConfig(config: ServiceConfig, vm: string): GatewayConfig {
       throw new GatewayError(
         'ERR_CONFIG',
         `gateway VM '${vm}' may not consume ${s.name}, which gateway.export lists; add it to ${s.name}'s consumers`,
+      );
+  }
+  for (const imp of gw.imports) {
+    const s = config.services.find((x) => x.name === imp.service)!;
+    if (s.provider !== vm)
+      throw new GatewayError(
+        'ERR_CONFIG',
+        `gateway VM '${vm}' may not offer ${s.name}, which gateway.import lists; make '${vm}' its provider`,
       );
   }
   return gw;

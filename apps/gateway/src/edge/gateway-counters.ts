@@ -8,19 +8,32 @@ export interface GatewayCounters {
   eventsSent: number;
   /** Events not sent to a TCP subscriber: no connection from its endpoint, or one not draining. */
   eventsDropped: number;
+  /** Events of imported services taken from the network and published inside sivshm. */
+  eventsReceived: number;
+  /** Requests of imported methods sent to a network provider. */
+  requestsSent: number;
   /** Method requests taken from the network (with and without return). */
   requests: number;
   /** Responses and errors sent. */
   replies: number;
   /** Datagrams, or TCP streams (then closed), that were not well-formed SOME/IP. */
   malformed: number;
-  /** Requests whose payload is not the method's protobuf request type (E_MALFORMED_MESSAGE). */
+  /**
+   * Requests whose payload is not the method's protobuf request type (E_MALFORMED_MESSAGE);
+   * for an import, events and answers whose payload is not their protobuf type.
+   */
   undecodable: number;
-  /** Messages to a service or method this endpoint does not export, or of a type it does not take. */
+  /**
+   * Messages to a service or method this endpoint does not export, or of a type it does not
+   * take; for an import, messages that are no subscribed event nor an awaited answer.
+   */
   refused: number;
   /** Messages dropped because their peer was past its rate or in-flight budget. */
   overBudget: number;
-  /** Messages dropped because they came from a peer the export's `peers` list leaves out. */
+  /**
+   * Messages dropped because they came from a peer the export's `peers` list leaves out, or,
+   * for an import, from another address than the bound provider's endpoint.
+   */
   notAllowed: number;
 }
 
@@ -28,6 +41,8 @@ export function newCounters(): GatewayCounters {
   return {
     eventsSent: 0,
     eventsDropped: 0,
+    eventsReceived: 0,
+    requestsSent: 0,
     requests: 0,
     replies: 0,
     malformed: 0,

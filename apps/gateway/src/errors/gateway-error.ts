@@ -8,8 +8,17 @@ export type GatewayErrorCode =
   | 'ERR_BAD_ARGUMENT'
   /** The config has no usable `gateway:` section, or it does not fit the VM given. */
   | 'ERR_CONFIG'
-  /** A network socket could not be opened (address not on this host, port in use). */
-  | 'ERR_NETWORK';
+  /**
+   * A network socket could not be opened (address not on this host, port in use), a request
+   * to a network provider could not be sent, or the provider went away while it waited.
+   */
+  | 'ERR_NETWORK'
+  /** A network provider did not answer an imported method's request within the bound. */
+  | 'ERR_TIMEOUT'
+  /** A network provider answered an imported method's request with an error return code. */
+  | 'ERR_REMOTE'
+  /** Every SOME/IP session id toward one network provider is in flight. */
+  | 'ERR_BUSY';
 
 /** The one error class of `@sivshm/gateway`. */
 export class GatewayError extends SivshmError<GatewayErrorCode> {

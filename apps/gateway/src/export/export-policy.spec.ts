@@ -15,6 +15,8 @@ gateway:
   export:
     - { service: VehicleSpeed, instance: 1, udp: 30501 }
     - { service: VehicleSpeed, instance: 2, udp: 30503, peers: [10.0.0.9] }
+  import:
+    - { service: VehicleSpeed, instance: 3, udp: 30701, peers: [10.0.0.9] }
 `;
 
 describe("an export's peers list", () => {
@@ -46,9 +48,13 @@ describe("an export's peers list", () => {
     expect(policy.mayConsume!('10.0.0.7', serviceId, 2, 1), 'an unlisted peer').to.equal(false);
     expect(policy.maySee!('10.0.0.7', serviceId, 1), 'an export without a list').to.equal(true);
     expect(policy.maySee!('10.0.0.9', serviceId, 3), 'an instance not exported').to.equal(false);
-    expect(policy.mayOffer!('10.0.0.9', serviceId, 1), 'no offers from the network').to.equal(
-      false,
-    );
+    expect(policy.mayOffer!('10.0.0.9', serviceId, 1), 'no offers of an export').to.equal(false);
+  });
+
+  it("should take offers only of an imported instance, and only from the import's listed peer", () => {
+    expect(policy.mayOffer!('10.0.0.9', serviceId, 3)).to.equal(true);
+    expect(policy.mayOffer!('10.0.0.7', serviceId, 3), 'an unlisted peer').to.equal(false);
+    expect(policy.mayOffer!('10.0.0.9', serviceId + 1, 3), 'another service').to.equal(false);
   });
 
   it('should count a message from an unlisted peer as notAllowed, taking none of its budget', () => {

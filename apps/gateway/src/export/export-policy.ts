@@ -4,8 +4,8 @@ import type { SdPolicy } from '@sivshm/discovery';
 /**
  * Network peers see and subscribe only to exported instances (the agent answers Finds and
  * Subscribes only for what it offers, and Nacks eventgroups the export leaves out), and only
- * from the addresses an export's `peers` lists when it lists any. The gateway takes no offers
- * from the network.
+ * from the addresses an export's `peers` lists when it lists any. The gateway takes offers only
+ * of the instances `gateway.import` lists, from the addresses an import's `peers` lists.
  */
 export function exportPolicy(config: ServiceConfig, gw: GatewayConfig): SdPolicy {
   const allowed = (peer: string, serviceId: number, instanceId: number): boolean =>
@@ -16,7 +16,14 @@ export function exportPolicy(config: ServiceConfig, gw: GatewayConfig): SdPolicy
         (e.peers === undefined || e.peers.includes(peer)),
     );
   return {
-    mayOffer: () => false,
+    // Offers are taken only of imported instances, from the peers an import lists (if any).
+    mayOffer: (peer, serviceId, instanceId) =>
+      gw.imports.some(
+        (i) =>
+          i.instance === instanceId &&
+          config.services.find((s) => s.name === i.service)?.id === serviceId &&
+          (i.peers === undefined || i.peers.includes(peer)),
+      ),
     maySee: allowed,
     mayConsume: (peer, serviceId, instanceId) => allowed(peer, serviceId, instanceId),
     // An export with a multicast address names it in the Ack of a subscriber that takes UDP.

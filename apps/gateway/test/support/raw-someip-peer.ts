@@ -66,7 +66,7 @@ export function parseSomeIp(b: Buffer): RawMessage {
 }
 
 /** An SD message: header 0xFFFF/0x8100, flags reboot+unicast, the entries and options given. */
-function sdMessage(session: number, entries: Buffer[], options: Buffer[]): Buffer {
+export function sdMessage(session: number, entries: Buffer[], options: Buffer[]): Buffer {
   const e = Buffer.concat(entries);
   const o = Buffer.concat(options);
   const body = Buffer.alloc(12 + e.length + o.length);

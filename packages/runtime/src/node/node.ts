@@ -271,7 +271,9 @@ export class Node {
       );
     }
     const key = `${name}/${options.instance}`;
-    if (this.#offered.has(key)) {
+    // A withdrawn offer may be made again (the gateway re-offers an imported service when its
+    // network provider comes back); it is replaced, keeping the map's order.
+    if (this.#offered.get(key)?.withdrawn === false) {
       throw new RuntimeError(
         'ERR_BAD_ARGUMENT',
         `'${name}' instance ${options.instance} is already offered`,

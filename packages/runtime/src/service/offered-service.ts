@@ -147,6 +147,11 @@ export class OfferedService {
     return this.#instance;
   }
 
+  /** True once `withdraw()` was called: the offer is over and may be made again. */
+  get withdrawn(): boolean {
+    return this.#closed;
+  }
+
   /** Consumers with a channel right now. */
   get consumers(): number {
     return this.#served.size;

@@ -1,0 +1,121 @@
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  LOOPBACK_NAMESPACE_SETUP as SETUP,
+  fieldValues,
+  netNamespaceMissing,
+  siblingEntry,
+  tsharkDecodeFile,
+  tsharkMissing,
+} from '@sivshm/testing';
+
+interface Use {
+  events: number[];
+  ok: number;
+  error: string;
+}
+
+interface Report {
+  pcap: string;
+  log: string[];
+  gatewayLog: string[];
+  one: Use;
+  two: Use;
+  requests: Array<{ clientId: number; sessionId: number; interfaceVersion: number }>;
+  statusAfterStopOffer: string;
+  stopOfferMs: number;
+  ttlMs: number;
+  againOk: number;
+  counters: Record<string, number>;
+}
+
+describe('sivshm gateway: import over SOME/IP (private network namespace, hostd + a consuming VM)', function () {
+  this.timeout(150_000);
+  let dir: string;
+  let report: Report;
+
+  before(function () {
+    const missing = tsharkMissing() ?? netNamespaceMissing();
+    if (missing !== undefined) {
+      console.log(`      pending: ${missing}`);
+      this.skip();
+    }
+    dir = mkdtempSync(join(tmpdir(), 'sivshm-gateway-import-'));
+    const { execArgv, script } = siblingEntry(import.meta.url, 'support/import-scenario');
+    const r = spawnSync(
+      'unshare',
+      ['-n', 'sh', '-c', `${SETUP} && exec "$0" "$@"`, process.execPath, ...execArgv, script, dir],
+      { encoding: 'utf8', timeout: 110_000 },
+    );
+    expect(r.status, `scenario failed: ${r.stderr}`).to.equal(0);
+    report = JSON.parse(r.stdout) as Report;
+  });
+
+  after(() => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("should deliver the network provider's UDP events to a sivshm consumer as the service's event stream", () => {
+    expect(report.one.events).to.deep.equal([41, 42, 43, 44, 45]);
+  });
+
+  it('should deliver events over the TCP connection the gateway made for an import with a TCP port', () => {
+    expect(report.two.events).to.deep.equal([41, 42, 43, 44, 45]);
+  });
+
+  it("should carry a VM's method call to the network provider and its answer back, over UDP and over TCP", () => {
+    expect(report.one.ok).to.equal(1005);
+    expect(report.two.ok).to.equal(1005);
+    // SOME/IP request ids: the gateway's client id (its VM id, 2) and session ids from 1.
+    expect(report.requests.length).to.be.at.least(4);
+    for (const r of report.requests) expect(r).to.include({ clientId: 2, interfaceVersion: 1 });
+    expect(report.requests[0]!.sessionId).to.equal(1);
+  });
+
+  it("should fail the VM's call with a typed error naming the network provider's return code", () => {
+    for (const use of [report.one, report.two]) {
+      expect(use.error).to.match(/^ERR_REMOTE: /);
+      expect(use.error).to.contain('return code 0x04 (E_NOT_READY)');
+    }
+  });
+
+  it('should let no undecodable event and no junk datagram reach the VM', () => {
+    expect(report.counters['undecodable']).to.equal(2);
+    expect(report.counters['malformed']).to.be.at.least(1);
+    expect(report.counters['eventsReceived']).to.equal(10);
+  });
+
+  it("should end the sivshm offer on the network provider's StopOffer, and offer again when it comes back", () => {
+    expect(report.stopOfferMs).to.be.below(5_000);
+    expect(report.statusAfterStopOffer).to.not.equal('connected');
+    expect(report.againOk).to.equal(1009);
+  });
+
+  it("should end the sivshm offer when the network provider's Offer TTL runs out", () => {
+    // TTL 2 s, counted from the last cyclic Offer (every 0.5 s).
+    expect(report.ttlMs).to.be.within(1_000, 6_000);
+  });
+
+  it('should put only packets on the wire that tshark decodes as SOME/IP(-SD) with no expert warning', () => {
+    const decoded = tsharkDecodeFile(report.pcap, {
+      someipUdpPorts: [30490, 30701, 30703, 30801, 30802],
+      someipTcpPorts: [30803],
+      checksums: false,
+    });
+    expect(decoded.expert, `tshark expert errors or warnings:\n${decoded.expert}`).to.not.match(
+      /^(Errors|Warns|Warnings) \(/m,
+    );
+    const items = decoded.expert.split('\n').filter((l) => /^\s+\d+\s+\S+\s+\S+\s+/.test(l));
+    for (const item of items)
+      expect(item, 'an expert item that is not TCP bookkeeping').to.match(
+        /^\s+\d+\s+Sequence\s+TCP\s+/,
+      );
+    for (const p of decoded.packets) expect(Object.keys(p)).to.not.include('_ws.malformed');
+    const types = decoded.packets.flatMap((p) => fieldValues(p['someip'], 'someip.messagetype'));
+    for (const t of ['0x00', '0x80', '0x81', '0x02'])
+      expect(types, `message type ${t}`).to.include(t);
+  });
+});

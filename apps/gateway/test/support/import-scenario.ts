@@ -1,0 +1,278 @@
+// Child process of import.int.spec.ts, run inside a private network namespace (lo up, multicast
+// on, 127.0.0.2 added). An external SOME/IP ECU on 127.0.0.2 (raw sockets) offers VehicleSpeed
+// instance 1 (UDP) and 2 (UDP and TCP); hostd runs, the gateway imports both as its own VM on
+// 127.0.0.1, and the cluster VM consumes them with the Node API. Captures lo with tshark and
+// prints a JSON report.
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig } from '@sivshm/core';
+import { Node } from '@sivshm/runtime';
+import {
+  makeDeployment,
+  sleep,
+  startHostd,
+  startLiveCapture,
+  waitFor,
+  type LiveCapture,
+} from '@sivshm/testing';
+import { Gateway } from '../../src/gateway.js';
+import { SD_PORT, openSocket } from './raw-someip-peer.js';
+import { RawSomeIpProvider } from './raw-someip-provider.js';
+
+const outDir = process.argv[2] ?? '/tmp';
+const rawPcap = join(outDir, 'raw.pcap');
+const pcap = join(outDir, 'import.pcap');
+const ECU = '127.0.0.2';
+const JUNK_PORT = 40009;
+/** The gateway's own ports for the two imports, and the ECU's endpoints. */
+export const PORTS = {
+  gwUdp1: 30701,
+  gwUdp2: 30703,
+  gwTcp2: 30704,
+  ecuUdp1: 30801,
+  ecuUdp2: 30802,
+  ecuTcp2: 30803,
+};
+const log: string[] = [];
+const note = (s: string): void => void log.push(`${Math.round(performance.now())} ${s}`);
+
+const GATEWAY_SECTION = `
+gateway:
+  unicast: 127.0.0.1
+  import:
+    - { service: VehicleSpeed, instance: 1, udp: ${PORTS.gwUdp1} }
+    - { service: VehicleSpeed, instance: 2, udp: ${PORTS.gwUdp2}, tcp: ${PORTS.gwTcp2} }
+`;
+
+function startCapture(): Promise<LiveCapture> {
+  const ports = [SD_PORT, PORTS.gwUdp1, PORTS.gwUdp2, PORTS.ecuUdp1, PORTS.ecuUdp2];
+  const filter = [...ports.map((p) => `udp port ${p}`), `tcp port ${PORTS.ecuTcp2}`].join(' or ');
+  return startLiveCapture({ filter, rawPcap });
+}
+
+type Speed = { kph: number; odometer_m: number; timestamp_ms: number };
+
+async function main(): Promise<void> {
+  const d = makeDeployment({
+    label: 'gateway-import',
+    vms: [
+      { id: 1, name: 'cluster' },
+      { id: 2, name: 'gateway' },
+    ],
+    services: [
+      { name: 'VehicleSpeed', provider: 'gateway', consumers: ['cluster'], instances: [1, 2] },
+    ],
+  });
+  appendFileSync(d.configPath, GATEWAY_SECTION);
+  const config = await loadConfig(d.configPath);
+  const root = config.protoRoot;
+  const speedType = root.lookupType('sivshm.demo.VehicleSpeed');
+  const resetReq = root.lookupType('sivshm.demo.ResetRequest');
+  const resetRes = root.lookupType('sivshm.demo.ResetResponse');
+  const capture = await startCapture();
+  const hostd = await startHostd(d);
+  // The ECU answers reset with the odometer it was asked for plus 1000; 0xBAD gets E_NOT_READY.
+  const ecu = await RawSomeIpProvider.open(
+    ECU,
+    [
+      { instanceId: 1, udpPort: PORTS.ecuUdp1, ttl: 2 },
+      { instanceId: 2, udpPort: PORTS.ecuUdp2, tcpPort: PORTS.ecuTcp2, ttl: 2 },
+    ],
+    (m) => {
+      const odometer = Number(
+        String((resetReq.decode(m.payload) as unknown as { odometer_m: number }).odometer_m),
+      );
+      if (odometer === 0xbad) return { returnCode: 0x04, payload: Buffer.alloc(0) };
+      return {
+        returnCode: 0,
+        payload: Buffer.from(resetRes.encode({ previous_odometer_m: odometer + 1000 }).finish()),
+      };
+    },
+  );
+  const gatewayLog: string[] = [];
+  const gateway = await Gateway.start({
+    config: d.configPath,
+    vm: 'gateway',
+    runDir: d.runDir,
+    allowLoopbackEndpoints: true,
+    sdTiming: {
+      initialDelayMin: 10,
+      initialDelayMax: 30,
+      repetitionsBaseDelay: 50,
+      cyclicOfferDelay: 500,
+    },
+    log: (l) => gatewayLog.push(l),
+  });
+  const cluster = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+  try {
+    ecu.startCyclicOffers(500);
+    const report = await exchange(gateway, cluster, ecu, (p) =>
+      Buffer.from(speedType.encode(p).finish()),
+    );
+    await capture.finish(`not udp.port == ${JUNK_PORT}`, pcap);
+    process.stdout.write(
+      JSON.stringify({ pcap, log, gatewayLog, ...report, counters: gateway.counters }),
+    );
+  } finally {
+    await cluster.close();
+    await gateway.close();
+    await ecu.close();
+    await hostd.stop();
+    d.cleanup();
+  }
+}
+
+/** Events and calls over one imported instance, as the cluster VM sees them. */
+async function useInstance(
+  gateway: Gateway,
+  cluster: Node,
+  ecu: RawSomeIpProvider,
+  instance: number,
+  encode: (s: Speed) => Buffer,
+) {
+  await waitFor(
+    () => gateway.importOffered('VehicleSpeed', instance),
+    `instance ${instance} offered inside sivshm`,
+    15_000,
+    10,
+  );
+  const svc = await cluster.consume('VehicleSpeed', { instance, timeoutMs: 10_000 });
+  const events: Speed[] = [];
+  const sub = svc.event<Speed>('speed').subscribe((e) => events.push({ ...e }));
+  await waitFor(
+    () => (ecu.subscribers.get(instance)?.size ?? 0) > 0,
+    `the gateway's Subscribe of instance ${instance}`,
+    10_000,
+    10,
+  );
+  // Junk and an undecodable event first: neither may reach the VM.
+  const undecodableBefore = gateway.counters.undecodable;
+  ecu.notify(instance, Buffer.from([0x0a, 0x7f, 0x01]));
+  await waitFor(
+    () => gateway.counters.undecodable > undecodableBefore,
+    'the undecodable event counted',
+    5_000,
+    5,
+  );
+  for (let n = 1; n <= 5; n++) {
+    ecu.notify(instance, encode({ kph: 40 + n, odometer_m: 7, timestamp_ms: n }));
+    await sleep(20);
+  }
+  await waitFor(
+    () => events.length >= 5,
+    `five events of instance ${instance} in the VM`,
+    5_000,
+    10,
+  );
+  const ok = (await svc.call<object, { previous_odometer_m: number }>(
+    'reset',
+    { odometer_m: 5 },
+    { timeoutMs: 5_000 },
+  )) as {
+    previous_odometer_m: unknown;
+  };
+  let error = '';
+  try {
+    await svc.call('reset', { odometer_m: 0xbad }, { timeoutMs: 5_000 });
+  } catch (e) {
+    error = `${(e as { code?: string }).code}: ${(e as Error).message}`;
+  }
+  sub.unsubscribe();
+  return {
+    svc,
+    events: events.map((e) => e.kph),
+    ok: Number(String(ok.previous_odometer_m)),
+    error,
+  };
+}
+
+async function exchange(
+  gateway: Gateway,
+  cluster: Node,
+  ecu: RawSomeIpProvider,
+  encode: (s: Speed) => Buffer,
+) {
+  const one = await useInstance(gateway, cluster, ecu, 1, encode);
+  note('instance 1 used');
+  const two = await useInstance(gateway, cluster, ecu, 2, encode);
+  note('instance 2 used');
+  const requests = ecu.requests.map((r) => ({
+    instance: 0,
+    clientId: r.clientId,
+    sessionId: r.sessionId,
+    interfaceVersion: r.interfaceVersion,
+  }));
+  // Junk from the ECU's address (another port, left out of the tshark check): counted, dropped.
+  const junk = await openSocket(ECU, JUNK_PORT);
+  const malformedBefore = gateway.counters.malformed;
+  junk.socket.send(Buffer.from([1, 2, 3]), PORTS.gwUdp1, '127.0.0.1');
+  await waitFor(
+    () => gateway.counters.malformed > malformedBefore,
+    'the junk datagram counted',
+    5_000,
+    5,
+  );
+  junk.socket.close();
+  // StopOffer of instance 1: the sivshm offer ends and the consumer sees its channel end.
+  const t0 = performance.now();
+  ecu.forget(1);
+  ecu.offer([{ instanceId: 1, udpPort: PORTS.ecuUdp1, ttl: 2 }], true);
+  await waitFor(
+    () => !gateway.importOffered('VehicleSpeed', 1),
+    'instance 1 withdrawn after StopOffer',
+    5_000,
+    5,
+  );
+  const stopOfferMs = performance.now() - t0;
+  await waitFor(
+    () => one.svc.status !== 'connected',
+    "the consumer's channel of instance 1 ended",
+    5_000,
+    10,
+  );
+  const statusAfterStopOffer = one.svc.status;
+  // Instance 2: no more Offers; its 2 s TTL runs out.
+  const t1 = performance.now();
+  ecu.forget(2);
+  await waitFor(
+    () => !gateway.importOffered('VehicleSpeed', 2),
+    'instance 2 withdrawn after its TTL',
+    6_000,
+    10,
+  );
+  const ttlMs = performance.now() - t1;
+  await waitFor(
+    () => two.svc.status !== 'connected',
+    "the consumer's channel of instance 2 ended",
+    5_000,
+    10,
+  );
+  // Offered again: the gateway offers it inside sivshm again and the consumer gets it back.
+  ecu.offer([{ instanceId: 1, udpPort: PORTS.ecuUdp1, ttl: 3 }]);
+  await waitFor(
+    () => gateway.importOffered('VehicleSpeed', 1),
+    'instance 1 offered again',
+    10_000,
+    10,
+  );
+  const again = await cluster.consume('VehicleSpeed', { instance: 1, timeoutMs: 10_000 });
+  const againOk = await again.call<object, { previous_odometer_m: unknown }>(
+    'reset',
+    { odometer_m: 9 },
+    { timeoutMs: 5_000 },
+  );
+  return {
+    one: { events: one.events, ok: one.ok, error: one.error },
+    two: { events: two.events, ok: two.ok, error: two.error },
+    requests,
+    statusAfterStopOffer,
+    stopOfferMs,
+    ttlMs,
+    againOk: Number(String(againOk.previous_odometer_m)),
+  };
+}
+
+await main().catch((e: unknown) => {
+  process.stderr.write(`import scenario failed: ${(e as Error).stack}\n${log.join('\n')}\n`);
+  process.exitCode = 1;
+});
