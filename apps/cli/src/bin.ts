@@ -14,6 +14,8 @@ import { registerInspectCommand } from './commands/inspect.js';
 import { registerCaptureCommand } from './commands/capture.js';
 import { registerTopCommand } from './commands/top.js';
 import { registerGenCommand } from './commands/gen.js';
+import { registerCallCommand } from './commands/call.js';
+import { registerEchoCommand } from './commands/echo.js';
 import { reportError } from './errors/error-report.js';
 
 const program = new Command('sivshm')
@@ -38,6 +40,8 @@ registerInspectCommand(program);
 registerCaptureCommand(program);
 registerGenCommand(program);
 registerTopCommand(program);
+registerCallCommand(program);
+registerEchoCommand(program);
 
 /** The (sub)command the arguments name, as far as they name one: `sivshm ca issue`. */
 function commandOf(args: readonly string[]): Command {

@@ -17,6 +17,8 @@ export interface VmEntry {
     readonly pendingHandshakes?: number;
     readonly windowBytes?: string;
   };
+  /** `diagnostics: true`: the VM `sivshm call`/`echo` act as. */
+  readonly diagnostics?: boolean;
 }
 
 /** A service of `examples/services.yaml`, by name, with the fields a test changes. */
@@ -78,6 +80,7 @@ export function servicesYaml(o: ServicesYamlOptions): string {
       name: vm.name,
       grantKey: vm.grantKey ?? { hex: randomGrantKey() },
       ...(vm.limits === undefined ? {} : { limits: vm.limits }),
+      ...(vm.diagnostics === undefined ? {} : { diagnostics: vm.diagnostics }),
     })),
     protos: protoPaths(example, o.protos ?? 'absolute'),
     services: [],
