@@ -10,7 +10,9 @@ export type HostdErrorCode =
   | 'ERR_POLICY'
   | 'ERR_STATUS'
   /** The --metrics endpoint could not listen. */
-  | 'ERR_METRICS';
+  | 'ERR_METRICS'
+  /** A VM's QEMU could not be reached over QMP, did not answer in time, or refused a command. */
+  | 'ERR_QMP';
 
 /** The one error class of `@sivshm/hostd`. */
 export class HostdError extends SivshmError<HostdErrorCode> {

@@ -1,0 +1,63 @@
+// A real QEMU with nothing but a QMP socket (`pc` machine, no guest kernel, no disks), for the
+// QMP client and hot-plug specs. Without a guest OS nothing answers ACPI: device_del never
+// completes on its own, which is exactly an uncooperative guest.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export const QEMU_BINARY = 'qemu-system-x86_64';
+
+/** True when the QEMU binary runs here (the specs skip, saying so, when it does not). */
+export function qemuAvailable(): boolean {
+  return spawnSync(QEMU_BINARY, ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+export interface QmpQemu {
+  readonly socketPath: string;
+  readonly process: ChildProcess;
+  readonly pid: number;
+  /** Paths of the regular files this QEMU maps (from /proc/<pid>/maps). */
+  mappedFiles(): string[];
+  stop(): Promise<void>;
+}
+
+/** Starts QEMU with its QMP socket at `dir/<name>.qmp` and waits (≤ 10 s) until it listens. */
+export async function startQmpQemu(dir: string, name: string): Promise<QmpQemu> {
+  const socketPath = path.join(dir, `${name}.qmp`);
+  const child = spawn(
+    QEMU_BINARY,
+    [
+      ...['-machine', 'pc', '-accel', 'tcg', '-m', '32', '-display', 'none', '-nodefaults'],
+      ...['-qmp', `unix:${socketPath},server=on,wait=off`],
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
+  const end = Date.now() + 10_000;
+  while (!fs.existsSync(socketPath)) {
+    if (child.exitCode !== null || Date.now() > end) {
+      child.kill('SIGKILL');
+      throw new Error(`QEMU did not open ${socketPath}: ${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const pid = child.pid!;
+  return {
+    socketPath,
+    process: child,
+    pid,
+    mappedFiles: () =>
+      fs
+        .readFileSync(`/proc/${pid}/maps`, 'utf8')
+        .split('\n')
+        .map((l) => l.split(/\s+/).slice(5).join(' '))
+        .filter((p) => p.startsWith('/')),
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
