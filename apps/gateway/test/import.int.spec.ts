@@ -29,6 +29,7 @@ interface Report {
   stopOfferMs: number;
   ttlMs: number;
   againOk: number;
+  statusesAfterReboot: string[];
   counters: Record<string, number>;
 }
 
@@ -97,6 +98,16 @@ describe('sivshm gateway: import over SOME/IP (private network namespace, hostd 
   it("should end the sivshm offer when the network provider's Offer TTL runs out", () => {
     // TTL 2 s, counted from the last cyclic Offer (every 0.5 s).
     expect(report.ttlMs).to.be.within(1_000, 6_000);
+  });
+
+  it('should end the sivshm offer when the network provider reboots (SD session back to 1)', () => {
+    expect(
+      report.gatewayLog.some((l) => l.includes('offer withdrawn (peerRebooted from 127.0.0.2)')),
+    ).to.equal(true);
+    expect(
+      report.statusesAfterReboot.some((st) => st !== 'connected'),
+      'the consumer saw its channel end',
+    ).to.equal(true);
   });
 
   it('should put only packets on the wire that tshark decodes as SOME/IP(-SD) with no expert warning', () => {

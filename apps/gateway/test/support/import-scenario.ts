@@ -106,7 +106,7 @@ async function main(): Promise<void> {
   const cluster = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
   try {
     ecu.startCyclicOffers(500);
-    const report = await exchange(gateway, cluster, ecu, (p) =>
+    const report = await exchange(gatewayLog, gateway, cluster, ecu, (p) =>
       Buffer.from(speedType.encode(p).finish()),
     );
     await capture.finish(`not udp.port == ${JUNK_PORT}`, pcap);
@@ -187,6 +187,7 @@ async function useInstance(
 }
 
 async function exchange(
+  gatewayLog: readonly string[],
   gateway: Gateway,
   cluster: Node,
   ecu: RawSomeIpProvider,
@@ -261,7 +262,20 @@ async function exchange(
     { odometer_m: 9 },
     { timeoutMs: 5_000 },
   );
+  // The ECU reboots (SD session back to 1, reboot flag): what it offered ends with it.
+  const statuses: string[] = [];
+  const watch = again.status$.subscribe((st) => statuses.push(st));
+  ecu.reboot([{ instanceId: 1, udpPort: PORTS.ecuUdp1, ttl: 3 }]);
+  await waitFor(
+    () => gatewayLog.some((l) => l.includes('offer withdrawn (peerRebooted')),
+    'instance 1 withdrawn after the reboot',
+    5_000,
+    5,
+  );
+  await waitFor(() => statuses.some((st) => st !== 'connected'), 'the channel to end', 5_000, 5);
+  watch.unsubscribe();
   return {
+    statusesAfterReboot: statuses,
     one: { events: one.events, ok: one.ok, error: one.error },
     two: { events: two.events, ok: two.ok, error: two.error },
     requests,

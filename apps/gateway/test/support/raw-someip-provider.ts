@@ -172,6 +172,12 @@ export class RawSomeIpProvider {
     this.sd.socket.send(sdMessage(this.session++, entries, options), SD_PORT, SD_GROUP);
   }
 
+  /** A reboot as peers see it: the SD session starts again at 1 (reboot flag set), then an Offer. */
+  reboot(instances: readonly OfferedInstance[]): void {
+    this.session = 1;
+    this.offer(instances);
+  }
+
   /** Offers every `periodMs` the instances still listed (a TTL test removes one). */
   startCyclicOffers(periodMs: number): void {
     this.offer();
