@@ -4,10 +4,11 @@ import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { expand, extract } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
-import { sha256, sha512 } from '@noble/hashes/sha2.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes as nobleRandomBytes } from '@noble/hashes/utils.js';
 import { CoreError } from '../errors/core-error.js';
 import type { CryptoBackend } from './crypto-backend.js';
+import { noblePublicKey, nobleSign, nobleVerify } from './noble-ed25519-keys.js';
 import {
   HKDF_SHA256_MAX_LENGTH,
   MAX_RANDOM_BYTES,
@@ -18,12 +19,6 @@ import {
   requireLength,
 } from './crypto-input.js';
 
-// @noble/ed25519's synchronous API needs a SHA-512; @noble/hashes provides the audited one.
-ed.hashes.sha512 = sha512;
-
-// RFC 8032 §5.1.7 with canonical A, R and S, plus refusal of small-order A: the library's
-// strict branch. Its default (ZIP-215) accepts non-canonical R, e.g. Wycheproof tcId 151.
-const STRICT = { zip215: false } as const;
 // WebCrypto's getRandomValues serves at most 64 KiB per call.
 const RANDOM_CHUNK = 65536;
 
@@ -99,13 +94,13 @@ export const nobleBackend: CryptoBackend = Object.freeze({
 
   ed25519PublicKey(secretKey: Uint8Array): Uint8Array {
     requireBytes('ed25519PublicKey', 'secretKey', secretKey, { length: 32 });
-    return ed.getPublicKey(secretKey);
+    return noblePublicKey(secretKey);
   },
 
   ed25519Sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
     requireBytes('ed25519Sign', 'secretKey', secretKey, { length: 32 });
     requireBytes('ed25519Sign', 'message', message);
-    return ed.sign(message, secretKey);
+    return nobleSign(secretKey, message);
   },
 
   ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
@@ -113,7 +108,7 @@ export const nobleBackend: CryptoBackend = Object.freeze({
     if (!(message instanceof Uint8Array)) return false;
     if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) return false;
     try {
-      return ed.verify(signature, message, publicKey, STRICT);
+      return nobleVerify(signature, message, publicKey);
     } catch {
       return false;
     }
