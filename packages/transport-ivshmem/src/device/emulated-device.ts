@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import {
   computeRevokeReceipt,
   cryptoBackend,
@@ -82,23 +82,21 @@ export class EmulatedDevice implements ChannelDevice {
 
   info(): DeviceInfo {
     this.assertOpen();
-    // Read the header afresh: hostd restarts bump the epoch in place.
+    // Read the header afresh: hostd restarts bump the epoch in place. Only its page is read:
+    // a mapping of the whole region on every attach, present and revoke gave V8 a buffer of
+    // the region's size to collect each time, and with hundreds of channels (a large region,
+    // a large heap) those collections took most of a VM's CPU (docs/performance.md, Scale).
     const size = regionFileSize(this.o.regionPath);
-    const m = mapFile(this.o.regionPath, 0, size, { writable: false });
-    try {
-      const h = readRegionHeader(new Uint8Array(m.shared));
-      return {
-        regionSize: h.regionSize,
-        dataOffset: h.dataOffset,
-        dataSize: h.dataSize,
-        epoch: h.epoch,
-        vmId: this.o.vmId,
-        pageSize: this.o.kernelPageSize ?? PAGE_SIZE,
-        pageGranule: h.pageGranule,
-      };
-    } finally {
-      unmap(m.handle);
-    }
+    const h = readRegionHeader(readHeaderPage(this.o.regionPath), size);
+    return {
+      regionSize: h.regionSize,
+      dataOffset: h.dataOffset,
+      dataSize: h.dataSize,
+      epoch: h.epoch,
+      vmId: this.o.vmId,
+      pageSize: this.o.kernelPageSize ?? PAGE_SIZE,
+      pageGranule: h.pageGranule,
+    };
   }
 
   open(): DeviceFile {
@@ -296,6 +294,24 @@ function grantError(what: 'grant' | 'revoke' | 'map', reason: string): Transport
     new TransportError('ERR_GRANT', `${what} refused by the device: ${reason}`),
     { reason },
   );
+}
+
+/** The region file's first page (its header); shorter if the file is. */
+function readHeaderPage(path: string): Uint8Array {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const page = new Uint8Array(PAGE_SIZE);
+    return page.subarray(0, readSync(fd, page, 0, PAGE_SIZE, 0));
+  } catch (e) {
+    throw new TransportError(
+      'ERR_REGION',
+      `cannot read the region ${path}: ${(e as Error).message}`,
+      { cause: e },
+    );
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 function regionFileSize(path: string): number {

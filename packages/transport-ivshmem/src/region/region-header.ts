@@ -119,8 +119,14 @@ function u64AsNumber(v: DataView, off: number, field: string): number {
  * declare const mapped: Uint8Array;
  * const info = readRegionHeader(mapped); // throws TransportError ERR_REGION if foreign
  * ```
+ *
+ * `mappedSize` is the size of the whole region when `region` holds only its header page (read
+ * from the file, say); by default the view is the whole region.
  */
-export function readRegionHeader(region: Uint8Array): RegionHeaderInfo {
+export function readRegionHeader(
+  region: Uint8Array,
+  mappedSize: number = region.byteLength,
+): RegionHeaderInfo {
   const v = headerView(region);
   const bad = (what: string): TransportError =>
     new TransportError('ERR_REGION', `region header rejected: ${what}`);
@@ -144,8 +150,8 @@ export function readRegionHeader(region: Uint8Array): RegionHeaderInfo {
   const channelCapacity = v.getUint32(O.channelCapacity, true);
   const channelEntrySize = v.getUint32(O.channelEntrySize, true);
 
-  if (regionSize !== region.byteLength) {
-    throw bad(`region_size ${regionSize} differs from the mapped size ${region.byteLength}`);
+  if (regionSize !== mappedSize) {
+    throw bad(`region_size ${regionSize} differs from the mapped size ${mappedSize}`);
   }
   if (epoch === 0n) throw bad('epoch 0 (hostd epochs start at 1)');
   let expected: RegionLayoutInfo;
