@@ -6,6 +6,8 @@
 //   PLAIN:  the same Channel/ServiceProvider over a raw shared window with no hostd, handshake,
 //           certificate, grant or device (what plain shared memory with these rings gives).
 // Issue 6 target: secure / plain p50 ≤ 1.05. Runs alternate so both see the same machine.
+// A third path, UNCHECKED, is the secure one with the sender's payload check off
+// (`checkPayloads: false`): checked / unchecked is what that check costs on the full path.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -33,6 +35,10 @@ export interface E2eResult {
   runs: number;
   secure: { p50Us: number; p99Us: number; runP50Us: number[] };
   plain: { p50Us: number; p99Us: number; runP50Us: number[] };
+  /** The secure path with the payload check off. */
+  unchecked: { p50Us: number; p99Us: number; runP50Us: number[] };
+  /** Median over runs of (secure p50 / unchecked p50): the payload check's cost. */
+  checkRatio: number;
   /**
    * Median over runs of (secure p50 / plain p50) of the same run: each run's two paths took
    * turns block by block, so the pair shares the machine's state, and the median of the paired
@@ -146,14 +152,18 @@ export async function run(
   try {
     const speed = await node.consume('VehicleSpeed', { instance: 1 });
     const secureCall = () => speed.call('reset', { odometer_m: 0 });
+    const bare = await node.consume('VehicleSpeed', { instance: 1, checkPayloads: false });
+    const uncheckedCall = () => bare.call('reset', { odometer_m: 0 });
     // Warm-up both until the JIT settled (the first runs were otherwise the secure path's:
     // it went first and paid for optimising the runtime's wrapper).
     for (let i = 0; i < 2; i++) {
       await timeCalls(1000, secureCall);
+      await timeCalls(1000, uncheckedCall);
       await timeCalls(1000, plain.call);
     }
     const s: number[][] = [];
     const p: number[][] = [];
+    const u: number[][] = [];
     for (let r = 0; r < runs; r++) {
       opts.log?.(`e2e: run ${r + 1}/${runs}`);
       // In blocks of BLOCK calls, alternating which path goes first: both paths meet the same
@@ -162,26 +172,35 @@ export async function run(
       // block stays back to back (call by call, the idle channel would park between its calls).
       const sr: number[] = [];
       const pr: number[] = [];
+      const ur: number[] = [];
+      const paths = [
+        async () => sr.push(...(await timeCalls(BLOCK, secureCall))),
+        async () => ur.push(...(await timeCalls(BLOCK, uncheckedCall))),
+        async () => pr.push(...(await timeCalls(BLOCK, plain.call))),
+      ];
       for (let i = 0; i < calls / BLOCK; i++) {
-        if ((i + r) % 2 === 0) {
-          sr.push(...(await timeCalls(BLOCK, secureCall)));
-          pr.push(...(await timeCalls(BLOCK, plain.call)));
-        } else {
-          pr.push(...(await timeCalls(BLOCK, plain.call)));
-          sr.push(...(await timeCalls(BLOCK, secureCall)));
-        }
+        // Each block starts with another path, so none always follows the same one.
+        for (let k = 0; k < paths.length; k++) await paths[(i + r + k) % paths.length]!();
       }
       s.push(sr);
       p.push(pr);
+      u.push(ur);
     }
     const sP50 = s.map((x) => q(x, 0.5));
     const pP50 = p.map((x) => q(x, 0.5));
+    const uP50 = u.map((x) => q(x, 0.5));
     return {
       suite: 'e2e',
       callsPerRun: calls,
       runs,
       secure: { p50Us: median(sP50), p99Us: median(s.map((x) => q(x, 0.99))), runP50Us: sP50 },
       plain: { p50Us: median(pP50), p99Us: median(p.map((x) => q(x, 0.99))), runP50Us: pP50 },
+      unchecked: {
+        p50Us: median(uP50),
+        p99Us: median(u.map((x) => q(x, 0.99))),
+        runP50Us: uP50,
+      },
+      checkRatio: median(sP50.map((x, i) => x / uP50[i]!)),
       ratio: median(sP50.map((x, i) => x / pP50[i]!)),
       ratioOfMedians: median(sP50) / median(pP50),
       target: 1.05,
@@ -202,7 +221,9 @@ export function format(r: E2eResult): string {
     `end to end, method round trip back to back (${r.runs} runs × ${r.callsPerRun} calls per path, alternating in blocks of ${BLOCK}, adaptive)`,
     'path                                              p50 µs   p99 µs   per-run p50',
     `secure (hostd, handshake, grants, device)       ${f(r.secure.p50Us)} ${f(r.secure.p99Us)}   ${r.secure.runP50Us.map((x) => x.toFixed(1)).join(' ')}`,
+    `secure, payload check off (checkPayloads:false) ${f(r.unchecked.p50Us)} ${f(r.unchecked.p99Us)}   ${r.unchecked.runP50Us.map((x) => x.toFixed(1)).join(' ')}`,
     `plain (same rings, raw window, no security)     ${f(r.plain.p50Us)} ${f(r.plain.p99Us)}   ${r.plain.runP50Us.map((x) => x.toFixed(1)).join(' ')}`,
     `secure / plain p50, median of the per-run ratios: ${r.ratio.toFixed(3)} (target ≤ ${r.target}: ${r.ratio <= r.target ? 'met' : 'MISS'}); ratio of the medians: ${r.ratioOfMedians.toFixed(3)}`,
+    `payload check on / off p50, median of the per-run ratios: ${r.checkRatio.toFixed(3)}`,
   ].join('\n');
 }

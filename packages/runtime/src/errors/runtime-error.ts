@@ -3,6 +3,7 @@ import { SivshmError } from '@sivshm/core';
 /** Reasons `@sivshm/runtime` fails; see each throw site for the exact condition. */
 export type RuntimeErrorCode =
   | 'ERR_BAD_ARGUMENT'
+  | 'ERR_BAD_PAYLOAD'
   | 'ERR_CONFIG'
   | 'ERR_CONNECT'
   | 'ERR_ENROL'

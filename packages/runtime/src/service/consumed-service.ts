@@ -47,6 +47,13 @@ export interface ConsumeOptions {
   readonly mode?: ChannelMode;
   /** How long `consume` waits for the first channel; default 10 000 ms. */
   readonly timeoutMs?: number;
+  /**
+   * Check each request against its message type before it is sent (default true): an unknown
+   * field, a wrong type or an out-of-range number rejects the call with `ERR_BAD_PAYLOAD`
+   * naming the field, and nothing is written to the ring. false sends what protobufjs's
+   * encoder makes of it (it coerces silently: `'loud'` in a uint32 arrives as 0).
+   */
+  readonly checkPayloads?: boolean;
 }
 
 /** Options of {@link ConsumedService.call}. */
@@ -88,6 +95,7 @@ export class ConsumedService {
   readonly #catalog: ServiceCatalog;
   readonly #instance: number;
   readonly #mode: ChannelMode;
+  readonly #checkPayloads: boolean;
   readonly #status = new BehaviorSubject<ConsumedServiceStatus>('connecting');
   readonly #errors = new Subject<Error>();
   /**
@@ -126,6 +134,7 @@ export class ConsumedService {
     this.#catalog = catalog;
     this.#instance = options.instance;
     this.#mode = options.mode ?? catalog.definition.minMode;
+    this.#checkPayloads = options.checkPayloads !== false;
     const idleMs = catalog.definition.idleTimeoutMs;
     this.#idle =
       idleMs === undefined
@@ -247,7 +256,11 @@ export class ConsumedService {
     }).pipe(finalize(() => this.#streams--));
   }
 
-  /** Calls method `name` and resolves with the decoded response. */
+  /**
+   * Calls method `name` and resolves with the decoded response. A request that does not fit
+   * the method's message type rejects with `ERR_BAD_PAYLOAD` (naming the field) before
+   * anything is sent; see {@link ConsumeOptions.checkPayloads}.
+   */
   call<Req extends object, Res>(
     name: string,
     request: Req,
@@ -256,6 +269,8 @@ export class ConsumedService {
     let m: ResolvedMethod;
     try {
       m = this.#catalog.method(name);
+      // Before anything is sent or waited for: a bad request fails the same way connected or not.
+      if (this.#checkPayloads) m.checkRequest(request);
     } catch (e) {
       return Promise.reject(e as Error); // a call fails as a rejection, never a throw
     }

@@ -1,9 +1,9 @@
-import { BehaviorSubject, type Observable } from 'rxjs';
+import { BehaviorSubject, Subject, type Observable } from 'rxjs';
 import { endpointOption, type OfferHandle } from '@sivshm/discovery';
 import type { Channel, EventPublisher, ServiceProvider } from '@sivshm/transport-ivshmem';
 import { RuntimeError } from '../errors/runtime-error.js';
 import type { AttachedChannel, NodeContext } from '../node/node-context.js';
-import type { ServiceCatalog } from './service-catalog.js';
+import type { ResolvedMethod, ServiceCatalog } from './service-catalog.js';
 
 /** A method implementation: gets the decoded request, returns (or resolves) the response. */
 export type MethodHandler = (request: never) => object | Promise<object>;
@@ -14,6 +14,12 @@ export interface OfferOptions {
   readonly instance: number;
   /** Implementations by method name; a call to a method not listed is answered E_UNKNOWN_METHOD. */
   readonly methods?: Readonly<Record<string, MethodHandler>>;
+  /**
+   * Check every published event and every handler's response against its message type before
+   * it is sent (default true): see `ServicePublisher.publish` and `OfferedService.errors$`.
+   * false sends what protobufjs's encoder makes of it (it coerces silently).
+   */
+  readonly checkPayloads?: boolean;
 }
 
 /** Options of `OfferedService.publisher`. */
@@ -25,6 +31,9 @@ export interface ServicePublisherOptions {
    */
   readonly inPlace?: boolean;
 }
+
+const isThenable = (x: unknown): x is PromiseLike<object> =>
+  typeof (x as { then?: unknown } | null)?.then === 'function';
 
 interface Served {
   readonly attached: AttachedChannel;
@@ -53,18 +62,27 @@ export class ServicePublisher<T extends object> {
   /** Messages a full ring kept from some consumer. */
   dropped = 0;
 
+  /** Throws ERR_BAD_PAYLOAD for a message its type does not take; undefined: no check. */
+  readonly #check: ((payload: unknown) => void) | undefined;
+
   /** @internal Built by `OfferedService.publisher`. */
   constructor(
     readonly name: string,
     readonly options: ServicePublisherOptions,
-  ) {}
+    check?: (payload: unknown) => void,
+  ) {
+    this.#check = check;
+  }
 
   /**
    * Encodes and sends to every connected consumer; true when every one of them got it, false
    * when some ring was full right now (that consumer misses this message). True with no
-   * consumers: there is nobody to miss it.
+   * consumers: there is nobody to miss it. A message that does not fit the event's type (an
+   * unknown field, a wrong type, an out-of-range number) throws `RuntimeError('ERR_BAD_PAYLOAD')`
+   * naming the field, with or without consumers, and reaches no ring.
    */
   publish(message: T): boolean {
+    this.#check?.(message);
     let all = true;
     for (const s of this.#subscribers.values()) {
       if (s.channel.state !== 'open') continue;
@@ -106,6 +124,15 @@ export class OfferedService {
   /** Publishers handed out, by event name and lane (`name` or `name/in-place`). */
   readonly #publishers = new Map<string, ServicePublisher<object>>();
   readonly #count = new BehaviorSubject<number>(0);
+  readonly #checkPayloads: boolean;
+  readonly #errors = new Subject<Error>();
+  /**
+   * Problems on the provider's side that end nothing: a method handler's response that does
+   * not fit the response type (`ERR_BAD_PAYLOAD` naming the field; the caller's call fails with
+   * `ERR_REMOTE` carrying the same text, and nothing of the response is sent). Completes on
+   * `withdraw()`.
+   */
+  readonly errors$: Observable<Error> = this.#errors.asObservable();
   #offer: OfferHandle | undefined;
   #closed = false;
 
@@ -115,6 +142,7 @@ export class OfferedService {
     this.#catalog = catalog;
     this.#instance = options.instance;
     this.#methods = options.methods ?? {};
+    this.#checkPayloads = options.checkPayloads !== false;
     for (const name of Object.keys(this.#methods)) catalog.method(name);
   }
 
@@ -182,7 +210,8 @@ export class OfferedService {
     const key = inPlace ? name : `${name}/copy`;
     let p = this.#publishers.get(key);
     if (p === undefined) {
-      p = new ServicePublisher<object>(name, { inPlace });
+      const check = this.#checkPayloads ? this.#catalog.event(name).check : undefined;
+      p = new ServicePublisher<object>(name, { inPlace }, check);
       this.#publishers.set(key, p);
       for (const [id, s] of this.#served) this.#subscribe(p, id, s);
     }
@@ -215,7 +244,7 @@ export class OfferedService {
         m.definition.id,
         m.request,
         m.response,
-        handler as (r: object) => object,
+        this.#checkedHandler(m, handler),
       );
     }
     const served = { attached, provider };
@@ -230,6 +259,33 @@ export class OfferedService {
       s.provider.close();
       if (!this.#closed) this.#count.next(this.#served.size);
     });
+  }
+
+  /**
+   * `handler` as the transport serves it: with its response checked before it is encoded, a
+   * bad one thrown (the transport answers the caller with an ERROR carrying the text) and
+   * reported on `errors$`.
+   */
+  #checkedHandler(
+    m: ResolvedMethod,
+    handler: MethodHandler,
+  ): (r: object) => object | Promise<object> {
+    const h = handler as (r: object) => object | Promise<object>;
+    if (!this.#checkPayloads) return h;
+    const check = (response: object): object => {
+      try {
+        m.checkResponse(response);
+      } catch (e) {
+        this.#errors.next(e as Error);
+        throw e;
+      }
+      return response;
+    };
+    return (request) => {
+      const r = h(request);
+      // Synchronous answers stay synchronous (no promise hop on the transport's fast lane).
+      return isThenable(r) ? Promise.resolve(r).then(check) : check(r);
+    };
   }
 
   /**
@@ -267,6 +323,7 @@ export class OfferedService {
       }
     }
     this.#count.complete();
+    this.#errors.complete();
     if (errors.length > 0) {
       throw new RuntimeError('ERR_CLOSED', `withdrawing '${this.name}' failed`, {
         cause: new AggregateError(errors),

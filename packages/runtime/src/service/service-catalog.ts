@@ -6,12 +6,15 @@ import type {
   ServiceDefinition,
 } from '@sivshm/core';
 import { RuntimeError } from '../errors/runtime-error.js';
+import { payloadChecker } from './payload-check.js';
 
 /** An event of a service with its payload type resolved. */
 export interface ResolvedEvent {
   readonly definition: EventDefinition;
   readonly eventgroupId: number;
   readonly type: protobuf.Type;
+  /** Throws `ERR_BAD_PAYLOAD` for a message that does not fit `type` (payload-check.ts). */
+  readonly check: (payload: unknown) => void;
 }
 
 /** A method of a service with its request and response types resolved. */
@@ -19,6 +22,9 @@ export interface ResolvedMethod {
   readonly definition: MethodDefinition;
   readonly request: protobuf.Type;
   readonly response: protobuf.Type;
+  /** Throw `ERR_BAD_PAYLOAD` for a request or response that does not fit its type. */
+  readonly checkRequest: (payload: unknown) => void;
+  readonly checkResponse: (payload: unknown) => void;
 }
 
 /**
@@ -54,18 +60,20 @@ export class ServiceCatalog {
     };
     for (const g of def.eventgroups) {
       for (const e of g.events) {
-        c.#events.set(e.name, {
-          definition: e,
-          eventgroupId: g.id,
-          type: lookup(e.type, `event '${e.name}'`),
-        });
+        const type = lookup(e.type, `event '${e.name}'`);
+        const check = payloadChecker(type, `event '${e.name}' of '${name}'`);
+        c.#events.set(e.name, { definition: e, eventgroupId: g.id, type, check });
       }
     }
     for (const m of def.methods) {
+      const request = lookup(m.request, `method '${m.name}'`);
+      const response = lookup(m.response, `method '${m.name}'`);
       c.#methods.set(m.name, {
         definition: m,
-        request: lookup(m.request, `method '${m.name}'`),
-        response: lookup(m.response, `method '${m.name}'`),
+        request,
+        response,
+        checkRequest: payloadChecker(request, `request of '${m.name}' on '${name}'`),
+        checkResponse: payloadChecker(response, `response of '${m.name}' on '${name}'`),
       });
     }
     return c;
