@@ -30,6 +30,15 @@ describe('RegionHeader', () => {
       expect(info).to.deep.include(RegionLayout.compute({ regionSize: SIZE, channelCapacity: 32 }));
     });
 
+    it('should read the header page alone against the region size it is given, and refuse another size', () => {
+      const page = freshRegion().slice(0, 4096);
+      expect(readRegionHeader(page, SIZE).regionSize).to.equal(SIZE);
+      expect(rejection(() => readRegionHeader(page, SIZE / 2)).message).to.match(
+        /differs from the mapped size 524288/,
+      );
+      expect(rejection(() => readRegionHeader(page)).message).to.match(/differs from the mapped/);
+    });
+
     it('should reject a region that was never initialised (zero magic)', () => {
       const e = rejection(() => readRegionHeader(new Uint8Array(SIZE)));
       expect(e.code).to.equal('ERR_REGION');
