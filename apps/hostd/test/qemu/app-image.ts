@@ -19,6 +19,7 @@ import {
   packInitramfs,
 } from '@sivshm/testing/qemu';
 import { BAR_SCAN_TRIGGER, MARKER_CHANNELS, markerBytes } from './guest-markers.js';
+import { SKIPPER_ROLE } from './guest-receipt-skipper.js';
 
 const INIT = initScript(`
 echo "@@ guest $role up at $(cut -d' ' -f1 /proc/uptime)s"
@@ -58,6 +59,12 @@ if [ "$role" = consumer ]; then
   # An app that dies on a live link first: the next one must start clean on the same port.
   su -s /bin/sh app -c "/bin/node /app/dist/guest.js crashing-consumer /app/services.yaml"
   echo "@@ crashing app exited at $(cut -d' ' -f1 /proc/uptime)s"
+  # Hostile apps that skip the device's REVOKE and ack with a forged receipt, then with none:
+  # hostd must keep both windows quarantined (receipt-checks.ts).
+  for r in ${SKIPPER_ROLE.forged} ${SKIPPER_ROLE.none}; do
+    su -s /bin/sh app -c "/bin/node /app/dist/guest.js $r /app/services.yaml"
+    echo "@@ $r exited at $(cut -d' ' -f1 /proc/uptime)s"
+  done
 fi
 su -s /bin/sh app -c "/bin/node /app/dist/guest.js $role /app/services.yaml"
 `);

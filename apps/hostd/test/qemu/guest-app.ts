@@ -5,7 +5,7 @@
  * consumes VehicleSpeed from the services.yaml in the image. It reports on stdout (the guest's
  * console, i.e. the serial log the host reads as it grows) one `@@ app <json>` line per step.
  *
- *   guest.js provider|consumer|crashing-consumer <services.yaml>
+ *   guest.js provider|consumer|crashing-consumer|forged-receipt-consumer|no-receipt-consumer <services.yaml>
  */
 import { constants, readFileSync, writeFileSync } from 'node:fs';
 import { closeFd, mapFile, unmap } from '@sivshm/transport-ivshmem';
@@ -18,6 +18,7 @@ import {
   runMarkerTraffic,
   type MarkerMode,
 } from './guest-markers.js';
+import { receiptSkippingConsumer, SKIPPER_ROLE } from './guest-receipt-skipper.js';
 
 /** Events the provider publishes in one burst, numbered from 1. */
 export const BURST = 300;
@@ -52,6 +53,7 @@ export interface GuestNode {
       };
     };
     call<Req extends object, Res>(name: string, req: Req, o?: { timeoutMs?: number }): Promise<Res>;
+    close(): Promise<void>;
   }>;
   close(): Promise<void>;
 }
@@ -288,7 +290,11 @@ export async function runGuestApp(open: OpenNode, argv: readonly string[]): Prom
     if (role === 'provider') await provider(open, config);
     else if (role === 'consumer') await consumer(open, config);
     else if (role === 'crashing-consumer') await crashingConsumer(open, config);
-    else throw new Error(`unknown role ${role}`);
+    else if (role === SKIPPER_ROLE.forged || role === SKIPPER_ROLE.none) {
+      const opened = (): ReturnType<OpenNode> =>
+        open({ config, vm: 'cluster', controlPort: 'auto', notify: 'event' });
+      await receiptSkippingConsumer(opened, role === SKIPPER_ROLE.forged ? 'forged' : 'none', say);
+    } else throw new Error(`unknown role ${role}`);
   } catch (e) {
     say({ step: 'failed', message: (e as Error).message, stack: (e as Error).stack ?? '' });
     process.exitCode = 1;

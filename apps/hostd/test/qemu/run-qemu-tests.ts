@@ -47,11 +47,17 @@ import { BURST } from './guest-app.js';
 import { MARKER_CHANNELS } from './guest-markers.js';
 import { lastStep, steps, waitStep, type Step } from './guest-steps.js';
 import { markerScan } from './marker-scan.js';
+import { judgeReceiptChecks, type QuarantineStatus } from './receipt-checks.js';
 
 /** Guest RAM: its initramfs (~110 MB unpacked with Node) lives in it, next to Node's heap. */
 const GUEST_MEMORY = '768M';
 /** Boot, Node start and Node.open under TCG on a shared 2-core machine. */
 const OPEN_TIMEOUT_MS = 150_000;
+/**
+ * The consumer guest runs three apps before the real consumer (one crashing, two hostile ones
+ * of the receipt checks), each starting Node and making a handshake.
+ */
+const CONSUMER_OPEN_TIMEOUT_MS = OPEN_TIMEOUT_MS + 150_000;
 const STEP_TIMEOUT_MS = 90_000;
 const PEER_GONE_TIMEOUT_MS = 30_000;
 const GUEST_EXIT_TIMEOUT_MS = 30_000;
@@ -99,7 +105,7 @@ async function attached(provider: QemuGuest, consumer: QemuGuest): Promise<boole
   const tBoot = Date.now();
   const [po, co] = await Promise.all([
     waitStep(provider, 'offered', OPEN_TIMEOUT_MS),
-    waitStep(consumer, 'open', OPEN_TIMEOUT_MS),
+    waitStep(consumer, 'open', CONSUMER_OPEN_TIMEOUT_MS),
   ]);
   for (const [g, r] of [
     [provider, po],
@@ -345,6 +351,8 @@ async function scenario(d: Deployment, kernel: GuestKernel, appLayer: string): P
     await eventsAndCalls(consumer);
     const channel = await grantEnforced(d, consumer);
     await markerScan(results, d.regionPath, consumer, () => status(d), STEP_TIMEOUT_MS);
+    const st = (await status(d)) as unknown as QuarantineStatus;
+    judgeReceiptChecks(results, d, hostd, consumer, st);
     await providerDoorbells(provider);
     await providerKilled(d, provider, consumer, channel);
   } finally {

@@ -65,6 +65,8 @@ import { judgeSelftest, judgeVectors } from './selftest-expectations.js';
 import { buildVectorModule } from './vector-module.js';
 
 const GUEST_TIMEOUT_MS = 200_000;
+/** MSI-X vectors of the doorbell guests: two, so the guest shows vector 0 kept apart from 1. */
+const DOORBELL_VECTORS = 2;
 /** RAM of the Node guest: its initramfs (~110 MB unpacked) lives in it, next to Node's heap. */
 const NODE_GUEST_MEMORY = '768M';
 /** Kernel sources to build; SIVSHM_VM_KERNEL_SRC points elsewhere for mutation runs. */
@@ -130,7 +132,7 @@ async function runGuest(
     devices: [
       'plain' in device
         ? ivshmemPlain(device.plain, REGION_SIZE)
-        : ivshmemDoorbell(device.doorbellSocket, 1),
+        : ivshmemDoorbell(device.doorbellSocket, DOORBELL_VECTORS),
       serialLine(sock),
     ],
     timeoutMs: GUEST_TIMEOUT_MS,
@@ -168,7 +170,7 @@ async function doorbellGroup(k: KernelRun): Promise<void> {
   const server = IvshmemServer.listen({
     socketPath,
     shm: { path: shm, size: REGION_SIZE },
-    vectors: 1,
+    vectors: DOORBELL_VECTORS,
     onPeerJoined: (id) => joined.push(id),
   });
   try {

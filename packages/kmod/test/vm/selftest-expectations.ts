@@ -102,6 +102,7 @@ export const EXPECTED: Record<SelftestMode, string[]> = {
     'doorbell-peer-ready',
     'doorbell-ring',
     'doorbell-peer-woke',
+    'doorbell-ring-vector-one',
     'doorbell-to-ungranted-route-refused',
     'doorbell-route-gone-after-revoke',
   ],
@@ -117,6 +118,7 @@ export const EXPECTED: Record<SelftestMode, string[]> = {
     'doorbell-wakes-poll',
     'doorbell-read-reports-vector',
     'read-sees-only-granted-vectors',
+    'doorbell-vectors-kept-apart',
   ],
 };
 

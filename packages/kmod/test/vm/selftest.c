@@ -1221,6 +1221,59 @@ static void check_route_gone_after_revoke(void)
 		close(fd);
 }
 
+/*
+ * Guest B, after the peer rang vector 0 (which @v1 must not have seen) and
+ * then vector 1: @v1, whose grant observes vector 1 only, wakes and reports
+ * vector 1 only; @fd, observing vector 0 only, never reports vector 1.
+ */
+static void check_vectors_kept_apart(int fd, int v1)
+{
+	struct sivshm_event ev[8];
+	struct pollfd p = { .fd = v1, .events = POLLIN };
+	ssize_t n1 = -2, n0;
+	int r = -2, i, v1_ok = 0, v1_other = 0, fd_v1 = 0;
+
+	if (v1 >= 0) {
+		r = poll(&p, 1, WAIT_MS);
+		memset(ev, 0, sizeof(ev));
+		n1 = read(v1, ev, sizeof(ev));
+		for (i = 0; i < n1 / (ssize_t)sizeof(ev[0]); i++) {
+			if (ev[i].vector == 1 && ev[i].count >= 1)
+				v1_ok = 1;
+			else
+				v1_other++;
+		}
+	}
+	/* vector 0 may have rung again meanwhile (the peer's route checks): that is fine */
+	memset(ev, 0, sizeof(ev));
+	n0 = read(fd, ev, sizeof(ev));
+	for (i = 0; i < n0 / (ssize_t)sizeof(ev[0]); i++)
+		fd_v1 += ev[i].vector != 0;
+	report("doorbell-vectors-kept-apart",
+	       v1 >= 0 && r == 1 && v1_ok && !v1_other && !fd_v1,
+	       "file observing vector 1: poll %d, read %zd, vector-1 record %d, other records %d; "
+	       "file observing vector 0: read %zd, records of another vector %d",
+	       r, n1, v1_ok, v1_other, n0, fd_v1);
+	if (v1 >= 0)
+		close(v1);
+}
+
+/* Guest A, after the peer woke on vector 0: ring its vector 1 through a grant routing it. */
+static void ring_vector_one(void)
+{
+	char route[32];
+	int fd, r = -1;
+
+	snprintf(route, sizeof(route), "@%lu,2,0", other);
+	fd = routed_file(6, "consumer", route);
+	if (fd >= 0) {
+		r = ring_errno(fd, other, 1);
+		close(fd);
+	}
+	report("doorbell-ring-vector-one", fd >= 0 && !r, "grant %d, ring vector 1: %s", fd,
+	       strerror(r));
+}
+
 /* Doorbell receiver (guest B): poll() must wake on the peer's doorbell. */
 static int run_wait(void)
 {
@@ -1229,7 +1282,7 @@ static int run_wait(void)
 	struct pollfd p;
 	volatile char *m;
 	ssize_t n;
-	int fd, r, blind;
+	int fd, r, blind, v1;
 
 	fd = open(DEV, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
@@ -1237,7 +1290,8 @@ static int run_wait(void)
 	set_key(fd, 2);
 	if (ioctl(fd, SIVSHM_IOC_INFO, &info))
 		die("SIVSHM_IOC_INFO");
-	report("doorbell-device-has-msix", info.vectors >= 1, "vectors %u", info.vectors);
+	/* the tier gives the device 2 vectors, so vector 0 and vector 1 can be told apart */
+	report("doorbell-device-has-msix", info.vectors == 2, "vectors %u", info.vectors);
 	m = granted_map(fd, "provider");
 	if (m == MAP_FAILED)
 		die("mmap");
@@ -1247,6 +1301,7 @@ static int run_wait(void)
 	report("no-event-before-doorbell", n < 0 && errno == EAGAIN, "read %zd", n);
 	fcntl(fd, F_SETFL, 0);
 	blind = blind_file();
+	v1 = routed_file(5, "provider", "@none,0,2");	/* observes vector 1 only */
 	strcpy((char *)m + DIR_SIZE, "B-POLLING");	/* our producer page */
 	__sync_synchronize();
 	p = (struct pollfd){ .fd = fd, .events = POLLIN };
@@ -1261,6 +1316,7 @@ static int run_wait(void)
 	       "read %zd vector %u count %u", n, ev[0].vector, ev[0].count);
 	check_read_sees_only_granted(blind);
 	strcpy((char *)m + PAGE, "B-WOKE");	/* c2p consumer page: ours */
+	check_vectors_kept_apart(fd, v1);
 	return failures != 0;
 }
 
@@ -1286,6 +1342,7 @@ static int run_ring(void)
 	r = ioctl(fd, SIVSHM_IOC_DOORBELL, &db) ? errno : 0;
 	report("doorbell-ring", !r, "%s", strerror(r));
 	report("doorbell-peer-woke", !wait_for(m + PAGE, "B-WOKE"), "peer never woke");
+	ring_vector_one();
 	check_ungranted_routes(fd);
 	check_route_gone_after_revoke();
 	return failures != 0;
