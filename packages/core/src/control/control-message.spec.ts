@@ -36,6 +36,12 @@ const samples: ControlMessage[] = [
   { kind: 'handshake', message: b(300, 10) },
   { kind: 'handshake', message: b(30, 10), peerDoorbell: 0 },
   { kind: 'handshake', message: b(30, 10), peerDoorbell: 0xffff },
+  {
+    kind: 'handshake',
+    message: b(30, 10),
+    peerDoorbell: 1,
+    channelDevice: '/run/sivshm/devices/00000000000000ab.chan',
+  },
   { kind: 'doorbellId', id: 3 },
   { kind: 'revoke', channelId: 0xffff_ffff_ffff_fff0n, token: b(40, 11), tag: b(32, 12) },
   { kind: 'close', channelId: 42n },
@@ -49,7 +55,9 @@ const samples: ControlMessage[] = [
 describe('ControlMessage', () => {
   describe('encodeControlMessage / decodeControlMessage', () => {
     for (const m of samples) {
-      const extra = 'peerDoorbell' in m ? ` with peer doorbell ${m.peerDoorbell}` : '';
+      const extra =
+        ('peerDoorbell' in m ? ` with peer doorbell ${m.peerDoorbell}` : '') +
+        ('channelDevice' in m ? ' and a channel device path' : '');
       it(`should round-trip a ${m.kind} message${extra}`, () => {
         expect(decodeControlMessage(encodeControlMessage(m))).to.deep.equal(m);
       });
@@ -110,6 +118,18 @@ describe('ControlMessage', () => {
         encodeControlMessage({ kind: 'handshake', message: b(4, 1) }),
       );
       expect(none).to.not.have.property('peerDoorbell');
+    });
+
+    it('should refuse an empty channel device path', () => {
+      const w = protobuf.Writer.create();
+      w.uint32((6 << 3) | 2)
+        .fork()
+        .uint32((1 << 3) | 2)
+        .bytes(b(4, 1))
+        .uint32((3 << 3) | 2)
+        .string('')
+        .ldelim();
+      expect(() => decodeControlMessage(w.finish())).to.throw(/channel device path is empty/);
     });
 
     it('should refuse a doorbell id that is not a 16-bit ivshmem peer id', () => {

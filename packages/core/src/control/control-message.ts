@@ -49,6 +49,11 @@ export type ControlMessage =
       readonly message: Uint8Array;
       /** hostd → VM with M4/M6: the channel peer's ivshmem doorbell id, when hostd knows it. */
       readonly peerDoorbell?: number;
+      /**
+       * hostd → VM with M4/M6 of an `isolation: device` channel, emulated mode only: the path
+       * of the channel's own memory file (docs/protocol.md §10).
+       */
+      readonly channelDevice?: string;
     }
   | { readonly kind: 'doorbellId'; readonly id: number }
   | {
@@ -139,6 +144,7 @@ function fieldsOf(m: ControlMessage): [string, Plain] {
           ...(m.peerDoorbell === undefined
             ? {}
             : { peerDoorbell: doorbell(m.peerDoorbell, 'peer doorbell id') }),
+          ...(m.channelDevice === undefined ? {} : { channelDevice: m.channelDevice }),
         },
       ];
     case 'doorbellId':
@@ -190,6 +196,11 @@ function nonEmpty(b: Uint8Array, what: string): Uint8Array {
   return b;
 }
 
+function nonEmptyText(s: string, what: string): string {
+  if (s === '') throw new CoreError('ERR_DECODE', `${what} is empty`);
+  return s;
+}
+
 /**
  * Decodes one frame body into a {@link ControlMessage}. Throws `ERR_DECODE` for bytes that are
  * not a ControlMessage, for a message with no known kind, and for fields of the wrong size
@@ -217,9 +228,17 @@ export function decodeControlMessage(bytes: Uint8Array): ControlMessage {
       return { kind, message: nonEmpty(bytesField(f['message']), 'SD message') };
     case 'handshake': {
       const message = nonEmpty(bytesField(f['message']), 'handshake message');
-      return f['peerDoorbell'] === undefined || f['peerDoorbell'] === null
-        ? { kind, message }
-        : { kind, message, peerDoorbell: doorbell(f['peerDoorbell'], 'peer doorbell id') };
+      const device = f['channelDevice'];
+      return {
+        kind,
+        message,
+        ...(f['peerDoorbell'] === undefined || f['peerDoorbell'] === null
+          ? {}
+          : { peerDoorbell: doorbell(f['peerDoorbell'], 'peer doorbell id') }),
+        ...(device === undefined || device === null
+          ? {}
+          : { channelDevice: nonEmptyText(str(device), 'channel device path') }),
+      };
     }
     case 'doorbellId':
       return { kind, id: doorbell(f['id'], 'doorbell id') };

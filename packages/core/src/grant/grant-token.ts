@@ -3,6 +3,9 @@ import {
   ChannelModeCode,
   DoorbellRoute,
   GrantLayout,
+  GrantTarget,
+  GrantTargetLayout,
+  type GrantTargetName,
   GrantPerm,
   GrantRole,
   type ChannelMode,
@@ -45,6 +48,11 @@ export interface GrantToken {
   readonly mode: ChannelMode;
   /** The channel's doorbell route; absent when encoding: {@link NO_DOORBELL_ROUTE}. */
   readonly doorbell?: GrantDoorbellRoute;
+  /**
+   * Where the window lives (byte 81): absent or `region`, the shared region; `device`, the
+   * channel's own memory (docs/protocol.md §10), whose offsets the window fields then are.
+   */
+  readonly target?: GrantTargetName;
 }
 
 const U32_MAX = 0xffff_ffff;
@@ -138,6 +146,10 @@ export function encodeGrant(t: GrantToken): Uint8Array {
   }
   const route = t.doorbell ?? NO_DOORBELL_ROUTE;
   checkRoute(route);
+  const target = t.target ?? 'region';
+  if (!(target in GrantTarget)) {
+    throw new CoreError('ERR_GRANT_INVALID', `grant target ${String(target)} is not region|device`);
+  }
   const out = new Uint8Array(L.size);
   const dv = new DataView(out.buffer);
   dv.setUint32(L.off.magic, L.magic, true);
@@ -153,6 +165,7 @@ export function encodeGrant(t: GrantToken): Uint8Array {
   out.set(t.kn, L.off.kn);
   dv.setBigUint64(L.off.notAfter, t.notAfterNs, true);
   dv.setUint8(L.off.mode, ChannelModeCode[t.mode]);
+  dv.setUint8(GrantTargetLayout.off.target, GrantTarget[target]);
   dv.setUint16(L.off.dbPeer, route.peer ?? DoorbellRoute.noPeer, true);
   dv.setUint32(L.off.dbRing, route.ring, true);
   dv.setUint32(L.off.dbObserve, route.observe, true);
@@ -187,8 +200,13 @@ export function decodeGrant(bytes: Uint8Array): GrantDecodeResult {
     return { ok: false, reason: 'perms' };
   }
   if (dv.getUint32(L.off.pad0, true) !== 0) return { ok: false, reason: 'pad' };
-  for (let i = 0; i < L.pad1Size; i++) {
-    if (bytes[L.off.pad1 + i] !== 0) return { ok: false, reason: 'pad' };
+  // Byte 81 was the first pad byte: a target the reader does not know reads as non-zero padding.
+  const targetCode = bytes[GrantTargetLayout.off.target];
+  if (targetCode !== GrantTarget.region && targetCode !== GrantTarget.device) {
+    return { ok: false, reason: 'pad' };
+  }
+  for (let i = 0; i < GrantTargetLayout.pad1Size; i++) {
+    if (bytes[GrantTargetLayout.off.pad1 + i] !== 0) return { ok: false, reason: 'pad' };
   }
   if (dv.getUint16(L.off.pad2, true) !== 0 || dv.getUint32(L.off.pad3, true) !== 0) {
     return { ok: false, reason: 'pad' };
@@ -220,6 +238,7 @@ export function decodeGrant(bytes: Uint8Array): GrantDecodeResult {
         ring,
         observe: dv.getUint32(L.off.dbObserve, true),
       },
+      ...(targetCode === GrantTarget.device ? { target: 'device' as const } : {}),
     },
   };
 }

@@ -1,7 +1,12 @@
 import type { CryptoBackend } from '../crypto/crypto-backend.js';
 import { equalConstantTime } from '../crypto/constant-time.js';
 import { CoreError } from '../errors/core-error.js';
-import { GRANT_TAG_LABEL, GrantLayout, TOKEN_TAG_SIZE } from '@sivshm/abi';
+import {
+  GRANT_TAG_LABEL,
+  GrantLayout,
+  TOKEN_TAG_SIZE,
+  type ChannelDeviceHeader,
+} from '@sivshm/abi';
 import {
   decodeGrant,
   encodeGrant,
@@ -31,11 +36,25 @@ export interface GrantCheckContext {
   };
   /** The VM's single-use serial state; committed only when the token is accepted. */
   readonly serials: SerialWindow;
+  /**
+   * The header of the channel device bound to `channelId` in this VM, if one is: how a grant
+   * with target `device` is checked (docs/protocol.md §10). Absent: no device is ever bound.
+   */
+  readonly channelDevice?: (channelId: bigint) => ChannelDeviceHeader | undefined;
 }
 
 /** Why a grant was refused; the kernel module refuses for the same reasons. */
 export type GrantRejectReason =
-  GrantDecodeFailure | 'tag' | 'vm' | 'epoch' | 'kn' | 'window' | 'expired' | 'replay';
+  | GrantDecodeFailure
+  | 'tag'
+  | 'vm'
+  | 'epoch'
+  | 'kn'
+  | 'window'
+  | 'expired'
+  | 'replay'
+  /** A device grant whose channel device is not bound in this VM. */
+  | 'nodev';
 
 export type GrantVerdict =
   | { readonly ok: true; readonly token: GrantToken }
@@ -82,13 +101,34 @@ export function verifyGrant(
   if (t.vmId !== ctx.vmId) return { ok: false, reason: 'vm' };
   if (t.epoch !== ctx.epoch) return { ok: false, reason: 'epoch' };
   if (!equalConstantTime(t.kn, ctx.kn)) return { ok: false, reason: 'kn' };
-  if (!windowInsideData(t.windowOffset, t.windowLength, ctx.region)) {
+  if (t.target === 'device') {
+    const refused = deviceWindowRefusal(t, ctx.channelDevice?.(t.channelId));
+    if (refused !== undefined) return { ok: false, reason: refused };
+  } else if (!windowInsideData(t.windowOffset, t.windowLength, ctx.region)) {
     return { ok: false, reason: 'window' };
   }
   if (t.notAfterNs <= ctx.nowNs) return { ok: false, reason: 'expired' };
   if (!ctx.serials.isFresh(t.grantSerial)) return { ok: false, reason: 'replay' };
   ctx.serials.commit(t.grantSerial);
   return { ok: true, token: t };
+}
+
+/**
+ * A device grant's window against the header of the device bound to its channel: `nodev` when
+ * none is, `window` when the header's epoch, window or pair does not match the token's.
+ */
+function deviceWindowRefusal(
+  t: GrantToken,
+  h: ChannelDeviceHeader | undefined,
+): 'nodev' | 'window' | undefined {
+  if (h === undefined) return 'nodev';
+  const vm = t.role === 'consumer' ? h.consumerVm : h.providerVm;
+  const matches =
+    h.epoch === t.epoch &&
+    t.windowOffset === BigInt(h.pageGranule) &&
+    t.windowLength === BigInt(h.windowLength) &&
+    vm === t.vmId;
+  return matches ? undefined : 'window';
 }
 
 /** Page-aligned, non-empty, inside the data section (so never over the header or control). */
