@@ -82,7 +82,9 @@ export class Node {
   readonly #sessionOptions: HostdSessionOptions;
   readonly #reconnect: boolean;
   readonly #reconnectMaxDelayMs: number;
+  /** Offers by `name/instance`. */
   readonly #offered = new Map<string, OfferedService>();
+  readonly #catalogs = new Map<string, ServiceCatalog>();
   readonly #consumed = new Set<ConsumedService>();
   readonly #connection = new BehaviorSubject<NodeConnection>('connected');
   readonly #errors: { code: string; message: string }[] = [];
@@ -316,7 +318,17 @@ export class Node {
   }
 
   #catalogOf(name: string): ServiceCatalog {
-    return ServiceCatalog.of(this.#config, name);
+    // Resolved once per name: a provider asks for its offers' definitions on every M2 and
+    // grant, and resolving means protobuf type look-ups.
+    let c = this.#catalogs.get(name);
+    if (c === undefined) this.#catalogs.set(name, (c = ServiceCatalog.of(this.#config, name)));
+    return c;
+  }
+
+  /** The offer of (service id, instance), found by its key instead of a scan of every offer. */
+  #offeredById(service: number, instance: number): OfferedService | undefined {
+    const d = this.#config.services.find((s) => s.id === service);
+    return d === undefined ? undefined : this.#offered.get(`${d.name}/${instance}`);
   }
 
   #assertOpen(): void {
@@ -358,11 +370,8 @@ export class Node {
   #hooks(): HostdSessionHooks {
     return {
       offeredMajor: (service, instance) => {
-        for (const s of this.#offered.values()) {
-          const d = this.#catalogOf(s.name).definition;
-          if (d.id === service && s.instance === instance) return d.major;
-        }
-        return undefined;
+        const s = this.#offeredById(service, instance);
+        return s === undefined ? undefined : this.#catalogOf(s.name).definition.major;
       },
       minMode: (service) => this.#config.services.find((s) => s.id === service)?.minMode ?? 'plain',
       onProviderChannel: (attached) => this.#onProviderChannel(attached),
@@ -378,10 +387,7 @@ export class Node {
 
   #onProviderChannel(attached: AttachedChannel): void {
     const g = attached.grant;
-    const svc = [...this.#offered.values()].find((s) => {
-      const d = this.#catalogOf(s.name).definition;
-      return d.id === g.service && s.instance === g.instance;
-    });
+    const svc = this.#offeredById(g.service, g.instance);
     if (svc === undefined) void attached.close();
     else svc.addChannel(attached);
   }
