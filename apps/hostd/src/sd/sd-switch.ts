@@ -91,6 +91,12 @@ export class SdSwitch {
   readonly #reboots = new RebootDetector();
   readonly #sessions = new SessionCounters();
   readonly #since = new Map<string, number>();
+  /**
+   * The peer offering each `service|instance` now (services.yaml names one provider per
+   * service): a Subscribe and a grant find their offer by key, not by a scan of every offer,
+   * which made each SD cycle quadratic in the instances offered.
+   */
+  readonly #offeredBy = new Map<string, string>();
   /** Subscribes waiting for the provider's answer: key → consumer VMs, oldest first. */
   readonly #pendingSubscribes = new Map<string, number[]>();
   readonly #sub: Subscription;
@@ -103,11 +109,14 @@ export class SdSwitch {
     this.#env = env;
     this.#sub = this.#registry.changes$.subscribe((c) => {
       const s = c.service;
+      const at = `${s.serviceId}|${s.instanceId}`;
       if (c.available) {
+        this.#offeredBy.set(at, s.peer);
         env.serviceOffered(vmOf(s.peer), s.serviceId, s.instanceId, s.majorVersion);
         return;
       }
       const vm = vmOf(s.peer);
+      if (this.#offeredBy.get(at) === s.peer) this.#offeredBy.delete(at);
       if (c.reason === 'ttlExpired') this.stats.offersExpired++;
       this.#since.delete(`${s.peer}|${s.serviceId}|${s.instanceId}`);
       env.log.info('sd-offer-gone', {
@@ -127,10 +136,8 @@ export class SdSwitch {
 
   /** The provider VM and major of an offered instance, if it is offered now. */
   offered(service: number, instance: number): OfferedInstance | undefined {
-    for (const s of this.#registry.list()) {
-      if (s.serviceId === service && s.instanceId === instance) return this.#instance(s);
-    }
-    return undefined;
+    const s = this.#findOffer(service, instance);
+    return s === undefined ? undefined : this.#instance(s);
   }
 
   /** Everything offered now. */
@@ -365,7 +372,8 @@ export class SdSwitch {
   }
 
   #findOffer(service: number, instance: number): RemoteService | undefined {
-    return this.#registry.list().find((s) => s.serviceId === service && s.instanceId === instance);
+    const peer = this.#offeredBy.get(`${service}|${instance}`);
+    return peer === undefined ? undefined : this.#registry.get(peer, service, instance);
   }
 
   #relayToConsumers(providerVm: number, service: number, entry: PackEntry): void {
