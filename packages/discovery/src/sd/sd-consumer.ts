@@ -46,10 +46,17 @@ export type SubscriptionEvent =
       readonly reason: UnavailableReason;
     };
 
+/**
+ * The one search for a service: every `find()` and `subscribe()` of the service shares it
+ * (PRS_SOMEIPSD: one FindService entry per service, not one per caller). Its entry is the
+ * narrowest query that covers every caller's (a field on which callers differ becomes its
+ * wildcard), and it ends once every caller's query is answered.
+ */
 interface FindState {
-  readonly query: Required<FindQuery>;
-  readonly entry: SdEntryFields;
-  refs: number;
+  readonly serviceId: number;
+  /** Callers' queries by key, with how many callers hold each. */
+  readonly queries: Map<string, { readonly query: Required<FindQuery>; refs: number }>;
+  entry: SdEntryFields;
 }
 
 /** One of our eventgroup subscriptions. */
@@ -63,6 +70,19 @@ interface EventgroupSubscription {
 
 const ANY_INSTANCE = 0xffff;
 
+/** The narrowest Find query covering every query `f` holds: differing fields become wildcards. */
+function coveringQuery(f: FindState): Required<FindQuery> {
+  const qs = [...f.queries.values()].map((h) => h.query);
+  const same = <K extends keyof FindQuery>(k: K, wildcard: number): number =>
+    qs.every((q) => q[k] === qs[0]![k]) ? qs[0]![k]! : wildcard;
+  return {
+    serviceId: f.serviceId,
+    instanceId: same('instanceId', ANY_INSTANCE),
+    majorVersion: same('majorVersion', 0xff),
+    minorVersion: same('minorVersion', 0xffffffff),
+  };
+}
+
 /**
  * The client side of an SD agent: learns remote offers into its registry, searches for
  * services (Finds with repetitions until an Offer arrives), and keeps our eventgroup
@@ -71,7 +91,8 @@ const ANY_INSTANCE = 0xffff;
 export class SdConsumer {
   /** Remote offers known to this agent. */
   readonly registry: SdRegistry;
-  private readonly finds = new Map<string, FindState>();
+  /** The search of each service, by service id. */
+  private readonly finds = new Map<number, FindState>();
   /** Searches started together share one Initial Wait and go out in one message per phase. */
   private readonly searching: AnnounceSchedule<FindState>;
   private readonly subscriptions = new Set<EventgroupSubscription>();
@@ -221,11 +242,17 @@ export class SdConsumer {
       minorVersion: entry.minorVersion,
       ttl: entry.ttl,
       endpoints,
-      extraOptions: options.filter((o) => o.type === 'configuration' || o.type === 'loadBalancing'),
+      // Kept and passed on (hostd relays them; an app may read them): configuration, load
+      // balancing and options this codec does not know (PRS_SOMEIPSD: an unknown option is
+      // ignored, not a reason to drop the entry).
+      extraOptions: options.filter(
+        (o) => o.type === 'configuration' || o.type === 'loadBalancing' || o.type === 'unknown',
+      ),
     };
     this.registry.offerReceived(service);
-    // Finds stop as soon as the Offer arrives (SD-68 client).
-    for (const f of this.finds.values()) if (matchesFind(f.query, entry)) this.searching.finish(f);
+    // Finds stop as soon as the Offer arrives (SD-68 client): once every caller is answered.
+    const f = this.finds.get(entry.serviceId);
+    if (f !== undefined && this.answered(f)) this.searching.finish(f);
     for (const c of this.subscriptions) {
       const s = c.spec;
       if (
@@ -303,29 +330,43 @@ export class SdConsumer {
   // ---------------------------------------------------------------- finds
 
   private retainFind(q: Required<FindQuery>): () => void {
-    const key = `${q.serviceId}|${q.instanceId}|${q.majorVersion}|${q.minorVersion}`;
-    let f = this.finds.get(key);
+    const key = `${q.instanceId}|${q.majorVersion}|${q.minorVersion}`;
+    let f = this.finds.get(q.serviceId);
     if (f === undefined) {
-      f = { query: q, entry: this.findEntry(q), refs: 0 };
-      this.finds.set(key, f);
+      f = { serviceId: q.serviceId, queries: new Map(), entry: this.findEntry(q) };
+      this.finds.set(q.serviceId, f);
     }
-    // A new request searches unless the service is known (a finished search restarts).
+    const held = f.queries.get(key) ?? { query: q, refs: 0 };
+    held.refs++;
+    f.queries.set(key, held);
+    f.entry = this.findEntry(coveringQuery(f));
+    // A new request searches unless it is answered already (a finished search restarts).
     const phase = this.searching.phaseOf(f);
     if (this.registry.match(q).length === 0 && phase !== 'initialWait' && phase !== 'repetition') {
       this.searching.remove(f);
       this.searching.add(f);
     }
-    f.refs++;
     const state = f;
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      if (--state.refs === 0) {
+      if (--held.refs === 0) state.queries.delete(key);
+      if (state.queries.size === 0) {
         this.searching.remove(state);
-        this.finds.delete(key);
+        this.finds.delete(state.serviceId);
+        return;
       }
+      state.entry = this.findEntry(coveringQuery(state));
+      if (this.answered(state)) this.searching.finish(state);
     };
+  }
+
+  /** True when every caller's query of `f` matches a known offer. */
+  private answered(f: FindState): boolean {
+    for (const { query } of f.queries.values())
+      if (this.registry.match(query).length === 0) return false;
+    return true;
   }
 
   // ---------------------------------------------------------------- entries

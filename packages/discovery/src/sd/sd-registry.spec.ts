@@ -54,6 +54,22 @@ describe('SdRegistry', () => {
     });
   });
 
+  describe('.offerReceived endpoint sets', () => {
+    it('should not announce again when the same endpoints come in another order (vsomeip alternates TCP and UDP)', () => {
+      const r = new SdRegistry(new VirtualClock());
+      const seen: ServiceAvailability[] = [];
+      r.changes$.subscribe((c) => seen.push(c));
+      const udp = endpointOption('10.0.0.1', 'udp', 1000);
+      const tcp = endpointOption('10.0.0.1', 'tcp', 1000);
+      for (let i = 0; i < 6; i++)
+        r.offerReceived(service({ endpoints: i % 2 === 0 ? [udp, tcp] : [tcp, udp] }));
+      expect(seen, 'only the first Offer is news').to.have.length(1);
+      r.offerReceived(service({ endpoints: [tcp] }));
+      r.offerReceived(service({ endpoints: [tcp, endpointOption('10.0.0.1', 'udp', 1001)] }));
+      expect(seen.map((c) => c.service.endpoints.length)).to.deep.equal([2, 1, 2]);
+    });
+  });
+
   describe('.match', () => {
     it('should apply the Find wildcards', () => {
       const r = new SdRegistry(new VirtualClock());

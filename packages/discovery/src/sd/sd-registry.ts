@@ -1,4 +1,5 @@
 import { Subject, type Observable } from 'rxjs';
+import type { EndpointOption } from '../wire/endpoint-option.js';
 import type { SdClock, SdTimer } from './clock.js';
 import {
   matchesFind,
@@ -27,7 +28,9 @@ export class SdRegistry {
 
   /**
    * Records an Offer: (re)starts its TTL timer (0xFFFFFF: none) and emits `available` when
-   * the instance is new or its endpoints changed. Returns true when it was new.
+   * the instance is new, its version changed or its set of endpoints changed — compared as a
+   * set, since the order of options is not meaningful (vsomeip lists a TCP and a UDP endpoint
+   * in either order across its cyclic Offers). Returns true when it was new.
    */
   offerReceived(service: RemoteService): boolean {
     const key = keyOf(service.peer, service.serviceId, service.instanceId);
@@ -40,7 +43,7 @@ export class SdRegistry {
     this.remote.set(key, { service, timer });
     const changed =
       old === undefined ||
-      JSON.stringify(old.service.endpoints) !== JSON.stringify(service.endpoints) ||
+      !sameEndpointSet(old.service.endpoints, service.endpoints) ||
       old.service.majorVersion !== service.majorVersion ||
       old.service.minorVersion !== service.minorVersion;
     if (changed) this.changes.next({ available: true, service });
@@ -90,6 +93,14 @@ export class SdRegistry {
     this.remote.delete(key);
     this.changes.next({ available: false, service: r.service, reason });
   }
+}
+
+/** True when `a` and `b` hold the same endpoints, in any order. */
+function sameEndpointSet(a: readonly EndpointOption[], b: readonly EndpointOption[]): boolean {
+  if (a.length !== b.length) return false;
+  const key = (e: EndpointOption): string => `${e.type}|${e.protocol}|${e.address}|${e.port}`;
+  const keys = new Set(a.map(key));
+  return b.every((e) => keys.has(key(e))) && keys.size === new Set(b.map(key)).size;
 }
 
 function keyOf(peer: string, serviceId: number, instanceId: number): string {

@@ -16,7 +16,7 @@ export interface RemoteService {
   readonly ttl: number;
   /** Where the service is reachable (and the source of its UDP events). */
   readonly endpoints: readonly EndpointOption[];
-  /** Configuration and load balancing options of the Offer. */
+  /** Configuration, load balancing and unknown options of the Offer, kept as received. */
   readonly extraOptions: readonly SdOption[];
 }
 
