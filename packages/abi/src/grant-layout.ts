@@ -41,7 +41,9 @@ export const GrantLayout = {
     kn: 56,
     notAfter: 72,
     mode: 80,
-    pad1: 81,
+    /** GrantTarget: 0 the window is in the region, 1 in the channel's own device. */
+    target: 81,
+    pad1: 82,
     dbPeer: 88,
     pad2: 90,
     dbRing: 92,
@@ -49,7 +51,7 @@ export const GrantLayout = {
     pad3: 100,
   },
   knSize: 16,
-  pad1Size: 7,
+  pad1Size: 6,
 } as const;
 
 export const RevokeLayout = {

@@ -115,6 +115,8 @@ export const SivshmVerdict = {
   revoked: 17,
   doorbell: 18,
   granule: 19,
+  /** A device grant whose channel device is not bound in this VM (within 2 s). */
+  nodev: 20,
 } as const;
 export type SivshmVerdictName = keyof typeof SivshmVerdict;
 

@@ -40,14 +40,38 @@ struct sivshm_vector {
 	atomic_t count;
 };
 
-/* One device per module: the VM's single IVSHMEM region. */
+/* BAR2 of one bound IVSHMEM device. */
+struct sivshm_bar {
+	struct pci_dev *pdev;	/* NULL while not bound */
+	void *mem;		/* BAR2, mapped write-back */
+	phys_addr_t start;
+	u64 len;
+};
+
+/*
+ * A channel device: an ivshmem-plain device that the hypervisor gave to
+ * one channel's two VMs only, recognised at probe by its header and bound
+ * to that channel. Listed in sivshm.chandevs and looked at only under
+ * sivshm.lock; windows on it remember its uid and physical address, never
+ * a pointer to it, so it can go (hot-unplug) whenever remove() has killed
+ * them.
+ */
+struct sivshm_chandev {
+	struct list_head node;
+	struct sivshm_bar bar;
+	struct sivshm_chandev_header hdr;	/* as validated at probe, CPU order */
+	u64 uid;		/* never 0, never reused while the module is loaded */
+};
+
+/*
+ * The VM's state: its key, serials, revoked channels and open files; the
+ * control device (the shared region with the channel table, and the
+ * doorbells: one per VM, as today) and any number of channel devices.
+ */
 struct sivshm_dev {
 	struct mutex lock;	/* see the locking note in sivshm_main.c */
-	struct pci_dev *pdev;	/* NULL while no device is bound */
+	struct sivshm_bar ctl;	/* the control device's region */
 	void __iomem *regs;
-	void *region;		/* BAR2, mapped write-back */
-	phys_addr_t bar2_start;
-	u64 bar2_len;
 	u32 ivposition;
 	int nvec;
 	struct sivshm_vector vec[SIVSHM_MAX_VECTORS];
@@ -63,6 +87,10 @@ struct sivshm_dev {
 	u64 live_epoch;		/* every live window is of this epoch */
 	atomic_t kills;		/* bumped whenever windows die: readers re-check */
 	struct delayed_work epoch_watch;
+	struct list_head chandevs;	/* struct sivshm_chandev */
+	u64 chandev_uids;	/* the last uid given */
+	atomic_t chandev_probes;	/* bumped when a channel device is bound */
+	wait_queue_head_t probe_wq;	/* GRANTs waiting for their channel device */
 };
 
 extern struct sivshm_dev sivshm;
@@ -76,6 +104,8 @@ struct sivshm_window {
 	u64 length;
 	u64 data_size;
 	u64 granule;	/* the region's page granule: size of each control page */
+	phys_addr_t phys;	/* where the window starts in guest-physical memory */
+	u64 dev_uid;	/* 0: in the region; else the uid of its channel device */
 	/* the channel's doorbell route, as the grant named it */
 	u16 db_peer;
 	u32 db_ring;
@@ -107,13 +137,25 @@ enum sivshm_kill {
 	SIVSHM_KILL_CHANNEL,	/* of channel @arg */
 	SIVSHM_KILL_ALL,
 	SIVSHM_KILL_STALE,	/* granted in another epoch than @arg */
+	SIVSHM_KILL_DEVICE,	/* on the channel device of uid @arg */
 };
+
+/* How long a device GRANT waits for its channel device to be hot-plugged. */
+#define SIVSHM_CHANDEV_WAIT_MS	2000
 
 /* How often the region header is checked for a new epoch. */
 #define SIVSHM_EPOCH_WATCH_PERIOD	HZ
 
 /* sivshm_main.c */
 int sivshm_read_header(struct sivshm_region_header *h);
+
+/* sivshm_chandev.c: channel devices */
+int sivshm_read_chandev(const void *mem, u64 bar_len, struct sivshm_chandev_header *h);
+int sivshm_chandev_probe(struct pci_dev *pdev, const struct sivshm_bar *bar,
+			 const struct sivshm_chandev_header *h);
+void sivshm_chandev_remove(struct sivshm_chandev *cd);
+struct sivshm_chandev *sivshm_chandev_find(u64 channel_id);
+long sivshm_chandev_wait(u64 channel_id);
 
 /* sivshm_map.c: mmap and faults */
 int sivshm_mmap(struct file *file, struct vm_area_struct *vma);
@@ -123,7 +165,8 @@ void sivshm_kill_windows(struct sivshm_file *sf, enum sivshm_kill how, u64 arg);
 void sivshm_kill_stale(u64 epoch);
 void sivshm_epoch_watch(struct work_struct *work);
 long sivshm_add_window(struct sivshm_file *sf, const struct sivshm_grant_token *t,
-		       const struct sivshm_region_header *h, u32 *verdict);
+		       const struct sivshm_region_header *h,
+		       const struct sivshm_chandev *cd, u32 *verdict);
 bool sivshm_may_ring(struct sivshm_file *sf, u16 peer, u16 vector);
 
 /* sivshm_ioctl.c */

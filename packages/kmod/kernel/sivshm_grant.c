@@ -127,9 +127,32 @@ int sivshm_check_grant(const struct sivshm_grant_ctx *ctx,
 	return sivshm_check_grant_fields(ctx, tok);
 }
 
+/*
+ * A device grant's window is the one its channel device's header names,
+ * for the VM the header names in the token's role, in the token's epoch.
+ */
+static int sivshm_check_device_window(const struct sivshm_grant_ctx *ctx,
+				      const struct sivshm_grant_token *tok)
+{
+	const struct sivshm_chandev_header *d = ctx->chandev;
+	u32 vm = le32_to_cpu((__force __le32)tok->vm_id);
+
+	if (!d)
+		return SIVSHM_REJ_NODEV;
+	if (d->channel_id != le64_to_cpu((__force __le64)tok->channel_id) ||
+	    d->epoch != le64_to_cpu((__force __le64)tok->epoch) ||
+	    d->window_offset != le64_to_cpu((__force __le64)tok->window_offset) ||
+	    d->window_length != le64_to_cpu((__force __le64)tok->window_length) ||
+	    vm != (tok->role == SIVSHM_ROLE_CONSUMER ? d->consumer_vm : d->provider_vm))
+		return SIVSHM_REJ_WINDOW;
+	return SIVSHM_OK;
+}
+
 int sivshm_check_grant_fields(const struct sivshm_grant_ctx *ctx,
 			      const struct sivshm_grant_token *tok)
 {
+	int v;
+
 	if (le32_to_cpu((__force __le32)tok->magic) != SIVSHM_GRANT_MAGIC)
 		return SIVSHM_REJ_MAGIC;
 	if (tok->version != SIVSHM_GRANT_VERSION)
@@ -139,7 +162,7 @@ int sivshm_check_grant_fields(const struct sivshm_grant_ctx *ctx,
 	if (le16_to_cpu((__force __le16)tok->perms) != SIVSHM_PERM_MAP)
 		return SIVSHM_REJ_PERMS;
 	if (tok->pad0 || !sivshm_all_zero(tok->pad1, sizeof(tok->pad1)) ||
-	    tok->pad2 || tok->pad3)
+	    tok->pad2 || tok->pad3 || tok->target > SIVSHM_GRANT_TARGET_DEVICE)
 		return SIVSHM_REJ_PAD;
 	if (tok->mode > SIVSHM_MODE_AEAD)
 		return SIVSHM_REJ_MODE;
@@ -152,11 +175,16 @@ int sivshm_check_grant_fields(const struct sivshm_grant_ctx *ctx,
 		return SIVSHM_REJ_EPOCH;
 	if (crypto_memneq(tok->kn, ctx->kn, SIVSHM_KN_SIZE))
 		return SIVSHM_REJ_KN;
-	if (!sivshm_window_in_data(le64_to_cpu((__force __le64)tok->window_offset),
-				   le64_to_cpu((__force __le64)tok->window_length),
-				   ctx->region_size, ctx->data_offset,
-				   ctx->data_size))
+	if (tok->target == SIVSHM_GRANT_TARGET_DEVICE) {
+		v = sivshm_check_device_window(ctx, tok);
+		if (v != SIVSHM_OK)
+			return v;
+	} else if (!sivshm_window_in_data(le64_to_cpu((__force __le64)tok->window_offset),
+					  le64_to_cpu((__force __le64)tok->window_length),
+					  ctx->region_size, ctx->data_offset,
+					  ctx->data_size)) {
 		return SIVSHM_REJ_WINDOW;
+	}
 	if (le64_to_cpu((__force __le64)tok->not_after) <= ctx->now_ns)
 		return SIVSHM_REJ_EXPIRED;
 	if (ctx->revoked &&

@@ -48,6 +48,11 @@ struct sivshm_grant_ctx {
 	u64 data_size;
 	struct sivshm_serials *serials;	/* committed only on acceptance */
 	const struct sivshm_revoked *revoked;	/* NULL: none recorded */
+	/*
+	 * The header (CPU byte order) of the channel device bound to the
+	 * token's channel, for a device grant; NULL: no such device here.
+	 */
+	const struct sivshm_chandev_header *chandev;
 };
 
 struct sivshm_revoke_ctx {

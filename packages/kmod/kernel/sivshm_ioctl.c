@@ -21,7 +21,7 @@ static long sivshm_ioc_info(void __user *arg, size_t size)
 	struct sivshm_info info = { .page_size = PAGE_SIZE };
 
 	mutex_lock(&sivshm.lock);
-	info.region_size = sivshm.bar2_len;
+	info.region_size = sivshm.ctl.len;
 	info.ivposition = sivshm.ivposition;
 	info.vectors = sivshm.nvec;
 	if (sivshm.mac) {
@@ -102,6 +102,8 @@ static long sivshm_grant_locked(struct sivshm_file *sf,
 				const struct sivshm_grant_token *t, bool tag_ok,
 				u32 *verdict)
 {
+	struct sivshm_chandev_header dh;
+	struct sivshm_chandev *cd = NULL;
 	struct sivshm_region_header h;
 	struct sivshm_grant_ctx ctx;
 	long ret;
@@ -125,11 +127,23 @@ static long sivshm_grant_locked(struct sivshm_file *sf,
 		.serials = &sivshm.grant_serials,
 		.revoked = &sivshm.revoked,
 	};
+	if (t->target == SIVSHM_GRANT_TARGET_DEVICE) {
+		cd = sivshm_chandev_find(le64_to_cpu((__force __le64)t->channel_id));
+		/*
+		 * Re-read: a kernel of the peer VM shares this memory and may
+		 * have scribbled on the header since the probe. A header that
+		 * is no longer valid or names another channel counts as none.
+		 */
+		if (cd && (sivshm_read_chandev(cd->bar.mem, cd->bar.len, &dh) ||
+			   dh.channel_id != cd->hdr.channel_id))
+			cd = NULL;
+		ctx.chandev = cd ? &dh : NULL;
+	}
 	*verdict = sivshm_check_grant_fields(&ctx, t);
 	if (*verdict != SIVSHM_OK)
 		return -EACCES;
 	sivshm_kill_stale(h.epoch);	/* before the watch may have noticed */
-	return sivshm_add_window(sf, t, &h, verdict);
+	return sivshm_add_window(sf, t, &h, cd, verdict);
 }
 
 static long sivshm_ioc_grant(struct sivshm_file *sf, void __user *arg)
@@ -149,6 +163,11 @@ static long sivshm_ioc_grant(struct sivshm_file *sf, void __user *arg)
 	ok = sivshm_tag_ok(mac, SIVSHM_GRANT_LABEL, &req.token, sizeof(req.token), req.tag);
 	if (ok < 0)
 		return ok;
+	if (ok && req.token.target == SIVSHM_GRANT_TARGET_DEVICE) {
+		ret = sivshm_chandev_wait(le64_to_cpu((__force __le64)req.token.channel_id));
+		if (ret)
+			return ret;
+	}
 	mutex_lock(&sivshm.lock);
 	ret = sivshm_grant_locked(sf, &req.token, ok, &verdict);
 	mutex_unlock(&sivshm.lock);

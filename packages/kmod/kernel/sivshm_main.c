@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * sivshm: guest driver for the IVSHMEM PCI device (1af4:1110).
+ * sivshm: guest driver for the IVSHMEM PCI devices (1af4:1110) of a VM: the
+ * control device (the shared region and the doorbells) and any number of
+ * channel devices (sivshm_chandev.c).
  *
  * /dev/sivshm hands a channel window of BAR2 only to the process that
  * opened the file and presented a grant token signed by the host with this
@@ -14,10 +16,14 @@
  * ring there, the own vectors to observe); the file holding it may ring
  * exactly those with an ioctl and sees exactly those with read()/poll().
  *
- * Locking: sivshm.lock (a mutex) orders every change of the device's
- * state: key, serials, revoked channels, the file list, the installed
- * windows and the PCI binding. It is never held across a user copy (a
- * stalled user page must not block other openers) nor across an HMAC.
+ * Locking: sivshm.lock (a mutex) orders every change of the VM's state:
+ * key, serials, revoked channels, the file list, the installed windows,
+ * the control device's PCI binding and the list of channel devices (probe
+ * adds one, remove takes it off and kills its windows, GRANT finds one and
+ * installs its window: so a window is never installed on a device being
+ * removed). It is never held across a user copy (a stalled user page must
+ * not block other openers), an HMAC, or the wait of a device GRANT for its
+ * hot-plugged device (probe_wq, woken by every channel device probe).
  * Each file's rwsem guards its windows for the fault path, which never
  * takes sivshm.lock; lock order is sivshm.lock, then a file's rwsem.
  */
@@ -55,15 +61,15 @@ struct sivshm_dev sivshm;
 /* Copy the header once and validate the copy (the page is shared memory). */
 int sivshm_read_header(struct sivshm_region_header *h)
 {
-	if (!sivshm.region)
+	if (!sivshm.ctl.mem)
 		return -ENODEV;
 	u32 version, granule;
 
-	memcpy(h, sivshm.region, sizeof(*h));
+	memcpy(h, sivshm.ctl.mem, sizeof(*h));
 	version = le32_to_cpu((__force __le32)h->layout_version);
 	granule = le32_to_cpu((__force __le32)h->page_granule);
 	if (memcmp(h->magic, SIVSHM_REGION_MAGIC, sizeof(h->magic)) ||
-	    le64_to_cpu((__force __le64)h->region_size) != sivshm.bar2_len)
+	    le64_to_cpu((__force __le64)h->region_size) != sivshm.ctl.len)
 		return -ENODATA;
 	/* version 1: 4 KiB pages, granule word 0; version 2 names its granule */
 	if (version == SIVSHM_LAYOUT_VERSION && !granule)
@@ -75,7 +81,7 @@ int sivshm_read_header(struct sivshm_region_header *h)
 	h->epoch = le64_to_cpu((__force __le64)h->epoch);
 	h->data_offset = le64_to_cpu((__force __le64)h->data_offset);
 	h->data_size = le64_to_cpu((__force __le64)h->data_size);
-	h->region_size = sivshm.bar2_len;
+	h->region_size = sivshm.ctl.len;
 	return 0;
 }
 
@@ -96,7 +102,7 @@ static int sivshm_open(struct inode *inode, struct file *file)
 	sf->tgid = get_pid(task_tgid(current));
 	sf->mapping = file->f_mapping;
 	mutex_lock(&sivshm.lock);
-	if (!sivshm.pdev) {
+	if (!sivshm.ctl.pdev) {
 		mutex_unlock(&sivshm.lock);
 		put_pid(sf->tgid);
 		if (sf->mm)
@@ -150,7 +156,7 @@ static int sivshm_collect(struct sivshm_file *sf, struct sivshm_event *ev, int m
 /* No device bound (any more): readers get -ENODEV. */
 static bool sivshm_gone(void)
 {
-	return !READ_ONCE(sivshm.pdev);
+	return !READ_ONCE(sivshm.ctl.pdev);
 }
 
 /* Lockless (a wait condition): a stale answer is fixed by the next wake-up. */
@@ -250,23 +256,23 @@ static irqreturn_t sivshm_irq(int irq, void *data)
 	return IRQ_HANDLED;
 }
 
-/* Nothing is published in sivshm until every step succeeded (pcim/devm undo them). */
-static int sivshm_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+/*
+ * The control device: the shared region and the doorbells. Nothing is
+ * published in sivshm until every step succeeded (pcim/devm undo them).
+ */
+static int sivshm_control_probe(struct pci_dev *pdev, const struct sivshm_bar *bar)
 {
-	resource_size_t bar2_start, bar2_len;
 	void __iomem *regs;
-	void *region;
 	u32 ivposition;
 	int ret, i, nvec;
 
 	mutex_lock(&sivshm.lock);
-	ret = sivshm.pdev ? -EBUSY : 0;
+	ret = sivshm.ctl.pdev ? -EBUSY : 0;
 	mutex_unlock(&sivshm.lock);
-	if (ret)
+	if (ret) {
+		dev_notice(&pdev->dev, "sivshm: a second device without a channel header: not bound\n");
 		return ret;
-	ret = pcim_enable_device(pdev);
-	if (ret)
-		return ret;
+	}
 	/* MSI-X messages are bus-master writes: QEMU drops them otherwise */
 	pci_set_master(pdev);
 	ret = pci_request_region(pdev, 0, "sivshm");	/* released by pcim */
@@ -275,21 +281,6 @@ static int sivshm_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	regs = pcim_iomap(pdev, 0, 0);
 	if (!regs)
 		return -ENOMEM;
-	ret = pci_request_region(pdev, 2, "sivshm");
-	if (ret)
-		return ret;
-	bar2_start = pci_resource_start(pdev, 2);
-	bar2_len = pci_resource_len(pdev, 2);
-	if (!bar2_len || bar2_start % PAGE_SIZE)
-		return -ENODEV;
-	/*
-	 * Write-back, not write-combining: on KVM hosts that honour the
-	 * guest PAT an uncached BAR2 is slow. The memtype reserved here is
-	 * also the one the user mappings get.
-	 */
-	region = devm_memremap(&pdev->dev, bar2_start, bar2_len, MEMREMAP_WB);
-	if (IS_ERR(region))
-		return PTR_ERR(region);
 	ivposition = ioread32(regs + SIVSHM_REG_IVPOSITION);
 
 	/* ivshmem-doorbell has MSI-X; ivshmem-plain has no interrupts */
@@ -303,40 +294,78 @@ static int sivshm_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 			return ret;
 	}
 	mutex_lock(&sivshm.lock);
-	if (sivshm.pdev) {
+	if (sivshm.ctl.pdev) {
 		ret = -EBUSY;
 	} else {
-		sivshm.bar2_start = bar2_start;
-		sivshm.bar2_len = bar2_len;
-		sivshm.region = region;
+		sivshm.ctl.start = bar->start;
+		sivshm.ctl.len = bar->len;
+		sivshm.ctl.mem = bar->mem;
 		sivshm.regs = regs;
 		sivshm.ivposition = ivposition;
 		sivshm.nvec = nvec;
-		WRITE_ONCE(sivshm.pdev, pdev);
+		WRITE_ONCE(sivshm.ctl.pdev, pdev);
 	}
 	mutex_unlock(&sivshm.lock);
 	if (ret)
 		return ret;
 	schedule_delayed_work(&sivshm.epoch_watch, SIVSHM_EPOCH_WATCH_PERIOD);
 	dev_info(&pdev->dev, "sivshm: IVPosition %u, BAR2 %llu bytes, %d vectors\n",
-		 ivposition, (u64)bar2_len, nvec);
+		 ivposition, bar->len, nvec);
 	return 0;
+}
+
+/*
+ * Every 1af4:1110 device: a channel device if its BAR2 starts with a valid
+ * channel header (sivshm_chandev.c), else the control device as before.
+ */
+static int sivshm_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	struct sivshm_chandev_header ch;
+	struct sivshm_bar bar = { .pdev = pdev };
+	int ret;
+
+	ret = pcim_enable_device(pdev);
+	if (ret)
+		return ret;
+	ret = pci_request_region(pdev, 2, "sivshm");	/* /dev/mem and resource2 refused */
+	if (ret)
+		return ret;
+	bar.start = pci_resource_start(pdev, 2);
+	bar.len = pci_resource_len(pdev, 2);
+	if (!bar.len || bar.start % PAGE_SIZE)
+		return -ENODEV;
+	/*
+	 * Write-back, not write-combining: on KVM hosts that honour the
+	 * guest PAT an uncached BAR2 is slow. The memtype reserved here is
+	 * also the one the user mappings get.
+	 */
+	bar.mem = devm_memremap(&pdev->dev, bar.start, bar.len, MEMREMAP_WB);
+	if (IS_ERR(bar.mem))
+		return PTR_ERR(bar.mem);
+	if (!sivshm_read_chandev(bar.mem, bar.len, &ch))
+		return sivshm_chandev_probe(pdev, &bar, &ch);
+	return sivshm_control_probe(pdev, &bar);
 }
 
 static void sivshm_remove(struct pci_dev *pdev)
 {
+	struct sivshm_chandev *cd = pci_get_drvdata(pdev);
 	struct sivshm_file *sf;
 
+	if (cd) {
+		sivshm_chandev_remove(cd);
+		return;
+	}
 	/* the watch takes sivshm.lock: stopped before it is taken here */
 	cancel_delayed_work_sync(&sivshm.epoch_watch);
 	mutex_lock(&sivshm.lock);
 	/* gone before the windows die, so the readers they wake see -ENODEV */
-	WRITE_ONCE(sivshm.pdev, NULL);
+	WRITE_ONCE(sivshm.ctl.pdev, NULL);
 	/* BAR2 goes away: no mapping may outlive the binding */
 	list_for_each_entry(sf, &sivshm.files, node)
 		sivshm_kill_windows(sf, SIVSHM_KILL_ALL, 0);
 	sivshm.regs = NULL;
-	sivshm.region = NULL;
+	sivshm.ctl.mem = NULL;
 	sivshm.nvec = 0;
 	mutex_unlock(&sivshm.lock);
 	wake_up_interruptible_all(&sivshm.wq);	/* blocked readers get -ENODEV */
@@ -367,6 +396,8 @@ static int __init sivshm_init(void)
 	INIT_DELAYED_WORK(&sivshm.epoch_watch, sivshm_epoch_watch);
 	init_waitqueue_head(&sivshm.wq);
 	INIT_LIST_HEAD(&sivshm.files);
+	INIT_LIST_HEAD(&sivshm.chandevs);
+	init_waitqueue_head(&sivshm.probe_wq);
 	ret = pci_register_driver(&sivshm_driver);
 	if (ret)
 		return ret;

@@ -73,7 +73,7 @@ static vm_fault_t sivshm_fault(struct vm_fault *vmf)
 		 * sivshm_pfn_mkwrite and its page check.
 		 */
 		ret = vmf_insert_pfn_prot(vma, vmf->address,
-					  (sivshm.bar2_start + off) >> PAGE_SHIFT,
+					  (w->phys + (off - w->offset)) >> PAGE_SHIFT,
 					  vma->vm_page_prot);
 	up_read(&sf->rwsem);
 	return ret;

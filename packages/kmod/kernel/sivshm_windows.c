@@ -18,6 +18,8 @@ static bool sivshm_doomed(const struct sivshm_window *w, enum sivshm_kill how, u
 		return w->channel_id == arg;
 	case SIVSHM_KILL_STALE:
 		return w->epoch != arg;
+	case SIVSHM_KILL_DEVICE:
+		return w->dev_uid == arg;
 	default:
 		return true;
 	}
@@ -119,7 +121,7 @@ void sivshm_epoch_watch(struct work_struct *work)
 	struct sivshm_file *sf;
 
 	mutex_lock(&sivshm.lock);
-	if (!sivshm.pdev) {
+	if (!sivshm.ctl.pdev) {
 		mutex_unlock(&sivshm.lock);
 		return;
 	}
@@ -142,6 +144,12 @@ static bool sivshm_overlaps_other_file(struct sivshm_file *self,
 	int i;
 
 	lockdep_assert_held(&sivshm.lock);
+	/*
+	 * Device windows are each alone in their channel device: they share
+	 * their mmap offset (SIVSHM_DEVMAP_BASE) across files, not memory.
+	 */
+	if (w->dev_uid)
+		return false;
 	list_for_each_entry(o, &sivshm.files, node) {
 		if (o == self)
 			continue;
@@ -149,7 +157,7 @@ static bool sivshm_overlaps_other_file(struct sivshm_file *self,
 		for (i = 0; i < SIVSHM_MAX_GRANTS && !hit; i++) {
 			const struct sivshm_window *x = &o->win[i];
 
-			hit = x->live && x->channel_id != w->channel_id &&
+			hit = x->live && !x->dev_uid && x->channel_id != w->channel_id &&
 			      x->offset < w->offset + w->length &&
 			      w->offset < x->offset + x->length;
 		}
@@ -160,9 +168,16 @@ static bool sivshm_overlaps_other_file(struct sivshm_file *self,
 	return hit;
 }
 
+/*
+ * Install the window of an accepted grant in @sf: in the region (@cd NULL)
+ * or in the channel device @cd, whose window is mapped at
+ * SIVSHM_DEVMAP_BASE; a file holds at most one device window (a second
+ * one overlaps it there). Caller holds sivshm.lock.
+ */
 long sivshm_add_window(struct sivshm_file *sf,
 			      const struct sivshm_grant_token *t,
-			      const struct sivshm_region_header *h, u32 *verdict)
+			      const struct sivshm_region_header *h,
+			      const struct sivshm_chandev *cd, u32 *verdict)
 {
 	struct sivshm_window w = {
 		.live = true,
@@ -180,6 +195,14 @@ long sivshm_add_window(struct sivshm_file *sf,
 	int i;
 
 	lockdep_assert_held(&sivshm.lock);	/* no REVOKE or remove() in between */
+	if (cd) {
+		w.granule = cd->hdr.page_granule;
+		w.phys = cd->bar.start + cd->hdr.window_offset;
+		w.dev_uid = cd->uid;
+		w.offset = SIVSHM_DEVMAP_BASE;
+	} else {
+		w.phys = sivshm.ctl.start + w.offset;
+	}
 	w.data_size = sivshm_window_data_size(w.length, w.granule);
 	if (!w.data_size) {
 		*verdict = SIVSHM_REJ_LAYOUT;
@@ -191,7 +214,7 @@ long sivshm_add_window(struct sivshm_file *sf,
 	}
 	/* refused here, not at the role's first write to its own page */
 	if (!sivshm_granule_fits(w.granule, PAGE_SIZE)) {
-		pr_notice_ratelimited("sivshm: grant refused: the region's page granule is %llu bytes, this kernel's pages are %lu (set region.pageGranule >= %lu)\n",
+		pr_notice_ratelimited("sivshm: grant refused: the region's (or channel device's) page granule is %llu bytes, this kernel's pages are %lu (set region.pageGranule >= %lu)\n",
 				      w.granule, PAGE_SIZE, PAGE_SIZE);
 		*verdict = SIVSHM_REJ_GRANULE;
 		return -EACCES;

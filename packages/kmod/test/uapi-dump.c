@@ -82,6 +82,7 @@ int main(void)
 	OFF(sivshm_grant_token, kn);
 	OFF(sivshm_grant_token, not_after);
 	OFF(sivshm_grant_token, mode);
+	OFF(sivshm_grant_token, target);
 	OFF(sivshm_grant_token, pad1);
 	OFF(sivshm_grant_token, db_peer);
 	OFF(sivshm_grant_token, pad2);
@@ -141,6 +142,7 @@ int main(void)
 	N("verdict.revoked", SIVSHM_REJ_REVOKED);
 	N("verdict.doorbell", SIVSHM_REJ_DOORBELL);
 	N("verdict.granule", SIVSHM_REJ_GRANULE);
+	N("verdict.nodev", SIVSHM_REJ_NODEV);
 
 	N("page.size", SIVSHM_PAGE_SIZE);
 	SZ(sivshm_region_header);
@@ -166,5 +168,28 @@ int main(void)
 	N("window.producerPage", SIVSHM_WIN_PRODUCER_PAGE);
 	N("window.consumerPage", SIVSHM_WIN_CONSUMER_PAGE);
 	N("window.dataArea", SIVSHM_WIN_DATA_AREA);
+	N("target.region", SIVSHM_GRANT_TARGET_REGION);
+	N("target.device", SIVSHM_GRANT_TARGET_DEVICE);
+	N("devmap.base", SIVSHM_DEVMAP_BASE);
+	SZ(sivshm_chandev_header);
+	OFF(sivshm_chandev_header, magic);
+	OFF(sivshm_chandev_header, layout_version);
+	OFF(sivshm_chandev_header, header_size);
+	OFF(sivshm_chandev_header, device_size);
+	OFF(sivshm_chandev_header, epoch);
+	OFF(sivshm_chandev_header, channel_id);
+	OFF(sivshm_chandev_header, window_offset);
+	OFF(sivshm_chandev_header, window_length);
+	OFF(sivshm_chandev_header, page_granule);
+	OFF(sivshm_chandev_header, ring_data_size);
+	OFF(sivshm_chandev_header, consumer_vm);
+	OFF(sivshm_chandev_header, provider_vm);
+	OFF(sivshm_chandev_header, service);
+	OFF(sivshm_chandev_header, instance);
+	OFF(sivshm_chandev_header, major);
+	OFF(sivshm_chandev_header, mode);
+	OFF(sivshm_chandev_header, reserved);
+	hex("chandev.magic", SIVSHM_CHANDEV_MAGIC, 8);
+	N("chandev.version", SIVSHM_CHANDEV_VERSION);
 	return 0;
 }

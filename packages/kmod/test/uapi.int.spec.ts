@@ -34,6 +34,9 @@ import {
   SivshmVerdict,
   TOKEN_TAG_SIZE,
   WindowLayout,
+  ChannelDeviceHeaderLayout,
+  DEVICE_MAP_BASE,
+  GrantTarget,
 } from '@sivshm/abi';
 import { packageRoot } from '@sivshm/testing';
 
@@ -204,6 +207,16 @@ describe('UAPI header (include/uapi/sivshm.h) against @sivshm/abi', function () 
       expect(PAGE_GRANULES[0]).to.equal(num('region.granuleMin'));
       expect(PAGE_GRANULES[PAGE_GRANULES.length - 1]).to.equal(num('region.granuleMax'));
       expect(RegionHeaderLayout.size).to.equal(num('page.size'));
+    });
+
+    it('should match struct sivshm_chandev_header (a channel device), the grant target and the device map offset', () => {
+      expect(ChannelDeviceHeaderLayout.size).to.equal(num('sizeof.sivshm_chandev_header'));
+      offsetsMatch('sivshm_chandev_header', ChannelDeviceHeaderLayout.off);
+      expect(hex(ChannelDeviceHeaderLayout.magic)).to.equal(dump.get('chandev.magic'));
+      expect(ChannelDeviceHeaderLayout.version).to.equal(num('chandev.version'));
+      expect(GrantTarget.region).to.equal(num('target.region'));
+      expect(GrantTarget.device).to.equal(num('target.device'));
+      expect(DEVICE_MAP_BASE).to.equal(num('devmap.base'));
     });
 
     it('should match the window page offsets', () => {

@@ -154,7 +154,7 @@ export function buildGrantVectors(crypto: CryptoBackend): GrantVector[] {
   );
   add(
     'non-zero trailing pad',
-    patched((b) => (b[O.pad1 + 6] = 1)),
+    patched((b) => (b[O.pad1 + GrantLayout.pad1Size - 1] = 1)), // byte 87, the last pad byte
     no('pad'),
   );
   add(

@@ -129,12 +129,57 @@ struct sivshm_grant_token {
 	__u8 kn[SIVSHM_KN_SIZE];
 	__u64 not_after;	/* unix time, ns */
 	__u8 mode;
-	__u8 pad1[7];
+	__u8 target;		/* SIVSHM_GRANT_TARGET_*: where the window is */
+	__u8 pad1[6];
 	__u16 db_peer;		/* IVPosition of the peer's VM, or SIVSHM_DB_NO_PEER */
 	__u16 pad2;
 	__u32 db_ring;		/* bit v: may ring vector v of db_peer */
 	__u32 db_observe;	/* bit v: may observe this VM's vector v */
 	__u32 pad3;
+};
+
+/*
+ * Where a grant's window is (sivshm_grant_token.target). REGION: in the
+ * shared region of the control device, at window_offset of its BAR2.
+ * DEVICE: in the channel device bound to channel_id (an ivshmem-plain
+ * device that the hypervisor gave to the channel's two VMs only), at
+ * window_offset of that device's BAR2; it is mapped at SIVSHM_DEVMAP_BASE.
+ */
+#define SIVSHM_GRANT_TARGET_REGION	0
+#define SIVSHM_GRANT_TARGET_DEVICE	1
+
+/* mmap offset of a file's device window (above any region offset) */
+#define SIVSHM_DEVMAP_BASE	(1ULL << 40)
+
+/* ---- channel device memory (BAR2 of a per-channel ivshmem-plain device) ---- */
+
+#define SIVSHM_CHANDEV_MAGIC	"SIVCHN\0\1"	/* 8 bytes, no terminator */
+#define SIVSHM_CHANDEV_VERSION	1
+
+/*
+ * At offset 0 of a channel device's BAR2, one granule long (the rest of
+ * it zero), written by hostd before the device is plugged and never again.
+ * The window follows at window_offset (= page_granule); never mapped to
+ * user space.
+ */
+struct sivshm_chandev_header {
+	__u8 magic[8];
+	__u32 layout_version;
+	__u32 header_size;	/* = page_granule */
+	__u64 device_size;	/* BAR2 length, a power of two */
+	__u64 epoch;		/* hostd's epoch, as in the region header */
+	__u64 channel_id;	/* never 0 */
+	__u64 window_offset;	/* = page_granule */
+	__u64 window_length;
+	__u32 page_granule;
+	__u32 ring_data_size;
+	__u32 consumer_vm;
+	__u32 provider_vm;
+	__u16 service;
+	__u16 instance;
+	__u8 major;
+	__u8 mode;
+	__u16 reserved;
 };
 
 /* 40 bytes; followed by the 32-byte tag. */
@@ -176,6 +221,8 @@ enum sivshm_verdict {
 	 * could not be writable. Set region.pageGranule >= sivshm_info.page_size.
 	 */
 	SIVSHM_REJ_GRANULE = 19,
+	/* a device grant (target DEVICE) whose channel device is not bound here */
+	SIVSHM_REJ_NODEV = 20,
 };
 
 /* ---- ioctl structs ---- */

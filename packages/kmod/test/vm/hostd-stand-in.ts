@@ -8,7 +8,11 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { closeSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import {
+  channelDeviceSize,
+  ChannelModeCode,
   DoorbellRoute,
+  GrantTarget,
+  writeChannelDeviceHeader,
   GRANT_TAG_LABEL,
   GrantLayout,
   GrantPerm,
@@ -33,7 +37,7 @@ export const WIN_A = DATA_OFFSET;
 export const WIN_B = DATA_OFFSET + 64 * 1024;
 const MAX_READ = 64 * 1024;
 
-export type SelftestMode = 'consumer' | 'provider' | 'ring' | 'wait';
+export type SelftestMode = 'consumer' | 'provider' | 'ring' | 'wait' | 'devices';
 
 /** One guest as hostd knows it. */
 export interface Guest {
@@ -70,6 +74,8 @@ interface GrantFields {
   windowLength: bigint;
   kn: Buffer;
   notAfterNs: bigint;
+  /** GrantTarget: 0 the region (default), 1 the channel's own device. */
+  target?: number;
   /** The channel's doorbell route: the peer's IVPosition (undefined: none) and vector masks. */
   dbPeer: number | undefined;
   dbRing: number;
@@ -91,6 +97,7 @@ function encodeGrant(f: GrantFields): Buffer {
   b.writeBigUInt64LE(f.windowLength, L.off.windowLength);
   f.kn.copy(b, L.off.kn);
   b.writeBigUInt64LE(f.notAfterNs, L.off.notAfter);
+  b.writeUInt8(f.target ?? GrantTarget.region, L.off.target);
   b.writeUInt16LE(f.dbPeer ?? DoorbellRoute.noPeer, L.off.dbPeer);
   b.writeUInt32LE(f.dbRing, L.off.dbRing);
   b.writeUInt32LE(f.dbObserve, L.off.dbObserve);
@@ -210,6 +217,14 @@ function bendGrant(spec: string, f: GrantFields, g: Guest, other: Guest, nowNs: 
         f.role = role === 'provider' ? GrantRole.provider : GrantRole.consumer;
         f.windowOffset = BigInt(offset);
       }
+      // `dev:<id>:<role>[:<window length>]`: a device grant of channel <id> (its own device)
+      if (kind === 'dev' && id !== undefined) {
+        f.target = GrantTarget.device;
+        f.channelId = BigInt(id);
+        f.role = role === 'provider' ? GrantRole.provider : GrantRole.consumer;
+        f.windowOffset = BigInt(PAGE_SIZE);
+        f.windowLength = BigInt(offset ?? WIN_LEN);
+      }
     }
   }
   return key;
@@ -282,4 +297,35 @@ export function writeRegion(path: string): void {
       granule: PAGE_SIZE,
     }),
   );
+}
+
+/** Size of a test channel device's memory (header granule + window, a power of two). */
+export const CHANDEV_SIZE = channelDeviceSize(PAGE_SIZE, WIN_LEN);
+
+/**
+ * A channel device's memory file as hostd writes it before the plug: the header for
+ * `channelId` (consumer `consumerVm`, provider `providerVm`), then a zeroed window.
+ */
+export function writeChannelDevice(
+  path: string,
+  channelId: bigint,
+  consumerVm: number,
+  providerVm: number,
+): void {
+  const mem = Buffer.alloc(CHANDEV_SIZE);
+  writeChannelDeviceHeader(mem, {
+    deviceSize: CHANDEV_SIZE,
+    epoch: EPOCH,
+    channelId,
+    pageGranule: PAGE_SIZE,
+    windowLength: WIN_LEN,
+    ringDataSize: DATA_AREA,
+    consumerVm,
+    providerVm,
+    service: 0x1234,
+    instance: Number(channelId),
+    major: 1,
+    mode: ChannelModeCode.plain,
+  });
+  writeFileSync(path, mem);
 }

@@ -10,7 +10,7 @@
  * transport-ivshmem's ChannelDevice contract suite against the real `/dev/sivshm`
  * (node-guest.ts, guest-runner.ts). Prints `ok <name>` / `not ok <name>: reason` per scenario
  * and a final `N passed, N failed, N skipped` line; exits non-zero on failure.
- * `SIVSHM_VM_ONLY=plain,doorbell,node` runs only the named groups (the others are reported as
+ * `SIVSHM_VM_ONLY=plain,doorbell,devices,node` runs only the named groups (the others are reported as
  * skipped), for work on one of them.
  *
  * All of it runs once per kernel the harness chose (`SIVSHM_VM_KERNELS`, see
@@ -29,7 +29,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WindowLayout } from '@sivshm/abi';
+import { PAGE_SIZE, WindowLayout } from '@sivshm/abi';
 import { sleep } from '@sivshm/testing';
 import {
   bootGuest,
@@ -55,8 +55,10 @@ import {
   WIN_A,
   WIN_B,
   WIN_LEN,
+  CHANDEV_SIZE,
   newGuest,
   serveControl,
+  writeChannelDevice,
   writeRegion,
   type Guest,
 } from './hostd-stand-in.js';
@@ -65,6 +67,8 @@ import { judgeSelftest, judgeVectors } from './selftest-expectations.js';
 import { buildVectorModule } from './vector-module.js';
 
 const GUEST_TIMEOUT_MS = 200_000;
+/** PCI slot of channel 21's device in the devices guest (its BDF is handed to the guest). */
+const CHANDEV_SLOT = 0x10;
 /** MSI-X vectors of the doorbell guests: two, so the guest shows vector 0 kept apart from 1. */
 const DOORBELL_VECTORS = 2;
 /** RAM of the Node guest: its initramfs (~110 MB unpacked) lives in it, next to Node's heap. */
@@ -92,7 +96,11 @@ if [ "$role" = node ]; then
   echo "@@ node starting at $(cut -d' ' -f1 /proc/uptime)s"
   /bin/node /app/dist/runner.js /dev/ttyS1 /app/dist/spec.js /app/dist/kernel-device.js /lib/modules/sivshm.ko
 else
-  /bin/selftest "$role" /dev/ttyS1 "$(arg sivshm_win)" "$(arg sivshm_other)"
+  if [ "$role" = devices ]; then
+    /bin/chandev-checks /dev/ttyS1 "$(arg sivshm_win)" "$(arg sivshm_bdf)"
+  else
+    /bin/selftest "$role" /dev/ttyS1 "$(arg sivshm_win)" "$(arg sivshm_other)"
+  fi
   # the module must not have made the kernel warn (sleeping in atomic context, lockdep, a BUG)
   w=$(dmesg | grep -E -B3 "WARNING:|BUG:|Call Trace:" | head -4 | tr '\n' ' ')
   if [ -z "$w" ]; then echo "@@ ok dmesg-clean"; else
@@ -106,8 +114,13 @@ if [ "$role" = consumer ]; then
 fi
 `);
 
-/** How the guest gets the region: a shared file (ivshmem-plain) or the ivshmem server. */
-type RegionDevice = { plain: string } | { doorbellSocket: string };
+/**
+ * How the guest gets the region: a shared file (ivshmem-plain) or the ivshmem server; and any
+ * channel devices (ivshmem-plain files with a channel header) at fixed PCI slots.
+ */
+type RegionDevice = ({ plain: string } | { doorbellSocket: string }) & {
+  readonly chandevs?: ReadonlyArray<{ readonly path: string; readonly slot: number }>;
+};
 
 /**
  * Boots guest `g` with hostd's stand-in on its second serial port; resolves when it ended,
@@ -128,11 +141,14 @@ async function runGuest(
     initrd: boot.initrd,
     memory: boot.memory,
     serialLog: join(work, `${g.mode}-serial.log`),
-    append: `sivshm_role=${g.mode} sivshm_win=${WIN_A} sivshm_other=${g.arg}`,
+    append: `sivshm_role=${g.mode} sivshm_win=${WIN_A} sivshm_other=${g.arg} sivshm_bdf=0000:00:${CHANDEV_SLOT.toString(16).padStart(2, '0')}.0`,
     devices: [
       'plain' in device
         ? ivshmemPlain(device.plain, REGION_SIZE)
         : ivshmemDoorbell(device.doorbellSocket, DOORBELL_VECTORS),
+      ...(device.chandevs ?? []).map((c, i) =>
+        ivshmemPlain(c.path, CHANDEV_SIZE, { id: `cd${i}`, addr: c.slot }),
+      ),
       serialLine(sock),
     ],
     timeoutMs: GUEST_TIMEOUT_MS,
@@ -259,6 +275,53 @@ async function plainGroup(k: KernelRun, shm: string, vectorCount: number): Promi
   );
 }
 
+/**
+ * Channel devices (issue 18): one guest with the region and two channel devices (channels 21
+ * and 22, this guest the consumer of both) runs chandev-checks.c; the host then checks each
+ * device's memory got only its own channel's bytes, and the region none of them.
+ */
+async function devicesGroup(k: KernelRun): Promise<void> {
+  const shm = `/dev/shm/sivshm-vm-dv-${process.pid}`;
+  const dev = (id: number): string => `/dev/shm/sivshm-vm-cd${id}-${process.pid}`;
+  try {
+    writeRegion(shm);
+    writeChannelDevice(dev(21), 21n, 1, 2);
+    writeChannelDevice(dev(22), 22n, 1, 2);
+    const g = newGuest('devices', 'consumer', 1, 0);
+    const r = await runGuest(
+      k,
+      {
+        plain: shm,
+        chandevs: [
+          { path: dev(21), slot: CHANDEV_SLOT },
+          { path: dev(22), slot: CHANDEV_SLOT + 1 },
+        ],
+      },
+      g,
+      g,
+    );
+    judgeSelftest(k.r, 'devices', r);
+    const region = readFileSync(shm);
+    const [d21, d22] = [readFileSync(dev(21)), readFileSync(dev(22))];
+    const at = (b: Buffer, off: number, s: string): boolean =>
+      b.subarray(off, off + s.length).toString('latin1') === s;
+    const has = (b: Buffer, s: string): boolean => b.includes(Buffer.from(s, 'latin1'));
+    k.r.record(
+      'host-sees-device-writes-only-in-their-device',
+      at(d21, PAGE_SIZE, 'CHAN21-C') &&
+        at(d21, PAGE_SIZE + 2 * PAGE_SIZE, 'CHAN21-DATA') &&
+        at(d22, PAGE_SIZE, 'CHAN22-C') &&
+        !has(d21, 'CHAN22') &&
+        !has(d22, 'CHAN21') &&
+        !has(region, 'CHAN2') &&
+        at(region, WIN_A + 2 * PAGE_SIZE, 'REGION-BESIDE-DEVICES'),
+      `device 21 at its window: '${d21.subarray(PAGE_SIZE, PAGE_SIZE + 8).toString('latin1')}', device 22: '${d22.subarray(PAGE_SIZE, PAGE_SIZE + 8).toString('latin1')}', region holds a device marker: ${has(region, 'CHAN2')}`,
+    );
+  } finally {
+    for (const f of [shm, dev(21), dev(22)]) rmSync(f, { force: true });
+  }
+}
+
 /** sivshm.ko, the vector module and the selftest in one busybox initramfs; the vector count. */
 function buildImage(k: KernelRun): number {
   const { work } = k;
@@ -276,6 +339,7 @@ function buildImage(k: KernelRun): number {
   const rootfs = join(work, 'rootfs');
   makeRootfs(rootfs);
   buildStaticTool('selftest.c', join(rootfs, 'bin/selftest'));
+  buildStaticTool('chandev-checks.c', join(rootfs, 'bin/chandev-checks'));
   copyFileSync(ko, join(rootfs, 'lib/modules/sivshm.ko'));
   copyFileSync(vectors.ko, join(rootfs, 'lib/modules/sivshm_vectors.ko'));
   writeFileSync(join(rootfs, 'init'), INIT, { mode: 0o755 });
@@ -297,11 +361,13 @@ async function onKernel(kernel: GuestKernel, nodeLayer: () => Promise<NodeLayer>
   try {
     const vectorCount = buildImage(k);
     k.r.note(`built in ${since()} (kernel ${kernel.version}); booting guests`);
-    const groups = selectedGroups(['plain', 'doorbell', 'node'] as const, k.r);
+    const groups = selectedGroups(['plain', 'doorbell', 'devices', 'node'] as const, k.r);
     if (groups.has('plain')) await plainGroup(k, shm, vectorCount);
     k.r.note(`plain group done at ${since()}`);
     if (groups.has('doorbell')) await doorbellGroup(k);
     k.r.note(`doorbell group done at ${since()}`);
+    if (groups.has('devices')) await devicesGroup(k);
+    k.r.note(`devices group done at ${since()}`);
     if (groups.has('node')) await nodeGroup(k, nodeLayer);
   } catch (e) {
     k.r.record('vm-tier', false, `${(e as Error).message} (work dir kept: ${k.work})`);

@@ -56,12 +56,19 @@ export function qemuArgs(m: GuestMachine): string[] {
 }
 
 /** The region as a shared host file (`ivshmem-plain`): no doorbells. */
-export function ivshmemPlain(path: string, size: number): string[] {
+export function ivshmemPlain(
+  path: string,
+  size: number,
+  o: { readonly id?: string; readonly addr?: number } = {},
+): string[] {
+  // several devices need distinct backend ids; `addr` pins the PCI slot (the guest's BDF)
+  const id = o.id ?? 'hm';
+  const addr = o.addr === undefined ? '' : `,addr=0x${o.addr.toString(16)}`;
   return [
     '-object',
-    `memory-backend-file,size=${size},share=on,mem-path=${path},id=hm`,
+    `memory-backend-file,size=${size},share=on,mem-path=${path},id=${id}`,
     '-device',
-    'ivshmem-plain,memdev=hm',
+    `ivshmem-plain,memdev=${id}${addr}`,
   ];
 }
 
