@@ -18,10 +18,17 @@ describe('UdpSdTransport', function () {
   this.timeout(20_000);
 
   describe('.open', () => {
-    it('should reject a non-IPv4 unicast, a non-multicast group and a bad port, saying what is allowed', async () => {
-      expect((await rejection(UdpSdTransport.open({ unicast: '::1' }))).message).to.match(
-        /not an IPv4 address/,
+    it('should reject a unicast that is no IP address, a non-multicast group and a bad port, saying what is allowed', async () => {
+      expect((await rejection(UdpSdTransport.open({ unicast: 'ecu-1' }))).message).to.match(
+        /not an IPv4 or IPv6 address/,
       );
+      expect((await rejection(UdpSdTransport.open({ unicast: '::1' }))).message).to.match(
+        /IPv6 SD transport needs its multicastGroup/,
+      );
+      expect(
+        (await rejection(UdpSdTransport.open({ unicast: '::1', multicastGroup: '224.0.0.1' })))
+          .message,
+      ).to.match(/ff00::\/8/);
       expect(
         (await rejection(UdpSdTransport.open({ unicast: '127.0.0.1', multicastGroup: '10.1.1.1' })))
           .message,

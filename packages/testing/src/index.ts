@@ -29,7 +29,11 @@ export {
   type LiveCapture,
   type LiveCaptureOptions,
 } from './live-capture.js';
-export { LOOPBACK_NAMESPACE_SETUP, netNamespaceMissing } from './net-namespace.js';
+export {
+  IPV6_NAMESPACE_SETUP,
+  LOOPBACK_NAMESPACE_SETUP,
+  netNamespaceMissing,
+} from './net-namespace.js';
 export { FROM_SOURCE, nodeEntry, siblingEntry, type NodeEntry } from './node-entry.js';
 export {
   compiledFile,

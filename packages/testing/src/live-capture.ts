@@ -13,6 +13,11 @@ export interface LiveCaptureOptions {
   readonly filter: string;
   /** Where tshark writes everything it captured. */
   readonly rawPcap: string;
+  /**
+   * Interface to capture on (default `lo`); `any` also sees a veth pair's IPv6 multicast
+   * (IPV6_NAMESPACE_SETUP), and the probes still reach it on lo.
+   */
+  readonly interface?: string;
 }
 
 /** A running capture. */
@@ -29,7 +34,7 @@ export async function startLiveCapture(o: LiveCaptureOptions): Promise<LiveCaptu
   const filter = `${o.filter} or udp port ${CAPTURE_PROBE_PORT}`;
   const capture: ChildProcessByStdio<null, Readable, Readable> = spawn(
     'tshark',
-    ['-i', 'lo', '-f', filter, '-w', o.rawPcap, '-P', '-l'],
+    ['-i', o.interface ?? 'lo', '-f', filter, '-w', o.rawPcap, '-P', '-l'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

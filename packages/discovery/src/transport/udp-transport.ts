@@ -1,16 +1,21 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { isIPv4 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { Subject, type Observable } from 'rxjs';
 import { DiscoveryError } from '../errors/discovery-error.js';
+import { formatIPv6, isIPv6Multicast, parseIPv6 } from '../wire/ip-address.js';
 import type { SdAddress, SdDatagram, SdTransport } from './sd-transport.js';
 
 /** How to open a `UdpSdTransport`. */
 export interface UdpSdTransportOptions {
-  /** Our unicast IPv4 address: SD is sent from it and unicast SD is received on it. */
+  /** Our unicast IPv4 or IPv6 address: SD is sent from it and unicast SD is received on it. */
   readonly unicast: string;
   /** SD port, default 30490 (SD-27). */
   readonly port?: number;
-  /** SD multicast group, default 224.244.224.245. */
+  /**
+   * SD multicast group of the unicast address's IP version: default 224.244.224.245 for IPv4;
+   * an IPv6 transport must name its ff00::/8 group.
+   */
   readonly multicastGroup?: string;
   /** IP TTL of multicast datagrams, default 1 (stays on the link, as vsomeip does). */
   readonly multicastTtl?: number;
@@ -22,10 +27,11 @@ export const DEFAULT_SD_MULTICAST_GROUP = '224.244.224.245';
 export const SD_PORT = 30490;
 
 /**
- * SOME/IP-SD over UDP/IPv4: one socket bound to `unicast:port` sends everything (so replies
+ * SOME/IP-SD over UDP, IPv4 or IPv6: one socket bound to `unicast:port` sends everything (so replies
  * come back to the SD port, as vsomeip expects) and receives unicast SD; a second socket
  * bound to `group:port` receives the multicast SD of the group joined on the unicast
- * address's interface. Datagrams from our own address are dropped (vsomeip does the same),
+ * address's interface (IPv6: the interface that holds the address). Datagrams from our own
+ * address are dropped (vsomeip does the same),
  * which also removes our own multicast looped back to us.
  *
  * @example
@@ -77,32 +83,27 @@ export class UdpSdTransport implements SdTransport {
   /** Binds both sockets and joins the group; rejects with `ERR_SD_TRANSPORT` naming the step. */
   static async open(options: UdpSdTransportOptions): Promise<UdpSdTransport> {
     const port = options.port ?? SD_PORT;
-    const group = options.multicastGroup ?? DEFAULT_SD_MULTICAST_GROUP;
-    if (!isIPv4(options.unicast))
+    const v6 = isIPv6(options.unicast);
+    if (!v6 && !isIPv4(options.unicast))
       throw new DiscoveryError(
         'ERR_SD_INPUT',
-        `unicast ${options.unicast} is not an IPv4 address (IPv6 SD is not supported yet)`,
+        `unicast ${options.unicast} is not an IPv4 or IPv6 address`,
       );
-    if (!isIPv4(group) || (Number(group.split('.')[0]) & 0xf0) !== 0xe0)
-      throw new DiscoveryError(
-        'ERR_SD_INPUT',
-        `multicast group ${group} is not an IPv4 multicast address (224.0.0.0/4)`,
-      );
+    // Compared with what the socket reports (RFC 5952 text) to drop our own datagrams.
+    const unicast = v6 ? formatIPv6(parseIPv6(options.unicast)) : options.unicast;
+    const group = checkedGroup(options.multicastGroup, v6);
     if (!Number.isInteger(port) || port < 1 || port > 0xffff)
       throw new DiscoveryError('ERR_SD_INPUT', `port ${port} is outside 1..65535`);
-    const uni = createSocket({ type: 'udp4', reuseAddr: true });
-    const multi = createSocket({ type: 'udp4', reuseAddr: true });
+    // IPv6 names the multicast interface by scope (`::%eth0`), IPv4 by its address.
+    const iface = v6 ? `::%${interfaceOf(unicast)}` : unicast;
+    const type = v6 ? 'udp6' : 'udp4';
+    const uni = createSocket({ type, reuseAddr: true });
+    const multi = createSocket({ type, reuseAddr: true });
     try {
-      await bind(uni, port, options.unicast, 'bind the unicast SD socket');
+      await bind(uni, port, unicast, 'bind the unicast SD socket');
       await bind(multi, port, group, 'bind the multicast SD socket');
-      step(
-        () => multi.addMembership(group, options.unicast),
-        `join ${group} on ${options.unicast}`,
-      );
-      step(
-        () => uni.setMulticastInterface(options.unicast),
-        `send multicast from ${options.unicast}`,
-      );
+      step(() => multi.addMembership(group, iface), `join ${group} on ${iface}`);
+      step(() => uni.setMulticastInterface(iface), `send multicast from ${iface}`);
       step(() => uni.setMulticastTTL(options.multicastTtl ?? 1), 'set the multicast TTL');
       step(() => uni.setMulticastLoopback(true), 'enable multicast loopback');
     } catch (e) {
@@ -110,7 +111,7 @@ export class UdpSdTransport implements SdTransport {
       multi.close();
       throw e;
     }
-    return new UdpSdTransport(uni, multi, group, port, options.unicast);
+    return new UdpSdTransport(uni, multi, group, port, unicast);
   }
 
   send(bytes: Uint8Array, to?: SdAddress): Promise<void> {
@@ -142,6 +143,42 @@ export class UdpSdTransport implements SdTransport {
     this.inbox.complete();
     this.socketErrors.complete();
   }
+}
+
+/** The SD group: the IPv4 default, or the given group of the unicast address's IP version. */
+function checkedGroup(given: string | undefined, v6: boolean): string {
+  if (v6) {
+    if (given === undefined)
+      throw new DiscoveryError(
+        'ERR_SD_INPUT',
+        'an IPv6 SD transport needs its multicastGroup (an ff00::/8 address); there is no default',
+      );
+    if (!isIPv6(given) || !isIPv6Multicast(parseIPv6(given)))
+      throw new DiscoveryError(
+        'ERR_SD_INPUT',
+        `multicast group ${given} is not an IPv6 multicast address (ff00::/8)`,
+      );
+    return formatIPv6(parseIPv6(given));
+  }
+  const group = given ?? DEFAULT_SD_MULTICAST_GROUP;
+  if (!isIPv4(group) || (Number(group.split('.')[0]) & 0xf0) !== 0xe0)
+    throw new DiscoveryError(
+      'ERR_SD_INPUT',
+      `multicast group ${group} is not an IPv4 multicast address (224.0.0.0/4)`,
+    );
+  return group;
+}
+
+/** The name of the interface that holds IPv6 address `address` (RFC 5952 text). */
+export function interfaceOf(address: string): string {
+  for (const [name, addresses] of Object.entries(networkInterfaces()))
+    for (const a of addresses ?? [])
+      if (a.family === 'IPv6' && formatIPv6(parseIPv6(a.address.split('%')[0]!)) === address)
+        return name;
+  throw new DiscoveryError(
+    'ERR_SD_TRANSPORT',
+    `no interface of this host has the address ${address}`,
+  );
 }
 
 function bind(s: Socket, port: number, address: string, what: string): Promise<void> {

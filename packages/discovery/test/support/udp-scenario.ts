@@ -1,6 +1,7 @@
-// Child process of udp.int.spec.ts, run inside a private network namespace (lo up, multicast
-// on, 127.0.0.2 added). Captures SD on lo with tshark, runs two SD agents over real UDP
-// (A at 127.0.0.1 offers, B at 127.0.0.2 finds and subscribes), and prints a JSON report.
+// Child process of udp.int.spec.ts, run inside a private network namespace (IPv4: lo up,
+// multicast on, 127.0.0.2 added; IPv6: fd00::1 and fd00::2 on a veth end). Captures SD with
+// tshark, runs two SD agents over real UDP (A offers, B finds and subscribes), and prints a
+// JSON report. argv: <out dir> [ipv6].
 import { join } from 'node:path';
 import { sleep, startLiveCapture, waitFor, type LiveCapture } from '@sivshm/testing';
 import { SdAgent } from '../../src/sd/sd-agent.js';
@@ -13,6 +14,11 @@ import { endpointOption } from '../../src/wire/endpoint-option.js';
 const outDir = process.argv[2] ?? '/tmp';
 const rawPcap = join(outDir, 'raw.pcap');
 const pcap = join(outDir, 'sd-udp.pcap');
+const V6 = process.argv[3] === 'ipv6';
+const ADDRESS_A = V6 ? 'fd00::1' : '127.0.0.1';
+const ADDRESS_B = V6 ? 'fd00::2' : '127.0.0.2';
+/** The IPv6 SD group of the test (an IPv6 transport names its group). */
+const GROUP = V6 ? { multicastGroup: 'ff14::4:0' } : {};
 const SERVICE = { serviceId: 0x1234, instanceId: 0x5678, majorVersion: 1, minorVersion: 3 };
 const timing = {
   initialDelayMin: 10,
@@ -40,7 +46,11 @@ interface Observed {
 
 /** tshark on lo, probed until it really captures SD. */
 function startCapture(): Promise<LiveCapture> {
-  return startLiveCapture({ filter: 'udp port 30490', rawPcap });
+  return startLiveCapture({
+    filter: 'udp port 30490',
+    rawPcap,
+    ...(V6 ? { interface: 'any' } : {}),
+  });
 }
 
 /** Stops tshark and keeps only SD traffic in `pcap`. */
@@ -48,10 +58,10 @@ function finishCapture(capture: LiveCapture): Promise<void> {
   return capture.finish('udp.port == 30490', pcap);
 }
 
-/** A (127.0.0.1) will offer; B (127.0.0.2) will find and subscribe. */
+/** A will offer; B will find and subscribe. */
 async function openAgents(observed: Observed): Promise<{ a: SdAgent; b: SdAgent }> {
   const a = new SdAgent({
-    transport: await UdpSdTransport.open({ unicast: '127.0.0.1' }),
+    transport: await UdpSdTransport.open({ unicast: ADDRESS_A, ...GROUP }),
     timing,
     allowLoopbackEndpoints: true,
     policy: {
@@ -64,7 +74,7 @@ async function openAgents(observed: Observed): Promise<{ a: SdAgent; b: SdAgent 
     },
   });
   const b = new SdAgent({
-    transport: await UdpSdTransport.open({ unicast: '127.0.0.2' }),
+    transport: await UdpSdTransport.open({ unicast: ADDRESS_B, ...GROUP }),
     timing,
     allowLoopbackEndpoints: true,
   });
@@ -87,7 +97,7 @@ async function exchange(a: SdAgent, b: SdAgent, observed: Observed): Promise<voi
   await sleep(120); // B searches first: its Finds go out before anything is offered
   await a.offer({
     ...SERVICE,
-    endpoints: [endpointOption('127.0.0.1', 'udp', 30501)],
+    endpoints: [endpointOption(ADDRESS_A, 'udp', 30501)],
     eventgroups: [1],
   });
   note('A: first Offer sent');
@@ -96,7 +106,7 @@ async function exchange(a: SdAgent, b: SdAgent, observed: Observed): Promise<voi
     .subscribe({
       ...SERVICE,
       eventgroupId: 1,
-      endpoints: [endpointOption('127.0.0.2', 'udp', 40000)],
+      endpoints: [endpointOption(ADDRESS_B, 'udp', 40000)],
     })
     .subscribe((e) => {
       subscriptionEvents.push(e);
