@@ -3,7 +3,7 @@
  * network, its SD group and port, the sivshm services it exports there and the network services
  * it imports (gateway-import-section.ts).
  */
-import { isIPv4 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import type { Node } from 'yaml';
 import type { ConfigBuildContext } from './config-build-context.js';
 import { U16_ID } from './config-patterns.js';
@@ -14,7 +14,10 @@ import type { FieldEntry } from './yaml-reader.js';
 
 const DEFAULT_SD_GROUP = '224.244.224.245';
 const DEFAULT_SD_PORT = 30490;
-const IPV4 = { pattern: /^\d{1,3}(\.\d{1,3}){3}$/, describe: 'an IPv4 address such as 10.0.0.5' };
+const IP = {
+  pattern: /^(\d{1,3}(\.\d{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/,
+  describe: 'an IPv4 address such as 10.0.0.5 or an IPv6 address such as fd00::5',
+};
 
 /** Reads `gateway`; undefined when absent, or (with issues reported) when invalid. */
 export function parseGateway(
@@ -27,7 +30,7 @@ export function parseGateway(
   const m = r.map(entry.value, 'gateway', ['unicast'], ['sd', 'export', 'import'], entry.key);
   if (!m) return undefined;
   const unicast = address(ctx, m.get('unicast'), 'gateway.unicast', false);
-  const sd = parseSd(ctx, m.get('sd'));
+  const sd = parseSd(ctx, m.get('sd'), unicast, m.get('unicast')?.value);
   // The SD socket is bound to the same address: an endpoint on its port would share it, and
   // so would two endpoints (exported or imported) on one port.
   const ports = new Set<string>(sd === undefined ? [] : [`udp${sd.port}`]);
@@ -79,10 +82,11 @@ export function address(
 ): string | undefined {
   if (!entry) return undefined;
   const node = ctx.r.resolve(entry.value, path);
-  const s = ctx.r.string(node, path, IPV4, entry.key);
+  const s = ctx.r.string(node, path, IP, entry.key);
   if (s === undefined) return undefined;
+  if (isIPv6(s)) return ipv6Address(ctx, node, path, s, multicast);
   if (!isIPv4(s)) {
-    ctx.r.report(node, path, `${s} is not ${IPV4.describe}`);
+    ctx.r.report(node, path, `${s} is not ${IP.describe}`);
     return undefined;
   }
   // A unicast address names one host: not 0.0.0.0/8 (this network), multicast, nor the
@@ -100,16 +104,60 @@ export function address(
   return s;
 }
 
+/** An IPv6 address: a group is in ff00::/8; a unicast address is neither that nor `::`. */
+function ipv6Address(
+  ctx: ConfigBuildContext,
+  node: Node | null,
+  path: string,
+  s: string,
+  multicast: boolean,
+): string | undefined {
+  const isMulticast = /^ff/i.test(s);
+  const unspecified = /^[0:]*$/.test(s);
+  if (multicast ? !isMulticast : isMulticast || unspecified) {
+    const what = multicast ? 'an IPv6 multicast group (ff00::/8)' : 'a unicast IPv6 address';
+    ctx.r.report(node, path, `${s} is not ${what}`);
+    return undefined;
+  }
+  return s;
+}
+
+/** The IP version of an address the checks above accepted. */
+function family(a: string): 'IPv4' | 'IPv6' {
+  return a.includes(':') ? 'IPv6' : 'IPv4';
+}
+
 function parseSd(
   ctx: ConfigBuildContext,
   entry: FieldEntry | undefined,
+  unicast: string | undefined,
+  unicastNode: Node | null | undefined,
 ): { group: string; port: number } | undefined {
-  if (!entry) return { group: DEFAULT_SD_GROUP, port: DEFAULT_SD_PORT };
-  const m = ctx.r.map(entry.value, 'gateway.sd', [], ['group', 'port'], entry.key);
-  if (!m) return undefined;
-  const g = m.get('group');
+  const v6 = unicast !== undefined && family(unicast) === 'IPv6';
+  const m = entry
+    ? ctx.r.map(entry.value, 'gateway.sd', [], ['group', 'port'], entry.key)
+    : undefined;
+  if (entry && !m) return undefined;
+  const g = m?.get('group');
+  if (v6 && !g) {
+    // There is no agreed IPv6 SD group to default to: the network's configuration names it.
+    ctx.r.report(
+      entry?.value ?? unicastNode,
+      'gateway.sd.group',
+      'an IPv6 gateway.unicast needs gateway.sd.group, an IPv6 multicast group (ff00::/8)',
+    );
+    return undefined;
+  }
   const group = g ? address(ctx, g, 'gateway.sd.group', true) : DEFAULT_SD_GROUP;
-  const p = m.get('port');
+  if (group !== undefined && unicast !== undefined && family(group) !== family(unicast)) {
+    ctx.r.report(
+      g?.value,
+      'gateway.sd.group',
+      `${group} is not an ${family(unicast)} group like gateway.unicast`,
+    );
+    return undefined;
+  }
+  const p = m?.get('port');
   const port = p
     ? ctx.r.integer(p.value, 'gateway.sd.port', 1, 65535, 'decimal', p.key)
     : DEFAULT_SD_PORT;

@@ -13,7 +13,7 @@ export interface GatewayExport {
   /** TCP port of the service's reliable endpoint (events and methods), when it has one. */
   readonly tcpPort?: number;
   /**
-   * IPv4 multicast group and UDP port the export's events go to once for all UDP subscribers
+   * Multicast group (of the unicast address's IP version) and UDP port the export's events go to once for all UDP subscribers
    * (the SubscribeAck names it); absent: each subscriber gets its own copy by unicast.
    */
   readonly multicast?: { readonly group: string; readonly port: number };
@@ -47,9 +47,9 @@ export interface GatewayImport {
 
 /** The `gateway:` section. */
 export interface GatewayConfig {
-  /** The gateway's own unicast IPv4 address on the vehicle network. */
+  /** The gateway's own unicast IPv4 or IPv6 address on the vehicle network. */
   readonly unicast: string;
-  /** SD multicast group (default 224.244.224.245). */
+  /** SD multicast group, of the unicast address's IP version (IPv4 default 224.244.224.245). */
   readonly sdGroup: string;
   /** SD port (default 30490). */
   readonly sdPort: number;

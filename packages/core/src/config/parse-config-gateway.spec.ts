@@ -273,7 +273,7 @@ describe('parseConfig', () => {
         30,
         12,
         'gateway.unicast',
-        '10.0.0.300 is not an IPv4 address such as 10.0.0.5',
+        '10.0.0.300 is not an IPv4 address such as 10.0.0.5 or an IPv6 address such as fd00::5',
       );
     });
 
@@ -289,6 +289,43 @@ describe('parseConfig', () => {
         7,
         'gateway.export[1]',
         'VehicleSpeed instance 1 is exported twice; keep one entry',
+      );
+    });
+
+    it('should read an IPv6 gateway with its IPv6 SD group, and refuse one without a group or with an IPv4 group', () => {
+      const c = parse(
+        gateway(
+          '  unicast: fd00::5',
+          '  sd: { group: ff14::4:0 }',
+          '  export:',
+          '    - service: VehicleSpeed',
+          '      instance: 1',
+          '      udp: 30501',
+          '      multicast: { group: ff14::1:1, port: 30600 }',
+        ),
+      );
+      expect(c.gateway).to.include({ unicast: 'fd00::5', sdGroup: 'ff14::4:0' });
+      expect(c.gateway?.exports[0]?.multicast).to.deep.equal({ group: 'ff14::1:1', port: 30600 });
+      expectIssue(
+        gateway('  unicast: fd00::5', '  export: []'),
+        30,
+        12,
+        'gateway.sd.group',
+        'an IPv6 gateway.unicast needs gateway.sd.group, an IPv6 multicast group (ff00::/8)',
+      );
+      expectIssue(
+        gateway('  unicast: fd00::5', '  sd: { group: 224.244.224.245 }', '  export: []'),
+        31,
+        16,
+        'gateway.sd.group',
+        '224.244.224.245 is not an IPv6 group like gateway.unicast',
+      );
+      expectIssue(
+        gateway('  unicast: ff02::1', '  sd: { group: ff14::4:0 }', '  export: []'),
+        30,
+        12,
+        'gateway.unicast',
+        'ff02::1 is not a unicast IPv6 address',
       );
     });
 
