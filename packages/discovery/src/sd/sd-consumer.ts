@@ -10,6 +10,7 @@ import type { PackEntry, SdEntryFields } from '../wire/sd-packer.js';
 import type { ServiceEntry } from '../wire/service-entry.js';
 import { AnnounceSchedule } from './announce-schedule.js';
 import { hexId as hex } from './hex-id.js';
+import { KeyedSets } from './keyed-sets.js';
 import type { SdEndpoint, SdReceived } from './sd-endpoint.js';
 import { SdRegistry } from './sd-registry.js';
 import {
@@ -56,6 +57,11 @@ interface FindState {
   readonly serviceId: number;
   /** Callers' queries by key, with how many callers hold each. */
   readonly queries: Map<string, { readonly query: Required<FindQuery>; refs: number }>;
+  /**
+   * Keys of the queries no Offer has answered yet: an Offer entry checks only these, so the
+   * per-entry work ends once all are answered (every cycle carries an Offer per instance).
+   */
+  readonly unanswered: Set<string>;
   entry: SdEntryFields;
 }
 
@@ -69,6 +75,9 @@ interface EventgroupSubscription {
 }
 
 const ANY_INSTANCE = 0xffff;
+
+/** The key of one service instance in the subscription index. */
+const instanceKey = (serviceId: number, instanceId: number): string => `${serviceId}|${instanceId}`;
 
 /** The narrowest Find query covering every query `f` holds: differing fields become wildcards. */
 function coveringQuery(f: FindState): Required<FindQuery> {
@@ -96,6 +105,11 @@ export class SdConsumer {
   /** Searches started together share one Initial Wait and go out in one message per phase. */
   private readonly searching: AnnounceSchedule<FindState>;
   private readonly subscriptions = new Set<EventgroupSubscription>();
+  /**
+   * The subscriptions by instance: an Offer or Ack entry visits only its instance's, not every
+   * subscription (with hundreds of instances that made each SD cycle quadratic).
+   */
+  private readonly subscriptionsAt = new KeyedSets<EventgroupSubscription>();
   private readonly watching: Subscription;
 
   constructor(private readonly endpoint: SdEndpoint) {
@@ -165,7 +179,9 @@ export class SdConsumer {
         awaitingAck: false,
       };
       const sub = c.events.subscribe(subscriber);
+      const at = instanceKey(full.serviceId, full.instanceId);
       this.subscriptions.add(c);
+      this.subscriptionsAt.add(at, c);
       const found = this.find({
         serviceId: full.serviceId,
         instanceId: full.instanceId,
@@ -187,6 +203,7 @@ export class SdConsumer {
         sub.unsubscribe();
         found.unsubscribe();
         this.subscriptions.delete(c);
+        this.subscriptionsAt.delete(at, c);
         if (!ep.stopped && c.provider !== undefined && (c.acked || c.awaitingAck))
           ep.track(ep.sendUnicast(c.provider.replyTo, [this.stopSubscribeEntry(c)]));
       };
@@ -198,7 +215,7 @@ export class SdConsumer {
    * the same key would be the same subscription, and its StopSubscribe would end both.
    */
   private alreadySubscribed(full: Required<SubscribeSpec>): DiscoveryError | undefined {
-    for (const other of this.subscriptions) {
+    for (const other of this.subscriptionsAt.get(instanceKey(full.serviceId, full.instanceId))) {
       const o = other.spec;
       if (
         o.serviceId === full.serviceId &&
@@ -252,8 +269,12 @@ export class SdConsumer {
     this.registry.offerReceived(service);
     // Finds stop as soon as the Offer arrives (SD-68 client): once every caller is answered.
     const f = this.finds.get(entry.serviceId);
-    if (f !== undefined && this.answered(f)) this.searching.finish(f);
-    for (const c of this.subscriptions) {
+    if (f !== undefined && f.unanswered.size > 0) {
+      for (const k of f.unanswered)
+        if (matchesFind(f.queries.get(k)!.query, entry)) f.unanswered.delete(k);
+      if (f.unanswered.size === 0) this.searching.finish(f);
+    }
+    for (const c of this.subscriptionsAt.get(instanceKey(entry.serviceId, entry.instanceId))) {
       const s = c.spec;
       if (
         s.serviceId !== entry.serviceId ||
@@ -274,7 +295,7 @@ export class SdConsumer {
 
   /** A SubscribeAck or SubscribeNack for one of our subscriptions. */
   ackReceived(peer: string, msg: SdMessage, entry: EventgroupEntry): void {
-    for (const c of this.subscriptions) {
+    for (const c of this.subscriptionsAt.get(instanceKey(entry.serviceId, entry.instanceId))) {
       const s = c.spec;
       if (
         c.provider?.peer !== peer ||
@@ -333,7 +354,12 @@ export class SdConsumer {
     const key = `${q.instanceId}|${q.majorVersion}|${q.minorVersion}`;
     let f = this.finds.get(q.serviceId);
     if (f === undefined) {
-      f = { serviceId: q.serviceId, queries: new Map(), entry: this.findEntry(q) };
+      f = {
+        serviceId: q.serviceId,
+        queries: new Map(),
+        unanswered: new Set(),
+        entry: this.findEntry(q),
+      };
       this.finds.set(q.serviceId, f);
     }
     const held = f.queries.get(key) ?? { query: q, refs: 0 };
@@ -342,31 +368,30 @@ export class SdConsumer {
     f.entry = this.findEntry(coveringQuery(f));
     // A new request searches unless it is answered already (a finished search restarts).
     const phase = this.searching.phaseOf(f);
-    if (this.registry.match(q).length === 0 && phase !== 'initialWait' && phase !== 'repetition') {
-      this.searching.remove(f);
-      this.searching.add(f);
+    if (this.registry.match(q).length === 0) {
+      f.unanswered.add(key);
+      if (phase !== 'initialWait' && phase !== 'repetition') {
+        this.searching.remove(f);
+        this.searching.add(f);
+      }
     }
     const state = f;
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      if (--held.refs === 0) state.queries.delete(key);
+      if (--held.refs === 0) {
+        state.queries.delete(key);
+        state.unanswered.delete(key);
+      }
       if (state.queries.size === 0) {
         this.searching.remove(state);
         this.finds.delete(state.serviceId);
         return;
       }
       state.entry = this.findEntry(coveringQuery(state));
-      if (this.answered(state)) this.searching.finish(state);
+      if (state.unanswered.size === 0) this.searching.finish(state);
     };
-  }
-
-  /** True when every caller's query of `f` matches a known offer. */
-  private answered(f: FindState): boolean {
-    for (const { query } of f.queries.values())
-      if (this.registry.match(query).length === 0) return false;
-    return true;
   }
 
   // ---------------------------------------------------------------- entries
@@ -429,6 +454,7 @@ export class SdConsumer {
     this.finds.clear();
     for (const c of [...this.subscriptions]) c.events.complete();
     this.subscriptions.clear();
+    this.subscriptionsAt.clear();
     this.watching.unsubscribe();
     this.registry.close();
   }
