@@ -10,6 +10,7 @@ export type {
   ConsumedServiceStatus,
   ConsumeOptions,
   CallOptions,
+  StreamOptions,
 } from './service/consumed-service.js';
 export { OfferedService, ServicePublisher } from './service/offered-service.js';
 export type {

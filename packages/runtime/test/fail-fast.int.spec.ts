@@ -88,7 +88,9 @@ describe('consume refusals the config implies, and StopOffer', function () {
     const p = await rig.startProvider();
     const speed = await rig.node.consume('VehicleSpeed', { instance: 1 });
     const ended = new Promise<unknown>((resolve) =>
-      speed.event('speed').subscribe({ error: resolve, complete: () => resolve('completed') }),
+      speed
+        .event('speed', { acrossChannels: false })
+        .subscribe({ error: resolve, complete: () => resolve('completed') }),
     );
     p.child.send({ cmd: 'exit' }); // node.close(): StopOffer, then the channel closed
     const err = await ended;

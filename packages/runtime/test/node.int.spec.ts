@@ -203,7 +203,8 @@ describe('Node (hostd and two VM processes)', function () {
       speed.status$.subscribe((s) => statuses.push(s));
       const ended = new Promise<unknown>((resolve) =>
         speed
-          .event<VehicleSpeed>('speed')
+          // The stream tied to its channel (the stream that outlives it: streams-across-channels)
+          .event<VehicleSpeed>('speed', { acrossChannels: false })
           .subscribe({ error: resolve, complete: () => resolve('completed') }),
       );
       rig.provider.child.kill('SIGKILL');
@@ -216,7 +217,9 @@ describe('Node (hostd and two VM processes)', function () {
         .call('reset', { odometer_m: 0 }, { timeoutMs: 100 })
         .catch((e: unknown) => e);
       expect((late as RuntimeError).code).to.equal('ERR_PEER_GONE');
-      const stale = await firstValueFrom(speed.event('speed')).catch((e: unknown) => e);
+      const stale = await firstValueFrom(speed.event('speed', { acrossChannels: false })).catch(
+        (e: unknown) => e,
+      );
       expect((stale as RuntimeError).code).to.equal('ERR_PEER_GONE');
       await rig.startProvider();
       await firstValueFrom(
@@ -235,7 +238,9 @@ describe('Node (hostd and two VM processes)', function () {
       await rig.startProvider();
       const node = await rig.openNode();
       const speed = await node.consume('VehicleSpeed', { instance: 1 });
-      const ended = firstValueFrom(speed.event('speed').pipe(toArray())).catch((e: unknown) => e);
+      const ended = firstValueFrom(
+        speed.event('speed', { acrossChannels: false }).pipe(toArray()),
+      ).catch((e: unknown) => e);
       rig.hostd.child.kill('SIGKILL');
       await rig.hostd.stop();
       const err = await ended;

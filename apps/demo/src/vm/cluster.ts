@@ -1,8 +1,8 @@
 // The instrument-cluster VM of the demo, as its own OS process: finds VehicleSpeed and
 // MediaControl through hostd with Node.open, shows the speed events (counted), calls the media
-// method once a second (round trip measured), re-subscribes whenever a channel comes back, and
-// reports its figures to the demo once a second.
-import type { Subscription } from 'rxjs';
+// method once a second (round trip measured), and reports its figures to the demo once a
+// second. One event subscription for the whole run: it outlives channels (a provider or hostd
+// restart brings a new one underneath; status$ shows the gap).
 import { Node, type ConsumedService } from '@sivshm/runtime';
 import { onStopRequest, report, vmArgs } from './vm-report.js';
 
@@ -18,18 +18,9 @@ try {
   let lastKph: number | undefined;
   let failedCalls = 0;
   const rttMs: number[] = [];
-  let events$: Subscription | undefined;
-  // A stream lives as long as its channel: take a new one each time the channel is back.
-  const statusSub = speed.status$.subscribe((s) => {
-    if (s !== 'connected') return;
-    events$?.unsubscribe();
-    events$ = speed.event<VehicleSpeed>('speed').subscribe({
-      next: (e) => {
-        events++;
-        lastKph = e.kph;
-      },
-      error: () => undefined, // peer gone: status$ says so and brings the channel back
-    });
+  const events$ = speed.event<VehicleSpeed>('speed').subscribe((e) => {
+    events++;
+    lastKph = e.kph;
   });
   // Only now the second service: speed events that arrive while its handshake runs are
   // counted (an event with no subscriber yet is not kept).
@@ -63,8 +54,7 @@ try {
   onStopRequest(async () => {
     clearInterval(caller);
     clearInterval(stats);
-    statusSub.unsubscribe();
-    events$?.unsubscribe();
+    events$.unsubscribe();
     sendStats(); // the demo's summary uses the last report
     await node.close();
   });

@@ -25,7 +25,7 @@ try {
   // On every channel (a restarted hostd or provider brings a new one): take one sample, keep it.
   media.status$.subscribe((status) => {
     if (status !== 'connected') return void (held = false);
-    media.samples<{ volume: number }>('volume').subscribe({
+    media.samples<{ volume: number }>('volume', { acrossChannels: false }).subscribe({
       next: () => {
         held = true; // never released: the channel delivers nothing more to this process
       },

@@ -6,6 +6,7 @@ import {
   filter,
   finalize,
   firstValueFrom,
+  map,
   merge,
   switchMap,
   take,
@@ -20,17 +21,16 @@ import type { Sample, ServiceConsumer } from '@sivshm/transport-ivshmem';
 import { ConnectBackoff, refusalKind, type RefusalKind } from './connect-backoff.js';
 import { RuntimeError } from '../errors/runtime-error.js';
 import type { AttachedChannel, ChannelEndReason, NodeContext } from '../node/node-context.js';
+import { acrossChannels } from './across-channels.js';
 import { callError } from './call-error.js';
 import { IdleWatch } from './idle-watch.js';
 import type { ResolvedMethod, ServiceCatalog } from './service-catalog.js';
-
-/**
- * Where a consumed service is: `connecting` (waiting for an offer or in the handshake),
- * `connected` (a channel is ACTIVE), `idle` (the service's `idleTimeoutMs` passed unused: the
- * channel was closed and its window reclaimed; the next call or event stream opens a new one),
- * `peer-gone` (the channel ended; reconnects when the provider offers again), `closed`.
- */
-export type ConsumedServiceStatus = 'connecting' | 'connected' | 'idle' | 'peer-gone' | 'closed';
+import type {
+  ConsumedServiceStatus,
+  ConsumeOptions,
+  CallOptions,
+  StreamOptions,
+} from './consumed-service-options.js';
 
 /**
  * How an end reads to the app: the provider withdrawing (StopOffer) or closing its channel
@@ -39,28 +39,12 @@ export type ConsumedServiceStatus = 'connecting' | 'connected' | 'idle' | 'peer-
 const endText = (reason: ChannelEndReason): string =>
   reason === 'stop-offer' || reason === 'closed-by-provider' ? 'stopped' : reason;
 
-/** Options of `Node.consume`. */
-export interface ConsumeOptions {
-  /** Instance id, as listed in services.yaml. */
-  readonly instance: number;
-  /** Channel protection to ask for; default the service's `minMode`. */
-  readonly mode?: ChannelMode;
-  /** How long `consume` waits for the first channel; default 10 000 ms. */
-  readonly timeoutMs?: number;
-  /**
-   * Check each request against its message type before it is sent (default true): an unknown
-   * field, a wrong type or an out-of-range number rejects the call with `ERR_BAD_PAYLOAD`
-   * naming the field, and nothing is written to the ring. false sends what protobufjs's
-   * encoder makes of it (it coerces silently: `'loud'` in a uint32 arrives as 0).
-   */
-  readonly checkPayloads?: boolean;
-}
-
-/** Options of {@link ConsumedService.call}. */
-export interface CallOptions {
-  /** Bound on waiting for a channel plus the answer; default 1000 ms. */
-  readonly timeoutMs?: number;
-}
+export type {
+  CallOptions,
+  ConsumedServiceStatus,
+  ConsumeOptions,
+  StreamOptions,
+} from './consumed-service-options.js';
 
 interface Connection {
   readonly attached: AttachedChannel;
@@ -74,9 +58,9 @@ interface Connection {
  * over an authenticated channel that the runtime re-establishes whenever the provider comes
  * back.
  *
- * Streams from `event()` belong to the channel they were taken on: when it ends they error
- * with `RuntimeError('ERR_PEER_GONE')` (or complete on `close()`); take a new one when
- * `status$` says `connected` again.
+ * Streams from `event()` and `samples()` outlive channels: when one ends and the runtime
+ * brings the next one up, the subscriber keeps receiving; `status$` shows the gap. They
+ * complete on `close()`. `{ acrossChannels: false }` ties a stream to its channel instead.
  *
  * @example
  * ```ts
@@ -202,24 +186,45 @@ export class ConsumedService {
   }
 
   /**
-   * Decoded copies of event `name`, safe to keep, for as long as the current channel lives:
-   * errors with `ERR_PEER_GONE` when it ends, completes on close.
+   * Decoded copies of event `name`, safe to keep: across channel ends and reconnects (see
+   * {@link StreamOptions}); completes on close.
    */
-  event<T>(name: string): Observable<T> {
+  event<T>(name: string, options: StreamOptions = {}): Observable<T> {
     const e = this.#catalog.event(name);
-    return this.#onChannel('event stream', (c) => c.consumer.event<T>(e.definition.id, e.type));
+    return this.#stream('event stream', options, (c) =>
+      c.consumer.event<T>(e.definition.id, e.type),
+    );
   }
 
   /**
    * The zero-copy lane of event `name`: each `Sample` decodes in place and aliases the ring
    * slot until `release()`, which the subscriber must call (the channel delivers nothing else
-   * until then). Same lifetime as `event()`: errors with `ERR_PEER_GONE` when the channel ends.
-   * One lane per event and channel: take either `event(name)` or one `samples(name)` stream
-   * (a second one errors with the transport's `ERR_BAD_ARGUMENT`).
+   * until then). Same lifetime as `event()` (see {@link StreamOptions}); a `Sample` still held
+   * when its channel ends is released by the runtime. One lane per event and channel: take
+   * either `event(name)` or one `samples(name)` stream (a second one errors with the
+   * transport's `ERR_BAD_ARGUMENT`).
    */
-  samples<T extends object>(name: string): Observable<Sample<T>> {
+  samples<T extends object>(name: string, options: StreamOptions = {}): Observable<Sample<T>> {
     const e = this.#catalog.event(name);
-    return this.#onChannel('sample stream', (c) => c.consumer.samples<T>(e.definition.id, e.type));
+    return this.#stream('sample stream', options, (c) =>
+      c.consumer.samples<T>(e.definition.id, e.type),
+    );
+  }
+
+  #stream<T>(
+    what: string,
+    options: StreamOptions,
+    stream: (c: Connection) => Observable<T>,
+  ): Observable<T> {
+    if (options.acrossChannels === false) return this.#onChannel(what, stream);
+    return defer(() => {
+      this.#streams++;
+      this.#idle?.touch();
+      this.#wake(); // an idle service opens a channel for the stream
+      return acrossChannels(this.#status.pipe(map(() => this.#connection)), (c) =>
+        merge(stream(c), c.end),
+      );
+    }).pipe(finalize(() => this.#streams--));
   }
 
   /**
