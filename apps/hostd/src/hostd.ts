@@ -26,6 +26,8 @@ import { BrokerRouter } from './broker/broker-router.js';
 import { ChannelLifecycle } from './channels/channel-lifecycle.js';
 import { ControlDispatch } from './control/control-dispatch.js';
 import { HostdError } from './errors/hostd-error.js';
+import { ChannelDevices } from './isolation/channel-devices.js';
+import { QmpConnections } from './qmp/qmp-connections.js';
 import { ivshmemPeers, ivshmemPeersPerProcess } from './links/ivshmem-limits.js';
 import { VmLinkServer } from './links/vm-link-server.js';
 import { brokerFor } from './broker/config-broker.js';
@@ -97,6 +99,8 @@ const IVSHMEM_VECTORS = 2;
  * after that long whatever --vm-timeout says.
  */
 export const HELLO_TIMEOUT_MS = 3000;
+/** Longest wait for a QEMU's answer to one QMP command, ms. */
+const QMP_TIMEOUT_MS = 5000;
 /** Events whose handling never touches the region (no size check before them). */
 const QUIET_EVENTS = new Set(['heartbeat', 'error']);
 
@@ -128,6 +132,8 @@ export class Hostd {
   readonly #dispatch: ControlDispatch;
   readonly #status: StatusReporter;
   readonly #lifecycle: ChannelLifecycle;
+  /** The memory of `isolation: device` channels (issue 18, docs/protocol.md §10). */
+  readonly #devices: ChannelDevices;
   readonly #regionPath: string;
   #region: HostdRegion | undefined;
   #regionLock: RegionLock | undefined;
@@ -168,11 +174,9 @@ export class Hostd {
     const send = (vm: number, m: ControlMessage): boolean => this.#links?.send(vm, m) ?? false;
     const connected = (vm: number): boolean => this.#links?.connected(vm) ?? false;
     this.#vms = new VmRegistry({ config, grantKeys: init.grantKeys, log, send });
-    this.#broker = brokerFor(o, config, opened, crypto, init.grantKeys, {
-      vectors: IVSHMEM_VECTORS,
-      // a VM's doorbell id counts while its link is up (as the router's peerDoorbell)
-      of: (vm) => (connected(vm) ? this.#vms.get(vm)?.doorbellId : undefined),
-    });
+    const devices = (this.#devices = Hostd.#channelDevices(o, config, opened.ca.epoch, log));
+    const doorbells = this.#doorbells(connected);
+    this.#broker = brokerFor(o, config, opened, crypto, init.grantKeys, doorbells, devices);
     const lifecycle = new ChannelLifecycle({
       table: new ChannelTableWriter(new Uint8Array(region.mapping.shared), region.layout),
       allocator: new WindowAllocator({
@@ -191,6 +195,7 @@ export class Hostd {
       log,
       send,
       sendRevoke: (vm, channelId) => void this.#vms.sendRevoke(crypto, this.epoch, vm, channelId),
+      devices,
     });
     this.#sd = this.#sdSwitch(config, connected);
     this.#dispatch = new ControlDispatch({
@@ -222,6 +227,31 @@ export class Hostd {
       sd: this.#sd,
       connected,
       regionMemory: () => (this.#regionIntact() ? this.#region?.mapping.shared : undefined),
+    });
+  }
+
+  /** The doorbell vectors and ids the broker names in grants. */
+  #doorbells(connected: (vm: number) => boolean) {
+    return {
+      vectors: IVSHMEM_VECTORS,
+      // a VM's doorbell id counts while its link is up (as the router's peerDoorbell)
+      of: (vm: number) => (connected(vm) ? this.#vms.get(vm)?.doorbellId : undefined),
+    };
+  }
+
+  /** The memory of `isolation: device` channels: files (emulated) or hot-plugged devices (qemu). */
+  static #channelDevices(
+    o: HostdOptions,
+    config: ServiceConfig,
+    epoch: bigint,
+    log: JsonLogger,
+  ): ChannelDevices {
+    return new ChannelDevices({
+      config,
+      dir: path.join(o.runDir, 'devices'),
+      epoch,
+      log,
+      ...(o.emulated === false ? { qmp: new QmpConnections(config, QMP_TIMEOUT_MS) } : {}),
     });
   }
 
@@ -378,6 +408,11 @@ export class Hostd {
     return path.join(this.runDir, 'ivshmem.sock');
   }
 
+  /** The memory of the `isolation: device` channels hostd holds now. */
+  channelDevices(): ReturnType<ChannelDevices['list']> {
+    return this.#devices.list();
+  }
+
   /** One status document (what `status.sock` answers). */
   status(): StatusDocument {
     this.#regionIntact(); // a shrunk region is restored before any figure is read from it
@@ -419,6 +454,7 @@ export class Hostd {
     await attempt('metrics endpoint', () => this.#metricsServer?.close());
     await attempt('admin socket', () => this.#adminServer?.close());
     await attempt('ivshmem server', () => this.#ivshmem?.close());
+    await attempt('channel devices', () => this.#devices.close());
     await attempt('CA state', () => this.#saving.then(() => this.#opened.save()));
     this.#caLock?.release();
     this.#caLock = undefined;

@@ -115,12 +115,16 @@ export function writeChannelDeviceHeader(mem: Uint8Array, h: ChannelDeviceHeader
 }
 
 /**
- * Reads and validates a channel device header from `mem` (the whole device memory): the magic
+ * Reads and validates a channel device header from `mem` (the device memory): the magic
  * and version, a granule the layout knows, the window at one granule and of a length the
  * granule's layout makes, inside the memory, and a channel id. undefined when any rule fails:
  * such memory is not a channel device.
  */
-export function readChannelDeviceHeader(mem: Uint8Array): ChannelDeviceHeader | undefined {
+export function readChannelDeviceHeader(
+  mem: Uint8Array,
+  /** Bytes of the whole device memory when `mem` holds only its start (a file's first page). */
+  memorySize = mem.length,
+): ChannelDeviceHeader | undefined {
   const L = ChannelDeviceHeaderLayout;
   if (mem.length < L.size) return undefined;
   for (let i = 0; i < L.magic.length; i++) if (mem[i] !== L.magic[i]) return undefined;
@@ -137,7 +141,7 @@ export function readChannelDeviceHeader(mem: Uint8Array): ChannelDeviceHeader | 
     dv.getUint32(L.off.headerSize, true) === g &&
     dv.getBigUint64(L.off.windowOffset, true) === BigInt(g) &&
     windowLayout(g).dataSizeOf(windowLength) === ringDataSize &&
-    deviceSize === mem.length &&
+    deviceSize === memorySize &&
     g + windowLength <= deviceSize &&
     channelId !== 0n &&
     dv.getUint16(L.off.reserved, true) === 0;

@@ -31,6 +31,8 @@ export interface ServiceChoice {
   readonly ringDataSize?: string;
   /** The service's `idleTimeoutMs`; none unless given. */
   readonly idleTimeoutMs?: number;
+  /** The service's `isolation` (`region` or `device`); left out (region) unless given. */
+  readonly isolation?: 'region' | 'device';
 }
 
 export interface ServicesYamlOptions {
@@ -94,6 +96,7 @@ export function servicesYaml(o: ServicesYamlOptions): string {
     if (c.instances !== undefined) service.set('instances', flowList(doc, c.instances));
     if (c.ringDataSize !== undefined) service.set('ringDataSize', c.ringDataSize);
     if (c.idleTimeoutMs !== undefined) service.set('idleTimeoutMs', c.idleTimeoutMs);
+    if (c.isolation !== undefined) service.set('isolation', c.isolation);
     services.add(service);
   }
   return doc.toString({ flowCollectionPadding: false, lineWidth: 120 });

@@ -1,5 +1,6 @@
 import type { BrokerEffect, BrokerHandshakes, ControlMessage } from '@sivshm/core';
 import type { ChannelLifecycle } from '../channels/channel-lifecycle.js';
+import type { ChannelDevices } from '../isolation/channel-devices.js';
 import type { JsonLogger } from '../log/logger.js';
 import type { VmRegistry } from '../vms/vm-registry.js';
 
@@ -13,6 +14,8 @@ export interface BrokerRouterOptions {
   send(vmId: number, message: ControlMessage): boolean;
   /** Sends a signed REVOKE for `channelId` to `vmId`. */
   sendRevoke(vmId: number, channelId: bigint): void;
+  /** The memory of `isolation: device` channels; absent: every channel in the region. */
+  readonly devices?: ChannelDevices;
 }
 
 /**
@@ -58,10 +61,20 @@ export class BrokerRouter {
           ch === undefined
             ? undefined
             : vms.get(e.vmId === ch.consumerVm ? ch.providerVm : ch.consumerVm)?.doorbellId;
-        this.#o.send(e.vmId, {
+        const device = ch === undefined ? undefined : this.#o.devices?.grantFrame(e.vmId, ch);
+        const message: ControlMessage = {
           kind: 'handshake',
           message: e.bytes,
           ...(peer === undefined ? {} : { peerDoorbell: peer }),
+          ...(device?.channelDevice === undefined ? {} : { channelDevice: device.channelDevice }),
+        };
+        if (device?.ready === undefined) return void this.#o.send(e.vmId, message);
+        // qemu, a device channel: the grant leaves once its device is in both VMs; never if a
+        // plug failed (the handshake deadline then aborts the channel).
+        void device.ready.then((ok) => {
+          if (ok) this.#o.send(e.vmId, message);
+          else
+            log.warn('grant-withheld', { vm: e.vmId, channel: `0x${ch!.channelId.toString(16)}` });
         });
         return;
       }
@@ -96,6 +109,7 @@ export class BrokerRouter {
         return;
       }
       default:
+        this.#o.devices?.apply(e);
         return lifecycle.apply(e);
     }
   }

@@ -1,6 +1,7 @@
 import {
   BrokerHandshakes,
   configLimits,
+  type BrokerChannel,
   type CryptoBackend,
   type OpenedCa,
   type ServiceConfig,
@@ -18,6 +19,8 @@ export function brokerFor(
   crypto: CryptoBackend,
   grantKeys: ReadonlyMap<number, Uint8Array>,
   doorbells: { readonly vectors: number; readonly of: (vmId: number) => number | undefined },
+  /** Where device channels' windows are (isolation/channel-devices.ts). */
+  devices?: { windowOffset(channel: BrokerChannel): bigint | undefined },
 ): BrokerHandshakes {
   return new BrokerHandshakes({
     crypto,
@@ -36,6 +39,7 @@ export function brokerFor(
     // at the other VM's doorbell id (docs/protocol.md §7).
     doorbellVectors: doorbells.vectors,
     doorbellOf: doorbells.of,
+    ...(devices === undefined ? {} : { deviceWindowOffset: (ch) => devices.windowOffset(ch) }),
     ...(o.pendingTimeoutMs === undefined ? {} : { pendingTimeoutMs: BigInt(o.pendingTimeoutMs) }),
   });
 }

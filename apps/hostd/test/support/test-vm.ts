@@ -57,7 +57,14 @@ export class TestVm {
   readonly aborts: { reason: string; detail: string }[] = [];
   readonly providerGrants: ChannelGrant[] = [];
   /** Handshake frames from hostd that carried M4 or M6, with the peer doorbell id beside them. */
-  readonly grantFrames: { type: number; peerDoorbell: number | undefined }[] = [];
+  readonly grantFrames: {
+    type: number;
+    peerDoorbell: number | undefined;
+    /** Set only on the grant frames of a device channel in emulated mode. */
+    channelDevice?: string;
+  }[] = [];
+  /** Every message hostd sent this VM, in order (what its link received). */
+  readonly received: ControlMessage[] = [];
   /** Provider side: files by channel id (one per channel, as the runtime would). */
   readonly providerFiles = new Map<bigint, DeviceFile>();
   secretKey = crypto.ed25519GenerateSecretKey();
@@ -367,6 +374,7 @@ export class TestVm {
 
   #onMessage(m: ControlMessage): void {
     if (this.closed) return; // this VM is shutting down: late messages find no device
+    this.received.push(m);
     switch (m.kind) {
       case 'attach':
         this.attach = m;
@@ -395,7 +403,13 @@ export class TestVm {
       case 'handshake': {
         const type = m.message[1];
         if (m.message[0] === 0x08 && (type === 4 || type === 6))
-          this.grantFrames.push({ type, peerDoorbell: m.peerDoorbell });
+          this.grantFrames.push({
+            type,
+            peerDoorbell: m.peerDoorbell,
+            ...(m.channelDevice === undefined ? {} : { channelDevice: m.channelDevice }),
+          });
+        // As the runtime does: a device channel's memory is bound before its grant is presented.
+        if (m.channelDevice !== undefined) this.device.bindChannelDevice(m.channelDevice);
         return this.#onHandshake(m.message);
       }
       default:

@@ -39,6 +39,7 @@ export class GrantMinter {
   readonly #lifetimeMs: bigint;
   readonly #random: (n: number) => Uint8Array;
   readonly #doorbellOf: (vmId: number) => number | undefined;
+  readonly #deviceWindowOffset: (ch: BrokerChannel) => bigint | undefined;
   readonly #nextSerial = new Map<number, bigint>();
   readonly #usedChannelIds = new Set<bigint>();
 
@@ -53,6 +54,8 @@ export class GrantMinter {
     random: (n: number) => Uint8Array;
     /** The IVPosition of a VM's doorbell device, when hostd knows it. */
     doorbellOf: (vmId: number) => number | undefined;
+    /** A device channel's window offset in its own memory; undefined: in the region. */
+    deviceWindowOffset: (ch: BrokerChannel) => bigint | undefined;
   }) {
     this.#crypto = o.crypto;
     this.#brokerSecretKey = o.brokerSecretKey;
@@ -62,6 +65,7 @@ export class GrantMinter {
     this.#lifetimeMs = o.lifetimeMs;
     this.#random = o.random;
     this.#doorbellOf = o.doorbellOf;
+    this.#deviceWindowOffset = o.deviceWindowOffset;
   }
 
   /** TH1: the transcript hash after M1. */
@@ -130,6 +134,7 @@ export class GrantMinter {
     const vm = role === 'consumer' ? ch.consumerVm : ch.providerVm;
     const key = this.#grantKeys.get(vm);
     if (key === undefined) throw new HandshakeFailure('notAuthorized', `VM ${vm} has no grant key`);
+    const deviceOffset = this.#deviceWindowOffset(ch);
     return signGrant(this.#crypto, key, {
       role,
       perms: GrantPerm.map,
@@ -137,7 +142,7 @@ export class GrantMinter {
       grantSerial: role === 'consumer' ? ch.consumerSerial : ch.providerSerial,
       vmId: vm,
       channelId: ch.channelId,
-      windowOffset: ch.window.offset,
+      windowOffset: deviceOffset ?? ch.window.offset,
       windowLength: ch.window.length,
       kn,
       notAfterNs: (this.#nowMs() + this.#lifetimeMs) * 1_000_000n,
@@ -147,7 +152,16 @@ export class GrantMinter {
         ch,
         this.#doorbellOf(role === 'consumer' ? ch.providerVm : ch.consumerVm),
       ),
+      ...(deviceOffset === undefined ? {} : { target: 'device' as const }),
     });
+  }
+
+  /**
+   * The window offset `ch`'s grants and M2 name: its place in the channel's own memory for a
+   * device channel (docs/protocol.md §10), else its place in the region.
+   */
+  grantedWindowOffset(ch: BrokerChannel): bigint {
+    return this.#deviceWindowOffset(ch) ?? ch.window.offset;
   }
 
   /** The next grant serial of `vmId` (1, 2, …). */

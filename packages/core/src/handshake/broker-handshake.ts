@@ -67,6 +67,13 @@ export interface BrokerOptions {
   readonly doorbellVectors?: number;
   /** The IVPosition of a VM's doorbell device, once the VM told it; a grant's route names it. */
   readonly doorbellOf?: (vmId: number) => number | undefined;
+  /**
+   * For a channel of an `isolation: device` service: the offset of its window in the channel's
+   * own device memory (one granule, after the device header); its grants then name that memory
+   * (target `device`, docs/protocol.md §10). undefined: the window is in the region. Default:
+   * every channel in the region.
+   */
+  readonly deviceWindowOffset?: (channel: BrokerChannel) => bigint | undefined;
 }
 
 const offerKey = (service: number, instance: number): string => `${service}:${instance}`;
@@ -118,6 +125,7 @@ export class BrokerHandshakes {
       lifetimeMs: options.grantLifetimeMs ?? 10_000n,
       random,
       doorbellOf: options.doorbellOf ?? (() => undefined),
+      deviceWindowOffset: options.deviceWindowOffset ?? (() => undefined),
     });
     this.#channels = new BrokerChannels({
       nowMs: options.nowMs,

@@ -280,7 +280,8 @@ export class HandshakeSessions {
       epoch: ca.epoch,
       cVm: linkVm,
       pVm: svc.providerVm,
-      windowOffset: window.offset,
+      // a device channel's window is at its place in the channel's own memory (§10)
+      windowOffset: this.#c.minter.grantedWindowOffset(channel),
       windowLength: window.length,
       mode: req.mode,
       nonceH: this.#c.random(32),

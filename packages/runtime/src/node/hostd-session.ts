@@ -166,6 +166,8 @@ export class HostdSession {
           case 'sd':
             return this.#sdInbox.next({ bytes: m.message, from: 'hostd' });
           case 'handshake':
+            // A device channel's memory (emulated mode) is bound before its grant is presented.
+            if (m.channelDevice !== undefined) this.#bindChannelDevice(m.channelDevice);
             return this.#broker.receive(m.message);
           case 'revoke':
             return void this.#onRevoke(m.channelId, m.token, m.tag);
@@ -400,6 +402,16 @@ export class HostdSession {
       () => this.#doorbells.close(),
       () => this.#link.close(),
     ]).catch(() => undefined);
+  }
+
+  /** Tells the device of a device channel's memory file (docs/protocol.md §10). */
+  #bindChannelDevice(path: string): void {
+    try {
+      this.#transport.device.bindChannelDevice?.(path);
+    } catch (e) {
+      // Its grant is then refused (`nodev`) and the channel fails like any refused grant.
+      this.#error('ERR_ATTACH', (e as Error).message);
+    }
   }
 
   #error(code: string, message: string): void {

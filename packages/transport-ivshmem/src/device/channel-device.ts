@@ -101,6 +101,14 @@ export interface ChannelDevice {
   revoke(token: Uint8Array, tag: Uint8Array): RevokeReceipt;
   /** True when the peer's pages are really read-only (the kernel), false when emulated. */
   readonly enforcesPageProtection: boolean;
+  /**
+   * Emulated mode only: the memory file of an `isolation: device` channel, which hostd tells
+   * the channel's two VMs beside its grant (docs/protocol.md §10); a grant with target `device`
+   * is checked against its header and maps from it. Throws `ERR_REGION` for a file that is not
+   * a channel device. The kernel module binds hot-plugged devices itself: `KernelDevice` has
+   * no such method.
+   */
+  bindChannelDevice?(path: string): void;
   /** Closes every open file and mapping. */
   close(): void;
 }

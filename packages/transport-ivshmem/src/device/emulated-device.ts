@@ -15,6 +15,7 @@ import { mapFile, unmap, type MappedFile } from '../native/map-file.js';
 import { lossProbe } from '../native/sigbus-guard.js';
 import { readRegionHeader } from '../region/region-header.js';
 import type { WindowMemory } from '../ring/ring-views.js';
+import { EmulatedChannelDevices } from './emulated-channel-devices.js';
 import type {
   ChannelDevice,
   DeviceFile,
@@ -44,6 +45,8 @@ interface LiveGrant {
   readonly window: GrantedWindow;
   readonly file: EmulatedDeviceFile;
   readonly mappings: MappedFile[];
+  /** A device grant's memory file (docs/protocol.md §10); absent: the window is the region's. */
+  readonly devicePath?: string;
 }
 
 /**
@@ -65,6 +68,7 @@ export class EmulatedDevice implements ChannelDevice {
   private readonly revokedChannels = new Set<bigint>();
   private revokedEpoch = -1n;
   private readonly key: Uint8Array;
+  private readonly channelDevices = new EmulatedChannelDevices();
   private closed = false;
 
   constructor(private readonly o: EmulatedDeviceOptions) {
@@ -124,6 +128,12 @@ export class EmulatedDevice implements ChannelDevice {
     };
   }
 
+  /** The memory file of a device channel hostd told this VM of (docs/protocol.md §10). */
+  bindChannelDevice(path: string): void {
+    this.assertOpen();
+    this.channelDevices.bind(path);
+  }
+
   close(): void {
     if (this.closed) return;
     for (const f of [...this.files]) f.close();
@@ -146,6 +156,7 @@ export class EmulatedDevice implements ChannelDevice {
         dataSize: BigInt(info.dataSize),
       },
       serials: new SerialWindowProbe(this.grantSerials),
+      channelDevice: (id) => this.channelDevices.header(id),
     });
     if (!v.ok) throw grantError('grant', v.reason);
     const t = v.token;
@@ -153,19 +164,9 @@ export class EmulatedDevice implements ChannelDevice {
     if (this.revokedIn(info.epoch).has(t.channelId)) throw grantError('grant', 'revoked');
     const offset = Number(t.windowOffset);
     const length = Number(t.windowLength);
-    const layout = windowLayout(info.pageGranule);
-    if (layout.dataSizeOf(length) === undefined || offset % layout.granule !== 0) {
-      throw grantError('grant', 'layout');
-    }
-    if (info.pageGranule < info.pageSize) throw grantError('grant', 'granule');
-    for (const [id, list] of this.grants) {
-      if (id === t.channelId) continue;
-      for (const g of list) {
-        if (offset < g.window.offset + g.window.length && g.window.offset < offset + length) {
-          throw grantError('grant', 'overlap');
-        }
-      }
-    }
+    const devicePath = t.target === 'device' ? this.channelDevices.path(t.channelId) : undefined;
+    if (devicePath !== undefined) this.checkDeviceGrant(file, t.channelId, info.pageSize);
+    else this.checkRegionGrant(t.channelId, offset, length, info);
     // Every check passed: only now is the serial spent (a refused token never burns one).
     this.grantSerials.commit(t.grantSerial);
     const window: GrantedWindow = {
@@ -177,7 +178,7 @@ export class EmulatedDevice implements ChannelDevice {
       doorbell: t.doorbell ?? NO_DOORBELL_ROUTE,
     };
     const list = this.grants.get(t.channelId) ?? [];
-    list.push({ window, file, mappings: [] });
+    list.push({ window, file, mappings: [], ...(devicePath === undefined ? {} : { devicePath }) });
     this.grants.set(t.channelId, list);
     return window;
   }
@@ -193,7 +194,9 @@ export class EmulatedDevice implements ChannelDevice {
         `no grant for channel ${channelId} on this device file (EPERM)`,
       );
     }
-    const m = mapFile(this.o.regionPath, g.window.offset, g.window.length, { writable: true });
+    const m = mapFile(g.devicePath ?? this.o.regionPath, g.window.offset, g.window.length, {
+      writable: true,
+    });
     g.mappings.push(m);
     return {
       shared: new Uint8Array(m.shared),
@@ -227,6 +230,42 @@ export class EmulatedDevice implements ChannelDevice {
     this.files.delete(file);
   }
 
+  /** The device-only checks of a region grant: its layout, granule and overlap (§7.1). */
+  private checkRegionGrant(channelId: bigint, offset: number, length: number, info: DeviceInfo) {
+    const layout = windowLayout(info.pageGranule);
+    if (layout.dataSizeOf(length) === undefined || offset % layout.granule !== 0) {
+      throw grantError('grant', 'layout');
+    }
+    if (info.pageGranule < info.pageSize) throw grantError('grant', 'granule');
+    for (const [id, list] of this.grants) {
+      if (id === channelId) continue;
+      for (const g of list) {
+        if (g.devicePath !== undefined) continue; // in its own memory: overlaps nothing here
+        if (offset < g.window.offset + g.window.length && g.window.offset < offset + length) {
+          throw grantError('grant', 'overlap');
+        }
+      }
+    }
+  }
+
+  /**
+   * The device-only checks of a device grant (docs/protocol.md §10): its memory's granule fits
+   * the kernel's pages, and a file holds at most one live device grant (it maps that one at
+   * one fixed offset, as sivshm.ko does).
+   */
+  private checkDeviceGrant(file: EmulatedDeviceFile, channelId: bigint, pageSize: number) {
+    const header = this.channelDevices.header(channelId);
+    if (header !== undefined && header.pageGranule < pageSize) {
+      throw grantError('grant', 'granule');
+    }
+    for (const [id, list] of this.grants) {
+      if (id === channelId) continue;
+      if (list.some((g) => g.file === file && g.devicePath !== undefined)) {
+        throw grantError('grant', 'overlap');
+      }
+    }
+  }
+
   /** The revoked channels of `epoch` (a new epoch starts an empty record). */
   private revokedIn(epoch: bigint): Set<bigint> {
     if (epoch !== this.revokedEpoch) {
@@ -239,6 +278,7 @@ export class EmulatedDevice implements ChannelDevice {
   private zap(channelId: bigint): void {
     for (const g of this.grants.get(channelId) ?? []) for (const m of g.mappings) unmap(m.handle);
     this.grants.delete(channelId);
+    this.channelDevices.forget(channelId);
   }
 
   private assertOpen(): void {

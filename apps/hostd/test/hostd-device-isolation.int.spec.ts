@@ -1,0 +1,143 @@
+// isolation: device in emulated mode, through a hostd process and three VM links: a channel of
+// VehicleSpeed (device) gets memory of its own that only its two VMs are told of; MediaControl
+// (region) beside it keeps its window in the shared region (issue 18, docs/protocol.md §10).
+import { expect } from 'chai';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { readChannelDeviceHeader, windowLayout } from '@sivshm/abi';
+import { decodeGrant } from '@sivshm/core';
+import { makeDeployment as makeTestDeployment } from '@sivshm/testing';
+import {
+  endHostdTest,
+  GENEROUS_LIMITS,
+  readStatus,
+  SERVICE,
+  startHostd,
+  VM,
+  waitFor,
+  type Deployment,
+  type HostdProcess,
+} from './support/test-deployment.js';
+import type { TestVm } from './support/test-vm.js';
+import { granted, vmRoles } from './support/vm-roles.js';
+
+const MARKER = Buffer.from('pair-only marker 7f3a9c');
+
+function deviceDeployment(): Deployment {
+  return makeTestDeployment({
+    label: 'hostd-device',
+    vms: [
+      { id: VM.infotainment, name: 'infotainment' },
+      { id: VM.cluster, name: 'cluster', limits: GENEROUS_LIMITS },
+      { id: VM.rogue, name: 'rogue', limits: GENEROUS_LIMITS },
+    ],
+    services: [
+      { name: 'VehicleSpeed', consumers: ['cluster'], isolation: 'device' },
+      { name: 'MediaControl', consumers: ['cluster', 'rogue'] },
+    ],
+  });
+}
+
+describe('Hostd device channels (emulated mode)', function () {
+  this.timeout(30_000);
+  let d: Deployment;
+  let hostd: HostdProcess | undefined;
+  const vms: TestVm[] = [];
+
+  beforeEach(async () => {
+    d = deviceDeployment();
+    hostd = await startHostd(d);
+  });
+
+  afterEach(async () => {
+    const running = hostd;
+    hostd = undefined;
+    await endHostdTest(running, d, vms);
+  });
+
+  const { providerAndConsumer, consumer } = vmRoles(() => d, vms);
+
+  it("should give a device channel memory of its own, named to its two VMs only, never on a third VM's link", async () => {
+    const { p, c } = await providerAndConsumer();
+    const r = await consumer('rogue');
+    const speed = granted(await c.request(SERVICE.speed));
+    await waitFor(() => p.grantFrames.length === 1, 'M6');
+
+    const token = decodeGrant(speed.grant.grantToken);
+    expect(token.ok && token.token.target, 'the grant names the device').to.equal('device');
+    expect(token.ok && token.token.windowOffset).to.equal(4096n);
+    const hex = speed.grant.channelId.toString(16).padStart(16, '0');
+    const file = path.join(d.runDir, 'devices', `${hex}.chan`);
+    expect(c.grantFrames[0]!.channelDevice).to.equal(file);
+    expect(p.grantFrames[0]!.channelDevice).to.equal(file);
+    expect(statSync(file).mode & 0o777).to.equal(0o600);
+    const bytes = readFileSync(file);
+    const header = readChannelDeviceHeader(bytes);
+    expect(header).to.include({
+      channelId: speed.grant.channelId,
+      consumerVm: VM.cluster,
+      providerVm: VM.infotainment,
+      service: SERVICE.speed,
+      windowLength: windowLayout(4096).windowLength(64 * 1024),
+      deviceSize: 256 * 1024,
+    });
+
+    // A region channel beside it: the third VM's own grant names the region, no device.
+    const media = granted(await r.request(SERVICE.media));
+    const mediaToken = decodeGrant(media.grant.grantToken);
+    expect(mediaToken.ok && mediaToken.token).not.to.have.property('target');
+
+    // The pair writes through its mapping: the bytes land in the device file, never the region.
+    const window = speed.file.mapWindow(speed.grant.channelId);
+    const dataArea = windowLayout(4096).dataArea;
+    (window.bulk ?? window.shared).set(MARKER, dataArea);
+    expect(readFileSync(file).includes(MARKER)).to.equal(true);
+    expect(readFileSync(d.regionPath).includes(MARKER)).to.equal(false);
+
+    // Nothing the third VM's link received names the device or its file.
+    expect(r.received.some((m) => 'channelDevice' in m)).to.equal(false);
+    const seen = JSON.stringify(r.received, (_, v: unknown) =>
+      v instanceof Uint8Array
+        ? Buffer.from(v).toString('latin1')
+        : typeof v === 'bigint'
+          ? `${v}`
+          : v,
+    );
+    expect(seen.includes(hex)).to.equal(false);
+    expect(seen.includes('devices')).to.equal(false);
+    expect(r.grantFrames.map((f) => f.channelDevice)).to.deep.equal([undefined]);
+    const status = await readStatus(d);
+    expect(status.channels).to.have.length(2);
+  });
+
+  it('should zero and drop the memory once both receipts verified, and keep it while a holder has not proven its revoke', async () => {
+    const { p, c } = await providerAndConsumer();
+    const first = granted(await c.request(SERVICE.speed));
+    await waitFor(() => p.grantFrames.length === 1, 'M6');
+    const firstFile = c.grantFrames[0]!.channelDevice!;
+    const held = openSync(firstFile, 'r'); // to look at the memory after its name is gone
+    try {
+      c.send({ kind: 'close', channelId: first.grant.channelId });
+      await waitFor(() => !existsSync(firstFile), 'the device file removed');
+      expect(fstatSync(held).size, 'the memory was dropped').to.equal(0);
+    } finally {
+      closeSync(held);
+    }
+    await waitFor(async () => (await readStatus(d)).channels.length === 0, 'the channel freed');
+
+    // A consumer that acknowledges without a receipt: the memory stays until its link drops.
+    c.revokeBehaviour = 'skip-no-receipt';
+    const second = granted(await c.request(SERVICE.speed));
+    await waitFor(() => p.grantFrames.length === 2, 'the second M6');
+    const secondFile = c.grantFrames[1]!.channelDevice!;
+    expect(secondFile).not.to.equal(firstFile);
+    c.send({ kind: 'close', channelId: second.grant.channelId });
+    await waitFor(
+      async () => (await readStatus(d)).region.quarantinedBytes > 0,
+      'the channel quarantined',
+    );
+    expect(existsSync(secondFile), 'kept while the consumer may map it').to.equal(true);
+    c.close();
+    await waitFor(() => !existsSync(secondFile), 'removed once the holder is gone');
+  });
+});
