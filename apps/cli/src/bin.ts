@@ -16,6 +16,8 @@ import { registerTopCommand } from './commands/top.js';
 import { registerGenCommand } from './commands/gen.js';
 import { registerCallCommand } from './commands/call.js';
 import { registerEchoCommand } from './commands/echo.js';
+import { registerRecordCommand } from './commands/record.js';
+import { registerReplayCommand } from './commands/replay.js';
 import { reportError } from './errors/error-report.js';
 
 const program = new Command('sivshm')
@@ -42,6 +44,8 @@ registerGenCommand(program);
 registerTopCommand(program);
 registerCallCommand(program);
 registerEchoCommand(program);
+registerRecordCommand(program);
+registerReplayCommand(program);
 
 /** The (sub)command the arguments name, as far as they name one: `sivshm ca issue`. */
 function commandOf(args: readonly string[]): Command {

@@ -28,12 +28,15 @@ export class RingTap {
   /**
    * `direction` is the ring's byte range in a window: [producer page][consumer page][data], each
    * control page `granule` bytes (the region's page granule, 4 KiB in layout v1).
+   * `from` is the producer index to start at: by default the current one (records from now
+   * on); 0 for a channel that has just opened, whose first records are still in the data area
+   * as long as the producer has not gone round it (a tap that finds it lapped resynchronises).
    */
-  constructor(direction: Uint8Array, dataSize: number, granule: number = PAGE_SIZE) {
+  constructor(direction: Uint8Array, dataSize: number, granule: number = PAGE_SIZE, from?: number) {
     this.#words = new Uint32Array(direction.buffer, direction.byteOffset, PAGE_SIZE / 4);
     this.#dv = new DataView(direction.buffer, direction.byteOffset + 2 * granule, dataSize);
     this.#cap = dataSize;
-    this.#next = this.#producerIndex();
+    this.#next = from ?? this.#producerIndex();
   }
 
   #producerIndex(): number {

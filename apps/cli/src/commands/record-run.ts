@@ -1,0 +1,314 @@
+// `sivshm record` at work: taps both rings of every selected channel of a mapped region (read
+// only, like `sivshm capture`) and streams what they carry into one pcapng file, one interface
+// per channel. Loaded by the command's action only (commands/record.ts).
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { windowLayout, type ChannelEntry } from '@sivshm/abi';
+import type { ServiceConfig } from '@sivshm/core';
+import {
+  ChannelTableReader,
+  readRegionHeader,
+  RingTap,
+  unmap,
+  type RegionLayoutInfo,
+} from '@sivshm/transport-ivshmem';
+import { loadDiagConfig } from '../diag/diagnostics-vm.js';
+import { interfaceBlock, packetBlock, sectionHeaderBlock } from '../diag/pcapng.js';
+import { channelInterface, frameOf, recordedChannelOf } from '../diag/recorded-channel.js';
+import { CliError } from '../errors/cli-error.js';
+import { isSystemError, systemErrorReason } from '../errors/fs-error-text.js';
+import { checkWritableFile } from '../io/cli-files.js';
+import { mapRegionReadOnly } from '../io/region-file.js';
+
+/** The options of `sivshm record`, parsed. */
+export interface RecordOptions {
+  region: string;
+  out: string;
+  channel?: bigint[];
+  service?: string[];
+  config?: string;
+  duration?: number;
+  count?: number;
+  maxSize: number;
+}
+
+/** How often the channel table is read again for channels that opened or ended. */
+const SCAN_MS = 200;
+
+/** One ring of a recorded channel, with the VMs its frames go between. */
+interface DirectionTap {
+  readonly tap: RingTap;
+  readonly from: number;
+  readonly to: number;
+}
+
+/** A channel being recorded: its pcapng interface and its two taps. */
+interface Recorded {
+  readonly interfaceId: number;
+  readonly generation: number;
+  readonly taps: readonly DirectionTap[];
+}
+
+/** The output file, written block by block. */
+class Recording {
+  bytes = 0;
+  frames = 0;
+  interfaces = 0;
+  constructor(
+    readonly fd: number,
+    readonly file: string,
+    readonly maxSize: number,
+  ) {}
+
+  /** Appends `blocks`; false (nothing written) when they would pass --max-size. */
+  append(blocks: readonly Uint8Array[]): boolean {
+    const chunk = Buffer.concat(blocks);
+    if (this.bytes + chunk.length > this.maxSize) return false;
+    try {
+      writeSync(this.fd, chunk);
+    } catch (e) {
+      const why = isSystemError(e) ? systemErrorReason(e) : (e as Error).message;
+      throw new CliError(
+        'ERR_IO',
+        `cannot write ${this.file} (${why}); its first ${this.frames} frames are complete`,
+        { cause: e },
+      );
+    }
+    this.bytes += chunk.length;
+    return true;
+  }
+}
+
+function openRecording(file: string, maxSize: number): Recording {
+  try {
+    const fd = openSync(file, 'w');
+    const r = new Recording(fd, file, maxSize);
+    r.append([sectionHeaderBlock('sivshm record')]);
+    return r;
+  } catch (e) {
+    if (CliError.is(e)) throw e;
+    const why = isSystemError(e) ? systemErrorReason(e) : (e as Error).message;
+    throw new CliError('ERR_IO', `cannot write recording ${file}: ${why}`, { cause: e });
+  }
+}
+
+/** Service ids from --service (names need --config). */
+function serviceIds(names: readonly string[], config: ServiceConfig | undefined): Set<number> {
+  return new Set(
+    names.map((n) => {
+      if (/^0x[0-9a-f]{1,4}$/i.test(n)) return Number(n);
+      if (config === undefined) {
+        throw new CliError(
+          'ERR_USAGE',
+          `--service ${n}: a service name needs --config (or give its 0x id)`,
+        );
+      }
+      const s = config.services.find((x) => x.name === n);
+      if (s === undefined) {
+        throw new CliError(
+          'ERR_USAGE',
+          `--service ${n}: ${config.file} has no such service; its services: ${config.services.map((x) => x.name).join(', ')}`,
+        );
+      }
+      return s.id;
+    }),
+  );
+}
+
+/**
+ * Read-only taps on both rings of the entry's window (c2p first); `fromStart`: from index 0, for
+ * a channel that opened during the recording (its first records are still in the ring).
+ */
+function directionTaps(
+  region: Uint8Array,
+  header: RegionLayoutInfo,
+  e: ChannelEntry,
+  fromStart: boolean,
+): DirectionTap[] {
+  const layout = windowLayout(header.pageGranule);
+  const dataSize = layout.dataSizeOf(e.length);
+  if (dataSize === undefined) return [];
+  const dir = layout.directionSize(dataSize);
+  const ring = (at: number): RingTap =>
+    new RingTap(
+      region.subarray(e.offset + at, e.offset + at + dir),
+      dataSize,
+      header.pageGranule,
+      fromStart ? 0 : undefined,
+    );
+  return [
+    { tap: ring(0), from: e.consumerVm, to: e.providerVm },
+    { tap: ring(dir), from: e.providerVm, to: e.consumerVm },
+  ];
+}
+
+/** Microseconds since the Unix epoch, finer than Date.now(). */
+const nowUs = (): bigint => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
+
+/** Records until --duration, --count, --max-size or Ctrl-C, then says what it wrote. */
+export async function record(o: RecordOptions): Promise<void> {
+  // The output is checked first and opened before the first frame is read: a path that cannot
+  // be written fails before anything is captured, and every frame is on disk once read.
+  checkWritableFile(o.out, 'recording');
+  const config = o.config === undefined ? undefined : await loadDiagConfig(o.config);
+  const services = serviceIds(o.service ?? [], config);
+  const m = mapRegionReadOnly(o.region);
+  try {
+    const region = new Uint8Array(m.shared);
+    const header = readRegionHeader(region);
+    const table = new ChannelTableReader(region, header);
+    const channels = new Set(o.channel ?? []);
+    for (const id of channels) {
+      if (table.find(id) === undefined) {
+        throw new CliError(
+          'ERR_INPUT',
+          `channel ${id} is not in the channel table of ${o.region} (sivshm inspect lists them)`,
+        );
+      }
+    }
+    const wanted = (e: ChannelEntry): boolean =>
+      (channels.size === 0 && services.size === 0) ||
+      channels.has(e.channelId) ||
+      services.has(e.service);
+    const out = openRecording(o.out, o.maxSize);
+    let why: string;
+    try {
+      why = await recordLoop(o, out, () => scanTable(table, wanted), region, header, config);
+    } finally {
+      closeSync(out.fd);
+    }
+    console.error(
+      `${process.stderr.isTTY ? '\n' : ''}wrote ${out.frames} frames of ${out.interfaces} channel${out.interfaces === 1 ? '' : 's'} (${out.bytes} bytes) to ${o.out}${why}`,
+    );
+  } finally {
+    unmap(m.handle);
+  }
+}
+
+/** The ACTIVE entries `wanted` picks; none when the table is mid-change (read again later). */
+function scanTable(
+  table: ChannelTableReader,
+  wanted: (e: ChannelEntry) => boolean,
+): ChannelEntry[] {
+  try {
+    return table
+      .entries()
+      .map((x) => x.entry)
+      .filter((e) => e.state === 'ACTIVE' && wanted(e));
+  } catch {
+    return [];
+  }
+}
+
+/** The channels being recorded, kept in step with the channel table. */
+class ChannelSet {
+  readonly #recorded = new Map<bigint, Recorded>();
+  /** True after the first scan: channels found later opened during the recording. */
+  #started = false;
+  constructor(
+    readonly out: Recording,
+    readonly region: Uint8Array,
+    readonly header: RegionLayoutInfo,
+    readonly config: ServiceConfig | undefined,
+  ) {}
+
+  get size(): number {
+    return this.#recorded.size;
+  }
+
+  /** Drops channels that ended; adds new ones (an IDB each). False when --max-size stops it. */
+  update(active: readonly ChannelEntry[]): boolean {
+    for (const [id, r] of this.#recorded) {
+      if (!active.some((e) => e.channelId === id && e.generation === r.generation)) {
+        this.#recorded.delete(id);
+      }
+    }
+    for (const e of active) {
+      if (this.#recorded.has(e.channelId)) continue;
+      const block = interfaceBlock(channelInterface(recordedChannelOf(e), this.#names(e)));
+      if (!this.out.append([block])) return false;
+      this.#recorded.set(e.channelId, {
+        interfaceId: this.out.interfaces++,
+        generation: e.generation,
+        taps: directionTaps(this.region, this.header, e, this.#started),
+      });
+    }
+    this.#started = true;
+    return true;
+  }
+
+  #names(e: ChannelEntry): { service?: string; consumer?: string; provider?: string } {
+    const c = this.config;
+    const vm = (id: number): string | undefined => c?.vms.find((v) => v.id === id)?.name;
+    const service = c?.services.find((s) => s.id === e.service)?.name;
+    const [consumer, provider] = [vm(e.consumerVm), vm(e.providerVm)];
+    return {
+      ...(service === undefined ? {} : { service }),
+      ...(consumer === undefined ? {} : { consumer }),
+      ...(provider === undefined ? {} : { provider }),
+    };
+  }
+
+  /** EPBs of every record published since the last poll, at most `max`. */
+  poll(max: number): Uint8Array[] {
+    const blocks: Uint8Array[] = [];
+    for (const r of this.#recorded.values()) {
+      for (const t of r.taps) {
+        for (const rec of t.tap.poll()) {
+          if (blocks.length >= max) break;
+          const data = frameOf(rec.frame, t.from, t.to);
+          blocks.push(packetBlock({ interfaceId: r.interfaceId, timestampUs: nowUs(), data }));
+        }
+      }
+    }
+    return blocks;
+  }
+}
+
+/**
+ * Polls the taps, adding channels as they appear and dropping those that ended; returns why it
+ * stopped (empty for Ctrl-C or --count).
+ */
+async function recordLoop(
+  o: RecordOptions,
+  out: Recording,
+  scan: () => ChannelEntry[],
+  region: Uint8Array,
+  header: RegionLayoutInfo,
+  config: ServiceConfig | undefined,
+): Promise<string> {
+  const limit = o.count ?? Infinity;
+  const deadline = o.duration === undefined ? Infinity : Date.now() + o.duration * 1000;
+  const channels = new ChannelSet(out, region, header, config);
+  const full = ` (stopped at --max-size ${o.maxSize})`;
+  let stop = false;
+  const onSignal = (): void => void (stop = true);
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  try {
+    let nextScan = 0;
+    let lastReport = Date.now();
+    while (!stop && out.frames < limit) {
+      if (Date.now() >= deadline) return ` (--duration ${o.duration} s)`;
+      if (Date.now() >= nextScan) {
+        const first = nextScan === 0;
+        nextScan = Date.now() + SCAN_MS;
+        if (!channels.update(scan())) return full;
+        // Said after the first scan: a channel that opens from now on is read from its start.
+        if (first) console.error(`recording to ${o.out}; Ctrl-C to stop`);
+      }
+      const blocks = channels.poll(limit - out.frames);
+      if (blocks.length > 0) {
+        if (!out.append(blocks)) return full;
+        out.frames += blocks.length;
+      }
+      if (Date.now() - lastReport >= 1000 && process.stderr.isTTY) {
+        process.stderr.write(`\r${out.frames} frames, ${channels.size} channels`);
+        lastReport = Date.now();
+      }
+      await sleep(1);
+    }
+    return '';
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+  }
+}
