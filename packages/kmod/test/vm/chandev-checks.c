@@ -223,6 +223,52 @@ static void check_unbind(int fd21, volatile char *m21)
 		close(fd);
 }
 
+/*
+ * Hot-plug (QMP on the host, ACPI hot-plug in the guest): the device of
+ * channel 23 arrives while this runs; its grant waits for the probe. Then
+ * it is unplugged under a live mapping: the mapping faults and a grant
+ * gets NODEV. A probe slower than the grant's own 2 s wait is retried.
+ */
+static void check_hotplug(void)
+{
+	char plug[64], unplug[64];
+	unsigned int v = 0, v_gone = 0;
+	volatile char *m = NULL;
+	uint64_t t0, end;
+	int fd = -1, fd2, sig = -1, tries = 0;
+
+	ask(plug, sizeof(plug), "PLUG 23");
+	t0 = now_ms();
+	end = t0 + 30000;
+	do {
+		fd = granted_file("dev:23:consumer", &v);
+		tries++;
+	} while (fd < 0 && v == SIVSHM_REJ_NODEV && now_ms() < end);
+	if (fd >= 0)
+		m = map_device_window(fd);
+	if (m)
+		strcpy((char *)m, "CHAN23-C");
+	printf("@@ note hot-plug: QMP %s ms; the grant was accepted %llu ms later (%d tries)\n",
+	       plug + 3, (unsigned long long)(now_ms() - t0), tries);
+	report("hotplugged-channel-device-grants", !strncmp(plug, "OK", 2) && m,
+	       "PLUG: %s; grant verdict %u after %d tries; mmap %s", plug, v, tries,
+	       m ? "ok" : "failed");
+	ask(unplug, sizeof(unplug), "UNPLUG 23");
+	if (m)
+		sig = touch(m, 0, 0);
+	fd2 = granted_file("dev:23:consumer", &v_gone);
+	printf("@@ note hot-unplug: DEVICE_DELETED %s ms after device_del\n", unplug + 3);
+	report("hot-unplug-zaps-device-mappings",
+	       !strncmp(unplug, "OK", 2) && m && sig == SIGBUS && fd2 < 0 &&
+	       v_gone == SIVSHM_REJ_NODEV,
+	       "UNPLUG: %s; read of the live mapping: signal %d; grant after: verdict %u", unplug,
+	       sig, v_gone);
+	if (fd2 >= 0)
+		close(fd2);
+	if (fd >= 0)
+		close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_fault };
@@ -268,6 +314,7 @@ int main(int argc, char **argv)
 	check_refusals(fd21);
 	check_revoke();
 	check_unbind(fd21, m21);
+	check_hotplug();
 	close(fd);
 	return failures != 0;
 }

@@ -265,17 +265,37 @@ function answer(g: Guest, other: Guest, line: string): string {
   return token.toString('hex') + t.toString('hex');
 }
 
+/**
+ * A request the tier answers itself, asynchronously (e.g. `PLUG`/`UNPLUG`, which hot-plug a
+ * device through QMP); undefined: not one of its requests.
+ */
+export type ExtraRequest = (verb: string, arg: string | undefined) => Promise<string> | undefined;
+
 /** Connects to QEMU's control chardev (retrying while QEMU starts) and answers requests. */
-export function serveControl(sock: string, g: Guest, other: Guest, deadline: number): void {
+export function serveControl(
+  sock: string,
+  g: Guest,
+  other: Guest,
+  deadline: number,
+  extra?: ExtraRequest,
+): void {
   const attempt = (): void => {
     const s: Socket = connect(sock);
     let buf = '';
+    // answers leave in the order the requests came, whichever take longer
+    let queue: Promise<void> = Promise.resolve();
     s.on('data', (d) => {
       buf += d.toString('latin1');
       for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
-        s.write(`${answer(g, other, line)}\n`);
+        const [verb = '', arg] = line.trim().split(' ');
+        const later = extra?.(verb, arg);
+        const reply = later ?? Promise.resolve(answer(g, other, line));
+        queue = queue.then(async () => {
+          const text = await reply.catch((e: unknown) => `ERROR ${(e as Error).message}`);
+          s.write(`${text.replace(/\n/g, ' ')}\n`);
+        });
       }
     });
     s.on('error', () => {

@@ -41,8 +41,11 @@ import {
   ivshmemPlain,
   kmodRoot,
   makeRootfs,
+  openQmp,
   packInitramfs,
   preflight,
+  qmpSocket,
+  type QmpClient,
   selectedGroups,
   serialLine,
   TierResults,
@@ -58,6 +61,7 @@ import {
   CHANDEV_SIZE,
   newGuest,
   serveControl,
+  type ExtraRequest,
   writeChannelDevice,
   writeRegion,
   type Guest,
@@ -120,6 +124,8 @@ fi
  */
 type RegionDevice = ({ plain: string } | { doorbellSocket: string }) & {
   readonly chandevs?: ReadonlyArray<{ readonly path: string; readonly slot: number }>;
+  /** QEMU's QMP socket, and the control-line requests the tier answers through it. */
+  readonly qmp?: { readonly socket: string; readonly extra: ExtraRequest };
 };
 
 /**
@@ -149,11 +155,12 @@ async function runGuest(
       ...(device.chandevs ?? []).map((c, i) =>
         ivshmemPlain(c.path, CHANDEV_SIZE, { id: `cd${i}`, addr: c.slot }),
       ),
+      ...(device.qmp === undefined ? [] : [qmpSocket(device.qmp.socket)]),
       serialLine(sock),
     ],
     timeoutMs: GUEST_TIMEOUT_MS,
   });
-  serveControl(sock, g, other, Date.now() + 30_000);
+  serveControl(sock, g, other, Date.now() + 30_000, device.qmp?.extra);
   const exit = await guest.exited;
   checkGuestKernel(k.r, g.mode, exit.log, k.kernel);
   return exit;
@@ -283,10 +290,20 @@ async function plainGroup(k: KernelRun, shm: string, vectorCount: number): Promi
 async function devicesGroup(k: KernelRun): Promise<void> {
   const shm = `/dev/shm/sivshm-vm-dv-${process.pid}`;
   const dev = (id: number): string => `/dev/shm/sivshm-vm-cd${id}-${process.pid}`;
+  const qmpPath = join(k.work, 'devices-qmp.sock');
+  let qmp: Promise<QmpClient> | undefined;
+  // `PLUG <id>` / `UNPLUG <id>` from the guest: hot-plug channel <id>'s device through QMP
+  const extra: ExtraRequest = (verb, arg) => {
+    if (verb !== 'PLUG' && verb !== 'UNPLUG') return undefined;
+    qmp ??= openQmp(qmpPath);
+    const id = Number(arg);
+    return qmp.then((q) => (verb === 'PLUG' ? hotPlug(q, dev(id), id) : hotUnplug(q, id)));
+  };
   try {
     writeRegion(shm);
     writeChannelDevice(dev(21), 21n, 1, 2);
     writeChannelDevice(dev(22), 22n, 1, 2);
+    writeChannelDevice(dev(HOTPLUG_CHANNEL), BigInt(HOTPLUG_CHANNEL), 1, 2);
     const g = newGuest('devices', 'consumer', 1, 0);
     const r = await runGuest(
       k,
@@ -296,11 +313,20 @@ async function devicesGroup(k: KernelRun): Promise<void> {
           { path: dev(21), slot: CHANDEV_SLOT },
           { path: dev(22), slot: CHANDEV_SLOT + 1 },
         ],
+        qmp: { socket: qmpPath, extra },
       },
       g,
       g,
     );
     judgeSelftest(k.r, 'devices', r);
+    const plugged = readFileSync(dev(HOTPLUG_CHANNEL));
+    const plugMark = plugged.subarray(PAGE_SIZE, PAGE_SIZE + 8).toString('latin1');
+    k.r.record(
+      'host-sees-hotplugged-device-writes',
+      plugMark === 'CHAN23-C',
+      `device ${HOTPLUG_CHANNEL} at its window: '${plugMark}'`,
+    );
+    for (const l of r.log.split('\n').filter((x) => x.startsWith('@@ note '))) k.r.note(l.slice(8));
     const region = readFileSync(shm);
     const [d21, d22] = [readFileSync(dev(21)), readFileSync(dev(22))];
     const at = (b: Buffer, off: number, s: string): boolean =>
@@ -318,8 +344,48 @@ async function devicesGroup(k: KernelRun): Promise<void> {
       `device 21 at its window: '${d21.subarray(PAGE_SIZE, PAGE_SIZE + 8).toString('latin1')}', device 22: '${d22.subarray(PAGE_SIZE, PAGE_SIZE + 8).toString('latin1')}', region holds a device marker: ${has(region, 'CHAN2')}`,
     );
   } finally {
-    for (const f of [shm, dev(21), dev(22)]) rmSync(f, { force: true });
+    void qmp?.then((q) => q.close());
+    for (const f of [shm, dev(21), dev(22), dev(HOTPLUG_CHANNEL)]) rmSync(f, { force: true });
   }
+}
+
+/** The channel whose device the devices guest asks to have hot-plugged, and its PCI slot. */
+const HOTPLUG_CHANNEL = 23;
+const HOTPLUG_SLOT = CHANDEV_SLOT + 2;
+const qmpIds = (id: number): { mem: string; dev: string } => ({
+  mem: `sivshm-mem-${id}`,
+  dev: `sivshm-dev-${id}`,
+});
+
+/** hostd's plug (its QMP steps): a shared file backend, then ivshmem-plain on it; `OK <ms>`. */
+async function hotPlug(q: QmpClient, path: string, id: number): Promise<string> {
+  const t0 = Date.now();
+  const ids = qmpIds(id);
+  await q.execute('object-add', {
+    'qom-type': 'memory-backend-file',
+    id: ids.mem,
+    'mem-path': path,
+    size: CHANDEV_SIZE,
+    share: true,
+  });
+  await q.execute('device_add', {
+    driver: 'ivshmem-plain',
+    id: ids.dev,
+    memdev: ids.mem,
+    addr: `0x${HOTPLUG_SLOT.toString(16)}`,
+  });
+  return `OK ${Date.now() - t0}`;
+}
+
+/** device_del, the guest's DEVICE_DELETED (sivshm.ko's remove ran), then object-del; `OK <ms>`. */
+async function hotUnplug(q: QmpClient, id: number): Promise<string> {
+  const t0 = Date.now();
+  const ids = qmpIds(id);
+  await q.execute('device_del', { id: ids.dev });
+  await q.waitEvent('DEVICE_DELETED', (d) => d['device'] === ids.dev, 30_000);
+  const deleted = Date.now() - t0;
+  await q.execute('object-del', { id: ids.mem });
+  return `OK ${deleted}`;
 }
 
 /** sivshm.ko, the vector module and the selftest in one busybox initramfs; the vector count. */

@@ -121,6 +121,8 @@ export const EXPECTED: Record<SelftestMode, string[]> = {
     'revoke-device-channel-zaps-its-mapping',
     'unbind-channel-device-zaps-its-mappings',
     'rebound-channel-device-grants-again',
+    'hotplugged-channel-device-grants',
+    'hot-unplug-zaps-device-mappings',
   ],
   wait: [
     'insmod',

@@ -30,6 +30,7 @@ export {
 } from './kernels.js';
 export { addNodeApp, transportAddon } from './node-app.js';
 export { preflight } from './preflight.js';
+export { openQmp, qmpSocket, type QmpClient } from './qmp.js';
 export {
   fwCfg,
   ivshmemDoorbell,
