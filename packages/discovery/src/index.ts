@@ -65,5 +65,10 @@ export { MemorySdNetwork } from './transport/memory-network.js';
 export type { CapturedSdMessage } from './transport/memory-network.js';
 export { MessageLinkSdTransport } from './transport/message-link-transport.js';
 export type { MessageLink } from './transport/message-link-transport.js';
-export { UdpSdTransport, DEFAULT_SD_MULTICAST_GROUP, SD_PORT } from './transport/udp-transport.js';
+export {
+  UdpSdTransport,
+  DEFAULT_SD_MULTICAST_GROUP,
+  SD_PORT,
+  interfaceOf,
+} from './transport/udp-transport.js';
 export type { UdpSdTransportOptions } from './transport/udp-transport.js';

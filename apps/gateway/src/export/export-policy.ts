@@ -38,7 +38,12 @@ export function exportPolicy(config: ServiceConfig, gw: GatewayConfig): SdPolicy
       const { group, port } = exp.multicast;
       return Promise.resolve({
         accept: true,
-        multicast: { type: 'ipv4Multicast', address: group, protocol: 'udp', port },
+        multicast: {
+          type: group.includes(':') ? 'ipv6Multicast' : 'ipv4Multicast',
+          address: group,
+          protocol: 'udp',
+          port,
+        },
       });
     },
   };

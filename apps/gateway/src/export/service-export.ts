@@ -1,6 +1,11 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { GatewayExport, ServiceConfig, ServiceDefinition } from '@sivshm/core';
-import { endpointOption, type OfferRegistration, type SdAgent } from '@sivshm/discovery';
+import {
+  endpointOption,
+  interfaceOf,
+  type OfferRegistration,
+  type SdAgent,
+} from '@sivshm/discovery';
 import type { ConsumedService, Node } from '@sivshm/runtime';
 import type { Subscription } from 'rxjs';
 import type { GatewayCounters } from '../edge/gateway-counters.js';
@@ -77,7 +82,8 @@ export class ServiceExport {
   /** Binds the service's UDP port and starts consuming it; the offer follows its channel. */
   static async open(ctx: ServiceExportContext, exp: GatewayExport): Promise<ServiceExport> {
     const service = ctx.config.services.find((s) => s.name === exp.service)!;
-    const socket = createSocket({ type: 'udp4' });
+    const v6 = ctx.unicast.includes(':');
+    const socket = createSocket({ type: v6 ? 'udp6' : 'udp4' });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', (e) =>
         reject(
@@ -92,7 +98,8 @@ export class ServiceExport {
     });
     if (exp.multicast !== undefined) {
       // Multicast events leave by the gateway's interface and stay on the link (as SD does).
-      socket.setMulticastInterface(ctx.unicast);
+      // (IPv6 names the interface by scope, IPv4 by its address.)
+      socket.setMulticastInterface(v6 ? `::%${interfaceOf(ctx.unicast)}` : ctx.unicast);
       socket.setMulticastTTL(1);
     }
     // After binding, a socket error (e.g. ICMP unreachable of a gone subscriber) is not fatal.

@@ -1,5 +1,6 @@
 // Child process of import.int.spec.ts, run inside a private network namespace (lo up, multicast
-// on, 127.0.0.2 added). An external SOME/IP ECU on 127.0.0.2 (raw sockets) offers VehicleSpeed
+// on, 127.0.0.2 added; with argv[3] = ipv6: fd00::1 and fd00::2 on a veth end, the gateway on
+// the first, the ECU on the second). An external SOME/IP ECU on 127.0.0.2 (raw sockets) offers VehicleSpeed
 // instance 1 (UDP) and 2 (UDP and TCP); hostd runs, the gateway imports both as its own VM on
 // 127.0.0.1, and the cluster VM consumes them with the Node API. Captures lo with tshark and
 // prints a JSON report.
@@ -16,13 +17,15 @@ import {
   type LiveCapture,
 } from '@sivshm/testing';
 import { Gateway } from '../../src/gateway.js';
-import { SD_PORT, openSocket } from './raw-someip-peer.js';
+import { SD_GROUP_V6, SD_PORT, openSocket } from './raw-someip-peer.js';
 import { RawSomeIpProvider } from './raw-someip-provider.js';
 
 const outDir = process.argv[2] ?? '/tmp';
 const rawPcap = join(outDir, 'raw.pcap');
 const pcap = join(outDir, 'import.pcap');
-const ECU = '127.0.0.2';
+const V6 = process.argv[3] === 'ipv6';
+const ECU = V6 ? 'fd00::2' : '127.0.0.2';
+const GATEWAY = V6 ? 'fd00::1' : '127.0.0.1';
 const JUNK_PORT = 40009;
 /** The gateway's own ports for the two imports, and the ECU's endpoints. */
 export const PORTS = {
@@ -38,7 +41,7 @@ const note = (s: string): void => void log.push(`${Math.round(performance.now())
 
 const GATEWAY_SECTION = `
 gateway:
-  unicast: 127.0.0.1
+  unicast: ${GATEWAY}${V6 ? `\n  sd: { group: ${SD_GROUP_V6} }` : ''}
   import:
     - { service: VehicleSpeed, instance: 1, udp: ${PORTS.gwUdp1} }
     - { service: VehicleSpeed, instance: 2, udp: ${PORTS.gwUdp2}, tcp: ${PORTS.gwTcp2} }
@@ -47,7 +50,7 @@ gateway:
 function startCapture(): Promise<LiveCapture> {
   const ports = [SD_PORT, PORTS.gwUdp1, PORTS.gwUdp2, PORTS.ecuUdp1, PORTS.ecuUdp2];
   const filter = [...ports.map((p) => `udp port ${p}`), `tcp port ${PORTS.ecuTcp2}`].join(' or ');
-  return startLiveCapture({ filter, rawPcap });
+  return startLiveCapture({ filter, rawPcap, ...(V6 ? { interface: 'any' } : {}) });
 }
 
 type Speed = { kph: number; odometer_m: number; timestamp_ms: number };
@@ -88,6 +91,7 @@ async function main(): Promise<void> {
         payload: Buffer.from(resetRes.encode({ previous_odometer_m: odometer + 1000 }).finish()),
       };
     },
+    GATEWAY,
   );
   const gatewayLog: string[] = [];
   const gateway = await Gateway.start({
@@ -206,7 +210,7 @@ async function exchange(
   // Junk from the ECU's address (another port, left out of the tshark check): counted, dropped.
   const junk = await openSocket(ECU, JUNK_PORT);
   const malformedBefore = gateway.counters.malformed;
-  junk.socket.send(Buffer.from([1, 2, 3]), PORTS.gwUdp1, '127.0.0.1');
+  junk.socket.send(Buffer.from([1, 2, 3]), PORTS.gwUdp1, GATEWAY);
   await waitFor(
     () => gateway.counters.malformed > malformedBefore,
     'the junk datagram counted',

@@ -5,6 +5,9 @@ import { createSocket, type Socket } from 'node:dgram';
 
 export const SD_GROUP = '224.244.224.245';
 export const SD_PORT = 30490;
+/** The IPv6 test's SD group and the interface its addresses sit on (IPV6_NAMESPACE_SETUP). */
+export const SD_GROUP_V6 = 'ff14::4:0';
+export const V6_INTERFACE = 'v0';
 
 /** A SOME/IP message as the peer sees it. */
 export interface RawMessage {
@@ -20,7 +23,7 @@ export interface RawMessage {
   readonly payload: Buffer;
 }
 
-/** One SD entry, with the IPv4 endpoint options it points at (first run only). */
+/** One SD entry, with the endpoint options (IPv4 or IPv6) it points at (first run only). */
 export interface RawSdEntry {
   readonly type: number;
   readonly serviceId: number;
@@ -29,7 +32,7 @@ export interface RawSdEntry {
   readonly ttl: number;
   readonly eventgroupId?: number;
   readonly endpoints: Array<{ address: string; protocol: number; port: number }>;
-  /** IPv4 multicast options (0x14) of the first run: the group an Ack names. */
+  /** Multicast options (0x14, 0x16) of the first run: the group an Ack names. */
   readonly multicast: Array<{ address: string; port: number }>;
 }
 
@@ -104,6 +107,46 @@ export function findMessage(session: number, serviceId: number): Buffer {
   return sdMessage(session, [e], []);
 }
 
+/** The 16 bytes of an IPv6 address (RFC 4291 text, one `::` at most). */
+function ipv6Bytes(text: string): Buffer {
+  const [head, tail] = text.split('::') as [string, string | undefined];
+  const groups = (x: string | undefined): number[] =>
+    x === undefined || x === '' ? [] : x.split(':').map((g) => parseInt(g, 16));
+  const h = groups(head);
+  const t = groups(tail);
+  const all = [...h, ...Array<number>(8 - h.length - t.length).fill(0), ...t];
+  const b = Buffer.alloc(16);
+  all.forEach((g, i) => b.writeUInt16BE(g, 2 * i));
+  return b;
+}
+
+/** IPv6 text of 16 bytes, the way Node prints it (RFC 5952). */
+function ipv6Text(b: Buffer): string {
+  const g = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(2 * i));
+  let best = [-1, 0];
+  for (let i = 0; i < 8;) {
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > best[1]!) best = [i, j - i];
+    i = j === i ? i + 1 : j;
+  }
+  const hex = (xs: number[]): string => xs.map((x) => x.toString(16)).join(':');
+  if (best[1]! < 2) return hex(g);
+  return `${hex(g.slice(0, best[0]))}::${hex(g.slice(best[0]! + best[1]!))}`;
+}
+
+/** An endpoint option: IPv4 (0x04, length 9) or IPv6 (0x06, length 21), by the address text. */
+export function endpointOptionBytes(address: string, protocol: number, port: number): Buffer {
+  const v6 = address.includes(':');
+  const o = Buffer.alloc(v6 ? 24 : 12);
+  o.writeUInt16BE(v6 ? 0x0015 : 0x0009, 0);
+  o[2] = v6 ? 0x06 : 0x04;
+  (v6 ? ipv6Bytes(address) : Buffer.from(address.split('.').map(Number))).copy(o, 4);
+  o[v6 ? 21 : 9] = protocol;
+  o.writeUInt16BE(port, v6 ? 22 : 10);
+  return o;
+}
+
 /** SubscribeEventgroup (TTL `ttl`, 0 = StopSubscribe) with one IPv4/UDP endpoint option. */
 export function subscribeMessage(
   session: number,
@@ -119,12 +162,7 @@ export function subscribeMessage(
   e[8] = s.major;
   e.writeUIntBE(s.ttl, 9, 3);
   e.writeUInt16BE(s.eventgroupId, 14);
-  const o = Buffer.alloc(12);
-  o.writeUInt16BE(0x0009, 0);
-  o[2] = 0x04; // IPv4 endpoint
-  Buffer.from(endpoint.address.split('.').map(Number)).copy(o, 4);
-  o[9] = endpoint.protocol ?? 0x11; // UDP unless TCP (0x06) is given
-  o.writeUInt16BE(endpoint.port, 10);
+  const o = endpointOptionBytes(endpoint.address, endpoint.protocol ?? 0x11, endpoint.port);
   return sdMessage(session, [e], [o]);
 }
 
@@ -146,18 +184,21 @@ export function parseSd(b: Buffer): RawSdEntry[] {
     const e = p.subarray(at, at + 16);
     const first = e[1]!;
     const count = e[3]! >> 4;
-    const multicast = options
-      .slice(first, first + count)
-      .filter((o) => o[2] === 0x14)
-      .map((o) => ({ address: [...o.subarray(4, 8)].join('.'), port: o.readUInt16BE(10) }));
-    const endpoints = options
-      .slice(first, first + count)
-      .filter((o) => o[2] === 0x04)
-      .map((o) => ({
-        address: [...o.subarray(4, 8)].join('.'),
-        protocol: o[9]!,
-        port: o.readUInt16BE(10),
-      }));
+    const run = options.slice(first, first + count);
+    // IPv4 options carry 4 address bytes, IPv6 ones 16; protocol and port follow a reserved byte.
+    const ip = (o: Buffer) => {
+      const v6 = o[2] === 0x06 || o[2] === 0x16;
+      const end = v6 ? 20 : 8;
+      return {
+        address: v6 ? ipv6Text(o.subarray(4, 20)) : [...o.subarray(4, 8)].join('.'),
+        protocol: o[end + 1]!,
+        port: o.readUInt16BE(end + 2),
+      };
+    };
+    const multicast = run
+      .filter((o) => o[2] === 0x14 || o[2] === 0x16)
+      .map((o) => ({ address: ip(o).address, port: ip(o).port }));
+    const endpoints = run.filter((o) => o[2] === 0x04 || o[2] === 0x06).map(ip);
     const type = e[0]!;
     out.push({
       type,
@@ -179,10 +220,11 @@ export async function openSocket(
   port: number,
   multicast?: string,
 ): Promise<{ socket: Socket; received: Array<{ bytes: Buffer; from: string }> }> {
-  const socket = createSocket({ type: 'udp4', reuseAddr: true });
+  const socket = createSocket({ type: address.includes(':') ? 'udp6' : 'udp4', reuseAddr: true });
   const received: Array<{ bytes: Buffer; from: string }> = [];
   socket.on('message', (bytes, r) => received.push({ bytes, from: `${r.address}:${r.port}` }));
   await new Promise<void>((resolve) => socket.bind(port, multicast ?? address, () => resolve()));
-  if (multicast !== undefined) socket.addMembership(multicast, address);
+  if (multicast !== undefined)
+    socket.addMembership(multicast, address.includes(':') ? `::%${V6_INTERFACE}` : address);
   return { socket, received };
 }

@@ -4,7 +4,9 @@
 import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
 import {
   SD_GROUP,
+  SD_GROUP_V6,
   SD_PORT,
+  endpointOptionBytes,
   openSocket,
   parseSd,
   parseSomeIp,
@@ -23,17 +25,6 @@ export interface OfferedInstance {
 }
 
 type Sockets = Awaited<ReturnType<typeof openSocket>>;
-
-/** An IPv4 endpoint option (0x04): address, L4 protocol, port. */
-function endpointOptionBytes(address: string, protocol: number, port: number): Buffer {
-  const o = Buffer.alloc(12);
-  o.writeUInt16BE(0x0009, 0);
-  o[2] = 0x04;
-  Buffer.from(address.split('.').map(Number)).copy(o, 4);
-  o[9] = protocol;
-  o.writeUInt16BE(port, 10);
-  return o;
-}
 
 /** OfferService (TTL `ttl`; 0 = StopOffer) of 0x1234 major 1 minor 0 with its endpoints. */
 function offerEntries(address: string, instances: readonly OfferedInstance[], stop: boolean) {
@@ -77,7 +68,7 @@ function ackEntry(s: { instanceId: number; eventgroupId: number; ttl: number }):
 export class RawSomeIpProvider {
   private session = 1;
   private eventSession = 1;
-  /** Subscriber endpoints by instance: `udp:addr:port` or `tcp:addr:port`. */
+  /** Subscriber endpoints by instance: `udp|addr|port` or `tcp|addr|port`. */
   readonly subscribers = new Map<number, Set<string>>();
   readonly requests: RawMessage[] = [];
   private readonly connections = new Map<string, TcpSocket>();
@@ -90,6 +81,8 @@ export class RawSomeIpProvider {
     private readonly sd: Sockets,
     private readonly instances: OfferedInstance[],
     private readonly answer: (request: RawMessage) => { returnCode: number; payload: Buffer },
+    /** The gateway's SD address (Acks go there). */
+    private readonly gateway: string,
   ) {
     sd.socket.on('message', (bytes) => this.sdReceived(bytes));
   }
@@ -98,9 +91,10 @@ export class RawSomeIpProvider {
     address: string,
     instances: OfferedInstance[],
     answer: (request: RawMessage) => { returnCode: number; payload: Buffer },
+    gateway = '127.0.0.1',
   ): Promise<RawSomeIpProvider> {
     const sd = await openSocket(address, SD_PORT);
-    const p = new RawSomeIpProvider(address, sd, instances, answer);
+    const p = new RawSomeIpProvider(address, sd, instances, answer, gateway);
     for (const i of instances) {
       const s = await openSocket(address, i.udpPort);
       s.socket.on('message', (bytes, r) =>
@@ -114,7 +108,7 @@ export class RawSomeIpProvider {
 
   private async listen(port: number): Promise<Server> {
     const server = createServer((c) => {
-      const key = `tcp:${c.remoteAddress}:${c.remotePort}`;
+      const key = `tcp|${c.remoteAddress}|${c.remotePort}`;
       this.connections.set(key, c);
       c.on('error', () => undefined);
       c.on('close', () => this.connections.delete(key));
@@ -152,7 +146,7 @@ export class RawSomeIpProvider {
       const set = this.subscribers.get(e.instanceId) ?? new Set<string>();
       this.subscribers.set(e.instanceId, set);
       for (const ep of e.endpoints) {
-        const key = `${ep.protocol === 0x06 ? 'tcp' : 'udp'}:${ep.address}:${ep.port}`;
+        const key = `${ep.protocol === 0x06 ? 'tcp' : 'udp'}|${ep.address}|${ep.port}`;
         if (e.ttl === 0) set.delete(key);
         else set.add(key);
       }
@@ -169,7 +163,8 @@ export class RawSomeIpProvider {
   offer(instances: readonly OfferedInstance[] = this.instances, stop = false): void {
     if (instances.length === 0) return; // an SD message without entries is malformed
     const { entries, options } = offerEntries(this.address, instances, stop);
-    this.sd.socket.send(sdMessage(this.session++, entries, options), SD_PORT, SD_GROUP);
+    const group = this.address.includes(':') ? SD_GROUP_V6 : SD_GROUP;
+    this.sd.socket.send(sdMessage(this.session++, entries, options), SD_PORT, group);
   }
 
   /** A reboot as peers see it: the SD session starts again at 1 (reboot flag set), then an Offer. */
@@ -207,7 +202,7 @@ export class RawSomeIpProvider {
     this.eventSession = (this.eventSession % 0xffff) + 1;
     let sent = 0;
     for (const key of this.subscribers.get(instanceId) ?? []) {
-      const [protocol, address, port] = key.split(':') as [string, string, string];
+      const [protocol, address, port] = key.split('|') as [string, string, string];
       if (protocol === 'udp') {
         this.data.get(instanceId)!.socket.send(bytes, Number(port), address);
         sent++;
