@@ -33,7 +33,12 @@ export interface ScaleScenario {
   readonly watchMs?: number;
   /** Bound on the whole run, ms. */
   readonly timeoutMs?: number;
-  /** After set-up, providers publish on every channel for this long and the consumer counts. */
+  /** Writes hostd's log lines (JSON) to this file at the end, to trace a run. */
+  readonly hostdLogFile?: string;
+  /**
+   * After set-up, every provider publishes 64-byte events on all its channels and the consumer
+   * counts what it receives for this long, ms (after a warm-up).
+   */
   readonly eventsMs?: number;
 }
 
@@ -63,12 +68,14 @@ export interface ScaleRunResult {
   readonly callErrors: readonly string[];
   /** hostd's RSS growth from before the VMs came to all channels up, per channel. */
   readonly hostdRssPerChannelBytes: number;
+  /** hostd's RSS once every channel is up (rows compare it across sizes). */
+  readonly hostdRssBytes: number;
   readonly hostdCpuMs: number;
   readonly providerStartup: StartupCost;
   readonly consumerStartup: StartupCost;
   /**
-   * Events the consumer received per second while every provider published on all its
-   * channels at once (a VehicleSpeed of about 15 bytes); undefined without `eventsMs`.
+   * Events (64-byte payloads) the consumer received per second while every provider published
+   * on all its channels at once; undefined without `eventsMs`.
    */
   readonly eventsPerSec: number | undefined;
   /** The largest provider's time from its first offer() to its last one resolving, ms. */
@@ -77,9 +84,34 @@ export interface ScaleRunResult {
   readonly channelsEnded: readonly string[];
   /** hostd's first warnings (SD over budget, refusals), to say what went wrong. */
   readonly hostdWarnings: readonly string[];
+  /** Channels hostd closed or aborted during the run, by reason. */
+  readonly closeReasons: Readonly<Record<string, number>>;
+}
+
+/** hostd's channel-closing and channel-aborted lines, counted by reason. */
+function closeReasonsOf(logs: readonly Record<string, unknown>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const e of logs) {
+    if (e['event'] !== 'channel-closing' && e['event'] !== 'channel-aborted') continue;
+    const why = `${String(e['event'])}: ${String(e['reason']).split(':')[0]}`;
+    out[why] = (out[why] ?? 0) + 1;
+  }
+  return out;
 }
 
 const WINDOW_BYTES_PER_CHANNEL = 2 * (8192 + 4096); // ringDataSize 4 KiB, both directions
+
+/**
+ * The events phase's payload: 62 bytes in a `bytes` field encode to 64 bytes (tag, length,
+ * data), the event size issue 17's aggregate target names.
+ */
+const PAYLOAD_PROTO = [
+  'syntax = "proto3";',
+  'package sivshm.scale;',
+  '// 62 bytes of data: the encoded message is 64 bytes.',
+  'message Payload64 { bytes data = 1; }',
+  '',
+].join('\n');
 
 interface Layout {
   readonly d: Deployment;
@@ -116,7 +148,7 @@ function layout(s: ScaleScenario): Layout {
       '    minMode: plain',
       '    ringDataSize: 4KiB',
       '    eventgroups:',
-      '      - { id: 1, name: speed, events: [{ id: 0x8001, name: speed, type: sivshm.demo.VehicleSpeed }] }',
+      '      - { id: 1, name: load, events: [{ id: 0x8001, name: load, type: sivshm.scale.Payload64 }] }',
       '    methods:',
       '      - { id: 1, name: reset, request: sivshm.demo.ResetRequest, response: sivshm.demo.ResetResponse }',
     ].join('\n');
@@ -126,7 +158,7 @@ function layout(s: ScaleScenario): Layout {
     'vms:',
     ...providers.map((p, i) => vmLine(i + 1, p.name)),
     vmLine(providers.length + 1, 'consumer'),
-    `protos: [${examplePath('proto', 'vehicle.proto')}]`,
+    `protos: [${examplePath('proto', 'vehicle.proto')}, ${join(dir, 'config', 'scale.proto')}]`,
     'services:',
     ...providers.flatMap((p) => p.services.map((svc) => service(p, svc))),
     '',
@@ -134,6 +166,7 @@ function layout(s: ScaleScenario): Layout {
   const d = deploymentAt(dir, regionPath);
   mkdirSync(join(dir, 'config'), { recursive: true, mode: 0o700 });
   writeFileSync(d.configPath, yaml, { mode: 0o600 });
+  writeFileSync(join(dir, 'config', 'scale.proto'), PAYLOAD_PROTO, { mode: 0o600 });
   const planOf = (p: (typeof providers)[number]) =>
     p.services.map((svc) => ({ name: svc.name, instances }));
   return {
@@ -199,17 +232,25 @@ async function reported(c: ForkedChild<ScaleVmReport>, event: string, count = 1)
   );
 }
 
-/** Providers (all but the last child) publish for `ms`; the consumer (last) counts. */
+/** Publishing before the count starts: JIT warm-up and every ring filled once. */
+const EVENTS_WARMUP_MS = 300;
+
+/**
+ * Providers (all but the last child) publish on all their channels; the consumer (last) counts
+ * what arrives during `ms` after a warm-up, and the publishing stops only after the count.
+ */
 async function measureEvents(children: ForkedChild<ScaleVmReport>[], ms: number): Promise<number> {
   const consumer = children.at(-1)!;
   const providers = children.slice(0, -1);
+  for (const p of providers) p.child.send({ cmd: 'publish', ms: EVENTS_WARMUP_MS + ms + 200 });
+  await new Promise((r) => setTimeout(r, EVENTS_WARMUP_MS));
   consumer.child.send({ cmd: 'count' });
-  for (const p of providers) p.child.send({ cmd: 'publish', ms });
-  await Promise.all(providers.map((p) => reported(p, 'published')));
+  await new Promise((r) => setTimeout(r, ms));
   consumer.child.send({ cmd: 'counted' });
   await reported(consumer, 'counted');
+  await Promise.all(providers.map((p) => reported(p, 'published')));
   const counted = consumer.messages.find((m) => m.event === 'counted');
-  return counted?.event === 'counted' ? counted.received / (ms / 1000) : NaN;
+  return counted?.event === 'counted' ? counted.received / (counted.ms / 1000) : NaN;
 }
 
 /** Runs `s` once and tears everything down. */
@@ -243,7 +284,7 @@ export async function runScale(s: ScaleScenario): Promise<ScaleRunResult> {
         ),
       ];
       throw new Error(
-        `${((failed as PromiseRejectedResult).reason as Error).message}; hostd said: ${JSON.stringify(warnings.slice(0, 8))}`,
+        `${((failed as PromiseRejectedResult).reason as Error).message}; closed: ${JSON.stringify(closeReasonsOf(hostd.logs))}; hostd said: ${JSON.stringify(warnings.slice(0, 8))}`,
       );
     }
     const consumerChild = children.at(-1)!;
@@ -273,6 +314,7 @@ export async function runScale(s: ScaleScenario): Promise<ScaleRunResult> {
       callsAnswered: done.callsAnswered,
       callErrors: done.callErrors,
       hostdRssPerChannelBytes: Math.max(0, after.rssBytes - before.rssBytes) / done.channels,
+      hostdRssBytes: after.rssBytes,
       hostdCpuMs: after.cpuMs - before.cpuMs,
       providerStartup: ready[0]!.startup,
       consumerStartup: done.startup,
@@ -283,8 +325,11 @@ export async function runScale(s: ScaleScenario): Promise<ScaleRunResult> {
         .filter((e) => e['level'] === 'warn' || e['event'] === 'channel-closing')
         .slice(0, 5)
         .map((e) => JSON.stringify(e)),
+      closeReasons: closeReasonsOf(hostd.logs),
     };
   } finally {
+    if (s.hostdLogFile !== undefined)
+      writeFileSync(s.hostdLogFile, hostd.logs.map((e) => JSON.stringify(e)).join('\n'));
     await Promise.all(children.map((c) => c.stop()));
     await hostd.stop();
     l.d.cleanup();

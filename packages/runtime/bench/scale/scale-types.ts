@@ -50,5 +50,11 @@ export type ScaleVmReport =
       readonly rssBytes: number;
     }
   | { readonly event: 'published'; readonly vm: string; readonly sent: number }
-  | { readonly event: 'counted'; readonly vm: string; readonly received: number }
+  | {
+      readonly event: 'counted';
+      readonly vm: string;
+      readonly received: number;
+      /** From the `count` command to the `counted` one, as the consumer saw it. */
+      readonly ms: number;
+    }
   | { readonly event: 'error'; readonly vm: string; readonly message: string };

@@ -31,18 +31,25 @@ try {
   };
   // The events phase (harness commands): providers publish as fast as the rings take for
   // `ms`, the consumer counts what arrives between `count` and `counted`.
-  const events = { counting: false, received: 0, publish: (_ms: number) => Promise.resolve(0) };
+  const events = {
+    counting: false,
+    received: 0,
+    since: 0,
+    publish: (_ms: number) => Promise.resolve(0),
+  };
   process.on('message', (m: { cmd?: string; ms?: number }) => {
     if (m.cmd === 'exit') void stop();
     if (m.cmd === 'publish')
       void events.publish(m.ms ?? 1000).then((sent) => report({ event: 'published', vm, sent }));
     if (m.cmd === 'count') {
       events.received = 0;
+      events.since = performance.now();
       events.counting = true;
     }
     if (m.cmd === 'counted') {
       events.counting = false;
-      report({ event: 'counted', vm, received: events.received });
+      const ms = performance.now() - events.since;
+      report({ event: 'counted', vm, received: events.received, ms });
     }
   });
   process.on('disconnect', () => void stop().catch(() => process.exit(1)));
@@ -57,15 +64,20 @@ try {
     const all = plan.services.flatMap((s) => s.instances.map((i) => [s.name, i] as const));
     const offered = plan.atOnce ? await Promise.all(all.map(([name, i]) => offer(name, i))) : [];
     if (!plan.atOnce) for (const [name, i] of all) offered.push(await offer(name, i));
-    const publishers = offered.map((svc) => svc.publisher<object>('speed'));
+    const publishers = offered.map((svc) => svc.publisher<object>('load'));
     events.publish = async (ms) => {
-      const sample = { kph: 88, odometer_m: 123_456, timestamp_ms: Date.now() };
+      const sample = { data: new Uint8Array(62).fill(0x5a) }; // encodes to 64 bytes
       const until = performance.now() + ms;
       let sent = 0;
       while (performance.now() < until) {
-        // One round over every channel, then let the receive loops and IPC run.
-        for (const p of publishers) if (p.publish(sample)) sent++;
-        await new Promise((r) => setImmediate(r));
+        // Each channel's ring filled as far as it takes, then the other tasks run. When every
+        // ring was full the process sleeps a moment instead of spinning: on two cores a
+        // publisher that spins takes the CPU from the consumer it waits for.
+        let round = 0;
+        // Bounded per channel: publish() is also true for a publisher nobody consumes.
+        for (const p of publishers) for (let k = 0; k < 256 && p.publish(sample); k++) round++;
+        sent += round;
+        await new Promise((r) => (round === 0 ? setTimeout(r, 1) : setImmediate(r)));
       }
       return sent;
     };
@@ -78,7 +90,7 @@ try {
       plan.services.flatMap((s) =>
         s.instances.map(async (instance) => {
           const c = await node.consume(s.name, { instance, timeoutMs: 60_000 });
-          c.event('speed').subscribe({
+          c.event('load').subscribe({
             next: () => void (events.counting && events.received++),
             error: (e: Error) => void ended.push(e.message),
           });
