@@ -5,10 +5,16 @@ import { expect } from 'chai';
 import { topFrame, type TopStatus } from '../src/commands/top-frame.js';
 import { renderTop } from '../src/commands/top-render.js';
 
-function status(speedProduced: number, mediaProduced: number): TopStatus {
-  const rings = (c2p: number, p2c: number) => ({
-    c2p: { producedBytes: c2p, queuedBytes: 0 },
-    p2c: { producedBytes: p2c, queuedBytes: 64 },
+/** Speed's p2c and media's c2p carry traffic: bytes (the index) and records (the counter). */
+function status(
+  speedProduced: number,
+  mediaProduced: number,
+  speedRecords = 0,
+  mediaRecords = 0,
+): TopStatus {
+  const rings = (c2p: number, p2c: number, c2pRecords: number, p2cRecords: number) => ({
+    c2p: { producedBytes: c2p, queuedBytes: 0, records: c2pRecords },
+    p2c: { producedBytes: p2c, queuedBytes: 64, records: p2cRecords },
   });
   return {
     pid: 7,
@@ -29,7 +35,7 @@ function status(speedProduced: number, mediaProduced: number): TopStatus {
         service: 0x1234,
         instance: 1,
         sinceMs: Date.now() - 4000,
-        rings: rings(0, speedProduced),
+        rings: rings(0, speedProduced, 0, speedRecords),
       },
       {
         channelId: '0xb',
@@ -40,7 +46,7 @@ function status(speedProduced: number, mediaProduced: number): TopStatus {
         service: 0x1235,
         instance: 1,
         sinceMs: Date.now() - 4000,
-        rings: rings(mediaProduced, 0),
+        rings: rings(mediaProduced, 0, mediaRecords, 0),
       },
     ],
     handshakes: { established: 2, rejected: 0, aborted: 0, timingMs: { count: 2, last: 1.5 } },
@@ -55,7 +61,7 @@ describe('sivshm top frame', () => {
     const speed = f.channels.find((c) => c.channelId === '0xa')!;
     expect(speed.service).to.equal('VehicleSpeed');
     expect(speed.consumer).to.equal('cluster');
-    expect(speed.p2c).to.deep.equal({ bytesPerSecond: 1024, queuedBytes: 64 });
+    expect(speed.p2c).to.deep.equal({ recordsPerSecond: 0, bytesPerSecond: 1024, queuedBytes: 64 });
     expect(speed.c2p?.bytesPerSecond).to.equal(0);
     const media = f.channels.find((c) => c.channelId === '0xb')!;
     expect(media.service, 'an id without a name').to.equal('0x1235');
@@ -65,6 +71,15 @@ describe('sivshm top frame', () => {
     expect(f.hostd.refusalsByReason).to.deep.equal({ ERR_PROTOCOL: 2 });
   });
 
+  it('should turn the records counter into records/s each way, across a 2^32 wrap', () => {
+    const f = topFrame(status(0, 0, 0xffff_fff0, 10), status(512, 512, 0x0000_0010, 30), 500);
+    const speed = f.channels.find((c) => c.channelId === '0xa')!;
+    expect(speed.p2c?.recordsPerSecond).to.equal(64); // 32 records in 0.5 s, over the wrap
+    const media = f.channels.find((c) => c.channelId === '0xb')!;
+    expect(media.c2p?.recordsPerSecond).to.equal(40);
+    expect(media.p2c?.recordsPerSecond).to.equal(0);
+  });
+
   it('should count a channel new since the previous poll at rate 0, not its whole history', () => {
     const before = { ...status(0, 0), channels: [] };
     const f = topFrame(before, status(5000, 5000), 1000);
@@ -72,12 +87,12 @@ describe('sivshm top frame', () => {
   });
 
   it('should render the busiest channel first with names, mode and rates', () => {
-    const lines = renderTop(topFrame(status(0, 0), status(2048, 10), 1000));
+    const lines = renderTop(topFrame(status(0, 0), status(2048, 10, 16, 1), 1000));
     expect(lines[0]).to.match(/^sivshm top — hostd pid 7, epoch 3/);
     expect(lines.join('\n')).to.match(/refusals: ERR_PROTOCOL 2/);
     const rows = lines.filter((l) => l.startsWith('0x'));
     expect(rows[0]).to.match(
-      /^0xa\s+VehicleSpeed\.1\s+cluster\s+mac\s+ACTIVE\s+0B\/s\s+0\s+2\.0K\/s\s+64/,
+      /^0xa\s+VehicleSpeed\.1\s+cluster\s+mac\s+ACTIVE\s+0\/s\s+0B\/s\s+0\s+16\/s\s+2\.0K\/s\s+64/,
     );
     expect(rows[1]).to.match(/^0xb\s+0x1235\.1/);
   });

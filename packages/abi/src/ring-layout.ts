@@ -10,6 +10,7 @@ import { SOMEIP_HEADER_SIZE } from './someip-header.js';
  *     0 producer index   free-running byte count of published records, a multiple of 8
  *    64 heartbeat        free-running counter, bumped by the producer while it is alive
  *   128 flags            bit 0: producer closed (no more records will come)
+ *   192 records          free-running count of published records (mod 2^32), for monitoring
  * consumer page (written only by the consumer)
  *     0 consumer index   free-running byte count of released records
  *    64 parked           0 while awake; while asleep and wanting a doorbell, a number that
@@ -18,10 +19,11 @@ import { SOMEIP_HEADER_SIZE } from './someip-header.js';
  * ```
  *
  * Index and heartbeat sit on different 64-byte cache lines so that heartbeat stores do not
- * invalidate the line the peer spins on.
+ * invalidate the line the peer spins on. `records` is stored with the index (one plain store per
+ * send) and read only by monitors (hostd's status and metrics); no peer acts on it.
  */
 export const RingPageLayout = {
-  producer: { index: 0, heartbeat: 64, flags: 128 },
+  producer: { index: 0, heartbeat: 64, flags: 128, records: 192 },
   consumer: { index: 0, parked: 64, flags: 128 },
   /** `flags` bit 0 of either page. */
   FLAG_CLOSED: 1,

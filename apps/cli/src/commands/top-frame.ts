@@ -25,7 +25,10 @@ export interface TopStatus {
     service: number;
     instance: number;
     sinceMs: number;
-    rings?: Record<Direction, { producedBytes: number; queuedBytes: number; closed?: boolean }>;
+    rings?: Record<
+      Direction,
+      { producedBytes: number; queuedBytes: number; records?: number; closed?: boolean }
+    >;
   }[];
   handshakes: {
     established: number;
@@ -42,6 +45,12 @@ type Direction = 'c2p' | 'p2c';
 
 /** One direction of a channel in a frame. */
 export interface TopDirection {
+  /**
+   * Records (SOME/IP messages) published per second between the two polls, from the records
+   * counter the producing VM's transport keeps in the ring's producer page (0 from a hostd or
+   * peer too old to report it).
+   */
+  readonly recordsPerSecond: number;
   /** Record bytes published per second between the two polls. */
   readonly bytesPerSecond: number;
   /** Bytes published and not yet consumed at the second poll (ring fill). */
@@ -103,8 +112,14 @@ export function topFrame(before: TopStatus, after: TopStatus, intervalMs: number
     const now = c.rings?.[d];
     if (now === undefined) return undefined;
     const then = before.channels.find((b) => b.channelId === c.channelId)?.rings?.[d];
+    // Free-running u32 counters: the wrapped difference still counts forward.
     const moved = then === undefined ? 0 : (now.producedBytes - then.producedBytes) >>> 0;
-    return { bytesPerSecond: Math.round(moved / seconds), queuedBytes: now.queuedBytes };
+    const records = then === undefined ? 0 : ((now.records ?? 0) - (then.records ?? 0)) >>> 0;
+    return {
+      recordsPerSecond: Math.round(records / seconds),
+      bytesPerSecond: Math.round(moved / seconds),
+      queuedBytes: now.queuedBytes,
+    };
   };
   return {
     at: new Date().toISOString(),

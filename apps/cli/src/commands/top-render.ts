@@ -37,8 +37,10 @@ function table(head: string[], rows: string[][]): string[] {
   return [line(head), ...rows.map(line)];
 }
 
-const dir = (d: TopDirection | undefined): [string, string] =>
-  d === undefined ? ['-', '-'] : [rate(d.bytesPerSecond), amount(d.queuedBytes)];
+const dir = (d: TopDirection | undefined): [string, string, string] =>
+  d === undefined
+    ? ['-', '-', '-']
+    : [`${amount(d.recordsPerSecond)}/s`, rate(d.bytesPerSecond), amount(d.queuedBytes)];
 
 type Channel = TopFrame['channels'][number];
 const total = (c: Channel): number => (c.c2p?.bytesPerSecond ?? 0) + (c.p2c?.bytesPerSecond ?? 0);
@@ -96,8 +98,10 @@ export function renderTop(f: TopFrame, sort: TopSort = 'rate'): string[] {
         'CONSUMER',
         'MODE',
         'STATE',
+        'REQ/s',
         'REQ B/s',
         'REQ FILL',
+        'EVT/s',
         'EVT B/s',
         'EVT FILL',
         'SINCE',

@@ -10,15 +10,19 @@ const DIRECTIONS: readonly Direction[] = ['c2p', 'p2c'];
 /**
  * hostd's Prometheus/OpenMetrics registry. Every counter is read from the status document at
  * scrape time (nothing is counted twice); the handshake histogram is fed as channels go ACTIVE.
- * Channel bytes come from each ring's free-running producer index (mod 2^32, written by the
- * producing VM's transport): the registry keeps the last index per channel and direction and
- * adds the wrapped difference, so a closed channel's bytes stay in the total.
+ * Channel bytes and records come from two free-running counters in each ring's producer page
+ * (the producer index and the records word, mod 2^32, kept by the producing VM's transport as it
+ * publishes): the registry keeps the last value per channel and direction and adds the wrapped
+ * difference, so a closed channel's bytes and records stay in the totals.
  */
 export class HostdMetrics {
   readonly registry = new Registry();
   readonly #handshakes: Histogram;
-  readonly #lastIndex = new Map<string, number>();
-  readonly #bytes = new Map<string, { labels: Record<string, string>; total: number }>();
+  readonly #last = new Map<string, { bytes: number; records: number }>();
+  readonly #totals = new Map<
+    string,
+    { labels: Record<string, string>; bytes: number; records: number }
+  >();
 
   constructor(status: () => StatusDocument) {
     const registers = [this.registry];
@@ -35,8 +39,10 @@ export class HostdMetrics {
       if (doc === undefined) setImmediate(() => (doc = undefined));
       return (doc ??= status());
     };
-    const track = this.#trackBytes.bind(this);
-    const bytes = this.#bytes;
+    const track = this.#trackChannels.bind(this);
+    const totals = this.#totals;
+    // Both collectors track: whichever runs first in a scrape reads the document's counters,
+    // the second finds them unchanged and adds nothing.
     new Counter({
       name: 'sivshm_channel_bytes_total',
       help: 'Record bytes published on channels, by service, direction and channel mode',
@@ -45,7 +51,18 @@ export class HostdMetrics {
       collect() {
         track(read());
         this.reset();
-        for (const b of bytes.values()) this.inc(b.labels, b.total);
+        for (const t of totals.values()) this.inc(t.labels, t.bytes);
+      },
+    });
+    new Counter({
+      name: 'sivshm_channel_records_total',
+      help: 'Records (SOME/IP messages) published on channels, by service, direction and channel mode',
+      labelNames: ['service', 'direction', 'mode'],
+      registers,
+      collect() {
+        track(read());
+        this.reset();
+        for (const t of totals.values()) this.inc(t.labels, t.records);
       },
     });
     this.#defineFromStatus(read, registers);
@@ -56,20 +73,22 @@ export class HostdMetrics {
     this.#handshakes.observe(ms / 1000);
   }
 
-  #trackBytes(d: StatusDocument): void {
+  #trackChannels(d: StatusDocument): void {
     for (const c of d.channels) {
       if (c.rings === undefined) continue;
       for (const dir of DIRECTIONS) {
         const key = `${c.channelId}/${dir}`;
-        const now = c.rings[dir].producedBytes;
-        const before = this.#lastIndex.get(key) ?? 0;
-        this.#lastIndex.set(key, now);
+        const ring = c.rings[dir];
+        const now = { bytes: ring.producedBytes, records: ring.records };
+        const before = this.#last.get(key) ?? { bytes: 0, records: 0 };
+        this.#last.set(key, now);
         const service = serviceNameOf(d, c.service);
         const labels = { service, direction: dir, mode: c.mode };
         const id = `${service}/${dir}/${c.mode}`;
-        const entry = this.#bytes.get(id) ?? { labels, total: 0 };
-        entry.total += (now - before) >>> 0;
-        this.#bytes.set(id, entry);
+        const t = this.#totals.get(id) ?? { labels, bytes: 0, records: 0 };
+        t.bytes += (now.bytes - before.bytes) >>> 0;
+        t.records += (now.records - before.records) >>> 0;
+        this.#totals.set(id, t);
       }
     }
   }

@@ -14,7 +14,7 @@ import {
 
 /** Sampling interval of the event-loop delay figure in status, ms. */
 const LOOP_SAMPLE_MS = 2;
-/** 32-bit words of a ring index page that hostd reads (index, heartbeat, flags). */
+/** 32-bit words of a ring index page that hostd reads (index, heartbeat, flags, records). */
 const RING_PAGE_WORDS = 64;
 
 /** What the status document is read from. */
@@ -201,6 +201,7 @@ export class StatusReporter {
       return {
         producedBytes: prod,
         queuedBytes: (prod - cons) >>> 0,
+        records: Atomics.load(producer, RingPageLayout.producer.records / 4),
         closed:
           (Atomics.load(producer, RingPageLayout.producer.flags / 4) &
             RingPageLayout.FLAG_CLOSED) !==

@@ -16,6 +16,11 @@ export function serviceNameOf(d: StatusDocument, serviceId: number): string {
 export interface StatusRingDirection {
   /** Bytes of records published so far (the free-running producer index, mod 2^32). */
   readonly producedBytes: number;
+  /**
+   * Records published so far (the producer page's free-running records word, mod 2^32, kept by
+   * the producing VM's transport; 0 from a producer too old to keep it).
+   */
+  readonly records: number;
   /** Bytes published and not yet consumed. */
   readonly queuedBytes: number;
   /** The producer marked its ring closed. */

@@ -16,6 +16,7 @@ import type { SomeIpHeader } from './someip-header.js';
 const P_INDEX = RingPageLayout.producer.index / 4;
 const P_HEARTBEAT = RingPageLayout.producer.heartbeat / 4;
 const P_FLAGS = RingPageLayout.producer.flags / 4;
+const P_RECORDS = RingPageLayout.producer.records / 4;
 const C_INDEX = RingPageLayout.consumer.index / 4;
 const C_PARKED = RingPageLayout.consumer.parked / 4;
 const C_FLAGS = RingPageLayout.consumer.flags / 4;
@@ -117,6 +118,8 @@ export class RingProducer {
   /** Last consumer index read and validated. */
   #consSeen: number;
   #beat: number;
+  /** Records staged so far (int32, wrapping; the page word reads it as u32): for monitors. */
+  #records: number;
   /** The consumer's park number the doorbell was last rung for. */
   #rungFor = 0;
   #resPos = 0;
@@ -143,6 +146,7 @@ export class RingProducer {
     this.#prod = Atomics.load(this.#words, this.#pw + P_INDEX);
     this.#consSeen = Atomics.load(this.#words, this.#cw + C_INDEX);
     this.#beat = Atomics.load(this.#words, this.#pw + P_HEARTBEAT);
+    this.#records = this.#words[this.#pw + P_RECORDS]! | 0;
     if ((this.#prod - this.#consSeen) >>> 0 > this.#cap || (this.#prod & 7) !== 0) {
       this.#fail(
         `ring indices at attach are inconsistent (producer ${this.#prod}, consumer ${this.#consSeen})`,
@@ -232,6 +236,8 @@ export class RingProducer {
 
   /** Sends every staged record with one index store and rings the doorbell if needed. */
   sendStaged(): void {
+    // A plain store: the index store after it publishes it, and only monitors read it.
+    this.#words[this.#pw + P_RECORDS] = this.#records;
     Atomics.store(this.#words, this.#pw + P_INDEX, this.#prod);
     const parked = Atomics.load(this.#words, this.#cw + C_PARKED);
     // Ring once per park: while the consumer sleeps (on a busy machine it may take a while to
@@ -372,6 +378,7 @@ export class RingProducer {
         0,
     );
     this.#prod = (this.#prod + skip + recordSize(payloadLength)) >>> 0;
+    this.#records = (this.#records + 1) | 0;
   }
 
   async #waitForRoom(payloadLength: number, options: RingWaitOptions): Promise<void> {
