@@ -92,6 +92,9 @@ describe('sivshm capture', () => {
           }
         }, 20);
       });
+      expect(stderr, 'channel ids in hex, as status and inspect print them').to.match(
+        /capturing channel 0x77 \(VM/,
+      );
       for (let i = 1; i <= 10; i++) {
         const h = {
           service: 0x1234,
@@ -172,7 +175,7 @@ describe('sivshm capture', () => {
         { encoding: 'utf8', timeout: 15_000 },
       );
       expect(r.status).to.equal(1);
-      expect(r.stderr).to.match(/channel 5 is not in the channel table.*sivshm inspect/);
+      expect(r.stderr).to.match(/channel 0x5 is not in the channel table.*sivshm inspect/);
       const bad = spawnSync(
         process.execPath,
         [BIN, 'capture', '--region', file, '--channel', 'zz', '--out', '/tmp/x.pcap'],

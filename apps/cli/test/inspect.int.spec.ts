@@ -70,7 +70,8 @@ describe('sivshm inspect', () => {
     expect(j.channels).to.have.length(1);
     const c = j.channels[0]!;
     expect(c.index).to.equal(2);
-    expect(c.entry).to.deep.include({ channelId: String(0xabcd), state: 'ACTIVE' });
+    // 0x hex, as in `sivshm status --json` and hostd's logs.
+    expect(c.entry).to.deep.include({ channelId: '0xabcd', state: 'ACTIVE' });
     expect(c.c2p).to.deep.include({ used: 32, heartbeat: 7, violation: false });
     expect(c.p2c.violation).to.equal(true);
   });
@@ -79,7 +80,9 @@ describe('sivshm inspect', () => {
     const r = sivshm('inspect', file);
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.match(/epoch 5/);
-    expect(r.stdout).to.match(/channel 0x000000000000abcd ACTIVE/);
+    expect(r.stdout).to.match(
+      /channel 0xabcd ACTIVE gen \d+: service 0x[0-9a-f]{4} instance 0x0001 /,
+    );
     expect(r.stdout).to.match(/c2p: prod 96 cons 64 used 32\/16384 B heartbeat 7/);
     expect(r.stdout).to.match(/p2c: .*VIOLATION/);
   });

@@ -7,6 +7,7 @@ import { ChannelTableReader, readRegionHeader, RingTap, unmap } from '@sivshm/tr
 import { CliError } from '../errors/cli-error.js';
 import { isSystemError, systemErrorReason } from '../errors/fs-error-text.js';
 import { checkWritableFile } from '../io/cli-files.js';
+import { channelIdText } from '../io/id-text.js';
 import { mapRegionReadOnly } from '../io/region-file.js';
 import { CAPTURE_PORT } from './capture.js';
 
@@ -101,14 +102,14 @@ function channelTaps(
   if (found === undefined) {
     throw new CliError(
       'ERR_INPUT',
-      `channel ${o.channel} is not in the channel table of ${o.region} (sivshm inspect lists them)`,
+      `channel ${channelIdText(o.channel)} is not in the channel table of ${o.region} (sivshm inspect lists them)`,
     );
   }
   const e = found.entry;
   const layout = windowLayout(header.pageGranule);
   const dataSize = layout.dataSizeOf(e.length);
   if (dataSize === undefined)
-    throw new CliError('ERR_INPUT', `channel ${o.channel} has no valid window`);
+    throw new CliError('ERR_INPUT', `channel ${channelIdText(o.channel)} has no valid window`);
   const dir = layout.directionSize(dataSize);
   const g = header.pageGranule;
   const c = `127.0.1.${e.consumerVm & 0xff}`;
@@ -123,7 +124,7 @@ function channelTaps(
   ];
   return {
     taps,
-    announce: `capturing channel ${o.channel} (VM ${e.consumerVm} ⇄ VM ${e.providerVm}); Ctrl-C to stop`,
+    announce: `capturing channel ${channelIdText(o.channel)} (VM ${e.consumerVm} ⇄ VM ${e.providerVm}); Ctrl-C to stop`,
   };
 }
 

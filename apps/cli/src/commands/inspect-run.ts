@@ -1,9 +1,10 @@
 // `sivshm inspect` at work: maps a region read-only and prints its header, channel table and
 // ring states. Loaded by the command's action only (commands/inspect.ts).
 import { inspectRegion, unmap, type RegionReport, type RingState } from '@sivshm/transport-ivshmem';
+import { channelIdText, id16 } from '../io/id-text.js';
 import { mapRegionReadOnly } from '../io/region-file.js';
 
-const hex = (n: number | bigint, w = 0): string => `0x${n.toString(16).padStart(w, '0')}`;
+const hex = (n: number | bigint): string => `0x${n.toString(16)}`;
 const MODES = ['plain', 'mac', 'aead'];
 
 function ring(name: string, r: RingState | undefined): string {
@@ -29,7 +30,7 @@ function human(path: string, r: RegionReport): string {
   for (const c of r.channels) {
     const e = c.entry;
     lines.push(
-      `  [${c.index}] channel ${hex(e.channelId, 16)} ${e.state} gen ${e.generation}: service ${hex(e.service, 4)} instance ${e.instance} v${e.major}, ` +
+      `  [${c.index}] channel ${channelIdText(e.channelId)} ${e.state} gen ${e.generation}: service ${id16(e.service)} instance ${id16(e.instance)} v${e.major}, ` +
         `mode ${MODES[e.mode] ?? e.mode}, VM ${e.consumerVm} → VM ${e.providerVm}, window ${hex(e.offset)} +${e.length} B`,
     );
     if (c.problem !== undefined) lines.push(`    problem: ${c.problem}`);
@@ -44,9 +45,11 @@ export function inspect(path: string, o: { json?: boolean }): void {
   try {
     const report = inspectRegion(new Uint8Array(m.shared));
     if (o.json === true) {
-      console.log(
-        JSON.stringify(report, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2),
-      );
+      // Channel ids as hostd's status writes them (0x hex); other 64-bit values (the epoch) in
+      // decimal; 16-bit ids stay numbers, as in `sivshm status --json`.
+      const json = (k: string, v: unknown): unknown =>
+        typeof v === 'bigint' ? (k === 'channelId' ? channelIdText(v) : v.toString()) : v;
+      console.log(JSON.stringify(report, json, 2));
     } else console.log(human(path, report));
   } finally {
     unmap(m.handle);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { CliError } from '../errors/cli-error.js';
 import { isSystemError, systemErrorReason } from '../errors/fs-error-text.js';
+import { id16 } from '../io/id-text.js';
 
 /** The parts of hostd's status document (schema version 1) this command prints. */
 interface Status {
@@ -59,6 +60,8 @@ interface Status {
   };
   sd: { received: number; relayed: number; refused: number; findsAnswered: number };
   quarantinedWindows: number;
+  /** Name of each configured service by its id in hex (`0x1234`); absent from older hostds. */
+  serviceNames?: Record<string, string>;
 }
 
 /** Registers `sivshm status`. */
@@ -168,7 +171,7 @@ export function statusDocument(text: string, socket: string): Status {
   return doc as Status;
 }
 
-const hex = (n: number, digits = 4): string => `0x${n.toString(16).padStart(digits, '0')}`;
+const hex = (n: number, digits: number): string => `0x${n.toString(16).padStart(digits, '0')}`;
 const size = (n: number): string =>
   n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
 
@@ -186,6 +189,11 @@ function table(head: string[], rows: string[][]): string {
 
 function render(s: Status): string {
   const vmName = (id: number): string => s.vms.find((v) => v.id === id)?.name ?? String(id);
+  // `VehicleSpeed 0x1234`: the name services.yaml gives, then the id the wire carries.
+  const service = (id: number): string => {
+    const name = s.serviceNames?.[`0x${id.toString(16)}`];
+    return name === undefined ? id16(id) : `${name} ${id16(id)}`;
+  };
   const h = s.handshakes;
   const t = h.timingMs;
   let out = `hostd pid ${s.pid}, epoch ${s.epoch}, up ${(s.uptimeMs / 1000).toFixed(0)} s, config ${s.config}\n`;
@@ -206,8 +214,8 @@ function render(s: Status): string {
       : table(
           ['SERVICE', 'INSTANCE', 'VERSION', 'PROVIDER', 'TTL'],
           s.services.map((x) => [
-            hex(x.service),
-            hex(x.instance),
+            service(x.service),
+            id16(x.instance),
             `${x.major}.${x.minor}`,
             vmName(x.providerVm),
             x.ttl === 0xffffff ? 'forever' : `${x.ttl} s`,
@@ -232,7 +240,7 @@ function render(s: Status): string {
             c.channelId,
             c.state,
             c.mode,
-            `${hex(c.service)}/${c.instance}`,
+            `${service(c.service)}/${id16(c.instance)}`,
             vmName(c.consumerVm),
             vmName(c.providerVm),
             `${size(c.window.length)} @ ${hex(c.window.offset, 8)}`,

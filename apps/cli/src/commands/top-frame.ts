@@ -24,6 +24,8 @@ export interface TopStatus {
     providerVm: number;
     service: number;
     instance: number;
+    /** When the channel entered its state (ISO 8601); hostds before it only sent `sinceMs`. */
+    stateChangedAt?: string;
     sinceMs: number;
     rings?: Record<
       Direction,
@@ -168,7 +170,7 @@ export function topFrame(before: TopStatus, after: TopStatus, intervalMs: number
         mode: c.mode,
         consumer: vmName(c.consumerVm),
         provider: vmName(c.providerVm),
-        since: new Date(c.sinceMs).toISOString(),
+        since: c.stateChangedAt ?? new Date(c.sinceMs).toISOString(),
         ...(c2p === undefined ? {} : { c2p }),
         ...(p2c === undefined ? {} : { p2c }),
       };

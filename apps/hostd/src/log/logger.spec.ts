@@ -31,6 +31,21 @@ describe('JsonLogger', () => {
       expect(JSON.parse(lines[0]!)).to.include({ id: '18446744073709551615', key: 'ab01' });
     });
 
+    it('should write service and instance ids in hex, as sivshm status and inspect print them', () => {
+      const lines: string[] = [];
+      new JsonLogger(
+        'info',
+        (l) => lines.push(l),
+        () => at,
+      ).info('sd-offer-gone', { vm: 1, service: 0x1234, instance: 1, channel: '0x2a', count: 12 });
+      expect(JSON.parse(lines[0]!)).to.include({
+        service: '0x1234',
+        instance: '0x0001',
+        channel: '0x2a',
+        count: 12,
+      });
+    });
+
     it('should drop events below its level', () => {
       const lines: string[] = [];
       const log = new JsonLogger(

@@ -8,7 +8,18 @@ export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'
 
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
-/** Fields of one log event; bigints and byte arrays are written as strings. */
+/**
+ * SOME/IP ids written as `0x1234`, as `sivshm status`, `inspect` and `capture` print them (a
+ * channel id is a `0x…` string already where it is logged).
+ */
+const HEX_ID_FIELDS: ReadonlySet<string> = new Set([
+  'service',
+  'instance',
+  'serviceId',
+  'instanceId',
+]);
+
+/** Fields of one log event; bigints and byte arrays are written as strings, ids in hex. */
 export type LogFields = Readonly<Record<string, unknown>>;
 
 /**
@@ -65,13 +76,15 @@ export class JsonLogger {
 
   #write(level: LogLevel, event: string, fields: LogFields): void {
     const line = JSON.stringify({ t: this.now().toISOString(), level, event, ...fields }, (k, v) =>
-      typeof v === 'string'
-        ? clipText(v, k === 'stack' ? MAX_LOGGED_STACK : undefined)
-        : typeof v === 'bigint'
-          ? v.toString()
-          : v instanceof Uint8Array
-            ? clipText(Buffer.from(v).toString('hex'))
-            : (v as unknown),
+      typeof v === 'number' && HEX_ID_FIELDS.has(k)
+        ? `0x${v.toString(16).padStart(4, '0')}`
+        : typeof v === 'string'
+          ? clipText(v, k === 'stack' ? MAX_LOGGED_STACK : undefined)
+          : typeof v === 'bigint'
+            ? v.toString()
+            : v instanceof Uint8Array
+              ? clipText(Buffer.from(v).toString('hex'))
+              : (v as unknown),
     );
     this.write(`${line}\n`);
   }

@@ -14,7 +14,7 @@ import {
 
 /** Sampling interval of the event-loop delay figure in status, ms. */
 const LOOP_SAMPLE_MS = 2;
-/** 32-bit words of a ring index page that hostd reads (index, heartbeat, flags, records). */
+/** 32-bit words of a ring index page that hostd reads (index, heartbeat, flags). */
 const RING_PAGE_WORDS = 64;
 
 /** What the status document is read from. */
@@ -115,7 +115,12 @@ export class StatusReporter {
       ...(v.certificate === undefined
         ? {}
         : { certificateSerial: v.certificate.serial.toString() }),
-      ...(v.connectedSinceMs === undefined ? {} : { connectedSinceMs: v.connectedSinceMs }),
+      ...(v.connectedSinceMs === undefined
+        ? {}
+        : {
+            connectedAt: new Date(v.connectedSinceMs).toISOString(),
+            connectedSinceMs: v.connectedSinceMs, // deprecated alias, kept for schema-1 readers
+          }),
       controlMessagesIn: v.messagesIn,
       refusals: v.refusals,
       sdDropped: v.sdDropped,
@@ -142,7 +147,8 @@ export class StatusReporter {
       service: c.service,
       instance: c.instance,
       window: { offset: Number(c.window.offset), length: Number(c.window.length) },
-      sinceMs: c.sinceMs,
+      stateChangedAt: new Date(c.sinceMs).toISOString(),
+      sinceMs: c.sinceMs, // deprecated alias, kept for schema-1 readers
       ...(rings === undefined ? {} : { rings }),
     };
   }
@@ -201,7 +207,6 @@ export class StatusReporter {
       return {
         producedBytes: prod,
         queuedBytes: (prod - cons) >>> 0,
-        records: Atomics.load(producer, RingPageLayout.producer.records / 4),
         closed:
           (Atomics.load(producer, RingPageLayout.producer.flags / 4) &
             RingPageLayout.FLAG_CLOSED) !==

@@ -16,11 +16,6 @@ export function serviceNameOf(d: StatusDocument, serviceId: number): string {
 export interface StatusRingDirection {
   /** Bytes of records published so far (the free-running producer index, mod 2^32). */
   readonly producedBytes: number;
-  /**
-   * Records published so far (the producer page's free-running records word, mod 2^32, kept by
-   * the producing VM's transport; 0 from a producer too old to keep it).
-   */
-  readonly records: number;
   /** Bytes published and not yet consumed. */
   readonly queuedBytes: number;
   /** The producer marked its ring closed. */
@@ -61,6 +56,9 @@ export interface StatusDocument {
     readonly connected: boolean;
     readonly enrolled: boolean;
     readonly certificateSerial?: string;
+    /** When the VM's current link came up (ISO 8601, like `startedAt`); absent while down. */
+    readonly connectedAt?: string;
+    /** @deprecated The same instant as Unix-epoch ms; `connectedAt` says what it holds. */
     readonly connectedSinceMs?: number;
     readonly controlMessagesIn: number;
     readonly refusals: number;
@@ -98,6 +96,9 @@ export interface StatusDocument {
     readonly service: number;
     readonly instance: number;
     readonly window: { readonly offset: number; readonly length: number };
+    /** When the channel entered its current state (ISO 8601, like `startedAt`). */
+    readonly stateChangedAt: string;
+    /** @deprecated The same instant as Unix-epoch ms; `stateChangedAt` says what it holds. */
     readonly sinceMs: number;
     /** ACTIVE channels only. */
     readonly rings?: StatusRings;
