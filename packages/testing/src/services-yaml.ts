@@ -19,6 +19,8 @@ export interface VmEntry {
   };
   /** `diagnostics: true`: the VM `sivshm call`/`echo` act as. */
   readonly diagnostics?: boolean;
+  /** `qmp`: the QMP socket of the VM's QEMU (hostd hot-plugs device channels through it). */
+  readonly qmp?: string;
 }
 
 /** A service of `examples/services.yaml`, by name, with the fields a test changes. */
@@ -83,6 +85,7 @@ export function servicesYaml(o: ServicesYamlOptions): string {
       grantKey: vm.grantKey ?? { hex: randomGrantKey() },
       ...(vm.limits === undefined ? {} : { limits: vm.limits }),
       ...(vm.diagnostics === undefined ? {} : { diagnostics: vm.diagnostics }),
+      ...(vm.qmp === undefined ? {} : { qmp: vm.qmp }),
     })),
     protos: protoPaths(example, o.protos ?? 'absolute'),
     services: [],

@@ -47,6 +47,8 @@ interface Entry {
   plugMs?: number;
 }
 
+/** How long a stopping hostd waits for guests to release their devices, ms. */
+const SHUTDOWN_UNPLUG_MS = 1000;
 /** setTimeout's longest delay: a stuck device waits this long per round for its guest. */
 const FOREVER_MS = 2 ** 31 - 1;
 
@@ -65,10 +67,12 @@ export class ChannelDevices {
   readonly #deviceServices: ReadonlySet<number>;
   readonly #entries = new Map<bigint, Entry>();
   readonly #teardowns = new Set<Promise<void>>();
+  #unplugTimeoutMs: number;
   #stopping = false;
 
   constructor(o: ChannelDevicesOptions) {
     this.#o = o;
+    this.#unplugTimeoutMs = o.unplugTimeoutMs ?? 5000;
     const device = o.config.services.filter((s) => s.isolation === 'device');
     this.#deviceServices = new Set(device.map((s) => s.id));
     if (o.qmp === undefined) return;
@@ -145,23 +149,25 @@ export class ChannelDevices {
 
   /**
    * At shutdown (after the broker closed every channel): unplugs what is still plugged, waits
-   * for the teardowns (each bounded by the unplug deadline) and frees what no guest holds.
+   * for that at most {@link SHUTDOWN_UNPLUG_MS} (a stopping hostd cannot wait for slow guests)
+   * and frees what no guest holds. What a guest still holds stays with its QEMU: hostd's
+   * descriptor goes, the file is unlinked, the memory ends when that QEMU drops it.
    */
   async close(): Promise<void> {
+    this.#unplugTimeoutMs = Math.min(this.#unplugTimeoutMs, SHUTDOWN_UNPLUG_MS);
     for (const e of this.#entries.values()) {
       e.released = true;
       this.#teardown(e);
     }
     await Promise.race([
       Promise.allSettled([...this.#teardowns]),
-      new Promise((r) => setTimeout(r, (this.#o.unplugTimeoutMs ?? 5000) + 1000).unref()),
+      new Promise((r) => setTimeout(r, SHUTDOWN_UNPLUG_MS + 200).unref()),
     ]);
-    for (const e of this.#entries.values()) {
-      // Stuck in a guest: hostd's descriptor goes, the file is unlinked; the memory ends when
-      // that QEMU drops it. Never zeroed under a guest that may still map it.
-      this.#o.log.warn('channel-device-left-with-guest', this.#fields(e));
-    }
     this.#stopping = true;
+    for (const e of this.#entries.values()) {
+      this.#o.log.warn('channel-device-left-with-guest', this.#fields(e));
+      e.memory.unlink();
+    }
     await this.#o.qmp?.close();
   }
 
@@ -262,7 +268,7 @@ export class ChannelDevices {
 
   async #unplugFrom(e: Entry, vm: number): Promise<void> {
     const id = e.channel.channelId;
-    const timeoutMs = this.#o.unplugTimeoutMs ?? 5000;
+    const timeoutMs = this.#unplugTimeoutMs;
     try {
       const qmp = await this.#o.qmp!.of(vm);
       e.vms.set(vm, 'unplugging');

@@ -14,6 +14,8 @@ export function qemuAvailable(): boolean {
 
 export interface QmpQemu {
   readonly socketPath: string;
+  /** A second QMP monitor for the test itself (QEMU serves one client per monitor). */
+  readonly testSocketPath: string;
   readonly process: ChildProcess;
   readonly pid: number;
   /** Paths of the regular files this QEMU maps (from /proc/<pid>/maps). */
@@ -21,21 +23,26 @@ export interface QmpQemu {
   stop(): Promise<void>;
 }
 
-/** Starts QEMU with its QMP socket at `dir/<name>.qmp` and waits (≤ 10 s) until it listens. */
+/**
+ * Starts QEMU with its QMP socket at `dir/<name>.qmp` (and a second one for the test at
+ * `dir/<name>-test.qmp`) and waits (≤ 10 s) until both listen.
+ */
 export async function startQmpQemu(dir: string, name: string): Promise<QmpQemu> {
   const socketPath = path.join(dir, `${name}.qmp`);
+  const testSocketPath = path.join(dir, `${name}-test.qmp`);
   const child = spawn(
     QEMU_BINARY,
     [
       ...['-machine', 'pc', '-accel', 'tcg', '-m', '32', '-display', 'none', '-nodefaults'],
       ...['-qmp', `unix:${socketPath},server=on,wait=off`],
+      ...['-qmp', `unix:${testSocketPath},server=on,wait=off`],
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
   child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
   const end = Date.now() + 10_000;
-  while (!fs.existsSync(socketPath)) {
+  while (!fs.existsSync(socketPath) || !fs.existsSync(testSocketPath)) {
     if (child.exitCode !== null || Date.now() > end) {
       child.kill('SIGKILL');
       throw new Error(`QEMU did not open ${socketPath}: ${stderr}`);
@@ -45,6 +52,7 @@ export async function startQmpQemu(dir: string, name: string): Promise<QmpQemu> 
   const pid = child.pid!;
   return {
     socketPath,
+    testSocketPath,
     process: child,
     pid,
     mappedFiles: () =>
