@@ -95,9 +95,17 @@ const intact = (e: Speed, seq: number): boolean =>
   Number(String(e.odometer_m)) === seq * 1000 + 7 &&
   (e.gear === 4 || e.gear === 'GEAR_DRIVE');
 
+/**
+ * How every guest app attaches. The peer timeout is raised from its 1 s default because a TCG
+ * guest on a loaded host is starved of its vCPU for seconds at a time: a channel's peer then
+ * misses heartbeats without being gone, and the default ended a live channel as peer-gone in a
+ * CI run at load ~20. A crashed app is still noticed, 10 s later.
+ */
+const GUEST_LINK = { controlPort: 'auto', notify: 'event', peerTimeoutMs: 10_000 } as const;
+
 async function provider(open: OpenNode, config: string): Promise<void> {
   const t0 = performance.now();
-  const node = await open({ config, vm: 'infotainment', controlPort: 'auto', notify: 'event' });
+  const node = await open({ config, vm: 'infotainment', ...GUEST_LINK });
   say({ step: 'open', vmId: node.vmId, ms: Math.round(performance.now() - t0) });
   let resets = 0;
   let burstStarted = false;
@@ -174,7 +182,7 @@ function tryMap(offset: number, length: number): string {
 
 async function consumer(open: OpenNode, config: string): Promise<void> {
   const t0 = performance.now();
-  const node = await open({ config, vm: 'cluster', controlPort: 'auto', notify: 'event' });
+  const node = await open({ config, vm: 'cluster', ...GUEST_LINK });
   say({ step: 'open', vmId: node.vmId, ms: Math.round(performance.now() - t0) });
   const t1 = performance.now();
   const speed = await node.consume('VehicleSpeed', { instance: 1, timeoutMs: 60_000 });
@@ -276,7 +284,7 @@ async function consumer(open: OpenNode, config: string): Promise<void> {
  * on the port must still get a clean start.
  */
 async function crashingConsumer(open: OpenNode, config: string): Promise<void> {
-  const node = await open({ config, vm: 'cluster', controlPort: 'auto', notify: 'event' });
+  const node = await open({ config, vm: 'cluster', ...GUEST_LINK });
   const speed = await node.consume('VehicleSpeed', { instance: 1, timeoutMs: 60_000 });
   say({ step: 'crash-consumed', channelId: speed.channelId, status: speed.status });
   process.kill(process.pid, 'SIGKILL');
@@ -291,8 +299,7 @@ export async function runGuestApp(open: OpenNode, argv: readonly string[]): Prom
     else if (role === 'consumer') await consumer(open, config);
     else if (role === 'crashing-consumer') await crashingConsumer(open, config);
     else if (role === SKIPPER_ROLE.forged || role === SKIPPER_ROLE.none) {
-      const opened = (): ReturnType<OpenNode> =>
-        open({ config, vm: 'cluster', controlPort: 'auto', notify: 'event' });
+      const opened = (): ReturnType<OpenNode> => open({ config, vm: 'cluster', ...GUEST_LINK });
       await receiptSkippingConsumer(opened, role === SKIPPER_ROLE.forged ? 'forged' : 'none', say);
     } else throw new Error(`unknown role ${role}`);
   } catch (e) {
