@@ -65,8 +65,7 @@ export class SubscriberTable {
  * SOME/IP default for events.)
  */
 function eventTargets(endpoints: readonly EndpointOption[]): EventTarget[] {
-  const v4 = endpoints.filter((o) => o.type === 'ipv4Endpoint');
-  const udp = v4.filter((o) => o.protocol === 'udp');
-  const chosen = udp.length > 0 ? udp : v4.filter((o) => o.protocol === 'tcp');
+  const udp = endpoints.filter((o) => o.protocol === 'udp');
+  const chosen = udp.length > 0 ? udp : endpoints.filter((o) => o.protocol === 'tcp');
   return chosen.map((o) => ({ protocol: o.protocol, address: o.address, port: o.port }));
 }
