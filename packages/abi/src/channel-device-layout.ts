@@ -22,6 +22,7 @@
  * first pad byte): its window offset and length are then relative to this memory, and the device
  * maps it at {@link DEVICE_MAP_BASE}.
  */
+import { GrantLayout } from './grant-layout.js';
 import { PAGE_GRANULES, windowLayout, type PageGranule } from './region-layout.js';
 
 export const ChannelDeviceHeaderLayout = {
@@ -55,11 +56,11 @@ export const ChannelDeviceHeaderLayout = {
 export const GrantTarget = { region: 0, device: 1 } as const;
 export type GrantTargetName = keyof typeof GrantTarget;
 
-/**
- * The target byte and the pad bytes after it. Kept apart from `GrantLayout.off` until the C
- * header names the byte too (the UAPI comparison checks every key of `GrantLayout.off`).
- */
-export const GrantTargetLayout = { off: { target: 81, pad1: 82 }, pad1Size: 6 } as const;
+/** The target byte and the pad bytes after it: `GrantLayout`'s, named here too. */
+export const GrantTargetLayout = {
+  off: { target: GrantLayout.off.target, pad1: GrantLayout.off.pad1 },
+  pad1Size: GrantLayout.pad1Size,
+} as const;
 
 /** The mmap offset of a device window on the device file: above any region (at most 2^36). */
 export const DEVICE_MAP_BASE = 2 ** 40;

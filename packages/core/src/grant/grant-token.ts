@@ -4,7 +4,6 @@ import {
   DoorbellRoute,
   GrantLayout,
   GrantTarget,
-  GrantTargetLayout,
   type GrantTargetName,
   GrantPerm,
   GrantRole,
@@ -165,7 +164,7 @@ export function encodeGrant(t: GrantToken): Uint8Array {
   out.set(t.kn, L.off.kn);
   dv.setBigUint64(L.off.notAfter, t.notAfterNs, true);
   dv.setUint8(L.off.mode, ChannelModeCode[t.mode]);
-  dv.setUint8(GrantTargetLayout.off.target, GrantTarget[target]);
+  dv.setUint8(L.off.target, GrantTarget[target]);
   dv.setUint16(L.off.dbPeer, route.peer ?? DoorbellRoute.noPeer, true);
   dv.setUint32(L.off.dbRing, route.ring, true);
   dv.setUint32(L.off.dbObserve, route.observe, true);
@@ -201,12 +200,12 @@ export function decodeGrant(bytes: Uint8Array): GrantDecodeResult {
   }
   if (dv.getUint32(L.off.pad0, true) !== 0) return { ok: false, reason: 'pad' };
   // Byte 81 was the first pad byte: a target the reader does not know reads as non-zero padding.
-  const targetCode = bytes[GrantTargetLayout.off.target];
+  const targetCode = bytes[L.off.target];
   if (targetCode !== GrantTarget.region && targetCode !== GrantTarget.device) {
     return { ok: false, reason: 'pad' };
   }
-  for (let i = 0; i < GrantTargetLayout.pad1Size; i++) {
-    if (bytes[GrantTargetLayout.off.pad1 + i] !== 0) return { ok: false, reason: 'pad' };
+  for (let i = 0; i < L.pad1Size; i++) {
+    if (bytes[L.off.pad1 + i] !== 0) return { ok: false, reason: 'pad' };
   }
   if (dv.getUint16(L.off.pad2, true) !== 0 || dv.getUint32(L.off.pad3, true) !== 0) {
     return { ok: false, reason: 'pad' };
