@@ -37,7 +37,9 @@ export function typescriptFromConfig(config: ServiceConfig, configName: string):
     '  ConsumeOptions,',
     '  Node,',
     '  OfferedService,',
+    '  OfferOptions,',
     '  ServicePublisherOptions,',
+    '  StreamOptions,',
     "} from '@sivshm/runtime';",
     '',
     '/** A 64-bit integer as protobufjs takes and gives it (a Long for values past 2^53). */',
@@ -119,7 +121,9 @@ function serviceHandles(
   const consumer = [
     `/** ${s.name}, consumed: its events and methods by name, typed. */`,
     `export interface ${s.name}Consumer extends Omit<ConsumedService, 'event' | 'call'> {`,
-    ...events.map((e) => `  event(name: '${e.name}'): Observable<${ts(e.type)}>;`),
+    ...events.map(
+      (e) => `  event(name: '${e.name}', options?: StreamOptions): Observable<${ts(e.type)}>;`,
+    ),
     ...s.methods.map(
       (m) =>
         `  call(method: '${m.name}', request: ${ts(m.request)}, options?: CallOptions): Promise<${ts(m.response)}>;`,
@@ -148,7 +152,7 @@ function serviceHandles(
     '',
     `export function offer${s.name}(`,
     '  node: Node,',
-    `  options: { instance: number; methods${s.methods.length > 0 ? '' : '?'}: ${s.name}Methods },`,
+    `  options: Omit<OfferOptions, 'methods'> & { methods${s.methods.length > 0 ? '' : '?'}: ${s.name}Methods },`,
     `): Promise<${s.name}Provider> {`,
     `  return node.offer('${s.name}', options as never) as Promise<unknown> as Promise<${s.name}Provider>;`,
     '}',
