@@ -1,15 +1,16 @@
 import protobuf from 'protobufjs';
 import { TransportError } from '../errors/transport-error.js';
 import { sizerOf } from './generated-sizer.js';
+import { writerOf } from './generated-writer.js';
 import { assertCodec, codecName } from './message-codec.js';
 import type { MessageCodec } from './message-codec.js';
 import { SizingWriter } from './sizing-writer.js';
 import { TargetWriter } from './target-writer.js';
 
 // Sizing: reflection types use a generated size function (generated-sizer.ts); other codecs
-// (pbjs static classes) run their encoder against one shared counting writer. Writing: one
-// shared target writer. So encoding allocates no payload bytes and, after the first call, no
-// writer either. A nested call (a getter on the message that encodes something itself) gets
+// (pbjs static classes) run their encoder against one shared counting writer. Writing: a
+// generated write function for reflection types, one shared target writer for the others. So
+// encoding allocates no payload bytes and, after the first call, no writer either. A nested call (a getter on the message that encodes something itself) gets
 // fresh writers instead of clobbering the outer call's state.
 const sharedSizer = new SizingWriter();
 const sharedTarget = new TargetWriter();
@@ -67,8 +68,14 @@ function writeSized(
   targetBusy = true;
   let written: number;
   try {
-    type.encode(message as never, writer.attach(target));
-    written = writer.pos;
+    // Reflection types get a generated writer (no writer object, no per-value method calls);
+    // anything else (pbjs static classes) runs its own encoder against the target writer.
+    if (type instanceof protobuf.Type) {
+      written = writerOf(type)(message, target, 0, 0);
+    } else {
+      type.encode(message as never, writer.attach(target));
+      written = writer.pos;
+    }
   } catch (e) {
     throw new TransportError(
       'ERR_BAD_ARGUMENT',

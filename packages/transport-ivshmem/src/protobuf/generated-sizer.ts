@@ -1,4 +1,5 @@
 import protobuf from 'protobufjs';
+import { ownPropertyTest, PLAIN_OBJECT_ARGS, PLAIN_OBJECT_LINE } from './own-property-test.js';
 import type { Field, Type } from 'protobufjs';
 import { isLongObject, varint32Size, varint64Size } from './sizing-writer.js';
 
@@ -171,6 +172,7 @@ function holderOf(type: Type, regenerate = false): Holder {
   const fields = fieldsArray.slice().sort(util.compareFieldsById);
   const lines: string[] = [
     'var n=0,l,e',
+    PLAIN_OBJECT_LINE,
     'if(q>util.recursionLimit)throw Error("max depth exceeded")',
   ];
   for (const f of fields) {
@@ -180,7 +182,7 @@ function holderOf(type: Type, regenerate = false): Holder {
     lines.push(...fieldSizeLines(field, index));
   }
   lines.push(
-    'if(m.$unknowns!=null&&hasOwn.call(m,"$unknowns"))',
+    `if(m.$unknowns!=null&&${ownPropertyTest('$unknowns')})`,
     'for(var i=0;i<m.$unknowns.length;++i)n+=m.$unknowns[i].length>>>0',
     'return n',
   );
@@ -191,14 +193,23 @@ function holderOf(type: Type, regenerate = false): Holder {
     'S',
     'util',
     'hasOwn',
+    'getProto',
+    'OP',
     `return function size_${type.name.replace(/\W/g, '_')}(m,q){\n${lines.join('\n')}\n}`,
   ) as (
     h: typeof H,
     s: Holder[],
     u: typeof protobuf.util,
     has: typeof Object.prototype.hasOwnProperty,
+    ...plainObject: typeof PLAIN_OBJECT_ARGS
   ) => SizeFunction;
-  holder.size = factory(H, nested, protobuf.util, Object.prototype.hasOwnProperty);
+  holder.size = factory(
+    H,
+    nested,
+    protobuf.util,
+    Object.prototype.hasOwnProperty,
+    ...PLAIN_OBJECT_ARGS,
+  );
   holder.fields = fieldsArray;
   return holder;
 }
@@ -212,8 +223,6 @@ interface FieldCode {
   readonly wireType: number | undefined;
   /** `m.<name>`, escaped. */
   readonly ref: string;
-  /** The field name as a JS string literal. */
-  readonly name: string;
   /** The size function of the nested message type: `S[index].size`. */
   readonly sub: string;
   readonly tag: (wireType: number) => number;
@@ -227,7 +236,6 @@ function fieldSizeLines(field: protobuf.Field, index: number): string[] {
     type,
     wireType: wireTypes.basic[type],
     ref: `m${util.safeProp(field.name)}`,
-    name: JSON.stringify(field.name),
     sub: `S[${index}].size`,
     tag: (wt) => varint32Size(((field.id << 3) | wt) >>> 0),
   };
@@ -236,7 +244,7 @@ function fieldSizeLines(field: protobuf.Field, index: number): string[] {
   return singularSizeLines(code);
 }
 
-function mapSizeLines({ field, type, wireType, ref, name, sub, tag }: FieldCode): string[] {
+function mapSizeLines({ field, type, wireType, ref, sub, tag }: FieldCode): string[] {
   const keyType = (field as unknown as protobuf.MapField).keyType;
   const key =
     keyType === 'bool'
@@ -252,7 +260,7 @@ function mapSizeLines({ field, type, wireType, ref, name, sub, tag }: FieldCode)
       ? `(l=${sub}(${ref}[ks[i]],q+1),1+H.v32(l)+l)`
       : `1+${valueSize(type, `${ref}[ks[i]]`)}`;
   return [
-    `if(${ref}!=null&&hasOwn.call(m,${name})){`,
+    `if(${ref}!=null&&${ownPropertyTest(field.name)}){`,
     `for(var ks=Object.keys(${ref}),i=0;i<ks.length;++i){`,
     `e=1+${key};e+=${value};n+=${tag(2)}+H.v32(e)+e`,
     '}}',
@@ -296,9 +304,9 @@ function singularSizeLines(code: FieldCode): string[] {
 }
 
 /** When an optional singular field is written: set, and (without presence) not its default. */
-function presence({ field, type, wireType, ref, name }: FieldCode): string {
+function presence({ field, type, wireType, ref }: FieldCode): string {
   const resolved = field.resolvedType;
-  const present = `${ref}!=null&&hasOwn.call(m,${name})`;
+  const present = `${ref}!=null&&${ownPropertyTest(field.name)}`;
   if (field.hasPresence || !(resolved instanceof Enum || wireType !== undefined)) return present;
   if (resolved instanceof Enum) return `${present}&&${ref}!==${JSON.stringify(field.typeDefault)}`;
   if (type === 'bool') return `${present}&&${ref}!==false`;
