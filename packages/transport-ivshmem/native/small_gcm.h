@@ -18,7 +18,9 @@ void SmallGcmFree(SmallGcm* g);
 bool SmallGcmSeal(SmallGcm* g, const uint8_t* nonce, const uint8_t* aad, size_t aadLen,
                   const uint8_t* in, uint8_t* out, size_t len, uint8_t* tag);
 
-// GMAC: the tag of AES-GCM with no plaintext and a ‖ b as associated data (any length).
+// GMAC: the tag of AES-GCM with no plaintext and a ‖ b as associated data (any length). Small
+// inputs are hashed in one pass, with E(K, J0) computed ahead for the following nonces of the
+// same 4-byte prefix (nonce = prefix ‖ u64 LE counter, as record nonces are).
 bool SmallGcmMac(SmallGcm* g, const uint8_t* nonce, const uint8_t* a, size_t aLen,
                  const uint8_t* b, size_t bLen, uint8_t* tag);
 
