@@ -7,6 +7,11 @@
 // docs/protocol.md §4.1). Both go through OpenSSL's GCM128 code with AES-NI (small_gcm.cc)
 // when it is available, and through EVP, set up once per direction, otherwise and for the
 // bulk of large aead records, where EVP's stitched AES-GCM is the faster one.
+//
+// A channel's hot path uses the offset forms (recordSealAt, recordOpenAt): the cipher is bound
+// once to its ring's data area and to its private buffer (recordBind), and each record call
+// passes integers only. Unwrapping two typed arrays per call (their buffer, offset and length)
+// cost more than the GMAC of a 64-byte record (docs/performance.md §5).
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -51,6 +56,33 @@ constexpr double kMaxSequence = 9007199254740991.0;
 enum Mode { kMac = 0, kAesGcm = 1, kChaCha = 2 };
 enum OpenResult { kOpened = 0, kWrongSequence = 1, kBadTag = 2 };
 
+// Memory a cipher was bound to (recordBind). The cipher holds the backing store, so the bytes
+// stay allocated as long as it may use them. A window's mapping is the one exception to "valid
+// for as long as held": unmapped under a live channel, it becomes an inaccessible reservation
+// (mapping.cc), and an access faults exactly as the ring's own SharedArrayBuffer views do.
+struct BoundBytes {
+  std::shared_ptr<v8::BackingStore> store;
+  uint8_t* base = nullptr;
+  size_t len = 0;
+};
+
+enum Binding { kRing = 0, kPrivate = 1, kCallBlock = 2 };
+
+// The call block: the arguments of recordSealAt / recordOpenAt, written by JS into a bound
+// Uint32Array instead of passed one by one (each passed argument costs a type check and an
+// unwrap through the V8 API, several times the work of reading a word).
+enum CallWord {
+  kSequenceLow = 0,  // sequence (seal) or expected sequence (open), low 32 bits
+  kSequenceHigh,     // its high 21 bits
+  kWord0,            // SOME/IP message id
+  kWord2,            // request id
+  kWord3,            // protocol version, interface version, message type, return code
+  kOffset,           // seal: plaintext offset in the private buffer; open: record offset in the ring
+  kLength,           // seal: plaintext length; open: record length
+  kRecordOffset,     // seal: record offset in the ring
+  kCallWords
+};
+
 // One direction key of one channel. Freed by recordCipherDispose or, if the JS handle is dropped
 // without it, by the GC's weak callback.
 struct RecordCipher {
@@ -60,6 +92,9 @@ struct RecordCipher {
   EVP_CIPHER_CTX* enc = nullptr;
   EVP_CIPHER_CTX* dec = nullptr;
   SmallGcm* small = nullptr;  // AES-256-GCM and GMAC, when available
+  BoundBytes bound[3];        // kRing: the data area records are sealed into or opened from;
+                              // kPrivate: the plaintext side (sealed from, opened into);
+                              // kCallBlock: the offset forms' arguments
   Global<Object> handle;
 
   ~RecordCipher() {
@@ -75,25 +110,38 @@ void OnCollected(const WeakCallbackInfo<RecordCipher>& info) {
   delete c;
 }
 
+// Byte orders spelled with the compiler's byte-order macros: one store each, not a byte loop.
 void PutLe64(uint8_t* p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = static_cast<uint8_t>(v >> (8 * i));
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+  v = __builtin_bswap64(v);
+#endif
+  memcpy(p, &v, 8);
 }
 
 uint64_t GetLe64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+  uint64_t v;
+  memcpy(&v, p, 8);
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+  v = __builtin_bswap64(v);
+#endif
   return v;
 }
 
 void PutBe32(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 24);
-  p[1] = static_cast<uint8_t>(v >> 16);
-  p[2] = static_cast<uint8_t>(v >> 8);
-  p[3] = static_cast<uint8_t>(v);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  v = __builtin_bswap32(v);
+#endif
+  memcpy(p, &v, 4);
 }
 
+// The crypto library failed where it should not (no input of ours makes it fail): its own
+// code, so the caller can tell it from a refused argument.
 void ThrowCrypto(Isolate* iso, const char* what) {
-  ThrowBadArg(iso, std::string("OpenSSL failed: ") + what, 0);
+  Local<Context> ctx = iso->GetCurrentContext();
+  std::string msg = std::string("OpenSSL failed: ") + what;
+  Local<Object> e = v8::Exception::Error(Str(iso, msg.c_str())).As<Object>();
+  e->Set(ctx, Str(iso, "code"), Str(iso, "ERR_CRYPTO")).Check();
+  iso->ThrowException(e);
 }
 
 // recordCipherCreate(mode: 0 mac | 1 aead | 2 ChaCha20-Poly1305, key: 32 bytes, channelId:
@@ -152,31 +200,28 @@ void Dispose(const FunctionCallbackInfo<Value>& a) {
   delete c;
 }
 
-// The arguments every record call has: (handle, sequence, w0, w2, w3, in, out), where w0, w2
-// and w3 are the SOME/IP header's message id, request id and version/type/code words.
+// What every record call starts with: (handle, sequence, w0, w2, w3, ...), where w0, w2 and w3
+// are the SOME/IP header's message id, request id and version/type/code words.
 struct RecordCall {
   RecordCipher* cipher;
   uint64_t sequence;
   uint32_t words[3];
-  uint8_t* in;
-  size_t inLen;
-  uint8_t* out;
-  size_t outLen;
 };
 
-bool ReadCall(const FunctionCallbackInfo<Value>& a, const char* in, const char* out,
-              RecordCall* call) {
-  Isolate* iso = a.GetIsolate();
-  if (!a[0]->IsObject() || a[0].As<Object>()->InternalFieldCount() != 1) {
+RecordCipher* CipherOf(Isolate* iso, Local<Value> v) {
+  if (!v->IsObject() || v.As<Object>()->InternalFieldCount() != 1) {
     ThrowBadArg(iso, "handle must come from recordCipherCreate");
-    return false;
+    return nullptr;
   }
-  call->cipher =
-      static_cast<RecordCipher*>(a[0].As<Object>()->GetAlignedPointerFromInternalField(0));
-  if (call->cipher == nullptr) {
-    ThrowBadArg(iso, "the record cipher was disposed");
-    return false;
-  }
+  auto* c = static_cast<RecordCipher*>(v.As<Object>()->GetAlignedPointerFromInternalField(0));
+  if (c == nullptr) ThrowBadArg(iso, "the record cipher was disposed");
+  return c;
+}
+
+bool ReadHead(const FunctionCallbackInfo<Value>& a, RecordCall* call) {
+  Isolate* iso = a.GetIsolate();
+  call->cipher = CipherOf(iso, a[0]);
+  if (call->cipher == nullptr) return false;
   double s = a[1]->IsNumber() ? a[1].As<v8::Number>()->Value() : -1;
   if (!(s >= 1 && s <= kMaxSequence) || s != static_cast<double>(static_cast<uint64_t>(s))) {
     ThrowBadArg(iso, "sequence must be an integer 1..2^53-1", 1);
@@ -191,8 +236,72 @@ bool ReadCall(const FunctionCallbackInfo<Value>& a, const char* in, const char* 
     }
     call->words[i] = static_cast<uint32_t>(a[2 + i].As<v8::Int32>()->Value());
   }
-  return ArgBytes(a, 5, in, &call->in, &call->inLen) &&
-         ArgBytes(a, 6, out, &call->out, &call->outLen);
+  return true;
+}
+
+// The bound range [at, at + len) of `which`, or nullptr (thrown) when nothing is bound or the
+// range is not inside the bound bytes.
+uint8_t* BoundRange(Isolate* iso, RecordCipher* c, Binding which, size_t at, size_t len) {
+  const BoundBytes& b = c->bound[which];
+  // An empty range needs no memory (an empty message before any buffer was bound).
+  static uint8_t none;
+  if (len == 0 && at <= b.len) return b.base != nullptr ? b.base + at : &none;
+  if (b.base == nullptr || at > b.len || len > b.len - at) {
+    ThrowBadArg(iso, std::string(which == kRing ? "ring" : "private buffer") +
+                         " range is outside the bound bytes", 1);
+    return nullptr;
+  }
+  return b.base + at;
+}
+
+// recordBind(handle, which: 0 ring | 1 private | 2 call block, bytes): the memory the offset
+// forms address from now on (a private buffer is bound again when it grows). The call block is
+// a Uint32Array of kCallWords words.
+void Bind(const FunctionCallbackInfo<Value>& a) {
+  Isolate* iso = a.GetIsolate();
+  RecordCipher* c = CipherOf(iso, a[0]);
+  if (c == nullptr) return;
+  int64_t which;
+  if (!ArgInt(a, 1, "which", kRing, kCallBlock, &which)) return;
+  if (!a[2]->IsArrayBufferView()) return ThrowBadArg(iso, "bytes must be a Uint8Array");
+  Local<v8::ArrayBufferView> view = a[2].As<v8::ArrayBufferView>();
+  size_t len = view->ByteLength();
+  if (which == kCallBlock &&
+      (!view->IsUint32Array() || len != kCallWords * sizeof(uint32_t))) {
+    return ThrowBadArg(iso, "the call block must be a Uint32Array of 8 words");
+  }
+  std::shared_ptr<v8::BackingStore> store = view->Buffer()->GetBackingStore();
+  if (store->Data() == nullptr && len > 0) {
+    return ThrowBadArg(iso, "bytes are detached");
+  }
+  BoundBytes& b = c->bound[which];
+  b.store = std::move(store);
+  b.base = static_cast<uint8_t*>(b.store->Data()) + view->ByteOffset();
+  b.len = len;
+}
+
+// The cipher of a[0] and the head of its call block; false (thrown) when either is missing or
+// the sequence is not 1..2^53-1.
+bool ReadBlock(const FunctionCallbackInfo<Value>& a, RecordCall* call, uint32_t w[kCallWords]) {
+  Isolate* iso = a.GetIsolate();
+  call->cipher = CipherOf(iso, a[0]);
+  if (call->cipher == nullptr) return false;
+  const BoundBytes& block = call->cipher->bound[kCallBlock];
+  if (block.base == nullptr) {
+    ThrowBadArg(iso, "no call block is bound to the record cipher");
+    return false;
+  }
+  memcpy(w, block.base, kCallWords * sizeof(uint32_t));
+  uint64_t s = (static_cast<uint64_t>(w[kSequenceHigh]) << 32) | w[kSequenceLow];
+  if (s < 1 || s > static_cast<uint64_t>(kMaxSequence)) {
+    ThrowBadArg(iso, "sequence must be an integer 1..2^53-1", 1);
+    return false;
+  }
+  call->sequence = s;
+  call->words[0] = w[kWord0];
+  call->words[1] = w[kWord2];
+  call->words[2] = w[kWord3];
+  return true;
 }
 
 // Writes the per-record part of A (sequence, header with the length of a `recordLen` payload)
@@ -208,15 +317,6 @@ void SetRecord(RecordCipher* c, const RecordCall& call, size_t recordLen) {
 
 // GMAC of A ‖ body into tag.
 bool Gmac(RecordCipher* c, const uint8_t* body, size_t bodyLen, uint8_t* tag) {
-  if (c->small != nullptr && bodyLen <= kSmallBody) {
-    // A small record's A ‖ body is hashed from one contiguous copy: GHASH then runs over
-    // whole blocks instead of stopping at A's odd 33rd byte and again at the body's end.
-    uint8_t joined[kAssociated + kSmallBody];
-    memcpy(joined, c->associated, kAssociated);
-    if (bodyLen > 0) memcpy(joined + kAssociated, body, bodyLen);
-    // (Not cleansed afterwards: a mac body is in clear in the ring anyway.)
-    return SmallGcmMac(c->small, c->nonce, joined, kAssociated + bodyLen, nullptr, 0, tag);
-  }
   if (c->small != nullptr) {
     return SmallGcmMac(c->small, c->nonce, c->associated, kAssociated, body, bodyLen, tag);
   }
@@ -242,28 +342,52 @@ bool AeadSeal(RecordCipher* c, const uint8_t* plain, size_t n, uint8_t* record) 
          EVP_CIPHER_CTX_ctrl(c->enc, EVP_CTRL_AEAD_GET_TAG, kTag, record + n + kSequence) == 1;
 }
 
-// recordSeal(handle, sequence, w0, w2, w3, plain, record): writes record = body ‖ sequence ‖
-// tag, with record exactly plain + 24 bytes (the ring slot). mac: the body is plain, the tag is
-// computed over the private plain before anything is in shared memory; aead: the body is the
-// ciphertext.
+// Seals plain[0, n) into record[0, n + 24) = body ‖ sequence ‖ tag. mac: the tag is computed
+// over the private plain before anything is in shared memory; aead: the body is the ciphertext.
+void SealRecord(Isolate* iso, const RecordCall& call, const uint8_t* plain, size_t n,
+                uint8_t* record) {
+  if (n > INT32_MAX) return ThrowBadArg(iso, "record too long", 1);
+  RecordCipher* c = call.cipher;
+  SetRecord(c, call, n + kTrailer);
+  if (c->mode == kMac) {
+    uint8_t tag[kTag];
+    if (!Gmac(c, plain, n, tag)) return ThrowCrypto(iso, "GMAC");
+    if (n > 0) memcpy(record, plain, n);
+    memcpy(record + n + kSequence, tag, kTag);
+  } else if (!AeadSeal(c, plain, n, record)) {
+    return ThrowCrypto(iso, "AEAD seal");
+  }
+  PutLe64(record + n, call.sequence);
+}
+
+// recordSeal(handle, sequence, w0, w2, w3, plain, record): SealRecord with record exactly
+// plain + 24 bytes (the ring slot).
 void Seal(const FunctionCallbackInfo<Value>& a) {
   Isolate* iso = a.GetIsolate();
   RecordCall call;
-  if (!ReadCall(a, "plain", "record", &call)) return;
-  size_t n = call.inLen;
-  if (call.outLen != n + kTrailer) return ThrowBadArg(iso, "record must be plain + 24 bytes", 1);
-  if (n > INT32_MAX) return ThrowBadArg(iso, "record too long", 1);
-  RecordCipher* c = call.cipher;
-  SetRecord(c, call, call.outLen);
-  if (c->mode == kMac) {
-    uint8_t tag[kTag];
-    if (!Gmac(c, call.in, n, tag)) return ThrowCrypto(iso, "GMAC");
-    if (n > 0) memcpy(call.out, call.in, n);
-    memcpy(call.out + n + kSequence, tag, kTag);
-  } else if (!AeadSeal(c, call.in, n, call.out)) {
-    return ThrowCrypto(iso, "AEAD seal");
+  uint8_t *plain, *record;
+  size_t n, recordLen;
+  if (!ReadHead(a, &call) || !ArgBytes(a, 5, "plain", &plain, &n) ||
+      !ArgBytes(a, 6, "record", &record, &recordLen)) {
+    return;
   }
-  PutLe64(call.out + n, call.sequence);
+  if (recordLen != n + kTrailer) return ThrowBadArg(iso, "record must be plain + 24 bytes", 1);
+  SealRecord(iso, call, plain, n, record);
+}
+
+// recordSealAt(handle): SealRecord from the bound private buffer into the bound ring, with the
+// sequence, header words, plaintext offset and length and record offset in the call block.
+void SealAt(const FunctionCallbackInfo<Value>& a) {
+  Isolate* iso = a.GetIsolate();
+  RecordCall call;
+  uint32_t block[kCallWords];
+  if (!ReadBlock(a, &call, block)) return;
+  size_t n = block[kLength];
+  uint8_t* plain = BoundRange(iso, call.cipher, kPrivate, block[kOffset], n);
+  if (plain == nullptr) return;
+  uint8_t* record = BoundRange(iso, call.cipher, kRing, block[kRecordOffset], n + kTrailer);
+  if (record == nullptr) return;
+  SealRecord(iso, call, plain, n, record);
 }
 
 // Decrypts the private copy's body in place, copying it out of the ring a chunk at a time.
@@ -286,43 +410,78 @@ bool AeadOpenLarge(RecordCipher* c, const uint8_t* ring, uint8_t* out, size_t n)
          EVP_DecryptFinal_ex(c->dec, out + n, &len) == 1;
 }
 
-// recordOpen(handle, expected, w0, w2, w3, record, out) -> 0 opened | 1 the record's sequence is
-// not `expected` | 2 the tag does not verify. record is in the ring, which the peer may be
-// rewriting: every byte of it is read once, into out (at least as long), and only that private
-// copy is checked. Its sequence field first; then the tag over the expected sequence. On 0, out
-// holds the plaintext body followed by sequence and tag; on 1 the sequence found is in out after
-// the body; on 2 the body in out is zeroed.
-void Open(const FunctionCallbackInfo<Value>& a) {
-  Isolate* iso = a.GetIsolate();
-  RecordCall call;
-  if (!ReadCall(a, "record", "out", &call)) return;
-  size_t length = call.inLen;
-  if (length < kTrailer) return ThrowBadArg(iso, "record is shorter than 24 bytes", 1);
-  if (call.outLen < length) return ThrowBadArg(iso, "out is shorter than the record", 1);
+// Opens the `length`-byte record at `ring` (shared memory the peer may be rewriting) into
+// `out` (at least as long): every byte of it is read once, into out, and only that private
+// copy is checked. Its sequence field first; then the tag over the expected sequence. Returns
+// 0 opened (out holds the plaintext body followed by sequence and tag), 1 the sequence is not
+// the expected one (the one found is in out after the body), 2 the tag does not verify (the
+// body in out is zeroed).
+int OpenRecord(const RecordCall& call, const uint8_t* ring, size_t length, uint8_t* out) {
   size_t n = length - kTrailer;
-  if (n > INT32_MAX) return ThrowBadArg(iso, "record too long", 1);
   RecordCipher* c = call.cipher;
-  uint8_t* out = call.out;
-  memcpy(out + n, call.in + n, kTrailer);
-  if (GetLe64(out + n) != call.sequence) return a.GetReturnValue().Set(kWrongSequence);
+  memcpy(out + n, ring + n, kTrailer);
+  if (GetLe64(out + n) != call.sequence) return kWrongSequence;
   SetRecord(c, call, length);
   bool ok;
   if (c->mode == kMac) {
-    if (n > 0) memcpy(out, call.in, n);
+    if (n > 0) memcpy(out, ring, n);
     uint8_t tag[kTag];
     ok = Gmac(c, out, n, tag) && CRYPTO_memcmp(tag, out + n + kSequence, kTag) == 0;
     OPENSSL_cleanse(tag, kTag);
-    return a.GetReturnValue().Set(ok ? kOpened : kBadTag);
+    return ok ? kOpened : kBadTag;
   }
   if (c->small != nullptr && n <= kSmallBody) {
-    if (n > 0) memcpy(out, call.in, n);
+    if (n > 0) memcpy(out, ring, n);
     ok = SmallGcmOpen(c->small, c->nonce, c->associated, kAssociated, out, out, n,
                       out + n + kSequence);
   } else {
-    ok = AeadOpenLarge(c, call.in, out, n);
+    ok = AeadOpenLarge(c, ring, out, n);
   }
   if (!ok && n > 0) OPENSSL_cleanse(out, n);
-  a.GetReturnValue().Set(ok ? kOpened : kBadTag);
+  return ok ? kOpened : kBadTag;
+}
+
+bool CheckOpenLength(Isolate* iso, size_t length) {
+  if (length < kTrailer) {
+    ThrowBadArg(iso, "record is shorter than 24 bytes", 1);
+    return false;
+  }
+  if (length - kTrailer > INT32_MAX) {
+    ThrowBadArg(iso, "record too long", 1);
+    return false;
+  }
+  return true;
+}
+
+// recordOpen(handle, expected, w0, w2, w3, record, out) -> OpenRecord's result.
+void Open(const FunctionCallbackInfo<Value>& a) {
+  Isolate* iso = a.GetIsolate();
+  RecordCall call;
+  uint8_t *record, *out;
+  size_t length, outLen;
+  if (!ReadHead(a, &call) || !ArgBytes(a, 5, "record", &record, &length) ||
+      !ArgBytes(a, 6, "out", &out, &outLen) || !CheckOpenLength(iso, length)) {
+    return;
+  }
+  if (outLen < length) return ThrowBadArg(iso, "out is shorter than the record", 1);
+  a.GetReturnValue().Set(OpenRecord(call, record, length, out));
+}
+
+// recordOpenAt(handle) -> OpenRecord's result, from the bound ring into the start of the bound
+// private buffer, with the expected sequence, header words, record offset and length in the call
+// block.
+void OpenAt(const FunctionCallbackInfo<Value>& a) {
+  Isolate* iso = a.GetIsolate();
+  RecordCall call;
+  uint32_t block[kCallWords];
+  if (!ReadBlock(a, &call, block)) return;
+  size_t length = block[kLength];
+  if (!CheckOpenLength(iso, length)) return;
+  const uint8_t* record = BoundRange(iso, call.cipher, kRing, block[kOffset], length);
+  if (record == nullptr) return;
+  uint8_t* out = BoundRange(iso, call.cipher, kPrivate, 0, length);
+  if (out == nullptr) return;
+  a.GetReturnValue().Set(OpenRecord(call, record, length, out));
 }
 
 }  // namespace
@@ -333,6 +492,9 @@ void InitRecordCrypto(Local<Context> ctx, Local<Object> exports) {
   SetMethod(ctx, exports, "recordCipherDispose", Dispose, none);
   SetMethod(ctx, exports, "recordSeal", Seal, none);
   SetMethod(ctx, exports, "recordOpen", Open, none);
+  SetMethod(ctx, exports, "recordBind", Bind, none);
+  SetMethod(ctx, exports, "recordSealAt", SealAt, none);
+  SetMethod(ctx, exports, "recordOpenAt", OpenAt, none);
 }
 
 }  // namespace sivshm

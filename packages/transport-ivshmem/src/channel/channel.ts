@@ -137,10 +137,12 @@ export class Channel {
     // Held while a received batch is dispatched: a handler's event and its response reach a
     // parked peer with one wake-up, not two (HeldWaker).
     this.#peerWaker = o.peerWaker === undefined ? undefined : new HeldWaker(o.peerWaker);
-    this.#producer = new RingProducer(ringViews(o.window, send, dataSize, granule), {
+    const sendViews = ringViews(o.window, send, dataSize, granule);
+    const recvViews = ringViews(o.window, recv, dataSize, granule);
+    this.#producer = new RingProducer(sendViews, {
       ...(this.#peerWaker === undefined ? {} : { waker: this.#peerWaker }),
     });
-    this.#consumer = new RingConsumer(ringViews(o.window, recv, dataSize, granule));
+    this.#consumer = new RingConsumer(recvViews);
     const p = o.protection;
     this.#mode = p?.mode ?? 'plain';
     if (p !== undefined) {
@@ -155,11 +157,13 @@ export class Channel {
         onExhausted: (e) => this.#fail(e),
       });
       this.#opener = new RecordOpener({ ...common, key: p.keys[recv], direction: recv });
+      // Records are opened where the ring consumer found them, by offset in this data area.
+      this.#opener.bindRing(recvViews.dataBulk);
       if (p.startAfterForTest !== undefined) {
         this.#sealer.resumeAfterForTest(p.startAfterForTest);
         this.#opener.resumeAfterForTest(p.startAfterForTest);
       }
-      this.#sender = new SealedSender(this.#producer, this.#sealer);
+      this.#sender = new SealedSender(this.#producer, this.#sealer, sendViews.dataBulk);
     } else {
       this.#sealer = undefined;
       this.#opener = undefined;
@@ -301,7 +305,8 @@ export class Channel {
 
   /** Checks and opens a protected record into private memory; throws `IntegrityError`. */
   #open(raw: RingRecord, opener: RecordOpener): RingRecord {
-    const length = opener.openInPlace(raw.header, raw.payload);
+    // By offset: no view of the ring is made for a record only the addon reads.
+    const length = opener.openAt(raw.header, raw.payloadOffset, raw.payloadLength);
     const plain = opener.plaintext;
     if (this.#opened === undefined || this.#openedBuffer !== plain.buffer) {
       this.#opened = new RingRecord(plain);

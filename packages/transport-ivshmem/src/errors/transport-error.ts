@@ -39,6 +39,12 @@ export type TransportErrorCode =
   | 'ERR_REMOTE'
   /** Bytes received from a peer are not a valid encoding of the expected protobuf message. */
   | 'ERR_DECODE'
+  /**
+   * The crypto library (OpenSSL in the native addon) failed an operation that no input makes
+   * fail, such as setting up a record cipher or sealing a record: nothing was sent. A defect of
+   * the build or the machine, not of the peer; report it with the message.
+   */
+  | 'ERR_CRYPTO'
   /** A `mac`/`aead` record failed its tag or sequence check (`IntegrityError` says which). */
   | 'ERR_INTEGRITY'
   /**

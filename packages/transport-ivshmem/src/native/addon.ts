@@ -100,6 +100,22 @@ export interface NativeAddon {
     record: Uint8Array,
     out: Uint8Array,
   ): 0 | 1 | 2;
+  /**
+   * Binds memory to the cipher: which 0, the ring's data area (records); 1, the private buffer
+   * (plaintext); 2, the call block (a Uint32Array of 8 words) the offset forms read their
+   * arguments from. The cipher keeps each buffer's memory alive while bound.
+   */
+  recordBind(handle: object, which: 0 | 1 | 2, bytes: Uint8Array | Uint32Array): void;
+  /**
+   * `recordSeal` from private[offset, + length) into ring[recordOffset, + length + 24); the call
+   * block holds sequence (low, high), w0, w2, w3, offset, length, recordOffset.
+   */
+  recordSealAt(handle: object): void;
+  /**
+   * `recordOpen` from ring[offset, + length) into private[0, + length); the call block holds
+   * the expected sequence (low, high), w0, w2, w3, offset, length.
+   */
+  recordOpenAt(handle: object): 0 | 1 | 2;
 }
 
 /** Folder holding this package's package.json, found by walking up from this module. */

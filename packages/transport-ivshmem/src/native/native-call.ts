@@ -29,7 +29,8 @@ interface NativeErrorShape {
 
 /**
  * Converts an error thrown by the addon into a `TransportError`: `ERR_SYSCALL` (with errno,
- * errno name and syscall) for failed system calls, `ERR_BAD_ARGUMENT` for rejected arguments.
+ * errno name and syscall) for failed system calls, `ERR_BAD_ARGUMENT` for rejected arguments,
+ * `ERR_CRYPTO` when the crypto library failed.
  */
 export function toTransportError(e: unknown): unknown {
   if (TransportError.is(e) || typeof e !== 'object' || e === null) return e;
@@ -41,8 +42,8 @@ export function toTransportError(e: unknown): unknown {
       syscall: { syscall: n.syscall, errno: n.errno, errnoName },
     });
   }
-  if (n.code === 'ERR_BAD_ARGUMENT') {
-    return new TransportError('ERR_BAD_ARGUMENT', n.message, { cause: e });
+  if (n.code === 'ERR_BAD_ARGUMENT' || n.code === 'ERR_CRYPTO') {
+    return new TransportError(n.code, n.message, { cause: e });
   }
   return e;
 }

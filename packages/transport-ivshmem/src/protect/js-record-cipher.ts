@@ -23,6 +23,8 @@ export class JsRecordCipher implements RecordCipher {
   readonly #mode: ProtectedMode;
   readonly #key: Uint8Array;
   readonly #ctx: RecordContext;
+  #ring: Uint8Array = EMPTY;
+  #private: Uint8Array = EMPTY;
   #disposed = false;
 
   constructor(crypto: CryptoBackend, o: RecordCipherOptions) {
@@ -88,6 +90,34 @@ export class JsRecordCipher implements RecordCipher {
       body.fill(0); // ERR_CRYPTO_VERIFY: no ciphertext-derived bytes stay behind
       return OpenResult.badTag;
     }
+  }
+
+  bind(which: 'ring' | 'private', bytes: Uint8Array): void {
+    if (which === 'ring') this.#ring = bytes;
+    else this.#private = bytes;
+  }
+
+  sealAt(
+    sequence: number,
+    h: SomeIpHeader,
+    plainOffset: number,
+    length: number,
+    recordOffset: number,
+  ): void {
+    const plain = this.#private.subarray(plainOffset, plainOffset + length);
+    const record = this.#ring.subarray(recordOffset, recordOffset + length + TRAILER);
+    if (plain.length !== length || record.length !== length + TRAILER) {
+      throw new TransportError('ERR_BAD_ARGUMENT', 'range is outside the bound bytes');
+    }
+    this.seal(sequence, h, plain, record);
+  }
+
+  openAt(expected: number, h: SomeIpHeader, recordOffset: number, length: number): OpenResult {
+    const record = this.#ring.subarray(recordOffset, recordOffset + length);
+    if (record.length !== length) {
+      throw new TransportError('ERR_BAD_ARGUMENT', 'ring range is outside the bound bytes');
+    }
+    return this.open(expected, h, record, this.#private);
   }
 
   dispose(): void {

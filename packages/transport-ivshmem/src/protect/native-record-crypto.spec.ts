@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { cryptoBackend } from '@sivshm/core';
 import { loadAddon } from '../native/addon.js';
+import { toTransportError } from '../native/native-call.js';
+import { TransportError } from '../errors/transport-error.js';
 import type { SomeIpHeader } from '../ring/someip-header.js';
 import { nativeRecordCrypto } from './native-record-crypto.js';
 import { jsRecordCrypto } from './js-record-cipher.js';
@@ -47,7 +49,93 @@ describe('native record crypto (addon)', () => {
     );
   });
 
+  it('should address only the bound ring and private buffer in its offset forms, with the arguments in a bound call block', () => {
+    const addon = loadAddon();
+    const h = addon.recordCipherCreate(0, key, channelId, 1);
+    const block = new Uint32Array(8);
+    // sequence 1, header words 1 2 3, offset 0, length 4, record offset 0
+    const put = (...words: number[]): void => block.set(words);
+    put(1, 0, 1, 2, 3, 0, 4, 0);
+    expect(() => addon.recordSealAt(h)).to.throw(/no call block/);
+    expect(() => addon.recordBind(h, 2, new Uint32Array(7))).to.throw(/8 words/);
+    expect(() => addon.recordBind(h, 2, new Uint8Array(32))).to.throw(/8 words/);
+    expect(() => addon.recordBind(h, 3 as 2, block)).to.throw(/which/);
+    addon.recordBind(h, 2, block);
+    expect(() => addon.recordSealAt(h)).to.throw(/private buffer range/);
+    addon.recordBind(h, 1, new Uint8Array(8));
+    expect(() => addon.recordSealAt(h)).to.throw(/ring range/);
+    const ring = new Uint8Array(64);
+    addon.recordBind(h, 0, ring.subarray(8, 8 + 28)); // exactly one 4-byte body's record
+    addon.recordSealAt(h);
+    put(1, 0, 1, 2, 3, 5, 4, 0); // plaintext past the private buffer's 8 bytes
+    expect(() => addon.recordSealAt(h)).to.throw(/private buffer range/);
+    put(1, 0, 1, 2, 3, 0, 4, 1); // record past the ring's end
+    expect(() => addon.recordSealAt(h)).to.throw(/ring range/);
+    put(0, 0, 1, 2, 3, 0, 4, 0);
+    expect(() => addon.recordSealAt(h)).to.throw(/sequence/);
+    put(0, 0x20_0000, 1, 2, 3, 0, 4, 0); // 2^53
+    expect(() => addon.recordSealAt(h)).to.throw(/sequence/);
+    put(1, 0, 1, 2, 3, 0, 23);
+    expect(() => addon.recordOpenAt(h)).to.throw(/24 bytes/);
+    put(1, 0, 1, 2, 3, 1, 28);
+    expect(() => addon.recordOpenAt(h)).to.throw(/ring range/);
+    put(1, 0, 1, 2, 3, 0, 28);
+    expect(() => addon.recordOpenAt(h)).to.throw(/private buffer range/); // 8 bytes bound
+    addon.recordBind(h, 1, new Uint8Array(28));
+    expect(addon.recordOpenAt(h)).to.equal(OpenResult.opened);
+    expect([...ring.subarray(0, 8), ...ring.subarray(36)].every((b) => b === 0)).to.equal(true);
+    addon.recordCipherDispose(h);
+    expect(() => addon.recordSealAt(h)).to.throw(/disposed/);
+  });
+
+  it('should report a failure of the crypto library as ERR_CRYPTO, not as a refused argument', () => {
+    // The addon throws code ERR_CRYPTO only when OpenSSL fails, which no input makes it do.
+    const e = toTransportError(
+      Object.assign(new Error('OpenSSL failed: GMAC'), { code: 'ERR_CRYPTO' }),
+    );
+    expect(TransportError.is(e) && e.code).to.equal('ERR_CRYPTO');
+    expect((e as Error).message).to.equal('OpenSSL failed: GMAC');
+  });
+
   for (const mode of ['mac', 'aead'] as const) {
+    it(`should seal and open ${mode} records by offset exactly as through views, over a run of sequence numbers`, () => {
+      const viaOffsets = nativeRecordCrypto.cipher(options(mode));
+      const viaViews = nativeRecordCrypto.cipher(options(mode));
+      const reference = jsRecordCrypto(cryptoBackend('noble')).cipher(options(mode));
+      const ring = new Uint8Array(4096);
+      const plainSide = new Uint8Array(2048);
+      viaOffsets.bind('ring', ring);
+      viaOffsets.bind('private', plainSide);
+      // 1..20 crosses the batches of nonces the GMAC path prepares ahead; then a jump back.
+      const sequences = [...Array.from({ length: 20 }, (_, i) => i + 1), 3, 2 ** 53 - 1];
+      for (const [i, sequence] of sequences.entries()) {
+        const n = [0, 56, 1000, 1030][i % 4]!;
+        const plain = Uint8Array.from({ length: n }, (_, k) => (k * 7 + i) & 0xff);
+        plainSide.set(plain, 16);
+        const at = 100 + i;
+        viaOffsets.sealAt(sequence, header, 16, n, at);
+        const theirs = new Uint8Array(n + 24);
+        reference.seal(sequence, header, plain, theirs);
+        const mine = ring.subarray(at, at + n + 24);
+        expect(Buffer.from(mine).toString('hex'), `sequence ${sequence}`).to.equal(
+          Buffer.from(theirs).toString('hex'),
+        );
+        const viewed = new Uint8Array(n + 24);
+        viaViews.seal(sequence, header, plain, viewed);
+        expect(viewed).to.deep.equal(theirs);
+        plainSide.fill(0);
+        expect(viaOffsets.openAt(sequence, header, at, n + 24)).to.equal(OpenResult.opened);
+        expect(plainSide.subarray(0, n)).to.deep.equal(plain);
+        const other = sequence === 2 ** 53 - 1 ? sequence - 1 : sequence + 1;
+        expect(viaOffsets.openAt(other, header, at, n + 24)).to.equal(OpenResult.wrongSequence);
+        ring[at + n + 8] = (ring[at + n + 8] ?? 0) ^ 1;
+        expect(viaOffsets.openAt(sequence, header, at, n + 24)).to.equal(OpenResult.badTag);
+      }
+      viaOffsets.dispose();
+      viaViews.dispose();
+      reference.dispose();
+    });
+
     it(`should open what it sealed in ${mode} mode, and refuse a flipped bit or another sequence`, () => {
       const c = nativeRecordCrypto.cipher(options(mode));
       const plain = new TextEncoder().encode('a secret in the ring');

@@ -41,6 +41,28 @@ export interface RecordCipher {
    * be `expected`, and its tag that of record `expected` under header `h`.
    */
   open(expected: number, h: SomeIpHeader, ringRecord: Uint8Array, out: Uint8Array): OpenResult;
+  /**
+   * Binds the memory {@link sealAt} and {@link openAt} address by offset: `ring`, the data area
+   * of the ring this direction's records go through (its `dataBulk`), or `private`, the
+   * plaintext side (bound again whenever it is replaced by a larger buffer).
+   */
+  bind(which: 'ring' | 'private', bytes: Uint8Array): void;
+  /**
+   * {@link seal} from `length` bytes of the bound private buffer at `plainOffset` into the bound
+   * ring at `recordOffset` (`length + 24` bytes): the channel's send path, with no view per record.
+   */
+  sealAt(
+    sequence: number,
+    h: SomeIpHeader,
+    plainOffset: number,
+    length: number,
+    recordOffset: number,
+  ): void;
+  /**
+   * {@link open} of the `length`-byte record at `recordOffset` in the bound ring into the start
+   * of the bound private buffer (at least `length` bytes).
+   */
+  openAt(expected: number, h: SomeIpHeader, recordOffset: number, length: number): OpenResult;
   /** Zeroes this cipher's copy of the key; it is unusable afterwards. */
   dispose(): void;
 }

@@ -61,14 +61,43 @@ export class RecordOpener {
    * {@link plaintext}.
    */
   openInPlace(h: SomeIpHeader, sealed: Uint8Array): number {
+    const length = this.#check(sealed.length);
+    return this.#result(this.#cipher.open(this.#last + 1, h, sealed, this.#out), length);
+  }
+
+  /**
+   * Binds the data area of the ring records arrive in, which {@link openAt} addresses by
+   * offset (a `RingRecord`'s `payloadOffset`).
+   */
+  bindRing(ring: Uint8Array): void {
+    this.#cipher.bind('ring', ring);
+  }
+
+  /**
+   * {@link openInPlace} of the record whose sealed payload is `length` bytes at `offset` in the
+   * bound ring: no view of the ring is made.
+   */
+  openAt(h: SomeIpHeader, offset: number, length: number): number {
+    this.#check(length);
+    return this.#result(this.#cipher.openAt(this.#last + 1, h, offset, length), length);
+  }
+
+  /** Refuses what cannot be a record and makes room for the private copy; returns `length`. */
+  #check(length: number): number {
     if (this.#failed !== undefined) throw this.#failed;
-    const length = sealed.length;
     if (length < OVERHEAD) {
       return this.#fail('short', this.#last + 1, `${length} bytes cannot hold sequence and tag`);
     }
-    if (this.#out.length < length) this.#out = new Uint8Array(privateBufferSize(length));
+    if (this.#out.length < length) {
+      this.#out = new Uint8Array(privateBufferSize(length));
+      // Bound before the first record, and again for a larger one.
+      this.#cipher.bind('private', this.#out);
+    }
+    return length;
+  }
+
+  #result(result: OpenResult, length: number): number {
     const expected = this.#last + 1;
-    const result = this.#cipher.open(expected, h, sealed, this.#out);
     const n = length - OVERHEAD;
     if (result === OpenResult.wrongSequence) {
       const sequence = readSequence(this.#out, n);

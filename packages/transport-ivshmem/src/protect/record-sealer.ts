@@ -54,6 +54,36 @@ export class RecordSealer {
         `sealed record needs ${n + OVERHEAD} bytes, the slot has ${out.length}`,
       );
     }
+    // The tag is computed over the private plaintext, not over the ring copy a peer could
+    // already be changing.
+    const sequence = this.#next();
+    this.#cipher.seal(sequence, h, plain, out);
+    this.#sequence = sequence;
+  }
+
+  /**
+   * Binds the memory {@link sealAt} addresses: the data area of the ring records go into, or
+   * the private buffer plaintext is encoded into (again whenever it is replaced).
+   */
+  bind(which: 'ring' | 'private', bytes: Uint8Array): void {
+    this.#cipher.bind(which, bytes);
+  }
+
+  /**
+   * {@link seal} of `length` bytes of the bound private buffer at `plainOffset` into the bound
+   * ring at `recordOffset` (`length + 24` bytes, reserved by the caller).
+   */
+  sealAt(h: SomeIpHeader, plainOffset: number, length: number, recordOffset: number): void {
+    const sequence = this.#next();
+    this.#cipher.sealAt(sequence, h, plainOffset, length, recordOffset);
+    this.#sequence = sequence;
+  }
+
+  /**
+   * The next sequence number, or `ERR_SEQUENCE_EXHAUSTED` past the last one. It counts as used
+   * only once the cipher has sealed with it: a refused seal leaves no gap for the peer to see.
+   */
+  #next(): number {
     if (this.#sequence >= MAX_RECORD_SEQUENCE) {
       const e = new TransportError(
         'ERR_SEQUENCE_EXHAUSTED',
@@ -62,9 +92,7 @@ export class RecordSealer {
       this.#onExhausted?.(e);
       throw e;
     }
-    // The tag is computed over the private plaintext, not over the ring copy a peer could
-    // already be changing.
-    this.#cipher.seal(++this.#sequence, h, plain, out);
+    return this.#sequence + 1;
   }
 
   /** Test hook: continue as if `sequence` records had been sealed (vectors, exhaustion). */

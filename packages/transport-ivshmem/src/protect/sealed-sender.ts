@@ -18,13 +18,35 @@ const OVERHEAD = SealedRecordLayout.overhead;
 export class SealedSender {
   readonly #producer: RingProducer;
   readonly #sealer: RecordSealer;
+  /** The data area of the producer's ring, which loan offsets count from. */
+  readonly #ring: Uint8Array;
   readonly #slot = new RingSlot();
+  /** The private buffer loaned payloads are encoded into; bound to the sealer. */
   #plain = new Uint8Array(0);
-  #ringSlot: RingSlot | undefined;
+  /** The last loaned payload view, reused while loans keep their length. */
+  #view = new Uint8Array(0);
+  /** Offset in the data area of the loaned ring record's payload; -1 when nothing is on loan. */
+  #loanAt = -1;
+  /** The header as sealed and as written to the ring: one private copy for both. */
+  readonly #header: SomeIpHeader = {
+    service: 0,
+    method: 0,
+    client: 0,
+    session: 0,
+    interfaceVersion: 0,
+    messageType: 0,
+    returnCode: 0,
+  };
 
-  constructor(producer: RingProducer, sealer: RecordSealer) {
+  /**
+   * @param ring the data area of `producer`'s ring (its `RingViews.dataBulk`): the sealer writes
+   *   records into it by offset.
+   */
+  constructor(producer: RingProducer, sealer: RecordSealer, ring: Uint8Array) {
     this.#producer = producer;
     this.#sealer = sealer;
+    this.#ring = ring;
+    sealer.bind('ring', ring);
   }
 
   /** Largest payload: the ring's maximum minus sequence number and tag. */
@@ -34,45 +56,65 @@ export class SealedSender {
 
   loan(payloadLength: number): RingSlot | undefined {
     this.#checkLength(payloadLength);
-    const ring = this.#producer.loan(payloadLength + OVERHEAD);
-    if (ring === undefined) return undefined;
+    const at = this.#producer.loanOffset(payloadLength + OVERHEAD);
+    if (at < 0) return undefined;
     if (this.#plain.length < payloadLength) {
       this.#plain = new Uint8Array(privateBufferSize(payloadLength));
+      this.#sealer.bind('private', this.#plain);
+      this.#view = this.#plain.subarray(0, payloadLength);
+    } else if (this.#view.length !== payloadLength) {
+      this.#view = this.#plain.subarray(0, payloadLength);
     }
-    this.#ringSlot = ring;
-    this.#slot.payload = this.#plain.subarray(0, payloadLength);
+    this.#loanAt = at;
+    this.#slot.payload = this.#view;
     return this.#slot;
   }
 
   send(slot: RingSlot): void {
-    const ring = this.#ringSlot;
-    if (ring === undefined || slot !== this.#slot) {
+    const at = this.#loanAt;
+    if (at < 0 || slot !== this.#slot || slot.payload !== this.#view) {
       throw new TransportError(
         'ERR_BAD_ARGUMENT',
-        'send() needs the slot returned by the last loan',
+        'send() needs the slot returned by the last loan, with its payload',
       );
     }
-    this.#ringSlot = undefined;
-    this.#sealAndSend(ring, slot.header, slot.payload);
+    this.#loanAt = -1;
+    const h = this.#headerFor(slot.header);
+    try {
+      this.#sealer.sealAt(h, 0, this.#view.length, at);
+    } catch (e) {
+      this.#producer.abandonLoan();
+      throw e;
+    }
+    this.#producer.sendLoan(h);
   }
 
   abandon(slot: RingSlot): void {
-    const ring = this.#ringSlot;
-    if (ring === undefined || slot !== this.#slot) {
+    if (this.#loanAt < 0 || slot !== this.#slot) {
       throw new TransportError(
         'ERR_BAD_ARGUMENT',
         'abandon() needs the slot returned by the last loan',
       );
     }
-    this.#ringSlot = undefined;
-    this.#producer.abandon(ring);
+    this.#loanAt = -1;
+    this.#producer.abandonLoan();
   }
 
   sendCopy(header: SomeIpHeader, payload: Uint8Array): boolean {
-    this.#checkLength(payload.length);
-    const ring = this.#producer.loan(payload.length + OVERHEAD);
-    if (ring === undefined) return false;
-    this.#sealAndSend(ring, header, payload);
+    const n = payload.length;
+    this.#checkLength(n);
+    const at = this.#producer.loanOffset(n + OVERHEAD);
+    if (at < 0) return false;
+    const h = this.#headerFor(header);
+    try {
+      // The caller's bytes are sealed where they are, not copied into the private buffer
+      // first: large records take this lane.
+      this.#sealer.seal(h, payload, this.#ring.subarray(at, at + n + OVERHEAD));
+    } catch (e) {
+      this.#producer.abandonLoan();
+      throw e;
+    }
+    this.#producer.sendLoan(h);
     return true;
   }
 
@@ -105,14 +147,18 @@ export class SealedSender {
     }
   }
 
-  #sealAndSend(ring: RingSlot, header: SomeIpHeader, plain: Uint8Array): void {
-    // Checked before sealing: a sequence number is spent only on a record that is sent.
+  /**
+   * The loaned record's header: checked before sealing (a sequence number is spent only on a
+   * record that is sent; a refused header ends the loan) and copied field by field into one
+   * private object, so what is authenticated is what the ring gets.
+   */
+  #headerFor(header: SomeIpHeader): SomeIpHeader {
     const problem = checkSomeIpHeader(header);
     if (problem !== undefined) {
-      this.#producer.abandon(ring);
+      this.#producer.abandonLoan();
       throw new TransportError('ERR_BAD_ARGUMENT', `record header rejected: ${problem}`);
     }
-    const h = ring.header;
+    const h = this.#header;
     h.service = header.service;
     h.method = header.method;
     h.client = header.client;
@@ -120,17 +166,11 @@ export class SealedSender {
     h.interfaceVersion = header.interfaceVersion;
     h.messageType = header.messageType;
     h.returnCode = header.returnCode;
-    try {
-      this.#sealer.seal(h, plain, ring.payload);
-    } catch (e) {
-      this.#producer.abandon(ring);
-      throw e;
-    }
-    this.#producer.send(ring);
+    return h;
   }
 
   #checkLength(n: number): void {
-    if (this.#ringSlot !== undefined) {
+    if (this.#loanAt >= 0) {
       throw new TransportError(
         'ERR_BAD_ARGUMENT',
         'a slot is already on loan: send() it before the next loan',

@@ -191,6 +191,40 @@ export class RingProducer {
     return slot;
   }
 
+  /**
+   * {@link loan} without the payload view, for a writer that addresses the data area by offset
+   * (the sealing front of a `mac`/`aead` channel, whose record cipher is bound to `dataBulk`):
+   * returns the payload's offset in the data area, or -1 when the ring has no room now. The
+   * loan then ends with {@link sendLoan} or {@link abandonLoan}.
+   */
+  loanOffset(payloadLength: number): number {
+    this.#checkUsable(payloadLength);
+    if (!this.#reserve(payloadLength)) return -1;
+    this.#loanPos = this.#resPos;
+    this.#loanSkip = this.#resSkip;
+    this.#loanLength = payloadLength;
+    this.#loaned = true;
+    return this.#resPos + RecordLayout.headerSize;
+  }
+
+  /**
+   * Sends the record loaned by {@link loanOffset} under `header`, which the caller has already
+   * checked with `checkSomeIpHeader` (it had to, before writing the payload).
+   */
+  sendLoan(header: SomeIpHeader): void {
+    if (!this.#loaned) {
+      throw new TransportError('ERR_BAD_ARGUMENT', 'sendLoan() needs a loan from loanOffset()');
+    }
+    this.#loaned = false;
+    this.#writeHeader(this.#loanPos, this.#loanSkip, this.#loanLength, header);
+    this.sendStaged();
+  }
+
+  /** Ends a loan of {@link loanOffset} without sending it. */
+  abandonLoan(): void {
+    this.#loaned = false;
+  }
+
   /** Loans a slot, waiting (bounded by `timeoutMs`) for the consumer to make room. */
   async loanWait(payloadLength: number, options: RingWaitOptions): Promise<RingSlot> {
     const first = this.loan(payloadLength);
