@@ -219,34 +219,38 @@ export class ChannelDevices {
 
   /** Hot-plugs into both VMs; unlinks the file once both QEMUs hold it. */
   async #plug(e: Entry): Promise<boolean> {
-    const qmp = this.#o.qmp!;
     const start = performance.now();
-    const results = await Promise.all(
-      [...e.vms.keys()].map(async (vm) => {
-        try {
-          await plugChannelDevice(await qmp.of(vm), {
-            channelId: e.channel.channelId,
-            memPath: e.memory.path,
-            size: e.memory.size,
-          });
-          e.vms.set(vm, 'plugged');
-          return true;
-        } catch (err) {
-          e.vms.set(vm, 'failed');
-          this.#o.log.error('device-plug-failed', {
-            ...this.#fields(e),
-            vm,
-            error: (err as Error).message,
-          });
-          return false;
-        }
-      }),
-    );
+    const results = await Promise.all([...e.vms.keys()].map((vm) => this.#plugInto(e, vm)));
     if (!results.every(Boolean)) return false;
     e.memory.unlink();
     e.plugMs = performance.now() - start;
     this.#o.log.info('channel-device-plugged', { ...this.#fields(e), ms: Math.round(e.plugMs) });
     return true;
+  }
+
+  /** One VM's plug; a QEMU never reached holds nothing of the channel (`unplugged`). */
+  async #plugInto(e: Entry, vm: number): Promise<boolean> {
+    let reached = false;
+    try {
+      const qmp = await this.#o.qmp!.of(vm);
+      reached = true;
+      await plugChannelDevice(qmp, {
+        channelId: e.channel.channelId,
+        memPath: e.memory.path,
+        size: e.memory.size,
+      });
+      e.vms.set(vm, 'plugged');
+      return true;
+    } catch (err) {
+      // Reached but refused or silent: it may hold a part, so the unplug asks it again.
+      e.vms.set(vm, reached ? 'failed' : 'unplugged');
+      this.#o.log.error('device-plug-failed', {
+        ...this.#fields(e),
+        vm,
+        error: (err as Error).message,
+      });
+      return false;
+    }
   }
 
   #teardown(e: Entry): void {
@@ -262,7 +266,8 @@ export class ChannelDevices {
 
   async #unplugAll(e: Entry): Promise<void> {
     await e.ready;
-    await Promise.all([...e.vms.keys()].map((vm) => this.#unplugFrom(e, vm)));
+    const holders = [...e.vms].filter(([, state]) => state !== 'unplugged').map(([vm]) => vm);
+    await Promise.all(holders.map((vm) => this.#unplugFrom(e, vm)));
     this.#maybeFree(e);
   }
 
