@@ -7,7 +7,12 @@ import type { CryptoBackend } from '../../src/crypto/crypto-backend.js';
 import type { ChannelMode } from '@sivshm/abi';
 import type { BrokerLimits } from '../../src/handshake/broker-budgets.js';
 import { BrokerHandshakes } from '../../src/handshake/broker-handshake.js';
-import type { BrokerEffect, OfferedService, Window } from '../../src/handshake/broker-types.js';
+import type {
+  BrokerChannel,
+  BrokerEffect,
+  OfferedService,
+  Window,
+} from '../../src/handshake/broker-types.js';
 import { ConsumerHandshake } from '../../src/handshake/consumer-handshake.js';
 import type {
   EndpointEffect,
@@ -60,6 +65,8 @@ export interface WorldOptions {
   readonly linkBoundCertificates?: boolean;
   readonly seed?: number;
   readonly regionWindows?: number;
+  /** The broker's `deviceWindowOffset`: channels whose memory is their own (issue 18). */
+  readonly deviceWindowOffset?: (channel: BrokerChannel) => bigint | undefined;
 }
 
 /** What became of a window, as the broker's effects said (`window-free`/`window-quarantine`). */
@@ -154,6 +161,9 @@ export class HandshakeWorld {
       ...(opts.linkBoundCertificates === undefined
         ? {}
         : { linkBoundCertificates: opts.linkBoundCertificates }),
+      ...(opts.deviceWindowOffset === undefined
+        ? {}
+        : { deviceWindowOffset: opts.deviceWindowOffset }),
     });
     for (const instance of OFFERED_INSTANCES) this.broker.offer(SERVICE, instance, this.offered);
     const policy: ProviderPolicy = {
