@@ -66,7 +66,8 @@ async function waitingSocket(address: string): Promise<{
   let n = 0;
   let last = 0;
   socket.on('message', (b) => {
-    n++;
+    // Count messages, not datagrams: the gateway sends the events of one turn in one datagram.
+    for (let at = 0; at + 16 <= b.length; at += 8 + b.readUInt32BE(at + 4)) n++;
     last = performance.now();
     const w = waiter;
     waiter = undefined;

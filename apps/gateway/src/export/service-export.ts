@@ -19,6 +19,7 @@ import {
   splitSomeIpDatagram,
   type SomeIpMessage,
 } from '../someip/someip-message.js';
+import { DatagramBatcher } from '../someip/datagram-batcher.js';
 import { codecOf } from './message-codec.js';
 import { MethodBridge } from './method-bridge.js';
 import { SubscriberTable } from './subscriber-table.js';
@@ -55,6 +56,8 @@ export class ServiceExport {
   private closed = false;
   private readonly methods: MethodBridge;
   private tcp: TcpEndpoint | undefined;
+  /** Events to one UDP endpoint in one turn share a datagram. */
+  private readonly batcher: DatagramBatcher;
 
   private constructor(
     private readonly ctx: ServiceExportContext,
@@ -70,6 +73,7 @@ export class ServiceExport {
       ctx.budgets,
       ctx.callTimeoutMs,
     );
+    this.batcher = new DatagramBatcher(socket);
     socket.on('message', (msg, rinfo) => this.receive(msg, rinfo));
     this.subscriptions.push(
       ctx.agent.subscribers$.subscribe((e) => {
@@ -205,7 +209,10 @@ export class ServiceExport {
         );
   }
 
-  /** One event as a SOME/IP notification to each subscribed UDP endpoint. */
+  /**
+   * One event as a SOME/IP notification to each subscribed UDP endpoint (batched with the
+   * other events of this turn to the same endpoint) or TCP connection.
+   */
   private notify(eventgroupId: number, eventId: number, payload: Uint8Array): void {
     const targets = this.subscribers.targets(eventgroupId);
     if (targets.length === 0) return;
@@ -223,13 +230,13 @@ export class ServiceExport {
     const multicast = this.exp.multicast;
     if (multicast !== undefined && targets.some((t) => t.protocol === 'udp')) {
       // One copy to the group the Acks named, for every UDP subscriber at once.
-      this.socket.send(bytes, multicast.port, multicast.group);
+      this.batcher.add(multicast.group, multicast.port, bytes);
       this.ctx.counters.eventsSent += 1;
     }
     for (const t of targets) {
       if (t.protocol === 'udp') {
         if (multicast !== undefined) continue;
-        this.socket.send(bytes, t.port, t.address);
+        this.batcher.add(t.address, t.port, bytes);
       } else if (this.tcp?.send(t.address, t.port, bytes) !== true) {
         // No connection from that endpoint (yet), or it is not draining: not queued without bound.
         this.ctx.counters.eventsDropped += 1;
@@ -276,6 +283,7 @@ export class ServiceExport {
     await offer?.withdraw().catch(() => undefined);
     await this.consumed?.close();
     await this.tcp?.close();
+    this.batcher.flush();
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 }

@@ -20,6 +20,7 @@ import {
   SD_GROUP,
   SD_PORT,
   findMessage,
+  messagesOf,
   openSocket,
   parseSd,
   parseSomeIp,
@@ -182,13 +183,16 @@ async function peerExchange(
     5_000,
     10,
   );
-  await waitFor(() => data.received.length >= 5, 'five events over UDP', 5_000, 10);
-  const events = data.received.slice(0, 5).map((m) => ({
-    from: m.from,
-    ...parseSomeIp(m.bytes),
-    kph: (speedType.decode(m.bytes.subarray(16)) as unknown as { kph: number }).kph,
-    payload: m.bytes.subarray(16).toString('hex'),
-  }));
+  // Events of one turn may share a datagram: count and read them message by message.
+  await waitFor(() => messagesOf(data.received).length >= 5, 'five events over UDP', 5_000, 10);
+  const events = messagesOf(data.received)
+    .slice(0, 5)
+    .map((m) => ({
+      from: m.from,
+      ...parseSomeIp(m.bytes),
+      kph: (speedType.decode(m.bytes.subarray(16)) as unknown as { kph: number }).kph,
+      payload: m.bytes.subarray(16).toString('hex'),
+    }));
   data.received.length = 0;
   const call = async (bytes: Buffer, what: string) => {
     data.socket.send(bytes, SERVICE_PORT, '127.0.0.1');
@@ -351,13 +355,20 @@ async function peerExchange(
     10,
   );
   const multicastAck = sdEntries().find((e) => e.type === 0x07 && e.instanceId === 2)!;
-  await waitFor(() => group.received.length >= 3, 'three events on the multicast group', 5_000, 10);
-  const multicastEvents = group.received.slice(0, 3).map((m) => ({
-    from: m.from,
-    ...parseSomeIp(m.bytes),
-    kph: (speedType.decode(m.bytes.subarray(16)) as unknown as { kph: number }).kph,
-    payload: '',
-  }));
+  await waitFor(
+    () => messagesOf(group.received).length >= 3,
+    'three events on the multicast group',
+    5_000,
+    10,
+  );
+  const multicastEvents = messagesOf(group.received)
+    .slice(0, 3)
+    .map((m) => ({
+      from: m.from,
+      ...parseSomeIp(m.bytes),
+      kph: (speedType.decode(m.bytes.subarray(16)) as unknown as { kph: number }).kph,
+      payload: '',
+    }));
   sd.socket.send(
     subscribeMessage(session++, { ...svc2, ttl: 0 }, { address: PEER, port: DATA_PORT + 10 }),
     SD_PORT,

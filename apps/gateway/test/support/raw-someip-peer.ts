@@ -53,6 +53,24 @@ export function someIp(
   return Buffer.concat([b, payload]);
 }
 
+/** The SOME/IP messages of one datagram (several may share one), each framed by its Length. */
+export function splitDatagram(b: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at + 16 <= b.length;) {
+    const end = at + 8 + b.readUInt32BE(at + 4);
+    out.push(b.subarray(at, end));
+    at = end;
+  }
+  return out;
+}
+
+/** Every message of `datagrams`, in order, with the sender of its datagram. */
+export function messagesOf(
+  datagrams: ReadonlyArray<{ bytes: Buffer; from: string }>,
+): Array<{ bytes: Buffer; from: string }> {
+  return datagrams.flatMap((d) => splitDatagram(d.bytes).map((bytes) => ({ bytes, from: d.from })));
+}
+
 export function parseSomeIp(b: Buffer): RawMessage {
   return {
     serviceId: b.readUInt16BE(0),

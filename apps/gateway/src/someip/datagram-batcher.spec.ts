@@ -1,0 +1,58 @@
+import { expect } from 'chai';
+import { createSocket, type Socket } from 'node:dgram';
+import { waitFor } from '@sivshm/testing';
+import { encodeSomeIp, splitSomeIpDatagram } from './someip-message.js';
+import { DatagramBatcher } from './datagram-batcher.js';
+
+const message = (sessionId: number, size: number): Uint8Array =>
+  encodeSomeIp({
+    serviceId: 0x1234,
+    methodId: 0x8001,
+    clientId: 0,
+    sessionId,
+    interfaceVersion: 1,
+    messageType: 0x02,
+    returnCode: 0,
+    payload: new Uint8Array(size),
+  });
+
+describe('DatagramBatcher', () => {
+  let from: Socket;
+  let to: Socket;
+  let port: number;
+  const received: Buffer[] = [];
+  before(async () => {
+    from = createSocket('udp4');
+    to = createSocket('udp4');
+    to.on('message', (b) => received.push(b));
+    await new Promise<void>((r) => to.bind(0, '127.0.0.1', r));
+    port = (to.address() as { port: number }).port;
+  });
+  after(() => {
+    from.close();
+    to.close();
+  });
+  beforeEach(() => (received.length = 0));
+
+  it('should send the messages of one turn to one endpoint as one datagram, in order', async () => {
+    const b = new DatagramBatcher(from);
+    for (let i = 1; i <= 10; i++) b.add('127.0.0.1', port, message(i, 64));
+    await waitFor(() => received.length >= 1, 'the datagram', 5_000, 5);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(received).to.have.length(1);
+    const split = splitSomeIpDatagram(new Uint8Array(received[0]!), 1 << 16);
+    expect(split.malformed).to.equal(undefined);
+    expect(split.messages.map((m) => m.sessionId)).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
+  it('should start a new datagram before one would pass the size bound, and send a lone message in its own turn', async () => {
+    const b = new DatagramBatcher(from, 400);
+    for (let i = 1; i <= 5; i++) b.add('127.0.0.1', port, message(i, 100)); // 116 B each
+    await waitFor(() => received.length >= 2, 'two datagrams', 5_000, 5);
+    expect(received.map((d) => d.length)).to.deep.equal([348, 232]);
+    received.length = 0;
+    b.add('127.0.0.1', port, message(9, 8));
+    await waitFor(() => received.length >= 1, 'the lone message', 5_000, 5);
+    expect(received[0]!.length).to.equal(24);
+  });
+});
