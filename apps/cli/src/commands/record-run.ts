@@ -185,18 +185,21 @@ export async function record(o: RecordOptions): Promise<void> {
   }
 }
 
-/** The ACTIVE entries `wanted` picks; none when the table is mid-change (read again later). */
+/**
+ * The ACTIVE entries `wanted` picks; undefined when the table reads as inconsistent (hostd is
+ * mid-change): the channels recorded so far are kept and the table is read again later.
+ */
 function scanTable(
   table: ChannelTableReader,
   wanted: (e: ChannelEntry) => boolean,
-): ChannelEntry[] {
+): ChannelEntry[] | undefined {
   try {
     return table
       .entries()
       .map((x) => x.entry)
       .filter((e) => e.state === 'ACTIVE' && wanted(e));
   } catch {
-    return [];
+    return undefined;
   }
 }
 
@@ -272,7 +275,7 @@ class ChannelSet {
 async function recordLoop(
   o: RecordOptions,
   out: Recording,
-  scan: () => ChannelEntry[],
+  scan: () => ChannelEntry[] | undefined,
   region: Uint8Array,
   header: RegionLayoutInfo,
   config: ServiceConfig | undefined,
@@ -286,20 +289,23 @@ async function recordLoop(
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
   try {
     let nextScan = 0;
+    let announced = false;
     let lastReport = Date.now();
     while (!stop && out.frames < limit) {
       if (Date.now() >= deadline) return ` (--duration ${o.duration} s)`;
-      if (Date.now() >= nextScan) {
-        const first = nextScan === 0;
-        nextScan = Date.now() + SCAN_MS;
-        if (!channels.update(scan())) return full;
-        // Said after the first scan: a channel that opens from now on is read from its start.
-        if (first) console.error(`recording to ${o.out}; Ctrl-C to stop`);
-      }
+      // Polled before the table is read again: a channel that ended gives its last records.
       const blocks = channels.poll(limit - out.frames);
       if (blocks.length > 0) {
         if (!out.append(blocks)) return full;
         out.frames += blocks.length;
+      }
+      const active = Date.now() >= nextScan ? scan() : undefined;
+      if (Date.now() >= nextScan) nextScan = Date.now() + SCAN_MS;
+      if (active !== undefined) {
+        if (!channels.update(active)) return full;
+        // Said after the first scan: a channel that opens from now on is read from its start.
+        if (!announced) console.error(`recording to ${o.out}; Ctrl-C to stop`);
+        announced = true;
       }
       if (Date.now() - lastReport >= 1000 && process.stderr.isTTY) {
         process.stderr.write(`\r${out.frames} frames, ${channels.size} channels`);
