@@ -19,8 +19,13 @@ import {
   type Deployment,
   type HostdProcess,
 } from '@sivshm/testing';
-import { readPcapng } from '../src/diag/pcapng.js';
-import { messageOf, recordedChannelFrom } from '../src/diag/recorded-channel.js';
+import { interfaceBlock, packetBlock, readPcapng, sectionHeaderBlock } from '../src/diag/pcapng.js';
+import {
+  channelInterface,
+  frameOf,
+  messageOf,
+  recordedChannelFrom,
+} from '../src/diag/recorded-channel.js';
 import { expectOneLineFailure, sivshm } from './support/bounded-run.js';
 
 const RUN_MS = 60_000;
@@ -304,6 +309,78 @@ describe('sivshm record and replay', function () {
       stop();
       await nodes.close();
     }
+  });
+
+  it('should end a replay on SIGINT at once, even in a long recorded pause (--no-wait)', async () => {
+    // A hand-made recording: two speed events 10 minutes apart on one plain channel.
+    const type = (await loadConfig(d.configPath)).protoRoot.lookupType('sivshm.demo.VehicleSpeed');
+    const event = (kph: number): Uint8Array => {
+      const payload = type.encode({ kph }).finish();
+      const m = new Uint8Array(16 + payload.length);
+      const v = new DataView(m.buffer);
+      v.setUint32(0, 0x1234_8001);
+      v.setUint32(4, 8 + payload.length);
+      v.setUint32(8, 1);
+      v.setUint32(12, 0x0101_0200); // protocol 1, interface 1, NOTIFICATION, E_OK
+      m.set(payload, 16);
+      return frameOf(m, 1, 2);
+    };
+    const channel = {
+      channelId: 0x99n,
+      service: 0x1234,
+      instance: 1,
+      major: 1,
+      mode: 'plain' as const,
+      consumerVm: 2,
+      providerVm: 1,
+    };
+    const paused = path.join(d.dir, 'paused.pcapng');
+    const t0 = 1_700_000_000_000_000n;
+    writeFileSync(
+      paused,
+      Buffer.concat([
+        sectionHeaderBlock('test'),
+        interfaceBlock(channelInterface(channel)),
+        packetBlock({ interfaceId: 0, timestampUs: t0, data: event(10) }),
+        packetBlock({ interfaceId: 0, timestampUs: t0 + 600_000_000n, data: event(20) }),
+      ]),
+    );
+    const consumer = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+    const { execArgv, script } = cliEntry();
+    const child = spawn(
+      process.execPath,
+      [
+        ...execArgv,
+        script,
+        'replay',
+        paused,
+        '--as',
+        'infotainment',
+        '--config',
+        d.configPath,
+        '--run-dir',
+        d.runDir,
+        '--no-wait',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const kill = setTimeout(() => child.kill('SIGKILL'), RUN_MS);
+    try {
+      // The offer exists once the consumer gets a channel; the first event was sent at once.
+      await consumer.consume('VehicleSpeed', { instance: 1, timeoutMs: 30_000 });
+      await new Promise((r) => setTimeout(r, 500));
+      const interrupted = Date.now();
+      child.kill('SIGINT');
+      expect(await exited, stderr).to.equal(0);
+      expect(Date.now() - interrupted, 'ended without waiting out the pause').to.be.below(15_000);
+    } finally {
+      clearTimeout(kill);
+      await consumer.close();
+    }
+    expect(stderr).to.match(/^replayed 1 of 2 events from .*paused\.pcapng as infotainment\n$/);
   });
 
   it('should fail before capturing when the output cannot be written', async () => {

@@ -67,7 +67,7 @@ export async function replay(file: string, o: ReplayOptions): Promise<void> {
     }
     const played = stop
       ? { published: 0, dropped: 0 }
-      : await play(recording.events, offers, o.rate, () => stop);
+      : await play(recording.events, offers, o.rate, signalled);
     const skipped = [
       recording.sealed > 0 ? `${recording.sealed} sealed mac/aead records skipped` : '',
       recording.duplicates > 0
@@ -115,7 +115,7 @@ async function play(
   events: readonly RecordedEvent[],
   offers: ReadonlyMap<string, OfferedService>,
   rate: number,
-  stopped: () => boolean,
+  signalled: Promise<void>,
 ): Promise<{ published: number; dropped: number }> {
   const publishers = new Map<string, ServicePublisher<object>>();
   const publisherOf = (e: RecordedEvent): ServicePublisher<object> => {
@@ -131,11 +131,19 @@ async function play(
   const started = performance.now();
   let published = 0;
   let dropped = 0;
+  let stopped = false;
+  // Ctrl-C ends a recorded pause at once, and leaves no timer holding the process.
+  const interrupt = new AbortController();
+  void signalled.then(() => {
+    stopped = true;
+    interrupt.abort();
+  });
   for (const e of events) {
-    if (stopped()) break;
+    if (stopped) break;
     const dueMs = Number(e.timestampUs - first) / 1000 / rate;
     const wait = dueMs - (performance.now() - started);
-    if (wait > 1) await sleep(wait);
+    if (wait > 1) await sleep(wait, undefined, { signal: interrupt.signal }).catch(() => undefined);
+    if (stopped) break;
     if (!publisherOf(e).publish(e.type.decode(e.payload))) dropped++;
     published++;
   }
