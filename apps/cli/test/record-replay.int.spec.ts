@@ -313,38 +313,8 @@ describe('sivshm record and replay', function () {
 
   it('should end a replay on SIGINT at once, even in a long recorded pause (--no-wait)', async () => {
     // A hand-made recording: two speed events 10 minutes apart on one plain channel.
-    const type = (await loadConfig(d.configPath)).protoRoot.lookupType('sivshm.demo.VehicleSpeed');
-    const event = (kph: number): Uint8Array => {
-      const payload = type.encode({ kph }).finish();
-      const m = new Uint8Array(16 + payload.length);
-      const v = new DataView(m.buffer);
-      v.setUint32(0, 0x1234_8001);
-      v.setUint32(4, 8 + payload.length);
-      v.setUint32(8, 1);
-      v.setUint32(12, 0x0101_0200); // protocol 1, interface 1, NOTIFICATION, E_OK
-      m.set(payload, 16);
-      return frameOf(m, 1, 2);
-    };
-    const channel = {
-      channelId: 0x99n,
-      service: 0x1234,
-      instance: 1,
-      major: 1,
-      mode: 'plain' as const,
-      consumerVm: 2,
-      providerVm: 1,
-    };
     const paused = path.join(d.dir, 'paused.pcapng');
-    const t0 = 1_700_000_000_000_000n;
-    writeFileSync(
-      paused,
-      Buffer.concat([
-        sectionHeaderBlock('test'),
-        interfaceBlock(channelInterface(channel)),
-        packetBlock({ interfaceId: 0, timestampUs: t0, data: event(10) }),
-        packetBlock({ interfaceId: 0, timestampUs: t0 + 600_000_000n, data: event(20) }),
-      ]),
-    );
+    await writeTwoEvents(d.configPath, paused, 600_000_000n);
     const consumer = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
     const { execArgv, script } = cliEntry();
     const child = spawn(
@@ -383,6 +353,36 @@ describe('sivshm record and replay', function () {
     expect(stderr).to.match(/^replayed 1 of 2 events from .*paused\.pcapng as infotainment\n$/);
   });
 
+  it('should keep the recorded pace, scaled by --rate (a lower bound: load only delays)', async () => {
+    const paced = path.join(d.dir, 'paced.pcapng');
+    await writeTwoEvents(d.configPath, paced, 4_000_000n); // 4 s apart; --rate 2: 2 s
+    const args = ['--config', d.configPath, '--run-dir', d.runDir, '--start-delay', '2000'];
+    const replayed = sivshm(['replay', paced, '--as', 'infotainment', '--rate', '2', ...args], {
+      timeoutMs: RUN_MS,
+    });
+    const consumer = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+    try {
+      // Playback starts 2 s after the replay sees this consumer (time to subscribe), so never
+      // before `asked`.
+      const asked = Date.now();
+      const speed = await consumer.consume('VehicleSpeed', { instance: 1, timeoutMs: 30_000 });
+      const arrivals: { kph: number; at: number }[] = [];
+      speed
+        .event<{ kph: number }>('speed')
+        .subscribe((m) => arrivals.push({ kph: m.kph, at: Date.now() }));
+      const r = await replayed;
+      expect(r.status, r.stderr).to.equal(0);
+      await waitFor(() => arrivals.length === 2, 'both events', 10_000).catch(() => undefined);
+      expect(arrivals.map((a) => a.kph)).to.deep.equal([10, 20]);
+      // --start-delay 2 s, then 4 s / --rate 2 between the two: at least 4 s after `asked`.
+      expect(arrivals[1]!.at - asked, 'the second event paced, not sent at once').to.be.at.least(
+        3900,
+      );
+    } finally {
+      await consumer.close();
+    }
+  });
+
   it('should fail before capturing when the output cannot be written', async () => {
     for (const [bad, says] of [
       [path.join(d.dir, 'no-such-dir', 'x.pcapng'), /directory .*no-such-dir does not exist$/],
@@ -397,3 +397,38 @@ describe('sivshm record and replay', function () {
     }
   });
 });
+
+/** A recording of two speed events (kph 10, then 20) `gapUs` apart on one plain channel. */
+async function writeTwoEvents(config: string, file: string, gapUs: bigint): Promise<void> {
+  const type = (await loadConfig(config)).protoRoot.lookupType('sivshm.demo.VehicleSpeed');
+  const event = (kph: number): Uint8Array => {
+    const payload = type.encode({ kph }).finish();
+    const m = new Uint8Array(16 + payload.length);
+    const v = new DataView(m.buffer);
+    v.setUint32(0, 0x1234_8001);
+    v.setUint32(4, 8 + payload.length);
+    v.setUint32(8, 1);
+    v.setUint32(12, 0x0101_0200); // protocol 1, interface 1, NOTIFICATION, E_OK
+    m.set(payload, 16);
+    return frameOf(m, 1, 2);
+  };
+  const channel = {
+    channelId: 0x99n,
+    service: 0x1234,
+    instance: 1,
+    major: 1,
+    mode: 'plain' as const,
+    consumerVm: 2,
+    providerVm: 1,
+  };
+  const t0 = 1_700_000_000_000_000n;
+  writeFileSync(
+    file,
+    Buffer.concat([
+      sectionHeaderBlock('test'),
+      interfaceBlock(channelInterface(channel)),
+      packetBlock({ interfaceId: 0, timestampUs: t0, data: event(10) }),
+      packetBlock({ interfaceId: 0, timestampUs: t0 + gapUs, data: event(20) }),
+    ]),
+  );
+}
