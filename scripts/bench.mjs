@@ -21,6 +21,7 @@ const SUITES = {
   e2e: 'packages/runtime/dist-test/bench/secure-vs-plain.bench.js',
   scale: 'packages/runtime/dist-test/bench/scale.bench.js',
   flood: 'apps/hostd/dist-test/bench/flood.bench.js',
+  hotplug: 'apps/hostd/dist-test/bench/hotplug.bench.js',
   'cli-startup': 'apps/cli/dist-test/bench/startup.bench.js',
   gateway: 'apps/gateway/dist-test/bench/gateway.bench.js',
 };
