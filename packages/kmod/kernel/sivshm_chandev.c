@@ -22,9 +22,10 @@
 
 /*
  * Copy the channel header at the start of @mem (a BAR2 of @bar_len bytes)
- * and validate the copy, converting it to CPU byte order: 0, or -ENODATA
- * for anything that is not a channel device's header. The memory is shared
- * with the host and the peer VM, so only the copy is looked at.
+ * and validate the copy, converting it to CPU byte order: 0; -ENODATA
+ * when it does not start with the channel magic (not a channel device);
+ * -EINVAL when it does but a field is wrong. The memory is shared with the
+ * host and the peer VM, so only the copy is looked at.
  */
 int sivshm_read_chandev(const void *mem, u64 bar_len, struct sivshm_chandev_header *h)
 {
@@ -54,7 +55,7 @@ int sivshm_read_chandev(const void *mem, u64 bar_len, struct sivshm_chandev_head
 	    h->window_offset != g || h->device_size != bar_len || !h->channel_id ||
 	    !sivshm_window_data_size(h->window_length, g) ||
 	    h->window_length > bar_len - g)
-		return -ENODATA;
+		return -EINVAL;
 	return 0;
 }
 

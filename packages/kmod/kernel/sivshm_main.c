@@ -342,8 +342,14 @@ static int sivshm_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	bar.mem = devm_memremap(&pdev->dev, bar.start, bar.len, MEMREMAP_WB);
 	if (IS_ERR(bar.mem))
 		return PTR_ERR(bar.mem);
-	if (!sivshm_read_chandev(bar.mem, bar.len, &ch))
+	ret = sivshm_read_chandev(bar.mem, bar.len, &ch);
+	if (!ret)
 		return sivshm_chandev_probe(pdev, &bar, &ch);
+	/* a channel device with a broken header must not pass for the control device */
+	if (ret == -EINVAL) {
+		dev_notice(&pdev->dev, "sivshm: channel device header not valid: not bound\n");
+		return -ENODEV;
+	}
 	return sivshm_control_probe(pdev, &bar);
 }
 

@@ -53,6 +53,8 @@ export interface Guest {
   revokeSerial: bigint;
   /** The host file behind this guest's BAR2, for `READ` requests (hostd's view). */
   region?: string;
+  /** The host files behind this guest's channel devices, by channel (`READ … <channel>`). */
+  chandevs?: ReadonlyMap<bigint, string>;
 }
 
 export function newGuest(
@@ -141,23 +143,34 @@ function encodeRevoke(epoch: bigint, serial: bigint, vmId: number, channelId: bi
 const tag = (key: Buffer, label: string, token: Buffer): Buffer =>
   createHmac('sha256', key).update(label, 'utf8').update(token).digest();
 
-/** hostd's view of the region: `READ <offset> <length>` answered in hex from the host file. */
-function readRegion(g: Guest, offArg: string | undefined, lenArg: string | undefined): string {
+/**
+ * hostd's view of the region: `READ <offset> <length>` answered in hex from the host file; with
+ * a third word, from channel <channel>'s device memory instead.
+ */
+function readRegion(
+  g: Guest,
+  offArg: string | undefined,
+  lenArg: string | undefined,
+  channelArg: string | undefined,
+): string {
   const off = Number(offArg);
   const len = Number(lenArg);
+  const file =
+    channelArg === undefined ? g.region : g.chandevs?.get(BigInt(Number(channelArg) || 0));
+  const size = channelArg === undefined ? REGION_SIZE : CHANDEV_SIZE;
   if (
-    g.region === undefined ||
+    file === undefined ||
     !Number.isSafeInteger(off) ||
     !Number.isSafeInteger(len) ||
     off < 0 ||
     len < 1 ||
     len > MAX_READ ||
-    off + len > REGION_SIZE
+    off + len > size
   ) {
     return 'ERROR';
   }
   const b = Buffer.alloc(len);
-  const fd = openSync(g.region, 'r');
+  const fd = openSync(file, 'r');
   try {
     readSync(fd, b, 0, len, off);
   } finally {
@@ -232,10 +245,10 @@ function bendGrant(spec: string, f: GrantFields, g: Guest, other: Guest, nowNs: 
 
 /** hostd's answer to one request line of the guest selftest. */
 function answer(g: Guest, other: Guest, line: string): string {
-  const [verb, spec, knHex] = line.trim().split(' ');
+  const [verb, spec, knHex, fourth] = line.trim().split(' ');
   const nowNs = BigInt(Date.now()) * 1_000_000n;
   if (verb === 'KEY') return `${g.key.toString('hex')} ${g.vmId}`;
-  if (verb === 'READ') return readRegion(g, spec, knHex);
+  if (verb === 'READ') return readRegion(g, spec, knHex, fourth);
   if (verb === 'EPOCH') return setEpoch(g, spec);
   if (verb === 'REVOKE') {
     // `REVOKE chan:<id>` revokes that channel; `valid` and `forged` channel 1

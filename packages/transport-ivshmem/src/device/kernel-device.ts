@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
 import {
+  DEVICE_MAP_BASE,
   DoorbellLayout,
   GrantLayout,
   GrantReqLayout,
@@ -201,6 +202,8 @@ export class KernelDevice implements ChannelDevice {
  */
 export class KernelDeviceFile implements DeviceFile {
   readonly #windows = new Map<bigint, GrantedWindow>();
+  /** Channels whose grant names their own channel device (mapped at DEVICE_MAP_BASE). */
+  readonly #onDevice = new Set<bigint>();
   readonly #mappings: MappedFile[] = [];
   #fd: number | undefined;
 
@@ -281,6 +284,8 @@ export class KernelDeviceFile implements DeviceFile {
       doorbell: d.token.doorbell ?? NO_DOORBELL_ROUTE,
     };
     this.#windows.set(w.channelId, w);
+    if (d.token.target === 'device') this.#onDevice.add(w.channelId);
+    else this.#onDevice.delete(w.channelId);
     return w;
   }
 
@@ -295,9 +300,12 @@ export class KernelDeviceFile implements DeviceFile {
     }
     // One writable mapping of the whole window: the kernel inserts pages on fault and refuses
     // writes to the peer's pages (SIGBUS), so the rings see the window exactly as in emulated mode.
+    // A device grant's window is in its channel device (issue 18): sivshm.ko maps the file's
+    // one device window at DEVICE_MAP_BASE; its offset in the grant is the device's, not ours.
+    const at = this.#onDevice.has(channelId) ? DEVICE_MAP_BASE : w.offset;
     let m: MappedFile;
     try {
-      m = mapFile(fd, w.offset, w.length, { writable: true });
+      m = mapFile(fd, at, w.length, { writable: true });
     } catch (e) {
       // EPERM: the kernel holds no live grant for the range any more (revoked by another
       // handle of this VM, or the file's grant ended).

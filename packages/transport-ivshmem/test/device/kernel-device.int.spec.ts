@@ -22,12 +22,20 @@ const VM = Number(process.env['SIVSHM_TEST_VM_ID'] ?? '0');
 const REGION = process.env['SIVSHM_TEST_REGION'];
 const REPLY_TIMEOUT_MS = 30_000;
 
-/** Asks the host on a raw tty for `length` bytes of the region at `offset` (synchronously). */
-function readRegionOverSerial(tty: string, offset: number, length: number): Uint8Array {
+/**
+ * Asks the host on a raw tty for `length` bytes of the region at `offset` (synchronously), or
+ * of channel `channel`'s own device memory when given.
+ */
+function readRegionOverSerial(
+  tty: string,
+  offset: number,
+  length: number,
+  channel?: bigint,
+): Uint8Array {
   const fd = openSync(tty, constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK);
   const nap = new Int32Array(new SharedArrayBuffer(4));
   try {
-    writeSync(fd, `READ ${offset} ${length}\n`);
+    writeSync(fd, `READ ${offset} ${length}${channel === undefined ? '' : ` ${channel}`}\n`);
     const chunk = Buffer.alloc(4096);
     let reply = '';
     const deadline = Date.now() + REPLY_TIMEOUT_MS;
@@ -128,6 +136,45 @@ if (existsSync(DEVICE) && KEY !== undefined && REGION !== undefined) {
           // The peer's producer page is readable, and what hostd holds there is what we see.
           const peer = WindowLayout.directionSize(dataSize) + WindowLayout.producerPage;
           expect(mem.shared[peer]).to.equal(readRegion(info.dataOffset + peer, 1)[0]);
+        } finally {
+          device.close();
+        }
+      });
+
+      // issue 18: the guest has a channel device for this channel (ivshmem-plain whose memory
+      // starts with a channel header, one page granule, then the window of a 4 KiB data area)
+      const channelDevice = process.env['SIVSHM_TEST_CHANNEL_DEVICE'];
+      it("should map a device grant's window from its channel device, not the region", function () {
+        if (!channelDevice || !REGION.startsWith('serial:')) {
+          console.log('      (pending: no channel device in this guest)');
+          this.skip();
+        }
+        const channelId = BigInt(channelDevice!);
+        const tty = REGION.slice('serial:'.length);
+        const device = new KernelDevice({ path: DEVICE });
+        try {
+          const info = device.info();
+          const f = device.open();
+          const g = signGrant(nodeBackend, Uint8Array.from(Buffer.from(KEY, 'hex')), {
+            role: 'consumer',
+            perms: GrantPerm.map,
+            epoch: info.epoch,
+            grantSerial: 1_000_001n,
+            vmId: VM,
+            channelId,
+            kn: f.nonce,
+            windowOffset: BigInt(PAGE_SIZE),
+            windowLength: BigInt(WindowLayout.windowLength(PAGE_SIZE)),
+            notAfterNs: BigInt(Date.now() + 60_000) * 1_000_000n,
+            mode: 'plain',
+            target: 'device',
+          });
+          f.presentGrant(g.token, g.tag);
+          const mem = f.mapWindow(channelId);
+          const before = readRegionOverSerial(tty, info.dataOffset, 1)[0];
+          mem.shared[0] = 0xc3; // the consumer's own producer page, at the device's granule
+          expect(readRegionOverSerial(tty, PAGE_SIZE, 1, channelId)[0]).to.equal(0xc3);
+          expect(readRegionOverSerial(tty, info.dataOffset, 1)[0]).to.equal(before);
         } finally {
           device.close();
         }
