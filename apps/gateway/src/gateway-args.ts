@@ -12,19 +12,22 @@ export interface GatewayArgs {
 
 export const GATEWAY_USAGE = `Usage: sivshm-gateway --config <services.yaml> --vm <name> (--run-dir <dir> | --control-port <port>)
 
-Puts the services listed under gateway.export in services.yaml on the vehicle network:
-SOME/IP-SD offers on the gateway's unicast address, events as SOME/IP notifications over
-UDP to subscribers, method requests over UDP answered from the providing VM.
+Puts the services listed under gateway.export in services.yaml on the vehicle network
+(SOME/IP-SD offers on the gateway's unicast address, IPv4 or IPv6; events as SOME/IP
+notifications over UDP or TCP; method requests answered from the providing VM), and offers the
+network services listed under gateway.import inside sivshm (found and subscribed with
+SOME/IP-SD; VM calls sent to the network provider).
 
   --config <file>        services.yaml with a gateway: section
   --vm <name>            the gateway's own VM in services.yaml; it must be a consumer of every
-                         exported service (its certificate decides what it may reach)
+                         exported service and the provider of every imported one (its
+                         certificate decides what it may reach and offer)
   --run-dir <dir>        emulated mode: hostd's --run-dir (control socket <dir>/<vm>.sock)
   --control-port <port>  qemu mode, inside the VM that owns the NIC: the virtio-serial port
                          (/dev/vport1p1, or auto)
   -h, --help             this text
 
-SIGINT/SIGTERM send StopOffer for every export and exit.
+SIGINT/SIGTERM send StopOffer for every export, StopSubscribe for every import, and exit.
 `;
 
 /** Parses argv (without node and the script); throws `GatewayError('ERR_ARGS')` saying what to fix. */

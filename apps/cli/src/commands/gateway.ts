@@ -12,12 +12,12 @@ export function registerGatewayCommand(program: Command): void {
   program
     .command('gateway')
     .description(
-      'run the SOME/IP gateway in the foreground: offers the services under gateway.export in services.yaml on the vehicle network (SOME/IP-SD, events and methods over UDP), as its own VM',
+      'run the SOME/IP gateway in the foreground, as its own VM: offers the services under gateway.export in services.yaml on the vehicle network (SOME/IP-SD, events and methods over UDP and TCP, IPv4 or IPv6) and the network services under gateway.import inside sivshm',
     )
     .requiredOption('--config <file>', 'services.yaml with a gateway: section')
     .requiredOption(
       '--vm <name>',
-      "the gateway's own VM in services.yaml; a consumer of every exported service",
+      "the gateway's own VM in services.yaml; a consumer of every exported service, the provider of every imported one",
     )
     .option('--run-dir <dir>', "emulated mode: hostd's --run-dir")
     .option(
