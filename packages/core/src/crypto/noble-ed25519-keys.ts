@@ -152,18 +152,28 @@ export function verifyWithTable(
   message: Uint8Array,
   publicKey: Uint8Array,
 ): boolean {
-  const sig = signature;
-  const s = littleEndian(sig.subarray(32, 64));
+  const s = littleEndian(signature.subarray(32, 64));
   if (s >= L) return false;
+  const r = signature.subarray(0, 32);
+  const k = littleEndian(sha512(concat(r, publicKey, message))) % L;
+  // Q = [S]B − [k]A, and the equation is [8](R − Q) = 0. When Q encodes to R's bytes, those
+  // bytes are canonical and decode to Q, so it holds: an honest signature's case, checked
+  // without R's square root. Any other R is decoded and checked in full, as the library does.
+  const Q = Point.BASE.multiplyUnsafe(s).subtract(A.multiplyUnsafe(k));
+  if (sameBytes(Q.toBytes(), r)) return true;
   let R: InstanceType<typeof Point>;
   try {
-    R = Point.fromBytes(sig.subarray(0, 32), false);
+    R = Point.fromBytes(r, false);
   } catch {
     return false;
   }
-  const k = littleEndian(sha512(concat(sig.subarray(0, 32), publicKey, message))) % L;
-  const SB = Point.BASE.multiplyUnsafe(s);
-  return R.add(A.multiplyUnsafe(k)).subtract(SB).clearCofactor().is0();
+  return R.subtract(Q).clearCofactor().is0();
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Strict Ed25519 verification (`ed.verify` with `zip215: false`), faster for keys seen often. */
