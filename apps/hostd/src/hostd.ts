@@ -227,6 +227,7 @@ export class Hostd {
       sd: this.#sd,
       connected,
       regionMemory: () => (this.#regionIntact() ? this.#region?.mapping.shared : undefined),
+      devices,
     });
   }
 

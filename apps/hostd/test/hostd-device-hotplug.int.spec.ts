@@ -23,6 +23,7 @@ import {
   waitFor,
   type Deployment,
   type HostdProcess,
+  type StatusLike,
 } from './support/test-deployment.js';
 import { TestVm } from './support/test-vm.js';
 import { granted } from './support/vm-roles.js';
@@ -164,6 +165,12 @@ describe('Hostd device channels (qemu mode, real QEMUs without guests)', functio
       expect(await objectIds(name), 'the memory stays with that QEMU').to.include(ids.memory);
     }
     expect(logged('channel-device-freed')).to.deep.equal([]);
+    const st = (await readStatus(d)) as StatusLike & {
+      channelDevices?: { channelId: string; vms: { vm: number; state: string }[] }[];
+    };
+    expect(st.channelDevices?.map((x) => x.vms.map((v) => v.state))).to.deep.equal([
+      ['stuck', 'stuck'],
+    ]);
     // QEMU tells every monitor of a reset, a stop or a power-down: hostd did none of them.
     expect(events.filter((e) => /RESET|STOP|POWERDOWN|SHUTDOWN/.test(e))).to.deep.equal([]);
 

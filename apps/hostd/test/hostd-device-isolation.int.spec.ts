@@ -17,6 +17,7 @@ import {
   waitFor,
   type Deployment,
   type HostdProcess,
+  type StatusLike,
 } from './support/test-deployment.js';
 import type { TestVm } from './support/test-vm.js';
 import { granted, vmRoles } from './support/vm-roles.js';
@@ -106,8 +107,23 @@ describe('Hostd device channels (emulated mode)', function () {
     expect(seen.includes(hex)).to.equal(false);
     expect(seen.includes('devices')).to.equal(false);
     expect(r.grantFrames.map((f) => f.channelDevice)).to.deep.equal([undefined]);
-    const status = await readStatus(d);
+    // Status lists the device (plugged at both ends) and reads no rings from the region for it.
+    const status = (await readStatus(d)) as StatusLike & { channelDevices?: unknown[] };
     expect(status.channels).to.have.length(2);
+    const id = `0x${speed.grant.channelId.toString(16)}`;
+    expect(status.channelDevices).to.deep.equal([
+      {
+        channelId: id,
+        service: SERVICE.speed,
+        instance: 1,
+        size: 256 * 1024,
+        vms: [
+          { vm: VM.cluster, state: 'plugged' },
+          { vm: VM.infotainment, state: 'plugged' },
+        ],
+      },
+    ]);
+    expect(status.channels.find((c) => c.channelId === id)).not.to.have.property('rings');
   });
 
   it('should zero and drop the memory once both receipts verified, and keep it while a holder has not proven its revoke', async () => {

@@ -3,6 +3,7 @@ import { RingPageLayout, windowLayout } from '@sivshm/abi';
 import type { BrokerHandshakes, ServiceConfig } from '@sivshm/core';
 import type { RegionLayoutInfo } from '@sivshm/transport-ivshmem';
 import type { ChannelLifecycle, ChannelRecord } from '../channels/channel-lifecycle.js';
+import type { ChannelDeviceRecord } from '../isolation/channel-devices.js';
 import type { SdSwitch } from '../sd/sd-switch.js';
 import type { VmRegistry } from '../vms/vm-registry.js';
 import {
@@ -30,6 +31,8 @@ export interface StatusSources {
   connected(vmId: number): boolean;
   /** The region's shared mapping while hostd holds it. */
   regionMemory(): ArrayBuffer | SharedArrayBuffer | undefined;
+  /** The memory of `isolation: device` channels (isolation/channel-devices.ts). */
+  readonly devices?: { list(): readonly ChannelDeviceRecord[] };
 }
 
 function percentile(sorted: readonly number[], p: number): number | undefined {
@@ -67,6 +70,7 @@ export class StatusReporter {
    */
   document(keepLoopDelay = false): StatusDocument {
     const { config, layout, lifecycle, broker, sd } = this.#s;
+    const devices = this.#s.devices?.list() ?? [];
     const a = lifecycle.allocatorStats();
     return {
       version: 1,
@@ -96,7 +100,13 @@ export class StatusReporter {
         providerVm: s.providerVm,
         ttl: s.ttl,
       })),
-      channels: lifecycle.list().map((c) => this.#channel(c)),
+      channels: lifecycle.list().map((c) => this.#channel(c, devices)),
+      channelDevices: devices.map((d) => ({
+        ...d,
+        channelId: `0x${d.channelId.toString(16)}`,
+        vms: [...d.vms],
+        ...(d.plugMs === undefined ? {} : { plugMs: Math.round(d.plugMs) }),
+      })),
       handshakes: { ...this.#handshakes(), pending: broker.pendingCount() },
       sd: { ...sd.stats },
       quarantinedWindows: lifecycle.quarantinedCount(),
@@ -136,8 +146,13 @@ export class StatusReporter {
     }));
   }
 
-  #channel(c: ChannelRecord): StatusDocument['channels'][number] {
-    const rings = c.state === 'ACTIVE' ? this.#ringFigures(c.window) : undefined;
+  #channel(
+    c: ChannelRecord,
+    devices: readonly ChannelDeviceRecord[],
+  ): StatusDocument['channels'][number] {
+    // A device channel's region window is reserved but never used: its rings are elsewhere.
+    const inRegion = !devices.some((d) => d.channelId === c.channelId);
+    const rings = c.state === 'ACTIVE' && inRegion ? this.#ringFigures(c.window) : undefined;
     return {
       channelId: `0x${c.channelId.toString(16)}`,
       state: c.state,

@@ -100,8 +100,23 @@ export interface StatusDocument {
     readonly stateChangedAt: string;
     /** @deprecated The same instant as Unix-epoch ms; `stateChangedAt` says what it holds. */
     readonly sinceMs: number;
-    /** ACTIVE channels only. */
+    /** ACTIVE channels in the region only (a device channel's rings are in its own memory). */
     readonly rings?: StatusRings;
+  }[];
+  /**
+   * The memory of `isolation: device` channels hostd holds (docs/protocol.md §10): per VM of
+   * the pair, `plugged`, `unplugging`, `unplugged`, or `stuck` in a guest that has not released
+   * it (hostd waits and never forces it). Absent from a hostd that predates device channels.
+   */
+  readonly channelDevices?: readonly {
+    readonly channelId: string;
+    readonly service: number;
+    readonly instance: number;
+    /** Bytes of the channel's memory. */
+    readonly size: number;
+    readonly vms: readonly { readonly vm: number; readonly state: string }[];
+    /** Both hot-plugs, ms (qemu mode). */
+    readonly plugMs?: number;
   }[];
   readonly handshakes: {
     readonly established: number;
