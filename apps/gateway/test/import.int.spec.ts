@@ -25,6 +25,7 @@ interface Report {
   gatewayLog: string[];
   one: Use;
   two: Use;
+  three: Use;
   requests: Array<{ clientId: number; sessionId: number; interfaceVersion: number }>;
   statusAfterStopOffer: string;
   stopOfferMs: number;
@@ -95,6 +96,11 @@ for (const { title, setup, version, ecu } of VERSIONS)
       expect(report.two.events).to.deep.equal([41, 42, 43, 44, 45]);
     });
 
+    it('should join the multicast group the provider names in its Ack and deliver the events sent there', () => {
+      expect(report.three.events).to.deep.equal([41, 42, 43, 44, 45]);
+      expect(report.three.ok).to.equal(1005);
+    });
+
     it("should carry a VM's method call to the network provider and its answer back, over UDP and over TCP", () => {
       expect(report.one.ok).to.equal(1005);
       expect(report.two.ok).to.equal(1005);
@@ -112,9 +118,9 @@ for (const { title, setup, version, ecu } of VERSIONS)
     });
 
     it('should let no undecodable event and no junk datagram reach the VM', () => {
-      expect(report.counters['undecodable']).to.equal(2);
+      expect(report.counters['undecodable']).to.equal(3);
       expect(report.counters['malformed']).to.be.at.least(1);
-      expect(report.counters['eventsReceived']).to.equal(10);
+      expect(report.counters['eventsReceived']).to.equal(15);
     });
 
     it("should end the sivshm offer on the network provider's StopOffer, and offer again when it comes back", () => {
@@ -140,7 +146,7 @@ for (const { title, setup, version, ecu } of VERSIONS)
 
     it('should put only packets on the wire that tshark decodes as SOME/IP(-SD) with no expert warning', () => {
       const decoded = tsharkDecodeFile(report.pcap, {
-        someipUdpPorts: [30490, 30701, 30703, 30801, 30802],
+        someipUdpPorts: [30490, 30701, 30703, 30705, 30801, 30802, 30804, 30900],
         someipTcpPorts: [30803],
         checksums: false,
       });

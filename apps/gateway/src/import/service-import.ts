@@ -13,6 +13,7 @@ import { GatewayError } from '../errors/gateway-error.js';
 import { codecOf } from '../export/message-codec.js';
 import type { ServiceExportContext } from '../export/service-export.js';
 import { MessageType, splitSomeIpDatagram, type SomeIpMessage } from '../someip/someip-message.js';
+import { listenToGroup } from './group-listener.js';
 import { InboundFilter } from './inbound-filter.js';
 import { NetworkCaller } from './network-caller.js';
 import { returnCodeName } from './return-code-name.js';
@@ -31,6 +32,8 @@ interface Bound {
   offered: OfferedService | undefined;
   readonly publishers: Map<number, ServicePublisher<object>>;
   readonly subscriptions: Subscription[];
+  /** Sockets of the multicast groups the provider's Acks named, by `group|port`. */
+  readonly groups: Map<string, Socket>;
 }
 
 /**
@@ -119,6 +122,7 @@ export class ServiceImport {
       offered: undefined,
       publishers: new Map(),
       subscriptions: [],
+      groups: new Map(),
     };
     this.bound = b;
     try {
@@ -177,11 +181,28 @@ export class ServiceImport {
             next: (ev) => {
               if (ev.state === 'nacked')
                 this.ctx.log(`${this.imp.service}: eventgroup ${eventgroupId} refused (Nack)`);
+              if (ev.state === 'subscribed' && ev.multicast !== undefined)
+                void this.joinGroup(b, ev.multicast.address, ev.multicast.port);
             },
             error: (e: unknown) =>
               this.ctx.log(`${this.imp.service}: subscribe: ${(e as Error).message}`),
           }),
       );
+  }
+
+  /** Listens to the multicast group an Ack named (once per group and port). */
+  private async joinGroup(b: Bound, group: string, port: number): Promise<void> {
+    const key = `${group}|${port}`;
+    if (b.groups.has(key)) return;
+    try {
+      const socket = await listenToGroup(this.ctx.unicast, group, port, (msg, rinfo) =>
+        this.fromUdp(msg, rinfo),
+      );
+      if (this.bound !== b || b.groups.has(key)) socket.close();
+      else b.groups.set(key, socket);
+    } catch (e) {
+      this.ctx.log(`${this.imp.service}: cannot join ${group}:${port}: ${(e as Error).message}`);
+    }
   }
 
   /** StopSubscribe, the TCP connection closed, waiting calls failed, the sivshm offer withdrawn. */
@@ -191,6 +212,8 @@ export class ServiceImport {
     this.generation += 1;
     if (b === undefined) return;
     for (const s of b.subscriptions.splice(0)) s.unsubscribe();
+    for (const g of b.groups.values()) g.close();
+    b.groups.clear();
     b.tcp?.close();
     this.caller.failAll(`the network provider went away (${why})`);
     if (b.offered !== undefined) {

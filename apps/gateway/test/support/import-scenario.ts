@@ -27,8 +27,13 @@ const V6 = process.argv[3] === 'ipv6';
 const ECU = V6 ? 'fd00::2' : '127.0.0.2';
 const GATEWAY = V6 ? 'fd00::1' : '127.0.0.1';
 const JUNK_PORT = 40009;
-/** The gateway's own ports for the two imports, and the ECU's endpoints. */
+/** Instance 3's events go to this group, which the ECU's Ack names. */
+const GROUP3 = V6 ? 'ff14::2:2' : '239.2.2.2';
+/** The gateway's own ports for the three imports, and the ECU's endpoints. */
 export const PORTS = {
+  gwUdp3: 30705,
+  ecuUdp3: 30804,
+  group3: 30900,
   gwUdp1: 30701,
   gwUdp2: 30703,
   gwTcp2: 30704,
@@ -45,10 +50,12 @@ gateway:
   import:
     - { service: VehicleSpeed, instance: 1, udp: ${PORTS.gwUdp1} }
     - { service: VehicleSpeed, instance: 2, udp: ${PORTS.gwUdp2}, tcp: ${PORTS.gwTcp2} }
+    - { service: VehicleSpeed, instance: 3, udp: ${PORTS.gwUdp3} }
 `;
 
 function startCapture(): Promise<LiveCapture> {
   const ports = [SD_PORT, PORTS.gwUdp1, PORTS.gwUdp2, PORTS.ecuUdp1, PORTS.ecuUdp2];
+  ports.push(PORTS.gwUdp3, PORTS.ecuUdp3, PORTS.group3);
   const filter = [...ports.map((p) => `udp port ${p}`), `tcp port ${PORTS.ecuTcp2}`].join(' or ');
   return startLiveCapture({ filter, rawPcap, ...(V6 ? { interface: 'any' } : {}) });
 }
@@ -63,7 +70,7 @@ async function main(): Promise<void> {
       { id: 2, name: 'gateway' },
     ],
     services: [
-      { name: 'VehicleSpeed', provider: 'gateway', consumers: ['cluster'], instances: [1, 2] },
+      { name: 'VehicleSpeed', provider: 'gateway', consumers: ['cluster'], instances: [1, 2, 3] },
     ],
   });
   appendFileSync(d.configPath, GATEWAY_SECTION);
@@ -80,6 +87,12 @@ async function main(): Promise<void> {
     [
       { instanceId: 1, udpPort: PORTS.ecuUdp1, ttl: 2 },
       { instanceId: 2, udpPort: PORTS.ecuUdp2, tcpPort: PORTS.ecuTcp2, ttl: 2 },
+      {
+        instanceId: 3,
+        udpPort: PORTS.ecuUdp3,
+        ttl: 2,
+        multicast: { group: GROUP3, port: PORTS.group3 },
+      },
     ],
     (m) => {
       const odometer = Number(
@@ -200,6 +213,8 @@ async function exchange(
   const one = await useInstance(gateway, cluster, ecu, 1, encode);
   note('instance 1 used');
   const two = await useInstance(gateway, cluster, ecu, 2, encode);
+  const three = await useInstance(gateway, cluster, ecu, 3, encode);
+  ecu.forget(3);
   note('instance 2 used');
   const requests = ecu.requests.map((r) => ({
     instance: 0,
@@ -282,6 +297,7 @@ async function exchange(
     statusesAfterReboot: statuses,
     one: { events: one.events, ok: one.ok, error: one.error },
     two: { events: two.events, ok: two.ok, error: two.error },
+    three: { events: three.events, ok: three.ok, error: three.error },
     requests,
     statusAfterStopOffer,
     stopOfferMs,

@@ -6,6 +6,7 @@ import {
   SD_GROUP,
   SD_GROUP_V6,
   SD_PORT,
+  V6_INTERFACE,
   endpointOptionBytes,
   openSocket,
   parseSd,
@@ -22,6 +23,8 @@ export interface OfferedInstance {
   readonly tcpPort?: number;
   /** Offer TTL, seconds. */
   readonly ttl: number;
+  /** A multicast group the Acks name; events then go there once instead of to each subscriber. */
+  readonly multicast?: { readonly group: string; readonly port: number };
 }
 
 type Sockets = Awaited<ReturnType<typeof openSocket>>;
@@ -141,6 +144,7 @@ export class RawSomeIpProvider {
   /** Subscribes are acked (to the sender's SD port) and remembered; StopSubscribes forget. */
   private sdReceived(bytes: Buffer): void {
     const acks: Buffer[] = [];
+    const options: Buffer[] = [];
     for (const e of parseSd(bytes)) {
       if (e.type !== 0x06 || e.serviceId !== 0x1234) continue;
       const set = this.subscribers.get(e.instanceId) ?? new Set<string>();
@@ -150,13 +154,21 @@ export class RawSomeIpProvider {
         if (e.ttl === 0) set.delete(key);
         else set.add(key);
       }
-      if (e.ttl > 0)
-        acks.push(
-          ackEntry({ instanceId: e.instanceId, eventgroupId: e.eventgroupId!, ttl: e.ttl }),
-        );
+      if (e.ttl === 0) continue;
+      // An instance with a multicast group names it in its Ack (the subscriber listens there).
+      const group = this.instances.find((i) => i.instanceId === e.instanceId)?.multicast;
+      const ack = ackEntry({ instanceId: e.instanceId, eventgroupId: e.eventgroupId!, ttl: e.ttl });
+      if (group !== undefined) {
+        ack[1] = options.length;
+        ack[3] = 0x10;
+        const o = endpointOptionBytes(group.group, 0x11, group.port);
+        o[2]! |= 0x10; // 0x14 / 0x16: the multicast options
+        options.push(o);
+      }
+      acks.push(ack);
     }
     if (acks.length > 0)
-      this.sd.socket.send(sdMessage(this.session++, acks, []), SD_PORT, '127.0.0.1');
+      this.sd.socket.send(sdMessage(this.session++, acks, options), SD_PORT, this.gateway);
   }
 
   /** One Offer message for `instances` to the SD group (StopOffer with `stop`). */
@@ -200,11 +212,19 @@ export class RawSomeIpProvider {
       payload,
     );
     this.eventSession = (this.eventSession % 0xffff) + 1;
+    const data = this.data.get(instanceId)!.socket;
+    const group = this.instances.find((i) => i.instanceId === instanceId)?.multicast;
+    if (group !== undefined && (this.subscribers.get(instanceId)?.size ?? 0) > 0) {
+      // Once to the group for every subscriber, from the instance's UDP endpoint.
+      data.setMulticastInterface(this.address.includes(':') ? `::%${V6_INTERFACE}` : this.address);
+      data.send(bytes, group.port, group.group);
+      return 1;
+    }
     let sent = 0;
     for (const key of this.subscribers.get(instanceId) ?? []) {
       const [protocol, address, port] = key.split('|') as [string, string, string];
       if (protocol === 'udp') {
-        this.data.get(instanceId)!.socket.send(bytes, Number(port), address);
+        data.send(bytes, Number(port), address);
         sent++;
       } else if (this.connections.get(key)?.write(bytes) !== undefined) sent++;
     }
