@@ -132,10 +132,15 @@ static long sivshm_grant_locked(struct sivshm_file *sf,
 		/*
 		 * Re-read: a kernel of the peer VM shares this memory and may
 		 * have scribbled on the header since the probe. A header that
-		 * is no longer valid or names another channel counts as none.
+		 * is no longer valid, or no longer the probed channel and
+		 * geometry (the window is installed from the probed copy), counts
+		 * as none.
 		 */
 		if (cd && (sivshm_read_chandev(cd->bar.mem, cd->bar.len, &dh) ||
-			   dh.channel_id != cd->hdr.channel_id))
+			   dh.channel_id != cd->hdr.channel_id ||
+			   dh.page_granule != cd->hdr.page_granule ||
+			   dh.window_offset != cd->hdr.window_offset ||
+			   dh.window_length != cd->hdr.window_length))
 			cd = NULL;
 		ctx.chandev = cd ? &dh : NULL;
 	}
