@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readChannelDeviceHeader, windowLayout } from '@sivshm/abi';
@@ -83,7 +83,9 @@ describe('ChannelDevices', () => {
   });
 
   it('should give a device channel its memory at channel-pending, tell only its pair, and free it only when the broker does', () => {
+    writeFileSync(path.join(dir, 'ffff000000000001.chan'), 'left by a killed hostd');
     const devices = new ChannelDevices({ config: config(), dir, epoch: 5n, log: log() });
+    expect(existsSync(path.join(dir, 'ffff000000000001.chan')), 'stale files go').to.equal(false);
     const speed = channel(0x1234);
     const media = channel(0x1235, 0xdefn);
     expect(devices.windowOffset(speed)).to.equal(4096n);

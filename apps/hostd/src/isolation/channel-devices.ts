@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { ChannelModeCode, windowLayout } from '@sivshm/abi';
 import type { BrokerChannel, ServiceConfig } from '@sivshm/core';
 import type { LifecycleEffect } from '../channels/channel-lifecycle.js';
@@ -73,6 +74,9 @@ export class ChannelDevices {
   constructor(o: ChannelDevicesOptions) {
     this.#o = o;
     this.#unplugTimeoutMs = o.unplugTimeoutMs ?? 5000;
+    // Files a previous hostd left in its run dir (it was killed): their channels died with its
+    // epoch. Removing a name unmaps nothing; whoever still maps one keeps only an old channel.
+    rmSync(o.dir, { recursive: true, force: true });
     const device = o.config.services.filter((s) => s.isolation === 'device');
     this.#deviceServices = new Set(device.map((s) => s.id));
     if (o.qmp === undefined) return;
