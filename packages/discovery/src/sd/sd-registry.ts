@@ -1,6 +1,7 @@
 import { Subject, type Observable } from 'rxjs';
 import type { EndpointOption } from '../wire/endpoint-option.js';
 import type { SdClock, SdTimer } from './clock.js';
+import { KeyedSets } from './keyed-sets.js';
 import {
   matchesFind,
   type RemoteService,
@@ -20,6 +21,11 @@ interface RemoteRecord {
  */
 export class SdRegistry {
   private readonly remote = new Map<string, RemoteRecord>();
+  /**
+   * Keys of `remote` by `serviceId|instanceId`: a query for one instance looks at its offers
+   * only (every consumed instance asks once, and with hundreds known a scan each was quadratic).
+   */
+  private readonly byInstance = new KeyedSets<string>();
   private readonly changes = new Subject<ServiceAvailability>();
   /** Every availability change, in order. */
   readonly changes$: Observable<ServiceAvailability> = this.changes.asObservable();
@@ -41,6 +47,7 @@ export class SdRegistry {
         ? undefined
         : this.clock.setTimer(service.ttl * 1000, () => this.remove(key, 'ttlExpired'));
     this.remote.set(key, { service, timer });
+    if (old === undefined) this.byInstance.add(instanceKey(service), key);
     const changed =
       old === undefined ||
       !sameEndpointSet(old.service.endpoints, service.endpoints) ||
@@ -67,6 +74,14 @@ export class SdRegistry {
     majorVersion: number;
     minorVersion: number;
   }): RemoteService[] {
+    if (q.instanceId !== 0xffff) {
+      const out: RemoteService[] = [];
+      for (const key of this.byInstance.get(instanceKey(q))) {
+        const s = this.remote.get(key)?.service;
+        if (s !== undefined && matchesFind(q, s)) out.push(s);
+      }
+      return out;
+    }
     return [...this.remote.values()].map((r) => r.service).filter((s) => matchesFind(q, s));
   }
 
@@ -91,6 +106,7 @@ export class SdRegistry {
     if (r === undefined) return;
     r.timer?.cancel();
     this.remote.delete(key);
+    this.byInstance.delete(instanceKey(r.service), key);
     this.changes.next({ available: false, service: r.service, reason });
   }
 }
@@ -101,6 +117,10 @@ function sameEndpointSet(a: readonly EndpointOption[], b: readonly EndpointOptio
   const key = (e: EndpointOption): string => `${e.type}|${e.protocol}|${e.address}|${e.port}`;
   const keys = new Set(a.map(key));
   return b.every((e) => keys.has(key(e))) && keys.size === new Set(b.map(key)).size;
+}
+
+function instanceKey(s: { serviceId: number; instanceId: number }): string {
+  return `${s.serviceId}|${s.instanceId}`;
 }
 
 function keyOf(peer: string, serviceId: number, instanceId: number): string {
