@@ -25,6 +25,8 @@ export interface ScaleSeriesRow {
   readonly instances: number;
   readonly atOnce: boolean;
   readonly runs: number;
+  /** Runs that did not get every channel up, with what failed (first 400 characters). */
+  readonly failures: readonly string[];
   /** Median of the runs' figures. */
   readonly median: ScaleRunResult | undefined;
   /** Worst of the runs (sums that must be 0, calls that must all be answered). */
@@ -58,6 +60,8 @@ export interface ScaleRow {
    */
   readonly eventsPerSec: number | null;
   readonly runs: number;
+  /** Runs that did not get every channel up, with what failed (first 400 characters). */
+  readonly failures: readonly string[];
 }
 
 export interface ScaleResult {
@@ -111,16 +115,26 @@ async function repeat(
   runs: number,
   deadline: number,
   log: (l: string) => void,
-): Promise<ScaleRunResult[]> {
-  const out: ScaleRunResult[] = [];
+): Promise<{ results: ScaleRunResult[]; failures: string[] }> {
+  const results: ScaleRunResult[] = [];
+  const failures: string[] = [];
   for (let i = 0; i < runs && Date.now() < deadline; i++) {
-    const r = await runScale({ watchMs: 3500, timeoutMs: 180_000, ...scenario });
-    out.push(r);
+    let r: ScaleRunResult;
+    try {
+      r = await runScale({ watchMs: 3500, timeoutMs: 180_000, ...scenario });
+    } catch (e) {
+      // A run that did not connect is a figure too (what failed, and how often): the suite
+      // goes on with the next run instead of losing every other figure.
+      failures.push((e as Error).message.slice(0, 400));
+      log(`  scale ${what} run ${i + 1}/${runs} FAILED: ${failures.at(-1)}`);
+      continue;
+    }
+    results.push(r);
     log(
       `  scale ${what} run ${i + 1}/${runs}: ${r.channels} channels in ${r.allConnectedMs} ms, ${r.sdDropped} SD dropped, ${r.ttlExpiredClosings} expired, ${r.callsAnswered}/${r.calls} answered`,
     );
   }
-  return out;
+  return { results, failures };
 }
 
 export async function run(
@@ -134,12 +148,19 @@ export async function run(
   const deadline = start + budgetMs;
   const series: ScaleSeriesRow[] = [];
   for (const s of SERIES) {
-    const results = await repeat(`${s.label} instances`, s.scenario, runs, deadline, log);
+    const { results, failures } = await repeat(
+      `${s.label} instances`,
+      s.scenario,
+      runs,
+      deadline,
+      log,
+    );
     series.push({
       label: s.label,
       instances: s.scenario.servicesPerProvider * s.scenario.instancesPerService,
       atOnce: s.scenario.atOnce === true,
       runs: results.length,
+      failures,
       median: median(results, (r) => r.allConnectedMs),
       worst:
         results.length === 0
@@ -157,7 +178,7 @@ export async function run(
   for (const scenario of quick ? ROWS.slice(0, 3) : ROWS) {
     const channels =
       scenario.providers * scenario.servicesPerProvider * scenario.instancesPerService;
-    const results = await repeat(
+    const { results, failures } = await repeat(
       `${scenario.providers + 1} VMs × ${channels} channels`,
       { ...scenario, eventsMs: 1000, watchMs: 0 },
       runs,
@@ -179,6 +200,7 @@ export async function run(
       hostdRssBytes: rss ?? null,
       eventsPerSec: median(results, (r) => r.eventsPerSec ?? NaN)?.eventsPerSec ?? null,
       runs: results.length,
+      failures,
     });
   }
   return {
@@ -190,6 +212,10 @@ export async function run(
     rows,
     targets: TARGETS,
   };
+}
+
+function failedNote(failures: readonly string[]): string {
+  return `FAILED ${failures.length} run(s): ${failures[0]!.slice(0, 200)}`;
 }
 
 /** How a row's figures grew from the row before: channels, time, p99. */
@@ -222,7 +248,9 @@ export function format(r: ScaleResult): string {
     const m = row.median;
     const w = row.worst;
     if (m === undefined || w === undefined) {
-      lines.push(`${row.label.padEnd(16)} ${String(row.runs).padStart(4)}  ${targetNote(row)}`);
+      lines.push(
+        `${row.label.padEnd(16)} ${String(row.runs).padStart(4)}  ${row.failures.length > 0 ? failedNote(row.failures) : targetNote(row)}`,
+      );
       continue;
     }
     lines.push(
@@ -240,7 +268,7 @@ export function format(r: ScaleResult): string {
         `${m.providerStartup.cpuMs.toFixed(0)} / ${(m.providerStartup.rssBytes / 2 ** 20).toFixed(0)}`.padStart(
           12,
         ),
-        ` ${targetNote(row)}`,
+        ` ${targetNote(row)}${row.failures.length > 0 ? `; ${failedNote(row.failures)}` : ''}`,
       ].join(' '),
     );
   }
@@ -255,6 +283,7 @@ export function format(r: ScaleResult): string {
     const notes: string[] = [];
     const before = r.rows[i - 1];
     if (before !== undefined) notes.push(`(${growth(before, row)})`);
+    if (row.failures.length > 0) notes.push(failedNote(row.failures));
     if (row.vms === 9 && row.channels === 256 && row.allConnectedMs !== null)
       notes.push(
         `target ≤ ${TARGETS.rows256Over8VmsMs} ms: ${row.allConnectedMs <= TARGETS.rows256Over8VmsMs ? 'met' : 'MISS'}`,
