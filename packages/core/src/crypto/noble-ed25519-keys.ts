@@ -20,11 +20,15 @@ const L = ed25519.Point.Fn.ORDER;
 const Point = ed25519.Point;
 /**
  * The wNAF window of a cached public key's table: 6 makes [k]A several times faster than the
- * library's table-less multiply at a table of about a hundred KiB built in a few dozen
- * verifications' time, so a key earns its table only once it has verified a few signatures.
+ * library's table-less multiply at a table of about a hundred KiB.
  */
 const WINDOW = 6;
-const USES_BEFORE_TABLE = 4;
+/**
+ * Building a table costs about as much as this many verifications, and a key earns one only
+ * after verifying this many signatures: a peer that presents ever new keys (a CSR's proof of
+ * possession, say) can make a verifier spend at most about twice the verifications themselves.
+ */
+const USES_BEFORE_TABLE = 16;
 const MAX_TABLES = 32;
 const MAX_COUNTED_KEYS = 256;
 
