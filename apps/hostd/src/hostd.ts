@@ -494,6 +494,7 @@ export class Hostd {
 
   async #listen(): Promise<void> {
     this.#status.start();
+    this.#devices.start();
     this.#ivshmem = IvshmemServer.listen({
       socketPath: this.ivshmemSocket,
       shm: { fd: this.#region!.fd },

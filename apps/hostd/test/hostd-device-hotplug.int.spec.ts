@@ -3,7 +3,7 @@
 // OS stand in for the VMs' QEMUs (the VMs' control links are test links), so nothing answers
 // ACPI: every unplug meets an uncooperative guest. The cooperative unplug is the guest tier's.
 import { expect } from 'chai';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, resolveGrantKey } from '@sivshm/core';
@@ -184,5 +184,37 @@ describe('Hostd device channels (qemu mode, real QEMUs without guests)', functio
     for (const name of ['infotainment', 'cluster'] as const) {
       expect(await objectIds(name), name).not.to.include(ids.memory);
     }
+  });
+
+  it('should unplug at start the channel devices a previous hostd left in the QEMUs, never forcing them', async () => {
+    await hostd!.stop();
+    // What a killed hostd leaves: a channel's memory and device still in a VM's QEMU.
+    const ids = channelDeviceIds(0x5a1e000000000001n);
+    const file = path.join(dir, 'stale.mem');
+    writeFileSync(file, Buffer.alloc(64 * 1024), { mode: 0o600 });
+    await monitor.cluster.execute('object-add', {
+      'qom-type': 'memory-backend-file',
+      id: ids.memory,
+      'mem-path': file,
+      size: 64 * 1024,
+      share: true,
+    });
+    await monitor.cluster.execute('device_add', {
+      driver: 'ivshmem-plain',
+      id: ids.device,
+      memdev: ids.memory,
+    });
+    hostd = await startHostd(d, ['--qemu']);
+    await waitFor(() => logged('stale-channel-device').length === 1, 'the stale device found');
+    expect(logged('stale-channel-device')[0]).to.include({
+      vm: VM.cluster,
+      channel: '0x5a1e000000000001',
+    });
+    await waitFor(() => logged('device-unplug-stuck').length === 1, 'its unplug stuck', 20_000);
+    expect(await objectIds('cluster'), 'not forced: still there').to.include(ids.memory);
+    await monitor.cluster.execute('system_reset'); // the test's stand-in for the guest
+    await waitFor(() => logged('device-unplugged-late').length === 1, 'released', 20_000);
+    expect(await objectIds('cluster')).not.to.include(ids.memory);
+    expect(await objectIds('infotainment')).not.to.include(ids.memory);
   });
 });

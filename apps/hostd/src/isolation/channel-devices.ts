@@ -7,6 +7,7 @@ import type { JsonLogger } from '../log/logger.js';
 import { awaitLateUnplug, plugChannelDevice, unplugChannelDevice } from '../qmp/ivshmem-hotplug.js';
 import type { QmpConnections } from '../qmp/qmp-connections.js';
 import { ChannelDeviceMemory } from './channel-device-memory.js';
+import { sweepStaleDevices } from './stale-devices.js';
 
 /** Where a channel device stands in one of its two VMs. */
 export type VmDeviceState =
@@ -91,6 +92,22 @@ export class ChannelDevices {
         }
       }
     }
+  }
+
+  /**
+   * Once hostd listens (qemu mode): unplugs the channel devices a previous hostd left in the
+   * VMs' QEMUs (stale-devices.ts), in the background.
+   */
+  start(): void {
+    const qmp = this.#o.qmp;
+    if (qmp === undefined) return;
+    void sweepStaleDevices({
+      config: this.#o.config,
+      qmp,
+      log: this.#o.log,
+      unplugTimeoutMs: this.#unplugTimeoutMs,
+      stopping: () => this.#stopping,
+    });
   }
 
   /** A device channel's window offset in its own memory (one granule); undefined: region. */
