@@ -5,7 +5,7 @@ import type { Channel } from './channel.js';
 
 /**
  * Encodes `message` straight into a loaned slot of `channel`'s send ring and sends it: no
- * payload buffer and no copy (sized first, then written by protobufjs's own encoder). False,
+ * payload buffer and no copy (sized first, then written in place by `encodeInto`). False,
  * with nothing sent, when the ring has no room now: the caller picks the waiting lane then.
  * In a `mac`/`aead` channel the loaned slot is private memory and sending seals it.
  * Throws `ERR_BAD_ARGUMENT` (nothing sent) when the message does not encode as `type`.

@@ -135,8 +135,8 @@ export interface EncodeIntoOptions {
  * returns the number of bytes written, from `target[0]` on.
  *
  * The bytes are identical to `type.encode(message).finish()`, but no intermediate buffer is
- * allocated or copied: the message is sized first, then protobufjs's own encoder writes into
- * the target. When the target is too small, it throws `ERR_BAD_ARGUMENT` naming both sizes
+ * allocated or copied: the message is sized first, then written into the target (by a write
+ * function generated from a reflection type, or by a static codec's own encoder). When the target is too small, it throws `ERR_BAD_ARGUMENT` naming both sizes
  * and writes nothing at all; bytes of `target` past the returned length are never touched.
  *
  * @example
