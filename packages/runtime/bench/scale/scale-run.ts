@@ -237,15 +237,18 @@ const EVENTS_WARMUP_MS = 300;
 
 /**
  * Providers (all but the last child) publish on all their channels; the consumer (last) counts
- * what arrives during `ms` after a warm-up, and the publishing stops only after the count.
+ * what arrives in a window of wall-clock time set before the publishing starts, after a
+ * warm-up. The window is in the command, not marked by commands sent during it: a consumer
+ * flooded by many publishers read its IPC pipe only after the flood (a profile of 8 providers ×
+ * 32 channels showed it busy receiving for 1.7 s with both commands read back to back).
  */
 async function measureEvents(children: ForkedChild<ScaleVmReport>[], ms: number): Promise<number> {
   const consumer = children.at(-1)!;
   const providers = children.slice(0, -1);
-  for (const p of providers) p.child.send({ cmd: 'publish', ms: EVENTS_WARMUP_MS + ms + 200 });
-  await new Promise((r) => setTimeout(r, EVENTS_WARMUP_MS));
-  consumer.child.send({ cmd: 'count' });
-  await new Promise((r) => setTimeout(r, ms));
+  const fromMs = Date.now() + EVENTS_WARMUP_MS + 200;
+  consumer.child.send({ cmd: 'count', fromMs, ms });
+  for (const p of providers) p.child.send({ cmd: 'publish', ms: EVENTS_WARMUP_MS + ms + 400 });
+  await new Promise((r) => setTimeout(r, fromMs + ms - Date.now() + 50));
   consumer.child.send({ cmd: 'counted' });
   await reported(consumer, 'counted');
   await Promise.all(providers.map((p) => reported(p, 'published')));

@@ -54,7 +54,7 @@ export type ScaleVmReport =
       readonly event: 'counted';
       readonly vm: string;
       readonly received: number;
-      /** From the `count` command to the `counted` one, as the consumer saw it. */
+      /** The counting window's length (wall clock, set by the `count` command). */
       readonly ms: number;
     }
   | { readonly event: 'error'; readonly vm: string; readonly message: string };

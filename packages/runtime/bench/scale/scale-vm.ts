@@ -30,25 +30,31 @@ try {
     process.disconnect?.();
   };
   // The events phase (harness commands): providers publish as fast as the rings take for
-  // `ms`, the consumer counts what arrives between `count` and `counted`.
+  // `ms`; the consumer counts what arrives in the wall-clock window [fromMs, fromMs + ms)
+  // given by `count`, and reports it on `counted`.
   const events = {
-    counting: false,
+    fromMs: Infinity,
+    toMs: -Infinity,
     received: 0,
-    since: 0,
     publish: (_ms: number) => Promise.resolve(0),
   };
-  process.on('message', (m: { cmd?: string; ms?: number }) => {
+  const onEvent = (): void => {
+    if (events.fromMs === Infinity) return;
+    const now = Date.now();
+    if (now >= events.fromMs && now < events.toMs) events.received++;
+  };
+  process.on('message', (m: { cmd?: string; ms?: number; fromMs?: number }) => {
     if (m.cmd === 'exit') void stop();
     if (m.cmd === 'publish')
       void events.publish(m.ms ?? 1000).then((sent) => report({ event: 'published', vm, sent }));
     if (m.cmd === 'count') {
       events.received = 0;
-      events.since = performance.now();
-      events.counting = true;
+      events.fromMs = m.fromMs ?? Date.now();
+      events.toMs = events.fromMs + (m.ms ?? 1000);
     }
     if (m.cmd === 'counted') {
-      events.counting = false;
-      const ms = performance.now() - events.since;
+      const ms = events.toMs - events.fromMs;
+      events.fromMs = Infinity;
       report({ event: 'counted', vm, received: events.received, ms });
     }
   });
@@ -91,7 +97,7 @@ try {
         s.instances.map(async (instance) => {
           const c = await node.consume(s.name, { instance, timeoutMs: 60_000 });
           c.event('load').subscribe({
-            next: () => void (events.counting && events.received++),
+            next: onEvent,
             error: (e: Error) => void ended.push(e.message),
           });
           return c;
