@@ -209,7 +209,7 @@ describe('Hostd', function () {
       expect((await rings()).c2p.producedBytes).to.equal(0);
       const human = await runCliStatus(d, []);
       expect(human).to.match(
-        /ACTIVE\s+plain\s+0x1234\/1\s+cluster\s+infotainment\s+144 KiB @ 0x[0-9a-f]{8}\s+0 B \(0 B\) \/ 40 B \(0 B\)/,
+        /ACTIVE\s+plain\s+VehicleSpeed 0x1234\/0x0001\s+cluster\s+infotainment\s+144 KiB @ 0x[0-9a-f]{8}\s+0 B \(0 B\) \/ 40 B \(0 B\)/,
       );
     });
 
