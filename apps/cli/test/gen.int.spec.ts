@@ -6,7 +6,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { examplePath, repoRoot, runCliSync } from '@sivshm/testing';
 
-const APP = `import type { Node } from '@sivshm/runtime';
+const APP = `import type { Node, Sample } from '@sivshm/runtime';
 import type { Observable } from 'rxjs';
 import { consumeAudioVolume, offerAudioVolume, type MediaVolume } from './services.gen.js';
 
@@ -22,6 +22,9 @@ export async function consumer(node: Node): Promise<number | undefined> {
   const audio = await consumeAudioVolume(node, { instance: 1 });
   const volume: Observable<MediaVolume> = audio.event('volume');
   void volume;
+  // The zero-copy lane, typed too; a stream tied to its channel on request.
+  const lane: Observable<Sample<MediaVolume>> = audio.samples('volume', { acrossChannels: false });
+  void lane;
   const r = await audio.call('SetVolume', { volume: 7 });
   return r.previous;
 }

@@ -6,6 +6,8 @@ export { Node } from './node/node.js';
 export type { NodeOpenOptions, NodeConnection } from './node/node.js';
 export type { ChannelEndReason } from './node/node-context.js';
 export { ConsumedService } from './service/consumed-service.js';
+// What `ConsumedService.samples()` delivers: a message decoded in place, valid until release().
+export type { Sample } from '@sivshm/transport-ivshmem';
 export type {
   ConsumedServiceStatus,
   ConsumeOptions,

@@ -38,6 +38,7 @@ export function typescriptFromConfig(config: ServiceConfig, configName: string):
     '  Node,',
     '  OfferedService,',
     '  OfferOptions,',
+    '  Sample,',
     '  ServicePublisherOptions,',
     '  StreamOptions,',
     "} from '@sivshm/runtime';",
@@ -120,9 +121,13 @@ function serviceHandles(
   const events = s.eventgroups.flatMap((g) => g.events);
   const consumer = [
     `/** ${s.name}, consumed: its events and methods by name, typed. */`,
-    `export interface ${s.name}Consumer extends Omit<ConsumedService, 'event' | 'call'> {`,
+    `export interface ${s.name}Consumer extends Omit<ConsumedService, 'event' | 'samples' | 'call'> {`,
     ...events.map(
       (e) => `  event(name: '${e.name}', options?: StreamOptions): Observable<${ts(e.type)}>;`,
+    ),
+    ...events.map(
+      (e) =>
+        `  samples(name: '${e.name}', options?: StreamOptions): Observable<Sample<${ts(e.type)}>>;`,
     ),
     ...s.methods.map(
       (m) =>
