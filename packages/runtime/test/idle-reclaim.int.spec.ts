@@ -50,6 +50,9 @@ describe('Node idle reclaim (hostd and two VM processes)', function () {
     const first = await speed.call<{ odometer_m: number }, { previous_odometer_m: unknown }>(
       'reset',
       { odometer_m: 7 },
+      // Not the 1 s default: the provider process's first answer (cold code) can take longer on
+      // a loaded machine, and this test is about reclaim, not latency.
+      { timeoutMs: 10_000 },
     );
     expect(first).to.have.property('previous_odometer_m');
     const [open] = (await readStatus(rig.d)).channels;
