@@ -61,7 +61,12 @@ describe('sivshm top frame', () => {
     const speed = f.channels.find((c) => c.channelId === '0xa')!;
     expect(speed.service).to.equal('VehicleSpeed');
     expect(speed.consumer).to.equal('cluster');
-    expect(speed.p2c).to.deep.equal({ recordsPerSecond: 0, bytesPerSecond: 1024, queuedBytes: 64 });
+    expect(speed.p2c).to.deep.equal({
+      recordsPerSecond: 0,
+      bytesPerSecond: 1024,
+      queuedBytes: 64,
+      drops: 0,
+    });
     expect(speed.c2p?.bytesPerSecond).to.equal(0);
     const media = f.channels.find((c) => c.channelId === '0xb')!;
     expect(media.service, 'an id without a name').to.equal('0x1235');
@@ -92,8 +97,31 @@ describe('sivshm top frame', () => {
     expect(lines.join('\n')).to.match(/refusals: ERR_PROTOCOL 2/);
     const rows = lines.filter((l) => l.startsWith('0x'));
     expect(rows[0]).to.match(
-      /^0xa\s+VehicleSpeed\.1\s+cluster\s+mac\s+ACTIVE\s+0\/s\s+0B\/s\s+0\s+16\/s\s+2\.0K\/s\s+64/,
+      /^0xa\s+VehicleSpeed\.1\s+cluster\s+mac\s+unknown\/unknown\s+ACTIVE\s+0\/s\s+0B\/s\s+0\s+16\/s\s+2\.0K\/s\s+64\s+0\s/,
     );
     expect(rows[1]).to.match(/^0xb\s+0x1235\.1/);
+  });
+
+  it('should show each direction drops and both ends notification modes, junk as unknown', () => {
+    const after = status(0, 0);
+    const [speed, media] = after.channels;
+    Object.assign(speed!.rings!.c2p, { consumerNotify: 'event' });
+    Object.assign(speed!.rings!.p2c, { consumerNotify: 'adaptive', drops: 0xffff_ffff });
+    // What a peer (or a hostd of another version) may put there: never shown as a mode.
+    Object.assign(media!.rings!.c2p, { consumerNotify: 'x'.repeat(500) });
+    Object.assign(media!.rings!.p2c, { consumerNotify: 7, drops: 3 });
+    const f = topFrame(status(0, 0), after, 1000);
+    const a = f.channels.find((c) => c.channelId === '0xa')!;
+    expect(a.notify).to.equal('event/adaptive');
+    expect(a.p2c?.drops).to.equal(0xffff_ffff);
+    expect(a.c2p?.drops).to.equal(0);
+    const b = f.channels.find((c) => c.channelId === '0xb')!;
+    expect(b.notify).to.equal('unknown/unknown');
+    expect(b.p2c?.drops).to.equal(3);
+    const rows = renderTop(f, 'service').filter((l) => l.startsWith('0x'));
+    expect(rows[0]).to.match(/^0xb\s.*\splain\s+unknown\/unknown\s+ACTIVE\s.*\s3\s+\d+s ago$/);
+    expect(rows[1]).to.match(
+      /^0xa\s.*\smac\s+event\/adaptive\s+ACTIVE\s.*\s4294967295\s+\d+s ago$/,
+    );
   });
 });

@@ -1,7 +1,9 @@
 // Per-record counters, live: the producing VMs' transports count the records they publish (the
 // producer page's records word); hostd's status reports them per channel and direction, its
 // --metrics serves them as sivshm_channel_records_total, and `sivshm top` turns them into
-// records/s. Exact counts: every event and every call and answer, nothing else.
+// records/s. Exact counts: every event and every call and answer, nothing else. Beside them, the
+// drops word (events the provider could not publish, ring full) and each end's notification
+// mode (the word it wrote in its own consumer page at attach), in status, metrics and top.
 import { expect } from 'chai';
 import { Node } from '@sivshm/runtime';
 import {
@@ -114,5 +116,71 @@ describe('per-record counters: status, metrics and top', function () {
       clearInterval(timer);
       await calls;
     }
+  });
+
+  it('should count exactly the events a full ring turned away and show both notification modes', async () => {
+    provider = await Node.open({
+      config: d.configPath,
+      vm: 'infotainment',
+      runDir: d.runDir,
+      notify: 'event',
+    });
+    const svc = await provider.offer('VehicleSpeed', {
+      instance: 1,
+      methods: { reset: () => ({}) },
+    });
+    consumer = await Node.open({
+      config: d.configPath,
+      vm: 'cluster',
+      runDir: d.runDir,
+      notify: 'adaptive',
+    });
+    const speed = await consumer.consume('VehicleSpeed', { instance: 1, timeoutMs: 20_000 });
+    speed.event('speed').subscribe();
+    const publisher = svc.publisher<{ kph: number }>('speed');
+    await waitFor(() => svc.consumers === 1, 'the channel at the provider', 20_000);
+    // One synchronous burst: the consumer (same event loop) reads nothing until it ends, so the
+    // ring fills and every publish after that is refused and counted.
+    const DROPS = 40;
+    let sent = 0;
+    let refused = 0;
+    for (let i = 0; refused < DROPS && i < 1_000_000; i++) {
+      if (publisher.publish({ kph: i % 200 })) sent++;
+      else refused++;
+    }
+    expect(refused).to.equal(DROPS);
+    expect(sent, 'the ring took some first').to.be.above(0);
+    expect(publisher.dropped).to.equal(DROPS);
+
+    const channel = (await readStatus(d)).channels.find((c) => c.state === 'ACTIVE')!;
+    const rings = channel.rings as unknown as Record<
+      'c2p' | 'p2c',
+      { drops: number; consumerNotify: string }
+    >;
+    expect(rings.p2c.drops).to.equal(DROPS);
+    expect(rings.c2p.drops).to.equal(0);
+    expect(rings.c2p.consumerNotify, 'the provider waits for requests').to.equal('event');
+    expect(rings.p2c.consumerNotify, 'the consumer waits for events').to.equal('adaptive');
+
+    const port = Number(hostd.logs.find((l) => l['event'] === 'metrics-listening')!['port']);
+    const text = await (
+      await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(10_000) })
+    ).text();
+    expect(text).to.match(/^# TYPE sivshm_channel_drops_total counter$/m);
+    expect(text).to.match(
+      new RegExp(
+        `^sivshm_channel_drops_total\\{service="VehicleSpeed",direction="p2c",mode="plain"\\} ${DROPS}$`,
+        'm',
+      ),
+    );
+
+    const frame = JSON.parse(
+      await runCli(['top', '--run-dir', d.runDir, '--once', '--json', '--interval', '200']),
+    ) as { channels: { notify?: string; p2c?: { drops: number } }[] };
+    expect(frame.channels[0]!.notify).to.equal('event/adaptive');
+    expect(frame.channels[0]!.p2c?.drops).to.equal(DROPS);
+    const table = await runCli(['top', '--run-dir', d.runDir, '--once', '--interval', '200']);
+    expect(table).to.match(/\bNOTIFY\b.*\bDROPS\b/);
+    expect(table).to.match(new RegExp(`\\bevent/adaptive\\b.*\\s${DROPS}\\s`));
   });
 });

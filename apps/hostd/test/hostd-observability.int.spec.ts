@@ -156,7 +156,7 @@ describe('hostd metrics and sivshm top on a live deployment (issue 16)', functio
     expect(frame.hostd.eventLoopDelayMs.p99).to.be.a('number');
     const text = await runCli(['top', '--run-dir', d.runDir, '--once', '--interval', '200']);
     expect(text).to.match(/^sivshm top — hostd pid \d+/);
-    expect(text).to.match(/VehicleSpeed\.1\s+cluster\s+plain\s+ACTIVE/);
+    expect(text).to.match(/VehicleSpeed\.1\s+cluster\s+plain\s+[a-z]+\/[a-z]+\s+ACTIVE/);
   });
 
   it('should redraw in place in a tmux pane and quit with exit 0 on q, restoring the screen', async function () {
@@ -196,7 +196,7 @@ describe('hostd metrics and sivshm top on a live deployment (issue 16)', functio
       expect(started.status, started.stderr).to.equal(0);
       const pane = (): string => tmux('capture-pane', '-p').stdout;
       await waitFor(
-        () => /VehicleSpeed\.1\s+cluster\s+plain\s+ACTIVE/.test(pane()),
+        () => /VehicleSpeed\.1\s+cluster\s+plain\s+[a-z]+\/[a-z]+\s+ACTIVE/.test(pane()),
         'a frame in the pane',
         15_000,
       );

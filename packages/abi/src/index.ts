@@ -29,6 +29,8 @@ export {
 export type { ChannelEntry, ChannelEntryStateName } from './channel-table-layout.js';
 export {
   RingPageLayout,
+  NotifyModeCode,
+  notifyModeName,
   RecordLayout,
   MIN_RING_DATA_SIZE,
   MAX_RING_DATA_SIZE,

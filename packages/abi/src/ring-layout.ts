@@ -11,23 +11,41 @@ import { SOMEIP_HEADER_SIZE } from './someip-header.js';
  *    64 heartbeat        free-running counter, bumped by the producer while it is alive
  *   128 flags            bit 0: producer closed (no more records will come)
  *   192 records          free-running count of published records (mod 2^32), for monitoring
+ *   256 drops            free-running count of events publish() turned away (ring full), for
+ *                        monitoring
  * consumer page (written only by the consumer)
  *     0 consumer index   free-running byte count of released records
  *    64 parked           0 while awake; while asleep and wanting a doorbell, a number that
  *                        is new for every sleep (the producer rings once per number)
  *   128 flags            bit 0: consumer closed
+ *   192 notify           how this consumer waits for records ({@link NotifyModeCode}), written
+ *                        once at attach, for monitoring
  * ```
  *
  * Index and heartbeat sit on different 64-byte cache lines so that heartbeat stores do not
  * invalidate the line the peer spins on. `records` is stored with the index (one plain store per
- * send) and read only by monitors (hostd's status and metrics); no peer acts on it.
+ * send) and read only by monitors (hostd's status and metrics); no peer acts on it, and neither
+ * on `drops` (bumped only when an event publish finds the ring full, a path already off the fast
+ * one) nor on `notify`.
  */
 export const RingPageLayout = {
-  producer: { index: 0, heartbeat: 64, flags: 128, records: 192 },
-  consumer: { index: 0, parked: 64, flags: 128 },
+  producer: { index: 0, heartbeat: 64, flags: 128, records: 192, drops: 256 },
+  consumer: { index: 0, parked: 64, flags: 128, notify: 192 },
   /** `flags` bit 0 of either page. */
   FLAG_CLOSED: 1,
 } as const;
+
+/**
+ * The consumer page's `notify` word: how that ring's consumer waits for records. Index = code;
+ * 0 (never written, by a consumer that predates the word) and any code past the list mean
+ * unknown to a monitor.
+ */
+export const NotifyModeCode = ['unknown', 'spin', 'event', 'adaptive'] as const;
+
+/** The name a monitor shows for a `notify` word's value: a code it does not know is 'unknown'. */
+export function notifyModeName(code: number): (typeof NotifyModeCode)[number] {
+  return NotifyModeCode[code] ?? 'unknown';
+}
 
 /**
  * Record framing inside a ring's data area.

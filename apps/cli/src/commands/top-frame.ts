@@ -29,7 +29,14 @@ export interface TopStatus {
     sinceMs: number;
     rings?: Record<
       Direction,
-      { producedBytes: number; queuedBytes: number; records?: number; closed?: boolean }
+      {
+        producedBytes: number;
+        queuedBytes: number;
+        records?: number;
+        drops?: number;
+        consumerNotify?: string;
+        closed?: boolean;
+      }
     >;
   }[];
   handshakes: {
@@ -57,7 +64,17 @@ export interface TopDirection {
   readonly bytesPerSecond: number;
   /** Bytes published and not yet consumed at the second poll (ring fill). */
   readonly queuedBytes: number;
+  /**
+   * Events the producer's publisher gave up on since the channel opened because this ring was
+   * full (the producer page's drops word; 0 from a hostd or peer too old to report it).
+   */
+  readonly drops: number;
 }
+
+/** How a channel end waits for records; what top shows for anything else. */
+const NOTIFY_MODES = new Set(['spin', 'event', 'adaptive']);
+const notifyName = (mode: unknown): string =>
+  typeof mode === 'string' && NOTIFY_MODES.has(mode) ? mode : 'unknown';
 
 /** What `top --json` prints: one object per frame. */
 export interface TopFrame {
@@ -99,6 +116,11 @@ export interface TopFrame {
     provider: string;
     /** When the channel last changed state (its handshake, for an ACTIVE one). */
     since: string;
+    /**
+     * How each end waits for records, `provider/consumer` (each `spin`, `event`, `adaptive` or
+     * `unknown`), from the word each end wrote in its own consumer page at attach.
+     */
+    notify?: string;
     c2p?: TopDirection;
     p2c?: TopDirection;
   }[];
@@ -121,6 +143,8 @@ export function topFrame(before: TopStatus, after: TopStatus, intervalMs: number
       recordsPerSecond: Math.round(records / seconds),
       bytesPerSecond: Math.round(moved / seconds),
       queuedBytes: now.queuedBytes,
+      // A peer's word, passed on by hostd as read: a u32 at most, never a figure top computes with.
+      drops: (now.drops ?? 0) >>> 0,
     };
   };
   return {
@@ -171,6 +195,11 @@ export function topFrame(before: TopStatus, after: TopStatus, intervalMs: number
         consumer: vmName(c.consumerVm),
         provider: vmName(c.providerVm),
         since: c.stateChangedAt ?? new Date(c.sinceMs).toISOString(),
+        ...(c.rings === undefined
+          ? {}
+          : {
+              notify: `${notifyName(c.rings.c2p.consumerNotify)}/${notifyName(c.rings.p2c.consumerNotify)}`,
+            }),
         ...(c2p === undefined ? {} : { c2p }),
         ...(p2c === undefined ? {} : { p2c }),
       };

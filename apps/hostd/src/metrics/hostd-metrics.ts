@@ -5,24 +5,27 @@ import { serviceNameOf, type StatusDocument } from '../status/status-server.js';
 const HANDSHAKE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 type Direction = 'c2p' | 'p2c';
+/** Free-running counters of one channel direction, as last read (or their totals). */
+interface ChannelCounts {
+  bytes: number;
+  records: number;
+  drops: number;
+}
 const DIRECTIONS: readonly Direction[] = ['c2p', 'p2c'];
 
 /**
  * hostd's Prometheus/OpenMetrics registry. Every counter is read from the status document at
  * scrape time (nothing is counted twice); the handshake histogram is fed as channels go ACTIVE.
- * Channel bytes and records come from two free-running counters in each ring's producer page
- * (the producer index and the records word, mod 2^32, kept by the producing VM's transport as it
- * publishes): the registry keeps the last value per channel and direction and adds the wrapped
- * difference, so a closed channel's bytes and records stay in the totals.
+ * Channel bytes, records and drops come from three free-running counters in each ring's producer
+ * page (the producer index, the records word and the drops word, mod 2^32, kept by the producing
+ * VM's transport as it publishes): the registry keeps the last value per channel and direction
+ * and adds the wrapped difference, so a closed channel's counts stay in the totals.
  */
 export class HostdMetrics {
   readonly registry = new Registry();
   readonly #handshakes: Histogram;
-  readonly #last = new Map<string, { bytes: number; records: number }>();
-  readonly #totals = new Map<
-    string,
-    { labels: Record<string, string>; bytes: number; records: number }
-  >();
+  readonly #last = new Map<string, ChannelCounts>();
+  readonly #totals = new Map<string, { labels: Record<string, string> } & ChannelCounts>();
 
   constructor(status: () => StatusDocument) {
     const registers = [this.registry];
@@ -65,6 +68,17 @@ export class HostdMetrics {
         for (const t of totals.values()) this.inc(t.labels, t.records);
       },
     });
+    new Counter({
+      name: 'sivshm_channel_drops_total',
+      help: 'Events a provider could not publish because the ring was full, by service, direction and channel mode',
+      labelNames: ['service', 'direction', 'mode'],
+      registers,
+      collect() {
+        track(read());
+        this.reset();
+        for (const t of totals.values()) this.inc(t.labels, t.drops);
+      },
+    });
     this.#defineFromStatus(read, registers);
   }
 
@@ -79,15 +93,16 @@ export class HostdMetrics {
       for (const dir of DIRECTIONS) {
         const key = `${c.channelId}/${dir}`;
         const ring = c.rings[dir];
-        const now = { bytes: ring.producedBytes, records: ring.records };
-        const before = this.#last.get(key) ?? { bytes: 0, records: 0 };
+        const now = { bytes: ring.producedBytes, records: ring.records, drops: ring.drops };
+        const before = this.#last.get(key) ?? { bytes: 0, records: 0, drops: 0 };
         this.#last.set(key, now);
         const service = serviceNameOf(d, c.service);
         const labels = { service, direction: dir, mode: c.mode };
         const id = `${service}/${dir}/${c.mode}`;
-        const t = this.#totals.get(id) ?? { labels, bytes: 0, records: 0 };
+        const t = this.#totals.get(id) ?? { labels, bytes: 0, records: 0, drops: 0 };
         t.bytes += (now.bytes - before.bytes) >>> 0;
         t.records += (now.records - before.records) >>> 0;
+        t.drops += (now.drops - before.drops) >>> 0;
         this.#totals.set(id, t);
       }
     }

@@ -1,5 +1,5 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { RingPageLayout, windowLayout } from '@sivshm/abi';
+import { notifyModeName, RingPageLayout, windowLayout } from '@sivshm/abi';
 import type { BrokerHandshakes, ServiceConfig } from '@sivshm/core';
 import type { RegionLayoutInfo } from '@sivshm/transport-ivshmem';
 import type { ChannelLifecycle, ChannelRecord } from '../channels/channel-lifecycle.js';
@@ -15,8 +15,8 @@ import {
 
 /** Sampling interval of the event-loop delay figure in status, ms. */
 const LOOP_SAMPLE_MS = 2;
-/** 32-bit words of a ring index page that hostd reads (index, heartbeat, flags). */
-const RING_PAGE_WORDS = 64;
+/** 32-bit words of a ring index page that hostd reads (index, heartbeat, flags, records, drops). */
+const RING_PAGE_WORDS = 128;
 
 /** What the status document is read from. */
 export interface StatusSources {
@@ -222,6 +222,9 @@ export class StatusReporter {
       return {
         producedBytes: prod,
         queuedBytes: (prod - cons) >>> 0,
+        records: Atomics.load(producer, RingPageLayout.producer.records / 4),
+        drops: Atomics.load(producer, RingPageLayout.producer.drops / 4),
+        consumerNotify: notifyModeName(Atomics.load(consumer, RingPageLayout.consumer.notify / 4)),
         closed:
           (Atomics.load(producer, RingPageLayout.producer.flags / 4) &
             RingPageLayout.FLAG_CLOSED) !==

@@ -16,6 +16,21 @@ export function serviceNameOf(d: StatusDocument, serviceId: number): string {
 export interface StatusRingDirection {
   /** Bytes of records published so far (the free-running producer index, mod 2^32). */
   readonly producedBytes: number;
+  /**
+   * Records published so far (the producer page's free-running records word, mod 2^32, kept by
+   * the producing VM's transport; 0 from a producer too old to keep it).
+   */
+  readonly records: number;
+  /**
+   * Events the producer's publisher gave up on because this ring was full (the producer page's
+   * free-running drops word, mod 2^32; 0 from a producer too old to keep it).
+   */
+  readonly drops: number;
+  /**
+   * How this direction's consumer waits for records, from the word it wrote at attach: `spin`,
+   * `event` or `adaptive`; `unknown` for 0 (not written) or a value no mode has.
+   */
+  readonly consumerNotify: 'spin' | 'event' | 'adaptive' | 'unknown';
   /** Bytes published and not yet consumed. */
   readonly queuedBytes: number;
   /** The producer marked its ring closed. */

@@ -181,6 +181,7 @@ export class Channel {
         staleAfterMs: o.peerTimeoutMs ?? 1000,
       }),
     });
+    this.#consumer.announceNotifyMode(mode);
     this.#heartbeat = new HeartbeatTimer(this.#producer).start();
     const fail = (e: TransportError): void => this.#fail(e);
     this.#consumer.onFailure(fail);
@@ -279,6 +280,11 @@ export class Channel {
   sendCopy(header: SomeIpHeader, payload: Uint8Array): boolean {
     this.#assertOpen();
     return this.#sender.sendCopy(header, payload);
+  }
+
+  /** Counts an event its publisher gave up on (ring full) in the send ring's `drops` word. */
+  countDrop(): void {
+    this.#producer.countDrop();
   }
 
   /** Copy lane, waiting at most `timeoutMs` for room (`ERR_TIMEOUT` after that). */

@@ -63,11 +63,16 @@ export class EventPublisher<T extends object> {
     return this.#header;
   }
 
-  /** Encodes and sends; false (nothing sent) when the ring is full right now. */
+  /**
+   * Encodes and sends; false (nothing sent) when the ring is full right now, counted in the
+   * ring's `drops` word for monitors (`sivshm top`'s DROPS).
+   */
   publish(message: T): boolean {
-    if (this.#inPlace) return sendEncoded(this.channel, this.#nextHeader(), this.type, message);
-    const payload = this.type.encode(message).finish();
-    return this.channel.sendCopy(this.#nextHeader(), payload);
+    const sent = this.#inPlace
+      ? sendEncoded(this.channel, this.#nextHeader(), this.type, message)
+      : this.channel.sendCopy(this.#nextHeader(), this.type.encode(message).finish());
+    if (!sent) this.channel.countDrop();
+    return sent;
   }
 
   /** Encodes and sends, waiting up to `timeoutMs` for room (`ERR_TIMEOUT` after that). */

@@ -3,6 +3,7 @@ import { RingFailure } from './ring-failure.js';
 import type { RingFailureListener } from './ring-failure.js';
 import {
   maxPayloadFor,
+  NotifyModeCode,
   RecordLayout,
   recordSize,
   RingPageLayout,
@@ -18,6 +19,7 @@ const P_FLAGS = RingPageLayout.producer.flags / 4;
 const C_INDEX = RingPageLayout.consumer.index / 4;
 const C_PARKED = RingPageLayout.consumer.parked / 4;
 const C_FLAGS = RingPageLayout.consumer.flags / 4;
+const C_NOTIFY = RingPageLayout.consumer.notify / 4;
 const HEADER = RecordLayout.headerSize;
 
 /**
@@ -128,6 +130,14 @@ export class RingConsumer {
     this.#prodSeen = this.#cons;
     if ((this.#cons & 7) !== 0)
       this.#violation(`consumer index ${this.#cons} at attach is misaligned`);
+  }
+
+  /**
+   * Writes how this consumer waits for records into its page's `notify` word, once at attach,
+   * for monitors (hostd's status); no peer acts on it.
+   */
+  announceNotifyMode(mode: 'spin' | 'event' | 'adaptive'): void {
+    Atomics.store(this.#words, this.#cw + C_NOTIFY, NotifyModeCode.indexOf(mode));
   }
 
   /** The failure that stopped this ring end, or undefined while it works. */

@@ -17,6 +17,7 @@ const P_INDEX = RingPageLayout.producer.index / 4;
 const P_HEARTBEAT = RingPageLayout.producer.heartbeat / 4;
 const P_FLAGS = RingPageLayout.producer.flags / 4;
 const P_RECORDS = RingPageLayout.producer.records / 4;
+const P_DROPS = RingPageLayout.producer.drops / 4;
 const C_INDEX = RingPageLayout.consumer.index / 4;
 const C_PARKED = RingPageLayout.consumer.parked / 4;
 const C_FLAGS = RingPageLayout.consumer.flags / 4;
@@ -314,6 +315,15 @@ export class RingProducer {
     if (this.sendCopy(header, payload)) return;
     await this.#waitForRoom(payload.length, options);
     if (!this.sendCopy(header, payload)) throw this.#fullError(payload.length);
+  }
+
+  /**
+   * Counts one event its publisher gave up on because this ring was full (the producer page's
+   * `drops` word, free-running u32, read only by monitors). Called on the refusal path only, so
+   * the send path pays nothing; a producer that re-attaches continues the count.
+   */
+  countDrop(): void {
+    this.#words[this.#pw + P_DROPS] = (this.#words[this.#pw + P_DROPS]! + 1) >>> 0;
   }
 
   /** Bumps the heartbeat word; a `HeartbeatTimer` calls it periodically. */
