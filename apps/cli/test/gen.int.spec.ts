@@ -2,7 +2,7 @@
 // typed handles, and a wrong field (or a wrong event name) in that app is a compile error.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { examplePath, repoRoot, runCliSync } from '@sivshm/testing';
 
@@ -89,5 +89,67 @@ describe('sivshm gen', function () {
     expect(r.out).to.match(/bad\.ts.*'volumee' does not exist in type 'SetVolumeRequest'/);
     expect(r.out).to.match(/bad\.ts.*Type 'string' is not assignable to type 'number'/);
     expect(r.out).to.match(/bad\.ts.*'"volumes"'/);
+  });
+});
+
+// 64-bit integers are decimal strings, sent and received (the runtime's decode gives strings:
+// packages/transport-ivshmem/src/protobuf/decode-owned.spec.ts, and a number is a compile error.
+const VEHICLE_APP = `import type { Node } from '@sivshm/runtime';
+import { consumeVehicleSpeed, offerVehicleSpeed } from './vehicle.gen.js';
+
+export async function provider(node: Node): Promise<void> {
+  const svc = await offerVehicleSpeed(node, {
+    instance: 1,
+    methods: { reset: (req) => ({ previous_odometer_m: req.odometer_m ?? '0' }) },
+  });
+  svc.publisher('speed').publish({ odometer_m: '18446744073709551615' });
+}
+
+export async function consumer(node: Node): Promise<string> {
+  const speed = await consumeVehicleSpeed(node, { instance: 1 });
+  speed.event('speed').subscribe((s) => console.log(BigInt(s.odometer_m ?? '0')));
+  const r = await speed.call('reset', { odometer_m: '9007199254740993' });
+  return r.previous_odometer_m ?? '0';
+}
+`;
+
+describe('sivshm gen: 64-bit fields', function () {
+  this.timeout(300_000);
+  const dir = path.join(repoRoot(), 'apps', 'cli', 'dist-test', `gen-int64-${process.pid}`);
+
+  before(() => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'package.json'), '{ "type": "module" }\n');
+    const r = runCliSync([
+      'gen',
+      '--config',
+      examplePath('services.yaml'),
+      '--out',
+      path.join(dir, 'vehicle.gen.ts'),
+    ]);
+    expect(r.status, r.stderr).to.equal(0);
+  });
+
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('types them as decimal strings: an app sending and reading strings type-checks', () => {
+    expect(readFileSync(path.join(dir, 'vehicle.gen.ts'), 'utf8')).to.match(
+      /export type Int64 = string;[\s\S]*odometer_m\?: Int64;/,
+    );
+    writeFileSync(path.join(dir, 'app.ts'), VEHICLE_APP);
+    const r = tsc(dir, ['app.ts']);
+    expect(r.status, r.out).to.equal(0);
+  });
+
+  it('makes a number or a bigint in a 64-bit field, or reading one as a number, compile errors', () => {
+    const bad = VEHICLE_APP.replace("{ odometer_m: '9007199254740993' }", '{ odometer_m: 5 }')
+      .replace("{ odometer_m: '18446744073709551615' }", '{ odometer_m: 1n }')
+      .replace('Promise<string>', 'Promise<number>');
+    writeFileSync(path.join(dir, 'bad.ts'), bad);
+    const r = tsc(dir, ['bad.ts']);
+    expect(r.status).to.not.equal(0);
+    expect(r.out).to.match(/bad\.ts.*Type 'number' is not assignable to type 'string'/);
+    expect(r.out).to.match(/bad\.ts.*Type 'bigint' is not assignable to type 'string'/);
+    expect(r.out).to.match(/bad\.ts.*Type 'string' is not assignable to type 'number'/);
   });
 });

@@ -184,6 +184,14 @@ function context(variant: Variant): {
 
 const T = schemas.VehicleSignal;
 
+/** An `Inner` (no 64-bit field) encoded into shared memory, as a ring record is. */
+function innerView(): Uint8Array {
+  const encoded = schemas.Inner.encode({ a: 7, s: 'wheel', b: new Uint8Array(8) }).finish();
+  const view = new Uint8Array(new SharedArrayBuffer(4096), 0, encoded.length);
+  view.set(encoded);
+  return view;
+}
+
 const CASES: readonly CaseDef[] = [
   {
     name: 'stock encode().finish() (allocates)',
@@ -306,6 +314,26 @@ const CASES: readonly CaseDef[] = [
       const { view } = context(v);
       return () => {
         sink += decodeCopy<{ rpm: number }>(T, view).rpm & 1;
+      };
+    },
+  },
+  {
+    // Same-run baseline of the next two rows: a type with no 64-bit field (int32, string,
+    // bytes), decoded by protobufjs alone.
+    name: 'no 64-bit field (Inner): stock Type.decode(view)',
+    setup: () => {
+      const view = innerView();
+      return () => {
+        sink += (schemas.Inner.decode(view) as unknown as { a: number }).a & 1;
+      };
+    },
+  },
+  {
+    name: 'no 64-bit field (Inner): decodeFrom(view)',
+    setup: () => {
+      const view = innerView();
+      return () => {
+        sink += decodeFrom<{ a: number }>(schemas.Inner, view).a & 1;
       };
     },
   },

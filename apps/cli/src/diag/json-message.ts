@@ -172,7 +172,9 @@ export function messageFromJson(type: protobuf.Type, text: string, what: string)
  * integers as decimal strings, bytes as base64, NaN and infinities as strings.
  */
 export function messageToJson(type: protobuf.Type, message: object): Record<string, unknown> {
-  const m = type.fromObject(message as Record<string, unknown>);
+  // Through a plain object: fromObject returns a message instance unchanged, and a decoded one
+  // holds 64-bit values as decimal strings, which toObject's `longs: String` cannot read.
+  const m = type.fromObject(type.toObject(message as protobuf.Message));
   return type.toObject(m, {
     longs: String,
     enums: String,

@@ -11,8 +11,9 @@ type ProtoField = ProtoType['fieldsArray'][number];
  * - one interface per message the services use (and the messages those reference), every field
  *   optional: proto3 leaves a field at its default out of the wire, so a decoded message may
  *   lack it — read `m.volume ?? 0`;
- * - 64-bit integers are `Int64` (`number | string | Long`): what protobufjs encodes from and
- *   decodes to; enums are numbers; `bytes` are `Uint8Array`;
+ * - 64-bit integers (int64, uint64, sint64, fixed64, sfixed64) are `Int64`, a decimal string:
+ *   what the runtime hands out for every received message and takes to send (it also takes a
+ *   safe-integer number from untyped code); enums are numbers; `bytes` are `Uint8Array`;
  * - per service, typed handles over the runtime's `ConsumedService`/`OfferedService`:
  *   `consume<Service>(node, options)` and `offer<Service>(node, options)`. They are casts: the
  *   names and types are checked by tsc; nothing is added to the path a message takes.
@@ -43,8 +44,8 @@ export function typescriptFromConfig(config: ServiceConfig, configName: string):
     '  StreamOptions,',
     "} from '@sivshm/runtime';",
     '',
-    '/** A 64-bit integer as protobufjs takes and gives it (a Long for values past 2^53). */',
-    'export type Int64 = number | string | { low: number; high: number; unsigned: boolean };',
+    "/** A 64-bit integer as a decimal string (`'18446744073709551615'`), sent and received. */",
+    'export type Int64 = string;',
     '',
   ];
   for (const [full, type] of messages) out.push(...messageInterface(type, full, names));

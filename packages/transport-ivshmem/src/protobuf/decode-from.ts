@@ -1,4 +1,5 @@
 import { TransportError } from '../errors/transport-error.js';
+import { withDecimalLongs } from './decode-plan.js';
 import { assertCodec, codecName } from './message-codec.js';
 import type { MessageCodec } from './message-codec.js';
 
@@ -25,13 +26,24 @@ function decode<T extends object>(type: MessageCodec, view: Uint8Array): T {
 }
 
 /**
+ * {@link decodeFrom} without the 64-bit step: for {@link decodeOwned}, whose own walk turns
+ * the 64-bit integers into decimal strings along with copying `bytes`.
+ */
+export function decodeInPlace<T extends object>(type: MessageCodec, view: Uint8Array): T {
+  assertCodec(type);
+  checkView(view);
+  return decode<T>(type, view);
+}
+
+/**
  * Decodes one message from the whole of `view` in place, without copying it.
  *
  * Use it on a ring record's payload for the zero-copy receive lane. protobufjs reads the view
  * through a `Reader` over the same memory, so every `bytes` field (and any preserved unknown
  * field) of the result is a subarray of `view`: it aliases ring memory and is valid only until
  * the record is released — wrap the result in a `Sample`, or use {@link decodeCopy} /
- * `toOwned()` for a message to keep. Scalars and strings are copies. Throws `ERR_DECODE` (with
+ * `toOwned()` for a message to keep. Scalars and strings are copies; 64-bit integers are
+ * decimal strings (like every decode here: see `decodeOwned`). Throws `ERR_DECODE` (with
  * protobufjs's error as `cause`) for truncated or malformed bytes.
  *
  * The producer is untrusted and, in shared memory, can change the bytes while they are decoded
@@ -53,9 +65,7 @@ export function decodeFrom<T extends object = Record<string, unknown>>(
   type: MessageCodec,
   view: Uint8Array,
 ): T {
-  assertCodec(type);
-  checkView(view);
-  return decode<T>(type, view);
+  return withDecimalLongs(type, decodeInPlace<T>(type, view));
 }
 
 /**
@@ -73,5 +83,5 @@ export function decodeCopy<T extends object = Record<string, unknown>>(
   assertCodec(type);
   checkView(view);
   // new Uint8Array(view) always copies; Buffer#slice would alias.
-  return decode<T>(type, new Uint8Array(view));
+  return withDecimalLongs(type, decode<T>(type, new Uint8Array(view)));
 }
