@@ -37,7 +37,7 @@ describe('payload check at the sender (ERR_BAD_PAYLOAD)', function () {
       instance: 1,
       methods: {
         reset: (req: { odometer_m?: unknown }) => {
-          received.push(Number(String(req.odometer_m ?? 0))); // uint64 decodes as a Long
+          received.push(Number(String(req.odometer_m ?? 0))); // uint64 arrives as a decimal string
           return answer(received.length);
         },
       },

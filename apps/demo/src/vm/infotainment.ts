@@ -22,7 +22,7 @@ try {
     methods: {
       reset: (req: { odometer_m?: unknown }) => {
         const previous = odometer - tripStart;
-        tripStart = odometer - Number(String(req.odometer_m ?? 0)); // uint64 may be a Long
+        tripStart = odometer - Number(String(req.odometer_m ?? 0)); // uint64 arrives as a decimal string
         return { previous_odometer_m: previous };
       },
     },

@@ -17,7 +17,7 @@ try {
     methods: {
       reset: (req: { odometer_m?: number }) => {
         const previous = odometer;
-        odometer = Number(String(req.odometer_m ?? 0)); // uint64 may decode as a Long
+        odometer = Number(String(req.odometer_m ?? 0)); // uint64 arrives as a decimal string
         report({ event: 'call', method: 'reset', odometer_m: odometer });
         return { previous_odometer_m: previous };
       },

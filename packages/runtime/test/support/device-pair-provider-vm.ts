@@ -18,7 +18,7 @@ try {
     methods: {
       reset: (req: { odometer_m?: unknown }) => {
         const previous = odometer;
-        odometer = Number(String(req.odometer_m ?? 0)); // uint64 may decode as a Long
+        odometer = Number(String(req.odometer_m ?? 0)); // uint64 arrives as a decimal string
         return { previous_odometer_m: previous };
       },
     },

@@ -18,7 +18,7 @@ try {
       reset: (req: { odometer_m?: number }) => {
         if (Number(String(req.odometer_m ?? 0)) > 1e9) throw new Error('odometer_m must be ≤ 1e9');
         const previous = odometer;
-        odometer = Number(String(req.odometer_m ?? 0)); // uint64 may decode as a Long
+        odometer = Number(String(req.odometer_m ?? 0)); // uint64 arrives as a decimal string
         return { previous_odometer_m: previous };
       },
     },
