@@ -68,7 +68,8 @@ const OWN_WRITES = [
 ];
 const GUEST_TIMEOUT_MS = 240_000;
 /** What sivshm_windows.c logs when it refuses a grant for its granule. */
-const GRANULE_REFUSAL = "sivshm: grant refused: the region's page granule is 4096 bytes";
+const GRANULE_REFUSAL =
+  "sivshm: grant refused: the region's (or channel device's) page granule is 4096 bytes";
 
 /** Kernel sources to build; SIVSHM_ARM64_KERNEL_SRC points elsewhere for mutation runs. */
 const KERNEL_SRC = process.env['SIVSHM_ARM64_KERNEL_SRC'] ?? join(kmodRoot(), 'kernel');
