@@ -1,6 +1,7 @@
 import protobuf from 'protobufjs';
 import { ownPropertyTest, PLAIN_OBJECT_ARGS, PLAIN_OBJECT_LINE } from './own-property-test.js';
 import type { Field, Type } from 'protobufjs';
+import { presenceTest } from './field-presence.js';
 import { isLongObject, varint32Size, varint64Size } from './sizing-writer.js';
 
 const { Enum, LongBits, utf8 } = { Enum: protobuf.Enum, ...protobuf.util };
@@ -290,7 +291,7 @@ function repeatedSizeLines({ field, type, wireType, ref, sub, tag }: FieldCode):
 function singularSizeLines(code: FieldCode): string[] {
   const { field, type, wireType, ref, sub, tag } = code;
   const lines: string[] = [];
-  if (!field.required) lines.push(`if(${presence(code)})`);
+  if (!field.required) lines.push(`if(${presenceTest(code)})`);
   if (wireType === undefined) {
     lines.push(
       field.delimited
@@ -301,19 +302,4 @@ function singularSizeLines(code: FieldCode): string[] {
     lines.push(`n+=${tag(wireType)}+${valueSize(type, ref)}`);
   }
   return lines;
-}
-
-/** When an optional singular field is written: set, and (without presence) not its default. */
-function presence({ field, type, wireType, ref }: FieldCode): string {
-  const resolved = field.resolvedType;
-  const present = `${ref}!=null&&${ownPropertyTest(field.name)}`;
-  if (field.hasPresence || !(resolved instanceof Enum || wireType !== undefined)) return present;
-  if (resolved instanceof Enum) return `${present}&&${ref}!==${JSON.stringify(field.typeDefault)}`;
-  if (type === 'bool') return `${present}&&${ref}!==false`;
-  if (type === 'string') return `${present}&&${ref}!==""`;
-  if (type === 'bytes') return `${present}&&${ref}.length`;
-  if (type === 'double' || type === 'float') return `${present}&&!Object.is(${ref},0)`;
-  if (wireTypes.long[type] !== undefined)
-    return `${present}&&(typeof ${ref}==="object"?${ref}.low||${ref}.high:${ref}!==0)`;
-  return `${present}&&${ref}!==0`;
 }
