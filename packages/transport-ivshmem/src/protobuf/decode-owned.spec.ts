@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import protobuf from 'protobufjs';
+import { TransportError } from '../errors/transport-error.js';
 import { decodeCopy } from './decode-from.js';
 import { decodeOwned } from './decode-owned.js';
 import { allMessage } from './fixtures/arbitraries.js';
@@ -86,6 +87,24 @@ describe('decodeOwned', () => {
     const seen = readersDuring(() => decodeOwned(codec, view));
     expect(seen).to.have.length(1);
     for (const buf of seen) expect(buf.buffer).to.not.be.instanceOf(SharedArrayBuffer);
+  });
+
+  it('should reject malformed bytes with ERR_DECODE and a view that is not a Uint8Array with ERR_BAD_ARGUMENT', () => {
+    const codeOf = (fn: () => unknown): unknown => {
+      try {
+        fn();
+      } catch (e) {
+        return TransportError.is(e) ? e.code : e;
+      }
+      return 'no error';
+    };
+    expect(codeOf(() => decodeOwned(VehicleSignal, new Uint8Array([0x12, 0x09])))).to.equal(
+      'ERR_DECODE',
+    );
+    expect(codeOf(() => decodeOwned(All, inShared(new Uint8Array([0x08]))))).to.equal('ERR_DECODE');
+    expect(codeOf(() => decodeOwned(VehicleSignal, 'AQID' as unknown as Uint8Array))).to.equal(
+      'ERR_BAD_ARGUMENT',
+    );
   });
 
   describe('64-bit integers and proto3 defaults', () => {
