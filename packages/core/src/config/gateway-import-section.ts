@@ -8,7 +8,7 @@ import type { Node } from 'yaml';
 import type { ConfigBuildContext } from './config-build-context.js';
 import { U16_ID } from './config-patterns.js';
 import type { ServiceDefinition } from './config-types.js';
-import { claimPort, parseEventgroupIds, parsePeers } from './gateway-section.js';
+import { claimEntry, parseEventgroupIds, parsePeers } from './gateway-section.js';
 import type { GatewayImport } from './gateway-types.js';
 import type { FieldEntry } from './yaml-reader.js';
 
@@ -33,20 +33,7 @@ export function parseImports(
     }
     // The gateway offers an imported instance inside sivshm once: a second entry would be a
     // second provider of the same instance.
-    if (out.some((o) => o.service === e.service && o.instance === e.instance)) {
-      ctx.r.report(
-        item,
-        p,
-        `${e.service} instance ${e.instance} is imported twice; keep one entry`,
-      );
-      ok = false;
-    }
-    if (!claimPort(ctx, ports, item, `${p}.udp`, 'udp', e.udpPort, sdPort)) ok = false;
-    if (
-      e.tcpPort !== undefined &&
-      !claimPort(ctx, ports, item, `${p}.tcp`, 'tcp', e.tcpPort, sdPort)
-    )
-      ok = false;
+    if (!claimEntry(ctx, out, item, p, 'imported', e, ports, sdPort)) ok = false;
     out.push(e);
   });
   return ok ? Object.freeze(out) : undefined;

@@ -74,6 +74,31 @@ export function claimPort(
   return true;
 }
 
+/**
+ * Checks one parsed `gateway.export`/`gateway.import` entry against those before it: its
+ * instance must not repeat (`verb` says which list) and its UDP (and TCP) port must be free.
+ */
+export function claimEntry(
+  ctx: ConfigBuildContext,
+  earlier: readonly { service: string; instance: number }[],
+  item: Node,
+  p: string,
+  verb: 'exported' | 'imported',
+  e: { service: string; instance: number; udpPort: number; tcpPort?: number },
+  ports: Set<string>,
+  sdPort: number | undefined,
+): boolean {
+  let ok = true;
+  if (earlier.some((o) => o.service === e.service && o.instance === e.instance)) {
+    ctx.r.report(item, p, `${e.service} instance ${e.instance} is ${verb} twice; keep one entry`);
+    ok = false;
+  }
+  if (!claimPort(ctx, ports, item, `${p}.udp`, 'udp', e.udpPort, sdPort)) ok = false;
+  if (e.tcpPort !== undefined && !claimPort(ctx, ports, item, `${p}.tcp`, 'tcp', e.tcpPort, sdPort))
+    ok = false;
+  return ok;
+}
+
 export function address(
   ctx: ConfigBuildContext,
   entry: FieldEntry | undefined,
@@ -176,26 +201,14 @@ function parseExports(
   const out: GatewayExport[] = [];
   let ok = true;
   items.forEach((item, i) => {
-    const e = parseExport(ctx, item, `gateway.export[${i}]`, services);
+    const p = `gateway.export[${i}]`;
+    const e = parseExport(ctx, item, p, services);
     if (e === undefined) {
       ok = false;
       return;
     }
     // Two offers of one instance on the network would have peers pick either endpoint.
-    if (out.some((o) => o.service === e.service && o.instance === e.instance)) {
-      const what = `${e.service} instance ${e.instance} is exported twice; keep one entry`;
-      ctx.r.report(item, `gateway.export[${i}]`, what);
-      ok = false;
-    }
-    const used: Array<['udp' | 'tcp', number | undefined]> = [
-      ['udp', e.udpPort],
-      ['tcp', e.tcpPort],
-    ];
-    for (const [protocol, port] of used) {
-      if (port === undefined) continue;
-      const path = `gateway.export[${i}].${protocol}`;
-      if (!claimPort(ctx, ports, item, path, protocol, port, sdPort)) ok = false;
-    }
+    if (!claimEntry(ctx, out, item, p, 'exported', e, ports, sdPort)) ok = false;
     out.push(e);
   });
   return ok ? Object.freeze(out) : undefined;
