@@ -3,6 +3,7 @@
 // `speed` every 10 ms with the odometer `reset` last set, and MediaControl (a region service)
 // with `control`. Reports over IPC; exits cleanly on {cmd:'exit'} or a lost IPC channel.
 import { Node } from '../../src/index.js';
+import { stopOnExitOrDisconnect } from './vm-process-lifecycle.js';
 
 const [configPath, runDir] = process.argv.slice(2);
 if (configPath === undefined || runDir === undefined) {
@@ -35,15 +36,7 @@ try {
   const timer = setInterval(() => {
     speed.publish({ kph: 50, odometer_m: odometer, timestamp_ms: ++n });
   }, 10);
-  const stop = async (): Promise<void> => {
-    clearInterval(timer);
-    await node.close();
-    process.disconnect?.();
-  };
-  process.on('message', (m: { cmd?: string }) => {
-    if (m.cmd === 'exit') void stop();
-  });
-  process.on('disconnect', () => void stop().catch(() => process.exit(1)));
+  stopOnExitOrDisconnect(node, timer);
   report({ event: 'ready', pid: process.pid });
 } catch (e) {
   report({ event: 'error', message: (e as Error).message });

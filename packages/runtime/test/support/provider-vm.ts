@@ -2,6 +2,7 @@
 // on the config and run dir given in argv, offers VehicleSpeed with the `reset` method, and
 // publishes `speed` every 10 ms. Reports over IPC; exits cleanly on {cmd:'exit'}.
 import { Node } from '../../src/index.js';
+import { stopOnExitOrDisconnect } from './vm-process-lifecycle.js';
 
 const [configPath, runDir] = process.argv.slice(2);
 if (configPath === undefined || runDir === undefined) {
@@ -35,15 +36,7 @@ try {
     if (n % 2 === 0) speed.publish(sample);
     else speedInPlace.publish(sample);
   }, 10);
-  const stop = async (): Promise<void> => {
-    clearInterval(timer);
-    await node.close();
-    process.disconnect?.();
-  };
-  process.on('message', (m: { cmd?: string }) => {
-    if (m.cmd === 'exit') void stop();
-  });
-  process.on('disconnect', () => void stop().catch(() => process.exit(1)));
+  stopOnExitOrDisconnect(node, timer);
   report({ event: 'ready', pid: process.pid });
 } catch (e) {
   report({ event: 'error', message: (e as Error).message });
