@@ -1,4 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { durationSeconds, frameCount } from '../args/stop-after.js';
 import type { CaptureOptions } from './capture-run.js';
 
 /** UDP port the capture puts SOME/IP frames on (tell tshark: -d udp.port==30501,someip). */
@@ -11,20 +12,6 @@ function channelId(text: string): bigint {
     );
   }
   return BigInt(text);
-}
-
-function seconds(text: string): number {
-  const v = Number(text);
-  if (!/^\d+(\.\d+)?$/.test(text) || !(v > 0) || v > 1e9)
-    throw new InvalidArgumentError(`duration "${text}" must be a positive number of seconds`);
-  return v;
-}
-
-function frameCount(text: string): number {
-  const v = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(v) || v < 1)
-    throw new InvalidArgumentError(`count "${text}" must be a whole number of frames, at least 1`);
-  return v;
 }
 
 /** Registers `sivshm capture`. */
@@ -41,7 +28,7 @@ export function registerCaptureCommand(program: Command): void {
     .option(
       '--duration <seconds>',
       'stop after this long (default: until Ctrl-C or --count)',
-      seconds,
+      durationSeconds,
     )
     .option('--count <n>', 'stop after this many frames', frameCount)
     // The region and pcap code (and the transport it needs) loads only when a capture runs.

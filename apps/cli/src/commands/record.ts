@@ -1,19 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { durationSeconds, frameCount } from '../args/stop-after.js';
 import type { RecordOptions } from './record-run.js';
-
-function seconds(text: string): number {
-  const v = Number(text);
-  if (!/^\d+(\.\d+)?$/.test(text) || !(v > 0) || v > 1e9)
-    throw new InvalidArgumentError(`duration "${text}" must be a positive number of seconds`);
-  return v;
-}
-
-function frameCount(text: string): number {
-  const v = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(v) || v < 1)
-    throw new InvalidArgumentError(`count "${text}" must be a whole number of frames, at least 1`);
-  return v;
-}
 
 const UNITS: Record<string, number> = { '': 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30 };
 
@@ -54,7 +41,7 @@ export function registerRecordCommand(program: Command): void {
       collect,
     )
     .option('--config <file>', 'services.yaml: service and VM names in the recording')
-    .option('--duration <seconds>', 'stop after this long', seconds)
+    .option('--duration <seconds>', 'stop after this long', durationSeconds)
     .option('--count <n>', 'stop after this many frames', frameCount)
     .option('--max-size <size>', 'stop before the file grows past this (e.g. 64MiB)', size, 2 ** 30)
     .addHelpText(
