@@ -3,18 +3,10 @@ import fc from 'fast-check';
 import protobuf from 'protobufjs';
 import { allMessage, innerMessage } from './fixtures/arbitraries.js';
 import { schemas } from './fixtures/test-schemas.js';
+import { thrown } from './fixtures/thrown-message.js';
 import { sizerOf } from './generated-sizer.js';
 
 const { All, Inner, P2 } = schemas;
-
-function thrown(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
-  return 'no error';
-}
 
 describe('sizerOf', () => {
   it('should size random messages of every field kind exactly like encode().finish() (property)', function () {

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import protobuf from 'protobufjs';
 import { allMessage, innerMessage } from './fixtures/arbitraries.js';
 import { schemas } from './fixtures/test-schemas.js';
+import { thrown } from './fixtures/thrown-message.js';
 import { sizerOf } from './generated-sizer.js';
 import { writerOf } from './generated-writer.js';
 
@@ -14,15 +15,6 @@ function written(type: protobuf.Type, m: object): Uint8Array {
   const end = writerOf(type)(m, target, 0, 0);
   expect(end, 'bytes written').to.equal(target.length);
   return target;
-}
-
-function thrown(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
-  return 'no error';
 }
 
 describe('writerOf', () => {
