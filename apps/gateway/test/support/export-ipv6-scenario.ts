@@ -25,6 +25,7 @@ import {
   subscribeMessage,
   type RawSdEntry,
 } from './raw-someip-peer.js';
+import { TEST_SD_TIMING } from './test-sd-timing.js';
 
 const outDir = process.argv[2] ?? '/tmp';
 const GATEWAY = 'fd00::1';
@@ -82,12 +83,7 @@ async function main(): Promise<void> {
     config: d.configPath,
     vm: 'gateway',
     runDir: d.runDir,
-    sdTiming: {
-      initialDelayMin: 10,
-      initialDelayMax: 30,
-      repetitionsBaseDelay: 50,
-      cyclicOfferDelay: 500,
-    },
+    sdTiming: TEST_SD_TIMING,
     log: (l) => process.stderr.write(`gateway: ${l}\n`),
   });
   try {

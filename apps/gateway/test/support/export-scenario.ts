@@ -29,6 +29,7 @@ import {
   type RawSdEntry,
 } from './raw-someip-peer.js';
 import { TCP_JUNK_PORT, TCP_PORT, callOverTcp, openTcp } from './tcp-peer.js';
+import { TEST_SD_TIMING } from './test-sd-timing.js';
 
 const outDir = process.argv[2] ?? '/tmp';
 const rawPcap = join(outDir, 'raw.pcap');
@@ -91,12 +92,7 @@ async function main(): Promise<void> {
     vm: 'gateway',
     runDir: d.runDir,
     allowLoopbackEndpoints: true,
-    sdTiming: {
-      initialDelayMin: 10,
-      initialDelayMax: 30,
-      repetitionsBaseDelay: 50,
-      cyclicOfferDelay: 500,
-    },
+    sdTiming: TEST_SD_TIMING,
     log: (l) => gatewayLog.push(l),
   });
   try {

@@ -19,6 +19,7 @@ import {
 import { Gateway } from '../../src/gateway.js';
 import { SD_GROUP_V6, SD_PORT, openSocket } from './raw-someip-peer.js';
 import { RawSomeIpProvider } from './raw-someip-provider.js';
+import { TEST_SD_TIMING } from './test-sd-timing.js';
 
 const outDir = process.argv[2] ?? '/tmp';
 const rawPcap = join(outDir, 'raw.pcap');
@@ -112,12 +113,7 @@ async function main(): Promise<void> {
     vm: 'gateway',
     runDir: d.runDir,
     allowLoopbackEndpoints: true,
-    sdTiming: {
-      initialDelayMin: 10,
-      initialDelayMax: 30,
-      repetitionsBaseDelay: 50,
-      cyclicOfferDelay: 500,
-    },
+    sdTiming: TEST_SD_TIMING,
     log: (l) => gatewayLog.push(l),
   });
   const cluster = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
