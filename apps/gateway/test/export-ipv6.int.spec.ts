@@ -1,15 +1,14 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   IPV6_NAMESPACE_SETUP as SETUP,
   netNamespaceMissing,
-  siblingEntry,
   tsharkDecodeFile,
   tsharkMissing,
 } from '@sivshm/testing';
+import { runInNamespace } from './support/run-in-namespace.js';
 
 interface Message {
   serviceId: number;
@@ -42,12 +41,7 @@ describe('sivshm gateway: export over SOME/IP on IPv6 (fd00::1 and fd00::2 on a 
       this.skip();
     }
     dir = mkdtempSync(join(tmpdir(), 'sivshm-gateway-v6-'));
-    const { execArgv, script } = siblingEntry(import.meta.url, 'support/export-ipv6-scenario');
-    const r = spawnSync(
-      'unshare',
-      ['-n', 'sh', '-c', `${SETUP} && exec "$0" "$@"`, process.execPath, ...execArgv, script, dir],
-      { encoding: 'utf8', timeout: 110_000 },
-    );
+    const r = runInNamespace(import.meta.url, 'support/export-ipv6-scenario', SETUP, [dir]);
     expect(r.status, `scenario failed: ${r.stderr}`).to.equal(0);
     report = JSON.parse(r.stdout) as Report;
   });

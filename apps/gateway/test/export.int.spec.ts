@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,10 +6,10 @@ import {
   LOOPBACK_NAMESPACE_SETUP as SETUP,
   fieldValues,
   netNamespaceMissing,
-  siblingEntry,
   tsharkDecodeFile,
   tsharkMissing,
 } from '@sivshm/testing';
+import { runInNamespace } from './support/run-in-namespace.js';
 
 interface Reply {
   from: string;
@@ -66,12 +65,7 @@ describe('sivshm gateway: export over SOME/IP (private network namespace, hostd 
       this.skip();
     }
     dir = mkdtempSync(join(tmpdir(), 'sivshm-gateway-'));
-    const { execArgv, script } = siblingEntry(import.meta.url, 'support/export-scenario');
-    const r = spawnSync(
-      'unshare',
-      ['-n', 'sh', '-c', `${SETUP} && exec "$0" "$@"`, process.execPath, ...execArgv, script, dir],
-      { encoding: 'utf8', timeout: 110_000 },
-    );
+    const r = runInNamespace(import.meta.url, 'support/export-scenario', SETUP, [dir]);
     expect(r.status, `scenario failed: ${r.stderr}`).to.equal(0);
     report = JSON.parse(r.stdout) as Report;
   });

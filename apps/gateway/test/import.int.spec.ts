@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,10 +7,10 @@ import {
   LOOPBACK_NAMESPACE_SETUP,
   fieldValues,
   netNamespaceMissing,
-  siblingEntry,
   tsharkDecodeFile,
   tsharkMissing,
 } from '@sivshm/testing';
+import { runInNamespace } from './support/run-in-namespace.js';
 
 interface Use {
   events: number[];
@@ -64,22 +63,7 @@ for (const { title, setup, version, ecu } of VERSIONS)
         this.skip();
       }
       dir = mkdtempSync(join(tmpdir(), 'sivshm-gateway-import-'));
-      const { execArgv, script } = siblingEntry(import.meta.url, 'support/import-scenario');
-      const r = spawnSync(
-        'unshare',
-        [
-          '-n',
-          'sh',
-          '-c',
-          `${setup} && exec "$0" "$@"`,
-          process.execPath,
-          ...execArgv,
-          script,
-          dir,
-          version,
-        ],
-        { encoding: 'utf8', timeout: 110_000 },
-      );
+      const r = runInNamespace(import.meta.url, 'support/import-scenario', setup, [dir, version]);
       expect(r.status, `scenario failed: ${r.stderr}`).to.equal(0);
       report = JSON.parse(r.stdout) as Report;
     });
