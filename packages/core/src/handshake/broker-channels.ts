@@ -1,4 +1,5 @@
 import type { BrokerChannel, BrokerEffect, ChannelCloseReason } from './broker-types.js';
+import { DoorbellVectorLoad } from './doorbell-vectors.js';
 
 /** An established channel the broker still accounts for. */
 interface Held {
@@ -47,6 +48,13 @@ export interface BrokerChannelState {
 export class BrokerChannels {
   readonly #byId = new Map<bigint, Held>();
   readonly #quarantined = new Map<bigint, Quarantine>();
+  /**
+   * Window bytes per consumer VM of the channels in `#byId` and of the quarantined windows it
+   * refused, and the doorbell vectors of the channels in `#byId`: both kept as channels come and
+   * go, since the broker asks for them on every handshake and a scan would grow with the table.
+   */
+  readonly #bytesByVm = new Map<number, bigint>();
+  readonly #vectorLoad = new DoorbellVectorLoad();
   readonly #nowMs: () => bigint;
   readonly #revokeAckTimeoutMs: bigint;
   readonly #connected: (vmId: number) => boolean;
@@ -73,12 +81,16 @@ export class BrokerChannels {
 
   /** The handshake of `channel` completed. */
   activate(channel: BrokerChannel): void {
+    const old = this.#byId.get(channel.channelId);
+    if (old !== undefined) this.#unhold(old);
     this.#byId.set(channel.channelId, {
       channel,
       state: 'ACTIVE',
       awaitingAck: new Set(),
       ackDeadlineMs: 0n,
     });
+    this.#addBytes(channel.consumerVm, channel.window.length);
+    this.#vectorLoad.add(channel);
   }
 
   /** Active and closing channels. */
@@ -105,17 +117,28 @@ export class BrokerChannels {
 
   /** Window bytes the consumer `vmId` holds in active and closing channels. */
   bytesHeld(vmId: number): bigint {
-    let n = 0n;
-    for (const h of this.#byId.values())
-      if (h.channel.consumerVm === vmId) n += h.channel.window.length;
-    for (const q of this.#quarantined.values())
-      if (q.refusedBy === vmId) n += q.channel.window.length;
-    return n;
+    return this.#bytesByVm.get(vmId) ?? 0n;
+  }
+
+  /**
+   * The doorbell vector of a new channel between the two VMs, of `vectors`, over the active and
+   * closing channels ({@link pickDoorbellVector}).
+   */
+  pickDoorbellVector(vectors: number, consumerVm: number, providerVm: number): number | undefined {
+    return this.#vectorLoad.pick(vectors, consumerVm, providerVm);
   }
 
   /** Windows in quarantine. */
   quarantinedCount(): number {
     return this.#quarantined.size;
+  }
+
+  /** The quarantined windows, each with the VM it is charged to (the one that refused its receipt). */
+  quarantinedList(): { readonly channel: BrokerChannel; readonly refusedBy?: number }[] {
+    return [...this.#quarantined.values()].map((q) => ({
+      channel: q.channel,
+      ...(q.refusedBy === undefined ? {} : { refusedBy: q.refusedBy }),
+    }));
   }
 
   /**
@@ -151,7 +174,7 @@ export class BrokerChannels {
    */
   quarantineGranted(channel: BrokerChannel): BrokerEffect[] {
     const holder = channel.consumerVm;
-    this.#quarantined.set(channel.channelId, {
+    this.#setQuarantine(channel.channelId, {
       channel,
       holders: new Set([holder]),
       ackReleases: new Set([holder]),
@@ -188,15 +211,18 @@ export class BrokerChannels {
     const q = this.#quarantined.get(channelId);
     if (q !== undefined) {
       q.ackReleases.delete(vmId);
-      if (q.holders.has(vmId)) q.refusedBy ??= vmId;
+      if (q.holders.has(vmId) && q.refusedBy === undefined) {
+        q.refusedBy = vmId;
+        this.#addBytes(vmId, q.channel.window.length);
+      }
       return [];
     }
     const h = this.#byId.get(channelId);
     if (h === undefined || h.state !== 'CLOSING' || !h.awaitingAck.has(vmId)) return [];
-    this.#byId.delete(channelId);
+    this.#unhold(h);
     const ackReleases = new Set(h.awaitingAck);
     ackReleases.delete(vmId);
-    this.#quarantined.set(channelId, {
+    this.#setQuarantine(channelId, {
       channel: h.channel,
       holders: new Set(h.awaitingAck),
       ackReleases,
@@ -229,8 +255,8 @@ export class BrokerChannels {
       const holder = [...h.awaitingAck][0];
       if (holder === undefined) continue;
       // Only the holders' going away releases it: a late acknowledgement is not trusted.
-      this.#byId.delete(h.channel.channelId);
-      this.#quarantined.set(h.channel.channelId, {
+      this.#unhold(h);
+      this.#setQuarantine(h.channel.channelId, {
         channel: h.channel,
         holders: new Set(h.awaitingAck),
         ackReleases: new Set(),
@@ -240,15 +266,41 @@ export class BrokerChannels {
     return out;
   }
 
+  /** Removes `h` from `#byId` and from the running counts. */
+  #unhold(h: Held): void {
+    this.#byId.delete(h.channel.channelId);
+    this.#addBytes(h.channel.consumerVm, -h.channel.window.length);
+    this.#vectorLoad.remove(h.channel);
+  }
+
+  #setQuarantine(channelId: bigint, q: Quarantine): void {
+    this.#deleteQuarantine(channelId);
+    this.#quarantined.set(channelId, q);
+    if (q.refusedBy !== undefined) this.#addBytes(q.refusedBy, q.channel.window.length);
+  }
+
+  #deleteQuarantine(channelId: bigint): void {
+    const q = this.#quarantined.get(channelId);
+    if (q === undefined) return;
+    this.#quarantined.delete(channelId);
+    if (q.refusedBy !== undefined) this.#addBytes(q.refusedBy, -q.channel.window.length);
+  }
+
+  #addBytes(vmId: number, by: bigint): void {
+    const n = (this.#bytesByVm.get(vmId) ?? 0n) + by;
+    if (n === 0n) this.#bytesByVm.delete(vmId);
+    else this.#bytesByVm.set(vmId, n);
+  }
+
   #maybeRelease(channelId: bigint, q: Quarantine): BrokerEffect[] {
     if (q.holders.size > 0) return [];
-    this.#quarantined.delete(channelId);
+    this.#deleteQuarantine(channelId);
     return [{ kind: 'window-release', channel: q.channel }];
   }
 
   #maybeFinish(h: Held): BrokerEffect[] {
     if (h.state !== 'CLOSING' || h.awaitingAck.size > 0) return [];
-    this.#byId.delete(h.channel.channelId);
+    this.#unhold(h);
     return [{ kind: 'window-free', channel: h.channel, cause: 'closed' }];
   }
 }

@@ -2,7 +2,6 @@ import type { CertificateAuthority } from '../cert/certificate-authority.js';
 import type { CryptoBackend } from '../crypto/crypto-backend.js';
 import { BrokerBudgets, rateLimitedAbort, type BrokerLimits } from './broker-budgets.js';
 import { BrokerChannels } from './broker-channels.js';
-import { pickDoorbellVector } from './doorbell-vectors.js';
 import { GrantMinter } from './broker-grants.js';
 import { HandshakeSessions } from './broker-sessions.js';
 import type {
@@ -149,12 +148,7 @@ export class BrokerHandshakes {
       connected: (vm) => this.#connected.has(vm),
       bytesHeld: (vm) => this.#channels.bytesHeld(vm) + this.#sessions.bytesHeld(vm),
       doorbellVector: (c, p) =>
-        pickDoorbellVector(
-          options.doorbellVectors ?? 0,
-          c,
-          p,
-          this.#channels.list().map((x) => x.channel),
-        ),
+        this.#channels.pickDoorbellVector(options.doorbellVectors ?? 0, c, p),
     });
   }
 

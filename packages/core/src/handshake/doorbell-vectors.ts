@@ -16,17 +16,71 @@ export function pickDoorbellVector(
   providerVm: number,
   live: Iterable<BrokerChannel>,
 ): number | undefined {
-  if (vectors < 1) return undefined;
-  const load = new Array<number>(vectors).fill(0);
-  for (const c of live) {
-    const v = c.doorbellVector;
-    if (v === undefined || v >= vectors) continue;
-    const vms = [c.consumerVm, c.providerVm];
-    if (vms.includes(consumerVm) || vms.includes(providerVm)) load[v] = (load[v] ?? 0) + 1;
+  const load = new DoorbellVectorLoad();
+  for (const c of live) load.add(c);
+  return load.pick(vectors, consumerVm, providerVm);
+}
+
+/**
+ * How many live channels use each doorbell vector, per VM and per pair of VMs, kept as channels
+ * come and go so that picking a vector costs O(vectors) instead of a scan of every channel (the
+ * broker picks one per handshake). The channels of either VM on a vector are those of the one
+ * plus those of the other, minus those between the two, which both counts hold.
+ */
+export class DoorbellVectorLoad {
+  readonly #byVm = new Map<number, Map<number, number>>();
+  readonly #byPair = new Map<string, Map<number, number>>();
+
+  /** `c` is live (counts towards its vector's load). */
+  add(c: BrokerChannel): void {
+    this.#bump(c, 1);
   }
-  let best = 0;
-  for (let v = 1; v < vectors; v++) if ((load[v] ?? 0) < (load[best] ?? 0)) best = v;
-  return best;
+
+  /** `c`, added before, is no longer live. */
+  remove(c: BrokerChannel): void {
+    this.#bump(c, -1);
+  }
+
+  /** {@link pickDoorbellVector} over the channels added and not removed. */
+  pick(vectors: number, consumerVm: number, providerVm: number): number | undefined {
+    if (vectors < 1) return undefined;
+    const a = this.#byVm.get(consumerVm);
+    const b = consumerVm === providerVm ? undefined : this.#byVm.get(providerVm);
+    const both =
+      consumerVm === providerVm ? undefined : this.#byPair.get(pairKey(consumerVm, providerVm));
+    let best = 0;
+    let bestLoad = Infinity;
+    for (let v = 0; v < vectors; v++) {
+      const load = (a?.get(v) ?? 0) + (b?.get(v) ?? 0) - (both?.get(v) ?? 0);
+      if (load < bestLoad) {
+        best = v;
+        bestLoad = load;
+      }
+    }
+    return best;
+  }
+
+  #bump(c: BrokerChannel, by: number): void {
+    const v = c.doorbellVector;
+    if (v === undefined) return;
+    countIn(this.#byVm, c.consumerVm, v, by);
+    if (c.providerVm === c.consumerVm) return;
+    countIn(this.#byVm, c.providerVm, v, by);
+    countIn(this.#byPair, pairKey(c.consumerVm, c.providerVm), v, by);
+  }
+}
+
+function pairKey(a: number, b: number): string {
+  return a < b ? `${a}|${b}` : `${b}|${a}`;
+}
+
+function countIn<K>(m: Map<K, Map<number, number>>, key: K, vector: number, by: number): void {
+  let counts = m.get(key);
+  if (counts === undefined) m.set(key, (counts = new Map()));
+  const n = (counts.get(vector) ?? 0) + by;
+  if (n === 0) counts.delete(vector);
+  else counts.set(vector, n);
+  if (counts.size === 0) m.delete(key);
 }
 
 /**
