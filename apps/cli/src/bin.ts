@@ -19,6 +19,7 @@ import { registerEchoCommand } from './commands/echo.js';
 import { registerRecordCommand } from './commands/record.js';
 import { registerReplayCommand } from './commands/replay.js';
 import { reportError } from './errors/error-report.js';
+import { endQuietlyWhenStdoutReaderCloses } from './io/closed-stdout.js';
 
 const program = new Command('sivshm')
   .description(
@@ -85,6 +86,7 @@ function report(e: unknown): number {
 // gets its one line instead of Node's stack dump.
 process.on('uncaughtException', (e) => process.exit(report(e)));
 process.on('unhandledRejection', (e) => process.exit(report(e)));
+endQuietlyWhenStdoutReaderCloses();
 
 try {
   await program.parseAsync(process.argv);

@@ -49,7 +49,19 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  readerGone = () => {
+    if (!stopping) stop();
+  };
 }
+
+/** What a closed pipe on stdout or stderr does: exit 0 now, or once started stop as SIGTERM does. */
+let readerGone = (): void => process.exit();
+const onOutputError = (e: NodeJS.ErrnoException): void => {
+  if (e.code !== 'EPIPE') throw e;
+  readerGone();
+};
+process.stdout.on('error', onOutputError);
+process.stderr.on('error', onOutputError);
 
 process.on('uncaughtException', (e) => {
   fail(e.message, 1);

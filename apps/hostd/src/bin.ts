@@ -54,6 +54,14 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // The log's reader went away (`sivshm-hostd … 2>&1 | head`): a clean stop, as SIGTERM does,
+  // instead of Node's stack dump for an unhandled EPIPE. Every later log line fails the same way.
+  let readerGone = false;
+  process.stderr.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    if (!readerGone) stop('EPIPE');
+    readerGone = true;
+  });
   state.hostd = await Hostd.start({
     configPath: args.configPath,
     stateDir: args.stateDir,
@@ -66,6 +74,12 @@ async function main(): Promise<void> {
   });
   if (state.early !== undefined) stop(state.early);
 }
+
+// `sivshm-hostd --help | head -1`: a reader that has what it wanted is no failure.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  process.exit();
+});
 
 main().catch((e: unknown) => {
   const code = SivshmError.isSivshmError(e) ? ` [${e.code}]` : '';
