@@ -7,6 +7,14 @@ import { ChannelTableReader } from './channel-table-reader.js';
 const SEQ_WORD = ChannelEntryLayout.off.seq / 4;
 const WORDS_PER_ENTRY = ChannelEntryLayout.size / 4;
 
+/** What the writer checks a new entry against: a used entry's window and channel id. */
+interface UsedEntry {
+  readonly index: number;
+  readonly offset: number;
+  readonly end: number;
+  readonly channelId: bigint;
+}
+
 /**
  * Writes the channel table; hostd is its only user (docs/architecture.md §4: the control section
  * is written only by hostd).
@@ -15,6 +23,11 @@ const WORDS_PER_ENTRY = ChannelEntryLayout.size / 4;
  * (both `seq` stores are seq-cst `Atomics.store`s, so the field stores cannot be reordered
  * around them). Entries are validated with the same rules the readers apply, so hostd can never
  * publish an entry that VMs would reject.
+ *
+ * The table has one writer: this object indexes the used entries it wrote (and those it found at
+ * construction) by window offset and channel id, so a write checks overlap and uniqueness in
+ * O(log n) instead of re-reading every entry. An entry that did not read back valid at
+ * construction is re-read on every write until it is overwritten, as before.
  *
  * @example
  * ```ts
@@ -29,6 +42,12 @@ export class ChannelTableWriter {
   readonly #words: Uint32Array;
   readonly #view: DataView;
   readonly #reader: ChannelTableReader;
+  /** Used entries by slot; `#sorted` holds the same ones sorted by window offset. */
+  readonly #used = new Map<number, UsedEntry>();
+  readonly #sorted: UsedEntry[] = [];
+  readonly #slotOfChannel = new Map<bigint, number>();
+  /** Slots that did not read back valid at construction: re-read on every write. */
+  readonly #unreadable = new Set<number>();
 
   constructor(region: Uint8Array, layout: RegionLayoutInfo) {
     this.#reader = new ChannelTableReader(region, layout);
@@ -40,6 +59,17 @@ export class ChannelTableWriter {
       tableBytes / 4,
     );
     this.#view = new DataView(region.buffer, region.byteOffset + layout.controlOffset, tableBytes);
+    for (let i = 0; i < layout.channelCapacity; i++) {
+      let e: ChannelEntry;
+      try {
+        e = this.#reader.read(i);
+      } catch {
+        this.#unreadable.add(i);
+        continue;
+      }
+      if (e.state !== 'FREE' && this.#conflict(i, e) === undefined) this.#index(i, e);
+      else if (e.state !== 'FREE') this.#unreadable.add(i);
+    }
   }
 
   /** The page granule the region's windows are laid out for. */
@@ -55,7 +85,8 @@ export class ChannelTableWriter {
   /** Index of the first FREE entry, or undefined when the table is full. */
   findFree(): number | undefined {
     for (let i = 0; i < this.#layout.channelCapacity; i++) {
-      if (this.#reader.read(i).state === 'FREE') return i;
+      if (this.#used.has(i)) continue;
+      if (!this.#unreadable.has(i) || this.#reader.read(i).state === 'FREE') return i;
     }
     return undefined;
   }
@@ -79,26 +110,19 @@ export class ChannelTableWriter {
       );
     }
     if (entry.state !== 'FREE') {
-      // Every other slot is read (and validated) afresh; the slot being written is skipped so
-      // hostd can always overwrite an entry, even a corrupt one.
-      for (let i = 0; i < this.#layout.channelCapacity; i++) {
+      // Slots that were unreadable are read (and validated) afresh; the slot being written is
+      // skipped so hostd can always overwrite an entry, even a corrupt one.
+      for (const i of this.#unreadable) {
         if (i === index) continue;
         const o = this.#reader.read(i);
-        if (o.state === 'FREE') continue;
-        if (entry.offset < o.offset + o.length && o.offset < entry.offset + entry.length) {
-          throw new TransportError(
-            'ERR_BAD_ARGUMENT',
-            `channel entry ${index} not written: its window overlaps entry ${i} (channel ${o.channelId})`,
-          );
-        }
-        if (o.channelId === entry.channelId) {
-          throw new TransportError(
-            'ERR_BAD_ARGUMENT',
-            `channel entry ${index} not written: channel_id ${entry.channelId} is already used by entry ${i}`,
-          );
-        }
+        if (o.state !== 'FREE') this.#refuseIfConflicting(index, entry, usedEntry(i, o));
       }
+      const c = this.#conflict(index, entry);
+      if (c !== undefined) this.#refuseIfConflicting(index, entry, c);
     }
+    this.#unindex(index);
+    this.#unreadable.delete(index);
+    if (entry.state !== 'FREE') this.#index(index, entry);
     const seqIndex = index * WORDS_PER_ENTRY + SEQ_WORD;
     const seq = Atomics.load(this.#words, seqIndex);
     Atomics.store(this.#words, seqIndex, (seq | 1) >>> 0);
@@ -142,6 +166,65 @@ export class ChannelTableWriter {
     });
   }
 
+  /** A used entry other than `index` whose window overlaps `entry`'s or that has its channel id. */
+  #conflict(index: number, entry: ChannelEntry): UsedEntry | undefined {
+    const bySameId = this.#slotOfChannel.get(entry.channelId);
+    if (bySameId !== undefined && bySameId !== index) return this.#used.get(bySameId);
+    const end = entry.offset + entry.length;
+    // The first used window starting at or after `entry`'s end cannot overlap, nor can any after
+    // it; windows do not overlap each other, so only the one or two before that position can.
+    let k = this.#firstAtOrAfter(end) - 1;
+    for (; k >= 0; k--) {
+      const o = this.#sorted[k]!;
+      if (o.index === index) continue;
+      return o.end > entry.offset ? o : undefined;
+    }
+    return undefined;
+  }
+
+  #refuseIfConflicting(index: number, entry: ChannelEntry, o: UsedEntry): void {
+    if (entry.offset < o.end && o.offset < entry.offset + entry.length) {
+      throw new TransportError(
+        'ERR_BAD_ARGUMENT',
+        `channel entry ${index} not written: its window overlaps entry ${o.index} (channel ${o.channelId})`,
+      );
+    }
+    if (o.channelId === entry.channelId) {
+      throw new TransportError(
+        'ERR_BAD_ARGUMENT',
+        `channel entry ${index} not written: channel_id ${entry.channelId} is already used by entry ${o.index}`,
+      );
+    }
+  }
+
+  /** Position in `#sorted` of the first window whose offset is at least `offset`. */
+  #firstAtOrAfter(offset: number): number {
+    let lo = 0;
+    let hi = this.#sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#sorted[mid]!.offset < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  #index(index: number, entry: ChannelEntry): void {
+    const u = usedEntry(index, entry);
+    this.#used.set(index, u);
+    this.#slotOfChannel.set(entry.channelId, index);
+    this.#sorted.splice(this.#firstAtOrAfter(u.offset), 0, u);
+  }
+
+  #unindex(index: number): void {
+    const u = this.#used.get(index);
+    if (u === undefined) return;
+    this.#used.delete(index);
+    if (this.#slotOfChannel.get(u.channelId) === index) this.#slotOfChannel.delete(u.channelId);
+    const k = this.#sorted.indexOf(u, this.#firstAtOrAfter(u.offset));
+    if (k >= 0) this.#sorted.splice(k, 1);
+  }
+
   #checkIndex(index: number): void {
     if (!Number.isInteger(index) || index < 0 || index >= this.#layout.channelCapacity) {
       throw new TransportError(
@@ -150,4 +233,8 @@ export class ChannelTableWriter {
       );
     }
   }
+}
+
+function usedEntry(index: number, e: ChannelEntry): UsedEntry {
+  return { index, offset: e.offset, end: e.offset + e.length, channelId: e.channelId };
 }
