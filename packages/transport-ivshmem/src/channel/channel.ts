@@ -15,6 +15,7 @@ import type { ProtectedMode, RecordCryptoBackend } from '../protect/record-crypt
 import { RecordOpener } from '../protect/record-opener.js';
 import { RecordSealer } from '../protect/record-sealer.js';
 import { SealedSender } from '../protect/sealed-sender.js';
+import { ChannelMove, successorToFollow } from './channel-move.js';
 
 /**
  * Records dispatched in one turn of the receive loop before it yields to the event loop. A peer
@@ -95,28 +96,37 @@ export type RecordHandler = (record: RingRecord) => void | PromiseLike<void>;
  * peer that closed — ends in `state$` and never in an exception that kills the process.
  */
 export class Channel {
-  readonly #producer: RingProducer;
+  // Not readonly: a move (docs/protocol.md §11) replaces the ring ends with the successor window's.
+  #producer: RingProducer;
   /** The producer itself, or its sealing front in a protected channel. */
-  readonly #sender: RecordSender;
+  #sender: RecordSender;
   readonly #mode: 'plain' | ProtectedMode;
   readonly #sealer: RecordSealer | undefined;
   readonly #opener: RecordOpener | undefined;
   /** The record handlers see in a protected channel: header copied, payload in private memory. */
   #opened: RingRecord | undefined;
   #openedBuffer: ArrayBufferLike | undefined;
-  readonly #consumer: RingConsumer;
+  #consumer: RingConsumer;
   readonly #state = new BehaviorSubject<ChannelState>('open');
   /** `#state.value` as a plain field: the send path checks it on every record. */
   #current: ChannelState = 'open';
   /** Created by the first `on()`: a channel nobody listens on yet holds no map. */
   #handlers: Map<number, RecordHandler> | undefined;
-  readonly #waiter: RingWaiter;
-  readonly #heartbeat: HeartbeatTimer;
+  #waiter: RingWaiter;
+  readonly #waiterOptions: ConstructorParameters<typeof RingWaiter>[1];
+  #heartbeat: HeartbeatTimer;
   readonly #peerWaker: HeldWaker | undefined;
   readonly #ownWaker: Waker | undefined;
   #failure: TransportError | undefined;
   /** The window's truncation check (emulated mode); read once per loop turn. */
-  readonly #windowLost: (() => boolean) | undefined;
+  #windowLost: (() => boolean) | undefined;
+  readonly #role: WindowRole;
+  readonly #granule: PageGranule;
+  /** The move to a successor window under way, if any. */
+  #move: ChannelMove | undefined;
+  /** A slot is on loan, or a bounded send waits for room: the producer cannot switch now. */
+  #loanOut = false;
+  #sendWaits = 0;
   #loop: Promise<void>;
   #unhandled: RecordHandler | undefined;
   #receiveHeld = false;
@@ -125,6 +135,8 @@ export class Channel {
 
   constructor(o: ChannelOptions) {
     const granule = o.pageGranule ?? PAGE_SIZE;
+    this.#role = o.role;
+    this.#granule = granule;
     const dataSize = windowLayout(granule).dataSizeOf(o.window.shared.byteLength);
     if (dataSize === undefined) {
       throw new TransportError(
@@ -172,7 +184,7 @@ export class Channel {
     this.#ownWaker = o.ownWaker;
     this.#windowLost = o.window.lost;
     const mode = o.notify ?? 'adaptive';
-    this.#waiter = new RingWaiter(this.#consumer, {
+    this.#waiterOptions = {
       mode,
       ...(o.ownWaker === undefined ? {} : { waker: o.ownWaker }),
       watchdog: new LivenessWatchdog({
@@ -180,7 +192,8 @@ export class Channel {
         readHeartbeat: () => (this.#consumer.peerProgress() + this.#producer.peerConsumed()) >>> 0,
         staleAfterMs: o.peerTimeoutMs ?? 1000,
       }),
-    });
+    };
+    this.#waiter = new RingWaiter(this.#consumer, this.#waiterOptions);
     this.#consumer.announceNotifyMode(mode);
     this.#heartbeat = new HeartbeatTimer(this.#producer).start();
     const fail = (e: TransportError): void => this.#fail(e);
@@ -259,18 +272,24 @@ export class Channel {
    */
   loan(payloadLength: number): RingSlot | undefined {
     this.#assertOpen();
-    return this.#sender.loan(payloadLength);
+    const slot = this.#sender.loan(payloadLength);
+    this.#loanOut = slot !== undefined;
+    return slot;
   }
 
   /** Zero-copy lane, step 2: sends the loaned slot to the peer (sealing it first if protected). */
   send(slot: RingSlot): void {
     this.#assertOpen();
     this.#sender.send(slot);
+    this.#loanOut = false;
+    if (this.#move !== undefined) this.#switchProducer();
   }
 
   /** Gives a loaned slot back unsent (e.g. writing into it failed). */
   abandon(slot: RingSlot): void {
     this.#sender.abandon(slot);
+    this.#loanOut = false;
+    if (this.#move !== undefined) this.#switchProducer();
   }
 
   /**
@@ -290,12 +309,55 @@ export class Channel {
   /** Copy lane, waiting at most `timeoutMs` for room (`ERR_TIMEOUT` after that). */
   async sendCopyWait(header: SomeIpHeader, payload: Uint8Array, timeoutMs: number): Promise<void> {
     this.#assertOpen();
-    await this.#sender.sendCopyWait(header, payload, { timeoutMs });
+    this.#sendWaits++;
+    try {
+      await this.#sender.sendCopyWait(header, payload, { timeoutMs });
+    } finally {
+      this.#sendWaits--;
+      if (this.#move !== undefined) this.#switchProducer();
+    }
+  }
+
+  /**
+   * Moves this end of the channel to its successor window (docs/protocol.md §11), mapped from
+   * the grant hostd gave it for `successorId`. The producer switches at the next record
+   * boundary and leaves a move marker in the old send ring; the receive loop reads the old ring
+   * up to the peer's marker, then the new one. Resolves when the move is complete at this end
+   * (the old window is no longer needed and may be revoked); the channel fails (`ERR_TIMEOUT`)
+   * when it is not complete within `boundMs`.
+   */
+  moveTo(window: WindowMemory, successorId: bigint, boundMs?: number): Promise<void> {
+    this.#assertOpen();
+    if (this.#move !== undefined) {
+      throw new TransportError(
+        'ERR_BAD_ARGUMENT',
+        `the channel is already moving to successor ${this.#move.successorId}`,
+      );
+    }
+    const move = new ChannelMove({
+      successorId,
+      window,
+      role: this.#role,
+      pageGranule: this.#granule,
+      ...(this.#peerWaker === undefined ? {} : { peerWaker: this.#peerWaker }),
+      ...(boundMs === undefined ? {} : { boundMs }),
+    });
+    this.#move = move;
+    move.consumer.announceNotifyMode(this.#waiterOptions?.mode ?? 'adaptive');
+    move.done.then(
+      () => {
+        if (this.#move === move) this.#move = undefined;
+      },
+      (e: TransportError) => this.#fail(e),
+    );
+    this.#switchProducer();
+    return move.done;
   }
 
   /** Stops the loop and the heartbeat, tells the peer (ring closed flags). Idempotent. */
   async close(): Promise<void> {
     if (this.#state.value === 'closed') return;
+    this.#move?.abort(new TransportError('ERR_CLOSED', 'the channel closed during its move'));
     this.#heartbeat.stop();
     this.#producer.close();
     this.#consumer.close();
@@ -340,8 +402,50 @@ export class Channel {
     }
   }
 
+  /** Sends into the successor window from here on, if nothing is on loan or waiting for room. */
+  #switchProducer(): void {
+    const move = this.#move;
+    if (move === undefined || move.switched || this.#loanOut || this.#sendWaits > 0) return;
+    const old = this.#producer;
+    this.#producer = move.producer;
+    this.#producer.onFailure((e) => this.#fail(e));
+    this.#sender =
+      this.#sealer === undefined
+        ? this.#producer
+        : new SealedSender(this.#producer, this.#sealer, move.sendViews.dataBulk);
+    this.#heartbeat.stop();
+    this.#heartbeat = new HeartbeatTimer(this.#producer).start();
+    this.#windowLost = move.window.lost;
+    move.switchedFrom(old);
+  }
+
+  /**
+   * The receive ring's producer moved to `successor`: read the new window from now on, if it is
+   * the successor this end was granted. A marker before any grant is waited for (hostd's grant
+   * to this end may arrive after the peer's switch), within the move bound.
+   */
+  async #follow(successor: bigint): Promise<void> {
+    const move = await successorToFollow(
+      () => this.#move,
+      () => this.#state.value === 'open',
+      successor,
+      this.#consumer,
+    );
+    if (move === undefined) return;
+    if (move instanceof TransportError) {
+      this.#fail(move);
+      return;
+    }
+    this.#consumer = move.consumer;
+    this.#consumer.onFailure((e) => this.#fail(e));
+    this.#opener?.bindRing(move.recvViews.dataBulk);
+    this.#waiter = new RingWaiter(this.#consumer, this.#waiterOptions);
+    move.followed();
+  }
+
   #fail(e: TransportError): void {
     if (this.#state.value !== 'open') return;
+    this.#move?.abort(e);
     this.#failure = e;
     this.#heartbeat.stop();
     this.#setState(e.code === 'ERR_PEER_GONE' ? 'peer-gone' : 'failed');
@@ -356,8 +460,12 @@ export class Channel {
   async #run(): Promise<void> {
     // The first turn waits for the next one (see the constructor).
     await new Promise<void>((resolve) => setImmediate(resolve));
-    const c = this.#consumer;
     while (this.#state.value === 'open') {
+      const c = this.#consumer;
+      if (c.movedTo !== undefined) {
+        await this.#follow(c.movedTo);
+        continue;
+      }
       if (this.#windowLost?.() === true) {
         this.#fail(
           new TransportError(
@@ -426,6 +534,7 @@ export class Channel {
       } finally {
         doorbell?.release();
       }
+      if (c.movedTo !== undefined) continue;
       if (c.failure !== undefined) this.#fail(c.failure);
       else if (c.producerClosed)
         this.#fail(new TransportError('ERR_PEER_GONE', 'the peer closed the channel'));

@@ -12,6 +12,7 @@ import {
 import type { RingViews } from './ring-views.js';
 import { isSomeIpMessageType } from './someip-header.js';
 import type { SomeIpHeader } from './someip-header.js';
+import { MoveMarkerLayout } from './ring-move-marker.js';
 
 const P_INDEX = RingPageLayout.producer.index / 4;
 const P_HEARTBEAT = RingPageLayout.producer.heartbeat / 4;
@@ -112,6 +113,8 @@ export class RingConsumer {
   #prodSeen: number;
   /** Index after the held record, or -1 when none is held. */
   #heldNext = -1;
+  /** The successor channel a move marker named; nothing more is read from this ring after it. */
+  #movedTo: bigint | undefined;
   // Random start: a consumer re-attaching after a crash must not reuse the park number the
   // producer last rang for, or its first sleep would go without a doorbell.
   #parkSeq = (Math.random() * 0x1_0000_0000) >>> 0;
@@ -156,6 +159,7 @@ export class RingConsumer {
    */
   hasPending(): boolean {
     return (
+      this.#movedTo !== undefined ||
       this.#prodSeen !== this.#cons ||
       Atomics.load(this.#words, this.#pw + P_INDEX) !== this.#cons ||
       this.#failure.error !== undefined ||
@@ -172,7 +176,7 @@ export class RingConsumer {
   // it would re-read shared memory or pass eight values around.
   // eslint-disable-next-line max-lines-per-function
   receive(): RingRecord | undefined {
-    if (this.#failure.error !== undefined) return undefined;
+    if (this.#failure.error !== undefined || this.#movedTo !== undefined) return undefined;
     if (this.#heldNext !== -1) {
       throw new TransportError('ERR_BAD_ARGUMENT', 'receive() called again before release()');
     }
@@ -251,6 +255,7 @@ export class RingConsumer {
         `record message type 0x${messageType.toString(16)} is not a SOME/IP type`,
       );
     }
+    if (w0 === MoveMarkerLayout.messageId) return this.#moved(w1, pos, size, cons);
     if (w0 >>> 16 === 0xffff) {
       return this.#violation(
         `record message id 0x${w0.toString(16)} uses the reserved service 0xFFFF`,
@@ -269,6 +274,26 @@ export class RingConsumer {
     r.payloadOffset = pos + HEADER;
     this.#heldNext = (cons + size) >>> 0;
     return r;
+  }
+
+  /**
+   * The successor channel id the producer's move marker named (docs/protocol.md §11.3), once
+   * this consumer has read up to it; undefined before. The ring is done then: every record the
+   * producer sent before its marker was received, and nothing after it is ever read.
+   */
+  get movedTo(): bigint | undefined {
+    return this.#movedTo;
+  }
+
+  /** Takes the move marker at `pos` (already bounded like a record) and releases its bytes. */
+  #moved(length: number, pos: number, size: number, cons: number): undefined {
+    if (length !== MoveMarkerLayout.length) {
+      return this.#violation(`move marker length ${length} is not ${MoveMarkerLayout.length}`);
+    }
+    this.#movedTo = this.#dv.getBigUint64(this.#d + pos + MoveMarkerLayout.successorOffset, true);
+    this.#cons = (cons + size) >>> 0;
+    Atomics.store(this.#words, this.#cw + C_INDEX, this.#cons);
+    return undefined;
   }
 
   /** Gives the held record's bytes back to the producer. */

@@ -12,6 +12,7 @@ import {
 import type { RingViews } from './ring-views.js';
 import { checkSomeIpHeader } from './someip-header.js';
 import type { SomeIpHeader } from './someip-header.js';
+import { MoveMarkerLayout } from './ring-move-marker.js';
 
 const P_INDEX = RingPageLayout.producer.index / 4;
 const P_HEARTBEAT = RingPageLayout.producer.heartbeat / 4;
@@ -35,6 +36,17 @@ export interface RingWaitOptions {
   /** Abort early; the promise rejects with the signal's reason. */
   readonly signal?: AbortSignal;
 }
+
+/** The move marker's header: message id 0xFFFFFFFE, type REQUEST, everything else 0. */
+const MOVE_HEADER: SomeIpHeader = {
+  service: MoveMarkerLayout.messageId >>> 16,
+  method: MoveMarkerLayout.messageId & 0xffff,
+  client: 0,
+  session: 0,
+  interfaceVersion: 0,
+  messageType: 0x00,
+  returnCode: 0,
+};
 
 /** Every slot's payload before its first loan: one shared empty view, not one (and its buffer) per ring. */
 const NO_PAYLOAD = new Uint8Array(0);
@@ -324,6 +336,27 @@ export class RingProducer {
    */
   countDrop(): void {
     this.#words[this.#pw + P_DROPS] = (this.#words[this.#pw + P_DROPS]! + 1) >>> 0;
+  }
+
+  /**
+   * Writes the move marker naming `successor` (docs/protocol.md §11.3) and publishes it: after
+   * it, the consumer reads the successor window. Returns the producer index just past the
+   * marker (the consumer index that proves the peer followed), or -1 when the ring has no room
+   * for it now. Nothing may be sent through this producer afterwards.
+   */
+  sendMoveMarker(successor: bigint): number {
+    this.#checkUsable(8);
+    if (!this.#reserve(8)) return -1;
+    this.#writeHeader(this.#resPos, this.#resSkip, 8, MOVE_HEADER);
+    this.#dv.setBigUint64(
+      this.#d + this.#resPos + MoveMarkerLayout.successorOffset,
+      successor,
+      true,
+    );
+    // A marker is not a record: monitors count records, not the switch between windows.
+    this.#records = (this.#records - 1) | 0;
+    this.sendStaged();
+    return this.#prod;
   }
 
   /** Bumps the heartbeat word; a `HeartbeatTimer` calls it periodically. */
