@@ -95,7 +95,7 @@ export type { Doorbells } from './doorbell/doorbells.js';
 export { doorbellsFor } from './doorbell/doorbells-for.js';
 
 // Channels, the typed service ends on them, and the data plane that owns them all.
-export { Channel } from './channel/channel.js';
+export { Channel, dispatchKey } from './channel/channel.js';
 export type {
   ChannelOptions,
   ChannelProtection,

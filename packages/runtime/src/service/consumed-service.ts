@@ -23,6 +23,7 @@ import { RuntimeError } from '../errors/runtime-error.js';
 import type { AttachedChannel, ChannelEndReason, NodeContext } from '../node/node-context.js';
 import { acrossChannels } from './across-channels.js';
 import { callError } from './call-error.js';
+import { eventBytesOn } from './event-bytes.js';
 import { IdleWatch } from './idle-watch.js';
 import type { ResolvedMethod, ServiceCatalog } from './service-catalog.js';
 import type {
@@ -193,6 +194,19 @@ export class ConsumedService {
     const e = this.#catalog.event(name);
     return this.#stream('event stream', options, (c) =>
       c.consumer.event<T>(e.definition.id, e.type),
+    );
+  }
+
+  /**
+   * The payload bytes of event `name` as the provider sent them, not decoded nor checked (the
+   * raw-bytes path for a participant that only carries events on, see event-bytes.ts); each a
+   * copy that is safe to keep. Same lifetime as `event()`; one lane per event and channel, like
+   * `samples()`.
+   */
+  eventBytes(name: string, options: StreamOptions = {}): Observable<Uint8Array> {
+    const e = this.#catalog.event(name);
+    return this.#stream('event bytes stream', options, (c) =>
+      eventBytesOn(c.attached.channel, e.definition.id),
     );
   }
 

@@ -2,6 +2,7 @@ import { BehaviorSubject, Subject, type Observable } from 'rxjs';
 import { endpointOption, type OfferHandle } from '@sivshm/discovery';
 import type { Channel, EventPublisher, ServiceProvider } from '@sivshm/transport-ivshmem';
 import { RuntimeError } from '../errors/runtime-error.js';
+import { encodedPayloadCheck } from './event-bytes.js';
 import type { AttachedChannel, NodeContext } from '../node/node-context.js';
 import type { ResolvedMethod, ServiceCatalog } from './service-catalog.js';
 
@@ -64,14 +65,37 @@ export class ServicePublisher<T extends object> {
 
   /** Throws ERR_BAD_PAYLOAD for a message its type does not take; undefined: no check. */
   readonly #check: ((payload: unknown) => void) | undefined;
+  /** Throws ERR_BAD_PAYLOAD for bytes that do not decode as the event's type (event-bytes.ts). */
+  readonly #checkBytes: ((bytes: Uint8Array) => void) | undefined;
 
   /** @internal Built by `OfferedService.publisher`. */
   constructor(
     readonly name: string,
     readonly options: ServicePublisherOptions,
     check?: (payload: unknown) => void,
+    checkBytes?: (bytes: Uint8Array) => void,
   ) {
     this.#check = check;
+    this.#checkBytes = checkBytes;
+  }
+
+  /**
+   * Sends `bytes`, already the event's encoded protobuf message, to every connected consumer
+   * without decoding and re-encoding them (the raw-bytes path, event-bytes.ts). They must
+   * decode as the event's type, always checked: otherwise `RuntimeError('ERR_BAD_PAYLOAD')`
+   * and no ring sees them. Returns as `publish` does.
+   */
+  publishBytes(bytes: Uint8Array): boolean {
+    this.#checkBytes?.(bytes);
+    let all = true;
+    for (const s of this.#subscribers.values()) {
+      if (s.channel.state !== 'open') continue;
+      if (!s.events.publishEncoded(bytes)) {
+        all = false;
+        this.dropped++;
+      }
+    }
+    return all;
   }
 
   /**
@@ -211,7 +235,9 @@ export class OfferedService {
     let p = this.#publishers.get(key);
     if (p === undefined) {
       const check = this.#checkPayloads ? this.#catalog.event(name).check : undefined;
-      p = new ServicePublisher<object>(name, { inPlace }, check);
+      const e = this.#catalog.event(name);
+      const checkBytes = encodedPayloadCheck(e.type, `event '${name}' of '${this.name}'`);
+      p = new ServicePublisher<object>(name, { inPlace }, check, checkBytes);
       this.#publishers.set(key, p);
       for (const [id, s] of this.#served) this.#subscribe(p, id, s);
     }

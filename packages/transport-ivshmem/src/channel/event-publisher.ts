@@ -75,6 +75,18 @@ export class EventPublisher<T extends object> {
     return sent;
   }
 
+  /**
+   * Sends a payload that is already this event's encoded message (copied into the ring as is);
+   * false (nothing sent, counted as a drop) when the ring is full right now. The caller vouches
+   * that the bytes are the event's type: the runtime's `ServicePublisher.publishBytes` checks
+   * that they decode before calling this.
+   */
+  publishEncoded(payload: Uint8Array): boolean {
+    const sent = this.channel.sendCopy(this.#nextHeader(), payload);
+    if (!sent) this.channel.countDrop();
+    return sent;
+  }
+
   /** Encodes and sends, waiting up to `timeoutMs` for room (`ERR_TIMEOUT` after that). */
   async publishWait(message: T, timeoutMs = 1000): Promise<void> {
     const payload = this.type.encode(message).finish();
