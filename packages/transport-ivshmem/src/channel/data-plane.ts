@@ -1,5 +1,10 @@
 import { Channel, type ChannelOptions } from './channel.js';
-import { ServiceConsumer, ServiceProvider, type ServiceAddress } from './service-endpoints.js';
+import {
+  ServiceConsumer,
+  ServiceProvider,
+  type ServiceAddress,
+  type ServiceProviderOptions,
+} from './service-endpoints.js';
 import {
   assertGranuleFits,
   type ChannelDevice,
@@ -117,9 +122,13 @@ export class DataPlane {
   }
 
   /** The provider side of a service on `channel`. */
-  provide(channel: Channel, address: ServiceAddress): ServiceProvider {
+  provide(
+    channel: Channel,
+    address: ServiceAddress,
+    options: ServiceProviderOptions = {},
+  ): ServiceProvider {
     this.#assertOwned(channel);
-    const p = new ServiceProvider(channel, address);
+    const p = new ServiceProvider(channel, address, options);
     this.#endpoints.add(p);
     return p;
   }

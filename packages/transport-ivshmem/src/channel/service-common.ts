@@ -11,7 +11,7 @@ export interface ServiceAddress {
 }
 
 /** SOME/IP return codes used here (PRS_SOMEIP_00191). */
-export const ReturnCode = { ok: 0x00, notOk: 0x01, unknownMethod: 0x03 } as const;
+export const ReturnCode = { ok: 0x00, notOk: 0x01, unknownMethod: 0x03, notReady: 0x04 } as const;
 
 /** Longest error text sent in, or read from, an ERROR answer. */
 export const MAX_ERROR_TEXT = 512;

@@ -13,6 +13,7 @@ import {
   type ServiceAddress,
 } from './service-common.js';
 import { sendEncoded } from './send-encoded.js';
+import { CallsInFlight, type ServiceProviderOptions } from './calls-in-flight.js';
 
 const text = new TextEncoder();
 
@@ -27,7 +28,8 @@ export const MAX_WAITING_REPLIES = 64;
 /**
  * The provider side of a service on one channel: event publishers and method handlers.
  * Requests are answered with RESPONSE, or ERROR (E_NOT_OK, the error text as payload) when the
- * handler throws; a request for an unknown method gets E_UNKNOWN_METHOD.
+ * handler throws; a request for an unknown method gets E_UNKNOWN_METHOD, and one past the
+ * channel's bound on calls in flight E_NOT_READY (calls-in-flight.ts).
  */
 export class ServiceProvider {
   readonly #unregister: Array<() => void> = [];
@@ -35,11 +37,14 @@ export class ServiceProvider {
   #waitingReplies = 0;
   /** Dispatches held back while {@link MAX_WAITING_REPLIES} replies wait. */
   readonly #roomWaiters: Array<() => void> = [];
+  readonly #calls: CallsInFlight;
 
   constructor(
     private readonly channel: Channel,
     private readonly address: ServiceAddress,
+    options: ServiceProviderOptions = {},
   ) {
+    this.#calls = new CallsInFlight(options.maxCallsInFlight);
     channel.onUnhandled((r) => {
       if (r.header.messageType === SomeIpMessageType.REQUEST) {
         void this.#reply(
@@ -92,6 +97,11 @@ export class ServiceProvider {
     return this.#waitingReplies;
   }
 
+  /** Method calls running now, and requests refused so far because the bound was reached. */
+  get calls(): { readonly running: number; readonly refused: number; readonly max: number } {
+    return { running: this.#calls.running, refused: this.#calls.refused, max: this.#calls.max };
+  }
+
   #handle<Req extends object, Res extends object>(
     r: RingRecord,
     requestType: protobuf.Type,
@@ -100,22 +110,37 @@ export class ServiceProvider {
   ): void {
     // The header outlives the record (an async handler answers later); the answer reuses it.
     const h = { ...r.header };
+    const calls = this.#calls;
+    if (!calls.tryStart()) {
+      if (h.messageType === SomeIpMessageType.REQUEST) {
+        this.#replyQuietly(h, ReturnCode.notReady, text.encode(calls.refusal()));
+      }
+      return;
+    }
     let returned: Res | Promise<Res>;
     try {
       returned = handler(decodeOwned<Req>(requestType, r.payload));
     } catch (e) {
+      calls.settled();
       this.#replyError(h, e);
       return;
     }
     // A synchronous handler is answered synchronously, inside the dispatch: no promise, no
     // microtask hop between request and response on the hot path.
     if (!isPromiseLike(returned)) {
+      calls.settled();
       this.#answer(h, responseType, returned);
       return;
     }
     Promise.resolve(returned).then(
-      (result) => this.#answer(h, responseType, result),
-      (e: unknown) => this.#replyError(h, e),
+      (result) => {
+        calls.settled();
+        this.#answer(h, responseType, result);
+      },
+      (e: unknown) => {
+        calls.settled();
+        this.#replyError(h, e);
+      },
     );
   }
 
