@@ -15,25 +15,9 @@ import {
   type ServiceAddress,
 } from './service-common.js';
 import { sendEncoded } from './send-encoded.js';
+import { PendingCalls, type PendingCall } from './pending-calls.js';
 
 const untext = new TextDecoder();
-
-interface PendingCall {
-  /** Gets the answer's decoded response, already detached from the record. */
-  readonly resolve: (response: unknown) => void;
-  readonly reject: (e: TransportError) => void;
-  /** `performance.now()` after which the call fails with ERR_TIMEOUT. */
-  readonly deadline: number;
-  readonly methodId: number;
-  readonly timeoutMs: number;
-  /** How the answer is decoded (in the dispatch, straight from the record). */
-  readonly responseType: protobuf.Type;
-  /**
-   * The request is in the ring. Until then the deadline is the sending side's to report (as
-   * `ERR_BUSY`: never sent), not the sweeper's (`ERR_TIMEOUT`: sent, not answered).
-   */
-  sent: boolean;
-}
 
 /** Options of one {@link ServiceConsumer.call}. */
 export interface CallOptions {
@@ -56,14 +40,13 @@ export interface CallOptions {
  */
 export class ServiceConsumer {
   readonly #events = new Map<number, Observable<unknown>>();
-  readonly #pending = new Map<number, PendingCall>();
+  readonly #pending = new PendingCalls();
   readonly #responseHandlers = new Set<number>();
   readonly #unregister: Array<() => void> = [];
   /** Samples handed out and not yet released; released by force when the channel ends. */
   readonly #held = new Set<Sample<object>>();
   #session = 0;
   #scratchHeader: SomeIpHeader | undefined;
-  #sweeper: NodeJS.Timeout | undefined;
   /** Responses that arrived for calls that had already timed out. */
   lateResponses = 0;
   /** Event records that did not decode as their type: counted, reported, never delivered. */
@@ -80,12 +63,7 @@ export class ServiceConsumer {
     private readonly channel: Channel,
     private readonly address: ServiceAddress,
   ) {
-    const rejectAll = (e: TransportError): void => {
-      for (const [, p] of this.#pending) {
-        p.reject(e);
-      }
-      this.#pending.clear();
-    };
+    const rejectAll = (e: TransportError): void => this.#pending.rejectAll(e);
     this.#unregister.push(() => {
       for (const h of [...this.#held]) h.release();
       rejectAll(new TransportError('ERR_CLOSED', 'the service consumer was closed'));
@@ -225,8 +203,7 @@ export class ServiceConsumer {
         responseType,
         sent: true,
       };
-      this.#pending.set(session, call);
-      this.#armSweeper();
+      this.#pending.add(session, call);
       const header = this.#requestHeader(methodId, session);
       try {
         // Hot path: encoded straight into the ring; only a full ring takes the waiting path.
@@ -313,32 +290,6 @@ export class ServiceConsumer {
     for (const off of this.#unregister.splice(0)) off();
   }
 
-  /**
-   * One unref'd timer checks every pending call's deadline (every 5 ms) instead of a timer per
-   * call: timeouts fire within 5 ms of their bound, and the hot path allocates no timer.
-   */
-  #armSweeper(): void {
-    if (this.#sweeper !== undefined) return;
-    this.#sweeper = setInterval(() => {
-      const now = performance.now();
-      for (const [session, p] of this.#pending) {
-        if (now < p.deadline || !p.sent) continue;
-        this.#pending.delete(session);
-        p.reject(
-          new TransportError(
-            'ERR_TIMEOUT',
-            `no response to method 0x${p.methodId.toString(16)} within ${p.timeoutMs} ms`,
-          ),
-        );
-      }
-      if (this.#pending.size === 0) {
-        clearInterval(this.#sweeper);
-        this.#sweeper = undefined;
-      }
-    }, 5);
-    this.#sweeper.unref();
-  }
-
   #listenForResponses(methodId: number): void {
     if (this.#responseHandlers.has(methodId)) return;
     this.#responseHandlers.add(methodId);
@@ -365,8 +316,7 @@ export class ServiceConsumer {
         } else {
           p.reject(
             new TransportError(
-              // E_NOT_READY: refused before its handler ran (the provider's calls-in-flight bound).
-              r.header.returnCode === ReturnCode.notReady ? 'ERR_BUSY' : 'ERR_REMOTE',
+              'ERR_REMOTE',
               `method 0x${methodId.toString(16)} failed at the provider (return code 0x${r.header.returnCode.toString(16)}): ${untext.decode(r.payload.subarray(0, MAX_ERROR_TEXT))}`,
             ),
           );
@@ -412,7 +362,7 @@ export class ServiceConsumer {
 
 /**
  * `mapError(e)`, or what it threw: a mapper that throws still rejects the call (it runs in the
- * deadline sweeper and the ring's receive path, where a throw would leave the call pending).
+ * deadline timer and the ring's receive path, where a throw would leave the call pending).
  */
 function mappedError(mapError: (e: unknown) => Error, e: unknown): unknown {
   try {
