@@ -3,7 +3,7 @@
 // provider to a fresh consumer, which gets the same payloads in the same order. A bad output
 // path fails before anything is captured.
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '@sivshm/core';
@@ -32,6 +32,29 @@ const RUN_MS = 60_000;
 const FRAMES = 30;
 
 type Speed = { kph: number; odometer_m: number; timestamp_ms: number };
+
+/** A `sivshm <args>` child whose stderr is kept, killed if it outlives RUN_MS. */
+interface CliChild {
+  readonly child: ChildProcess;
+  /** Its stderr so far. */
+  stderr(): string;
+  /** Its exit code. */
+  readonly exited: Promise<number | null>;
+  /** Drops the kill bound (once the test no longer waits for it). */
+  unbound(): void;
+}
+
+function startCli(args: readonly string[]): CliChild {
+  const { execArgv, script } = cliEntry();
+  const child = spawn(process.execPath, [...execArgv, script, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const kill = setTimeout(() => child.kill('SIGKILL'), RUN_MS);
+  return { child, stderr: () => stderr, exited, unbound: () => clearTimeout(kill) };
+}
 
 describe('sivshm record and replay', function () {
   this.timeout(180_000);
@@ -159,29 +182,18 @@ describe('sivshm record and replay', function () {
   it('should replay the recording as the provider: same payloads, same order', async () => {
     const file = readPcapng(readFileSync(out), out);
     const recorded = file.packets.map((p) => Buffer.from(messageOf(p.data)!.subarray(16)));
-    const { execArgv, script } = cliEntry();
-    const child = spawn(
-      process.execPath,
-      [
-        ...execArgv,
-        script,
-        'replay',
-        out,
-        '--as',
-        'infotainment',
-        '--config',
-        d.configPath,
-        '--run-dir',
-        d.runDir,
-        '--start-delay',
-        '2000',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    const kill = setTimeout(() => child.kill('SIGKILL'), RUN_MS);
+    const cli = startCli([
+      'replay',
+      out,
+      '--as',
+      'infotainment',
+      '--config',
+      d.configPath,
+      '--run-dir',
+      d.runDir,
+      '--start-delay',
+      '2000',
+    ]);
     const type = (await loadConfig(d.configPath)).protoRoot.lookupType('sivshm.demo.VehicleSpeed');
     const received: Buffer[] = [];
     const consumer = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
@@ -190,15 +202,15 @@ describe('sivshm record and replay', function () {
       speed
         .event<object>('speed')
         .subscribe((m) => received.push(Buffer.from(type.encode(type.fromObject(m)).finish())));
-      expect(await exited, stderr).to.equal(0);
+      expect(await cli.exited, cli.stderr()).to.equal(0);
       await waitFor(() => received.length >= recorded.length, 'the replayed events', 5000).catch(
         () => undefined,
       );
     } finally {
-      clearTimeout(kill);
+      cli.unbound();
       await consumer.close();
     }
-    expect(stderr).to.match(
+    expect(cli.stderr()).to.match(
       new RegExp(`replayed ${FRAMES} of ${FRAMES} events from .* as infotainment`),
     );
     expect(received.map((b) => b.toString('hex'))).to.deep.equal(
@@ -227,32 +239,21 @@ describe('sivshm record and replay', function () {
 
   it('should give every channel its own interface, one that opens mid-recording too, and stop on SIGINT', async () => {
     const all = path.join(d.dir, 'all.pcapng');
-    const { execArgv, script } = cliEntry();
-    const child = spawn(
-      process.execPath,
-      [
-        ...execArgv,
-        script,
-        'record',
-        '--region',
-        d.regionPath,
-        '--config',
-        d.configPath,
-        '--out',
-        all,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    const kill = setTimeout(() => child.kill('SIGKILL'), RUN_MS);
+    const cli = startCli([
+      'record',
+      '--region',
+      d.regionPath,
+      '--config',
+      d.configPath,
+      '--out',
+      all,
+    ]);
     let stop: (() => void) | undefined;
     let published = 0;
     const nodes = await openNodes();
     const { provider, consumer } = nodes;
     try {
-      await waitFor(() => stderr.includes('recording to'), 'the recording to start', RUN_MS);
+      await waitFor(() => cli.stderr().includes('recording to'), 'the recording to start', RUN_MS);
       stop = await liveDrive(provider, consumer);
       // A second channel, opened while the recording runs.
       const media = await provider.offer('MediaControl', { instance: 1 });
@@ -266,14 +267,14 @@ describe('sivshm record and replay', function () {
       await waitFor(() => volumes >= 10, 'volume events', RUN_MS);
       clearInterval(timer);
       await new Promise((r) => setTimeout(r, 500)); // the recorder polls every ms
-      child.kill('SIGINT');
-      expect(await exited, stderr).to.equal(0);
+      cli.child.kill('SIGINT');
+      expect(await cli.exited, cli.stderr()).to.equal(0);
     } finally {
-      clearTimeout(kill);
+      cli.unbound();
       stop?.();
       await nodes.close();
     }
-    expect(stderr).to.match(/wrote \d+ frames of 2 channels/);
+    expect(cli.stderr()).to.match(/wrote \d+ frames of 2 channels/);
     const file = readPcapng(readFileSync(all), all);
     const services = file.interfaces.map((i) => recordedChannelFrom(i)!.service);
     expect(services).to.deep.equal([0x1234, 0x1235]);
@@ -316,41 +317,32 @@ describe('sivshm record and replay', function () {
     const paused = path.join(d.dir, 'paused.pcapng');
     await writeTwoEvents(d.configPath, paused, 600_000_000n);
     const consumer = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
-    const { execArgv, script } = cliEntry();
-    const child = spawn(
-      process.execPath,
-      [
-        ...execArgv,
-        script,
-        'replay',
-        paused,
-        '--as',
-        'infotainment',
-        '--config',
-        d.configPath,
-        '--run-dir',
-        d.runDir,
-        '--no-wait',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    const kill = setTimeout(() => child.kill('SIGKILL'), RUN_MS);
+    const cli = startCli([
+      'replay',
+      paused,
+      '--as',
+      'infotainment',
+      '--config',
+      d.configPath,
+      '--run-dir',
+      d.runDir,
+      '--no-wait',
+    ]);
     try {
       // The offer exists once the consumer gets a channel; the first event was sent at once.
       await consumer.consume('VehicleSpeed', { instance: 1, timeoutMs: 30_000 });
       await new Promise((r) => setTimeout(r, 500));
       const interrupted = Date.now();
-      child.kill('SIGINT');
-      expect(await exited, stderr).to.equal(0);
+      cli.child.kill('SIGINT');
+      expect(await cli.exited, cli.stderr()).to.equal(0);
       expect(Date.now() - interrupted, 'ended without waiting out the pause').to.be.below(15_000);
     } finally {
-      clearTimeout(kill);
+      cli.unbound();
       await consumer.close();
     }
-    expect(stderr).to.match(/^replayed 1 of 2 events from .*paused\.pcapng as infotainment\n$/);
+    expect(cli.stderr()).to.match(
+      /^replayed 1 of 2 events from .*paused\.pcapng as infotainment\n$/,
+    );
   });
 
   it('should keep the recorded pace, scaled by --rate (a lower bound: load only delays)', async () => {
