@@ -32,7 +32,9 @@ export type {
   EventgroupDefinition,
   EventDefinition,
   MethodDefinition,
+  ElasticWindow,
 } from './config/config-types.js';
+export { ELASTIC_DEFAULTS } from './config/elastic-section.js';
 export type { GatewayConfig, GatewayExport, GatewayImport } from './config/gateway-types.js';
 
 // Crypto: the backend picked at start-up, and the self-tests run before anything is signed.

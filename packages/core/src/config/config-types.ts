@@ -133,6 +133,30 @@ export interface ServiceDefinition {
    * into the pair's two VMs only (emulated mode: a file only those two are told).
    */
   readonly isolation?: ServiceIsolation;
+  /**
+   * Bounds within which hostd may move a live channel of this service to a larger or smaller
+   * window as its traffic changes (docs/protocol.md §11). Absent (or `elastic: false`): every
+   * channel keeps the window of its handshake.
+   */
+  readonly elastic?: ElasticWindow;
+}
+
+/** `services[].elastic`: a channel's window follows its traffic within these bounds. */
+export interface ElasticWindow {
+  /** Smallest ring data area per direction, bytes (a power of two ≥ the page granule). */
+  readonly minRingDataSize: number;
+  /** Largest ring data area per direction, bytes. */
+  readonly maxRingDataSize: number;
+  /** A direction this full (percent of its data area), or refusing events, asks to grow. */
+  readonly growAtPercent: number;
+  /** Both directions at most this full ask to shrink. */
+  readonly shrinkAtPercent: number;
+  /** How long the grow condition must hold, ms. */
+  readonly growAfterMs: number;
+  /** How long the shrink condition must hold, ms. */
+  readonly shrinkAfterMs: number;
+  /** Bound of one move; past it both ends are torn down (docs/protocol.md §11.5), ms. */
+  readonly moveTimeoutMs: number;
 }
 
 /** `services[].isolation`: the shared region (default) or a per-channel device. */

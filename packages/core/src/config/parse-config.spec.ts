@@ -162,7 +162,7 @@ describe('parseConfig', () => {
         21,
         5,
         'services[0].minmod',
-        "unknown key 'minmod' (did you mean 'minMode'?); allowed: name, id, instances, major, provider, minor, consumers, minMode, eventgroups, methods, ringDataSize, idleTimeoutMs, isolation",
+        "unknown key 'minmod' (did you mean 'minMode'?); allowed: name, id, instances, major, provider, minor, consumers, minMode, eventgroups, methods, ringDataSize, idleTimeoutMs, isolation, elastic",
       );
     });
 

@@ -7,7 +7,8 @@ import { windowLayout, type PageGranule } from '@sivshm/abi';
 import type { Node } from 'yaml';
 import type { ConfigBuildContext } from './config-build-context.js';
 import { formatSize, isPowerOfTwo } from './config-numbers.js';
-import type { VmConfig } from './config-types.js';
+import type { ElasticWindow, ServiceIsolation, VmConfig } from './config-types.js';
+import { parseElastic } from './elastic-section.js';
 import type { FieldEntry } from './yaml-reader.js';
 
 /** Shortest idle timeout: a channel closed sooner would spend its life in handshakes. */
@@ -30,6 +31,8 @@ export interface ServiceWindow {
   readonly ringDataSize?: number;
   readonly ringDataSizeNode?: Node;
   readonly idleTimeoutMs?: number;
+  /** `elastic` (elastic-section.ts): absent for a fixed window. */
+  readonly elastic?: ElasticWindow;
 }
 
 /**
@@ -43,19 +46,22 @@ export function parseServiceWindow(
   m: ReadonlyMap<string, FieldEntry>,
   bounds: WindowBounds,
   consumerIds: readonly number[] | undefined,
+  isolation: ServiceIsolation = 'region',
 ): ServiceWindow | undefined {
   const win = readServiceWindow(ctx, p, m.get('ringDataSize'), m.get('idleTimeoutMs'), bounds);
-  if (win && consumerIds && bounds.vms) {
-    const ids = new Set(consumerIds);
-    checkWindowQuota(
-      ctx,
-      p,
-      win,
-      bounds.vms.filter((vm) => ids.has(vm.id)),
-      bounds.pageGranule,
-    );
-  }
-  return win;
+  const ids = new Set(consumerIds);
+  const consumers = consumerIds && bounds.vms?.filter((vm) => ids.has(vm.id));
+  if (win && consumers) checkWindowQuota(ctx, p, win, consumers, bounds.pageGranule);
+  // Checked even when the size is wrong, so one run shows every problem.
+  const elastic = parseElastic(ctx, p, m.get('elastic'), {
+    pageGranule: bounds.pageGranule,
+    dataSize: bounds.dataSize,
+    ringDataSize: win?.ringDataSize,
+    consumers,
+    isolation,
+  });
+  if (!win || elastic === null) return undefined;
+  return elastic === undefined ? win : { ...win, elastic };
 }
 
 function readServiceWindow(

@@ -22,6 +22,7 @@ const OPTIONAL_KEYS = [
   'ringDataSize',
   'idleTimeoutMs',
   'isolation',
+  'elastic',
 ];
 
 /** Reads `services`; VM names must already be in `ctx.vmIds` (see `parseVms`). */
@@ -103,6 +104,7 @@ function parseService(
     m,
     bounds,
     consumers?.map((c) => c.id),
+    isolation,
   );
 
   const types = new ProtoTypeChecker(r, protos);
@@ -143,6 +145,7 @@ function parseService(
     ...(win.ringDataSize === undefined ? {} : { ringDataSize: win.ringDataSize }),
     ...(win.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: win.idleTimeoutMs }),
     ...(isolation === 'device' ? { isolation } : {}),
+    ...(win.elastic === undefined ? {} : { elastic: win.elastic }),
   });
   return { def, idNode: idE?.value ?? null, nameNode: nameE?.value ?? null };
 }
