@@ -20,6 +20,8 @@ export type {
   MethodHandler,
   ServicePublisherOptions,
 } from './service/offered-service.js';
+// The raw-bytes event path's check: do these bytes decode as this type (publishBytes runs it).
+export { encodedPayloadCheck } from './service/event-bytes.js';
 export {
   sivshmNodeModule,
   SivshmTokens,

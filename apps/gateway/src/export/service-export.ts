@@ -20,7 +20,6 @@ import {
   type SomeIpMessage,
 } from '../someip/someip-message.js';
 import { DatagramBatcher } from '../someip/datagram-batcher.js';
-import { codecOf } from './message-codec.js';
 import { MethodBridge } from './method-bridge.js';
 import { SubscriberTable } from './subscriber-table.js';
 import { TcpEndpoint, type TcpPeer } from './tcp-endpoint.js';
@@ -167,10 +166,11 @@ export class ServiceExport {
     for (const group of this.service.eventgroups) {
       if (!this.exp.eventgroups.includes(group.id)) continue;
       for (const event of group.events) {
-        const codec = codecOf(this.ctx.config, event.type);
+        // The payload bytes as the providing VM encoded them go into the SOME/IP message: no
+        // decode and re-encode on the way through (runtime's raw-bytes path).
         this.streams.push(
-          consumed.event<object>(event.name).subscribe({
-            next: (message) => this.notify(group.id, event.id, codec.encode(message).finish()),
+          consumed.eventBytes(event.name).subscribe({
+            next: (payload) => this.notify(group.id, event.id, payload),
             error: () => undefined, // the channel ended; status$ says so and down() follows
           }),
         );

@@ -1,10 +1,11 @@
 // Fuzzed network input against the import path: whatever bytes a network provider sends, the
-// filter and the caller never throw, only a notification of a subscribed event whose payload
-// decoded as the event's protobuf type goes on to the VMs (as that decoded object), and only an
-// answer to a request in flight settles a call.
+// filter and the caller never throw, only a notification of a subscribed event goes on towards
+// the VMs, and only through the runtime's publishBytes check, which passes exactly the payloads
+// that decode as the event's protobuf type; only an answer to a request in flight settles a call.
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { loadConfig, type ServiceConfig } from '@sivshm/core';
+import { RuntimeError, encodedPayloadCheck } from '@sivshm/runtime';
 import { examplePath } from '@sivshm/testing';
 import { encodeSomeIp, splitSomeIpDatagram } from '../someip/someip-message.js';
 import { InboundFilter } from './inbound-filter.js';
@@ -44,14 +45,25 @@ describe('the import path under fuzzed network input', () => {
     fc.uint8Array({ maxLength: 120 }).map((b) => Buffer.from(b)),
   );
 
-  it('should never throw, pass on only decoded events of the subscribed eventgroup, and settle only calls in flight', async () => {
+  it('should never throw, pass on only events of the subscribed eventgroup that decode, and settle only calls in flight', async () => {
     const service = config.services.find((s) => s.name === 'VehicleSpeed')!;
     const imp = { service: service.name, instance: 1, udpPort: 30701, eventgroups: [1] };
     const speedType = config.protoRoot.lookupType('sivshm.demo.VehicleSpeed');
+    const publishCheck = encodedPayloadCheck(speedType, 'event speed');
+    /** What publishBytes' check says of `payload`: the error code, or 'passes'. */
+    const verdict = (payload: Uint8Array): string => {
+      try {
+        publishCheck(payload);
+        return 'passes';
+      } catch (e) {
+        return RuntimeError.is(e) ? e.code : String(e);
+      }
+    };
     let eventsSeen = 0;
+    let eventsRefused = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(datagram, { maxLength: 8 }), async (datagrams) => {
-        const filter = new InboundFilter(config, service, imp);
+        const filter = new InboundFilter(service, imp);
         const caller = new NetworkCaller(2, 60_000);
         const sent: Uint8Array[] = [];
         const waiting = [1, 2].map(() =>
@@ -74,7 +86,15 @@ describe('the import path under fuzzed network input', () => {
               eventsSeen++;
               expect(m).to.include({ serviceId: 0x1234, methodId: 0x8001, interfaceVersion: 1 });
               expect(m).to.include({ protocolVersion: 1, messageType: 0x02, clientId: 0 });
-              expect(r.message).to.deep.equal(speedType.decode(m.payload));
+              expect(r.payload).to.equal(m.payload);
+              let decodes = true;
+              try {
+                speedType.decode(m.payload);
+              } catch {
+                decodes = false;
+              }
+              expect(verdict(r.payload)).to.equal(decodes ? 'passes' : 'ERR_BAD_PAYLOAD');
+              if (!decodes) eventsRefused++;
             }
             if (r.kind === 'answer' && caller.answer(r.message)) {
               answers++;
@@ -90,6 +110,7 @@ describe('the import path under fuzzed network input', () => {
       }),
       { numRuns: 400 },
     );
-    expect(eventsSeen, 'some generated events were valid').to.be.greaterThan(0);
+    expect(eventsSeen, 'some generated events were valid').to.be.greaterThan(eventsRefused);
+    expect(eventsRefused, 'some generated events did not decode').to.be.greaterThan(0);
   });
 });

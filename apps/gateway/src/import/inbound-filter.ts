@@ -1,46 +1,45 @@
 import { SOMEIP_PROTOCOL_VERSION } from '@sivshm/abi';
-import type { GatewayImport, ServiceConfig, ServiceDefinition } from '@sivshm/core';
-import { codecOf, type MessageCodec } from '../export/message-codec.js';
+import type { GatewayImport, ServiceDefinition } from '@sivshm/core';
 import { MessageType, type SomeIpMessage } from '../someip/someip-message.js';
 
 /** An event of an imported eventgroup, as the sivshm offer publishes it. */
 export interface ImportedEvent {
   readonly name: string;
   readonly id: number;
-  readonly codec: MessageCodec;
 }
 
 /** What one SOME/IP message from the network provider of an imported service is. */
 export type Inbound =
-  /** A notification of a subscribed event whose payload decoded as the event's type. */
-  | { readonly kind: 'event'; readonly event: ImportedEvent; readonly message: object }
+  /**
+   * A notification of a subscribed event; its payload is still to be checked: it goes to the VMs
+   * only through `ServicePublisher.publishBytes`, which refuses bytes that do not decode as the
+   * event's type (counted as `undecodable` by the import).
+   */
+  | { readonly kind: 'event'; readonly event: ImportedEvent; readonly payload: Uint8Array }
   /** A response or error to one of the gateway's requests (matched by its request id). */
   | { readonly kind: 'answer'; readonly message: SomeIpMessage }
   /** Not for this import (wrong header, type, id or version): counted as `refused`. */
-  | { readonly kind: 'refused' }
-  /** A subscribed event whose payload is not its protobuf type: counted as `undecodable`. */
-  | { readonly kind: 'undecodable' };
+  | { readonly kind: 'refused' };
 
 /**
  * The gate between the network provider of an imported service and the VMs: a notification
  * reaches the sivshm offer only when its header names a subscribed event of the service with
- * the right protocol and interface version, and only as the object its payload decodes to —
- * bytes that are not the event's protobuf type never reach a VM. Answers go on only when they
- * name one of the service's methods; their payload is decoded by the call that waits for them.
+ * the right protocol and interface version; its payload bytes then pass only through
+ * `publishBytes`, which checks they decode as the event's protobuf type, so bytes that are not
+ * never reach a VM. Answers go on only when they name one of the service's methods; their
+ * payload is decoded by the call that waits for them.
  */
 export class InboundFilter {
   private readonly events = new Map<number, ImportedEvent>();
   private readonly methodIds: ReadonlySet<number>;
 
   constructor(
-    config: ServiceConfig,
     private readonly service: ServiceDefinition,
     imp: GatewayImport,
   ) {
     for (const group of service.eventgroups) {
       if (!imp.eventgroups.includes(group.id)) continue;
-      for (const e of group.events)
-        this.events.set(e.id, { name: e.name, id: e.id, codec: codecOf(config, e.type) });
+      for (const e of group.events) this.events.set(e.id, { name: e.name, id: e.id });
     }
     this.methodIds = new Set(service.methods.map((m) => m.id));
   }
@@ -60,11 +59,7 @@ export class InboundFilter {
     if (m.messageType === MessageType.notification) {
       const event = this.events.get(m.methodId);
       if (event === undefined || m.clientId !== 0 || m.returnCode !== 0) return { kind: 'refused' };
-      try {
-        return { kind: 'event', event, message: event.codec.decode(m.payload) };
-      } catch {
-        return { kind: 'undecodable' };
-      }
+      return { kind: 'event', event, payload: m.payload };
     }
     if (m.messageType === MessageType.response || m.messageType === MessageType.error)
       return this.methodIds.has(m.methodId) ? { kind: 'answer', message: m } : { kind: 'refused' };

@@ -6,7 +6,12 @@ import {
   type RemoteService,
   type ServiceAvailability,
 } from '@sivshm/discovery';
-import type { MethodHandler, OfferedService, ServicePublisher } from '@sivshm/runtime';
+import {
+  RuntimeError,
+  type MethodHandler,
+  type OfferedService,
+  type ServicePublisher,
+} from '@sivshm/runtime';
 import type { Subscription } from 'rxjs';
 import { admitPeer } from '../edge/peer-admission.js';
 import { GatewayError } from '../errors/gateway-error.js';
@@ -60,7 +65,7 @@ export class ServiceImport {
     private readonly service: ServiceDefinition,
     private readonly socket: Socket,
   ) {
-    this.filter = new InboundFilter(ctx.config, service, imp);
+    this.filter = new InboundFilter(service, imp);
     this.caller = new NetworkCaller(ctx.clientId, ctx.callTimeoutMs);
     socket.on('message', (msg, rinfo) => this.fromUdp(msg, rinfo));
   }
@@ -279,7 +284,7 @@ export class ServiceImport {
     for (const m of split.messages) this.fromProvider(m);
   }
 
-  /** One message from the bound provider: an event goes to the VMs decoded, an answer to its call. */
+  /** One message from the bound provider: an event goes to the VMs once checked, an answer to its call. */
   private fromProvider(m: SomeIpMessage): void {
     const c = this.ctx.counters;
     const inbound = this.filter.classify(m);
@@ -287,15 +292,19 @@ export class ServiceImport {
       case 'event': {
         const publisher = this.bound?.publishers.get(inbound.event.id);
         if (publisher === undefined) return; // not offered inside sivshm yet
-        publisher.publish(inbound.message);
+        try {
+          // The bytes as they came, after publishBytes checked they decode as the event's type.
+          publisher.publishBytes(inbound.payload);
+        } catch (e) {
+          if (!RuntimeError.is(e) || e.code !== 'ERR_BAD_PAYLOAD') throw e;
+          c.undecodable += 1;
+          return;
+        }
         c.eventsReceived += 1;
         return;
       }
       case 'answer':
         if (!this.caller.answer(inbound.message)) c.refused += 1;
-        return;
-      case 'undecodable':
-        c.undecodable += 1;
         return;
       default:
         c.refused += 1;
