@@ -47,12 +47,24 @@ export interface ScaleRow {
   readonly handshakeP99Ms: number | null;
   /**
    * hostd's RSS growth per channel: (its RSS with every channel up − the 1-channel row's) /
-   * (channels − 1), both medians of this run. What hostd keeps per channel, without its fixed
-   * start-up and heap sizing (null for the 1-channel row itself).
+   * (channels − 1), both medians of this run, each read just after a full garbage collection in
+   * hostd. What hostd keeps per channel, without its fixed start-up and heap sizing (null for
+   * the 1-channel row itself).
    */
   readonly hostdRssPerChannelBytes: number | null;
-  /** hostd's RSS with every channel up (median run). */
+  /** hostd's RSS with every channel up, after a collection (median run). */
   readonly hostdRssBytes: number | null;
+  /** The same growth per channel of hostd's live JavaScript heap (after a collection). */
+  readonly hostdHeapPerChannelBytes: number | null;
+  /** The same growth per channel of hostd's external memory (buffers; after a collection). */
+  readonly hostdExternalPerChannelBytes: number | null;
+  /**
+   * The RSS growth split: hostd's private memory (RssAnon: heap, code, malloc) and the region's
+   * shared pages it touched (RssShmem: the windows it zeroes when it hands them out, which are
+   * the channels' own memory).
+   */
+  readonly hostdPrivateRssPerChannelBytes: number | null;
+  readonly hostdSharedRssPerChannelBytes: number | null;
   /**
    * Events (64-byte payloads) the consumer received per second, counted for 1 s after a
    * warm-up, while every provider published on all its channels (the consumer's `event()`
@@ -174,7 +186,7 @@ export async function run(
     });
   }
   const rows: ScaleRow[] = [];
-  let rssAt1: number | undefined;
+  let at1: ScaleRunResult | undefined;
   for (const scenario of quick ? ROWS.slice(0, 3) : ROWS) {
     const channels =
       scenario.providers * scenario.servicesPerProvider * scenario.instancesPerService;
@@ -186,18 +198,25 @@ export async function run(
       log,
     );
     const m = median(results, (r) => r.allConnectedMs);
+    if (channels === 1) at1 = median(results, (r) => r.hostdRssBytes);
+    const perChannel = (key: (r: ScaleRunResult) => number): number | null => {
+      const x = median(results, key);
+      return x === undefined || at1 === undefined || channels === 1
+        ? null
+        : (key(x) - key(at1)) / (channels - 1);
+    };
     const rss = median(results, (r) => r.hostdRssBytes)?.hostdRssBytes;
-    if (channels === 1) rssAt1 = rss;
     rows.push({
       vms: scenario.providers + 1,
       channels,
       allConnectedMs: m?.allConnectedMs ?? null,
       handshakeP99Ms: m?.handshakeP99Ms ?? null,
-      hostdRssPerChannelBytes:
-        rss === undefined || rssAt1 === undefined || channels === 1
-          ? null
-          : (rss - rssAt1) / (channels - 1),
+      hostdRssPerChannelBytes: perChannel((r) => r.hostdRssBytes),
       hostdRssBytes: rss ?? null,
+      hostdHeapPerChannelBytes: perChannel((r) => r.hostdHeapBytes),
+      hostdExternalPerChannelBytes: perChannel((r) => r.hostdExternalBytes),
+      hostdPrivateRssPerChannelBytes: perChannel((r) => r.hostdRssAnonBytes),
+      hostdSharedRssPerChannelBytes: perChannel((r) => r.hostdRssShmemBytes),
       eventsPerSec: median(results, (r) => r.eventsPerSec ?? NaN)?.eventsPerSec ?? null,
       runs: results.length,
       failures,
@@ -276,7 +295,7 @@ export function format(r: ScaleResult): string {
     `baseline: the 1-instance run, ${ms(base)} ms in this run. "connected ms": the consumer's Node.open → every channel up (the provider starts at the same moment).`,
     '',
     'scale rows (N VMs × M services through one hostd)',
-    'vms  channels  runs  allConnectedMs  handshakeP99Ms  hostdRssPerChannelBytes  eventsPerSec  (each × the row before)',
+    'vms  channels  runs  allConnectedMs  handshakeP99Ms  hostdRssPerChannelBytes  private/shared/heap B/ch  eventsPerSec  (each × the row before)',
   );
   const p99At1 = r.rows.find((x) => x.channels === 1)?.handshakeP99Ms ?? null;
   r.rows.forEach((row, i) => {
@@ -301,11 +320,11 @@ export function format(r: ScaleResult): string {
         `p99 ${(row.handshakeP99Ms / p99At1).toFixed(1)}× the 1-channel row (target ≤ ${TARGETS.handshakeP99GrowthAt1024}×)`,
       );
     lines.push(
-      `${String(row.vms).padStart(3)}  ${String(row.channels).padStart(8)}  ${String(row.runs).padStart(4)}  ${ms(row.allConnectedMs).padStart(14)}  ${ms(row.handshakeP99Ms).padStart(14)}  ${ms(row.hostdRssPerChannelBytes).padStart(23)}  ${ms(row.eventsPerSec).padStart(12)}  ${notes.join('; ')}`,
+      `${String(row.vms).padStart(3)}  ${String(row.channels).padStart(8)}  ${String(row.runs).padStart(4)}  ${ms(row.allConnectedMs).padStart(14)}  ${ms(row.handshakeP99Ms).padStart(14)}  ${ms(row.hostdRssPerChannelBytes).padStart(23)}  ${`${ms(row.hostdPrivateRssPerChannelBytes)}/${ms(row.hostdSharedRssPerChannelBytes)}/${ms(row.hostdHeapPerChannelBytes)}`.padStart(24)}  ${ms(row.eventsPerSec).padStart(12)}  ${notes.join('; ')}`,
     );
   });
   lines.push(
-    "hostdRssPerChannelBytes: hostd's RSS with every channel up, less the 1-channel row's, per added channel (same run).",
+    "hostdRssPerChannelBytes: hostd's RSS with every channel up, less the 1-channel row's, per added channel (same run), both read just after a full garbage collection in hostd (bench/scale/hostd-memory-probe.ts); private/shared/heap: the same growth split into hostd's private RSS (RssAnon) and the region's shared pages it touched (RssShmem: the windows it zeroes, the channels' own memory), and the growth of its live JavaScript heap.",
     'eventsPerSec: 64-byte events the consumer received per second through its event() streams, counted for 1 s after a 300 ms warm-up, while every provider VM published on all its channels (a publisher sleeps 1 ms when every ring is full); issue 17 asks ≥ 1 M/s with 256 channels.',
   );
   return lines.join('\n');

@@ -22,6 +22,8 @@ export interface StartHostdOptions {
   /** hostd's --log-level; `debug` unless given (tests read its events). */
   readonly logLevel?: string;
   readonly timeoutMs?: number;
+  /** Node flags for the hostd process (a bench's `--expose-gc`, `--import` of a probe). */
+  readonly execArgv?: readonly string[];
 }
 
 /**
@@ -37,7 +39,7 @@ export async function startHostd(
   if (!existsSync(script)) throw new Error(`hostd is not built: ${script} is missing`);
   const args = ['--config', d.configPath, '--state-dir', d.stateDir, '--run-dir', d.runDir];
   args.push('--log-level', o.logLevel ?? 'debug', ...extraArgs);
-  const child = spawn(process.execPath, [...execArgv, script, ...args], {
+  const child = spawn(process.execPath, [...execArgv, ...(o.execArgv ?? []), script, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];

@@ -20,6 +20,7 @@ import {
   type Deployment,
   type ForkedChild,
 } from '@sivshm/testing';
+import { hostdMemory, hostdMemoryProbeArgv } from './hostd-memory.js';
 import type { ScaleVmPlan, ScaleVmReport, StartupCost } from './scale-types.js';
 
 /** One scale scenario. */
@@ -66,10 +67,23 @@ export interface ScaleRunResult {
   readonly calls: number;
   readonly callsAnswered: number;
   readonly callErrors: readonly string[];
-  /** hostd's RSS growth from before the VMs came to all channels up, per channel. */
+  /**
+   * hostd's RSS growth from before the VMs came to all channels up, per channel; both read just
+   * after a full garbage collection in hostd (hostd-memory-probe.ts).
+   */
   readonly hostdRssPerChannelBytes: number;
-  /** hostd's RSS once every channel is up (rows compare it across sizes). */
+  /** hostd's RSS once every channel is up, after a collection (rows compare it across sizes). */
   readonly hostdRssBytes: number;
+  /** hostd's live JavaScript heap once every channel is up, after a collection. */
+  readonly hostdHeapBytes: number;
+  /** The heap V8 has reserved for hostd then (live and free), and per space. */
+  readonly hostdHeapTotalBytes: number;
+  readonly hostdHeapSpaces: Readonly<Record<string, number>>;
+  /** hostd's memory held by C++ objects (buffers included) then, after a collection. */
+  readonly hostdExternalBytes: number;
+  /** Of hostd's RSS then: its private memory (RssAnon) and the region pages it touched (RssShmem). */
+  readonly hostdRssAnonBytes: number;
+  readonly hostdRssShmemBytes: number;
   readonly hostdCpuMs: number;
   readonly providerStartup: StartupCost;
   readonly consumerStartup: StartupCost;
@@ -260,9 +274,10 @@ async function measureEvents(children: ForkedChild<ScaleVmReport>[], ms: number)
 export async function runScale(s: ScaleScenario): Promise<ScaleRunResult> {
   const timeoutMs = s.timeoutMs ?? 120_000;
   const l = layout(s);
-  const hostd = await startHostd(l.d, [], { logLevel: 'info' });
+  const hostd = await startHostd(l.d, [], { logLevel: 'info', execArgv: hostdMemoryProbeArgv() });
   const children: ForkedChild<ScaleVmReport>[] = [];
   try {
+    const memoryBefore = await hostdMemory(hostd.child.pid!);
     const before = procFigures(hostd.child.pid!);
     const t0 = Date.now();
     const started = [
@@ -296,6 +311,7 @@ export async function runScale(s: ScaleScenario): Promise<ScaleRunResult> {
     const ready = children.slice(0, -1).map((c) => reportOf(c, 'ready'));
     const after = procFigures(hostd.child.pid!);
     const status = await readStatus(l.d);
+    const memory = await hostdMemory(hostd.child.pid!);
     const eventsPerSec =
       s.eventsMs === undefined ? undefined : await measureEvents(children, s.eventsMs);
     const connections = done.connections;
@@ -316,8 +332,14 @@ export async function runScale(s: ScaleScenario): Promise<ScaleRunResult> {
       calls: done.channels,
       callsAnswered: done.callsAnswered,
       callErrors: done.callErrors,
-      hostdRssPerChannelBytes: Math.max(0, after.rssBytes - before.rssBytes) / done.channels,
-      hostdRssBytes: after.rssBytes,
+      hostdRssPerChannelBytes: Math.max(0, memory.rssBytes - memoryBefore.rssBytes) / done.channels,
+      hostdRssBytes: memory.rssBytes,
+      hostdHeapBytes: memory.heapUsedBytes,
+      hostdHeapTotalBytes: memory.heapTotalBytes,
+      hostdHeapSpaces: memory.heapSpaces,
+      hostdExternalBytes: memory.externalBytes,
+      hostdRssAnonBytes: memory.rssAnonBytes,
+      hostdRssShmemBytes: memory.rssShmemBytes,
       hostdCpuMs: after.cpuMs - before.cpuMs,
       providerStartup: ready[0]!.startup,
       consumerStartup: done.startup,
