@@ -140,6 +140,11 @@ export class ServiceExport {
           this.consumed = await this.ctx.node.consume(this.exp.service, {
             instance: this.exp.instance,
             timeoutMs: 5000,
+            // A request reaches call() only as the object its network bytes decoded to as the
+            // method's request type (MethodBridge), so it fits that type by construction; the
+            // runtime's check would only re-walk it field by field (a decoded message is a class
+            // instance, not the plain object its fast check takes).
+            checkPayloads: false,
           });
         } catch (e) {
           if (this.closed) return;
