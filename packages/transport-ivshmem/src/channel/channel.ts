@@ -16,6 +16,7 @@ import { RecordOpener } from '../protect/record-opener.js';
 import { RecordSealer } from '../protect/record-sealer.js';
 import { SealedSender } from '../protect/sealed-sender.js';
 import { ChannelMove, successorToFollow } from './channel-move.js';
+import { TurnYield } from './turn-yield.js';
 
 /**
  * Records dispatched in one turn of the receive loop before it yields to the event loop. A peer
@@ -130,6 +131,7 @@ export class Channel {
   #loop: Promise<void>;
   #unhandled: RecordHandler | undefined;
   #receiveHeld = false;
+  readonly #turnYield = new TurnYield();
   /** Records that arrived with no handler registered for them (and no `onUnhandled`). */
   unhandledRecords = 0;
 
@@ -538,9 +540,8 @@ export class Channel {
       if (c.failure !== undefined) this.#fail(c.failure);
       else if (c.producerClosed)
         this.#fail(new TransportError('ERR_PEER_GONE', 'the peer closed the channel'));
-      // Let the app run before spinning again: handlers resolve promises whose continuations
-      // (an awaited call, the next request) are microtasks a synchronous spin would starve.
-      if (dispatched > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      // Let the app run before spinning again (its continuations are microtasks a spin starves).
+      if (dispatched > 0) await this.#turnYield.afterBatch(dispatched >= RECORDS_PER_TURN);
     }
   }
 }
