@@ -48,3 +48,30 @@ describe('Gateway.start and its VM', () => {
     expect(e.message).to.match(/has no VM named 'nobody'$/);
   });
 });
+
+describe('Gateway.start and its unicast address', () => {
+  let d: Deployment;
+  before(() => {
+    d = makeDeployment({
+      label: 'gateway-loopback',
+      vms: [
+        { id: 1, name: 'infotainment' },
+        { id: 2, name: 'gateway' },
+      ],
+      services: [{ name: 'VehicleSpeed', consumers: ['gateway'] }],
+    });
+    appendFileSync(
+      d.configPath,
+      '\ngateway:\n  unicast: 127.0.0.1\n  export:\n    - { service: VehicleSpeed, instance: 1, udp: 30501 }\n',
+    );
+  });
+  after(() => d?.cleanup());
+
+  it('should refuse a loopback unicast, which it could never offer on (SD-1233), saying what to give instead', async () => {
+    const e = await refusal(d, 'gateway');
+    expect(e.code).to.equal('ERR_CONFIG');
+    expect(e.message).to.equal(
+      'gateway.unicast 127.0.0.1 is a loopback address, which may not be offered to SOME/IP peers (PRS SD-1233); give the address of the interface that faces the vehicle network',
+    );
+  });
+});

@@ -58,6 +58,12 @@ export class Gateway {
     const limits = checkedGatewayLimits(o);
     const config = typeof o.config === 'string' ? await loadConfig(o.config) : o.config;
     const gw = checkGatewayConfig(config, o.vm);
+    if (o.allowLoopbackEndpoints !== true && isLoopbackAddress(gw.unicast))
+      // Checked here because the SD agent would refuse every Offer later, one by one.
+      throw new GatewayError(
+        'ERR_CONFIG',
+        `gateway.unicast ${gw.unicast} is a loopback address, which may not be offered to SOME/IP peers (PRS SD-1233); give the address of the interface that faces the vehicle network`,
+      );
     const log = o.log ?? ((line: string) => void process.stderr.write(`sivshm-gateway: ${line}\n`));
     const transport = await UdpSdTransport.open({
       unicast: gw.unicast,
@@ -164,4 +170,10 @@ function checkGatewayConfig(config: ServiceConfig, vm: string): GatewayConfig {
       );
   }
   return gw;
+}
+
+/** 127.0.0.0/8 and ::1 (also as an IPv4-mapped address). */
+function isLoopbackAddress(address: string): boolean {
+  const a = address.toLowerCase().replace(/^::ffff:/, '');
+  return a.startsWith('127.') || a === '::1' || a === '0:0:0:0:0:0:0:1';
 }
