@@ -50,6 +50,8 @@ export type {
   FindQuery,
   OfferSpec,
 } from './sd/service-types.js';
+// Load balancing: which of several providers of one instance to use (priority, then weight).
+export { chooseProvider, loadBalancingOf, outranks } from './sd/provider-choice.js';
 
 // The SD agent: our offers and their subscribers, finds and our subscriptions.
 export { SdAgent } from './sd/sd-agent.js';

@@ -31,7 +31,16 @@ export interface SubscribeSpec {
   readonly endpoints?: readonly EndpointOption[];
   /** 0..15, tells parallel subscriptions to one eventgroup apart. */
   readonly counter?: number;
+  /**
+   * Subscribe only at this offering node (`RemoteService.peer`), e.g. the one `chooseProvider`
+   * picked among several offering the instance; by default the first one known.
+   */
+  readonly provider?: string;
 }
+
+/** A subscription's spec with its defaults filled in (`provider` stays optional). */
+type FullSubscribeSpec = Required<Omit<SubscribeSpec, 'provider'>> &
+  Pick<SubscribeSpec, 'provider'>;
 
 /** A change in one of our eventgroup subscriptions. */
 export type SubscriptionEvent =
@@ -67,7 +76,7 @@ interface FindState {
 
 /** One of our eventgroup subscriptions. */
 interface EventgroupSubscription {
-  readonly spec: Required<SubscribeSpec>;
+  readonly spec: FullSubscribeSpec;
   readonly events: Subject<SubscriptionEvent>;
   provider: RemoteService | undefined;
   acked: boolean;
@@ -155,7 +164,7 @@ export class SdConsumer {
   /** See `SdAgent.subscribe`. */
   subscribe(spec: SubscribeSpec): Observable<SubscriptionEvent> {
     const ep = this.endpoint;
-    const full: Required<SubscribeSpec> = { endpoints: [], counter: 0, ...spec };
+    const full: FullSubscribeSpec = { endpoints: [], counter: 0, ...spec };
     ep.assertRunning('subscribe');
     ep.validateOutgoing('subscribe', {
       entry: this.subscribeEntry(full),
@@ -193,7 +202,8 @@ export class SdConsumer {
           (s) =>
             s.serviceId === full.serviceId &&
             s.instanceId === full.instanceId &&
-            s.majorVersion === full.majorVersion,
+            s.majorVersion === full.majorVersion &&
+            (full.provider === undefined || s.peer === full.provider),
         );
       if (known !== undefined) {
         c.provider = known;
@@ -214,7 +224,7 @@ export class SdConsumer {
    * The provider keys a subscription by (subscriber, eventgroup, counter): a second one with
    * the same key would be the same subscription, and its StopSubscribe would end both.
    */
-  private alreadySubscribed(full: Required<SubscribeSpec>): DiscoveryError | undefined {
+  private alreadySubscribed(full: FullSubscribeSpec): DiscoveryError | undefined {
     for (const other of this.subscriptionsAt.get(instanceKey(full.serviceId, full.instanceId))) {
       const o = other.spec;
       if (
@@ -282,6 +292,7 @@ export class SdConsumer {
         s.majorVersion !== entry.majorVersion
       )
         continue;
+      if (s.provider !== undefined && s.provider !== peer) continue;
       if (c.provider !== undefined && c.provider.peer !== peer && (c.acked || c.awaitingAck))
         continue;
       c.provider = service;
@@ -400,7 +411,7 @@ export class SdConsumer {
     return { type: 'find', ...q, ttl: this.endpoint.timing.findTtl };
   }
 
-  private subscribeEntry(s: Required<SubscribeSpec>): SdEntryFields {
+  private subscribeEntry(s: FullSubscribeSpec): SdEntryFields {
     return {
       type: 'subscribe',
       serviceId: s.serviceId,
