@@ -22,6 +22,7 @@ const SUITES = {
   scale: 'packages/runtime/dist-test/bench/scale.bench.js',
   flood: 'apps/hostd/dist-test/bench/flood.bench.js',
   hotplug: 'apps/hostd/dist-test/bench/hotplug.bench.js',
+  elastic: 'apps/hostd/dist-test/bench/elastic.bench.js',
   'cli-startup': 'apps/cli/dist-test/bench/startup.bench.js',
   gateway: 'apps/gateway/dist-test/bench/gateway.bench.js',
 };

@@ -6,3 +6,4 @@ export { openFd, dupFd } from './native/fd.js';
 export { eventfdCreate } from './native/eventfd.js';
 export { IvshmemClient } from './ivshmem-server/ivshmem-client.js';
 export { EventfdWaker } from './notify/eventfd-waker.js';
+export { LocalWaker } from './notify/local-waker.js';
