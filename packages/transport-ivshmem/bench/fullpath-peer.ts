@@ -1,5 +1,6 @@
 // Peer process of the full-path benchmark. argv[2]: JSON { kind: 'ring', path, channelId, mode,
-// trace?, eventFirst? } with fds 3/4 the c2p/p2c eventfds, or { kind: 'uds', socket }. Echoes a protobuf
+// trace?, eventFirst? } with fds 3/4 the c2p/p2c eventfds, { kind: 'uds', socket }, or
+// { kind: 'bell' } (rings fd 4 back for every ring of fd 3: the parked floor). Echoes a protobuf
 // message through the same layers an app uses (ServiceProvider, or a Node net server). With
 // `trace`, records per answered call when its doorbell woke it, when the handler ran and when it
 // rang the caller (µs, CLOCK_MONOTONIC), and prints them as JSON lines when a request carries
@@ -31,12 +32,22 @@ type Job =
       /** A second channel sharing this side's doorbell, with an event at 100 Hz on it. */
       second?: { path: string; channelId: string };
     }
-  | { kind: 'uds'; socket: string };
+  | { kind: 'uds'; socket: string }
+  /** The parked floor: answers every ring of fd 3 with a ring of fd 4, nothing else. */
+  | { kind: 'bell' };
 
 const job = JSON.parse(process.argv[2] ?? '{}') as Job;
 const Echo = protobuf.parse(SCHEMA).root.lookupType('b.Echo');
 
-if (job.kind === 'uds') {
+if (job.kind === 'bell') {
+  const own = new EventfdWaker(3);
+  const peer = new EventfdWaker(4);
+  const answer = async (): Promise<void> => {
+    for (;;) if (await own.wait(60_000)) peer.wake();
+  };
+  void answer();
+  process.stdout.write('ready\n');
+} else if (job.kind === 'uds') {
   // Baseline: length-prefixed protobuf over a Unix socket, decoded and re-encoded like the ring.
   const server = net.createServer((s) => {
     let buf = Buffer.alloc(0);

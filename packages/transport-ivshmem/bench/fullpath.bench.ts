@@ -3,7 +3,6 @@
 // between two OS processes, per notification mode, against the baseline a user would pick
 // instead (length-prefixed protobuf over a Node Unix socket) in the same run.
 // Issue 3 target: full path spin p50 ≤ 2 µs.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -23,6 +22,8 @@ import { createShmChannel } from '../test/helpers/shm-channel.js';
 import { FanoutDoorbell } from './fanout-doorbell.js';
 import { monoUs, TRACE_FLUSH, TraceWaker } from './trace-waker.js';
 import { BENCH_PEER_TIMEOUT_MS, SCHEMA } from './fullpath-schema.js';
+import { startPeer } from './fullpath-spawn.js';
+import { parkedFloorP50Us } from './fullpath-floor.js';
 
 export interface FullPathRow {
   path: string;
@@ -51,6 +52,13 @@ export interface FullPathResult {
    */
   parkedRatioToUnixSocket: number;
   parkedRatioTarget: number;
+  /**
+   * The parked floor, same run: p50 of a bare doorbell round trip between two sleeping
+   * processes (fullpath-floor.ts), which any parked round trip pays whatever carries it.
+   */
+  parkedFloorUs: number;
+  /** What the target leaves for everything else: 0.8 × the parked Unix socket p50 − the floor. */
+  parkedBudgetUs: number;
 }
 
 /** Heap growth per idle channel, measured over `n` channels after forced GCs. */
@@ -93,31 +101,9 @@ async function idleChannelHeap(n: number): Promise<number> {
 }
 
 const Echo = protobuf.parse(SCHEMA).root.lookupType('b.Echo');
-const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-const PEER = new URL(`./fullpath-peer${ext}`, import.meta.url).pathname;
 const DATA = new Uint8Array(56).fill(7); // 64 B with seq and framing
 // A stall on a loaded machine shows in p99, not as ERR_TIMEOUT ending the run.
 const CALL_OPTIONS = { timeoutMs: BENCH_PEER_TIMEOUT_MS } as const;
-
-function startPeer(job: object, fds: number[] = []): Promise<ChildProcess> {
-  const args =
-    ext === '.ts' ? ['--import', 'tsx', PEER, JSON.stringify(job)] : [PEER, JSON.stringify(job)];
-  const child = spawn(process.execPath, args, {
-    stdio: ['ignore', 'pipe', 'inherit', ...fds],
-    env: {
-      ...process.env,
-      NODE_OPTIONS: ext === '.ts' ? '--conditions=source' : (process.env.NODE_OPTIONS ?? ''),
-    },
-  });
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('benchmark peer did not start')), 20_000);
-    child.stdout!.once('data', () => {
-      clearTimeout(t);
-      resolve(child);
-    });
-    child.once('exit', (c) => reject(new Error(`benchmark peer exited (${c})`)));
-  });
-}
 
 const q = (sorted: number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
@@ -465,6 +451,9 @@ export async function run(
   opts.log?.(`fullpath: parked, one call every ${PARKED_INTERVAL_MS} ms`);
   const parked = await parkedRows(opts.quick === true ? 50 : 300);
   rows.push(...parked);
+  opts.log?.('fullpath: parked floor, a bare doorbell round trip');
+  const parkedFloorUs = await parkedFloorP50Us(opts.quick === true ? 50 : 300, PARKED_INTERVAL_MS);
+  const socketParked = parked.find((r) => !r.path.startsWith('sivshm'))!.p50Us;
   const parkedRatioToUnixSocket = Math.max(
     ...parked.filter((r) => r.path.startsWith('sivshm')).map((r) => 1 / (r.vsUnixSocket ?? NaN)),
   );
@@ -481,6 +470,8 @@ export async function run(
     parkedTrace,
     parkedRatioToUnixSocket: Math.round(parkedRatioToUnixSocket * 1000) / 1000,
     parkedRatioTarget: 0.8,
+    parkedFloorUs: Math.round(parkedFloorUs * 10) / 10,
+    parkedBudgetUs: Math.round((0.8 * socketParked - parkedFloorUs) * 10) / 10,
   };
 }
 
@@ -495,6 +486,7 @@ export function format(r: FullPathResult): string {
         `${x.path.padEnd(47)} ${f(x.p50Us)} ${f(x.p99Us)}  ${`${(x.vsUnixSocket ?? 1).toFixed(1)}×`.padStart(15)}  ${x.targetP50Us === undefined ? '' : `≤ ${x.targetP50Us} ${x.p50Us <= x.targetP50Us ? 'met' : 'MISS'}`}`,
     ),
     `parked, worst ring mode ÷ Unix socket p50: ${r.parkedRatioToUnixSocket.toFixed(2)} (target ≤ ${r.parkedRatioTarget}: ${r.parkedRatioToUnixSocket <= r.parkedRatioTarget ? 'met' : 'MISS'})`,
+    `parked floor (a bare doorbell round trip, two sleeping processes, same run): ${r.parkedFloorUs.toFixed(1)} µs; left for all other work by the target (0.8 × Unix socket − floor): ${r.parkedBudgetUs.toFixed(1)} µs`,
     `JS heap per idle channel: ${r.idleChannelHeapBytes} B (target ≤ ${r.idleChannelHeapTargetBytes} B: ${r.idleChannelHeapBytes <= r.idleChannelHeapTargetBytes ? 'met' : 'MISS'})`,
     `parked round trip (${r.parkedTrace.mode}, one call every ${PARKED_INTERVAL_MS} ms, ${r.parkedTrace.providerParked} of ${r.parkedTrace.calls} calls fully parked), median µs per stage:`,
     ...Object.entries(r.parkedTrace.stagesUs).map(
