@@ -87,6 +87,8 @@ enum CallWord {
 // without it, by the GC's weak callback.
 struct RecordCipher {
   int mode = kMac;
+  uint64_t channelId = 0;
+  uint8_t direction = 0;
   uint8_t associated[kAssociated] = {};  // channel id and direction set once, the rest per record
   uint8_t nonce[kNonce] = {};            // direction set once, sequence per record
   EVP_CIPHER_CTX* enc = nullptr;
@@ -162,6 +164,8 @@ void Create(const FunctionCallbackInfo<Value>& a) {
   if (!ArgInt(a, 3, "direction", 1, 2, &direction)) return;
   auto* c = new RecordCipher();
   c->mode = static_cast<int>(mode);
+  c->channelId = channelId;
+  c->direction = static_cast<uint8_t>(direction);
   PutLe64(c->associated, channelId);
   c->associated[8] = static_cast<uint8_t>(direction);
   c->nonce[0] = static_cast<uint8_t>(direction);
@@ -280,19 +284,22 @@ void Bind(const FunctionCallbackInfo<Value>& a) {
   b.len = len;
 }
 
-// The cipher of a[0] and the head of its call block; false (thrown) when either is missing or
-// the sequence is not 1..2^53-1.
-bool ReadBlock(const FunctionCallbackInfo<Value>& a, RecordCall* call, uint32_t w[kCallWords]) {
-  Isolate* iso = a.GetIsolate();
-  call->cipher = CipherOf(iso, a[0]);
-  if (call->cipher == nullptr) return false;
-  const BoundBytes& block = call->cipher->bound[kCallBlock];
+// The head of the call block of cipher `c`; false (thrown) when no block is bound or the
+// sequence is not 1..2^53-1.
+bool ReadBlock(Isolate* iso, RecordCipher* c, RecordCall* call, uint32_t w[kCallWords]) {
+  call->cipher = c;
+  const BoundBytes& block = c->bound[kCallBlock];
   if (block.base == nullptr) {
     ThrowBadArg(iso, "no call block is bound to the record cipher");
     return false;
   }
-  memcpy(w, block.base, kCallWords * sizeof(uint32_t));
-  uint64_t s = (static_cast<uint64_t>(w[kSequenceHigh]) << 32) | w[kSequenceLow];
+  // Word by word, as JS just wrote them: one wide copy of words still in the store buffer cannot
+  // be forwarded from it and waits for them to reach the cache (a store-forwarding stall).
+  const volatile uint32_t* words = reinterpret_cast<const volatile uint32_t*>(block.base);
+  for (int i = 0; i < kCallWords; i++) w[i] = words[i];
+  // From the words as loaded, not from w: one 8-byte load of the two 4-byte stores just made to
+  // w would stall the same way.
+  uint64_t s = (static_cast<uint64_t>(words[kSequenceHigh]) << 32) | words[kSequenceLow];
   if (s < 1 || s > static_cast<uint64_t>(kMaxSequence)) {
     ThrowBadArg(iso, "sequence must be an integer 1..2^53-1", 1);
     return false;
@@ -313,6 +320,15 @@ void SetRecord(RecordCipher* c, const RecordCall& call, size_t recordLen) {
   PutBe32(c->associated + 25, call.words[1]);
   PutBe32(c->associated + 29, call.words[2]);
   PutLe64(c->nonce + 4, call.sequence);
+}
+
+// A of the record `call` describes (payload of `recordLen` bytes), as SmallGcmMacRecord takes it.
+RecordHead HeadOf(const RecordCipher* c, const RecordCall& call, size_t recordLen) {
+  return RecordHead{c->channelId,
+                    c->direction,
+                    call.sequence,
+                    {call.words[0], static_cast<uint32_t>(8 + recordLen), call.words[1],
+                     call.words[2]}};
 }
 
 // GMAC of A ‖ body into tag.
@@ -351,8 +367,13 @@ void SealRecord(Isolate* iso, const RecordCall& call, const uint8_t* plain, size
   SetRecord(c, call, n + kTrailer);
   if (c->mode == kMac) {
     uint8_t tag[kTag];
-    if (!Gmac(c, plain, n, tag)) return ThrowCrypto(iso, "GMAC");
-    if (n > 0) memcpy(record, plain, n);
+    if (c->small != nullptr && SmallGcmMacsRecord(c->small, n)) {
+      // One pass: each plaintext byte is loaded once, hashed and stored into the record.
+      SmallGcmMacRecord(c->small, c->nonce, HeadOf(c, call, n + kTrailer), plain, record, n, tag);
+    } else {
+      if (!Gmac(c, plain, n, tag)) return ThrowCrypto(iso, "GMAC");
+      if (n > 0) memcpy(record, plain, n);
+    }
     memcpy(record + n + kSequence, tag, kTag);
   } else if (!AeadSeal(c, plain, n, record)) {
     return ThrowCrypto(iso, "AEAD seal");
@@ -375,19 +396,25 @@ void Seal(const FunctionCallbackInfo<Value>& a) {
   SealRecord(iso, call, plain, n, record);
 }
 
-// recordSealAt(handle): SealRecord from the bound private buffer into the bound ring, with the
-// sequence, header words, plaintext offset and length and record offset in the call block.
-void SealAt(const FunctionCallbackInfo<Value>& a) {
+// SealRecord from the bound private buffer into the bound ring, with the sequence, header words,
+// plaintext offset and length and record offset in the call block.
+void SealAtWith(const FunctionCallbackInfo<Value>& a, RecordCipher* c) {
   Isolate* iso = a.GetIsolate();
   RecordCall call;
   uint32_t block[kCallWords];
-  if (!ReadBlock(a, &call, block)) return;
+  if (!ReadBlock(iso, c, &call, block)) return;
   size_t n = block[kLength];
-  uint8_t* plain = BoundRange(iso, call.cipher, kPrivate, block[kOffset], n);
+  uint8_t* plain = BoundRange(iso, c, kPrivate, block[kOffset], n);
   if (plain == nullptr) return;
-  uint8_t* record = BoundRange(iso, call.cipher, kRing, block[kRecordOffset], n + kTrailer);
+  uint8_t* record = BoundRange(iso, c, kRing, block[kRecordOffset], n + kTrailer);
   if (record == nullptr) return;
   SealRecord(iso, call, plain, n, record);
+}
+
+// recordSealAt(handle): SealAtWith the handle's cipher.
+void SealAt(const FunctionCallbackInfo<Value>& a) {
+  RecordCipher* c = CipherOf(a.GetIsolate(), a[0]);
+  if (c != nullptr) SealAtWith(a, c);
 }
 
 // Decrypts the private copy's body in place, copying it out of the ring a chunk at a time.
@@ -419,21 +446,32 @@ bool AeadOpenLarge(RecordCipher* c, const uint8_t* ring, uint8_t* out, size_t n)
 int OpenRecord(const RecordCall& call, const uint8_t* ring, size_t length, uint8_t* out) {
   size_t n = length - kTrailer;
   RecordCipher* c = call.cipher;
-  memcpy(out + n, ring + n, kTrailer);
-  if (GetLe64(out + n) != call.sequence) return kWrongSequence;
+  // Through a local copy: the checks then load what was just stored whole, not a field of
+  // memcpy's overlapping stores into out (which cannot be forwarded and stalls).
+  uint8_t trailer[kTrailer];
+  memcpy(trailer, ring + n, kTrailer);
+  memcpy(out + n, trailer, kTrailer);
+  if (GetLe64(trailer) != call.sequence) return kWrongSequence;
   SetRecord(c, call, length);
   bool ok;
   if (c->mode == kMac) {
-    if (n > 0) memcpy(out, ring, n);
     uint8_t tag[kTag];
-    ok = Gmac(c, out, n, tag) && CRYPTO_memcmp(tag, out + n + kSequence, kTag) == 0;
+    if (c->small != nullptr && SmallGcmMacsRecord(c->small, n)) {
+      // One pass: each body byte is loaded from the ring once, stored into out and hashed.
+      SmallGcmMacRecord(c->small, c->nonce, HeadOf(c, call, length), ring, out, n, tag);
+      ok = true;
+    } else {
+      if (n > 0) memcpy(out, ring, n);
+      ok = Gmac(c, out, n, tag);
+    }
+    ok = ok && CRYPTO_memcmp(tag, trailer + kSequence, kTag) == 0;
     OPENSSL_cleanse(tag, kTag);
     return ok ? kOpened : kBadTag;
   }
   if (c->small != nullptr && n <= kSmallBody) {
     if (n > 0) memcpy(out, ring, n);
     ok = SmallGcmOpen(c->small, c->nonce, c->associated, kAssociated, out, out, n,
-                      out + n + kSequence);
+                      trailer + kSequence);
   } else {
     ok = AeadOpenLarge(c, ring, out, n);
   }
@@ -467,21 +505,63 @@ void Open(const FunctionCallbackInfo<Value>& a) {
   a.GetReturnValue().Set(OpenRecord(call, record, length, out));
 }
 
-// recordOpenAt(handle) -> OpenRecord's result, from the bound ring into the start of the bound
-// private buffer, with the expected sequence, header words, record offset and length in the call
-// block.
-void OpenAt(const FunctionCallbackInfo<Value>& a) {
+// OpenRecord from the bound ring into the start of the bound private buffer, with the expected
+// sequence, header words, record offset and length in the call block.
+void OpenAtWith(const FunctionCallbackInfo<Value>& a, RecordCipher* c) {
   Isolate* iso = a.GetIsolate();
   RecordCall call;
   uint32_t block[kCallWords];
-  if (!ReadBlock(a, &call, block)) return;
+  if (!ReadBlock(iso, c, &call, block)) return;
   size_t length = block[kLength];
   if (!CheckOpenLength(iso, length)) return;
-  const uint8_t* record = BoundRange(iso, call.cipher, kRing, block[kOffset], length);
+  const uint8_t* record = BoundRange(iso, c, kRing, block[kOffset], length);
   if (record == nullptr) return;
-  uint8_t* out = BoundRange(iso, call.cipher, kPrivate, 0, length);
+  uint8_t* out = BoundRange(iso, c, kPrivate, 0, length);
   if (out == nullptr) return;
   a.GetReturnValue().Set(OpenRecord(call, record, length, out));
+}
+
+// recordOpenAt(handle) -> OpenAtWith the handle's cipher.
+void OpenAt(const FunctionCallbackInfo<Value>& a) {
+  RecordCipher* c = CipherOf(a.GetIsolate(), a[0]);
+  if (c != nullptr) OpenAtWith(a, c);
+}
+
+// The cipher a bound call was made for: its function's data is the handle (recordCalls), an
+// object of our own template, so only disposal needs checking.
+RecordCipher* BoundCipher(const FunctionCallbackInfo<Value>& a) {
+  auto* c = static_cast<RecordCipher*>(a.Data().As<Object>()->GetAlignedPointerFromInternalField(0));
+  if (c == nullptr) ThrowBadArg(a.GetIsolate(), "the record cipher was disposed");
+  return c;
+}
+
+void BoundSealAt(const FunctionCallbackInfo<Value>& a) {
+  RecordCipher* c = BoundCipher(a);
+  if (c != nullptr) SealAtWith(a, c);
+}
+
+void BoundOpenAt(const FunctionCallbackInfo<Value>& a) {
+  RecordCipher* c = BoundCipher(a);
+  if (c != nullptr) OpenAtWith(a, c);
+}
+
+// recordCalls(handle) -> [sealAt(), openAt()]: recordSealAt and recordOpenAt bound to one
+// cipher. They take no argument, so a record call neither passes nor checks a handle; each
+// holds the handle, so the cipher lives as long as they do.
+void Calls(const FunctionCallbackInfo<Value>& a) {
+  Isolate* iso = a.GetIsolate();
+  Local<Context> ctx = iso->GetCurrentContext();
+  if (CipherOf(iso, a[0]) == nullptr) return;
+  Local<Object> handle = a[0].As<Object>();
+  Local<v8::Function> seal, open;
+  if (!v8::Function::New(ctx, BoundSealAt, handle, 0, v8::ConstructorBehavior::kThrow)
+           .ToLocal(&seal) ||
+      !v8::Function::New(ctx, BoundOpenAt, handle, 0, v8::ConstructorBehavior::kThrow)
+           .ToLocal(&open)) {
+    return;
+  }
+  Local<Value> both[2] = {seal, open};
+  a.GetReturnValue().Set(v8::Array::New(iso, both, 2));
 }
 
 }  // namespace
@@ -495,6 +575,7 @@ void InitRecordCrypto(Local<Context> ctx, Local<Object> exports) {
   SetMethod(ctx, exports, "recordBind", Bind, none);
   SetMethod(ctx, exports, "recordSealAt", SealAt, none);
   SetMethod(ctx, exports, "recordOpenAt", OpenAt, none);
+  SetMethod(ctx, exports, "recordCalls", Calls, none);
 }
 
 }  // namespace sivshm

@@ -9,6 +9,9 @@
 
 #include <cpuid.h>
 #include <dlfcn.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <openssl/aes.h>
 #include <openssl/crypto.h>
 #include <openssl/modes.h>
@@ -49,6 +52,8 @@ struct Api {
   void (*ecb)(const unsigned char*, unsigned char*, size_t, const AES_KEY*, int) = nullptr;
   bool ok = false;
   bool directMac = false;
+  // SmallGcmMacRecord's byte shifts (PALIGNR, PSHUFB).
+  bool macRecord = false;
 };
 
 template <typename F>
@@ -80,6 +85,7 @@ Api Load() {
   Find(&a.ghash, avxMovbe ? "gcm_ghash_avx" : "gcm_ghash_clmul");
   Find(&a.ecb, "aesni_ecb_encrypt");
   a.directMac = a.ok && a.ghashInit && a.ghash && a.ecb;
+  a.macRecord = a.directMac && __builtin_cpu_supports("ssse3");
 #endif
   return a;
 }
@@ -101,6 +107,11 @@ struct SmallGcm {
   uint8_t ek0Prefix[4];
   uint64_t ek0First = 0;
   int ek0Count = 0;
+  // TheApi()'s GHASH and batch AES, copied here so a record does not go through its
+  // initialisation guard; macRecord: SmallGcmMacRecord applies.
+  void (*ghash)(uint64_t*, const U128*, const uint8_t*, size_t) = nullptr;
+  void (*ecb)(const unsigned char*, unsigned char*, size_t, const AES_KEY*, int) = nullptr;
+  bool macRecord = false;
 };
 
 namespace {
@@ -137,7 +148,7 @@ const uint8_t* Ek0For(SmallGcm* g, const uint8_t* nonce) {
     j0[i][14] = 0;
     j0[i][15] = 1;
   }
-  TheApi().ecb(&j0[0][0], &g->ek0[0][0], sizeof j0, &g->key, 1);
+  g->ecb(&j0[0][0], &g->ek0[0][0], sizeof j0, &g->key, 1);
   memcpy(g->ek0Prefix, nonce, 4);
   g->ek0First = counter;
   g->ek0Count = kEk0Batch;
@@ -156,6 +167,9 @@ SmallGcm* SmallGcmNew(const uint8_t* key) {
     delete g;
     return nullptr;
   }
+  g->ghash = a.ghash;
+  g->ecb = a.ecb;
+  g->macRecord = a.macRecord;
   if (a.directMac) {
     // H = E(K, 0^128), in host order as GCM128's own set-up passes it.
     alignas(16) uint8_t h[16] = {};
@@ -215,6 +229,100 @@ bool SmallGcmMac(SmallGcm* g, const uint8_t* nonce, const uint8_t* a, size_t aLe
   if (api.aad(g->gcm, a, aLen) != 0 || (bLen > 0 && api.aad(g->gcm, b, bLen) != 0)) return false;
   api.tag(g->gcm, tag, 16);
   return true;
+}
+
+// Bytes of a record's associated data A (RecordHead).
+constexpr size_t kRecordHead = 33;
+
+#if defined(__x86_64__)
+namespace {
+
+// PSHUFB masks: kShiftDown + (16 - r) moves the last r bytes of a vector to its start and
+// zeroes the rest.
+alignas(16) const uint8_t kShiftDown[32] = {
+    0,    1,    2,    3,    4,    5,    6,    7,    8,    9,    10,   11,   12,   13,   14,   15,
+    0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80};
+
+// The r (1..15) bytes at p as a vector, zero above them, without reading outside [p, p + r)
+// when there are at least 16 bytes before p + r (`back`), so no byte past the body is read.
+__attribute__((target("ssse3"))) __m128i LoadTail(const uint8_t* p, size_t r, bool back) {
+  if (back) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + r - 16));
+    __m128i mask = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kShiftDown + 16 - r));
+    return _mm_shuffle_epi8(v, mask);
+  }
+  alignas(16) uint8_t t[16] = {};
+  memcpy(t, p, r);
+  return _mm_load_si128(reinterpret_cast<const __m128i*>(t));
+}
+
+// Why the GHASH input is built with whole 16-byte stores from registers: GHASH reads it in
+// 16-byte loads right away, and a load that spans several smaller stores still in the store
+// buffer (byte-wise header fields, memcpy's overlapping head and tail) cannot be forwarded
+// from them and waits for them to reach the cache. A load of exactly one earlier store can.
+__attribute__((target("ssse3"))) void MacRecordBlocks(const RecordHead& h, const uint8_t* src,
+                                                      uint8_t* dst, size_t n, uint8_t* buf,
+                                                      size_t* end) {
+  uint64_t w0 = __builtin_bswap32(h.words[0]);
+  uint64_t len = __builtin_bswap32(h.words[1]);
+  uint64_t w2 = __builtin_bswap32(h.words[2]);
+  uint64_t w3 = __builtin_bswap32(h.words[3]);
+  // A[0, 16) = channel id ‖ direction ‖ sequence bytes 0..6; A[16, 32) = sequence byte 7 ‖
+  // message id ‖ length ‖ request id ‖ the first 3 bytes of the last word; A[32] its last byte.
+  auto* out = reinterpret_cast<__m128i*>(buf);
+  uint64_t a0 = h.channelId;
+  uint64_t a1 = h.direction | (h.sequence << 8);
+  uint64_t a2 = (h.sequence >> 56) | (w0 << 8) | (len << 40);
+  uint64_t a3 = (len >> 24) | (w2 << 8) | (w3 << 40);
+  _mm_store_si128(out++, _mm_set_epi64x(static_cast<int64_t>(a1), static_cast<int64_t>(a0)));
+  _mm_store_si128(out++, _mm_set_epi64x(static_cast<int64_t>(a3), static_cast<int64_t>(a2)));
+  // Each later block is the last byte of the previous 16 ‖ the next 15 body bytes.
+  __m128i prev = _mm_set_epi64x(static_cast<int64_t>((w3 >> 24) << 56), 0);
+  size_t k = 0;
+  for (; k + 16 <= n; k += 16) {
+    __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + k));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + k), c);
+    _mm_store_si128(out++, _mm_alignr_epi8(c, prev, 15));
+    prev = c;
+  }
+  size_t r = n - k;
+  __m128i c = _mm_setzero_si128();
+  if (r > 0) {
+    c = LoadTail(src + k, r, n >= 16);
+    alignas(16) uint8_t t[16];
+    _mm_store_si128(reinterpret_cast<__m128i*>(t), c);
+    memcpy(dst + k, t, r);
+  }
+  _mm_store_si128(out++, _mm_alignr_epi8(c, prev, 15));
+  // The length block: bits of associated data (all of A ‖ body), then of ciphertext (none).
+  uint64_t bits = static_cast<uint64_t>(kRecordHead + n) * 8;
+  _mm_store_si128(out++, _mm_set_epi64x(0, static_cast<int64_t>(__builtin_bswap64(bits))));
+  *end = reinterpret_cast<uint8_t*>(out) - buf;
+}
+
+}  // namespace
+
+#endif  // __x86_64__
+
+bool SmallGcmMacsRecord(const SmallGcm* g, size_t n) {
+  return g != nullptr && g->macRecord && kRecordHead + n + 15 + 16 <= kDirectMac;
+}
+
+void SmallGcmMacRecord(SmallGcm* g, const uint8_t* nonce, const RecordHead& head,
+                       const uint8_t* src, uint8_t* dst, size_t n, uint8_t* tag) {
+#if defined(__x86_64__)
+  alignas(16) uint8_t buf[kDirectMac];
+  size_t end;
+  MacRecordBlocks(head, src, dst, n, buf, &end);
+  alignas(16) uint64_t xi[2] = {0, 0};
+  g->ghash(xi, g->htable, buf, end);
+  const uint8_t* ek0 = Ek0For(g, nonce);
+  // Whole 16-byte loads and one store: byte loads of what GHASH just stored would each wait.
+  __m128i t = _mm_xor_si128(_mm_load_si128(reinterpret_cast<const __m128i*>(xi)),
+                            _mm_load_si128(reinterpret_cast<const __m128i*>(ek0)));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(tag), t);
+  OPENSSL_cleanse(xi, sizeof xi);
+#endif  // elsewhere SmallGcmMacsRecord is false (no SmallGcm is made), so this is not called
 }
 
 bool SmallGcmOpen(SmallGcm* g, const uint8_t* nonce, const uint8_t* aad, size_t aadLen,

@@ -97,6 +97,38 @@ describe('native record crypto (addon)', () => {
     expect((e as Error).message).to.equal('OpenSSL failed: GMAC');
   });
 
+  it('should seal and open mac records of every body length up to 80 bytes like noble, with the body ending where the bound buffers end', () => {
+    // mac's one-pass path builds GHASH blocks from 16-byte loads and stores: every partial
+    // block, a body shorter than one block, and a body flush with the end of the memory it may
+    // read are the cases to get right.
+    const fast = nativeRecordCrypto.cipher(options('mac'));
+    const reference = jsRecordCrypto(cryptoBackend('noble')).cipher(options('mac'));
+    const opened = new Uint8Array(80 + 24);
+    for (let n = 0; n <= 80; n++) {
+      const plain = Uint8Array.from({ length: n }, (_, i) => (i * 13 + n) & 0xff);
+      const privateSide = new Uint8Array(3 + n);
+      privateSide.set(plain, 3);
+      const ring = new Uint8Array(5 + n + 24);
+      fast.bind('private', privateSide);
+      fast.bind('ring', ring);
+      fast.sealAt(n + 1, header, 3, n, 5);
+      const theirs = new Uint8Array(n + 24);
+      reference.seal(n + 1, header, plain, theirs);
+      expect(Buffer.from(ring.subarray(5)).toString('hex'), `${n} bytes`).to.equal(
+        Buffer.from(theirs).toString('hex'),
+      );
+      fast.bind('private', opened.subarray(0, n + 24));
+      expect(fast.openAt(n + 1, header, 5, n + 24), `${n} bytes`).to.equal(OpenResult.opened);
+      expect(opened.subarray(0, n), `${n} bytes`).to.deep.equal(plain);
+      if (n > 0) {
+        ring[5 + n - 1] = (ring[5 + n - 1] ?? 0) ^ 0x80; // the body's last byte
+        expect(fast.openAt(n + 1, header, 5, n + 24), `${n} bytes`).to.equal(OpenResult.badTag);
+      }
+    }
+    fast.dispose();
+    reference.dispose();
+  });
+
   for (const mode of ['mac', 'aead'] as const) {
     it(`should seal and open ${mode} records by offset exactly as through views, over a run of sequence numbers`, () => {
       const viaOffsets = nativeRecordCrypto.cipher(options(mode));
