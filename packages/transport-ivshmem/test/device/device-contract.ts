@@ -14,6 +14,7 @@ import { signRevoke, verifyRevokeReceipt, type GrantToken } from '@sivshm/core';
 import { nodeBackend, signGrant } from '@sivshm/core/testing';
 import type { ChannelDevice } from '../../src/device/channel-device.js';
 import { TransportError } from '../../src/errors/transport-error.js';
+import { channelMoveTests } from './channel-move-contract.js';
 
 export interface DeviceUnderTest {
   readonly device: ChannelDevice;
@@ -265,5 +266,7 @@ export function deviceContract(h: DeviceHarness): void {
         expect(f2.presentGrant(g2.token, g2.tag).channelId).to.equal(0x52n);
       });
     });
+
+    describe('channel moves (protocol section 11)', () => channelMoveTests(() => d));
   });
 }
