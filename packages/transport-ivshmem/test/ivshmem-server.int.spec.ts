@@ -147,8 +147,20 @@ if (process.env.SIVSHM_IVSHMEM_CHILD === 'peer') {
       unmap(m.handle);
     });
 
-    afterEach(() => {
-      for (const c of children.splice(0)) if (c.exitCode === null) c.kill();
+    /**
+     * Kills the peers a test left and waits until each is gone with its IPC channel: the
+     * parent closes its end of that channel only once it has seen the child go, and on a
+     * loaded machine that can be well into the next test, where it would change an fd count.
+     */
+    afterEach(async () => {
+      await Promise.all(
+        children.splice(0).map(async (c) => {
+          const closed = new Promise((r) => c.once('close', r));
+          if (c.exitCode === null && c.signalCode === null) c.kill();
+          else if (!c.connected) return;
+          await closed;
+        }),
+      );
       server?.close();
       server = undefined;
       unlinkSync(shmPath);
@@ -356,7 +368,9 @@ if (process.env.SIVSHM_IVSHMEM_CHILD === 'peer') {
         expect(a.closed).to.equal(true);
         expect(a.error?.code).to.equal('ERR_PEER_GONE');
         b.close();
-        await new Promise((r) => setTimeout(r, 20));
+        // The clients' streams end in the event loop: wait (bounded) for their fds to go.
+        for (const end = Date.now() + 5000; fdCount() !== before && Date.now() < end;)
+          await new Promise((r) => setTimeout(r, 20));
         expect(fdCount()).to.equal(before);
       });
     });
