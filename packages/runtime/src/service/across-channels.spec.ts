@@ -1,7 +1,17 @@
 // Marble tests of the stream logic behind ConsumedService.event()/samples(): one subscriber
 // over successive channels. `channels$` marbles: a, b = a channel is current; u = none.
 import { expect } from 'chai';
-import { Subject } from 'rxjs';
+import fc from 'fast-check';
+import {
+  EMPTY,
+  Subject,
+  catchError,
+  distinctUntilChanged,
+  merge,
+  switchMap,
+  throwError,
+  type Observable,
+} from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { TransportError } from '@sivshm/transport-ivshmem';
 import { RuntimeError } from '../errors/runtime-error.js';
@@ -110,5 +120,107 @@ describe('acrossChannels (event and sample streams that outlive channels)', () =
     channels.next('b');
     streams.b!.next(2);
     expect(got).to.deep.equal([1, 2]);
+  });
+
+  it("ends a channel's part when its end stream errors, and waits for both to complete", () => {
+    scheduler().run(({ hot, cold, expectObservable, expectSubscriptions }) => {
+      const a = cold('-1-2-3-4-5');
+      const aEnd = cold<never>('----#', undefined, peerGone);
+      const b = cold('-6|');
+      const bEnd = cold<never>('------|');
+      const channels = hot('a-----b---|', { a: 'a', b: 'b' });
+      const out = acrossChannels(
+        channels,
+        (c: string) => (c === 'a' ? a : b),
+        (c: string) => (c === 'a' ? aEnd : bEnd),
+      );
+      // b's values end at 8 but its end stream only at 12: the result completes then.
+      expectObservable(out).toBe('-1-2---6----|');
+      expectSubscriptions(a.subscriptions).toBe('^---!');
+      expectSubscriptions(bEnd.subscriptions).toBe('------^-----!');
+    });
+  });
+
+  it('passes on an error of the end stream that is no channel end', () => {
+    const broken = new RuntimeError('ERR_TIMEOUT', 'x');
+    scheduler().run(({ hot, cold, expectObservable }) => {
+      const a = cold('-1-2-3');
+      const end = cold<never>('--#', undefined, broken);
+      const channels = hot('a-----', { a: 'a' });
+      expectObservable(
+        acrossChannels(
+          channels,
+          () => a,
+          () => end as Observable<never>,
+        ),
+      ).toBe('-1#', undefined, broken);
+    });
+  });
+
+  it('behaves as distinctUntilChanged + switchMap + catchError over merge(stream, end) on random histories', () => {
+    /** The operator chain acrossChannels replaced, as it was. */
+    const byOperators = <C, T>(
+      channels$: Observable<C | undefined>,
+      streamOf: (c: C) => Observable<T>,
+      endOf: (c: C) => Observable<never>,
+    ): Observable<T> =>
+      channels$.pipe(
+        distinctUntilChanged(),
+        switchMap((c) =>
+          c === undefined
+            ? EMPTY
+            : merge(streamOf(c), endOf(c)).pipe(
+                catchError((e: unknown) => (isChannelEnd(e) ? EMPTY : throwError(() => e))),
+              ),
+        ),
+      );
+    const names = ['a', 'b', 'c'] as const;
+    const step = fc.oneof(
+      fc.record({ k: fc.constant('channel' as const), c: fc.constantFrom(...names, undefined) }),
+      fc.record({ k: fc.constant('value' as const), c: fc.constantFrom(...names), v: fc.nat(99) }),
+      fc.record({
+        k: fc.constantFrom('stream' as const, 'end' as const),
+        c: fc.constantFrom(...names),
+        how: fc.constantFrom('complete', 'gone', 'broken'),
+      }),
+      fc.record({ k: fc.constant('channelsDone' as const) }),
+      fc.record({ k: fc.constant('leave' as const) }),
+    );
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 5, maxLength: 40, size: 'max' }), (steps) => {
+        const run = (impl: typeof byOperators): string[] => {
+          const channels = new Subject<string | undefined>();
+          const streams = new Map<string, Subject<number>>(names.map((n) => [n, new Subject()]));
+          const ends = new Map<string, Subject<never>>(names.map((n) => [n, new Subject()]));
+          const log: string[] = [];
+          const sub = impl(
+            channels,
+            (c) => streams.get(c)!,
+            (c) => ends.get(c)!,
+          ).subscribe({
+            next: (v) => log.push(`v${v}`),
+            error: (e: Error) => log.push(`error ${e.message}`),
+            complete: () => log.push('complete'),
+          });
+          for (const s of steps) {
+            if (s.k === 'channel') channels.next(s.c);
+            else if (s.k === 'value') streams.get(s.c)!.next(s.v);
+            else if (s.k === 'channelsDone') channels.complete();
+            else if (s.k === 'leave') sub.unsubscribe();
+            else {
+              const target = s.k === 'stream' ? streams.get(s.c)! : ends.get(s.c)!;
+              if (s.how === 'complete') target.complete();
+              else target.error(s.how === 'gone' ? peerGone : new Error('broken'));
+            }
+            log.push(
+              `observed ${[...streams.values(), ...ends.values()].map((x) => Number(x.observed)).join('')}`,
+            );
+          }
+          return log;
+        };
+        expect(run(acrossChannels)).to.deep.equal(run(byOperators));
+      }),
+      { numRuns: 500 },
+    );
   });
 });

@@ -12,7 +12,7 @@ import {
   take,
   throwError,
   timeout,
-  type Observable,
+  Observable,
   type Subscription,
 } from 'rxjs';
 import type { ChannelMode } from '@sivshm/abi';
@@ -231,14 +231,22 @@ export class ConsumedService {
     stream: (c: Connection) => Observable<T>,
   ): Observable<T> {
     if (options.acrossChannels === false) return this.#onChannel(what, stream);
-    return defer(() => {
+    // Counted from subscription to teardown by hand, not with defer + finalize: both would be
+    // one more operator every event passes through (acrossChannels says why that counts).
+    return new Observable<T>((subscriber) => {
       this.#streams++;
       this.#idle?.touch();
       this.#wake(); // an idle service opens a channel for the stream
-      return acrossChannels(this.#status.pipe(map(() => this.#connection)), (c) =>
-        merge(stream(c), c.end),
-      );
-    }).pipe(finalize(() => this.#streams--));
+      const sub = acrossChannels(
+        this.#status.pipe(map(() => this.#connection)),
+        stream,
+        (c) => c.end,
+      ).subscribe(subscriber);
+      return () => {
+        sub.unsubscribe();
+        this.#streams--;
+      };
+    });
   }
 
   /**
