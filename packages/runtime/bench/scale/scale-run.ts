@@ -92,6 +92,12 @@ export interface ScaleRunResult {
    * on all its channels at once; undefined without `eventsMs`.
    */
   readonly eventsPerSec: number | undefined;
+  /**
+   * The same events per second of the consumer process's CPU time (user + system) over the
+   * same window: what the delivery path costs, less sensitive to the share of the CPU the
+   * consumer gets on a loaded machine than the wall-clock rate.
+   */
+  readonly eventsPerConsumerCpuSec: number | undefined;
   /** The largest provider's time from its first offer() to its last one resolving, ms. */
   readonly offerMs: number;
   /** Why channels ended after all were up (the consumer's streams' errors, first few). */
@@ -256,7 +262,10 @@ const EVENTS_WARMUP_MS = 300;
  * flooded by many publishers read its IPC pipe only after the flood (a profile of 8 providers ×
  * 32 channels showed it busy receiving for 1.7 s with both commands read back to back).
  */
-async function measureEvents(children: ForkedChild<ScaleVmReport>[], ms: number): Promise<number> {
+async function measureEvents(
+  children: ForkedChild<ScaleVmReport>[],
+  ms: number,
+): Promise<{ perSec: number; perCpuSec: number }> {
   const consumer = children.at(-1)!;
   const providers = children.slice(0, -1);
   const fromMs = Date.now() + EVENTS_WARMUP_MS + 200;
@@ -267,7 +276,12 @@ async function measureEvents(children: ForkedChild<ScaleVmReport>[], ms: number)
   await reported(consumer, 'counted');
   await Promise.all(providers.map((p) => reported(p, 'published')));
   const counted = consumer.messages.find((m) => m.event === 'counted');
-  return counted?.event === 'counted' ? counted.received / (counted.ms / 1000) : NaN;
+  return counted?.event === 'counted'
+    ? {
+        perSec: counted.received / (counted.ms / 1000),
+        perCpuSec: counted.received / (counted.cpuMs / 1000),
+      }
+    : { perSec: NaN, perCpuSec: NaN };
 }
 
 /** Runs `s` once and tears everything down. */
@@ -312,8 +326,7 @@ export async function runScale(s: ScaleScenario): Promise<ScaleRunResult> {
     const after = procFigures(hostd.child.pid!);
     const status = await readStatus(l.d);
     const memory = await hostdMemory(hostd.child.pid!);
-    const eventsPerSec =
-      s.eventsMs === undefined ? undefined : await measureEvents(children, s.eventsMs);
+    const events = s.eventsMs === undefined ? undefined : await measureEvents(children, s.eventsMs);
     const connections = done.connections;
     return {
       vms: l.providers.length + 1,
@@ -344,7 +357,8 @@ export async function runScale(s: ScaleScenario): Promise<ScaleRunResult> {
       providerStartup: ready[0]!.startup,
       consumerStartup: done.startup,
       offerMs: Math.max(...ready.map((r) => r.offerMs)),
-      eventsPerSec,
+      eventsPerSec: events?.perSec,
+      eventsPerConsumerCpuSec: events?.perCpuSec,
       channelsEnded: done.ended,
       hostdWarnings: hostd.logs
         .filter((e) => e['level'] === 'warn' || e['event'] === 'channel-closing')

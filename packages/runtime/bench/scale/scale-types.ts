@@ -56,5 +56,7 @@ export type ScaleVmReport =
       readonly received: number;
       /** The counting window's length (wall clock, set by the `count` command). */
       readonly ms: number;
+      /** The consumer process's CPU time (user + system) over the same window, ms. */
+      readonly cpuMs: number;
     }
   | { readonly event: 'error'; readonly vm: string; readonly message: string };
