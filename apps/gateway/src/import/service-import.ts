@@ -1,7 +1,9 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { GatewayImport, ServiceDefinition } from '@sivshm/core';
 import {
+  chooseProvider,
   endpointOption,
+  outranks,
   type EndpointOption,
   type RemoteService,
   type ServiceAvailability,
@@ -58,6 +60,10 @@ export class ServiceImport {
   private generation = 0;
   private finding: Subscription | undefined;
   private closed = false;
+  /** Every node offering the instance now, by peer. */
+  private readonly candidates = new Map<string, RemoteService>();
+  /** The binding changes in progress, run one after the other. */
+  private switching: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly ctx: ServiceImportContext,
@@ -99,21 +105,40 @@ export class ServiceImport {
     return this.bound?.offered !== undefined;
   }
 
+  /**
+   * Every network node offering the instance is a candidate; one is bound at a time, chosen by
+   * the Offers' load balancing options (lowest priority, then a draw by weight: PRS_SOMEIPSD).
+   * A candidate of strictly better priority takes over; the others wait, and the best of them
+   * takes over when the bound one goes away (StopOffer, TTL, reboot).
+   */
   private availability(a: ServiceAvailability): void {
     if (this.closed) return;
+    const peer = a.service.peer;
     const current = this.bound?.remote;
     if (!a.available) {
-      if (current?.peer === a.service.peer) void this.unbind(`${a.reason} from ${a.service.peer}`);
+      this.candidates.delete(peer);
+      if (current?.peer === peer) this.rebind(`${a.reason} from ${peer}`);
       return;
     }
-    if (current !== undefined) {
-      // Another provider of the same instance waits its turn; the bound one's new endpoints
-      // mean a new binding.
-      if (current.peer !== a.service.peer) return;
-      void this.unbind('its endpoints changed').then(() => this.bind(a.service));
-      return;
-    }
-    void this.bind(a.service);
+    this.candidates.set(peer, a.service);
+    if (current === undefined) this.rebind(undefined);
+    // The bound one's new endpoints mean a new binding (to the best, which may be it again).
+    else if (current.peer === peer) this.rebind('its endpoints changed');
+    else if (outranks(a.service, current))
+      this.rebind(`${peer} offers it at a better load balancing priority`);
+  }
+
+  /**
+   * Unbinds (when `why` is given) and binds the best candidate, one change at a time: the next
+   * waits until the sivshm offer of the previous binding is withdrawn.
+   */
+  private rebind(why: string | undefined): void {
+    this.switching = this.switching.then(async () => {
+      if (why !== undefined && this.bound !== undefined) await this.unbind(why);
+      if (this.closed || this.bound !== undefined) return;
+      const best = chooseProvider([...this.candidates.values()]);
+      if (best !== undefined) await this.bind(best);
+    });
   }
 
   /** Subscribes on the network and offers the service inside sivshm. */
@@ -181,6 +206,8 @@ export class ServiceImport {
             majorVersion: this.service.major,
             eventgroupId,
             endpoints: [endpoint],
+            // At the node bound, whichever other nodes offer the instance too.
+            provider: b.remote.peer,
           })
           .subscribe({
             next: (ev) => {

@@ -114,7 +114,10 @@ async function main(): Promise<void> {
     runDir: d.runDir,
     allowLoopbackEndpoints: true,
     sdTiming: TEST_SD_TIMING,
-    log: (l) => gatewayLog.push(l),
+    log: (l) => {
+      gatewayLog.push(l);
+      note(`gateway: ${l}`);
+    },
   });
   const cluster = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
   try {

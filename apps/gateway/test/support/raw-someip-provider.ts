@@ -25,6 +25,18 @@ export interface OfferedInstance {
   readonly ttl: number;
   /** A multicast group the Acks name; events then go there once instead of to each subscriber. */
   readonly multicast?: { readonly group: string; readonly port: number };
+  /** A Load Balancing option (type 0x02) on the Offer: priority (lower preferred) and weight. */
+  readonly loadBalancing?: { readonly priority: number; readonly weight: number };
+}
+
+/** Load Balancing option: Length 0x0005, Type 0x02, reserved, priority, weight. */
+function loadBalancingOptionBytes(lb: { priority: number; weight: number }): Buffer {
+  const o = Buffer.alloc(8);
+  o.writeUInt16BE(0x0005, 0);
+  o[2] = 0x02;
+  o.writeUInt16BE(lb.priority, 4);
+  o.writeUInt16BE(lb.weight, 6);
+  return o;
 }
 
 type Sockets = Awaited<ReturnType<typeof openSocket>>;
@@ -37,6 +49,7 @@ function offerEntries(address: string, instances: readonly OfferedInstance[], st
     const first = options.length;
     options.push(endpointOptionBytes(address, 0x11, i.udpPort));
     if (i.tcpPort !== undefined) options.push(endpointOptionBytes(address, 0x06, i.tcpPort));
+    if (i.loadBalancing !== undefined) options.push(loadBalancingOptionBytes(i.loadBalancing));
     const e = Buffer.alloc(16);
     e[0] = 0x01;
     e[1] = first;
