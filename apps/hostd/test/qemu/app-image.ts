@@ -20,6 +20,7 @@ import {
 } from '@sivshm/testing/qemu';
 import { BAR_SCAN_TRIGGER, MARKER_CHANNELS, markerBytes } from './guest-markers.js';
 import { SKIPPER_ROLE } from './guest-receipt-skipper.js';
+import { ISOLATION_ROLE, ISOLATION_SCAN_MARKERS, IVSHMEM_PCI_ID } from './isolation-markers.js';
 
 const INIT = initScript(`
 echo "@@ guest $role up at $(cut -d' ' -f1 /proc/uptime)s"
@@ -54,6 +55,27 @@ if [ "$role" = consumer ]; then
     done
   ) &
 fi
+case "$role" in iso-*)
+  # The isolation scenario (isolation-tier.ts): root lists this guest's ivshmem functions and
+  # scans BAR2 of every one of them for both markers, round after round, for the guest's life.
+  (
+    for n in $(seq 400); do
+      l=""
+      for d in /sys/bus/pci/devices/*; do
+        [ "$(cat $d/vendor 2>/dev/null):$(cat $d/device 2>/dev/null)" = ${IVSHMEM_PCI_ID} ] && l="$l $(basename $d)"
+      done
+      echo "@@ iso-pci $n$l"
+      insmod /lib/modules/sivshm_bar_scan.ko all=1 round=$n marker=$(cat /lib/modules/iso-markers) &&
+        rmmod sivshm_bar_scan
+      dmesg | sed -n "s/.*sivshm_bar_scan: r$n \\(.*\\)/@@ iso-scan $n \\1/p"
+      echo "@@ iso-round-end $n"
+      sleep 2
+    done
+  ) &
+  # the third guest runs no app: only its root, scanning
+  if [ "$role" = ${ISOLATION_ROLE.third} ]; then wait; poweroff -f; fi
+  ;;
+esac
 echo "@@ app starting at $(cut -d' ' -f1 /proc/uptime)s"
 if [ "$role" = consumer ]; then
   # An app that dies on a live link first: the next one must start clean on the same port.
@@ -67,6 +89,9 @@ if [ "$role" = consumer ]; then
   done
 fi
 su -s /bin/sh app -c "/bin/node /app/dist/guest.js $role /app/services.yaml"
+echo "@@ app-exit $?"
+# the isolation scenario's pair guests stay up (their root loops go on) until the host ends them
+case "$role" in iso-*) wait ;; esac
 `);
 
 /** The BAR scan module's source: beside this file's source, whether compiled or not. */
@@ -127,6 +152,9 @@ export function buildAppImage(
   buildStaticTool('provision-key.c', join(root, 'bin/provision-key'));
   copyFileSync(ko, join(root, 'lib/modules/sivshm.ko'));
   copyFileSync(scan.ko, join(root, 'lib/modules/sivshm_bar_scan.ko'));
+  // the isolation scenario: its markers, and the probe its apps hand their device file to
+  writeFileSync(join(root, 'lib/modules/iso-markers'), ISOLATION_SCAN_MARKERS.join(','));
+  buildStaticTool('device-map-probe.c', join(root, 'bin/device-map-probe'));
   writeFileSync(
     join(root, 'lib/modules/markers'),
     MARKER_CHANNELS.map((c) => markerBytes(c.marker).toString('hex')).join(','),

@@ -6,6 +6,7 @@
  * console, i.e. the serial log the host reads as it grows) one `@@ app <json>` line per step.
  *
  *   guest.js provider|consumer|crashing-consumer|forged-receipt-consumer|no-receipt-consumer <services.yaml>
+ *   guest.js iso-provider|iso-consumer <services.yaml>   (the isolation scenario, isolation-app.ts)
  */
 import { constants, readFileSync, writeFileSync } from 'node:fs';
 import { closeFd, mapFile, unmap } from '@sivshm/transport-ivshmem';
@@ -19,6 +20,8 @@ import {
   type MarkerMode,
 } from './guest-markers.js';
 import { receiptSkippingConsumer, SKIPPER_ROLE } from './guest-receipt-skipper.js';
+import { isolationConsumer, isolationProvider } from './isolation-app.js';
+import { ISOLATION_ROLE } from './isolation-markers.js';
 
 /** Events the provider publishes in one burst, numbered from 1. */
 export const BURST = 300;
@@ -298,6 +301,10 @@ export async function runGuestApp(open: OpenNode, argv: readonly string[]): Prom
     if (role === 'provider') await provider(open, config);
     else if (role === 'consumer') await consumer(open, config);
     else if (role === 'crashing-consumer') await crashingConsumer(open, config);
+    else if (role === ISOLATION_ROLE.provider)
+      await isolationProvider(open, config, GUEST_LINK, say);
+    else if (role === ISOLATION_ROLE.consumer)
+      await isolationConsumer(open, config, GUEST_LINK, say);
     else if (role === SKIPPER_ROLE.forged || role === SKIPPER_ROLE.none) {
       const opened = (): ReturnType<OpenNode> => open({ config, vm: 'cluster', ...GUEST_LINK });
       await receiptSkippingConsumer(opened, role === SKIPPER_ROLE.forged ? 'forged' : 'none', say);

@@ -47,6 +47,7 @@ import { BURST } from './guest-app.js';
 import { MARKER_CHANNELS } from './guest-markers.js';
 import { lastStep, steps, waitStep, type Step } from './guest-steps.js';
 import { markerScan } from './marker-scan.js';
+import { isolationOnKernel } from './isolation-tier.js';
 import { judgeReceiptChecks, type QuarantineStatus } from './receipt-checks.js';
 
 /** Guest RAM: its initramfs (~110 MB unpacked with Node) lives in it, next to Node's heap. */
@@ -394,7 +395,10 @@ async function onKernel(kernel: GuestKernel, appLayer: string): Promise<void> {
   }
 }
 
-async function main(): Promise<void> {
+/** The groups: `qemu` (two guests, the scenario above), `isolation` (three, isolation-tier.ts). */
+const GROUPS = ['qemu', 'isolation'] as const;
+
+async function main(groups: ReadonlySet<(typeof GROUPS)[number]>): Promise<void> {
   const t0 = Date.now();
   const kernels = preflight('qemu-tier', root);
   if (kernels === undefined) return;
@@ -403,7 +407,11 @@ async function main(): Promise<void> {
   try {
     const appLayer = await buildAppLayer(shared);
     root.note(`app layer built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    for (const kernel of kernels) await onKernel(kernel, appLayer);
+    for (const kernel of kernels) {
+      if (groups.has('qemu')) await onKernel(kernel, appLayer);
+      if (groups.has('isolation'))
+        await isolationOnKernel(root.scope(`${kernel.label}/`), kernel, appLayer);
+    }
   } catch (e) {
     root.record('qemu-tier', false, `${(e as Error).stack ?? String(e)}`);
   } finally {
@@ -412,5 +420,6 @@ async function main(): Promise<void> {
   root.note(`tier 3 done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 
-if (selectedGroups(['qemu'] as const, root).has('qemu')) await main();
+const groups = selectedGroups(GROUPS, root);
+if (groups.size > 0) await main(groups);
 process.exitCode = root.finish();

@@ -8,6 +8,12 @@
  *
  *   insmod sivshm_bar_scan.ko marker=<hex>[,<hex>...]
  *     ->  "sivshm_bar_scan: <hex> <n> of <bytes>", one line per marker
+ *   insmod sivshm_bar_scan.ko all=1 round=<n> marker=<hex>[,<hex>...]
+ *     ->  "sivshm_bar_scan: r<n> <bdf> <hex> <count> of <bytes>", one line per
+ *         ivshmem device and marker: every ivshmem BAR2 this guest has (the
+ *         control device and any hot-plugged channel device), for the
+ *         isolation check, whose third guest must find no device channel's
+ *         bytes anywhere it can reach
  *
  * The counts go to the kernel log when the module loads; unload it to scan
  * again. The BAR is mapped write-back, as sivshm.ko maps it (one memory type
@@ -34,6 +40,12 @@ static char *marker[MAX_MARKERS];
 static int nmarkers;
 module_param_array(marker, charp, &nmarkers, 0444);
 MODULE_PARM_DESC(marker, "bytes to count in the region BAR, in hex (at most 32 bytes each)");
+static bool all;
+module_param(all, bool, 0444);
+MODULE_PARM_DESC(all, "scan BAR2 of every ivshmem device, one line per device and marker");
+static int scan_round;
+module_param_named(round, scan_round, int, 0444);
+MODULE_PARM_DESC(round, "names the scan in its lines (with all=1)");
 
 static size_t count_in(const u8 *bar, size_t len, const u8 *want, size_t n)
 {
@@ -48,37 +60,52 @@ static size_t count_in(const u8 *bar, size_t len, const u8 *want, size_t n)
 	return count;
 }
 
-static int scan_one(const u8 *bar, size_t len, const char *hex)
+/* prefix: "" for the first device's classic lines, "r<round> <bdf> " with all=1 */
+static int scan_one(const char *prefix, const u8 *bar, size_t len, const char *hex)
 {
 	size_t hexlen = strlen(hex), n = hexlen / 2;
 	u8 want[MAX_MARKER];
 
 	if (n == 0 || n > MAX_MARKER || hexlen % 2 || hex2bin(want, hex, n))
 		return -EINVAL;
-	pr_info("%s %zu of %zu\n", hex, count_in(bar, len, want, n), len);
+	pr_info("%s%s %zu of %zu\n", prefix, hex, count_in(bar, len, want, n), len);
 	return 0;
+}
+
+static int scan_device(struct pci_dev *pdev, const char *prefix)
+{
+	resource_size_t start = pci_resource_start(pdev, REGION_BAR);
+	resource_size_t len = pci_resource_len(pdev, REGION_BAR);
+	void *bar = len ? memremap(start, len, MEMREMAP_WB) : NULL;
+	int i, err = 0;
+
+	if (!bar)
+		return -ENOMEM;
+	for (i = 0; i < nmarkers && !err; i++)
+		err = scan_one(prefix, bar, len, marker[i]);
+	memunmap(bar);
+	return err;
 }
 
 static int __init sivshm_bar_scan_init(void)
 {
-	struct pci_dev *pdev;
-	resource_size_t start, len;
-	void *bar;
-	int i, err = 0;
+	struct pci_dev *pdev = NULL;
+	char prefix[48];
+	int err = 0;
 
-	pdev = pci_get_device(IVSHMEM_VENDOR, IVSHMEM_DEVICE, NULL);
-	if (!pdev)
-		return -ENODEV;
-	start = pci_resource_start(pdev, REGION_BAR);
-	len = pci_resource_len(pdev, REGION_BAR);
-	bar = len ? memremap(start, len, MEMREMAP_WB) : NULL;
-	if (!bar) {
+	if (!all) {
+		pdev = pci_get_device(IVSHMEM_VENDOR, IVSHMEM_DEVICE, NULL);
+		if (!pdev)
+			return -ENODEV;
+		err = scan_device(pdev, "");
 		pci_dev_put(pdev);
-		return -ENOMEM;
+		return err;
 	}
-	for (i = 0; i < nmarkers && !err; i++)
-		err = scan_one(bar, len, marker[i]);
-	memunmap(bar);
+	/* pci_get_device drops the previous device's reference and takes the next one's */
+	while (!err && (pdev = pci_get_device(IVSHMEM_VENDOR, IVSHMEM_DEVICE, pdev))) {
+		snprintf(prefix, sizeof(prefix), "r%d %s ", scan_round, pci_name(pdev));
+		err = scan_device(pdev, prefix);
+	}
 	pci_dev_put(pdev);
 	return err;
 }
