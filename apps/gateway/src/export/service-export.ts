@@ -222,7 +222,7 @@ export class ServiceExport {
     const targets = this.subscribers.targets(eventgroupId);
     if (targets.length === 0) return;
     this.sessionId = this.sessionId >= 0xffff ? 1 : this.sessionId + 1;
-    const bytes = encodeSomeIp({
+    const m = {
       serviceId: this.service.id,
       methodId: eventId,
       clientId: 0,
@@ -231,18 +231,19 @@ export class ServiceExport {
       messageType: MessageType.notification,
       returnCode: ReturnCode.ok,
       payload,
-    });
+    };
     const multicast = this.exp.multicast;
     if (multicast !== undefined && targets.some((t) => t.protocol === 'udp')) {
       // One copy to the group the Acks named, for every UDP subscriber at once.
-      this.batcher.add(multicast.group, multicast.port, bytes);
+      this.batcher.addMessage(multicast.group, multicast.port, m);
       this.ctx.counters.eventsSent += 1;
     }
+    let bytes: Uint8Array | undefined; // encoded once, for the TCP connections only
     for (const t of targets) {
       if (t.protocol === 'udp') {
         if (multicast !== undefined) continue;
-        this.batcher.add(t.address, t.port, bytes);
-      } else if (this.tcp?.send(t.address, t.port, bytes) !== true) {
+        this.batcher.addMessage(t.address, t.port, m);
+      } else if (this.tcp?.send(t.address, t.port, (bytes ??= encodeSomeIp(m))) !== true) {
         // No connection from that endpoint (yet), or it is not draining: not queued without bound.
         this.ctx.counters.eventsDropped += 1;
         continue;

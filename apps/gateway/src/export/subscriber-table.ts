@@ -15,10 +15,13 @@ export interface EventTarget {
 export class SubscriberTable {
   /** eventgroup id → `peer` → its event endpoints. */
   private readonly groups = new Map<number, Map<string, EventTarget[]>>();
+  /** `targets()` of each eventgroup, made on first use after a change (it runs per event). */
+  private readonly cached = new Map<number, EventTarget[]>();
 
   /** Applies one SD subscriber event (already filtered to this instance). */
   apply(e: SubscriberEvent): void {
     const { peer, eventgroupId, endpoints } = e.request;
+    this.cached.delete(eventgroupId);
     let group = this.groups.get(eventgroupId);
     if (e.type === 'unsubscribed') {
       group?.delete(peer);
@@ -32,7 +35,16 @@ export class SubscriberTable {
   }
 
   /** The endpoints subscribed to `eventgroupId`, each once. */
-  targets(eventgroupId: number): EventTarget[] {
+  targets(eventgroupId: number): readonly EventTarget[] {
+    let out = this.cached.get(eventgroupId);
+    if (out === undefined) {
+      out = this.collect(eventgroupId);
+      this.cached.set(eventgroupId, out);
+    }
+    return out;
+  }
+
+  private collect(eventgroupId: number): EventTarget[] {
     const group = this.groups.get(eventgroupId);
     if (group === undefined) return [];
     const seen = new Set<string>();
@@ -56,6 +68,7 @@ export class SubscriberTable {
 
   clear(): void {
     this.groups.clear();
+    this.cached.clear();
   }
 }
 

@@ -55,4 +55,26 @@ describe('DatagramBatcher', () => {
     await waitFor(() => received.length >= 1, 'the lone message', 5_000, 5);
     expect(received[0]!.length).to.equal(24);
   });
+
+  it('should write messages given by their fields into the same datagram, byte for byte as encodeSomeIp, and send a too-large one alone after what was queued', async () => {
+    const b = new DatagramBatcher(from, 400);
+    const fields = (sessionId: number, size: number) => ({
+      serviceId: 0x1234,
+      methodId: 0x8001,
+      clientId: 0,
+      sessionId,
+      interfaceVersion: 1,
+      messageType: 0x02,
+      returnCode: 0,
+      payload: Uint8Array.from({ length: size }, (_, i) => (i * 7 + sessionId) & 0xff),
+    });
+    b.addMessage('127.0.0.1', port, fields(1, 64));
+    b.add('127.0.0.1', port, message(2, 8));
+    b.addMessage('127.0.0.1', port, fields(3, 500)); // past the bound: its own datagram
+    await waitFor(() => received.length >= 2, 'two datagrams', 5_000, 5);
+    expect(Buffer.concat([received[0]!])).to.deep.equal(
+      Buffer.concat([encodeSomeIp(fields(1, 64)), message(2, 8)]),
+    );
+    expect(received[1]).to.deep.equal(Buffer.from(encodeSomeIp(fields(3, 500))));
+  });
 });

@@ -1,10 +1,14 @@
 import type { Socket } from 'node:dgram';
+import { SOMEIP_HEADER_SIZE } from '@sivshm/abi';
+import { writeSomeIp, type SomeIpMessage } from './someip-message.js';
 
+/** One datagram being filled for one endpoint. */
 interface Pending {
   readonly address: string;
   readonly port: number;
-  readonly parts: Uint8Array[];
-  bytes: number;
+  /** The datagram's bytes so far: messages are written straight into it. */
+  readonly bytes: Buffer;
+  used: number;
 }
 
 /** Largest datagram the batcher makes: one Ethernet frame without IP fragmentation. */
@@ -15,10 +19,13 @@ export const MAX_BATCH_BYTES = 1400;
  * (PRS_SOMEIP: several messages may share a UDP datagram, each framed by its Length; vsomeip
  * and Wireshark read them so). One send system call carries many events, which is what lets
  * the gateway keep up with a ring's rate; a lone event still leaves in its own turn (the flush
- * is a microtask), so batching adds no wait. A datagram never grows past `maxBytes`.
+ * is a microtask), so batching adds no wait. A datagram never grows past `maxBytes` (a single
+ * larger message leaves alone). Each message is written straight into its datagram's buffer:
+ * one allocation per datagram, none per message.
  */
 export class DatagramBatcher {
-  private readonly pending = new Map<string, Pending>();
+  /** address → port → the datagram being filled (no string key built per message). */
+  private readonly pending = new Map<string, Map<number, Pending>>();
   private scheduled = false;
 
   constructor(
@@ -26,37 +33,82 @@ export class DatagramBatcher {
     private readonly maxBytes: number = MAX_BATCH_BYTES,
   ) {}
 
-  /** Queues `message` for `address:port`; it is sent at the end of this turn. */
+  /** Queues the encoded `message` for `address:port`; it is sent at the end of this turn. */
   add(address: string, port: number, message: Uint8Array): void {
-    const key = `${address}|${port}`;
-    let p = this.pending.get(key);
-    if (p !== undefined && p.bytes + message.byteLength > this.maxBytes) {
+    const p = this.room(address, port, message.byteLength);
+    if (p === undefined) return this.sendAlone(address, port, message);
+    p.bytes.set(message, p.used);
+    p.used += message.byteLength;
+  }
+
+  /** Queues message `m` for `address:port`, encoding it straight into the datagram. */
+  addMessage(address: string, port: number, m: Omit<SomeIpMessage, 'protocolVersion'>): void {
+    const size = SOMEIP_HEADER_SIZE + m.payload.byteLength;
+    const p = this.room(address, port, size);
+    if (p === undefined) {
+      const alone = Buffer.allocUnsafe(size);
+      writeSomeIp(alone, 0, m);
+      return this.sendAlone(address, port, alone);
+    }
+    p.used = writeSomeIp(p.bytes, p.used, m);
+  }
+
+  /**
+   * The datagram to `address:port` with room for `size` more bytes (the full one is sent and a
+   * new one started), or undefined when `size` alone passes the bound.
+   */
+  private room(address: string, port: number, size: number): Pending | undefined {
+    if (size > this.maxBytes) return undefined;
+    let ports = this.pending.get(address);
+    if (ports === undefined) {
+      ports = new Map();
+      this.pending.set(address, ports);
+    }
+    let p = ports.get(port);
+    if (p !== undefined && p.used + size > this.maxBytes) {
       this.send(p);
-      this.pending.delete(key);
       p = undefined;
     }
     if (p === undefined) {
-      p = { address, port, parts: [], bytes: 0 };
-      this.pending.set(key, p);
+      p = { address, port, bytes: Buffer.allocUnsafe(this.maxBytes), used: 0 };
+      ports.set(port, p);
     }
-    p.parts.push(message);
-    p.bytes += message.byteLength;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      queueMicrotask(() => this.flush());
-    }
+    this.schedule();
+    return p;
+  }
+
+  /**
+   * A message too large to share a datagram: what is queued for the endpoint goes first, then
+   * the message on its own, both now, so the endpoint gets them in order.
+   */
+  private sendAlone(address: string, port: number, message: Uint8Array): void {
+    const queued = this.pending.get(address)?.get(port);
+    if (queued !== undefined) this.send(queued);
+    this.sendBytes(message, port, address);
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => this.flush());
   }
 
   /** Sends everything queued. */
   flush(): void {
     this.scheduled = false;
-    for (const p of this.pending.values()) this.send(p);
+    for (const ports of this.pending.values()) for (const p of ports.values()) this.send(p);
     this.pending.clear();
   }
 
   private send(p: Pending): void {
+    this.sendBytes(p.bytes.subarray(0, p.used), p.port, p.address);
+    // The buffer now belongs to the send in flight: the next message starts a new one.
+    this.pending.get(p.address)?.delete(p.port);
+  }
+
+  private sendBytes(bytes: Uint8Array, port: number, address: string): void {
     try {
-      this.socket.send(p.parts.length === 1 ? p.parts[0]! : p.parts, p.port, p.address);
+      this.socket.send(bytes, port, address);
     } catch {
       // The socket closed meanwhile (the export is stopping): these events are not sent.
     }

@@ -95,18 +95,37 @@ export function splitSomeIpDatagram(bytes: Uint8Array, maxPayload: number): Some
 /** The bytes of one message (header and payload). */
 export function encodeSomeIp(m: Omit<SomeIpMessage, 'protocolVersion'>): Uint8Array {
   const out = new Uint8Array(SOMEIP_HEADER_SIZE + m.payload.byteLength);
-  const view = new DataView(out.buffer);
-  view.setUint16(At.messageId, m.serviceId);
-  view.setUint16(At.messageId + 2, m.methodId);
-  view.setUint32(At.length, 8 + m.payload.byteLength);
-  view.setUint16(At.requestId, m.clientId);
-  view.setUint16(At.requestId + 2, m.sessionId);
-  out[At.protocolVersion] = SOMEIP_PROTOCOL_VERSION;
-  out[At.interfaceVersion] = m.interfaceVersion;
-  out[At.messageType] = m.messageType;
-  out[At.returnCode] = m.returnCode;
-  out.set(m.payload, SOMEIP_HEADER_SIZE);
+  writeSomeIp(out, 0, m);
   return out;
+}
+
+/**
+ * Writes one message (header and payload) into `out` at `at` and returns where it ends; `out`
+ * must have the room (`SOMEIP_HEADER_SIZE` + payload). No view or buffer is allocated, so a
+ * batch of messages can be written into one datagram.
+ */
+export function writeSomeIp(
+  out: Uint8Array,
+  at: number,
+  m: Omit<SomeIpMessage, 'protocolVersion'>,
+): number {
+  const length = 8 + m.payload.byteLength;
+  const put16 = (offset: number, v: number): void => {
+    out[at + offset] = v >>> 8;
+    out[at + offset + 1] = v & 0xff;
+  };
+  put16(At.messageId, m.serviceId);
+  put16(At.messageId + 2, m.methodId);
+  put16(At.length, length >>> 16);
+  put16(At.length + 2, length & 0xffff);
+  put16(At.requestId, m.clientId);
+  put16(At.requestId + 2, m.sessionId);
+  out[at + At.protocolVersion] = SOMEIP_PROTOCOL_VERSION;
+  out[at + At.interfaceVersion] = m.interfaceVersion;
+  out[at + At.messageType] = m.messageType;
+  out[at + At.returnCode] = m.returnCode;
+  out.set(m.payload, at + SOMEIP_HEADER_SIZE);
+  return at + SOMEIP_HEADER_SIZE + m.payload.byteLength;
 }
 
 /** The response or error to a request: same Message ID and Request ID (PRS_SOMEIP_00043). */
