@@ -194,6 +194,19 @@ export class ServiceConsumer {
         mapError === undefined
           ? rejectRaw
           : (e: unknown): void => rejectRaw(mappedError(mapError, e));
+      const header = this.#requestHeader(methodId, session);
+      let sent: boolean;
+      try {
+        // Hot path: encoded straight into the ring; only a full ring takes the waiting path.
+        sent =
+          this.channel.state === 'open' && sendEncoded(this.channel, header, requestType, request);
+      } catch (e) {
+        reject(e); // the request does not encode (nothing was sent): no answer to wait for
+        return;
+      }
+      // The clock is read once the request is on its way, so the provider works meanwhile (a
+      // clock read is slow on some virtual machines, docs/performance.md §5); a later start only
+      // makes the deadline later. No answer is dispatched before this call returns.
       const call: PendingCall = {
         resolve: resolve as (response: unknown) => void,
         reject,
@@ -201,32 +214,36 @@ export class ServiceConsumer {
         methodId,
         timeoutMs,
         responseType,
-        sent: true,
+        sent,
       };
       this.#pending.add(session, call);
-      const header = this.#requestHeader(methodId, session);
-      try {
-        // Hot path: encoded straight into the ring; only a full ring takes the waiting path.
-        if (
-          this.channel.state === 'open' &&
-          sendEncoded(this.channel, header, requestType, request)
-        )
-          return;
-        call.sent = false;
-        const body = requestType.encode(request).finish();
-        this.#sendWhenRoom(methodId, { ...header }, body, timeoutMs).then(
-          () => void (call.sent = true),
-          (e: TransportError) => {
-            this.#pending.delete(session);
-            reject(e);
-          },
-        );
-      } catch (e) {
-        // The request does not encode (nothing was sent): no answer to wait for.
-        this.#pending.delete(session);
-        reject(e);
-      }
+      if (!sent) this.#sendLater(session, call, header, requestType, request);
     });
+  }
+
+  /** The waiting lane of a call the ring had no room for: encoded first, then sent when room comes. */
+  #sendLater(
+    session: number,
+    call: PendingCall,
+    header: SomeIpHeader,
+    requestType: protobuf.Type,
+    request: object,
+  ): void {
+    let body: Uint8Array;
+    try {
+      body = requestType.encode(request).finish();
+    } catch (e) {
+      this.#pending.delete(session); // nothing was sent: no answer to wait for
+      call.reject(e as TransportError);
+      return;
+    }
+    this.#sendWhenRoom(call.methodId, { ...header }, body, call.timeoutMs).then(
+      () => void (call.sent = true),
+      (e: TransportError) => {
+        this.#pending.delete(session);
+        call.reject(e);
+      },
+    );
   }
 
   /**
