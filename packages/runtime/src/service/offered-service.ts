@@ -1,6 +1,11 @@
 import { BehaviorSubject, Subject, type Observable } from 'rxjs';
 import { endpointOption, type OfferHandle } from '@sivshm/discovery';
-import type { Channel, EventPublisher, ServiceProvider } from '@sivshm/transport-ivshmem';
+import type {
+  Channel,
+  EventPublisher,
+  ServiceProvider,
+  ServiceProviderOptions,
+} from '@sivshm/transport-ivshmem';
 import { RuntimeError } from '../errors/runtime-error.js';
 import { encodedPayloadCheck } from './event-bytes.js';
 import type { AttachedChannel, NodeContext } from '../node/node-context.js';
@@ -21,6 +26,12 @@ export interface OfferOptions {
    * false sends what protobufjs's encoder makes of it (it coerces silently).
    */
   readonly checkPayloads?: boolean;
+  /**
+   * Method calls run at once on each consumer's channel (handlers not yet settled), 1..65535;
+   * default 256 (transport's `DEFAULT_MAX_CALLS_IN_FLIGHT`). A call past it is refused before
+   * its handler runs, and the caller gets `ERR_BUSY` (docs/security.md §11).
+   */
+  readonly maxCallsInFlight?: number;
 }
 
 /** Options of `OfferedService.publisher`. */
@@ -149,6 +160,7 @@ export class OfferedService {
   readonly #publishers = new Map<string, ServicePublisher<object>>();
   readonly #count = new BehaviorSubject<number>(0);
   readonly #checkPayloads: boolean;
+  readonly #providerOptions: ServiceProviderOptions;
   readonly #errors = new Subject<Error>();
   /**
    * Problems on the provider's side that end nothing: a method handler's response that does
@@ -167,6 +179,14 @@ export class OfferedService {
     this.#instance = options.instance;
     this.#methods = options.methods ?? {};
     this.#checkPayloads = options.checkPayloads !== false;
+    const max = options.maxCallsInFlight;
+    if (max !== undefined && (!Number.isInteger(max) || max < 1 || max > 0xffff)) {
+      throw new RuntimeError(
+        'ERR_BAD_ARGUMENT',
+        `Node.offer: maxCallsInFlight ${String(max)} is not allowed: use a whole number from 1 to 65535`,
+      );
+    }
+    this.#providerOptions = max === undefined ? {} : { maxCallsInFlight: max };
     for (const name of Object.keys(this.#methods)) catalog.method(name);
   }
 
@@ -259,11 +279,11 @@ export class OfferedService {
       return;
     }
     const def = this.#catalog.definition;
-    const provider = this.#ctx.transport.provide(attached.channel, {
-      service: def.id,
-      major: def.major,
-      client: 0,
-    });
+    const provider = this.#ctx.transport.provide(
+      attached.channel,
+      { service: def.id, major: def.major, client: 0 },
+      this.#providerOptions,
+    );
     for (const [name, handler] of Object.entries(this.#methods)) {
       const m = this.#catalog.method(name);
       provider.serve<object, object>(
