@@ -2,9 +2,17 @@
 // VehicleSpeed (device) gets memory of its own that only its two VMs are told of; MediaControl
 // (region) beside it keeps its window in the shared region (issue 18, docs/protocol.md §10).
 import { expect } from 'chai';
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  openSync,
+  readFileSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
-import { readChannelDeviceHeader, windowLayout } from '@sivshm/abi';
+import { readChannelDeviceHeader, RingPageLayout, windowLayout } from '@sivshm/abi';
 import { decodeGrant } from '@sivshm/core';
 import { makeDeployment as makeTestDeployment } from '@sivshm/testing';
 import {
@@ -58,7 +66,7 @@ describe('Hostd device channels (emulated mode)', function () {
 
   const { providerAndConsumer, consumer } = vmRoles(() => d, vms);
 
-  it("should give a device channel memory of its own, named to its two VMs only, never on a third VM's link", async () => {
+  it("should give a device channel memory of its own, named to its two VMs only, never on a third VM's link; status reads its rings from it", async () => {
     const { p, c } = await providerAndConsumer();
     const r = await consumer('rogue');
     const speed = granted(await c.request(SERVICE.speed));
@@ -107,7 +115,19 @@ describe('Hostd device channels (emulated mode)', function () {
     expect(seen.includes(hex)).to.equal(false);
     expect(seen.includes('devices')).to.equal(false);
     expect(r.grantFrames.map((f) => f.channelDevice)).to.deep.equal([undefined]);
-    // Status lists the device (plugged at both ends) and reads no rings from the region for it.
+    // A producer index in the device's c2p ring page (one granule in): status reads it there.
+    const fd = openSync(file, 'r+');
+    const index = Buffer.alloc(4);
+    index.writeUInt32LE(0x1234);
+    writeSync(
+      fd,
+      index,
+      0,
+      4,
+      4096 + windowLayout(4096).producerPage + RingPageLayout.producer.index,
+    );
+    closeSync(fd);
+    // Status lists the device (plugged at both ends) and its rings, read from the device.
     const status = (await readStatus(d)) as StatusLike & { channelDevices?: unknown[] };
     expect(status.channels).to.have.length(2);
     const id = `0x${speed.grant.channelId.toString(16)}`;
@@ -123,7 +143,9 @@ describe('Hostd device channels (emulated mode)', function () {
         ],
       },
     ]);
-    expect(status.channels.find((c) => c.channelId === id)).not.to.have.property('rings');
+    const rings = status.channels.find((c) => c.channelId === id)?.rings;
+    expect(rings?.c2p.producedBytes, 'the c2p producer index, from the device').to.equal(0x1234);
+    expect(rings?.p2c.producedBytes).to.equal(0);
   });
 
   it('should zero and drop the memory once both receipts verified, and keep it while a holder has not proven its revoke', async () => {

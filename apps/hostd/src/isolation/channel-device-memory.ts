@@ -3,6 +3,7 @@ import {
   ftruncateSync,
   mkdirSync,
   openSync,
+  readSync,
   rmSync,
   writeSync,
   type PathLike,
@@ -50,7 +51,8 @@ export class ChannelDeviceMemory {
     const hex = header.channelId.toString(16).padStart(16, '0');
     const filePath = path.join(dir, `${hex}.${suffix}`);
     const size = channelDeviceSize(header.pageGranule, header.windowLength);
-    const fd = openSync(filePath, 'wx', 0o600);
+    // read and write: status reads the ring index pages back (read())
+    const fd = openSync(filePath, 'wx+', 0o600);
     try {
       ftruncateSync(fd, size);
       const head = new Uint8Array(header.pageGranule as PageGranule);
@@ -72,6 +74,22 @@ export class ChannelDeviceMemory {
   /** True once `free` ran. */
   get freed(): boolean {
     return this.#fd === undefined;
+  }
+
+  /**
+   * A copy of `length` bytes at `offset` (for status figures only: what a guest of the pair
+   * wrote there is reported as read, never acted on); undefined once freed or out of range.
+   */
+  read(offset: number, length: number): Uint8Array | undefined {
+    const fd = this.#fd;
+    if (fd === undefined || offset < 0 || length < 0 || offset + length > this.size)
+      return undefined;
+    const out = new Uint8Array(length);
+    try {
+      return readSync(fd, out, 0, length, offset) === length ? out : undefined;
+    } catch {
+      return undefined; // a figure left out, never a failed status query
+    }
   }
 
   /** Removes the file's name; the memory stays for whoever holds it (hostd's descriptor too). */

@@ -156,6 +156,15 @@ export class ChannelDevices {
     };
   }
 
+  /**
+   * A copy of `length` bytes at `offset` of a device channel's window (its memory from one
+   * granule on), for status's ring figures; undefined when hostd holds no such memory.
+   */
+  readWindow(channelId: bigint, offset: number, length: number): Uint8Array | undefined {
+    const e = this.#entries.get(channelId);
+    return e?.memory.read(this.#o.config.region.pageGranule + offset, length);
+  }
+
   /** The channel devices hostd holds now (status). */
   list(): ChannelDeviceRecord[] {
     return [...this.#entries.values()].map((e) => ({

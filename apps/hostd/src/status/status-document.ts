@@ -18,6 +18,9 @@ const LOOP_SAMPLE_MS = 2;
 /** 32-bit words of a ring index page that hostd reads (index, heartbeat, flags, records, drops). */
 const RING_PAGE_WORDS = 128;
 
+/** Ring index words at a byte offset of a channel's window; undefined when not readable. */
+type WindowWords = (offsetInWindow: number) => Uint32Array | undefined;
+
 /** What the status document is read from. */
 export interface StatusSources {
   readonly config: ServiceConfig;
@@ -32,7 +35,11 @@ export interface StatusSources {
   /** The region's shared mapping while hostd holds it. */
   regionMemory(): ArrayBuffer | SharedArrayBuffer | undefined;
   /** The memory of `isolation: device` channels (isolation/channel-devices.ts). */
-  readonly devices?: { list(): readonly ChannelDeviceRecord[] };
+  readonly devices?: {
+    list(): readonly ChannelDeviceRecord[];
+    /** Bytes of a device channel's window (ring index pages), read for the figures only. */
+    readWindow?(channelId: bigint, offset: number, length: number): Uint8Array | undefined;
+  };
 }
 
 function percentile(sorted: readonly number[], p: number): number | undefined {
@@ -150,9 +157,14 @@ export class StatusReporter {
     c: ChannelRecord,
     devices: readonly ChannelDeviceRecord[],
   ): StatusDocument['channels'][number] {
-    // A device channel's region window is reserved but never used: its rings are elsewhere.
-    const inRegion = !devices.some((d) => d.channelId === c.channelId);
-    const rings = c.state === 'ACTIVE' && inRegion ? this.#ringFigures(c.window) : undefined;
+    // A device channel's region window is reserved but never used: its rings are in its device.
+    const onDevice = devices.some((d) => d.channelId === c.channelId);
+    const rings =
+      c.state !== 'ACTIVE'
+        ? undefined
+        : onDevice
+          ? this.#ringFigures(c.window.length, this.#deviceWords(c.channelId))
+          : this.#ringFigures(c.window.length, this.#regionWords(c.window.offset));
     return {
       channelId: `0x${c.channelId.toString(16)}`,
       state: c.state,
@@ -202,21 +214,38 @@ export class StatusReporter {
     return out;
   }
 
+  /** Reads ring index words at an offset of a region channel's window. */
+  #regionWords(windowOffset: bigint): WindowWords | undefined {
+    const memory = this.#s.regionMemory();
+    if (memory === undefined) return undefined;
+    return (at) => new Uint32Array(memory, Number(windowOffset) + at, RING_PAGE_WORDS);
+  }
+
+  /** Reads ring index words at an offset of a device channel's window (a copy from its memory). */
+  #deviceWords(channelId: bigint): WindowWords | undefined {
+    const read = this.#s.devices?.readWindow?.bind(this.#s.devices);
+    if (read === undefined) return undefined;
+    return (at) => {
+      const bytes = read(channelId, at, RING_PAGE_WORDS * 4);
+      return bytes === undefined
+        ? undefined
+        : new Uint32Array(bytes.buffer, bytes.byteOffset, RING_PAGE_WORDS);
+    };
+  }
+
   /**
    * Ring figures of a channel, read (never written) from the window's index pages: the indices
    * are free-running byte counts, so produced = producer index and queued = producer - consumer
    * (docs/architecture.md). Values a peer wrote are reported as read, clamped by nothing else.
    */
-  #ringFigures(window: { offset: bigint; length: bigint }): StatusRings | undefined {
+  #ringFigures(windowLength: bigint, words: WindowWords | undefined): StatusRings | undefined {
     const layout = windowLayout(this.#s.layout.pageGranule);
-    const dataSize = layout.dataSizeOf(Number(window.length));
-    const memory = this.#s.regionMemory();
-    if (memory === undefined || dataSize === undefined) return undefined;
-    const one = (dirOffset: number): StatusRingDirection => {
-      const base = Number(window.offset) + dirOffset;
-      const words = (page: number) => new Uint32Array(memory, base + page, RING_PAGE_WORDS);
-      const producer = words(layout.producerPage);
-      const consumer = words(layout.consumerPage);
+    const dataSize = layout.dataSizeOf(Number(windowLength));
+    if (words === undefined || dataSize === undefined) return undefined;
+    const one = (dirOffset: number): StatusRingDirection | undefined => {
+      const producer = words(dirOffset + layout.producerPage);
+      const consumer = words(dirOffset + layout.consumerPage);
+      if (producer === undefined || consumer === undefined) return undefined;
       const prod = Atomics.load(producer, RingPageLayout.producer.index / 4);
       const cons = Atomics.load(consumer, RingPageLayout.consumer.index / 4);
       return {
@@ -231,6 +260,8 @@ export class StatusReporter {
           0,
       };
     };
-    return { c2p: one(0), p2c: one(layout.directionSize(dataSize)) };
+    const c2p = one(0);
+    const p2c = one(layout.directionSize(dataSize));
+    return c2p === undefined || p2c === undefined ? undefined : { c2p, p2c };
   }
 }
