@@ -17,6 +17,8 @@ export interface PeerJob {
   readonly mode: NotifyMode;
   /** fuzz-writer: how long to scribble (ms). */
   readonly durationMs?: number;
+  /** echo: its watchdog's bound on the other process's heartbeat (ms; the default unless given). */
+  readonly staleAfterMs?: number;
 }
 
 const job = JSON.parse(process.argv[2] ?? '{}') as PeerJob;
@@ -27,7 +29,10 @@ async function echo(): Promise<object> {
   const waiter = new RingWaiter(end.consumer, {
     mode: job.mode,
     waker: end.consumerWaker,
-    watchdog: new LivenessWatchdog({ readHeartbeat: () => end.consumer.peerProgress() }),
+    watchdog: new LivenessWatchdog({
+      readHeartbeat: () => end.consumer.peerProgress(),
+      ...(job.staleAfterMs === undefined ? {} : { staleAfterMs: job.staleAfterMs }),
+    }),
   });
   let echoed = 0;
   let outOfOrder = 0;
