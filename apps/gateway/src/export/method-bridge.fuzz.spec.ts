@@ -101,4 +101,29 @@ describe('MethodBridge under fuzzed network input', () => {
       'some fuzzed requests were well-formed and reached the VM side',
     ).to.be.greaterThan(0);
   });
+
+  it('should skip Magic Cookies without an answer, a call or a count (PRS_SOMEIP_00159ff)', () => {
+    const service = config.services.find((s) => s.name === 'VehicleSpeed')!;
+    const calls: Call[] = [];
+    const sent: Uint8Array[] = [];
+    const counters = newCounters();
+    const bridge = new MethodBridge(
+      config,
+      service,
+      () => recordingService(calls),
+      counters,
+      new PeerBudgets(),
+      100,
+    );
+    // The client's cookie (0xFFFF0000, type 0x01) and the server's (0xFFFF8000, type 0x02).
+    const cookies = Buffer.from(
+      'ffff000000000008deadbeef01010100' + 'ffff800000000008deadbeef01010200',
+      'hex',
+    );
+    for (const m of splitSomeIpDatagram(cookies, 1024).messages)
+      bridge.handle(m, { address: '10.0.0.9', send: (b) => void sent.push(b) });
+    expect(calls).to.deep.equal([]);
+    expect(sent).to.deep.equal([]);
+    expect(counters).to.deep.equal(newCounters());
+  });
 });

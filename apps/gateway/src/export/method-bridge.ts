@@ -3,7 +3,13 @@ import type { MethodDefinition, ServiceConfig, ServiceDefinition } from '@sivshm
 import { RuntimeError, type ConsumedService } from '@sivshm/runtime';
 import type { GatewayCounters } from '../edge/gateway-counters.js';
 import type { PeerBudgets } from '../edge/peer-budget.js';
-import { MessageType, ReturnCode, replyTo, type SomeIpMessage } from '../someip/someip-message.js';
+import {
+  MessageType,
+  ReturnCode,
+  isMagicCookie,
+  replyTo,
+  type SomeIpMessage,
+} from '../someip/someip-message.js';
 import { codecOf, type MessageCodec } from './message-codec.js';
 
 interface BridgedMethod {
@@ -47,6 +53,7 @@ export class MethodBridge {
 
   /** One message from the network that passed the framing and budget checks. */
   handle(m: SomeIpMessage, from: ReplySink): void {
+    if (isMagicCookie(m)) return; // resynchronisation marks, neither requests nor refusals
     const withReturn = m.messageType === MessageType.request;
     if (!withReturn && m.messageType !== MessageType.requestNoReturn) {
       // Responses, notifications and errors are not for an exported service: nothing to answer.

@@ -1,6 +1,6 @@
 import { SOMEIP_PROTOCOL_VERSION } from '@sivshm/abi';
 import type { GatewayImport, ServiceDefinition } from '@sivshm/core';
-import { MessageType, type SomeIpMessage } from '../someip/someip-message.js';
+import { MessageType, isMagicCookie, type SomeIpMessage } from '../someip/someip-message.js';
 
 /** An event of an imported eventgroup, as the sivshm offer publishes it. */
 export interface ImportedEvent {
@@ -19,7 +19,9 @@ export type Inbound =
   /** A response or error to one of the gateway's requests (matched by its request id). */
   | { readonly kind: 'answer'; readonly message: SomeIpMessage }
   /** Not for this import (wrong header, type, id or version): counted as `refused`. */
-  | { readonly kind: 'refused' };
+  | { readonly kind: 'refused' }
+  /** A Magic Cookie (a TCP resynchronisation mark): skipped, not counted. */
+  | { readonly kind: 'magicCookie' };
 
 /**
  * The gate between the network provider of an imported service and the VMs: a notification
@@ -50,6 +52,7 @@ export class InboundFilter {
   }
 
   classify(m: SomeIpMessage): Inbound {
+    if (isMagicCookie(m)) return { kind: 'magicCookie' };
     if (
       m.protocolVersion !== SOMEIP_PROTOCOL_VERSION ||
       m.serviceId !== this.service.id ||

@@ -330,6 +330,8 @@ export class ServiceImport {
         c.eventsReceived += 1;
         return;
       }
+      case 'magicCookie':
+        return;
       case 'answer':
         if (!this.caller.answer(inbound.message)) c.refused += 1;
         return;

@@ -4,6 +4,7 @@ import {
   MessageType,
   ReturnCode,
   encodeSomeIp,
+  isMagicCookie,
   replyTo,
   splitSomeIpDatagram,
   type SomeIpMessage,
@@ -87,5 +88,22 @@ describe('SOME/IP messages', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('should tell the two Magic Cookies of PRS_SOMEIP_00159ff from every message that differs in one field', () => {
+    const [client, server] = splitSomeIpDatagram(
+      Buffer.from('ffff000000000008deadbeef01010100ffff800000000008deadbeef01010200', 'hex'),
+      64,
+    ).messages;
+    expect([client, server].map((m) => isMagicCookie(m!))).to.deep.equal([true, true]);
+    const c = client!;
+    for (const other of [
+      { ...c, serviceId: 0xfffe },
+      { ...c, methodId: 0x0001 },
+      { ...c, clientId: 0xdeae },
+      { ...c, sessionId: 0xbeee },
+      { ...c, payload: Uint8Array.of(0) },
+    ])
+      expect(isMagicCookie(other), JSON.stringify(other)).to.equal(false);
   });
 });

@@ -92,6 +92,22 @@ export function splitSomeIpDatagram(bytes: Uint8Array, maxPayload: number): Some
   return { messages };
 }
 
+/**
+ * True for a SOME/IP Magic Cookie (PRS_SOMEIP_00159ff): Message ID 0xFFFF0000 (client to
+ * server) or 0xFFFF8000 (server to client), Request ID 0xDEADBEEF, no payload. A peer that
+ * resynchronises a TCP stream sends them; they carry nothing, so they are skipped without
+ * answer or count.
+ */
+export function isMagicCookie(m: SomeIpMessage): boolean {
+  return (
+    m.serviceId === 0xffff &&
+    (m.methodId === 0x0000 || m.methodId === 0x8000) &&
+    m.clientId === 0xdead &&
+    m.sessionId === 0xbeef &&
+    m.payload.byteLength === 0
+  );
+}
+
 /** The bytes of one message (header and payload). */
 export function encodeSomeIp(m: Omit<SomeIpMessage, 'protocolVersion'>): Uint8Array {
   const out = new Uint8Array(SOMEIP_HEADER_SIZE + m.payload.byteLength);
