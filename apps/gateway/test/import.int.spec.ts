@@ -104,7 +104,8 @@ for (const { title, setup, version, ecu } of VERSIONS)
     it('should let no undecodable event and no junk datagram reach the VM', () => {
       expect(report.counters['undecodable']).to.equal(3);
       expect(report.counters['malformed']).to.be.at.least(1);
-      expect(report.counters['eventsReceived']).to.equal(15);
+      // Each instance's five events, and the probes sent until the VM's channel was up.
+      expect(report.counters['eventsReceived']).to.be.at.least(15);
     });
 
     it("should end the sivshm offer on the network provider's StopOffer, and offer again when it comes back", () => {
