@@ -139,4 +139,33 @@ describe('ChannelDevices', () => {
     expect(existsSync(path.join(dir, '0000000000000abc.mem'))).to.equal(false);
     await devices.close();
   });
+
+  it('should free the memory when a quarantined window is released after its unplug ended', async () => {
+    const c = config({
+      infotainment: path.join(dir, 'none-a.qmp'),
+      cluster: path.join(dir, 'none-b.qmp'),
+    });
+    const devices = new ChannelDevices({
+      config: c,
+      dir,
+      epoch: 1n,
+      log: log(),
+      qmp: new QmpConnections(c, 500),
+    });
+    const speed = channel(0x1234);
+    devices.apply({ kind: 'channel-pending', channel: speed });
+    await devices.grantFrame(2, speed)!.ready;
+    // The holder did not prove its revoke: the hypervisor ends access, the broker keeps the window.
+    devices.apply({ kind: 'window-quarantine', channel: speed, holder: 2 });
+    await waitFor(
+      () => devices.list()[0]?.vms.every((v) => v.state === 'unplugged') === true,
+      'unplugged',
+    );
+    expect(lines.some((l) => l['event'] === 'channel-device-freed')).to.equal(false);
+    // Later the broker releases it (the VM started over): nobody holds it, so it goes.
+    devices.apply({ kind: 'window-release', channel: speed });
+    await waitFor(() => lines.some((l) => l['event'] === 'channel-device-freed'), 'freed');
+    expect(devices.list()).to.deep.equal([]);
+    await devices.close();
+  });
 });

@@ -288,7 +288,9 @@ export class ChannelDevices {
       if (e.released) this.#free(e);
       return;
     }
-    if (e.unplugging) return;
+    // Unplugged already (a quarantine ended access before the broker released the window):
+    // the release alone frees it; an unplug still running frees it when it ends.
+    if (e.unplugging) return this.#maybeFree(e);
     e.unplugging = true;
     const t = this.#unplugAll(e).finally(() => this.#teardowns.delete(t));
     this.#teardowns.add(t);
