@@ -131,7 +131,8 @@ export class Channel {
   #loop: Promise<void>;
   #unhandled: RecordHandler | undefined;
   #receiveHeld = false;
-  readonly #turnYield = new TurnYield();
+  /** Made by the first dispatched batch: an idle channel holds none. */
+  #turnYield: TurnYield | undefined;
   /** Records that arrived with no handler registered for them (and no `onUnhandled`). */
   unhandledRecords = 0;
 
@@ -541,7 +542,9 @@ export class Channel {
       else if (c.producerClosed)
         this.#fail(new TransportError('ERR_PEER_GONE', 'the peer closed the channel'));
       // Let the app run before spinning again (its continuations are microtasks a spin starves).
-      if (dispatched > 0) await this.#turnYield.afterBatch(dispatched >= RECORDS_PER_TURN);
+      if (dispatched > 0) {
+        await (this.#turnYield ??= new TurnYield()).afterBatch(dispatched >= RECORDS_PER_TURN);
+      }
     }
   }
 }
