@@ -55,7 +55,9 @@ export async function forkChild<M>(o: ForkOptions<M>): Promise<ForkedChild<M>> {
   const graceful =
     o.graceful ??
     ((c: ChildProcess) => {
-      if (c.connected) c.send({ cmd: 'exit' });
+      // A child can die between the check and the write: with a callback the failed send is
+      // answered with SIGTERM instead of an unhandled 'error' event (EPIPE) ending the caller.
+      if (c.connected) c.send({ cmd: 'exit' }, (e) => void (e !== null && c.kill('SIGTERM')));
       else c.kill('SIGTERM');
     });
   const forked: ForkedChild<M> = {
