@@ -23,6 +23,7 @@ interface Report {
   log: string[];
   gatewayLog: string[];
   one: Use;
+  segmented: { segments: number; kph: number[] };
   two: Use;
   three: Use;
   requests: Array<{ clientId: number; sessionId: number; interfaceVersion: number }>;
@@ -101,6 +102,11 @@ for (const { title, setup, version, ecu } of VERSIONS)
       }
     });
 
+    it('should reassemble a notification the provider sends as SOME/IP-TP segments and deliver it whole', () => {
+      expect(report.segmented.segments, 'segments of the 2 912-byte notification').to.equal(3);
+      expect(report.segmented.kph).to.deep.equal([77]);
+    });
+
     it('should let no undecodable event and no junk datagram reach the VM', () => {
       expect(report.counters['undecodable']).to.equal(3);
       expect(report.counters['malformed']).to.be.at.least(1);
@@ -147,5 +153,7 @@ for (const { title, setup, version, ecu } of VERSIONS)
       const types = decoded.packets.flatMap((p) => fieldValues(p['someip'], 'someip.messagetype'));
       for (const t of ['0x00', '0x80', '0x81', '0x02'])
         expect(types, `message type ${t}`).to.include(t);
+      // The TP segments (notification with the TP flag), each dissected without complaint.
+      expect(types.filter((t) => t === '0x22').length, 'SOME/IP-TP segments').to.be.at.least(3);
     });
   });

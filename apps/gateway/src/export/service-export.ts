@@ -20,6 +20,7 @@ import {
   type SomeIpMessage,
 } from '../someip/someip-message.js';
 import { DatagramBatcher } from '../someip/datagram-batcher.js';
+import { TP_FLAG, TpReassembler } from '../someip/tp-reassembler.js';
 import { MethodBridge } from './method-bridge.js';
 import { SubscriberTable } from './subscriber-table.js';
 import { TcpEndpoint, type TcpPeer } from './tcp-endpoint.js';
@@ -57,6 +58,8 @@ export class ServiceExport {
   private tcp: TcpEndpoint | undefined;
   /** Events to one UDP endpoint in one turn share a datagram. */
   private readonly batcher: DatagramBatcher;
+  /** SOME/IP-TP segments of requests, reassembled. */
+  private readonly tp: TpReassembler;
 
   private constructor(
     private readonly ctx: ServiceExportContext,
@@ -73,6 +76,7 @@ export class ServiceExport {
       ctx.callTimeoutMs,
     );
     this.batcher = new DatagramBatcher(socket);
+    this.tp = new TpReassembler(ctx.maxPayload);
     socket.on('message', (msg, rinfo) => this.receive(msg, rinfo));
     this.subscriptions.push(
       ctx.agent.subscribers$.subscribe((e) => {
@@ -262,7 +266,16 @@ export class ServiceExport {
       address: rinfo.address,
       send: (b: Uint8Array) => this.socket.send(b, rinfo.port, rinfo.address),
     };
-    for (const m of split.messages) this.methods.handle(m, sink);
+    for (const m of split.messages) {
+      if ((m.messageType & TP_FLAG) === 0) {
+        this.methods.handle(m, sink);
+        continue;
+      }
+      // A segment of a request too large for one datagram (SOME/IP-TP): whole requests only.
+      const tp = this.tp.add(`${rinfo.address}:${rinfo.port}`, m);
+      if (tp.kind === 'complete') this.methods.handle(tp.message, sink);
+      else if (tp.kind === 'dropped') this.ctx.counters.malformed += 1;
+    }
   }
 
   /** A message on a TCP connection: the same admission as UDP, replies on the connection. */

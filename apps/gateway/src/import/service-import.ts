@@ -25,6 +25,7 @@ import { InboundFilter } from './inbound-filter.js';
 import { NetworkCaller } from './network-caller.js';
 import { returnCodeName } from './return-code-name.js';
 import { TcpLink } from './tcp-link.js';
+import { TP_FLAG, TpReassembler } from '../someip/tp-reassembler.js';
 
 /** What `ServiceImport.open` needs: the export's context and the gateway's SOME/IP client id. */
 export interface ServiceImportContext extends ServiceExportContext {
@@ -62,6 +63,8 @@ export class ServiceImport {
   private closed = false;
   /** Every node offering the instance now, by peer. */
   private readonly candidates = new Map<string, RemoteService>();
+  /** SOME/IP-TP segments from the bound provider, reassembled. */
+  private readonly tp: TpReassembler;
   /** The binding changes in progress, run one after the other. */
   private switching: Promise<void> = Promise.resolve();
 
@@ -73,6 +76,7 @@ export class ServiceImport {
   ) {
     this.filter = new InboundFilter(service, imp);
     this.caller = new NetworkCaller(ctx.clientId, ctx.callTimeoutMs);
+    this.tp = new TpReassembler(ctx.maxPayload);
     socket.on('message', (msg, rinfo) => this.fromUdp(msg, rinfo));
   }
 
@@ -308,7 +312,16 @@ export class ServiceImport {
     const bytes = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
     const split = splitSomeIpDatagram(bytes, this.ctx.maxPayload);
     if (split.malformed !== undefined) this.ctx.counters.malformed += 1;
-    for (const m of split.messages) this.fromProvider(m);
+    for (const m of split.messages) {
+      if ((m.messageType & TP_FLAG) === 0) {
+        this.fromProvider(m);
+        continue;
+      }
+      // A segment of a message too large for one datagram (SOME/IP-TP): whole messages only.
+      const tp = this.tp.add(`${rinfo.address}:${rinfo.port}`, m);
+      if (tp.kind === 'complete') this.fromProvider(tp.message);
+      else if (tp.kind === 'dropped') this.ctx.counters.malformed += 1;
+    }
   }
 
   /** One message from the bound provider: an event goes to the VMs once checked, an answer to its call. */

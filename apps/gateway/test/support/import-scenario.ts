@@ -7,7 +7,7 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '@sivshm/core';
-import { Node } from '@sivshm/runtime';
+import { Node, type ConsumedService } from '@sivshm/runtime';
 import {
   makeDeployment,
   sleep,
@@ -139,6 +139,40 @@ async function main(): Promise<void> {
 }
 
 /** Events and calls over one imported instance, as the cluster VM sees them. */
+/**
+ * A notification of instance 1 too large for one datagram (a VehicleSpeed with kph 77 and an
+ * unknown 2 900-byte field, which decoders skip), sent by the ECU as SOME/IP-TP segments: what
+ * the VM received of it.
+ */
+async function segmentedEvent(
+  svc: ConsumedService,
+  ecu: RawSomeIpProvider,
+  encode: (s: Speed) => Buffer,
+): Promise<{ segments: number; kph: number[] }> {
+  const got: number[] = [];
+  const sub = svc.event<Speed>('speed').subscribe((e) => got.push(e.kph));
+  // As in useInstance: the stream's channel may attach a little later; probe until it carries.
+  await waitFor(
+    () => {
+      if (got.length > 0) return true;
+      ecu.notify(1, encode({ kph: 1, odometer_m: 7, timestamp_ms: 0 }));
+      return false;
+    },
+    'a probe event before the segmented one',
+    10_000,
+    50,
+  );
+  const unknownField = Buffer.concat([Buffer.from([0x7a, 0xd4, 0x16]), Buffer.alloc(2900, 0x55)]);
+  const payload = Buffer.concat([
+    encode({ kph: 77, odometer_m: 7, timestamp_ms: 9 }),
+    unknownField,
+  ]);
+  const segments = ecu.notifySegmented(1, payload);
+  await waitFor(() => got.includes(77), 'the segmented event in the VM', 5_000, 10);
+  sub.unsubscribe();
+  return { segments, kph: got.filter((k) => k !== 1) };
+}
+
 async function useInstance(
   gateway: Gateway,
   cluster: Node,
@@ -226,6 +260,7 @@ async function exchange(
 ) {
   const one = await useInstance(gateway, cluster, ecu, 1, encode);
   note('instance 1 used');
+  const segmented = await segmentedEvent(one.svc, ecu, encode);
   const two = await useInstance(gateway, cluster, ecu, 2, encode);
   const three = await useInstance(gateway, cluster, ecu, 3, encode);
   ecu.forget(3);
@@ -310,6 +345,7 @@ async function exchange(
   return {
     statusesAfterReboot: statuses,
     one: { events: one.events, ok: one.ok, error: one.error },
+    segmented,
     two: { events: two.events, ok: two.ok, error: two.error },
     three: { events: three.events, ok: three.ok, error: three.error },
     requests,

@@ -15,6 +15,8 @@ import {
   someIp,
   type RawMessage,
 } from './raw-someip-peer.js';
+import { encodeSomeIp } from '../../src/someip/someip-message.js';
+import { tpSegments } from './tp-segments.js';
 
 /** One instance the ECU offers: its UDP endpoint and, optionally, a TCP endpoint. */
 export interface OfferedInstance {
@@ -242,6 +244,34 @@ export class RawSomeIpProvider {
       } else if (this.connections.get(key)?.write(bytes) !== undefined) sent++;
     }
     return sent;
+  }
+
+  /**
+   * One notification of event 0x8001 too large for a datagram, sent to every UDP subscriber of
+   * `instanceId` as SOME/IP-TP segments of `segmentBytes` (as a peer configured for TP does).
+   * Returns the number of segments per subscriber.
+   */
+  notifySegmented(instanceId: number, payload: Buffer, segmentBytes = 1392): number {
+    const segments = tpSegments(
+      {
+        serviceId: 0x1234,
+        methodId: 0x8001,
+        clientId: 0,
+        sessionId: this.eventSession,
+        interfaceVersion: 1,
+        messageType: 0x02,
+        returnCode: 0,
+        payload,
+      },
+      segmentBytes,
+    ).map((m) => encodeSomeIp(m));
+    this.eventSession = (this.eventSession % 0xffff) + 1;
+    const data = this.data.get(instanceId)!.socket;
+    for (const key of this.subscribers.get(instanceId) ?? []) {
+      const [protocol, address, port] = key.split('|') as [string, string, string];
+      if (protocol === 'udp') for (const s of segments) data.send(s, Number(port), address);
+    }
+    return segments.length;
   }
 
   async close(): Promise<void> {
