@@ -463,7 +463,7 @@ export class Channel {
   async #run(): Promise<void> {
     // The first turn waits for the next one (see the constructor).
     await new Promise<void>((resolve) => setImmediate(resolve));
-    while (this.#state.value === 'open') {
+    while (this.#current === 'open') {
       const c = this.#consumer;
       if (c.movedTo !== undefined) {
         await this.#follow(c.movedTo);
@@ -486,7 +486,7 @@ export class Channel {
         this.#fail(TransportError.is(e) ? e : new TransportError('ERR_PEER_GONE', String(e)));
         break;
       }
-      if (!ready || this.#state.value !== 'open') continue;
+      if (!ready || this.#current !== 'open') continue;
       let dispatched = 0;
       const doorbell = this.#peerWaker;
       doorbell?.hold();
@@ -532,7 +532,7 @@ export class Channel {
           } finally {
             c.release();
           }
-          if (this.#state.value !== 'open') break;
+          if (this.#current !== 'open') break;
         }
       } finally {
         doorbell?.release();

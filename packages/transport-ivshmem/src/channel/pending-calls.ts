@@ -1,4 +1,6 @@
 // The calls of one service consumer that wait for their answers, and the timer that ends them.
+// The module's binding: the global `performance` is an accessor, a getter call on every read.
+import { performance } from 'node:perf_hooks';
 import type protobuf from 'protobufjs';
 import { TransportError } from '../errors/transport-error.js';
 

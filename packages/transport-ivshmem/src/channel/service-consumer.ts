@@ -1,3 +1,5 @@
+// The module's binding: the global `performance` is an accessor, a getter call on every read.
+import { performance } from 'node:perf_hooks';
 import type protobuf from 'protobufjs';
 import { Subject, share, type Observable } from 'rxjs';
 import { SomeIpMessageType } from '@sivshm/abi';

@@ -1,3 +1,5 @@
+// The module's binding: the global `performance` is an accessor, a getter call on every read.
+import { performance } from 'node:perf_hooks';
 import { TransportError } from '../errors/transport-error.js';
 import type { RingConsumer } from '../ring/ring-consumer.js';
 import type { LivenessWatchdog } from './liveness-watchdog.js';
