@@ -123,7 +123,15 @@ export async function run(o: { quick?: boolean; log?: (s: string) => void }) {
   let provider: Node | undefined;
   let agent: SdAgent | undefined;
   try {
-    provider = await Node.open({ config: d.configPath, vm: 'infotainment', runDir: d.runDir });
+    // The provider waits parked on its doorbell, as the relay's UDP server waits parked in
+    // epoll: the same waiting regime on both sides. (Adaptive mode would spin after each answer
+    // while traffic is hot, on the thread that also runs this bench's UDP client.)
+    provider = await Node.open({
+      config: d.configPath,
+      vm: 'infotainment',
+      runDir: d.runDir,
+      notify: 'event',
+    });
     const offered = await provider.offer('MediaControl', {
       instance: 1,
       methods: { control: () => ({ accepted: true }) },
