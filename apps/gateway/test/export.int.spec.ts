@@ -37,6 +37,7 @@ interface Report {
   unknownMethod: Reply;
   undecodable: Reply;
   wrongVersion: Reply;
+  tpResponse: Reply & { segments: number };
   callsBefore: number;
   callsAfterJunk: number;
   providerCalls: number;
@@ -129,6 +130,13 @@ describe('sivshm gateway: export over SOME/IP (private network namespace, hostd 
     expect(report.wrongVersion).to.include({ messageType: 0x81, returnCode: 0x08, sessionId: 4 });
   });
 
+  it('should reassemble a request sent as SOME/IP-TP segments, pass it to the VM and answer it', () => {
+    expect(report.tpResponse.segments).to.equal(3);
+    expect(report.tpResponse).to.include({ messageType: 0x80, returnCode: 0, sessionId: 7 });
+    // ResetResponse { previous_odometer_m: 6 }: the fire-and-forget request had set 6 before.
+    expect(report.tpResponse.payload).to.equal('0806');
+  });
+
   it("should serve a method over TCP (a request split across segments) and send events over the subscriber's TCP connection", () => {
     expect(report.offer.endpoints).to.deep.include({
       address: '127.0.0.1',
@@ -180,7 +188,8 @@ describe('sivshm gateway: export over SOME/IP (private network namespace, hostd 
     expect(report.counters['malformed']).to.be.at.least(3);
     expect(report.counters['undecodable']).to.equal(1);
     expect(report.callsAfterJunk).to.equal(report.callsBefore);
-    expect(report.providerCalls).to.equal(3); // the UDP, fire-and-forget and TCP resets
+    // the UDP, fire-and-forget, SOME/IP-TP and TCP resets
+    expect(report.providerCalls).to.equal(4);
   });
 
   it('should put only packets on the wire that tshark decodes as SOME/IP(-SD) with no expert warning', () => {

@@ -30,6 +30,8 @@ import {
 } from './raw-someip-peer.js';
 import { TCP_JUNK_PORT, TCP_PORT, callOverTcp, openTcp } from './tcp-peer.js';
 import { TEST_SD_TIMING } from './test-sd-timing.js';
+import { tpSegments } from './tp-segments.js';
+import { encodeSomeIp } from '../../src/someip/someip-message.js';
 
 const outDir = process.argv[2] ?? '/tmp';
 const rawPcap = join(outDir, 'raw.pcap');
@@ -255,6 +257,18 @@ async function peerExchange(
     junk.socket.send(j, SERVICE_PORT, '127.0.0.1');
   await waitFor(() => gateway.counters.malformed >= 3, 'the junk to be counted', 5_000, 10);
   const callsAfterJunk = providerMessages.filter((m) => m.event === 'call').length;
+  // A request too large for one datagram, as SOME/IP-TP segments (a ResetRequest with an
+  // unknown 2 900-byte field, which decoders skip): the gateway reassembles it and answers.
+  const bigRequest = Buffer.concat([
+    Buffer.from([0x08, 0x07]),
+    Buffer.from([0x7a, 0xd4, 0x16]),
+    Buffer.alloc(2900, 0x55),
+  ]);
+  const segments = tpSegments({ ...head, sessionId: 7, payload: bigRequest }, 1392).map((m) =>
+    Buffer.from(encodeSomeIp(m)),
+  );
+  for (const seg of segments.slice(0, -1)) data.socket.send(seg, SERVICE_PORT, '127.0.0.1');
+  const tpResponse = await call(segments.at(-1)!, 'the answer to the segmented request');
   sd.socket.send(
     subscribeMessage(session++, { ...svc, ttl: 0 }, { address: PEER, port: DATA_PORT }),
     SD_PORT,
@@ -401,6 +415,7 @@ async function peerExchange(
     unknownMethod,
     undecodable,
     wrongVersion,
+    tpResponse: { ...tpResponse, segments: segments.length },
     callsBefore,
     callsAfterJunk,
     sdTypes: sdEntries().map((e) => `${e.type}/${e.ttl > 0 ? 1 : 0}`),
