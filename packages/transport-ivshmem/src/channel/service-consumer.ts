@@ -335,7 +335,8 @@ export class ServiceConsumer {
         } else {
           p.reject(
             new TransportError(
-              'ERR_REMOTE',
+              // E_NOT_READY: refused before its handler ran (the provider's calls-in-flight bound).
+              r.header.returnCode === ReturnCode.notReady ? 'ERR_BUSY' : 'ERR_REMOTE',
               `method 0x${methodId.toString(16)} failed at the provider (return code 0x${r.header.returnCode.toString(16)}): ${untext.decode(r.payload.subarray(0, MAX_ERROR_TEXT))}`,
             ),
           );
