@@ -104,10 +104,14 @@ export class DeviceMapProbes {
     return { channels: this.#probes.map((x) => x.channelId), mappings: probeMappings().length };
   }
 
-  /** Reads every probe page: a zapped one faults (SIGBUS), ending this process. */
-  touch(): number {
+  /**
+   * Reads the probe pages (of `channelId` only, when given: a channel the runtime lost and made
+   * again left its old, zapped page behind): a zapped one faults (SIGBUS), ending this process.
+   */
+  touch(channelId?: string): number {
     let sum = 0;
-    for (const p of this.#probes) sum += p.page[0] ?? 0;
+    for (const p of this.#probes)
+      if (channelId === undefined || p.channelId === channelId) sum += p.page[0] ?? 0;
     return sum;
   }
 }

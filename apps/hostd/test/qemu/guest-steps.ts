@@ -29,7 +29,7 @@ export const lastStep = (g: QemuGuest, name: string): Step | undefined =>
     .at(-1);
 
 /**
- * Waits for the guest's step `name` (or its `failed` step, or QEMU's exit); bounded. Returns
+ * Waits for the guest's step `name` (or its `failed` step, its last app's end, or QEMU's exit); bounded. Returns
  * the step, or why it did not come.
  */
 export async function waitStep(
@@ -47,6 +47,10 @@ export async function waitStep(
     const failed = all.find((x) => x.step === 'failed');
     if (failed !== undefined) return `the app failed: ${String(failed['message'])} ${g.tail()}`;
     if (dead) return `QEMU exited before step ${name} ${g.tail()}`;
+    // the guest's init reports its last app's end; a guest that stays up has nothing more to say
+    const exited = /^@@ app-exit (\d+)/m.exec(g.console());
+    if (exited !== null)
+      return `the app ended (exit status ${exited[1]}) before step ${name} ${g.tail()}`;
     if (Date.now() > end) return `no step ${name} within ${timeoutMs} ms ${g.tail()}`;
     await sleep(250);
   }

@@ -141,7 +141,19 @@ class RegionFollower {
 
 /** Marker traffic on the device channel until it flows, then for DEVICE_FLOW_MS. */
 async function deviceTraffic(speed: Consumed, say: Say): Promise<void> {
-  const t = { events: 0, otherEvents: 0, calls: 0, error: null as string | null };
+  const t = {
+    events: 0,
+    otherEvents: 0,
+    calls: 0,
+    error: null as string | null,
+    // the service's status changes: a channel lost and made again would show here
+    statuses: [] as string[],
+    channelId: '',
+  };
+  const t0 = performance.now();
+  const watch = speed.status$.subscribe((st) =>
+    t.statuses.push(`${st}@${Math.round(performance.now() - t0)}ms`),
+  );
   speed.event<{ odometer_m: unknown }>('speed').subscribe({
     next: (e) => {
       if (Number(String(e.odometer_m)) === DEVICE_MARKER) t.events++;
@@ -172,6 +184,8 @@ async function deviceTraffic(speed: Consumed, say: Say): Promise<void> {
     await call();
     await sleep(DEVICE_CALL_EVERY_MS);
   }
+  watch.unsubscribe();
+  t.channelId = String(speed.channelId);
   say({ step: 'markers-done', tally: t });
 }
 
@@ -207,7 +221,8 @@ export async function isolationConsumer(
   const mapped = await probes.mapped(PROBE_TIMEOUT_MS);
   say({ step: 'device-mapped', functions: ivshmemFunctions(), probe: mapped });
   await deviceTraffic(speed, say);
-  say({ step: 'window-read-before-revoke', value: probes.touch(), ...probes.state() });
+  const live = String(speed.channelId);
+  say({ step: 'window-read-before-revoke', value: probes.touch(live), live, ...probes.state() });
   region.phase = 'revoke';
   const t0 = performance.now();
   await speed.close();

@@ -31,6 +31,8 @@ import {
 export interface QemuView {
   readonly devices: readonly string[];
   readonly memories: readonly string[];
+  /** Set when the QEMU did not answer the tier's monitor (then the lists are empty). */
+  readonly error?: string;
 }
 
 /** What the scenario hands its judges. */
@@ -49,7 +51,7 @@ export interface IsolationRun {
     readonly from: readonly number[];
     readonly to: readonly number[];
   };
-  /** Each QEMU's view, every 2 s while the marker traffic flowed. */
+  /** Each QEMU's view, every 2 s from the device channel's handshake to the end of its traffic. */
   readonly during: readonly (readonly QemuView[])[];
   readonly duringStatus: Record<string, unknown>;
   /** hostd's status once it no longer lists the device (set by judgeRevoke). */
@@ -92,11 +94,18 @@ export function judgeThirdVm(run: IsolationRun): void {
   const tally = typeof done === 'string' ? undefined : (done['tally'] as Record<string, unknown>);
   const dev = `sivshm-dev-${hex16(run.deviceChannel)}`;
   const mem = `sivshm-mem-${hex16(run.deviceChannel)}`;
+  const answered = run.during.map((vs) => vs.filter((v) => v.error === undefined));
   const qemuHeld = (i: number, what: string): boolean =>
-    run.during[i]!.some((v) => v.devices.includes(what) || v.memories.includes(what));
-  const thirdQemuAny = run.during[2]!.some(
+    answered[i]!.some((v) => v.devices.includes(what) || v.memories.includes(what));
+  const thirdQemuAny = answered[2]!.some(
     (v) => v.devices.some((x) => x.startsWith('sivshm-dev-')) || v.memories.length > 0,
   );
+  const views = run.during
+    .map((vs, i) => {
+      const errors = vs.filter((v) => v.error !== undefined).map((v) => v.error);
+      return `QEMU ${i + 1}: ${answered[i]!.length} of ${vs.length} views answered${errors.length === 0 ? '' : ` (${[...new Set(errors)].join('; ')})`}, last ${JSON.stringify(answered[i]!.at(-1))}`;
+    })
+    .join('; ');
   judge(
     run.results,
     'third-vm-root-cannot-see-device-channel',
@@ -108,6 +117,7 @@ export function judgeThirdVm(run: IsolationRun): void {
           Number(tally['calls']) > 0 &&
           tally['error'] === null,
       ],
+
       [
         "≥ 2 of the third guest's root rounds ran during the traffic and scanned every ivshmem function they listed",
         tWin.length >= 2 && tWin.every((r) => covered(r, markers)),
@@ -124,7 +134,10 @@ export function judgeThirdVm(run: IsolationRun): void {
         "the third guest's scans found the region channel's marker (they read live shared memory)",
         mostFound(tWin, REGION_HEX) > 0,
       ],
-      ["the third guest's QEMU never held a sivshm channel device or its memory", !thirdQemuAny],
+      [
+        "the third guest's QEMU answered and never held a sivshm channel device or its memory",
+        answered[2]!.length > 0 && !thirdQemuAny,
+      ],
       [
         "the provider guest's root found the device marker in its channel device during the traffic",
         pWin.some((r) => covered(r, markers) && r.functions.length === 2) &&
@@ -139,7 +152,7 @@ export function judgeThirdVm(run: IsolationRun): void {
         [0, 1].every((i) => qemuHeld(i, dev) && qemuHeld(i, mem)),
       ],
     ],
-    `device traffic ${shown(done)}; third guest's rounds during it: ${describeRounds(tWin)}; provider's: ${describeRounds(pWin)}; third QEMU views ${JSON.stringify(run.during[2]!.at(-1))} ${third.tail(4)}`,
+    `device traffic ${shown(done)}; third guest's rounds during it: ${describeRounds(tWin)}; provider's: ${describeRounds(pWin)}; ${views} ${third.tail(4)}`,
   );
 }
 
@@ -163,12 +176,12 @@ async function roundAfter(g: QemuGuest, from: number): Promise<ScanRound | undef
   return found;
 }
 
-/** The app's probe page: mapped (and read) before the revoke, still mapped after it. */
+/** The app's probe page of `channel`: mapped (and read) before the revoke, still mapped after it. */
 function probeHeld(g: QemuGuest, probe: Step | string, channel: string): boolean {
-  const before = lastStep(g, 'device-mapped')?.['probe'] as Record<string, unknown> | undefined;
+  const before = lastStep(g, 'device-mapped')?.['probe'];
   return (
     typeof probe !== 'string' &&
-    before?.['channelId'] === channel &&
+    typeof before === 'object' &&
     Number(probe['mappings']) >= 1 &&
     (probe['channels'] as string[] | undefined)?.includes(channel) === true
   );
@@ -228,7 +241,9 @@ export async function judgeRevoke(run: IsolationRun): Promise<void> {
   let views: QemuView[] = [];
   const qemusClean = await until(async () => {
     views = await run.qemuViews();
-    return views.every((v) => !v.devices.includes(dev) && v.memories.length === 0);
+    return views.every(
+      (v) => v.error === undefined && !v.devices.includes(dev) && v.memories.length === 0,
+    );
   }, UNPLUG_TIMEOUT_MS);
   // root's own view, after both apps saw the device go: one ivshmem function left in each
   const [pRound, cRound] = await Promise.all(
@@ -262,7 +277,7 @@ export async function judgeRevoke(run: IsolationRun): Promise<void> {
       ],
       [`hostd logged channel-device-freed for ${channelHex}`, freed],
       ['hostd logged no device stuck in a guest', stuck.length === 0],
-      [`no QEMU holds ${dev} or a sivshm memory object any more`, qemusClean],
+      [`every QEMU answered and none holds ${dev} or a sivshm memory object any more`, qemusClean],
       ["hostd's status lists no device for the channel", statusClean],
     ],
     `consumer ${shown(closed)} ${shown(cLeft)} ${shown(cProbe)} ${shown(lastStep(consumer, 'device-mapped'))}; provider ${shown(pLeft)} ${shown(pProbe)} ${shown(lastStep(provider, 'device-mapped'))}; app exits ${[consumer, provider].map((g) => /^@@ app-exit \d+/m.exec(g.console())?.[0]).join(', ')}; rounds after: ${describeRounds([pRound, cRound].filter((r) => r !== undefined))}; QEMUs ${JSON.stringify(views)}; stuck ${JSON.stringify(stuck)}; status devices ${JSON.stringify(st['channelDevices'])}`,
