@@ -9,6 +9,7 @@ import type { ConfigBuildContext } from './config-build-context.js';
 import { U16_ID } from './config-patterns.js';
 import type { ServiceDefinition } from './config-types.js';
 import { claimEntry, parseEventgroupIds, parsePeers } from './gateway-section.js';
+import { parseTpSegment } from './gateway-tp.js';
 import type { GatewayImport } from './gateway-types.js';
 import type { FieldEntry } from './yaml-reader.js';
 
@@ -46,7 +47,7 @@ function parseImport(
   services: readonly ServiceDefinition[] | undefined,
 ): GatewayImport | undefined {
   const r = ctx.r;
-  const m = r.map(item, p, ['service', 'instance', 'udp'], ['tcp', 'eventgroups', 'peers']);
+  const m = r.map(item, p, ['service', 'instance', 'udp'], ['tcp', 'eventgroups', 'peers', 'tp']);
   if (!m) return undefined;
   const nameEntry = m.get('service');
   const name = nameEntry ? r.string(nameEntry.value, `${p}.service`) : undefined;
@@ -76,6 +77,8 @@ function parseImport(
   const peersEntry = m.get('peers');
   const peers = peersEntry ? parsePeers(ctx, peersEntry, `${p}.peers`) : undefined;
   if (eventgroups === undefined || (peersEntry && peers === undefined)) return undefined;
+  const tpSegment = parseTpSegment(ctx, m.get('tp'), `${p}.tp`);
+  if (tpSegment === null) return undefined;
   return Object.freeze({
     service: name,
     instance,
@@ -83,5 +86,6 @@ function parseImport(
     ...(tcpPort === undefined ? {} : { tcpPort }),
     eventgroups,
     ...(peers ? { peers } : {}),
+    ...(tpSegment === undefined ? {} : { tpSegment }),
   });
 }

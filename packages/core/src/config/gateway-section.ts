@@ -9,6 +9,7 @@ import type { ConfigBuildContext } from './config-build-context.js';
 import { U16_ID } from './config-patterns.js';
 import type { ServiceDefinition } from './config-types.js';
 import { parseImports } from './gateway-import-section.js';
+import { parseTpSegment } from './gateway-tp.js';
 import type { GatewayConfig, GatewayExport } from './gateway-types.js';
 import type { FieldEntry } from './yaml-reader.js';
 
@@ -225,7 +226,7 @@ function parseExport(
     item,
     p,
     ['service', 'instance', 'udp'],
-    ['tcp', 'multicast', 'eventgroups', 'peers'],
+    ['tcp', 'multicast', 'eventgroups', 'peers', 'tp'],
   );
   if (!m) return undefined;
   const get = (k: string): FieldEntry | undefined => m.get(k);
@@ -262,6 +263,8 @@ function parseExport(
   const multicast = mcEntry ? parseMulticast(ctx, mcEntry, `${p}.multicast`) : undefined;
   if (eventgroups === undefined || (peersEntry && peers === undefined)) return undefined;
   if (mcEntry && multicast === undefined) return undefined;
+  const tpSegment = parseTpSegment(ctx, get('tp'), `${p}.tp`);
+  if (tpSegment === null) return undefined;
   return Object.freeze({
     service: name,
     instance,
@@ -270,6 +273,7 @@ function parseExport(
     ...(multicast === undefined ? {} : { multicast }),
     eventgroups,
     ...(peers ? { peers } : {}),
+    ...(tpSegment === undefined ? {} : { tpSegment }),
   });
 }
 

@@ -21,6 +21,11 @@ export interface GatewayExport {
   readonly eventgroups: readonly number[];
   /** IP addresses allowed to see and subscribe (absent: any peer). */
   readonly peers?: readonly string[];
+  /**
+   * `tp`: events and responses too large for one UDP datagram leave as SOME/IP-TP segments of
+   * at most this many payload bytes (a multiple of 16); absent: they leave unsegmented.
+   */
+  readonly tpSegment?: number;
 }
 
 /**
@@ -43,6 +48,8 @@ export interface GatewayImport {
   readonly eventgroups: readonly number[];
   /** Addresses whose offers are taken (absent: any peer). */
   readonly peers?: readonly string[];
+  /** `tp`: requests too large for one UDP datagram leave as SOME/IP-TP segments (as exports). */
+  readonly tpSegment?: number;
 }
 
 /** The `gateway:` section. */

@@ -343,5 +343,52 @@ describe('parseConfig', () => {
         'UDP port 30501 is the SD port (gateway.sd.port, default 30490); pick another',
       );
     });
+
+    it('should read tp on an export and an import: true is the 1 392-byte default, a number its segment size, false off', () => {
+      const c = parse(
+        gateway(
+          '  unicast: 10.0.0.5',
+          '  export:',
+          '    - { service: VehicleSpeed, instance: 1, udp: 30501, tp: true }',
+          '  import:',
+          '    - { service: VehicleSpeed, instance: 2, udp: 30701, tp: 1024 }',
+        ),
+      );
+      expect(c.gateway?.exports[0]?.tpSegment).to.equal(1392);
+      expect(c.gateway?.imports[0]?.tpSegment).to.equal(1024);
+      const off = parse(
+        gateway(
+          '  unicast: 10.0.0.5',
+          '  export:',
+          '    - { service: VehicleSpeed, instance: 1, udp: 30501, tp: false }',
+        ),
+      );
+      expect(off.gateway?.exports[0]).to.not.have.property('tpSegment');
+    });
+
+    it('should refuse a tp segment size that is not a multiple of 16 or past 1 392, at its line', () => {
+      expectIssue(
+        gateway(
+          '  unicast: 10.0.0.5',
+          '  export:',
+          '    - { service: VehicleSpeed, instance: 1, udp: 30501, tp: 1000 }',
+        ),
+        32,
+        61,
+        'gateway.export[0].tp',
+        '1000 is not a multiple of 16 bytes; write 992 or 1008',
+      );
+      expectIssue(
+        gateway(
+          '  unicast: 10.0.0.5',
+          '  import:',
+          '    - { service: VehicleSpeed, instance: 1, udp: 30701, tp: 1408 }',
+        ),
+        32,
+        61,
+        'gateway.import[0].tp',
+        '1408 is out of range 16..1392',
+      );
+    });
   });
 });
