@@ -35,6 +35,13 @@ export interface GatewayCounters {
    * for an import, from another address than the bound provider's endpoint.
    */
   notAllowed: number;
+  /** Messages too large for one UDP datagram sent as SOME/IP-TP segments (the service's `tp`). */
+  tpSegmented: number;
+  /**
+   * Messages too large for one UDP datagram sent unsegmented (IP-fragmented) because their
+   * service has no `tp`: a vsomeip peer without TP for it drops them. Logged once per service.
+   */
+  oversized: number;
 }
 
 export function newCounters(): GatewayCounters {
@@ -50,5 +57,7 @@ export function newCounters(): GatewayCounters {
     refused: 0,
     overBudget: 0,
     notAllowed: 0,
+    tpSegmented: 0,
+    oversized: 0,
   };
 }

@@ -19,7 +19,8 @@ import {
   splitSomeIpDatagram,
   type SomeIpMessage,
 } from '../someip/someip-message.js';
-import { DatagramBatcher } from '../someip/datagram-batcher.js';
+import { DatagramBatcher, MAX_BATCH_BYTES } from '../someip/datagram-batcher.js';
+import { LargeMessagePolicy, sendSomeIp } from '../someip/large-message.js';
 import { TP_FLAG, TpReassembler } from '../someip/tp-reassembler.js';
 import { MethodBridge } from './method-bridge.js';
 import { SubscriberTable } from './subscriber-table.js';
@@ -58,6 +59,8 @@ export class ServiceExport {
   private tcp: TcpEndpoint | undefined;
   /** Events to one UDP endpoint in one turn share a datagram. */
   private readonly batcher: DatagramBatcher;
+  /** Events and responses past one datagram: SOME/IP-TP segments when the export has `tp`. */
+  private readonly large: LargeMessagePolicy;
   /** SOME/IP-TP segments of requests, reassembled. */
   private readonly tp: TpReassembler;
 
@@ -75,7 +78,13 @@ export class ServiceExport {
       ctx.budgets,
       ctx.callTimeoutMs,
     );
-    this.batcher = new DatagramBatcher(socket);
+    this.large = new LargeMessagePolicy(
+      exp.tpSegment,
+      { section: 'export', service: exp.service, instance: exp.instance },
+      ctx.counters,
+      ctx.log,
+    );
+    this.batcher = new DatagramBatcher(socket, MAX_BATCH_BYTES, this.large);
     this.tp = new TpReassembler(ctx.maxPayload);
     socket.on('message', (msg, rinfo) => this.receive(msg, rinfo));
     this.subscriptions.push(
@@ -264,7 +273,8 @@ export class ServiceExport {
     if (split.malformed !== undefined) this.ctx.counters.malformed += 1;
     const sink = {
       address: rinfo.address,
-      send: (b: Uint8Array) => this.socket.send(b, rinfo.port, rinfo.address),
+      send: (b: Uint8Array) =>
+        sendSomeIp(this.socket, this.large, MAX_BATCH_BYTES, b, rinfo.port, rinfo.address),
     };
     for (const m of split.messages) {
       if ((m.messageType & TP_FLAG) === 0) {

@@ -26,6 +26,8 @@ import { NetworkCaller } from './network-caller.js';
 import { returnCodeName } from './return-code-name.js';
 import { TcpLink } from './tcp-link.js';
 import { TP_FLAG, TpReassembler } from '../someip/tp-reassembler.js';
+import { MAX_BATCH_BYTES } from '../someip/datagram-batcher.js';
+import { LargeMessagePolicy, sendSomeIp } from '../someip/large-message.js';
 
 /** What `ServiceImport.open` needs: the export's context and the gateway's SOME/IP client id. */
 export interface ServiceImportContext extends ServiceExportContext {
@@ -65,6 +67,8 @@ export class ServiceImport {
   private readonly candidates = new Map<string, RemoteService>();
   /** SOME/IP-TP segments from the bound provider, reassembled. */
   private readonly tp: TpReassembler;
+  /** Requests past one datagram: SOME/IP-TP segments when the import has `tp`. */
+  private readonly large: LargeMessagePolicy;
   /** The binding changes in progress, run one after the other. */
   private switching: Promise<void> = Promise.resolve();
 
@@ -77,6 +81,12 @@ export class ServiceImport {
     this.filter = new InboundFilter(service, imp);
     this.caller = new NetworkCaller(ctx.clientId, ctx.callTimeoutMs);
     this.tp = new TpReassembler(ctx.maxPayload);
+    this.large = new LargeMessagePolicy(
+      imp.tpSegment,
+      { section: 'import', service: imp.service, instance: imp.instance },
+      ctx.counters,
+      ctx.log,
+    );
     socket.on('message', (msg, rinfo) => this.fromUdp(msg, rinfo));
   }
 
@@ -298,7 +308,7 @@ export class ServiceImport {
     if (b === undefined) throw new Error('no network provider is bound');
     this.ctx.counters.requestsSent += 1;
     if (b.tcp !== undefined) return b.tcp.send(bytes);
-    this.socket.send(bytes, b.udp!.port, b.udp!.address);
+    sendSomeIp(this.socket, this.large, MAX_BATCH_BYTES, bytes, b.udp!.port, b.udp!.address);
   }
 
   /** A datagram on the import's port: only the bound provider's UDP endpoint is heard. */

@@ -2,7 +2,9 @@ import { expect } from 'chai';
 import { createSocket, type Socket } from 'node:dgram';
 import { waitFor } from '@sivshm/testing';
 import { encodeSomeIp, splitSomeIpDatagram } from './someip-message.js';
+import { newCounters } from '../edge/gateway-counters.js';
 import { DatagramBatcher } from './datagram-batcher.js';
+import { LargeMessagePolicy } from './large-message.js';
 
 const message = (sessionId: number, size: number): Uint8Array =>
   encodeSomeIp({
@@ -76,5 +78,29 @@ describe('DatagramBatcher', () => {
       Buffer.concat([encodeSomeIp(fields(1, 64)), message(2, 8)]),
     );
     expect(received[1]).to.deep.equal(Buffer.from(encodeSomeIp(fields(3, 500))));
+  });
+
+  it('should send a too-large message of a tp service as its SOME/IP-TP segments, each its own datagram, after what was queued', async () => {
+    const counters = newCounters();
+    const entry = { section: 'export', service: 'VehicleSpeed', instance: 1 } as const;
+    const policy = new LargeMessagePolicy(160, entry, counters, () => undefined);
+    const b = new DatagramBatcher(from, 400, policy);
+    b.add('127.0.0.1', port, message(1, 8));
+    b.add('127.0.0.1', port, message(2, 500)); // 516 B: segments of 160 payload bytes
+    b.add('127.0.0.1', port, message(3, 8));
+    await waitFor(() => received.length >= 6, 'six datagrams', 5_000, 5);
+    await new Promise((r) => setTimeout(r, 50));
+    const framed = received.map((d) => splitSomeIpDatagram(new Uint8Array(d), 1 << 16).messages);
+    expect(framed.map((ms) => ms.length)).to.deep.equal([1, 1, 1, 1, 1, 1]);
+    const ms = framed.map((m) => m[0]!);
+    expect(ms.map((m) => [m.sessionId, m.messageType, m.payload.byteLength])).to.deep.equal([
+      [1, 0x02, 8],
+      [2, 0x22, 164],
+      [2, 0x22, 164],
+      [2, 0x22, 164],
+      [2, 0x22, 24],
+      [3, 0x02, 8],
+    ]);
+    expect(counters).to.include({ tpSegmented: 1, oversized: 0 });
   });
 });

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:dgram';
 import { SOMEIP_HEADER_SIZE } from '@sivshm/abi';
+import type { LargeMessagePolicy } from './large-message.js';
 import { writeSomeIp, type SomeIpMessage } from './someip-message.js';
 
 /** One datagram being filled for one endpoint. */
@@ -20,7 +21,8 @@ export const MAX_BATCH_BYTES = 1400;
  * and Wireshark read them so). One send system call carries many events, which is what lets
  * the gateway keep up with a ring's rate; a lone event still leaves in its own turn (the flush
  * is a microtask), so batching adds no wait. A datagram never grows past `maxBytes` (a single
- * larger message leaves alone). Each message is written straight into its datagram's buffer:
+ * larger message leaves alone: as SOME/IP-TP segments, each its own datagram, when the service
+ * has `tp`; see LargeMessagePolicy). Each message is written straight into its datagram's buffer:
  * one allocation per datagram, none per message.
  */
 export class DatagramBatcher {
@@ -31,6 +33,8 @@ export class DatagramBatcher {
   constructor(
     private readonly socket: Socket,
     private readonly maxBytes: number = MAX_BATCH_BYTES,
+    /** What a message past `maxBytes` becomes (default: sent as it is, uncounted). */
+    private readonly large?: LargeMessagePolicy,
   ) {}
 
   /** Queues the encoded `message` for `address:port`; it is sent at the end of this turn. */
@@ -84,7 +88,8 @@ export class DatagramBatcher {
   private sendAlone(address: string, port: number, message: Uint8Array): void {
     const queued = this.pending.get(address)?.get(port);
     if (queued !== undefined) this.send(queued);
-    this.sendBytes(message, port, address);
+    // Segments are never batched: each leaves in its own datagram, first to last.
+    for (const d of this.large?.datagrams(message) ?? [message]) this.sendBytes(d, port, address);
   }
 
   private schedule(): void {

@@ -13,7 +13,7 @@ import {
  * has no SOME/IP serialization engine.
  */
 
-/** Message types the gateway speaks (PRS_SOMEIP_00055); TP variants are not supported. */
+/** Message types the gateway speaks (PRS_SOMEIP_00055); their TP variants (0x20 set) are segments (tp-reassembler.ts, tp-segmenter.ts). */
 export const MessageType = {
   request: SomeIpMessageType.REQUEST,
   requestNoReturn: SomeIpMessageType.REQUEST_NO_RETURN,

@@ -8,7 +8,7 @@ const TP_HEADER_SIZE = 4;
 /**
  * The segments of `m` for a UDP peer configured for SOME/IP-TP: payload pieces of at most
  * `segmentBytes` (rounded down to a multiple of 16), each with the TP flag and TP header. Used
- * by the tests' peers (the gateway itself does not segment yet).
+ * by the tests' peers and, as an independent writer, by the gateway segmenter's spec.
  */
 export function tpSegments(
   m: Omit<SomeIpMessage, 'protocolVersion'>,
