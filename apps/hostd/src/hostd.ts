@@ -33,6 +33,7 @@ import { VmLinkServer } from './links/vm-link-server.js';
 import { brokerFor } from './broker/config-broker.js';
 import { JsonLogger, type LogLevel } from './log/logger.js';
 import { RegionLock } from './region/region-lock.js';
+import { ElasticChannels } from './resize/elastic-channels.js';
 import { CaAdmin } from './admin/ca-admin.js';
 import { CaAdminServer } from './admin/ca-admin-server.js';
 import { RegionSizeGuard } from './region/region-size-guard.js';
@@ -129,6 +130,8 @@ export class Hostd {
   readonly #sd: SdSwitch;
   readonly #vms: VmRegistry;
   readonly #router: BrokerRouter;
+  /** Elastic channels (docs/protocol.md §11), made when hostd starts serving. */
+  #elastic: ElasticChannels | undefined;
   readonly #dispatch: ControlDispatch;
   readonly #status: StatusReporter;
   readonly #lifecycle: ChannelLifecycle;
@@ -215,6 +218,7 @@ export class Hostd {
       doorbellPid: (id) => this.#ivshmemPids.get(id),
       saveCa: () => void this.#saveCa().catch(() => undefined),
       stopping: () => this.#stopping !== undefined,
+      resized: (vm, id, successor) => this.#elastic?.resized(vm, id, successor),
     });
     this.#status = new StatusReporter({
       config,
@@ -548,6 +552,7 @@ export class Hostd {
       silenceTimeoutMs: this.#o.vmSilenceTimeoutMs ?? 0,
       emulated: this.#o.emulated !== false,
     });
+    const elastic = (this.#elastic = this.#elasticChannels());
     const beat = new HostdHeartbeat(new Uint8Array(this.#region!.mapping.shared));
     this.#timers.push(
       setInterval(() => {
@@ -559,10 +564,28 @@ export class Hostd {
         // an M3 or M5 that arrived while hostd was descheduled is read before its handshake's
         // deadline is checked, instead of the handshake being aborted with its answer unread.
         setImmediate(() => this.#guard('tick', 0, () => this.#router.route(this.#broker.tick())));
+        // Elastic channels are sampled at the same pace (docs/protocol.md §11.1).
+        setImmediate(() => this.#guard('elastic', 0, () => elastic.tick()));
       }, this.#o.tickMs ?? 100),
       setInterval(() => heartbeats.beat(), 1000),
     );
     beat.store(process.hrtime.bigint());
+  }
+
+  /** hostd's side of elastic channels, over its broker, lifecycle, links and region. */
+  #elasticChannels(): ElasticChannels {
+    const region = this.#region!;
+    return new ElasticChannels({
+      config: this.config,
+      broker: this.#broker,
+      lifecycle: this.#lifecycle,
+      route: (effects) => this.#router.route(effects),
+      send: (vm, m) => this.#links?.send(vm, m) ?? false,
+      log: this.log,
+      regionMemory: () => (this.#regionIntact() ? this.#region?.mapping.shared : undefined),
+      pageGranule: region.layout.pageGranule,
+      budgetBytes: region.layout.dataSize,
+    });
   }
 
   /** True while the region file still has the size hostd mapped (region-size-guard.ts). */

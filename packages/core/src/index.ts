@@ -86,6 +86,7 @@ export { ProviderHandshakes } from './handshake/provider-handshake.js';
 export type { ProviderPolicy, ProviderHandshakesOptions } from './handshake/provider-handshake.js';
 export { BrokerHandshakes, isPendingTimeoutMs } from './handshake/broker-handshake.js';
 export type { BrokerOptions } from './handshake/broker-handshake.js';
+export type { Successor } from './handshake/broker-resize.js';
 export type { BrokerLimits } from './handshake/broker-budgets.js';
 export type {
   BrokerEffect,

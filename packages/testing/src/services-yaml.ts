@@ -35,6 +35,8 @@ export interface ServiceChoice {
   readonly idleTimeoutMs?: number;
   /** The service's `isolation` (`region` or `device`); left out (region) unless given. */
   readonly isolation?: 'region' | 'device';
+  /** The service's `elastic` (`true`, or its keys: sizes as `4KiB`, the rest numbers). */
+  readonly elastic?: true | Readonly<Record<string, string | number>>;
 }
 
 export interface ServicesYamlOptions {
@@ -100,6 +102,7 @@ export function servicesYaml(o: ServicesYamlOptions): string {
     if (c.ringDataSize !== undefined) service.set('ringDataSize', c.ringDataSize);
     if (c.idleTimeoutMs !== undefined) service.set('idleTimeoutMs', c.idleTimeoutMs);
     if (c.isolation !== undefined) service.set('isolation', c.isolation);
+    if (c.elastic !== undefined) service.set('elastic', doc.createNode(c.elastic));
     services.add(service);
   }
   return doc.toString({ flowCollectionPadding: false, lineWidth: 120 });

@@ -52,6 +52,8 @@ export interface ControlDispatchOptions {
   saveCa(): void;
   /** True once hostd is shutting down: departures then change nothing. */
   stopping(): boolean;
+  /** A VM's end of a channel moved to its successor window (docs/protocol.md §11). */
+  resized?(vmId: number, channelId: bigint, successorId: bigint): void;
 }
 
 /**
@@ -144,6 +146,8 @@ export class ControlDispatch {
         return this.#onDoorbellId(vm, m.id);
       case 'heartbeat':
         return;
+      case 'resized':
+        return this.#o.resized?.(vmId, m.channelId, m.successorId);
       case 'error':
         if (m.code === 'ERR_INTEGRITY') vm.integrityFailures++;
         // Cut and metered by the logger (log-meter.ts): a VM's text is not ours to repeat.

@@ -50,6 +50,15 @@ const samples: ControlMessage[] = [
   { kind: 'peerGone', channelId: 43n, reason: 'vm-died' },
   { kind: 'heartbeat', sequence: 9n, timeMs: 1_700_000_000_000n },
   { kind: 'error', code: 'ERR_SD_POLICY', message: 'not allowed' },
+  {
+    kind: 'resize',
+    channelId: 46n,
+    successorId: 0xffff_ffff_ffff_fff1n,
+    grantToken: b(104, 13),
+    grantTag: b(32, 14),
+    timeoutMs: 2000,
+  },
+  { kind: 'resized', channelId: 46n, successorId: 47n },
 ];
 
 describe('ControlMessage', () => {

@@ -71,7 +71,22 @@ export type ControlMessage =
   | { readonly kind: 'close'; readonly channelId: bigint }
   | { readonly kind: 'peerGone'; readonly channelId: bigint; readonly reason: string }
   | { readonly kind: 'heartbeat'; readonly sequence: bigint; readonly timeMs: bigint }
-  | { readonly kind: 'error'; readonly code: string; readonly message: string };
+  | { readonly kind: 'error'; readonly code: string; readonly message: string }
+  | {
+      /** hostd → VM: move this end of `channelId` to the successor's window (protocol §11). */
+      readonly kind: 'resize';
+      readonly channelId: bigint;
+      readonly successorId: bigint;
+      readonly grantToken: Uint8Array;
+      readonly grantTag: Uint8Array;
+      readonly timeoutMs: number;
+    }
+  | {
+      /** VM → hostd: this end of `channelId` moved; the old window may be revoked. */
+      readonly kind: 'resized';
+      readonly channelId: bigint;
+      readonly successorId: bigint;
+    };
 
 /** The `kind` names of {@link ControlMessage}. */
 export type ControlMessageKind = ControlMessage['kind'];
@@ -164,7 +179,23 @@ function fieldsOf(m: ControlMessage): [string, Plain] {
       ];
     case 'error':
       return ['error', { code: m.code, message: m.message }];
+    case 'resize':
+    case 'resized':
+      return resizeFields(m);
   }
+}
+
+/** The fields of the two messages of a channel's move (docs/protocol.md §11). */
+function resizeFields(m: Extract<ControlMessage, { kind: 'resize' | 'resized' }>): [string, Plain] {
+  const ids = {
+    channelId: u64(m.channelId, 'channel id'),
+    successorId: u64(m.successorId, 'successor id'),
+  };
+  if (m.kind === 'resized') return ['resized', ids];
+  return [
+    'resize',
+    { ...ids, grantToken: m.grantToken, grantTag: m.grantTag, timeoutMs: m.timeoutMs },
+  ];
 }
 
 /**
@@ -260,6 +291,17 @@ export function decodeControlMessage(bytes: Uint8Array): ControlMessage {
       return { kind, sequence: big(f['sequence']), timeMs: big(f['timeMs']) };
     case 'error':
       return { kind, code: str(f['code']), message: str(f['message']) };
+    case 'resize':
+      return {
+        kind,
+        channelId: big(f['channelId']),
+        successorId: big(f['successorId']),
+        grantToken: nonEmpty(bytesField(f['grantToken']), 'resize grant token'),
+        grantTag: exact(bytesField(f['grantTag']), 32, 'resize grant tag'),
+        timeoutMs: num(f['timeoutMs']),
+      };
+    case 'resized':
+      return { kind, channelId: big(f['channelId']), successorId: big(f['successorId']) };
     default:
       throw new CoreError('ERR_DECODE', `control message kind ${String(kind)} is unknown`);
   }

@@ -160,7 +160,9 @@ export class BrokerChannels {
         (reason === 'closed-by-provider' && vm === ch.providerVm);
       // The reason goes first: the VM ends the channel on whichever message it reads first,
       // and a revoke alone says nothing of why (a StopOffer would read as a plain revoke).
-      if (!initiator) out.push({ kind: 'peer-gone', vmId: vm, channelId, reason });
+      // A channel that moved to its successor lives on there: its old id ends unannounced.
+      if (!initiator && reason !== 'resized')
+        out.push({ kind: 'peer-gone', vmId: vm, channelId, reason });
       out.push({ kind: 'revoke', vmId: vm, channelId });
       h.awaitingAck.add(vm);
     }

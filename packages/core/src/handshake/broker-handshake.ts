@@ -19,6 +19,7 @@ import {
   type HandshakeMessage,
 } from './handshake-messages.js';
 import { peekControl } from './peek-control.js';
+import { abandonSuccessor, adoptSuccessor, successorOf, type Successor } from './broker-resize.js';
 
 /** Longest PENDING deadline accepted, ms: a half-open handshake holds a window that long. */
 export const MAX_PENDING_TIMEOUT_MS = 60_000;
@@ -278,6 +279,21 @@ export class BrokerHandshakes {
   /** `vmId` acknowledged a REVOKE with a missing or bad receipt: see BrokerChannels. */
   revokeReceiptRefused(vmId: number, channelId: bigint): BrokerEffect[] {
     return this.#channels.revokeReceiptRefused(vmId, channelId);
+  }
+
+  /** A successor window for an active channel's move (docs/protocol.md §11; broker-resize.ts). */
+  successorOf(channelId: bigint, window: Window): Successor | undefined {
+    return successorOf(this.#minter, this.#channels, channelId, window);
+  }
+
+  /** Both ends moved to `successor`: it becomes the channel, the old id is revoked. */
+  adoptSuccessor(oldId: bigint, successor: BrokerChannel): BrokerEffect[] {
+    return adoptSuccessor(this.#channels, oldId, successor);
+  }
+
+  /** A move that did not complete: both ids are torn down. */
+  abandonSuccessor(oldId: bigint, successor: BrokerChannel): BrokerEffect[] {
+    return abandonSuccessor(this.#channels, oldId, successor);
   }
 
   /** Aborts handshakes past their deadline and quarantines windows whose REVOKE is overdue. */

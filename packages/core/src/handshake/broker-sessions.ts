@@ -395,7 +395,7 @@ export class HandshakeSessions {
         'consumer signature on M5 does not verify',
       );
       const m6 = this.#c.minter.grantProviderMessage(s.channel, { th5, m5, knP: s.knP! });
-      const ch = s.channel;
+      const ch: BrokerChannel = { ...s.channel, knC: s.request.knC, knP: s.knP! };
       this.#sessions.delete(finish.channelId);
       this.#c.channels.activate(ch);
       this.#c.stats.established++;

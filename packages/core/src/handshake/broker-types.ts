@@ -25,7 +25,11 @@ export type ChannelCloseReason =
   | 'vm-gone'
   | 'vm-rebooted'
   | 'certificate-revoked'
-  | 'hostd-shutdown';
+  | 'hostd-shutdown'
+  /** The channel moved to its successor window (docs/protocol.md §11): no peer-gone is sent. */
+  | 'resized'
+  /** A move did not complete within its bound: both ids are torn down. */
+  | 'resize-failed';
 
 /** A channel as the broker sees it; handed to hostd's lifecycle in effects. */
 export interface BrokerChannel {
@@ -44,6 +48,12 @@ export interface BrokerChannel {
    * VMs have no doorbell vectors.
    */
   readonly doorbellVector?: number;
+  /**
+   * The nonces of the device files the ends presented in M1 and M3, kept for the grants of a
+   * successor window on the same files (docs/protocol.md §11.2); set once the channel is active.
+   */
+  readonly knC?: Uint8Array;
+  readonly knP?: Uint8Array;
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   type AttachMessage,
   type Certificate,
   type ChannelGrant,
+  type ControlMessage,
   type ServiceConfig,
   type VmConfig,
 } from '@sivshm/core';
@@ -64,6 +65,8 @@ export interface HostdSessionHooks {
 }
 
 interface LiveChannel {
+  /** The channel's id at hostd: its successor's after a move (docs/protocol.md §11). */
+  id: bigint;
   readonly attached: AttachedChannel;
   readonly file: DeviceFile;
   readonly listeners: ChannelEndListener[];
@@ -171,6 +174,8 @@ export class HostdSession {
             return this.#broker.receive(m.message);
           case 'revoke':
             return void this.#onRevoke(m.channelId, m.token, m.tag);
+          case 'resize':
+            return void this.#onResize(m);
           case 'peerGone':
             return this.#end(m.channelId, m.reason);
           case 'error':
@@ -430,15 +435,17 @@ export class HostdSession {
     });
     const id = grant.channelId;
     const live: LiveChannel = {
+      id,
       attached: {
         channel,
         grant,
         ...(handshakeMs === undefined ? {} : { handshakeMs }),
         onEnd: (listener) => {
-          if (live.ended || this.#channels.get(id) !== live) listener('closed');
+          if (live.ended || this.#channels.get(live.id) !== live) listener('closed');
           else live.listeners.push(listener);
         },
-        close: () => (this.#channels.get(id) === live ? this.#closeChannel(id) : Promise.resolve()),
+        close: () =>
+          this.#channels.get(live.id) === live ? this.#closeChannel(live.id) : Promise.resolve(),
       },
       file,
       listeners: [],
@@ -446,7 +453,7 @@ export class HostdSession {
     };
     this.#channels.set(id, live);
     channel.state$.subscribe((s) => {
-      if (s === 'peer-gone' || s === 'failed') this.#onDataPlaneEnd(id, channel, s);
+      if (s === 'peer-gone' || s === 'failed') this.#onDataPlaneEnd(live.id, channel, s);
     });
     return live.attached;
   }
@@ -527,6 +534,31 @@ export class HostdSession {
     this.#link.send({ kind: 'close', channelId: id });
     this.#end(id, 'closed');
     await this.#release(id);
+  }
+
+  /**
+   * hostd moves this end of a channel to a successor window (docs/protocol.md §11): its grant
+   * goes to the channel's own device file, the channel moves, and from then on the channel is
+   * known by the successor's id. hostd then revokes the old id, which ends nothing here: no
+   * channel is known by it any more, so only the device revokes and the receipt goes back. A
+   * move that fails fails the channel, which is closed as any failed channel.
+   */
+  async #onResize(m: Extract<ControlMessage, { kind: 'resize' }>): Promise<void> {
+    const live = this.#channels.get(m.channelId);
+    if (live === undefined || live.ended) return; // hostd's bound tears the move down
+    try {
+      live.file.presentGrant(m.grantToken, m.grantTag);
+      const window = live.file.mapWindow(m.successorId);
+      await live.attached.channel.moveTo(window, m.successorId, m.timeoutMs);
+    } catch (e) {
+      this.#error('ERR_RESIZE', (e as Error).message);
+      return;
+    }
+    if (this.#channels.get(m.channelId) !== live || live.ended) return;
+    this.#channels.delete(m.channelId);
+    live.id = m.successorId;
+    this.#channels.set(m.successorId, live);
+    this.#link.send({ kind: 'resized', channelId: m.channelId, successorId: m.successorId });
   }
 
   async #onRevoke(id: bigint, token: Uint8Array, tag: Uint8Array): Promise<void> {
