@@ -1,10 +1,11 @@
+import { SOMEIP_HEADER_SIZE } from '@sivshm/abi';
 import type { GatewayCounters } from '../edge/gateway-counters.js';
 import { tpSegments } from './tp-segmenter.js';
 
 /**
  * What becomes of a SOME/IP message too large for one UDP datagram of the gateway's budget
  * (`MAX_BATCH_BYTES`), per service: with `tp` configured, its SOME/IP-TP segments, each sent as
- * its own datagram in order; without, the message as it is — one IP-fragmented datagram, which
+ * its own datagram in order (a payload within one segment leaves whole); without, the message as it is — one IP-fragmented datagram, which
  * a peer configured for it takes and a vsomeip peer without TP for the service drops. That
  * second case is counted (`oversized`) and logged once per service with the fix, so it is never
  * silent.
@@ -28,6 +29,9 @@ export class LargeMessagePolicy {
   /** The datagrams that carry `message` (a whole encoded SOME/IP message past the budget). */
   datagrams(message: Uint8Array): readonly Uint8Array[] {
     if (this.tpSegment !== undefined) {
+      // A payload within one segment would be a lone segment (offset 0, no more): it leaves
+      // whole, no larger than a segment with its headers.
+      if (message.byteLength - SOMEIP_HEADER_SIZE <= this.tpSegment) return [message];
       this.counters.tpSegmented += 1;
       return tpSegments(message, this.tpSegment);
     }

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { tpSegments as specSegments } from '../../test/support/tp-segments.js';
 import { newCounters } from '../edge/gateway-counters.js';
-import { LargeMessagePolicy } from './large-message.js';
+import { LargeMessagePolicy, sendSomeIp } from './large-message.js';
 import { encodeSomeIp, splitSomeIpDatagram, type SomeIpMessage } from './someip-message.js';
 import { TpReassembler, type TpOutcome } from './tp-reassembler.js';
 import { tpSegments } from './tp-segmenter.js';
@@ -153,5 +153,31 @@ describe('LargeMessagePolicy', () => {
     expect(lines[0]).to.contain(
       "enable tp for service VehicleSpeed: add 'tp: true' to its gateway.export entry",
     );
+  });
+
+  it('should send a message that fits alone and one past the budget as its segments, in order (import requests, export responses)', () => {
+    const sent: Array<{ bytes: Uint8Array; port: number; address: string }> = [];
+    const sink = {
+      send: (bytes: Uint8Array, port: number, address: string) =>
+        void sent.push({ bytes, port, address }),
+    };
+    const entry2 = { section: 'import', service: 'VehicleSpeed', instance: 2 } as const;
+    const p = new LargeMessagePolicy(1392, entry2, newCounters(), () => undefined);
+    const small = encodeSomeIp(notification(1384)); // 1 400 bytes: exactly the budget
+    sendSomeIp(sink, p, 1400, small, 30501, '10.0.0.9');
+    expect(sent.map((d) => d.bytes)).to.deep.equal([small]);
+    sent.length = 0;
+    // Past the budget but within one segment: whole (a lone segment would add nothing).
+    const within = encodeSomeIp(notification(1392));
+    sendSomeIp(sink, p, 1400, within, 30501, '10.0.0.9');
+    expect(sent.map((d) => d.bytes)).to.deep.equal([within]);
+    sent.length = 0;
+    const request = encodeSomeIp({ ...notification(1393), messageType: 0x00 });
+    sendSomeIp(sink, p, 1400, request, 30501, '10.0.0.9');
+    expect(sent.map((d) => [d.address, d.port, d.bytes.byteLength])).to.deep.equal([
+      ['10.0.0.9', 30501, 16 + 4 + 1392],
+      ['10.0.0.9', 30501, 16 + 4 + 1],
+    ]);
+    expect(framed(sent.map((d) => d.bytes)).map((m) => m.messageType)).to.deep.equal([0x20, 0x20]);
   });
 });
