@@ -38,6 +38,7 @@ export { systemClock } from './sd/clock.js';
 export type { SdClock, SdTimer } from './sd/clock.js';
 export { VirtualClock } from './sd/virtual-clock.js';
 export type { SdTiming } from './sd/sd-timing.js';
+export { DEFAULT_SD_TIMING } from './sd/sd-timing.js';
 export { SessionCounters } from './sd/session-counter.js';
 export { RebootDetector } from './sd/reboot-detector.js';
 export type { SdChannel } from './sd/reboot-detector.js';

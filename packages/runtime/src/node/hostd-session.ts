@@ -34,6 +34,7 @@ import { ChannelBrokerClient } from './channel-broker-client.js';
 import { closeSteps } from './close-steps.js';
 import type { AttachedChannel, ChannelEndListener, ChannelEndReason } from './node-context.js';
 import { answerRevoke } from './revoke-answer.js';
+import { offerTtlFor } from './offer-ttl.js';
 
 /** What a session needs to reach hostd and build the VM's side. */
 export interface HostdSessionOptions {
@@ -148,6 +149,7 @@ export class HostdSession {
       ),
       allowLoopbackEndpoints: true,
       maxEntriesPerMessage: parts.sdMaxEntries,
+      timing: { offerTtl: offerTtlFor(parts.peerTimeoutMs) },
     });
     this.#broker = new ChannelBrokerClient({
       crypto,

@@ -36,6 +36,8 @@ export interface NodeOpenOptions {
    * A channel's peer counts as gone when it neither beats nor moves a ring for this long, ms
    * (100..60000); default 1000. Longer for guests whose vCPUs may stall that long (TCG, a loaded
    * host): the channel then survives the stall, and a dead peer is noticed that much later.
+   * This VM's SD offers then live at least as long, so a stall does not expire them either
+   * (offer-ttl.spec).
    */
   readonly peerTimeoutMs?: number;
   /** qemu mode: the sivshm.ko device; default `/dev/sivshm`. */
