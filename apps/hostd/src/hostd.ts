@@ -553,6 +553,7 @@ export class Hostd {
       emulated: this.#o.emulated !== false,
     });
     const elastic = (this.#elastic = this.#elasticChannels());
+    this.#status.watchElastic(() => elastic.status);
     const beat = new HostdHeartbeat(new Uint8Array(this.#region!.mapping.shared));
     this.#timers.push(
       setInterval(() => {

@@ -123,6 +123,14 @@ describe('elastic channels (hostd and two VMs)', function () {
       expect(events('channel-resize-failed')).to.deep.equal([]);
       expect(events('revoke-receipt-refused')).to.deep.equal([]);
       expect(lengths.size, 'a larger window was seen in status').to.be.greaterThan(1);
+      // …and hostd's status counts them, newest decision first.
+      const doc = (await readStatus(rig.d)) as StatusLike & {
+        elastic?: { grown: number; shrunk: number; failed: number; last: { decision: string }[] };
+      };
+      expect(doc.elastic?.grown, 'grown').to.be.at.least(1);
+      expect(doc.elastic?.shrunk, 'shrunk').to.be.at.least(1);
+      expect(doc.elastic?.failed).to.equal(0);
+      expect(doc.elastic?.last[0]?.decision).to.equal('shrink');
     });
   }
 });

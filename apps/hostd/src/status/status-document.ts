@@ -54,12 +54,18 @@ function percentile(sorted: readonly number[], p: number): number | undefined {
  */
 export class StatusReporter {
   readonly #s: StatusSources;
+  #elastic: (() => NonNullable<StatusDocument['elastic']>) | undefined;
   readonly #startedMs = Date.now();
   /** Event-loop lateness, reset by every status query. */
   readonly #loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
 
   constructor(sources: StatusSources) {
     this.#s = sources;
+  }
+
+  /** Adds hostd's elastic channels (resize/elastic-channels.ts) to the document. */
+  watchElastic(source: () => NonNullable<StatusDocument['elastic']>): void {
+    this.#elastic = source;
   }
 
   /** Starts sampling the event loop. */
@@ -120,6 +126,7 @@ export class StatusReporter {
       refusalsByReason: Object.fromEntries(this.#s.vms.refusalsByReason),
       serviceNames: Object.fromEntries(config.services.map((s) => [serviceNameKey(s.id), s.name])),
       eventLoopDelayMs: this.#takeLoopDelay(keepLoopDelay),
+      ...(this.#elastic === undefined ? {} : { elastic: structuredClone(this.#elastic()) }),
     };
   }
 

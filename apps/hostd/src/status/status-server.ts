@@ -166,6 +166,22 @@ export interface StatusDocument {
    * any VM's message may have waited before hostd got to it (a flood shows here first).
    */
   readonly eventLoopDelayMs: { readonly p50: number; readonly p99: number; readonly max: number };
+  /**
+   * Elastic channels (docs/protocol.md §11): moves completed and failed, moves under way, and
+   * the last decisions (channel, grow or shrink, the ring size asked for, why), newest first.
+   */
+  readonly elastic?: {
+    readonly grown: number;
+    readonly shrunk: number;
+    readonly failed: number;
+    readonly moving: number;
+    readonly last: readonly {
+      readonly channel: string;
+      readonly decision: string;
+      readonly ringDataSize: number;
+      readonly reason: string;
+    }[];
+  };
 }
 
 /**
