@@ -1,10 +1,10 @@
 // Part of the ChannelDevice contract (device-contract.ts), so it runs on EmulatedDevice here and
 // on KernelDevice over sivshm.ko inside a QEMU guest (`npm run test:vm`, kernel-module tier):
 // a live channel grows into a successor window and shrinks into another while records flow
-// both ways (docs/protocol.md §11). Each window is a real grant under its own channel id on the
-// SAME two device files; the window left behind is revoked on the device, whose receipt must
-// verify, while the channel goes on in the new one. Both ends are in this VM (two files, one
-// per role), which the device allows.
+// both ways (docs/protocol.md §11), in plain, mac and aead. Each window is a real grant under
+// its own channel id on the SAME two device files; the window left behind is revoked on the
+// device, whose receipt must verify, while the channel goes on in the new one. Both ends are in
+// this VM (two files, one per role), which the device allows.
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import {
@@ -41,7 +41,9 @@ interface Placement {
 
 /** Registers the move tests against the contract's current device (`get()`). */
 export function channelMoveTests(get: () => DeviceUnderTest): void {
-  for (const mode of ['plain', 'aead'] as const) {
+  // Every record protection (issue 19: plain, mac and aead): mac and aead keep their keys, id and
+  // sequence across the windows, so a record replayed or lost at a move would fail last+1.
+  for (const mode of ['plain', 'mac', 'aead'] as const) {
     it(`channel-resizes-under-load-without-loss (${mode})`, async function () {
       // A fresh Node process per test in a TCG guest: generous, within the runner's child bound.
       this.timeout(50_000);
