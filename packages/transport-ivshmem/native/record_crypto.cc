@@ -527,43 +527,6 @@ void OpenAt(const FunctionCallbackInfo<Value>& a) {
   if (c != nullptr) OpenAtWith(a, c);
 }
 
-// The cipher a bound call was made for: its function's data is the handle (recordCalls), an
-// object of our own template, so only disposal needs checking.
-RecordCipher* BoundCipher(const FunctionCallbackInfo<Value>& a) {
-  auto* c = static_cast<RecordCipher*>(a.Data().As<Object>()->GetAlignedPointerFromInternalField(0));
-  if (c == nullptr) ThrowBadArg(a.GetIsolate(), "the record cipher was disposed");
-  return c;
-}
-
-void BoundSealAt(const FunctionCallbackInfo<Value>& a) {
-  RecordCipher* c = BoundCipher(a);
-  if (c != nullptr) SealAtWith(a, c);
-}
-
-void BoundOpenAt(const FunctionCallbackInfo<Value>& a) {
-  RecordCipher* c = BoundCipher(a);
-  if (c != nullptr) OpenAtWith(a, c);
-}
-
-// recordCalls(handle) -> [sealAt(), openAt()]: recordSealAt and recordOpenAt bound to one
-// cipher. They take no argument, so a record call neither passes nor checks a handle; each
-// holds the handle, so the cipher lives as long as they do.
-void Calls(const FunctionCallbackInfo<Value>& a) {
-  Isolate* iso = a.GetIsolate();
-  Local<Context> ctx = iso->GetCurrentContext();
-  if (CipherOf(iso, a[0]) == nullptr) return;
-  Local<Object> handle = a[0].As<Object>();
-  Local<v8::Function> seal, open;
-  if (!v8::Function::New(ctx, BoundSealAt, handle, 0, v8::ConstructorBehavior::kThrow)
-           .ToLocal(&seal) ||
-      !v8::Function::New(ctx, BoundOpenAt, handle, 0, v8::ConstructorBehavior::kThrow)
-           .ToLocal(&open)) {
-    return;
-  }
-  Local<Value> both[2] = {seal, open};
-  a.GetReturnValue().Set(v8::Array::New(iso, both, 2));
-}
-
 }  // namespace
 
 void InitRecordCrypto(Local<Context> ctx, Local<Object> exports) {
@@ -575,7 +538,6 @@ void InitRecordCrypto(Local<Context> ctx, Local<Object> exports) {
   SetMethod(ctx, exports, "recordBind", Bind, none);
   SetMethod(ctx, exports, "recordSealAt", SealAt, none);
   SetMethod(ctx, exports, "recordOpenAt", OpenAt, none);
-  SetMethod(ctx, exports, "recordCalls", Calls, none);
 }
 
 }  // namespace sivshm

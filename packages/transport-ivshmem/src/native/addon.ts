@@ -116,12 +116,6 @@ export interface NativeAddon {
    * the expected sequence (low, high), w0, w2, w3, offset, length.
    */
   recordOpenAt(handle: object): 0 | 1 | 2;
-  /**
-   * `recordSealAt` and `recordOpenAt` bound to one cipher: they take no argument, so a record
-   * call neither passes nor checks a handle. Each keeps the cipher alive; after
-   * `recordCipherDispose` they throw.
-   */
-  recordCalls(handle: object): [sealAt: () => void, openAt: () => 0 | 1 | 2];
 }
 
 /** Folder holding this package's package.json, found by walking up from this module. */

@@ -37,9 +37,8 @@ class NativeRecordCipher implements RecordCipher {
   // load per record would not be inlined.
   readonly #seal: NativeAddon['recordSeal'];
   readonly #open: NativeAddon['recordOpen'];
-  /** The offset forms bound to this cipher (`recordCalls`): no handle passed or checked per record. */
-  readonly #sealAt: () => void;
-  readonly #openAt: () => OpenResult;
+  readonly #sealAt: NativeAddon['recordSealAt'];
+  readonly #openAt: NativeAddon['recordOpenAt'];
   /**
    * The offset forms' arguments (`CallWord`), bound to the cipher once: writing eight words
    * costs less than passing eight arguments through the V8 API.
@@ -51,13 +50,14 @@ class NativeRecordCipher implements RecordCipher {
     this.#addon = addon;
     this.#seal = addon.recordSeal;
     this.#open = addon.recordOpen;
+    this.#sealAt = addon.recordSealAt;
+    this.#openAt = addon.recordOpenAt;
     const mode = o.mode === 'mac' ? 0 : 1;
     const direction = directionCode(o.direction) as 1 | 2;
     // A wrong key or channel id becomes ERR_BAD_ARGUMENT, like the JS cipher's.
     const handle = callNative(() => addon.recordCipherCreate(mode, o.key, o.channelId, direction));
     this.#handle = handle;
     callNative(() => addon.recordBind(handle, 2, this.#block));
-    [this.#sealAt, this.#openAt] = callNative(() => addon.recordCalls(handle));
   }
 
   seal(sequence: number, h: SomeIpHeader, plain: Uint8Array, record: Uint8Array): void {
@@ -106,7 +106,7 @@ class NativeRecordCipher implements RecordCipher {
     length: number,
     recordOffset: number,
   ): void {
-    this.#live();
+    const handle = this.#live();
     const block = this.#block;
     this.#head(sequence, h);
     block[CallWord.offset] = plainOffset;
@@ -114,21 +114,21 @@ class NativeRecordCipher implements RecordCipher {
     block[CallWord.recordOffset] = recordOffset;
     const sealAt = this.#sealAt;
     try {
-      sealAt();
+      sealAt(handle);
     } catch (e) {
       throw toTransportError(e);
     }
   }
 
   openAt(expected: number, h: SomeIpHeader, recordOffset: number, length: number): OpenResult {
-    this.#live();
+    const handle = this.#live();
     const block = this.#block;
     this.#head(expected, h);
     block[CallWord.offset] = recordOffset;
     block[CallWord.length] = length;
     const openAt = this.#openAt;
     try {
-      return openAt();
+      return openAt(handle);
     } catch (e) {
       throw toTransportError(e);
     }
