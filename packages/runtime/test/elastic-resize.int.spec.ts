@@ -42,7 +42,7 @@ describe('elastic channels (hostd and two VMs)', function () {
       }),
   });
 
-  for (const mode of ['plain', 'aead'] as const) {
+  for (const mode of ['plain', 'mac', 'aead'] as const) {
     it(`channel-resizes-under-load-without-loss (${mode}): grows under a saturated stream and shrinks when quiet, every event once and in order`, async () => {
       const provider: Node = await rig.openNode({ vm: 'infotainment' });
       const svc = await provider.offer('VehicleSpeed', {
