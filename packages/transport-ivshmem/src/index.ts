@@ -52,6 +52,8 @@ export { inspectRegion } from './region/region-inspector.js';
 export type { RegionReport, InspectedChannel, RingState } from './region/region-inspector.js';
 export { RingTap } from './region/ring-tap.js';
 export type { TappedRecord } from './region/ring-tap.js';
+export { FollowingTap } from './region/following-tap.js';
+export type { FollowedRecord, TapPlacement } from './region/following-tap.js';
 
 // Rings: loan → write → send on the producing end, receive → release on the consuming end.
 export type { SomeIpHeader } from './ring/someip-header.js';

@@ -1,9 +1,14 @@
 // `sivshm capture` at work: taps both rings of one channel of a mapped region and writes what
 // they carry as pcap records. Loaded by the command's action only (commands/capture.ts).
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { windowLayout } from '@sivshm/abi';
 import { sdPcap, type PcapDatagram } from '@sivshm/discovery';
-import { ChannelTableReader, readRegionHeader, RingTap, unmap } from '@sivshm/transport-ivshmem';
+import {
+  ChannelTableReader,
+  readRegionHeader,
+  unmap,
+  type FollowingTap,
+} from '@sivshm/transport-ivshmem';
+import { followingTap } from '../diag/channel-taps.js';
 import { CliError } from '../errors/cli-error.js';
 import { isSystemError, systemErrorReason } from '../errors/fs-error-text.js';
 import { checkWritableFile } from '../io/cli-files.js';
@@ -37,8 +42,12 @@ export async function capture(o: CaptureOptions): Promise<void> {
     }
     const lost = taps.reduce((n, t) => n + t.tap.lost, 0);
     const malformed = taps.reduce((n, t) => n + t.tap.malformed, 0);
+    const moved = taps.find((t) => t.tap.moves > 0)?.tap;
     console.error(
       `${process.stderr.isTTY ? '\n' : ''}wrote ${written} frames to ${o.out}` +
+        (moved === undefined
+          ? ''
+          : `, following the channel's moves to channel ${channelIdText(moved.channelId)}`) +
         (lost + malformed > 0
           ? ` (${lost} times fell behind, ${malformed} malformed batches skipped)`
           : ''),
@@ -87,12 +96,16 @@ function appendFrames(out: PcapOut, datagrams: readonly PcapDatagram[], before: 
 }
 
 interface DirectionTap {
-  tap: RingTap;
+  tap: FollowingTap;
   src: string;
   dst: string;
 }
 
-/** Read-only taps on both rings of the channel's window, each with the addresses its VMs get. */
+/**
+ * Read-only taps on both rings of the channel's window, each with the addresses its VMs get.
+ * They follow the channel when it moves to a successor window (an elastic service): its frames
+ * go on in the same file between the same addresses, and the move marker is not a frame.
+ */
 function channelTaps(
   region: Uint8Array,
   o: CaptureOptions,
@@ -106,21 +119,15 @@ function channelTaps(
     );
   }
   const e = found.entry;
-  const layout = windowLayout(header.pageGranule);
-  const dataSize = layout.dataSizeOf(e.length);
-  if (dataSize === undefined)
-    throw new CliError('ERR_INPUT', `channel ${channelIdText(o.channel)} has no valid window`);
-  const dir = layout.directionSize(dataSize);
-  const g = header.pageGranule;
   const c = `127.0.1.${e.consumerVm & 0xff}`;
   const p = `127.0.1.${e.providerVm & 0xff}`;
+  const c2p = followingTap(region, header, e, 0);
+  const p2c = followingTap(region, header, e, 1);
+  if (c2p === undefined || p2c === undefined)
+    throw new CliError('ERR_INPUT', `channel ${channelIdText(o.channel)} has no valid window`);
   const taps = [
-    { tap: new RingTap(region.subarray(e.offset, e.offset + dir), dataSize, g), src: c, dst: p },
-    {
-      tap: new RingTap(region.subarray(e.offset + dir, e.offset + 2 * dir), dataSize, g),
-      src: p,
-      dst: c,
-    },
+    { tap: c2p, src: c, dst: p },
+    { tap: p2c, src: p, dst: c },
   ];
   return {
     taps,

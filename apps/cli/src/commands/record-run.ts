@@ -3,15 +3,16 @@
 // per channel. Loaded by the command's action only (commands/record.ts).
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { windowLayout, type ChannelEntry } from '@sivshm/abi';
+import type { ChannelEntry } from '@sivshm/abi';
 import type { ServiceConfig } from '@sivshm/core';
 import {
   ChannelTableReader,
   readRegionHeader,
-  RingTap,
   unmap,
+  type FollowingTap,
   type RegionLayoutInfo,
 } from '@sivshm/transport-ivshmem';
+import { followingTap } from '../diag/channel-taps.js';
 import { loadDiagConfig } from '../diag/diagnostics-vm.js';
 import { interfaceBlock, packetBlock, sectionHeaderBlock } from '../diag/pcapng.js';
 import { channelInterface, frameOf, recordedChannelOf } from '../diag/recorded-channel.js';
@@ -37,17 +38,39 @@ const SCAN_MS = 200;
 
 /** One ring of a recorded channel, with the VMs its frames go between. */
 interface DirectionTap {
-  readonly tap: RingTap;
+  readonly tap: FollowingTap;
   readonly from: number;
   readonly to: number;
 }
 
-/** A channel being recorded: its pcapng interface and its two taps. */
+/**
+ * A channel being recorded: its pcapng interface and its two taps. The taps follow the channel's
+ * moves to successor windows (docs/protocol.md §11), so its records stay on its one interface.
+ */
 interface Recorded {
   readonly interfaceId: number;
-  readonly generation: number;
+  readonly entry: ChannelEntry;
   readonly taps: readonly DirectionTap[];
 }
+
+/** The channel ids a recorded channel's taps read now or wait to follow to. */
+function idsOf(r: Recorded): bigint[] {
+  return r.taps.flatMap((t) => [t.tap.channelId, t.tap.waitingFor ?? t.tap.channelId]);
+}
+
+/** Whether `e` is still the table entry of a window `r` reads (its first one by generation). */
+function reads(r: Recorded, e: ChannelEntry): boolean {
+  if (e.channelId === r.entry.channelId) return e.generation === r.entry.generation;
+  return idsOf(r).includes(e.channelId);
+}
+
+/** Same service instance between the same VMs: what a successor window shares with its channel. */
+const samePair = (a: ChannelEntry, b: ChannelEntry): boolean =>
+  a.service === b.service &&
+  a.instance === b.instance &&
+  a.major === b.major &&
+  a.consumerVm === b.consumerVm &&
+  a.providerVm === b.providerVm;
 
 /** The output file, written block by block. */
 class Recording {
@@ -125,20 +148,12 @@ function directionTaps(
   e: ChannelEntry,
   fromStart: boolean,
 ): DirectionTap[] {
-  const layout = windowLayout(header.pageGranule);
-  const dataSize = layout.dataSizeOf(e.length);
-  if (dataSize === undefined) return [];
-  const dir = layout.directionSize(dataSize);
-  const ring = (at: number): RingTap =>
-    new RingTap(
-      region.subarray(e.offset + at, e.offset + at + dir),
-      dataSize,
-      header.pageGranule,
-      fromStart ? 0 : undefined,
-    );
+  const c2p = followingTap(region, header, e, 0, fromStart);
+  const p2c = followingTap(region, header, e, 1, fromStart);
+  if (c2p === undefined || p2c === undefined) return [];
   return [
-    { tap: ring(0), from: e.consumerVm, to: e.providerVm },
-    { tap: ring(dir), from: e.providerVm, to: e.consumerVm },
+    { tap: c2p, from: e.consumerVm, to: e.providerVm },
+    { tap: p2c, from: e.providerVm, to: e.consumerVm },
   ];
 }
 
@@ -173,7 +188,7 @@ export async function record(o: RecordOptions): Promise<void> {
     const out = openRecording(o.out, o.maxSize);
     let why: string;
     try {
-      why = await recordLoop(o, out, () => scanTable(table, wanted), region, header, config);
+      why = await recordLoop(o, out, () => scanTable(table), wanted, region, header, config);
     } finally {
       closeSync(out.fd);
     }
@@ -186,18 +201,12 @@ export async function record(o: RecordOptions): Promise<void> {
 }
 
 /**
- * The ACTIVE entries `wanted` picks; undefined when the table reads as inconsistent (hostd is
+ * The table's used entries; undefined when the table reads as inconsistent (hostd is
  * mid-change): the channels recorded so far are kept and the table is read again later.
  */
-function scanTable(
-  table: ChannelTableReader,
-  wanted: (e: ChannelEntry) => boolean,
-): ChannelEntry[] | undefined {
+function scanTable(table: ChannelTableReader): ChannelEntry[] | undefined {
   try {
-    return table
-      .entries()
-      .map((x) => x.entry)
-      .filter((e) => e.state === 'ACTIVE' && wanted(e));
+    return table.entries().map((x) => x.entry);
   } catch {
     return undefined;
   }
@@ -219,20 +228,28 @@ class ChannelSet {
     return this.#recorded.size;
   }
 
-  /** Drops channels that ended; adds new ones (an IDB each). False when --max-size stops it. */
-  update(active: readonly ChannelEntry[]): boolean {
+  /**
+   * Drops channels whose windows are all neither ACTIVE nor CLOSING; adds the new ACTIVE ones `wanted` picks (an
+   * IDB each). A successor window is not a new channel: it is skipped while a recorded channel
+   * of the same pair is still in the table, until that channel's taps follow their marker to it.
+   * False when --max-size stops it.
+   */
+  update(used: readonly ChannelEntry[], wanted: (e: ChannelEntry) => boolean): boolean {
     for (const [id, r] of this.#recorded) {
-      if (!active.some((e) => e.channelId === id && e.generation === r.generation)) {
-        this.#recorded.delete(id);
-      }
+      // CLOSING too: a moved channel's old window closes once both ends left it, maybe before
+      // the taps read its last records and its marker.
+      const live = (e: ChannelEntry): boolean => e.state === 'ACTIVE' || e.state === 'CLOSING';
+      if (!used.some((e) => live(e) && reads(r, e))) this.#recorded.delete(id);
     }
-    for (const e of active) {
-      if (this.#recorded.has(e.channelId)) continue;
+    const recorded = [...this.#recorded.values()];
+    for (const e of used) {
+      if (e.state !== 'ACTIVE' || !wanted(e)) continue;
+      if (recorded.some((r) => reads(r, e) || samePair(r.entry, e))) continue;
       const block = interfaceBlock(channelInterface(recordedChannelOf(e), this.#names(e)));
       if (!this.out.append([block])) return false;
       this.#recorded.set(e.channelId, {
         interfaceId: this.out.interfaces++,
-        generation: e.generation,
+        entry: e,
         taps: directionTaps(this.region, this.header, e, this.#started),
       });
     }
@@ -276,6 +293,7 @@ async function recordLoop(
   o: RecordOptions,
   out: Recording,
   scan: () => ChannelEntry[] | undefined,
+  wanted: (e: ChannelEntry) => boolean,
   region: Uint8Array,
   header: RegionLayoutInfo,
   config: ServiceConfig | undefined,
@@ -302,7 +320,7 @@ async function recordLoop(
       const active = Date.now() >= nextScan ? scan() : undefined;
       if (Date.now() >= nextScan) nextScan = Date.now() + SCAN_MS;
       if (active !== undefined) {
-        if (!channels.update(active)) return full;
+        if (!channels.update(active, wanted)) return full;
         // Said after the first scan: a channel that opens from now on is read from its start.
         if (!announced) console.error(`recording to ${o.out}; Ctrl-C to stop`);
         announced = true;

@@ -1,4 +1,5 @@
 import { PAGE_SIZE, RecordLayout, recordSize, RingPageLayout } from '@sivshm/abi';
+import { MoveMarkerLayout } from '../ring/ring-move-marker.js';
 
 /** A SOME/IP record copied out of a ring by a `RingTap`. */
 export interface TappedRecord {
@@ -14,6 +15,10 @@ export interface TappedRecord {
  * it is published; a copy is kept only if, after copying, the producer has not lapped it (the
  * bytes could have been overwritten meanwhile). Records it could not keep up with are counted in
  * `lost`, never invented. Hostile contents end the walk of that batch (counted in `malformed`).
+ *
+ * A move marker (docs/protocol.md §11.3) is not a record: the tap stops at it for good and sets
+ * `movedTo` to the successor channel id it names, since nothing after it in this ring belongs to
+ * the channel (the producer goes on in the successor window; `FollowingTap` follows it there).
  */
 export class RingTap {
   readonly #dv: DataView;
@@ -24,6 +29,8 @@ export class RingTap {
   lost = 0;
   /** Batches abandoned because the bytes did not form valid records. */
   malformed = 0;
+  /** The successor channel id of the move marker the tap stopped at, once it met one. */
+  movedTo: bigint | undefined;
 
   /**
    * `direction` is the ring's byte range in a window: [producer page][consumer page][data], each
@@ -46,6 +53,7 @@ export class RingTap {
   /** Copies every record published since the last call. */
   poll(): TappedRecord[] {
     const out: TappedRecord[] = [];
+    if (this.movedTo !== undefined) return out;
     const prod = this.#producerIndex();
     let at = this.#next;
     if ((prod - at) >>> 0 > this.#cap) {
@@ -65,6 +73,18 @@ export class RingTap {
       if (size === 0 || pos + size > this.#cap || (prod - at) >>> 0 < size) {
         this.malformed++;
         at = prod;
+        break;
+      }
+      if (w0 === MoveMarkerLayout.messageId && w1 === MoveMarkerLayout.length) {
+        const successor = this.#dv.getBigUint64(pos + MoveMarkerLayout.successorOffset, true);
+        // Kept only if the producer cannot have reused the marker's bytes while we read it.
+        if ((this.#producerIndex() - at) >>> 0 > this.#cap) {
+          this.lost++;
+          at = this.#producerIndex();
+          break;
+        }
+        this.movedTo = successor;
+        at = (at + size) >>> 0;
         break;
       }
       const frame = new Uint8Array(

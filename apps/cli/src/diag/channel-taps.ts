@@ -1,0 +1,59 @@
+// The two rings of a channel as `FollowingTap`s that follow the channel's moves between windows
+// (docs/protocol.md §11), each successor found by its id in the region's channel table.
+import { windowLayout, type ChannelEntry } from '@sivshm/abi';
+import {
+  ChannelTableReader,
+  FollowingTap,
+  type RegionLayoutInfo,
+  type TapPlacement,
+} from '@sivshm/transport-ivshmem';
+
+/** Ring direction in a window: 0 is consumer to provider (first), 1 provider to consumer. */
+export type DirectionIndex = 0 | 1;
+
+/** Where `direction` of the entry's window lies; undefined for an entry without a valid window. */
+export function placementOf(
+  region: Uint8Array,
+  header: RegionLayoutInfo,
+  e: ChannelEntry,
+  direction: DirectionIndex,
+): TapPlacement | undefined {
+  const layout = windowLayout(header.pageGranule);
+  const dataSize = layout.dataSizeOf(e.length);
+  if (dataSize === undefined) return undefined;
+  const dir = layout.directionSize(dataSize);
+  const at = e.offset + direction * dir;
+  return { direction: region.subarray(at, at + dir), dataSize };
+}
+
+/**
+ * A tap on `direction` of the entry's window that follows the channel's moves; undefined for an
+ * entry without a valid window. `fromStart`: read from index 0 (a channel that has just opened).
+ */
+export function followingTap(
+  region: Uint8Array,
+  header: RegionLayoutInfo,
+  e: ChannelEntry,
+  direction: DirectionIndex,
+  fromStart = false,
+): FollowingTap | undefined {
+  const first = placementOf(region, header, e, direction);
+  if (first === undefined) return undefined;
+  const table = new ChannelTableReader(region, header);
+  const locate = (successor: bigint): TapPlacement | undefined => {
+    let found: ChannelEntry | undefined;
+    try {
+      found = table.find(successor)?.entry;
+    } catch {
+      return undefined; // hostd is mid-change: the tap waits at the marker and asks again
+    }
+    return found === undefined ? undefined : placementOf(region, header, found, direction);
+  };
+  return new FollowingTap(
+    e.channelId,
+    first,
+    locate,
+    header.pageGranule,
+    fromStart ? 0 : undefined,
+  );
+}

@@ -1,0 +1,141 @@
+// The ring taps behind `sivshm capture` and `sivshm record` follow an elastic channel's moves
+// (docs/protocol.md §11): hostd (its own process) grows the window under a saturated stream and
+// shrinks it when quiet, the two VMs (Nodes here) move their ends, and taps opened on the
+// channel's first window read every record once and in order across every move, finding each
+// successor window by the id its move marker names in the region's channel table. A marker is
+// never handed out as a record.
+import { expect } from 'chai';
+import { readRegionHeader, unmap, type FollowingTap } from '@sivshm/transport-ivshmem';
+import { Node } from '@sivshm/runtime';
+import { makeDeployment, startHostd, waitFor } from '@sivshm/testing';
+import { ChannelTableReader } from '@sivshm/transport-ivshmem';
+import { loadConfig } from '@sivshm/core';
+import { followingTap } from '../src/diag/channel-taps.js';
+import { mapRegionReadOnly } from '../src/io/region-file.js';
+
+type Speed = { kph: number; odometer_m: number | string; timestamp_ms: number };
+
+describe('ring taps across an elastic channel move (sivshm capture, record)', function () {
+  this.timeout(120_000);
+
+  it('should see every record once and in order while the channel grows and shrinks', async () => {
+    const d = makeDeployment({
+      label: 'cli-tap-move',
+      vms: [
+        { id: 1, name: 'infotainment' },
+        { id: 2, name: 'cluster' },
+      ],
+      services: [
+        {
+          name: 'VehicleSpeed',
+          ringDataSize: '4KiB',
+          elastic: {
+            minRingDataSize: '4KiB',
+            maxRingDataSize: '64KiB',
+            growAfterMs: 100,
+            shrinkAfterMs: 600,
+            moveTimeoutMs: 3000,
+          },
+        },
+      ],
+    });
+    const hostd = await startHostd(d, [], { logLevel: 'info' });
+    const provider = await Node.open({
+      config: d.configPath,
+      vm: 'infotainment',
+      runDir: d.runDir,
+    });
+    const consumer = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+    const m = mapRegionReadOnly(d.regionPath);
+    try {
+      const region = new Uint8Array(m.shared);
+      const header = readRegionHeader(region);
+      const svc = await provider.offer('VehicleSpeed', { instance: 1 });
+      const speed = await consumer.consume('VehicleSpeed', { instance: 1, timeoutMs: 20_000 });
+      const got: number[] = [];
+      speed.event<Speed>('speed').subscribe((e) => got.push(Number(String(e.odometer_m))));
+      const table = new ChannelTableReader(region, header);
+      const entry = table.entries().find((x) => x.entry.state === 'ACTIVE')!.entry;
+      // p2c: the provider's events. Read from index 0: nothing is published yet.
+      const tap: FollowingTap = followingTap(region, header, entry, 1, true)!;
+      const type = (await loadConfig(d.configPath)).protoRoot.lookupType(
+        'sivshm.demo.VehicleSpeed',
+      );
+      const tapped: number[] = [];
+      const services = new Set<number>();
+      const take = (): void => {
+        for (const r of tap.poll()) {
+          services.add((r.frame[0]! << 8) | r.frame[1]!);
+          const msg = type.toObject(type.decode(r.frame.subarray(16)), { longs: Number, defaults: true });
+          tapped.push(Number(msg['odometerM'] ?? msg['odometer_m']));
+        }
+      };
+      const events = (name: string) => hostd.logs.filter((l) => l['event'] === name);
+      const pub = svc.publisher<Speed>('speed');
+      let sent = 0;
+      // Saturated until hostd has moved the channel at least once (a grow). The tap is polled
+      // every few records so it never falls a ring behind: a loss here would be the tap's pace,
+      // not the move.
+      const until = Date.now() + 40_000;
+      while (events('channel-resized').length === 0 && Date.now() < until) {
+        for (let i = 0; i < 200; i++) {
+          if (!pub.publish({ kph: 1, odometer_m: sent, timestamp_ms: 0 })) break;
+          sent++;
+          if (sent % 8 === 0) take();
+        }
+        take();
+        await new Promise<void>((r) => setImmediate(r));
+      }
+      expect(events('channel-resize').map((l) => l['decision'])).to.include('grow');
+      // Quiet: hostd shrinks the window back; then a few more records in the last window.
+      await waitFor(
+        () => {
+          take();
+          const decided = events('channel-resize');
+          return (
+            decided.at(-1)?.['decision'] === 'shrink' &&
+            events('channel-resized').length === decided.length
+          );
+        },
+        'the window to shrink back',
+        30_000,
+      );
+      for (let i = 0; i < 20; i++) {
+        while (!pub.publish({ kph: 1, odometer_m: sent, timestamp_ms: 0 }))
+          await new Promise((r) => setTimeout(r, 1));
+        sent++;
+      }
+      await waitFor(
+        () => {
+          take();
+          return tapped.length >= sent && got.length >= sent;
+        },
+        'every record tapped',
+        20_000,
+      );
+      expect(tap.moves, 'moves followed (a grow and a shrink)').to.be.at.least(2);
+      expect(tap.channelId, 'the tap reads the successor window').to.not.equal(entry.channelId);
+      expect(tap.lost, 'lost').to.equal(0);
+      expect(tap.malformed, 'malformed').to.equal(0);
+      expect([...services], 'no move marker (service 0xFFFF) as a record').to.deep.equal([0x1234]);
+      expect(tapped.length).to.equal(sent);
+      const firstWrong = tapped.findIndex((n, i) => n !== i);
+      expect(
+        firstWrong,
+        `first out of order at ${firstWrong}: ${tapped.slice(Math.max(0, firstWrong - 3), firstWrong + 3).join(' ')}`,
+      ).to.equal(-1);
+      expect(
+        tapped.every((n, i) => n === i),
+        'every record once and in order',
+      ).to.equal(true);
+      expect(got.length, 'the consumer got them all too').to.equal(sent);
+      expect(events('channel-resize-failed')).to.deep.equal([]);
+    } finally {
+      unmap(m.handle);
+      await consumer.close();
+      await provider.close();
+      await hostd.stop();
+      d.cleanup();
+    }
+  });
+});
