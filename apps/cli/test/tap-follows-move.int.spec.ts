@@ -12,6 +12,14 @@ import { ChannelTableReader } from '@sivshm/transport-ivshmem';
 import { loadConfig } from '@sivshm/core';
 import { followingTap } from '../src/diag/channel-taps.js';
 import { mapRegionReadOnly } from '../src/io/region-file.js';
+import { record } from '../src/commands/record-run.js';
+import { readPcapng } from '../src/diag/pcapng.js';
+import { messageOf } from '../src/diag/recorded-channel.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+/** Records the test publishes in all; `sivshm record` (in this process) stops at this count. */
+const TOTAL = 60_000;
 
 type Speed = { kph: number; odometer_m: number | string; timestamp_ms: number };
 
@@ -55,7 +63,10 @@ describe('ring taps across an elastic channel move (sivshm capture, record)', fu
       const got: number[] = [];
       speed.event<Speed>('speed').subscribe((e) => got.push(Number(String(e.odometer_m))));
       const table = new ChannelTableReader(region, header);
-      const entry = table.entries().find((x) => x.entry.state === 'ACTIVE')!.entry;
+      // hostd marks the entry ACTIVE when both ends have answered, maybe after consume resolved.
+      const activeEntry = () => table.entries().find((x) => x.entry.state === 'ACTIVE')?.entry;
+      await waitFor(() => activeEntry() !== undefined, 'the channel ACTIVE', 20_000);
+      const entry = activeEntry()!;
       // p2c: the provider's events. Read from index 0: nothing is published yet.
       const tap: FollowingTap = followingTap(region, header, entry, 1, true)!;
       const type = (await loadConfig(d.configPath)).protoRoot.lookupType(
@@ -66,10 +77,25 @@ describe('ring taps across an elastic channel move (sivshm capture, record)', fu
       const take = (): void => {
         for (const r of tap.poll()) {
           services.add((r.frame[0]! << 8) | r.frame[1]!);
-          const msg = type.toObject(type.decode(r.frame.subarray(16)), { longs: Number, defaults: true });
+          const msg = type.toObject(type.decode(r.frame.subarray(16)), {
+            longs: Number,
+            defaults: true,
+          });
           tapped.push(Number(msg['odometerM'] ?? msg['odometer_m']));
         }
       };
+      // `sivshm record` in this process, so its 1 ms polls interleave with the publisher's turns
+      // and cannot fall a ring behind: what it misses would be the move's fault.
+      const out = path.join(d.dir, 'moves.pcapng');
+      const recording = record({
+        region: d.regionPath,
+        out,
+        service: ['0x1234'],
+        count: TOTAL,
+        duration: 100,
+        maxSize: 1 << 30,
+      });
+      await new Promise((r) => setTimeout(r, 300));
       const events = (name: string) => hostd.logs.filter((l) => l['event'] === name);
       const pub = svc.publisher<Speed>('speed');
       let sent = 0;
@@ -84,7 +110,7 @@ describe('ring taps across an elastic channel move (sivshm capture, record)', fu
           if (sent % 8 === 0) take();
         }
         take();
-        await new Promise<void>((r) => setImmediate(r));
+        await new Promise<void>((r) => setTimeout(r, 1));
       }
       expect(events('channel-resize').map((l) => l['decision'])).to.include('grow');
       // Quiet: hostd shrinks the window back; then a few more records in the last window.
@@ -100,10 +126,16 @@ describe('ring taps across an elastic channel move (sivshm capture, record)', fu
         'the window to shrink back',
         30_000,
       );
-      for (let i = 0; i < 20; i++) {
-        while (!pub.publish({ kph: 1, odometer_m: sent, timestamp_ms: 0 }))
-          await new Promise((r) => setTimeout(r, 1));
-        sent++;
+      expect(sent, 'published before the last window').to.be.below(TOTAL - 20);
+      // Paced like the saturated phase: both taps get a turn at least every 100 records.
+      while (sent < TOTAL) {
+        for (let i = 0; i < 100 && sent < TOTAL; i++) {
+          if (!pub.publish({ kph: 1, odometer_m: sent, timestamp_ms: 0 })) break;
+          sent++;
+          if (sent % 8 === 0) take();
+        }
+        take();
+        await new Promise((r) => setTimeout(r, 1));
       }
       await waitFor(
         () => {
@@ -130,6 +162,23 @@ describe('ring taps across an elastic channel move (sivshm capture, record)', fu
       ).to.equal(true);
       expect(got.length, 'the consumer got them all too').to.equal(sent);
       expect(events('channel-resize-failed')).to.deep.equal([]);
+      await recording;
+      const file = readPcapng(readFileSync(out), out);
+      expect(
+        file.interfaces,
+        'one interface: the moved channel is the same channel',
+      ).to.have.length(1);
+      const recorded = file.packets.map((p) => {
+        const someIp = messageOf(p.data)!;
+        const msg = type.toObject(type.decode(someIp.subarray(16)), {
+          longs: Number,
+          defaults: true,
+        });
+        return Number(msg['odometerM'] ?? msg['odometer_m']);
+      });
+      expect(recorded.length, 'recorded frames').to.equal(TOTAL);
+      const wrong = recorded.findIndex((n, i) => n !== i);
+      expect(wrong, 'sivshm record: every record once and in order').to.equal(-1);
     } finally {
       unmap(m.handle);
       await consumer.close();
