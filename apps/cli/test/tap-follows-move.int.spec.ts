@@ -3,7 +3,8 @@
 // shrinks it when quiet, the two VMs (Nodes here) move their ends, and taps opened on the
 // channel's first window read every record once and in order across every move, finding each
 // successor window by the id its move marker names in the region's channel table. A marker is
-// never handed out as a record.
+// never handed out as a record. `sivshm record` and `sivshm capture` run in this process beside
+// it and write the same records, once and in order: one pcapng interface, one pcap file.
 import { expect } from 'chai';
 import { readRegionHeader, unmap, type FollowingTap } from '@sivshm/transport-ivshmem';
 import { Node } from '@sivshm/runtime';
@@ -13,10 +14,23 @@ import { loadConfig } from '@sivshm/core';
 import { followingTap } from '../src/diag/channel-taps.js';
 import { mapRegionReadOnly } from '../src/io/region-file.js';
 import { record } from '../src/commands/record-run.js';
+import { capture } from '../src/commands/capture-run.js';
 import { readPcapng } from '../src/diag/pcapng.js';
 import { messageOf } from '../src/diag/recorded-channel.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+
+/** The frames of a classic little-endian pcap file (24-byte header, 16-byte record headers). */
+function pcapFrames(bytes: Uint8Array): Uint8Array[] {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const frames: Uint8Array[] = [];
+  for (let at = 24; at + 16 <= bytes.length;) {
+    const length = v.getUint32(at + 8, true);
+    frames.push(bytes.subarray(at + 16, at + 16 + length));
+    at += 16 + length;
+  }
+  return frames;
+}
 
 /** Records the test publishes in all; `sivshm record` (in this process) stops at this count. */
 const TOTAL = 60_000;
@@ -95,6 +109,14 @@ describe('ring taps across an elastic channel move (sivshm capture, record)', fu
         duration: 100,
         maxSize: 1 << 30,
       });
+      const capturedFile = path.join(d.dir, 'moves.pcap');
+      const capturing = capture({
+        region: d.regionPath,
+        channel: entry.channelId,
+        out: capturedFile,
+        count: TOTAL,
+        duration: 100,
+      });
       await new Promise((r) => setTimeout(r, 300));
       const events = (name: string) => hostd.logs.filter((l) => l['event'] === name);
       const pub = svc.publisher<Speed>('speed');
@@ -168,17 +190,26 @@ describe('ring taps across an elastic channel move (sivshm capture, record)', fu
         file.interfaces,
         'one interface: the moved channel is the same channel',
       ).to.have.length(1);
-      const recorded = file.packets.map((p) => {
-        const someIp = messageOf(p.data)!;
-        const msg = type.toObject(type.decode(someIp.subarray(16)), {
-          longs: Number,
-          defaults: true,
+      const odometers = (frames: Uint8Array[]): number[] =>
+        frames.map((f) => {
+          const someIp = messageOf(f)!;
+          const msg = type.toObject(type.decode(someIp.subarray(16)), {
+            longs: Number,
+            defaults: true,
+          });
+          return Number(msg['odometerM'] ?? msg['odometer_m']);
         });
-        return Number(msg['odometerM'] ?? msg['odometer_m']);
-      });
+      const recorded = odometers(file.packets.map((p) => p.data));
       expect(recorded.length, 'recorded frames').to.equal(TOTAL);
       const wrong = recorded.findIndex((n, i) => n !== i);
       expect(wrong, 'sivshm record: every record once and in order').to.equal(-1);
+      await capturing;
+      const captured = odometers(pcapFrames(readFileSync(capturedFile)));
+      expect(captured.length, 'captured frames').to.equal(TOTAL);
+      expect(
+        captured.findIndex((n, i) => n !== i),
+        'sivshm capture: every record once and in order',
+      ).to.equal(-1);
     } finally {
       unmap(m.handle);
       await consumer.close();
