@@ -68,6 +68,14 @@ async function timeCalls(n: number, call: () => Promise<unknown>): Promise<numbe
   return out;
 }
 
+/** Bench-only: the plain peer's `--cpu-prof` flags when SIVSHM_BENCH_CPU_PROF=<dir> is set (see cpu-profile.ts). */
+function profileFlags(): string[] {
+  const dir = process.env['SIVSHM_BENCH_CPU_PROF'];
+  return dir === undefined || dir === ''
+    ? []
+    : ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=100'];
+}
+
 /** A raw window in its own region file, a provider process on it, and our consumer end. */
 async function plainPath(configPath: string) {
   const config = await loadConfig(configPath);
@@ -93,6 +101,7 @@ async function plainPath(configPath: string) {
     process.execPath,
     [
       ...(ext === '.ts' ? ['--import', 'tsx'] : []),
+      ...profileFlags(),
       peer,
       JSON.stringify({ config: configPath, region, offset, length }),
     ],
@@ -128,6 +137,12 @@ async function plainPath(configPath: string) {
     close: async () => {
       consumer.close();
       await channel.close();
+      // The peer ends by itself once it sees this side gone (a profiled peer writes its profile
+      // then); bounded, as a peer that hangs must not hold the bench.
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      if (child.exitCode === null) {
+        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
+      }
       child.kill('SIGKILL');
       unmap(m.handle);
       closeFd(efdC2p);

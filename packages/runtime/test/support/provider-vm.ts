@@ -3,6 +3,9 @@
 // publishes `speed` every 10 ms. Reports over IPC; exits cleanly on {cmd:'exit'}.
 import { Node } from '../../src/index.js';
 import { stopOnExitOrDisconnect } from './vm-process-lifecycle.js';
+import { profileThisProcessIfAsked } from '../../bench/cpu-profile.js';
+
+profileThisProcessIfAsked('provider-vm');
 
 const [configPath, runDir] = process.argv.slice(2);
 if (configPath === undefined || runDir === undefined) {
@@ -17,9 +20,10 @@ try {
     instance: 1,
     methods: {
       reset: (req: { odometer_m?: number }) => {
-        if (Number(String(req.odometer_m ?? 0)) > 1e9) throw new Error('odometer_m must be ≤ 1e9');
+        const next = Number(String(req.odometer_m ?? 0)); // uint64 arrives as a decimal string
+        if (next > 1e9) throw new Error('odometer_m must be ≤ 1e9');
         const previous = odometer;
-        odometer = Number(String(req.odometer_m ?? 0)); // uint64 arrives as a decimal string
+        odometer = next;
         return { previous_odometer_m: previous };
       },
     },
