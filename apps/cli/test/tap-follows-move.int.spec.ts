@@ -149,9 +149,12 @@ describe('ring taps across an elastic channel move (sivshm capture, record)', fu
         30_000,
       );
       expect(sent, 'published before the last window').to.be.below(TOTAL - 20);
-      // Paced like the saturated phase: both taps get a turn at least every 100 records.
+      // Paced so the passive readers (record and capture poll on their own 1 ms timers) get a
+      // turn every 8 records: the last window is the smallest (4 KiB holds about 100 of these
+      // records), and a producer that wrote 100 between two of their polls could lap them, which
+      // would be the pace's fault, not the move's.
       while (sent < TOTAL) {
-        for (let i = 0; i < 100 && sent < TOTAL; i++) {
+        for (let i = 0; i < 8 && sent < TOTAL; i++) {
           if (!pub.publish({ kph: 1, odometer_m: sent, timestamp_ms: 0 })) break;
           sent++;
           if (sent % 8 === 0) take();

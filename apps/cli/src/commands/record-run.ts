@@ -237,8 +237,14 @@ class ChannelSet {
   update(used: readonly ChannelEntry[], wanted: (e: ChannelEntry) => boolean): boolean {
     for (const [id, r] of this.#recorded) {
       // CLOSING too: a moved channel's old window closes once both ends left it, maybe before
-      // the taps read its last records and its marker.
-      const live = (e: ChannelEntry): boolean => e.state === 'ACTIVE' || e.state === 'CLOSING';
+      // the taps read its last records and its marker. And a successor still PENDING that the
+      // taps already followed: hostd marks it ACTIVE only once both ends answered the move, and
+      // a scan in between (from the second move on, when the first window is gone) must not
+      // take the channel for ended and the successor for a new channel.
+      const live = (e: ChannelEntry): boolean =>
+        e.state === 'ACTIVE' ||
+        e.state === 'CLOSING' ||
+        (e.state === 'PENDING' && e.channelId !== r.entry.channelId);
       if (!used.some((e) => live(e) && reads(r, e))) this.#recorded.delete(id);
     }
     const recorded = [...this.#recorded.values()];
