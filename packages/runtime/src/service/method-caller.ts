@@ -18,8 +18,7 @@ export interface TransportCallOptions {
  *
  * @example
  * ```ts
- * import type { ResolvedMethod } from './service-catalog.js';
- * declare const reset: ResolvedMethod;
+ * declare const reset: ConstructorParameters<typeof MethodCaller>[2]; // the catalog's method
  * const caller = new MethodCaller('VehicleSpeed', 'reset', reset);
  * caller.options(1000) === caller.options(1000); // the same object, made once
  * ```
