@@ -337,6 +337,15 @@ export class Channel {
         `the channel is already moving to successor ${this.#move.successorId}`,
       );
     }
+    if (
+      boundMs !== undefined &&
+      !(Number.isInteger(boundMs) && boundMs >= 1 && boundMs <= 600_000)
+    ) {
+      throw new TransportError(
+        'ERR_BAD_ARGUMENT',
+        `moveTo: boundMs must be a whole number of ms in 1..600000, got ${String(boundMs)}`,
+      );
+    }
     const move = new ChannelMove({
       successorId,
       window,

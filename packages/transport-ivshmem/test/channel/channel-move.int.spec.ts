@@ -209,6 +209,18 @@ describe('channel move between windows', function () {
     });
   }
 
+  it('should refuse a move bound that is not a whole number of ms in range, before moving', async () => {
+    const w = new MoveWorld(region, 'plain', { id: 0x280n, offset: at(0), dataSize: SMALL });
+    const successor = w.mapSuccessor('provider', { id: 0x281n, offset: at(1), dataSize: LARGE });
+    for (const bad of [Number.NaN, 0, -5, 1.5, 600_001]) {
+      expect(() => w.channels.provider.moveTo(successor, 0x281n, bad), String(bad))
+        .to.throw(/boundMs/)
+        .with.property('code', 'ERR_BAD_ARGUMENT');
+    }
+    expect(w.channels.provider.state, 'nothing moved').to.equal('open');
+    await w.close();
+  });
+
   it('should tear both ends down cleanly when the peer never follows the move', async () => {
     const w = new MoveWorld(region, 'mac', { id: 0x200n, offset: at(0), dataSize: SMALL });
     const provider = w.planes.provider.provide(w.channels.provider, ADDRESS);
