@@ -171,11 +171,15 @@ describe('channel move between windows', function () {
         }
       };
       const calls: Promise<void>[] = [];
+      // A call made during the move waits behind thousands of events on the same ring: its
+      // bound is the machine's (two busy cores), not the default 1 s, which this test is not about.
       const call = (n: number): void => {
         calls.push(
-          consumer.call<{ n: number }, { n: number }>(1, R, R, { n }).then((r) => {
-            expect(r.n).to.equal(n + 1);
-          }),
+          consumer
+            .call<{ n: number }, { n: number }>(1, R, R, { n }, { timeoutMs: 20_000 })
+            .then((r) => {
+              expect(r.n).to.equal(n + 1);
+            }),
         );
       };
       const maxSmall = w.channels.provider.maxPayload;
