@@ -68,4 +68,27 @@ describe('raw-bytes event path (eventBytes, publishBytes)', function () {
     // The ring is FIFO: the two good events arriving first means the junk never entered it.
     expect((await events).map((e) => e.kph)).to.deep.equal([7, 8]);
   });
+
+  it('refuses eventBytes beside event() of the same event on a channel, naming the event (the stream errors, the node lives)', async () => {
+    const speed = await rig.node.consume('VehicleSpeed', { instance: 1 });
+    const publisher = svc.publisher<Speed>('speed');
+    const first = firstValueFrom(speed.event<Speed>('speed').pipe(take(1)));
+    await waitFor(() => publisher.consumers === 1, 'the consumer on the publisher');
+    publisher.publish({ kph: 1, odometer_m: '1', timestamp_ms: 1 });
+    expect((await first).kph).to.equal(1);
+    const kept = speed.event<Speed>('speed').subscribe(); // event() keeps the lane
+    try {
+      const refusal = await firstValueFrom(speed.eventBytes('speed')).catch((e: unknown) => e);
+      expect(RuntimeError.is(refusal), String(refusal)).to.equal(true);
+      expect((refusal as RuntimeError).code).to.equal('ERR_BAD_ARGUMENT');
+      expect((refusal as RuntimeError).message).to.match(
+        /^event 'speed' of 'VehicleSpeed': event 0x[0-9a-f]+ of service 0x[0-9a-f]+ is already taken on this channel by event\(\), so eventBytes\(\) cannot have it/,
+      );
+      const again = firstValueFrom(speed.event<Speed>('speed').pipe(take(1)));
+      publisher.publish({ kph: 2, odometer_m: '2', timestamp_ms: 2 });
+      expect((await again).kph).to.equal(2);
+    } finally {
+      kept.unsubscribe();
+    }
+  });
 });

@@ -17,12 +17,11 @@ import {
 } from 'rxjs';
 import type { ChannelMode } from '@sivshm/abi';
 import { endpointOption } from '@sivshm/discovery';
-import type { Sample, ServiceConsumer } from '@sivshm/transport-ivshmem';
+import { TransportError, type Sample, type ServiceConsumer } from '@sivshm/transport-ivshmem';
 import { ConnectBackoff, refusalKind, type RefusalKind } from './connect-backoff.js';
 import { RuntimeError } from '../errors/runtime-error.js';
 import type { AttachedChannel, ChannelEndReason, NodeContext } from '../node/node-context.js';
 import { acrossChannels } from './across-channels.js';
-import { eventBytesOn } from './event-bytes.js';
 import { IdleWatch } from './idle-watch.js';
 import { DEFAULT_CALL_TIMEOUT_MS, MethodCaller } from './method-caller.js';
 import type { ServiceCatalog } from './service-catalog.js';
@@ -195,20 +194,21 @@ export class ConsumedService {
   event<T>(name: string, options: StreamOptions = {}): Observable<T> {
     const e = this.#catalog.event(name);
     return this.#stream('event stream', options, (c) =>
-      c.consumer.event<T>(e.definition.id, e.type),
+      this.#lane(name, () => c.consumer.event<T>(e.definition.id, e.type)),
     );
   }
 
   /**
    * The payload bytes of event `name` as the provider sent them, not decoded nor checked (the
    * raw-bytes path for a participant that only carries events on, see event-bytes.ts); each a
-   * copy that is safe to keep. Same lifetime as `event()`; one lane per event and channel, like
-   * `samples()`.
+   * copy that is safe to keep. Same lifetime as `event()`; any number of `eventBytes(name)`
+   * streams share one lane, which `event(name)` or `samples(name)` cannot have at the same time
+   * on the same channel (`ERR_BAD_ARGUMENT` naming the event).
    */
   eventBytes(name: string, options: StreamOptions = {}): Observable<Uint8Array> {
     const e = this.#catalog.event(name);
     return this.#stream('event bytes stream', options, (c) =>
-      eventBytesOn(c.attached.channel, e.definition.id),
+      this.#lane(name, () => c.consumer.eventBytes(e.definition.id)),
     );
   }
 
@@ -217,14 +217,34 @@ export class ConsumedService {
    * slot until `release()`, which the subscriber must call (the channel delivers nothing else
    * until then). Same lifetime as `event()` (see {@link StreamOptions}); a `Sample` still held
    * when its channel ends is released by the runtime. One lane per event and channel: take
-   * either `event(name)` or one `samples(name)` stream (a second one errors with the
-   * transport's `ERR_BAD_ARGUMENT`).
+   * either `event(name)`, `eventBytes(name)` or one `samples(name)` stream (another one errors
+   * with `ERR_BAD_ARGUMENT` naming the event and the lane that has it).
    */
   samples<T extends object>(name: string, options: StreamOptions = {}): Observable<Sample<T>> {
     const e = this.#catalog.event(name);
     return this.#stream('sample stream', options, (c) =>
-      c.consumer.samples<T>(e.definition.id, e.type),
+      this.#lane(name, () => c.consumer.samples<T>(e.definition.id, e.type)),
     );
+  }
+
+  /**
+   * Event `name`'s lane on one channel, taken at subscription: a lane refused there (another
+   * lane has the event on this channel) errors the stream with `ERR_BAD_ARGUMENT` naming the
+   * event and the service, instead of throwing out of the channel switch.
+   */
+  #lane<T>(name: string, take: () => Observable<T>): Observable<T> {
+    return defer(() => {
+      try {
+        return take();
+      } catch (e) {
+        if (!TransportError.is(e) || e.code !== 'ERR_BAD_ARGUMENT') throw e;
+        throw new RuntimeError(
+          'ERR_BAD_ARGUMENT',
+          `event '${name}' of '${this.name}': ${e.message}`,
+          { cause: e },
+        );
+      }
+    });
   }
 
   #stream<T>(

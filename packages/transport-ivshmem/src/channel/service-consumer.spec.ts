@@ -7,7 +7,7 @@ import { LocalWaker } from '../notify/local-waker.js';
 import { RingProducer } from '../ring/ring-producer.js';
 import { ringViews } from '../ring/ring-views.js';
 import type { SomeIpHeader } from '../ring/someip-header.js';
-import { Channel } from './channel.js';
+import { Channel, dispatchKey } from './channel.js';
 import { ServiceConsumer } from './service-endpoints.js';
 
 const Speed = new protobuf.Type('Speed').add(new protobuf.Field('kph', 1, 'uint32'));
@@ -117,5 +117,76 @@ describe('ServiceConsumer', () => {
       consumer.close();
       await channel.close();
     }
+  });
+
+  describe('eventBytes', () => {
+    it('should hand out a copy of each payload, and refuse an id that is not an event id', async () => {
+      const { channel, toConsumer, bell } = consumerChannel();
+      const consumer = new ServiceConsumer(channel, { service: 0x1234, major: 1, client: 7 });
+      try {
+        const got = firstValueFrom(consumer.eventBytes(EVENT).pipe(take(2), toArray()));
+        toConsumer.sendCopy(eventHeader(1), Speed.encode({ kph: 1 }).finish());
+        toConsumer.sendCopy(eventHeader(2), UNDECODABLE); // not decoded, so not refused
+        bell.wake();
+        const [first, second] = await got;
+        expect(Speed.decode(first!).toJSON()).to.deep.equal({ kph: 1 });
+        expect([...second!]).to.deep.equal([...UNDECODABLE]);
+        // Copies, not views of the ring (whose memory is a SharedArrayBuffer).
+        expect(first!.buffer).to.not.be.instanceOf(SharedArrayBuffer);
+        expect(() => consumer.eventBytes(0x0001)).to.throw(
+          TransportError,
+          /event id 0x1 is not in 0x8000\.\.0xFFFE/,
+        );
+      } finally {
+        consumer.close();
+        await channel.close();
+      }
+    });
+
+    it('should end the stream and give the event back to the channel when the consumer closes', async () => {
+      const { channel } = consumerChannel();
+      const consumer = new ServiceConsumer(channel, { service: 0x1234, major: 1, client: 7 });
+      try {
+        let completed = false;
+        consumer.eventBytes(EVENT).subscribe({ complete: () => (completed = true) });
+        consumer.close();
+        expect(completed).to.equal(true);
+        // A handler left behind would still hold the event's dispatch key.
+        const off = channel.on(dispatchKey(0x02, EVENT), () => undefined);
+        off();
+        let after = false;
+        consumer.eventBytes(EVENT).subscribe({ complete: () => (after = true) });
+        expect(after, 'a closed consumer registers nothing').to.equal(true);
+        expect(() => channel.on(dispatchKey(0x02, EVENT), () => undefined)).to.not.throw();
+      } finally {
+        consumer.close();
+        await channel.close();
+      }
+    });
+
+    it('should refuse a second lane of the same event naming the event and the lane that has it', async () => {
+      const { channel } = consumerChannel();
+      const consumer = new ServiceConsumer(channel, { service: 0x1234, major: 1, client: 7 });
+      try {
+        consumer.event(EVENT, Speed);
+        expect(() => consumer.eventBytes(EVENT)).to.throw(
+          TransportError,
+          /^event 0x8001 of service 0x1234 is already taken on this channel by event\(\), so eventBytes\(\) cannot have it/,
+        );
+        consumer.eventBytes(EVENT + 1);
+        expect(consumer.eventBytes(EVENT + 1)).to.equal(consumer.eventBytes(EVENT + 1));
+        expect(() => consumer.samples(EVENT + 1, Speed)).to.throw(
+          TransportError,
+          /event 0x8002 .* by eventBytes\(\), so samples\(\) cannot have it/,
+        );
+        expect(() => consumer.event(EVENT + 1, Speed)).to.throw(
+          TransportError,
+          /by eventBytes\(\)/,
+        );
+      } finally {
+        consumer.close();
+        await channel.close();
+      }
+    });
   });
 });

@@ -1,7 +1,7 @@
 // The module's binding: the global `performance` is an accessor, a getter call on every read.
 import { performance } from 'node:perf_hooks';
 import type protobuf from 'protobufjs';
-import { Subject, share, type Observable } from 'rxjs';
+import { EMPTY, Subject, share, type Observable } from 'rxjs';
 import { SomeIpMessageType } from '@sivshm/abi';
 import { TransportError } from '../errors/transport-error.js';
 import { decodeFrom } from '../protobuf/decode-from.js';
@@ -20,6 +20,9 @@ import { sendEncoded } from './send-encoded.js';
 import { PendingCalls, type PendingCall } from './pending-calls.js';
 
 const untext = new TextDecoder();
+
+/** The ways a consumer can take an event's records; one per event and channel. */
+type EventLane = 'event' | 'samples' | 'eventBytes';
 
 /** Options of one {@link ServiceConsumer.call}. */
 export interface CallOptions {
@@ -42,12 +45,16 @@ export interface CallOptions {
  */
 export class ServiceConsumer {
   readonly #events = new Map<number, Observable<unknown>>();
+  readonly #eventBytes = new Map<number, Observable<Uint8Array>>();
+  /** The lane (`event`, `samples`, `eventBytes`) that took each event id on this channel. */
+  readonly #lanes = new Map<number, EventLane>();
   readonly #pending = new PendingCalls();
   readonly #responseHandlers = new Set<number>();
   readonly #unregister: Array<() => void> = [];
   /** Samples handed out and not yet released; released by force when the channel ends. */
   readonly #held = new Set<Sample<object>>();
   #session = 0;
+  #closed = false;
   #scratchHeader: SomeIpHeader | undefined;
   /** Responses that arrived for calls that had already timed out. */
   lateResponses = 0;
@@ -90,6 +97,7 @@ export class ServiceConsumer {
     checkEventId(eventId);
     let obs = this.#events.get(eventId);
     if (obs === undefined) {
+      this.#takeLane(eventId, 'event');
       const subject = new Subject<T>();
       const off = this.channel.on(dispatchKey(SomeIpMessageType.NOTIFICATION, eventId), (r) => {
         if (r.header.messageType !== SomeIpMessageType.NOTIFICATION) return;
@@ -122,6 +130,7 @@ export class ServiceConsumer {
    */
   samples<T extends object>(eventId: number, type: protobuf.Type): Observable<Sample<T>> {
     checkEventId(eventId);
+    this.#takeLane(eventId, 'samples');
     const subject = new Subject<Sample<T>>();
     const off = this.channel.on(dispatchKey(SomeIpMessageType.NOTIFICATION, eventId), (r) => {
       if (r.header.messageType !== SomeIpMessageType.NOTIFICATION) return undefined;
@@ -151,6 +160,49 @@ export class ServiceConsumer {
       subject.complete();
     });
     return subject.asObservable();
+  }
+
+  /**
+   * Copies of the payload bytes of event `eventId`, one per record, in order, as received and
+   * not decoded (the raw-bytes lane of a participant that only carries events on; a `mac`/`aead`
+   * channel has checked and opened each record first); each copy is the caller's to keep. Hot and
+   * shared like `event()`, and it ends (completes) when this consumer closes.
+   */
+  eventBytes(eventId: number): Observable<Uint8Array> {
+    checkEventId(eventId);
+    // Nothing registered after close could ever be unregistered: a closed consumer's lane is over.
+    if (this.#closed) return EMPTY;
+    let obs = this.#eventBytes.get(eventId);
+    if (obs === undefined) {
+      this.#takeLane(eventId, 'eventBytes');
+      const subject = new Subject<Uint8Array>();
+      const off = this.channel.on(dispatchKey(SomeIpMessageType.NOTIFICATION, eventId), (r) => {
+        if (r.header.messageType === SomeIpMessageType.NOTIFICATION)
+          subject.next(r.payload.slice());
+      });
+      this.#unregister.push(() => {
+        off();
+        subject.complete();
+      });
+      obs = subject.pipe(share());
+      this.#eventBytes.set(eventId, obs);
+    }
+    return obs;
+  }
+
+  /**
+   * Claims event `eventId`'s lane on this channel for `lane`: a record is handed to one lane
+   * only, so a second lane of the same event is refused with an error naming both.
+   */
+  #takeLane(eventId: number, lane: EventLane): void {
+    const taken = this.#lanes.get(eventId);
+    if (taken !== undefined) {
+      throw new TransportError(
+        'ERR_BAD_ARGUMENT',
+        `event 0x${eventId.toString(16)} of service 0x${this.address.service.toString(16)} is already taken on this channel by ${taken}(), so ${lane}() cannot have it: one lane per event and channel (event() may have any number of subscribers)`,
+      );
+    }
+    this.#lanes.set(eventId, lane);
   }
 
   #undecodable(eventId: number, session: number, type: protobuf.Type, cause: unknown): void {
@@ -306,6 +358,7 @@ export class ServiceConsumer {
 
   /** Ends every stream and rejects every pending call. */
   close(): void {
+    this.#closed = true;
     for (const off of this.#unregister.splice(0)) off();
   }
 
