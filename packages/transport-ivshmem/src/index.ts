@@ -111,7 +111,7 @@ export { SealedRecordLayout } from './protect/record-format.js';
 export type { RecordDirection } from './protect/record-format.js';
 export { ServiceProvider, ServiceConsumer, EventPublisher } from './channel/service-endpoints.js';
 export type { ServiceAddress, EventPublisherOptions } from './channel/service-endpoints.js';
-export { DEFAULT_MAX_CALLS_IN_FLIGHT } from './channel/calls-in-flight.js';
+export { DEFAULT_MAX_CALLS_IN_FLIGHT, maxCallsInFlightProblem } from './channel/calls-in-flight.js';
 export type { ServiceProviderOptions } from './channel/calls-in-flight.js';
 export { DataPlane } from './channel/data-plane.js';
 export type { ChannelGrantTokens, AttachOptions } from './channel/data-plane.js';

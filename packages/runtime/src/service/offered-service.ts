@@ -1,5 +1,6 @@
 import { BehaviorSubject, Subject, type Observable } from 'rxjs';
 import { endpointOption, type OfferHandle } from '@sivshm/discovery';
+import { maxCallsInFlightProblem } from '@sivshm/transport-ivshmem';
 import type {
   Channel,
   EventPublisher,
@@ -180,12 +181,9 @@ export class OfferedService {
     this.#methods = options.methods ?? {};
     this.#checkPayloads = options.checkPayloads !== false;
     const max = options.maxCallsInFlight;
-    if (max !== undefined && (!Number.isInteger(max) || max < 1 || max > 0xffff)) {
-      throw new RuntimeError(
-        'ERR_BAD_ARGUMENT',
-        `Node.offer: maxCallsInFlight ${String(max)} is not allowed: use a whole number from 1 to 65535`,
-      );
-    }
+    // Refused here, at offer, rather than at the first consumer's channel; the range is transport's.
+    const problem = max === undefined ? undefined : maxCallsInFlightProblem(max);
+    if (problem !== undefined) throw new RuntimeError('ERR_BAD_ARGUMENT', `Node.offer: ${problem}`);
     this.#providerOptions = max === undefined ? {} : { maxCallsInFlight: max };
     for (const name of Object.keys(this.#methods)) catalog.method(name);
   }

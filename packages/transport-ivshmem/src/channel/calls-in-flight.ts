@@ -13,6 +13,16 @@ export const DEFAULT_MAX_CALLS_IN_FLIGHT = 256;
 export const MAX_CALLS_IN_FLIGHT_LIMIT = 0xffff;
 
 /**
+ * Why `max` cannot bound a channel's calls in flight, or undefined when it can: the one range
+ * check of the setting (a layer that takes it earlier, like the runtime's `Node.offer`, asks
+ * here too, so both refuse the same values with the same words).
+ */
+export function maxCallsInFlightProblem(max: number): string | undefined {
+  if (Number.isInteger(max) && max >= 1 && max <= MAX_CALLS_IN_FLIGHT_LIMIT) return undefined;
+  return `maxCallsInFlight ${String(max)} is not allowed: use a whole number from 1 to ${MAX_CALLS_IN_FLIGHT_LIMIT}`;
+}
+
+/**
  * Counts a channel's calls between the handler's start and its settling. Past `max` a request
  * is refused before its handler runs (the provider answers E_NOT_READY, which the consumer
  * reports as `ERR_BUSY`: nothing ran, retry later) and counted in `refused`.
@@ -23,12 +33,8 @@ export class CallsInFlight {
   refused = 0;
 
   constructor(readonly max: number = DEFAULT_MAX_CALLS_IN_FLIGHT) {
-    if (!Number.isInteger(max) || max < 1 || max > MAX_CALLS_IN_FLIGHT_LIMIT) {
-      throw new TransportError(
-        'ERR_BAD_ARGUMENT',
-        `maxCallsInFlight ${String(max)} is not allowed: use a whole number from 1 to ${MAX_CALLS_IN_FLIGHT_LIMIT}`,
-      );
-    }
+    const problem = maxCallsInFlightProblem(max);
+    if (problem !== undefined) throw new TransportError('ERR_BAD_ARGUMENT', problem);
   }
 
   /** Calls started and not settled. */
