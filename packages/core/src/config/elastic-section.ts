@@ -10,7 +10,17 @@ import { formatSize, isPowerOfTwo } from './config-numbers.js';
 import type { ElasticWindow, VmConfig } from './config-types.js';
 import type { FieldEntry } from './yaml-reader.js';
 
-/** What `elastic: true` means (and what a mapping leaves out); the minimum is the page granule. */
+/**
+ * The ring data area hostd gives a service without `ringDataSize` (hostd's own default, raised to
+ * the page granule when that is larger): the first ring of such a service's channels.
+ */
+export const DEFAULT_SERVICE_RING_DATA_SIZE = 64 * 1024;
+
+/**
+ * What `elastic: true` means (and what a mapping leaves out). The minimum is not here: it is the
+ * service's first ring (its `ringDataSize`, see {@link firstRingDataSize}), and never less, so an
+ * event that fits the ring the service is configured with fits every window its channels move to.
+ */
 export const ELASTIC_DEFAULTS = {
   maxRingDataSize: 1024 * 1024,
   growAtPercent: 75,
@@ -60,7 +70,7 @@ export function parseElastic(
   const scalar = node as { value?: unknown } | null;
   if (scalar !== null && typeof scalar.value === 'boolean') {
     if (!scalar.value) return undefined;
-    return checked(ctx, path, entry.key, withDefaults({}, bounds.pageGranule), bounds);
+    return checked(ctx, path, entry.key, withDefaults({}, bounds), bounds);
   }
   const m = r.map(entry.value, path, [], KEYS, entry.key);
   if (!m) return null;
@@ -75,11 +85,16 @@ export function parseElastic(
   }
   if (!ok) return null;
   const values = Object.fromEntries(Object.entries(read).map(([k, v]) => [k, v.n]));
-  return checked(ctx, path, entry.key, withDefaults(values, bounds.pageGranule), bounds, read);
+  return checked(ctx, path, entry.key, withDefaults(values, bounds), bounds, read);
 }
 
-function withDefaults(values: Partial<ElasticWindow>, granule: PageGranule): ElasticWindow {
-  return { minRingDataSize: granule, ...ELASTIC_DEFAULTS, ...values };
+/** The ring a channel of the service starts with: its `ringDataSize`, else hostd's default. */
+export function firstRingDataSize(b: Pick<ElasticBounds, 'ringDataSize' | 'pageGranule'>): number {
+  return b.ringDataSize ?? Math.max(DEFAULT_SERVICE_RING_DATA_SIZE, b.pageGranule);
+}
+
+function withDefaults(values: Partial<ElasticWindow>, b: ElasticBounds): ElasticWindow {
+  return { minRingDataSize: firstRingDataSize(b), ...ELASTIC_DEFAULTS, ...values };
 }
 
 function readKey(
@@ -137,13 +152,7 @@ function checked(
       'an isolation: device channel keeps the memory plugged for it; remove elastic or use isolation: region',
     ]);
   }
-  if (w.minRingDataSize > w.maxRingDataSize) {
-    problems.push([
-      at('minRingDataSize'),
-      `${path}.minRingDataSize`,
-      `${formatSize(w.minRingDataSize)} is more than maxRingDataSize ${formatSize(w.maxRingDataSize)}`,
-    ]);
-  }
+  problems.push(...floorProblems(path, w, b, read, at));
   if (w.shrinkAtPercent >= w.growAtPercent) {
     problems.push([
       at('shrinkAtPercent'),
@@ -177,4 +186,45 @@ function checked(
   }
   for (const [node, where, text] of problems) r.report(node, where, text);
   return problems.length === 0 ? Object.freeze(w) : null;
+}
+
+/**
+ * The minimum against the service's first ring and the maximum. A minimum below the first ring
+ * is refused: a channel shrunk below it could no longer carry an event that fits the ring the
+ * service is configured with, and its publisher would have to drop it for that consumer alone.
+ */
+function floorProblems(
+  path: string,
+  w: ElasticWindow,
+  b: ElasticBounds,
+  read: Partial<Record<(typeof KEYS)[number], { node: Node }>>,
+  at: (k: (typeof KEYS)[number]) => Node,
+): [Node, string, string][] {
+  const first = firstRingDataSize(b);
+  const ring =
+    b.ringDataSize === undefined
+      ? `the ring its channels start with (${formatSize(first)}, hostd's default; ringDataSize sets another)`
+      : `the service's ringDataSize ${formatSize(first)}`;
+  const problems: [Node, string, string][] = [];
+  if (read.minRingDataSize !== undefined && w.minRingDataSize < first) {
+    problems.push([
+      at('minRingDataSize'),
+      `${path}.minRingDataSize`,
+      `${formatSize(w.minRingDataSize)} is below ${ring}: an event that fits that ring would not fit a channel shrunk below it; leave minRingDataSize out or set it to ${formatSize(first)}`,
+    ]);
+  }
+  if (read.minRingDataSize !== undefined && w.minRingDataSize > w.maxRingDataSize) {
+    problems.push([
+      at('minRingDataSize'),
+      `${path}.minRingDataSize`,
+      `${formatSize(w.minRingDataSize)} is more than maxRingDataSize ${formatSize(w.maxRingDataSize)}`,
+    ]);
+  } else if (b.ringDataSize === undefined && first > w.maxRingDataSize) {
+    problems.push([
+      at('maxRingDataSize'),
+      `${path}.maxRingDataSize`,
+      `${formatSize(w.maxRingDataSize)} is below ${ring}; raise it or set a smaller ringDataSize`,
+    ]);
+  }
+  return problems;
 }

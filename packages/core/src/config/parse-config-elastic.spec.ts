@@ -11,7 +11,8 @@ describe('parseConfig', () => {
       expect(parse(BASE).services[0]).not.to.have.property('elastic');
       expect(parse(withLines('elastic: false')).services[0]).not.to.have.property('elastic');
       expect(parse(withLines('elastic: true')).services[0]!.elastic).to.deep.equal({
-        minRingDataSize: 4096,
+        // No ringDataSize: its channels start with hostd's default ring, and never go below it.
+        minRingDataSize: 64 * 1024,
         maxRingDataSize: 1024 * 1024,
         growAtPercent: 75,
         shrinkAtPercent: 10,
@@ -24,7 +25,7 @@ describe('parseConfig', () => {
     it('should read bounds and thresholds over the defaults', () => {
       const e = parse(
         withLines(
-          'ringDataSize: 16KiB',
+          'ringDataSize: 8KiB',
           'elastic:',
           '  minRingDataSize: 8KiB',
           '  maxRingDataSize: 256KiB',
@@ -71,7 +72,35 @@ describe('parseConfig', () => {
         23,
         5,
         'services[0].elastic',
-        "the service's ringDataSize 64 KiB (its channels' first window) is outside 4 KiB..32 KiB",
+        "the service's ringDataSize 64 KiB (its channels' first window) is outside 64 KiB..32 KiB",
+      );
+    });
+
+    it("should default the minimum to the service's first ring and refuse one below it, at its line", () => {
+      expect(
+        parse(withLines('ringDataSize: 16KiB', 'elastic: true')).services[0]!.elastic!
+          .minRingDataSize,
+      ).to.equal(16 * 1024);
+      expectIssue(
+        withLines('ringDataSize: 16KiB', 'elastic:', '  minRingDataSize: 4KiB'),
+        24,
+        24,
+        'services[0].elastic.minRingDataSize',
+        "4 KiB is below the service's ringDataSize 16 KiB: an event that fits that ring would not fit a channel shrunk below it; leave minRingDataSize out or set it to 16 KiB",
+      );
+      expectIssue(
+        withLines('elastic:', '  minRingDataSize: 4KiB'),
+        23,
+        24,
+        'services[0].elastic.minRingDataSize',
+        "4 KiB is below the ring its channels start with (64 KiB, hostd's default; ringDataSize sets another): an event that fits that ring would not fit a channel shrunk below it; leave minRingDataSize out or set it to 64 KiB",
+      );
+      expectIssue(
+        withLines('elastic:', '  maxRingDataSize: 32KiB'),
+        23,
+        24,
+        'services[0].elastic.maxRingDataSize',
+        "32 KiB is below the ring its channels start with (64 KiB, hostd's default; ringDataSize sets another); raise it or set a smaller ringDataSize",
       );
     });
 
