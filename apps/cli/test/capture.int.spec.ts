@@ -1,28 +1,62 @@
 // `sivshm capture`: a live channel's frames, both directions, into a pcap that tshark decodes
 // as SOME/IP with the expected fields.
 import { expect } from 'chai';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '@sivshm/core';
-import { PAGE_SIZE, WindowLayout } from '@sivshm/abi';
+import { waitFor } from '@sivshm/testing';
 import {
-  ChannelTableWriter,
   closeFd,
   createRegionFile,
   mapFile,
   RegionLayout,
-  RingProducer,
-  ringViews,
   unmap,
-  windowOf,
   writeRegionHeader,
 } from '@sivshm/transport-ivshmem';
+import { channelRegion, type ChannelRegion } from './support/channel-region.js';
+import { capturedSessions } from './support/pcap-frames.js';
 
 const BIN = path.join(packageRoot(import.meta.url), 'dist', 'src', 'bin.js');
 const tsharkMissing = spawnSync('tshark', ['--version'], { encoding: 'utf8' }).error !== undefined;
+
+interface RunningCapture {
+  readonly child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  readonly exit: Promise<number | null>;
+}
+
+/** `sivshm capture` of the region's channel into `out`, once it says it is capturing. */
+async function startCapture(
+  region: ChannelRegion,
+  out: string,
+  args: string[],
+): Promise<RunningCapture> {
+  const child = spawn(
+    process.execPath,
+    [BIN, 'capture', '--region', region.file, '--channel', '0x77', '--out', out, ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  try {
+    await waitFor(() => /capturing channel/.test(stderr), 'capture to start', 15_000, 20);
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw new Error(`capture did not start: ${stderr}`, { cause: e });
+  }
+  return { child, stdout: () => stdout, stderr: () => stderr, exit };
+}
+
+/** Whether the process is stopped (state T in /proc/PID/stat), so it cannot poll its taps. */
+const stopped = (pid: number): boolean =>
+  /^\d+ \(.*\) T /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 
 describe('sivshm capture', () => {
   it('should record both directions of a channel as SOME/IP that tshark decodes', async function () {
@@ -32,85 +66,24 @@ describe('sivshm capture', () => {
       this.skip();
     }
     const dir = mkdtempSync(path.join(os.tmpdir(), 'sivshm-capture-'));
-    const file = `/dev/shm/sivshm-capture-${randomBytes(4).toString('hex')}`;
-    const size = 1 << 20;
-    const dataSize = 4 * PAGE_SIZE;
-    closeFd(createRegionFile(file, size, { exclusive: true }));
-    const m = mapFile(file, 0, size, { writable: true });
+    const region = channelRegion('capture');
     try {
-      const region = new Uint8Array(m.shared);
-      const layout = RegionLayout.compute({ regionSize: size, channelCapacity: 8 });
-      writeRegionHeader(region, layout, 2n);
-      const length = WindowLayout.windowLength(dataSize);
-      new ChannelTableWriter(region, layout).write(0, {
-        channelId: 0x77n,
-        generation: 1,
-        state: 'ACTIVE',
-        offset: layout.dataOffset,
-        length,
-        consumerVm: 2,
-        providerVm: 1,
-        service: 0x1234,
-        instance: 1,
-        major: 1,
-        mode: 0,
-        ringDataSize: dataSize,
-      });
-      const win = windowOf({ shared: region }, layout.dataOffset, length);
-      const c2p = new RingProducer(ringViews(win, 'c2p', dataSize));
-      const p2c = new RingProducer(ringViews(win, 'p2c', dataSize));
       const out = path.join(dir, 'channel.pcap');
-      const child = spawn(
-        process.execPath,
-        [
-          BIN,
-          'capture',
-          '--region',
-          file,
-          '--channel',
-          '0x77',
-          '--out',
-          out,
-          '--count',
-          '20',
-          '--duration',
-          '20',
-        ],
-        {
-          stdio: ['ignore', 'ignore', 'pipe'],
-        },
-      );
-      let stderr = '';
-      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-      await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`capture did not start: ${stderr}`)), 15_000);
-        const check = setInterval(() => {
-          if (/capturing channel/.test(stderr)) {
-            clearTimeout(t);
-            clearInterval(check);
-            resolve();
-          }
-        }, 20);
-      });
-      expect(stderr, 'channel ids in hex, as status and inspect print them').to.match(
+      const cap = await startCapture(region, out, ['--count', '20', '--duration', '20']);
+      expect(cap.stderr(), 'channel ids in hex, as status and inspect print them').to.match(
         /capturing channel 0x77 \(VM/,
       );
       for (let i = 1; i <= 10; i++) {
-        const h = {
-          service: 0x1234,
-          method: 0x0001,
-          client: 2,
-          session: i,
-          interfaceVersion: 1,
-          returnCode: 0,
-        };
-        expect(c2p.sendCopy({ ...h, messageType: 0x00 }, new Uint8Array(i).fill(i))).to.equal(true);
+        const h = { client: 2, session: i };
+        expect(region.sendC2p({ ...h, messageType: 0x00 }, new Uint8Array(i).fill(i))).to.equal(
+          true,
+        );
         await new Promise((r) => setTimeout(r, 5));
-        expect(p2c.sendCopy({ ...h, messageType: 0x80 }, new Uint8Array(3))).to.equal(true);
+        expect(region.sendP2c({ ...h, messageType: 0x80 }, new Uint8Array(3))).to.equal(true);
       }
-      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-      expect(code, stderr).to.equal(0);
-      expect(stderr).to.match(/wrote 20 frames/);
+      const code = await cap.exit;
+      expect(code, cap.stderr()).to.equal(0);
+      expect(cap.stderr()).to.match(/wrote 20 frames/);
       const t = spawnSync(
         'tshark',
         [
@@ -152,8 +125,67 @@ describe('sivshm capture', () => {
       expect(new Set(responses.map((r) => r[0]))).to.deep.equal(new Set(['127.0.1.1']));
       expect(rows.every((r) => r[1] === '0x1234' && r[2] === '0x0001')).to.equal(true);
     } finally {
-      unmap(m.handle);
-      rmSync(file, { force: true });
+      region.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('should count the records it missed when the producer laps it (--json, SIGINT)', async function () {
+    this.timeout(60_000);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sivshm-capture-'));
+    const region = channelRegion('capture-lapse');
+    try {
+      const out = path.join(dir, 'lapped.pcap');
+      const cap = await startCapture(region, out, ['--json']);
+      let session = 0;
+      // Events of one publisher (session ids 1, 2, ...), each read at once by the channel's
+      // consumer, so the ring never fills and a stalled capture is overwritten.
+      const publish = (n: number): void => {
+        for (let i = 0; i < n; i++) {
+          session++;
+          const sent = region.sendP2c({ client: 0, session, messageType: 0x02 }, new Uint8Array(8));
+          expect(sent, 'room in the ring').to.equal(true);
+          region.drainP2c();
+        }
+      };
+      publish(10);
+      await waitFor(() => capturedSessions(out).length === 10, 'the first 10 captured', 20_000);
+      // Stopped, the capture cannot poll: 3 000 records are several rings of 16 KiB.
+      cap.child.kill('SIGSTOP');
+      await waitFor(() => stopped(cap.child.pid!), 'capture stopped', 10_000);
+      publish(3000);
+      cap.child.kill('SIGCONT');
+      await waitFor(
+        () => {
+          publish(1);
+          return capturedSessions(out).length > 10;
+        },
+        'a record captured after the lapse',
+        20_000,
+        20,
+      );
+      cap.child.kill('SIGINT');
+      expect(await cap.exit, cap.stderr()).to.equal(0);
+      const sessions = capturedSessions(out);
+      const summary = JSON.parse(cap.stdout()) as Record<string, unknown>;
+      // Ctrl-C takes what the rings hold before it ends: every record is captured or missed.
+      expect(summary, cap.stdout()).to.deep.include({
+        out,
+        channel: '0x77',
+        frames: sessions.length,
+        lapses: 1,
+        missedRecords: session - sessions.length,
+      });
+      expect(sessions.slice(0, 10)).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      expect(sessions.at(-1), 'the last record, read after Ctrl-C').to.equal(session);
+      expect(session - sessions.length, 'missed in the lapse').to.be.at.least(2000);
+      expect(cap.stderr()).to.match(
+        new RegExp(
+          `wrote ${sessions.length} frames to .*lapped once by the producer: missed at least ${session - sessions.length} records`,
+        ),
+      );
+    } finally {
+      region.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -9,6 +9,7 @@ import {
   type FollowingTap,
 } from '@sivshm/transport-ivshmem';
 import { followingTap } from '../diag/channel-taps.js';
+import { MissedRecords } from '../diag/missed-records.js';
 import { CliError } from '../errors/cli-error.js';
 import { isSystemError, systemErrorReason } from '../errors/fs-error-text.js';
 import { checkWritableFile } from '../io/cli-files.js';
@@ -23,10 +24,31 @@ export interface CaptureOptions {
   out: string;
   duration?: number;
   count?: number;
+  /** Print the summary as one JSON object on stdout too. */
+  json?: boolean;
+  /**
+   * Ends the capture like Ctrl-C (for a caller in the same process, which cannot signal itself
+   * without ending its own run).
+   */
+  signal?: AbortSignal;
+}
+
+/** What a capture wrote, and what it could not keep up with (`--json` prints it). */
+export interface CaptureSummary {
+  readonly out: string;
+  /** The channel captured, and the one its frames were read from last (after any moves). */
+  readonly channel: string;
+  readonly lastChannel: string;
+  readonly frames: number;
+  /** How many times the producer lapped the capture (it resumed at the newest record). */
+  readonly lapses: number;
+  /** Records lost in those lapses, at least (counted from event session ids: MissedRecords). */
+  readonly missedRecords: number;
+  readonly malformedBatches: number;
 }
 
 /** Captures until --duration, --count or Ctrl-C, then says what it wrote. */
-export async function capture(o: CaptureOptions): Promise<void> {
+export async function capture(o: CaptureOptions): Promise<CaptureSummary> {
   const m = mapRegionReadOnly(o.region);
   try {
     const { taps, announce } = channelTaps(new Uint8Array(m.shared), o);
@@ -40,21 +62,43 @@ export async function capture(o: CaptureOptions): Promise<void> {
     } finally {
       closeSync(out.fd);
     }
-    const lost = taps.reduce((n, t) => n + t.tap.lost, 0);
-    const malformed = taps.reduce((n, t) => n + t.tap.malformed, 0);
-    const moved = taps.find((t) => t.tap.moves > 0)?.tap;
-    console.error(
-      `${process.stderr.isTTY ? '\n' : ''}wrote ${written} frames to ${o.out}` +
-        (moved === undefined
-          ? ''
-          : `, following the channel's moves to channel ${channelIdText(moved.channelId)}`) +
-        (lost + malformed > 0
-          ? ` (${lost} times fell behind, ${malformed} malformed batches skipped)`
-          : ''),
-    );
+    const summary = summarize(o, taps, written);
+    console.error(`${process.stderr.isTTY ? '\n' : ''}${summaryLine(summary)}`);
+    if (o.json === true) console.log(JSON.stringify(summary));
+    return summary;
   } finally {
     unmap(m.handle);
   }
+}
+
+function summarize(o: CaptureOptions, taps: DirectionTap[], frames: number): CaptureSummary {
+  const sum = (f: (t: DirectionTap) => number): number => taps.reduce((n, t) => n + f(t), 0);
+  const moved = taps.find((t) => t.tap.moves > 0)?.tap;
+  return {
+    out: o.out,
+    channel: channelIdText(o.channel),
+    lastChannel: channelIdText(moved?.channelId ?? o.channel),
+    frames,
+    lapses: sum((t) => t.tap.lost),
+    missedRecords: sum((t) => t.missed.count),
+    malformedBatches: sum((t) => t.tap.malformed),
+  };
+}
+
+function summaryLine(s: CaptureSummary): string {
+  const problems = [
+    s.lapses > 0
+      ? `lapped ${s.lapses === 1 ? 'once' : `${s.lapses} times`} by the producer: missed at least ${s.missedRecords} records`
+      : '',
+    s.malformedBatches > 0 ? `${s.malformedBatches} malformed batches skipped` : '',
+  ].filter((p) => p !== '');
+  return (
+    `wrote ${s.frames} frames to ${s.out}` +
+    (s.lastChannel === s.channel
+      ? ''
+      : `, following the channel's moves to channel ${s.lastChannel}`) +
+    (problems.length > 0 ? ` (${problems.join('; ')})` : '')
+  );
 }
 
 /** The pcap output, its global header already written. */
@@ -99,6 +143,7 @@ interface DirectionTap {
   tap: FollowingTap;
   src: string;
   dst: string;
+  missed: MissedRecords;
 }
 
 /**
@@ -126,8 +171,8 @@ function channelTaps(
   if (c2p === undefined || p2c === undefined)
     throw new CliError('ERR_INPUT', `channel ${channelIdText(o.channel)} has no valid window`);
   const taps = [
-    { tap: c2p, src: c, dst: p },
-    { tap: p2c, src: p, dst: c },
+    { tap: c2p, src: c, dst: p, missed: new MissedRecords() },
+    { tap: p2c, src: p, dst: c, missed: new MissedRecords() },
   ];
   return {
     taps,
@@ -135,50 +180,66 @@ function channelTaps(
   };
 }
 
+/** The frames the taps hold now, noting lapses and session gaps on the way. */
+function pollTaps(taps: DirectionTap[]): PcapDatagram[] {
+  const turn: PcapDatagram[] = [];
+  for (const t of taps) {
+    const lapsesBefore = t.tap.lost;
+    for (const r of t.tap.poll()) {
+      t.missed.saw(r.frame);
+      turn.push({
+        payload: r.frame,
+        src: t.src,
+        dst: t.dst,
+        srcPort: CAPTURE_PORT,
+        dstPort: CAPTURE_PORT,
+        timeMs: Date.now(),
+      });
+    }
+    // A poll returns the records before a lapse it met, never after it.
+    if (t.tap.lost !== lapsesBefore) t.missed.lapsed();
+  }
+  return turn;
+}
+
 /**
- * Polls the taps until Ctrl-C, the duration or the count, whichever comes first, appending each
- * turn's frames to `out`; returns how many were written.
+ * Polls the taps until Ctrl-C (SIGINT), SIGTERM, `o.signal`, the duration or the count,
+ * whichever comes first, appending each turn's frames to `out`; returns how many were written.
+ * A stop by signal takes what the rings hold at that moment before it returns.
  */
 async function record(o: CaptureOptions, taps: DirectionTap[], out: PcapOut): Promise<number> {
   const limit = o.count ?? Infinity;
   const deadline = o.duration === undefined ? Infinity : Date.now() + o.duration * 1000;
   let written = 0;
-  let stop = false;
+  let stop = o.signal?.aborted === true;
   const onSignal = (): void => {
     stop = true;
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  o.signal?.addEventListener('abort', onSignal, { once: true });
+  const take = (): void => {
+    const keep = pollTaps(taps).slice(0, limit - written);
+    if (keep.length > 0) {
+      appendFrames(out, keep, written);
+      written += keep.length;
+    }
+  };
   try {
     let lastReport = Date.now();
     while (!stop && Date.now() < deadline && written < limit) {
-      const turn: PcapDatagram[] = [];
-      for (const t of taps) {
-        for (const r of t.tap.poll()) {
-          turn.push({
-            payload: r.frame,
-            src: t.src,
-            dst: t.dst,
-            srcPort: CAPTURE_PORT,
-            dstPort: CAPTURE_PORT,
-            timeMs: Date.now(),
-          });
-        }
-      }
-      const keep = turn.slice(0, limit - written);
-      if (keep.length > 0) {
-        appendFrames(out, keep, written);
-        written += keep.length;
-      }
+      take();
       if (Date.now() - lastReport >= 1000 && process.stderr.isTTY) {
         process.stderr.write(`\r${written} frames`);
         lastReport = Date.now();
       }
       await new Promise((r) => setTimeout(r, 1));
     }
+    if (stop && written < limit) take();
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    o.signal?.removeEventListener('abort', onSignal);
   }
   return written;
 }

@@ -31,6 +31,19 @@ export function registerCaptureCommand(program: Command): void {
       durationSeconds,
     )
     .option('--count <n>', 'stop after this many frames', frameCount)
+    .option(
+      '--json',
+      'also print the summary as one JSON object on stdout (frames, lapses, missedRecords, ...)',
+    )
+    .addHelpText(
+      'after',
+      '\nCtrl-C or SIGTERM ends the capture cleanly: the frames still in the rings are written, then\n' +
+        'the summary. The capture reads the rings without slowing the VMs, so a producer faster\n' +
+        'than it can lap it: the summary says how many times, and at least how many records it\n' +
+        "missed (from gaps in each event's SOME/IP session ids); it never invents a frame.",
+    )
     // The region and pcap code (and the transport it needs) loads only when a capture runs.
-    .action(async (o: CaptureOptions) => (await import('./capture-run.js')).capture(o));
+    .action(async (o: CaptureOptions) => {
+      await (await import('./capture-run.js')).capture(o);
+    });
 }

@@ -9,6 +9,7 @@ import {
   createRegionFile,
   mapFile,
   RegionLayout,
+  RingConsumer,
   RingProducer,
   ringViews,
   unmap,
@@ -16,13 +17,28 @@ import {
   writeRegionHeader,
 } from '@sivshm/transport-ivshmem';
 
+/** The SOME/IP header fields a test sets: service 0x1234, method 1, interface version 1. */
+export interface FrameHeader {
+  readonly client: number;
+  readonly session: number;
+  readonly messageType: number;
+}
+
 export interface ChannelRegion {
   readonly file: string;
   readonly channelId: bigint;
   /** Writes one request (consumer → provider) with session `session`. */
   sendRequest(session: number): boolean;
+  /** Writes one frame of service 0x1234 method 1 into the consumer → provider ring. */
+  sendC2p(header: FrameHeader, payload: Uint8Array): boolean;
+  /** Writes one frame of service 0x1234 method 1 into the provider → consumer ring. */
+  sendP2c(header: FrameHeader, payload: Uint8Array): boolean;
+  /** Reads and releases every record in the provider → consumer ring, as its consumer would. */
+  drainP2c(): number;
   close(): void;
 }
+
+const FIXED = { service: 0x1234, method: 0x0001, interfaceVersion: 1, returnCode: 0 } as const;
 
 export function channelRegion(label: string): ChannelRegion {
   const file = `/dev/shm/sivshm-${label}-${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -49,25 +65,28 @@ export function channelRegion(label: string): ChannelRegion {
     mode: 0,
     ringDataSize: dataSize,
   });
-  const c2p = new RingProducer(
-    ringViews(windowOf({ shared: region }, layout.dataOffset, length), 'c2p', dataSize),
-  );
+  const win = windowOf({ shared: region }, layout.dataOffset, length);
+  const c2p = new RingProducer(ringViews(win, 'c2p', dataSize));
+  const p2c = new RingProducer(ringViews(win, 'p2c', dataSize));
+  const p2cConsumer = new RingConsumer(ringViews(win, 'p2c', dataSize));
   return {
     file,
     channelId,
     sendRequest: (session) =>
       c2p.sendCopy(
-        {
-          service: 0x1234,
-          method: 0x0001,
-          client: 2,
-          session,
-          interfaceVersion: 1,
-          returnCode: 0,
-          messageType: 0x00,
-        },
+        { ...FIXED, client: 2, session, messageType: 0x00 },
         new Uint8Array(4).fill(session),
       ),
+    sendC2p: (header, payload) => c2p.sendCopy({ ...FIXED, ...header }, payload),
+    sendP2c: (header, payload) => p2c.sendCopy({ ...FIXED, ...header }, payload),
+    drainP2c: () => {
+      let n = 0;
+      while (p2cConsumer.receive() !== undefined) {
+        p2cConsumer.release();
+        n++;
+      }
+      return n;
+    },
     close: () => {
       unmap(m.handle);
       rmSync(file, { force: true });
