@@ -15,7 +15,6 @@ import {
 } from '@sivshm/core';
 import { windowLayout } from '@sivshm/abi';
 import {
-  ChannelTableWriter,
   HostdHeartbeat,
   IvshmemServer,
   WindowAllocator,
@@ -41,6 +40,7 @@ import { closeReasonOf } from './sd/close-reason.js';
 import { SdSwitch } from './sd/sd-switch.js';
 import {
   claimPidFile,
+  channelTableOf,
   createRegion,
   takeCaLock,
   openHostdCa,
@@ -181,7 +181,7 @@ export class Hostd {
     const doorbells = this.#doorbells(connected);
     this.#broker = brokerFor(o, config, opened, crypto, init.grantKeys, doorbells, devices);
     const lifecycle = new ChannelLifecycle({
-      table: new ChannelTableWriter(new Uint8Array(region.mapping.shared), region.layout),
+      table: channelTableOf(region),
       allocator: new WindowAllocator({
         dataOffset: region.layout.dataOffset,
         dataSize: region.layout.dataSize,
@@ -469,6 +469,9 @@ export class Hostd {
       if (region !== undefined) {
         unmap(region.mapping.handle);
         closeFd(region.fd);
+        unmap(region.control.mapping.handle);
+        closeFd(region.control.fd);
+        rmSync(region.control.path, { force: true });
       }
       rmSync(this.#regionPath, { force: true });
       this.#regionLock?.release();
@@ -555,12 +558,14 @@ export class Hostd {
     const elastic = (this.#elastic = this.#elasticChannels());
     this.#status.watchElastic(() => elastic.status);
     const beat = new HostdHeartbeat(new Uint8Array(this.#region!.mapping.shared));
+    const controlBeat = new HostdHeartbeat(new Uint8Array(this.#region!.control.mapping.shared));
     this.#timers.push(
       setInterval(() => {
         // The heartbeat is a write into the mapping: look at the file's size first.
         if (!this.#regionIntact()) return;
         // hostd's monotonic clock: a wall-clock step must not look like a dead broker.
         beat.store(process.hrtime.bigint());
+        controlBeat.store(process.hrtime.bigint());
         // Deadlines are judged after this turn's I/O (setImmediate runs after the poll phase):
         // an M3 or M5 that arrived while hostd was descheduled is read before its handshake's
         // deadline is checked, instead of the handshake being aborted with its answer unread.
@@ -571,6 +576,7 @@ export class Hostd {
       setInterval(() => heartbeats.beat(), 1000),
     );
     beat.store(process.hrtime.bigint());
+    controlBeat.store(process.hrtime.bigint());
   }
 
   /** hostd's side of elastic channels, over its broker, lifecycle, links and region. */

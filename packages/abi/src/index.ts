@@ -3,6 +3,7 @@
 export {
   PAGE_SIZE,
   PAGE_GRANULES,
+  ControlFileLayout,
   RegionHeaderLayout,
   WindowLayout,
   isPageGranule,

@@ -2,7 +2,9 @@ import { expect } from 'chai';
 
 import { minWindowSize, regionSections } from './region-budget.js';
 import {
+  ControlFileLayout,
   PAGE_GRANULES,
+  RegionHeaderLayout,
   PAGE_SIZE,
   WindowLayout,
   isPageGranule,
@@ -100,5 +102,19 @@ describe('page granules (layout version 2)', () => {
   it('should know exactly the three granules', () => {
     expect(PAGE_GRANULES.filter(isPageGranule)).to.deep.equal([4096, 16384, 65536]);
     expect([0, 8192, 4095, '4096', 131072].some(isPageGranule)).to.equal(false);
+  });
+});
+
+describe('ControlFileLayout', () => {
+  it("should have a magic of its own, never the region's", () => {
+    expect(Buffer.from(ControlFileLayout.magic).toString('latin1')).to.equal('SIVCTL\0\u0001');
+    const same = Buffer.from(ControlFileLayout.magic).equals(Buffer.from(RegionHeaderLayout.magic));
+    expect(same).to.equal(false);
+  });
+
+  it('should size the file as the smallest power of two holding header and table, >= 64 KiB', () => {
+    expect(ControlFileLayout.sizeFor(2 * PAGE_SIZE)).to.equal(64 * 1024);
+    expect(ControlFileLayout.sizeFor(64 * 1024)).to.equal(64 * 1024);
+    expect(ControlFileLayout.sizeFor(64 * 1024 + PAGE_SIZE)).to.equal(128 * 1024);
   });
 });

@@ -58,6 +58,28 @@ export const RegionHeaderLayout = {
   },
 } as const;
 
+/**
+ * The read-only control file (docs/protocol.md §10.4): the region's header page and channel
+ * table, at the region's own offsets, in a file of their own that guests get through a
+ * read-only memory backend. Its header is the region header with another magic, so no reader
+ * takes it for a region or a channel device; `region_size` still names the region.
+ */
+export const ControlFileLayout = {
+  /** "SIVCTL\0\1" */
+  magic: new Uint8Array([0x53, 0x49, 0x56, 0x43, 0x54, 0x4c, 0x00, 0x01]),
+  /** The smallest file (and BAR) size: QEMU's ivshmem wants a power of two. */
+  minSize: 64 * 1024,
+  /**
+   * Bytes of the control file of a region whose data section starts at `dataOffset`: the
+   * smallest power of two that holds the header and the table, at least {@link minSize}.
+   */
+  sizeFor(dataOffset: number): number {
+    let size: number = ControlFileLayout.minSize;
+    while (size < dataOffset) size *= 2;
+    return size;
+  },
+} as const;
+
 /** Where the pages of a channel window lie for one page granule (see {@link windowLayout}). */
 export interface WindowLayoutOf {
   /** The page granule: size of each control page and alignment of every part. */

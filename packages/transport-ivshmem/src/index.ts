@@ -41,7 +41,15 @@ export type { IvshmemServerOptions, IvshmemShmSource } from './ivshmem-server/iv
 // The shared region: header, channel table, windows, and their inspection.
 export { RegionLayout } from './region/region-layout.js';
 export type { RegionLayoutInfo } from './region/region-layout.js';
-export { writeRegionHeader, readRegionHeader, HostdHeartbeat } from './region/region-header.js';
+export {
+  writeRegionHeader,
+  readRegionHeader,
+  writeControlHeader,
+  readControlHeader,
+  HostdHeartbeat,
+} from './region/region-header.js';
+export { controlPathFor, createControlFile, ControlFileReader } from './region/control-file.js';
+export type { ControlFile } from './region/control-file.js';
 export type { RegionHeaderInfo } from './region/region-header.js';
 export { ChannelTableWriter } from './region/channel-table-writer.js';
 export { ChannelTableReader } from './region/channel-table-reader.js';

@@ -5,7 +5,7 @@ import type { HostdRegion } from '../startup/hostd-startup.js';
 
 /** What the guard needs to put a shrunk region back. */
 export interface RegionRecovery {
-  readonly region: HostdRegion;
+  readonly region: Pick<HostdRegion, 'fd' | 'mapping' | 'layout'>;
   /** The size hostd mapped. */
   readonly size: number;
   readonly path: string;

@@ -12,12 +12,17 @@ import {
   type ServiceConfig,
 } from '@sivshm/core';
 import {
+  ChannelTableWriter,
   LockFile,
   RegionLayout,
   closeFd,
+  controlPathFor,
+  createControlFile,
   createRegionFile,
   mapFile,
   writeRegionHeader,
+  unmap,
+  type ControlFile,
   type MappedFile,
   type RegionLayoutInfo,
 } from '@sivshm/transport-ivshmem';
@@ -76,14 +81,23 @@ export async function openHostdCa(o: {
   });
 }
 
-/** The region file hostd owns: its fd (for the ivshmem server), mapping and layout. */
+/**
+ * The region file hostd owns: its fd (for the ivshmem server), mapping and layout, and the
+ * read-only control file beside it (docs/protocol.md §10.4), where hostd keeps the header and
+ * channel table guests read.
+ */
 export interface HostdRegion {
   readonly fd: number;
   readonly mapping: MappedFile;
   readonly layout: RegionLayoutInfo;
+  readonly control: ControlFile;
 }
 
-/** Creates the region file afresh, maps it and writes its header for `epoch`. */
+/**
+ * Creates the region file and its control file afresh, maps them and writes both headers for
+ * `epoch`. The region keeps its own copy of the header and table for host tools that read the
+ * region; guests read the control file's.
+ */
 export function createRegion(config: ServiceConfig, epoch: bigint): HostdRegion {
   // A region file left by a previous run belongs to the old epoch: start from a new file
   // (VMs still mapping the old one keep an orphaned copy whose grants no device accepts).
@@ -102,8 +116,28 @@ export function createRegion(config: ServiceConfig, epoch: bigint): HostdRegion 
     rmSync(config.region.path, { force: true });
     throw e;
   }
-  writeRegionHeader(new Uint8Array(mapping.shared), layout, epoch);
-  return { fd, mapping, layout };
+  let control: ControlFile;
+  try {
+    writeRegionHeader(new Uint8Array(mapping.shared), layout, epoch);
+    control = createControlFile(controlPathFor(config.region.path), layout, epoch);
+  } catch (e) {
+    unmap(mapping.handle);
+    closeFd(fd);
+    rmSync(config.region.path, { force: true });
+    throw e;
+  }
+  return { fd, mapping, layout, control };
+}
+
+/**
+ * The channel table hostd writes: the control file's, which hostd reads back and decides on (no
+ * guest can write it, docs/protocol.md §10.4), with the region's copy as its mirror for host
+ * tools that read the region.
+ */
+export function channelTableOf(region: HostdRegion): ChannelTableWriter {
+  return new ChannelTableWriter(new Uint8Array(region.control.mapping.shared), region.layout, {
+    mirror: new Uint8Array(region.mapping.shared),
+  });
 }
 
 /**

@@ -13,7 +13,8 @@ import { PAGE_SIZE, windowLayout } from '@sivshm/abi';
 import { TransportError } from '../errors/transport-error.js';
 import { mapFile, unmap, type MappedFile } from '../native/map-file.js';
 import { lossProbe } from '../native/sigbus-guard.js';
-import { readRegionHeader } from '../region/region-header.js';
+import { readRegionHeader, type RegionHeaderInfo } from '../region/region-header.js';
+import { ControlFileReader, controlPathFor } from '../region/control-file.js';
 import type { WindowMemory } from '../ring/ring-views.js';
 import { EmulatedChannelDevices } from './emulated-channel-devices.js';
 import type {
@@ -70,6 +71,7 @@ export class EmulatedDevice implements ChannelDevice {
   private readonly key: Uint8Array;
   private readonly channelDevices = new EmulatedChannelDevices();
   private closed = false;
+  readonly #control: ControlFileReader;
 
   constructor(private readonly o: EmulatedDeviceOptions) {
     if (o.grantKey.length !== 32) {
@@ -81,6 +83,7 @@ export class EmulatedDevice implements ChannelDevice {
     this.key = new Uint8Array(o.grantKey);
     this.crypto = o.crypto ?? cryptoBackend();
     this.nowNs = o.nowNs ?? (() => BigInt(Date.now()) * 1_000_000n);
+    this.#control = new ControlFileReader(controlPathFor(o.regionPath));
     this.info(); // fail early on a missing or foreign region
   }
 
@@ -91,7 +94,8 @@ export class EmulatedDevice implements ChannelDevice {
     // the region's size to collect each time, and with hundreds of channels (a large region,
     // a large heap) those collections took most of a VM's CPU (docs/performance.md, Scale).
     const size = regionFileSize(this.o.regionPath);
-    const h = readRegionHeader(readHeaderPage(this.o.regionPath), size);
+    const h =
+      this.#controlHeader(size) ?? readRegionHeader(readHeaderPage(this.o.regionPath), size);
     return {
       regionSize: h.regionSize,
       dataOffset: h.dataOffset,
@@ -101,6 +105,23 @@ export class EmulatedDevice implements ChannelDevice {
       pageSize: this.o.kernelPageSize ?? PAGE_SIZE,
       pageGranule: h.pageGranule,
     };
+  }
+
+  /**
+   * The header from the read-only control file hostd writes beside the region (docs/protocol.md
+   * §10.4), read through a descriptor opened read-only, as sivshm.ko reads it from the control
+   * device; undefined for a region made without one (tests, benches), whose own header is read.
+   */
+  #controlHeader(regionSize: number): RegionHeaderInfo | undefined {
+    if (!this.#control.exists()) return undefined;
+    const h = this.#control.header();
+    if (h.regionSize !== regionSize) {
+      throw new TransportError(
+        'ERR_REGION',
+        `control file ${this.#control.path} names a region of ${h.regionSize} bytes, but ${this.o.regionPath} has ${regionSize}`,
+      );
+    }
+    return h;
   }
 
   open(): DeviceFile {
@@ -137,7 +158,13 @@ export class EmulatedDevice implements ChannelDevice {
   close(): void {
     if (this.closed) return;
     for (const f of [...this.files]) f.close();
+    this.#control.close();
     this.closed = true;
+  }
+
+  /** @internal The descriptor the control file is read through (specs check it is read-only). */
+  get controlFd(): number | undefined {
+    return this.#control.fd;
   }
 
   /** @internal Grant check for `file`; see docs/protocol.md §7. */

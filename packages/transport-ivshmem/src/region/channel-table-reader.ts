@@ -1,6 +1,6 @@
 import { TransportError } from '../errors/transport-error.js';
 import { checkChannelEntry, checkReserved, decodeChannelEntry } from './channel-entry-codec.js';
-import { ChannelEntryLayout, type ChannelEntry } from '@sivshm/abi';
+import { ChannelEntryLayout, ControlFileLayout, type ChannelEntry } from '@sivshm/abi';
 import type { RegionLayoutInfo } from './region-layout.js';
 
 const SEQ_WORD = ChannelEntryLayout.off.seq / 4;
@@ -42,13 +42,15 @@ export class ChannelTableReader {
 
   constructor(region: Uint8Array, layout: RegionLayoutInfo) {
     const tableBytes = layout.channelCapacity * ChannelEntryLayout.size;
+    // the region, or the read-only control file that holds its header and table (§10.4)
+    const controlSize = ControlFileLayout.sizeFor(layout.dataOffset);
     if (
       layout.controlOffset + tableBytes > region.byteLength ||
-      layout.regionSize !== region.byteLength
+      (layout.regionSize !== region.byteLength && controlSize !== region.byteLength)
     ) {
       throw new TransportError(
         'ERR_REGION',
-        `region view of ${region.byteLength} bytes does not hold the layout's channel table (needs ${layout.regionSize})`,
+        `region view of ${region.byteLength} bytes does not hold the layout's channel table (needs ${layout.regionSize}, or ${controlSize} for the control file)`,
       );
     }
     this.#layout = layout;

@@ -49,16 +49,19 @@ export class ChannelTableWriter {
   /** Slots that did not read back valid at construction: re-read on every write. */
   readonly #unreadable = new Set<number>();
 
-  constructor(region: Uint8Array, layout: RegionLayoutInfo) {
+  /** The copy every write also goes to (`opts.mirror`), or undefined. */
+  readonly #mirror: { readonly words: Uint32Array; readonly view: DataView } | undefined;
+
+  /**
+   * `region` is the table hostd reads back and decides on; `opts.mirror`, a second view with
+   * the same layout (the region when `region` is the read-only control file, docs/protocol.md
+   * §10.4), gets every write too and is never read.
+   */
+  constructor(region: Uint8Array, layout: RegionLayoutInfo, opts: { mirror?: Uint8Array } = {}) {
     this.#reader = new ChannelTableReader(region, layout);
     this.#layout = layout;
-    const tableBytes = layout.channelCapacity * ChannelEntryLayout.size;
-    this.#words = new Uint32Array(
-      region.buffer,
-      region.byteOffset + layout.controlOffset,
-      tableBytes / 4,
-    );
-    this.#view = new DataView(region.buffer, region.byteOffset + layout.controlOffset, tableBytes);
+    ({ words: this.#words, view: this.#view } = tableViews(region, layout));
+    this.#mirror = opts.mirror === undefined ? undefined : tableViews(opts.mirror, layout);
     for (let i = 0; i < layout.channelCapacity; i++) {
       let e: ChannelEntry;
       try {
@@ -123,18 +126,8 @@ export class ChannelTableWriter {
     this.#unindex(index);
     this.#unreadable.delete(index);
     if (entry.state !== 'FREE') this.#index(index, entry);
-    const seqIndex = index * WORDS_PER_ENTRY + SEQ_WORD;
-    const seq = Atomics.load(this.#words, seqIndex);
-    Atomics.store(this.#words, seqIndex, (seq | 1) >>> 0);
-    encodeChannelEntry(
-      new DataView(
-        this.#view.buffer,
-        this.#view.byteOffset + index * ChannelEntryLayout.size,
-        ChannelEntryLayout.size,
-      ),
-      entry,
-    );
-    Atomics.store(this.#words, seqIndex, ((seq | 1) + 1) >>> 0);
+    storeEntry(this.#words, this.#view, index, entry);
+    if (this.#mirror !== undefined) storeEntry(this.#mirror.words, this.#mirror.view, index, entry);
   }
 
   /** Changes only the state of entry `index` (e.g. ACTIVE → CLOSING), keeping everything else. */
@@ -237,4 +230,32 @@ export class ChannelTableWriter {
 
 function usedEntry(index: number, e: ChannelEntry): UsedEntry {
   return { index, offset: e.offset, end: e.offset + e.length, channelId: e.channelId };
+}
+
+function tableViews(
+  region: Uint8Array,
+  layout: RegionLayoutInfo,
+): { words: Uint32Array; view: DataView } {
+  const tableBytes = layout.channelCapacity * ChannelEntryLayout.size;
+  const start = region.byteOffset + layout.controlOffset;
+  return {
+    words: new Uint32Array(region.buffer, start, tableBytes / 4),
+    view: new DataView(region.buffer, start, tableBytes),
+  };
+}
+
+/** One seqlock update of entry `index`: `seq` odd, the fields, `seq` even again. */
+function storeEntry(words: Uint32Array, view: DataView, index: number, entry: ChannelEntry): void {
+  const seqIndex = index * WORDS_PER_ENTRY + SEQ_WORD;
+  const seq = Atomics.load(words, seqIndex);
+  Atomics.store(words, seqIndex, (seq | 1) >>> 0);
+  encodeChannelEntry(
+    new DataView(
+      view.buffer,
+      view.byteOffset + index * ChannelEntryLayout.size,
+      ChannelEntryLayout.size,
+    ),
+    entry,
+  );
+  Atomics.store(words, seqIndex, ((seq | 1) + 1) >>> 0);
 }

@@ -1,4 +1,5 @@
 import {
+  ControlFileLayout,
   PAGE_SIZE,
   RegionHeaderLayout,
   isPageGranule,
@@ -48,18 +49,59 @@ export function writeRegionHeader(
   layout: RegionLayoutInfo,
   epoch: bigint,
 ): void {
-  if (typeof epoch !== 'bigint' || epoch < 1n || epoch > 0xffff_ffff_ffff_ffffn) {
-    throw new TransportError(
-      'ERR_BAD_ARGUMENT',
-      `epoch ${String(epoch)} is out of range 1..2^64-1`,
-    );
-  }
+  checkEpoch(epoch);
   if (region.byteLength !== layout.regionSize) {
     throw new TransportError(
       'ERR_BAD_ARGUMENT',
       `region view is ${region.byteLength} bytes but the layout is for ${layout.regionSize}`,
     );
   }
+  writeHeaderPage(region, layout, epoch, RegionHeaderLayout.magic);
+}
+
+/**
+ * Writes the header of the read-only control file (docs/protocol.md §10.4): the region's header
+ * for `layout` and `epoch` with the control magic `SIVCTL\0\1`, into `control`, a mapping of
+ * the whole control file ({@link ControlFileLayout.sizeFor} bytes). hostd only.
+ *
+ * @example
+ * ```ts
+ * declare const control: Uint8Array; // the control file, mapped
+ * const layout = RegionLayout.compute({ regionSize: 1 << 22, channelCapacity: 64 });
+ * writeControlHeader(control, layout, 1n);
+ * ```
+ */
+export function writeControlHeader(
+  control: Uint8Array,
+  layout: RegionLayoutInfo,
+  epoch: bigint,
+): void {
+  checkEpoch(epoch);
+  const size = ControlFileLayout.sizeFor(layout.dataOffset);
+  if (control.byteLength !== size) {
+    throw new TransportError(
+      'ERR_BAD_ARGUMENT',
+      `control view is ${control.byteLength} bytes but the layout needs a ${size}-byte control file`,
+    );
+  }
+  writeHeaderPage(control, layout, epoch, ControlFileLayout.magic);
+}
+
+function checkEpoch(epoch: bigint): void {
+  if (typeof epoch !== 'bigint' || epoch < 1n || epoch > 0xffff_ffff_ffff_ffffn) {
+    throw new TransportError(
+      'ERR_BAD_ARGUMENT',
+      `epoch ${String(epoch)} is out of range 1..2^64-1`,
+    );
+  }
+}
+
+function writeHeaderPage(
+  region: Uint8Array,
+  layout: RegionLayoutInfo,
+  epoch: bigint,
+  magicBytes: Uint8Array,
+): void {
   const v = headerView(region);
   region.fill(0, 0, PAGE_SIZE);
   v.setUint32(O.layoutVersion, layoutVersionFor(layout.pageGranule), true);
@@ -76,7 +118,7 @@ export function writeRegionHeader(
   v.setUint32(O.pageGranule, layout.pageGranule === PAGE_SIZE ? 0 : layout.pageGranule, true);
   // Publish: a seq-cst store orders every field above before the magic becomes visible.
   const magicWord = new Uint32Array(region.buffer, region.byteOffset + O.magic, 2);
-  const magic = new DataView(RegionHeaderLayout.magic.buffer);
+  const magic = new DataView(magicBytes.buffer, magicBytes.byteOffset, 8);
   Atomics.store(magicWord, 1, magic.getUint32(4, true));
   Atomics.store(magicWord, 0, magic.getUint32(0, true));
 }
@@ -127,12 +169,37 @@ export function readRegionHeader(
   region: Uint8Array,
   mappedSize: number = region.byteLength,
 ): RegionHeaderInfo {
+  return readHeaderPage(region, mappedSize, RegionHeaderLayout.magic, 'region');
+}
+
+/**
+ * Reads and validates the header of the read-only control file (docs/protocol.md §10.4) from
+ * `page`, its first bytes (at least the header page): the same checks as
+ * {@link readRegionHeader} under the control magic `SIVCTL\0\1`; `region_size` names the
+ * region, whose size the caller checks where it maps one. Throws `ERR_REGION`.
+ *
+ * @example
+ * ```ts
+ * declare const page: Uint8Array; // the first page of <region path>.control
+ * const { epoch, dataOffset } = readControlHeader(page);
+ * ```
+ */
+export function readControlHeader(page: Uint8Array): RegionHeaderInfo {
+  return readHeaderPage(page, undefined, ControlFileLayout.magic, 'control file');
+}
+
+function readHeaderPage(
+  region: Uint8Array,
+  mappedSize: number | undefined,
+  magic: Uint8Array,
+  what: 'region' | 'control file',
+): RegionHeaderInfo {
   const v = headerView(region);
-  const bad = (what: string): TransportError =>
-    new TransportError('ERR_REGION', `region header rejected: ${what}`);
-  for (let i = 0; i < RegionHeaderLayout.magic.length; i++) {
-    if (v.getUint8(O.magic + i) !== RegionHeaderLayout.magic[i]) {
-      throw bad('bad magic (not a sivshm region, or not initialised yet)');
+  const bad = (why: string): TransportError =>
+    new TransportError('ERR_REGION', `${what} header rejected: ${why}`);
+  for (let i = 0; i < magic.length; i++) {
+    if (v.getUint8(O.magic + i) !== magic[i]) {
+      throw bad(`bad magic (not a sivshm ${what}, or not initialised yet)`);
     }
   }
   const pageGranule = granuleOf(v, bad);
@@ -150,7 +217,7 @@ export function readRegionHeader(
   const channelCapacity = v.getUint32(O.channelCapacity, true);
   const channelEntrySize = v.getUint32(O.channelEntrySize, true);
 
-  if (regionSize !== mappedSize) {
+  if (mappedSize !== undefined && regionSize !== mappedSize) {
     throw bad(`region_size ${regionSize} differs from the mapped size ${mappedSize}`);
   }
   if (epoch === 0n) throw bad('epoch 0 (hostd epochs start at 1)');
@@ -158,7 +225,7 @@ export function readRegionHeader(
   try {
     expected = RegionLayout.compute({ regionSize, channelCapacity, pageGranule });
   } catch (e) {
-    throw new TransportError('ERR_REGION', `region header rejected: ${(e as Error).message}`, {
+    throw new TransportError('ERR_REGION', `${what} header rejected: ${(e as Error).message}`, {
       cause: e,
     });
   }
