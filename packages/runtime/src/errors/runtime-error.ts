@@ -4,6 +4,7 @@ import { SivshmError } from '@sivshm/core';
 export type RuntimeErrorCode =
   | 'ERR_BAD_ARGUMENT'
   | 'ERR_BAD_PAYLOAD'
+  | 'ERR_TOO_LARGE'
   | 'ERR_CONFIG'
   | 'ERR_CONNECT'
   | 'ERR_ENROL'

@@ -1,6 +1,7 @@
+import type protobuf from 'protobufjs';
 import { BehaviorSubject, Subject, type Observable } from 'rxjs';
 import { endpointOption, type OfferHandle } from '@sivshm/discovery';
-import { maxCallsInFlightProblem } from '@sivshm/transport-ivshmem';
+import { encodedLength, maxCallsInFlightProblem } from '@sivshm/transport-ivshmem';
 import type {
   Channel,
   EventPublisher,
@@ -63,6 +64,12 @@ interface Subscriber {
  * Publishes one event of an offered service to every consumer's channel: the offered service
  * hands it each consumer's channel as it comes and goes, and `publish` sends on each of them.
  *
+ * Each message is sized once and sent only to the rings it fits (a channel of an `elastic`
+ * service may have a larger window than another of the same service): it is counted as dropped
+ * for a consumer whose ring is too small, and refused with `ERR_TOO_LARGE` before any ring sees
+ * it when it fits none. With the service's `elastic.minRingDataSize` never below its
+ * `ringDataSize` (services.yaml refuses less), a message that fits the configured ring fits all.
+ *
  * @example
  * ```ts
  * declare const svc: OfferedService;
@@ -72,62 +79,105 @@ interface Subscriber {
  */
 export class ServicePublisher<T extends object> {
   readonly #subscribers = new Map<bigint, Subscriber>();
-  /** Messages a full ring kept from some consumer. */
+  /**
+   * Messages some consumer missed: its ring was full, or smaller than the message (those are
+   * also in `tooLarge`). Each is counted in that ring's `drops` word too, which `sivshm status`
+   * and `sivshm top` (DROPS) show.
+   */
   dropped = 0;
+  /** Of `dropped`: messages larger than one consumer's ring, sent to the others. */
+  tooLarge = 0;
 
+  readonly #type: protobuf.Type;
+  /** How errors name the event: `event 'speed' of 'VehicleSpeed'`. */
+  readonly #what: string;
   /** Throws ERR_BAD_PAYLOAD for a message its type does not take; undefined: no check. */
   readonly #check: ((payload: unknown) => void) | undefined;
   /** Throws ERR_BAD_PAYLOAD for bytes that do not decode as the event's type (event-bytes.ts). */
-  readonly #checkBytes: ((bytes: Uint8Array) => void) | undefined;
+  readonly #checkBytes: (bytes: Uint8Array) => void;
 
   /** @internal Built by `OfferedService.publisher`. */
   constructor(
     readonly name: string,
     readonly options: ServicePublisherOptions,
+    event: { readonly type: protobuf.Type; readonly what: string },
     check?: (payload: unknown) => void,
-    checkBytes?: (bytes: Uint8Array) => void,
   ) {
+    this.#type = event.type;
+    this.#what = event.what;
     this.#check = check;
-    this.#checkBytes = checkBytes;
+    this.#checkBytes = encodedPayloadCheck(event.type, event.what);
   }
 
   /**
    * Sends `bytes`, already the event's encoded protobuf message, to every connected consumer
    * without decoding and re-encoding them (the raw-bytes path, event-bytes.ts). They must
    * decode as the event's type, always checked: otherwise `RuntimeError('ERR_BAD_PAYLOAD')`
-   * and no ring sees them. Returns as `publish` does.
+   * and no ring sees them. Returns and refuses as `publish` does.
    */
   publishBytes(bytes: Uint8Array): boolean {
-    this.#checkBytes?.(bytes);
-    let all = true;
-    for (const s of this.#subscribers.values()) {
-      if (s.channel.state !== 'open') continue;
-      if (!s.events.publishEncoded(bytes)) {
-        all = false;
-        this.dropped++;
-      }
-    }
-    return all;
+    this.#checkBytes(bytes);
+    return this.#deliver(bytes.byteLength, (s) => s.events.publishEncoded(bytes));
   }
 
   /**
    * Encodes and sends to every connected consumer; true when every one of them got it, false
-   * when some ring was full right now (that consumer misses this message). True with no
-   * consumers: there is nobody to miss it. A message that does not fit the event's type (an
-   * unknown field, a wrong type, an out-of-range number) throws `RuntimeError('ERR_BAD_PAYLOAD')`
-   * naming the field, with or without consumers, and reaches no ring.
+   * when some consumer missed it (its ring was full right now, or is smaller than the message:
+   * both counted in `dropped`). True with no consumers: there is nobody to miss it. A message
+   * that does not fit the event's type (an unknown field, a wrong type, an out-of-range number)
+   * throws `RuntimeError('ERR_BAD_PAYLOAD')` naming the field, with or without consumers, and
+   * reaches no ring; one larger than every consumer's ring throws `RuntimeError('ERR_TOO_LARGE')`
+   * naming the limit, and reaches no ring either.
    */
   publish(message: T): boolean {
     this.#check?.(message);
+    if (this.#subscribers.size === 0) return true;
+    if (this.options.inPlace !== false) {
+      const length = encodedLength(this.#type, message);
+      return this.#deliver(length, (s) => s.events.publish(message, length));
+    }
+    // The copy lane: encoded once, the same bytes copied into every ring.
+    const bytes = this.#type.encode(message).finish();
+    return this.#deliver(bytes.byteLength, (s) => s.events.publishEncoded(bytes));
+  }
+
+  /**
+   * Sends a `length`-byte payload with `send` on every open channel whose ring takes it; the
+   * others count it as dropped (here and in their ring's `drops` word). Nothing is sent, and
+   * nothing counted, when no open ring takes it: that throws `ERR_TOO_LARGE`.
+   */
+  #deliver(length: number, send: (s: Subscriber) => boolean): boolean {
     let all = true;
+    let fitted = 0;
+    let tooSmall: Subscriber[] | undefined;
     for (const s of this.#subscribers.values()) {
       if (s.channel.state !== 'open') continue;
-      if (!s.events.publish(message)) {
+      if (length > s.channel.maxPayload) {
+        (tooSmall ??= []).push(s);
+        continue;
+      }
+      fitted++;
+      if (!send(s)) {
         all = false;
         this.dropped++;
       }
     }
-    return all;
+    if (tooSmall === undefined) return all;
+    if (fitted === 0) throw this.#tooLargeError(length, tooSmall);
+    for (const s of tooSmall) {
+      s.channel.countDrop();
+      this.dropped++;
+      this.tooLarge++;
+    }
+    return false;
+  }
+
+  #tooLargeError(length: number, rings: readonly Subscriber[]): RuntimeError {
+    const largest = Math.max(...rings.map((s) => s.channel.maxPayload));
+    return new RuntimeError(
+      'ERR_TOO_LARGE',
+      `${this.#what}: a ${length}-byte payload is larger than any consumer's ring takes (at most ${largest} bytes, half a ring's data area less the 16-byte record header); nothing was sent: send smaller events, or raise the service's ringDataSize in services.yaml`,
+    );
   }
 
   /** Consumers connected right now. */
@@ -232,7 +282,7 @@ export class OfferedService {
     return this.#count.asObservable();
   }
 
-  /** Messages a full ring kept from some consumer, over every publisher. */
+  /** Messages some consumer missed (a full ring, or one too small), over every publisher. */
   get dropped(): number {
     let n = 0;
     for (const p of this.#publishers.values()) n += p.dropped;
@@ -252,10 +302,10 @@ export class OfferedService {
     const key = inPlace ? name : `${name}/copy`;
     let p = this.#publishers.get(key);
     if (p === undefined) {
-      const check = this.#checkPayloads ? this.#catalog.event(name).check : undefined;
       const e = this.#catalog.event(name);
-      const checkBytes = encodedPayloadCheck(e.type, `event '${name}' of '${this.name}'`);
-      p = new ServicePublisher<object>(name, { inPlace }, check, checkBytes);
+      const check = this.#checkPayloads ? e.check : undefined;
+      const event = { type: e.type, what: `event '${name}' of '${this.name}'` };
+      p = new ServicePublisher<object>(name, { inPlace }, event, check);
       this.#publishers.set(key, p);
       for (const [id, s] of this.#served) this.#subscribe(p, id, s);
     }

@@ -65,11 +65,13 @@ export class EventPublisher<T extends object> {
 
   /**
    * Encodes and sends; false (nothing sent) when the ring is full right now, counted in the
-   * ring's `drops` word for monitors (`sivshm top`'s DROPS).
+   * ring's `drops` word for monitors (`sivshm top`'s DROPS). `sized`: the message's
+   * `encodedLength` when the caller has it already (the in-place lane then does not size it
+   * again).
    */
-  publish(message: T): boolean {
+  publish(message: T, sized?: number): boolean {
     const sent = this.#inPlace
-      ? sendEncoded(this.channel, this.#nextHeader(), this.type, message)
+      ? sendEncoded(this.channel, this.#nextHeader(), this.type, message, sized)
       : this.channel.sendCopy(this.#nextHeader(), this.type.encode(message).finish());
     if (!sent) this.channel.countDrop();
     return sent;

@@ -9,14 +9,17 @@ import type { Channel } from './channel.js';
  * with nothing sent, when the ring has no room now: the caller picks the waiting lane then.
  * In a `mac`/`aead` channel the loaned slot is private memory and sending seals it.
  * Throws `ERR_BAD_ARGUMENT` (nothing sent) when the message does not encode as `type`.
+ * `sized`: its `encodedLength`, when the caller already has it (sending one message to many
+ * rings sizes it once); `encodeInto` still refuses a message that writes another length.
  */
 export function sendEncoded(
   channel: Channel,
   header: SomeIpHeader,
   type: MessageCodec,
   message: object,
+  sized?: number,
 ): boolean {
-  const length = encodedLength(type, message);
+  const length = sized ?? encodedLength(type, message);
   const slot = channel.loan(length);
   if (slot === undefined) return false;
   try {
