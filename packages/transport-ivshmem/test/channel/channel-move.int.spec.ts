@@ -4,7 +4,13 @@
 // both ways through every move, in plain, mac and aead channels.
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { GrantPerm, PAGE_SIZE, WindowLayout, type GrantRoleName } from '@sivshm/abi';
+import {
+  GrantPerm,
+  PAGE_SIZE,
+  RingPageLayout,
+  WindowLayout,
+  type GrantRoleName,
+} from '@sivshm/abi';
 import { signRevoke, verifyRevokeReceipt } from '@sivshm/core';
 import { nodeBackend, signGrant } from '@sivshm/core/testing';
 import protobuf from 'protobufjs';
@@ -31,6 +37,24 @@ const EVENT = 0x8001;
 const SMALL = PAGE_SIZE; // ring data size of a small window
 const LARGE = 16 * PAGE_SIZE;
 type Mode = 'plain' | 'mac' | 'aead';
+/** A notification of EVENT as a hostile provider writes it by hand into a ring. */
+const HOSTILE_HEADER = {
+  service: ADDRESS.service,
+  method: EVENT,
+  client: 0,
+  interfaceVersion: 1,
+  messageType: 0x02,
+  returnCode: 0,
+};
+
+/** Waits until `cond` holds, looking every 5 ms; throws naming `what` after `ms`. */
+async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 
 interface Placement {
   readonly id: bigint;
@@ -199,8 +223,7 @@ describe('channel move between windows', function () {
       call(3);
       await burst(300);
       await Promise.all(calls);
-      const deadline = Date.now() + 10_000;
-      while (got.length < next && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      await until(() => got.length >= next, 'every event');
       sub.unsubscribe();
       expect(got.length).to.equal(next);
       expect(
@@ -270,36 +293,64 @@ describe('channel move between windows', function () {
     consumer.event<{ n: number }>(EVENT, E).subscribe((e) => got.push(e.n));
     const pub = provider.publisher<{ n: number; pad: Uint8Array }>(EVENT, E);
     for (let n = 0; n < 3; n++) expect(pub.publish({ n, pad: new Uint8Array(0) })).to.equal(true);
-    await w.move({ id: 0x301n, offset: at(1), dataSize: LARGE });
-    // A hostile provider keeps writing into the old window (its own mapping of the region file:
-    // emulated mode is no security boundary) after its marker.
     const m = mapFile(region.path, at(0), WindowLayout.windowLength(SMALL), { writable: true });
     try {
-      const ring = new RingProducer(ringViews({ shared: new Uint8Array(m.shared) }, 'p2c', SMALL));
+      const old = ringViews({ shared: new Uint8Array(m.shared) }, 'p2c', SMALL);
+      const index = (page: Uint32Array, byte: number): number => Atomics.load(page, byte / 4) >>> 0;
+      const producerIndex = (): number => index(old.producerPage, RingPageLayout.producer.index);
+      const consumerIndex = (): number => index(old.consumerPage, RingPageLayout.consumer.index);
+      // A hostile provider writes into the old window after its marker (its own mapping of the
+      // region file: emulated mode is no security boundary), from the index it finds there.
+      let hostile: RingProducer | undefined;
       const bytes = E.encode({ n: 999 }).finish();
-      for (let i = 0; i < 5; i++) {
-        expect(
-          ring.sendCopy(
-            {
-              service: ADDRESS.service,
-              method: EVENT,
-              client: 0,
-              session: 1,
-              interfaceVersion: 1,
-              messageType: 0x02,
-              returnCode: 0,
-            },
-            bytes,
-          ),
-        ).to.equal(true);
-      }
+      let session = 0;
+      const writeHostile = (count: number): void => {
+        for (let i = 0; i < count; i++) {
+          const header = { ...HOSTILE_HEADER, session: ++session };
+          hostile ??= new RingProducer(old);
+          expect(hostile.sendCopy(header, bytes), 'room in the old ring').to.equal(true);
+        }
+      };
+      // The provider moves alone: its marker ends the old p2c ring, and the consumer, not
+      // granted the successor yet, stays on the old window at the marker (as while hostd's grant
+      // to it is on its way).
+      const to = { id: 0x301n, offset: at(1), dataSize: LARGE };
+      const beforeMarker = producerIndex();
+      // Bounded by the machine, not by this test: the consumer follows only after the checks.
+      const providerMoved = w.channels.provider.moveTo(
+        w.mapSuccessor('provider', to),
+        to.id,
+        15_000,
+      );
+      const afterMarker = producerIndex();
+      expect(afterMarker, 'the marker is in the old ring').to.be.above(beforeMarker);
+      // Right behind the marker, in the same turn: there before the consumer reads the marker.
+      writeHostile(2);
+      // At the marker or (a consumer that does not stop there) past it.
+      const reached = (): boolean => ((consumerIndex() - afterMarker) | 0) >= 0;
+      await until(() => got.length >= 3 && reached(), 'the consumer to read up to the marker');
+      // And while the consumer waits at the marker for its own grant.
+      writeHostile(3);
+      // The honest provider's next events ring the consumer's doorbell (in the new window): a
+      // consumer that read on past the marker would take the hostile records now.
+      for (let n = 3; n < 6; n++) expect(pub.publish({ n, pad: new Uint8Array(0) })).to.equal(true);
+      // A negative can only be watched for a while: long enough for a doorbell's turn, well
+      // inside the consumer's wait at the marker for its own grant.
+      await until(() => consumerIndex() !== afterMarker, 'a read past the marker', 200).catch(
+        () => undefined,
+      );
+      expect(consumerIndex(), 'nothing read past the marker').to.equal(afterMarker);
+      expect(got, 'nothing from the old window after the marker').to.deep.equal([0, 1, 2]);
+      // Then the consumer is granted the successor and follows.
+      await Promise.all([
+        w.channels.consumer.moveTo(w.mapSuccessor('consumer', to), to.id),
+        providerMoved,
+      ]);
     } finally {
       unmap(m.handle);
     }
-    for (let n = 3; n < 6; n++) expect(pub.publish({ n, pad: new Uint8Array(0) })).to.equal(true);
-    const deadline = Date.now() + 5000;
-    while (got.length < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-    await new Promise((r) => setTimeout(r, 50));
+    w.revokeEverywhere(0x300n);
+    await until(() => got.length >= 6, 'the events sent in the new window');
     expect(got).to.deep.equal([0, 1, 2, 3, 4, 5]);
     expect(w.channels.consumer.state).to.equal('open');
     await w.close();
