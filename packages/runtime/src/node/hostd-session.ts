@@ -543,7 +543,11 @@ export class HostdSession {
    * goes to the channel's own device file, the channel moves, and from then on the channel is
    * known by the successor's id. hostd then revokes the old id, which ends nothing here: no
    * channel is known by it any more, so only the device revokes and the receipt goes back. A
-   * move that fails fails the channel, which is closed as any failed channel.
+   * move that fails fails the channel at once, which is closed as any failed channel: a grant
+   * the device refuses, a successor window it cannot map or the channel cannot move to, or a
+   * move not complete in its bound. The close tells hostd, which abandons the successor (both
+   * ids torn down) instead of waiting out its own bound; closing the channel's device file
+   * unmaps the successor window with the old one, and the consumer re-establishes the channel.
    */
   async #onResize(m: Extract<ControlMessage, { kind: 'resize' }>): Promise<void> {
     const live = this.#channels.get(m.channelId);
@@ -554,6 +558,12 @@ export class HostdSession {
       await live.attached.channel.moveTo(window, m.successorId, m.timeoutMs);
     } catch (e) {
       this.#error('ERR_RESIZE', (e as Error).message);
+      // A move that failed in the data plane failed the channel already (its state$ closes
+      // it); one refused before it began left it open on the old window: end it here.
+      if (this.#channels.get(m.channelId) === live && !live.ended) {
+        this.#link.send({ kind: 'close', channelId: m.channelId });
+        this.#end(m.channelId, 'failed');
+      }
       return;
     }
     if (this.#channels.get(m.channelId) !== live || live.ended) return;
