@@ -27,6 +27,10 @@ export class DemoRun {
   #info: InfotainmentReport | undefined;
   #eventsPerS = 0;
   #failure: string | undefined;
+  /** The reader of the output went away (`npm start | head`): nobody reads a verdict now. */
+  #readerGone = false;
+  /** A stop was asked for: the start goes no further than the process it is waiting for. */
+  #stopAsked = false;
   #stopRequested: () => void = () => {};
   readonly #stopped = new Promise<void>((r) => (this.#stopRequested = r));
 
@@ -38,7 +42,17 @@ export class DemoRun {
 
   /** Asks the run to stop (Ctrl-C, --duration, a child that died). */
   requestStop(): void {
+    this.#stopAsked = true;
     this.#stopRequested();
+  }
+
+  /**
+   * The output's reader closed the pipe: stop as on Ctrl-C and end quietly with 0, whatever
+   * the run got to (even before its first event), since no one reads the verdict any more.
+   */
+  readerGone(): void {
+    this.#readerGone = true;
+    this.requestStop();
   }
 
   /** Second Ctrl-C: kill everything now and remove what the run created. */
@@ -73,6 +87,7 @@ export class DemoRun {
       ...(this.args.metrics === undefined ? {} : { metrics: this.args.metrics }),
     });
     this.#children.push(hostd);
+    if (this.#stopAsked) return;
     this.say(`hostd   pid ${hostd.child.pid}, run dir ${runDir}`);
     if (this.args.metrics !== undefined) {
       this.say(`metrics http://${this.args.metrics}/metrics`);
@@ -81,6 +96,7 @@ export class DemoRun {
       if (r.kind === 'infotainment') this.#info = r;
     });
     this.#children.unshift(infotainment);
+    if (this.#stopAsked) return;
     this.say(
       `vm      infotainment pid ${infotainment.child.pid}: offers VehicleSpeed, MediaControl`,
     );
@@ -155,6 +171,7 @@ export class DemoRun {
   }
 
   #summary(): number {
+    if (this.#readerGone) return 0;
     const cluster = this.#cluster;
     const rtt = cluster?.rttMs ?? [];
     const hs = Object.entries(cluster?.handshakeMs ?? {})

@@ -39,18 +39,15 @@ async function main(): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  stopOnReaderGone = () => run.requestStop();
-  const code = await run.run();
-  return readerGone ? 0 : code;
+  stopOnReaderGone = () => run.readerGone();
+  return run.run();
 }
 
 // `npm start | head`: once the reader has closed the pipe, the run stops as on Ctrl-C and ends
 // with 0 (nobody reads its verdict any more); before the run (--help) it just ends.
-let readerGone = false;
 let stopOnReaderGone = (): void => process.exit(0);
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code !== 'EPIPE') throw e;
-  readerGone = true;
   stopOnReaderGone();
 });
 

@@ -2,7 +2,7 @@
 // two VM processes through Node.open, events and method calls flowing, a clean exit that
 // leaves no region file, temp dir or process behind.
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -64,6 +64,30 @@ describe('npm start (demo on hostd)', () => {
     expect(Number(done![1])).to.be.greaterThan(50);
     expect(Number(done![1]), 'events received vs sent').to.equal(Number(done![2]));
     expect(Number(done![3])).to.be.at.least(1);
+  });
+
+  it('should end quietly with exit 0 when its reader closes the pipe before the first event', async function () {
+    this.timeout(90_000);
+    const before = leftovers();
+    // `npm start | head -1`: the read end closes after the first output, while the run is still
+    // starting its processes, so no event has reached the cluster VM yet.
+    const child = spawn(process.execPath, [MAIN, '--duration', '60'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    let first = '';
+    child.stdout!.setEncoding('utf8').once('data', (s: string) => {
+      first = s;
+      child.stdout!.destroy();
+    });
+    const bound = setTimeout(() => child.kill('SIGKILL'), 80_000);
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    clearTimeout(bound);
+    expect(first, 'the first output').to.match(/^config /);
+    expect(first, 'closed before the first report').to.not.match(/events\/s/);
+    expect({ code, stderr }).to.deep.equal({ code: 0, stderr: '' });
+    expect(leftovers(), 'what the run created is removed').to.deep.equal(before);
   });
 
   it('should explain its options with --help and refuse unknown ones', () => {
