@@ -4,7 +4,7 @@
 // Node.open: the infotainment VM offers, the cluster VM consumes. Shows a live view; Ctrl-C or
 // --duration stops everything and removes what the run created.
 import path from 'node:path';
-import { packageRoot } from '@sivshm/core';
+import { onReaderGone, packageRoot } from '@sivshm/core';
 import { DEMO_USAGE, UsageError, parseDemoArgs } from './demo-args.js';
 import { DemoRun } from './demo-run.js';
 
@@ -46,10 +46,7 @@ async function main(): Promise<number> {
 // `npm start | head`: once the reader has closed the pipe, the run stops as on Ctrl-C and ends
 // with 0 (nobody reads its verdict any more); before the run (--help) it just ends.
 let stopOnReaderGone = (): void => process.exit(0);
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code !== 'EPIPE') throw e;
-  stopOnReaderGone();
-});
+onReaderGone(process.stdout, () => stopOnReaderGone());
 
 main().then(
   (code) => process.exit(code),

@@ -2,7 +2,7 @@
 // sivshm-gateway: a composition root. Reads argv, starts the gateway, stops it on SIGINT/SIGTERM
 // (StopOffer for every export first), and maps failures to one line and an exit code
 // (2 = usage, 1 = anything else).
-import { formatConfigIssue, isConfigError } from '@sivshm/core';
+import { formatConfigIssue, isConfigError, onReaderGone } from '@sivshm/core';
 import { GATEWAY_USAGE, parseGatewayArgs, type GatewayArgs } from './gateway-args.js';
 import { Gateway } from './gateway.js';
 
@@ -56,12 +56,8 @@ async function main(): Promise<void> {
 
 /** What a closed pipe on stdout or stderr does: exit 0 now, or once started stop as SIGTERM does. */
 let readerGone = (): void => process.exit();
-const onOutputError = (e: NodeJS.ErrnoException): void => {
-  if (e.code !== 'EPIPE') throw e;
-  readerGone();
-};
-process.stdout.on('error', onOutputError);
-process.stderr.on('error', onOutputError);
+onReaderGone(process.stdout, () => readerGone());
+onReaderGone(process.stderr, () => readerGone());
 
 process.on('uncaughtException', (e) => {
   fail(e.message, 1);

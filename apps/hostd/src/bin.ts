@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // sivshm-hostd: a composition root. Reads argv, starts the daemon, installs the signal handlers
 // that stop it cleanly, and maps failures to exit codes (2 = usage, 1 = anything else).
-import { SivshmError } from '@sivshm/core';
+import { onReaderGone, SivshmError } from '@sivshm/core';
 import { HostdError } from './errors/hostd-error.js';
 import { Hostd } from './hostd.js';
 import { HOSTD_USAGE, parseHostdArgs } from './hostd-args.js';
@@ -56,12 +56,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   // The log's reader went away (`sivshm-hostd … 2>&1 | head`): a clean stop, as SIGTERM does,
   // instead of Node's stack dump for an unhandled EPIPE. Every later log line fails the same way.
-  let readerGone = false;
-  process.stderr.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e;
-    if (!readerGone) stop('EPIPE');
-    readerGone = true;
-  });
+  onReaderGone(process.stderr, () => stop('EPIPE'));
   state.hostd = await Hostd.start({
     configPath: args.configPath,
     stateDir: args.stateDir,
@@ -76,10 +71,7 @@ async function main(): Promise<void> {
 }
 
 // `sivshm-hostd --help | head -1`: a reader that has what it wanted is no failure.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code !== 'EPIPE') throw e;
-  process.exit();
-});
+onReaderGone(process.stdout, () => process.exit());
 
 main().catch((e: unknown) => {
   const code = SivshmError.isSivshmError(e) ? ` [${e.code}]` : '';

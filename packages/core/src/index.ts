@@ -124,6 +124,7 @@ export type {
 // Utilities the other packages build on.
 export { TokenBucket } from './util/token-bucket.js';
 export { packageRoot } from './util/package-root.js';
+export { onReaderGone } from './util/closed-reader.js';
 export type { ProtoObject } from './wire/proto-codec.js';
 
 // Dependency injection (inversify), for apps that wire core's parts through a container.

@@ -1,3 +1,5 @@
+import { onReaderGone } from '@sivshm/core';
+
 /**
  * `sivshm … | head -1`: once the reader has closed the pipe, the next write to stdout fails with
  * EPIPE. That is the reader saying it has what it wanted, not a failure of the command, so the
@@ -7,8 +9,7 @@
  * the one-line report of bin.ts.
  */
 export function endQuietlyWhenStdoutReaderCloses(): void {
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e;
+  onReaderGone(process.stdout, () => {
     if (process.stdout.listenerCount('error') > 1) return;
     process.exit();
   });
