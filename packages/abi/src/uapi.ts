@@ -50,7 +50,7 @@ export const InfoLayout = {
 } as const;
 
 /** `sivshm_info.flags` bits. */
-export const InfoFlag = { keySet: 0x1, headerOk: 0x2 } as const;
+export const InfoFlag = { keySet: 0x1, headerOk: 0x2, controlReadOnly: 0x4 } as const;
 
 /** `struct sivshm_nonce` (SIVSHM_IOC_NONCE, out): the 16-byte nonce of the open file. */
 export const NonceLayout = { size: 16, off: { kn: 0 } } as const;

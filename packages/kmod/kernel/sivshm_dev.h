@@ -71,6 +71,13 @@ struct sivshm_chandev {
 struct sivshm_dev {
 	struct mutex lock;	/* see the locking note in sivshm_main.c */
 	struct sivshm_bar ctl;	/* the control device's region */
+	/*
+	 * The read-only control device (SIVCTL): where the header is read
+	 * from once bound; roctl_bound stays set when it goes, so the
+	 * writable region's header is never read again (sivshm_roctl.c).
+	 */
+	struct sivshm_bar roctl;
+	bool roctl_bound;
 	void __iomem *regs;
 	u32 ivposition;
 	int nvec;
@@ -148,6 +155,11 @@ enum sivshm_kill {
 
 /* sivshm_main.c */
 int sivshm_read_header(struct sivshm_region_header *h);
+
+/* sivshm_roctl.c: the read-only control device */
+bool sivshm_is_roctl(const void *mem, u64 bar_len);
+int sivshm_roctl_probe(struct pci_dev *pdev, const struct sivshm_bar *bar);
+bool sivshm_roctl_remove(struct pci_dev *pdev);
 
 /* sivshm_chandev.c: channel devices */
 int sivshm_read_chandev(const void *mem, u64 bar_len, struct sivshm_chandev_header *h);

@@ -34,6 +34,8 @@ static long sivshm_ioc_info(void __user *arg, size_t size)
 		info.data_size = h.data_size;
 		info.page_granule = h.page_granule;
 		info.flags |= SIVSHM_INFO_HEADER_OK;
+		if (sivshm.roctl_bound)
+			info.flags |= SIVSHM_INFO_CONTROL_RO;
 	}
 	mutex_unlock(&sivshm.lock);
 	return copy_to_user(arg, &info, size) ? -EFAULT : 0;

@@ -58,17 +58,27 @@
 
 struct sivshm_dev sivshm;
 
-/* Copy the header once and validate the copy (the page is shared memory). */
+/*
+ * Copy the header once and validate the copy (the page is shared memory):
+ * from the read-only control device once one was bound (sivshm_roctl.c),
+ * else from the region. Caller holds sivshm.lock.
+ */
 int sivshm_read_header(struct sivshm_region_header *h)
 {
-	if (!sivshm.ctl.mem)
-		return -ENODEV;
+	const char *magic = SIVSHM_REGION_MAGIC;
+	const void *page = sivshm.ctl.mem;
 	u32 version, granule;
 
-	memcpy(h, sivshm.ctl.mem, sizeof(*h));
+	if (sivshm.roctl_bound) {
+		page = sivshm.ctl.mem ? sivshm.roctl.mem : NULL;
+		magic = SIVSHM_CONTROL_MAGIC;
+	}
+	if (!page)
+		return -ENODEV;
+	memcpy(h, page, sizeof(*h));
 	version = le32_to_cpu((__force __le32)h->layout_version);
 	granule = le32_to_cpu((__force __le32)h->page_granule);
-	if (memcmp(h->magic, SIVSHM_REGION_MAGIC, sizeof(h->magic)) ||
+	if (memcmp(h->magic, magic, sizeof(h->magic)) ||
 	    le64_to_cpu((__force __le64)h->region_size) != sivshm.ctl.len)
 		return -ENODATA;
 	/* version 1: 4 KiB pages, granule word 0; version 2 names its granule */
@@ -316,7 +326,9 @@ static int sivshm_control_probe(struct pci_dev *pdev, const struct sivshm_bar *b
 
 /*
  * Every 1af4:1110 device: a channel device if its BAR2 starts with a valid
- * channel header (sivshm_chandev.c), else the control device as before.
+ * channel header (sivshm_chandev.c), the read-only control device if it
+ * starts with the control magic and the hypervisor drops writes to it
+ * (sivshm_roctl.c), else the control device (the region) as before.
  */
 static int sivshm_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
@@ -350,6 +362,11 @@ static int sivshm_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		dev_notice(&pdev->dev, "sivshm: channel device header not valid: not bound\n");
 		return -ENODEV;
 	}
+	if (sivshm_is_roctl(bar.mem, bar.len)) {
+		ret = sivshm_roctl_probe(pdev, &bar);
+		if (ret != -EPERM)	/* -EPERM: it takes writes, so it is no control device */
+			return ret;
+	}
 	return sivshm_control_probe(pdev, &bar);
 }
 
@@ -362,6 +379,8 @@ static void sivshm_remove(struct pci_dev *pdev)
 		sivshm_chandev_remove(cd);
 		return;
 	}
+	if (sivshm_roctl_remove(pdev))
+		return;
 	/* the watch takes sivshm.lock: stopped before it is taken here */
 	cancel_delayed_work_sync(&sivshm.epoch_watch);
 	mutex_lock(&sivshm.lock);

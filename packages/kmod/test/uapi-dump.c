@@ -42,6 +42,7 @@ int main(void)
 	OFF(sivshm_info, page_granule);
 	N("info.keySet", SIVSHM_INFO_KEY_SET);
 	N("info.headerOk", SIVSHM_INFO_HEADER_OK);
+	N("info.controlReadOnly", SIVSHM_INFO_CONTROL_RO);
 	SZ(sivshm_nonce);
 	OFF(sivshm_nonce, kn);
 	SZ(sivshm_set_key);
@@ -161,6 +162,7 @@ int main(void)
 	OFF(sivshm_region_header, flags);
 	OFF(sivshm_region_header, page_granule);
 	hex("region.magic", SIVSHM_REGION_MAGIC, 8);
+	hex("control.magic", SIVSHM_CONTROL_MAGIC, 8);
 	N("region.layoutVersion", SIVSHM_LAYOUT_VERSION);
 	N("region.granuleLayoutVersion", SIVSHM_LAYOUT_VERSION_GRANULE);
 	N("region.granuleMin", SIVSHM_GRANULE_MIN);

@@ -21,6 +21,7 @@ import {
   PAGE_GRANULES,
   PAGE_SIZE,
   REGION_HEADER_STRUCT_SIZE,
+  ControlFileLayout,
   RegionHeaderLayout,
   REVOKE_TAG_LABEL,
   REVOKE_RECEIPT_LABEL,
@@ -138,6 +139,7 @@ describe('UAPI header (include/uapi/sivshm.h) against @sivshm/abi', function () 
     it('should match the info flags', () => {
       expect(InfoFlag.keySet).to.equal(num('info.keySet'));
       expect(InfoFlag.headerOk).to.equal(num('info.headerOk'));
+      expect(InfoFlag.controlReadOnly).to.equal(num('info.controlReadOnly'));
     });
 
     it('should match every verdict code', () => {
@@ -202,6 +204,7 @@ describe('UAPI header (include/uapi/sivshm.h) against @sivshm/abi', function () 
       expect(REGION_HEADER_STRUCT_SIZE).to.equal(num('sizeof.sivshm_region_header'));
       offsetsMatch('sivshm_region_header', RegionHeaderLayout.off);
       expect(hex(RegionHeaderLayout.magic)).to.equal(dump.get('region.magic'));
+      expect(hex(ControlFileLayout.magic)).to.equal(dump.get('control.magic'));
       expect(RegionHeaderLayout.layoutVersion).to.equal(num('region.layoutVersion'));
       expect(RegionHeaderLayout.granuleLayoutVersion).to.equal(num('region.granuleLayoutVersion'));
       expect(PAGE_GRANULES[0]).to.equal(num('region.granuleMin'));

@@ -38,6 +38,16 @@
 #define SIVSHM_GRANULE_MIN	4096
 #define SIVSHM_GRANULE_MAX	65536
 
+/*
+ * The read-only control device (docs/protocol.md §10.4): an ivshmem-plain
+ * device whose BAR2 is hostd's control file, given to every guest through
+ * a read-only memory backend. It holds the region header (under this magic;
+ * region_size still names the region) and the channel table at the
+ * region's offsets. Once one is bound, the driver reads the header from it
+ * and never from the region, which every guest can write.
+ */
+#define SIVSHM_CONTROL_MAGIC	"SIVCTL\0\1"	/* 8 bytes, no terminator */
+
 /* The header page at offset 0 of BAR2, written only by hostd. */
 struct sivshm_region_header {
 	__u8 magic[8];
@@ -229,6 +239,7 @@ enum sivshm_verdict {
 
 #define SIVSHM_INFO_KEY_SET	0x1	/* a grant key has been provisioned */
 #define SIVSHM_INFO_HEADER_OK	0x2	/* the region header is valid (layout 1 or 2) */
+#define SIVSHM_INFO_CONTROL_RO	0x4	/* the header is read from the read-only control device */
 
 struct sivshm_info {
 	__u64 region_size;	/* BAR2 length */

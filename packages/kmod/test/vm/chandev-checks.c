@@ -305,10 +305,19 @@ int main(int argc, char **argv)
 	k.vm_id = vm_id;
 	if (ioctl(fd, SIVSHM_IOC_SET_KEY, &k))
 		die("SET_KEY");
+	/* the region, two channel devices and the read-only control device; not the forgery */
 	report("control-and-two-channel-devices-bound",
-	       bound_devices() == 3 && !ioctl(fd, SIVSHM_IOC_INFO, &info) &&
+	       bound_devices() == 4 && !ioctl(fd, SIVSHM_IOC_INFO, &info) &&
 	       (info.flags & SIVSHM_INFO_HEADER_OK),
 	       "devices bound %d, INFO flags %#x", bound_devices(), info.flags);
+	/* its epoch is the region's; the writable forgery's is not, and grants would fail */
+	report("header-read-from-read-only-control-device",
+	       !ioctl(fd, SIVSHM_IOC_INFO, &info) && (info.flags & SIVSHM_INFO_CONTROL_RO) &&
+	       info.epoch == 7 && access(DRV "0000:00:1e.0", F_OK) == 0 &&
+	       access(DRV "0000:00:1d.0", F_OK) != 0,
+	       "INFO flags %#x epoch %llu; read-only device bound %d, writable forgery bound %d",
+	       info.flags, (unsigned long long)info.epoch, access(DRV "0000:00:1e.0", F_OK) == 0,
+	       access(DRV "0000:00:1d.0", F_OK) == 0);
 	check_region_grant();
 	m21 = check_device_window(&fd21);
 	check_refusals(fd21);

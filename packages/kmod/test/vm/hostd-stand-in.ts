@@ -23,12 +23,12 @@ import {
   RevokeLayout,
   WindowLayout,
 } from '@sivshm/abi';
-import { regionImage } from './region-image.js';
+import { controlImage, regionImage } from './region-image.js';
 
 export const REGION_SIZE = 4 << 20;
 const CONTROL_OFFSET = PAGE_SIZE;
 const DATA_OFFSET = 64 * 1024;
-const EPOCH = 7n;
+export const EPOCH = 7n;
 export const DATA_AREA = PAGE_SIZE;
 export const WIN_LEN = WindowLayout.windowLength(DATA_AREA);
 /** Channel 1: consumer in guest 1, provider in guest 2. */
@@ -319,6 +319,22 @@ export function serveControl(
 }
 
 /** A region file with a layout v1 header, as hostd writes it. */
+/**
+ * Writes the control file of the region writeRegion makes, at epoch `epoch` (a forgery names
+ * another epoch than the region's); returns its size.
+ */
+export function writeControlFile(path: string, epoch = EPOCH): number {
+  const b = controlImage({
+    size: REGION_SIZE,
+    epoch,
+    controlOffset: CONTROL_OFFSET,
+    dataOffset: DATA_OFFSET,
+    granule: PAGE_SIZE,
+  });
+  writeFileSync(path, b);
+  return b.length;
+}
+
 export function writeRegion(path: string): void {
   writeFileSync(
     path,

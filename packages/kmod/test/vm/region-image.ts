@@ -2,7 +2,12 @@
  * The bytes of a region file as hostd lays it out, for the guest tiers that play hostd: the
  * header (layout v1 for a 4 KiB granule, version 2 naming the granule otherwise) and zeros.
  */
-import { RegionHeaderLayout, layoutVersionFor, type PageGranule } from '@sivshm/abi';
+import {
+  ControlFileLayout,
+  RegionHeaderLayout,
+  layoutVersionFor,
+  type PageGranule,
+} from '@sivshm/abi';
 
 export interface RegionImage {
   readonly size: number;
@@ -30,5 +35,16 @@ export function regionImage(r: RegionImage): Buffer {
   b.writeUInt32LE(128, o.channelEntrySize);
   // layout v1 has no granule field: it reads as 0 there
   b.writeUInt32LE(r.granule === 4096 ? 0 : r.granule, o.pageGranule);
+  return b;
+}
+
+/**
+ * hostd's read-only control file for the region `r` (docs/protocol.md §10.4): the region's
+ * header under the control magic and an empty table, in the smallest power-of-two file.
+ */
+export function controlImage(r: RegionImage): Buffer {
+  const b = Buffer.alloc(ControlFileLayout.sizeFor(r.dataOffset));
+  regionImage(r).copy(b, 0, 0, RegionHeaderLayout.size);
+  Buffer.from(ControlFileLayout.magic).copy(b, RegionHeaderLayout.off.magic);
   return b;
 }

@@ -63,6 +63,8 @@ import {
   serveControl,
   type ExtraRequest,
   writeChannelDevice,
+  EPOCH,
+  writeControlFile,
   writeRegion,
   type Guest,
 } from './hostd-stand-in.js';
@@ -110,6 +112,8 @@ if [ "$role" = node ]; then
 else
   if [ "$role" = devices ]; then
     /bin/chandev-checks /dev/ttyS1 "$(arg sivshm_win)" "$(arg sivshm_bdf)"
+    # what the driver said of the control devices (notices are below the console's level)
+    dmesg | grep "sivshm: .*control" | sed 's/^/@@ kmsg /'
   else
     /bin/selftest "$role" /dev/ttyS1 "$(arg sivshm_win)" "$(arg sivshm_other)"
   fi
@@ -132,6 +136,13 @@ fi
  */
 type RegionDevice = ({ plain: string } | { doorbellSocket: string }) & {
   readonly chandevs?: ReadonlyArray<{ readonly path: string; readonly slot: number }>;
+  /** Control files (docs/protocol.md §10.4), read-only for the guest unless `writable`. */
+  readonly controls?: ReadonlyArray<{
+    readonly path: string;
+    readonly size: number;
+    readonly slot: number;
+    readonly writable?: boolean;
+  }>;
   /** QEMU's QMP socket, and the control-line requests the tier answers through it. */
   readonly qmp?: { readonly socket: string; readonly extra: ExtraRequest };
 };
@@ -165,6 +176,13 @@ async function runGuest(
         : ivshmemDoorbell(device.doorbellSocket, DOORBELL_VECTORS),
       ...(device.chandevs ?? []).map((c, i) =>
         ivshmemPlain(c.path, CHANDEV_SIZE, { id: `cd${i}`, addr: c.slot }),
+      ),
+      ...(device.controls ?? []).map((c, i) =>
+        ivshmemPlain(c.path, c.size, {
+          id: `ctl${i}`,
+          addr: c.slot,
+          readonly: c.writable !== true,
+        }),
       ),
       ...(device.qmp === undefined ? [] : [qmpSocket(device.qmp.socket)]),
       serialLine(sock),
@@ -307,11 +325,16 @@ async function plainGroup(k: KernelRun, shm: string, vectorCount: number): Promi
 /**
  * Channel devices (issue 18): one guest with the region and two channel devices (channels 21
  * and 22, this guest the consumer of both) runs chandev-checks.c; the host then checks each
- * device's memory got only its own channel's bytes, and the region none of them.
+ * device's memory got only its own channel's bytes, and the region none of them. The guest also
+ * has hostd's control file as its read-only control device (slot 0x1e) and, in the slot before
+ * it, a writable device carrying the control magic and another epoch (a forgery, as a region a
+ * guest wrote the magic into): the driver must take the header from the read-only one only.
  */
 async function devicesGroup(k: KernelRun): Promise<void> {
   const shm = `/dev/shm/sivshm-vm-dv-${process.pid}`;
   const dev = (id: number): string => `/dev/shm/sivshm-vm-cd${id}-${process.pid}`;
+  const control = `/dev/shm/sivshm-vm-ctl-${process.pid}`;
+  const forged = `/dev/shm/sivshm-vm-ctlforged-${process.pid}`;
   const qmpPath = join(k.work, 'devices-qmp.sock');
   let qmp: Promise<QmpClient> | undefined;
   // `PLUG <id>` / `UNPLUG <id>` from the guest: hot-plug channel <id>'s device through QMP
@@ -323,6 +346,9 @@ async function devicesGroup(k: KernelRun): Promise<void> {
   };
   try {
     writeRegion(shm);
+    const controlSize = writeControlFile(control);
+    writeControlFile(forged, EPOCH + 5n);
+    const forgedBefore = readFileSync(forged);
     writeChannelDevice(dev(21), 21n, 1, 2);
     writeChannelDevice(dev(22), 22n, 1, 2);
     writeChannelDevice(dev(HOTPLUG_CHANNEL), BigInt(HOTPLUG_CHANNEL), 1, 2);
@@ -335,12 +361,25 @@ async function devicesGroup(k: KernelRun): Promise<void> {
           { path: dev(21), slot: CHANDEV_SLOT },
           { path: dev(22), slot: CHANDEV_SLOT + 1 },
         ],
+        controls: [
+          { path: forged, size: controlSize, slot: 0x1d, writable: true },
+          { path: control, size: controlSize, slot: 0x1e },
+        ],
         qmp: { socket: qmpPath, extra },
       },
       g,
       g,
     );
     judgeSelftest(k.r, 'devices', r);
+    k.r.record(
+      'writable-control-forgery-not-trusted',
+      /@@ kmsg .*0000:00:1d\.0: sivshm: BAR2 carries the control magic but takes writes/.test(
+        r.log,
+      ) &&
+        /@@ kmsg .*0000:00:1e\.0: sivshm: read-only control device/.test(r.log) &&
+        readFileSync(forged).equals(forgedBefore),
+      'the driver did not refuse the writable device (0000:00:1d.0) and bind the read-only one (0000:00:1e.0), or left the forged file changed',
+    );
     const plugged = readFileSync(dev(HOTPLUG_CHANNEL));
     const plugMark = plugged.subarray(PAGE_SIZE, PAGE_SIZE + 8).toString('latin1');
     k.r.record(
@@ -367,7 +406,8 @@ async function devicesGroup(k: KernelRun): Promise<void> {
     );
   } finally {
     void qmp?.then((q) => q.close());
-    for (const f of [shm, dev(21), dev(22), dev(HOTPLUG_CHANNEL)]) rmSync(f, { force: true });
+    for (const f of [shm, control, forged, dev(21), dev(22), dev(HOTPLUG_CHANNEL)])
+      rmSync(f, { force: true });
   }
 }
 

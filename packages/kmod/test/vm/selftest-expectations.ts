@@ -110,6 +110,7 @@ export const EXPECTED: Record<SelftestMode, string[]> = {
     'insmod',
     'dmesg-clean',
     'control-and-two-channel-devices-bound',
+    'header-read-from-read-only-control-device',
     'region-grant-works-beside-channel-devices',
     'device-grant-maps-its-device-window',
     'device-window-peer-pages-read-only',
