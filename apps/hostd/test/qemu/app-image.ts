@@ -59,6 +59,8 @@ case "$role" in iso-*)
   # The isolation scenario (isolation-tier.ts): root lists this guest's ivshmem functions and
   # scans BAR2 of every one of them for both markers, round after round, for the guest's life.
   (
+    # which device sivshm.ko reads the header from (the read-only control device, if bound)
+    dmesg | sed -n 's/.*\\(sivshm: read-only control device.*\\)/@@ iso-ctl \\1/p' | head -1
     for n in $(seq 400); do
       l=""
       # the shell's own read and ${'$'}{d##*/}: no process per device (forks are slow under TCG and
@@ -71,6 +73,11 @@ case "$role" in iso-*)
       insmod /lib/modules/sivshm_bar_scan.ko all=1 round=$n marker=$(cat /lib/modules/iso-markers) &&
         rmmod sivshm_bar_scan
       dmesg | sed -n "s/.*sivshm_bar_scan: r$n \\(.*\\)/@@ iso-scan $n \\1/p"
+      if [ "$role" = ${ISOLATION_ROLE.third} ]; then
+        # root writes over the control device and the region's header (isolation-checks.ts)
+        insmod /lib/modules/sivshm_bar_scan.ko scribble=1 round=$n && rmmod sivshm_bar_scan
+        dmesg | sed -n "s/.*sivshm_bar_scan: w$n \\(.*\\)/@@ iso-write $n \\1/p"
+      fi
       echo "@@ iso-round-end $n"
       sleep 3
     done

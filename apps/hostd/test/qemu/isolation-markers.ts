@@ -37,3 +37,8 @@ export const DEVICE_FLOW_MS = 24_000;
 export const REGION_AFTER_MS = 15_000;
 /** Where the guests' root loops look for the channel device (a PCI function with this id). */
 export const IVSHMEM_PCI_ID = '0x1af4:0x1110';
+
+/** What root in the third guest writes over the control device and the region header. */
+export const SCRIBBLE = 'sivshm-scribble!';
+/** The read-only control device's PCI function in every guest (its slot is pinned). */
+export const CONTROL_DEVICE_BDF = '0000:00:1e.0';

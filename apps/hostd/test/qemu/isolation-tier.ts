@@ -4,10 +4,11 @@
  * (`vms[].qmp`, hostd's) and a second QMP monitor for the tier's own questions. VehicleSpeed is
  * an `isolation: device` service between the first two guests, MediaControl an
  * `isolation: region` service beside it; the third guest runs no app, only its root scanning.
- * The guests' apps are isolation-app.ts, their root loops app-image.ts; the judging is in
- * isolation-checks.ts.
+ * Every guest gets hostd's control file as its read-only control device. The guests' apps are
+ * isolation-app.ts, their root loops app-image.ts; the judging is in isolation-checks.ts and
+ * control-checks.ts.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -22,6 +23,7 @@ import {
 import {
   bootGuest,
   checkGuestKernel,
+  controlDevice,
   fwCfg,
   ivshmemDoorbell,
   openQmp,
@@ -32,7 +34,9 @@ import {
   type QmpClient,
   type TierResults,
 } from '@sivshm/testing/qemu';
+import { controlPathFor } from '@sivshm/transport-ivshmem';
 import { buildAppImage } from './app-image.js';
+import { judgeControlReadOnly } from './control-checks.js';
 import { waitStep, type Step } from './guest-steps.js';
 import {
   judgeCoexistence,
@@ -78,6 +82,8 @@ function bootIsoVm(
     append: `sivshm_role=${v.role}`,
     devices: [
       ivshmemDoorbell(join(d.runDir, 'ivshmem.sock'), 2),
+      // hostd's header and channel table, read-only for the guest (docs/protocol.md §10.4)
+      controlDevice(controlPathFor(d.regionPath), statSync(controlPathFor(d.regionPath)).size),
       ...(v.app ? [virtioSerialPort(d.socket(v.vm), 'org.sivshm.control')] : []),
       fwCfg('opt/sivshm/key', { file: d.keyFile(v.vm) }),
       fwCfg('opt/sivshm/vm-id', { string: String(v.vmId) }),
@@ -184,6 +190,7 @@ async function scenario(
     qemuViews: () => Promise.all(qmps.map(viewOrError)),
   };
   judgeThirdVm(run);
+  judgeControlReadOnly(run, d.regionPath);
   await judgeRevoke(run);
   await judgeCoexistence(run);
 }

@@ -5,7 +5,8 @@
  * Builds one guest image (app-image.ts), starts `sivshm-hostd --qemu` on a test deployment,
  * and boots two TCG guests the way a launcher would: the control link is a `virtserialport`
  * named `org.sivshm.control` whose chardev connects to `<runDir>/<vm>.sock`, doorbells and the
- * region come from hostd's ivshmem server through `ivshmem-doorbell`, and the VM's grant key
+ * region come from hostd's ivshmem server through `ivshmem-doorbell`, hostd's control file
+ * (header and channel table) through a read-only `ivshmem-plain`, and the VM's grant key
  * and id arrive by fw_cfg. The provider guest offers VehicleSpeed, the consumer guest finds it,
  * and the host follows both serial logs as they grow. That plain channel and an aead one then
  * carry a known marker while the host scans the region file and the consumer guest's root scans
@@ -34,6 +35,7 @@ import {
   bootGuest,
   checkGuestKernel,
   fwCfg,
+  controlDevice,
   ivshmemDoorbell,
   preflight,
   selectedGroups,
@@ -42,6 +44,7 @@ import {
   type GuestKernel,
   type QemuGuest,
 } from '@sivshm/testing/qemu';
+import { controlPathFor } from '@sivshm/transport-ivshmem';
 import { buildAppImage, buildAppLayer } from './app-image.js';
 import { BURST } from './guest-app.js';
 import { MARKER_CHANNELS } from './guest-markers.js';
@@ -85,6 +88,8 @@ function bootVm(d: Deployment, kver: string, image: string, v: (typeof VMS)[numb
     devices: [
       // the region and the doorbells: hostd's ivshmem server hands QEMU the region fd
       ivshmemDoorbell(join(d.runDir, 'ivshmem.sock'), 2),
+      // hostd's header and channel table, read-only for the guest (docs/protocol.md §10.4)
+      controlDevice(controlPathFor(d.regionPath), statSync(controlPathFor(d.regionPath)).size),
       // the control link: QEMU connects to hostd's per-VM socket (hostd listens)
       virtioSerialPort(d.socket(v.vm), 'org.sivshm.control'),
       // the VM's grant key and id, for the init step only

@@ -32,6 +32,8 @@ export { addNodeApp, transportAddon } from './node-app.js';
 export { preflight } from './preflight.js';
 export { openQmp, qmpSocket, type QmpClient } from './qmp.js';
 export {
+  CONTROL_DEVICE_SLOT,
+  controlDevice,
   fwCfg,
   ivshmemDoorbell,
   ivshmemPlain,

@@ -65,21 +65,41 @@ export function qemuArgs(m: GuestMachine): string[] {
  */
 const GUEST_TIMING_WATCHDOGS = 'rcupdate.rcu_cpu_stall_timeout=300 watchdog_thresh=60';
 
-/** The region as a shared host file (`ivshmem-plain`): no doorbells. */
+/**
+ * The region as a shared host file (`ivshmem-plain`): no doorbells. `readonly`: QEMU opens the
+ * file read-only and drops the guest's writes to the BAR (the read-only control device).
+ */
 export function ivshmemPlain(
   path: string,
   size: number,
-  o: { readonly id?: string; readonly addr?: number } = {},
+  o: { readonly id?: string; readonly addr?: number; readonly readonly?: boolean } = {},
 ): string[] {
   // several devices need distinct backend ids; `addr` pins the PCI slot (the guest's BDF)
   const id = o.id ?? 'hm';
   const addr = o.addr === undefined ? '' : `,addr=0x${o.addr.toString(16)}`;
+  const ro = o.readonly === true ? ',readonly=on' : '';
   return [
     '-object',
-    `memory-backend-file,size=${size},share=on,mem-path=${path},id=${id}`,
+    `memory-backend-file,size=${size},share=on${ro},mem-path=${path},id=${id}`,
     '-device',
     `ivshmem-plain,memdev=${id}${addr}`,
   ];
+}
+
+/** The PCI slot the read-only control device is pinned to: after every other device. */
+export const CONTROL_DEVICE_SLOT = 0x1e;
+
+/**
+ * hostd's control file (`<region path>.control`, docs/protocol.md §10.4) as the guest's
+ * read-only control device: `ivshmem-plain` on a `readonly=on,share=on` backend, in slot
+ * {@link CONTROL_DEVICE_SLOT}. `size` is the file's size (a power of two; QEMU aborts on any
+ * other BAR size).
+ */
+export function controlDevice(path: string, size: number): string[] {
+  if (size <= 0 || (size & (size - 1)) !== 0) {
+    throw new Error(`control file ${path} is ${size} bytes, not a power of two: QEMU would abort`);
+  }
+  return ivshmemPlain(path, size, { id: 'sivctl', addr: CONTROL_DEVICE_SLOT, readonly: true });
 }
 
 /** The region and the doorbells from an ivshmem server at `socket` (`ivshmem-doorbell`). */
