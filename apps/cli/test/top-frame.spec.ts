@@ -66,6 +66,7 @@ describe('sivshm top frame', () => {
       bytesPerSecond: 1024,
       queuedBytes: 64,
       drops: 0,
+      refused: 0,
     });
     expect(speed.c2p?.bytesPerSecond).to.equal(0);
     const media = f.channels.find((c) => c.channelId === '0xb')!;
@@ -119,9 +120,25 @@ describe('sivshm top frame', () => {
     expect(b.notify).to.equal('unknown/unknown');
     expect(b.p2c?.drops).to.equal(3);
     const rows = renderTop(f, 'service').filter((l) => l.startsWith('0x'));
-    expect(rows[0]).to.match(/^0xb\s.*\splain\s+unknown\/unknown\s+ACTIVE\s.*\s3\s+\d+s ago$/);
+    expect(rows[0]).to.match(/^0xb\s.*\splain\s+unknown\/unknown\s+ACTIVE\s.*\s3\s+0\s+\d+s ago$/);
     expect(rows[1]).to.match(
-      /^0xa\s.*\smac\s+event\/adaptive\s+ACTIVE\s.*\s4294967295\s+\d+s ago$/,
+      /^0xa\s.*\smac\s+event\/adaptive\s+ACTIVE\s.*\s4294967295\s+0\s+\d+s ago$/,
     );
+  });
+
+  it('should show the requests each provider refused past its maxCallsInFlight (c2p), as a u32', () => {
+    const after = status(0, 0);
+    const [speed, media] = after.channels;
+    Object.assign(speed!.rings!.c2p, { refused: 5 });
+    // A peer's word, passed on as read: whatever it holds, top shows a u32.
+    Object.assign(media!.rings!.c2p, { refused: -1 });
+    const f = topFrame(status(0, 0), after, 1000);
+    expect(f.channels.find((c) => c.channelId === '0xa')!.c2p?.refused).to.equal(5);
+    expect(f.channels.find((c) => c.channelId === '0xb')!.c2p?.refused).to.equal(0xffff_ffff);
+    const lines = renderTop(f, 'service');
+    expect(lines.find((l) => l.startsWith('CHANNEL'))).to.match(/\sDROPS\s+REFUSED\s+SINCE$/);
+    const rows = lines.filter((l) => l.startsWith('0x'));
+    expect(rows[1]).to.match(/^0xa\s.*\s0\s+5\s+\d+s ago$/);
+    expect(rows[0]).to.match(/^0xb\s.*\s0\s+4294967295\s+\d+s ago$/);
   });
 });

@@ -183,4 +183,35 @@ describe('per-record counters: status, metrics and top', function () {
     expect(table).to.match(/\bNOTIFY\b.*\bDROPS\b/);
     expect(table).to.match(new RegExp(`\\bevent/adaptive\\b.*\\s${DROPS}\\s`));
   });
+
+  it('should show the calls a provider refused past its maxCallsInFlight in status and top', async () => {
+    provider = await Node.open({ config: d.configPath, vm: 'infotainment', runDir: d.runDir });
+    const held: (() => void)[] = [];
+    const svc = await provider.offer('VehicleSpeed', {
+      instance: 1,
+      maxCallsInFlight: 1,
+      methods: {
+        reset: () => new Promise<object>((resolve) => held.push(() => resolve({}))),
+      },
+    });
+    consumer = await Node.open({ config: d.configPath, vm: 'cluster', runDir: d.runDir });
+    const speed = await consumer.consume('VehicleSpeed', { instance: 1, timeoutMs: 20_000 });
+    const calls = Array.from({ length: 4 }, () =>
+      speed.call('reset', {}, { timeoutMs: 20_000 }).then(
+        () => 'ok',
+        (e: { code?: string }) => e.code,
+      ),
+    );
+    expect(await Promise.all(calls.slice(1))).to.deep.equal(['ERR_BUSY', 'ERR_BUSY', 'ERR_BUSY']);
+    expect(svc.callsRefused).to.equal(3);
+    const status = await runCli(['status', '--run-dir', d.runDir]);
+    expect(status).to.match(/\bEVT DROPS\s+CALLS REFUSED\b/);
+    expect(status).to.match(/\bACTIVE\b.*\s0\s+3$/m);
+    const frame = JSON.parse(
+      await runCli(['top', '--run-dir', d.runDir, '--once', '--json', '--interval', '200']),
+    ) as { channels: { c2p?: { refused: number } }[] };
+    expect(frame.channels[0]!.c2p?.refused).to.equal(3);
+    for (const answer of held) answer();
+    expect(await calls[0]).to.equal('ok');
+  });
 });

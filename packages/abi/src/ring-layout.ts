@@ -20,17 +20,20 @@ import { SOMEIP_HEADER_SIZE } from './someip-header.js';
  *   128 flags            bit 0: consumer closed
  *   192 notify           how this consumer waits for records ({@link NotifyModeCode}), written
  *                        once at attach, for monitoring
+ *   256 refused          free-running count of requests this consumer (a provider, on the
+ *                        c2p ring) read and refused unrun, past its calls-in-flight bound, for
+ *                        monitoring
  * ```
  *
  * Index and heartbeat sit on different 64-byte cache lines so that heartbeat stores do not
  * invalidate the line the peer spins on. `records` is stored with the index (one plain store per
  * send) and read only by monitors (hostd's status and metrics); no peer acts on it, and neither
  * on `drops` (bumped only when an event publish finds the ring full, a path already off the fast
- * one) nor on `notify`.
+ * one) nor on `notify` or `refused` (bumped only on a refusal).
  */
 export const RingPageLayout = {
   producer: { index: 0, heartbeat: 64, flags: 128, records: 192, drops: 256 },
-  consumer: { index: 0, parked: 64, flags: 128, notify: 192 },
+  consumer: { index: 0, parked: 64, flags: 128, notify: 192, refused: 256 },
   /** `flags` bit 0 of either page. */
   FLAG_CLOSED: 1,
 } as const;

@@ -4,7 +4,7 @@
 // in this process over a real hostd.
 import { expect } from 'chai';
 import { RuntimeError } from '../src/index.js';
-import { setUpEachTest } from './support/deployment.js';
+import { readStatus, setUpEachTest } from './support/deployment.js';
 
 const BOUND = 2;
 const CALLS = 5;
@@ -16,7 +16,7 @@ describe('Node.offer maxCallsInFlight (real hostd, both VMs in this process)', f
   it('should refuse the calls past the bound with ERR_BUSY and answer the others', async () => {
     const provider = await rig.openNode({ vm: 'infotainment' });
     const started: { odometer: string; answer: () => void }[] = [];
-    await provider.offer('VehicleSpeed', {
+    const svc = await provider.offer('VehicleSpeed', {
       instance: 1,
       maxCallsInFlight: BOUND,
       methods: {
@@ -48,6 +48,12 @@ describe('Node.offer maxCallsInFlight (real hostd, both VMs in this process)', f
     expect(started.map((s) => s.odometer)).to.deep.equal(['1', '2']);
     for (const s of started) s.answer();
     expect(await Promise.all(outcomes.slice(0, BOUND))).to.deep.equal(['1', '2']);
+    // Visible where a user looks: the offer's count, and hostd's status (the channel's c2p ring
+    // word the provider bumps on each refusal; `sivshm status` and `top` print it).
+    expect(svc.callsRefused).to.equal(CALLS - BOUND);
+    const channel = (await readStatus(rig.d)).channels.find((c) => c.state === 'ACTIVE')!;
+    const rings = channel.rings as unknown as Record<'c2p' | 'p2c', { refused: number }>;
+    expect([rings.c2p.refused, rings.p2c.refused]).to.deep.equal([CALLS - BOUND, 0]);
   });
 
   it('should refuse a maxCallsInFlight out of 1..65535 at offer', async () => {

@@ -47,7 +47,10 @@ interface Status {
     service: number;
     instance: number;
     window: { offset: number; length: number };
-    rings?: Record<'c2p' | 'p2c', { producedBytes: number; queuedBytes: number }>;
+    rings?: Record<
+      'c2p' | 'p2c',
+      { producedBytes: number; queuedBytes: number; drops?: number; refused?: number }
+    >;
   }[];
   handshakes: {
     established: number;
@@ -176,6 +179,8 @@ const size = (n: number): string =>
   n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
 
 const bytes = (n: number): string => (n < 1024 ? `${n} B` : size(n));
+/** A ring counter word as hostd read it (a u32), '-' when this hostd does not report it. */
+const count = (n: number | undefined): string => (n === undefined ? '-' : String(n >>> 0));
 
 function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -235,6 +240,8 @@ function render(s: Status): string {
             'PROVIDER',
             'WINDOW',
             'SENT c2p / p2c (QUEUED)',
+            'EVT DROPS',
+            'CALLS REFUSED',
           ],
           s.channels.map((c) => [
             c.channelId,
@@ -247,6 +254,10 @@ function render(s: Status): string {
             c.rings === undefined
               ? '-'
               : `${bytes(c.rings.c2p.producedBytes)} (${bytes(c.rings.c2p.queuedBytes)}) / ${bytes(c.rings.p2c.producedBytes)} (${bytes(c.rings.p2c.queuedBytes)})`,
+            // Events the provider's publisher dropped for this consumer (its ring full or too
+            // small), and requests the provider refused unrun past its maxCallsInFlight.
+            count(c.rings?.p2c.drops),
+            count(c.rings?.c2p.refused),
           ]),
         )
   }\n`;

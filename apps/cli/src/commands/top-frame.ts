@@ -34,6 +34,7 @@ export interface TopStatus {
         queuedBytes: number;
         records?: number;
         drops?: number;
+        refused?: number;
         consumerNotify?: string;
         closed?: boolean;
       }
@@ -69,6 +70,12 @@ export interface TopDirection {
    * full (the producer page's drops word; 0 from a hostd or peer too old to report it).
    */
   readonly drops: number;
+  /**
+   * Requests this ring's consumer (c2p: the provider) refused unrun since the channel opened,
+   * past its `maxCallsInFlight` (the consumer page's refused word; 0 from a hostd or peer too
+   * old to report it). One-way requests refused show only here.
+   */
+  readonly refused: number;
 }
 
 /** How a channel end waits for records; what top shows for anything else. */
@@ -145,6 +152,7 @@ export function topFrame(before: TopStatus, after: TopStatus, intervalMs: number
       queuedBytes: now.queuedBytes,
       // A peer's word, passed on by hostd as read: a u32 at most, never a figure top computes with.
       drops: (now.drops ?? 0) >>> 0,
+      refused: (now.refused ?? 0) >>> 0,
     };
   };
   return {

@@ -106,6 +106,7 @@ export function renderTop(f: TopFrame, sort: TopSort = 'rate'): string[] {
         'EVT B/s',
         'EVT FILL',
         'DROPS',
+        'REFUSED',
         'SINCE',
       ],
       [...f.channels]
@@ -120,6 +121,7 @@ export function renderTop(f: TopFrame, sort: TopSort = 'rate'): string[] {
           ...dir(c.c2p),
           ...dir(c.p2c),
           c.p2c === undefined ? '-' : String(c.p2c.drops),
+          c.c2p === undefined ? '-' : String(c.c2p.refused),
           ago(c.since, now),
         ]),
     ),

@@ -260,6 +260,7 @@ export class StatusReporter {
         queuedBytes: (prod - cons) >>> 0,
         records: Atomics.load(producer, RingPageLayout.producer.records / 4),
         drops: Atomics.load(producer, RingPageLayout.producer.drops / 4),
+        refused: Atomics.load(consumer, RingPageLayout.consumer.refused / 4),
         consumerNotify: notifyModeName(Atomics.load(consumer, RingPageLayout.consumer.notify / 4)),
         closed:
           (Atomics.load(producer, RingPageLayout.producer.flags / 4) &

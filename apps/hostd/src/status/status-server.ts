@@ -27,6 +27,12 @@ export interface StatusRingDirection {
    */
   readonly drops: number;
   /**
+   * Requests this direction's consumer read and refused without running them (c2p: the
+   * provider past its `maxCallsInFlight`, one-way requests included, which nobody answers): the
+   * consumer page's free-running refused word, mod 2^32; 0 from a consumer too old to keep it.
+   */
+  readonly refused: number;
+  /**
    * How this direction's consumer waits for records, from the word it wrote at attach: `spin`,
    * `event` or `adaptive`; `unknown` for 0 (not written) or a value no mode has.
    */

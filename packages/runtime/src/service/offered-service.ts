@@ -222,6 +222,8 @@ export class OfferedService {
   readonly errors$: Observable<Error> = this.#errors.asObservable();
   #offer: OfferHandle | undefined;
   #closed = false;
+  /** Requests refused on channels that ended (the live ones are counted by their providers). */
+  #refusedOnEnded = 0;
 
   /** @internal Built by `Node.offer`. */
   constructor(ctx: NodeContext, catalog: ServiceCatalog, options: OfferOptions) {
@@ -280,6 +282,18 @@ export class OfferedService {
   /** The number of connected consumers, on every change. */
   get consumers$(): Observable<number> {
     return this.#count.asObservable();
+  }
+
+  /**
+   * Requests refused unrun because `maxCallsInFlight` calls were running on their channel, over
+   * every consumer's channel since the offer: a caller got `ERR_BUSY`, and a one-way request
+   * (which nobody answers) is counted only here and in its channel's ring, which `sivshm status`
+   * (CALLS REFUSED) and `sivshm top` (REFUSED) show.
+   */
+  get callsRefused(): number {
+    let n = this.#refusedOnEnded;
+    for (const s of this.#served.values()) n += s.provider.calls.refused;
+    return n;
   }
 
   /** Messages some consumer missed (a full ring, or one too small), over every publisher. */
@@ -349,6 +363,7 @@ export class OfferedService {
       const s = this.#served.get(id);
       if (s === undefined) return;
       this.#served.delete(id);
+      this.#refusedOnEnded += s.provider.calls.refused;
       for (const p of this.#publishers.values()) p.remove(id);
       s.provider.close();
       if (!this.#closed) this.#count.next(this.#served.size);
@@ -408,6 +423,7 @@ export class OfferedService {
     }
     for (const [id, s] of [...this.#served]) {
       this.#served.delete(id);
+      this.#refusedOnEnded += s.provider.calls.refused;
       for (const p of this.#publishers.values()) p.remove(id);
       s.provider.close();
       try {

@@ -3,7 +3,7 @@
 // accepted ones run in the order sent and each gets its own answer. Real rings in a shared
 // window, real wakers, both ends in this process.
 import { expect } from 'chai';
-import { PAGE_SIZE, WindowLayout } from '@sivshm/abi';
+import { PAGE_SIZE, RingPageLayout, WindowLayout } from '@sivshm/abi';
 import protobuf from 'protobufjs';
 import { TransportError } from '../errors/transport-error.js';
 import { LocalWaker } from '../notify/local-waker.js';
@@ -19,7 +19,13 @@ interface Nmsg {
 const ADDRESS = { service: 0x4322, major: 1, client: 3 };
 const METHOD = 0x0001;
 
-function pair(): { provider: Channel; consumer: Channel } {
+/** The c2p ring's consumer page `refused` word of `window`, as a monitor reads it. */
+function refusedWord(window: { shared: Uint8Array }): number {
+  const words = new Uint32Array(window.shared.buffer, window.shared.byteOffset + PAGE_SIZE, 128);
+  return Atomics.load(words, RingPageLayout.consumer.refused / 4);
+}
+
+function pair(): { provider: Channel; consumer: Channel; window: { shared: Uint8Array } } {
   const window = {
     shared: new Uint8Array(new SharedArrayBuffer(WindowLayout.windowLength(PAGE_SIZE))),
   };
@@ -32,7 +38,7 @@ function pair(): { provider: Channel; consumer: Channel } {
       ownWaker: new LocalWaker(bells[own]),
       peerWaker: new LocalWaker(bells[1 - own]),
     });
-  return { provider: side('provider', 0), consumer: side('consumer', 1) };
+  return { provider: side('provider', 0), consumer: side('consumer', 1), window };
 }
 
 /** How one call ended: its answer's n, or its error's code. */
@@ -52,7 +58,7 @@ async function until(what: string, ok: () => boolean): Promise<void> {
 
 describe('ServiceProvider: calls in flight', function () {
   this.timeout(20_000);
-  let ends: { provider: Channel; consumer: Channel };
+  let ends: ReturnType<typeof pair>;
   let p: ServiceProvider | undefined;
   let c: ServiceConsumer;
 
@@ -98,6 +104,22 @@ describe('ServiceProvider: calls in flight', function () {
     started[BOUND]!.finish();
     expect(await again).to.equal(70);
     expect(p.calls.refused).to.equal(EXCESS);
+  });
+
+  it("should count one-way requests refused past the bound in the ring's refused word, where monitors read it", async () => {
+    p = new ServiceProvider(ends.provider, ADDRESS, { maxCallsInFlight: 1 });
+    const started: (() => void)[] = [];
+    p.serve<Nmsg, Nmsg>(
+      METHOD,
+      N,
+      N,
+      (r) => new Promise((resolve) => started.push(() => resolve({ n: r.n }))),
+    );
+    for (let n = 0; n < 5; n++) await c.fire<Nmsg>(METHOD, N, { n });
+    // The first runs and holds the bound; the other four are refused with no answer to carry it.
+    await until('the four refusals', () => p!.calls.refused === 4);
+    expect(refusedWord(ends.window)).to.equal(4);
+    for (const finish of started) finish();
   });
 
   it('should count a handler that throws or rejects as settled', async () => {

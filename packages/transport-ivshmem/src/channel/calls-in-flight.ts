@@ -25,14 +25,22 @@ export function maxCallsInFlightProblem(max: number): string | undefined {
 /**
  * Counts a channel's calls between the handler's start and its settling. Past `max` a request
  * is refused before its handler runs (the provider answers E_NOT_READY, which the consumer
- * reports as `ERR_BUSY`: nothing ran, retry later) and counted in `refused`.
+ * reports as `ERR_BUSY`: nothing ran, retry later; a one-way request gets no answer) and counted
+ * in `refused` (and by `onRefused`, in the channel's ring for monitors).
  */
 export class CallsInFlight {
   #running = 0;
   /** Requests refused because `max` calls were running. */
   refused = 0;
 
-  constructor(readonly max: number = DEFAULT_MAX_CALLS_IN_FLIGHT) {
+  /**
+   * @param onRefused called on each refusal too: the provider counts it in its channel's ring
+   * (`Channel.countRefusedCall`), where status and `sivshm top` see it.
+   */
+  constructor(
+    readonly max: number = DEFAULT_MAX_CALLS_IN_FLIGHT,
+    private readonly onRefused?: () => void,
+  ) {
     const problem = maxCallsInFlightProblem(max);
     if (problem !== undefined) throw new TransportError('ERR_BAD_ARGUMENT', problem);
   }
@@ -46,6 +54,7 @@ export class CallsInFlight {
   tryStart(): boolean {
     if (this.#running >= this.max) {
       this.refused++;
+      this.onRefused?.();
       return false;
     }
     this.#running++;

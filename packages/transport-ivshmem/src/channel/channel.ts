@@ -309,6 +309,14 @@ export class Channel {
     this.#producer.countDrop();
   }
 
+  /**
+   * Counts a request received on this channel and refused unrun (a provider past its calls in
+   * flight bound) in the receive ring's `refused` word, which status and `sivshm top` show.
+   */
+  countRefusedCall(): void {
+    this.#consumer.countRefused();
+  }
+
   /** Copy lane, waiting at most `timeoutMs` for room (`ERR_TIMEOUT` after that). */
   async sendCopyWait(header: SomeIpHeader, payload: Uint8Array, timeoutMs: number): Promise<void> {
     this.#assertOpen();

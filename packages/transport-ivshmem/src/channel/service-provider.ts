@@ -44,7 +44,7 @@ export class ServiceProvider {
     private readonly address: ServiceAddress,
     options: ServiceProviderOptions = {},
   ) {
-    this.#calls = new CallsInFlight(options.maxCallsInFlight);
+    this.#calls = new CallsInFlight(options.maxCallsInFlight, () => channel.countRefusedCall());
     channel.onUnhandled((r) => {
       if (r.header.messageType === SomeIpMessageType.REQUEST) {
         void this.#reply(

@@ -21,6 +21,7 @@ const C_INDEX = RingPageLayout.consumer.index / 4;
 const C_PARKED = RingPageLayout.consumer.parked / 4;
 const C_FLAGS = RingPageLayout.consumer.flags / 4;
 const C_NOTIFY = RingPageLayout.consumer.notify / 4;
+const C_REFUSED = RingPageLayout.consumer.refused / 4;
 const HEADER = RecordLayout.headerSize;
 
 /**
@@ -141,6 +142,15 @@ export class RingConsumer {
    */
   announceNotifyMode(mode: 'spin' | 'event' | 'adaptive'): void {
     Atomics.store(this.#words, this.#cw + C_NOTIFY, NotifyModeCode.indexOf(mode));
+  }
+
+  /**
+   * Counts one request read from this ring and refused without running it (the consumer page's
+   * `refused` word, free-running u32, read only by monitors: status, `sivshm top`). Called on
+   * the refusal path only.
+   */
+  countRefused(): void {
+    this.#words[this.#cw + C_REFUSED] = (this.#words[this.#cw + C_REFUSED]! + 1) >>> 0;
   }
 
   /** The failure that stopped this ring end, or undefined while it works. */
