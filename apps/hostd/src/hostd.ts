@@ -2,6 +2,7 @@ import { chmodSync, rmSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import {
   cryptoBackend,
+  DEFAULT_SERVICE_RING_DATA_SIZE,
   isPendingTimeoutMs,
   loadConfig,
   resolveGrantKey,
@@ -88,7 +89,6 @@ export interface HostdOptions {
   readonly metrics?: MetricsAddress;
 }
 
-const DEFAULT_DATA_SIZE = 64 * 1024;
 /**
  * Doorbell vectors per peer; the broker gives each channel one of them, the least used by the
  * two VMs' live channels (several channels share one when they outnumber the vectors).
@@ -291,7 +291,8 @@ export class Hostd {
     const windowLength = (ringDataSize: number | undefined): bigint =>
       BigInt(
         windowLayout(granule).windowLength(
-          ringDataSize ?? Math.max(this.#o.channelDataSize ?? DEFAULT_DATA_SIZE, granule),
+          ringDataSize ??
+            Math.max(this.#o.channelDataSize ?? DEFAULT_SERVICE_RING_DATA_SIZE, granule),
         ),
       );
     return new SdSwitch({

@@ -34,7 +34,7 @@ export type {
   MethodDefinition,
   ElasticWindow,
 } from './config/config-types.js';
-export { ELASTIC_DEFAULTS } from './config/elastic-section.js';
+export { DEFAULT_SERVICE_RING_DATA_SIZE, ELASTIC_DEFAULTS } from './config/elastic-section.js';
 export type { GatewayConfig, GatewayExport, GatewayImport } from './config/gateway-types.js';
 
 // Crypto: the backend picked at start-up, and the self-tests run before anything is signed.
