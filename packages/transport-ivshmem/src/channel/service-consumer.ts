@@ -18,6 +18,7 @@ import {
 } from './service-common.js';
 import { sendEncoded } from './send-encoded.js';
 import { PendingCalls, type PendingCall } from './pending-calls.js';
+import { mappedError, WaitingCall } from './waiting-call.js';
 
 const untext = new TextDecoder();
 
@@ -244,10 +245,6 @@ export class ServiceConsumer {
     }
     const timeoutMs = options?.timeoutMs ?? 1000;
     return new Promise<Res>((resolve, rejectRaw) => {
-      const reject =
-        mapError === undefined
-          ? rejectRaw
-          : (e: unknown): void => rejectRaw(mappedError(mapError, e));
       const header = this.#requestHeader(methodId, session);
       let sent: boolean;
       try {
@@ -255,21 +252,24 @@ export class ServiceConsumer {
         sent =
           this.channel.state === 'open' && sendEncoded(this.channel, header, requestType, request);
       } catch (e) {
-        reject(e); // the request does not encode (nothing was sent): no answer to wait for
+        // The request does not encode (nothing was sent): no answer to wait for.
+        rejectRaw(mapError === undefined ? e : mappedError(mapError, e));
         return;
       }
       // The clock is read once the request is on its way, so the provider works meanwhile (a
       // clock read is slow on some virtual machines, docs/performance.md §5); a later start only
-      // makes the deadline later. No answer is dispatched before this call returns.
-      const call: PendingCall = {
-        resolve: resolve as (response: unknown) => void,
-        reject,
-        deadline: performance.now() + timeoutMs,
+      // makes the deadline later. No answer is dispatched before this call returns. The error
+      // mapping rides on the call (no rejecting closure per call).
+      const call = new WaitingCall(
+        resolve as (response: unknown) => void,
+        rejectRaw,
+        mapError,
+        performance.now() + timeoutMs,
         methodId,
         timeoutMs,
         responseType,
         sent,
-      };
+      );
       this.#pending.add(session, call);
       if (!sent) this.#sendLater(session, call, header, requestType, request);
     });
@@ -430,17 +430,5 @@ export class ServiceConsumer {
       messageType,
       returnCode: ReturnCode.ok,
     };
-  }
-}
-
-/**
- * `mapError(e)`, or what it threw: a mapper that throws still rejects the call (it runs in the
- * deadline timer and the ring's receive path, where a throw would leave the call pending).
- */
-function mappedError(mapError: (e: unknown) => Error, e: unknown): unknown {
-  try {
-    return mapError(e);
-  } catch (thrown) {
-    return thrown;
   }
 }
