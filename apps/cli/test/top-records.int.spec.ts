@@ -184,7 +184,7 @@ describe('per-record counters: status, metrics and top', function () {
     expect(table).to.match(new RegExp(`\\bevent/adaptive\\b.*\\s${DROPS}\\s`));
   });
 
-  it('should show the calls a provider refused past its maxCallsInFlight in status and top', async () => {
+  it('should show the calls a provider refused past its maxCallsInFlight in status, top and metrics', async () => {
     provider = await Node.open({ config: d.configPath, vm: 'infotainment', runDir: d.runDir });
     const held: (() => void)[] = [];
     const svc = await provider.offer('VehicleSpeed', {
@@ -211,6 +211,13 @@ describe('per-record counters: status, metrics and top', function () {
       await runCli(['top', '--run-dir', d.runDir, '--once', '--json', '--interval', '200']),
     ) as { channels: { c2p?: { refused: number } }[] };
     expect(frame.channels[0]!.c2p?.refused).to.equal(3);
+    const port = Number(hostd.logs.find((l) => l['event'] === 'metrics-listening')!['port']);
+    const text = await (
+      await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(10_000) })
+    ).text();
+    expect(text).to.match(
+      /^sivshm_channel_refused_calls_total\{service="VehicleSpeed",direction="c2p",mode="plain"\} 3$/m,
+    );
     for (const answer of held) answer();
     expect(await calls[0]).to.equal('ok');
   });

@@ -10,6 +10,8 @@ interface ChannelCounts {
   bytes: number;
   records: number;
   drops: number;
+  /** Requests the direction's consumer refused unrun (its consumer page's refused word). */
+  refused: number;
 }
 const DIRECTIONS: readonly Direction[] = ['c2p', 'p2c'];
 
@@ -18,7 +20,7 @@ const DIRECTIONS: readonly Direction[] = ['c2p', 'p2c'];
  * scrape time (nothing is counted twice); the handshake histogram is fed as channels go ACTIVE.
  * Channel bytes, records and drops come from three free-running counters in each ring's producer
  * page (the producer index, the records word and the drops word, mod 2^32, kept by the producing
- * VM's transport as it publishes): the registry keeps the last value per channel and direction
+ * VM's transport as it publishes), refused calls from the consumer page's refused word: the registry keeps the last value per channel and direction
  * and adds the wrapped difference, so a closed channel's counts stay in the totals.
  */
 export class HostdMetrics {
@@ -79,6 +81,17 @@ export class HostdMetrics {
         for (const t of totals.values()) this.inc(t.labels, t.drops);
       },
     });
+    new Counter({
+      name: 'sivshm_channel_refused_calls_total',
+      help: 'Requests a provider refused unrun past its maxCallsInFlight (one-way ones included), by service, direction and channel mode',
+      labelNames: ['service', 'direction', 'mode'],
+      registers,
+      collect() {
+        track(read());
+        this.reset();
+        for (const t of totals.values()) this.inc(t.labels, t.refused);
+      },
+    });
     this.#defineFromStatus(read, registers);
   }
 
@@ -93,16 +106,22 @@ export class HostdMetrics {
       for (const dir of DIRECTIONS) {
         const key = `${c.channelId}/${dir}`;
         const ring = c.rings[dir];
-        const now = { bytes: ring.producedBytes, records: ring.records, drops: ring.drops };
-        const before = this.#last.get(key) ?? { bytes: 0, records: 0, drops: 0 };
+        const now = {
+          bytes: ring.producedBytes,
+          records: ring.records,
+          drops: ring.drops,
+          refused: ring.refused,
+        };
+        const before = this.#last.get(key) ?? { bytes: 0, records: 0, drops: 0, refused: 0 };
         this.#last.set(key, now);
         const service = serviceNameOf(d, c.service);
         const labels = { service, direction: dir, mode: c.mode };
         const id = `${service}/${dir}/${c.mode}`;
-        const t = this.#totals.get(id) ?? { labels, bytes: 0, records: 0, drops: 0 };
+        const t = this.#totals.get(id) ?? { labels, bytes: 0, records: 0, drops: 0, refused: 0 };
         t.bytes += (now.bytes - before.bytes) >>> 0;
         t.records += (now.records - before.records) >>> 0;
         t.drops += (now.drops - before.drops) >>> 0;
+        t.refused += (now.refused - before.refused) >>> 0;
         this.#totals.set(id, t);
       }
     }
