@@ -48,7 +48,7 @@ export class FileVectors {
     let closed = false;
     return {
       wake: () => inner.wake(),
-      wait: (timeoutMs) => inner.wait(timeoutMs),
+      wait: (timeoutMs, ring) => inner.wait(timeoutMs, ring),
       close: () => {
         inner.close();
         if (closed) return;

@@ -1,4 +1,4 @@
-import type { Waker } from './waker.js';
+import type { PendingProbe, Waker } from './waker.js';
 
 /**
  * A {@link Waker} whose rings can be held back and merged: between `hold()` and `release()`,
@@ -56,8 +56,8 @@ export class HeldWaker implements Waker {
     else this.#inner.wake();
   }
 
-  wait(timeoutMs: number): Promise<boolean> {
-    return this.#inner.wait(timeoutMs);
+  wait(timeoutMs: number, ring?: PendingProbe): Promise<boolean> {
+    return this.#inner.wait(timeoutMs, ring);
   }
 
   close(): void {

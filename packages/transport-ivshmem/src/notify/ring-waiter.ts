@@ -205,7 +205,9 @@ export class RingWaiter {
         return this.#arrived();
       }
       try {
-        await this.#waker!.wait(Math.min(left, this.#parkSliceMs));
+        // The consumer goes along: a doorbell shared with other channels wakes this park only
+        // when something is pending here.
+        await this.#waker!.wait(Math.min(left, this.#parkSliceMs), c);
       } finally {
         c.setParked(false);
       }

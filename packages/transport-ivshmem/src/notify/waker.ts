@@ -14,14 +14,25 @@
  * await waker.wait(100);                            // consumer side: true when rung
  * ```
  */
+/** What a parked wait waits for (a `RingConsumer` is one): see {@link Waker.wait}. */
+export interface PendingProbe {
+  hasPending(): boolean;
+}
+
 export interface Waker {
   /** Producer side: ring the doorbell. Never blocks. */
   wake(): void;
   /**
    * Consumer side: resolves true when rung (or a ring arrived since the last wait), false after
    * `timeoutMs`. The JS thread stays free meanwhile.
+   *
+   * `ring`, when given, is the waiting ring's consumer end: its `hasPending()` tells whether
+   * anything is there for it (records, a close, a failure). A waker whose doorbell several rings
+   * share may leave the wait asleep on a doorbell while `hasPending()` says false: that doorbell
+   * was another channel's. The producer publishes before it rings, so the doorbell meant for
+   * this ring always finds `hasPending()` true.
    */
-  wait(timeoutMs: number): Promise<boolean>;
+  wait(timeoutMs: number, ring?: PendingProbe): Promise<boolean>;
   /** Releases what the waker holds (watchers, fds it owns); pending waits resolve false. */
   close(): void;
 }
