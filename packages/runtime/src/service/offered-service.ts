@@ -117,7 +117,7 @@ export class ServicePublisher<T extends object> {
    */
   publishBytes(bytes: Uint8Array): boolean {
     this.#checkBytes(bytes);
-    return this.#deliver(bytes.byteLength, (s) => s.events.publishEncoded(bytes));
+    return this.#deliver(bytes.byteLength, undefined, bytes);
   }
 
   /**
@@ -133,20 +133,21 @@ export class ServicePublisher<T extends object> {
     this.#check?.(message);
     if (this.#subscribers.size === 0) return true;
     if (this.options.inPlace !== false) {
-      const length = encodedLength(this.#type, message);
-      return this.#deliver(length, (s) => s.events.publish(message, length));
+      return this.#deliver(encodedLength(this.#type, message), message, undefined);
     }
     // The copy lane: encoded once, the same bytes copied into every ring.
     const bytes = this.#type.encode(message).finish();
-    return this.#deliver(bytes.byteLength, (s) => s.events.publishEncoded(bytes));
+    return this.#deliver(bytes.byteLength, undefined, bytes);
   }
 
   /**
-   * Sends a `length`-byte payload with `send` on every open channel whose ring takes it; the
-   * others count it as dropped (here and in their ring's `drops` word). Nothing is sent, and
-   * nothing counted, when no open ring takes it: that throws `ERR_TOO_LARGE`.
+   * Sends a `length`-byte payload on every open channel whose ring takes it: `bytes` copied in
+   * when given, else `message` encoded in place. The others count it as dropped (here and in
+   * their ring's `drops` word). Nothing is sent, and nothing counted, when no open ring takes
+   * it: that throws `ERR_TOO_LARGE`. (Two arguments rather than a callback: a publish allocates
+   * no closure.)
    */
-  #deliver(length: number, send: (s: Subscriber) => boolean): boolean {
+  #deliver(length: number, message: T | undefined, bytes: Uint8Array | undefined): boolean {
     let all = true;
     let fitted = 0;
     let tooSmall: Subscriber[] | undefined;
@@ -157,7 +158,11 @@ export class ServicePublisher<T extends object> {
         continue;
       }
       fitted++;
-      if (!send(s)) {
+      const sent =
+        bytes === undefined
+          ? s.events.publish(message as object, length)
+          : s.events.publishEncoded(bytes);
+      if (!sent) {
         all = false;
         this.dropped++;
       }
