@@ -10,6 +10,7 @@ import type {
 } from '@sivshm/transport-ivshmem';
 import { RuntimeError } from '../errors/runtime-error.js';
 import { encodedPayloadCheck } from './event-bytes.js';
+import { fastCheckOf } from './payload-fast-check.js';
 import type { AttachedChannel, NodeContext } from '../node/node-context.js';
 import type { ResolvedMethod, ServiceCatalog } from './service-catalog.js';
 
@@ -395,8 +396,12 @@ export class OfferedService {
       }
       return response;
     };
+    const fast = fastCheckOf(m.response);
     return (request) => {
       const r = h(request);
+      // The common answer in one generated call: a plain object the predicate passes encodes
+      // as written and is no thenable (a function is no field's value), so nothing else runs.
+      if (fast(r)) return r;
       // Synchronous answers stay synchronous (no promise hop on the transport's fast lane).
       return isThenable(r) ? Promise.resolve(r).then(check) : check(r);
     };

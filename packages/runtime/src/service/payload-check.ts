@@ -1,6 +1,6 @@
 import type protobuf from 'protobufjs';
 import { RuntimeError } from '../errors/runtime-error.js';
-import { fastCheckOf } from './payload-fast-check.js';
+import { fastCheckerOf } from './payload-fast-check.js';
 import { messageProblem } from './payload-problems.js';
 
 /**
@@ -22,13 +22,13 @@ export function checkPayload(type: protobuf.Type, payload: unknown, what: string
 
 /** {@link checkPayload} for one type and sender, made once: the hot path's form (no lookups). */
 export function payloadChecker(type: protobuf.Type, what: string): (payload: unknown) => void {
-  const fast = fastCheckOf(type);
-  return (payload) => {
-    if (fast(payload)) return;
+  // The generated predicate itself, in checker form: a good payload costs one call (the hot
+  // path of every checked method call and event), a miss goes to the field-by-field check.
+  return fastCheckerOf(type, (payload) => {
     const problem = messageProblem(type, payload, '');
     if (problem !== undefined) {
       const typeName = type.fullName.replace(/^\./, '');
       throw new RuntimeError('ERR_BAD_PAYLOAD', `${what} (${typeName}): ${problem}`);
     }
-  };
+  });
 }

@@ -12,6 +12,9 @@ export type FastCheck = (payload: unknown) => boolean;
 
 interface Holder {
   ok: FastCheck;
+  /** The predicate's body and the values it closes over, kept to build the checker form. */
+  lines?: readonly string[];
+  scope?: Scope;
 }
 
 const holders = new WeakMap<protobuf.Type, Holder>();
@@ -88,19 +91,63 @@ function holderOf(type: protobuf.Type): Holder {
     lines.push(`if(${set}>1)return false`);
   }
   lines.push('for(var k in m)if(--n<0)return false', 'return true');
+  holder.lines = lines;
+  holder.scope = scope;
+  holder.ok = generate(`ok_${type.name}`, lines, scope, undefined) as FastCheck;
+  return holder;
+}
+
+/**
+ * Compiles `lines` into a function of payload `m`. With `miss`, the checker form: every
+ * `return false` becomes `return M(m)` and `return true` a plain return, so a good payload
+ * costs one call and anything else goes to `miss`.
+ */
+function generate(
+  name: string,
+  lines: readonly string[],
+  scope: Scope,
+  miss: ((payload: unknown) => void) | undefined,
+): FastCheck | ((payload: unknown) => void) {
+  const body =
+    miss === undefined
+      ? lines
+      : lines.map((l) =>
+          l === 'return true' ? 'return' : l.replace(/return false(?=$|\})/g, 'return M(m)'),
+        );
   // Built from the reflected schema only (names escaped with JSON.stringify), never from data.
   const factory = new Function(
     'C',
     'H',
     'U8',
     'OP',
-    `return function ok_${type.name.replace(/\W/g, '_')}(m){\n${lines.join('\n')}\n}`,
-  ) as (c: ValueCheck[], h: Holder[], u8: typeof Uint8Array, op: object) => FastCheck;
-  holder.ok = factory(scope.closures, scope.nested, Uint8Array, Object.prototype);
-  return holder;
+    'M',
+    `return function ${name.replace(/\W/g, '_')}(m){\n${body.join('\n')}\n}`,
+  ) as (
+    c: ValueCheck[],
+    h: Holder[],
+    u8: typeof Uint8Array,
+    op: object,
+    m: ((payload: unknown) => void) | undefined,
+  ) => FastCheck | ((payload: unknown) => void);
+  return factory(scope.closures, scope.nested, Uint8Array, Object.prototype, miss);
 }
 
 /** The generated predicate of `type`, built on first use and kept. */
 export function fastCheckOf(type: protobuf.Type): FastCheck {
   return holderOf(type).ok;
+}
+
+/**
+ * The predicate of `type` in checker form, made per call site: returns at once for a payload
+ * the predicate would pass, and hands anything else to `miss` (which decides and throws). One
+ * call on the hot path instead of a wrapper around the predicate.
+ */
+export function fastCheckerOf(
+  type: protobuf.Type,
+  miss: (payload: unknown) => void,
+): (payload: unknown) => void {
+  const holder = holderOf(type);
+  return generate(`check_${type.name}`, holder.lines!, holder.scope!, miss) as (
+    payload: unknown,
+  ) => void;
 }
