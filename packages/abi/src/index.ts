@@ -44,6 +44,9 @@ export {
   SOMEIP_PROTOCOL_VERSION,
   SomeIpMessageType,
   SOMEIP_E_OK,
+  SOMEIP_TP_FLAG,
+  SOMEIP_TP_HEADER_SIZE,
+  SOMEIP_TP_UNIT,
 } from './someip-header.js';
 export {
   GrantLayout,

@@ -41,3 +41,15 @@ export const SomeIpMessageType = {
 
 /** SOME/IP return code of a successful message. */
 export const SOMEIP_E_OK = 0x00;
+
+/**
+ * SOME/IP-TP (PRS_SOMEIP_00720ff): the bit of the Message Type that marks one segment of a
+ * message too large for one UDP datagram (0x02 → 0x22, 0x80 → 0xA0).
+ */
+export const SOMEIP_TP_FLAG = 0x20;
+
+/** Bytes of the TP header (Offset, reserved bits, More Segments flag) after the SOME/IP header. */
+export const SOMEIP_TP_HEADER_SIZE = 4;
+
+/** The TP Offset counts 16-byte units: every segment but the last carries a multiple of 16 bytes. */
+export const SOMEIP_TP_UNIT = 16;

@@ -42,6 +42,13 @@ export interface GatewayCounters {
    * service has no `tp`: a vsomeip peer without TP for it drops them. Logged once per service.
    */
   oversized: number;
+  /**
+   * Unfinished SOME/IP-TP reassemblies evicted to stay within the reassembler's bounds (per
+   * sender, in number for all senders, in bytes), the longest idle first.
+   */
+  tpEvicted: number;
+  /** Unfinished SOME/IP-TP reassemblies given up after no segment for their timeout. */
+  tpExpired: number;
 }
 
 export function newCounters(): GatewayCounters {
@@ -59,5 +66,7 @@ export function newCounters(): GatewayCounters {
     notAllowed: 0,
     tpSegmented: 0,
     oversized: 0,
+    tpEvicted: 0,
+    tpExpired: 0,
   };
 }

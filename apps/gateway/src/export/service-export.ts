@@ -1,4 +1,5 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { SOMEIP_TP_FLAG } from '@sivshm/abi';
 import type { GatewayExport, ServiceConfig, ServiceDefinition } from '@sivshm/core';
 import {
   endpointOption,
@@ -21,7 +22,7 @@ import {
 } from '../someip/someip-message.js';
 import { DatagramBatcher, MAX_BATCH_BYTES } from '../someip/datagram-batcher.js';
 import { LargeMessagePolicy, sendSomeIp } from '../someip/large-message.js';
-import { TP_FLAG, TpReassembler } from '../someip/tp-reassembler.js';
+import { TpReassembler } from '../someip/tp-reassembler.js';
 import { MethodBridge } from './method-bridge.js';
 import { SubscriberTable } from './subscriber-table.js';
 import { TcpEndpoint, type TcpPeer } from './tcp-endpoint.js';
@@ -85,7 +86,7 @@ export class ServiceExport {
       ctx.log,
     );
     this.batcher = new DatagramBatcher(socket, MAX_BATCH_BYTES, this.large);
-    this.tp = new TpReassembler(ctx.maxPayload);
+    this.tp = new TpReassembler({ maxPayload: ctx.maxPayload }, ctx.counters);
     socket.on('message', (msg, rinfo) => this.receive(msg, rinfo));
     this.subscriptions.push(
       ctx.agent.subscribers$.subscribe((e) => {
@@ -277,7 +278,7 @@ export class ServiceExport {
         sendSomeIp(this.socket, this.large, MAX_BATCH_BYTES, b, rinfo.port, rinfo.address),
     };
     for (const m of split.messages) {
-      if ((m.messageType & TP_FLAG) === 0) {
+      if ((m.messageType & SOMEIP_TP_FLAG) === 0) {
         this.methods.handle(m, sink);
         continue;
       }
@@ -313,6 +314,7 @@ export class ServiceExport {
     await this.consumed?.close();
     await this.tcp?.close();
     this.batcher.flush();
+    this.tp.close();
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 }

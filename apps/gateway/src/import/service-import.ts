@@ -1,4 +1,5 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { SOMEIP_TP_FLAG } from '@sivshm/abi';
 import type { GatewayImport, ServiceDefinition } from '@sivshm/core';
 import {
   chooseProvider,
@@ -25,7 +26,7 @@ import { InboundFilter } from './inbound-filter.js';
 import { NetworkCaller } from './network-caller.js';
 import { returnCodeName } from './return-code-name.js';
 import { TcpLink } from './tcp-link.js';
-import { TP_FLAG, TpReassembler } from '../someip/tp-reassembler.js';
+import { TpReassembler } from '../someip/tp-reassembler.js';
 import { MAX_BATCH_BYTES } from '../someip/datagram-batcher.js';
 import { LargeMessagePolicy, sendSomeIp } from '../someip/large-message.js';
 
@@ -80,7 +81,7 @@ export class ServiceImport {
   ) {
     this.filter = new InboundFilter(service, imp);
     this.caller = new NetworkCaller(ctx.clientId, ctx.callTimeoutMs);
-    this.tp = new TpReassembler(ctx.maxPayload);
+    this.tp = new TpReassembler({ maxPayload: ctx.maxPayload }, ctx.counters);
     this.large = new LargeMessagePolicy(
       imp.tpSegment,
       { section: 'import', service: imp.service, instance: imp.instance },
@@ -323,7 +324,7 @@ export class ServiceImport {
     const split = splitSomeIpDatagram(bytes, this.ctx.maxPayload);
     if (split.malformed !== undefined) this.ctx.counters.malformed += 1;
     for (const m of split.messages) {
-      if ((m.messageType & TP_FLAG) === 0) {
+      if ((m.messageType & SOMEIP_TP_FLAG) === 0) {
         this.fromProvider(m);
         continue;
       }
@@ -368,6 +369,7 @@ export class ServiceImport {
     this.closed = true;
     this.finding?.unsubscribe();
     await this.unbind('the gateway stops');
+    this.tp.close();
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 }

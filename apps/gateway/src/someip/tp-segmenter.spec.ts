@@ -111,7 +111,7 @@ describe('SOME/IP-TP segmentation', () => {
           expect(segments.map((s) => Buffer.from(s).toString('hex'))).to.deep.equal(
             expected.map((s) => Buffer.from(s).toString('hex')),
           );
-          const r = new TpReassembler(64 * 1024);
+          const r = new TpReassembler({ maxPayload: 64 * 1024 }, newCounters());
           const outcomes = framed(segments).map((s) => r.add('10.0.0.9:30501', s));
           const last = outcomes.at(-1) as Extract<TpOutcome, { kind: 'complete' }>;
           expect(outcomes.slice(0, -1).every((o) => o.kind === 'partial')).to.equal(true);

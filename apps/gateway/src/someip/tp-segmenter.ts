@@ -1,10 +1,10 @@
-import { SOMEIP_HEADER_SIZE, SomeIpHeaderOffset as At } from '@sivshm/abi';
-import { TP_FLAG } from './tp-reassembler.js';
-
-/** Size of the TP header (Offset, reserved bits, More Segments flag) after the SOME/IP header. */
-export const TP_HEADER_SIZE = 4;
-/** The TP Offset counts 16-byte units, so every segment but the last carries a multiple of 16. */
-export const TP_UNIT = 16;
+import {
+  SOMEIP_HEADER_SIZE,
+  SOMEIP_TP_FLAG as TP_FLAG,
+  SOMEIP_TP_HEADER_SIZE as TP_HEADER_SIZE,
+  SOMEIP_TP_UNIT as TP_UNIT,
+  SomeIpHeaderOffset as At,
+} from '@sivshm/abi';
 
 /**
  * Send side of SOME/IP-TP (PRS_SOMEIP_00720ff): the encoded message `message` (header and

@@ -3,14 +3,13 @@
  * UDP to that service's peers (PRS_SOMEIP_00720ff). Off unless given, as the PRS has it: a peer
  * reassembles only the messages it is configured to take segmented.
  */
+import { SOMEIP_TP_UNIT as TP_UNIT } from '@sivshm/abi';
 import { isScalar } from 'yaml';
 import type { ConfigBuildContext } from './config-build-context.js';
 import type { FieldEntry } from './yaml-reader.js';
 
 /** vsomeip's default maximum segment length: 1 392 payload bytes, 1 412 with both headers. */
 export const DEFAULT_TP_SEGMENT = 1392;
-/** A segment's payload is a multiple of 16 bytes (the TP Offset counts 16-byte units). */
-const TP_UNIT = 16;
 
 /**
  * Reads `tp: true | false | <max segment bytes>`: the maximum segment payload when TP is on,
