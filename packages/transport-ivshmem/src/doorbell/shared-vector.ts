@@ -1,9 +1,11 @@
+import { TransportError } from '../errors/transport-error.js';
 import type { PendingProbe, Waker } from '../notify/waker.js';
 
-/** A parked wait: how it ends, and the ring it waits on (see {@link Waker.wait}). */
+/** A channel's place on the vector, made once per waker: how its parked wait ends, and its ring. */
 interface Sleeper {
   readonly finish: (rung: boolean) => void;
-  readonly ring: PendingProbe | undefined;
+  /** The ring the current park waits on (see {@link Waker.wait}). */
+  ring: PendingProbe | undefined;
 }
 
 /**
@@ -47,35 +49,50 @@ export class SharedVector {
   waker(ring: () => void, canRing: () => boolean = () => true): Waker {
     let seen = this.#rung;
     let closed = false;
-    let sleeping: Sleeper | undefined;
+    // One park at a time per channel: its resolve and timer live here, and the sleeper and its
+    // finish are made once, so a park costs a promise and a timer, no closures.
+    let resolvePark: ((rung: boolean) => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const sleeper: Sleeper = {
+      finish: (rung) => {
+        const resolve = resolvePark;
+        if (resolve === undefined) return;
+        clearTimeout(timer);
+        this.#sleepers.delete(sleeper);
+        resolvePark = undefined;
+        timer = undefined;
+        sleeper.ring = undefined;
+        seen = this.#rung;
+        resolve(rung);
+      },
+      ring: undefined,
+    };
     return {
       wake: () => {
         if (!closed && canRing()) ring();
       },
-      wait: (timeoutMs, ring) => {
+      wait: (timeoutMs, ringOf) => {
         if (closed) return Promise.resolve(false);
+        if (resolvePark !== undefined) {
+          return Promise.reject(
+            new TransportError('ERR_BAD_ARGUMENT', 'a shared-vector wait is already pending'),
+          );
+        }
         if (this.#rung !== seen) {
           seen = this.#rung;
           // Rung since the last wait: for this channel only if its ring shows something.
-          if (ring === undefined || ring.hasPending()) return Promise.resolve(true);
+          if (ringOf === undefined || ringOf.hasPending()) return Promise.resolve(true);
         }
         return new Promise<boolean>((resolve) => {
-          const timer = setTimeout(() => finish(false), timeoutMs);
-          const finish = (rung: boolean): void => {
-            clearTimeout(timer);
-            this.#sleepers.delete(sleeper);
-            sleeping = undefined;
-            seen = this.#rung;
-            resolve(rung);
-          };
-          const sleeper: Sleeper = { finish, ring };
-          sleeping = sleeper;
+          resolvePark = resolve;
+          sleeper.ring = ringOf;
+          timer = setTimeout(sleeper.finish, timeoutMs, false);
           this.#sleepers.add(sleeper);
         });
       },
       close: () => {
         closed = true;
-        sleeping?.finish(false);
+        sleeper.finish(false);
       },
     };
   }
