@@ -74,8 +74,9 @@ describe('sivshm gateway: SOME/IP-TP segmentation on send (private network names
       expect(e.title, 'the title length of the rebuilt MediaState').to.equal(TITLE_BYTES);
       expect(e.playing).to.equal(true);
     }
+    // Each event a new session, counting up (a datagram lost on loopback may leave a gap).
     const sessions = report.events.map((e) => e.sessionId);
-    sessions.slice(1).forEach((s, i) => expect(s).to.equal(sessions[i]! + 1));
+    sessions.slice(1).forEach((s, i) => expect(s).to.be.greaterThan(sessions[i]!));
   });
 
   it('should send a large method response as segments with the request id of the request (0xA0 then 0x80 rebuilt)', () => {

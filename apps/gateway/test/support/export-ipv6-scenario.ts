@@ -2,18 +2,10 @@
 // (the gateway) and fd00::2 (an external SOME/IP peer of raw sockets) on a veth end, SD group
 // ff14::4:0. hostd and the provider VM run as processes; the peer finds the export, subscribes
 // (UDP, and the multicast eventgroup of instance 2), calls over UDP and TCP. Prints a JSON report.
-import { appendFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import {
-  forkChild,
-  makeDeployment,
-  siblingEntry,
-  startHostd,
-  startLiveCapture,
-  waitFor,
-} from '@sivshm/testing';
-import { Gateway } from '../../src/gateway.js';
+import { waitFor } from '@sivshm/testing';
+import { runScenario, startExportDeployment } from './export-deployment.js';
 import {
   SD_GROUP_V6,
   SD_PORT,
@@ -25,7 +17,6 @@ import {
   subscribeMessage,
   type RawSdEntry,
 } from './raw-someip-peer.js';
-import { TEST_SD_TIMING } from './test-sd-timing.js';
 
 const outDir = process.argv[2] ?? '/tmp';
 const GATEWAY = 'fd00::1';
@@ -55,52 +46,32 @@ const RESET = {
 };
 
 async function main(): Promise<void> {
-  const d = makeDeployment({
-    label: 'gateway-v6',
-    vms: [
-      { id: 1, name: 'infotainment' },
-      { id: 2, name: 'gateway' },
-    ],
-    services: [{ name: 'VehicleSpeed', consumers: ['gateway'], instances: [1, 2] }],
-  });
-  appendFileSync(d.configPath, GATEWAY_SECTION);
   const ports = [SD_PORT, PORTS.udp, PORTS.udp2, PORTS.group, PORTS.data];
-  const capture = await startLiveCapture({
-    filter: [...ports.map((p) => `udp port ${p}`), `tcp port ${PORTS.tcp}`].join(' or '),
-    rawPcap: join(outDir, 'raw.pcap'),
-    interface: 'any',
-  });
-  const hostd = await startHostd(d);
-  const provider = await forkChild<{ event: string }>({
-    entry: siblingEntry(import.meta.url, 'provider-vm'),
-    args: [d.configPath, d.runDir],
-    what: 'the provider VM',
-    ready: (r) => r.some((m) => m.event === 'ready'),
-    failed: (r) => r.some((m) => m.event === 'error'),
-    pipeStderr: true,
-  });
-  const gateway = await Gateway.start({
-    config: d.configPath,
-    vm: 'gateway',
-    runDir: d.runDir,
-    sdTiming: TEST_SD_TIMING,
+  const x = await startExportDeployment({
+    label: 'gateway-v6',
+    services: [{ name: 'VehicleSpeed', consumers: ['gateway'], instances: [1, 2] }],
+    gatewaySection: GATEWAY_SECTION,
+    providerEntry: 'provider-vm',
+    capture: {
+      filter: [...ports.map((p) => `udp port ${p}`), `tcp port ${PORTS.tcp}`].join(' or '),
+      rawPcap: join(outDir, 'raw.pcap'),
+      interface: 'any',
+    },
+    allowLoopbackEndpoints: false,
     log: (l) => process.stderr.write(`gateway: ${l}\n`),
   });
   try {
     const report = await peer().catch((e: unknown) => {
       throw new Error(
-        `${(e as Error).message}; gateway counters ${JSON.stringify(gateway.counters)}`,
+        `${(e as Error).message}; gateway counters ${JSON.stringify(x.gateway.counters)}`,
       );
     });
     const pcap = join(outDir, 'gateway-v6.pcap');
     const udp = ports.map((p) => `udp.port == ${p}`).join(' or ');
-    await capture.finish(`${udp} or tcp.port == ${PORTS.tcp}`, pcap);
-    process.stdout.write(JSON.stringify({ pcap, ...report, counters: gateway.counters }));
+    await x.capture.finish(`${udp} or tcp.port == ${PORTS.tcp}`, pcap);
+    process.stdout.write(JSON.stringify({ pcap, ...report, counters: x.gateway.counters }));
   } finally {
-    await gateway.close();
-    await provider.stop();
-    await hostd.stop();
-    d.cleanup();
+    await x.close();
   }
 }
 
@@ -184,10 +155,4 @@ async function callOverTcp() {
   return parseSomeIp(got);
 }
 
-await main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    process.stderr.write(`ipv6 export scenario failed: ${(e as Error).stack}\n`);
-    process.exit(1);
-  },
-);
+runScenario('ipv6 export scenario', main);

@@ -2,20 +2,11 @@
 // multicast on, 127.0.0.2 added). Starts hostd and the provider VM (emulated mode), the gateway
 // as its own VM on 127.0.0.1, and an external SOME/IP peer on 127.0.0.2 built from raw sockets.
 // Captures the traffic on lo with tshark and prints a JSON report.
-import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '@sivshm/core';
-import {
-  forkChild,
-  makeDeployment,
-  siblingEntry,
-  sleep,
-  startHostd,
-  startLiveCapture,
-  type LiveCapture,
-  waitFor,
-} from '@sivshm/testing';
-import { Gateway } from '../../src/gateway.js';
+import { sleep, type LiveCapture, waitFor } from '@sivshm/testing';
+import type { Gateway } from '../../src/gateway.js';
+import { runScenario, startExportDeployment } from './export-deployment.js';
 import {
   SD_GROUP,
   SD_PORT,
@@ -29,7 +20,6 @@ import {
   type RawSdEntry,
 } from './raw-someip-peer.js';
 import { TCP_JUNK_PORT, TCP_PORT, callOverTcp, openTcp } from './tcp-peer.js';
-import { TEST_SD_TIMING } from './test-sd-timing.js';
 import { tpSegments } from './tp-segments.js';
 import { encodeSomeIp } from '../../src/someip/someip-message.js';
 
@@ -45,12 +35,6 @@ const EVENT_GROUP = '239.1.1.1';
 const EVENT_GROUP_PORT = 30600;
 const log: string[] = [];
 const note = (s: string): void => void log.push(`${Math.round(performance.now())} ${s}`);
-
-/** tshark on lo, probed until it really captures. */
-function startCapture(): Promise<LiveCapture> {
-  const filter = `udp port ${SD_PORT} or udp port ${SERVICE_PORT} or udp port ${DATA_PORT} or tcp port ${TCP_PORT} or udp port ${MULTICAST_SERVICE_PORT} or udp port ${EVENT_GROUP_PORT}`;
-  return startLiveCapture({ filter, rawPcap });
-}
 
 /** Stops tshark; keeps the SOME/IP traffic, leaving out the probes and the deliberate junk. */
 function finishCapture(capture: LiveCapture): Promise<void> {
@@ -69,55 +53,34 @@ gateway:
 `;
 
 async function main(): Promise<void> {
-  const d = makeDeployment({
+  const x = await startExportDeployment({
     label: 'gateway',
-    vms: [
-      { id: 1, name: 'infotainment' },
-      { id: 2, name: 'gateway' },
-    ],
     services: [{ name: 'VehicleSpeed', consumers: ['gateway'], instances: [1, 2] }],
-  });
-  appendFileSync(d.configPath, GATEWAY_SECTION);
-  const capture = await startCapture();
-  const hostd = await startHostd(d);
-  const provider = await forkChild<{ event: string; message?: string }>({
-    entry: siblingEntry(import.meta.url, 'provider-vm'),
-    args: [d.configPath, d.runDir],
-    what: 'the provider VM',
-    ready: (r) => r.some((m) => m.event === 'ready'),
-    failed: (r) => r.some((m) => m.event === 'error'),
-    pipeStderr: true,
-  });
-  const gatewayLog: string[] = [];
-  const gateway = await Gateway.start({
-    config: d.configPath,
-    vm: 'gateway',
-    runDir: d.runDir,
-    allowLoopbackEndpoints: true,
-    sdTiming: TEST_SD_TIMING,
-    log: (l) => gatewayLog.push(l),
+    gatewaySection: GATEWAY_SECTION,
+    providerEntry: 'provider-vm',
+    capture: {
+      filter: `udp port ${SD_PORT} or udp port ${SERVICE_PORT} or udp port ${DATA_PORT} or tcp port ${TCP_PORT} or udp port ${MULTICAST_SERVICE_PORT} or udp port ${EVENT_GROUP_PORT}`,
+      rawPcap,
+    },
   });
   try {
-    const result = await peerExchange(gateway, provider.messages, d.configPath, () =>
-      provider.stop(),
+    const result = await peerExchange(x.gateway, x.provider.messages, x.configPath, () =>
+      x.provider.stop(),
     );
-    await finishCapture(capture);
-    const calls = provider.messages.filter((m) => m.event === 'call').length;
+    await finishCapture(x.capture);
+    const calls = x.provider.messages.filter((m) => m.event === 'call').length;
     process.stdout.write(
       JSON.stringify({
         pcap,
         log,
-        gatewayLog,
+        gatewayLog: x.gatewayLog,
         ...result,
         providerCalls: calls,
-        counters: gateway.counters,
+        counters: x.gateway.counters,
       }),
     );
   } finally {
-    await gateway.close();
-    await provider.stop();
-    await hostd.stop();
-    d.cleanup();
+    await x.close();
   }
 }
 
@@ -422,15 +385,4 @@ async function peerExchange(
   };
 }
 
-const watchdog = setTimeout(() => {
-  process.stderr.write(`gateway scenario: watchdog expired\n${log.join('\n')}\n`);
-  process.exit(3);
-}, 90_000);
-watchdog.unref();
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    process.stderr.write(`gateway scenario failed: ${String(e)}\n${log.join('\n')}\n`);
-    process.exit(1);
-  },
-);
+runScenario('gateway scenario', main, log);

@@ -4,19 +4,10 @@
 // external SOME/IP peer on 127.0.0.2, built from raw sockets, subscribes to both and calls
 // `control` on instance 1; it reassembles the SOME/IP-TP segments with its own code below.
 // Captures the traffic on lo with tshark and prints a JSON report.
-import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '@sivshm/core';
-import {
-  forkChild,
-  makeDeployment,
-  siblingEntry,
-  sleep,
-  startHostd,
-  startLiveCapture,
-  waitFor,
-} from '@sivshm/testing';
-import { Gateway } from '../../src/gateway.js';
+import { sleep, waitFor } from '@sivshm/testing';
+import { runScenario, startExportDeployment } from './export-deployment.js';
 import {
   SD_GROUP,
   SD_PORT,
@@ -29,7 +20,6 @@ import {
   splitDatagram,
   type RawSdEntry,
 } from './raw-someip-peer.js';
-import { TEST_SD_TIMING } from './test-sd-timing.js';
 
 const outDir = process.argv[2] ?? '/tmp';
 const rawPcap = join(outDir, 'raw.pcap');
@@ -127,48 +117,32 @@ function reassemble(datagrams: readonly Datagram[]): Reassembled[] {
 }
 
 async function main(): Promise<void> {
-  const d = makeDeployment({
+  const x = await startExportDeployment({
     label: 'gateway-tp',
-    vms: [
-      { id: 1, name: 'infotainment' },
-      { id: 2, name: 'gateway' },
-    ],
     services: [
       { name: 'MediaControl', consumers: ['gateway'], instances: [1, 2], ringDataSize: '64KiB' },
     ],
-  });
-  appendFileSync(d.configPath, GATEWAY_SECTION);
-  const filter = `udp port ${SD_PORT} or udp port ${TP_PORT} or udp port ${PLAIN_PORT} or udp port ${TP_DATA_PORT} or udp port ${PLAIN_DATA_PORT}`;
-  const capture = await startLiveCapture({ filter, rawPcap });
-  const hostd = await startHostd(d);
-  const provider = await forkChild<{ event: string; message?: string }>({
-    entry: siblingEntry(import.meta.url, 'media-provider-vm'),
-    args: [d.configPath, d.runDir],
-    what: 'the media provider VM',
-    ready: (r) => r.some((m) => m.event === 'ready'),
-    failed: (r) => r.some((m) => m.event === 'error'),
-    pipeStderr: true,
-  });
-  const gatewayLog: string[] = [];
-  const gateway = await Gateway.start({
-    config: d.configPath,
-    vm: 'gateway',
-    runDir: d.runDir,
-    allowLoopbackEndpoints: true,
-    sdTiming: TEST_SD_TIMING,
-    log: (l) => gatewayLog.push(l),
+    gatewaySection: GATEWAY_SECTION,
+    providerEntry: 'media-provider-vm',
+    capture: {
+      filter: `udp port ${SD_PORT} or udp port ${TP_PORT} or udp port ${PLAIN_PORT} or udp port ${TP_DATA_PORT} or udp port ${PLAIN_DATA_PORT}`,
+      rawPcap,
+    },
   });
   try {
-    const result = await peerExchange(d.configPath);
-    await capture.finish('udp', pcap);
+    const result = await peerExchange(x.configPath);
+    await x.capture.finish('udp', pcap);
     process.stdout.write(
-      JSON.stringify({ pcap, log, gatewayLog, ...result, counters: gateway.counters }),
+      JSON.stringify({
+        pcap,
+        log,
+        gatewayLog: x.gatewayLog,
+        ...result,
+        counters: x.gateway.counters,
+      }),
     );
   } finally {
-    await gateway.close();
-    await provider.stop();
-    await hostd.stop();
-    d.cleanup();
+    await x.close();
   }
 }
 
@@ -268,15 +242,4 @@ async function peerExchange(configPath: string) {
   return { events, response, plain };
 }
 
-const watchdog = setTimeout(() => {
-  process.stderr.write(`gateway TP scenario: watchdog expired\n${log.join('\n')}\n`);
-  process.exit(3);
-}, 90_000);
-watchdog.unref();
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    process.stderr.write(`gateway TP scenario failed: ${String(e)}\n${log.join('\n')}\n`);
-    process.exit(1);
-  },
-);
+runScenario('gateway TP scenario', main, log);
