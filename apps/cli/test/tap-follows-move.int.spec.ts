@@ -8,7 +8,7 @@
 import { expect } from 'chai';
 import { readRegionHeader, unmap, type FollowingTap } from '@sivshm/transport-ivshmem';
 import { Node } from '@sivshm/runtime';
-import { makeDeployment, startHostd, waitFor } from '@sivshm/testing';
+import { elasticDeployment, startHostd, waitFor } from '@sivshm/testing';
 import { ChannelTableReader } from '@sivshm/transport-ivshmem';
 import { loadConfig } from '@sivshm/core';
 import { followingTap } from '../src/diag/channel-taps.js';
@@ -30,28 +30,7 @@ describe('ring taps across an elastic channel move (sivshm capture, record)', fu
   this.timeout(120_000);
 
   it('should see every record once and in order while the channel grows and shrinks', async () => {
-    const d = makeDeployment({
-      label: 'cli-tap-move',
-      vms: [
-        { id: 1, name: 'infotainment' },
-        { id: 2, name: 'cluster' },
-      ],
-      services: [
-        {
-          name: 'VehicleSpeed',
-          ringDataSize: '4KiB',
-          elastic: {
-            minRingDataSize: '4KiB',
-            maxRingDataSize: '64KiB',
-            growAfterMs: 100,
-            shrinkAfterMs: 600,
-            // A slow but correct move on two busy cores must not count as failed: these tests
-            // are about what arrives, not the bound.
-            moveTimeoutMs: 15_000,
-          },
-        },
-      ],
-    });
+    const d = elasticDeployment('cli-tap-move');
     const hostd = await startHostd(d, [], { logLevel: 'info' });
     const provider = await Node.open({
       config: d.configPath,

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { channelDeviceHeader } from '@sivshm/testing';
 import {
   ChannelDeviceHeaderLayout,
   channelDeviceSize,
@@ -9,18 +10,13 @@ import {
 import { windowLayout } from './region-layout.js';
 
 const header = (over: Partial<ChannelDeviceHeader> = {}): ChannelDeviceHeader => ({
-  deviceSize: 256 * 1024,
-  epoch: 7n,
-  channelId: 0x1122334455667788n,
-  pageGranule: 4096,
-  windowLength: windowLayout(4096).windowLength(64 * 1024),
-  ringDataSize: 64 * 1024,
-  consumerVm: 2,
-  providerVm: 1,
-  service: 0x1234,
-  instance: 1,
-  major: 1,
-  mode: 0,
+  ...channelDeviceHeader({
+    deviceSize: 256 * 1024,
+    epoch: 7n,
+    channelId: 0x1122334455667788n,
+    windowLength: windowLayout(4096).windowLength(64 * 1024),
+    ringDataSize: 64 * 1024,
+  }),
   ...over,
 });
 

@@ -4,7 +4,7 @@
 // revokes the old window with receipts. A saturated stream grows the window, a quiet one shrinks
 // it, and every event arrives once and in order.
 import { expect } from 'chai';
-import { makeDeployment as makeTestDeployment } from '@sivshm/testing';
+import { elasticDeployment } from '@sivshm/testing';
 import type { Node } from '../src/index.js';
 import { readStatus, setUpEachTest, waitFor, type StatusLike } from './support/deployment.js';
 
@@ -19,29 +19,7 @@ function activeLength(s: StatusLike): number | undefined {
 describe('elastic channels (hostd and two VMs)', function () {
   this.timeout(90_000);
   const rig = setUpEachTest({
-    deployment: () =>
-      makeTestDeployment({
-        label: 'elastic',
-        vms: [
-          { id: 1, name: 'infotainment' },
-          { id: 2, name: 'cluster' },
-        ],
-        services: [
-          {
-            name: 'VehicleSpeed',
-            ringDataSize: '4KiB',
-            elastic: {
-              minRingDataSize: '4KiB',
-              maxRingDataSize: '64KiB',
-              growAfterMs: 100,
-              shrinkAfterMs: 600,
-              // A slow but correct move on two busy cores must not count as failed: these tests
-              // are about what arrives, not the bound.
-              moveTimeoutMs: 15_000,
-            },
-          },
-        ],
-      }),
+    deployment: () => elasticDeployment('elastic'),
   });
 
   for (const mode of ['plain', 'mac', 'aead'] as const) {

@@ -1,6 +1,7 @@
 // Test support shared by the sivshm workspaces. Private: never published, never imported by
 // shipped code. It imports no other workspace: apps and libraries are located and started at
 // run time, so every package's tests may use it without a project-reference cycle.
+export { channelDeviceHeader, type ChannelDeviceChoice } from './channel-device-header.js';
 export { forkChild, type ForkOptions, type ForkedChild } from './child-process.js';
 export {
   deploymentAt,
@@ -8,6 +9,7 @@ export {
   type Deployment,
   type DeploymentOptions,
 } from './deployment.js';
+export { elasticDeployment } from './elastic-deployment.js';
 export {
   grantVectorsPath,
   readGrantVectors,

@@ -1,6 +1,7 @@
 // Grants of `isolation: device` channels (docs/protocol.md §10): the target byte and the
 // checks against the header of the channel device bound to the channel.
 import { expect } from 'chai';
+import { channelDeviceHeader } from '@sivshm/testing';
 import { GrantPerm, windowLayout, type ChannelDeviceHeader } from '@sivshm/abi';
 import { nodeBackend } from '../crypto/node-backend.js';
 import { decodeGrant, encodeGrant, type GrantToken } from './grant-token.js';
@@ -12,20 +13,13 @@ const KN = new Uint8Array(16).fill(3);
 const WINDOW = windowLayout(4096).windowLength(16384);
 const CHANNEL = 0xabcdef01n;
 
-const header: ChannelDeviceHeader = {
+const header: ChannelDeviceHeader = channelDeviceHeader({
   deviceSize: 128 * 1024,
   epoch: 9n,
   channelId: CHANNEL,
-  pageGranule: 4096,
   windowLength: WINDOW,
   ringDataSize: 16384,
-  consumerVm: 2,
-  providerVm: 1,
-  service: 0x1234,
-  instance: 1,
-  major: 1,
-  mode: 0,
-};
+});
 
 const token = (over: Partial<GrantToken> = {}): GrantToken => ({
   role: 'consumer',

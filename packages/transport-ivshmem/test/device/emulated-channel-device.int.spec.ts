@@ -8,6 +8,7 @@ import path from 'node:path';
 import { GrantPerm, channelDeviceSize, windowLayout, writeChannelDeviceHeader } from '@sivshm/abi';
 import { signRevoke } from '@sivshm/core';
 import { nodeBackend, signGrant } from '@sivshm/core/testing';
+import { channelDeviceHeader } from '@sivshm/testing';
 import { EmulatedDevice } from '../../src/device/emulated-device.js';
 import { TransportError } from '../../src/errors/transport-error.js';
 import { createRegionFixture, type RegionFixture } from './region-fixture.js';
@@ -19,20 +20,16 @@ const WINDOW = windowLayout(4096).windowLength(16384);
 function deviceFile(dir: string, channelId: bigint): string {
   const size = channelDeviceSize(4096, WINDOW);
   const mem = new Uint8Array(size);
-  writeChannelDeviceHeader(mem, {
-    deviceSize: size,
-    epoch: 3n,
-    channelId,
-    pageGranule: 4096,
-    windowLength: WINDOW,
-    ringDataSize: 16384,
-    consumerVm: 2,
-    providerVm: 1,
-    service: 0x1234,
-    instance: 1,
-    major: 1,
-    mode: 0,
-  });
+  writeChannelDeviceHeader(
+    mem,
+    channelDeviceHeader({
+      deviceSize: size,
+      epoch: 3n,
+      channelId,
+      windowLength: WINDOW,
+      ringDataSize: 16384,
+    }),
+  );
   const file = path.join(dir, `${channelId.toString(16)}.chan`);
   writeFileSync(file, mem, { mode: 0o600 });
   return file;
