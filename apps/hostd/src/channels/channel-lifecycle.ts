@@ -1,9 +1,4 @@
-import {
-  ChannelModeCode,
-  windowLayout,
-  type ChannelEntryStateName,
-  type ChannelMode,
-} from '@sivshm/abi';
+import { windowLayout, type ChannelEntryStateName, type ChannelMode } from '@sivshm/abi';
 import type { BrokerChannel, BrokerEffect, ChannelCloseReason, Window } from '@sivshm/core';
 import type {
   ChannelTableWriter,
@@ -11,6 +6,7 @@ import type {
   WindowAllocatorStats,
 } from '@sivshm/transport-ivshmem';
 import type { JsonLogger } from '../log/logger.js';
+import { channelIdentity } from './channel-identity.js';
 
 /** Why a channel is torn down (also the `reason` of the peer_gone a VM receives). */
 export type CloseReason = ChannelCloseReason;
@@ -266,12 +262,7 @@ export class ChannelLifecycle {
       state: e.state,
       offset: Number(ch.window.offset),
       length: Number(ch.window.length),
-      consumerVm: ch.consumerVm,
-      providerVm: ch.providerVm,
-      service: ch.service,
-      instance: ch.instance,
-      major: ch.major,
-      mode: ChannelModeCode[ch.mode],
+      ...channelIdentity(ch),
       ringDataSize:
         windowLayout(this.#o.table.pageGranule).dataSizeOf(Number(ch.window.length)) ?? 0,
     });

@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
-import { ChannelModeCode, windowLayout } from '@sivshm/abi';
+import { windowLayout } from '@sivshm/abi';
 import type { BrokerChannel, ServiceConfig } from '@sivshm/core';
+import { channelIdentity } from '../channels/channel-identity.js';
 import type { LifecycleEffect } from '../channels/channel-lifecycle.js';
 import { HostdError } from '../errors/hostd-error.js';
 import type { JsonLogger } from '../log/logger.js';
@@ -214,12 +215,7 @@ export class ChannelDevices {
           pageGranule: granule,
           windowLength,
           ringDataSize: windowLayout(granule).dataSizeOf(windowLength) ?? 0,
-          consumerVm: ch.consumerVm,
-          providerVm: ch.providerVm,
-          service: ch.service,
-          instance: ch.instance,
-          major: ch.major,
-          mode: ChannelModeCode[ch.mode],
+          ...channelIdentity(ch),
         },
         this.#o.qmp === undefined ? 'chan' : 'mem',
       );

@@ -1,0 +1,28 @@
+import { ChannelModeCode } from '@sivshm/abi';
+import type { BrokerChannel } from '@sivshm/core';
+
+/** Who a channel is between and what it carries, as its table entry and its device header say. */
+export interface ChannelIdentity {
+  readonly consumerVm: number;
+  readonly providerVm: number;
+  readonly service: number;
+  readonly instance: number;
+  readonly major: number;
+  /** `ChannelModeCode` value. */
+  readonly mode: number;
+}
+
+/**
+ * The identity fields of a broker channel, in the form the channel table and the channel device
+ * header store them: one source, so the two never disagree about a channel.
+ */
+export function channelIdentity(ch: BrokerChannel): ChannelIdentity {
+  return {
+    consumerVm: ch.consumerVm,
+    providerVm: ch.providerVm,
+    service: ch.service,
+    instance: ch.instance,
+    major: ch.major,
+    mode: ChannelModeCode[ch.mode],
+  };
+}
