@@ -56,12 +56,12 @@ constexpr double kMaxSequence = 9007199254740991.0;
 enum Mode { kMac = 0, kAesGcm = 1, kChaCha = 2 };
 enum OpenResult { kOpened = 0, kWrongSequence = 1, kBadTag = 2 };
 
-// Memory a cipher was bound to (recordBind). The cipher holds the backing store, so the bytes
-// stay allocated as long as it may use them. A window's mapping is the one exception to "valid
-// for as long as held": unmapped under a live channel, it becomes an inaccessible reservation
-// (mapping.cc), and an access faults exactly as the ring's own SharedArrayBuffer views do.
+// Memory a cipher was bound to (recordBind). The cipher holds the backing store (boundStore),
+// so the bytes stay allocated as long as it may use them. A window's mapping is the one
+// exception to "valid for as long as held": unmapped under a live channel, it becomes an
+// inaccessible reservation (mapping.cc), and an access faults exactly as the ring's own
+// SharedArrayBuffer views do.
 struct BoundBytes {
-  std::shared_ptr<v8::BackingStore> store;
   uint8_t* base = nullptr;
   size_t len = 0;
 };
@@ -84,19 +84,22 @@ enum CallWord {
 };
 
 // One direction key of one channel. Freed by recordCipherDispose or, if the JS handle is dropped
-// without it, by the GC's weak callback.
-struct RecordCipher {
-  int mode = kMac;
-  uint64_t channelId = 0;
-  uint8_t direction = 0;
-  uint8_t associated[kAssociated] = {};  // channel id and direction set once, the rest per record
-  uint8_t nonce[kNonce] = {};            // direction set once, sequence per record
-  EVP_CIPHER_CTX* enc = nullptr;
-  EVP_CIPHER_CTX* dec = nullptr;
+// without it, by the GC's weak callback. What a small mac record reads comes first, in one
+// cache line: between two records of a round trip the process runs JavaScript that evicts it,
+// and fields spread over several lines each cost a miss.
+struct alignas(64) RecordCipher {
   SmallGcm* small = nullptr;  // AES-256-GCM and GMAC, when available
   BoundBytes bound[3];        // kRing: the data area records are sealed into or opened from;
                               // kPrivate: the plaintext side (sealed from, opened into);
                               // kCallBlock: the offset forms' arguments
+  int mode = kMac;
+  uint8_t direction = 0;
+  uint64_t channelId = 0;
+  uint8_t nonce[kNonce] = {};            // direction set once, sequence per record
+  uint8_t associated[kAssociated] = {};  // channel id and direction set once, the rest per record
+  EVP_CIPHER_CTX* enc = nullptr;
+  EVP_CIPHER_CTX* dec = nullptr;
+  std::shared_ptr<v8::BackingStore> boundStore[3];  // what keeps each bound[i] allocated
   Global<Object> handle;
 
   ~RecordCipher() {
@@ -180,10 +183,9 @@ void Create(const FunctionCallbackInfo<Value>& a) {
     delete c;
     return ThrowCrypto(iso, "cannot set up the record cipher");
   }
-  Local<ObjectTemplate> t = ObjectTemplate::New(iso);
-  t->SetInternalFieldCount(1);
+  // The handle, from the constructor recordCipherCreate was registered with.
   Local<Object> handle;
-  if (!t->NewInstance(ctx).ToLocal(&handle)) {
+  if (!a.Data().As<v8::Function>()->NewInstance(ctx).ToLocal(&handle)) {
     delete c;
     return;
   }
@@ -279,9 +281,9 @@ void Bind(const FunctionCallbackInfo<Value>& a) {
     return ThrowBadArg(iso, "bytes are detached");
   }
   BoundBytes& b = c->bound[which];
-  b.store = std::move(store);
-  b.base = static_cast<uint8_t*>(b.store->Data()) + view->ByteOffset();
+  b.base = static_cast<uint8_t*>(store->Data()) + view->ByteOffset();
   b.len = len;
+  c->boundStore[which] = std::move(store);
 }
 
 // The head of the call block of cipher `c`; false (thrown) when no block is bound or the
@@ -364,19 +366,22 @@ void SealRecord(Isolate* iso, const RecordCall& call, const uint8_t* plain, size
                 uint8_t* record) {
   if (n > INT32_MAX) return ThrowBadArg(iso, "record too long", 1);
   RecordCipher* c = call.cipher;
-  SetRecord(c, call, n + kTrailer);
   if (c->mode == kMac) {
     uint8_t tag[kTag];
     if (c->small != nullptr && SmallGcmMacsRecord(c->small, n)) {
-      // One pass: each plaintext byte is loaded once, hashed and stored into the record.
+      // One pass: each plaintext byte is loaded once, hashed and stored into the record. A is
+      // built in registers from the call (HeadOf): only the nonce's sequence is stored.
+      PutLe64(c->nonce + 4, call.sequence);
       SmallGcmMacRecord(c->small, c->nonce, HeadOf(c, call, n + kTrailer), plain, record, n, tag);
     } else {
+      SetRecord(c, call, n + kTrailer);
       if (!Gmac(c, plain, n, tag)) return ThrowCrypto(iso, "GMAC");
       if (n > 0) memcpy(record, plain, n);
     }
     memcpy(record + n + kSequence, tag, kTag);
-  } else if (!AeadSeal(c, plain, n, record)) {
-    return ThrowCrypto(iso, "AEAD seal");
+  } else {
+    SetRecord(c, call, n + kTrailer);
+    if (!AeadSeal(c, plain, n, record)) return ThrowCrypto(iso, "AEAD seal");
   }
   PutLe64(record + n, call.sequence);
 }
@@ -417,6 +422,21 @@ void SealAt(const FunctionCallbackInfo<Value>& a) {
   if (c != nullptr) SealAtWith(a, c);
 }
 
+// The cipher of a handle method's receiver. V8 has already checked that the receiver is a
+// handle (the methods' signature), so only a disposed one is left to refuse: the record path
+// makes no calls into V8 to type-check an argument (IsObject, InternalFieldCount).
+RecordCipher* CipherOfThis(const FunctionCallbackInfo<Value>& a) {
+  auto* c = static_cast<RecordCipher*>(a.This()->GetAlignedPointerFromInternalField(0));
+  if (c == nullptr) ThrowBadArg(a.GetIsolate(), "the record cipher was disposed");
+  return c;
+}
+
+// handle.sealAt(): recordSealAt(handle) as a method of the handle.
+void SealAtMethod(const FunctionCallbackInfo<Value>& a) {
+  RecordCipher* c = CipherOfThis(a);
+  if (c != nullptr) SealAtWith(a, c);
+}
+
 // Decrypts the private copy's body in place, copying it out of the ring a chunk at a time.
 bool AeadOpenLarge(RecordCipher* c, const uint8_t* ring, uint8_t* out, size_t n) {
   int len;
@@ -452,15 +472,17 @@ int OpenRecord(const RecordCall& call, const uint8_t* ring, size_t length, uint8
   memcpy(trailer, ring + n, kTrailer);
   memcpy(out + n, trailer, kTrailer);
   if (GetLe64(trailer) != call.sequence) return kWrongSequence;
-  SetRecord(c, call, length);
   bool ok;
   if (c->mode == kMac) {
     uint8_t tag[kTag];
     if (c->small != nullptr && SmallGcmMacsRecord(c->small, n)) {
-      // One pass: each body byte is loaded from the ring once, stored into out and hashed.
+      // One pass: each body byte is loaded from the ring once, stored into out and hashed
+      // (A from the call, in registers, as when sealing).
+      PutLe64(c->nonce + 4, call.sequence);
       SmallGcmMacRecord(c->small, c->nonce, HeadOf(c, call, length), ring, out, n, tag);
       ok = true;
     } else {
+      SetRecord(c, call, length);
       if (n > 0) memcpy(out, ring, n);
       ok = Gmac(c, out, n, tag);
     }
@@ -468,6 +490,7 @@ int OpenRecord(const RecordCall& call, const uint8_t* ring, size_t length, uint8
     OPENSSL_cleanse(tag, kTag);
     return ok ? kOpened : kBadTag;
   }
+  SetRecord(c, call, length);
   if (c->small != nullptr && n <= kSmallBody) {
     if (n > 0) memcpy(out, ring, n);
     ok = SmallGcmOpen(c->small, c->nonce, c->associated, kAssociated, out, out, n,
@@ -527,11 +550,34 @@ void OpenAt(const FunctionCallbackInfo<Value>& a) {
   if (c != nullptr) OpenAtWith(a, c);
 }
 
+// handle.openAt(): recordOpenAt(handle) as a method of the handle.
+void OpenAtMethod(const FunctionCallbackInfo<Value>& a) {
+  RecordCipher* c = CipherOfThis(a);
+  if (c != nullptr) OpenAtWith(a, c);
+}
+
+// The constructor of record cipher handles: objects with one internal field (the cipher) whose
+// prototype has sealAt and openAt. Every handle has the same shape, so a channel's call site
+// of handle.sealAt() sees one map and one target whatever the channel.
+Local<v8::Function> HandleConstructor(Local<Context> ctx) {
+  Isolate* iso = ctx->GetIsolate();
+  Local<v8::FunctionTemplate> t = v8::FunctionTemplate::New(iso);
+  t->SetClassName(Str(iso, "RecordCipherHandle"));
+  t->InstanceTemplate()->SetInternalFieldCount(1);
+  Local<v8::Signature> only = v8::Signature::New(iso, t);
+  Local<ObjectTemplate> proto = t->PrototypeTemplate();
+  proto->Set(Str(iso, "sealAt"),
+             v8::FunctionTemplate::New(iso, SealAtMethod, Local<Value>(), only));
+  proto->Set(Str(iso, "openAt"),
+             v8::FunctionTemplate::New(iso, OpenAtMethod, Local<Value>(), only));
+  return t->GetFunction(ctx).ToLocalChecked();
+}
+
 }  // namespace
 
 void InitRecordCrypto(Local<Context> ctx, Local<Object> exports) {
   Local<Value> none;
-  SetMethod(ctx, exports, "recordCipherCreate", Create, none);
+  SetMethod(ctx, exports, "recordCipherCreate", Create, HandleConstructor(ctx));
   SetMethod(ctx, exports, "recordCipherDispose", Dispose, none);
   SetMethod(ctx, exports, "recordSeal", Seal, none);
   SetMethod(ctx, exports, "recordOpen", Open, none);

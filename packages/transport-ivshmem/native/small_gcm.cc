@@ -97,21 +97,24 @@ const Api& TheApi() {
 
 }  // namespace
 
-struct SmallGcm {
-  AES_KEY key;  // GCM128 keeps a pointer to it: it lives as long as the context
-  GCM128_CONTEXT* gcm = nullptr;
+// What a mac record reads comes first, on whole cache lines (GHASH's key table, the batch of
+// E(K, J0), then the words that index it): the AES key schedule and GCM128's context are read
+// by mac only once per batch.
+struct alignas(64) SmallGcm {
   // For SmallGcmMac's one-pass path: the GHASH key table, and E(K, J0) of the nonces
   // prefix ‖ first .. prefix ‖ first + count - 1 (nonce = 4-byte prefix ‖ u64 LE counter).
-  alignas(16) U128 htable[16];
-  alignas(16) uint8_t ek0[kEk0Batch][16];
-  uint8_t ek0Prefix[4];
+  U128 htable[16];
+  uint8_t ek0[kEk0Batch][16];
   uint64_t ek0First = 0;
   int ek0Count = 0;
+  uint8_t ek0Prefix[4];
   // TheApi()'s GHASH and batch AES, copied here so a record does not go through its
   // initialisation guard; macRecord: SmallGcmMacRecord applies.
   void (*ghash)(uint64_t*, const U128*, const uint8_t*, size_t) = nullptr;
   void (*ecb)(const unsigned char*, unsigned char*, size_t, const AES_KEY*, int) = nullptr;
   bool macRecord = false;
+  AES_KEY key;  // GCM128 keeps a pointer to it: it lives as long as the context
+  GCM128_CONTEXT* gcm = nullptr;
 };
 
 namespace {

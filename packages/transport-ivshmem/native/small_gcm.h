@@ -5,6 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// The addon's own functions, called per record from record_crypto.cc: hidden, so each call is
+// direct rather than through the shared object's procedure linkage table.
+#pragma GCC visibility push(hidden)
+
 namespace sivshm {
 
 struct SmallGcm;
@@ -48,5 +52,7 @@ bool SmallGcmOpen(SmallGcm* g, const uint8_t* nonce, const uint8_t* aad, size_t 
                   const uint8_t* in, uint8_t* out, size_t len, const uint8_t* tag);
 
 }  // namespace sivshm
+
+#pragma GCC visibility pop
 
 #endif

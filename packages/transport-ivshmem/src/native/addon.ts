@@ -72,7 +72,12 @@ export interface NativeAddon {
    * (AES-256-GCM), 2 ChaCha20-Poly1305 (for the benchmark's comparison only); direction 1 c2p,
    * 2 p2c. The key schedule is set up here, once.
    */
-  recordCipherCreate(mode: 0 | 1 | 2, key: Uint8Array, channelId: bigint, direction: 1 | 2): object;
+  recordCipherCreate(
+    mode: 0 | 1 | 2,
+    key: Uint8Array,
+    channelId: bigint,
+    direction: 1 | 2,
+  ): RecordCipherHandle;
   recordCipherDispose(handle: object): void;
   /**
    * Seals record `sequence` (header words w0, w2, w3 as int32) into `record` = body ‖ sequence
@@ -116,6 +121,19 @@ export interface NativeAddon {
    * the expected sequence (low, high), w0, w2, w3, offset, length.
    */
   recordOpenAt(handle: object): 0 | 1 | 2;
+}
+
+/**
+ * A record cipher made by `recordCipherCreate`. Its methods are `recordSealAt(handle)` and
+ * `recordOpenAt(handle)` as calls on the handle: V8 checks that the receiver is a handle (the
+ * methods' signature), so a record call makes no argument checks of its own, and every handle
+ * shares one prototype, so the call site of a channel's records sees one target.
+ */
+export interface RecordCipherHandle {
+  /** `recordSealAt(this)`: the call block's record, sealed from the private buffer into the ring. */
+  sealAt(): void;
+  /** `recordOpenAt(this)`: the call block's record, opened from the ring into the private buffer. */
+  openAt(): 0 | 1 | 2;
 }
 
 /** Folder holding this package's package.json, found by walking up from this module. */

@@ -88,6 +88,37 @@ describe('native record crypto (addon)', () => {
     expect(() => addon.recordSealAt(h)).to.throw(/disposed/);
   });
 
+  it('should run the offset forms as methods of the handle, refusing a receiver that is not a handle and a disposed handle', () => {
+    const addon = loadAddon();
+    const h = addon.recordCipherCreate(0, key, channelId, 1);
+    const other = addon.recordCipherCreate(0, key, channelId, 1);
+    // Every handle shares one prototype: one target for a channel's call site.
+    expect(Object.getPrototypeOf(h)).to.equal(Object.getPrototypeOf(other));
+    const block = new Uint32Array(8);
+    block.set([1, 0, 1, 2, 3, 0, 4, 0]);
+    const ring = new Uint8Array(28);
+    addon.recordBind(h, 2, block);
+    addon.recordBind(h, 1, new Uint8Array(28).fill(9));
+    addon.recordBind(h, 0, ring);
+    h.sealAt();
+    // The same bytes as the function form: seal the same record with it into a second ring.
+    const viaFunction = new Uint8Array(28);
+    addon.recordBind(h, 0, viaFunction);
+    addon.recordSealAt(h);
+    expect([...ring]).to.deep.equal([...viaFunction]);
+    block.set([1, 0, 1, 2, 3, 0, 28, 0]);
+    expect(h.openAt()).to.equal(OpenResult.opened);
+    viaFunction[0] = (viaFunction[0] ?? 0) ^ 1;
+    expect(h.openAt()).to.equal(OpenResult.badTag);
+    // V8 checks the receiver (the methods' signature): not a handle, not an object made from one.
+    expect(() => Reflect.apply(h.sealAt, {}, [])).to.throw(TypeError);
+    expect(() => Reflect.apply(h.openAt, Object.create(h) as object, [])).to.throw(TypeError);
+    addon.recordCipherDispose(h);
+    expect(() => h.sealAt()).to.throw(/disposed/);
+    expect(() => h.openAt()).to.throw(/disposed/);
+    addon.recordCipherDispose(other);
+  });
+
   it('should report a failure of the crypto library as ERR_CRYPTO, not as a refused argument', () => {
     // The addon throws code ERR_CRYPTO only when OpenSSL fails, which no input makes it do.
     const e = toTransportError(

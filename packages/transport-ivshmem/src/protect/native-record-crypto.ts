@@ -1,5 +1,5 @@
 import { TransportError } from '../errors/transport-error.js';
-import { loadAddon, type NativeAddon } from '../native/addon.js';
+import { loadAddon, type NativeAddon, type RecordCipherHandle } from '../native/addon.js';
 import { callNative, toTransportError } from '../native/native-call.js';
 import type { SomeIpHeader } from '../ring/someip-header.js';
 import type {
@@ -37,21 +37,18 @@ class NativeRecordCipher implements RecordCipher {
   // load per record would not be inlined.
   readonly #seal: NativeAddon['recordSeal'];
   readonly #open: NativeAddon['recordOpen'];
-  readonly #sealAt: NativeAddon['recordSealAt'];
-  readonly #openAt: NativeAddon['recordOpenAt'];
   /**
    * The offset forms' arguments (`CallWord`), bound to the cipher once: writing eight words
    * costs less than passing eight arguments through the V8 API.
    */
   readonly #block = new Uint32Array(CALL_WORDS);
-  #handle: object | undefined;
+  /** The addon's cipher; its `sealAt`/`openAt` methods are the record path (see addon.ts). */
+  #handle: RecordCipherHandle | undefined;
 
   constructor(addon: NativeAddon, o: RecordCipherOptions) {
     this.#addon = addon;
     this.#seal = addon.recordSeal;
     this.#open = addon.recordOpen;
-    this.#sealAt = addon.recordSealAt;
-    this.#openAt = addon.recordOpenAt;
     const mode = o.mode === 'mac' ? 0 : 1;
     const direction = directionCode(o.direction) as 1 | 2;
     // A wrong key or channel id becomes ERR_BAD_ARGUMENT, like the JS cipher's.
@@ -106,42 +103,38 @@ class NativeRecordCipher implements RecordCipher {
     length: number,
     recordOffset: number,
   ): void {
-    const handle = this.#live();
-    const block = this.#block;
-    this.#head(sequence, h);
-    block[CallWord.offset] = plainOffset;
-    block[CallWord.length] = length;
-    block[CallWord.recordOffset] = recordOffset;
-    const sealAt = this.#sealAt;
-    try {
-      sealAt(handle);
-    } catch (e) {
-      throw toTransportError(e);
-    }
-  }
-
-  openAt(expected: number, h: SomeIpHeader, recordOffset: number, length: number): OpenResult {
-    const handle = this.#live();
-    const block = this.#block;
-    this.#head(expected, h);
-    block[CallWord.offset] = recordOffset;
-    block[CallWord.length] = length;
-    const openAt = this.#openAt;
-    try {
-      return openAt(handle);
-    } catch (e) {
-      throw toTransportError(e);
-    }
-  }
-
-  /** Writes what every offset-form call starts with into the call block. */
-  #head(sequence: number, h: SomeIpHeader): void {
+    const handle = this.#handle ?? this.#disposed();
     const block = this.#block;
     block[CallWord.sequenceLow] = sequence;
     block[CallWord.sequenceHigh] = sequence / 0x1_0000_0000;
     block[CallWord.w0] = messageIdWord(h);
     block[CallWord.w2] = requestIdWord(h);
     block[CallWord.w3] = protocolWord(h);
+    block[CallWord.offset] = plainOffset;
+    block[CallWord.length] = length;
+    block[CallWord.recordOffset] = recordOffset;
+    try {
+      handle.sealAt();
+    } catch (e) {
+      throw toTransportError(e);
+    }
+  }
+
+  openAt(expected: number, h: SomeIpHeader, recordOffset: number, length: number): OpenResult {
+    const handle = this.#handle ?? this.#disposed();
+    const block = this.#block;
+    block[CallWord.sequenceLow] = expected;
+    block[CallWord.sequenceHigh] = expected / 0x1_0000_0000;
+    block[CallWord.w0] = messageIdWord(h);
+    block[CallWord.w2] = requestIdWord(h);
+    block[CallWord.w3] = protocolWord(h);
+    block[CallWord.offset] = recordOffset;
+    block[CallWord.length] = length;
+    try {
+      return handle.openAt();
+    } catch (e) {
+      throw toTransportError(e);
+    }
   }
 
   dispose(): void {
@@ -149,11 +142,12 @@ class NativeRecordCipher implements RecordCipher {
     this.#handle = undefined;
   }
 
-  #live(): object {
-    if (this.#handle === undefined) {
-      throw new TransportError('ERR_CLOSED', 'the record cipher was disposed');
-    }
-    return this.#handle;
+  #live(): RecordCipherHandle {
+    return this.#handle ?? this.#disposed();
+  }
+
+  #disposed(): never {
+    throw new TransportError('ERR_CLOSED', 'the record cipher was disposed');
   }
 }
 
