@@ -1,4 +1,4 @@
-import { RingPageLayout, windowLayout, type PageGranule } from '@sivshm/abi';
+import { windowLayout, type PageGranule } from '@sivshm/abi';
 import type {
   BrokerChannel,
   BrokerEffect,
@@ -9,6 +9,8 @@ import type {
 } from '@sivshm/core';
 import type { ChannelLifecycle } from '../channels/channel-lifecycle.js';
 import type { JsonLogger } from '../log/logger.js';
+import { regionWindowWords, ringFigures } from '../rings/ring-figures.js';
+import type { StatusRingDirection } from '../status/status-server.js';
 import { ElasticPlanner } from './elastic-planner.js';
 import type { DirectionSample } from './resize-policy.js';
 
@@ -45,10 +47,6 @@ export interface ElasticStatus {
   moving: number;
   last: { channel: string; decision: string; ringDataSize: number; reason: string }[];
 }
-
-const P_INDEX = RingPageLayout.producer.index / 4;
-const P_DROPS = RingPageLayout.producer.drops / 4;
-const C_INDEX = RingPageLayout.consumer.index / 4;
 
 /**
  * hostd's side of elastic channels (docs/protocol.md §11): at each tick it reads the ring words
@@ -185,23 +183,21 @@ export class ElasticChannels {
       const svc = this.#o.config.services.find((s) => s.id === ch.service);
       if (svc?.elastic === undefined || svc.isolation === 'device' || this.#moves.has(ch.channelId))
         continue;
-      const ring = layout.dataSizeOf(Number(ch.window.length));
-      if (ring === undefined) continue;
-      const base = Number(ch.window.offset);
-      const dir = (at: number): DirectionSample => {
-        const p = new Uint32Array(memory, base + at, 128);
-        const c = new Uint32Array(memory, base + at + layout.granule, 128);
-        return {
-          usedBytes: (Atomics.load(p, P_INDEX) - Atomics.load(c, C_INDEX)) >>> 0,
-          drops: Atomics.load(p, P_DROPS),
-        };
-      };
+      const length = Number(ch.window.length);
+      const ring = layout.dataSizeOf(length);
+      const words = regionWindowWords(memory, Number(ch.window.offset));
+      const rings = ringFigures(this.#o.pageGranule, length, words);
+      if (ring === undefined || rings === undefined) continue;
+      const dir = (d: StatusRingDirection): DirectionSample => ({
+        usedBytes: d.queuedBytes,
+        drops: d.drops,
+      });
       out.push({
         channel: ch,
         state: {
           key: ch.channelId,
           bounds: svc.elastic,
-          sample: { nowMs, ringDataSize: ring, c2p: dir(0), p2c: dir(layout.directionSize(ring)) },
+          sample: { nowMs, ringDataSize: ring, c2p: dir(rings.c2p), p2c: dir(rings.p2c) },
         },
       });
     }

@@ -1,25 +1,20 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { notifyModeName, RingPageLayout, windowLayout } from '@sivshm/abi';
 import type { BrokerHandshakes, ServiceConfig } from '@sivshm/core';
 import type { RegionLayoutInfo } from '@sivshm/transport-ivshmem';
 import type { ChannelLifecycle, ChannelRecord } from '../channels/channel-lifecycle.js';
 import type { ChannelDeviceRecord } from '../isolation/channel-devices.js';
+import {
+  regionWindowWords,
+  ringFigures,
+  RING_PAGE_WORDS,
+  type WindowWords,
+} from '../rings/ring-figures.js';
 import type { SdSwitch } from '../sd/sd-switch.js';
 import type { VmRegistry } from '../vms/vm-registry.js';
-import {
-  serviceNameKey,
-  type StatusDocument,
-  type StatusRingDirection,
-  type StatusRings,
-} from './status-server.js';
+import { serviceNameKey, type StatusDocument, type StatusRings } from './status-server.js';
 
 /** Sampling interval of the event-loop delay figure in status, ms. */
 const LOOP_SAMPLE_MS = 2;
-/** 32-bit words of a ring index page that hostd reads (index, heartbeat, flags, records, drops). */
-const RING_PAGE_WORDS = 128;
-
-/** Ring index words at a byte offset of a channel's window; undefined when not readable. */
-type WindowWords = (offsetInWindow: number) => Uint32Array | undefined;
 
 /** What the status document is read from. */
 export interface StatusSources {
@@ -225,7 +220,7 @@ export class StatusReporter {
   #regionWords(windowOffset: bigint): WindowWords | undefined {
     const memory = this.#s.regionMemory();
     if (memory === undefined) return undefined;
-    return (at) => new Uint32Array(memory, Number(windowOffset) + at, RING_PAGE_WORDS);
+    return regionWindowWords(memory, Number(windowOffset));
   }
 
   /** Reads ring index words at an offset of a device channel's window (a copy from its memory). */
@@ -240,36 +235,8 @@ export class StatusReporter {
     };
   }
 
-  /**
-   * Ring figures of a channel, read (never written) from the window's index pages: the indices
-   * are free-running byte counts, so produced = producer index and queued = producer - consumer
-   * (docs/architecture.md). Values a peer wrote are reported as read, clamped by nothing else.
-   */
+  /** Ring figures of a channel (rings/ring-figures.ts: the same reader as the elastic sampler). */
   #ringFigures(windowLength: bigint, words: WindowWords | undefined): StatusRings | undefined {
-    const layout = windowLayout(this.#s.layout.pageGranule);
-    const dataSize = layout.dataSizeOf(Number(windowLength));
-    if (words === undefined || dataSize === undefined) return undefined;
-    const one = (dirOffset: number): StatusRingDirection | undefined => {
-      const producer = words(dirOffset + layout.producerPage);
-      const consumer = words(dirOffset + layout.consumerPage);
-      if (producer === undefined || consumer === undefined) return undefined;
-      const prod = Atomics.load(producer, RingPageLayout.producer.index / 4);
-      const cons = Atomics.load(consumer, RingPageLayout.consumer.index / 4);
-      return {
-        producedBytes: prod,
-        queuedBytes: (prod - cons) >>> 0,
-        records: Atomics.load(producer, RingPageLayout.producer.records / 4),
-        drops: Atomics.load(producer, RingPageLayout.producer.drops / 4),
-        refused: Atomics.load(consumer, RingPageLayout.consumer.refused / 4),
-        consumerNotify: notifyModeName(Atomics.load(consumer, RingPageLayout.consumer.notify / 4)),
-        closed:
-          (Atomics.load(producer, RingPageLayout.producer.flags / 4) &
-            RingPageLayout.FLAG_CLOSED) !==
-          0,
-      };
-    };
-    const c2p = one(0);
-    const p2c = one(layout.directionSize(dataSize));
-    return c2p === undefined || p2c === undefined ? undefined : { c2p, p2c };
+    return ringFigures(this.#s.layout.pageGranule, Number(windowLength), words);
   }
 }
