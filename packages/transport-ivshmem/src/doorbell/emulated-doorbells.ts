@@ -1,4 +1,5 @@
 import type { Subscription } from 'rxjs';
+import { DoorbellRoute } from '@sivshm/abi';
 import type { DeviceFile } from '../device/channel-device.js';
 import { TransportError } from '../errors/transport-error.js';
 import { IvshmemClient } from '../ivshmem-server/ivshmem-client.js';
@@ -66,15 +67,17 @@ export class EmulatedDoorbells implements Doorbells {
     return this.#files.waker(
       file,
       () => {
-        const targets = ringTargets(file.doorbellRoutes());
-        if (targets.length === 0) this.ringFailures++;
-        for (const t of targets) {
-          try {
-            this.#client.ring(t.peer, t.vector);
-          } catch {
-            // The peer left: nobody to wake there.
-          }
-        }
+        const routes = file.doorbellRoutes();
+        const only = routes.length === 1 ? routes[0]! : undefined;
+        // The rule is one live grant per file: ring its mask's bits at its peer straight away
+        // (no target list per ring). Several routes go through ringTargets, which drops repeats.
+        const sent =
+          only === undefined
+            ? this.#ringAll(ringTargets(routes))
+            : only.peer === undefined
+              ? 0
+              : this.#ringMask(only.peer, only.ring);
+        if (sent === 0) this.ringFailures++;
       },
       () => !this.#client.closed,
       () => () => undefined,
@@ -88,10 +91,39 @@ export class EmulatedDoorbells implements Doorbells {
     this.#client.close();
   }
 
+  /** Rings `vector` of `peer`; false when the peer left (nobody to wake there). */
+  #ring(peer: number, vector: number): boolean {
+    try {
+      this.#client.ring(peer, vector);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Rings each vector of `mask` at `peer`; the number of vectors rung or tried. */
+  #ringMask(peer: number, mask: number): number {
+    let n = 0;
+    for (let v = 0; v < DoorbellRoute.maxVectors; v++) {
+      if (((mask >>> v) & 1) === 0) continue;
+      this.#ring(peer, v);
+      n++;
+    }
+    return n;
+  }
+
+  /** Rings every target; their number. */
+  #ringAll(targets: readonly { peer: number; vector: number }[]): number {
+    for (const t of targets) this.#ring(t.peer, t.vector);
+    return targets.length;
+  }
+
   /** A doorbell on own `vector`: for the files whose live grants observe it, as sivshm.ko's read(). */
   #deliver(vector: number): void {
     let seen = false;
-    for (const f of [...this.#files.files()]) {
+    // Waking only resolves promises (nothing runs meanwhile), so the file map cannot change
+    // under this loop: no copy of it per doorbell.
+    for (const f of this.#files.files()) {
       if (!observes(f.doorbellRoutes(), vector)) continue;
       seen = true;
       this.#files.rang(f);
