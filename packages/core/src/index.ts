@@ -107,6 +107,13 @@ export type { AbortReasonName } from './handshake/abort-reason.js';
 export { MessageType } from './handshake/handshake-messages.js';
 export type { HandshakeMessage } from './handshake/handshake-messages.js';
 export { peekControl } from './handshake/peek-control.js';
+export {
+  HANDSHAKE_TRACE_ENV,
+  flushHandshakeTrace,
+  handshakeTraceOn,
+  startHandshakeTrace,
+  traceStage,
+} from './handshake/handshake-trace.js';
 
 // The control link between hostd and a VM (docs/architecture.md).
 export { ControlConnection } from './control/control-connection.js';

@@ -1,4 +1,10 @@
-import type { BrokerEffect, BrokerHandshakes, ControlMessage } from '@sivshm/core';
+import {
+  handshakeTraceOn,
+  traceStage,
+  type BrokerEffect,
+  type BrokerHandshakes,
+  type ControlMessage,
+} from '@sivshm/core';
 import type { ChannelLifecycle } from '../channels/channel-lifecycle.js';
 import type { ChannelDevices } from '../isolation/channel-devices.js';
 import type { JsonLogger } from '../log/logger.js';
@@ -47,6 +53,7 @@ export class BrokerRouter {
         continue;
       }
       this.#one(e);
+      if (handshakeTraceOn) traceStage(`hostd:effect ${e.kind}`);
     }
   }
 

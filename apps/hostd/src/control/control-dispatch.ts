@@ -6,6 +6,8 @@ import {
   type CertificateAuthority,
   type ControlMessage,
   type CryptoBackend,
+  handshakeTraceOn,
+  traceStage,
 } from '@sivshm/core';
 import type { RegionLayoutInfo } from '@sivshm/transport-ivshmem';
 import type { BrokerRouter } from '../broker/broker-router.js';
@@ -137,7 +139,7 @@ export class ControlDispatch {
       case 'handshake':
         // Every admission rule (rate, pending cap, window quota, link-bound certificate,
         // malformed traffic charged to the budget) is the broker's (docs/security.md).
-        return this.#o.router.route(this.#o.broker.receive(vmId, m.message));
+        return this.#onHandshake(vmId, m.message);
       case 'revokeAck':
         return this.#onRevokeAck(vm, m.channelId, m.receipt);
       case 'close':
@@ -156,6 +158,15 @@ export class ControlDispatch {
       default:
         vms.refuse(vmId, 'ERR_PROTOCOL', `VMs may not send ${m.kind}`);
     }
+  }
+
+  #onHandshake(vmId: number, message: Uint8Array): void {
+    if (!handshakeTraceOn) return this.#o.router.route(this.#o.broker.receive(vmId, message));
+    traceStage('hostd:broker-in');
+    const effects = this.#o.broker.receive(vmId, message);
+    traceStage(`hostd:broker-out ${effects.map((e) => e.kind).join(',')}`);
+    this.#o.router.route(effects);
+    traceStage('hostd:routed');
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { CoreError } from '../errors/core-error.js';
+import { handshakeTraceOn, traceStage } from '../handshake/handshake-trace.js';
 import { ControlFrameDecoder, encodeControlFrame } from './control-frame.js';
 import {
   decodeControlMessage,
@@ -116,9 +117,11 @@ export class ControlConnection {
       process.nextTick(() => {
         this.#corked = false;
         this.#stream.uncork();
+        if (handshakeTraceOn) traceStage('link:flushed');
       });
     }
     this.#stream.write(encodeControlFrame(encodeControlMessage(message)));
+    if (handshakeTraceOn) traceStage(`link:queued ${traceLabel(message)}`);
     return true;
   }
 
@@ -137,6 +140,7 @@ export class ControlConnection {
   }
 
   #onData(chunk: Buffer): void {
+    if (handshakeTraceOn) traceStage('link:data');
     if (this.#closed) return;
     let frames: Uint8Array[];
     try {
@@ -166,7 +170,9 @@ export class ControlConnection {
         else this.#handlers.onInvalid(e as CoreError);
         continue;
       }
+      if (handshakeTraceOn) traceStage(`link:decoded ${traceLabel(m)}`);
       this.#handlers.onMessage(m);
+      if (handshakeTraceOn) traceStage(`link:handled ${traceLabel(m)}`);
     }
     if (this.#head >= this.#queue.length || (this.#stream.destroyed && !this.#ended)) {
       this.#queue = [];
@@ -197,4 +203,9 @@ export class ControlConnection {
     this.#closed = true;
     this.#handlers.onClose?.(this.#closeError);
   }
+}
+
+/** A message's kind, and a handshake message's type (M1..M7) for the stage trace. */
+function traceLabel(m: ControlMessage): string {
+  return m.kind === 'handshake' && m.message[0] === 0x08 ? `M${m.message[1]}` : m.kind;
 }

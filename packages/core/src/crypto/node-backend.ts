@@ -12,6 +12,7 @@ import {
 } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { CoreError } from '../errors/core-error.js';
+import { handshakeTraceOn, traceStage } from '../handshake/handshake-trace.js';
 import { equalConstantTime } from './constant-time.js';
 import type { CryptoBackend } from './crypto-backend.js';
 import {
@@ -240,7 +241,11 @@ export const nodeBackend: CryptoBackend = Object.freeze({
   ed25519Sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
     requireBytes('ed25519Sign', 'secretKey', secretKey, { length: 32 });
     requireBytes('ed25519Sign', 'message', message);
-    return plain(sign(null, message, edSecret.get(secretKey).key));
+    if (!handshakeTraceOn) return plain(sign(null, message, edSecret.get(secretKey).key));
+    traceStage('crypto:sign<');
+    const signature = plain(sign(null, message, edSecret.get(secretKey).key));
+    traceStage('crypto:sign>');
+    return signature;
   },
 
   ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
@@ -252,7 +257,11 @@ export const nodeBackend: CryptoBackend = Object.freeze({
     // hasSmallOrderY also covers A with x = 0 and the sign bit set (y = 1 or p-1).
     if (!isCanonicalY(publicKey, 0) || hasSmallOrderY(publicKey, 0)) return false;
     try {
-      return verify(null, message, edPublic.get(publicKey), signature);
+      if (!handshakeTraceOn) return verify(null, message, edPublic.get(publicKey), signature);
+      traceStage('crypto:verify<');
+      const ok = verify(null, message, edPublic.get(publicKey), signature);
+      traceStage('crypto:verify>');
+      return ok;
     } catch {
       return false;
     }
