@@ -30,7 +30,9 @@ export class SharedVector {
   /** A doorbell arrived on the vector: every waiting channel it may be for wakes. */
   rang(): void {
     this.#rung++;
-    for (const s of [...this.#sleepers]) {
+    // No copy: finish removes its own entry (a Set walk allows that), and waking only resolves
+    // promises, so nothing is added meanwhile.
+    for (const s of this.#sleepers) {
       if (s.ring === undefined || s.ring.hasPending()) s.finish(true);
     }
   }
