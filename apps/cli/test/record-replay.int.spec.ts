@@ -266,7 +266,22 @@ describe('sivshm record and replay', function () {
       }, 10);
       await waitFor(() => volumes >= 10, 'volume events', RUN_MS);
       clearInterval(timer);
-      await new Promise((r) => setTimeout(r, 500)); // the recorder polls every ms
+      // The recorder (its own process) polls every ms, but a busy machine can hold it back for
+      // longer: stop it once its file holds every volume event, not after a fixed pause.
+      const recordedVolumes = (): number => {
+        try {
+          return readPcapng(readFileSync(all), all).packets.filter((p) => p.interfaceId === 1)
+            .length;
+        } catch {
+          return 0; // a block still being written
+        }
+      };
+      await waitFor(
+        () => recordedVolumes() >= published,
+        'every volume event recorded',
+        RUN_MS,
+        20,
+      );
       cli.child.kill('SIGINT');
       expect(await cli.exited, cli.stderr()).to.equal(0);
     } finally {
