@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import type { Certificate } from '../cert/certificate.js';
 import { CoreError } from '../errors/core-error.js';
+import { decodeHandshakeFrame, encodeHandshakeFrame } from '../handshake/handshake-frame-codec.js';
 import { packageRoot } from '../util/package-root.js';
 import { MAX_CONTROL_FRAME_SIZE } from './control-frame.js';
 
@@ -207,6 +208,12 @@ function resizeFields(m: Extract<ControlMessage, { kind: 'resize' | 'resized' }>
  * ```
  */
 export function encodeControlMessage(m: ControlMessage): Uint8Array {
+  if (m.kind === 'handshake') {
+    const peer =
+      m.peerDoorbell === undefined ? undefined : doorbell(m.peerDoorbell, 'peer doorbell id');
+    const fast = encodeHandshakeFrame(m.message, peer, m.channelDevice);
+    if (fast !== undefined) return fast;
+  }
   const t = controlType();
   const [field, value] = fieldsOf(m);
   return new Uint8Array(t.encode(t.fromObject({ [field]: value })).finish());
@@ -239,6 +246,15 @@ function nonEmptyText(s: string, what: string): string {
  * `MAX_CONTROL_FRAME_SIZE` worth of input.
  */
 export function decodeControlMessage(bytes: Uint8Array): ControlMessage {
+  const fast = bytes.length <= MAX_CONTROL_FRAME_SIZE ? decodeHandshakeFrame(bytes) : undefined;
+  if (fast !== undefined) {
+    const peer = fast.peerDoorbell;
+    return {
+      kind: 'handshake',
+      message: nonEmpty(fast.message, 'handshake message'),
+      ...(peer === undefined ? {} : { peerDoorbell: doorbell(peer, 'peer doorbell id') }),
+    };
+  }
   const { kind, f } = decodePlain(bytes);
   switch (kind) {
     case 'hello':
