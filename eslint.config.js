@@ -10,6 +10,7 @@ export default tseslint.config(
       '**/node_modules/**',
       '**/dist/**',
       '**/dist-test/**',
+      '**/dist-old/**',
       '**/build/**',
       '**/test/fixtures/**',
       'packages/kmod/kernel/**',
