@@ -246,8 +246,12 @@ export class ChannelLifecycle {
   }
 
   #freeSlot(table: ChannelTableWriter): number | undefined {
+    // Slots this lifecycle holds are skipped before the table is read: a read copies and
+    // validates the entry, and reading every held slot on each reservation made setting up n
+    // channels cost n²/2 reads (docs/performance.md, Scale).
     for (let i = 0; i < table.capacity; i++) {
-      if (!this.#usedSlots.has(i) && table.read(i).state === 'FREE') return i;
+      if (this.#usedSlots.has(i)) continue;
+      if (table.read(i).state === 'FREE') return i;
     }
     return undefined;
   }
