@@ -2,13 +2,9 @@
 // they carry as pcap records. Loaded by the command's action only (commands/capture.ts).
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { sdPcap, type PcapDatagram } from '@sivshm/discovery';
-import {
-  ChannelTableReader,
-  readRegionHeader,
-  unmap,
-  type FollowingTap,
-} from '@sivshm/transport-ivshmem';
+import { unmap, type FollowingTap } from '@sivshm/transport-ivshmem';
 import { followingTap } from '../diag/channel-taps.js';
+import { HostdTable } from '../diag/hostd-table.js';
 import { MissedRecords } from '../diag/missed-records.js';
 import { CliError } from '../errors/cli-error.js';
 import { isSystemError, systemErrorReason } from '../errors/fs-error-text.js';
@@ -50,8 +46,11 @@ export interface CaptureSummary {
 /** Captures until --duration, --count or Ctrl-C, then says what it wrote. */
 export async function capture(o: CaptureOptions): Promise<CaptureSummary> {
   const m = mapRegionReadOnly(o.region);
+  let hostdTable: HostdTable | undefined;
   try {
-    const { taps, announce } = channelTaps(new Uint8Array(m.shared), o);
+    const region = new Uint8Array(m.shared);
+    hostdTable = new HostdTable(o.region, region);
+    const { taps, announce } = channelTaps(region, hostdTable, o);
     // The output is opened before the first frame is read: a path that cannot be written fails
     // now, not after the capture, and every frame is on disk as soon as it is read.
     const out = openPcap(o.out);
@@ -67,6 +66,7 @@ export async function capture(o: CaptureOptions): Promise<CaptureSummary> {
     if (o.json === true) console.log(JSON.stringify(summary));
     return summary;
   } finally {
+    hostdTable?.close();
     unmap(m.handle);
   }
 }
@@ -153,21 +153,23 @@ interface DirectionTap {
  */
 function channelTaps(
   region: Uint8Array,
+  hostd: HostdTable,
   o: CaptureOptions,
 ): { taps: DirectionTap[]; announce: string } {
-  const header = readRegionHeader(region);
-  const found = new ChannelTableReader(region, header).find(o.channel);
+  const header = hostd.header;
+  const found = hostd.table().find(o.channel);
   if (found === undefined) {
     throw new CliError(
       'ERR_INPUT',
-      `channel ${channelIdText(o.channel)} is not in the channel table of ${o.region} (sivshm inspect lists them)`,
+      `channel ${channelIdText(o.channel)} is not in the channel table of ${hostd.source} (sivshm inspect lists them)`,
     );
   }
   const e = found.entry;
   const c = `127.0.1.${e.consumerVm & 0xff}`;
   const p = `127.0.1.${e.providerVm & 0xff}`;
-  const c2p = followingTap(region, header, e, 0);
-  const p2c = followingTap(region, header, e, 1);
+  const table = (): ReturnType<HostdTable['table']> => hostd.table();
+  const c2p = followingTap(region, header, e, 0, false, table);
+  const p2c = followingTap(region, header, e, 1, false, table);
   if (c2p === undefined || p2c === undefined)
     throw new CliError('ERR_INPUT', `channel ${channelIdText(o.channel)} has no valid window`);
   const taps = [

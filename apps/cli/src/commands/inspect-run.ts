@@ -2,6 +2,7 @@
 // ring states. Loaded by the command's action only (commands/inspect.ts).
 import { inspectRegion, unmap, type RegionReport, type RingState } from '@sivshm/transport-ivshmem';
 import { channelIdText, id16 } from '../io/id-text.js';
+import { HostdTable } from '../diag/hostd-table.js';
 import { mapRegionReadOnly } from '../io/region-file.js';
 
 const hex = (n: number | bigint): string => `0x${n.toString(16)}`;
@@ -42,8 +43,12 @@ function human(path: string, r: RegionReport): string {
 /** Prints the report of region file `path`, as text or (--json) one JSON object. */
 export function inspect(path: string, o: { json?: boolean }): void {
   const m = mapRegionReadOnly(path);
+  let hostd: HostdTable | undefined;
   try {
-    const report = inspectRegion(new Uint8Array(m.shared));
+    const region = new Uint8Array(m.shared);
+    // The header and table hostd keeps in the control file, not the region's mirror (§10.4).
+    hostd = new HostdTable(path, region);
+    const report = inspectRegion(region, hostd);
     if (o.json === true) {
       // Channel ids as hostd's status writes them (0x hex); other 64-bit values (the epoch) in
       // decimal; 16-bit ids stay numbers, as in `sivshm status --json`.
@@ -52,6 +57,7 @@ export function inspect(path: string, o: { json?: boolean }): void {
       console.log(JSON.stringify(report, json, 2));
     } else console.log(human(path, report));
   } finally {
+    hostd?.close();
     unmap(m.handle);
   }
 }

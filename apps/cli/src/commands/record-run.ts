@@ -5,14 +5,9 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChannelEntry } from '@sivshm/abi';
 import type { ServiceConfig } from '@sivshm/core';
-import {
-  ChannelTableReader,
-  readRegionHeader,
-  unmap,
-  type FollowingTap,
-  type RegionLayoutInfo,
-} from '@sivshm/transport-ivshmem';
+import { unmap, type ChannelTableReader, type FollowingTap } from '@sivshm/transport-ivshmem';
 import { followingTap } from '../diag/channel-taps.js';
+import { HostdTable } from '../diag/hostd-table.js';
 import { loadDiagConfig } from '../diag/diagnostics-vm.js';
 import { interfaceBlock, packetBlock, sectionHeaderBlock } from '../diag/pcapng.js';
 import { channelInterface, frameOf, recordedChannelOf } from '../diag/recorded-channel.js';
@@ -144,12 +139,13 @@ function serviceIds(names: readonly string[], config: ServiceConfig | undefined)
  */
 function directionTaps(
   region: Uint8Array,
-  header: RegionLayoutInfo,
+  hostd: HostdTable,
   e: ChannelEntry,
   fromStart: boolean,
 ): DirectionTap[] {
-  const c2p = followingTap(region, header, e, 0, fromStart);
-  const p2c = followingTap(region, header, e, 1, fromStart);
+  const table = (): ChannelTableReader => hostd.table();
+  const c2p = followingTap(region, hostd.header, e, 0, fromStart, table);
+  const p2c = followingTap(region, hostd.header, e, 1, fromStart, table);
   if (c2p === undefined || p2c === undefined) return [];
   return [
     { tap: c2p, from: e.consumerVm, to: e.providerVm },
@@ -168,16 +164,16 @@ export async function record(o: RecordOptions): Promise<void> {
   const config = o.config === undefined ? undefined : await loadDiagConfig(o.config);
   const services = serviceIds(o.service ?? [], config);
   const m = mapRegionReadOnly(o.region);
+  let hostd: HostdTable | undefined;
   try {
     const region = new Uint8Array(m.shared);
-    const header = readRegionHeader(region);
-    const table = new ChannelTableReader(region, header);
+    hostd = new HostdTable(o.region, region);
     const channels = new Set(o.channel ?? []);
     for (const id of channels) {
-      if (table.find(id) === undefined) {
+      if (hostd.table().find(id) === undefined) {
         throw new CliError(
           'ERR_INPUT',
-          `channel ${id} is not in the channel table of ${o.region} (sivshm inspect lists them)`,
+          `channel ${id} is not in the channel table of ${hostd.source} (sivshm inspect lists them)`,
         );
       }
     }
@@ -188,7 +184,8 @@ export async function record(o: RecordOptions): Promise<void> {
     const out = openRecording(o.out, o.maxSize);
     let why: string;
     try {
-      why = await recordLoop(o, out, () => scanTable(table), wanted, region, header, config);
+      const table = hostd;
+      why = await recordLoop(o, out, () => scanTable(table), wanted, region, table, config);
     } finally {
       closeSync(out.fd);
     }
@@ -196,6 +193,7 @@ export async function record(o: RecordOptions): Promise<void> {
       `${process.stderr.isTTY ? '\n' : ''}wrote ${out.frames} frames of ${out.interfaces} channel${out.interfaces === 1 ? '' : 's'} (${out.bytes} bytes) to ${o.out}${why}`,
     );
   } finally {
+    hostd?.close();
     unmap(m.handle);
   }
 }
@@ -204,9 +202,12 @@ export async function record(o: RecordOptions): Promise<void> {
  * The table's used entries; undefined when the table reads as inconsistent (hostd is
  * mid-change): the channels recorded so far are kept and the table is read again later.
  */
-function scanTable(table: ChannelTableReader): ChannelEntry[] | undefined {
+function scanTable(hostd: HostdTable): ChannelEntry[] | undefined {
   try {
-    return table.entries().map((x) => x.entry);
+    return hostd
+      .table()
+      .entries()
+      .map((x) => x.entry);
   } catch {
     return undefined;
   }
@@ -220,7 +221,7 @@ class ChannelSet {
   constructor(
     readonly out: Recording,
     readonly region: Uint8Array,
-    readonly header: RegionLayoutInfo,
+    readonly hostd: HostdTable,
     readonly config: ServiceConfig | undefined,
   ) {}
 
@@ -256,7 +257,7 @@ class ChannelSet {
       this.#recorded.set(e.channelId, {
         interfaceId: this.out.interfaces++,
         entry: e,
-        taps: directionTaps(this.region, this.header, e, this.#started),
+        taps: directionTaps(this.region, this.hostd, e, this.#started),
       });
     }
     this.#started = true;
@@ -301,12 +302,12 @@ async function recordLoop(
   scan: () => ChannelEntry[] | undefined,
   wanted: (e: ChannelEntry) => boolean,
   region: Uint8Array,
-  header: RegionLayoutInfo,
+  hostd: HostdTable,
   config: ServiceConfig | undefined,
 ): Promise<string> {
   const limit = o.count ?? Infinity;
   const deadline = o.duration === undefined ? Infinity : Date.now() + o.duration * 1000;
-  const channels = new ChannelSet(out, region, header, config);
+  const channels = new ChannelSet(out, region, hostd, config);
   const full = ` (stopped at --max-size ${o.maxSize})`;
   let stop = false;
   const onSignal = (): void => void (stop = true);

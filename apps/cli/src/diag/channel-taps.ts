@@ -1,5 +1,5 @@
 // The two rings of a channel as `FollowingTap`s that follow the channel's moves between windows
-// (docs/protocol.md §11), each successor found by its id in the region's channel table.
+// (docs/protocol.md §11), each successor found by its id in the channel table hostd keeps.
 import { windowLayout, type ChannelEntry } from '@sivshm/abi';
 import {
   ChannelTableReader,
@@ -29,6 +29,8 @@ export function placementOf(
 /**
  * A tap on `direction` of the entry's window that follows the channel's moves; undefined for an
  * entry without a valid window. `fromStart`: read from index 0 (a channel that has just opened).
+ * `table`: where successors are looked up, hostd's control file for a host tool (`HostdTable`);
+ * default the region's own table (a region made without hostd).
  */
 export function followingTap(
   region: Uint8Array,
@@ -36,14 +38,14 @@ export function followingTap(
   e: ChannelEntry,
   direction: DirectionIndex,
   fromStart = false,
+  table: () => ChannelTableReader = constant(new ChannelTableReader(region, header)),
 ): FollowingTap | undefined {
   const first = placementOf(region, header, e, direction);
   if (first === undefined) return undefined;
-  const table = new ChannelTableReader(region, header);
   const locate = (successor: bigint): TapPlacement | undefined => {
     let found: ChannelEntry | undefined;
     try {
-      found = table.find(successor)?.entry;
+      found = table().find(successor)?.entry;
     } catch {
       return undefined; // hostd is mid-change: the tap waits at the marker and asks again
     }
@@ -57,3 +59,8 @@ export function followingTap(
     fromStart ? 0 : undefined,
   );
 }
+
+const constant =
+  <T>(x: T): (() => T) =>
+  () =>
+    x;

@@ -59,8 +59,18 @@ function ringState(view: DataView, base: number, dataSize: number, page: number)
 }
 
 /**
+ * Where hostd keeps the header and table of a region: its control file (docs/protocol.md §10.4),
+ * which a host tool reads instead of the region's mirror that any VM can overwrite.
+ */
+export interface HostdTableSource {
+  readonly header: RegionHeaderInfo;
+  table(): ChannelTableReader;
+}
+
+/**
  * Reads a region read-only: the header (validated), every used channel-table entry, and both
- * ring states of each channel. Hostile contents never throw past the header: a bad window is
+ * ring states of each channel; header and table from `hostd` when given (the control file), else
+ * from the region itself. Hostile contents never throw past the header: a bad window is
  * reported in `problem`, out-of-range indices as `violation`.
  *
  * @example
@@ -70,12 +80,13 @@ function ringState(view: DataView, base: number, dataSize: number, page: number)
  * const report = inspectRegion(new Uint8Array(m.shared));
  * ```
  */
-export function inspectRegion(region: Uint8Array): RegionReport {
-  const header = readRegionHeader(region);
+export function inspectRegion(region: Uint8Array, hostd?: HostdTableSource): RegionReport {
+  const header = hostd?.header ?? readRegionHeader(region);
+  const table = hostd?.table() ?? new ChannelTableReader(region, header);
   const view = new DataView(region.buffer, region.byteOffset, region.byteLength);
   const channels: InspectedChannel[] = [];
   const layout = windowLayout(header.pageGranule);
-  for (const { index, entry } of new ChannelTableReader(region, header).entries()) {
+  for (const { index, entry } of table.entries()) {
     const dataSize = layout.dataSizeOf(entry.length);
     if (dataSize === undefined || entry.offset + entry.length > region.byteLength) {
       channels.push({
