@@ -4,6 +4,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { connectWhenAccepting } from '@sivshm/testing/qemu';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 
@@ -23,9 +24,12 @@ export interface QmpQemu {
   stop(): Promise<void>;
 }
 
+/** How long a QEMU may take to listen on its QMP sockets (TCG start-up on a loaded machine). */
+const START_TIMEOUT_MS = 30_000;
+
 /**
  * Starts QEMU with its QMP socket at `dir/<name>.qmp` (and a second one for the test at
- * `dir/<name>-test.qmp`) and waits (≤ 10 s) until both listen.
+ * `dir/<name>-test.qmp`) and waits (≤ 30 s) until both accept a connection.
  */
 export async function startQmpQemu(dir: string, name: string): Promise<QmpQemu> {
   const socketPath = path.join(dir, `${name}.qmp`);
@@ -41,13 +45,22 @@ export async function startQmpQemu(dir: string, name: string): Promise<QmpQemu> 
   );
   let stderr = '';
   child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
-  const end = Date.now() + 10_000;
-  while (!fs.existsSync(socketPath) || !fs.existsSync(testSocketPath)) {
-    if (child.exitCode !== null || Date.now() > end) {
-      child.kill('SIGKILL');
-      throw new Error(`QEMU did not open ${socketPath}: ${stderr}`);
+  const gone = (): string | undefined =>
+    child.exitCode !== null || child.signalCode !== null
+      ? `QEMU exited (${child.exitCode ?? child.signalCode}): ${stderr.trim()}`
+      : undefined;
+  try {
+    // Ready means accepting, not the socket file existing: QEMU creates the file when it binds
+    // and listens a moment later, and a connect in between is refused. The probe connection is
+    // closed at once; QEMU then serves the next client of that monitor.
+    for (const p of [socketPath, testSocketPath]) {
+      (await connectWhenAccepting(p, START_TIMEOUT_MS, gone)).destroy();
     }
-    await new Promise((r) => setTimeout(r, 20));
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw new Error(`QEMU ${name} did not start its QMP monitors: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   const pid = child.pid!;
   return {

@@ -30,7 +30,7 @@ export {
 } from './kernels.js';
 export { addNodeApp, transportAddon } from './node-app.js';
 export { preflight } from './preflight.js';
-export { openQmp, qmpSocket, type QmpClient } from './qmp.js';
+export { connectWhenAccepting, openQmp, qmpSocket, type QmpClient } from './qmp.js';
 export {
   CONTROL_DEVICE_SLOT,
   controlDevice,

@@ -27,23 +27,44 @@ export interface QmpClient {
   close(): void;
 }
 
-/** Connects to QEMU's QMP socket (retrying while QEMU starts) and leaves capabilities mode. */
-export async function openQmp(path: string, timeoutMs = 30_000): Promise<QmpClient> {
+/**
+ * Connects to the unix socket at `path` once it accepts, waiting at most `timeoutMs`. A socket
+ * file that exists is not yet a socket that listens: QEMU binds its `-qmp` socket (the file
+ * appears) and listens a moment later, and a connect in between is refused (ECONNREFUSED), as
+ * is one before the bind (ENOENT). `gone`, asked between attempts, ends the wait early with its
+ * reason (the QEMU exited).
+ */
+export async function connectWhenAccepting(
+  path: string,
+  timeoutMs: number,
+  gone: () => string | undefined = () => undefined,
+): Promise<Socket> {
   const end = Date.now() + timeoutMs;
-  let sock: Socket | undefined;
-  while (sock === undefined) {
-    sock = await new Promise<Socket | undefined>((resolve) => {
+  let last = '';
+  for (;;) {
+    const sock = await new Promise<Socket | undefined>((resolve) => {
       const s = connect(path);
       s.once('connect', () => resolve(s));
-      s.once('error', () => resolve(undefined));
+      s.once('error', (e: NodeJS.ErrnoException) => {
+        last = e.code ?? e.message;
+        resolve(undefined);
+      });
     });
-    if (sock === undefined) {
-      if (Date.now() > end)
-        throw new Error(`QMP socket ${path} did not accept within ${timeoutMs} ms`);
-      await sleep(100);
+    if (sock !== undefined) return sock;
+    const why = gone();
+    if (why !== undefined) throw new Error(`${path} never accepted: ${why}`);
+    if (Date.now() > end) {
+      throw new Error(`${path} did not accept a connection within ${timeoutMs} ms (last: ${last})`);
     }
+    await sleep(50);
   }
-  const s = sock;
+}
+
+/** Connects to QEMU's QMP socket (waiting while QEMU starts) and leaves capabilities mode. */
+export async function openQmp(path: string, timeoutMs = 30_000): Promise<QmpClient> {
+  const s = await connectWhenAccepting(path, timeoutMs).catch((e: Error) => {
+    throw new Error(`QMP socket ${e.message}`);
+  });
   const inbox: QmpMessage[] = [];
   let buf = '';
   s.setEncoding('utf8').on('data', (d: string) => {
