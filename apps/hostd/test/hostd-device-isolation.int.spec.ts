@@ -12,9 +12,15 @@ import {
   writeSync,
 } from 'node:fs';
 import path from 'node:path';
-import { readChannelDeviceHeader, RingPageLayout, windowLayout } from '@sivshm/abi';
+import {
+  readChannelDeviceHeader,
+  RingPageLayout,
+  windowLayout,
+  type ChannelEntry,
+} from '@sivshm/abi';
 import { decodeGrant } from '@sivshm/core';
 import { makeDeployment as makeTestDeployment } from '@sivshm/testing';
+import { ChannelTableReader, controlPathFor, readControlHeader } from '@sivshm/transport-ivshmem';
 import {
   endHostdTest,
   GENEROUS_LIMITS,
@@ -31,6 +37,15 @@ import type { TestVm } from './support/test-vm.js';
 import { granted, vmRoles } from './support/vm-roles.js';
 
 const MARKER = Buffer.from('pair-only marker 7f3a9c');
+
+/** The channel's entry in the table hostd keeps (its control file). */
+function deviceChannelEntry(d: Deployment, channelId: bigint): ChannelEntry {
+  const control = new Uint8Array(readFileSync(controlPathFor(d.regionPath)));
+  const table = new ChannelTableReader(control, readControlHeader(control));
+  const found = table.find(channelId);
+  expect(found, 'the device channel has a table entry').not.to.equal(undefined);
+  return found!.entry;
+}
 
 function deviceDeployment(): Deployment {
   return makeTestDeployment({
@@ -102,6 +117,18 @@ describe('Hostd device channels (emulated mode)', function () {
     (window.bulk ?? window.shared).set(MARKER, dataArea);
     expect(readFileSync(file).includes(MARKER)).to.equal(true);
     expect(readFileSync(d.regionPath).includes(MARKER)).to.equal(false);
+    // What the device channel still holds in the region (docs/security.md §12): a table entry
+    // and the region window reserved for it, which no grant names and which stays all zero.
+    const regionEntry = deviceChannelEntry(d, speed.grant.channelId);
+    expect(regionEntry.length).to.equal(windowLayout(4096).windowLength(64 * 1024));
+    const reserved = readFileSync(d.regionPath).subarray(
+      regionEntry.offset,
+      regionEntry.offset + regionEntry.length,
+    );
+    expect(
+      reserved.every((b) => b === 0),
+      'the reserved region window stays zero',
+    ).to.equal(true);
 
     // Nothing the third VM's link received names the device or its file.
     expect(r.received.some((m) => 'channelDevice' in m)).to.equal(false);
