@@ -6,12 +6,13 @@
 // never handed out as a record. `sivshm record` and `sivshm capture` run in this process beside
 // it and write the same records, once and in order: one pcapng interface, one pcap file.
 import { expect } from 'chai';
-import { readRegionHeader, unmap, type FollowingTap } from '@sivshm/transport-ivshmem';
+import { readRegionHeader, unmap } from '@sivshm/transport-ivshmem';
 import { Node } from '@sivshm/runtime';
 import { elasticDeployment, startHostd, waitFor } from '@sivshm/testing';
 import { ChannelTableReader } from '@sivshm/transport-ivshmem';
 import { loadConfig } from '@sivshm/core';
 import { followingTap } from '../src/diag/channel-taps.js';
+import type { ChannelTap } from '../src/diag/channel-tap.js';
 import { mapRegionReadOnly } from '../src/io/region-file.js';
 import { record } from '../src/commands/record-run.js';
 import { capture } from '../src/commands/capture-run.js';
@@ -52,7 +53,7 @@ describe('ring taps across an elastic channel move (sivshm capture, record)', fu
       await waitFor(() => activeEntry() !== undefined, 'the channel ACTIVE', 20_000);
       const entry = activeEntry()!;
       // p2c: the provider's events. Read from index 0: nothing is published yet.
-      const tap: FollowingTap = followingTap(region, header, entry, 1, true)!;
+      const tap: ChannelTap = followingTap(region, header, entry, 1, true)!;
       const type = (await loadConfig(d.configPath)).protoRoot.lookupType(
         'sivshm.demo.VehicleSpeed',
       );
@@ -68,9 +69,12 @@ describe('ring taps across an elastic channel move (sivshm capture, record)', fu
           tapped.push(Number(msg['odometerM'] ?? msg['odometer_m']));
         }
       };
-      // `sivshm record` in this process, so its 1 ms polls interleave with the publisher's turns
-      // and cannot fall a ring behind: what it misses would be the move's fault.
+      // `sivshm record` in this process, on its own 1 ms timer. Like capture it is passive: hostd
+      // frees an old window once both ends left it, without waiting for it, so on a busy machine
+      // it may find a window freed before it read the window's last records (a cut-off, which it
+      // counts and follows on from). Stopped by the test once every record is published.
       const out = path.join(d.dir, 'moves.pcapng');
+      const stopRecord = new AbortController();
       const recording = record({
         region: d.regionPath,
         out,
@@ -78,6 +82,7 @@ describe('ring taps across an elastic channel move (sivshm capture, record)', fu
         count: TOTAL,
         duration: 100,
         maxSize: 1 << 30,
+        signal: stopRecord.signal,
       });
       const capturedFile = path.join(d.dir, 'moves.pcap');
       // Stopped by the test once every record is published (as Ctrl-C stops the command): it
@@ -153,7 +158,11 @@ describe('ring taps across an elastic channel move (sivshm capture, record)', fu
       );
       expect(tap.moves, 'moves followed (a grow and a shrink)').to.be.at.least(2);
       expect(tap.channelId, 'the tap reads the successor window').to.not.equal(entry.channelId);
-      expect(tap.lost, 'lost').to.equal(0);
+      // The test polls its tap after each batch it publishes, so the tap has read every record
+      // of a window before the producer writes the marker there; hostd may still free that
+      // window before the tap reads the marker (cutOffs), and the tap must then go on in the
+      // channel's live window without losing a record.
+      expect(tap.lost, `lost (cut off ${tap.cutOffs} times)`).to.equal(0);
       expect(tap.malformed, 'malformed').to.equal(0);
       expect([...services], 'no move marker (service 0xFFFF) as a record').to.deep.equal([0x1234]);
       expect(tapped.length).to.equal(sent);
@@ -168,7 +177,8 @@ describe('ring taps across an elastic channel move (sivshm capture, record)', fu
       ).to.equal(true);
       expect(got.length, 'the consumer got them all too').to.equal(sent);
       expect(events('channel-resize-failed')).to.deep.equal([]);
-      await recording;
+      stopRecord.abort();
+      const recordSummary = await recording;
       const file = readPcapng(readFileSync(out), out);
       expect(
         file.interfaces,
@@ -184,9 +194,15 @@ describe('ring taps across an elastic channel move (sivshm capture, record)', fu
           return Number(msg['odometerM'] ?? msg['odometer_m']);
         });
       const recorded = odometers(file.packets.map((p) => p.data));
-      expect(recorded.length, 'recorded frames').to.equal(TOTAL);
-      const wrong = recorded.findIndex((n, i) => n !== i);
-      expect(wrong, 'sivshm record: every record once and in order').to.equal(-1);
+      expect(recordSummary.frames, 'recorded frames').to.equal(recorded.length);
+      if (recordSummary.lapses + recordSummary.cutOffs === 0) {
+        expect(recorded.length, 'no gap: every record').to.equal(TOTAL);
+      }
+      expect(
+        recorded.findIndex((n, i) => i > 0 && n <= recorded[i - 1]!),
+        'sivshm record: records once and in order',
+      ).to.equal(-1);
+      expect(recorded.at(-1), 'sivshm record followed into the last window').to.equal(TOTAL - 1);
       stopCapture.abort();
       const summary = await capturing;
       const captured = odometers(pcapFrames(readFileSync(capturedFile)));
@@ -195,7 +211,8 @@ describe('ring taps across an elastic channel move (sivshm capture, record)', fu
       // guarantees across the moves: what it wrote is each record at most once, in order, it
       // followed into the last window, and what it did not write it says it missed.
       expect(summary.frames, 'captured frames').to.equal(captured.length);
-      if (summary.lapses === 0) expect(captured.length, 'not lapped: every record').to.equal(TOTAL);
+      if (summary.lapses + summary.cutOffs === 0)
+        expect(captured.length, 'not lapped nor cut off: every record').to.equal(TOTAL);
       // A lapse's count also takes in records the publisher dropped on a full ring meanwhile
       // (their session ids are used too), so it may exceed what the capture lost, never fall short.
       else

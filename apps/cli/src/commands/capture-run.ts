@@ -2,7 +2,8 @@
 // they carry as pcap records. Loaded by the command's action only (commands/capture.ts).
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { sdPcap, type PcapDatagram } from '@sivshm/discovery';
-import { unmap, type FollowingTap } from '@sivshm/transport-ivshmem';
+import { unmap } from '@sivshm/transport-ivshmem';
+import type { ChannelTap } from '../diag/channel-tap.js';
 import { followingTap } from '../diag/channel-taps.js';
 import { HostdTable } from '../diag/hostd-table.js';
 import { MissedRecords } from '../diag/missed-records.js';
@@ -38,7 +39,15 @@ export interface CaptureSummary {
   readonly frames: number;
   /** How many times the producer lapped the capture (it resumed at the newest record). */
   readonly lapses: number;
-  /** Records lost in those lapses, at least (counted from event session ids: MissedRecords). */
+  /**
+   * How many times hostd freed a window the channel had moved out of before the capture read it
+   * up to its move marker (docs/protocol.md §11.3); the capture went on in the channel's window.
+   */
+  readonly cutOffs: number;
+  /**
+   * Records lost in those lapses and cut-offs, at least (counted from event session ids:
+   * MissedRecords).
+   */
   readonly missedRecords: number;
   readonly malformedBatches: number;
 }
@@ -80,16 +89,21 @@ function summarize(o: CaptureOptions, taps: DirectionTap[], frames: number): Cap
     lastChannel: channelIdText(moved?.channelId ?? o.channel),
     frames,
     lapses: sum((t) => t.tap.lost),
+    cutOffs: sum((t) => t.tap.cutOffs),
     missedRecords: sum((t) => t.missed.count),
     malformedBatches: sum((t) => t.tap.malformed),
   };
 }
 
 function summaryLine(s: CaptureSummary): string {
-  const problems = [
-    s.lapses > 0
-      ? `lapped ${s.lapses === 1 ? 'once' : `${s.lapses} times`} by the producer: missed at least ${s.missedRecords} records`
+  const gaps = [
+    s.lapses > 0 ? `lapped ${s.lapses === 1 ? 'once' : `${s.lapses} times`} by the producer` : '',
+    s.cutOffs > 0
+      ? `${s.cutOffs} old window${s.cutOffs === 1 ? '' : 's'} freed before it was read to the end`
       : '',
+  ].filter((p) => p !== '');
+  const problems = [
+    gaps.length > 0 ? `${gaps.join(', ')}: missed at least ${s.missedRecords} records` : '',
     s.malformedBatches > 0 ? `${s.malformedBatches} malformed batches skipped` : '',
   ].filter((p) => p !== '');
   return (
@@ -140,7 +154,7 @@ function appendFrames(out: PcapOut, datagrams: readonly PcapDatagram[], before: 
 }
 
 interface DirectionTap {
-  tap: FollowingTap;
+  tap: ChannelTap;
   src: string;
   dst: string;
   missed: MissedRecords;
@@ -186,7 +200,7 @@ function channelTaps(
 function pollTaps(taps: DirectionTap[]): PcapDatagram[] {
   const turn: PcapDatagram[] = [];
   for (const t of taps) {
-    const lapsesBefore = t.tap.lost;
+    const gapsBefore = t.tap.lost + t.tap.cutOffs;
     for (const r of t.tap.poll()) {
       t.missed.saw(r.frame);
       turn.push({
@@ -198,8 +212,8 @@ function pollTaps(taps: DirectionTap[]): PcapDatagram[] {
         timeMs: Date.now(),
       });
     }
-    // A poll returns the records before a lapse it met, never after it.
-    if (t.tap.lost !== lapsesBefore) t.missed.lapsed();
+    // A poll returns the records before a lapse or cut-off it met, never after it.
+    if (t.tap.lost + t.tap.cutOffs !== gapsBefore) t.missed.lapsed();
   }
   return turn;
 }

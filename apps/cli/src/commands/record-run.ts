@@ -5,7 +5,8 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChannelEntry } from '@sivshm/abi';
 import type { ServiceConfig } from '@sivshm/core';
-import { unmap, type ChannelTableReader, type FollowingTap } from '@sivshm/transport-ivshmem';
+import { unmap, type ChannelTableReader } from '@sivshm/transport-ivshmem';
+import type { ChannelTap } from '../diag/channel-tap.js';
 import { followingTap } from '../diag/channel-taps.js';
 import { HostdTable } from '../diag/hostd-table.js';
 import { loadDiagConfig } from '../diag/diagnostics-vm.js';
@@ -26,6 +27,17 @@ export interface RecordOptions {
   duration?: number;
   count?: number;
   maxSize: number;
+  /** Stops the recording as Ctrl-C does (for a caller in the same process). */
+  signal?: AbortSignal;
+}
+
+/** What a recording wrote, and the gaps its taps could not see (lower-bound counts). */
+export interface RecordSummary {
+  readonly frames: number;
+  /** Times a producer lapped a tap. */
+  readonly lapses: number;
+  /** Old windows hostd freed before a tap read them to their move marker (protocol §11.3). */
+  readonly cutOffs: number;
 }
 
 /** How often the channel table is read again for channels that opened or ended. */
@@ -33,7 +45,7 @@ const SCAN_MS = 200;
 
 /** One ring of a recorded channel, with the VMs its frames go between. */
 interface DirectionTap {
-  readonly tap: FollowingTap;
+  readonly tap: ChannelTap;
   readonly from: number;
   readonly to: number;
 }
@@ -156,8 +168,11 @@ function directionTaps(
 /** Microseconds since the Unix epoch, finer than Date.now(). */
 const nowUs = (): bigint => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
 
-/** Records until --duration, --count, --max-size or Ctrl-C, then says what it wrote. */
-export async function record(o: RecordOptions): Promise<void> {
+/**
+ * Records until --duration, --count, --max-size, Ctrl-C or `o.signal`, then says what it wrote.
+ * A stop by signal takes what the rings hold at that moment before it returns.
+ */
+export async function record(o: RecordOptions): Promise<RecordSummary> {
   // The output is checked first and opened before the first frame is read: a path that cannot
   // be written fails before anything is captured, and every frame is on disk once read.
   checkWritableFile(o.out, 'recording');
@@ -183,15 +198,17 @@ export async function record(o: RecordOptions): Promise<void> {
       services.has(e.service);
     const out = openRecording(o.out, o.maxSize);
     let why: string;
+    const recorded = new ChannelSet(out, region, hostd, config);
     try {
       const table = hostd;
-      why = await recordLoop(o, out, () => scanTable(table), wanted, region, table, config);
+      why = await recordLoop(o, out, () => scanTable(table), wanted, recorded);
     } finally {
       closeSync(out.fd);
     }
     console.error(
-      `${process.stderr.isTTY ? '\n' : ''}wrote ${out.frames} frames of ${out.interfaces} channel${out.interfaces === 1 ? '' : 's'} (${out.bytes} bytes) to ${o.out}${why}`,
+      `${process.stderr.isTTY ? '\n' : ''}wrote ${out.frames} frames of ${out.interfaces} channel${out.interfaces === 1 ? '' : 's'} (${out.bytes} bytes) to ${o.out}${why}${gapsText(recorded)}`,
     );
+    return { frames: out.frames, lapses: recorded.lapses, cutOffs: recorded.cutOffs };
   } finally {
     hostd?.close();
     unmap(m.handle);
@@ -213,9 +230,20 @@ function scanTable(hostd: HostdTable): ChannelEntry[] | undefined {
   }
 }
 
+/** What the taps could not see, for the closing line ('' when nothing). */
+function gapsText(c: ChannelSet): string {
+  const parts = [
+    c.lapses > 0 ? `lapped ${c.lapses} times` : '',
+    c.cutOffs > 0 ? `${c.cutOffs} old windows freed before they were read to the end` : '',
+  ].filter((p) => p !== '');
+  return parts.length === 0 ? '' : ` (taps ${parts.join(', ')}: frames there are missing)`;
+}
+
 /** The channels being recorded, kept in step with the channel table. */
 class ChannelSet {
   readonly #recorded = new Map<bigint, Recorded>();
+  /** Gaps of the taps of channels no longer recorded. */
+  #gapsBefore = { lapses: 0, cutOffs: 0 };
   /** True after the first scan: channels found later opened during the recording. */
   #started = false;
   constructor(
@@ -227,6 +255,20 @@ class ChannelSet {
 
   get size(): number {
     return this.#recorded.size;
+  }
+
+  get lapses(): number {
+    return this.#gapsBefore.lapses + this.#sum((t) => t.lost);
+  }
+
+  get cutOffs(): number {
+    return this.#gapsBefore.cutOffs + this.#sum((t) => t.cutOffs);
+  }
+
+  #sum(f: (t: ChannelTap) => number): number {
+    let n = 0;
+    for (const r of this.#recorded.values()) for (const t of r.taps) n += f(t.tap);
+    return n;
   }
 
   /**
@@ -246,7 +288,13 @@ class ChannelSet {
         e.state === 'ACTIVE' ||
         e.state === 'CLOSING' ||
         (e.state === 'PENDING' && e.channelId !== r.entry.channelId);
-      if (!used.some((e) => live(e) && reads(r, e))) this.#recorded.delete(id);
+      if (!used.some((e) => live(e) && reads(r, e))) {
+        this.#recorded.delete(id);
+        for (const t of r.taps) {
+          this.#gapsBefore.lapses += t.tap.lost;
+          this.#gapsBefore.cutOffs += t.tap.cutOffs;
+        }
+      }
     }
     const recorded = [...this.#recorded.values()];
     for (const e of used) {
@@ -301,17 +349,15 @@ async function recordLoop(
   out: Recording,
   scan: () => ChannelEntry[] | undefined,
   wanted: (e: ChannelEntry) => boolean,
-  region: Uint8Array,
-  hostd: HostdTable,
-  config: ServiceConfig | undefined,
+  channels: ChannelSet,
 ): Promise<string> {
   const limit = o.count ?? Infinity;
   const deadline = o.duration === undefined ? Infinity : Date.now() + o.duration * 1000;
-  const channels = new ChannelSet(out, region, hostd, config);
   const full = ` (stopped at --max-size ${o.maxSize})`;
-  let stop = false;
+  let stop = o.signal?.aborted === true;
   const onSignal = (): void => void (stop = true);
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  o.signal?.addEventListener('abort', onSignal, { once: true });
   try {
     let nextScan = 0;
     let announced = false;
@@ -338,8 +384,17 @@ async function recordLoop(
       }
       await sleep(1);
     }
+    if (stop && out.frames < limit) {
+      // What the rings hold at the stop is taken, as capture does.
+      const blocks = channels.poll(limit - out.frames);
+      if (blocks.length > 0) {
+        if (!out.append(blocks)) return full;
+        out.frames += blocks.length;
+      }
+    }
     return '';
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    o.signal?.removeEventListener('abort', onSignal);
   }
 }

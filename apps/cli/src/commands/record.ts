@@ -55,5 +55,7 @@ export function registerRecordCommand(program: Command): void {
         '  --service VehicleSpeed --duration 60 --out drive.pcapng',
     )
     // The region and pcapng code (and the transport it needs) loads only when a recording runs.
-    .action(async (o: RecordOptions) => (await import('./record-run.js')).record(o));
+    .action(async (o: RecordOptions) => {
+      await (await import('./record-run.js')).record(o);
+    });
 }

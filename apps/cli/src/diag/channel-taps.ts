@@ -1,12 +1,13 @@
 // The two rings of a channel as `FollowingTap`s that follow the channel's moves between windows
-// (docs/protocol.md §11), each successor found by its id in the channel table hostd keeps.
+// (docs/protocol.md §11), each successor found by its id in the channel table hostd keeps, or by
+// the channel's pair once hostd freed a window before the tap read its marker.
 import { windowLayout, type ChannelEntry } from '@sivshm/abi';
 import {
   ChannelTableReader,
-  FollowingTap,
   type RegionLayoutInfo,
   type TapPlacement,
 } from '@sivshm/transport-ivshmem';
+import { ChannelTap } from './channel-tap.js';
 
 /** Ring direction in a window: 0 is consumer to provider (first), 1 provider to consumer. */
 export type DirectionIndex = 0 | 1;
@@ -27,10 +28,11 @@ export function placementOf(
 }
 
 /**
- * A tap on `direction` of the entry's window that follows the channel's moves; undefined for an
- * entry without a valid window. `fromStart`: read from index 0 (a channel that has just opened).
- * `table`: where successors are looked up, hostd's control file for a host tool (`HostdTable`);
- * default the region's own table (a region made without hostd).
+ * A tap on `direction` of the entry's window that follows the channel's moves, also when hostd
+ * frees a window before the tap read its marker (`ChannelTap`); undefined for an entry without a
+ * valid window. `fromStart`: read from index 0 (a channel that has just opened). `table`: where
+ * windows are looked up, hostd's control file for a host tool (`HostdTable`); default the
+ * region's own table (a region made without hostd).
  */
 export function followingTap(
   region: Uint8Array,
@@ -39,25 +41,15 @@ export function followingTap(
   direction: DirectionIndex,
   fromStart = false,
   table: () => ChannelTableReader = constant(new ChannelTableReader(region, header)),
-): FollowingTap | undefined {
+): ChannelTap | undefined {
   const first = placementOf(region, header, e, direction);
   if (first === undefined) return undefined;
-  const locate = (successor: bigint): TapPlacement | undefined => {
-    let found: ChannelEntry | undefined;
-    try {
-      found = table().find(successor)?.entry;
-    } catch {
-      return undefined; // hostd is mid-change: the tap waits at the marker and asks again
-    }
-    return found === undefined ? undefined : placementOf(region, header, found, direction);
+  const source = {
+    table,
+    place: (x: ChannelEntry) => placementOf(region, header, x, direction),
+    granule: header.pageGranule,
   };
-  return new FollowingTap(
-    e.channelId,
-    first,
-    locate,
-    header.pageGranule,
-    fromStart ? 0 : undefined,
-  );
+  return new ChannelTap(source, e, first, fromStart ? 0 : undefined);
 }
 
 const constant =
