@@ -1,4 +1,4 @@
-import { Observable, Subject, filter, type Subscription } from 'rxjs';
+import { Observable, Subject, type Subscription } from 'rxjs';
 import { DiscoveryError } from '../errors/discovery-error.js';
 import type { SdAddress } from '../transport/sd-transport.js';
 import { isEndpointOption, type EndpointOption } from '../wire/endpoint-option.js';
@@ -9,6 +9,8 @@ import type { SdMessage } from '../wire/sd-message.js';
 import type { PackEntry, SdEntryFields } from '../wire/sd-packer.js';
 import type { ServiceEntry } from '../wire/service-entry.js';
 import { AnnounceSchedule } from './announce-schedule.js';
+import { countQuery, coveringQuery, type FindState } from './find-state.js';
+import { FindWatchers } from './find-watchers.js';
 import { hexId as hex } from './hex-id.js';
 import { KeyedSets } from './keyed-sets.js';
 import type { SdEndpoint, SdReceived } from './sd-endpoint.js';
@@ -56,24 +58,6 @@ export type SubscriptionEvent =
       readonly reason: UnavailableReason;
     };
 
-/**
- * The one search for a service: every `find()` and `subscribe()` of the service shares it
- * (PRS_SOMEIPSD: one FindService entry per service, not one per caller). Its entry is the
- * narrowest query that covers every caller's (a field on which callers differ becomes its
- * wildcard), and it ends once every caller's query is answered.
- */
-interface FindState {
-  readonly serviceId: number;
-  /** Callers' queries by key, with how many callers hold each. */
-  readonly queries: Map<string, { readonly query: Required<FindQuery>; refs: number }>;
-  /**
-   * Keys of the queries no Offer has answered yet: an Offer entry checks only these, so the
-   * per-entry work ends once all are answered (every cycle carries an Offer per instance).
-   */
-  readonly unanswered: Set<string>;
-  entry: SdEntryFields;
-}
-
 /** One of our eventgroup subscriptions. */
 interface EventgroupSubscription {
   readonly spec: FullSubscribeSpec;
@@ -87,19 +71,6 @@ const ANY_INSTANCE = 0xffff;
 
 /** The key of one service instance in the subscription index. */
 const instanceKey = (serviceId: number, instanceId: number): string => `${serviceId}|${instanceId}`;
-
-/** The narrowest Find query covering every query `f` holds: differing fields become wildcards. */
-function coveringQuery(f: FindState): Required<FindQuery> {
-  const qs = [...f.queries.values()].map((h) => h.query);
-  const same = <K extends keyof FindQuery>(k: K, wildcard: number): number =>
-    qs.every((q) => q[k] === qs[0]![k]) ? qs[0]![k]! : wildcard;
-  return {
-    serviceId: f.serviceId,
-    instanceId: same('instanceId', ANY_INSTANCE),
-    majorVersion: same('majorVersion', 0xff),
-    minorVersion: same('minorVersion', 0xffffffff),
-  };
-}
 
 /**
  * The client side of an SD agent: learns remote offers into its registry, searches for
@@ -120,6 +91,8 @@ export class SdConsumer {
    */
   private readonly subscriptionsAt = new KeyedSets<EventgroupSubscription>();
   private readonly watching: Subscription;
+  /** The `find()` callers, reached by instance (after `watching`, as their own subscriptions were). */
+  private readonly findWatchers: FindWatchers;
 
   constructor(private readonly endpoint: SdEndpoint) {
     this.registry = new SdRegistry(endpoint.clock);
@@ -131,6 +104,7 @@ export class SdConsumer {
       (due) => endpoint.track(endpoint.sendMulticast(due.map((f) => ({ entry: f.entry })))),
     );
     this.watching = this.registry.changes$.subscribe((c) => this.availabilityChanged(c));
+    this.findWatchers = new FindWatchers(this.registry.changes$);
   }
 
   /** See `SdAgent.find`. */
@@ -149,13 +123,11 @@ export class SdConsumer {
         subscriber.error(new DiscoveryError('ERR_SD_STATE', 'find: the SD agent is stopped'));
         return undefined;
       }
-      const sub = this.registry.changes$
-        .pipe(filter((c) => matchesFind(q, c.service)))
-        .subscribe(subscriber);
+      const unwatch = this.findWatchers.watch(q, subscriber);
       for (const service of this.registry.match(q)) subscriber.next({ available: true, service });
       const release = this.retainFind(q);
       return () => {
-        sub.unsubscribe();
+        unwatch();
         release();
       };
     });
@@ -196,8 +168,14 @@ export class SdConsumer {
         instanceId: full.instanceId,
         majorVersion: full.majorVersion,
       }).subscribe();
+      // The instance's offers only (a scan of every known offer per subscribe was quadratic).
       const known = this.registry
-        .list()
+        .match({
+          serviceId: full.serviceId,
+          instanceId: full.instanceId,
+          majorVersion: 0xff,
+          minorVersion: 0xffffffff,
+        })
         .find(
           (s) =>
             s.serviceId === full.serviceId &&
@@ -369,12 +347,13 @@ export class SdConsumer {
         serviceId: q.serviceId,
         queries: new Map(),
         unanswered: new Set(),
+        values: { instanceId: new Map(), majorVersion: new Map(), minorVersion: new Map() },
         entry: this.findEntry(q),
       };
       this.finds.set(q.serviceId, f);
     }
     const held = f.queries.get(key) ?? { query: q, refs: 0 };
-    held.refs++;
+    if (held.refs++ === 0) countQuery(f, held.query, 1);
     f.queries.set(key, held);
     f.entry = this.findEntry(coveringQuery(f));
     // A new request searches unless it is answered already (a finished search restarts).
@@ -392,6 +371,7 @@ export class SdConsumer {
       if (released) return;
       released = true;
       if (--held.refs === 0) {
+        countQuery(state, held.query, -1);
         state.queries.delete(key);
         state.unanswered.delete(key);
       }
