@@ -40,7 +40,9 @@ export function registerCaptureCommand(program: Command): void {
       '\nCtrl-C or SIGTERM ends the capture cleanly: the frames still in the rings are written, then\n' +
         'the summary. The capture reads the rings without slowing the VMs, so a producer faster\n' +
         'than it can lap it: the summary says how many times, and at least how many records it\n' +
-        "missed (from gaps in each event's SOME/IP session ids); it never invents a frame.",
+        "missed (from gaps in each event's SOME/IP session ids); it never invents a frame. Across\n" +
+        'a move it follows the channel, also when hostd freed the old window before the capture\n' +
+        'read it to the end (counted as a cut-off, the missed records counted the same way).',
     )
     // The region and pcap code (and the transport it needs) loads only when a capture runs.
     .action(async (o: CaptureOptions) => {

@@ -49,7 +49,7 @@ export function registerRecordCommand(program: Command): void {
       '\nWithout --channel or --service every channel is recorded; channels that open during the\n' +
         'recording are added. The output is checked and opened before\n' +
         'anything is read: a path that cannot be written fails at once. Ctrl-C ends the recording\n' +
-        'with every frame read so far on disk. aead channels are recorded as they travel (sealed).\n' +
+        'after it has written what the rings still hold. aead channels are recorded as they travel (sealed).\n' +
         'Read it with tshark -r FILE -d udp.port==30501,someip; replay it with sivshm replay.\n' +
         '\nExample: sivshm record --region /dev/shm/sivshm-demo --config services.yaml \\\n' +
         '  --service VehicleSpeed --duration 60 --out drive.pcapng',
