@@ -42,10 +42,16 @@ export function entryOptions(
   msg: SdMessage,
   entry: SdEntry,
 ): { options: SdOption[]; missing: boolean } {
+  const { run1, run2 } = entry;
+  // One referenced option (the usual Offer or Subscribe) has no duplicate to drop: skip the keys.
+  if (run1.count + run2.count === 1) {
+    const o = msg.options[run1.count === 1 ? run1.index : run2.index];
+    return o === undefined ? { options: [], missing: true } : { options: [o], missing: false };
+  }
   const seen = new Set<string>();
   const options: SdOption[] = [];
   let missing = false;
-  for (const run of [entry.run1, entry.run2]) {
+  for (const run of [run1, run2]) {
     for (let i = run.index; i < run.index + run.count; i++) {
       const o = msg.options[i];
       if (o === undefined) {

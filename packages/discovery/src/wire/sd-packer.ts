@@ -47,19 +47,21 @@ export function packSdMessage(input: PackInput): SdMessage {
     options.push(input.sdEndpoint);
     // Never reused by entries: the SD endpoint option is not referenced (SD-1084).
   }
-  const append = (o: SdOption): number => {
+  const append = (o: SdOption, key: string): number => {
     options.push(o);
-    index.set(optionKey(o), options.length - 1);
+    index.set(key, options.length - 1);
     return options.length - 1;
   };
   const entries = input.entries.map(({ entry, options: refs = [] }): SdEntry => {
     const unique: SdOption[] = [];
+    const uniqueKeys: string[] = [];
     const keys = new Set<string>();
     for (const o of refs) {
       const k = optionKey(o);
       if (!keys.has(k)) {
         keys.add(k);
         unique.push(o);
+        uniqueKeys.push(k);
       }
     }
     if (unique.length > 30) {
@@ -68,7 +70,7 @@ export function packSdMessage(input: PackInput): SdMessage {
         `an entry references ${unique.length} distinct options; two runs of at most 15 hold 30`,
       );
     }
-    let runs = runsOf(unique.map((o) => index.get(optionKey(o)) ?? append(o)));
+    let runs = runsOf(unique.map((o, j) => index.get(uniqueKeys[j]!) ?? append(o, uniqueKeys[j]!)));
     if (runs === undefined) {
       // Existing copies are scattered: give this entry its own contiguous block.
       const first = options.length;
@@ -83,11 +85,12 @@ export function packSdMessage(input: PackInput): SdMessage {
 /** Up to two runs (count ≤ 15 each) covering exactly `indices`, or undefined. */
 function runsOf(indices: number[]): [OptionRun, OptionRun] | undefined {
   if (indices.length === 0) return [NO_OPTIONS, NO_OPTIONS];
-  const sorted = [...indices].sort((a, b) => a - b);
+  const sorted = indices.length === 1 ? indices : [...indices].sort((a, b) => a - b);
   const ranges: OptionRun[] = [];
   let start = sorted[0] ?? 0;
   let prev = start;
-  for (const i of sorted.slice(1)) {
+  for (let j = 1; j < sorted.length; j++) {
+    const i = sorted[j]!;
     if (i !== prev + 1) {
       ranges.push({ index: start, count: prev - start + 1 });
       start = i;
