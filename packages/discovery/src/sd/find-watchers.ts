@@ -34,10 +34,11 @@ const keyOf = (serviceId: number, instanceId: number): string => `${serviceId}|$
  *
  * @example
  * ```ts
- * declare const changes$: Observable<ServiceAvailability>, subscriber: Subscriber<ServiceAvailability>;
- * const watchers = new FindWatchers(changes$);
- * const stop = watchers.watch({ serviceId: 0x1234, instanceId: 1, majorVersion: 1, minorVersion: 0 }, subscriber);
- * stop();
+ * import { Observable, Subject } from 'rxjs';
+ * const changes = new Subject<ServiceAvailability>();
+ * const watchers = new FindWatchers(changes);
+ * const q = { serviceId: 0x1234, instanceId: 1, majorVersion: 1, minorVersion: 0 };
+ * new Observable<ServiceAvailability>((s) => watchers.watch(q, s)).subscribe(console.log);
  * ```
  */
 export class FindWatchers {
