@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import { PAGE_SIZE, WindowLayout, type ChannelEntry } from '@sivshm/abi';
 import {
+  ChannelTableReader,
   ChannelTableWriter,
   RegionLayout,
   RingProducer,
@@ -42,9 +43,30 @@ function testRegion() {
     mode: 0,
     ringDataSize: DATA,
   });
+  const reader = new ChannelTableReader(region, header);
+  let afterRead: (() => void) | undefined;
   return {
     region,
     header,
+    /**
+     * The table as a tap reads it; `hold(f)` runs `f` right after the tap's next slot read, as
+     * hostd would act while the tap's process is held between its check and its read.
+     */
+    table: (): ChannelTableReader =>
+      ({
+        read: (i: number) => {
+          const e = reader.read(i);
+          const f = afterRead;
+          afterRead = undefined;
+          f?.();
+          return e;
+        },
+        find: (id: bigint) => reader.find(id),
+        entries: () => reader.entries(),
+      }) as unknown as ChannelTableReader,
+    hold(f: () => void): void {
+      afterRead = f;
+    },
     /** Lists the channel in `slot` (its window is the slot's) and returns its c2p producer. */
     open(slot: number, channelId: bigint, instance = 1): { e: ChannelEntry; p: RingProducer } {
       const e = entry(slot, channelId, instance);
@@ -189,5 +211,31 @@ describe('ChannelTap: a window freed before the tap read its marker (protocol §
     expect(got).to.deep.equal([4]);
     expect(tap.channelId).to.equal(0x20n);
     expect(tap.lost).to.equal(0);
+  });
+
+  it('should drop what it read when the window was given to another channel between its check and its read', () => {
+    const r = testRegion();
+    const w0 = r.open(0, 0x10n);
+    const tap = followingTap(r.region, r.header, w0.e, 0, true, r.table)!;
+    send(w0.p, 1);
+    send(w0.p, 2);
+    expect(take(tap)).to.deep.equal([1, 2]);
+    send(w0.p, 3);
+    w0.p.sendMoveMarker(0x20n);
+    r.hold(() => {
+      r.zero(0);
+      r.free(0);
+      const other = r.open(0, 0x99n, 2);
+      for (let n = 100; n < 106; n++) send(other.p, n);
+    });
+    const w1 = r.open(1, 0x20n);
+    send(w1.p, 4);
+    expect(take(tap, 1), "nothing of the other channel's").to.deep.equal([]);
+    expect(take(tap)).to.deep.equal([4]);
+    expect({ cutOffs: tap.cutOffs, lost: tap.lost, channelId: tap.channelId }).to.deep.equal({
+      cutOffs: 1,
+      lost: 0,
+      channelId: 0x20n,
+    });
   });
 });

@@ -33,10 +33,12 @@ export interface ChannelTapSource {
 /** States whose window still holds the channel's bytes (FREE: zeroed, maybe reused). */
 const HOLDS_BYTES = new Set<ChannelEntry['state']>(['PENDING', 'ACTIVE', 'CLOSING', 'QUARANTINED']);
 
-/** Older windows of a channel first: the one being left, the one in use, the one being made. */
+/**
+ * Older windows of a channel first: the one being left, the one in use, the one being made. A
+ * QUARANTINED window is never resumed in: it may be older than what the tap already read.
+ */
 const AGE_RANK: Partial<Record<ChannelEntry['state'], number>> = {
   CLOSING: 0,
-  QUARANTINED: 0,
   ACTIVE: 1,
   PENDING: 2,
 };
@@ -71,6 +73,8 @@ export class ChannelTap {
   #malformedBefore = 0;
   #movesBefore = 0;
   #nextSearch = 0;
+  /** The producer index the last poll read up to at least, and in which window. */
+  #seen: { id: bigint; prod: number } | undefined;
   /** The first window's entry: every window of the channel has its pair. */
   readonly #pair: ChannelEntry;
   /** Windows freed before this tap had read them up to their move marker. */
@@ -119,6 +123,16 @@ export class ChannelTap {
       return [];
     }
     const before = this.#windows.get(tap.channelId);
+    // Nothing published since the last poll read up to this index: nothing to read, and a window
+    // being freed or reused would show a new index (0 once zeroed). Keeps an idle tap from
+    // reading the table at every poll (record taps every channel of a region).
+    const prod = before === undefined ? undefined : producerIndex(before);
+    const seen = this.#seen;
+    // An empty ring (index 0) is checked every few ms all the same: a window zeroed before this
+    // tap's first read of it shows no change.
+    const idle = seen?.id === tap.channelId && seen.prod === prod && tap.waitingFor === undefined;
+    if (idle && (prod !== 0 || Date.now() < this.#nextSearch)) return [];
+    if (prod === 0) this.#nextSearch = Date.now() + SEARCH_MS;
     const held = before === undefined ? true : this.#holds(before);
     if (held === undefined) return []; // hostd is mid-change: read the slot again next poll
     if (!held) {
@@ -126,11 +140,20 @@ export class ChannelTap {
       return [];
     }
     const [lost, malformed] = [tap.lost, tap.malformed];
+    if (prod !== undefined) this.#seen = { id: tap.channelId, prod };
     const out = tap.poll();
-    if (tap.lost === lost && tap.malformed === malformed) return out;
+    const counted = tap.lost !== lost || tap.malformed !== malformed;
+    if (out.length === 0 && !counted) return out;
+    // Checked again after the read: a slot that still names the channel now named it during the
+    // whole read (a freed slot never gets the same random id back), so the records are the
+    // channel's. Otherwise the window may have been given to another channel while this process
+    // was held between the check above and the read: its records are dropped, never delivered,
+    // and counted with the cut-off.
     const now = this.#windows.get(tap.channelId);
-    if (now !== undefined && (this.#holds(now) === false || producerIndex(now) === 0)) {
+    if (now === undefined) return out;
+    if (this.#holds(now) === false || (counted && producerIndex(now) === 0)) {
       this.#leave(tap, tap.lost - lost, tap.malformed - malformed);
+      return out.filter((r) => r.channelId !== now.entry.channelId);
     }
     return out;
   }
