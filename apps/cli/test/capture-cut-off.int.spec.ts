@@ -148,7 +148,10 @@ describe('sivshm capture paused across a channel move (protocol §11.3)', functi
       expect(stderr, 'says it was cut off').to.match(/freed before it was read to the end/);
       expect(stderr).to.include(`following the channel's moves to channel 0x${last.toString(16)}`);
       expect(summary, stdout).to.deep.include({ lapses: 0, lastChannel: `0x${last.toString(16)}` });
-      expect(summary['cutOffs'], 'cut off (once per direction at most)').to.be.within(1, 2);
+      // At least once; at most once per direction and window freed (hostd may grow or shrink in
+      // more than one step, each step freeing a window).
+      const moves = events('channel-resized').length;
+      expect(summary['cutOffs'], `cut off (${moves} moves)`).to.be.within(1, 2 * moves);
     } finally {
       child?.kill('SIGKILL');
       unmap(m.handle);
