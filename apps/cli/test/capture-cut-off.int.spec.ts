@@ -1,8 +1,9 @@
 // `sivshm capture` (its own process) stopped with SIGSTOP while an elastic channel grows and
 // shrinks back, so hostd zeroes and frees both windows it moved out of before the capture could
 // read their move markers (docs/protocol.md §11.3). After SIGCONT the capture must find that its
-// window was freed (not lapped), go on in the channel's last window, and write the records
-// published there, each at most once and in order, saying it was cut off.
+// window was freed (not lapped), go on in the channel's oldest live window and on into the last
+// one, and write the records published there, each at most once and in order, saying it was cut
+// off.
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -147,11 +148,15 @@ describe('sivshm capture paused across a channel move (protocol §11.3)', functi
       ).to.have.length(sent - lastWindowFrom);
       expect(stderr, 'says it was cut off').to.match(/freed before it was read to the end/);
       expect(stderr).to.include(`following the channel's moves to channel 0x${last.toString(16)}`);
-      expect(summary, stdout).to.deep.include({ lapses: 0, lastChannel: `0x${last.toString(16)}` });
+      expect(summary, stdout).to.deep.include({ lastChannel: `0x${last.toString(16)}` });
       // At least once; at most once per direction and window freed (hostd may grow or shrink in
       // more than one step, each step freeing a window).
       const moves = events('channel-resized').length;
       expect(summary['cutOffs'], `cut off (${moves} moves)`).to.be.within(1, 2 * moves);
+      // A zeroed window is not a lapse. A lapse can only come from resuming in an older window
+      // still listed (CLOSING) whose ring the producer had gone round while the capture was
+      // stopped: at most one per cut-off.
+      expect(summary['lapses'], stdout).to.be.at.most(summary['cutOffs'] as number);
     } finally {
       child?.kill('SIGKILL');
       unmap(m.handle);
