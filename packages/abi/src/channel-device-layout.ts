@@ -22,6 +22,7 @@
  * first pad byte): its window offset and length are then relative to this memory, and the device
  * maps it at {@link DEVICE_MAP_BASE}.
  */
+import type { ChannelIdentity } from './channel-table-layout.js';
 import { GrantLayout } from './grant-layout.js';
 import { PAGE_GRANULES, windowLayout, type PageGranule } from './region-layout.js';
 
@@ -69,20 +70,13 @@ export const DEVICE_MAP_BASE = 2 ** 40;
 export const MIN_CHANNEL_DEVICE_SIZE = 64 * 1024;
 
 /** The fields of a channel device header. */
-export interface ChannelDeviceHeader {
+export interface ChannelDeviceHeader extends ChannelIdentity {
   readonly deviceSize: number;
   readonly epoch: bigint;
   readonly channelId: bigint;
   readonly pageGranule: PageGranule;
   readonly windowLength: number;
   readonly ringDataSize: number;
-  readonly consumerVm: number;
-  readonly providerVm: number;
-  readonly service: number;
-  readonly instance: number;
-  readonly major: number;
-  /** `ChannelModeCode` value. */
-  readonly mode: number;
 }
 
 /** The device size for a window: the smallest power of two ≥ G + window, at least 64 KiB. */

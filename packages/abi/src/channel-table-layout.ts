@@ -78,15 +78,11 @@ export const CHANNEL_STATE_NAMES: readonly ChannelEntryStateName[] = [
   'QUARANTINED',
 ];
 
-/** One decoded channel-table entry. */
-export interface ChannelEntry {
-  readonly channelId: bigint;
-  readonly generation: number;
-  readonly state: ChannelEntryStateName;
-  /** Window offset from the region start. */
-  readonly offset: number;
-  /** Window length in bytes. */
-  readonly length: number;
+/**
+ * Who a channel is between and what it carries: the fields a channel-table entry and a channel
+ * device header both store, declared once so the two never describe a channel differently.
+ */
+export interface ChannelIdentity {
   readonly consumerVm: number;
   readonly providerVm: number;
   readonly service: number;
@@ -94,6 +90,17 @@ export interface ChannelEntry {
   readonly major: number;
   /** Channel protection mode code (`ChannelModeCode`). */
   readonly mode: number;
+}
+
+/** One decoded channel-table entry. */
+export interface ChannelEntry extends ChannelIdentity {
+  readonly channelId: bigint;
+  readonly generation: number;
+  readonly state: ChannelEntryStateName;
+  /** Window offset from the region start. */
+  readonly offset: number;
+  /** Window length in bytes. */
+  readonly length: number;
   /** Data area per ring direction in bytes. */
   readonly ringDataSize: number;
 }

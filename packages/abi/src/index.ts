@@ -27,7 +27,11 @@ export {
   ChannelEntryState,
   CHANNEL_STATE_NAMES,
 } from './channel-table-layout.js';
-export type { ChannelEntry, ChannelEntryStateName } from './channel-table-layout.js';
+export type {
+  ChannelEntry,
+  ChannelEntryStateName,
+  ChannelIdentity,
+} from './channel-table-layout.js';
 export {
   RingPageLayout,
   NotifyModeCode,

@@ -1,16 +1,5 @@
-import { ChannelModeCode } from '@sivshm/abi';
+import { ChannelModeCode, type ChannelIdentity } from '@sivshm/abi';
 import type { BrokerChannel } from '@sivshm/core';
-
-/** Who a channel is between and what it carries, as its table entry and its device header say. */
-export interface ChannelIdentity {
-  readonly consumerVm: number;
-  readonly providerVm: number;
-  readonly service: number;
-  readonly instance: number;
-  readonly major: number;
-  /** `ChannelModeCode` value. */
-  readonly mode: number;
-}
 
 /**
  * The identity fields of a broker channel, in the form the channel table and the channel device
