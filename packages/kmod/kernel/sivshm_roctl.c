@@ -12,6 +12,7 @@
  * was given, never by a flag in memory another guest can write.
  */
 #include <linux/compiler.h>
+#include <linux/delay.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/string.h>
@@ -25,25 +26,41 @@ bool sivshm_is_roctl(const void *mem, u64 bar_len)
 	       !memcmp(mem, SIVSHM_CONTROL_MAGIC, sizeof(((struct sivshm_region_header *)0)->magic));
 }
 
+/* Flips of the probe byte that must all be dropped (see below). */
+#define SIVSHM_ROCTL_PROBES 16
+
 /*
  * Whether the hypervisor drops this guest's writes to @mem: the last byte
- * of the header page (unused, zero) is flipped and read back, and put back
- * if the write went through. A writable BAR that carries the magic (a region
- * someone wrote it into) must never become the device the header is trusted
- * from.
+ * of the header page (unused, zero) is written with SIVSHM_ROCTL_PROBES
+ * different values, a few microseconds apart, and every one must read back
+ * as the old byte. A writable BAR that carries the magic (a region another
+ * guest wrote it into) must never become the device the header is trusted
+ * from, and that guest can store the old byte back at any moment: one flip
+ * it could hide by winning a race, every one of them in a row it cannot.
+ * The old byte is put back only over this probe's own write, never over a
+ * value someone else stored meanwhile.
  */
 static bool sivshm_refuses_writes(void *mem)
 {
 	u8 *probe = (u8 *)mem + SIVSHM_PAGE_SIZE - 1;
 	u8 old = READ_ONCE(*probe);
-	bool refused;
+	int i;
 
-	WRITE_ONCE(*probe, (u8)~old);
-	mb();	/* the read below must see the memory after the write */
-	refused = READ_ONCE(*probe) == old;
-	if (!refused)
-		WRITE_ONCE(*probe, old);
-	return refused;
+	for (i = 0; i < SIVSHM_ROCTL_PROBES; i++) {
+		u8 flip = old ^ (u8)(0x5a + 0x13 * i);	/* never 0: old is never written */
+		u8 seen;
+
+		WRITE_ONCE(*probe, flip);
+		mb();	/* the read below must see the memory after the write */
+		seen = READ_ONCE(*probe);
+		if (seen != old) {
+			if (seen == flip)
+				WRITE_ONCE(*probe, old);
+			return false;
+		}
+		udelay(5);
+	}
+	return true;
 }
 
 /*
@@ -55,6 +72,15 @@ int sivshm_roctl_probe(struct pci_dev *pdev, const struct sivshm_bar *bar)
 {
 	int ret = 0;
 
+	/*
+	 * The control device is an ivshmem-plain device; the region is the
+	 * ivshmem-doorbell one, with MSI-X. A BAR with MSI-X is never taken for
+	 * the control device, whatever another guest wrote into it.
+	 */
+	if (pci_find_capability(pdev, PCI_CAP_ID_MSIX)) {
+		dev_notice(&pdev->dev, "sivshm: BAR2 carries the control magic on a device with MSI-X: not the read-only control device\n");
+		return -EPERM;
+	}
 	if (!sivshm_refuses_writes(bar->mem)) {
 		dev_notice(&pdev->dev, "sivshm: BAR2 carries the control magic but takes writes: not the read-only control device\n");
 		return -EPERM;
