@@ -6,6 +6,7 @@ import { RingWaiter } from '../src/notify/ring-waiter.js';
 import type { NotifyMode } from '../src/notify/ring-waiter.js';
 import { RingConsumer } from '../src/ring/ring-consumer.js';
 import { ringViews } from '../src/ring/ring-views.js';
+import { drainNumbered } from './helpers/drain-numbered.js';
 import { helperUrl, startWorker } from './helpers/spawn-node.js';
 
 const CAP = 4096;
@@ -40,16 +41,7 @@ describe('SharedVector across threads', () => {
           parkSliceMs: 60_000,
           spinBudgetUs: 2,
         });
-        let got = 0;
-        while (got < COUNT) {
-          const ready = await Promise.race([waiter.wait(60_000), failed]);
-          expect(ready, `stalled after ${got} records`).to.equal(true);
-          for (let c = consumer.receiveCopy(); c !== undefined; c = consumer.receiveCopy()) {
-            expect(new DataView(c.payload.buffer).getUint32(0)).to.equal(got);
-            got++;
-          }
-        }
-        expect(consumer.failure).to.equal(undefined);
+        const got = await drainNumbered(consumer, waiter, COUNT, failed);
         waker.close();
         return got;
       };
