@@ -210,7 +210,10 @@ describe('sivshm call and echo (the diagnostics VM)', function () {
   });
 });
 
-describe('sivshm call and echo: mistakes, one line each before anything is sent', () => {
+describe('sivshm call and echo: mistakes, one line each before anything is sent', function () {
+  // A case runs up to four CLI processes one after another, each bounded at 15 s: the case's
+  // bound covers them (mocha's default 20 s did not when a busy machine slowed their start-up).
+  this.timeout(4 * 15_000 + 10_000);
   let d: Deployment;
   before(() => (d = diagDeployment()));
   after(() => d.cleanup());
